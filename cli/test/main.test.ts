@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { main } from '../main.ts';
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t) }, out, err };
+}
+
+test('tether --help lists the commands and exits 0', async () => {
+  const c = capture();
+  assert.equal(await main(['--help'], c.io), 0);
+  assert.match(c.out.join('\n'), /Usage: tether <command>/);
+  assert.match(c.out.join('\n'), /\bsync\b/);
+});
+
+test('an unknown command is a usage error (exit 2) that names it', async () => {
+  const c = capture();
+  assert.equal(await main(['frobnicate'], c.io), 2);
+  assert.match(c.err.join('\n'), /unknown command 'frobnicate'/);
+});
+
+test('the bin runs from a clean checkout through tsx', () => {
+  const bin = new URL('../../bin/tether.js', import.meta.url).pathname;
+  const r = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /tether — GitOps/);
+});
