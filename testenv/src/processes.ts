@@ -1,0 +1,133 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+
+/** A long-running child process of the local world, with its log file. */
+export interface WorldProcess {
+  name: string;
+  pid: number;
+  logFile: string;
+  /** Resolves with the exit code (or signal) once the process has exited. */
+  exited: Promise<number | string>;
+  /** True while the process runs. */
+  running(): boolean;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
+  stop(graceMs?: number): Promise<void>;
+  /** The last `lines` lines of its log, for error messages. */
+  tail(lines?: number): string;
+}
+
+// Every process the world started, so that an abrupt exit of the test process still kills them.
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const child of live) {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
+/** Starts `command args`, logging stdout and stderr to `logFile`. */
+export function startProcess(
+  name: string,
+  command: string,
+  args: string[],
+  options: { logFile: string; env?: NodeJS.ProcessEnv; cwd?: string },
+): WorldProcess {
+  installExitHook();
+  const log = createWriteStream(options.logFile, { flags: 'a' });
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
+  live.add(child);
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      resolve(code ?? signal ?? 'unknown');
+    });
+    child.once('error', (err) => {
+      live.delete(child);
+      log.write(`spawn error: ${err.message}\n`);
+      resolve('spawn-error');
+    });
+  }).finally(() => log.end());
+  let done = false;
+  void exited.then(() => {
+    done = true;
+  });
+  return {
+    name,
+    pid: child.pid ?? -1,
+    logFile: options.logFile,
+    exited,
+    running: () => !done,
+    async stop(graceMs = 5000) {
+      if (done) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+    tail(lines = 20) {
+      try {
+        return readFileSync(options.logFile, 'utf8').split('\n').slice(-lines).join('\n');
+      } catch {
+        return '';
+      }
+    },
+  };
+}
+
+/** A free TCP port on 127.0.0.1 (bound and released; the caller binds it right after). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** True when something accepts connections on 127.0.0.1:port. */
+export async function portOpen(port: number): Promise<boolean> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Polls `check` every `intervalMs` until it returns true or `timeoutMs` passes; throws `describe()` on timeout. */
+export async function waitFor(
+  check: () => Promise<boolean> | boolean,
+  options: { timeoutMs: number; intervalMs?: number; describe: () => string },
+): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${options.timeoutMs} ms: ${options.describe()}`);
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 100));
+  }
+}
