@@ -1,0 +1,246 @@
+// Drift and diff (issue 6). Drift is decided the way fluxcd/pkg/ssa does (manager_apply.go `hasDrifted`): the
+// server-side dry-run apply result is compared with the live object, leaving out metadata the server maintains and
+// status. The diff renders both as YAML and diffs the lines, for `tether diff` and sync messages.
+import { stringify } from 'yaml';
+import type { FieldPath } from './managed-fields.ts';
+import { subject } from './objects.ts';
+import type { K8sObject } from './types.ts';
+
+/** Metadata fields the server maintains; they differ between any two reads and say nothing about drift. */
+export const NOISY_METADATA_FIELDS: readonly string[] = [
+  'managedFields',
+  'resourceVersion',
+  'generation',
+  'uid',
+  'creationTimestamp',
+  'selfLink',
+];
+
+/** Annotations written by controllers and kubectl, not by the manifests in Git. */
+export const NOISY_ANNOTATIONS: readonly string[] = [
+  'deployment.kubernetes.io/revision',
+  'kubectl.kubernetes.io/last-applied-configuration',
+];
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** A copy of the object without status, server-maintained metadata and noisy annotations. */
+export function normalizeForDiff(obj: K8sObject): K8sObject {
+  const copy = structuredClone(obj);
+  delete copy.status;
+  for (const f of NOISY_METADATA_FIELDS) delete copy.metadata[f];
+  const ann = copy.metadata.annotations;
+  if (ann) {
+    for (const a of NOISY_ANNOTATIONS) delete ann[a];
+    if (Object.keys(ann).length === 0) delete copy.metadata.annotations;
+  }
+  if (copy.metadata.labels && Object.keys(copy.metadata.labels).length === 0) delete copy.metadata.labels;
+  return copy;
+}
+
+/** The paths (with list indexes) where two JSON values differ; a list whose length changed is one path. */
+export function differingPaths(a: unknown, b: unknown, prefix: FieldPath = []): FieldPath[] {
+  if (isRecord(a) && isRecord(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    return keys.flatMap((k) => differingPaths(a[k], b[k], [...prefix, k]));
+  }
+  if (Array.isArray(a) && Array.isArray(b) && a.length === b.length) {
+    return a.flatMap((x, i) => differingPaths(x, b[i], [...prefix, i]));
+  }
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix];
+}
+
+/**
+ * Where the dry-run result differs from the live object, after `normalizeForDiff`. List indexes refer to `live`'s
+ * lists (lists of equal length are compared item by item), so each path can be given to `fieldOwners(live, path)`.
+ */
+export function driftPaths(dryRun: K8sObject, live: K8sObject): FieldPath[] {
+  return differingPaths(normalizeForDiff(live), normalizeForDiff(dryRun));
+}
+
+/** Options of `hasDrift`. */
+export interface DriftOptions {
+  /** Differences at paths for which this returns true do not count, e.g. `(p) => ownedByOthers(live, p)`. */
+  ignore?: (path: FieldPath) => boolean;
+}
+
+/** Defaults of `hasDrift`: every difference counts. */
+export function defaultDriftOptions(): DriftOptions {
+  return {};
+}
+
+/**
+ * True when applying would change the object: it does not exist (`live` undefined, or a dry-run result without a
+ * resourceVersion, which is how the server answers a dry-run create), or the dry-run result differs from live in
+ * labels, annotations or anything outside metadata and status.
+ */
+export function hasDrift(
+  dryRun: K8sObject,
+  live: K8sObject | undefined,
+  options: DriftOptions = defaultDriftOptions(),
+): boolean {
+  if (!live || !dryRun.metadata.resourceVersion) return true;
+  const paths = driftPaths(dryRun, live);
+  const { ignore } = options;
+  return ignore ? paths.some((p) => !ignore(p)) : paths.length > 0;
+}
+
+/** Options of `diff`. */
+export interface DiffOptions {
+  /** Lines of unchanged context around each change. */
+  context: number;
+  /** Header names of the two sides. */
+  fromLabel: string;
+  toLabel: string;
+  /** Replace Secret `data`/`stringData` values by a mask that still shows which keys changed. */
+  maskSecrets: boolean;
+}
+
+/** Defaults of `diff`: 3 lines of context, `live` → `desired`, Secrets masked. */
+export function defaultDiffOptions(): DiffOptions {
+  return { context: 3, fromLabel: 'live', toLabel: 'desired', maskSecrets: true };
+}
+
+const MASK = '*** (redacted)';
+const MASK_CHANGED = '*** (redacted, changed)';
+
+function maskSecretPair(from: K8sObject | undefined, to: K8sObject | undefined): void {
+  // Like fluxcd/pkg/ssa MaskSecret: values never reach a log, but a changed value still shows as a changed line.
+  for (const field of ['data', 'stringData']) {
+    const a = from && isRecord(from[field]) ? (from[field] as Record<string, unknown>) : undefined;
+    const b = to && isRecord(to[field]) ? (to[field] as Record<string, unknown>) : undefined;
+    const keys = new Set([...Object.keys(a ?? {}), ...Object.keys(b ?? {})]);
+    for (const k of keys) {
+      const changed = a && b && k in a && k in b && a[k] !== b[k];
+      if (a && k in a) a[k] = MASK;
+      if (b && k in b) b[k] = changed ? MASK_CHANGED : MASK;
+    }
+  }
+}
+
+function isSecret(o: K8sObject | undefined): boolean {
+  return o !== undefined && o.kind === 'Secret' && o.apiVersion === 'v1';
+}
+
+/** An object as YAML lines, keys sorted so that key order never shows up as a change. */
+function yamlLines(obj: K8sObject | undefined): string[] {
+  if (!obj) return [];
+  const text = stringify(obj, { sortMapEntries: true, lineWidth: 0 });
+  return text.replace(/\n$/, '').split('\n');
+}
+
+/**
+ * A unified diff of two objects as YAML (from `live` to `desired` by default), after `normalizeForDiff`; either side
+ * may be missing (create or prune). Returns '' when there is no difference.
+ */
+export function diff(
+  from: K8sObject | undefined,
+  to: K8sObject | undefined,
+  options: Partial<DiffOptions> = {},
+): string {
+  const opts = { ...defaultDiffOptions(), ...options };
+  const a = from && normalizeForDiff(from);
+  const b = to && normalizeForDiff(to);
+  if (opts.maskSecrets && (isSecret(a) || isSecret(b))) maskSecretPair(a, b);
+  const body = diffLines(yamlLines(a), yamlLines(b), opts.context);
+  if (body === '') return '';
+  const name = (to ?? from) as K8sObject;
+  return `--- ${opts.fromLabel} ${subject(name)}\n+++ ${opts.toLabel} ${subject(name)}\n${body}`;
+}
+
+/** Beyond this many table cells (16 MB) the LCS is skipped. */
+const MAX_LCS_CELLS = 4_000_000;
+
+type Op = { op: ' ' | '-' | '+'; line: string };
+
+/** The edit script between two line arrays: common prefix and suffix trimmed, the middle by longest common subsequence. */
+export function editScript(a: readonly string[], b: readonly string[]): Op[] {
+  let start = 0;
+  while (start < a.length && start < b.length && a[start] === b[start]) start++;
+  let endA = a.length;
+  let endB = b.length;
+  while (endA > start && endB > start && a[endA - 1] === b[endB - 1]) {
+    endA--;
+    endB--;
+  }
+  const ops: Op[] = a.slice(0, start).map((line) => ({ op: ' ', line }));
+  const n = endA - start;
+  const m = endB - start;
+  if (n * m > MAX_LCS_CELLS) {
+    // Too big for the quadratic table (a huge CRD rewritten): show the changed middle as removed, then added.
+    for (let k = start; k < endA; k++) ops.push({ op: '-', line: a[k]! });
+    for (let k = start; k < endB; k++) ops.push({ op: '+', line: b[k]! });
+    for (let k = endA; k < a.length; k++) ops.push({ op: ' ', line: a[k]! });
+    return ops;
+  }
+  // lcs[i][j] = length of the LCS of a[start+i..endA) and b[start+j..endB), in one flat array.
+  const w = m + 1;
+  const lcs = new Uint32Array((n + 1) * w);
+  for (let i = n - 1; i >= 0; i--) {
+    for (let j = m - 1; j >= 0; j--) {
+      lcs[i * w + j] =
+        a[start + i] === b[start + j]
+          ? lcs[(i + 1) * w + j + 1]! + 1
+          : Math.max(lcs[(i + 1) * w + j]!, lcs[i * w + j + 1]!);
+    }
+  }
+  let i = 0;
+  let j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && a[start + i] === b[start + j]) {
+      ops.push({ op: ' ', line: a[start + i]! });
+      i++;
+      j++;
+    } else if (j === m || (i < n && lcs[(i + 1) * w + j]! >= lcs[i * w + j + 1]!)) {
+      // On a tie, delete first: `diff -u` prints removed lines before the added lines that replace them.
+      ops.push({ op: '-', line: a[start + i]! });
+      i++;
+    } else {
+      ops.push({ op: '+', line: b[start + j]! });
+      j++;
+    }
+  }
+  for (let k = endA; k < a.length; k++) ops.push({ op: ' ', line: a[k]! });
+  return ops;
+}
+
+/** Unified-diff hunks (`@@ -l,s +l,s @@`) between two line arrays; '' when they are equal. */
+export function diffLines(a: readonly string[], b: readonly string[], context = 3): string {
+  const ops = editScript(a, b);
+  const changed = ops.map((o, idx) => (o.op !== ' ' ? idx : -1)).filter((idx) => idx >= 0);
+  if (changed.length === 0) return '';
+  // Group changes whose context windows touch into one hunk.
+  const ranges: Array<[number, number]> = [];
+  for (const idx of changed) {
+    const lo = Math.max(0, idx - context);
+    const hi = Math.min(ops.length - 1, idx + context);
+    const last = ranges[ranges.length - 1];
+    if (last && lo <= last[1] + 1) last[1] = Math.max(last[1], hi);
+    else ranges.push([lo, hi]);
+  }
+  // Line numbers of each op in a and b (1-based position of the next line on each side).
+  const posA: number[] = [];
+  const posB: number[] = [];
+  let la = 1;
+  let lb = 1;
+  for (const o of ops) {
+    posA.push(la);
+    posB.push(lb);
+    if (o.op !== '+') la++;
+    if (o.op !== '-') lb++;
+  }
+  const out: string[] = [];
+  for (const [lo, hi] of ranges) {
+    const slice = ops.slice(lo, hi + 1);
+    const countA = slice.filter((o) => o.op !== '+').length;
+    const countB = slice.filter((o) => o.op !== '-').length;
+    // As in GNU diff, an empty side is numbered by the line before it.
+    const startA = countA === 0 ? posA[lo]! - 1 : posA[lo]!;
+    const startB = countB === 0 ? posB[lo]! - 1 : posB[lo]!;
+    out.push(`@@ -${startA},${countA} +${startB},${countB} @@`);
+    for (const o of slice) out.push(`${o.op}${o.line}`);
+  }
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,133 @@
+// Prune guardrails (issue 6): decide, as data, what may be deleted. Deleting is the one step GitOps cannot undo, so
+// every rule here errs towards keeping: a bad revision, an empty render or an unusually large deletion stops the
+// whole prune with a reason the user can read, instead of deleting.
+import type { StaleObject } from './inventory.ts';
+import { annotation, groupKind, TETHER_ANNOTATIONS } from './objects.ts';
+import { compareRefs } from './plan.ts';
+import type { ObjectRef, SyncEntry } from './types.ts';
+
+/**
+ * Kinds whose deletion takes data with it (a Namespace all its objects, a CRD all its custom resources, a PVC or PV
+ * its volume). They are pruned only when the app names them in `allowProtectedKinds`, like Argo CD's
+ * `Prune=confirm` for the same reasons.
+ */
+export const PROTECTED_KINDS: readonly string[] = [
+  'Namespace',
+  'CustomResourceDefinition.apiextensions.k8s.io',
+  'PersistentVolumeClaim',
+  'PersistentVolume',
+];
+
+/** Options of `planPrune`, from the app's configuration. */
+export interface PruneOptions {
+  /** The app's `prune` setting. */
+  enabled: boolean;
+  /** Allow pruning everything when the desired set is empty (otherwise an empty render deletes nothing). */
+  allowEmpty: boolean;
+  /** Protected kinds (as `Kind.group`, e.g. `Namespace`) the app opts in to pruning. */
+  allowProtectedKinds: string[];
+  /** Refuse to prune when more than this fraction of the inventory would be deleted. */
+  maxDeleteFraction: number;
+  /**
+   * Deletions always within budget, however small the inventory: renaming the only object of a one-object app is
+   * not a mass deletion, and without this it could never be pruned.
+   */
+  minDeleteBudget: number;
+}
+
+/** Defaults: prune on, empty renders refused, protected kinds kept, at most half of the inventory per sync. */
+export function defaultPruneOptions(): PruneOptions {
+  return { enabled: true, allowEmpty: false, allowProtectedKinds: [], maxDeleteFraction: 0.5, minDeleteBudget: 1 };
+}
+
+/** What happened earlier in this revision's sync; any failure means the desired set cannot be trusted. */
+export interface RevisionOutcome {
+  fetchFailed: boolean;
+  renderFailed: boolean;
+  /** Number of objects whose apply failed. */
+  failedApplies: number;
+  /** Number of objects in the desired set. */
+  desiredCount: number;
+}
+
+/** The decision for one stale object. */
+export interface PruneDecision {
+  ref: ObjectRef;
+  subject: string;
+  action: 'delete' | 'keep';
+  reason: string;
+}
+
+/** The prune plan: decisions in deletion order; `blocked` says why nothing at all is deleted. */
+export interface PrunePlan {
+  blocked?: string;
+  decisions: PruneDecision[];
+}
+
+function blockedReason(outcome: RevisionOutcome, options: PruneOptions): string | undefined {
+  if (!options.enabled) return 'pruning is disabled for this app';
+  if (outcome.fetchFailed) return 'not pruning: fetching this revision failed';
+  if (outcome.renderFailed) return 'not pruning: rendering this revision failed';
+  if (outcome.failedApplies > 0) {
+    const n = outcome.failedApplies;
+    return `not pruning: ${n} object${n === 1 ? '' : 's'} failed to apply in this revision`;
+  }
+  if (outcome.desiredCount === 0 && !options.allowEmpty) {
+    return 'not pruning: the desired set is empty (set allowEmpty to prune everything)';
+  }
+  return undefined;
+}
+
+/**
+ * Decides, for each stale object, whether to delete it. Nothing is deleted when the revision's fetch, render or any
+ * apply failed, when the desired set is empty (unless `allowEmpty`), or when the deletions exceed the budget
+ * (`maxDeleteFraction` of `inventorySize`, the number of objects the app owned before this sync). Objects annotated
+ * `tether.dev/prune: disabled`, protected kinds the app did not opt in to, and objects already being deleted are
+ * kept. Deletions come in reverse apply order: workloads before the Namespaces and CRDs they live in.
+ */
+export function planPrune(
+  stale: readonly StaleObject[],
+  inventorySize: number,
+  outcome: RevisionOutcome,
+  options: PruneOptions = defaultPruneOptions(),
+): PrunePlan {
+  const ordered = [...stale].sort((a, b) => compareRefs(b.ref, a.ref));
+  const keepAll = (reason: string): PrunePlan => ({
+    blocked: reason,
+    decisions: ordered.map((s) => ({ ref: s.ref, subject: s.subject, action: 'keep', reason })),
+  });
+
+  const blocked = blockedReason(outcome, options);
+  if (blocked) return keepAll(blocked);
+
+  const decisions: PruneDecision[] = ordered.map((s) => {
+    const keep = (reason: string): PruneDecision => ({ ref: s.ref, subject: s.subject, action: 'keep', reason });
+    if (annotation(s.live, TETHER_ANNOTATIONS.prune) === 'disabled') {
+      return keep(`${TETHER_ANNOTATIONS.prune}: disabled`);
+    }
+    const gk = groupKind(s.ref);
+    if (PROTECTED_KINDS.includes(gk) && !options.allowProtectedKinds.includes(gk)) {
+      return keep(`${gk} is pruned only when the app opts in (allowProtectedKinds)`);
+    }
+    if (s.live.metadata.deletionTimestamp) return keep('already being deleted');
+    return { ref: s.ref, subject: s.subject, action: 'delete', reason: 'no longer in Git' };
+  });
+
+  const deletions = decisions.filter((d) => d.action === 'delete').length;
+  const budget = Math.max(options.minDeleteBudget, inventorySize * options.maxDeleteFraction);
+  if (deletions > budget) {
+    const pct = Math.round(options.maxDeleteFraction * 100);
+    return keepAll(
+      `not pruning: ${deletions} of ${inventorySize} objects would be deleted, more than the budget of ${pct}%` +
+        ' (check the revision; raise maxDeleteFraction to allow it)',
+    );
+  }
+  return { decisions };
+}
+
+/** Sync entries for the objects a prune plan keeps (`skipped` with the reason); deletions are recorded when done. */
+export function keptEntries(plan: PrunePlan): SyncEntry[] {
+  return plan.decisions
+    .filter((d) => d.action === 'keep')
+    .map((d) => ({ subject: d.subject, action: 'skipped', reason: d.reason }));
+}

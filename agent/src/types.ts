@@ -1,0 +1,113 @@
+// Data types of the agent's pure sync core (issue 6). Everything here is plain JSON-shaped data: the sync engine
+// computes results as data, and logs, commit statuses and `tether status` are derived from them (STYLE.md #6).
+
+/** Object metadata as the apiserver returns it (JSON, not client-node's Date-typed V1ObjectMeta). */
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  managedFields?: ManagedFieldsEntry[];
+  [field: string]: unknown;
+}
+
+/** A Kubernetes object (desired, dry-run result or live) as plain JSON. */
+export interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  [field: string]: unknown;
+}
+
+/** One entry of `metadata.managedFields`; `fieldsV1` is the server-side-apply field set of that manager. */
+export interface ManagedFieldsEntry {
+  manager?: string;
+  operation?: 'Apply' | 'Update' | string;
+  apiVersion?: string;
+  time?: string;
+  fieldsType?: string;
+  fieldsV1?: FieldsV1;
+  subresource?: string;
+}
+
+/** The FieldsV1 trie: keys are `f:<field>`, `k:<json>`, `v:<json>`, `i:<index>` or `.` (the node itself). */
+export interface FieldsV1 {
+  [key: string]: FieldsV1;
+}
+
+/** Identity of an object: group (not version, which can change without the object changing), kind, namespace, name. */
+export interface ObjectRef {
+  group: string;
+  kind: string;
+  /** Absent for cluster-scoped objects. */
+  namespace?: string;
+  name: string;
+}
+
+/** A rendered object together with where it came from, so errors can name the file. */
+export interface SourcedObject {
+  object: unknown;
+  /** Path of the file in the environment repo, e.g. `envs/prod/web/deploy.yaml`. */
+  file: string;
+  /** Position of the document in a multi-document file (0-based). */
+  index?: number;
+}
+
+/** Answers from API discovery: true = namespaced, false = cluster-scoped, undefined = the server does not know the kind. */
+export type IsNamespaced = (apiVersion: string, kind: string) => boolean | undefined;
+
+/** What happened to one object in a sync (fluxcd ssa/changeset.go's actions, plus Tether's skipped/failed). */
+export type SyncAction = 'created' | 'configured' | 'unchanged' | 'pruned' | 'skipped' | 'failed';
+
+/** One line of a sync result: `{subject: 'Deployment/web/api', action: 'configured'}`. */
+export interface SyncEntry {
+  /** `Kind/namespace/name` or `Kind/name` for cluster-scoped objects. */
+  subject: string;
+  action: SyncAction;
+  /** Why it was skipped or failed, or what changed. */
+  reason?: string;
+}
+
+/** The stages of one reconciliation; a failure is recorded per stage and the agent keeps running (STYLE.md #8). */
+export type SyncStage = 'fetch' | 'render' | 'apply' | 'prune' | 'health';
+
+/** Sync status names fixed by DESIGN.md. */
+export type SyncStatus = 'Synced' | 'OutOfSync' | 'Unknown';
+
+/** Health names fixed by DESIGN.md. */
+export type HealthStatus = 'Healthy' | 'Progressing' | 'Degraded' | 'Suspended' | 'Missing' | 'Unknown';
+
+/** Health of one object or of an app, with a short message naming why (`Deployment/web/api: 1 of 3 replicas updated`). */
+export interface HealthResult {
+  status: HealthStatus;
+  message: string;
+  /** The object this is about; for an app's health, the object that decided it (absent when all are healthy). */
+  subject?: string;
+}
+
+/** The outcome of one sync attempt. */
+export interface SyncResult {
+  /** The commit that was synced (or attempted). */
+  revision: string;
+  /** ISO 8601 start time. */
+  startedAt: string;
+  durationMs: number;
+  entries: SyncEntry[];
+  /** The first stage that failed and why; absent when every stage succeeded. */
+  error?: { stage: SyncStage; message: string };
+}
+
+/** What the agent knows about one app; `tether status` and commit statuses are derived from it. */
+export interface AppState {
+  app: string;
+  sync: SyncStatus;
+  health: HealthResult;
+  /** The last revision fetched from Git (may be ahead of `lastSync.revision` while syncing). */
+  revision?: string;
+  lastSync?: SyncResult;
+}
