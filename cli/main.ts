@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
 import { describeError, isUserError, TetherError } from '../shared/src/errors.ts';
+import { bumpCommand } from './bump.ts';
+import { promoteCommand } from './promote.ts';
 
 /** One subcommand of the `tether` CLI: its usage line and what it does with its arguments. */
 export interface Command {
@@ -24,6 +26,8 @@ const notYet = (name: string, issue: string): Command => ({
 
 /** The subcommands, in the order `--help` lists them. Later work replaces the placeholders. */
 export const commands: Record<string, Command> = {
+  bump: bumpCommand,
+  promote: promoteCommand,
   agent: notYet('agent', 'the agent'),
   diff: notYet('diff', 'the agent'),
   sync: notYet('sync', 'the agent'),

@@ -1,0 +1,468 @@
+// Finds every place a file uses an image, without markers: container images of any workload (and anything else under
+// an `image:` key), kustomize `images:` entries, Helm-style `{registry, repository, tag, digest}` maps at any depth,
+// `# tether:image=<repository>[:part]` marker comments, and YAML paths the user names.
+import { type Document, isAlias, isMap, isScalar, isSeq, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml';
+import { globToRegExp } from './glob.ts';
+import { type ImageVersion, normalizeRepository, tryNormalizeRepository, tryParseImageRef } from './image-ref.ts';
+import type { ParsedFile } from './yaml-file.ts';
+import { formatYamlPath, type PathSegment, parseYamlPath } from './yaml-path.ts';
+
+/** Which rule found a use. */
+export type ImageUseSource = 'container' | 'image' | 'helm' | 'kustomize' | 'marker' | 'field';
+
+/** Which part of a reference a scalar holds: all of it, or one field of a split value. */
+export type ImagePart = 'ref' | 'tag' | 'digest' | 'name';
+
+/** One scalar that holds an image reference or part of one, at the place it is defined (its anchor, if aliased). */
+export interface ScalarSite {
+  node: Scalar;
+  path: PathSegment[];
+  /** The value as text: a string as read, other scalars (`1.10`) as written. */
+  value: string;
+}
+
+/** A map whose keys hold the parts of a split reference; missing keys can be inserted, stale ones removed. */
+export interface SplitMap {
+  node: YAMLMap;
+  tagKey: string;
+  digestKey: string;
+  /** May a missing digest key be added? Only where the format defines one (kustomize), not in arbitrary values. */
+  canAddDigest: boolean;
+  /** May a stale digest pair be deleted (kustomize), or only emptied (Helm values keep their keys)? */
+  canRemoveDigest: boolean;
+}
+
+/** One use of an image in a file: a full-reference scalar, or the tag/digest scalars of a split value. */
+export interface ImageUse {
+  file: string;
+  /** 0-based index of the YAML document in the file. */
+  document: number;
+  source: ImageUseSource;
+  /** YAML path of the reference scalar, or of the map that holds the split value. */
+  location: string;
+  /** The normalized repositories this use answers to (a kustomize entry answers to `name` and `newName`). */
+  repositories: string[];
+  /** The version the file holds now. */
+  version: ImageVersion;
+  /** The full reference scalar, with the name as written there (kept when the version changes). */
+  ref?: ScalarSite & { name: string };
+  tag?: ScalarSite;
+  digest?: ScalarSite;
+  split?: SplitMap;
+}
+
+/** A YAML path the user names as holding (part of) an image, for values no rule recognises. */
+export interface FieldSpec {
+  /** YAML path in the file, e.g. `frontend.imageTag`. */
+  path: string;
+  /** The repository the value belongs to. */
+  image: string;
+  /** Which part the value holds; `ref` (a full reference) by default. */
+  part?: ImagePart;
+  /** Glob of the files it applies to; all files when absent. */
+  files?: string;
+}
+
+/** Something the scan saw but could not use, with the reason (e.g. a marker on a value that is no reference). */
+export interface ScanNote {
+  location: string;
+  reason: string;
+}
+
+/** What a scan of one file found. */
+export interface ImageScan {
+  uses: ImageUse[];
+  notes: ScanNote[];
+}
+
+const CONTAINER_LISTS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
+const MARKER = /(?:^|[ \t])#[^\n]*?tether:image=([^\s]+)/g;
+const KUSTOMIZE_FILE = /(^|\/)(kustomization\.ya?ml|Kustomization)$/;
+
+interface Marker {
+  lineStart: number;
+  offset: number;
+  repository: string;
+  part: ImagePart;
+  best?: { node: Scalar; path: PathSegment[]; at: number };
+}
+
+/** Finds every image use in a parsed file. Pure: reads the parsed documents, changes nothing. */
+export function findImageUses(file: ParsedFile, fields: readonly FieldSpec[] = []): ImageScan {
+  const scan: ImageScan = { uses: [], notes: [] };
+  const markers = findMarkers(file.text, scan);
+  const applicableFields = fields.filter((f) => f.files === undefined || globToRegExp(f.files).test(file.path));
+  file.docs.forEach((doc, index) => {
+    scanDocument(file, doc, index, markers, applicableFields, scan);
+  });
+  return scan;
+}
+
+function findMarkers(text: string, scan: ImageScan): Marker[] {
+  if (!text.includes('tether:image=')) return [];
+  const out: Marker[] = [];
+  for (const m of text.matchAll(MARKER)) {
+    const offset = m.index! + m[0].length - m[1]!.length - 'tether:image='.length;
+    let spec = m[1]!;
+    let part: ImagePart = 'ref';
+    const suffix = /:(tag|digest|name)$/.exec(spec);
+    if (suffix) {
+      part = suffix[1] as ImagePart;
+      spec = spec.slice(0, -suffix[0].length);
+    }
+    const repository = tryNormalizeRepository(spec);
+    if (repository === undefined) {
+      scan.notes.push({ location: `marker "${m[1]}"`, reason: `"${spec}" is not a repository name` });
+      continue;
+    }
+    out.push({ lineStart: text.lastIndexOf('\n', offset) + 1, offset, repository, part });
+  }
+  return out;
+}
+
+/** The text of a scalar's value: strings as read, anything else as written in the source (`1.10`, not 1.1). */
+export function scalarText(node: Scalar, text: string): string {
+  if (typeof node.value === 'string') return node.value;
+  if (node.value === null) return '';
+  return node.range ? text.slice(node.range[0], node.range[1]) : String(node.value);
+}
+
+function keyOf(key: unknown): string | undefined {
+  if (!isScalar(key)) return undefined;
+  const v = key.value;
+  return typeof v === 'symbol' ? undefined : String(v);
+}
+
+function isMergeKey(key: unknown): boolean {
+  return isScalar(key) && (typeof key.value === 'symbol' || key.value === '<<');
+}
+
+/** Looks a key up in a map, then in the maps it merges with `<<`, resolving aliases. */
+function lookup(map: YAMLMap, key: string, doc: Document.Parsed): Pair | undefined {
+  return lookupOwned(map, key, doc)?.pair;
+}
+
+/** Like lookup, also returning the map that holds the pair (a merged anchor's map, or `map` itself). */
+function lookupOwned(
+  map: YAMLMap,
+  key: string,
+  doc: Document.Parsed,
+  depth = 0,
+): { pair: Pair; owner: YAMLMap } | undefined {
+  const merged: unknown[] = [];
+  for (const pair of map.items) {
+    if (isMergeKey(pair.key)) merged.push(pair.value);
+    else if (keyOf(pair.key) === key) return { pair, owner: map };
+  }
+  if (merged.length === 0 || depth > 8) return undefined;
+  for (const source of merged) {
+    const targets = isSeq(source) ? source.items : [source];
+    for (const t of targets) {
+      const m = isAlias(t) ? t.resolve(doc) : t;
+      if (isMap(m)) {
+        const found = lookupOwned(m, key, doc, depth + 1);
+        if (found) return found;
+      }
+    }
+  }
+  return undefined;
+}
+
+function scanDocument(
+  file: ParsedFile,
+  doc: Document.Parsed,
+  document: number,
+  markers: Marker[],
+  fields: readonly FieldSpec[],
+  scan: ImageScan,
+): void {
+  const { text } = file;
+  const anchorPaths = new Map<Node, PathSegment[]>();
+  const found: ImageUse[] = [];
+  const path: PathSegment[] = [];
+
+  /**
+   * The scalar under `key` of the map being visited (or of a map it merges), with the path where that scalar is
+   * defined: its anchor's path when reached through an alias, the merged map's path when inherited with `<<`.
+   */
+  const siteAt = (map: YAMLMap, key: string): ScalarSite | undefined => {
+    const hit = lookupOwned(map, key, doc);
+    if (!hit) return undefined;
+    const value = hit.pair.value;
+    const target = isAlias(value) ? value.resolve(doc) : value;
+    if (!isScalar(target) || !target.range) return undefined;
+    const ownerPath = hit.owner === map ? path : (anchorPaths.get(hit.owner) ?? path);
+    const where = target === value ? [...ownerPath, key] : (anchorPaths.get(target) ?? [...ownerPath, key]);
+    return { node: target, path: where, value: scalarText(target, text) };
+  };
+
+  const onImageKey = (map: YAMLMap) => {
+    const site = siteAt(map, 'image');
+    if (!site || typeof site.node.value !== 'string') return;
+    const ref = tryParseImageRef(site.value);
+    if (!ref) return;
+    const n = path.length;
+    const container = n >= 2 && typeof path[n - 1] === 'number' && CONTAINER_LISTS.has(String(path[n - 2]));
+    found.push({
+      file: file.path,
+      document,
+      source: container ? 'container' : 'image',
+      location: formatYamlPath(site.path),
+      repositories: [ref.repository],
+      version: versionOf(ref.tag, ref.digest),
+      ref: { ...site, path: site.path, name: ref.name },
+    });
+  };
+
+  const onRepositoryMap = (map: YAMLMap) => {
+    const repoSite = siteAt(map, 'repository');
+    if (!repoSite || typeof repoSite.node.value !== 'string' || repoSite.value === '') return;
+    const tagPair = lookup(map, 'tag', doc);
+    const digestPair = lookup(map, 'digest', doc);
+    if (!tagPair && !digestPair && path[path.length - 1] !== 'image') return;
+    const registrySite = siteAt(map, 'registry');
+    const full = registrySite && registrySite.value !== '' ? `${registrySite.value}/${repoSite.value}` : repoSite.value;
+    const repository = tryNormalizeRepository(full);
+    if (!repository) return;
+    const use: ImageUse = {
+      file: file.path,
+      document,
+      source: 'helm',
+      location: formatYamlPath(path),
+      repositories: [repository],
+      version: {},
+      split: { node: map, tagKey: 'tag', digestKey: 'digest', canAddDigest: false, canRemoveDigest: false },
+    };
+    const tag = siteAt(map, 'tag');
+    const digest = siteAt(map, 'digest');
+    if ((tagPair && !tag) || (digestPair && !digest)) return;
+    if (tag) use.tag = tag;
+    if (digest) use.digest = digest;
+    use.version = versionOf(tag?.value, digest?.value);
+    found.push(use);
+  };
+
+  const markerCandidate = (value: unknown) => {
+    const start = (value as Node).range?.[0];
+    if (start === undefined) return;
+    for (const m of markers) {
+      if (start < m.lineStart || start >= m.offset) continue;
+      const target = isAlias(value) ? value.resolve(doc) : value;
+      if (!isScalar(target)) continue;
+      if (!m.best || start > m.best.at) {
+        const where = target === value ? [...path] : (anchorPaths.get(target) ?? [...path]);
+        m.best = { node: target, path: where, at: start };
+      }
+    }
+  };
+
+  const visit = (node: unknown) => {
+    if (!node || typeof node !== 'object') return;
+    if ((node as Node).anchor) anchorPaths.set(node as Node, [...path]);
+    if (markers.length > 0 && (isScalar(node) || isAlias(node))) markerCandidate(node);
+    if (isMap(node)) {
+      let interesting = false;
+      for (const pair of node.items) {
+        const k = isScalar(pair.key) ? pair.key.value : undefined;
+        if (k === 'image' || k === 'repository' || typeof k === 'symbol') {
+          interesting = true;
+          break;
+        }
+      }
+      if (interesting) {
+        onImageKey(node);
+        onRepositoryMap(node);
+      }
+      for (const pair of node.items) {
+        const k = keyOf(pair.key);
+        if (k === undefined) continue;
+        path.push(k);
+        visit(pair.value);
+        path.pop();
+      }
+    } else if (isSeq(node)) {
+      for (let i = 0; i < node.items.length; i++) {
+        path.push(i);
+        visit(node.items[i]);
+        path.pop();
+      }
+    }
+  };
+  visit(doc.contents);
+
+  scanKustomization(file, doc, document, found);
+  const claimed = new Set<Node>();
+  const explicit: ImageUse[] = [];
+  splitGroups(
+    file,
+    document,
+    'marker',
+    markers.filter((m) => m.best).map((m) => ({ ...m.best!, repository: m.repository, part: m.part })),
+    explicit,
+    scan,
+  );
+  splitGroups(file, document, 'field', resolveFields(doc, fields, anchorPaths, scan), explicit, scan);
+  for (const m of markers) m.best = undefined;
+  for (const use of explicit) for (const s of sitesOf(use)) claimed.add(s.node);
+  scan.uses.push(...explicit);
+  for (const use of found) {
+    const sites = sitesOf(use);
+    if (sites.some((s) => claimed.has(s.node))) continue;
+    for (const s of sites) claimed.add(s.node);
+    scan.uses.push(use);
+  }
+}
+
+function sitesOf(use: ImageUse): ScalarSite[] {
+  return [use.ref, use.tag, use.digest].filter((s): s is NonNullable<typeof s> => s !== undefined);
+}
+
+function versionOf(tag: string | undefined, digest: string | undefined): ImageVersion {
+  const v: ImageVersion = {};
+  if (tag) v.tag = tag;
+  if (digest) v.digest = digest;
+  return v;
+}
+
+/** Kustomize `images:` entries (and Flux's `spec.images`), matched by `name` or `newName`. */
+function scanKustomization(file: ParsedFile, doc: Document.Parsed, document: number, found: ImageUse[]): void {
+  const root = doc.contents;
+  if (!isMap(root)) return;
+  const kind = lookup(root, 'kind', doc);
+  const apiVersion = lookup(root, 'apiVersion', doc);
+  const kindText = isScalar(kind?.value) ? String(kind.value.value) : undefined;
+  const api = isScalar(apiVersion?.value) ? String(apiVersion.value.value) : '';
+  let images: unknown;
+  let base: PathSegment[] = [];
+  if (KUSTOMIZE_FILE.test(file.path) || (kindText === 'Kustomization' && api.startsWith('kustomize.config.k8s.io/')))
+    images = lookup(root, 'images', doc)?.value;
+  else if (kindText === 'Kustomization' && api.startsWith('kustomize.toolkit.fluxcd.io/')) {
+    const spec = lookup(root, 'spec', doc)?.value;
+    if (isMap(spec)) images = lookup(spec, 'images', doc)?.value;
+    base = ['spec'];
+  }
+  if (isAlias(images)) images = images.resolve(doc);
+  if (!isSeq(images)) return;
+  images.items.forEach((item, i) => {
+    const entry = isAlias(item) ? item.resolve(doc) : item;
+    if (!isMap(entry)) return;
+    const at = [...base, 'images', i];
+    const site = (key: string): ScalarSite | undefined => {
+      const v = lookup(entry, key, doc)?.value;
+      const s = isAlias(v) ? v.resolve(doc) : v;
+      return isScalar(s) && s.range ? { node: s, path: [...at, key], value: scalarText(s, file.text) } : undefined;
+    };
+    const name = site('name');
+    const newName = site('newName');
+    const repositories = [name, newName]
+      .map((s) => (s && s.value !== '' ? tryNormalizeRepository(s.value) : undefined))
+      .filter((r): r is string => r !== undefined);
+    if (repositories.length === 0) return;
+    const use: ImageUse = {
+      file: file.path,
+      document,
+      source: 'kustomize',
+      location: formatYamlPath(at),
+      repositories: [...new Set(repositories.reverse())],
+      version: {},
+      split: { node: entry, tagKey: 'newTag', digestKey: 'digest', canAddDigest: true, canRemoveDigest: true },
+    };
+    const tag = site('newTag');
+    const digest = site('digest');
+    if (tag) use.tag = tag;
+    if (digest) use.digest = digest;
+    use.version = versionOf(tag?.value, digest?.value);
+    found.push(use);
+  });
+}
+
+interface ExplicitSite {
+  node: Scalar;
+  path: PathSegment[];
+  repository: string;
+  part: ImagePart;
+}
+
+function resolveFields(
+  doc: Document.Parsed,
+  fields: readonly FieldSpec[],
+  anchorPaths: Map<Node, PathSegment[]>,
+  scan: ImageScan,
+): ExplicitSite[] {
+  const out: ExplicitSite[] = [];
+  for (const f of fields) {
+    const segments = parseYamlPath(f.path);
+    let node: unknown = doc.contents;
+    for (const seg of segments) {
+      if (isAlias(node)) node = node.resolve(doc);
+      if (typeof seg === 'number') node = isSeq(node) ? node.items[seg] : undefined;
+      else node = isMap(node) ? lookup(node, seg, doc)?.value : undefined;
+      if (node === undefined) break;
+    }
+    if (isAlias(node)) node = node.resolve(doc);
+    if (node === undefined) continue;
+    if (!isScalar(node) || !node.range) {
+      scan.notes.push({ location: f.path, reason: 'the path names a map or list, not a scalar' });
+      continue;
+    }
+    out.push({
+      node,
+      path: anchorPaths.get(node) ?? segments,
+      repository: normalizeRepository(f.image),
+      part: f.part ?? 'ref',
+    });
+  }
+  return out;
+}
+
+/** Turns marker or field sites into uses: a `ref` site alone, tag/digest/name sites grouped by image and parent. */
+function splitGroups(
+  file: ParsedFile,
+  document: number,
+  source: 'marker' | 'field',
+  sites: ExplicitSite[],
+  out: ImageUse[],
+  scan: ImageScan,
+): void {
+  const groups = new Map<string, ImageUse>();
+  for (const s of sites) {
+    const value = scalarText(s.node, file.text);
+    const location = formatYamlPath(s.path);
+    if (s.part === 'ref') {
+      const ref = tryParseImageRef(value);
+      if (!ref) {
+        scan.notes.push({ location, reason: `"${value}" is not an image reference` });
+        continue;
+      }
+      out.push({
+        file: file.path,
+        document,
+        source,
+        location,
+        repositories: [s.repository],
+        version: versionOf(ref.tag, ref.digest),
+        ref: { node: s.node, path: s.path, value, name: ref.name },
+      });
+      continue;
+    }
+    const parent = s.path.slice(0, -1);
+    const key = `${s.repository}\u0000${formatYamlPath(parent)}`;
+    let use = groups.get(key);
+    if (!use) {
+      use = {
+        file: file.path,
+        document,
+        source,
+        location: formatYamlPath(parent),
+        repositories: [s.repository],
+        version: {},
+      };
+      groups.set(key, use);
+    }
+    if (s.part === 'tag') use.tag = { node: s.node, path: s.path, value };
+    if (s.part === 'digest') use.digest = { node: s.node, path: s.path, value };
+    use.version = versionOf(use.tag?.value, use.digest?.value);
+  }
+  // A `:name` site alone carries no version and nothing to edit.
+  for (const use of groups.values()) if (use.tag || use.digest) out.push(use);
+}

@@ -1,0 +1,331 @@
+// The editing engine: given files and a semantic request ("set these images to these versions"), compute every edit,
+// verify each edited file by parsing it again, and return the new texts and the changes as data. Nothing is written
+// here; callers write only after the whole plan succeeded, and can re-run the same request on a newer base.
+import { isScalar, type Pair, type Scalar, type YAMLMap } from 'yaml';
+import { TetherError } from './errors.ts';
+import { DEFAULT_MAX_FILE_BYTES, type FileText, type Skipped } from './file-text.ts';
+import { pathMatcher } from './glob.ts';
+import { formatImageRef, type ImageRef, type ImageVersion, parseImageRef } from './image-ref.ts';
+import { type FieldSpec, findImageUses, type ImageUse, type ScalarSite } from './image-uses.ts';
+import {
+  applyTextEdits,
+  insertPairsEdit,
+  removePairEdit,
+  type ScalarContext,
+  setScalarEdit,
+  type TextEdit,
+} from './text-edits.ts';
+import { emptyIntent, verifyEdit } from './verify-edits.ts';
+import { defaultParseLimits, isYamlOrJsonPath, type ParsedFile, type ParseLimits, parseYamlFile } from './yaml-file.ts';
+import { formatYamlPath } from './yaml-path.ts';
+
+/** One changed value: the same shape is the CLI's `--json` output and the Action's `changes` output. */
+export interface Change {
+  /** The file, as the caller named it (repository-relative). */
+  file: string;
+  /** 0-based YAML document in the file. */
+  document: number;
+  /** YAML path of the value: `spec.template.spec.containers[0].image`, `images[0].newTag`. */
+  location: string;
+  /** The normalized repository the value belongs to. */
+  image: string;
+  /** The value before, as written; null when the key was inserted. */
+  old: string | null;
+  /** The value after; null when the key was removed (a stale digest). */
+  new: string | null;
+}
+
+/** A file's new text. */
+export interface FileEdit {
+  path: string;
+  newText: string;
+}
+
+/** The result of planning: new texts to write, what changed, what was skipped, requested images found nowhere. */
+export interface EditPlan {
+  edits: FileEdit[];
+  changes: Change[];
+  skipped: Skipped[];
+  /** Requested images (as given) that no file uses. */
+  unmatched: string[];
+}
+
+/** A semantic edit, independent of any file's bytes: re-plan it on a newer base and it means the same. */
+export interface EditRequest {
+  /** Full references, each with a tag and/or a digest: `ghcr.io/acme/web:1.2`, `nginx@sha256:…`. */
+  images: readonly string[];
+  /** Globs of files to consider (repository-relative); all YAML/JSON files when empty. */
+  paths?: readonly string[];
+  /** Extra YAML paths that hold images, for values no rule recognises. */
+  fields?: readonly FieldSpec[];
+}
+
+/** Limits for planning. */
+export interface PlanOptions {
+  /** Files with more characters are skipped with a reason. */
+  maxFileBytes: number;
+  parseLimits: ParseLimits;
+}
+
+/** The defaults for planOptions. */
+export function defaultPlanOptions(): PlanOptions {
+  return { maxFileBytes: DEFAULT_MAX_FILE_BYTES, parseLimits: defaultParseLimits() };
+}
+
+/** A requested image: the reference as given and parsed. */
+export interface RequestedImage {
+  input: string;
+  ref: ImageRef;
+}
+
+/**
+ * Validates requested images: each must be a reference with a tag or digest, and one repository gets one version.
+ * `label` names the input in messages (`--image`, `Input 'images' line 2`).
+ */
+export function parseImageRequest(
+  images: readonly string[],
+  label: (index: number) => string = (i) => `image ${i + 1}`,
+): Map<string, RequestedImage> {
+  const out = new Map<string, RequestedImage>();
+  images.forEach((input, i) => {
+    let ref: ImageRef;
+    try {
+      ref = parseImageRef(input.trim());
+    } catch (err) {
+      throw new TetherError('invalid-reference', `${label(i)}: ${(err as Error).message}`, { cause: err });
+    }
+    if (ref.tag === undefined && ref.digest === undefined)
+      throw new TetherError('invalid-reference', `${label(i)}: "${input}" names no tag or digest to set`);
+    const prior = out.get(ref.repository);
+    if (prior && (prior.ref.tag !== ref.tag || prior.ref.digest !== ref.digest))
+      throw new TetherError('input', `${label(i)}: "${input}" conflicts with "${prior.input}" (same repository)`);
+    out.set(ref.repository, { input, ref });
+  });
+  return out;
+}
+
+/** One parsed file and the image uses in it. */
+export interface ScannedFile {
+  file: ParsedFile;
+  uses: ImageUse[];
+}
+
+/** Scanning files for images: which were read, which skipped, and every use found. */
+export interface Scan {
+  files: ScannedFile[];
+  skipped: Skipped[];
+}
+
+/**
+ * Selects the YAML/JSON files matching `paths`, skips what cannot or must not be read (Helm chart templates, binary,
+ * oversized), parses the rest and finds their image uses. Throws one `parse` error naming every file that does not
+ * parse (`file:line:col`), so that nothing is planned from a partial view.
+ */
+export function scanFiles(
+  files: readonly FileText[],
+  paths: readonly string[] = [],
+  fields: readonly FieldSpec[] = [],
+  options: Partial<PlanOptions> = {},
+): Scan {
+  const opts = { ...defaultPlanOptions(), ...options };
+  const matches = pathMatcher(paths);
+  // Helm chart templates are Go templates, not YAML; a chart is a directory holding Chart.yaml.
+  const chartDirs = new Set(
+    files.filter((f) => /(^|\/)Chart\.ya?ml$/.test(f.path)).map((f) => f.path.replace(/\/?Chart\.ya?ml$/, '')),
+  );
+  const isTemplate = (p: string) => {
+    for (let i = p.indexOf('/templates/'); i >= 0; i = p.indexOf('/templates/', i + 1))
+      if (chartDirs.has(p.slice(0, i))) return true;
+    return p.startsWith('templates/') && chartDirs.has('');
+  };
+  const scan: Scan = { files: [], skipped: [] };
+  const errors: string[] = [];
+  for (const f of files) {
+    if (!isYamlOrJsonPath(f.path) || !matches(f.path)) continue;
+    if (isTemplate(f.path)) {
+      scan.skipped.push({ path: f.path, reason: 'Helm chart template (not YAML until rendered)' });
+      continue;
+    }
+    if (f.text.length > opts.maxFileBytes) {
+      scan.skipped.push({ path: f.path, reason: `larger than ${opts.maxFileBytes} bytes` });
+      continue;
+    }
+    if (f.text.includes('\u0000')) {
+      scan.skipped.push({ path: f.path, reason: 'binary (contains NUL bytes)' });
+      continue;
+    }
+    try {
+      const file = parseYamlFile(f.path, f.text, opts.parseLimits);
+      const found = findImageUses(file, fields);
+      for (const n of found.notes) scan.skipped.push({ path: f.path, location: n.location, reason: n.reason });
+      scan.files.push({ file, uses: found.uses });
+    } catch (err) {
+      if (err instanceof TetherError && err.code === 'parse') errors.push(err.message);
+      else throw err;
+    }
+  }
+  if (errors.length > 0)
+    throw new TetherError(
+      'parse',
+      `${errors.length} file(s) do not parse; nothing was changed:\n${errors.slice(0, 20).join('\n')}`,
+    );
+  return scan;
+}
+
+/**
+ * Plans a bump: sets every use of each requested image to exactly the requested tag and/or digest, removing a
+ * stale digest when only a tag is given. Pure: files in, new texts and changes out.
+ */
+export function planEdits(
+  files: readonly FileText[],
+  request: EditRequest,
+  options: Partial<PlanOptions> = {},
+): EditPlan {
+  const requested = parseImageRequest(request.images);
+  const scan = scanFiles(files, request.paths ?? [], request.fields ?? [], options);
+  return planFromScan(scan, requested);
+}
+
+/** Plans the edits for already-scanned files (promote scans its target once and plans from that). */
+export function planFromScan(scan: Scan, requested: Map<string, RequestedImage>): EditPlan {
+  const plan: EditPlan = { edits: [], changes: [], skipped: [...scan.skipped], unmatched: [] };
+  const used = new Set<string>();
+  for (const { file, uses } of scan.files) {
+    const fp = new FilePlanner(file);
+    for (const use of uses) {
+      const want = use.repositories.map((r) => requested.get(r)).find((r) => r !== undefined);
+      if (!want) continue;
+      used.add(want.ref.repository);
+      fp.apply(use, want.ref);
+    }
+    plan.skipped.push(...fp.skipped);
+    if (fp.edits.length === 0) continue;
+    const newText = applyTextEdits(file.text, fp.edits);
+    verifyEdit(file, newText, fp.intent);
+    plan.edits.push({ path: file.path, newText });
+    plan.changes.push(...fp.changes.sort((a, b) => a.at - b.at).map(({ at: _, ...c }) => c));
+  }
+  for (const r of requested.values()) if (!used.has(r.ref.repository)) plan.unmatched.push(r.input);
+  return plan;
+}
+
+/** Collects the text edits, intent and changes for one file. */
+class FilePlanner {
+  readonly edits: TextEdit[] = [];
+  readonly intent = emptyIntent();
+  readonly changes: (Change & { at: number })[] = [];
+  readonly skipped: Skipped[] = [];
+  private readonly ctx: ScalarContext;
+  private readonly touchedMaps = new Set<YAMLMap>();
+
+  constructor(private readonly file: ParsedFile) {
+    this.ctx = { text: file.text, json: file.json };
+  }
+
+  apply(use: ImageUse, want: ImageVersion): void {
+    const image = use.repositories[0]!;
+    if (use.ref) {
+      const value = formatImageRef({ name: use.ref.name, tag: want.tag, digest: want.digest });
+      this.setScalar(use, use.ref, value, image);
+      return;
+    }
+    const split = use.split;
+    const inserts: [string, string][] = [];
+    if (want.tag !== undefined) {
+      if (use.tag) this.setScalar(use, use.tag, want.tag, image);
+      else if (split) inserts.push([split.tagKey, want.tag]);
+      else this.skip(use, `has no tag field to set ${want.tag} in`);
+    }
+    if (want.digest !== undefined) {
+      if (use.digest) this.setScalar(use, use.digest, want.digest, image);
+      else if (split?.canAddDigest) inserts.push([split.digestKey, want.digest]);
+      else this.skip(use, `has no digest field; ${want.digest} is not pinned there`);
+    } else if (use.digest && use.digest.value !== '') {
+      // A pinned digest outlives a new tag: the old image would keep running. Remove it, and say so.
+      this.removeDigest(use, image);
+    }
+    if (inserts.length > 0 && split) this.insert(use, split.node, inserts, image);
+  }
+
+  private skip(use: ImageUse, reason: string): void {
+    this.skipped.push({ path: this.file.path, location: use.location, reason: `${use.repositories[0]} ${reason}` });
+  }
+
+  private setScalar(use: ImageUse, site: ScalarSite, value: string, image: string): void {
+    const node = site.node;
+    const prior = this.intent.scalars.get(node);
+    if (prior !== undefined) {
+      // The same anchored scalar reached through an alias: edited once, unless two images disagree about it.
+      if (prior === value) return;
+      throw new TetherError(
+        'edit',
+        `${this.file.path}: ${formatYamlPath(site.path)} is shared by images that need "${prior}" and "${value}"`,
+      );
+    }
+    if (site.value === value && typeof node.value === 'string') return;
+    const edit = setScalarEdit(node, value, this.ctx);
+    if (typeof edit === 'string') {
+      this.skip(use, `at ${formatYamlPath(site.path)}: ${edit}`);
+      return;
+    }
+    this.edits.push(edit);
+    this.intent.scalars.set(node, value);
+    this.record(use, site, image, site.value, value);
+  }
+
+  private removeDigest(use: ImageUse, image: string): void {
+    const site = use.digest!;
+    const split = use.split;
+    if (split?.canRemoveDigest) {
+      const pair = split.node.items.find((p: Pair) => p.value === site.node);
+      const edit = pair ? removePairEdit(split.node, pair, this.ctx) : 'the digest is inherited';
+      if (typeof edit !== 'string') {
+        this.edits.push(edit);
+        this.intent.removed.add(pair!);
+        this.record(use, site, image, site.value, null);
+        return;
+      }
+    }
+    // Helm values keep their keys (charts document `digest: ""`); an empty digest is no digest.
+    this.setScalar(use, site, '', image);
+  }
+
+  private insert(use: ImageUse, map: YAMLMap, entries: [string, string][], image: string): void {
+    if (this.touchedMaps.has(map)) return;
+    this.touchedMaps.add(map);
+    // After the tag when there is one, else after the last scalar pair that stays (not a digest being removed).
+    const own = map.items.filter((p) => isScalar(p.key) && isScalar(p.value) && !this.intent.removed.has(p));
+    const tagKey = use.split!.tagKey;
+    const after = own.find((p) => (p.key as Scalar).value === tagKey) ?? own[own.length - 1];
+    const edit = after ? insertPairsEdit(map, after, entries, this.ctx) : 'the map has no pair to insert after';
+    if (typeof edit === 'string') {
+      this.skip(use, `cannot add ${entries.map((e) => e[0]).join(', ')}: ${edit}`);
+      return;
+    }
+    this.edits.push(edit);
+    this.intent.inserted.set(map, new Map(entries));
+    for (const [key, value] of entries) {
+      this.changes.push({
+        file: this.file.path,
+        document: use.document,
+        location: use.location ? `${use.location}.${key}` : key,
+        image,
+        old: null,
+        new: value,
+        at: edit.start,
+      });
+    }
+  }
+
+  private record(use: ImageUse, site: ScalarSite, image: string, old: string | null, value: string | null): void {
+    this.changes.push({
+      file: this.file.path,
+      document: use.document,
+      location: formatYamlPath(site.path),
+      image,
+      old,
+      new: value,
+      at: site.node.range![0],
+    });
+  }
+}
