@@ -36,7 +36,9 @@ export function describeError(err: unknown): string {
   const parts: string[] = [];
   let e: unknown = err;
   for (let depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
-    parts.push(e instanceof Error ? e.message : String(e));
+    const message = e instanceof Error ? e.message : String(e);
+    // A wrapper usually quotes its cause already; say each thing once.
+    if (!parts.some((p) => p.includes(message))) parts.push(message);
     e = e instanceof Error ? e.cause : undefined;
   }
   return parts.join(': ');

@@ -1,0 +1,348 @@
+import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { Agent, request } from 'node:https';
+import { TetherError } from '../../shared/src/errors.ts';
+import type { KubeConnection } from './kubeconfig.ts';
+import type { K8sObject } from './types.ts';
+
+/** A resource type as discovery reports it. */
+export interface ResourceType {
+  group: string;
+  version: string;
+  kind: string;
+  /** Plural name used in URLs, e.g. `deployments`. */
+  resource: string;
+  namespaced: boolean;
+  verbs: string[];
+}
+
+/** Options of one server-side apply. */
+export interface ApplyOptions {
+  fieldManager: string;
+  force: boolean;
+  dryRun: boolean;
+}
+
+/** The defaults of server-side apply: field manager `tether`, force, for real. */
+export function defaultApplyOptions(): ApplyOptions {
+  return { fieldManager: 'tether', force: true, dryRun: false };
+}
+
+/** The answer to a server-side apply: the object, and `created` when the server answered 201. */
+export interface ApplyResult {
+  object: K8sObject;
+  created: boolean;
+}
+
+/** One event of a watch stream. */
+export interface WatchEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: K8sObject;
+}
+
+/** A running watch; `done` resolves when the stream ends for any reason. */
+export interface Watch {
+  stop(): void;
+  done: Promise<void>;
+}
+
+/** The Kubernetes edge the sync engine is given (STYLE.md #4): raw JSON in and out, nothing dropped. */
+export interface KubeClient {
+  /** All resource types the server serves, newest preferred version first per group. */
+  discover(): Promise<ResourceType[]>;
+  /** Server-side apply of `obj` exactly as given; returns the object the server answers and whether it is new. */
+  apply(type: ResourceType, obj: K8sObject, options?: Partial<ApplyOptions>): Promise<ApplyResult>;
+  get(type: ResourceType, name: string, namespace?: string): Promise<K8sObject | undefined>;
+  list(
+    type: ResourceType,
+    options?: { namespace?: string; labelSelector?: string },
+  ): Promise<{ items: K8sObject[]; resourceVersion: string }>;
+  /** Deletes with background propagation; true when it existed. */
+  delete(
+    type: ResourceType,
+    name: string,
+    namespace?: string,
+    options?: { propagationPolicy?: string },
+  ): Promise<boolean>;
+  watch(
+    type: ResourceType,
+    options: { labelSelector?: string; resourceVersion?: string; namespace?: string },
+    onEvent: (event: WatchEvent) => void,
+  ): Watch;
+  /** Requests made so far, by HTTP method, plus APPLY and APPLY_DRYRUN (for the no-op reconcile benchmark). */
+  readonly requests: Record<string, number>;
+}
+
+/** An error answer of the apiserver, with its HTTP status and Status reason. */
+export class KubeApiError extends TetherError {
+  readonly status: number;
+  readonly reason: string;
+  constructor(status: number, reason: string, message: string) {
+    super('kube', message);
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+/** The URL path of a resource type, optionally of one object in it. */
+export function resourcePath(type: ResourceType, namespace?: string, name?: string): string {
+  const base = type.group === '' ? `/api/${type.version}` : `/apis/${type.group}/${type.version}`;
+  const ns = type.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+  return `${base}${ns}/${type.resource}${name ? `/${encodeURIComponent(name)}` : ''}`;
+}
+
+const AGGREGATED_DISCOVERY = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json';
+
+interface DiscoveryGroupList {
+  kind?: string;
+  items: {
+    metadata: { name?: string };
+    versions: {
+      version: string;
+      resources: { resource: string; responseKind: { kind: string }; scope: string; verbs: string[] }[];
+    }[];
+  }[];
+}
+
+/** A KubeClient over node:https with a keep-alive agent (bounded sockets) against one apiserver. */
+export class HttpKubeClient implements KubeClient {
+  readonly requests: Record<string, number> = {};
+  private readonly agent: Agent;
+
+  constructor(
+    private readonly conn: KubeConnection,
+    options: { maxSockets?: number } = {},
+  ) {
+    this.agent = new Agent({
+      keepAlive: true,
+      maxSockets: options.maxSockets ?? 16,
+      ca: conn.ca,
+      cert: conn.cert,
+      key: conn.key,
+      rejectUnauthorized: !conn.insecureSkipTLSVerify,
+    });
+  }
+
+  /** Closes idle connections. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private headers(extra: Record<string, string>): Record<string, string> {
+    const token = this.conn.tokenFile ? readFileSync(this.conn.tokenFile, 'utf8').trim() : this.conn.token;
+    return { 'user-agent': 'tether-agent', ...(token ? { authorization: `Bearer ${token}` } : {}), ...extra };
+  }
+
+  /** One request; JSON answers are parsed, errors become KubeApiError with the server's message. */
+  async raw(
+    method: string,
+    path: string,
+    body?: string,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: unknown }> {
+    this.requests[method] = (this.requests[method] ?? 0) + 1;
+    const url = new URL(path, this.conn.server);
+    const send = url.protocol === 'http:' ? httpRequest : request;
+    return new Promise((resolve, reject) => {
+      const req = send(
+        url,
+        {
+          method,
+          agent: url.protocol === 'http:' ? undefined : this.agent,
+          headers: this.headers({
+            accept: 'application/json',
+            ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}),
+            ...headers,
+          }),
+          timeout: 60_000,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed: unknown = text;
+            try {
+              parsed = JSON.parse(text);
+            } catch {
+              // not JSON
+            }
+            resolve({ status: res.statusCode ?? 0, body: parsed });
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new TetherError('kube', `${method} ${path}: timed out`)));
+      req.on('error', reject);
+      if (body !== undefined) req.end(body);
+      else req.end();
+    });
+  }
+
+  private async json(method: string, path: string, body?: string, headers?: Record<string, string>): Promise<unknown> {
+    return this.check(method, path, await this.raw(method, path, body, headers));
+  }
+
+  private check(method: string, path: string, r: { status: number; body: unknown }): unknown {
+    if (r.status >= 200 && r.status < 300) return r.body;
+    const status = r.body as { reason?: string; message?: string } | string;
+    const reason = typeof status === 'object' ? (status.reason ?? '') : '';
+    const message =
+      typeof status === 'object' ? (status.message ?? JSON.stringify(status)) : String(status).slice(0, 300);
+    throw new KubeApiError(r.status, reason, `${method} ${path}: ${r.status} ${message}`);
+  }
+
+  async discover(): Promise<ResourceType[]> {
+    const out: ResourceType[] = [];
+    for (const root of ['/api', '/apis']) {
+      const list = (await this.json('GET', root, undefined, { accept: AGGREGATED_DISCOVERY })) as DiscoveryGroupList;
+      if (list.kind !== 'APIGroupDiscoveryList') {
+        throw new TetherError(
+          'kube',
+          `${root}: the apiserver does not serve aggregated discovery (Kubernetes ≥ 1.30 needed)`,
+        );
+      }
+      for (const g of list.items) {
+        for (const v of g.versions) {
+          for (const r of v.resources) {
+            out.push({
+              group: g.metadata.name ?? '',
+              version: v.version,
+              kind: r.responseKind.kind,
+              resource: r.resource,
+              namespaced: r.scope === 'Namespaced',
+              verbs: r.verbs,
+            });
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  async apply(type: ResourceType, obj: K8sObject, options: Partial<ApplyOptions> = {}): Promise<ApplyResult> {
+    const o = { ...defaultApplyOptions(), ...options };
+    const q = new URLSearchParams({ fieldManager: o.fieldManager });
+    if (o.force) q.set('force', 'true');
+    if (o.dryRun) q.set('dryRun', 'All');
+    const path = `${resourcePath(type, obj.metadata.namespace, obj.metadata.name)}?${q}`;
+    // The object's JSON exactly as rendered: JSON is YAML, and nothing is run through generated types that drop fields.
+    const verb = o.dryRun ? 'APPLY_DRYRUN' : 'APPLY';
+    this.requests[verb] = (this.requests[verb] ?? 0) + 1;
+    const r = await this.raw('PATCH', path, JSON.stringify(obj), { 'content-type': 'application/apply-patch+yaml' });
+    return { object: this.check('PATCH', path, r) as K8sObject, created: r.status === 201 };
+  }
+
+  async get(type: ResourceType, name: string, namespace?: string): Promise<K8sObject | undefined> {
+    try {
+      return (await this.json('GET', resourcePath(type, namespace, name))) as K8sObject;
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async list(
+    type: ResourceType,
+    options: { namespace?: string; labelSelector?: string } = {},
+  ): Promise<{ items: K8sObject[]; resourceVersion: string }> {
+    const q = new URLSearchParams();
+    if (options.labelSelector) q.set('labelSelector', options.labelSelector);
+    const path = `${resourcePath(type, options.namespace)}${q.size ? `?${q}` : ''}`;
+    const list = (await this.json('GET', path)) as {
+      apiVersion: string;
+      items: K8sObject[];
+      metadata: { resourceVersion: string };
+    };
+    // List items come without apiVersion/kind; put them back so items are whole objects.
+    const apiVersion = type.group ? `${type.group}/${type.version}` : type.version;
+    for (const item of list.items) {
+      item.apiVersion ??= apiVersion;
+      item.kind ??= type.kind;
+    }
+    return { items: list.items, resourceVersion: list.metadata.resourceVersion };
+  }
+
+  async delete(
+    type: ResourceType,
+    name: string,
+    namespace?: string,
+    options: { propagationPolicy?: string } = {},
+  ): Promise<boolean> {
+    const body = JSON.stringify({
+      kind: 'DeleteOptions',
+      apiVersion: 'v1',
+      propagationPolicy: options.propagationPolicy ?? 'Background',
+    });
+    try {
+      await this.json('DELETE', resourcePath(type, namespace, name), body, { 'content-type': 'application/json' });
+      return true;
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) return false;
+      throw err;
+    }
+  }
+
+  watch(
+    type: ResourceType,
+    options: { labelSelector?: string; resourceVersion?: string; namespace?: string },
+    onEvent: (event: WatchEvent) => void,
+  ): Watch {
+    const q = new URLSearchParams({ watch: '1', allowWatchBookmarks: 'true' });
+    if (options.labelSelector) q.set('labelSelector', options.labelSelector);
+    if (options.resourceVersion) q.set('resourceVersion', options.resourceVersion);
+    const url = new URL(`${resourcePath(type, options.namespace)}?${q}`, this.conn.server);
+    this.requests.WATCH = (this.requests.WATCH ?? 0) + 1;
+    let stopped = false;
+    let req: ReturnType<typeof request> | undefined;
+    const done = new Promise<void>((resolve) => {
+      req = request(
+        url,
+        // Its own connection: a watch holds its socket for minutes and must not starve the apply pool.
+        {
+          method: 'GET',
+          ca: this.conn.ca,
+          cert: this.conn.cert,
+          key: this.conn.key,
+          rejectUnauthorized: !this.conn.insecureSkipTLSVerify,
+          headers: this.headers({ accept: 'application/json' }),
+        },
+        (res) => {
+          if (res.statusCode !== 200) {
+            res.resume();
+            resolve();
+            return;
+          }
+          let buffer = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            buffer += chunk;
+            for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
+              const line = buffer.slice(0, nl);
+              buffer = buffer.slice(nl + 1);
+              if (line.trim() === '') continue;
+              try {
+                onEvent(JSON.parse(line) as WatchEvent);
+              } catch {
+                // a malformed line ends nothing; the periodic re-list covers what it said
+              }
+            }
+          });
+          res.on('end', () => resolve());
+          res.on('error', () => resolve());
+          res.on('close', () => resolve());
+        },
+      );
+      req.on('error', () => resolve());
+      req.end();
+    });
+    return {
+      stop: () => {
+        if (stopped) return;
+        stopped = true;
+        req?.destroy();
+      },
+      done,
+    };
+  }
+}

@@ -1,0 +1,172 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { loadAll } from 'js-yaml';
+import { TetherError } from '../../shared/src/errors.ts';
+import type { SourceFile } from './git-source.ts';
+import type { SourcedObject } from './types.ts';
+
+/** How an app's path is rendered. */
+export interface RenderOptions {
+  /** The app's path inside the repository. */
+  path: string;
+  /** Helm: values files relative to the chart, and the release name and namespace. */
+  helm?: { valuesFiles: string[]; releaseName: string; namespace?: string };
+  /** Renderer limits: a renderer that runs longer, or prints more, fails the render. */
+  timeoutMs: number;
+  maxOutputBytes: number;
+}
+
+/** Defaults: 60 s and 64 MiB per renderer run. */
+export function defaultRenderOptions(path: string): RenderOptions {
+  return { path, timeoutMs: 60_000, maxOutputBytes: 64 * 1024 * 1024 };
+}
+
+/** What rendered the app: plain manifests, kustomize or helm. */
+export type RenderKind = 'plain' | 'kustomize' | 'helm';
+
+const MANIFEST = /\.(ya?ml|json)$/i;
+const KUSTOMIZATION = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
+
+/** Decides the renderer from the files at the root of the app's path. */
+export function renderKind(files: readonly SourceFile[], path: string): RenderKind {
+  const root = path.replace(/^\.?\/+|\/+$/g, '');
+  const at = (name: string) => files.some((f) => f.path === (root ? `${root}/${name}` : name));
+  if (KUSTOMIZATION.some(at)) return 'kustomize';
+  if (at('Chart.yaml')) return 'helm';
+  return 'plain';
+}
+
+/**
+ * Parses plain YAML/JSON manifests: every `.yaml`/`.yml`/`.json` file, recursively, in path order, every document.
+ * Documents that are empty or not Kubernetes objects at all (no apiVersion and no kind) are skipped; a file that
+ * does not parse is an error naming the file.
+ */
+export function parseManifests(files: readonly { path: string; text: string }[]): SourcedObject[] {
+  return files.filter((f) => MANIFEST.test(f.path)).flatMap((f) => parseDocuments(f.text, f.path));
+}
+
+/** Every object of a multi-document YAML (or JSON) text; `file` names it in errors. `kind: List` is unrolled. */
+export function parseDocuments(text: string, file: string): SourcedObject[] {
+  const out: SourcedObject[] = [];
+  let docs: unknown[];
+  try {
+    docs = loadAll(text, null, { filename: file });
+  } catch (err) {
+    throw new TetherError('render', `${file}: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+  }
+  docs.forEach((doc, index) => {
+    if (doc === null || doc === undefined) return;
+    if (typeof doc === 'object' && !Array.isArray(doc)) {
+      const o = doc as Record<string, unknown>;
+      if (o.kind === 'List' && Array.isArray(o.items)) {
+        for (const item of o.items) out.push({ object: item, file, index });
+        return;
+      }
+      if (!('apiVersion' in o) && !('kind' in o)) return;
+    }
+    out.push({ object: doc, file, index });
+  });
+  return out;
+}
+
+function which(bin: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Runs a renderer without network and with limits; its stdout is the rendered YAML. */
+async function runRenderer(cmd: string, args: string[], cwd: string, options: RenderOptions): Promise<string> {
+  return new Promise((resolve, reject) => {
+    // Renderers get no proxy settings and an unroutable proxy, so a chart or base that reaches out fails fast.
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: cwd,
+      HTTP_PROXY: 'http://127.0.0.1:9',
+      HTTPS_PROXY: 'http://127.0.0.1:9',
+      NO_PROXY: '',
+      HELM_CACHE_HOME: join(cwd, '.helm-cache'),
+      HELM_CONFIG_HOME: join(cwd, '.helm-config'),
+      HELM_DATA_HOME: join(cwd, '.helm-data'),
+    };
+    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let size = 0;
+    let err = '';
+    let failure: Error | undefined;
+    const timer = setTimeout(() => {
+      failure = new TetherError('render', `${cmd} ${args[0]}: timed out after ${options.timeoutMs} ms`);
+      child.kill('SIGKILL');
+    }, options.timeoutMs);
+    child.stdout.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > options.maxOutputBytes) {
+        failure = new TetherError('render', `${cmd} ${args[0]}: output exceeds ${options.maxOutputBytes} bytes`);
+        child.kill('SIGKILL');
+        return;
+      }
+      out.push(c);
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      if (err.length < 4000) err += c.toString('utf8');
+    });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new TetherError('render', `${cmd}: ${e.message}`, { cause: e }));
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (failure) reject(failure);
+      else if (code !== 0) reject(new TetherError('render', `${cmd} ${args[0]} failed (exit ${code}): ${err.trim()}`));
+      else resolve(Buffer.concat(out).toString('utf8'));
+    });
+  });
+}
+
+/**
+ * Renders an app: plain manifests are parsed in process; a kustomization runs `kustomize build` (or
+ * `kubectl kustomize` when that is what is on PATH); a chart runs `helm template`. Renderers see the whole
+ * repository tree of that commit (overlays point at `../base`) written to a temp dir that is removed afterwards.
+ */
+export async function render(
+  files: readonly SourceFile[],
+  repoFiles: () => Promise<readonly SourceFile[]>,
+  options: RenderOptions,
+) {
+  const kind = renderKind(files, options.path);
+  const decoder = new TextDecoder('utf-8');
+  if (kind === 'plain') {
+    return { kind, objects: parseManifests(files.map((f) => ({ path: f.path, text: decoder.decode(f.content) }))) };
+  }
+  let cmd: string;
+  let args: string[];
+  const appDir = options.path.replace(/^\.?\/+|\/+$/g, '') || '.';
+  if (kind === 'kustomize') {
+    if (which('kustomize')) [cmd, args] = ['kustomize', ['build', appDir]];
+    else if (which('kubectl')) [cmd, args] = ['kubectl', ['kustomize', appDir]];
+    else
+      throw new TetherError(
+        'render',
+        `${options.path}: has a kustomization but neither 'kustomize' nor 'kubectl' is on PATH`,
+      );
+  } else {
+    if (!which('helm')) throw new TetherError('render', `${options.path}: is a Helm chart but 'helm' is not on PATH`);
+    const h = options.helm ?? { valuesFiles: [], releaseName: 'release' };
+    cmd = 'helm';
+    args = ['template', h.releaseName, appDir, ...(h.namespace ? ['--namespace', h.namespace] : [])];
+    for (const v of h.valuesFiles) args.push('--values', join(appDir, v));
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'tether-render-'));
+  try {
+    for (const f of await repoFiles()) {
+      const target = join(dir, f.path);
+      if (relative(dir, target).startsWith('..')) continue;
+      await mkdir(dirname(target), { recursive: true });
+      await writeFile(target, f.content);
+    }
+    const text = await runRenderer(cmd, args, dir, options);
+    return { kind, objects: parseDocuments(text, `${appDir} (${cmd} ${args[0]} output)`) };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
