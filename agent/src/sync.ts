@@ -314,6 +314,11 @@ export class AppSync {
     return health;
   }
 
+  /** Marks the app OutOfSync because `who` drifted and self-heal is off for it. */
+  markOutOfSync(who: string): void {
+    this.state = { ...this.state, sync: 'OutOfSync', drifted: [...new Set([...(this.state.drifted ?? []), who])] };
+  }
+
   /** Records a live object seen elsewhere (a watch event), for health. */
   observe(obj: K8sObject, deleted = false): void {
     if (deleted) this.live.delete(objectKey(obj));

@@ -110,4 +110,6 @@ export interface AppState {
   /** The last revision fetched from Git (may be ahead of `lastSync.revision` while syncing). */
   revision?: string;
   lastSync?: SyncResult;
+  /** Objects found drifted while self-heal is off for them (reported, not corrected). */
+  drifted?: string[];
 }

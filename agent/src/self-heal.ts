@@ -1,0 +1,213 @@
+import { describeError } from '../../shared/src/errors.ts';
+import type { Discovery } from './discovery.ts';
+import { hasDrift } from './drift.ts';
+import { memberSelector } from './inventory.ts';
+import type { KubeClient, ResourceType, Watch } from './kube-client.ts';
+import { annotation, groupKind, objectKey, refOf, subject, TETHER_ANNOTATIONS } from './objects.ts';
+import type { AppSync } from './sync.ts';
+import type { K8sObject, SyncEntry } from './types.ts';
+
+/** Options of self-heal. */
+export interface SelfHealOptions {
+  /** false: drift is reported (OutOfSync) but never corrected. */
+  enabled: boolean;
+  /** Events for one object within this window are handled once. */
+  debounceMs: number;
+  /** Watches are restarted from a fresh list this often, so a stalled watch cannot hide drift for long. */
+  relistMs: number;
+}
+
+/** Defaults: heal, 100 ms debounce, re-list every 5 minutes. */
+export function defaultSelfHealOptions(): SelfHealOptions {
+  return { enabled: true, debounceMs: 100, relistMs: 5 * 60_000 };
+}
+
+/** One correction (or, with healing off, one detection) of drift, as data. */
+export interface HealEvent {
+  subject: string;
+  entry: SyncEntry;
+  /** From the watch event to the object being correct again. */
+  latencyMs: number;
+  /** `detected` when self-heal is off for the object: OutOfSync is reported, nothing is written. */
+  mode: 'healed' | 'detected';
+}
+
+/**
+ * Self-heal: watches the kinds an app owns, filtered by its ApplySet label, and re-applies a managed object as soon
+ * as it is deleted or someone else changes what Tether owns (kustomize-controller#1498: drift fixed only on the next
+ * interval). Whether a change is drift is decided by the same dry-run comparison as a sync, so fields owned by other
+ * managers (an HPA's replicas when Git omits them) are never fought. Status-only changes (same generation) cost
+ * nothing.
+ */
+export class SelfHeal {
+  private watches = new Map<string, Watch>();
+  private timers = new Map<string, NodeJS.Timeout>();
+  private firstSeen = new Map<string, number>();
+  private generations = new Map<string, number | undefined>();
+  private relistTimer: NodeJS.Timeout | undefined;
+  private running = false;
+  private inflight = new Set<Promise<void>>();
+  readonly options: SelfHealOptions;
+
+  constructor(
+    private readonly sync: AppSync,
+    private readonly deps: { kube: KubeClient; discovery: Discovery },
+    options: Partial<SelfHealOptions> = {},
+    private readonly onEvent: (e: HealEvent) => void = () => {},
+  ) {
+    this.options = { ...defaultSelfHealOptions(), ...options };
+  }
+
+  /** (Re)starts watches on the kinds of the app's current desired set. Call after every sync. */
+  async update(): Promise<void> {
+    this.running = true;
+    const kinds = new Set(this.sync.desiredObjects.map((o) => groupKind(refOf(o))));
+    for (const [gk, w] of this.watches) {
+      if (!kinds.has(gk)) {
+        w.stop();
+        this.watches.delete(gk);
+      }
+    }
+    for (const o of this.sync.desiredObjects) {
+      const live = this.sync.live.get(objectKey(o));
+      this.generations.set(objectKey(o), live?.metadata.generation);
+    }
+    await Promise.all([...kinds].filter((gk) => !this.watches.has(gk)).map((gk) => this.watchKind(gk)));
+    clearInterval(this.relistTimer);
+    this.relistTimer = setInterval(() => void this.relistAll(), this.options.relistMs);
+    this.relistTimer.unref();
+  }
+
+  /** Stops every watch and pending heal; waits for heals already running. */
+  async stop(): Promise<void> {
+    this.running = false;
+    clearInterval(this.relistTimer);
+    for (const w of this.watches.values()) w.stop();
+    this.watches.clear();
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    await Promise.all(this.inflight);
+  }
+
+  private async relistAll(): Promise<void> {
+    const kinds = [...this.watches.keys()];
+    for (const gk of kinds) {
+      this.watches.get(gk)?.stop();
+      this.watches.delete(gk);
+    }
+    await Promise.all(kinds.map((gk) => this.watchKind(gk)));
+  }
+
+  /** Lists one kind's members (catching up on anything missed), then watches from that list's resourceVersion. */
+  private async watchKind(gk: string): Promise<void> {
+    if (!this.running) return;
+    const type = this.deps.discovery.forGroupKind(gk);
+    if (!type?.verbs.includes('watch')) return;
+    const selector = memberSelector(this.sync.applySetId);
+    let resourceVersion: string;
+    try {
+      const list = await this.deps.kube.list(type, { labelSelector: selector });
+      resourceVersion = list.resourceVersion;
+      const seen = new Set<string>();
+      for (const item of list.items) {
+        seen.add(objectKey(item));
+        this.handle('MODIFIED', item);
+      }
+      // Members deleted while nobody watched.
+      for (const o of this.sync.desiredObjects) {
+        if (groupKind(refOf(o)) === gk && !seen.has(objectKey(o))) this.handle('DELETED', o);
+      }
+    } catch {
+      this.retry(gk);
+      return;
+    }
+    const w = this.deps.kube.watch(type, { labelSelector: selector, resourceVersion }, (ev) => {
+      if (ev.type === 'ERROR') return; // e.g. 410 Gone: the stream ends and we re-list
+      if (ev.type === 'BOOKMARK') return;
+      this.handle(ev.type, withType(ev.object, type));
+    });
+    this.watches.set(gk, w);
+    void w.done.then(() => {
+      if (this.watches.get(gk) === w) {
+        this.watches.delete(gk);
+        this.retry(gk);
+      }
+    });
+  }
+
+  private retry(gk: string): void {
+    if (!this.running) return;
+    setTimeout(() => void this.watchKind(gk), 500).unref();
+  }
+
+  private handle(type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: K8sObject): void {
+    const key = objectKey(obj);
+    const desired = this.sync.desiredObjects.find((o) => objectKey(o) === key);
+    if (type === 'DELETED') {
+      this.sync.observe(obj, true);
+      this.generations.delete(key);
+    } else {
+      this.sync.observe(obj);
+      const gen = obj.metadata.generation;
+      // Same generation: only status or server metadata moved, which is never drift.
+      if (gen !== undefined && this.generations.get(key) === gen) return;
+      this.generations.set(key, gen);
+    }
+    if (!desired) return;
+    if (!this.firstSeen.has(key)) this.firstSeen.set(key, performance.now());
+    clearTimeout(this.timers.get(key));
+    this.timers.set(
+      key,
+      setTimeout(() => {
+        this.timers.delete(key);
+        const p = this.heal(desired).finally(() => this.inflight.delete(p));
+        this.inflight.add(p);
+      }, this.options.debounceMs),
+    );
+  }
+
+  private async heal(desired: K8sObject): Promise<void> {
+    const key = objectKey(desired);
+    const started = this.firstSeen.get(key) ?? performance.now();
+    this.firstSeen.delete(key);
+    const who = subject(desired);
+    const allowed = this.options.enabled && annotation(desired, TETHER_ANNOTATIONS.selfHeal) !== 'disabled';
+    try {
+      if (!allowed) {
+        const live = this.sync.live.get(key);
+        const type = await this.deps.discovery.resolve(desired.apiVersion, desired.kind);
+        if (!type) return;
+        const drifted = !live || hasDrift((await this.deps.kube.apply(type, desired, { dryRun: true })).object, live);
+        if (drifted) {
+          this.sync.markOutOfSync(who);
+          this.onEvent({
+            subject: who,
+            entry: { subject: who, action: 'skipped', reason: 'drift (self-heal disabled)' },
+            latencyMs: 0,
+            mode: 'detected',
+          });
+        }
+        return;
+      }
+      const entry = await this.sync.applyOne(desired);
+      const live = this.sync.live.get(key);
+      if (live) this.generations.set(key, live.metadata.generation);
+      if (entry.action === 'unchanged') return;
+      this.onEvent({ subject: who, entry, latencyMs: performance.now() - started, mode: 'healed' });
+    } catch (err) {
+      this.onEvent({
+        subject: who,
+        entry: { subject: who, action: 'failed', reason: describeError(err) },
+        latencyMs: 0,
+        mode: 'healed',
+      });
+    }
+  }
+}
+
+/** Watch events of typed lists may omit apiVersion/kind; put them back. */
+function withType(obj: K8sObject, type: ResourceType): K8sObject {
+  obj.apiVersion ??= type.group ? `${type.group}/${type.version}` : type.version;
+  obj.kind ??= type.kind;
+  return obj;
+}
