@@ -103,8 +103,8 @@ export function defaultDiffOptions(): DiffOptions {
   return { context: 3, fromLabel: 'live', toLabel: 'desired', maskSecrets: true };
 }
 
-const MASK = '*** (redacted)';
-const MASK_CHANGED = '*** (redacted, changed)';
+const MASK = '<redacted>';
+const MASK_CHANGED = '<redacted, changed>';
 
 function maskSecretPair(from: K8sObject | undefined, to: K8sObject | undefined): void {
   // Like fluxcd/pkg/ssa MaskSecret: values never reach a log, but a changed value still shows as a changed line.
