@@ -1,0 +1,66 @@
+import type { AppState, HealthResult, K8sObject } from './types.ts';
+
+/** One resource of an app as the API and status page show it. */
+export interface ResourceView {
+  subject: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+  health: HealthResult;
+}
+
+/** A heal the agent made (or drift it detected with self-heal off). */
+export interface HealView {
+  subject: string;
+  at: string;
+  latencyMs: number;
+  action: string;
+  reason?: string;
+}
+
+/** Everything the server shows about one app. */
+export interface AppView {
+  name: string;
+  repo: string;
+  ref: string;
+  path: string;
+  state: AppState;
+  /** Link to the synced commit on GitHub, when the repo is a GitHub repo. */
+  revisionUrl?: string;
+  resources: ResourceView[];
+  lastHeal?: HealView;
+}
+
+/** Counters and gauges the agent keeps for /metrics (Prometheus text format is the server's job). */
+export interface AgentMetrics {
+  /** Per app: histogram-like sums of sync durations (seconds) and counts. */
+  syncDurationSeconds: Map<string, { count: number; sum: number }>;
+  objectsApplied: Map<string, number>;
+  objectsPruned: Map<string, number>;
+  driftHeals: Map<string, number>;
+  gitFetchSeconds: { count: number; sum: number };
+  statusesPosted: number;
+  statusesFailed: number;
+}
+
+/**
+ * What the HTTP server needs from a running agent (STYLE.md #4: the server gets this interface, tests give it a
+ * real agent or a small in-memory one).
+ */
+export interface AgentView {
+  cluster: string;
+  /** Every configured app, in configuration order. */
+  apps(): AppView[];
+  app(name: string): AppView | undefined;
+  /** The unified diff of desired vs live for an app (dry-run), empty when in sync. */
+  diff(name: string): Promise<string>;
+  /** Requests an immediate sync; false when no such app. */
+  requestSync(name: string, reason: string): boolean;
+  /** Apps whose configured repo and ref match a push (repo as `owner/name` or clone URL, ref `refs/heads/x`). */
+  appsForPush(repoFullName: string, ref: string): string[];
+  /** /readyz: the cluster answered and every app's first sync was attempted. */
+  ready(): { ready: boolean; reason?: string };
+  metrics: AgentMetrics;
+  /** Objects for the status page when it needs them (e.g. the raw live object); optional. */
+  liveObject?(app: string, subject: string): K8sObject | undefined;
+}
