@@ -1,0 +1,314 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { appHealth, compareHealth, HEALTH_ORDER, healthOf, objectHealth } from '../src/health.ts';
+import type { HealthResult, HealthStatus, K8sObject } from '../src/types.ts';
+import { fixture } from './load-fixture.ts';
+
+type Json = Record<string, unknown>;
+const status = (o: K8sObject) => o.status as Json;
+const spec = (o: K8sObject) => o.spec as Json;
+
+function expectHealth(o: K8sObject, want: HealthStatus, message: string | RegExp): void {
+  const h = healthOf(o);
+  assert.equal(h.status, want, h.message);
+  if (typeof message === 'string') assert.equal(h.message, message);
+  else assert.match(h.message, message);
+}
+
+describe('health of real objects (fixtures)', () => {
+  test('Deployment rolled out: Healthy', () => {
+    expectHealth(fixture('deployment-available.yaml'), 'Healthy', 'Deployment/web/api: 3 of 3 replicas available');
+  });
+
+  test('Deployment mid-rollout: Progressing, 1 of 3 replicas updated', () => {
+    expectHealth(fixture('deployment-mid-rollout.yaml'), 'Progressing', 'Deployment/web/api: 1 of 3 replicas updated');
+  });
+
+  test('Deployment past its progress deadline: Degraded with the controller’s message', () => {
+    expectHealth(
+      fixture('deployment-deadline-exceeded.yaml'),
+      'Degraded',
+      /^Deployment\/web\/stuck: progress deadline exceeded: ReplicaSet "stuck-[a-z0-9]+" has timed out progressing\.$/,
+    );
+  });
+
+  test('Pod in ErrImagePull: Degraded, naming the container', () => {
+    expectHealth(
+      fixture('pod-err-image-pull.yaml'),
+      'Degraded',
+      /^Pod\/web\/stuck-[a-z0-9-]+: container app: ErrImagePull: failed to pull image "ghcr\.io\/acme\/stuck:broken"/,
+    );
+  });
+
+  test('Pod running and ready: Healthy', () => {
+    expectHealth(fixture('pod-running.yaml'), 'Healthy', /: running and ready$/);
+  });
+
+  test('PVC bound: Healthy', () => {
+    expectHealth(fixture('pvc-bound.yaml'), 'Healthy', 'PersistentVolumeClaim/web/data: bound');
+  });
+
+  test('Jobs: running is Progressing, failed is Degraded, complete is Healthy', () => {
+    expectHealth(
+      fixture('job-running.yaml'),
+      'Progressing',
+      'Job/web/running: running: 1 active, 0 of 1 succeeded, 0 failed',
+    );
+    expectHealth(
+      fixture('job-failed.yaml'),
+      'Degraded',
+      'Job/web/failed: failed: DeadlineExceeded: Job was active longer than specified deadline',
+    );
+    expectHealth(fixture('job-complete.yaml'), 'Healthy', 'Job/web/done: completed: 1 of 1 succeeded');
+  });
+
+  test('LoadBalancer Service without ingress: Progressing', () => {
+    expectHealth(
+      fixture('service-loadbalancer-pending.yaml'),
+      'Progressing',
+      'Service/web/public: waiting for a load balancer address',
+    );
+  });
+
+  test('CRD established: Healthy', () => {
+    expectHealth(
+      fixture('crd-established.yaml'),
+      'Healthy',
+      'CustomResourceDefinition/widgets.example.com: established',
+    );
+  });
+
+  test('StatefulSet whose new revision cannot start: Progressing', () => {
+    expectHealth(fixture('statefulset-mid-rollout.yaml'), 'Progressing', 'StatefulSet/web/db: 1 of 2 replicas ready');
+  });
+
+  test('DaemonSet ready on its node: Healthy', () => {
+    expectHealth(fixture('daemonset-ready.yaml'), 'Healthy', 'DaemonSet/web/agent: 1 pod ready');
+  });
+
+  test('suspended CronJob: Suspended', () => {
+    expectHealth(fixture('cronjob-suspended.yaml'), 'Suspended', 'CronJob/web/nightly: suspended');
+  });
+
+  test('ConfigMap (no status): Healthy', () => {
+    expectHealth(fixture('configmap-kubectl.yaml'), 'Healthy', 'ConfigMap/web/settings: no status to wait for');
+  });
+
+  test('a dry-run result (new generation, not yet observed): Progressing', () => {
+    expectHealth(
+      fixture('deployment-available.dry-run-new-image.yaml'),
+      'Progressing',
+      'Deployment/web/api: generation 2 not yet observed (observed 1)',
+    );
+  });
+});
+
+describe('generic rules (kstatus)', () => {
+  test('an object being deleted is Progressing, whatever its status', () => {
+    const o = fixture('deployment-available.yaml');
+    o.metadata.deletionTimestamp = '2026-11-21T23:00:00Z';
+    expectHealth(o, 'Progressing', 'Deployment/web/api: being deleted');
+  });
+
+  test('Stalled=True is Degraded; Reconciling=True is Progressing (before kind rules)', () => {
+    const stalled = fixture('deployment-available.yaml');
+    (status(stalled).conditions as Json[]).push({
+      type: 'Stalled',
+      status: 'True',
+      reason: 'Oops',
+      message: 'gave up',
+    });
+    expectHealth(stalled, 'Degraded', 'Deployment/web/api: stalled: Oops: gave up');
+    const reconciling: K8sObject = {
+      apiVersion: 'example.com/v1',
+      kind: 'Widget',
+      metadata: { name: 'w', namespace: 'web' },
+      status: { conditions: [{ type: 'Reconciling', status: 'True', reason: 'Progressing' }] },
+    };
+    expectHealth(reconciling, 'Progressing', 'Widget/web/w: reconciling: Progressing');
+  });
+
+  test('custom resources: Ready decides; no status at all is Healthy', () => {
+    const cr = (conditions?: Json[]): K8sObject => ({
+      apiVersion: 'example.com/v1',
+      kind: 'Widget',
+      metadata: { name: 'w', namespace: 'web', generation: 2 },
+      ...(conditions ? { status: { observedGeneration: 2, conditions } } : {}),
+    });
+    expectHealth(cr(), 'Healthy', 'Widget/web/w: no status to wait for');
+    expectHealth(cr([{ type: 'Ready', status: 'True' }]), 'Healthy', 'Widget/web/w: ready');
+    expectHealth(
+      cr([{ type: 'Ready', status: 'False', reason: 'Waiting' }]),
+      'Progressing',
+      'Widget/web/w: not ready: Waiting',
+    );
+  });
+});
+
+describe('kind rules on edited fixtures', () => {
+  test('a paused Deployment is Suspended', () => {
+    const o = fixture('deployment-mid-rollout.yaml');
+    spec(o).paused = true;
+    expectHealth(o, 'Suspended', 'Deployment/web/api: rollout paused');
+  });
+
+  test('Deployment rollout steps in kstatus order', () => {
+    const o = fixture('deployment-available.yaml');
+    spec(o).replicas = 5;
+    expectHealth(o, 'Progressing', 'Deployment/web/api: 3 of 5 replicas created');
+    const surge = fixture('deployment-available.yaml');
+    status(surge).replicas = 4;
+    expectHealth(surge, 'Progressing', 'Deployment/web/api: 1 old replica pending termination');
+    const unavailable = fixture('deployment-available.yaml');
+    status(unavailable).availableReplicas = 2;
+    expectHealth(unavailable, 'Progressing', 'Deployment/web/api: 2 of 3 updated replicas available');
+    const notAvailable = fixture('deployment-available.yaml');
+    (status(notAvailable).conditions as Json[]).find((c) => c.type === 'Available')!.status = 'False';
+    expectHealth(notAvailable, 'Progressing', 'Deployment/web/api: Deployment does not have minimum availability');
+  });
+
+  test('Pods: CrashLoopBackOff and Failed are Degraded; Pending and not-ready are Progressing; phase Unknown is Unknown', () => {
+    const crash = fixture('pod-running.yaml');
+    const cs = (status(crash).containerStatuses as Json[])[0]!;
+    cs.state = { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 5m0s restarting failed container' } };
+    (status(crash).conditions as Json[]).find((c) => c.type === 'Ready')!.status = 'False';
+    expectHealth(crash, 'Degraded', /: container app: CrashLoopBackOff: back-off 5m0s/);
+
+    const failed = fixture('pod-running.yaml');
+    Object.assign(status(failed), { phase: 'Failed', reason: 'Evicted', message: 'low on memory' });
+    expectHealth(failed, 'Degraded', /: failed: Evicted: low on memory$/);
+
+    const notReady = fixture('pod-running.yaml');
+    (status(notReady).conditions as Json[]).find((c) => c.type === 'Ready')!.status = 'False';
+    expectHealth(notReady, 'Progressing', /: running but not ready$/);
+
+    const unschedulable = fixture('pod-running.yaml');
+    unschedulable.status = {
+      phase: 'Pending',
+      conditions: [
+        { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available' },
+      ],
+    };
+    expectHealth(unschedulable, 'Progressing', /: unschedulable: 0\/1 nodes are available$/);
+
+    const lost = fixture('pod-running.yaml');
+    status(lost).phase = 'Unknown';
+    expectHealth(lost, 'Unknown', /: phase Unknown$/);
+
+    const done = fixture('pod-running.yaml');
+    status(done).phase = 'Succeeded';
+    expectHealth(done, 'Healthy', /: completed$/);
+  });
+
+  test('a LoadBalancer with an ingress address is Healthy; a ClusterIP Service always is', () => {
+    const lb = fixture('service-loadbalancer-pending.yaml');
+    status(lb).loadBalancer = { ingress: [{ ip: '203.0.113.10' }] };
+    expectHealth(lb, 'Healthy', 'Service/web/public: load balancer at 203.0.113.10');
+    const cip = fixture('service-loadbalancer-pending.yaml');
+    spec(cip).type = 'ClusterIP';
+    expectHealth(cip, 'Healthy', 'Service/web/public: ready');
+  });
+
+  test('PVC pending or lost; CRD not yet established or rejected', () => {
+    const pending = fixture('pvc-bound.yaml');
+    status(pending).phase = 'Pending';
+    expectHealth(pending, 'Progressing', 'PersistentVolumeClaim/web/data: not bound (phase Pending)');
+    const lost = fixture('pvc-bound.yaml');
+    status(lost).phase = 'Lost';
+    expectHealth(lost, 'Degraded', 'PersistentVolumeClaim/web/data: lost its volume');
+
+    const installing = fixture('crd-established.yaml');
+    status(installing).conditions = [{ type: 'Established', status: 'False', reason: 'Installing' }];
+    expectHealth(installing, 'Progressing', 'CustomResourceDefinition/widgets.example.com: not yet established');
+    const clash = fixture('crd-established.yaml');
+    status(clash).conditions = [
+      { type: 'NamesAccepted', status: 'False', reason: 'MultipleNamesConflict', message: 'plural "widgets" taken' },
+    ];
+    expectHealth(clash, 'Degraded', /: names not accepted: MultipleNamesConflict: plural "widgets" taken$/);
+  });
+
+  test('StatefulSet: revisions must match; a partition only waits for the replicas above it', () => {
+    const o = fixture('statefulset-mid-rollout.yaml');
+    Object.assign(status(o), { readyReplicas: 2, updatedReplicas: 2, currentReplicas: 0 });
+    expectHealth(o, 'Progressing', /^StatefulSet\/web\/db: waiting for revision db-[a-z0-9]+ to replace db-[a-z0-9]+$/);
+    const partitioned = fixture('statefulset-mid-rollout.yaml');
+    spec(partitioned).updateStrategy = { type: 'RollingUpdate', rollingUpdate: { partition: 1 } };
+    Object.assign(status(partitioned), { readyReplicas: 2 });
+    expectHealth(partitioned, 'Healthy', 'StatefulSet/web/db: partitioned rollout complete: 1 updated');
+  });
+
+  test('DaemonSet with an unavailable pod is Progressing; a suspended Job is Suspended', () => {
+    const ds = fixture('daemonset-ready.yaml');
+    Object.assign(status(ds), { numberAvailable: 0, numberUnavailable: 1 });
+    expectHealth(ds, 'Progressing', 'DaemonSet/web/agent: 0 of 1 pod available');
+    const job = fixture('job-running.yaml');
+    spec(job).suspend = true;
+    expectHealth(job, 'Suspended', 'Job/web/running: suspended');
+  });
+});
+
+describe('app health', () => {
+  const h = (status: HealthStatus, subject: string): HealthResult => ({ status, subject, message: `${subject}: why` });
+
+  test('the order is Degraded > Missing > Unknown > Progressing > Suspended > Healthy', () => {
+    assert.deepEqual([...HEALTH_ORDER].reverse(), [
+      'Degraded',
+      'Missing',
+      'Unknown',
+      'Progressing',
+      'Suspended',
+      'Healthy',
+    ]);
+    assert.ok(compareHealth('Degraded', 'Missing') > 0);
+    assert.ok(compareHealth('Suspended', 'Healthy') > 0);
+    assert.equal(compareHealth('Unknown', 'Unknown'), 0);
+  });
+
+  test('the worst object decides, and the message names it and counts its peers', () => {
+    const all = [h('Healthy', 'A'), h('Progressing', 'B'), h('Missing', 'C'), h('Unknown', 'D'), h('Progressing', 'E')];
+    assert.deepEqual(appHealth(all), { status: 'Missing', message: 'C: why', subject: 'C' });
+    assert.deepEqual(appHealth([...all, h('Degraded', 'F'), h('Degraded', 'G')]), {
+      status: 'Degraded',
+      message: 'F: why (and 1 more Degraded)',
+      subject: 'F',
+    });
+    assert.equal(appHealth([h('Suspended', 'S'), h('Progressing', 'P')]).status, 'Progressing');
+  });
+
+  test('all healthy, or no objects at all, is Healthy', () => {
+    assert.deepEqual(appHealth([h('Healthy', 'A'), h('Healthy', 'B')]), {
+      status: 'Healthy',
+      message: '2 objects healthy',
+    });
+    assert.deepEqual(appHealth([]), { status: 'Healthy', message: 'no objects' });
+  });
+
+  test('an object Git wants that is not in the cluster is Missing', () => {
+    assert.deepEqual(objectHealth({ group: 'apps', kind: 'Deployment', namespace: 'web', name: 'api' }, undefined), {
+      status: 'Missing',
+      message: 'Deployment/web/api: not found in the cluster',
+      subject: 'Deployment/web/api',
+    });
+    assert.equal(
+      objectHealth({ group: '', kind: 'ConfigMap', name: 'x' }, fixture('configmap-kubectl.yaml')).status,
+      'Healthy',
+    );
+  });
+
+  test('a status that cannot be read is Unknown, not a crash', () => {
+    const broken = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'x', namespace: 'web' },
+      status: null,
+    };
+    // Malformed but parseable status is read with defaults; a throwing getter stands in for a truly broken object.
+    const throwing = Object.defineProperty({ ...broken }, 'spec', {
+      enumerable: true,
+      get() {
+        throw new Error('boom');
+      },
+    }) as unknown as K8sObject;
+    expectHealth(throwing, 'Unknown', 'Deployment/web/x: cannot read status: boom');
+  });
+});
