@@ -305,10 +305,15 @@ function scanDocument(
   for (const m of markers) m.best = undefined;
   for (const use of explicit) for (const s of sitesOf(use)) claimed.add(s.node);
   scan.uses.push(...explicit);
+  // The same scalar reached twice (through an alias, or by two rules) is one use; but one scalar shared by two
+  // different images stays two uses, so that the planner can see they disagree.
+  const seen = new Map<Node, string>();
   for (const use of found) {
     const sites = sitesOf(use);
+    const identity = use.repositories.join(' ');
     if (sites.some((s) => claimed.has(s.node))) continue;
-    for (const s of sites) claimed.add(s.node);
+    if (sites.length > 0 && sites.every((s) => seen.get(s.node) === identity)) continue;
+    for (const s of sites) seen.set(s.node, identity);
     scan.uses.push(use);
   }
 }
