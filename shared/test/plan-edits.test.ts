@@ -33,7 +33,7 @@ test('a file that does not parse fails the whole plan with file:line:col, naming
     () => planEdits(files, { images: ['web:2'] }),
     isTether(
       'parse',
-      /^2 file\(s\) do not parse; nothing was changed:\na\/bad\.yaml:1:8: Nested mappings[^]*\nb\/bad\.json:1:19: Unexpected , in flow map$/,
+      /^2 file\(s\) do not parse; nothing was changed:\na\/bad\.yaml:1:8: Nested mappings[\s\S]*\nb\/bad\.json:1:19: Unexpected , in flow map$/,
     ),
   );
   // Outside the selected paths, a broken file does not matter.
