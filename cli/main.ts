@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { describeError, isUserError, TetherError } from '../shared/src/errors.ts';
+import { describeError, isUserError } from '../shared/src/errors.ts';
+import { agentCommand, diffCommand, statusCommand, syncCommand } from './agent.ts';
 import { bumpCommand } from './bump.ts';
 import { promoteCommand } from './promote.ts';
 
@@ -16,22 +17,14 @@ export interface CliIO {
   err(text: string): void;
 }
 
-const notYet = (name: string, issue: string): Command => ({
-  summary: `(arrives with ${issue})`,
-  usage: `tether ${name} --config <file>`,
-  async run() {
-    throw new TetherError('usage', `tether ${name} is not available in this version yet`);
-  },
-});
-
 /** The subcommands, in the order `--help` lists them. Later work replaces the placeholders. */
 export const commands: Record<string, Command> = {
   bump: bumpCommand,
   promote: promoteCommand,
-  agent: notYet('agent', 'the agent'),
-  diff: notYet('diff', 'the agent'),
-  sync: notYet('sync', 'the agent'),
-  status: notYet('status', 'the agent'),
+  agent: agentCommand,
+  diff: diffCommand,
+  sync: syncCommand,
+  status: statusCommand,
 };
 
 /** The text of `tether --help`. */

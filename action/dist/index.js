@@ -19606,7 +19606,8 @@ function describeError(err) {
   const parts = [];
   let e = err;
   for (let depth = 0; e !== void 0 && e !== null && depth < 5; depth++) {
-    parts.push(e instanceof Error ? e.message : String(e));
+    const message = e instanceof Error ? e.message : String(e);
+    if (!parts.some((p) => p.includes(message))) parts.push(message);
     e = e instanceof Error ? e.cause : void 0;
   }
   return parts.join(": ");

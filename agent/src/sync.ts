@@ -16,7 +16,7 @@ import {
 } from './inventory.ts';
 import { KubeApiError, type KubeClient, type ResourceType } from './kube-client.ts';
 import { groupKind, objectKey, refOf, subject, validateObjects } from './objects.ts';
-import { planSync } from './plan.ts';
+import { compareObjects, planSync } from './plan.ts';
 import { defaultPruneOptions, keptEntries, type PruneOptions, planPrune } from './prune.ts';
 import { type RenderOptions, render } from './render.ts';
 import type { AppState, HealthResult, K8sObject, ObjectRef, SyncEntry, SyncResult } from './types.ts';
@@ -61,6 +61,8 @@ export interface SyncOptions {
 /** The outcome of a sync as data; `noop` when the tree was unchanged and nothing was rendered or applied. */
 export interface SyncOutcome extends SyncResult {
   noop: boolean;
+  /** How long the Git fetch took (absent when it failed). */
+  fetchMs?: number;
   health: HealthResult;
   /** The objects Git asks for after this sync (labelled), for self-heal and `tether diff`. */
   desired: K8sObject[];
@@ -108,6 +110,7 @@ export class AppSync {
     const t0 = performance.now();
     const entries: SyncEntry[] = [];
     let revision = this.state.revision ?? '';
+    let fetchMs: number | undefined;
     const finish = (extra: { error?: SyncResult['error']; noop?: boolean; health?: HealthResult }): SyncOutcome => {
       const health = extra.health ?? this.state.health;
       const result: SyncResult = {
@@ -130,12 +133,20 @@ export class AppSync {
         revision,
         lastSync: extra.noop ? (this.state.lastSync ?? result) : result,
       };
-      return { ...result, noop: extra.noop ?? false, health, desired: this.desired };
+      return {
+        ...result,
+        noop: extra.noop ?? false,
+        health,
+        desired: this.desired,
+        ...(fetchMs !== undefined ? { fetchMs } : {}),
+      };
     };
 
     // Fetch.
     try {
+      const f0 = performance.now();
       revision = await this.deps.source.fetch();
+      fetchMs = performance.now() - f0;
     } catch (err) {
       return finish({ error: { stage: 'fetch', message: describeError(err) } });
     }
@@ -274,6 +285,44 @@ export class AppSync {
         ? { error: { stage: 'apply' as const, message: `${firstFailure.subject}: ${firstFailure.reason ?? 'failed'}` } }
         : {}),
     });
+  }
+
+  /**
+   * What a sync would do, without writing: fetch, render, validate, then a server-side dry-run of every object
+   * against its live state. For `tether diff` and `tether status`; throws on fetch or render failures.
+   */
+  async inspect(): Promise<{
+    revision: string;
+    objects: { desired: K8sObject; live?: K8sObject; dryRun?: K8sObject; error?: string }[];
+  }> {
+    const revision = await this.deps.source.fetch();
+    const files = await this.deps.source.readFiles(revision, this.app.path);
+    const rendered = await render(files, () => this.deps.source.readFiles(revision, ''), {
+      timeoutMs: 60_000,
+      maxOutputBytes: 64 * 1024 * 1024,
+      ...this.app.render,
+      path: this.app.path,
+    });
+    await this.ensureDiscovery(rendered.objects.map((o) => o.object));
+    const desired = labelMembers(
+      validateObjects(rendered.objects, this.deps.discovery.isNamespaced, { defaultNamespace: this.app.namespace }),
+      this.applySetId,
+    );
+    const objects: { desired: K8sObject; live?: K8sObject; dryRun?: K8sObject; error?: string }[] = [];
+    await pool(desired, this.deps.concurrency ?? 8, async (obj) => {
+      try {
+        const type = await this.typeOf(obj.apiVersion, obj.kind);
+        const live = await this.deps.kube.get(type, obj.metadata.name, obj.metadata.namespace);
+        const dryRun = (await this.deps.kube.apply(type, obj, { dryRun: true })).object;
+        objects.push({ desired: obj, ...(live ? { live } : {}), dryRun });
+      } catch (err) {
+        objects.push({ desired: obj, error: describeError(err) });
+      }
+    });
+    objects.sort((a, b) => compareObjects(a.desired, b.desired));
+    this.desired = desired;
+    for (const o of objects) if (o.live) this.live.set(objectKey(o.live), o.live);
+    return { revision, objects };
   }
 
   /** Applies one object the way fluxcd/pkg/ssa does: dry-run, compare with live, write only on drift. */

@@ -1,0 +1,173 @@
+import type { Logger } from '../../shared/src/log.ts';
+
+/** The one request a lease needs: raw JSON over the apiserver (HttpKubeClient.raw). */
+export interface RawKube {
+  raw(
+    method: string,
+    path: string,
+    body?: string,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: unknown }>;
+}
+
+/** Options of leader election. */
+export interface LeaderOptions {
+  namespace: string;
+  name: string;
+  identity: string;
+  /** A lease not renewed for this long (as observed here, not by the holder's clock) is taken over. */
+  leaseDurationMs: number;
+  /** How often the leader renews and a follower checks. */
+  retryMs: number;
+  log: Logger;
+}
+
+interface Lease {
+  metadata: { resourceVersion?: string; name: string; namespace: string };
+  spec: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+  };
+}
+
+/** MicroTime as the apiserver wants it. */
+function microTime(d = new Date()): string {
+  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+/**
+ * Leader election on a `coordination.k8s.io/v1` Lease, the way client-go's leaderelection does it: create or
+ * update with the resourceVersion read (a 409 means another replica won), expiry judged by how long the lease has
+ * gone unchanged as observed locally (no trust in clocks), and release on a graceful stop so a successor takes over at
+ * once.
+ */
+export class LeaderElector {
+  private timer: NodeJS.Timeout | undefined;
+  private leading = false;
+  private observed: { key: string; at: number } | undefined;
+  private stopped = false;
+  private readonly path: string;
+
+  constructor(
+    private readonly kube: RawKube,
+    private readonly options: LeaderOptions,
+    private readonly callbacks: { onStartedLeading: () => void; onStoppedLeading: () => void },
+  ) {
+    this.path = `/apis/coordination.k8s.io/v1/namespaces/${options.namespace}/leases`;
+  }
+
+  /** Whether this replica leads now. */
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  /** Starts trying to acquire and renew. */
+  start(): void {
+    void this.tick();
+  }
+
+  /** Stops; a leader releases the lease (holder cleared) so another replica can take over at once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (!this.leading) return;
+    this.setLeading(false);
+    const lease = await this.read();
+    if (lease && lease.spec.holderIdentity === this.options.identity) {
+      lease.spec.holderIdentity = '';
+      lease.spec.leaseDurationSeconds = 1;
+      await this.kube.raw('PUT', `${this.path}/${this.options.name}`, JSON.stringify(lease), {
+        'content-type': 'application/json',
+      });
+    }
+  }
+
+  private setLeading(v: boolean): void {
+    if (v === this.leading) return;
+    this.leading = v;
+    this.options.log.info(v ? 'became leader' : 'stopped leading', {
+      lease: this.options.name,
+      identity: this.options.identity,
+    });
+    if (v) this.callbacks.onStartedLeading();
+    else this.callbacks.onStoppedLeading();
+  }
+
+  private async read(): Promise<Lease | undefined> {
+    const r = await this.kube.raw('GET', `${this.path}/${this.options.name}`);
+    if (r.status === 404) return undefined;
+    if (r.status !== 200) throw new Error(`GET lease: ${r.status}`);
+    return r.body as Lease;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      this.setLeading(await this.tryAcquireOrRenew());
+    } catch (err) {
+      this.options.log.warn('leader election', { error: (err as Error).message });
+      // Cannot tell whether we still lead: a leader that cannot renew steps down before its lease can expire.
+      if (this.leading && this.observed && Date.now() - this.observed.at > this.options.leaseDurationMs * 0.66)
+        this.setLeading(false);
+    }
+    if (!this.stopped) this.timer = setTimeout(() => void this.tick(), this.options.retryMs);
+  }
+
+  private async tryAcquireOrRenew(): Promise<boolean> {
+    const { identity, leaseDurationMs, name, namespace } = this.options;
+    const now = new Date();
+    const spec = {
+      holderIdentity: identity,
+      leaseDurationSeconds: Math.ceil(leaseDurationMs / 1000),
+      renewTime: microTime(now),
+    };
+    const lease = await this.read();
+    if (!lease) {
+      const body: Lease = {
+        metadata: { name, namespace },
+        spec: { ...spec, acquireTime: microTime(now), leaseTransitions: 0 },
+      };
+      const r = await this.kube.raw(
+        'POST',
+        this.path,
+        JSON.stringify({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', ...body }),
+        {
+          'content-type': 'application/json',
+        },
+      );
+      if (r.status === 201) {
+        this.observed = { key: `${identity}/${spec.renewTime}`, at: Date.now() };
+        return true;
+      }
+      return false;
+    }
+    const holder = lease.spec.holderIdentity ?? '';
+    const key = `${holder}/${lease.spec.renewTime ?? ''}`;
+    if (this.observed?.key !== key) this.observed = { key, at: Date.now() };
+    const duration = (lease.spec.leaseDurationSeconds ?? 15) * 1000;
+    const expired = holder === '' || Date.now() - this.observed.at > duration;
+    if (holder !== identity && !expired) return false;
+    const next: Lease = {
+      ...lease,
+      spec: {
+        ...lease.spec,
+        ...spec,
+        ...(holder !== identity
+          ? { acquireTime: microTime(now), leaseTransitions: (lease.spec.leaseTransitions ?? 0) + 1 }
+          : {}),
+      },
+    };
+    const r = await this.kube.raw('PUT', `${this.path}/${name}`, JSON.stringify(next), {
+      'content-type': 'application/json',
+    });
+    if (r.status === 200) {
+      this.observed = { key: `${identity}/${spec.renewTime}`, at: Date.now() };
+      return true;
+    }
+    if (r.status === 409) return false; // someone else updated it first
+    throw new Error(`PUT lease: ${r.status}`);
+  }
+}

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { clampDescription, statusFor } from '../src/commit-status.ts';
+import type { AppState } from '../src/types.ts';
+
+const base = (over: Partial<AppState>): AppState => ({
+  app: 'web',
+  sync: 'Synced',
+  health: { status: 'Healthy', message: '3 objects healthy' },
+  revision: 'a'.repeat(40),
+  lastSync: {
+    revision: 'a'.repeat(40),
+    startedAt: '2026-11-21T00:00:00Z',
+    durationMs: 10,
+    entries: [
+      { subject: 'Deployment/web/web', action: 'configured' },
+      { subject: 'Service/web/web', action: 'unchanged' },
+      { subject: 'ConfigMap/web/old', action: 'pruned' },
+    ],
+  },
+  ...over,
+});
+
+test('Synced and Healthy is success, with the context and target URL', () => {
+  const s = statusFor(base({}), { cluster: 'dev', publicUrl: 'https://tether.example.com/' });
+  assert.deepEqual(s, {
+    state: 'success',
+    description: 'Synced 2 resources · Healthy',
+    context: 'tether/dev/web',
+    targetUrl: 'https://tether.example.com/apps/web',
+  });
+});
+
+test('progressing is pending, Degraded is failure naming the object', () => {
+  assert.equal(
+    statusFor(base({ health: { status: 'Progressing', message: 'Deployment/web/web: 1 of 2 updated' } }), {
+      cluster: 'dev',
+    }).state,
+    'pending',
+  );
+  const f = statusFor(
+    base({
+      health: {
+        status: 'Degraded',
+        message: 'Deployment/web/web: progress deadline exceeded',
+        subject: 'Deployment/web/web',
+      },
+    }),
+    { cluster: 'dev' },
+  );
+  assert.equal(f.state, 'failure');
+  assert.match(f.description, /^Degraded: Deployment\/web\/web/);
+});
+
+test('an apply failure is failure; fetch and render failures are error', () => {
+  const failed = base({});
+  failed.lastSync!.entries.push({ subject: 'Widget/web/w', action: 'failed', reason: 'no such kind' });
+  assert.deepEqual(
+    [statusFor(failed, { cluster: 'dev' }).state, statusFor(failed, { cluster: 'dev' }).description],
+    ['failure', 'Sync failed: Widget/web/w: no such kind'],
+  );
+  const render = base({});
+  render.lastSync!.error = { stage: 'render', message: 'envs/dev/web/x.yaml: bad indentation' };
+  assert.equal(statusFor(render, { cluster: 'dev' }).state, 'error');
+  assert.match(statusFor(render, { cluster: 'dev' }).description, /^Render failed: envs\/dev\/web\/x\.yaml/);
+});
+
+test('descriptions are cut to 140 characters on one line', () => {
+  const long = clampDescription(`x${'\n'}${'y'.repeat(300)}`);
+  assert.equal(long.length, 140);
+  assert.ok(long.endsWith('…'));
+  assert.ok(!long.includes('\n'));
+  const f = statusFor(base({ health: { status: 'Degraded', message: 'z'.repeat(500) } }), { cluster: 'dev' });
+  assert.equal(f.description.length, 140);
+});

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { loadConfig, parseConfig, parseDuration } from '../src/config.ts';
+
+const minimal = {
+  cluster: 'prod-eu',
+  apps: [{ name: 'web', repo: 'https://github.com/acme/env.git', path: 'envs/prod/web' }],
+};
+
+test('durations parse like Go durations', () => {
+  assert.equal(parseDuration('60s'), 60_000);
+  assert.equal(parseDuration('1h30m'), 5_400_000);
+  assert.equal(parseDuration('250ms'), 250);
+  assert.equal(parseDuration('5'), undefined);
+  assert.equal(parseDuration('5x'), undefined);
+  assert.equal(parseDuration(''), undefined);
+});
+
+test('a minimal config gets the documented defaults', () => {
+  const c = parseConfig(minimal);
+  const app = c.apps[0]!;
+  assert.equal(app.ref, 'main');
+  assert.equal(app.namespace, 'default');
+  assert.equal(app.prune, true);
+  assert.equal(app.selfHeal, true);
+  assert.equal(app.interval, 60_000);
+  assert.equal(app.maxDeleteFraction, 0.5);
+  assert.equal(c.inventoryNamespace, 'tether-system');
+  assert.equal(c.server.port, 8080);
+  assert.equal(c.leaderElection.enabled, false);
+});
+
+test('every bad field is named, with the file', () => {
+  const bad = {
+    cluster: 'Prod EU',
+    github: { tokenFile: '/t', app: { appId: 1, privateKeyFile: '/k', installationId: 2 } },
+    apps: [
+      { name: 'web', repo: 'r', interval: 'soon', prunee: true },
+      { name: 'web', repo: 'r' },
+    ],
+  };
+  assert.throws(
+    () => parseConfig(bad, 'tether.yaml'),
+    (err: Error) => {
+      assert.match(err.message, /tether\.yaml: cluster: must be a DNS label/);
+      assert.match(err.message, /tether\.yaml: apps\[0\]\.interval: "soon" is not a duration/);
+      assert.match(err.message, /tether\.yaml: apps\[0\]: unknown field "prunee"/);
+      assert.match(err.message, /tether\.yaml: github: give tokenFile or app, not both/);
+      return true;
+    },
+  );
+  // Cross-field checks run once the fields themselves are valid.
+  assert.throws(
+    () => parseConfig({ cluster: 'x', apps: [minimal.apps[0], minimal.apps[0]] }, 'tether.yaml'),
+    /tether\.yaml: apps\[1\]\.name: duplicate app name "web"/,
+  );
+  assert.throws(() => parseConfig({ cluster: 'x', apps: [] }), /apps: at least one app is needed/);
+});
+
+test('loadConfig names the file for YAML errors and missing files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tether-config-'));
+  const file = join(dir, 'bad.yaml');
+  writeFileSync(file, 'cluster: [unclosed\n');
+  assert.throws(() => loadConfig(file), new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: `));
+  assert.throws(() => loadConfig(join(dir, 'missing.yaml')), /missing\.yaml: ENOENT/);
+});

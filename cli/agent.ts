@@ -1,0 +1,239 @@
+import { readFileSync } from 'node:fs';
+import { Agent } from '../agent/src/agent.ts';
+import { type AgentConfig, loadConfig } from '../agent/src/config.ts';
+import { diff, hasDrift } from '../agent/src/drift.ts';
+import { appHealth, objectHealth } from '../agent/src/health.ts';
+import { HttpKubeClient } from '../agent/src/kube-client.ts';
+import { inClusterConnection, loadKubeconfig } from '../agent/src/kubeconfig.ts';
+import { refOf, subject } from '../agent/src/objects.ts';
+import type { AppSync } from '../agent/src/sync.ts';
+import { describeError, TetherError } from '../shared/src/errors.ts';
+import { jsonLogger } from '../shared/src/log.ts';
+import { type CliIO, type Command, parseOptions } from './main.ts';
+
+/** The Kubernetes client of a configuration: its kubeconfig, else $KUBECONFIG, else the pod's ServiceAccount. */
+export function kubeClientFor(config: AgentConfig, env: NodeJS.ProcessEnv = process.env): HttpKubeClient {
+  const kubeconfig = config.kubeconfig ?? env.KUBECONFIG;
+  return new HttpKubeClient(kubeconfig ? loadKubeconfig(kubeconfig) : inClusterConnection(env));
+}
+
+function selectApps(config: AgentConfig, app: string | undefined): AgentConfig {
+  if (!app) return config;
+  const found = config.apps.filter((a) => a.name === app);
+  if (found.length === 0) {
+    throw new TetherError(
+      'usage',
+      `--app ${app}: no such app in the configuration (apps: ${config.apps.map((a) => a.name).join(', ')})`,
+    );
+  }
+  return { ...config, apps: found };
+}
+
+function readSecretFile(file: string | undefined, what: string): string | undefined {
+  if (!file) return undefined;
+  try {
+    return readFileSync(file, 'utf8').trim() || undefined;
+  } catch (err) {
+    throw new TetherError('config', `${what} ${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Resolves on SIGINT or SIGTERM. */
+function untilSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const on = (sig: string) => resolve(sig);
+    process.once('SIGINT', on);
+    process.once('SIGTERM', on);
+  });
+}
+
+/** `tether agent --config <file>`: the agent with its HTTP server, until SIGTERM. */
+export const agentCommand: Command = {
+  summary:
+    'Run the agent: sync every app, heal drift, post commit statuses, serve /healthz, /metrics, the API and the status page',
+  usage: 'tether agent --config <file>',
+  async run(args, io) {
+    const { values } = parseOptions(args, { config: { type: 'string' } });
+    if (!values.config) throw new TetherError('usage', '--config is required');
+    const config = loadConfig(values.config);
+    const log = jsonLogger();
+    const kube = kubeClientFor(config);
+    const agent = await Agent.create(config, { kube, log });
+    const { createServer } = await import('../agent/src/server.ts');
+    const { serve } = await import('@hono/node-server');
+    const app = createServer(agent, {
+      webhookSecret: readSecretFile(config.server.webhookSecretFile, 'server.webhookSecretFile'),
+      apiToken: readSecretFile(config.server.apiTokenFile, 'server.apiTokenFile'),
+      publicUrl: config.publicUrl,
+    });
+    const server = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, (info) => {
+      log.info('listening', {
+        url: `http://${info.address.includes(':') ? `[${info.address}]` : info.address}:${info.port}`,
+      });
+      io.out(`tether agent listening on ${info.address}:${info.port}`);
+    });
+    await agent.start();
+    const sig = await untilSignal();
+    log.info('shutting down', { signal: sig });
+    await agent.stop();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    kube.close();
+    return 0;
+  },
+};
+
+/** `tether sync --config <file> [--app X] [--once]`: sync without the server; `--once` syncs each app once. */
+export const syncCommand: Command = {
+  summary: 'Sync apps now; with --once, one sync per app, then exit (1 when any failed)',
+  usage: 'tether sync --config <file> [--app X] [--once]',
+  async run(args, io) {
+    const { values } = parseOptions(args, {
+      config: { type: 'string' },
+      app: { type: 'string' },
+      once: { type: 'boolean' },
+    });
+    if (!values.config) throw new TetherError('usage', '--config is required');
+    const config = selectApps(loadConfig(values.config), values.app);
+    const kube = kubeClientFor(config);
+    const agent = await Agent.create(
+      { ...config, leaderElection: { ...config.leaderElection, enabled: false } },
+      {
+        kube,
+        log: jsonLogger({ level: 'warn' }),
+      },
+    );
+    try {
+      if (!values.once) {
+        await agent.start();
+        await untilSignal();
+        await agent.stop();
+        return 0;
+      }
+      let failed = false;
+      for (const a of config.apps) {
+        const out = await agent.syncNow(a.name);
+        const counts: Record<string, number> = {};
+        for (const e of out.entries) counts[e.action] = (counts[e.action] ?? 0) + 1;
+        const summary = Object.entries(counts)
+          .map(([k, v]) => `${v} ${k}`)
+          .join(', ');
+        if (out.error) {
+          failed = true;
+          io.err(`${a.name}: ${out.error.stage} failed: ${out.error.message}`);
+        }
+        io.out(`${a.name}: ${out.revision.slice(0, 7) || '-'} ${summary || 'nothing to do'} · ${out.health.status}`);
+        for (const e of out.entries.filter((x) => x.action !== 'unchanged')) {
+          io.out(`  ${e.action.padEnd(10)} ${e.subject}${e.reason ? ` (${e.reason})` : ''}`);
+        }
+      }
+      await agent.stop();
+      return failed ? 1 : 0;
+    } finally {
+      kube.close();
+    }
+  },
+};
+
+type Inspection = Awaited<ReturnType<AppSync['inspect']>>;
+type InspectResult = { app: string; error: string } | ({ app: string; error?: undefined } & Inspection);
+
+async function inspectAll(configFile: string, app: string | undefined): Promise<InspectResult[]> {
+  const config = selectApps(loadConfig(configFile), app);
+  const kube = kubeClientFor(config);
+  const agent = await Agent.create(
+    { ...config, leaderElection: { ...config.leaderElection, enabled: false } },
+    { kube },
+  );
+  const results: InspectResult[] = [];
+  try {
+    for (const a of config.apps) {
+      try {
+        results.push({ app: a.name, ...(await agent.appSync(a.name)!.inspect()) });
+      } catch (err) {
+        results.push({ app: a.name, error: describeError(err) });
+      }
+    }
+  } finally {
+    kube.close();
+  }
+  return results;
+}
+
+/** `tether diff`: desired (Git, dry-run) against live, as a unified diff without managedFields noise. */
+export const diffCommand: Command = {
+  summary: 'Show what a sync would change, against the live cluster (server-side dry-run)',
+  usage: 'tether diff --config <file> [--app X]',
+  async run(args, io: CliIO) {
+    const { values } = parseOptions(args, { config: { type: 'string' }, app: { type: 'string' } });
+    if (!values.config) throw new TetherError('usage', '--config is required');
+    let failed = false;
+    for (const r of await inspectAll(values.config, values.app)) {
+      if (r.error !== undefined) {
+        failed = true;
+        io.err(`${r.app}: ${r.error}`);
+        continue;
+      }
+      for (const o of r.objects) {
+        if (o.error) {
+          failed = true;
+          io.err(`${subject(o.desired)}: ${o.error}`);
+          continue;
+        }
+        if (o.dryRun && o.live && !hasDrift(o.dryRun, o.live)) continue;
+        const from = o.live ?? {
+          apiVersion: o.desired.apiVersion,
+          kind: o.desired.kind,
+          metadata: { name: o.desired.metadata.name },
+        };
+        io.out(
+          diff(from, o.dryRun ?? o.desired, {
+            fromLabel: `live/${subject(o.desired)}`,
+            toLabel: `git/${subject(o.desired)}`,
+          }),
+        );
+      }
+    }
+    return failed ? 1 : 0;
+  },
+};
+
+/** `tether status`: sync status and health of each app, read from Git and the cluster. */
+export const statusCommand: Command = {
+  summary: 'Print each app’s sync status and health (table, or --json)',
+  usage: 'tether status --config <file> [--app X] [--json]',
+  async run(args, io) {
+    const { values } = parseOptions(args, {
+      config: { type: 'string' },
+      app: { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    if (!values.config) throw new TetherError('usage', '--config is required');
+    const rows = (await inspectAll(values.config, values.app)).map((r) => {
+      if (r.error !== undefined)
+        return { app: r.app, revision: '', sync: 'Unknown', health: 'Unknown', message: r.error, resources: [] };
+      const objects = r.objects;
+      const resources = objects.map((o) => ({
+        subject: subject(o.desired),
+        sync: o.error ? 'Unknown' : o.live && o.dryRun && !hasDrift(o.dryRun, o.live) ? 'Synced' : 'OutOfSync',
+        health: objectHealth(refOf(o.desired), o.live),
+      }));
+      const health = appHealth(resources.map((x) => x.health));
+      const sync = resources.some((x) => x.sync === 'Unknown')
+        ? 'Unknown'
+        : resources.some((x) => x.sync === 'OutOfSync')
+          ? 'OutOfSync'
+          : 'Synced';
+      return { app: r.app, revision: r.revision, sync, health: health.status, message: health.message, resources };
+    });
+    if (values.json) io.out(JSON.stringify(rows, null, 2));
+    else {
+      io.out(`${'APP'.padEnd(16)}${'REVISION'.padEnd(10)}${'SYNC'.padEnd(11)}${'HEALTH'.padEnd(13)}MESSAGE`);
+      for (const r of rows) {
+        io.out(
+          `${r.app.padEnd(16)}${r.revision.slice(0, 7).padEnd(10)}${r.sync.padEnd(11)}${r.health.padEnd(13)}${r.message}`,
+        );
+      }
+    }
+    return rows.some((r) => r.sync === 'Unknown') ? 1 : 0;
+  },
+};
