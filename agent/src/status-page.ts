@@ -1,0 +1,316 @@
+// The agent's status page: server-rendered HTML with inline CSS, no scripts and no external assets, so it works
+// behind any proxy, under a strict Content-Security-Policy and without a build step (issue 7). Pure: the server
+// passes the data in, these functions return a string.
+import type { AppView, HealView, ResourceView } from './agent-view.ts';
+import type { HealthStatus, SyncAction, SyncResult, SyncStatus } from './types.ts';
+
+/** HTML that is already escaped (or written by us), so the `html` template inserts it as is. */
+export class SafeHtml {
+  constructor(readonly value: string) {}
+  toString(): string {
+    return this.value;
+  }
+}
+
+/** Escapes text for HTML element content and double-quoted attribute values. */
+export function escapeHtml(text: string): string {
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
+}
+
+type Part = SafeHtml | string | number | undefined | null | false | readonly Part[];
+
+function partToHtml(part: Part): string {
+  if (part === undefined || part === null || part === false) return '';
+  if (part instanceof SafeHtml) return part.value;
+  if (Array.isArray(part)) return part.map(partToHtml).join('');
+  return escapeHtml(String(part));
+}
+
+/** A template tag that escapes every interpolated value unless it is `SafeHtml`, so nothing is escaped by hand. */
+export function html(strings: TemplateStringsArray, ...parts: Part[]): SafeHtml {
+  let out = strings[0]!;
+  for (let i = 0; i < parts.length; i++) out += partToHtml(parts[i]!) + strings[i + 1]!;
+  return new SafeHtml(out);
+}
+
+/** Options of the status page renderers. */
+export interface StatusPageOptions {
+  /** "Now", for the relative times ("3 min ago"). */
+  now: Date;
+  /** Seconds between automatic reloads (a meta refresh, since the page has no scripts); 0 = never. */
+  refreshSeconds: number;
+}
+
+/** Defaults of the status page: the current time, reload every 30 s. */
+export function defaultStatusPageOptions(): StatusPageOptions {
+  return { now: new Date(), refreshSeconds: 30 };
+}
+
+/** Badge colours by status; the palette keeps text readable on every background (WCAG AA). */
+const TONE: Record<SyncStatus | HealthStatus | SyncAction, string> = {
+  Synced: 'ok',
+  OutOfSync: 'warn',
+  Unknown: 'muted',
+  Healthy: 'ok',
+  Progressing: 'info',
+  Degraded: 'bad',
+  Suspended: 'paused',
+  Missing: 'warn',
+  created: 'ok',
+  configured: 'info',
+  unchanged: 'muted',
+  pruned: 'paused',
+  skipped: 'warn',
+  failed: 'bad',
+};
+
+const CSS = `
+:root{color-scheme:light;--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--bg:#f6f8fa}
+*{box-sizing:border-box}
+body{margin:0;font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:#fff}
+header{display:flex;align-items:baseline;gap:12px;padding:14px 24px;border-bottom:1px solid var(--line);background:var(--bg)}
+header h1{font-size:18px;margin:0}header .cluster{color:var(--muted)}
+main{max-width:1200px;margin:0 auto;padding:16px 24px 48px}
+h2{font-size:16px;margin:28px 0 8px}
+a{color:#0969da;text-decoration:none}a:hover{text-decoration:underline}
+table{width:100%;border-collapse:collapse}
+th,td{text-align:left;padding:7px 10px;border-bottom:1px solid var(--line);vertical-align:top}
+th{font-size:12px;font-weight:600;color:var(--muted);text-transform:uppercase;letter-spacing:.03em}
+code,pre,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px}
+.muted{color:var(--muted)}.nowrap{white-space:nowrap}
+.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;white-space:nowrap;border:1px solid}
+.b-ok{color:#116329;background:#dafbe1;border-color:#8ddb9c}
+.b-warn{color:#7d4e00;background:#fff8c5;border-color:#e5c664}
+.b-bad{color:#a40e26;background:#ffebe9;border-color:#ff8182}
+.b-info{color:#0550ae;background:#ddf4ff;border-color:#80ccff}
+.b-paused{color:#6639ba;background:#fbefff;border-color:#d2a8ff}
+.b-muted{color:#59636e;background:#f6f8fa;border-color:#d1d9e0}
+.error{color:#a40e26}
+.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:8px 0}
+.facts dt{color:var(--muted)}.facts dd{margin:0}
+pre.diff{background:var(--bg);border:1px solid var(--line);border-radius:6px;padding:10px 12px;overflow:auto;line-height:1.4}
+.add{color:#116329;background:#e6ffec;display:block}.del{color:#a40e26;background:#ffebe9;display:block}
+.hunk{color:#0550ae;display:block}
+`;
+
+function badge(status: SyncStatus | HealthStatus | SyncAction): SafeHtml {
+  return html`<span class="badge b-${TONE[status] ?? 'muted'}">${status}</span>`;
+}
+
+/** The first 7 characters of a commit sha, as GitHub shows it. */
+function shortSha(sha: string): string {
+  return /^[0-9a-f]{40,64}$/i.test(sha) ? sha.slice(0, 7) : sha;
+}
+
+function revisionLink(sha: string | undefined, url: string | undefined): SafeHtml {
+  if (!sha) return html`<span class="muted">—</span>`;
+  // Only http(s) links: the URL is built from configuration, but a `javascript:` URL must never become clickable.
+  if (url && /^https?:\/\//i.test(url)) return html`<a class="mono" href="${url}" title="${sha}">${shortSha(sha)}</a>`;
+  return html`<span class="mono" title="${sha}">${shortSha(sha)}</span>`;
+}
+
+function duration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+function ago(iso: string, now: Date): string {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return iso;
+  const s = Math.round((now.getTime() - t) / 1000);
+  if (s < 0) return 'just now';
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86_400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86_400)} d ago`;
+}
+
+function time(iso: string, now: Date): SafeHtml {
+  return html`<time datetime="${iso}" title="${iso}">${ago(iso, now)}</time>`;
+}
+
+function page(title: string, cluster: string, body: SafeHtml, options: StatusPageOptions): string {
+  const refresh =
+    options.refreshSeconds > 0 ? html`<meta http-equiv="refresh" content="${options.refreshSeconds}">` : '';
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+${refresh}
+<title>${title}</title>
+<style>${new SafeHtml(CSS)}</style>
+</head>
+<body>
+<header><h1><a href="/">Tether</a></h1><span class="cluster">cluster <strong>${cluster}</strong></span></header>
+<main>
+${body}
+</main>
+</body>
+</html>
+`.value;
+}
+
+function lastSyncCell(sync: SyncResult | undefined, now: Date): SafeHtml {
+  if (!sync) return html`<span class="muted">not yet</span>`;
+  return html`${time(sync.startedAt, now)} <span class="muted">· ${duration(sync.durationMs)}</span>`;
+}
+
+function errorText(sync: SyncResult | undefined): SafeHtml | undefined {
+  if (!sync?.error) return undefined;
+  return html`<span class="error">${sync.error.stage} failed: ${sync.error.message}</span>`;
+}
+
+/** The index page: one row per app with sync and health badges, revision, last sync and error. */
+export function renderIndexPage(
+  cluster: string,
+  apps: readonly AppView[],
+  options: Partial<StatusPageOptions> = {},
+): string {
+  const opts = { ...defaultStatusPageOptions(), ...options };
+  const rows = apps.map(
+    (a) => html`<tr>
+<td><a href="/apps/${encodeURIComponent(a.name)}"><strong>${a.name}</strong></a><div class="muted mono">${a.path}</div></td>
+<td>${badge(a.state.sync)}</td>
+<td>${badge(a.state.health.status)}</td>
+<td>${revisionLink(a.state.lastSync?.revision ?? a.state.revision, a.revisionUrl)}</td>
+<td class="nowrap">${lastSyncCell(a.state.lastSync, opts.now)}</td>
+<td>${errorText(a.state.lastSync) ?? (a.state.health.status === 'Healthy' ? '' : a.state.health.message)}</td>
+</tr>`,
+  );
+  const body =
+    apps.length === 0
+      ? html`<p class="muted">No apps are configured.</p>`
+      : html`<h2>Apps</h2>
+<table>
+<thead><tr><th>App</th><th>Sync</th><th>Health</th><th>Revision</th><th>Last sync</th><th>Message</th></tr></thead>
+<tbody>
+${rows}
+</tbody>
+</table>`;
+  return page(`Tether · ${cluster}`, cluster, body, opts);
+}
+
+function resourcesTable(resources: readonly ResourceView[]): SafeHtml {
+  if (resources.length === 0) return html`<p class="muted">No resources.</p>`;
+  return html`<table>
+<thead><tr><th>Kind</th><th>Namespace</th><th>Name</th><th>Health</th><th>Message</th></tr></thead>
+<tbody>
+${resources.map(
+  (
+    r,
+  ) => html`<tr><td>${r.kind}</td><td>${r.namespace ?? html`<span class="muted">—</span>`}</td><td class="mono">${r.name}</td>
+<td>${badge(r.health.status)}</td><td>${r.health.message}</td></tr>
+`,
+)}</tbody>
+</table>`;
+}
+
+/** Entries shown per sync; a first sync of a big app has thousands, and the API has them all. */
+const MAX_ENTRIES = 200;
+
+function lastSyncSection(sync: SyncResult | undefined, now: Date): SafeHtml {
+  if (!sync) return html`<p class="muted">The app has not been synced yet.</p>`;
+  // Changes first: a long list of `unchanged` must not push a failure off the screen.
+  const order: SyncAction[] = ['failed', 'skipped', 'pruned', 'created', 'configured', 'unchanged'];
+  const entries = [...sync.entries].sort((a, b) => order.indexOf(a.action) - order.indexOf(b.action));
+  const shown = entries.slice(0, MAX_ENTRIES);
+  const counts = order
+    .map((action) => [action, sync.entries.filter((e) => e.action === action).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([action, n]) => html`${badge(action)} ${n} `);
+  return html`<dl class="facts">
+<dt>Started</dt><dd>${time(sync.startedAt, now)} <span class="muted">(${sync.startedAt})</span></dd>
+<dt>Duration</dt><dd>${duration(sync.durationMs)}</dd>
+<dt>Revision</dt><dd class="mono">${sync.revision}</dd>
+<dt>Result</dt><dd>${errorText(sync) ?? html`<span>all stages succeeded</span>`}</dd>
+<dt>Objects</dt><dd>${counts.length > 0 ? counts : html`<span class="muted">none</span>`}</dd>
+</dl>
+${
+  shown.length > 0
+    ? html`<table>
+<thead><tr><th>Object</th><th>Action</th><th>Reason</th></tr></thead>
+<tbody>
+${shown.map((e) => html`<tr><td class="mono">${e.subject}</td><td>${badge(e.action)}</td><td>${e.reason ?? ''}</td></tr>\n`)}</tbody>
+</table>`
+    : ''
+}
+${entries.length > shown.length ? html`<p class="muted">and ${entries.length - shown.length} more (see /api/apps).</p>` : ''}`;
+}
+
+function healSection(heal: HealView | undefined, now: Date): SafeHtml {
+  if (!heal) return html`<p class="muted">No drift healed since the agent started.</p>`;
+  return html`<dl class="facts">
+<dt>Object</dt><dd class="mono">${heal.subject}</dd>
+<dt>When</dt><dd>${time(heal.at, now)}</dd>
+<dt>Action</dt><dd>${heal.action}${heal.reason ? html` <span class="muted">— ${heal.reason}</span>` : ''}</dd>
+<dt>Latency</dt><dd>${duration(heal.latencyMs)} from the change to the fix</dd>
+</dl>`;
+}
+
+function diffBlock(diff: string): SafeHtml {
+  const lines = diff.replace(/\n$/, '').split('\n');
+  const spans = lines.map((line) => {
+    const cls = line.startsWith('+') ? 'add' : line.startsWith('-') ? 'del' : line.startsWith('@@') ? 'hunk' : '';
+    return cls ? html`<span class="${cls}">${line}</span>` : html`${line}\n`;
+  });
+  return html`<pre class="diff">${spans}</pre>`;
+}
+
+/** What the app page shows about the diff: the text, why it could not be computed, or nothing (in sync). */
+export type DiffState = { diff: string } | { error: string } | undefined;
+
+/** The page of one app: state, resources with health, the last sync's entries, the last heal and the diff. */
+export function renderAppPage(
+  cluster: string,
+  app: AppView,
+  diff: DiffState,
+  options: Partial<StatusPageOptions> = {},
+): string {
+  const opts = { ...defaultStatusPageOptions(), ...options };
+  const s = app.state;
+  let diffSection: SafeHtml | string = '';
+  if (diff && 'error' in diff) {
+    diffSection = html`<h2>Diff</h2><p class="error">The diff could not be computed: ${diff.error}</p>`;
+  } else if (diff) {
+    diffSection = html`<h2>Diff <span class="muted">(live → desired)</span></h2>${
+      diff.diff === '' ? html`<p class="muted">No differences.</p>` : diffBlock(diff.diff)
+    }`;
+  }
+  const body = html`<h2 style="font-size:20px;margin-top:8px">${app.name} ${badge(s.sync)} ${badge(s.health.status)}</h2>
+<dl class="facts">
+<dt>Source</dt><dd class="mono">${app.repo} · ${app.ref} · ${app.path}</dd>
+<dt>Revision</dt><dd>${revisionLink(s.lastSync?.revision ?? s.revision, app.revisionUrl)}${
+    s.lastSync && s.revision && s.revision !== s.lastSync.revision
+      ? html` <span class="muted">(fetched ${shortSha(s.revision)}, not synced yet)</span>`
+      : ''
+  }</dd>
+<dt>Health</dt><dd>${s.health.message}</dd>
+${s.drifted && s.drifted.length > 0 ? html`<dt>Drifted</dt><dd class="mono">${s.drifted.join(', ')} <span class="muted">(self-heal off)</span></dd>` : ''}
+</dl>
+<h2>Resources</h2>
+${resourcesTable(app.resources)}
+<h2>Last sync</h2>
+${lastSyncSection(s.lastSync, opts.now)}
+<h2>Last heal</h2>
+${healSection(app.lastHeal, opts.now)}
+${diffSection}`;
+  return page(`${app.name} · Tether · ${cluster}`, cluster, body, opts);
+}
+
+/** A 404 page in the status page's style. */
+export function renderNotFoundPage(cluster: string, message: string, options: Partial<StatusPageOptions> = {}): string {
+  const opts = { ...defaultStatusPageOptions(), refreshSeconds: 0, ...options };
+  return page(
+    `Not found · Tether · ${cluster}`,
+    cluster,
+    html`<h2>Not found</h2><p>${message}</p><p><a href="/">All apps</a></p>`,
+    opts,
+  );
+}

@@ -1,0 +1,491 @@
+// The agent's HTTP server through `app.request()` (STYLE.md #10), with an in-memory AgentView built from captured
+// objects. Every refusal is checked for what it must not do as well as for its status code.
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { describe, test } from 'node:test';
+import type { AppView } from '../src/agent-view.ts';
+import { escapeLabelValue } from '../src/metrics-text.ts';
+import { createServer } from '../src/server.ts';
+import { escapeHtml } from '../src/status-page.ts';
+import {
+  FIXTURE_NOW,
+  fixtureAgentView,
+  fixtureApps,
+  fixtureMetrics,
+  InMemoryAgentView,
+  REVISIONS,
+} from './fixtures/agent-view.ts';
+
+const SECRET = 'whsec-correct-horse-battery-staple';
+const TOKEN = 'tether-api-7c1d2b9e5f';
+
+function setup(options: Parameters<typeof createServer>[1] = {}) {
+  const view = fixtureAgentView();
+  const app = createServer(view, { now: () => FIXTURE_NOW, onError: () => {}, ...options });
+  return { view, app };
+}
+
+const sign = (body: string | Buffer, secret = SECRET) =>
+  `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+
+function pushBody(repo = 'acme/env', ref = 'refs/heads/main', after = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678') {
+  return JSON.stringify({
+    ref,
+    before: '0000000000000000000000000000000000000000',
+    after,
+    repository: { id: 1, name: repo.split('/')[1], full_name: repo, clone_url: `https://github.com/${repo}.git` },
+    pusher: { name: 'octocat' },
+    commits: [],
+  });
+}
+
+function webhook(body: string | Buffer, headers: Record<string, string>) {
+  return new Request('http://agent/webhook/github', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  });
+}
+
+describe('probes', () => {
+  test('GET /healthz answers 200 ok', async () => {
+    const { app } = setup();
+    const res = await app.request('/healthz');
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), 'ok');
+  });
+
+  test('GET /readyz follows view.ready() and names the reason when not ready', async () => {
+    const { app, view } = setup();
+    assert.equal((await app.request('/readyz')).status, 200);
+    view.readiness = { ready: false, reason: 'first sync of web not attempted yet' };
+    const res = await app.request('/readyz');
+    assert.equal(res.status, 503);
+    assert.equal(await res.text(), 'first sync of web not attempted yet');
+  });
+});
+
+describe('GET /metrics', () => {
+  test('is Prometheus text format 0.0.4 with HELP and TYPE for every family', async () => {
+    const { app } = setup();
+    const res = await app.request('/metrics');
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    assert.ok(text.endsWith('\n'));
+    const families = {
+      tether_sync_duration_seconds: 'summary',
+      tether_objects_applied_total: 'counter',
+      tether_objects_pruned_total: 'counter',
+      tether_drift_heals_total: 'counter',
+      tether_git_fetch_duration_seconds: 'summary',
+      tether_statuses_posted_total: 'counter',
+      tether_statuses_failed_total: 'counter',
+      tether_app_sync_status: 'gauge',
+      tether_app_health_status: 'gauge',
+    };
+    for (const [name, type] of Object.entries(families)) {
+      assert.match(text, new RegExp(`^# HELP ${name} \\S`, 'm'), name);
+      assert.match(text, new RegExp(`^# TYPE ${name} ${type}$`, 'm'), name);
+    }
+    // Every sample line is `name{labels} value` with a number a Prometheus parser accepts.
+    for (const line of text.split('\n').filter((l) => l && !l.startsWith('#'))) {
+      assert.match(line, /^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? (-?[0-9.e+-]+|NaN|[+-]Inf)$/, line);
+    }
+  });
+
+  test('carries the values of view.metrics, 0 for apps without a count', async () => {
+    const { app } = setup();
+    const text = await (await app.request('/metrics')).text();
+    const lines = new Set(text.split('\n'));
+    for (const expected of [
+      'tether_sync_duration_seconds_sum{app="web"} 27.5',
+      'tether_sync_duration_seconds_count{app="web"} 12',
+      'tether_sync_duration_seconds_count{app="batch"} 3',
+      'tether_objects_applied_total{app="web"} 14',
+      'tether_objects_applied_total{app="worker"} 0',
+      'tether_objects_pruned_total{app="web"} 1',
+      'tether_drift_heals_total{app="web"} 2',
+      'tether_git_fetch_duration_seconds_sum 12.25',
+      'tether_git_fetch_duration_seconds_count 50',
+      'tether_statuses_posted_total 47',
+      'tether_statuses_failed_total 1',
+    ]) {
+      assert.ok(lines.has(expected), `missing: ${expected}`);
+    }
+  });
+
+  test('status gauges are 1 for the current status and 0 for the others', async () => {
+    const { app } = setup();
+    const text = await (await app.request('/metrics')).text();
+    const value = (line: string) => {
+      const hit = text.split('\n').find((l) => l.startsWith(`${line} `));
+      assert.ok(hit, `missing: ${line}`);
+      return hit.slice(line.length + 1);
+    };
+    assert.equal(value('tether_app_sync_status{app="web",status="OutOfSync"}'), '1');
+    assert.equal(value('tether_app_sync_status{app="web",status="Synced"}'), '0');
+    assert.equal(value('tether_app_sync_status{app="web",status="Unknown"}'), '0');
+    assert.equal(value('tether_app_sync_status{app="billing",status="Synced"}'), '1');
+    assert.equal(value('tether_app_health_status{app="web",status="Progressing"}'), '1');
+    assert.equal(value('tether_app_health_status{app="batch",status="Degraded"}'), '1');
+    assert.equal(value('tether_app_health_status{app="batch",status="Healthy"}'), '0');
+    assert.equal(value('tether_app_health_status{app="worker",status="Unknown"}'), '1');
+    // Exactly one status is 1 per app.
+    for (const a of ['web', 'billing', 'batch', 'worker']) {
+      const ones = text
+        .split('\n')
+        .filter((l) => l.startsWith(`tether_app_health_status{app="${a}",`) && l.endsWith(' 1'));
+      assert.equal(ones.length, 1, a);
+    }
+  });
+
+  test('label values are escaped', async () => {
+    assert.equal(escapeLabelValue('a\\b"c\nd'), 'a\\\\b\\"c\\nd');
+    const [web] = fixtureApps();
+    const odd = 'we"ird\\app\nname';
+    const view = new InMemoryAgentView('prod-eu', [{ ...web!, name: odd }], fixtureMetrics());
+    view.metrics.objectsApplied.set(odd, 3);
+    const text = await (await createServer(view).request('/metrics')).text();
+    assert.ok(text.includes('tether_objects_applied_total{app="we\\"ird\\\\app\\nname"} 3'), text);
+    assert.ok(!text.includes(odd));
+  });
+});
+
+describe('POST /webhook/github', () => {
+  test('without a configured secret the webhook is disabled: 404, nothing triggered', async () => {
+    const { app, view } = setup();
+    const body = pushBody();
+    const res = await app.request(webhook(body, { 'x-github-event': 'push', 'x-hub-signature-256': sign(body) }));
+    assert.equal(res.status, 404);
+    assert.deepEqual(view.syncRequests, []);
+  });
+
+  test('a missing signature is refused with 401 and triggers nothing', async () => {
+    const { app, view } = setup({ webhookSecret: SECRET });
+    const res = await app.request(webhook(pushBody(), { 'x-github-event': 'push' }));
+    assert.equal(res.status, 401);
+    assert.deepEqual(view.syncRequests, []);
+  });
+
+  test('a signature made with another secret is refused with 401 and triggers nothing', async () => {
+    const { app, view } = setup({ webhookSecret: SECRET });
+    const body = pushBody();
+    const res = await app.request(
+      webhook(body, { 'x-github-event': 'push', 'x-hub-signature-256': sign(body, 'not-the-secret') }),
+    );
+    assert.equal(res.status, 401);
+    assert.deepEqual(view.syncRequests, []);
+  });
+
+  test('a signature of another body (a tampered payload) is refused with 401', async () => {
+    const { app, view } = setup({ webhookSecret: SECRET });
+    const signed = pushBody('acme/other');
+    const sent = pushBody('acme/env');
+    for (const signature of [sign(signed), 'sha1=' + sign(sent).slice(7), sign(sent).slice(0, 20), 'sha256=zz']) {
+      const res = await app.request(webhook(sent, { 'x-github-event': 'push', 'x-hub-signature-256': signature }));
+      assert.equal(res.status, 401, signature);
+    }
+    assert.deepEqual(view.syncRequests, []);
+  });
+
+  test('a signed push triggers a sync of every matching app and answers 202 with their names', async () => {
+    const { app, view } = setup({ webhookSecret: SECRET });
+    const body = pushBody('acme/env', 'refs/heads/main', 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678');
+    const res = await app.request(webhook(body, { 'x-github-event': 'push', 'x-hub-signature-256': sign(body) }));
+    assert.equal(res.status, 202);
+    assert.deepEqual(await res.json(), { triggered: ['web', 'billing'] });
+    assert.deepEqual(view.syncRequests, [
+      { name: 'web', reason: 'webhook push a1b2c3d' },
+      { name: 'billing', reason: 'webhook push a1b2c3d' },
+    ]);
+  });
+
+  test('a signed push to a ref no app follows triggers nothing', async () => {
+    const { app, view } = setup({ webhookSecret: SECRET });
+    const body = pushBody('acme/env', 'refs/heads/feature');
+    const res = await app.request(webhook(body, { 'x-github-event': 'push', 'x-hub-signature-256': sign(body) }));
+    assert.equal(res.status, 202);
+    assert.deepEqual(await res.json(), { triggered: [] });
+    assert.deepEqual(view.syncRequests, []);
+  });
+
+  test('a form-encoded push (payload=<json>) is accepted like a JSON one', async () => {
+    const { app, view } = setup({ webhookSecret: SECRET });
+    const body = new URLSearchParams({ payload: pushBody('acme/worker-env') }).toString();
+    const res = await app.request(
+      webhook(body, {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-github-event': 'push',
+        'x-hub-signature-256': sign(body),
+      }),
+    );
+    assert.equal(res.status, 202);
+    assert.deepEqual(await res.json(), { triggered: ['worker'] });
+    assert.equal(view.syncRequests.length, 1);
+  });
+
+  test('ping answers 200; other events 202 {ignored}; neither triggers a sync', async () => {
+    const { app, view } = setup({ webhookSecret: SECRET });
+    const ping = JSON.stringify({ zen: 'Keep it logically awesome.', hook_id: 1 });
+    const r1 = await app.request(webhook(ping, { 'x-github-event': 'ping', 'x-hub-signature-256': sign(ping) }));
+    assert.equal(r1.status, 200);
+    const issue = JSON.stringify({ action: 'opened' });
+    const r2 = await app.request(webhook(issue, { 'x-github-event': 'issues', 'x-hub-signature-256': sign(issue) }));
+    assert.equal(r2.status, 202);
+    assert.deepEqual(await r2.json(), { ignored: 'issues' });
+    assert.deepEqual(view.syncRequests, []);
+  });
+
+  test('a signed body that is not JSON, or a push without repository, is a 400', async () => {
+    const { app, view } = setup({ webhookSecret: SECRET });
+    for (const body of ['{"ref": "refs/heads/main",', JSON.stringify({ ref: 'refs/heads/main' })]) {
+      const res = await app.request(webhook(body, { 'x-github-event': 'push', 'x-hub-signature-256': sign(body) }));
+      assert.equal(res.status, 400, body);
+    }
+    assert.deepEqual(view.syncRequests, []);
+  });
+
+  test('a body over the limit is refused with 413 from its Content-Length, before any of it is read', async () => {
+    const { app, view } = setup({ webhookSecret: SECRET });
+    let pulled = 0;
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          pulled += 1;
+          controller.enqueue(new Uint8Array(1024));
+        },
+        // No eager pull: a chunk is produced only when the server reads.
+      },
+      { highWaterMark: 0 },
+    );
+    const req = new Request('http://agent/webhook/github', {
+      method: 'POST',
+      headers: { 'x-github-event': 'push', 'x-hub-signature-256': sign('whatever'), 'content-length': '1048577' },
+      body: stream,
+      duplex: 'half',
+    } as RequestInit);
+    const res = await app.request(req);
+    assert.equal(res.status, 413);
+    assert.equal(pulled, 0);
+    assert.deepEqual(view.syncRequests, []);
+  });
+
+  test('a 1 MB + 1 byte JSON body is refused with 413 by default', async () => {
+    const { app, view } = setup({ webhookSecret: SECRET });
+    const body = JSON.stringify({ ref: 'refs/heads/main', pad: '' });
+    const padded = body.replace('"pad":""', `"pad":"${'x'.repeat(1_048_577 - Buffer.byteLength(body))}"`);
+    assert.equal(Buffer.byteLength(padded), 1_048_577);
+    const res = await app.request(webhook(padded, { 'x-github-event': 'push', 'x-hub-signature-256': sign(padded) }));
+    assert.equal(res.status, 413);
+    assert.deepEqual(view.syncRequests, []);
+  });
+
+  test('a streamed body without Content-Length is cut off at the limit, not buffered whole', async () => {
+    const { app, view } = setup({ webhookSecret: SECRET, maxBodyBytes: 64 * 1024 });
+    const chunk = new Uint8Array(16 * 1024).fill(0x20);
+    let pulled = 0;
+    // 10 MB on offer; the server must stop pulling shortly after 64 KiB.
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          if (pulled >= 10 * 1024 * 1024) return controller.close();
+          pulled += chunk.byteLength;
+          controller.enqueue(chunk);
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const req = new Request('http://agent/webhook/github', {
+      method: 'POST',
+      headers: { 'x-github-event': 'push', 'x-hub-signature-256': sign('whatever') },
+      body: stream,
+      duplex: 'half',
+    } as RequestInit);
+    assert.equal(req.headers.get('content-length'), null);
+    const res = await app.request(req);
+    assert.equal(res.status, 413);
+    assert.ok(pulled <= 64 * 1024 + chunk.byteLength, `pulled ${pulled} bytes`);
+    assert.deepEqual(view.syncRequests, []);
+  });
+
+  test('a body exactly at the limit is accepted', async () => {
+    const body = pushBody();
+    const { app } = setup({ webhookSecret: SECRET, maxBodyBytes: Buffer.byteLength(body) });
+    const res = await app.request(webhook(body, { 'x-github-event': 'push', 'x-hub-signature-256': sign(body) }));
+    assert.equal(res.status, 202);
+  });
+});
+
+describe('JSON API', () => {
+  test('GET /api/apps lists every app in configuration order', async () => {
+    const { app } = setup();
+    const res = await app.request('/api/apps');
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { cluster: string; apps: AppView[] };
+    assert.equal(body.cluster, 'prod-eu');
+    assert.deepEqual(
+      body.apps.map((a) => a.name),
+      ['web', 'billing', 'batch', 'worker'],
+    );
+    assert.equal(body.apps[0]!.state.revision, REVISIONS.web);
+    assert.equal(body.apps[2]!.state.health.status, 'Degraded');
+  });
+
+  test('with publicUrl, every app carries the URL of its status page', async () => {
+    const { app } = setup({ publicUrl: 'https://tether.prod.example.com/' });
+    const body = (await (await app.request('/api/apps')).json()) as { apps: (AppView & { url: string })[] };
+    assert.equal(body.apps[0]!.url, 'https://tether.prod.example.com/apps/web');
+  });
+
+  test('GET /api/apps/:name of an OutOfSync app includes the diff', async () => {
+    const { app, view } = setup();
+    const res = await app.request('/api/apps/web');
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as AppView & { diff: string };
+    assert.equal(body.name, 'web');
+    assert.equal(body.resources.length, 6);
+    assert.match(body.diff, /^\+ {8}- image: ghcr\.io\/acme\/api:1\.5\.0$/m);
+    assert.deepEqual(view.diffCalls, ['web']);
+  });
+
+  test('GET /api/apps/:name of a Synced app has no diff and does not compute one', async () => {
+    const { app, view } = setup();
+    const body = (await (await app.request('/api/apps/billing')).json()) as Record<string, unknown>;
+    assert.equal(body['name'], 'billing');
+    assert.ok(!('diff' in body));
+    assert.deepEqual(view.diffCalls, []);
+  });
+
+  test('a failing diff is reported in diffError, not as a 500', async () => {
+    const { app, view } = setup();
+    view.diffs.set('web', new Error('kube: dry-run of Deployment/web/api: connection refused'));
+    const res = await app.request('/api/apps/web');
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as Record<string, unknown>;
+    assert.equal(body['diffError'], 'kube: dry-run of Deployment/web/api: connection refused');
+  });
+
+  test('GET /api/apps/:name of an unknown app is a 404', async () => {
+    const { app } = setup();
+    assert.equal((await app.request('/api/apps/nope')).status, 404);
+  });
+});
+
+describe('POST /api/apps/:name/sync', () => {
+  const post = (path: string, auth?: string) =>
+    new Request(`http://agent${path}`, { method: 'POST', headers: auth ? { authorization: auth } : {} });
+
+  test('without a configured token the route is disabled: 404, nothing triggered', async () => {
+    const { app, view } = setup();
+    const res = await app.request(post('/api/apps/web/sync', `Bearer ${TOKEN}`));
+    assert.equal(res.status, 404);
+    assert.deepEqual(view.syncRequests, []);
+  });
+
+  test('a missing or wrong token is a 401 and triggers nothing', async () => {
+    const { app, view } = setup({ apiToken: TOKEN });
+    for (const auth of [undefined, `Bearer ${TOKEN}x`, `Bearer ${TOKEN.slice(0, -1)}`, `Basic ${TOKEN}`, TOKEN]) {
+      const res = await app.request(post('/api/apps/web/sync', auth));
+      assert.equal(res.status, 401, String(auth));
+      assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="tether"');
+    }
+    assert.deepEqual(view.syncRequests, []);
+  });
+
+  test('the right token requests a sync of the app: 202', async () => {
+    const { app, view } = setup({ apiToken: TOKEN });
+    const res = await app.request(post('/api/apps/web/sync', `Bearer ${TOKEN}`));
+    assert.equal(res.status, 202);
+    assert.deepEqual(view.syncRequests, [{ name: 'web', reason: 'api request' }]);
+  });
+
+  test('an unknown app is a 404 even with the right token', async () => {
+    const { app } = setup({ apiToken: TOKEN });
+    const res = await app.request(post('/api/apps/nope/sync', `Bearer ${TOKEN}`));
+    assert.equal(res.status, 404);
+  });
+});
+
+describe('status page', () => {
+  test('GET / lists every app with coloured sync and health badges, revision link, last sync and error', async () => {
+    const { app } = setup();
+    const res = await app.request('/');
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'none'/);
+    const page = await res.text();
+    assert.ok(!/<script|<link|src=/i.test(page), 'no scripts or external assets');
+    for (const name of ['web', 'billing', 'batch', 'worker']) {
+      assert.ok(page.includes(`<a href="/apps/${name}"><strong>${name}</strong></a>`), name);
+    }
+    assert.ok(page.includes('<span class="badge b-warn">OutOfSync</span>'));
+    assert.ok(page.includes('<span class="badge b-ok">Synced</span>'));
+    assert.ok(page.includes('<span class="badge b-info">Progressing</span>'));
+    assert.ok(page.includes('<span class="badge b-bad">Degraded</span>'));
+    assert.ok(page.includes(`<a class="mono" href="https://github.com/acme/env/commit/${REVISIONS.web}"`));
+    assert.ok(page.includes('>3f9c2a7</a>'));
+    // batch has no revisionUrl (not a GitHub repo): the sha is shown, not linked.
+    assert.ok(page.includes(`<span class="mono" title="${REVISIONS.batch}">c0ffee1</span>`));
+    assert.ok(page.includes('5 min ago'), "relative time of web's last sync (22:44:34 → 22:50)");
+    assert.ok(page.includes('2.3 s'));
+    assert.ok(page.includes('1 min 5 s'));
+    assert.ok(page.includes('fetch failed: git: fetch https://github.com/acme/worker-env.git'));
+  });
+
+  test('GET /apps/:name shows resources with health, last sync, last heal and the diff while OutOfSync', async () => {
+    const { app } = setup();
+    const res = await app.request('/apps/web');
+    assert.equal(res.status, 200);
+    const page = await res.text();
+    for (const r of ['settings', 'data', 'api', 'public', 'nightly']) assert.ok(page.includes(`>${r}</td>`), r);
+    assert.ok(page.includes('Deployment/web/api: 1 of 3 replicas updated'));
+    assert.ok(page.includes('<span class="badge b-paused">Suspended</span>'));
+    assert.ok(page.includes('ConfigMap/web/legacy-flags'));
+    assert.ok(page.includes('<span class="badge b-paused">pruned</span>'));
+    assert.ok(page.includes('data.LOG_LEVEL changed by kubectl-edit'));
+    assert.match(page, /<pre class="diff">[\s\S]*<span class="add">\+ {8}- image: ghcr\.io\/acme\/api:1\.5\.0<\/span>/);
+    assert.ok(page.includes('<span class="del">-        - image: ghcr.io/acme/api:1.4.0</span>'));
+  });
+
+  test('GET /apps/:name of a Synced app shows no diff and does not compute one', async () => {
+    const { app, view } = setup();
+    const page = await (await app.request('/apps/billing')).text();
+    assert.ok(page.includes('Deployment/billing/api'));
+    assert.ok(!page.includes('<pre'));
+    assert.deepEqual(view.diffCalls, []);
+  });
+
+  test('GET /apps/:name of an unknown app is a 404 page', async () => {
+    const { app } = setup();
+    const res = await app.request('/apps/nope');
+    assert.equal(res.status, 404);
+    assert.ok((await res.text()).includes('No app named nope.'));
+  });
+
+  test('everything from the cluster or Git is HTML-escaped', async () => {
+    assert.equal(escapeHtml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+    const [web] = fixtureApps();
+    const evil = '<script>alert(1)</script>';
+    const app0: AppView = {
+      ...web!,
+      revisionUrl: 'javascript:alert(1)',
+      resources: [{ ...web!.resources[0]!, name: evil, health: { status: 'Degraded', message: `bad ${evil}` } }],
+      state: {
+        ...web!.state,
+        health: { status: 'Degraded', message: `bad ${evil}` },
+        lastSync: { ...web!.state.lastSync!, error: { stage: 'apply', message: evil } },
+      },
+    };
+    const view = new InMemoryAgentView('prod"<eu>', [app0], fixtureMetrics());
+    view.diffs.set('web', `+ ${evil}\n`);
+    const app = createServer(view, { now: () => FIXTURE_NOW });
+    for (const path of ['/', '/apps/web']) {
+      const page = await (await app.request(path)).text();
+      assert.ok(!page.includes('<script'), path);
+      assert.ok(!page.includes('javascript:'), path);
+      assert.ok(page.includes('&lt;script&gt;alert(1)&lt;/script&gt;'), path);
+      assert.ok(page.includes('prod&quot;&lt;eu&gt;'), path);
+    }
+  });
+});
