@@ -95,7 +95,7 @@ code,pre,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;
 .facts dt{color:var(--muted)}.facts dd{margin:0}
 pre.diff{background:var(--bg);border:1px solid var(--line);border-radius:6px;padding:10px 12px;overflow:auto;line-height:1.4}
 .add{color:#116329;background:#e6ffec;display:block}.del{color:#a40e26;background:#ffebe9;display:block}
-.hunk{color:#0550ae;display:block}
+.hunk{color:#0550ae;display:block}.meta{color:var(--muted);font-weight:600;display:block}
 `;
 
 function badge(status: SyncStatus | HealthStatus | SyncAction): SafeHtml {
@@ -257,7 +257,16 @@ function healSection(heal: HealView | undefined, now: Date): SafeHtml {
 function diffBlock(diff: string): SafeHtml {
   const lines = diff.replace(/\n$/, '').split('\n');
   const spans = lines.map((line) => {
-    const cls = line.startsWith('+') ? 'add' : line.startsWith('-') ? 'del' : line.startsWith('@@') ? 'hunk' : '';
+    // File headers (`--- live …`, `+++ desired …`) are labels, not changes.
+    const cls = /^(---|\+\+\+) /.test(line)
+      ? 'meta'
+      : line.startsWith('+')
+        ? 'add'
+        : line.startsWith('-')
+          ? 'del'
+          : line.startsWith('@@')
+            ? 'hunk'
+            : '';
     return cls ? html`<span class="${cls}">${line}</span>` : html`${line}\n`;
   });
   return html`<pre class="diff">${spans}</pre>`;
