@@ -1,0 +1,53 @@
+# syntax=docker/dockerfile:1
+# The Tether agent image: `docker build -t tether .` at the repo root. The TypeScript sources run through tsx (a
+# runtime dependency, as for `bin/tether.js` in a clone), so there is no bundle step; only production dependencies
+# and the agent's own sources go into the final stage.
+ARG NODE_VERSION=20
+
+# 1. Production dependencies (no Biome, TypeScript, esbuild CLI use, playwright-core, test emulators).
+FROM node:${NODE_VERSION}-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+# 2. The renderers the agent runs for kustomize and Helm apps (agent/src/render.ts looks them up on PATH; plain
+# manifests need neither). Git needs no binary: the agent fetches with isomorphic-git. Checksums are checked
+# against the ones each project publishes with the release.
+FROM debian:bookworm-slim AS tools
+ARG TARGETARCH=amd64
+ARG KUSTOMIZE_VERSION=5.7.1
+ARG HELM_VERSION=3.19.0
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates curl \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /tools
+RUN set -eux; \
+    k="kustomize_v${KUSTOMIZE_VERSION}_linux_${TARGETARCH}.tar.gz"; \
+    base="https://github.com/kubernetes-sigs/kustomize/releases/download/kustomize%2Fv${KUSTOMIZE_VERSION}"; \
+    curl -fsSLO "${base}/${k}"; \
+    curl -fsSL "${base}/checksums.txt" | grep " ${k}\$" | sha256sum -c -; \
+    tar -xzf "${k}" kustomize; \
+    h="helm-v${HELM_VERSION}-linux-${TARGETARCH}.tar.gz"; \
+    curl -fsSLO "https://get.helm.sh/${h}"; \
+    curl -fsSLO "https://get.helm.sh/${h}.sha256sum"; \
+    sha256sum -c "${h}.sha256sum"; \
+    tar -xzf "${h}" --strip-components=1 "linux-${TARGETARCH}/helm"; \
+    ./kustomize version; \
+    ./helm version --short
+
+# 3. Runtime: node, the production node_modules, the sources the `tether` CLI loads, and the two renderers.
+FROM node:${NODE_VERSION}-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=tools /tools/kustomize /tools/helm /usr/local/bin/
+COPY package.json ./
+COPY bin ./bin
+COPY cli ./cli
+COPY shared/src ./shared/src
+COPY agent/src ./agent/src
+# uid/gid 1000 (the image's `node` user), numeric so that Kubernetes can verify runAsNonRoot.
+USER 1000:1000
+EXPOSE 8080
+ENTRYPOINT ["node", "bin/tether.js"]
+CMD ["agent", "--config", "/etc/tether/config.yaml"]
