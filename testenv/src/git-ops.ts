@@ -159,6 +159,9 @@ export interface FileChange {
   deletions: number;
 }
 
+/** Kinds of git objects. */
+export type ObjectType = 'commit' | 'tree' | 'blob' | 'tag';
+
 /** Result of a three-way merge of trees. */
 export type MergeResult = { clean: true; tree: string } | { clean: false };
 
@@ -167,6 +170,8 @@ export type FileContents = Record<string, string | Uint8Array | null>;
 
 /** One bare repository on disk, worked on with the git CLI. */
 export class BareRepo {
+  readonly #types = new Map<string, ObjectType>();
+
   constructor(
     readonly runner: GitRunner,
     readonly path: string,
@@ -197,11 +202,16 @@ export class BareRepo {
   }
 
   /** The type of an object, or undefined when it does not exist. */
-  async objectType(sha: string): Promise<'commit' | 'tree' | 'blob' | 'tag' | undefined> {
+  async objectType(sha: string): Promise<ObjectType | undefined> {
     if (!/^[0-9a-f]{4,40}$/i.test(sha)) return undefined;
+    const known = this.#types.get(sha);
+    if (known) return known;
     const r = await this.git(['cat-file', '-t', sha], { okCodes: [0, 1, 128] });
     const t = r.stdout.toString('utf8').trim();
-    return r.code === 0 && (t === 'commit' || t === 'tree' || t === 'blob' || t === 'tag') ? t : undefined;
+    if (r.code !== 0 || (t !== 'commit' && t !== 'tree' && t !== 'blob' && t !== 'tag')) return undefined;
+    // Objects never change and are never pruned here, so a full id's type can be remembered.
+    if (sha.length === 40) this.#types.set(sha, t);
+    return t;
   }
 
   /** All refs under `prefix` (default `refs/`), name → object id. */
