@@ -4,6 +4,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { TetherError } from '../../shared/src/errors.ts';
 
+/** The id of the empty tree, which git knows without it being stored. */
+export const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
+
 /** The object id git uses for "no object" (ref creation and deletion). */
 export const ZERO_SHA = '0000000000000000000000000000000000000000';
 
@@ -170,7 +173,10 @@ export type FileContents = Record<string, string | Uint8Array | null>;
 
 /** One bare repository on disk, worked on with the git CLI. */
 export class BareRepo {
+  // Answers that depend only on object ids never change (objects are immutable and never pruned here), so they are
+  // remembered: the emulator asks the same questions on every pull request read.
   readonly #types = new Map<string, ObjectType>();
+  readonly #memo = new Map<string, Promise<unknown>>();
 
   constructor(
     readonly runner: GitRunner,
@@ -247,15 +253,31 @@ export class BareRepo {
   }
 
   /** Whether commit `ancestor` is reachable from `descendant` (a commit is its own ancestor). */
-  async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
-    const r = await this.git(['merge-base', '--is-ancestor', ancestor, descendant], { okCodes: [0, 1] });
-    return r.code === 0;
+  isAncestor(ancestor: string, descendant: string): Promise<boolean> {
+    return this.#remember(`anc ${ancestor} ${descendant}`, async () => {
+      const r = await this.git(['merge-base', '--is-ancestor', ancestor, descendant], { okCodes: [0, 1] });
+      return r.code === 0;
+    });
   }
 
   /** Parses a commit object. */
-  async readCommit(sha: string): Promise<CommitInfo> {
-    const r = await this.git(['cat-file', 'commit', sha]);
-    return parseCommit(sha, r.stdout.toString('utf8'));
+  readCommit(sha: string): Promise<CommitInfo> {
+    return this.#remember(`commit ${sha}`, async () => {
+      const r = await this.git(['cat-file', 'commit', sha]);
+      return parseCommit(sha, r.stdout.toString('utf8'));
+    });
+  }
+
+  /** Memoizes a question about full object ids; failures are not remembered. */
+  #remember<T>(key: string, compute: () => Promise<T>): Promise<T> {
+    if (!/^\S+( [0-9a-f]{40})+$/.test(key)) return compute();
+    const known = this.#memo.get(key) as Promise<T> | undefined;
+    if (known) return known;
+    if (this.#memo.size > 50_000) this.#memo.clear();
+    const p = compute();
+    this.#memo.set(key, p);
+    p.catch(() => this.#memo.delete(key));
+    return p;
   }
 
   /** Lists a tree (`recursive`: every blob below it, plus the subtrees themselves with `withTrees`). */
@@ -365,10 +387,12 @@ export class BareRepo {
   }
 
   /** Three-way merges two commits with `git merge-tree --write-tree`, without touching any ref. */
-  async mergeTree(ours: string, theirs: string): Promise<MergeResult> {
-    const r = await this.git(['merge-tree', '--write-tree', '--no-messages', ours, theirs], { okCodes: [0, 1] });
-    if (r.code !== 0) return { clean: false };
-    return { clean: true, tree: r.stdout.toString('utf8').split('\n')[0]!.trim() };
+  mergeTree(ours: string, theirs: string): Promise<MergeResult> {
+    return this.#remember(`merge ${ours} ${theirs}`, async () => {
+      const r = await this.git(['merge-tree', '--write-tree', '--no-messages', ours, theirs], { okCodes: [0, 1] });
+      if (r.code !== 0) return { clean: false };
+      return { clean: true, tree: r.stdout.toString('utf8').split('\n')[0]!.trim() };
+    });
   }
 
   /**
@@ -412,8 +436,11 @@ export class BareRepo {
   }
 
   /** Files changed from `from` (undefined: the empty tree) to `to`, with line counts. */
-  async diffFiles(from: string | undefined, to: string): Promise<FileChange[]> {
-    const base = from ?? (await this.emptyTree());
+  diffFiles(from: string | undefined, to: string): Promise<FileChange[]> {
+    return this.#remember(`diff ${from ?? EMPTY_TREE} ${to}`, () => this.#diffFiles(from ?? EMPTY_TREE, to));
+  }
+
+  async #diffFiles(base: string, to: string): Promise<FileChange[]> {
     const raw = await this.git(['diff-tree', '-r', '-z', '--no-renames', '--raw', base, to]);
     const num = await this.git(['diff-tree', '-r', '-z', '--no-renames', '--numstat', base, to]);
     const counts = new Map<string, [number, number]>();
@@ -433,11 +460,6 @@ export class BareRepo {
       files.push({ path, status, sha: status === 'removed' ? meta[2]! : meta[3]!, additions, deletions });
     }
     return files;
-  }
-
-  /** The id of the empty tree, written if needed. */
-  async emptyTree(): Promise<string> {
-    return this.writeTree([]);
   }
 
   /**

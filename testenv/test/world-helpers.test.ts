@@ -1,0 +1,101 @@
+// Pure pieces of the Git server and GitHub emulator: token parsing, fault arming, commit parsing, GitHub's
+// combined-status rule and the OpenAPI → JSON Schema conversion.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Faults } from '../src/faults.ts';
+import { parseCommit, ZERO_SHA } from '../src/git-ops.ts';
+import { refChanges } from '../src/git-server.ts';
+import { toJsonSchema } from '../src/github/openapi.ts';
+import { combinedState } from '../src/github/responses.ts';
+import type { StatusRecord } from '../src/github/state.ts';
+import { basicToken, bearerToken, canAccess, principalFor, type TokenMap } from '../src/tokens.ts';
+
+const tokens: TokenMap = { ghs_a: { login: 'a', repos: ['Acme/Env'] } };
+const b64 = (s: string) => `Basic ${Buffer.from(s).toString('base64')}`;
+
+test('tokens: GitHub accepts the token as Basic password or user, and as bearer', () => {
+  assert.equal(basicToken(b64('x-access-token:ghs_a'), tokens), 'ghs_a');
+  assert.equal(basicToken(b64('ghs_a:x-oauth-basic'), tokens), 'ghs_a');
+  assert.equal(basicToken(b64('ghs_a:'), tokens), 'ghs_a');
+  assert.equal(bearerToken('token ghs_a'), 'ghs_a');
+  assert.equal(bearerToken('Bearer ghs_a'), 'ghs_a');
+  assert.equal(bearerToken('Basic abc'), undefined);
+  const p = principalFor(tokens, 'ghs_a')!;
+  assert.equal(canAccess(p, 'acme/env'), true);
+  assert.equal(canAccess(p, 'acme/other'), false);
+  assert.equal(principalFor(tokens, 'nope'), undefined);
+});
+
+test('faults: armed counts are consumed by matching requests only', () => {
+  const f = new Faults();
+  f.failNext(2, { status: 502, match: /^GET \/a/ }).malformNext(1, (b) => b);
+  assert.equal(f.take('GET', '/b', ['status']), undefined);
+  assert.deepEqual(f.take('GET', '/a/1', ['status']), { kind: 'status', status: 502 });
+  assert.equal(f.take('GET', '/a/2', ['malform'])?.kind, 'malform');
+  assert.equal(f.pending, 1);
+  assert.deepEqual(f.take('GET', '/a/3'), { kind: 'status', status: 502 });
+  assert.equal(f.pending, 0);
+  assert.throws(() => f.failNext(0), RangeError);
+});
+
+test('parseCommit reads parents, signatures and a message after a signature block', () => {
+  const text = [
+    'tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904',
+    `parent ${'a'.repeat(40)}`,
+    `parent ${'b'.repeat(40)}`,
+    'author Jane Doe <jane@example.com> 1700000000 +0200',
+    'committer GitHub <noreply@github.com> 1700000100 +0000',
+    'gpgsig -----BEGIN PGP SIGNATURE-----',
+    ' abc',
+    ' -----END PGP SIGNATURE-----',
+    '',
+    'Merge pull request #1\n\nbody\n',
+  ].join('\n');
+  const c = parseCommit('c'.repeat(40), text);
+  assert.deepEqual(c.parents, ['a'.repeat(40), 'b'.repeat(40)]);
+  assert.deepEqual(c.author, { name: 'Jane Doe', email: 'jane@example.com', timestamp: 1700000000, timezone: '+0200' });
+  assert.equal(c.message, 'Merge pull request #1\n\nbody\n');
+});
+
+test('refChanges lists created, moved and deleted refs', () => {
+  const before = new Map([
+    ['refs/heads/main', '1'.repeat(40)],
+    ['refs/heads/old', '2'.repeat(40)],
+  ]);
+  const after = new Map([
+    ['refs/heads/main', '3'.repeat(40)],
+    ['refs/heads/new', '4'.repeat(40)],
+  ]);
+  assert.deepEqual(
+    refChanges('acme/env', before, after).map((e) => [e.ref, e.before[0], e.after[0]]),
+    [
+      ['refs/heads/main', '1', '3'],
+      ['refs/heads/new', ZERO_SHA[0], '4'],
+      ['refs/heads/old', '2', ZERO_SHA[0]],
+    ],
+  );
+});
+
+test('combined status follows GitHub: failure beats pending beats success; none is pending', () => {
+  const s = (state: StatusRecord['state']) => ({ state }) as StatusRecord;
+  assert.equal(combinedState([]), 'pending');
+  assert.equal(combinedState([s('success')]), 'success');
+  assert.equal(combinedState([s('success'), s('pending')]), 'pending');
+  assert.equal(combinedState([s('pending'), s('error')]), 'failure');
+  assert.equal(combinedState([s('failure'), s('success')]), 'failure');
+});
+
+test('toJsonSchema turns OpenAPI nullable into JSON Schema, also beside oneOf', () => {
+  assert.deepEqual(toJsonSchema({ type: 'string', nullable: true, enum: ['a'] }), {
+    type: ['string', 'null'],
+    enum: ['a', null],
+  });
+  assert.deepEqual(toJsonSchema({ nullable: true, allOf: [{ type: 'object' }] }), {
+    anyOf: [{ allOf: [{ type: 'object' }] }, { type: 'null' }],
+  });
+  // A property named like a keyword is a property, not a keyword.
+  assert.deepEqual(toJsonSchema({ type: 'object', properties: { nullable: { type: 'integer', nullable: true } } }), {
+    type: 'object',
+    properties: { nullable: { type: ['integer', 'null'] } },
+  });
+});
