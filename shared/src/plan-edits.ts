@@ -104,29 +104,26 @@ export function parseImageRequest(
   return out;
 }
 
-/** One parsed file and the image uses in it. */
+/** What scanning one file found; the parsed documents are only valid during the callback. */
 export interface ScannedFile {
   file: ParsedFile;
   uses: ImageUse[];
 }
 
-/** Scanning files for images: which were read, which skipped, and every use found. */
-export interface Scan {
-  files: ScannedFile[];
-  skipped: Skipped[];
-}
-
 /**
  * Selects the YAML/JSON files matching `paths`, skips what cannot or must not be read (Helm chart templates, binary,
- * oversized), parses the rest and finds their image uses. Throws one `parse` error naming every file that does not
- * parse (`file:line:col`), so that nothing is planned from a partial view.
+ * oversized), parses the rest and hands each with its image uses to `visit`, one at a time, so that a large tree's
+ * syntax trees are never all held at once. Returns the skipped files. Throws one `parse` error naming every file
+ * that does not parse (`file:line:col`), after looking at all of them, so that nothing is planned from a partial
+ * view.
  */
 export function scanFiles(
   files: readonly FileText[],
-  paths: readonly string[] = [],
-  fields: readonly FieldSpec[] = [],
-  options: Partial<PlanOptions> = {},
-): Scan {
+  paths: readonly string[],
+  fields: readonly FieldSpec[],
+  options: Partial<PlanOptions>,
+  visit: (scanned: ScannedFile) => void,
+): Skipped[] {
   const opts = { ...defaultPlanOptions(), ...options };
   const matches = pathMatcher(paths);
   // Helm chart templates are Go templates, not YAML; a chart is a directory holding Chart.yaml.
@@ -138,43 +135,50 @@ export function scanFiles(
       if (chartDirs.has(p.slice(0, i))) return true;
     return p.startsWith('templates/') && chartDirs.has('');
   };
-  const scan: Scan = { files: [], skipped: [] };
+  const skipped: Skipped[] = [];
   const errors: string[] = [];
   for (const f of files) {
     if (!isYamlOrJsonPath(f.path) || !matches(f.path)) continue;
     if (isTemplate(f.path)) {
-      scan.skipped.push({ path: f.path, reason: 'Helm chart template (not YAML until rendered)' });
+      skipped.push({ path: f.path, reason: 'Helm chart template (not YAML until rendered)' });
       continue;
     }
     if (f.text.length > opts.maxFileBytes) {
-      scan.skipped.push({ path: f.path, reason: `larger than ${opts.maxFileBytes} bytes` });
+      skipped.push({ path: f.path, reason: `larger than ${opts.maxFileBytes} bytes` });
       continue;
     }
     if (f.text.includes('\u0000')) {
-      scan.skipped.push({ path: f.path, reason: 'binary (contains NUL bytes)' });
+      skipped.push({ path: f.path, reason: 'binary (contains NUL bytes)' });
       continue;
     }
+    let file: ParsedFile;
     try {
-      const file = parseYamlFile(f.path, f.text, opts.parseLimits);
-      const found = findImageUses(file, fields);
-      for (const n of found.notes) scan.skipped.push({ path: f.path, location: n.location, reason: n.reason });
-      scan.files.push({ file, uses: found.uses });
+      file = parseYamlFile(f.path, f.text, opts.parseLimits);
     } catch (err) {
-      if (err instanceof TetherError && err.code === 'parse') errors.push(err.message);
-      else throw err;
+      if (err instanceof TetherError && err.code === 'parse') {
+        errors.push(err.message);
+        continue;
+      }
+      throw err;
     }
+    // Once a file failed, the rest are only checked for parse errors: no plan will be returned.
+    if (errors.length > 0) continue;
+    const found = findImageUses(file, fields);
+    for (const n of found.notes) skipped.push({ path: f.path, location: n.location, reason: n.reason });
+    visit({ file, uses: found.uses });
   }
   if (errors.length > 0)
     throw new TetherError(
       'parse',
       `${errors.length} file(s) do not parse; nothing was changed:\n${errors.slice(0, 20).join('\n')}`,
     );
-  return scan;
+  return skipped;
 }
 
 /**
  * Plans a bump: sets every use of each requested image to exactly the requested tag and/or digest, removing a
- * stale digest when only a tag is given. Pure: files in, new texts and changes out.
+ * stale digest when only a tag is given. Every edited file is parsed again and compared with the intent. Pure:
+ * files in, new texts and changes out; nothing is returned unless every file parsed and verified.
  */
 export function planEdits(
   files: readonly FileText[],
@@ -182,29 +186,27 @@ export function planEdits(
   options: Partial<PlanOptions> = {},
 ): EditPlan {
   const requested = parseImageRequest(request.images);
-  const scan = scanFiles(files, request.paths ?? [], request.fields ?? [], options);
-  return planFromScan(scan, requested);
-}
-
-/** Plans the edits for already-scanned files (promote scans its target once and plans from that). */
-export function planFromScan(scan: Scan, requested: Map<string, RequestedImage>): EditPlan {
-  const plan: EditPlan = { edits: [], changes: [], skipped: [...scan.skipped], unmatched: [] };
+  const plan: EditPlan = { edits: [], changes: [], skipped: [], unmatched: [] };
   const used = new Set<string>();
-  for (const { file, uses } of scan.files) {
-    const fp = new FilePlanner(file);
+  const notes: Skipped[] = [];
+  const skipped = scanFiles(files, request.paths ?? [], request.fields ?? [], options, ({ file, uses }) => {
+    let fp: FilePlanner | undefined;
     for (const use of uses) {
       const want = use.repositories.map((r) => requested.get(r)).find((r) => r !== undefined);
       if (!want) continue;
       used.add(want.ref.repository);
+      fp ??= new FilePlanner(file);
       fp.apply(use, want.ref);
     }
-    plan.skipped.push(...fp.skipped);
-    if (fp.edits.length === 0) continue;
+    if (!fp) return;
+    notes.push(...fp.skipped);
+    if (fp.edits.length === 0) return;
     const newText = applyTextEdits(file.text, fp.edits);
     verifyEdit(file, newText, fp.intent);
     plan.edits.push({ path: file.path, newText });
     plan.changes.push(...fp.changes.sort((a, b) => a.at - b.at).map(({ at: _, ...c }) => c));
-  }
+  });
+  plan.skipped.push(...skipped, ...notes);
   for (const r of requested.values()) if (!used.has(r.ref.repository)) plan.unmatched.push(r.input);
   return plan;
 }

@@ -5,15 +5,8 @@
 import { TetherError } from './errors.ts';
 import type { FileText } from './file-text.ts';
 import { formatImageRef, type ImageVersion } from './image-ref.ts';
-import type { FieldSpec, ImageUse } from './image-uses.ts';
-import {
-  type EditPlan,
-  type EditRequest,
-  type PlanOptions,
-  parseImageRequest,
-  planFromScan,
-  scanFiles,
-} from './plan-edits.ts';
+import type { FieldSpec, ImageUseSource } from './image-uses.ts';
+import { type EditPlan, type EditRequest, type PlanOptions, planEdits, scanFiles } from './plan-edits.ts';
 
 /** The version of one image in the source, and every place it was read from. */
 export interface SourceVersion {
@@ -50,15 +43,17 @@ export function collectSourceVersions(
   source: readonly FileText[],
   options: Pick<PromotionOptions, 'sourcePaths' | 'fields' | 'maxFileBytes' | 'parseLimits'> = {},
 ): SourceVersion[] {
-  const scan = scanFiles(source, options.sourcePaths ?? [], options.fields ?? [], options);
-  const byImage = new Map<string, ImageUse[]>();
-  for (const { uses } of scan.files) {
+  // Only the facts are kept from each file, not its syntax tree.
+  type Found = { file: string; location: string; source: ImageUseSource; version: ImageVersion };
+  const byImage = new Map<string, Found[]>();
+  scanFiles(source, options.sourcePaths ?? [], options.fields ?? [], options, ({ uses }) => {
     for (const use of uses) {
       if (use.version.tag === undefined && use.version.digest === undefined) continue;
       const image = use.repositories[0]!;
-      byImage.set(image, [...(byImage.get(image) ?? []), use]);
+      const found = { file: use.file, location: use.location, source: use.source, version: use.version };
+      byImage.set(image, [...(byImage.get(image) ?? []), found]);
     }
-  }
+  });
   const out: SourceVersion[] = [];
   for (const [image, all] of [...byImage].sort(([a], [b]) => a.localeCompare(b))) {
     const top = all.some((u) => u.source === 'kustomize') ? all.filter((u) => u.source === 'kustomize') : all;
@@ -94,10 +89,6 @@ export function planPromotion(
     paths: [...(options.targetPaths ?? [])],
     fields: [...(options.fields ?? [])],
   };
-  const scan = scanFiles(target, request.paths, request.fields, options);
-  const plan = planFromScan(
-    scan,
-    parseImageRequest(request.images, (i) => `source image ${versions[i]!.image}`),
-  );
+  const plan = planEdits(target, request, options);
   return { ...plan, versions, request };
 }
