@@ -173,3 +173,21 @@ test('promote between kustomize overlays copies versions only', async () => {
     `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: web-prod\nresources: [../../base]\nimages:\n- {name: ghcr.io/acme/web, newTag: "1.4.2", digest: sha256:${'1'.repeat(64)}}\n- name: nginx\n  newTag: 1.25.3\n`,
   );
 });
+
+test('writeEdits replaces files atomically keeping their mode, and refuses what is no longer a regular file', async () => {
+  const { writeEdits } = await import('../checkout-files.ts');
+  const { statSync, chmodSync, mkdirSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'tether-write-'));
+  temps.push(dir);
+  writeFileSync(join(dir, 'a.yaml'), 'image: web:1\n');
+  chmodSync(join(dir, 'a.yaml'), 0o640);
+  writeEdits(dir, [{ path: 'a.yaml', newText: 'image: web:2\n' }]);
+  assert.equal(readFileSync(join(dir, 'a.yaml'), 'utf8'), 'image: web:2\n');
+  assert.equal(statSync(join(dir, 'a.yaml')).mode & 0o777, 0o640);
+  mkdirSync(join(dir, 'd.yaml'));
+  assert.throws(
+    () => writeEdits(dir, [{ path: 'd.yaml', newText: 'x' }]),
+    (e: unknown) =>
+      e instanceof Error && (e as { code?: string }).code === 'io' && /d\.yaml: is no longer/.test(e.message),
+  );
+});

@@ -5,7 +5,7 @@ import { isScalar, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import { TetherError } from './errors.ts';
 import { DEFAULT_MAX_FILE_BYTES, type FileText, type Skipped } from './file-text.ts';
 import { pathMatcher } from './glob.ts';
-import { formatImageRef, type ImageRef, type ImageVersion, parseImageRef } from './image-ref.ts';
+import { formatImageRef, type ImageRef, parseImageRef } from './image-ref.ts';
 import { type FieldSpec, findImageUses, type ImageUse, type ScalarSite } from './image-uses.ts';
 import {
   applyTextEdits,
@@ -224,8 +224,9 @@ class FilePlanner {
     this.ctx = { text: file.text, json: file.json };
   }
 
-  apply(use: ImageUse, want: ImageVersion): void {
-    const image = use.repositories[0]!;
+  /** Plans setting one use to the requested reference; changes name the repository as requested. */
+  apply(use: ImageUse, want: ImageRef): void {
+    const image = want.repository;
     if (use.ref) {
       const value = formatImageRef({ name: use.ref.name, tag: want.tag, digest: want.digest });
       this.setScalar(use, use.ref, value, image);
