@@ -31,9 +31,14 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+// What world tests need, installed and built by the project itself (a fresh machine has neither).
 if (files.some((f) => f.endsWith('.world.test.ts'))) {
   const b = spawnSync('bash', [join(root, 'testenv/build-binaries.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
   if (b.status !== 0) process.exit(b.status ?? 1);
+}
+if (files.some((f) => f.includes('status-page'))) {
+  const c = spawnSync('bash', [join(root, 'scripts/ensure-chromium.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (c.status !== 0) process.exit(c.status ?? 1);
 }
 const r = spawnSync(
   process.execPath,

@@ -1,13 +1,80 @@
 import * as core from '@actions/core';
-import { describeError, TetherError } from '../../shared/src/errors.ts';
-import { envInputReader, parseInputs } from './inputs.ts';
+import { describeError } from '../../shared/src/errors.ts';
+import { createGitHub } from '../../shared/src/github.ts';
+import { parseImageRequest } from '../../shared/src/plan-edits.ts';
+import { envInputReader, type Inputs, parseInputs } from './inputs.ts';
+import { changeTable } from './pr-text.ts';
+import { type ActionResult, runAction } from './run-action.ts';
+
+/** Sets the Action's outputs (DESIGN.md) from a result. */
+export function setOutputs(r: ActionResult): void {
+  core.setOutput('changed', String(r.changed));
+  core.setOutput(
+    'changes',
+    JSON.stringify(
+      r.changes.map((c) => ({ file: c.file, location: c.location, old: c.old, new: c.new, image: c.image })),
+    ),
+  );
+  core.setOutput('commit-sha', r.commitSha ?? '');
+  core.setOutput('pull-request-number', r.pr ? String(r.pr.number) : '');
+  core.setOutput('pull-request-url', r.pr?.url ?? '');
+  core.setOutput('pull-request-operation', r.operation);
+  core.setOutput('pull-request-branch', r.branch ?? '');
+}
+
+/** The job summary: what changed, where, and the PR. */
+export async function writeSummary(inputs: Inputs, r: ActionResult, env: NodeJS.ProcessEnv): Promise<void> {
+  if (!env.GITHUB_STEP_SUMMARY) return;
+  const s = core.summary.addHeading(`Tether ${inputs.mode}${inputs.dryRun ? ' (dry run)' : ''}`, 3);
+  if (r.changes.length) s.addRaw(`${changeTable({ mode: inputs.mode, target: '', changes: r.changes })}\n\n`, true);
+  else s.addRaw('No change: the target already has these versions.\n\n', true);
+  if (r.pr) s.addRaw(`Pull request [#${r.pr.number}](${r.pr.url}): **${r.operation}**\n\n`, true);
+  else if (r.commitSha)
+    s.addRaw(
+      `Pushed \`${r.commitSha.slice(0, 7)}\` to \`${r.base}\`${r.retries ? ` after ${r.retries} re-application(s) on a moved base` : ''}.\n\n`,
+      true,
+    );
+  for (const w of r.warnings) s.addRaw(`> [!WARNING]\n> ${w}\n\n`, true);
+  if (inputs.pullRequest && r.operation === 'created' && env.GITHUB_TOKEN && inputs.token === env.GITHUB_TOKEN) {
+    s.addRaw(
+      "> [!NOTE]\n> This pull request was opened with the workflow's `GITHUB_TOKEN`, so it will not start other workflows " +
+        '(required checks included) until someone approves them. To have them run, pass a GitHub App token: ' +
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub Actions expression, shown to the user as is
+        '`actions/create-github-app-token` → `token: ${{ steps.app.outputs.token }}`.\n\n',
+      true,
+    );
+  }
+  await s.write();
+}
 
 /** The Action's composition root: reads inputs, masks the token, runs the mode, turns errors into setFailed. */
 export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   try {
     const inputs = parseInputs(envInputReader(env));
     core.setSecret(inputs.token);
-    throw new TetherError('usage', `mode '${inputs.mode}' is not implemented in this version yet`);
+    // Every image is validated before anything is read or written; errors name the input line.
+    if (inputs.mode === 'bump') parseImageRequest(inputs.images, (i) => `Input 'images' line ${i + 1}`);
+    const github = createGitHub({
+      auth: inputs.token,
+      baseUrl: inputs.githubApiUrl,
+      userAgent: 'tether-action',
+      log: {
+        debug: core.debug,
+        info: core.info,
+        warn: core.warning,
+        error: core.error,
+        with: function () {
+          return this;
+        },
+      },
+    });
+    const result = await runAction(inputs, { github, env, info: core.info });
+    for (const w of result.warnings) core.warning(w);
+    for (const s of result.skipped) core.info(`skipped ${s.path}: ${s.reason}`);
+    setOutputs(result);
+    await writeSummary(inputs, result, env);
+    const pr = result.pr ? ` #${result.pr.number} ${result.pr.url}` : '';
+    core.info(`${result.changes.length} value(s) changed; pull request ${result.operation}${pr}`);
   } catch (err) {
     core.setFailed(describeError(err));
   }
