@@ -47307,6 +47307,7 @@ __export(github_ops_exports, {
   enableAutoMerge: () => enableAutoMerge,
   fastForward: () => fastForward,
   findOpenPr: () => findOpenPr,
+  findOpenPrLike: () => findOpenPrLike,
   githubError: () => githubError,
   setPrBranch: () => setPrBranch,
   statuses: () => statuses
@@ -47333,6 +47334,14 @@ async function findOpenPr(gh, r, branch, base) {
     () => gh.rest.pulls.list({ ...r, head: `${r.owner}:${branch}`, base, state: "open", per_page: 5 })
   );
   const pr = data.find((p) => p.head.ref === branch);
+  return pr ? { number: pr.number, url: pr.html_url, nodeId: pr.node_id, headSha: pr.head.sha } : void 0;
+}
+async function findOpenPrLike(gh, r, pattern, base) {
+  const { data } = await call(
+    "list pull requests",
+    () => gh.rest.pulls.list({ ...r, base, state: "open", per_page: 100 })
+  );
+  const pr = data.find((p) => p.head.repo?.full_name === `${r.owner}/${r.repo}` && pattern.test(p.head.ref));
   return pr ? { number: pr.number, url: pr.html_url, nodeId: pr.node_id, headSha: pr.head.sha } : void 0;
 }
 async function commitTree(gh, r, sha) {
@@ -52340,7 +52349,8 @@ function createGitHub(options) {
       info: () => {
       },
       warn: (m) => o.log.warn(m),
-      error: (m) => o.log.error(m)
+      // Octokit logs every failed request here; callers report the errors that matter themselves, so keep it quiet.
+      error: (m) => o.log.debug(m)
     },
     retry: { retries: o.retries },
     throttle: {
@@ -54035,6 +54045,9 @@ function pickQualifying(commits, patterns, options = {}) {
 }
 
 // action/src/run-action.ts
+function escapeRe(s) {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
 var author = { name: "tether[bot]", email: "tether[bot]@users.noreply.github.com" };
 function under(dir) {
   const d = dir.replace(/^\.?\/+|\/+$/g, "");
@@ -54047,7 +54060,13 @@ async function planFor(inputs, deps, repo, env, base, baseSha) {
     const read = await env.readFiles(baseSha, select);
     const plan2 = planEdits(read.files, request3);
     plan2.skipped.push(...read.skipped);
-    return { plan: plan2, target: bumpTarget(inputs.paths, plan2.changes), replan: (files) => planEdits(files, request3) };
+    const images = [...parseImageRequest(inputs.images).keys()];
+    return {
+      plan: plan2,
+      images,
+      target: bumpTarget(inputs.paths, plan2.changes),
+      replan: (files) => planEdits(files, request3)
+    };
   }
   const to = inputs.to;
   const sourceDir = inputs.mode === "promote" ? inputs.from : to;
@@ -54068,6 +54087,7 @@ async function planFor(inputs, deps, repo, env, base, baseSha) {
   const server = (deps.env.GITHUB_SERVER_URL ?? "").replace(/\/+$/, "");
   return {
     plan,
+    images: plan.versions.map((v) => v.image),
     target: to,
     from: inputs.mode === "promote" ? sourceDir : `${to}@${source.sha.slice(0, 7)}`,
     evidence: {
@@ -54117,7 +54137,7 @@ async function runAction(inputs, deps) {
     const branch = inputs.pullRequest ? inputs.branch ?? changeBranch({
       mode: inputs.mode,
       target: planned.target,
-      images: [...new Set(plan.changes.map((c) => c.image))]
+      images: planned.images
     }) : void 0;
     const result = (over) => {
       const s = summaryOf(plan.changes, branch);
@@ -54169,7 +54189,7 @@ async function runAction(inputs, deps) {
         if (plan.edits.length === 0) return result({ retries: attempt + 1, changed: false });
       }
     }
-    const open2 = await findOpenPr(gh, repo, branch, base);
+    const open2 = planned.target === "" && !inputs.branch ? await findOpenPrLike(gh, repo, new RegExp(`^${escapeRe(branch).replace("/root/", "/.+/")}$`), base) : await findOpenPr(gh, repo, branch, base);
     if (plan.edits.length === 0) {
       if (!open2) return result({});
       await closePr(

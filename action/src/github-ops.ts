@@ -51,6 +51,20 @@ export async function findOpenPr(gh: GitHubClient, r: Repo, branch: string, base
   return pr ? { number: pr.number, url: pr.html_url, nodeId: pr.node_id, headSha: pr.head.sha } : undefined;
 }
 
+/** The open PR into `base` whose head branch matches `pattern` (one list call). */
+export async function findOpenPrLike(
+  gh: GitHubClient,
+  r: Repo,
+  pattern: RegExp,
+  base: string,
+): Promise<OpenPr | undefined> {
+  const { data } = await call('list pull requests', () =>
+    gh.rest.pulls.list({ ...r, base, state: 'open', per_page: 100 }),
+  );
+  const pr = data.find((p) => p.head.repo?.full_name === `${r.owner}/${r.repo}` && pattern.test(p.head.ref));
+  return pr ? { number: pr.number, url: pr.html_url, nodeId: pr.node_id, headSha: pr.head.sha } : undefined;
+}
+
 /** The tree of a commit (through the Git Data API). */
 export async function commitTree(gh: GitHubClient, r: Repo, sha: string): Promise<{ tree: string; parents: string[] }> {
   const { data } = await call(`commit ${sha.slice(0, 7)}`, () => gh.rest.git.getCommit({ ...r, commit_sha: sha }));

@@ -3,7 +3,13 @@ import { TetherError } from '../../shared/src/errors.ts';
 import type { FileText } from '../../shared/src/file-text.ts';
 import type { GitHubClient } from '../../shared/src/github.ts';
 import { pathMatcher } from '../../shared/src/glob.ts';
-import { type Change, type EditPlan, type EditRequest, planEdits } from '../../shared/src/plan-edits.ts';
+import {
+  type Change,
+  type EditPlan,
+  type EditRequest,
+  parseImageRequest,
+  planEdits,
+} from '../../shared/src/plan-edits.ts';
 import { planPromotion } from '../../shared/src/promote.ts';
 import { bumpTarget, changeBranch } from './change-key.ts';
 import {
@@ -16,12 +22,17 @@ import {
   fastForward,
   defaultBranch as fetchDefaultBranch,
   findOpenPr,
+  findOpenPrLike,
   type Repo,
   setPrBranch,
 } from './github-ops.ts';
 import type { Inputs } from './inputs.ts';
 import { type ChangeSummary, defaultCommitMessage, defaultTitle, type Evidence, prBody, runLink } from './pr-text.ts';
 import { pickQualifying } from './status-gate.ts';
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
 
 /** `pull-request-operation` values (DESIGN.md). */
 export type PrOperation = 'created' | 'updated' | 'unchanged' | 'closed' | 'none';
@@ -67,6 +78,8 @@ function under(dir: string): (path: string) => boolean {
 /** A plan and how to make it again on a newer base (direct-push retries re-apply the semantic edit). */
 interface Planned {
   plan: EditPlan;
+  /** The images of the change key: those requested (bump) or read from the source (promote, rollback). */
+  images: string[];
   target: string;
   from?: string;
   evidence?: Evidence;
@@ -87,7 +100,13 @@ async function planFor(
     const read = await env.readFiles(baseSha, select);
     const plan = planEdits(read.files, request);
     plan.skipped.push(...read.skipped);
-    return { plan, target: bumpTarget(inputs.paths, plan.changes), replan: (files) => planEdits(files, request) };
+    const images = [...parseImageRequest(inputs.images).keys()];
+    return {
+      plan,
+      images,
+      target: bumpTarget(inputs.paths, plan.changes),
+      replan: (files) => planEdits(files, request),
+    };
   }
   const to = inputs.to!;
   const sourceDir = inputs.mode === 'promote' ? inputs.from! : to;
@@ -112,6 +131,7 @@ async function planFor(
   const server = (deps.env.GITHUB_SERVER_URL ?? '').replace(/\/+$/, '');
   return {
     plan,
+    images: plan.versions.map((v) => v.image),
     target: to,
     from: inputs.mode === 'promote' ? sourceDir : `${to}@${source.sha.slice(0, 7)}`,
     evidence: {
@@ -166,7 +186,7 @@ export async function runAction(inputs: Inputs, deps: ActionDeps): Promise<Actio
         changeBranch({
           mode: inputs.mode,
           target: planned.target,
-          images: [...new Set(plan.changes.map((c) => c.image))],
+          images: planned.images,
         }))
       : undefined;
     const result = (over: Partial<ActionResult>): ActionResult => {
@@ -229,7 +249,12 @@ export async function runAction(inputs: Inputs, deps: ActionDeps): Promise<Actio
       }
     }
 
-    const open = await findOpenPr(gh, repo, branch!, base);
+    // Without a `paths` input and without a change, the target (and so the branch) is unknown: look for the
+    // open PR of these images under any target.
+    const open =
+      planned.target === '' && !inputs.branch
+        ? await findOpenPrLike(gh, repo, new RegExp(`^${escapeRe(branch!).replace('/root/', '/.+/')}$`), base)
+        : await findOpenPr(gh, repo, branch!, base);
     if (plan.edits.length === 0) {
       if (!open) return result({});
       await closePr(

@@ -42,7 +42,8 @@ export function createGitHub(options: Partial<GitHubOptions> & Pick<GitHubOption
       debug: () => {},
       info: () => {},
       warn: (m: string) => o.log.warn(m),
-      error: (m: string) => o.log.error(m),
+      // Octokit logs every failed request here; callers report the errors that matter themselves, so keep it quiet.
+      error: (m: string) => o.log.debug(m),
     },
     retry: { retries: o.retries },
     throttle: {

@@ -11,6 +11,7 @@ import type { OpenApiValidator, Violation } from './openapi.ts';
 import {
   blobJson,
   combinedStatusJson,
+  commentJson,
   commitJson,
   contentJson,
   errorJson,
@@ -649,6 +650,27 @@ const ROUTES: Route[] = [
     method: 'GET',
     path: '/repos/{owner}/{repo}/issues/{issue_number}',
     handler: async (i) => ok(issueJson(i.engine.urls, i.state, i.repo, pullOf(i, 'issue_number'))),
+  },
+  {
+    method: 'GET',
+    path: '/repos/{owner}/{repo}/issues/{issue_number}/comments',
+    handler: async (i) => {
+      const pr = pullOf(i, 'issue_number');
+      return ok((pr.comments ?? []).map((c) => commentJson(i.engine.urls, i.state, i.repo, pr, c)));
+    },
+  },
+  {
+    method: 'POST',
+    path: '/repos/{owner}/{repo}/issues/{issue_number}/comments',
+    handler: async (i) => {
+      const pr = pullOf(i, 'issue_number');
+      if (typeof i.body?.body !== 'string' || i.body.body === '')
+        throw validationFailed({ resource: 'IssueComment', field: 'body', code: 'missing_field' });
+      const c = { id: i.state.nextId(), user: i.principal.login, body: i.body.body as string, createdAt: isoNow() };
+      pr.comments = [...(pr.comments ?? []), c];
+      pr.updatedAt = c.createdAt;
+      return ok(commentJson(i.engine.urls, i.state, i.repo, pr, c), 201);
+    },
   },
   {
     method: 'GET',

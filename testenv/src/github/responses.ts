@@ -2,6 +2,7 @@
 // emulator's own base, node ids, user objects, timestamps. The OpenAPI validator checks them on every answer.
 import { type CommitInfo, type FileChange, type GitSignature, signatureDate, type TreeEntry } from '../git-ops.ts';
 import type {
+  CommentRecord,
   GitHubState,
   HookRecord,
   LabelRecord,
@@ -301,6 +302,24 @@ export function pullJson(
 }
 
 /** The `issue` view of a pull request (labels and assignees endpoints answer with it). */
+/** An issue comment as the REST API answers it. */
+export function commentJson(urls: Urls, state: GitHubState, repo: RepoRecord, pr: PullRecord, c: CommentRecord): Json {
+  const api = `${urls.api}/repos/${repo.fullName}`;
+  return {
+    id: c.id,
+    node_id: nodeId('IC', c.id),
+    url: `${api}/issues/comments/${c.id}`,
+    html_url: `${urls.web}/${repo.fullName}/pull/${pr.number}#issuecomment-${c.id}`,
+    body: c.body,
+    user: userJson(urls, state.user(c.user)),
+    created_at: c.createdAt,
+    updated_at: c.createdAt,
+    issue_url: `${api}/issues/${pr.number}`,
+    author_association: 'MEMBER',
+  };
+}
+
+/** An issue as the REST API answers it. */
 export function issueJson(urls: Urls, state: GitHubState, repo: RepoRecord, pr: PullRecord): Json {
   const api = `${urls.api}/repos/${repo.fullName}`;
   const self = `${api}/issues/${pr.number}`;

@@ -89,6 +89,16 @@ export interface PullRecord {
   requestedTeams: string[];
   maintainerCanModify: boolean;
   autoMerge: { enabledBy: string; method: MergeMethod; title: string; message: string; enabledAt: string } | null;
+  /** Conversation comments (the issue side of the PR), oldest first. */
+  comments?: CommentRecord[];
+}
+
+/** An issue comment. */
+export interface CommentRecord {
+  id: number;
+  user: string;
+  body: string;
+  createdAt: string;
 }
 
 /** Branch protection the emulator enforces on merges: required status contexts. */

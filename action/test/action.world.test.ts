@@ -1,0 +1,246 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { Octokit } from '@octokit/rest';
+import { runActionBundle } from '../../testenv/src/action-runner.ts';
+import { startWorld, type World } from '../../testenv/src/world.ts';
+
+const deploy = (image: string, sidecar = 'ghcr.io/acme/proxy:2.0.0') => `# The web app.
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web   # keep this comment
+spec:
+  replicas: 3
+  template:
+    spec:
+      containers:
+        - name: web
+          image: ${image} # the app
+        - name: proxy
+          image: '${sidecar}'
+`;
+const kustomization =
+  "resources: [deploy.yaml]\nimages:\n  - name: ghcr.io/acme/worker\n    newTag: '1.0.0' # pinned\n";
+
+describe('the Action bundle against the local world', () => {
+  let world: World;
+  let gh: Octokit;
+  let n = 0;
+  let repo: string;
+
+  before(async () => {
+    world = await startWorld({ github: true });
+    gh = new Octokit({ baseUrl: world.github!.url, auth: world.token });
+  });
+  after(async () => world?.stop());
+  afterEach(() => world.github!.assertNoViolations());
+
+  /** A fresh environment repo per test, so tests do not see each other's branches and PRs. */
+  async function newRepo(files: Record<string, string>): Promise<string> {
+    repo = `acme/env${++n}`;
+    await world.github!.state.createRepo(repo, { files });
+    return repo;
+  }
+  const inputs = (extra: Record<string, string>) => ({
+    repository: repo,
+    token: world.token,
+    'github-api-url': world.github!.url,
+    ...extra,
+  });
+  const ref = () => ({ owner: repo.split('/')[0]!, repo: repo.split('/')[1]! });
+  const file = async (path: string, at = 'main') =>
+    (await world.git!.repo(repo).git(['show', `${at}:${path}`])).stdout.toString('utf8');
+
+  test('bump opens a PR that changes only the edited bytes; again → unchanged; newer → updated, same PR', async () => {
+    await newRepo({
+      'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
+      'envs/prod/web/deploy.yaml': deploy('ghcr.io/acme/web:0.9.0'),
+    });
+    const first = await runActionBundle(
+      inputs({ images: 'ghcr.io/acme/web:1.1.0', paths: 'envs/dev/**', labels: 'deploy, dev' }),
+    );
+    assert.equal(first.code, 0, first.log);
+    assert.equal(first.outputs['pull-request-operation'], 'created');
+    assert.equal(first.outputs['pull-request-branch'], 'tether/bump/envs-dev/web');
+    assert.equal(first.outputs.changed, 'true');
+    assert.deepEqual(
+      JSON.parse(first.outputs.changes!).map((c: { file: string; new: string }) => [c.file, c.new]),
+      [['envs/dev/web/deploy.yaml', 'ghcr.io/acme/web:1.1.0']],
+    );
+    // The token appears once, in the runner's mask command, and nowhere else.
+    assert.equal(first.log.split(world.token).length - 1, 1);
+    assert.match(first.log, new RegExp(`::add-mask::${world.token}`));
+    const number = Number(first.outputs['pull-request-number']);
+    const { data: pr } = await gh.pulls.get({ ...ref(), pull_number: number });
+    assert.deepEqual(pr.labels.map((l) => l.name).sort(), ['deploy', 'dev']);
+    assert.match(pr.body ?? '', /ghcr\.io\/acme\/web:1\.0\.0` → `ghcr\.io\/acme\/web:1\.1\.0/);
+    assert.match(pr.body ?? '', /https:\/\/github\.com\/acme\/web-app\/actions\/runs\/1234/);
+    // The head differs from base only in the edited bytes; prod is untouched.
+    const before = await file('envs/dev/web/deploy.yaml');
+    const headFile = await file('envs/dev/web/deploy.yaml', pr.head.sha);
+    assert.equal(headFile, before.replace('ghcr.io/acme/web:1.0.0', 'ghcr.io/acme/web:1.1.0'));
+    const diff = (await world.git!.repo(repo).git(['diff', '--name-only', 'main', pr.head.sha])).stdout
+      .toString('utf8')
+      .trim();
+    assert.equal(diff, 'envs/dev/web/deploy.yaml');
+    assert.match(first.summary, /Pull request \[#\d+\]/);
+
+    const again = await runActionBundle(inputs({ images: 'ghcr.io/acme/web:1.1.0', paths: 'envs/dev/**' }));
+    assert.equal(again.code, 0, again.log);
+    assert.equal(again.outputs['pull-request-operation'], 'unchanged');
+    assert.equal(again.outputs['pull-request-number'], String(number));
+
+    const newer = await runActionBundle(inputs({ images: 'ghcr.io/acme/web:1.2.0', paths: 'envs/dev/**' }));
+    assert.equal(newer.code, 0, newer.log);
+    assert.equal(newer.outputs['pull-request-operation'], 'updated');
+    assert.equal(newer.outputs['pull-request-number'], String(number));
+    const { data: updated } = await gh.pulls.get({ ...ref(), pull_number: number });
+    assert.match(updated.title, /1\.2\.0/);
+    assert.match(
+      await file('envs/dev/web/deploy.yaml', updated.head.sha),
+      /image: ghcr\.io\/acme\/web:1\.2\.0 # the app/,
+    );
+    const open = await gh.pulls.list({ ...ref(), state: 'open' });
+    assert.equal(open.data.length, 1);
+
+    // The base gets the version another way: the PR is no longer needed and is closed with a comment.
+    await world.git!.repo(repo).commitFiles({
+      branch: 'main',
+      files: { 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.2.0') },
+      message: 'hand edit',
+    });
+    const closed = await runActionBundle(inputs({ images: 'ghcr.io/acme/web:1.2.0', paths: 'envs/dev/**' }));
+    assert.equal(
+      closed.outputs['pull-request-operation'],
+      'closed',
+      `${closed.log}\n${JSON.stringify(closed.outputs)}`,
+    );
+    assert.equal((await gh.pulls.get({ ...ref(), pull_number: number })).data.state, 'closed');
+  });
+
+  test('two direct-push bumps of different images started together both land', async () => {
+    await newRepo({
+      'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
+      'envs/dev/web/kustomization.yaml': kustomization,
+    });
+    const [a, b] = await Promise.all([
+      runActionBundle(inputs({ images: 'ghcr.io/acme/web:2.0.0', 'pull-request': 'false' })),
+      runActionBundle(inputs({ images: 'ghcr.io/acme/proxy:2.1.0', 'pull-request': 'false' })),
+    ]);
+    assert.equal(a.code, 0, a.log);
+    assert.equal(b.code, 0, b.log);
+    const text = await file('envs/dev/web/deploy.yaml');
+    assert.match(text, /image: ghcr\.io\/acme\/web:2\.0\.0 # the app/);
+    assert.match(text, /image: 'ghcr\.io\/acme\/proxy:2\.1\.0'/);
+    const log = (await world.git!.repo(repo).git(['log', '--format=%s', 'main'])).stdout
+      .toString('utf8')
+      .trim()
+      .split('\n');
+    assert.equal(log.length, 3, log.join('\n'));
+  });
+
+  test('promote is refused while the source is pending, then opens a PR with the evidence', async () => {
+    await newRepo({
+      'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
+      'envs/staging/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0').replace('replicas: 3', 'replicas: 5'),
+    });
+    const sha = await world.git!.repo(repo).commitFiles({
+      branch: 'main',
+      files: { 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.3.0', 'ghcr.io/acme/proxy:2.2.0') },
+      message: 'dev: web 1.3.0',
+    });
+    await gh.repos.createCommitStatus({
+      ...ref(),
+      sha,
+      state: 'pending',
+      context: 'tether/dev/web',
+      description: 'Syncing',
+    });
+    const promote = inputs({ mode: 'promote', from: 'envs/dev', to: 'envs/staging', 'require-status': 'tether/dev/*' });
+    const refused = await runActionBundle(promote);
+    assert.equal(refused.code, 1);
+    assert.equal(
+      refused.error,
+      `no commit touching envs/dev has success for tether/dev/*; newest is ${sha.slice(0, 7)}: pending`,
+    );
+    assert.equal((await gh.pulls.list({ ...ref() })).data.length, 0);
+
+    await gh.repos.createCommitStatus({
+      ...ref(),
+      sha,
+      state: 'success',
+      context: 'tether/dev/web',
+      description: 'Synced 3 resources · Healthy',
+    });
+    const ok = await runActionBundle(promote);
+    assert.equal(ok.code, 0, ok.log);
+    assert.equal(ok.outputs['pull-request-operation'], 'created');
+    const { data: pr } = await gh.pulls.get({ ...ref(), pull_number: Number(ok.outputs['pull-request-number']) });
+    assert.match(pr.body ?? '', new RegExp(`Versions read from \`envs/dev\` at .*${sha.slice(0, 7)}`));
+    assert.match(pr.body ?? '', /`tether\/dev\/web`: \*\*success\*\*/);
+    const staged = await file('envs/staging/web/deploy.yaml', pr.head.sha);
+    assert.match(staged, /ghcr\.io\/acme\/web:1\.3\.0 # the app/);
+    assert.match(staged, /'ghcr\.io\/acme\/proxy:2\.2\.0'/);
+    assert.match(staged, /replicas: 5/);
+  });
+
+  test('rollback sets the environment back to its newest earlier good versions', async () => {
+    await newRepo({ 'envs/staging/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0') });
+    const git = world.git!.repo(repo);
+    const good = await git.commitFiles({
+      branch: 'main',
+      files: { 'envs/staging/web/deploy.yaml': deploy('ghcr.io/acme/web:1.1.0') },
+      message: 'staging 1.1.0',
+    });
+    const bad = await git.commitFiles({
+      branch: 'main',
+      files: { 'envs/staging/web/deploy.yaml': deploy('ghcr.io/acme/web:broken') },
+      message: 'staging broken',
+    });
+    await gh.repos.createCommitStatus({ ...ref(), sha: good, state: 'success', context: 'tether/staging/web' });
+    await gh.repos.createCommitStatus({
+      ...ref(),
+      sha: bad,
+      state: 'failure',
+      context: 'tether/staging/web',
+      description: 'Degraded: Deployment/web/web',
+    });
+    const r = await runActionBundle(
+      inputs({ mode: 'rollback', to: 'envs/staging', 'require-status': 'tether/staging/*' }),
+    );
+    assert.equal(r.code, 0, r.log);
+    assert.equal(r.outputs['pull-request-operation'], 'created');
+    assert.equal(r.outputs['pull-request-branch'], 'tether/rollback/envs-staging/proxy-web');
+    const { data: pr } = await gh.pulls.get({ ...ref(), pull_number: Number(r.outputs['pull-request-number']) });
+    assert.match(
+      await file('envs/staging/web/deploy.yaml', pr.head.sha),
+      /image: ghcr\.io\/acme\/web:1\.1\.0 # the app/,
+    );
+    assert.match(pr.title, /^Roll back envs\/staging: web 1\.1\.0/);
+  });
+
+  test('502 twice and a secondary rate limit are retried and the run succeeds', async () => {
+    await newRepo({ 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0') });
+    world.github!.faults.failNext(2, { status: 502, match: /GET \/repos\/[^/]+\/[^/]+$/ });
+    world.github!.faults.secondaryRateLimitNext(1, { retryAfter: 1, match: /POST .*\/pulls$/ });
+    const r = await runActionBundle(inputs({ images: 'ghcr.io/acme/web:1.1.0' }));
+    assert.equal(r.code, 0, r.log);
+    assert.equal(r.outputs['pull-request-operation'], 'created');
+    assert.equal(world.github!.faults.injected >= 3, true);
+    assert.equal((await gh.pulls.list({ ...ref() })).data.length, 1);
+  });
+
+  test('a bad input fails naming the input and writes nothing', async () => {
+    await newRepo({ 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0') });
+    const refsBefore = (await world.git!.repo(repo).git(['for-each-ref'])).stdout.toString('utf8');
+    const r = await runActionBundle(inputs({ images: 'ghcr.io/acme/web:1.1.0\nweb:' }));
+    assert.equal(r.code, 1);
+    assert.match(r.error ?? '', /^Input 'images' line 2: /);
+    const d = await runActionBundle(inputs({ images: 'ghcr.io/acme/web:1.1.0', draft: 'maybe' }));
+    assert.match(d.error ?? '', /Input 'draft': "maybe" is not a boolean/);
+    const missing = await runActionBundle({ ...inputs({ images: 'ghcr.io/acme/web:1.1.0' }), repository: 'acme/nope' });
+    assert.match(missing.error ?? '', /repository acme\/nope: 404/);
+    assert.equal((await world.git!.repo(repo).git(['for-each-ref'])).stdout.toString('utf8'), refsBefore);
+    assert.equal((await gh.pulls.list({ ...ref(), state: 'all' })).data.length, 0);
+  });
+});
