@@ -53789,6 +53789,8 @@ var EnvRepo = class _EnvRepo {
   /** Bytes of Git protocol answers received (the benchmark's "bytes fetched"). */
   bytesFetched = 0;
   http;
+  /** isomorphic-git's parsed-packfile cache for reads; renewed after each fetch (a fetch may add a packfile). */
+  cache = {};
   /** Prepares an empty object store (no network). */
   static async open(options) {
     const dir = options.dir ?? await mkdtemp(join(tmpdir(), "tether-env-"));
@@ -53821,6 +53823,7 @@ var EnvRepo = class _EnvRepo {
         onAuthFailure: () => ({ cancel: true })
       });
       if (!r.fetchHead) throw new TetherError("git", `branch '${branch}' not found in ${redact(this.url)}`);
+      this.cache = {};
       return r.fetchHead;
     } catch (err) {
       if (err instanceof TetherError) throw err;
@@ -53834,7 +53837,7 @@ var EnvRepo = class _EnvRepo {
   /** Whether `sha`'s commit object is in the store. */
   async hasCommit(sha) {
     try {
-      await import_isomorphic_git.default.readCommit({ fs: fs3, gitdir: this.gitdir, oid: sha });
+      await import_isomorphic_git.default.readCommit({ fs: fs3, gitdir: this.gitdir, oid: sha, cache: this.cache });
       return true;
     } catch {
       return false;
@@ -53849,13 +53852,13 @@ var EnvRepo = class _EnvRepo {
   }
   /** The root tree of a commit. */
   async treeOf(commit) {
-    return (await import_isomorphic_git.default.readCommit({ fs: fs3, gitdir: this.gitdir, oid: commit })).commit.tree;
+    return (await import_isomorphic_git.default.readCommit({ fs: fs3, gitdir: this.gitdir, oid: commit, cache: this.cache })).commit.tree;
   }
   /** The YAML/JSON files at `commit` whose path `select` accepts (symlinks are skipped, never followed). */
   async readFiles(commit, select = () => true) {
     const out = { files: [], skipped: [] };
     const walk = async (tree, prefix) => {
-      const { tree: entries } = await import_isomorphic_git.default.readTree({ fs: fs3, gitdir: this.gitdir, oid: tree });
+      const { tree: entries } = await import_isomorphic_git.default.readTree({ fs: fs3, gitdir: this.gitdir, oid: tree, cache: this.cache });
       for (const e of entries) {
         const path = prefix ? `${prefix}/${e.path}` : e.path;
         if (e.type === "tree") await walk(e.oid, path);
@@ -53864,7 +53867,7 @@ var EnvRepo = class _EnvRepo {
             out.skipped.push({ path, reason: "symbolic link (not followed)" });
             continue;
           }
-          const { blob } = await import_isomorphic_git.default.readBlob({ fs: fs3, gitdir: this.gitdir, oid: e.oid });
+          const { blob } = await import_isomorphic_git.default.readBlob({ fs: fs3, gitdir: this.gitdir, oid: e.oid, cache: this.cache });
           const r = decodeFileText(path, blob);
           if ("text" in r) out.files.push(r);
           else out.skipped.push(r);
@@ -53886,7 +53889,7 @@ var EnvRepo = class _EnvRepo {
       byDir.get(dir).set(name, oid);
     }
     const rewrite = async (treeOid, dir) => {
-      const { tree: tree2 } = await import_isomorphic_git.default.readTree({ fs: fs3, gitdir, oid: treeOid });
+      const { tree: tree2 } = await import_isomorphic_git.default.readTree({ fs: fs3, gitdir, oid: treeOid, cache: this.cache });
       const entries = [...tree2];
       for (const [i, e] of entries.entries()) {
         const path = dir ? `${dir}/${e.path}` : e.path;

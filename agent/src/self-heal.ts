@@ -44,6 +44,12 @@ export class SelfHeal {
   private timers = new Map<string, NodeJS.Timeout>();
   private firstSeen = new Map<string, number>();
   private generations = new Map<string, number | undefined>();
+  /** resourceVersion last seen per object: an event carrying it says nothing new. */
+  private seenRv = new Map<string, string | undefined>();
+  /** resourceVersion of Tether's own last write per object: its watch echo is not drift. */
+  private ownWrites = new Map<string, string | undefined>();
+  /** The desired objects by objectKey (events are matched to them without a scan). */
+  private desiredByKey = new Map<string, K8sObject>();
   private relistTimer: NodeJS.Timeout | undefined;
   private running = false;
   private inflight = new Set<Promise<void>>();
@@ -68,9 +74,11 @@ export class SelfHeal {
         this.watches.delete(gk);
       }
     }
+    this.desiredByKey = new Map(this.sync.desiredObjects.map((o) => [objectKey(o), o]));
     for (const o of this.sync.desiredObjects) {
       const live = this.sync.live.get(objectKey(o));
       this.generations.set(objectKey(o), live?.metadata.generation);
+      this.seenRv.set(objectKey(o), live?.metadata.resourceVersion);
     }
     await Promise.all([...kinds].filter((gk) => !this.watches.has(gk)).map((gk) => this.watchKind(gk)));
     clearInterval(this.relistTimer);
@@ -142,12 +150,17 @@ export class SelfHeal {
 
   private handle(type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: K8sObject): void {
     const key = objectKey(obj);
-    const desired = this.sync.desiredObjects.find((o) => objectKey(o) === key);
+    const desired = this.desiredByKey.get(key);
     if (type === 'DELETED') {
       this.sync.observe(obj, true);
       this.generations.delete(key);
+      this.seenRv.delete(key);
     } else {
       this.sync.observe(obj);
+      const rv = obj.metadata.resourceVersion;
+      // Nothing moved since we last saw it (a re-list, or the echo of a read we already handled).
+      if (rv !== undefined && this.seenRv.get(key) === rv) return;
+      this.seenRv.set(key, rv);
       const gen = obj.metadata.generation;
       // Same generation: only status or server metadata moved, which is never drift.
       if (gen !== undefined && this.generations.get(key) === gen) return;
@@ -189,9 +202,16 @@ export class SelfHeal {
         }
         return;
       }
+      // The event was the echo of our own last write (it can arrive before the apply answer): nothing to do.
+      const current = this.sync.live.get(key)?.metadata.resourceVersion;
+      if (current !== undefined && this.ownWrites.get(key) === current) return;
       const entry = await this.sync.applyOne(desired);
       const live = this.sync.live.get(key);
-      if (live) this.generations.set(key, live.metadata.generation);
+      if (live) {
+        this.generations.set(key, live.metadata.generation);
+        this.seenRv.set(key, live.metadata.resourceVersion);
+        if (entry.action !== 'unchanged') this.ownWrites.set(key, live.metadata.resourceVersion);
+      }
       if (entry.action === 'unchanged') return;
       this.onEvent({ subject: who, entry, latencyMs: performance.now() - started, mode: 'healed' });
     } catch (err) {

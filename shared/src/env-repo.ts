@@ -27,6 +27,8 @@ export class EnvRepo {
   /** Bytes of Git protocol answers received (the benchmark's "bytes fetched"). */
   bytesFetched = 0;
   private readonly http: typeof http;
+  /** isomorphic-git's parsed-packfile cache for reads; renewed after each fetch (a fetch may add a packfile). */
+  private cache: object = {};
 
   private constructor(
     readonly gitdir: string,
@@ -89,6 +91,7 @@ export class EnvRepo {
         onAuthFailure: () => ({ cancel: true }),
       });
       if (!r.fetchHead) throw new TetherError('git', `branch '${branch}' not found in ${redact(this.url)}`);
+      this.cache = {};
       return r.fetchHead;
     } catch (err) {
       if (err instanceof TetherError) throw err;
@@ -103,7 +106,7 @@ export class EnvRepo {
   /** Whether `sha`'s commit object is in the store. */
   async hasCommit(sha: string): Promise<boolean> {
     try {
-      await git.readCommit({ fs, gitdir: this.gitdir, oid: sha });
+      await git.readCommit({ fs, gitdir: this.gitdir, oid: sha, cache: this.cache });
       return true;
     } catch {
       return false;
@@ -120,14 +123,14 @@ export class EnvRepo {
 
   /** The root tree of a commit. */
   async treeOf(commit: string): Promise<string> {
-    return (await git.readCommit({ fs, gitdir: this.gitdir, oid: commit })).commit.tree;
+    return (await git.readCommit({ fs, gitdir: this.gitdir, oid: commit, cache: this.cache })).commit.tree;
   }
 
   /** The YAML/JSON files at `commit` whose path `select` accepts (symlinks are skipped, never followed). */
   async readFiles(commit: string, select: (path: string) => boolean = () => true): Promise<CommitFiles> {
     const out: CommitFiles = { files: [], skipped: [] };
     const walk = async (tree: string, prefix: string): Promise<void> => {
-      const { tree: entries } = await git.readTree({ fs, gitdir: this.gitdir, oid: tree });
+      const { tree: entries } = await git.readTree({ fs, gitdir: this.gitdir, oid: tree, cache: this.cache });
       for (const e of entries) {
         const path = prefix ? `${prefix}/${e.path}` : e.path;
         if (e.type === 'tree') await walk(e.oid, path);
@@ -136,7 +139,7 @@ export class EnvRepo {
             out.skipped.push({ path, reason: 'symbolic link (not followed)' });
             continue;
           }
-          const { blob } = await git.readBlob({ fs, gitdir: this.gitdir, oid: e.oid });
+          const { blob } = await git.readBlob({ fs, gitdir: this.gitdir, oid: e.oid, cache: this.cache });
           const r = decodeFileText(path, blob);
           if ('text' in r) out.files.push(r);
           else out.skipped.push(r);
@@ -165,7 +168,7 @@ export class EnvRepo {
     }
     // Rewrite the trees on the paths to the changed files, deepest first.
     const rewrite = async (treeOid: string, dir: string): Promise<string> => {
-      const { tree } = await git.readTree({ fs, gitdir, oid: treeOid });
+      const { tree } = await git.readTree({ fs, gitdir, oid: treeOid, cache: this.cache });
       const entries = [...tree];
       for (const [i, e] of entries.entries()) {
         const path = dir ? `${dir}/${e.path}` : e.path;
