@@ -156,7 +156,14 @@ export class StatusReporter {
         ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
       });
       slot.posted = { state: status.state, description: status.description, at: Date.now() };
-      if (slot.queued === status) slot.queued = undefined;
+      // A status asked for again while this one was in flight is the same write: do not repeat it.
+      const q = slot.queued;
+      if (
+        q === status ||
+        (q && q.state === status.state && q.description === status.description && q.targetUrl === status.targetUrl)
+      ) {
+        slot.queued = undefined;
+      }
       slot.attempt = 0;
       this.options.onResult?.(true);
       this.options.log.info('commit status posted', { context: status.context, sha: target.sha, state: status.state });

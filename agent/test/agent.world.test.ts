@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { serve } from '@hono/node-server';
+import { Octokit } from '@octokit/rest';
+import { waitFor } from '../../testenv/src/processes.ts';
+import { startWorld, type World } from '../../testenv/src/world.ts';
+import { Agent } from '../src/agent.ts';
+import { parseConfig } from '../src/config.ts';
+import { HttpKubeClient } from '../src/kube-client.ts';
+import { loadKubeconfig } from '../src/kubeconfig.ts';
+import { createServer } from '../src/server.ts';
+
+const SECRET = 'webhook-secret-for-tests';
+const REPO = 'acme/env';
+const ns = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n';
+const deploy = (image: string) => `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  progressDeadlineSeconds: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: "${image}"}]
+`;
+
+describe('the agent in operation: commit statuses, webhook, API', () => {
+  let world: World;
+  let gh: Octokit;
+  let agent: Agent;
+  let kube: HttpKubeClient;
+  let server: Server;
+  let agentUrl: string;
+  let firstSha: string;
+
+  before(async () => {
+    world = await startWorld({ kube: 'full', github: true });
+    gh = new Octokit({ baseUrl: world.github!.url, auth: world.token });
+    await world.github!.state.createRepo(REPO, {
+      files: { 'envs/dev/web/namespace.yaml': ns, 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0') },
+    });
+    firstSha = (await world.git!.repo(REPO).resolve('refs/heads/main'))!;
+    const config = parseConfig({
+      cluster: 'dev',
+      github: { apiUrl: world.github!.url },
+      publicUrl: 'https://tether.dev.example.com',
+      apps: [{ name: 'web', repo: world.git!.cloneUrl(REPO), path: 'envs/dev/web', namespace: 'web', interval: '1h' }],
+    });
+    kube = new HttpKubeClient(loadKubeconfig(world.kube!.kubeconfig));
+    agent = await Agent.create(config, { kube, token: async () => world.token, healthIntervalMs: 200 });
+    const app = createServer(agent, { webhookSecret: SECRET });
+    server = await new Promise<Server>((resolve) => {
+      const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server)) as Server;
+    });
+    agentUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await world.github!.state.addHook(REPO, { url: `${agentUrl}/webhook/github`, secret: SECRET });
+    await agent.start();
+  });
+  after(async () => {
+    await agent?.stop();
+    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    kube?.close();
+    world.github?.assertNoViolations();
+    await world?.stop();
+  });
+
+  const statuses = async (sha: string) =>
+    (await gh.repos.listCommitStatusesForRef({ owner: 'acme', repo: 'env', ref: sha, per_page: 100 })).data.filter(
+      (s) => s.context === 'tether/dev/web',
+    );
+  const syncs = () => agent.metrics.syncDurationSeconds.get('web')?.count ?? 0;
+
+  test('pending, then success on the exact commit once the Deployment is Available', async () => {
+    await waitFor(async () => (await statuses(firstSha))[0]?.state === 'success', {
+      timeoutMs: 60_000,
+      describe: () => `statuses: ${JSON.stringify(agent.app('web')?.state)}`,
+    });
+    const all = (await statuses(firstSha)).reverse(); // oldest first
+    assert.equal(all[0]!.state, 'pending');
+    assert.equal(all.at(-1)!.description, 'Synced 2 resources · Healthy');
+    assert.equal(all.at(-1)!.target_url, 'https://tether.dev.example.com/apps/web');
+    // One write per (state, description): no duplicates.
+    const keys = all.map((s) => `${s.state}|${s.description}`);
+    assert.equal(new Set(keys).size, keys.length, keys.join('\n'));
+  });
+
+  test('a no-op reconcile posts nothing', async () => {
+    await agent.flushStatuses();
+    const before = (await statuses(firstSha)).length;
+    const n = syncs();
+    assert.ok(agent.requestSync('web', 'test'));
+    await waitFor(() => syncs() > n, { timeoutMs: 10_000, describe: () => 'no sync ran' });
+    await new Promise((r) => setTimeout(r, 500));
+    await agent.flushStatuses();
+    assert.equal((await statuses(firstSha)).length, before);
+  });
+
+  test('a bad webhook signature is refused and changes nothing', async () => {
+    const n = syncs();
+    const body = JSON.stringify({ ref: 'refs/heads/main', after: firstSha, repository: { full_name: REPO } });
+    const res = await fetch(`${agentUrl}/webhook/github`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'push',
+        'x-hub-signature-256': `sha256=${'0'.repeat(64)}`,
+      },
+      body,
+    });
+    assert.equal(res.status, 401);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(syncs(), n);
+    const good = createHmac('sha256', SECRET).update(body).digest('hex');
+    const ok = await fetch(`${agentUrl}/webhook/github`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'push',
+        'x-hub-signature-256': `sha256=${good}`,
+      },
+      body,
+    });
+    assert.equal(ok.status, 202);
+    await waitFor(() => syncs() > n, { timeoutMs: 10_000, describe: () => 'signed webhook did not trigger a sync' });
+  });
+
+  test('a push delivers a webhook that syncs at once; a Degraded app gets failure naming the Deployment, through 502s and a rate limit', async () => {
+    // Posting statuses meets two 502s and a secondary rate limit; the reporter retries, syncing is not blocked.
+    world.github!.faults.failNext(2, { status: 502, match: /POST \/repos\/acme\/env\/statuses/ });
+    world.github!.faults.secondaryRateLimitNext(1, { retryAfter: 1, match: /POST \/repos\/acme\/env\/statuses/ });
+    const { data } = await gh.repos.createOrUpdateFileContents({
+      owner: 'acme',
+      repo: 'env',
+      path: 'envs/dev/web/deploy.yaml',
+      message: 'web: broken image',
+      content: Buffer.from(deploy('ghcr.io/acme/web:broken')).toString('base64'),
+      sha: (
+        (await gh.repos.getContent({ owner: 'acme', repo: 'env', path: 'envs/dev/web/deploy.yaml' })).data as {
+          sha: string;
+        }
+      ).sha,
+    } as Parameters<typeof gh.repos.createOrUpdateFileContents>[0]);
+    const sha = data.commit.sha!;
+    // The poll interval is an hour: only the webhook can have started this sync.
+    await waitFor(async () => (await statuses(sha))[0]?.state === 'failure', {
+      timeoutMs: 60_000,
+      describe: () => `state: ${JSON.stringify(agent.app('web')?.state.health)}`,
+    });
+    const [latest] = await statuses(sha);
+    assert.match(latest!.description ?? '', /^Degraded: Deployment\/web\/web: /);
+    // All three faults met a status post (Octokit's retry and throttling plugins absorbed them).
+    assert.ok(world.github!.faults.injected >= 3, `injected ${world.github!.faults.injected}`);
+  });
+
+  test('the API and /metrics show the real app', async () => {
+    const apps = (await (await fetch(`${agentUrl}/api/apps`)).json()) as {
+      apps: { name: string; state: { health: { status: string } } }[];
+    };
+    assert.equal(apps.apps[0]!.name, 'web');
+    assert.equal(apps.apps[0]!.state.health.status, 'Degraded');
+    const metrics = await (await fetch(`${agentUrl}/metrics`)).text();
+    assert.match(metrics, /tether_app_health_status\{app="web",status="Degraded"\} 1/);
+    assert.match(metrics, /tether_statuses_posted_total \d+/);
+    const page = await (await fetch(`${agentUrl}/apps/web`)).text();
+    assert.match(page, /Deployment\/web\/web/);
+  });
+});
