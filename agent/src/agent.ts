@@ -110,7 +110,7 @@ export class Agent implements AgentView {
           name: config.leaderElection.leaseName ?? `tether-${config.cluster}`,
           identity: deps.identity ?? `${hostname()}-${process.pid}`,
           leaseDurationMs: config.leaderElection.leaseDuration,
-          retryMs: Math.min(2000, config.leaderElection.renewInterval),
+          retryMs: config.leaderElection.renewInterval,
           log: this.log,
         },
         { onStartedLeading: () => this.startApps(), onStoppedLeading: () => void this.stopApps() },

@@ -90,11 +90,12 @@ const configSchema = z
         enabled: z.boolean().default(true),
         namespace: name.default('tether-system'),
         leaseName: name.optional(),
-        leaseDuration: duration.default(15_000),
-        renewInterval: duration.default(5_000),
+        // A standby takes over at most leaseDuration + renewInterval after the leader's last renewal: 10 s.
+        leaseDuration: duration.default(8_000),
+        renewInterval: duration.default(2_000),
       })
       .strict()
-      .default({ enabled: false, namespace: 'tether-system', leaseDuration: 15_000, renewInterval: 5_000 }),
+      .default({ enabled: false, namespace: 'tether-system', leaseDuration: 8_000, renewInterval: 2_000 }),
     apps: z.array(appSchema).min(1, 'at least one app is needed'),
   })
   .strict()
