@@ -45,6 +45,17 @@ export interface PushEvent {
 /** Called for each ref a push moved, before the push's answer completes; a returned promise is awaited. */
 export type PushListener = (event: PushEvent) => void | Promise<void>;
 
+/** One request the Git server answered: method, path with query, status, body bytes sent, arrival and duration. */
+export interface GitRequestRecord {
+  method: string;
+  path: string;
+  status: number;
+  bytes: number;
+  /** `performance.now()` when it arrived. */
+  at: number;
+  ms: number;
+}
+
 /** A running Git server. */
 export interface GitServer {
   /** Base URL, e.g. `http://127.0.0.1:41234`; repositories live at `<url>/<owner>/<name>.git`. */
@@ -53,6 +64,8 @@ export interface GitServer {
   root: string;
   /** Fault knobs: latency, failing statuses, answers cut mid-body. */
   faults: Faults;
+  /** Requests answered, oldest first; the newest 10,000 are kept. Benchmarks sum their bytes. */
+  requests: GitRequestRecord[];
   /** Runs git for this server; its processes end with `stop()`. */
   runner: GitRunner;
   /** Creates a bare repository (optionally with an initial commit). */
@@ -108,16 +121,31 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
     }
   };
 
+  const requests: GitRequestRecord[] = [];
   const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      if (!res.headersSent) {
-        res.writeHead(500, { 'content-type': 'text/plain' });
-        res.end(`git server error: ${err instanceof Error ? err.message : String(err)}\n`);
-      } else res.destroy();
-    });
+    const record: GitRequestRecord = {
+      method: req.method ?? '',
+      path: req.url ?? '',
+      status: 0,
+      bytes: 0,
+      at: performance.now(),
+      ms: 0,
+    };
+    handle(req, res, record)
+      .then(() => {
+        if (requests.length >= 10_000) requests.splice(0, 1_000);
+        requests.push({ ...record, status: res.statusCode, ms: performance.now() - record.at });
+      })
+      .catch((err: unknown) => {
+        if (!res.headersSent) {
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end(`git server error: ${err instanceof Error ? err.message : String(err)}\n`);
+        } else res.destroy();
+      });
   });
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** Answers one request; a CGI answer's body bytes go to `record.bytes`. */
+  async function handle(req: IncomingMessage, res: ServerResponse, record: GitRequestRecord): Promise<void> {
     await faults.delay();
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = req.method ?? 'GET';
@@ -170,7 +198,7 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     });
 
-    await pipeCgi(child, res, fault?.kind === 'cut' ? fault.afterBytes : undefined, async () => {
+    record.bytes = await pipeCgi(child, res, fault?.kind === 'cut' ? fault.afterBytes : undefined, async () => {
       if (!before) return;
       const after = await bare.refs();
       for (const event of refChanges(displayNames.get(fullName.toLowerCase()) ?? fullName, before, after)) {
@@ -196,6 +224,7 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
     url,
     root,
     faults,
+    requests,
     runner,
     repoPath,
     repo,
@@ -268,14 +297,15 @@ function text(res: ServerResponse, status: number, body: string): void {
 /**
  * Relays a CGI answer: parses the header block (`Status:` sets the code), streams the body with backpressure, and
  * calls `beforeEnd` after the process exited but before the answer completes, so a push's listeners have run by the
- * time the client sees it succeed. `cutAfter` destroys the connection after that many body bytes.
+ * time the client sees it succeed. `cutAfter` destroys the connection after that many body bytes. Resolves with
+ * the body bytes sent.
  */
 function pipeCgi(
   child: ReturnType<GitRunner['spawn']>,
   res: ServerResponse,
   cutAfter: number | undefined,
   beforeEnd: () => Promise<void>,
-): Promise<void> {
+): Promise<number> {
   return new Promise((resolve, reject) => {
     let head: Buffer | undefined = Buffer.alloc(0);
     let sent = 0;
@@ -323,16 +353,16 @@ function pipeCgi(
     });
     child.on('error', reject);
     child.on('close', (code) => {
-      if (cut) return resolve();
+      if (cut) return resolve(sent);
       if (head !== undefined) {
         const why = Buffer.concat(stderr).toString('utf8').trim();
         if (!res.headersSent) text(res, 500, `git http-backend failed (exit ${code}): ${why}\n`);
-        return resolve();
+        return resolve(0);
       }
       beforeEnd().then(
         () => {
           res.end();
-          resolve();
+          resolve(sent);
         },
         (err: unknown) => {
           res.end();

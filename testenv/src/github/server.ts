@@ -30,6 +30,15 @@ export interface GitHubOptions {
   port?: number;
 }
 
+/** One request the emulator answered: arrival time (`performance.now()`), duration, method, path and status. */
+export interface GitHubRequestRecord {
+  method: string;
+  path: string;
+  status: number;
+  at: number;
+  ms: number;
+}
+
 /** A running GitHub emulator. */
 export interface GitHubEmulator {
   /** REST base URL, Octokit's `baseUrl` (e.g. `http://127.0.0.1:41235`). */
@@ -46,6 +55,8 @@ export interface GitHubEmulator {
   engine: GitHubEngine;
   /** Webhook deliveries so far, and `idle()` / `waitFor()`. */
   webhooks: WebhookDispatcher;
+  /** Requests answered (REST and GraphQL), oldest first; the newest 10,000 are kept. Benchmarks count them. */
+  requests: GitHubRequestRecord[];
   /** Throws, listing them, if there were violations; then clears them. */
   assertNoViolations(): void;
   /** Closes the port and stops webhook deliveries in flight. */
@@ -79,10 +90,25 @@ export async function startGitHub(options: GitHubOptions): Promise<GitHubEmulato
     if (repo) await engine.handlePush(repo, event);
   });
 
+  const requests: GitHubRequestRecord[] = [];
+  const fetch: typeof app.fetch = async (req, env, ctx) => {
+    const at = performance.now();
+    const res = await app.fetch(req, env, ctx);
+    if (requests.length >= 10_000) requests.splice(0, 1_000);
+    requests.push({
+      method: req.method,
+      path: new URL(req.url).pathname,
+      status: res.status,
+      at,
+      ms: performance.now() - at,
+    });
+    return res;
+  };
+
   const server = await new Promise<Server>((resolve, reject) => {
     const s = serve(
       // Octokit, the Kubernetes client and the tests share this process: leave the global Request/Response alone.
-      { fetch: app.fetch, port: options.port ?? 0, hostname: '127.0.0.1', overrideGlobalObjects: false },
+      { fetch, port: options.port ?? 0, hostname: '127.0.0.1', overrideGlobalObjects: false },
       () => resolve(s as Server),
     ) as Server;
     s.once('error', reject);
@@ -98,6 +124,7 @@ export async function startGitHub(options: GitHubOptions): Promise<GitHubEmulato
     state,
     engine,
     webhooks,
+    requests,
     assertNoViolations() {
       if (violations.length === 0) return;
       const text = violations
