@@ -54238,7 +54238,7 @@ async function runAction(inputs, deps) {
       const refused = await enableAutoMerge(gh, pr.node_id, inputs.autoMerge);
       if (refused) warnings.push(`Auto-merge was not enabled: ${refused}`);
     }
-    return { ...r, operation: "created", pr: { number: pr.number, url: pr.html_url } };
+    return { ...r, operation: "created", pr: { number: pr.number, url: pr.html_url }, prAuthor: pr.user?.login ?? "" };
   } finally {
     await env.close();
   }
@@ -54280,7 +54280,7 @@ async function writeSummary(inputs, r, env) {
 > ${w}
 
 `, true);
-  if (inputs.pullRequest && r.operation === "created" && env.GITHUB_TOKEN && inputs.token === env.GITHUB_TOKEN) {
+  if (r.operation === "created" && r.prAuthor === "github-actions[bot]") {
     s.addRaw(
       "> [!NOTE]\n> This pull request was opened with the workflow's `GITHUB_TOKEN`, so it will not start other workflows (required checks included) until someone approves them. To have them run, pass a GitHub App token: `actions/create-github-app-token` \u2192 `token: ${{ steps.app.outputs.token }}`.\n\n",
       true

@@ -35,7 +35,8 @@ export async function writeSummary(inputs: Inputs, r: ActionResult, env: NodeJS.
       true,
     );
   for (const w of r.warnings) s.addRaw(`> [!WARNING]\n> ${w}\n\n`, true);
-  if (inputs.pullRequest && r.operation === 'created' && env.GITHUB_TOKEN && inputs.token === env.GITHUB_TOKEN) {
+  // Runners do not give actions GITHUB_TOKEN as a variable; who opened the PR tells instead.
+  if (r.operation === 'created' && r.prAuthor === 'github-actions[bot]') {
     s.addRaw(
       "> [!NOTE]\n> This pull request was opened with the workflow's `GITHUB_TOKEN`, so it will not start other workflows " +
         '(required checks included) until someone approves them. To have them run, pass a GitHub App token: ' +

@@ -56,6 +56,8 @@ export interface ActionResult {
   /** Direct push: how many times a moved base was re-read and the edit re-applied. */
   retries: number;
   bytesFetched: number;
+  /** Login that opened the PR (`github-actions[bot]` means the workflow's GITHUB_TOKEN). */
+  prAuthor?: string;
 }
 
 /** The edges the run is given. */
@@ -300,7 +302,7 @@ export async function runAction(inputs: Inputs, deps: ActionDeps): Promise<Actio
       const refused = await enableAutoMerge(gh, pr.node_id, inputs.autoMerge);
       if (refused) warnings.push(`Auto-merge was not enabled: ${refused}`);
     }
-    return { ...r, operation: 'created', pr: { number: pr.number, url: pr.html_url } };
+    return { ...r, operation: 'created', pr: { number: pr.number, url: pr.html_url }, prAuthor: pr.user?.login ?? '' };
   } finally {
     await env.close();
   }

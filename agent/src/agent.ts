@@ -213,6 +213,8 @@ export class Agent implements AgentView {
   /** Graceful stop: the syncs in progress finish (the inventory is never left half-written), then everything stops. */
   async stop(): Promise<void> {
     await this.stopApps();
+    // Watches started by syncNow (outside the loops) end here too.
+    await Promise.all([...this.runners.values()].map((r) => r.heal.stop()));
     await this.elector?.stop();
     await this.reporter?.flush(5000);
     this.reporter?.stop();
@@ -266,7 +268,20 @@ export class Agent implements AgentView {
   async syncApp(r: AppRunner, reason: string): Promise<SyncOutcome> {
     const log = this.log.with({ app: r.config.name });
     const previousRevision = r.sync.state.lastSync?.revision;
-    r.current = r.sync.sync();
+    r.current = r.sync.sync({
+      // A new revision starts syncing: say so on that commit before the apply, as DESIGN.md's `pending` means.
+      onStart: (revision) => {
+        if (!this.reporter || !r.repo) return;
+        this.reporter.report(
+          { ...r.repo, sha: revision },
+          statusFor(r.sync.state, {
+            cluster: this.cluster,
+            publicUrl: this.config.publicUrl,
+            progress: `Syncing ${revision.slice(0, 7)}`,
+          }),
+        );
+      },
+    });
     const out = await r.current;
     r.current = undefined;
     r.attempted = true;
@@ -325,6 +340,8 @@ export class Agent implements AgentView {
     const state = r.sync.state;
     const revision = state.lastSync?.revision;
     if (!this.reporter || !r.repo || !revision) return;
+    // A failed fetch says nothing about the commit last synced (the status of a commit is about that commit).
+    if (state.lastSync?.error?.stage === 'fetch') return;
     const status = statusFor(state, { cluster: this.cluster, publicUrl: this.config.publicUrl });
     if (
       !force &&
@@ -479,7 +496,8 @@ export class Agent implements AgentView {
 
   ready(): { ready: boolean; reason?: string } {
     if (!this.clusterReachable) return { ready: false, reason: 'cluster not reachable yet' };
-    if (this.elector && !this.elector.isLeader) return { ready: true, reason: 'standby (not the leader)' };
+    // A standby is not ready, so the Service sends webhooks and sync requests to the leader only.
+    if (this.elector && !this.elector.isLeader) return { ready: false, reason: 'standby: another replica leads' };
     const waiting = [...this.runners.values()].filter((r) => !r.attempted).map((r) => r.config.name);
     return waiting.length
       ? { ready: false, reason: `first sync not attempted: ${waiting.join(', ')}` }

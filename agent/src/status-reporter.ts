@@ -38,6 +38,8 @@ interface Slot {
  */
 export class StatusReporter {
   private readonly slots = new Map<string, Slot>();
+  /** Contexts whose existing statuses were read once after start; later commits need no read. */
+  private readonly seededContexts = new Set<string>();
   private readonly options: StatusReporterOptions;
   private stopped = false;
 
@@ -130,7 +132,9 @@ export class StatusReporter {
     const status = slot.queued;
     if (!status) return;
     try {
+      if (!slot.seeded && this.seededContexts.has(status.context)) slot.seeded = true;
       if (!slot.seeded) {
+        this.seededContexts.add(status.context);
         // After a restart the same status may already be there: read it once instead of writing a duplicate.
         const { data } = await this.github.rest.repos.listCommitStatusesForRef({
           owner: target.owner,

@@ -56,6 +56,8 @@ export interface SyncDeps {
 export interface SyncOptions {
   /** Re-render and compare even when the app's tree did not change. */
   force: boolean;
+  /** Called once a changed revision is about to be rendered and applied (the agent posts `pending` then). */
+  onStart?: (revision: string) => void;
 }
 
 /** The outcome of a sync as data; `noop` when the tree was unchanged and nothing was rendered or applied. */
@@ -85,6 +87,8 @@ export class AppSync {
   readonly applySetId: string;
   private lastTree: string | undefined;
   private lastGood = false;
+  /** The last sync that completed without error: a no-op sync reports it, not an older failure. */
+  private lastGoodResult: SyncResult | undefined;
   private desired: K8sObject[] = [];
   /** Live objects as last seen (from lists, apply answers and watches), by objectKey. */
   readonly live = new Map<string, K8sObject>();
@@ -131,7 +135,7 @@ export class AppSync {
               : 'Synced',
         health,
         revision,
-        lastSync: extra.noop ? (this.state.lastSync ?? result) : result,
+        lastSync: extra.noop ? (this.lastGoodResult ?? this.state.lastSync ?? result) : result,
       };
       return {
         ...result,
@@ -163,6 +167,7 @@ export class AppSync {
       return finish({ noop: true, health });
     }
 
+    options.onStart?.(revision);
     // Render and validate.
     let desired: K8sObject[];
     try {
@@ -279,12 +284,14 @@ export class AppSync {
     this.lastTree = tree;
     this.lastGood = !failed;
     const firstFailure = entries.find((e) => e.action === 'failed');
-    return finish({
+    const outcome = finish({
       health,
       ...(firstFailure
         ? { error: { stage: 'apply' as const, message: `${firstFailure.subject}: ${firstFailure.reason ?? 'failed'}` } }
         : {}),
     });
+    if (!outcome.error) this.lastGoodResult = this.state.lastSync;
+    return outcome;
   }
 
   /**

@@ -27,7 +27,11 @@ export class TetherError extends Error {
 export function isUserError(err: unknown): boolean {
   return (
     err instanceof TetherError &&
-    (err.code === 'usage' || err.code === 'input' || err.code === 'invalid-reference' || err.code === 'parse')
+    (err.code === 'usage' ||
+      err.code === 'input' ||
+      err.code === 'invalid-reference' ||
+      err.code === 'parse' ||
+      err.code === 'config')
   );
 }
 

@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startWorld, type World } from '../../testenv/src/world.ts';
+
+const bin = new URL('../../bin/tether.js', import.meta.url).pathname;
+
+/** Runs the CLI asynchronously (the Git server lives in this process and must keep answering). */
+function tether(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString('utf8');
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString('utf8');
+    });
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+describe('tether sync, diff and status against a real apiserver', () => {
+  let world: World;
+  let dir: string;
+  let config: string;
+
+  before(async () => {
+    world = await startWorld({ kube: 'api', git: true });
+    dir = mkdtempSync(join(tmpdir(), 'tether-cli-'));
+    await world.git!.createRepo('acme/env', {
+      files: {
+        'envs/dev/web/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: blue\n',
+        // Kustomize overlay pointing at a base outside the app's path.
+        'base/api/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: api-settings\ndata:\n  size: small\n',
+        'base/api/kustomization.yaml': 'resources: [cm.yaml]\n',
+        'envs/dev/api/kustomization.yaml': 'resources: [../../../base/api]\nnamePrefix: dev-\n',
+      },
+    });
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, world.token);
+    config = join(dir, 'tether.yaml');
+    writeFileSync(
+      config,
+      `cluster: dev
+kubeconfig: ${world.kube!.kubeconfig}
+cacheDir: ${join(dir, 'cache')}
+github: {gitTokenFile: ${tokenFile}}
+apps:
+  - {name: web, repo: "${world.git!.cloneUrl('acme/env')}", path: envs/dev/web}
+  - {name: api, repo: "${world.git!.cloneUrl('acme/env')}", path: envs/dev/api}
+`,
+    );
+  });
+  after(async () => {
+    await world?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('diff before the first sync shows the objects to create', async () => {
+    const r = await tether(['diff', '--config', config, '--app', 'web']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\+\s+color: blue/);
+    assert.doesNotMatch(r.stdout, /managedFields/);
+  });
+
+  test('sync --once applies both apps (the kustomize overlay renders its base) and exits 0', async () => {
+    const r = await tether(['sync', '--config', config, '--once']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^web: [0-9a-f]{7} 1 created/m);
+    assert.match(r.stdout, /^api: [0-9a-f]{7} 1 created/m);
+    const cm = await world.kube!.request('GET', '/api/v1/namespaces/default/configmaps/dev-api-settings');
+    assert.equal(cm.status, 200);
+  });
+
+  test('status --json reports Synced and Healthy; after a hand edit, diff shows it and status says OutOfSync', async () => {
+    const ok = await tether(['status', '--config', config, '--json']);
+    assert.equal(ok.code, 0, ok.stderr);
+    const rows = JSON.parse(ok.stdout) as { app: string; sync: string; health: string }[];
+    assert.deepEqual(
+      rows.map((r) => [r.app, r.sync, r.health]),
+      [
+        ['web', 'Synced', 'Healthy'],
+        ['api', 'Synced', 'Healthy'],
+      ],
+    );
+    const patch = await world.kube!.request(
+      'PATCH',
+      '/api/v1/namespaces/default/configmaps/settings?fieldManager=kubectl-edit',
+      { data: { color: 'red' } },
+      'application/merge-patch+json',
+    );
+    assert.equal(patch.status, 200);
+    const diff = await tether(['diff', '--config', config, '--app', 'web']);
+    assert.match(diff.stdout, /-\s+color: red/);
+    assert.match(diff.stdout, /\+\s+color: blue/);
+    const table = await tether(['status', '--config', config]);
+    assert.match(table.stdout, /^web\s+[0-9a-f]{7}\s+OutOfSync\s+Healthy/m);
+  });
+
+  test('bad usage and a bad config exit 2 with the reason', async () => {
+    const usage = await tether(['sync', '--config', config, '--app', 'nope', '--once']);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /--app nope: no such app/);
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'cluster: dev\napps:\n  - {name: web, repo: r, interval: soon}\n');
+    const cfg = await tether(['status', '--config', bad]);
+    assert.equal(cfg.code, 2);
+    assert.match(cfg.stderr, /bad\.yaml: apps\[0\]\.interval: "soon" is not a duration/);
+  });
+});
