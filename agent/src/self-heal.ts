@@ -48,8 +48,9 @@ export class SelfHeal {
   private seenRv = new Map<string, string | undefined>();
   /** resourceVersion of Tether's own last write per object: its watch echo is not drift. */
   private ownWrites = new Map<string, string | undefined>();
-  /** The desired objects by objectKey (events are matched to them without a scan). */
+  /** The desired objects by objectKey (events are matched to them without a scan), rebuilt when the set changes. */
   private desiredByKey = new Map<string, K8sObject>();
+  private desiredOf: readonly K8sObject[] | undefined;
   private relistTimer: NodeJS.Timeout | undefined;
   private running = false;
   private inflight = new Set<Promise<void>>();
@@ -74,7 +75,6 @@ export class SelfHeal {
         this.watches.delete(gk);
       }
     }
-    this.desiredByKey = new Map(this.sync.desiredObjects.map((o) => [objectKey(o), o]));
     for (const o of this.sync.desiredObjects) {
       const live = this.sync.live.get(objectKey(o));
       this.generations.set(objectKey(o), live?.metadata.generation);
@@ -150,7 +150,7 @@ export class SelfHeal {
 
   private handle(type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: K8sObject): void {
     const key = objectKey(obj);
-    const desired = this.desiredByKey.get(key);
+    const desired = this.desiredFor(key);
     if (type === 'DELETED') {
       this.sync.observe(obj, true);
       this.generations.delete(key);
@@ -179,8 +179,32 @@ export class SelfHeal {
     );
   }
 
-  private async heal(desired: K8sObject): Promise<void> {
-    const key = objectKey(desired);
+  /** The object Git wants now under `key` (the sync engine's current set, never a copy from an older revision). */
+  private desiredFor(key: string): K8sObject | undefined {
+    if (this.desiredOf !== this.sync.desiredObjects) {
+      this.desiredOf = this.sync.desiredObjects;
+      this.desiredByKey = new Map(this.desiredOf.map((o) => [objectKey(o), o]));
+    }
+    return this.desiredByKey.get(key);
+  }
+
+  private async heal(scheduled: K8sObject): Promise<void> {
+    const key = objectKey(scheduled);
+    if (!this.running) return;
+    // A sync is applying a new revision: its writes are not drift, and the object to heal to may be changing.
+    if (this.sync.syncing) {
+      this.timers.set(
+        key,
+        setTimeout(() => {
+          this.timers.delete(key);
+          const p = this.heal(scheduled).finally(() => this.inflight.delete(p));
+          this.inflight.add(p);
+        }, this.options.debounceMs),
+      );
+      return;
+    }
+    const desired = this.desiredFor(key);
+    if (!desired) return;
     const started = this.firstSeen.get(key) ?? performance.now();
     this.firstSeen.delete(key);
     const who = subject(desired);

@@ -87,6 +87,8 @@ export class AppSync {
   readonly applySetId: string;
   private lastTree: string | undefined;
   private lastGood = false;
+  /** True while a sync runs: self-heal waits, so it never applies the previous revision's objects meanwhile. */
+  syncing = false;
   /** The last sync that completed without error: a no-op sync reports it, not an older failure. */
   private lastGoodResult: SyncResult | undefined;
   private desired: K8sObject[] = [];
@@ -110,6 +112,15 @@ export class AppSync {
 
   /** One reconciliation. Never throws for fetch, render, apply or prune failures: they are in the result. */
   async sync(options: Partial<SyncOptions> = {}): Promise<SyncOutcome> {
+    this.syncing = true;
+    try {
+      return await this.syncOnce(options);
+    } finally {
+      this.syncing = false;
+    }
+  }
+
+  private async syncOnce(options: Partial<SyncOptions>): Promise<SyncOutcome> {
     const startedAt = new Date();
     const t0 = performance.now();
     const entries: SyncEntry[] = [];
@@ -173,18 +184,7 @@ export class AppSync {
     try {
       if (tree === undefined)
         throw new TetherError('render', `path '${this.app.path}' does not exist at ${revision.slice(0, 7)}`);
-      const files = await this.deps.source.readFiles(revision, this.app.path);
-      const rendered = await render(files, () => this.deps.source.readFiles(revision, ''), {
-        timeoutMs: 60_000,
-        maxOutputBytes: 64 * 1024 * 1024,
-        ...this.app.render,
-        path: this.app.path,
-      });
-      await this.ensureDiscovery(rendered.objects.map((o) => o.object));
-      desired = labelMembers(
-        validateObjects(rendered.objects, this.deps.discovery.isNamespaced, { defaultNamespace: this.app.namespace }),
-        this.applySetId,
-      );
+      desired = await this.renderDesired(revision);
     } catch (err) {
       this.lastGood = false;
       return finish({ error: { stage: 'render', message: describeError(err) } });
@@ -303,18 +303,7 @@ export class AppSync {
     objects: { desired: K8sObject; live?: K8sObject; dryRun?: K8sObject; error?: string }[];
   }> {
     const revision = await this.deps.source.fetch();
-    const files = await this.deps.source.readFiles(revision, this.app.path);
-    const rendered = await render(files, () => this.deps.source.readFiles(revision, ''), {
-      timeoutMs: 60_000,
-      maxOutputBytes: 64 * 1024 * 1024,
-      ...this.app.render,
-      path: this.app.path,
-    });
-    await this.ensureDiscovery(rendered.objects.map((o) => o.object));
-    const desired = labelMembers(
-      validateObjects(rendered.objects, this.deps.discovery.isNamespaced, { defaultNamespace: this.app.namespace }),
-      this.applySetId,
-    );
+    const desired = await this.renderDesired(revision);
     const objects: { desired: K8sObject; live?: K8sObject; dryRun?: K8sObject; error?: string }[] = [];
     await pool(desired, this.deps.concurrency ?? 8, async (obj) => {
       try {
@@ -330,6 +319,22 @@ export class AppSync {
     this.desired = desired;
     for (const o of objects) if (o.live) this.live.set(objectKey(o.live), o.live);
     return { revision, objects };
+  }
+
+  /** Reads, renders and validates the app's path at `revision`: the desired objects, labelled as members. */
+  private async renderDesired(revision: string): Promise<K8sObject[]> {
+    const files = await this.deps.source.readFiles(revision, this.app.path);
+    const rendered = await render(files, () => this.deps.source.readFiles(revision, ''), {
+      timeoutMs: 60_000,
+      maxOutputBytes: 64 * 1024 * 1024,
+      ...this.app.render,
+      path: this.app.path,
+    });
+    await this.ensureDiscovery(rendered.objects.map((o) => o.object));
+    return labelMembers(
+      validateObjects(rendered.objects, this.deps.discovery.isNamespaced, { defaultNamespace: this.app.namespace }),
+      this.applySetId,
+    );
   }
 
   /** Applies one object the way fluxcd/pkg/ssa does: dry-run, compare with live, write only on drift. */

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { serve } from '@hono/node-server';
 import { Octokit } from '@octokit/rest';
+import { jsonLogger } from '../../shared/src/log.ts';
 import { waitFor } from '../../testenv/src/processes.ts';
 import { startWorld, type World } from '../../testenv/src/world.ts';
 import { Agent } from '../src/agent.ts';
@@ -53,7 +54,12 @@ describe('the agent in operation: commit statuses, webhook, API', () => {
       apps: [{ name: 'web', repo: world.git!.cloneUrl(REPO), path: 'envs/dev/web', namespace: 'web', interval: '1h' }],
     });
     kube = new HttpKubeClient(loadKubeconfig(world.kube!.kubeconfig));
-    agent = await Agent.create(config, { kube, token: async () => world.token, healthIntervalMs: 200 });
+    agent = await Agent.create(config, {
+      kube,
+      token: async () => world.token,
+      healthIntervalMs: 200,
+      ...(process.env.TETHER_TEST_LOG ? { log: jsonLogger({ level: 'debug' }) } : {}),
+    });
     const app = createServer(agent, { webhookSecret: SECRET });
     server = await new Promise<Server>((resolve) => {
       const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server)) as Server;
