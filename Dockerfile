@@ -49,5 +49,7 @@ COPY agent/src ./agent/src
 # uid/gid 1000 (the image's `node` user), numeric so that Kubernetes can verify runAsNonRoot.
 USER 1000:1000
 EXPOSE 8080
-ENTRYPOINT ["node", "bin/tether.js"]
+# A 1 MB young generation keeps the agent near its 100 MB goal: the sync benchmark measured 142 MB without it and
+# 100-104 MB with it after syncing 3,000 objects (most of the excess was young-generation growth, not live data).
+ENTRYPOINT ["node", "--max-semi-space-size=1", "bin/tether.js"]
 CMD ["agent", "--config", "/etc/tether/config.yaml"]
