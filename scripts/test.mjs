@@ -36,7 +36,7 @@ if (files.some((f) => f.endsWith('.world.test.ts'))) {
   const b = spawnSync('bash', [join(root, 'testenv/build-binaries.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
   if (b.status !== 0) process.exit(b.status ?? 1);
 }
-if (files.some((f) => f.includes('status-page'))) {
+if (files.some((f) => f.includes('status-page') || f.includes('e2e'))) {
   const c = spawnSync('bash', [join(root, 'scripts/ensure-chromium.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (c.status !== 0) process.exit(c.status ?? 1);
 }

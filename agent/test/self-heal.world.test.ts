@@ -115,7 +115,11 @@ describe('self-heal against a real apiserver (the poll interval plays no part)',
         describe: () => 'ConfigMap not recreated',
       },
     );
-    assert.ok(healedFor('ConfigMap/default/settings').some((e) => e.entry.action === 'created'));
+    // The object can be visible before the agent has processed the apply's answer: wait for the record too.
+    await waitFor(() => healedFor('ConfigMap/default/settings').some((e) => e.entry.action === 'created'), {
+      timeoutMs: 5_000,
+      describe: () => JSON.stringify(healedFor('ConfigMap/default/settings')),
+    });
   });
 
   test('replicas owned by another manager (an HPA) are left alone', async () => {
