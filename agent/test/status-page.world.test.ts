@@ -1,38 +1,22 @@
 // The status page in a real browser: the agent's server on a real socket, Debian's Chromium driven by
 // playwright-core. It checks what a person sees (names, coloured badges, resources, the diff) and leaves
-// screenshots in test-artifacts/ for review. The AgentView is the in-memory fixture; a run against the real agent
-// comes with the agent runtime.
+// screenshots in test-artifacts/ for review. The AgentView is the in-memory fixture (every badge and state at once);
+// demo/test/e2e.world.test.ts looks at the real agent's page after the whole loop.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from '../../testenv/src/chromium.ts';
 import { createServer } from '../src/server.ts';
 import { FIXTURE_NOW, fixtureAgentView } from './fixtures/agent-view.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const artifacts = join(root, 'test-artifacts');
-const CHROMIUM = process.env['TETHER_CHROMIUM'] ?? '/usr/bin/chromium';
-
-/** Installs Chromium through scripts/ensure-chromium.sh when missing; fails loudly rather than skipping. */
-function ensureChromium(): void {
-  if (existsSync(CHROMIUM)) return;
-  const r = spawnSync('bash', [join(root, 'scripts', 'ensure-chromium.sh')], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  if (r.status !== 0 || !existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium is needed at ${CHROMIUM} for the status page browser test and could not be installed ` +
-        `(scripts/ensure-chromium.sh exited ${r.status}). Install it with: apt-get install -y chromium`,
-    );
-  }
-}
 
 function listen(app: ReturnType<typeof createServer>): Promise<Server> {
   return new Promise((resolveServer, reject) => {
@@ -48,40 +32,22 @@ describe('status page in Chromium', () => {
   let baseUrl: string;
   let context: BrowserContext;
   let page: Page;
-  let userDataDir: string;
+  let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
 
   before(async () => {
-    ensureChromium();
     mkdirSync(artifacts, { recursive: true });
     // refreshSeconds 0: a meta refresh in the middle of a check would reload the page under the test.
     const app = createServer(fixtureAgentView(), { now: () => FIXTURE_NOW, refreshSeconds: 0 });
     server = await listen(app);
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    userDataDir = mkdtempSync(join(tmpdir(), 'tether-chromium-'));
-    // playwright refuses --user-data-dir in args; launchPersistentContext is how it takes a fresh profile.
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1280, height: 800 },
-      timeout: 60_000,
-    });
+    browser = await launchChromium();
+    context = browser.context;
     page = context.pages()[0] ?? (await context.newPage());
   });
 
   after(async () => {
-    await context?.close();
+    await browser?.close();
     await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
   });
 
   /** The computed background colour of the first visible badge with this text. */

@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../../testenv/src/chromium.ts';
 import { runScenario } from '../scenario.ts';
 
-const CHROMIUM = process.env.TETHER_CHROMIUM ?? '/usr/bin/chromium';
 const artifacts = new URL('../../test-artifacts/', import.meta.url).pathname;
 
 test('the whole loop: bump → PR → merge → synced → promote gated on status → heal → prune → broken image → rollback', async (t) => {
@@ -28,22 +26,9 @@ test('the whole loop: bump → PR → merge → synced → promote gated on stat
     for (const s of steps) assert.ok(s.verified.length > 0, `${s.name} verified nothing`);
 
     // The status page of the real dev agent, in a real browser, after the loop.
-    const userDataDir = mkdtempSync(join(tmpdir(), 'tether-e2e-chromium-'));
-    const context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    const browser = await launchChromium();
     try {
-      const page = await context.newPage();
+      const page = await browser.context.newPage();
       await page.goto(`${running!.agents.dev.url}/apps/web`);
       const text = (await page.locator('body').textContent()) ?? '';
       assert.match(text, /Deployment\/web\/web/);
@@ -52,8 +37,7 @@ test('the whole loop: bump → PR → merge → synced → promote gated on stat
       mkdirSync(artifacts, { recursive: true });
       await page.screenshot({ path: join(artifacts, 'status-page-real-agent.png'), fullPage: true });
     } finally {
-      await context.close();
-      rmSync(userDataDir, { recursive: true, force: true });
+      await browser.close();
     }
   } finally {
     await running?.stop();
