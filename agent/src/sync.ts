@@ -193,8 +193,9 @@ export class AppSync {
     // Inventory: the parent first, as the superset of what it had and what Git wants (kubectl updateToSuperset).
     let previous: ObjectRef[];
     let parentLive: K8sObject | undefined;
+    let parentType: ResourceType;
     try {
-      const parentType = await this.typeOf(
+      parentType = await this.typeOf(
         `${this.parent.group ? `${this.parent.group}/` : ''}${this.parent.version}`,
         this.parent.kind,
       );
@@ -269,10 +270,6 @@ export class AppSync {
 
     // The parent now records exactly what remains ours.
     try {
-      const parentType = await this.typeOf(
-        `${this.parent.group ? `${this.parent.group}/` : ''}${this.parent.version}`,
-        this.parent.kind,
-      );
       await this.writeParent(parentType, parentLive, [...desired.map(refOf), ...kept]);
     } catch (err) {
       entries.push({ subject: subject({ ...this.parent }), action: 'failed', reason: describeError(err) });
@@ -280,10 +277,9 @@ export class AppSync {
 
     this.desired = desired;
     const health = this.healthNow();
-    const failed = entries.some((e) => e.action === 'failed');
-    this.lastTree = tree;
-    this.lastGood = !failed;
     const firstFailure = entries.find((e) => e.action === 'failed');
+    this.lastTree = tree;
+    this.lastGood = firstFailure === undefined;
     const outcome = finish({
       health,
       ...(firstFailure
