@@ -10,7 +10,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
-# 2. The renderers the agent runs for kustomize and Helm apps (agent/src/render.ts looks them up on PATH; plain
+# 2. The renderers the agent runs for kustomize and Helm apps (agent/src/edges/render/render.ts looks them up on PATH; plain
 # manifests need neither). Git needs no binary: the agent fetches with isomorphic-git. Checksums are checked
 # against the ones each project publishes with the release.
 FROM debian:bookworm-slim AS tools

@@ -6,11 +6,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Discovery } from '../agent/src/discovery.ts';
-import { GitSource } from '../agent/src/git-source.ts';
-import { HttpKubeClient } from '../agent/src/kube-client.ts';
-import { loadKubeconfig } from '../agent/src/kubeconfig.ts';
-import { AppSync, pruneOptions } from '../agent/src/sync.ts';
+import { GitSource } from '../agent/src/edges/git/git-source.ts';
+import { Discovery } from '../agent/src/edges/kube/discovery.ts';
+import { HttpKubeClient } from '../agent/src/edges/kube/kube-client.ts';
+import { loadKubeconfig } from '../agent/src/edges/kube/kubeconfig.ts';
+import { AppSync, pruneOptions } from '../agent/src/reconcile/sync.ts';
 
 /** What the child prints on its only line of stdout. */
 export interface AgentRssResult {

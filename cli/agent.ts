@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { Agent } from '../agent/src/agent.ts';
 import { type AgentConfig, loadConfig } from '../agent/src/config.ts';
-import { diff, hasDrift } from '../agent/src/drift.ts';
-import { appHealth, objectHealth } from '../agent/src/health.ts';
-import { HttpKubeClient } from '../agent/src/kube-client.ts';
-import { inClusterConnection, loadKubeconfig } from '../agent/src/kubeconfig.ts';
-import { refOf, subject } from '../agent/src/objects.ts';
-import type { AppSync } from '../agent/src/sync.ts';
+import { diff, hasDrift } from '../agent/src/core/drift.ts';
+import { appHealth, objectHealth } from '../agent/src/core/health.ts';
+import { refOf, subject } from '../agent/src/core/objects.ts';
+import { HttpKubeClient } from '../agent/src/edges/kube/kube-client.ts';
+import { inClusterConnection, loadKubeconfig } from '../agent/src/edges/kube/kubeconfig.ts';
+import { Agent } from '../agent/src/reconcile/agent.ts';
+import type { AppSync } from '../agent/src/reconcile/sync.ts';
 import { describeError, TetherError } from '../shared/src/errors.ts';
 import { jsonLogger } from '../shared/src/log.ts';
 import { type CliIO, type Command, parseOptions } from './main.ts';
@@ -59,7 +59,7 @@ export const agentCommand: Command = {
     const log = jsonLogger();
     const kube = kubeClientFor(config);
     const agent = await Agent.create(config, { kube, log });
-    const { createServer } = await import('../agent/src/server.ts');
+    const { createServer } = await import('../agent/src/edges/http/server.ts');
     const { serve } = await import('@hono/node-server');
     const app = createServer(agent, {
       webhookSecret: readSecretFile(config.server.webhookSecretFile, 'server.webhookSecretFile'),

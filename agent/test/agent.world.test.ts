@@ -8,11 +8,11 @@ import { Octokit } from '@octokit/rest';
 import { jsonLogger } from '../../shared/src/log.ts';
 import { waitFor } from '../../testenv/src/processes.ts';
 import { startWorld, type World } from '../../testenv/src/world.ts';
-import { Agent } from '../src/agent.ts';
 import { parseConfig } from '../src/config.ts';
-import { HttpKubeClient } from '../src/kube-client.ts';
-import { loadKubeconfig } from '../src/kubeconfig.ts';
-import { createServer } from '../src/server.ts';
+import { createServer } from '../src/edges/http/server.ts';
+import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
+import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
+import { Agent } from '../src/reconcile/agent.ts';
 
 const SECRET = 'webhook-secret-for-tests';
 const REPO = 'acme/env';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { clampDescription, statusFor } from '../src/commit-status.ts';
-import type { AppState } from '../src/types.ts';
+import { clampDescription, statusFor } from '../src/core/commit-status.ts';
+import type { AppState } from '../src/core/types.ts';
 
 const base = (over: Partial<AppState>): AppState => ({
   app: 'web',

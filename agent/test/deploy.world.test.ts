@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { type LocalKube, startKube } from '../../testenv/src/kube.ts';
 import { parseConfig } from '../src/config.ts';
-import type { K8sObject } from '../src/types.ts';
+import type { K8sObject } from '../src/core/types.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SA = 'system:serviceaccount:tether-system:tether';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { diff, diffLines, driftPaths, editScript, hasDrift, normalizeForDiff } from '../src/drift.ts';
-import { formatFieldPath, ownedByOthers } from '../src/managed-fields.ts';
-import type { K8sObject } from '../src/types.ts';
+import { diff, diffLines, driftPaths, editScript, hasDrift, normalizeForDiff } from '../src/core/drift.ts';
+import { formatFieldPath, ownedByOthers } from '../src/core/managed-fields.ts';
+import type { K8sObject } from '../src/core/types.ts';
 import { fixture } from './load-fixture.ts';
 
 describe('hasDrift (fixtures: real server-side dry-run results against live objects)', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { appHealth, compareHealth, HEALTH_ORDER, healthOf, objectHealth } from '../src/health.ts';
-import type { HealthResult, HealthStatus, K8sObject } from '../src/types.ts';
+import { appHealth, compareHealth, HEALTH_ORDER, healthOf, objectHealth } from '../src/core/health.ts';
+import type { HealthResult, HealthStatus, K8sObject } from '../src/core/types.ts';
 import { fixture } from './load-fixture.ts';
 
 type Json = Record<string, unknown>;

@@ -14,9 +14,9 @@ import {
   parentObject,
   readParent,
   staleObjects,
-} from '../src/inventory.ts';
-import { subject } from '../src/objects.ts';
-import type { K8sObject, ObjectRef } from '../src/types.ts';
+} from '../src/core/inventory.ts';
+import { subject } from '../src/core/objects.ts';
+import type { K8sObject, ObjectRef } from '../src/core/types.ts';
 import { fixture } from './load-fixture.ts';
 
 function obj(apiVersion: string, kind: string, name: string, namespace?: string, labels?: Record<string, string>) {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import type { K8sObject } from '../src/types.ts';
+import type { K8sObject } from '../src/core/types.ts';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 

@@ -8,8 +8,8 @@ import {
   isOwnedBy,
   ownedByOthers,
   parseFieldPath,
-} from '../src/managed-fields.ts';
-import type { FieldsV1, K8sObject } from '../src/types.ts';
+} from '../src/core/managed-fields.ts';
+import type { FieldsV1, K8sObject } from '../src/core/types.ts';
 import { fixture } from './load-fixture.ts';
 
 describe('field paths', () => {

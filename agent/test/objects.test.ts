@@ -10,8 +10,8 @@ import {
   subject,
   syncWave,
   validateObjects,
-} from '../src/objects.ts';
-import type { IsNamespaced, K8sObject, SourcedObject } from '../src/types.ts';
+} from '../src/core/objects.ts';
+import type { IsNamespaced, K8sObject, SourcedObject } from '../src/core/types.ts';
 
 // Discovery as a small real cluster answers it.
 const discovery: IsNamespaced = (apiVersion, kind) => {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { subject } from '../src/objects.ts';
-import { KIND_ORDER, kindRank, orderObjects, planSync } from '../src/plan.ts';
-import type { K8sObject } from '../src/types.ts';
+import { subject } from '../src/core/objects.ts';
+import { KIND_ORDER, kindRank, orderObjects, planSync } from '../src/core/plan.ts';
+import type { K8sObject } from '../src/core/types.ts';
 
 function obj(apiVersion: string, kind: string, name: string, namespace?: string, wave?: string): K8sObject {
   const metadata: K8sObject['metadata'] = { name };

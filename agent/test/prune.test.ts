@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { StaleObject } from '../src/inventory.ts';
-import { refOf, subject } from '../src/objects.ts';
-import { defaultPruneOptions, keptEntries, type PruneOptions, planPrune, type RevisionOutcome } from '../src/prune.ts';
-import type { K8sObject } from '../src/types.ts';
+import type { StaleObject } from '../src/core/inventory.ts';
+import { refOf, subject } from '../src/core/objects.ts';
+import {
+  defaultPruneOptions,
+  keptEntries,
+  type PruneOptions,
+  planPrune,
+  type RevisionOutcome,
+} from '../src/core/prune.ts';
+import type { K8sObject } from '../src/core/types.ts';
 
 function stale(
   apiVersion: string,

@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
-import type { AppView } from '../src/agent-view.ts';
-import { escapeLabelValue } from '../src/metrics-text.ts';
-import { createServer } from '../src/server.ts';
-import { escapeHtml } from '../src/status-page.ts';
+import type { AppView } from '../src/core/agent-view.ts';
+import { escapeLabelValue } from '../src/core/metrics-text.ts';
+import { escapeHtml } from '../src/core/status-page.ts';
+import { createServer } from '../src/edges/http/server.ts';
 import {
   FIXTURE_NOW,
   fixtureAgentView,

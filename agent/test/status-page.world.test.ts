@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import type { BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../../testenv/src/chromium.ts';
-import { createServer } from '../src/server.ts';
+import { createServer } from '../src/edges/http/server.ts';
 import { FIXTURE_NOW, fixtureAgentView } from './fixtures/agent-view.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { Agent, request } from 'node:https';
-import { TetherError } from '../../shared/src/errors.ts';
+import { TetherError } from '../../../../shared/src/errors.ts';
+import type { K8sObject } from '../../core/types.ts';
 import type { KubeConnection } from './kubeconfig.ts';
-import type { K8sObject } from './types.ts';
 
 /** A resource type as discovery reports it. */
 export interface ResourceType {

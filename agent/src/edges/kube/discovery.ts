@@ -1,5 +1,5 @@
+import { parseApiVersion } from '../../core/objects.ts';
 import type { KubeClient, ResourceType } from './kube-client.ts';
-import { parseApiVersion } from './objects.ts';
 
 /**
  * Discovery, cached, refreshed on a miss: a kind the cache does not know triggers one new discovery (at most one

@@ -1,8 +1,6 @@
-import { describeError, TetherError } from '../../shared/src/errors.ts';
-import type { Discovery } from './discovery.ts';
-import { hasDrift } from './drift.ts';
-import type { SourceFile } from './git-source.ts';
-import { appHealth, objectHealth } from './health.ts';
+import { describeError, TetherError } from '../../../shared/src/errors.ts';
+import { hasDrift } from '../core/drift.ts';
+import { appHealth, objectHealth } from '../core/health.ts';
 import {
   type ApplySetParentRef,
   applySetId,
@@ -13,13 +11,15 @@ import {
   parentObject,
   readParent,
   staleObjects,
-} from './inventory.ts';
-import { KubeApiError, type KubeClient, type ResourceType } from './kube-client.ts';
-import { groupKind, objectKey, refOf, subject, validateObjects } from './objects.ts';
-import { compareObjects, planSync } from './plan.ts';
-import { defaultPruneOptions, keptEntries, type PruneOptions, planPrune } from './prune.ts';
-import { type RenderOptions, render } from './render.ts';
-import type { AppState, HealthResult, K8sObject, ObjectRef, SyncEntry, SyncResult } from './types.ts';
+} from '../core/inventory.ts';
+import { groupKind, objectKey, refOf, subject, validateObjects } from '../core/objects.ts';
+import { compareObjects, planSync } from '../core/plan.ts';
+import { defaultPruneOptions, keptEntries, type PruneOptions, planPrune } from '../core/prune.ts';
+import type { AppState, HealthResult, K8sObject, ObjectRef, SyncEntry, SyncResult } from '../core/types.ts';
+import type { SourceFile } from '../edges/git/git-source.ts';
+import type { Discovery } from '../edges/kube/discovery.ts';
+import { KubeApiError, type KubeClient, type ResourceType } from '../edges/kube/kube-client.ts';
+import { type RenderOptions, render } from '../edges/render/render.ts';
 
 /** An app as the sync engine needs it (the agent's configuration, parsed). */
 export interface AppSpec {

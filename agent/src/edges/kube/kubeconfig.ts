@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { load } from 'js-yaml';
-import { TetherError } from '../../shared/src/errors.ts';
+import { TetherError } from '../../../../shared/src/errors.ts';
 
 /** What an HTTPS request to the apiserver needs: where, and how to prove who we are. */
 export interface KubeConnection {

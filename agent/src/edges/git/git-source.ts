@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import git from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
-import { TetherError } from '../../shared/src/errors.ts';
+import { TetherError } from '../../../../shared/src/errors.ts';
 
 /** Basic-auth credentials for a Git server (GitHub takes `x-access-token:<token>`). */
 export interface GitCredentials {

@@ -3,9 +3,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { loadAll } from 'js-yaml';
-import { TetherError } from '../../shared/src/errors.ts';
-import type { SourceFile } from './git-source.ts';
-import type { SourcedObject } from './types.ts';
+import { TetherError } from '../../../../shared/src/errors.ts';
+import type { SourcedObject } from '../../core/types.ts';
+import type { SourceFile } from '../git/git-source.ts';
 
 /** How an app's path is rendered. */
 export interface RenderOptions {

@@ -1,6 +1,6 @@
 import { createSign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { TetherError } from '../../shared/src/errors.ts';
+import { TetherError } from '../../../../shared/src/errors.ts';
 
 /** Returns a current GitHub token (for the REST API and for Git over HTTPS as `x-access-token`). */
 export type TokenProvider = () => Promise<string>;

@@ -1,7 +1,7 @@
-import { describeError } from '../../shared/src/errors.ts';
-import type { GitHubClient } from '../../shared/src/github.ts';
-import { type Logger, silentLogger } from '../../shared/src/log.ts';
-import type { CommitStatus } from './commit-status.ts';
+import { describeError } from '../../../shared/src/errors.ts';
+import type { GitHubClient } from '../../../shared/src/github.ts';
+import { type Logger, silentLogger } from '../../../shared/src/log.ts';
+import type { CommitStatus } from '../core/commit-status.ts';
 
 /** Options of the reporter. */
 export interface StatusReporterOptions {

@@ -4,7 +4,7 @@
 // who owns what. Tether also records the member list in the parent, because listing by label finds only the kinds and
 // namespaces the parent names, and an object whose label was removed by hand would otherwise be forgotten.
 import { createHash } from 'node:crypto';
-import { TetherError } from '../../shared/src/errors.ts';
+import { TetherError } from '../../../shared/src/errors.ts';
 import { groupKind, label, objectKey, parseObjectKey, refOf, subject } from './objects.ts';
 import { compareRefs } from './plan.ts';
 import type { K8sObject, ObjectRef } from './types.ts';

@@ -1,11 +1,11 @@
-import { describeError } from '../../shared/src/errors.ts';
-import type { Discovery } from './discovery.ts';
-import { hasDrift } from './drift.ts';
-import { memberSelector } from './inventory.ts';
-import type { KubeClient, ResourceType, Watch } from './kube-client.ts';
-import { annotation, groupKind, objectKey, refOf, subject, TETHER_ANNOTATIONS } from './objects.ts';
+import { describeError } from '../../../shared/src/errors.ts';
+import { hasDrift } from '../core/drift.ts';
+import { memberSelector } from '../core/inventory.ts';
+import { annotation, groupKind, objectKey, refOf, subject, TETHER_ANNOTATIONS } from '../core/objects.ts';
+import type { K8sObject, SyncEntry } from '../core/types.ts';
+import type { Discovery } from '../edges/kube/discovery.ts';
+import type { KubeClient, ResourceType, Watch } from '../edges/kube/kube-client.ts';
 import type { AppSync } from './sync.ts';
-import type { K8sObject, SyncEntry } from './types.ts';
 
 /** Options of self-heal. */
 export interface SelfHealOptions {

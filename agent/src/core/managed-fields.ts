@@ -3,7 +3,7 @@
 // FieldsV1 format: https://kubernetes.io/docs/reference/using-api/server-side-apply/#field-management and
 // sigs.k8s.io/structured-merge-diff fieldpath/serialize-pe.go: `f:<name>` a field, `k:<json>` a list item by its
 // keys, `v:<json>` a set item by value, `i:<n>` a list item by index, `.` the node itself.
-import { TetherError } from '../../shared/src/errors.ts';
+import { TetherError } from '../../../shared/src/errors.ts';
 import type { FieldsV1, K8sObject, ManagedFieldsEntry } from './types.ts';
 
 /** The field manager Tether applies with (DESIGN.md). */

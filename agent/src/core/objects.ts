@@ -1,5 +1,5 @@
 // Object identity helpers and validation of rendered manifests (issue 6). Pure: discovery is passed in as a function.
-import { TetherError } from '../../shared/src/errors.ts';
+import { TetherError } from '../../../shared/src/errors.ts';
 import type { IsNamespaced, K8sObject, ObjectRef, SourcedObject } from './types.ts';
 
 /** Annotations Tether honours on objects (DESIGN.md, "object annotations honoured"). */

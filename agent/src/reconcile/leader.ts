@@ -1,4 +1,4 @@
-import type { Logger } from '../../shared/src/log.ts';
+import type { Logger } from '../../../shared/src/log.ts';
 
 /** The one request a lease needs: raw JSON over the apiserver (HttpKubeClient.raw). */
 export interface RawKube {

@@ -3,10 +3,10 @@
 // `app.request()` and an in-memory view, and the runtime serves the same app with @hono/node-server.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { type Context, Hono } from 'hono';
-import { describeError } from '../../shared/src/errors.ts';
-import type { AgentView, AppView } from './agent-view.ts';
-import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics-text.ts';
-import { type DiffState, renderAppPage, renderIndexPage, renderNotFoundPage } from './status-page.ts';
+import { describeError } from '../../../../shared/src/errors.ts';
+import type { AgentView, AppView } from '../../core/agent-view.ts';
+import { METRICS_CONTENT_TYPE, renderMetrics } from '../../core/metrics-text.ts';
+import { type DiffState, renderAppPage, renderIndexPage, renderNotFoundPage } from '../../core/status-page.ts';
 
 /** Options of `createServer`. */
 export interface ServerOptions {

@@ -1,23 +1,23 @@
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeError } from '../../shared/src/errors.ts';
-import { createGitHub, type GitHubClient, repoFromUrl } from '../../shared/src/github.ts';
-import { type Logger, silentLogger } from '../../shared/src/log.ts';
-import type { AgentMetrics, AgentView, AppView, HealView, ResourceView } from './agent-view.ts';
-import { statusFor } from './commit-status.ts';
-import type { AgentConfig, AppConfig } from './config.ts';
-import { Discovery } from './discovery.ts';
-import { diff } from './drift.ts';
-import { GitSource } from './git-source.ts';
-import { githubAppProvider, type TokenProvider, tokenFileProvider } from './github-auth.ts';
-import { objectHealth } from './health.ts';
-import type { HttpKubeClient } from './kube-client.ts';
+import { describeError } from '../../../shared/src/errors.ts';
+import { createGitHub, type GitHubClient, repoFromUrl } from '../../../shared/src/github.ts';
+import { type Logger, silentLogger } from '../../../shared/src/log.ts';
+import type { AgentConfig, AppConfig } from '../config.ts';
+import type { AgentMetrics, AgentView, AppView, HealView, ResourceView } from '../core/agent-view.ts';
+import { statusFor } from '../core/commit-status.ts';
+import { diff } from '../core/drift.ts';
+import { objectHealth } from '../core/health.ts';
+import { objectKey, refOf, subject } from '../core/objects.ts';
+import type { HealthStatus, K8sObject } from '../core/types.ts';
+import { GitSource } from '../edges/git/git-source.ts';
+import { githubAppProvider, type TokenProvider, tokenFileProvider } from '../edges/github/github-auth.ts';
+import { Discovery } from '../edges/kube/discovery.ts';
+import type { HttpKubeClient } from '../edges/kube/kube-client.ts';
 import { LeaderElector } from './leader.ts';
-import { objectKey, refOf, subject } from './objects.ts';
 import { type HealEvent, SelfHeal } from './self-heal.ts';
 import { StatusReporter } from './status-reporter.ts';
 import { AppSync, type DesiredStateSource, pruneOptions, type SyncOutcome } from './sync.ts';
-import type { HealthStatus, K8sObject } from './types.ts';
 
 /** What the agent is given besides its configuration (STYLE.md #4). */
 export interface AgentDeps {
