@@ -11,6 +11,10 @@ KWOK=v0.8.0
 root=${TETHER_TESTENV_CACHE:-$HOME/.cache/tether/testenv}
 bin="$root/k8s-$K8S-etcd-$ETCD-kwok-$KWOK/bin"
 mkdir -p "$bin"
+# One build at a time per cache: parallel test runs (or engineers) would otherwise compile the same binary twice
+# into the same temporary file.
+exec 9>"$root/.build.lock"
+flock 9
 # Go may need to build with -p 1 on a small machine; the default uses every core.
 export GOFLAGS="${GOFLAGS:-} -mod=readonly -trimpath"
 export CGO_ENABLED=0

@@ -7,6 +7,12 @@ import type { CommitStatus } from '../core/commit-status.ts';
 export interface StatusReporterOptions {
   /** A `pending` whose only change is its description is posted at most this often (Syncing 12/42 …). */
   pendingIntervalMs: number;
+  /**
+   * A `pending` that would replace a settled verdict (or start a commit's first status) waits this long: a sync or a
+   * heal that settles sooner then writes only its final verdict, so a short sync costs one write and a green commit
+   * does not flicker to pending while a heal re-applies it.
+   */
+  pendingGraceMs: number;
   /** Backoff of a failed post: first delay, doubling up to `maxBackoffMs`; a newer status replaces a queued one. */
   backoffMs: number;
   maxBackoffMs: number;
@@ -15,26 +21,39 @@ export interface StatusReporterOptions {
   onResult?: (ok: boolean) => void;
 }
 
-/** Defaults: pending at most every 5 s; backoff 1 s → 60 s. */
+/** Defaults: pending grace 2 s, pending updates at most every 5 s; backoff 1 s → 60 s. */
 export function defaultStatusReporterOptions(): StatusReporterOptions {
-  return { pendingIntervalMs: 5000, backoffMs: 1000, maxBackoffMs: 60_000, log: silentLogger };
+  return { pendingIntervalMs: 5000, pendingGraceMs: 2000, backoffMs: 1000, maxBackoffMs: 60_000, log: silentLogger };
 }
 
 interface Slot {
-  posted?: { state: string; description: string; at: number };
+  /** What GitHub holds, as far as this process knows: written by it, or read once after a restart. */
+  posted?: { state: string; description: string; targetUrl?: string; at: number };
   /** Whether GitHub's existing statuses for this sha+context were read (once, after a restart). */
   seeded: boolean;
+  /** The status being written right now; it becomes `posted` when the write succeeds. */
+  inflight?: CommitStatus;
+  /** The newest verdict not yet written. */
   queued?: CommitStatus;
   timer?: NodeJS.Timeout;
+  /** Why the timer waits: a grace/interval for a pending may be cut short by a settled verdict, a backoff may not. */
+  timerKind?: 'pending' | 'backoff';
   attempt: number;
   running?: Promise<void>;
 }
 
+type Target = { owner: string; repo: string; sha: string };
+
+function same(a: { state: string; description: string; targetUrl?: string } | undefined, b: CommitStatus): boolean {
+  return !!a && a.state === b.state && a.description === b.description && (a.targetUrl ?? '') === (b.targetUrl ?? '');
+}
+
 /**
- * Posts commit statuses without blocking syncs and without waste: at most one write per (sha, context, state,
- * description), decided from its own memory (one list call per sha+context after a restart, none per reconcile),
- * `pending` updates rate-limited, failed posts retried with backoff where the newest wanted status wins
- * (notification-controller#327/#977/#1373: no list per reconcile, no success before failure, no dropped failure).
+ * Posts commit statuses without blocking syncs and without waste. Its one rule: once nothing is queued or in flight,
+ * the last status written for (sha, context) equals the newest verdict asked for. A new verdict is compared with
+ * what is being written now, else with what GitHub holds (its own writes, or one list call per sha+context after a
+ * restart) — never only with a status read earlier, which a write in flight is about to replace. Failed posts are
+ * retried with backoff and the newest verdict wins; `pending` waits out a grace and an interval.
  */
 export class StatusReporter {
   private readonly slots = new Map<string, Slot>();
@@ -51,7 +70,7 @@ export class StatusReporter {
   }
 
   /** Asks for `status` on `owner/repo@sha`; returns at once. */
-  report(target: { owner: string; repo: string; sha: string }, status: CommitStatus): void {
+  report(target: Target, status: CommitStatus): void {
     if (this.stopped) return;
     const key = `${target.owner}/${target.repo}@${target.sha}#${status.context}`;
     let slot = this.slots.get(key);
@@ -59,19 +78,23 @@ export class StatusReporter {
       slot = { seeded: false, attempt: 0 };
       this.slots.set(key, slot);
     }
-    const p = slot.posted;
-    if (p && p.state === status.state && p.description === status.description) {
+    const last = slot.inflight ?? slot.posted;
+    if (same(last, status)) {
       slot.queued = undefined;
       return;
     }
     slot.queued = status;
-    if (slot.timer || slot.running) return;
-    // A pending that only updates its description waits out the interval; any change of state goes at once.
-    const wait =
-      p && p.state === 'pending' && status.state === 'pending'
-        ? Math.max(0, p.at + this.options.pendingIntervalMs - Date.now())
-        : 0;
-    this.schedule(key, slot, target, wait);
+    if (slot.running) return;
+    if (slot.timer) {
+      // A settled verdict does not wait behind a pending's grace; a backoff after a failure still applies.
+      if (slot.timerKind === 'pending' && status.state !== 'pending') {
+        clearTimeout(slot.timer);
+        slot.timer = undefined;
+        this.schedule(key, slot, target, 0);
+      }
+      return;
+    }
+    this.schedule(key, slot, target, this.pendingWait(slot, status), 'pending');
   }
 
   /** Resolves when nothing is queued or being posted (tests, graceful shutdown); gives up after `timeoutMs`. */
@@ -80,7 +103,7 @@ export class StatusReporter {
     while (Date.now() < deadline) {
       const busy = [...this.slots.values()].filter((s) => s.running || s.timer || s.queued);
       if (busy.length === 0) return;
-      await Promise.race([...busy.map((s) => s.running).filter(Boolean), new Promise((r) => setTimeout(r, 50))]);
+      await Promise.race([...busy.map((s) => s.running).filter(Boolean), new Promise((r) => setTimeout(r, 20))]);
     }
   }
 
@@ -98,43 +121,50 @@ export class StatusReporter {
   prune(keepShas: Set<string>): void {
     for (const [key, slot] of this.slots) {
       const sha = key.slice(key.indexOf('@') + 1, key.indexOf('#'));
-      if (!keepShas.has(sha) && !slot.running && !slot.timer) this.slots.delete(key);
+      if (!keepShas.has(sha) && !slot.running && !slot.timer && !slot.queued) this.slots.delete(key);
     }
   }
 
-  private schedule(
-    key: string,
-    slot: Slot,
-    target: { owner: string; repo: string; sha: string },
-    delayMs: number,
-  ): void {
+  /** How long a status waits before its write: only a `pending` waits (grace, then the description interval). */
+  private pendingWait(slot: Slot, status: CommitStatus): number {
+    if (status.state !== 'pending') return 0;
+    const p = slot.posted;
+    if (p && p.state === 'pending') return Math.max(0, p.at + this.options.pendingIntervalMs - Date.now());
+    return this.options.pendingGraceMs;
+  }
+
+  private schedule(key: string, slot: Slot, target: Target, delayMs: number, kind?: Slot['timerKind']): void {
     const run = () => {
       slot.timer = undefined;
+      slot.timerKind = undefined;
       slot.running = this.post(slot, target).finally(() => {
         slot.running = undefined;
-        if (slot.queued && !this.stopped && !slot.timer) {
-          const backoff =
-            slot.attempt > 0
-              ? Math.min(this.options.maxBackoffMs, this.options.backoffMs * 2 ** (slot.attempt - 1))
-              : 0;
-          this.schedule(key, slot, target, backoff);
+        const next = slot.queued;
+        if (!next || this.stopped || slot.timer) return;
+        if (slot.attempt > 0) {
+          const backoff = Math.min(this.options.maxBackoffMs, this.options.backoffMs * 2 ** (slot.attempt - 1));
+          this.schedule(key, slot, target, backoff, 'backoff');
+        } else {
+          this.schedule(key, slot, target, this.pendingWait(slot, next), 'pending');
         }
       });
     };
     if (delayMs <= 0) run();
     else {
+      slot.timerKind = kind;
       slot.timer = setTimeout(run, delayMs);
       slot.timer.unref?.();
     }
   }
 
-  private async post(slot: Slot, target: { owner: string; repo: string; sha: string }): Promise<void> {
+  private async post(slot: Slot, target: Target): Promise<void> {
     const status = slot.queued;
     if (!status) return;
+    slot.queued = undefined;
+    slot.inflight = status;
     try {
       if (!slot.seeded && this.seededContexts.has(status.context)) slot.seeded = true;
       if (!slot.seeded) {
-        this.seededContexts.add(status.context);
         // After a restart the same status may already be there: read it once instead of writing a duplicate.
         const { data } = await this.github.rest.repos.listCommitStatusesForRef({
           owner: target.owner,
@@ -142,11 +172,19 @@ export class StatusReporter {
           ref: target.sha,
           per_page: 100,
         });
+        this.seededContexts.add(status.context);
         const latest = data.find((s) => s.context === status.context);
-        if (latest) slot.posted = { state: latest.state, description: latest.description ?? '', at: 0 };
+        if (latest) {
+          slot.posted = {
+            state: latest.state,
+            description: latest.description ?? '',
+            targetUrl: latest.target_url ?? undefined,
+            at: 0,
+          };
+        }
         slot.seeded = true;
-        if (slot.posted && slot.posted.state === status.state && slot.posted.description === status.description) {
-          slot.queued = undefined;
+        if (same(slot.posted, status)) {
+          slot.attempt = 0;
           return;
         }
       }
@@ -159,20 +197,19 @@ export class StatusReporter {
         description: status.description,
         ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
       });
-      slot.posted = { state: status.state, description: status.description, at: Date.now() };
-      // A status asked for again while this one was in flight is the same write: do not repeat it.
-      const q = slot.queued;
-      if (
-        q === status ||
-        (q && q.state === status.state && q.description === status.description && q.targetUrl === status.targetUrl)
-      ) {
-        slot.queued = undefined;
-      }
+      slot.posted = {
+        state: status.state,
+        description: status.description,
+        targetUrl: status.targetUrl,
+        at: Date.now(),
+      };
       slot.attempt = 0;
       this.options.onResult?.(true);
       this.options.log.info('commit status posted', { context: status.context, sha: target.sha, state: status.state });
     } catch (err) {
       slot.attempt++;
+      // The verdict still stands unless a newer one replaced it meanwhile (or the reporter was stopped).
+      if (!this.stopped) slot.queued ??= status;
       this.options.onResult?.(false);
       this.options.log.warn('commit status post failed', {
         context: status.context,
@@ -181,6 +218,10 @@ export class StatusReporter {
         attempt: slot.attempt,
         error: describeError(err),
       });
+    } finally {
+      slot.inflight = undefined;
+      // A verdict asked for again while its write was in flight is that same write: do not repeat it.
+      if (slot.queued && same(slot.posted, slot.queued)) slot.queued = undefined;
     }
   }
 }

@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import type { GitHubClient } from '../../shared/src/github.ts';
+import type { CommitStatus } from '../src/core/commit-status.ts';
+import { StatusReporter, type StatusReporterOptions } from '../src/reconcile/status-reporter.ts';
+
+const target = { owner: 'acme', repo: 'env', sha: 'a'.repeat(40) };
+const context = 'tether/dev/web';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * GitHub's statuses for one repository, in memory: newest first per ref, as the REST API lists them. Writes and reads
+ * take `latency()` ms and fail when `fail()` says so — the faults a reporter meets on a bad GitHub minute.
+ */
+class StatusStore {
+  readonly statuses: { sha: string; state: string; description: string; context: string }[] = [];
+  writes = 0;
+  constructor(
+    private readonly latency: () => number = () => 0,
+    private readonly fail: () => boolean = () => false,
+  ) {}
+  client(): GitHubClient {
+    const repos = {
+      listCommitStatusesForRef: async (p: { ref: string }) => {
+        await sleep(this.latency());
+        if (this.fail()) throw new Error('HTTP 502 (list)');
+        return { data: this.statuses.filter((s) => s.sha === p.ref).map((s) => ({ ...s, target_url: null })) };
+      },
+      createCommitStatus: async (p: { sha: string; state: string; description: string; context: string }) => {
+        await sleep(this.latency());
+        if (this.fail()) throw new Error('HTTP 500 (create)');
+        this.writes++;
+        this.statuses.unshift({ sha: p.sha, state: p.state, description: p.description, context: p.context });
+        return { data: {} };
+      },
+    };
+    return { rest: { repos } } as unknown as GitHubClient;
+  }
+  latest(): { state: string; description: string } | undefined {
+    return this.statuses.find((s) => s.sha === target.sha && s.context === context);
+  }
+}
+
+const fast: Partial<StatusReporterOptions> = { pendingGraceMs: 5, pendingIntervalMs: 5, backoffMs: 1, maxBackoffMs: 4 };
+const pending: CommitStatus = { state: 'pending', description: 'Syncing aaaaaaa', context };
+const success: CommitStatus = { state: 'success', description: 'Synced 3 resources · Healthy', context };
+const failure: CommitStatus = { state: 'failure', description: 'Degraded: Deployment/web/api', context };
+
+test('a verdict that arrives while a pending is being written is written after it (restart race)', async () => {
+  const gh = new StatusStore(() => 20);
+  // Before the restart the commit was green.
+  gh.statuses.push({ sha: target.sha, ...success });
+  const reporter = new StatusReporter(gh.client(), { ...fast, pendingGraceMs: 0 });
+  reporter.report(target, pending); // starts at once: reads, then writes pending
+  await sleep(30); // the read is done, the pending write is in flight
+  reporter.report(target, success); // the sync finished: same as what the read saw, but not what is being written
+  await reporter.flush();
+  assert.deepEqual(
+    { state: gh.latest()?.state, description: gh.latest()?.description },
+    { state: 'success', description: success.description },
+  );
+});
+
+test('a restart whose verdict is unchanged writes nothing: a short sync never posts its pending', async () => {
+  const gh = new StatusStore(() => 1);
+  gh.statuses.push({ sha: target.sha, ...success });
+  for (let restart = 0; restart < 3; restart++) {
+    const reporter = new StatusReporter(gh.client(), { ...fast, pendingGraceMs: 200 });
+    reporter.report(target, pending);
+    await sleep(10);
+    reporter.report(target, success);
+    await reporter.flush();
+    reporter.stop();
+  }
+  assert.equal(gh.writes, 0);
+  assert.equal(gh.latest()?.state, 'success');
+});
+
+test('a sync longer than the grace says pending, then its verdict', async () => {
+  const gh = new StatusStore();
+  const reporter = new StatusReporter(gh.client(), { ...fast, pendingGraceMs: 10 });
+  reporter.report(target, pending);
+  await sleep(40);
+  assert.equal(gh.latest()?.state, 'pending');
+  reporter.report(target, success);
+  await reporter.flush();
+  assert.deepEqual(
+    gh.statuses.map((s) => s.state),
+    ['success', 'pending'],
+  );
+});
+
+test('property: after any interleaving of verdicts, restarts and failed posts, GitHub holds the last verdict', async () => {
+  const verdicts = [pending, success, failure, { ...pending, description: 'Syncing 2/3' }];
+  const step = fc.oneof(
+    fc.record({ kind: fc.constant('report' as const), verdict: fc.integer({ min: 0, max: verdicts.length - 1 }) }),
+    fc.record({ kind: fc.constant('sleep' as const), ms: fc.integer({ min: 0, max: 12 }) }),
+    fc.record({ kind: fc.constant('restart' as const) }),
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(step, { minLength: 1, maxLength: 25 }),
+      fc.integer({ min: 0, max: 2 ** 31 }),
+      async (steps, seed) => {
+        let x = seed;
+        const rand = () => {
+          x = (x * 1103515245 + 12345) % 2 ** 31;
+          return x / 2 ** 31;
+        };
+        const gh = new StatusStore(
+          () => Math.floor(rand() * 4),
+          () => rand() < 0.3,
+        );
+        let reporter = new StatusReporter(gh.client(), fast);
+        let verdict: CommitStatus | undefined;
+        for (const s of steps) {
+          if (s.kind === 'report') {
+            verdict = verdicts[s.verdict];
+            reporter.report(target, verdict);
+          } else if (s.kind === 'sleep') {
+            await sleep(s.ms);
+          } else {
+            // The process dies: a write already sent may still land, queued ones are lost; the new process starts
+            // with no memory and reports its current verdict again, as the agent does after each sync.
+            reporter.stop();
+            await reporter.flush();
+            reporter = new StatusReporter(gh.client(), fast);
+            if (verdict) reporter.report(target, verdict);
+          }
+        }
+        await reporter.flush(10_000);
+        if (!verdict) return;
+        const latest = gh.latest();
+        assert.deepEqual(
+          { state: latest?.state, description: latest?.description },
+          {
+            state: verdict.state,
+            description: verdict.description,
+          },
+        );
+      },
+    ),
+    { numRuns: 120 },
+  );
+});
