@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { load } from 'js-yaml';
 import { z } from 'zod';
 import { TetherError } from '../../shared/src/errors.ts';
+import { PROTECTED_KINDS } from './core/prune.ts';
 
 /** `60s`, `5m`, `1h30m`, `500ms` → milliseconds. */
 export function parseDuration(text: string): number | undefined {
@@ -24,6 +25,43 @@ const duration = z.string().transform((s, ctx) => {
   return ms;
 });
 
+/** The shortest poll interval: each poll is a fetch, and the API and Git servers of GitHub are shared. */
+export const MIN_INTERVAL_MS = 5000;
+
+/**
+ * A Git repository URL the agent can fetch: HTTPS (plain HTTP only to this machine), no credentials in it. SSH and
+ * local paths are refused because the Git client speaks only smart HTTP; credentials belong in `github.tokenFile`,
+ * where they are never echoed by the API, the page or a log line.
+ */
+const repoUrl = z.string().superRefine((s, ctx) => {
+  const bad = (message: string) => ctx.addIssue({ code: 'custom', message });
+  if (/^(ssh|git\+ssh|git):\/\//i.test(s) || /^[\w.-]+@[\w.-]+:/.test(s)) {
+    return bad(`"${s}" is an SSH URL; the agent fetches over HTTPS only — use https://<host>/<owner>/<repo>.git`);
+  }
+  if (/^file:/i.test(s) || s.startsWith('/') || s.startsWith('.')) {
+    return bad(`"${s}" is a local path; the agent fetches over HTTPS only — use https://<host>/<owner>/<repo>.git`);
+  }
+  let url: URL;
+  try {
+    url = new URL(s);
+  } catch {
+    return bad(`"${s}" is not a URL — use https://<host>/<owner>/<repo>.git`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    return bad(`"${url.protocol}" URLs are not supported — use https://<host>/<owner>/<repo>.git`);
+  }
+  if (url.username || url.password) {
+    return bad(
+      'the URL carries credentials; remove them and put the token in github.tokenFile (never served or logged)',
+    );
+  }
+});
+
+/** Whether `host` (a URL's hostname) is this machine, where plain HTTP exposes nothing on the wire. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '[::1]' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 const name = z
   .string()
   .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS label (lower-case letters, digits, -)');
@@ -31,15 +69,26 @@ const name = z
 const appSchema = z
   .object({
     name,
-    repo: z.string().min(1),
+    repo: repoUrl,
     ref: z.string().min(1).default('main'),
     path: z.string().default(''),
     namespace: name.default('default'),
     prune: z.boolean().default(true),
     selfHeal: z.boolean().default(true),
-    interval: duration.default(60_000),
+    interval: duration
+      .refine((ms) => ms >= MIN_INTERVAL_MS, {
+        message: `at least ${MIN_INTERVAL_MS / 1000}s: each poll fetches from Git (a push webhook makes syncs immediate)`,
+      })
+      .default(60_000),
     allowEmpty: z.boolean().default(false),
-    allowProtectedKinds: z.array(z.string()).default([]),
+    allowProtectedKinds: z
+      .array(
+        z.string().refine((k) => PROTECTED_KINDS.includes(k), {
+          error: (i) =>
+            `"${String(i.input)}" is not a protected kind; the protected kinds are ${PROTECTED_KINDS.join(', ')}`,
+        }),
+      )
+      .default([]),
     maxDeleteFraction: z.number().min(0).max(1).default(0.5),
     helm: z
       .object({
@@ -101,10 +150,19 @@ const configSchema = z
   .strict()
   .superRefine((c, ctx) => {
     const seen = new Set<string>();
+    const withToken = !!(c.github?.tokenFile || c.github?.app || c.github?.gitTokenFile);
     c.apps.forEach((a, i) => {
       if (seen.has(a.name))
         ctx.addIssue({ code: 'custom', path: ['apps', i, 'name'], message: `duplicate app name "${a.name}"` });
       seen.add(a.name);
+      const url = URL.parse(a.repo);
+      if (withToken && url?.protocol === 'http:' && !isLoopback(url.hostname)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['apps', i, 'repo'],
+          message: `"${a.repo}" is plain HTTP and a token is configured: it would cross the network in clear text — use https://`,
+        });
+      }
     });
   });
 

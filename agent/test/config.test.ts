@@ -67,3 +67,53 @@ test('loadConfig names the file for YAML errors and missing files', () => {
   assert.throws(() => loadConfig(file), new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: `));
   assert.throws(() => loadConfig(join(dir, 'missing.yaml')), /missing\.yaml: ENOENT/);
 });
+
+test('repo URLs the agent cannot or should not fetch are refused, each with the fix', () => {
+  const withRepo = (repo: string, github?: object) => ({
+    ...minimal,
+    ...(github ? { github } : {}),
+    apps: [{ name: 'web', repo, path: 'envs/prod/web' }],
+  });
+  const cases: [string, RegExp, object?][] = [
+    ['ssh://git@github.com/acme/env.git', /apps\[0\]\.repo: .*SSH URL.*use https:\/\//],
+    ['git@github.com:acme/env.git', /apps\[0\]\.repo: .*SSH URL/],
+    ['file:///srv/env.git', /apps\[0\]\.repo: .*local path/],
+    ['https://x-access-token:ghs_secret@github.com/acme/env.git', /carries credentials.*github\.tokenFile/],
+    [
+      'http://git.internal.example/acme/env.git',
+      /plain HTTP and a token is configured.*https:\/\//,
+      { tokenFile: '/t' },
+    ],
+  ];
+  for (const [repo, message, github] of cases) {
+    assert.throws(
+      () => parseConfig(withRepo(repo, github), 'c.yaml'),
+      (err: Error) => {
+        assert.match(err.message, message);
+        assert.doesNotMatch(err.message, /ghs_secret/, 'the credential is not echoed');
+        return true;
+      },
+      repo,
+    );
+  }
+  // Plain HTTP is fine to this machine (a local Git server) and without a token.
+  parseConfig(withRepo('http://127.0.0.1:8080/acme/env.git', { tokenFile: '/t' }));
+  parseConfig(withRepo('http://git.internal.example/acme/env.git'));
+});
+
+test('intervals under 5 s and unknown protected kinds are refused, naming the field', () => {
+  const app = { name: 'web', repo: 'https://github.com/acme/env.git' };
+  assert.throws(
+    () => parseConfig({ ...minimal, apps: [{ ...app, interval: '1ms' }] }, 'c.yaml'),
+    /c\.yaml: apps\[0\]\.interval: at least 5s/,
+  );
+  assert.throws(
+    () => parseConfig({ ...minimal, apps: [{ ...app, allowProtectedKinds: ['Namespaces'] }] }, 'c.yaml'),
+    /c\.yaml: apps\[0\]\.allowProtectedKinds\[0\]: "Namespaces" is not a protected kind; the protected kinds are Namespace, /,
+  );
+  assert.deepEqual(
+    parseConfig({ ...minimal, apps: [{ ...app, interval: '5s', allowProtectedKinds: ['Namespace'] }] }).apps[0]!
+      .allowProtectedKinds,
+    ['Namespace'],
+  );
+});

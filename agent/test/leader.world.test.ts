@@ -44,7 +44,7 @@ apps:
     repo: ${world.git!.cloneUrl('acme/env')}
     path: envs/dev/web
     namespace: default
-    interval: 1s
+    interval: 5s
 `,
   );
   const child = spawn(process.execPath, [bin, 'agent', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
