@@ -33,6 +33,17 @@ export interface LocalKube {
     body?: unknown,
     contentType?: string,
   ): Promise<{ status: number; body: unknown }>;
+  /**
+   * Faults of the control plane, for tests of clients that must survive them: the apiserver stopped (connections
+   * refused), started again on the same port with the same etcd data, or frozen with SIGSTOP (connections accepted by
+   * the kernel, never answered) and thawed with SIGCONT.
+   */
+  apiserver: {
+    stop(): Promise<void>;
+    start(): Promise<void>;
+    freeze(): void;
+    thaw(): void;
+  };
   /** Stops every process and removes the temp dir; no process or port is left behind. */
   stop(): Promise<void>;
 }
@@ -206,41 +217,48 @@ export async function startKube(options: { mode?: KubeMode; logDir?: string } = 
     processes.push(etcd);
 
     const server = `https://127.0.0.1:${apiPort}`;
-    const apiserver = startProcess(
-      'kube-apiserver',
-      join(bin, 'kube-apiserver'),
-      [
-        `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-        `--cert-dir=${dir}`,
-        `--tls-cert-file=${join(dir, 'apiserver.crt')}`,
-        `--tls-private-key-file=${join(dir, 'apiserver.key')}`,
-        `--client-ca-file=${join(dir, 'ca.crt')}`,
-        `--secure-port=${apiPort}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
-        '--service-cluster-ip-range=10.0.0.0/24',
-        '--allow-privileged=true',
-        '--authorization-mode=RBAC',
-        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-        `--service-account-key-file=${join(dir, 'sa.pub')}`,
-        `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
-        '--profiling=false',
-        '--v=1',
-      ],
-      { logFile: join(logDir, 'kube-apiserver.log') },
-    );
-    processes.push(apiserver);
-    await waitFor(
-      async () => {
-        if (!apiserver.running()) throw new Error('exited');
-        return (await apiRequest(server, tls, 'GET', '/readyz')).status === 200;
-      },
-      {
-        timeoutMs: 60_000,
-        intervalMs: 200,
-        describe: () => `kube-apiserver not ready\n${apiserver.tail()}\n--- etcd:\n${etcd.tail(5)}`,
-      },
-    );
+    const launchApiserver = async (): Promise<WorldProcess> => {
+      const p = startProcess(
+        'kube-apiserver',
+        join(bin, 'kube-apiserver'),
+        [
+          `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+          `--cert-dir=${dir}`,
+          `--tls-cert-file=${join(dir, 'apiserver.crt')}`,
+          `--tls-private-key-file=${join(dir, 'apiserver.key')}`,
+          `--client-ca-file=${join(dir, 'ca.crt')}`,
+          `--secure-port=${apiPort}`,
+          '--bind-address=127.0.0.1',
+          '--advertise-address=127.0.0.1',
+          '--service-cluster-ip-range=10.0.0.0/24',
+          '--allow-privileged=true',
+          '--authorization-mode=RBAC',
+          '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+          `--service-account-key-file=${join(dir, 'sa.pub')}`,
+          `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
+          '--profiling=false',
+          '--v=1',
+        ],
+        { logFile: join(logDir, 'kube-apiserver.log') },
+      );
+      // Keep start order in `processes` (etcd first): a restarted apiserver takes the old one's place.
+      const at = processes.findIndex((x) => x.name === 'kube-apiserver');
+      if (at >= 0) processes[at] = p;
+      else processes.push(p);
+      await waitFor(
+        async () => {
+          if (!p.running()) throw new Error('exited');
+          return (await apiRequest(server, tls, 'GET', '/readyz')).status === 200;
+        },
+        {
+          timeoutMs: 60_000,
+          intervalMs: 200,
+          describe: () => `kube-apiserver not ready\n${p.tail()}\n--- etcd:\n${etcd.tail(5)}`,
+        },
+      );
+      return p;
+    };
+    let apiserver = await launchApiserver();
     if (!apiserver.running()) throw new Error(`kube-apiserver exited\n${apiserver.tail()}`);
     const kubeconfig = join(dir, 'kubeconfig');
     writeFileSync(kubeconfig, kubeconfigYaml(server, tls), { mode: 0o600 });
@@ -260,6 +278,14 @@ export async function startKube(options: { mode?: KubeMode; logDir?: string } = 
       processes,
       ports,
       request: (method, path, body, contentType) => apiRequest(server, tls, method, path, body, contentType),
+      apiserver: {
+        stop: () => apiserver.stop(),
+        async start() {
+          if (!apiserver.running()) apiserver = await launchApiserver();
+        },
+        freeze: () => process.kill(apiserver.pid, 'SIGSTOP'),
+        thaw: () => process.kill(apiserver.pid, 'SIGCONT'),
+      },
       stop,
     };
   } catch (err) {
