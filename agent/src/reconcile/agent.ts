@@ -8,12 +8,12 @@ import type { AgentMetrics, AgentView, AppView, HealView, ResourceView } from '.
 import { statusFor } from '../core/commit-status.ts';
 import { diff } from '../core/drift.ts';
 import { objectHealth } from '../core/health.ts';
+import type { KubeClient } from '../core/kube-port.ts';
 import { objectKey, refOf, subject } from '../core/objects.ts';
 import type { HealthStatus, K8sObject } from '../core/types.ts';
 import { GitSource } from '../edges/git/git-source.ts';
 import { githubAppProvider, type TokenProvider, tokenFileProvider } from '../edges/github/github-auth.ts';
 import { Discovery } from '../edges/kube/discovery.ts';
-import type { HttpKubeClient } from '../edges/kube/kube-client.ts';
 import { LeaderElector } from './leader.ts';
 import { type HealEvent, SelfHeal } from './self-heal.ts';
 import { StatusReporter } from './status-reporter.ts';
@@ -21,7 +21,7 @@ import { AppSync, type DesiredStateSource, pruneOptions, type SyncOutcome } from
 
 /** What the agent is given besides its configuration (STYLE.md #4). */
 export interface AgentDeps {
-  kube: HttpKubeClient;
+  kube: KubeClient;
   log?: Logger;
   /** GitHub client for statuses; default: built from `config.github`. Absent config → no statuses. */
   github?: GitHubClient;
@@ -398,23 +398,13 @@ export class Agent implements AgentView {
     type: 'Normal' | 'Warning' = 'Normal',
   ): Promise<void> {
     const p = r.sync.parent;
-    const now = new Date().toISOString();
-    const body = {
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: { generateName: `${p.name}.`, namespace: p.namespace },
-      involvedObject: { apiVersion: 'v1', kind: p.kind, name: p.name, namespace: p.namespace },
-      reason,
-      message,
-      type,
-      source: { component: 'tether' },
-      firstTimestamp: now,
-      lastTimestamp: now,
-      count: 1,
-    };
     try {
-      await this.deps.kube.raw('POST', `/api/v1/namespaces/${p.namespace}/events`, JSON.stringify(body), {
-        'content-type': 'application/json',
+      await this.deps.kube.createEvent({
+        involvedObject: { apiVersion: 'v1', kind: p.kind, name: p.name, namespace: p.namespace },
+        reason,
+        message,
+        type,
+        component: 'tether',
       });
     } catch (err) {
       this.log.debug('event not recorded', { error: describeError(err) });
