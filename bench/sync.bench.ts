@@ -13,6 +13,7 @@ import { CountingKubeClient } from '../agent/src/edges/kube/counting-kube-client
 import { Discovery } from '../agent/src/edges/kube/discovery.ts';
 import { HttpKubeClient, type ResourceType } from '../agent/src/edges/kube/kube-client.ts';
 import { loadKubeconfig } from '../agent/src/edges/kube/kubeconfig.ts';
+import { toolRenderer } from '../agent/src/edges/render/render.ts';
 import { type HealEvent, SelfHeal } from '../agent/src/reconcile/self-heal.ts';
 import { AppSync, pruneOptions } from '../agent/src/reconcile/sync.ts';
 import { type GitServer, startGitServer } from '../testenv/src/git-server.ts';
@@ -283,7 +284,7 @@ export async function run(report: Report): Promise<void> {
       const source = await GitSource.create({ url, ref: 'main', cacheDir: join(tmp, `git-${app}`), credentials });
       const sync = new AppSync(
         { name: app, path, namespace, prune: pruneOptions() },
-        { kube: client, discovery, source },
+        { kube: client, discovery, source, renderer: toolRenderer },
       );
       const out = await sync.sync();
       return { seconds: secondsSince(started), out, sync, client, http, discovery, source };
@@ -470,7 +471,7 @@ export async function run(report: Report): Promise<void> {
     const healSource = await GitSource.create({ url, ref: 'main', cacheDir: join(tmp, 'git-heal'), credentials });
     const healApp = new AppSync(
       { name: 'bench-heal', path: 'heal', namespace: 'heal', prune: pruneOptions() },
-      { kube: healClient, discovery: healDiscovery, source: healSource },
+      { kube: healClient, discovery: healDiscovery, source: healSource, renderer: toolRenderer },
     );
     const healOut = await healApp.sync();
     if (healOut.error) log(`heal app sync: ${healOut.error.message}`);

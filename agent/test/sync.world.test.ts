@@ -14,6 +14,7 @@ import { CountingKubeClient } from '../src/edges/kube/counting-kube-client.ts';
 import { Discovery } from '../src/edges/kube/discovery.ts';
 import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
 import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
+import { toolRenderer } from '../src/edges/render/render.ts';
 import { AppSync, pruneOptions } from '../src/reconcile/sync.ts';
 
 const TOKEN = 'ghs_synctest0123456789';
@@ -100,7 +101,7 @@ describe('AppSync against a real apiserver and Git server', () => {
     });
     return new AppSync(
       { name, path, namespace: 'web', prune: pruneOptions(overrides) },
-      { kube: client, discovery, source },
+      { kube: client, discovery, source, renderer: toolRenderer },
     );
   }
 

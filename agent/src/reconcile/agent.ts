@@ -14,6 +14,7 @@ import type { HealthStatus, K8sObject } from '../core/types.ts';
 import { GitSource } from '../edges/git/git-source.ts';
 import { githubAppProvider, type TokenProvider, tokenFileProvider } from '../edges/github/github-auth.ts';
 import { Discovery } from '../edges/kube/discovery.ts';
+import { toolRenderer } from '../edges/render/render.ts';
 import { LeaderElector } from './leader.ts';
 import { type HealEvent, SelfHeal } from './self-heal.ts';
 import { StatusReporter } from './status-reporter.ts';
@@ -170,6 +171,7 @@ export class Agent implements AgentView {
         kube: this.deps.kube,
         discovery: this.discovery,
         source,
+        renderer: toolRenderer,
         parent: {
           group: '',
           version: 'v1',
