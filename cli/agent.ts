@@ -1,18 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { type AgentConfig, loadConfig } from '../agent/src/config.ts';
 import type { Inspection } from '../agent/src/core/inspection.ts';
-import { HttpKubeClient } from '../agent/src/edges/kube/kube-client.ts';
-import { inClusterConnection, loadKubeconfig } from '../agent/src/edges/kube/kubeconfig.ts';
-import { Agent } from '../agent/src/reconcile/agent.ts';
+import { createAgent, kubeClientFor } from '../agent/src/main.ts';
 import { describeError, TetherError } from '../shared/src/errors.ts';
 import { jsonLogger } from '../shared/src/log.ts';
-import { type CliIO, type Command, parseOptions } from './main.ts';
-
-/** The Kubernetes client of a configuration: its kubeconfig, else $KUBECONFIG, else the pod's ServiceAccount. */
-export function kubeClientFor(config: AgentConfig, env: NodeJS.ProcessEnv = process.env): HttpKubeClient {
-  const kubeconfig = config.kubeconfig ?? env.KUBECONFIG;
-  return new HttpKubeClient(kubeconfig ? loadKubeconfig(kubeconfig) : inClusterConnection(env));
-}
+import { type CliIO, type Command, parseOptions } from './command.ts';
 
 function selectApps(config: AgentConfig, app: string | undefined): AgentConfig {
   if (!app) return config;
@@ -55,7 +47,7 @@ export const agentCommand: Command = {
     const config = loadConfig(values.config);
     const log = jsonLogger();
     const kube = kubeClientFor(config);
-    const agent = await Agent.create(config, { kube, log });
+    const agent = await createAgent(config, { kube, log });
     const { createServer } = await import('../agent/src/edges/http/server.ts');
     const { serve } = await import('@hono/node-server');
     const app = createServer(agent, {
@@ -92,7 +84,7 @@ export const syncCommand: Command = {
     if (!values.config) throw new TetherError('usage', '--config is required');
     const config = selectApps(loadConfig(values.config), values.app);
     const kube = kubeClientFor(config);
-    const agent = await Agent.create(
+    const agent = await createAgent(
       { ...config, leaderElection: { ...config.leaderElection, enabled: false } },
       {
         kube,
@@ -136,7 +128,7 @@ type InspectResult = { app: string; error: string } | ({ app: string; error?: un
 async function inspectAll(configFile: string, app: string | undefined): Promise<InspectResult[]> {
   const config = selectApps(loadConfig(configFile), app);
   const kube = kubeClientFor(config);
-  const agent = await Agent.create(
+  const agent = await createAgent(
     { ...config, leaderElection: { ...config.leaderElection, enabled: false } },
     { kube },
   );
@@ -144,7 +136,7 @@ async function inspectAll(configFile: string, app: string | undefined): Promise<
   try {
     for (const a of config.apps) {
       try {
-        results.push({ app: a.name, ...(await agent.appSync(a.name)!.inspect()) });
+        results.push({ app: a.name, ...(await agent.inspect(a.name)) });
       } catch (err) {
         results.push({ app: a.name, error: describeError(err) });
       }

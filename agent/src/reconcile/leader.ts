@@ -16,6 +16,12 @@ export interface LeaderOptions {
   log: Logger;
 }
 
+/** What a leader elector tells its owner. */
+export interface LeaderCallbacks {
+  onStartedLeading: () => void;
+  onStoppedLeading: () => void;
+}
+
 /** MicroTime as the apiserver wants it. */
 function microTime(d = new Date()): string {
   return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
@@ -33,10 +39,11 @@ export class LeaderElector {
   private observed: { key: string; at: number } | undefined;
   private stopped = false;
 
+  private callbacks: LeaderCallbacks = { onStartedLeading: () => {}, onStoppedLeading: () => {} };
+
   constructor(
     private readonly kube: LeaseClient,
     private readonly options: LeaderOptions,
-    private readonly callbacks: { onStartedLeading: () => void; onStoppedLeading: () => void },
   ) {}
 
   /** Whether this replica leads now. */
@@ -44,8 +51,9 @@ export class LeaderElector {
     return this.leading;
   }
 
-  /** Starts trying to acquire and renew. */
-  start(): void {
+  /** Starts trying to acquire and renew; `callbacks` hear when this replica starts and stops leading. */
+  start(callbacks: LeaderCallbacks): void {
+    this.callbacks = callbacks;
     void this.tick();
   }
 
