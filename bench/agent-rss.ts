@@ -10,6 +10,7 @@ import { GitSource } from '../agent/src/edges/git/git-source.ts';
 import { Discovery } from '../agent/src/edges/kube/discovery.ts';
 import { HttpKubeClient } from '../agent/src/edges/kube/kube-client.ts';
 import { loadKubeconfig } from '../agent/src/edges/kube/kubeconfig.ts';
+import { toolRenderer } from '../agent/src/edges/render/render.ts';
 import { AppSync, pruneOptions } from '../agent/src/reconcile/sync.ts';
 
 /** What the child prints on its only line of stdout. */
@@ -48,7 +49,7 @@ try {
   });
   const app = new AppSync(
     { name: appName, path, namespace, prune: pruneOptions() },
-    { kube: client, discovery: new Discovery(client), source },
+    { kube: client, discovery: new Discovery(client), source, renderer: toolRenderer },
   );
   const out = await app.sync();
   const durationMs = performance.now() - t0;

@@ -13,7 +13,8 @@ import { parseConfig } from '../agent/src/config.ts';
 import { createServer } from '../agent/src/edges/http/server.ts';
 import { HttpKubeClient } from '../agent/src/edges/kube/kube-client.ts';
 import { loadKubeconfig } from '../agent/src/edges/kube/kubeconfig.ts';
-import { Agent } from '../agent/src/reconcile/agent.ts';
+import { createAgent } from '../agent/src/main.ts';
+import type { Agent } from '../agent/src/reconcile/agent.ts';
 import { closeServer } from '../testenv/src/git-server.ts';
 import type { GitHubRequestRecord } from '../testenv/src/github/server.ts';
 import type { StatusRecord } from '../testenv/src/github/state.ts';
@@ -103,7 +104,7 @@ export async function run(report: Report): Promise<void> {
     });
     kube = new HttpKubeClient(loadKubeconfig(world.kube!.kubeconfig));
     const token = world.token;
-    agent = await Agent.create(config, { kube, token: async () => token });
+    agent = await createAgent(config, { kube, token: async () => token });
     const app = createServer(agent, { webhookSecret: SECRET });
     server = await new Promise<Server>((resolve) => {
       const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server)) as Server;

@@ -9,9 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { K8sObject } from '../agent/src/core/types.ts';
 import { GitSource } from '../agent/src/edges/git/git-source.ts';
+import { CountingKubeClient } from '../agent/src/edges/kube/counting-kube-client.ts';
 import { Discovery } from '../agent/src/edges/kube/discovery.ts';
 import { HttpKubeClient, type ResourceType } from '../agent/src/edges/kube/kube-client.ts';
 import { loadKubeconfig } from '../agent/src/edges/kube/kubeconfig.ts';
+import { toolRenderer } from '../agent/src/edges/render/render.ts';
 import { type HealEvent, SelfHeal } from '../agent/src/reconcile/self-heal.ts';
 import { AppSync, pruneOptions } from '../agent/src/reconcile/sync.ts';
 import { type GitServer, startGitServer } from '../testenv/src/git-server.ts';
@@ -275,16 +277,17 @@ export async function run(report: Report): Promise<void> {
     /** A cold agent: new client, discovery and Git cache, then fetch + sync, timed as one operation. */
     const coldSync = async (app: string, path: string, namespace: string) => {
       const started = performance.now();
-      const client = new HttpKubeClient(loadKubeconfig(kubeconfig));
-      closers.push(() => client.close());
+      const http = new HttpKubeClient(loadKubeconfig(kubeconfig));
+      closers.push(() => http.close());
+      const client = new CountingKubeClient(http);
       const discovery = new Discovery(client);
       const source = await GitSource.create({ url, ref: 'main', cacheDir: join(tmp, `git-${app}`), credentials });
       const sync = new AppSync(
         { name: app, path, namespace, prune: pruneOptions() },
-        { kube: client, discovery, source },
+        { kube: client, discovery, source, renderer: toolRenderer },
       );
       const out = await sync.sync();
-      return { seconds: secondsSince(started), out, sync, client, discovery, source };
+      return { seconds: secondsSince(started), out, sync, client, http, discovery, source };
     };
 
     /** `KUBECTL_APPLYSET=true kubectl apply --server-side --prune --applyset=<name>` of one size's files, timed. */
@@ -335,7 +338,7 @@ export async function run(report: Report): Promise<void> {
         size === 1000 ? '≤ 0.50' : undefined,
       );
       if (size !== 1000) {
-        t.client.close();
+        t.http.close();
         continue;
       }
       kept1000 = t;
@@ -401,7 +404,7 @@ export async function run(report: Report): Promise<void> {
       log(`GitSource, up-to-date: fetch ${(g1 - g0).toFixed(0)} ms, treeHash ${(g2 - g1).toFixed(0)} ms`);
       report(`GitSource.readFiles of ${read.length} files`, g3 - g2, 'ms');
     }
-    kept1000?.client.close();
+    kept1000?.http.close();
 
     // 3. RSS of the agent alone, in child processes that import only agent code and sync 3,000 objects each.
     // Under tsx (the brief's measure) tsx adds RSS of its own (loader, a transform per module): the idle baselines
@@ -461,13 +464,14 @@ export async function run(report: Report): Promise<void> {
 
     // 4. Drift-to-healed: a SelfHeal on a one-Deployment app; another manager scales it 50 times.
     log(`drift-to-healed: ${EDITS} edits of replicas`);
-    const healClient = new HttpKubeClient(loadKubeconfig(kubeconfig));
-    closers.push(() => healClient.close());
+    const healHttp = new HttpKubeClient(loadKubeconfig(kubeconfig));
+    closers.push(() => healHttp.close());
+    const healClient = new CountingKubeClient(healHttp);
     const healDiscovery = new Discovery(healClient);
     const healSource = await GitSource.create({ url, ref: 'main', cacheDir: join(tmp, 'git-heal'), credentials });
     const healApp = new AppSync(
       { name: 'bench-heal', path: 'heal', namespace: 'heal', prune: pruneOptions() },
-      { kube: healClient, discovery: healDiscovery, source: healSource },
+      { kube: healClient, discovery: healDiscovery, source: healSource, renderer: toolRenderer },
     );
     const healOut = await healApp.sync();
     if (healOut.error) log(`heal app sync: ${healOut.error.message}`);

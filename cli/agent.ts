@@ -1,21 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { type AgentConfig, loadConfig } from '../agent/src/config.ts';
-import { diff, hasDrift } from '../agent/src/core/drift.ts';
-import { appHealth, objectHealth } from '../agent/src/core/health.ts';
-import { refOf, subject } from '../agent/src/core/objects.ts';
-import { HttpKubeClient } from '../agent/src/edges/kube/kube-client.ts';
-import { inClusterConnection, loadKubeconfig } from '../agent/src/edges/kube/kubeconfig.ts';
-import { Agent } from '../agent/src/reconcile/agent.ts';
-import type { AppSync } from '../agent/src/reconcile/sync.ts';
+import type { Inspection } from '../agent/src/core/inspection.ts';
+import { createAgent, kubeClientFor } from '../agent/src/main.ts';
 import { describeError, TetherError } from '../shared/src/errors.ts';
 import { jsonLogger } from '../shared/src/log.ts';
-import { type CliIO, type Command, parseOptions } from './main.ts';
-
-/** The Kubernetes client of a configuration: its kubeconfig, else $KUBECONFIG, else the pod's ServiceAccount. */
-export function kubeClientFor(config: AgentConfig, env: NodeJS.ProcessEnv = process.env): HttpKubeClient {
-  const kubeconfig = config.kubeconfig ?? env.KUBECONFIG;
-  return new HttpKubeClient(kubeconfig ? loadKubeconfig(kubeconfig) : inClusterConnection(env));
-}
+import { type CliIO, type Command, parseOptions } from './command.ts';
 
 function selectApps(config: AgentConfig, app: string | undefined): AgentConfig {
   if (!app) return config;
@@ -58,7 +47,7 @@ export const agentCommand: Command = {
     const config = loadConfig(values.config);
     const log = jsonLogger();
     const kube = kubeClientFor(config);
-    const agent = await Agent.create(config, { kube, log });
+    const agent = await createAgent(config, { kube, log });
     const { createServer } = await import('../agent/src/edges/http/server.ts');
     const { serve } = await import('@hono/node-server');
     const app = createServer(agent, {
@@ -95,7 +84,7 @@ export const syncCommand: Command = {
     if (!values.config) throw new TetherError('usage', '--config is required');
     const config = selectApps(loadConfig(values.config), values.app);
     const kube = kubeClientFor(config);
-    const agent = await Agent.create(
+    const agent = await createAgent(
       { ...config, leaderElection: { ...config.leaderElection, enabled: false } },
       {
         kube,
@@ -134,13 +123,12 @@ export const syncCommand: Command = {
   },
 };
 
-type Inspection = Awaited<ReturnType<AppSync['inspect']>>;
 type InspectResult = { app: string; error: string } | ({ app: string; error?: undefined } & Inspection);
 
 async function inspectAll(configFile: string, app: string | undefined): Promise<InspectResult[]> {
   const config = selectApps(loadConfig(configFile), app);
   const kube = kubeClientFor(config);
-  const agent = await Agent.create(
+  const agent = await createAgent(
     { ...config, leaderElection: { ...config.leaderElection, enabled: false } },
     { kube },
   );
@@ -148,7 +136,7 @@ async function inspectAll(configFile: string, app: string | undefined): Promise<
   try {
     for (const a of config.apps) {
       try {
-        results.push({ app: a.name, ...(await agent.appSync(a.name)!.inspect()) });
+        results.push({ app: a.name, ...(await agent.inspect(a.name)) });
       } catch (err) {
         results.push({ app: a.name, error: describeError(err) });
       }
@@ -174,23 +162,10 @@ export const diffCommand: Command = {
         continue;
       }
       for (const o of r.objects) {
-        if (o.error) {
+        if (o.error !== undefined) {
           failed = true;
-          io.err(`${subject(o.desired)}: ${o.error}`);
-          continue;
-        }
-        if (o.dryRun && o.live && !hasDrift(o.dryRun, o.live)) continue;
-        const from = o.live ?? {
-          apiVersion: o.desired.apiVersion,
-          kind: o.desired.kind,
-          metadata: { name: o.desired.metadata.name },
-        };
-        io.out(
-          diff(from, o.dryRun ?? o.desired, {
-            fromLabel: `live/${subject(o.desired)}`,
-            toLabel: `git/${subject(o.desired)}`,
-          }),
-        );
+          io.err(`${o.subject}: ${o.error}`);
+        } else if (o.diff) io.out(o.diff);
       }
     }
     return failed ? 1 : 0;
@@ -211,19 +186,15 @@ export const statusCommand: Command = {
     const rows = (await inspectAll(values.config, values.app)).map((r) => {
       if (r.error !== undefined)
         return { app: r.app, revision: '', sync: 'Unknown', health: 'Unknown', message: r.error, resources: [] };
-      const objects = r.objects;
-      const resources = objects.map((o) => ({
-        subject: subject(o.desired),
-        sync: o.error ? 'Unknown' : o.live && o.dryRun && !hasDrift(o.dryRun, o.live) ? 'Synced' : 'OutOfSync',
-        health: objectHealth(refOf(o.desired), o.live),
-      }));
-      const health = appHealth(resources.map((x) => x.health));
-      const sync = resources.some((x) => x.sync === 'Unknown')
-        ? 'Unknown'
-        : resources.some((x) => x.sync === 'OutOfSync')
-          ? 'OutOfSync'
-          : 'Synced';
-      return { app: r.app, revision: r.revision, sync, health: health.status, message: health.message, resources };
+      const resources = r.objects.map((o) => ({ subject: o.subject, sync: o.sync, health: o.health }));
+      return {
+        app: r.app,
+        revision: r.revision,
+        sync: r.sync,
+        health: r.health.status,
+        message: r.health.message,
+        resources,
+      };
     });
     if (values.json) io.out(JSON.stringify(rows, null, 2));
     else {

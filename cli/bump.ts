@@ -5,9 +5,9 @@ import { TetherError } from '../shared/src/errors.ts';
 import { parseFieldSpec } from '../shared/src/field-spec.ts';
 import { parseImageRequest, planEdits } from '../shared/src/plan-edits.ts';
 import { checkoutRoot, readCheckout, writeEdits } from './checkout-files.ts';
-import { printPlan } from './edit-report.ts';
 // Types only: a runtime import of main.ts would be circular (main.ts lists this command).
-import type { Command } from './main.ts';
+import type { Command } from './command.ts';
+import { printPlan } from './edit-report.ts';
 
 /** `tether bump --dir <checkout> --image <ref> [--image …] [--path <glob> …] [--field …] [--dry-run] [--json]`. */
 export const bumpCommand: Command = {

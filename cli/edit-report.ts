@@ -1,7 +1,7 @@
 // How bump and promote print a plan: `--json` prints the changes array (the Action's `changes` output); otherwise
 // one line per change, then skipped files and images found nowhere on stderr.
 import type { EditPlan } from '../shared/src/plan-edits.ts';
-import type { CliIO } from './main.ts';
+import type { CliIO } from './command.ts';
 
 /** Prints a plan's changes (stdout) and its skipped files and unmatched images (stderr). */
 export function printPlan(plan: EditPlan, io: CliIO, opts: { json: boolean; dryRun: boolean }): void {

@@ -1,23 +1,10 @@
-import { parseArgs } from 'node:util';
 import { describeError, isUserError } from '../shared/src/errors.ts';
 import { agentCommand, diffCommand, statusCommand, syncCommand } from './agent.ts';
 import { bumpCommand } from './bump.ts';
+import { type CliIO, type Command, isArgError } from './command.ts';
 import { promoteCommand } from './promote.ts';
 
-/** One subcommand of the `tether` CLI: its usage line and what it does with its arguments. */
-export interface Command {
-  summary: string;
-  usage: string;
-  run(args: string[], io: CliIO): Promise<number>;
-}
-
-/** Where the CLI writes; tests pass their own. */
-export interface CliIO {
-  out(text: string): void;
-  err(text: string): void;
-}
-
-/** The subcommands, in the order `--help` lists them. Later work replaces the placeholders. */
+/** The subcommands, in the order `--help` lists them. */
 export const commands: Record<string, Command> = {
   bump: bumpCommand,
   promote: promoteCommand,
@@ -68,20 +55,6 @@ export async function main(argv: string[], io: CliIO = defaultIO): Promise<numbe
     io.err(`tether ${name}: ${describeError(err)}`);
     return isUserError(err) || isArgError(err) ? 2 : 1;
   }
-}
-
-/** node:util parseArgs throws TypeErrors with ERR_PARSE_ARGS_* codes for unknown or malformed options. */
-function isArgError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
-}
-
-/** Strict option parsing shared by the subcommands; unknown options are usage errors. */
-export function parseOptions<T extends NonNullable<Parameters<typeof parseArgs>[0]>['options']>(
-  args: string[],
-  options: T,
-) {
-  return parseArgs({ args, options, strict: true, allowPositionals: false });
 }
 
 const defaultIO: CliIO = {

@@ -6,9 +6,9 @@ import { TetherError } from '../shared/src/errors.ts';
 import { parseFieldSpec } from '../shared/src/field-spec.ts';
 import { planPromotion } from '../shared/src/promote.ts';
 import { checkoutRoot, readCheckout, writeEdits } from './checkout-files.ts';
-import { printPlan } from './edit-report.ts';
 // Types only: a runtime import of main.ts would be circular (main.ts lists this command).
-import type { Command } from './main.ts';
+import type { Command } from './command.ts';
+import { printPlan } from './edit-report.ts';
 
 /** `tether promote --dir <checkout> --from <env path> --to <env path> [--field …] [--dry-run] [--json]`. */
 export const promoteCommand: Command = {

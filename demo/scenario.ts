@@ -10,7 +10,8 @@ import { parseConfig } from '../agent/src/config.ts';
 import { createServer } from '../agent/src/edges/http/server.ts';
 import { HttpKubeClient } from '../agent/src/edges/kube/kube-client.ts';
 import { loadKubeconfig } from '../agent/src/edges/kube/kubeconfig.ts';
-import { Agent } from '../agent/src/reconcile/agent.ts';
+import { createAgent } from '../agent/src/main.ts';
+import type { Agent } from '../agent/src/reconcile/agent.ts';
 import { runActionBundle } from '../testenv/src/action-runner.ts';
 import type { LocalKube } from '../testenv/src/kube.ts';
 import { waitFor } from '../testenv/src/processes.ts';
@@ -146,7 +147,7 @@ export async function runScenario(
           ],
         });
         const kube = new HttpKubeClient(loadKubeconfig(kubeOf(c).kubeconfig));
-        const agent = await Agent.create(config, { kube, token: async () => w.token, healthIntervalMs: 250 });
+        const agent = await createAgent(config, { kube, token: async () => w.token, healthIntervalMs: 250 });
         const app = createServer(agent, { webhookSecret: WEBHOOK_SECRET });
         const server = await new Promise<Server>((resolve) => {
           const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server)) as Server;

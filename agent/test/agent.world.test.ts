@@ -12,7 +12,8 @@ import { parseConfig } from '../src/config.ts';
 import { createServer } from '../src/edges/http/server.ts';
 import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
 import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
-import { Agent } from '../src/reconcile/agent.ts';
+import { createAgent } from '../src/main.ts';
+import type { Agent } from '../src/reconcile/agent.ts';
 
 const SECRET = 'webhook-secret-for-tests';
 const REPO = 'acme/env';
@@ -54,7 +55,7 @@ describe('the agent in operation: commit statuses, webhook, API', () => {
       apps: [{ name: 'web', repo: world.git!.cloneUrl(REPO), path: 'envs/dev/web', namespace: 'web', interval: '1h' }],
     });
     kube = new HttpKubeClient(loadKubeconfig(world.kube!.kubeconfig));
-    agent = await Agent.create(config, {
+    agent = await createAgent(config, {
       kube,
       token: async () => world.token,
       healthIntervalMs: 200,

@@ -12,6 +12,7 @@ import { GitSource } from '../src/edges/git/git-source.ts';
 import { Discovery } from '../src/edges/kube/discovery.ts';
 import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
 import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
+import { toolRenderer } from '../src/edges/render/render.ts';
 import { type HealEvent, SelfHeal } from '../src/reconcile/self-heal.ts';
 import { AppSync, pruneOptions } from '../src/reconcile/sync.ts';
 
@@ -64,7 +65,7 @@ describe('self-heal against a real apiserver (the poll interval plays no part)',
     });
     app = new AppSync(
       { name: 'web', path: 'envs/dev/web', namespace: 'default', prune: pruneOptions() },
-      { kube: client, discovery, source },
+      { kube: client, discovery, source, renderer: toolRenderer },
     );
     const out = await app.sync();
     assert.equal(out.error, undefined, JSON.stringify(out.error));

@@ -10,9 +10,11 @@ import { waitFor } from '../../testenv/src/processes.ts';
 import { APPLYSET } from '../src/core/inventory.ts';
 import type { K8sObject } from '../src/core/types.ts';
 import { GitSource } from '../src/edges/git/git-source.ts';
+import { CountingKubeClient } from '../src/edges/kube/counting-kube-client.ts';
 import { Discovery } from '../src/edges/kube/discovery.ts';
 import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
 import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
+import { toolRenderer } from '../src/edges/render/render.ts';
 import { AppSync, pruneOptions } from '../src/reconcile/sync.ts';
 
 const TOKEN = 'ghs_synctest0123456789';
@@ -68,7 +70,8 @@ spec:
 describe('AppSync against a real apiserver and Git server', () => {
   let kube: LocalKube;
   let git: GitServer;
-  let client: HttpKubeClient;
+  let http: HttpKubeClient;
+  let client: CountingKubeClient;
   let discovery: Discovery;
   let cache: string;
 
@@ -78,12 +81,13 @@ describe('AppSync against a real apiserver and Git server', () => {
       startGitServer({ tokens: { [TOKEN]: { login: 'ci', repos: '*' } } }),
     ]);
     await git.createRepo(REPO, { files });
-    client = new HttpKubeClient(loadKubeconfig(kube.kubeconfig));
+    http = new HttpKubeClient(loadKubeconfig(kube.kubeconfig));
+    client = new CountingKubeClient(http);
     discovery = new Discovery(client);
     cache = mkdtempSync(join(tmpdir(), 'tether-sync-test-'));
   });
   after(async () => {
-    client?.close();
+    http?.close();
     await Promise.all([kube?.stop(), git?.stop()]);
     rmSync(cache, { recursive: true, force: true });
   });
@@ -97,7 +101,7 @@ describe('AppSync against a real apiserver and Git server', () => {
     });
     return new AppSync(
       { name, path, namespace: 'web', prune: pruneOptions(overrides) },
-      { kube: client, discovery, source },
+      { kube: client, discovery, source, renderer: toolRenderer },
     );
   }
 

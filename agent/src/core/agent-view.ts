@@ -43,10 +43,7 @@ export interface AgentMetrics {
   statusesFailed: number;
 }
 
-/**
- * What the HTTP server needs from a running agent (STYLE.md #4: the server gets this interface, tests give it a
- * real agent or a small in-memory one).
- */
+/** What the HTTP server needs from a running agent: tests give it a real agent or a small in-memory one. */
 export interface AgentView {
   cluster: string;
   /** Every configured app, in configuration order. */
@@ -63,4 +60,11 @@ export interface AgentView {
   metrics: AgentMetrics;
   /** Objects for the status page when it needs them (e.g. the raw live object); optional. */
   liveObject?(app: string, subject: string): K8sObject | undefined;
+}
+
+/** The web address of a GitHub API: https://HOST/api/v3 → https://HOST; api.github.com → github.com. */
+export function githubWebUrl(apiUrl: string): string {
+  const u = new URL(apiUrl);
+  if (u.hostname === 'api.github.com') return 'https://github.com';
+  return `${u.protocol}//${u.host}${u.pathname.replace(/\/api\/v3\/?$/, '').replace(/\/+$/, '')}`;
 }

@@ -107,15 +107,15 @@ export interface PlanStep {
   objects: K8sObject[];
 }
 
-/** An ordered sync plan: apply each step, and wait for it (CRDs Established, the wave healthy) before the next. */
+/** An ordered sync plan: apply the steps in order (the applier waits only for CRDs to be Established). */
 export interface SyncPlan {
   steps: PlanStep[];
 }
 
 /**
- * Splits objects into ordered steps. Waiting between steps is the applier's job; the split exists because CRDs
- * must be Established before their custom resources can be applied, and a later wave (like Argo CD's) may depend on
- * an earlier one being healthy.
+ * Splits objects into ordered steps. Waiting between steps is the applier's job: CRDs must be Established before
+ * their custom resources can be applied, so the applier waits for that. A later wave is applied after an earlier one
+ * but does not wait for it to be healthy (unlike Argo CD's waves): waves order the writes, nothing more.
  */
 export function planSync(objects: readonly K8sObject[]): SyncPlan {
   const steps: PlanStep[] = [];

@@ -1,47 +1,57 @@
-import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describeError } from '../../../shared/src/errors.ts';
-import { createGitHub, type GitHubClient, repoFromUrl } from '../../../shared/src/github.ts';
+import { repoFromUrl } from '../../../shared/src/github.ts';
 import { type Logger, silentLogger } from '../../../shared/src/log.ts';
 import type { AgentConfig, AppConfig } from '../config.ts';
-import type { AgentMetrics, AgentView, AppView, HealView, ResourceView } from '../core/agent-view.ts';
+import { emptyMetrics, recordHeal, recordSync } from '../core/agent-metrics.ts';
+import {
+  type AgentMetrics,
+  type AgentView,
+  type AppView,
+  githubWebUrl,
+  type HealView,
+  type ResourceView,
+} from '../core/agent-view.ts';
+import { type AppEvent, healEvent, syncEvents } from '../core/app-events.ts';
 import { statusFor } from '../core/commit-status.ts';
-import { diff } from '../core/drift.ts';
+import type { DesiredStateSource, Renderer } from '../core/desired-state.ts';
 import { objectHealth } from '../core/health.ts';
+import { diffText, type Inspection } from '../core/inspection.ts';
+import type { KubeClient } from '../core/kube-port.ts';
 import { objectKey, refOf, subject } from '../core/objects.ts';
 import type { HealthStatus, K8sObject } from '../core/types.ts';
-import { GitSource } from '../edges/git/git-source.ts';
-import { githubAppProvider, type TokenProvider, tokenFileProvider } from '../edges/github/github-auth.ts';
-import { Discovery } from '../edges/kube/discovery.ts';
-import type { HttpKubeClient } from '../edges/kube/kube-client.ts';
-import { LeaderElector } from './leader.ts';
+import type { Discovery } from '../edges/kube/discovery.ts';
+import { AppLoop } from './app-loop.ts';
+import { inspectObjects } from './inspect.ts';
+import type { LeaderElector } from './leader.ts';
 import { type HealEvent, SelfHeal } from './self-heal.ts';
-import { StatusReporter } from './status-reporter.ts';
-import { AppSync, type DesiredStateSource, pruneOptions, type SyncOutcome } from './sync.ts';
+import type { StatusReporter } from './status-reporter.ts';
+import { AppSync, pruneOptions, type SyncOutcome } from './sync.ts';
 
-/** What the agent is given besides its configuration (STYLE.md #4). */
-export interface AgentDeps {
-  kube: HttpKubeClient;
+/** What the agent is built from; the composition root (agent/src/main.ts) makes these, tests may make their own. */
+export interface AgentParts {
+  config: AgentConfig;
+  kube: KubeClient;
+  discovery: Discovery;
+  renderer: Renderer;
+  /** Each configured app's desired-state source (a Git source), by app name. */
+  sources: ReadonlyMap<string, DesiredStateSource>;
   log?: Logger;
-  /** GitHub client for statuses; default: built from `config.github`. Absent config → no statuses. */
-  github?: GitHubClient;
-  /** Token for Git fetches; default: from `config.github`. */
-  token?: TokenProvider;
+  /** Where the agent counts (the reporter counts its posts into the same); default: fresh. */
+  metrics?: AgentMetrics;
+  /** Posts commit statuses; absent → no statuses. */
+  reporter?: StatusReporter;
+  /** Leader election; absent → this replica syncs from the start. */
+  elector?: LeaderElector;
   /** Health is recomputed from watched objects this often (no requests). */
   healthIntervalMs?: number;
-  /** Identity for leader election; default hostname + pid. */
-  identity?: string;
 }
 
 interface AppRunner {
   config: AppConfig;
   sync: AppSync;
   heal: SelfHeal;
-  source: DesiredStateSource;
+  loop: AppLoop;
   repo?: { owner: string; repo: string };
-  wake: () => void;
-  pending: string | undefined;
-  loop?: Promise<void>;
   current?: Promise<SyncOutcome>;
   lastHeal?: HealView;
   attempted: boolean;
@@ -49,100 +59,34 @@ interface AppRunner {
   reported?: { revision: string; health: HealthStatus; state: string };
 }
 
-function emptyMetrics(): AgentMetrics {
-  return {
-    syncDurationSeconds: new Map(),
-    objectsApplied: new Map(),
-    objectsPruned: new Map(),
-    driftHeals: new Map(),
-    gitFetchSeconds: { count: 0, sum: 0 },
-    statusesPosted: 0,
-    statusesFailed: 0,
-  };
-}
-
-const add = (m: Map<string, number>, k: string, n: number) => m.set(k, (m.get(k) ?? 0) + n);
-
 /**
  * The agent: one loop per app (interval polling; a webhook or the API wakes it at once), self-heal watches,
  * commit statuses, Kubernetes Events on the ApplySet parent, and leader election so two replicas never both
- * write. Implements AgentView for the HTTP server.
+ * write. Implements AgentView for the HTTP server. It builds none of its clients: they are given.
  */
 export class Agent implements AgentView {
   readonly cluster: string;
-  readonly metrics = emptyMetrics();
+  readonly metrics: AgentMetrics;
   private readonly runners = new Map<string, AppRunner>();
   private readonly log: Logger;
-  private readonly reporter: StatusReporter | undefined;
-  private readonly discovery: Discovery;
-  private readonly elector: LeaderElector | undefined;
   private running = false;
   private healthTimer: NodeJS.Timeout | undefined;
   private clusterReachable = false;
 
-  private constructor(
-    private readonly config: AgentConfig,
-    private readonly deps: AgentDeps,
-    token: TokenProvider | undefined,
-  ) {
+  constructor(private readonly parts: AgentParts) {
+    const { config } = parts;
     this.cluster = config.cluster;
-    this.log = (deps.log ?? silentLogger).with({ cluster: config.cluster });
-    this.discovery = new Discovery(deps.kube);
-    const github =
-      deps.github ??
-      (token
-        ? createGitHub({ auth: token, baseUrl: config.github?.apiUrl, log: this.log, userAgent: 'tether-agent' })
-        : undefined);
-    this.reporter = github
-      ? new StatusReporter(github, {
-          log: this.log,
-          onResult: (ok) => {
-            if (ok) this.metrics.statusesPosted++;
-            else this.metrics.statusesFailed++;
-          },
-        })
-      : undefined;
-    if (config.leaderElection.enabled) {
-      this.elector = new LeaderElector(
-        deps.kube,
-        {
-          namespace: config.leaderElection.namespace,
-          name: config.leaderElection.leaseName ?? `tether-${config.cluster}`,
-          identity: deps.identity ?? `${hostname()}-${process.pid}`,
-          leaseDurationMs: config.leaderElection.leaseDuration,
-          retryMs: config.leaderElection.renewInterval,
-          log: this.log,
-        },
-        { onStartedLeading: () => this.startApps(), onStoppedLeading: () => void this.stopApps() },
-      );
-    }
-  }
-
-  /** Builds the agent and its per-app sources (no network yet). */
-  static async create(config: AgentConfig, deps: AgentDeps): Promise<Agent> {
-    const token =
-      deps.token ??
-      (config.github?.app
-        ? githubAppProvider({ ...config.github.app, apiUrl: config.github.apiUrl })
-        : config.github?.tokenFile
-          ? tokenFileProvider(config.github.tokenFile)
-          : undefined);
-    const agent = new Agent(config, deps, token);
-    const gitToken = config.github?.gitTokenFile ? tokenFileProvider(config.github.gitTokenFile) : token;
-    const cacheRoot = config.cacheDir ?? join(tmpdir(), 'tether-cache');
+    this.metrics = parts.metrics ?? emptyMetrics();
+    this.log = (parts.log ?? silentLogger).with({ cluster: config.cluster });
     for (const app of config.apps) {
-      const source = await GitSource.create({
-        url: app.repo,
-        ref: app.ref,
-        cacheDir: join(cacheRoot, config.cluster, app.name),
-        credentials: gitToken ? async () => ({ username: 'x-access-token', password: await gitToken() }) : undefined,
-      });
-      agent.addApp(app, source);
+      const source = parts.sources.get(app.name);
+      if (!source) throw new Error(`no desired-state source for app ${app.name}`);
+      this.addApp(app, source);
     }
-    return agent;
   }
 
   private addApp(app: AppConfig, source: DesiredStateSource): void {
+    const { kube, discovery, renderer, config } = this.parts;
     const sync = new AppSync(
       {
         name: app.name,
@@ -167,46 +111,45 @@ export class Agent implements AgentView {
           : {}),
       },
       {
-        kube: this.deps.kube,
-        discovery: this.discovery,
+        kube,
+        discovery,
         source,
+        renderer,
         parent: {
           group: '',
           version: 'v1',
           kind: 'ConfigMap',
           name: `tether-${app.name}`,
-          namespace: this.config.inventoryNamespace,
+          namespace: config.inventoryNamespace,
         },
       },
     );
     const runner: AppRunner = {
       config: app,
       sync,
-      source,
       heal: undefined as unknown as SelfHeal,
+      loop: undefined as unknown as AppLoop,
       repo: repoFromUrl(app.repo),
-      wake: () => {},
-      pending: undefined,
       attempted: false,
     };
-    runner.heal = new SelfHeal(
-      sync,
-      { kube: this.deps.kube, discovery: this.discovery },
-      { enabled: app.selfHeal },
-      (e) => this.onHeal(runner, e),
-    );
+    runner.heal = new SelfHeal(sync, { kube, discovery }, { enabled: app.selfHeal }, (e) => this.onHeal(runner, e));
+    runner.loop = new AppLoop(app.interval, (reason) => this.syncApp(runner, reason));
     this.runners.set(app.name, runner);
   }
 
   /** Starts syncing (directly, or once elected leader). */
   async start(): Promise<void> {
     try {
-      await this.discovery.refresh();
+      await this.parts.discovery.refresh();
       this.clusterReachable = true;
     } catch (err) {
       this.log.error('cluster unreachable', { error: describeError(err) });
     }
-    if (this.elector) this.elector.start();
+    if (this.parts.elector)
+      this.parts.elector.start({
+        onStartedLeading: () => this.startApps(),
+        onStoppedLeading: () => void this.stopApps(),
+      });
     else this.startApps();
   }
 
@@ -215,68 +158,45 @@ export class Agent implements AgentView {
     await this.stopApps();
     // Watches started by syncNow (outside the loops) end here too.
     await Promise.all([...this.runners.values()].map((r) => r.heal.stop()));
-    await this.elector?.stop();
-    await this.reporter?.flush(5000);
-    this.reporter?.stop();
+    await this.parts.elector?.stop();
+    await this.parts.reporter?.flush(5000);
+    this.parts.reporter?.stop();
   }
 
   /** Resolves when every queued commit status is posted (tests). */
   async flushStatuses(): Promise<void> {
-    await this.reporter?.flush();
+    await this.parts.reporter?.flush();
   }
 
   private startApps(): void {
     if (this.running) return;
     this.running = true;
-    for (const r of this.runners.values()) r.loop = this.runLoop(r);
-    this.healthTimer = setInterval(() => this.checkHealth(), this.deps.healthIntervalMs ?? 1000);
+    for (const r of this.runners.values()) r.loop.start();
+    this.healthTimer = setInterval(() => this.checkHealth(), this.parts.healthIntervalMs ?? 1000);
   }
 
   private async stopApps(): Promise<void> {
     if (!this.running) return;
     this.running = false;
     clearInterval(this.healthTimer);
-    for (const r of this.runners.values()) r.wake();
-    await Promise.all([...this.runners.values()].map((r) => r.loop));
+    await Promise.all([...this.runners.values()].map((r) => r.loop.stop()));
     await Promise.all([...this.runners.values()].map((r) => r.heal.stop()));
   }
 
-  private async runLoop(r: AppRunner): Promise<void> {
-    r.pending ??= 'startup';
-    while (this.running) {
-      if (r.pending !== undefined) {
-        const reason = r.pending;
-        r.pending = undefined;
-        await this.syncApp(r, reason);
-      }
-      if (!this.running) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          r.pending ??= 'interval';
-          resolve();
-        }, r.config.interval);
-        r.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        if (r.pending !== undefined) r.wake();
-      });
-    }
-  }
-
   /** One sync of one app, with its status, events, metrics and self-heal update. */
-  async syncApp(r: AppRunner, reason: string): Promise<SyncOutcome> {
+  private async syncApp(r: AppRunner, reason: string): Promise<SyncOutcome> {
     const log = this.log.with({ app: r.config.name });
     const previousRevision = r.sync.state.lastSync?.revision;
+    const reporter = this.parts.reporter;
     r.current = r.sync.sync({
-      // A new revision starts syncing: say so on that commit before the apply, as DESIGN.md's `pending` means.
+      // A new revision starts syncing: say so (`pending`) on that commit before the apply.
       onStart: (revision) => {
-        if (!this.reporter || !r.repo) return;
-        this.reporter.report(
+        if (!reporter || !r.repo) return;
+        reporter.report(
           { ...r.repo, sha: revision },
           statusFor(r.sync.state, {
             cluster: this.cluster,
-            publicUrl: this.config.publicUrl,
+            publicUrl: this.parts.config.publicUrl,
             progress: `Syncing ${revision.slice(0, 7)}`,
           }),
         );
@@ -285,16 +205,7 @@ export class Agent implements AgentView {
     const out = await r.current;
     r.current = undefined;
     r.attempted = true;
-    const name = r.config.name;
-    const m = this.metrics;
-    const d = m.syncDurationSeconds.get(name) ?? { count: 0, sum: 0 };
-    m.syncDurationSeconds.set(name, { count: d.count + 1, sum: d.sum + out.durationMs / 1000 });
-    add(m.objectsApplied, name, out.entries.filter((e) => e.action === 'created' || e.action === 'configured').length);
-    add(m.objectsPruned, name, out.entries.filter((e) => e.action === 'pruned').length);
-    if (out.fetchMs !== undefined) {
-      m.gitFetchSeconds.count++;
-      m.gitFetchSeconds.sum += out.fetchMs / 1000;
-    }
+    recordSync(this.metrics, r.config.name, out);
     if (out.error)
       log.warn('sync failed', { revision: out.revision, reason, stage: out.error.stage, error: out.error.message });
     else if (!out.noop) {
@@ -314,17 +225,8 @@ export class Agent implements AgentView {
           ...(e.reason ? { reason: e.reason } : {}),
         });
       }
-      if (out.revision !== previousRevision || out.entries.some((e) => e.action !== 'unchanged')) {
-        const changed = out.entries.filter((e) => e.action !== 'unchanged').length;
-        void this.event(
-          r,
-          'Synced',
-          `Synced ${out.revision.slice(0, 7)}: ${changed} changed, ${out.entries.length} total`,
-        );
-        const pruned = out.entries.filter((e) => e.action === 'pruned').map((e) => e.subject);
-        if (pruned.length) void this.event(r, 'Pruned', `Pruned ${pruned.join(', ')}`.slice(0, 1000));
-      }
     }
+    for (const e of syncEvents(out, previousRevision)) void this.recordEvent(r, e);
     if (out.error?.stage !== 'fetch') {
       try {
         await r.heal.update();
@@ -333,16 +235,19 @@ export class Agent implements AgentView {
       }
     }
     if (!out.noop || !r.reported) this.postStatus(r, true);
+    // Statuses of commits no app is on any more are never posted again: forget them so memory stays bounded.
+    reporter?.prune(new Set([...this.runners.values()].flatMap((x) => x.sync.state.lastSync?.revision ?? [])));
     return out;
   }
 
   private postStatus(r: AppRunner, force = false): void {
     const state = r.sync.state;
     const revision = state.lastSync?.revision;
-    if (!this.reporter || !r.repo || !revision) return;
+    const reporter = this.parts.reporter;
+    if (!reporter || !r.repo || !revision) return;
     // A failed fetch says nothing about the commit last synced (the status of a commit is about that commit).
     if (state.lastSync?.error?.stage === 'fetch') return;
-    const status = statusFor(state, { cluster: this.cluster, publicUrl: this.config.publicUrl });
+    const status = statusFor(state, { cluster: this.cluster, publicUrl: this.parts.config.publicUrl });
     if (
       !force &&
       r.reported?.revision === revision &&
@@ -351,7 +256,7 @@ export class Agent implements AgentView {
     )
       return;
     r.reported = { revision, health: state.health.status, state: status.state };
-    this.reporter.report({ ...r.repo, sha: revision }, status);
+    reporter.report({ ...r.repo, sha: revision }, status);
   }
 
   /** Health from the watch-fed live objects, no requests; a change of health posts a status. */
@@ -375,7 +280,7 @@ export class Agent implements AgentView {
       latencyMs: Math.round(e.latencyMs),
       ...(e.entry.reason ? { reason: e.entry.reason } : {}),
     });
-    if (e.mode === 'healed' && e.entry.action !== 'failed') add(this.metrics.driftHeals, name, 1);
+    if (e.mode === 'healed' && e.entry.action !== 'failed') recordHeal(this.metrics, name);
     r.lastHeal = {
       subject: e.subject,
       at: new Date().toISOString(),
@@ -383,38 +288,17 @@ export class Agent implements AgentView {
       action: e.entry.action,
       ...(e.entry.reason ? { reason: e.entry.reason } : {}),
     };
-    void this.event(
-      r,
-      e.mode === 'healed' ? 'Healed' : 'Drifted',
-      `${e.subject}: ${e.entry.action}${e.entry.reason ? ` (${e.entry.reason})` : ''}`,
-    );
+    void this.recordEvent(r, healEvent(e.mode, e.subject, e.entry));
   }
 
   /** A Kubernetes Event on the app's ApplySet parent; failures are logged, never fatal. */
-  private async event(
-    r: AppRunner,
-    reason: string,
-    message: string,
-    type: 'Normal' | 'Warning' = 'Normal',
-  ): Promise<void> {
+  private async recordEvent(r: AppRunner, e: AppEvent): Promise<void> {
     const p = r.sync.parent;
-    const now = new Date().toISOString();
-    const body = {
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: { generateName: `${p.name}.`, namespace: p.namespace },
-      involvedObject: { apiVersion: 'v1', kind: p.kind, name: p.name, namespace: p.namespace },
-      reason,
-      message,
-      type,
-      source: { component: 'tether' },
-      firstTimestamp: now,
-      lastTimestamp: now,
-      count: 1,
-    };
     try {
-      await this.deps.kube.raw('POST', `/api/v1/namespaces/${p.namespace}/events`, JSON.stringify(body), {
-        'content-type': 'application/json',
+      await this.parts.kube.createEvent({
+        involvedObject: { apiVersion: 'v1', kind: p.kind, name: p.name, namespace: p.namespace },
+        ...e,
+        component: 'tether',
       });
     } catch (err) {
       this.log.debug('event not recorded', { error: describeError(err) });
@@ -442,7 +326,8 @@ export class Agent implements AgentView {
       };
     });
     const revision = state.lastSync?.revision;
-    const webBase = this.config.github?.apiUrl ? githubWebUrl(this.config.github.apiUrl) : 'https://github.com';
+    const apiUrl = this.parts.config.github?.apiUrl;
+    const webBase = apiUrl ? githubWebUrl(apiUrl) : 'https://github.com';
     return {
       name,
       repo: r.config.repo,
@@ -455,30 +340,24 @@ export class Agent implements AgentView {
     };
   }
 
+  /** The diff of the last synced revision's objects against the cluster now (the same judgement as `tether diff`). */
   async diff(name: string): Promise<string> {
     const r = this.runners.get(name);
     if (!r) return '';
-    const parts: string[] = [];
-    for (const o of r.sync.desiredObjects) {
-      const type = await this.discovery.resolve(o.apiVersion, o.kind);
-      if (!type) continue;
-      const live = r.sync.live.get(objectKey(o));
-      try {
-        const dry = (await this.deps.kube.apply(type, o, { dryRun: true })).object;
-        const text = diff(live ?? emptyLike(o), dry, { fromLabel: `live/${subject(o)}`, toLabel: `git/${subject(o)}` });
-        if (text) parts.push(text);
-      } catch (err) {
-        parts.push(`# ${subject(o)}: ${describeError(err)}`);
-      }
-    }
-    return parts.join('\n');
+    return diffText(await inspectObjects(this.parts, r.sync.desiredObjects));
+  }
+
+  /** Fetches and renders the app's newest revision and judges it against the cluster, writing nothing. */
+  async inspect(name: string): Promise<Inspection> {
+    const r = this.runners.get(name);
+    if (!r) throw new Error(`no app named ${name}`);
+    return r.sync.inspect();
   }
 
   requestSync(name: string, reason: string): boolean {
     const r = this.runners.get(name);
     if (!r) return false;
-    r.pending = reason;
-    r.wake();
+    r.loop.request(reason);
     return true;
   }
 
@@ -497,7 +376,8 @@ export class Agent implements AgentView {
   ready(): { ready: boolean; reason?: string } {
     if (!this.clusterReachable) return { ready: false, reason: 'cluster not reachable yet' };
     // A standby is not ready, so the Service sends webhooks and sync requests to the leader only.
-    if (this.elector && !this.elector.isLeader) return { ready: false, reason: 'standby: another replica leads' };
+    if (this.parts.elector && !this.parts.elector.isLeader)
+      return { ready: false, reason: 'standby: another replica leads' };
     const waiting = [...this.runners.values()].filter((r) => !r.attempted).map((r) => r.config.name);
     return waiting.length
       ? { ready: false, reason: `first sync not attempted: ${waiting.join(', ')}` }
@@ -511,7 +391,7 @@ export class Agent implements AgentView {
 
   /** Whether this replica leads (always true without leader election). */
   get isLeader(): boolean {
-    return this.elector ? this.elector.isLeader : this.running;
+    return this.parts.elector ? this.parts.elector.isLeader : this.running;
   }
 
   /** Syncs one app now, outside the loop (the CLI's `sync --once`); throws for an unknown app. */
@@ -519,25 +399,14 @@ export class Agent implements AgentView {
     const r = this.runners.get(name);
     if (!r) throw new Error(`no app named ${name}`);
     if (!this.clusterReachable) {
-      await this.discovery.refresh();
+      await this.parts.discovery.refresh();
       this.clusterReachable = true;
     }
     return this.syncApp(r, reason);
   }
 
-  /** The sync engine of an app (tests, CLI). */
+  /** The sync engine of an app (tests). */
   appSync(name: string): AppSync | undefined {
     return this.runners.get(name)?.sync;
   }
-}
-
-function emptyLike(o: K8sObject): K8sObject {
-  return { apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata.name } };
-}
-
-/** https://HOST/api/v3 → https://HOST; api.github.com → github.com. */
-export function githubWebUrl(apiUrl: string): string {
-  const u = new URL(apiUrl);
-  if (u.hostname === 'api.github.com') return 'https://github.com';
-  return `${u.protocol}//${u.host}${u.pathname.replace(/\/api\/v3\/?$/, '').replace(/\/+$/, '')}`;
 }

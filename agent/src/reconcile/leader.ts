@@ -1,14 +1,8 @@
 import type { Logger } from '../../../shared/src/log.ts';
+import type { KubeClient, Lease } from '../core/kube-port.ts';
 
-/** The one request a lease needs: raw JSON over the apiserver (HttpKubeClient.raw). */
-export interface RawKube {
-  raw(
-    method: string,
-    path: string,
-    body?: string,
-    headers?: Record<string, string>,
-  ): Promise<{ status: number; body: unknown }>;
-}
+/** What leader election needs of the cluster: read, create and update one Lease. */
+export type LeaseClient = Pick<KubeClient, 'getLease' | 'createLease' | 'updateLease'>;
 
 /** Options of leader election. */
 export interface LeaderOptions {
@@ -22,15 +16,10 @@ export interface LeaderOptions {
   log: Logger;
 }
 
-interface Lease {
-  metadata: { resourceVersion?: string; name: string; namespace: string };
-  spec: {
-    holderIdentity?: string;
-    leaseDurationSeconds?: number;
-    acquireTime?: string;
-    renewTime?: string;
-    leaseTransitions?: number;
-  };
+/** What a leader elector tells its owner. */
+export interface LeaderCallbacks {
+  onStartedLeading: () => void;
+  onStoppedLeading: () => void;
 }
 
 /** MicroTime as the apiserver wants it. */
@@ -49,23 +38,22 @@ export class LeaderElector {
   private leading = false;
   private observed: { key: string; at: number } | undefined;
   private stopped = false;
-  private readonly path: string;
+
+  private callbacks: LeaderCallbacks = { onStartedLeading: () => {}, onStoppedLeading: () => {} };
 
   constructor(
-    private readonly kube: RawKube,
+    private readonly kube: LeaseClient,
     private readonly options: LeaderOptions,
-    private readonly callbacks: { onStartedLeading: () => void; onStoppedLeading: () => void },
-  ) {
-    this.path = `/apis/coordination.k8s.io/v1/namespaces/${options.namespace}/leases`;
-  }
+  ) {}
 
   /** Whether this replica leads now. */
   get isLeader(): boolean {
     return this.leading;
   }
 
-  /** Starts trying to acquire and renew. */
-  start(): void {
+  /** Starts trying to acquire and renew; `callbacks` hear when this replica starts and stops leading. */
+  start(callbacks: LeaderCallbacks): void {
+    this.callbacks = callbacks;
     void this.tick();
   }
 
@@ -79,9 +67,7 @@ export class LeaderElector {
     if (lease && lease.spec.holderIdentity === this.options.identity) {
       lease.spec.holderIdentity = '';
       lease.spec.leaseDurationSeconds = 1;
-      await this.kube.raw('PUT', `${this.path}/${this.options.name}`, JSON.stringify(lease), {
-        'content-type': 'application/json',
-      });
+      await this.kube.updateLease(lease);
     }
   }
 
@@ -97,10 +83,7 @@ export class LeaderElector {
   }
 
   private async read(): Promise<Lease | undefined> {
-    const r = await this.kube.raw('GET', `${this.path}/${this.options.name}`);
-    if (r.status === 404) return undefined;
-    if (r.status !== 200) throw new Error(`GET lease: ${r.status}`);
-    return r.body as Lease;
+    return this.kube.getLease(this.options.namespace, this.options.name);
   }
 
   private async tick(): Promise<void> {
@@ -130,15 +113,7 @@ export class LeaderElector {
         metadata: { name, namespace },
         spec: { ...spec, acquireTime: microTime(now), leaseTransitions: 0 },
       };
-      const r = await this.kube.raw(
-        'POST',
-        this.path,
-        JSON.stringify({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', ...body }),
-        {
-          'content-type': 'application/json',
-        },
-      );
-      if (r.status === 201) {
+      if (await this.kube.createLease(body)) {
         this.observed = { key: `${identity}/${spec.renewTime}`, at: Date.now() };
         return true;
       }
@@ -160,14 +135,9 @@ export class LeaderElector {
           : {}),
       },
     };
-    const r = await this.kube.raw('PUT', `${this.path}/${name}`, JSON.stringify(next), {
-      'content-type': 'application/json',
-    });
-    if (r.status === 200) {
-      this.observed = { key: `${identity}/${spec.renewTime}`, at: Date.now() };
-      return true;
-    }
-    if (r.status === 409) return false; // someone else updated it first
-    throw new Error(`PUT lease: ${r.status}`);
+    // false: another replica updated it first (409); any other failure throws and is judged by tick().
+    if (!(await this.kube.updateLease(next))) return false;
+    this.observed = { key: `${identity}/${spec.renewTime}`, at: Date.now() };
+    return true;
   }
 }

@@ -1,25 +1,20 @@
 import { describeError, TetherError } from '../../../shared/src/errors.ts';
-import { hasDrift } from '../core/drift.ts';
+import type { DesiredStateSource, Renderer, RenderOptions } from '../core/desired-state.ts';
 import { appHealth, objectHealth } from '../core/health.ts';
-import {
-  type ApplySetParentRef,
-  applySetId,
-  defaultParentRef,
-  labelMembers,
-  listScope,
-  memberSelector,
-  parentObject,
-  readParent,
-  staleObjects,
-} from '../core/inventory.ts';
+import { type Inspection, summarize } from '../core/inspection.ts';
+import { type ApplySetParentRef, applySetId, defaultParentRef, labelMembers, listScope } from '../core/inventory.ts';
+import type { KubeClient } from '../core/kube-port.ts';
 import { groupKind, objectKey, refOf, subject, validateObjects } from '../core/objects.ts';
-import { compareObjects, planSync } from '../core/plan.ts';
-import { defaultPruneOptions, keptEntries, type PruneOptions, planPrune } from '../core/prune.ts';
-import type { AppState, HealthResult, K8sObject, ObjectRef, SyncEntry, SyncResult } from '../core/types.ts';
-import type { SourceFile } from '../edges/git/git-source.ts';
+import { defaultPruneOptions, type PruneOptions } from '../core/prune.ts';
+import type { AppState, HealthResult, K8sObject, SyncEntry, SyncResult } from '../core/types.ts';
 import type { Discovery } from '../edges/kube/discovery.ts';
-import { KubeApiError, type KubeClient, type ResourceType } from '../edges/kube/kube-client.ts';
-import { type RenderOptions, render } from '../edges/render/render.ts';
+import { applyOne, applySteps, defaultApplyStepsOptions } from './apply.ts';
+import { readParentState, writeParent } from './applyset-parent.ts';
+import { listMembers } from './cluster.ts';
+import { inspectObjects } from './inspect.ts';
+import { pruneStale } from './prune.ts';
+
+export type { DesiredStateSource } from '../core/desired-state.ts';
 
 /** An app as the sync engine needs it (the agent's configuration, parsed). */
 export interface AppSpec {
@@ -32,18 +27,12 @@ export interface AppSpec {
   render?: Partial<Omit<RenderOptions, 'path'>>;
 }
 
-/** Where the engine reads the desired state: a fetched Git source (GitSource, or a stand-in over other storage). */
-export interface DesiredStateSource {
-  fetch(): Promise<string>;
-  treeHash(commit: string, path: string): Promise<string | undefined>;
-  readFiles(commit: string, path: string): Promise<SourceFile[]>;
-}
-
-/** What the engine is given (STYLE.md #4: clients as parameters). */
+/** What the engine is given: the cluster, the desired state's source and the renderer, all as parameters. */
 export interface SyncDeps {
   kube: KubeClient;
   discovery: Discovery;
   source: DesiredStateSource;
+  renderer: Renderer;
   /** The app's ApplySet parent; default: ConfigMap `tether-<app>` in `tether-system`. */
   parent?: ApplySetParentRef;
   /** Objects applied at once. */
@@ -68,17 +57,6 @@ export interface SyncOutcome extends SyncResult {
   health: HealthResult;
   /** The objects Git asks for after this sync (labelled), for self-heal and `tether diff`. */
   desired: K8sObject[];
-}
-
-async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await fn(item);
-    }
-  });
-  await Promise.all(workers);
 }
 
 /** An app's sync engine: fetch → render → validate → server-side apply → prune → health, recorded as data. */
@@ -191,86 +169,50 @@ export class AppSync {
     }
 
     // Inventory: the parent first, as the superset of what it had and what Git wants (kubectl updateToSuperset).
-    let previous: ObjectRef[];
-    let parentLive: K8sObject | undefined;
-    let parentType: ResourceType;
+    let parent: Awaited<ReturnType<typeof readParentState>>;
     try {
-      parentType = await this.typeOf(
-        `${this.parent.group ? `${this.parent.group}/` : ''}${this.parent.version}`,
-        this.parent.kind,
-      );
-      parentLive = await this.deps.kube.get(parentType, this.parent.name, this.parent.namespace);
-      previous = readParent(this.parent, parentLive);
-      parentLive = await this.writeParent(parentType, parentLive, [...previous, ...desired.map(refOf)]);
+      parent = await readParentState(this.deps, this.parent);
+      parent.live = await writeParent(this.deps, this.parent, parent.type, parent.live, [
+        ...parent.members,
+        ...desired.map(refOf),
+      ]);
     } catch (err) {
       this.lastGood = false;
       return finish({
         error: { stage: 'apply', message: `ApplySet parent ${subject({ ...this.parent })}: ${describeError(err)}` },
       });
     }
+    const previous = parent.members;
 
     // What is live now: one list per group-kind the app has, had or its parent names.
-    const scope = listScope(this.parent, parentLive);
+    const scope = listScope(this.parent, parent.live);
     const kinds = new Set([
       ...desired.map((o) => groupKind(refOf(o))),
       ...previous.map(groupKind),
       ...scope.groupKinds,
     ]);
     this.live.clear();
-    const listed = await this.listMembers(kinds);
+    const listed = await listMembers(this.deps, this.applySetId, kinds, this.live);
 
-    // Apply, step by step: prerequisites (Namespaces, CRDs), then each sync wave.
-    const concurrency = this.deps.concurrency ?? 8;
-    let failedApplies = 0;
-    for (const step of planSync(desired).steps) {
-      await pool(step.objects, concurrency, async (obj) => {
-        const entry = await this.applyOne(obj);
-        if (entry.action === 'failed') failedApplies++;
-        entries.push(entry);
-      });
-      if (step.wave === 'prerequisites') await this.waitForCrds(step.objects);
-    }
+    const applied = await applySteps(this.deps, this.live, desired, {
+      concurrency: this.deps.concurrency ?? defaultApplyStepsOptions().concurrency,
+      crdTimeoutMs: this.deps.crdTimeoutMs ?? defaultApplyStepsOptions().crdTimeoutMs,
+    });
+    entries.push(...applied);
 
-    // Prune what Git dropped, within the guardrails.
-    const desiredKeys = new Set(desired.map(objectKey));
-    const candidates = [...listed];
-    for (const ref of previous) {
-      const key = objectKey(ref);
-      if (desiredKeys.has(key) || this.live.has(key)) continue;
-      const obj = await this.fetchRef(ref);
-      if (obj) candidates.push(obj);
-    }
-    const stale = staleObjects(this.applySetId, desired, previous, candidates);
-    const prunePlan = planPrune(
-      stale,
-      previous.length,
-      {
-        fetchFailed: false,
-        renderFailed: false,
-        failedApplies,
-        desiredCount: desired.length,
-      },
-      this.app.prune,
-    );
-    entries.push(...keptEntries(prunePlan));
-    const kept: ObjectRef[] = prunePlan.decisions.filter((d) => d.action === 'keep').map((d) => d.ref);
-    for (const d of prunePlan.decisions) {
-      if (d.action !== 'delete') continue;
-      try {
-        const type = this.deps.discovery.forGroupKind(groupKind(d.ref));
-        if (!type) throw new TetherError('kube', 'kind no longer served');
-        await this.deps.kube.delete(type, d.ref.name, d.ref.namespace);
-        this.live.delete(objectKey(d.ref));
-        entries.push({ subject: d.subject, action: 'pruned', reason: d.reason });
-      } catch (err) {
-        kept.push(d.ref);
-        entries.push({ subject: d.subject, action: 'failed', reason: `prune: ${describeError(err)}` });
-      }
-    }
+    const pruned = await pruneStale(this.deps, this.live, {
+      applySetId: this.applySetId,
+      desired,
+      previous,
+      listed,
+      failedApplies: applied.filter((e) => e.action === 'failed').length,
+      options: this.app.prune,
+    });
+    entries.push(...pruned.entries);
 
     // The parent now records exactly what remains ours.
     try {
-      await this.writeParent(parentType, parentLive, [...desired.map(refOf), ...kept]);
+      await writeParent(this.deps, this.parent, parent.type, parent.live, [...desired.map(refOf), ...pruned.kept]);
     } catch (err) {
       entries.push({ subject: subject({ ...this.parent }), action: 'failed', reason: describeError(err) });
     }
@@ -294,33 +236,21 @@ export class AppSync {
    * What a sync would do, without writing: fetch, render, validate, then a server-side dry-run of every object
    * against its live state. For `tether diff` and `tether status`; throws on fetch or render failures.
    */
-  async inspect(): Promise<{
-    revision: string;
-    objects: { desired: K8sObject; live?: K8sObject; dryRun?: K8sObject; error?: string }[];
-  }> {
+  async inspect(): Promise<Inspection> {
     const revision = await this.deps.source.fetch();
     const desired = await this.renderDesired(revision);
-    const objects: { desired: K8sObject; live?: K8sObject; dryRun?: K8sObject; error?: string }[] = [];
-    await pool(desired, this.deps.concurrency ?? 8, async (obj) => {
-      try {
-        const type = await this.typeOf(obj.apiVersion, obj.kind);
-        const live = await this.deps.kube.get(type, obj.metadata.name, obj.metadata.namespace);
-        const dryRun = (await this.deps.kube.apply(type, obj, { dryRun: true })).object;
-        objects.push({ desired: obj, ...(live ? { live } : {}), dryRun });
-      } catch (err) {
-        objects.push({ desired: obj, error: describeError(err) });
-      }
+    const objects = await inspectObjects(this.deps, desired, {
+      concurrency: this.deps.concurrency ?? defaultApplyStepsOptions().concurrency,
     });
-    objects.sort((a, b) => compareObjects(a.desired, b.desired));
     this.desired = desired;
     for (const o of objects) if (o.live) this.live.set(objectKey(o.live), o.live);
-    return { revision, objects };
+    return { revision, objects, ...summarize(objects) };
   }
 
   /** Reads, renders and validates the app's path at `revision`: the desired objects, labelled as members. */
   private async renderDesired(revision: string): Promise<K8sObject[]> {
     const files = await this.deps.source.readFiles(revision, this.app.path);
-    const rendered = await render(files, () => this.deps.source.readFiles(revision, ''), {
+    const rendered = await this.deps.renderer.render(files, () => this.deps.source.readFiles(revision, ''), {
       timeoutMs: 60_000,
       maxOutputBytes: 64 * 1024 * 1024,
       ...this.app.render,
@@ -333,26 +263,9 @@ export class AppSync {
     );
   }
 
-  /** Applies one object the way fluxcd/pkg/ssa does: dry-run, compare with live, write only on drift. */
-  async applyOne(obj: K8sObject): Promise<SyncEntry> {
-    const who = subject(obj);
-    try {
-      const type = await this.typeOf(obj.apiVersion, obj.kind);
-      const key = objectKey(obj);
-      const live = this.live.get(key);
-      if (live) {
-        const dry = await this.deps.kube.apply(type, obj, { dryRun: true });
-        if (!hasDrift(dry.object, live)) return { subject: who, action: 'unchanged' };
-        const res = await this.deps.kube.apply(type, obj);
-        this.live.set(key, res.object);
-        return { subject: who, action: 'configured' };
-      }
-      const res = await this.deps.kube.apply(type, obj);
-      this.live.set(key, res.object);
-      return { subject: who, action: res.created ? 'created' : 'configured' };
-    } catch (err) {
-      return { subject: who, action: 'failed', reason: describeError(err) };
-    }
+  /** Applies one desired object now (self-heal's write), recording the answer as live; see apply.ts. */
+  applyOne(obj: K8sObject): Promise<SyncEntry> {
+    return applyOne(this.deps, this.live, obj);
   }
 
   /** Health of every desired object from the last-seen live objects; the app's is the worst. */
@@ -363,7 +276,7 @@ export class AppSync {
   /** Re-reads the desired objects' live state (one list per kind) and returns the app's health. */
   async refreshHealth(): Promise<HealthResult> {
     const kinds = new Set(this.desired.map((o) => groupKind(refOf(o))));
-    const listed = await this.listMembers(kinds);
+    const listed = await listMembers(this.deps, this.applySetId, kinds, this.live);
     const seen = new Set(listed.map(objectKey));
     for (const o of this.desired) if (!seen.has(objectKey(o))) this.live.delete(objectKey(o));
     const health = this.healthNow();
@@ -382,12 +295,6 @@ export class AppSync {
     else this.live.set(objectKey(obj), obj);
   }
 
-  private async typeOf(apiVersion: string, kind: string): Promise<ResourceType> {
-    const type = await this.deps.discovery.resolve(apiVersion, kind);
-    if (!type) throw new TetherError('kube', `the server has no resource for ${apiVersion} ${kind}`);
-    return type;
-  }
-
   /** Makes sure discovery is loaded and knows every kind of `objects` that exists, refreshing once if not. */
   private async ensureDiscovery(objects: unknown[]): Promise<void> {
     for (const o of objects) {
@@ -397,78 +304,6 @@ export class AppSync {
       }
     }
   }
-
-  private async listMembers(groupKinds: Iterable<string>): Promise<K8sObject[]> {
-    const out: K8sObject[] = [];
-    for (const gk of groupKinds) {
-      const type = this.deps.discovery.forGroupKind(gk);
-      if (!type?.verbs.includes('list')) continue;
-      const { items } = await this.deps.kube.list(type, { labelSelector: memberSelector(this.applySetId) });
-      for (const item of items) {
-        this.live.set(objectKey(item), item);
-        out.push(item);
-      }
-    }
-    return out;
-  }
-
-  private async fetchRef(ref: ObjectRef): Promise<K8sObject | undefined> {
-    const type = this.deps.discovery.forGroupKind(groupKind(ref));
-    if (!type) return undefined;
-    return this.deps.kube.get(type, ref.name, ref.namespace);
-  }
-
-  /** Applies the parent for `members` unless the live parent already says exactly that (no write on a no-op). */
-  private async writeParent(type: ResourceType, live: K8sObject | undefined, members: ObjectRef[]): Promise<K8sObject> {
-    const desired = parentObject(this.parent, members);
-    if (live && sameParent(desired, live)) return live;
-    try {
-      return (await this.deps.kube.apply(type, desired)).object;
-    } catch (err) {
-      if (err instanceof KubeApiError && err.status === 404 && err.reason === 'NotFound') {
-        // The agent's namespace is missing: create it, then retry once.
-        const nsType = await this.typeOf('v1', 'Namespace');
-        await this.deps.kube.apply(nsType, {
-          apiVersion: 'v1',
-          kind: 'Namespace',
-          metadata: { name: this.parent.namespace },
-        });
-        return (await this.deps.kube.apply(type, desired)).object;
-      }
-      throw err;
-    }
-  }
-
-  private async waitForCrds(objects: readonly K8sObject[]): Promise<void> {
-    const crds = objects.filter((o) => o.kind === 'CustomResourceDefinition');
-    if (crds.length === 0) return;
-    const deadline = Date.now() + (this.deps.crdTimeoutMs ?? 30_000);
-    const type = await this.typeOf('apiextensions.k8s.io/v1', 'CustomResourceDefinition');
-    for (const crd of crds) {
-      for (;;) {
-        const live = await this.deps.kube.get(type, crd.metadata.name);
-        const conditions = (live?.status as { conditions?: { type: string; status: string }[] } | undefined)
-          ?.conditions;
-        if (conditions?.some((c) => c.type === 'Established' && c.status === 'True')) {
-          this.live.set(objectKey(live!), live!);
-          break;
-        }
-        if (Date.now() > deadline) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    await this.deps.discovery.refresh();
-  }
-}
-
-function sameParent(desired: K8sObject, live: K8sObject): boolean {
-  const pick = (o: K8sObject) =>
-    JSON.stringify([
-      Object.entries(desired.metadata.labels ?? {}).map(([k]) => [k, o.metadata.labels?.[k]]),
-      Object.entries(desired.metadata.annotations ?? {}).map(([k]) => [k, o.metadata.annotations?.[k]]),
-      o.data,
-    ]);
-  return pick(desired) === pick(live);
 }
 
 /** Prune options from an app's settings. */

@@ -1,6 +1,9 @@
-import { createSign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createAppAuth } from '@octokit/auth-app';
+import { Octokit } from '@octokit/rest';
 import { TetherError } from '../../../../shared/src/errors.ts';
+
+type RequestInterface = InstanceType<typeof Octokit>['request'];
 
 /** Returns a current GitHub token (for the REST API and for Git over HTTPS as `x-access-token`). */
 export type TokenProvider = () => Promise<string>;
@@ -19,62 +22,56 @@ export function tokenFileProvider(file: string): TokenProvider {
   };
 }
 
-function base64url(data: string | Buffer): string {
-  return Buffer.from(data).toString('base64url');
-}
-
-/** A GitHub App JWT (RS256, issued 60 s in the past for clock drift, valid 9 minutes), as GitHub documents. */
-export function appJwt(appId: string, privateKeyPem: string, now = Date.now()): string {
-  const iat = Math.floor(now / 1000) - 60;
-  const header = base64url(JSON.stringify({ alg: 'RS256', typ: 'JWT' }));
-  const payload = base64url(JSON.stringify({ iat, exp: iat + 600, iss: appId }));
-  const signer = createSign('RSA-SHA256');
-  signer.update(`${header}.${payload}`);
-  return `${header}.${payload}.${signer.sign(privateKeyPem).toString('base64url')}`;
-}
-
 /**
- * Installation tokens of a GitHub App: minted with the App's JWT (`POST /app/installations/{id}/access_tokens`),
- * cached, and refreshed 5 minutes before they expire.
+ * Installation tokens of a GitHub App through @octokit/auth-app, which signs the App's JWT, mints the token
+ * (`POST /app/installations/{id}/access_tokens`), caches it and mints a new one before it expires. The private key is
+ * read from its file when first needed and again whenever the file changes, so a rotated Secret is picked up.
  */
 export function githubAppProvider(options: {
   appId: string;
   privateKeyFile: string;
   installationId: string;
   apiUrl: string;
-  fetch?: typeof fetch;
-  refreshBeforeMs?: number;
+  /** The request function (default: Octokit's, against `apiUrl`); tests pass their own. */
+  request?: RequestInterface;
 }): TokenProvider {
-  let cached: { token: string; expiresAt: number } | undefined;
-  let inflight: Promise<string> | undefined;
-  const doFetch = options.fetch ?? fetch;
-  const refreshBefore = options.refreshBeforeMs ?? 5 * 60_000;
-  const mint = async (): Promise<string> => {
-    const key = readFileSync(options.privateKeyFile, 'utf8');
-    const url = `${options.apiUrl.replace(/\/+$/, '')}/app/installations/${encodeURIComponent(options.installationId)}/access_tokens`;
-    const res = await doFetch(url, {
-      method: 'POST',
-      headers: {
-        accept: 'application/vnd.github+json',
-        authorization: `Bearer ${appJwt(options.appId, key)}`,
-        'user-agent': 'tether-agent',
-      },
-    });
-    const body = (await res.json().catch(() => ({}))) as { token?: string; expires_at?: string; message?: string };
-    if (!res.ok || !body.token) {
+  let current: { key: string; auth: ReturnType<typeof createAppAuth> } | undefined;
+  const request = options.request ?? new Octokit({ baseUrl: options.apiUrl, userAgent: 'tether-agent' }).request;
+  return async () => {
+    let key: string;
+    try {
+      key = readFileSync(options.privateKeyFile, 'utf8');
+    } catch (err) {
       throw new TetherError(
-        'github',
-        `GitHub App ${options.appId} installation ${options.installationId}: ${res.status} ${body.message ?? ''}`.trim(),
+        'config',
+        `github.app.privateKeyFile ${options.privateKeyFile}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
       );
     }
-    cached = { token: body.token, expiresAt: body.expires_at ? Date.parse(body.expires_at) : Date.now() + 3_600_000 };
-    return body.token;
-  };
-  return async () => {
-    if (cached && cached.expiresAt - refreshBefore > Date.now()) return cached.token;
-    inflight ??= mint().finally(() => {
-      inflight = undefined;
-    });
-    return inflight;
+    if (current?.key !== key) {
+      current = {
+        key,
+        auth: createAppAuth({
+          appId: options.appId,
+          privateKey: key,
+          installationId: options.installationId,
+          request,
+        }),
+      };
+    }
+    try {
+      return (await current.auth({ type: 'installation' })).token;
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      throw new TetherError(
+        'github',
+        `GitHub App ${options.appId} installation ${options.installationId}: ${status ?? ''} ${(err as Error).message}`
+          .replace(/\s+/g, ' ')
+          .trim(),
+        { cause: err },
+      );
+    }
   };
 }

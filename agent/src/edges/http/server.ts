@@ -1,8 +1,13 @@
-// The agent's HTTP server (issue 7): probes, Prometheus metrics, the GitHub push webhook, a small JSON API and the
-// status page. It sees the running agent only through `AgentView` (STYLE.md #4), so tests drive it with
-// `app.request()` and an in-memory view, and the runtime serves the same app with @hono/node-server.
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { type Context, Hono } from 'hono';
+// The agent's HTTP server: probes, Prometheus metrics, the GitHub push webhook, a small JSON API and the status
+// page. It sees the running agent only through `AgentView`, so tests drive it with `app.request()` and an in-memory
+// view, and the runtime serves the same app with @hono/node-server. Limits, auth and headers are hono's own
+// middleware; the webhook signature is checked by @octokit/webhooks-methods.
+import { verify } from '@octokit/webhooks-methods';
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
+import { bearerAuth } from 'hono/bearer-auth';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { secureHeaders } from 'hono/secure-headers';
 import { describeError } from '../../../../shared/src/errors.ts';
 import type { AgentView, AppView } from '../../core/agent-view.ts';
 import { METRICS_CONTENT_TYPE, renderMetrics } from '../../core/metrics-text.ts';
@@ -36,54 +41,26 @@ export function defaultServerOptions(): ServerOptions {
   };
 }
 
-/** The strictest policy the status page works under: inline styles only, nothing loaded, no scripts. */
-const PAGE_SECURITY_HEADERS: Record<string, string> = {
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'",
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-};
+/** The strictest policy the status page works under: inline styles only, nothing loaded, no scripts, no framing. */
+const pageHeaders = secureHeaders({
+  contentSecurityPolicy: {
+    defaultSrc: ["'none'"],
+    styleSrc: ["'unsafe-inline'"],
+    baseUri: ["'none'"],
+    formAction: ["'none'"],
+  },
+  xFrameOptions: 'DENY',
+  referrerPolicy: 'no-referrer',
+});
 
-/**
- * Equal-time comparison of a secret with what a client sent: both are hashed first, so neither the content nor the
- * length of the secret leaks through timing.
- */
-function secretEquals(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
-}
-
-/** Checks GitHub's `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`. */
-function validSignature(header: string, body: Uint8Array, secret: string): boolean {
-  const match = /^sha256=([0-9a-f]{64})$/i.exec(header.trim());
-  if (!match) return false;
-  const expected = createHmac('sha256', secret).update(body).digest();
-  return timingSafeEqual(Buffer.from(match[1]!.toLowerCase(), 'hex'), expected);
-}
-
-/**
- * Reads a request body, refusing it as soon as it is larger than `max` bytes: Content-Length is checked first, then
- * the stream is counted, so a lying or absent Content-Length never makes us buffer more than the limit.
- */
-async function readBodyLimited(req: Request, max: number): Promise<Buffer | 'too-large'> {
-  const declared = req.headers.get('content-length');
-  if (declared !== null && Number(declared) > max) return 'too-large';
-  if (!req.body) return Buffer.alloc(0);
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel();
-      return 'too-large';
-    }
-    chunks.push(value);
+/** Checks GitHub's `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`; malformed values are false. */
+async function validSignature(header: string, body: Buffer, secret: string): Promise<boolean> {
+  try {
+    return await verify(secret, body.toString('utf8'), header.trim());
+  } catch {
+    // verify throws on an empty body or signature: nothing was signed, so nothing is valid.
+    return false;
   }
-  return Buffer.concat(chunks);
 }
 
 /** A webhook body as JSON; GitHub sends `payload=<json>` when the hook's content type is form-encoded. */
@@ -137,9 +114,43 @@ export function createServer(view: AgentView, options: Partial<ServerOptions> = 
     }
   }
 
-  const page = (c: Context, body: string, status: 200 | 404 = 200) => {
-    for (const [k, v] of Object.entries(PAGE_SECURITY_HEADERS)) c.header(k, v);
-    return c.html(body, status);
+  const page = (c: Context, body: string, status: 200 | 404 = 200) => c.html(body, status);
+  app.use('/', pageHeaders);
+  app.use('/apps/*', pageHeaders);
+
+  // The webhook is refused as disabled before its body is looked at; then the body is read up to the limit only
+  // (Content-Length first, then the stream is counted, so a lying or absent Content-Length buffers no more).
+  const webhookEnabled: MiddlewareHandler = async (c, next) => {
+    if (!webhookSecret) return c.json({ error: 'webhook disabled: no webhook secret configured' }, 404);
+    if (!c.req.header('x-hub-signature-256')) return c.json({ error: 'missing X-Hub-Signature-256' }, 401);
+    await next();
+  };
+  const webhookBodyLimit = bodyLimit({
+    maxSize: opts.maxBodyBytes,
+    onError: (c) => c.json({ error: `body larger than ${opts.maxBodyBytes} bytes` }, 413),
+  });
+
+  // The sync API: disabled without a token; any request without the right bearer token is a 401 with the challenge
+  // (hono answers a malformed Authorization header with 400; to a client it is the same missing credential).
+  const unauthorized = (c: Context) => {
+    c.header('www-authenticate', 'Bearer realm="tether"');
+    return c.json({ error: 'missing or wrong bearer token' }, 401);
+  };
+  const tokenAuth = apiToken
+    ? bearerAuth({ token: apiToken, realm: 'tether', invalidToken: { wwwAuthenticateHeader: 'Bearer realm="tether"' } })
+    : undefined;
+  const syncApiAuth: MiddlewareHandler = async (c, next) => {
+    if (!tokenAuth) return c.json({ error: 'sync API disabled: no API token configured' }, 404);
+    let authorized = false;
+    try {
+      await tokenAuth(c, async () => {
+        authorized = true;
+      });
+    } catch (err) {
+      if (!(err instanceof HTTPException)) throw err;
+    }
+    if (!authorized) return unauthorized(c);
+    await next();
   };
 
   // Probes. Liveness says only that the process serves HTTP: restarting the agent does not fix an unreachable
@@ -156,13 +167,10 @@ export function createServer(view: AgentView, options: Partial<ServerOptions> = 
   });
 
   // GitHub push webhook: https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries
-  app.post('/webhook/github', async (c) => {
-    if (!webhookSecret) return c.json({ error: 'webhook disabled: no webhook secret configured' }, 404);
-    const signature = c.req.header('x-hub-signature-256');
-    if (!signature) return c.json({ error: 'missing X-Hub-Signature-256' }, 401);
-    const body = await readBodyLimited(c.req.raw, opts.maxBodyBytes);
-    if (body === 'too-large') return c.json({ error: `body larger than ${opts.maxBodyBytes} bytes` }, 413);
-    if (!validSignature(signature, body, webhookSecret)) return c.json({ error: 'bad signature' }, 401);
+  app.post('/webhook/github', webhookEnabled, webhookBodyLimit, async (c) => {
+    const body = Buffer.from(await c.req.arrayBuffer());
+    if (!(await validSignature(c.req.header('x-hub-signature-256') ?? '', body, webhookSecret ?? '')))
+      return c.json({ error: 'bad signature' }, 401);
 
     const event = c.req.header('x-github-event');
     if (!event) return c.json({ error: 'missing X-GitHub-Event' }, 400);
@@ -189,13 +197,7 @@ export function createServer(view: AgentView, options: Partial<ServerOptions> = 
     const extra = d === undefined ? {} : 'diff' in d ? { diff: d.diff } : { diffError: d.error };
     return c.json({ ...withUrl(a), ...extra });
   });
-  app.post('/api/apps/:name/sync', (c) => {
-    if (!apiToken) return c.json({ error: 'sync API disabled: no API token configured' }, 404);
-    const auth = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
-    if (!auth || !secretEquals(auth[1]!, apiToken)) {
-      c.header('www-authenticate', 'Bearer realm="tether"');
-      return c.json({ error: 'missing or wrong bearer token' }, 401);
-    }
+  app.post('/api/apps/:name/sync', syncApiAuth, (c) => {
     const name = c.req.param('name');
     if (!view.requestSync(name, 'api request')) return c.json({ error: `no app named ${name}` }, 404);
     return c.json({ app: name, sync: 'requested' }, 202);

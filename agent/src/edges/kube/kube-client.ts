@@ -2,76 +2,31 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { Agent, request } from 'node:https';
 import { TetherError } from '../../../../shared/src/errors.ts';
+import {
+  type ApplyOptions,
+  type ApplyResult,
+  defaultApplyOptions,
+  type KubeClient,
+  type KubeEvent,
+  type Lease,
+  type ListOptions,
+  type ResourceType,
+  type Watch,
+  type WatchEvent,
+  type WatchOptions,
+} from '../../core/kube-port.ts';
 import type { K8sObject } from '../../core/types.ts';
 import type { KubeConnection } from './kubeconfig.ts';
 
-/** A resource type as discovery reports it. */
-export interface ResourceType {
-  group: string;
-  version: string;
-  kind: string;
-  /** Plural name used in URLs, e.g. `deployments`. */
-  resource: string;
-  namespaced: boolean;
-  verbs: string[];
-}
-
-/** Options of one server-side apply. */
-export interface ApplyOptions {
-  fieldManager: string;
-  force: boolean;
-  dryRun: boolean;
-}
-
-/** The defaults of server-side apply: field manager `tether`, force, for real. */
-export function defaultApplyOptions(): ApplyOptions {
-  return { fieldManager: 'tether', force: true, dryRun: false };
-}
-
-/** The answer to a server-side apply: the object, and `created` when the server answered 201. */
-export interface ApplyResult {
-  object: K8sObject;
-  created: boolean;
-}
-
-/** One event of a watch stream. */
-export interface WatchEvent {
-  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
-  object: K8sObject;
-}
-
-/** A running watch; `done` resolves when the stream ends for any reason. */
-export interface Watch {
-  stop(): void;
-  done: Promise<void>;
-}
-
-/** The Kubernetes edge the sync engine is given (STYLE.md #4): raw JSON in and out, nothing dropped. */
-export interface KubeClient {
-  /** All resource types the server serves, newest preferred version first per group. */
-  discover(): Promise<ResourceType[]>;
-  /** Server-side apply of `obj` exactly as given; returns the object the server answers and whether it is new. */
-  apply(type: ResourceType, obj: K8sObject, options?: Partial<ApplyOptions>): Promise<ApplyResult>;
-  get(type: ResourceType, name: string, namespace?: string): Promise<K8sObject | undefined>;
-  list(
-    type: ResourceType,
-    options?: { namespace?: string; labelSelector?: string },
-  ): Promise<{ items: K8sObject[]; resourceVersion: string }>;
-  /** Deletes with background propagation; true when it existed. */
-  delete(
-    type: ResourceType,
-    name: string,
-    namespace?: string,
-    options?: { propagationPolicy?: string },
-  ): Promise<boolean>;
-  watch(
-    type: ResourceType,
-    options: { labelSelector?: string; resourceVersion?: string; namespace?: string },
-    onEvent: (event: WatchEvent) => void,
-  ): Watch;
-  /** Requests made so far, by HTTP method, plus APPLY and APPLY_DRYRUN (for the no-op reconcile benchmark). */
-  readonly requests: Record<string, number>;
-}
+export type {
+  ApplyOptions,
+  ApplyResult,
+  KubeClient,
+  ResourceType,
+  Watch,
+  WatchEvent,
+} from '../../core/kube-port.ts';
+export { defaultApplyOptions } from '../../core/kube-port.ts';
 
 /** An error answer of the apiserver, with its HTTP status and Status reason. */
 export class KubeApiError extends TetherError {
@@ -106,7 +61,6 @@ interface DiscoveryGroupList {
 
 /** A KubeClient over node:https with a keep-alive agent (bounded sockets) against one apiserver. */
 export class HttpKubeClient implements KubeClient {
-  readonly requests: Record<string, number> = {};
   private readonly agent: Agent;
 
   constructor(
@@ -133,14 +87,13 @@ export class HttpKubeClient implements KubeClient {
     return { 'user-agent': 'tether-agent', ...(token ? { authorization: `Bearer ${token}` } : {}), ...extra };
   }
 
-  /** One request; JSON answers are parsed, errors become KubeApiError with the server's message. */
-  async raw(
+  /** One request; JSON answers are parsed (non-2xx answers too: the caller decides). Edge-internal. */
+  private async raw(
     method: string,
     path: string,
     body?: string,
     headers: Record<string, string> = {},
   ): Promise<{ status: number; body: unknown }> {
-    this.requests[method] = (this.requests[method] ?? 0) + 1;
     const url = new URL(path, this.conn.server);
     const send = url.protocol === 'http:' ? httpRequest : request;
     return new Promise((resolve, reject) => {
@@ -227,8 +180,6 @@ export class HttpKubeClient implements KubeClient {
     if (o.dryRun) q.set('dryRun', 'All');
     const path = `${resourcePath(type, obj.metadata.namespace, obj.metadata.name)}?${q}`;
     // The object's JSON exactly as rendered: JSON is YAML, and nothing is run through generated types that drop fields.
-    const verb = o.dryRun ? 'APPLY_DRYRUN' : 'APPLY';
-    this.requests[verb] = (this.requests[verb] ?? 0) + 1;
     const r = await this.raw('PATCH', path, JSON.stringify(obj), { 'content-type': 'application/apply-patch+yaml' });
     return { object: this.check('PATCH', path, r) as K8sObject, created: r.status === 201 };
   }
@@ -242,10 +193,7 @@ export class HttpKubeClient implements KubeClient {
     }
   }
 
-  async list(
-    type: ResourceType,
-    options: { namespace?: string; labelSelector?: string } = {},
-  ): Promise<{ items: K8sObject[]; resourceVersion: string }> {
+  async list(type: ResourceType, options: ListOptions = {}): Promise<{ items: K8sObject[]; resourceVersion: string }> {
     const q = new URLSearchParams();
     if (options.labelSelector) q.set('labelSelector', options.labelSelector);
     const path = `${resourcePath(type, options.namespace)}${q.size ? `?${q}` : ''}`;
@@ -283,16 +231,11 @@ export class HttpKubeClient implements KubeClient {
     }
   }
 
-  watch(
-    type: ResourceType,
-    options: { labelSelector?: string; resourceVersion?: string; namespace?: string },
-    onEvent: (event: WatchEvent) => void,
-  ): Watch {
+  watch(type: ResourceType, options: WatchOptions, onEvent: (event: WatchEvent) => void): Watch {
     const q = new URLSearchParams({ watch: '1', allowWatchBookmarks: 'true' });
     if (options.labelSelector) q.set('labelSelector', options.labelSelector);
     if (options.resourceVersion) q.set('resourceVersion', options.resourceVersion);
     const url = new URL(`${resourcePath(type, options.namespace)}?${q}`, this.conn.server);
-    this.requests.WATCH = (this.requests.WATCH ?? 0) + 1;
     let stopped = false;
     let req: ReturnType<typeof request> | undefined;
     const done = new Promise<void>((resolve) => {
@@ -345,4 +288,54 @@ export class HttpKubeClient implements KubeClient {
       done,
     };
   }
+
+  async createEvent(event: KubeEvent): Promise<void> {
+    const { involvedObject, reason, message, type, component } = event;
+    const now = new Date().toISOString();
+    const body = {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { generateName: `${involvedObject.name}.`, namespace: involvedObject.namespace },
+      involvedObject,
+      reason,
+      message,
+      type,
+      source: { component },
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    };
+    const path = `/api/v1/namespaces/${encodeURIComponent(involvedObject.namespace)}/events`;
+    await this.json('POST', path, JSON.stringify(body), { 'content-type': 'application/json' });
+  }
+
+  async getLease(namespace: string, name: string): Promise<Lease | undefined> {
+    const path = leasePath(namespace, name);
+    const r = await this.raw('GET', path);
+    if (r.status === 404) return undefined;
+    return this.check('GET', path, r) as Lease;
+  }
+
+  async createLease(lease: Lease): Promise<boolean> {
+    const path = leasePath(lease.metadata.namespace);
+    const body = JSON.stringify({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', ...lease });
+    const r = await this.raw('POST', path, body, { 'content-type': 'application/json' });
+    if (r.status === 409) return false;
+    this.check('POST', path, r);
+    return true;
+  }
+
+  async updateLease(lease: Lease): Promise<boolean> {
+    const path = leasePath(lease.metadata.namespace, lease.metadata.name);
+    const body = JSON.stringify({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', ...lease });
+    const r = await this.raw('PUT', path, body, { 'content-type': 'application/json' });
+    if (r.status === 409) return false;
+    this.check('PUT', path, r);
+    return true;
+  }
+}
+
+function leasePath(namespace: string, name?: string): string {
+  const base = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
+  return name ? `${base}/${encodeURIComponent(name)}` : base;
 }

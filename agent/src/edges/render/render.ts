@@ -4,24 +4,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { loadAll } from 'js-yaml';
 import { TetherError } from '../../../../shared/src/errors.ts';
+import type { Renderer, RenderOptions, SourceFile } from '../../core/desired-state.ts';
 import type { SourcedObject } from '../../core/types.ts';
-import type { SourceFile } from '../git/git-source.ts';
 
-/** How an app's path is rendered. */
-export interface RenderOptions {
-  /** The app's path inside the repository. */
-  path: string;
-  /** Helm: values files relative to the chart, and the release name and namespace. */
-  helm?: { valuesFiles: string[]; releaseName: string; namespace?: string };
-  /** Renderer limits: a renderer that runs longer, or prints more, fails the render. */
-  timeoutMs: number;
-  maxOutputBytes: number;
-}
-
-/** Defaults: 60 s and 64 MiB per renderer run. */
-export function defaultRenderOptions(path: string): RenderOptions {
-  return { path, timeoutMs: 60_000, maxOutputBytes: 64 * 1024 * 1024 };
-}
+export type { RenderOptions } from '../../core/desired-state.ts';
+export { defaultRenderOptions } from '../../core/desired-state.ts';
 
 /** What rendered the app: plain manifests, kustomize or helm. */
 export type RenderKind = 'plain' | 'kustomize' | 'helm';
@@ -170,3 +157,6 @@ export async function render(
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/** The renderer the agent runs with: plain manifests in process, kustomize and helm as sandboxed tools. */
+export const toolRenderer: Renderer = { render };

@@ -1,0 +1,44 @@
+// The desired-state ports: where an app's files come from (a Git source) and what turns them into objects (a
+// renderer). The sync is given both; edges/git and edges/render implement them. Types only: no I/O here.
+import type { SourcedObject } from './types.ts';
+
+/** One file of the desired state: its path relative to the repository root, and its bytes. */
+export interface SourceFile {
+  path: string;
+  content: Uint8Array;
+}
+
+/** Where the sync reads the desired state: a fetched Git source, or a stand-in over other storage. */
+export interface DesiredStateSource {
+  /** Fetches the ref; returns the commit it points at. */
+  fetch(): Promise<string>;
+  /** The tree id of `path` at `commit` (undefined when the path does not exist): unchanged id, unchanged app. */
+  treeHash(commit: string, path: string): Promise<string | undefined>;
+  /** Every file under `path` at `commit`, recursively (`''` is the whole repository). */
+  readFiles(commit: string, path: string): Promise<SourceFile[]>;
+}
+
+/** How an app's path is rendered. */
+export interface RenderOptions {
+  /** The app's path inside the repository. */
+  path: string;
+  /** Helm: values files relative to the chart, and the release name and namespace. */
+  helm?: { valuesFiles: string[]; releaseName: string; namespace?: string };
+  /** Renderer limits: a renderer that runs longer, or prints more, fails the render. */
+  timeoutMs: number;
+  maxOutputBytes: number;
+}
+
+/** Defaults: 60 s and 64 MiB per renderer run. */
+export function defaultRenderOptions(path: string): RenderOptions {
+  return { path, timeoutMs: 60_000, maxOutputBytes: 64 * 1024 * 1024 };
+}
+
+/** Turns an app's files into objects (plain manifests, kustomize, helm); `repoFiles` gives the whole tree. */
+export interface Renderer {
+  render(
+    files: readonly SourceFile[],
+    repoFiles: () => Promise<readonly SourceFile[]>,
+    options: RenderOptions,
+  ): Promise<{ objects: SourcedObject[] }>;
+}

@@ -1,0 +1,109 @@
+// The Kubernetes port: what the sync, self-heal, the app loop and leader election ask of a cluster. The edge
+// (edges/kube/kube-client.ts) implements it over HTTPS; tests and benchmarks wrap it. Types only: no I/O here.
+import type { K8sObject } from './types.ts';
+
+/** A resource type as discovery reports it. */
+export interface ResourceType {
+  group: string;
+  version: string;
+  kind: string;
+  /** Plural name used in URLs, e.g. `deployments`. */
+  resource: string;
+  namespaced: boolean;
+  verbs: string[];
+}
+
+/** Options of one server-side apply. */
+export interface ApplyOptions {
+  fieldManager: string;
+  force: boolean;
+  dryRun: boolean;
+}
+
+/** The defaults of server-side apply: field manager `tether`, force, for real. */
+export function defaultApplyOptions(): ApplyOptions {
+  return { fieldManager: 'tether', force: true, dryRun: false };
+}
+
+/** The answer to a server-side apply: the object, and `created` when the server answered 201. */
+export interface ApplyResult {
+  object: K8sObject;
+  created: boolean;
+}
+
+/** One event of a watch stream. */
+export interface WatchEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: K8sObject;
+}
+
+/** A running watch; `done` resolves when the stream ends for any reason. */
+export interface Watch {
+  stop(): void;
+  done: Promise<void>;
+}
+
+/** A core/v1 Event about one object, as the agent records them (Synced, Pruned, Healed, Drifted). */
+export interface KubeEvent {
+  /** The object the event is about. */
+  involvedObject: { apiVersion: string; kind: string; name: string; namespace: string };
+  reason: string;
+  message: string;
+  type: 'Normal' | 'Warning';
+  /** The component that reports it, e.g. `tether`. */
+  component: string;
+}
+
+/** A `coordination.k8s.io/v1` Lease as leader election reads and writes it. */
+export interface Lease {
+  metadata: { resourceVersion?: string; name: string; namespace: string };
+  spec: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+  };
+}
+
+/** Options of a list. */
+export interface ListOptions {
+  namespace?: string;
+  labelSelector?: string;
+}
+
+/** Options of a watch. */
+export interface WatchOptions {
+  labelSelector?: string;
+  resourceVersion?: string;
+  namespace?: string;
+}
+
+/** The Kubernetes edge the agent is given: raw JSON objects in and out (nothing dropped), typed Events and Leases. */
+export interface KubeClient {
+  /** All resource types the server serves, newest preferred version first per group. */
+  discover(): Promise<ResourceType[]>;
+  /** Server-side apply of `obj` exactly as given; returns the object the server answers and whether it is new. */
+  apply(type: ResourceType, obj: K8sObject, options?: Partial<ApplyOptions>): Promise<ApplyResult>;
+  /** One object, or undefined when it does not exist. */
+  get(type: ResourceType, name: string, namespace?: string): Promise<K8sObject | undefined>;
+  /** The objects of a type (items carry apiVersion and kind) and the list's resourceVersion. */
+  list(type: ResourceType, options?: ListOptions): Promise<{ items: K8sObject[]; resourceVersion: string }>;
+  /** Deletes (background propagation unless told otherwise); true when it existed. */
+  delete(
+    type: ResourceType,
+    name: string,
+    namespace?: string,
+    options?: { propagationPolicy?: string },
+  ): Promise<boolean>;
+  /** Watches a type; `onEvent` gets each event until the stream ends or `stop()` is called. */
+  watch(type: ResourceType, options: WatchOptions, onEvent: (event: WatchEvent) => void): Watch;
+  /** Records an Event in the involved object's namespace. */
+  createEvent(event: KubeEvent): Promise<void>;
+  /** The Lease, or undefined when it does not exist. */
+  getLease(namespace: string, name: string): Promise<Lease | undefined>;
+  /** Creates the Lease; false when another replica created it first (409). */
+  createLease(lease: Lease): Promise<boolean>;
+  /** Replaces the Lease at its resourceVersion; false when another replica updated it first (409). */
+  updateLease(lease: Lease): Promise<boolean>;
+}

@@ -1,0 +1,99 @@
+// The agent's composition root: the one place that builds clients from a configuration (Kubernetes, GitHub, Git
+// sources, status reporter, leader elector, renderer) and hands them to the Agent. The CLI, the demo and the
+// benchmarks call it; nothing here runs at import time.
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createGitHub, type GitHubClient } from '../../shared/src/github.ts';
+import { type Logger, silentLogger } from '../../shared/src/log.ts';
+import type { AgentConfig } from './config.ts';
+import { emptyMetrics, recordStatusPost } from './core/agent-metrics.ts';
+import type { DesiredStateSource, Renderer } from './core/desired-state.ts';
+import type { KubeClient } from './core/kube-port.ts';
+import { GitSource } from './edges/git/git-source.ts';
+import { githubAppProvider, type TokenProvider, tokenFileProvider } from './edges/github/github-auth.ts';
+import { Discovery } from './edges/kube/discovery.ts';
+import { HttpKubeClient } from './edges/kube/kube-client.ts';
+import { inClusterConnection, loadKubeconfig } from './edges/kube/kubeconfig.ts';
+import { toolRenderer } from './edges/render/render.ts';
+import { Agent } from './reconcile/agent.ts';
+import { LeaderElector } from './reconcile/leader.ts';
+import { StatusReporter } from './reconcile/status-reporter.ts';
+
+/** The Kubernetes client of a configuration: its kubeconfig, else $KUBECONFIG, else the pod's ServiceAccount. */
+export function kubeClientFor(config: AgentConfig, env: NodeJS.ProcessEnv = process.env): HttpKubeClient {
+  const kubeconfig = config.kubeconfig ?? env.KUBECONFIG;
+  return new HttpKubeClient(kubeconfig ? loadKubeconfig(kubeconfig) : inClusterConnection(env));
+}
+
+/** What the caller may supply instead of what the configuration says (tests, the demo, benchmarks). */
+export interface AgentOptions {
+  /** The cluster; the caller owns it (and closes it). */
+  kube: KubeClient;
+  log?: Logger;
+  /** GitHub client for statuses; default: built from `config.github`. No GitHub settings → no statuses. */
+  github?: GitHubClient;
+  /** Token for the GitHub API and Git fetches; default: from `config.github`. */
+  token?: TokenProvider;
+  /** Health is recomputed from watched objects this often (no requests). */
+  healthIntervalMs?: number;
+  /** Identity for leader election; default hostname + pid. */
+  identity?: string;
+  /** Renders apps; default: plain manifests in process, kustomize and helm as tools. */
+  renderer?: Renderer;
+}
+
+/** The GitHub token of a configuration: a GitHub App's installation token, or a token file; none without either. */
+export function tokenProviderFor(config: AgentConfig): TokenProvider | undefined {
+  if (config.github?.app) return githubAppProvider({ ...config.github.app, apiUrl: config.github.apiUrl });
+  if (config.github?.tokenFile) return tokenFileProvider(config.github.tokenFile);
+  return undefined;
+}
+
+/** Builds an agent and everything it is given (no network yet: Git sources only open their caches). */
+export async function createAgent(config: AgentConfig, options: AgentOptions): Promise<Agent> {
+  const log = (options.log ?? silentLogger).with({ cluster: config.cluster });
+  const token = options.token ?? tokenProviderFor(config);
+  const github =
+    options.github ??
+    (token ? createGitHub({ auth: token, baseUrl: config.github?.apiUrl, log, userAgent: 'tether-agent' }) : undefined);
+  const metrics = emptyMetrics();
+  const reporter = github
+    ? new StatusReporter(github, { log, onResult: (ok) => recordStatusPost(metrics, ok) })
+    : undefined;
+  const elector = config.leaderElection.enabled
+    ? new LeaderElector(options.kube, {
+        namespace: config.leaderElection.namespace,
+        name: config.leaderElection.leaseName ?? `tether-${config.cluster}`,
+        identity: options.identity ?? `${hostname()}-${process.pid}`,
+        leaseDurationMs: config.leaderElection.leaseDuration,
+        retryMs: config.leaderElection.renewInterval,
+        log,
+      })
+    : undefined;
+  const gitToken = config.github?.gitTokenFile ? tokenFileProvider(config.github.gitTokenFile) : token;
+  const cacheRoot = config.cacheDir ?? join(tmpdir(), 'tether-cache');
+  const sources = new Map<string, DesiredStateSource>();
+  for (const app of config.apps) {
+    sources.set(
+      app.name,
+      await GitSource.create({
+        url: app.repo,
+        ref: app.ref,
+        cacheDir: join(cacheRoot, config.cluster, app.name),
+        credentials: gitToken ? async () => ({ username: 'x-access-token', password: await gitToken() }) : undefined,
+      }),
+    );
+  }
+  return new Agent({
+    config,
+    metrics,
+    kube: options.kube,
+    discovery: new Discovery(options.kube),
+    renderer: options.renderer ?? toolRenderer,
+    sources,
+    ...(options.log ? { log: options.log } : {}),
+    ...(reporter ? { reporter } : {}),
+    ...(elector ? { elector } : {}),
+    ...(options.healthIntervalMs !== undefined ? { healthIntervalMs: options.healthIntervalMs } : {}),
+  });
+}

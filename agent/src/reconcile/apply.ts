@@ -1,0 +1,92 @@
+import { describeError } from '../../../shared/src/errors.ts';
+import { hasDrift } from '../core/drift.ts';
+import { objectKey, subject } from '../core/objects.ts';
+import { planSync } from '../core/plan.ts';
+import type { K8sObject, SyncEntry } from '../core/types.ts';
+import { type ClusterDeps, pool, resolveType } from './cluster.ts';
+
+/** Options of applying an app's objects. */
+export interface ApplyStepsOptions {
+  /** Objects applied at once within a step. */
+  concurrency: number;
+  /** How long to wait for CRDs to be Established before their custom resources are applied. */
+  crdTimeoutMs: number;
+}
+
+/** Defaults: 8 objects at once, 30 s for CRDs. */
+export function defaultApplyStepsOptions(): ApplyStepsOptions {
+  return { concurrency: 8, crdTimeoutMs: 30_000 };
+}
+
+/**
+ * Applies one object the way fluxcd/pkg/ssa does: when it exists, a server-side dry-run compared with the live
+ * object, and a write only on drift; otherwise a write. `live` is updated with the server's answer.
+ */
+export async function applyOne(deps: ClusterDeps, live: Map<string, K8sObject>, obj: K8sObject): Promise<SyncEntry> {
+  const who = subject(obj);
+  try {
+    const type = await resolveType(deps.discovery, obj.apiVersion, obj.kind);
+    const key = objectKey(obj);
+    const current = live.get(key);
+    if (current) {
+      const dry = await deps.kube.apply(type, obj, { dryRun: true });
+      if (!hasDrift(dry.object, current)) return { subject: who, action: 'unchanged' };
+      const res = await deps.kube.apply(type, obj);
+      live.set(key, res.object);
+      return { subject: who, action: 'configured' };
+    }
+    const res = await deps.kube.apply(type, obj);
+    live.set(key, res.object);
+    return { subject: who, action: res.created ? 'created' : 'configured' };
+  } catch (err) {
+    return { subject: who, action: 'failed', reason: describeError(err) };
+  }
+}
+
+/**
+ * Applies `desired` step by step: prerequisites (Namespaces, CRDs) first, waiting for the CRDs to be Established
+ * so their custom resources can be applied in the same sync, then each sync wave in order. A wave does not wait for
+ * the previous wave's health: waves order the writes, nothing more. Failures are entries, never thrown.
+ */
+export async function applySteps(
+  deps: ClusterDeps,
+  live: Map<string, K8sObject>,
+  desired: readonly K8sObject[],
+  options: ApplyStepsOptions = defaultApplyStepsOptions(),
+): Promise<SyncEntry[]> {
+  const entries: SyncEntry[] = [];
+  for (const step of planSync(desired).steps) {
+    await pool(step.objects, options.concurrency, async (obj) => {
+      entries.push(await applyOne(deps, live, obj));
+    });
+    if (step.wave === 'prerequisites') await waitForCrds(deps, live, step.objects, options.crdTimeoutMs);
+  }
+  return entries;
+}
+
+/** Waits (up to `timeoutMs`) for the CRDs among `objects` to be Established, then refreshes discovery. */
+async function waitForCrds(
+  deps: ClusterDeps,
+  live: Map<string, K8sObject>,
+  objects: readonly K8sObject[],
+  timeoutMs: number,
+): Promise<void> {
+  const crds = objects.filter((o) => o.kind === 'CustomResourceDefinition');
+  if (crds.length === 0) return;
+  const deadline = Date.now() + timeoutMs;
+  const type = await resolveType(deps.discovery, 'apiextensions.k8s.io/v1', 'CustomResourceDefinition');
+  for (const crd of crds) {
+    for (;;) {
+      const current = await deps.kube.get(type, crd.metadata.name);
+      const conditions = (current?.status as { conditions?: { type: string; status: string }[] } | undefined)
+        ?.conditions;
+      if (current && conditions?.some((c) => c.type === 'Established' && c.status === 'True')) {
+        live.set(objectKey(current), current);
+        break;
+      }
+      if (Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  await deps.discovery.refresh();
+}

@@ -1,0 +1,67 @@
+import { describeError, TetherError } from '../../../shared/src/errors.ts';
+import { staleObjects } from '../core/inventory.ts';
+import { groupKind, objectKey } from '../core/objects.ts';
+import { keptEntries, type PruneOptions, planPrune } from '../core/prune.ts';
+import type { K8sObject, ObjectRef, SyncEntry } from '../core/types.ts';
+import { type ClusterDeps, fetchRef } from './cluster.ts';
+
+/** What pruning one app needs to know; the decisions themselves are core/prune.ts's. */
+export interface PruneInput {
+  applySetId: string;
+  desired: readonly K8sObject[];
+  /** The members the ApplySet parent recorded before this sync. */
+  previous: readonly ObjectRef[];
+  /** The members found live by label. */
+  listed: readonly K8sObject[];
+  /** Applies that failed in this sync (a guardrail: a failing sync prunes carefully). */
+  failedApplies: number;
+  options: PruneOptions;
+}
+
+/** Entries of the prune, and the refs that stay in the inventory (kept on purpose or failed to delete). */
+export interface PruneOutcome {
+  entries: SyncEntry[];
+  kept: ObjectRef[];
+}
+
+/**
+ * Deletes what Git dropped, within the guardrails: candidates are the labelled members plus whatever the parent
+ * recorded that the lists did not show; core/prune.ts decides, this deletes and records each result.
+ */
+export async function pruneStale(
+  deps: ClusterDeps,
+  live: Map<string, K8sObject>,
+  input: PruneInput,
+): Promise<PruneOutcome> {
+  const desiredKeys = new Set(input.desired.map(objectKey));
+  const candidates = [...input.listed];
+  for (const ref of input.previous) {
+    const key = objectKey(ref);
+    if (desiredKeys.has(key) || live.has(key)) continue;
+    const obj = await fetchRef(deps, ref);
+    if (obj) candidates.push(obj);
+  }
+  const stale = staleObjects(input.applySetId, input.desired, input.previous, candidates);
+  const plan = planPrune(
+    stale,
+    input.previous.length,
+    { fetchFailed: false, renderFailed: false, failedApplies: input.failedApplies, desiredCount: input.desired.length },
+    input.options,
+  );
+  const entries: SyncEntry[] = keptEntries(plan);
+  const kept: ObjectRef[] = plan.decisions.filter((d) => d.action === 'keep').map((d) => d.ref);
+  for (const d of plan.decisions) {
+    if (d.action !== 'delete') continue;
+    try {
+      const type = deps.discovery.forGroupKind(groupKind(d.ref));
+      if (!type) throw new TetherError('kube', 'kind no longer served');
+      await deps.kube.delete(type, d.ref.name, d.ref.namespace);
+      live.delete(objectKey(d.ref));
+      entries.push({ subject: d.subject, action: 'pruned', reason: d.reason });
+    } catch (err) {
+      kept.push(d.ref);
+      entries.push({ subject: d.subject, action: 'failed', reason: `prune: ${describeError(err)}` });
+    }
+  }
+  return { entries, kept };
+}
