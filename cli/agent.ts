@@ -27,6 +27,9 @@ function readSecretFile(file: string | undefined, what: string): string | undefi
   }
 }
 
+/** How long a shutdown may take before the process exits anyway. */
+const SHUTDOWN_DEADLINE_MS = 8000;
+
 /** Resolves on SIGINT or SIGTERM. */
 function untilSignal(): Promise<string> {
   return new Promise((resolve) => {
@@ -48,6 +51,12 @@ export const agentCommand: Command = {
     const log = jsonLogger();
     const kube = kubeClientFor(config);
     const agent = await createAgent(config, { kube, log });
+    // The process guard: a rejection nothing handled is a bug, but ending the process for it would take the page,
+    // the webhooks and every app's statuses down with it (CrashLoopBackOff). It is logged and counted instead.
+    process.on('unhandledRejection', (reason) => {
+      agent.metrics.unhandledRejections++;
+      log.error('unhandled rejection', { error: describeError(reason) });
+    });
     const { createServer } = await import('../agent/src/edges/http/server.ts');
     const { serve } = await import('@hono/node-server');
     const app = createServer(agent, {
@@ -64,9 +73,21 @@ export const agentCommand: Command = {
     await agent.start();
     const sig = await untilSignal();
     log.info('shutting down', { signal: sig });
+    // Kubernetes sends SIGKILL 30 s after SIGTERM by default; the syncs stop between requests, and a request hung on
+    // a frozen apiserver must not hold the process past this deadline.
+    const deadline = setTimeout(() => {
+      log.warn('shutdown deadline passed; exiting with requests still in flight', { afterMs: SHUTDOWN_DEADLINE_MS });
+      process.exit(0);
+    }, SHUTDOWN_DEADLINE_MS);
+    deadline.unref();
     await agent.stop();
+    if ('closeAllConnections' in server) server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     kube.close();
+    clearTimeout(deadline);
+    // Everything was stopped and flushed; a keep-alive socket of a client library must not hold the process (the
+    // timer is unref'd: it fires only if something else still keeps the event loop alive).
+    setTimeout(() => process.exit(process.exitCode ?? 0), 500).unref();
     return 0;
   },
 };

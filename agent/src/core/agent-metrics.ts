@@ -13,6 +13,7 @@ export function emptyMetrics(): AgentMetrics {
     gitFetchSeconds: { count: 0, sum: 0 },
     statusesPosted: 0,
     statusesFailed: 0,
+    unhandledRejections: 0,
   };
 }
 

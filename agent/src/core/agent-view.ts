@@ -41,6 +41,8 @@ export interface AgentMetrics {
   gitFetchSeconds: { count: number; sum: number };
   statusesPosted: number;
   statusesFailed: number;
+  /** Promise rejections nothing handled, caught by the process guard instead of ending the process. */
+  unhandledRejections: number;
 }
 
 /** What the HTTP server needs from a running agent: tests give it a real agent or a small in-memory one. */

@@ -24,6 +24,16 @@ export function statusContext(cluster: string, app: string): string {
 }
 
 /**
+ * Whether a failed sync says nothing about its commit, so no status is posted for it: a failed fetch (the commit
+ * may not even be the one fetched), an apiserver that could not be reached, a sync stopped by shutdown. The commit
+ * keeps the last status that was verified; the app's state says Unknown and why.
+ */
+export function saysNothingAboutCommit(state: AppState): boolean {
+  const stage = state.lastSync?.error?.stage;
+  return stage === 'fetch' || stage === 'cluster' || stage === 'cancelled';
+}
+
+/**
  * The commit status an app's state calls for (DESIGN.md's states): `error` when fetch or render failed, `failure`
  * when an object failed to apply or the app is Degraded (naming the first failing object), `success` when Synced
  * and Healthy (or Suspended, which is what Git asked for), `pending` otherwise (syncing, progressing).

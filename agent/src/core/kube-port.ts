@@ -83,6 +83,8 @@ export interface WatchOptions {
 export interface KubeClient {
   /** All resource types the server serves, newest preferred version first per group. */
   discover(): Promise<ResourceType[]>;
+  /** Resolves when the apiserver answers at all (any status) within `timeoutMs`; rejects when it cannot be reached. */
+  ping(timeoutMs?: number): Promise<void>;
   /** Server-side apply of `obj` exactly as given; returns the object the server answers and whether it is new. */
   apply(type: ResourceType, obj: K8sObject, options?: Partial<ApplyOptions>): Promise<ApplyResult>;
   /** One object, or undefined when it does not exist. */

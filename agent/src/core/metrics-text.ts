@@ -101,6 +101,12 @@ export function renderMetrics(cluster: string, apps: readonly AppView[], metrics
       sample('tether_statuses_failed_total', {}, metrics.statusesFailed),
     ]),
     ...family(
+      'tether_unhandled_rejections_total',
+      'counter',
+      'Promise rejections nothing handled; logged and counted instead of ending the process (each one is a bug).',
+      [sample('tether_unhandled_rejections_total', {}, metrics.unhandledRejections)],
+    ),
+    ...family(
       'tether_app_sync_status',
       'gauge',
       `Sync status of each app in cluster ${cluster}: 1 for the current status, 0 for the others.`,

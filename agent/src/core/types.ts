@@ -73,8 +73,12 @@ export interface SyncEntry {
   reason?: string;
 }
 
-/** The stages of one reconciliation; a failure is recorded per stage and the agent keeps running (STYLE.md #8). */
-export type SyncStage = 'fetch' | 'render' | 'apply' | 'prune' | 'health';
+/**
+ * The stages of one reconciliation; a failure is recorded per stage and the agent keeps running. `cluster` is a
+ * failure to reach the apiserver at all (refused, reset, timed out): it says nothing about the commit, so it is
+ * reported as Unknown, never as the commit's failure. `cancelled` is a sync stopped by shutdown between requests.
+ */
+export type SyncStage = 'fetch' | 'render' | 'apply' | 'prune' | 'health' | 'cluster' | 'cancelled';
 
 /** Sync status names fixed by DESIGN.md. */
 export type SyncStatus = 'Synced' | 'OutOfSync' | 'Unknown';

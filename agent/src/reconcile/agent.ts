@@ -12,7 +12,7 @@ import {
   type ResourceView,
 } from '../core/agent-view.ts';
 import { type AppEvent, healEvent, syncEvents } from '../core/app-events.ts';
-import { statusFor } from '../core/commit-status.ts';
+import { saysNothingAboutCommit, statusFor } from '../core/commit-status.ts';
 import type { DesiredStateSource, Renderer } from '../core/desired-state.ts';
 import { objectHealth } from '../core/health.ts';
 import { diffText, type Inspection } from '../core/inspection.ts';
@@ -72,6 +72,13 @@ export class Agent implements AgentView {
   private running = false;
   private healthTimer: NodeJS.Timeout | undefined;
   private clusterReachable = false;
+  /** Why the cluster is not reachable (for /readyz), while it is not. */
+  private unreachableReason = 'cluster not reachable yet';
+  /** The probe that watches for an unreachable cluster to come back (capped exponential backoff with jitter). */
+  private probeTimer: NodeJS.Timeout | undefined;
+  private probeAttempt = 0;
+  /** Aborted on stop or loss of leadership: syncs in progress stop between requests. */
+  private abort = new AbortController();
 
   constructor(private readonly parts: AgentParts) {
     const { config } = parts;
@@ -133,7 +140,11 @@ export class Agent implements AgentView {
       attempted: false,
     };
     runner.heal = new SelfHeal(sync, { kube, discovery }, { enabled: app.selfHeal }, (e) => this.onHeal(runner, e));
-    runner.loop = new AppLoop(app.interval, (reason) => this.syncApp(runner, reason));
+    runner.loop = new AppLoop(
+      app.interval,
+      (reason) => this.syncApp(runner, reason),
+      (err) => this.log.error('sync crashed; retrying with backoff', { app: app.name, error: describeError(err) }),
+    );
     this.runners.set(app.name, runner);
   }
 
@@ -143,7 +154,7 @@ export class Agent implements AgentView {
       await this.parts.discovery.refresh();
       this.clusterReachable = true;
     } catch (err) {
-      this.log.error('cluster unreachable', { error: describeError(err) });
+      this.markUnreachable(describeError(err));
     }
     if (this.parts.elector)
       this.parts.elector.start({
@@ -155,6 +166,8 @@ export class Agent implements AgentView {
 
   /** Graceful stop: the syncs in progress finish (the inventory is never left half-written), then everything stops. */
   async stop(): Promise<void> {
+    clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
     await this.stopApps();
     // Watches started by syncNow (outside the loops) end here too.
     await Promise.all([...this.runners.values()].map((r) => r.heal.stop()));
@@ -171,6 +184,7 @@ export class Agent implements AgentView {
   private startApps(): void {
     if (this.running) return;
     this.running = true;
+    this.abort = new AbortController();
     for (const r of this.runners.values()) r.loop.start();
     this.healthTimer = setInterval(() => this.checkHealth(), this.parts.healthIntervalMs ?? 1000);
   }
@@ -178,6 +192,7 @@ export class Agent implements AgentView {
   private async stopApps(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.abort.abort();
     clearInterval(this.healthTimer);
     await Promise.all([...this.runners.values()].map((r) => r.loop.stop()));
     await Promise.all([...this.runners.values()].map((r) => r.heal.stop()));
@@ -189,6 +204,7 @@ export class Agent implements AgentView {
     const previousRevision = r.sync.state.lastSync?.revision;
     const reporter = this.parts.reporter;
     r.current = r.sync.sync({
+      signal: this.abort.signal,
       // A new revision starts syncing: say so (`pending`) on that commit before the apply.
       onStart: (revision) => {
         if (!reporter || !r.repo) return;
@@ -206,6 +222,8 @@ export class Agent implements AgentView {
     r.current = undefined;
     r.attempted = true;
     recordSync(this.metrics, r.config.name, out);
+    if (out.error?.stage === 'cluster') this.markUnreachable(out.error.message);
+    else if (out.error?.stage !== 'cancelled' && out.error?.stage !== 'fetch') this.clusterReachable = true;
     if (out.error)
       log.warn('sync failed', { revision: out.revision, reason, stage: out.error.stage, error: out.error.message });
     else if (!out.noop) {
@@ -245,8 +263,7 @@ export class Agent implements AgentView {
     const revision = state.lastSync?.revision;
     const reporter = this.parts.reporter;
     if (!reporter || !r.repo || !revision) return;
-    // A failed fetch says nothing about the commit last synced (the status of a commit is about that commit).
-    if (state.lastSync?.error?.stage === 'fetch') return;
+    if (saysNothingAboutCommit(state)) return;
     const status = statusFor(state, { cluster: this.cluster, publicUrl: this.parts.config.publicUrl });
     if (
       !force &&
@@ -257,6 +274,43 @@ export class Agent implements AgentView {
       return;
     r.reported = { revision, health: state.health.status, state: status.state };
     reporter.report({ ...r.repo, sha: revision }, status);
+  }
+
+  /**
+   * The apiserver could not be reached: not ready (so a Service stops sending webhooks here and an operator sees it),
+   * and a probe with capped exponential backoff and jitter watches for it to come back, then syncs the apps that
+   * met the outage at once instead of at their next interval.
+   */
+  private markUnreachable(reason: string): void {
+    if (this.clusterReachable || !this.probeTimer) this.log.error('cluster unreachable', { error: reason });
+    this.clusterReachable = false;
+    this.unreachableReason = reason;
+    if (this.probeTimer) return;
+    const schedule = () => {
+      const base = Math.min(30_000, 1000 * 2 ** this.probeAttempt);
+      this.probeAttempt++;
+      this.probeTimer = setTimeout(probe, base * (0.8 + Math.random() * 0.4));
+      this.probeTimer.unref?.();
+    };
+    const probe = async () => {
+      try {
+        await this.parts.kube.ping();
+        await this.parts.discovery.refresh();
+      } catch (err) {
+        this.unreachableReason = `cluster unreachable: ${describeError(err)}`;
+        schedule();
+        return;
+      }
+      this.probeTimer = undefined;
+      this.probeAttempt = 0;
+      this.clusterReachable = true;
+      this.log.info('cluster reachable again');
+      for (const r of this.runners.values()) {
+        const stage = r.sync.state.lastSync?.error?.stage;
+        if (stage === 'cluster' || stage === 'health' || !r.attempted) r.loop.request('cluster reachable again');
+      }
+    };
+    schedule();
   }
 
   /** Health from the watch-fed live objects, no requests; a change of health posts a status. */
@@ -374,7 +428,7 @@ export class Agent implements AgentView {
   }
 
   ready(): { ready: boolean; reason?: string } {
-    if (!this.clusterReachable) return { ready: false, reason: 'cluster not reachable yet' };
+    if (!this.clusterReachable) return { ready: false, reason: this.unreachableReason };
     // A standby is not ready, so the Service sends webhooks and sync requests to the leader only.
     if (this.parts.elector && !this.parts.elector.isLeader)
       return { ready: false, reason: 'standby: another replica leads' };

@@ -8,9 +8,14 @@ export class AppLoop {
   private loop: Promise<void> | undefined;
   private running = false;
 
+  /** Consecutive syncs that threw; each waits longer (capped exponential backoff with jitter). */
+  private failures = 0;
+
   constructor(
     private readonly intervalMs: number,
     private readonly syncOnce: (reason: string) => Promise<unknown>,
+    /** A sync that threw instead of returning its failure as data: reported here, and the loop goes on. */
+    private readonly onError: (err: unknown) => void = () => {},
   ) {}
 
   /** Starts the loop; the first sync runs at once (reason `startup`, or the reason already requested). */
@@ -34,12 +39,36 @@ export class AppLoop {
     this.wake();
   }
 
+  /** Waits `ms`, or less when woken (stop, a request). */
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      if (!this.running) this.wake();
+    });
+  }
+
   private async run(): Promise<void> {
     while (this.running) {
       if (this.pending !== undefined) {
         const reason = this.pending;
         this.pending = undefined;
-        await this.syncOnce(reason);
+        try {
+          await this.syncOnce(reason);
+          this.failures = 0;
+        } catch (err) {
+          // The loop must outlive any one sync: a rejection here would end the app's syncs for good.
+          this.failures++;
+          this.onError(err);
+          this.pending ??= 'retry';
+          await this.sleep(
+            Math.min(this.intervalMs, 1000 * 2 ** Math.min(this.failures, 10)) * (0.8 + Math.random() * 0.4),
+          );
+          continue;
+        }
       }
       if (!this.running) break;
       await new Promise<void>((resolve) => {

@@ -11,6 +11,8 @@ export interface ApplyStepsOptions {
   concurrency: number;
   /** How long to wait for CRDs to be Established before their custom resources are applied. */
   crdTimeoutMs: number;
+  /** Shutdown: no new object starts once aborted (the ones in flight finish). */
+  signal?: AbortSignal;
 }
 
 /** Defaults: 8 objects at once, 30 s for CRDs. */
@@ -56,9 +58,15 @@ export async function applySteps(
 ): Promise<SyncEntry[]> {
   const entries: SyncEntry[] = [];
   for (const step of planSync(desired).steps) {
-    await pool(step.objects, options.concurrency, async (obj) => {
-      entries.push(await applyOne(deps, live, obj));
-    });
+    if (options.signal?.aborted) break;
+    await pool(
+      step.objects,
+      options.concurrency,
+      async (obj) => {
+        entries.push(await applyOne(deps, live, obj));
+      },
+      options.signal,
+    );
     if (step.wave === 'prerequisites') await waitForCrds(deps, live, step.objects, options.crdTimeoutMs);
   }
   return entries;

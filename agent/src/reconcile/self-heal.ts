@@ -116,6 +116,7 @@ export class SelfHeal {
     try {
       const list = await this.deps.kube.list(type, { labelSelector: selector });
       resourceVersion = list.resourceVersion;
+      this.failures.delete(gk);
       const seen = new Set<string>();
       for (const item of list.items) {
         seen.add(objectKey(item));
@@ -143,9 +144,15 @@ export class SelfHeal {
     });
   }
 
+  /** Failed list/watch attempts per kind since its last good list: the retry backs off while the cluster is away. */
+  private readonly failures = new Map<string, number>();
+
   private retry(gk: string): void {
     if (!this.running) return;
-    setTimeout(() => void this.watchKind(gk), 500).unref();
+    const n = this.failures.get(gk) ?? 0;
+    this.failures.set(gk, n + 1);
+    const delay = Math.min(30_000, 500 * 2 ** n) * (0.8 + Math.random() * 0.4);
+    setTimeout(() => void this.watchKind(gk), delay).unref();
   }
 
   private handle(type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: K8sObject): void {

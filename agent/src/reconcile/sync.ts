@@ -47,6 +47,12 @@ export interface SyncOptions {
   force: boolean;
   /** Called once a changed revision is about to be rendered and applied (the agent posts `pending` then). */
   onStart?: (revision: string) => void;
+  /**
+   * Shutdown: once aborted, no new request starts; the objects already applied stay, the prune and the final parent
+   * write are skipped, so the parent keeps listing the superset it was given before the apply (kubectl's
+   * updateToSuperset) and the next sync finishes the job.
+   */
+  signal?: AbortSignal;
 }
 
 /** The outcome of a sync as data; `noop` when the tree was unchanged and nothing was rendered or applied. */
@@ -88,13 +94,43 @@ export class AppSync {
     return this.desired;
   }
 
-  /** One reconciliation. Never throws for fetch, render, apply or prune failures: they are in the result. */
+  /**
+   * One reconciliation. Never throws: fetch, render, apply and prune failures are in the result, and so is an
+   * apiserver that cannot be reached (stage `cluster`: Unknown, since it says nothing about the commit).
+   */
   async sync(options: Partial<SyncOptions> = {}): Promise<SyncOutcome> {
     this.syncing = true;
     try {
-      return await this.syncOnce(options);
+      const out = await this.syncOnce(options);
+      return out.error && out.error.stage !== 'fetch' && out.error.stage !== 'render'
+        ? await this.unlessUnreachable(out)
+        : out;
     } finally {
       this.syncing = false;
+    }
+  }
+
+  /**
+   * A sync that failed while the apiserver went away is about the cluster, not the commit: when a quick probe cannot
+   * reach the apiserver either, the outcome becomes stage `cluster` with state Unknown, so no `failure` is posted for
+   * a commit that was never judged.
+   */
+  private async unlessUnreachable(out: SyncOutcome): Promise<SyncOutcome> {
+    try {
+      await this.deps.kube.ping();
+      return out;
+    } catch (err) {
+      const message = `cluster unreachable: ${describeError(err)} (while: ${out.error?.message ?? 'syncing'})`;
+      const health: HealthResult = { status: 'Unknown', message };
+      const error = { stage: 'cluster' as const, message };
+      this.lastGood = false;
+      this.state = {
+        ...this.state,
+        sync: 'Unknown',
+        health,
+        lastSync: { ...(this.state.lastSync ?? out), error },
+      };
+      return { ...out, error, health };
     }
   }
 
@@ -117,7 +153,7 @@ export class AppSync {
       this.state = {
         app: this.app.name,
         sync:
-          extra.error?.stage === 'fetch' || extra.error?.stage === 'render'
+          extra.error && ['fetch', 'render', 'cluster', 'cancelled'].includes(extra.error.stage)
             ? 'Unknown'
             : failed
               ? 'OutOfSync'
@@ -152,8 +188,11 @@ export class AppSync {
       return finish({ error: { stage: 'fetch', message: describeError(err) } });
     }
     if (!options.force && this.lastGood && tree !== undefined && tree === this.lastTree) {
-      const health = await this.refreshHealth();
-      return finish({ noop: true, health });
+      try {
+        return finish({ noop: true, health: await this.refreshHealth() });
+      } catch (err) {
+        return finish({ error: { stage: 'health', message: describeError(err) } });
+      }
     }
 
     options.onStart?.(revision);
@@ -168,68 +207,89 @@ export class AppSync {
       return finish({ error: { stage: 'render', message: describeError(err) } });
     }
 
-    // Inventory: the parent first, as the superset of what it had and what Git wants (kubectl updateToSuperset).
-    let parent: Awaited<ReturnType<typeof readParentState>>;
     try {
-      parent = await readParentState(this.deps, this.parent);
-      parent.live = await writeParent(this.deps, this.parent, parent.type, parent.live, [
-        ...parent.members,
-        ...desired.map(refOf),
+      // Inventory: the parent first, as the superset of what it had and what Git wants (kubectl updateToSuperset).
+      let parent: Awaited<ReturnType<typeof readParentState>>;
+      try {
+        parent = await readParentState(this.deps, this.parent);
+        parent.live = await writeParent(this.deps, this.parent, parent.type, parent.live, [
+          ...parent.members,
+          ...desired.map(refOf),
+        ]);
+      } catch (err) {
+        this.lastGood = false;
+        return finish({
+          error: { stage: 'apply', message: `ApplySet parent ${subject({ ...this.parent })}: ${describeError(err)}` },
+        });
+      }
+      const previous = parent.members;
+
+      // What is live now: one list per group-kind the app has, had or its parent names.
+      const scope = listScope(this.parent, parent.live);
+      const kinds = new Set([
+        ...desired.map((o) => groupKind(refOf(o))),
+        ...previous.map(groupKind),
+        ...scope.groupKinds,
       ]);
-    } catch (err) {
-      this.lastGood = false;
-      return finish({
-        error: { stage: 'apply', message: `ApplySet parent ${subject({ ...this.parent })}: ${describeError(err)}` },
+      this.live.clear();
+      const listed = await listMembers(this.deps, this.applySetId, kinds, this.live);
+
+      const applied = await applySteps(this.deps, this.live, desired, {
+        concurrency: this.deps.concurrency ?? defaultApplyStepsOptions().concurrency,
+        crdTimeoutMs: this.deps.crdTimeoutMs ?? defaultApplyStepsOptions().crdTimeoutMs,
+        ...(options.signal ? { signal: options.signal } : {}),
       });
-    }
-    const previous = parent.members;
+      entries.push(...applied);
+      if (options.signal?.aborted) {
+        this.lastGood = false;
+        return finish({
+          error: {
+            stage: 'cancelled',
+            message: `stopped by shutdown after ${applied.length} of ${desired.length} objects; nothing was pruned`,
+          },
+        });
+      }
 
-    // What is live now: one list per group-kind the app has, had or its parent names.
-    const scope = listScope(this.parent, parent.live);
-    const kinds = new Set([
-      ...desired.map((o) => groupKind(refOf(o))),
-      ...previous.map(groupKind),
-      ...scope.groupKinds,
-    ]);
-    this.live.clear();
-    const listed = await listMembers(this.deps, this.applySetId, kinds, this.live);
+      const pruned = await pruneStale(this.deps, this.live, {
+        applySetId: this.applySetId,
+        desired,
+        previous,
+        listed,
+        failedApplies: applied.filter((e) => e.action === 'failed').length,
+        options: this.app.prune,
+      });
+      entries.push(...pruned.entries);
 
-    const applied = await applySteps(this.deps, this.live, desired, {
-      concurrency: this.deps.concurrency ?? defaultApplyStepsOptions().concurrency,
-      crdTimeoutMs: this.deps.crdTimeoutMs ?? defaultApplyStepsOptions().crdTimeoutMs,
-    });
-    entries.push(...applied);
+      // The parent now records exactly what remains ours.
+      try {
+        await writeParent(this.deps, this.parent, parent.type, parent.live, [...desired.map(refOf), ...pruned.kept]);
+      } catch (err) {
+        entries.push({ subject: subject({ ...this.parent }), action: 'failed', reason: describeError(err) });
+      }
 
-    const pruned = await pruneStale(this.deps, this.live, {
-      applySetId: this.applySetId,
-      desired,
-      previous,
-      listed,
-      failedApplies: applied.filter((e) => e.action === 'failed').length,
-      options: this.app.prune,
-    });
-    entries.push(...pruned.entries);
-
-    // The parent now records exactly what remains ours.
-    try {
-      await writeParent(this.deps, this.parent, parent.type, parent.live, [...desired.map(refOf), ...pruned.kept]);
+      this.desired = desired;
+      const health = this.healthNow();
+      const firstFailure = entries.find((e) => e.action === 'failed');
+      this.lastTree = tree;
+      this.lastGood = firstFailure === undefined;
+      const outcome = finish({
+        health,
+        ...(firstFailure
+          ? {
+              error: {
+                stage: 'apply' as const,
+                message: `${firstFailure.subject}: ${firstFailure.reason ?? 'failed'}`,
+              },
+            }
+          : {}),
+      });
+      if (!outcome.error) this.lastGoodResult = this.state.lastSync;
+      return outcome;
     } catch (err) {
-      entries.push({ subject: subject({ ...this.parent }), action: 'failed', reason: describeError(err) });
+      // Reading the inventory, listing or health failed outright (apply and prune failures are entries instead).
+      this.lastGood = false;
+      return finish({ error: { stage: 'apply', message: describeError(err) } });
     }
-
-    this.desired = desired;
-    const health = this.healthNow();
-    const firstFailure = entries.find((e) => e.action === 'failed');
-    this.lastTree = tree;
-    this.lastGood = firstFailure === undefined;
-    const outcome = finish({
-      health,
-      ...(firstFailure
-        ? { error: { stage: 'apply' as const, message: `${firstFailure.subject}: ${firstFailure.reason ?? 'failed'}` } }
-        : {}),
-    });
-    if (!outcome.error) this.lastGoodResult = this.state.lastSync;
-    return outcome;
   }
 
   /**

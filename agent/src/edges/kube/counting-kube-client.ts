@@ -32,6 +32,11 @@ export class CountingKubeClient implements KubeClient {
     return this.inner.discover();
   }
 
+  ping(timeoutMs?: number): Promise<void> {
+    this.count('GET');
+    return this.inner.ping(timeoutMs);
+  }
+
   apply(type: ResourceType, obj: K8sObject, options?: Partial<ApplyOptions>): Promise<ApplyResult> {
     this.count('PATCH');
     this.count(options?.dryRun ? 'APPLY_DRYRUN' : 'APPLY');

@@ -93,6 +93,7 @@ export class HttpKubeClient implements KubeClient {
     path: string,
     body?: string,
     headers: Record<string, string> = {},
+    timeoutMs = 60_000,
   ): Promise<{ status: number; body: unknown }> {
     const url = new URL(path, this.conn.server);
     const send = url.protocol === 'http:' ? httpRequest : request;
@@ -107,7 +108,7 @@ export class HttpKubeClient implements KubeClient {
             ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}),
             ...headers,
           }),
-          timeout: 60_000,
+          timeout: timeoutMs,
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -143,6 +144,11 @@ export class HttpKubeClient implements KubeClient {
     const message =
       typeof status === 'object' ? (status.message ?? JSON.stringify(status)) : String(status).slice(0, 300);
     throw new KubeApiError(r.status, reason, `${method} ${path}: ${r.status} ${message}`);
+  }
+
+  async ping(timeoutMs = 5000): Promise<void> {
+    // /version is readable by every client (system:public-info-viewer) and costs the apiserver nothing.
+    await this.raw('GET', '/version', undefined, {}, timeoutMs);
   }
 
   async discover(): Promise<ResourceType[]> {
