@@ -74,12 +74,12 @@ for (const n of names) {
       console.error(`${shown} is stale: ${t.refresh}.`);
       stale++;
     } else {
-      console.log(`${shown} is up to date (${text.length} bytes).`);
+      console.log(`${shown} is up to date (${text.length} characters).`);
     }
   } else {
     await mkdir(dirname(dist), { recursive: true });
     await writeFile(dist, text);
-    console.log(`wrote ${shown} (${text.length} bytes)`);
+    console.log(`wrote ${shown} (${text.length} characters)`);
   }
 }
 process.exit(stale > 0 ? 1 : 0);
