@@ -1,6 +1,7 @@
 // The agent's memory, alone: a child process of bench/sync.bench.ts that imports only the agent's code, syncs one app
 // once (GitSource fetch from the Git server + AppSync.sync()), prints its RSS as JSON and exits. Run it with
-// `node --import tsx bench/agent-rss.ts <kubeconfig> <repo url> <token> <path> <namespace> [app]`.
+// `node --import tsx bench/agent-rss.ts <kubeconfig> <repo url> <token> <path> <namespace> [app]`, or with
+// `--import-cost <package>` to measure what importing one package costs.
 // tsx itself (its loader and the TypeScript transform of every module) adds some RSS; the bench reports an idle
 // `node --import tsx` baseline beside this figure so it can be read fairly.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,6 +31,41 @@ export interface AgentRssResult {
   /** Objects the sync reported (created, configured or unchanged). */
   objects: number;
   error?: string;
+}
+
+/** What `agent-rss.ts --import-cost <package>` prints: the cost of importing one package into a fresh process. */
+export interface ImportCostResult {
+  package: string;
+  /** RSS before and after the import, in bytes. */
+  rssBefore: number;
+  rssAfter: number;
+  /** Wall time of the dynamic import, in ms. */
+  durationMs: number;
+  error?: string;
+}
+
+// `--import-cost <package>`: what a package would add to the agent if it were imported (e.g. @kubernetes/client-node,
+// which Tether does not depend on: `npm i --no-save @kubernetes/client-node@1` first). The agent's modules are
+// already loaded (the static imports above), so the figure is what the package adds on top of them.
+if (process.argv[2] === '--import-cost') {
+  const name = process.argv[3] ?? '@kubernetes/client-node';
+  const rssBefore = process.memoryUsage().rss;
+  const t0 = performance.now();
+  let error: string | undefined;
+  try {
+    await import(name);
+  } catch (err) {
+    error = (err as Error).message.split('\n')[0];
+  }
+  const result: ImportCostResult = {
+    package: name,
+    rssBefore,
+    rssAfter: process.memoryUsage().rss,
+    durationMs: performance.now() - t0,
+    ...(error ? { error } : {}),
+  };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.exit(0);
 }
 
 const [kubeconfig, url, token, path, namespace, appName = 'rss'] = process.argv.slice(2);

@@ -18,7 +18,7 @@ import { type HealEvent, SelfHeal } from '../agent/src/reconcile/self-heal.ts';
 import { AppSync, pruneOptions } from '../agent/src/reconcile/sync.ts';
 import { type GitServer, startGitServer } from '../testenv/src/git-server.ts';
 import { type LocalKube, startKube } from '../testenv/src/kube.ts';
-import type { AgentRssResult } from './agent-rss.ts';
+import type { AgentRssResult, ImportCostResult } from './agent-rss.ts';
 import type { Report } from './run.ts';
 
 /** The benchmark's title. */
@@ -261,6 +261,7 @@ export async function run(report: Report): Promise<void> {
       'kubectl-novalidate-1000',
       'rss-3000',
       'rss-bundled-3000',
+      'rss-shipped-3000',
       'heal',
       'tether-system',
     ];
@@ -410,7 +411,8 @@ export async function run(report: Report): Promise<void> {
     // Under tsx (the brief's measure) tsx adds RSS of its own (loader, a transform per module): the idle baselines
     // say how much. The same script bundled by esbuild and run by plain node is what a shipped agent would weigh.
     log('agent RSS: two child processes syncing 3000 objects each (tsx, then an esbuild bundle under plain node)');
-    const bundle = join(tmp, 'agent-rss.mjs');
+    // Inside the repo (bench/out is ignored by Git) so that `--import-cost` below resolves packages from node_modules.
+    const bundle = join(root, 'bench/out/agent-rss.mjs');
     await build({
       entryPoints: [join(here, 'agent-rss.ts')],
       outfile: bundle,
@@ -458,6 +460,62 @@ export async function run(report: Report): Promise<void> {
       report(`agent RSS after syncing 3000 objects (${which})`, res.rss / MB, 'MB', '≤ 100 MB');
       report(`  peak RSS (${which})`, res.maxRss / MB, 'MB');
       report(`  V8 heap used (${which})`, res.heapUsed / MB, 'MB');
+    }
+    // The shipped command itself: `tether sync --once` from dist/tether.mjs (what bin/tether.js and the image run,
+    // with the image's node flag), its RSS read by a preload at exit.
+    const shippedConfig = join(tmp, 'shipped.yaml');
+    const tokenFile = join(tmp, 'shipped-token');
+    writeFileSync(tokenFile, TOKEN);
+    writeFileSync(
+      shippedConfig,
+      `cluster: bench\nkubeconfig: ${kubeconfig}\ncacheDir: ${join(tmp, 'git-shipped')}\ngithub: {gitTokenFile: ${tokenFile}}\n` +
+        `apps:\n  - {name: rss-shipped-3000, repo: "${url}", path: sizes/n3000, namespace: rss-shipped-3000}\n`,
+    );
+    const rssAtExit = join(tmp, 'rss-at-exit.mjs');
+    writeFileSync(
+      rssAtExit,
+      "process.on('exit', () => { const m = process.memoryUsage(); process.stderr.write('\\nTETHER_RSS ' + " +
+        'JSON.stringify({ rss: m.rss, maxRss: process.resourceUsage().maxRSS * 1024, heapUsed: m.heapUsed }) + "\\n"); });\n',
+    );
+    const shipped = await runCommand(
+      process.execPath,
+      [
+        '--max-semi-space-size=1',
+        '--import',
+        rssAtExit,
+        join(root, 'dist/tether.mjs'),
+        'sync',
+        '--once',
+        '--config',
+        shippedConfig,
+      ],
+      { ...process.env, NODE_OPTIONS: '' },
+      true,
+    );
+    const shippedRss = /^TETHER_RSS (.*)$/m.exec(shipped.stderr)?.[1];
+    if (shipped.code !== 0 || !shippedRss) {
+      log(`tether sync --once (dist/tether.mjs) failed with ${shipped.code}: ${shipped.stderr.slice(0, 800)}`);
+    } else {
+      const m = JSON.parse(shippedRss) as { rss: number; maxRss: number; heapUsed: number };
+      log(`tether sync --once (dist/tether.mjs): ${shipped.stdout.trim().split('\n').pop()}`);
+      report('agent RSS after syncing 3000 objects (shipped command, dist/tether.mjs)', m.rss / MB, 'MB', '≤ 100 MB');
+      report('  peak RSS (shipped command)', m.maxRss / MB, 'MB');
+      report('  V8 heap used (shipped command)', m.heapUsed / MB, 'MB');
+    }
+    // What @kubernetes/client-node would add if the agent imported it (it is not a dependency; the figure appears
+    // when it is installed, e.g. `npm i --no-save @kubernetes/client-node@1`).
+    const cost = await runCommand(
+      process.execPath,
+      [bundle, '--import-cost', '@kubernetes/client-node'],
+      process.env,
+      true,
+    );
+    const costResult = JSON.parse(cost.stdout.trim().split('\n').pop() || '{}') as Partial<ImportCostResult>;
+    if (costResult.error || costResult.rssAfter === undefined || costResult.rssBefore === undefined) {
+      log(`import cost of @kubernetes/client-node: not measured (${costResult.error ?? cost.stderr.slice(0, 200)})`);
+    } else {
+      report('import cost of @kubernetes/client-node: RSS', (costResult.rssAfter - costResult.rssBefore) / MB, 'MB');
+      report('import cost of @kubernetes/client-node: time', costResult.durationMs ?? 0, 'ms');
     }
     report('baseline RSS: idle node --import tsx', await baseline(['--import', 'tsx']), 'MB');
     report('baseline RSS: idle node', await baseline([]), 'MB');

@@ -1,7 +1,11 @@
 #!/usr/bin/env node
-// The `tether` command: TypeScript sources run through tsx, so a clean clone needs only `npm ci`.
-import { register } from 'tsx/esm/api';
+// The `tether` command: runs the bundle that scripts/build.mjs builds (`npm ci` and `npm install` build it through
+// the `prepare` script), so plain node starts it with no TypeScript loader and no node_modules lookups.
+import { existsSync } from 'node:fs';
 
-register();
-const { main } = await import('../cli/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+const bundle = new URL('../dist/tether.mjs', import.meta.url);
+if (!existsSync(bundle)) {
+  process.stderr.write(`tether: ${bundle.pathname} is missing; run \`npm run build\` (npm ci runs it too)\n`);
+  process.exit(1);
+}
+await import(bundle.href);

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs the test suite with Node's own test runner (TypeScript through tsx).
+// Runs the test suite with Node's own test runner (test files as TypeScript through tsx; the CLI they spawn is the
+// bundle).
 //   --unit   only the fast pure tests (*.test.ts)
 //   --world  only the tests that start the local world (*.world.test.ts)
 // Extra arguments are file filters (substring match). World tests first build the local world's binaries
@@ -31,6 +32,12 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+// Tests that spawn `bin/tether.js` run the bundle, as users do; build it from the sources as they are now, so that
+// no test runs a bundle older than the code it checks.
+const bundled = spawnSync(process.execPath, [join(root, 'scripts/build.mjs'), 'tether'], {
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+if (bundled.status !== 0) process.exit(bundled.status ?? 1);
 // What world tests need, installed and built by the project itself (a fresh machine has neither).
 if (files.some((f) => f.endsWith('.world.test.ts'))) {
   const b = spawnSync('bash', [join(root, 'testenv/build-binaries.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });

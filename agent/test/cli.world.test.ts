@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -66,6 +66,89 @@ apps:
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /\+\s+color: blue/);
     assert.doesNotMatch(r.stdout, /managedFields/);
+  });
+
+  test('diff works with a laptop kubeconfig whose user is an exec plugin (as EKS, GKE and AKS ones are)', async () => {
+    // A ServiceAccount token stands in for what `aws eks get-token` would print; the plugin hands it over as an
+    // ExecCredential and records each run, so the test sees that one run serves every request of the command.
+    const k = world.kube!;
+    const sa = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'laptop', namespace: 'default' } };
+    assert.equal((await k.request('POST', '/api/v1/namespaces/default/serviceaccounts', sa)).status, 201);
+    const binding = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'laptop-admin' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+      subjects: [{ kind: 'ServiceAccount', name: 'laptop', namespace: 'default' }],
+    };
+    assert.equal(
+      (await k.request('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', binding)).status,
+      201,
+    );
+    const tr = await k.request('POST', '/api/v1/namespaces/default/serviceaccounts/laptop/token', {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec: { expirationSeconds: 3600 },
+    });
+    assert.equal(tr.status, 201);
+    const token = (tr.body as { status: { token: string; expirationTimestamp: string } }).status;
+
+    const plugin = join(dir, 'eks-get-token.mjs');
+    writeFileSync(
+      plugin,
+      `#!/usr/bin/env node
+import { appendFileSync, readFileSync } from 'node:fs';
+const info = JSON.parse(process.env.KUBERNETES_EXEC_INFO);
+if (info.kind !== 'ExecCredential' || info.spec.interactive !== false) process.exit(9);
+appendFileSync(process.env.RUNS_FILE, process.argv.slice(2).join(' ') + '\\n');
+process.stdout.write(JSON.stringify({
+  apiVersion: 'client.authentication.k8s.io/v1',
+  kind: 'ExecCredential',
+  status: { token: readFileSync(process.env.TOKEN_FILE, 'utf8'), expirationTimestamp: '${token.expirationTimestamp}' },
+}));
+`,
+      { mode: 0o755 },
+    );
+    const saToken = join(dir, 'sa-token');
+    writeFileSync(saToken, token.token);
+    const runs = join(dir, 'plugin-runs');
+    const ca = Buffer.from(k.tls.ca).toString('base64');
+    const kubeconfig = join(dir, 'laptop-kubeconfig');
+    writeFileSync(
+      kubeconfig,
+      `apiVersion: v1
+kind: Config
+current-context: eks
+clusters: [{name: eks, cluster: {server: "${k.server}", certificate-authority-data: ${ca}}}]
+contexts: [{name: eks, context: {cluster: eks, user: eks-user}}]
+users:
+- name: eks-user
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: ./eks-get-token.mjs
+      args: [eks, get-token, --cluster-name, dev]
+      env: [{name: TOKEN_FILE, value: "${saToken}"}, {name: RUNS_FILE, value: "${runs}"}]
+`,
+    );
+    const laptop = join(dir, 'laptop.yaml');
+    writeFileSync(laptop, readFileSync(config, 'utf8').replace(/^kubeconfig: .*$/m, `kubeconfig: ${kubeconfig}`));
+
+    const r = await tether(['diff', '--config', laptop, '--app', 'web']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\+\s+color: blue/);
+    assert.equal(
+      readFileSync(runs, 'utf8'),
+      'eks get-token --cluster-name dev\n',
+      'the plugin ran once, with its args',
+    );
+    assert.ok(!`${r.stdout}${r.stderr}`.includes(token.token), 'the token is never printed');
+
+    // Without the plugin's token the same kubeconfig is refused by the apiserver: the plugin is what authenticates.
+    writeFileSync(saToken, 'not-a-token');
+    const refused = await tether(['diff', '--config', laptop, '--app', 'web']);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /401|Unauthorized/);
   });
 
   test('sync --once applies both apps (the kustomize overlay renders its base) and exits 0', async () => {

@@ -82,8 +82,16 @@ export class HttpKubeClient implements KubeClient {
     this.agent.destroy();
   }
 
-  private headers(extra: Record<string, string>): Record<string, string> {
-    const token = this.conn.tokenFile ? readFileSync(this.conn.tokenFile, 'utf8').trim() : this.conn.token;
+  /** Who this request is from: an exec plugin's credentials when the kubeconfig has one, else the static ones. */
+  private async auth(): Promise<{ token?: string; tls: { cert?: string; key?: string } }> {
+    const fromPlugin = this.conn.credentials ? await this.conn.credentials() : {};
+    const token =
+      fromPlugin.token ?? (this.conn.tokenFile ? readFileSync(this.conn.tokenFile, 'utf8').trim() : this.conn.token);
+    // A plugin's client certificate goes on the request; node's Agent keeps a separate socket pool per certificate.
+    return { token, tls: fromPlugin.cert ? { cert: fromPlugin.cert, key: fromPlugin.key } : {} };
+  }
+
+  private headers(token: string | undefined, extra: Record<string, string>): Record<string, string> {
     return { 'user-agent': 'tether-agent', ...(token ? { authorization: `Bearer ${token}` } : {}), ...extra };
   }
 
@@ -97,13 +105,15 @@ export class HttpKubeClient implements KubeClient {
   ): Promise<{ status: number; body: unknown }> {
     const url = new URL(path, this.conn.server);
     const send = url.protocol === 'http:' ? httpRequest : request;
+    const auth = await this.auth();
     return new Promise((resolve, reject) => {
       const req = send(
         url,
         {
           method,
           agent: url.protocol === 'http:' ? undefined : this.agent,
-          headers: this.headers({
+          ...auth.tls,
+          headers: this.headers(auth.token, {
             accept: 'application/json',
             ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}),
             ...headers,
@@ -245,45 +255,51 @@ export class HttpKubeClient implements KubeClient {
     let stopped = false;
     let req: ReturnType<typeof request> | undefined;
     const done = new Promise<void>((resolve) => {
-      req = request(
-        url,
-        // Its own connection: a watch holds its socket for minutes and must not starve the apply pool.
-        {
-          method: 'GET',
-          ca: this.conn.ca,
-          cert: this.conn.cert,
-          key: this.conn.key,
-          rejectUnauthorized: !this.conn.insecureSkipTLSVerify,
-          headers: this.headers({ accept: 'application/json' }),
-        },
-        (res) => {
-          if (res.statusCode !== 200) {
-            res.resume();
-            resolve();
-            return;
-          }
-          let buffer = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => {
-            buffer += chunk;
-            for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
-              const line = buffer.slice(0, nl);
-              buffer = buffer.slice(nl + 1);
-              if (line.trim() === '') continue;
-              try {
-                onEvent(JSON.parse(line) as WatchEvent);
-              } catch {
-                // a malformed line ends nothing; the periodic re-list covers what it said
-              }
+      const open = (auth: Awaited<ReturnType<HttpKubeClient['auth']>>) => {
+        if (stopped) return resolve();
+        req = request(
+          url,
+          // Its own connection: a watch holds its socket for minutes and must not starve the apply pool.
+          {
+            method: 'GET',
+            ca: this.conn.ca,
+            cert: this.conn.cert,
+            key: this.conn.key,
+            ...auth.tls,
+            rejectUnauthorized: !this.conn.insecureSkipTLSVerify,
+            headers: this.headers(auth.token, { accept: 'application/json' }),
+          },
+          (res) => {
+            if (res.statusCode !== 200) {
+              res.resume();
+              resolve();
+              return;
             }
-          });
-          res.on('end', () => resolve());
-          res.on('error', () => resolve());
-          res.on('close', () => resolve());
-        },
-      );
-      req.on('error', () => resolve());
-      req.end();
+            let buffer = '';
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => {
+              buffer += chunk;
+              for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
+                const line = buffer.slice(0, nl);
+                buffer = buffer.slice(nl + 1);
+                if (line.trim() === '') continue;
+                try {
+                  onEvent(JSON.parse(line) as WatchEvent);
+                } catch {
+                  // a malformed line ends nothing; the periodic re-list covers what it said
+                }
+              }
+            });
+            res.on('end', () => resolve());
+            res.on('error', () => resolve());
+            res.on('close', () => resolve());
+          },
+        );
+        req.on('error', () => resolve());
+        req.end();
+      };
+      // A plugin that fails ends the watch as a dropped connection does; the caller's re-list reports the error.
+      this.auth().then(open, () => resolve());
     });
     return {
       stop: () => {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { load } from 'js-yaml';
 import { TetherError } from '../../../../shared/src/errors.ts';
+import { type KubeCredentials, userCredentials } from './exec-credential.ts';
 
 /** What an HTTPS request to the apiserver needs: where, and how to prove who we are. */
 export interface KubeConnection {
@@ -14,6 +15,8 @@ export interface KubeConnection {
   insecureSkipTLSVerify?: boolean;
   /** The context's namespace, if any. */
   namespace?: string;
+  /** Credentials fetched per request (an exec plugin's, cached by it until they expire), over the static ones. */
+  credentials?: () => Promise<KubeCredentials>;
 }
 
 interface KubeconfigFile {
@@ -26,11 +29,11 @@ interface KubeconfigFile {
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 /**
- * Reads a kubeconfig (client certificates, tokens, token files) into a connection.
+ * Reads a kubeconfig (client certificates, tokens, token files, exec plugins) into a connection.
  *
- * Why not @kubernetes/client-node's KubeConfig: importing any part of that package costs ~78 MB of RSS (it loads
- * the whole generated API), more than the agent's memory goal allows for everything. Exec and auth-provider
- * plugins are not supported here; they get a clear error naming the user entry.
+ * Why not @kubernetes/client-node's KubeConfig: importing any part of that package costs ~71-78 MB of RSS (it
+ * loads the whole generated API), more than the agent's memory goal allows for everything. Exec plugins run through
+ * exec-credential.ts; auth-provider users get a clear error naming the user entry.
  */
 export function loadKubeconfig(path: string, context?: string): KubeConnection {
   let doc: KubeconfigFile;
@@ -45,12 +48,7 @@ export function loadKubeconfig(path: string, context?: string): KubeConnection {
   const cluster = doc.clusters?.find((c) => c.name === ctx.cluster)?.cluster;
   if (!cluster) throw new TetherError('config', `kubeconfig ${path}: cluster "${ctx.cluster}" not found`);
   const user = doc.users?.find((u) => u.name === ctx.user)?.user ?? {};
-  if (user.exec || user['auth-provider']) {
-    throw new TetherError(
-      'config',
-      `kubeconfig ${path}: user "${ctx.user}" uses an exec or auth-provider plugin, which Tether does not run; use a token or client certificate`,
-    );
-  }
+  const credentials = userCredentials(path, ctx.user, user, cluster);
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
   const pem = (data: unknown, file: unknown) =>
     str(data)
@@ -69,6 +67,7 @@ export function loadKubeconfig(path: string, context?: string): KubeConnection {
     tokenFile: str(user.tokenFile),
     insecureSkipTLSVerify: cluster['insecure-skip-tls-verify'] === true,
     namespace: ctx.namespace,
+    ...(credentials ? { credentials } : {}),
   };
 }
 
