@@ -31,16 +31,14 @@ describe('githubAppProvider against a local token endpoint', () => {
         return;
       }
       const expires = new Date(Date.now() + 3_600_000).toISOString();
-      res
-        .writeHead(201, { 'content-type': 'application/json' })
-        .end(
-          JSON.stringify({
-            token: `ghs_${seen.length}`,
-            expires_at: expires,
-            permissions: {},
-            repository_selection: 'all',
-          }),
-        );
+      res.writeHead(201, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          token: `ghs_${seen.length}`,
+          expires_at: expires,
+          permissions: {},
+          repository_selection: 'all',
+        }),
+      );
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

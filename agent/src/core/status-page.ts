@@ -1,5 +1,5 @@
 // The agent's status page: server-rendered HTML with inline CSS, no scripts and no external assets, so it works
-// behind any proxy, under a strict Content-Security-Policy and without a build step (issue 7). Pure: the server
+// behind any proxy, under a strict Content-Security-Policy and without a build step. Pure: the server
 // passes the data in, these functions return a string.
 import type { AppView, HealView, ResourceView } from './agent-view.ts';
 import type { HealthStatus, SyncAction, SyncResult, SyncStatus } from './types.ts';

@@ -34,7 +34,8 @@ interface Slot {
  * Posts commit statuses without blocking syncs and without waste: at most one write per (sha, context, state,
  * description), decided from its own memory (one list call per sha+context after a restart, none per reconcile),
  * `pending` updates rate-limited, failed posts retried with backoff where the newest wanted status wins
- * (notification-controller#327/#977/#1373: no list per reconcile, no success before failure, no dropped failure).
+ * (no list per reconcile, no success before failure, no dropped failure: the problems of
+ * https://github.com/fluxcd/notification-controller/issues/327, …/issues/977 and …/issues/1373).
  */
 export class StatusReporter {
   private readonly slots = new Map<string, Slot>();
