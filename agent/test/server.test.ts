@@ -1,4 +1,4 @@
-// The agent's HTTP server through `app.request()` (STYLE.md #10), with an in-memory AgentView built from captured
+// The agent's HTTP server through `app.request()`, with an in-memory AgentView built from captured
 // objects. Every refusal is checked for what it must not do as well as for its status code.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';

@@ -1,3 +1,5 @@
+import { objectHealth } from './health.ts';
+import { objectKey, refOf, subject } from './objects.ts';
 import type { AppState, HealthResult, K8sObject } from './types.ts';
 
 /** One resource of an app as the API and status page show it. */
@@ -69,4 +71,48 @@ export function githubWebUrl(apiUrl: string): string {
   const u = new URL(apiUrl);
   if (u.hostname === 'api.github.com') return 'https://github.com';
   return `${u.protocol}//${u.host}${u.pathname.replace(/\/api\/v3\/?$/, '').replace(/\/+$/, '')}`;
+}
+
+/** What an app view is made of: its configuration, state, desired objects and the live objects last seen. */
+export interface AppViewInput {
+  name: string;
+  repo: string;
+  ref: string;
+  path: string;
+  state: AppState;
+  desired: readonly K8sObject[];
+  /** Live objects by objectKey. */
+  live: ReadonlyMap<string, K8sObject>;
+  /** The repo as `owner/repo` when it is on GitHub (for the commit link). */
+  github?: { owner: string; repo: string };
+  /** The GitHub API URL (GHES); default api.github.com. */
+  apiUrl?: string;
+  lastHeal?: HealView;
+}
+
+/** An app as the API and the status page show it: each desired object with its health, and the commit link. */
+export function appView(input: AppViewInput): AppView {
+  const resources: ResourceView[] = input.desired.map((o) => {
+    const ref = refOf(o);
+    return {
+      subject: subject(o),
+      kind: o.kind,
+      ...(ref.namespace ? { namespace: ref.namespace } : {}),
+      name: ref.name,
+      health: objectHealth(ref, input.live.get(objectKey(o))),
+    };
+  });
+  const revision = input.state.lastSync?.revision;
+  const webBase = input.apiUrl ? githubWebUrl(input.apiUrl) : 'https://github.com';
+  const gh = input.github;
+  return {
+    name: input.name,
+    repo: input.repo,
+    ref: input.ref,
+    path: input.path,
+    state: input.state,
+    ...(revision && gh ? { revisionUrl: `${webBase}/${gh.owner}/${gh.repo}/commit/${revision}` } : {}),
+    resources,
+    ...(input.lastHeal ? { lastHeal: input.lastHeal } : {}),
+  };
 }

@@ -18,7 +18,7 @@ export function clampDescription(text: string): string {
   return oneLine.length <= MAX_DESCRIPTION ? oneLine : `${oneLine.slice(0, MAX_DESCRIPTION - 1)}…`;
 }
 
-/** The context of an app's status: `tether/<cluster>/<app>` (DESIGN.md). */
+/** The context of an app's status: `tether/<cluster>/<app>`. */
 export function statusContext(cluster: string, app: string): string {
   return `tether/${cluster}/${app}`;
 }
@@ -34,7 +34,7 @@ export function saysNothingAboutCommit(state: AppState): boolean {
 }
 
 /**
- * The commit status an app's state calls for (DESIGN.md's states): `error` when fetch or render failed, `failure`
+ * The commit status an app's state calls for : `error` when fetch or render failed, `failure`
  * when an object failed to apply or the app is Degraded (naming the first failing object), `success` when Synced
  * and Healthy (or Suspended, which is what Git asked for), `pending` otherwise (syncing, progressing).
  */

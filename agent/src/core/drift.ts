@@ -1,6 +1,7 @@
-// Drift and diff (issue 6). Drift is decided the way fluxcd/pkg/ssa does (manager_apply.go `hasDrifted`): the
+// Drift and diff. Drift is decided the way fluxcd/pkg/ssa does (manager_apply.go `hasDrifted`): the
 // server-side dry-run apply result is compared with the live object, leaving out metadata the server maintains and
 // status. The diff renders both as YAML and diffs the lines, for `tether diff` and sync messages.
+import { diffArrays } from 'diff';
 import { stringify } from 'yaml';
 import type { FieldPath } from './managed-fields.ts';
 import { subject } from './objects.ts';
@@ -150,12 +151,19 @@ export function diff(
   return `--- ${opts.fromLabel} ${subject(name)}\n+++ ${opts.toLabel} ${subject(name)}\n${body}`;
 }
 
-/** Beyond this many table cells (16 MB) the LCS is skipped. */
-const MAX_LCS_CELLS = 4_000_000;
+/**
+ * Beyond this many edits the search for a minimal script is abandoned (jsdiff's Myers search grows with the square
+ * of the edit distance): a huge object rewritten wholesale shows its changed middle as removed, then added.
+ */
+const MAX_EDIT_LENGTH = 2000;
 
 type Op = { op: ' ' | '-' | '+'; line: string };
 
-/** The edit script between two line arrays: common prefix and suffix trimmed, the middle by longest common subsequence. */
+/**
+ * The edit script between two line arrays: common prefix and suffix trimmed, the middle by jsdiff's `diffArrays`
+ * (Myers' algorithm: a shortest edit script, so the kept lines are a longest common subsequence). Removed lines
+ * come before the added lines that replace them, as `diff -u` prints them.
+ */
 export function editScript(a: readonly string[], b: readonly string[]): Op[] {
   let start = 0;
   while (start < a.length && start < b.length && a[start] === b[start]) start++;
@@ -166,40 +174,14 @@ export function editScript(a: readonly string[], b: readonly string[]): Op[] {
     endB--;
   }
   const ops: Op[] = a.slice(0, start).map((line) => ({ op: ' ', line }));
-  const n = endA - start;
-  const m = endB - start;
-  if (n * m > MAX_LCS_CELLS) {
-    // Too big for the quadratic table (a huge CRD rewritten): show the changed middle as removed, then added.
+  const changes = diffArrays(a.slice(start, endA), b.slice(start, endB), { maxEditLength: MAX_EDIT_LENGTH });
+  if (changes === undefined) {
     for (let k = start; k < endA; k++) ops.push({ op: '-', line: a[k]! });
     for (let k = start; k < endB; k++) ops.push({ op: '+', line: b[k]! });
-    for (let k = endA; k < a.length; k++) ops.push({ op: ' ', line: a[k]! });
-    return ops;
-  }
-  // lcs[i][j] = length of the LCS of a[start+i..endA) and b[start+j..endB), in one flat array.
-  const w = m + 1;
-  const lcs = new Uint32Array((n + 1) * w);
-  for (let i = n - 1; i >= 0; i--) {
-    for (let j = m - 1; j >= 0; j--) {
-      lcs[i * w + j] =
-        a[start + i] === b[start + j]
-          ? lcs[(i + 1) * w + j + 1]! + 1
-          : Math.max(lcs[(i + 1) * w + j]!, lcs[i * w + j + 1]!);
-    }
-  }
-  let i = 0;
-  let j = 0;
-  while (i < n || j < m) {
-    if (i < n && j < m && a[start + i] === b[start + j]) {
-      ops.push({ op: ' ', line: a[start + i]! });
-      i++;
-      j++;
-    } else if (j === m || (i < n && lcs[(i + 1) * w + j]! >= lcs[i * w + j + 1]!)) {
-      // On a tie, delete first: `diff -u` prints removed lines before the added lines that replace them.
-      ops.push({ op: '-', line: a[start + i]! });
-      i++;
-    } else {
-      ops.push({ op: '+', line: b[start + j]! });
-      j++;
+  } else {
+    for (const c of changes) {
+      const op = c.removed ? '-' : c.added ? '+' : ' ';
+      for (const line of c.value) ops.push({ op, line });
     }
   }
   for (let k = endA; k < a.length; k++) ops.push({ op: ' ', line: a[k]! });

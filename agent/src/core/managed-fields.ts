@@ -1,12 +1,14 @@
-// Who owns a field, read from metadata.managedFields (server-side apply's FieldsV1 sets), so self-heal never fights a
-// field another manager owns, such as the replicas an HPA sets through the scale subresource.
+// Who owns a field, read from metadata.managedFields (server-side apply's FieldsV1 sets): a field another manager
+// owns, such as the replicas an HPA sets through the scale subresource, is not Tether's to fight over. Self-heal and
+// sync do not call these (their server-side dry-run already leaves other managers' fields alone); they serve
+// `hasDrift`'s `ignore` filter (core/drift.ts) for callers that compare without a dry-run.
 // FieldsV1 format: https://kubernetes.io/docs/reference/using-api/server-side-apply/#field-management and
 // sigs.k8s.io/structured-merge-diff fieldpath/serialize-pe.go: `f:<name>` a field, `k:<json>` a list item by its
 // keys, `v:<json>` a set item by value, `i:<n>` a list item by index, `.` the node itself.
 import { TetherError } from '../../../shared/src/errors.ts';
 import type { FieldsV1, K8sObject, ManagedFieldsEntry } from './types.ts';
 
-/** The field manager Tether applies with (DESIGN.md). */
+/** The field manager Tether applies with. */
 export const FIELD_MANAGER = 'tether';
 
 /**

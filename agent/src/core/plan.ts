@@ -1,4 +1,4 @@
-// Apply order of a sync (issue 6): Namespaces and CRDs first, then by sync wave, kind and name.
+// Apply order of a sync: Namespaces and CRDs first, then by sync wave, kind and name.
 import { groupOf, isCrd, isNamespace, syncWave } from './objects.ts';
 import type { K8sObject, ObjectRef } from './types.ts';
 

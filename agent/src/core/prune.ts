@@ -1,4 +1,4 @@
-// Prune guardrails (issue 6): decide, as data, what may be deleted. Deleting is the one step GitOps cannot undo, so
+// Prune guardrails: decide, as data, what may be deleted. Deleting is the one step GitOps cannot undo, so
 // every rule here errs towards keeping: a bad revision, an empty render or an unusually large deletion stops the
 // whole prune with a reason the user can read, instead of deleting.
 import type { StaleObject } from './inventory.ts';

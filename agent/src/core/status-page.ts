@@ -1,41 +1,25 @@
 // The agent's status page: server-rendered HTML with inline CSS, no scripts and no external assets, so it works
-// behind any proxy, under a strict Content-Security-Policy and without a build step (issue 7). Pure: the server
-// passes the data in, these functions return a string.
+// behind any proxy, under a strict Content-Security-Policy and without a build step. Pure (hono/html is a string
+// template, no I/O): the server passes the data in, these functions return a string.
+import { html as honoHtml, raw } from 'hono/html';
+import type { HtmlEscapedString } from 'hono/utils/html';
 import type { AppView, HealView, ResourceView } from './agent-view.ts';
 import type { HealthStatus, SyncAction, SyncResult, SyncStatus } from './types.ts';
 
 /** HTML that is already escaped (or written by us), so the `html` template inserts it as is. */
-export class SafeHtml {
-  constructor(readonly value: string) {}
-  toString(): string {
-    return this.value;
-  }
+export type SafeHtml = HtmlEscapedString;
+
+/**
+ * hono/html's `html` tag: every interpolated value is escaped unless it is already HTML, so nothing is escaped by
+ * hand. Every value here is synchronous, so the result is never a Promise.
+ */
+function html(strings: TemplateStringsArray, ...values: unknown[]): SafeHtml {
+  return honoHtml(strings, ...values) as SafeHtml;
 }
 
-/** Escapes text for HTML element content and double-quoted attribute values. */
+/** Escapes text for HTML element content and quoted attribute values, exactly as the `html` tag does. */
 export function escapeHtml(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
-}
-
-type Part = SafeHtml | string | number | undefined | null | false | readonly Part[];
-
-function partToHtml(part: Part): string {
-  if (part === undefined || part === null || part === false) return '';
-  if (part instanceof SafeHtml) return part.value;
-  if (Array.isArray(part)) return part.map(partToHtml).join('');
-  return escapeHtml(String(part));
-}
-
-/** A template tag that escapes every interpolated value unless it is `SafeHtml`, so nothing is escaped by hand. */
-export function html(strings: TemplateStringsArray, ...parts: Part[]): SafeHtml {
-  let out = strings[0]!;
-  for (let i = 0; i < parts.length; i++) out += partToHtml(parts[i]!) + strings[i + 1]!;
-  return new SafeHtml(out);
+  return html`${text}`.toString();
 }
 
 /** Options of the status page renderers. */
@@ -145,7 +129,7 @@ function page(title: string, cluster: string, body: SafeHtml, options: StatusPag
 <meta name="viewport" content="width=device-width, initial-scale=1">
 ${refresh}
 <title>${title}</title>
-<style>${new SafeHtml(CSS)}</style>
+<style>${raw(CSS)}</style>
 </head>
 <body>
 <header><h1><a href="/">Tether</a></h1><span class="cluster">cluster <strong>${cluster}</strong></span></header>
@@ -154,7 +138,7 @@ ${body}
 </main>
 </body>
 </html>
-`.value;
+`.toString();
 }
 
 function lastSyncCell(sync: SyncResult | undefined, now: Date): SafeHtml {

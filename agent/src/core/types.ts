@@ -1,5 +1,5 @@
-// Data types of the agent's pure sync core (issue 6). Everything here is plain JSON-shaped data: the sync engine
-// computes results as data, and logs, commit statuses and `tether status` are derived from them (STYLE.md #6).
+// Data types of the agent's pure sync core. Everything here is plain JSON-shaped data: the sync engine
+// computes results as data, and logs, commit statuses and `tether status` are derived from them.
 
 /** Object metadata as the apiserver returns it (JSON, not client-node's Date-typed V1ObjectMeta). */
 export interface ObjectMeta {
@@ -74,16 +74,17 @@ export interface SyncEntry {
 }
 
 /**
- * The stages of one reconciliation; a failure is recorded per stage and the agent keeps running. `cluster` is a
+ * The stages of one reconciliation that can fail; a failure is recorded with its stage and the agent keeps running.
+ * Health is not a stage: an unhealthy app is a verdict (Degraded, Progressing), not a failed sync. `cluster` is a
  * failure to reach the apiserver at all (refused, reset, timed out): it says nothing about the commit, so it is
  * reported as Unknown, never as the commit's failure. `cancelled` is a sync stopped by shutdown between requests.
  */
-export type SyncStage = 'fetch' | 'render' | 'apply' | 'prune' | 'health' | 'cluster' | 'cancelled';
+export type SyncStage = 'fetch' | 'render' | 'apply' | 'prune' | 'cluster' | 'cancelled';
 
-/** Sync status names fixed by DESIGN.md. */
+/** Sync status names (shared with the Action and the status page). */
 export type SyncStatus = 'Synced' | 'OutOfSync' | 'Unknown';
 
-/** Health names fixed by DESIGN.md. */
+/** Health names (the same as Argo CD's). */
 export type HealthStatus = 'Healthy' | 'Progressing' | 'Degraded' | 'Suspended' | 'Missing' | 'Unknown';
 
 /** Health of one object or of an app, with a short message naming why (`Deployment/web/api: 1 of 3 replicas updated`). */

@@ -3,21 +3,13 @@ import { repoFromUrl } from '../../../shared/src/github.ts';
 import { type Logger, silentLogger } from '../../../shared/src/log.ts';
 import type { AgentConfig, AppConfig } from '../config.ts';
 import { emptyMetrics, recordHeal, recordSync } from '../core/agent-metrics.ts';
-import {
-  type AgentMetrics,
-  type AgentView,
-  type AppView,
-  githubWebUrl,
-  type HealView,
-  type ResourceView,
-} from '../core/agent-view.ts';
+import { type AgentMetrics, type AgentView, type AppView, appView, type HealView } from '../core/agent-view.ts';
 import { type AppEvent, healEvent, syncEvents } from '../core/app-events.ts';
 import { saysNothingAboutCommit, statusFor } from '../core/commit-status.ts';
 import type { DesiredStateSource, Renderer } from '../core/desired-state.ts';
-import { objectHealth } from '../core/health.ts';
 import { diffText, type Inspection } from '../core/inspection.ts';
 import type { KubeClient } from '../core/kube-port.ts';
-import { objectKey, refOf, subject } from '../core/objects.ts';
+import { objectKey, subject } from '../core/objects.ts';
 import type { HealthStatus, K8sObject } from '../core/types.ts';
 import type { Discovery } from '../edges/kube/discovery.ts';
 import { AppLoop } from './app-loop.ts';
@@ -307,7 +299,7 @@ export class Agent implements AgentView {
       this.log.info('cluster reachable again');
       for (const r of this.runners.values()) {
         const stage = r.sync.state.lastSync?.error?.stage;
-        if (stage === 'cluster' || stage === 'health' || !r.attempted) r.loop.request('cluster reachable again');
+        if (stage === 'cluster' || !r.attempted) r.loop.request('cluster reachable again');
       }
     };
     schedule();
@@ -368,30 +360,18 @@ export class Agent implements AgentView {
   app(name: string): AppView | undefined {
     const r = this.runners.get(name);
     if (!r) return undefined;
-    const state = r.sync.state;
-    const resources: ResourceView[] = r.sync.desiredObjects.map((o) => {
-      const ref = refOf(o);
-      return {
-        subject: subject(o),
-        kind: o.kind,
-        ...(ref.namespace ? { namespace: ref.namespace } : {}),
-        name: ref.name,
-        health: objectHealth(ref, r.sync.live.get(objectKey(o))),
-      };
-    });
-    const revision = state.lastSync?.revision;
-    const apiUrl = this.parts.config.github?.apiUrl;
-    const webBase = apiUrl ? githubWebUrl(apiUrl) : 'https://github.com';
-    return {
+    return appView({
       name,
       repo: r.config.repo,
       ref: r.config.ref,
       path: r.config.path,
-      state,
-      ...(revision && r.repo ? { revisionUrl: `${webBase}/${r.repo.owner}/${r.repo.repo}/commit/${revision}` } : {}),
-      resources,
+      state: r.sync.state,
+      desired: r.sync.desiredObjects,
+      live: r.sync.live,
+      ...(r.repo ? { github: r.repo } : {}),
+      ...(this.parts.config.github?.apiUrl ? { apiUrl: this.parts.config.github.apiUrl } : {}),
       ...(r.lastHeal ? { lastHeal: r.lastHeal } : {}),
-    };
+    });
   }
 
   /** The diff of the last synced revision's objects against the cluster now (the same judgement as `tether diff`). */

@@ -34,7 +34,7 @@ export interface HealEvent {
 
 /**
  * Self-heal: watches the kinds an app owns, filtered by its ApplySet label, and re-applies a managed object as soon
- * as it is deleted or someone else changes what Tether owns (kustomize-controller#1498: drift fixed only on the next
+ * as it is deleted or someone else changes what Tether owns (https://github.com/fluxcd/kustomize-controller/issues/1498: drift fixed only on the next
  * interval). Whether a change is drift is decided by the same dry-run comparison as a sync, so fields owned by other
  * managers (an HPA's replicas when Git omits them) are never fought. Status-only changes (same generation) cost
  * nothing.

@@ -54,6 +54,7 @@ function same(a: { state: string; description: string; targetUrl?: string } | un
  * what is being written now, else with what GitHub holds (its own writes, or one list call per sha+context after a
  * restart) — never only with a status read earlier, which a write in flight is about to replace. Failed posts are
  * retried with backoff and the newest verdict wins; `pending` waits out a grace and an interval.
+ * (the problems of https://github.com/fluxcd/notification-controller/issues/327, …/issues/977 and …/issues/1373).
  */
 export class StatusReporter {
   private readonly slots = new Map<string, Slot>();

@@ -1,5 +1,10 @@
 import { describeError, TetherError } from '../../../shared/src/errors.ts';
-import type { DesiredStateSource, Renderer, RenderOptions } from '../core/desired-state.ts';
+import {
+  type DesiredStateSource,
+  defaultRenderOptions,
+  type Renderer,
+  type RenderOptions,
+} from '../core/desired-state.ts';
 import { appHealth, objectHealth } from '../core/health.ts';
 import { type Inspection, summarize } from '../core/inspection.ts';
 import { type ApplySetParentRef, applySetId, defaultParentRef, labelMembers, listScope } from '../core/inventory.ts';
@@ -191,7 +196,7 @@ export class AppSync {
       try {
         return finish({ noop: true, health: await this.refreshHealth() });
       } catch (err) {
-        return finish({ error: { stage: 'health', message: describeError(err) } });
+        return finish({ error: { stage: 'apply', message: `reading live state: ${describeError(err)}` } });
       }
     }
 
@@ -277,7 +282,8 @@ export class AppSync {
         ...(firstFailure
           ? {
               error: {
-                stage: 'apply' as const,
+                // A failed deletion is the prune stage's; a failed apply or parent write is the apply stage's.
+                stage: pruned.entries.includes(firstFailure) ? ('prune' as const) : ('apply' as const),
                 message: `${firstFailure.subject}: ${firstFailure.reason ?? 'failed'}`,
               },
             }
@@ -311,8 +317,7 @@ export class AppSync {
   private async renderDesired(revision: string): Promise<K8sObject[]> {
     const files = await this.deps.source.readFiles(revision, this.app.path);
     const rendered = await this.deps.renderer.render(files, () => this.deps.source.readFiles(revision, ''), {
-      timeoutMs: 60_000,
-      maxOutputBytes: 64 * 1024 * 1024,
+      ...defaultRenderOptions(this.app.path),
       ...this.app.render,
       path: this.app.path,
     });

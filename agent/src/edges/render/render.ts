@@ -8,7 +8,6 @@ import type { Renderer, RenderOptions, SourceFile } from '../../core/desired-sta
 import type { SourcedObject } from '../../core/types.ts';
 
 export type { RenderOptions } from '../../core/desired-state.ts';
-export { defaultRenderOptions } from '../../core/desired-state.ts';
 
 /** What rendered the app: plain manifests, kustomize or helm. */
 export type RenderKind = 'plain' | 'kustomize' | 'helm';
