@@ -28,7 +28,7 @@ import {
 } from './github-ops.ts';
 import type { Inputs } from './inputs.ts';
 import { type ChangeSummary, defaultCommitMessage, defaultTitle, type Evidence, prBody, runLink } from './pr-text.ts';
-import { pickQualifying } from './status-gate.ts';
+import { pickQualifying, statusGate } from './status-gate.ts';
 
 function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -113,7 +113,9 @@ async function planFor(
   const to = inputs.to!;
   const sourceDir = inputs.mode === 'promote' ? inputs.from! : to;
   const commits = await commitsTouching(deps.github, repo, base, sourceDir);
-  const picked = pickQualifying(commits, inputs.requireStatus, { skip: inputs.mode === 'rollback' ? 1 : 0 });
+  const picked = pickQualifying(commits, statusGate(inputs.requireStatus), {
+    skip: inputs.mode === 'rollback' ? 1 : 0,
+  });
   if (!picked.commit) {
     const pattern = inputs.requireStatus.join(', ') || 'any status';
     const newest =
