@@ -1,12 +1,12 @@
 import * as core from '@actions/core';
 import { describeError } from '../../shared/src/errors.ts';
 import { createGitHub } from '../../shared/src/github.ts';
-import { parseImageRequest } from '../../shared/src/plan-edits.ts';
+import { GitHubOps } from './github-ops.ts';
 import { envInputReader, type Inputs, parseInputs } from './inputs.ts';
 import { changeTable } from './pr-text.ts';
 import { type ActionResult, runAction } from './run-action.ts';
 
-/** Sets the Action's outputs (DESIGN.md) from a result. */
+/** Sets the Action's outputs (as action.yml declares them) from a result. */
 export function setOutputs(r: ActionResult): void {
   core.setOutput('changed', String(r.changed));
   core.setOutput(
@@ -52,9 +52,9 @@ export async function writeSummary(inputs: Inputs, r: ActionResult, env: NodeJS.
 export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   try {
     const inputs = parseInputs(envInputReader(env));
+    // Masked before anything can print it. Every input, each image included, was validated above, before
+    // anything is read or written.
     core.setSecret(inputs.token);
-    // Every image is validated before anything is read or written; errors name the input line.
-    if (inputs.mode === 'bump') parseImageRequest(inputs.images, (i) => `Input 'images' line ${i + 1}`);
     const github = createGitHub({
       auth: inputs.token,
       baseUrl: inputs.githubApiUrl,
@@ -69,7 +69,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
         },
       },
     });
-    const result = await runAction(inputs, { github, env, info: core.info });
+    const result = await runAction(inputs, { github: new GitHubOps(github, inputs.repository), env, info: core.info });
     for (const w of result.warnings) core.warning(w);
     for (const s of result.skipped) core.info(`skipped ${s.path}: ${s.reason}`);
     setOutputs(result);
