@@ -3668,18 +3668,18 @@ var require_webidl = __commonJS({
     webidl.errors.exception = function(message) {
       return new TypeError(`${message.header}: ${message.message}`);
     };
-    webidl.errors.conversionFailed = function(context) {
-      const plural = context.types.length === 1 ? "" : " one of";
-      const message = `${context.argument} could not be converted to${plural}: ${context.types.join(", ")}.`;
+    webidl.errors.conversionFailed = function(context3) {
+      const plural = context3.types.length === 1 ? "" : " one of";
+      const message = `${context3.argument} could not be converted to${plural}: ${context3.types.join(", ")}.`;
       return webidl.errors.exception({
-        header: context.prefix,
+        header: context3.prefix,
         message
       });
     };
-    webidl.errors.invalidArgument = function(context) {
+    webidl.errors.invalidArgument = function(context3) {
       return webidl.errors.exception({
-        header: context.prefix,
-        message: `"${context.value}" is an invalid ${context.type}.`
+        header: context3.prefix,
+        message: `"${context3.value}" is an invalid ${context3.type}.`
       });
     };
     webidl.brandCheck = function(V, I, opts) {
@@ -9874,17 +9874,17 @@ var require_api_request = __commonJS({
           }
         }
       }
-      onConnect(abort, context) {
+      onConnect(abort, context3) {
         if (this.reason) {
           abort(this.reason);
           return;
         }
         assert(this.callback);
         this.abort = abort;
-        this.context = context;
+        this.context = context3;
       }
       onHeaders(statusCode, rawHeaders, resume, statusMessage) {
-        const { callback, opaque, abort, context, responseHeaders, highWaterMark } = this;
+        const { callback, opaque, abort, context: context3, responseHeaders, highWaterMark } = this;
         const headers = responseHeaders === "raw" ? util.parseRawHeaders(rawHeaders) : util.parseHeaders(rawHeaders);
         if (statusCode < 200) {
           if (this.onInfo) {
@@ -9921,7 +9921,7 @@ var require_api_request = __commonJS({
               trailers: this.trailers,
               opaque,
               body: res,
-              context
+              context: context3
             });
           }
         }
@@ -10090,17 +10090,17 @@ var require_api_stream = __commonJS({
         }
         addSignal(this, signal);
       }
-      onConnect(abort, context) {
+      onConnect(abort, context3) {
         if (this.reason) {
           abort(this.reason);
           return;
         }
         assert(this.callback);
         this.abort = abort;
-        this.context = context;
+        this.context = context3;
       }
       onHeaders(statusCode, rawHeaders, resume, statusMessage) {
-        const { factory, opaque, context, callback, responseHeaders } = this;
+        const { factory, opaque, context: context3, callback, responseHeaders } = this;
         const headers = responseHeaders === "raw" ? util.parseRawHeaders(rawHeaders) : util.parseHeaders(rawHeaders);
         if (statusCode < 200) {
           if (this.onInfo) {
@@ -10128,7 +10128,7 @@ var require_api_stream = __commonJS({
             statusCode,
             headers,
             opaque,
-            context
+            context: context3
           });
           if (!res || typeof res.write !== "function" || typeof res.end !== "function" || typeof res.on !== "function") {
             throw new InvalidReturnValueError("expected Writable");
@@ -10320,7 +10320,7 @@ var require_api_pipeline = __commonJS({
         this.res = null;
         addSignal(this, signal);
       }
-      onConnect(abort, context) {
+      onConnect(abort, context3) {
         const { ret, res } = this;
         if (this.reason) {
           abort(this.reason);
@@ -10329,10 +10329,10 @@ var require_api_pipeline = __commonJS({
         assert(!res, "pipeline cannot be retried");
         assert(!ret.destroyed);
         this.abort = abort;
-        this.context = context;
+        this.context = context3;
       }
       onHeaders(statusCode, rawHeaders, resume) {
-        const { opaque, handler: handler2, context } = this;
+        const { opaque, handler: handler2, context: context3 } = this;
         if (statusCode < 200) {
           if (this.onInfo) {
             const headers = this.responseHeaders === "raw" ? util.parseRawHeaders(rawHeaders) : util.parseHeaders(rawHeaders);
@@ -10350,7 +10350,7 @@ var require_api_pipeline = __commonJS({
             headers,
             opaque,
             body: this.res,
-            context
+            context: context3
           });
         } catch (err) {
           this.res.on("error", util.nop);
@@ -10434,7 +10434,7 @@ var require_api_upgrade = __commonJS({
         this.context = null;
         addSignal(this, signal);
       }
-      onConnect(abort, context) {
+      onConnect(abort, context3) {
         if (this.reason) {
           abort(this.reason);
           return;
@@ -10448,7 +10448,7 @@ var require_api_upgrade = __commonJS({
       }
       onUpgrade(statusCode, rawHeaders, socket) {
         assert(statusCode === 101);
-        const { callback, opaque, context } = this;
+        const { callback, opaque, context: context3 } = this;
         removeSignal(this);
         this.callback = null;
         const headers = this.responseHeaders === "raw" ? util.parseRawHeaders(rawHeaders) : util.parseHeaders(rawHeaders);
@@ -10456,7 +10456,7 @@ var require_api_upgrade = __commonJS({
           headers,
           socket,
           opaque,
-          context
+          context: context3
         });
       }
       onError(err) {
@@ -10525,20 +10525,20 @@ var require_api_connect = __commonJS({
         this.abort = null;
         addSignal(this, signal);
       }
-      onConnect(abort, context) {
+      onConnect(abort, context3) {
         if (this.reason) {
           abort(this.reason);
           return;
         }
         assert(this.callback);
         this.abort = abort;
-        this.context = context;
+        this.context = context3;
       }
       onHeaders() {
         throw new SocketError("bad connect", null);
       }
       onUpgrade(statusCode, rawHeaders, socket) {
-        const { callback, opaque, context } = this;
+        const { callback, opaque, context: context3 } = this;
         removeSignal(this);
         this.callback = null;
         let headers = rawHeaders;
@@ -10550,7 +10550,7 @@ var require_api_connect = __commonJS({
           headers,
           socket,
           opaque,
-          context
+          context: context3
         });
       }
       onError(err) {
@@ -12885,13 +12885,13 @@ var require_request2 = __commonJS({
         init = webidl.converters.RequestInit(init, prefix, "init");
         let request3 = null;
         let fallbackMode = null;
-        const baseUrl = environmentSettingsObject.settingsObject.baseUrl;
+        const baseUrl2 = environmentSettingsObject.settingsObject.baseUrl;
         let signal = null;
         if (typeof input === "string") {
           this[kDispatcher] = init.dispatcher;
           let parsedURL;
           try {
-            parsedURL = new URL(input, baseUrl);
+            parsedURL = new URL(input, baseUrl2);
           } catch (err) {
             throw new TypeError("Failed to parse URL from " + input, { cause: err });
           }
@@ -12982,7 +12982,7 @@ var require_request2 = __commonJS({
           } else {
             let parsedReferrer;
             try {
-              parsedReferrer = new URL(referrer, baseUrl);
+              parsedReferrer = new URL(referrer, baseUrl2);
             } catch (err) {
               throw new TypeError(`Referrer "${referrer}" is not a valid URL.`, { cause: err });
             }
@@ -13608,7 +13608,7 @@ var require_fetch = __commonJS({
     function handleFetchDone(response) {
       finalizeAndReportTiming(response, "fetch");
     }
-    function fetch(input, init = void 0) {
+    function fetch2(input, init = void 0) {
       webidl.argumentLengthCheck(arguments, 1, "globalThis.fetch");
       let p = createDeferredPromise();
       let requestObject;
@@ -14563,7 +14563,7 @@ var require_fetch = __commonJS({
       }
     }
     module.exports = {
-      fetch,
+      fetch: fetch2,
       Fetch,
       fetching,
       finalizeAndReportTiming
@@ -19101,7 +19101,7 @@ var require_undici = __commonJS({
     module.exports.setGlobalDispatcher = setGlobalDispatcher;
     module.exports.getGlobalDispatcher = getGlobalDispatcher;
     var fetchImpl = require_fetch().fetch;
-    module.exports.fetch = async function fetch(init, options = void 0) {
+    module.exports.fetch = async function fetch2(init, options = void 0) {
       try {
         return await fetchImpl(init, options);
       } catch (err) {
@@ -19147,1325 +19147,6 @@ var require_undici = __commonJS({
     module.exports.mockErrors = mockErrors;
     var { EventSource } = require_eventsource();
     module.exports.EventSource = EventSource;
-  }
-});
-
-// node_modules/bottleneck/light.js
-var require_light = __commonJS({
-  "node_modules/bottleneck/light.js"(exports, module) {
-    (function(global2, factory) {
-      typeof exports === "object" && typeof module !== "undefined" ? module.exports = factory() : typeof define === "function" && define.amd ? define(factory) : global2.Bottleneck = factory();
-    })(exports, (function() {
-      "use strict";
-      var commonjsGlobal = typeof globalThis !== "undefined" ? globalThis : typeof window !== "undefined" ? window : typeof global !== "undefined" ? global : typeof self !== "undefined" ? self : {};
-      function getCjsExportFromNamespace(n) {
-        return n && n["default"] || n;
-      }
-      var load = function(received, defaults, onto = {}) {
-        var k, ref, v;
-        for (k in defaults) {
-          v = defaults[k];
-          onto[k] = (ref = received[k]) != null ? ref : v;
-        }
-        return onto;
-      };
-      var overwrite = function(received, defaults, onto = {}) {
-        var k, v;
-        for (k in received) {
-          v = received[k];
-          if (defaults[k] !== void 0) {
-            onto[k] = v;
-          }
-        }
-        return onto;
-      };
-      var parser = {
-        load,
-        overwrite
-      };
-      var DLList;
-      DLList = class DLList {
-        constructor(incr, decr) {
-          this.incr = incr;
-          this.decr = decr;
-          this._first = null;
-          this._last = null;
-          this.length = 0;
-        }
-        push(value) {
-          var node;
-          this.length++;
-          if (typeof this.incr === "function") {
-            this.incr();
-          }
-          node = {
-            value,
-            prev: this._last,
-            next: null
-          };
-          if (this._last != null) {
-            this._last.next = node;
-            this._last = node;
-          } else {
-            this._first = this._last = node;
-          }
-          return void 0;
-        }
-        shift() {
-          var value;
-          if (this._first == null) {
-            return;
-          } else {
-            this.length--;
-            if (typeof this.decr === "function") {
-              this.decr();
-            }
-          }
-          value = this._first.value;
-          if ((this._first = this._first.next) != null) {
-            this._first.prev = null;
-          } else {
-            this._last = null;
-          }
-          return value;
-        }
-        first() {
-          if (this._first != null) {
-            return this._first.value;
-          }
-        }
-        getArray() {
-          var node, ref, results;
-          node = this._first;
-          results = [];
-          while (node != null) {
-            results.push((ref = node, node = node.next, ref.value));
-          }
-          return results;
-        }
-        forEachShift(cb) {
-          var node;
-          node = this.shift();
-          while (node != null) {
-            cb(node), node = this.shift();
-          }
-          return void 0;
-        }
-        debug() {
-          var node, ref, ref1, ref2, results;
-          node = this._first;
-          results = [];
-          while (node != null) {
-            results.push((ref = node, node = node.next, {
-              value: ref.value,
-              prev: (ref1 = ref.prev) != null ? ref1.value : void 0,
-              next: (ref2 = ref.next) != null ? ref2.value : void 0
-            }));
-          }
-          return results;
-        }
-      };
-      var DLList_1 = DLList;
-      var Events;
-      Events = class Events {
-        constructor(instance) {
-          this.instance = instance;
-          this._events = {};
-          if (this.instance.on != null || this.instance.once != null || this.instance.removeAllListeners != null) {
-            throw new Error("An Emitter already exists for this object");
-          }
-          this.instance.on = (name, cb) => {
-            return this._addListener(name, "many", cb);
-          };
-          this.instance.once = (name, cb) => {
-            return this._addListener(name, "once", cb);
-          };
-          this.instance.removeAllListeners = (name = null) => {
-            if (name != null) {
-              return delete this._events[name];
-            } else {
-              return this._events = {};
-            }
-          };
-        }
-        _addListener(name, status, cb) {
-          var base;
-          if ((base = this._events)[name] == null) {
-            base[name] = [];
-          }
-          this._events[name].push({ cb, status });
-          return this.instance;
-        }
-        listenerCount(name) {
-          if (this._events[name] != null) {
-            return this._events[name].length;
-          } else {
-            return 0;
-          }
-        }
-        async trigger(name, ...args) {
-          var e, promises3;
-          try {
-            if (name !== "debug") {
-              this.trigger("debug", `Event triggered: ${name}`, args);
-            }
-            if (this._events[name] == null) {
-              return;
-            }
-            this._events[name] = this._events[name].filter(function(listener) {
-              return listener.status !== "none";
-            });
-            promises3 = this._events[name].map(async (listener) => {
-              var e2, returned;
-              if (listener.status === "none") {
-                return;
-              }
-              if (listener.status === "once") {
-                listener.status = "none";
-              }
-              try {
-                returned = typeof listener.cb === "function" ? listener.cb(...args) : void 0;
-                if (typeof (returned != null ? returned.then : void 0) === "function") {
-                  return await returned;
-                } else {
-                  return returned;
-                }
-              } catch (error2) {
-                e2 = error2;
-                {
-                  this.trigger("error", e2);
-                }
-                return null;
-              }
-            });
-            return (await Promise.all(promises3)).find(function(x) {
-              return x != null;
-            });
-          } catch (error2) {
-            e = error2;
-            {
-              this.trigger("error", e);
-            }
-            return null;
-          }
-        }
-      };
-      var Events_1 = Events;
-      var DLList$1, Events$1, Queues;
-      DLList$1 = DLList_1;
-      Events$1 = Events_1;
-      Queues = class Queues {
-        constructor(num_priorities) {
-          var i;
-          this.Events = new Events$1(this);
-          this._length = 0;
-          this._lists = (function() {
-            var j, ref, results;
-            results = [];
-            for (i = j = 1, ref = num_priorities; 1 <= ref ? j <= ref : j >= ref; i = 1 <= ref ? ++j : --j) {
-              results.push(new DLList$1((() => {
-                return this.incr();
-              }), (() => {
-                return this.decr();
-              })));
-            }
-            return results;
-          }).call(this);
-        }
-        incr() {
-          if (this._length++ === 0) {
-            return this.Events.trigger("leftzero");
-          }
-        }
-        decr() {
-          if (--this._length === 0) {
-            return this.Events.trigger("zero");
-          }
-        }
-        push(job) {
-          return this._lists[job.options.priority].push(job);
-        }
-        queued(priority) {
-          if (priority != null) {
-            return this._lists[priority].length;
-          } else {
-            return this._length;
-          }
-        }
-        shiftAll(fn) {
-          return this._lists.forEach(function(list2) {
-            return list2.forEachShift(fn);
-          });
-        }
-        getFirst(arr = this._lists) {
-          var j, len, list2;
-          for (j = 0, len = arr.length; j < len; j++) {
-            list2 = arr[j];
-            if (list2.length > 0) {
-              return list2;
-            }
-          }
-          return [];
-        }
-        shiftLastFrom(priority) {
-          return this.getFirst(this._lists.slice(priority).reverse()).shift();
-        }
-      };
-      var Queues_1 = Queues;
-      var BottleneckError;
-      BottleneckError = class BottleneckError extends Error {
-      };
-      var BottleneckError_1 = BottleneckError;
-      var BottleneckError$1, DEFAULT_PRIORITY, Job, NUM_PRIORITIES, parser$1;
-      NUM_PRIORITIES = 10;
-      DEFAULT_PRIORITY = 5;
-      parser$1 = parser;
-      BottleneckError$1 = BottleneckError_1;
-      Job = class Job {
-        constructor(task, args, options, jobDefaults, rejectOnDrop, Events2, _states, Promise2) {
-          this.task = task;
-          this.args = args;
-          this.rejectOnDrop = rejectOnDrop;
-          this.Events = Events2;
-          this._states = _states;
-          this.Promise = Promise2;
-          this.options = parser$1.load(options, jobDefaults);
-          this.options.priority = this._sanitizePriority(this.options.priority);
-          if (this.options.id === jobDefaults.id) {
-            this.options.id = `${this.options.id}-${this._randomIndex()}`;
-          }
-          this.promise = new this.Promise((_resolve, _reject) => {
-            this._resolve = _resolve;
-            this._reject = _reject;
-          });
-          this.retryCount = 0;
-        }
-        _sanitizePriority(priority) {
-          var sProperty;
-          sProperty = ~~priority !== priority ? DEFAULT_PRIORITY : priority;
-          if (sProperty < 0) {
-            return 0;
-          } else if (sProperty > NUM_PRIORITIES - 1) {
-            return NUM_PRIORITIES - 1;
-          } else {
-            return sProperty;
-          }
-        }
-        _randomIndex() {
-          return Math.random().toString(36).slice(2);
-        }
-        doDrop({ error: error2, message = "This job has been dropped by Bottleneck" } = {}) {
-          if (this._states.remove(this.options.id)) {
-            if (this.rejectOnDrop) {
-              this._reject(error2 != null ? error2 : new BottleneckError$1(message));
-            }
-            this.Events.trigger("dropped", { args: this.args, options: this.options, task: this.task, promise: this.promise });
-            return true;
-          } else {
-            return false;
-          }
-        }
-        _assertStatus(expected) {
-          var status;
-          status = this._states.jobStatus(this.options.id);
-          if (!(status === expected || expected === "DONE" && status === null)) {
-            throw new BottleneckError$1(`Invalid job status ${status}, expected ${expected}. Please open an issue at https://github.com/SGrondin/bottleneck/issues`);
-          }
-        }
-        doReceive() {
-          this._states.start(this.options.id);
-          return this.Events.trigger("received", { args: this.args, options: this.options });
-        }
-        doQueue(reachedHWM, blocked) {
-          this._assertStatus("RECEIVED");
-          this._states.next(this.options.id);
-          return this.Events.trigger("queued", { args: this.args, options: this.options, reachedHWM, blocked });
-        }
-        doRun() {
-          if (this.retryCount === 0) {
-            this._assertStatus("QUEUED");
-            this._states.next(this.options.id);
-          } else {
-            this._assertStatus("EXECUTING");
-          }
-          return this.Events.trigger("scheduled", { args: this.args, options: this.options });
-        }
-        async doExecute(chained, clearGlobalState, run2, free) {
-          var error2, eventInfo, passed;
-          if (this.retryCount === 0) {
-            this._assertStatus("RUNNING");
-            this._states.next(this.options.id);
-          } else {
-            this._assertStatus("EXECUTING");
-          }
-          eventInfo = { args: this.args, options: this.options, retryCount: this.retryCount };
-          this.Events.trigger("executing", eventInfo);
-          try {
-            passed = await (chained != null ? chained.schedule(this.options, this.task, ...this.args) : this.task(...this.args));
-            if (clearGlobalState()) {
-              this.doDone(eventInfo);
-              await free(this.options, eventInfo);
-              this._assertStatus("DONE");
-              return this._resolve(passed);
-            }
-          } catch (error1) {
-            error2 = error1;
-            return this._onFailure(error2, eventInfo, clearGlobalState, run2, free);
-          }
-        }
-        doExpire(clearGlobalState, run2, free) {
-          var error2, eventInfo;
-          if (this._states.jobStatus(this.options.id === "RUNNING")) {
-            this._states.next(this.options.id);
-          }
-          this._assertStatus("EXECUTING");
-          eventInfo = { args: this.args, options: this.options, retryCount: this.retryCount };
-          error2 = new BottleneckError$1(`This job timed out after ${this.options.expiration} ms.`);
-          return this._onFailure(error2, eventInfo, clearGlobalState, run2, free);
-        }
-        async _onFailure(error2, eventInfo, clearGlobalState, run2, free) {
-          var retry2, retryAfter;
-          if (clearGlobalState()) {
-            retry2 = await this.Events.trigger("failed", error2, eventInfo);
-            if (retry2 != null) {
-              retryAfter = ~~retry2;
-              this.Events.trigger("retry", `Retrying ${this.options.id} after ${retryAfter} ms`, eventInfo);
-              this.retryCount++;
-              return run2(retryAfter);
-            } else {
-              this.doDone(eventInfo);
-              await free(this.options, eventInfo);
-              this._assertStatus("DONE");
-              return this._reject(error2);
-            }
-          }
-        }
-        doDone(eventInfo) {
-          this._assertStatus("EXECUTING");
-          this._states.next(this.options.id);
-          return this.Events.trigger("done", eventInfo);
-        }
-      };
-      var Job_1 = Job;
-      var BottleneckError$2, LocalDatastore, parser$2;
-      parser$2 = parser;
-      BottleneckError$2 = BottleneckError_1;
-      LocalDatastore = class LocalDatastore {
-        constructor(instance, storeOptions, storeInstanceOptions) {
-          this.instance = instance;
-          this.storeOptions = storeOptions;
-          this.clientId = this.instance._randomIndex();
-          parser$2.load(storeInstanceOptions, storeInstanceOptions, this);
-          this._nextRequest = this._lastReservoirRefresh = this._lastReservoirIncrease = Date.now();
-          this._running = 0;
-          this._done = 0;
-          this._unblockTime = 0;
-          this.ready = this.Promise.resolve();
-          this.clients = {};
-          this._startHeartbeat();
-        }
-        _startHeartbeat() {
-          var base;
-          if (this.heartbeat == null && (this.storeOptions.reservoirRefreshInterval != null && this.storeOptions.reservoirRefreshAmount != null || this.storeOptions.reservoirIncreaseInterval != null && this.storeOptions.reservoirIncreaseAmount != null)) {
-            return typeof (base = this.heartbeat = setInterval(() => {
-              var amount, incr, maximum, now, reservoir;
-              now = Date.now();
-              if (this.storeOptions.reservoirRefreshInterval != null && now >= this._lastReservoirRefresh + this.storeOptions.reservoirRefreshInterval) {
-                this._lastReservoirRefresh = now;
-                this.storeOptions.reservoir = this.storeOptions.reservoirRefreshAmount;
-                this.instance._drainAll(this.computeCapacity());
-              }
-              if (this.storeOptions.reservoirIncreaseInterval != null && now >= this._lastReservoirIncrease + this.storeOptions.reservoirIncreaseInterval) {
-                ({
-                  reservoirIncreaseAmount: amount,
-                  reservoirIncreaseMaximum: maximum,
-                  reservoir
-                } = this.storeOptions);
-                this._lastReservoirIncrease = now;
-                incr = maximum != null ? Math.min(amount, maximum - reservoir) : amount;
-                if (incr > 0) {
-                  this.storeOptions.reservoir += incr;
-                  return this.instance._drainAll(this.computeCapacity());
-                }
-              }
-            }, this.heartbeatInterval)).unref === "function" ? base.unref() : void 0;
-          } else {
-            return clearInterval(this.heartbeat);
-          }
-        }
-        async __publish__(message) {
-          await this.yieldLoop();
-          return this.instance.Events.trigger("message", message.toString());
-        }
-        async __disconnect__(flush) {
-          await this.yieldLoop();
-          clearInterval(this.heartbeat);
-          return this.Promise.resolve();
-        }
-        yieldLoop(t = 0) {
-          return new this.Promise(function(resolve, reject) {
-            return setTimeout(resolve, t);
-          });
-        }
-        computePenalty() {
-          var ref;
-          return (ref = this.storeOptions.penalty) != null ? ref : 15 * this.storeOptions.minTime || 5e3;
-        }
-        async __updateSettings__(options) {
-          await this.yieldLoop();
-          parser$2.overwrite(options, options, this.storeOptions);
-          this._startHeartbeat();
-          this.instance._drainAll(this.computeCapacity());
-          return true;
-        }
-        async __running__() {
-          await this.yieldLoop();
-          return this._running;
-        }
-        async __queued__() {
-          await this.yieldLoop();
-          return this.instance.queued();
-        }
-        async __done__() {
-          await this.yieldLoop();
-          return this._done;
-        }
-        async __groupCheck__(time) {
-          await this.yieldLoop();
-          return this._nextRequest + this.timeout < time;
-        }
-        computeCapacity() {
-          var maxConcurrent, reservoir;
-          ({ maxConcurrent, reservoir } = this.storeOptions);
-          if (maxConcurrent != null && reservoir != null) {
-            return Math.min(maxConcurrent - this._running, reservoir);
-          } else if (maxConcurrent != null) {
-            return maxConcurrent - this._running;
-          } else if (reservoir != null) {
-            return reservoir;
-          } else {
-            return null;
-          }
-        }
-        conditionsCheck(weight) {
-          var capacity;
-          capacity = this.computeCapacity();
-          return capacity == null || weight <= capacity;
-        }
-        async __incrementReservoir__(incr) {
-          var reservoir;
-          await this.yieldLoop();
-          reservoir = this.storeOptions.reservoir += incr;
-          this.instance._drainAll(this.computeCapacity());
-          return reservoir;
-        }
-        async __currentReservoir__() {
-          await this.yieldLoop();
-          return this.storeOptions.reservoir;
-        }
-        isBlocked(now) {
-          return this._unblockTime >= now;
-        }
-        check(weight, now) {
-          return this.conditionsCheck(weight) && this._nextRequest - now <= 0;
-        }
-        async __check__(weight) {
-          var now;
-          await this.yieldLoop();
-          now = Date.now();
-          return this.check(weight, now);
-        }
-        async __register__(index2, weight, expiration) {
-          var now, wait;
-          await this.yieldLoop();
-          now = Date.now();
-          if (this.conditionsCheck(weight)) {
-            this._running += weight;
-            if (this.storeOptions.reservoir != null) {
-              this.storeOptions.reservoir -= weight;
-            }
-            wait = Math.max(this._nextRequest - now, 0);
-            this._nextRequest = now + wait + this.storeOptions.minTime;
-            return {
-              success: true,
-              wait,
-              reservoir: this.storeOptions.reservoir
-            };
-          } else {
-            return {
-              success: false
-            };
-          }
-        }
-        strategyIsBlock() {
-          return this.storeOptions.strategy === 3;
-        }
-        async __submit__(queueLength, weight) {
-          var blocked, now, reachedHWM;
-          await this.yieldLoop();
-          if (this.storeOptions.maxConcurrent != null && weight > this.storeOptions.maxConcurrent) {
-            throw new BottleneckError$2(`Impossible to add a job having a weight of ${weight} to a limiter having a maxConcurrent setting of ${this.storeOptions.maxConcurrent}`);
-          }
-          now = Date.now();
-          reachedHWM = this.storeOptions.highWater != null && queueLength === this.storeOptions.highWater && !this.check(weight, now);
-          blocked = this.strategyIsBlock() && (reachedHWM || this.isBlocked(now));
-          if (blocked) {
-            this._unblockTime = now + this.computePenalty();
-            this._nextRequest = this._unblockTime + this.storeOptions.minTime;
-            this.instance._dropAllQueued();
-          }
-          return {
-            reachedHWM,
-            blocked,
-            strategy: this.storeOptions.strategy
-          };
-        }
-        async __free__(index2, weight) {
-          await this.yieldLoop();
-          this._running -= weight;
-          this._done += weight;
-          this.instance._drainAll(this.computeCapacity());
-          return {
-            running: this._running
-          };
-        }
-      };
-      var LocalDatastore_1 = LocalDatastore;
-      var BottleneckError$3, States;
-      BottleneckError$3 = BottleneckError_1;
-      States = class States {
-        constructor(status1) {
-          this.status = status1;
-          this._jobs = {};
-          this.counts = this.status.map(function() {
-            return 0;
-          });
-        }
-        next(id) {
-          var current, next;
-          current = this._jobs[id];
-          next = current + 1;
-          if (current != null && next < this.status.length) {
-            this.counts[current]--;
-            this.counts[next]++;
-            return this._jobs[id]++;
-          } else if (current != null) {
-            this.counts[current]--;
-            return delete this._jobs[id];
-          }
-        }
-        start(id) {
-          var initial;
-          initial = 0;
-          this._jobs[id] = initial;
-          return this.counts[initial]++;
-        }
-        remove(id) {
-          var current;
-          current = this._jobs[id];
-          if (current != null) {
-            this.counts[current]--;
-            delete this._jobs[id];
-          }
-          return current != null;
-        }
-        jobStatus(id) {
-          var ref;
-          return (ref = this.status[this._jobs[id]]) != null ? ref : null;
-        }
-        statusJobs(status) {
-          var k, pos, ref, results, v;
-          if (status != null) {
-            pos = this.status.indexOf(status);
-            if (pos < 0) {
-              throw new BottleneckError$3(`status must be one of ${this.status.join(", ")}`);
-            }
-            ref = this._jobs;
-            results = [];
-            for (k in ref) {
-              v = ref[k];
-              if (v === pos) {
-                results.push(k);
-              }
-            }
-            return results;
-          } else {
-            return Object.keys(this._jobs);
-          }
-        }
-        statusCounts() {
-          return this.counts.reduce(((acc, v, i) => {
-            acc[this.status[i]] = v;
-            return acc;
-          }), {});
-        }
-      };
-      var States_1 = States;
-      var DLList$2, Sync;
-      DLList$2 = DLList_1;
-      Sync = class Sync {
-        constructor(name, Promise2) {
-          this.schedule = this.schedule.bind(this);
-          this.name = name;
-          this.Promise = Promise2;
-          this._running = 0;
-          this._queue = new DLList$2();
-        }
-        isEmpty() {
-          return this._queue.length === 0;
-        }
-        async _tryToRun() {
-          var args, cb, error2, reject, resolve, returned, task;
-          if (this._running < 1 && this._queue.length > 0) {
-            this._running++;
-            ({ task, args, resolve, reject } = this._queue.shift());
-            cb = await (async function() {
-              try {
-                returned = await task(...args);
-                return function() {
-                  return resolve(returned);
-                };
-              } catch (error1) {
-                error2 = error1;
-                return function() {
-                  return reject(error2);
-                };
-              }
-            })();
-            this._running--;
-            this._tryToRun();
-            return cb();
-          }
-        }
-        schedule(task, ...args) {
-          var promise, reject, resolve;
-          resolve = reject = null;
-          promise = new this.Promise(function(_resolve, _reject) {
-            resolve = _resolve;
-            return reject = _reject;
-          });
-          this._queue.push({ task, args, resolve, reject });
-          this._tryToRun();
-          return promise;
-        }
-      };
-      var Sync_1 = Sync;
-      var version = "2.19.5";
-      var version$1 = {
-        version
-      };
-      var version$2 = /* @__PURE__ */ Object.freeze({
-        version,
-        default: version$1
-      });
-      var require$$2 = () => console.log("You must import the full version of Bottleneck in order to use this feature.");
-      var require$$3 = () => console.log("You must import the full version of Bottleneck in order to use this feature.");
-      var require$$4 = () => console.log("You must import the full version of Bottleneck in order to use this feature.");
-      var Events$2, Group, IORedisConnection$1, RedisConnection$1, Scripts$1, parser$3;
-      parser$3 = parser;
-      Events$2 = Events_1;
-      RedisConnection$1 = require$$2;
-      IORedisConnection$1 = require$$3;
-      Scripts$1 = require$$4;
-      Group = (function() {
-        class Group2 {
-          constructor(limiterOptions = {}) {
-            this.deleteKey = this.deleteKey.bind(this);
-            this.limiterOptions = limiterOptions;
-            parser$3.load(this.limiterOptions, this.defaults, this);
-            this.Events = new Events$2(this);
-            this.instances = {};
-            this.Bottleneck = Bottleneck_1;
-            this._startAutoCleanup();
-            this.sharedConnection = this.connection != null;
-            if (this.connection == null) {
-              if (this.limiterOptions.datastore === "redis") {
-                this.connection = new RedisConnection$1(Object.assign({}, this.limiterOptions, { Events: this.Events }));
-              } else if (this.limiterOptions.datastore === "ioredis") {
-                this.connection = new IORedisConnection$1(Object.assign({}, this.limiterOptions, { Events: this.Events }));
-              }
-            }
-          }
-          key(key = "") {
-            var ref;
-            return (ref = this.instances[key]) != null ? ref : (() => {
-              var limiter;
-              limiter = this.instances[key] = new this.Bottleneck(Object.assign(this.limiterOptions, {
-                id: `${this.id}-${key}`,
-                timeout: this.timeout,
-                connection: this.connection
-              }));
-              this.Events.trigger("created", limiter, key);
-              return limiter;
-            })();
-          }
-          async deleteKey(key = "") {
-            var deleted, instance;
-            instance = this.instances[key];
-            if (this.connection) {
-              deleted = await this.connection.__runCommand__(["del", ...Scripts$1.allKeys(`${this.id}-${key}`)]);
-            }
-            if (instance != null) {
-              delete this.instances[key];
-              await instance.disconnect();
-            }
-            return instance != null || deleted > 0;
-          }
-          limiters() {
-            var k, ref, results, v;
-            ref = this.instances;
-            results = [];
-            for (k in ref) {
-              v = ref[k];
-              results.push({
-                key: k,
-                limiter: v
-              });
-            }
-            return results;
-          }
-          keys() {
-            return Object.keys(this.instances);
-          }
-          async clusterKeys() {
-            var cursor, end, found, i, k, keys, len, next, start;
-            if (this.connection == null) {
-              return this.Promise.resolve(this.keys());
-            }
-            keys = [];
-            cursor = null;
-            start = `b_${this.id}-`.length;
-            end = "_settings".length;
-            while (cursor !== 0) {
-              [next, found] = await this.connection.__runCommand__(["scan", cursor != null ? cursor : 0, "match", `b_${this.id}-*_settings`, "count", 1e4]);
-              cursor = ~~next;
-              for (i = 0, len = found.length; i < len; i++) {
-                k = found[i];
-                keys.push(k.slice(start, -end));
-              }
-            }
-            return keys;
-          }
-          _startAutoCleanup() {
-            var base;
-            clearInterval(this.interval);
-            return typeof (base = this.interval = setInterval(async () => {
-              var e, k, ref, results, time, v;
-              time = Date.now();
-              ref = this.instances;
-              results = [];
-              for (k in ref) {
-                v = ref[k];
-                try {
-                  if (await v._store.__groupCheck__(time)) {
-                    results.push(this.deleteKey(k));
-                  } else {
-                    results.push(void 0);
-                  }
-                } catch (error2) {
-                  e = error2;
-                  results.push(v.Events.trigger("error", e));
-                }
-              }
-              return results;
-            }, this.timeout / 2)).unref === "function" ? base.unref() : void 0;
-          }
-          updateSettings(options = {}) {
-            parser$3.overwrite(options, this.defaults, this);
-            parser$3.overwrite(options, options, this.limiterOptions);
-            if (options.timeout != null) {
-              return this._startAutoCleanup();
-            }
-          }
-          disconnect(flush = true) {
-            var ref;
-            if (!this.sharedConnection) {
-              return (ref = this.connection) != null ? ref.disconnect(flush) : void 0;
-            }
-          }
-        }
-        Group2.prototype.defaults = {
-          timeout: 1e3 * 60 * 5,
-          connection: null,
-          Promise,
-          id: "group-key"
-        };
-        return Group2;
-      }).call(commonjsGlobal);
-      var Group_1 = Group;
-      var Batcher, Events$3, parser$4;
-      parser$4 = parser;
-      Events$3 = Events_1;
-      Batcher = (function() {
-        class Batcher2 {
-          constructor(options = {}) {
-            this.options = options;
-            parser$4.load(this.options, this.defaults, this);
-            this.Events = new Events$3(this);
-            this._arr = [];
-            this._resetPromise();
-            this._lastFlush = Date.now();
-          }
-          _resetPromise() {
-            return this._promise = new this.Promise((res, rej) => {
-              return this._resolve = res;
-            });
-          }
-          _flush() {
-            clearTimeout(this._timeout);
-            this._lastFlush = Date.now();
-            this._resolve();
-            this.Events.trigger("batch", this._arr);
-            this._arr = [];
-            return this._resetPromise();
-          }
-          add(data) {
-            var ret;
-            this._arr.push(data);
-            ret = this._promise;
-            if (this._arr.length === this.maxSize) {
-              this._flush();
-            } else if (this.maxTime != null && this._arr.length === 1) {
-              this._timeout = setTimeout(() => {
-                return this._flush();
-              }, this.maxTime);
-            }
-            return ret;
-          }
-        }
-        Batcher2.prototype.defaults = {
-          maxTime: null,
-          maxSize: null,
-          Promise
-        };
-        return Batcher2;
-      }).call(commonjsGlobal);
-      var Batcher_1 = Batcher;
-      var require$$4$1 = () => console.log("You must import the full version of Bottleneck in order to use this feature.");
-      var require$$8 = getCjsExportFromNamespace(version$2);
-      var Bottleneck2, DEFAULT_PRIORITY$1, Events$4, Job$1, LocalDatastore$1, NUM_PRIORITIES$1, Queues$1, RedisDatastore$1, States$1, Sync$1, parser$5, splice = [].splice;
-      NUM_PRIORITIES$1 = 10;
-      DEFAULT_PRIORITY$1 = 5;
-      parser$5 = parser;
-      Queues$1 = Queues_1;
-      Job$1 = Job_1;
-      LocalDatastore$1 = LocalDatastore_1;
-      RedisDatastore$1 = require$$4$1;
-      Events$4 = Events_1;
-      States$1 = States_1;
-      Sync$1 = Sync_1;
-      Bottleneck2 = (function() {
-        class Bottleneck3 {
-          constructor(options = {}, ...invalid2) {
-            var storeInstanceOptions, storeOptions;
-            this._addToQueue = this._addToQueue.bind(this);
-            this._validateOptions(options, invalid2);
-            parser$5.load(options, this.instanceDefaults, this);
-            this._queues = new Queues$1(NUM_PRIORITIES$1);
-            this._scheduled = {};
-            this._states = new States$1(["RECEIVED", "QUEUED", "RUNNING", "EXECUTING"].concat(this.trackDoneStatus ? ["DONE"] : []));
-            this._limiter = null;
-            this.Events = new Events$4(this);
-            this._submitLock = new Sync$1("submit", this.Promise);
-            this._registerLock = new Sync$1("register", this.Promise);
-            storeOptions = parser$5.load(options, this.storeDefaults, {});
-            this._store = (function() {
-              if (this.datastore === "redis" || this.datastore === "ioredis" || this.connection != null) {
-                storeInstanceOptions = parser$5.load(options, this.redisStoreDefaults, {});
-                return new RedisDatastore$1(this, storeOptions, storeInstanceOptions);
-              } else if (this.datastore === "local") {
-                storeInstanceOptions = parser$5.load(options, this.localStoreDefaults, {});
-                return new LocalDatastore$1(this, storeOptions, storeInstanceOptions);
-              } else {
-                throw new Bottleneck3.prototype.BottleneckError(`Invalid datastore type: ${this.datastore}`);
-              }
-            }).call(this);
-            this._queues.on("leftzero", () => {
-              var ref;
-              return (ref = this._store.heartbeat) != null ? typeof ref.ref === "function" ? ref.ref() : void 0 : void 0;
-            });
-            this._queues.on("zero", () => {
-              var ref;
-              return (ref = this._store.heartbeat) != null ? typeof ref.unref === "function" ? ref.unref() : void 0 : void 0;
-            });
-          }
-          _validateOptions(options, invalid2) {
-            if (!(options != null && typeof options === "object" && invalid2.length === 0)) {
-              throw new Bottleneck3.prototype.BottleneckError("Bottleneck v2 takes a single object argument. Refer to https://github.com/SGrondin/bottleneck#upgrading-to-v2 if you're upgrading from Bottleneck v1.");
-            }
-          }
-          ready() {
-            return this._store.ready;
-          }
-          clients() {
-            return this._store.clients;
-          }
-          channel() {
-            return `b_${this.id}`;
-          }
-          channel_client() {
-            return `b_${this.id}_${this._store.clientId}`;
-          }
-          publish(message) {
-            return this._store.__publish__(message);
-          }
-          disconnect(flush = true) {
-            return this._store.__disconnect__(flush);
-          }
-          chain(_limiter) {
-            this._limiter = _limiter;
-            return this;
-          }
-          queued(priority) {
-            return this._queues.queued(priority);
-          }
-          clusterQueued() {
-            return this._store.__queued__();
-          }
-          empty() {
-            return this.queued() === 0 && this._submitLock.isEmpty();
-          }
-          running() {
-            return this._store.__running__();
-          }
-          done() {
-            return this._store.__done__();
-          }
-          jobStatus(id) {
-            return this._states.jobStatus(id);
-          }
-          jobs(status) {
-            return this._states.statusJobs(status);
-          }
-          counts() {
-            return this._states.statusCounts();
-          }
-          _randomIndex() {
-            return Math.random().toString(36).slice(2);
-          }
-          check(weight = 1) {
-            return this._store.__check__(weight);
-          }
-          _clearGlobalState(index2) {
-            if (this._scheduled[index2] != null) {
-              clearTimeout(this._scheduled[index2].expiration);
-              delete this._scheduled[index2];
-              return true;
-            } else {
-              return false;
-            }
-          }
-          async _free(index2, job, options, eventInfo) {
-            var e, running;
-            try {
-              ({ running } = await this._store.__free__(index2, options.weight));
-              this.Events.trigger("debug", `Freed ${options.id}`, eventInfo);
-              if (running === 0 && this.empty()) {
-                return this.Events.trigger("idle");
-              }
-            } catch (error1) {
-              e = error1;
-              return this.Events.trigger("error", e);
-            }
-          }
-          _run(index2, job, wait) {
-            var clearGlobalState, free, run2;
-            job.doRun();
-            clearGlobalState = this._clearGlobalState.bind(this, index2);
-            run2 = this._run.bind(this, index2, job);
-            free = this._free.bind(this, index2, job);
-            return this._scheduled[index2] = {
-              timeout: setTimeout(() => {
-                return job.doExecute(this._limiter, clearGlobalState, run2, free);
-              }, wait),
-              expiration: job.options.expiration != null ? setTimeout(function() {
-                return job.doExpire(clearGlobalState, run2, free);
-              }, wait + job.options.expiration) : void 0,
-              job
-            };
-          }
-          _drainOne(capacity) {
-            return this._registerLock.schedule(() => {
-              var args, index2, next, options, queue;
-              if (this.queued() === 0) {
-                return this.Promise.resolve(null);
-              }
-              queue = this._queues.getFirst();
-              ({ options, args } = next = queue.first());
-              if (capacity != null && options.weight > capacity) {
-                return this.Promise.resolve(null);
-              }
-              this.Events.trigger("debug", `Draining ${options.id}`, { args, options });
-              index2 = this._randomIndex();
-              return this._store.__register__(index2, options.weight, options.expiration).then(({ success, wait, reservoir }) => {
-                var empty;
-                this.Events.trigger("debug", `Drained ${options.id}`, { success, args, options });
-                if (success) {
-                  queue.shift();
-                  empty = this.empty();
-                  if (empty) {
-                    this.Events.trigger("empty");
-                  }
-                  if (reservoir === 0) {
-                    this.Events.trigger("depleted", empty);
-                  }
-                  this._run(index2, next, wait);
-                  return this.Promise.resolve(options.weight);
-                } else {
-                  return this.Promise.resolve(null);
-                }
-              });
-            });
-          }
-          _drainAll(capacity, total = 0) {
-            return this._drainOne(capacity).then((drained) => {
-              var newCapacity;
-              if (drained != null) {
-                newCapacity = capacity != null ? capacity - drained : capacity;
-                return this._drainAll(newCapacity, total + drained);
-              } else {
-                return this.Promise.resolve(total);
-              }
-            }).catch((e) => {
-              return this.Events.trigger("error", e);
-            });
-          }
-          _dropAllQueued(message) {
-            return this._queues.shiftAll(function(job) {
-              return job.doDrop({ message });
-            });
-          }
-          stop(options = {}) {
-            var done, waitForExecuting;
-            options = parser$5.load(options, this.stopDefaults);
-            waitForExecuting = (at) => {
-              var finished;
-              finished = () => {
-                var counts;
-                counts = this._states.counts;
-                return counts[0] + counts[1] + counts[2] + counts[3] === at;
-              };
-              return new this.Promise((resolve, reject) => {
-                if (finished()) {
-                  return resolve();
-                } else {
-                  return this.on("done", () => {
-                    if (finished()) {
-                      this.removeAllListeners("done");
-                      return resolve();
-                    }
-                  });
-                }
-              });
-            };
-            done = options.dropWaitingJobs ? (this._run = function(index2, next) {
-              return next.doDrop({
-                message: options.dropErrorMessage
-              });
-            }, this._drainOne = () => {
-              return this.Promise.resolve(null);
-            }, this._registerLock.schedule(() => {
-              return this._submitLock.schedule(() => {
-                var k, ref, v;
-                ref = this._scheduled;
-                for (k in ref) {
-                  v = ref[k];
-                  if (this.jobStatus(v.job.options.id) === "RUNNING") {
-                    clearTimeout(v.timeout);
-                    clearTimeout(v.expiration);
-                    v.job.doDrop({
-                      message: options.dropErrorMessage
-                    });
-                  }
-                }
-                this._dropAllQueued(options.dropErrorMessage);
-                return waitForExecuting(0);
-              });
-            })) : this.schedule({
-              priority: NUM_PRIORITIES$1 - 1,
-              weight: 0
-            }, () => {
-              return waitForExecuting(1);
-            });
-            this._receive = function(job) {
-              return job._reject(new Bottleneck3.prototype.BottleneckError(options.enqueueErrorMessage));
-            };
-            this.stop = () => {
-              return this.Promise.reject(new Bottleneck3.prototype.BottleneckError("stop() has already been called"));
-            };
-            return done;
-          }
-          async _addToQueue(job) {
-            var args, blocked, error2, options, reachedHWM, shifted, strategy;
-            ({ args, options } = job);
-            try {
-              ({ reachedHWM, blocked, strategy } = await this._store.__submit__(this.queued(), options.weight));
-            } catch (error1) {
-              error2 = error1;
-              this.Events.trigger("debug", `Could not queue ${options.id}`, { args, options, error: error2 });
-              job.doDrop({ error: error2 });
-              return false;
-            }
-            if (blocked) {
-              job.doDrop();
-              return true;
-            } else if (reachedHWM) {
-              shifted = strategy === Bottleneck3.prototype.strategy.LEAK ? this._queues.shiftLastFrom(options.priority) : strategy === Bottleneck3.prototype.strategy.OVERFLOW_PRIORITY ? this._queues.shiftLastFrom(options.priority + 1) : strategy === Bottleneck3.prototype.strategy.OVERFLOW ? job : void 0;
-              if (shifted != null) {
-                shifted.doDrop();
-              }
-              if (shifted == null || strategy === Bottleneck3.prototype.strategy.OVERFLOW) {
-                if (shifted == null) {
-                  job.doDrop();
-                }
-                return reachedHWM;
-              }
-            }
-            job.doQueue(reachedHWM, blocked);
-            this._queues.push(job);
-            await this._drainAll();
-            return reachedHWM;
-          }
-          _receive(job) {
-            if (this._states.jobStatus(job.options.id) != null) {
-              job._reject(new Bottleneck3.prototype.BottleneckError(`A job with the same id already exists (id=${job.options.id})`));
-              return false;
-            } else {
-              job.doReceive();
-              return this._submitLock.schedule(this._addToQueue, job);
-            }
-          }
-          submit(...args) {
-            var cb, fn, job, options, ref, ref1, task;
-            if (typeof args[0] === "function") {
-              ref = args, [fn, ...args] = ref, [cb] = splice.call(args, -1);
-              options = parser$5.load({}, this.jobDefaults);
-            } else {
-              ref1 = args, [options, fn, ...args] = ref1, [cb] = splice.call(args, -1);
-              options = parser$5.load(options, this.jobDefaults);
-            }
-            task = (...args2) => {
-              return new this.Promise(function(resolve, reject) {
-                return fn(...args2, function(...args3) {
-                  return (args3[0] != null ? reject : resolve)(args3);
-                });
-              });
-            };
-            job = new Job$1(task, args, options, this.jobDefaults, this.rejectOnDrop, this.Events, this._states, this.Promise);
-            job.promise.then(function(args2) {
-              return typeof cb === "function" ? cb(...args2) : void 0;
-            }).catch(function(args2) {
-              if (Array.isArray(args2)) {
-                return typeof cb === "function" ? cb(...args2) : void 0;
-              } else {
-                return typeof cb === "function" ? cb(args2) : void 0;
-              }
-            });
-            return this._receive(job);
-          }
-          schedule(...args) {
-            var job, options, task;
-            if (typeof args[0] === "function") {
-              [task, ...args] = args;
-              options = {};
-            } else {
-              [options, task, ...args] = args;
-            }
-            job = new Job$1(task, args, options, this.jobDefaults, this.rejectOnDrop, this.Events, this._states, this.Promise);
-            this._receive(job);
-            return job.promise;
-          }
-          wrap(fn) {
-            var schedule, wrapped;
-            schedule = this.schedule.bind(this);
-            wrapped = function(...args) {
-              return schedule(fn.bind(this), ...args);
-            };
-            wrapped.withOptions = function(options, ...args) {
-              return schedule(options, fn, ...args);
-            };
-            return wrapped;
-          }
-          async updateSettings(options = {}) {
-            await this._store.__updateSettings__(parser$5.overwrite(options, this.storeDefaults));
-            parser$5.overwrite(options, this.instanceDefaults, this);
-            return this;
-          }
-          currentReservoir() {
-            return this._store.__currentReservoir__();
-          }
-          incrementReservoir(incr = 0) {
-            return this._store.__incrementReservoir__(incr);
-          }
-        }
-        Bottleneck3.default = Bottleneck3;
-        Bottleneck3.Events = Events$4;
-        Bottleneck3.version = Bottleneck3.prototype.version = require$$8.version;
-        Bottleneck3.strategy = Bottleneck3.prototype.strategy = {
-          LEAK: 1,
-          OVERFLOW: 2,
-          OVERFLOW_PRIORITY: 4,
-          BLOCK: 3
-        };
-        Bottleneck3.BottleneckError = Bottleneck3.prototype.BottleneckError = BottleneckError_1;
-        Bottleneck3.Group = Bottleneck3.prototype.Group = Group_1;
-        Bottleneck3.RedisConnection = Bottleneck3.prototype.RedisConnection = require$$2;
-        Bottleneck3.IORedisConnection = Bottleneck3.prototype.IORedisConnection = require$$3;
-        Bottleneck3.Batcher = Bottleneck3.prototype.Batcher = Batcher_1;
-        Bottleneck3.prototype.jobDefaults = {
-          priority: DEFAULT_PRIORITY$1,
-          weight: 1,
-          expiration: null,
-          id: "<no-id>"
-        };
-        Bottleneck3.prototype.storeDefaults = {
-          maxConcurrent: null,
-          minTime: 0,
-          highWater: null,
-          strategy: Bottleneck3.prototype.strategy.LEAK,
-          penalty: null,
-          reservoir: null,
-          reservoirRefreshInterval: null,
-          reservoirRefreshAmount: null,
-          reservoirIncreaseInterval: null,
-          reservoirIncreaseAmount: null,
-          reservoirIncreaseMaximum: null
-        };
-        Bottleneck3.prototype.localStoreDefaults = {
-          Promise,
-          timeout: null,
-          heartbeatInterval: 250
-        };
-        Bottleneck3.prototype.redisStoreDefaults = {
-          Promise,
-          timeout: null,
-          heartbeatInterval: 5e3,
-          clientTimeout: 1e4,
-          Redis: null,
-          clientOptions: {},
-          clusterNodes: null,
-          clearDatastore: false,
-          connection: null
-        };
-        Bottleneck3.prototype.instanceDefaults = {
-          datastore: "local",
-          connection: null,
-          id: "<no-id>",
-          rejectOnDrop: true,
-          trackDoneStatus: false,
-          Promise
-        };
-        Bottleneck3.prototype.stopDefaults = {
-          enqueueErrorMessage: "This limiter has been stopped and cannot accept new jobs.",
-          dropWaitingJobs: true,
-          dropErrorMessage: "This limiter has been stopped."
-        };
-        return Bottleneck3;
-      }).call(commonjsGlobal);
-      var Bottleneck_1 = Bottleneck2;
-      var lib = Bottleneck_1;
-      return lib;
-    }));
   }
 });
 
@@ -27541,15 +26222,15 @@ var require_cst_scalar = __commonJS({
       }
       return null;
     }
-    function createScalarToken(value, context) {
-      const { implicitKey = false, indent, inFlow = false, offset = -1, type = "PLAIN" } = context;
+    function createScalarToken(value, context3) {
+      const { implicitKey = false, indent, inFlow = false, offset = -1, type = "PLAIN" } = context3;
       const source = stringifyString.stringifyString({ type, value }, {
         implicitKey,
         indent: indent > 0 ? " ".repeat(indent) : "",
         inFlow,
         options: { blockQuote: true, lineWidth: -1 }
       });
-      const end = context.end ?? [
+      const end = context3.end ?? [
         { type: "newline", offset: -1, indent, source: "\n" }
       ];
       switch (source[0]) {
@@ -27573,8 +26254,8 @@ var require_cst_scalar = __commonJS({
           return { type: "scalar", offset, indent, source, end };
       }
     }
-    function setScalarValue(token, value, context = {}) {
-      let { afterKey = false, implicitKey = false, inFlow = false, type } = context;
+    function setScalarValue(token, value, context3 = {}) {
+      let { afterKey = false, implicitKey = false, inFlow = false, type } = context3;
       let indent = "indent" in token ? token.indent : null;
       if (afterKey && typeof indent === "number")
         indent += 2;
@@ -29566,6 +28247,2097 @@ var require_dist = __commonJS({
   }
 });
 
+// node_modules/@actions/github/node_modules/@actions/http-client/lib/proxy.js
+var require_proxy = __commonJS({
+  "node_modules/@actions/github/node_modules/@actions/http-client/lib/proxy.js"(exports) {
+    "use strict";
+    Object.defineProperty(exports, "__esModule", { value: true });
+    exports.getProxyUrl = getProxyUrl2;
+    exports.checkBypass = checkBypass;
+    function getProxyUrl2(reqUrl) {
+      const usingSsl = reqUrl.protocol === "https:";
+      if (checkBypass(reqUrl)) {
+        return void 0;
+      }
+      const proxyVar = (() => {
+        if (usingSsl) {
+          return process.env["https_proxy"] || process.env["HTTPS_PROXY"];
+        } else {
+          return process.env["http_proxy"] || process.env["HTTP_PROXY"];
+        }
+      })();
+      if (proxyVar) {
+        try {
+          return new DecodedURL(proxyVar);
+        } catch (_a) {
+          if (!proxyVar.startsWith("http://") && !proxyVar.startsWith("https://"))
+            return new DecodedURL(`http://${proxyVar}`);
+        }
+      } else {
+        return void 0;
+      }
+    }
+    function checkBypass(reqUrl) {
+      if (!reqUrl.hostname) {
+        return false;
+      }
+      const reqHost = reqUrl.hostname;
+      if (isLoopbackAddress(reqHost)) {
+        return true;
+      }
+      const noProxy = process.env["no_proxy"] || process.env["NO_PROXY"] || "";
+      if (!noProxy) {
+        return false;
+      }
+      let reqPort;
+      if (reqUrl.port) {
+        reqPort = Number(reqUrl.port);
+      } else if (reqUrl.protocol === "http:") {
+        reqPort = 80;
+      } else if (reqUrl.protocol === "https:") {
+        reqPort = 443;
+      }
+      const upperReqHosts = [reqUrl.hostname.toUpperCase()];
+      if (typeof reqPort === "number") {
+        upperReqHosts.push(`${upperReqHosts[0]}:${reqPort}`);
+      }
+      for (const upperNoProxyItem of noProxy.split(",").map((x) => x.trim().toUpperCase()).filter((x) => x)) {
+        if (upperNoProxyItem === "*" || upperReqHosts.some((x) => x === upperNoProxyItem || x.endsWith(`.${upperNoProxyItem}`) || upperNoProxyItem.startsWith(".") && x.endsWith(`${upperNoProxyItem}`))) {
+          return true;
+        }
+      }
+      return false;
+    }
+    function isLoopbackAddress(host) {
+      const hostLower = host.toLowerCase();
+      return hostLower === "localhost" || hostLower.startsWith("127.") || hostLower.startsWith("[::1]") || hostLower.startsWith("[0:0:0:0:0:0:0:1]");
+    }
+    var DecodedURL = class extends URL {
+      constructor(url, base) {
+        super(url, base);
+        this._decodedUsername = decodeURIComponent(super.username);
+        this._decodedPassword = decodeURIComponent(super.password);
+      }
+      get username() {
+        return this._decodedUsername;
+      }
+      get password() {
+        return this._decodedPassword;
+      }
+    };
+  }
+});
+
+// node_modules/@actions/github/node_modules/@actions/http-client/lib/index.js
+var require_lib = __commonJS({
+  "node_modules/@actions/github/node_modules/@actions/http-client/lib/index.js"(exports) {
+    "use strict";
+    var __createBinding = exports && exports.__createBinding || (Object.create ? (function(o, m, k, k2) {
+      if (k2 === void 0) k2 = k;
+      var desc = Object.getOwnPropertyDescriptor(m, k);
+      if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
+        desc = { enumerable: true, get: function() {
+          return m[k];
+        } };
+      }
+      Object.defineProperty(o, k2, desc);
+    }) : (function(o, m, k, k2) {
+      if (k2 === void 0) k2 = k;
+      o[k2] = m[k];
+    }));
+    var __setModuleDefault = exports && exports.__setModuleDefault || (Object.create ? (function(o, v) {
+      Object.defineProperty(o, "default", { enumerable: true, value: v });
+    }) : function(o, v) {
+      o["default"] = v;
+    });
+    var __importStar = exports && exports.__importStar || /* @__PURE__ */ (function() {
+      var ownKeys = function(o) {
+        ownKeys = Object.getOwnPropertyNames || function(o2) {
+          var ar = [];
+          for (var k in o2) if (Object.prototype.hasOwnProperty.call(o2, k)) ar[ar.length] = k;
+          return ar;
+        };
+        return ownKeys(o);
+      };
+      return function(mod) {
+        if (mod && mod.__esModule) return mod;
+        var result = {};
+        if (mod != null) {
+          for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
+        }
+        __setModuleDefault(result, mod);
+        return result;
+      };
+    })();
+    var __awaiter3 = exports && exports.__awaiter || function(thisArg, _arguments, P, generator) {
+      function adopt(value) {
+        return value instanceof P ? value : new P(function(resolve) {
+          resolve(value);
+        });
+      }
+      return new (P || (P = Promise))(function(resolve, reject) {
+        function fulfilled(value) {
+          try {
+            step(generator.next(value));
+          } catch (e) {
+            reject(e);
+          }
+        }
+        function rejected(value) {
+          try {
+            step(generator["throw"](value));
+          } catch (e) {
+            reject(e);
+          }
+        }
+        function step(result) {
+          result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected);
+        }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+      });
+    };
+    Object.defineProperty(exports, "__esModule", { value: true });
+    exports.HttpClient = exports.HttpClientResponse = exports.HttpClientError = exports.MediaTypes = exports.Headers = exports.HttpCodes = void 0;
+    exports.getProxyUrl = getProxyUrl2;
+    exports.isHttps = isHttps;
+    var http = __importStar(__require("http"));
+    var https = __importStar(__require("https"));
+    var pm = __importStar(require_proxy());
+    var tunnel2 = __importStar(require_tunnel2());
+    var undici_1 = require_undici();
+    var HttpCodes2;
+    (function(HttpCodes3) {
+      HttpCodes3[HttpCodes3["OK"] = 200] = "OK";
+      HttpCodes3[HttpCodes3["MultipleChoices"] = 300] = "MultipleChoices";
+      HttpCodes3[HttpCodes3["MovedPermanently"] = 301] = "MovedPermanently";
+      HttpCodes3[HttpCodes3["ResourceMoved"] = 302] = "ResourceMoved";
+      HttpCodes3[HttpCodes3["SeeOther"] = 303] = "SeeOther";
+      HttpCodes3[HttpCodes3["NotModified"] = 304] = "NotModified";
+      HttpCodes3[HttpCodes3["UseProxy"] = 305] = "UseProxy";
+      HttpCodes3[HttpCodes3["SwitchProxy"] = 306] = "SwitchProxy";
+      HttpCodes3[HttpCodes3["TemporaryRedirect"] = 307] = "TemporaryRedirect";
+      HttpCodes3[HttpCodes3["PermanentRedirect"] = 308] = "PermanentRedirect";
+      HttpCodes3[HttpCodes3["BadRequest"] = 400] = "BadRequest";
+      HttpCodes3[HttpCodes3["Unauthorized"] = 401] = "Unauthorized";
+      HttpCodes3[HttpCodes3["PaymentRequired"] = 402] = "PaymentRequired";
+      HttpCodes3[HttpCodes3["Forbidden"] = 403] = "Forbidden";
+      HttpCodes3[HttpCodes3["NotFound"] = 404] = "NotFound";
+      HttpCodes3[HttpCodes3["MethodNotAllowed"] = 405] = "MethodNotAllowed";
+      HttpCodes3[HttpCodes3["NotAcceptable"] = 406] = "NotAcceptable";
+      HttpCodes3[HttpCodes3["ProxyAuthenticationRequired"] = 407] = "ProxyAuthenticationRequired";
+      HttpCodes3[HttpCodes3["RequestTimeout"] = 408] = "RequestTimeout";
+      HttpCodes3[HttpCodes3["Conflict"] = 409] = "Conflict";
+      HttpCodes3[HttpCodes3["Gone"] = 410] = "Gone";
+      HttpCodes3[HttpCodes3["TooManyRequests"] = 429] = "TooManyRequests";
+      HttpCodes3[HttpCodes3["InternalServerError"] = 500] = "InternalServerError";
+      HttpCodes3[HttpCodes3["NotImplemented"] = 501] = "NotImplemented";
+      HttpCodes3[HttpCodes3["BadGateway"] = 502] = "BadGateway";
+      HttpCodes3[HttpCodes3["ServiceUnavailable"] = 503] = "ServiceUnavailable";
+      HttpCodes3[HttpCodes3["GatewayTimeout"] = 504] = "GatewayTimeout";
+    })(HttpCodes2 || (exports.HttpCodes = HttpCodes2 = {}));
+    var Headers2;
+    (function(Headers3) {
+      Headers3["Accept"] = "accept";
+      Headers3["ContentType"] = "content-type";
+    })(Headers2 || (exports.Headers = Headers2 = {}));
+    var MediaTypes2;
+    (function(MediaTypes3) {
+      MediaTypes3["ApplicationJson"] = "application/json";
+    })(MediaTypes2 || (exports.MediaTypes = MediaTypes2 = {}));
+    function getProxyUrl2(serverUrl) {
+      const proxyUrl = pm.getProxyUrl(new URL(serverUrl));
+      return proxyUrl ? proxyUrl.href : "";
+    }
+    var HttpRedirectCodes2 = [
+      HttpCodes2.MovedPermanently,
+      HttpCodes2.ResourceMoved,
+      HttpCodes2.SeeOther,
+      HttpCodes2.TemporaryRedirect,
+      HttpCodes2.PermanentRedirect
+    ];
+    var HttpResponseRetryCodes2 = [
+      HttpCodes2.BadGateway,
+      HttpCodes2.ServiceUnavailable,
+      HttpCodes2.GatewayTimeout
+    ];
+    var RetryableHttpVerbs = ["OPTIONS", "GET", "DELETE", "HEAD"];
+    var ExponentialBackoffCeiling = 10;
+    var ExponentialBackoffTimeSlice = 5;
+    var HttpClientError = class _HttpClientError extends Error {
+      constructor(message, statusCode) {
+        super(message);
+        this.name = "HttpClientError";
+        this.statusCode = statusCode;
+        Object.setPrototypeOf(this, _HttpClientError.prototype);
+      }
+    };
+    exports.HttpClientError = HttpClientError;
+    var HttpClientResponse = class {
+      constructor(message) {
+        this.message = message;
+      }
+      readBody() {
+        return __awaiter3(this, void 0, void 0, function* () {
+          return new Promise((resolve) => __awaiter3(this, void 0, void 0, function* () {
+            let output = Buffer.alloc(0);
+            this.message.on("data", (chunk) => {
+              output = Buffer.concat([output, chunk]);
+            });
+            this.message.on("end", () => {
+              resolve(output.toString());
+            });
+          }));
+        });
+      }
+      readBodyBuffer() {
+        return __awaiter3(this, void 0, void 0, function* () {
+          return new Promise((resolve) => __awaiter3(this, void 0, void 0, function* () {
+            const chunks = [];
+            this.message.on("data", (chunk) => {
+              chunks.push(chunk);
+            });
+            this.message.on("end", () => {
+              resolve(Buffer.concat(chunks));
+            });
+          }));
+        });
+      }
+    };
+    exports.HttpClientResponse = HttpClientResponse;
+    function isHttps(requestUrl) {
+      const parsedUrl = new URL(requestUrl);
+      return parsedUrl.protocol === "https:";
+    }
+    var HttpClient3 = class {
+      constructor(userAgent2, handlers, requestOptions) {
+        this._ignoreSslError = false;
+        this._allowRedirects = true;
+        this._allowRedirectDowngrade = false;
+        this._maxRedirects = 50;
+        this._allowRetries = false;
+        this._maxRetries = 1;
+        this._keepAlive = false;
+        this._disposed = false;
+        this.userAgent = this._getUserAgentWithOrchestrationId(userAgent2);
+        this.handlers = handlers || [];
+        this.requestOptions = requestOptions;
+        if (requestOptions) {
+          if (requestOptions.ignoreSslError != null) {
+            this._ignoreSslError = requestOptions.ignoreSslError;
+          }
+          this._socketTimeout = requestOptions.socketTimeout;
+          if (requestOptions.allowRedirects != null) {
+            this._allowRedirects = requestOptions.allowRedirects;
+          }
+          if (requestOptions.allowRedirectDowngrade != null) {
+            this._allowRedirectDowngrade = requestOptions.allowRedirectDowngrade;
+          }
+          if (requestOptions.maxRedirects != null) {
+            this._maxRedirects = Math.max(requestOptions.maxRedirects, 0);
+          }
+          if (requestOptions.keepAlive != null) {
+            this._keepAlive = requestOptions.keepAlive;
+          }
+          if (requestOptions.allowRetries != null) {
+            this._allowRetries = requestOptions.allowRetries;
+          }
+          if (requestOptions.maxRetries != null) {
+            this._maxRetries = requestOptions.maxRetries;
+          }
+        }
+      }
+      options(requestUrl, additionalHeaders) {
+        return __awaiter3(this, void 0, void 0, function* () {
+          return this.request("OPTIONS", requestUrl, null, additionalHeaders || {});
+        });
+      }
+      get(requestUrl, additionalHeaders) {
+        return __awaiter3(this, void 0, void 0, function* () {
+          return this.request("GET", requestUrl, null, additionalHeaders || {});
+        });
+      }
+      del(requestUrl, additionalHeaders) {
+        return __awaiter3(this, void 0, void 0, function* () {
+          return this.request("DELETE", requestUrl, null, additionalHeaders || {});
+        });
+      }
+      post(requestUrl, data, additionalHeaders) {
+        return __awaiter3(this, void 0, void 0, function* () {
+          return this.request("POST", requestUrl, data, additionalHeaders || {});
+        });
+      }
+      patch(requestUrl, data, additionalHeaders) {
+        return __awaiter3(this, void 0, void 0, function* () {
+          return this.request("PATCH", requestUrl, data, additionalHeaders || {});
+        });
+      }
+      put(requestUrl, data, additionalHeaders) {
+        return __awaiter3(this, void 0, void 0, function* () {
+          return this.request("PUT", requestUrl, data, additionalHeaders || {});
+        });
+      }
+      head(requestUrl, additionalHeaders) {
+        return __awaiter3(this, void 0, void 0, function* () {
+          return this.request("HEAD", requestUrl, null, additionalHeaders || {});
+        });
+      }
+      sendStream(verb, requestUrl, stream, additionalHeaders) {
+        return __awaiter3(this, void 0, void 0, function* () {
+          return this.request(verb, requestUrl, stream, additionalHeaders);
+        });
+      }
+      /**
+       * Gets a typed object from an endpoint
+       * Be aware that not found returns a null.  Other errors (4xx, 5xx) reject the promise
+       */
+      getJson(requestUrl_1) {
+        return __awaiter3(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
+          additionalHeaders[Headers2.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers2.Accept, MediaTypes2.ApplicationJson);
+          const res = yield this.get(requestUrl, additionalHeaders);
+          return this._processResponse(res, this.requestOptions);
+        });
+      }
+      postJson(requestUrl_1, obj_1) {
+        return __awaiter3(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+          const data = JSON.stringify(obj, null, 2);
+          additionalHeaders[Headers2.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers2.Accept, MediaTypes2.ApplicationJson);
+          additionalHeaders[Headers2.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes2.ApplicationJson);
+          const res = yield this.post(requestUrl, data, additionalHeaders);
+          return this._processResponse(res, this.requestOptions);
+        });
+      }
+      putJson(requestUrl_1, obj_1) {
+        return __awaiter3(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+          const data = JSON.stringify(obj, null, 2);
+          additionalHeaders[Headers2.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers2.Accept, MediaTypes2.ApplicationJson);
+          additionalHeaders[Headers2.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes2.ApplicationJson);
+          const res = yield this.put(requestUrl, data, additionalHeaders);
+          return this._processResponse(res, this.requestOptions);
+        });
+      }
+      patchJson(requestUrl_1, obj_1) {
+        return __awaiter3(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+          const data = JSON.stringify(obj, null, 2);
+          additionalHeaders[Headers2.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers2.Accept, MediaTypes2.ApplicationJson);
+          additionalHeaders[Headers2.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes2.ApplicationJson);
+          const res = yield this.patch(requestUrl, data, additionalHeaders);
+          return this._processResponse(res, this.requestOptions);
+        });
+      }
+      /**
+       * Makes a raw http request.
+       * All other methods such as get, post, patch, and request ultimately call this.
+       * Prefer get, del, post and patch
+       */
+      request(verb, requestUrl, data, headers) {
+        return __awaiter3(this, void 0, void 0, function* () {
+          if (this._disposed) {
+            throw new Error("Client has already been disposed.");
+          }
+          const parsedUrl = new URL(requestUrl);
+          let info2 = this._prepareRequest(verb, parsedUrl, headers);
+          const maxTries = this._allowRetries && RetryableHttpVerbs.includes(verb) ? this._maxRetries + 1 : 1;
+          let numTries = 0;
+          let response;
+          do {
+            response = yield this.requestRaw(info2, data);
+            if (response && response.message && response.message.statusCode === HttpCodes2.Unauthorized) {
+              let authenticationHandler;
+              for (const handler2 of this.handlers) {
+                if (handler2.canHandleAuthentication(response)) {
+                  authenticationHandler = handler2;
+                  break;
+                }
+              }
+              if (authenticationHandler) {
+                return authenticationHandler.handleAuthentication(this, info2, data);
+              } else {
+                return response;
+              }
+            }
+            let redirectsRemaining = this._maxRedirects;
+            while (response.message.statusCode && HttpRedirectCodes2.includes(response.message.statusCode) && this._allowRedirects && redirectsRemaining > 0) {
+              const redirectUrl = response.message.headers["location"];
+              if (!redirectUrl) {
+                break;
+              }
+              const parsedRedirectUrl = new URL(redirectUrl);
+              if (parsedUrl.protocol === "https:" && parsedUrl.protocol !== parsedRedirectUrl.protocol && !this._allowRedirectDowngrade) {
+                throw new Error("Redirect from HTTPS to HTTP protocol. This downgrade is not allowed for security reasons. If you want to allow this behavior, set the allowRedirectDowngrade option to true.");
+              }
+              yield response.readBody();
+              if (parsedRedirectUrl.hostname !== parsedUrl.hostname) {
+                for (const header in headers) {
+                  if (header.toLowerCase() === "authorization") {
+                    delete headers[header];
+                  }
+                }
+              }
+              info2 = this._prepareRequest(verb, parsedRedirectUrl, headers);
+              response = yield this.requestRaw(info2, data);
+              redirectsRemaining--;
+            }
+            if (!response.message.statusCode || !HttpResponseRetryCodes2.includes(response.message.statusCode)) {
+              return response;
+            }
+            numTries += 1;
+            if (numTries < maxTries) {
+              yield response.readBody();
+              yield this._performExponentialBackoff(numTries);
+            }
+          } while (numTries < maxTries);
+          return response;
+        });
+      }
+      /**
+       * Needs to be called if keepAlive is set to true in request options.
+       */
+      dispose() {
+        if (this._agent) {
+          this._agent.destroy();
+        }
+        this._disposed = true;
+      }
+      /**
+       * Raw request.
+       * @param info
+       * @param data
+       */
+      requestRaw(info2, data) {
+        return __awaiter3(this, void 0, void 0, function* () {
+          return new Promise((resolve, reject) => {
+            function callbackForResult(err, res) {
+              if (err) {
+                reject(err);
+              } else if (!res) {
+                reject(new Error("Unknown error"));
+              } else {
+                resolve(res);
+              }
+            }
+            this.requestRawWithCallback(info2, data, callbackForResult);
+          });
+        });
+      }
+      /**
+       * Raw request with callback.
+       * @param info
+       * @param data
+       * @param onResult
+       */
+      requestRawWithCallback(info2, data, onResult) {
+        if (typeof data === "string") {
+          if (!info2.options.headers) {
+            info2.options.headers = {};
+          }
+          info2.options.headers["Content-Length"] = Buffer.byteLength(data, "utf8");
+        }
+        let callbackCalled = false;
+        function handleResult(err, res) {
+          if (!callbackCalled) {
+            callbackCalled = true;
+            onResult(err, res);
+          }
+        }
+        const req = info2.httpModule.request(info2.options, (msg) => {
+          const res = new HttpClientResponse(msg);
+          handleResult(void 0, res);
+        });
+        let socket;
+        req.on("socket", (sock) => {
+          socket = sock;
+        });
+        req.setTimeout(this._socketTimeout || 3 * 6e4, () => {
+          if (socket) {
+            socket.end();
+          }
+          handleResult(new Error(`Request timeout: ${info2.options.path}`));
+        });
+        req.on("error", function(err) {
+          handleResult(err);
+        });
+        if (data && typeof data === "string") {
+          req.write(data, "utf8");
+        }
+        if (data && typeof data !== "string") {
+          data.on("close", function() {
+            req.end();
+          });
+          data.pipe(req);
+        } else {
+          req.end();
+        }
+      }
+      /**
+       * Gets an http agent. This function is useful when you need an http agent that handles
+       * routing through a proxy server - depending upon the url and proxy environment variables.
+       * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
+       */
+      getAgent(serverUrl) {
+        const parsedUrl = new URL(serverUrl);
+        return this._getAgent(parsedUrl);
+      }
+      getAgentDispatcher(serverUrl) {
+        const parsedUrl = new URL(serverUrl);
+        const proxyUrl = pm.getProxyUrl(parsedUrl);
+        const useProxy = proxyUrl && proxyUrl.hostname;
+        if (!useProxy) {
+          return;
+        }
+        return this._getProxyAgentDispatcher(parsedUrl, proxyUrl);
+      }
+      _prepareRequest(method, requestUrl, headers) {
+        const info2 = {};
+        info2.parsedUrl = requestUrl;
+        const usingSsl = info2.parsedUrl.protocol === "https:";
+        info2.httpModule = usingSsl ? https : http;
+        const defaultPort = usingSsl ? 443 : 80;
+        info2.options = {};
+        info2.options.host = info2.parsedUrl.hostname;
+        info2.options.port = info2.parsedUrl.port ? parseInt(info2.parsedUrl.port) : defaultPort;
+        info2.options.path = (info2.parsedUrl.pathname || "") + (info2.parsedUrl.search || "");
+        info2.options.method = method;
+        info2.options.headers = this._mergeHeaders(headers);
+        if (this.userAgent != null) {
+          info2.options.headers["user-agent"] = this.userAgent;
+        }
+        info2.options.agent = this._getAgent(info2.parsedUrl);
+        if (this.handlers) {
+          for (const handler2 of this.handlers) {
+            handler2.prepareRequest(info2.options);
+          }
+        }
+        return info2;
+      }
+      _mergeHeaders(headers) {
+        if (this.requestOptions && this.requestOptions.headers) {
+          return Object.assign({}, lowercaseKeys2(this.requestOptions.headers), lowercaseKeys2(headers || {}));
+        }
+        return lowercaseKeys2(headers || {});
+      }
+      /**
+       * Gets an existing header value or returns a default.
+       * Handles converting number header values to strings since HTTP headers must be strings.
+       * Note: This returns string | string[] since some headers can have multiple values.
+       * For headers that must always be a single string (like Content-Type), use the
+       * specialized _getExistingOrDefaultContentTypeHeader method instead.
+       */
+      _getExistingOrDefaultHeader(additionalHeaders, header, _default) {
+        let clientHeader;
+        if (this.requestOptions && this.requestOptions.headers) {
+          const headerValue = lowercaseKeys2(this.requestOptions.headers)[header];
+          if (headerValue) {
+            clientHeader = typeof headerValue === "number" ? headerValue.toString() : headerValue;
+          }
+        }
+        const additionalValue = additionalHeaders[header];
+        if (additionalValue !== void 0) {
+          return typeof additionalValue === "number" ? additionalValue.toString() : additionalValue;
+        }
+        if (clientHeader !== void 0) {
+          return clientHeader;
+        }
+        return _default;
+      }
+      /**
+       * Specialized version of _getExistingOrDefaultHeader for Content-Type header.
+       * Always returns a single string (not an array) since Content-Type should be a single value.
+       * Converts arrays to comma-separated strings and numbers to strings to ensure type safety.
+       * This was split from _getExistingOrDefaultHeader to provide stricter typing for callers
+       * that assign the result to places expecting a string (e.g., additionalHeaders[Headers.ContentType]).
+       */
+      _getExistingOrDefaultContentTypeHeader(additionalHeaders, _default) {
+        let clientHeader;
+        if (this.requestOptions && this.requestOptions.headers) {
+          const headerValue = lowercaseKeys2(this.requestOptions.headers)[Headers2.ContentType];
+          if (headerValue) {
+            if (typeof headerValue === "number") {
+              clientHeader = String(headerValue);
+            } else if (Array.isArray(headerValue)) {
+              clientHeader = headerValue.join(", ");
+            } else {
+              clientHeader = headerValue;
+            }
+          }
+        }
+        const additionalValue = additionalHeaders[Headers2.ContentType];
+        if (additionalValue !== void 0) {
+          if (typeof additionalValue === "number") {
+            return String(additionalValue);
+          } else if (Array.isArray(additionalValue)) {
+            return additionalValue.join(", ");
+          } else {
+            return additionalValue;
+          }
+        }
+        if (clientHeader !== void 0) {
+          return clientHeader;
+        }
+        return _default;
+      }
+      _getAgent(parsedUrl) {
+        let agent;
+        const proxyUrl = pm.getProxyUrl(parsedUrl);
+        const useProxy = proxyUrl && proxyUrl.hostname;
+        if (this._keepAlive && useProxy) {
+          agent = this._proxyAgent;
+        }
+        if (!useProxy) {
+          agent = this._agent;
+        }
+        if (agent) {
+          return agent;
+        }
+        const usingSsl = parsedUrl.protocol === "https:";
+        let maxSockets = 100;
+        if (this.requestOptions) {
+          maxSockets = this.requestOptions.maxSockets || http.globalAgent.maxSockets;
+        }
+        if (proxyUrl && proxyUrl.hostname) {
+          const agentOptions = {
+            maxSockets,
+            keepAlive: this._keepAlive,
+            proxy: Object.assign(Object.assign({}, (proxyUrl.username || proxyUrl.password) && {
+              proxyAuth: `${proxyUrl.username}:${proxyUrl.password}`
+            }), { host: proxyUrl.hostname, port: proxyUrl.port })
+          };
+          let tunnelAgent;
+          const overHttps = proxyUrl.protocol === "https:";
+          if (usingSsl) {
+            tunnelAgent = overHttps ? tunnel2.httpsOverHttps : tunnel2.httpsOverHttp;
+          } else {
+            tunnelAgent = overHttps ? tunnel2.httpOverHttps : tunnel2.httpOverHttp;
+          }
+          agent = tunnelAgent(agentOptions);
+          this._proxyAgent = agent;
+        }
+        if (!agent) {
+          const options = { keepAlive: this._keepAlive, maxSockets };
+          agent = usingSsl ? new https.Agent(options) : new http.Agent(options);
+          this._agent = agent;
+        }
+        if (usingSsl && this._ignoreSslError) {
+          agent.options = Object.assign(agent.options || {}, {
+            rejectUnauthorized: false
+          });
+        }
+        return agent;
+      }
+      _getProxyAgentDispatcher(parsedUrl, proxyUrl) {
+        let proxyAgent;
+        if (this._keepAlive) {
+          proxyAgent = this._proxyAgentDispatcher;
+        }
+        if (proxyAgent) {
+          return proxyAgent;
+        }
+        const usingSsl = parsedUrl.protocol === "https:";
+        proxyAgent = new undici_1.ProxyAgent(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, (proxyUrl.username || proxyUrl.password) && {
+          token: `Basic ${Buffer.from(`${proxyUrl.username}:${proxyUrl.password}`).toString("base64")}`
+        }));
+        this._proxyAgentDispatcher = proxyAgent;
+        if (usingSsl && this._ignoreSslError) {
+          proxyAgent.options = Object.assign(proxyAgent.options.requestTls || {}, {
+            rejectUnauthorized: false
+          });
+        }
+        return proxyAgent;
+      }
+      _getUserAgentWithOrchestrationId(userAgent2) {
+        const baseUserAgent = userAgent2 || "actions/http-client";
+        const orchId = process.env["ACTIONS_ORCHESTRATION_ID"];
+        if (orchId) {
+          const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, "_");
+          return `${baseUserAgent} actions_orchestration_id/${sanitizedId}`;
+        }
+        return baseUserAgent;
+      }
+      _performExponentialBackoff(retryNumber) {
+        return __awaiter3(this, void 0, void 0, function* () {
+          retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
+          const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
+          return new Promise((resolve) => setTimeout(() => resolve(), ms));
+        });
+      }
+      _processResponse(res, options) {
+        return __awaiter3(this, void 0, void 0, function* () {
+          return new Promise((resolve, reject) => __awaiter3(this, void 0, void 0, function* () {
+            const statusCode = res.message.statusCode || 0;
+            const response = {
+              statusCode,
+              result: null,
+              headers: {}
+            };
+            if (statusCode === HttpCodes2.NotFound) {
+              resolve(response);
+            }
+            function dateTimeDeserializer(key, value) {
+              if (typeof value === "string") {
+                const a = new Date(value);
+                if (!isNaN(a.valueOf())) {
+                  return a;
+                }
+              }
+              return value;
+            }
+            let obj;
+            let contents;
+            try {
+              contents = yield res.readBody();
+              if (contents && contents.length > 0) {
+                if (options && options.deserializeDates) {
+                  obj = JSON.parse(contents, dateTimeDeserializer);
+                } else {
+                  obj = JSON.parse(contents);
+                }
+                response.result = obj;
+              }
+              response.headers = res.message.headers;
+            } catch (err) {
+            }
+            if (statusCode > 299) {
+              let msg;
+              if (obj && obj.message) {
+                msg = obj.message;
+              } else if (contents && contents.length > 0) {
+                msg = contents;
+              } else {
+                msg = `Failed request: (${statusCode})`;
+              }
+              const err = new HttpClientError(msg, statusCode);
+              err.result = response.result;
+              reject(err);
+            } else {
+              resolve(response);
+            }
+          }));
+        });
+      }
+    };
+    exports.HttpClient = HttpClient3;
+    var lowercaseKeys2 = (obj) => Object.keys(obj).reduce((c, k) => (c[k.toLowerCase()] = obj[k], c), {});
+  }
+});
+
+// node_modules/bottleneck/light.js
+var require_light = __commonJS({
+  "node_modules/bottleneck/light.js"(exports, module) {
+    (function(global2, factory) {
+      typeof exports === "object" && typeof module !== "undefined" ? module.exports = factory() : typeof define === "function" && define.amd ? define(factory) : global2.Bottleneck = factory();
+    })(exports, (function() {
+      "use strict";
+      var commonjsGlobal = typeof globalThis !== "undefined" ? globalThis : typeof window !== "undefined" ? window : typeof global !== "undefined" ? global : typeof self !== "undefined" ? self : {};
+      function getCjsExportFromNamespace(n) {
+        return n && n["default"] || n;
+      }
+      var load = function(received, defaults2, onto = {}) {
+        var k, ref, v;
+        for (k in defaults2) {
+          v = defaults2[k];
+          onto[k] = (ref = received[k]) != null ? ref : v;
+        }
+        return onto;
+      };
+      var overwrite = function(received, defaults2, onto = {}) {
+        var k, v;
+        for (k in received) {
+          v = received[k];
+          if (defaults2[k] !== void 0) {
+            onto[k] = v;
+          }
+        }
+        return onto;
+      };
+      var parser = {
+        load,
+        overwrite
+      };
+      var DLList;
+      DLList = class DLList {
+        constructor(incr, decr) {
+          this.incr = incr;
+          this.decr = decr;
+          this._first = null;
+          this._last = null;
+          this.length = 0;
+        }
+        push(value) {
+          var node;
+          this.length++;
+          if (typeof this.incr === "function") {
+            this.incr();
+          }
+          node = {
+            value,
+            prev: this._last,
+            next: null
+          };
+          if (this._last != null) {
+            this._last.next = node;
+            this._last = node;
+          } else {
+            this._first = this._last = node;
+          }
+          return void 0;
+        }
+        shift() {
+          var value;
+          if (this._first == null) {
+            return;
+          } else {
+            this.length--;
+            if (typeof this.decr === "function") {
+              this.decr();
+            }
+          }
+          value = this._first.value;
+          if ((this._first = this._first.next) != null) {
+            this._first.prev = null;
+          } else {
+            this._last = null;
+          }
+          return value;
+        }
+        first() {
+          if (this._first != null) {
+            return this._first.value;
+          }
+        }
+        getArray() {
+          var node, ref, results;
+          node = this._first;
+          results = [];
+          while (node != null) {
+            results.push((ref = node, node = node.next, ref.value));
+          }
+          return results;
+        }
+        forEachShift(cb) {
+          var node;
+          node = this.shift();
+          while (node != null) {
+            cb(node), node = this.shift();
+          }
+          return void 0;
+        }
+        debug() {
+          var node, ref, ref1, ref2, results;
+          node = this._first;
+          results = [];
+          while (node != null) {
+            results.push((ref = node, node = node.next, {
+              value: ref.value,
+              prev: (ref1 = ref.prev) != null ? ref1.value : void 0,
+              next: (ref2 = ref.next) != null ? ref2.value : void 0
+            }));
+          }
+          return results;
+        }
+      };
+      var DLList_1 = DLList;
+      var Events;
+      Events = class Events {
+        constructor(instance) {
+          this.instance = instance;
+          this._events = {};
+          if (this.instance.on != null || this.instance.once != null || this.instance.removeAllListeners != null) {
+            throw new Error("An Emitter already exists for this object");
+          }
+          this.instance.on = (name, cb) => {
+            return this._addListener(name, "many", cb);
+          };
+          this.instance.once = (name, cb) => {
+            return this._addListener(name, "once", cb);
+          };
+          this.instance.removeAllListeners = (name = null) => {
+            if (name != null) {
+              return delete this._events[name];
+            } else {
+              return this._events = {};
+            }
+          };
+        }
+        _addListener(name, status, cb) {
+          var base;
+          if ((base = this._events)[name] == null) {
+            base[name] = [];
+          }
+          this._events[name].push({ cb, status });
+          return this.instance;
+        }
+        listenerCount(name) {
+          if (this._events[name] != null) {
+            return this._events[name].length;
+          } else {
+            return 0;
+          }
+        }
+        async trigger(name, ...args) {
+          var e, promises3;
+          try {
+            if (name !== "debug") {
+              this.trigger("debug", `Event triggered: ${name}`, args);
+            }
+            if (this._events[name] == null) {
+              return;
+            }
+            this._events[name] = this._events[name].filter(function(listener) {
+              return listener.status !== "none";
+            });
+            promises3 = this._events[name].map(async (listener) => {
+              var e2, returned;
+              if (listener.status === "none") {
+                return;
+              }
+              if (listener.status === "once") {
+                listener.status = "none";
+              }
+              try {
+                returned = typeof listener.cb === "function" ? listener.cb(...args) : void 0;
+                if (typeof (returned != null ? returned.then : void 0) === "function") {
+                  return await returned;
+                } else {
+                  return returned;
+                }
+              } catch (error2) {
+                e2 = error2;
+                {
+                  this.trigger("error", e2);
+                }
+                return null;
+              }
+            });
+            return (await Promise.all(promises3)).find(function(x) {
+              return x != null;
+            });
+          } catch (error2) {
+            e = error2;
+            {
+              this.trigger("error", e);
+            }
+            return null;
+          }
+        }
+      };
+      var Events_1 = Events;
+      var DLList$1, Events$1, Queues;
+      DLList$1 = DLList_1;
+      Events$1 = Events_1;
+      Queues = class Queues {
+        constructor(num_priorities) {
+          var i;
+          this.Events = new Events$1(this);
+          this._length = 0;
+          this._lists = (function() {
+            var j, ref, results;
+            results = [];
+            for (i = j = 1, ref = num_priorities; 1 <= ref ? j <= ref : j >= ref; i = 1 <= ref ? ++j : --j) {
+              results.push(new DLList$1((() => {
+                return this.incr();
+              }), (() => {
+                return this.decr();
+              })));
+            }
+            return results;
+          }).call(this);
+        }
+        incr() {
+          if (this._length++ === 0) {
+            return this.Events.trigger("leftzero");
+          }
+        }
+        decr() {
+          if (--this._length === 0) {
+            return this.Events.trigger("zero");
+          }
+        }
+        push(job) {
+          return this._lists[job.options.priority].push(job);
+        }
+        queued(priority) {
+          if (priority != null) {
+            return this._lists[priority].length;
+          } else {
+            return this._length;
+          }
+        }
+        shiftAll(fn) {
+          return this._lists.forEach(function(list2) {
+            return list2.forEachShift(fn);
+          });
+        }
+        getFirst(arr = this._lists) {
+          var j, len, list2;
+          for (j = 0, len = arr.length; j < len; j++) {
+            list2 = arr[j];
+            if (list2.length > 0) {
+              return list2;
+            }
+          }
+          return [];
+        }
+        shiftLastFrom(priority) {
+          return this.getFirst(this._lists.slice(priority).reverse()).shift();
+        }
+      };
+      var Queues_1 = Queues;
+      var BottleneckError;
+      BottleneckError = class BottleneckError extends Error {
+      };
+      var BottleneckError_1 = BottleneckError;
+      var BottleneckError$1, DEFAULT_PRIORITY, Job, NUM_PRIORITIES, parser$1;
+      NUM_PRIORITIES = 10;
+      DEFAULT_PRIORITY = 5;
+      parser$1 = parser;
+      BottleneckError$1 = BottleneckError_1;
+      Job = class Job {
+        constructor(task, args, options, jobDefaults, rejectOnDrop, Events2, _states, Promise2) {
+          this.task = task;
+          this.args = args;
+          this.rejectOnDrop = rejectOnDrop;
+          this.Events = Events2;
+          this._states = _states;
+          this.Promise = Promise2;
+          this.options = parser$1.load(options, jobDefaults);
+          this.options.priority = this._sanitizePriority(this.options.priority);
+          if (this.options.id === jobDefaults.id) {
+            this.options.id = `${this.options.id}-${this._randomIndex()}`;
+          }
+          this.promise = new this.Promise((_resolve, _reject) => {
+            this._resolve = _resolve;
+            this._reject = _reject;
+          });
+          this.retryCount = 0;
+        }
+        _sanitizePriority(priority) {
+          var sProperty;
+          sProperty = ~~priority !== priority ? DEFAULT_PRIORITY : priority;
+          if (sProperty < 0) {
+            return 0;
+          } else if (sProperty > NUM_PRIORITIES - 1) {
+            return NUM_PRIORITIES - 1;
+          } else {
+            return sProperty;
+          }
+        }
+        _randomIndex() {
+          return Math.random().toString(36).slice(2);
+        }
+        doDrop({ error: error2, message = "This job has been dropped by Bottleneck" } = {}) {
+          if (this._states.remove(this.options.id)) {
+            if (this.rejectOnDrop) {
+              this._reject(error2 != null ? error2 : new BottleneckError$1(message));
+            }
+            this.Events.trigger("dropped", { args: this.args, options: this.options, task: this.task, promise: this.promise });
+            return true;
+          } else {
+            return false;
+          }
+        }
+        _assertStatus(expected) {
+          var status;
+          status = this._states.jobStatus(this.options.id);
+          if (!(status === expected || expected === "DONE" && status === null)) {
+            throw new BottleneckError$1(`Invalid job status ${status}, expected ${expected}. Please open an issue at https://github.com/SGrondin/bottleneck/issues`);
+          }
+        }
+        doReceive() {
+          this._states.start(this.options.id);
+          return this.Events.trigger("received", { args: this.args, options: this.options });
+        }
+        doQueue(reachedHWM, blocked) {
+          this._assertStatus("RECEIVED");
+          this._states.next(this.options.id);
+          return this.Events.trigger("queued", { args: this.args, options: this.options, reachedHWM, blocked });
+        }
+        doRun() {
+          if (this.retryCount === 0) {
+            this._assertStatus("QUEUED");
+            this._states.next(this.options.id);
+          } else {
+            this._assertStatus("EXECUTING");
+          }
+          return this.Events.trigger("scheduled", { args: this.args, options: this.options });
+        }
+        async doExecute(chained, clearGlobalState, run2, free) {
+          var error2, eventInfo, passed;
+          if (this.retryCount === 0) {
+            this._assertStatus("RUNNING");
+            this._states.next(this.options.id);
+          } else {
+            this._assertStatus("EXECUTING");
+          }
+          eventInfo = { args: this.args, options: this.options, retryCount: this.retryCount };
+          this.Events.trigger("executing", eventInfo);
+          try {
+            passed = await (chained != null ? chained.schedule(this.options, this.task, ...this.args) : this.task(...this.args));
+            if (clearGlobalState()) {
+              this.doDone(eventInfo);
+              await free(this.options, eventInfo);
+              this._assertStatus("DONE");
+              return this._resolve(passed);
+            }
+          } catch (error1) {
+            error2 = error1;
+            return this._onFailure(error2, eventInfo, clearGlobalState, run2, free);
+          }
+        }
+        doExpire(clearGlobalState, run2, free) {
+          var error2, eventInfo;
+          if (this._states.jobStatus(this.options.id === "RUNNING")) {
+            this._states.next(this.options.id);
+          }
+          this._assertStatus("EXECUTING");
+          eventInfo = { args: this.args, options: this.options, retryCount: this.retryCount };
+          error2 = new BottleneckError$1(`This job timed out after ${this.options.expiration} ms.`);
+          return this._onFailure(error2, eventInfo, clearGlobalState, run2, free);
+        }
+        async _onFailure(error2, eventInfo, clearGlobalState, run2, free) {
+          var retry2, retryAfter;
+          if (clearGlobalState()) {
+            retry2 = await this.Events.trigger("failed", error2, eventInfo);
+            if (retry2 != null) {
+              retryAfter = ~~retry2;
+              this.Events.trigger("retry", `Retrying ${this.options.id} after ${retryAfter} ms`, eventInfo);
+              this.retryCount++;
+              return run2(retryAfter);
+            } else {
+              this.doDone(eventInfo);
+              await free(this.options, eventInfo);
+              this._assertStatus("DONE");
+              return this._reject(error2);
+            }
+          }
+        }
+        doDone(eventInfo) {
+          this._assertStatus("EXECUTING");
+          this._states.next(this.options.id);
+          return this.Events.trigger("done", eventInfo);
+        }
+      };
+      var Job_1 = Job;
+      var BottleneckError$2, LocalDatastore, parser$2;
+      parser$2 = parser;
+      BottleneckError$2 = BottleneckError_1;
+      LocalDatastore = class LocalDatastore {
+        constructor(instance, storeOptions, storeInstanceOptions) {
+          this.instance = instance;
+          this.storeOptions = storeOptions;
+          this.clientId = this.instance._randomIndex();
+          parser$2.load(storeInstanceOptions, storeInstanceOptions, this);
+          this._nextRequest = this._lastReservoirRefresh = this._lastReservoirIncrease = Date.now();
+          this._running = 0;
+          this._done = 0;
+          this._unblockTime = 0;
+          this.ready = this.Promise.resolve();
+          this.clients = {};
+          this._startHeartbeat();
+        }
+        _startHeartbeat() {
+          var base;
+          if (this.heartbeat == null && (this.storeOptions.reservoirRefreshInterval != null && this.storeOptions.reservoirRefreshAmount != null || this.storeOptions.reservoirIncreaseInterval != null && this.storeOptions.reservoirIncreaseAmount != null)) {
+            return typeof (base = this.heartbeat = setInterval(() => {
+              var amount, incr, maximum, now, reservoir;
+              now = Date.now();
+              if (this.storeOptions.reservoirRefreshInterval != null && now >= this._lastReservoirRefresh + this.storeOptions.reservoirRefreshInterval) {
+                this._lastReservoirRefresh = now;
+                this.storeOptions.reservoir = this.storeOptions.reservoirRefreshAmount;
+                this.instance._drainAll(this.computeCapacity());
+              }
+              if (this.storeOptions.reservoirIncreaseInterval != null && now >= this._lastReservoirIncrease + this.storeOptions.reservoirIncreaseInterval) {
+                ({
+                  reservoirIncreaseAmount: amount,
+                  reservoirIncreaseMaximum: maximum,
+                  reservoir
+                } = this.storeOptions);
+                this._lastReservoirIncrease = now;
+                incr = maximum != null ? Math.min(amount, maximum - reservoir) : amount;
+                if (incr > 0) {
+                  this.storeOptions.reservoir += incr;
+                  return this.instance._drainAll(this.computeCapacity());
+                }
+              }
+            }, this.heartbeatInterval)).unref === "function" ? base.unref() : void 0;
+          } else {
+            return clearInterval(this.heartbeat);
+          }
+        }
+        async __publish__(message) {
+          await this.yieldLoop();
+          return this.instance.Events.trigger("message", message.toString());
+        }
+        async __disconnect__(flush) {
+          await this.yieldLoop();
+          clearInterval(this.heartbeat);
+          return this.Promise.resolve();
+        }
+        yieldLoop(t = 0) {
+          return new this.Promise(function(resolve, reject) {
+            return setTimeout(resolve, t);
+          });
+        }
+        computePenalty() {
+          var ref;
+          return (ref = this.storeOptions.penalty) != null ? ref : 15 * this.storeOptions.minTime || 5e3;
+        }
+        async __updateSettings__(options) {
+          await this.yieldLoop();
+          parser$2.overwrite(options, options, this.storeOptions);
+          this._startHeartbeat();
+          this.instance._drainAll(this.computeCapacity());
+          return true;
+        }
+        async __running__() {
+          await this.yieldLoop();
+          return this._running;
+        }
+        async __queued__() {
+          await this.yieldLoop();
+          return this.instance.queued();
+        }
+        async __done__() {
+          await this.yieldLoop();
+          return this._done;
+        }
+        async __groupCheck__(time) {
+          await this.yieldLoop();
+          return this._nextRequest + this.timeout < time;
+        }
+        computeCapacity() {
+          var maxConcurrent, reservoir;
+          ({ maxConcurrent, reservoir } = this.storeOptions);
+          if (maxConcurrent != null && reservoir != null) {
+            return Math.min(maxConcurrent - this._running, reservoir);
+          } else if (maxConcurrent != null) {
+            return maxConcurrent - this._running;
+          } else if (reservoir != null) {
+            return reservoir;
+          } else {
+            return null;
+          }
+        }
+        conditionsCheck(weight) {
+          var capacity;
+          capacity = this.computeCapacity();
+          return capacity == null || weight <= capacity;
+        }
+        async __incrementReservoir__(incr) {
+          var reservoir;
+          await this.yieldLoop();
+          reservoir = this.storeOptions.reservoir += incr;
+          this.instance._drainAll(this.computeCapacity());
+          return reservoir;
+        }
+        async __currentReservoir__() {
+          await this.yieldLoop();
+          return this.storeOptions.reservoir;
+        }
+        isBlocked(now) {
+          return this._unblockTime >= now;
+        }
+        check(weight, now) {
+          return this.conditionsCheck(weight) && this._nextRequest - now <= 0;
+        }
+        async __check__(weight) {
+          var now;
+          await this.yieldLoop();
+          now = Date.now();
+          return this.check(weight, now);
+        }
+        async __register__(index2, weight, expiration) {
+          var now, wait;
+          await this.yieldLoop();
+          now = Date.now();
+          if (this.conditionsCheck(weight)) {
+            this._running += weight;
+            if (this.storeOptions.reservoir != null) {
+              this.storeOptions.reservoir -= weight;
+            }
+            wait = Math.max(this._nextRequest - now, 0);
+            this._nextRequest = now + wait + this.storeOptions.minTime;
+            return {
+              success: true,
+              wait,
+              reservoir: this.storeOptions.reservoir
+            };
+          } else {
+            return {
+              success: false
+            };
+          }
+        }
+        strategyIsBlock() {
+          return this.storeOptions.strategy === 3;
+        }
+        async __submit__(queueLength, weight) {
+          var blocked, now, reachedHWM;
+          await this.yieldLoop();
+          if (this.storeOptions.maxConcurrent != null && weight > this.storeOptions.maxConcurrent) {
+            throw new BottleneckError$2(`Impossible to add a job having a weight of ${weight} to a limiter having a maxConcurrent setting of ${this.storeOptions.maxConcurrent}`);
+          }
+          now = Date.now();
+          reachedHWM = this.storeOptions.highWater != null && queueLength === this.storeOptions.highWater && !this.check(weight, now);
+          blocked = this.strategyIsBlock() && (reachedHWM || this.isBlocked(now));
+          if (blocked) {
+            this._unblockTime = now + this.computePenalty();
+            this._nextRequest = this._unblockTime + this.storeOptions.minTime;
+            this.instance._dropAllQueued();
+          }
+          return {
+            reachedHWM,
+            blocked,
+            strategy: this.storeOptions.strategy
+          };
+        }
+        async __free__(index2, weight) {
+          await this.yieldLoop();
+          this._running -= weight;
+          this._done += weight;
+          this.instance._drainAll(this.computeCapacity());
+          return {
+            running: this._running
+          };
+        }
+      };
+      var LocalDatastore_1 = LocalDatastore;
+      var BottleneckError$3, States;
+      BottleneckError$3 = BottleneckError_1;
+      States = class States {
+        constructor(status1) {
+          this.status = status1;
+          this._jobs = {};
+          this.counts = this.status.map(function() {
+            return 0;
+          });
+        }
+        next(id) {
+          var current, next;
+          current = this._jobs[id];
+          next = current + 1;
+          if (current != null && next < this.status.length) {
+            this.counts[current]--;
+            this.counts[next]++;
+            return this._jobs[id]++;
+          } else if (current != null) {
+            this.counts[current]--;
+            return delete this._jobs[id];
+          }
+        }
+        start(id) {
+          var initial;
+          initial = 0;
+          this._jobs[id] = initial;
+          return this.counts[initial]++;
+        }
+        remove(id) {
+          var current;
+          current = this._jobs[id];
+          if (current != null) {
+            this.counts[current]--;
+            delete this._jobs[id];
+          }
+          return current != null;
+        }
+        jobStatus(id) {
+          var ref;
+          return (ref = this.status[this._jobs[id]]) != null ? ref : null;
+        }
+        statusJobs(status) {
+          var k, pos, ref, results, v;
+          if (status != null) {
+            pos = this.status.indexOf(status);
+            if (pos < 0) {
+              throw new BottleneckError$3(`status must be one of ${this.status.join(", ")}`);
+            }
+            ref = this._jobs;
+            results = [];
+            for (k in ref) {
+              v = ref[k];
+              if (v === pos) {
+                results.push(k);
+              }
+            }
+            return results;
+          } else {
+            return Object.keys(this._jobs);
+          }
+        }
+        statusCounts() {
+          return this.counts.reduce(((acc, v, i) => {
+            acc[this.status[i]] = v;
+            return acc;
+          }), {});
+        }
+      };
+      var States_1 = States;
+      var DLList$2, Sync;
+      DLList$2 = DLList_1;
+      Sync = class Sync {
+        constructor(name, Promise2) {
+          this.schedule = this.schedule.bind(this);
+          this.name = name;
+          this.Promise = Promise2;
+          this._running = 0;
+          this._queue = new DLList$2();
+        }
+        isEmpty() {
+          return this._queue.length === 0;
+        }
+        async _tryToRun() {
+          var args, cb, error2, reject, resolve, returned, task;
+          if (this._running < 1 && this._queue.length > 0) {
+            this._running++;
+            ({ task, args, resolve, reject } = this._queue.shift());
+            cb = await (async function() {
+              try {
+                returned = await task(...args);
+                return function() {
+                  return resolve(returned);
+                };
+              } catch (error1) {
+                error2 = error1;
+                return function() {
+                  return reject(error2);
+                };
+              }
+            })();
+            this._running--;
+            this._tryToRun();
+            return cb();
+          }
+        }
+        schedule(task, ...args) {
+          var promise, reject, resolve;
+          resolve = reject = null;
+          promise = new this.Promise(function(_resolve, _reject) {
+            resolve = _resolve;
+            return reject = _reject;
+          });
+          this._queue.push({ task, args, resolve, reject });
+          this._tryToRun();
+          return promise;
+        }
+      };
+      var Sync_1 = Sync;
+      var version = "2.19.5";
+      var version$1 = {
+        version
+      };
+      var version$2 = /* @__PURE__ */ Object.freeze({
+        version,
+        default: version$1
+      });
+      var require$$2 = () => console.log("You must import the full version of Bottleneck in order to use this feature.");
+      var require$$3 = () => console.log("You must import the full version of Bottleneck in order to use this feature.");
+      var require$$4 = () => console.log("You must import the full version of Bottleneck in order to use this feature.");
+      var Events$2, Group, IORedisConnection$1, RedisConnection$1, Scripts$1, parser$3;
+      parser$3 = parser;
+      Events$2 = Events_1;
+      RedisConnection$1 = require$$2;
+      IORedisConnection$1 = require$$3;
+      Scripts$1 = require$$4;
+      Group = (function() {
+        class Group2 {
+          constructor(limiterOptions = {}) {
+            this.deleteKey = this.deleteKey.bind(this);
+            this.limiterOptions = limiterOptions;
+            parser$3.load(this.limiterOptions, this.defaults, this);
+            this.Events = new Events$2(this);
+            this.instances = {};
+            this.Bottleneck = Bottleneck_1;
+            this._startAutoCleanup();
+            this.sharedConnection = this.connection != null;
+            if (this.connection == null) {
+              if (this.limiterOptions.datastore === "redis") {
+                this.connection = new RedisConnection$1(Object.assign({}, this.limiterOptions, { Events: this.Events }));
+              } else if (this.limiterOptions.datastore === "ioredis") {
+                this.connection = new IORedisConnection$1(Object.assign({}, this.limiterOptions, { Events: this.Events }));
+              }
+            }
+          }
+          key(key = "") {
+            var ref;
+            return (ref = this.instances[key]) != null ? ref : (() => {
+              var limiter;
+              limiter = this.instances[key] = new this.Bottleneck(Object.assign(this.limiterOptions, {
+                id: `${this.id}-${key}`,
+                timeout: this.timeout,
+                connection: this.connection
+              }));
+              this.Events.trigger("created", limiter, key);
+              return limiter;
+            })();
+          }
+          async deleteKey(key = "") {
+            var deleted, instance;
+            instance = this.instances[key];
+            if (this.connection) {
+              deleted = await this.connection.__runCommand__(["del", ...Scripts$1.allKeys(`${this.id}-${key}`)]);
+            }
+            if (instance != null) {
+              delete this.instances[key];
+              await instance.disconnect();
+            }
+            return instance != null || deleted > 0;
+          }
+          limiters() {
+            var k, ref, results, v;
+            ref = this.instances;
+            results = [];
+            for (k in ref) {
+              v = ref[k];
+              results.push({
+                key: k,
+                limiter: v
+              });
+            }
+            return results;
+          }
+          keys() {
+            return Object.keys(this.instances);
+          }
+          async clusterKeys() {
+            var cursor, end, found, i, k, keys, len, next, start;
+            if (this.connection == null) {
+              return this.Promise.resolve(this.keys());
+            }
+            keys = [];
+            cursor = null;
+            start = `b_${this.id}-`.length;
+            end = "_settings".length;
+            while (cursor !== 0) {
+              [next, found] = await this.connection.__runCommand__(["scan", cursor != null ? cursor : 0, "match", `b_${this.id}-*_settings`, "count", 1e4]);
+              cursor = ~~next;
+              for (i = 0, len = found.length; i < len; i++) {
+                k = found[i];
+                keys.push(k.slice(start, -end));
+              }
+            }
+            return keys;
+          }
+          _startAutoCleanup() {
+            var base;
+            clearInterval(this.interval);
+            return typeof (base = this.interval = setInterval(async () => {
+              var e, k, ref, results, time, v;
+              time = Date.now();
+              ref = this.instances;
+              results = [];
+              for (k in ref) {
+                v = ref[k];
+                try {
+                  if (await v._store.__groupCheck__(time)) {
+                    results.push(this.deleteKey(k));
+                  } else {
+                    results.push(void 0);
+                  }
+                } catch (error2) {
+                  e = error2;
+                  results.push(v.Events.trigger("error", e));
+                }
+              }
+              return results;
+            }, this.timeout / 2)).unref === "function" ? base.unref() : void 0;
+          }
+          updateSettings(options = {}) {
+            parser$3.overwrite(options, this.defaults, this);
+            parser$3.overwrite(options, options, this.limiterOptions);
+            if (options.timeout != null) {
+              return this._startAutoCleanup();
+            }
+          }
+          disconnect(flush = true) {
+            var ref;
+            if (!this.sharedConnection) {
+              return (ref = this.connection) != null ? ref.disconnect(flush) : void 0;
+            }
+          }
+        }
+        Group2.prototype.defaults = {
+          timeout: 1e3 * 60 * 5,
+          connection: null,
+          Promise,
+          id: "group-key"
+        };
+        return Group2;
+      }).call(commonjsGlobal);
+      var Group_1 = Group;
+      var Batcher, Events$3, parser$4;
+      parser$4 = parser;
+      Events$3 = Events_1;
+      Batcher = (function() {
+        class Batcher2 {
+          constructor(options = {}) {
+            this.options = options;
+            parser$4.load(this.options, this.defaults, this);
+            this.Events = new Events$3(this);
+            this._arr = [];
+            this._resetPromise();
+            this._lastFlush = Date.now();
+          }
+          _resetPromise() {
+            return this._promise = new this.Promise((res, rej) => {
+              return this._resolve = res;
+            });
+          }
+          _flush() {
+            clearTimeout(this._timeout);
+            this._lastFlush = Date.now();
+            this._resolve();
+            this.Events.trigger("batch", this._arr);
+            this._arr = [];
+            return this._resetPromise();
+          }
+          add(data) {
+            var ret;
+            this._arr.push(data);
+            ret = this._promise;
+            if (this._arr.length === this.maxSize) {
+              this._flush();
+            } else if (this.maxTime != null && this._arr.length === 1) {
+              this._timeout = setTimeout(() => {
+                return this._flush();
+              }, this.maxTime);
+            }
+            return ret;
+          }
+        }
+        Batcher2.prototype.defaults = {
+          maxTime: null,
+          maxSize: null,
+          Promise
+        };
+        return Batcher2;
+      }).call(commonjsGlobal);
+      var Batcher_1 = Batcher;
+      var require$$4$1 = () => console.log("You must import the full version of Bottleneck in order to use this feature.");
+      var require$$8 = getCjsExportFromNamespace(version$2);
+      var Bottleneck2, DEFAULT_PRIORITY$1, Events$4, Job$1, LocalDatastore$1, NUM_PRIORITIES$1, Queues$1, RedisDatastore$1, States$1, Sync$1, parser$5, splice = [].splice;
+      NUM_PRIORITIES$1 = 10;
+      DEFAULT_PRIORITY$1 = 5;
+      parser$5 = parser;
+      Queues$1 = Queues_1;
+      Job$1 = Job_1;
+      LocalDatastore$1 = LocalDatastore_1;
+      RedisDatastore$1 = require$$4$1;
+      Events$4 = Events_1;
+      States$1 = States_1;
+      Sync$1 = Sync_1;
+      Bottleneck2 = (function() {
+        class Bottleneck3 {
+          constructor(options = {}, ...invalid2) {
+            var storeInstanceOptions, storeOptions;
+            this._addToQueue = this._addToQueue.bind(this);
+            this._validateOptions(options, invalid2);
+            parser$5.load(options, this.instanceDefaults, this);
+            this._queues = new Queues$1(NUM_PRIORITIES$1);
+            this._scheduled = {};
+            this._states = new States$1(["RECEIVED", "QUEUED", "RUNNING", "EXECUTING"].concat(this.trackDoneStatus ? ["DONE"] : []));
+            this._limiter = null;
+            this.Events = new Events$4(this);
+            this._submitLock = new Sync$1("submit", this.Promise);
+            this._registerLock = new Sync$1("register", this.Promise);
+            storeOptions = parser$5.load(options, this.storeDefaults, {});
+            this._store = (function() {
+              if (this.datastore === "redis" || this.datastore === "ioredis" || this.connection != null) {
+                storeInstanceOptions = parser$5.load(options, this.redisStoreDefaults, {});
+                return new RedisDatastore$1(this, storeOptions, storeInstanceOptions);
+              } else if (this.datastore === "local") {
+                storeInstanceOptions = parser$5.load(options, this.localStoreDefaults, {});
+                return new LocalDatastore$1(this, storeOptions, storeInstanceOptions);
+              } else {
+                throw new Bottleneck3.prototype.BottleneckError(`Invalid datastore type: ${this.datastore}`);
+              }
+            }).call(this);
+            this._queues.on("leftzero", () => {
+              var ref;
+              return (ref = this._store.heartbeat) != null ? typeof ref.ref === "function" ? ref.ref() : void 0 : void 0;
+            });
+            this._queues.on("zero", () => {
+              var ref;
+              return (ref = this._store.heartbeat) != null ? typeof ref.unref === "function" ? ref.unref() : void 0 : void 0;
+            });
+          }
+          _validateOptions(options, invalid2) {
+            if (!(options != null && typeof options === "object" && invalid2.length === 0)) {
+              throw new Bottleneck3.prototype.BottleneckError("Bottleneck v2 takes a single object argument. Refer to https://github.com/SGrondin/bottleneck#upgrading-to-v2 if you're upgrading from Bottleneck v1.");
+            }
+          }
+          ready() {
+            return this._store.ready;
+          }
+          clients() {
+            return this._store.clients;
+          }
+          channel() {
+            return `b_${this.id}`;
+          }
+          channel_client() {
+            return `b_${this.id}_${this._store.clientId}`;
+          }
+          publish(message) {
+            return this._store.__publish__(message);
+          }
+          disconnect(flush = true) {
+            return this._store.__disconnect__(flush);
+          }
+          chain(_limiter) {
+            this._limiter = _limiter;
+            return this;
+          }
+          queued(priority) {
+            return this._queues.queued(priority);
+          }
+          clusterQueued() {
+            return this._store.__queued__();
+          }
+          empty() {
+            return this.queued() === 0 && this._submitLock.isEmpty();
+          }
+          running() {
+            return this._store.__running__();
+          }
+          done() {
+            return this._store.__done__();
+          }
+          jobStatus(id) {
+            return this._states.jobStatus(id);
+          }
+          jobs(status) {
+            return this._states.statusJobs(status);
+          }
+          counts() {
+            return this._states.statusCounts();
+          }
+          _randomIndex() {
+            return Math.random().toString(36).slice(2);
+          }
+          check(weight = 1) {
+            return this._store.__check__(weight);
+          }
+          _clearGlobalState(index2) {
+            if (this._scheduled[index2] != null) {
+              clearTimeout(this._scheduled[index2].expiration);
+              delete this._scheduled[index2];
+              return true;
+            } else {
+              return false;
+            }
+          }
+          async _free(index2, job, options, eventInfo) {
+            var e, running;
+            try {
+              ({ running } = await this._store.__free__(index2, options.weight));
+              this.Events.trigger("debug", `Freed ${options.id}`, eventInfo);
+              if (running === 0 && this.empty()) {
+                return this.Events.trigger("idle");
+              }
+            } catch (error1) {
+              e = error1;
+              return this.Events.trigger("error", e);
+            }
+          }
+          _run(index2, job, wait) {
+            var clearGlobalState, free, run2;
+            job.doRun();
+            clearGlobalState = this._clearGlobalState.bind(this, index2);
+            run2 = this._run.bind(this, index2, job);
+            free = this._free.bind(this, index2, job);
+            return this._scheduled[index2] = {
+              timeout: setTimeout(() => {
+                return job.doExecute(this._limiter, clearGlobalState, run2, free);
+              }, wait),
+              expiration: job.options.expiration != null ? setTimeout(function() {
+                return job.doExpire(clearGlobalState, run2, free);
+              }, wait + job.options.expiration) : void 0,
+              job
+            };
+          }
+          _drainOne(capacity) {
+            return this._registerLock.schedule(() => {
+              var args, index2, next, options, queue;
+              if (this.queued() === 0) {
+                return this.Promise.resolve(null);
+              }
+              queue = this._queues.getFirst();
+              ({ options, args } = next = queue.first());
+              if (capacity != null && options.weight > capacity) {
+                return this.Promise.resolve(null);
+              }
+              this.Events.trigger("debug", `Draining ${options.id}`, { args, options });
+              index2 = this._randomIndex();
+              return this._store.__register__(index2, options.weight, options.expiration).then(({ success, wait, reservoir }) => {
+                var empty;
+                this.Events.trigger("debug", `Drained ${options.id}`, { success, args, options });
+                if (success) {
+                  queue.shift();
+                  empty = this.empty();
+                  if (empty) {
+                    this.Events.trigger("empty");
+                  }
+                  if (reservoir === 0) {
+                    this.Events.trigger("depleted", empty);
+                  }
+                  this._run(index2, next, wait);
+                  return this.Promise.resolve(options.weight);
+                } else {
+                  return this.Promise.resolve(null);
+                }
+              });
+            });
+          }
+          _drainAll(capacity, total = 0) {
+            return this._drainOne(capacity).then((drained) => {
+              var newCapacity;
+              if (drained != null) {
+                newCapacity = capacity != null ? capacity - drained : capacity;
+                return this._drainAll(newCapacity, total + drained);
+              } else {
+                return this.Promise.resolve(total);
+              }
+            }).catch((e) => {
+              return this.Events.trigger("error", e);
+            });
+          }
+          _dropAllQueued(message) {
+            return this._queues.shiftAll(function(job) {
+              return job.doDrop({ message });
+            });
+          }
+          stop(options = {}) {
+            var done, waitForExecuting;
+            options = parser$5.load(options, this.stopDefaults);
+            waitForExecuting = (at) => {
+              var finished;
+              finished = () => {
+                var counts;
+                counts = this._states.counts;
+                return counts[0] + counts[1] + counts[2] + counts[3] === at;
+              };
+              return new this.Promise((resolve, reject) => {
+                if (finished()) {
+                  return resolve();
+                } else {
+                  return this.on("done", () => {
+                    if (finished()) {
+                      this.removeAllListeners("done");
+                      return resolve();
+                    }
+                  });
+                }
+              });
+            };
+            done = options.dropWaitingJobs ? (this._run = function(index2, next) {
+              return next.doDrop({
+                message: options.dropErrorMessage
+              });
+            }, this._drainOne = () => {
+              return this.Promise.resolve(null);
+            }, this._registerLock.schedule(() => {
+              return this._submitLock.schedule(() => {
+                var k, ref, v;
+                ref = this._scheduled;
+                for (k in ref) {
+                  v = ref[k];
+                  if (this.jobStatus(v.job.options.id) === "RUNNING") {
+                    clearTimeout(v.timeout);
+                    clearTimeout(v.expiration);
+                    v.job.doDrop({
+                      message: options.dropErrorMessage
+                    });
+                  }
+                }
+                this._dropAllQueued(options.dropErrorMessage);
+                return waitForExecuting(0);
+              });
+            })) : this.schedule({
+              priority: NUM_PRIORITIES$1 - 1,
+              weight: 0
+            }, () => {
+              return waitForExecuting(1);
+            });
+            this._receive = function(job) {
+              return job._reject(new Bottleneck3.prototype.BottleneckError(options.enqueueErrorMessage));
+            };
+            this.stop = () => {
+              return this.Promise.reject(new Bottleneck3.prototype.BottleneckError("stop() has already been called"));
+            };
+            return done;
+          }
+          async _addToQueue(job) {
+            var args, blocked, error2, options, reachedHWM, shifted, strategy;
+            ({ args, options } = job);
+            try {
+              ({ reachedHWM, blocked, strategy } = await this._store.__submit__(this.queued(), options.weight));
+            } catch (error1) {
+              error2 = error1;
+              this.Events.trigger("debug", `Could not queue ${options.id}`, { args, options, error: error2 });
+              job.doDrop({ error: error2 });
+              return false;
+            }
+            if (blocked) {
+              job.doDrop();
+              return true;
+            } else if (reachedHWM) {
+              shifted = strategy === Bottleneck3.prototype.strategy.LEAK ? this._queues.shiftLastFrom(options.priority) : strategy === Bottleneck3.prototype.strategy.OVERFLOW_PRIORITY ? this._queues.shiftLastFrom(options.priority + 1) : strategy === Bottleneck3.prototype.strategy.OVERFLOW ? job : void 0;
+              if (shifted != null) {
+                shifted.doDrop();
+              }
+              if (shifted == null || strategy === Bottleneck3.prototype.strategy.OVERFLOW) {
+                if (shifted == null) {
+                  job.doDrop();
+                }
+                return reachedHWM;
+              }
+            }
+            job.doQueue(reachedHWM, blocked);
+            this._queues.push(job);
+            await this._drainAll();
+            return reachedHWM;
+          }
+          _receive(job) {
+            if (this._states.jobStatus(job.options.id) != null) {
+              job._reject(new Bottleneck3.prototype.BottleneckError(`A job with the same id already exists (id=${job.options.id})`));
+              return false;
+            } else {
+              job.doReceive();
+              return this._submitLock.schedule(this._addToQueue, job);
+            }
+          }
+          submit(...args) {
+            var cb, fn, job, options, ref, ref1, task;
+            if (typeof args[0] === "function") {
+              ref = args, [fn, ...args] = ref, [cb] = splice.call(args, -1);
+              options = parser$5.load({}, this.jobDefaults);
+            } else {
+              ref1 = args, [options, fn, ...args] = ref1, [cb] = splice.call(args, -1);
+              options = parser$5.load(options, this.jobDefaults);
+            }
+            task = (...args2) => {
+              return new this.Promise(function(resolve, reject) {
+                return fn(...args2, function(...args3) {
+                  return (args3[0] != null ? reject : resolve)(args3);
+                });
+              });
+            };
+            job = new Job$1(task, args, options, this.jobDefaults, this.rejectOnDrop, this.Events, this._states, this.Promise);
+            job.promise.then(function(args2) {
+              return typeof cb === "function" ? cb(...args2) : void 0;
+            }).catch(function(args2) {
+              if (Array.isArray(args2)) {
+                return typeof cb === "function" ? cb(...args2) : void 0;
+              } else {
+                return typeof cb === "function" ? cb(args2) : void 0;
+              }
+            });
+            return this._receive(job);
+          }
+          schedule(...args) {
+            var job, options, task;
+            if (typeof args[0] === "function") {
+              [task, ...args] = args;
+              options = {};
+            } else {
+              [options, task, ...args] = args;
+            }
+            job = new Job$1(task, args, options, this.jobDefaults, this.rejectOnDrop, this.Events, this._states, this.Promise);
+            this._receive(job);
+            return job.promise;
+          }
+          wrap(fn) {
+            var schedule, wrapped;
+            schedule = this.schedule.bind(this);
+            wrapped = function(...args) {
+              return schedule(fn.bind(this), ...args);
+            };
+            wrapped.withOptions = function(options, ...args) {
+              return schedule(options, fn, ...args);
+            };
+            return wrapped;
+          }
+          async updateSettings(options = {}) {
+            await this._store.__updateSettings__(parser$5.overwrite(options, this.storeDefaults));
+            parser$5.overwrite(options, this.instanceDefaults, this);
+            return this;
+          }
+          currentReservoir() {
+            return this._store.__currentReservoir__();
+          }
+          incrementReservoir(incr = 0) {
+            return this._store.__incrementReservoir__(incr);
+          }
+        }
+        Bottleneck3.default = Bottleneck3;
+        Bottleneck3.Events = Events$4;
+        Bottleneck3.version = Bottleneck3.prototype.version = require$$8.version;
+        Bottleneck3.strategy = Bottleneck3.prototype.strategy = {
+          LEAK: 1,
+          OVERFLOW: 2,
+          OVERFLOW_PRIORITY: 4,
+          BLOCK: 3
+        };
+        Bottleneck3.BottleneckError = Bottleneck3.prototype.BottleneckError = BottleneckError_1;
+        Bottleneck3.Group = Bottleneck3.prototype.Group = Group_1;
+        Bottleneck3.RedisConnection = Bottleneck3.prototype.RedisConnection = require$$2;
+        Bottleneck3.IORedisConnection = Bottleneck3.prototype.IORedisConnection = require$$3;
+        Bottleneck3.Batcher = Bottleneck3.prototype.Batcher = Batcher_1;
+        Bottleneck3.prototype.jobDefaults = {
+          priority: DEFAULT_PRIORITY$1,
+          weight: 1,
+          expiration: null,
+          id: "<no-id>"
+        };
+        Bottleneck3.prototype.storeDefaults = {
+          maxConcurrent: null,
+          minTime: 0,
+          highWater: null,
+          strategy: Bottleneck3.prototype.strategy.LEAK,
+          penalty: null,
+          reservoir: null,
+          reservoirRefreshInterval: null,
+          reservoirRefreshAmount: null,
+          reservoirIncreaseInterval: null,
+          reservoirIncreaseAmount: null,
+          reservoirIncreaseMaximum: null
+        };
+        Bottleneck3.prototype.localStoreDefaults = {
+          Promise,
+          timeout: null,
+          heartbeatInterval: 250
+        };
+        Bottleneck3.prototype.redisStoreDefaults = {
+          Promise,
+          timeout: null,
+          heartbeatInterval: 5e3,
+          clientTimeout: 1e4,
+          Redis: null,
+          clientOptions: {},
+          clusterNodes: null,
+          clearDatastore: false,
+          connection: null
+        };
+        Bottleneck3.prototype.instanceDefaults = {
+          datastore: "local",
+          connection: null,
+          id: "<no-id>",
+          rejectOnDrop: true,
+          trackDoneStatus: false,
+          Promise
+        };
+        Bottleneck3.prototype.stopDefaults = {
+          enqueueErrorMessage: "This limiter has been stopped and cannot accept new jobs.",
+          dropWaitingJobs: true,
+          dropErrorMessage: "This limiter has been stopped."
+        };
+        return Bottleneck3;
+      }).call(commonjsGlobal);
+      var Bottleneck_1 = Bottleneck2;
+      var lib = Bottleneck_1;
+      return lib;
+    }));
+  }
+});
+
 // node_modules/inherits/inherits_browser.js
 var require_inherits_browser = __commonJS({
   "node_modules/inherits/inherits_browser.js"(exports, module) {
@@ -31296,7 +32068,7 @@ var require_sha1 = __commonJS({
 });
 
 // node_modules/async-lock/lib/index.js
-var require_lib = __commonJS({
+var require_lib2 = __commonJS({
   "node_modules/async-lock/lib/index.js"(exports, module) {
     "use strict";
     var AsyncLock = function(opts) {
@@ -31532,12 +32304,12 @@ var require_lib = __commonJS({
 var require_async_lock = __commonJS({
   "node_modules/async-lock/index.js"(exports, module) {
     "use strict";
-    module.exports = require_lib();
+    module.exports = require_lib2();
   }
 });
 
 // node_modules/clean-git-ref/lib/index.js
-var require_lib2 = __commonJS({
+var require_lib3 = __commonJS({
   "node_modules/clean-git-ref/lib/index.js"(exports, module) {
     "use strict";
     function escapeRegExp(string) {
@@ -36683,7 +37455,7 @@ var require_isomorphic_git = __commonJS({
     }
     var Hash = _interopDefault(require_sha1());
     var AsyncLock = _interopDefault(require_async_lock());
-    var cleanGitRef = _interopDefault(require_lib2());
+    var cleanGitRef = _interopDefault(require_lib3());
     var crc32 = _interopDefault(require_crc32());
     var pako = _interopDefault(require_pako());
     var crypto$1 = __require("crypto");
@@ -45291,7 +46063,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function fetch({
+    async function fetch2({
       fs: fs4,
       http,
       onProgress,
@@ -48595,7 +49367,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       expandOid,
       expandRef,
       fastForward,
-      fetch,
+      fetch: fetch2,
       findMergeBase,
       findRoot,
       getRemoteInfo,
@@ -48665,7 +49437,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     exports.expandOid = expandOid;
     exports.expandRef = expandRef;
     exports.fastForward = fastForward;
-    exports.fetch = fetch;
+    exports.fetch = fetch2;
     exports.findMergeBase = findMergeBase;
     exports.findRoot = findRoot;
     exports.getConfig = getConfig;
@@ -49536,350 +50308,1482 @@ function describeError(err) {
   return parts.join(": ");
 }
 
-// node_modules/@octokit/plugin-retry/dist-bundle/index.js
-var import_light = __toESM(require_light(), 1);
-
-// node_modules/@octokit/request-error/dist-src/index.js
-var RequestError = class extends Error {
-  name;
+// action/src/github-ops.ts
+function githubError(what, err) {
+  const e = err;
+  const message = e.response?.data?.message ?? e.message ?? String(err);
+  const hint = e.status === 404 ? " (missing repository or branch, or the token cannot see it)" : e.status === 403 ? " (the token lacks permission)" : "";
+  return new TetherError("github", `${what}: ${e.status ? `${e.status} ` : ""}${message}${hint}`, { cause: err });
+}
+async function call(what, fn) {
+  try {
+    return await fn();
+  } catch (err) {
+    throw githubError(what, err);
+  }
+}
+function statusOf(err) {
+  return err.status;
+}
+function openPr(p) {
+  return { number: p.number, url: p.html_url, nodeId: p.node_id, headSha: p.head.sha, headRef: p.head.ref };
+}
+var GitHubOps = class {
+  constructor(gh, repo) {
+    this.gh = gh;
+    this.repo = repo;
+  }
+  gh;
+  repo;
+  /** The repository's default branch and clone URL. */
+  async repository() {
+    const r = this.repo;
+    const { data } = await call(`repository ${r.owner}/${r.repo}`, () => this.gh.rest.repos.get({ ...r }));
+    return { defaultBranch: data.default_branch, cloneUrl: data.clone_url };
+  }
+  /** The open PR whose head is `branch` in the same repository, if any. */
+  async findOpenPr(branch, base) {
+    const r = this.repo;
+    const { data } = await call(
+      "list pull requests",
+      () => this.gh.rest.pulls.list({ ...r, head: `${r.owner}:${branch}`, base, state: "open", per_page: 5 })
+    );
+    const pr = data.find((p) => p.head.ref === branch);
+    return pr ? openPr(pr) : void 0;
+  }
+  /** The open PR into `base` whose head branch matches `pattern` (one list call). */
+  async findOpenPrLike(pattern, base) {
+    const r = this.repo;
+    const { data } = await call(
+      "list pull requests",
+      () => this.gh.rest.pulls.list({ ...r, base, state: "open", per_page: 100 })
+    );
+    const pr = data.find((p) => p.head.repo?.full_name === `${r.owner}/${r.repo}` && pattern.test(p.head.ref));
+    return pr ? openPr(pr) : void 0;
+  }
+  /** The tree and parents of a commit (through the Git Data API). */
+  async commitTree(sha) {
+    const { data } = await call(
+      `commit ${sha.slice(0, 7)}`,
+      () => this.gh.rest.git.getCommit({ ...this.repo, commit_sha: sha })
+    );
+    return { tree: data.tree.sha, parents: data.parents.map((p) => p.sha) };
+  }
   /**
-   * http status code
+   * One commit through the Git Data API (verified when the token is an App's or the workflow's): a tree on top of
+   * the parent's with the new file contents inline (no separate blob requests), then the commit.
    */
-  status;
-  /**
-   * Request options that lead to the error.
-   */
-  request;
-  /**
-   * Response object if a response was received
-   */
-  response;
-  constructor(message, statusCode, options) {
-    super(message, { cause: options.cause });
-    this.name = "HttpError";
-    this.status = Number.parseInt(statusCode);
-    if (Number.isNaN(this.status)) {
-      this.status = 0;
+  async commitViaApi(options) {
+    const r = this.repo;
+    const tree = await call(
+      "create tree",
+      () => this.gh.rest.git.createTree({
+        ...r,
+        base_tree: options.baseTree,
+        tree: options.files.map((f) => ({
+          path: f.path,
+          mode: "100644",
+          type: "blob",
+          content: f.text
+        }))
+      })
+    );
+    const commit = await call(
+      "create commit",
+      () => this.gh.rest.git.createCommit({ ...r, message: options.message, tree: tree.data.sha, parents: [options.parent] })
+    );
+    return { commit: commit.data.sha, tree: tree.data.sha };
+  }
+  /** Points Tether's own PR branch at `sha`, creating it when missing (force: the branch is Tether's). */
+  async setPrBranch(branch, sha, exists2) {
+    const r = this.repo;
+    const update = async () => {
+      await call(
+        `update branch ${branch}`,
+        () => this.gh.rest.git.updateRef({ ...r, ref: `heads/${branch}`, sha, force: true })
+      );
+    };
+    if (exists2) return update();
+    try {
+      await this.gh.rest.git.createRef({ ...r, ref: `refs/heads/${branch}`, sha });
+    } catch (err) {
+      if (statusOf(err) === 422) return update();
+      throw githubError(`create branch ${branch}`, err);
     }
-    if ("response" in options) {
-      this.response = options.response;
+  }
+  /** Fast-forwards `base` to `sha`; `conflict` when another writer moved it (GitHub's 422 non-fast-forward). */
+  async fastForward(base, sha) {
+    try {
+      await this.gh.rest.git.updateRef({ ...this.repo, ref: `heads/${base}`, sha, force: false });
+      return "ok";
+    } catch (err) {
+      if (statusOf(err) === 422) return "conflict";
+      throw githubError(`update ${base}`, err);
     }
-    const requestCopy = Object.assign({}, options.request);
-    if (options.request.headers.authorization) {
-      requestCopy.headers = Object.assign({}, options.request.headers, {
-        authorization: options.request.headers.authorization.replace(
-          /(?<! ) .*$/,
-          " [REDACTED]"
-        )
-      });
+  }
+  /** Commits on `base` that touched `path`, newest first, each with its statuses (newest first). */
+  async commitsTouching(base, path, limit = 20) {
+    const { data } = await call(
+      `commits touching ${path}`,
+      () => this.gh.rest.repos.listCommits({ ...this.repo, sha: base, path, per_page: limit })
+    );
+    const out = [];
+    for (const c of data) out.push({ sha: c.sha, message: c.commit.message, statuses: await this.statuses(c.sha) });
+    return out;
+  }
+  /** A commit's statuses, newest first. */
+  async statuses(sha) {
+    const { data } = await call(
+      `statuses of ${sha.slice(0, 7)}`,
+      () => this.gh.rest.repos.listCommitStatusesForRef({ ...this.repo, ref: sha, per_page: 100 })
+    );
+    return data.map((s) => ({
+      context: s.context,
+      state: s.state,
+      description: s.description,
+      target_url: s.target_url,
+      created_at: s.created_at
+    }));
+  }
+  /** Opens a PR from `head` into `base`. */
+  async createPr(o) {
+    const { data } = await call("create pull request", () => this.gh.rest.pulls.create({ ...this.repo, ...o }));
+    return { number: data.number, url: data.html_url, nodeId: data.node_id, author: data.user?.login ?? "" };
+  }
+  /** Rewrites a PR's title and body. */
+  async updatePr(number, o) {
+    await call(`update #${number}`, () => this.gh.rest.pulls.update({ ...this.repo, pull_number: number, ...o }));
+  }
+  /** Closes a PR with a comment saying why. */
+  async closePr(number, comment) {
+    const r = this.repo;
+    await call(
+      `comment on #${number}`,
+      () => this.gh.rest.issues.createComment({ ...r, issue_number: number, body: comment })
+    );
+    await call(`close #${number}`, () => this.gh.rest.pulls.update({ ...r, pull_number: number, state: "closed" }));
+  }
+  /** Labels, reviewers, team reviewers and assignees; each only when asked for. */
+  async decoratePr(number, o) {
+    const r = this.repo;
+    if (o.labels.length)
+      await call(
+        "add labels",
+        () => this.gh.rest.issues.addLabels({ ...r, issue_number: number, labels: [...o.labels] })
+      );
+    if (o.reviewers.length || o.teamReviewers.length) {
+      await call(
+        "request reviewers",
+        () => this.gh.rest.pulls.requestReviewers({
+          ...r,
+          pull_number: number,
+          reviewers: [...o.reviewers],
+          team_reviewers: [...o.teamReviewers]
+        })
+      );
     }
-    requestCopy.url = requestCopy.url.replace(/\bclient_secret=\w+/g, "client_secret=[REDACTED]").replace(/\baccess_token=\w+/g, "access_token=[REDACTED]");
-    this.request = requestCopy;
+    if (o.assignees.length)
+      await call(
+        "add assignees",
+        () => this.gh.rest.issues.addAssignees({ ...r, issue_number: number, assignees: [...o.assignees] })
+      );
+  }
+  /** Enables auto-merge through GraphQL; returns the reason when GitHub refuses (the caller warns, not fails). */
+  async enableAutoMerge(nodeId, method) {
+    try {
+      await this.gh.graphql(
+        `mutation($id: ID!, $method: PullRequestMergeMethod!) {
+          enablePullRequestAutoMerge(input: {pullRequestId: $id, mergeMethod: $method}) { pullRequest { number } }
+        }`,
+        { id: nodeId, method: method.toUpperCase() }
+      );
+      return void 0;
+    } catch (err) {
+      return err.message;
+    }
   }
 };
 
-// node_modules/@octokit/plugin-retry/dist-bundle/index.js
-var VERSION = "0.0.0-development";
-function isRequestError(error2) {
-  return error2.request !== void 0;
+// shared/src/glob.ts
+var import_posix = __toESM(require_posix(), 1);
+var GLOB_OPTIONS = Object.freeze({ dot: true, posix: true });
+function globToRegExp(glob) {
+  return import_posix.default.makeRe(glob, GLOB_OPTIONS);
 }
-async function errorRequest(state, octokit, error2, options) {
-  if (!isRequestError(error2) || !error2?.request.request) {
-    throw error2;
-  }
-  if (error2.status >= 400 && !state.doNotRetry.includes(error2.status)) {
-    const retries = options.request.retries != null ? options.request.retries : state.retries;
-    const retryAfter = Math.pow((options.request.retryCount || 0) + 1, 2);
-    throw octokit.retry.retryRequest(error2, retries, retryAfter);
-  }
-  throw error2;
+function listEntry(pattern) {
+  const s = import_posix.default.scan(pattern);
+  if (s.negated && !s.negatedExtglob) return { exclude: true, glob: pattern.slice(1) };
+  return { exclude: false, glob: pattern };
 }
-async function wrapRequest(state, octokit, request3, options) {
-  const limiter = new import_light.default();
-  limiter.on("failed", function(error2, info2) {
-    const maxRetries = ~~error2.request.request?.retries;
-    const after = ~~error2.request.request?.retryAfter;
-    options.request.retryCount = info2.retryCount + 1;
-    if (maxRetries > info2.retryCount) {
-      return after * state.retryAfterBaseValue;
-    }
+function listMatcher(patterns, compile) {
+  const include = [];
+  const exclude = [];
+  for (const p of patterns) {
+    const e = listEntry(p);
+    (e.exclude ? exclude : include).push(compile(e.glob));
+  }
+  const included = include.length === 0 ? () => true : (t) => include.some((m) => m(t));
+  return (text) => included(text) && !exclude.some((m) => m(text));
+}
+function globMatcher(patterns) {
+  if (patterns.length === 0) return () => false;
+  return listMatcher(patterns, (g) => (0, import_posix.default)(g, GLOB_OPTIONS));
+}
+function cleanPathGlob(glob) {
+  return glob.replace(/^(!?)\.\/+/, "$1").replace(/\/+$/, "");
+}
+function pathMatcher(globs) {
+  if (globs.length === 0) return () => true;
+  return listMatcher(globs.map(cleanPathGlob), (g) => {
+    const exact = (0, import_posix.default)(g, GLOB_OPTIONS);
+    const below = (0, import_posix.default)(`${g}/**`, GLOB_OPTIONS);
+    return (p) => exact(p) || below(p);
   });
-  return limiter.schedule(
-    requestWithGraphqlErrorHandling.bind(null, state, octokit, request3),
-    options
-  );
 }
-async function requestWithGraphqlErrorHandling(state, octokit, request3, options) {
-  const response = await request3(options);
-  if (response.data && response.data.errors && response.data.errors.length > 0 && /Something went wrong while executing your query/.test(
-    response.data.errors[0].message
-  )) {
-    const error2 = new RequestError(response.data.errors[0].message, 500, {
-      request: options,
-      response
-    });
-    return errorRequest(state, octokit, error2, options);
+function pathScope(globs) {
+  return { globs: [...globs], matches: pathMatcher(globs) };
+}
+function globBase(glob) {
+  const clean = cleanPathGlob(glob);
+  const s = import_posix.default.scan(clean, GLOB_OPTIONS);
+  if (s.isGlob) return s.base;
+  const segments = clean.split("/");
+  if (/\.[a-z]+$/i.test(segments[segments.length - 1] ?? "")) segments.pop();
+  return segments.join("/");
+}
+function isExclusion(pattern) {
+  return listEntry(pattern).exclude;
+}
+
+// shared/src/plan-edits.ts
+var import_yaml5 = __toESM(require_dist(), 1);
+
+// shared/src/file-text.ts
+var DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024;
+function decodeFileText(path, bytes, maxBytes = DEFAULT_MAX_FILE_BYTES) {
+  if (bytes.length > maxBytes) return { path, reason: `larger than ${maxBytes} bytes (${bytes.length})` };
+  if (bytes.subarray(0, 8192).includes(0)) return { path, reason: "binary (contains NUL bytes)" };
+  try {
+    return { path, text: new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes) };
+  } catch {
+    return { path, reason: "binary (not valid UTF-8)" };
   }
-  return response;
 }
-function retry(octokit, octokitOptions) {
-  const state = Object.assign(
-    {
-      enabled: true,
-      retryAfterBaseValue: 1e3,
-      doNotRetry: [400, 401, 403, 404, 410, 422, 451],
-      retries: 3
-    },
-    octokitOptions.retry
-  );
-  const retryPlugin = {
-    retry: {
-      retryRequest: (error2, retries, retryAfter) => {
-        error2.request.request = Object.assign({}, error2.request.request, {
-          retries,
-          retryAfter
-        });
-        return error2;
+
+// shared/src/image-ref.ts
+var TAG = /^[\w][\w.-]{0,127}$/;
+var PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+var DOMAIN_COMPONENT = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
+var DIGEST = /^([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*):([0-9a-fA-F]{32,})$/;
+var DIGEST_HEX_LENGTH = { sha256: 64, sha384: 96, sha512: 128 };
+var NAME_MAX = 255;
+function parseImageRef(text) {
+  const why = explainInvalid(text);
+  if (typeof why === "string") throw invalid(text, why);
+  return why;
+}
+function tryParseImageRef(text) {
+  const r = explainInvalid(text);
+  return typeof r === "string" ? void 0 : r;
+}
+function normalizeRepository(name) {
+  const r = explainInvalid(name);
+  if (typeof r === "string") throw invalid(name, r);
+  if (r.tag !== void 0 || r.digest !== void 0) throw invalid(name, "a repository name has no tag or digest");
+  return r.repository;
+}
+function tryNormalizeRepository(name) {
+  const r = explainInvalid(name);
+  return typeof r === "string" || r.tag !== void 0 || r.digest !== void 0 ? void 0 : r.repository;
+}
+function formatImageRef(ref) {
+  return `${ref.name}${ref.tag !== void 0 ? `:${ref.tag}` : ""}${ref.digest !== void 0 ? `@${ref.digest}` : ""}`;
+}
+function checkTag(tag) {
+  if (tag === "") return "the tag is empty";
+  if (!TAG.test(tag)) return `tag "${tag}" must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`;
+  return void 0;
+}
+function checkDigest(digest) {
+  const m = DIGEST.exec(digest);
+  if (!m) return `digest "${digest}" must be <algorithm>:<hex, at least 32 digits>`;
+  const want = DIGEST_HEX_LENGTH[m[1]];
+  if (want !== void 0 && (m[2].length !== want || /[A-F]/.test(m[2])))
+    return `a ${m[1]} digest has ${want} lower-case hex digits, "${digest}" has ${m[2].length}`;
+  return void 0;
+}
+function invalid(text, why) {
+  return new TetherError("invalid-reference", `"${text}" is not an image reference: ${why}`);
+}
+function explainInvalid(text) {
+  if (text === "") return "it is empty";
+  if (/\s/.test(text)) return "it contains whitespace";
+  let rest = text;
+  let digest;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+    const bad = checkDigest(digest);
+    if (bad) return bad;
+  }
+  let tag;
+  const colon = rest.lastIndexOf(":");
+  if (colon > rest.lastIndexOf("/")) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+    const bad = checkTag(tag);
+    if (bad) return bad;
+  }
+  const name = rest;
+  if (name === "") return "the repository name is empty";
+  if (name.length > NAME_MAX) return `the repository name is longer than ${NAME_MAX} characters`;
+  const slash = name.indexOf("/");
+  let domain = "docker.io";
+  let path = name;
+  if (slash >= 0) {
+    const first = name.slice(0, slash);
+    if (/[.:]/.test(first) || first === "localhost" || first.startsWith("[") || first !== first.toLowerCase()) {
+      const bad = checkDomain(first);
+      if (bad) return bad;
+      domain = first === "index.docker.io" ? "docker.io" : first;
+      path = name.slice(slash + 1);
+    }
+  }
+  for (const component of path.split("/")) {
+    if (component === "") return "the repository path has an empty component";
+    if (!PATH_COMPONENT.test(component)) {
+      if (component !== component.toLowerCase()) return "the repository name must be lower-case";
+      return `path component "${component}" may hold only a-z, 0-9 and single separators (., _, __, -)`;
+    }
+  }
+  if (domain === "docker.io" && !path.includes("/")) path = `library/${path}`;
+  const ref = { name, domain, path, repository: `${domain}/${path}` };
+  if (tag !== void 0) ref.tag = tag;
+  if (digest !== void 0) ref.digest = digest;
+  return ref;
+}
+function checkDomain(domain) {
+  let host = domain;
+  let port;
+  if (host.startsWith("[")) {
+    const end = host.indexOf("]");
+    if (end < 0 || !/^[0-9a-fA-F:.]+$/.test(host.slice(1, end))) return `registry "${domain}" is not a valid IPv6 host`;
+    port = host.slice(end + 1);
+    if (port !== "" && !port.startsWith(":")) return `registry "${domain}" is not host[:port]`;
+    port = port === "" ? void 0 : port.slice(1);
+    host = "";
+  } else {
+    const c = host.indexOf(":");
+    if (c >= 0) {
+      port = host.slice(c + 1);
+      host = host.slice(0, c);
+    }
+  }
+  if (port !== void 0 && !/^[0-9]+$/.test(port)) return `registry port "${port}" is not a number`;
+  if (host !== "" && !host.split(".").every((c) => DOMAIN_COMPONENT.test(c)))
+    return `registry "${domain}" is not a valid host name`;
+  return void 0;
+}
+
+// shared/src/image-uses.ts
+var import_yaml = __toESM(require_dist(), 1);
+
+// shared/src/yaml-path.ts
+var BARE_KEY = /^[A-Za-z_$][\w$-]*$/;
+function formatYamlPath(segments) {
+  let out = "";
+  for (const s of segments) {
+    if (typeof s === "number") out += `[${s}]`;
+    else if (BARE_KEY.test(s)) out += out === "" ? s : `.${s}`;
+    else out += `[${JSON.stringify(s)}]`;
+  }
+  return out;
+}
+function parseYamlPath(text) {
+  const out = [];
+  let i = 0;
+  const fail = (why) => new TetherError("input", `YAML path "${text}" is malformed at column ${i + 1}: ${why}`);
+  while (i < text.length) {
+    const c = text[i];
+    if (c === "[") {
+      const close = /^\[(\d+)\]/.exec(text.slice(i));
+      if (close) {
+        out.push(Number(close[1]));
+        i += close[0].length;
+        continue;
+      }
+      const quoted = /^\["((?:[^"\\]|\\.)*)"\]/.exec(text.slice(i));
+      if (!quoted) throw fail('expected [<index>] or ["<key>"]');
+      out.push(JSON.parse(`"${quoted[1]}"`));
+      i += quoted[0].length;
+      continue;
+    }
+    if (c === ".") {
+      if (out.length === 0) throw fail('a path does not start with "."');
+      i++;
+    }
+    const m = /^[^.[\]]+/.exec(text.slice(i));
+    if (!m) throw fail("expected a key");
+    out.push(m[0]);
+    i += m[0].length;
+  }
+  if (out.length === 0) throw fail("the path is empty");
+  return out;
+}
+
+// shared/src/image-uses.ts
+var CONTAINER_LISTS = /* @__PURE__ */ new Set(["containers", "initContainers", "ephemeralContainers"]);
+var MARKER = /(?:^|[ \t])#[^\n]*?tether:image=([^\s]+)/g;
+var KUSTOMIZE_FILE = /(^|\/)(kustomization\.ya?ml|Kustomization)$/;
+function findImageUses(file, fields = []) {
+  const scan = { uses: [], notes: [] };
+  const markers = findMarkers(file.text, scan);
+  const applicableFields = fields.filter((f) => f.files === void 0 || globToRegExp(f.files).test(file.path));
+  file.docs.forEach((doc, index2) => {
+    scanDocument(file, doc, index2, markers, applicableFields, scan);
+  });
+  return scan;
+}
+function findMarkers(text, scan) {
+  if (!text.includes("tether:image=")) return [];
+  const out = [];
+  for (const m of text.matchAll(MARKER)) {
+    const offset = m.index + m[0].length - m[1].length - "tether:image=".length;
+    let spec = m[1];
+    let part = "ref";
+    const suffix = /:(tag|digest|name)$/.exec(spec);
+    if (suffix) {
+      part = suffix[1];
+      spec = spec.slice(0, -suffix[0].length);
+    }
+    const repository = tryNormalizeRepository(spec);
+    if (repository === void 0) {
+      scan.notes.push({ location: `marker "${m[1]}"`, reason: `"${spec}" is not a repository name` });
+      continue;
+    }
+    out.push({ lineStart: text.lastIndexOf("\n", offset) + 1, offset, repository, part });
+  }
+  return out;
+}
+function scalarText(node, text) {
+  if (typeof node.value === "string") return node.value;
+  if (node.value === null) return "";
+  return node.range ? text.slice(node.range[0], node.range[1]) : String(node.value);
+}
+function keyOf(key) {
+  if (!(0, import_yaml.isScalar)(key)) return void 0;
+  const v = key.value;
+  return typeof v === "symbol" ? void 0 : String(v);
+}
+function isMergeKey(key) {
+  return (0, import_yaml.isScalar)(key) && (typeof key.value === "symbol" || key.value === "<<");
+}
+function lookup(map, key, doc) {
+  return lookupOwned(map, key, doc)?.pair;
+}
+function lookupOwned(map, key, doc, depth = 0) {
+  const merged = [];
+  for (const pair of map.items) {
+    if (isMergeKey(pair.key)) merged.push(pair.value);
+    else if (keyOf(pair.key) === key) return { pair, owner: map };
+  }
+  if (merged.length === 0 || depth > 8) return void 0;
+  for (const source of merged) {
+    const targets = (0, import_yaml.isSeq)(source) ? source.items : [source];
+    for (const t of targets) {
+      const m = (0, import_yaml.isAlias)(t) ? t.resolve(doc) : t;
+      if ((0, import_yaml.isMap)(m)) {
+        const found = lookupOwned(m, key, doc, depth + 1);
+        if (found) return found;
+      }
+    }
+  }
+  return void 0;
+}
+function scanDocument(file, doc, document2, markers, fields, scan) {
+  const { text } = file;
+  const anchorPaths = /* @__PURE__ */ new Map();
+  const found = [];
+  const path = [];
+  const siteAt = (map, key) => {
+    const hit = lookupOwned(map, key, doc);
+    if (!hit) return void 0;
+    const value = hit.pair.value;
+    const target = (0, import_yaml.isAlias)(value) ? value.resolve(doc) : value;
+    if (!(0, import_yaml.isScalar)(target) || !target.range) return void 0;
+    const ownerPath = hit.owner === map ? path : anchorPaths.get(hit.owner) ?? path;
+    const where = target === value ? [...ownerPath, key] : anchorPaths.get(target) ?? [...ownerPath, key];
+    return { node: target, path: where, value: scalarText(target, text) };
+  };
+  const onImageKey = (map) => {
+    const site = siteAt(map, "image");
+    if (!site || typeof site.node.value !== "string") return;
+    const ref = tryParseImageRef(site.value);
+    if (!ref) return;
+    const n = path.length;
+    const container = n >= 2 && typeof path[n - 1] === "number" && CONTAINER_LISTS.has(String(path[n - 2]));
+    found.push({
+      file: file.path,
+      document: document2,
+      source: container ? "container" : "image",
+      location: formatYamlPath(site.path),
+      repositories: [ref.repository],
+      version: versionOf(ref.tag, ref.digest),
+      ref: { ...site, path: site.path, name: ref.name }
+    });
+  };
+  const onRepositoryMap = (map) => {
+    const repoSite = siteAt(map, "repository");
+    if (!repoSite || typeof repoSite.node.value !== "string" || repoSite.value === "") return;
+    const tagPair = lookup(map, "tag", doc);
+    const digestPair = lookup(map, "digest", doc);
+    if (!tagPair && !digestPair && path[path.length - 1] !== "image") return;
+    const registrySite = siteAt(map, "registry");
+    const full = registrySite && registrySite.value !== "" ? `${registrySite.value}/${repoSite.value}` : repoSite.value;
+    const repository = tryNormalizeRepository(full);
+    if (!repository) return;
+    const use = {
+      file: file.path,
+      document: document2,
+      source: "helm",
+      location: formatYamlPath(path),
+      repositories: [repository],
+      version: {},
+      split: { node: map, tagKey: "tag", digestKey: "digest", canAddDigest: false, canRemoveDigest: false }
+    };
+    const tag = siteAt(map, "tag");
+    const digest = siteAt(map, "digest");
+    if (tagPair && !tag || digestPair && !digest) return;
+    if (tag) use.tag = tag;
+    if (digest) use.digest = digest;
+    use.version = versionOf(tag?.value, digest?.value);
+    found.push(use);
+  };
+  const markerCandidate = (value) => {
+    const start = value.range?.[0];
+    if (start === void 0) return;
+    for (const m of markers) {
+      if (start < m.lineStart || start >= m.offset) continue;
+      const target = (0, import_yaml.isAlias)(value) ? value.resolve(doc) : value;
+      if (!(0, import_yaml.isScalar)(target)) continue;
+      if (!m.best || start > m.best.at) {
+        const where = target === value ? [...path] : anchorPaths.get(target) ?? [...path];
+        m.best = { node: target, path: where, at: start };
       }
     }
   };
-  if (state.enabled) {
-    octokit.hook.error("request", errorRequest.bind(null, state, retryPlugin));
-    octokit.hook.wrap("request", wrapRequest.bind(null, state, retryPlugin));
+  const visit = (node) => {
+    if (!node || typeof node !== "object") return;
+    if (node.anchor) anchorPaths.set(node, [...path]);
+    if (markers.length > 0 && ((0, import_yaml.isScalar)(node) || (0, import_yaml.isAlias)(node))) markerCandidate(node);
+    if ((0, import_yaml.isMap)(node)) {
+      let interesting = false;
+      for (const pair of node.items) {
+        const k = (0, import_yaml.isScalar)(pair.key) ? pair.key.value : void 0;
+        if (k === "image" || k === "repository" || typeof k === "symbol") {
+          interesting = true;
+          break;
+        }
+      }
+      if (interesting) {
+        onImageKey(node);
+        onRepositoryMap(node);
+      }
+      for (const pair of node.items) {
+        const k = keyOf(pair.key);
+        if (k === void 0) continue;
+        path.push(k);
+        visit(pair.value);
+        path.pop();
+      }
+    } else if ((0, import_yaml.isSeq)(node)) {
+      for (let i = 0; i < node.items.length; i++) {
+        path.push(i);
+        visit(node.items[i]);
+        path.pop();
+      }
+    }
+  };
+  visit(doc.contents);
+  scanKustomization(file, doc, document2, found);
+  const claimed = /* @__PURE__ */ new Set();
+  const explicit = [];
+  splitGroups(
+    file,
+    document2,
+    "marker",
+    markers.filter((m) => m.best).map((m) => ({ ...m.best, repository: m.repository, part: m.part })),
+    explicit,
+    scan
+  );
+  splitGroups(file, document2, "field", resolveFields(doc, fields, anchorPaths, scan), explicit, scan);
+  for (const m of markers) m.best = void 0;
+  for (const use of explicit) for (const s of sitesOf(use)) claimed.add(s.node);
+  scan.uses.push(...explicit);
+  const seen = /* @__PURE__ */ new Map();
+  for (const use of found) {
+    const sites = sitesOf(use);
+    const identity = use.repositories.join(" ");
+    if (sites.some((s) => claimed.has(s.node))) continue;
+    if (sites.length > 0 && sites.every((s) => seen.get(s.node) === identity)) continue;
+    for (const s of sites) seen.set(s.node, identity);
+    scan.uses.push(use);
   }
-  return retryPlugin;
 }
-retry.VERSION = VERSION;
-
-// node_modules/@octokit/plugin-throttling/dist-bundle/index.js
-var import_light2 = __toESM(require_light(), 1);
-var VERSION2 = "0.0.0-development";
-var noop = () => Promise.resolve();
-function wrapRequest2(state, request3, options) {
-  return state.retryLimiter.schedule(doRequest, state, request3, options);
+function sitesOf(use) {
+  return [use.ref, use.tag, use.digest].filter((s) => s !== void 0);
 }
-async function doRequest(state, request3, options) {
-  const { pathname } = new URL(options.url, "http://github.test");
-  const isAuth = isAuthRequest(options.method, pathname);
-  const isWrite = !isAuth && options.method !== "GET" && options.method !== "HEAD";
-  const isSearch = options.method === "GET" && pathname.startsWith("/search/");
-  const isGraphQL = pathname.startsWith("/graphql");
-  const retryCount = ~~request3.retryCount;
-  const jobOptions = retryCount > 0 ? { priority: 0, weight: 0 } : {};
-  if (state.clustering) {
-    jobOptions.expiration = 1e3 * 60;
+function versionOf(tag, digest) {
+  const v = {};
+  if (tag) v.tag = tag;
+  if (digest) v.digest = digest;
+  return v;
+}
+function scanKustomization(file, doc, document2, found) {
+  const root = doc.contents;
+  if (!(0, import_yaml.isMap)(root)) return;
+  const kind = lookup(root, "kind", doc);
+  const apiVersion = lookup(root, "apiVersion", doc);
+  const kindText = (0, import_yaml.isScalar)(kind?.value) ? String(kind.value.value) : void 0;
+  const api = (0, import_yaml.isScalar)(apiVersion?.value) ? String(apiVersion.value.value) : "";
+  let images;
+  let base = [];
+  if (KUSTOMIZE_FILE.test(file.path) || kindText === "Kustomization" && api.startsWith("kustomize.config.k8s.io/"))
+    images = lookup(root, "images", doc)?.value;
+  else if (kindText === "Kustomization" && api.startsWith("kustomize.toolkit.fluxcd.io/")) {
+    const spec = lookup(root, "spec", doc)?.value;
+    if ((0, import_yaml.isMap)(spec)) images = lookup(spec, "images", doc)?.value;
+    base = ["spec"];
   }
-  if (isWrite || isGraphQL) {
-    await state.write.key(state.id).schedule(jobOptions, noop);
+  if ((0, import_yaml.isAlias)(images)) images = images.resolve(doc);
+  if (!(0, import_yaml.isSeq)(images)) return;
+  images.items.forEach((item, i) => {
+    const entry = (0, import_yaml.isAlias)(item) ? item.resolve(doc) : item;
+    if (!(0, import_yaml.isMap)(entry)) return;
+    const at = [...base, "images", i];
+    const site = (key) => {
+      const v = lookup(entry, key, doc)?.value;
+      const s = (0, import_yaml.isAlias)(v) ? v.resolve(doc) : v;
+      return (0, import_yaml.isScalar)(s) && s.range ? { node: s, path: [...at, key], value: scalarText(s, file.text) } : void 0;
+    };
+    const name = site("name");
+    const newName = site("newName");
+    const repositories = [name, newName].map((s) => s && s.value !== "" ? tryNormalizeRepository(s.value) : void 0).filter((r) => r !== void 0);
+    if (repositories.length === 0) return;
+    const use = {
+      file: file.path,
+      document: document2,
+      source: "kustomize",
+      location: formatYamlPath(at),
+      repositories: [...new Set(repositories.reverse())],
+      version: {},
+      split: { node: entry, tagKey: "newTag", digestKey: "digest", canAddDigest: true, canRemoveDigest: true }
+    };
+    const tag = site("newTag");
+    const digest = site("digest");
+    if (tag) use.tag = tag;
+    if (digest) use.digest = digest;
+    use.version = versionOf(tag?.value, digest?.value);
+    found.push(use);
+  });
+}
+function resolveFields(doc, fields, anchorPaths, scan) {
+  const out = [];
+  for (const f of fields) {
+    const segments = parseYamlPath(f.path);
+    let node = doc.contents;
+    for (const seg of segments) {
+      if ((0, import_yaml.isAlias)(node)) node = node.resolve(doc);
+      if (typeof seg === "number") node = (0, import_yaml.isSeq)(node) ? node.items[seg] : void 0;
+      else node = (0, import_yaml.isMap)(node) ? lookup(node, seg, doc)?.value : void 0;
+      if (node === void 0) break;
+    }
+    if ((0, import_yaml.isAlias)(node)) node = node.resolve(doc);
+    if (node === void 0) continue;
+    if (!(0, import_yaml.isScalar)(node) || !node.range) {
+      scan.notes.push({ location: f.path, reason: "the path names a map or list, not a scalar" });
+      continue;
+    }
+    out.push({
+      node,
+      path: anchorPaths.get(node) ?? segments,
+      repository: normalizeRepository(f.image),
+      part: f.part ?? "ref"
+    });
   }
-  if (isWrite && state.triggersNotification(pathname)) {
-    await state.notifications.key(state.id).schedule(jobOptions, noop);
-  }
-  if (isSearch) {
-    await state.search.key(state.id).schedule(jobOptions, noop);
-  }
-  const req = (isAuth ? state.auth : state.global).key(state.id).schedule(jobOptions, request3, options);
-  if (isGraphQL) {
-    const res = await req;
-    if (res.data.errors != null && res.data.errors.some((error2) => error2.type === "RATE_LIMITED")) {
-      const error2 = Object.assign(new Error("GraphQL Rate Limit Exceeded"), {
-        response: res,
-        data: res.data
+  return out;
+}
+function splitGroups(file, document2, source, sites, out, scan) {
+  const groups2 = /* @__PURE__ */ new Map();
+  for (const s of sites) {
+    const value = scalarText(s.node, file.text);
+    const location = formatYamlPath(s.path);
+    if (s.part === "ref") {
+      const ref = tryParseImageRef(value);
+      if (!ref) {
+        scan.notes.push({ location, reason: `"${value}" is not an image reference` });
+        continue;
+      }
+      out.push({
+        file: file.path,
+        document: document2,
+        source,
+        location,
+        repositories: [s.repository],
+        version: versionOf(ref.tag, ref.digest),
+        ref: { node: s.node, path: s.path, value, name: ref.name }
       });
-      throw error2;
+      continue;
+    }
+    const parent = s.path.slice(0, -1);
+    const key = `${s.repository}\0${formatYamlPath(parent)}`;
+    let use = groups2.get(key);
+    if (!use) {
+      use = {
+        file: file.path,
+        document: document2,
+        source,
+        location: formatYamlPath(parent),
+        repositories: [s.repository],
+        version: {}
+      };
+      groups2.set(key, use);
+    }
+    if (s.part === "tag") use.tag = { node: s.node, path: s.path, value };
+    if (s.part === "digest") use.digest = { node: s.node, path: s.path, value };
+    use.version = versionOf(use.tag?.value, use.digest?.value);
+  }
+  for (const use of groups2.values()) if (use.tag || use.digest) out.push(use);
+}
+
+// shared/src/text-edits.ts
+var import_yaml2 = __toESM(require_dist(), 1);
+function applyTextEdits(text, edits) {
+  const sorted = [...edits].sort((a, b) => a.start - b.start || a.end - b.end);
+  let out = "";
+  let at = 0;
+  for (const e of sorted) {
+    if (e.start < at) throw new Error(`overlapping edits at offset ${e.start}`);
+    out += text.slice(at, e.start) + e.insert;
+    at = e.end;
+  }
+  return out + text.slice(at);
+}
+var PLAIN_SAFE = /^[A-Za-z0-9_./+-][A-Za-z0-9_./@:+-]*$/;
+function isSafePlain(value) {
+  if (!PLAIN_SAFE.test(value) || value.endsWith(":") || value.startsWith("-")) return false;
+  if (/^[A-Za-z]+$/.test(value) && value.length > 5) return true;
+  return (0, import_yaml2.parse)(value) === value && (0, import_yaml2.parse)(value, { version: "1.1" }) === value;
+}
+function doubleQuoted(value) {
+  return JSON.stringify(value);
+}
+function setScalarEdit(node, value, ctx) {
+  const [start, end] = node.range;
+  if (ctx.json) return { start, end, insert: doubleQuoted(value) };
+  switch (node.type) {
+    case import_yaml2.Scalar.QUOTE_SINGLE:
+      if (/^[\x20-\x7e]*$/.test(value)) return { start, end, insert: `'${value.replace(/'/g, "''")}'` };
+      return { start, end, insert: doubleQuoted(value) };
+    case import_yaml2.Scalar.QUOTE_DOUBLE:
+      return { start, end, insert: doubleQuoted(value) };
+    case import_yaml2.Scalar.BLOCK_FOLDED:
+    case import_yaml2.Scalar.BLOCK_LITERAL:
+      return blockScalarEdit(node, value, ctx.text);
+    default: {
+      const strTag = node.tag === "tag:yaml.org,2002:str" || node.tag === "!";
+      const plainOk = strTag ? PLAIN_SAFE.test(value) && !value.endsWith(":") : isSafePlain(value);
+      let insert = plainOk ? value : doubleQuoted(value);
+      if (start === end && ctx.text[start - 1] === ":") insert = ` ${insert}`;
+      return { start, end, insert };
     }
   }
-  return req;
 }
-function isAuthRequest(method, pathname) {
-  return method === "PATCH" && // https://docs.github.com/en/rest/apps/apps?apiVersion=2022-11-28#create-a-scoped-access-token
-  /^\/applications\/[^/]+\/token\/scoped$/.test(pathname) || method === "POST" && // https://docs.github.com/en/rest/apps/oauth-applications?apiVersion=2022-11-28#reset-a-token
-  (/^\/applications\/[^/]+\/token$/.test(pathname) || // https://docs.github.com/en/rest/apps/apps?apiVersion=2022-11-28#create-an-installation-access-token-for-an-app
-  /^\/app\/installations\/[^/]+\/access_tokens$/.test(pathname) || // https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps
-  pathname === "/login/oauth/access_token");
-}
-var triggers_notification_paths_default = [
-  "/orgs/{org}/invitations",
-  "/orgs/{org}/invitations/{invitation_id}",
-  "/orgs/{org}/teams/{team_slug}/discussions",
-  "/orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments",
-  "/repos/{owner}/{repo}/collaborators/{username}",
-  "/repos/{owner}/{repo}/commits/{commit_sha}/comments",
-  "/repos/{owner}/{repo}/issues",
-  "/repos/{owner}/{repo}/issues/{issue_number}/comments",
-  "/repos/{owner}/{repo}/issues/{issue_number}/sub_issue",
-  "/repos/{owner}/{repo}/issues/{issue_number}/sub_issues/priority",
-  "/repos/{owner}/{repo}/pulls",
-  "/repos/{owner}/{repo}/pulls/{pull_number}/comments",
-  "/repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies",
-  "/repos/{owner}/{repo}/pulls/{pull_number}/merge",
-  "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers",
-  "/repos/{owner}/{repo}/pulls/{pull_number}/reviews",
-  "/repos/{owner}/{repo}/releases",
-  "/teams/{team_id}/discussions",
-  "/teams/{team_id}/discussions/{discussion_number}/comments"
-];
-function routeMatcher(paths) {
-  const regexes = paths.map(
-    (path) => path.split("/").map((c) => c.startsWith("{") ? "(?:.+?)" : c).join("/")
-  );
-  const regex2 = `^(?:${regexes.map((r) => `(?:${r})`).join("|")})[^/]*$`;
-  return new RegExp(regex2, "i");
-}
-var regex = routeMatcher(triggers_notification_paths_default);
-var triggersNotification = regex.test.bind(regex);
-var groups = {};
-var createGroups = function(Bottleneck2, common) {
-  groups.global = new Bottleneck2.Group({
-    id: "octokit-global",
-    maxConcurrent: 10,
-    ...common
-  });
-  groups.auth = new Bottleneck2.Group({
-    id: "octokit-auth",
-    maxConcurrent: 1,
-    ...common
-  });
-  groups.search = new Bottleneck2.Group({
-    id: "octokit-search",
-    maxConcurrent: 1,
-    minTime: 2e3,
-    ...common
-  });
-  groups.write = new Bottleneck2.Group({
-    id: "octokit-write",
-    maxConcurrent: 1,
-    minTime: 1e3,
-    ...common
-  });
-  groups.notifications = new Bottleneck2.Group({
-    id: "octokit-notifications",
-    maxConcurrent: 1,
-    minTime: 3e3,
-    ...common
-  });
-};
-function throttling(octokit, octokitOptions) {
-  const {
-    enabled = true,
-    Bottleneck: Bottleneck2 = import_light2.default,
-    id = "no-id",
-    timeout = 1e3 * 60 * 2,
-    // Redis TTL: 2 minutes
-    connection
-  } = octokitOptions.throttle || {};
-  if (!enabled) {
-    return {};
+function blockScalarEdit(node, value, text) {
+  const [start, end] = node.range;
+  const source = text.slice(start, end);
+  const header = source.indexOf("\n");
+  const lines2 = [];
+  let at = header + 1;
+  while (at > 0 && at < source.length) {
+    const nl = source.indexOf("\n", at);
+    const to = nl < 0 ? source.length : nl;
+    if (source.slice(at, to).trim() !== "") lines2.push({ from: at, to });
+    at = nl < 0 ? source.length : nl + 1;
   }
-  const common = { timeout };
-  if (typeof connection !== "undefined") {
-    common.connection = connection;
+  if (lines2.length !== 1 || value.includes("\n")) return "a block scalar with more than one line is not rewritten";
+  const line = lines2[0];
+  const raw = source.slice(line.from, line.to);
+  const indent = raw.length - raw.trimStart().length;
+  const content = raw.trimStart().replace(/\r$/, "");
+  return { start: start + line.from + indent, end: start + line.from + indent + content.length, insert: value };
+}
+function lineEnding(text) {
+  const nl = text.indexOf("\n");
+  return nl > 0 && text[nl - 1] === "\r" ? "\r\n" : "\n";
+}
+function lineStartOf(text, offset) {
+  return text.lastIndexOf("\n", offset - 1) + 1;
+}
+function lineEndOf(text, offset) {
+  const nl = text.indexOf("\n", offset);
+  if (nl < 0) return text.length;
+  return text[nl - 1] === "\r" ? nl - 1 : nl;
+}
+function isOneLineScalar(node, text) {
+  if (!(node instanceof import_yaml2.Scalar) || !node.range) return false;
+  if (node.type === import_yaml2.Scalar.BLOCK_FOLDED || node.type === import_yaml2.Scalar.BLOCK_LITERAL) return false;
+  return !text.slice(node.range[0], node.range[1]).includes("\n");
+}
+function insertPairsEdit(map, after, entries, ctx) {
+  const { text, json } = ctx;
+  const keyNode = after.key;
+  if (!(keyNode instanceof import_yaml2.Scalar) || !keyNode.range) return "the map has no plain key to insert after";
+  if (!isOneLineScalar(after.value, text)) return `the value of "${String(keyNode.value)}" is not a one-line scalar`;
+  const valueEnd = after.value.range[1];
+  const eol = lineEnding(text);
+  const column = keyNode.range[0] - lineStartOf(text, keyNode.range[0]);
+  const pairs = entries.map(([key, value]) => {
+    const rendered = json ? doubleQuoted(value) : isSafePlain(value) ? value : doubleQuoted(value);
+    return `${json ? doubleQuoted(key) : key}: ${rendered}`;
+  });
+  if (!map.flow) {
+    if (lineStartOf(text, valueEnd) !== lineStartOf(text, keyNode.range[0])) return "the pair spans lines";
+    const at = lineEndOf(text, valueEnd);
+    return { start: at, end: at, insert: pairs.map((p) => `${eol}${" ".repeat(column)}${p}`).join("") };
   }
-  const state = Object.assign(
-    {
-      clustering: connection != null,
-      triggersNotification,
-      fallbackSecondaryRateRetryAfter: 60,
-      retryAfterBaseValue: 1e3,
-      id
-    },
-    octokitOptions.throttle
-  );
-  if (typeof state.onSecondaryRateLimit !== "function" || typeof state.onRateLimit !== "function") {
-    throw new Error(`octokit/plugin-throttling error:
-        You must pass the onSecondaryRateLimit and onRateLimit error handlers.
-        See https://octokit.github.io/rest.js/#throttling
+  const multiLine = lineStartOf(text, keyNode.range[0]) !== lineStartOf(text, map.range[0]);
+  const sep2 = multiLine ? `,${eol}${" ".repeat(column)}` : ", ";
+  return { start: valueEnd, end: valueEnd, insert: pairs.map((p) => `${sep2}${p}`).join("") };
+}
+function removePairEdit(map, pair, ctx) {
+  const { text } = ctx;
+  const keyNode = pair.key;
+  if (!(keyNode instanceof import_yaml2.Scalar) || !keyNode.range) return "the key is not a scalar";
+  if (!isOneLineScalar(pair.value, text)) return "the value is not a one-line scalar";
+  if (map.items.length < 2) return "it is the only key of its map";
+  const index2 = map.items.indexOf(pair);
+  const valueEnd = pair.value.range[1];
+  if (!map.flow) {
+    const lineStart = lineStartOf(text, keyNode.range[0]);
+    if (text.slice(lineStart, keyNode.range[0]).trim() !== "") return "the key does not start its line";
+    if (lineStartOf(text, valueEnd) !== lineStart) return "the pair spans lines";
+    const nl = text.indexOf("\n", valueEnd);
+    if (nl >= 0) return { start: lineStart, end: nl + 1, insert: "" };
+    const prev = lineStart - (text[lineStart - 2] === "\r" ? 2 : 1);
+    return { start: Math.max(prev, 0), end: text.length, insert: "" };
+  }
+  if (index2 > 0) {
+    const before = map.items[index2 - 1];
+    const beforeEnd = before.value?.range?.[1] ?? before.key.range?.[1];
+    if (beforeEnd === void 0) return "the previous pair has no source range";
+    return { start: beforeEnd, end: valueEnd, insert: "" };
+  }
+  const next = map.items[index2 + 1];
+  const nextStart = next.key.range?.[0];
+  if (nextStart === void 0) return "the next pair has no source range";
+  return { start: keyNode.range[0], end: nextStart, insert: "" };
+}
 
-        const octokit = new Octokit({
-          throttle: {
-            onSecondaryRateLimit: (retryAfter, options) => {/* ... */},
-            onRateLimit: (retryAfter, options) => {/* ... */}
-          }
-        })
-    `);
+// shared/src/verify-edits.ts
+var import_yaml4 = __toESM(require_dist(), 1);
+
+// shared/src/yaml-file.ts
+var import_yaml3 = __toESM(require_dist(), 1);
+function defaultParseLimits() {
+  return { maxExpandedNodes: 1e6 };
+}
+var YAML_PARSE_OPTIONS = { merge: true, keepSourceTokens: false };
+function isYamlOrJsonPath(path) {
+  return /\.(ya?ml|json)$/i.test(path) || /(^|\/)Kustomization$/.test(path);
+}
+function parseYamlFile(path, text, limits = defaultParseLimits()) {
+  const docs = (0, import_yaml3.parseAllDocuments)(text, YAML_PARSE_OPTIONS);
+  const list2 = Array.isArray(docs) ? docs : [];
+  const problems = [];
+  for (const doc of list2) {
+    for (const e of doc.errors) problems.push(describeYamlError(path, e));
   }
-  let initialized = false;
-  const initializeBottleneck = () => {
-    if (initialized) {
+  if (problems.length > 0) throw new TetherError("parse", problems.slice(0, 5).join("\n"));
+  for (const doc of list2) checkAliasExpansion(path, text, doc, limits);
+  return { path, text, json: /\.json$/i.test(path), docs: list2 };
+}
+function describeYamlError(path, e) {
+  const first = e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+  const pos = e.linePos?.[0];
+  return pos ? `${path}:${pos.line}:${pos.col}: ${first}` : `${path}: ${first}`;
+}
+function lineColAt(text, offset) {
+  let line = 1;
+  let start = 0;
+  for (let i = text.indexOf("\n"); i >= 0 && i < offset; i = text.indexOf("\n", i + 1)) {
+    line++;
+    start = i + 1;
+  }
+  return `${line}:${offset - start + 1}`;
+}
+function checkAliasExpansion(path, text, doc, limits) {
+  if (!hasAlias(doc.contents)) return;
+  const sizes = /* @__PURE__ */ new Map();
+  const active = /* @__PURE__ */ new Set();
+  const refuse = (node, why) => new TetherError("parse", `${path}:${lineColAt(text, node.range?.[0] ?? 0)}: ${why}; refusing to expand it`);
+  const size = (node) => {
+    if ((0, import_yaml3.isAlias)(node)) {
+      const target = node.resolve(doc);
+      if (!target) return 1;
+      if (active.has(target)) throw refuse(node, `alias *${node.source} refers to a node that contains it`);
+      return size(target);
+    }
+    if (!(0, import_yaml3.isMap)(node) && !(0, import_yaml3.isSeq)(node)) return 1;
+    const known = sizes.get(node);
+    if (known !== void 0) return known;
+    active.add(node);
+    let n = 1;
+    for (const item of node.items) {
+      n += (0, import_yaml3.isPair)(item) ? size(item.key) + size(item.value) : size(item);
+      if (n > limits.maxExpandedNodes)
+        throw refuse(node, `aliases expand to more than ${limits.maxExpandedNodes} nodes (an alias bomb)`);
+    }
+    active.delete(node);
+    sizes.set(node, n);
+    return n;
+  };
+  size(doc.contents);
+}
+function hasAlias(node) {
+  if ((0, import_yaml3.isAlias)(node)) return true;
+  if ((0, import_yaml3.isMap)(node)) return node.items.some((p) => hasAlias(p.key) || hasAlias(p.value));
+  if ((0, import_yaml3.isSeq)(node)) return node.items.some(hasAlias);
+  return false;
+}
+
+// shared/src/verify-edits.ts
+function emptyIntent() {
+  return { scalars: /* @__PURE__ */ new Map(), removed: /* @__PURE__ */ new Set(), inserted: /* @__PURE__ */ new Map() };
+}
+function verifyEdit(old, newText, intent) {
+  const docs = (0, import_yaml4.parseAllDocuments)(newText, YAML_PARSE_OPTIONS);
+  const list2 = Array.isArray(docs) ? docs : [];
+  const fail = (why) => new TetherError("edit", `${old.path}: the edited file does not hold the intended values: ${why}`);
+  for (const d of list2) if (d.errors.length > 0) throw fail(describeYamlError(old.path, d.errors[0]));
+  if (list2.length !== old.docs.length) throw fail(`${old.docs.length} documents became ${list2.length}`);
+  old.docs.forEach((doc, i) => {
+    const mismatch = compare(doc.contents, list2[i].contents, intent, []);
+    if (mismatch) throw fail(`document ${i}: ${mismatch}`);
+  });
+}
+var NO_CHANGE = emptyIntent();
+function keyText(key) {
+  if (!(0, import_yaml4.isScalar)(key)) return void 0;
+  return typeof key.value === "symbol" ? "<<" : String(key.value);
+}
+function compare(a, b, intent, path) {
+  const at = () => formatYamlPath(path) || "(root)";
+  if (a === null || a === void 0 || b === null || b === void 0)
+    return (a ?? null) === (b ?? null) ? void 0 : `${at()}: a value appeared or vanished`;
+  if (a.anchor !== b.anchor) return `${at()}: the anchor changed`;
+  if ((0, import_yaml4.isScalar)(a)) {
+    if (!(0, import_yaml4.isScalar)(b)) return `${at()}: a scalar became a collection`;
+    const want = intent.scalars.get(a);
+    if (want !== void 0) return b.value === want ? void 0 : `${at()}: reads ${String(b.value)}, not ${want}`;
+    if (a.tag !== b.tag) return `${at()}: the tag changed`;
+    if (Object.is(a.value, b.value)) return void 0;
+    return typeof a.value === "symbol" && typeof b.value === "symbol" ? void 0 : `${at()}: the value changed`;
+  }
+  if ((0, import_yaml4.isAlias)(a)) return (0, import_yaml4.isAlias)(b) && a.source === b.source ? void 0 : `${at()}: the alias changed`;
+  if ((0, import_yaml4.isSeq)(a)) {
+    if (!(0, import_yaml4.isSeq)(b)) return `${at()}: a list became something else`;
+    if (a.items.length !== b.items.length) return `${at()}: the list length changed`;
+    for (let i = 0; i < a.items.length; i++) {
+      path.push(i);
+      const m = compare(a.items[i], b.items[i], intent, path);
+      path.pop();
+      if (m) return m;
+    }
+    return void 0;
+  }
+  if ((0, import_yaml4.isMap)(a)) {
+    if (!(0, import_yaml4.isMap)(b)) return `${at()}: a map became something else`;
+    const kept = intent.removed.size > 0 ? a.items.filter((p) => !intent.removed.has(p)) : a.items;
+    const added = new Map(intent.inserted.get(a) ?? []);
+    let j = 0;
+    for (const pb of b.items) {
+      if (!(0, import_yaml4.isPair)(pb)) return `${at()}: unexpected item`;
+      const kb = keyText(pb.key);
+      const pa = kept[j];
+      if (kb !== void 0 && added.has(kb) && (pa === void 0 || keyText(pa.key) !== kb)) {
+        const v = (0, import_yaml4.isScalar)(pb.value) ? pb.value.value : void 0;
+        if (v !== added.get(kb)) return `${at()}.${kb}: inserted as ${String(v)}, not ${added.get(kb)}`;
+        added.delete(kb);
+        continue;
+      }
+      if (pa === void 0) return `${at()}: an unexpected key ${kb ?? "(complex)"} appeared`;
+      path.push(keyText(pa.key) ?? "?");
+      const m = compare(pa.key, pb.key, NO_CHANGE, path) ?? compare(pa.value, pb.value, intent, path);
+      path.pop();
+      if (m) return m;
+      j++;
+    }
+    if (j !== kept.length) return `${at()}: a key vanished`;
+    if (added.size > 0) return `${at()}: ${[...added.keys()].join(", ")} was not inserted`;
+    return void 0;
+  }
+  return `${at()}: unknown node type`;
+}
+
+// shared/src/plan-edits.ts
+function defaultPlanOptions() {
+  return { maxFileBytes: DEFAULT_MAX_FILE_BYTES, parseLimits: defaultParseLimits() };
+}
+function parseImageRequest(images, label = (i) => `image ${i + 1}`) {
+  const out = /* @__PURE__ */ new Map();
+  images.forEach((input, i) => {
+    let ref;
+    try {
+      ref = parseImageRef(input.trim());
+    } catch (err) {
+      throw new TetherError("invalid-reference", `${label(i)}: ${err.message}`, { cause: err });
+    }
+    if (ref.tag === void 0 && ref.digest === void 0)
+      throw new TetherError("invalid-reference", `${label(i)}: "${input}" names no tag or digest to set`);
+    const prior = out.get(ref.repository);
+    if (prior && (prior.ref.tag !== ref.tag || prior.ref.digest !== ref.digest))
+      throw new TetherError("input", `${label(i)}: "${input}" conflicts with "${prior.input}" (same repository)`);
+    out.set(ref.repository, { input, ref });
+  });
+  return out;
+}
+function scanFiles(files, paths, fields, options, visit) {
+  const opts = { ...defaultPlanOptions(), ...options };
+  const matches = "matches" in paths ? paths.matches : pathMatcher(paths);
+  const chartDirs = new Set(
+    files.filter((f) => /(^|\/)Chart\.ya?ml$/.test(f.path)).map((f) => f.path.replace(/\/?Chart\.ya?ml$/, ""))
+  );
+  const isTemplate = (p) => {
+    for (let i = p.indexOf("/templates/"); i >= 0; i = p.indexOf("/templates/", i + 1))
+      if (chartDirs.has(p.slice(0, i))) return true;
+    return p.startsWith("templates/") && chartDirs.has("");
+  };
+  const skipped = [];
+  const errors = [];
+  for (const f of files) {
+    if (!isYamlOrJsonPath(f.path) || !matches(f.path)) continue;
+    if (isTemplate(f.path)) {
+      skipped.push({ path: f.path, reason: "Helm chart template (not YAML until rendered)" });
+      continue;
+    }
+    if (f.text.length > opts.maxFileBytes) {
+      skipped.push({ path: f.path, reason: `larger than ${opts.maxFileBytes} bytes` });
+      continue;
+    }
+    if (f.text.includes("\0")) {
+      skipped.push({ path: f.path, reason: "binary (contains NUL bytes)" });
+      continue;
+    }
+    let file;
+    try {
+      file = parseYamlFile(f.path, f.text, opts.parseLimits);
+    } catch (err) {
+      if (err instanceof TetherError && err.code === "parse") {
+        errors.push(err.message);
+        continue;
+      }
+      throw err;
+    }
+    if (errors.length > 0) continue;
+    const found = findImageUses(file, fields);
+    for (const n of found.notes) skipped.push({ path: f.path, location: n.location, reason: n.reason });
+    visit({ file, uses: found.uses });
+  }
+  if (errors.length > 0)
+    throw new TetherError(
+      "parse",
+      `${errors.length} file(s) do not parse; nothing was changed:
+${errors.slice(0, 20).join("\n")}`
+    );
+  return skipped;
+}
+function planEdits(files, request3, options = {}) {
+  const images = request3.images;
+  const requested = "size" in images ? images : parseImageRequest(images);
+  const plan = { edits: [], changes: [], skipped: [], unmatched: [] };
+  const used = /* @__PURE__ */ new Set();
+  const notes = [];
+  const skipped = scanFiles(files, request3.paths ?? [], request3.fields ?? [], options, ({ file, uses }) => {
+    let fp;
+    for (const use of uses) {
+      const want = use.repositories.map((r) => requested.get(r)).find((r) => r !== void 0);
+      if (!want) continue;
+      used.add(want.ref.repository);
+      fp ??= new FilePlanner(file);
+      fp.apply(use, want.ref);
+    }
+    if (!fp) return;
+    notes.push(...fp.skipped);
+    if (fp.edits.length === 0) return;
+    const newText = applyTextEdits(file.text, fp.edits);
+    verifyEdit(file, newText, fp.intent);
+    plan.edits.push({ path: file.path, newText });
+    plan.changes.push(...fp.changes.sort((a, b) => a.at - b.at).map(({ at: _, ...c }) => c));
+  });
+  plan.skipped.push(...skipped, ...notes);
+  for (const r of requested.values()) if (!used.has(r.ref.repository)) plan.unmatched.push(r.input);
+  return plan;
+}
+var FilePlanner = class {
+  constructor(file) {
+    this.file = file;
+    this.ctx = { text: file.text, json: file.json };
+  }
+  file;
+  edits = [];
+  intent = emptyIntent();
+  changes = [];
+  skipped = [];
+  ctx;
+  touchedMaps = /* @__PURE__ */ new Set();
+  /** Plans setting one use to the requested reference; changes name the repository as requested. */
+  apply(use, want) {
+    const image = want.repository;
+    if (use.ref) {
+      const value = formatImageRef({ name: use.ref.name, tag: want.tag, digest: want.digest });
+      this.setScalar(use, use.ref, value, image);
       return;
     }
-    initialized = true;
-    if (groups.global == null) {
-      createGroups(Bottleneck2, common);
+    const split = use.split;
+    const inserts = [];
+    if (want.tag !== void 0) {
+      if (use.tag) this.setScalar(use, use.tag, want.tag, image);
+      else if (split) inserts.push([split.tagKey, want.tag]);
+      else this.skip(use, `has no tag field to set ${want.tag} in`);
     }
-    state.global = state.global ?? groups.global;
-    state.auth = state.auth ?? groups.auth;
-    state.search = state.search ?? groups.search;
-    state.write = state.write ?? groups.write;
-    state.notifications = state.notifications ?? groups.notifications;
-    state.retryLimiter = state.retryLimiter ?? new Bottleneck2();
-    const events = {};
-    const emitter = new Bottleneck2.Events(events);
-    events.on("secondary-limit", state.onSecondaryRateLimit);
-    events.on("rate-limit", state.onRateLimit);
-    events.on(
-      "error",
-      (e) => octokit.log.warn("Error in throttling-plugin limit handler", e)
-    );
-    state.retryLimiter.on("failed", async function(error2, info2) {
-      const [state2, request3, options] = info2.args;
-      const { pathname } = new URL(options.url, "http://github.test");
-      const shouldRetryGraphQL = pathname.startsWith("/graphql") && error2.status !== 401;
-      if (!(shouldRetryGraphQL || error2.status === 403 || error2.status === 429)) {
+    if (want.digest !== void 0) {
+      if (use.digest) this.setScalar(use, use.digest, want.digest, image);
+      else if (split?.canAddDigest) inserts.push([split.digestKey, want.digest]);
+      else this.skip(use, `has no digest field; ${want.digest} is not pinned there`);
+    } else if (use.digest && use.digest.value !== "") {
+      this.removeDigest(use, image);
+    }
+    if (inserts.length > 0 && split) this.insert(use, split.node, inserts, image);
+  }
+  skip(use, reason) {
+    this.skipped.push({ path: this.file.path, location: use.location, reason: `${use.repositories[0]} ${reason}` });
+  }
+  setScalar(use, site, value, image) {
+    const node = site.node;
+    const prior = this.intent.scalars.get(node);
+    if (prior !== void 0) {
+      if (prior === value) return;
+      throw new TetherError(
+        "edit",
+        `${this.file.path}: ${formatYamlPath(site.path)} is shared by images that need "${prior}" and "${value}"`
+      );
+    }
+    if (site.value === value && typeof node.value === "string") return;
+    const edit = setScalarEdit(node, value, this.ctx);
+    if (typeof edit === "string") {
+      this.skip(use, `at ${formatYamlPath(site.path)}: ${edit}`);
+      return;
+    }
+    this.edits.push(edit);
+    this.intent.scalars.set(node, value);
+    this.record(use, site, image, site.value, value);
+  }
+  removeDigest(use, image) {
+    const site = use.digest;
+    const split = use.split;
+    if (split?.canRemoveDigest) {
+      const pair = split.node.items.find((p) => p.value === site.node);
+      const edit = pair ? removePairEdit(split.node, pair, this.ctx) : "the digest is inherited";
+      if (typeof edit !== "string") {
+        this.edits.push(edit);
+        this.intent.removed.add(pair);
+        this.record(use, site, image, site.value, null);
         return;
       }
-      const retryCount = ~~request3.retryCount;
-      request3.retryCount = retryCount;
-      options.request.retryCount = retryCount;
-      const { wantRetry, retryAfter = 0 } = await (async function() {
-        if (/\bsecondary rate\b/i.test(error2.message)) {
-          const retryAfter2 = Number(error2.response.headers["retry-after"]) || state2.fallbackSecondaryRateRetryAfter;
-          const wantRetry2 = await emitter.trigger(
-            "secondary-limit",
-            retryAfter2,
-            options,
-            octokit,
-            retryCount
-          );
-          return { wantRetry: wantRetry2, retryAfter: retryAfter2 };
-        }
-        if (error2.response.headers != null && error2.response.headers["x-ratelimit-remaining"] === "0" || (error2.response.data?.errors ?? []).some(
-          (error22) => error22.type === "RATE_LIMITED"
-        )) {
-          const rateLimitReset = new Date(
-            ~~error2.response.headers["x-ratelimit-reset"] * 1e3
-          ).getTime();
-          const retryAfter2 = Math.max(
-            // Add one second so we retry _after_ the reset time
-            // https://docs.github.com/en/rest/overview/resources-in-the-rest-api?apiVersion=2022-11-28#exceeding-the-rate-limit
-            Math.ceil((rateLimitReset - Date.now()) / 1e3) + 1,
-            0
-          );
-          const wantRetry2 = await emitter.trigger(
-            "rate-limit",
-            retryAfter2,
-            options,
-            octokit,
-            retryCount
-          );
-          return { wantRetry: wantRetry2, retryAfter: retryAfter2 };
-        }
-        return {};
-      })();
-      if (wantRetry) {
-        request3.retryCount++;
-        return retryAfter * state2.retryAfterBaseValue;
-      }
+    }
+    this.setScalar(use, site, "", image);
+  }
+  insert(use, map, entries, image) {
+    if (this.touchedMaps.has(map)) return;
+    this.touchedMaps.add(map);
+    const own = map.items.filter((p) => (0, import_yaml5.isScalar)(p.key) && (0, import_yaml5.isScalar)(p.value) && !this.intent.removed.has(p));
+    const tagKey = use.split.tagKey;
+    const after = own.find((p) => p.key.value === tagKey) ?? own[own.length - 1];
+    const edit = after ? insertPairsEdit(map, after, entries, this.ctx) : "the map has no pair to insert after";
+    if (typeof edit === "string") {
+      this.skip(use, `cannot add ${entries.map((e) => e[0]).join(", ")}: ${edit}`);
+      return;
+    }
+    this.edits.push(edit);
+    this.intent.inserted.set(map, new Map(entries));
+    for (const [key, value] of entries) {
+      this.changes.push({
+        file: this.file.path,
+        document: use.document,
+        location: use.location ? `${use.location}.${key}` : key,
+        image,
+        old: null,
+        new: value,
+        at: edit.start
+      });
+    }
+  }
+  record(use, site, image, old, value) {
+    this.changes.push({
+      file: this.file.path,
+      document: use.document,
+      location: formatYamlPath(site.path),
+      image,
+      old,
+      new: value,
+      at: site.node.range[0]
     });
-  };
-  octokit.hook.wrap("request", (request3, options) => {
-    initializeBottleneck();
-    return wrapRequest2(state, request3, options);
-  });
-  return {};
+  }
+};
+
+// action/src/status-gate.ts
+function statusGate(patterns) {
+  return { patterns: [...patterns], matches: globMatcher(patterns) };
 }
-throttling.VERSION = VERSION2;
-throttling.triggersNotification = triggersNotification;
+function latestMatching(statuses, gate) {
+  const seen = /* @__PURE__ */ new Map();
+  for (const s of statuses) if (gate.matches(s.context) && !seen.has(s.context)) seen.set(s.context, s);
+  return [...seen.values()].sort((a, b) => a.context.localeCompare(b.context));
+}
+function gateVerdict(statuses, gate) {
+  const matched = latestMatching(statuses, gate);
+  if (matched.length === 0) return { ok: false, summary: "no status", matched };
+  const bad = matched.filter((s) => s.state !== "success");
+  if (bad.length === 0) return { ok: true, summary: "success", matched };
+  const states = [...new Set(bad.map((s) => s.state))].join("/");
+  return {
+    ok: false,
+    summary: matched.length === 1 ? states : `${states} (${bad.map((s) => s.context).join(", ")})`,
+    matched
+  };
+}
+function pickQualifying(commits, gate, options = {}) {
+  const candidates = commits.slice(options.skip ?? 0);
+  for (const c of candidates) {
+    if (gate.patterns.length === 0) return { commit: c, matched: [] };
+    const v = gateVerdict(c.statuses, gate);
+    if (v.ok) return { commit: c, matched: v.matched };
+  }
+  const newest = candidates[0];
+  return {
+    commit: void 0,
+    ...newest ? {
+      newest: {
+        sha: newest.sha,
+        summary: gate.patterns.length ? gateVerdict(newest.statuses, gate).summary : "none"
+      }
+    } : {}
+  };
+}
+
+// action/src/inputs.ts
+function envInputReader(env) {
+  return (name) => (env[`INPUT_${name.replace(/ /g, "_").toUpperCase()}`] ?? "").trim();
+}
+function lines(value) {
+  return value.split(/\r?\n/).map((l, i) => ({ text: l.trim(), line: i + 1 })).filter((l) => l.text !== "" && !l.text.startsWith("#"));
+}
+function imagesInput(value) {
+  const entries = lines(value);
+  return parseImageRequest(
+    entries.map((e) => e.text),
+    (i) => `Input 'images' line ${entries[i].line}`
+  );
+}
+function pathsInput(value) {
+  const entries = lines(value);
+  for (const e of entries) {
+    const glob = e.text.replace(/^!/, "");
+    if (glob.startsWith("/") || glob.split("/").includes(".."))
+      throw new TetherError(
+        "input",
+        `Input 'paths' line ${e.line}: "${e.text}" is not relative to the repository root`
+      );
+  }
+  return pathScope(entries.map((e) => e.text));
+}
+function list(value) {
+  return value.split(/[,\n]/).map((s) => s.trim()).filter(Boolean);
+}
+function bool(name, value, fallback) {
+  if (value === "") return fallback;
+  if (["true", "True", "TRUE"].includes(value)) return true;
+  if (["false", "False", "FALSE"].includes(value)) return false;
+  throw new TetherError("input", `Input '${name}': "${value}" is not a boolean (true or false)`);
+}
+function oneOf(name, value, allowed, fallback) {
+  if (value === "") return fallback;
+  if (allowed.includes(value)) return value;
+  throw new TetherError("input", `Input '${name}': "${value}" is not one of ${allowed.join(", ")}`);
+}
+function parseInputs(read) {
+  const repository = read("repository");
+  const m = /^([\w.-]+)\/([\w.-]+)$/.exec(repository);
+  if (!m) throw new TetherError("input", `Input 'repository': "${repository}" is not owner/name`);
+  const token = read("token");
+  if (token === "") throw new TetherError("input", "Input 'token' is required");
+  const mode = oneOf("mode", read("mode"), ["bump", "promote", "rollback"], "bump");
+  const inputs = {
+    mode,
+    repository: { owner: m[1], repo: m[2] },
+    token,
+    githubApiUrl: (read("github-api-url") || "https://api.github.com").replace(/\/+$/, ""),
+    base: read("base") || void 0,
+    images: mode === "bump" ? imagesInput(read("images")) : /* @__PURE__ */ new Map(),
+    paths: pathsInput(read("paths")),
+    from: read("from") || void 0,
+    to: read("to") || void 0,
+    requireStatus: statusGate(lines(read("require-status")).map((l) => l.text)),
+    pullRequest: bool("pull-request", read("pull-request"), true),
+    branch: read("branch") || void 0,
+    title: read("title") || void 0,
+    body: read("body") || void 0,
+    labels: list(read("labels")),
+    reviewers: list(read("reviewers")),
+    teamReviewers: list(read("team-reviewers")),
+    assignees: list(read("assignees")),
+    draft: bool("draft", read("draft"), false),
+    autoMerge: oneOf("auto-merge", read("auto-merge"), ["merge", "squash", "rebase"]),
+    commitMessage: read("commit-message") || void 0,
+    commitMethod: oneOf("commit-method", read("commit-method"), ["api", "git"], "api"),
+    dryRun: bool("dry-run", read("dry-run"), false)
+  };
+  if (mode === "bump" && inputs.images.size === 0)
+    throw new TetherError("input", "Input 'images' is required in bump mode");
+  if (mode === "promote" && (!inputs.from || !inputs.to)) {
+    throw new TetherError("input", "Inputs 'from' and 'to' are required in promote mode");
+  }
+  if (mode === "rollback" && !inputs.to) throw new TetherError("input", "Input 'to' is required in rollback mode");
+  return inputs;
+}
+
+// node_modules/@actions/github/lib/context.js
+import { readFileSync, existsSync as existsSync2 } from "fs";
+import { EOL as EOL5 } from "os";
+var Context = class {
+  /**
+   * Hydrate the context from the environment
+   */
+  constructor() {
+    var _a, _b, _c;
+    this.payload = {};
+    if (process.env.GITHUB_EVENT_PATH) {
+      if (existsSync2(process.env.GITHUB_EVENT_PATH)) {
+        this.payload = JSON.parse(readFileSync(process.env.GITHUB_EVENT_PATH, { encoding: "utf8" }));
+      } else {
+        const path = process.env.GITHUB_EVENT_PATH;
+        process.stdout.write(`GITHUB_EVENT_PATH ${path} does not exist${EOL5}`);
+      }
+    }
+    this.eventName = process.env.GITHUB_EVENT_NAME;
+    this.sha = process.env.GITHUB_SHA;
+    this.ref = process.env.GITHUB_REF;
+    this.workflow = process.env.GITHUB_WORKFLOW;
+    this.action = process.env.GITHUB_ACTION;
+    this.actor = process.env.GITHUB_ACTOR;
+    this.job = process.env.GITHUB_JOB;
+    this.runAttempt = parseInt(process.env.GITHUB_RUN_ATTEMPT, 10);
+    this.runNumber = parseInt(process.env.GITHUB_RUN_NUMBER, 10);
+    this.runId = parseInt(process.env.GITHUB_RUN_ID, 10);
+    this.apiUrl = (_a = process.env.GITHUB_API_URL) !== null && _a !== void 0 ? _a : `https://api.github.com`;
+    this.serverUrl = (_b = process.env.GITHUB_SERVER_URL) !== null && _b !== void 0 ? _b : `https://github.com`;
+    this.graphqlUrl = (_c = process.env.GITHUB_GRAPHQL_URL) !== null && _c !== void 0 ? _c : `https://api.github.com/graphql`;
+  }
+  get issue() {
+    const payload = this.payload;
+    return Object.assign(Object.assign({}, this.repo), { number: (payload.issue || payload.pull_request || payload).number });
+  }
+  get repo() {
+    if (process.env.GITHUB_REPOSITORY) {
+      const [owner, repo] = process.env.GITHUB_REPOSITORY.split("/");
+      return { owner, repo };
+    }
+    if (this.payload.repository) {
+      return {
+        owner: this.payload.repository.owner.login,
+        repo: this.payload.repository.name
+      };
+    }
+    throw new Error("context.repo requires a GITHUB_REPOSITORY environment variable like 'owner/repo'");
+  }
+};
+
+// node_modules/@actions/github/lib/internal/utils.js
+var httpClient = __toESM(require_lib(), 1);
+var import_undici2 = __toESM(require_undici(), 1);
+var __awaiter2 = function(thisArg, _arguments, P, generator) {
+  function adopt(value) {
+    return value instanceof P ? value : new P(function(resolve) {
+      resolve(value);
+    });
+  }
+  return new (P || (P = Promise))(function(resolve, reject) {
+    function fulfilled(value) {
+      try {
+        step(generator.next(value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function rejected(value) {
+      try {
+        step(generator["throw"](value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function step(result) {
+      result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected);
+    }
+    step((generator = generator.apply(thisArg, _arguments || [])).next());
+  });
+};
+function getAuthString(token, options) {
+  if (!token && !options.auth) {
+    throw new Error("Parameter token or opts.auth is required");
+  } else if (token && options.auth) {
+    throw new Error("Parameters token and opts.auth may not both be specified");
+  }
+  return typeof options.auth === "string" ? options.auth : `token ${token}`;
+}
+function getProxyAgent(destinationUrl) {
+  const hc = new httpClient.HttpClient();
+  return hc.getAgent(destinationUrl);
+}
+function getProxyAgentDispatcher(destinationUrl) {
+  const hc = new httpClient.HttpClient();
+  return hc.getAgentDispatcher(destinationUrl);
+}
+function getProxyFetch(destinationUrl) {
+  const httpDispatcher = getProxyAgentDispatcher(destinationUrl);
+  const proxyFetch = (url, opts) => __awaiter2(this, void 0, void 0, function* () {
+    return (0, import_undici2.fetch)(url, Object.assign(Object.assign({}, opts), { dispatcher: httpDispatcher }));
+  });
+  return proxyFetch;
+}
+function getApiBaseUrl() {
+  return process.env["GITHUB_API_URL"] || "https://api.github.com";
+}
+function getUserAgentWithOrchestrationId(baseUserAgent) {
+  var _a;
+  const orchId = (_a = process.env["ACTIONS_ORCHESTRATION_ID"]) === null || _a === void 0 ? void 0 : _a.trim();
+  if (orchId) {
+    const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, "_");
+    const tag = `actions_orchestration_id/${sanitizedId}`;
+    if (baseUserAgent === null || baseUserAgent === void 0 ? void 0 : baseUserAgent.includes(tag))
+      return baseUserAgent;
+    const ua = baseUserAgent ? `${baseUserAgent} ` : "";
+    return `${ua}${tag}`;
+  }
+  return baseUserAgent;
+}
 
 // node_modules/universal-user-agent/index.js
 function getUserAgent() {
@@ -49999,8 +51903,8 @@ function Collection() {
 var before_after_hook_default = { Singular, Collection };
 
 // node_modules/@octokit/endpoint/dist-bundle/index.js
-var VERSION3 = "0.0.0-development";
-var userAgent = `octokit-endpoint.js/${VERSION3} ${getUserAgent()}`;
+var VERSION = "0.0.0-development";
+var userAgent = `octokit-endpoint.js/${VERSION} ${getUserAgent()}`;
 var DEFAULTS = {
   method: "GET",
   baseUrl: "https://api.github.com",
@@ -50029,12 +51933,12 @@ function isPlainObject(value) {
   const Ctor = Object.prototype.hasOwnProperty.call(proto, "constructor") && proto.constructor;
   return typeof Ctor === "function" && Ctor instanceof Ctor && Function.prototype.call(Ctor) === Function.prototype.call(value);
 }
-function mergeDeep(defaults, options) {
-  const result = Object.assign({}, defaults);
+function mergeDeep(defaults2, options) {
+  const result = Object.assign({}, defaults2);
   Object.keys(options).forEach((key) => {
     if (isPlainObject(options[key])) {
-      if (!(key in defaults)) Object.assign(result, { [key]: options[key] });
-      else result[key] = mergeDeep(defaults[key], options[key]);
+      if (!(key in defaults2)) Object.assign(result, { [key]: options[key] });
+      else result[key] = mergeDeep(defaults2[key], options[key]);
     } else {
       Object.assign(result, { [key]: options[key] });
     }
@@ -50049,7 +51953,7 @@ function removeUndefinedProperties(obj) {
   }
   return obj;
 }
-function merge(defaults, route, options) {
+function merge(defaults2, route, options) {
   if (typeof route === "string") {
     let [method, url] = route.split(" ");
     options = Object.assign(url ? { method, url } : { url: method }, options);
@@ -50059,10 +51963,10 @@ function merge(defaults, route, options) {
   options.headers = lowercaseKeys(options.headers);
   removeUndefinedProperties(options);
   removeUndefinedProperties(options.headers);
-  const mergedOptions = mergeDeep(defaults || {}, options);
+  const mergedOptions = mergeDeep(defaults2 || {}, options);
   if (options.url === "/graphql") {
-    if (defaults && defaults.mediaType.previews?.length) {
-      mergedOptions.mediaType.previews = defaults.mediaType.previews.filter(
+    if (defaults2 && defaults2.mediaType.previews?.length) {
+      mergedOptions.mediaType.previews = defaults2.mediaType.previews.filter(
         (preview) => !mergedOptions.mediaType.previews.includes(preview)
       ).concat(mergedOptions.mediaType.previews);
     }
@@ -50130,8 +52034,8 @@ function isDefined(value) {
 function isKeyOperator(operator) {
   return operator === ";" || operator === "&" || operator === "?";
 }
-function getValues(context, operator, key, modifier) {
-  var value = context[key], result = [];
+function getValues(context3, operator, key, modifier) {
+  var value = context3[key], result = [];
   if (isDefined(value) && value !== "") {
     if (typeof value === "string" || typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") {
       value = value.toString();
@@ -50195,7 +52099,7 @@ function parseUrl(template) {
     expand: expand.bind(null, template)
   };
 }
-function expand(template, context) {
+function expand(template, context3) {
   var operators = ["+", "#", ".", "/", ";", "?", "&"];
   template = template.replace(
     /\{([^\{\}]+)\}|([^\{\}]+)/g,
@@ -50209,7 +52113,7 @@ function expand(template, context) {
         }
         expression.split(/,/g).forEach(function(variable) {
           var tmp = /([^:\*]*)(?::(\d+)|(\*))?/.exec(variable);
-          values.push(getValues(context, operator, tmp[1], tmp[2] || tmp[3]));
+          values.push(getValues(context3, operator, tmp[1], tmp[2] || tmp[3]));
         });
         if (operator && operator !== "+") {
           var separator = ",";
@@ -50233,7 +52137,7 @@ function expand(template, context) {
     return template.replace(/\/$/, "");
   }
 }
-function parse(options) {
+function parse2(options) {
   let method = options.method.toUpperCase();
   let url = (options.url || "/").replace(/:([a-z]\w+)/g, "{$1}");
   let headers = Object.assign({}, options.headers);
@@ -50296,8 +52200,8 @@ function parse(options) {
     options.request ? { request: options.request } : null
   );
 }
-function endpointWithDefaults(defaults, route, options) {
-  return parse(merge(defaults, route, options));
+function endpointWithDefaults(defaults2, route, options) {
+  return parse2(merge(defaults2, route, options));
 }
 function withDefaults(oldDefaults, newDefaults) {
   const DEFAULTS2 = merge(oldDefaults, newDefaults);
@@ -50306,7 +52210,7 @@ function withDefaults(oldDefaults, newDefaults) {
     DEFAULTS: DEFAULTS2,
     defaults: withDefaults.bind(null, DEFAULTS2),
     merge: merge.bind(null, DEFAULTS2),
-    parse
+    parse: parse2
   });
 }
 var endpoint = withDefaults(null, DEFAULTS);
@@ -50352,7 +52256,7 @@ var NullObject = /* @__PURE__ */ (() => {
   C.prototype = /* @__PURE__ */ Object.create(null);
   return C;
 })();
-function parse2(header, options) {
+function parse3(header, options) {
   const stopFlags = SEMI_FLAG | (options?.comma === true ? COMMA_FLAG : 0);
   const len = header.length;
   let valueStart = options?.start ?? 0;
@@ -50719,7 +52623,7 @@ var isContextSourceSupported = () => {
   try {
     const result = JSON.parse(
       "1",
-      (_, __, context) => !!context?.source && context.source === "1"
+      (_, __, context3) => !!context3?.source && context3.source === "1"
     );
     featureCache.set(parseFingerprint, result);
     return result;
@@ -50728,26 +52632,26 @@ var isContextSourceSupported = () => {
     return false;
   }
 };
-var convertMarkedBigIntsReviver = (key, value, context, userReviver) => {
+var convertMarkedBigIntsReviver = (key, value, context3, userReviver) => {
   const isCustomFormatBigInt = typeof value === "string" && customFormat.test(value);
   if (isCustomFormatBigInt) return BigInt(value.slice(0, -1));
   const isNoiseValue = typeof value === "string" && noiseValue.test(value);
   if (isNoiseValue) return value.slice(0, -1);
   const hasUserReviver = typeof userReviver === "function";
   if (!hasUserReviver) return value;
-  return userReviver(key, value, context);
+  return userReviver(key, value, context3);
 };
 var JSONParseV2 = (text, reviver) => {
-  return JSON.parse(text, (key, value, context) => {
+  return JSON.parse(text, (key, value, context3) => {
     const isNumber = typeof value === "number";
     const isOutOfBounds = value > Number.MAX_SAFE_INTEGER || value < Number.MIN_SAFE_INTEGER;
     const isBigNumber = isNumber && isOutOfBounds;
-    const isInt = context && intRegex.test(context.source);
+    const isInt = context3 && intRegex.test(context3.source);
     const isBigInt = isBigNumber && isInt;
-    if (isBigInt) return BigInt(context.source);
+    if (isBigInt) return BigInt(context3.source);
     const hasCustomReviver = typeof reviver === "function";
     if (!hasCustomReviver) return value;
-    return reviver(key, value, context);
+    return reviver(key, value, context3);
   });
 };
 var MAX_INT = Number.MAX_SAFE_INTEGER.toString();
@@ -50818,7 +52722,7 @@ var JSONParse = (text, reviver) => {
     const serializedData = serializeBigInts(text);
     return originalParse(
       serializedData,
-      (key, value, context) => convertMarkedBigIntsReviver(key, value, context, reviver)
+      (key, value, context3) => convertMarkedBigIntsReviver(key, value, context3, reviver)
     );
   } catch (error2) {
     if (error2 instanceof RangeError) {
@@ -50830,11 +52734,50 @@ var JSONParse = (text, reviver) => {
   }
 };
 
+// node_modules/@octokit/request-error/dist-src/index.js
+var RequestError = class extends Error {
+  name;
+  /**
+   * http status code
+   */
+  status;
+  /**
+   * Request options that lead to the error.
+   */
+  request;
+  /**
+   * Response object if a response was received
+   */
+  response;
+  constructor(message, statusCode, options) {
+    super(message, { cause: options.cause });
+    this.name = "HttpError";
+    this.status = Number.parseInt(statusCode);
+    if (Number.isNaN(this.status)) {
+      this.status = 0;
+    }
+    if ("response" in options) {
+      this.response = options.response;
+    }
+    const requestCopy = Object.assign({}, options.request);
+    if (options.request.headers.authorization) {
+      requestCopy.headers = Object.assign({}, options.request.headers, {
+        authorization: options.request.headers.authorization.replace(
+          /(?<! ) .*$/,
+          " [REDACTED]"
+        )
+      });
+    }
+    requestCopy.url = requestCopy.url.replace(/\bclient_secret=\w+/g, "client_secret=[REDACTED]").replace(/\baccess_token=\w+/g, "access_token=[REDACTED]");
+    this.request = requestCopy;
+  }
+};
+
 // node_modules/@octokit/request/dist-bundle/index.js
-var VERSION4 = "10.0.16";
+var VERSION2 = "10.0.16";
 var defaults_default = {
   headers: {
-    "user-agent": `octokit-request.js/${VERSION4} ${getUserAgent()}`
+    "user-agent": `octokit-request.js/${VERSION2} ${getUserAgent()}`
   }
 };
 function isPlainObject2(value) {
@@ -50845,10 +52788,10 @@ function isPlainObject2(value) {
   const Ctor = Object.prototype.hasOwnProperty.call(proto, "constructor") && proto.constructor;
   return typeof Ctor === "function" && Ctor instanceof Ctor && Function.prototype.call(Ctor) === Function.prototype.call(value);
 }
-var noop2 = () => "";
+var noop = () => "";
 async function fetchWrapper(requestOptions) {
-  const fetch = requestOptions.request?.fetch || globalThis.fetch;
-  if (!fetch) {
+  const fetch2 = requestOptions.request?.fetch || globalThis.fetch;
+  if (!fetch2) {
     throw new Error(
       "fetch is not set. Please pass a fetch implementation as new Octokit({ request: { fetch }}). Learn more at https://github.com/octokit/octokit.js/#fetch-missing"
     );
@@ -50864,7 +52807,7 @@ async function fetchWrapper(requestOptions) {
   );
   let fetchResponse;
   try {
-    fetchResponse = await fetch(requestOptions.url, {
+    fetchResponse = await fetch2(requestOptions.url, {
       method: requestOptions.method,
       body,
       redirect: requestOptions.request?.redirect,
@@ -50947,9 +52890,9 @@ async function fetchWrapper(requestOptions) {
 async function getResponseData(response) {
   const contentType = response.headers.get("content-type");
   if (!contentType) {
-    return response.text().catch(noop2);
+    return response.text().catch(noop);
   }
-  const mimetype = parse2(contentType);
+  const mimetype = parse3(contentType);
   if (isJSONResponse(mimetype)) {
     let text = "";
     try {
@@ -50962,7 +52905,7 @@ async function getResponseData(response) {
   // (RFC 2046) and must never be decoded as text, even when the response
   // carries a (misleading) `charset=utf-8` parameter — see #751.
   mimetype.parameters.charset?.toLowerCase() === "utf-8" && mimetype.type !== "application/octet-stream") {
-    return response.text().catch(noop2);
+    return response.text().catch(noop);
   } else {
     return response.arrayBuffer().catch(
       /* v8 ignore next -- @preserve */
@@ -51013,7 +52956,7 @@ function withDefaults2(oldEndpoint, newDefaults) {
 var request = withDefaults2(endpoint, defaults_default);
 
 // node_modules/@octokit/graphql/dist-bundle/index.js
-var VERSION5 = "0.0.0-development";
+var VERSION3 = "0.0.0-development";
 function _buildMessageForResponseErrors(data) {
   return `Request failed due to following response errors:
 ` + data.errors.map((e) => ` - ${e.message}`).join("\n");
@@ -51079,9 +53022,9 @@ function graphql(request22, query, options) {
     result.variables[key] = parsedOptions[key];
     return result;
   }, {});
-  const baseUrl = parsedOptions.baseUrl || request22.endpoint.DEFAULTS.baseUrl;
-  if (GHES_V3_SUFFIX_REGEX.test(baseUrl)) {
-    requestOptions.url = baseUrl.replace(GHES_V3_SUFFIX_REGEX, "/api/graphql");
+  const baseUrl2 = parsedOptions.baseUrl || request22.endpoint.DEFAULTS.baseUrl;
+  if (GHES_V3_SUFFIX_REGEX.test(baseUrl2)) {
+    requestOptions.url = baseUrl2.replace(GHES_V3_SUFFIX_REGEX, "/api/graphql");
   }
   return request22(requestOptions).then((response) => {
     if (response.data.errors) {
@@ -51110,7 +53053,7 @@ function withDefaults3(request22, newDefaults) {
 }
 var graphql2 = withDefaults3(request, {
   headers: {
-    "user-agent": `octokit-graphql.js/${VERSION5} ${getUserAgent()}`
+    "user-agent": `octokit-graphql.js/${VERSION3} ${getUserAgent()}`
   },
   method: "POST",
   url: "/graphql"
@@ -51168,19 +53111,19 @@ var createTokenAuth = function createTokenAuth2(token) {
 };
 
 // node_modules/@octokit/core/dist-src/version.js
-var VERSION6 = "7.0.8";
+var VERSION4 = "7.0.8";
 
 // node_modules/@octokit/core/dist-src/index.js
-var noop3 = () => {
+var noop2 = () => {
 };
 var consoleWarn = console.warn.bind(console);
 var consoleError = console.error.bind(console);
 function createLogger(logger = {}) {
   if (typeof logger.debug !== "function") {
-    logger.debug = noop3;
+    logger.debug = noop2;
   }
   if (typeof logger.info !== "function") {
-    logger.info = noop3;
+    logger.info = noop2;
   }
   if (typeof logger.warn !== "function") {
     logger.warn = consoleWarn;
@@ -51190,24 +53133,24 @@ function createLogger(logger = {}) {
   }
   return logger;
 }
-var userAgentTrail = `octokit-core.js/${VERSION6} ${getUserAgent()}`;
+var userAgentTrail = `octokit-core.js/${VERSION4} ${getUserAgent()}`;
 var Octokit = class {
-  static VERSION = VERSION6;
-  static defaults(defaults) {
+  static VERSION = VERSION4;
+  static defaults(defaults2) {
     const OctokitWithDefaults = class extends this {
       constructor(...args) {
         const options = args[0] || {};
-        if (typeof defaults === "function") {
-          super(defaults(options));
+        if (typeof defaults2 === "function") {
+          super(defaults2(options));
           return;
         }
         super(
           Object.assign(
             {},
-            defaults,
+            defaults2,
             options,
-            options.userAgent && defaults.userAgent ? {
-              userAgent: `${options.userAgent} ${defaults.userAgent}`
+            options.userAgent && defaults2.userAgent ? {
+              userAgent: `${options.userAgent} ${defaults2.userAgent}`
             } : null
           )
         );
@@ -51304,151 +53247,8 @@ var Octokit = class {
   auth;
 };
 
-// node_modules/@octokit/plugin-request-log/dist-src/version.js
-var VERSION7 = "6.0.0";
-
-// node_modules/@octokit/plugin-request-log/dist-src/index.js
-function requestLog(octokit) {
-  octokit.hook.wrap("request", (request3, options) => {
-    octokit.log.debug("request", options);
-    const start = Date.now();
-    const requestOptions = octokit.request.endpoint.parse(options);
-    const path = requestOptions.url.replace(options.baseUrl, "");
-    return request3(options).then((response) => {
-      const requestId = response.headers["x-github-request-id"];
-      octokit.log.info(
-        `${requestOptions.method} ${path} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
-      );
-      return response;
-    }).catch((error2) => {
-      const requestId = error2.response?.headers["x-github-request-id"] || "UNKNOWN";
-      octokit.log.error(
-        `${requestOptions.method} ${path} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
-      );
-      throw error2;
-    });
-  });
-}
-requestLog.VERSION = VERSION7;
-
-// node_modules/@octokit/plugin-paginate-rest/dist-bundle/index.js
-var VERSION8 = "0.0.0-development";
-function normalizePaginatedListResponse(response) {
-  if (!response.data) {
-    return {
-      ...response,
-      data: []
-    };
-  }
-  const responseNeedsNormalization = ("total_count" in response.data || "total_commits" in response.data) && !("url" in response.data);
-  if (!responseNeedsNormalization) return response;
-  const incompleteResults = response.data.incomplete_results;
-  const repositorySelection = response.data.repository_selection;
-  const totalCount = response.data.total_count;
-  const totalCommits = response.data.total_commits;
-  delete response.data.incomplete_results;
-  delete response.data.repository_selection;
-  delete response.data.total_count;
-  delete response.data.total_commits;
-  const namespaceKey = Object.keys(response.data)[0];
-  const data = response.data[namespaceKey];
-  response.data = data;
-  if (typeof incompleteResults !== "undefined") {
-    response.data.incomplete_results = incompleteResults;
-  }
-  if (typeof repositorySelection !== "undefined") {
-    response.data.repository_selection = repositorySelection;
-  }
-  response.data.total_count = totalCount;
-  response.data.total_commits = totalCommits;
-  return response;
-}
-function iterator(octokit, route, parameters) {
-  const options = typeof route === "function" ? route.endpoint(parameters) : octokit.request.endpoint(route, parameters);
-  const requestMethod = typeof route === "function" ? route : octokit.request;
-  const method = options.method;
-  const headers = options.headers;
-  let url = options.url;
-  return {
-    [Symbol.asyncIterator]: () => ({
-      async next() {
-        if (!url) return { done: true };
-        try {
-          const response = await requestMethod({ method, url, headers });
-          const normalizedResponse = normalizePaginatedListResponse(response);
-          url = ((normalizedResponse.headers.link || "").match(
-            /<([^<>]+)>;\s*rel="next"/
-          ) || [])[1];
-          if (!url && "total_commits" in normalizedResponse.data) {
-            const parsedUrl = new URL(normalizedResponse.url);
-            const params = parsedUrl.searchParams;
-            const page = parseInt(params.get("page") || "1", 10);
-            const per_page = parseInt(params.get("per_page") || "250", 10);
-            if (page * per_page < normalizedResponse.data.total_commits) {
-              params.set("page", String(page + 1));
-              url = parsedUrl.toString();
-            }
-          }
-          return { value: normalizedResponse };
-        } catch (error2) {
-          if (error2.status !== 409) throw error2;
-          url = "";
-          return {
-            value: {
-              status: 200,
-              headers: {},
-              data: []
-            }
-          };
-        }
-      }
-    })
-  };
-}
-function paginate(octokit, route, parameters, mapFn) {
-  if (typeof parameters === "function") {
-    mapFn = parameters;
-    parameters = void 0;
-  }
-  return gather(
-    octokit,
-    [],
-    iterator(octokit, route, parameters)[Symbol.asyncIterator](),
-    mapFn
-  );
-}
-function gather(octokit, results, iterator2, mapFn) {
-  return iterator2.next().then((result) => {
-    if (result.done) {
-      return results;
-    }
-    let earlyExit = false;
-    function done() {
-      earlyExit = true;
-    }
-    results = results.concat(
-      mapFn ? mapFn(result.value, done) : result.value.data
-    );
-    if (earlyExit) {
-      return results;
-    }
-    return gather(octokit, results, iterator2, mapFn);
-  });
-}
-var composePaginateRest = Object.assign(paginate, {
-  iterator
-});
-function paginateRest(octokit) {
-  return {
-    paginate: Object.assign(paginate.bind(null, octokit), {
-      iterator: iterator.bind(null, octokit)
-    })
-  };
-}
-paginateRest.VERSION = VERSION8;
-
 // node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/version.js
-var VERSION9 = "17.0.0";
+var VERSION5 = "17.0.0";
 
 // node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/generated/endpoints.js
 var Endpoints = {
@@ -53746,14 +55546,14 @@ var endpoints_default = Endpoints;
 var endpointMethodsMap = /* @__PURE__ */ new Map();
 for (const [scope, endpoints] of Object.entries(endpoints_default)) {
   for (const [methodName, endpoint2] of Object.entries(endpoints)) {
-    const [route, defaults, decorations] = endpoint2;
+    const [route, defaults2, decorations] = endpoint2;
     const [method, url] = route.split(/ /);
     const endpointDefaults = Object.assign(
       {
         method,
         url
       },
-      defaults
+      defaults2
     );
     if (!endpointMethodsMap.has(scope)) {
       endpointMethodsMap.set(scope, /* @__PURE__ */ new Map());
@@ -53823,8 +55623,8 @@ function endpointsToMethods(octokit) {
   }
   return newMethods;
 }
-function decorate(octokit, scope, methodName, defaults, decorations) {
-  const requestWithDefaults = octokit.request.defaults(defaults);
+function decorate(octokit, scope, methodName, defaults2, decorations) {
+  const requestWithDefaults = octokit.request.defaults(defaults2);
   function withDecorations(...args) {
     let options = requestWithDefaults.endpoint.merge(...args);
     if (decorations.mapToData) {
@@ -53872,7 +55672,7 @@ function restEndpointMethods(octokit) {
     rest: api
   };
 }
-restEndpointMethods.VERSION = VERSION9;
+restEndpointMethods.VERSION = VERSION5;
 function legacyRestEndpointMethods(octokit) {
   const api = endpointsToMethods(octokit);
   return {
@@ -53880,1430 +55680,489 @@ function legacyRestEndpointMethods(octokit) {
     rest: api
   };
 }
-legacyRestEndpointMethods.VERSION = VERSION9;
+legacyRestEndpointMethods.VERSION = VERSION5;
 
-// node_modules/@octokit/rest/dist-src/version.js
-var VERSION10 = "22.0.1";
-
-// node_modules/@octokit/rest/dist-src/index.js
-var Octokit2 = Octokit.plugin(requestLog, legacyRestEndpointMethods, paginateRest).defaults(
-  {
-    userAgent: `octokit-rest.js/${VERSION10}`
-  }
-);
-
-// shared/src/log.ts
-var silentLogger = {
-  debug() {
-  },
-  info() {
-  },
-  warn() {
-  },
-  error() {
-  },
-  with: () => silentLogger
-};
-
-// shared/src/github.ts
-var TetherOctokit = Octokit2.plugin(retry, throttling);
-function defaultGitHubOptions() {
-  return { baseUrl: "https://api.github.com", userAgent: "tether", log: silentLogger, retries: 3 };
-}
-function createGitHub(options) {
-  const o = { ...defaultGitHubOptions(), ...options };
-  const { auth: auth2 } = o;
-  const octokit = new TetherOctokit({
-    baseUrl: o.baseUrl.replace(/\/+$/, ""),
-    userAgent: o.userAgent,
-    ...typeof auth2 === "string" ? { auth: auth2 } : {},
-    log: {
-      debug: () => {
-      },
-      info: () => {
-      },
-      warn: (m) => o.log.warn(m),
-      // Octokit logs every failed request here; callers report the errors that matter themselves, so keep it quiet.
-      error: (m) => o.log.debug(m)
-    },
-    retry: { retries: o.retries },
-    throttle: {
-      onRateLimit: (retryAfter, req, _kit, count) => {
-        o.log.warn("GitHub rate limit", { request: `${req.method} ${req.url}`, retryAfter, attempt: count + 1 });
-        return count < o.retries;
-      },
-      onSecondaryRateLimit: (retryAfter, req, _kit, count) => {
-        o.log.warn("GitHub secondary rate limit", {
-          request: `${req.method} ${req.url}`,
-          retryAfter,
-          attempt: count + 1
-        });
-        return count < o.retries;
-      }
-    }
-  });
-  if (typeof auth2 === "function") {
-    octokit.hook.before("request", async (req) => {
-      req.headers.authorization = `token ${await auth2()}`;
-    });
-  }
-  return octokit;
-}
-
-// action/src/github-ops.ts
-function githubError(what, err) {
-  const e = err;
-  const message = e.response?.data?.message ?? e.message ?? String(err);
-  const hint = e.status === 404 ? " (missing repository or branch, or the token cannot see it)" : e.status === 403 ? " (the token lacks permission)" : "";
-  return new TetherError("github", `${what}: ${e.status ? `${e.status} ` : ""}${message}${hint}`, { cause: err });
-}
-async function call(what, fn) {
-  try {
-    return await fn();
-  } catch (err) {
-    throw githubError(what, err);
-  }
-}
-function statusOf(err) {
-  return err.status;
-}
-function openPr(p) {
-  return { number: p.number, url: p.html_url, nodeId: p.node_id, headSha: p.head.sha, headRef: p.head.ref };
-}
-var GitHubOps = class {
-  constructor(gh, repo) {
-    this.gh = gh;
-    this.repo = repo;
-  }
-  gh;
-  repo;
-  /** The repository's default branch and clone URL. */
-  async repository() {
-    const r = this.repo;
-    const { data } = await call(`repository ${r.owner}/${r.repo}`, () => this.gh.rest.repos.get({ ...r }));
-    return { defaultBranch: data.default_branch, cloneUrl: data.clone_url };
-  }
-  /** The open PR whose head is `branch` in the same repository, if any. */
-  async findOpenPr(branch, base) {
-    const r = this.repo;
-    const { data } = await call(
-      "list pull requests",
-      () => this.gh.rest.pulls.list({ ...r, head: `${r.owner}:${branch}`, base, state: "open", per_page: 5 })
-    );
-    const pr = data.find((p) => p.head.ref === branch);
-    return pr ? openPr(pr) : void 0;
-  }
-  /** The open PR into `base` whose head branch matches `pattern` (one list call). */
-  async findOpenPrLike(pattern, base) {
-    const r = this.repo;
-    const { data } = await call(
-      "list pull requests",
-      () => this.gh.rest.pulls.list({ ...r, base, state: "open", per_page: 100 })
-    );
-    const pr = data.find((p) => p.head.repo?.full_name === `${r.owner}/${r.repo}` && pattern.test(p.head.ref));
-    return pr ? openPr(pr) : void 0;
-  }
-  /** The tree and parents of a commit (through the Git Data API). */
-  async commitTree(sha) {
-    const { data } = await call(
-      `commit ${sha.slice(0, 7)}`,
-      () => this.gh.rest.git.getCommit({ ...this.repo, commit_sha: sha })
-    );
-    return { tree: data.tree.sha, parents: data.parents.map((p) => p.sha) };
-  }
-  /**
-   * One commit through the Git Data API (verified when the token is an App's or the workflow's): a tree on top of
-   * the parent's with the new file contents inline (no separate blob requests), then the commit.
-   */
-  async commitViaApi(options) {
-    const r = this.repo;
-    const tree = await call(
-      "create tree",
-      () => this.gh.rest.git.createTree({
-        ...r,
-        base_tree: options.baseTree,
-        tree: options.files.map((f) => ({
-          path: f.path,
-          mode: "100644",
-          type: "blob",
-          content: f.text
-        }))
-      })
-    );
-    const commit = await call(
-      "create commit",
-      () => this.gh.rest.git.createCommit({ ...r, message: options.message, tree: tree.data.sha, parents: [options.parent] })
-    );
-    return { commit: commit.data.sha, tree: tree.data.sha };
-  }
-  /** Points Tether's own PR branch at `sha`, creating it when missing (force: the branch is Tether's). */
-  async setPrBranch(branch, sha, exists2) {
-    const r = this.repo;
-    const update = async () => {
-      await call(
-        `update branch ${branch}`,
-        () => this.gh.rest.git.updateRef({ ...r, ref: `heads/${branch}`, sha, force: true })
-      );
+// node_modules/@octokit/plugin-paginate-rest/dist-bundle/index.js
+var VERSION6 = "0.0.0-development";
+function normalizePaginatedListResponse(response) {
+  if (!response.data) {
+    return {
+      ...response,
+      data: []
     };
-    if (exists2) return update();
-    try {
-      await this.gh.rest.git.createRef({ ...r, ref: `refs/heads/${branch}`, sha });
-    } catch (err) {
-      if (statusOf(err) === 422) return update();
-      throw githubError(`create branch ${branch}`, err);
-    }
   }
-  /** Fast-forwards `base` to `sha`; `conflict` when another writer moved it (GitHub's 422 non-fast-forward). */
-  async fastForward(base, sha) {
-    try {
-      await this.gh.rest.git.updateRef({ ...this.repo, ref: `heads/${base}`, sha, force: false });
-      return "ok";
-    } catch (err) {
-      if (statusOf(err) === 422) return "conflict";
-      throw githubError(`update ${base}`, err);
-    }
+  const responseNeedsNormalization = ("total_count" in response.data || "total_commits" in response.data) && !("url" in response.data);
+  if (!responseNeedsNormalization) return response;
+  const incompleteResults = response.data.incomplete_results;
+  const repositorySelection = response.data.repository_selection;
+  const totalCount = response.data.total_count;
+  const totalCommits = response.data.total_commits;
+  delete response.data.incomplete_results;
+  delete response.data.repository_selection;
+  delete response.data.total_count;
+  delete response.data.total_commits;
+  const namespaceKey = Object.keys(response.data)[0];
+  const data = response.data[namespaceKey];
+  response.data = data;
+  if (typeof incompleteResults !== "undefined") {
+    response.data.incomplete_results = incompleteResults;
   }
-  /** Commits on `base` that touched `path`, newest first, each with its statuses (newest first). */
-  async commitsTouching(base, path, limit = 20) {
-    const { data } = await call(
-      `commits touching ${path}`,
-      () => this.gh.rest.repos.listCommits({ ...this.repo, sha: base, path, per_page: limit })
-    );
-    const out = [];
-    for (const c of data) out.push({ sha: c.sha, message: c.commit.message, statuses: await this.statuses(c.sha) });
-    return out;
+  if (typeof repositorySelection !== "undefined") {
+    response.data.repository_selection = repositorySelection;
   }
-  /** A commit's statuses, newest first. */
-  async statuses(sha) {
-    const { data } = await call(
-      `statuses of ${sha.slice(0, 7)}`,
-      () => this.gh.rest.repos.listCommitStatusesForRef({ ...this.repo, ref: sha, per_page: 100 })
-    );
-    return data.map((s) => ({
-      context: s.context,
-      state: s.state,
-      description: s.description,
-      target_url: s.target_url,
-      created_at: s.created_at
-    }));
-  }
-  /** Opens a PR from `head` into `base`. */
-  async createPr(o) {
-    const { data } = await call("create pull request", () => this.gh.rest.pulls.create({ ...this.repo, ...o }));
-    return { number: data.number, url: data.html_url, nodeId: data.node_id, author: data.user?.login ?? "" };
-  }
-  /** Rewrites a PR's title and body. */
-  async updatePr(number, o) {
-    await call(`update #${number}`, () => this.gh.rest.pulls.update({ ...this.repo, pull_number: number, ...o }));
-  }
-  /** Closes a PR with a comment saying why. */
-  async closePr(number, comment) {
-    const r = this.repo;
-    await call(
-      `comment on #${number}`,
-      () => this.gh.rest.issues.createComment({ ...r, issue_number: number, body: comment })
-    );
-    await call(`close #${number}`, () => this.gh.rest.pulls.update({ ...r, pull_number: number, state: "closed" }));
-  }
-  /** Labels, reviewers, team reviewers and assignees; each only when asked for. */
-  async decoratePr(number, o) {
-    const r = this.repo;
-    if (o.labels.length)
-      await call(
-        "add labels",
-        () => this.gh.rest.issues.addLabels({ ...r, issue_number: number, labels: [...o.labels] })
-      );
-    if (o.reviewers.length || o.teamReviewers.length) {
-      await call(
-        "request reviewers",
-        () => this.gh.rest.pulls.requestReviewers({
-          ...r,
-          pull_number: number,
-          reviewers: [...o.reviewers],
-          team_reviewers: [...o.teamReviewers]
-        })
-      );
-    }
-    if (o.assignees.length)
-      await call(
-        "add assignees",
-        () => this.gh.rest.issues.addAssignees({ ...r, issue_number: number, assignees: [...o.assignees] })
-      );
-  }
-  /** Enables auto-merge through GraphQL; returns the reason when GitHub refuses (the caller warns, not fails). */
-  async enableAutoMerge(nodeId, method) {
-    try {
-      await this.gh.graphql(
-        `mutation($id: ID!, $method: PullRequestMergeMethod!) {
-          enablePullRequestAutoMerge(input: {pullRequestId: $id, mergeMethod: $method}) { pullRequest { number } }
-        }`,
-        { id: nodeId, method: method.toUpperCase() }
-      );
-      return void 0;
-    } catch (err) {
-      return err.message;
-    }
-  }
-};
-
-// shared/src/glob.ts
-var import_posix = __toESM(require_posix(), 1);
-var GLOB_OPTIONS = Object.freeze({ dot: true, posix: true });
-function globToRegExp(glob) {
-  return import_posix.default.makeRe(glob, GLOB_OPTIONS);
+  response.data.total_count = totalCount;
+  response.data.total_commits = totalCommits;
+  return response;
 }
-function listEntry(pattern) {
-  const s = import_posix.default.scan(pattern);
-  if (s.negated && !s.negatedExtglob) return { exclude: true, glob: pattern.slice(1) };
-  return { exclude: false, glob: pattern };
-}
-function listMatcher(patterns, compile) {
-  const include = [];
-  const exclude = [];
-  for (const p of patterns) {
-    const e = listEntry(p);
-    (e.exclude ? exclude : include).push(compile(e.glob));
-  }
-  const included = include.length === 0 ? () => true : (t) => include.some((m) => m(t));
-  return (text) => included(text) && !exclude.some((m) => m(text));
-}
-function globMatcher(patterns) {
-  if (patterns.length === 0) return () => false;
-  return listMatcher(patterns, (g) => (0, import_posix.default)(g, GLOB_OPTIONS));
-}
-function cleanPathGlob(glob) {
-  return glob.replace(/^(!?)\.\/+/, "$1").replace(/\/+$/, "");
-}
-function pathMatcher(globs) {
-  if (globs.length === 0) return () => true;
-  return listMatcher(globs.map(cleanPathGlob), (g) => {
-    const exact = (0, import_posix.default)(g, GLOB_OPTIONS);
-    const below = (0, import_posix.default)(`${g}/**`, GLOB_OPTIONS);
-    return (p) => exact(p) || below(p);
-  });
-}
-function pathScope(globs) {
-  return { globs: [...globs], matches: pathMatcher(globs) };
-}
-function globBase(glob) {
-  const clean = cleanPathGlob(glob);
-  const s = import_posix.default.scan(clean, GLOB_OPTIONS);
-  if (s.isGlob) return s.base;
-  const segments = clean.split("/");
-  if (/\.[a-z]+$/i.test(segments[segments.length - 1] ?? "")) segments.pop();
-  return segments.join("/");
-}
-function isExclusion(pattern) {
-  return listEntry(pattern).exclude;
-}
-
-// shared/src/plan-edits.ts
-var import_yaml5 = __toESM(require_dist(), 1);
-
-// shared/src/file-text.ts
-var DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024;
-function decodeFileText(path, bytes, maxBytes = DEFAULT_MAX_FILE_BYTES) {
-  if (bytes.length > maxBytes) return { path, reason: `larger than ${maxBytes} bytes (${bytes.length})` };
-  if (bytes.subarray(0, 8192).includes(0)) return { path, reason: "binary (contains NUL bytes)" };
-  try {
-    return { path, text: new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes) };
-  } catch {
-    return { path, reason: "binary (not valid UTF-8)" };
-  }
-}
-
-// shared/src/image-ref.ts
-var TAG = /^[\w][\w.-]{0,127}$/;
-var PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-var DOMAIN_COMPONENT = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
-var DIGEST = /^([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*):([0-9a-fA-F]{32,})$/;
-var DIGEST_HEX_LENGTH = { sha256: 64, sha384: 96, sha512: 128 };
-var NAME_MAX = 255;
-function parseImageRef(text) {
-  const why = explainInvalid(text);
-  if (typeof why === "string") throw invalid(text, why);
-  return why;
-}
-function tryParseImageRef(text) {
-  const r = explainInvalid(text);
-  return typeof r === "string" ? void 0 : r;
-}
-function normalizeRepository(name) {
-  const r = explainInvalid(name);
-  if (typeof r === "string") throw invalid(name, r);
-  if (r.tag !== void 0 || r.digest !== void 0) throw invalid(name, "a repository name has no tag or digest");
-  return r.repository;
-}
-function tryNormalizeRepository(name) {
-  const r = explainInvalid(name);
-  return typeof r === "string" || r.tag !== void 0 || r.digest !== void 0 ? void 0 : r.repository;
-}
-function formatImageRef(ref) {
-  return `${ref.name}${ref.tag !== void 0 ? `:${ref.tag}` : ""}${ref.digest !== void 0 ? `@${ref.digest}` : ""}`;
-}
-function checkTag(tag) {
-  if (tag === "") return "the tag is empty";
-  if (!TAG.test(tag)) return `tag "${tag}" must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`;
-  return void 0;
-}
-function checkDigest(digest) {
-  const m = DIGEST.exec(digest);
-  if (!m) return `digest "${digest}" must be <algorithm>:<hex, at least 32 digits>`;
-  const want = DIGEST_HEX_LENGTH[m[1]];
-  if (want !== void 0 && (m[2].length !== want || /[A-F]/.test(m[2])))
-    return `a ${m[1]} digest has ${want} lower-case hex digits, "${digest}" has ${m[2].length}`;
-  return void 0;
-}
-function invalid(text, why) {
-  return new TetherError("invalid-reference", `"${text}" is not an image reference: ${why}`);
-}
-function explainInvalid(text) {
-  if (text === "") return "it is empty";
-  if (/\s/.test(text)) return "it contains whitespace";
-  let rest = text;
-  let digest;
-  const at = rest.indexOf("@");
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-    const bad = checkDigest(digest);
-    if (bad) return bad;
-  }
-  let tag;
-  const colon = rest.lastIndexOf(":");
-  if (colon > rest.lastIndexOf("/")) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-    const bad = checkTag(tag);
-    if (bad) return bad;
-  }
-  const name = rest;
-  if (name === "") return "the repository name is empty";
-  if (name.length > NAME_MAX) return `the repository name is longer than ${NAME_MAX} characters`;
-  const slash = name.indexOf("/");
-  let domain = "docker.io";
-  let path = name;
-  if (slash >= 0) {
-    const first = name.slice(0, slash);
-    if (/[.:]/.test(first) || first === "localhost" || first.startsWith("[") || first !== first.toLowerCase()) {
-      const bad = checkDomain(first);
-      if (bad) return bad;
-      domain = first === "index.docker.io" ? "docker.io" : first;
-      path = name.slice(slash + 1);
-    }
-  }
-  for (const component of path.split("/")) {
-    if (component === "") return "the repository path has an empty component";
-    if (!PATH_COMPONENT.test(component)) {
-      if (component !== component.toLowerCase()) return "the repository name must be lower-case";
-      return `path component "${component}" may hold only a-z, 0-9 and single separators (., _, __, -)`;
-    }
-  }
-  if (domain === "docker.io" && !path.includes("/")) path = `library/${path}`;
-  const ref = { name, domain, path, repository: `${domain}/${path}` };
-  if (tag !== void 0) ref.tag = tag;
-  if (digest !== void 0) ref.digest = digest;
-  return ref;
-}
-function checkDomain(domain) {
-  let host = domain;
-  let port;
-  if (host.startsWith("[")) {
-    const end = host.indexOf("]");
-    if (end < 0 || !/^[0-9a-fA-F:.]+$/.test(host.slice(1, end))) return `registry "${domain}" is not a valid IPv6 host`;
-    port = host.slice(end + 1);
-    if (port !== "" && !port.startsWith(":")) return `registry "${domain}" is not host[:port]`;
-    port = port === "" ? void 0 : port.slice(1);
-    host = "";
-  } else {
-    const c = host.indexOf(":");
-    if (c >= 0) {
-      port = host.slice(c + 1);
-      host = host.slice(0, c);
-    }
-  }
-  if (port !== void 0 && !/^[0-9]+$/.test(port)) return `registry port "${port}" is not a number`;
-  if (host !== "" && !host.split(".").every((c) => DOMAIN_COMPONENT.test(c)))
-    return `registry "${domain}" is not a valid host name`;
-  return void 0;
-}
-
-// shared/src/image-uses.ts
-var import_yaml = __toESM(require_dist(), 1);
-
-// shared/src/yaml-path.ts
-var BARE_KEY = /^[A-Za-z_$][\w$-]*$/;
-function formatYamlPath(segments) {
-  let out = "";
-  for (const s of segments) {
-    if (typeof s === "number") out += `[${s}]`;
-    else if (BARE_KEY.test(s)) out += out === "" ? s : `.${s}`;
-    else out += `[${JSON.stringify(s)}]`;
-  }
-  return out;
-}
-function parseYamlPath(text) {
-  const out = [];
-  let i = 0;
-  const fail = (why) => new TetherError("input", `YAML path "${text}" is malformed at column ${i + 1}: ${why}`);
-  while (i < text.length) {
-    const c = text[i];
-    if (c === "[") {
-      const close = /^\[(\d+)\]/.exec(text.slice(i));
-      if (close) {
-        out.push(Number(close[1]));
-        i += close[0].length;
-        continue;
-      }
-      const quoted = /^\["((?:[^"\\]|\\.)*)"\]/.exec(text.slice(i));
-      if (!quoted) throw fail('expected [<index>] or ["<key>"]');
-      out.push(JSON.parse(`"${quoted[1]}"`));
-      i += quoted[0].length;
-      continue;
-    }
-    if (c === ".") {
-      if (out.length === 0) throw fail('a path does not start with "."');
-      i++;
-    }
-    const m = /^[^.[\]]+/.exec(text.slice(i));
-    if (!m) throw fail("expected a key");
-    out.push(m[0]);
-    i += m[0].length;
-  }
-  if (out.length === 0) throw fail("the path is empty");
-  return out;
-}
-
-// shared/src/image-uses.ts
-var CONTAINER_LISTS = /* @__PURE__ */ new Set(["containers", "initContainers", "ephemeralContainers"]);
-var MARKER = /(?:^|[ \t])#[^\n]*?tether:image=([^\s]+)/g;
-var KUSTOMIZE_FILE = /(^|\/)(kustomization\.ya?ml|Kustomization)$/;
-function findImageUses(file, fields = []) {
-  const scan = { uses: [], notes: [] };
-  const markers = findMarkers(file.text, scan);
-  const applicableFields = fields.filter((f) => f.files === void 0 || globToRegExp(f.files).test(file.path));
-  file.docs.forEach((doc, index2) => {
-    scanDocument(file, doc, index2, markers, applicableFields, scan);
-  });
-  return scan;
-}
-function findMarkers(text, scan) {
-  if (!text.includes("tether:image=")) return [];
-  const out = [];
-  for (const m of text.matchAll(MARKER)) {
-    const offset = m.index + m[0].length - m[1].length - "tether:image=".length;
-    let spec = m[1];
-    let part = "ref";
-    const suffix = /:(tag|digest|name)$/.exec(spec);
-    if (suffix) {
-      part = suffix[1];
-      spec = spec.slice(0, -suffix[0].length);
-    }
-    const repository = tryNormalizeRepository(spec);
-    if (repository === void 0) {
-      scan.notes.push({ location: `marker "${m[1]}"`, reason: `"${spec}" is not a repository name` });
-      continue;
-    }
-    out.push({ lineStart: text.lastIndexOf("\n", offset) + 1, offset, repository, part });
-  }
-  return out;
-}
-function scalarText(node, text) {
-  if (typeof node.value === "string") return node.value;
-  if (node.value === null) return "";
-  return node.range ? text.slice(node.range[0], node.range[1]) : String(node.value);
-}
-function keyOf(key) {
-  if (!(0, import_yaml.isScalar)(key)) return void 0;
-  const v = key.value;
-  return typeof v === "symbol" ? void 0 : String(v);
-}
-function isMergeKey(key) {
-  return (0, import_yaml.isScalar)(key) && (typeof key.value === "symbol" || key.value === "<<");
-}
-function lookup(map, key, doc) {
-  return lookupOwned(map, key, doc)?.pair;
-}
-function lookupOwned(map, key, doc, depth = 0) {
-  const merged = [];
-  for (const pair of map.items) {
-    if (isMergeKey(pair.key)) merged.push(pair.value);
-    else if (keyOf(pair.key) === key) return { pair, owner: map };
-  }
-  if (merged.length === 0 || depth > 8) return void 0;
-  for (const source of merged) {
-    const targets = (0, import_yaml.isSeq)(source) ? source.items : [source];
-    for (const t of targets) {
-      const m = (0, import_yaml.isAlias)(t) ? t.resolve(doc) : t;
-      if ((0, import_yaml.isMap)(m)) {
-        const found = lookupOwned(m, key, doc, depth + 1);
-        if (found) return found;
-      }
-    }
-  }
-  return void 0;
-}
-function scanDocument(file, doc, document2, markers, fields, scan) {
-  const { text } = file;
-  const anchorPaths = /* @__PURE__ */ new Map();
-  const found = [];
-  const path = [];
-  const siteAt = (map, key) => {
-    const hit = lookupOwned(map, key, doc);
-    if (!hit) return void 0;
-    const value = hit.pair.value;
-    const target = (0, import_yaml.isAlias)(value) ? value.resolve(doc) : value;
-    if (!(0, import_yaml.isScalar)(target) || !target.range) return void 0;
-    const ownerPath = hit.owner === map ? path : anchorPaths.get(hit.owner) ?? path;
-    const where = target === value ? [...ownerPath, key] : anchorPaths.get(target) ?? [...ownerPath, key];
-    return { node: target, path: where, value: scalarText(target, text) };
-  };
-  const onImageKey = (map) => {
-    const site = siteAt(map, "image");
-    if (!site || typeof site.node.value !== "string") return;
-    const ref = tryParseImageRef(site.value);
-    if (!ref) return;
-    const n = path.length;
-    const container = n >= 2 && typeof path[n - 1] === "number" && CONTAINER_LISTS.has(String(path[n - 2]));
-    found.push({
-      file: file.path,
-      document: document2,
-      source: container ? "container" : "image",
-      location: formatYamlPath(site.path),
-      repositories: [ref.repository],
-      version: versionOf(ref.tag, ref.digest),
-      ref: { ...site, path: site.path, name: ref.name }
-    });
-  };
-  const onRepositoryMap = (map) => {
-    const repoSite = siteAt(map, "repository");
-    if (!repoSite || typeof repoSite.node.value !== "string" || repoSite.value === "") return;
-    const tagPair = lookup(map, "tag", doc);
-    const digestPair = lookup(map, "digest", doc);
-    if (!tagPair && !digestPair && path[path.length - 1] !== "image") return;
-    const registrySite = siteAt(map, "registry");
-    const full = registrySite && registrySite.value !== "" ? `${registrySite.value}/${repoSite.value}` : repoSite.value;
-    const repository = tryNormalizeRepository(full);
-    if (!repository) return;
-    const use = {
-      file: file.path,
-      document: document2,
-      source: "helm",
-      location: formatYamlPath(path),
-      repositories: [repository],
-      version: {},
-      split: { node: map, tagKey: "tag", digestKey: "digest", canAddDigest: false, canRemoveDigest: false }
-    };
-    const tag = siteAt(map, "tag");
-    const digest = siteAt(map, "digest");
-    if (tagPair && !tag || digestPair && !digest) return;
-    if (tag) use.tag = tag;
-    if (digest) use.digest = digest;
-    use.version = versionOf(tag?.value, digest?.value);
-    found.push(use);
-  };
-  const markerCandidate = (value) => {
-    const start = value.range?.[0];
-    if (start === void 0) return;
-    for (const m of markers) {
-      if (start < m.lineStart || start >= m.offset) continue;
-      const target = (0, import_yaml.isAlias)(value) ? value.resolve(doc) : value;
-      if (!(0, import_yaml.isScalar)(target)) continue;
-      if (!m.best || start > m.best.at) {
-        const where = target === value ? [...path] : anchorPaths.get(target) ?? [...path];
-        m.best = { node: target, path: where, at: start };
-      }
-    }
-  };
-  const visit = (node) => {
-    if (!node || typeof node !== "object") return;
-    if (node.anchor) anchorPaths.set(node, [...path]);
-    if (markers.length > 0 && ((0, import_yaml.isScalar)(node) || (0, import_yaml.isAlias)(node))) markerCandidate(node);
-    if ((0, import_yaml.isMap)(node)) {
-      let interesting = false;
-      for (const pair of node.items) {
-        const k = (0, import_yaml.isScalar)(pair.key) ? pair.key.value : void 0;
-        if (k === "image" || k === "repository" || typeof k === "symbol") {
-          interesting = true;
-          break;
+function iterator(octokit, route, parameters) {
+  const options = typeof route === "function" ? route.endpoint(parameters) : octokit.request.endpoint(route, parameters);
+  const requestMethod = typeof route === "function" ? route : octokit.request;
+  const method = options.method;
+  const headers = options.headers;
+  let url = options.url;
+  return {
+    [Symbol.asyncIterator]: () => ({
+      async next() {
+        if (!url) return { done: true };
+        try {
+          const response = await requestMethod({ method, url, headers });
+          const normalizedResponse = normalizePaginatedListResponse(response);
+          url = ((normalizedResponse.headers.link || "").match(
+            /<([^<>]+)>;\s*rel="next"/
+          ) || [])[1];
+          if (!url && "total_commits" in normalizedResponse.data) {
+            const parsedUrl = new URL(normalizedResponse.url);
+            const params = parsedUrl.searchParams;
+            const page = parseInt(params.get("page") || "1", 10);
+            const per_page = parseInt(params.get("per_page") || "250", 10);
+            if (page * per_page < normalizedResponse.data.total_commits) {
+              params.set("page", String(page + 1));
+              url = parsedUrl.toString();
+            }
+          }
+          return { value: normalizedResponse };
+        } catch (error2) {
+          if (error2.status !== 409) throw error2;
+          url = "";
+          return {
+            value: {
+              status: 200,
+              headers: {},
+              data: []
+            }
+          };
         }
       }
-      if (interesting) {
-        onImageKey(node);
-        onRepositoryMap(node);
-      }
-      for (const pair of node.items) {
-        const k = keyOf(pair.key);
-        if (k === void 0) continue;
-        path.push(k);
-        visit(pair.value);
-        path.pop();
-      }
-    } else if ((0, import_yaml.isSeq)(node)) {
-      for (let i = 0; i < node.items.length; i++) {
-        path.push(i);
-        visit(node.items[i]);
-        path.pop();
-      }
-    }
+    })
   };
-  visit(doc.contents);
-  scanKustomization(file, doc, document2, found);
-  const claimed = /* @__PURE__ */ new Set();
-  const explicit = [];
-  splitGroups(
-    file,
-    document2,
-    "marker",
-    markers.filter((m) => m.best).map((m) => ({ ...m.best, repository: m.repository, part: m.part })),
-    explicit,
-    scan
+}
+function paginate(octokit, route, parameters, mapFn) {
+  if (typeof parameters === "function") {
+    mapFn = parameters;
+    parameters = void 0;
+  }
+  return gather(
+    octokit,
+    [],
+    iterator(octokit, route, parameters)[Symbol.asyncIterator](),
+    mapFn
   );
-  splitGroups(file, document2, "field", resolveFields(doc, fields, anchorPaths, scan), explicit, scan);
-  for (const m of markers) m.best = void 0;
-  for (const use of explicit) for (const s of sitesOf(use)) claimed.add(s.node);
-  scan.uses.push(...explicit);
-  const seen = /* @__PURE__ */ new Map();
-  for (const use of found) {
-    const sites = sitesOf(use);
-    const identity = use.repositories.join(" ");
-    if (sites.some((s) => claimed.has(s.node))) continue;
-    if (sites.length > 0 && sites.every((s) => seen.get(s.node) === identity)) continue;
-    for (const s of sites) seen.set(s.node, identity);
-    scan.uses.push(use);
-  }
 }
-function sitesOf(use) {
-  return [use.ref, use.tag, use.digest].filter((s) => s !== void 0);
-}
-function versionOf(tag, digest) {
-  const v = {};
-  if (tag) v.tag = tag;
-  if (digest) v.digest = digest;
-  return v;
-}
-function scanKustomization(file, doc, document2, found) {
-  const root = doc.contents;
-  if (!(0, import_yaml.isMap)(root)) return;
-  const kind = lookup(root, "kind", doc);
-  const apiVersion = lookup(root, "apiVersion", doc);
-  const kindText = (0, import_yaml.isScalar)(kind?.value) ? String(kind.value.value) : void 0;
-  const api = (0, import_yaml.isScalar)(apiVersion?.value) ? String(apiVersion.value.value) : "";
-  let images;
-  let base = [];
-  if (KUSTOMIZE_FILE.test(file.path) || kindText === "Kustomization" && api.startsWith("kustomize.config.k8s.io/"))
-    images = lookup(root, "images", doc)?.value;
-  else if (kindText === "Kustomization" && api.startsWith("kustomize.toolkit.fluxcd.io/")) {
-    const spec = lookup(root, "spec", doc)?.value;
-    if ((0, import_yaml.isMap)(spec)) images = lookup(spec, "images", doc)?.value;
-    base = ["spec"];
-  }
-  if ((0, import_yaml.isAlias)(images)) images = images.resolve(doc);
-  if (!(0, import_yaml.isSeq)(images)) return;
-  images.items.forEach((item, i) => {
-    const entry = (0, import_yaml.isAlias)(item) ? item.resolve(doc) : item;
-    if (!(0, import_yaml.isMap)(entry)) return;
-    const at = [...base, "images", i];
-    const site = (key) => {
-      const v = lookup(entry, key, doc)?.value;
-      const s = (0, import_yaml.isAlias)(v) ? v.resolve(doc) : v;
-      return (0, import_yaml.isScalar)(s) && s.range ? { node: s, path: [...at, key], value: scalarText(s, file.text) } : void 0;
-    };
-    const name = site("name");
-    const newName = site("newName");
-    const repositories = [name, newName].map((s) => s && s.value !== "" ? tryNormalizeRepository(s.value) : void 0).filter((r) => r !== void 0);
-    if (repositories.length === 0) return;
-    const use = {
-      file: file.path,
-      document: document2,
-      source: "kustomize",
-      location: formatYamlPath(at),
-      repositories: [...new Set(repositories.reverse())],
-      version: {},
-      split: { node: entry, tagKey: "newTag", digestKey: "digest", canAddDigest: true, canRemoveDigest: true }
-    };
-    const tag = site("newTag");
-    const digest = site("digest");
-    if (tag) use.tag = tag;
-    if (digest) use.digest = digest;
-    use.version = versionOf(tag?.value, digest?.value);
-    found.push(use);
-  });
-}
-function resolveFields(doc, fields, anchorPaths, scan) {
-  const out = [];
-  for (const f of fields) {
-    const segments = parseYamlPath(f.path);
-    let node = doc.contents;
-    for (const seg of segments) {
-      if ((0, import_yaml.isAlias)(node)) node = node.resolve(doc);
-      if (typeof seg === "number") node = (0, import_yaml.isSeq)(node) ? node.items[seg] : void 0;
-      else node = (0, import_yaml.isMap)(node) ? lookup(node, seg, doc)?.value : void 0;
-      if (node === void 0) break;
+function gather(octokit, results, iterator2, mapFn) {
+  return iterator2.next().then((result) => {
+    if (result.done) {
+      return results;
     }
-    if ((0, import_yaml.isAlias)(node)) node = node.resolve(doc);
-    if (node === void 0) continue;
-    if (!(0, import_yaml.isScalar)(node) || !node.range) {
-      scan.notes.push({ location: f.path, reason: "the path names a map or list, not a scalar" });
-      continue;
+    let earlyExit = false;
+    function done() {
+      earlyExit = true;
     }
-    out.push({
-      node,
-      path: anchorPaths.get(node) ?? segments,
-      repository: normalizeRepository(f.image),
-      part: f.part ?? "ref"
-    });
-  }
-  return out;
-}
-function splitGroups(file, document2, source, sites, out, scan) {
-  const groups2 = /* @__PURE__ */ new Map();
-  for (const s of sites) {
-    const value = scalarText(s.node, file.text);
-    const location = formatYamlPath(s.path);
-    if (s.part === "ref") {
-      const ref = tryParseImageRef(value);
-      if (!ref) {
-        scan.notes.push({ location, reason: `"${value}" is not an image reference` });
-        continue;
-      }
-      out.push({
-        file: file.path,
-        document: document2,
-        source,
-        location,
-        repositories: [s.repository],
-        version: versionOf(ref.tag, ref.digest),
-        ref: { node: s.node, path: s.path, value, name: ref.name }
-      });
-      continue;
-    }
-    const parent = s.path.slice(0, -1);
-    const key = `${s.repository}\0${formatYamlPath(parent)}`;
-    let use = groups2.get(key);
-    if (!use) {
-      use = {
-        file: file.path,
-        document: document2,
-        source,
-        location: formatYamlPath(parent),
-        repositories: [s.repository],
-        version: {}
-      };
-      groups2.set(key, use);
-    }
-    if (s.part === "tag") use.tag = { node: s.node, path: s.path, value };
-    if (s.part === "digest") use.digest = { node: s.node, path: s.path, value };
-    use.version = versionOf(use.tag?.value, use.digest?.value);
-  }
-  for (const use of groups2.values()) if (use.tag || use.digest) out.push(use);
-}
-
-// shared/src/text-edits.ts
-var import_yaml2 = __toESM(require_dist(), 1);
-function applyTextEdits(text, edits) {
-  const sorted = [...edits].sort((a, b) => a.start - b.start || a.end - b.end);
-  let out = "";
-  let at = 0;
-  for (const e of sorted) {
-    if (e.start < at) throw new Error(`overlapping edits at offset ${e.start}`);
-    out += text.slice(at, e.start) + e.insert;
-    at = e.end;
-  }
-  return out + text.slice(at);
-}
-var PLAIN_SAFE = /^[A-Za-z0-9_./+-][A-Za-z0-9_./@:+-]*$/;
-function isSafePlain(value) {
-  if (!PLAIN_SAFE.test(value) || value.endsWith(":") || value.startsWith("-")) return false;
-  if (/^[A-Za-z]+$/.test(value) && value.length > 5) return true;
-  return (0, import_yaml2.parse)(value) === value && (0, import_yaml2.parse)(value, { version: "1.1" }) === value;
-}
-function doubleQuoted(value) {
-  return JSON.stringify(value);
-}
-function setScalarEdit(node, value, ctx) {
-  const [start, end] = node.range;
-  if (ctx.json) return { start, end, insert: doubleQuoted(value) };
-  switch (node.type) {
-    case import_yaml2.Scalar.QUOTE_SINGLE:
-      if (/^[\x20-\x7e]*$/.test(value)) return { start, end, insert: `'${value.replace(/'/g, "''")}'` };
-      return { start, end, insert: doubleQuoted(value) };
-    case import_yaml2.Scalar.QUOTE_DOUBLE:
-      return { start, end, insert: doubleQuoted(value) };
-    case import_yaml2.Scalar.BLOCK_FOLDED:
-    case import_yaml2.Scalar.BLOCK_LITERAL:
-      return blockScalarEdit(node, value, ctx.text);
-    default: {
-      const strTag = node.tag === "tag:yaml.org,2002:str" || node.tag === "!";
-      const plainOk = strTag ? PLAIN_SAFE.test(value) && !value.endsWith(":") : isSafePlain(value);
-      let insert = plainOk ? value : doubleQuoted(value);
-      if (start === end && ctx.text[start - 1] === ":") insert = ` ${insert}`;
-      return { start, end, insert };
-    }
-  }
-}
-function blockScalarEdit(node, value, text) {
-  const [start, end] = node.range;
-  const source = text.slice(start, end);
-  const header = source.indexOf("\n");
-  const lines2 = [];
-  let at = header + 1;
-  while (at > 0 && at < source.length) {
-    const nl = source.indexOf("\n", at);
-    const to = nl < 0 ? source.length : nl;
-    if (source.slice(at, to).trim() !== "") lines2.push({ from: at, to });
-    at = nl < 0 ? source.length : nl + 1;
-  }
-  if (lines2.length !== 1 || value.includes("\n")) return "a block scalar with more than one line is not rewritten";
-  const line = lines2[0];
-  const raw = source.slice(line.from, line.to);
-  const indent = raw.length - raw.trimStart().length;
-  const content = raw.trimStart().replace(/\r$/, "");
-  return { start: start + line.from + indent, end: start + line.from + indent + content.length, insert: value };
-}
-function lineEnding(text) {
-  const nl = text.indexOf("\n");
-  return nl > 0 && text[nl - 1] === "\r" ? "\r\n" : "\n";
-}
-function lineStartOf(text, offset) {
-  return text.lastIndexOf("\n", offset - 1) + 1;
-}
-function lineEndOf(text, offset) {
-  const nl = text.indexOf("\n", offset);
-  if (nl < 0) return text.length;
-  return text[nl - 1] === "\r" ? nl - 1 : nl;
-}
-function isOneLineScalar(node, text) {
-  if (!(node instanceof import_yaml2.Scalar) || !node.range) return false;
-  if (node.type === import_yaml2.Scalar.BLOCK_FOLDED || node.type === import_yaml2.Scalar.BLOCK_LITERAL) return false;
-  return !text.slice(node.range[0], node.range[1]).includes("\n");
-}
-function insertPairsEdit(map, after, entries, ctx) {
-  const { text, json } = ctx;
-  const keyNode = after.key;
-  if (!(keyNode instanceof import_yaml2.Scalar) || !keyNode.range) return "the map has no plain key to insert after";
-  if (!isOneLineScalar(after.value, text)) return `the value of "${String(keyNode.value)}" is not a one-line scalar`;
-  const valueEnd = after.value.range[1];
-  const eol = lineEnding(text);
-  const column = keyNode.range[0] - lineStartOf(text, keyNode.range[0]);
-  const pairs = entries.map(([key, value]) => {
-    const rendered = json ? doubleQuoted(value) : isSafePlain(value) ? value : doubleQuoted(value);
-    return `${json ? doubleQuoted(key) : key}: ${rendered}`;
-  });
-  if (!map.flow) {
-    if (lineStartOf(text, valueEnd) !== lineStartOf(text, keyNode.range[0])) return "the pair spans lines";
-    const at = lineEndOf(text, valueEnd);
-    return { start: at, end: at, insert: pairs.map((p) => `${eol}${" ".repeat(column)}${p}`).join("") };
-  }
-  const multiLine = lineStartOf(text, keyNode.range[0]) !== lineStartOf(text, map.range[0]);
-  const sep2 = multiLine ? `,${eol}${" ".repeat(column)}` : ", ";
-  return { start: valueEnd, end: valueEnd, insert: pairs.map((p) => `${sep2}${p}`).join("") };
-}
-function removePairEdit(map, pair, ctx) {
-  const { text } = ctx;
-  const keyNode = pair.key;
-  if (!(keyNode instanceof import_yaml2.Scalar) || !keyNode.range) return "the key is not a scalar";
-  if (!isOneLineScalar(pair.value, text)) return "the value is not a one-line scalar";
-  if (map.items.length < 2) return "it is the only key of its map";
-  const index2 = map.items.indexOf(pair);
-  const valueEnd = pair.value.range[1];
-  if (!map.flow) {
-    const lineStart = lineStartOf(text, keyNode.range[0]);
-    if (text.slice(lineStart, keyNode.range[0]).trim() !== "") return "the key does not start its line";
-    if (lineStartOf(text, valueEnd) !== lineStart) return "the pair spans lines";
-    const nl = text.indexOf("\n", valueEnd);
-    if (nl >= 0) return { start: lineStart, end: nl + 1, insert: "" };
-    const prev = lineStart - (text[lineStart - 2] === "\r" ? 2 : 1);
-    return { start: Math.max(prev, 0), end: text.length, insert: "" };
-  }
-  if (index2 > 0) {
-    const before = map.items[index2 - 1];
-    const beforeEnd = before.value?.range?.[1] ?? before.key.range?.[1];
-    if (beforeEnd === void 0) return "the previous pair has no source range";
-    return { start: beforeEnd, end: valueEnd, insert: "" };
-  }
-  const next = map.items[index2 + 1];
-  const nextStart = next.key.range?.[0];
-  if (nextStart === void 0) return "the next pair has no source range";
-  return { start: keyNode.range[0], end: nextStart, insert: "" };
-}
-
-// shared/src/verify-edits.ts
-var import_yaml4 = __toESM(require_dist(), 1);
-
-// shared/src/yaml-file.ts
-var import_yaml3 = __toESM(require_dist(), 1);
-function defaultParseLimits() {
-  return { maxExpandedNodes: 1e6 };
-}
-var YAML_PARSE_OPTIONS = { merge: true, keepSourceTokens: false };
-function isYamlOrJsonPath(path) {
-  return /\.(ya?ml|json)$/i.test(path) || /(^|\/)Kustomization$/.test(path);
-}
-function parseYamlFile(path, text, limits = defaultParseLimits()) {
-  const docs = (0, import_yaml3.parseAllDocuments)(text, YAML_PARSE_OPTIONS);
-  const list2 = Array.isArray(docs) ? docs : [];
-  const problems = [];
-  for (const doc of list2) {
-    for (const e of doc.errors) problems.push(describeYamlError(path, e));
-  }
-  if (problems.length > 0) throw new TetherError("parse", problems.slice(0, 5).join("\n"));
-  for (const doc of list2) checkAliasExpansion(path, text, doc, limits);
-  return { path, text, json: /\.json$/i.test(path), docs: list2 };
-}
-function describeYamlError(path, e) {
-  const first = e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
-  const pos = e.linePos?.[0];
-  return pos ? `${path}:${pos.line}:${pos.col}: ${first}` : `${path}: ${first}`;
-}
-function lineColAt(text, offset) {
-  let line = 1;
-  let start = 0;
-  for (let i = text.indexOf("\n"); i >= 0 && i < offset; i = text.indexOf("\n", i + 1)) {
-    line++;
-    start = i + 1;
-  }
-  return `${line}:${offset - start + 1}`;
-}
-function checkAliasExpansion(path, text, doc, limits) {
-  if (!hasAlias(doc.contents)) return;
-  const sizes = /* @__PURE__ */ new Map();
-  const active = /* @__PURE__ */ new Set();
-  const refuse = (node, why) => new TetherError("parse", `${path}:${lineColAt(text, node.range?.[0] ?? 0)}: ${why}; refusing to expand it`);
-  const size = (node) => {
-    if ((0, import_yaml3.isAlias)(node)) {
-      const target = node.resolve(doc);
-      if (!target) return 1;
-      if (active.has(target)) throw refuse(node, `alias *${node.source} refers to a node that contains it`);
-      return size(target);
-    }
-    if (!(0, import_yaml3.isMap)(node) && !(0, import_yaml3.isSeq)(node)) return 1;
-    const known = sizes.get(node);
-    if (known !== void 0) return known;
-    active.add(node);
-    let n = 1;
-    for (const item of node.items) {
-      n += (0, import_yaml3.isPair)(item) ? size(item.key) + size(item.value) : size(item);
-      if (n > limits.maxExpandedNodes)
-        throw refuse(node, `aliases expand to more than ${limits.maxExpandedNodes} nodes (an alias bomb)`);
-    }
-    active.delete(node);
-    sizes.set(node, n);
-    return n;
-  };
-  size(doc.contents);
-}
-function hasAlias(node) {
-  if ((0, import_yaml3.isAlias)(node)) return true;
-  if ((0, import_yaml3.isMap)(node)) return node.items.some((p) => hasAlias(p.key) || hasAlias(p.value));
-  if ((0, import_yaml3.isSeq)(node)) return node.items.some(hasAlias);
-  return false;
-}
-
-// shared/src/verify-edits.ts
-function emptyIntent() {
-  return { scalars: /* @__PURE__ */ new Map(), removed: /* @__PURE__ */ new Set(), inserted: /* @__PURE__ */ new Map() };
-}
-function verifyEdit(old, newText, intent) {
-  const docs = (0, import_yaml4.parseAllDocuments)(newText, YAML_PARSE_OPTIONS);
-  const list2 = Array.isArray(docs) ? docs : [];
-  const fail = (why) => new TetherError("edit", `${old.path}: the edited file does not hold the intended values: ${why}`);
-  for (const d of list2) if (d.errors.length > 0) throw fail(describeYamlError(old.path, d.errors[0]));
-  if (list2.length !== old.docs.length) throw fail(`${old.docs.length} documents became ${list2.length}`);
-  old.docs.forEach((doc, i) => {
-    const mismatch = compare(doc.contents, list2[i].contents, intent, []);
-    if (mismatch) throw fail(`document ${i}: ${mismatch}`);
-  });
-}
-var NO_CHANGE = emptyIntent();
-function keyText(key) {
-  if (!(0, import_yaml4.isScalar)(key)) return void 0;
-  return typeof key.value === "symbol" ? "<<" : String(key.value);
-}
-function compare(a, b, intent, path) {
-  const at = () => formatYamlPath(path) || "(root)";
-  if (a === null || a === void 0 || b === null || b === void 0)
-    return (a ?? null) === (b ?? null) ? void 0 : `${at()}: a value appeared or vanished`;
-  if (a.anchor !== b.anchor) return `${at()}: the anchor changed`;
-  if ((0, import_yaml4.isScalar)(a)) {
-    if (!(0, import_yaml4.isScalar)(b)) return `${at()}: a scalar became a collection`;
-    const want = intent.scalars.get(a);
-    if (want !== void 0) return b.value === want ? void 0 : `${at()}: reads ${String(b.value)}, not ${want}`;
-    if (a.tag !== b.tag) return `${at()}: the tag changed`;
-    if (Object.is(a.value, b.value)) return void 0;
-    return typeof a.value === "symbol" && typeof b.value === "symbol" ? void 0 : `${at()}: the value changed`;
-  }
-  if ((0, import_yaml4.isAlias)(a)) return (0, import_yaml4.isAlias)(b) && a.source === b.source ? void 0 : `${at()}: the alias changed`;
-  if ((0, import_yaml4.isSeq)(a)) {
-    if (!(0, import_yaml4.isSeq)(b)) return `${at()}: a list became something else`;
-    if (a.items.length !== b.items.length) return `${at()}: the list length changed`;
-    for (let i = 0; i < a.items.length; i++) {
-      path.push(i);
-      const m = compare(a.items[i], b.items[i], intent, path);
-      path.pop();
-      if (m) return m;
-    }
-    return void 0;
-  }
-  if ((0, import_yaml4.isMap)(a)) {
-    if (!(0, import_yaml4.isMap)(b)) return `${at()}: a map became something else`;
-    const kept = intent.removed.size > 0 ? a.items.filter((p) => !intent.removed.has(p)) : a.items;
-    const added = new Map(intent.inserted.get(a) ?? []);
-    let j = 0;
-    for (const pb of b.items) {
-      if (!(0, import_yaml4.isPair)(pb)) return `${at()}: unexpected item`;
-      const kb = keyText(pb.key);
-      const pa = kept[j];
-      if (kb !== void 0 && added.has(kb) && (pa === void 0 || keyText(pa.key) !== kb)) {
-        const v = (0, import_yaml4.isScalar)(pb.value) ? pb.value.value : void 0;
-        if (v !== added.get(kb)) return `${at()}.${kb}: inserted as ${String(v)}, not ${added.get(kb)}`;
-        added.delete(kb);
-        continue;
-      }
-      if (pa === void 0) return `${at()}: an unexpected key ${kb ?? "(complex)"} appeared`;
-      path.push(keyText(pa.key) ?? "?");
-      const m = compare(pa.key, pb.key, NO_CHANGE, path) ?? compare(pa.value, pb.value, intent, path);
-      path.pop();
-      if (m) return m;
-      j++;
-    }
-    if (j !== kept.length) return `${at()}: a key vanished`;
-    if (added.size > 0) return `${at()}: ${[...added.keys()].join(", ")} was not inserted`;
-    return void 0;
-  }
-  return `${at()}: unknown node type`;
-}
-
-// shared/src/plan-edits.ts
-function defaultPlanOptions() {
-  return { maxFileBytes: DEFAULT_MAX_FILE_BYTES, parseLimits: defaultParseLimits() };
-}
-function parseImageRequest(images, label = (i) => `image ${i + 1}`) {
-  const out = /* @__PURE__ */ new Map();
-  images.forEach((input, i) => {
-    let ref;
-    try {
-      ref = parseImageRef(input.trim());
-    } catch (err) {
-      throw new TetherError("invalid-reference", `${label(i)}: ${err.message}`, { cause: err });
-    }
-    if (ref.tag === void 0 && ref.digest === void 0)
-      throw new TetherError("invalid-reference", `${label(i)}: "${input}" names no tag or digest to set`);
-    const prior = out.get(ref.repository);
-    if (prior && (prior.ref.tag !== ref.tag || prior.ref.digest !== ref.digest))
-      throw new TetherError("input", `${label(i)}: "${input}" conflicts with "${prior.input}" (same repository)`);
-    out.set(ref.repository, { input, ref });
-  });
-  return out;
-}
-function scanFiles(files, paths, fields, options, visit) {
-  const opts = { ...defaultPlanOptions(), ...options };
-  const matches = "matches" in paths ? paths.matches : pathMatcher(paths);
-  const chartDirs = new Set(
-    files.filter((f) => /(^|\/)Chart\.ya?ml$/.test(f.path)).map((f) => f.path.replace(/\/?Chart\.ya?ml$/, ""))
-  );
-  const isTemplate = (p) => {
-    for (let i = p.indexOf("/templates/"); i >= 0; i = p.indexOf("/templates/", i + 1))
-      if (chartDirs.has(p.slice(0, i))) return true;
-    return p.startsWith("templates/") && chartDirs.has("");
-  };
-  const skipped = [];
-  const errors = [];
-  for (const f of files) {
-    if (!isYamlOrJsonPath(f.path) || !matches(f.path)) continue;
-    if (isTemplate(f.path)) {
-      skipped.push({ path: f.path, reason: "Helm chart template (not YAML until rendered)" });
-      continue;
-    }
-    if (f.text.length > opts.maxFileBytes) {
-      skipped.push({ path: f.path, reason: `larger than ${opts.maxFileBytes} bytes` });
-      continue;
-    }
-    if (f.text.includes("\0")) {
-      skipped.push({ path: f.path, reason: "binary (contains NUL bytes)" });
-      continue;
-    }
-    let file;
-    try {
-      file = parseYamlFile(f.path, f.text, opts.parseLimits);
-    } catch (err) {
-      if (err instanceof TetherError && err.code === "parse") {
-        errors.push(err.message);
-        continue;
-      }
-      throw err;
-    }
-    if (errors.length > 0) continue;
-    const found = findImageUses(file, fields);
-    for (const n of found.notes) skipped.push({ path: f.path, location: n.location, reason: n.reason });
-    visit({ file, uses: found.uses });
-  }
-  if (errors.length > 0)
-    throw new TetherError(
-      "parse",
-      `${errors.length} file(s) do not parse; nothing was changed:
-${errors.slice(0, 20).join("\n")}`
+    results = results.concat(
+      mapFn ? mapFn(result.value, done) : result.value.data
     );
-  return skipped;
-}
-function planEdits(files, request3, options = {}) {
-  const images = request3.images;
-  const requested = "size" in images ? images : parseImageRequest(images);
-  const plan = { edits: [], changes: [], skipped: [], unmatched: [] };
-  const used = /* @__PURE__ */ new Set();
-  const notes = [];
-  const skipped = scanFiles(files, request3.paths ?? [], request3.fields ?? [], options, ({ file, uses }) => {
-    let fp;
-    for (const use of uses) {
-      const want = use.repositories.map((r) => requested.get(r)).find((r) => r !== void 0);
-      if (!want) continue;
-      used.add(want.ref.repository);
-      fp ??= new FilePlanner(file);
-      fp.apply(use, want.ref);
+    if (earlyExit) {
+      return results;
     }
-    if (!fp) return;
-    notes.push(...fp.skipped);
-    if (fp.edits.length === 0) return;
-    const newText = applyTextEdits(file.text, fp.edits);
-    verifyEdit(file, newText, fp.intent);
-    plan.edits.push({ path: file.path, newText });
-    plan.changes.push(...fp.changes.sort((a, b) => a.at - b.at).map(({ at: _, ...c }) => c));
+    return gather(octokit, results, iterator2, mapFn);
   });
-  plan.skipped.push(...skipped, ...notes);
-  for (const r of requested.values()) if (!used.has(r.ref.repository)) plan.unmatched.push(r.input);
-  return plan;
 }
-var FilePlanner = class {
-  constructor(file) {
-    this.file = file;
-    this.ctx = { text: file.text, json: file.json };
-  }
-  file;
-  edits = [];
-  intent = emptyIntent();
-  changes = [];
-  skipped = [];
-  ctx;
-  touchedMaps = /* @__PURE__ */ new Set();
-  /** Plans setting one use to the requested reference; changes name the repository as requested. */
-  apply(use, want) {
-    const image = want.repository;
-    if (use.ref) {
-      const value = formatImageRef({ name: use.ref.name, tag: want.tag, digest: want.digest });
-      this.setScalar(use, use.ref, value, image);
-      return;
-    }
-    const split = use.split;
-    const inserts = [];
-    if (want.tag !== void 0) {
-      if (use.tag) this.setScalar(use, use.tag, want.tag, image);
-      else if (split) inserts.push([split.tagKey, want.tag]);
-      else this.skip(use, `has no tag field to set ${want.tag} in`);
-    }
-    if (want.digest !== void 0) {
-      if (use.digest) this.setScalar(use, use.digest, want.digest, image);
-      else if (split?.canAddDigest) inserts.push([split.digestKey, want.digest]);
-      else this.skip(use, `has no digest field; ${want.digest} is not pinned there`);
-    } else if (use.digest && use.digest.value !== "") {
-      this.removeDigest(use, image);
-    }
-    if (inserts.length > 0 && split) this.insert(use, split.node, inserts, image);
-  }
-  skip(use, reason) {
-    this.skipped.push({ path: this.file.path, location: use.location, reason: `${use.repositories[0]} ${reason}` });
-  }
-  setScalar(use, site, value, image) {
-    const node = site.node;
-    const prior = this.intent.scalars.get(node);
-    if (prior !== void 0) {
-      if (prior === value) return;
-      throw new TetherError(
-        "edit",
-        `${this.file.path}: ${formatYamlPath(site.path)} is shared by images that need "${prior}" and "${value}"`
-      );
-    }
-    if (site.value === value && typeof node.value === "string") return;
-    const edit = setScalarEdit(node, value, this.ctx);
-    if (typeof edit === "string") {
-      this.skip(use, `at ${formatYamlPath(site.path)}: ${edit}`);
-      return;
-    }
-    this.edits.push(edit);
-    this.intent.scalars.set(node, value);
-    this.record(use, site, image, site.value, value);
-  }
-  removeDigest(use, image) {
-    const site = use.digest;
-    const split = use.split;
-    if (split?.canRemoveDigest) {
-      const pair = split.node.items.find((p) => p.value === site.node);
-      const edit = pair ? removePairEdit(split.node, pair, this.ctx) : "the digest is inherited";
-      if (typeof edit !== "string") {
-        this.edits.push(edit);
-        this.intent.removed.add(pair);
-        this.record(use, site, image, site.value, null);
-        return;
-      }
-    }
-    this.setScalar(use, site, "", image);
-  }
-  insert(use, map, entries, image) {
-    if (this.touchedMaps.has(map)) return;
-    this.touchedMaps.add(map);
-    const own = map.items.filter((p) => (0, import_yaml5.isScalar)(p.key) && (0, import_yaml5.isScalar)(p.value) && !this.intent.removed.has(p));
-    const tagKey = use.split.tagKey;
-    const after = own.find((p) => p.key.value === tagKey) ?? own[own.length - 1];
-    const edit = after ? insertPairsEdit(map, after, entries, this.ctx) : "the map has no pair to insert after";
-    if (typeof edit === "string") {
-      this.skip(use, `cannot add ${entries.map((e) => e[0]).join(", ")}: ${edit}`);
-      return;
-    }
-    this.edits.push(edit);
-    this.intent.inserted.set(map, new Map(entries));
-    for (const [key, value] of entries) {
-      this.changes.push({
-        file: this.file.path,
-        document: use.document,
-        location: use.location ? `${use.location}.${key}` : key,
-        image,
-        old: null,
-        new: value,
-        at: edit.start
-      });
-    }
-  }
-  record(use, site, image, old, value) {
-    this.changes.push({
-      file: this.file.path,
-      document: use.document,
-      location: formatYamlPath(site.path),
-      image,
-      old,
-      new: value,
-      at: site.node.range[0]
-    });
+var composePaginateRest = Object.assign(paginate, {
+  iterator
+});
+function paginateRest(octokit) {
+  return {
+    paginate: Object.assign(paginate.bind(null, octokit), {
+      iterator: iterator.bind(null, octokit)
+    })
+  };
+}
+paginateRest.VERSION = VERSION6;
+
+// node_modules/@actions/github/lib/utils.js
+var context = new Context();
+var baseUrl = getApiBaseUrl();
+var defaults = {
+  baseUrl,
+  request: {
+    agent: getProxyAgent(baseUrl),
+    fetch: getProxyFetch(baseUrl)
   }
 };
-
-// action/src/status-gate.ts
-function statusGate(patterns) {
-  return { patterns: [...patterns], matches: globMatcher(patterns) };
-}
-function latestMatching(statuses, gate) {
-  const seen = /* @__PURE__ */ new Map();
-  for (const s of statuses) if (gate.matches(s.context) && !seen.has(s.context)) seen.set(s.context, s);
-  return [...seen.values()].sort((a, b) => a.context.localeCompare(b.context));
-}
-function gateVerdict(statuses, gate) {
-  const matched = latestMatching(statuses, gate);
-  if (matched.length === 0) return { ok: false, summary: "no status", matched };
-  const bad = matched.filter((s) => s.state !== "success");
-  if (bad.length === 0) return { ok: true, summary: "success", matched };
-  const states = [...new Set(bad.map((s) => s.state))].join("/");
-  return {
-    ok: false,
-    summary: matched.length === 1 ? states : `${states} (${bad.map((s) => s.context).join(", ")})`,
-    matched
-  };
-}
-function pickQualifying(commits, gate, options = {}) {
-  const candidates = commits.slice(options.skip ?? 0);
-  for (const c of candidates) {
-    if (gate.patterns.length === 0) return { commit: c, matched: [] };
-    const v = gateVerdict(c.statuses, gate);
-    if (v.ok) return { commit: c, matched: v.matched };
+var GitHub = Octokit.plugin(restEndpointMethods, paginateRest).defaults(defaults);
+function getOctokitOptions(token, options) {
+  const opts = Object.assign({}, options || {});
+  const auth2 = getAuthString(token, opts);
+  if (auth2) {
+    opts.auth = auth2;
   }
-  const newest = candidates[0];
-  return {
-    commit: void 0,
-    ...newest ? {
-      newest: {
-        sha: newest.sha,
-        summary: gate.patterns.length ? gateVerdict(newest.statuses, gate).summary : "none"
-      }
-    } : {}
-  };
+  const userAgent2 = getUserAgentWithOrchestrationId(opts.userAgent);
+  if (userAgent2) {
+    opts.userAgent = userAgent2;
+  }
+  return opts;
 }
 
-// action/src/inputs.ts
-function envInputReader(env) {
-  return (name) => (env[`INPUT_${name.replace(/ /g, "_").toUpperCase()}`] ?? "").trim();
+// node_modules/@actions/github/lib/github.js
+var context2 = new Context();
+function getOctokit(token, options, ...additionalPlugins) {
+  const GitHubWithPlugins = GitHub.plugin(...additionalPlugins);
+  return new GitHubWithPlugins(getOctokitOptions(token, options));
 }
-function lines(value) {
-  return value.split(/\r?\n/).map((l, i) => ({ text: l.trim(), line: i + 1 })).filter((l) => l.text !== "" && !l.text.startsWith("#"));
+
+// node_modules/@octokit/plugin-retry/dist-bundle/index.js
+var import_light = __toESM(require_light(), 1);
+var VERSION7 = "0.0.0-development";
+function isRequestError(error2) {
+  return error2.request !== void 0;
 }
-function imagesInput(value) {
-  const entries = lines(value);
-  return parseImageRequest(
-    entries.map((e) => e.text),
-    (i) => `Input 'images' line ${entries[i].line}`
+async function errorRequest(state, octokit, error2, options) {
+  if (!isRequestError(error2) || !error2?.request.request) {
+    throw error2;
+  }
+  if (error2.status >= 400 && !state.doNotRetry.includes(error2.status)) {
+    const retries = options.request.retries != null ? options.request.retries : state.retries;
+    const retryAfter = Math.pow((options.request.retryCount || 0) + 1, 2);
+    throw octokit.retry.retryRequest(error2, retries, retryAfter);
+  }
+  throw error2;
+}
+async function wrapRequest(state, octokit, request3, options) {
+  const limiter = new import_light.default();
+  limiter.on("failed", function(error2, info2) {
+    const maxRetries = ~~error2.request.request?.retries;
+    const after = ~~error2.request.request?.retryAfter;
+    options.request.retryCount = info2.retryCount + 1;
+    if (maxRetries > info2.retryCount) {
+      return after * state.retryAfterBaseValue;
+    }
+  });
+  return limiter.schedule(
+    requestWithGraphqlErrorHandling.bind(null, state, octokit, request3),
+    options
   );
 }
-function pathsInput(value) {
-  const entries = lines(value);
-  for (const e of entries) {
-    const glob = e.text.replace(/^!/, "");
-    if (glob.startsWith("/") || glob.split("/").includes(".."))
-      throw new TetherError(
-        "input",
-        `Input 'paths' line ${e.line}: "${e.text}" is not relative to the repository root`
-      );
+async function requestWithGraphqlErrorHandling(state, octokit, request3, options) {
+  const response = await request3(options);
+  if (response.data && response.data.errors && response.data.errors.length > 0 && /Something went wrong while executing your query/.test(
+    response.data.errors[0].message
+  )) {
+    const error2 = new RequestError(response.data.errors[0].message, 500, {
+      request: options,
+      response
+    });
+    return errorRequest(state, octokit, error2, options);
   }
-  return pathScope(entries.map((e) => e.text));
+  return response;
 }
-function list(value) {
-  return value.split(/[,\n]/).map((s) => s.trim()).filter(Boolean);
-}
-function bool(name, value, fallback) {
-  if (value === "") return fallback;
-  if (["true", "True", "TRUE"].includes(value)) return true;
-  if (["false", "False", "FALSE"].includes(value)) return false;
-  throw new TetherError("input", `Input '${name}': "${value}" is not a boolean (true or false)`);
-}
-function oneOf(name, value, allowed, fallback) {
-  if (value === "") return fallback;
-  if (allowed.includes(value)) return value;
-  throw new TetherError("input", `Input '${name}': "${value}" is not one of ${allowed.join(", ")}`);
-}
-function parseInputs(read) {
-  const repository = read("repository");
-  const m = /^([\w.-]+)\/([\w.-]+)$/.exec(repository);
-  if (!m) throw new TetherError("input", `Input 'repository': "${repository}" is not owner/name`);
-  const token = read("token");
-  if (token === "") throw new TetherError("input", "Input 'token' is required");
-  const mode = oneOf("mode", read("mode"), ["bump", "promote", "rollback"], "bump");
-  const inputs = {
-    mode,
-    repository: { owner: m[1], repo: m[2] },
-    token,
-    githubApiUrl: (read("github-api-url") || "https://api.github.com").replace(/\/+$/, ""),
-    base: read("base") || void 0,
-    images: mode === "bump" ? imagesInput(read("images")) : /* @__PURE__ */ new Map(),
-    paths: pathsInput(read("paths")),
-    from: read("from") || void 0,
-    to: read("to") || void 0,
-    requireStatus: statusGate(lines(read("require-status")).map((l) => l.text)),
-    pullRequest: bool("pull-request", read("pull-request"), true),
-    branch: read("branch") || void 0,
-    title: read("title") || void 0,
-    body: read("body") || void 0,
-    labels: list(read("labels")),
-    reviewers: list(read("reviewers")),
-    teamReviewers: list(read("team-reviewers")),
-    assignees: list(read("assignees")),
-    draft: bool("draft", read("draft"), false),
-    autoMerge: oneOf("auto-merge", read("auto-merge"), ["merge", "squash", "rebase"]),
-    commitMessage: read("commit-message") || void 0,
-    commitMethod: oneOf("commit-method", read("commit-method"), ["api", "git"], "api"),
-    dryRun: bool("dry-run", read("dry-run"), false)
+function retry(octokit, octokitOptions) {
+  const state = Object.assign(
+    {
+      enabled: true,
+      retryAfterBaseValue: 1e3,
+      doNotRetry: [400, 401, 403, 404, 410, 422, 451],
+      retries: 3
+    },
+    octokitOptions.retry
+  );
+  const retryPlugin = {
+    retry: {
+      retryRequest: (error2, retries, retryAfter) => {
+        error2.request.request = Object.assign({}, error2.request.request, {
+          retries,
+          retryAfter
+        });
+        return error2;
+      }
+    }
   };
-  if (mode === "bump" && inputs.images.size === 0)
-    throw new TetherError("input", "Input 'images' is required in bump mode");
-  if (mode === "promote" && (!inputs.from || !inputs.to)) {
-    throw new TetherError("input", "Inputs 'from' and 'to' are required in promote mode");
+  if (state.enabled) {
+    octokit.hook.error("request", errorRequest.bind(null, state, retryPlugin));
+    octokit.hook.wrap("request", wrapRequest.bind(null, state, retryPlugin));
   }
-  if (mode === "rollback" && !inputs.to) throw new TetherError("input", "Input 'to' is required in rollback mode");
-  return inputs;
+  return retryPlugin;
+}
+retry.VERSION = VERSION7;
+
+// node_modules/@octokit/plugin-throttling/dist-bundle/index.js
+var import_light2 = __toESM(require_light(), 1);
+var VERSION8 = "0.0.0-development";
+var noop3 = () => Promise.resolve();
+function wrapRequest2(state, request3, options) {
+  return state.retryLimiter.schedule(doRequest, state, request3, options);
+}
+async function doRequest(state, request3, options) {
+  const { pathname } = new URL(options.url, "http://github.test");
+  const isAuth = isAuthRequest(options.method, pathname);
+  const isWrite = !isAuth && options.method !== "GET" && options.method !== "HEAD";
+  const isSearch = options.method === "GET" && pathname.startsWith("/search/");
+  const isGraphQL = pathname.startsWith("/graphql");
+  const retryCount = ~~request3.retryCount;
+  const jobOptions = retryCount > 0 ? { priority: 0, weight: 0 } : {};
+  if (state.clustering) {
+    jobOptions.expiration = 1e3 * 60;
+  }
+  if (isWrite || isGraphQL) {
+    await state.write.key(state.id).schedule(jobOptions, noop3);
+  }
+  if (isWrite && state.triggersNotification(pathname)) {
+    await state.notifications.key(state.id).schedule(jobOptions, noop3);
+  }
+  if (isSearch) {
+    await state.search.key(state.id).schedule(jobOptions, noop3);
+  }
+  const req = (isAuth ? state.auth : state.global).key(state.id).schedule(jobOptions, request3, options);
+  if (isGraphQL) {
+    const res = await req;
+    if (res.data.errors != null && res.data.errors.some((error2) => error2.type === "RATE_LIMITED")) {
+      const error2 = Object.assign(new Error("GraphQL Rate Limit Exceeded"), {
+        response: res,
+        data: res.data
+      });
+      throw error2;
+    }
+  }
+  return req;
+}
+function isAuthRequest(method, pathname) {
+  return method === "PATCH" && // https://docs.github.com/en/rest/apps/apps?apiVersion=2022-11-28#create-a-scoped-access-token
+  /^\/applications\/[^/]+\/token\/scoped$/.test(pathname) || method === "POST" && // https://docs.github.com/en/rest/apps/oauth-applications?apiVersion=2022-11-28#reset-a-token
+  (/^\/applications\/[^/]+\/token$/.test(pathname) || // https://docs.github.com/en/rest/apps/apps?apiVersion=2022-11-28#create-an-installation-access-token-for-an-app
+  /^\/app\/installations\/[^/]+\/access_tokens$/.test(pathname) || // https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps
+  pathname === "/login/oauth/access_token");
+}
+var triggers_notification_paths_default = [
+  "/orgs/{org}/invitations",
+  "/orgs/{org}/invitations/{invitation_id}",
+  "/orgs/{org}/teams/{team_slug}/discussions",
+  "/orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments",
+  "/repos/{owner}/{repo}/collaborators/{username}",
+  "/repos/{owner}/{repo}/commits/{commit_sha}/comments",
+  "/repos/{owner}/{repo}/issues",
+  "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+  "/repos/{owner}/{repo}/issues/{issue_number}/sub_issue",
+  "/repos/{owner}/{repo}/issues/{issue_number}/sub_issues/priority",
+  "/repos/{owner}/{repo}/pulls",
+  "/repos/{owner}/{repo}/pulls/{pull_number}/comments",
+  "/repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies",
+  "/repos/{owner}/{repo}/pulls/{pull_number}/merge",
+  "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers",
+  "/repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+  "/repos/{owner}/{repo}/releases",
+  "/teams/{team_id}/discussions",
+  "/teams/{team_id}/discussions/{discussion_number}/comments"
+];
+function routeMatcher(paths) {
+  const regexes = paths.map(
+    (path) => path.split("/").map((c) => c.startsWith("{") ? "(?:.+?)" : c).join("/")
+  );
+  const regex2 = `^(?:${regexes.map((r) => `(?:${r})`).join("|")})[^/]*$`;
+  return new RegExp(regex2, "i");
+}
+var regex = routeMatcher(triggers_notification_paths_default);
+var triggersNotification = regex.test.bind(regex);
+var groups = {};
+var createGroups = function(Bottleneck2, common) {
+  groups.global = new Bottleneck2.Group({
+    id: "octokit-global",
+    maxConcurrent: 10,
+    ...common
+  });
+  groups.auth = new Bottleneck2.Group({
+    id: "octokit-auth",
+    maxConcurrent: 1,
+    ...common
+  });
+  groups.search = new Bottleneck2.Group({
+    id: "octokit-search",
+    maxConcurrent: 1,
+    minTime: 2e3,
+    ...common
+  });
+  groups.write = new Bottleneck2.Group({
+    id: "octokit-write",
+    maxConcurrent: 1,
+    minTime: 1e3,
+    ...common
+  });
+  groups.notifications = new Bottleneck2.Group({
+    id: "octokit-notifications",
+    maxConcurrent: 1,
+    minTime: 3e3,
+    ...common
+  });
+};
+function throttling(octokit, octokitOptions) {
+  const {
+    enabled = true,
+    Bottleneck: Bottleneck2 = import_light2.default,
+    id = "no-id",
+    timeout = 1e3 * 60 * 2,
+    // Redis TTL: 2 minutes
+    connection
+  } = octokitOptions.throttle || {};
+  if (!enabled) {
+    return {};
+  }
+  const common = { timeout };
+  if (typeof connection !== "undefined") {
+    common.connection = connection;
+  }
+  const state = Object.assign(
+    {
+      clustering: connection != null,
+      triggersNotification,
+      fallbackSecondaryRateRetryAfter: 60,
+      retryAfterBaseValue: 1e3,
+      id
+    },
+    octokitOptions.throttle
+  );
+  if (typeof state.onSecondaryRateLimit !== "function" || typeof state.onRateLimit !== "function") {
+    throw new Error(`octokit/plugin-throttling error:
+        You must pass the onSecondaryRateLimit and onRateLimit error handlers.
+        See https://octokit.github.io/rest.js/#throttling
+
+        const octokit = new Octokit({
+          throttle: {
+            onSecondaryRateLimit: (retryAfter, options) => {/* ... */},
+            onRateLimit: (retryAfter, options) => {/* ... */}
+          }
+        })
+    `);
+  }
+  let initialized = false;
+  const initializeBottleneck = () => {
+    if (initialized) {
+      return;
+    }
+    initialized = true;
+    if (groups.global == null) {
+      createGroups(Bottleneck2, common);
+    }
+    state.global = state.global ?? groups.global;
+    state.auth = state.auth ?? groups.auth;
+    state.search = state.search ?? groups.search;
+    state.write = state.write ?? groups.write;
+    state.notifications = state.notifications ?? groups.notifications;
+    state.retryLimiter = state.retryLimiter ?? new Bottleneck2();
+    const events = {};
+    const emitter = new Bottleneck2.Events(events);
+    events.on("secondary-limit", state.onSecondaryRateLimit);
+    events.on("rate-limit", state.onRateLimit);
+    events.on(
+      "error",
+      (e) => octokit.log.warn("Error in throttling-plugin limit handler", e)
+    );
+    state.retryLimiter.on("failed", async function(error2, info2) {
+      const [state2, request3, options] = info2.args;
+      const { pathname } = new URL(options.url, "http://github.test");
+      const shouldRetryGraphQL = pathname.startsWith("/graphql") && error2.status !== 401;
+      if (!(shouldRetryGraphQL || error2.status === 403 || error2.status === 429)) {
+        return;
+      }
+      const retryCount = ~~request3.retryCount;
+      request3.retryCount = retryCount;
+      options.request.retryCount = retryCount;
+      const { wantRetry, retryAfter = 0 } = await (async function() {
+        if (/\bsecondary rate\b/i.test(error2.message)) {
+          const retryAfter2 = Number(error2.response.headers["retry-after"]) || state2.fallbackSecondaryRateRetryAfter;
+          const wantRetry2 = await emitter.trigger(
+            "secondary-limit",
+            retryAfter2,
+            options,
+            octokit,
+            retryCount
+          );
+          return { wantRetry: wantRetry2, retryAfter: retryAfter2 };
+        }
+        if (error2.response.headers != null && error2.response.headers["x-ratelimit-remaining"] === "0" || (error2.response.data?.errors ?? []).some(
+          (error22) => error22.type === "RATE_LIMITED"
+        )) {
+          const rateLimitReset = new Date(
+            ~~error2.response.headers["x-ratelimit-reset"] * 1e3
+          ).getTime();
+          const retryAfter2 = Math.max(
+            // Add one second so we retry _after_ the reset time
+            // https://docs.github.com/en/rest/overview/resources-in-the-rest-api?apiVersion=2022-11-28#exceeding-the-rate-limit
+            Math.ceil((rateLimitReset - Date.now()) / 1e3) + 1,
+            0
+          );
+          const wantRetry2 = await emitter.trigger(
+            "rate-limit",
+            retryAfter2,
+            options,
+            octokit,
+            retryCount
+          );
+          return { wantRetry: wantRetry2, retryAfter: retryAfter2 };
+        }
+        return {};
+      })();
+      if (wantRetry) {
+        request3.retryCount++;
+        return retryAfter * state2.retryAfterBaseValue;
+      }
+    });
+  };
+  octokit.hook.wrap("request", (request3, options) => {
+    initializeBottleneck();
+    return wrapRequest2(state, request3, options);
+  });
+  return {};
+}
+throttling.VERSION = VERSION8;
+throttling.triggersNotification = triggersNotification;
+
+// action/src/octokit.ts
+function defaultActionOctokitOptions() {
+  return { baseUrl: "https://api.github.com", retries: 3 };
+}
+function createActionOctokit(options) {
+  const o = { ...defaultActionOctokitOptions(), ...options };
+  const limited = (kind) => (retryAfter, req, _, n) => {
+    o.log.warn(`GitHub ${kind} on ${req.method} ${req.url}: retrying after ${retryAfter} s (attempt ${n + 1})`);
+    return n < o.retries;
+  };
+  return getOctokit(
+    o.token,
+    {
+      baseUrl: o.baseUrl.replace(/\/+$/, ""),
+      userAgent: "tether-action",
+      log: {
+        debug: () => {
+        },
+        info: () => {
+        },
+        warn: (m) => o.log.warn(m),
+        // Octokit logs every failed request here; the Action reports the errors that matter itself.
+        error: (m) => o.log.debug(m)
+      },
+      retry: { retries: o.retries },
+      throttle: { onRateLimit: limited("rate limit"), onSecondaryRateLimit: limited("secondary rate limit") }
+    },
+    retry,
+    throttling
+  );
 }
 
 // action/src/change-key.ts
@@ -56138,19 +56997,10 @@ async function run(env = process.env) {
   try {
     const inputs = parseInputs(envInputReader(env));
     setSecret(inputs.token);
-    const github = createGitHub({
-      auth: inputs.token,
+    const github = createActionOctokit({
+      token: inputs.token,
       baseUrl: inputs.githubApiUrl,
-      userAgent: "tether-action",
-      log: {
-        debug,
-        info,
-        warn: warning,
-        error,
-        with: function() {
-          return this;
-        }
-      }
+      log: { debug, warn: warning }
     });
     const result = await runAction(inputs, { github: new GitHubOps(github, inputs.repository), env, info });
     for (const w of result.warnings) warning(w);

@@ -1,7 +1,7 @@
 // Every GitHub call the Action makes goes through GitHubOps: one place to see what is asked of GitHub, how its
 // errors read, and what a test has to provide.
 import { TetherError } from '../../shared/src/errors.ts';
-import type { GitHubClient } from '../../shared/src/github.ts';
+import type { ActionOctokit } from './octokit.ts';
 import type { CommitWithStatuses, StatusEntry } from './status-gate.ts';
 
 /** An open PR as the Action needs it. */
@@ -36,9 +36,6 @@ export interface PrDecorations {
   teamReviewers: readonly string[];
   assignees: readonly string[];
 }
-
-/** The Octokit the Action is given (REST and GraphQL). */
-export type ActionOctokit = GitHubClient;
 
 /** GitHub's answer as a readable error: its status and message, never a stack trace or a token. */
 export function githubError(what: string, err: unknown): TetherError {

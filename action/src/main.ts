@@ -1,8 +1,8 @@
 import * as core from '@actions/core';
 import { describeError } from '../../shared/src/errors.ts';
-import { createGitHub } from '../../shared/src/github.ts';
 import { GitHubOps } from './github-ops.ts';
 import { envInputReader, type Inputs, parseInputs } from './inputs.ts';
+import { createActionOctokit } from './octokit.ts';
 import { changeTable } from './pr-text.ts';
 import { type ActionResult, runAction } from './run-action.ts';
 
@@ -55,19 +55,10 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
     // Masked before anything can print it. Every input, each image included, was validated above, before
     // anything is read or written.
     core.setSecret(inputs.token);
-    const github = createGitHub({
-      auth: inputs.token,
+    const github = createActionOctokit({
+      token: inputs.token,
       baseUrl: inputs.githubApiUrl,
-      userAgent: 'tether-action',
-      log: {
-        debug: core.debug,
-        info: core.info,
-        warn: core.warning,
-        error: core.error,
-        with: function () {
-          return this;
-        },
-      },
+      log: { debug: core.debug, warn: core.warning },
     });
     const result = await runAction(inputs, { github: new GitHubOps(github, inputs.repository), env, info: core.info });
     for (const w of result.warnings) core.warning(w);
