@@ -56995,8 +56995,9 @@ async function writeSummary(inputs, r, env) {
 }
 async function run(env = process.env) {
   try {
-    const inputs = parseInputs(envInputReader(env));
-    setSecret(inputs.token);
+    const read = envInputReader(env);
+    if (read("token")) setSecret(read("token"));
+    const inputs = parseInputs(read);
     const github = createActionOctokit({
       token: inputs.token,
       baseUrl: inputs.githubApiUrl,

@@ -38,7 +38,7 @@ export interface PrDecorations {
 }
 
 /** GitHub's answer as a readable error: its status and message, never a stack trace or a token. */
-export function githubError(what: string, err: unknown): TetherError {
+function githubError(what: string, err: unknown): TetherError {
   const e = err as { status?: number; message?: string; response?: { data?: { message?: string } } };
   const message = e.response?.data?.message ?? e.message ?? String(err);
   const hint =

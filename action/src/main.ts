@@ -51,10 +51,11 @@ export async function writeSummary(inputs: Inputs, r: ActionResult, env: NodeJS.
 /** The Action's composition root: reads inputs, masks the token, runs the mode, turns errors into setFailed. */
 export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   try {
-    const inputs = parseInputs(envInputReader(env));
-    // Masked before anything can print it. Every input, each image included, was validated above, before
-    // anything is read or written.
-    core.setSecret(inputs.token);
+    const read = envInputReader(env);
+    // Masked before anything, a failing input included, can print it.
+    if (read('token')) core.setSecret(read('token'));
+    // Every input, each image and glob included, is validated here, before anything is read or written.
+    const inputs = parseInputs(read);
     const github = createActionOctokit({
       token: inputs.token,
       baseUrl: inputs.githubApiUrl,
