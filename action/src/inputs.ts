@@ -22,6 +22,8 @@ export interface Inputs {
   /** `require-status`, compiled once. */
   requireStatus: StatusGate;
   pullRequest: boolean;
+  /** Direct push: how long to keep re-applying the edit on a moving base, in milliseconds. */
+  pushDeadlineMs: number;
   branch: string | undefined;
   title: string | undefined;
   body: string | undefined;
@@ -104,6 +106,15 @@ function oneOf<T extends string>(name: string, value: string, allowed: readonly 
   throw new TetherError('input', `Input '${name}': "${value}" is not one of ${allowed.join(', ')}`);
 }
 
+/** A duration: `90s`, `2m`, `1500ms`, or plain seconds. */
+function duration(name: string, value: string, fallbackMs: number): number {
+  if (value === '') return fallbackMs;
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(value);
+  if (!m) throw new TetherError('input', `Input '${name}': "${value}" is not a duration (e.g. 90s, 2m)`);
+  const n = Number(m[1]);
+  return Math.round(m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000);
+}
+
 /** Parses every input before anything runs; a bad one fails by name. */
 export function parseInputs(read: InputReader): Inputs {
   const repository = read('repository');
@@ -124,6 +135,7 @@ export function parseInputs(read: InputReader): Inputs {
     to: read('to') || undefined,
     requireStatus: statusGate(lines(read('require-status')).map((l) => l.text)),
     pullRequest: bool('pull-request', read('pull-request'), true),
+    pushDeadlineMs: duration('push-deadline', read('push-deadline'), 120_000),
     branch: read('branch') || undefined,
     title: read('title') || undefined,
     body: read('body') || undefined,

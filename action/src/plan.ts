@@ -22,6 +22,8 @@ export interface Planned {
   /** What the versions come from, for texts: the source directory, or the target at the commit restored. */
   from?: string;
   evidence?: Evidence;
+  /** The files the plan reads from the target base. */
+  reads: (path: string) => boolean;
   /** The same semantic edit on another base's files (direct-push retries). */
   replan: (files: readonly FileText[]) => EditPlan;
 }
@@ -41,6 +43,7 @@ export function planBump(files: readonly FileText[], request: { images: ImageReq
     images: [...request.images.keys()],
     target: bumpTarget(request.paths.globs, plan.changes),
     targetFromInputs: request.paths.globs.length > 0,
+    reads: request.paths.matches,
     replan: (next) => planEdits(next, edit),
   };
 }
@@ -85,6 +88,7 @@ export function planRestore(o: {
     images: plan.versions.map((v) => v.image),
     target: o.to,
     targetFromInputs: true,
+    reads: inTarget,
     from: o.mode === 'promote' ? o.sourceDir : `${o.to}@${o.commit.sha.slice(0, 7)}`,
     evidence: {
       from: o.sourceDir,

@@ -154,13 +154,16 @@ export async function runAction(inputs: Inputs, deps: ActionDeps): Promise<Actio
           fastForward: (sha) => writer.fastForward(base, sha),
           replanOnTip: async () => {
             const sha = await env.fetchBranch(base);
-            return { sha, plan: planned.replan((await env.readFiles(sha)).files) };
+            return { sha, plan: planned.replan((await env.readFiles(sha, planned.reads)).files) };
           },
           sleep: deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
           info: deps.info,
+          now: Date.now,
+          random: Math.random,
         },
-        deps.push,
+        { deadlineMs: inputs.pushDeadlineMs, ...deps.push },
       );
+      warnings.push(...pushed.overridden);
       return result(pushed.plan, {
         retries: pushed.retries,
         ...(pushed.commitSha ? { commitSha: pushed.commitSha } : {}),

@@ -139,6 +139,54 @@ describe('the Action bundle against the local world', () => {
     assert.equal(log.length, 3, log.join('\n'));
   });
 
+  test('ten direct-push bumps of different images started together all land, none forced', async () => {
+    const apps = Array.from({ length: 10 }, (_, i) => `app${i}`);
+    const many = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: many
+spec:
+  template:
+    spec:
+      containers:
+${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.0 # ${a}`).join('\n')}
+`;
+    await newRepo({ 'envs/dev/many/deploy.yaml': many });
+    const runs = await Promise.all(
+      apps.map((a, i) =>
+        // Ten bundles share this machine's cores with the emulator: more room than the 2-minute default.
+        runActionBundle(
+          inputs({ images: `ghcr.io/acme/${a}:2.0.${i}`, 'pull-request': 'false', 'push-deadline': '4m' }),
+          {
+            GITHUB_RUN_ID: String(5000 + i),
+          },
+        ),
+      ),
+    );
+    for (const r of runs) {
+      assert.equal(r.code, 0, r.log);
+      assert.equal(r.outputs.changed, 'true', r.log);
+      assert.match(r.outputs['commit-sha'] ?? '', /^[0-9a-f]{40}$/);
+    }
+    // Every version is in the final file, each the only edit of its line: no run overwrote another.
+    const text = await file('envs/dev/many/deploy.yaml');
+    assert.equal(
+      text,
+      many.replace(/ghcr\.io\/acme\/app(\d):1\.0\.0/g, (_, d) => `ghcr.io/acme/app${d}:2.0.${d}`),
+    );
+    const log = (await world.git!.repo(repo).git(['log', '--format=%H %P', 'main'])).stdout.toString('utf8').trim();
+    const commits = log.split('\n');
+    assert.equal(commits.length, 11, log);
+    // A straight line of single-parent commits on the root: fast-forwards only, and each run's commit is one of them.
+    assert.ok(commits.slice(0, -1).every((c) => c.split(' ').length === 2));
+    const shas = new Set(commits.map((c) => c.split(' ')[0]));
+    for (const r of runs) assert.ok(shas.has(r.outputs['commit-sha']!));
+    const retries = runs.map((r) => r.log.split('moved; re-applied the edit').length - 1);
+    console.log(
+      `ten direct pushes: retries ${retries.join(',')}; slowest ${Math.max(...runs.map((r) => r.durationMs))} ms`,
+    );
+  });
+
   test('promote is refused while the source is pending, then opens a PR with the evidence', async () => {
     await newRepo({
       'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),

@@ -15,6 +15,7 @@ function world(moves: number, replanned: (n: number) => EditPlan = (n) => planOf
   const log: string[] = [];
   let tip = 0;
   let refusals = moves;
+  let clock = 0;
   const deps: PushDeps = {
     commit: async (parent, plan) => {
       log.push(`commit ${plan.edits[0]?.newText} on ${parent}`);
@@ -31,9 +32,12 @@ function world(moves: number, replanned: (n: number) => EditPlan = (n) => planOf
     },
     replanOnTip: async () => ({ sha: `t${tip}`, plan: replanned(tip) }),
     sleep: async (ms) => {
+      clock += ms;
       log.push(`sleep ${ms > 0}`);
     },
     info: () => {},
+    now: () => clock,
+    random: () => 0.5,
   };
   return { deps, log };
 }
@@ -56,12 +60,45 @@ test('a direct push re-applies the edit on the moved tip and lands', async () =>
   ]);
 });
 
-test('a direct push gives up after its attempts, saying nothing was forced', async () => {
-  const { deps } = world(10);
+test('a direct push keeps trying until its deadline, with jittered exponential backoff, then says nothing was forced', async () => {
+  const { deps, log } = world(1000);
+  const waits: number[] = [];
+  const sleep = deps.sleep;
+  deps.sleep = async (ms) => {
+    waits.push(ms);
+    await sleep(ms);
+  };
   await assert.rejects(
-    pushDirect('main', { sha: 't0', plan: planOf('v0') }, deps, { maxAttempts: 3 }),
-    /main kept moving: 3 fast-forward attempts were refused; nothing was forced/,
+    pushDirect('main', { sha: 't0', plan: planOf('v0') }, deps, { deadlineMs: 10_000 }),
+    /main kept moving: \d+ fast-forward attempt\(s\) in \d+ s were refused \(deadline 10 s\); nothing was forced/,
   );
+  // Half of 250 ms doubling, capped at 8 s: 125, 250, 500, 1000, 2000, 4000, then past the deadline.
+  assert.deepEqual(waits, [125, 250, 500, 1000, 2000, 4000]);
+  assert.equal(log.filter((l) => l.startsWith('landed')).length, 0);
+});
+
+test('many moves within the deadline all end in a landed push', async () => {
+  const { deps } = world(25);
+  const r = await pushDirect('main', { sha: 't0', plan: planOf('v0') }, deps);
+  assert.equal(r.retries, 25);
+  assert.equal(r.commitSha, 'c-t25');
+});
+
+test('a value another run changed meanwhile is reported, and this run sets its own', async () => {
+  const change = (old: string) => ({
+    file: 'a.yaml',
+    document: 0,
+    location: 'image',
+    image: 'ghcr.io/acme/web',
+    old,
+    new: 'ghcr.io/acme/web:2',
+  });
+  const first = { ...planOf('v0'), changes: [change('ghcr.io/acme/web:1')] };
+  const { deps } = world(1, () => ({ ...planOf('v1'), changes: [change('ghcr.io/acme/web:3')] }));
+  const r = await pushDirect('main', { sha: 't0', plan: first }, deps);
+  assert.deepEqual(r.overridden, [
+    'a.yaml image: another commit set it to ghcr.io/acme/web:3 (it was ghcr.io/acme/web:1) while this run retried; this run set ghcr.io/acme/web:2',
+  ]);
 });
 
 test('a direct push stops without a commit when the moved base already has the change', async () => {
