@@ -56657,6 +56657,55 @@ function gitWriter(env) {
   };
 }
 
+// action/src/git-retry.ts
+function defaultGitRetryOptions() {
+  return {
+    attempts: 4,
+    baseDelayMs: 500,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    random: Math.random,
+    onRetry: () => {
+    }
+  };
+}
+var NETWORK_CODES = /* @__PURE__ */ new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EAI_AGAIN",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+  "ERR_STREAM_PREMATURE_CLOSE"
+]);
+function isTransientGitError(err) {
+  const e = err instanceof TetherError ? err.cause : err;
+  if (!e) return false;
+  if (e.code === "HttpError") {
+    const status = e.data?.statusCode ?? 0;
+    return status >= 500 || status === 408 || status === 429;
+  }
+  if (e.code && (NETWORK_CODES.has(e.code) || e.code.startsWith("UND_ERR_"))) return true;
+  return /^(aborted|socket hang up|terminated)$/i.test(e.message ?? "");
+}
+async function withGitRetries(step, fn, options = {}) {
+  const o = { ...defaultGitRetryOptions(), ...options };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isTransientGitError(err)) throw err;
+      const message = err.message;
+      if (attempt >= o.attempts)
+        throw new TetherError("git", `${step}: failed ${attempt} times, the last with: ${message}`, { cause: err });
+      const delay = Math.round(o.baseDelayMs * 2 ** (attempt - 1) * (0.5 + o.random()));
+      o.onRetry(`${step}: ${message}; retrying in ${delay} ms (attempt ${attempt + 1} of ${o.attempts})`);
+      await o.sleep(delay);
+    }
+  }
+}
+
 // shared/src/promote.ts
 function collectSourceVersions(source, options = {}) {
   const byImage = /* @__PURE__ */ new Map();
@@ -56842,6 +56891,17 @@ async function pushDirect(base, start, deps, options = {}) {
 }
 
 // action/src/run-action.ts
+function retryingFetches(env, deps) {
+  const o = { onRetry: deps.info, ...deps.gitRetry };
+  return {
+    fetchBranch: (branch) => withGitRetries(`fetch ${branch}`, () => env.fetchBranch(branch), o),
+    ensureCommit: (sha, branch) => withGitRetries(
+      `fetch the history of ${branch} down to ${sha.slice(0, 7)}`,
+      () => env.ensureCommit(sha, branch),
+      o
+    )
+  };
+}
 function escapeRe(s) {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
@@ -56859,7 +56919,7 @@ async function readAndPlan(inputs, deps, env, base, baseSha) {
   const picked = pickQualifying(commits, inputs.requireStatus, { skip: mode === "rollback" ? 1 : 0 });
   if (!picked.commit)
     throw gateRefusal(mode, dir, inputs.requireStatus, "newest" in picked ? picked.newest : void 0);
-  await env.ensureCommit(picked.commit.sha, base);
+  await retryingFetches(env, deps).ensureCommit(picked.commit.sha, base);
   const source = await env.readFiles(picked.commit.sha, under(dir));
   const target = await env.readFiles(baseSha, under(to));
   const server = (deps.env.GITHUB_SERVER_URL ?? "").replace(/\/+$/, "");
@@ -56881,7 +56941,8 @@ async function runAction(inputs, deps) {
   const base = inputs.base ?? repo.defaultBranch;
   const env = await EnvRepo.open({ url: repo.cloneUrl, token: inputs.token });
   try {
-    const baseSha = await env.fetchBranch(base);
+    const fetches = retryingFetches(env, deps);
+    const baseSha = await fetches.fetchBranch(base);
     const planned = await readAndPlan(inputs, deps, env, base, baseSha);
     const run2 = runLink(deps.env);
     const branch = inputs.pullRequest ? inputs.branch ?? changeBranch({ mode: inputs.mode, target: planned.target, images: planned.images }) : void 0;
@@ -56935,7 +56996,7 @@ async function runAction(inputs, deps) {
           ),
           fastForward: (sha) => writer.fastForward(base, sha),
           replanOnTip: async () => {
-            const sha = await env.fetchBranch(base);
+            const sha = await fetches.fetchBranch(base);
             return { sha, plan: planned.replan((await env.readFiles(sha, planned.reads)).files) };
           },
           sleep: deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),

@@ -4,6 +4,7 @@ import { EnvRepo } from '../../shared/src/env-repo.ts';
 import type { Change, EditPlan } from '../../shared/src/plan-edits.ts';
 import { changeBranch } from './change-key.ts';
 import { apiWriter, gitWriter } from './commit-writer.ts';
+import { type GitRetryOptions, withGitRetries } from './git-retry.ts';
 import type { GitHubOps } from './github-ops.ts';
 import type { Inputs } from './inputs.ts';
 import { gateRefusal, type Planned, planBump, planRestore, sourceDir, under } from './plan.ts';
@@ -43,6 +44,21 @@ export interface ActionDeps {
   /** Sleep between direct-push retries (tests shorten it). */
   sleep?: (ms: number) => Promise<void>;
   push?: Partial<PushOptions>;
+  gitRetry?: Partial<GitRetryOptions>;
+}
+
+/** The environment repo's reads, each fetch retried on transient failures. */
+function retryingFetches(env: EnvRepo, deps: ActionDeps) {
+  const o = { onRetry: deps.info, ...deps.gitRetry };
+  return {
+    fetchBranch: (branch: string) => withGitRetries(`fetch ${branch}`, () => env.fetchBranch(branch), o),
+    ensureCommit: (sha: string, branch: string) =>
+      withGitRetries(
+        `fetch the history of ${branch} down to ${sha.slice(0, 7)}`,
+        () => env.ensureCommit(sha, branch),
+        o,
+      ),
+  };
 }
 
 function escapeRe(s: string): string {
@@ -70,7 +86,7 @@ async function readAndPlan(
   const picked = pickQualifying(commits, inputs.requireStatus, { skip: mode === 'rollback' ? 1 : 0 });
   if (!picked.commit)
     throw gateRefusal(mode, dir, inputs.requireStatus, 'newest' in picked ? picked.newest : undefined);
-  await env.ensureCommit(picked.commit.sha, base);
+  await retryingFetches(env, deps).ensureCommit(picked.commit.sha, base);
   const source = await env.readFiles(picked.commit.sha, under(dir));
   const target = await env.readFiles(baseSha, under(to));
   const server = (deps.env.GITHUB_SERVER_URL ?? '').replace(/\/+$/, '');
@@ -94,7 +110,8 @@ export async function runAction(inputs: Inputs, deps: ActionDeps): Promise<Actio
   const base = inputs.base ?? repo.defaultBranch;
   const env = await EnvRepo.open({ url: repo.cloneUrl, token: inputs.token });
   try {
-    const baseSha = await env.fetchBranch(base);
+    const fetches = retryingFetches(env, deps);
+    const baseSha = await fetches.fetchBranch(base);
     const planned = await readAndPlan(inputs, deps, env, base, baseSha);
     const run = runLink(deps.env);
     const branch = inputs.pullRequest
@@ -153,7 +170,7 @@ export async function runAction(inputs: Inputs, deps: ActionDeps): Promise<Actio
             ),
           fastForward: (sha) => writer.fastForward(base, sha),
           replanOnTip: async () => {
-            const sha = await env.fetchBranch(base);
+            const sha = await fetches.fetchBranch(base);
             return { sha, plan: planned.replan((await env.readFiles(sha, planned.reads)).files) };
           },
           sleep: deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),

@@ -278,6 +278,23 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
     assert.equal((await gh.pulls.list({ ...ref() })).data.length, 1);
   });
 
+  test('Git fetches answered 500 or cut mid-answer are retried and the run succeeds', async () => {
+    await newRepo({ 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0') });
+    const faults = world.git!.faults;
+    const before = faults.injected;
+    faults.failNext(2, { status: 500, match: /git-upload-pack$/ });
+    faults.cutNext(1, { match: /git-upload-pack$/, afterBytes: 200 });
+    try {
+      const r = await runActionBundle(inputs({ images: 'ghcr.io/acme/web:1.1.0', 'pull-request': 'false' }));
+      assert.equal(r.code, 0, r.log);
+      assert.equal(faults.injected - before, 3);
+      assert.equal(r.log.match(/fetch main: .*retrying in \d+ ms/g)?.length, 3, r.log);
+      assert.match(await file('envs/dev/web/deploy.yaml'), /image: ghcr\.io\/acme\/web:1\.1\.0 # the app/);
+    } finally {
+      faults.reset();
+    }
+  });
+
   test('a bad input fails naming the input and writes nothing', async () => {
     await newRepo({ 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0') });
     const refsBefore = (await world.git!.repo(repo).git(['for-each-ref'])).stdout.toString('utf8');
