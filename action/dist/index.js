@@ -2531,15 +2531,15 @@ var require_connect = __commonJS({
             if (this._sessionCache.size < this._maxCachedSessions) {
               return;
             }
-            const ref = this._sessionCache.get(key2);
-            if (ref !== void 0 && ref.deref() === void 0) {
+            const ref2 = this._sessionCache.get(key2);
+            if (ref2 !== void 0 && ref2.deref() === void 0) {
               this._sessionCache.delete(key2);
             }
           });
         }
         get(sessionKey) {
-          const ref = this._sessionCache.get(sessionKey);
-          return ref ? ref.deref() : null;
+          const ref2 = this._sessionCache.get(sessionKey);
+          return ref2 ? ref2.deref() : null;
         }
         set(sessionKey, session) {
           if (this._maxCachedSessions === 0) {
@@ -12858,8 +12858,8 @@ var require_request2 = __commonJS({
           const controllerList = dependentControllerMap.get(ac.signal);
           if (controllerList !== void 0) {
             if (controllerList.size !== 0) {
-              for (const ref of controllerList) {
-                const ctrl = ref.deref();
+              for (const ref2 of controllerList) {
+                const ctrl = ref2.deref();
                 if (ctrl !== void 0) {
                   ctrl.abort(this.reason);
                 }
@@ -21353,9 +21353,9 @@ var require_anchors = __commonJS({
          */
         setAnchors: () => {
           for (const source of aliasObjects) {
-            const ref = sourceObjects.get(source);
-            if (typeof ref === "object" && ref.anchor && (identity.isScalar(ref.node) || identity.isCollection(ref.node))) {
-              ref.node.anchor = ref.anchor;
+            const ref2 = sourceObjects.get(source);
+            if (typeof ref2 === "object" && ref2.anchor && (identity.isScalar(ref2.node) || identity.isCollection(ref2.node))) {
+              ref2.node.anchor = ref2.anchor;
             } else {
               const error2 = new Error("Failed to resolve repeated object (this should not happen)");
               error2.source = source;
@@ -21674,15 +21674,15 @@ var require_createNode = __commonJS({
         value = value.valueOf();
       }
       const { aliasDuplicateObjects, onAnchor, onTagObj, schema, sourceObjects } = ctx;
-      let ref = void 0;
+      let ref2 = void 0;
       if (aliasDuplicateObjects && value && typeof value === "object") {
-        ref = sourceObjects.get(value);
-        if (ref) {
-          ref.anchor ?? (ref.anchor = onAnchor(value));
-          return new Alias.Alias(ref.anchor);
+        ref2 = sourceObjects.get(value);
+        if (ref2) {
+          ref2.anchor ?? (ref2.anchor = onAnchor(value));
+          return new Alias.Alias(ref2.anchor);
         } else {
-          ref = { anchor: null, node: null };
-          sourceObjects.set(value, ref);
+          ref2 = { anchor: null, node: null };
+          sourceObjects.set(value, ref2);
         }
       }
       if (tagName?.startsWith("!!"))
@@ -21694,8 +21694,8 @@ var require_createNode = __commonJS({
         }
         if (!value || typeof value !== "object") {
           const node2 = new Scalar2.Scalar(value);
-          if (ref)
-            ref.node = node2;
+          if (ref2)
+            ref2.node = node2;
           return node2;
         }
         tagObj = value instanceof Map ? schema[identity.MAP] : Symbol.iterator in Object(value) ? schema[identity.SEQ] : schema[identity.MAP];
@@ -21709,8 +21709,8 @@ var require_createNode = __commonJS({
         node.tag = tagName;
       else if (!tagObj.default)
         node.tag = tagObj.tag;
-      if (ref)
-        ref.node = node;
+      if (ref2)
+        ref2.node = node;
       return node;
     }
     exports.createNode = createNode;
@@ -29031,10 +29031,10 @@ var require_light = __commonJS({
         return n && n["default"] || n;
       }
       var load = function(received, defaults2, onto = {}) {
-        var k, ref, v;
+        var k, ref2, v;
         for (k in defaults2) {
           v = defaults2[k];
-          onto[k] = (ref = received[k]) != null ? ref : v;
+          onto[k] = (ref2 = received[k]) != null ? ref2 : v;
         }
         return onto;
       };
@@ -29104,11 +29104,11 @@ var require_light = __commonJS({
           }
         }
         getArray() {
-          var node, ref, results;
+          var node, ref2, results;
           node = this._first;
           results = [];
           while (node != null) {
-            results.push((ref = node, node = node.next, ref.value));
+            results.push((ref2 = node, node = node.next, ref2.value));
           }
           return results;
         }
@@ -29121,14 +29121,14 @@ var require_light = __commonJS({
           return void 0;
         }
         debug() {
-          var node, ref, ref1, ref2, results;
+          var node, ref2, ref1, ref22, results;
           node = this._first;
           results = [];
           while (node != null) {
-            results.push((ref = node, node = node.next, {
-              value: ref.value,
-              prev: (ref1 = ref.prev) != null ? ref1.value : void 0,
-              next: (ref2 = ref.next) != null ? ref2.value : void 0
+            results.push((ref2 = node, node = node.next, {
+              value: ref2.value,
+              prev: (ref1 = ref2.prev) != null ? ref1.value : void 0,
+              next: (ref22 = ref2.next) != null ? ref22.value : void 0
             }));
           }
           return results;
@@ -29229,9 +29229,9 @@ var require_light = __commonJS({
           this.Events = new Events$1(this);
           this._length = 0;
           this._lists = (function() {
-            var j, ref, results;
+            var j, ref2, results;
             results = [];
-            for (i = j = 1, ref = num_priorities; 1 <= ref ? j <= ref : j >= ref; i = 1 <= ref ? ++j : --j) {
+            for (i = j = 1, ref2 = num_priorities; 1 <= ref2 ? j <= ref2 : j >= ref2; i = 1 <= ref2 ? ++j : --j) {
               results.push(new DLList$1((() => {
                 return this.incr();
               }), (() => {
@@ -29477,8 +29477,8 @@ var require_light = __commonJS({
           });
         }
         computePenalty() {
-          var ref;
-          return (ref = this.storeOptions.penalty) != null ? ref : 15 * this.storeOptions.minTime || 5e3;
+          var ref2;
+          return (ref2 = this.storeOptions.penalty) != null ? ref2 : 15 * this.storeOptions.minTime || 5e3;
         }
         async __updateSettings__(options) {
           await this.yieldLoop();
@@ -29639,20 +29639,20 @@ var require_light = __commonJS({
           return current != null;
         }
         jobStatus(id) {
-          var ref;
-          return (ref = this.status[this._jobs[id]]) != null ? ref : null;
+          var ref2;
+          return (ref2 = this.status[this._jobs[id]]) != null ? ref2 : null;
         }
         statusJobs(status) {
-          var k, pos, ref, results, v;
+          var k, pos, ref2, results, v;
           if (status != null) {
             pos = this.status.indexOf(status);
             if (pos < 0) {
               throw new BottleneckError$3(`status must be one of ${this.status.join(", ")}`);
             }
-            ref = this._jobs;
+            ref2 = this._jobs;
             results = [];
-            for (k in ref) {
-              v = ref[k];
+            for (k in ref2) {
+              v = ref2[k];
               if (v === pos) {
                 results.push(k);
               }
@@ -29756,8 +29756,8 @@ var require_light = __commonJS({
             }
           }
           key(key2 = "") {
-            var ref;
-            return (ref = this.instances[key2]) != null ? ref : (() => {
+            var ref2;
+            return (ref2 = this.instances[key2]) != null ? ref2 : (() => {
               var limiter;
               limiter = this.instances[key2] = new this.Bottleneck(Object.assign(this.limiterOptions, {
                 id: `${this.id}-${key2}`,
@@ -29781,11 +29781,11 @@ var require_light = __commonJS({
             return instance != null || deleted > 0;
           }
           limiters() {
-            var k, ref, results, v;
-            ref = this.instances;
+            var k, ref2, results, v;
+            ref2 = this.instances;
             results = [];
-            for (k in ref) {
-              v = ref[k];
+            for (k in ref2) {
+              v = ref2[k];
               results.push({
                 key: k,
                 limiter: v
@@ -29819,12 +29819,12 @@ var require_light = __commonJS({
             var base;
             clearInterval(this.interval);
             return typeof (base = this.interval = setInterval(async () => {
-              var e, k, ref, results, time, v;
+              var e, k, ref2, results, time, v;
               time = Date.now();
-              ref = this.instances;
+              ref2 = this.instances;
               results = [];
-              for (k in ref) {
-                v = ref[k];
+              for (k in ref2) {
+                v = ref2[k];
                 try {
                   if (await v._store.__groupCheck__(time)) {
                     results.push(this.deleteKey(k));
@@ -29847,9 +29847,9 @@ var require_light = __commonJS({
             }
           }
           disconnect(flush = true) {
-            var ref;
+            var ref2;
             if (!this.sharedConnection) {
-              return (ref = this.connection) != null ? ref.disconnect(flush) : void 0;
+              return (ref2 = this.connection) != null ? ref2.disconnect(flush) : void 0;
             }
           }
         }
@@ -29950,12 +29950,12 @@ var require_light = __commonJS({
               }
             }).call(this);
             this._queues.on("leftzero", () => {
-              var ref;
-              return (ref = this._store.heartbeat) != null ? typeof ref.ref === "function" ? ref.ref() : void 0 : void 0;
+              var ref2;
+              return (ref2 = this._store.heartbeat) != null ? typeof ref2.ref === "function" ? ref2.ref() : void 0 : void 0;
             });
             this._queues.on("zero", () => {
-              var ref;
-              return (ref = this._store.heartbeat) != null ? typeof ref.unref === "function" ? ref.unref() : void 0 : void 0;
+              var ref2;
+              return (ref2 = this._store.heartbeat) != null ? typeof ref2.unref === "function" ? ref2.unref() : void 0 : void 0;
             });
           }
           _validateOptions(options, invalid2) {
@@ -30135,10 +30135,10 @@ var require_light = __commonJS({
               return this.Promise.resolve(null);
             }, this._registerLock.schedule(() => {
               return this._submitLock.schedule(() => {
-                var k, ref, v;
-                ref = this._scheduled;
-                for (k in ref) {
-                  v = ref[k];
+                var k, ref2, v;
+                ref2 = this._scheduled;
+                for (k in ref2) {
+                  v = ref2[k];
                   if (this.jobStatus(v.job.options.id) === "RUNNING") {
                     clearTimeout(v.timeout);
                     clearTimeout(v.expiration);
@@ -30205,9 +30205,9 @@ var require_light = __commonJS({
             }
           }
           submit(...args) {
-            var cb, fn, job, options, ref, ref1, task;
+            var cb, fn, job, options, ref2, ref1, task;
             if (typeof args[0] === "function") {
-              ref = args, [fn, ...args] = ref, [cb] = splice.call(args, -1);
+              ref2 = args, [fn, ...args] = ref2, [cb] = splice.call(args, -1);
               options = parser$5.load({}, this.jobDefaults);
             } else {
               ref1 = args, [options, fn, ...args] = ref1, [cb] = splice.call(args, -1);
@@ -38285,12 +38285,12 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {string} suggestion
        * @param {boolean} canForce
        */
-      constructor(ref, suggestion) {
+      constructor(ref2, suggestion) {
         super(
-          `"${ref}" would be an invalid git reference. (Hint: a valid alternative would be "${suggestion}".)`
+          `"${ref2}" would be an invalid git reference. (Hint: a valid alternative would be "${suggestion}".)`
         );
         this.code = this.name = _InvalidRefNameError.code;
-        this.data = { ref, suggestion };
+        this.data = { ref: ref2, suggestion };
       }
     };
     InvalidRefNameError.code = "InvalidRefNameError";
@@ -38336,9 +38336,9 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
       static from(text) {
         return new _GitPackedRefs(text);
       }
-      delete(ref) {
-        this.parsedConfig = this.parsedConfig.filter((entry) => entry.ref !== ref);
-        this.refs.delete(ref);
+      delete(ref2) {
+        this.parsedConfig = this.parsedConfig.filter((entry) => entry.ref !== ref2);
+        this.refs.delete(ref2);
       }
       toString() {
         return this.parsedConfig.map(({ line }) => line).join("\n") + "\n";
@@ -38807,21 +38807,21 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
         });
       }
     };
-    var refpaths = (ref) => [
-      `${ref}`,
-      `refs/${ref}`,
-      `refs/tags/${ref}`,
-      `refs/heads/${ref}`,
-      `refs/remotes/${ref}`,
-      `refs/remotes/${ref}/HEAD`
+    var refpaths = (ref2) => [
+      `${ref2}`,
+      `refs/${ref2}`,
+      `refs/tags/${ref2}`,
+      `refs/heads/${ref2}`,
+      `refs/remotes/${ref2}`,
+      `refs/remotes/${ref2}/HEAD`
     ];
     var GIT_FILES = ["config", "description", "index", "shallow", "commondir"];
-    function assertWritableRef(ref) {
-      if (GIT_FILES.includes(ref)) {
-        throw new InvalidRefNameError(ref, `refs/heads/${ref}`);
+    function assertWritableRef(ref2) {
+      if (GIT_FILES.includes(ref2)) {
+        throw new InvalidRefNameError(ref2, `refs/heads/${ref2}`);
       }
-      if (!isValidRef(ref, true)) {
-        throw new InvalidRefNameError(ref, cleanGitRef.clean(ref));
+      if (!isValidRef(ref2, true)) {
+        throw new InvalidRefNameError(ref2, cleanGitRef.clean(ref2));
       }
     }
     var GitRefManager = class _GitRefManager {
@@ -38920,9 +38920,9 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
               gitdir,
               filepath
             })).map((file) => `${filepath}/${file}`);
-            for (const ref of refs2) {
-              if (!actualRefsToWrite.has(ref)) {
-                pruned.push(ref);
+            for (const ref2 of refs2) {
+              if (!actualRefsToWrite.has(ref2)) {
+                pruned.push(ref2);
               }
             }
           }
@@ -38950,14 +38950,14 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @returns {Promise<void>}
        */
       // TODO: make this less crude?
-      static async writeRef({ fs: fs4, gitdir, ref, value }) {
-        assertWritableRef(ref);
+      static async writeRef({ fs: fs4, gitdir, ref: ref2, value }) {
+        assertWritableRef(ref2);
         if (!value.match(/[0-9a-f]{40}/)) {
           throw new InvalidOidError(value);
         }
         await acquireLock(
-          ref,
-          async () => fs4.write(join2(gitdir, ref), `${value.trim()}
+          ref2,
+          async () => fs4.write(join2(gitdir, ref2), `${value.trim()}
 `, "utf8")
         );
       }
@@ -38971,11 +38971,11 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {string} args.value - The target ref.
        * @returns {Promise<void>}
        */
-      static async writeSymbolicRef({ fs: fs4, gitdir, ref, value }) {
-        assertWritableRef(ref);
+      static async writeSymbolicRef({ fs: fs4, gitdir, ref: ref2, value }) {
+        assertWritableRef(ref2);
         await acquireLock(
-          ref,
-          async () => fs4.write(join2(gitdir, ref), `ref: ${value.trim()}
+          ref2,
+          async () => fs4.write(join2(gitdir, ref2), `ref: ${value.trim()}
 `, "utf8")
         );
       }
@@ -38988,8 +38988,8 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {string} args.ref - The ref to delete.
        * @returns {Promise<void>}
        */
-      static async deleteRef({ fs: fs4, gitdir, ref }) {
-        return _GitRefManager.deleteRefs({ fs: fs4, gitdir, refs: [ref] });
+      static async deleteRef({ fs: fs4, gitdir, ref: ref2 }) {
+        return _GitRefManager.deleteRefs({ fs: fs4, gitdir, refs: [ref2] });
       }
       /**
        * Deletes multiple refs.
@@ -39002,16 +39002,16 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        */
       static async deleteRefs({ fs: fs4, gitdir, refs }) {
         refs.forEach(assertWritableRef);
-        await Promise.all(refs.map((ref) => fs4.rm(join2(gitdir, ref))));
+        await Promise.all(refs.map((ref2) => fs4.rm(join2(gitdir, ref2))));
         let text = await acquireLock(
           "packed-refs",
           async () => fs4.read(`${gitdir}/packed-refs`, { encoding: "utf8" })
         );
         const packed = GitPackedRefs.from(text);
         const beforeSize = packed.refs.size;
-        for (const ref of refs) {
-          if (packed.refs.has(ref)) {
-            packed.delete(ref);
+        for (const ref2 of refs) {
+          if (packed.refs.has(ref2)) {
+            packed.delete(ref2);
           }
         }
         if (packed.refs.size < beforeSize) {
@@ -39035,37 +39035,37 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
       static async resolve({
         fs: fs4,
         gitdir,
-        ref,
+        ref: ref2,
         depth = void 0,
         visited = /* @__PURE__ */ new Set()
       }) {
         if (depth !== void 0) {
           depth--;
           if (depth === -1) {
-            return ref;
+            return ref2;
           }
         }
-        if (ref.startsWith("ref: ")) {
-          ref = ref.slice("ref: ".length);
-          return _GitRefManager.resolve({ fs: fs4, gitdir, ref, depth, visited });
+        if (ref2.startsWith("ref: ")) {
+          ref2 = ref2.slice("ref: ".length);
+          return _GitRefManager.resolve({ fs: fs4, gitdir, ref: ref2, depth, visited });
         }
-        if (ref.length === 40 && /[0-9a-f]{40}/.test(ref)) {
-          return ref;
+        if (ref2.length === 40 && /[0-9a-f]{40}/.test(ref2)) {
+          return ref2;
         }
         const packedMap = await _GitRefManager.packedRefs({ fs: fs4, gitdir });
-        const allpaths = refpaths(ref).filter((p) => !GIT_FILES.includes(p));
-        for (const ref2 of allpaths) {
+        const allpaths = refpaths(ref2).filter((p) => !GIT_FILES.includes(p));
+        for (const ref3 of allpaths) {
           const sha = await acquireLock(
-            ref2,
-            async () => await fs4.read(`${gitdir}/${ref2}`, { encoding: "utf8" }) || packedMap.get(ref2)
+            ref3,
+            async () => await fs4.read(`${gitdir}/${ref3}`, { encoding: "utf8" }) || packedMap.get(ref3)
           );
           if (sha) {
-            if (visited.has(ref2)) {
+            if (visited.has(ref3)) {
               throw new InternalError(
-                `Circular reference detected while resolving ref "${ref2}"`
+                `Circular reference detected while resolving ref "${ref3}"`
               );
             }
-            visited.add(ref2);
+            visited.add(ref3);
             return _GitRefManager.resolve({
               fs: fs4,
               gitdir,
@@ -39075,7 +39075,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
             });
           }
         }
-        throw new NotFoundError(ref);
+        throw new NotFoundError(ref2);
       }
       /**
        * Checks whether a ref names the branch HEAD points at in a repository where
@@ -39092,7 +39092,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {string} args.ref - The ref to check.
        * @returns {Promise<boolean>} - True if the ref names an unborn branch.
        */
-      static async isUnbornBranch({ fs: fs4, gitdir, ref }) {
+      static async isUnbornBranch({ fs: fs4, gitdir, ref: ref2 }) {
         let target;
         try {
           target = await _GitRefManager.resolve({
@@ -39106,7 +39106,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
           throw err;
         }
         if (!target.startsWith("refs/heads/")) return false;
-        return ref === "HEAD" || refpaths(ref).includes(target);
+        return ref2 === "HEAD" || refpaths(ref2).includes(target);
       }
       /**
        * Checks if a ref exists.
@@ -39117,9 +39117,9 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {string} args.ref - The ref to check.
        * @returns {Promise<boolean>} - True if the ref exists, false otherwise.
        */
-      static async exists({ fs: fs4, gitdir, ref }) {
+      static async exists({ fs: fs4, gitdir, ref: ref2 }) {
         try {
-          await _GitRefManager.expand({ fs: fs4, gitdir, ref });
+          await _GitRefManager.expand({ fs: fs4, gitdir, ref: ref2 });
           return true;
         } catch (err) {
           if (err instanceof NotFoundError) return false;
@@ -39135,21 +39135,21 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {string} args.ref - The ref to expand.
        * @returns {Promise<string>} - The full ref name.
        */
-      static async expand({ fs: fs4, gitdir, ref }) {
-        if (ref.length === 40 && /[0-9a-f]{40}/.test(ref)) {
-          return ref;
+      static async expand({ fs: fs4, gitdir, ref: ref2 }) {
+        if (ref2.length === 40 && /[0-9a-f]{40}/.test(ref2)) {
+          return ref2;
         }
         const packedMap = await _GitRefManager.packedRefs({ fs: fs4, gitdir });
-        const allpaths = refpaths(ref).filter((p) => !GIT_FILES.includes(p));
-        for (const ref2 of allpaths) {
+        const allpaths = refpaths(ref2).filter((p) => !GIT_FILES.includes(p));
+        for (const ref3 of allpaths) {
           const refExists = await acquireLock(
-            ref2,
-            async () => fs4.exists(`${gitdir}/${ref2}`)
+            ref3,
+            async () => fs4.exists(`${gitdir}/${ref3}`)
           );
-          if (refExists) return ref2;
-          if (packedMap.has(ref2)) return ref2;
+          if (refExists) return ref3;
+          if (packedMap.has(ref3)) return ref3;
         }
-        throw new NotFoundError(ref);
+        throw new NotFoundError(ref2);
       }
       /**
        * Expands a ref against a provided map.
@@ -39159,12 +39159,12 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {Map<string, string>} args.map - The map of refs.
        * @returns {Promise<string>} - The expanded ref.
        */
-      static async expandAgainstMap({ ref, map }) {
-        const allpaths = refpaths(ref);
-        for (const ref2 of allpaths) {
-          if (await map.has(ref2)) return ref2;
+      static async expandAgainstMap({ ref: ref2, map }) {
+        const allpaths = refpaths(ref2);
+        for (const ref3 of allpaths) {
+          if (await map.has(ref3)) return ref3;
         }
-        throw new NotFoundError(ref);
+        throw new NotFoundError(ref2);
       }
       /**
        * Resolves a ref against a provided map.
@@ -39176,33 +39176,33 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {Map<string, string>} args.map - The map of refs.
        * @returns {Object} - An object containing the full ref and its object ID.
        */
-      static resolveAgainstMap({ ref, fullref = ref, depth = void 0, map }) {
+      static resolveAgainstMap({ ref: ref2, fullref = ref2, depth = void 0, map }) {
         if (depth !== void 0) {
           depth--;
           if (depth === -1) {
-            return { fullref, oid: ref };
+            return { fullref, oid: ref2 };
           }
         }
-        if (ref.startsWith("ref: ")) {
-          ref = ref.slice("ref: ".length);
-          return _GitRefManager.resolveAgainstMap({ ref, fullref, depth, map });
+        if (ref2.startsWith("ref: ")) {
+          ref2 = ref2.slice("ref: ".length);
+          return _GitRefManager.resolveAgainstMap({ ref: ref2, fullref, depth, map });
         }
-        if (ref.length === 40 && /[0-9a-f]{40}/.test(ref)) {
-          return { fullref, oid: ref };
+        if (ref2.length === 40 && /[0-9a-f]{40}/.test(ref2)) {
+          return { fullref, oid: ref2 };
         }
-        const allpaths = refpaths(ref);
-        for (const ref2 of allpaths) {
-          const sha = map.get(ref2);
+        const allpaths = refpaths(ref2);
+        for (const ref3 of allpaths) {
+          const sha = map.get(ref3);
           if (sha) {
             return _GitRefManager.resolveAgainstMap({
               ref: sha.trim(),
-              fullref: ref2,
+              fullref: ref3,
               depth,
               map
             });
           }
         }
-        throw new NotFoundError(ref);
+        throw new NotFoundError(ref2);
       }
       /**
        * Reads the packed refs file and returns a map of refs.
@@ -40381,12 +40381,12 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {string} ref
        * @param {string} oid
        */
-      constructor(ref, oid) {
+      constructor(ref2, oid) {
         super(
-          `Failed to checkout "${ref}" because commit ${oid} is not available locally. Do a git fetch to make the branch available locally.`
+          `Failed to checkout "${ref2}" because commit ${oid} is not available locally. Do a git fetch to make the branch available locally.`
         );
         this.code = this.name = _CommitNotFetchedError.code;
-        this.data = { ref, oid };
+        this.data = { ref: ref2, oid };
       }
     };
     CommitNotFetchedError.code = "CommitNotFetchedError";
@@ -40640,12 +40640,12 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
       /**
        * @param {string} ref
        */
-      constructor(ref) {
+      constructor(ref2) {
         super(
-          `"${ref}" does not point to any commit. You're maybe working on a repository with no commits yet. `
+          `"${ref2}" does not point to any commit. You're maybe working on a repository with no commits yet. `
         );
         this.code = this.name = _NoCommitError.code;
-        this.data = { ref };
+        this.data = { ref: ref2 };
       }
     };
     NoCommitError.code = "NoCommitError";
@@ -41003,7 +41003,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return { tree: GitTree.from(object), oid };
     }
     var GitWalkerRepo = class {
-      constructor({ fs: fs4, gitdir, ref, cache }) {
+      constructor({ fs: fs4, gitdir, ref: ref2, cache }) {
         this.fs = fs4;
         this.cache = cache;
         this.gitdir = gitdir;
@@ -41011,9 +41011,9 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           const map = /* @__PURE__ */ new Map();
           let oid;
           try {
-            oid = await GitRefManager.resolve({ fs: fs4, gitdir, ref });
+            oid = await GitRefManager.resolve({ fs: fs4, gitdir, ref: ref2 });
           } catch (e) {
-            if (e instanceof NotFoundError && await GitRefManager.isUnbornBranch({ fs: fs4, gitdir, ref })) {
+            if (e instanceof NotFoundError && await GitRefManager.isUnbornBranch({ fs: fs4, gitdir, ref: ref2 })) {
               oid = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
             } else {
               throw e;
@@ -41115,11 +41115,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         return entry._oid;
       }
     };
-    function TREE({ ref = "HEAD" } = {}) {
+    function TREE({ ref: ref2 = "HEAD" } = {}) {
       const o = /* @__PURE__ */ Object.create(null);
       Object.defineProperty(o, GitWalkSymbol, {
         value: function({ fs: fs4, gitdir, cache }) {
-          return new GitWalkerRepo({ fs: fs4, gitdir, ref, cache });
+          return new GitWalkerRepo({ fs: fs4, gitdir, ref: ref2, cache });
         }
       });
       Object.freeze(o);
@@ -42215,16 +42215,16 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       dryRun = false,
       noUpdateBranch = false,
       disallowEmpty = false,
-      ref,
+      ref: ref2,
       parent,
       tree
     }) {
       let initialCommit = false;
       let detachedHead = false;
-      if (!ref) {
+      if (!ref2) {
         const headContent = await fs4.read(`${gitdir}/HEAD`, { encoding: "utf8" });
         detachedHead = !headContent.startsWith("ref:");
-        ref = await GitRefManager.resolve({
+        ref2 = await GitRefManager.resolve({
           fs: fs4,
           gitdir,
           ref: "HEAD",
@@ -42236,7 +42236,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         refOid = await GitRefManager.resolve({
           fs: fs4,
           gitdir,
-          ref
+          ref: ref2
         });
       } catch (err) {
         if (!(err instanceof NotFoundError)) throw err;
@@ -42246,7 +42246,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         refCommit = await _readCommit({ fs: fs4, gitdir, oid: refOid, cache });
       }
       if (amend && initialCommit) {
-        throw new NoCommitError(ref);
+        throw new NoCommitError(ref2);
       }
       const author2 = !amend ? await normalizeAuthorObject({ fs: fs4, gitdir, author: _author }) : await normalizeAuthorObject({
         fs: fs4,
@@ -42336,7 +42336,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
             await GitRefManager.writeRef({
               fs: fs4,
               gitdir,
-              ref: detachedHead ? "HEAD" : ref,
+              ref: detachedHead ? "HEAD" : ref2,
               value: oid
             });
           }
@@ -42480,7 +42480,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       cache,
       onSign,
       gitdir,
-      ref,
+      ref: ref2,
       oid,
       note,
       force,
@@ -42490,7 +42490,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     }) {
       let parent;
       try {
-        parent = await GitRefManager.resolve({ gitdir, fs: fs4, ref });
+        parent = await GitRefManager.resolve({ gitdir, fs: fs4, ref: ref2 });
       } catch (err) {
         if (!(err instanceof NotFoundError)) {
           throw err;
@@ -42533,7 +42533,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         cache,
         onSign,
         gitdir,
-        ref,
+        ref: ref2,
         tree: treeOid,
         parent: parent && [parent],
         message: `Note added by 'isomorphic-git addNote'
@@ -42549,7 +42549,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       onSign,
       dir,
       gitdir = join2(dir, ".git"),
-      ref = "refs/notes/commits",
+      ref: ref2 = "refs/notes/commits",
       oid,
       note,
       force,
@@ -42582,7 +42582,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           cache,
           onSign,
           gitdir: updatedGitdir,
-          ref,
+          ref: ref2,
           oid,
           note,
           force,
@@ -42647,17 +42647,17 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       cache,
       onSign,
       gitdir,
-      ref,
+      ref: ref2,
       tagger,
-      message = ref,
+      message = ref2,
       gpgsig,
       object,
       signingKey,
       force = false
     }) {
-      ref = ref.startsWith("refs/tags/") ? ref : `refs/tags/${ref}`;
-      if (!force && await GitRefManager.exists({ fs: fs4, gitdir, ref })) {
-        throw new AlreadyExistsError("tag", ref);
+      ref2 = ref2.startsWith("refs/tags/") ? ref2 : `refs/tags/${ref2}`;
+      if (!force && await GitRefManager.exists({ fs: fs4, gitdir, ref: ref2 })) {
+        throw new AlreadyExistsError("tag", ref2);
       }
       const oid = await GitRefManager.resolve({
         fs: fs4,
@@ -42668,7 +42668,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       let tagObject = GitAnnotatedTag.from({
         object: oid,
         type,
-        tag: ref.replace("refs/tags/", ""),
+        tag: ref2.replace("refs/tags/", ""),
         tagger,
         message,
         gpgsig
@@ -42682,16 +42682,16 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         type: "tag",
         object: tagObject.toObject()
       });
-      await GitRefManager.writeRef({ fs: fs4, gitdir, ref, value });
+      await GitRefManager.writeRef({ fs: fs4, gitdir, ref: ref2, value });
     }
     async function annotatedTag({
       fs: _fs,
       onSign,
       dir,
       gitdir = join2(dir, ".git"),
-      ref,
+      ref: ref2,
       tagger: _tagger,
-      message = ref,
+      message = ref2,
       gpgsig,
       object,
       signingKey,
@@ -42701,7 +42701,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       try {
         assertParameter("fs", _fs);
         assertParameter("gitdir", gitdir);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         if (signingKey) {
           assertParameter("onSign", onSign);
         }
@@ -42718,7 +42718,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           cache,
           onSign,
           gitdir: updatedGitdir,
-          ref,
+          ref: ref2,
           tagger,
           message,
           gpgsig,
@@ -42734,19 +42734,19 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function _branch({
       fs: fs4,
       gitdir,
-      ref,
+      ref: ref2,
       object,
       checkout: checkout2 = false,
       force = false
     }) {
-      if (!isValidRef(ref, true)) {
-        throw new InvalidRefNameError(ref, cleanGitRef.clean(ref));
+      if (!isValidRef(ref2, true)) {
+        throw new InvalidRefNameError(ref2, cleanGitRef.clean(ref2));
       }
-      const fullref = `refs/heads/${ref}`;
+      const fullref = `refs/heads/${ref2}`;
       if (!force) {
         const exist = await GitRefManager.exists({ fs: fs4, gitdir, ref: fullref });
         if (exist) {
-          throw new AlreadyExistsError("branch", ref, false);
+          throw new AlreadyExistsError("branch", ref2, false);
         }
       }
       let oid;
@@ -42772,7 +42772,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: fs4,
       dir,
       gitdir = join2(dir, ".git"),
-      ref,
+      ref: ref2,
       object,
       checkout: checkout2 = false,
       force = false
@@ -42780,13 +42780,13 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       try {
         assertParameter("fs", fs4);
         assertParameter("gitdir", gitdir);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         const fsp = new FileSystem(fs4);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _branch({
           fs: fsp,
           gitdir: updatedGitdir,
-          ref,
+          ref: ref2,
           object,
           checkout: checkout2,
           force
@@ -42830,7 +42830,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       dir,
       gitdir,
       remote,
-      ref,
+      ref: ref2,
       filepaths,
       noCheckout,
       noUpdateHead,
@@ -42851,10 +42851,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
       let oid;
       try {
-        oid = await GitRefManager.resolve({ fs: fs4, gitdir, ref });
+        oid = await GitRefManager.resolve({ fs: fs4, gitdir, ref: ref2 });
       } catch (err) {
-        if (ref === "HEAD" || !(err instanceof NotFoundError)) throw err;
-        const remoteRef = `${remote}/${ref}`;
+        if (ref2 === "HEAD" || !(err instanceof NotFoundError)) throw err;
+        const remoteRef = `${remote}/${ref2}`;
         oid = await GitRefManager.resolve({
           fs: fs4,
           gitdir,
@@ -42862,14 +42862,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         });
         if (track) {
           const config = await GitConfigManager.get({ fs: fs4, gitdir });
-          await config.set(`branch.${ref}.remote`, remote);
-          await config.set(`branch.${ref}.merge`, `refs/heads/${ref}`);
+          await config.set(`branch.${ref2}.remote`, remote);
+          await config.set(`branch.${ref2}.merge`, `refs/heads/${ref2}`);
           await GitConfigManager.save({ fs: fs4, gitdir, config });
         }
         await GitRefManager.writeRef({
           fs: fs4,
           gitdir,
-          ref: `refs/heads/${ref}`,
+          ref: `refs/heads/${ref2}`,
           value: oid
         });
       }
@@ -42878,7 +42878,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           oid = (await resolveCommit({ fs: fs4, cache, gitdir, oid })).oid;
         } catch (err) {
           if (err instanceof NotFoundError) {
-            throw new CommitNotFetchedError(ref, err.data.what);
+            throw new CommitNotFetchedError(ref2, err.data.what);
           }
           throw err;
         }
@@ -42892,14 +42892,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
             onProgress,
             dir,
             gitdir,
-            ref,
+            ref: ref2,
             force,
             filepaths,
             restoreFromIndex
           });
         } catch (err) {
           if (err instanceof NotFoundError && err.data.what === oid) {
-            throw new CommitNotFetchedError(ref, oid);
+            throw new CommitNotFetchedError(ref2, oid);
           } else {
             throw err;
           }
@@ -43103,7 +43103,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         }
       }
       if (!noUpdateHead) {
-        const fullRef = await GitRefManager.expand({ fs: fs4, gitdir, ref });
+        const fullRef = await GitRefManager.expand({ fs: fs4, gitdir, ref: ref2 });
         if (fullRef.startsWith("refs/heads")) {
           await GitRefManager.writeSymbolicRef({
             fs: fs4,
@@ -43122,7 +43122,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       onProgress,
       dir,
       gitdir,
-      ref,
+      ref: ref2,
       force,
       filepaths,
       restoreFromIndex
@@ -43133,7 +43133,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         cache,
         dir,
         gitdir,
-        trees: [restoreFromIndex ? STAGE() : TREE({ ref }), WORKDIR(), STAGE()],
+        trees: [restoreFromIndex ? STAGE() : TREE({ ref: ref2 }), WORKDIR(), STAGE()],
         map: async function(fullpath, [commit2, workdir, stage]) {
           if (fullpath === ".") return;
           if (filepaths && !filepaths.some((base) => worthWalking(fullpath, base))) {
@@ -43462,7 +43462,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         assertParameter("fs", fs4);
         assertParameter("dir", dir);
         assertParameter("gitdir", gitdir);
-        const ref = _ref || "HEAD";
+        const ref2 = _ref || "HEAD";
         const restoreFromIndex = _ref === void 0 && filepaths != null && filepaths.length > 0;
         const fsp = new FileSystem(fs4);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
@@ -43474,7 +43474,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           dir,
           gitdir: updatedGitdir,
           remote,
-          ref,
+          ref: ref2,
           filepaths,
           noCheckout,
           noUpdateHead,
@@ -44239,16 +44239,16 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     var abbreviateRx = /^refs\/(heads\/|tags\/|remotes\/)?(.*)/;
-    function abbreviateRef(ref) {
-      const match = abbreviateRx.exec(ref);
+    function abbreviateRef(ref2) {
+      const match = abbreviateRx.exec(ref2);
       if (match) {
-        if (match[1] === "remotes/" && ref.endsWith("/HEAD")) {
+        if (match[1] === "remotes/" && ref2.endsWith("/HEAD")) {
           return match[2].slice(0, -5);
         } else {
           return match[2];
         }
       }
-      return ref;
+      return ref2;
     }
     async function _currentBranch({
       fs: fs4,
@@ -44256,7 +44256,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fullname = false,
       test = false
     }) {
-      const ref = await GitRefManager.resolve({
+      const ref2 = await GitRefManager.resolve({
         fs: fs4,
         gitdir,
         ref: "HEAD",
@@ -44264,14 +44264,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       });
       if (test) {
         try {
-          await GitRefManager.resolve({ fs: fs4, gitdir, ref });
+          await GitRefManager.resolve({ fs: fs4, gitdir, ref: ref2 });
         } catch (err) {
           if (err instanceof NotFoundError) return;
           throw err;
         }
       }
-      if (!ref.startsWith("refs/")) return;
-      return fullname ? ref : abbreviateRef(ref);
+      if (!ref2.startsWith("refs/")) return;
+      return fullname ? ref2 : abbreviateRef(ref2);
     }
     function translateSSHtoHTTP(url) {
       url = url.replace(/^[^/@:]+@([^/@:]+):/, "https://$1/");
@@ -44437,14 +44437,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       const [firstRef, capabilitiesLine] = splitAndAssert(lineTwo, "\0", "\\x00");
       capabilitiesLine.split(" ").map((x) => capabilities.add(x));
       if (firstRef !== "0000000000000000000000000000000000000000 capabilities^{}") {
-        const [ref, name] = splitAndAssert(firstRef, " ", " ");
-        refs.set(name, ref);
+        const [ref2, name] = splitAndAssert(firstRef, " ", " ");
+        refs.set(name, ref2);
         while (true) {
           const line = await read();
           if (line === true) break;
           if (line !== null) {
-            const [ref2, name2] = splitAndAssert(line.toString("utf8"), " ", " ");
-            refs.set(name2, ref2);
+            const [ref3, name2] = splitAndAssert(line.toString("utf8"), " ", " ");
+            refs.set(name2, ref3);
           }
         }
       }
@@ -45059,14 +45059,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       prune = false,
       pruneTags = false
     }) {
-      const ref = _ref || await _currentBranch({ fs: fs4, gitdir, test: true });
+      const ref2 = _ref || await _currentBranch({ fs: fs4, gitdir, test: true });
       const config = await GitConfigManager.get({ fs: fs4, gitdir });
-      const remote = _remote || ref && await config.get(`branch.${ref}.remote`) || "origin";
+      const remote = _remote || ref2 && await config.get(`branch.${ref2}.remote`) || "origin";
       const url = _url || await config.get(`remote.${remote}.url`);
       if (typeof url === "undefined") {
         throw new MissingParameterError("remote OR url");
       }
-      const remoteRef = _remoteRef || ref && await config.get(`branch.${ref}.merge`) || _ref || "HEAD";
+      const remoteRef = _remoteRef || ref2 && await config.get(`branch.${ref2}.merge`) || _ref || "HEAD";
       if (corsProxy === void 0) {
         corsProxy = await config.get("http.corsProxy");
       }
@@ -45130,16 +45130,16 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       );
       if (relative) capabilities.push("deepen-relative");
       const wants = singleBranch ? [oid] : remoteRefs.values();
-      const haveRefs = singleBranch ? [ref] : await GitRefManager.listRefs({
+      const haveRefs = singleBranch ? [ref2] : await GitRefManager.listRefs({
         fs: fs4,
         gitdir,
         filepath: `refs`
       });
       let haves = [];
-      for (let ref2 of haveRefs) {
+      for (let ref3 of haveRefs) {
         try {
-          ref2 = await GitRefManager.expand({ fs: fs4, gitdir, ref: ref2 });
-          const oid2 = await GitRefManager.resolve({ fs: fs4, gitdir, ref: ref2 });
+          ref3 = await GitRefManager.expand({ fs: fs4, gitdir, ref: ref3 });
+          const oid2 = await GitRefManager.resolve({ fs: fs4, gitdir, ref: ref3 });
           if (await hasObject({ fs: fs4, cache, gitdir, oid: oid2 })) {
             haves.push(oid2);
           }
@@ -45343,7 +45343,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       gitdir,
       url,
       corsProxy,
-      ref,
+      ref: ref2,
       remote,
       depth,
       since,
@@ -45374,7 +45374,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           onAuthSuccess,
           onAuthFailure,
           gitdir,
-          ref,
+          ref: ref2,
           remote,
           corsProxy,
           depth,
@@ -45386,8 +45386,8 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           tags: !noTags
         });
         if (fetchHead === null) return;
-        ref = ref || defaultBranch;
-        ref = ref.replace("refs/heads/", "");
+        ref2 = ref2 || defaultBranch;
+        ref2 = ref2.replace("refs/heads/", "");
         await _checkout({
           fs: fs4,
           cache,
@@ -45395,7 +45395,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           onPostCheckout,
           dir,
           gitdir,
-          ref,
+          ref: ref2,
           remote,
           noCheckout,
           nonBlocking,
@@ -45419,7 +45419,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       gitdir = join2(dir, ".git"),
       url,
       corsProxy = void 0,
-      ref = void 0,
+      ref: ref2 = void 0,
       remote = "origin",
       depth = void 0,
       since = void 0,
@@ -45457,7 +45457,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           gitdir: updatedGitdir,
           url,
           corsProxy,
-          ref,
+          ref: ref2,
           remote,
           depth,
           since,
@@ -45488,7 +45488,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       dryRun = false,
       noUpdateBranch = false,
       disallowEmpty = false,
-      ref,
+      ref: ref2,
       parent,
       tree,
       cache = {}
@@ -45516,7 +45516,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           dryRun,
           noUpdateBranch,
           disallowEmpty,
-          ref,
+          ref: ref2,
           parent,
           tree
         });
@@ -45548,20 +45548,20 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function _deleteBranch({ fs: fs4, gitdir, ref }) {
-      ref = ref.startsWith("refs/heads/") ? ref : `refs/heads/${ref}`;
-      const exist = await GitRefManager.exists({ fs: fs4, gitdir, ref });
+    async function _deleteBranch({ fs: fs4, gitdir, ref: ref2 }) {
+      ref2 = ref2.startsWith("refs/heads/") ? ref2 : `refs/heads/${ref2}`;
+      const exist = await GitRefManager.exists({ fs: fs4, gitdir, ref: ref2 });
       if (!exist) {
-        throw new NotFoundError(ref);
+        throw new NotFoundError(ref2);
       }
-      const fullRef = await GitRefManager.expand({ fs: fs4, gitdir, ref });
+      const fullRef = await GitRefManager.expand({ fs: fs4, gitdir, ref: ref2 });
       const currentRef = await _currentBranch({ fs: fs4, gitdir, fullname: true });
       if (fullRef === currentRef) {
         const value = await GitRefManager.resolve({ fs: fs4, gitdir, ref: fullRef });
         await GitRefManager.writeRef({ fs: fs4, gitdir, ref: "HEAD", value });
       }
       await GitRefManager.deleteRef({ fs: fs4, gitdir, ref: fullRef });
-      const abbrevRef = abbreviateRef(ref);
+      const abbrevRef = abbreviateRef(ref2);
       const config = await GitConfigManager.get({ fs: fs4, gitdir });
       await config.deleteSection("branch", abbrevRef);
       await GitConfigManager.save({ fs: fs4, gitdir, config });
@@ -45570,30 +45570,30 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: fs4,
       dir,
       gitdir = join2(dir, ".git"),
-      ref
+      ref: ref2
     }) {
       try {
         assertParameter("fs", fs4);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         const fsp = new FileSystem(fs4);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _deleteBranch({
           fs: fsp,
           gitdir: updatedGitdir,
-          ref
+          ref: ref2
         });
       } catch (err) {
         err.caller = "git.deleteBranch";
         throw err;
       }
     }
-    async function deleteRef({ fs: fs4, dir, gitdir = join2(dir, ".git"), ref }) {
+    async function deleteRef({ fs: fs4, dir, gitdir = join2(dir, ".git"), ref: ref2 }) {
       try {
         assertParameter("fs", fs4);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         const fsp = new FileSystem(fs4);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
-        await GitRefManager.deleteRef({ fs: fsp, gitdir: updatedGitdir, ref });
+        await GitRefManager.deleteRef({ fs: fsp, gitdir: updatedGitdir, ref: ref2 });
       } catch (err) {
         err.caller = "git.deleteRef";
         throw err;
@@ -45625,20 +45625,20 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function _deleteTag({ fs: fs4, gitdir, ref }) {
-      ref = ref.startsWith("refs/tags/") ? ref : `refs/tags/${ref}`;
-      await GitRefManager.deleteRef({ fs: fs4, gitdir, ref });
+    async function _deleteTag({ fs: fs4, gitdir, ref: ref2 }) {
+      ref2 = ref2.startsWith("refs/tags/") ? ref2 : `refs/tags/${ref2}`;
+      await GitRefManager.deleteRef({ fs: fs4, gitdir, ref: ref2 });
     }
-    async function deleteTag({ fs: fs4, dir, gitdir = join2(dir, ".git"), ref }) {
+    async function deleteTag({ fs: fs4, dir, gitdir = join2(dir, ".git"), ref: ref2 }) {
       try {
         assertParameter("fs", fs4);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         const fsp = new FileSystem(fs4);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _deleteTag({
           fs: fsp,
           gitdir: updatedGitdir,
-          ref
+          ref: ref2
         });
       } catch (err) {
         err.caller = "git.deleteTag";
@@ -45722,17 +45722,17 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function expandRef({ fs: fs4, dir, gitdir = join2(dir, ".git"), ref }) {
+    async function expandRef({ fs: fs4, dir, gitdir = join2(dir, ".git"), ref: ref2 }) {
       try {
         assertParameter("fs", fs4);
         assertParameter("gitdir", gitdir);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         const fsp = new FileSystem(fs4);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await GitRefManager.expand({
           fs: fsp,
           gitdir: updatedGitdir,
-          ref
+          ref: ref2
         });
       } catch (err) {
         err.caller = "git.expandRef";
@@ -45932,7 +45932,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       onAuthFailure,
       dir,
       gitdir,
-      ref,
+      ref: ref2,
       url,
       remote,
       remoteRef,
@@ -45948,12 +45948,12 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       signingKey
     }) {
       try {
-        if (!ref) {
+        if (!ref2) {
           const head = await _currentBranch({ fs: fs4, gitdir });
           if (!head) {
             throw new MissingParameterError("ref");
           }
-          ref = head;
+          ref2 = head;
         }
         const { fetchHead, fetchHeadDescription } = await _fetch({
           fs: fs4,
@@ -45966,7 +45966,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           onAuthFailure,
           gitdir,
           corsProxy,
-          ref,
+          ref: ref2,
           url,
           remote,
           remoteRef,
@@ -45979,7 +45979,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           fs: fs4,
           cache,
           gitdir,
-          ours: ref,
+          ours: ref2,
           theirs: fetchHead,
           fastForward: fastForward2,
           fastForwardOnly,
@@ -45996,7 +45996,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           onProgress,
           dir,
           gitdir,
-          ref,
+          ref: ref2,
           remote,
           noCheckout: false
         });
@@ -46015,7 +46015,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       onAuthFailure,
       dir,
       gitdir = join2(dir, ".git"),
-      ref,
+      ref: ref2,
       url,
       remote,
       remoteRef,
@@ -46047,7 +46047,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           onAuthFailure,
           dir,
           gitdir: updatedGitdir,
-          ref,
+          ref: ref2,
           url,
           remote,
           remoteRef,
@@ -46073,7 +46073,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       onAuthFailure,
       dir,
       gitdir = join2(dir, ".git"),
-      ref,
+      ref: ref2,
       remote,
       remoteRef,
       url,
@@ -46105,7 +46105,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           onAuthSuccess,
           onAuthFailure,
           gitdir: updatedGitdir,
-          ref,
+          ref: ref2,
           remote,
           remoteRef,
           url,
@@ -46252,11 +46252,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         const result = {
           capabilities: [...remote.capabilities]
         };
-        for (const [ref, oid] of remote.refs) {
-          assignRefPath(result, ref, oid);
+        for (const [ref2, oid] of remote.refs) {
+          assignRefPath(result, ref2, oid);
         }
-        for (const [symref, ref] of remote.symrefs) {
-          assignRefPath(result, symref, ref);
+        for (const [symref, ref2] of remote.symrefs) {
+          assignRefPath(result, symref, ref2);
         }
         return result;
       } catch (err) {
@@ -46279,13 +46279,13 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           }
           continue;
         }
-        const ref = { ref: key2, oid: value };
+        const ref2 = { ref: key2, oid: value };
         if (symrefs) {
           if (remote.symrefs.has(key2)) {
-            ref.target = remote.symrefs.get(key2);
+            ref2.target = remote.symrefs.get(key2);
           }
         }
-        refs.push(ref);
+        refs.push(ref2);
       }
       return refs;
     }
@@ -46577,9 +46577,9 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function _listFiles({ fs: fs4, gitdir, ref, cache }) {
-      if (ref) {
-        const oid = await GitRefManager.resolve({ gitdir, fs: fs4, ref });
+    async function _listFiles({ fs: fs4, gitdir, ref: ref2, cache }) {
+      if (ref2) {
+        const oid = await GitRefManager.resolve({ gitdir, fs: fs4, ref: ref2 });
         const filenames = [];
         await accumulateFilesFromOid({
           fs: fs4,
@@ -46627,7 +46627,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: fs4,
       dir,
       gitdir = join2(dir, ".git"),
-      ref,
+      ref: ref2,
       cache = {}
     }) {
       try {
@@ -46639,17 +46639,17 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           fs: fsp,
           cache,
           gitdir: updatedGitdir,
-          ref
+          ref: ref2
         });
       } catch (err) {
         err.caller = "git.listFiles";
         throw err;
       }
     }
-    async function _listNotes({ fs: fs4, cache, gitdir, ref }) {
+    async function _listNotes({ fs: fs4, cache, gitdir, ref: ref2 }) {
       let parent;
       try {
-        parent = await GitRefManager.resolve({ gitdir, fs: fs4, ref });
+        parent = await GitRefManager.resolve({ gitdir, fs: fs4, ref: ref2 });
       } catch (err) {
         if (err instanceof NotFoundError) {
           return [];
@@ -46672,20 +46672,20 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: fs4,
       dir,
       gitdir = join2(dir, ".git"),
-      ref = "refs/notes/commits",
+      ref: ref2 = "refs/notes/commits",
       cache = {}
     }) {
       try {
         assertParameter("fs", fs4);
         assertParameter("gitdir", gitdir);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         const fsp = new FileSystem(fs4);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _listNotes({
           fs: fsp,
           cache,
           gitdir: updatedGitdir,
-          ref
+          ref: ref2
         });
       } catch (err) {
         err.caller = "git.listNotes";
@@ -46744,8 +46744,8 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         if (line === true) break;
         if (line === null) continue;
         line = line.toString("utf8").replace(/\n$/, "");
-        const [oid, ref, ...attrs] = line.split(" ");
-        const r = { ref, oid };
+        const [oid, ref2, ...attrs] = line.split(" ");
+        const r = { ref: ref2, oid };
         for (const attr of attrs) {
           const [name, value] = attr.split(":");
           if (name === "symref-target") {
@@ -46903,7 +46903,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       cache,
       gitdir,
       filepath,
-      ref,
+      ref: ref2,
       depth,
       since,
       author: author2,
@@ -46923,7 +46923,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         if (matchesAuthor(commit2)) commits.push(commit2);
       };
       const shallowCommits = await GitShallowManager.read({ fs: fs4, gitdir });
-      const oid = await GitRefManager.resolve({ fs: fs4, gitdir, ref });
+      const oid = await GitRefManager.resolve({ fs: fs4, gitdir, ref: ref2 });
       const tips = [await _readCommit({ fs: fs4, cache, gitdir, oid })];
       let lastFileOid;
       let lastFileMode;
@@ -47076,7 +47076,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       dir,
       gitdir = join2(dir, ".git"),
       filepath,
-      ref = "HEAD",
+      ref: ref2 = "HEAD",
       depth,
       since,
       // Date
@@ -47089,7 +47089,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       try {
         assertParameter("fs", fs4);
         assertParameter("gitdir", gitdir);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         const fsp = new FileSystem(fs4);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _log({
@@ -47097,7 +47097,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           cache,
           gitdir: updatedGitdir,
           filepath,
-          ref,
+          ref: ref2,
           depth,
           since,
           author: author2,
@@ -47278,7 +47278,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       onAuthFailure,
       dir,
       gitdir = join2(dir, ".git"),
-      ref,
+      ref: ref2,
       url,
       remote,
       remoteRef,
@@ -47323,7 +47323,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           onAuthFailure,
           dir,
           gitdir: updatedGitdir,
-          ref,
+          ref: ref2,
           url,
           remote,
           remoteRef,
@@ -47354,12 +47354,12 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       const shallows = await GitShallowManager.read({ fs: fs4, gitdir });
       const startingSet = /* @__PURE__ */ new Set();
       const finishingSet = /* @__PURE__ */ new Set();
-      for (const ref of start) {
-        startingSet.add(await GitRefManager.resolve({ fs: fs4, gitdir, ref }));
+      for (const ref2 of start) {
+        startingSet.add(await GitRefManager.resolve({ fs: fs4, gitdir, ref: ref2 }));
       }
-      for (const ref of finish) {
+      for (const ref2 of finish) {
         try {
-          const oid = await GitRefManager.resolve({ fs: fs4, gitdir, ref });
+          const oid = await GitRefManager.resolve({ fs: fs4, gitdir, ref: ref2 });
           finishingSet.add(oid);
         } catch (err) {
         }
@@ -47453,9 +47453,9 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         const refAndMessage = line2.slice(3);
         let space = refAndMessage.indexOf(" ");
         if (space === -1) space = refAndMessage.length;
-        const ref = refAndMessage.slice(0, space);
+        const ref2 = refAndMessage.slice(0, space);
         const error2 = refAndMessage.slice(space + 1);
-        result.refs[ref] = {
+        result.refs[ref2] = {
           ok: status2 === "ok",
           error: error2
         };
@@ -47501,24 +47501,24 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       headers = {},
       signal
     }) {
-      const ref = _ref || await _currentBranch({ fs: fs4, gitdir });
-      if (typeof ref === "undefined") {
+      const ref2 = _ref || await _currentBranch({ fs: fs4, gitdir });
+      if (typeof ref2 === "undefined") {
         throw new MissingParameterError("ref");
       }
       const config = await GitConfigManager.get({ fs: fs4, gitdir });
-      remote = remote || await config.get(`branch.${ref}.pushRemote`) || await config.get("remote.pushDefault") || await config.get(`branch.${ref}.remote`) || "origin";
+      remote = remote || await config.get(`branch.${ref2}.pushRemote`) || await config.get("remote.pushDefault") || await config.get(`branch.${ref2}.remote`) || "origin";
       const url = _url || await config.get(`remote.${remote}.pushurl`) || await config.get(`remote.${remote}.url`);
       if (typeof url === "undefined") {
         throw new MissingParameterError("remote OR url");
       }
-      const remoteRef = _remoteRef || await config.get(`branch.${ref}.merge`);
+      const remoteRef = _remoteRef || await config.get(`branch.${ref2}.merge`);
       if (typeof url === "undefined") {
         throw new MissingParameterError("remoteRef");
       }
       if (corsProxy === void 0) {
         corsProxy = await config.get("http.corsProxy");
       }
-      const fullRef = await GitRefManager.expand({ fs: fs4, gitdir, ref });
+      const fullRef = await GitRefManager.expand({ fs: fs4, gitdir, ref: ref2 });
       const oid = _delete ? "0000000000000000000000000000000000000000" : await GitRefManager.resolve({ fs: fs4, gitdir, ref: fullRef });
       const GitRemoteHTTP2 = GitRemoteManager.getRemoteHelperFor({ url });
       const httpRemote = await GitRemoteHTTP2.discover({
@@ -47595,15 +47595,15 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         }
         if (thinPack) {
           try {
-            const ref2 = await GitRefManager.resolve({
+            const ref3 = await GitRefManager.resolve({
               fs: fs4,
               gitdir,
               ref: `refs/remotes/${remote}/HEAD`,
               depth: 2
             });
             const { oid: oid2 } = await GitRefManager.resolveAgainstMap({
-              ref: ref2.replace(`refs/remotes/${remote}/`, ""),
-              fullref: ref2,
+              ref: ref3.replace(`refs/remotes/${remote}/`, ""),
+              fullref: ref3,
               map: httpRemote.refs
             });
             const oids = [oid2];
@@ -47670,14 +47670,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         result.headers = res.headers;
       }
       if (remote && result.ok && result.refs[fullRemoteRef].ok && !fullRef.startsWith("refs/tags")) {
-        const ref2 = `refs/remotes/${remote}/${fullRemoteRef.replace(
+        const ref3 = `refs/remotes/${remote}/${fullRemoteRef.replace(
           "refs/heads/",
           ""
         )}`;
         if (_delete) {
-          await GitRefManager.deleteRef({ fs: fs4, gitdir, ref: ref2 });
+          await GitRefManager.deleteRef({ fs: fs4, gitdir, ref: ref3 });
         } else {
-          await GitRefManager.writeRef({ fs: fs4, gitdir, ref: ref2, value: oid });
+          await GitRefManager.writeRef({ fs: fs4, gitdir, ref: ref3, value: oid });
         }
       }
       if (result.ok && Object.values(result.refs).every((result2) => result2.ok)) {
@@ -47699,7 +47699,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       onPrePush,
       dir,
       gitdir = join2(dir, ".git"),
-      ref,
+      ref: ref2,
       remoteRef,
       remote = "origin",
       url,
@@ -47727,7 +47727,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           onAuthFailure,
           onPrePush,
           gitdir: updatedGitdir,
-          ref,
+          ref: ref2,
           remoteRef,
           remote,
           url,
@@ -47825,10 +47825,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: fs4,
       cache,
       gitdir,
-      ref = "refs/notes/commits",
+      ref: ref2 = "refs/notes/commits",
       oid
     }) {
-      const parent = await GitRefManager.resolve({ gitdir, fs: fs4, ref });
+      const parent = await GitRefManager.resolve({ gitdir, fs: fs4, ref: ref2 });
       const { blob } = await _readBlob({
         fs: fs4,
         cache,
@@ -47842,14 +47842,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: fs4,
       dir,
       gitdir = join2(dir, ".git"),
-      ref = "refs/notes/commits",
+      ref: ref2 = "refs/notes/commits",
       oid,
       cache = {}
     }) {
       try {
         assertParameter("fs", fs4);
         assertParameter("gitdir", gitdir);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         assertParameter("oid", oid);
         const fsp = new FileSystem(fs4);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
@@ -47857,7 +47857,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           fs: fsp,
           cache,
           gitdir: updatedGitdir,
-          ref,
+          ref: ref2,
           oid
         });
       } catch (err) {
@@ -48036,7 +48036,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       cache,
       onSign,
       gitdir,
-      ref = "refs/notes/commits",
+      ref: ref2 = "refs/notes/commits",
       oid,
       author: author2,
       committer,
@@ -48044,7 +48044,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     }) {
       let parent;
       try {
-        parent = await GitRefManager.resolve({ gitdir, fs: fs4, ref });
+        parent = await GitRefManager.resolve({ gitdir, fs: fs4, ref: ref2 });
       } catch (err) {
         if (!(err instanceof NotFoundError)) {
           throw err;
@@ -48068,7 +48068,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         cache,
         onSign,
         gitdir,
-        ref,
+        ref: ref2,
         tree: treeOid,
         parent: parent && [parent],
         message: `Note removed by 'isomorphic-git removeNote'
@@ -48084,7 +48084,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       onSign,
       dir,
       gitdir = join2(dir, ".git"),
-      ref = "refs/notes/commits",
+      ref: ref2 = "refs/notes/commits",
       oid,
       author: _author,
       committer: _committer,
@@ -48115,7 +48115,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           cache,
           onSign,
           gitdir: updatedGitdir,
-          ref,
+          ref: ref2,
           oid,
           author: author2,
           committer,
@@ -48130,20 +48130,20 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: fs4,
       gitdir,
       oldref,
-      ref,
+      ref: ref2,
       checkout: checkout2 = false
     }) {
-      if (!isValidRef(ref, true)) {
-        throw new InvalidRefNameError(ref, cleanGitRef.clean(ref));
+      if (!isValidRef(ref2, true)) {
+        throw new InvalidRefNameError(ref2, cleanGitRef.clean(ref2));
       }
       if (!isValidRef(oldref, true)) {
         throw new InvalidRefNameError(oldref, cleanGitRef.clean(oldref));
       }
       const fulloldref = `refs/heads/${oldref}`;
-      const fullnewref = `refs/heads/${ref}`;
+      const fullnewref = `refs/heads/${ref2}`;
       const newexist = await GitRefManager.exists({ fs: fs4, gitdir, ref: fullnewref });
       if (newexist) {
-        throw new AlreadyExistsError("branch", ref, false);
+        throw new AlreadyExistsError("branch", ref2, false);
       }
       const value = await GitRefManager.resolve({
         fs: fs4,
@@ -48172,21 +48172,21 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: fs4,
       dir,
       gitdir = join2(dir, ".git"),
-      ref,
+      ref: ref2,
       oldref,
       checkout: checkout2 = false
     }) {
       try {
         assertParameter("fs", fs4);
         assertParameter("gitdir", gitdir);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         assertParameter("oldref", oldref);
         const fsp = new FileSystem(fs4);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _renameBranch({
           fs: fsp,
           gitdir: updatedGitdir,
-          ref,
+          ref: ref2,
           oldref,
           checkout: checkout2
         });
@@ -48203,7 +48203,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       dir,
       gitdir = join2(dir, ".git"),
       filepath,
-      ref,
+      ref: ref2,
       cache = {}
     }) {
       try {
@@ -48218,10 +48218,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           oid = await GitRefManager.resolve({
             fs: fs4,
             gitdir: updatedGitdir,
-            ref: ref || "HEAD"
+            ref: ref2 || "HEAD"
           });
         } catch (e) {
-          if (ref || !(e instanceof NotFoundError)) throw e;
+          if (ref2 || !(e instanceof NotFoundError)) throw e;
         }
         if (oid) {
           try {
@@ -48278,19 +48278,19 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: fs4,
       dir,
       gitdir = join2(dir, ".git"),
-      ref,
+      ref: ref2,
       depth
     }) {
       try {
         assertParameter("fs", fs4);
         assertParameter("gitdir", gitdir);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         const fsp = new FileSystem(fs4);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         const oid = await GitRefManager.resolve({
           fs: fsp,
           gitdir: updatedGitdir,
-          ref,
+          ref: ref2,
           depth
         });
         return oid;
@@ -48927,7 +48927,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: _fs,
       dir,
       gitdir = join2(dir, ".git"),
-      ref = "HEAD",
+      ref: ref2 = "HEAD",
       filepaths = ["."],
       filter,
       cache = {},
@@ -48937,7 +48937,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       try {
         assertParameter("fs", _fs);
         assertParameter("gitdir", gitdir);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         const fs4 = new FileSystem(_fs);
         const updatedGitdir = await discoverGitdir({ fsp: fs4, dotgit: gitdir });
         return await _walk({
@@ -48945,7 +48945,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           cache,
           dir,
           gitdir: updatedGitdir,
-          trees: [TREE({ ref }), WORKDIR({ refresh }), STAGE()],
+          trees: [TREE({ ref: ref2 }), WORKDIR({ refresh }), STAGE()],
           map: async function(filepath, [head, workdir, stage]) {
             if (!head && !stage && workdir) {
               if (!shouldIgnore) {
@@ -49000,29 +49000,29 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: _fs,
       dir,
       gitdir = join2(dir, ".git"),
-      ref,
+      ref: ref2,
       object,
       force = false
     }) {
       try {
         assertParameter("fs", _fs);
         assertParameter("gitdir", gitdir);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         const fs4 = new FileSystem(_fs);
-        if (ref === void 0) {
+        if (ref2 === void 0) {
           throw new MissingParameterError("ref");
         }
-        ref = ref.startsWith("refs/tags/") ? ref : `refs/tags/${ref}`;
+        ref2 = ref2.startsWith("refs/tags/") ? ref2 : `refs/tags/${ref2}`;
         const updatedGitdir = await discoverGitdir({ fsp: fs4, dotgit: gitdir });
         const value = await GitRefManager.resolve({
           fs: fs4,
           gitdir: updatedGitdir,
           ref: object || "HEAD"
         });
-        if (!force && await GitRefManager.exists({ fs: fs4, gitdir: updatedGitdir, ref })) {
-          throw new AlreadyExistsError("tag", ref);
+        if (!force && await GitRefManager.exists({ fs: fs4, gitdir: updatedGitdir, ref: ref2 })) {
+          throw new AlreadyExistsError("tag", ref2);
         }
-        await GitRefManager.writeRef({ fs: fs4, gitdir: updatedGitdir, ref, value });
+        await GitRefManager.writeRef({ fs: fs4, gitdir: updatedGitdir, ref: ref2, value });
       } catch (err) {
         err.caller = "git.tag";
         throw err;
@@ -49253,7 +49253,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: _fs,
       dir,
       gitdir = join2(dir, ".git"),
-      ref,
+      ref: ref2,
       value,
       force = false,
       symbolic = false
@@ -49261,21 +49261,21 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       try {
         assertParameter("fs", _fs);
         assertParameter("gitdir", gitdir);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         assertParameter("value", value);
         const fs4 = new FileSystem(_fs);
-        if (!isValidRef(ref, true)) {
-          throw new InvalidRefNameError(ref, cleanGitRef.clean(ref));
+        if (!isValidRef(ref2, true)) {
+          throw new InvalidRefNameError(ref2, cleanGitRef.clean(ref2));
         }
         const updatedGitdir = await discoverGitdir({ fsp: fs4, dotgit: gitdir });
-        if (!force && await GitRefManager.exists({ fs: fs4, gitdir: updatedGitdir, ref })) {
-          throw new AlreadyExistsError("ref", ref);
+        if (!force && await GitRefManager.exists({ fs: fs4, gitdir: updatedGitdir, ref: ref2 })) {
+          throw new AlreadyExistsError("ref", ref2);
         }
         if (symbolic) {
           await GitRefManager.writeSymbolicRef({
             fs: fs4,
             gitdir: updatedGitdir,
-            ref,
+            ref: ref2,
             value
           });
         } else {
@@ -49287,7 +49287,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           await GitRefManager.writeRef({
             fs: fs4,
             gitdir: updatedGitdir,
-            ref,
+            ref: ref2,
             value
           });
         }
@@ -50326,7 +50326,19 @@ function statusOf(err) {
   return err.status;
 }
 function openPr(p) {
-  return { number: p.number, url: p.html_url, nodeId: p.node_id, headSha: p.head.sha, headRef: p.head.ref };
+  return {
+    number: p.number,
+    url: p.html_url,
+    nodeId: p.node_id,
+    headSha: p.head.sha,
+    headRef: p.head.ref,
+    title: p.title,
+    body: p.body ?? "",
+    labels: p.labels.flatMap((l) => l.name ? [l.name] : []),
+    assignees: (p.assignees ?? []).map((a) => a.login),
+    requestedReviewers: (p.requested_reviewers ?? []).map((r) => r.login),
+    requestedTeams: (p.requested_teams ?? []).map((t) => t.slug)
+  };
 }
 var GitHubOps = class {
   constructor(gh, repo) {
@@ -50361,13 +50373,13 @@ var GitHubOps = class {
     const pr = data.find((p) => p.head.repo?.full_name === `${r.owner}/${r.repo}` && pattern.test(p.head.ref));
     return pr ? openPr(pr) : void 0;
   }
-  /** The tree and parents of a commit (through the Git Data API). */
+  /** The tree, parents and committer date (ISO 8601) of a commit (through the Git Data API). */
   async commitTree(sha) {
     const { data } = await call(
       `commit ${sha.slice(0, 7)}`,
       () => this.gh.rest.git.getCommit({ ...this.repo, commit_sha: sha })
     );
-    return { tree: data.tree.sha, parents: data.parents.map((p) => p.sha) };
+    return { tree: data.tree.sha, parents: data.parents.map((p) => p.sha), date: data.committer.date };
   }
   /**
    * One commit through the Git Data API (verified when the token is an App's or the workflow's): a tree on top of
@@ -50394,21 +50406,25 @@ var GitHubOps = class {
     );
     return { commit: commit.data.sha, tree: tree.data.sha };
   }
-  /** Points Tether's own PR branch at `sha`, creating it when missing (force: the branch is Tether's). */
+  /**
+   * Points Tether's own PR branch at `sha`, creating it when missing (force: the branch is Tether's). A 422 means
+   * the branch appeared, vanished or was moved by a concurrent run between our read and our write: look again.
+   */
   async setPrBranch(branch, sha, exists2) {
     const r = this.repo;
-    const update = async () => {
-      await call(
-        `update branch ${branch}`,
-        () => this.gh.rest.git.updateRef({ ...r, ref: `heads/${branch}`, sha, force: true })
-      );
-    };
-    if (exists2) return update();
-    try {
-      await this.gh.rest.git.createRef({ ...r, ref: `refs/heads/${branch}`, sha });
-    } catch (err) {
-      if (statusOf(err) === 422) return update();
-      throw githubError(`create branch ${branch}`, err);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (exists2) await this.gh.rest.git.updateRef({ ...r, ref: `heads/${branch}`, sha, force: true });
+        else await this.gh.rest.git.createRef({ ...r, ref: `refs/heads/${branch}`, sha });
+        return;
+      } catch (err) {
+        if (statusOf(err) !== 422 || attempt >= 5)
+          throw githubError(`${exists2 ? "update" : "create"} branch ${branch}`, err);
+        const message = String(err.message);
+        if (!exists2) exists2 = true;
+        else if (/does not exist/i.test(message)) exists2 = false;
+        await new Promise((done) => setTimeout(done, 50 + Math.random() * 250 * attempt));
+      }
     }
   }
   /** Fast-forwards `base` to `sha`; `conflict` when another writer moved it (GitHub's 422 non-fast-forward). */
@@ -50596,8 +50612,8 @@ function tryNormalizeRepository(name) {
   const r = explainInvalid(name);
   return typeof r === "string" || r.tag !== void 0 || r.digest !== void 0 ? void 0 : r.repository;
 }
-function formatImageRef(ref) {
-  return `${ref.name}${ref.tag !== void 0 ? `:${ref.tag}` : ""}${ref.digest !== void 0 ? `@${ref.digest}` : ""}`;
+function formatImageRef(ref2) {
+  return `${ref2.name}${ref2.tag !== void 0 ? `:${ref2.tag}` : ""}${ref2.digest !== void 0 ? `@${ref2.digest}` : ""}`;
 }
 function checkTag(tag) {
   if (tag === "") return "the tag is empty";
@@ -50658,10 +50674,10 @@ function explainInvalid(text) {
     }
   }
   if (domain === "docker.io" && !path.includes("/")) path = `library/${path}`;
-  const ref = { name, domain, path, repository: `${domain}/${path}` };
-  if (tag !== void 0) ref.tag = tag;
-  if (digest !== void 0) ref.digest = digest;
-  return ref;
+  const ref2 = { name, domain, path, repository: `${domain}/${path}` };
+  if (tag !== void 0) ref2.tag = tag;
+  if (digest !== void 0) ref2.digest = digest;
+  return ref2;
 }
 function checkDomain(domain) {
   let host = domain;
@@ -50819,8 +50835,8 @@ function scanDocument(file, doc, document2, markers, fields, scan) {
   const onImageKey = (map) => {
     const site = siteAt(map, "image");
     if (!site || typeof site.node.value !== "string") return;
-    const ref = tryParseImageRef(site.value);
-    if (!ref) return;
+    const ref2 = tryParseImageRef(site.value);
+    if (!ref2) return;
     const n = path.length;
     const container = n >= 2 && typeof path[n - 1] === "number" && CONTAINER_LISTS.has(String(path[n - 2]));
     found.push({
@@ -50828,9 +50844,9 @@ function scanDocument(file, doc, document2, markers, fields, scan) {
       document: document2,
       source: container ? "container" : "image",
       location: formatYamlPath(site.path),
-      repositories: [ref.repository],
-      version: versionOf(ref.tag, ref.digest),
-      ref: { ...site, path: site.path, name: ref.name }
+      repositories: [ref2.repository],
+      version: versionOf(ref2.tag, ref2.digest),
+      ref: { ...site, path: site.path, name: ref2.name }
     });
   };
   const onRepositoryMap = (map) => {
@@ -51020,8 +51036,8 @@ function splitGroups(file, document2, source, sites, out, scan) {
     const value = scalarText(s.node, file.text);
     const location = formatYamlPath(s.path);
     if (s.part === "ref") {
-      const ref = tryParseImageRef(value);
-      if (!ref) {
+      const ref2 = tryParseImageRef(value);
+      if (!ref2) {
         scan.notes.push({ location, reason: `"${value}" is not an image reference` });
         continue;
       }
@@ -51031,8 +51047,8 @@ function splitGroups(file, document2, source, sites, out, scan) {
         source,
         location,
         repositories: [s.repository],
-        version: versionOf(ref.tag, ref.digest),
-        ref: { node: s.node, path: s.path, value, name: ref.name }
+        version: versionOf(ref2.tag, ref2.digest),
+        ref: { node: s.node, path: s.path, value, name: ref2.name }
       });
       continue;
     }
@@ -51339,18 +51355,18 @@ function defaultPlanOptions() {
 function parseImageRequest(images, label = (i) => `image ${i + 1}`) {
   const out = /* @__PURE__ */ new Map();
   images.forEach((input, i) => {
-    let ref;
+    let ref2;
     try {
-      ref = parseImageRef(input.trim());
+      ref2 = parseImageRef(input.trim());
     } catch (err) {
       throw new TetherError("invalid-reference", `${label(i)}: ${err.message}`, { cause: err });
     }
-    if (ref.tag === void 0 && ref.digest === void 0)
+    if (ref2.tag === void 0 && ref2.digest === void 0)
       throw new TetherError("invalid-reference", `${label(i)}: "${input}" names no tag or digest to set`);
-    const prior = out.get(ref.repository);
-    if (prior && (prior.ref.tag !== ref.tag || prior.ref.digest !== ref.digest))
+    const prior = out.get(ref2.repository);
+    if (prior && (prior.ref.tag !== ref2.tag || prior.ref.digest !== ref2.digest))
       throw new TetherError("input", `${label(i)}: "${input}" conflicts with "${prior.input}" (same repository)`);
-    out.set(ref.repository, { input, ref });
+    out.set(ref2.repository, { input, ref: ref2 });
   });
   return out;
 }
@@ -56208,9 +56224,9 @@ function runLink(env) {
 }
 function versionOf2(value) {
   if (value === null) return "\u2205";
-  const ref = tryParseImageRef(value);
-  if (ref && (ref.tag || ref.digest))
-    return [ref.tag, ref.digest ? `@${ref.digest.slice(0, 19)}\u2026` : ""].filter(Boolean).join("");
+  const ref2 = tryParseImageRef(value);
+  if (ref2 && (ref2.tag || ref2.digest))
+    return [ref2.tag, ref2.digest ? `@${ref2.digest.slice(0, 19)}\u2026` : ""].filter(Boolean).join("");
   return value.length > 40 ? `${value.slice(0, 39)}\u2026` : value;
 }
 function versionList(changes) {
@@ -56263,7 +56279,7 @@ function prBody(s, userBody) {
       parts.push(`- \`${st.context}\`: **${st.state}**${st.description ? ` \u2014 ${cell(st.description)}` : ""}${link}`);
     }
   }
-  parts.push("", `<!-- tether:${s.mode}${s.branch ? ` branch=${s.branch}` : ""} -->`);
+  parts.push("", `<!-- tether:${s.mode}${s.branch ? ` branch=${s.branch}` : ""}${s.head ? ` head=${s.head}` : ""} -->`);
   return parts.join("\n");
 }
 function defaultCommitMessage(s) {
@@ -56631,9 +56647,9 @@ var EnvRepo = class _EnvRepo {
       error: err.message,
       refs: {}
     }));
-    const ref = r.refs?.[`refs/heads/${branch}`];
-    if (r.ok && (!ref || ref.ok)) return { ok: true };
-    return { ok: false, error: ref?.error ?? ("error" in r ? String(r.error) : "push rejected") };
+    const ref2 = r.refs?.[`refs/heads/${branch}`];
+    if (r.ok && (!ref2 || ref2.ok)) return { ok: true };
+    return { ok: false, error: ref2?.error ?? ("error" in r ? String(r.error) : "push rejected") };
   }
 };
 
@@ -56801,13 +56817,35 @@ function planRestore(o) {
 }
 
 // action/src/pull-request.ts
+function describedHead(body) {
+  return /<!-- tether:[^>]*\bhead=([0-9a-f]{40})\b[^>]*-->/.exec(body ?? "")?.[1];
+}
 function filesOf(plan) {
   return plan.edits.map((e) => ({ path: e.path, text: e.newText }));
 }
+var ref = (pr) => ({ number: pr.number, url: pr.url });
+async function repairDecorations(gh, pr, want) {
+  const has = (list2, x) => list2.some((y) => y.toLowerCase() === x.toLowerCase());
+  const missing = {
+    labels: want.labels.filter((l) => !has(pr.labels, l)),
+    assignees: want.assignees.filter((a) => !has(pr.assignees, a)),
+    // People drop off the requested list once they review; ask again only when nobody asked for is requested,
+    // which is what a failed request leaves behind.
+    ...want.reviewers.some((r) => has(pr.requestedReviewers, r)) || want.teamReviewers.some((t) => has(pr.requestedTeams, t)) ? { reviewers: [], teamReviewers: [] } : { reviewers: want.reviewers, teamReviewers: want.teamReviewers }
+  };
+  const any = Object.values(missing).some((l) => l.length > 0);
+  if (any) await gh.decoratePr(pr.number, missing);
+  return any;
+}
+async function newer(gh, a, b) {
+  const [ca, cb] = await Promise.all([gh.commitTree(a), gh.commitTree(b)]);
+  if (ca.date !== cb.date) return ca.date > cb.date;
+  return a > b;
+}
 async function syncPullRequest(req, deps) {
   const { gh } = deps;
-  const open2 = req.anyTarget ? await gh.findOpenPrLike(req.anyTarget, req.base) : await gh.findOpenPr(req.branch, req.base);
-  const ref = (pr2) => ({ number: pr2.number, url: pr2.url });
+  const find = () => req.anyTarget ? gh.findOpenPrLike(req.anyTarget, req.base) : gh.findOpenPr(req.branch, req.base);
+  let open2 = await find();
   if (req.plan.edits.length === 0) {
     if (!open2) return { operation: "none", warnings: [] };
     await gh.closePr(
@@ -56821,29 +56859,98 @@ async function syncPullRequest(req, deps) {
     const want = await deps.treeWith(req.baseSha, files);
     const head = await gh.commitTree(open2.headSha);
     if (head.tree === want && head.parents[0] === req.baseSha) {
-      return { operation: "unchanged", pr: ref(open2), commitSha: open2.headSha, warnings: [] };
+      let wrote = false;
+      if (describedHead(open2.body) !== open2.headSha || open2.title !== req.text(open2.headSha).title) {
+        await gh.updatePr(open2.number, req.text(open2.headSha));
+        wrote = true;
+      }
+      wrote = await repairDecorations(gh, open2, req.decorations) || wrote;
+      return { operation: wrote ? "updated" : "unchanged", pr: ref(open2), commitSha: open2.headSha, warnings: [] };
     }
   }
   const sha = await deps.writer.commit(req.baseSha, files, req.commitMessage);
-  await deps.writer.setBranch(open2?.headRef ?? req.branch, sha, open2 !== void 0);
-  if (open2) {
-    await gh.updatePr(open2.number, { title: req.title, body: req.body });
-    return { operation: "updated", pr: ref(open2), commitSha: sha, warnings: [] };
-  }
-  const pr = await gh.createPr({
-    title: req.title,
-    head: req.branch,
-    base: req.base,
-    body: req.body,
-    draft: req.draft
-  });
-  await gh.decoratePr(pr.number, req.decorations);
+  const text = req.text(sha);
+  const branch = open2?.headRef ?? req.branch;
+  const started = deps.now();
   const warnings = [];
-  if (req.autoMerge) {
-    const refused = await gh.enableAutoMerge(pr.nodeId, req.autoMerge);
-    if (refused) warnings.push(`Auto-merge was not enabled: ${refused}`);
+  let created;
+  const gone = () => new TetherError("github", `the pull request of ${branch} was closed while this run was updating it`);
+  const overdue = (pr) => {
+    const elapsed = deps.now() - started;
+    if (elapsed < req.deadlineMs) return;
+    throw new TetherError(
+      "github",
+      `pull request #${pr.number}: its branch and text kept changing under concurrent runs for ${Math.round(elapsed / 1e3)} s; this run's commit ${sha.slice(0, 7)} is not its head`
+    );
+  };
+  let needBranch = true;
+  for (let attempt = 0; ; attempt++) {
+    if (needBranch) await deps.writer.setBranch(branch, sha, open2 !== void 0);
+    if (!open2) {
+      try {
+        const pr = await gh.createPr({ ...text, head: branch, base: req.base, draft: req.draft });
+        created = { author: pr.author };
+        await gh.decoratePr(pr.number, req.decorations);
+        if (req.autoMerge) {
+          const refused = await gh.enableAutoMerge(pr.nodeId, req.autoMerge);
+          if (refused) warnings.push(`Auto-merge was not enabled: ${refused}`);
+        }
+      } catch (err) {
+        if (!(err instanceof TetherError && /^create pull request: 422/.test(err.message))) throw err;
+      }
+    } else if (open2.body !== text.body || open2.title !== text.title) {
+      await gh.updatePr(open2.number, text);
+    }
+    let snap = await find();
+    if (!snap) throw gone();
+    for (; ; ) {
+      const head = snap.headSha;
+      const described = describedHead(snap.body);
+      if (head === sha && described === sha) {
+        if (!created) await repairDecorations(gh, snap, req.decorations);
+        return {
+          operation: created ? "created" : "updated",
+          pr: ref(snap),
+          commitSha: sha,
+          ...created ? { prAuthor: created.author } : {},
+          warnings
+        };
+      }
+      if (head !== sha && described === head) {
+        if (await newer(gh, head, sha)) {
+          deps.info(`a newer run set ${branch} to ${head.slice(0, 7)}; the pull request describes it`);
+          warnings.push(
+            `Another run updated ${branch} with a newer commit (${head.slice(0, 7)}) while this run wrote ${sha.slice(0, 7)}; the pull request describes the newer one.`
+          );
+          return {
+            operation: created ? "created" : "updated",
+            pr: ref(snap),
+            commitSha: head,
+            ...created ? { prAuthor: created.author } : {},
+            warnings
+          };
+        }
+        needBranch = true;
+        break;
+      }
+      if (head === sha) {
+        needBranch = false;
+        break;
+      }
+      overdue(snap);
+      await deps.sleep(Math.round(deps.random() * Math.min(4e3, 250 * 2 ** attempt)));
+      const again = await find();
+      if (!again) throw gone();
+      const same = again.headSha === snap.headSha && again.body === snap.body && again.title === snap.title;
+      snap = again;
+      if (same) {
+        needBranch = true;
+        break;
+      }
+    }
+    overdue(snap);
+    open2 = snap;
   }
-  return { operation: "created", pr: ref(pr), commitSha: sha, prAuthor: pr.author, warnings };
 }
 
 // action/src/push.ts
@@ -56946,18 +57053,19 @@ async function runAction(inputs, deps) {
     const planned = await readAndPlan(inputs, deps, env, base, baseSha);
     const run2 = runLink(deps.env);
     const branch = inputs.pullRequest ? inputs.branch ?? changeBranch({ mode: inputs.mode, target: planned.target, images: planned.images }) : void 0;
-    const summaryOf = (plan) => ({
+    const summaryOf = (plan, head) => ({
       mode: inputs.mode,
       target: planned.target,
       ...planned.from ? { from: planned.from } : {},
       changes: plan.changes,
       ...run2 ? { run: run2 } : {},
       ...planned.evidence ? { evidence: planned.evidence } : {},
-      ...branch ? { branch } : {}
+      ...branch ? { branch } : {},
+      ...head ? { head } : {}
     });
     const warnings = [];
     const result = (plan, over) => {
-      const s = summaryOf(plan);
+      const s = summaryOf(plan, over.commitSha);
       return {
         changed: plan.edits.length > 0,
         changes: plan.changes,
@@ -56982,6 +57090,7 @@ async function runAction(inputs, deps) {
       );
     for (const c of planned.plan.changes) deps.info(`${c.file} ${c.location}: ${c.old ?? "\u2205"} \u2192 ${c.new ?? "\u2205"}`);
     if (inputs.dryRun) return result(planned.plan, {});
+    const sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     const writer = inputs.commitMethod === "git" ? gitWriter(env) : apiWriter(gh, env);
     const message = (plan) => inputs.commitMessage ?? defaultCommitMessage(summaryOf(plan));
     if (!inputs.pullRequest) {
@@ -56999,7 +57108,7 @@ async function runAction(inputs, deps) {
             const sha = await fetches.fetchBranch(base);
             return { sha, plan: planned.replan((await env.readFiles(sha, planned.reads)).files) };
           },
-          sleep: deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+          sleep,
           info: deps.info,
           now: Date.now,
           random: Math.random
@@ -57012,7 +57121,6 @@ async function runAction(inputs, deps) {
         ...pushed.commitSha ? { commitSha: pushed.commitSha } : {}
       });
     }
-    const texts = result(planned.plan, {});
     const outcome = await syncPullRequest(
       {
         base,
@@ -57022,14 +57130,25 @@ async function runAction(inputs, deps) {
         // images under any target is the one to close.
         ...planned.target === "" && !planned.targetFromInputs && !inputs.branch ? { anyTarget: new RegExp(`^${escapeRe(branch).replace("/root/", "/.+/")}$`) } : {},
         plan: planned.plan,
-        title: texts.title,
-        body: texts.body,
+        text: (head) => {
+          const s = summaryOf(planned.plan, head);
+          return { title: inputs.title ?? defaultTitle(s), body: prBody(s, inputs.body) };
+        },
+        deadlineMs: inputs.pushDeadlineMs,
         commitMessage: message(planned.plan),
         draft: inputs.draft,
         decorations: inputs,
         autoMerge: inputs.autoMerge
       },
-      { gh, writer, treeWith: (parent, files) => env.treeWith(parent, files) }
+      {
+        gh,
+        writer,
+        treeWith: (parent, files) => env.treeWith(parent, files),
+        sleep,
+        random: Math.random,
+        now: Date.now,
+        info: deps.info
+      }
     );
     warnings.push(...outcome.warnings);
     return result(planned.plan, {

@@ -12,6 +12,12 @@ export interface OpenPr {
   headSha: string;
   /** The head branch. */
   headRef: string;
+  title: string;
+  body: string;
+  labels: string[];
+  assignees: string[];
+  requestedReviewers: string[];
+  requestedTeams: string[];
 }
 
 /** The target repository. */
@@ -62,8 +68,34 @@ function statusOf(err: unknown): number | undefined {
   return (err as { status?: number }).status;
 }
 
-function openPr(p: { number: number; html_url: string; node_id: string; head: { sha: string; ref: string } }): OpenPr {
-  return { number: p.number, url: p.html_url, nodeId: p.node_id, headSha: p.head.sha, headRef: p.head.ref };
+/** The fields of a listed PR the lifecycle compares with what it wants. */
+interface ListedPr {
+  number: number;
+  html_url: string;
+  node_id: string;
+  title: string;
+  body: string | null;
+  head: { sha: string; ref: string };
+  labels: { name?: string }[];
+  assignees?: { login: string }[] | null;
+  requested_reviewers?: { login: string }[] | null;
+  requested_teams?: { slug: string }[] | null;
+}
+
+function openPr(p: ListedPr): OpenPr {
+  return {
+    number: p.number,
+    url: p.html_url,
+    nodeId: p.node_id,
+    headSha: p.head.sha,
+    headRef: p.head.ref,
+    title: p.title,
+    body: p.body ?? '',
+    labels: p.labels.flatMap((l) => (l.name ? [l.name] : [])),
+    assignees: (p.assignees ?? []).map((a) => a.login),
+    requestedReviewers: (p.requested_reviewers ?? []).map((r) => r.login),
+    requestedTeams: (p.requested_teams ?? []).map((t) => t.slug),
+  };
 }
 
 /** The Action's GitHub operations on one repository; errors name the step. */
@@ -100,12 +132,12 @@ export class GitHubOps {
     return pr ? openPr(pr) : undefined;
   }
 
-  /** The tree and parents of a commit (through the Git Data API). */
-  async commitTree(sha: string): Promise<{ tree: string; parents: string[] }> {
+  /** The tree, parents and committer date (ISO 8601) of a commit (through the Git Data API). */
+  async commitTree(sha: string): Promise<{ tree: string; parents: string[]; date: string }> {
     const { data } = await call(`commit ${sha.slice(0, 7)}`, () =>
       this.gh.rest.git.getCommit({ ...this.repo, commit_sha: sha }),
     );
-    return { tree: data.tree.sha, parents: data.parents.map((p) => p.sha) };
+    return { tree: data.tree.sha, parents: data.parents.map((p) => p.sha), date: data.committer.date };
   }
 
   /**
@@ -137,21 +169,26 @@ export class GitHubOps {
     return { commit: commit.data.sha, tree: tree.data.sha };
   }
 
-  /** Points Tether's own PR branch at `sha`, creating it when missing (force: the branch is Tether's). */
+  /**
+   * Points Tether's own PR branch at `sha`, creating it when missing (force: the branch is Tether's). A 422 means
+   * the branch appeared, vanished or was moved by a concurrent run between our read and our write: look again.
+   */
   async setPrBranch(branch: string, sha: string, exists: boolean): Promise<void> {
     const r = this.repo;
-    const update = async () => {
-      await call(`update branch ${branch}`, () =>
-        this.gh.rest.git.updateRef({ ...r, ref: `heads/${branch}`, sha, force: true }),
-      );
-    };
-    if (exists) return update();
-    try {
-      await this.gh.rest.git.createRef({ ...r, ref: `refs/heads/${branch}`, sha });
-    } catch (err) {
-      // A branch left behind by a closed PR: take it over.
-      if (statusOf(err) === 422) return update();
-      throw githubError(`create branch ${branch}`, err);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (exists) await this.gh.rest.git.updateRef({ ...r, ref: `heads/${branch}`, sha, force: true });
+        else await this.gh.rest.git.createRef({ ...r, ref: `refs/heads/${branch}`, sha });
+        return;
+      } catch (err) {
+        if (statusOf(err) !== 422 || attempt >= 5)
+          throw githubError(`${exists ? 'update' : 'create'} branch ${branch}`, err);
+        // Created meanwhile (or left behind by a closed PR): update it; deleted meanwhile: create it.
+        const message = String((err as { message?: string }).message);
+        if (!exists) exists = true;
+        else if (/does not exist/i.test(message)) exists = false;
+        await new Promise((done) => setTimeout(done, 50 + Math.random() * 250 * attempt));
+      }
     }
   }
 

@@ -22,7 +22,7 @@ export interface Inputs {
   /** `require-status`, compiled once. */
   requireStatus: StatusGate;
   pullRequest: boolean;
-  /** Direct push: how long to keep re-applying the edit on a moving base, in milliseconds. */
+  /** How long to keep retrying writes that concurrent runs race (direct push, PR branch and text), in ms. */
   pushDeadlineMs: number;
   branch: string | undefined;
   title: string | undefined;

@@ -117,7 +117,7 @@ export async function runAction(inputs: Inputs, deps: ActionDeps): Promise<Actio
     const branch = inputs.pullRequest
       ? (inputs.branch ?? changeBranch({ mode: inputs.mode, target: planned.target, images: planned.images }))
       : undefined;
-    const summaryOf = (plan: EditPlan): ChangeSummary => ({
+    const summaryOf = (plan: EditPlan, head?: string): ChangeSummary => ({
       mode: inputs.mode,
       target: planned.target,
       ...(planned.from ? { from: planned.from } : {}),
@@ -125,10 +125,11 @@ export async function runAction(inputs: Inputs, deps: ActionDeps): Promise<Actio
       ...(run ? { run } : {}),
       ...(planned.evidence ? { evidence: planned.evidence } : {}),
       ...(branch ? { branch } : {}),
+      ...(head ? { head } : {}),
     });
     const warnings: string[] = [];
     const result = (plan: EditPlan, over: Partial<ActionResult>): ActionResult => {
-      const s = summaryOf(plan);
+      const s = summaryOf(plan, over.commitSha);
       return {
         changed: plan.edits.length > 0,
         changes: plan.changes,
@@ -154,6 +155,7 @@ export async function runAction(inputs: Inputs, deps: ActionDeps): Promise<Actio
     for (const c of planned.plan.changes) deps.info(`${c.file} ${c.location}: ${c.old ?? '∅'} → ${c.new ?? '∅'}`);
     if (inputs.dryRun) return result(planned.plan, {});
 
+    const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
     const writer = inputs.commitMethod === 'git' ? gitWriter(env) : apiWriter(gh, env);
     const message = (plan: EditPlan) => inputs.commitMessage ?? defaultCommitMessage(summaryOf(plan));
 
@@ -173,7 +175,7 @@ export async function runAction(inputs: Inputs, deps: ActionDeps): Promise<Actio
             const sha = await fetches.fetchBranch(base);
             return { sha, plan: planned.replan((await env.readFiles(sha, planned.reads)).files) };
           },
-          sleep: deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+          sleep,
           info: deps.info,
           now: Date.now,
           random: Math.random,
@@ -187,7 +189,6 @@ export async function runAction(inputs: Inputs, deps: ActionDeps): Promise<Actio
       });
     }
 
-    const texts = result(planned.plan, {});
     const outcome = await syncPullRequest(
       {
         base,
@@ -199,14 +200,25 @@ export async function runAction(inputs: Inputs, deps: ActionDeps): Promise<Actio
           ? { anyTarget: new RegExp(`^${escapeRe(branch!).replace('/root/', '/.+/')}$`) }
           : {}),
         plan: planned.plan,
-        title: texts.title,
-        body: texts.body,
+        text: (head) => {
+          const s = summaryOf(planned.plan, head);
+          return { title: inputs.title ?? defaultTitle(s), body: prBody(s, inputs.body) };
+        },
+        deadlineMs: inputs.pushDeadlineMs,
         commitMessage: message(planned.plan),
         draft: inputs.draft,
         decorations: inputs,
         autoMerge: inputs.autoMerge,
       },
-      { gh, writer, treeWith: (parent, files) => env.treeWith(parent, files) },
+      {
+        gh,
+        writer,
+        treeWith: (parent, files) => env.treeWith(parent, files),
+        sleep,
+        random: Math.random,
+        now: Date.now,
+        info: deps.info,
+      },
     );
     warnings.push(...outcome.warnings);
     return result(planned.plan, {

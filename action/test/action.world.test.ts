@@ -187,6 +187,85 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
     );
   });
 
+  test('five concurrent PR runs of one image end with one PR whose title and text describe its head', async () => {
+    await newRepo({ 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0') });
+    const versions = ['2.0.0', '2.1.0', '2.2.0', '2.3.0', '2.4.0'];
+    const runs = await Promise.all(
+      versions.map((v, i) =>
+        runActionBundle(inputs({ images: `ghcr.io/acme/web:${v}`, paths: 'envs/dev/**', labels: 'deploy' }), {
+          GITHUB_RUN_ID: String(7000 + i),
+        }),
+      ),
+    );
+    for (const r of runs) assert.equal(r.code, 0, r.log);
+    const open = (await gh.pulls.list({ ...ref(), state: 'all' })).data;
+    assert.equal(open.length, 1, JSON.stringify(open.map((p) => p.title)));
+    const pr = open[0]!;
+    const head = await file('envs/dev/web/deploy.yaml', pr.head.sha);
+    const version = /image: ghcr\.io\/acme\/web:(\S+) # the app/.exec(head)?.[1];
+    assert.ok(version && versions.includes(version), head);
+    assert.equal(pr.title, `Bump web ${version} in envs/dev`);
+    assert.match(pr.body ?? '', new RegExp(`→ \`ghcr\\.io/acme/web:${version.replace(/\./g, '\\.')}\``));
+    assert.match(pr.body ?? '', new RegExp(`head=${pr.head.sha}`));
+    assert.deepEqual(
+      pr.labels.map((l) => l.name),
+      ['deploy'],
+    );
+    // Every run reports the one PR; the run whose commit is the head says so (a run that ended earlier reports the
+    // head it left, which a newer run may have replaced since).
+    for (const r of runs) assert.equal(r.outputs['pull-request-number'], String(pr.number));
+    assert.ok(runs.some((r) => r.outputs['commit-sha'] === pr.head.sha));
+    assert.equal(runs.filter((r) => r.outputs['pull-request-operation'] === 'created').length, 1);
+  });
+
+  test('a PR left half done by failures is repaired by the next run', async () => {
+    await newRepo({ 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0') });
+    const faults = world.github!.faults;
+    const bump = inputs({
+      images: 'ghcr.io/acme/web:1.1.0',
+      paths: 'envs/dev/**',
+      labels: 'deploy, dev',
+      assignees: 'octocat',
+    });
+    try {
+      // Creating the PR fails past the retries: the branch is left without a PR.
+      faults.failNext(4, { status: 500, match: /^POST \/repos\/[^/]+\/[^/]+\/pulls$/ });
+      const first = await runActionBundle(bump);
+      assert.equal(first.code, 1);
+      assert.match(first.error ?? '', /^create pull request: 500/);
+      assert.equal((await gh.pulls.list({ ...ref(), state: 'all' })).data.length, 0);
+      await gh.git.getRef({ ...ref(), ref: 'heads/tether/bump/envs-dev/web' });
+      // The rerun opens it, but adding labels fails past the retries: a PR without labels.
+      faults.failNext(4, { status: 502, match: /\/labels$/ });
+      const second = await runActionBundle(bump);
+      assert.equal(second.code, 1);
+      assert.match(second.error ?? '', /^add labels: 502/);
+      const [pr] = (await gh.pulls.list({ ...ref() })).data;
+      assert.ok(pr);
+      assert.deepEqual(pr.labels, []);
+      // The next run finds the head right, and adds what is missing.
+      const third = await runActionBundle(bump);
+      assert.equal(third.code, 0, third.log);
+      assert.equal(third.outputs['pull-request-operation'], 'updated');
+      const { data: fixed } = await gh.pulls.get({ ...ref(), pull_number: pr.number });
+      assert.deepEqual(fixed.labels.map((l) => l.name).sort(), ['deploy', 'dev']);
+      assert.deepEqual(
+        fixed.assignees?.map((a) => a.login),
+        ['octocat'],
+      );
+      // A title someone or something left describing another head is rewritten.
+      await gh.pulls.update({ ...ref(), pull_number: pr.number, title: 'Bump web 0.0.1 in envs/dev' });
+      const fourth = await runActionBundle(bump);
+      assert.equal(fourth.outputs['pull-request-operation'], 'updated', fourth.log);
+      assert.equal((await gh.pulls.get({ ...ref(), pull_number: pr.number })).data.title, 'Bump web 1.1.0 in envs/dev');
+      // And when all is in place, a rerun writes nothing.
+      const fifth = await runActionBundle(bump);
+      assert.equal(fifth.outputs['pull-request-operation'], 'unchanged', fifth.log);
+    } finally {
+      faults.reset();
+    }
+  });
+
   test('promote is refused while the source is pending, then opens a PR with the evidence', async () => {
     await newRepo({
       'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),

@@ -4,6 +4,7 @@ import { globToRegExp, pathMatcher } from '../../shared/src/glob.ts';
 import type { Change } from '../../shared/src/plan-edits.ts';
 import { bumpTarget, changeBranch, commonDir, slug } from '../src/change-key.ts';
 import { changeTable, defaultTitle, prBody, runLink } from '../src/pr-text.ts';
+import { describedHead } from '../src/pull-request.ts';
 import { gateVerdict, pickQualifying, statusGate } from '../src/status-gate.ts';
 
 const change = (over: Partial<Change> = {}): Change => ({
@@ -158,4 +159,20 @@ test('PR texts: title, table with run link, evidence, marker', () => {
     defaultTitle({ mode: 'rollback', target: 'envs/staging', changes: [change({ new: 'ghcr.io/acme/web:0.9.0' })] }),
     'Roll back envs/staging: web 0.9.0',
   );
+});
+
+test('the PR body names the head its text describes, and describedHead reads it back', () => {
+  const head = 'ab'.repeat(20);
+  const body = prBody({
+    mode: 'bump',
+    target: 'envs/dev',
+    changes: [change()],
+    branch: 'tether/bump/envs-dev/web',
+    head,
+  });
+  assert.match(body, /<!-- tether:bump branch=tether\/bump\/envs-dev\/web head=(ab){20} -->$/);
+  assert.equal(describedHead(body), head);
+  assert.equal(describedHead('<!-- tether:bump branch=x -->'), undefined, 'a body from before heads were named');
+  assert.equal(describedHead(null), undefined);
+  assert.equal(describedHead(`text\n\n<!-- tether:bump head=${'c'.repeat(40)} -->`), 'c'.repeat(40));
 });
