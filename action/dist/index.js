@@ -56874,6 +56874,8 @@ async function syncPullRequest(req, deps) {
   const started = deps.now();
   const warnings = [];
   let created;
+  let createdNumber = 0;
+  let wroteBranch = false;
   const gone = () => new TetherError("github", `the pull request of ${branch} was closed while this run was updating it`);
   const overdue = (pr) => {
     const elapsed = deps.now() - started;
@@ -56883,73 +56885,90 @@ async function syncPullRequest(req, deps) {
       `pull request #${pr.number}: its branch and text kept changing under concurrent runs for ${Math.round(elapsed / 1e3)} s; this run's commit ${sha.slice(0, 7)} is not its head`
     );
   };
-  let needBranch = true;
-  for (let attempt = 0; ; attempt++) {
-    if (needBranch) await deps.writer.setBranch(branch, sha, open2 !== void 0);
-    if (!open2) {
-      try {
-        const pr = await gh.createPr({ ...text, head: branch, base: req.base, draft: req.draft });
-        created = { author: pr.author };
-        await gh.decoratePr(pr.number, req.decorations);
-        if (req.autoMerge) {
-          const refused = await gh.enableAutoMerge(pr.nodeId, req.autoMerge);
-          if (refused) warnings.push(`Auto-merge was not enabled: ${refused}`);
+  try {
+    return await converge();
+  } catch (err) {
+    if (!(err instanceof TetherError) || !wroteBranch) throw err;
+    const pr = open2 ?? (created ? { number: createdNumber } : void 0);
+    throw new TetherError(
+      err.code,
+      `${err.message}; left behind: ${branch} at ${sha.slice(0, 7)}${pr ? `, pull request #${pr.number}` : " without a pull request"}; the next run of this change repairs it`,
+      { cause: err }
+    );
+  }
+  async function converge() {
+    let needBranch = true;
+    for (let attempt = 0; ; attempt++) {
+      if (needBranch) {
+        await deps.writer.setBranch(branch, sha, open2 !== void 0);
+        wroteBranch = true;
+      }
+      if (!open2) {
+        try {
+          const pr = await gh.createPr({ ...text, head: branch, base: req.base, draft: req.draft });
+          created = { author: pr.author };
+          createdNumber = pr.number;
+          await gh.decoratePr(pr.number, req.decorations);
+          if (req.autoMerge) {
+            const refused = await gh.enableAutoMerge(pr.nodeId, req.autoMerge);
+            if (refused) warnings.push(`Auto-merge was not enabled: ${refused}`);
+          }
+        } catch (err) {
+          if (!(err instanceof TetherError && /^create pull request: 422/.test(err.message))) throw err;
         }
-      } catch (err) {
-        if (!(err instanceof TetherError && /^create pull request: 422/.test(err.message))) throw err;
+      } else if (open2.body !== text.body || open2.title !== text.title) {
+        await gh.updatePr(open2.number, text);
       }
-    } else if (open2.body !== text.body || open2.title !== text.title) {
-      await gh.updatePr(open2.number, text);
-    }
-    let snap = await find();
-    if (!snap) throw gone();
-    for (; ; ) {
-      const head = snap.headSha;
-      const described = describedHead(snap.body);
-      if (head === sha && described === sha) {
-        if (!created) await repairDecorations(gh, snap, req.decorations);
-        return {
-          operation: created ? "created" : "updated",
-          pr: ref(snap),
-          commitSha: sha,
-          ...created ? { prAuthor: created.author } : {},
-          warnings
-        };
-      }
-      if (head !== sha && described === head) {
-        if (await newer(gh, head, sha)) {
-          deps.info(`a newer run set ${branch} to ${head.slice(0, 7)}; the pull request describes it`);
-          warnings.push(
-            `Another run updated ${branch} with a newer commit (${head.slice(0, 7)}) while this run wrote ${sha.slice(0, 7)}; the pull request describes the newer one.`
-          );
+      let snap = await find();
+      if (!snap) throw gone();
+      for (; ; ) {
+        const head = snap.headSha;
+        const described = describedHead(snap.body);
+        if (head === sha && described === sha) {
+          if (!created) await repairDecorations(gh, snap, req.decorations);
           return {
             operation: created ? "created" : "updated",
             pr: ref(snap),
-            commitSha: head,
+            commitSha: sha,
             ...created ? { prAuthor: created.author } : {},
             warnings
           };
         }
-        needBranch = true;
-        break;
-      }
-      if (head === sha) {
-        needBranch = false;
-        break;
+        if (head !== sha && described === head) {
+          if (await newer(gh, head, sha)) {
+            deps.info(`a newer run set ${branch} to ${head.slice(0, 7)}; the pull request describes it`);
+            warnings.push(
+              `Another run updated ${branch} with a newer commit (${head.slice(0, 7)}) while this run wrote ${sha.slice(0, 7)}; the pull request describes the newer one.`
+            );
+            return {
+              operation: created ? "created" : "updated",
+              pr: ref(snap),
+              commitSha: head,
+              ...created ? { prAuthor: created.author } : {},
+              warnings
+            };
+          }
+          needBranch = true;
+          break;
+        }
+        if (head === sha) {
+          needBranch = false;
+          break;
+        }
+        overdue(snap);
+        await deps.sleep(Math.round(deps.random() * Math.min(4e3, 250 * 2 ** attempt)));
+        const again = await find();
+        if (!again) throw gone();
+        const same = again.headSha === snap.headSha && again.body === snap.body && again.title === snap.title;
+        snap = again;
+        if (same) {
+          needBranch = true;
+          break;
+        }
       }
       overdue(snap);
-      await deps.sleep(Math.round(deps.random() * Math.min(4e3, 250 * 2 ** attempt)));
-      const again = await find();
-      if (!again) throw gone();
-      const same = again.headSha === snap.headSha && again.body === snap.body && again.title === snap.title;
-      snap = again;
-      if (same) {
-        needBranch = true;
-        break;
-      }
+      open2 = snap;
     }
-    overdue(snap);
-    open2 = snap;
   }
 }
 

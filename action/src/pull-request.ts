@@ -138,6 +138,8 @@ export async function syncPullRequest(req: PrRequest, deps: PrDeps): Promise<PrO
   const started = deps.now();
   const warnings: string[] = [];
   let created: { author: string } | undefined;
+  let createdNumber = 0;
+  let wroteBranch = false;
   const gone = () =>
     new TetherError('github', `the pull request of ${branch} was closed while this run was updating it`);
   const overdue = (pr: OpenPr) => {
@@ -148,75 +150,94 @@ export async function syncPullRequest(req: PrRequest, deps: PrDeps): Promise<PrO
       `pull request #${pr.number}: its branch and text kept changing under concurrent runs for ${Math.round(elapsed / 1000)} s; this run's commit ${sha.slice(0, 7)} is not its head`,
     );
   };
-  let needBranch = true;
-  for (let attempt = 0; ; attempt++) {
-    if (needBranch) await deps.writer.setBranch(branch, sha, open !== undefined);
-    if (!open) {
-      try {
-        const pr = await gh.createPr({ ...text, head: branch, base: req.base, draft: req.draft });
-        created = { author: pr.author };
-        await gh.decoratePr(pr.number, req.decorations);
-        if (req.autoMerge) {
-          const refused = await gh.enableAutoMerge(pr.nodeId, req.autoMerge);
-          if (refused) warnings.push(`Auto-merge was not enabled: ${refused}`);
-        }
-      } catch (err) {
-        // Another run opened it first (GitHub's 422 "A pull request already exists"): carry on with that PR.
-        if (!(err instanceof TetherError && /^create pull request: 422/.test(err.message))) throw err;
-      }
-    } else if (open.body !== text.body || open.title !== text.title) {
-      await gh.updatePr(open.number, text);
-    }
+  try {
+    return await converge();
+  } catch (err) {
+    // Say what the failed step left behind, and that the next run of this change key repairs it.
+    if (!(err instanceof TetherError) || !wroteBranch) throw err;
+    const pr = open ?? (created ? { number: createdNumber } : undefined);
+    throw new TetherError(
+      err.code,
+      `${err.message}; left behind: ${branch} at ${sha.slice(0, 7)}${pr ? `, pull request #${pr.number}` : ' without a pull request'}; the next run of this change repairs it`,
+      { cause: err },
+    );
+  }
 
-    // Read the PR back and decide; snapshots of another run caught between its two writes are waited out.
-    let snap = await find();
-    if (!snap) throw gone();
-    for (;;) {
-      const head = snap.headSha;
-      const described = describedHead(snap.body);
-      if (head === sha && described === sha) {
-        if (!created) await repairDecorations(gh, snap, req.decorations);
-        return {
-          operation: created ? 'created' : 'updated',
-          pr: ref(snap),
-          commitSha: sha,
-          ...(created ? { prAuthor: created.author } : {}),
-          warnings,
-        };
+  async function converge(): Promise<PrOutcome> {
+    let needBranch = true;
+    for (let attempt = 0; ; attempt++) {
+      if (needBranch) {
+        await deps.writer.setBranch(branch, sha, open !== undefined);
+        wroteBranch = true;
       }
-      if (head !== sha && described === head) {
-        if (await newer(gh, head, sha)) {
-          deps.info(`a newer run set ${branch} to ${head.slice(0, 7)}; the pull request describes it`);
-          warnings.push(
-            `Another run updated ${branch} with a newer commit (${head.slice(0, 7)}) while this run wrote ${sha.slice(0, 7)}; the pull request describes the newer one.`,
-          );
+      if (!open) {
+        try {
+          const pr = await gh.createPr({ ...text, head: branch, base: req.base, draft: req.draft });
+          created = { author: pr.author };
+          createdNumber = pr.number;
+          await gh.decoratePr(pr.number, req.decorations);
+          if (req.autoMerge) {
+            const refused = await gh.enableAutoMerge(pr.nodeId, req.autoMerge);
+            if (refused) warnings.push(`Auto-merge was not enabled: ${refused}`);
+          }
+        } catch (err) {
+          // Another run opened it first (GitHub's 422 "A pull request already exists"): carry on with that PR.
+          if (!(err instanceof TetherError && /^create pull request: 422/.test(err.message))) throw err;
+        }
+      } else if (open.body !== text.body || open.title !== text.title) {
+        await gh.updatePr(open.number, text);
+      }
+
+      // Read the PR back and decide; snapshots of another run caught between its two writes are waited out.
+      let snap = await find();
+      if (!snap) throw gone();
+      for (;;) {
+        const head = snap.headSha;
+        const described = describedHead(snap.body);
+        if (head === sha && described === sha) {
+          if (!created) await repairDecorations(gh, snap, req.decorations);
           return {
             operation: created ? 'created' : 'updated',
             pr: ref(snap),
-            commitSha: head,
+            commitSha: sha,
             ...(created ? { prAuthor: created.author } : {}),
             warnings,
           };
         }
-        needBranch = true; // an older run's state: this run's newer commit replaces it
-        break;
-      }
-      if (head === sha) {
-        needBranch = false; // our head under another run's text: write our text again
-        break;
+        if (head !== sha && described === head) {
+          if (await newer(gh, head, sha)) {
+            deps.info(`a newer run set ${branch} to ${head.slice(0, 7)}; the pull request describes it`);
+            warnings.push(
+              `Another run updated ${branch} with a newer commit (${head.slice(0, 7)}) while this run wrote ${sha.slice(0, 7)}; the pull request describes the newer one.`,
+            );
+            return {
+              operation: created ? 'created' : 'updated',
+              pr: ref(snap),
+              commitSha: head,
+              ...(created ? { prAuthor: created.author } : {}),
+              warnings,
+            };
+          }
+          needBranch = true; // an older run's state: this run's newer commit replaces it
+          break;
+        }
+        if (head === sha) {
+          needBranch = false; // our head under another run's text: write our text again
+          break;
+        }
+        overdue(snap);
+        await deps.sleep(Math.round(deps.random() * Math.min(4_000, 250 * 2 ** attempt)));
+        const again = await find();
+        if (!again) throw gone();
+        const same = again.headSha === snap.headSha && again.body === snap.body && again.title === snap.title;
+        snap = again;
+        if (same) {
+          needBranch = true; // the other run stopped between its writes: take over
+          break;
+        }
       }
       overdue(snap);
-      await deps.sleep(Math.round(deps.random() * Math.min(4_000, 250 * 2 ** attempt)));
-      const again = await find();
-      if (!again) throw gone();
-      const same = again.headSha === snap.headSha && again.body === snap.body && again.title === snap.title;
-      snap = again;
-      if (same) {
-        needBranch = true; // the other run stopped between its writes: take over
-        break;
-      }
+      open = snap;
     }
-    overdue(snap);
-    open = snap;
   }
 }

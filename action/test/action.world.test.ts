@@ -232,14 +232,20 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
       faults.failNext(4, { status: 500, match: /^POST \/repos\/[^/]+\/[^/]+\/pulls$/ });
       const first = await runActionBundle(bump);
       assert.equal(first.code, 1);
-      assert.match(first.error ?? '', /^create pull request: 500/);
+      assert.match(
+        first.error ?? '',
+        /^create pull request: 500 .*; left behind: tether\/bump\/envs-dev\/web at [0-9a-f]{7} without a pull request; the next run of this change repairs it/,
+      );
       assert.equal((await gh.pulls.list({ ...ref(), state: 'all' })).data.length, 0);
       await gh.git.getRef({ ...ref(), ref: 'heads/tether/bump/envs-dev/web' });
       // The rerun opens it, but adding labels fails past the retries: a PR without labels.
       faults.failNext(4, { status: 502, match: /\/labels$/ });
       const second = await runActionBundle(bump);
       assert.equal(second.code, 1);
-      assert.match(second.error ?? '', /^add labels: 502/);
+      assert.match(
+        second.error ?? '',
+        /^add labels: 502 .*; left behind: tether\/bump\/envs-dev\/web at [0-9a-f]{7}, pull request #1;/,
+      );
       const [pr] = (await gh.pulls.list({ ...ref() })).data;
       assert.ok(pr);
       assert.deepEqual(pr.labels, []);
