@@ -12,14 +12,6 @@ var __require = /* @__PURE__ */ ((x) => typeof require !== "undefined" ? require
   if (typeof require !== "undefined") return require.apply(this, arguments);
   throw Error('Dynamic require of "' + x + '" is not supported');
 });
-var __esm = (fn, res, err) => function __init() {
-  if (err) throw err[0];
-  try {
-    return fn && (res = (0, fn[__getOwnPropNames(fn)[0]])(fn = 0)), res;
-  } catch (e) {
-    throw err = [e], e;
-  }
-};
 var __commonJS = (cb, mod) => function __require2() {
   try {
     return mod || (0, cb[__getOwnPropNames(cb)[0]])((mod = { exports: {} }).exports, mod), mod.exports;
@@ -27,15 +19,11 @@ var __commonJS = (cb, mod) => function __require2() {
     throw mod = 0, e;
   }
 };
-var __export = (target, all) => {
-  for (var name in all)
-    __defProp(target, name, { get: all[name], enumerable: true });
-};
 var __copyProps = (to, from, except, desc) => {
   if (from && typeof from === "object" || typeof from === "function") {
-    for (let key of __getOwnPropNames(from))
-      if (!__hasOwnProp.call(to, key) && key !== except)
-        __defProp(to, key, { get: () => from[key], enumerable: !(desc = __getOwnPropDesc(from, key)) || desc.enumerable });
+    for (let key2 of __getOwnPropNames(from))
+      if (!__hasOwnProp.call(to, key2) && key2 !== except)
+        __defProp(to, key2, { get: () => from[key2], enumerable: !(desc = __getOwnPropDesc(from, key2)) || desc.enumerable });
   }
   return to;
 };
@@ -819,9 +807,9 @@ var require_constants = __commonJS({
       "X-XSS-Protection"
     ];
     for (let i = 0; i < wellknownHeaderNames.length; ++i) {
-      const key = wellknownHeaderNames[i];
-      const lowerCasedKey = key.toLowerCase();
-      headerNameLowerCasedRecord[key] = headerNameLowerCasedRecord[lowerCasedKey] = lowerCasedKey;
+      const key2 = wellknownHeaderNames[i];
+      const lowerCasedKey = key2.toLowerCase();
+      headerNameLowerCasedRecord[key2] = headerNameLowerCasedRecord[lowerCasedKey] = lowerCasedKey;
     }
     Object.setPrototypeOf(headerNameLowerCasedRecord, null);
     module.exports = {
@@ -855,16 +843,16 @@ var require_tree = __commonJS({
        * @param {any} value
        * @param {number} index
        */
-      constructor(key, value, index2) {
-        if (index2 === void 0 || index2 >= key.length) {
+      constructor(key2, value, index2) {
+        if (index2 === void 0 || index2 >= key2.length) {
           throw new TypeError("Unreachable");
         }
-        const code = this.code = key.charCodeAt(index2);
+        const code = this.code = key2.charCodeAt(index2);
         if (code > 127) {
           throw new TypeError("key must be ascii string");
         }
-        if (key.length !== ++index2) {
-          this.middle = new _TstNode(key, value, index2);
+        if (key2.length !== ++index2) {
+          this.middle = new _TstNode(key2, value, index2);
         } else {
           this.value = value;
         }
@@ -873,15 +861,15 @@ var require_tree = __commonJS({
        * @param {string} key
        * @param {any} value
        */
-      add(key, value) {
-        const length = key.length;
+      add(key2, value) {
+        const length = key2.length;
         if (length === 0) {
           throw new TypeError("Unreachable");
         }
         let index2 = 0;
         let node = this;
         while (true) {
-          const code = key.charCodeAt(index2);
+          const code = key2.charCodeAt(index2);
           if (code > 127) {
             throw new TypeError("key must be ascii string");
           }
@@ -892,20 +880,20 @@ var require_tree = __commonJS({
             } else if (node.middle !== null) {
               node = node.middle;
             } else {
-              node.middle = new _TstNode(key, value, index2);
+              node.middle = new _TstNode(key2, value, index2);
               break;
             }
           } else if (node.code < code) {
             if (node.left !== null) {
               node = node.left;
             } else {
-              node.left = new _TstNode(key, value, index2);
+              node.left = new _TstNode(key2, value, index2);
               break;
             }
           } else if (node.right !== null) {
             node = node.right;
           } else {
-            node.right = new _TstNode(key, value, index2);
+            node.right = new _TstNode(key2, value, index2);
             break;
           }
         }
@@ -914,12 +902,12 @@ var require_tree = __commonJS({
        * @param {Uint8Array} key
        * @return {TstNode | null}
        */
-      search(key) {
-        const keylength = key.length;
+      search(key2) {
+        const keylength = key2.length;
         let index2 = 0;
         let node = this;
         while (node !== null && index2 < keylength) {
-          let code = key[index2];
+          let code = key2[index2];
           if (code <= 90 && code >= 65) {
             code |= 32;
           }
@@ -944,25 +932,25 @@ var require_tree = __commonJS({
        * @param {string} key
        * @param {any} value
        * */
-      insert(key, value) {
+      insert(key2, value) {
         if (this.node === null) {
-          this.node = new TstNode(key, value, 0);
+          this.node = new TstNode(key2, value, 0);
         } else {
-          this.node.add(key, value);
+          this.node.add(key2, value);
         }
       }
       /**
        * @param {Uint8Array} key
        * @return {any}
        */
-      lookup(key) {
-        return this.node?.search(key)?.value ?? null;
+      lookup(key2) {
+        return this.node?.search(key2)?.value ?? null;
       }
     };
     var tree = new TernarySearchTree();
     for (let i = 0; i < wellknownHeaderNames.length; ++i) {
-      const key = headerNameLowerCasedRecord[wellknownHeaderNames[i]];
-      tree.insert(key, key);
+      const key2 = headerNameLowerCasedRecord[wellknownHeaderNames[i]];
+      tree.insert(key2, key2);
     }
     module.exports = {
       TernarySearchTree,
@@ -1186,20 +1174,20 @@ var require_util = __commonJS({
     function parseHeaders(headers, obj) {
       if (obj === void 0) obj = {};
       for (let i = 0; i < headers.length; i += 2) {
-        const key = headerNameToString(headers[i]);
-        let val = obj[key];
+        const key2 = headerNameToString(headers[i]);
+        let val = obj[key2];
         if (val) {
           if (typeof val === "string") {
             val = [val];
-            obj[key] = val;
+            obj[key2] = val;
           }
           val.push(headers[i + 1].toString("utf8"));
         } else {
           const headersValue = headers[i + 1];
           if (typeof headersValue === "string") {
-            obj[key] = headersValue;
+            obj[key2] = headersValue;
           } else {
-            obj[key] = Array.isArray(headersValue) ? headersValue.map((x) => x.toString("utf8")) : headersValue.toString("utf8");
+            obj[key2] = Array.isArray(headersValue) ? headersValue.map((x) => x.toString("utf8")) : headersValue.toString("utf8");
           }
         }
       }
@@ -1213,21 +1201,21 @@ var require_util = __commonJS({
       const ret = new Array(len);
       let hasContentLength = false;
       let contentDispositionIdx = -1;
-      let key;
+      let key2;
       let val;
       let kLen = 0;
       for (let n = 0; n < headers.length; n += 2) {
-        key = headers[n];
+        key2 = headers[n];
         val = headers[n + 1];
-        typeof key !== "string" && (key = key.toString());
+        typeof key2 !== "string" && (key2 = key2.toString());
         typeof val !== "string" && (val = val.toString("utf8"));
-        kLen = key.length;
-        if (kLen === 14 && key[7] === "-" && (key === "content-length" || key.toLowerCase() === "content-length")) {
+        kLen = key2.length;
+        if (kLen === 14 && key2[7] === "-" && (key2 === "content-length" || key2.toLowerCase() === "content-length")) {
           hasContentLength = true;
-        } else if (kLen === 19 && key[7] === "-" && (key === "content-disposition" || key.toLowerCase() === "content-disposition")) {
+        } else if (kLen === 19 && key2[7] === "-" && (key2 === "content-disposition" || key2.toLowerCase() === "content-disposition")) {
           contentDispositionIdx = n + 1;
         }
-        ret[n] = key;
+        ret[n] = key2;
         ret[n + 1] = val;
       }
       if (hasContentLength && contentDispositionIdx !== -1) {
@@ -1968,20 +1956,20 @@ var require_request = __commonJS({
           this.endHandler = null;
         }
       }
-      addHeader(key, value) {
-        processHeader(this, key, value);
+      addHeader(key2, value) {
+        processHeader(this, key2, value);
         return this;
       }
     };
-    function processHeader(request3, key, val) {
+    function processHeader(request3, key2, val) {
       if (val && (typeof val === "object" && !Array.isArray(val))) {
-        throw new InvalidArgumentError(`invalid ${key} header`);
+        throw new InvalidArgumentError(`invalid ${key2} header`);
       } else if (val === void 0) {
         return;
       }
-      let headerName = headerNameLowerCasedRecord[key];
+      let headerName = headerNameLowerCasedRecord[key2];
       if (headerName === void 0) {
-        headerName = key.toLowerCase();
+        headerName = key2.toLowerCase();
         if (headerNameLowerCasedRecord[headerName] === void 0 && !isValidHTTPToken(headerName)) {
           throw new InvalidArgumentError("invalid header key");
         }
@@ -1991,17 +1979,17 @@ var require_request = __commonJS({
         for (let i = 0; i < val.length; i++) {
           if (typeof val[i] === "string") {
             if (!isValidHeaderValue(val[i])) {
-              throw new InvalidArgumentError(`invalid ${key} header`);
+              throw new InvalidArgumentError(`invalid ${key2} header`);
             }
             arr.push(val[i]);
           } else if (val[i] === null) {
             arr.push("");
           } else if (typeof val[i] === "object") {
-            throw new InvalidArgumentError(`invalid ${key} header`);
+            throw new InvalidArgumentError(`invalid ${key2} header`);
           } else {
             const str = `${val[i]}`;
             if (!isValidHeaderValue(str)) {
-              throw new InvalidArgumentError(`invalid ${key} header`);
+              throw new InvalidArgumentError(`invalid ${key2} header`);
             }
             arr.push(str);
           }
@@ -2009,14 +1997,14 @@ var require_request = __commonJS({
         val = arr;
       } else if (typeof val === "string") {
         if (!isValidHeaderValue(val)) {
-          throw new InvalidArgumentError(`invalid ${key} header`);
+          throw new InvalidArgumentError(`invalid ${key2} header`);
         }
       } else if (val === null) {
         val = "";
       } else {
         val = `${val}`;
         if (!isValidHeaderValue(val)) {
-          throw new InvalidArgumentError(`invalid ${key} header`);
+          throw new InvalidArgumentError(`invalid ${key2} header`);
         }
       }
       if (headerName === "host") {
@@ -2037,7 +2025,7 @@ var require_request = __commonJS({
         }
       } else if (request3.contentType === null && headerName === "content-type") {
         request3.contentType = val;
-        request3.headers.push(key, val);
+        request3.headers.push(key2, val);
       } else if (headerName === "transfer-encoding" || headerName === "keep-alive" || headerName === "upgrade") {
         throw new InvalidArgumentError(`invalid ${headerName} header`);
       } else if (headerName === "connection") {
@@ -2051,7 +2039,7 @@ var require_request = __commonJS({
       } else if (headerName === "expect") {
         throw new NotSupportedError("expect header not supported");
       } else {
-        request3.headers.push(key, val);
+        request3.headers.push(key2, val);
       }
     }
     module.exports = Request;
@@ -2539,19 +2527,19 @@ var require_connect = __commonJS({
         constructor(maxCachedSessions) {
           this._maxCachedSessions = maxCachedSessions;
           this._sessionCache = /* @__PURE__ */ new Map();
-          this._sessionRegistry = new global.FinalizationRegistry((key) => {
+          this._sessionRegistry = new global.FinalizationRegistry((key2) => {
             if (this._sessionCache.size < this._maxCachedSessions) {
               return;
             }
-            const ref = this._sessionCache.get(key);
-            if (ref !== void 0 && ref.deref() === void 0) {
-              this._sessionCache.delete(key);
+            const ref2 = this._sessionCache.get(key2);
+            if (ref2 !== void 0 && ref2.deref() === void 0) {
+              this._sessionCache.delete(key2);
             }
           });
         }
         get(sessionKey) {
-          const ref = this._sessionCache.get(sessionKey);
-          return ref ? ref.deref() : null;
+          const ref2 = this._sessionCache.get(sessionKey);
+          return ref2 ? ref2.deref() : null;
         }
         set(sessionKey, session) {
           if (this._maxCachedSessions === 0) {
@@ -2709,10 +2697,10 @@ var require_utils = __commonJS({
     exports.enumToMap = void 0;
     function enumToMap(obj) {
       const res = {};
-      Object.keys(obj).forEach((key) => {
-        const value = obj[key];
+      Object.keys(obj).forEach((key2) => {
+        const value = obj[key2];
         if (typeof value === "number") {
-          res[key] = value;
+          res[key2] = value;
         }
       });
       return res;
@@ -2889,9 +2877,9 @@ var require_constants2 = __commonJS({
     ];
     exports.METHOD_MAP = utils_1.enumToMap(METHODS);
     exports.H_METHOD_MAP = {};
-    Object.keys(exports.METHOD_MAP).forEach((key) => {
-      if (/^H/.test(key)) {
-        exports.H_METHOD_MAP[key] = exports.METHOD_MAP[key];
+    Object.keys(exports.METHOD_MAP).forEach((key2) => {
+      if (/^H/.test(key2)) {
+        exports.H_METHOD_MAP[key2] = exports.METHOD_MAP[key2];
       }
     });
     var FINISH;
@@ -3680,18 +3668,18 @@ var require_webidl = __commonJS({
     webidl.errors.exception = function(message) {
       return new TypeError(`${message.header}: ${message.message}`);
     };
-    webidl.errors.conversionFailed = function(context) {
-      const plural = context.types.length === 1 ? "" : " one of";
-      const message = `${context.argument} could not be converted to${plural}: ${context.types.join(", ")}.`;
+    webidl.errors.conversionFailed = function(context3) {
+      const plural = context3.types.length === 1 ? "" : " one of";
+      const message = `${context3.argument} could not be converted to${plural}: ${context3.types.join(", ")}.`;
       return webidl.errors.exception({
-        header: context.prefix,
+        header: context3.prefix,
         message
       });
     };
-    webidl.errors.invalidArgument = function(context) {
+    webidl.errors.invalidArgument = function(context3) {
       return webidl.errors.exception({
-        header: context.prefix,
-        message: `"${context.value}" is an invalid ${context.type}.`
+        header: context3.prefix,
+        message: `"${context3.value}" is an invalid ${context3.type}.`
       });
     };
     webidl.brandCheck = function(V, I, opts) {
@@ -3862,19 +3850,19 @@ var require_webidl = __commonJS({
         const result = {};
         if (!types.isProxy(O)) {
           const keys2 = [...Object.getOwnPropertyNames(O), ...Object.getOwnPropertySymbols(O)];
-          for (const key of keys2) {
-            const typedKey = keyConverter(key, prefix, argument);
-            const typedValue = valueConverter(O[key], prefix, argument);
+          for (const key2 of keys2) {
+            const typedKey = keyConverter(key2, prefix, argument);
+            const typedValue = valueConverter(O[key2], prefix, argument);
             result[typedKey] = typedValue;
           }
           return result;
         }
         const keys = Reflect.ownKeys(O);
-        for (const key of keys) {
-          const desc = Reflect.getOwnPropertyDescriptor(O, key);
+        for (const key2 of keys) {
+          const desc = Reflect.getOwnPropertyDescriptor(O, key2);
           if (desc?.enumerable) {
-            const typedKey = keyConverter(key, prefix, argument);
-            const typedValue = valueConverter(O[key], prefix, argument);
+            const typedKey = keyConverter(key2, prefix, argument);
+            const typedValue = valueConverter(O[key2], prefix, argument);
             result[typedKey] = typedValue;
           }
         }
@@ -3905,29 +3893,29 @@ var require_webidl = __commonJS({
           });
         }
         for (const options of converters) {
-          const { key, defaultValue, required, converter } = options;
+          const { key: key2, defaultValue, required, converter } = options;
           if (required === true) {
-            if (!Object.hasOwn(dictionary, key)) {
+            if (!Object.hasOwn(dictionary, key2)) {
               throw webidl.errors.exception({
                 header: prefix,
-                message: `Missing required key "${key}".`
+                message: `Missing required key "${key2}".`
               });
             }
           }
-          let value = dictionary[key];
+          let value = dictionary[key2];
           const hasDefault = Object.hasOwn(options, "defaultValue");
           if (hasDefault && value !== null) {
             value ??= defaultValue();
           }
           if (required || hasDefault || value !== void 0) {
-            value = converter(value, prefix, `${argument}.${key}`);
+            value = converter(value, prefix, `${argument}.${key2}`);
             if (options.allowedValues && !options.allowedValues.includes(value)) {
               throw webidl.errors.exception({
                 header: prefix,
                 message: `${value} is not an accepted type. Expected one of ${options.allowedValues.join(", ")}.`
               });
             }
-            dict[key] = value;
+            dict[key2] = value;
           }
         }
         return dict;
@@ -4542,18 +4530,18 @@ var require_util2 = __commonJS({
               done: true
             };
           }
-          const { [keyIndex]: key, [valueIndex]: value } = values[index2];
+          const { [keyIndex]: key2, [valueIndex]: value } = values[index2];
           this.#index = index2 + 1;
           let result;
           switch (this.#kind) {
             case "key":
-              result = key;
+              result = key2;
               break;
             case "value":
               result = value;
               break;
             case "key+value":
-              result = [key, value];
+              result = [key2, value];
               break;
           }
           return {
@@ -4619,8 +4607,8 @@ var require_util2 = __commonJS({
                 `Failed to execute 'forEach' on '${name}': parameter 1 is not of type 'Function'.`
               );
             }
-            for (const { 0: key, 1: value } of makeIterator(this, "key+value")) {
-              callbackfn.call(thisArg, value, key, this);
+            for (const { 0: key2, 1: value } of makeIterator(this, "key+value")) {
+              callbackfn.call(thisArg, value, key2, this);
             }
           }
         }
@@ -6063,15 +6051,15 @@ var require_client_h1 = __commonJS({
         } else {
           this.headers[len - 1] = Buffer.concat([this.headers[len - 1], buf]);
         }
-        const key = this.headers[len - 2];
-        if (key.length === 10) {
-          const headerName = util.bufferToLowerCasedHeaderName(key);
+        const key2 = this.headers[len - 2];
+        if (key2.length === 10) {
+          const headerName = util.bufferToLowerCasedHeaderName(key2);
           if (headerName === "keep-alive") {
             this.keepAlive += buf.toString();
           } else if (headerName === "connection") {
             this.connection += buf.toString();
           }
-        } else if (key.length === 14 && util.bufferToLowerCasedHeaderName(key) === "content-length") {
+        } else if (key2.length === 14 && util.bufferToLowerCasedHeaderName(key2) === "content-length") {
           this.contentLength += buf.toString();
         }
         this.trackHeader(buf.length);
@@ -6569,15 +6557,15 @@ upgrade: ${upgrade}\r
       }
       if (Array.isArray(headers)) {
         for (let n = 0; n < headers.length; n += 2) {
-          const key = headers[n + 0];
+          const key2 = headers[n + 0];
           const val = headers[n + 1];
           if (Array.isArray(val)) {
             for (let i = 0; i < val.length; i++) {
-              header += `${key}: ${val[i]}\r
+              header += `${key2}: ${val[i]}\r
 `;
             }
           } else {
-            header += `${key}: ${val}\r
+            header += `${key2}: ${val}\r
 `;
           }
         }
@@ -7087,18 +7075,18 @@ var require_client_h2 = __commonJS({
       }
       const headers = {};
       for (let n = 0; n < reqHeaders.length; n += 2) {
-        const key = reqHeaders[n + 0];
+        const key2 = reqHeaders[n + 0];
         const val = reqHeaders[n + 1];
         if (Array.isArray(val)) {
           for (let i = 0; i < val.length; i++) {
-            if (headers[key]) {
-              headers[key] += `,${val[i]}`;
+            if (headers[key2]) {
+              headers[key2] += `,${val[i]}`;
             } else {
-              headers[key] = val[i];
+              headers[key2] = val[i];
             }
           }
         } else {
-          headers[key] = val;
+          headers[key2] = val;
         }
       }
       let stream;
@@ -7593,9 +7581,9 @@ var require_redirect_handler = __commonJS({
           }
         }
       } else if (headers && typeof headers === "object") {
-        for (const key of Object.keys(headers)) {
-          if (!shouldRemoveHeader(key, removeContent, unknownOrigin)) {
-            ret.push(key, headers[key]);
+        for (const key2 of Object.keys(headers)) {
+          if (!shouldRemoveHeader(key2, removeContent, unknownOrigin)) {
+            ret.push(key2, headers[key2]);
           }
         }
       } else {
@@ -8676,16 +8664,16 @@ var require_agent = __commonJS({
         return ret;
       }
       [kDispatch](opts, handler2) {
-        let key;
+        let key2;
         if (opts.origin && (typeof opts.origin === "string" || opts.origin instanceof URL)) {
-          key = String(opts.origin);
+          key2 = String(opts.origin);
         } else {
           throw new InvalidArgumentError("opts.origin must be a non-empty string or URL.");
         }
-        let dispatcher = this[kClients].get(key);
+        let dispatcher = this[kClients].get(key2);
         if (!dispatcher) {
           dispatcher = this[kFactory](opts.origin, this[kOptions]).on("drain", this[kOnDrain]).on("connect", this[kOnConnect]).on("disconnect", this[kOnDisconnect]).on("connectionError", this[kOnConnectionError]);
-          this[kClients].set(key, dispatcher);
+          this[kClients].set(key2, dispatcher);
         }
         return dispatcher.dispatch(opts, handler2);
       }
@@ -8924,7 +8912,7 @@ var require_proxy_agent = __commonJS({
       return headers;
     }
     function throwIfProxyAuthIsSent(headers) {
-      const existProxyAuth = headers && Object.keys(headers).find((key) => key.toLowerCase() === "proxy-authorization");
+      const existProxyAuth = headers && Object.keys(headers).find((key2) => key2.toLowerCase() === "proxy-authorization");
       if (existProxyAuth) {
         throw new InvalidArgumentError("Proxy-Authorization should be sent in ProxyAgent constructor");
       }
@@ -9886,17 +9874,17 @@ var require_api_request = __commonJS({
           }
         }
       }
-      onConnect(abort, context) {
+      onConnect(abort, context3) {
         if (this.reason) {
           abort(this.reason);
           return;
         }
         assert(this.callback);
         this.abort = abort;
-        this.context = context;
+        this.context = context3;
       }
       onHeaders(statusCode, rawHeaders, resume, statusMessage) {
-        const { callback, opaque, abort, context, responseHeaders, highWaterMark } = this;
+        const { callback, opaque, abort, context: context3, responseHeaders, highWaterMark } = this;
         const headers = responseHeaders === "raw" ? util.parseRawHeaders(rawHeaders) : util.parseHeaders(rawHeaders);
         if (statusCode < 200) {
           if (this.onInfo) {
@@ -9933,7 +9921,7 @@ var require_api_request = __commonJS({
               trailers: this.trailers,
               opaque,
               body: res,
-              context
+              context: context3
             });
           }
         }
@@ -10102,17 +10090,17 @@ var require_api_stream = __commonJS({
         }
         addSignal(this, signal);
       }
-      onConnect(abort, context) {
+      onConnect(abort, context3) {
         if (this.reason) {
           abort(this.reason);
           return;
         }
         assert(this.callback);
         this.abort = abort;
-        this.context = context;
+        this.context = context3;
       }
       onHeaders(statusCode, rawHeaders, resume, statusMessage) {
-        const { factory, opaque, context, callback, responseHeaders } = this;
+        const { factory, opaque, context: context3, callback, responseHeaders } = this;
         const headers = responseHeaders === "raw" ? util.parseRawHeaders(rawHeaders) : util.parseHeaders(rawHeaders);
         if (statusCode < 200) {
           if (this.onInfo) {
@@ -10140,7 +10128,7 @@ var require_api_stream = __commonJS({
             statusCode,
             headers,
             opaque,
-            context
+            context: context3
           });
           if (!res || typeof res.write !== "function" || typeof res.end !== "function" || typeof res.on !== "function") {
             throw new InvalidReturnValueError("expected Writable");
@@ -10332,7 +10320,7 @@ var require_api_pipeline = __commonJS({
         this.res = null;
         addSignal(this, signal);
       }
-      onConnect(abort, context) {
+      onConnect(abort, context3) {
         const { ret, res } = this;
         if (this.reason) {
           abort(this.reason);
@@ -10341,10 +10329,10 @@ var require_api_pipeline = __commonJS({
         assert(!res, "pipeline cannot be retried");
         assert(!ret.destroyed);
         this.abort = abort;
-        this.context = context;
+        this.context = context3;
       }
       onHeaders(statusCode, rawHeaders, resume) {
-        const { opaque, handler: handler2, context } = this;
+        const { opaque, handler: handler2, context: context3 } = this;
         if (statusCode < 200) {
           if (this.onInfo) {
             const headers = this.responseHeaders === "raw" ? util.parseRawHeaders(rawHeaders) : util.parseHeaders(rawHeaders);
@@ -10362,7 +10350,7 @@ var require_api_pipeline = __commonJS({
             headers,
             opaque,
             body: this.res,
-            context
+            context: context3
           });
         } catch (err) {
           this.res.on("error", util.nop);
@@ -10446,7 +10434,7 @@ var require_api_upgrade = __commonJS({
         this.context = null;
         addSignal(this, signal);
       }
-      onConnect(abort, context) {
+      onConnect(abort, context3) {
         if (this.reason) {
           abort(this.reason);
           return;
@@ -10460,7 +10448,7 @@ var require_api_upgrade = __commonJS({
       }
       onUpgrade(statusCode, rawHeaders, socket) {
         assert(statusCode === 101);
-        const { callback, opaque, context } = this;
+        const { callback, opaque, context: context3 } = this;
         removeSignal(this);
         this.callback = null;
         const headers = this.responseHeaders === "raw" ? util.parseRawHeaders(rawHeaders) : util.parseHeaders(rawHeaders);
@@ -10468,7 +10456,7 @@ var require_api_upgrade = __commonJS({
           headers,
           socket,
           opaque,
-          context
+          context: context3
         });
       }
       onError(err) {
@@ -10537,20 +10525,20 @@ var require_api_connect = __commonJS({
         this.abort = null;
         addSignal(this, signal);
       }
-      onConnect(abort, context) {
+      onConnect(abort, context3) {
         if (this.reason) {
           abort(this.reason);
           return;
         }
         assert(this.callback);
         this.abort = abort;
-        this.context = context;
+        this.context = context3;
       }
       onHeaders() {
         throw new SocketError("bad connect", null);
       }
       onUpgrade(statusCode, rawHeaders, socket) {
-        const { callback, opaque, context } = this;
+        const { callback, opaque, context: context3 } = this;
         removeSignal(this);
         this.callback = null;
         let headers = rawHeaders;
@@ -10562,7 +10550,7 @@ var require_api_connect = __commonJS({
           headers,
           socket,
           opaque,
-          context
+          context: context3
         });
       }
       onError(err) {
@@ -10702,18 +10690,18 @@ var require_mock_utils = __commonJS({
         })
       );
     }
-    function getHeaderByName(headers, key) {
+    function getHeaderByName(headers, key2) {
       if (Array.isArray(headers)) {
         for (let i = 0; i < headers.length; i += 2) {
-          if (headers[i].toLocaleLowerCase() === key.toLocaleLowerCase()) {
+          if (headers[i].toLocaleLowerCase() === key2.toLocaleLowerCase()) {
             return headers[i + 1];
           }
         }
         return void 0;
       } else if (typeof headers.get === "function") {
-        return headers.get(key);
+        return headers.get(key2);
       } else {
-        return lowerCaseEntries(headers)[key.toLocaleLowerCase()];
+        return lowerCaseEntries(headers)[key2.toLocaleLowerCase()];
       }
     }
     function buildHeadersFromArray(headers) {
@@ -10777,41 +10765,41 @@ var require_mock_utils = __commonJS({
         return data.toString();
       }
     }
-    function getMockDispatch(mockDispatches, key) {
-      const basePath = key.query ? buildURL(key.path, key.query) : key.path;
+    function getMockDispatch(mockDispatches, key2) {
+      const basePath = key2.query ? buildURL(key2.path, key2.query) : key2.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
       let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path }) => matchValue(safeUrl(path), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
-      matchedMockDispatches = matchedMockDispatches.filter(({ method }) => matchValue(method, key.method));
+      matchedMockDispatches = matchedMockDispatches.filter(({ method }) => matchValue(method, key2.method));
       if (matchedMockDispatches.length === 0) {
-        throw new MockNotMatchedError(`Mock dispatch not matched for method '${key.method}' on path '${resolvedPath}'`);
+        throw new MockNotMatchedError(`Mock dispatch not matched for method '${key2.method}' on path '${resolvedPath}'`);
       }
-      matchedMockDispatches = matchedMockDispatches.filter(({ body }) => typeof body !== "undefined" ? matchValue(body, key.body) : true);
+      matchedMockDispatches = matchedMockDispatches.filter(({ body }) => typeof body !== "undefined" ? matchValue(body, key2.body) : true);
       if (matchedMockDispatches.length === 0) {
-        throw new MockNotMatchedError(`Mock dispatch not matched for body '${key.body}' on path '${resolvedPath}'`);
+        throw new MockNotMatchedError(`Mock dispatch not matched for body '${key2.body}' on path '${resolvedPath}'`);
       }
-      matchedMockDispatches = matchedMockDispatches.filter((mockDispatch2) => matchHeaders(mockDispatch2, key.headers));
+      matchedMockDispatches = matchedMockDispatches.filter((mockDispatch2) => matchHeaders(mockDispatch2, key2.headers));
       if (matchedMockDispatches.length === 0) {
-        const headers = typeof key.headers === "object" ? JSON.stringify(key.headers) : key.headers;
+        const headers = typeof key2.headers === "object" ? JSON.stringify(key2.headers) : key2.headers;
         throw new MockNotMatchedError(`Mock dispatch not matched for headers '${headers}' on path '${resolvedPath}'`);
       }
       return matchedMockDispatches[0];
     }
-    function addMockDispatch(mockDispatches, key, data) {
+    function addMockDispatch(mockDispatches, key2, data) {
       const baseData = { timesInvoked: 0, times: 1, persist: false, consumed: false };
       const replyData = typeof data === "function" ? { callback: data } : { ...data };
-      const newMockDispatch = { ...baseData, ...key, pending: true, data: { error: null, ...replyData } };
+      const newMockDispatch = { ...baseData, ...key2, pending: true, data: { error: null, ...replyData } };
       mockDispatches.push(newMockDispatch);
       return newMockDispatch;
     }
-    function deleteMockDispatch(mockDispatches, key) {
+    function deleteMockDispatch(mockDispatches, key2) {
       const index2 = mockDispatches.findIndex((dispatch) => {
         if (!dispatch.consumed) {
           return false;
         }
-        return matchKey(dispatch, key);
+        return matchKey(dispatch, key2);
       });
       if (index2 !== -1) {
         mockDispatches.splice(index2, 1);
@@ -10831,9 +10819,9 @@ var require_mock_utils = __commonJS({
       const keys = Object.keys(data);
       const result = [];
       for (let i = 0; i < keys.length; ++i) {
-        const key = keys[i];
-        const value = data[key];
-        const name = Buffer.from(`${key}`);
+        const key2 = keys[i];
+        const value = data[key2];
+        const name = Buffer.from(`${key2}`);
         if (Array.isArray(value)) {
           for (let j = 0; j < value.length; ++j) {
             result.push(name, Buffer.from(`${value[j]}`));
@@ -10855,8 +10843,8 @@ var require_mock_utils = __commonJS({
       return Buffer.concat(buffers).toString("utf8");
     }
     function mockDispatch(opts, handler2) {
-      const key = buildKey(opts);
-      const mockDispatch2 = getMockDispatch(this[kDispatches], key);
+      const key2 = buildKey(opts);
+      const mockDispatch2 = getMockDispatch(this[kDispatches], key2);
       mockDispatch2.timesInvoked++;
       if (mockDispatch2.data.callback) {
         mockDispatch2.data = { ...mockDispatch2.data, ...mockDispatch2.data.callback(opts) };
@@ -10866,7 +10854,7 @@ var require_mock_utils = __commonJS({
       mockDispatch2.consumed = !persist && timesInvoked >= times;
       mockDispatch2.pending = timesInvoked < times;
       if (error2 !== null) {
-        deleteMockDispatch(this[kDispatches], key);
+        deleteMockDispatch(this[kDispatches], key2);
         handler2.onError(error2);
         return true;
       }
@@ -10891,7 +10879,7 @@ var require_mock_utils = __commonJS({
         handler2.onHeaders?.(statusCode, responseHeaders, resume, getStatusText(statusCode));
         handler2.onData?.(Buffer.from(responseData));
         handler2.onComplete?.(responseTrailers);
-        deleteMockDispatch(mockDispatches, key);
+        deleteMockDispatch(mockDispatches, key2);
       }
       function resume() {
       }
@@ -12798,16 +12786,16 @@ var require_dispatcher_weakref = __commonJS({
       constructor(finalizer) {
         this.finalizer = finalizer;
       }
-      register(dispatcher, key) {
+      register(dispatcher, key2) {
         if (dispatcher.on) {
           dispatcher.on("disconnect", () => {
             if (dispatcher[kConnected] === 0 && dispatcher[kSize] === 0) {
-              this.finalizer(key);
+              this.finalizer(key2);
             }
           });
         }
       }
-      unregister(key) {
+      unregister(key2) {
       }
     };
     module.exports = function() {
@@ -12870,8 +12858,8 @@ var require_request2 = __commonJS({
           const controllerList = dependentControllerMap.get(ac.signal);
           if (controllerList !== void 0) {
             if (controllerList.size !== 0) {
-              for (const ref of controllerList) {
-                const ctrl = ref.deref();
+              for (const ref2 of controllerList) {
+                const ctrl = ref2.deref();
                 if (ctrl !== void 0) {
                   ctrl.abort(this.reason);
                 }
@@ -12897,13 +12885,13 @@ var require_request2 = __commonJS({
         init = webidl.converters.RequestInit(init, prefix, "init");
         let request3 = null;
         let fallbackMode = null;
-        const baseUrl = environmentSettingsObject.settingsObject.baseUrl;
+        const baseUrl2 = environmentSettingsObject.settingsObject.baseUrl;
         let signal = null;
         if (typeof input === "string") {
           this[kDispatcher] = init.dispatcher;
           let parsedURL;
           try {
-            parsedURL = new URL(input, baseUrl);
+            parsedURL = new URL(input, baseUrl2);
           } catch (err) {
             throw new TypeError("Failed to parse URL from " + input, { cause: err });
           }
@@ -12994,7 +12982,7 @@ var require_request2 = __commonJS({
           } else {
             let parsedReferrer;
             try {
-              parsedReferrer = new URL(referrer, baseUrl);
+              parsedReferrer = new URL(referrer, baseUrl2);
             } catch (err) {
               throw new TypeError(`Referrer "${referrer}" is not a valid URL.`, { cause: err });
             }
@@ -13620,7 +13608,7 @@ var require_fetch = __commonJS({
     function handleFetchDone(response) {
       finalizeAndReportTiming(response, "fetch");
     }
-    function fetch(input, init = void 0) {
+    function fetch2(input, init = void 0) {
       webidl.argumentLengthCheck(arguments, 1, "globalThis.fetch");
       let p = createDeferredPromise();
       let requestObject;
@@ -14575,7 +14563,7 @@ var require_fetch = __commonJS({
       }
     }
     module.exports = {
-      fetch,
+      fetch: fetch2,
       Fetch,
       fetching,
       finalizeAndReportTiming
@@ -16292,8 +16280,8 @@ var require_util6 = __commonJS({
         if (!part.includes("=")) {
           throw new Error("Invalid unparsed");
         }
-        const [key, ...value] = part.split("=");
-        const trimmedKey = key.trim();
+        const [key2, ...value] = part.split("=");
+        const trimmedKey = key2.trim();
         const joinedValue = value.join("=");
         validateCookieName(trimmedKey);
         validateCookieValue(joinedValue);
@@ -19113,7 +19101,7 @@ var require_undici = __commonJS({
     module.exports.setGlobalDispatcher = setGlobalDispatcher;
     module.exports.getGlobalDispatcher = getGlobalDispatcher;
     var fetchImpl = require_fetch().fetch;
-    module.exports.fetch = async function fetch(init, options = void 0) {
+    module.exports.fetch = async function fetch2(init, options = void 0) {
       try {
         return await fetchImpl(init, options);
       } catch (err) {
@@ -19162,1348 +19150,1770 @@ var require_undici = __commonJS({
   }
 });
 
-// shared/src/errors.ts
-function describeError(err) {
-  const parts = [];
-  let e = err;
-  for (let depth = 0; e !== void 0 && e !== null && depth < 5; depth++) {
-    const message = e instanceof Error ? e.message : String(e);
-    if (!parts.some((p) => p.includes(message))) parts.push(message);
-    e = e instanceof Error ? e.cause : void 0;
-  }
-  return parts.join(": ");
-}
-var TetherError;
-var init_errors = __esm({
-  "shared/src/errors.ts"() {
+// node_modules/picomatch/lib/constants.js
+var require_constants6 = __commonJS({
+  "node_modules/picomatch/lib/constants.js"(exports, module) {
     "use strict";
-    TetherError = class extends Error {
-      code;
-      constructor(code, message, options) {
-        super(message, options);
-        this.name = "TetherError";
-        this.code = code;
+    var WIN_SLASH = "\\\\/";
+    var WIN_NO_SLASH = `[^${WIN_SLASH}]`;
+    var DEFAULT_MAX_EXTGLOB_RECURSION = 0;
+    var DOT_LITERAL = "\\.";
+    var PLUS_LITERAL = "\\+";
+    var QMARK_LITERAL = "\\?";
+    var SLASH_LITERAL = "\\/";
+    var ONE_CHAR = "(?=.)";
+    var QMARK = "[^/]";
+    var END_ANCHOR = `(?:${SLASH_LITERAL}|$)`;
+    var START_ANCHOR = `(?:^|${SLASH_LITERAL})`;
+    var DOTS_SLASH = `${DOT_LITERAL}{1,2}${END_ANCHOR}`;
+    var NO_DOT = `(?!${DOT_LITERAL})`;
+    var NO_DOTS = `(?!${START_ANCHOR}${DOTS_SLASH})`;
+    var NO_DOT_SLASH = `(?!${DOT_LITERAL}{0,1}${END_ANCHOR})`;
+    var NO_DOTS_SLASH = `(?!${DOTS_SLASH})`;
+    var QMARK_NO_DOT = `[^.${SLASH_LITERAL}]`;
+    var STAR = `${QMARK}*?`;
+    var SEP = "/";
+    var POSIX_CHARS = {
+      DOT_LITERAL,
+      PLUS_LITERAL,
+      QMARK_LITERAL,
+      SLASH_LITERAL,
+      ONE_CHAR,
+      QMARK,
+      END_ANCHOR,
+      DOTS_SLASH,
+      NO_DOT,
+      NO_DOTS,
+      NO_DOT_SLASH,
+      NO_DOTS_SLASH,
+      QMARK_NO_DOT,
+      STAR,
+      START_ANCHOR,
+      SEP
+    };
+    var WINDOWS_CHARS = {
+      ...POSIX_CHARS,
+      SLASH_LITERAL: `[${WIN_SLASH}]`,
+      QMARK: WIN_NO_SLASH,
+      STAR: `${WIN_NO_SLASH}*?`,
+      DOTS_SLASH: `${DOT_LITERAL}{1,2}(?:[${WIN_SLASH}]|$)`,
+      NO_DOT: `(?!${DOT_LITERAL})`,
+      NO_DOTS: `(?!(?:^|[${WIN_SLASH}])${DOT_LITERAL}{1,2}(?:[${WIN_SLASH}]|$))`,
+      NO_DOT_SLASH: `(?!${DOT_LITERAL}{0,1}(?:[${WIN_SLASH}]|$))`,
+      NO_DOTS_SLASH: `(?!${DOT_LITERAL}{1,2}(?:[${WIN_SLASH}]|$))`,
+      QMARK_NO_DOT: `[^.${WIN_SLASH}]`,
+      START_ANCHOR: `(?:^|[${WIN_SLASH}])`,
+      END_ANCHOR: `(?:[${WIN_SLASH}]|$)`,
+      SEP: "\\"
+    };
+    var POSIX_REGEX_SOURCE = {
+      __proto__: null,
+      alnum: "a-zA-Z0-9",
+      alpha: "a-zA-Z",
+      ascii: "\\x00-\\x7F",
+      blank: " \\t",
+      cntrl: "\\x00-\\x1F\\x7F",
+      digit: "0-9",
+      graph: "\\x21-\\x7E",
+      lower: "a-z",
+      print: "\\x20-\\x7E ",
+      punct: "\\-!\"#$%&'()\\*+,./:;<=>?@[\\]^_`{|}~",
+      space: " \\t\\r\\n\\v\\f",
+      upper: "A-Z",
+      word: "A-Za-z0-9_",
+      xdigit: "A-Fa-f0-9"
+    };
+    module.exports = {
+      DEFAULT_MAX_EXTGLOB_RECURSION,
+      MAX_LENGTH: 1024 * 64,
+      POSIX_REGEX_SOURCE,
+      // regular expressions
+      REGEX_BACKSLASH: /\\(?![*+?^${}(|)[\]])/g,
+      REGEX_NON_SPECIAL_CHARS: /^[^@![\].,$*+?^{}()|\\/]+/,
+      REGEX_SPECIAL_CHARS: /[-*+?.^${}(|)[\]]/,
+      REGEX_SPECIAL_CHARS_BACKREF: /(\\?)((\W)(\3*))/g,
+      REGEX_SPECIAL_CHARS_GLOBAL: /([-*+?.^${}(|)[\]])/g,
+      REGEX_REMOVE_BACKSLASH: /(?:\[.*?[^\\]\]|\\(?=.))/g,
+      // Replace globs with equivalent patterns to reduce parsing time.
+      REPLACEMENTS: {
+        __proto__: null,
+        "***": "*",
+        "**/**": "**",
+        "**/**/**": "**"
+      },
+      // Digits
+      CHAR_0: 48,
+      /* 0 */
+      CHAR_9: 57,
+      /* 9 */
+      // Alphabet chars.
+      CHAR_UPPERCASE_A: 65,
+      /* A */
+      CHAR_LOWERCASE_A: 97,
+      /* a */
+      CHAR_UPPERCASE_Z: 90,
+      /* Z */
+      CHAR_LOWERCASE_Z: 122,
+      /* z */
+      CHAR_LEFT_PARENTHESES: 40,
+      /* ( */
+      CHAR_RIGHT_PARENTHESES: 41,
+      /* ) */
+      CHAR_ASTERISK: 42,
+      /* * */
+      // Non-alphabetic chars.
+      CHAR_AMPERSAND: 38,
+      /* & */
+      CHAR_AT: 64,
+      /* @ */
+      CHAR_BACKWARD_SLASH: 92,
+      /* \ */
+      CHAR_CARRIAGE_RETURN: 13,
+      /* \r */
+      CHAR_CIRCUMFLEX_ACCENT: 94,
+      /* ^ */
+      CHAR_COLON: 58,
+      /* : */
+      CHAR_COMMA: 44,
+      /* , */
+      CHAR_DOT: 46,
+      /* . */
+      CHAR_DOUBLE_QUOTE: 34,
+      /* " */
+      CHAR_EQUAL: 61,
+      /* = */
+      CHAR_EXCLAMATION_MARK: 33,
+      /* ! */
+      CHAR_FORM_FEED: 12,
+      /* \f */
+      CHAR_FORWARD_SLASH: 47,
+      /* / */
+      CHAR_GRAVE_ACCENT: 96,
+      /* ` */
+      CHAR_HASH: 35,
+      /* # */
+      CHAR_HYPHEN_MINUS: 45,
+      /* - */
+      CHAR_LEFT_ANGLE_BRACKET: 60,
+      /* < */
+      CHAR_LEFT_CURLY_BRACE: 123,
+      /* { */
+      CHAR_LEFT_SQUARE_BRACKET: 91,
+      /* [ */
+      CHAR_LINE_FEED: 10,
+      /* \n */
+      CHAR_NO_BREAK_SPACE: 160,
+      /* \u00A0 */
+      CHAR_PERCENT: 37,
+      /* % */
+      CHAR_PLUS: 43,
+      /* + */
+      CHAR_QUESTION_MARK: 63,
+      /* ? */
+      CHAR_RIGHT_ANGLE_BRACKET: 62,
+      /* > */
+      CHAR_RIGHT_CURLY_BRACE: 125,
+      /* } */
+      CHAR_RIGHT_SQUARE_BRACKET: 93,
+      /* ] */
+      CHAR_SEMICOLON: 59,
+      /* ; */
+      CHAR_SINGLE_QUOTE: 39,
+      /* ' */
+      CHAR_SPACE: 32,
+      /*   */
+      CHAR_TAB: 9,
+      /* \t */
+      CHAR_UNDERSCORE: 95,
+      /* _ */
+      CHAR_VERTICAL_LINE: 124,
+      /* | */
+      CHAR_ZERO_WIDTH_NOBREAK_SPACE: 65279,
+      /* \uFEFF */
+      /**
+       * Create EXTGLOB_CHARS
+       */
+      extglobChars(chars) {
+        return {
+          "!": { type: "negate", open: "(?:(?!(?:", close: `))${chars.STAR})` },
+          "?": { type: "qmark", open: "(?:", close: ")?" },
+          "+": { type: "plus", open: "(?:", close: ")+" },
+          "*": { type: "star", open: "(?:", close: ")*" },
+          "@": { type: "at", open: "(?:", close: ")" }
+        };
+      },
+      /**
+       * Create GLOB_CHARS
+       */
+      globChars(win32) {
+        return win32 === true ? WINDOWS_CHARS : POSIX_CHARS;
       }
     };
   }
 });
 
-// node_modules/bottleneck/light.js
-var require_light = __commonJS({
-  "node_modules/bottleneck/light.js"(exports, module) {
-    (function(global2, factory) {
-      typeof exports === "object" && typeof module !== "undefined" ? module.exports = factory() : typeof define === "function" && define.amd ? define(factory) : global2.Bottleneck = factory();
-    })(exports, (function() {
-      "use strict";
-      var commonjsGlobal = typeof globalThis !== "undefined" ? globalThis : typeof window !== "undefined" ? window : typeof global !== "undefined" ? global : typeof self !== "undefined" ? self : {};
-      function getCjsExportFromNamespace(n) {
-        return n && n["default"] || n;
+// node_modules/picomatch/lib/utils.js
+var require_utils2 = __commonJS({
+  "node_modules/picomatch/lib/utils.js"(exports) {
+    "use strict";
+    var {
+      REGEX_BACKSLASH,
+      REGEX_REMOVE_BACKSLASH,
+      REGEX_SPECIAL_CHARS,
+      REGEX_SPECIAL_CHARS_GLOBAL
+    } = require_constants6();
+    exports.isObject = (val) => val !== null && typeof val === "object" && !Array.isArray(val);
+    exports.hasRegexChars = (str) => REGEX_SPECIAL_CHARS.test(str);
+    exports.isRegexChar = (str) => str.length === 1 && exports.hasRegexChars(str);
+    exports.escapeRegex = (str) => str.replace(REGEX_SPECIAL_CHARS_GLOBAL, "\\$1");
+    exports.toPosixSlashes = (str) => str.replace(REGEX_BACKSLASH, "/");
+    exports.isWindows = () => {
+      if (typeof navigator !== "undefined" && navigator.platform) {
+        const platform2 = navigator.platform.toLowerCase();
+        return platform2 === "win32" || platform2 === "windows";
       }
-      var load = function(received, defaults, onto = {}) {
-        var k, ref, v;
-        for (k in defaults) {
-          v = defaults[k];
-          onto[k] = (ref = received[k]) != null ? ref : v;
-        }
-        return onto;
+      if (typeof process !== "undefined" && process.platform) {
+        return process.platform === "win32";
+      }
+      return false;
+    };
+    exports.removeBackslashes = (str) => {
+      return str.replace(REGEX_REMOVE_BACKSLASH, (match) => {
+        return match === "\\" ? "" : match;
+      });
+    };
+    exports.escapeLast = (input, char, lastIdx) => {
+      const idx = input.lastIndexOf(char, lastIdx);
+      if (idx === -1) return input;
+      if (input[idx - 1] === "\\") return exports.escapeLast(input, char, idx - 1);
+      return `${input.slice(0, idx)}\\${input.slice(idx)}`;
+    };
+    exports.removePrefix = (input, state = {}) => {
+      let output = input;
+      if (output.startsWith("./")) {
+        output = output.slice(2);
+        state.prefix = "./";
+      }
+      return output;
+    };
+    exports.wrapOutput = (input, state = {}, options = {}) => {
+      const prepend = options.contains ? "" : "^";
+      const append = options.contains ? "" : "$";
+      let output = `${prepend}(?:${input})${append}`;
+      if (state.negated === true) {
+        output = `(?:^(?!${output}).*$)`;
+      }
+      return output;
+    };
+    exports.basename = (path, { windows } = {}) => {
+      const segs = path.split(windows ? /[\\/]/ : "/");
+      const last = segs[segs.length - 1];
+      if (last === "") {
+        return segs[segs.length - 2];
+      }
+      return last;
+    };
+  }
+});
+
+// node_modules/picomatch/lib/scan.js
+var require_scan = __commonJS({
+  "node_modules/picomatch/lib/scan.js"(exports, module) {
+    "use strict";
+    var utils = require_utils2();
+    var {
+      CHAR_ASTERISK,
+      /* * */
+      CHAR_AT,
+      /* @ */
+      CHAR_BACKWARD_SLASH,
+      /* \ */
+      CHAR_COMMA,
+      /* , */
+      CHAR_DOT,
+      /* . */
+      CHAR_EXCLAMATION_MARK,
+      /* ! */
+      CHAR_FORWARD_SLASH,
+      /* / */
+      CHAR_LEFT_CURLY_BRACE,
+      /* { */
+      CHAR_LEFT_PARENTHESES,
+      /* ( */
+      CHAR_LEFT_SQUARE_BRACKET,
+      /* [ */
+      CHAR_PLUS,
+      /* + */
+      CHAR_QUESTION_MARK,
+      /* ? */
+      CHAR_RIGHT_CURLY_BRACE,
+      /* } */
+      CHAR_RIGHT_PARENTHESES,
+      /* ) */
+      CHAR_RIGHT_SQUARE_BRACKET
+      /* ] */
+    } = require_constants6();
+    var isPathSeparator = (code) => {
+      return code === CHAR_FORWARD_SLASH || code === CHAR_BACKWARD_SLASH;
+    };
+    var depth = (token) => {
+      if (token.isPrefix !== true) {
+        token.depth = token.isGlobstar ? Infinity : 1;
+      }
+    };
+    var scan = (input, options) => {
+      const opts = options || {};
+      const length = input.length - 1;
+      const scanToEnd = opts.parts === true || opts.tokens === true || opts.scanToEnd === true;
+      const slashes = [];
+      const tokens = [];
+      const parts = [];
+      let str = input;
+      let index2 = -1;
+      let start = 0;
+      let lastIndex = 0;
+      let isBrace = false;
+      let isBracket = false;
+      let isGlob = false;
+      let isExtglob = false;
+      let isGlobstar = false;
+      let braceEscaped = false;
+      let backslashes = false;
+      let negated = false;
+      let negatedExtglob = false;
+      let finished = false;
+      let braces = 0;
+      let prev;
+      let code;
+      let token = { value: "", depth: 0, isGlob: false };
+      const eos = () => index2 >= length;
+      const peek = () => str.charCodeAt(index2 + 1);
+      const advance = () => {
+        prev = code;
+        return str.charCodeAt(++index2);
       };
-      var overwrite = function(received, defaults, onto = {}) {
-        var k, v;
-        for (k in received) {
-          v = received[k];
-          if (defaults[k] !== void 0) {
-            onto[k] = v;
+      while (index2 < length) {
+        code = advance();
+        let next;
+        if (code === CHAR_BACKWARD_SLASH) {
+          backslashes = token.backslashes = true;
+          code = advance();
+          if (code === CHAR_LEFT_CURLY_BRACE) {
+            braceEscaped = true;
           }
+          continue;
         }
-        return onto;
-      };
-      var parser = {
-        load,
-        overwrite
-      };
-      var DLList;
-      DLList = class DLList {
-        constructor(incr, decr) {
-          this.incr = incr;
-          this.decr = decr;
-          this._first = null;
-          this._last = null;
-          this.length = 0;
-        }
-        push(value) {
-          var node;
-          this.length++;
-          if (typeof this.incr === "function") {
-            this.incr();
-          }
-          node = {
-            value,
-            prev: this._last,
-            next: null
-          };
-          if (this._last != null) {
-            this._last.next = node;
-            this._last = node;
-          } else {
-            this._first = this._last = node;
-          }
-          return void 0;
-        }
-        shift() {
-          var value;
-          if (this._first == null) {
-            return;
-          } else {
-            this.length--;
-            if (typeof this.decr === "function") {
-              this.decr();
+        if (braceEscaped === true || code === CHAR_LEFT_CURLY_BRACE) {
+          braces++;
+          while (eos() !== true && (code = advance())) {
+            if (code === CHAR_BACKWARD_SLASH) {
+              backslashes = token.backslashes = true;
+              advance();
+              continue;
+            }
+            if (code === CHAR_LEFT_CURLY_BRACE) {
+              braces++;
+              continue;
+            }
+            if (braceEscaped !== true && code === CHAR_DOT && (code = advance()) === CHAR_DOT) {
+              isBrace = token.isBrace = true;
+              isGlob = token.isGlob = true;
+              finished = true;
+              if (scanToEnd === true) {
+                continue;
+              }
+              break;
+            }
+            if (braceEscaped !== true && code === CHAR_COMMA) {
+              isBrace = token.isBrace = true;
+              isGlob = token.isGlob = true;
+              finished = true;
+              if (scanToEnd === true) {
+                continue;
+              }
+              break;
+            }
+            if (code === CHAR_RIGHT_CURLY_BRACE) {
+              braces--;
+              if (braces === 0) {
+                braceEscaped = false;
+                isBrace = token.isBrace = true;
+                finished = true;
+                break;
+              }
             }
           }
-          value = this._first.value;
-          if ((this._first = this._first.next) != null) {
-            this._first.prev = null;
-          } else {
-            this._last = null;
+          if (scanToEnd === true) {
+            continue;
           }
-          return value;
+          break;
         }
-        first() {
-          if (this._first != null) {
-            return this._first.value;
+        if (code === CHAR_FORWARD_SLASH) {
+          slashes.push(index2);
+          tokens.push(token);
+          token = { value: "", depth: 0, isGlob: false };
+          if (finished === true) continue;
+          if (prev === CHAR_DOT && index2 === start + 1) {
+            start += 2;
+            continue;
+          }
+          lastIndex = index2 + 1;
+          continue;
+        }
+        if (opts.noext !== true) {
+          const isExtglobChar = code === CHAR_PLUS || code === CHAR_AT || code === CHAR_ASTERISK || code === CHAR_QUESTION_MARK || code === CHAR_EXCLAMATION_MARK;
+          if (isExtglobChar === true && peek() === CHAR_LEFT_PARENTHESES) {
+            isGlob = token.isGlob = true;
+            isExtglob = token.isExtglob = true;
+            finished = true;
+            if (code === CHAR_EXCLAMATION_MARK && index2 === start) {
+              negatedExtglob = true;
+            }
+            if (scanToEnd === true) {
+              let parens = 0;
+              while (eos() !== true && (code = advance())) {
+                if (code === CHAR_BACKWARD_SLASH) {
+                  backslashes = token.backslashes = true;
+                  advance();
+                  continue;
+                }
+                if (code === CHAR_LEFT_PARENTHESES) {
+                  parens++;
+                  continue;
+                }
+                if (code === CHAR_RIGHT_PARENTHESES && --parens === 0) {
+                  finished = true;
+                  break;
+                }
+              }
+              continue;
+            }
+            break;
           }
         }
-        getArray() {
-          var node, ref, results;
-          node = this._first;
-          results = [];
-          while (node != null) {
-            results.push((ref = node, node = node.next, ref.value));
+        if (code === CHAR_ASTERISK) {
+          if (prev === CHAR_ASTERISK) isGlobstar = token.isGlobstar = true;
+          isGlob = token.isGlob = true;
+          finished = true;
+          if (scanToEnd === true) {
+            continue;
           }
-          return results;
+          break;
         }
-        forEachShift(cb) {
-          var node;
-          node = this.shift();
-          while (node != null) {
-            cb(node), node = this.shift();
+        if (code === CHAR_QUESTION_MARK) {
+          isGlob = token.isGlob = true;
+          finished = true;
+          if (scanToEnd === true) {
+            continue;
           }
-          return void 0;
+          break;
         }
-        debug() {
-          var node, ref, ref1, ref2, results;
-          node = this._first;
-          results = [];
-          while (node != null) {
-            results.push((ref = node, node = node.next, {
-              value: ref.value,
-              prev: (ref1 = ref.prev) != null ? ref1.value : void 0,
-              next: (ref2 = ref.next) != null ? ref2.value : void 0
-            }));
+        if (code === CHAR_LEFT_SQUARE_BRACKET) {
+          while (eos() !== true && (next = advance())) {
+            if (next === CHAR_BACKWARD_SLASH) {
+              backslashes = token.backslashes = true;
+              advance();
+              continue;
+            }
+            if (next === CHAR_RIGHT_SQUARE_BRACKET) {
+              isBracket = token.isBracket = true;
+              isGlob = token.isGlob = true;
+              finished = true;
+              break;
+            }
           }
-          return results;
+          if (scanToEnd === true) {
+            continue;
+          }
+          break;
         }
+        if (opts.nonegate !== true && code === CHAR_EXCLAMATION_MARK && index2 === start) {
+          negated = token.negated = true;
+          start++;
+          continue;
+        }
+        if (opts.noparen !== true && code === CHAR_LEFT_PARENTHESES) {
+          isGlob = token.isGlob = true;
+          if (scanToEnd === true) {
+            let parens = 1;
+            while (eos() !== true && (code = advance())) {
+              if (code === CHAR_BACKWARD_SLASH) {
+                backslashes = token.backslashes = true;
+                advance();
+                continue;
+              }
+              if (code === CHAR_LEFT_PARENTHESES) {
+                parens++;
+                continue;
+              }
+              if (code === CHAR_RIGHT_PARENTHESES && --parens === 0) {
+                finished = true;
+                break;
+              }
+            }
+            continue;
+          }
+          break;
+        }
+        if (isGlob === true) {
+          finished = true;
+          if (scanToEnd === true) {
+            continue;
+          }
+          break;
+        }
+      }
+      if (opts.noext === true) {
+        isExtglob = false;
+        isGlob = false;
+      }
+      let base = str;
+      let prefix = "";
+      let glob = "";
+      if (start > 0) {
+        prefix = str.slice(0, start);
+        str = str.slice(start);
+        lastIndex -= start;
+      }
+      if (base && isGlob === true && lastIndex > 0) {
+        base = str.slice(0, lastIndex);
+        glob = str.slice(lastIndex);
+      } else if (isGlob === true) {
+        base = "";
+        glob = str;
+      } else {
+        base = str;
+      }
+      if (base && base !== "" && base !== "/" && base !== str) {
+        if (isPathSeparator(base.charCodeAt(base.length - 1))) {
+          base = base.slice(0, -1);
+        }
+      }
+      if (opts.unescape === true) {
+        if (glob) glob = utils.removeBackslashes(glob);
+        if (base && backslashes === true) {
+          base = utils.removeBackslashes(base);
+        }
+      }
+      const state = {
+        prefix,
+        input,
+        start,
+        base,
+        glob,
+        isBrace,
+        isBracket,
+        isGlob,
+        isExtglob,
+        isGlobstar,
+        negated,
+        negatedExtglob
       };
-      var DLList_1 = DLList;
-      var Events;
-      Events = class Events {
-        constructor(instance) {
-          this.instance = instance;
-          this._events = {};
-          if (this.instance.on != null || this.instance.once != null || this.instance.removeAllListeners != null) {
-            throw new Error("An Emitter already exists for this object");
-          }
-          this.instance.on = (name, cb) => {
-            return this._addListener(name, "many", cb);
-          };
-          this.instance.once = (name, cb) => {
-            return this._addListener(name, "once", cb);
-          };
-          this.instance.removeAllListeners = (name = null) => {
-            if (name != null) {
-              return delete this._events[name];
+      if (opts.tokens === true) {
+        state.maxDepth = 0;
+        if (!isPathSeparator(code)) {
+          tokens.push(token);
+        }
+        state.tokens = tokens;
+      }
+      if (opts.parts === true || opts.tokens === true) {
+        let prevIndex;
+        for (let idx = 0; idx < slashes.length; idx++) {
+          const n2 = prevIndex !== void 0 ? prevIndex + 1 : start;
+          const i = slashes[idx];
+          const value2 = input.slice(n2, i);
+          if (opts.tokens) {
+            if (idx === 0 && start !== 0) {
+              tokens[idx].isPrefix = true;
+              tokens[idx].value = prefix;
             } else {
-              return this._events = {};
+              tokens[idx].value = value2;
             }
-          };
-        }
-        _addListener(name, status, cb) {
-          var base;
-          if ((base = this._events)[name] == null) {
-            base[name] = [];
+            depth(tokens[idx]);
+            state.maxDepth += tokens[idx].depth;
           }
-          this._events[name].push({ cb, status });
-          return this.instance;
-        }
-        listenerCount(name) {
-          if (this._events[name] != null) {
-            return this._events[name].length;
-          } else {
-            return 0;
+          if (i >= start) {
+            parts.push(value2);
+            prevIndex = i;
           }
         }
-        async trigger(name, ...args) {
-          var e, promises3;
-          try {
-            if (name !== "debug") {
-              this.trigger("debug", `Event triggered: ${name}`, args);
+        const n = prevIndex !== void 0 ? prevIndex + 1 : start;
+        const value = input.slice(n);
+        parts.push(value);
+        if (opts.tokens && prevIndex && prevIndex + 1 < input.length) {
+          tokens[tokens.length - 1].value = value;
+          depth(tokens[tokens.length - 1]);
+          state.maxDepth += tokens[tokens.length - 1].depth;
+        }
+        state.slashes = slashes;
+        state.parts = parts;
+      }
+      return state;
+    };
+    module.exports = scan;
+  }
+});
+
+// node_modules/picomatch/lib/parse.js
+var require_parse2 = __commonJS({
+  "node_modules/picomatch/lib/parse.js"(exports, module) {
+    "use strict";
+    var constants3 = require_constants6();
+    var utils = require_utils2();
+    var {
+      MAX_LENGTH,
+      POSIX_REGEX_SOURCE,
+      REGEX_NON_SPECIAL_CHARS,
+      REGEX_SPECIAL_CHARS_BACKREF,
+      REPLACEMENTS
+    } = constants3;
+    var expandRange = (args, options) => {
+      if (typeof options.expandRange === "function") {
+        return options.expandRange(...args, options);
+      }
+      args.sort();
+      const value = `[${args.join("-")}]`;
+      try {
+        new RegExp(value);
+      } catch (ex) {
+        return args.map((v) => utils.escapeRegex(v)).join("..");
+      }
+      return value;
+    };
+    var syntaxError = (type, char) => {
+      return `Missing ${type}: "${char}" - use "\\\\${char}" to match literal characters`;
+    };
+    var splitTopLevel = (input) => {
+      const parts = [];
+      let bracket = 0;
+      let paren = 0;
+      let quote = 0;
+      let value = "";
+      let escaped = false;
+      for (const ch of input) {
+        if (escaped === true) {
+          value += ch;
+          escaped = false;
+          continue;
+        }
+        if (ch === "\\") {
+          value += ch;
+          escaped = true;
+          continue;
+        }
+        if (ch === '"') {
+          quote = quote === 1 ? 0 : 1;
+          value += ch;
+          continue;
+        }
+        if (quote === 0) {
+          if (ch === "[") {
+            bracket++;
+          } else if (ch === "]" && bracket > 0) {
+            bracket--;
+          } else if (bracket === 0) {
+            if (ch === "(") {
+              paren++;
+            } else if (ch === ")" && paren > 0) {
+              paren--;
+            } else if (ch === "|" && paren === 0) {
+              parts.push(value);
+              value = "";
+              continue;
             }
-            if (this._events[name] == null) {
+          }
+        }
+        value += ch;
+      }
+      parts.push(value);
+      return parts;
+    };
+    var isPlainBranch = (branch) => {
+      let escaped = false;
+      for (const ch of branch) {
+        if (escaped === true) {
+          escaped = false;
+          continue;
+        }
+        if (ch === "\\") {
+          escaped = true;
+          continue;
+        }
+        if (/[?*+@!()[\]{}]/.test(ch)) {
+          return false;
+        }
+      }
+      return true;
+    };
+    var normalizeSimpleBranch = (branch) => {
+      let value = branch.trim();
+      let changed = true;
+      while (changed === true) {
+        changed = false;
+        if (/^@\([^\\()[\]{}|]+\)$/.test(value)) {
+          value = value.slice(2, -1);
+          changed = true;
+        }
+      }
+      if (!isPlainBranch(value)) {
+        return;
+      }
+      return value.replace(/\\(.)/g, "$1");
+    };
+    var hasRepeatedCharPrefixOverlap = (branches) => {
+      const values = branches.map(normalizeSimpleBranch).filter(Boolean);
+      for (let i = 0; i < values.length; i++) {
+        for (let j = i + 1; j < values.length; j++) {
+          const a = values[i];
+          const b = values[j];
+          const char = a[0];
+          if (!char || a !== char.repeat(a.length) || b !== char.repeat(b.length)) {
+            continue;
+          }
+          if (a === b || a.startsWith(b) || b.startsWith(a)) {
+            return true;
+          }
+        }
+      }
+      return false;
+    };
+    var parseRepeatedExtglob = (pattern, requireEnd = true) => {
+      if (pattern[0] !== "+" && pattern[0] !== "*" || pattern[1] !== "(") {
+        return;
+      }
+      let bracket = 0;
+      let paren = 0;
+      let quote = 0;
+      let escaped = false;
+      for (let i = 1; i < pattern.length; i++) {
+        const ch = pattern[i];
+        if (escaped === true) {
+          escaped = false;
+          continue;
+        }
+        if (ch === "\\") {
+          escaped = true;
+          continue;
+        }
+        if (ch === '"') {
+          quote = quote === 1 ? 0 : 1;
+          continue;
+        }
+        if (quote === 1) {
+          continue;
+        }
+        if (ch === "[") {
+          bracket++;
+          continue;
+        }
+        if (ch === "]" && bracket > 0) {
+          bracket--;
+          continue;
+        }
+        if (bracket > 0) {
+          continue;
+        }
+        if (ch === "(") {
+          paren++;
+          continue;
+        }
+        if (ch === ")") {
+          paren--;
+          if (paren === 0) {
+            if (requireEnd === true && i !== pattern.length - 1) {
               return;
             }
-            this._events[name] = this._events[name].filter(function(listener) {
-              return listener.status !== "none";
-            });
-            promises3 = this._events[name].map(async (listener) => {
-              var e2, returned;
-              if (listener.status === "none") {
-                return;
-              }
-              if (listener.status === "once") {
-                listener.status = "none";
-              }
-              try {
-                returned = typeof listener.cb === "function" ? listener.cb(...args) : void 0;
-                if (typeof (returned != null ? returned.then : void 0) === "function") {
-                  return await returned;
-                } else {
-                  return returned;
-                }
-              } catch (error2) {
-                e2 = error2;
-                {
-                  this.trigger("error", e2);
-                }
-                return null;
-              }
-            });
-            return (await Promise.all(promises3)).find(function(x) {
-              return x != null;
-            });
-          } catch (error2) {
-            e = error2;
-            {
-              this.trigger("error", e);
-            }
-            return null;
-          }
-        }
-      };
-      var Events_1 = Events;
-      var DLList$1, Events$1, Queues;
-      DLList$1 = DLList_1;
-      Events$1 = Events_1;
-      Queues = class Queues {
-        constructor(num_priorities) {
-          var i;
-          this.Events = new Events$1(this);
-          this._length = 0;
-          this._lists = (function() {
-            var j, ref, results;
-            results = [];
-            for (i = j = 1, ref = num_priorities; 1 <= ref ? j <= ref : j >= ref; i = 1 <= ref ? ++j : --j) {
-              results.push(new DLList$1((() => {
-                return this.incr();
-              }), (() => {
-                return this.decr();
-              })));
-            }
-            return results;
-          }).call(this);
-        }
-        incr() {
-          if (this._length++ === 0) {
-            return this.Events.trigger("leftzero");
-          }
-        }
-        decr() {
-          if (--this._length === 0) {
-            return this.Events.trigger("zero");
-          }
-        }
-        push(job) {
-          return this._lists[job.options.priority].push(job);
-        }
-        queued(priority) {
-          if (priority != null) {
-            return this._lists[priority].length;
-          } else {
-            return this._length;
-          }
-        }
-        shiftAll(fn) {
-          return this._lists.forEach(function(list2) {
-            return list2.forEachShift(fn);
-          });
-        }
-        getFirst(arr = this._lists) {
-          var j, len, list2;
-          for (j = 0, len = arr.length; j < len; j++) {
-            list2 = arr[j];
-            if (list2.length > 0) {
-              return list2;
-            }
-          }
-          return [];
-        }
-        shiftLastFrom(priority) {
-          return this.getFirst(this._lists.slice(priority).reverse()).shift();
-        }
-      };
-      var Queues_1 = Queues;
-      var BottleneckError;
-      BottleneckError = class BottleneckError extends Error {
-      };
-      var BottleneckError_1 = BottleneckError;
-      var BottleneckError$1, DEFAULT_PRIORITY, Job, NUM_PRIORITIES, parser$1;
-      NUM_PRIORITIES = 10;
-      DEFAULT_PRIORITY = 5;
-      parser$1 = parser;
-      BottleneckError$1 = BottleneckError_1;
-      Job = class Job {
-        constructor(task, args, options, jobDefaults, rejectOnDrop, Events2, _states, Promise2) {
-          this.task = task;
-          this.args = args;
-          this.rejectOnDrop = rejectOnDrop;
-          this.Events = Events2;
-          this._states = _states;
-          this.Promise = Promise2;
-          this.options = parser$1.load(options, jobDefaults);
-          this.options.priority = this._sanitizePriority(this.options.priority);
-          if (this.options.id === jobDefaults.id) {
-            this.options.id = `${this.options.id}-${this._randomIndex()}`;
-          }
-          this.promise = new this.Promise((_resolve, _reject) => {
-            this._resolve = _resolve;
-            this._reject = _reject;
-          });
-          this.retryCount = 0;
-        }
-        _sanitizePriority(priority) {
-          var sProperty;
-          sProperty = ~~priority !== priority ? DEFAULT_PRIORITY : priority;
-          if (sProperty < 0) {
-            return 0;
-          } else if (sProperty > NUM_PRIORITIES - 1) {
-            return NUM_PRIORITIES - 1;
-          } else {
-            return sProperty;
-          }
-        }
-        _randomIndex() {
-          return Math.random().toString(36).slice(2);
-        }
-        doDrop({ error: error2, message = "This job has been dropped by Bottleneck" } = {}) {
-          if (this._states.remove(this.options.id)) {
-            if (this.rejectOnDrop) {
-              this._reject(error2 != null ? error2 : new BottleneckError$1(message));
-            }
-            this.Events.trigger("dropped", { args: this.args, options: this.options, task: this.task, promise: this.promise });
-            return true;
-          } else {
-            return false;
-          }
-        }
-        _assertStatus(expected) {
-          var status;
-          status = this._states.jobStatus(this.options.id);
-          if (!(status === expected || expected === "DONE" && status === null)) {
-            throw new BottleneckError$1(`Invalid job status ${status}, expected ${expected}. Please open an issue at https://github.com/SGrondin/bottleneck/issues`);
-          }
-        }
-        doReceive() {
-          this._states.start(this.options.id);
-          return this.Events.trigger("received", { args: this.args, options: this.options });
-        }
-        doQueue(reachedHWM, blocked) {
-          this._assertStatus("RECEIVED");
-          this._states.next(this.options.id);
-          return this.Events.trigger("queued", { args: this.args, options: this.options, reachedHWM, blocked });
-        }
-        doRun() {
-          if (this.retryCount === 0) {
-            this._assertStatus("QUEUED");
-            this._states.next(this.options.id);
-          } else {
-            this._assertStatus("EXECUTING");
-          }
-          return this.Events.trigger("scheduled", { args: this.args, options: this.options });
-        }
-        async doExecute(chained, clearGlobalState, run2, free) {
-          var error2, eventInfo, passed;
-          if (this.retryCount === 0) {
-            this._assertStatus("RUNNING");
-            this._states.next(this.options.id);
-          } else {
-            this._assertStatus("EXECUTING");
-          }
-          eventInfo = { args: this.args, options: this.options, retryCount: this.retryCount };
-          this.Events.trigger("executing", eventInfo);
-          try {
-            passed = await (chained != null ? chained.schedule(this.options, this.task, ...this.args) : this.task(...this.args));
-            if (clearGlobalState()) {
-              this.doDone(eventInfo);
-              await free(this.options, eventInfo);
-              this._assertStatus("DONE");
-              return this._resolve(passed);
-            }
-          } catch (error1) {
-            error2 = error1;
-            return this._onFailure(error2, eventInfo, clearGlobalState, run2, free);
-          }
-        }
-        doExpire(clearGlobalState, run2, free) {
-          var error2, eventInfo;
-          if (this._states.jobStatus(this.options.id === "RUNNING")) {
-            this._states.next(this.options.id);
-          }
-          this._assertStatus("EXECUTING");
-          eventInfo = { args: this.args, options: this.options, retryCount: this.retryCount };
-          error2 = new BottleneckError$1(`This job timed out after ${this.options.expiration} ms.`);
-          return this._onFailure(error2, eventInfo, clearGlobalState, run2, free);
-        }
-        async _onFailure(error2, eventInfo, clearGlobalState, run2, free) {
-          var retry2, retryAfter;
-          if (clearGlobalState()) {
-            retry2 = await this.Events.trigger("failed", error2, eventInfo);
-            if (retry2 != null) {
-              retryAfter = ~~retry2;
-              this.Events.trigger("retry", `Retrying ${this.options.id} after ${retryAfter} ms`, eventInfo);
-              this.retryCount++;
-              return run2(retryAfter);
-            } else {
-              this.doDone(eventInfo);
-              await free(this.options, eventInfo);
-              this._assertStatus("DONE");
-              return this._reject(error2);
-            }
-          }
-        }
-        doDone(eventInfo) {
-          this._assertStatus("EXECUTING");
-          this._states.next(this.options.id);
-          return this.Events.trigger("done", eventInfo);
-        }
-      };
-      var Job_1 = Job;
-      var BottleneckError$2, LocalDatastore, parser$2;
-      parser$2 = parser;
-      BottleneckError$2 = BottleneckError_1;
-      LocalDatastore = class LocalDatastore {
-        constructor(instance, storeOptions, storeInstanceOptions) {
-          this.instance = instance;
-          this.storeOptions = storeOptions;
-          this.clientId = this.instance._randomIndex();
-          parser$2.load(storeInstanceOptions, storeInstanceOptions, this);
-          this._nextRequest = this._lastReservoirRefresh = this._lastReservoirIncrease = Date.now();
-          this._running = 0;
-          this._done = 0;
-          this._unblockTime = 0;
-          this.ready = this.Promise.resolve();
-          this.clients = {};
-          this._startHeartbeat();
-        }
-        _startHeartbeat() {
-          var base;
-          if (this.heartbeat == null && (this.storeOptions.reservoirRefreshInterval != null && this.storeOptions.reservoirRefreshAmount != null || this.storeOptions.reservoirIncreaseInterval != null && this.storeOptions.reservoirIncreaseAmount != null)) {
-            return typeof (base = this.heartbeat = setInterval(() => {
-              var amount, incr, maximum, now, reservoir;
-              now = Date.now();
-              if (this.storeOptions.reservoirRefreshInterval != null && now >= this._lastReservoirRefresh + this.storeOptions.reservoirRefreshInterval) {
-                this._lastReservoirRefresh = now;
-                this.storeOptions.reservoir = this.storeOptions.reservoirRefreshAmount;
-                this.instance._drainAll(this.computeCapacity());
-              }
-              if (this.storeOptions.reservoirIncreaseInterval != null && now >= this._lastReservoirIncrease + this.storeOptions.reservoirIncreaseInterval) {
-                ({
-                  reservoirIncreaseAmount: amount,
-                  reservoirIncreaseMaximum: maximum,
-                  reservoir
-                } = this.storeOptions);
-                this._lastReservoirIncrease = now;
-                incr = maximum != null ? Math.min(amount, maximum - reservoir) : amount;
-                if (incr > 0) {
-                  this.storeOptions.reservoir += incr;
-                  return this.instance._drainAll(this.computeCapacity());
-                }
-              }
-            }, this.heartbeatInterval)).unref === "function" ? base.unref() : void 0;
-          } else {
-            return clearInterval(this.heartbeat);
-          }
-        }
-        async __publish__(message) {
-          await this.yieldLoop();
-          return this.instance.Events.trigger("message", message.toString());
-        }
-        async __disconnect__(flush) {
-          await this.yieldLoop();
-          clearInterval(this.heartbeat);
-          return this.Promise.resolve();
-        }
-        yieldLoop(t = 0) {
-          return new this.Promise(function(resolve, reject) {
-            return setTimeout(resolve, t);
-          });
-        }
-        computePenalty() {
-          var ref;
-          return (ref = this.storeOptions.penalty) != null ? ref : 15 * this.storeOptions.minTime || 5e3;
-        }
-        async __updateSettings__(options) {
-          await this.yieldLoop();
-          parser$2.overwrite(options, options, this.storeOptions);
-          this._startHeartbeat();
-          this.instance._drainAll(this.computeCapacity());
-          return true;
-        }
-        async __running__() {
-          await this.yieldLoop();
-          return this._running;
-        }
-        async __queued__() {
-          await this.yieldLoop();
-          return this.instance.queued();
-        }
-        async __done__() {
-          await this.yieldLoop();
-          return this._done;
-        }
-        async __groupCheck__(time) {
-          await this.yieldLoop();
-          return this._nextRequest + this.timeout < time;
-        }
-        computeCapacity() {
-          var maxConcurrent, reservoir;
-          ({ maxConcurrent, reservoir } = this.storeOptions);
-          if (maxConcurrent != null && reservoir != null) {
-            return Math.min(maxConcurrent - this._running, reservoir);
-          } else if (maxConcurrent != null) {
-            return maxConcurrent - this._running;
-          } else if (reservoir != null) {
-            return reservoir;
-          } else {
-            return null;
-          }
-        }
-        conditionsCheck(weight) {
-          var capacity;
-          capacity = this.computeCapacity();
-          return capacity == null || weight <= capacity;
-        }
-        async __incrementReservoir__(incr) {
-          var reservoir;
-          await this.yieldLoop();
-          reservoir = this.storeOptions.reservoir += incr;
-          this.instance._drainAll(this.computeCapacity());
-          return reservoir;
-        }
-        async __currentReservoir__() {
-          await this.yieldLoop();
-          return this.storeOptions.reservoir;
-        }
-        isBlocked(now) {
-          return this._unblockTime >= now;
-        }
-        check(weight, now) {
-          return this.conditionsCheck(weight) && this._nextRequest - now <= 0;
-        }
-        async __check__(weight) {
-          var now;
-          await this.yieldLoop();
-          now = Date.now();
-          return this.check(weight, now);
-        }
-        async __register__(index2, weight, expiration) {
-          var now, wait;
-          await this.yieldLoop();
-          now = Date.now();
-          if (this.conditionsCheck(weight)) {
-            this._running += weight;
-            if (this.storeOptions.reservoir != null) {
-              this.storeOptions.reservoir -= weight;
-            }
-            wait = Math.max(this._nextRequest - now, 0);
-            this._nextRequest = now + wait + this.storeOptions.minTime;
             return {
-              success: true,
-              wait,
-              reservoir: this.storeOptions.reservoir
+              type: pattern[0],
+              body: pattern.slice(2, i),
+              end: i
             };
+          }
+        }
+      }
+    };
+    var buildCharClassStar = (chars) => {
+      const source = chars.length === 1 ? utils.escapeRegex(chars[0]) : `[${chars.map((ch) => utils.escapeRegex(ch)).join("")}]`;
+      return `${source}*`;
+    };
+    var getStarExtglobSequenceChars = (pattern) => {
+      let index2 = 0;
+      const chars = [];
+      while (index2 < pattern.length) {
+        const match = parseRepeatedExtglob(pattern.slice(index2), false);
+        if (!match || match.type !== "*") {
+          return;
+        }
+        const branches = splitTopLevel(match.body).map((branch2) => branch2.trim());
+        if (branches.length !== 1) {
+          return;
+        }
+        const branch = normalizeSimpleBranch(branches[0]);
+        if (!branch || branch.length !== 1) {
+          return;
+        }
+        chars.push(branch);
+        index2 += match.end + 1;
+      }
+      if (chars.length < 1) {
+        return;
+      }
+      return chars;
+    };
+    var repeatedExtglobRecursion = (pattern) => {
+      let depth = 0;
+      let value = pattern.trim();
+      let match = parseRepeatedExtglob(value);
+      while (match) {
+        depth++;
+        value = match.body.trim();
+        match = parseRepeatedExtglob(value);
+      }
+      return depth;
+    };
+    var analyzeRepeatedExtglob = (body, options) => {
+      if (options.maxExtglobRecursion === false) {
+        return { risky: false };
+      }
+      const max = typeof options.maxExtglobRecursion === "number" ? options.maxExtglobRecursion : constants3.DEFAULT_MAX_EXTGLOB_RECURSION;
+      const branches = splitTopLevel(body).map((branch) => branch.trim());
+      if (branches.length > 1) {
+        if (branches.some((branch) => branch === "") || branches.some((branch) => /^[*?]+$/.test(branch)) || hasRepeatedCharPrefixOverlap(branches)) {
+          return { risky: true };
+        }
+      }
+      const safeChars = [];
+      let sawStarSequence = false;
+      let combinable = true;
+      for (const branch of branches) {
+        const chars = getStarExtglobSequenceChars(branch);
+        if (chars) {
+          sawStarSequence = true;
+          safeChars.push(...chars);
+          continue;
+        }
+        const literal = normalizeSimpleBranch(branch);
+        if (literal && literal.length === 1) {
+          safeChars.push(literal);
+          continue;
+        }
+        combinable = false;
+        if (repeatedExtglobRecursion(branch) > max) {
+          return { risky: true };
+        }
+      }
+      if (sawStarSequence) {
+        return combinable ? { risky: true, safeOutput: buildCharClassStar([...new Set(safeChars)]) } : { risky: true };
+      }
+      return { risky: false };
+    };
+    var parse4 = (input, options) => {
+      if (typeof input !== "string") {
+        throw new TypeError("Expected a string");
+      }
+      input = REPLACEMENTS[input] || input;
+      const opts = { ...options };
+      const max = typeof opts.maxLength === "number" ? Math.min(MAX_LENGTH, opts.maxLength) : MAX_LENGTH;
+      let len = input.length;
+      if (len > max) {
+        throw new SyntaxError(`Input length: ${len}, exceeds maximum allowed length: ${max}`);
+      }
+      const bos = { type: "bos", value: "", output: opts.prepend || "" };
+      const tokens = [bos];
+      const capture = opts.capture ? "" : "?:";
+      const PLATFORM_CHARS = constants3.globChars(opts.windows);
+      const EXTGLOB_CHARS = constants3.extglobChars(PLATFORM_CHARS);
+      const {
+        DOT_LITERAL,
+        PLUS_LITERAL,
+        SLASH_LITERAL,
+        ONE_CHAR,
+        DOTS_SLASH,
+        NO_DOT,
+        NO_DOT_SLASH,
+        NO_DOTS_SLASH,
+        QMARK,
+        QMARK_NO_DOT,
+        STAR,
+        START_ANCHOR
+      } = PLATFORM_CHARS;
+      const globstar = (opts2) => {
+        return `(${capture}(?:(?!${START_ANCHOR}${opts2.dot ? DOTS_SLASH : DOT_LITERAL}).)*?)`;
+      };
+      const nodot = opts.dot ? "" : NO_DOT;
+      const qmarkNoDot = opts.dot ? QMARK : QMARK_NO_DOT;
+      let star = opts.bash === true ? globstar(opts) : STAR;
+      if (opts.capture) {
+        star = `(${star})`;
+      }
+      if (typeof opts.noext === "boolean") {
+        opts.noextglob = opts.noext;
+      }
+      const state = {
+        input,
+        index: -1,
+        start: 0,
+        dot: opts.dot === true,
+        consumed: "",
+        output: "",
+        prefix: "",
+        backtrack: false,
+        negated: false,
+        brackets: 0,
+        braces: 0,
+        parens: 0,
+        quotes: 0,
+        globstar: false,
+        tokens
+      };
+      input = utils.removePrefix(input, state);
+      len = input.length;
+      const extglobs = [];
+      const braces = [];
+      const stack = [];
+      let prev = bos;
+      let value;
+      const eos = () => state.index === len - 1;
+      const peek = state.peek = (n = 1) => input[state.index + n];
+      const advance = state.advance = () => input[++state.index] || "";
+      const remaining = () => input.slice(state.index + 1);
+      const consume = (value2 = "", num = 0) => {
+        state.consumed += value2;
+        state.index += num;
+      };
+      const append = (token) => {
+        state.output += token.output != null ? token.output : token.value;
+        consume(token.value);
+      };
+      const negate = () => {
+        let count = 1;
+        while (peek() === "!" && (peek(2) !== "(" || peek(3) === "?")) {
+          advance();
+          state.start++;
+          count++;
+        }
+        if (count % 2 === 0) {
+          return false;
+        }
+        state.negated = true;
+        state.start++;
+        return true;
+      };
+      const increment = (type) => {
+        state[type]++;
+        stack.push(type);
+      };
+      const decrement = (type) => {
+        state[type]--;
+        stack.pop();
+      };
+      const push = (tok) => {
+        if (prev.type === "globstar") {
+          const isBrace = state.braces > 0 && (tok.type === "comma" || tok.type === "brace");
+          const isExtglob = tok.extglob === true || extglobs.length && (tok.type === "pipe" || tok.type === "paren");
+          if (tok.type !== "slash" && tok.type !== "paren" && !isBrace && !isExtglob) {
+            state.output = state.output.slice(0, -prev.output.length);
+            prev.type = "star";
+            prev.value = "*";
+            prev.output = star;
+            state.output += prev.output;
+          }
+        }
+        if (extglobs.length && tok.type !== "paren") {
+          extglobs[extglobs.length - 1].inner += tok.value;
+        }
+        if (tok.value || tok.output) append(tok);
+        if (prev && prev.type === "text" && tok.type === "text") {
+          prev.output = (prev.output || prev.value) + tok.value;
+          prev.value += tok.value;
+          return;
+        }
+        tok.prev = prev;
+        tokens.push(tok);
+        prev = tok;
+      };
+      const extglobOpen = (type, value2) => {
+        const token = { ...EXTGLOB_CHARS[value2], conditions: 1, inner: "" };
+        token.prev = prev;
+        token.parens = state.parens;
+        token.output = state.output;
+        token.startIndex = state.index;
+        token.tokensIndex = tokens.length;
+        const output = (opts.capture ? "(" : "") + token.open;
+        increment("parens");
+        push({ type, value: value2, output: state.output ? "" : ONE_CHAR });
+        push({ type: "paren", extglob: true, value: advance(), output });
+        extglobs.push(token);
+      };
+      const extglobClose = (token) => {
+        const literal = input.slice(token.startIndex, state.index + 1);
+        const body = input.slice(token.startIndex + 2, state.index);
+        const analysis = analyzeRepeatedExtglob(body, opts);
+        if ((token.type === "plus" || token.type === "star") && analysis.risky) {
+          const safeOutput = analysis.safeOutput ? (token.output ? "" : ONE_CHAR) + (opts.capture ? `(${analysis.safeOutput})` : analysis.safeOutput) : void 0;
+          const open2 = tokens[token.tokensIndex];
+          open2.type = "text";
+          open2.value = literal;
+          open2.output = safeOutput || utils.escapeRegex(literal);
+          for (let i = token.tokensIndex + 1; i < tokens.length; i++) {
+            tokens[i].value = "";
+            tokens[i].output = "";
+            delete tokens[i].suffix;
+          }
+          state.output = token.output + open2.output;
+          state.backtrack = true;
+          push({ type: "paren", extglob: true, value, output: "" });
+          decrement("parens");
+          return;
+        }
+        let output = token.close + (opts.capture ? ")" : "");
+        let rest;
+        if (token.type === "negate") {
+          let extglobStar = star;
+          if (token.inner && token.inner.length > 1 && token.inner.includes("/")) {
+            extglobStar = globstar(opts);
+          }
+          if (extglobStar !== star || eos() || /^\)+$/.test(remaining())) {
+            output = token.close = `)$))${extglobStar}`;
+          }
+          if (token.inner.includes("*") && (rest = remaining()) && /^\.[^\\/.]+$/.test(rest)) {
+            const expression = parse4(rest, { ...options, fastpaths: false }).output;
+            output = token.close = `)${expression})${extglobStar})`;
+          }
+          if (token.prev.type === "bos") {
+            state.negatedExtglob = true;
+          }
+        }
+        push({ type: "paren", extglob: true, value, output });
+        decrement("parens");
+      };
+      if (opts.fastpaths !== false && !/(^[*!]|[/()[\]{}"])/.test(input)) {
+        let backslashes = false;
+        let output = input.replace(REGEX_SPECIAL_CHARS_BACKREF, (m, esc, chars, first, rest, index2) => {
+          if (first === "\\") {
+            backslashes = true;
+            return m;
+          }
+          if (first === "?") {
+            if (esc) {
+              return esc + first + (rest ? QMARK.repeat(rest.length) : "");
+            }
+            if (index2 === 0) {
+              return qmarkNoDot + (rest ? QMARK.repeat(rest.length) : "");
+            }
+            return QMARK.repeat(chars.length);
+          }
+          if (first === ".") {
+            return DOT_LITERAL.repeat(chars.length);
+          }
+          if (first === "*") {
+            if (esc) {
+              return esc + first + (rest ? star : "");
+            }
+            return star;
+          }
+          return esc ? m : `\\${m}`;
+        });
+        if (backslashes === true) {
+          if (opts.unescape === true) {
+            output = output.replace(/\\/g, "");
           } else {
-            return {
-              success: false
-            };
+            output = output.replace(/\\+/g, (m) => {
+              return m.length % 2 === 0 ? "\\\\" : m ? "\\" : "";
+            });
           }
         }
-        strategyIsBlock() {
-          return this.storeOptions.strategy === 3;
+        if (output === input && opts.contains === true) {
+          state.output = input;
+          return state;
         }
-        async __submit__(queueLength, weight) {
-          var blocked, now, reachedHWM;
-          await this.yieldLoop();
-          if (this.storeOptions.maxConcurrent != null && weight > this.storeOptions.maxConcurrent) {
-            throw new BottleneckError$2(`Impossible to add a job having a weight of ${weight} to a limiter having a maxConcurrent setting of ${this.storeOptions.maxConcurrent}`);
+        state.output = utils.wrapOutput(output, state, options);
+        return state;
+      }
+      while (!eos()) {
+        value = advance();
+        if (value === "\0") {
+          continue;
+        }
+        if (value === "\\") {
+          const next = peek();
+          if (next === "/" && opts.bash !== true) {
+            continue;
           }
-          now = Date.now();
-          reachedHWM = this.storeOptions.highWater != null && queueLength === this.storeOptions.highWater && !this.check(weight, now);
-          blocked = this.strategyIsBlock() && (reachedHWM || this.isBlocked(now));
-          if (blocked) {
-            this._unblockTime = now + this.computePenalty();
-            this._nextRequest = this._unblockTime + this.storeOptions.minTime;
-            this.instance._dropAllQueued();
+          if (next === "." || next === ";") {
+            continue;
           }
-          return {
-            reachedHWM,
-            blocked,
-            strategy: this.storeOptions.strategy
-          };
-        }
-        async __free__(index2, weight) {
-          await this.yieldLoop();
-          this._running -= weight;
-          this._done += weight;
-          this.instance._drainAll(this.computeCapacity());
-          return {
-            running: this._running
-          };
-        }
-      };
-      var LocalDatastore_1 = LocalDatastore;
-      var BottleneckError$3, States;
-      BottleneckError$3 = BottleneckError_1;
-      States = class States {
-        constructor(status1) {
-          this.status = status1;
-          this._jobs = {};
-          this.counts = this.status.map(function() {
-            return 0;
-          });
-        }
-        next(id) {
-          var current, next;
-          current = this._jobs[id];
-          next = current + 1;
-          if (current != null && next < this.status.length) {
-            this.counts[current]--;
-            this.counts[next]++;
-            return this._jobs[id]++;
-          } else if (current != null) {
-            this.counts[current]--;
-            return delete this._jobs[id];
+          if (!next) {
+            value += "\\";
+            push({ type: "text", value });
+            continue;
           }
-        }
-        start(id) {
-          var initial;
-          initial = 0;
-          this._jobs[id] = initial;
-          return this.counts[initial]++;
-        }
-        remove(id) {
-          var current;
-          current = this._jobs[id];
-          if (current != null) {
-            this.counts[current]--;
-            delete this._jobs[id];
-          }
-          return current != null;
-        }
-        jobStatus(id) {
-          var ref;
-          return (ref = this.status[this._jobs[id]]) != null ? ref : null;
-        }
-        statusJobs(status) {
-          var k, pos, ref, results, v;
-          if (status != null) {
-            pos = this.status.indexOf(status);
-            if (pos < 0) {
-              throw new BottleneckError$3(`status must be one of ${this.status.join(", ")}`);
+          const match = /^\\+/.exec(remaining());
+          let slashes = 0;
+          if (match && match[0].length > 2) {
+            slashes = match[0].length;
+            state.index += slashes;
+            if (slashes % 2 !== 0) {
+              value += "\\";
             }
-            ref = this._jobs;
-            results = [];
-            for (k in ref) {
-              v = ref[k];
-              if (v === pos) {
-                results.push(k);
-              }
-            }
-            return results;
+          }
+          if (opts.unescape === true) {
+            value = advance();
           } else {
-            return Object.keys(this._jobs);
+            value += advance();
+          }
+          if (state.brackets === 0) {
+            push({ type: "text", value });
+            continue;
           }
         }
-        statusCounts() {
-          return this.counts.reduce(((acc, v, i) => {
-            acc[this.status[i]] = v;
-            return acc;
-          }), {});
+        if (state.brackets > 0 && (value !== "]" || prev.value === "[" || prev.value === "[^")) {
+          if (opts.posix !== false && value === ":") {
+            const inner = prev.value.slice(1);
+            if (inner.includes("[")) {
+              prev.posix = true;
+              if (inner.includes(":")) {
+                const idx = prev.value.lastIndexOf("[");
+                const pre = prev.value.slice(0, idx);
+                const rest2 = prev.value.slice(idx + 2);
+                const posix = POSIX_REGEX_SOURCE[rest2];
+                if (posix) {
+                  prev.value = pre + posix;
+                  state.backtrack = true;
+                  advance();
+                  if (!bos.output && tokens.indexOf(prev) === 1) {
+                    bos.output = ONE_CHAR;
+                  }
+                  continue;
+                }
+              }
+            }
+          }
+          if (value === "[" && peek() !== ":" || value === "-" && peek() === "]") {
+            value = `\\${value}`;
+          }
+          if (value === "]" && (prev.value === "[" || prev.value === "[^")) {
+            value = `\\${value}`;
+          }
+          if (opts.posix === true && value === "!" && prev.value === "[") {
+            value = "^";
+          }
+          prev.value += value;
+          append({ value });
+          continue;
+        }
+        if (state.quotes === 1 && value !== '"') {
+          value = utils.escapeRegex(value);
+          prev.value += value;
+          append({ value });
+          continue;
+        }
+        if (value === '"') {
+          state.quotes = state.quotes === 1 ? 0 : 1;
+          if (opts.keepQuotes === true) {
+            push({ type: "text", value });
+          }
+          continue;
+        }
+        if (value === "(") {
+          increment("parens");
+          push({ type: "paren", value });
+          continue;
+        }
+        if (value === ")") {
+          if (state.parens === 0 && opts.strictBrackets === true) {
+            throw new SyntaxError(syntaxError("opening", "("));
+          }
+          const extglob = extglobs[extglobs.length - 1];
+          if (extglob && state.parens === extglob.parens + 1) {
+            extglobClose(extglobs.pop());
+            continue;
+          }
+          push({ type: "paren", value, output: state.parens ? ")" : "\\)" });
+          decrement("parens");
+          continue;
+        }
+        if (value === "[") {
+          if (opts.nobracket === true || !remaining().includes("]")) {
+            if (opts.nobracket !== true && opts.strictBrackets === true) {
+              throw new SyntaxError(syntaxError("closing", "]"));
+            }
+            value = `\\${value}`;
+          } else {
+            increment("brackets");
+          }
+          push({ type: "bracket", value });
+          continue;
+        }
+        if (value === "]") {
+          if (opts.nobracket === true || prev && prev.type === "bracket" && prev.value.length === 1) {
+            push({ type: "text", value, output: `\\${value}` });
+            continue;
+          }
+          if (state.brackets === 0) {
+            if (opts.strictBrackets === true) {
+              throw new SyntaxError(syntaxError("opening", "["));
+            }
+            push({ type: "text", value, output: `\\${value}` });
+            continue;
+          }
+          decrement("brackets");
+          const prevValue = prev.value.slice(1);
+          if (prev.posix !== true && prevValue[0] === "^" && !prevValue.includes("/")) {
+            value = `/${value}`;
+          }
+          prev.value += value;
+          append({ value });
+          if (opts.literalBrackets === false || utils.hasRegexChars(prevValue)) {
+            continue;
+          }
+          const escaped = utils.escapeRegex(prev.value);
+          state.output = state.output.slice(0, -prev.value.length);
+          if (opts.literalBrackets === true) {
+            state.output += escaped;
+            prev.value = escaped;
+            continue;
+          }
+          prev.value = `(${capture}${escaped}|${prev.value})`;
+          state.output += prev.value;
+          continue;
+        }
+        if (value === "{" && opts.nobrace !== true) {
+          increment("braces");
+          const open2 = {
+            type: "brace",
+            value,
+            output: "(",
+            outputIndex: state.output.length,
+            tokensIndex: state.tokens.length
+          };
+          braces.push(open2);
+          push(open2);
+          continue;
+        }
+        if (value === "}") {
+          const brace = braces[braces.length - 1];
+          if (opts.nobrace === true || !brace) {
+            push({ type: "text", value, output: value });
+            continue;
+          }
+          let output = ")";
+          if (brace.dots === true) {
+            const arr = tokens.slice();
+            const range = [];
+            for (let i = arr.length - 1; i >= 0; i--) {
+              tokens.pop();
+              if (arr[i].type === "brace") {
+                break;
+              }
+              if (arr[i].type !== "dots") {
+                range.unshift(arr[i].value);
+              }
+            }
+            output = expandRange(range, opts);
+            state.backtrack = true;
+          }
+          if (brace.comma !== true && brace.dots !== true) {
+            const out = state.output.slice(0, brace.outputIndex);
+            const toks = state.tokens.slice(brace.tokensIndex);
+            brace.value = brace.output = "\\{";
+            value = output = "\\}";
+            state.output = out;
+            for (const t of toks) {
+              state.output += t.output || t.value;
+            }
+          }
+          push({ type: "brace", value, output });
+          decrement("braces");
+          braces.pop();
+          continue;
+        }
+        if (value === "|") {
+          if (extglobs.length > 0) {
+            extglobs[extglobs.length - 1].conditions++;
+          }
+          push({ type: "text", value });
+          continue;
+        }
+        if (value === ",") {
+          let output = value;
+          const brace = braces[braces.length - 1];
+          if (brace && stack[stack.length - 1] === "braces") {
+            brace.comma = true;
+            output = "|";
+          }
+          push({ type: "comma", value, output });
+          continue;
+        }
+        if (value === "/") {
+          if (prev.type === "dot" && state.index === state.start + 1) {
+            state.start = state.index + 1;
+            state.consumed = "";
+            state.output = "";
+            tokens.pop();
+            prev = bos;
+            continue;
+          }
+          push({ type: "slash", value, output: SLASH_LITERAL });
+          continue;
+        }
+        if (value === ".") {
+          if (state.braces > 0 && prev.type === "dot") {
+            if (prev.value === ".") prev.output = DOT_LITERAL;
+            const brace = braces[braces.length - 1];
+            prev.type = "dots";
+            prev.output += value;
+            prev.value += value;
+            brace.dots = true;
+            continue;
+          }
+          if (state.braces + state.parens === 0 && prev.type !== "bos" && prev.type !== "slash") {
+            push({ type: "text", value, output: DOT_LITERAL });
+            continue;
+          }
+          push({ type: "dot", value, output: DOT_LITERAL });
+          continue;
+        }
+        if (value === "?") {
+          const isGroup = prev && prev.value === "(";
+          if (!isGroup && opts.noextglob !== true && peek() === "(" && peek(2) !== "?") {
+            extglobOpen("qmark", value);
+            continue;
+          }
+          if (prev && prev.type === "paren") {
+            const next = peek();
+            let output = value;
+            if (prev.value === "(" && !/[!=<:]/.test(next) || next === "<" && !/<([!=]|\w+>)/.test(remaining())) {
+              output = `\\${value}`;
+            }
+            push({ type: "text", value, output });
+            continue;
+          }
+          if (opts.dot !== true && (prev.type === "slash" || prev.type === "bos")) {
+            push({ type: "qmark", value, output: QMARK_NO_DOT });
+            continue;
+          }
+          push({ type: "qmark", value, output: QMARK });
+          continue;
+        }
+        if (value === "!") {
+          if (opts.noextglob !== true && peek() === "(") {
+            if (peek(2) !== "?" || !/[!=<:]/.test(peek(3))) {
+              extglobOpen("negate", value);
+              continue;
+            }
+          }
+          if (opts.nonegate !== true && state.index === 0) {
+            negate();
+            continue;
+          }
+        }
+        if (value === "+") {
+          if (opts.noextglob !== true && peek() === "(" && peek(2) !== "?") {
+            extglobOpen("plus", value);
+            continue;
+          }
+          if (prev && prev.value === "(" || opts.regex === false) {
+            push({ type: "plus", value, output: PLUS_LITERAL });
+            continue;
+          }
+          if (prev && (prev.type === "bracket" || prev.type === "paren" || prev.type === "brace") || state.parens > 0) {
+            push({ type: "plus", value });
+            continue;
+          }
+          push({ type: "plus", value: PLUS_LITERAL });
+          continue;
+        }
+        if (value === "@") {
+          if (opts.noextglob !== true && peek() === "(" && peek(2) !== "?") {
+            push({ type: "at", extglob: true, value, output: "" });
+            continue;
+          }
+          push({ type: "text", value });
+          continue;
+        }
+        if (value !== "*") {
+          if (value === "$" || value === "^") {
+            value = `\\${value}`;
+          }
+          const match = REGEX_NON_SPECIAL_CHARS.exec(remaining());
+          if (match) {
+            value += match[0];
+            state.index += match[0].length;
+          }
+          push({ type: "text", value });
+          continue;
+        }
+        if (prev && (prev.type === "globstar" || prev.star === true)) {
+          prev.type = "star";
+          prev.star = true;
+          prev.value += value;
+          prev.output = star;
+          state.backtrack = true;
+          state.globstar = true;
+          consume(value);
+          continue;
+        }
+        let rest = remaining();
+        if (opts.noextglob !== true && /^\([^?]/.test(rest)) {
+          extglobOpen("star", value);
+          continue;
+        }
+        if (prev.type === "star") {
+          if (opts.noglobstar === true) {
+            consume(value);
+            continue;
+          }
+          const prior = prev.prev;
+          const before = prior.prev;
+          const isStart = prior.type === "slash" || prior.type === "bos";
+          const afterStar = before && (before.type === "star" || before.type === "globstar");
+          if (opts.bash === true && (!isStart || rest[0] && rest[0] !== "/")) {
+            push({ type: "star", value, output: "" });
+            continue;
+          }
+          const isBrace = state.braces > 0 && (prior.type === "comma" || prior.type === "brace");
+          const isExtglob = extglobs.length && (prior.type === "pipe" || prior.type === "paren");
+          if (!isStart && prior.type !== "paren" && !isBrace && !isExtglob) {
+            push({ type: "star", value, output: "" });
+            continue;
+          }
+          while (rest.slice(0, 3) === "/**") {
+            const after = input[state.index + 4];
+            if (after && after !== "/") {
+              break;
+            }
+            rest = rest.slice(3);
+            consume("/**", 3);
+          }
+          const isEnd = eos() || state.parens > 0 && rest === ")".repeat(state.parens) && !extglobs.some((extglob) => extglob.type === "negate");
+          if (prior.type === "bos" && eos()) {
+            prev.type = "globstar";
+            prev.value += value;
+            prev.output = globstar(opts);
+            state.output = prev.output;
+            state.globstar = true;
+            consume(value);
+            continue;
+          }
+          if (prior.type === "slash" && prior.prev.type !== "bos" && !afterStar && isEnd) {
+            state.output = state.output.slice(0, -(prior.output + prev.output).length);
+            prior.output = `(?:${prior.output}`;
+            prev.type = "globstar";
+            prev.output = globstar(opts) + (opts.strictSlashes ? ")" : "|$)");
+            prev.value += value;
+            state.globstar = true;
+            state.output += prior.output + prev.output;
+            consume(value);
+            continue;
+          }
+          if (prior.type === "slash" && prior.prev.type !== "bos" && rest[0] === "/") {
+            const end = rest[1] !== void 0 ? "|$" : "";
+            state.output = state.output.slice(0, -(prior.output + prev.output).length);
+            prior.output = `(?:${prior.output}`;
+            prev.type = "globstar";
+            prev.output = `${globstar(opts)}${SLASH_LITERAL}|${SLASH_LITERAL}${end})`;
+            prev.value += value;
+            state.output += prior.output + prev.output;
+            state.globstar = true;
+            consume(value + advance());
+            push({ type: "slash", value: "/", output: "" });
+            continue;
+          }
+          if (prior.type === "bos" && rest[0] === "/") {
+            prev.type = "globstar";
+            prev.value += value;
+            prev.output = `(?:^|${SLASH_LITERAL}|${globstar(opts)}${SLASH_LITERAL})`;
+            state.output = prev.output;
+            state.globstar = true;
+            consume(value + advance());
+            push({ type: "slash", value: "/", output: "" });
+            continue;
+          }
+          state.output = state.output.slice(0, -prev.output.length);
+          prev.type = "globstar";
+          prev.output = globstar(opts);
+          prev.value += value;
+          state.output += prev.output;
+          state.globstar = true;
+          consume(value);
+          continue;
+        }
+        const token = { type: "star", value, output: star };
+        if (opts.bash === true) {
+          token.output = ".*?";
+          if (prev.type === "bos" || prev.type === "slash") {
+            token.output = nodot + token.output;
+          }
+          push(token);
+          continue;
+        }
+        if (prev && (prev.type === "bracket" || prev.type === "paren") && opts.regex === true) {
+          token.output = value;
+          push(token);
+          continue;
+        }
+        if (state.index === state.start || prev.type === "slash" || prev.type === "dot") {
+          if (prev.type === "dot") {
+            state.output += NO_DOT_SLASH;
+            prev.output += NO_DOT_SLASH;
+          } else if (opts.dot === true) {
+            state.output += NO_DOTS_SLASH;
+            prev.output += NO_DOTS_SLASH;
+          } else {
+            state.output += nodot;
+            prev.output += nodot;
+          }
+          if (peek() !== "*") {
+            state.output += ONE_CHAR;
+            prev.output += ONE_CHAR;
+          }
+        }
+        push(token);
+      }
+      while (state.brackets > 0) {
+        if (opts.strictBrackets === true) throw new SyntaxError(syntaxError("closing", "]"));
+        state.output = utils.escapeLast(state.output, "[");
+        decrement("brackets");
+      }
+      while (state.parens > 0) {
+        if (opts.strictBrackets === true) throw new SyntaxError(syntaxError("closing", ")"));
+        state.output = utils.escapeLast(state.output, "(");
+        decrement("parens");
+      }
+      while (state.braces > 0) {
+        if (opts.strictBrackets === true) throw new SyntaxError(syntaxError("closing", "}"));
+        state.output = utils.escapeLast(state.output, "{");
+        decrement("braces");
+      }
+      if (opts.strictSlashes !== true && (prev.type === "star" || prev.type === "bracket")) {
+        push({ type: "maybe_slash", value: "", output: `${SLASH_LITERAL}?` });
+      }
+      if (state.backtrack === true) {
+        state.output = "";
+        for (const token of state.tokens) {
+          state.output += token.output != null ? token.output : token.value;
+          if (token.suffix) {
+            state.output += token.suffix;
+          }
+        }
+      }
+      return state;
+    };
+    parse4.fastpaths = (input, options) => {
+      const opts = { ...options };
+      const max = typeof opts.maxLength === "number" ? Math.min(MAX_LENGTH, opts.maxLength) : MAX_LENGTH;
+      const len = input.length;
+      if (len > max) {
+        throw new SyntaxError(`Input length: ${len}, exceeds maximum allowed length: ${max}`);
+      }
+      input = REPLACEMENTS[input] || input;
+      const {
+        DOT_LITERAL,
+        SLASH_LITERAL,
+        ONE_CHAR,
+        DOTS_SLASH,
+        NO_DOT,
+        NO_DOTS,
+        NO_DOTS_SLASH,
+        STAR,
+        START_ANCHOR
+      } = constants3.globChars(opts.windows);
+      const nodot = opts.dot ? NO_DOTS : NO_DOT;
+      const slashDot = opts.dot ? NO_DOTS_SLASH : NO_DOT;
+      const capture = opts.capture ? "" : "?:";
+      const state = { negated: false, prefix: "" };
+      let star = opts.bash === true ? ".*?" : STAR;
+      if (opts.capture) {
+        star = `(${star})`;
+      }
+      const globstar = (opts2) => {
+        if (opts2.noglobstar === true) return star;
+        return `(${capture}(?:(?!${START_ANCHOR}${opts2.dot ? DOTS_SLASH : DOT_LITERAL}).)*?)`;
+      };
+      const create = (str) => {
+        switch (str) {
+          case "*":
+            return `${nodot}${ONE_CHAR}${star}`;
+          case ".*":
+            return `${DOT_LITERAL}${ONE_CHAR}${star}`;
+          case "*.*":
+            return `${nodot}${star}${DOT_LITERAL}${ONE_CHAR}${star}`;
+          case "*/*":
+            return `${nodot}${star}${SLASH_LITERAL}${ONE_CHAR}${slashDot}${star}`;
+          case "**":
+            return nodot + globstar(opts);
+          case "**/*":
+            return `(?:${nodot}${globstar(opts)}${SLASH_LITERAL})?${slashDot}${ONE_CHAR}${star}`;
+          case "**/*.*":
+            return `(?:${nodot}${globstar(opts)}${SLASH_LITERAL})?${slashDot}${star}${DOT_LITERAL}${ONE_CHAR}${star}`;
+          case "**/.*":
+            return `(?:${nodot}${globstar(opts)}${SLASH_LITERAL})?${DOT_LITERAL}${ONE_CHAR}${star}`;
+          default: {
+            const match = /^(.*?)\.(\w+)$/.exec(str);
+            if (!match) return;
+            const source2 = create(match[1]);
+            if (!source2) return;
+            return source2 + DOT_LITERAL + match[2];
+          }
         }
       };
-      var States_1 = States;
-      var DLList$2, Sync;
-      DLList$2 = DLList_1;
-      Sync = class Sync {
-        constructor(name, Promise2) {
-          this.schedule = this.schedule.bind(this);
-          this.name = name;
-          this.Promise = Promise2;
-          this._running = 0;
-          this._queue = new DLList$2();
-        }
-        isEmpty() {
-          return this._queue.length === 0;
-        }
-        async _tryToRun() {
-          var args, cb, error2, reject, resolve, returned, task;
-          if (this._running < 1 && this._queue.length > 0) {
-            this._running++;
-            ({ task, args, resolve, reject } = this._queue.shift());
-            cb = await (async function() {
-              try {
-                returned = await task(...args);
-                return function() {
-                  return resolve(returned);
-                };
-              } catch (error1) {
-                error2 = error1;
-                return function() {
-                  return reject(error2);
-                };
-              }
-            })();
-            this._running--;
-            this._tryToRun();
-            return cb();
+      const output = utils.removePrefix(input, state);
+      let source = create(output);
+      if (source && opts.strictSlashes !== true) {
+        source += `${SLASH_LITERAL}?`;
+      }
+      return source;
+    };
+    module.exports = parse4;
+  }
+});
+
+// node_modules/picomatch/lib/picomatch.js
+var require_picomatch = __commonJS({
+  "node_modules/picomatch/lib/picomatch.js"(exports, module) {
+    "use strict";
+    var scan = require_scan();
+    var parse4 = require_parse2();
+    var utils = require_utils2();
+    var constants3 = require_constants6();
+    var isObject = (val) => val && typeof val === "object" && !Array.isArray(val);
+    var picomatch2 = (glob, options, returnState = false) => {
+      if (Array.isArray(glob)) {
+        const fns = glob.map((input) => picomatch2(input, options, returnState));
+        const arrayMatcher = (str) => {
+          for (const isMatch of fns) {
+            const state2 = isMatch(str);
+            if (state2) return state2;
           }
+          return false;
+        };
+        return arrayMatcher;
+      }
+      const isState = isObject(glob) && glob.tokens && glob.input;
+      if (glob === "" || typeof glob !== "string" && !isState) {
+        throw new TypeError("Expected pattern to be a non-empty string");
+      }
+      const opts = options || {};
+      const posix = opts.windows;
+      const regex2 = isState ? picomatch2.compileRe(glob, options) : picomatch2.makeRe(glob, options, false, true);
+      const state = regex2.state;
+      delete regex2.state;
+      let isIgnored = () => false;
+      if (opts.ignore) {
+        const ignoreOpts = { ...options, ignore: null, onMatch: null, onResult: null };
+        isIgnored = picomatch2(opts.ignore, ignoreOpts, returnState);
+      }
+      const matcher = (input, returnObject = false) => {
+        const { isMatch, match, output } = picomatch2.test(input, regex2, options, { glob, posix });
+        const result = { glob, state, regex: regex2, posix, input, output, match, isMatch };
+        if (typeof opts.onResult === "function") {
+          opts.onResult(result);
         }
-        schedule(task, ...args) {
-          var promise, reject, resolve;
-          resolve = reject = null;
-          promise = new this.Promise(function(_resolve, _reject) {
-            resolve = _resolve;
-            return reject = _reject;
-          });
-          this._queue.push({ task, args, resolve, reject });
-          this._tryToRun();
-          return promise;
+        if (isMatch === false) {
+          result.isMatch = false;
+          return returnObject ? result : false;
         }
+        if (isIgnored(input)) {
+          if (typeof opts.onIgnore === "function") {
+            opts.onIgnore(result);
+          }
+          result.isMatch = false;
+          return returnObject ? result : false;
+        }
+        if (typeof opts.onMatch === "function") {
+          opts.onMatch(result);
+        }
+        return returnObject ? result : true;
       };
-      var Sync_1 = Sync;
-      var version = "2.19.5";
-      var version$1 = {
-        version
-      };
-      var version$2 = /* @__PURE__ */ Object.freeze({
-        version,
-        default: version$1
-      });
-      var require$$2 = () => console.log("You must import the full version of Bottleneck in order to use this feature.");
-      var require$$3 = () => console.log("You must import the full version of Bottleneck in order to use this feature.");
-      var require$$4 = () => console.log("You must import the full version of Bottleneck in order to use this feature.");
-      var Events$2, Group, IORedisConnection$1, RedisConnection$1, Scripts$1, parser$3;
-      parser$3 = parser;
-      Events$2 = Events_1;
-      RedisConnection$1 = require$$2;
-      IORedisConnection$1 = require$$3;
-      Scripts$1 = require$$4;
-      Group = (function() {
-        class Group2 {
-          constructor(limiterOptions = {}) {
-            this.deleteKey = this.deleteKey.bind(this);
-            this.limiterOptions = limiterOptions;
-            parser$3.load(this.limiterOptions, this.defaults, this);
-            this.Events = new Events$2(this);
-            this.instances = {};
-            this.Bottleneck = Bottleneck_1;
-            this._startAutoCleanup();
-            this.sharedConnection = this.connection != null;
-            if (this.connection == null) {
-              if (this.limiterOptions.datastore === "redis") {
-                this.connection = new RedisConnection$1(Object.assign({}, this.limiterOptions, { Events: this.Events }));
-              } else if (this.limiterOptions.datastore === "ioredis") {
-                this.connection = new IORedisConnection$1(Object.assign({}, this.limiterOptions, { Events: this.Events }));
-              }
-            }
-          }
-          key(key = "") {
-            var ref;
-            return (ref = this.instances[key]) != null ? ref : (() => {
-              var limiter;
-              limiter = this.instances[key] = new this.Bottleneck(Object.assign(this.limiterOptions, {
-                id: `${this.id}-${key}`,
-                timeout: this.timeout,
-                connection: this.connection
-              }));
-              this.Events.trigger("created", limiter, key);
-              return limiter;
-            })();
-          }
-          async deleteKey(key = "") {
-            var deleted, instance;
-            instance = this.instances[key];
-            if (this.connection) {
-              deleted = await this.connection.__runCommand__(["del", ...Scripts$1.allKeys(`${this.id}-${key}`)]);
-            }
-            if (instance != null) {
-              delete this.instances[key];
-              await instance.disconnect();
-            }
-            return instance != null || deleted > 0;
-          }
-          limiters() {
-            var k, ref, results, v;
-            ref = this.instances;
-            results = [];
-            for (k in ref) {
-              v = ref[k];
-              results.push({
-                key: k,
-                limiter: v
-              });
-            }
-            return results;
-          }
-          keys() {
-            return Object.keys(this.instances);
-          }
-          async clusterKeys() {
-            var cursor, end, found, i, k, keys, len, next, start;
-            if (this.connection == null) {
-              return this.Promise.resolve(this.keys());
-            }
-            keys = [];
-            cursor = null;
-            start = `b_${this.id}-`.length;
-            end = "_settings".length;
-            while (cursor !== 0) {
-              [next, found] = await this.connection.__runCommand__(["scan", cursor != null ? cursor : 0, "match", `b_${this.id}-*_settings`, "count", 1e4]);
-              cursor = ~~next;
-              for (i = 0, len = found.length; i < len; i++) {
-                k = found[i];
-                keys.push(k.slice(start, -end));
-              }
-            }
-            return keys;
-          }
-          _startAutoCleanup() {
-            var base;
-            clearInterval(this.interval);
-            return typeof (base = this.interval = setInterval(async () => {
-              var e, k, ref, results, time, v;
-              time = Date.now();
-              ref = this.instances;
-              results = [];
-              for (k in ref) {
-                v = ref[k];
-                try {
-                  if (await v._store.__groupCheck__(time)) {
-                    results.push(this.deleteKey(k));
-                  } else {
-                    results.push(void 0);
-                  }
-                } catch (error2) {
-                  e = error2;
-                  results.push(v.Events.trigger("error", e));
-                }
-              }
-              return results;
-            }, this.timeout / 2)).unref === "function" ? base.unref() : void 0;
-          }
-          updateSettings(options = {}) {
-            parser$3.overwrite(options, this.defaults, this);
-            parser$3.overwrite(options, options, this.limiterOptions);
-            if (options.timeout != null) {
-              return this._startAutoCleanup();
-            }
-          }
-          disconnect(flush = true) {
-            var ref;
-            if (!this.sharedConnection) {
-              return (ref = this.connection) != null ? ref.disconnect(flush) : void 0;
-            }
-          }
+      if (returnState) {
+        matcher.state = state;
+      }
+      return matcher;
+    };
+    picomatch2.test = (input, regex2, options, { glob, posix } = {}) => {
+      if (typeof input !== "string") {
+        throw new TypeError("Expected input to be a string");
+      }
+      if (input === "") {
+        return { isMatch: false, output: "" };
+      }
+      const opts = options || {};
+      const format = opts.format || (posix ? utils.toPosixSlashes : null);
+      let match = input === glob;
+      let output = match && format ? format(input) : input;
+      if (match === false) {
+        output = format ? format(input) : input;
+        match = output === glob;
+      }
+      if (match === false || opts.capture === true) {
+        if (opts.matchBase === true || opts.basename === true) {
+          match = picomatch2.matchBase(input, regex2, options, posix);
+        } else {
+          match = regex2.exec(output);
         }
-        Group2.prototype.defaults = {
-          timeout: 1e3 * 60 * 5,
-          connection: null,
-          Promise,
-          id: "group-key"
-        };
-        return Group2;
-      }).call(commonjsGlobal);
-      var Group_1 = Group;
-      var Batcher, Events$3, parser$4;
-      parser$4 = parser;
-      Events$3 = Events_1;
-      Batcher = (function() {
-        class Batcher2 {
-          constructor(options = {}) {
-            this.options = options;
-            parser$4.load(this.options, this.defaults, this);
-            this.Events = new Events$3(this);
-            this._arr = [];
-            this._resetPromise();
-            this._lastFlush = Date.now();
-          }
-          _resetPromise() {
-            return this._promise = new this.Promise((res, rej) => {
-              return this._resolve = res;
-            });
-          }
-          _flush() {
-            clearTimeout(this._timeout);
-            this._lastFlush = Date.now();
-            this._resolve();
-            this.Events.trigger("batch", this._arr);
-            this._arr = [];
-            return this._resetPromise();
-          }
-          add(data) {
-            var ret;
-            this._arr.push(data);
-            ret = this._promise;
-            if (this._arr.length === this.maxSize) {
-              this._flush();
-            } else if (this.maxTime != null && this._arr.length === 1) {
-              this._timeout = setTimeout(() => {
-                return this._flush();
-              }, this.maxTime);
-            }
-            return ret;
-          }
-        }
-        Batcher2.prototype.defaults = {
-          maxTime: null,
-          maxSize: null,
-          Promise
-        };
-        return Batcher2;
-      }).call(commonjsGlobal);
-      var Batcher_1 = Batcher;
-      var require$$4$1 = () => console.log("You must import the full version of Bottleneck in order to use this feature.");
-      var require$$8 = getCjsExportFromNamespace(version$2);
-      var Bottleneck2, DEFAULT_PRIORITY$1, Events$4, Job$1, LocalDatastore$1, NUM_PRIORITIES$1, Queues$1, RedisDatastore$1, States$1, Sync$1, parser$5, splice = [].splice;
-      NUM_PRIORITIES$1 = 10;
-      DEFAULT_PRIORITY$1 = 5;
-      parser$5 = parser;
-      Queues$1 = Queues_1;
-      Job$1 = Job_1;
-      LocalDatastore$1 = LocalDatastore_1;
-      RedisDatastore$1 = require$$4$1;
-      Events$4 = Events_1;
-      States$1 = States_1;
-      Sync$1 = Sync_1;
-      Bottleneck2 = (function() {
-        class Bottleneck3 {
-          constructor(options = {}, ...invalid2) {
-            var storeInstanceOptions, storeOptions;
-            this._addToQueue = this._addToQueue.bind(this);
-            this._validateOptions(options, invalid2);
-            parser$5.load(options, this.instanceDefaults, this);
-            this._queues = new Queues$1(NUM_PRIORITIES$1);
-            this._scheduled = {};
-            this._states = new States$1(["RECEIVED", "QUEUED", "RUNNING", "EXECUTING"].concat(this.trackDoneStatus ? ["DONE"] : []));
-            this._limiter = null;
-            this.Events = new Events$4(this);
-            this._submitLock = new Sync$1("submit", this.Promise);
-            this._registerLock = new Sync$1("register", this.Promise);
-            storeOptions = parser$5.load(options, this.storeDefaults, {});
-            this._store = (function() {
-              if (this.datastore === "redis" || this.datastore === "ioredis" || this.connection != null) {
-                storeInstanceOptions = parser$5.load(options, this.redisStoreDefaults, {});
-                return new RedisDatastore$1(this, storeOptions, storeInstanceOptions);
-              } else if (this.datastore === "local") {
-                storeInstanceOptions = parser$5.load(options, this.localStoreDefaults, {});
-                return new LocalDatastore$1(this, storeOptions, storeInstanceOptions);
-              } else {
-                throw new Bottleneck3.prototype.BottleneckError(`Invalid datastore type: ${this.datastore}`);
-              }
-            }).call(this);
-            this._queues.on("leftzero", () => {
-              var ref;
-              return (ref = this._store.heartbeat) != null ? typeof ref.ref === "function" ? ref.ref() : void 0 : void 0;
-            });
-            this._queues.on("zero", () => {
-              var ref;
-              return (ref = this._store.heartbeat) != null ? typeof ref.unref === "function" ? ref.unref() : void 0 : void 0;
-            });
-          }
-          _validateOptions(options, invalid2) {
-            if (!(options != null && typeof options === "object" && invalid2.length === 0)) {
-              throw new Bottleneck3.prototype.BottleneckError("Bottleneck v2 takes a single object argument. Refer to https://github.com/SGrondin/bottleneck#upgrading-to-v2 if you're upgrading from Bottleneck v1.");
-            }
-          }
-          ready() {
-            return this._store.ready;
-          }
-          clients() {
-            return this._store.clients;
-          }
-          channel() {
-            return `b_${this.id}`;
-          }
-          channel_client() {
-            return `b_${this.id}_${this._store.clientId}`;
-          }
-          publish(message) {
-            return this._store.__publish__(message);
-          }
-          disconnect(flush = true) {
-            return this._store.__disconnect__(flush);
-          }
-          chain(_limiter) {
-            this._limiter = _limiter;
-            return this;
-          }
-          queued(priority) {
-            return this._queues.queued(priority);
-          }
-          clusterQueued() {
-            return this._store.__queued__();
-          }
-          empty() {
-            return this.queued() === 0 && this._submitLock.isEmpty();
-          }
-          running() {
-            return this._store.__running__();
-          }
-          done() {
-            return this._store.__done__();
-          }
-          jobStatus(id) {
-            return this._states.jobStatus(id);
-          }
-          jobs(status) {
-            return this._states.statusJobs(status);
-          }
-          counts() {
-            return this._states.statusCounts();
-          }
-          _randomIndex() {
-            return Math.random().toString(36).slice(2);
-          }
-          check(weight = 1) {
-            return this._store.__check__(weight);
-          }
-          _clearGlobalState(index2) {
-            if (this._scheduled[index2] != null) {
-              clearTimeout(this._scheduled[index2].expiration);
-              delete this._scheduled[index2];
-              return true;
-            } else {
-              return false;
-            }
-          }
-          async _free(index2, job, options, eventInfo) {
-            var e, running;
-            try {
-              ({ running } = await this._store.__free__(index2, options.weight));
-              this.Events.trigger("debug", `Freed ${options.id}`, eventInfo);
-              if (running === 0 && this.empty()) {
-                return this.Events.trigger("idle");
-              }
-            } catch (error1) {
-              e = error1;
-              return this.Events.trigger("error", e);
-            }
-          }
-          _run(index2, job, wait) {
-            var clearGlobalState, free, run2;
-            job.doRun();
-            clearGlobalState = this._clearGlobalState.bind(this, index2);
-            run2 = this._run.bind(this, index2, job);
-            free = this._free.bind(this, index2, job);
-            return this._scheduled[index2] = {
-              timeout: setTimeout(() => {
-                return job.doExecute(this._limiter, clearGlobalState, run2, free);
-              }, wait),
-              expiration: job.options.expiration != null ? setTimeout(function() {
-                return job.doExpire(clearGlobalState, run2, free);
-              }, wait + job.options.expiration) : void 0,
-              job
-            };
-          }
-          _drainOne(capacity) {
-            return this._registerLock.schedule(() => {
-              var args, index2, next, options, queue;
-              if (this.queued() === 0) {
-                return this.Promise.resolve(null);
-              }
-              queue = this._queues.getFirst();
-              ({ options, args } = next = queue.first());
-              if (capacity != null && options.weight > capacity) {
-                return this.Promise.resolve(null);
-              }
-              this.Events.trigger("debug", `Draining ${options.id}`, { args, options });
-              index2 = this._randomIndex();
-              return this._store.__register__(index2, options.weight, options.expiration).then(({ success, wait, reservoir }) => {
-                var empty;
-                this.Events.trigger("debug", `Drained ${options.id}`, { success, args, options });
-                if (success) {
-                  queue.shift();
-                  empty = this.empty();
-                  if (empty) {
-                    this.Events.trigger("empty");
-                  }
-                  if (reservoir === 0) {
-                    this.Events.trigger("depleted", empty);
-                  }
-                  this._run(index2, next, wait);
-                  return this.Promise.resolve(options.weight);
-                } else {
-                  return this.Promise.resolve(null);
-                }
-              });
-            });
-          }
-          _drainAll(capacity, total = 0) {
-            return this._drainOne(capacity).then((drained) => {
-              var newCapacity;
-              if (drained != null) {
-                newCapacity = capacity != null ? capacity - drained : capacity;
-                return this._drainAll(newCapacity, total + drained);
-              } else {
-                return this.Promise.resolve(total);
-              }
-            }).catch((e) => {
-              return this.Events.trigger("error", e);
-            });
-          }
-          _dropAllQueued(message) {
-            return this._queues.shiftAll(function(job) {
-              return job.doDrop({ message });
-            });
-          }
-          stop(options = {}) {
-            var done, waitForExecuting;
-            options = parser$5.load(options, this.stopDefaults);
-            waitForExecuting = (at) => {
-              var finished;
-              finished = () => {
-                var counts;
-                counts = this._states.counts;
-                return counts[0] + counts[1] + counts[2] + counts[3] === at;
-              };
-              return new this.Promise((resolve, reject) => {
-                if (finished()) {
-                  return resolve();
-                } else {
-                  return this.on("done", () => {
-                    if (finished()) {
-                      this.removeAllListeners("done");
-                      return resolve();
-                    }
-                  });
-                }
-              });
-            };
-            done = options.dropWaitingJobs ? (this._run = function(index2, next) {
-              return next.doDrop({
-                message: options.dropErrorMessage
-              });
-            }, this._drainOne = () => {
-              return this.Promise.resolve(null);
-            }, this._registerLock.schedule(() => {
-              return this._submitLock.schedule(() => {
-                var k, ref, v;
-                ref = this._scheduled;
-                for (k in ref) {
-                  v = ref[k];
-                  if (this.jobStatus(v.job.options.id) === "RUNNING") {
-                    clearTimeout(v.timeout);
-                    clearTimeout(v.expiration);
-                    v.job.doDrop({
-                      message: options.dropErrorMessage
-                    });
-                  }
-                }
-                this._dropAllQueued(options.dropErrorMessage);
-                return waitForExecuting(0);
-              });
-            })) : this.schedule({
-              priority: NUM_PRIORITIES$1 - 1,
-              weight: 0
-            }, () => {
-              return waitForExecuting(1);
-            });
-            this._receive = function(job) {
-              return job._reject(new Bottleneck3.prototype.BottleneckError(options.enqueueErrorMessage));
-            };
-            this.stop = () => {
-              return this.Promise.reject(new Bottleneck3.prototype.BottleneckError("stop() has already been called"));
-            };
-            return done;
-          }
-          async _addToQueue(job) {
-            var args, blocked, error2, options, reachedHWM, shifted, strategy;
-            ({ args, options } = job);
-            try {
-              ({ reachedHWM, blocked, strategy } = await this._store.__submit__(this.queued(), options.weight));
-            } catch (error1) {
-              error2 = error1;
-              this.Events.trigger("debug", `Could not queue ${options.id}`, { args, options, error: error2 });
-              job.doDrop({ error: error2 });
-              return false;
-            }
-            if (blocked) {
-              job.doDrop();
-              return true;
-            } else if (reachedHWM) {
-              shifted = strategy === Bottleneck3.prototype.strategy.LEAK ? this._queues.shiftLastFrom(options.priority) : strategy === Bottleneck3.prototype.strategy.OVERFLOW_PRIORITY ? this._queues.shiftLastFrom(options.priority + 1) : strategy === Bottleneck3.prototype.strategy.OVERFLOW ? job : void 0;
-              if (shifted != null) {
-                shifted.doDrop();
-              }
-              if (shifted == null || strategy === Bottleneck3.prototype.strategy.OVERFLOW) {
-                if (shifted == null) {
-                  job.doDrop();
-                }
-                return reachedHWM;
-              }
-            }
-            job.doQueue(reachedHWM, blocked);
-            this._queues.push(job);
-            await this._drainAll();
-            return reachedHWM;
-          }
-          _receive(job) {
-            if (this._states.jobStatus(job.options.id) != null) {
-              job._reject(new Bottleneck3.prototype.BottleneckError(`A job with the same id already exists (id=${job.options.id})`));
-              return false;
-            } else {
-              job.doReceive();
-              return this._submitLock.schedule(this._addToQueue, job);
-            }
-          }
-          submit(...args) {
-            var cb, fn, job, options, ref, ref1, task;
-            if (typeof args[0] === "function") {
-              ref = args, [fn, ...args] = ref, [cb] = splice.call(args, -1);
-              options = parser$5.load({}, this.jobDefaults);
-            } else {
-              ref1 = args, [options, fn, ...args] = ref1, [cb] = splice.call(args, -1);
-              options = parser$5.load(options, this.jobDefaults);
-            }
-            task = (...args2) => {
-              return new this.Promise(function(resolve, reject) {
-                return fn(...args2, function(...args3) {
-                  return (args3[0] != null ? reject : resolve)(args3);
-                });
-              });
-            };
-            job = new Job$1(task, args, options, this.jobDefaults, this.rejectOnDrop, this.Events, this._states, this.Promise);
-            job.promise.then(function(args2) {
-              return typeof cb === "function" ? cb(...args2) : void 0;
-            }).catch(function(args2) {
-              if (Array.isArray(args2)) {
-                return typeof cb === "function" ? cb(...args2) : void 0;
-              } else {
-                return typeof cb === "function" ? cb(args2) : void 0;
-              }
-            });
-            return this._receive(job);
-          }
-          schedule(...args) {
-            var job, options, task;
-            if (typeof args[0] === "function") {
-              [task, ...args] = args;
-              options = {};
-            } else {
-              [options, task, ...args] = args;
-            }
-            job = new Job$1(task, args, options, this.jobDefaults, this.rejectOnDrop, this.Events, this._states, this.Promise);
-            this._receive(job);
-            return job.promise;
-          }
-          wrap(fn) {
-            var schedule, wrapped;
-            schedule = this.schedule.bind(this);
-            wrapped = function(...args) {
-              return schedule(fn.bind(this), ...args);
-            };
-            wrapped.withOptions = function(options, ...args) {
-              return schedule(options, fn, ...args);
-            };
-            return wrapped;
-          }
-          async updateSettings(options = {}) {
-            await this._store.__updateSettings__(parser$5.overwrite(options, this.storeDefaults));
-            parser$5.overwrite(options, this.instanceDefaults, this);
-            return this;
-          }
-          currentReservoir() {
-            return this._store.__currentReservoir__();
-          }
-          incrementReservoir(incr = 0) {
-            return this._store.__incrementReservoir__(incr);
-          }
-        }
-        Bottleneck3.default = Bottleneck3;
-        Bottleneck3.Events = Events$4;
-        Bottleneck3.version = Bottleneck3.prototype.version = require$$8.version;
-        Bottleneck3.strategy = Bottleneck3.prototype.strategy = {
-          LEAK: 1,
-          OVERFLOW: 2,
-          OVERFLOW_PRIORITY: 4,
-          BLOCK: 3
-        };
-        Bottleneck3.BottleneckError = Bottleneck3.prototype.BottleneckError = BottleneckError_1;
-        Bottleneck3.Group = Bottleneck3.prototype.Group = Group_1;
-        Bottleneck3.RedisConnection = Bottleneck3.prototype.RedisConnection = require$$2;
-        Bottleneck3.IORedisConnection = Bottleneck3.prototype.IORedisConnection = require$$3;
-        Bottleneck3.Batcher = Bottleneck3.prototype.Batcher = Batcher_1;
-        Bottleneck3.prototype.jobDefaults = {
-          priority: DEFAULT_PRIORITY$1,
-          weight: 1,
-          expiration: null,
-          id: "<no-id>"
-        };
-        Bottleneck3.prototype.storeDefaults = {
-          maxConcurrent: null,
-          minTime: 0,
-          highWater: null,
-          strategy: Bottleneck3.prototype.strategy.LEAK,
-          penalty: null,
-          reservoir: null,
-          reservoirRefreshInterval: null,
-          reservoirRefreshAmount: null,
-          reservoirIncreaseInterval: null,
-          reservoirIncreaseAmount: null,
-          reservoirIncreaseMaximum: null
-        };
-        Bottleneck3.prototype.localStoreDefaults = {
-          Promise,
-          timeout: null,
-          heartbeatInterval: 250
-        };
-        Bottleneck3.prototype.redisStoreDefaults = {
-          Promise,
-          timeout: null,
-          heartbeatInterval: 5e3,
-          clientTimeout: 1e4,
-          Redis: null,
-          clientOptions: {},
-          clusterNodes: null,
-          clearDatastore: false,
-          connection: null
-        };
-        Bottleneck3.prototype.instanceDefaults = {
-          datastore: "local",
-          connection: null,
-          id: "<no-id>",
-          rejectOnDrop: true,
-          trackDoneStatus: false,
-          Promise
-        };
-        Bottleneck3.prototype.stopDefaults = {
-          enqueueErrorMessage: "This limiter has been stopped and cannot accept new jobs.",
-          dropWaitingJobs: true,
-          dropErrorMessage: "This limiter has been stopped."
-        };
-        return Bottleneck3;
-      }).call(commonjsGlobal);
-      var Bottleneck_1 = Bottleneck2;
-      var lib = Bottleneck_1;
-      return lib;
-    }));
+      }
+      return { isMatch: Boolean(match), match, output };
+    };
+    picomatch2.matchBase = (input, glob, options, posix = options && options.windows) => {
+      const regex2 = glob instanceof RegExp ? glob : picomatch2.makeRe(glob, options);
+      return regex2.test(utils.basename(input, { windows: posix }));
+    };
+    picomatch2.isMatch = (str, patterns, options) => picomatch2(patterns, options)(str);
+    picomatch2.parse = (pattern, options) => {
+      if (Array.isArray(pattern)) return pattern.map((p) => picomatch2.parse(p, options));
+      return parse4(pattern, { ...options, fastpaths: false });
+    };
+    picomatch2.scan = (input, options) => scan(input, options);
+    picomatch2.compileRe = (state, options, returnOutput = false, returnState = false) => {
+      if (returnOutput === true) {
+        return state.output;
+      }
+      const opts = options || {};
+      const prepend = opts.contains ? "" : "^";
+      const append = opts.contains ? "" : "$";
+      let source = `${prepend}(?:${state.output})${append}`;
+      if (state && state.negated === true) {
+        source = `^(?!${source}).*$`;
+      }
+      const regex2 = picomatch2.toRegex(source, options);
+      if (returnState === true) {
+        regex2.state = state;
+      }
+      return regex2;
+    };
+    picomatch2.makeRe = (input, options = {}, returnOutput = false, returnState = false) => {
+      if (!input || typeof input !== "string") {
+        throw new TypeError("Expected a non-empty string");
+      }
+      let parsed = { negated: false, fastpaths: true };
+      if (options.fastpaths !== false && (input[0] === "." || input[0] === "*")) {
+        parsed.output = parse4.fastpaths(input, options);
+      }
+      if (!parsed.output) {
+        parsed = parse4(input, options);
+      }
+      return picomatch2.compileRe(parsed, options, returnOutput, returnState);
+    };
+    picomatch2.toRegex = (source, options) => {
+      try {
+        const opts = options || {};
+        return new RegExp(source, opts.flags || (opts.nocase ? "i" : ""));
+      } catch (err) {
+        if (options && options.debug === true) throw err;
+        return /$^/;
+      }
+    };
+    picomatch2.constants = constants3;
+    module.exports = picomatch2;
+  }
+});
+
+// node_modules/picomatch/posix.js
+var require_posix = __commonJS({
+  "node_modules/picomatch/posix.js"(exports, module) {
+    "use strict";
+    module.exports = require_picomatch();
   }
 });
 
@@ -20584,11 +20994,11 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path) {
-      const ctrl = callVisitor(key, node, visitor, path);
+    function visit_(key2, node, visitor, path) {
+      const ctrl = callVisitor(key2, node, visitor, path);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path, ctrl);
-        return visit_(key, ctrl, visitor, path);
+        replaceNode(key2, path, ctrl);
+        return visit_(key2, ctrl, visitor, path);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
@@ -20632,11 +21042,11 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path) {
-      const ctrl = await callVisitor(key, node, visitor, path);
+    async function visitAsync_(key2, node, visitor, path) {
+      const ctrl = await callVisitor(key2, node, visitor, path);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path, ctrl);
-        return visitAsync_(key, ctrl, visitor, path);
+        replaceNode(key2, path, ctrl);
+        return visitAsync_(key2, ctrl, visitor, path);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
@@ -20686,27 +21096,27 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path) {
+    function callVisitor(key2, node, visitor, path) {
       if (typeof visitor === "function")
-        return visitor(key, node, path);
+        return visitor(key2, node, path);
       if (identity.isMap(node))
-        return visitor.Map?.(key, node, path);
+        return visitor.Map?.(key2, node, path);
       if (identity.isSeq(node))
-        return visitor.Seq?.(key, node, path);
+        return visitor.Seq?.(key2, node, path);
       if (identity.isPair(node))
-        return visitor.Pair?.(key, node, path);
+        return visitor.Pair?.(key2, node, path);
       if (identity.isScalar(node))
-        return visitor.Scalar?.(key, node, path);
+        return visitor.Scalar?.(key2, node, path);
       if (identity.isAlias(node))
-        return visitor.Alias?.(key, node, path);
+        return visitor.Alias?.(key2, node, path);
       return void 0;
     }
-    function replaceNode(key, path, node) {
+    function replaceNode(key2, path, node) {
       const parent = path[path.length - 1];
       if (identity.isCollection(parent)) {
-        parent.items[key] = node;
+        parent.items[key2] = node;
       } else if (identity.isPair(parent)) {
-        if (key === "key")
+        if (key2 === "key")
           parent.key = node;
         else
           parent.value = node;
@@ -20943,9 +21353,9 @@ var require_anchors = __commonJS({
          */
         setAnchors: () => {
           for (const source of aliasObjects) {
-            const ref = sourceObjects.get(source);
-            if (typeof ref === "object" && ref.anchor && (identity.isScalar(ref.node) || identity.isCollection(ref.node))) {
-              ref.node.anchor = ref.anchor;
+            const ref2 = sourceObjects.get(source);
+            if (typeof ref2 === "object" && ref2.anchor && (identity.isScalar(ref2.node) || identity.isCollection(ref2.node))) {
+              ref2.node.anchor = ref2.anchor;
             } else {
               const error2 = new Error("Failed to resolve repeated object (this should not happen)");
               error2.source = source;
@@ -20967,7 +21377,7 @@ var require_anchors = __commonJS({
 var require_applyReviver = __commonJS({
   "node_modules/yaml/dist/doc/applyReviver.js"(exports) {
     "use strict";
-    function applyReviver(reviver, obj, key, val) {
+    function applyReviver(reviver, obj, key2, val) {
       if (val && typeof val === "object") {
         if (Array.isArray(val)) {
           for (let i = 0, len = val.length; i < len; ++i) {
@@ -21007,7 +21417,7 @@ var require_applyReviver = __commonJS({
           }
         }
       }
-      return reviver.call(obj, key, val);
+      return reviver.call(obj, key2, val);
     }
     exports.applyReviver = applyReviver;
   }
@@ -21264,15 +21674,15 @@ var require_createNode = __commonJS({
         value = value.valueOf();
       }
       const { aliasDuplicateObjects, onAnchor, onTagObj, schema, sourceObjects } = ctx;
-      let ref = void 0;
+      let ref2 = void 0;
       if (aliasDuplicateObjects && value && typeof value === "object") {
-        ref = sourceObjects.get(value);
-        if (ref) {
-          ref.anchor ?? (ref.anchor = onAnchor(value));
-          return new Alias.Alias(ref.anchor);
+        ref2 = sourceObjects.get(value);
+        if (ref2) {
+          ref2.anchor ?? (ref2.anchor = onAnchor(value));
+          return new Alias.Alias(ref2.anchor);
         } else {
-          ref = { anchor: null, node: null };
-          sourceObjects.set(value, ref);
+          ref2 = { anchor: null, node: null };
+          sourceObjects.set(value, ref2);
         }
       }
       if (tagName?.startsWith("!!"))
@@ -21284,8 +21694,8 @@ var require_createNode = __commonJS({
         }
         if (!value || typeof value !== "object") {
           const node2 = new Scalar2.Scalar(value);
-          if (ref)
-            ref.node = node2;
+          if (ref2)
+            ref2.node = node2;
           return node2;
         }
         tagObj = value instanceof Map ? schema[identity.MAP] : Symbol.iterator in Object(value) ? schema[identity.SEQ] : schema[identity.MAP];
@@ -21299,8 +21709,8 @@ var require_createNode = __commonJS({
         node.tag = tagName;
       else if (!tagObj.default)
         node.tag = tagObj.tag;
-      if (ref)
-        ref.node = node;
+      if (ref2)
+        ref2.node = node;
       return node;
     }
     exports.createNode = createNode;
@@ -21370,14 +21780,14 @@ var require_Collection = __commonJS({
         if (isEmptyPath(path))
           this.add(value);
         else {
-          const [key, ...rest] = path;
-          const node = this.get(key, true);
+          const [key2, ...rest] = path;
+          const node = this.get(key2, true);
           if (identity.isCollection(node))
             node.addIn(rest, value);
           else if (node === void 0 && this.schema)
-            this.set(key, collectionFromPath(this.schema, rest, value));
+            this.set(key2, collectionFromPath(this.schema, rest, value));
           else
-            throw new Error(`Expected YAML collection at ${key}. Remaining path: ${rest}`);
+            throw new Error(`Expected YAML collection at ${key2}. Remaining path: ${rest}`);
         }
       }
       /**
@@ -21385,14 +21795,14 @@ var require_Collection = __commonJS({
        * @returns `true` if the item was found and removed.
        */
       deleteIn(path) {
-        const [key, ...rest] = path;
+        const [key2, ...rest] = path;
         if (rest.length === 0)
-          return this.delete(key);
-        const node = this.get(key, true);
+          return this.delete(key2);
+        const node = this.get(key2, true);
         if (identity.isCollection(node))
           return node.deleteIn(rest);
         else
-          throw new Error(`Expected YAML collection at ${key}. Remaining path: ${rest}`);
+          throw new Error(`Expected YAML collection at ${key2}. Remaining path: ${rest}`);
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -21400,8 +21810,8 @@ var require_Collection = __commonJS({
        * `true` (collections are always returned intact).
        */
       getIn(path, keepScalar) {
-        const [key, ...rest] = path;
-        const node = this.get(key, true);
+        const [key2, ...rest] = path;
+        const node = this.get(key2, true);
         if (rest.length === 0)
           return !keepScalar && identity.isScalar(node) ? node.value : node;
         else
@@ -21419,10 +21829,10 @@ var require_Collection = __commonJS({
        * Checks if the collection includes a value with the key `key`.
        */
       hasIn(path) {
-        const [key, ...rest] = path;
+        const [key2, ...rest] = path;
         if (rest.length === 0)
-          return this.has(key);
-        const node = this.get(key, true);
+          return this.has(key2);
+        const node = this.get(key2, true);
         return identity.isCollection(node) ? node.hasIn(rest) : false;
       }
       /**
@@ -21430,17 +21840,17 @@ var require_Collection = __commonJS({
        * boolean to add/remove the item from the set.
        */
       setIn(path, value) {
-        const [key, ...rest] = path;
+        const [key2, ...rest] = path;
         if (rest.length === 0) {
-          this.set(key, value);
+          this.set(key2, value);
         } else {
-          const node = this.get(key, true);
+          const node = this.get(key2, true);
           if (identity.isCollection(node))
             node.setIn(rest, value);
           else if (node === void 0 && this.schema)
-            this.set(key, collectionFromPath(this.schema, rest, value));
+            this.set(key2, collectionFromPath(this.schema, rest, value));
           else
-            throw new Error(`Expected YAML collection at ${key}. Remaining path: ${rest}`);
+            throw new Error(`Expected YAML collection at ${key2}. Remaining path: ${rest}`);
         }
       }
     };
@@ -22018,19 +22428,19 @@ var require_stringifyPair = __commonJS({
     var Scalar2 = require_Scalar();
     var stringify = require_stringify();
     var stringifyComment = require_stringifyComment();
-    function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
+    function stringifyPair({ key: key2, value }, ctx, onComment, onChompKeep) {
       const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
-      let keyComment = identity.isNode(key) && key.comment || null;
+      let keyComment = identity.isNode(key2) && key2.comment || null;
       if (simpleKeys) {
         if (keyComment) {
           throw new Error("With simple keys, key nodes cannot have comments");
         }
-        if (identity.isCollection(key) || !identity.isNode(key) && typeof key === "object") {
+        if (identity.isCollection(key2) || !identity.isNode(key2) && typeof key2 === "object") {
           const msg = "With simple keys, collection cannot be used as a key value";
           throw new Error(msg);
         }
       }
-      let explicitKey = !simpleKeys && (!key || keyComment && value == null && !ctx.inFlow || identity.isCollection(key) || (identity.isScalar(key) ? key.type === Scalar2.Scalar.BLOCK_FOLDED || key.type === Scalar2.Scalar.BLOCK_LITERAL : typeof key === "object"));
+      let explicitKey = !simpleKeys && (!key2 || keyComment && value == null && !ctx.inFlow || identity.isCollection(key2) || (identity.isScalar(key2) ? key2.type === Scalar2.Scalar.BLOCK_FOLDED || key2.type === Scalar2.Scalar.BLOCK_LITERAL : typeof key2 === "object"));
       ctx = Object.assign({}, ctx, {
         allNullValues: false,
         implicitKey: !explicitKey && (simpleKeys || !allNullValues),
@@ -22038,7 +22448,7 @@ var require_stringifyPair = __commonJS({
       });
       let keyCommentDone = false;
       let chompKeep = false;
-      let str = stringify.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
+      let str = stringify.stringify(key2, ctx, () => keyCommentDone = true, () => chompKeep = true);
       if (!explicitKey && !ctx.inFlow && str.length > 1024) {
         if (simpleKeys)
           throw new Error("With simple keys, single line scalar must not span more than 1024 characters");
@@ -22182,7 +22592,7 @@ var require_merge = __commonJS({
       }),
       stringify: () => MERGE_KEY
     };
-    var isMergeKey2 = (ctx, key) => (merge2.identify(key) || identity.isScalar(key) && (!key.type || key.type === Scalar2.Scalar.PLAIN) && merge2.identify(key.value)) && ctx?.doc.schema.tags.some((tag) => tag.tag === merge2.tag && tag.default);
+    var isMergeKey2 = (ctx, key2) => (merge2.identify(key2) || identity.isScalar(key2) && (!key2.type || key2.type === Scalar2.Scalar.PLAIN) && merge2.identify(key2.value)) && ctx?.doc.schema.tags.some((tag) => tag.tag === merge2.tag && tag.default);
     function addMergeToJSMap(ctx, map, value) {
       const source = resolveAliasValue(ctx, value);
       if (identity.isSeq(source))
@@ -22199,14 +22609,14 @@ var require_merge = __commonJS({
       if (!identity.isMap(source))
         throw new Error("Merge sources must be maps or map aliases");
       const srcMap = source.toJSON(null, ctx, Map);
-      for (const [key, value2] of srcMap) {
+      for (const [key2, value2] of srcMap) {
         if (map instanceof Map) {
-          if (!map.has(key))
-            map.set(key, value2);
+          if (!map.has(key2))
+            map.set(key2, value2);
         } else if (map instanceof Set) {
-          map.add(key);
-        } else if (!Object.prototype.hasOwnProperty.call(map, key)) {
-          Object.defineProperty(map, key, {
+          map.add(key2);
+        } else if (!Object.prototype.hasOwnProperty.call(map, key2)) {
+          Object.defineProperty(map, key2, {
             value: value2,
             writable: true,
             enumerable: true,
@@ -22234,19 +22644,19 @@ var require_addPairToJSMap = __commonJS({
     var stringify = require_stringify();
     var identity = require_identity();
     var toJS = require_toJS();
-    function addPairToJSMap(ctx, map, { key, value }) {
-      if (identity.isNode(key) && key.addToJSMap)
-        key.addToJSMap(ctx, map, value);
-      else if (merge2.isMergeKey(ctx, key))
+    function addPairToJSMap(ctx, map, { key: key2, value }) {
+      if (identity.isNode(key2) && key2.addToJSMap)
+        key2.addToJSMap(ctx, map, value);
+      else if (merge2.isMergeKey(ctx, key2))
         merge2.addMergeToJSMap(ctx, map, value);
       else {
-        const jsKey = toJS.toJS(key, "", ctx);
+        const jsKey = toJS.toJS(key2, "", ctx);
         if (map instanceof Map) {
           map.set(jsKey, toJS.toJS(value, jsKey, ctx));
         } else if (map instanceof Set) {
           map.add(jsKey);
         } else {
-          const stringKey = stringifyKey(key, jsKey, ctx);
+          const stringKey = stringifyKey(key2, jsKey, ctx);
           const jsValue = toJS.toJS(value, stringKey, ctx);
           if (stringKey in map)
             Object.defineProperty(map, stringKey, {
@@ -22261,19 +22671,19 @@ var require_addPairToJSMap = __commonJS({
       }
       return map;
     }
-    function stringifyKey(key, jsKey, ctx) {
+    function stringifyKey(key2, jsKey, ctx) {
       if (jsKey === null)
         return "";
       if (typeof jsKey !== "object")
         return String(jsKey);
-      if (identity.isNode(key) && ctx?.doc) {
+      if (identity.isNode(key2) && ctx?.doc) {
         const strCtx = stringify.createStringifyContext(ctx.doc, {});
         strCtx.anchors = /* @__PURE__ */ new Set();
         for (const node of ctx.anchors.keys())
           strCtx.anchors.add(node.anchor);
         strCtx.inFlow = true;
         strCtx.inStringifyKey = true;
-        const strKey = key.toString(strCtx);
+        const strKey = key2.toString(strCtx);
         if (!ctx.mapKeyWarned) {
           let jsonStr = JSON.stringify(strKey);
           if (jsonStr.length > 40)
@@ -22297,24 +22707,24 @@ var require_Pair = __commonJS({
     var stringifyPair = require_stringifyPair();
     var addPairToJSMap = require_addPairToJSMap();
     var identity = require_identity();
-    function createPair(key, value, ctx) {
-      const k = createNode.createNode(key, void 0, ctx);
+    function createPair(key2, value, ctx) {
+      const k = createNode.createNode(key2, void 0, ctx);
       const v = createNode.createNode(value, void 0, ctx);
       return new Pair(k, v);
     }
     var Pair = class _Pair {
-      constructor(key, value = null) {
+      constructor(key2, value = null) {
         Object.defineProperty(this, identity.NODE_TYPE, { value: identity.PAIR });
-        this.key = key;
+        this.key = key2;
         this.value = value;
       }
       clone(schema) {
-        let { key, value } = this;
-        if (identity.isNode(key))
-          key = key.clone(schema);
+        let { key: key2, value } = this;
+        if (identity.isNode(key2))
+          key2 = key2.clone(schema);
         if (identity.isNode(value))
           value = value.clone(schema);
-        return new _Pair(key, value);
+        return new _Pair(key2, value);
       }
       toJSON(_, ctx) {
         const pair = ctx?.mapAsMap ? /* @__PURE__ */ new Map() : {};
@@ -22490,11 +22900,11 @@ var require_YAMLMap = __commonJS({
     var identity = require_identity();
     var Pair = require_Pair();
     var Scalar2 = require_Scalar();
-    function findPair(items, key) {
-      const k = identity.isScalar(key) ? key.value : key;
+    function findPair(items, key2) {
+      const k = identity.isScalar(key2) ? key2.value : key2;
       for (const it of items) {
         if (identity.isPair(it)) {
-          if (it.key === key || it.key === k)
+          if (it.key === key2 || it.key === k)
             return it;
           if (identity.isScalar(it.key) && it.key.value === k)
             return it;
@@ -22517,20 +22927,20 @@ var require_YAMLMap = __commonJS({
       static from(schema, obj, ctx) {
         const { keepUndefined, replacer } = ctx;
         const map = new this(schema);
-        const add = (key, value) => {
+        const add = (key2, value) => {
           if (typeof replacer === "function")
-            value = replacer.call(obj, key, value);
-          else if (Array.isArray(replacer) && !replacer.includes(key))
+            value = replacer.call(obj, key2, value);
+          else if (Array.isArray(replacer) && !replacer.includes(key2))
             return;
           if (value !== void 0 || keepUndefined)
-            map.items.push(Pair.createPair(key, value, ctx));
+            map.items.push(Pair.createPair(key2, value, ctx));
         };
         if (obj instanceof Map) {
-          for (const [key, value] of obj)
-            add(key, value);
+          for (const [key2, value] of obj)
+            add(key2, value);
         } else if (obj && typeof obj === "object") {
-          for (const key of Object.keys(obj))
-            add(key, obj[key]);
+          for (const key2 of Object.keys(obj))
+            add(key2, obj[key2]);
         }
         if (typeof schema.sortMapEntries === "function") {
           map.items.sort(schema.sortMapEntries);
@@ -22570,23 +22980,23 @@ var require_YAMLMap = __commonJS({
           this.items.push(_pair);
         }
       }
-      delete(key) {
-        const it = findPair(this.items, key);
+      delete(key2) {
+        const it = findPair(this.items, key2);
         if (!it)
           return false;
         const del = this.items.splice(this.items.indexOf(it), 1);
         return del.length > 0;
       }
-      get(key, keepScalar) {
-        const it = findPair(this.items, key);
+      get(key2, keepScalar) {
+        const it = findPair(this.items, key2);
         const node = it?.value;
         return (!keepScalar && identity.isScalar(node) ? node.value : node) ?? void 0;
       }
-      has(key) {
-        return !!findPair(this.items, key);
+      has(key2) {
+        return !!findPair(this.items, key2);
       }
-      set(key, value) {
-        this.add(new Pair.Pair(key, value), true);
+      set(key2, value) {
+        this.add(new Pair.Pair(key2, value), true);
       }
       /**
        * @param ctx - Conversion context, originally set in Document#toJS()
@@ -22675,15 +23085,15 @@ var require_YAMLSeq = __commonJS({
        *
        * @returns `true` if the item was found and removed.
        */
-      delete(key) {
-        const idx = asItemIndex(key);
+      delete(key2) {
+        const idx = asItemIndex(key2);
         if (typeof idx !== "number")
           return false;
         const del = this.items.splice(idx, 1);
         return del.length > 0;
       }
-      get(key, keepScalar) {
-        const idx = asItemIndex(key);
+      get(key2, keepScalar) {
+        const idx = asItemIndex(key2);
         if (typeof idx !== "number")
           return void 0;
         const it = this.items[idx];
@@ -22695,8 +23105,8 @@ var require_YAMLSeq = __commonJS({
        * `key` must contain a representation of an integer for this to succeed.
        * It may be wrapped in a `Scalar`.
        */
-      has(key) {
-        const idx = asItemIndex(key);
+      has(key2) {
+        const idx = asItemIndex(key2);
         return typeof idx === "number" && idx < this.items.length;
       }
       /**
@@ -22706,10 +23116,10 @@ var require_YAMLSeq = __commonJS({
        * If `key` does not contain a representation of an integer, this will throw.
        * It may be wrapped in a `Scalar`.
        */
-      set(key, value) {
-        const idx = asItemIndex(key);
+      set(key2, value) {
+        const idx = asItemIndex(key2);
         if (typeof idx !== "number")
-          throw new Error(`Expected a valid index, not ${key}.`);
+          throw new Error(`Expected a valid index, not ${key2}.`);
         const prev = this.items[idx];
         if (identity.isScalar(prev) && Scalar2.isScalarValue(value))
           prev.value = value;
@@ -22743,8 +23153,8 @@ var require_YAMLSeq = __commonJS({
           let i = 0;
           for (let it of obj) {
             if (typeof replacer === "function") {
-              const key = obj instanceof Set ? it : String(i++);
-              it = replacer.call(obj, key, it);
+              const key2 = obj instanceof Set ? it : String(i++);
+              it = replacer.call(obj, key2, it);
             }
             seq.items.push(createNode.createNode(it, void 0, ctx));
           }
@@ -22752,8 +23162,8 @@ var require_YAMLSeq = __commonJS({
         return seq;
       }
     };
-    function asItemIndex(key) {
-      let idx = identity.isScalar(key) ? key.value : key;
+    function asItemIndex(key2) {
+      let idx = identity.isScalar(key2) ? key2.value : key2;
       if (idx && typeof idx === "string")
         idx = Number(idx);
       return typeof idx === "number" && Number.isInteger(idx) && idx >= 0 ? idx : null;
@@ -23167,25 +23577,25 @@ ${cn.comment}` : item.comment;
         for (let it of iterable) {
           if (typeof replacer === "function")
             it = replacer.call(iterable, String(i++), it);
-          let key, value;
+          let key2, value;
           if (Array.isArray(it)) {
             if (it.length === 2) {
-              key = it[0];
+              key2 = it[0];
               value = it[1];
             } else
               throw new TypeError(`Expected [key, value] tuple: ${it}`);
           } else if (it && it instanceof Object) {
             const keys = Object.keys(it);
             if (keys.length === 1) {
-              key = keys[0];
-              value = it[key];
+              key2 = keys[0];
+              value = it[key2];
             } else {
               throw new TypeError(`Expected tuple with one key, not ${keys.length} keys`);
             }
           } else {
-            key = it;
+            key2 = it;
           }
-          pairs2.items.push(Pair.createPair(key, value, ctx));
+          pairs2.items.push(Pair.createPair(key2, value, ctx));
         }
       return pairs2;
     }
@@ -23232,16 +23642,16 @@ var require_omap = __commonJS({
         if (ctx?.onCreate)
           ctx.onCreate(map);
         for (const pair of this.items) {
-          let key, value;
+          let key2, value;
           if (identity.isPair(pair)) {
-            key = toJS.toJS(pair.key, "", ctx);
-            value = toJS.toJS(pair.value, key, ctx);
+            key2 = toJS.toJS(pair.key, "", ctx);
+            value = toJS.toJS(pair.value, key2, ctx);
           } else {
-            key = toJS.toJS(pair, "", ctx);
+            key2 = toJS.toJS(pair, "", ctx);
           }
-          if (map.has(key))
+          if (map.has(key2))
             throw new Error("Ordered maps must not include duplicate keys");
-          map.set(key, value);
+          map.set(key2, value);
         }
         return map;
       }
@@ -23262,12 +23672,12 @@ var require_omap = __commonJS({
       resolve(seq, onError) {
         const pairs$1 = pairs.resolvePairs(seq, onError);
         const seenKeys = [];
-        for (const { key } of pairs$1.items) {
-          if (identity.isScalar(key)) {
-            if (seenKeys.includes(key.value)) {
-              onError(`Ordered maps must not include duplicate keys: ${key.value}`);
+        for (const { key: key2 } of pairs$1.items) {
+          if (identity.isScalar(key2)) {
+            if (seenKeys.includes(key2.value)) {
+              onError(`Ordered maps must not include duplicate keys: ${key2.value}`);
             } else {
-              seenKeys.push(key.value);
+              seenKeys.push(key2.value);
             }
           }
         }
@@ -23452,14 +23862,14 @@ var require_set = __commonJS({
         super(schema);
         this.tag = _YAMLSet.tag;
       }
-      add(key) {
+      add(key2) {
         let pair;
-        if (identity.isPair(key))
-          pair = key;
-        else if (key && typeof key === "object" && "key" in key && "value" in key && key.value === null)
-          pair = new Pair.Pair(key.key, null);
+        if (identity.isPair(key2))
+          pair = key2;
+        else if (key2 && typeof key2 === "object" && "key" in key2 && "value" in key2 && key2.value === null)
+          pair = new Pair.Pair(key2.key, null);
         else
-          pair = new Pair.Pair(key, null);
+          pair = new Pair.Pair(key2, null);
         const prev = YAMLMap.findPair(this.items, pair.key);
         if (!prev)
           this.items.push(pair);
@@ -23468,18 +23878,18 @@ var require_set = __commonJS({
        * If `keepPair` is `true`, returns the Pair matching `key`.
        * Otherwise, returns the value of that Pair's key.
        */
-      get(key, keepPair) {
-        const pair = YAMLMap.findPair(this.items, key);
+      get(key2, keepPair) {
+        const pair = YAMLMap.findPair(this.items, key2);
         return !keepPair && identity.isPair(pair) ? identity.isScalar(pair.key) ? pair.key.value : pair.key : pair;
       }
-      set(key, value) {
+      set(key2, value) {
         if (typeof value !== "boolean")
           throw new Error(`Expected boolean value for set(key, value) in a YAML set, not ${typeof value}`);
-        const prev = YAMLMap.findPair(this.items, key);
+        const prev = YAMLMap.findPair(this.items, key2);
         if (prev && !value) {
           this.items.splice(this.items.indexOf(prev), 1);
         } else if (!prev && value) {
-          this.items.push(new Pair.Pair(key));
+          this.items.push(new Pair.Pair(key2));
         }
       }
       toJSON(_, ctx) {
@@ -23726,7 +24136,7 @@ var require_tags = __commonJS({
         if (Array.isArray(customTags))
           tags = [];
         else {
-          const keys = Array.from(schemas.keys()).filter((key) => key !== "yaml11").map((key) => JSON.stringify(key)).join(", ");
+          const keys = Array.from(schemas.keys()).filter((key2) => key2 !== "yaml11").map((key2) => JSON.stringify(key2)).join(", ");
           throw new Error(`Unknown schema "${schemaName}"; use one of ${keys} or define customTags array`);
         }
       }
@@ -23742,7 +24152,7 @@ var require_tags = __commonJS({
         const tagObj = typeof tag === "string" ? tagsByName[tag] : tag;
         if (!tagObj) {
           const tagName = JSON.stringify(tag);
-          const keys = Object.keys(tagsByName).map((key) => JSON.stringify(key)).join(", ");
+          const keys = Object.keys(tagsByName).map((key2) => JSON.stringify(key2)).join(", ");
           throw new Error(`Unknown custom tag ${tagName}; use one of ${keys}`);
         }
         if (!tags2.includes(tagObj))
@@ -24006,8 +24416,8 @@ var require_Document = __commonJS({
        * Convert a key and a value into a `Pair` using the current schema,
        * recursively wrapping all values as `Scalar` or `Collection` nodes.
        */
-      createPair(key, value, options = {}) {
-        const k = this.createNode(key, null, options);
+      createPair(key2, value, options = {}) {
+        const k = this.createNode(key2, null, options);
         const v = this.createNode(value, null, options);
         return new Pair.Pair(k, v);
       }
@@ -24015,8 +24425,8 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      delete(key) {
-        return assertCollection(this.contents) ? this.contents.delete(key) : false;
+      delete(key2) {
+        return assertCollection(this.contents) ? this.contents.delete(key2) : false;
       }
       /**
        * Removes a value from the document.
@@ -24036,8 +24446,8 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      get(key, keepScalar) {
-        return identity.isCollection(this.contents) ? this.contents.get(key, keepScalar) : void 0;
+      get(key2, keepScalar) {
+        return identity.isCollection(this.contents) ? this.contents.get(key2, keepScalar) : void 0;
       }
       /**
        * Returns item at `path`, or `undefined` if not found. By default unwraps
@@ -24052,8 +24462,8 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value with the key `key`.
        */
-      has(key) {
-        return identity.isCollection(this.contents) ? this.contents.has(key) : false;
+      has(key2) {
+        return identity.isCollection(this.contents) ? this.contents.has(key2) : false;
       }
       /**
        * Checks if the document includes a value at `path`.
@@ -24067,11 +24477,11 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      set(key, value) {
+      set(key2, value) {
         if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, [key], value);
+          this.contents = Collection2.collectionFromPath(this.schema, [key2], value);
         } else if (assertCollection(this.contents)) {
-          this.contents.set(key, value);
+          this.contents.set(key2, value);
         }
       }
       /**
@@ -24379,24 +24789,24 @@ var require_resolve_props = __commonJS({
 var require_util_contains_newline = __commonJS({
   "node_modules/yaml/dist/compose/util-contains-newline.js"(exports) {
     "use strict";
-    function containsNewline(key) {
-      if (!key)
+    function containsNewline(key2) {
+      if (!key2)
         return null;
-      switch (key.type) {
+      switch (key2.type) {
         case "alias":
         case "scalar":
         case "double-quoted-scalar":
         case "single-quoted-scalar":
-          if (key.source.includes("\n"))
+          if (key2.source.includes("\n"))
             return true;
-          if (key.end) {
-            for (const st of key.end)
+          if (key2.end) {
+            for (const st of key2.end)
               if (st.type === "newline")
                 return true;
           }
           return false;
         case "flow-collection":
-          for (const it of key.items) {
+          for (const it of key2.items) {
             for (const st of it.start)
               if (st.type === "newline")
                 return true;
@@ -24470,10 +24880,10 @@ var require_resolve_block_map = __commonJS({
       let offset = bm.offset;
       let commentEnd = null;
       for (const collItem of bm.items) {
-        const { start, key, sep: sep2, value } = collItem;
+        const { start, key: key2, sep: sep2, value } = collItem;
         const keyProps = resolveProps.resolveProps(start, {
           indicator: "explicit-key-ind",
-          next: key ?? sep2?.[0],
+          next: key2 ?? sep2?.[0],
           offset,
           onError,
           parentIndent: bm.indent,
@@ -24481,10 +24891,10 @@ var require_resolve_block_map = __commonJS({
         });
         const implicitKey = !keyProps.found;
         if (implicitKey) {
-          if (key) {
-            if (key.type === "block-seq")
+          if (key2) {
+            if (key2.type === "block-seq")
               onError(offset, "BLOCK_AS_IMPLICIT_KEY", "A block sequence may not be used as an implicit map key");
-            else if ("indent" in key && key.indent !== bm.indent)
+            else if ("indent" in key2 && key2.indent !== bm.indent)
               onError(offset, "BAD_INDENT", startColMsg);
           }
           if (!keyProps.anchor && !keyProps.tag && !sep2) {
@@ -24497,17 +24907,17 @@ var require_resolve_block_map = __commonJS({
             }
             continue;
           }
-          if (keyProps.newlineAfterProp || utilContainsNewline.containsNewline(key)) {
-            onError(key ?? start[start.length - 1], "MULTILINE_IMPLICIT_KEY", "Implicit keys need to be on a single line");
+          if (keyProps.newlineAfterProp || utilContainsNewline.containsNewline(key2)) {
+            onError(key2 ?? start[start.length - 1], "MULTILINE_IMPLICIT_KEY", "Implicit keys need to be on a single line");
           }
         } else if (keyProps.found?.indent !== bm.indent) {
           onError(offset, "BAD_INDENT", startColMsg);
         }
         ctx.atKey = true;
         const keyStart = keyProps.end;
-        const keyNode = key ? composeNode(ctx, key, keyProps, onError) : composeEmptyNode(ctx, keyStart, start, null, keyProps, onError);
+        const keyNode = key2 ? composeNode(ctx, key2, keyProps, onError) : composeEmptyNode(ctx, keyStart, start, null, keyProps, onError);
         if (ctx.schema.compat)
-          utilFlowIndentCheck.flowIndentCheck(bm.indent, key, onError);
+          utilFlowIndentCheck.flowIndentCheck(bm.indent, key2, onError);
         ctx.atKey = false;
         if (utilMapIncludes.mapIncludes(ctx, map.items, keyNode))
           onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
@@ -24517,7 +24927,7 @@ var require_resolve_block_map = __commonJS({
           offset: keyNode.range[2],
           onError,
           parentIndent: bm.indent,
-          startOnNewline: !key || key.type === "block-scalar"
+          startOnNewline: !key2 || key2.type === "block-scalar"
         });
         offset = valueProps.end;
         if (valueProps.found) {
@@ -24681,11 +25091,11 @@ var require_resolve_flow_collection = __commonJS({
       let offset = fc.offset + fc.start.source.length;
       for (let i = 0; i < fc.items.length; ++i) {
         const collItem = fc.items[i];
-        const { start, key, sep: sep2, value } = collItem;
+        const { start, key: key2, sep: sep2, value } = collItem;
         const props = resolveProps.resolveProps(start, {
           flow: fcName,
           indicator: "explicit-key-ind",
-          next: key ?? sep2?.[0],
+          next: key2 ?? sep2?.[0],
           offset,
           onError,
           parentIndent: fc.indent,
@@ -24706,9 +25116,9 @@ var require_resolve_flow_collection = __commonJS({
             offset = props.end;
             continue;
           }
-          if (!isMap4 && ctx.options.strict && utilContainsNewline.containsNewline(key))
+          if (!isMap4 && ctx.options.strict && utilContainsNewline.containsNewline(key2))
             onError(
-              key,
+              key2,
               // checked by containsNewline()
               "MULTILINE_IMPLICIT_KEY",
               "Implicit keys of flow sequence pairs need to be on a single line"
@@ -24755,8 +25165,8 @@ var require_resolve_flow_collection = __commonJS({
         } else {
           ctx.atKey = true;
           const keyStart = props.end;
-          const keyNode = key ? composeNode(ctx, key, props, onError) : composeEmptyNode(ctx, keyStart, start, null, props, onError);
-          if (isBlock(key))
+          const keyNode = key2 ? composeNode(ctx, key2, props, onError) : composeEmptyNode(ctx, keyStart, start, null, props, onError);
+          if (isBlock(key2))
             onError(keyNode.range, "BLOCK_IN_FLOW", blockMsg);
           ctx.atKey = false;
           const valueProps = resolveProps.resolveProps(sep2 ?? [], {
@@ -25812,15 +26222,15 @@ var require_cst_scalar = __commonJS({
       }
       return null;
     }
-    function createScalarToken(value, context) {
-      const { implicitKey = false, indent, inFlow = false, offset = -1, type = "PLAIN" } = context;
+    function createScalarToken(value, context3) {
+      const { implicitKey = false, indent, inFlow = false, offset = -1, type = "PLAIN" } = context3;
       const source = stringifyString.stringifyString({ type, value }, {
         implicitKey,
         indent: indent > 0 ? " ".repeat(indent) : "",
         inFlow,
         options: { blockQuote: true, lineWidth: -1 }
       });
-      const end = context.end ?? [
+      const end = context3.end ?? [
         { type: "newline", offset: -1, indent, source: "\n" }
       ];
       switch (source[0]) {
@@ -25844,8 +26254,8 @@ var require_cst_scalar = __commonJS({
           return { type: "scalar", offset, indent, source, end };
       }
     }
-    function setScalarValue(token, value, context = {}) {
-      let { afterKey = false, implicitKey = false, inFlow = false, type } = context;
+    function setScalarValue(token, value, context3 = {}) {
+      let { afterKey = false, implicitKey = false, inFlow = false, type } = context3;
       let indent = "indent" in token ? token.indent : null;
       if (afterKey && typeof indent === "number")
         indent += 2;
@@ -25906,9 +26316,9 @@ var require_cst_scalar = __commonJS({
         ];
         if (!addEndtoBlockProps(props, "end" in token ? token.end : void 0))
           props.push({ type: "newline", offset: -1, indent, source: "\n" });
-        for (const key of Object.keys(token))
-          if (key !== "type" && key !== "offset")
-            delete token[key];
+        for (const key2 of Object.keys(token))
+          if (key2 !== "type" && key2 !== "offset")
+            delete token[key2];
         Object.assign(token, { type: "block-scalar", indent, props, source: body });
       }
     }
@@ -25956,9 +26366,9 @@ var require_cst_scalar = __commonJS({
         default: {
           const indent = "indent" in token ? token.indent : -1;
           const end = "end" in token && Array.isArray(token.end) ? token.end.filter((st) => st.type === "space" || st.type === "comment" || st.type === "newline") : [];
-          for (const key of Object.keys(token))
-            if (key !== "type" && key !== "offset")
-              delete token[key];
+          for (const key2 of Object.keys(token))
+            if (key2 !== "type" && key2 !== "offset")
+              delete token[key2];
           Object.assign(token, { type, indent, source, end });
         }
       }
@@ -26013,12 +26423,12 @@ var require_cst_stringify = __commonJS({
         }
       }
     }
-    function stringifyItem({ start, key, sep: sep2, value }) {
+    function stringifyItem({ start, key: key2, sep: sep2, value }) {
       let res = "";
       for (const st of start)
         res += st.source;
-      if (key)
-        res += stringifyToken(key);
+      if (key2)
+        res += stringifyToken(key2);
       if (sep2)
         for (const st of sep2)
           res += st.source;
@@ -27350,7 +27760,7 @@ var require_parser = __commonJS({
                   });
                 } else if (isFlowToken(it.key) && !includesToken(it.sep, "newline")) {
                   const start2 = getFirstKeyStartProps(it.start);
-                  const key = it.key;
+                  const key2 = it.key;
                   const sep2 = it.sep;
                   sep2.push(this.sourceToken);
                   delete it.key;
@@ -27359,7 +27769,7 @@ var require_parser = __commonJS({
                     type: "block-map",
                     offset: this.offset,
                     indent: this.indent,
-                    items: [{ start: start2, key, sep: sep2 }]
+                    items: [{ start: start2, key: key2, sep: sep2 }]
                   });
                 } else if (start.length > 0) {
                   it.sep = it.sep.concat(start, this.sourceToken);
@@ -27837,6 +28247,2097 @@ var require_dist = __commonJS({
   }
 });
 
+// node_modules/@actions/github/node_modules/@actions/http-client/lib/proxy.js
+var require_proxy = __commonJS({
+  "node_modules/@actions/github/node_modules/@actions/http-client/lib/proxy.js"(exports) {
+    "use strict";
+    Object.defineProperty(exports, "__esModule", { value: true });
+    exports.getProxyUrl = getProxyUrl2;
+    exports.checkBypass = checkBypass;
+    function getProxyUrl2(reqUrl) {
+      const usingSsl = reqUrl.protocol === "https:";
+      if (checkBypass(reqUrl)) {
+        return void 0;
+      }
+      const proxyVar = (() => {
+        if (usingSsl) {
+          return process.env["https_proxy"] || process.env["HTTPS_PROXY"];
+        } else {
+          return process.env["http_proxy"] || process.env["HTTP_PROXY"];
+        }
+      })();
+      if (proxyVar) {
+        try {
+          return new DecodedURL(proxyVar);
+        } catch (_a) {
+          if (!proxyVar.startsWith("http://") && !proxyVar.startsWith("https://"))
+            return new DecodedURL(`http://${proxyVar}`);
+        }
+      } else {
+        return void 0;
+      }
+    }
+    function checkBypass(reqUrl) {
+      if (!reqUrl.hostname) {
+        return false;
+      }
+      const reqHost = reqUrl.hostname;
+      if (isLoopbackAddress(reqHost)) {
+        return true;
+      }
+      const noProxy = process.env["no_proxy"] || process.env["NO_PROXY"] || "";
+      if (!noProxy) {
+        return false;
+      }
+      let reqPort;
+      if (reqUrl.port) {
+        reqPort = Number(reqUrl.port);
+      } else if (reqUrl.protocol === "http:") {
+        reqPort = 80;
+      } else if (reqUrl.protocol === "https:") {
+        reqPort = 443;
+      }
+      const upperReqHosts = [reqUrl.hostname.toUpperCase()];
+      if (typeof reqPort === "number") {
+        upperReqHosts.push(`${upperReqHosts[0]}:${reqPort}`);
+      }
+      for (const upperNoProxyItem of noProxy.split(",").map((x) => x.trim().toUpperCase()).filter((x) => x)) {
+        if (upperNoProxyItem === "*" || upperReqHosts.some((x) => x === upperNoProxyItem || x.endsWith(`.${upperNoProxyItem}`) || upperNoProxyItem.startsWith(".") && x.endsWith(`${upperNoProxyItem}`))) {
+          return true;
+        }
+      }
+      return false;
+    }
+    function isLoopbackAddress(host) {
+      const hostLower = host.toLowerCase();
+      return hostLower === "localhost" || hostLower.startsWith("127.") || hostLower.startsWith("[::1]") || hostLower.startsWith("[0:0:0:0:0:0:0:1]");
+    }
+    var DecodedURL = class extends URL {
+      constructor(url, base) {
+        super(url, base);
+        this._decodedUsername = decodeURIComponent(super.username);
+        this._decodedPassword = decodeURIComponent(super.password);
+      }
+      get username() {
+        return this._decodedUsername;
+      }
+      get password() {
+        return this._decodedPassword;
+      }
+    };
+  }
+});
+
+// node_modules/@actions/github/node_modules/@actions/http-client/lib/index.js
+var require_lib = __commonJS({
+  "node_modules/@actions/github/node_modules/@actions/http-client/lib/index.js"(exports) {
+    "use strict";
+    var __createBinding = exports && exports.__createBinding || (Object.create ? (function(o, m, k, k2) {
+      if (k2 === void 0) k2 = k;
+      var desc = Object.getOwnPropertyDescriptor(m, k);
+      if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
+        desc = { enumerable: true, get: function() {
+          return m[k];
+        } };
+      }
+      Object.defineProperty(o, k2, desc);
+    }) : (function(o, m, k, k2) {
+      if (k2 === void 0) k2 = k;
+      o[k2] = m[k];
+    }));
+    var __setModuleDefault = exports && exports.__setModuleDefault || (Object.create ? (function(o, v) {
+      Object.defineProperty(o, "default", { enumerable: true, value: v });
+    }) : function(o, v) {
+      o["default"] = v;
+    });
+    var __importStar = exports && exports.__importStar || /* @__PURE__ */ (function() {
+      var ownKeys = function(o) {
+        ownKeys = Object.getOwnPropertyNames || function(o2) {
+          var ar = [];
+          for (var k in o2) if (Object.prototype.hasOwnProperty.call(o2, k)) ar[ar.length] = k;
+          return ar;
+        };
+        return ownKeys(o);
+      };
+      return function(mod) {
+        if (mod && mod.__esModule) return mod;
+        var result = {};
+        if (mod != null) {
+          for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
+        }
+        __setModuleDefault(result, mod);
+        return result;
+      };
+    })();
+    var __awaiter3 = exports && exports.__awaiter || function(thisArg, _arguments, P, generator) {
+      function adopt(value) {
+        return value instanceof P ? value : new P(function(resolve) {
+          resolve(value);
+        });
+      }
+      return new (P || (P = Promise))(function(resolve, reject) {
+        function fulfilled(value) {
+          try {
+            step(generator.next(value));
+          } catch (e) {
+            reject(e);
+          }
+        }
+        function rejected(value) {
+          try {
+            step(generator["throw"](value));
+          } catch (e) {
+            reject(e);
+          }
+        }
+        function step(result) {
+          result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected);
+        }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+      });
+    };
+    Object.defineProperty(exports, "__esModule", { value: true });
+    exports.HttpClient = exports.HttpClientResponse = exports.HttpClientError = exports.MediaTypes = exports.Headers = exports.HttpCodes = void 0;
+    exports.getProxyUrl = getProxyUrl2;
+    exports.isHttps = isHttps;
+    var http = __importStar(__require("http"));
+    var https = __importStar(__require("https"));
+    var pm = __importStar(require_proxy());
+    var tunnel2 = __importStar(require_tunnel2());
+    var undici_1 = require_undici();
+    var HttpCodes2;
+    (function(HttpCodes3) {
+      HttpCodes3[HttpCodes3["OK"] = 200] = "OK";
+      HttpCodes3[HttpCodes3["MultipleChoices"] = 300] = "MultipleChoices";
+      HttpCodes3[HttpCodes3["MovedPermanently"] = 301] = "MovedPermanently";
+      HttpCodes3[HttpCodes3["ResourceMoved"] = 302] = "ResourceMoved";
+      HttpCodes3[HttpCodes3["SeeOther"] = 303] = "SeeOther";
+      HttpCodes3[HttpCodes3["NotModified"] = 304] = "NotModified";
+      HttpCodes3[HttpCodes3["UseProxy"] = 305] = "UseProxy";
+      HttpCodes3[HttpCodes3["SwitchProxy"] = 306] = "SwitchProxy";
+      HttpCodes3[HttpCodes3["TemporaryRedirect"] = 307] = "TemporaryRedirect";
+      HttpCodes3[HttpCodes3["PermanentRedirect"] = 308] = "PermanentRedirect";
+      HttpCodes3[HttpCodes3["BadRequest"] = 400] = "BadRequest";
+      HttpCodes3[HttpCodes3["Unauthorized"] = 401] = "Unauthorized";
+      HttpCodes3[HttpCodes3["PaymentRequired"] = 402] = "PaymentRequired";
+      HttpCodes3[HttpCodes3["Forbidden"] = 403] = "Forbidden";
+      HttpCodes3[HttpCodes3["NotFound"] = 404] = "NotFound";
+      HttpCodes3[HttpCodes3["MethodNotAllowed"] = 405] = "MethodNotAllowed";
+      HttpCodes3[HttpCodes3["NotAcceptable"] = 406] = "NotAcceptable";
+      HttpCodes3[HttpCodes3["ProxyAuthenticationRequired"] = 407] = "ProxyAuthenticationRequired";
+      HttpCodes3[HttpCodes3["RequestTimeout"] = 408] = "RequestTimeout";
+      HttpCodes3[HttpCodes3["Conflict"] = 409] = "Conflict";
+      HttpCodes3[HttpCodes3["Gone"] = 410] = "Gone";
+      HttpCodes3[HttpCodes3["TooManyRequests"] = 429] = "TooManyRequests";
+      HttpCodes3[HttpCodes3["InternalServerError"] = 500] = "InternalServerError";
+      HttpCodes3[HttpCodes3["NotImplemented"] = 501] = "NotImplemented";
+      HttpCodes3[HttpCodes3["BadGateway"] = 502] = "BadGateway";
+      HttpCodes3[HttpCodes3["ServiceUnavailable"] = 503] = "ServiceUnavailable";
+      HttpCodes3[HttpCodes3["GatewayTimeout"] = 504] = "GatewayTimeout";
+    })(HttpCodes2 || (exports.HttpCodes = HttpCodes2 = {}));
+    var Headers2;
+    (function(Headers3) {
+      Headers3["Accept"] = "accept";
+      Headers3["ContentType"] = "content-type";
+    })(Headers2 || (exports.Headers = Headers2 = {}));
+    var MediaTypes2;
+    (function(MediaTypes3) {
+      MediaTypes3["ApplicationJson"] = "application/json";
+    })(MediaTypes2 || (exports.MediaTypes = MediaTypes2 = {}));
+    function getProxyUrl2(serverUrl) {
+      const proxyUrl = pm.getProxyUrl(new URL(serverUrl));
+      return proxyUrl ? proxyUrl.href : "";
+    }
+    var HttpRedirectCodes2 = [
+      HttpCodes2.MovedPermanently,
+      HttpCodes2.ResourceMoved,
+      HttpCodes2.SeeOther,
+      HttpCodes2.TemporaryRedirect,
+      HttpCodes2.PermanentRedirect
+    ];
+    var HttpResponseRetryCodes2 = [
+      HttpCodes2.BadGateway,
+      HttpCodes2.ServiceUnavailable,
+      HttpCodes2.GatewayTimeout
+    ];
+    var RetryableHttpVerbs = ["OPTIONS", "GET", "DELETE", "HEAD"];
+    var ExponentialBackoffCeiling = 10;
+    var ExponentialBackoffTimeSlice = 5;
+    var HttpClientError = class _HttpClientError extends Error {
+      constructor(message, statusCode) {
+        super(message);
+        this.name = "HttpClientError";
+        this.statusCode = statusCode;
+        Object.setPrototypeOf(this, _HttpClientError.prototype);
+      }
+    };
+    exports.HttpClientError = HttpClientError;
+    var HttpClientResponse = class {
+      constructor(message) {
+        this.message = message;
+      }
+      readBody() {
+        return __awaiter3(this, void 0, void 0, function* () {
+          return new Promise((resolve) => __awaiter3(this, void 0, void 0, function* () {
+            let output = Buffer.alloc(0);
+            this.message.on("data", (chunk) => {
+              output = Buffer.concat([output, chunk]);
+            });
+            this.message.on("end", () => {
+              resolve(output.toString());
+            });
+          }));
+        });
+      }
+      readBodyBuffer() {
+        return __awaiter3(this, void 0, void 0, function* () {
+          return new Promise((resolve) => __awaiter3(this, void 0, void 0, function* () {
+            const chunks = [];
+            this.message.on("data", (chunk) => {
+              chunks.push(chunk);
+            });
+            this.message.on("end", () => {
+              resolve(Buffer.concat(chunks));
+            });
+          }));
+        });
+      }
+    };
+    exports.HttpClientResponse = HttpClientResponse;
+    function isHttps(requestUrl) {
+      const parsedUrl = new URL(requestUrl);
+      return parsedUrl.protocol === "https:";
+    }
+    var HttpClient3 = class {
+      constructor(userAgent2, handlers, requestOptions) {
+        this._ignoreSslError = false;
+        this._allowRedirects = true;
+        this._allowRedirectDowngrade = false;
+        this._maxRedirects = 50;
+        this._allowRetries = false;
+        this._maxRetries = 1;
+        this._keepAlive = false;
+        this._disposed = false;
+        this.userAgent = this._getUserAgentWithOrchestrationId(userAgent2);
+        this.handlers = handlers || [];
+        this.requestOptions = requestOptions;
+        if (requestOptions) {
+          if (requestOptions.ignoreSslError != null) {
+            this._ignoreSslError = requestOptions.ignoreSslError;
+          }
+          this._socketTimeout = requestOptions.socketTimeout;
+          if (requestOptions.allowRedirects != null) {
+            this._allowRedirects = requestOptions.allowRedirects;
+          }
+          if (requestOptions.allowRedirectDowngrade != null) {
+            this._allowRedirectDowngrade = requestOptions.allowRedirectDowngrade;
+          }
+          if (requestOptions.maxRedirects != null) {
+            this._maxRedirects = Math.max(requestOptions.maxRedirects, 0);
+          }
+          if (requestOptions.keepAlive != null) {
+            this._keepAlive = requestOptions.keepAlive;
+          }
+          if (requestOptions.allowRetries != null) {
+            this._allowRetries = requestOptions.allowRetries;
+          }
+          if (requestOptions.maxRetries != null) {
+            this._maxRetries = requestOptions.maxRetries;
+          }
+        }
+      }
+      options(requestUrl, additionalHeaders) {
+        return __awaiter3(this, void 0, void 0, function* () {
+          return this.request("OPTIONS", requestUrl, null, additionalHeaders || {});
+        });
+      }
+      get(requestUrl, additionalHeaders) {
+        return __awaiter3(this, void 0, void 0, function* () {
+          return this.request("GET", requestUrl, null, additionalHeaders || {});
+        });
+      }
+      del(requestUrl, additionalHeaders) {
+        return __awaiter3(this, void 0, void 0, function* () {
+          return this.request("DELETE", requestUrl, null, additionalHeaders || {});
+        });
+      }
+      post(requestUrl, data, additionalHeaders) {
+        return __awaiter3(this, void 0, void 0, function* () {
+          return this.request("POST", requestUrl, data, additionalHeaders || {});
+        });
+      }
+      patch(requestUrl, data, additionalHeaders) {
+        return __awaiter3(this, void 0, void 0, function* () {
+          return this.request("PATCH", requestUrl, data, additionalHeaders || {});
+        });
+      }
+      put(requestUrl, data, additionalHeaders) {
+        return __awaiter3(this, void 0, void 0, function* () {
+          return this.request("PUT", requestUrl, data, additionalHeaders || {});
+        });
+      }
+      head(requestUrl, additionalHeaders) {
+        return __awaiter3(this, void 0, void 0, function* () {
+          return this.request("HEAD", requestUrl, null, additionalHeaders || {});
+        });
+      }
+      sendStream(verb, requestUrl, stream, additionalHeaders) {
+        return __awaiter3(this, void 0, void 0, function* () {
+          return this.request(verb, requestUrl, stream, additionalHeaders);
+        });
+      }
+      /**
+       * Gets a typed object from an endpoint
+       * Be aware that not found returns a null.  Other errors (4xx, 5xx) reject the promise
+       */
+      getJson(requestUrl_1) {
+        return __awaiter3(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
+          additionalHeaders[Headers2.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers2.Accept, MediaTypes2.ApplicationJson);
+          const res = yield this.get(requestUrl, additionalHeaders);
+          return this._processResponse(res, this.requestOptions);
+        });
+      }
+      postJson(requestUrl_1, obj_1) {
+        return __awaiter3(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+          const data = JSON.stringify(obj, null, 2);
+          additionalHeaders[Headers2.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers2.Accept, MediaTypes2.ApplicationJson);
+          additionalHeaders[Headers2.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes2.ApplicationJson);
+          const res = yield this.post(requestUrl, data, additionalHeaders);
+          return this._processResponse(res, this.requestOptions);
+        });
+      }
+      putJson(requestUrl_1, obj_1) {
+        return __awaiter3(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+          const data = JSON.stringify(obj, null, 2);
+          additionalHeaders[Headers2.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers2.Accept, MediaTypes2.ApplicationJson);
+          additionalHeaders[Headers2.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes2.ApplicationJson);
+          const res = yield this.put(requestUrl, data, additionalHeaders);
+          return this._processResponse(res, this.requestOptions);
+        });
+      }
+      patchJson(requestUrl_1, obj_1) {
+        return __awaiter3(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+          const data = JSON.stringify(obj, null, 2);
+          additionalHeaders[Headers2.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers2.Accept, MediaTypes2.ApplicationJson);
+          additionalHeaders[Headers2.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes2.ApplicationJson);
+          const res = yield this.patch(requestUrl, data, additionalHeaders);
+          return this._processResponse(res, this.requestOptions);
+        });
+      }
+      /**
+       * Makes a raw http request.
+       * All other methods such as get, post, patch, and request ultimately call this.
+       * Prefer get, del, post and patch
+       */
+      request(verb, requestUrl, data, headers) {
+        return __awaiter3(this, void 0, void 0, function* () {
+          if (this._disposed) {
+            throw new Error("Client has already been disposed.");
+          }
+          const parsedUrl = new URL(requestUrl);
+          let info2 = this._prepareRequest(verb, parsedUrl, headers);
+          const maxTries = this._allowRetries && RetryableHttpVerbs.includes(verb) ? this._maxRetries + 1 : 1;
+          let numTries = 0;
+          let response;
+          do {
+            response = yield this.requestRaw(info2, data);
+            if (response && response.message && response.message.statusCode === HttpCodes2.Unauthorized) {
+              let authenticationHandler;
+              for (const handler2 of this.handlers) {
+                if (handler2.canHandleAuthentication(response)) {
+                  authenticationHandler = handler2;
+                  break;
+                }
+              }
+              if (authenticationHandler) {
+                return authenticationHandler.handleAuthentication(this, info2, data);
+              } else {
+                return response;
+              }
+            }
+            let redirectsRemaining = this._maxRedirects;
+            while (response.message.statusCode && HttpRedirectCodes2.includes(response.message.statusCode) && this._allowRedirects && redirectsRemaining > 0) {
+              const redirectUrl = response.message.headers["location"];
+              if (!redirectUrl) {
+                break;
+              }
+              const parsedRedirectUrl = new URL(redirectUrl);
+              if (parsedUrl.protocol === "https:" && parsedUrl.protocol !== parsedRedirectUrl.protocol && !this._allowRedirectDowngrade) {
+                throw new Error("Redirect from HTTPS to HTTP protocol. This downgrade is not allowed for security reasons. If you want to allow this behavior, set the allowRedirectDowngrade option to true.");
+              }
+              yield response.readBody();
+              if (parsedRedirectUrl.hostname !== parsedUrl.hostname) {
+                for (const header in headers) {
+                  if (header.toLowerCase() === "authorization") {
+                    delete headers[header];
+                  }
+                }
+              }
+              info2 = this._prepareRequest(verb, parsedRedirectUrl, headers);
+              response = yield this.requestRaw(info2, data);
+              redirectsRemaining--;
+            }
+            if (!response.message.statusCode || !HttpResponseRetryCodes2.includes(response.message.statusCode)) {
+              return response;
+            }
+            numTries += 1;
+            if (numTries < maxTries) {
+              yield response.readBody();
+              yield this._performExponentialBackoff(numTries);
+            }
+          } while (numTries < maxTries);
+          return response;
+        });
+      }
+      /**
+       * Needs to be called if keepAlive is set to true in request options.
+       */
+      dispose() {
+        if (this._agent) {
+          this._agent.destroy();
+        }
+        this._disposed = true;
+      }
+      /**
+       * Raw request.
+       * @param info
+       * @param data
+       */
+      requestRaw(info2, data) {
+        return __awaiter3(this, void 0, void 0, function* () {
+          return new Promise((resolve, reject) => {
+            function callbackForResult(err, res) {
+              if (err) {
+                reject(err);
+              } else if (!res) {
+                reject(new Error("Unknown error"));
+              } else {
+                resolve(res);
+              }
+            }
+            this.requestRawWithCallback(info2, data, callbackForResult);
+          });
+        });
+      }
+      /**
+       * Raw request with callback.
+       * @param info
+       * @param data
+       * @param onResult
+       */
+      requestRawWithCallback(info2, data, onResult) {
+        if (typeof data === "string") {
+          if (!info2.options.headers) {
+            info2.options.headers = {};
+          }
+          info2.options.headers["Content-Length"] = Buffer.byteLength(data, "utf8");
+        }
+        let callbackCalled = false;
+        function handleResult(err, res) {
+          if (!callbackCalled) {
+            callbackCalled = true;
+            onResult(err, res);
+          }
+        }
+        const req = info2.httpModule.request(info2.options, (msg) => {
+          const res = new HttpClientResponse(msg);
+          handleResult(void 0, res);
+        });
+        let socket;
+        req.on("socket", (sock) => {
+          socket = sock;
+        });
+        req.setTimeout(this._socketTimeout || 3 * 6e4, () => {
+          if (socket) {
+            socket.end();
+          }
+          handleResult(new Error(`Request timeout: ${info2.options.path}`));
+        });
+        req.on("error", function(err) {
+          handleResult(err);
+        });
+        if (data && typeof data === "string") {
+          req.write(data, "utf8");
+        }
+        if (data && typeof data !== "string") {
+          data.on("close", function() {
+            req.end();
+          });
+          data.pipe(req);
+        } else {
+          req.end();
+        }
+      }
+      /**
+       * Gets an http agent. This function is useful when you need an http agent that handles
+       * routing through a proxy server - depending upon the url and proxy environment variables.
+       * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
+       */
+      getAgent(serverUrl) {
+        const parsedUrl = new URL(serverUrl);
+        return this._getAgent(parsedUrl);
+      }
+      getAgentDispatcher(serverUrl) {
+        const parsedUrl = new URL(serverUrl);
+        const proxyUrl = pm.getProxyUrl(parsedUrl);
+        const useProxy = proxyUrl && proxyUrl.hostname;
+        if (!useProxy) {
+          return;
+        }
+        return this._getProxyAgentDispatcher(parsedUrl, proxyUrl);
+      }
+      _prepareRequest(method, requestUrl, headers) {
+        const info2 = {};
+        info2.parsedUrl = requestUrl;
+        const usingSsl = info2.parsedUrl.protocol === "https:";
+        info2.httpModule = usingSsl ? https : http;
+        const defaultPort = usingSsl ? 443 : 80;
+        info2.options = {};
+        info2.options.host = info2.parsedUrl.hostname;
+        info2.options.port = info2.parsedUrl.port ? parseInt(info2.parsedUrl.port) : defaultPort;
+        info2.options.path = (info2.parsedUrl.pathname || "") + (info2.parsedUrl.search || "");
+        info2.options.method = method;
+        info2.options.headers = this._mergeHeaders(headers);
+        if (this.userAgent != null) {
+          info2.options.headers["user-agent"] = this.userAgent;
+        }
+        info2.options.agent = this._getAgent(info2.parsedUrl);
+        if (this.handlers) {
+          for (const handler2 of this.handlers) {
+            handler2.prepareRequest(info2.options);
+          }
+        }
+        return info2;
+      }
+      _mergeHeaders(headers) {
+        if (this.requestOptions && this.requestOptions.headers) {
+          return Object.assign({}, lowercaseKeys2(this.requestOptions.headers), lowercaseKeys2(headers || {}));
+        }
+        return lowercaseKeys2(headers || {});
+      }
+      /**
+       * Gets an existing header value or returns a default.
+       * Handles converting number header values to strings since HTTP headers must be strings.
+       * Note: This returns string | string[] since some headers can have multiple values.
+       * For headers that must always be a single string (like Content-Type), use the
+       * specialized _getExistingOrDefaultContentTypeHeader method instead.
+       */
+      _getExistingOrDefaultHeader(additionalHeaders, header, _default) {
+        let clientHeader;
+        if (this.requestOptions && this.requestOptions.headers) {
+          const headerValue = lowercaseKeys2(this.requestOptions.headers)[header];
+          if (headerValue) {
+            clientHeader = typeof headerValue === "number" ? headerValue.toString() : headerValue;
+          }
+        }
+        const additionalValue = additionalHeaders[header];
+        if (additionalValue !== void 0) {
+          return typeof additionalValue === "number" ? additionalValue.toString() : additionalValue;
+        }
+        if (clientHeader !== void 0) {
+          return clientHeader;
+        }
+        return _default;
+      }
+      /**
+       * Specialized version of _getExistingOrDefaultHeader for Content-Type header.
+       * Always returns a single string (not an array) since Content-Type should be a single value.
+       * Converts arrays to comma-separated strings and numbers to strings to ensure type safety.
+       * This was split from _getExistingOrDefaultHeader to provide stricter typing for callers
+       * that assign the result to places expecting a string (e.g., additionalHeaders[Headers.ContentType]).
+       */
+      _getExistingOrDefaultContentTypeHeader(additionalHeaders, _default) {
+        let clientHeader;
+        if (this.requestOptions && this.requestOptions.headers) {
+          const headerValue = lowercaseKeys2(this.requestOptions.headers)[Headers2.ContentType];
+          if (headerValue) {
+            if (typeof headerValue === "number") {
+              clientHeader = String(headerValue);
+            } else if (Array.isArray(headerValue)) {
+              clientHeader = headerValue.join(", ");
+            } else {
+              clientHeader = headerValue;
+            }
+          }
+        }
+        const additionalValue = additionalHeaders[Headers2.ContentType];
+        if (additionalValue !== void 0) {
+          if (typeof additionalValue === "number") {
+            return String(additionalValue);
+          } else if (Array.isArray(additionalValue)) {
+            return additionalValue.join(", ");
+          } else {
+            return additionalValue;
+          }
+        }
+        if (clientHeader !== void 0) {
+          return clientHeader;
+        }
+        return _default;
+      }
+      _getAgent(parsedUrl) {
+        let agent;
+        const proxyUrl = pm.getProxyUrl(parsedUrl);
+        const useProxy = proxyUrl && proxyUrl.hostname;
+        if (this._keepAlive && useProxy) {
+          agent = this._proxyAgent;
+        }
+        if (!useProxy) {
+          agent = this._agent;
+        }
+        if (agent) {
+          return agent;
+        }
+        const usingSsl = parsedUrl.protocol === "https:";
+        let maxSockets = 100;
+        if (this.requestOptions) {
+          maxSockets = this.requestOptions.maxSockets || http.globalAgent.maxSockets;
+        }
+        if (proxyUrl && proxyUrl.hostname) {
+          const agentOptions = {
+            maxSockets,
+            keepAlive: this._keepAlive,
+            proxy: Object.assign(Object.assign({}, (proxyUrl.username || proxyUrl.password) && {
+              proxyAuth: `${proxyUrl.username}:${proxyUrl.password}`
+            }), { host: proxyUrl.hostname, port: proxyUrl.port })
+          };
+          let tunnelAgent;
+          const overHttps = proxyUrl.protocol === "https:";
+          if (usingSsl) {
+            tunnelAgent = overHttps ? tunnel2.httpsOverHttps : tunnel2.httpsOverHttp;
+          } else {
+            tunnelAgent = overHttps ? tunnel2.httpOverHttps : tunnel2.httpOverHttp;
+          }
+          agent = tunnelAgent(agentOptions);
+          this._proxyAgent = agent;
+        }
+        if (!agent) {
+          const options = { keepAlive: this._keepAlive, maxSockets };
+          agent = usingSsl ? new https.Agent(options) : new http.Agent(options);
+          this._agent = agent;
+        }
+        if (usingSsl && this._ignoreSslError) {
+          agent.options = Object.assign(agent.options || {}, {
+            rejectUnauthorized: false
+          });
+        }
+        return agent;
+      }
+      _getProxyAgentDispatcher(parsedUrl, proxyUrl) {
+        let proxyAgent;
+        if (this._keepAlive) {
+          proxyAgent = this._proxyAgentDispatcher;
+        }
+        if (proxyAgent) {
+          return proxyAgent;
+        }
+        const usingSsl = parsedUrl.protocol === "https:";
+        proxyAgent = new undici_1.ProxyAgent(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, (proxyUrl.username || proxyUrl.password) && {
+          token: `Basic ${Buffer.from(`${proxyUrl.username}:${proxyUrl.password}`).toString("base64")}`
+        }));
+        this._proxyAgentDispatcher = proxyAgent;
+        if (usingSsl && this._ignoreSslError) {
+          proxyAgent.options = Object.assign(proxyAgent.options.requestTls || {}, {
+            rejectUnauthorized: false
+          });
+        }
+        return proxyAgent;
+      }
+      _getUserAgentWithOrchestrationId(userAgent2) {
+        const baseUserAgent = userAgent2 || "actions/http-client";
+        const orchId = process.env["ACTIONS_ORCHESTRATION_ID"];
+        if (orchId) {
+          const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, "_");
+          return `${baseUserAgent} actions_orchestration_id/${sanitizedId}`;
+        }
+        return baseUserAgent;
+      }
+      _performExponentialBackoff(retryNumber) {
+        return __awaiter3(this, void 0, void 0, function* () {
+          retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
+          const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
+          return new Promise((resolve) => setTimeout(() => resolve(), ms));
+        });
+      }
+      _processResponse(res, options) {
+        return __awaiter3(this, void 0, void 0, function* () {
+          return new Promise((resolve, reject) => __awaiter3(this, void 0, void 0, function* () {
+            const statusCode = res.message.statusCode || 0;
+            const response = {
+              statusCode,
+              result: null,
+              headers: {}
+            };
+            if (statusCode === HttpCodes2.NotFound) {
+              resolve(response);
+            }
+            function dateTimeDeserializer(key2, value) {
+              if (typeof value === "string") {
+                const a = new Date(value);
+                if (!isNaN(a.valueOf())) {
+                  return a;
+                }
+              }
+              return value;
+            }
+            let obj;
+            let contents;
+            try {
+              contents = yield res.readBody();
+              if (contents && contents.length > 0) {
+                if (options && options.deserializeDates) {
+                  obj = JSON.parse(contents, dateTimeDeserializer);
+                } else {
+                  obj = JSON.parse(contents);
+                }
+                response.result = obj;
+              }
+              response.headers = res.message.headers;
+            } catch (err) {
+            }
+            if (statusCode > 299) {
+              let msg;
+              if (obj && obj.message) {
+                msg = obj.message;
+              } else if (contents && contents.length > 0) {
+                msg = contents;
+              } else {
+                msg = `Failed request: (${statusCode})`;
+              }
+              const err = new HttpClientError(msg, statusCode);
+              err.result = response.result;
+              reject(err);
+            } else {
+              resolve(response);
+            }
+          }));
+        });
+      }
+    };
+    exports.HttpClient = HttpClient3;
+    var lowercaseKeys2 = (obj) => Object.keys(obj).reduce((c, k) => (c[k.toLowerCase()] = obj[k], c), {});
+  }
+});
+
+// node_modules/bottleneck/light.js
+var require_light = __commonJS({
+  "node_modules/bottleneck/light.js"(exports, module) {
+    (function(global2, factory) {
+      typeof exports === "object" && typeof module !== "undefined" ? module.exports = factory() : typeof define === "function" && define.amd ? define(factory) : global2.Bottleneck = factory();
+    })(exports, (function() {
+      "use strict";
+      var commonjsGlobal = typeof globalThis !== "undefined" ? globalThis : typeof window !== "undefined" ? window : typeof global !== "undefined" ? global : typeof self !== "undefined" ? self : {};
+      function getCjsExportFromNamespace(n) {
+        return n && n["default"] || n;
+      }
+      var load = function(received, defaults2, onto = {}) {
+        var k, ref2, v;
+        for (k in defaults2) {
+          v = defaults2[k];
+          onto[k] = (ref2 = received[k]) != null ? ref2 : v;
+        }
+        return onto;
+      };
+      var overwrite = function(received, defaults2, onto = {}) {
+        var k, v;
+        for (k in received) {
+          v = received[k];
+          if (defaults2[k] !== void 0) {
+            onto[k] = v;
+          }
+        }
+        return onto;
+      };
+      var parser = {
+        load,
+        overwrite
+      };
+      var DLList;
+      DLList = class DLList {
+        constructor(incr, decr) {
+          this.incr = incr;
+          this.decr = decr;
+          this._first = null;
+          this._last = null;
+          this.length = 0;
+        }
+        push(value) {
+          var node;
+          this.length++;
+          if (typeof this.incr === "function") {
+            this.incr();
+          }
+          node = {
+            value,
+            prev: this._last,
+            next: null
+          };
+          if (this._last != null) {
+            this._last.next = node;
+            this._last = node;
+          } else {
+            this._first = this._last = node;
+          }
+          return void 0;
+        }
+        shift() {
+          var value;
+          if (this._first == null) {
+            return;
+          } else {
+            this.length--;
+            if (typeof this.decr === "function") {
+              this.decr();
+            }
+          }
+          value = this._first.value;
+          if ((this._first = this._first.next) != null) {
+            this._first.prev = null;
+          } else {
+            this._last = null;
+          }
+          return value;
+        }
+        first() {
+          if (this._first != null) {
+            return this._first.value;
+          }
+        }
+        getArray() {
+          var node, ref2, results;
+          node = this._first;
+          results = [];
+          while (node != null) {
+            results.push((ref2 = node, node = node.next, ref2.value));
+          }
+          return results;
+        }
+        forEachShift(cb) {
+          var node;
+          node = this.shift();
+          while (node != null) {
+            cb(node), node = this.shift();
+          }
+          return void 0;
+        }
+        debug() {
+          var node, ref2, ref1, ref22, results;
+          node = this._first;
+          results = [];
+          while (node != null) {
+            results.push((ref2 = node, node = node.next, {
+              value: ref2.value,
+              prev: (ref1 = ref2.prev) != null ? ref1.value : void 0,
+              next: (ref22 = ref2.next) != null ? ref22.value : void 0
+            }));
+          }
+          return results;
+        }
+      };
+      var DLList_1 = DLList;
+      var Events;
+      Events = class Events {
+        constructor(instance) {
+          this.instance = instance;
+          this._events = {};
+          if (this.instance.on != null || this.instance.once != null || this.instance.removeAllListeners != null) {
+            throw new Error("An Emitter already exists for this object");
+          }
+          this.instance.on = (name, cb) => {
+            return this._addListener(name, "many", cb);
+          };
+          this.instance.once = (name, cb) => {
+            return this._addListener(name, "once", cb);
+          };
+          this.instance.removeAllListeners = (name = null) => {
+            if (name != null) {
+              return delete this._events[name];
+            } else {
+              return this._events = {};
+            }
+          };
+        }
+        _addListener(name, status, cb) {
+          var base;
+          if ((base = this._events)[name] == null) {
+            base[name] = [];
+          }
+          this._events[name].push({ cb, status });
+          return this.instance;
+        }
+        listenerCount(name) {
+          if (this._events[name] != null) {
+            return this._events[name].length;
+          } else {
+            return 0;
+          }
+        }
+        async trigger(name, ...args) {
+          var e, promises3;
+          try {
+            if (name !== "debug") {
+              this.trigger("debug", `Event triggered: ${name}`, args);
+            }
+            if (this._events[name] == null) {
+              return;
+            }
+            this._events[name] = this._events[name].filter(function(listener) {
+              return listener.status !== "none";
+            });
+            promises3 = this._events[name].map(async (listener) => {
+              var e2, returned;
+              if (listener.status === "none") {
+                return;
+              }
+              if (listener.status === "once") {
+                listener.status = "none";
+              }
+              try {
+                returned = typeof listener.cb === "function" ? listener.cb(...args) : void 0;
+                if (typeof (returned != null ? returned.then : void 0) === "function") {
+                  return await returned;
+                } else {
+                  return returned;
+                }
+              } catch (error2) {
+                e2 = error2;
+                {
+                  this.trigger("error", e2);
+                }
+                return null;
+              }
+            });
+            return (await Promise.all(promises3)).find(function(x) {
+              return x != null;
+            });
+          } catch (error2) {
+            e = error2;
+            {
+              this.trigger("error", e);
+            }
+            return null;
+          }
+        }
+      };
+      var Events_1 = Events;
+      var DLList$1, Events$1, Queues;
+      DLList$1 = DLList_1;
+      Events$1 = Events_1;
+      Queues = class Queues {
+        constructor(num_priorities) {
+          var i;
+          this.Events = new Events$1(this);
+          this._length = 0;
+          this._lists = (function() {
+            var j, ref2, results;
+            results = [];
+            for (i = j = 1, ref2 = num_priorities; 1 <= ref2 ? j <= ref2 : j >= ref2; i = 1 <= ref2 ? ++j : --j) {
+              results.push(new DLList$1((() => {
+                return this.incr();
+              }), (() => {
+                return this.decr();
+              })));
+            }
+            return results;
+          }).call(this);
+        }
+        incr() {
+          if (this._length++ === 0) {
+            return this.Events.trigger("leftzero");
+          }
+        }
+        decr() {
+          if (--this._length === 0) {
+            return this.Events.trigger("zero");
+          }
+        }
+        push(job) {
+          return this._lists[job.options.priority].push(job);
+        }
+        queued(priority) {
+          if (priority != null) {
+            return this._lists[priority].length;
+          } else {
+            return this._length;
+          }
+        }
+        shiftAll(fn) {
+          return this._lists.forEach(function(list2) {
+            return list2.forEachShift(fn);
+          });
+        }
+        getFirst(arr = this._lists) {
+          var j, len, list2;
+          for (j = 0, len = arr.length; j < len; j++) {
+            list2 = arr[j];
+            if (list2.length > 0) {
+              return list2;
+            }
+          }
+          return [];
+        }
+        shiftLastFrom(priority) {
+          return this.getFirst(this._lists.slice(priority).reverse()).shift();
+        }
+      };
+      var Queues_1 = Queues;
+      var BottleneckError;
+      BottleneckError = class BottleneckError extends Error {
+      };
+      var BottleneckError_1 = BottleneckError;
+      var BottleneckError$1, DEFAULT_PRIORITY, Job, NUM_PRIORITIES, parser$1;
+      NUM_PRIORITIES = 10;
+      DEFAULT_PRIORITY = 5;
+      parser$1 = parser;
+      BottleneckError$1 = BottleneckError_1;
+      Job = class Job {
+        constructor(task, args, options, jobDefaults, rejectOnDrop, Events2, _states, Promise2) {
+          this.task = task;
+          this.args = args;
+          this.rejectOnDrop = rejectOnDrop;
+          this.Events = Events2;
+          this._states = _states;
+          this.Promise = Promise2;
+          this.options = parser$1.load(options, jobDefaults);
+          this.options.priority = this._sanitizePriority(this.options.priority);
+          if (this.options.id === jobDefaults.id) {
+            this.options.id = `${this.options.id}-${this._randomIndex()}`;
+          }
+          this.promise = new this.Promise((_resolve, _reject) => {
+            this._resolve = _resolve;
+            this._reject = _reject;
+          });
+          this.retryCount = 0;
+        }
+        _sanitizePriority(priority) {
+          var sProperty;
+          sProperty = ~~priority !== priority ? DEFAULT_PRIORITY : priority;
+          if (sProperty < 0) {
+            return 0;
+          } else if (sProperty > NUM_PRIORITIES - 1) {
+            return NUM_PRIORITIES - 1;
+          } else {
+            return sProperty;
+          }
+        }
+        _randomIndex() {
+          return Math.random().toString(36).slice(2);
+        }
+        doDrop({ error: error2, message = "This job has been dropped by Bottleneck" } = {}) {
+          if (this._states.remove(this.options.id)) {
+            if (this.rejectOnDrop) {
+              this._reject(error2 != null ? error2 : new BottleneckError$1(message));
+            }
+            this.Events.trigger("dropped", { args: this.args, options: this.options, task: this.task, promise: this.promise });
+            return true;
+          } else {
+            return false;
+          }
+        }
+        _assertStatus(expected) {
+          var status;
+          status = this._states.jobStatus(this.options.id);
+          if (!(status === expected || expected === "DONE" && status === null)) {
+            throw new BottleneckError$1(`Invalid job status ${status}, expected ${expected}. Please open an issue at https://github.com/SGrondin/bottleneck/issues`);
+          }
+        }
+        doReceive() {
+          this._states.start(this.options.id);
+          return this.Events.trigger("received", { args: this.args, options: this.options });
+        }
+        doQueue(reachedHWM, blocked) {
+          this._assertStatus("RECEIVED");
+          this._states.next(this.options.id);
+          return this.Events.trigger("queued", { args: this.args, options: this.options, reachedHWM, blocked });
+        }
+        doRun() {
+          if (this.retryCount === 0) {
+            this._assertStatus("QUEUED");
+            this._states.next(this.options.id);
+          } else {
+            this._assertStatus("EXECUTING");
+          }
+          return this.Events.trigger("scheduled", { args: this.args, options: this.options });
+        }
+        async doExecute(chained, clearGlobalState, run2, free) {
+          var error2, eventInfo, passed;
+          if (this.retryCount === 0) {
+            this._assertStatus("RUNNING");
+            this._states.next(this.options.id);
+          } else {
+            this._assertStatus("EXECUTING");
+          }
+          eventInfo = { args: this.args, options: this.options, retryCount: this.retryCount };
+          this.Events.trigger("executing", eventInfo);
+          try {
+            passed = await (chained != null ? chained.schedule(this.options, this.task, ...this.args) : this.task(...this.args));
+            if (clearGlobalState()) {
+              this.doDone(eventInfo);
+              await free(this.options, eventInfo);
+              this._assertStatus("DONE");
+              return this._resolve(passed);
+            }
+          } catch (error1) {
+            error2 = error1;
+            return this._onFailure(error2, eventInfo, clearGlobalState, run2, free);
+          }
+        }
+        doExpire(clearGlobalState, run2, free) {
+          var error2, eventInfo;
+          if (this._states.jobStatus(this.options.id === "RUNNING")) {
+            this._states.next(this.options.id);
+          }
+          this._assertStatus("EXECUTING");
+          eventInfo = { args: this.args, options: this.options, retryCount: this.retryCount };
+          error2 = new BottleneckError$1(`This job timed out after ${this.options.expiration} ms.`);
+          return this._onFailure(error2, eventInfo, clearGlobalState, run2, free);
+        }
+        async _onFailure(error2, eventInfo, clearGlobalState, run2, free) {
+          var retry2, retryAfter;
+          if (clearGlobalState()) {
+            retry2 = await this.Events.trigger("failed", error2, eventInfo);
+            if (retry2 != null) {
+              retryAfter = ~~retry2;
+              this.Events.trigger("retry", `Retrying ${this.options.id} after ${retryAfter} ms`, eventInfo);
+              this.retryCount++;
+              return run2(retryAfter);
+            } else {
+              this.doDone(eventInfo);
+              await free(this.options, eventInfo);
+              this._assertStatus("DONE");
+              return this._reject(error2);
+            }
+          }
+        }
+        doDone(eventInfo) {
+          this._assertStatus("EXECUTING");
+          this._states.next(this.options.id);
+          return this.Events.trigger("done", eventInfo);
+        }
+      };
+      var Job_1 = Job;
+      var BottleneckError$2, LocalDatastore, parser$2;
+      parser$2 = parser;
+      BottleneckError$2 = BottleneckError_1;
+      LocalDatastore = class LocalDatastore {
+        constructor(instance, storeOptions, storeInstanceOptions) {
+          this.instance = instance;
+          this.storeOptions = storeOptions;
+          this.clientId = this.instance._randomIndex();
+          parser$2.load(storeInstanceOptions, storeInstanceOptions, this);
+          this._nextRequest = this._lastReservoirRefresh = this._lastReservoirIncrease = Date.now();
+          this._running = 0;
+          this._done = 0;
+          this._unblockTime = 0;
+          this.ready = this.Promise.resolve();
+          this.clients = {};
+          this._startHeartbeat();
+        }
+        _startHeartbeat() {
+          var base;
+          if (this.heartbeat == null && (this.storeOptions.reservoirRefreshInterval != null && this.storeOptions.reservoirRefreshAmount != null || this.storeOptions.reservoirIncreaseInterval != null && this.storeOptions.reservoirIncreaseAmount != null)) {
+            return typeof (base = this.heartbeat = setInterval(() => {
+              var amount, incr, maximum, now, reservoir;
+              now = Date.now();
+              if (this.storeOptions.reservoirRefreshInterval != null && now >= this._lastReservoirRefresh + this.storeOptions.reservoirRefreshInterval) {
+                this._lastReservoirRefresh = now;
+                this.storeOptions.reservoir = this.storeOptions.reservoirRefreshAmount;
+                this.instance._drainAll(this.computeCapacity());
+              }
+              if (this.storeOptions.reservoirIncreaseInterval != null && now >= this._lastReservoirIncrease + this.storeOptions.reservoirIncreaseInterval) {
+                ({
+                  reservoirIncreaseAmount: amount,
+                  reservoirIncreaseMaximum: maximum,
+                  reservoir
+                } = this.storeOptions);
+                this._lastReservoirIncrease = now;
+                incr = maximum != null ? Math.min(amount, maximum - reservoir) : amount;
+                if (incr > 0) {
+                  this.storeOptions.reservoir += incr;
+                  return this.instance._drainAll(this.computeCapacity());
+                }
+              }
+            }, this.heartbeatInterval)).unref === "function" ? base.unref() : void 0;
+          } else {
+            return clearInterval(this.heartbeat);
+          }
+        }
+        async __publish__(message) {
+          await this.yieldLoop();
+          return this.instance.Events.trigger("message", message.toString());
+        }
+        async __disconnect__(flush) {
+          await this.yieldLoop();
+          clearInterval(this.heartbeat);
+          return this.Promise.resolve();
+        }
+        yieldLoop(t = 0) {
+          return new this.Promise(function(resolve, reject) {
+            return setTimeout(resolve, t);
+          });
+        }
+        computePenalty() {
+          var ref2;
+          return (ref2 = this.storeOptions.penalty) != null ? ref2 : 15 * this.storeOptions.minTime || 5e3;
+        }
+        async __updateSettings__(options) {
+          await this.yieldLoop();
+          parser$2.overwrite(options, options, this.storeOptions);
+          this._startHeartbeat();
+          this.instance._drainAll(this.computeCapacity());
+          return true;
+        }
+        async __running__() {
+          await this.yieldLoop();
+          return this._running;
+        }
+        async __queued__() {
+          await this.yieldLoop();
+          return this.instance.queued();
+        }
+        async __done__() {
+          await this.yieldLoop();
+          return this._done;
+        }
+        async __groupCheck__(time) {
+          await this.yieldLoop();
+          return this._nextRequest + this.timeout < time;
+        }
+        computeCapacity() {
+          var maxConcurrent, reservoir;
+          ({ maxConcurrent, reservoir } = this.storeOptions);
+          if (maxConcurrent != null && reservoir != null) {
+            return Math.min(maxConcurrent - this._running, reservoir);
+          } else if (maxConcurrent != null) {
+            return maxConcurrent - this._running;
+          } else if (reservoir != null) {
+            return reservoir;
+          } else {
+            return null;
+          }
+        }
+        conditionsCheck(weight) {
+          var capacity;
+          capacity = this.computeCapacity();
+          return capacity == null || weight <= capacity;
+        }
+        async __incrementReservoir__(incr) {
+          var reservoir;
+          await this.yieldLoop();
+          reservoir = this.storeOptions.reservoir += incr;
+          this.instance._drainAll(this.computeCapacity());
+          return reservoir;
+        }
+        async __currentReservoir__() {
+          await this.yieldLoop();
+          return this.storeOptions.reservoir;
+        }
+        isBlocked(now) {
+          return this._unblockTime >= now;
+        }
+        check(weight, now) {
+          return this.conditionsCheck(weight) && this._nextRequest - now <= 0;
+        }
+        async __check__(weight) {
+          var now;
+          await this.yieldLoop();
+          now = Date.now();
+          return this.check(weight, now);
+        }
+        async __register__(index2, weight, expiration) {
+          var now, wait;
+          await this.yieldLoop();
+          now = Date.now();
+          if (this.conditionsCheck(weight)) {
+            this._running += weight;
+            if (this.storeOptions.reservoir != null) {
+              this.storeOptions.reservoir -= weight;
+            }
+            wait = Math.max(this._nextRequest - now, 0);
+            this._nextRequest = now + wait + this.storeOptions.minTime;
+            return {
+              success: true,
+              wait,
+              reservoir: this.storeOptions.reservoir
+            };
+          } else {
+            return {
+              success: false
+            };
+          }
+        }
+        strategyIsBlock() {
+          return this.storeOptions.strategy === 3;
+        }
+        async __submit__(queueLength, weight) {
+          var blocked, now, reachedHWM;
+          await this.yieldLoop();
+          if (this.storeOptions.maxConcurrent != null && weight > this.storeOptions.maxConcurrent) {
+            throw new BottleneckError$2(`Impossible to add a job having a weight of ${weight} to a limiter having a maxConcurrent setting of ${this.storeOptions.maxConcurrent}`);
+          }
+          now = Date.now();
+          reachedHWM = this.storeOptions.highWater != null && queueLength === this.storeOptions.highWater && !this.check(weight, now);
+          blocked = this.strategyIsBlock() && (reachedHWM || this.isBlocked(now));
+          if (blocked) {
+            this._unblockTime = now + this.computePenalty();
+            this._nextRequest = this._unblockTime + this.storeOptions.minTime;
+            this.instance._dropAllQueued();
+          }
+          return {
+            reachedHWM,
+            blocked,
+            strategy: this.storeOptions.strategy
+          };
+        }
+        async __free__(index2, weight) {
+          await this.yieldLoop();
+          this._running -= weight;
+          this._done += weight;
+          this.instance._drainAll(this.computeCapacity());
+          return {
+            running: this._running
+          };
+        }
+      };
+      var LocalDatastore_1 = LocalDatastore;
+      var BottleneckError$3, States;
+      BottleneckError$3 = BottleneckError_1;
+      States = class States {
+        constructor(status1) {
+          this.status = status1;
+          this._jobs = {};
+          this.counts = this.status.map(function() {
+            return 0;
+          });
+        }
+        next(id) {
+          var current, next;
+          current = this._jobs[id];
+          next = current + 1;
+          if (current != null && next < this.status.length) {
+            this.counts[current]--;
+            this.counts[next]++;
+            return this._jobs[id]++;
+          } else if (current != null) {
+            this.counts[current]--;
+            return delete this._jobs[id];
+          }
+        }
+        start(id) {
+          var initial;
+          initial = 0;
+          this._jobs[id] = initial;
+          return this.counts[initial]++;
+        }
+        remove(id) {
+          var current;
+          current = this._jobs[id];
+          if (current != null) {
+            this.counts[current]--;
+            delete this._jobs[id];
+          }
+          return current != null;
+        }
+        jobStatus(id) {
+          var ref2;
+          return (ref2 = this.status[this._jobs[id]]) != null ? ref2 : null;
+        }
+        statusJobs(status) {
+          var k, pos, ref2, results, v;
+          if (status != null) {
+            pos = this.status.indexOf(status);
+            if (pos < 0) {
+              throw new BottleneckError$3(`status must be one of ${this.status.join(", ")}`);
+            }
+            ref2 = this._jobs;
+            results = [];
+            for (k in ref2) {
+              v = ref2[k];
+              if (v === pos) {
+                results.push(k);
+              }
+            }
+            return results;
+          } else {
+            return Object.keys(this._jobs);
+          }
+        }
+        statusCounts() {
+          return this.counts.reduce(((acc, v, i) => {
+            acc[this.status[i]] = v;
+            return acc;
+          }), {});
+        }
+      };
+      var States_1 = States;
+      var DLList$2, Sync;
+      DLList$2 = DLList_1;
+      Sync = class Sync {
+        constructor(name, Promise2) {
+          this.schedule = this.schedule.bind(this);
+          this.name = name;
+          this.Promise = Promise2;
+          this._running = 0;
+          this._queue = new DLList$2();
+        }
+        isEmpty() {
+          return this._queue.length === 0;
+        }
+        async _tryToRun() {
+          var args, cb, error2, reject, resolve, returned, task;
+          if (this._running < 1 && this._queue.length > 0) {
+            this._running++;
+            ({ task, args, resolve, reject } = this._queue.shift());
+            cb = await (async function() {
+              try {
+                returned = await task(...args);
+                return function() {
+                  return resolve(returned);
+                };
+              } catch (error1) {
+                error2 = error1;
+                return function() {
+                  return reject(error2);
+                };
+              }
+            })();
+            this._running--;
+            this._tryToRun();
+            return cb();
+          }
+        }
+        schedule(task, ...args) {
+          var promise, reject, resolve;
+          resolve = reject = null;
+          promise = new this.Promise(function(_resolve, _reject) {
+            resolve = _resolve;
+            return reject = _reject;
+          });
+          this._queue.push({ task, args, resolve, reject });
+          this._tryToRun();
+          return promise;
+        }
+      };
+      var Sync_1 = Sync;
+      var version = "2.19.5";
+      var version$1 = {
+        version
+      };
+      var version$2 = /* @__PURE__ */ Object.freeze({
+        version,
+        default: version$1
+      });
+      var require$$2 = () => console.log("You must import the full version of Bottleneck in order to use this feature.");
+      var require$$3 = () => console.log("You must import the full version of Bottleneck in order to use this feature.");
+      var require$$4 = () => console.log("You must import the full version of Bottleneck in order to use this feature.");
+      var Events$2, Group, IORedisConnection$1, RedisConnection$1, Scripts$1, parser$3;
+      parser$3 = parser;
+      Events$2 = Events_1;
+      RedisConnection$1 = require$$2;
+      IORedisConnection$1 = require$$3;
+      Scripts$1 = require$$4;
+      Group = (function() {
+        class Group2 {
+          constructor(limiterOptions = {}) {
+            this.deleteKey = this.deleteKey.bind(this);
+            this.limiterOptions = limiterOptions;
+            parser$3.load(this.limiterOptions, this.defaults, this);
+            this.Events = new Events$2(this);
+            this.instances = {};
+            this.Bottleneck = Bottleneck_1;
+            this._startAutoCleanup();
+            this.sharedConnection = this.connection != null;
+            if (this.connection == null) {
+              if (this.limiterOptions.datastore === "redis") {
+                this.connection = new RedisConnection$1(Object.assign({}, this.limiterOptions, { Events: this.Events }));
+              } else if (this.limiterOptions.datastore === "ioredis") {
+                this.connection = new IORedisConnection$1(Object.assign({}, this.limiterOptions, { Events: this.Events }));
+              }
+            }
+          }
+          key(key2 = "") {
+            var ref2;
+            return (ref2 = this.instances[key2]) != null ? ref2 : (() => {
+              var limiter;
+              limiter = this.instances[key2] = new this.Bottleneck(Object.assign(this.limiterOptions, {
+                id: `${this.id}-${key2}`,
+                timeout: this.timeout,
+                connection: this.connection
+              }));
+              this.Events.trigger("created", limiter, key2);
+              return limiter;
+            })();
+          }
+          async deleteKey(key2 = "") {
+            var deleted, instance;
+            instance = this.instances[key2];
+            if (this.connection) {
+              deleted = await this.connection.__runCommand__(["del", ...Scripts$1.allKeys(`${this.id}-${key2}`)]);
+            }
+            if (instance != null) {
+              delete this.instances[key2];
+              await instance.disconnect();
+            }
+            return instance != null || deleted > 0;
+          }
+          limiters() {
+            var k, ref2, results, v;
+            ref2 = this.instances;
+            results = [];
+            for (k in ref2) {
+              v = ref2[k];
+              results.push({
+                key: k,
+                limiter: v
+              });
+            }
+            return results;
+          }
+          keys() {
+            return Object.keys(this.instances);
+          }
+          async clusterKeys() {
+            var cursor, end, found, i, k, keys, len, next, start;
+            if (this.connection == null) {
+              return this.Promise.resolve(this.keys());
+            }
+            keys = [];
+            cursor = null;
+            start = `b_${this.id}-`.length;
+            end = "_settings".length;
+            while (cursor !== 0) {
+              [next, found] = await this.connection.__runCommand__(["scan", cursor != null ? cursor : 0, "match", `b_${this.id}-*_settings`, "count", 1e4]);
+              cursor = ~~next;
+              for (i = 0, len = found.length; i < len; i++) {
+                k = found[i];
+                keys.push(k.slice(start, -end));
+              }
+            }
+            return keys;
+          }
+          _startAutoCleanup() {
+            var base;
+            clearInterval(this.interval);
+            return typeof (base = this.interval = setInterval(async () => {
+              var e, k, ref2, results, time, v;
+              time = Date.now();
+              ref2 = this.instances;
+              results = [];
+              for (k in ref2) {
+                v = ref2[k];
+                try {
+                  if (await v._store.__groupCheck__(time)) {
+                    results.push(this.deleteKey(k));
+                  } else {
+                    results.push(void 0);
+                  }
+                } catch (error2) {
+                  e = error2;
+                  results.push(v.Events.trigger("error", e));
+                }
+              }
+              return results;
+            }, this.timeout / 2)).unref === "function" ? base.unref() : void 0;
+          }
+          updateSettings(options = {}) {
+            parser$3.overwrite(options, this.defaults, this);
+            parser$3.overwrite(options, options, this.limiterOptions);
+            if (options.timeout != null) {
+              return this._startAutoCleanup();
+            }
+          }
+          disconnect(flush = true) {
+            var ref2;
+            if (!this.sharedConnection) {
+              return (ref2 = this.connection) != null ? ref2.disconnect(flush) : void 0;
+            }
+          }
+        }
+        Group2.prototype.defaults = {
+          timeout: 1e3 * 60 * 5,
+          connection: null,
+          Promise,
+          id: "group-key"
+        };
+        return Group2;
+      }).call(commonjsGlobal);
+      var Group_1 = Group;
+      var Batcher, Events$3, parser$4;
+      parser$4 = parser;
+      Events$3 = Events_1;
+      Batcher = (function() {
+        class Batcher2 {
+          constructor(options = {}) {
+            this.options = options;
+            parser$4.load(this.options, this.defaults, this);
+            this.Events = new Events$3(this);
+            this._arr = [];
+            this._resetPromise();
+            this._lastFlush = Date.now();
+          }
+          _resetPromise() {
+            return this._promise = new this.Promise((res, rej) => {
+              return this._resolve = res;
+            });
+          }
+          _flush() {
+            clearTimeout(this._timeout);
+            this._lastFlush = Date.now();
+            this._resolve();
+            this.Events.trigger("batch", this._arr);
+            this._arr = [];
+            return this._resetPromise();
+          }
+          add(data) {
+            var ret;
+            this._arr.push(data);
+            ret = this._promise;
+            if (this._arr.length === this.maxSize) {
+              this._flush();
+            } else if (this.maxTime != null && this._arr.length === 1) {
+              this._timeout = setTimeout(() => {
+                return this._flush();
+              }, this.maxTime);
+            }
+            return ret;
+          }
+        }
+        Batcher2.prototype.defaults = {
+          maxTime: null,
+          maxSize: null,
+          Promise
+        };
+        return Batcher2;
+      }).call(commonjsGlobal);
+      var Batcher_1 = Batcher;
+      var require$$4$1 = () => console.log("You must import the full version of Bottleneck in order to use this feature.");
+      var require$$8 = getCjsExportFromNamespace(version$2);
+      var Bottleneck2, DEFAULT_PRIORITY$1, Events$4, Job$1, LocalDatastore$1, NUM_PRIORITIES$1, Queues$1, RedisDatastore$1, States$1, Sync$1, parser$5, splice = [].splice;
+      NUM_PRIORITIES$1 = 10;
+      DEFAULT_PRIORITY$1 = 5;
+      parser$5 = parser;
+      Queues$1 = Queues_1;
+      Job$1 = Job_1;
+      LocalDatastore$1 = LocalDatastore_1;
+      RedisDatastore$1 = require$$4$1;
+      Events$4 = Events_1;
+      States$1 = States_1;
+      Sync$1 = Sync_1;
+      Bottleneck2 = (function() {
+        class Bottleneck3 {
+          constructor(options = {}, ...invalid2) {
+            var storeInstanceOptions, storeOptions;
+            this._addToQueue = this._addToQueue.bind(this);
+            this._validateOptions(options, invalid2);
+            parser$5.load(options, this.instanceDefaults, this);
+            this._queues = new Queues$1(NUM_PRIORITIES$1);
+            this._scheduled = {};
+            this._states = new States$1(["RECEIVED", "QUEUED", "RUNNING", "EXECUTING"].concat(this.trackDoneStatus ? ["DONE"] : []));
+            this._limiter = null;
+            this.Events = new Events$4(this);
+            this._submitLock = new Sync$1("submit", this.Promise);
+            this._registerLock = new Sync$1("register", this.Promise);
+            storeOptions = parser$5.load(options, this.storeDefaults, {});
+            this._store = (function() {
+              if (this.datastore === "redis" || this.datastore === "ioredis" || this.connection != null) {
+                storeInstanceOptions = parser$5.load(options, this.redisStoreDefaults, {});
+                return new RedisDatastore$1(this, storeOptions, storeInstanceOptions);
+              } else if (this.datastore === "local") {
+                storeInstanceOptions = parser$5.load(options, this.localStoreDefaults, {});
+                return new LocalDatastore$1(this, storeOptions, storeInstanceOptions);
+              } else {
+                throw new Bottleneck3.prototype.BottleneckError(`Invalid datastore type: ${this.datastore}`);
+              }
+            }).call(this);
+            this._queues.on("leftzero", () => {
+              var ref2;
+              return (ref2 = this._store.heartbeat) != null ? typeof ref2.ref === "function" ? ref2.ref() : void 0 : void 0;
+            });
+            this._queues.on("zero", () => {
+              var ref2;
+              return (ref2 = this._store.heartbeat) != null ? typeof ref2.unref === "function" ? ref2.unref() : void 0 : void 0;
+            });
+          }
+          _validateOptions(options, invalid2) {
+            if (!(options != null && typeof options === "object" && invalid2.length === 0)) {
+              throw new Bottleneck3.prototype.BottleneckError("Bottleneck v2 takes a single object argument. Refer to https://github.com/SGrondin/bottleneck#upgrading-to-v2 if you're upgrading from Bottleneck v1.");
+            }
+          }
+          ready() {
+            return this._store.ready;
+          }
+          clients() {
+            return this._store.clients;
+          }
+          channel() {
+            return `b_${this.id}`;
+          }
+          channel_client() {
+            return `b_${this.id}_${this._store.clientId}`;
+          }
+          publish(message) {
+            return this._store.__publish__(message);
+          }
+          disconnect(flush = true) {
+            return this._store.__disconnect__(flush);
+          }
+          chain(_limiter) {
+            this._limiter = _limiter;
+            return this;
+          }
+          queued(priority) {
+            return this._queues.queued(priority);
+          }
+          clusterQueued() {
+            return this._store.__queued__();
+          }
+          empty() {
+            return this.queued() === 0 && this._submitLock.isEmpty();
+          }
+          running() {
+            return this._store.__running__();
+          }
+          done() {
+            return this._store.__done__();
+          }
+          jobStatus(id) {
+            return this._states.jobStatus(id);
+          }
+          jobs(status) {
+            return this._states.statusJobs(status);
+          }
+          counts() {
+            return this._states.statusCounts();
+          }
+          _randomIndex() {
+            return Math.random().toString(36).slice(2);
+          }
+          check(weight = 1) {
+            return this._store.__check__(weight);
+          }
+          _clearGlobalState(index2) {
+            if (this._scheduled[index2] != null) {
+              clearTimeout(this._scheduled[index2].expiration);
+              delete this._scheduled[index2];
+              return true;
+            } else {
+              return false;
+            }
+          }
+          async _free(index2, job, options, eventInfo) {
+            var e, running;
+            try {
+              ({ running } = await this._store.__free__(index2, options.weight));
+              this.Events.trigger("debug", `Freed ${options.id}`, eventInfo);
+              if (running === 0 && this.empty()) {
+                return this.Events.trigger("idle");
+              }
+            } catch (error1) {
+              e = error1;
+              return this.Events.trigger("error", e);
+            }
+          }
+          _run(index2, job, wait) {
+            var clearGlobalState, free, run2;
+            job.doRun();
+            clearGlobalState = this._clearGlobalState.bind(this, index2);
+            run2 = this._run.bind(this, index2, job);
+            free = this._free.bind(this, index2, job);
+            return this._scheduled[index2] = {
+              timeout: setTimeout(() => {
+                return job.doExecute(this._limiter, clearGlobalState, run2, free);
+              }, wait),
+              expiration: job.options.expiration != null ? setTimeout(function() {
+                return job.doExpire(clearGlobalState, run2, free);
+              }, wait + job.options.expiration) : void 0,
+              job
+            };
+          }
+          _drainOne(capacity) {
+            return this._registerLock.schedule(() => {
+              var args, index2, next, options, queue;
+              if (this.queued() === 0) {
+                return this.Promise.resolve(null);
+              }
+              queue = this._queues.getFirst();
+              ({ options, args } = next = queue.first());
+              if (capacity != null && options.weight > capacity) {
+                return this.Promise.resolve(null);
+              }
+              this.Events.trigger("debug", `Draining ${options.id}`, { args, options });
+              index2 = this._randomIndex();
+              return this._store.__register__(index2, options.weight, options.expiration).then(({ success, wait, reservoir }) => {
+                var empty;
+                this.Events.trigger("debug", `Drained ${options.id}`, { success, args, options });
+                if (success) {
+                  queue.shift();
+                  empty = this.empty();
+                  if (empty) {
+                    this.Events.trigger("empty");
+                  }
+                  if (reservoir === 0) {
+                    this.Events.trigger("depleted", empty);
+                  }
+                  this._run(index2, next, wait);
+                  return this.Promise.resolve(options.weight);
+                } else {
+                  return this.Promise.resolve(null);
+                }
+              });
+            });
+          }
+          _drainAll(capacity, total = 0) {
+            return this._drainOne(capacity).then((drained) => {
+              var newCapacity;
+              if (drained != null) {
+                newCapacity = capacity != null ? capacity - drained : capacity;
+                return this._drainAll(newCapacity, total + drained);
+              } else {
+                return this.Promise.resolve(total);
+              }
+            }).catch((e) => {
+              return this.Events.trigger("error", e);
+            });
+          }
+          _dropAllQueued(message) {
+            return this._queues.shiftAll(function(job) {
+              return job.doDrop({ message });
+            });
+          }
+          stop(options = {}) {
+            var done, waitForExecuting;
+            options = parser$5.load(options, this.stopDefaults);
+            waitForExecuting = (at) => {
+              var finished;
+              finished = () => {
+                var counts;
+                counts = this._states.counts;
+                return counts[0] + counts[1] + counts[2] + counts[3] === at;
+              };
+              return new this.Promise((resolve, reject) => {
+                if (finished()) {
+                  return resolve();
+                } else {
+                  return this.on("done", () => {
+                    if (finished()) {
+                      this.removeAllListeners("done");
+                      return resolve();
+                    }
+                  });
+                }
+              });
+            };
+            done = options.dropWaitingJobs ? (this._run = function(index2, next) {
+              return next.doDrop({
+                message: options.dropErrorMessage
+              });
+            }, this._drainOne = () => {
+              return this.Promise.resolve(null);
+            }, this._registerLock.schedule(() => {
+              return this._submitLock.schedule(() => {
+                var k, ref2, v;
+                ref2 = this._scheduled;
+                for (k in ref2) {
+                  v = ref2[k];
+                  if (this.jobStatus(v.job.options.id) === "RUNNING") {
+                    clearTimeout(v.timeout);
+                    clearTimeout(v.expiration);
+                    v.job.doDrop({
+                      message: options.dropErrorMessage
+                    });
+                  }
+                }
+                this._dropAllQueued(options.dropErrorMessage);
+                return waitForExecuting(0);
+              });
+            })) : this.schedule({
+              priority: NUM_PRIORITIES$1 - 1,
+              weight: 0
+            }, () => {
+              return waitForExecuting(1);
+            });
+            this._receive = function(job) {
+              return job._reject(new Bottleneck3.prototype.BottleneckError(options.enqueueErrorMessage));
+            };
+            this.stop = () => {
+              return this.Promise.reject(new Bottleneck3.prototype.BottleneckError("stop() has already been called"));
+            };
+            return done;
+          }
+          async _addToQueue(job) {
+            var args, blocked, error2, options, reachedHWM, shifted, strategy;
+            ({ args, options } = job);
+            try {
+              ({ reachedHWM, blocked, strategy } = await this._store.__submit__(this.queued(), options.weight));
+            } catch (error1) {
+              error2 = error1;
+              this.Events.trigger("debug", `Could not queue ${options.id}`, { args, options, error: error2 });
+              job.doDrop({ error: error2 });
+              return false;
+            }
+            if (blocked) {
+              job.doDrop();
+              return true;
+            } else if (reachedHWM) {
+              shifted = strategy === Bottleneck3.prototype.strategy.LEAK ? this._queues.shiftLastFrom(options.priority) : strategy === Bottleneck3.prototype.strategy.OVERFLOW_PRIORITY ? this._queues.shiftLastFrom(options.priority + 1) : strategy === Bottleneck3.prototype.strategy.OVERFLOW ? job : void 0;
+              if (shifted != null) {
+                shifted.doDrop();
+              }
+              if (shifted == null || strategy === Bottleneck3.prototype.strategy.OVERFLOW) {
+                if (shifted == null) {
+                  job.doDrop();
+                }
+                return reachedHWM;
+              }
+            }
+            job.doQueue(reachedHWM, blocked);
+            this._queues.push(job);
+            await this._drainAll();
+            return reachedHWM;
+          }
+          _receive(job) {
+            if (this._states.jobStatus(job.options.id) != null) {
+              job._reject(new Bottleneck3.prototype.BottleneckError(`A job with the same id already exists (id=${job.options.id})`));
+              return false;
+            } else {
+              job.doReceive();
+              return this._submitLock.schedule(this._addToQueue, job);
+            }
+          }
+          submit(...args) {
+            var cb, fn, job, options, ref2, ref1, task;
+            if (typeof args[0] === "function") {
+              ref2 = args, [fn, ...args] = ref2, [cb] = splice.call(args, -1);
+              options = parser$5.load({}, this.jobDefaults);
+            } else {
+              ref1 = args, [options, fn, ...args] = ref1, [cb] = splice.call(args, -1);
+              options = parser$5.load(options, this.jobDefaults);
+            }
+            task = (...args2) => {
+              return new this.Promise(function(resolve, reject) {
+                return fn(...args2, function(...args3) {
+                  return (args3[0] != null ? reject : resolve)(args3);
+                });
+              });
+            };
+            job = new Job$1(task, args, options, this.jobDefaults, this.rejectOnDrop, this.Events, this._states, this.Promise);
+            job.promise.then(function(args2) {
+              return typeof cb === "function" ? cb(...args2) : void 0;
+            }).catch(function(args2) {
+              if (Array.isArray(args2)) {
+                return typeof cb === "function" ? cb(...args2) : void 0;
+              } else {
+                return typeof cb === "function" ? cb(args2) : void 0;
+              }
+            });
+            return this._receive(job);
+          }
+          schedule(...args) {
+            var job, options, task;
+            if (typeof args[0] === "function") {
+              [task, ...args] = args;
+              options = {};
+            } else {
+              [options, task, ...args] = args;
+            }
+            job = new Job$1(task, args, options, this.jobDefaults, this.rejectOnDrop, this.Events, this._states, this.Promise);
+            this._receive(job);
+            return job.promise;
+          }
+          wrap(fn) {
+            var schedule, wrapped;
+            schedule = this.schedule.bind(this);
+            wrapped = function(...args) {
+              return schedule(fn.bind(this), ...args);
+            };
+            wrapped.withOptions = function(options, ...args) {
+              return schedule(options, fn, ...args);
+            };
+            return wrapped;
+          }
+          async updateSettings(options = {}) {
+            await this._store.__updateSettings__(parser$5.overwrite(options, this.storeDefaults));
+            parser$5.overwrite(options, this.instanceDefaults, this);
+            return this;
+          }
+          currentReservoir() {
+            return this._store.__currentReservoir__();
+          }
+          incrementReservoir(incr = 0) {
+            return this._store.__incrementReservoir__(incr);
+          }
+        }
+        Bottleneck3.default = Bottleneck3;
+        Bottleneck3.Events = Events$4;
+        Bottleneck3.version = Bottleneck3.prototype.version = require$$8.version;
+        Bottleneck3.strategy = Bottleneck3.prototype.strategy = {
+          LEAK: 1,
+          OVERFLOW: 2,
+          OVERFLOW_PRIORITY: 4,
+          BLOCK: 3
+        };
+        Bottleneck3.BottleneckError = Bottleneck3.prototype.BottleneckError = BottleneckError_1;
+        Bottleneck3.Group = Bottleneck3.prototype.Group = Group_1;
+        Bottleneck3.RedisConnection = Bottleneck3.prototype.RedisConnection = require$$2;
+        Bottleneck3.IORedisConnection = Bottleneck3.prototype.IORedisConnection = require$$3;
+        Bottleneck3.Batcher = Bottleneck3.prototype.Batcher = Batcher_1;
+        Bottleneck3.prototype.jobDefaults = {
+          priority: DEFAULT_PRIORITY$1,
+          weight: 1,
+          expiration: null,
+          id: "<no-id>"
+        };
+        Bottleneck3.prototype.storeDefaults = {
+          maxConcurrent: null,
+          minTime: 0,
+          highWater: null,
+          strategy: Bottleneck3.prototype.strategy.LEAK,
+          penalty: null,
+          reservoir: null,
+          reservoirRefreshInterval: null,
+          reservoirRefreshAmount: null,
+          reservoirIncreaseInterval: null,
+          reservoirIncreaseAmount: null,
+          reservoirIncreaseMaximum: null
+        };
+        Bottleneck3.prototype.localStoreDefaults = {
+          Promise,
+          timeout: null,
+          heartbeatInterval: 250
+        };
+        Bottleneck3.prototype.redisStoreDefaults = {
+          Promise,
+          timeout: null,
+          heartbeatInterval: 5e3,
+          clientTimeout: 1e4,
+          Redis: null,
+          clientOptions: {},
+          clusterNodes: null,
+          clearDatastore: false,
+          connection: null
+        };
+        Bottleneck3.prototype.instanceDefaults = {
+          datastore: "local",
+          connection: null,
+          id: "<no-id>",
+          rejectOnDrop: true,
+          trackDoneStatus: false,
+          Promise
+        };
+        Bottleneck3.prototype.stopDefaults = {
+          enqueueErrorMessage: "This limiter has been stopped and cannot accept new jobs.",
+          dropWaitingJobs: true,
+          dropErrorMessage: "This limiter has been stopped."
+        };
+        return Bottleneck3;
+      }).call(commonjsGlobal);
+      var Bottleneck_1 = Bottleneck2;
+      var lib = Bottleneck_1;
+      return lib;
+    }));
+  }
+});
+
 // node_modules/inherits/inherits_browser.js
 var require_inherits_browser = __commonJS({
   "node_modules/inherits/inherits_browser.js"(exports, module) {
@@ -27889,8 +30390,8 @@ var require_safe_buffer = __commonJS({
     var buffer = __require("buffer");
     var Buffer2 = buffer.Buffer;
     function copyProps(src, dst) {
-      for (var key in src) {
-        dst[key] = src[key];
+      for (var key2 in src) {
+        dst[key2] = src[key2];
       }
     }
     if (Buffer2.from && Buffer2.alloc && Buffer2.allocUnsafe && Buffer2.allocUnsafeSlow) {
@@ -29567,7 +32068,7 @@ var require_sha1 = __commonJS({
 });
 
 // node_modules/async-lock/lib/index.js
-var require_lib = __commonJS({
+var require_lib2 = __commonJS({
   "node_modules/async-lock/lib/index.js"(exports, module) {
     "use strict";
     var AsyncLock = function(opts) {
@@ -29596,9 +32097,9 @@ var require_lib = __commonJS({
     AsyncLock.DEFAULT_MAX_OCCUPATION_TIME = 0;
     AsyncLock.DEFAULT_MAX_EXECUTION_TIME = 0;
     AsyncLock.DEFAULT_MAX_PENDING = 1e3;
-    AsyncLock.prototype.acquire = function(key, fn, cb, opts) {
-      if (Array.isArray(key)) {
-        return this._acquireBatch(key, fn, cb, opts);
+    AsyncLock.prototype.acquire = function(key2, fn, cb, opts) {
+      if (Array.isArray(key2)) {
+        return this._acquireBatch(key2, fn, cb, opts);
       }
       if (typeof fn !== "function") {
         throw new Error("You must pass a function to execute");
@@ -29630,11 +32131,11 @@ var require_lib = __commonJS({
           executionTimer = null;
         }
         if (locked) {
-          if (!!self2.queues[key] && self2.queues[key].length === 0) {
-            delete self2.queues[key];
+          if (!!self2.queues[key2] && self2.queues[key2].length === 0) {
+            delete self2.queues[key2];
           }
           if (self2.domainReentrant) {
-            delete self2.domains[key];
+            delete self2.domains[key2];
           }
         }
         if (!resolved) {
@@ -29652,8 +32153,8 @@ var require_lib = __commonJS({
           resolved = true;
         }
         if (locked) {
-          if (!!self2.queues[key] && self2.queues[key].length > 0) {
-            self2.queues[key].shift()();
+          if (!!self2.queues[key2] && self2.queues[key2].length > 0) {
+            self2.queues[key2].shift()();
           }
         }
       };
@@ -29666,13 +32167,13 @@ var require_lib = __commonJS({
           timer = null;
         }
         if (self2.domainReentrant && locked) {
-          self2.domains[key] = process.domain;
+          self2.domains[key2] = process.domain;
         }
         var maxExecutionTime = opts.maxExecutionTime || self2.maxExecutionTime;
         if (maxExecutionTime) {
           executionTimer = setTimeout(function() {
-            if (!!self2.queues[key]) {
-              done(locked, new Error("Maximum execution time is exceeded " + key));
+            if (!!self2.queues[key2]) {
+              done(locked, new Error("Maximum execution time is exceeded " + key2));
             }
           }, maxExecutionTime);
         }
@@ -29705,35 +32206,35 @@ var require_lib = __commonJS({
         exec = process.domain.bind(exec);
       }
       var maxPending = opts.maxPending || self2.maxPending;
-      if (!self2.queues[key]) {
-        self2.queues[key] = [];
+      if (!self2.queues[key2]) {
+        self2.queues[key2] = [];
         exec(true);
-      } else if (self2.domainReentrant && !!process.domain && process.domain === self2.domains[key]) {
+      } else if (self2.domainReentrant && !!process.domain && process.domain === self2.domains[key2]) {
         exec(false);
-      } else if (self2.queues[key].length >= maxPending) {
-        done(false, new Error("Too many pending tasks in queue " + key));
+      } else if (self2.queues[key2].length >= maxPending) {
+        done(false, new Error("Too many pending tasks in queue " + key2));
       } else {
         var taskFn = function() {
           exec(true);
         };
         if (opts.skipQueue) {
-          self2.queues[key].unshift(taskFn);
+          self2.queues[key2].unshift(taskFn);
         } else {
-          self2.queues[key].push(taskFn);
+          self2.queues[key2].push(taskFn);
         }
         var timeout = opts.timeout || self2.timeout;
         if (timeout) {
           timer = setTimeout(function() {
             timer = null;
-            done(false, new Error("async-lock timed out in queue " + key));
+            done(false, new Error("async-lock timed out in queue " + key2));
           }, timeout);
         }
       }
       var maxOccupationTime = opts.maxOccupationTime || self2.maxOccupationTime;
       if (maxOccupationTime) {
         occupationTimer = setTimeout(function() {
-          if (!!self2.queues[key]) {
-            done(false, new Error("Maximum occupation time is exceeded in queue " + key));
+          if (!!self2.queues[key2]) {
+            done(false, new Error("Maximum occupation time is exceeded in queue " + key2));
           }
         }, maxOccupationTime);
       }
@@ -29743,11 +32244,11 @@ var require_lib = __commonJS({
     };
     AsyncLock.prototype._acquireBatch = function(keys, fn, cb, opts) {
       var seen = /* @__PURE__ */ Object.create(null);
-      keys = keys.filter(function(key) {
-        if (seen[key]) {
+      keys = keys.filter(function(key2) {
+        if (seen[key2]) {
           return false;
         }
-        seen[key] = true;
+        seen[key2] = true;
         return true;
       });
       if (typeof cb !== "function") {
@@ -29755,13 +32256,13 @@ var require_lib = __commonJS({
         cb = null;
       }
       var self2 = this;
-      var getFn = function(key, fn2) {
+      var getFn = function(key2, fn2) {
         return function(cb2) {
-          self2.acquire(key, fn2, cb2, opts);
+          self2.acquire(key2, fn2, cb2, opts);
         };
       };
-      var fnx = keys.reduceRight(function(prev, key) {
-        return getFn(key, prev);
+      var fnx = keys.reduceRight(function(prev, key2) {
+        return getFn(key2, prev);
       }, fn);
       if (typeof cb === "function") {
         fnx(cb);
@@ -29781,11 +32282,11 @@ var require_lib = __commonJS({
         });
       }
     };
-    AsyncLock.prototype.isBusy = function(key) {
-      if (!key) {
+    AsyncLock.prototype.isBusy = function(key2) {
+      if (!key2) {
         return Object.keys(this.queues).length > 0;
       } else {
-        return !!this.queues[key];
+        return !!this.queues[key2];
       }
     };
     AsyncLock.prototype._promiseTry = function(fn) {
@@ -29803,12 +32304,12 @@ var require_lib = __commonJS({
 var require_async_lock = __commonJS({
   "node_modules/async-lock/index.js"(exports, module) {
     "use strict";
-    module.exports = require_lib();
+    module.exports = require_lib2();
   }
 });
 
 // node_modules/clean-git-ref/lib/index.js
-var require_lib2 = __commonJS({
+var require_lib3 = __commonJS({
   "node_modules/clean-git-ref/lib/index.js"(exports, module) {
     "use strict";
     function escapeRegExp(string) {
@@ -29943,8 +32444,8 @@ var require_common = __commonJS({
   "node_modules/pako/lib/utils/common.js"(exports) {
     "use strict";
     var TYPED_OK = typeof Uint8Array !== "undefined" && typeof Uint16Array !== "undefined" && typeof Int32Array !== "undefined";
-    function _has(obj, key) {
-      return Object.prototype.hasOwnProperty.call(obj, key);
+    function _has(obj, key2) {
+      return Object.prototype.hasOwnProperty.call(obj, key2);
     }
     exports.assign = function(obj) {
       var sources = Array.prototype.slice.call(arguments, 1);
@@ -33907,7 +36408,7 @@ var require_inflate = __commonJS({
 });
 
 // node_modules/pako/lib/zlib/constants.js
-var require_constants6 = __commonJS({
+var require_constants7 = __commonJS({
   "node_modules/pako/lib/zlib/constants.js"(exports, module) {
     "use strict";
     module.exports = {
@@ -33980,7 +36481,7 @@ var require_inflate2 = __commonJS({
     var zlib_inflate = require_inflate();
     var utils = require_common();
     var strings = require_strings();
-    var c = require_constants6();
+    var c = require_constants7();
     var msg = require_messages();
     var ZStream = require_zstream();
     var GZheader = require_gzheader();
@@ -34154,7 +36655,7 @@ var require_pako = __commonJS({
     var assign = require_common().assign;
     var deflate = require_deflate2();
     var inflate = require_inflate2();
-    var constants3 = require_constants6();
+    var constants3 = require_constants7();
     var pako = {};
     assign(pako, deflate, inflate, constants3);
     module.exports = pako;
@@ -34205,8 +36706,8 @@ var require_pify = __commonJS({
       if (!(input !== null && (objType === "object" || objType === "function"))) {
         throw new TypeError(`Expected \`input\` to be a \`Function\` or \`Object\`, got \`${input === null ? "null" : objType}\``);
       }
-      const filter = (key) => {
-        const match = (pattern) => typeof pattern === "string" ? key === pattern : pattern.test(key);
+      const filter = (key2) => {
+        const match = (pattern) => typeof pattern === "string" ? key2 === pattern : pattern.test(key2);
         return options.include ? options.include.some(match) : !options.exclude.some(match);
       };
       let ret;
@@ -34217,9 +36718,9 @@ var require_pify = __commonJS({
       } else {
         ret = Object.create(Object.getPrototypeOf(input));
       }
-      for (const key in input) {
-        const property = input[key];
-        ret[key] = typeof property === "function" && filter(key) ? processFn(property, options) : property;
+      for (const key2 in input) {
+        const property = input[key2];
+        ret[key2] = typeof property === "function" && filter(key2) ? processFn(property, options) : property;
       }
       return ret;
     };
@@ -34247,7 +36748,7 @@ var require_ignore = __commonJS({
       TMP_KEY_IGNORE = /* @__PURE__ */ Symbol.for("node-ignore");
     }
     var KEY_IGNORE = TMP_KEY_IGNORE;
-    var define2 = (object, key, value) => Object.defineProperty(object, key, { value });
+    var define2 = (object, key2, value) => Object.defineProperty(object, key2, { value });
     var REGEX_REGEXP_RANGE = /([0-z])-([0-z])/g;
     var RETURN_FALSE = () => false;
     var sanitizeRange = (range) => range.replace(
@@ -34954,7 +37455,7 @@ var require_isomorphic_git = __commonJS({
     }
     var Hash = _interopDefault(require_sha1());
     var AsyncLock = _interopDefault(require_async_lock());
-    var cleanGitRef = _interopDefault(require_lib2());
+    var cleanGitRef = _interopDefault(require_lib3());
     var crc32 = _interopDefault(require_crc32());
     var pako = _interopDefault(require_pako());
     var crypto$1 = __require("crypto");
@@ -35421,9 +37922,9 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
         if (this._entries.has(filepath)) {
           this._entries.delete(filepath);
         } else {
-          for (const key of this._entries.keys()) {
-            if (key.startsWith(filepath + "/")) {
-              this._entries.delete(key);
+          for (const key2 of this._entries.keys()) {
+            if (key2.startsWith(filepath + "/")) {
+              this._entries.delete(key2);
             }
           }
         }
@@ -35502,8 +38003,8 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
       if (lock === void 0) lock = new AsyncLock({ maxPending: Infinity });
       return lock;
     }
-    function acquireLock(key, callback) {
-      return getLock().acquire(key, callback);
+    function acquireLock(key2, callback) {
+      return getLock().acquire(key2, callback);
     }
     var IndexCache = /* @__PURE__ */ Symbol("IndexCache");
     function createCache() {
@@ -35784,12 +38285,12 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {string} suggestion
        * @param {boolean} canForce
        */
-      constructor(ref, suggestion) {
+      constructor(ref2, suggestion) {
         super(
-          `"${ref}" would be an invalid git reference. (Hint: a valid alternative would be "${suggestion}".)`
+          `"${ref2}" would be an invalid git reference. (Hint: a valid alternative would be "${suggestion}".)`
         );
         this.code = this.name = _InvalidRefNameError.code;
-        this.data = { ref, suggestion };
+        this.data = { ref: ref2, suggestion };
       }
     };
     InvalidRefNameError.code = "InvalidRefNameError";
@@ -35812,7 +38313,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
         this.refs = /* @__PURE__ */ new Map();
         this.parsedConfig = [];
         if (text) {
-          let key = null;
+          let key2 = null;
           this.parsedConfig = text.trim().split("\n").map((line) => {
             if (/^\s*#/.test(line)) {
               return { line, comment: true };
@@ -35820,13 +38321,13 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
             const i = line.indexOf(" ");
             if (line.startsWith("^")) {
               const value = line.slice(1);
-              this.refs.set(key + "^{}", value);
-              return { line, ref: key, peeled: value };
+              this.refs.set(key2 + "^{}", value);
+              return { line, ref: key2, peeled: value };
             } else {
               const value = line.slice(0, i);
-              key = line.slice(i + 1);
-              this.refs.set(key, value);
-              return { line, ref: key, oid: value };
+              key2 = line.slice(i + 1);
+              this.refs.set(key2, value);
+              return { line, ref: key2, oid: value };
             }
           });
         }
@@ -35835,9 +38336,9 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
       static from(text) {
         return new _GitPackedRefs(text);
       }
-      delete(ref) {
-        this.parsedConfig = this.parsedConfig.filter((entry) => entry.ref !== ref);
-        this.refs.delete(ref);
+      delete(ref2) {
+        this.parsedConfig = this.parsedConfig.filter((entry) => entry.ref !== ref2);
+        this.refs.delete(ref2);
       }
       toString() {
         return this.parsedConfig.map(({ line }) => line).join("\n") + "\n";
@@ -36306,21 +38807,21 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
         });
       }
     };
-    var refpaths = (ref) => [
-      `${ref}`,
-      `refs/${ref}`,
-      `refs/tags/${ref}`,
-      `refs/heads/${ref}`,
-      `refs/remotes/${ref}`,
-      `refs/remotes/${ref}/HEAD`
+    var refpaths = (ref2) => [
+      `${ref2}`,
+      `refs/${ref2}`,
+      `refs/tags/${ref2}`,
+      `refs/heads/${ref2}`,
+      `refs/remotes/${ref2}`,
+      `refs/remotes/${ref2}/HEAD`
     ];
     var GIT_FILES = ["config", "description", "index", "shallow", "commondir"];
-    function assertWritableRef(ref) {
-      if (GIT_FILES.includes(ref)) {
-        throw new InvalidRefNameError(ref, `refs/heads/${ref}`);
+    function assertWritableRef(ref2) {
+      if (GIT_FILES.includes(ref2)) {
+        throw new InvalidRefNameError(ref2, `refs/heads/${ref2}`);
       }
-      if (!isValidRef(ref, true)) {
-        throw new InvalidRefNameError(ref, cleanGitRef.clean(ref));
+      if (!isValidRef(ref2, true)) {
+        throw new InvalidRefNameError(ref2, cleanGitRef.clean(ref2));
       }
     }
     var GitRefManager = class _GitRefManager {
@@ -36419,9 +38920,9 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
               gitdir,
               filepath
             })).map((file) => `${filepath}/${file}`);
-            for (const ref of refs2) {
-              if (!actualRefsToWrite.has(ref)) {
-                pruned.push(ref);
+            for (const ref2 of refs2) {
+              if (!actualRefsToWrite.has(ref2)) {
+                pruned.push(ref2);
               }
             }
           }
@@ -36429,10 +38930,10 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
             await _GitRefManager.deleteRefs({ fs: fs4, gitdir, refs: pruned });
           }
         }
-        for (const [key, value] of actualRefsToWrite) {
+        for (const [key2, value] of actualRefsToWrite) {
           await acquireLock(
-            key,
-            async () => fs4.write(join2(gitdir, key), `${value.trim()}
+            key2,
+            async () => fs4.write(join2(gitdir, key2), `${value.trim()}
 `, "utf8")
           );
         }
@@ -36449,14 +38950,14 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @returns {Promise<void>}
        */
       // TODO: make this less crude?
-      static async writeRef({ fs: fs4, gitdir, ref, value }) {
-        assertWritableRef(ref);
+      static async writeRef({ fs: fs4, gitdir, ref: ref2, value }) {
+        assertWritableRef(ref2);
         if (!value.match(/[0-9a-f]{40}/)) {
           throw new InvalidOidError(value);
         }
         await acquireLock(
-          ref,
-          async () => fs4.write(join2(gitdir, ref), `${value.trim()}
+          ref2,
+          async () => fs4.write(join2(gitdir, ref2), `${value.trim()}
 `, "utf8")
         );
       }
@@ -36470,11 +38971,11 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {string} args.value - The target ref.
        * @returns {Promise<void>}
        */
-      static async writeSymbolicRef({ fs: fs4, gitdir, ref, value }) {
-        assertWritableRef(ref);
+      static async writeSymbolicRef({ fs: fs4, gitdir, ref: ref2, value }) {
+        assertWritableRef(ref2);
         await acquireLock(
-          ref,
-          async () => fs4.write(join2(gitdir, ref), `ref: ${value.trim()}
+          ref2,
+          async () => fs4.write(join2(gitdir, ref2), `ref: ${value.trim()}
 `, "utf8")
         );
       }
@@ -36487,8 +38988,8 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {string} args.ref - The ref to delete.
        * @returns {Promise<void>}
        */
-      static async deleteRef({ fs: fs4, gitdir, ref }) {
-        return _GitRefManager.deleteRefs({ fs: fs4, gitdir, refs: [ref] });
+      static async deleteRef({ fs: fs4, gitdir, ref: ref2 }) {
+        return _GitRefManager.deleteRefs({ fs: fs4, gitdir, refs: [ref2] });
       }
       /**
        * Deletes multiple refs.
@@ -36501,16 +39002,16 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        */
       static async deleteRefs({ fs: fs4, gitdir, refs }) {
         refs.forEach(assertWritableRef);
-        await Promise.all(refs.map((ref) => fs4.rm(join2(gitdir, ref))));
+        await Promise.all(refs.map((ref2) => fs4.rm(join2(gitdir, ref2))));
         let text = await acquireLock(
           "packed-refs",
           async () => fs4.read(`${gitdir}/packed-refs`, { encoding: "utf8" })
         );
         const packed = GitPackedRefs.from(text);
         const beforeSize = packed.refs.size;
-        for (const ref of refs) {
-          if (packed.refs.has(ref)) {
-            packed.delete(ref);
+        for (const ref2 of refs) {
+          if (packed.refs.has(ref2)) {
+            packed.delete(ref2);
           }
         }
         if (packed.refs.size < beforeSize) {
@@ -36534,37 +39035,37 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
       static async resolve({
         fs: fs4,
         gitdir,
-        ref,
+        ref: ref2,
         depth = void 0,
         visited = /* @__PURE__ */ new Set()
       }) {
         if (depth !== void 0) {
           depth--;
           if (depth === -1) {
-            return ref;
+            return ref2;
           }
         }
-        if (ref.startsWith("ref: ")) {
-          ref = ref.slice("ref: ".length);
-          return _GitRefManager.resolve({ fs: fs4, gitdir, ref, depth, visited });
+        if (ref2.startsWith("ref: ")) {
+          ref2 = ref2.slice("ref: ".length);
+          return _GitRefManager.resolve({ fs: fs4, gitdir, ref: ref2, depth, visited });
         }
-        if (ref.length === 40 && /[0-9a-f]{40}/.test(ref)) {
-          return ref;
+        if (ref2.length === 40 && /[0-9a-f]{40}/.test(ref2)) {
+          return ref2;
         }
         const packedMap = await _GitRefManager.packedRefs({ fs: fs4, gitdir });
-        const allpaths = refpaths(ref).filter((p) => !GIT_FILES.includes(p));
-        for (const ref2 of allpaths) {
+        const allpaths = refpaths(ref2).filter((p) => !GIT_FILES.includes(p));
+        for (const ref3 of allpaths) {
           const sha = await acquireLock(
-            ref2,
-            async () => await fs4.read(`${gitdir}/${ref2}`, { encoding: "utf8" }) || packedMap.get(ref2)
+            ref3,
+            async () => await fs4.read(`${gitdir}/${ref3}`, { encoding: "utf8" }) || packedMap.get(ref3)
           );
           if (sha) {
-            if (visited.has(ref2)) {
+            if (visited.has(ref3)) {
               throw new InternalError(
-                `Circular reference detected while resolving ref "${ref2}"`
+                `Circular reference detected while resolving ref "${ref3}"`
               );
             }
-            visited.add(ref2);
+            visited.add(ref3);
             return _GitRefManager.resolve({
               fs: fs4,
               gitdir,
@@ -36574,7 +39075,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
             });
           }
         }
-        throw new NotFoundError(ref);
+        throw new NotFoundError(ref2);
       }
       /**
        * Checks whether a ref names the branch HEAD points at in a repository where
@@ -36591,7 +39092,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {string} args.ref - The ref to check.
        * @returns {Promise<boolean>} - True if the ref names an unborn branch.
        */
-      static async isUnbornBranch({ fs: fs4, gitdir, ref }) {
+      static async isUnbornBranch({ fs: fs4, gitdir, ref: ref2 }) {
         let target;
         try {
           target = await _GitRefManager.resolve({
@@ -36605,7 +39106,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
           throw err;
         }
         if (!target.startsWith("refs/heads/")) return false;
-        return ref === "HEAD" || refpaths(ref).includes(target);
+        return ref2 === "HEAD" || refpaths(ref2).includes(target);
       }
       /**
        * Checks if a ref exists.
@@ -36616,9 +39117,9 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {string} args.ref - The ref to check.
        * @returns {Promise<boolean>} - True if the ref exists, false otherwise.
        */
-      static async exists({ fs: fs4, gitdir, ref }) {
+      static async exists({ fs: fs4, gitdir, ref: ref2 }) {
         try {
-          await _GitRefManager.expand({ fs: fs4, gitdir, ref });
+          await _GitRefManager.expand({ fs: fs4, gitdir, ref: ref2 });
           return true;
         } catch (err) {
           if (err instanceof NotFoundError) return false;
@@ -36634,21 +39135,21 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {string} args.ref - The ref to expand.
        * @returns {Promise<string>} - The full ref name.
        */
-      static async expand({ fs: fs4, gitdir, ref }) {
-        if (ref.length === 40 && /[0-9a-f]{40}/.test(ref)) {
-          return ref;
+      static async expand({ fs: fs4, gitdir, ref: ref2 }) {
+        if (ref2.length === 40 && /[0-9a-f]{40}/.test(ref2)) {
+          return ref2;
         }
         const packedMap = await _GitRefManager.packedRefs({ fs: fs4, gitdir });
-        const allpaths = refpaths(ref).filter((p) => !GIT_FILES.includes(p));
-        for (const ref2 of allpaths) {
+        const allpaths = refpaths(ref2).filter((p) => !GIT_FILES.includes(p));
+        for (const ref3 of allpaths) {
           const refExists = await acquireLock(
-            ref2,
-            async () => fs4.exists(`${gitdir}/${ref2}`)
+            ref3,
+            async () => fs4.exists(`${gitdir}/${ref3}`)
           );
-          if (refExists) return ref2;
-          if (packedMap.has(ref2)) return ref2;
+          if (refExists) return ref3;
+          if (packedMap.has(ref3)) return ref3;
         }
-        throw new NotFoundError(ref);
+        throw new NotFoundError(ref2);
       }
       /**
        * Expands a ref against a provided map.
@@ -36658,12 +39159,12 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {Map<string, string>} args.map - The map of refs.
        * @returns {Promise<string>} - The expanded ref.
        */
-      static async expandAgainstMap({ ref, map }) {
-        const allpaths = refpaths(ref);
-        for (const ref2 of allpaths) {
-          if (await map.has(ref2)) return ref2;
+      static async expandAgainstMap({ ref: ref2, map }) {
+        const allpaths = refpaths(ref2);
+        for (const ref3 of allpaths) {
+          if (await map.has(ref3)) return ref3;
         }
-        throw new NotFoundError(ref);
+        throw new NotFoundError(ref2);
       }
       /**
        * Resolves a ref against a provided map.
@@ -36675,33 +39176,33 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {Map<string, string>} args.map - The map of refs.
        * @returns {Object} - An object containing the full ref and its object ID.
        */
-      static resolveAgainstMap({ ref, fullref = ref, depth = void 0, map }) {
+      static resolveAgainstMap({ ref: ref2, fullref = ref2, depth = void 0, map }) {
         if (depth !== void 0) {
           depth--;
           if (depth === -1) {
-            return { fullref, oid: ref };
+            return { fullref, oid: ref2 };
           }
         }
-        if (ref.startsWith("ref: ")) {
-          ref = ref.slice("ref: ".length);
-          return _GitRefManager.resolveAgainstMap({ ref, fullref, depth, map });
+        if (ref2.startsWith("ref: ")) {
+          ref2 = ref2.slice("ref: ".length);
+          return _GitRefManager.resolveAgainstMap({ ref: ref2, fullref, depth, map });
         }
-        if (ref.length === 40 && /[0-9a-f]{40}/.test(ref)) {
-          return { fullref, oid: ref };
+        if (ref2.length === 40 && /[0-9a-f]{40}/.test(ref2)) {
+          return { fullref, oid: ref2 };
         }
-        const allpaths = refpaths(ref);
-        for (const ref2 of allpaths) {
-          const sha = map.get(ref2);
+        const allpaths = refpaths(ref2);
+        for (const ref3 of allpaths) {
+          const sha = map.get(ref3);
           if (sha) {
             return _GitRefManager.resolveAgainstMap({
               ref: sha.trim(),
-              fullref: ref2,
+              fullref: ref3,
               depth,
               map
             });
           }
         }
-        throw new NotFoundError(ref);
+        throw new NotFoundError(ref2);
       }
       /**
        * Reads the packed refs file and returns a map of refs.
@@ -36737,11 +39238,11 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
         } catch (err) {
           files = [];
         }
-        for (let key of packedMap.keys()) {
-          if (key.startsWith(filepath)) {
-            key = key.replace(filepath + "/", "");
-            if (!files.includes(key)) {
-              files.push(key);
+        for (let key2 of packedMap.keys()) {
+          if (key2.startsWith(filepath)) {
+            key2 = key2.replace(filepath + "/", "");
+            if (!files.includes(key2)) {
+              files.push(key2);
             }
           }
         }
@@ -37315,18 +39816,18 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
         this.bytes = 0;
         this.map = /* @__PURE__ */ new Map();
       }
-      get(key) {
-        const value = this.map.get(key);
+      get(key2) {
+        const value = this.map.get(key2);
         if (value !== void 0) {
-          this.map.delete(key);
-          this.map.set(key, value);
+          this.map.delete(key2);
+          this.map.set(key2, value);
         }
         return value;
       }
-      set(key, value) {
+      set(key2, value) {
         const size = value.object.byteLength;
         if (size > this.maxBytes / 4) return;
-        this.map.set(key, value);
+        this.map.set(key2, value);
         this.bytes += size;
         for (const [oldKey, old] of this.map) {
           if (this.bytes <= this.maxBytes) break;
@@ -37880,12 +40381,12 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {string} ref
        * @param {string} oid
        */
-      constructor(ref, oid) {
+      constructor(ref2, oid) {
         super(
-          `Failed to checkout "${ref}" because commit ${oid} is not available locally. Do a git fetch to make the branch available locally.`
+          `Failed to checkout "${ref2}" because commit ${oid} is not available locally. Do a git fetch to make the branch available locally.`
         );
         this.code = this.name = _CommitNotFetchedError.code;
-        this.data = { ref, oid };
+        this.data = { ref: ref2, oid };
       }
     };
     CommitNotFetchedError.code = "CommitNotFetchedError";
@@ -38139,12 +40640,12 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
       /**
        * @param {string} ref
        */
-      constructor(ref) {
+      constructor(ref2) {
         super(
-          `"${ref}" does not point to any commit. You're maybe working on a repository with no commits yet. `
+          `"${ref2}" does not point to any commit. You're maybe working on a repository with no commits yet. `
         );
         this.code = this.name = _NoCommitError.code;
-        this.data = { ref };
+        this.data = { ref: ref2 };
       }
     };
     NoCommitError.code = "NoCommitError";
@@ -38289,11 +40790,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         const obj = {};
         const seen = /* @__PURE__ */ new Set();
         for (const h of hs) {
-          const key = h.slice(0, h.indexOf(" "));
+          const key2 = h.slice(0, h.indexOf(" "));
           const value = h.slice(h.indexOf(" ") + 1);
-          if (!seen.has(key)) {
-            seen.add(key);
-            obj[key] = value;
+          if (!seen.has(key2)) {
+            seen.add(key2);
+            obj[key2] = value;
           }
         }
         if (obj.tagger) {
@@ -38409,10 +40910,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         }
         const seen = /* @__PURE__ */ new Set(["tree", "parent"]);
         for (; index3 < hs.length; index3++) {
-          const key = keyOf2(hs[index3]);
-          if (seen.has(key)) continue;
-          seen.add(key);
-          obj[key] = valueOf(hs[index3]);
+          const key2 = keyOf2(hs[index3]);
+          if (seen.has(key2)) continue;
+          seen.add(key2);
+          obj[key2] = valueOf(hs[index3]);
         }
         if (obj.author) {
           obj.author = parseAuthor(obj.author);
@@ -38502,7 +41003,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return { tree: GitTree.from(object), oid };
     }
     var GitWalkerRepo = class {
-      constructor({ fs: fs4, gitdir, ref, cache }) {
+      constructor({ fs: fs4, gitdir, ref: ref2, cache }) {
         this.fs = fs4;
         this.cache = cache;
         this.gitdir = gitdir;
@@ -38510,9 +41011,9 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           const map = /* @__PURE__ */ new Map();
           let oid;
           try {
-            oid = await GitRefManager.resolve({ fs: fs4, gitdir, ref });
+            oid = await GitRefManager.resolve({ fs: fs4, gitdir, ref: ref2 });
           } catch (e) {
-            if (e instanceof NotFoundError && await GitRefManager.isUnbornBranch({ fs: fs4, gitdir, ref })) {
+            if (e instanceof NotFoundError && await GitRefManager.isUnbornBranch({ fs: fs4, gitdir, ref: ref2 })) {
               oid = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
             } else {
               throw e;
@@ -38614,11 +41115,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         return entry._oid;
       }
     };
-    function TREE({ ref = "HEAD" } = {}) {
+    function TREE({ ref: ref2 = "HEAD" } = {}) {
       const o = /* @__PURE__ */ Object.create(null);
       Object.defineProperty(o, GitWalkSymbol, {
         value: function({ fs: fs4, gitdir, cache }) {
-          return new GitWalkerRepo({ fs: fs4, gitdir, ref, cache });
+          return new GitWalkerRepo({ fs: fs4, gitdir, ref: ref2, cache });
         }
       });
       Object.freeze(o);
@@ -39618,10 +42119,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     function assignDefined(target, ...sources) {
       for (const source of sources) {
         if (source) {
-          for (const key of Object.keys(source)) {
-            const val = source[key];
+          for (const key2 of Object.keys(source)) {
+            const val = source[key2];
             if (val !== void 0) {
-              target[key] = val;
+              target[key2] = val;
             }
           }
         }
@@ -39714,16 +42215,16 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       dryRun = false,
       noUpdateBranch = false,
       disallowEmpty = false,
-      ref,
+      ref: ref2,
       parent,
       tree
     }) {
       let initialCommit = false;
       let detachedHead = false;
-      if (!ref) {
+      if (!ref2) {
         const headContent = await fs4.read(`${gitdir}/HEAD`, { encoding: "utf8" });
         detachedHead = !headContent.startsWith("ref:");
-        ref = await GitRefManager.resolve({
+        ref2 = await GitRefManager.resolve({
           fs: fs4,
           gitdir,
           ref: "HEAD",
@@ -39735,7 +42236,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         refOid = await GitRefManager.resolve({
           fs: fs4,
           gitdir,
-          ref
+          ref: ref2
         });
       } catch (err) {
         if (!(err instanceof NotFoundError)) throw err;
@@ -39745,7 +42246,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         refCommit = await _readCommit({ fs: fs4, gitdir, oid: refOid, cache });
       }
       if (amend && initialCommit) {
-        throw new NoCommitError(ref);
+        throw new NoCommitError(ref2);
       }
       const author2 = !amend ? await normalizeAuthorObject({ fs: fs4, gitdir, author: _author }) : await normalizeAuthorObject({
         fs: fs4,
@@ -39835,7 +42336,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
             await GitRefManager.writeRef({
               fs: fs4,
               gitdir,
-              ref: detachedHead ? "HEAD" : ref,
+              ref: detachedHead ? "HEAD" : ref2,
               value: oid
             });
           }
@@ -39979,7 +42480,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       cache,
       onSign,
       gitdir,
-      ref,
+      ref: ref2,
       oid,
       note,
       force,
@@ -39989,7 +42490,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     }) {
       let parent;
       try {
-        parent = await GitRefManager.resolve({ gitdir, fs: fs4, ref });
+        parent = await GitRefManager.resolve({ gitdir, fs: fs4, ref: ref2 });
       } catch (err) {
         if (!(err instanceof NotFoundError)) {
           throw err;
@@ -40032,7 +42533,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         cache,
         onSign,
         gitdir,
-        ref,
+        ref: ref2,
         tree: treeOid,
         parent: parent && [parent],
         message: `Note added by 'isomorphic-git addNote'
@@ -40048,7 +42549,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       onSign,
       dir,
       gitdir = join2(dir, ".git"),
-      ref = "refs/notes/commits",
+      ref: ref2 = "refs/notes/commits",
       oid,
       note,
       force,
@@ -40081,7 +42582,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           cache,
           onSign,
           gitdir: updatedGitdir,
-          ref,
+          ref: ref2,
           oid,
           note,
           force,
@@ -40146,17 +42647,17 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       cache,
       onSign,
       gitdir,
-      ref,
+      ref: ref2,
       tagger,
-      message = ref,
+      message = ref2,
       gpgsig,
       object,
       signingKey,
       force = false
     }) {
-      ref = ref.startsWith("refs/tags/") ? ref : `refs/tags/${ref}`;
-      if (!force && await GitRefManager.exists({ fs: fs4, gitdir, ref })) {
-        throw new AlreadyExistsError("tag", ref);
+      ref2 = ref2.startsWith("refs/tags/") ? ref2 : `refs/tags/${ref2}`;
+      if (!force && await GitRefManager.exists({ fs: fs4, gitdir, ref: ref2 })) {
+        throw new AlreadyExistsError("tag", ref2);
       }
       const oid = await GitRefManager.resolve({
         fs: fs4,
@@ -40167,7 +42668,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       let tagObject = GitAnnotatedTag.from({
         object: oid,
         type,
-        tag: ref.replace("refs/tags/", ""),
+        tag: ref2.replace("refs/tags/", ""),
         tagger,
         message,
         gpgsig
@@ -40181,16 +42682,16 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         type: "tag",
         object: tagObject.toObject()
       });
-      await GitRefManager.writeRef({ fs: fs4, gitdir, ref, value });
+      await GitRefManager.writeRef({ fs: fs4, gitdir, ref: ref2, value });
     }
     async function annotatedTag({
       fs: _fs,
       onSign,
       dir,
       gitdir = join2(dir, ".git"),
-      ref,
+      ref: ref2,
       tagger: _tagger,
-      message = ref,
+      message = ref2,
       gpgsig,
       object,
       signingKey,
@@ -40200,7 +42701,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       try {
         assertParameter("fs", _fs);
         assertParameter("gitdir", gitdir);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         if (signingKey) {
           assertParameter("onSign", onSign);
         }
@@ -40217,7 +42718,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           cache,
           onSign,
           gitdir: updatedGitdir,
-          ref,
+          ref: ref2,
           tagger,
           message,
           gpgsig,
@@ -40233,19 +42734,19 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function _branch({
       fs: fs4,
       gitdir,
-      ref,
+      ref: ref2,
       object,
       checkout: checkout2 = false,
       force = false
     }) {
-      if (!isValidRef(ref, true)) {
-        throw new InvalidRefNameError(ref, cleanGitRef.clean(ref));
+      if (!isValidRef(ref2, true)) {
+        throw new InvalidRefNameError(ref2, cleanGitRef.clean(ref2));
       }
-      const fullref = `refs/heads/${ref}`;
+      const fullref = `refs/heads/${ref2}`;
       if (!force) {
         const exist = await GitRefManager.exists({ fs: fs4, gitdir, ref: fullref });
         if (exist) {
-          throw new AlreadyExistsError("branch", ref, false);
+          throw new AlreadyExistsError("branch", ref2, false);
         }
       }
       let oid;
@@ -40271,7 +42772,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: fs4,
       dir,
       gitdir = join2(dir, ".git"),
-      ref,
+      ref: ref2,
       object,
       checkout: checkout2 = false,
       force = false
@@ -40279,13 +42780,13 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       try {
         assertParameter("fs", fs4);
         assertParameter("gitdir", gitdir);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         const fsp = new FileSystem(fs4);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _branch({
           fs: fsp,
           gitdir: updatedGitdir,
-          ref,
+          ref: ref2,
           object,
           checkout: checkout2,
           force
@@ -40329,7 +42830,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       dir,
       gitdir,
       remote,
-      ref,
+      ref: ref2,
       filepaths,
       noCheckout,
       noUpdateHead,
@@ -40350,10 +42851,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
       let oid;
       try {
-        oid = await GitRefManager.resolve({ fs: fs4, gitdir, ref });
+        oid = await GitRefManager.resolve({ fs: fs4, gitdir, ref: ref2 });
       } catch (err) {
-        if (ref === "HEAD" || !(err instanceof NotFoundError)) throw err;
-        const remoteRef = `${remote}/${ref}`;
+        if (ref2 === "HEAD" || !(err instanceof NotFoundError)) throw err;
+        const remoteRef = `${remote}/${ref2}`;
         oid = await GitRefManager.resolve({
           fs: fs4,
           gitdir,
@@ -40361,14 +42862,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         });
         if (track) {
           const config = await GitConfigManager.get({ fs: fs4, gitdir });
-          await config.set(`branch.${ref}.remote`, remote);
-          await config.set(`branch.${ref}.merge`, `refs/heads/${ref}`);
+          await config.set(`branch.${ref2}.remote`, remote);
+          await config.set(`branch.${ref2}.merge`, `refs/heads/${ref2}`);
           await GitConfigManager.save({ fs: fs4, gitdir, config });
         }
         await GitRefManager.writeRef({
           fs: fs4,
           gitdir,
-          ref: `refs/heads/${ref}`,
+          ref: `refs/heads/${ref2}`,
           value: oid
         });
       }
@@ -40377,7 +42878,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           oid = (await resolveCommit({ fs: fs4, cache, gitdir, oid })).oid;
         } catch (err) {
           if (err instanceof NotFoundError) {
-            throw new CommitNotFetchedError(ref, err.data.what);
+            throw new CommitNotFetchedError(ref2, err.data.what);
           }
           throw err;
         }
@@ -40391,14 +42892,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
             onProgress,
             dir,
             gitdir,
-            ref,
+            ref: ref2,
             force,
             filepaths,
             restoreFromIndex
           });
         } catch (err) {
           if (err instanceof NotFoundError && err.data.what === oid) {
-            throw new CommitNotFetchedError(ref, oid);
+            throw new CommitNotFetchedError(ref2, oid);
           } else {
             throw err;
           }
@@ -40602,7 +43103,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         }
       }
       if (!noUpdateHead) {
-        const fullRef = await GitRefManager.expand({ fs: fs4, gitdir, ref });
+        const fullRef = await GitRefManager.expand({ fs: fs4, gitdir, ref: ref2 });
         if (fullRef.startsWith("refs/heads")) {
           await GitRefManager.writeSymbolicRef({
             fs: fs4,
@@ -40621,7 +43122,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       onProgress,
       dir,
       gitdir,
-      ref,
+      ref: ref2,
       force,
       filepaths,
       restoreFromIndex
@@ -40632,7 +43133,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         cache,
         dir,
         gitdir,
-        trees: [restoreFromIndex ? STAGE() : TREE({ ref }), WORKDIR(), STAGE()],
+        trees: [restoreFromIndex ? STAGE() : TREE({ ref: ref2 }), WORKDIR(), STAGE()],
         map: async function(fullpath, [commit2, workdir, stage]) {
           if (fullpath === ".") return;
           if (filepaths && !filepaths.some((base) => worthWalking(fullpath, base))) {
@@ -40641,8 +43142,8 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           if (onProgress) {
             await onProgress({ phase: "Analyzing workdir", loaded: ++count });
           }
-          const key = [!!stage, !!commit2, !!workdir].map(Number).join("");
-          switch (key) {
+          const key2 = [!!stage, !!commit2, !!workdir].map(Number).join("");
+          switch (key2) {
             // Impossible case.
             case "000":
               return;
@@ -40961,7 +43462,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         assertParameter("fs", fs4);
         assertParameter("dir", dir);
         assertParameter("gitdir", gitdir);
-        const ref = _ref || "HEAD";
+        const ref2 = _ref || "HEAD";
         const restoreFromIndex = _ref === void 0 && filepaths != null && filepaths.length > 0;
         const fsp = new FileSystem(fs4);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
@@ -40973,7 +43474,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           dir,
           gitdir: updatedGitdir,
           remote,
-          ref,
+          ref: ref2,
           filepaths,
           noCheckout,
           noUpdateHead,
@@ -41738,16 +44239,16 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     var abbreviateRx = /^refs\/(heads\/|tags\/|remotes\/)?(.*)/;
-    function abbreviateRef(ref) {
-      const match = abbreviateRx.exec(ref);
+    function abbreviateRef(ref2) {
+      const match = abbreviateRx.exec(ref2);
       if (match) {
-        if (match[1] === "remotes/" && ref.endsWith("/HEAD")) {
+        if (match[1] === "remotes/" && ref2.endsWith("/HEAD")) {
           return match[2].slice(0, -5);
         } else {
           return match[2];
         }
       }
-      return ref;
+      return ref2;
     }
     async function _currentBranch({
       fs: fs4,
@@ -41755,7 +44256,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fullname = false,
       test = false
     }) {
-      const ref = await GitRefManager.resolve({
+      const ref2 = await GitRefManager.resolve({
         fs: fs4,
         gitdir,
         ref: "HEAD",
@@ -41763,14 +44264,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       });
       if (test) {
         try {
-          await GitRefManager.resolve({ fs: fs4, gitdir, ref });
+          await GitRefManager.resolve({ fs: fs4, gitdir, ref: ref2 });
         } catch (err) {
           if (err instanceof NotFoundError) return;
           throw err;
         }
       }
-      if (!ref.startsWith("refs/")) return;
-      return fullname ? ref : abbreviateRef(ref);
+      if (!ref2.startsWith("refs/")) return;
+      return fullname ? ref2 : abbreviateRef(ref2);
     }
     function translateSSHtoHTTP(url) {
       url = url.replace(/^[^/@:]+@([^/@:]+):/, "https://$1/");
@@ -41903,9 +44404,9 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         line = line.toString("utf8").replace(/\n$/, "");
         const i = line.indexOf("=");
         if (i > -1) {
-          const key = line.slice(0, i);
+          const key2 = line.slice(0, i);
           const value = line.slice(i + 1);
-          capabilities2[key] = value;
+          capabilities2[key2] = value;
         } else {
           capabilities2[line] = true;
         }
@@ -41936,14 +44437,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       const [firstRef, capabilitiesLine] = splitAndAssert(lineTwo, "\0", "\\x00");
       capabilitiesLine.split(" ").map((x) => capabilities.add(x));
       if (firstRef !== "0000000000000000000000000000000000000000 capabilities^{}") {
-        const [ref, name] = splitAndAssert(firstRef, " ", " ");
-        refs.set(name, ref);
+        const [ref2, name] = splitAndAssert(firstRef, " ", " ");
+        refs.set(name, ref2);
         while (true) {
           const line = await read();
           if (line === true) break;
           if (line !== null) {
-            const [ref2, name2] = splitAndAssert(line.toString("utf8"), " ", " ");
-            refs.set(name2, ref2);
+            const [ref3, name2] = splitAndAssert(line.toString("utf8"), " ", " ");
+            refs.set(name2, ref3);
           }
         }
       }
@@ -42558,14 +45059,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       prune = false,
       pruneTags = false
     }) {
-      const ref = _ref || await _currentBranch({ fs: fs4, gitdir, test: true });
+      const ref2 = _ref || await _currentBranch({ fs: fs4, gitdir, test: true });
       const config = await GitConfigManager.get({ fs: fs4, gitdir });
-      const remote = _remote || ref && await config.get(`branch.${ref}.remote`) || "origin";
+      const remote = _remote || ref2 && await config.get(`branch.${ref2}.remote`) || "origin";
       const url = _url || await config.get(`remote.${remote}.url`);
       if (typeof url === "undefined") {
         throw new MissingParameterError("remote OR url");
       }
-      const remoteRef = _remoteRef || ref && await config.get(`branch.${ref}.merge`) || _ref || "HEAD";
+      const remoteRef = _remoteRef || ref2 && await config.get(`branch.${ref2}.merge`) || _ref || "HEAD";
       if (corsProxy === void 0) {
         corsProxy = await config.get("http.corsProxy");
       }
@@ -42629,16 +45130,16 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       );
       if (relative) capabilities.push("deepen-relative");
       const wants = singleBranch ? [oid] : remoteRefs.values();
-      const haveRefs = singleBranch ? [ref] : await GitRefManager.listRefs({
+      const haveRefs = singleBranch ? [ref2] : await GitRefManager.listRefs({
         fs: fs4,
         gitdir,
         filepath: `refs`
       });
       let haves = [];
-      for (let ref2 of haveRefs) {
+      for (let ref3 of haveRefs) {
         try {
-          ref2 = await GitRefManager.expand({ fs: fs4, gitdir, ref: ref2 });
-          const oid2 = await GitRefManager.resolve({ fs: fs4, gitdir, ref: ref2 });
+          ref3 = await GitRefManager.expand({ fs: fs4, gitdir, ref: ref3 });
+          const oid2 = await GitRefManager.resolve({ fs: fs4, gitdir, ref: ref3 });
           if (await hasObject({ fs: fs4, cache, gitdir, oid: oid2 })) {
             haves.push(oid2);
           }
@@ -42697,16 +45198,16 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         const refs = /* @__PURE__ */ new Map([[fullref, oid]]);
         const symrefs = /* @__PURE__ */ new Map();
         let bail = 10;
-        let key = fullref;
+        let key2 = fullref;
         while (bail--) {
-          const value = remoteHTTP.symrefs.get(key);
+          const value = remoteHTTP.symrefs.get(key2);
           if (value === void 0) break;
-          symrefs.set(key, value);
-          key = value;
+          symrefs.set(key2, value);
+          key2 = value;
         }
-        const realRef = remoteRefs.get(key);
+        const realRef = remoteRefs.get(key2);
         if (realRef) {
-          refs.set(key, realRef);
+          refs.set(key2, realRef);
         }
         const { pruned } = await GitRefManager.updateRemoteRefs({
           fs: fs4,
@@ -42741,9 +45242,9 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           ref: "HEAD",
           map: remoteRefs
         });
-        for (const [key, value] of remoteRefs.entries()) {
-          if (key !== "HEAD" && value === oid2) {
-            response.HEAD = key;
+        for (const [key2, value] of remoteRefs.entries()) {
+          if (key2 !== "HEAD" && value === oid2) {
+            response.HEAD = key2;
             break;
           }
         }
@@ -42802,7 +45303,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       bare = false,
       dir,
       gitdir = bare ? dir : join2(dir, ".git"),
-      defaultBranch: defaultBranch2 = "master"
+      defaultBranch = "master"
     }) {
       if (await fs4.exists(gitdir + "/config")) return;
       let folders = [
@@ -42825,7 +45326,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
 	bare = ${bare}
 ` + (bare ? "" : "	logallrefupdates = true\n") + "	symlinks = false\n	ignorecase = true\n"
       );
-      await fs4.write(gitdir + "/HEAD", `ref: refs/heads/${defaultBranch2}
+      await fs4.write(gitdir + "/HEAD", `ref: refs/heads/${defaultBranch}
 `);
     }
     async function _clone({
@@ -42842,7 +45343,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       gitdir,
       url,
       corsProxy,
-      ref,
+      ref: ref2,
       remote,
       depth,
       since,
@@ -42863,7 +45364,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           await config.set(`http.corsProxy`, corsProxy);
           await GitConfigManager.save({ fs: fs4, gitdir, config });
         }
-        const { defaultBranch: defaultBranch2, fetchHead } = await _fetch({
+        const { defaultBranch, fetchHead } = await _fetch({
           fs: fs4,
           cache,
           http,
@@ -42873,7 +45374,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           onAuthSuccess,
           onAuthFailure,
           gitdir,
-          ref,
+          ref: ref2,
           remote,
           corsProxy,
           depth,
@@ -42885,8 +45386,8 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           tags: !noTags
         });
         if (fetchHead === null) return;
-        ref = ref || defaultBranch2;
-        ref = ref.replace("refs/heads/", "");
+        ref2 = ref2 || defaultBranch;
+        ref2 = ref2.replace("refs/heads/", "");
         await _checkout({
           fs: fs4,
           cache,
@@ -42894,7 +45395,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           onPostCheckout,
           dir,
           gitdir,
-          ref,
+          ref: ref2,
           remote,
           noCheckout,
           nonBlocking,
@@ -42918,7 +45419,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       gitdir = join2(dir, ".git"),
       url,
       corsProxy = void 0,
-      ref = void 0,
+      ref: ref2 = void 0,
       remote = "origin",
       depth = void 0,
       since = void 0,
@@ -42956,7 +45457,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           gitdir: updatedGitdir,
           url,
           corsProxy,
-          ref,
+          ref: ref2,
           remote,
           depth,
           since,
@@ -42987,7 +45488,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       dryRun = false,
       noUpdateBranch = false,
       disallowEmpty = false,
-      ref,
+      ref: ref2,
       parent,
       tree,
       cache = {}
@@ -43015,7 +45516,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           dryRun,
           noUpdateBranch,
           disallowEmpty,
-          ref,
+          ref: ref2,
           parent,
           tree
         });
@@ -43047,20 +45548,20 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function _deleteBranch({ fs: fs4, gitdir, ref }) {
-      ref = ref.startsWith("refs/heads/") ? ref : `refs/heads/${ref}`;
-      const exist = await GitRefManager.exists({ fs: fs4, gitdir, ref });
+    async function _deleteBranch({ fs: fs4, gitdir, ref: ref2 }) {
+      ref2 = ref2.startsWith("refs/heads/") ? ref2 : `refs/heads/${ref2}`;
+      const exist = await GitRefManager.exists({ fs: fs4, gitdir, ref: ref2 });
       if (!exist) {
-        throw new NotFoundError(ref);
+        throw new NotFoundError(ref2);
       }
-      const fullRef = await GitRefManager.expand({ fs: fs4, gitdir, ref });
+      const fullRef = await GitRefManager.expand({ fs: fs4, gitdir, ref: ref2 });
       const currentRef = await _currentBranch({ fs: fs4, gitdir, fullname: true });
       if (fullRef === currentRef) {
         const value = await GitRefManager.resolve({ fs: fs4, gitdir, ref: fullRef });
         await GitRefManager.writeRef({ fs: fs4, gitdir, ref: "HEAD", value });
       }
       await GitRefManager.deleteRef({ fs: fs4, gitdir, ref: fullRef });
-      const abbrevRef = abbreviateRef(ref);
+      const abbrevRef = abbreviateRef(ref2);
       const config = await GitConfigManager.get({ fs: fs4, gitdir });
       await config.deleteSection("branch", abbrevRef);
       await GitConfigManager.save({ fs: fs4, gitdir, config });
@@ -43069,30 +45570,30 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: fs4,
       dir,
       gitdir = join2(dir, ".git"),
-      ref
+      ref: ref2
     }) {
       try {
         assertParameter("fs", fs4);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         const fsp = new FileSystem(fs4);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _deleteBranch({
           fs: fsp,
           gitdir: updatedGitdir,
-          ref
+          ref: ref2
         });
       } catch (err) {
         err.caller = "git.deleteBranch";
         throw err;
       }
     }
-    async function deleteRef({ fs: fs4, dir, gitdir = join2(dir, ".git"), ref }) {
+    async function deleteRef({ fs: fs4, dir, gitdir = join2(dir, ".git"), ref: ref2 }) {
       try {
         assertParameter("fs", fs4);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         const fsp = new FileSystem(fs4);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
-        await GitRefManager.deleteRef({ fs: fsp, gitdir: updatedGitdir, ref });
+        await GitRefManager.deleteRef({ fs: fsp, gitdir: updatedGitdir, ref: ref2 });
       } catch (err) {
         err.caller = "git.deleteRef";
         throw err;
@@ -43124,20 +45625,20 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function _deleteTag({ fs: fs4, gitdir, ref }) {
-      ref = ref.startsWith("refs/tags/") ? ref : `refs/tags/${ref}`;
-      await GitRefManager.deleteRef({ fs: fs4, gitdir, ref });
+    async function _deleteTag({ fs: fs4, gitdir, ref: ref2 }) {
+      ref2 = ref2.startsWith("refs/tags/") ? ref2 : `refs/tags/${ref2}`;
+      await GitRefManager.deleteRef({ fs: fs4, gitdir, ref: ref2 });
     }
-    async function deleteTag({ fs: fs4, dir, gitdir = join2(dir, ".git"), ref }) {
+    async function deleteTag({ fs: fs4, dir, gitdir = join2(dir, ".git"), ref: ref2 }) {
       try {
         assertParameter("fs", fs4);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         const fsp = new FileSystem(fs4);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _deleteTag({
           fs: fsp,
           gitdir: updatedGitdir,
-          ref
+          ref: ref2
         });
       } catch (err) {
         err.caller = "git.deleteTag";
@@ -43221,17 +45722,17 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function expandRef({ fs: fs4, dir, gitdir = join2(dir, ".git"), ref }) {
+    async function expandRef({ fs: fs4, dir, gitdir = join2(dir, ".git"), ref: ref2 }) {
       try {
         assertParameter("fs", fs4);
         assertParameter("gitdir", gitdir);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         const fsp = new FileSystem(fs4);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await GitRefManager.expand({
           fs: fsp,
           gitdir: updatedGitdir,
-          ref
+          ref: ref2
         });
       } catch (err) {
         err.caller = "git.expandRef";
@@ -43302,7 +45803,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       gitdir,
       ours,
       theirs,
-      fastForward: fastForward3 = true,
+      fastForward: fastForward2 = true,
       fastForwardOnly = false,
       dryRun = false,
       noUpdateBranch = false,
@@ -43359,7 +45860,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           alreadyMerged: true
         };
       }
-      if (fastForward3 && baseOid === ourOid) {
+      if (fastForward2 && baseOid === ourOid) {
         if (!dryRun && !noUpdateBranch) {
           await GitRefManager.writeRef({ fs: fs4, gitdir, ref: ours, value: theirOid });
         }
@@ -43431,13 +45932,13 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       onAuthFailure,
       dir,
       gitdir,
-      ref,
+      ref: ref2,
       url,
       remote,
       remoteRef,
       prune,
       pruneTags,
-      fastForward: fastForward3,
+      fastForward: fastForward2,
       fastForwardOnly,
       corsProxy,
       singleBranch,
@@ -43447,12 +45948,12 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       signingKey
     }) {
       try {
-        if (!ref) {
+        if (!ref2) {
           const head = await _currentBranch({ fs: fs4, gitdir });
           if (!head) {
             throw new MissingParameterError("ref");
           }
-          ref = head;
+          ref2 = head;
         }
         const { fetchHead, fetchHeadDescription } = await _fetch({
           fs: fs4,
@@ -43465,7 +45966,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           onAuthFailure,
           gitdir,
           corsProxy,
-          ref,
+          ref: ref2,
           url,
           remote,
           remoteRef,
@@ -43478,9 +45979,9 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           fs: fs4,
           cache,
           gitdir,
-          ours: ref,
+          ours: ref2,
           theirs: fetchHead,
-          fastForward: fastForward3,
+          fastForward: fastForward2,
           fastForwardOnly,
           message: `Merge ${fetchHeadDescription}`,
           author: author2,
@@ -43495,7 +45996,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           onProgress,
           dir,
           gitdir,
-          ref,
+          ref: ref2,
           remote,
           noCheckout: false
         });
@@ -43504,7 +46005,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function fastForward2({
+    async function fastForward({
       fs: fs4,
       http,
       onProgress,
@@ -43514,7 +46015,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       onAuthFailure,
       dir,
       gitdir = join2(dir, ".git"),
-      ref,
+      ref: ref2,
       url,
       remote,
       remoteRef,
@@ -43546,7 +46047,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           onAuthFailure,
           dir,
           gitdir: updatedGitdir,
-          ref,
+          ref: ref2,
           url,
           remote,
           remoteRef,
@@ -43562,7 +46063,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function fetch({
+    async function fetch2({
       fs: fs4,
       http,
       onProgress,
@@ -43572,7 +46073,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       onAuthFailure,
       dir,
       gitdir = join2(dir, ".git"),
-      ref,
+      ref: ref2,
       remote,
       remoteRef,
       url,
@@ -43604,7 +46105,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           onAuthSuccess,
           onAuthFailure,
           gitdir: updatedGitdir,
-          ref,
+          ref: ref2,
           remote,
           remoteRef,
           url,
@@ -43751,11 +46252,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         const result = {
           capabilities: [...remote.capabilities]
         };
-        for (const [ref, oid] of remote.refs) {
-          assignRefPath(result, ref, oid);
+        for (const [ref2, oid] of remote.refs) {
+          assignRefPath(result, ref2, oid);
         }
-        for (const [symref, ref] of remote.symrefs) {
-          assignRefPath(result, symref, ref);
+        for (const [symref, ref2] of remote.symrefs) {
+          assignRefPath(result, symref, ref2);
         }
         return result;
       } catch (err) {
@@ -43765,11 +46266,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     }
     function formatInfoRefs(remote, prefix, symrefs, peelTags) {
       const refs = [];
-      for (const [key, value] of remote.refs) {
-        if (prefix && !key.startsWith(prefix)) continue;
-        if (key.endsWith("^{}")) {
+      for (const [key2, value] of remote.refs) {
+        if (prefix && !key2.startsWith(prefix)) continue;
+        if (key2.endsWith("^{}")) {
           if (peelTags) {
-            const _key = key.replace("^{}", "");
+            const _key = key2.replace("^{}", "");
             const last = refs[refs.length - 1];
             const r = last?.ref === _key ? last : refs.find((x) => x.ref === _key);
             if (r !== void 0) {
@@ -43778,13 +46279,13 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           }
           continue;
         }
-        const ref = { ref: key, oid: value };
+        const ref2 = { ref: key2, oid: value };
         if (symrefs) {
-          if (remote.symrefs.has(key)) {
-            ref.target = remote.symrefs.get(key);
+          if (remote.symrefs.has(key2)) {
+            ref2.target = remote.symrefs.get(key2);
           }
         }
-        refs.push(ref);
+        refs.push(ref2);
       }
       return refs;
     }
@@ -43822,11 +46323,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         }
         const capabilities = {};
         for (const cap of remote.capabilities) {
-          const [key, value] = cap.split("=");
+          const [key2, value] = cap.split("=");
           if (value) {
-            capabilities[key] = value;
+            capabilities[key2] = value;
           } else {
-            capabilities[key] = true;
+            capabilities[key2] = true;
           }
         }
         return {
@@ -43932,7 +46433,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       bare = false,
       dir,
       gitdir = bare ? dir : join2(dir, ".git"),
-      defaultBranch: defaultBranch2 = "master"
+      defaultBranch = "master"
     }) {
       try {
         assertParameter("fs", fs4);
@@ -43947,7 +46448,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           bare,
           dir,
           gitdir: updatedGitdir,
-          defaultBranch: defaultBranch2
+          defaultBranch
         });
       } catch (err) {
         err.caller = "git.init";
@@ -44076,9 +46577,9 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function _listFiles({ fs: fs4, gitdir, ref, cache }) {
-      if (ref) {
-        const oid = await GitRefManager.resolve({ gitdir, fs: fs4, ref });
+    async function _listFiles({ fs: fs4, gitdir, ref: ref2, cache }) {
+      if (ref2) {
+        const oid = await GitRefManager.resolve({ gitdir, fs: fs4, ref: ref2 });
         const filenames = [];
         await accumulateFilesFromOid({
           fs: fs4,
@@ -44126,7 +46627,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: fs4,
       dir,
       gitdir = join2(dir, ".git"),
-      ref,
+      ref: ref2,
       cache = {}
     }) {
       try {
@@ -44138,17 +46639,17 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           fs: fsp,
           cache,
           gitdir: updatedGitdir,
-          ref
+          ref: ref2
         });
       } catch (err) {
         err.caller = "git.listFiles";
         throw err;
       }
     }
-    async function _listNotes({ fs: fs4, cache, gitdir, ref }) {
+    async function _listNotes({ fs: fs4, cache, gitdir, ref: ref2 }) {
       let parent;
       try {
-        parent = await GitRefManager.resolve({ gitdir, fs: fs4, ref });
+        parent = await GitRefManager.resolve({ gitdir, fs: fs4, ref: ref2 });
       } catch (err) {
         if (err instanceof NotFoundError) {
           return [];
@@ -44171,20 +46672,20 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: fs4,
       dir,
       gitdir = join2(dir, ".git"),
-      ref = "refs/notes/commits",
+      ref: ref2 = "refs/notes/commits",
       cache = {}
     }) {
       try {
         assertParameter("fs", fs4);
         assertParameter("gitdir", gitdir);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         const fsp = new FileSystem(fs4);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _listNotes({
           fs: fsp,
           cache,
           gitdir: updatedGitdir,
-          ref
+          ref: ref2
         });
       } catch (err) {
         err.caller = "git.listNotes";
@@ -44243,8 +46744,8 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         if (line === true) break;
         if (line === null) continue;
         line = line.toString("utf8").replace(/\n$/, "");
-        const [oid, ref, ...attrs] = line.split(" ");
-        const r = { ref, oid };
+        const [oid, ref2, ...attrs] = line.split(" ");
+        const r = { ref: ref2, oid };
         for (const attr of attrs) {
           const [name, value] = attr.split(":");
           if (name === "symref-target") {
@@ -44402,7 +46903,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       cache,
       gitdir,
       filepath,
-      ref,
+      ref: ref2,
       depth,
       since,
       author: author2,
@@ -44422,7 +46923,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         if (matchesAuthor(commit2)) commits.push(commit2);
       };
       const shallowCommits = await GitShallowManager.read({ fs: fs4, gitdir });
-      const oid = await GitRefManager.resolve({ fs: fs4, gitdir, ref });
+      const oid = await GitRefManager.resolve({ fs: fs4, gitdir, ref: ref2 });
       const tips = [await _readCommit({ fs: fs4, cache, gitdir, oid })];
       let lastFileOid;
       let lastFileMode;
@@ -44575,7 +47076,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       dir,
       gitdir = join2(dir, ".git"),
       filepath,
-      ref = "HEAD",
+      ref: ref2 = "HEAD",
       depth,
       since,
       // Date
@@ -44588,7 +47089,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       try {
         assertParameter("fs", fs4);
         assertParameter("gitdir", gitdir);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         const fsp = new FileSystem(fs4);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _log({
@@ -44596,7 +47097,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           cache,
           gitdir: updatedGitdir,
           filepath,
-          ref,
+          ref: ref2,
           depth,
           since,
           author: author2,
@@ -44616,7 +47117,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       gitdir = join2(dir, ".git"),
       ours,
       theirs,
-      fastForward: fastForward3 = true,
+      fastForward: fastForward2 = true,
       fastForwardOnly = false,
       dryRun = false,
       noUpdateBranch = false,
@@ -44641,7 +47142,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           gitdir: updatedGitdir,
           author: _author
         });
-        if (!author2 && (!fastForwardOnly || !fastForward3)) {
+        if (!author2 && (!fastForwardOnly || !fastForward2)) {
           throw new MissingNameError("author");
         }
         const committer = await normalizeCommitterObject({
@@ -44650,7 +47151,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           author: author2,
           committer: _committer
         });
-        if (!committer && (!fastForwardOnly || !fastForward3)) {
+        if (!committer && (!fastForwardOnly || !fastForward2)) {
           throw new MissingNameError("committer");
         }
         return await _merge({
@@ -44660,7 +47161,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           gitdir: updatedGitdir,
           ours,
           theirs,
-          fastForward: fastForward3,
+          fastForward: fastForward2,
           fastForwardOnly,
           dryRun,
           noUpdateBranch,
@@ -44777,13 +47278,13 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       onAuthFailure,
       dir,
       gitdir = join2(dir, ".git"),
-      ref,
+      ref: ref2,
       url,
       remote,
       remoteRef,
       prune = false,
       pruneTags = false,
-      fastForward: fastForward3 = true,
+      fastForward: fastForward2 = true,
       fastForwardOnly = false,
       corsProxy,
       singleBranch,
@@ -44822,11 +47323,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           onAuthFailure,
           dir,
           gitdir: updatedGitdir,
-          ref,
+          ref: ref2,
           url,
           remote,
           remoteRef,
-          fastForward: fastForward3,
+          fastForward: fastForward2,
           fastForwardOnly,
           corsProxy,
           singleBranch,
@@ -44853,12 +47354,12 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       const shallows = await GitShallowManager.read({ fs: fs4, gitdir });
       const startingSet = /* @__PURE__ */ new Set();
       const finishingSet = /* @__PURE__ */ new Set();
-      for (const ref of start) {
-        startingSet.add(await GitRefManager.resolve({ fs: fs4, gitdir, ref }));
+      for (const ref2 of start) {
+        startingSet.add(await GitRefManager.resolve({ fs: fs4, gitdir, ref: ref2 }));
       }
-      for (const ref of finish) {
+      for (const ref2 of finish) {
         try {
-          const oid = await GitRefManager.resolve({ fs: fs4, gitdir, ref });
+          const oid = await GitRefManager.resolve({ fs: fs4, gitdir, ref: ref2 });
           finishingSet.add(oid);
         } catch (err) {
         }
@@ -44952,9 +47453,9 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         const refAndMessage = line2.slice(3);
         let space = refAndMessage.indexOf(" ");
         if (space === -1) space = refAndMessage.length;
-        const ref = refAndMessage.slice(0, space);
+        const ref2 = refAndMessage.slice(0, space);
         const error2 = refAndMessage.slice(space + 1);
-        result.refs[ref] = {
+        result.refs[ref2] = {
           ok: status2 === "ok",
           error: error2
         };
@@ -45000,24 +47501,24 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       headers = {},
       signal
     }) {
-      const ref = _ref || await _currentBranch({ fs: fs4, gitdir });
-      if (typeof ref === "undefined") {
+      const ref2 = _ref || await _currentBranch({ fs: fs4, gitdir });
+      if (typeof ref2 === "undefined") {
         throw new MissingParameterError("ref");
       }
       const config = await GitConfigManager.get({ fs: fs4, gitdir });
-      remote = remote || await config.get(`branch.${ref}.pushRemote`) || await config.get("remote.pushDefault") || await config.get(`branch.${ref}.remote`) || "origin";
+      remote = remote || await config.get(`branch.${ref2}.pushRemote`) || await config.get("remote.pushDefault") || await config.get(`branch.${ref2}.remote`) || "origin";
       const url = _url || await config.get(`remote.${remote}.pushurl`) || await config.get(`remote.${remote}.url`);
       if (typeof url === "undefined") {
         throw new MissingParameterError("remote OR url");
       }
-      const remoteRef = _remoteRef || await config.get(`branch.${ref}.merge`);
+      const remoteRef = _remoteRef || await config.get(`branch.${ref2}.merge`);
       if (typeof url === "undefined") {
         throw new MissingParameterError("remoteRef");
       }
       if (corsProxy === void 0) {
         corsProxy = await config.get("http.corsProxy");
       }
-      const fullRef = await GitRefManager.expand({ fs: fs4, gitdir, ref });
+      const fullRef = await GitRefManager.expand({ fs: fs4, gitdir, ref: ref2 });
       const oid = _delete ? "0000000000000000000000000000000000000000" : await GitRefManager.resolve({ fs: fs4, gitdir, ref: fullRef });
       const GitRemoteHTTP2 = GitRemoteManager.getRemoteHelperFor({ url });
       const httpRemote = await GitRemoteHTTP2.discover({
@@ -45094,15 +47595,15 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         }
         if (thinPack) {
           try {
-            const ref2 = await GitRefManager.resolve({
+            const ref3 = await GitRefManager.resolve({
               fs: fs4,
               gitdir,
               ref: `refs/remotes/${remote}/HEAD`,
               depth: 2
             });
             const { oid: oid2 } = await GitRefManager.resolveAgainstMap({
-              ref: ref2.replace(`refs/remotes/${remote}/`, ""),
-              fullref: ref2,
+              ref: ref3.replace(`refs/remotes/${remote}/`, ""),
+              fullref: ref3,
               map: httpRemote.refs
             });
             const oids = [oid2];
@@ -45169,14 +47670,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         result.headers = res.headers;
       }
       if (remote && result.ok && result.refs[fullRemoteRef].ok && !fullRef.startsWith("refs/tags")) {
-        const ref2 = `refs/remotes/${remote}/${fullRemoteRef.replace(
+        const ref3 = `refs/remotes/${remote}/${fullRemoteRef.replace(
           "refs/heads/",
           ""
         )}`;
         if (_delete) {
-          await GitRefManager.deleteRef({ fs: fs4, gitdir, ref: ref2 });
+          await GitRefManager.deleteRef({ fs: fs4, gitdir, ref: ref3 });
         } else {
-          await GitRefManager.writeRef({ fs: fs4, gitdir, ref: ref2, value: oid });
+          await GitRefManager.writeRef({ fs: fs4, gitdir, ref: ref3, value: oid });
         }
       }
       if (result.ok && Object.values(result.refs).every((result2) => result2.ok)) {
@@ -45198,7 +47699,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       onPrePush,
       dir,
       gitdir = join2(dir, ".git"),
-      ref,
+      ref: ref2,
       remoteRef,
       remote = "origin",
       url,
@@ -45226,7 +47727,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           onAuthFailure,
           onPrePush,
           gitdir: updatedGitdir,
-          ref,
+          ref: ref2,
           remoteRef,
           remote,
           url,
@@ -45324,10 +47825,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: fs4,
       cache,
       gitdir,
-      ref = "refs/notes/commits",
+      ref: ref2 = "refs/notes/commits",
       oid
     }) {
-      const parent = await GitRefManager.resolve({ gitdir, fs: fs4, ref });
+      const parent = await GitRefManager.resolve({ gitdir, fs: fs4, ref: ref2 });
       const { blob } = await _readBlob({
         fs: fs4,
         cache,
@@ -45341,14 +47842,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: fs4,
       dir,
       gitdir = join2(dir, ".git"),
-      ref = "refs/notes/commits",
+      ref: ref2 = "refs/notes/commits",
       oid,
       cache = {}
     }) {
       try {
         assertParameter("fs", fs4);
         assertParameter("gitdir", gitdir);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         assertParameter("oid", oid);
         const fsp = new FileSystem(fs4);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
@@ -45356,7 +47857,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           fs: fsp,
           cache,
           gitdir: updatedGitdir,
-          ref,
+          ref: ref2,
           oid
         });
       } catch (err) {
@@ -45535,7 +48036,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       cache,
       onSign,
       gitdir,
-      ref = "refs/notes/commits",
+      ref: ref2 = "refs/notes/commits",
       oid,
       author: author2,
       committer,
@@ -45543,7 +48044,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     }) {
       let parent;
       try {
-        parent = await GitRefManager.resolve({ gitdir, fs: fs4, ref });
+        parent = await GitRefManager.resolve({ gitdir, fs: fs4, ref: ref2 });
       } catch (err) {
         if (!(err instanceof NotFoundError)) {
           throw err;
@@ -45567,7 +48068,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         cache,
         onSign,
         gitdir,
-        ref,
+        ref: ref2,
         tree: treeOid,
         parent: parent && [parent],
         message: `Note removed by 'isomorphic-git removeNote'
@@ -45583,7 +48084,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       onSign,
       dir,
       gitdir = join2(dir, ".git"),
-      ref = "refs/notes/commits",
+      ref: ref2 = "refs/notes/commits",
       oid,
       author: _author,
       committer: _committer,
@@ -45614,7 +48115,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           cache,
           onSign,
           gitdir: updatedGitdir,
-          ref,
+          ref: ref2,
           oid,
           author: author2,
           committer,
@@ -45629,20 +48130,20 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: fs4,
       gitdir,
       oldref,
-      ref,
+      ref: ref2,
       checkout: checkout2 = false
     }) {
-      if (!isValidRef(ref, true)) {
-        throw new InvalidRefNameError(ref, cleanGitRef.clean(ref));
+      if (!isValidRef(ref2, true)) {
+        throw new InvalidRefNameError(ref2, cleanGitRef.clean(ref2));
       }
       if (!isValidRef(oldref, true)) {
         throw new InvalidRefNameError(oldref, cleanGitRef.clean(oldref));
       }
       const fulloldref = `refs/heads/${oldref}`;
-      const fullnewref = `refs/heads/${ref}`;
+      const fullnewref = `refs/heads/${ref2}`;
       const newexist = await GitRefManager.exists({ fs: fs4, gitdir, ref: fullnewref });
       if (newexist) {
-        throw new AlreadyExistsError("branch", ref, false);
+        throw new AlreadyExistsError("branch", ref2, false);
       }
       const value = await GitRefManager.resolve({
         fs: fs4,
@@ -45671,21 +48172,21 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: fs4,
       dir,
       gitdir = join2(dir, ".git"),
-      ref,
+      ref: ref2,
       oldref,
       checkout: checkout2 = false
     }) {
       try {
         assertParameter("fs", fs4);
         assertParameter("gitdir", gitdir);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         assertParameter("oldref", oldref);
         const fsp = new FileSystem(fs4);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _renameBranch({
           fs: fsp,
           gitdir: updatedGitdir,
-          ref,
+          ref: ref2,
           oldref,
           checkout: checkout2
         });
@@ -45702,7 +48203,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       dir,
       gitdir = join2(dir, ".git"),
       filepath,
-      ref,
+      ref: ref2,
       cache = {}
     }) {
       try {
@@ -45717,10 +48218,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           oid = await GitRefManager.resolve({
             fs: fs4,
             gitdir: updatedGitdir,
-            ref: ref || "HEAD"
+            ref: ref2 || "HEAD"
           });
         } catch (e) {
-          if (ref || !(e instanceof NotFoundError)) throw e;
+          if (ref2 || !(e instanceof NotFoundError)) throw e;
         }
         if (oid) {
           try {
@@ -45777,19 +48278,19 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: fs4,
       dir,
       gitdir = join2(dir, ".git"),
-      ref,
+      ref: ref2,
       depth
     }) {
       try {
         assertParameter("fs", fs4);
         assertParameter("gitdir", gitdir);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         const fsp = new FileSystem(fs4);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         const oid = await GitRefManager.resolve({
           fs: fsp,
           gitdir: updatedGitdir,
-          ref,
+          ref: ref2,
           depth
         });
         return oid;
@@ -46426,7 +48927,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: _fs,
       dir,
       gitdir = join2(dir, ".git"),
-      ref = "HEAD",
+      ref: ref2 = "HEAD",
       filepaths = ["."],
       filter,
       cache = {},
@@ -46436,7 +48937,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       try {
         assertParameter("fs", _fs);
         assertParameter("gitdir", gitdir);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         const fs4 = new FileSystem(_fs);
         const updatedGitdir = await discoverGitdir({ fsp: fs4, dotgit: gitdir });
         return await _walk({
@@ -46444,7 +48945,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           cache,
           dir,
           gitdir: updatedGitdir,
-          trees: [TREE({ ref }), WORKDIR({ refresh }), STAGE()],
+          trees: [TREE({ ref: ref2 }), WORKDIR({ refresh }), STAGE()],
           map: async function(filepath, [head, workdir, stage]) {
             if (!head && !stage && workdir) {
               if (!shouldIgnore) {
@@ -46499,29 +49000,29 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: _fs,
       dir,
       gitdir = join2(dir, ".git"),
-      ref,
+      ref: ref2,
       object,
       force = false
     }) {
       try {
         assertParameter("fs", _fs);
         assertParameter("gitdir", gitdir);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         const fs4 = new FileSystem(_fs);
-        if (ref === void 0) {
+        if (ref2 === void 0) {
           throw new MissingParameterError("ref");
         }
-        ref = ref.startsWith("refs/tags/") ? ref : `refs/tags/${ref}`;
+        ref2 = ref2.startsWith("refs/tags/") ? ref2 : `refs/tags/${ref2}`;
         const updatedGitdir = await discoverGitdir({ fsp: fs4, dotgit: gitdir });
         const value = await GitRefManager.resolve({
           fs: fs4,
           gitdir: updatedGitdir,
           ref: object || "HEAD"
         });
-        if (!force && await GitRefManager.exists({ fs: fs4, gitdir: updatedGitdir, ref })) {
-          throw new AlreadyExistsError("tag", ref);
+        if (!force && await GitRefManager.exists({ fs: fs4, gitdir: updatedGitdir, ref: ref2 })) {
+          throw new AlreadyExistsError("tag", ref2);
         }
-        await GitRefManager.writeRef({ fs: fs4, gitdir: updatedGitdir, ref, value });
+        await GitRefManager.writeRef({ fs: fs4, gitdir: updatedGitdir, ref: ref2, value });
       } catch (err) {
         err.caller = "git.tag";
         throw err;
@@ -46752,7 +49253,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: _fs,
       dir,
       gitdir = join2(dir, ".git"),
-      ref,
+      ref: ref2,
       value,
       force = false,
       symbolic = false
@@ -46760,21 +49261,21 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       try {
         assertParameter("fs", _fs);
         assertParameter("gitdir", gitdir);
-        assertParameter("ref", ref);
+        assertParameter("ref", ref2);
         assertParameter("value", value);
         const fs4 = new FileSystem(_fs);
-        if (!isValidRef(ref, true)) {
-          throw new InvalidRefNameError(ref, cleanGitRef.clean(ref));
+        if (!isValidRef(ref2, true)) {
+          throw new InvalidRefNameError(ref2, cleanGitRef.clean(ref2));
         }
         const updatedGitdir = await discoverGitdir({ fsp: fs4, dotgit: gitdir });
-        if (!force && await GitRefManager.exists({ fs: fs4, gitdir: updatedGitdir, ref })) {
-          throw new AlreadyExistsError("ref", ref);
+        if (!force && await GitRefManager.exists({ fs: fs4, gitdir: updatedGitdir, ref: ref2 })) {
+          throw new AlreadyExistsError("ref", ref2);
         }
         if (symbolic) {
           await GitRefManager.writeSymbolicRef({
             fs: fs4,
             gitdir: updatedGitdir,
-            ref,
+            ref: ref2,
             value
           });
         } else {
@@ -46786,7 +49287,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           await GitRefManager.writeRef({
             fs: fs4,
             gitdir: updatedGitdir,
-            ref,
+            ref: ref2,
             value
           });
         }
@@ -46865,8 +49366,8 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       deleteTag,
       expandOid,
       expandRef,
-      fastForward: fastForward2,
-      fetch,
+      fastForward,
+      fetch: fetch2,
       findMergeBase,
       findRoot,
       getRemoteInfo,
@@ -46935,8 +49436,8 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     exports.deleteTag = deleteTag;
     exports.expandOid = expandOid;
     exports.expandRef = expandRef;
-    exports.fastForward = fastForward2;
-    exports.fetch = fetch;
+    exports.fastForward = fastForward;
+    exports.fetch = fetch2;
     exports.findMergeBase = findMergeBase;
     exports.findRoot = findRoot;
     exports.getConfig = getConfig;
@@ -47295,178 +49796,6 @@ var require_simple_get = __commonJS({
   }
 });
 
-// action/src/github-ops.ts
-var github_ops_exports = {};
-__export(github_ops_exports, {
-  closePr: () => closePr,
-  commitTree: () => commitTree,
-  commitViaApi: () => commitViaApi,
-  commitsTouching: () => commitsTouching,
-  decoratePr: () => decoratePr,
-  defaultBranch: () => defaultBranch,
-  enableAutoMerge: () => enableAutoMerge,
-  fastForward: () => fastForward,
-  findOpenPr: () => findOpenPr,
-  findOpenPrLike: () => findOpenPrLike,
-  githubError: () => githubError,
-  setPrBranch: () => setPrBranch,
-  statuses: () => statuses
-});
-function githubError(what, err) {
-  const e = err;
-  const message = e.response?.data?.message ?? e.message ?? String(err);
-  const hint = e.status === 404 ? " (missing repository or branch, or the token cannot see it)" : e.status === 403 ? " (the token lacks permission)" : "";
-  return new TetherError("github", `${what}: ${e.status ? `${e.status} ` : ""}${message}${hint}`, { cause: err });
-}
-async function call(what, fn) {
-  try {
-    return await fn();
-  } catch (err) {
-    throw githubError(what, err);
-  }
-}
-async function defaultBranch(gh, r) {
-  return call(`repository ${r.owner}/${r.repo}`, async () => (await gh.rest.repos.get({ ...r })).data.default_branch);
-}
-async function findOpenPr(gh, r, branch, base) {
-  const { data } = await call(
-    "list pull requests",
-    () => gh.rest.pulls.list({ ...r, head: `${r.owner}:${branch}`, base, state: "open", per_page: 5 })
-  );
-  const pr = data.find((p) => p.head.ref === branch);
-  return pr ? { number: pr.number, url: pr.html_url, nodeId: pr.node_id, headSha: pr.head.sha } : void 0;
-}
-async function findOpenPrLike(gh, r, pattern, base) {
-  const { data } = await call(
-    "list pull requests",
-    () => gh.rest.pulls.list({ ...r, base, state: "open", per_page: 100 })
-  );
-  const pr = data.find((p) => p.head.repo?.full_name === `${r.owner}/${r.repo}` && pattern.test(p.head.ref));
-  return pr ? { number: pr.number, url: pr.html_url, nodeId: pr.node_id, headSha: pr.head.sha } : void 0;
-}
-async function commitTree(gh, r, sha) {
-  const { data } = await call(`commit ${sha.slice(0, 7)}`, () => gh.rest.git.getCommit({ ...r, commit_sha: sha }));
-  return { tree: data.tree.sha, parents: data.parents.map((p) => p.sha) };
-}
-async function commitViaApi(gh, r, options) {
-  const tree = await call(
-    "create tree",
-    () => gh.rest.git.createTree({
-      ...r,
-      base_tree: options.baseTree,
-      tree: options.files.map((f) => ({
-        path: f.path,
-        mode: "100644",
-        type: "blob",
-        content: f.text
-      }))
-    })
-  );
-  const commit = await call(
-    "create commit",
-    () => gh.rest.git.createCommit({ ...r, message: options.message, tree: tree.data.sha, parents: [options.parent] })
-  );
-  return { commit: commit.data.sha, tree: tree.data.sha };
-}
-async function setPrBranch(gh, r, branch, sha, exists2) {
-  if (exists2) {
-    await call(
-      `update branch ${branch}`,
-      () => gh.rest.git.updateRef({ ...r, ref: `heads/${branch}`, sha, force: true })
-    );
-    return;
-  }
-  try {
-    await gh.rest.git.createRef({ ...r, ref: `refs/heads/${branch}`, sha });
-  } catch (err) {
-    if (err.status === 422) {
-      await call(
-        `update branch ${branch}`,
-        () => gh.rest.git.updateRef({ ...r, ref: `heads/${branch}`, sha, force: true })
-      );
-    } else throw githubError(`create branch ${branch}`, err);
-  }
-}
-async function fastForward(gh, r, base, sha) {
-  try {
-    await gh.rest.git.updateRef({ ...r, ref: `heads/${base}`, sha, force: false });
-    return "ok";
-  } catch (err) {
-    if (err.status === 422) return "conflict";
-    throw githubError(`update ${base}`, err);
-  }
-}
-async function commitsTouching(gh, r, base, path, limit = 20) {
-  const { data } = await call(
-    `commits touching ${path}`,
-    () => gh.rest.repos.listCommits({ ...r, sha: base, path, per_page: limit })
-  );
-  const out = [];
-  for (const c of data) {
-    out.push({ sha: c.sha, message: c.commit.message, statuses: await statuses(gh, r, c.sha) });
-  }
-  return out;
-}
-async function statuses(gh, r, sha) {
-  const { data } = await call(
-    `statuses of ${sha.slice(0, 7)}`,
-    () => gh.rest.repos.listCommitStatusesForRef({ ...r, ref: sha, per_page: 100 })
-  );
-  return data.map((s) => ({
-    context: s.context,
-    state: s.state,
-    description: s.description,
-    target_url: s.target_url,
-    created_at: s.created_at
-  }));
-}
-async function closePr(gh, r, number, comment) {
-  await call(
-    `comment on #${number}`,
-    () => gh.rest.issues.createComment({ ...r, issue_number: number, body: comment })
-  );
-  await call(`close #${number}`, () => gh.rest.pulls.update({ ...r, pull_number: number, state: "closed" }));
-}
-async function decoratePr(gh, r, number, o) {
-  if (o.labels.length)
-    await call("add labels", () => gh.rest.issues.addLabels({ ...r, issue_number: number, labels: o.labels }));
-  if (o.reviewers.length || o.teamReviewers.length) {
-    await call(
-      "request reviewers",
-      () => gh.rest.pulls.requestReviewers({
-        ...r,
-        pull_number: number,
-        reviewers: o.reviewers,
-        team_reviewers: o.teamReviewers
-      })
-    );
-  }
-  if (o.assignees.length)
-    await call(
-      "add assignees",
-      () => gh.rest.issues.addAssignees({ ...r, issue_number: number, assignees: o.assignees })
-    );
-}
-async function enableAutoMerge(gh, nodeId, method) {
-  try {
-    await gh.graphql(
-      `mutation($id: ID!, $method: PullRequestMergeMethod!) {
-        enablePullRequestAutoMerge(input: {pullRequestId: $id, mergeMethod: $method}) { pullRequest { number } }
-      }`,
-      { id: nodeId, method: method.toUpperCase() }
-    );
-    return void 0;
-  } catch (err) {
-    return err.message;
-  }
-}
-var init_github_ops = __esm({
-  "action/src/github-ops.ts"() {
-    "use strict";
-    init_errors();
-  }
-});
-
 // node_modules/@actions/core/lib/command.js
 import * as os from "os";
 
@@ -47513,16 +49842,16 @@ var Command = class {
     if (this.properties && Object.keys(this.properties).length > 0) {
       cmdStr += " ";
       let first = true;
-      for (const key in this.properties) {
-        if (this.properties.hasOwnProperty(key)) {
-          const val = this.properties[key];
+      for (const key2 in this.properties) {
+        if (this.properties.hasOwnProperty(key2)) {
+          const val = this.properties[key2];
           if (val) {
             if (first) {
               first = false;
             } else {
               cmdStr += ",";
             }
-            cmdStr += `${key}=${escapeProperty(val)}`;
+            cmdStr += `${key2}=${escapeProperty(val)}`;
           }
         }
       }
@@ -47554,16 +49883,16 @@ function issueFileCommand(command, message) {
     encoding: "utf8"
   });
 }
-function prepareKeyValueMessage(key, value) {
+function prepareKeyValueMessage(key2, value) {
   const delimiter = `ghadelimiter_${crypto2.randomUUID()}`;
   const convertedValue = toCommandValue(value);
-  if (key.includes(delimiter)) {
+  if (key2.includes(delimiter)) {
     throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter}"`);
   }
   if (convertedValue.includes(delimiter)) {
     throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
   }
-  return `${key}<<${delimiter}${os2.EOL}${convertedValue}${os2.EOL}${delimiter}`;
+  return `${key2}<<${delimiter}${os2.EOL}${convertedValue}${os2.EOL}${delimiter}`;
 }
 
 // node_modules/@actions/core/lib/core.js
@@ -47694,7 +50023,7 @@ var Summary = class {
    * @returns {string} content wrapped in HTML element
    */
   wrap(tag, content, attrs = {}) {
-    const htmlAttrs = Object.entries(attrs).map(([key, value]) => ` ${key}="${value}"`).join("");
+    const htmlAttrs = Object.entries(attrs).map(([key2, value]) => ` ${key2}="${value}"`).join("");
     if (!content) {
       return `<${tag}${htmlAttrs}>`;
     }
@@ -47959,353 +50288,1526 @@ function info(message) {
   process.stdout.write(message + os4.EOL);
 }
 
-// action/src/main.ts
-init_errors();
+// shared/src/errors.ts
+var TetherError = class extends Error {
+  code;
+  constructor(code, message, options) {
+    super(message, options);
+    this.name = "TetherError";
+    this.code = code;
+  }
+};
+function describeError(err) {
+  const parts = [];
+  let e = err;
+  for (let depth = 0; e !== void 0 && e !== null && depth < 5; depth++) {
+    const message = e instanceof Error ? e.message : String(e);
+    if (!parts.some((p) => p.includes(message))) parts.push(message);
+    e = e instanceof Error ? e.cause : void 0;
+  }
+  return parts.join(": ");
+}
 
-// node_modules/@octokit/plugin-retry/dist-bundle/index.js
-var import_light = __toESM(require_light(), 1);
-
-// node_modules/@octokit/request-error/dist-src/index.js
-var RequestError = class extends Error {
-  name;
+// action/src/github-ops.ts
+function githubError(what, err) {
+  const e = err;
+  const message = e.response?.data?.message ?? e.message ?? String(err);
+  const hint = e.status === 404 ? " (missing repository or branch, or the token cannot see it)" : e.status === 403 ? " (the token lacks permission)" : "";
+  return new TetherError("github", `${what}: ${e.status ? `${e.status} ` : ""}${message}${hint}`, { cause: err });
+}
+async function call(what, fn) {
+  try {
+    return await fn();
+  } catch (err) {
+    throw githubError(what, err);
+  }
+}
+function statusOf(err) {
+  return err.status;
+}
+function openPr(p) {
+  return {
+    number: p.number,
+    url: p.html_url,
+    nodeId: p.node_id,
+    headSha: p.head.sha,
+    headRef: p.head.ref,
+    title: p.title,
+    body: p.body ?? "",
+    labels: p.labels.flatMap((l) => l.name ? [l.name] : []),
+    assignees: (p.assignees ?? []).map((a) => a.login),
+    requestedReviewers: (p.requested_reviewers ?? []).map((r) => r.login),
+    requestedTeams: (p.requested_teams ?? []).map((t) => t.slug)
+  };
+}
+var GitHubOps = class {
+  constructor(gh, repo) {
+    this.gh = gh;
+    this.repo = repo;
+  }
+  gh;
+  repo;
+  /** The repository's default branch and clone URL. */
+  async repository() {
+    const r = this.repo;
+    const { data } = await call(`repository ${r.owner}/${r.repo}`, () => this.gh.rest.repos.get({ ...r }));
+    return { defaultBranch: data.default_branch, cloneUrl: data.clone_url };
+  }
+  /** The open PR whose head is `branch` in the same repository, if any. */
+  async findOpenPr(branch, base) {
+    const r = this.repo;
+    const { data } = await call(
+      "list pull requests",
+      () => this.gh.rest.pulls.list({ ...r, head: `${r.owner}:${branch}`, base, state: "open", per_page: 5 })
+    );
+    const pr = data.find((p) => p.head.ref === branch);
+    return pr ? openPr(pr) : void 0;
+  }
+  /** The open PR into `base` whose head branch matches `pattern` (one list call). */
+  async findOpenPrLike(pattern, base) {
+    const r = this.repo;
+    const { data } = await call(
+      "list pull requests",
+      () => this.gh.rest.pulls.list({ ...r, base, state: "open", per_page: 100 })
+    );
+    const pr = data.find((p) => p.head.repo?.full_name === `${r.owner}/${r.repo}` && pattern.test(p.head.ref));
+    return pr ? openPr(pr) : void 0;
+  }
+  /** The tree, parents and committer date (ISO 8601) of a commit (through the Git Data API). */
+  async commitTree(sha) {
+    const { data } = await call(
+      `commit ${sha.slice(0, 7)}`,
+      () => this.gh.rest.git.getCommit({ ...this.repo, commit_sha: sha })
+    );
+    return { tree: data.tree.sha, parents: data.parents.map((p) => p.sha), date: data.committer.date };
+  }
   /**
-   * http status code
+   * One commit through the Git Data API (verified when the token is an App's or the workflow's): a tree on top of
+   * the parent's with the new file contents inline (no separate blob requests), then the commit.
    */
-  status;
+  async commitViaApi(options) {
+    const r = this.repo;
+    const tree = await call(
+      "create tree",
+      () => this.gh.rest.git.createTree({
+        ...r,
+        base_tree: options.baseTree,
+        tree: options.files.map((f) => ({
+          path: f.path,
+          mode: "100644",
+          type: "blob",
+          content: f.text
+        }))
+      })
+    );
+    const commit = await call(
+      "create commit",
+      () => this.gh.rest.git.createCommit({ ...r, message: options.message, tree: tree.data.sha, parents: [options.parent] })
+    );
+    return { commit: commit.data.sha, tree: tree.data.sha };
+  }
   /**
-   * Request options that lead to the error.
+   * Points Tether's own PR branch at `sha`, creating it when missing (force: the branch is Tether's). A 422 means
+   * the branch appeared, vanished or was moved by a concurrent run between our read and our write: look again.
    */
-  request;
-  /**
-   * Response object if a response was received
-   */
-  response;
-  constructor(message, statusCode, options) {
-    super(message, { cause: options.cause });
-    this.name = "HttpError";
-    this.status = Number.parseInt(statusCode);
-    if (Number.isNaN(this.status)) {
-      this.status = 0;
+  async setPrBranch(branch, sha, exists2) {
+    const r = this.repo;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (exists2) await this.gh.rest.git.updateRef({ ...r, ref: `heads/${branch}`, sha, force: true });
+        else await this.gh.rest.git.createRef({ ...r, ref: `refs/heads/${branch}`, sha });
+        return;
+      } catch (err) {
+        if (statusOf(err) !== 422 || attempt >= 5)
+          throw githubError(`${exists2 ? "update" : "create"} branch ${branch}`, err);
+        const message = String(err.message);
+        if (!exists2) exists2 = true;
+        else if (/does not exist/i.test(message)) exists2 = false;
+        await new Promise((done) => setTimeout(done, 50 + Math.random() * 250 * attempt));
+      }
     }
-    if ("response" in options) {
-      this.response = options.response;
+  }
+  /** Fast-forwards `base` to `sha`; `conflict` when another writer moved it (GitHub's 422 non-fast-forward). */
+  async fastForward(base, sha) {
+    try {
+      await this.gh.rest.git.updateRef({ ...this.repo, ref: `heads/${base}`, sha, force: false });
+      return "ok";
+    } catch (err) {
+      if (statusOf(err) === 422) return "conflict";
+      throw githubError(`update ${base}`, err);
     }
-    const requestCopy = Object.assign({}, options.request);
-    if (options.request.headers.authorization) {
-      requestCopy.headers = Object.assign({}, options.request.headers, {
-        authorization: options.request.headers.authorization.replace(
-          /(?<! ) .*$/,
-          " [REDACTED]"
-        )
-      });
+  }
+  /** Commits on `base` that touched `path`, newest first, each with its statuses (newest first). */
+  async commitsTouching(base, path, limit = 20) {
+    const { data } = await call(
+      `commits touching ${path}`,
+      () => this.gh.rest.repos.listCommits({ ...this.repo, sha: base, path, per_page: limit })
+    );
+    const out = [];
+    for (const c of data) out.push({ sha: c.sha, message: c.commit.message, statuses: await this.statuses(c.sha) });
+    return out;
+  }
+  /** A commit's statuses, newest first. */
+  async statuses(sha) {
+    const { data } = await call(
+      `statuses of ${sha.slice(0, 7)}`,
+      () => this.gh.rest.repos.listCommitStatusesForRef({ ...this.repo, ref: sha, per_page: 100 })
+    );
+    return data.map((s) => ({
+      context: s.context,
+      state: s.state,
+      description: s.description,
+      target_url: s.target_url,
+      created_at: s.created_at
+    }));
+  }
+  /** Opens a PR from `head` into `base`. */
+  async createPr(o) {
+    const { data } = await call("create pull request", () => this.gh.rest.pulls.create({ ...this.repo, ...o }));
+    return { number: data.number, url: data.html_url, nodeId: data.node_id, author: data.user?.login ?? "" };
+  }
+  /** Rewrites a PR's title and body. */
+  async updatePr(number, o) {
+    await call(`update #${number}`, () => this.gh.rest.pulls.update({ ...this.repo, pull_number: number, ...o }));
+  }
+  /** Closes a PR with a comment saying why. */
+  async closePr(number, comment) {
+    const r = this.repo;
+    await call(
+      `comment on #${number}`,
+      () => this.gh.rest.issues.createComment({ ...r, issue_number: number, body: comment })
+    );
+    await call(`close #${number}`, () => this.gh.rest.pulls.update({ ...r, pull_number: number, state: "closed" }));
+  }
+  /** Labels, reviewers, team reviewers and assignees; each only when asked for. */
+  async decoratePr(number, o) {
+    const r = this.repo;
+    if (o.labels.length)
+      await call(
+        "add labels",
+        () => this.gh.rest.issues.addLabels({ ...r, issue_number: number, labels: [...o.labels] })
+      );
+    if (o.reviewers.length || o.teamReviewers.length) {
+      await call(
+        "request reviewers",
+        () => this.gh.rest.pulls.requestReviewers({
+          ...r,
+          pull_number: number,
+          reviewers: [...o.reviewers],
+          team_reviewers: [...o.teamReviewers]
+        })
+      );
     }
-    requestCopy.url = requestCopy.url.replace(/\bclient_secret=\w+/g, "client_secret=[REDACTED]").replace(/\baccess_token=\w+/g, "access_token=[REDACTED]");
-    this.request = requestCopy;
+    if (o.assignees.length)
+      await call(
+        "add assignees",
+        () => this.gh.rest.issues.addAssignees({ ...r, issue_number: number, assignees: [...o.assignees] })
+      );
+  }
+  /** Enables auto-merge through GraphQL; returns the reason when GitHub refuses (the caller warns, not fails). */
+  async enableAutoMerge(nodeId, method) {
+    try {
+      await this.gh.graphql(
+        `mutation($id: ID!, $method: PullRequestMergeMethod!) {
+          enablePullRequestAutoMerge(input: {pullRequestId: $id, mergeMethod: $method}) { pullRequest { number } }
+        }`,
+        { id: nodeId, method: method.toUpperCase() }
+      );
+      return void 0;
+    } catch (err) {
+      return err.message;
+    }
   }
 };
 
-// node_modules/@octokit/plugin-retry/dist-bundle/index.js
-var VERSION = "0.0.0-development";
-function isRequestError(error2) {
-  return error2.request !== void 0;
+// shared/src/glob.ts
+var import_posix = __toESM(require_posix(), 1);
+var GLOB_OPTIONS = Object.freeze({ dot: true, posix: true });
+function globToRegExp(glob) {
+  return import_posix.default.makeRe(glob, GLOB_OPTIONS);
 }
-async function errorRequest(state, octokit, error2, options) {
-  if (!isRequestError(error2) || !error2?.request.request) {
-    throw error2;
-  }
-  if (error2.status >= 400 && !state.doNotRetry.includes(error2.status)) {
-    const retries = options.request.retries != null ? options.request.retries : state.retries;
-    const retryAfter = Math.pow((options.request.retryCount || 0) + 1, 2);
-    throw octokit.retry.retryRequest(error2, retries, retryAfter);
-  }
-  throw error2;
+function listEntry(pattern) {
+  const s = import_posix.default.scan(pattern);
+  if (s.negated && !s.negatedExtglob) return { exclude: true, glob: pattern.slice(1) };
+  return { exclude: false, glob: pattern };
 }
-async function wrapRequest(state, octokit, request3, options) {
-  const limiter = new import_light.default();
-  limiter.on("failed", function(error2, info2) {
-    const maxRetries = ~~error2.request.request?.retries;
-    const after = ~~error2.request.request?.retryAfter;
-    options.request.retryCount = info2.retryCount + 1;
-    if (maxRetries > info2.retryCount) {
-      return after * state.retryAfterBaseValue;
-    }
+function listMatcher(patterns, compile) {
+  const include = [];
+  const exclude = [];
+  for (const p of patterns) {
+    const e = listEntry(p);
+    (e.exclude ? exclude : include).push(compile(e.glob));
+  }
+  const included = include.length === 0 ? () => true : (t) => include.some((m) => m(t));
+  return (text) => included(text) && !exclude.some((m) => m(text));
+}
+function globMatcher(patterns) {
+  if (patterns.length === 0) return () => false;
+  return listMatcher(patterns, (g) => (0, import_posix.default)(g, GLOB_OPTIONS));
+}
+function cleanPathGlob(glob) {
+  return glob.replace(/^(!?)\.\/+/, "$1").replace(/\/+$/, "");
+}
+function pathMatcher(globs) {
+  if (globs.length === 0) return () => true;
+  return listMatcher(globs.map(cleanPathGlob), (g) => {
+    const exact = (0, import_posix.default)(g, GLOB_OPTIONS);
+    const below = (0, import_posix.default)(`${g}/**`, GLOB_OPTIONS);
+    return (p) => exact(p) || below(p);
   });
-  return limiter.schedule(
-    requestWithGraphqlErrorHandling.bind(null, state, octokit, request3),
-    options
-  );
 }
-async function requestWithGraphqlErrorHandling(state, octokit, request3, options) {
-  const response = await request3(options);
-  if (response.data && response.data.errors && response.data.errors.length > 0 && /Something went wrong while executing your query/.test(
-    response.data.errors[0].message
-  )) {
-    const error2 = new RequestError(response.data.errors[0].message, 500, {
-      request: options,
-      response
-    });
-    return errorRequest(state, octokit, error2, options);
+function pathScope(globs) {
+  return { globs: [...globs], matches: pathMatcher(globs) };
+}
+function globBase(glob) {
+  const clean = cleanPathGlob(glob);
+  const s = import_posix.default.scan(clean, GLOB_OPTIONS);
+  if (s.isGlob) return s.base;
+  const segments = clean.split("/");
+  if (/\.[a-z]+$/i.test(segments[segments.length - 1] ?? "")) segments.pop();
+  return segments.join("/");
+}
+function isExclusion(pattern) {
+  return listEntry(pattern).exclude;
+}
+
+// shared/src/plan-edits.ts
+var import_yaml5 = __toESM(require_dist(), 1);
+
+// shared/src/file-text.ts
+var DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024;
+function decodeFileText(path, bytes, maxBytes = DEFAULT_MAX_FILE_BYTES) {
+  if (bytes.length > maxBytes) return { path, reason: `larger than ${maxBytes} bytes (${bytes.length})` };
+  if (bytes.subarray(0, 8192).includes(0)) return { path, reason: "binary (contains NUL bytes)" };
+  try {
+    return { path, text: new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes) };
+  } catch {
+    return { path, reason: "binary (not valid UTF-8)" };
   }
-  return response;
 }
-function retry(octokit, octokitOptions) {
-  const state = Object.assign(
-    {
-      enabled: true,
-      retryAfterBaseValue: 1e3,
-      doNotRetry: [400, 401, 403, 404, 410, 422, 451],
-      retries: 3
-    },
-    octokitOptions.retry
-  );
-  const retryPlugin = {
-    retry: {
-      retryRequest: (error2, retries, retryAfter) => {
-        error2.request.request = Object.assign({}, error2.request.request, {
-          retries,
-          retryAfter
-        });
-        return error2;
+
+// shared/src/image-ref.ts
+var TAG = /^[\w][\w.-]{0,127}$/;
+var PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+var DOMAIN_COMPONENT = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
+var DIGEST = /^([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*):([0-9a-fA-F]{32,})$/;
+var DIGEST_HEX_LENGTH = { sha256: 64, sha384: 96, sha512: 128 };
+var NAME_MAX = 255;
+function parseImageRef(text) {
+  const why = explainInvalid(text);
+  if (typeof why === "string") throw invalid(text, why);
+  return why;
+}
+function tryParseImageRef(text) {
+  const r = explainInvalid(text);
+  return typeof r === "string" ? void 0 : r;
+}
+function normalizeRepository(name) {
+  const r = explainInvalid(name);
+  if (typeof r === "string") throw invalid(name, r);
+  if (r.tag !== void 0 || r.digest !== void 0) throw invalid(name, "a repository name has no tag or digest");
+  return r.repository;
+}
+function tryNormalizeRepository(name) {
+  const r = explainInvalid(name);
+  return typeof r === "string" || r.tag !== void 0 || r.digest !== void 0 ? void 0 : r.repository;
+}
+function formatImageRef(ref2) {
+  return `${ref2.name}${ref2.tag !== void 0 ? `:${ref2.tag}` : ""}${ref2.digest !== void 0 ? `@${ref2.digest}` : ""}`;
+}
+function checkTag(tag) {
+  if (tag === "") return "the tag is empty";
+  if (!TAG.test(tag)) return `tag "${tag}" must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`;
+  return void 0;
+}
+function checkDigest(digest) {
+  const m = DIGEST.exec(digest);
+  if (!m) return `digest "${digest}" must be <algorithm>:<hex, at least 32 digits>`;
+  const want = DIGEST_HEX_LENGTH[m[1]];
+  if (want !== void 0 && (m[2].length !== want || /[A-F]/.test(m[2])))
+    return `a ${m[1]} digest has ${want} lower-case hex digits, "${digest}" has ${m[2].length}`;
+  return void 0;
+}
+function invalid(text, why) {
+  return new TetherError("invalid-reference", `"${text}" is not an image reference: ${why}`);
+}
+function explainInvalid(text) {
+  if (text === "") return "it is empty";
+  if (/\s/.test(text)) return "it contains whitespace";
+  let rest = text;
+  let digest;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+    const bad = checkDigest(digest);
+    if (bad) return bad;
+  }
+  let tag;
+  const colon = rest.lastIndexOf(":");
+  if (colon > rest.lastIndexOf("/")) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+    const bad = checkTag(tag);
+    if (bad) return bad;
+  }
+  const name = rest;
+  if (name === "") return "the repository name is empty";
+  if (name.length > NAME_MAX) return `the repository name is longer than ${NAME_MAX} characters`;
+  const slash = name.indexOf("/");
+  let domain = "docker.io";
+  let path = name;
+  if (slash >= 0) {
+    const first = name.slice(0, slash);
+    if (/[.:]/.test(first) || first === "localhost" || first.startsWith("[") || first !== first.toLowerCase()) {
+      const bad = checkDomain(first);
+      if (bad) return bad;
+      domain = first === "index.docker.io" ? "docker.io" : first;
+      path = name.slice(slash + 1);
+    }
+  }
+  for (const component of path.split("/")) {
+    if (component === "") return "the repository path has an empty component";
+    if (!PATH_COMPONENT.test(component)) {
+      if (component !== component.toLowerCase()) return "the repository name must be lower-case";
+      return `path component "${component}" may hold only a-z, 0-9 and single separators (., _, __, -)`;
+    }
+  }
+  if (domain === "docker.io" && !path.includes("/")) path = `library/${path}`;
+  const ref2 = { name, domain, path, repository: `${domain}/${path}` };
+  if (tag !== void 0) ref2.tag = tag;
+  if (digest !== void 0) ref2.digest = digest;
+  return ref2;
+}
+function checkDomain(domain) {
+  let host = domain;
+  let port;
+  if (host.startsWith("[")) {
+    const end = host.indexOf("]");
+    if (end < 0 || !/^[0-9a-fA-F:.]+$/.test(host.slice(1, end))) return `registry "${domain}" is not a valid IPv6 host`;
+    port = host.slice(end + 1);
+    if (port !== "" && !port.startsWith(":")) return `registry "${domain}" is not host[:port]`;
+    port = port === "" ? void 0 : port.slice(1);
+    host = "";
+  } else {
+    const c = host.indexOf(":");
+    if (c >= 0) {
+      port = host.slice(c + 1);
+      host = host.slice(0, c);
+    }
+  }
+  if (port !== void 0 && !/^[0-9]+$/.test(port)) return `registry port "${port}" is not a number`;
+  if (host !== "" && !host.split(".").every((c) => DOMAIN_COMPONENT.test(c)))
+    return `registry "${domain}" is not a valid host name`;
+  return void 0;
+}
+
+// shared/src/image-uses.ts
+var import_yaml = __toESM(require_dist(), 1);
+
+// shared/src/yaml-path.ts
+var BARE_KEY = /^[A-Za-z_$][\w$-]*$/;
+function formatYamlPath(segments) {
+  let out = "";
+  for (const s of segments) {
+    if (typeof s === "number") out += `[${s}]`;
+    else if (BARE_KEY.test(s)) out += out === "" ? s : `.${s}`;
+    else out += `[${JSON.stringify(s)}]`;
+  }
+  return out;
+}
+function parseYamlPath(text) {
+  const out = [];
+  let i = 0;
+  const fail = (why) => new TetherError("input", `YAML path "${text}" is malformed at column ${i + 1}: ${why}`);
+  while (i < text.length) {
+    const c = text[i];
+    if (c === "[") {
+      const close = /^\[(\d+)\]/.exec(text.slice(i));
+      if (close) {
+        out.push(Number(close[1]));
+        i += close[0].length;
+        continue;
+      }
+      const quoted = /^\["((?:[^"\\]|\\.)*)"\]/.exec(text.slice(i));
+      if (!quoted) throw fail('expected [<index>] or ["<key>"]');
+      out.push(JSON.parse(`"${quoted[1]}"`));
+      i += quoted[0].length;
+      continue;
+    }
+    if (c === ".") {
+      if (out.length === 0) throw fail('a path does not start with "."');
+      i++;
+    }
+    const m = /^[^.[\]]+/.exec(text.slice(i));
+    if (!m) throw fail("expected a key");
+    out.push(m[0]);
+    i += m[0].length;
+  }
+  if (out.length === 0) throw fail("the path is empty");
+  return out;
+}
+
+// shared/src/image-uses.ts
+var CONTAINER_LISTS = /* @__PURE__ */ new Set(["containers", "initContainers", "ephemeralContainers"]);
+var MARKER = /(?:^|[ \t])#[^\n]*?tether:image=([^\s]+)/g;
+var KUSTOMIZE_FILE = /(^|\/)(kustomization\.ya?ml|Kustomization)$/;
+function findImageUses(file, fields = []) {
+  const scan = { uses: [], notes: [] };
+  const markers = findMarkers(file.text, scan);
+  const applicableFields = fields.filter((f) => f.files === void 0 || globToRegExp(f.files).test(file.path));
+  file.docs.forEach((doc, index2) => {
+    scanDocument(file, doc, index2, markers, applicableFields, scan);
+  });
+  return scan;
+}
+function findMarkers(text, scan) {
+  if (!text.includes("tether:image=")) return [];
+  const out = [];
+  for (const m of text.matchAll(MARKER)) {
+    const offset = m.index + m[0].length - m[1].length - "tether:image=".length;
+    let spec = m[1];
+    let part = "ref";
+    const suffix = /:(tag|digest|name)$/.exec(spec);
+    if (suffix) {
+      part = suffix[1];
+      spec = spec.slice(0, -suffix[0].length);
+    }
+    const repository = tryNormalizeRepository(spec);
+    if (repository === void 0) {
+      scan.notes.push({ location: `marker "${m[1]}"`, reason: `"${spec}" is not a repository name` });
+      continue;
+    }
+    out.push({ lineStart: text.lastIndexOf("\n", offset) + 1, offset, repository, part });
+  }
+  return out;
+}
+function scalarText(node, text) {
+  if (typeof node.value === "string") return node.value;
+  if (node.value === null) return "";
+  return node.range ? text.slice(node.range[0], node.range[1]) : String(node.value);
+}
+function keyOf(key2) {
+  if (!(0, import_yaml.isScalar)(key2)) return void 0;
+  const v = key2.value;
+  return typeof v === "symbol" ? void 0 : String(v);
+}
+function isMergeKey(key2) {
+  return (0, import_yaml.isScalar)(key2) && (typeof key2.value === "symbol" || key2.value === "<<");
+}
+function lookup(map, key2, doc) {
+  return lookupOwned(map, key2, doc)?.pair;
+}
+function lookupOwned(map, key2, doc, depth = 0) {
+  const merged = [];
+  for (const pair of map.items) {
+    if (isMergeKey(pair.key)) merged.push(pair.value);
+    else if (keyOf(pair.key) === key2) return { pair, owner: map };
+  }
+  if (merged.length === 0 || depth > 8) return void 0;
+  for (const source of merged) {
+    const targets = (0, import_yaml.isSeq)(source) ? source.items : [source];
+    for (const t of targets) {
+      const m = (0, import_yaml.isAlias)(t) ? t.resolve(doc) : t;
+      if ((0, import_yaml.isMap)(m)) {
+        const found = lookupOwned(m, key2, doc, depth + 1);
+        if (found) return found;
+      }
+    }
+  }
+  return void 0;
+}
+function scanDocument(file, doc, document2, markers, fields, scan) {
+  const { text } = file;
+  const anchorPaths = /* @__PURE__ */ new Map();
+  const found = [];
+  const path = [];
+  const siteAt = (map, key2) => {
+    const hit = lookupOwned(map, key2, doc);
+    if (!hit) return void 0;
+    const value = hit.pair.value;
+    const target = (0, import_yaml.isAlias)(value) ? value.resolve(doc) : value;
+    if (!(0, import_yaml.isScalar)(target) || !target.range) return void 0;
+    const ownerPath = hit.owner === map ? path : anchorPaths.get(hit.owner) ?? path;
+    const where = target === value ? [...ownerPath, key2] : anchorPaths.get(target) ?? [...ownerPath, key2];
+    return { node: target, path: where, value: scalarText(target, text) };
+  };
+  const onImageKey = (map) => {
+    const site = siteAt(map, "image");
+    if (!site || typeof site.node.value !== "string") return;
+    const ref2 = tryParseImageRef(site.value);
+    if (!ref2) return;
+    const n = path.length;
+    const container = n >= 2 && typeof path[n - 1] === "number" && CONTAINER_LISTS.has(String(path[n - 2]));
+    found.push({
+      file: file.path,
+      document: document2,
+      source: container ? "container" : "image",
+      location: formatYamlPath(site.path),
+      repositories: [ref2.repository],
+      version: versionOf(ref2.tag, ref2.digest),
+      ref: { ...site, path: site.path, name: ref2.name }
+    });
+  };
+  const onRepositoryMap = (map) => {
+    const repoSite = siteAt(map, "repository");
+    if (!repoSite || typeof repoSite.node.value !== "string" || repoSite.value === "") return;
+    const tagPair = lookup(map, "tag", doc);
+    const digestPair = lookup(map, "digest", doc);
+    if (!tagPair && !digestPair && path[path.length - 1] !== "image") return;
+    const registrySite = siteAt(map, "registry");
+    const full = registrySite && registrySite.value !== "" ? `${registrySite.value}/${repoSite.value}` : repoSite.value;
+    const repository = tryNormalizeRepository(full);
+    if (!repository) return;
+    const use = {
+      file: file.path,
+      document: document2,
+      source: "helm",
+      location: formatYamlPath(path),
+      repositories: [repository],
+      version: {},
+      split: { node: map, tagKey: "tag", digestKey: "digest", canAddDigest: false, canRemoveDigest: false }
+    };
+    const tag = siteAt(map, "tag");
+    const digest = siteAt(map, "digest");
+    if (tagPair && !tag || digestPair && !digest) return;
+    if (tag) use.tag = tag;
+    if (digest) use.digest = digest;
+    use.version = versionOf(tag?.value, digest?.value);
+    found.push(use);
+  };
+  const markerCandidate = (value) => {
+    const start = value.range?.[0];
+    if (start === void 0) return;
+    for (const m of markers) {
+      if (start < m.lineStart || start >= m.offset) continue;
+      const target = (0, import_yaml.isAlias)(value) ? value.resolve(doc) : value;
+      if (!(0, import_yaml.isScalar)(target)) continue;
+      if (!m.best || start > m.best.at) {
+        const where = target === value ? [...path] : anchorPaths.get(target) ?? [...path];
+        m.best = { node: target, path: where, at: start };
       }
     }
   };
-  if (state.enabled) {
-    octokit.hook.error("request", errorRequest.bind(null, state, retryPlugin));
-    octokit.hook.wrap("request", wrapRequest.bind(null, state, retryPlugin));
+  const visit = (node) => {
+    if (!node || typeof node !== "object") return;
+    if (node.anchor) anchorPaths.set(node, [...path]);
+    if (markers.length > 0 && ((0, import_yaml.isScalar)(node) || (0, import_yaml.isAlias)(node))) markerCandidate(node);
+    if ((0, import_yaml.isMap)(node)) {
+      let interesting = false;
+      for (const pair of node.items) {
+        const k = (0, import_yaml.isScalar)(pair.key) ? pair.key.value : void 0;
+        if (k === "image" || k === "repository" || typeof k === "symbol") {
+          interesting = true;
+          break;
+        }
+      }
+      if (interesting) {
+        onImageKey(node);
+        onRepositoryMap(node);
+      }
+      for (const pair of node.items) {
+        const k = keyOf(pair.key);
+        if (k === void 0) continue;
+        path.push(k);
+        visit(pair.value);
+        path.pop();
+      }
+    } else if ((0, import_yaml.isSeq)(node)) {
+      for (let i = 0; i < node.items.length; i++) {
+        path.push(i);
+        visit(node.items[i]);
+        path.pop();
+      }
+    }
+  };
+  visit(doc.contents);
+  scanKustomization(file, doc, document2, found);
+  const claimed = /* @__PURE__ */ new Set();
+  const explicit = [];
+  splitGroups(
+    file,
+    document2,
+    "marker",
+    markers.filter((m) => m.best).map((m) => ({ ...m.best, repository: m.repository, part: m.part })),
+    explicit,
+    scan
+  );
+  splitGroups(file, document2, "field", resolveFields(doc, fields, anchorPaths, scan), explicit, scan);
+  for (const m of markers) m.best = void 0;
+  for (const use of explicit) for (const s of sitesOf(use)) claimed.add(s.node);
+  scan.uses.push(...explicit);
+  const seen = /* @__PURE__ */ new Map();
+  for (const use of found) {
+    const sites = sitesOf(use);
+    const identity = use.repositories.join(" ");
+    if (sites.some((s) => claimed.has(s.node))) continue;
+    if (sites.length > 0 && sites.every((s) => seen.get(s.node) === identity)) continue;
+    for (const s of sites) seen.set(s.node, identity);
+    scan.uses.push(use);
   }
-  return retryPlugin;
 }
-retry.VERSION = VERSION;
-
-// node_modules/@octokit/plugin-throttling/dist-bundle/index.js
-var import_light2 = __toESM(require_light(), 1);
-var VERSION2 = "0.0.0-development";
-var noop = () => Promise.resolve();
-function wrapRequest2(state, request3, options) {
-  return state.retryLimiter.schedule(doRequest, state, request3, options);
+function sitesOf(use) {
+  return [use.ref, use.tag, use.digest].filter((s) => s !== void 0);
 }
-async function doRequest(state, request3, options) {
-  const { pathname } = new URL(options.url, "http://github.test");
-  const isAuth = isAuthRequest(options.method, pathname);
-  const isWrite = !isAuth && options.method !== "GET" && options.method !== "HEAD";
-  const isSearch = options.method === "GET" && pathname.startsWith("/search/");
-  const isGraphQL = pathname.startsWith("/graphql");
-  const retryCount = ~~request3.retryCount;
-  const jobOptions = retryCount > 0 ? { priority: 0, weight: 0 } : {};
-  if (state.clustering) {
-    jobOptions.expiration = 1e3 * 60;
+function versionOf(tag, digest) {
+  const v = {};
+  if (tag) v.tag = tag;
+  if (digest) v.digest = digest;
+  return v;
+}
+function scanKustomization(file, doc, document2, found) {
+  const root = doc.contents;
+  if (!(0, import_yaml.isMap)(root)) return;
+  const kind = lookup(root, "kind", doc);
+  const apiVersion = lookup(root, "apiVersion", doc);
+  const kindText = (0, import_yaml.isScalar)(kind?.value) ? String(kind.value.value) : void 0;
+  const api = (0, import_yaml.isScalar)(apiVersion?.value) ? String(apiVersion.value.value) : "";
+  let images;
+  let base = [];
+  if (KUSTOMIZE_FILE.test(file.path) || kindText === "Kustomization" && api.startsWith("kustomize.config.k8s.io/"))
+    images = lookup(root, "images", doc)?.value;
+  else if (kindText === "Kustomization" && api.startsWith("kustomize.toolkit.fluxcd.io/")) {
+    const spec = lookup(root, "spec", doc)?.value;
+    if ((0, import_yaml.isMap)(spec)) images = lookup(spec, "images", doc)?.value;
+    base = ["spec"];
   }
-  if (isWrite || isGraphQL) {
-    await state.write.key(state.id).schedule(jobOptions, noop);
+  if ((0, import_yaml.isAlias)(images)) images = images.resolve(doc);
+  if (!(0, import_yaml.isSeq)(images)) return;
+  images.items.forEach((item, i) => {
+    const entry = (0, import_yaml.isAlias)(item) ? item.resolve(doc) : item;
+    if (!(0, import_yaml.isMap)(entry)) return;
+    const at = [...base, "images", i];
+    const site = (key2) => {
+      const v = lookup(entry, key2, doc)?.value;
+      const s = (0, import_yaml.isAlias)(v) ? v.resolve(doc) : v;
+      return (0, import_yaml.isScalar)(s) && s.range ? { node: s, path: [...at, key2], value: scalarText(s, file.text) } : void 0;
+    };
+    const name = site("name");
+    const newName = site("newName");
+    const repositories = [name, newName].map((s) => s && s.value !== "" ? tryNormalizeRepository(s.value) : void 0).filter((r) => r !== void 0);
+    if (repositories.length === 0) return;
+    const use = {
+      file: file.path,
+      document: document2,
+      source: "kustomize",
+      location: formatYamlPath(at),
+      repositories: [...new Set(repositories.reverse())],
+      version: {},
+      split: { node: entry, tagKey: "newTag", digestKey: "digest", canAddDigest: true, canRemoveDigest: true }
+    };
+    const tag = site("newTag");
+    const digest = site("digest");
+    if (tag) use.tag = tag;
+    if (digest) use.digest = digest;
+    use.version = versionOf(tag?.value, digest?.value);
+    found.push(use);
+  });
+}
+function resolveFields(doc, fields, anchorPaths, scan) {
+  const out = [];
+  for (const f of fields) {
+    const segments = parseYamlPath(f.path);
+    let node = doc.contents;
+    for (const seg of segments) {
+      if ((0, import_yaml.isAlias)(node)) node = node.resolve(doc);
+      if (typeof seg === "number") node = (0, import_yaml.isSeq)(node) ? node.items[seg] : void 0;
+      else node = (0, import_yaml.isMap)(node) ? lookup(node, seg, doc)?.value : void 0;
+      if (node === void 0) break;
+    }
+    if ((0, import_yaml.isAlias)(node)) node = node.resolve(doc);
+    if (node === void 0) continue;
+    if (!(0, import_yaml.isScalar)(node) || !node.range) {
+      scan.notes.push({ location: f.path, reason: "the path names a map or list, not a scalar" });
+      continue;
+    }
+    out.push({
+      node,
+      path: anchorPaths.get(node) ?? segments,
+      repository: normalizeRepository(f.image),
+      part: f.part ?? "ref"
+    });
   }
-  if (isWrite && state.triggersNotification(pathname)) {
-    await state.notifications.key(state.id).schedule(jobOptions, noop);
-  }
-  if (isSearch) {
-    await state.search.key(state.id).schedule(jobOptions, noop);
-  }
-  const req = (isAuth ? state.auth : state.global).key(state.id).schedule(jobOptions, request3, options);
-  if (isGraphQL) {
-    const res = await req;
-    if (res.data.errors != null && res.data.errors.some((error2) => error2.type === "RATE_LIMITED")) {
-      const error2 = Object.assign(new Error("GraphQL Rate Limit Exceeded"), {
-        response: res,
-        data: res.data
+  return out;
+}
+function splitGroups(file, document2, source, sites, out, scan) {
+  const groups2 = /* @__PURE__ */ new Map();
+  for (const s of sites) {
+    const value = scalarText(s.node, file.text);
+    const location = formatYamlPath(s.path);
+    if (s.part === "ref") {
+      const ref2 = tryParseImageRef(value);
+      if (!ref2) {
+        scan.notes.push({ location, reason: `"${value}" is not an image reference` });
+        continue;
+      }
+      out.push({
+        file: file.path,
+        document: document2,
+        source,
+        location,
+        repositories: [s.repository],
+        version: versionOf(ref2.tag, ref2.digest),
+        ref: { node: s.node, path: s.path, value, name: ref2.name }
       });
-      throw error2;
+      continue;
+    }
+    const parent = s.path.slice(0, -1);
+    const key2 = `${s.repository}\0${formatYamlPath(parent)}`;
+    let use = groups2.get(key2);
+    if (!use) {
+      use = {
+        file: file.path,
+        document: document2,
+        source,
+        location: formatYamlPath(parent),
+        repositories: [s.repository],
+        version: {}
+      };
+      groups2.set(key2, use);
+    }
+    if (s.part === "tag") use.tag = { node: s.node, path: s.path, value };
+    if (s.part === "digest") use.digest = { node: s.node, path: s.path, value };
+    use.version = versionOf(use.tag?.value, use.digest?.value);
+  }
+  for (const use of groups2.values()) if (use.tag || use.digest) out.push(use);
+}
+
+// shared/src/text-edits.ts
+var import_yaml2 = __toESM(require_dist(), 1);
+function applyTextEdits(text, edits) {
+  const sorted = [...edits].sort((a, b) => a.start - b.start || a.end - b.end);
+  let out = "";
+  let at = 0;
+  for (const e of sorted) {
+    if (e.start < at) throw new Error(`overlapping edits at offset ${e.start}`);
+    out += text.slice(at, e.start) + e.insert;
+    at = e.end;
+  }
+  return out + text.slice(at);
+}
+var PLAIN_SAFE = /^[A-Za-z0-9_./+-][A-Za-z0-9_./@:+-]*$/;
+function isSafePlain(value) {
+  if (!PLAIN_SAFE.test(value) || value.endsWith(":") || value.startsWith("-")) return false;
+  if (/^[A-Za-z]+$/.test(value) && value.length > 5) return true;
+  return (0, import_yaml2.parse)(value) === value && (0, import_yaml2.parse)(value, { version: "1.1" }) === value;
+}
+function doubleQuoted(value) {
+  return JSON.stringify(value);
+}
+function setScalarEdit(node, value, ctx) {
+  const [start, end] = node.range;
+  if (ctx.json) return { start, end, insert: doubleQuoted(value) };
+  switch (node.type) {
+    case import_yaml2.Scalar.QUOTE_SINGLE:
+      if (/^[\x20-\x7e]*$/.test(value)) return { start, end, insert: `'${value.replace(/'/g, "''")}'` };
+      return { start, end, insert: doubleQuoted(value) };
+    case import_yaml2.Scalar.QUOTE_DOUBLE:
+      return { start, end, insert: doubleQuoted(value) };
+    case import_yaml2.Scalar.BLOCK_FOLDED:
+    case import_yaml2.Scalar.BLOCK_LITERAL:
+      return blockScalarEdit(node, value, ctx.text);
+    default: {
+      const strTag = node.tag === "tag:yaml.org,2002:str" || node.tag === "!";
+      const plainOk = strTag ? PLAIN_SAFE.test(value) && !value.endsWith(":") : isSafePlain(value);
+      let insert = plainOk ? value : doubleQuoted(value);
+      if (start === end && ctx.text[start - 1] === ":") insert = ` ${insert}`;
+      return { start, end, insert };
     }
   }
-  return req;
 }
-function isAuthRequest(method, pathname) {
-  return method === "PATCH" && // https://docs.github.com/en/rest/apps/apps?apiVersion=2022-11-28#create-a-scoped-access-token
-  /^\/applications\/[^/]+\/token\/scoped$/.test(pathname) || method === "POST" && // https://docs.github.com/en/rest/apps/oauth-applications?apiVersion=2022-11-28#reset-a-token
-  (/^\/applications\/[^/]+\/token$/.test(pathname) || // https://docs.github.com/en/rest/apps/apps?apiVersion=2022-11-28#create-an-installation-access-token-for-an-app
-  /^\/app\/installations\/[^/]+\/access_tokens$/.test(pathname) || // https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps
-  pathname === "/login/oauth/access_token");
-}
-var triggers_notification_paths_default = [
-  "/orgs/{org}/invitations",
-  "/orgs/{org}/invitations/{invitation_id}",
-  "/orgs/{org}/teams/{team_slug}/discussions",
-  "/orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments",
-  "/repos/{owner}/{repo}/collaborators/{username}",
-  "/repos/{owner}/{repo}/commits/{commit_sha}/comments",
-  "/repos/{owner}/{repo}/issues",
-  "/repos/{owner}/{repo}/issues/{issue_number}/comments",
-  "/repos/{owner}/{repo}/issues/{issue_number}/sub_issue",
-  "/repos/{owner}/{repo}/issues/{issue_number}/sub_issues/priority",
-  "/repos/{owner}/{repo}/pulls",
-  "/repos/{owner}/{repo}/pulls/{pull_number}/comments",
-  "/repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies",
-  "/repos/{owner}/{repo}/pulls/{pull_number}/merge",
-  "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers",
-  "/repos/{owner}/{repo}/pulls/{pull_number}/reviews",
-  "/repos/{owner}/{repo}/releases",
-  "/teams/{team_id}/discussions",
-  "/teams/{team_id}/discussions/{discussion_number}/comments"
-];
-function routeMatcher(paths) {
-  const regexes = paths.map(
-    (path) => path.split("/").map((c) => c.startsWith("{") ? "(?:.+?)" : c).join("/")
-  );
-  const regex2 = `^(?:${regexes.map((r) => `(?:${r})`).join("|")})[^/]*$`;
-  return new RegExp(regex2, "i");
-}
-var regex = routeMatcher(triggers_notification_paths_default);
-var triggersNotification = regex.test.bind(regex);
-var groups = {};
-var createGroups = function(Bottleneck2, common) {
-  groups.global = new Bottleneck2.Group({
-    id: "octokit-global",
-    maxConcurrent: 10,
-    ...common
-  });
-  groups.auth = new Bottleneck2.Group({
-    id: "octokit-auth",
-    maxConcurrent: 1,
-    ...common
-  });
-  groups.search = new Bottleneck2.Group({
-    id: "octokit-search",
-    maxConcurrent: 1,
-    minTime: 2e3,
-    ...common
-  });
-  groups.write = new Bottleneck2.Group({
-    id: "octokit-write",
-    maxConcurrent: 1,
-    minTime: 1e3,
-    ...common
-  });
-  groups.notifications = new Bottleneck2.Group({
-    id: "octokit-notifications",
-    maxConcurrent: 1,
-    minTime: 3e3,
-    ...common
-  });
-};
-function throttling(octokit, octokitOptions) {
-  const {
-    enabled = true,
-    Bottleneck: Bottleneck2 = import_light2.default,
-    id = "no-id",
-    timeout = 1e3 * 60 * 2,
-    // Redis TTL: 2 minutes
-    connection
-  } = octokitOptions.throttle || {};
-  if (!enabled) {
-    return {};
+function blockScalarEdit(node, value, text) {
+  const [start, end] = node.range;
+  const source = text.slice(start, end);
+  const header = source.indexOf("\n");
+  const lines2 = [];
+  let at = header + 1;
+  while (at > 0 && at < source.length) {
+    const nl = source.indexOf("\n", at);
+    const to = nl < 0 ? source.length : nl;
+    if (source.slice(at, to).trim() !== "") lines2.push({ from: at, to });
+    at = nl < 0 ? source.length : nl + 1;
   }
-  const common = { timeout };
-  if (typeof connection !== "undefined") {
-    common.connection = connection;
+  if (lines2.length !== 1 || value.includes("\n")) return "a block scalar with more than one line is not rewritten";
+  const line = lines2[0];
+  const raw = source.slice(line.from, line.to);
+  const indent = raw.length - raw.trimStart().length;
+  const content = raw.trimStart().replace(/\r$/, "");
+  return { start: start + line.from + indent, end: start + line.from + indent + content.length, insert: value };
+}
+function lineEnding(text) {
+  const nl = text.indexOf("\n");
+  return nl > 0 && text[nl - 1] === "\r" ? "\r\n" : "\n";
+}
+function lineStartOf(text, offset) {
+  return text.lastIndexOf("\n", offset - 1) + 1;
+}
+function lineEndOf(text, offset) {
+  const nl = text.indexOf("\n", offset);
+  if (nl < 0) return text.length;
+  return text[nl - 1] === "\r" ? nl - 1 : nl;
+}
+function isOneLineScalar(node, text) {
+  if (!(node instanceof import_yaml2.Scalar) || !node.range) return false;
+  if (node.type === import_yaml2.Scalar.BLOCK_FOLDED || node.type === import_yaml2.Scalar.BLOCK_LITERAL) return false;
+  return !text.slice(node.range[0], node.range[1]).includes("\n");
+}
+function insertPairsEdit(map, after, entries, ctx) {
+  const { text, json } = ctx;
+  const keyNode = after.key;
+  if (!(keyNode instanceof import_yaml2.Scalar) || !keyNode.range) return "the map has no plain key to insert after";
+  if (!isOneLineScalar(after.value, text)) return `the value of "${String(keyNode.value)}" is not a one-line scalar`;
+  const valueEnd = after.value.range[1];
+  const eol = lineEnding(text);
+  const column = keyNode.range[0] - lineStartOf(text, keyNode.range[0]);
+  const pairs = entries.map(([key2, value]) => {
+    const rendered = json ? doubleQuoted(value) : isSafePlain(value) ? value : doubleQuoted(value);
+    return `${json ? doubleQuoted(key2) : key2}: ${rendered}`;
+  });
+  if (!map.flow) {
+    if (lineStartOf(text, valueEnd) !== lineStartOf(text, keyNode.range[0])) return "the pair spans lines";
+    const at = lineEndOf(text, valueEnd);
+    return { start: at, end: at, insert: pairs.map((p) => `${eol}${" ".repeat(column)}${p}`).join("") };
   }
-  const state = Object.assign(
-    {
-      clustering: connection != null,
-      triggersNotification,
-      fallbackSecondaryRateRetryAfter: 60,
-      retryAfterBaseValue: 1e3,
-      id
-    },
-    octokitOptions.throttle
-  );
-  if (typeof state.onSecondaryRateLimit !== "function" || typeof state.onRateLimit !== "function") {
-    throw new Error(`octokit/plugin-throttling error:
-        You must pass the onSecondaryRateLimit and onRateLimit error handlers.
-        See https://octokit.github.io/rest.js/#throttling
+  const multiLine = lineStartOf(text, keyNode.range[0]) !== lineStartOf(text, map.range[0]);
+  const sep2 = multiLine ? `,${eol}${" ".repeat(column)}` : ", ";
+  return { start: valueEnd, end: valueEnd, insert: pairs.map((p) => `${sep2}${p}`).join("") };
+}
+function removePairEdit(map, pair, ctx) {
+  const { text } = ctx;
+  const keyNode = pair.key;
+  if (!(keyNode instanceof import_yaml2.Scalar) || !keyNode.range) return "the key is not a scalar";
+  if (!isOneLineScalar(pair.value, text)) return "the value is not a one-line scalar";
+  if (map.items.length < 2) return "it is the only key of its map";
+  const index2 = map.items.indexOf(pair);
+  const valueEnd = pair.value.range[1];
+  if (!map.flow) {
+    const lineStart = lineStartOf(text, keyNode.range[0]);
+    if (text.slice(lineStart, keyNode.range[0]).trim() !== "") return "the key does not start its line";
+    if (lineStartOf(text, valueEnd) !== lineStart) return "the pair spans lines";
+    const nl = text.indexOf("\n", valueEnd);
+    if (nl >= 0) return { start: lineStart, end: nl + 1, insert: "" };
+    const prev = lineStart - (text[lineStart - 2] === "\r" ? 2 : 1);
+    return { start: Math.max(prev, 0), end: text.length, insert: "" };
+  }
+  if (index2 > 0) {
+    const before = map.items[index2 - 1];
+    const beforeEnd = before.value?.range?.[1] ?? before.key.range?.[1];
+    if (beforeEnd === void 0) return "the previous pair has no source range";
+    return { start: beforeEnd, end: valueEnd, insert: "" };
+  }
+  const next = map.items[index2 + 1];
+  const nextStart = next.key.range?.[0];
+  if (nextStart === void 0) return "the next pair has no source range";
+  return { start: keyNode.range[0], end: nextStart, insert: "" };
+}
 
-        const octokit = new Octokit({
-          throttle: {
-            onSecondaryRateLimit: (retryAfter, options) => {/* ... */},
-            onRateLimit: (retryAfter, options) => {/* ... */}
-          }
-        })
-    `);
+// shared/src/verify-edits.ts
+var import_yaml4 = __toESM(require_dist(), 1);
+
+// shared/src/yaml-file.ts
+var import_yaml3 = __toESM(require_dist(), 1);
+function defaultParseLimits() {
+  return { maxExpandedNodes: 1e6 };
+}
+var YAML_PARSE_OPTIONS = { merge: true, keepSourceTokens: false };
+function isYamlOrJsonPath(path) {
+  return /\.(ya?ml|json)$/i.test(path) || /(^|\/)Kustomization$/.test(path);
+}
+function parseYamlFile(path, text, limits = defaultParseLimits()) {
+  const docs = (0, import_yaml3.parseAllDocuments)(text, YAML_PARSE_OPTIONS);
+  const list2 = Array.isArray(docs) ? docs : [];
+  const problems = [];
+  for (const doc of list2) {
+    for (const e of doc.errors) problems.push(describeYamlError(path, e));
   }
-  let initialized = false;
-  const initializeBottleneck = () => {
-    if (initialized) {
+  if (problems.length > 0) throw new TetherError("parse", problems.slice(0, 5).join("\n"));
+  for (const doc of list2) checkAliasExpansion(path, text, doc, limits);
+  return { path, text, json: /\.json$/i.test(path), docs: list2 };
+}
+function describeYamlError(path, e) {
+  const first = e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+  const pos = e.linePos?.[0];
+  return pos ? `${path}:${pos.line}:${pos.col}: ${first}` : `${path}: ${first}`;
+}
+function lineColAt(text, offset) {
+  let line = 1;
+  let start = 0;
+  for (let i = text.indexOf("\n"); i >= 0 && i < offset; i = text.indexOf("\n", i + 1)) {
+    line++;
+    start = i + 1;
+  }
+  return `${line}:${offset - start + 1}`;
+}
+function checkAliasExpansion(path, text, doc, limits) {
+  if (!hasAlias(doc.contents)) return;
+  const sizes = /* @__PURE__ */ new Map();
+  const active = /* @__PURE__ */ new Set();
+  const refuse = (node, why) => new TetherError("parse", `${path}:${lineColAt(text, node.range?.[0] ?? 0)}: ${why}; refusing to expand it`);
+  const size = (node) => {
+    if ((0, import_yaml3.isAlias)(node)) {
+      const target = node.resolve(doc);
+      if (!target) return 1;
+      if (active.has(target)) throw refuse(node, `alias *${node.source} refers to a node that contains it`);
+      return size(target);
+    }
+    if (!(0, import_yaml3.isMap)(node) && !(0, import_yaml3.isSeq)(node)) return 1;
+    const known = sizes.get(node);
+    if (known !== void 0) return known;
+    active.add(node);
+    let n = 1;
+    for (const item of node.items) {
+      n += (0, import_yaml3.isPair)(item) ? size(item.key) + size(item.value) : size(item);
+      if (n > limits.maxExpandedNodes)
+        throw refuse(node, `aliases expand to more than ${limits.maxExpandedNodes} nodes (an alias bomb)`);
+    }
+    active.delete(node);
+    sizes.set(node, n);
+    return n;
+  };
+  size(doc.contents);
+}
+function hasAlias(node) {
+  if ((0, import_yaml3.isAlias)(node)) return true;
+  if ((0, import_yaml3.isMap)(node)) return node.items.some((p) => hasAlias(p.key) || hasAlias(p.value));
+  if ((0, import_yaml3.isSeq)(node)) return node.items.some(hasAlias);
+  return false;
+}
+
+// shared/src/verify-edits.ts
+function emptyIntent() {
+  return { scalars: /* @__PURE__ */ new Map(), removed: /* @__PURE__ */ new Set(), inserted: /* @__PURE__ */ new Map() };
+}
+function verifyEdit(old, newText, intent) {
+  const docs = (0, import_yaml4.parseAllDocuments)(newText, YAML_PARSE_OPTIONS);
+  const list2 = Array.isArray(docs) ? docs : [];
+  const fail = (why) => new TetherError("edit", `${old.path}: the edited file does not hold the intended values: ${why}`);
+  for (const d of list2) if (d.errors.length > 0) throw fail(describeYamlError(old.path, d.errors[0]));
+  if (list2.length !== old.docs.length) throw fail(`${old.docs.length} documents became ${list2.length}`);
+  old.docs.forEach((doc, i) => {
+    const mismatch = compare(doc.contents, list2[i].contents, intent, []);
+    if (mismatch) throw fail(`document ${i}: ${mismatch}`);
+  });
+}
+var NO_CHANGE = emptyIntent();
+function keyText(key2) {
+  if (!(0, import_yaml4.isScalar)(key2)) return void 0;
+  return typeof key2.value === "symbol" ? "<<" : String(key2.value);
+}
+function compare(a, b, intent, path) {
+  const at = () => formatYamlPath(path) || "(root)";
+  if (a === null || a === void 0 || b === null || b === void 0)
+    return (a ?? null) === (b ?? null) ? void 0 : `${at()}: a value appeared or vanished`;
+  if (a.anchor !== b.anchor) return `${at()}: the anchor changed`;
+  if ((0, import_yaml4.isScalar)(a)) {
+    if (!(0, import_yaml4.isScalar)(b)) return `${at()}: a scalar became a collection`;
+    const want = intent.scalars.get(a);
+    if (want !== void 0) return b.value === want ? void 0 : `${at()}: reads ${String(b.value)}, not ${want}`;
+    if (a.tag !== b.tag) return `${at()}: the tag changed`;
+    if (Object.is(a.value, b.value)) return void 0;
+    return typeof a.value === "symbol" && typeof b.value === "symbol" ? void 0 : `${at()}: the value changed`;
+  }
+  if ((0, import_yaml4.isAlias)(a)) return (0, import_yaml4.isAlias)(b) && a.source === b.source ? void 0 : `${at()}: the alias changed`;
+  if ((0, import_yaml4.isSeq)(a)) {
+    if (!(0, import_yaml4.isSeq)(b)) return `${at()}: a list became something else`;
+    if (a.items.length !== b.items.length) return `${at()}: the list length changed`;
+    for (let i = 0; i < a.items.length; i++) {
+      path.push(i);
+      const m = compare(a.items[i], b.items[i], intent, path);
+      path.pop();
+      if (m) return m;
+    }
+    return void 0;
+  }
+  if ((0, import_yaml4.isMap)(a)) {
+    if (!(0, import_yaml4.isMap)(b)) return `${at()}: a map became something else`;
+    const kept = intent.removed.size > 0 ? a.items.filter((p) => !intent.removed.has(p)) : a.items;
+    const added = new Map(intent.inserted.get(a) ?? []);
+    let j = 0;
+    for (const pb of b.items) {
+      if (!(0, import_yaml4.isPair)(pb)) return `${at()}: unexpected item`;
+      const kb = keyText(pb.key);
+      const pa = kept[j];
+      if (kb !== void 0 && added.has(kb) && (pa === void 0 || keyText(pa.key) !== kb)) {
+        const v = (0, import_yaml4.isScalar)(pb.value) ? pb.value.value : void 0;
+        if (v !== added.get(kb)) return `${at()}.${kb}: inserted as ${String(v)}, not ${added.get(kb)}`;
+        added.delete(kb);
+        continue;
+      }
+      if (pa === void 0) return `${at()}: an unexpected key ${kb ?? "(complex)"} appeared`;
+      path.push(keyText(pa.key) ?? "?");
+      const m = compare(pa.key, pb.key, NO_CHANGE, path) ?? compare(pa.value, pb.value, intent, path);
+      path.pop();
+      if (m) return m;
+      j++;
+    }
+    if (j !== kept.length) return `${at()}: a key vanished`;
+    if (added.size > 0) return `${at()}: ${[...added.keys()].join(", ")} was not inserted`;
+    return void 0;
+  }
+  return `${at()}: unknown node type`;
+}
+
+// shared/src/plan-edits.ts
+function defaultPlanOptions() {
+  return { maxFileBytes: DEFAULT_MAX_FILE_BYTES, parseLimits: defaultParseLimits() };
+}
+function parseImageRequest(images, label = (i) => `image ${i + 1}`) {
+  const out = /* @__PURE__ */ new Map();
+  images.forEach((input, i) => {
+    let ref2;
+    try {
+      ref2 = parseImageRef(input.trim());
+    } catch (err) {
+      throw new TetherError("invalid-reference", `${label(i)}: ${err.message}`, { cause: err });
+    }
+    if (ref2.tag === void 0 && ref2.digest === void 0)
+      throw new TetherError("invalid-reference", `${label(i)}: "${input}" names no tag or digest to set`);
+    const prior = out.get(ref2.repository);
+    if (prior && (prior.ref.tag !== ref2.tag || prior.ref.digest !== ref2.digest))
+      throw new TetherError("input", `${label(i)}: "${input}" conflicts with "${prior.input}" (same repository)`);
+    out.set(ref2.repository, { input, ref: ref2 });
+  });
+  return out;
+}
+function scanFiles(files, paths, fields, options, visit) {
+  const opts = { ...defaultPlanOptions(), ...options };
+  const matches = "matches" in paths ? paths.matches : pathMatcher(paths);
+  const chartDirs = new Set(
+    files.filter((f) => /(^|\/)Chart\.ya?ml$/.test(f.path)).map((f) => f.path.replace(/\/?Chart\.ya?ml$/, ""))
+  );
+  const isTemplate = (p) => {
+    for (let i = p.indexOf("/templates/"); i >= 0; i = p.indexOf("/templates/", i + 1))
+      if (chartDirs.has(p.slice(0, i))) return true;
+    return p.startsWith("templates/") && chartDirs.has("");
+  };
+  const skipped = [];
+  const errors = [];
+  for (const f of files) {
+    if (!isYamlOrJsonPath(f.path) || !matches(f.path)) continue;
+    if (isTemplate(f.path)) {
+      skipped.push({ path: f.path, reason: "Helm chart template (not YAML until rendered)" });
+      continue;
+    }
+    if (f.text.length > opts.maxFileBytes) {
+      skipped.push({ path: f.path, reason: `larger than ${opts.maxFileBytes} bytes` });
+      continue;
+    }
+    if (f.text.includes("\0")) {
+      skipped.push({ path: f.path, reason: "binary (contains NUL bytes)" });
+      continue;
+    }
+    let file;
+    try {
+      file = parseYamlFile(f.path, f.text, opts.parseLimits);
+    } catch (err) {
+      if (err instanceof TetherError && err.code === "parse") {
+        errors.push(err.message);
+        continue;
+      }
+      throw err;
+    }
+    if (errors.length > 0) continue;
+    const found = findImageUses(file, fields);
+    for (const n of found.notes) skipped.push({ path: f.path, location: n.location, reason: n.reason });
+    visit({ file, uses: found.uses });
+  }
+  if (errors.length > 0)
+    throw new TetherError(
+      "parse",
+      `${errors.length} file(s) do not parse; nothing was changed:
+${errors.slice(0, 20).join("\n")}`
+    );
+  return skipped;
+}
+function planEdits(files, request3, options = {}) {
+  const images = request3.images;
+  const requested = "size" in images ? images : parseImageRequest(images);
+  const plan = { edits: [], changes: [], skipped: [], unmatched: [] };
+  const used = /* @__PURE__ */ new Set();
+  const notes = [];
+  const skipped = scanFiles(files, request3.paths ?? [], request3.fields ?? [], options, ({ file, uses }) => {
+    let fp;
+    for (const use of uses) {
+      const want = use.repositories.map((r) => requested.get(r)).find((r) => r !== void 0);
+      if (!want) continue;
+      used.add(want.ref.repository);
+      fp ??= new FilePlanner(file);
+      fp.apply(use, want.ref);
+    }
+    if (!fp) return;
+    notes.push(...fp.skipped);
+    if (fp.edits.length === 0) return;
+    const newText = applyTextEdits(file.text, fp.edits);
+    verifyEdit(file, newText, fp.intent);
+    plan.edits.push({ path: file.path, newText });
+    plan.changes.push(...fp.changes.sort((a, b) => a.at - b.at).map(({ at: _, ...c }) => c));
+  });
+  plan.skipped.push(...skipped, ...notes);
+  for (const r of requested.values()) if (!used.has(r.ref.repository)) plan.unmatched.push(r.input);
+  return plan;
+}
+var FilePlanner = class {
+  constructor(file) {
+    this.file = file;
+    this.ctx = { text: file.text, json: file.json };
+  }
+  file;
+  edits = [];
+  intent = emptyIntent();
+  changes = [];
+  skipped = [];
+  ctx;
+  touchedMaps = /* @__PURE__ */ new Set();
+  /** Plans setting one use to the requested reference; changes name the repository as requested. */
+  apply(use, want) {
+    const image = want.repository;
+    if (use.ref) {
+      const value = formatImageRef({ name: use.ref.name, tag: want.tag, digest: want.digest });
+      this.setScalar(use, use.ref, value, image);
       return;
     }
-    initialized = true;
-    if (groups.global == null) {
-      createGroups(Bottleneck2, common);
+    const split = use.split;
+    const inserts = [];
+    if (want.tag !== void 0) {
+      if (use.tag) this.setScalar(use, use.tag, want.tag, image);
+      else if (split) inserts.push([split.tagKey, want.tag]);
+      else this.skip(use, `has no tag field to set ${want.tag} in`);
     }
-    state.global = state.global ?? groups.global;
-    state.auth = state.auth ?? groups.auth;
-    state.search = state.search ?? groups.search;
-    state.write = state.write ?? groups.write;
-    state.notifications = state.notifications ?? groups.notifications;
-    state.retryLimiter = state.retryLimiter ?? new Bottleneck2();
-    const events = {};
-    const emitter = new Bottleneck2.Events(events);
-    events.on("secondary-limit", state.onSecondaryRateLimit);
-    events.on("rate-limit", state.onRateLimit);
-    events.on(
-      "error",
-      (e) => octokit.log.warn("Error in throttling-plugin limit handler", e)
-    );
-    state.retryLimiter.on("failed", async function(error2, info2) {
-      const [state2, request3, options] = info2.args;
-      const { pathname } = new URL(options.url, "http://github.test");
-      const shouldRetryGraphQL = pathname.startsWith("/graphql") && error2.status !== 401;
-      if (!(shouldRetryGraphQL || error2.status === 403 || error2.status === 429)) {
+    if (want.digest !== void 0) {
+      if (use.digest) this.setScalar(use, use.digest, want.digest, image);
+      else if (split?.canAddDigest) inserts.push([split.digestKey, want.digest]);
+      else this.skip(use, `has no digest field; ${want.digest} is not pinned there`);
+    } else if (use.digest && use.digest.value !== "") {
+      this.removeDigest(use, image);
+    }
+    if (inserts.length > 0 && split) this.insert(use, split.node, inserts, image);
+  }
+  skip(use, reason) {
+    this.skipped.push({ path: this.file.path, location: use.location, reason: `${use.repositories[0]} ${reason}` });
+  }
+  setScalar(use, site, value, image) {
+    const node = site.node;
+    const prior = this.intent.scalars.get(node);
+    if (prior !== void 0) {
+      if (prior === value) return;
+      throw new TetherError(
+        "edit",
+        `${this.file.path}: ${formatYamlPath(site.path)} is shared by images that need "${prior}" and "${value}"`
+      );
+    }
+    if (site.value === value && typeof node.value === "string") return;
+    const edit = setScalarEdit(node, value, this.ctx);
+    if (typeof edit === "string") {
+      this.skip(use, `at ${formatYamlPath(site.path)}: ${edit}`);
+      return;
+    }
+    this.edits.push(edit);
+    this.intent.scalars.set(node, value);
+    this.record(use, site, image, site.value, value);
+  }
+  removeDigest(use, image) {
+    const site = use.digest;
+    const split = use.split;
+    if (split?.canRemoveDigest) {
+      const pair = split.node.items.find((p) => p.value === site.node);
+      const edit = pair ? removePairEdit(split.node, pair, this.ctx) : "the digest is inherited";
+      if (typeof edit !== "string") {
+        this.edits.push(edit);
+        this.intent.removed.add(pair);
+        this.record(use, site, image, site.value, null);
         return;
       }
-      const retryCount = ~~request3.retryCount;
-      request3.retryCount = retryCount;
-      options.request.retryCount = retryCount;
-      const { wantRetry, retryAfter = 0 } = await (async function() {
-        if (/\bsecondary rate\b/i.test(error2.message)) {
-          const retryAfter2 = Number(error2.response.headers["retry-after"]) || state2.fallbackSecondaryRateRetryAfter;
-          const wantRetry2 = await emitter.trigger(
-            "secondary-limit",
-            retryAfter2,
-            options,
-            octokit,
-            retryCount
-          );
-          return { wantRetry: wantRetry2, retryAfter: retryAfter2 };
-        }
-        if (error2.response.headers != null && error2.response.headers["x-ratelimit-remaining"] === "0" || (error2.response.data?.errors ?? []).some(
-          (error22) => error22.type === "RATE_LIMITED"
-        )) {
-          const rateLimitReset = new Date(
-            ~~error2.response.headers["x-ratelimit-reset"] * 1e3
-          ).getTime();
-          const retryAfter2 = Math.max(
-            // Add one second so we retry _after_ the reset time
-            // https://docs.github.com/en/rest/overview/resources-in-the-rest-api?apiVersion=2022-11-28#exceeding-the-rate-limit
-            Math.ceil((rateLimitReset - Date.now()) / 1e3) + 1,
-            0
-          );
-          const wantRetry2 = await emitter.trigger(
-            "rate-limit",
-            retryAfter2,
-            options,
-            octokit,
-            retryCount
-          );
-          return { wantRetry: wantRetry2, retryAfter: retryAfter2 };
-        }
-        return {};
-      })();
-      if (wantRetry) {
-        request3.retryCount++;
-        return retryAfter * state2.retryAfterBaseValue;
-      }
+    }
+    this.setScalar(use, site, "", image);
+  }
+  insert(use, map, entries, image) {
+    if (this.touchedMaps.has(map)) return;
+    this.touchedMaps.add(map);
+    const own = map.items.filter((p) => (0, import_yaml5.isScalar)(p.key) && (0, import_yaml5.isScalar)(p.value) && !this.intent.removed.has(p));
+    const tagKey = use.split.tagKey;
+    const after = own.find((p) => p.key.value === tagKey) ?? own[own.length - 1];
+    const edit = after ? insertPairsEdit(map, after, entries, this.ctx) : "the map has no pair to insert after";
+    if (typeof edit === "string") {
+      this.skip(use, `cannot add ${entries.map((e) => e[0]).join(", ")}: ${edit}`);
+      return;
+    }
+    this.edits.push(edit);
+    this.intent.inserted.set(map, new Map(entries));
+    for (const [key2, value] of entries) {
+      this.changes.push({
+        file: this.file.path,
+        document: use.document,
+        location: use.location ? `${use.location}.${key2}` : key2,
+        image,
+        old: null,
+        new: value,
+        at: edit.start
+      });
+    }
+  }
+  record(use, site, image, old, value) {
+    this.changes.push({
+      file: this.file.path,
+      document: use.document,
+      location: formatYamlPath(site.path),
+      image,
+      old,
+      new: value,
+      at: site.node.range[0]
     });
-  };
-  octokit.hook.wrap("request", (request3, options) => {
-    initializeBottleneck();
-    return wrapRequest2(state, request3, options);
-  });
-  return {};
+  }
+};
+
+// action/src/status-gate.ts
+function statusGate(patterns) {
+  return { patterns: [...patterns], matches: globMatcher(patterns) };
 }
-throttling.VERSION = VERSION2;
-throttling.triggersNotification = triggersNotification;
+function latestMatching(statuses, gate) {
+  const seen = /* @__PURE__ */ new Map();
+  for (const s of statuses) if (gate.matches(s.context) && !seen.has(s.context)) seen.set(s.context, s);
+  return [...seen.values()].sort((a, b) => a.context.localeCompare(b.context));
+}
+function gateVerdict(statuses, gate) {
+  const matched = latestMatching(statuses, gate);
+  if (matched.length === 0) return { ok: false, summary: "no status", matched };
+  const bad = matched.filter((s) => s.state !== "success");
+  if (bad.length === 0) return { ok: true, summary: "success", matched };
+  const states = [...new Set(bad.map((s) => s.state))].join("/");
+  return {
+    ok: false,
+    summary: matched.length === 1 ? states : `${states} (${bad.map((s) => s.context).join(", ")})`,
+    matched
+  };
+}
+function pickQualifying(commits, gate, options = {}) {
+  const candidates = commits.slice(options.skip ?? 0);
+  for (const c of candidates) {
+    if (gate.patterns.length === 0) return { commit: c, matched: [] };
+    const v = gateVerdict(c.statuses, gate);
+    if (v.ok) return { commit: c, matched: v.matched };
+  }
+  const newest = candidates[0];
+  return {
+    commit: void 0,
+    ...newest ? {
+      newest: {
+        sha: newest.sha,
+        summary: gate.patterns.length ? gateVerdict(newest.statuses, gate).summary : "none"
+      }
+    } : {}
+  };
+}
+
+// action/src/inputs.ts
+function envInputReader(env) {
+  return (name) => (env[`INPUT_${name.replace(/ /g, "_").toUpperCase()}`] ?? "").trim();
+}
+function lines(value) {
+  return value.split(/\r?\n/).map((l, i) => ({ text: l.trim(), line: i + 1 })).filter((l) => l.text !== "" && !l.text.startsWith("#"));
+}
+function imagesInput(value) {
+  const entries = lines(value);
+  return parseImageRequest(
+    entries.map((e) => e.text),
+    (i) => `Input 'images' line ${entries[i].line}`
+  );
+}
+function pathsInput(value) {
+  const entries = lines(value);
+  for (const e of entries) {
+    const glob = e.text.replace(/^!/, "");
+    if (glob.startsWith("/") || glob.split("/").includes(".."))
+      throw new TetherError(
+        "input",
+        `Input 'paths' line ${e.line}: "${e.text}" is not relative to the repository root`
+      );
+  }
+  return pathScope(entries.map((e) => e.text));
+}
+function list(value) {
+  return value.split(/[,\n]/).map((s) => s.trim()).filter(Boolean);
+}
+function bool(name, value, fallback) {
+  if (value === "") return fallback;
+  if (["true", "True", "TRUE"].includes(value)) return true;
+  if (["false", "False", "FALSE"].includes(value)) return false;
+  throw new TetherError("input", `Input '${name}': "${value}" is not a boolean (true or false)`);
+}
+function oneOf(name, value, allowed, fallback) {
+  if (value === "") return fallback;
+  if (allowed.includes(value)) return value;
+  throw new TetherError("input", `Input '${name}': "${value}" is not one of ${allowed.join(", ")}`);
+}
+function duration(name, value, fallbackMs) {
+  if (value === "") return fallbackMs;
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(value);
+  if (!m) throw new TetherError("input", `Input '${name}': "${value}" is not a duration (e.g. 90s, 2m)`);
+  const n = Number(m[1]);
+  return Math.round(m[2] === "ms" ? n : m[2] === "m" ? n * 6e4 : n * 1e3);
+}
+function parseInputs(read) {
+  const repository = read("repository");
+  const m = /^([\w.-]+)\/([\w.-]+)$/.exec(repository);
+  if (!m) throw new TetherError("input", `Input 'repository': "${repository}" is not owner/name`);
+  const token = read("token");
+  if (token === "") throw new TetherError("input", "Input 'token' is required");
+  const mode = oneOf("mode", read("mode"), ["bump", "promote", "rollback"], "bump");
+  const inputs = {
+    mode,
+    repository: { owner: m[1], repo: m[2] },
+    token,
+    githubApiUrl: (read("github-api-url") || "https://api.github.com").replace(/\/+$/, ""),
+    base: read("base") || void 0,
+    images: mode === "bump" ? imagesInput(read("images")) : /* @__PURE__ */ new Map(),
+    paths: pathsInput(read("paths")),
+    from: read("from") || void 0,
+    to: read("to") || void 0,
+    requireStatus: statusGate(lines(read("require-status")).map((l) => l.text)),
+    pullRequest: bool("pull-request", read("pull-request"), true),
+    pushDeadlineMs: duration("push-deadline", read("push-deadline"), 12e4),
+    branch: read("branch") || void 0,
+    title: read("title") || void 0,
+    body: read("body") || void 0,
+    labels: list(read("labels")),
+    reviewers: list(read("reviewers")),
+    teamReviewers: list(read("team-reviewers")),
+    assignees: list(read("assignees")),
+    draft: bool("draft", read("draft"), false),
+    autoMerge: oneOf("auto-merge", read("auto-merge"), ["merge", "squash", "rebase"]),
+    commitMessage: read("commit-message") || void 0,
+    commitMethod: oneOf("commit-method", read("commit-method"), ["api", "git"], "api"),
+    dryRun: bool("dry-run", read("dry-run"), false)
+  };
+  if (mode === "bump" && inputs.images.size === 0)
+    throw new TetherError("input", "Input 'images' is required in bump mode");
+  if (mode === "promote" && (!inputs.from || !inputs.to)) {
+    throw new TetherError("input", "Inputs 'from' and 'to' are required in promote mode");
+  }
+  if (mode === "rollback" && !inputs.to) throw new TetherError("input", "Input 'to' is required in rollback mode");
+  return inputs;
+}
+
+// node_modules/@actions/github/lib/context.js
+import { readFileSync, existsSync as existsSync2 } from "fs";
+import { EOL as EOL5 } from "os";
+var Context = class {
+  /**
+   * Hydrate the context from the environment
+   */
+  constructor() {
+    var _a, _b, _c;
+    this.payload = {};
+    if (process.env.GITHUB_EVENT_PATH) {
+      if (existsSync2(process.env.GITHUB_EVENT_PATH)) {
+        this.payload = JSON.parse(readFileSync(process.env.GITHUB_EVENT_PATH, { encoding: "utf8" }));
+      } else {
+        const path = process.env.GITHUB_EVENT_PATH;
+        process.stdout.write(`GITHUB_EVENT_PATH ${path} does not exist${EOL5}`);
+      }
+    }
+    this.eventName = process.env.GITHUB_EVENT_NAME;
+    this.sha = process.env.GITHUB_SHA;
+    this.ref = process.env.GITHUB_REF;
+    this.workflow = process.env.GITHUB_WORKFLOW;
+    this.action = process.env.GITHUB_ACTION;
+    this.actor = process.env.GITHUB_ACTOR;
+    this.job = process.env.GITHUB_JOB;
+    this.runAttempt = parseInt(process.env.GITHUB_RUN_ATTEMPT, 10);
+    this.runNumber = parseInt(process.env.GITHUB_RUN_NUMBER, 10);
+    this.runId = parseInt(process.env.GITHUB_RUN_ID, 10);
+    this.apiUrl = (_a = process.env.GITHUB_API_URL) !== null && _a !== void 0 ? _a : `https://api.github.com`;
+    this.serverUrl = (_b = process.env.GITHUB_SERVER_URL) !== null && _b !== void 0 ? _b : `https://github.com`;
+    this.graphqlUrl = (_c = process.env.GITHUB_GRAPHQL_URL) !== null && _c !== void 0 ? _c : `https://api.github.com/graphql`;
+  }
+  get issue() {
+    const payload = this.payload;
+    return Object.assign(Object.assign({}, this.repo), { number: (payload.issue || payload.pull_request || payload).number });
+  }
+  get repo() {
+    if (process.env.GITHUB_REPOSITORY) {
+      const [owner, repo] = process.env.GITHUB_REPOSITORY.split("/");
+      return { owner, repo };
+    }
+    if (this.payload.repository) {
+      return {
+        owner: this.payload.repository.owner.login,
+        repo: this.payload.repository.name
+      };
+    }
+    throw new Error("context.repo requires a GITHUB_REPOSITORY environment variable like 'owner/repo'");
+  }
+};
+
+// node_modules/@actions/github/lib/internal/utils.js
+var httpClient = __toESM(require_lib(), 1);
+var import_undici2 = __toESM(require_undici(), 1);
+var __awaiter2 = function(thisArg, _arguments, P, generator) {
+  function adopt(value) {
+    return value instanceof P ? value : new P(function(resolve) {
+      resolve(value);
+    });
+  }
+  return new (P || (P = Promise))(function(resolve, reject) {
+    function fulfilled(value) {
+      try {
+        step(generator.next(value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function rejected(value) {
+      try {
+        step(generator["throw"](value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function step(result) {
+      result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected);
+    }
+    step((generator = generator.apply(thisArg, _arguments || [])).next());
+  });
+};
+function getAuthString(token, options) {
+  if (!token && !options.auth) {
+    throw new Error("Parameter token or opts.auth is required");
+  } else if (token && options.auth) {
+    throw new Error("Parameters token and opts.auth may not both be specified");
+  }
+  return typeof options.auth === "string" ? options.auth : `token ${token}`;
+}
+function getProxyAgent(destinationUrl) {
+  const hc = new httpClient.HttpClient();
+  return hc.getAgent(destinationUrl);
+}
+function getProxyAgentDispatcher(destinationUrl) {
+  const hc = new httpClient.HttpClient();
+  return hc.getAgentDispatcher(destinationUrl);
+}
+function getProxyFetch(destinationUrl) {
+  const httpDispatcher = getProxyAgentDispatcher(destinationUrl);
+  const proxyFetch = (url, opts) => __awaiter2(this, void 0, void 0, function* () {
+    return (0, import_undici2.fetch)(url, Object.assign(Object.assign({}, opts), { dispatcher: httpDispatcher }));
+  });
+  return proxyFetch;
+}
+function getApiBaseUrl() {
+  return process.env["GITHUB_API_URL"] || "https://api.github.com";
+}
+function getUserAgentWithOrchestrationId(baseUserAgent) {
+  var _a;
+  const orchId = (_a = process.env["ACTIONS_ORCHESTRATION_ID"]) === null || _a === void 0 ? void 0 : _a.trim();
+  if (orchId) {
+    const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, "_");
+    const tag = `actions_orchestration_id/${sanitizedId}`;
+    if (baseUserAgent === null || baseUserAgent === void 0 ? void 0 : baseUserAgent.includes(tag))
+      return baseUserAgent;
+    const ua = baseUserAgent ? `${baseUserAgent} ` : "";
+    return `${ua}${tag}`;
+  }
+  return baseUserAgent;
+}
 
 // node_modules/universal-user-agent/index.js
 function getUserAgent() {
@@ -48425,8 +51927,8 @@ function Collection() {
 var before_after_hook_default = { Singular, Collection };
 
 // node_modules/@octokit/endpoint/dist-bundle/index.js
-var VERSION3 = "0.0.0-development";
-var userAgent = `octokit-endpoint.js/${VERSION3} ${getUserAgent()}`;
+var VERSION = "0.0.0-development";
+var userAgent = `octokit-endpoint.js/${VERSION} ${getUserAgent()}`;
 var DEFAULTS = {
   method: "GET",
   baseUrl: "https://api.github.com",
@@ -48442,8 +51944,8 @@ function lowercaseKeys(object) {
   if (!object) {
     return {};
   }
-  return Object.keys(object).reduce((newObj, key) => {
-    newObj[key.toLowerCase()] = object[key];
+  return Object.keys(object).reduce((newObj, key2) => {
+    newObj[key2.toLowerCase()] = object[key2];
     return newObj;
   }, {});
 }
@@ -48455,27 +51957,27 @@ function isPlainObject(value) {
   const Ctor = Object.prototype.hasOwnProperty.call(proto, "constructor") && proto.constructor;
   return typeof Ctor === "function" && Ctor instanceof Ctor && Function.prototype.call(Ctor) === Function.prototype.call(value);
 }
-function mergeDeep(defaults, options) {
-  const result = Object.assign({}, defaults);
-  Object.keys(options).forEach((key) => {
-    if (isPlainObject(options[key])) {
-      if (!(key in defaults)) Object.assign(result, { [key]: options[key] });
-      else result[key] = mergeDeep(defaults[key], options[key]);
+function mergeDeep(defaults2, options) {
+  const result = Object.assign({}, defaults2);
+  Object.keys(options).forEach((key2) => {
+    if (isPlainObject(options[key2])) {
+      if (!(key2 in defaults2)) Object.assign(result, { [key2]: options[key2] });
+      else result[key2] = mergeDeep(defaults2[key2], options[key2]);
     } else {
-      Object.assign(result, { [key]: options[key] });
+      Object.assign(result, { [key2]: options[key2] });
     }
   });
   return result;
 }
 function removeUndefinedProperties(obj) {
-  for (const key in obj) {
-    if (obj[key] === void 0) {
-      delete obj[key];
+  for (const key2 in obj) {
+    if (obj[key2] === void 0) {
+      delete obj[key2];
     }
   }
   return obj;
 }
-function merge(defaults, route, options) {
+function merge(defaults2, route, options) {
   if (typeof route === "string") {
     let [method, url] = route.split(" ");
     options = Object.assign(url ? { method, url } : { url: method }, options);
@@ -48485,10 +51987,10 @@ function merge(defaults, route, options) {
   options.headers = lowercaseKeys(options.headers);
   removeUndefinedProperties(options);
   removeUndefinedProperties(options.headers);
-  const mergedOptions = mergeDeep(defaults || {}, options);
+  const mergedOptions = mergeDeep(defaults2 || {}, options);
   if (options.url === "/graphql") {
-    if (defaults && defaults.mediaType.previews?.length) {
-      mergedOptions.mediaType.previews = defaults.mediaType.previews.filter(
+    if (defaults2 && defaults2.mediaType.previews?.length) {
+      mergedOptions.mediaType.previews = defaults2.mediaType.previews.filter(
         (preview) => !mergedOptions.mediaType.previews.includes(preview)
       ).concat(mergedOptions.mediaType.previews);
     }
@@ -48522,9 +52024,9 @@ function extractUrlVariableNames(url) {
 }
 function omit(object, keysToOmit) {
   const result = { __proto__: null };
-  for (const key of Object.keys(object)) {
-    if (keysToOmit.indexOf(key) === -1) {
-      result[key] = object[key];
+  for (const key2 of Object.keys(object)) {
+    if (keysToOmit.indexOf(key2) === -1) {
+      result[key2] = object[key2];
     }
   }
   return result;
@@ -48542,10 +52044,10 @@ function encodeUnreserved(str) {
     return "%" + c.charCodeAt(0).toString(16).toUpperCase();
   });
 }
-function encodeValue(operator, value, key) {
+function encodeValue(operator, value, key2) {
   value = operator === "+" || operator === "#" ? encodeReserved(value) : encodeUnreserved(value);
-  if (key) {
-    return encodeUnreserved(key) + "=" + value;
+  if (key2) {
+    return encodeUnreserved(key2) + "=" + value;
   } else {
     return value;
   }
@@ -48556,8 +52058,8 @@ function isDefined(value) {
 function isKeyOperator(operator) {
   return operator === ";" || operator === "&" || operator === "?";
 }
-function getValues(context, operator, key, modifier) {
-  var value = context[key], result = [];
+function getValues(context3, operator, key2, modifier) {
+  var value = context3[key2], result = [];
   if (isDefined(value) && value !== "") {
     if (typeof value === "string" || typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") {
       value = value.toString();
@@ -48565,14 +52067,14 @@ function getValues(context, operator, key, modifier) {
         value = value.substring(0, parseInt(modifier, 10));
       }
       result.push(
-        encodeValue(operator, value, isKeyOperator(operator) ? key : "")
+        encodeValue(operator, value, isKeyOperator(operator) ? key2 : "")
       );
     } else {
       if (modifier === "*") {
         if (Array.isArray(value)) {
           value.filter(isDefined).forEach(function(value2) {
             result.push(
-              encodeValue(operator, value2, isKeyOperator(operator) ? key : "")
+              encodeValue(operator, value2, isKeyOperator(operator) ? key2 : "")
             );
           });
         } else {
@@ -48597,7 +52099,7 @@ function getValues(context, operator, key, modifier) {
           });
         }
         if (isKeyOperator(operator)) {
-          result.push(encodeUnreserved(key) + "=" + tmp.join(","));
+          result.push(encodeUnreserved(key2) + "=" + tmp.join(","));
         } else if (tmp.length !== 0) {
           result.push(tmp.join(","));
         }
@@ -48606,10 +52108,10 @@ function getValues(context, operator, key, modifier) {
   } else {
     if (operator === ";") {
       if (isDefined(value)) {
-        result.push(encodeUnreserved(key));
+        result.push(encodeUnreserved(key2));
       }
     } else if (value === "" && (operator === "&" || operator === "?")) {
-      result.push(encodeUnreserved(key) + "=");
+      result.push(encodeUnreserved(key2) + "=");
     } else if (value === "") {
       result.push("");
     }
@@ -48621,7 +52123,7 @@ function parseUrl(template) {
     expand: expand.bind(null, template)
   };
 }
-function expand(template, context) {
+function expand(template, context3) {
   var operators = ["+", "#", ".", "/", ";", "?", "&"];
   template = template.replace(
     /\{([^\{\}]+)\}|([^\{\}]+)/g,
@@ -48635,7 +52137,7 @@ function expand(template, context) {
         }
         expression.split(/,/g).forEach(function(variable) {
           var tmp = /([^:\*]*)(?::(\d+)|(\*))?/.exec(variable);
-          values.push(getValues(context, operator, tmp[1], tmp[2] || tmp[3]));
+          values.push(getValues(context3, operator, tmp[1], tmp[2] || tmp[3]));
         });
         if (operator && operator !== "+") {
           var separator = ",";
@@ -48659,7 +52161,7 @@ function expand(template, context) {
     return template.replace(/\/$/, "");
   }
 }
-function parse(options) {
+function parse2(options) {
   let method = options.method.toUpperCase();
   let url = (options.url || "/").replace(/:([a-z]\w+)/g, "{$1}");
   let headers = Object.assign({}, options.headers);
@@ -48722,8 +52224,8 @@ function parse(options) {
     options.request ? { request: options.request } : null
   );
 }
-function endpointWithDefaults(defaults, route, options) {
-  return parse(merge(defaults, route, options));
+function endpointWithDefaults(defaults2, route, options) {
+  return parse2(merge(defaults2, route, options));
 }
 function withDefaults(oldDefaults, newDefaults) {
   const DEFAULTS2 = merge(oldDefaults, newDefaults);
@@ -48732,7 +52234,7 @@ function withDefaults(oldDefaults, newDefaults) {
     DEFAULTS: DEFAULTS2,
     defaults: withDefaults.bind(null, DEFAULTS2),
     merge: merge.bind(null, DEFAULTS2),
-    parse
+    parse: parse2
   });
 }
 var endpoint = withDefaults(null, DEFAULTS);
@@ -48778,7 +52280,7 @@ var NullObject = /* @__PURE__ */ (() => {
   C.prototype = /* @__PURE__ */ Object.create(null);
   return C;
 })();
-function parse2(header, options) {
+function parse3(header, options) {
   const stopFlags = SEMI_FLAG | (options?.comma === true ? COMMA_FLAG : 0);
   const len = header.length;
   let valueStart = options?.start ?? 0;
@@ -48834,7 +52336,7 @@ function parseParameters(header, type, index2, len, stopFlags) {
       if (code === EQ) {
         const keyEnd = keyWhitespace === -1 ? index2 : keyWhitespace;
         const value = header.slice(keyStart, keyEnd);
-        const key = (keyFlags & CASE_FLAGS) === 0 ? value : value.toLowerCase();
+        const key2 = (keyFlags & CASE_FLAGS) === 0 ? value : value.toLowerCase();
         index2++;
         while ((CHAR_MAP[header.charCodeAt(index2)] & OWS) !== 0) {
           index2++;
@@ -48845,8 +52347,8 @@ function parseParameters(header, type, index2, len, stopFlags) {
           while (index2 < len) {
             const code2 = header.charCodeAt(index2);
             if (code2 === DQUOTE) {
-              if (parameters[key] === void 0) {
-                parameters[key] = escaped ? unescapeQuotedPairs(header, quotedStart, index2) : header.slice(quotedStart, index2);
+              if (parameters[key2] === void 0) {
+                parameters[key2] = escaped ? unescapeQuotedPairs(header, quotedStart, index2) : header.slice(quotedStart, index2);
               }
               index2++;
               let stop2 = 0;
@@ -48890,9 +52392,9 @@ function parseParameters(header, type, index2, len, stopFlags) {
           }
           index2++;
         }
-        if (parameters[key] === void 0) {
+        if (parameters[key2] === void 0) {
           const valueEnd = valueWhitespace === -1 ? index2 : valueWhitespace;
-          parameters[key] = header.slice(valueStart, valueEnd);
+          parameters[key2] = header.slice(valueStart, valueEnd);
         }
         if (stop !== 0)
           break parameter;
@@ -48940,11 +52442,11 @@ var stringifyIteratively = (rootValue, replacer, spaceParam) => {
   }
   const isFunctionReplacer = typeof replacer === "function";
   const propertyList = Array.isArray(replacer) ? new Set(replacer.map(String)) : null;
-  const prepareVal = (parent, key, val) => {
+  const prepareVal = (parent, key2, val) => {
     const isObject = val !== null && typeof val === "object";
     const hasToJSON = isObject && typeof val.toJSON === "function";
     if (hasToJSON) {
-      val = val.toJSON(key);
+      val = val.toJSON(key2);
     }
     const isNoise = typeof val === "string" && noiseValue.test(val);
     if (isNoise) return val + "n";
@@ -48955,7 +52457,7 @@ var stringifyIteratively = (rootValue, replacer, spaceParam) => {
       return val.toString() + "n";
     }
     if (isFunctionReplacer) {
-      val = replacer.call(parent, key, val);
+      val = replacer.call(parent, key2, val);
     }
     const isPostReplacerObject = val !== null && typeof val === "object";
     if (isPostReplacerObject) {
@@ -49092,11 +52594,11 @@ var JSONStringify = (value, replacer, space) => {
     if (supportsRawJSON) {
       return originalStringify(
         value,
-        (key, val) => {
+        (key2, val) => {
           if (typeof val === "bigint") return JSON.rawJSON(val.toString());
           const hasFunctionReplacer = typeof replacer === "function";
-          if (hasFunctionReplacer) return replacer(key, val);
-          const isKeyInArrayReplacer = Array.isArray(replacer) && replacer.includes(key);
+          if (hasFunctionReplacer) return replacer(key2, val);
+          const isKeyInArrayReplacer = Array.isArray(replacer) && replacer.includes(key2);
           if (isKeyInArrayReplacer) return val;
           return val;
         },
@@ -49106,13 +52608,13 @@ var JSONStringify = (value, replacer, space) => {
     if (!value) return originalStringify(value, replacer, space);
     const convertedToCustomJSON = originalStringify(
       value,
-      (key, val) => {
+      (key2, val) => {
         const isNoise = typeof val === "string" && noiseValue.test(val);
         if (isNoise) return val.toString() + "n";
         if (typeof val === "bigint") return val.toString() + "n";
         const hasFunctionReplacer = typeof replacer === "function";
-        if (hasFunctionReplacer) return replacer(key, val);
-        const isKeyInArrayReplacer = Array.isArray(replacer) && replacer.includes(key);
+        if (hasFunctionReplacer) return replacer(key2, val);
+        const isKeyInArrayReplacer = Array.isArray(replacer) && replacer.includes(key2);
         if (isKeyInArrayReplacer) return val;
         return val;
       },
@@ -49145,7 +52647,7 @@ var isContextSourceSupported = () => {
   try {
     const result = JSON.parse(
       "1",
-      (_, __, context) => !!context?.source && context.source === "1"
+      (_, __, context3) => !!context3?.source && context3.source === "1"
     );
     featureCache.set(parseFingerprint, result);
     return result;
@@ -49154,26 +52656,26 @@ var isContextSourceSupported = () => {
     return false;
   }
 };
-var convertMarkedBigIntsReviver = (key, value, context, userReviver) => {
+var convertMarkedBigIntsReviver = (key2, value, context3, userReviver) => {
   const isCustomFormatBigInt = typeof value === "string" && customFormat.test(value);
   if (isCustomFormatBigInt) return BigInt(value.slice(0, -1));
   const isNoiseValue = typeof value === "string" && noiseValue.test(value);
   if (isNoiseValue) return value.slice(0, -1);
   const hasUserReviver = typeof userReviver === "function";
   if (!hasUserReviver) return value;
-  return userReviver(key, value, context);
+  return userReviver(key2, value, context3);
 };
 var JSONParseV2 = (text, reviver) => {
-  return JSON.parse(text, (key, value, context) => {
+  return JSON.parse(text, (key2, value, context3) => {
     const isNumber = typeof value === "number";
     const isOutOfBounds = value > Number.MAX_SAFE_INTEGER || value < Number.MIN_SAFE_INTEGER;
     const isBigNumber = isNumber && isOutOfBounds;
-    const isInt = context && intRegex.test(context.source);
+    const isInt = context3 && intRegex.test(context3.source);
     const isBigInt = isBigNumber && isInt;
-    if (isBigInt) return BigInt(context.source);
+    if (isBigInt) return BigInt(context3.source);
     const hasCustomReviver = typeof reviver === "function";
     if (!hasCustomReviver) return value;
-    return reviver(key, value, context);
+    return reviver(key2, value, context3);
   });
 };
 var MAX_INT = Number.MAX_SAFE_INTEGER.toString();
@@ -49196,8 +52698,8 @@ var applyReviverIteratively = (parsed, userReviver) => {
         }
       }
     } else {
-      const { parent, key } = node;
-      let value = parent[key];
+      const { parent, key: key2 } = node;
+      let value = parent[key2];
       if (typeof value === "string") {
         const isCustomFormatBigInt = customFormat.test(value);
         if (isCustomFormatBigInt) {
@@ -49209,13 +52711,13 @@ var applyReviverIteratively = (parsed, userReviver) => {
       }
       const hasUserReviver = typeof userReviver === "function";
       if (hasUserReviver) {
-        value = userReviver.call(parent, key, value);
+        value = userReviver.call(parent, key2, value);
       }
       const isDeleted = value === void 0;
       if (isDeleted) {
-        delete parent[key];
+        delete parent[key2];
       } else {
-        parent[key] = value;
+        parent[key2] = value;
       }
       stack.pop();
     }
@@ -49244,7 +52746,7 @@ var JSONParse = (text, reviver) => {
     const serializedData = serializeBigInts(text);
     return originalParse(
       serializedData,
-      (key, value, context) => convertMarkedBigIntsReviver(key, value, context, reviver)
+      (key2, value, context3) => convertMarkedBigIntsReviver(key2, value, context3, reviver)
     );
   } catch (error2) {
     if (error2 instanceof RangeError) {
@@ -49256,11 +52758,50 @@ var JSONParse = (text, reviver) => {
   }
 };
 
+// node_modules/@octokit/request-error/dist-src/index.js
+var RequestError = class extends Error {
+  name;
+  /**
+   * http status code
+   */
+  status;
+  /**
+   * Request options that lead to the error.
+   */
+  request;
+  /**
+   * Response object if a response was received
+   */
+  response;
+  constructor(message, statusCode, options) {
+    super(message, { cause: options.cause });
+    this.name = "HttpError";
+    this.status = Number.parseInt(statusCode);
+    if (Number.isNaN(this.status)) {
+      this.status = 0;
+    }
+    if ("response" in options) {
+      this.response = options.response;
+    }
+    const requestCopy = Object.assign({}, options.request);
+    if (options.request.headers.authorization) {
+      requestCopy.headers = Object.assign({}, options.request.headers, {
+        authorization: options.request.headers.authorization.replace(
+          /(?<! ) .*$/,
+          " [REDACTED]"
+        )
+      });
+    }
+    requestCopy.url = requestCopy.url.replace(/\bclient_secret=\w+/g, "client_secret=[REDACTED]").replace(/\baccess_token=\w+/g, "access_token=[REDACTED]");
+    this.request = requestCopy;
+  }
+};
+
 // node_modules/@octokit/request/dist-bundle/index.js
-var VERSION4 = "10.0.16";
+var VERSION2 = "10.0.16";
 var defaults_default = {
   headers: {
-    "user-agent": `octokit-request.js/${VERSION4} ${getUserAgent()}`
+    "user-agent": `octokit-request.js/${VERSION2} ${getUserAgent()}`
   }
 };
 function isPlainObject2(value) {
@@ -49271,10 +52812,10 @@ function isPlainObject2(value) {
   const Ctor = Object.prototype.hasOwnProperty.call(proto, "constructor") && proto.constructor;
   return typeof Ctor === "function" && Ctor instanceof Ctor && Function.prototype.call(Ctor) === Function.prototype.call(value);
 }
-var noop2 = () => "";
+var noop = () => "";
 async function fetchWrapper(requestOptions) {
-  const fetch = requestOptions.request?.fetch || globalThis.fetch;
-  if (!fetch) {
+  const fetch2 = requestOptions.request?.fetch || globalThis.fetch;
+  if (!fetch2) {
     throw new Error(
       "fetch is not set. Please pass a fetch implementation as new Octokit({ request: { fetch }}). Learn more at https://github.com/octokit/octokit.js/#fetch-missing"
     );
@@ -49290,7 +52831,7 @@ async function fetchWrapper(requestOptions) {
   );
   let fetchResponse;
   try {
-    fetchResponse = await fetch(requestOptions.url, {
+    fetchResponse = await fetch2(requestOptions.url, {
       method: requestOptions.method,
       body,
       redirect: requestOptions.request?.redirect,
@@ -49325,8 +52866,8 @@ async function fetchWrapper(requestOptions) {
   const status = fetchResponse.status;
   const url = fetchResponse.url;
   const responseHeaders = {};
-  for (const [key, value] of fetchResponse.headers) {
-    responseHeaders[key] = value;
+  for (const [key2, value] of fetchResponse.headers) {
+    responseHeaders[key2] = value;
   }
   const octokitResponse = {
     url,
@@ -49373,9 +52914,9 @@ async function fetchWrapper(requestOptions) {
 async function getResponseData(response) {
   const contentType = response.headers.get("content-type");
   if (!contentType) {
-    return response.text().catch(noop2);
+    return response.text().catch(noop);
   }
-  const mimetype = parse2(contentType);
+  const mimetype = parse3(contentType);
   if (isJSONResponse(mimetype)) {
     let text = "";
     try {
@@ -49388,7 +52929,7 @@ async function getResponseData(response) {
   // (RFC 2046) and must never be decoded as text, even when the response
   // carries a (misleading) `charset=utf-8` parameter — see #751.
   mimetype.parameters.charset?.toLowerCase() === "utf-8" && mimetype.type !== "application/octet-stream") {
-    return response.text().catch(noop2);
+    return response.text().catch(noop);
   } else {
     return response.arrayBuffer().catch(
       /* v8 ignore next -- @preserve */
@@ -49439,7 +52980,7 @@ function withDefaults2(oldEndpoint, newDefaults) {
 var request = withDefaults2(endpoint, defaults_default);
 
 // node_modules/@octokit/graphql/dist-bundle/index.js
-var VERSION5 = "0.0.0-development";
+var VERSION3 = "0.0.0-development";
 function _buildMessageForResponseErrors(data) {
   return `Request failed due to following response errors:
 ` + data.errors.map((e) => ` - ${e.message}`).join("\n");
@@ -49482,11 +53023,11 @@ function graphql(request22, query, options) {
         new Error(`[@octokit/graphql] "query" cannot be used as variable name`)
       );
     }
-    for (const key in options) {
-      if (!FORBIDDEN_VARIABLE_OPTIONS.includes(key)) continue;
+    for (const key2 in options) {
+      if (!FORBIDDEN_VARIABLE_OPTIONS.includes(key2)) continue;
       return Promise.reject(
         new Error(
-          `[@octokit/graphql] "${key}" cannot be used as variable name`
+          `[@octokit/graphql] "${key2}" cannot be used as variable name`
         )
       );
     }
@@ -49494,26 +53035,26 @@ function graphql(request22, query, options) {
   const parsedOptions = typeof query === "string" ? Object.assign({ query }, options) : query;
   const requestOptions = Object.keys(
     parsedOptions
-  ).reduce((result, key) => {
-    if (NON_VARIABLE_OPTIONS.includes(key)) {
-      result[key] = parsedOptions[key];
+  ).reduce((result, key2) => {
+    if (NON_VARIABLE_OPTIONS.includes(key2)) {
+      result[key2] = parsedOptions[key2];
       return result;
     }
     if (!result.variables) {
       result.variables = {};
     }
-    result.variables[key] = parsedOptions[key];
+    result.variables[key2] = parsedOptions[key2];
     return result;
   }, {});
-  const baseUrl = parsedOptions.baseUrl || request22.endpoint.DEFAULTS.baseUrl;
-  if (GHES_V3_SUFFIX_REGEX.test(baseUrl)) {
-    requestOptions.url = baseUrl.replace(GHES_V3_SUFFIX_REGEX, "/api/graphql");
+  const baseUrl2 = parsedOptions.baseUrl || request22.endpoint.DEFAULTS.baseUrl;
+  if (GHES_V3_SUFFIX_REGEX.test(baseUrl2)) {
+    requestOptions.url = baseUrl2.replace(GHES_V3_SUFFIX_REGEX, "/api/graphql");
   }
   return request22(requestOptions).then((response) => {
     if (response.data.errors) {
       const headers = {};
-      for (const key of Object.keys(response.headers)) {
-        headers[key] = response.headers[key];
+      for (const key2 of Object.keys(response.headers)) {
+        headers[key2] = response.headers[key2];
       }
       throw new GraphqlResponseError(
         requestOptions,
@@ -49536,7 +53077,7 @@ function withDefaults3(request22, newDefaults) {
 }
 var graphql2 = withDefaults3(request, {
   headers: {
-    "user-agent": `octokit-graphql.js/${VERSION5} ${getUserAgent()}`
+    "user-agent": `octokit-graphql.js/${VERSION3} ${getUserAgent()}`
   },
   method: "POST",
   url: "/graphql"
@@ -49594,19 +53135,19 @@ var createTokenAuth = function createTokenAuth2(token) {
 };
 
 // node_modules/@octokit/core/dist-src/version.js
-var VERSION6 = "7.0.8";
+var VERSION4 = "7.0.8";
 
 // node_modules/@octokit/core/dist-src/index.js
-var noop3 = () => {
+var noop2 = () => {
 };
 var consoleWarn = console.warn.bind(console);
 var consoleError = console.error.bind(console);
 function createLogger(logger = {}) {
   if (typeof logger.debug !== "function") {
-    logger.debug = noop3;
+    logger.debug = noop2;
   }
   if (typeof logger.info !== "function") {
-    logger.info = noop3;
+    logger.info = noop2;
   }
   if (typeof logger.warn !== "function") {
     logger.warn = consoleWarn;
@@ -49616,24 +53157,24 @@ function createLogger(logger = {}) {
   }
   return logger;
 }
-var userAgentTrail = `octokit-core.js/${VERSION6} ${getUserAgent()}`;
+var userAgentTrail = `octokit-core.js/${VERSION4} ${getUserAgent()}`;
 var Octokit = class {
-  static VERSION = VERSION6;
-  static defaults(defaults) {
+  static VERSION = VERSION4;
+  static defaults(defaults2) {
     const OctokitWithDefaults = class extends this {
       constructor(...args) {
         const options = args[0] || {};
-        if (typeof defaults === "function") {
-          super(defaults(options));
+        if (typeof defaults2 === "function") {
+          super(defaults2(options));
           return;
         }
         super(
           Object.assign(
             {},
-            defaults,
+            defaults2,
             options,
-            options.userAgent && defaults.userAgent ? {
-              userAgent: `${options.userAgent} ${defaults.userAgent}`
+            options.userAgent && defaults2.userAgent ? {
+              userAgent: `${options.userAgent} ${defaults2.userAgent}`
             } : null
           )
         );
@@ -49730,151 +53271,8 @@ var Octokit = class {
   auth;
 };
 
-// node_modules/@octokit/plugin-request-log/dist-src/version.js
-var VERSION7 = "6.0.0";
-
-// node_modules/@octokit/plugin-request-log/dist-src/index.js
-function requestLog(octokit) {
-  octokit.hook.wrap("request", (request3, options) => {
-    octokit.log.debug("request", options);
-    const start = Date.now();
-    const requestOptions = octokit.request.endpoint.parse(options);
-    const path = requestOptions.url.replace(options.baseUrl, "");
-    return request3(options).then((response) => {
-      const requestId = response.headers["x-github-request-id"];
-      octokit.log.info(
-        `${requestOptions.method} ${path} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
-      );
-      return response;
-    }).catch((error2) => {
-      const requestId = error2.response?.headers["x-github-request-id"] || "UNKNOWN";
-      octokit.log.error(
-        `${requestOptions.method} ${path} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
-      );
-      throw error2;
-    });
-  });
-}
-requestLog.VERSION = VERSION7;
-
-// node_modules/@octokit/plugin-paginate-rest/dist-bundle/index.js
-var VERSION8 = "0.0.0-development";
-function normalizePaginatedListResponse(response) {
-  if (!response.data) {
-    return {
-      ...response,
-      data: []
-    };
-  }
-  const responseNeedsNormalization = ("total_count" in response.data || "total_commits" in response.data) && !("url" in response.data);
-  if (!responseNeedsNormalization) return response;
-  const incompleteResults = response.data.incomplete_results;
-  const repositorySelection = response.data.repository_selection;
-  const totalCount = response.data.total_count;
-  const totalCommits = response.data.total_commits;
-  delete response.data.incomplete_results;
-  delete response.data.repository_selection;
-  delete response.data.total_count;
-  delete response.data.total_commits;
-  const namespaceKey = Object.keys(response.data)[0];
-  const data = response.data[namespaceKey];
-  response.data = data;
-  if (typeof incompleteResults !== "undefined") {
-    response.data.incomplete_results = incompleteResults;
-  }
-  if (typeof repositorySelection !== "undefined") {
-    response.data.repository_selection = repositorySelection;
-  }
-  response.data.total_count = totalCount;
-  response.data.total_commits = totalCommits;
-  return response;
-}
-function iterator(octokit, route, parameters) {
-  const options = typeof route === "function" ? route.endpoint(parameters) : octokit.request.endpoint(route, parameters);
-  const requestMethod = typeof route === "function" ? route : octokit.request;
-  const method = options.method;
-  const headers = options.headers;
-  let url = options.url;
-  return {
-    [Symbol.asyncIterator]: () => ({
-      async next() {
-        if (!url) return { done: true };
-        try {
-          const response = await requestMethod({ method, url, headers });
-          const normalizedResponse = normalizePaginatedListResponse(response);
-          url = ((normalizedResponse.headers.link || "").match(
-            /<([^<>]+)>;\s*rel="next"/
-          ) || [])[1];
-          if (!url && "total_commits" in normalizedResponse.data) {
-            const parsedUrl = new URL(normalizedResponse.url);
-            const params = parsedUrl.searchParams;
-            const page = parseInt(params.get("page") || "1", 10);
-            const per_page = parseInt(params.get("per_page") || "250", 10);
-            if (page * per_page < normalizedResponse.data.total_commits) {
-              params.set("page", String(page + 1));
-              url = parsedUrl.toString();
-            }
-          }
-          return { value: normalizedResponse };
-        } catch (error2) {
-          if (error2.status !== 409) throw error2;
-          url = "";
-          return {
-            value: {
-              status: 200,
-              headers: {},
-              data: []
-            }
-          };
-        }
-      }
-    })
-  };
-}
-function paginate(octokit, route, parameters, mapFn) {
-  if (typeof parameters === "function") {
-    mapFn = parameters;
-    parameters = void 0;
-  }
-  return gather(
-    octokit,
-    [],
-    iterator(octokit, route, parameters)[Symbol.asyncIterator](),
-    mapFn
-  );
-}
-function gather(octokit, results, iterator2, mapFn) {
-  return iterator2.next().then((result) => {
-    if (result.done) {
-      return results;
-    }
-    let earlyExit = false;
-    function done() {
-      earlyExit = true;
-    }
-    results = results.concat(
-      mapFn ? mapFn(result.value, done) : result.value.data
-    );
-    if (earlyExit) {
-      return results;
-    }
-    return gather(octokit, results, iterator2, mapFn);
-  });
-}
-var composePaginateRest = Object.assign(paginate, {
-  iterator
-});
-function paginateRest(octokit) {
-  return {
-    paginate: Object.assign(paginate.bind(null, octokit), {
-      iterator: iterator.bind(null, octokit)
-    })
-  };
-}
-paginateRest.VERSION = VERSION8;
-
 // node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/version.js
-var VERSION9 = "17.0.0";
+var VERSION5 = "17.0.0";
 
 // node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/generated/endpoints.js
 var Endpoints = {
@@ -52172,14 +55570,14 @@ var endpoints_default = Endpoints;
 var endpointMethodsMap = /* @__PURE__ */ new Map();
 for (const [scope, endpoints] of Object.entries(endpoints_default)) {
   for (const [methodName, endpoint2] of Object.entries(endpoints)) {
-    const [route, defaults, decorations] = endpoint2;
+    const [route, defaults2, decorations] = endpoint2;
     const [method, url] = route.split(/ /);
     const endpointDefaults = Object.assign(
       {
         method,
         url
       },
-      defaults
+      defaults2
     );
     if (!endpointMethodsMap.has(scope)) {
       endpointMethodsMap.set(scope, /* @__PURE__ */ new Map());
@@ -52249,8 +55647,8 @@ function endpointsToMethods(octokit) {
   }
   return newMethods;
 }
-function decorate(octokit, scope, methodName, defaults, decorations) {
-  const requestWithDefaults = octokit.request.defaults(defaults);
+function decorate(octokit, scope, methodName, defaults2, decorations) {
+  const requestWithDefaults = octokit.request.defaults(defaults2);
   function withDecorations(...args) {
     let options = requestWithDefaults.endpoint.merge(...args);
     if (decorations.mapToData) {
@@ -52298,7 +55696,7 @@ function restEndpointMethods(octokit) {
     rest: api
   };
 }
-restEndpointMethods.VERSION = VERSION9;
+restEndpointMethods.VERSION = VERSION5;
 function legacyRestEndpointMethods(octokit) {
   const api = endpointsToMethods(octokit);
   return {
@@ -52306,1186 +55704,494 @@ function legacyRestEndpointMethods(octokit) {
     rest: api
   };
 }
-legacyRestEndpointMethods.VERSION = VERSION9;
+legacyRestEndpointMethods.VERSION = VERSION5;
 
-// node_modules/@octokit/rest/dist-src/version.js
-var VERSION10 = "22.0.1";
-
-// node_modules/@octokit/rest/dist-src/index.js
-var Octokit2 = Octokit.plugin(requestLog, legacyRestEndpointMethods, paginateRest).defaults(
-  {
-    userAgent: `octokit-rest.js/${VERSION10}`
+// node_modules/@octokit/plugin-paginate-rest/dist-bundle/index.js
+var VERSION6 = "0.0.0-development";
+function normalizePaginatedListResponse(response) {
+  if (!response.data) {
+    return {
+      ...response,
+      data: []
+    };
   }
-);
-
-// shared/src/log.ts
-var silentLogger = {
-  debug() {
-  },
-  info() {
-  },
-  warn() {
-  },
-  error() {
-  },
-  with: () => silentLogger
-};
-
-// shared/src/github.ts
-var TetherOctokit = Octokit2.plugin(retry, throttling);
-function defaultGitHubOptions() {
-  return { baseUrl: "https://api.github.com", userAgent: "tether", log: silentLogger, retries: 3 };
-}
-function createGitHub(options) {
-  const o = { ...defaultGitHubOptions(), ...options };
-  const { auth: auth2 } = o;
-  const octokit = new TetherOctokit({
-    baseUrl: o.baseUrl.replace(/\/+$/, ""),
-    userAgent: o.userAgent,
-    ...typeof auth2 === "string" ? { auth: auth2 } : {},
-    log: {
-      debug: () => {
-      },
-      info: () => {
-      },
-      warn: (m) => o.log.warn(m),
-      // Octokit logs every failed request here; callers report the errors that matter themselves, so keep it quiet.
-      error: (m) => o.log.debug(m)
-    },
-    retry: { retries: o.retries },
-    throttle: {
-      onRateLimit: (retryAfter, req, _kit, count) => {
-        o.log.warn("GitHub rate limit", { request: `${req.method} ${req.url}`, retryAfter, attempt: count + 1 });
-        return count < o.retries;
-      },
-      onSecondaryRateLimit: (retryAfter, req, _kit, count) => {
-        o.log.warn("GitHub secondary rate limit", {
-          request: `${req.method} ${req.url}`,
-          retryAfter,
-          attempt: count + 1
-        });
-        return count < o.retries;
-      }
-    }
-  });
-  if (typeof auth2 === "function") {
-    octokit.hook.before("request", async (req) => {
-      req.headers.authorization = `token ${await auth2()}`;
-    });
+  const responseNeedsNormalization = ("total_count" in response.data || "total_commits" in response.data) && !("url" in response.data);
+  if (!responseNeedsNormalization) return response;
+  const incompleteResults = response.data.incomplete_results;
+  const repositorySelection = response.data.repository_selection;
+  const totalCount = response.data.total_count;
+  const totalCommits = response.data.total_commits;
+  delete response.data.incomplete_results;
+  delete response.data.repository_selection;
+  delete response.data.total_count;
+  delete response.data.total_commits;
+  const namespaceKey = Object.keys(response.data)[0];
+  const data = response.data[namespaceKey];
+  response.data = data;
+  if (typeof incompleteResults !== "undefined") {
+    response.data.incomplete_results = incompleteResults;
   }
-  return octokit;
-}
-
-// shared/src/plan-edits.ts
-var import_yaml5 = __toESM(require_dist(), 1);
-init_errors();
-
-// shared/src/file-text.ts
-var DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024;
-function decodeFileText(path, bytes, maxBytes = DEFAULT_MAX_FILE_BYTES) {
-  if (bytes.length > maxBytes) return { path, reason: `larger than ${maxBytes} bytes (${bytes.length})` };
-  if (bytes.subarray(0, 8192).includes(0)) return { path, reason: "binary (contains NUL bytes)" };
-  try {
-    return { path, text: new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes) };
-  } catch {
-    return { path, reason: "binary (not valid UTF-8)" };
+  if (typeof repositorySelection !== "undefined") {
+    response.data.repository_selection = repositorySelection;
   }
+  response.data.total_count = totalCount;
+  response.data.total_commits = totalCommits;
+  return response;
 }
-
-// shared/src/glob.ts
-function globToRegExp(glob) {
-  let re = "";
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === "*") {
-      if (glob[i + 1] === "*") {
-        const atStart = i === 0 || glob[i - 1] === "/";
-        const atEnd = i + 2 === glob.length || glob[i + 2] === "/";
-        if (atStart && atEnd) {
-          if (i + 2 === glob.length) re += ".*";
-          else {
-            re += "(?:[^/]*/)*";
-            i++;
+function iterator(octokit, route, parameters) {
+  const options = typeof route === "function" ? route.endpoint(parameters) : octokit.request.endpoint(route, parameters);
+  const requestMethod = typeof route === "function" ? route : octokit.request;
+  const method = options.method;
+  const headers = options.headers;
+  let url = options.url;
+  return {
+    [Symbol.asyncIterator]: () => ({
+      async next() {
+        if (!url) return { done: true };
+        try {
+          const response = await requestMethod({ method, url, headers });
+          const normalizedResponse = normalizePaginatedListResponse(response);
+          url = ((normalizedResponse.headers.link || "").match(
+            /<([^<>]+)>;\s*rel="next"/
+          ) || [])[1];
+          if (!url && "total_commits" in normalizedResponse.data) {
+            const parsedUrl = new URL(normalizedResponse.url);
+            const params = parsedUrl.searchParams;
+            const page = parseInt(params.get("page") || "1", 10);
+            const per_page = parseInt(params.get("per_page") || "250", 10);
+            if (page * per_page < normalizedResponse.data.total_commits) {
+              params.set("page", String(page + 1));
+              url = parsedUrl.toString();
+            }
           }
-          i++;
-          continue;
+          return { value: normalizedResponse };
+        } catch (error2) {
+          if (error2.status !== 409) throw error2;
+          url = "";
+          return {
+            value: {
+              status: 200,
+              headers: {},
+              data: []
+            }
+          };
         }
       }
-      re += "[^/]*";
-    } else if (c === "?") re += "[^/]";
-    else if (c === "[") {
-      const end = glob.indexOf("]", i + 2);
-      if (end < 0) re += "\\[";
-      else {
-        const body = glob.slice(i + 1, end).replace(/\\/g, "\\\\");
-        re += `[${body.startsWith("!") ? `^${body.slice(1)}` : body}]`;
-        i = end;
-      }
-    } else re += c.replace(/[.+^${}()|\\\]]/g, "\\$&");
-  }
-  return new RegExp(`^${re}$`);
-}
-function pathMatcher(globs) {
-  if (globs.length === 0) return () => true;
-  const res = globs.map((g) => {
-    const clean = g.replace(/^\.\//, "").replace(/\/+$/, "");
-    return [globToRegExp(clean), globToRegExp(`${clean}/**`)];
-  });
-  return (path) => res.some(([exact, below]) => exact.test(path) || below.test(path));
-}
-
-// shared/src/image-ref.ts
-init_errors();
-var TAG = /^[\w][\w.-]{0,127}$/;
-var PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-var DOMAIN_COMPONENT = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
-var DIGEST = /^([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*):([0-9a-fA-F]{32,})$/;
-var DIGEST_HEX_LENGTH = { sha256: 64, sha384: 96, sha512: 128 };
-var NAME_MAX = 255;
-function parseImageRef(text) {
-  const why = explainInvalid(text);
-  if (typeof why === "string") throw invalid(text, why);
-  return why;
-}
-function tryParseImageRef(text) {
-  const r = explainInvalid(text);
-  return typeof r === "string" ? void 0 : r;
-}
-function normalizeRepository(name) {
-  const r = explainInvalid(name);
-  if (typeof r === "string") throw invalid(name, r);
-  if (r.tag !== void 0 || r.digest !== void 0) throw invalid(name, "a repository name has no tag or digest");
-  return r.repository;
-}
-function tryNormalizeRepository(name) {
-  const r = explainInvalid(name);
-  return typeof r === "string" || r.tag !== void 0 || r.digest !== void 0 ? void 0 : r.repository;
-}
-function formatImageRef(ref) {
-  return `${ref.name}${ref.tag !== void 0 ? `:${ref.tag}` : ""}${ref.digest !== void 0 ? `@${ref.digest}` : ""}`;
-}
-function checkTag(tag) {
-  if (tag === "") return "the tag is empty";
-  if (!TAG.test(tag)) return `tag "${tag}" must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`;
-  return void 0;
-}
-function checkDigest(digest) {
-  const m = DIGEST.exec(digest);
-  if (!m) return `digest "${digest}" must be <algorithm>:<hex, at least 32 digits>`;
-  const want = DIGEST_HEX_LENGTH[m[1]];
-  if (want !== void 0 && (m[2].length !== want || /[A-F]/.test(m[2])))
-    return `a ${m[1]} digest has ${want} lower-case hex digits, "${digest}" has ${m[2].length}`;
-  return void 0;
-}
-function invalid(text, why) {
-  return new TetherError("invalid-reference", `"${text}" is not an image reference: ${why}`);
-}
-function explainInvalid(text) {
-  if (text === "") return "it is empty";
-  if (/\s/.test(text)) return "it contains whitespace";
-  let rest = text;
-  let digest;
-  const at = rest.indexOf("@");
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-    const bad = checkDigest(digest);
-    if (bad) return bad;
-  }
-  let tag;
-  const colon = rest.lastIndexOf(":");
-  if (colon > rest.lastIndexOf("/")) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-    const bad = checkTag(tag);
-    if (bad) return bad;
-  }
-  const name = rest;
-  if (name === "") return "the repository name is empty";
-  if (name.length > NAME_MAX) return `the repository name is longer than ${NAME_MAX} characters`;
-  const slash = name.indexOf("/");
-  let domain = "docker.io";
-  let path = name;
-  if (slash >= 0) {
-    const first = name.slice(0, slash);
-    if (/[.:]/.test(first) || first === "localhost" || first.startsWith("[") || first !== first.toLowerCase()) {
-      const bad = checkDomain(first);
-      if (bad) return bad;
-      domain = first === "index.docker.io" ? "docker.io" : first;
-      path = name.slice(slash + 1);
-    }
-  }
-  for (const component of path.split("/")) {
-    if (component === "") return "the repository path has an empty component";
-    if (!PATH_COMPONENT.test(component)) {
-      if (component !== component.toLowerCase()) return "the repository name must be lower-case";
-      return `path component "${component}" may hold only a-z, 0-9 and single separators (., _, __, -)`;
-    }
-  }
-  if (domain === "docker.io" && !path.includes("/")) path = `library/${path}`;
-  const ref = { name, domain, path, repository: `${domain}/${path}` };
-  if (tag !== void 0) ref.tag = tag;
-  if (digest !== void 0) ref.digest = digest;
-  return ref;
-}
-function checkDomain(domain) {
-  let host = domain;
-  let port;
-  if (host.startsWith("[")) {
-    const end = host.indexOf("]");
-    if (end < 0 || !/^[0-9a-fA-F:.]+$/.test(host.slice(1, end))) return `registry "${domain}" is not a valid IPv6 host`;
-    port = host.slice(end + 1);
-    if (port !== "" && !port.startsWith(":")) return `registry "${domain}" is not host[:port]`;
-    port = port === "" ? void 0 : port.slice(1);
-    host = "";
-  } else {
-    const c = host.indexOf(":");
-    if (c >= 0) {
-      port = host.slice(c + 1);
-      host = host.slice(0, c);
-    }
-  }
-  if (port !== void 0 && !/^[0-9]+$/.test(port)) return `registry port "${port}" is not a number`;
-  if (host !== "" && !host.split(".").every((c) => DOMAIN_COMPONENT.test(c)))
-    return `registry "${domain}" is not a valid host name`;
-  return void 0;
-}
-
-// shared/src/image-uses.ts
-var import_yaml = __toESM(require_dist(), 1);
-
-// shared/src/yaml-path.ts
-init_errors();
-var BARE_KEY = /^[A-Za-z_$][\w$-]*$/;
-function formatYamlPath(segments) {
-  let out = "";
-  for (const s of segments) {
-    if (typeof s === "number") out += `[${s}]`;
-    else if (BARE_KEY.test(s)) out += out === "" ? s : `.${s}`;
-    else out += `[${JSON.stringify(s)}]`;
-  }
-  return out;
-}
-function parseYamlPath(text) {
-  const out = [];
-  let i = 0;
-  const fail = (why) => new TetherError("input", `YAML path "${text}" is malformed at column ${i + 1}: ${why}`);
-  while (i < text.length) {
-    const c = text[i];
-    if (c === "[") {
-      const close = /^\[(\d+)\]/.exec(text.slice(i));
-      if (close) {
-        out.push(Number(close[1]));
-        i += close[0].length;
-        continue;
-      }
-      const quoted = /^\["((?:[^"\\]|\\.)*)"\]/.exec(text.slice(i));
-      if (!quoted) throw fail('expected [<index>] or ["<key>"]');
-      out.push(JSON.parse(`"${quoted[1]}"`));
-      i += quoted[0].length;
-      continue;
-    }
-    if (c === ".") {
-      if (out.length === 0) throw fail('a path does not start with "."');
-      i++;
-    }
-    const m = /^[^.[\]]+/.exec(text.slice(i));
-    if (!m) throw fail("expected a key");
-    out.push(m[0]);
-    i += m[0].length;
-  }
-  if (out.length === 0) throw fail("the path is empty");
-  return out;
-}
-
-// shared/src/image-uses.ts
-var CONTAINER_LISTS = /* @__PURE__ */ new Set(["containers", "initContainers", "ephemeralContainers"]);
-var MARKER = /(?:^|[ \t])#[^\n]*?tether:image=([^\s]+)/g;
-var KUSTOMIZE_FILE = /(^|\/)(kustomization\.ya?ml|Kustomization)$/;
-function findImageUses(file, fields = []) {
-  const scan = { uses: [], notes: [] };
-  const markers = findMarkers(file.text, scan);
-  const applicableFields = fields.filter((f) => f.files === void 0 || globToRegExp(f.files).test(file.path));
-  file.docs.forEach((doc, index2) => {
-    scanDocument(file, doc, index2, markers, applicableFields, scan);
-  });
-  return scan;
-}
-function findMarkers(text, scan) {
-  if (!text.includes("tether:image=")) return [];
-  const out = [];
-  for (const m of text.matchAll(MARKER)) {
-    const offset = m.index + m[0].length - m[1].length - "tether:image=".length;
-    let spec = m[1];
-    let part = "ref";
-    const suffix = /:(tag|digest|name)$/.exec(spec);
-    if (suffix) {
-      part = suffix[1];
-      spec = spec.slice(0, -suffix[0].length);
-    }
-    const repository = tryNormalizeRepository(spec);
-    if (repository === void 0) {
-      scan.notes.push({ location: `marker "${m[1]}"`, reason: `"${spec}" is not a repository name` });
-      continue;
-    }
-    out.push({ lineStart: text.lastIndexOf("\n", offset) + 1, offset, repository, part });
-  }
-  return out;
-}
-function scalarText(node, text) {
-  if (typeof node.value === "string") return node.value;
-  if (node.value === null) return "";
-  return node.range ? text.slice(node.range[0], node.range[1]) : String(node.value);
-}
-function keyOf(key) {
-  if (!(0, import_yaml.isScalar)(key)) return void 0;
-  const v = key.value;
-  return typeof v === "symbol" ? void 0 : String(v);
-}
-function isMergeKey(key) {
-  return (0, import_yaml.isScalar)(key) && (typeof key.value === "symbol" || key.value === "<<");
-}
-function lookup(map, key, doc) {
-  return lookupOwned(map, key, doc)?.pair;
-}
-function lookupOwned(map, key, doc, depth = 0) {
-  const merged = [];
-  for (const pair of map.items) {
-    if (isMergeKey(pair.key)) merged.push(pair.value);
-    else if (keyOf(pair.key) === key) return { pair, owner: map };
-  }
-  if (merged.length === 0 || depth > 8) return void 0;
-  for (const source of merged) {
-    const targets = (0, import_yaml.isSeq)(source) ? source.items : [source];
-    for (const t of targets) {
-      const m = (0, import_yaml.isAlias)(t) ? t.resolve(doc) : t;
-      if ((0, import_yaml.isMap)(m)) {
-        const found = lookupOwned(m, key, doc, depth + 1);
-        if (found) return found;
-      }
-    }
-  }
-  return void 0;
-}
-function scanDocument(file, doc, document2, markers, fields, scan) {
-  const { text } = file;
-  const anchorPaths = /* @__PURE__ */ new Map();
-  const found = [];
-  const path = [];
-  const siteAt = (map, key) => {
-    const hit = lookupOwned(map, key, doc);
-    if (!hit) return void 0;
-    const value = hit.pair.value;
-    const target = (0, import_yaml.isAlias)(value) ? value.resolve(doc) : value;
-    if (!(0, import_yaml.isScalar)(target) || !target.range) return void 0;
-    const ownerPath = hit.owner === map ? path : anchorPaths.get(hit.owner) ?? path;
-    const where = target === value ? [...ownerPath, key] : anchorPaths.get(target) ?? [...ownerPath, key];
-    return { node: target, path: where, value: scalarText(target, text) };
+    })
   };
-  const onImageKey = (map) => {
-    const site = siteAt(map, "image");
-    if (!site || typeof site.node.value !== "string") return;
-    const ref = tryParseImageRef(site.value);
-    if (!ref) return;
-    const n = path.length;
-    const container = n >= 2 && typeof path[n - 1] === "number" && CONTAINER_LISTS.has(String(path[n - 2]));
-    found.push({
-      file: file.path,
-      document: document2,
-      source: container ? "container" : "image",
-      location: formatYamlPath(site.path),
-      repositories: [ref.repository],
-      version: versionOf(ref.tag, ref.digest),
-      ref: { ...site, path: site.path, name: ref.name }
-    });
-  };
-  const onRepositoryMap = (map) => {
-    const repoSite = siteAt(map, "repository");
-    if (!repoSite || typeof repoSite.node.value !== "string" || repoSite.value === "") return;
-    const tagPair = lookup(map, "tag", doc);
-    const digestPair = lookup(map, "digest", doc);
-    if (!tagPair && !digestPair && path[path.length - 1] !== "image") return;
-    const registrySite = siteAt(map, "registry");
-    const full = registrySite && registrySite.value !== "" ? `${registrySite.value}/${repoSite.value}` : repoSite.value;
-    const repository = tryNormalizeRepository(full);
-    if (!repository) return;
-    const use = {
-      file: file.path,
-      document: document2,
-      source: "helm",
-      location: formatYamlPath(path),
-      repositories: [repository],
-      version: {},
-      split: { node: map, tagKey: "tag", digestKey: "digest", canAddDigest: false, canRemoveDigest: false }
-    };
-    const tag = siteAt(map, "tag");
-    const digest = siteAt(map, "digest");
-    if (tagPair && !tag || digestPair && !digest) return;
-    if (tag) use.tag = tag;
-    if (digest) use.digest = digest;
-    use.version = versionOf(tag?.value, digest?.value);
-    found.push(use);
-  };
-  const markerCandidate = (value) => {
-    const start = value.range?.[0];
-    if (start === void 0) return;
-    for (const m of markers) {
-      if (start < m.lineStart || start >= m.offset) continue;
-      const target = (0, import_yaml.isAlias)(value) ? value.resolve(doc) : value;
-      if (!(0, import_yaml.isScalar)(target)) continue;
-      if (!m.best || start > m.best.at) {
-        const where = target === value ? [...path] : anchorPaths.get(target) ?? [...path];
-        m.best = { node: target, path: where, at: start };
-      }
-    }
-  };
-  const visit = (node) => {
-    if (!node || typeof node !== "object") return;
-    if (node.anchor) anchorPaths.set(node, [...path]);
-    if (markers.length > 0 && ((0, import_yaml.isScalar)(node) || (0, import_yaml.isAlias)(node))) markerCandidate(node);
-    if ((0, import_yaml.isMap)(node)) {
-      let interesting = false;
-      for (const pair of node.items) {
-        const k = (0, import_yaml.isScalar)(pair.key) ? pair.key.value : void 0;
-        if (k === "image" || k === "repository" || typeof k === "symbol") {
-          interesting = true;
-          break;
-        }
-      }
-      if (interesting) {
-        onImageKey(node);
-        onRepositoryMap(node);
-      }
-      for (const pair of node.items) {
-        const k = keyOf(pair.key);
-        if (k === void 0) continue;
-        path.push(k);
-        visit(pair.value);
-        path.pop();
-      }
-    } else if ((0, import_yaml.isSeq)(node)) {
-      for (let i = 0; i < node.items.length; i++) {
-        path.push(i);
-        visit(node.items[i]);
-        path.pop();
-      }
-    }
-  };
-  visit(doc.contents);
-  scanKustomization(file, doc, document2, found);
-  const claimed = /* @__PURE__ */ new Set();
-  const explicit = [];
-  splitGroups(
-    file,
-    document2,
-    "marker",
-    markers.filter((m) => m.best).map((m) => ({ ...m.best, repository: m.repository, part: m.part })),
-    explicit,
-    scan
+}
+function paginate(octokit, route, parameters, mapFn) {
+  if (typeof parameters === "function") {
+    mapFn = parameters;
+    parameters = void 0;
+  }
+  return gather(
+    octokit,
+    [],
+    iterator(octokit, route, parameters)[Symbol.asyncIterator](),
+    mapFn
   );
-  splitGroups(file, document2, "field", resolveFields(doc, fields, anchorPaths, scan), explicit, scan);
-  for (const m of markers) m.best = void 0;
-  for (const use of explicit) for (const s of sitesOf(use)) claimed.add(s.node);
-  scan.uses.push(...explicit);
-  const seen = /* @__PURE__ */ new Map();
-  for (const use of found) {
-    const sites = sitesOf(use);
-    const identity = use.repositories.join(" ");
-    if (sites.some((s) => claimed.has(s.node))) continue;
-    if (sites.length > 0 && sites.every((s) => seen.get(s.node) === identity)) continue;
-    for (const s of sites) seen.set(s.node, identity);
-    scan.uses.push(use);
-  }
 }
-function sitesOf(use) {
-  return [use.ref, use.tag, use.digest].filter((s) => s !== void 0);
-}
-function versionOf(tag, digest) {
-  const v = {};
-  if (tag) v.tag = tag;
-  if (digest) v.digest = digest;
-  return v;
-}
-function scanKustomization(file, doc, document2, found) {
-  const root = doc.contents;
-  if (!(0, import_yaml.isMap)(root)) return;
-  const kind = lookup(root, "kind", doc);
-  const apiVersion = lookup(root, "apiVersion", doc);
-  const kindText = (0, import_yaml.isScalar)(kind?.value) ? String(kind.value.value) : void 0;
-  const api = (0, import_yaml.isScalar)(apiVersion?.value) ? String(apiVersion.value.value) : "";
-  let images;
-  let base = [];
-  if (KUSTOMIZE_FILE.test(file.path) || kindText === "Kustomization" && api.startsWith("kustomize.config.k8s.io/"))
-    images = lookup(root, "images", doc)?.value;
-  else if (kindText === "Kustomization" && api.startsWith("kustomize.toolkit.fluxcd.io/")) {
-    const spec = lookup(root, "spec", doc)?.value;
-    if ((0, import_yaml.isMap)(spec)) images = lookup(spec, "images", doc)?.value;
-    base = ["spec"];
-  }
-  if ((0, import_yaml.isAlias)(images)) images = images.resolve(doc);
-  if (!(0, import_yaml.isSeq)(images)) return;
-  images.items.forEach((item, i) => {
-    const entry = (0, import_yaml.isAlias)(item) ? item.resolve(doc) : item;
-    if (!(0, import_yaml.isMap)(entry)) return;
-    const at = [...base, "images", i];
-    const site = (key) => {
-      const v = lookup(entry, key, doc)?.value;
-      const s = (0, import_yaml.isAlias)(v) ? v.resolve(doc) : v;
-      return (0, import_yaml.isScalar)(s) && s.range ? { node: s, path: [...at, key], value: scalarText(s, file.text) } : void 0;
-    };
-    const name = site("name");
-    const newName = site("newName");
-    const repositories = [name, newName].map((s) => s && s.value !== "" ? tryNormalizeRepository(s.value) : void 0).filter((r) => r !== void 0);
-    if (repositories.length === 0) return;
-    const use = {
-      file: file.path,
-      document: document2,
-      source: "kustomize",
-      location: formatYamlPath(at),
-      repositories: [...new Set(repositories.reverse())],
-      version: {},
-      split: { node: entry, tagKey: "newTag", digestKey: "digest", canAddDigest: true, canRemoveDigest: true }
-    };
-    const tag = site("newTag");
-    const digest = site("digest");
-    if (tag) use.tag = tag;
-    if (digest) use.digest = digest;
-    use.version = versionOf(tag?.value, digest?.value);
-    found.push(use);
-  });
-}
-function resolveFields(doc, fields, anchorPaths, scan) {
-  const out = [];
-  for (const f of fields) {
-    const segments = parseYamlPath(f.path);
-    let node = doc.contents;
-    for (const seg of segments) {
-      if ((0, import_yaml.isAlias)(node)) node = node.resolve(doc);
-      if (typeof seg === "number") node = (0, import_yaml.isSeq)(node) ? node.items[seg] : void 0;
-      else node = (0, import_yaml.isMap)(node) ? lookup(node, seg, doc)?.value : void 0;
-      if (node === void 0) break;
+function gather(octokit, results, iterator2, mapFn) {
+  return iterator2.next().then((result) => {
+    if (result.done) {
+      return results;
     }
-    if ((0, import_yaml.isAlias)(node)) node = node.resolve(doc);
-    if (node === void 0) continue;
-    if (!(0, import_yaml.isScalar)(node) || !node.range) {
-      scan.notes.push({ location: f.path, reason: "the path names a map or list, not a scalar" });
-      continue;
+    let earlyExit = false;
+    function done() {
+      earlyExit = true;
     }
-    out.push({
-      node,
-      path: anchorPaths.get(node) ?? segments,
-      repository: normalizeRepository(f.image),
-      part: f.part ?? "ref"
-    });
-  }
-  return out;
-}
-function splitGroups(file, document2, source, sites, out, scan) {
-  const groups2 = /* @__PURE__ */ new Map();
-  for (const s of sites) {
-    const value = scalarText(s.node, file.text);
-    const location = formatYamlPath(s.path);
-    if (s.part === "ref") {
-      const ref = tryParseImageRef(value);
-      if (!ref) {
-        scan.notes.push({ location, reason: `"${value}" is not an image reference` });
-        continue;
-      }
-      out.push({
-        file: file.path,
-        document: document2,
-        source,
-        location,
-        repositories: [s.repository],
-        version: versionOf(ref.tag, ref.digest),
-        ref: { node: s.node, path: s.path, value, name: ref.name }
-      });
-      continue;
-    }
-    const parent = s.path.slice(0, -1);
-    const key = `${s.repository}\0${formatYamlPath(parent)}`;
-    let use = groups2.get(key);
-    if (!use) {
-      use = {
-        file: file.path,
-        document: document2,
-        source,
-        location: formatYamlPath(parent),
-        repositories: [s.repository],
-        version: {}
-      };
-      groups2.set(key, use);
-    }
-    if (s.part === "tag") use.tag = { node: s.node, path: s.path, value };
-    if (s.part === "digest") use.digest = { node: s.node, path: s.path, value };
-    use.version = versionOf(use.tag?.value, use.digest?.value);
-  }
-  for (const use of groups2.values()) if (use.tag || use.digest) out.push(use);
-}
-
-// shared/src/text-edits.ts
-var import_yaml2 = __toESM(require_dist(), 1);
-function applyTextEdits(text, edits) {
-  const sorted = [...edits].sort((a, b) => a.start - b.start || a.end - b.end);
-  let out = "";
-  let at = 0;
-  for (const e of sorted) {
-    if (e.start < at) throw new Error(`overlapping edits at offset ${e.start}`);
-    out += text.slice(at, e.start) + e.insert;
-    at = e.end;
-  }
-  return out + text.slice(at);
-}
-var PLAIN_SAFE = /^[A-Za-z0-9_./+-][A-Za-z0-9_./@:+-]*$/;
-function isSafePlain(value) {
-  if (!PLAIN_SAFE.test(value) || value.endsWith(":") || value.startsWith("-")) return false;
-  if (/^[A-Za-z]+$/.test(value) && value.length > 5) return true;
-  return (0, import_yaml2.parse)(value) === value && (0, import_yaml2.parse)(value, { version: "1.1" }) === value;
-}
-function doubleQuoted(value) {
-  return JSON.stringify(value);
-}
-function setScalarEdit(node, value, ctx) {
-  const [start, end] = node.range;
-  if (ctx.json) return { start, end, insert: doubleQuoted(value) };
-  switch (node.type) {
-    case import_yaml2.Scalar.QUOTE_SINGLE:
-      if (/^[\x20-\x7e]*$/.test(value)) return { start, end, insert: `'${value.replace(/'/g, "''")}'` };
-      return { start, end, insert: doubleQuoted(value) };
-    case import_yaml2.Scalar.QUOTE_DOUBLE:
-      return { start, end, insert: doubleQuoted(value) };
-    case import_yaml2.Scalar.BLOCK_FOLDED:
-    case import_yaml2.Scalar.BLOCK_LITERAL:
-      return blockScalarEdit(node, value, ctx.text);
-    default: {
-      const strTag = node.tag === "tag:yaml.org,2002:str" || node.tag === "!";
-      const plainOk = strTag ? PLAIN_SAFE.test(value) && !value.endsWith(":") : isSafePlain(value);
-      let insert = plainOk ? value : doubleQuoted(value);
-      if (start === end && ctx.text[start - 1] === ":") insert = ` ${insert}`;
-      return { start, end, insert };
-    }
-  }
-}
-function blockScalarEdit(node, value, text) {
-  const [start, end] = node.range;
-  const source = text.slice(start, end);
-  const header = source.indexOf("\n");
-  const lines2 = [];
-  let at = header + 1;
-  while (at > 0 && at < source.length) {
-    const nl = source.indexOf("\n", at);
-    const to = nl < 0 ? source.length : nl;
-    if (source.slice(at, to).trim() !== "") lines2.push({ from: at, to });
-    at = nl < 0 ? source.length : nl + 1;
-  }
-  if (lines2.length !== 1 || value.includes("\n")) return "a block scalar with more than one line is not rewritten";
-  const line = lines2[0];
-  const raw = source.slice(line.from, line.to);
-  const indent = raw.length - raw.trimStart().length;
-  const content = raw.trimStart().replace(/\r$/, "");
-  return { start: start + line.from + indent, end: start + line.from + indent + content.length, insert: value };
-}
-function lineEnding(text) {
-  const nl = text.indexOf("\n");
-  return nl > 0 && text[nl - 1] === "\r" ? "\r\n" : "\n";
-}
-function lineStartOf(text, offset) {
-  return text.lastIndexOf("\n", offset - 1) + 1;
-}
-function lineEndOf(text, offset) {
-  const nl = text.indexOf("\n", offset);
-  if (nl < 0) return text.length;
-  return text[nl - 1] === "\r" ? nl - 1 : nl;
-}
-function isOneLineScalar(node, text) {
-  if (!(node instanceof import_yaml2.Scalar) || !node.range) return false;
-  if (node.type === import_yaml2.Scalar.BLOCK_FOLDED || node.type === import_yaml2.Scalar.BLOCK_LITERAL) return false;
-  return !text.slice(node.range[0], node.range[1]).includes("\n");
-}
-function insertPairsEdit(map, after, entries, ctx) {
-  const { text, json } = ctx;
-  const keyNode = after.key;
-  if (!(keyNode instanceof import_yaml2.Scalar) || !keyNode.range) return "the map has no plain key to insert after";
-  if (!isOneLineScalar(after.value, text)) return `the value of "${String(keyNode.value)}" is not a one-line scalar`;
-  const valueEnd = after.value.range[1];
-  const eol = lineEnding(text);
-  const column = keyNode.range[0] - lineStartOf(text, keyNode.range[0]);
-  const pairs = entries.map(([key, value]) => {
-    const rendered = json ? doubleQuoted(value) : isSafePlain(value) ? value : doubleQuoted(value);
-    return `${json ? doubleQuoted(key) : key}: ${rendered}`;
-  });
-  if (!map.flow) {
-    if (lineStartOf(text, valueEnd) !== lineStartOf(text, keyNode.range[0])) return "the pair spans lines";
-    const at = lineEndOf(text, valueEnd);
-    return { start: at, end: at, insert: pairs.map((p) => `${eol}${" ".repeat(column)}${p}`).join("") };
-  }
-  const multiLine = lineStartOf(text, keyNode.range[0]) !== lineStartOf(text, map.range[0]);
-  const sep2 = multiLine ? `,${eol}${" ".repeat(column)}` : ", ";
-  return { start: valueEnd, end: valueEnd, insert: pairs.map((p) => `${sep2}${p}`).join("") };
-}
-function removePairEdit(map, pair, ctx) {
-  const { text } = ctx;
-  const keyNode = pair.key;
-  if (!(keyNode instanceof import_yaml2.Scalar) || !keyNode.range) return "the key is not a scalar";
-  if (!isOneLineScalar(pair.value, text)) return "the value is not a one-line scalar";
-  if (map.items.length < 2) return "it is the only key of its map";
-  const index2 = map.items.indexOf(pair);
-  const valueEnd = pair.value.range[1];
-  if (!map.flow) {
-    const lineStart = lineStartOf(text, keyNode.range[0]);
-    if (text.slice(lineStart, keyNode.range[0]).trim() !== "") return "the key does not start its line";
-    if (lineStartOf(text, valueEnd) !== lineStart) return "the pair spans lines";
-    const nl = text.indexOf("\n", valueEnd);
-    if (nl >= 0) return { start: lineStart, end: nl + 1, insert: "" };
-    const prev = lineStart - (text[lineStart - 2] === "\r" ? 2 : 1);
-    return { start: Math.max(prev, 0), end: text.length, insert: "" };
-  }
-  if (index2 > 0) {
-    const before = map.items[index2 - 1];
-    const beforeEnd = before.value?.range?.[1] ?? before.key.range?.[1];
-    if (beforeEnd === void 0) return "the previous pair has no source range";
-    return { start: beforeEnd, end: valueEnd, insert: "" };
-  }
-  const next = map.items[index2 + 1];
-  const nextStart = next.key.range?.[0];
-  if (nextStart === void 0) return "the next pair has no source range";
-  return { start: keyNode.range[0], end: nextStart, insert: "" };
-}
-
-// shared/src/verify-edits.ts
-var import_yaml4 = __toESM(require_dist(), 1);
-init_errors();
-
-// shared/src/yaml-file.ts
-var import_yaml3 = __toESM(require_dist(), 1);
-init_errors();
-function defaultParseLimits() {
-  return { maxExpandedNodes: 1e6 };
-}
-var YAML_PARSE_OPTIONS = { merge: true, keepSourceTokens: false };
-function isYamlOrJsonPath(path) {
-  return /\.(ya?ml|json)$/i.test(path) || /(^|\/)Kustomization$/.test(path);
-}
-function parseYamlFile(path, text, limits = defaultParseLimits()) {
-  const docs = (0, import_yaml3.parseAllDocuments)(text, YAML_PARSE_OPTIONS);
-  const list2 = Array.isArray(docs) ? docs : [];
-  const problems = [];
-  for (const doc of list2) {
-    for (const e of doc.errors) problems.push(describeYamlError(path, e));
-  }
-  if (problems.length > 0) throw new TetherError("parse", problems.slice(0, 5).join("\n"));
-  for (const doc of list2) checkAliasExpansion(path, text, doc, limits);
-  return { path, text, json: /\.json$/i.test(path), docs: list2 };
-}
-function describeYamlError(path, e) {
-  const first = e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
-  const pos = e.linePos?.[0];
-  return pos ? `${path}:${pos.line}:${pos.col}: ${first}` : `${path}: ${first}`;
-}
-function lineColAt(text, offset) {
-  let line = 1;
-  let start = 0;
-  for (let i = text.indexOf("\n"); i >= 0 && i < offset; i = text.indexOf("\n", i + 1)) {
-    line++;
-    start = i + 1;
-  }
-  return `${line}:${offset - start + 1}`;
-}
-function checkAliasExpansion(path, text, doc, limits) {
-  if (!hasAlias(doc.contents)) return;
-  const sizes = /* @__PURE__ */ new Map();
-  const active = /* @__PURE__ */ new Set();
-  const refuse = (node, why) => new TetherError("parse", `${path}:${lineColAt(text, node.range?.[0] ?? 0)}: ${why}; refusing to expand it`);
-  const size = (node) => {
-    if ((0, import_yaml3.isAlias)(node)) {
-      const target = node.resolve(doc);
-      if (!target) return 1;
-      if (active.has(target)) throw refuse(node, `alias *${node.source} refers to a node that contains it`);
-      return size(target);
-    }
-    if (!(0, import_yaml3.isMap)(node) && !(0, import_yaml3.isSeq)(node)) return 1;
-    const known = sizes.get(node);
-    if (known !== void 0) return known;
-    active.add(node);
-    let n = 1;
-    for (const item of node.items) {
-      n += (0, import_yaml3.isPair)(item) ? size(item.key) + size(item.value) : size(item);
-      if (n > limits.maxExpandedNodes)
-        throw refuse(node, `aliases expand to more than ${limits.maxExpandedNodes} nodes (an alias bomb)`);
-    }
-    active.delete(node);
-    sizes.set(node, n);
-    return n;
-  };
-  size(doc.contents);
-}
-function hasAlias(node) {
-  if ((0, import_yaml3.isAlias)(node)) return true;
-  if ((0, import_yaml3.isMap)(node)) return node.items.some((p) => hasAlias(p.key) || hasAlias(p.value));
-  if ((0, import_yaml3.isSeq)(node)) return node.items.some(hasAlias);
-  return false;
-}
-
-// shared/src/verify-edits.ts
-function emptyIntent() {
-  return { scalars: /* @__PURE__ */ new Map(), removed: /* @__PURE__ */ new Set(), inserted: /* @__PURE__ */ new Map() };
-}
-function verifyEdit(old, newText, intent) {
-  const docs = (0, import_yaml4.parseAllDocuments)(newText, YAML_PARSE_OPTIONS);
-  const list2 = Array.isArray(docs) ? docs : [];
-  const fail = (why) => new TetherError("edit", `${old.path}: the edited file does not hold the intended values: ${why}`);
-  for (const d of list2) if (d.errors.length > 0) throw fail(describeYamlError(old.path, d.errors[0]));
-  if (list2.length !== old.docs.length) throw fail(`${old.docs.length} documents became ${list2.length}`);
-  old.docs.forEach((doc, i) => {
-    const mismatch = compare(doc.contents, list2[i].contents, intent, []);
-    if (mismatch) throw fail(`document ${i}: ${mismatch}`);
-  });
-}
-var NO_CHANGE = emptyIntent();
-function keyText(key) {
-  if (!(0, import_yaml4.isScalar)(key)) return void 0;
-  return typeof key.value === "symbol" ? "<<" : String(key.value);
-}
-function compare(a, b, intent, path) {
-  const at = () => formatYamlPath(path) || "(root)";
-  if (a === null || a === void 0 || b === null || b === void 0)
-    return (a ?? null) === (b ?? null) ? void 0 : `${at()}: a value appeared or vanished`;
-  if (a.anchor !== b.anchor) return `${at()}: the anchor changed`;
-  if ((0, import_yaml4.isScalar)(a)) {
-    if (!(0, import_yaml4.isScalar)(b)) return `${at()}: a scalar became a collection`;
-    const want = intent.scalars.get(a);
-    if (want !== void 0) return b.value === want ? void 0 : `${at()}: reads ${String(b.value)}, not ${want}`;
-    if (a.tag !== b.tag) return `${at()}: the tag changed`;
-    if (Object.is(a.value, b.value)) return void 0;
-    return typeof a.value === "symbol" && typeof b.value === "symbol" ? void 0 : `${at()}: the value changed`;
-  }
-  if ((0, import_yaml4.isAlias)(a)) return (0, import_yaml4.isAlias)(b) && a.source === b.source ? void 0 : `${at()}: the alias changed`;
-  if ((0, import_yaml4.isSeq)(a)) {
-    if (!(0, import_yaml4.isSeq)(b)) return `${at()}: a list became something else`;
-    if (a.items.length !== b.items.length) return `${at()}: the list length changed`;
-    for (let i = 0; i < a.items.length; i++) {
-      path.push(i);
-      const m = compare(a.items[i], b.items[i], intent, path);
-      path.pop();
-      if (m) return m;
-    }
-    return void 0;
-  }
-  if ((0, import_yaml4.isMap)(a)) {
-    if (!(0, import_yaml4.isMap)(b)) return `${at()}: a map became something else`;
-    const kept = intent.removed.size > 0 ? a.items.filter((p) => !intent.removed.has(p)) : a.items;
-    const added = new Map(intent.inserted.get(a) ?? []);
-    let j = 0;
-    for (const pb of b.items) {
-      if (!(0, import_yaml4.isPair)(pb)) return `${at()}: unexpected item`;
-      const kb = keyText(pb.key);
-      const pa = kept[j];
-      if (kb !== void 0 && added.has(kb) && (pa === void 0 || keyText(pa.key) !== kb)) {
-        const v = (0, import_yaml4.isScalar)(pb.value) ? pb.value.value : void 0;
-        if (v !== added.get(kb)) return `${at()}.${kb}: inserted as ${String(v)}, not ${added.get(kb)}`;
-        added.delete(kb);
-        continue;
-      }
-      if (pa === void 0) return `${at()}: an unexpected key ${kb ?? "(complex)"} appeared`;
-      path.push(keyText(pa.key) ?? "?");
-      const m = compare(pa.key, pb.key, NO_CHANGE, path) ?? compare(pa.value, pb.value, intent, path);
-      path.pop();
-      if (m) return m;
-      j++;
-    }
-    if (j !== kept.length) return `${at()}: a key vanished`;
-    if (added.size > 0) return `${at()}: ${[...added.keys()].join(", ")} was not inserted`;
-    return void 0;
-  }
-  return `${at()}: unknown node type`;
-}
-
-// shared/src/plan-edits.ts
-function defaultPlanOptions() {
-  return { maxFileBytes: DEFAULT_MAX_FILE_BYTES, parseLimits: defaultParseLimits() };
-}
-function parseImageRequest(images, label = (i) => `image ${i + 1}`) {
-  const out = /* @__PURE__ */ new Map();
-  images.forEach((input, i) => {
-    let ref;
-    try {
-      ref = parseImageRef(input.trim());
-    } catch (err) {
-      throw new TetherError("invalid-reference", `${label(i)}: ${err.message}`, { cause: err });
-    }
-    if (ref.tag === void 0 && ref.digest === void 0)
-      throw new TetherError("invalid-reference", `${label(i)}: "${input}" names no tag or digest to set`);
-    const prior = out.get(ref.repository);
-    if (prior && (prior.ref.tag !== ref.tag || prior.ref.digest !== ref.digest))
-      throw new TetherError("input", `${label(i)}: "${input}" conflicts with "${prior.input}" (same repository)`);
-    out.set(ref.repository, { input, ref });
-  });
-  return out;
-}
-function scanFiles(files, paths, fields, options, visit) {
-  const opts = { ...defaultPlanOptions(), ...options };
-  const matches = pathMatcher(paths);
-  const chartDirs = new Set(
-    files.filter((f) => /(^|\/)Chart\.ya?ml$/.test(f.path)).map((f) => f.path.replace(/\/?Chart\.ya?ml$/, ""))
-  );
-  const isTemplate = (p) => {
-    for (let i = p.indexOf("/templates/"); i >= 0; i = p.indexOf("/templates/", i + 1))
-      if (chartDirs.has(p.slice(0, i))) return true;
-    return p.startsWith("templates/") && chartDirs.has("");
-  };
-  const skipped = [];
-  const errors = [];
-  for (const f of files) {
-    if (!isYamlOrJsonPath(f.path) || !matches(f.path)) continue;
-    if (isTemplate(f.path)) {
-      skipped.push({ path: f.path, reason: "Helm chart template (not YAML until rendered)" });
-      continue;
-    }
-    if (f.text.length > opts.maxFileBytes) {
-      skipped.push({ path: f.path, reason: `larger than ${opts.maxFileBytes} bytes` });
-      continue;
-    }
-    if (f.text.includes("\0")) {
-      skipped.push({ path: f.path, reason: "binary (contains NUL bytes)" });
-      continue;
-    }
-    let file;
-    try {
-      file = parseYamlFile(f.path, f.text, opts.parseLimits);
-    } catch (err) {
-      if (err instanceof TetherError && err.code === "parse") {
-        errors.push(err.message);
-        continue;
-      }
-      throw err;
-    }
-    if (errors.length > 0) continue;
-    const found = findImageUses(file, fields);
-    for (const n of found.notes) skipped.push({ path: f.path, location: n.location, reason: n.reason });
-    visit({ file, uses: found.uses });
-  }
-  if (errors.length > 0)
-    throw new TetherError(
-      "parse",
-      `${errors.length} file(s) do not parse; nothing was changed:
-${errors.slice(0, 20).join("\n")}`
+    results = results.concat(
+      mapFn ? mapFn(result.value, done) : result.value.data
     );
-  return skipped;
-}
-function planEdits(files, request3, options = {}) {
-  const requested = parseImageRequest(request3.images);
-  const plan = { edits: [], changes: [], skipped: [], unmatched: [] };
-  const used = /* @__PURE__ */ new Set();
-  const notes = [];
-  const skipped = scanFiles(files, request3.paths ?? [], request3.fields ?? [], options, ({ file, uses }) => {
-    let fp;
-    for (const use of uses) {
-      const want = use.repositories.map((r) => requested.get(r)).find((r) => r !== void 0);
-      if (!want) continue;
-      used.add(want.ref.repository);
-      fp ??= new FilePlanner(file);
-      fp.apply(use, want.ref);
+    if (earlyExit) {
+      return results;
     }
-    if (!fp) return;
-    notes.push(...fp.skipped);
-    if (fp.edits.length === 0) return;
-    const newText = applyTextEdits(file.text, fp.edits);
-    verifyEdit(file, newText, fp.intent);
-    plan.edits.push({ path: file.path, newText });
-    plan.changes.push(...fp.changes.sort((a, b) => a.at - b.at).map(({ at: _, ...c }) => c));
+    return gather(octokit, results, iterator2, mapFn);
   });
-  plan.skipped.push(...skipped, ...notes);
-  for (const r of requested.values()) if (!used.has(r.ref.repository)) plan.unmatched.push(r.input);
-  return plan;
 }
-var FilePlanner = class {
-  constructor(file) {
-    this.file = file;
-    this.ctx = { text: file.text, json: file.json };
+var composePaginateRest = Object.assign(paginate, {
+  iterator
+});
+function paginateRest(octokit) {
+  return {
+    paginate: Object.assign(paginate.bind(null, octokit), {
+      iterator: iterator.bind(null, octokit)
+    })
+  };
+}
+paginateRest.VERSION = VERSION6;
+
+// node_modules/@actions/github/lib/utils.js
+var context = new Context();
+var baseUrl = getApiBaseUrl();
+var defaults = {
+  baseUrl,
+  request: {
+    agent: getProxyAgent(baseUrl),
+    fetch: getProxyFetch(baseUrl)
   }
-  file;
-  edits = [];
-  intent = emptyIntent();
-  changes = [];
-  skipped = [];
-  ctx;
-  touchedMaps = /* @__PURE__ */ new Set();
-  /** Plans setting one use to the requested reference; changes name the repository as requested. */
-  apply(use, want) {
-    const image = want.repository;
-    if (use.ref) {
-      const value = formatImageRef({ name: use.ref.name, tag: want.tag, digest: want.digest });
-      this.setScalar(use, use.ref, value, image);
+};
+var GitHub = Octokit.plugin(restEndpointMethods, paginateRest).defaults(defaults);
+function getOctokitOptions(token, options) {
+  const opts = Object.assign({}, options || {});
+  const auth2 = getAuthString(token, opts);
+  if (auth2) {
+    opts.auth = auth2;
+  }
+  const userAgent2 = getUserAgentWithOrchestrationId(opts.userAgent);
+  if (userAgent2) {
+    opts.userAgent = userAgent2;
+  }
+  return opts;
+}
+
+// node_modules/@actions/github/lib/github.js
+var context2 = new Context();
+function getOctokit(token, options, ...additionalPlugins) {
+  const GitHubWithPlugins = GitHub.plugin(...additionalPlugins);
+  return new GitHubWithPlugins(getOctokitOptions(token, options));
+}
+
+// node_modules/@octokit/plugin-retry/dist-bundle/index.js
+var import_light = __toESM(require_light(), 1);
+var VERSION7 = "0.0.0-development";
+function isRequestError(error2) {
+  return error2.request !== void 0;
+}
+async function errorRequest(state, octokit, error2, options) {
+  if (!isRequestError(error2) || !error2?.request.request) {
+    throw error2;
+  }
+  if (error2.status >= 400 && !state.doNotRetry.includes(error2.status)) {
+    const retries = options.request.retries != null ? options.request.retries : state.retries;
+    const retryAfter = Math.pow((options.request.retryCount || 0) + 1, 2);
+    throw octokit.retry.retryRequest(error2, retries, retryAfter);
+  }
+  throw error2;
+}
+async function wrapRequest(state, octokit, request3, options) {
+  const limiter = new import_light.default();
+  limiter.on("failed", function(error2, info2) {
+    const maxRetries = ~~error2.request.request?.retries;
+    const after = ~~error2.request.request?.retryAfter;
+    options.request.retryCount = info2.retryCount + 1;
+    if (maxRetries > info2.retryCount) {
+      return after * state.retryAfterBaseValue;
+    }
+  });
+  return limiter.schedule(
+    requestWithGraphqlErrorHandling.bind(null, state, octokit, request3),
+    options
+  );
+}
+async function requestWithGraphqlErrorHandling(state, octokit, request3, options) {
+  const response = await request3(options);
+  if (response.data && response.data.errors && response.data.errors.length > 0 && /Something went wrong while executing your query/.test(
+    response.data.errors[0].message
+  )) {
+    const error2 = new RequestError(response.data.errors[0].message, 500, {
+      request: options,
+      response
+    });
+    return errorRequest(state, octokit, error2, options);
+  }
+  return response;
+}
+function retry(octokit, octokitOptions) {
+  const state = Object.assign(
+    {
+      enabled: true,
+      retryAfterBaseValue: 1e3,
+      doNotRetry: [400, 401, 403, 404, 410, 422, 451],
+      retries: 3
+    },
+    octokitOptions.retry
+  );
+  const retryPlugin = {
+    retry: {
+      retryRequest: (error2, retries, retryAfter) => {
+        error2.request.request = Object.assign({}, error2.request.request, {
+          retries,
+          retryAfter
+        });
+        return error2;
+      }
+    }
+  };
+  if (state.enabled) {
+    octokit.hook.error("request", errorRequest.bind(null, state, retryPlugin));
+    octokit.hook.wrap("request", wrapRequest.bind(null, state, retryPlugin));
+  }
+  return retryPlugin;
+}
+retry.VERSION = VERSION7;
+
+// node_modules/@octokit/plugin-throttling/dist-bundle/index.js
+var import_light2 = __toESM(require_light(), 1);
+var VERSION8 = "0.0.0-development";
+var noop3 = () => Promise.resolve();
+function wrapRequest2(state, request3, options) {
+  return state.retryLimiter.schedule(doRequest, state, request3, options);
+}
+async function doRequest(state, request3, options) {
+  const { pathname } = new URL(options.url, "http://github.test");
+  const isAuth = isAuthRequest(options.method, pathname);
+  const isWrite = !isAuth && options.method !== "GET" && options.method !== "HEAD";
+  const isSearch = options.method === "GET" && pathname.startsWith("/search/");
+  const isGraphQL = pathname.startsWith("/graphql");
+  const retryCount = ~~request3.retryCount;
+  const jobOptions = retryCount > 0 ? { priority: 0, weight: 0 } : {};
+  if (state.clustering) {
+    jobOptions.expiration = 1e3 * 60;
+  }
+  if (isWrite || isGraphQL) {
+    await state.write.key(state.id).schedule(jobOptions, noop3);
+  }
+  if (isWrite && state.triggersNotification(pathname)) {
+    await state.notifications.key(state.id).schedule(jobOptions, noop3);
+  }
+  if (isSearch) {
+    await state.search.key(state.id).schedule(jobOptions, noop3);
+  }
+  const req = (isAuth ? state.auth : state.global).key(state.id).schedule(jobOptions, request3, options);
+  if (isGraphQL) {
+    const res = await req;
+    if (res.data.errors != null && res.data.errors.some((error2) => error2.type === "RATE_LIMITED")) {
+      const error2 = Object.assign(new Error("GraphQL Rate Limit Exceeded"), {
+        response: res,
+        data: res.data
+      });
+      throw error2;
+    }
+  }
+  return req;
+}
+function isAuthRequest(method, pathname) {
+  return method === "PATCH" && // https://docs.github.com/en/rest/apps/apps?apiVersion=2022-11-28#create-a-scoped-access-token
+  /^\/applications\/[^/]+\/token\/scoped$/.test(pathname) || method === "POST" && // https://docs.github.com/en/rest/apps/oauth-applications?apiVersion=2022-11-28#reset-a-token
+  (/^\/applications\/[^/]+\/token$/.test(pathname) || // https://docs.github.com/en/rest/apps/apps?apiVersion=2022-11-28#create-an-installation-access-token-for-an-app
+  /^\/app\/installations\/[^/]+\/access_tokens$/.test(pathname) || // https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps
+  pathname === "/login/oauth/access_token");
+}
+var triggers_notification_paths_default = [
+  "/orgs/{org}/invitations",
+  "/orgs/{org}/invitations/{invitation_id}",
+  "/orgs/{org}/teams/{team_slug}/discussions",
+  "/orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments",
+  "/repos/{owner}/{repo}/collaborators/{username}",
+  "/repos/{owner}/{repo}/commits/{commit_sha}/comments",
+  "/repos/{owner}/{repo}/issues",
+  "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+  "/repos/{owner}/{repo}/issues/{issue_number}/sub_issue",
+  "/repos/{owner}/{repo}/issues/{issue_number}/sub_issues/priority",
+  "/repos/{owner}/{repo}/pulls",
+  "/repos/{owner}/{repo}/pulls/{pull_number}/comments",
+  "/repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies",
+  "/repos/{owner}/{repo}/pulls/{pull_number}/merge",
+  "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers",
+  "/repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+  "/repos/{owner}/{repo}/releases",
+  "/teams/{team_id}/discussions",
+  "/teams/{team_id}/discussions/{discussion_number}/comments"
+];
+function routeMatcher(paths) {
+  const regexes = paths.map(
+    (path) => path.split("/").map((c) => c.startsWith("{") ? "(?:.+?)" : c).join("/")
+  );
+  const regex2 = `^(?:${regexes.map((r) => `(?:${r})`).join("|")})[^/]*$`;
+  return new RegExp(regex2, "i");
+}
+var regex = routeMatcher(triggers_notification_paths_default);
+var triggersNotification = regex.test.bind(regex);
+var groups = {};
+var createGroups = function(Bottleneck2, common) {
+  groups.global = new Bottleneck2.Group({
+    id: "octokit-global",
+    maxConcurrent: 10,
+    ...common
+  });
+  groups.auth = new Bottleneck2.Group({
+    id: "octokit-auth",
+    maxConcurrent: 1,
+    ...common
+  });
+  groups.search = new Bottleneck2.Group({
+    id: "octokit-search",
+    maxConcurrent: 1,
+    minTime: 2e3,
+    ...common
+  });
+  groups.write = new Bottleneck2.Group({
+    id: "octokit-write",
+    maxConcurrent: 1,
+    minTime: 1e3,
+    ...common
+  });
+  groups.notifications = new Bottleneck2.Group({
+    id: "octokit-notifications",
+    maxConcurrent: 1,
+    minTime: 3e3,
+    ...common
+  });
+};
+function throttling(octokit, octokitOptions) {
+  const {
+    enabled = true,
+    Bottleneck: Bottleneck2 = import_light2.default,
+    id = "no-id",
+    timeout = 1e3 * 60 * 2,
+    // Redis TTL: 2 minutes
+    connection
+  } = octokitOptions.throttle || {};
+  if (!enabled) {
+    return {};
+  }
+  const common = { timeout };
+  if (typeof connection !== "undefined") {
+    common.connection = connection;
+  }
+  const state = Object.assign(
+    {
+      clustering: connection != null,
+      triggersNotification,
+      fallbackSecondaryRateRetryAfter: 60,
+      retryAfterBaseValue: 1e3,
+      id
+    },
+    octokitOptions.throttle
+  );
+  if (typeof state.onSecondaryRateLimit !== "function" || typeof state.onRateLimit !== "function") {
+    throw new Error(`octokit/plugin-throttling error:
+        You must pass the onSecondaryRateLimit and onRateLimit error handlers.
+        See https://octokit.github.io/rest.js/#throttling
+
+        const octokit = new Octokit({
+          throttle: {
+            onSecondaryRateLimit: (retryAfter, options) => {/* ... */},
+            onRateLimit: (retryAfter, options) => {/* ... */}
+          }
+        })
+    `);
+  }
+  let initialized = false;
+  const initializeBottleneck = () => {
+    if (initialized) {
       return;
     }
-    const split = use.split;
-    const inserts = [];
-    if (want.tag !== void 0) {
-      if (use.tag) this.setScalar(use, use.tag, want.tag, image);
-      else if (split) inserts.push([split.tagKey, want.tag]);
-      else this.skip(use, `has no tag field to set ${want.tag} in`);
+    initialized = true;
+    if (groups.global == null) {
+      createGroups(Bottleneck2, common);
     }
-    if (want.digest !== void 0) {
-      if (use.digest) this.setScalar(use, use.digest, want.digest, image);
-      else if (split?.canAddDigest) inserts.push([split.digestKey, want.digest]);
-      else this.skip(use, `has no digest field; ${want.digest} is not pinned there`);
-    } else if (use.digest && use.digest.value !== "") {
-      this.removeDigest(use, image);
-    }
-    if (inserts.length > 0 && split) this.insert(use, split.node, inserts, image);
-  }
-  skip(use, reason) {
-    this.skipped.push({ path: this.file.path, location: use.location, reason: `${use.repositories[0]} ${reason}` });
-  }
-  setScalar(use, site, value, image) {
-    const node = site.node;
-    const prior = this.intent.scalars.get(node);
-    if (prior !== void 0) {
-      if (prior === value) return;
-      throw new TetherError(
-        "edit",
-        `${this.file.path}: ${formatYamlPath(site.path)} is shared by images that need "${prior}" and "${value}"`
-      );
-    }
-    if (site.value === value && typeof node.value === "string") return;
-    const edit = setScalarEdit(node, value, this.ctx);
-    if (typeof edit === "string") {
-      this.skip(use, `at ${formatYamlPath(site.path)}: ${edit}`);
-      return;
-    }
-    this.edits.push(edit);
-    this.intent.scalars.set(node, value);
-    this.record(use, site, image, site.value, value);
-  }
-  removeDigest(use, image) {
-    const site = use.digest;
-    const split = use.split;
-    if (split?.canRemoveDigest) {
-      const pair = split.node.items.find((p) => p.value === site.node);
-      const edit = pair ? removePairEdit(split.node, pair, this.ctx) : "the digest is inherited";
-      if (typeof edit !== "string") {
-        this.edits.push(edit);
-        this.intent.removed.add(pair);
-        this.record(use, site, image, site.value, null);
+    state.global = state.global ?? groups.global;
+    state.auth = state.auth ?? groups.auth;
+    state.search = state.search ?? groups.search;
+    state.write = state.write ?? groups.write;
+    state.notifications = state.notifications ?? groups.notifications;
+    state.retryLimiter = state.retryLimiter ?? new Bottleneck2();
+    const events = {};
+    const emitter = new Bottleneck2.Events(events);
+    events.on("secondary-limit", state.onSecondaryRateLimit);
+    events.on("rate-limit", state.onRateLimit);
+    events.on(
+      "error",
+      (e) => octokit.log.warn("Error in throttling-plugin limit handler", e)
+    );
+    state.retryLimiter.on("failed", async function(error2, info2) {
+      const [state2, request3, options] = info2.args;
+      const { pathname } = new URL(options.url, "http://github.test");
+      const shouldRetryGraphQL = pathname.startsWith("/graphql") && error2.status !== 401;
+      if (!(shouldRetryGraphQL || error2.status === 403 || error2.status === 429)) {
         return;
       }
-    }
-    this.setScalar(use, site, "", image);
-  }
-  insert(use, map, entries, image) {
-    if (this.touchedMaps.has(map)) return;
-    this.touchedMaps.add(map);
-    const own = map.items.filter((p) => (0, import_yaml5.isScalar)(p.key) && (0, import_yaml5.isScalar)(p.value) && !this.intent.removed.has(p));
-    const tagKey = use.split.tagKey;
-    const after = own.find((p) => p.key.value === tagKey) ?? own[own.length - 1];
-    const edit = after ? insertPairsEdit(map, after, entries, this.ctx) : "the map has no pair to insert after";
-    if (typeof edit === "string") {
-      this.skip(use, `cannot add ${entries.map((e) => e[0]).join(", ")}: ${edit}`);
-      return;
-    }
-    this.edits.push(edit);
-    this.intent.inserted.set(map, new Map(entries));
-    for (const [key, value] of entries) {
-      this.changes.push({
-        file: this.file.path,
-        document: use.document,
-        location: use.location ? `${use.location}.${key}` : key,
-        image,
-        old: null,
-        new: value,
-        at: edit.start
-      });
-    }
-  }
-  record(use, site, image, old, value) {
-    this.changes.push({
-      file: this.file.path,
-      document: use.document,
-      location: formatYamlPath(site.path),
-      image,
-      old,
-      new: value,
-      at: site.node.range[0]
+      const retryCount = ~~request3.retryCount;
+      request3.retryCount = retryCount;
+      options.request.retryCount = retryCount;
+      const { wantRetry, retryAfter = 0 } = await (async function() {
+        if (/\bsecondary rate\b/i.test(error2.message)) {
+          const retryAfter2 = Number(error2.response.headers["retry-after"]) || state2.fallbackSecondaryRateRetryAfter;
+          const wantRetry2 = await emitter.trigger(
+            "secondary-limit",
+            retryAfter2,
+            options,
+            octokit,
+            retryCount
+          );
+          return { wantRetry: wantRetry2, retryAfter: retryAfter2 };
+        }
+        if (error2.response.headers != null && error2.response.headers["x-ratelimit-remaining"] === "0" || (error2.response.data?.errors ?? []).some(
+          (error22) => error22.type === "RATE_LIMITED"
+        )) {
+          const rateLimitReset = new Date(
+            ~~error2.response.headers["x-ratelimit-reset"] * 1e3
+          ).getTime();
+          const retryAfter2 = Math.max(
+            // Add one second so we retry _after_ the reset time
+            // https://docs.github.com/en/rest/overview/resources-in-the-rest-api?apiVersion=2022-11-28#exceeding-the-rate-limit
+            Math.ceil((rateLimitReset - Date.now()) / 1e3) + 1,
+            0
+          );
+          const wantRetry2 = await emitter.trigger(
+            "rate-limit",
+            retryAfter2,
+            options,
+            octokit,
+            retryCount
+          );
+          return { wantRetry: wantRetry2, retryAfter: retryAfter2 };
+        }
+        return {};
+      })();
+      if (wantRetry) {
+        request3.retryCount++;
+        return retryAfter * state2.retryAfterBaseValue;
+      }
     });
-  }
-};
-
-// action/src/inputs.ts
-init_errors();
-function envInputReader(env) {
-  return (name) => (env[`INPUT_${name.replace(/ /g, "_").toUpperCase()}`] ?? "").trim();
-}
-function lines(value) {
-  return value.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
-}
-function list(value) {
-  return value.split(/[,\n]/).map((s) => s.trim()).filter(Boolean);
-}
-function bool(name, value, fallback) {
-  if (value === "") return fallback;
-  if (["true", "True", "TRUE"].includes(value)) return true;
-  if (["false", "False", "FALSE"].includes(value)) return false;
-  throw new TetherError("input", `Input '${name}': "${value}" is not a boolean (true or false)`);
-}
-function oneOf(name, value, allowed, fallback) {
-  if (value === "") return fallback;
-  if (allowed.includes(value)) return value;
-  throw new TetherError("input", `Input '${name}': "${value}" is not one of ${allowed.join(", ")}`);
-}
-function parseInputs(read) {
-  const repository = read("repository");
-  const m = /^([\w.-]+)\/([\w.-]+)$/.exec(repository);
-  if (!m) throw new TetherError("input", `Input 'repository': "${repository}" is not owner/name`);
-  const token = read("token");
-  if (token === "") throw new TetherError("input", "Input 'token' is required");
-  const mode = oneOf("mode", read("mode"), ["bump", "promote", "rollback"], "bump");
-  const inputs = {
-    mode,
-    repository: { owner: m[1], repo: m[2] },
-    token,
-    githubApiUrl: (read("github-api-url") || "https://api.github.com").replace(/\/+$/, ""),
-    base: read("base") || void 0,
-    images: lines(read("images")),
-    paths: lines(read("paths")),
-    from: read("from") || void 0,
-    to: read("to") || void 0,
-    requireStatus: lines(read("require-status")),
-    pullRequest: bool("pull-request", read("pull-request"), true),
-    branch: read("branch") || void 0,
-    title: read("title") || void 0,
-    body: read("body") || void 0,
-    labels: list(read("labels")),
-    reviewers: list(read("reviewers")),
-    teamReviewers: list(read("team-reviewers")),
-    assignees: list(read("assignees")),
-    draft: bool("draft", read("draft"), false),
-    autoMerge: oneOf("auto-merge", read("auto-merge"), ["merge", "squash", "rebase"]),
-    commitMessage: read("commit-message") || void 0,
-    commitMethod: oneOf("commit-method", read("commit-method"), ["api", "git"], "api"),
-    dryRun: bool("dry-run", read("dry-run"), false)
   };
-  if (mode === "bump" && inputs.images.length === 0)
-    throw new TetherError("input", "Input 'images' is required in bump mode");
-  if (mode === "promote" && (!inputs.from || !inputs.to)) {
-    throw new TetherError("input", "Inputs 'from' and 'to' are required in promote mode");
-  }
-  if (mode === "rollback" && !inputs.to) throw new TetherError("input", "Input 'to' is required in rollback mode");
-  return inputs;
+  octokit.hook.wrap("request", (request3, options) => {
+    initializeBottleneck();
+    return wrapRequest2(state, request3, options);
+  });
+  return {};
+}
+throttling.VERSION = VERSION8;
+throttling.triggersNotification = triggersNotification;
+
+// action/src/octokit.ts
+function defaultActionOctokitOptions() {
+  return { baseUrl: "https://api.github.com", retries: 3 };
+}
+function createActionOctokit(options) {
+  const o = { ...defaultActionOctokitOptions(), ...options };
+  const limited = (kind) => (retryAfter, req, _, n) => {
+    o.log.warn(`GitHub ${kind} on ${req.method} ${req.url}: retrying after ${retryAfter} s (attempt ${n + 1})`);
+    return n < o.retries;
+  };
+  return getOctokit(
+    o.token,
+    {
+      baseUrl: o.baseUrl.replace(/\/+$/, ""),
+      userAgent: "tether-action",
+      log: {
+        debug: () => {
+        },
+        info: () => {
+        },
+        warn: (m) => o.log.warn(m),
+        // Octokit logs every failed request here; the Action reports the errors that matter itself.
+        error: (m) => o.log.debug(m)
+      },
+      retry: { retries: o.retries },
+      throttle: { onRateLimit: limited("rate limit"), onSecondaryRateLimit: limited("secondary rate limit") }
+    },
+    retry,
+    throttling
+  );
 }
 
 // action/src/change-key.ts
 function slug(text) {
   return text.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/-{2,}/g, "-").replace(/^[-.]+|[-.]+$/g, "").slice(0, 60) || "root";
-}
-function globPrefix(glob) {
-  const parts = glob.split("/");
-  const fixed = [];
-  for (const p of parts) {
-    if (/[*?[{]/.test(p)) break;
-    fixed.push(p);
-  }
-  if (fixed.length === parts.length && /\.[a-z]+$/i.test(fixed[fixed.length - 1] ?? "")) fixed.pop();
-  return fixed.join("/");
 }
 function commonDir(paths) {
   if (paths.length === 0) return "";
@@ -53505,7 +56211,8 @@ function changeBranch(options) {
   return `tether/${options.mode}/${slug(options.target)}/${imagePart || "all"}`;
 }
 function bumpTarget(paths, changes) {
-  if (paths.length > 0) return commonDir(paths.map((p) => `${globPrefix(p)}/x`)) || globPrefix(paths[0]);
+  const selecting = paths.filter((p) => !isExclusion(p));
+  if (selecting.length > 0) return commonDir(selecting.map((p) => `${globBase(p)}/x`));
   return commonDir(changes.map((c) => c.file));
 }
 
@@ -53517,9 +56224,9 @@ function runLink(env) {
 }
 function versionOf2(value) {
   if (value === null) return "\u2205";
-  const ref = tryParseImageRef(value);
-  if (ref && (ref.tag || ref.digest))
-    return [ref.tag, ref.digest ? `@${ref.digest.slice(0, 19)}\u2026` : ""].filter(Boolean).join("");
+  const ref2 = tryParseImageRef(value);
+  if (ref2 && (ref2.tag || ref2.digest))
+    return [ref2.tag, ref2.digest ? `@${ref2.digest.slice(0, 19)}\u2026` : ""].filter(Boolean).join("");
   return value.length > 40 ? `${value.slice(0, 39)}\u2026` : value;
 }
 function versionList(changes) {
@@ -53572,7 +56279,7 @@ function prBody(s, userBody) {
       parts.push(`- \`${st.context}\`: **${st.state}**${st.description ? ` \u2014 ${cell(st.description)}` : ""}${link}`);
     }
   }
-  parts.push("", `<!-- tether:${s.mode}${s.branch ? ` branch=${s.branch}` : ""} -->`);
+  parts.push("", `<!-- tether:${s.mode}${s.branch ? ` branch=${s.branch}` : ""}${s.head ? ` head=${s.head}` : ""} -->`);
   return parts.join("\n");
 }
 function defaultCommitMessage(s) {
@@ -53754,7 +56461,6 @@ var index = { request: request2 };
 var node_default = index;
 
 // shared/src/env-repo.ts
-init_errors();
 function redact(url) {
   return url.replace(/\/\/[^@/]*@/, "//");
 }
@@ -53941,17 +56647,82 @@ var EnvRepo = class _EnvRepo {
       error: err.message,
       refs: {}
     }));
-    const ref = r.refs?.[`refs/heads/${branch}`];
-    if (r.ok && (!ref || ref.ok)) return { ok: true };
-    return { ok: false, error: ref?.error ?? ("error" in r ? String(r.error) : "push rejected") };
+    const ref2 = r.refs?.[`refs/heads/${branch}`];
+    if (r.ok && (!ref2 || ref2.ok)) return { ok: true };
+    return { ok: false, error: ref2?.error ?? ("error" in r ? String(r.error) : "push rejected") };
   }
 };
 
-// action/src/run-action.ts
-init_errors();
+// action/src/commit-writer.ts
+var author = { name: "tether[bot]", email: "tether[bot]@users.noreply.github.com" };
+function apiWriter(gh, env) {
+  return {
+    commit: async (parent, files, message) => (await gh.commitViaApi({ parent, baseTree: await env.treeOf(parent), files, message })).commit,
+    setBranch: (branch, sha, exists2) => gh.setPrBranch(branch, sha, exists2),
+    fastForward: (base, sha) => gh.fastForward(base, sha)
+  };
+}
+function gitWriter(env) {
+  return {
+    commit: async (parent, files, message) => (await env.writeCommit({ parent, files, message, author })).commit,
+    setBranch: async (branch, sha) => {
+      const pushed = await env.push(sha, branch, { force: true });
+      if (!pushed.ok) throw new TetherError("git", `push ${branch}: ${pushed.error}`);
+    },
+    fastForward: async (base, sha) => (await env.push(sha, base, { force: false })).ok ? "ok" : "conflict"
+  };
+}
+
+// action/src/git-retry.ts
+function defaultGitRetryOptions() {
+  return {
+    attempts: 4,
+    baseDelayMs: 500,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    random: Math.random,
+    onRetry: () => {
+    }
+  };
+}
+var NETWORK_CODES = /* @__PURE__ */ new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EAI_AGAIN",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+  "ERR_STREAM_PREMATURE_CLOSE"
+]);
+function isTransientGitError(err) {
+  const e = err instanceof TetherError ? err.cause : err;
+  if (!e) return false;
+  if (e.code === "HttpError") {
+    const status = e.data?.statusCode ?? 0;
+    return status >= 500 || status === 408 || status === 429;
+  }
+  if (e.code && (NETWORK_CODES.has(e.code) || e.code.startsWith("UND_ERR_"))) return true;
+  return /^(aborted|socket hang up|terminated)$/i.test(e.message ?? "");
+}
+async function withGitRetries(step, fn, options = {}) {
+  const o = { ...defaultGitRetryOptions(), ...options };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isTransientGitError(err)) throw err;
+      const message = err.message;
+      if (attempt >= o.attempts)
+        throw new TetherError("git", `${step}: failed ${attempt} times, the last with: ${message}`, { cause: err });
+      const delay = Math.round(o.baseDelayMs * 2 ** (attempt - 1) * (0.5 + o.random()));
+      o.onRetry(`${step}: ${message}; retrying in ${delay} ms (attempt ${attempt + 1} of ${o.attempts})`);
+      await o.sleep(delay);
+    }
+  }
+}
 
 // shared/src/promote.ts
-init_errors();
 function collectSourceVersions(source, options = {}) {
   const byImage = /* @__PURE__ */ new Map();
   scanFiles(source, options.sourcePaths ?? [], options.fields ?? [], options, ({ uses }) => {
@@ -53965,10 +56736,10 @@ function collectSourceVersions(source, options = {}) {
   const out = [];
   for (const [image, all] of [...byImage].sort(([a], [b]) => a.localeCompare(b))) {
     const top = all.some((u) => u.source === "kustomize") ? all.filter((u) => u.source === "kustomize") : all;
-    const key = (v) => formatImageRef({ name: "", ...v });
-    const versions = new Set(top.map((u) => key(u.version)));
+    const key2 = (v) => formatImageRef({ name: "", ...v });
+    const versions = new Set(top.map((u) => key2(u.version)));
     if (versions.size > 1) {
-      const places = top.map((u) => `${u.file} ${u.location} = ${key(u.version).replace(/^:/, "")}`);
+      const places = top.map((u) => `${u.file} ${u.location} = ${key2(u.version).replace(/^:/, "")}`);
       throw new TetherError(
         "input",
         `${image} has ${versions.size} different versions in the source; promote one version per image:
@@ -53996,154 +56767,324 @@ function planPromotion(source, target, options = {}) {
   return { ...plan, versions, request: request3 };
 }
 
-// action/src/run-action.ts
-init_github_ops();
-
-// action/src/status-gate.ts
-function contextMatcher(patterns) {
-  const res = patterns.map(
-    (p) => new RegExp(
-      `^${p.split("**").map(
-        (part) => part.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join("[^/]*")
-      ).join(".*")}$`
-    )
-  );
-  return (context) => res.some((r) => r.test(context));
-}
-function latestMatching(statuses2, patterns) {
-  const match = contextMatcher(patterns);
-  const seen = /* @__PURE__ */ new Map();
-  for (const s of statuses2) if (match(s.context) && !seen.has(s.context)) seen.set(s.context, s);
-  return [...seen.values()].sort((a, b) => a.context.localeCompare(b.context));
-}
-function gateVerdict(statuses2, patterns) {
-  const matched = latestMatching(statuses2, patterns);
-  if (matched.length === 0) return { ok: false, summary: "no status", matched };
-  const bad = matched.filter((s) => s.state !== "success");
-  if (bad.length === 0) return { ok: true, summary: "success", matched };
-  const states = [...new Set(bad.map((s) => s.state))].join("/");
-  return {
-    ok: false,
-    summary: matched.length === 1 ? states : `${states} (${bad.map((s) => s.context).join(", ")})`,
-    matched
-  };
-}
-function pickQualifying(commits, patterns, options = {}) {
-  const candidates = commits.slice(options.skip ?? 0);
-  for (const c of candidates) {
-    if (patterns.length === 0) return { commit: c, matched: [] };
-    const v = gateVerdict(c.statuses, patterns);
-    if (v.ok) return { commit: c, matched: v.matched };
-  }
-  const newest = candidates[0];
-  return {
-    commit: void 0,
-    ...newest ? {
-      newest: {
-        sha: newest.sha,
-        summary: patterns.length ? gateVerdict(newest.statuses, patterns).summary : "none"
-      }
-    } : {}
-  };
-}
-
-// action/src/run-action.ts
-function escapeRe(s) {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-var author = { name: "tether[bot]", email: "tether[bot]@users.noreply.github.com" };
+// action/src/plan.ts
 function under(dir) {
   const d = dir.replace(/^\.?\/+|\/+$/g, "");
   return (p) => d === "" || p === d || p.startsWith(`${d}/`);
 }
-async function planFor(inputs, deps, repo, env, base, baseSha) {
-  if (inputs.mode === "bump") {
-    const request3 = { images: inputs.images, paths: inputs.paths };
-    const select = inputs.paths.length ? pathMatcher(inputs.paths) : () => true;
-    const read = await env.readFiles(baseSha, select);
-    const plan2 = planEdits(read.files, request3);
-    plan2.skipped.push(...read.skipped);
-    const images = [...parseImageRequest(inputs.images).keys()];
-    return {
-      plan: plan2,
-      images,
-      target: bumpTarget(inputs.paths, plan2.changes),
-      replan: (files) => planEdits(files, request3)
-    };
-  }
-  const to = inputs.to;
-  const sourceDir = inputs.mode === "promote" ? inputs.from : to;
-  const commits = await commitsTouching(deps.github, repo, base, sourceDir);
-  const picked = pickQualifying(commits, inputs.requireStatus, { skip: inputs.mode === "rollback" ? 1 : 0 });
-  if (!picked.commit) {
-    const pattern = inputs.requireStatus.join(", ") || "any status";
-    const newest = "newest" in picked && picked.newest ? `; newest is ${picked.newest.sha.slice(0, 7)}: ${picked.newest.summary}` : "";
-    const which2 = inputs.mode === "rollback" ? `no earlier commit touching ${sourceDir}` : `no commit touching ${sourceDir}`;
-    throw new TetherError("input", `${which2} has success for ${pattern}${newest}`);
-  }
-  const source = picked.commit;
-  await env.ensureCommit(source.sha, base);
-  const src = await env.readFiles(source.sha, under(sourceDir));
-  const tgt = await env.readFiles(baseSha, under(to));
-  const paths = { sourcePaths: [`${sourceDir}/**`], targetPaths: [`${to}/**`] };
-  const plan = planPromotion(src.files, tgt.files, paths);
-  const server = (deps.env.GITHUB_SERVER_URL ?? "").replace(/\/+$/, "");
+function planBump(files, request3) {
+  const edit = { images: request3.images, paths: request3.paths };
+  const plan = planEdits(files, edit);
+  return {
+    plan,
+    images: [...request3.images.keys()],
+    target: bumpTarget(request3.paths.globs, plan.changes),
+    targetFromInputs: request3.paths.globs.length > 0,
+    reads: request3.paths.matches,
+    replan: (next) => planEdits(next, edit)
+  };
+}
+function sourceDir(mode, from, to) {
+  return mode === "promote" ? from : to;
+}
+function gateRefusal(mode, dir, gate, newest) {
+  const pattern = gate.patterns.join(", ") || "any status";
+  const which2 = mode === "rollback" ? `no earlier commit touching ${dir}` : `no commit touching ${dir}`;
+  const seen = newest ? `; newest is ${newest.sha.slice(0, 7)}: ${newest.summary}` : "";
+  return new TetherError("input", `${which2} has success for ${pattern}${seen}`);
+}
+function planRestore(o) {
+  const plan = planPromotion(o.source, o.target, { sourcePaths: [`${o.sourceDir}/**`], targetPaths: [`${o.to}/**`] });
+  const inTarget = under(o.to);
   return {
     plan,
     images: plan.versions.map((v) => v.image),
-    target: to,
-    from: inputs.mode === "promote" ? sourceDir : `${to}@${source.sha.slice(0, 7)}`,
+    target: o.to,
+    targetFromInputs: true,
+    reads: inTarget,
+    from: o.mode === "promote" ? o.sourceDir : `${o.to}@${o.commit.sha.slice(0, 7)}`,
     evidence: {
-      from: sourceDir,
-      sha: source.sha,
-      ...server ? { commitUrl: `${server}/${repo.owner}/${repo.repo}/commit/${source.sha}` } : {},
-      statuses: picked.matched
+      from: o.sourceDir,
+      sha: o.commit.sha,
+      ...o.commitUrl ? { commitUrl: o.commitUrl } : {},
+      statuses: o.matched
     },
     replan: (files) => planEdits(
-      files.filter((f) => under(to)(f.path)),
+      files.filter((f) => inTarget(f.path)),
       plan.request
     )
   };
 }
+
+// action/src/pull-request.ts
+function describedHead(body) {
+  return /<!-- tether:[^>]*\bhead=([0-9a-f]{40})\b[^>]*-->/.exec(body ?? "")?.[1];
+}
+function filesOf(plan) {
+  return plan.edits.map((e) => ({ path: e.path, text: e.newText }));
+}
+var ref = (pr) => ({ number: pr.number, url: pr.url });
+async function repairDecorations(gh, pr, want) {
+  const has = (list2, x) => list2.some((y) => y.toLowerCase() === x.toLowerCase());
+  const missing = {
+    labels: want.labels.filter((l) => !has(pr.labels, l)),
+    assignees: want.assignees.filter((a) => !has(pr.assignees, a)),
+    // People drop off the requested list once they review; ask again only when nobody asked for is requested,
+    // which is what a failed request leaves behind.
+    ...want.reviewers.some((r) => has(pr.requestedReviewers, r)) || want.teamReviewers.some((t) => has(pr.requestedTeams, t)) ? { reviewers: [], teamReviewers: [] } : { reviewers: want.reviewers, teamReviewers: want.teamReviewers }
+  };
+  const any = Object.values(missing).some((l) => l.length > 0);
+  if (any) await gh.decoratePr(pr.number, missing);
+  return any;
+}
+async function newer(gh, a, b) {
+  const [ca, cb] = await Promise.all([gh.commitTree(a), gh.commitTree(b)]);
+  if (ca.date !== cb.date) return ca.date > cb.date;
+  return a > b;
+}
+async function syncPullRequest(req, deps) {
+  const { gh } = deps;
+  const find = () => req.anyTarget ? gh.findOpenPrLike(req.anyTarget, req.base) : gh.findOpenPr(req.branch, req.base);
+  let open2 = await find();
+  if (req.plan.edits.length === 0) {
+    if (!open2) return { operation: "none", warnings: [] };
+    await gh.closePr(
+      open2.number,
+      `\`${req.base}\` already has these versions, so this pull request is no longer needed. (Tether)`
+    );
+    return { operation: "closed", pr: ref(open2), warnings: [] };
+  }
+  const files = filesOf(req.plan);
+  if (open2) {
+    const want = await deps.treeWith(req.baseSha, files);
+    const head = await gh.commitTree(open2.headSha);
+    if (head.tree === want && head.parents[0] === req.baseSha) {
+      let wrote = false;
+      if (describedHead(open2.body) !== open2.headSha || open2.title !== req.text(open2.headSha).title) {
+        await gh.updatePr(open2.number, req.text(open2.headSha));
+        wrote = true;
+      }
+      wrote = await repairDecorations(gh, open2, req.decorations) || wrote;
+      return { operation: wrote ? "updated" : "unchanged", pr: ref(open2), commitSha: open2.headSha, warnings: [] };
+    }
+  }
+  const sha = await deps.writer.commit(req.baseSha, files, req.commitMessage);
+  const text = req.text(sha);
+  const branch = open2?.headRef ?? req.branch;
+  const started = deps.now();
+  const warnings = [];
+  let created;
+  let createdNumber = 0;
+  let wroteBranch = false;
+  const gone = () => new TetherError("github", `the pull request of ${branch} was closed while this run was updating it`);
+  const overdue = (pr) => {
+    const elapsed = deps.now() - started;
+    if (elapsed < req.deadlineMs) return;
+    throw new TetherError(
+      "github",
+      `pull request #${pr.number}: its branch and text kept changing under concurrent runs for ${Math.round(elapsed / 1e3)} s; this run's commit ${sha.slice(0, 7)} is not its head`
+    );
+  };
+  try {
+    return await converge();
+  } catch (err) {
+    if (!(err instanceof TetherError) || !wroteBranch) throw err;
+    const pr = open2 ?? (created ? { number: createdNumber } : void 0);
+    throw new TetherError(
+      err.code,
+      `${err.message}; left behind: ${branch} at ${sha.slice(0, 7)}${pr ? `, pull request #${pr.number}` : " without a pull request"}; the next run of this change repairs it`,
+      { cause: err }
+    );
+  }
+  async function converge() {
+    let needBranch = true;
+    for (let attempt = 0; ; attempt++) {
+      if (needBranch) {
+        await deps.writer.setBranch(branch, sha, open2 !== void 0);
+        wroteBranch = true;
+      }
+      if (!open2) {
+        try {
+          const pr = await gh.createPr({ ...text, head: branch, base: req.base, draft: req.draft });
+          created = { author: pr.author };
+          createdNumber = pr.number;
+          await gh.decoratePr(pr.number, req.decorations);
+          if (req.autoMerge) {
+            const refused = await gh.enableAutoMerge(pr.nodeId, req.autoMerge);
+            if (refused) warnings.push(`Auto-merge was not enabled: ${refused}`);
+          }
+        } catch (err) {
+          if (!(err instanceof TetherError && /^create pull request: 422/.test(err.message))) throw err;
+        }
+      } else if (open2.body !== text.body || open2.title !== text.title) {
+        await gh.updatePr(open2.number, text);
+      }
+      let snap = await find();
+      if (!snap) throw gone();
+      for (; ; ) {
+        const head = snap.headSha;
+        const described = describedHead(snap.body);
+        if (head === sha && described === sha) {
+          if (!created) await repairDecorations(gh, snap, req.decorations);
+          return {
+            operation: created ? "created" : "updated",
+            pr: ref(snap),
+            commitSha: sha,
+            ...created ? { prAuthor: created.author } : {},
+            warnings
+          };
+        }
+        if (head !== sha && described === head) {
+          if (await newer(gh, head, sha)) {
+            deps.info(`a newer run set ${branch} to ${head.slice(0, 7)}; the pull request describes it`);
+            warnings.push(
+              `Another run updated ${branch} with a newer commit (${head.slice(0, 7)}) while this run wrote ${sha.slice(0, 7)}; the pull request describes the newer one.`
+            );
+            return {
+              operation: created ? "created" : "updated",
+              pr: ref(snap),
+              commitSha: head,
+              ...created ? { prAuthor: created.author } : {},
+              warnings
+            };
+          }
+          needBranch = true;
+          break;
+        }
+        if (head === sha) {
+          needBranch = false;
+          break;
+        }
+        overdue(snap);
+        await deps.sleep(Math.round(deps.random() * Math.min(4e3, 250 * 2 ** attempt)));
+        const again = await find();
+        if (!again) throw gone();
+        const same = again.headSha === snap.headSha && again.body === snap.body && again.title === snap.title;
+        snap = again;
+        if (same) {
+          needBranch = true;
+          break;
+        }
+      }
+      overdue(snap);
+      open2 = snap;
+    }
+  }
+}
+
+// action/src/push.ts
+function defaultPushOptions() {
+  return { deadlineMs: 12e4, baseDelayMs: 250, maxDelayMs: 8e3 };
+}
+var key = (c) => `${c.file}\0${c.document}\0${c.location}`;
+function overriddenValues(first, now) {
+  const before = new Map(first.changes.map((c) => [key(c), c]));
+  const out = [];
+  for (const c of now.changes) {
+    const was = before.get(key(c));
+    if (was && was.old !== c.old)
+      out.push([
+        key(c),
+        `${c.file} ${c.location}: another commit set it to ${c.old ?? "\u2205"} (it was ${was.old ?? "\u2205"}) while this run retried; this run set ${c.new ?? "\u2205"}`
+      ]);
+  }
+  return out;
+}
+async function pushDirect(base, start, deps, options = {}) {
+  const o = { ...defaultPushOptions(), ...options };
+  let { sha: baseSha, plan } = start;
+  if (plan.edits.length === 0) return { plan, retries: 0, overridden: [] };
+  const started = deps.now();
+  const overridden = /* @__PURE__ */ new Map();
+  for (let attempt = 0; ; attempt++) {
+    const sha = await deps.commit(baseSha, plan);
+    if (await deps.fastForward(sha) === "ok")
+      return { commitSha: sha, plan, retries: attempt, overridden: [...overridden.values()] };
+    const delay = Math.round(deps.random() * Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** attempt));
+    const elapsed = deps.now() - started;
+    if (elapsed + delay >= o.deadlineMs) {
+      throw new TetherError(
+        "github",
+        `${base} kept moving: ${attempt + 1} fast-forward attempt(s) in ${Math.round(elapsed / 1e3)} s were refused (deadline ${Math.round(o.deadlineMs / 1e3)} s); nothing was forced and nothing was pushed`
+      );
+    }
+    await deps.sleep(delay);
+    ({ sha: baseSha, plan } = await deps.replanOnTip());
+    for (const [k, line] of overriddenValues(start.plan, plan)) overridden.set(k, line);
+    deps.info(`${base} moved; re-applied the edit on ${baseSha.slice(0, 7)} (attempt ${attempt + 2})`);
+    if (plan.edits.length === 0) return { plan, retries: attempt + 1, overridden: [...overridden.values()] };
+  }
+}
+
+// action/src/run-action.ts
+function retryingFetches(env, deps) {
+  const o = { onRetry: deps.info, ...deps.gitRetry };
+  return {
+    fetchBranch: (branch) => withGitRetries(`fetch ${branch}`, () => env.fetchBranch(branch), o),
+    ensureCommit: (sha, branch) => withGitRetries(
+      `fetch the history of ${branch} down to ${sha.slice(0, 7)}`,
+      () => env.ensureCommit(sha, branch),
+      o
+    )
+  };
+}
+function escapeRe(s) {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+async function readAndPlan(inputs, deps, env, base, baseSha) {
+  if (inputs.mode === "bump") {
+    const read = await env.readFiles(baseSha, inputs.paths.matches);
+    const planned = planBump(read.files, { images: inputs.images, paths: inputs.paths });
+    planned.plan.skipped.push(...read.skipped);
+    return planned;
+  }
+  const mode = inputs.mode;
+  const to = inputs.to;
+  const dir = sourceDir(mode, inputs.from, to);
+  const commits = await deps.github.commitsTouching(base, dir);
+  const picked = pickQualifying(commits, inputs.requireStatus, { skip: mode === "rollback" ? 1 : 0 });
+  if (!picked.commit)
+    throw gateRefusal(mode, dir, inputs.requireStatus, "newest" in picked ? picked.newest : void 0);
+  await retryingFetches(env, deps).ensureCommit(picked.commit.sha, base);
+  const source = await env.readFiles(picked.commit.sha, under(dir));
+  const target = await env.readFiles(baseSha, under(to));
+  const server = (deps.env.GITHUB_SERVER_URL ?? "").replace(/\/+$/, "");
+  const { owner, repo } = deps.github.repo;
+  return planRestore({
+    mode,
+    sourceDir: dir,
+    to,
+    source: source.files,
+    target: target.files,
+    commit: picked.commit,
+    matched: picked.matched,
+    ...server ? { commitUrl: `${server}/${owner}/${repo}/commit/${picked.commit.sha}` } : {}
+  });
+}
 async function runAction(inputs, deps) {
   const gh = deps.github;
-  const repo = inputs.repository;
-  const info2 = await (async () => {
-    try {
-      return (await gh.rest.repos.get({ ...repo })).data;
-    } catch (err) {
-      const { githubError: githubError2 } = await Promise.resolve().then(() => (init_github_ops(), github_ops_exports));
-      throw githubError2(`repository ${repo.owner}/${repo.repo}`, err);
-    }
-  })();
-  const base = inputs.base ?? info2.default_branch ?? await defaultBranch(gh, repo);
-  const env = await EnvRepo.open({ url: info2.clone_url, token: inputs.token });
+  const repo = await gh.repository();
+  const base = inputs.base ?? repo.defaultBranch;
+  const env = await EnvRepo.open({ url: repo.cloneUrl, token: inputs.token });
   try {
-    let baseSha = await env.fetchBranch(base);
-    const planned = await planFor(inputs, deps, repo, env, base, baseSha);
-    let plan = planned.plan;
+    const fetches = retryingFetches(env, deps);
+    const baseSha = await fetches.fetchBranch(base);
+    const planned = await readAndPlan(inputs, deps, env, base, baseSha);
     const run2 = runLink(deps.env);
-    const summaryOf = (changes, branch2) => ({
+    const branch = inputs.pullRequest ? inputs.branch ?? changeBranch({ mode: inputs.mode, target: planned.target, images: planned.images }) : void 0;
+    const summaryOf = (plan, head) => ({
       mode: inputs.mode,
       target: planned.target,
       ...planned.from ? { from: planned.from } : {},
-      changes,
+      changes: plan.changes,
       ...run2 ? { run: run2 } : {},
       ...planned.evidence ? { evidence: planned.evidence } : {},
-      ...branch2 ? { branch: branch2 } : {}
+      ...branch ? { branch } : {},
+      ...head ? { head } : {}
     });
     const warnings = [];
-    if (plan.unmatched.length)
-      warnings.push(
-        `No file uses ${plan.unmatched.join(", ")}; nothing to change for ${plan.unmatched.length === 1 ? "it" : "them"}.`
-      );
-    const branch = inputs.pullRequest ? inputs.branch ?? changeBranch({
-      mode: inputs.mode,
-      target: planned.target,
-      images: planned.images
-    }) : void 0;
-    const result = (over) => {
-      const s = summaryOf(plan.changes, branch);
+    const result = (plan, over) => {
+      const s = summaryOf(plan, over.commitSha);
       return {
         changed: plan.edits.length > 0,
         changes: plan.changes,
@@ -54161,84 +57102,80 @@ async function runAction(inputs, deps) {
         ...over
       };
     };
-    for (const c of plan.changes) deps.info(`${c.file} ${c.location}: ${c.old ?? "\u2205"} \u2192 ${c.new ?? "\u2205"}`);
-    if (inputs.dryRun) return result({});
-    const message = () => inputs.commitMessage ?? defaultCommitMessage(summaryOf(plan.changes, branch));
-    const commit = async (parent) => {
-      const files = plan.edits.map((e) => ({ path: e.path, text: e.newText }));
-      if (inputs.commitMethod === "git")
-        return (await env.writeCommit({ parent, files, message: message(), author })).commit;
-      return (await commitViaApi(gh, repo, { parent, baseTree: await env.treeOf(parent), files, message: message() })).commit;
-    };
+    const unmatched = planned.plan.unmatched;
+    if (unmatched.length)
+      warnings.push(
+        `No file uses ${unmatched.join(", ")}; nothing to change for ${unmatched.length === 1 ? "it" : "them"}.`
+      );
+    for (const c of planned.plan.changes) deps.info(`${c.file} ${c.location}: ${c.old ?? "\u2205"} \u2192 ${c.new ?? "\u2205"}`);
+    if (inputs.dryRun) return result(planned.plan, {});
+    const sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    const writer = inputs.commitMethod === "git" ? gitWriter(env) : apiWriter(gh, env);
+    const message = (plan) => inputs.commitMessage ?? defaultCommitMessage(summaryOf(plan));
     if (!inputs.pullRequest) {
-      if (plan.edits.length === 0) return result({});
-      const attempts = deps.maxPushAttempts ?? 5;
-      const sleep = deps.sleep ?? ((ms) => new Promise((r2) => setTimeout(r2, ms)));
-      for (let attempt = 0; ; attempt++) {
-        const sha2 = await commit(baseSha);
-        const outcome = inputs.commitMethod === "git" ? (await env.push(sha2, base, { force: false })).ok ? "ok" : "conflict" : await fastForward(gh, repo, base, sha2);
-        if (outcome === "ok") return result({ commitSha: sha2, retries: attempt, changed: true });
-        if (attempt + 1 >= attempts) {
-          throw new TetherError(
-            "github",
-            `${base} kept moving: ${attempts} fast-forward attempts were refused; nothing was forced`
-          );
-        }
-        await sleep(200 * 2 ** attempt + Math.random() * 300);
-        baseSha = await env.fetchBranch(base);
-        const read = await env.readFiles(baseSha);
-        plan = planned.replan(read.files);
-        deps.info(`${base} moved; re-applied the edit on ${baseSha.slice(0, 7)} (attempt ${attempt + 2})`);
-        if (plan.edits.length === 0) return result({ retries: attempt + 1, changed: false });
-      }
-    }
-    const open2 = planned.target === "" && !inputs.branch ? await findOpenPrLike(gh, repo, new RegExp(`^${escapeRe(branch).replace("/root/", "/.+/")}$`), base) : await findOpenPr(gh, repo, branch, base);
-    if (plan.edits.length === 0) {
-      if (!open2) return result({});
-      await closePr(
-        gh,
-        repo,
-        open2.number,
-        `\`${base}\` already has these versions, so this pull request is no longer needed. (Tether)`
+      const pushed = await pushDirect(
+        base,
+        { sha: baseSha, plan: planned.plan },
+        {
+          commit: (parent, plan) => writer.commit(
+            parent,
+            plan.edits.map((e) => ({ path: e.path, text: e.newText })),
+            message(plan)
+          ),
+          fastForward: (sha) => writer.fastForward(base, sha),
+          replanOnTip: async () => {
+            const sha = await fetches.fetchBranch(base);
+            return { sha, plan: planned.replan((await env.readFiles(sha, planned.reads)).files) };
+          },
+          sleep,
+          info: deps.info,
+          now: Date.now,
+          random: Math.random
+        },
+        { deadlineMs: inputs.pushDeadlineMs, ...deps.push }
       );
-      return result({ operation: "closed", pr: { number: open2.number, url: open2.url } });
+      warnings.push(...pushed.overridden);
+      return result(pushed.plan, {
+        retries: pushed.retries,
+        ...pushed.commitSha ? { commitSha: pushed.commitSha } : {}
+      });
     }
-    if (open2) {
-      const want = await env.treeWith(
+    const outcome = await syncPullRequest(
+      {
+        base,
         baseSha,
-        plan.edits.map((e) => ({ path: e.path, text: e.newText }))
-      );
-      const head = await commitTree(gh, repo, open2.headSha);
-      if (head.tree === want && head.parents[0] === baseSha) {
-        return result({ operation: "unchanged", pr: { number: open2.number, url: open2.url }, commitSha: open2.headSha });
+        branch,
+        // Without `paths` and without a change the target, and so the branch, is unknown: the open PR of these
+        // images under any target is the one to close.
+        ...planned.target === "" && !planned.targetFromInputs && !inputs.branch ? { anyTarget: new RegExp(`^${escapeRe(branch).replace("/root/", "/.+/")}$`) } : {},
+        plan: planned.plan,
+        text: (head) => {
+          const s = summaryOf(planned.plan, head);
+          return { title: inputs.title ?? defaultTitle(s), body: prBody(s, inputs.body) };
+        },
+        deadlineMs: inputs.pushDeadlineMs,
+        commitMessage: message(planned.plan),
+        draft: inputs.draft,
+        decorations: inputs,
+        autoMerge: inputs.autoMerge
+      },
+      {
+        gh,
+        writer,
+        treeWith: (parent, files) => env.treeWith(parent, files),
+        sleep,
+        random: Math.random,
+        now: Date.now,
+        info: deps.info
       }
-    }
-    const sha = await commit(baseSha);
-    if (inputs.commitMethod === "git") {
-      const pushed = await env.push(sha, branch, { force: true });
-      if (!pushed.ok) throw new TetherError("git", `push ${branch}: ${pushed.error}`);
-    } else {
-      await setPrBranch(gh, repo, branch, sha, open2 !== void 0);
-    }
-    const r = result({ commitSha: sha });
-    if (open2) {
-      await gh.rest.pulls.update({ ...repo, pull_number: open2.number, title: r.title, body: r.body });
-      return { ...r, operation: "updated", pr: { number: open2.number, url: open2.url } };
-    }
-    const { data: pr } = await gh.rest.pulls.create({
-      ...repo,
-      title: r.title,
-      head: branch,
-      base,
-      body: r.body,
-      draft: inputs.draft
+    );
+    warnings.push(...outcome.warnings);
+    return result(planned.plan, {
+      operation: outcome.operation,
+      ...outcome.pr ? { pr: outcome.pr } : {},
+      ...outcome.commitSha ? { commitSha: outcome.commitSha } : {},
+      ...outcome.prAuthor !== void 0 ? { prAuthor: outcome.prAuthor } : {}
     });
-    await decoratePr(gh, repo, pr.number, inputs);
-    if (inputs.autoMerge) {
-      const refused = await enableAutoMerge(gh, pr.node_id, inputs.autoMerge);
-      if (refused) warnings.push(`Auto-merge was not enabled: ${refused}`);
-    }
-    return { ...r, operation: "created", pr: { number: pr.number, url: pr.html_url }, prAuthor: pr.user?.login ?? "" };
   } finally {
     await env.close();
   }
@@ -54290,24 +57227,15 @@ async function writeSummary(inputs, r, env) {
 }
 async function run(env = process.env) {
   try {
-    const inputs = parseInputs(envInputReader(env));
-    setSecret(inputs.token);
-    if (inputs.mode === "bump") parseImageRequest(inputs.images, (i) => `Input 'images' line ${i + 1}`);
-    const github = createGitHub({
-      auth: inputs.token,
+    const read = envInputReader(env);
+    if (read("token")) setSecret(read("token"));
+    const inputs = parseInputs(read);
+    const github = createActionOctokit({
+      token: inputs.token,
       baseUrl: inputs.githubApiUrl,
-      userAgent: "tether-action",
-      log: {
-        debug,
-        info,
-        warn: warning,
-        error,
-        with: function() {
-          return this;
-        }
-      }
+      log: { debug, warn: warning }
     });
-    const result = await runAction(inputs, { github, env, info });
+    const result = await runAction(inputs, { github: new GitHubOps(github, inputs.repository), env, info });
     for (const w of result.warnings) warning(w);
     for (const s of result.skipped) info(`skipped ${s.path}: ${s.reason}`);
     setOutputs(result);

@@ -1,3 +1,4 @@
+import { globBase, isExclusion } from '../../shared/src/glob.ts';
 import type { Change } from '../../shared/src/plan-edits.ts';
 import type { Mode } from './inputs.ts';
 
@@ -11,19 +12,6 @@ export function slug(text: string): string {
       .replace(/^[-.]+|[-.]+$/g, '')
       .slice(0, 60) || 'root'
   );
-}
-
-/** The fixed part of globs: `envs/dev/**` → `envs/dev`, `envs/*\/web/*.yaml` → `envs`. */
-export function globPrefix(glob: string): string {
-  const parts = glob.split('/');
-  const fixed: string[] = [];
-  for (const p of parts) {
-    if (/[*?[{]/.test(p)) break;
-    fixed.push(p);
-  }
-  // A last segment that is a file name (has an extension and no wildcard after it) is not a directory.
-  if (fixed.length === parts.length && /\.[a-z]+$/i.test(fixed[fixed.length - 1] ?? '')) fixed.pop();
-  return fixed.join('/');
 }
 
 /** The longest common directory of some paths. */
@@ -53,8 +41,13 @@ export function changeBranch(options: { mode: Mode; target: string; images: read
   return `tether/${options.mode}/${slug(options.target)}/${imagePart || 'all'}`;
 }
 
-/** The target environment of a bump: the fixed prefix of the `paths` input, else the common directory of the changes. */
+/**
+ * The target environment of a bump: the directory every path the `paths` globs select lies in (exclusions do not
+ * widen it), else the common directory of the changes. Computed from the same glob semantics as the path scope, so
+ * every file a bump can edit is under its target.
+ */
 export function bumpTarget(paths: readonly string[], changes: readonly Change[]): string {
-  if (paths.length > 0) return commonDir(paths.map((p) => `${globPrefix(p)}/x`)) || globPrefix(paths[0]!);
+  const selecting = paths.filter((p) => !isExclusion(p));
+  if (selecting.length > 0) return commonDir(selecting.map((p) => `${globBase(p)}/x`));
   return commonDir(changes.map((c) => c.file));
 }

@@ -1,5 +1,7 @@
+// Every GitHub call the Action makes goes through GitHubOps: one place to see what is asked of GitHub, how its
+// errors read, and what a test has to provide.
 import { TetherError } from '../../shared/src/errors.ts';
-import type { GitHubClient } from '../../shared/src/github.ts';
+import type { ActionOctokit } from './octokit.ts';
 import type { CommitWithStatuses, StatusEntry } from './status-gate.ts';
 
 /** An open PR as the Action needs it. */
@@ -8,6 +10,14 @@ export interface OpenPr {
   url: string;
   nodeId: string;
   headSha: string;
+  /** The head branch. */
+  headRef: string;
+  title: string;
+  body: string;
+  labels: string[];
+  assignees: string[];
+  requestedReviewers: string[];
+  requestedTeams: string[];
 }
 
 /** The target repository. */
@@ -16,8 +26,25 @@ export interface Repo {
   repo: string;
 }
 
+/** A PR just created. */
+export interface CreatedPr {
+  number: number;
+  url: string;
+  nodeId: string;
+  /** Login that opened it (`github-actions[bot]` means the workflow's GITHUB_TOKEN). */
+  author: string;
+}
+
+/** Who may be asked to look at a PR, and what it is tagged with; each only when non-empty. */
+export interface PrDecorations {
+  labels: readonly string[];
+  reviewers: readonly string[];
+  teamReviewers: readonly string[];
+  assignees: readonly string[];
+}
+
 /** GitHub's answer as a readable error: its status and message, never a stack trace or a token. */
-export function githubError(what: string, err: unknown): TetherError {
+function githubError(what: string, err: unknown): TetherError {
   const e = err as { status?: number; message?: string; response?: { data?: { message?: string } } };
   const message = e.response?.data?.message ?? e.message ?? String(err);
   const hint =
@@ -37,184 +64,224 @@ async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** The repository's default branch. */
-export async function defaultBranch(gh: GitHubClient, r: Repo): Promise<string> {
-  return call(`repository ${r.owner}/${r.repo}`, async () => (await gh.rest.repos.get({ ...r })).data.default_branch);
+function statusOf(err: unknown): number | undefined {
+  return (err as { status?: number }).status;
 }
 
-/** The open PR whose head is `branch` in the same repository, if any. */
-export async function findOpenPr(gh: GitHubClient, r: Repo, branch: string, base: string): Promise<OpenPr | undefined> {
-  const { data } = await call('list pull requests', () =>
-    gh.rest.pulls.list({ ...r, head: `${r.owner}:${branch}`, base, state: 'open', per_page: 5 }),
-  );
-  const pr = data.find((p) => p.head.ref === branch);
-  return pr ? { number: pr.number, url: pr.html_url, nodeId: pr.node_id, headSha: pr.head.sha } : undefined;
+/** The fields of a listed PR the lifecycle compares with what it wants. */
+interface ListedPr {
+  number: number;
+  html_url: string;
+  node_id: string;
+  title: string;
+  body: string | null;
+  head: { sha: string; ref: string };
+  labels: { name?: string }[];
+  assignees?: { login: string }[] | null;
+  requested_reviewers?: { login: string }[] | null;
+  requested_teams?: { slug: string }[] | null;
 }
 
-/** The open PR into `base` whose head branch matches `pattern` (one list call). */
-export async function findOpenPrLike(
-  gh: GitHubClient,
-  r: Repo,
-  pattern: RegExp,
-  base: string,
-): Promise<OpenPr | undefined> {
-  const { data } = await call('list pull requests', () =>
-    gh.rest.pulls.list({ ...r, base, state: 'open', per_page: 100 }),
-  );
-  const pr = data.find((p) => p.head.repo?.full_name === `${r.owner}/${r.repo}` && pattern.test(p.head.ref));
-  return pr ? { number: pr.number, url: pr.html_url, nodeId: pr.node_id, headSha: pr.head.sha } : undefined;
+function openPr(p: ListedPr): OpenPr {
+  return {
+    number: p.number,
+    url: p.html_url,
+    nodeId: p.node_id,
+    headSha: p.head.sha,
+    headRef: p.head.ref,
+    title: p.title,
+    body: p.body ?? '',
+    labels: p.labels.flatMap((l) => (l.name ? [l.name] : [])),
+    assignees: (p.assignees ?? []).map((a) => a.login),
+    requestedReviewers: (p.requested_reviewers ?? []).map((r) => r.login),
+    requestedTeams: (p.requested_teams ?? []).map((t) => t.slug),
+  };
 }
 
-/** The tree of a commit (through the Git Data API). */
-export async function commitTree(gh: GitHubClient, r: Repo, sha: string): Promise<{ tree: string; parents: string[] }> {
-  const { data } = await call(`commit ${sha.slice(0, 7)}`, () => gh.rest.git.getCommit({ ...r, commit_sha: sha }));
-  return { tree: data.tree.sha, parents: data.parents.map((p) => p.sha) };
-}
+/** The Action's GitHub operations on one repository; errors name the step. */
+export class GitHubOps {
+  constructor(
+    private readonly gh: ActionOctokit,
+    readonly repo: Repo,
+  ) {}
 
-/**
- * One commit through the Git Data API (verified when the token is an App's or the workflow's): a tree on top of the
- * parent's with the new file contents inline (no separate blob requests), then the commit.
- */
-export async function commitViaApi(
-  gh: GitHubClient,
-  r: Repo,
-  options: { parent: string; baseTree: string; files: readonly { path: string; text: string }[]; message: string },
-): Promise<{ commit: string; tree: string }> {
-  const tree = await call('create tree', () =>
-    gh.rest.git.createTree({
-      ...r,
-      base_tree: options.baseTree,
-      tree: options.files.map((f) => ({
-        path: f.path,
-        mode: '100644' as const,
-        type: 'blob' as const,
-        content: f.text,
-      })),
-    }),
-  );
-  const commit = await call('create commit', () =>
-    gh.rest.git.createCommit({ ...r, message: options.message, tree: tree.data.sha, parents: [options.parent] }),
-  );
-  return { commit: commit.data.sha, tree: tree.data.sha };
-}
+  /** The repository's default branch and clone URL. */
+  async repository(): Promise<{ defaultBranch: string; cloneUrl: string }> {
+    const r = this.repo;
+    const { data } = await call(`repository ${r.owner}/${r.repo}`, () => this.gh.rest.repos.get({ ...r }));
+    return { defaultBranch: data.default_branch, cloneUrl: data.clone_url };
+  }
 
-/** Points Tether's own PR branch at `sha`, creating it when missing (force: the branch is Tether's). */
-export async function setPrBranch(
-  gh: GitHubClient,
-  r: Repo,
-  branch: string,
-  sha: string,
-  exists: boolean,
-): Promise<void> {
-  if (exists) {
-    await call(`update branch ${branch}`, () =>
-      gh.rest.git.updateRef({ ...r, ref: `heads/${branch}`, sha, force: true }),
+  /** The open PR whose head is `branch` in the same repository, if any. */
+  async findOpenPr(branch: string, base: string): Promise<OpenPr | undefined> {
+    const r = this.repo;
+    const { data } = await call('list pull requests', () =>
+      this.gh.rest.pulls.list({ ...r, head: `${r.owner}:${branch}`, base, state: 'open', per_page: 5 }),
     );
-    return;
+    const pr = data.find((p) => p.head.ref === branch);
+    return pr ? openPr(pr) : undefined;
   }
-  try {
-    await gh.rest.git.createRef({ ...r, ref: `refs/heads/${branch}`, sha });
-  } catch (err) {
-    // A branch left behind by a closed PR: take it over.
-    if ((err as { status?: number }).status === 422) {
-      await call(`update branch ${branch}`, () =>
-        gh.rest.git.updateRef({ ...r, ref: `heads/${branch}`, sha, force: true }),
-      );
-    } else throw githubError(`create branch ${branch}`, err);
+
+  /** The open PR into `base` whose head branch matches `pattern` (one list call). */
+  async findOpenPrLike(pattern: RegExp, base: string): Promise<OpenPr | undefined> {
+    const r = this.repo;
+    const { data } = await call('list pull requests', () =>
+      this.gh.rest.pulls.list({ ...r, base, state: 'open', per_page: 100 }),
+    );
+    const pr = data.find((p) => p.head.repo?.full_name === `${r.owner}/${r.repo}` && pattern.test(p.head.ref));
+    return pr ? openPr(pr) : undefined;
   }
-}
 
-/** Fast-forwards `base` to `sha`; `conflict` when another writer moved it (GitHub's 422 non-fast-forward). */
-export async function fastForward(gh: GitHubClient, r: Repo, base: string, sha: string): Promise<'ok' | 'conflict'> {
-  try {
-    await gh.rest.git.updateRef({ ...r, ref: `heads/${base}`, sha, force: false });
-    return 'ok';
-  } catch (err) {
-    if ((err as { status?: number }).status === 422) return 'conflict';
-    throw githubError(`update ${base}`, err);
+  /** The tree, parents and committer date (ISO 8601) of a commit (through the Git Data API). */
+  async commitTree(sha: string): Promise<{ tree: string; parents: string[]; date: string }> {
+    const { data } = await call(`commit ${sha.slice(0, 7)}`, () =>
+      this.gh.rest.git.getCommit({ ...this.repo, commit_sha: sha }),
+    );
+    return { tree: data.tree.sha, parents: data.parents.map((p) => p.sha), date: data.committer.date };
   }
-}
 
-/** Commits on `base` that touched `path`, newest first, each with its statuses (newest first). */
-export async function commitsTouching(
-  gh: GitHubClient,
-  r: Repo,
-  base: string,
-  path: string,
-  limit = 20,
-): Promise<CommitWithStatuses[]> {
-  const { data } = await call(`commits touching ${path}`, () =>
-    gh.rest.repos.listCommits({ ...r, sha: base, path, per_page: limit }),
-  );
-  const out: CommitWithStatuses[] = [];
-  for (const c of data) {
-    out.push({ sha: c.sha, message: c.commit.message, statuses: await statuses(gh, r, c.sha) });
-  }
-  return out;
-}
-
-/** A commit's statuses, newest first. */
-export async function statuses(gh: GitHubClient, r: Repo, sha: string): Promise<StatusEntry[]> {
-  const { data } = await call(`statuses of ${sha.slice(0, 7)}`, () =>
-    gh.rest.repos.listCommitStatusesForRef({ ...r, ref: sha, per_page: 100 }),
-  );
-  return data.map((s) => ({
-    context: s.context,
-    state: s.state,
-    description: s.description,
-    target_url: s.target_url,
-    created_at: s.created_at,
-  }));
-}
-
-/** Closes a PR with a comment saying why. */
-export async function closePr(gh: GitHubClient, r: Repo, number: number, comment: string): Promise<void> {
-  await call(`comment on #${number}`, () =>
-    gh.rest.issues.createComment({ ...r, issue_number: number, body: comment }),
-  );
-  await call(`close #${number}`, () => gh.rest.pulls.update({ ...r, pull_number: number, state: 'closed' }));
-}
-
-/** Labels, reviewers, team reviewers and assignees; each only when asked for. */
-export async function decoratePr(
-  gh: GitHubClient,
-  r: Repo,
-  number: number,
-  o: { labels: string[]; reviewers: string[]; teamReviewers: string[]; assignees: string[] },
-): Promise<void> {
-  if (o.labels.length)
-    await call('add labels', () => gh.rest.issues.addLabels({ ...r, issue_number: number, labels: o.labels }));
-  if (o.reviewers.length || o.teamReviewers.length) {
-    await call('request reviewers', () =>
-      gh.rest.pulls.requestReviewers({
+  /**
+   * One commit through the Git Data API (verified when the token is an App's or the workflow's): a tree on top of
+   * the parent's with the new file contents inline (no separate blob requests), then the commit.
+   */
+  async commitViaApi(options: {
+    parent: string;
+    baseTree: string;
+    files: readonly { path: string; text: string }[];
+    message: string;
+  }): Promise<{ commit: string; tree: string }> {
+    const r = this.repo;
+    const tree = await call('create tree', () =>
+      this.gh.rest.git.createTree({
         ...r,
-        pull_number: number,
-        reviewers: o.reviewers,
-        team_reviewers: o.teamReviewers,
+        base_tree: options.baseTree,
+        tree: options.files.map((f) => ({
+          path: f.path,
+          mode: '100644' as const,
+          type: 'blob' as const,
+          content: f.text,
+        })),
       }),
     );
+    const commit = await call('create commit', () =>
+      this.gh.rest.git.createCommit({ ...r, message: options.message, tree: tree.data.sha, parents: [options.parent] }),
+    );
+    return { commit: commit.data.sha, tree: tree.data.sha };
   }
-  if (o.assignees.length)
-    await call('add assignees', () =>
-      gh.rest.issues.addAssignees({ ...r, issue_number: number, assignees: o.assignees }),
-    );
-}
 
-/** Enables auto-merge through GraphQL; returns the reason when GitHub refuses (the caller warns, not fails). */
-export async function enableAutoMerge(
-  gh: GitHubClient,
-  nodeId: string,
-  method: 'merge' | 'squash' | 'rebase',
-): Promise<string | undefined> {
-  try {
-    await gh.graphql(
-      `mutation($id: ID!, $method: PullRequestMergeMethod!) {
-        enablePullRequestAutoMerge(input: {pullRequestId: $id, mergeMethod: $method}) { pullRequest { number } }
-      }`,
-      { id: nodeId, method: method.toUpperCase() },
+  /**
+   * Points Tether's own PR branch at `sha`, creating it when missing (force: the branch is Tether's). A 422 means
+   * the branch appeared, vanished or was moved by a concurrent run between our read and our write: look again.
+   */
+  async setPrBranch(branch: string, sha: string, exists: boolean): Promise<void> {
+    const r = this.repo;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (exists) await this.gh.rest.git.updateRef({ ...r, ref: `heads/${branch}`, sha, force: true });
+        else await this.gh.rest.git.createRef({ ...r, ref: `refs/heads/${branch}`, sha });
+        return;
+      } catch (err) {
+        if (statusOf(err) !== 422 || attempt >= 5)
+          throw githubError(`${exists ? 'update' : 'create'} branch ${branch}`, err);
+        // Created meanwhile (or left behind by a closed PR): update it; deleted meanwhile: create it.
+        const message = String((err as { message?: string }).message);
+        if (!exists) exists = true;
+        else if (/does not exist/i.test(message)) exists = false;
+        await new Promise((done) => setTimeout(done, 50 + Math.random() * 250 * attempt));
+      }
+    }
+  }
+
+  /** Fast-forwards `base` to `sha`; `conflict` when another writer moved it (GitHub's 422 non-fast-forward). */
+  async fastForward(base: string, sha: string): Promise<'ok' | 'conflict'> {
+    try {
+      await this.gh.rest.git.updateRef({ ...this.repo, ref: `heads/${base}`, sha, force: false });
+      return 'ok';
+    } catch (err) {
+      if (statusOf(err) === 422) return 'conflict';
+      throw githubError(`update ${base}`, err);
+    }
+  }
+
+  /** Commits on `base` that touched `path`, newest first, each with its statuses (newest first). */
+  async commitsTouching(base: string, path: string, limit = 20): Promise<CommitWithStatuses[]> {
+    const { data } = await call(`commits touching ${path}`, () =>
+      this.gh.rest.repos.listCommits({ ...this.repo, sha: base, path, per_page: limit }),
     );
-    return undefined;
-  } catch (err) {
-    return (err as Error).message;
+    const out: CommitWithStatuses[] = [];
+    for (const c of data) out.push({ sha: c.sha, message: c.commit.message, statuses: await this.statuses(c.sha) });
+    return out;
+  }
+
+  /** A commit's statuses, newest first. */
+  async statuses(sha: string): Promise<StatusEntry[]> {
+    const { data } = await call(`statuses of ${sha.slice(0, 7)}`, () =>
+      this.gh.rest.repos.listCommitStatusesForRef({ ...this.repo, ref: sha, per_page: 100 }),
+    );
+    return data.map((s) => ({
+      context: s.context,
+      state: s.state,
+      description: s.description,
+      target_url: s.target_url,
+      created_at: s.created_at,
+    }));
+  }
+
+  /** Opens a PR from `head` into `base`. */
+  async createPr(o: { title: string; body: string; head: string; base: string; draft: boolean }): Promise<CreatedPr> {
+    const { data } = await call('create pull request', () => this.gh.rest.pulls.create({ ...this.repo, ...o }));
+    return { number: data.number, url: data.html_url, nodeId: data.node_id, author: data.user?.login ?? '' };
+  }
+
+  /** Rewrites a PR's title and body. */
+  async updatePr(number: number, o: { title: string; body: string }): Promise<void> {
+    await call(`update #${number}`, () => this.gh.rest.pulls.update({ ...this.repo, pull_number: number, ...o }));
+  }
+
+  /** Closes a PR with a comment saying why. */
+  async closePr(number: number, comment: string): Promise<void> {
+    const r = this.repo;
+    await call(`comment on #${number}`, () =>
+      this.gh.rest.issues.createComment({ ...r, issue_number: number, body: comment }),
+    );
+    await call(`close #${number}`, () => this.gh.rest.pulls.update({ ...r, pull_number: number, state: 'closed' }));
+  }
+
+  /** Labels, reviewers, team reviewers and assignees; each only when asked for. */
+  async decoratePr(number: number, o: PrDecorations): Promise<void> {
+    const r = this.repo;
+    if (o.labels.length)
+      await call('add labels', () =>
+        this.gh.rest.issues.addLabels({ ...r, issue_number: number, labels: [...o.labels] }),
+      );
+    if (o.reviewers.length || o.teamReviewers.length) {
+      await call('request reviewers', () =>
+        this.gh.rest.pulls.requestReviewers({
+          ...r,
+          pull_number: number,
+          reviewers: [...o.reviewers],
+          team_reviewers: [...o.teamReviewers],
+        }),
+      );
+    }
+    if (o.assignees.length)
+      await call('add assignees', () =>
+        this.gh.rest.issues.addAssignees({ ...r, issue_number: number, assignees: [...o.assignees] }),
+      );
+  }
+
+  /** Enables auto-merge through GraphQL; returns the reason when GitHub refuses (the caller warns, not fails). */
+  async enableAutoMerge(nodeId: string, method: 'merge' | 'squash' | 'rebase'): Promise<string | undefined> {
+    try {
+      await this.gh.graphql(
+        `mutation($id: ID!, $method: PullRequestMergeMethod!) {
+          enablePullRequestAutoMerge(input: {pullRequestId: $id, mergeMethod: $method}) { pullRequest { number } }
+        }`,
+        { id: nodeId, method: method.toUpperCase() },
+      );
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
   }
 }

@@ -1,4 +1,7 @@
 import { TetherError } from '../../shared/src/errors.ts';
+import { type PathScope, pathScope } from '../../shared/src/glob.ts';
+import { type ImageRequest, parseImageRequest } from '../../shared/src/plan-edits.ts';
+import { type StatusGate, statusGate } from './status-gate.ts';
 
 /** Action modes. */
 export type Mode = 'bump' | 'promote' | 'rollback';
@@ -10,12 +13,17 @@ export interface Inputs {
   token: string;
   githubApiUrl: string;
   base: string | undefined;
-  images: string[];
-  paths: string[];
+  /** `images`, validated and keyed by normalized repository (empty outside bump). */
+  images: ImageRequest;
+  /** `paths`, compiled once. */
+  paths: PathScope;
   from: string | undefined;
   to: string | undefined;
-  requireStatus: string[];
+  /** `require-status`, compiled once. */
+  requireStatus: StatusGate;
   pullRequest: boolean;
+  /** How long to keep retrying writes that concurrent runs race (direct push, PR branch and text), in ms. */
+  pushDeadlineMs: number;
   branch: string | undefined;
   title: string | undefined;
   body: string | undefined;
@@ -38,12 +46,41 @@ export function envInputReader(env: NodeJS.ProcessEnv): InputReader {
   return (name) => (env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] ?? '').trim();
 }
 
-/** Non-empty, trimmed lines; `#` starts a comment line. */
-export function lines(value: string): string[] {
+/** One line of a newline-list input, with its 1-based line number for messages. */
+export interface InputLine {
+  text: string;
+  line: number;
+}
+
+/** Non-empty, trimmed lines with their line numbers; `#` starts a comment line. */
+export function lines(value: string): InputLine[] {
   return value
     .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'));
+    .map((l, i) => ({ text: l.trim(), line: i + 1 }))
+    .filter((l) => l.text !== '' && !l.text.startsWith('#'));
+}
+
+/** `images`: every line a full reference with a tag or digest, one version per repository. */
+function imagesInput(value: string): ImageRequest {
+  const entries = lines(value);
+  return parseImageRequest(
+    entries.map((e) => e.text),
+    (i) => `Input 'images' line ${entries[i]!.line}`,
+  );
+}
+
+/** `paths`: repository-relative globs. */
+function pathsInput(value: string): PathScope {
+  const entries = lines(value);
+  for (const e of entries) {
+    const glob = e.text.replace(/^!/, '');
+    if (glob.startsWith('/') || glob.split('/').includes('..'))
+      throw new TetherError(
+        'input',
+        `Input 'paths' line ${e.line}: "${e.text}" is not relative to the repository root`,
+      );
+  }
+  return pathScope(entries.map((e) => e.text));
 }
 
 function list(value: string): string[] {
@@ -69,6 +106,15 @@ function oneOf<T extends string>(name: string, value: string, allowed: readonly 
   throw new TetherError('input', `Input '${name}': "${value}" is not one of ${allowed.join(', ')}`);
 }
 
+/** A duration: `90s`, `2m`, `1500ms`, or plain seconds. */
+function duration(name: string, value: string, fallbackMs: number): number {
+  if (value === '') return fallbackMs;
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(value);
+  if (!m) throw new TetherError('input', `Input '${name}': "${value}" is not a duration (e.g. 90s, 2m)`);
+  const n = Number(m[1]);
+  return Math.round(m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000);
+}
+
 /** Parses every input before anything runs; a bad one fails by name. */
 export function parseInputs(read: InputReader): Inputs {
   const repository = read('repository');
@@ -83,12 +129,13 @@ export function parseInputs(read: InputReader): Inputs {
     token,
     githubApiUrl: (read('github-api-url') || 'https://api.github.com').replace(/\/+$/, ''),
     base: read('base') || undefined,
-    images: lines(read('images')),
-    paths: lines(read('paths')),
+    images: mode === 'bump' ? imagesInput(read('images')) : new Map(),
+    paths: pathsInput(read('paths')),
     from: read('from') || undefined,
     to: read('to') || undefined,
-    requireStatus: lines(read('require-status')),
+    requireStatus: statusGate(lines(read('require-status')).map((l) => l.text)),
     pullRequest: bool('pull-request', read('pull-request'), true),
+    pushDeadlineMs: duration('push-deadline', read('push-deadline'), 120_000),
     branch: read('branch') || undefined,
     title: read('title') || undefined,
     body: read('body') || undefined,
@@ -102,7 +149,7 @@ export function parseInputs(read: InputReader): Inputs {
     commitMethod: oneOf('commit-method', read('commit-method'), ['api', 'git'] as const, 'api'),
     dryRun: bool('dry-run', read('dry-run'), false),
   };
-  if (mode === 'bump' && inputs.images.length === 0)
+  if (mode === 'bump' && inputs.images.size === 0)
     throw new TetherError('input', "Input 'images' is required in bump mode");
   if (mode === 'promote' && (!inputs.from || !inputs.to)) {
     throw new TetherError('input', "Inputs 'from' and 'to' are required in promote mode");

@@ -1,12 +1,12 @@
 import * as core from '@actions/core';
 import { describeError } from '../../shared/src/errors.ts';
-import { createGitHub } from '../../shared/src/github.ts';
-import { parseImageRequest } from '../../shared/src/plan-edits.ts';
+import { GitHubOps } from './github-ops.ts';
 import { envInputReader, type Inputs, parseInputs } from './inputs.ts';
+import { createActionOctokit } from './octokit.ts';
 import { changeTable } from './pr-text.ts';
 import { type ActionResult, runAction } from './run-action.ts';
 
-/** Sets the Action's outputs (DESIGN.md) from a result. */
+/** Sets the Action's outputs (as action.yml declares them) from a result. */
 export function setOutputs(r: ActionResult): void {
   core.setOutput('changed', String(r.changed));
   core.setOutput(
@@ -51,25 +51,17 @@ export async function writeSummary(inputs: Inputs, r: ActionResult, env: NodeJS.
 /** The Action's composition root: reads inputs, masks the token, runs the mode, turns errors into setFailed. */
 export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   try {
-    const inputs = parseInputs(envInputReader(env));
-    core.setSecret(inputs.token);
-    // Every image is validated before anything is read or written; errors name the input line.
-    if (inputs.mode === 'bump') parseImageRequest(inputs.images, (i) => `Input 'images' line ${i + 1}`);
-    const github = createGitHub({
-      auth: inputs.token,
+    const read = envInputReader(env);
+    // Masked before anything, a failing input included, can print it.
+    if (read('token')) core.setSecret(read('token'));
+    // Every input, each image and glob included, is validated here, before anything is read or written.
+    const inputs = parseInputs(read);
+    const github = createActionOctokit({
+      token: inputs.token,
       baseUrl: inputs.githubApiUrl,
-      userAgent: 'tether-action',
-      log: {
-        debug: core.debug,
-        info: core.info,
-        warn: core.warning,
-        error: core.error,
-        with: function () {
-          return this;
-        },
-      },
+      log: { debug: core.debug, warn: core.warning },
     });
-    const result = await runAction(inputs, { github, env, info: core.info });
+    const result = await runAction(inputs, { github: new GitHubOps(github, inputs.repository), env, info: core.info });
     for (const w of result.warnings) core.warning(w);
     for (const s of result.skipped) core.info(`skipped ${s.path}: ${s.reason}`);
     setOutputs(result);

@@ -34,6 +34,8 @@ export interface ChangeSummary {
   run?: RunLink;
   evidence?: Evidence;
   branch?: string;
+  /** The PR head commit the text describes (named in the body's marker). */
+  head?: string;
 }
 
 /** A change's value as a version: the tag/digest part of a reference, or the value itself. */
@@ -83,7 +85,7 @@ export function changeTable(s: ChangeSummary): string {
   return ['| Image | File | Old → New | Digest | Built by |', '|---|---|---|---|---|', ...rows].join('\n');
 }
 
-/** The PR body: the user's text, the change table, the evidence, and a marker naming the change key. */
+/** The PR body: the user's text, the change table, the evidence, and a marker naming the change key and head. */
 export function prBody(s: ChangeSummary, userBody?: string): string {
   const parts: string[] = [];
   if (userBody) parts.push(userBody.trim(), '');
@@ -108,7 +110,7 @@ export function prBody(s: ChangeSummary, userBody?: string): string {
       parts.push(`- \`${st.context}\`: **${st.state}**${st.description ? ` — ${cell(st.description)}` : ''}${link}`);
     }
   }
-  parts.push('', `<!-- tether:${s.mode}${s.branch ? ` branch=${s.branch}` : ''} -->`);
+  parts.push('', `<!-- tether:${s.mode}${s.branch ? ` branch=${s.branch}` : ''}${s.head ? ` head=${s.head}` : ''} -->`);
   return parts.join('\n');
 }
 

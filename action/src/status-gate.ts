@@ -1,3 +1,5 @@
+import { globMatcher } from '../../shared/src/glob.ts';
+
 /** One commit status as the REST API lists it (newest first). */
 export interface StatusEntry {
   context: string;
@@ -14,39 +16,31 @@ export interface CommitWithStatuses {
   statuses: readonly StatusEntry[];
 }
 
-/** A context pattern: `*` matches any run of characters except `/`; `**` matches anything. */
-export function contextMatcher(patterns: readonly string[]): (context: string) => boolean {
-  const res = patterns.map(
-    (p) =>
-      new RegExp(
-        `^${p
-          .split('**')
-          .map((part) =>
-            part
-              .split('*')
-              .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-              .join('[^/]*'),
-          )
-          .join('.*')}$`,
-      ),
-  );
-  return (context) => res.some((r) => r.test(context));
+/** Compiled `require-status` patterns: contexts match whole, with the glob semantics of shared/src/glob.ts. */
+export interface StatusGate {
+  /** The patterns as given; none means no gate. */
+  readonly patterns: readonly string[];
+  readonly matches: (context: string) => boolean;
+}
+
+/** Compiles `require-status` patterns once. */
+export function statusGate(patterns: readonly string[]): StatusGate {
+  return { patterns: [...patterns], matches: globMatcher(patterns) };
 }
 
 /** The latest status per matching context of one commit. */
-export function latestMatching(statuses: readonly StatusEntry[], patterns: readonly string[]): StatusEntry[] {
-  const match = contextMatcher(patterns);
+export function latestMatching(statuses: readonly StatusEntry[], gate: StatusGate): StatusEntry[] {
   const seen = new Map<string, StatusEntry>();
-  for (const s of statuses) if (match(s.context) && !seen.has(s.context)) seen.set(s.context, s);
+  for (const s of statuses) if (gate.matches(s.context) && !seen.has(s.context)) seen.set(s.context, s);
   return [...seen.values()].sort((a, b) => a.context.localeCompare(b.context));
 }
 
 /** The verdict on one commit: all matching statuses `success` (and at least one), or why not. */
 export function gateVerdict(
   statuses: readonly StatusEntry[],
-  patterns: readonly string[],
+  gate: StatusGate,
 ): { ok: boolean; summary: string; matched: StatusEntry[] } {
-  const matched = latestMatching(statuses, patterns);
+  const matched = latestMatching(statuses, gate);
   if (matched.length === 0) return { ok: false, summary: 'no status', matched };
   const bad = matched.filter((s) => s.state !== 'success');
   if (bad.length === 0) return { ok: true, summary: 'success', matched };
@@ -64,15 +58,15 @@ export function gateVerdict(
  */
 export function pickQualifying(
   commits: readonly CommitWithStatuses[],
-  patterns: readonly string[],
+  gate: StatusGate,
   options: { skip?: number } = {},
 ):
   | { commit: CommitWithStatuses; matched: StatusEntry[] }
   | { commit: undefined; newest?: { sha: string; summary: string } } {
   const candidates = commits.slice(options.skip ?? 0);
   for (const c of candidates) {
-    if (patterns.length === 0) return { commit: c, matched: [] };
-    const v = gateVerdict(c.statuses, patterns);
+    if (gate.patterns.length === 0) return { commit: c, matched: [] };
+    const v = gateVerdict(c.statuses, gate);
     if (v.ok) return { commit: c, matched: v.matched };
   }
   const newest = candidates[0];
@@ -82,7 +76,7 @@ export function pickQualifying(
       ? {
           newest: {
             sha: newest.sha,
-            summary: patterns.length ? gateVerdict(newest.statuses, patterns).summary : 'none',
+            summary: gate.patterns.length ? gateVerdict(newest.statuses, gate).summary : 'none',
           },
         }
       : {}),

@@ -139,6 +139,139 @@ describe('the Action bundle against the local world', () => {
     assert.equal(log.length, 3, log.join('\n'));
   });
 
+  test('ten direct-push bumps of different images started together all land, none forced', async () => {
+    const apps = Array.from({ length: 10 }, (_, i) => `app${i}`);
+    const many = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: many
+spec:
+  template:
+    spec:
+      containers:
+${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.0 # ${a}`).join('\n')}
+`;
+    await newRepo({ 'envs/dev/many/deploy.yaml': many });
+    const runs = await Promise.all(
+      apps.map((a, i) =>
+        // Ten bundles share this machine's cores with the emulator: more room than the 2-minute default.
+        runActionBundle(
+          inputs({ images: `ghcr.io/acme/${a}:2.0.${i}`, 'pull-request': 'false', 'push-deadline': '4m' }),
+          {
+            GITHUB_RUN_ID: String(5000 + i),
+          },
+        ),
+      ),
+    );
+    for (const r of runs) {
+      assert.equal(r.code, 0, r.log);
+      assert.equal(r.outputs.changed, 'true', r.log);
+      assert.match(r.outputs['commit-sha'] ?? '', /^[0-9a-f]{40}$/);
+    }
+    // Every version is in the final file, each the only edit of its line: no run overwrote another.
+    const text = await file('envs/dev/many/deploy.yaml');
+    assert.equal(
+      text,
+      many.replace(/ghcr\.io\/acme\/app(\d):1\.0\.0/g, (_, d) => `ghcr.io/acme/app${d}:2.0.${d}`),
+    );
+    const log = (await world.git!.repo(repo).git(['log', '--format=%H %P', 'main'])).stdout.toString('utf8').trim();
+    const commits = log.split('\n');
+    assert.equal(commits.length, 11, log);
+    // A straight line of single-parent commits on the root: fast-forwards only, and each run's commit is one of them.
+    assert.ok(commits.slice(0, -1).every((c) => c.split(' ').length === 2));
+    const shas = new Set(commits.map((c) => c.split(' ')[0]));
+    for (const r of runs) assert.ok(shas.has(r.outputs['commit-sha']!));
+    const retries = runs.map((r) => r.log.split('moved; re-applied the edit').length - 1);
+    console.log(
+      `ten direct pushes: retries ${retries.join(',')}; slowest ${Math.max(...runs.map((r) => r.durationMs))} ms`,
+    );
+  });
+
+  test('five concurrent PR runs of one image end with one PR whose title and text describe its head', async () => {
+    await newRepo({ 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0') });
+    const versions = ['2.0.0', '2.1.0', '2.2.0', '2.3.0', '2.4.0'];
+    const runs = await Promise.all(
+      versions.map((v, i) =>
+        runActionBundle(inputs({ images: `ghcr.io/acme/web:${v}`, paths: 'envs/dev/**', labels: 'deploy' }), {
+          GITHUB_RUN_ID: String(7000 + i),
+        }),
+      ),
+    );
+    for (const r of runs) assert.equal(r.code, 0, r.log);
+    const open = (await gh.pulls.list({ ...ref(), state: 'all' })).data;
+    assert.equal(open.length, 1, JSON.stringify(open.map((p) => p.title)));
+    const pr = open[0]!;
+    const head = await file('envs/dev/web/deploy.yaml', pr.head.sha);
+    const version = /image: ghcr\.io\/acme\/web:(\S+) # the app/.exec(head)?.[1];
+    assert.ok(version && versions.includes(version), head);
+    assert.equal(pr.title, `Bump web ${version} in envs/dev`);
+    assert.match(pr.body ?? '', new RegExp(`→ \`ghcr\\.io/acme/web:${version.replace(/\./g, '\\.')}\``));
+    assert.match(pr.body ?? '', new RegExp(`head=${pr.head.sha}`));
+    assert.deepEqual(
+      pr.labels.map((l) => l.name),
+      ['deploy'],
+    );
+    // Every run reports the one PR; the run whose commit is the head says so (a run that ended earlier reports the
+    // head it left, which a newer run may have replaced since).
+    for (const r of runs) assert.equal(r.outputs['pull-request-number'], String(pr.number));
+    assert.ok(runs.some((r) => r.outputs['commit-sha'] === pr.head.sha));
+    assert.equal(runs.filter((r) => r.outputs['pull-request-operation'] === 'created').length, 1);
+  });
+
+  test('a PR left half done by failures is repaired by the next run', async () => {
+    await newRepo({ 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0') });
+    const faults = world.github!.faults;
+    const bump = inputs({
+      images: 'ghcr.io/acme/web:1.1.0',
+      paths: 'envs/dev/**',
+      labels: 'deploy, dev',
+      assignees: 'octocat',
+    });
+    try {
+      // Creating the PR fails past the retries: the branch is left without a PR.
+      faults.failNext(4, { status: 500, match: /^POST \/repos\/[^/]+\/[^/]+\/pulls$/ });
+      const first = await runActionBundle(bump);
+      assert.equal(first.code, 1);
+      assert.match(
+        first.error ?? '',
+        /^create pull request: 500 .*; left behind: tether\/bump\/envs-dev\/web at [0-9a-f]{7} without a pull request; the next run of this change repairs it/,
+      );
+      assert.equal((await gh.pulls.list({ ...ref(), state: 'all' })).data.length, 0);
+      await gh.git.getRef({ ...ref(), ref: 'heads/tether/bump/envs-dev/web' });
+      // The rerun opens it, but adding labels fails past the retries: a PR without labels.
+      faults.failNext(4, { status: 502, match: /\/labels$/ });
+      const second = await runActionBundle(bump);
+      assert.equal(second.code, 1);
+      assert.match(
+        second.error ?? '',
+        /^add labels: 502 .*; left behind: tether\/bump\/envs-dev\/web at [0-9a-f]{7}, pull request #1;/,
+      );
+      const [pr] = (await gh.pulls.list({ ...ref() })).data;
+      assert.ok(pr);
+      assert.deepEqual(pr.labels, []);
+      // The next run finds the head right, and adds what is missing.
+      const third = await runActionBundle(bump);
+      assert.equal(third.code, 0, third.log);
+      assert.equal(third.outputs['pull-request-operation'], 'updated');
+      const { data: fixed } = await gh.pulls.get({ ...ref(), pull_number: pr.number });
+      assert.deepEqual(fixed.labels.map((l) => l.name).sort(), ['deploy', 'dev']);
+      assert.deepEqual(
+        fixed.assignees?.map((a) => a.login),
+        ['octocat'],
+      );
+      // A title someone or something left describing another head is rewritten.
+      await gh.pulls.update({ ...ref(), pull_number: pr.number, title: 'Bump web 0.0.1 in envs/dev' });
+      const fourth = await runActionBundle(bump);
+      assert.equal(fourth.outputs['pull-request-operation'], 'updated', fourth.log);
+      assert.equal((await gh.pulls.get({ ...ref(), pull_number: pr.number })).data.title, 'Bump web 1.1.0 in envs/dev');
+      // And when all is in place, a rerun writes nothing.
+      const fifth = await runActionBundle(bump);
+      assert.equal(fifth.outputs['pull-request-operation'], 'unchanged', fifth.log);
+    } finally {
+      faults.reset();
+    }
+  });
+
   test('promote is refused while the source is pending, then opens a PR with the evidence', async () => {
     await newRepo({
       'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
@@ -228,6 +361,23 @@ describe('the Action bundle against the local world', () => {
     assert.equal(r.outputs['pull-request-operation'], 'created');
     assert.equal(world.github!.faults.injected >= 3, true);
     assert.equal((await gh.pulls.list({ ...ref() })).data.length, 1);
+  });
+
+  test('Git fetches answered 500 or cut mid-answer are retried and the run succeeds', async () => {
+    await newRepo({ 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0') });
+    const faults = world.git!.faults;
+    const before = faults.injected;
+    faults.failNext(2, { status: 500, match: /git-upload-pack$/ });
+    faults.cutNext(1, { match: /git-upload-pack$/, afterBytes: 200 });
+    try {
+      const r = await runActionBundle(inputs({ images: 'ghcr.io/acme/web:1.1.0', 'pull-request': 'false' }));
+      assert.equal(r.code, 0, r.log);
+      assert.equal(faults.injected - before, 3);
+      assert.equal(r.log.match(/fetch main: .*retrying in \d+ ms/g)?.length, 3, r.log);
+      assert.match(await file('envs/dev/web/deploy.yaml'), /image: ghcr\.io\/acme\/web:1\.1\.0 # the app/);
+    } finally {
+      faults.reset();
+    }
   });
 
   test('a bad input fails naming the input and writes nothing', async () => {

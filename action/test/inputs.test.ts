@@ -8,7 +8,14 @@ test('inputs parse into a typed object with defaults', () => {
   const i = parseInputs(envInputReader({ ...base, 'INPUT_TEAM-REVIEWERS': 'platform, sre', INPUT_LABELS: 'a\nb' }));
   assert.equal(i.mode, 'bump');
   assert.deepEqual(i.repository, { owner: 'acme', repo: 'env' });
-  assert.deepEqual(i.images, ['ghcr.io/acme/web:1.2.3']);
+  assert.deepEqual(
+    [...i.images.values()].map((r) => r.input),
+    ['ghcr.io/acme/web:1.2.3'],
+  );
+  assert.deepEqual(i.images.get('ghcr.io/acme/web')?.ref.tag, '1.2.3');
+  assert.deepEqual(i.paths.globs, []);
+  assert.equal(i.paths.matches('anything.yaml'), true);
+  assert.deepEqual(i.requireStatus.patterns, []);
   assert.deepEqual(i.teamReviewers, ['platform', 'sre']);
   assert.deepEqual(i.labels, ['a', 'b']);
   assert.equal(i.pullRequest, true);
@@ -28,4 +35,46 @@ test('a bad input fails by name', () => {
   assert.throws(() => parseInputs(envInputReader({ ...base, INPUT_REPOSITORY: 'nope' })), /Input 'repository'/);
   assert.throws(() => parseInputs(envInputReader({ ...base, INPUT_MODE: 'promote' })), /'from' and 'to' are required/);
   assert.throws(() => parseInputs(envInputReader({ ...base, INPUT_IMAGES: '' })), /Input 'images' is required/);
+});
+
+test('list inputs are parsed once into typed values; errors name the input and its line', () => {
+  const i = parseInputs(
+    envInputReader({
+      ...base,
+      INPUT_IMAGES: '# built by CI\n\nghcr.io/acme/web:1.2.3\nnginx@sha256:' + 'a'.repeat(64),
+      INPUT_PATHS: 'envs/{dev,qa}/**\n!envs/qa/legacy',
+      'INPUT_REQUIRE-STATUS': 'tether/dev/*',
+    }),
+  );
+  assert.deepEqual([...i.images.keys()], ['ghcr.io/acme/web', 'docker.io/library/nginx']);
+  assert.equal(i.images.get('docker.io/library/nginx')?.ref.digest, `sha256:${'a'.repeat(64)}`);
+  assert.equal(i.paths.matches('envs/qa/web/deploy.yaml'), true);
+  assert.equal(i.paths.matches('envs/qa/legacy/deploy.yaml'), false);
+  assert.equal(i.paths.matches('envs/prod/web/deploy.yaml'), false);
+  assert.equal(i.requireStatus.matches('tether/dev/web'), true);
+  assert.equal(i.requireStatus.matches('tether/dev/web/plan'), false);
+  // Line numbers count the lines as written, comments and blank lines included.
+  assert.throws(
+    () => parseInputs(envInputReader({ ...base, INPUT_IMAGES: '# ci\nghcr.io/acme/web:1.2.3\n\nweb:' })),
+    (err: Error) => err.message.startsWith(`Input 'images' line 4: `) && err.message.includes('"web:"'),
+  );
+  assert.throws(
+    () => parseInputs(envInputReader({ ...base, INPUT_IMAGES: 'ghcr.io/acme/web' })),
+    /Input 'images' line 1: "ghcr\.io\/acme\/web" names no tag or digest to set/,
+  );
+  assert.throws(
+    () => parseInputs(envInputReader({ ...base, INPUT_PATHS: 'envs/dev/**\n../secrets/**' })),
+    /Input 'paths' line 2: "\.\.\/secrets\/\*\*" is not relative to the repository root/,
+  );
+  // Images are not required, nor read, outside bump.
+  const promote = parseInputs(
+    envInputReader({
+      ...base,
+      INPUT_MODE: 'promote',
+      INPUT_FROM: 'envs/dev',
+      INPUT_TO: 'envs/prod',
+      INPUT_IMAGES: 'web:',
+    }),
+  );
+  assert.equal(promote.images.size, 0);
 });

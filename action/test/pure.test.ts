@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { globToRegExp, pathMatcher } from '../../shared/src/glob.ts';
 import type { Change } from '../../shared/src/plan-edits.ts';
-import { bumpTarget, changeBranch, commonDir, globPrefix, slug } from '../src/change-key.ts';
+import { bumpTarget, changeBranch, commonDir, slug } from '../src/change-key.ts';
 import { changeTable, defaultTitle, prBody, runLink } from '../src/pr-text.ts';
-import { contextMatcher, gateVerdict, pickQualifying } from '../src/status-gate.ts';
+import { describedHead } from '../src/pull-request.ts';
+import { gateVerdict, pickQualifying, statusGate } from '../src/status-gate.ts';
 
 const change = (over: Partial<Change> = {}): Change => ({
   file: 'envs/dev/web/deploy.yaml',
@@ -37,20 +39,63 @@ test('branches are deterministic per mode, target and images', () => {
 });
 
 test('the bump target comes from the paths input, else from the changed files', () => {
-  assert.equal(globPrefix('envs/dev/**'), 'envs/dev');
-  assert.equal(globPrefix('envs/*/web/*.yaml'), 'envs');
-  assert.equal(globPrefix('envs/dev/values.yaml'), 'envs/dev');
+  assert.equal(bumpTarget(['envs/*/web/*.yaml'], []), 'envs');
+  assert.equal(bumpTarget(['envs/dev/values.yaml'], []), 'envs/dev');
   assert.equal(commonDir(['envs/dev/web/a.yaml', 'envs/dev/api/b.yaml']), 'envs/dev');
   assert.equal(bumpTarget(['envs/dev/**'], []), 'envs/dev');
   assert.equal(bumpTarget([], [change(), change({ file: 'envs/dev/web/kustomization.yaml' })]), 'envs/dev/web');
 });
 
+test('change keys and paths agree: every path a paths input selects lies under the bump target', () => {
+  const tree = [
+    'envs/dev/web/deploy.yaml',
+    'envs/dev/api/values.yaml',
+    'envs/staging/web/deploy.yaml',
+    'envs/{dev,staging}/web/deploy.yaml',
+    'envs/prod/web/deploy.yaml',
+    'envs/.hidden/x.yaml',
+    'base/web/deploy.yaml',
+    'app1/x.yaml',
+    'app2/x.yaml',
+  ];
+  const inputs = [
+    ['envs/dev/**'],
+    ['envs/dev'],
+    ['envs/{dev,staging}/**'],
+    ['envs/*/web/*.yaml'],
+    ['envs/dev/web/deploy.yaml'],
+    ['envs/**', '!envs/prod'],
+    ['app[12]/**'],
+    ['app{1..2}/*.yaml'],
+    ['envs/dev/**', 'base/**'],
+    ['**/deploy.yaml'],
+  ];
+  for (const paths of inputs) {
+    const target = bumpTarget(paths, []);
+    const selected = tree.filter(pathMatcher(paths));
+    assert.ok(selected.length > 0, `${paths.join(', ')} selects something`);
+    for (const p of selected)
+      assert.ok(
+        target === '' || p.startsWith(`${target}/`),
+        `${p} (selected by ${paths.join(', ')}) under "${target}"`,
+      );
+  }
+  // A brace is one glob semantics everywhere: the key and the scope both read it as alternatives.
+  assert.equal(bumpTarget(['envs/{dev,staging}/**'], []), 'envs');
+  assert.ok(!globToRegExp('envs/{dev,staging}/**').test('envs/{dev,staging}/web/deploy.yaml'));
+  assert.equal(
+    changeBranch({ mode: 'bump', target: bumpTarget(['envs/dev/**', 'base/**'], []), images: ['ghcr.io/acme/web'] }),
+    'tether/bump/root/web',
+  );
+});
+
 test('status gate: patterns, latest per context, the newest qualifying commit', () => {
-  const m = contextMatcher(['tether/staging/*']);
+  const m = statusGate(['tether/staging/*']).matches;
   assert.equal(m('tether/staging/web'), true);
   assert.equal(m('tether/staging/web/x'), false);
   assert.equal(m('tether/prod/web'), false);
-  assert.equal(contextMatcher(['tether/**'])('tether/a/b'), true);
+  assert.equal(statusGate(['tether/**']).matches('tether/a/b'), true);
+  const staging = statusGate(['tether/staging/*']);
   // Newest first: the latest `pending` overrides an older `success` of the same context.
   assert.deepEqual(
     gateVerdict(
@@ -58,7 +103,7 @@ test('status gate: patterns, latest per context, the newest qualifying commit', 
         { context: 'tether/staging/web', state: 'pending' },
         { context: 'tether/staging/web', state: 'success' },
       ],
-      ['tether/staging/*'],
+      staging,
     ).ok,
     false,
   );
@@ -73,13 +118,13 @@ test('status gate: patterns, latest per context, the newest qualifying commit', 
       ],
     },
   ];
-  const picked = pickQualifying(commits, ['tether/staging/*']);
+  const picked = pickQualifying(commits, staging);
   assert.equal(picked.commit?.sha.slice(0, 2), 'c1');
-  const none = pickQualifying(commits.slice(0, 2), ['tether/staging/*']);
+  const none = pickQualifying(commits.slice(0, 2), staging);
   assert.equal(none.commit, undefined);
   assert.deepEqual('newest' in none && none.newest, { sha: commits[0]!.sha, summary: 'pending' });
-  assert.equal(pickQualifying(commits, [], { skip: 1 }).commit?.sha.slice(0, 2), 'c2');
-  assert.equal(gateVerdict([], ['tether/staging/*']).summary, 'no status');
+  assert.equal(pickQualifying(commits, statusGate([]), { skip: 1 }).commit?.sha.slice(0, 2), 'c2');
+  assert.equal(gateVerdict([], staging).summary, 'no status');
 });
 
 test('PR texts: title, table with run link, evidence, marker', () => {
@@ -114,4 +159,20 @@ test('PR texts: title, table with run link, evidence, marker', () => {
     defaultTitle({ mode: 'rollback', target: 'envs/staging', changes: [change({ new: 'ghcr.io/acme/web:0.9.0' })] }),
     'Roll back envs/staging: web 0.9.0',
   );
+});
+
+test('the PR body names the head its text describes, and describedHead reads it back', () => {
+  const head = 'ab'.repeat(20);
+  const body = prBody({
+    mode: 'bump',
+    target: 'envs/dev',
+    changes: [change()],
+    branch: 'tether/bump/envs-dev/web',
+    head,
+  });
+  assert.match(body, /<!-- tether:bump branch=tether\/bump\/envs-dev\/web head=(ab){20} -->$/);
+  assert.equal(describedHead(body), head);
+  assert.equal(describedHead('<!-- tether:bump branch=x -->'), undefined, 'a body from before heads were named');
+  assert.equal(describedHead(null), undefined);
+  assert.equal(describedHead(`text\n\n<!-- tether:bump head=${'c'.repeat(40)} -->`), 'c'.repeat(40));
 });

@@ -4,7 +4,7 @@
 import { isScalar, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import { TetherError } from './errors.ts';
 import { DEFAULT_MAX_FILE_BYTES, type FileText, type Skipped } from './file-text.ts';
-import { pathMatcher } from './glob.ts';
+import { type PathScope, pathMatcher } from './glob.ts';
 import { formatImageRef, type ImageRef, parseImageRef } from './image-ref.ts';
 import { type FieldSpec, findImageUses, type ImageUse, type ScalarSite } from './image-uses.ts';
 import {
@@ -52,10 +52,10 @@ export interface EditPlan {
 
 /** A semantic edit, independent of any file's bytes: re-plan it on a newer base and it means the same. */
 export interface EditRequest {
-  /** Full references, each with a tag and/or a digest: `ghcr.io/acme/web:1.2`, `nginx@sha256:…`. */
-  images: readonly string[];
-  /** Globs of files to consider (repository-relative); all YAML/JSON files when empty. */
-  paths?: readonly string[];
+  /** Full references, each with a tag and/or a digest (`ghcr.io/acme/web:1.2`, `nginx@sha256:…`), or already parsed. */
+  images: readonly string[] | ImageRequest;
+  /** Globs of files to consider (repository-relative), or already compiled; all YAML/JSON files when empty. */
+  paths?: readonly string[] | PathScope;
   /** Extra YAML paths that hold images, for values no rule recognises. */
   fields?: readonly FieldSpec[];
 }
@@ -77,6 +77,9 @@ export interface RequestedImage {
   input: string;
   ref: ImageRef;
 }
+
+/** Requested images keyed by normalized repository, as parseImageRequest returns them. */
+export type ImageRequest = ReadonlyMap<string, RequestedImage>;
 
 /**
  * Validates requested images: each must be a reference with a tag or digest, and one repository gets one version.
@@ -119,13 +122,13 @@ export interface ScannedFile {
  */
 export function scanFiles(
   files: readonly FileText[],
-  paths: readonly string[],
+  paths: readonly string[] | PathScope,
   fields: readonly FieldSpec[],
   options: Partial<PlanOptions>,
   visit: (scanned: ScannedFile) => void,
 ): Skipped[] {
   const opts = { ...defaultPlanOptions(), ...options };
-  const matches = pathMatcher(paths);
+  const matches = 'matches' in paths ? paths.matches : pathMatcher(paths);
   // Helm chart templates are Go templates, not YAML; a chart is a directory holding Chart.yaml.
   const chartDirs = new Set(
     files.filter((f) => /(^|\/)Chart\.ya?ml$/.test(f.path)).map((f) => f.path.replace(/\/?Chart\.ya?ml$/, '')),
@@ -185,7 +188,8 @@ export function planEdits(
   request: EditRequest,
   options: Partial<PlanOptions> = {},
 ): EditPlan {
-  const requested = parseImageRequest(request.images);
+  const images = request.images;
+  const requested = 'size' in images ? images : parseImageRequest(images);
   const plan: EditPlan = { edits: [], changes: [], skipped: [], unmatched: [] };
   const used = new Set<string>();
   const notes: Skipped[] = [];
