@@ -11,6 +11,7 @@ import {
   planEdits,
 } from '../../shared/src/plan-edits.ts';
 import { planPromotion } from '../../shared/src/promote.ts';
+import { isUnderPath, normalizeRepoPath } from '../../shared/src/repo-path.ts';
 import { bumpTarget, changeBranch } from './change-key.ts';
 import {
   closePr,
@@ -73,8 +74,8 @@ export interface ActionDeps {
 const author = { name: 'tether[bot]', email: 'tether[bot]@users.noreply.github.com' };
 
 function under(dir: string): (path: string) => boolean {
-  const d = dir.replace(/^\.?\/+|\/+$/g, '');
-  return (p) => d === '' || p === d || p.startsWith(`${d}/`);
+  const d = normalizeRepoPath(dir);
+  return (p) => isUnderPath(p, d);
 }
 
 /** A plan and how to make it again on a newer base (direct-push retries re-apply the semantic edit). */
@@ -85,6 +86,8 @@ interface Planned {
   target: string;
   from?: string;
   evidence?: Evidence;
+  /** The files a re-plan needs: read only these from a newer base. */
+  select: (path: string) => boolean;
   replan: (files: FileText[]) => EditPlan;
 }
 
@@ -107,6 +110,7 @@ async function planFor(
       plan,
       images,
       target: bumpTarget(inputs.paths, plan.changes),
+      select,
       replan: (files) => planEdits(files, request),
     };
   }
@@ -142,6 +146,7 @@ async function planFor(
       ...(server ? { commitUrl: `${server}/${repo.owner}/${repo.repo}/commit/${source.sha}` } : {}),
       statuses: picked.matched,
     },
+    select: under(to),
     replan: (files) =>
       planEdits(
         files.filter((f) => under(to)(f.path)),
@@ -244,7 +249,7 @@ export async function runAction(inputs: Inputs, deps: ActionDeps): Promise<Actio
         // Another writer moved the base: re-read it and apply the same semantic edit there.
         await sleep(200 * 2 ** attempt + Math.random() * 300);
         baseSha = await env.fetchBranch(base);
-        const read = await env.readFiles(baseSha);
+        const read = await env.readFiles(baseSha, planned.select);
         plan = planned.replan(read.files);
         deps.info(`${base} moved; re-applied the edit on ${baseSha.slice(0, 7)} (attempt ${attempt + 2})`);
         if (plan.edits.length === 0) return result({ retries: attempt + 1, changed: false });
