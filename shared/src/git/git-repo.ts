@@ -6,6 +6,7 @@ import nodeHttp from 'isomorphic-git/http/node';
 import { TetherError } from '../errors.ts';
 import { redact } from '../redact.ts';
 import { normalizeRepoPath } from '../repo-path.ts';
+import { PackReader } from './pack-reader.ts';
 import { snapshotFs } from './snapshot-fs.ts';
 
 /** Basic-auth credentials for a Git server (GitHub takes `x-access-token:<token>`). */
@@ -73,6 +74,8 @@ export class GitRepo {
    * re-loads and re-checks the packfile. Renewed after each fetch, since a fetch may add a packfile.
    */
   private cache: object = {};
+  /** The fetched packs, loaded on the first read after a fetch (see pack-reader.ts for why). */
+  private packs: Promise<PackReader> | undefined;
   private readonly fs: PromiseFsClient;
   private readonly http: HttpClient;
 
@@ -153,6 +156,7 @@ export class GitRepo {
       });
       if (!r.fetchHead) throw new TetherError('git', `${this.displayUrl}: ref '${ref}' not found`);
       this.cache = {};
+      this.packs = undefined;
       return r.fetchHead;
     } catch (err) {
       if (err instanceof TetherError) throw err;
@@ -244,8 +248,9 @@ export class GitRepo {
 
   /**
    * Reads the files of `commit` the filter accepts. Trees are walked first and the filter applied to paths, so only
-   * the blobs wanted are read; the reads go through a view of the store taken once (pack list, loose objects), which
-   * spares isomorphic-git's per-object directory listing, failed loose-object open and stat.
+   * the blobs wanted are read. Blobs come from the fetched packs with native zlib (pack-reader.ts); trees and anything
+   * not packed go through isomorphic-git over a view of the store taken once (pack list, loose objects), which spares
+   * its per-object directory listing, failed loose-object open and stat.
    */
   async readFiles(commit: string, filter: FileFilter = {}): Promise<ReadResult> {
     const fs = await snapshotFs(this.fs, this.gitdir);
@@ -254,13 +259,24 @@ export class GitRepo {
     if (root === undefined) throw new TetherError('git', `path '${under}' does not exist at ${commit.slice(0, 7)}`);
     const listed = await this.listTree(root, under, filter.select, fs);
     const result: ReadResult = { files: [], symlinks: [] };
+    if (!this.packs) {
+      this.packs = PackReader.open(this.fs, this.gitdir);
+      this.packs.catch(() => {
+        this.packs = undefined;
+      });
+    }
+    const packs = await this.packs;
     for (const f of listed) {
       if (f.mode === SYMLINK) {
         result.symlinks.push(f.path);
         continue;
       }
-      const { blob } = await git.readBlob({ fs, gitdir: this.gitdir, oid: f.oid, cache: this.cache });
-      result.files.push({ path: f.path, content: blob });
+      const packed = packs.read(f.oid);
+      if (packed && packed.type !== 'blob')
+        throw new TetherError('git', `${f.path}: object ${f.oid} is a ${packed.type}, not a file`);
+      const content =
+        packed?.content ?? (await git.readBlob({ fs, gitdir: this.gitdir, oid: f.oid, cache: this.cache })).blob;
+      result.files.push({ path: f.path, content });
     }
     return result;
   }
