@@ -35,10 +35,10 @@ function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** `pull-request-operation` values (DESIGN.md). */
+/** `pull-request-operation` values, as the Action reports them in its outputs. */
 export type PrOperation = 'created' | 'updated' | 'unchanged' | 'closed' | 'none';
 
-/** What a run did, as data: outputs, logs and the job summary are derived from it (STYLE.md #6). */
+/** What a run did, as data: outputs, logs and the job summary are derived from it. */
 export interface ActionResult {
   changed: boolean;
   changes: Change[];

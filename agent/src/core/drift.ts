@@ -1,4 +1,4 @@
-// Drift and diff (issue 6). Drift is decided the way fluxcd/pkg/ssa does (manager_apply.go `hasDrifted`): the
+// Drift and diff. Drift is decided the way fluxcd/pkg/ssa does (manager_apply.go `hasDrifted`): the
 // server-side dry-run apply result is compared with the live object, leaving out metadata the server maintains and
 // status. The diff renders both as YAML and diffs the lines, for `tether diff` and sync messages.
 import { stringify } from 'yaml';

@@ -1,4 +1,4 @@
-// Health of objects and apps (issue 6). The rules follow kstatus (sigs.k8s.io/cli-utils pkg/kstatus/status, files
+// Health of objects and apps. The rules follow kstatus (sigs.k8s.io/cli-utils pkg/kstatus/status, files
 // generic.go and core.go) so Tether agrees with Flux and kpt on when a rollout is done, and are stricter where
 // kstatus is lax for a deploy tool: kstatus calls a running Job and a Failed Pod Current and never looks at image
 // pull errors or load balancer ingress; Argo CD's health checks (gitops-engine pkg/health) treat them as Tether does.

@@ -7,7 +7,7 @@ import { TetherError } from '../../../shared/src/errors.ts';
 import { isRecord } from '../../../shared/src/is-record.ts';
 import type { FieldsV1, K8sObject, ManagedFieldsEntry } from './types.ts';
 
-/** The field manager Tether applies with (DESIGN.md). */
+/** The field manager Tether applies with: server-side apply records its fields under this name. */
 export const FIELD_MANAGER = 'tether';
 
 /**

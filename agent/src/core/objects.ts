@@ -1,9 +1,9 @@
-// Object identity helpers and validation of rendered manifests (issue 6). Pure: discovery is passed in as a function.
+// Object identity helpers and validation of rendered manifests. Pure: discovery is passed in as a function.
 import { TetherError } from '../../../shared/src/errors.ts';
 import { isRecord } from '../../../shared/src/is-record.ts';
 import type { IsNamespaced, K8sObject, ObjectRef, SourcedObject } from './types.ts';
 
-/** Annotations Tether honours on objects (DESIGN.md, "object annotations honoured"). */
+/** Annotations Tether honours on objects, its own and the aliases it reads from Argo CD, Helm and Flux. */
 export const TETHER_ANNOTATIONS = {
   prune: 'tether.dev/prune',
   syncWave: 'tether.dev/sync-wave',

@@ -1,5 +1,5 @@
-// The agent's HTTP server (issue 7): probes, Prometheus metrics, the GitHub push webhook, a small JSON API and the
-// status page. It sees the running agent only through `AgentView` (STYLE.md #4), so tests drive it with
+// The agent's HTTP server: probes, Prometheus metrics, the GitHub push webhook, a small JSON API and the
+// status page. It sees the running agent only through `AgentView`, so tests drive it with
 // `app.request()` and an in-memory view, and the runtime serves the same app with @hono/node-server.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { type Context, Hono } from 'hono';
