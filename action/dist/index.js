@@ -27798,14 +27798,14 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs4 = this.flowScalar(this.type);
+              const fs3 = this.flowScalar(this.type);
               if (atNextItem || it.value) {
-                map.items.push({ start, key: fs4, sep: [] });
+                map.items.push({ start, key: fs3, sep: [] });
                 this.onKeyLine = true;
               } else if (it.sep) {
-                this.stack.push(fs4);
+                this.stack.push(fs3);
               } else {
-                Object.assign(it, { key: fs4, sep: [] });
+                Object.assign(it, { key: fs3, sep: [] });
                 this.onKeyLine = true;
               }
               return;
@@ -27933,13 +27933,13 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs4 = this.flowScalar(this.type);
+              const fs3 = this.flowScalar(this.type);
               if (!it || it.value)
-                fc.items.push({ start: [], key: fs4, sep: [] });
+                fc.items.push({ start: [], key: fs3, sep: [] });
               else if (it.sep)
-                this.stack.push(fs4);
+                this.stack.push(fs3);
               else
-                Object.assign(it, { key: fs4, sep: [] });
+                Object.assign(it, { key: fs3, sep: [] });
               return;
             }
             case "flow-map-end":
@@ -38013,20 +38013,20 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
         stats: /* @__PURE__ */ new Map()
       };
     }
-    async function updateCachedIndexFile(fs4, filepath, cache) {
+    async function updateCachedIndexFile(fs3, filepath, cache) {
       const [stat2, rawIndexFile] = await Promise.all([
-        fs4.lstat(filepath),
-        fs4.read(filepath)
+        fs3.lstat(filepath),
+        fs3.read(filepath)
       ]);
       const index3 = await GitIndex.from(rawIndexFile);
       cache.map.set(filepath, index3);
       cache.stats.set(filepath, stat2);
     }
-    async function isIndexStale(fs4, filepath, cache) {
+    async function isIndexStale(fs3, filepath, cache) {
       const savedStats = cache.stats.get(filepath);
       if (savedStats === void 0) return true;
       if (savedStats === null) return false;
-      const currStats = await fs4.lstat(filepath);
+      const currStats = await fs3.lstat(filepath);
       if (currStats === null) return false;
       if (compareStats(savedStats, currStats)) return true;
       const saved = normalizeStats(savedStats);
@@ -38046,7 +38046,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @returns {Promise<any>} The result of the closure function.
        * @throws {UnmergedPathsError} If unmerged paths exist and `allowUnmerged` is `false`.
        */
-      static async acquire({ fs: fs4, gitdir, cache, allowUnmerged = true }, closure) {
+      static async acquire({ fs: fs3, gitdir, cache, allowUnmerged = true }, closure) {
         if (!cache[IndexCache]) {
           cache[IndexCache] = createCache();
         }
@@ -38055,8 +38055,8 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
         let unmergedPaths = [];
         await acquireLock(filepath, async () => {
           const theIndexCache = cache[IndexCache];
-          if (await isIndexStale(fs4, filepath, theIndexCache)) {
-            await updateCachedIndexFile(fs4, filepath, theIndexCache);
+          if (await isIndexStale(fs3, filepath, theIndexCache)) {
+            await updateCachedIndexFile(fs3, filepath, theIndexCache);
           }
           const index3 = theIndexCache.map.get(filepath);
           unmergedPaths = index3.unmergedPaths;
@@ -38065,8 +38065,8 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
           result = await closure(index3);
           if (index3._dirty) {
             const buffer = await index3.toObject();
-            await fs4.write(filepath, buffer);
-            theIndexCache.stats.set(filepath, await fs4.lstat(filepath));
+            await fs3.write(filepath, buffer);
+            theIndexCache.stats.set(filepath, await fs3.lstat(filepath));
             index3._dirty = false;
           }
         });
@@ -38141,9 +38141,9 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
       throw new InternalError(`Unexpected GitTree entry mode: ${mode.toString(8)}`);
     }
     var GitWalkerIndex = class {
-      constructor({ fs: fs4, gitdir, cache }) {
+      constructor({ fs: fs3, gitdir, cache }) {
         this.treePromise = GitIndexManager.acquire(
-          { fs: fs4, gitdir, cache },
+          { fs: fs3, gitdir, cache },
           async function(index3) {
             return flatFileListToDirectoryStructure(index3.entries);
           }
@@ -38234,8 +38234,8 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
     function STAGE() {
       const o = /* @__PURE__ */ Object.create(null);
       Object.defineProperty(o, GitWalkSymbol, {
-        value: function({ fs: fs4, gitdir, cache }) {
-          return new GitWalkerIndex({ fs: fs4, gitdir, cache });
+        value: function({ fs: fs3, gitdir, cache }) {
+          return new GitWalkerIndex({ fs: fs3, gitdir, cache });
         }
       });
       Object.freeze(o);
@@ -38788,8 +38788,8 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {string} opts.gitdir - The path to the `.git` directory.
        * @returns {Promise<GitConfig>} A `GitConfig` object representing the parsed configuration.
        */
-      static async get({ fs: fs4, gitdir }) {
-        const text = await fs4.read(`${gitdir}/config`, { encoding: "utf8" });
+      static async get({ fs: fs3, gitdir }) {
+        const text = await fs3.read(`${gitdir}/config`, { encoding: "utf8" });
         return GitConfig.from(text);
       }
       /**
@@ -38801,8 +38801,8 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {GitConfig} opts.config - The `GitConfig` object to save.
        * @returns {Promise<void>} Resolves when the configuration has been successfully saved.
        */
-      static async save({ fs: fs4, gitdir, config }) {
-        await fs4.write(`${gitdir}/config`, config.toString(), {
+      static async save({ fs: fs3, gitdir, config }) {
+        await fs3.write(`${gitdir}/config`, config.toString(), {
           encoding: "utf8"
         });
       }
@@ -38841,7 +38841,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @returns {Promise<Object>} - An object containing pruned refs.
        */
       static async updateRemoteRefs({
-        fs: fs4,
+        fs: fs3,
         gitdir,
         remote,
         refs,
@@ -38856,7 +38856,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
             throw new InvalidOidError(value);
           }
         }
-        const config = await GitConfigManager.get({ fs: fs4, gitdir });
+        const config = await GitConfigManager.get({ fs: fs3, gitdir });
         if (!refspecs) {
           refspecs = await config.getall(`remote.${remote}.fetch`);
           if (refspecs.length === 0) {
@@ -38889,18 +38889,18 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
         tagRefsToWrite.forEach(assertWritableRef);
         if (pruneTags) {
           const tags2 = await _GitRefManager.listRefs({
-            fs: fs4,
+            fs: fs3,
             gitdir,
             filepath: "refs/tags"
           });
           await _GitRefManager.deleteRefs({
-            fs: fs4,
+            fs: fs3,
             gitdir,
             refs: tags2.map((tag2) => `refs/tags/${tag2}`)
           });
         }
         for (const serverRef of tagRefsToWrite) {
-          if (!await _GitRefManager.exists({ fs: fs4, gitdir, ref: serverRef })) {
+          if (!await _GitRefManager.exists({ fs: fs3, gitdir, ref: serverRef })) {
             const oid = refs.get(serverRef);
             actualRefsToWrite.set(serverRef, oid);
           }
@@ -38916,7 +38916,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
         if (prune) {
           for (const filepath of refspec.localNamespaces()) {
             const refs2 = (await _GitRefManager.listRefs({
-              fs: fs4,
+              fs: fs3,
               gitdir,
               filepath
             })).map((file) => `${filepath}/${file}`);
@@ -38927,13 +38927,13 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
             }
           }
           if (pruned.length > 0) {
-            await _GitRefManager.deleteRefs({ fs: fs4, gitdir, refs: pruned });
+            await _GitRefManager.deleteRefs({ fs: fs3, gitdir, refs: pruned });
           }
         }
         for (const [key2, value] of actualRefsToWrite) {
           await acquireLock(
             key2,
-            async () => fs4.write(join2(gitdir, key2), `${value.trim()}
+            async () => fs3.write(join2(gitdir, key2), `${value.trim()}
 `, "utf8")
           );
         }
@@ -38950,14 +38950,14 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @returns {Promise<void>}
        */
       // TODO: make this less crude?
-      static async writeRef({ fs: fs4, gitdir, ref: ref2, value }) {
+      static async writeRef({ fs: fs3, gitdir, ref: ref2, value }) {
         assertWritableRef(ref2);
         if (!value.match(/[0-9a-f]{40}/)) {
           throw new InvalidOidError(value);
         }
         await acquireLock(
           ref2,
-          async () => fs4.write(join2(gitdir, ref2), `${value.trim()}
+          async () => fs3.write(join2(gitdir, ref2), `${value.trim()}
 `, "utf8")
         );
       }
@@ -38971,11 +38971,11 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {string} args.value - The target ref.
        * @returns {Promise<void>}
        */
-      static async writeSymbolicRef({ fs: fs4, gitdir, ref: ref2, value }) {
+      static async writeSymbolicRef({ fs: fs3, gitdir, ref: ref2, value }) {
         assertWritableRef(ref2);
         await acquireLock(
           ref2,
-          async () => fs4.write(join2(gitdir, ref2), `ref: ${value.trim()}
+          async () => fs3.write(join2(gitdir, ref2), `ref: ${value.trim()}
 `, "utf8")
         );
       }
@@ -38988,8 +38988,8 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {string} args.ref - The ref to delete.
        * @returns {Promise<void>}
        */
-      static async deleteRef({ fs: fs4, gitdir, ref: ref2 }) {
-        return _GitRefManager.deleteRefs({ fs: fs4, gitdir, refs: [ref2] });
+      static async deleteRef({ fs: fs3, gitdir, ref: ref2 }) {
+        return _GitRefManager.deleteRefs({ fs: fs3, gitdir, refs: [ref2] });
       }
       /**
        * Deletes multiple refs.
@@ -39000,12 +39000,12 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {string[]} args.refs - The refs to delete.
        * @returns {Promise<void>}
        */
-      static async deleteRefs({ fs: fs4, gitdir, refs }) {
+      static async deleteRefs({ fs: fs3, gitdir, refs }) {
         refs.forEach(assertWritableRef);
-        await Promise.all(refs.map((ref2) => fs4.rm(join2(gitdir, ref2))));
+        await Promise.all(refs.map((ref2) => fs3.rm(join2(gitdir, ref2))));
         let text = await acquireLock(
           "packed-refs",
-          async () => fs4.read(`${gitdir}/packed-refs`, { encoding: "utf8" })
+          async () => fs3.read(`${gitdir}/packed-refs`, { encoding: "utf8" })
         );
         const packed = GitPackedRefs.from(text);
         const beforeSize = packed.refs.size;
@@ -39018,7 +39018,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
           text = packed.toString();
           await acquireLock(
             "packed-refs",
-            async () => fs4.write(`${gitdir}/packed-refs`, text, { encoding: "utf8" })
+            async () => fs3.write(`${gitdir}/packed-refs`, text, { encoding: "utf8" })
           );
         }
       }
@@ -39033,7 +39033,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @returns {Promise<string>} - The resolved object ID.
        */
       static async resolve({
-        fs: fs4,
+        fs: fs3,
         gitdir,
         ref: ref2,
         depth = void 0,
@@ -39047,17 +39047,17 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
         }
         if (ref2.startsWith("ref: ")) {
           ref2 = ref2.slice("ref: ".length);
-          return _GitRefManager.resolve({ fs: fs4, gitdir, ref: ref2, depth, visited });
+          return _GitRefManager.resolve({ fs: fs3, gitdir, ref: ref2, depth, visited });
         }
         if (ref2.length === 40 && /[0-9a-f]{40}/.test(ref2)) {
           return ref2;
         }
-        const packedMap = await _GitRefManager.packedRefs({ fs: fs4, gitdir });
+        const packedMap = await _GitRefManager.packedRefs({ fs: fs3, gitdir });
         const allpaths = refpaths(ref2).filter((p) => !GIT_FILES.includes(p));
         for (const ref3 of allpaths) {
           const sha = await acquireLock(
             ref3,
-            async () => await fs4.read(`${gitdir}/${ref3}`, { encoding: "utf8" }) || packedMap.get(ref3)
+            async () => await fs3.read(`${gitdir}/${ref3}`, { encoding: "utf8" }) || packedMap.get(ref3)
           );
           if (sha) {
             if (visited.has(ref3)) {
@@ -39067,7 +39067,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
             }
             visited.add(ref3);
             return _GitRefManager.resolve({
-              fs: fs4,
+              fs: fs3,
               gitdir,
               ref: sha.trim(),
               depth,
@@ -39092,11 +39092,11 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {string} args.ref - The ref to check.
        * @returns {Promise<boolean>} - True if the ref names an unborn branch.
        */
-      static async isUnbornBranch({ fs: fs4, gitdir, ref: ref2 }) {
+      static async isUnbornBranch({ fs: fs3, gitdir, ref: ref2 }) {
         let target;
         try {
           target = await _GitRefManager.resolve({
-            fs: fs4,
+            fs: fs3,
             gitdir,
             ref: "HEAD",
             depth: 2
@@ -39117,9 +39117,9 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {string} args.ref - The ref to check.
        * @returns {Promise<boolean>} - True if the ref exists, false otherwise.
        */
-      static async exists({ fs: fs4, gitdir, ref: ref2 }) {
+      static async exists({ fs: fs3, gitdir, ref: ref2 }) {
         try {
-          await _GitRefManager.expand({ fs: fs4, gitdir, ref: ref2 });
+          await _GitRefManager.expand({ fs: fs3, gitdir, ref: ref2 });
           return true;
         } catch (err) {
           if (err instanceof NotFoundError) return false;
@@ -39135,16 +39135,16 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {string} args.ref - The ref to expand.
        * @returns {Promise<string>} - The full ref name.
        */
-      static async expand({ fs: fs4, gitdir, ref: ref2 }) {
+      static async expand({ fs: fs3, gitdir, ref: ref2 }) {
         if (ref2.length === 40 && /[0-9a-f]{40}/.test(ref2)) {
           return ref2;
         }
-        const packedMap = await _GitRefManager.packedRefs({ fs: fs4, gitdir });
+        const packedMap = await _GitRefManager.packedRefs({ fs: fs3, gitdir });
         const allpaths = refpaths(ref2).filter((p) => !GIT_FILES.includes(p));
         for (const ref3 of allpaths) {
           const refExists = await acquireLock(
             ref3,
-            async () => fs4.exists(`${gitdir}/${ref3}`)
+            async () => fs3.exists(`${gitdir}/${ref3}`)
           );
           if (refExists) return ref3;
           if (packedMap.has(ref3)) return ref3;
@@ -39212,10 +39212,10 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {string} [args.gitdir=join(dir, '.git')] - [required] The [git directory](dir-vs-gitdir.md) path
        * @returns {Promise<Map<string, string>>} - A map of packed refs.
        */
-      static async packedRefs({ fs: fs4, gitdir }) {
+      static async packedRefs({ fs: fs3, gitdir }) {
         const text = await acquireLock(
           "packed-refs",
-          async () => fs4.read(`${gitdir}/packed-refs`, { encoding: "utf8" })
+          async () => fs3.read(`${gitdir}/packed-refs`, { encoding: "utf8" })
         );
         const packed = GitPackedRefs.from(text);
         return packed.refs;
@@ -39229,11 +39229,11 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {string} args.filepath - The filepath prefix to match.
        * @returns {Promise<string[]>} - A sorted list of refs.
        */
-      static async listRefs({ fs: fs4, gitdir, filepath }) {
-        const packedMap = await _GitRefManager.packedRefs({ fs: fs4, gitdir });
+      static async listRefs({ fs: fs3, gitdir, filepath }) {
+        const packedMap = await _GitRefManager.packedRefs({ fs: fs3, gitdir });
         let files = null;
         try {
-          files = await fs4.readdirDeep(`${gitdir}/${filepath}`);
+          files = await fs3.readdirDeep(`${gitdir}/${filepath}`);
           files = files.map((x) => x.replace(`${gitdir}/${filepath}/`, ""));
         } catch (err) {
           files = [];
@@ -39258,15 +39258,15 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {string} [args.remote] - The remote to filter branches by.
        * @returns {Promise<string[]>} - A list of branch names.
        */
-      static async listBranches({ fs: fs4, gitdir, remote }) {
+      static async listBranches({ fs: fs3, gitdir, remote }) {
         if (remote) {
           return _GitRefManager.listRefs({
-            fs: fs4,
+            fs: fs3,
             gitdir,
             filepath: `refs/remotes/${remote}`
           });
         } else {
-          return _GitRefManager.listRefs({ fs: fs4, gitdir, filepath: `refs/heads` });
+          return _GitRefManager.listRefs({ fs: fs3, gitdir, filepath: `refs/heads` });
         }
       }
       /**
@@ -39277,9 +39277,9 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        * @param {string} [args.gitdir=join(dir, '.git')] - [required] The [git directory](dir-vs-gitdir.md) path
        * @returns {Promise<string[]>} - A list of tag names.
        */
-      static async listTags({ fs: fs4, gitdir }) {
+      static async listTags({ fs: fs3, gitdir }) {
         const tags = await _GitRefManager.listRefs({
-          fs: fs4,
+          fs: fs3,
           gitdir,
           filepath: `refs/tags`
         });
@@ -39450,15 +39450,15 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
         };
       }
     };
-    async function readObjectLoose({ fs: fs4, gitdir, oid }) {
+    async function readObjectLoose({ fs: fs3, gitdir, oid }) {
       const source = `objects/${oid.slice(0, 2)}/${oid.slice(2)}`;
-      const file = await fs4.read(`${gitdir}/${source}`);
+      const file = await fs3.read(`${gitdir}/${source}`);
       if (!file) {
         return null;
       }
       return { object: file, format: "deflated", source };
     }
-    function applyDelta(delta, source) {
+    function applyDelta2(delta, source) {
       const reader = new BufferCursor(delta);
       const sourceSize = readVarIntLE(reader);
       if (sourceSize !== source.byteLength) {
@@ -39845,7 +39845,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
       try {
         return {
           type: base.type,
-          object: Buffer.from(applyDelta(object, base.object))
+          object: Buffer.from(applyDelta2(object, base.object))
         };
       } catch (err) {
         if (err instanceof InternalError || err instanceof RangeError) return null;
@@ -40115,7 +40115,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
           );
         }
         if (base) {
-          object = Buffer.from(applyDelta(object, base));
+          object = Buffer.from(applyDelta2(object, base));
         }
         if (this.readDepth > 3) {
           this.offsetCache[start] = { type, object };
@@ -40125,17 +40125,17 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
     };
     var PackfileCache = /* @__PURE__ */ Symbol("PackfileCache");
     async function loadPackIndex({
-      fs: fs4,
+      fs: fs3,
       filename,
       getExternalRefDelta,
       emitter,
       emitterPrefix
     }) {
-      const idx = await fs4.read(filename);
+      const idx = await fs3.read(filename);
       return GitPackIndex.fromIdx({ idx, getExternalRefDelta });
     }
     function readPackIndex({
-      fs: fs4,
+      fs: fs3,
       cache,
       filename,
       getExternalRefDelta,
@@ -40146,7 +40146,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
       let p = cache[PackfileCache].get(filename);
       if (!p) {
         p = loadPackIndex({
-          fs: fs4,
+          fs: fs3,
           filename,
           getExternalRefDelta,
           emitter,
@@ -40170,19 +40170,19 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
       return hash.digest("hex");
     }
     async function readObjectPacked({
-      fs: fs4,
+      fs: fs3,
       cache,
       gitdir,
       oid,
       format = "content",
       getExternalRefDelta
     }) {
-      let list2 = await fs4.readdir(join2(gitdir, "objects/pack"));
+      let list2 = await fs3.readdir(join2(gitdir, "objects/pack"));
       list2 = list2.filter((x) => x.endsWith(".idx"));
       for (const filename of list2) {
         const indexFile = `${gitdir}/objects/pack/${filename}`;
         const p = await readPackIndex({
-          fs: fs4,
+          fs: fs3,
           cache,
           filename: indexFile,
           getExternalRefDelta
@@ -40191,7 +40191,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
         if (p.offsets.has(oid)) {
           const packFile = indexFile.replace(/idx$/, "pack");
           if (!p.pack) {
-            const read = fs4.read(packFile);
+            const read = fs3.read(packFile);
             p.pack = read;
             read.catch(() => {
               if (p.pack === read) p.pack = null;
@@ -40235,7 +40235,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
       }
     }
     async function _readObject({
-      fs: fs4,
+      fs: fs3,
       cache,
       gitdir,
       oid,
@@ -40244,17 +40244,17 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
       if (!["deflated", "wrapped", "content"].includes(format)) {
         throw new InternalError(`invalid requested format "${format}"`);
       }
-      const getExternalRefDelta = (oid2) => _readObject({ fs: fs4, cache, gitdir, oid: oid2 });
+      const getExternalRefDelta = (oid2) => _readObject({ fs: fs3, cache, gitdir, oid: oid2 });
       let result;
       if (oid === "4b825dc642cb6eb9a060e54bf8d69288fbee4904") {
         result = { format: "wrapped", object: Buffer.from(`tree 0\0`) };
       }
       if (!result) {
-        result = await readObjectLoose({ fs: fs4, gitdir, oid });
+        result = await readObjectLoose({ fs: fs3, gitdir, oid });
       }
       if (!result) {
         result = await readObjectPacked({
-          fs: fs4,
+          fs: fs3,
           cache,
           gitdir,
           oid,
@@ -40984,18 +40984,18 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         return _GitCommit.from(signedCommit);
       }
     };
-    async function resolveTree({ fs: fs4, cache, gitdir, oid }) {
+    async function resolveTree({ fs: fs3, cache, gitdir, oid }) {
       if (oid === "4b825dc642cb6eb9a060e54bf8d69288fbee4904") {
         return { tree: GitTree.from([]), oid };
       }
-      const { type, object } = await _readObject({ fs: fs4, cache, gitdir, oid });
+      const { type, object } = await _readObject({ fs: fs3, cache, gitdir, oid });
       if (type === "tag") {
         oid = GitAnnotatedTag.from(object).parse().object;
-        return resolveTree({ fs: fs4, cache, gitdir, oid });
+        return resolveTree({ fs: fs3, cache, gitdir, oid });
       }
       if (type === "commit") {
         oid = GitCommit.from(object).parse().tree;
-        return resolveTree({ fs: fs4, cache, gitdir, oid });
+        return resolveTree({ fs: fs3, cache, gitdir, oid });
       }
       if (type !== "tree") {
         throw new ObjectTypeError(oid, type, "tree");
@@ -41003,23 +41003,23 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return { tree: GitTree.from(object), oid };
     }
     var GitWalkerRepo = class {
-      constructor({ fs: fs4, gitdir, ref: ref2, cache }) {
-        this.fs = fs4;
+      constructor({ fs: fs3, gitdir, ref: ref2, cache }) {
+        this.fs = fs3;
         this.cache = cache;
         this.gitdir = gitdir;
         this.mapPromise = (async () => {
           const map = /* @__PURE__ */ new Map();
           let oid;
           try {
-            oid = await GitRefManager.resolve({ fs: fs4, gitdir, ref: ref2 });
+            oid = await GitRefManager.resolve({ fs: fs3, gitdir, ref: ref2 });
           } catch (e) {
-            if (e instanceof NotFoundError && await GitRefManager.isUnbornBranch({ fs: fs4, gitdir, ref: ref2 })) {
+            if (e instanceof NotFoundError && await GitRefManager.isUnbornBranch({ fs: fs3, gitdir, ref: ref2 })) {
               oid = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
             } else {
               throw e;
             }
           }
-          const tree = await resolveTree({ fs: fs4, cache: this.cache, gitdir, oid });
+          const tree = await resolveTree({ fs: fs3, cache: this.cache, gitdir, oid });
           tree.type = "tree";
           tree.mode = "40000";
           map.set(".", tree);
@@ -41054,7 +41054,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
       async readdir(entry) {
         const filepath = entry._fullpath;
-        const { fs: fs4, cache, gitdir } = this;
+        const { fs: fs3, cache, gitdir } = this;
         const map = await this.mapPromise;
         const obj = map.get(filepath);
         if (!obj) throw new Error(`No obj for ${filepath}`);
@@ -41063,7 +41063,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         if (obj.type !== "tree") {
           return null;
         }
-        const { type, object } = await _readObject({ fs: fs4, cache, gitdir, oid });
+        const { type, object } = await _readObject({ fs: fs3, cache, gitdir, oid });
         if (type !== obj.type) {
           throw new ObjectTypeError(oid, type, obj.type);
         }
@@ -41094,10 +41094,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       async content(entry) {
         if (entry._content === false) {
           const map = await this.mapPromise;
-          const { fs: fs4, cache, gitdir } = this;
+          const { fs: fs3, cache, gitdir } = this;
           const obj = map.get(entry._fullpath);
           const oid = obj.oid;
-          const { type, object } = await _readObject({ fs: fs4, cache, gitdir, oid });
+          const { type, object } = await _readObject({ fs: fs3, cache, gitdir, oid });
           if (type !== "blob") {
             entry._content = void 0;
           } else {
@@ -41118,16 +41118,16 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     function TREE({ ref: ref2 = "HEAD" } = {}) {
       const o = /* @__PURE__ */ Object.create(null);
       Object.defineProperty(o, GitWalkSymbol, {
-        value: function({ fs: fs4, gitdir, cache }) {
-          return new GitWalkerRepo({ fs: fs4, gitdir, ref: ref2, cache });
+        value: function({ fs: fs3, gitdir, cache }) {
+          return new GitWalkerRepo({ fs: fs3, gitdir, ref: ref2, cache });
         }
       });
       Object.freeze(o);
       return o;
     }
     var GitWalkerFs = class {
-      constructor({ fs: fs4, dir, gitdir, cache, refresh = true }) {
-        this.fs = fs4;
+      constructor({ fs: fs3, dir, gitdir, cache, refresh = true }) {
+        this.fs = fs3;
         this.cache = cache;
         this.dir = dir;
         this.gitdir = gitdir;
@@ -41165,8 +41165,8 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       async readdir(entry) {
         if (await entry.type() !== "tree") return null;
         const filepath = entry._fullpath;
-        const { fs: fs4, dir } = this;
-        const names = await fs4.readdir(join2(dir, filepath));
+        const { fs: fs3, dir } = this;
+        const names = await fs3.readdir(join2(dir, filepath));
         if (names === null) return null;
         return names.map((name) => join2(filepath, name));
       }
@@ -41184,8 +41184,8 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
       async stat(entry) {
         if (entry._stat === false) {
-          const { fs: fs4, dir } = this;
-          let stat2 = await fs4.lstat(`${dir}/${entry._fullpath}`);
+          const { fs: fs3, dir } = this;
+          let stat2 = await fs3.lstat(`${dir}/${entry._fullpath}`);
           if (!stat2) {
             throw new Error(
               `ENOENT: no such file or directory, lstat '${entry._fullpath}'`
@@ -41207,17 +41207,17 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
       async content(entry) {
         if (entry._content === false) {
-          const { fs: fs4, dir, gitdir } = this;
+          const { fs: fs3, dir, gitdir } = this;
           if (await entry.type() === "tree") {
             entry._content = void 0;
           } else {
             let content;
             if (await entry.mode() >> 12 === 10) {
-              content = await fs4.readlink(`${dir}/${entry._fullpath}`);
+              content = await fs3.readlink(`${dir}/${entry._fullpath}`);
             } else {
-              const config = await this._getGitConfig(fs4, gitdir);
+              const config = await this._getGitConfig(fs3, gitdir);
               const autocrlf = await config.get("core.autocrlf");
-              content = await fs4.read(`${dir}/${entry._fullpath}`, { autocrlf });
+              content = await fs3.read(`${dir}/${entry._fullpath}`, { autocrlf });
             }
             entry._actualSize = content.length;
             if (entry._stat && entry._stat.size === -1) {
@@ -41231,14 +41231,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       async oid(entry) {
         if (entry._oid === false) {
           const self2 = this;
-          const { fs: fs4, gitdir, cache } = this;
+          const { fs: fs3, gitdir, cache } = this;
           let oid;
           await GitIndexManager.acquire(
-            { fs: fs4, gitdir, cache },
+            { fs: fs3, gitdir, cache },
             async function(index3) {
               const stage = index3.entriesMap.get(entry._fullpath);
               const stats = await entry.stat();
-              const config = await self2._getGitConfig(fs4, gitdir);
+              const config = await self2._getGitConfig(fs3, gitdir);
               const filemode = await config.get("core.filemode");
               const trustino = typeof process !== "undefined" ? !(process.platform === "win32") : true;
               if (!stage || compareStats(stats, stage, filemode, trustino)) {
@@ -41278,30 +41278,30 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
        * writes a refresh right away instead of queueing it.
        */
       async flush() {
-        const { fs: fs4, gitdir, cache, refreshQueue } = this;
+        const { fs: fs3, gitdir, cache, refreshQueue } = this;
         this.refreshQueue = [];
         this.flushed = true;
         if (refreshQueue.length === 0) return;
-        await GitIndexManager.acquire({ fs: fs4, gitdir, cache }, async (index3) => {
+        await GitIndexManager.acquire({ fs: fs3, gitdir, cache }, async (index3) => {
           for (const { filepath, stage, stats, oid } of refreshQueue) {
             if (index3.entriesMap.get(filepath) !== stage) continue;
             index3.insert({ filepath, stats, oid });
           }
         });
       }
-      async _getGitConfig(fs4, gitdir) {
+      async _getGitConfig(fs3, gitdir) {
         if (this.config) {
           return this.config;
         }
-        this.config = await GitConfigManager.get({ fs: fs4, gitdir });
+        this.config = await GitConfigManager.get({ fs: fs3, gitdir });
         return this.config;
       }
     };
     function WORKDIR({ refresh = true } = {}) {
       const o = /* @__PURE__ */ Object.create(null);
       Object.defineProperty(o, GitWalkSymbol, {
-        value: function({ fs: fs4, dir, gitdir, cache }) {
-          return new GitWalkerFs({ fs: fs4, dir, gitdir, cache, refresh });
+        value: function({ fs: fs3, dir, gitdir, cache }) {
+          return new GitWalkerFs({ fs: fs3, dir, gitdir, cache, refresh });
         }
       });
       Object.freeze(o);
@@ -41360,7 +41360,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function _walk({
-      fs: fs4,
+      fs: fs3,
       cache,
       dir,
       gitdir,
@@ -41377,7 +41377,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       iterate = (walk2, children) => Promise.all([...children].map(walk2))
     }) {
       const walkers = trees.map(
-        (proxy) => proxy[GitWalkSymbol]({ fs: fs4, dir, gitdir, cache })
+        (proxy) => proxy[GitWalkSymbol]({ fs: fs3, dir, gitdir, cache })
       );
       const root = new Array(walkers.length).fill(".");
       const range = arrayRange(0, walkers.length);
@@ -41441,22 +41441,22 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         }
       }
     }
-    async function rmRecursive(fs4, filepath) {
-      const entries = await fs4.readdir(filepath);
+    async function rmRecursive(fs3, filepath) {
+      const entries = await fs3.readdir(filepath);
       if (entries == null) {
-        await fs4.rm(filepath);
+        await fs3.rm(filepath);
       } else if (entries.length) {
         await Promise.all(
           entries.map((entry) => {
             const subpath = join2(filepath, entry);
-            return fs4.lstat(subpath).then((stat2) => {
+            return fs3.lstat(subpath).then((stat2) => {
               if (!stat2) return;
-              return stat2.isDirectory() ? rmRecursive(fs4, subpath) : fs4.rm(subpath);
+              return stat2.isDirectory() ? rmRecursive(fs3, subpath) : fs3.rm(subpath);
             });
           })
-        ).then(() => fs4.rmdir(filepath));
+        ).then(() => fs3.rmdir(filepath));
       } else {
-        await fs4.rmdir(filepath);
+        await fs3.rmdir(filepath);
       }
     }
     function isPromiseLike(obj) {
@@ -41473,7 +41473,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       if (typeof code !== "string") return false;
       return code === "ENOENT" || code === "ENOTDIR" || code.includes("ENS");
     }
-    function isPromiseFs(fs4) {
+    function isPromiseFs(fs3) {
       const test = (targetFs) => {
         try {
           return targetFs.readFile().catch((e) => e);
@@ -41481,7 +41481,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           return e;
         }
       };
-      return isPromiseLike(test(fs4));
+      return isPromiseLike(test(fs3));
     }
     var commands = [
       "readFile",
@@ -41495,25 +41495,25 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       "readlink",
       "symlink"
     ];
-    function bindFs(target, fs4) {
-      if (isPromiseFs(fs4)) {
+    function bindFs(target, fs3) {
+      if (isPromiseFs(fs3)) {
         for (const command of commands) {
-          target[`_${command}`] = fs4[command].bind(fs4);
+          target[`_${command}`] = fs3[command].bind(fs3);
         }
       } else {
         for (const command of commands) {
-          target[`_${command}`] = pify(fs4[command].bind(fs4));
+          target[`_${command}`] = pify(fs3[command].bind(fs3));
         }
       }
-      if (isPromiseFs(fs4)) {
-        if (fs4.cp) target._cp = fs4.cp.bind(fs4);
-        if (fs4.rm) target._rm = fs4.rm.bind(fs4);
-        else if (fs4.rmdir.length > 1) target._rm = fs4.rmdir.bind(fs4);
+      if (isPromiseFs(fs3)) {
+        if (fs3.cp) target._cp = fs3.cp.bind(fs3);
+        if (fs3.rm) target._rm = fs3.rm.bind(fs3);
+        else if (fs3.rmdir.length > 1) target._rm = fs3.rmdir.bind(fs3);
         else target._rm = rmRecursive.bind(null, target);
       } else {
-        if (fs4.cp) target._cp = pify(fs4.cp.bind(fs4));
-        if (fs4.rm) target._rm = pify(fs4.rm.bind(fs4));
-        else if (fs4.rmdir.length > 2) target._rm = pify(fs4.rmdir.bind(fs4));
+        if (fs3.cp) target._cp = pify(fs3.cp.bind(fs3));
+        if (fs3.rm) target._rm = pify(fs3.rm.bind(fs3));
+        else if (fs3.rmdir.length > 2) target._rm = pify(fs3.rmdir.bind(fs3));
         else target._rm = rmRecursive.bind(null, target);
       }
     }
@@ -41523,15 +41523,15 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
        *
        * @param {Object} fs - A file system implementation to wrap.
        */
-      constructor(fs4) {
-        if (typeof fs4._original_unwrapped_fs !== "undefined") return fs4;
-        const promises3 = Object.getOwnPropertyDescriptor(fs4, "promises");
+      constructor(fs3) {
+        if (typeof fs3._original_unwrapped_fs !== "undefined") return fs3;
+        const promises3 = Object.getOwnPropertyDescriptor(fs3, "promises");
         if (promises3 && promises3.enumerable) {
-          bindFs(this, fs4.promises);
+          bindFs(this, fs3.promises);
         } else {
-          bindFs(this, fs4);
+          bindFs(this, fs3);
         }
-        this._original_unwrapped_fs = fs4;
+        this._original_unwrapped_fs = fs3;
       }
       /**
        * Return true if a file exists, false if it doesn't exist.
@@ -41775,18 +41775,18 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         assertParameter("fs", _fs);
         assertParameter("dir", dir);
         assertParameter("gitdir", gitdir);
-        const fs4 = new FileSystem(_fs);
+        const fs3 = new FileSystem(_fs);
         const trees = [TREE({ ref: commit2 }), WORKDIR(), STAGE()];
         let unmergedPaths = [];
-        const updatedGitdir = await discoverGitdir({ fsp: fs4, dotgit: gitdir });
+        const updatedGitdir = await discoverGitdir({ fsp: fs3, dotgit: gitdir });
         await GitIndexManager.acquire(
-          { fs: fs4, gitdir: updatedGitdir, cache },
+          { fs: fs3, gitdir: updatedGitdir, cache },
           async function(index3) {
             unmergedPaths = index3.unmergedPaths;
           }
         );
         const results = await _walk({
-          fs: fs4,
+          fs: fs3,
           cache,
           dir,
           gitdir: updatedGitdir,
@@ -41809,18 +41809,18 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           }
         });
         await GitIndexManager.acquire(
-          { fs: fs4, gitdir: updatedGitdir, cache },
+          { fs: fs3, gitdir: updatedGitdir, cache },
           async function(index3) {
             for (const entry of results) {
               if (entry === false) continue;
               if (!entry) {
-                await fs4.rmdir(`${dir}/${entry.path}`, { recursive: true });
+                await fs3.rmdir(`${dir}/${entry.path}`, { recursive: true });
                 index3.delete({ filepath: entry.path });
                 continue;
               }
               if (entry.type === "blob") {
                 const content = new TextDecoder().decode(entry.content);
-                await fs4.write(`${dir}/${entry.path}`, content, {
+                await fs3.write(`${dir}/${entry.path}`, content, {
                   mode: entry.mode
                 });
                 index3.insert({
@@ -41848,13 +41848,13 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
        * @param {string} args.filepath - The path of the file to check.
        * @returns {Promise<boolean>} - `true` if the file is ignored, `false` otherwise.
        */
-      static async isIgnored({ fs: fs4, dir, gitdir = join2(dir, ".git"), filepath }) {
+      static async isIgnored({ fs: fs3, dir, gitdir = join2(dir, ".git"), filepath }) {
         if (basename(filepath) === ".git") return true;
         if (filepath === ".") return false;
         let excludes = "";
         const excludesFile = join2(gitdir, "info", "exclude");
-        if (await fs4.exists(excludesFile)) {
-          excludes = await fs4.read(excludesFile, "utf8");
+        if (await fs3.exists(excludesFile)) {
+          excludes = await fs3.read(excludesFile, "utf8");
         }
         const pairs = [
           {
@@ -41873,7 +41873,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         }
         let ignoredStatus = false;
         for (const [index3, p] of pairs.entries()) {
-          const file = await fs4.read(p.gitignore, "utf8");
+          const file = await fs3.read(p.gitignore, "utf8");
           const ign = ignore();
           if (index3 === 0) ign.add(excludes);
           ign.add(file);
@@ -41888,7 +41888,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         return ignoredStatus;
       }
     };
-    async function writeObjectLoose({ fs: fs4, gitdir, object, format, oid }) {
+    async function writeObjectLoose({ fs: fs3, gitdir, object, format, oid }) {
       if (format !== "deflated") {
         throw new InternalError(
           "GitObjectStoreLoose expects objects to write to be in deflated format"
@@ -41896,7 +41896,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
       const source = `objects/${oid.slice(0, 2)}/${oid.slice(2)}`;
       const filepath = `${gitdir}/${source}`;
-      if (!await fs4.exists(filepath)) await fs4.write(filepath, object);
+      if (!await fs3.exists(filepath)) await fs3.write(filepath, object);
     }
     var supportsCompressionStream = null;
     async function deflate(buffer) {
@@ -41922,7 +41922,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function _writeObject({
-      fs: fs4,
+      fs: fs3,
       gitdir,
       type,
       object,
@@ -41938,7 +41938,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         object = Buffer.from(await deflate(object));
       }
       if (!dryRun) {
-        await writeObjectLoose({ fs: fs4, gitdir, object, format: "deflated", oid });
+        await writeObjectLoose({ fs: fs3, gitdir, object, format: "deflated", oid });
       }
       return oid;
     }
@@ -41961,17 +41961,17 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         assertParameter("dir", dir);
         assertParameter("gitdir", gitdir);
         assertParameter("filepath", filepath);
-        const fs4 = new FileSystem(_fs);
-        const updatedGitdir = await discoverGitdir({ fsp: fs4, dotgit: gitdir });
+        const fs3 = new FileSystem(_fs);
+        const updatedGitdir = await discoverGitdir({ fsp: fs3, dotgit: gitdir });
         await GitIndexManager.acquire(
-          { fs: fs4, gitdir: updatedGitdir, cache },
+          { fs: fs3, gitdir: updatedGitdir, cache },
           async (index3) => {
-            const config = await GitConfigManager.get({ fs: fs4, gitdir: updatedGitdir });
+            const config = await GitConfigManager.get({ fs: fs3, gitdir: updatedGitdir });
             const autocrlf = await config.get("core.autocrlf");
             return addToIndex({
               dir,
               gitdir: updatedGitdir,
-              fs: fs4,
+              fs: fs3,
               filepath,
               index: index3,
               force,
@@ -41996,7 +41996,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function addToIndex({
       dir,
       gitdir,
-      fs: fs4,
+      fs: fs3,
       filepath,
       index: index3,
       force,
@@ -42007,23 +42007,23 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       const promises3 = filepath.map(async (currentFilepath) => {
         if (!force && !isTracked(index3, currentFilepath)) {
           const ignored = await GitIgnoreManager.isIgnored({
-            fs: fs4,
+            fs: fs3,
             dir,
             gitdir,
             filepath: currentFilepath
           });
           if (ignored) return;
         }
-        const stats = await fs4.lstat(join2(dir, currentFilepath));
+        const stats = await fs3.lstat(join2(dir, currentFilepath));
         if (!stats) throw new NotFoundError(currentFilepath);
         if (stats.isDirectory()) {
-          const children = await fs4.readdir(join2(dir, currentFilepath));
+          const children = await fs3.readdir(join2(dir, currentFilepath));
           if (parallel) {
             const promises4 = children.map(
               (child) => addToIndex({
                 dir,
                 gitdir,
-                fs: fs4,
+                fs: fs3,
                 filepath: [join2(currentFilepath, child)],
                 index: index3,
                 force,
@@ -42037,7 +42037,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
               await addToIndex({
                 dir,
                 gitdir,
-                fs: fs4,
+                fs: fs3,
                 filepath: [join2(currentFilepath, child)],
                 index: index3,
                 force,
@@ -42047,9 +42047,9 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
             }
           }
         } else {
-          const object = stats.isSymbolicLink() ? await fs4.readlink(join2(dir, currentFilepath)).then(posixifyPathBuffer) : await fs4.read(join2(dir, currentFilepath), { autocrlf });
+          const object = stats.isSymbolicLink() ? await fs3.readlink(join2(dir, currentFilepath)).then(posixifyPathBuffer) : await fs3.read(join2(dir, currentFilepath), { autocrlf });
           if (object === null) throw new NotFoundError(currentFilepath);
-          const oid = await _writeObject({ fs: fs4, gitdir, type: "blob", object });
+          const oid = await _writeObject({ fs: fs3, gitdir, type: "blob", object });
           index3.insert({ filepath: currentFilepath, stats, oid });
         }
       });
@@ -42064,23 +42064,23 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       const fulfilledPromises = settledPromises.filter((settle) => settle.status === "fulfilled" && settle.value).map((settle) => settle.value);
       return fulfilledPromises;
     }
-    async function hasObjectLoose({ fs: fs4, gitdir, oid }) {
+    async function hasObjectLoose({ fs: fs3, gitdir, oid }) {
       const source = `objects/${oid.slice(0, 2)}/${oid.slice(2)}`;
-      return fs4.exists(`${gitdir}/${source}`);
+      return fs3.exists(`${gitdir}/${source}`);
     }
     async function hasObjectPacked({
-      fs: fs4,
+      fs: fs3,
       cache,
       gitdir,
       oid,
       getExternalRefDelta
     }) {
-      let list2 = await fs4.readdir(join2(gitdir, "objects/pack"));
+      let list2 = await fs3.readdir(join2(gitdir, "objects/pack"));
       list2 = list2.filter((x) => x.endsWith(".idx"));
       for (const filename of list2) {
         const indexFile = `${gitdir}/objects/pack/${filename}`;
         const p = await readPackIndex({
-          fs: fs4,
+          fs: fs3,
           cache,
           filename: indexFile,
           getExternalRefDelta
@@ -42093,17 +42093,17 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return false;
     }
     async function hasObject({
-      fs: fs4,
+      fs: fs3,
       cache,
       gitdir,
       oid,
       format = "content"
     }) {
-      const getExternalRefDelta = (oid2) => _readObject({ fs: fs4, cache, gitdir, oid: oid2 });
-      let result = await hasObjectLoose({ fs: fs4, gitdir, oid });
+      const getExternalRefDelta = (oid2) => _readObject({ fs: fs3, cache, gitdir, oid: oid2 });
+      let result = await hasObjectLoose({ fs: fs3, gitdir, oid });
       if (!result) {
         result = await hasObjectPacked({
-          fs: fs4,
+          fs: fs3,
           cache,
           gitdir,
           oid,
@@ -42112,8 +42112,8 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
       return result;
     }
-    async function _getConfig({ fs: fs4, gitdir, path }) {
-      const config = await GitConfigManager.get({ fs: fs4, gitdir });
+    async function _getConfig({ fs: fs3, gitdir, path }) {
+      const config = await GitConfigManager.get({ fs: fs3, gitdir });
       return config.get(path);
     }
     function assignDefined(target, ...sources) {
@@ -42129,11 +42129,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
       return target;
     }
-    async function normalizeAuthorObject({ fs: fs4, gitdir, author: author2, commit: commit2 }) {
+    async function normalizeAuthorObject({ fs: fs3, gitdir, author: author2, commit: commit2 }) {
       const timestamp = Math.floor(Date.now() / 1e3);
       const defaultAuthor = {
-        name: await _getConfig({ fs: fs4, gitdir, path: "user.name" }),
-        email: await _getConfig({ fs: fs4, gitdir, path: "user.email" }) || "",
+        name: await _getConfig({ fs: fs3, gitdir, path: "user.name" }),
+        email: await _getConfig({ fs: fs3, gitdir, path: "user.email" }) || "",
         // author.email is allowed to be empty string
         timestamp,
         timezoneOffset: new Date(timestamp * 1e3).getTimezoneOffset()
@@ -42150,7 +42150,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return normalizedAuthor;
     }
     async function normalizeCommitterObject({
-      fs: fs4,
+      fs: fs3,
       gitdir,
       author: author2,
       committer,
@@ -42158,8 +42158,8 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     }) {
       const timestamp = Math.floor(Date.now() / 1e3);
       const defaultCommitter = {
-        name: await _getConfig({ fs: fs4, gitdir, path: "user.name" }),
-        email: await _getConfig({ fs: fs4, gitdir, path: "user.email" }) || "",
+        name: await _getConfig({ fs: fs3, gitdir, path: "user.name" }),
+        email: await _getConfig({ fs: fs3, gitdir, path: "user.email" }) || "",
         // committer.email is allowed to be empty string
         timestamp,
         timezoneOffset: new Date(timestamp * 1e3).getTimezoneOffset()
@@ -42176,20 +42176,20 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
       return normalizedCommitter;
     }
-    async function resolveCommit({ fs: fs4, cache, gitdir, oid }) {
-      const { type, object } = await _readObject({ fs: fs4, cache, gitdir, oid });
+    async function resolveCommit({ fs: fs3, cache, gitdir, oid }) {
+      const { type, object } = await _readObject({ fs: fs3, cache, gitdir, oid });
       if (type === "tag") {
         oid = GitAnnotatedTag.from(object).parse().object;
-        return resolveCommit({ fs: fs4, cache, gitdir, oid });
+        return resolveCommit({ fs: fs3, cache, gitdir, oid });
       }
       if (type !== "commit") {
         throw new ObjectTypeError(oid, type, "commit");
       }
       return { commit: GitCommit.from(object), oid };
     }
-    async function _readCommit({ fs: fs4, cache, gitdir, oid }) {
+    async function _readCommit({ fs: fs3, cache, gitdir, oid }) {
       const { commit: commit2, oid: commitOid } = await resolveCommit({
-        fs: fs4,
+        fs: fs3,
         cache,
         gitdir,
         oid
@@ -42203,7 +42203,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     }
     var EMPTY_TREE_OID = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
     async function _commit({
-      fs: fs4,
+      fs: fs3,
       cache,
       onSign,
       gitdir,
@@ -42222,10 +42222,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       let initialCommit = false;
       let detachedHead = false;
       if (!ref2) {
-        const headContent = await fs4.read(`${gitdir}/HEAD`, { encoding: "utf8" });
+        const headContent = await fs3.read(`${gitdir}/HEAD`, { encoding: "utf8" });
         detachedHead = !headContent.startsWith("ref:");
         ref2 = await GitRefManager.resolve({
-          fs: fs4,
+          fs: fs3,
           gitdir,
           ref: "HEAD",
           depth: 2
@@ -42234,7 +42234,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       let refOid, refCommit;
       try {
         refOid = await GitRefManager.resolve({
-          fs: fs4,
+          fs: fs3,
           gitdir,
           ref: ref2
         });
@@ -42243,25 +42243,25 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         initialCommit = true;
       }
       if (!initialCommit && (amend || disallowEmpty)) {
-        refCommit = await _readCommit({ fs: fs4, gitdir, oid: refOid, cache });
+        refCommit = await _readCommit({ fs: fs3, gitdir, oid: refOid, cache });
       }
       if (amend && initialCommit) {
         throw new NoCommitError(ref2);
       }
-      const author2 = !amend ? await normalizeAuthorObject({ fs: fs4, gitdir, author: _author }) : await normalizeAuthorObject({
-        fs: fs4,
+      const author2 = !amend ? await normalizeAuthorObject({ fs: fs3, gitdir, author: _author }) : await normalizeAuthorObject({
+        fs: fs3,
         gitdir,
         author: _author,
         commit: refCommit.commit
       });
       if (!author2) throw new MissingNameError("author");
       const committer = !amend ? await normalizeCommitterObject({
-        fs: fs4,
+        fs: fs3,
         gitdir,
         author: author2,
         committer: _committer
       }) : await normalizeCommitterObject({
-        fs: fs4,
+        fs: fs3,
         gitdir,
         author: author2,
         committer: _committer,
@@ -42269,14 +42269,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       });
       if (!committer) throw new MissingNameError("committer");
       return GitIndexManager.acquire(
-        { fs: fs4, gitdir, cache, allowUnmerged: false },
+        { fs: fs3, gitdir, cache, allowUnmerged: false },
         async function(index3) {
           const inodes = flatFileListToDirectoryStructure(
             index3.entries.filter((entry) => !entry.flags.intentToAdd)
           );
           const inode = inodes.get(".");
           if (!tree) {
-            tree = await constructTree({ fs: fs4, gitdir, inode, dryRun });
+            tree = await constructTree({ fs: fs3, gitdir, inode, dryRun });
           }
           if (!parent) {
             if (!amend) {
@@ -42287,10 +42287,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           } else {
             parent = await Promise.all(
               parent.map(async (p) => {
-                let oid2 = await GitRefManager.resolve({ fs: fs4, gitdir, ref: p });
-                while (await hasObject({ fs: fs4, cache, gitdir, oid: oid2 })) {
+                let oid2 = await GitRefManager.resolve({ fs: fs3, gitdir, ref: p });
+                while (await hasObject({ fs: fs3, cache, gitdir, oid: oid2 })) {
                   const { type, object } = await _readObject({
-                    fs: fs4,
+                    fs: fs3,
                     cache,
                     gitdir,
                     oid: oid2
@@ -42326,7 +42326,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
             comm = await GitCommit.sign(comm, onSign, signingKey);
           }
           const oid = await _writeObject({
-            fs: fs4,
+            fs: fs3,
             gitdir,
             type: "commit",
             object: comm.toObject(),
@@ -42334,7 +42334,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           });
           if (!noUpdateBranch && !dryRun) {
             await GitRefManager.writeRef({
-              fs: fs4,
+              fs: fs3,
               gitdir,
               ref: detachedHead ? "HEAD" : ref2,
               value: oid
@@ -42344,12 +42344,12 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         }
       );
     }
-    async function constructTree({ fs: fs4, gitdir, inode, dryRun }) {
+    async function constructTree({ fs: fs3, gitdir, inode, dryRun }) {
       const children = inode.children;
       for (const inode2 of children) {
         if (inode2.type === "tree") {
           inode2.metadata.mode = "040000";
-          inode2.metadata.oid = await constructTree({ fs: fs4, gitdir, inode: inode2, dryRun });
+          inode2.metadata.oid = await constructTree({ fs: fs3, gitdir, inode: inode2, dryRun });
         }
       }
       const entries = children.map((inode2) => ({
@@ -42360,7 +42360,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }));
       const tree = GitTree.from(entries);
       const oid = await _writeObject({
-        fs: fs4,
+        fs: fs3,
         gitdir,
         type: "tree",
         object: tree.toObject(),
@@ -42368,9 +42368,9 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       });
       return oid;
     }
-    async function resolveFilepath({ fs: fs4, cache, gitdir, oid, filepath }) {
+    async function resolveFilepath({ fs: fs3, cache, gitdir, oid, filepath }) {
       const entry = await resolveFilepathEntry({
-        fs: fs4,
+        fs: fs3,
         cache,
         gitdir,
         oid,
@@ -42379,7 +42379,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return entry.oid;
     }
     async function resolveFilepathEntry({
-      fs: fs4,
+      fs: fs3,
       cache,
       gitdir,
       oid,
@@ -42391,14 +42391,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw new InvalidFilepathError("trailing-slash");
       }
       const _oid = oid;
-      const result = await resolveTree({ fs: fs4, cache, gitdir, oid });
+      const result = await resolveTree({ fs: fs3, cache, gitdir, oid });
       const tree = result.tree;
       if (filepath === "") {
         return { mode: "040000", oid: result.oid, path: "", type: "tree" };
       } else {
         const pathArray = filepath.split("/");
         return _resolveFilepath({
-          fs: fs4,
+          fs: fs3,
           cache,
           gitdir,
           tree,
@@ -42409,7 +42409,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function _resolveFilepath({
-      fs: fs4,
+      fs: fs3,
       cache,
       gitdir,
       tree,
@@ -42424,7 +42424,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
             return entry;
           } else {
             const { type, object } = await _readObject({
-              fs: fs4,
+              fs: fs3,
               cache,
               gitdir,
               oid: entry.oid
@@ -42434,7 +42434,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
             }
             tree = GitTree.from(object);
             return _resolveFilepath({
-              fs: fs4,
+              fs: fs3,
               cache,
               gitdir,
               tree,
@@ -42448,26 +42448,26 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       throw new NotFoundError(`file or directory found at "${oid}:${filepath}"`);
     }
     async function _readTree({
-      fs: fs4,
+      fs: fs3,
       cache,
       gitdir,
       oid,
       filepath = void 0
     }) {
       if (filepath !== void 0) {
-        oid = await resolveFilepath({ fs: fs4, cache, gitdir, oid, filepath });
+        oid = await resolveFilepath({ fs: fs3, cache, gitdir, oid, filepath });
       }
-      const { tree, oid: treeOid } = await resolveTree({ fs: fs4, cache, gitdir, oid });
+      const { tree, oid: treeOid } = await resolveTree({ fs: fs3, cache, gitdir, oid });
       const result = {
         oid: treeOid,
         tree: tree.entries()
       };
       return result;
     }
-    async function _writeTree({ fs: fs4, gitdir, tree }) {
+    async function _writeTree({ fs: fs3, gitdir, tree }) {
       const object = GitTree.from(tree).toObject();
       const oid = await _writeObject({
-        fs: fs4,
+        fs: fs3,
         gitdir,
         type: "tree",
         object,
@@ -42476,7 +42476,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return oid;
     }
     async function _addNote({
-      fs: fs4,
+      fs: fs3,
       cache,
       onSign,
       gitdir,
@@ -42490,14 +42490,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     }) {
       let parent;
       try {
-        parent = await GitRefManager.resolve({ gitdir, fs: fs4, ref: ref2 });
+        parent = await GitRefManager.resolve({ gitdir, fs: fs3, ref: ref2 });
       } catch (err) {
         if (!(err instanceof NotFoundError)) {
           throw err;
         }
       }
       const result = await _readTree({
-        fs: fs4,
+        fs: fs3,
         cache,
         gitdir,
         oid: parent || "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -42516,7 +42516,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         note = Buffer.from(note, "utf8");
       }
       const noteOid = await _writeObject({
-        fs: fs4,
+        fs: fs3,
         gitdir,
         type: "blob",
         object: note,
@@ -42524,12 +42524,12 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       });
       tree.push({ mode: "100644", path: oid, oid: noteOid, type: "blob" });
       const treeOid = await _writeTree({
-        fs: fs4,
+        fs: fs3,
         gitdir,
         tree
       });
       const commitOid = await _commit({
-        fs: fs4,
+        fs: fs3,
         cache,
         onSign,
         gitdir,
@@ -42566,19 +42566,19 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         if (signingKey) {
           assertParameter("onSign", onSign);
         }
-        const fs4 = new FileSystem(_fs);
-        const author2 = await normalizeAuthorObject({ fs: fs4, gitdir, author: _author });
+        const fs3 = new FileSystem(_fs);
+        const author2 = await normalizeAuthorObject({ fs: fs3, gitdir, author: _author });
         if (!author2) throw new MissingNameError("author");
         const committer = await normalizeCommitterObject({
-          fs: fs4,
+          fs: fs3,
           gitdir,
           author: author2,
           committer: _committer
         });
         if (!committer) throw new MissingNameError("committer");
-        const updatedGitdir = await discoverGitdir({ fsp: fs4, dotgit: gitdir });
+        const updatedGitdir = await discoverGitdir({ fsp: fs3, dotgit: gitdir });
         return await _addNote({
-          fs: fs4,
+          fs: fs3,
           cache,
           onSign,
           gitdir: updatedGitdir,
@@ -42595,11 +42595,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function _addRemote({ fs: fs4, gitdir, remote, url, force }) {
+    async function _addRemote({ fs: fs3, gitdir, remote, url, force }) {
       if (!isValidRef(remote, true)) {
         throw new InvalidRefNameError(remote, cleanGitRef.clean(remote));
       }
-      const config = await GitConfigManager.get({ fs: fs4, gitdir });
+      const config = await GitConfigManager.get({ fs: fs3, gitdir });
       if (!force) {
         const remoteNames = await config.getSubsections("remote");
         if (remoteNames.includes(remote)) {
@@ -42613,10 +42613,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         `remote.${remote}.fetch`,
         `+refs/heads/*:refs/remotes/${remote}/*`
       );
-      await GitConfigManager.save({ fs: fs4, gitdir, config });
+      await GitConfigManager.save({ fs: fs3, gitdir, config });
     }
     async function addRemote({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir = join2(dir, ".git"),
       remote,
@@ -42624,11 +42624,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       force = false
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
         assertParameter("remote", remote);
         assertParameter("url", url);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _addRemote({
           fs: fsp,
@@ -42643,7 +42643,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function _annotatedTag({
-      fs: fs4,
+      fs: fs3,
       cache,
       onSign,
       gitdir,
@@ -42656,15 +42656,15 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       force = false
     }) {
       ref2 = ref2.startsWith("refs/tags/") ? ref2 : `refs/tags/${ref2}`;
-      if (!force && await GitRefManager.exists({ fs: fs4, gitdir, ref: ref2 })) {
+      if (!force && await GitRefManager.exists({ fs: fs3, gitdir, ref: ref2 })) {
         throw new AlreadyExistsError("tag", ref2);
       }
       const oid = await GitRefManager.resolve({
-        fs: fs4,
+        fs: fs3,
         gitdir,
         ref: object || "HEAD"
       });
-      const { type } = await _readObject({ fs: fs4, cache, gitdir, oid });
+      const { type } = await _readObject({ fs: fs3, cache, gitdir, oid });
       let tagObject = GitAnnotatedTag.from({
         object: oid,
         type,
@@ -42677,12 +42677,12 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         tagObject = await GitAnnotatedTag.sign(tagObject, onSign, signingKey);
       }
       const value = await _writeObject({
-        fs: fs4,
+        fs: fs3,
         gitdir,
         type: "tag",
         object: tagObject.toObject()
       });
-      await GitRefManager.writeRef({ fs: fs4, gitdir, ref: ref2, value });
+      await GitRefManager.writeRef({ fs: fs3, gitdir, ref: ref2, value });
     }
     async function annotatedTag({
       fs: _fs,
@@ -42705,16 +42705,16 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         if (signingKey) {
           assertParameter("onSign", onSign);
         }
-        const fs4 = new FileSystem(_fs);
-        const updatedGitdir = await discoverGitdir({ fsp: fs4, dotgit: gitdir });
+        const fs3 = new FileSystem(_fs);
+        const updatedGitdir = await discoverGitdir({ fsp: fs3, dotgit: gitdir });
         const tagger = await normalizeAuthorObject({
-          fs: fs4,
+          fs: fs3,
           gitdir: updatedGitdir,
           author: _tagger
         });
         if (!tagger) throw new MissingNameError("tagger");
         return await _annotatedTag({
-          fs: fs4,
+          fs: fs3,
           cache,
           onSign,
           gitdir: updatedGitdir,
@@ -42732,7 +42732,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function _branch({
-      fs: fs4,
+      fs: fs3,
       gitdir,
       ref: ref2,
       object,
@@ -42744,24 +42744,24 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
       const fullref = `refs/heads/${ref2}`;
       if (!force) {
-        const exist = await GitRefManager.exists({ fs: fs4, gitdir, ref: fullref });
+        const exist = await GitRefManager.exists({ fs: fs3, gitdir, ref: fullref });
         if (exist) {
           throw new AlreadyExistsError("branch", ref2, false);
         }
       }
       let oid;
       try {
-        oid = await GitRefManager.resolve({ fs: fs4, gitdir, ref: object || "HEAD" });
+        oid = await GitRefManager.resolve({ fs: fs3, gitdir, ref: object || "HEAD" });
       } catch (e) {
         if (!(e instanceof NotFoundError)) throw e;
       }
       if (oid) {
-        oid = (await resolveCommit({ fs: fs4, cache: {}, gitdir, oid })).oid;
-        await GitRefManager.writeRef({ fs: fs4, gitdir, ref: fullref, value: oid });
+        oid = (await resolveCommit({ fs: fs3, cache: {}, gitdir, oid })).oid;
+        await GitRefManager.writeRef({ fs: fs3, gitdir, ref: fullref, value: oid });
       }
       if (checkout2) {
         await GitRefManager.writeSymbolicRef({
-          fs: fs4,
+          fs: fs3,
           gitdir,
           ref: "HEAD",
           value: fullref
@@ -42769,7 +42769,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function branch({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir = join2(dir, ".git"),
       ref: ref2,
@@ -42778,10 +42778,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       force = false
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
         assertParameter("ref", ref2);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _branch({
           fs: fsp,
@@ -42796,14 +42796,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function assertNoSymlinkInLeadingPath(fs4, dir, fullpath) {
+    async function assertNoSymlinkInLeadingPath(fs3, dir, fullpath) {
       const parts = fullpath.split("/");
       parts.pop();
       let current = dir;
       for (const part of parts) {
         if (part === "" || part === ".") continue;
         current = `${current}/${part}`;
-        const stats = await fs4.lstat(current);
+        const stats = await fs3.lstat(current);
         if (stats && stats.isSymbolicLink()) {
           throw new UnsafeFilepathError(fullpath);
         }
@@ -42823,7 +42823,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return filepath.startsWith(`${base}/`);
     };
     async function _checkout({
-      fs: fs4,
+      fs: fs3,
       cache,
       onProgress,
       onPostCheckout,
@@ -42844,30 +42844,30 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       let oldOid;
       if (onPostCheckout) {
         try {
-          oldOid = await GitRefManager.resolve({ fs: fs4, gitdir, ref: "HEAD" });
+          oldOid = await GitRefManager.resolve({ fs: fs3, gitdir, ref: "HEAD" });
         } catch (err) {
           oldOid = "0000000000000000000000000000000000000000";
         }
       }
       let oid;
       try {
-        oid = await GitRefManager.resolve({ fs: fs4, gitdir, ref: ref2 });
+        oid = await GitRefManager.resolve({ fs: fs3, gitdir, ref: ref2 });
       } catch (err) {
         if (ref2 === "HEAD" || !(err instanceof NotFoundError)) throw err;
         const remoteRef = `${remote}/${ref2}`;
         oid = await GitRefManager.resolve({
-          fs: fs4,
+          fs: fs3,
           gitdir,
           ref: remoteRef
         });
         if (track) {
-          const config = await GitConfigManager.get({ fs: fs4, gitdir });
+          const config = await GitConfigManager.get({ fs: fs3, gitdir });
           await config.set(`branch.${ref2}.remote`, remote);
           await config.set(`branch.${ref2}.merge`, `refs/heads/${ref2}`);
-          await GitConfigManager.save({ fs: fs4, gitdir, config });
+          await GitConfigManager.save({ fs: fs3, gitdir, config });
         }
         await GitRefManager.writeRef({
-          fs: fs4,
+          fs: fs3,
           gitdir,
           ref: `refs/heads/${ref2}`,
           value: oid
@@ -42875,7 +42875,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
       if (!noUpdateHead) {
         try {
-          oid = (await resolveCommit({ fs: fs4, cache, gitdir, oid })).oid;
+          oid = (await resolveCommit({ fs: fs3, cache, gitdir, oid })).oid;
         } catch (err) {
           if (err instanceof NotFoundError) {
             throw new CommitNotFetchedError(ref2, err.data.what);
@@ -42887,7 +42887,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         let ops;
         try {
           ops = await analyze({
-            fs: fs4,
+            fs: fs3,
             cache,
             onProgress,
             dir,
@@ -42925,7 +42925,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         let count = 0;
         const total = ops.length;
         await GitIndexManager.acquire(
-          { fs: fs4, gitdir, cache },
+          { fs: fs3, gitdir, cache },
           async function(index3) {
             await Promise.all(
               ops.filter(
@@ -42933,7 +42933,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
               ).map(async function([method, fullpath]) {
                 const filepath = `${dir}/${fullpath}`;
                 if (method === "delete") {
-                  await fs4.rm(filepath);
+                  await fs3.rm(filepath);
                 }
                 index3.delete({ filepath: fullpath });
                 if (onProgress) {
@@ -42948,14 +42948,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           }
         );
         await GitIndexManager.acquire(
-          { fs: fs4, gitdir, cache },
+          { fs: fs3, gitdir, cache },
           async function(index3) {
             for (const [method, fullpath] of ops) {
               if (method === "rmdir" || method === "rmdir-index") {
                 const filepath = `${dir}/${fullpath}`;
                 try {
                   if (method === "rmdir") {
-                    await fs4.rmdir(filepath);
+                    await fs3.rmdir(filepath);
                   }
                   index3.delete({ filepath: fullpath });
                   if (onProgress) {
@@ -42981,8 +42981,8 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         await Promise.all(
           ops.filter(([method]) => method === "mkdir" || method === "mkdir-index").map(async function([_, fullpath]) {
             const filepath = `${dir}/${fullpath}`;
-            await assertNoSymlinkInLeadingPath(fs4, dir, fullpath);
-            await fs4.mkdir(filepath);
+            await assertNoSymlinkInLeadingPath(fs3, dir, fullpath);
+            await fs3.mkdir(filepath);
             if (onProgress) {
               await onProgress({
                 phase: "Updating workdir",
@@ -42999,7 +42999,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           const updateWorkingDirResults = await batchAllSettled(
             "Update Working Dir",
             eligibleOps.map(
-              ([method, fullpath, oid2, mode, chmod2]) => () => updateWorkingDir({ fs: fs4, cache, gitdir, dir }, [
+              ([method, fullpath, oid2, mode, chmod2]) => () => updateWorkingDir({ fs: fs3, cache, gitdir, dir }, [
                 method,
                 fullpath,
                 oid2,
@@ -43011,7 +43011,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
             batchSize
           );
           await GitIndexManager.acquire(
-            { fs: fs4, gitdir, cache, allowUnmerged: true },
+            { fs: fs3, gitdir, cache, allowUnmerged: true },
             async function(index3) {
               await batchAllSettled(
                 "Update Index",
@@ -43025,7 +43025,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           );
         } else {
           await GitIndexManager.acquire(
-            { fs: fs4, gitdir, cache, allowUnmerged: true },
+            { fs: fs3, gitdir, cache, allowUnmerged: true },
             async function(index3) {
               const settled = await Promise.allSettled(
                 ops.filter(
@@ -43033,22 +43033,22 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
                 ).map(async function([method, fullpath, oid2, mode, chmod2]) {
                   const filepath = `${dir}/${fullpath}`;
                   if (method !== "create-index" && method !== "mkdir-index") {
-                    await assertNoSymlinkInLeadingPath(fs4, dir, fullpath);
+                    await assertNoSymlinkInLeadingPath(fs3, dir, fullpath);
                     const { object } = await _readObject({
-                      fs: fs4,
+                      fs: fs3,
                       cache,
                       gitdir,
                       oid: oid2
                     });
                     if (chmod2) {
-                      await fs4.rm(filepath);
+                      await fs3.rm(filepath);
                     }
                     if (mode === 33188) {
-                      await fs4.write(filepath, object);
+                      await fs3.write(filepath, object);
                     } else if (mode === 33261) {
-                      await fs4.write(filepath, object, { mode: 511 });
+                      await fs3.write(filepath, object, { mode: 511 });
                     } else if (mode === 40960) {
-                      await fs4.writelink(filepath, object);
+                      await fs3.writelink(filepath, object);
                     } else {
                       throw new InternalError(
                         `Invalid mode 0o${mode.toString(
@@ -43057,7 +43057,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
                       );
                     }
                   }
-                  const stats = await fs4.lstat(filepath);
+                  const stats = await fs3.lstat(filepath);
                   if (mode === 33261) {
                     stats.mode = 493;
                   }
@@ -43103,21 +43103,21 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         }
       }
       if (!noUpdateHead) {
-        const fullRef = await GitRefManager.expand({ fs: fs4, gitdir, ref: ref2 });
+        const fullRef = await GitRefManager.expand({ fs: fs3, gitdir, ref: ref2 });
         if (fullRef.startsWith("refs/heads")) {
           await GitRefManager.writeSymbolicRef({
-            fs: fs4,
+            fs: fs3,
             gitdir,
             ref: "HEAD",
             value: fullRef
           });
         } else {
-          await GitRefManager.writeRef({ fs: fs4, gitdir, ref: "HEAD", value: oid });
+          await GitRefManager.writeRef({ fs: fs3, gitdir, ref: "HEAD", value: oid });
         }
       }
     }
     async function analyze({
-      fs: fs4,
+      fs: fs3,
       cache,
       onProgress,
       dir,
@@ -43129,7 +43129,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     }) {
       let count = 0;
       return _walk({
-        fs: fs4,
+        fs: fs3,
         cache,
         dir,
         gitdir,
@@ -43381,27 +43381,27 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         console.warn(`Error inserting ${fullpath} into index:`, e);
       }
     }
-    async function updateWorkingDir({ fs: fs4, cache, gitdir, dir }, [method, fullpath, oid, mode, chmod2]) {
+    async function updateWorkingDir({ fs: fs3, cache, gitdir, dir }, [method, fullpath, oid, mode, chmod2]) {
       const filepath = `${dir}/${fullpath}`;
       if (method !== "create-index" && method !== "mkdir-index") {
-        await assertNoSymlinkInLeadingPath(fs4, dir, fullpath);
-        const { object } = await _readObject({ fs: fs4, cache, gitdir, oid });
+        await assertNoSymlinkInLeadingPath(fs3, dir, fullpath);
+        const { object } = await _readObject({ fs: fs3, cache, gitdir, oid });
         if (chmod2) {
-          await fs4.rm(filepath);
+          await fs3.rm(filepath);
         }
         if (mode === 33188) {
-          await fs4.write(filepath, object);
+          await fs3.write(filepath, object);
         } else if (mode === 33261) {
-          await fs4.write(filepath, object, { mode: 511 });
+          await fs3.write(filepath, object, { mode: 511 });
         } else if (mode === 40960) {
-          await fs4.writelink(filepath, object);
+          await fs3.writelink(filepath, object);
         } else {
           throw new InternalError(
             `Invalid mode 0o${mode.toString(8)} detected in blob ${oid}`
           );
         }
       }
-      const stats = await fs4.lstat(filepath);
+      const stats = await fs3.lstat(filepath);
       if (mode === 33261) {
         stats.mode = 493;
       }
@@ -43441,7 +43441,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return results;
     }
     async function checkout({
-      fs: fs4,
+      fs: fs3,
       onProgress,
       onPostCheckout,
       dir,
@@ -43459,12 +43459,12 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       batchSize = 100
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("dir", dir);
         assertParameter("gitdir", gitdir);
         const ref2 = _ref || "HEAD";
         const restoreFromIndex = _ref === void 0 && filepaths != null && filepaths.length > 0;
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _checkout({
           fs: fsp,
@@ -43523,7 +43523,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return { cleanMerge, mergedText };
     }
     async function mergeTree({
-      fs: fs4,
+      fs: fs3,
       cache,
       dir,
       gitdir = join2(dir, ".git"),
@@ -43546,7 +43546,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       const deleteByUs = [];
       const deleteByTheirs = [];
       const results = await _walk({
-        fs: fs4,
+        fs: fs3,
         cache,
         dir,
         gitdir,
@@ -43607,7 +43607,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
               }
               if (ours && theirs && await ours.type() === "blob" && await theirs.type() === "blob") {
                 return mergeBlobs({
-                  fs: fs4,
+                  fs: fs3,
                   gitdir,
                   path,
                   ours,
@@ -43695,7 +43695,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
             const tree = new GitTree(entries);
             const object = tree.toObject();
             const oid = await _writeObject({
-              fs: fs4,
+              fs: fs3,
               gitdir,
               type: "tree",
               object,
@@ -43709,7 +43709,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       if (unmergedFiles.length !== 0) {
         if (dir && !abortOnConflict) {
           await _walk({
-            fs: fs4,
+            fs: fs3,
             cache,
             dir,
             gitdir,
@@ -43719,7 +43719,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
               if (await entry.type() === "blob") {
                 const mode = await entry.mode();
                 const content = await entry.content();
-                await fs4.write(path, content, { mode });
+                await fs3.write(path, content, { mode });
               }
               return true;
             }
@@ -43735,7 +43735,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return results.oid;
     }
     async function mergeBlobs({
-      fs: fs4,
+      fs: fs3,
       gitdir,
       path,
       ours,
@@ -43783,7 +43783,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         path
       });
       const oid = await _writeObject({
-        fs: fs4,
+        fs: fs3,
         gitdir,
         type: "blob",
         object: Buffer.from(mergedText, "utf8"),
@@ -43795,32 +43795,32 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       stage: STAGE,
       workdir: WORKDIR
     };
-    async function checkAndWriteBlob(fs4, gitdir, dir, filepath, oid = null) {
+    async function checkAndWriteBlob(fs3, gitdir, dir, filepath, oid = null) {
       const currentFilepath = join2(dir, filepath);
-      const stats = await fs4.lstat(currentFilepath);
+      const stats = await fs3.lstat(currentFilepath);
       if (!stats) throw new NotFoundError(currentFilepath);
       if (stats.isDirectory())
         throw new InternalError(
           `${currentFilepath}: file expected, but found directory`
         );
-      const objContent = oid ? await readObjectLoose({ fs: fs4, gitdir, oid }) : void 0;
+      const objContent = oid ? await readObjectLoose({ fs: fs3, gitdir, oid }) : void 0;
       let retOid = objContent ? oid : void 0;
       if (!objContent) {
         await acquireLock(currentFilepath, async () => {
-          const object = stats.isSymbolicLink() ? await fs4.readlink(currentFilepath).then(posixifyPathBuffer) : await fs4.read(currentFilepath);
+          const object = stats.isSymbolicLink() ? await fs3.readlink(currentFilepath).then(posixifyPathBuffer) : await fs3.read(currentFilepath);
           if (object === null) throw new NotFoundError(currentFilepath);
-          retOid = await _writeObject({ fs: fs4, gitdir, type: "blob", object });
+          retOid = await _writeObject({ fs: fs3, gitdir, type: "blob", object });
         });
       }
       return retOid;
     }
-    async function processTreeEntries({ fs: fs4, dir, gitdir, entries }) {
+    async function processTreeEntries({ fs: fs3, dir, gitdir, entries }) {
       async function processTreeEntry(entry) {
         if (entry.type === "tree") {
           if (!entry.oid) {
             const children = await Promise.all(entry.children.map(processTreeEntry));
             entry.oid = await _writeTree({
-              fs: fs4,
+              fs: fs3,
               gitdir,
               tree: children
             });
@@ -43828,7 +43828,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           }
         } else if (entry.type === "blob") {
           entry.oid = await checkAndWriteBlob(
-            fs4,
+            fs3,
             gitdir,
             dir,
             entry.path,
@@ -43842,7 +43842,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return Promise.all(entries.map(processTreeEntry));
     }
     async function writeTreeChanges({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir,
       treePair
@@ -43852,7 +43852,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       const trees = treePair.map((t) => typeof t === "string" ? _TreeMap[t]() : t);
       const changedEntries = [];
       const map = async (filepath, [head, stage]) => {
-        if (filepath === "." || await GitIgnoreManager.isIgnored({ fs: fs4, dir, gitdir, filepath })) {
+        if (filepath === "." || await GitIgnoreManager.isIgnored({ fs: fs3, dir, gitdir, filepath })) {
           return;
         }
         if (stage) {
@@ -43882,7 +43882,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           const [head, stage] = child;
           if (isStage) {
             if (stage) {
-              if (await fs4.exists(`${dir}/${stage.toString()}`)) {
+              if (await fs3.exists(`${dir}/${stage.toString()}`)) {
                 filtered.push(child);
               } else {
                 changedEntries.push([null, stage]);
@@ -43899,7 +43899,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         return filtered.length ? Promise.all(filtered.map(walk2)) : [];
       };
       const entries = await _walk({
-        fs: fs4,
+        fs: fs3,
         cache: {},
         dir,
         gitdir,
@@ -43912,7 +43912,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         return null;
       }
       const processedEntries = await processTreeEntries({
-        fs: fs4,
+        fs: fs3,
         dir,
         gitdir,
         entries
@@ -43923,10 +43923,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         oid: entry.oid,
         type: entry.type
       }));
-      return _writeTree({ fs: fs4, gitdir, tree: treeEntries });
+      return _writeTree({ fs: fs3, gitdir, tree: treeEntries });
     }
     async function applyTreeChanges({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir,
       stashCommit,
@@ -43936,13 +43936,13 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       const dirRemoved = [];
       const stageUpdated = [];
       const ops = await _walk({
-        fs: fs4,
+        fs: fs3,
         cache: {},
         dir,
         gitdir,
         trees: [TREE({ ref: parentCommit }), TREE({ ref: stashCommit })],
         map: async (filepath, [parent, stash2]) => {
-          if (filepath === "." || await GitIgnoreManager.isIgnored({ fs: fs4, dir, gitdir, filepath })) {
+          if (filepath === "." || await GitIgnoreManager.isIgnored({ fs: fs3, dir, gitdir, filepath })) {
             return;
           }
           const type = stash2 ? await stash2.type() : await parent.type();
@@ -43965,7 +43965,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
                 stageUpdated.push({
                   filepath,
                   oid,
-                  stats: await fs4.lstat(join2(dir, filepath))
+                  stats: await fs3.lstat(join2(dir, filepath))
                 });
               return {
                 method: "write",
@@ -43981,43 +43981,43 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           const currentFilepath = join2(dir, op.filepath);
           switch (op.method) {
             case "rmdir":
-              await fs4.rmdir(currentFilepath);
+              await fs3.rmdir(currentFilepath);
               break;
             case "mkdir":
-              await assertNoSymlinkInLeadingPath(fs4, dir, op.filepath);
-              await fs4.mkdir(currentFilepath);
+              await assertNoSymlinkInLeadingPath(fs3, dir, op.filepath);
+              await fs3.mkdir(currentFilepath);
               break;
             case "rm":
-              await fs4.rm(currentFilepath);
+              await fs3.rm(currentFilepath);
               break;
             case "write":
               if (!dirRemoved.some(
                 (removedDir) => currentFilepath.startsWith(removedDir)
               )) {
-                await assertNoSymlinkInLeadingPath(fs4, dir, op.filepath);
+                await assertNoSymlinkInLeadingPath(fs3, dir, op.filepath);
                 const { object } = await _readObject({
-                  fs: fs4,
+                  fs: fs3,
                   cache: {},
                   gitdir,
                   oid: op.oid
                 });
-                if (await fs4.exists(currentFilepath)) {
-                  await fs4.rm(currentFilepath);
+                if (await fs3.exists(currentFilepath)) {
+                  await fs3.rm(currentFilepath);
                 }
-                await fs4.write(currentFilepath, object);
+                await fs3.write(currentFilepath, object);
               }
               break;
           }
         }
       });
-      await GitIndexManager.acquire({ fs: fs4, gitdir, cache: {} }, async (index3) => {
+      await GitIndexManager.acquire({ fs: fs3, gitdir, cache: {} }, async (index3) => {
         stageUpdated.forEach(({ filepath, stats, oid }) => {
           index3.insert({ filepath, stats, oid });
         });
       });
     }
     async function _cherryPick({
-      fs: fs4,
+      fs: fs3,
       cache,
       dir,
       gitdir,
@@ -44029,7 +44029,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       mergeDriver
     }) {
       const { commit: cherryCommit, oid: cherryOid } = await _readCommit({
-        fs: fs4,
+        fs: fs3,
         cache,
         gitdir,
         oid
@@ -44041,26 +44041,26 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw new CherryPickRootCommitError(cherryOid);
       }
       const currentOid = await GitRefManager.resolve({
-        fs: fs4,
+        fs: fs3,
         gitdir,
         ref: "HEAD"
       });
       const { commit: currentCommit } = await _readCommit({
-        fs: fs4,
+        fs: fs3,
         cache,
         gitdir,
         oid: currentOid
       });
       const cherryParentOid = cherryCommit.parent[0];
       const { commit: cherryParent } = await _readCommit({
-        fs: fs4,
+        fs: fs3,
         cache,
         gitdir,
         oid: cherryParentOid
       });
       if (dir && (!dryRun && !noUpdateBranch || !abortOnConflict)) {
         const filepaths = await findLocalChanges({
-          fs: fs4,
+          fs: fs3,
           cache,
           dir,
           gitdir,
@@ -44074,10 +44074,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         }
       }
       const mergedTreeOid = await GitIndexManager.acquire(
-        { fs: fs4, gitdir, cache, allowUnmerged: false },
+        { fs: fs3, gitdir, cache, allowUnmerged: false },
         async (index3) => {
           return mergeTree({
-            fs: fs4,
+            fs: fs3,
             cache,
             dir,
             gitdir,
@@ -44098,7 +44098,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw mergedTreeOid;
       }
       const newOid = await _commit({
-        fs: fs4,
+        fs: fs3,
         cache,
         gitdir,
         message: cherryCommit.message,
@@ -44114,7 +44114,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       });
       if (dir && !dryRun && !noUpdateBranch) {
         await applyTreeChanges({
-          fs: fs4,
+          fs: fs3,
           dir,
           gitdir,
           stashCommit: newOid,
@@ -44125,7 +44125,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return newOid;
     }
     async function findLocalChanges({
-      fs: fs4,
+      fs: fs3,
       cache,
       dir,
       gitdir,
@@ -44135,7 +44135,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       allTracked
     }) {
       const changed = await _walk({
-        fs: fs4,
+        fs: fs3,
         cache,
         dir,
         gitdir,
@@ -44154,7 +44154,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       });
       if (changed.length === 0 && !allTracked) return [];
       return _walk({
-        fs: fs4,
+        fs: fs3,
         cache,
         dir,
         gitdir,
@@ -44191,17 +44191,17 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         assertParameter("fs", _fs);
         assertParameter("gitdir", gitdir);
         assertParameter("oid", oid);
-        const fs4 = new FileSystem(_fs);
-        const updatedGitdir = await discoverGitdir({ fsp: fs4, dotgit: gitdir });
+        const fs3 = new FileSystem(_fs);
+        const updatedGitdir = await discoverGitdir({ fsp: fs3, dotgit: gitdir });
         const { commit: cherryCommit } = await _readCommit({
-          fs: fs4,
+          fs: fs3,
           cache,
           gitdir: updatedGitdir,
           oid
         });
         if (cherryCommit.parent && cherryCommit.parent.length > 1) {
           return await _cherryPick({
-            fs: fs4,
+            fs: fs3,
             cache,
             dir,
             gitdir: updatedGitdir,
@@ -44214,7 +44214,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           });
         }
         const normalizedCommitter = await normalizeCommitterObject({
-          fs: fs4,
+          fs: fs3,
           gitdir: updatedGitdir,
           committer
         });
@@ -44222,7 +44222,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           throw new MissingNameError("committer");
         }
         return await _cherryPick({
-          fs: fs4,
+          fs: fs3,
           cache,
           dir,
           gitdir: updatedGitdir,
@@ -44251,20 +44251,20 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return ref2;
     }
     async function _currentBranch({
-      fs: fs4,
+      fs: fs3,
       gitdir,
       fullname = false,
       test = false
     }) {
       const ref2 = await GitRefManager.resolve({
-        fs: fs4,
+        fs: fs3,
         gitdir,
         ref: "HEAD",
         depth: 2
       });
       if (test) {
         try {
-          await GitRefManager.resolve({ fs: fs4, gitdir, ref: ref2 });
+          await GitRefManager.resolve({ fs: fs3, gitdir, ref: ref2 });
         } catch (err) {
           if (err instanceof NotFoundError) return;
           throw err;
@@ -44695,11 +44695,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
        * @param {string} [args.gitdir] - [required] The [git directory](dir-vs-gitdir.md) path
        * @returns {Promise<Set<string>>} - A set of shallow object IDs.
        */
-      static async read({ fs: fs4, gitdir }) {
+      static async read({ fs: fs3, gitdir }) {
         const filepath = join2(gitdir, "shallow");
         const oids = /* @__PURE__ */ new Set();
         await acquireLock(filepath, async function() {
-          const text = await fs4.read(filepath, { encoding: "utf8" });
+          const text = await fs3.read(filepath, { encoding: "utf8" });
           if (text === null) return oids;
           if (text.trim() === "") return oids;
           text.trim().split("\n").map((oid) => oids.add(oid));
@@ -44716,18 +44716,18 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
        * @param {Set<string>} args.oids - A set of shallow object IDs to write.
        * @returns {Promise<void>}
        */
-      static async write({ fs: fs4, gitdir, oids }) {
+      static async write({ fs: fs3, gitdir, oids }) {
         const filepath = join2(gitdir, "shallow");
         if (oids.size > 0) {
           const text = [...oids].join("\n") + "\n";
           await acquireLock(filepath, async function() {
-            await fs4.write(filepath, text, {
+            await fs3.write(filepath, text, {
               encoding: "utf8"
             });
           });
         } else {
           await acquireLock(filepath, async function() {
-            await fs4.rm(filepath);
+            await fs3.rm(filepath);
           });
         }
       }
@@ -45035,7 +45035,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return packstream;
     }
     async function _fetch({
-      fs: fs4,
+      fs: fs3,
       cache,
       http,
       onProgress,
@@ -45059,8 +45059,8 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       prune = false,
       pruneTags = false
     }) {
-      const ref2 = _ref || await _currentBranch({ fs: fs4, gitdir, test: true });
-      const config = await GitConfigManager.get({ fs: fs4, gitdir });
+      const ref2 = _ref || await _currentBranch({ fs: fs3, gitdir, test: true });
+      const config = await GitConfigManager.get({ fs: fs3, gitdir });
       const remote = _remote || ref2 && await config.get(`branch.${ref2}.remote`) || "origin";
       const url = _url || await config.get(`remote.${remote}.url`);
       if (typeof url === "undefined") {
@@ -45131,23 +45131,23 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       if (relative) capabilities.push("deepen-relative");
       const wants = singleBranch ? [oid] : remoteRefs.values();
       const haveRefs = singleBranch ? [ref2] : await GitRefManager.listRefs({
-        fs: fs4,
+        fs: fs3,
         gitdir,
         filepath: `refs`
       });
       let haves = [];
       for (let ref3 of haveRefs) {
         try {
-          ref3 = await GitRefManager.expand({ fs: fs4, gitdir, ref: ref3 });
-          const oid2 = await GitRefManager.resolve({ fs: fs4, gitdir, ref: ref3 });
-          if (await hasObject({ fs: fs4, cache, gitdir, oid: oid2 })) {
+          ref3 = await GitRefManager.expand({ fs: fs3, gitdir, ref: ref3 });
+          const oid2 = await GitRefManager.resolve({ fs: fs3, gitdir, ref: ref3 });
+          if (await hasObject({ fs: fs3, cache, gitdir, oid: oid2 })) {
             haves.push(oid2);
           }
         } catch (err) {
         }
       }
       haves = [...new Set(haves)];
-      const oids = await GitShallowManager.read({ fs: fs4, gitdir });
+      const oids = await GitShallowManager.read({ fs: fs3, gitdir });
       const shallows = remoteHTTP.capabilities.has("shallow") ? [...oids] : [];
       const packstream = writeUploadPackRequest({
         capabilities,
@@ -45176,10 +45176,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       for (const oid2 of response.shallows) {
         if (!oids.has(oid2)) {
           try {
-            const { object } = await _readObject({ fs: fs4, cache, gitdir, oid: oid2 });
+            const { object } = await _readObject({ fs: fs3, cache, gitdir, oid: oid2 });
             const commit2 = new GitCommit(object);
             const hasParents = await Promise.all(
-              commit2.headers().parent.map((oid3) => hasObject({ fs: fs4, cache, gitdir, oid: oid3 }))
+              commit2.headers().parent.map((oid3) => hasObject({ fs: fs3, cache, gitdir, oid: oid3 }))
             );
             const haveAllParents = hasParents.length === 0 || hasParents.every((has) => has);
             if (!haveAllParents) {
@@ -45193,7 +45193,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       for (const oid2 of response.unshallows) {
         oids.delete(oid2);
       }
-      await GitShallowManager.write({ fs: fs4, gitdir, oids });
+      await GitShallowManager.write({ fs: fs3, gitdir, oids });
       if (singleBranch) {
         const refs = /* @__PURE__ */ new Map([[fullref, oid]]);
         const symrefs = /* @__PURE__ */ new Map();
@@ -45210,7 +45210,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           refs.set(key2, realRef);
         }
         const { pruned } = await GitRefManager.updateRemoteRefs({
-          fs: fs4,
+          fs: fs3,
           gitdir,
           remote,
           refs,
@@ -45223,7 +45223,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         }
       } else {
         const { pruned } = await GitRefManager.updateRemoteRefs({
-          fs: fs4,
+          fs: fs3,
           gitdir,
           remote,
           refs: remoteRefs,
@@ -45287,25 +45287,25 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       if (packfileSha !== "" && !emptyPackfile(packfile)) {
         res.packfile = `objects/pack/pack-${packfileSha}.pack`;
         const fullpath = join2(gitdir, res.packfile);
-        await fs4.write(fullpath, packfile);
-        const getExternalRefDelta = (oid2) => _readObject({ fs: fs4, cache, gitdir, oid: oid2 });
+        await fs3.write(fullpath, packfile);
+        const getExternalRefDelta = (oid2) => _readObject({ fs: fs3, cache, gitdir, oid: oid2 });
         const idx = await GitPackIndex.fromPack({
           pack: packfile,
           getExternalRefDelta,
           onProgress
         });
-        await fs4.write(fullpath.replace(/\.pack$/, ".idx"), await idx.toBuffer());
+        await fs3.write(fullpath.replace(/\.pack$/, ".idx"), await idx.toBuffer());
       }
       return res;
     }
     async function _init({
-      fs: fs4,
+      fs: fs3,
       bare = false,
       dir,
       gitdir = bare ? dir : join2(dir, ".git"),
       defaultBranch = "master"
     }) {
-      if (await fs4.exists(gitdir + "/config")) return;
+      if (await fs3.exists(gitdir + "/config")) return;
       let folders = [
         "hooks",
         "info",
@@ -45316,9 +45316,9 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       ];
       folders = folders.map((dir2) => gitdir + "/" + dir2);
       for (const folder of folders) {
-        await fs4.mkdir(folder);
+        await fs3.mkdir(folder);
       }
-      await fs4.write(
+      await fs3.write(
         gitdir + "/config",
         `[core]
 	repositoryformatversion = 0
@@ -45326,11 +45326,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
 	bare = ${bare}
 ` + (bare ? "" : "	logallrefupdates = true\n") + "	symlinks = false\n	ignorecase = true\n"
       );
-      await fs4.write(gitdir + "/HEAD", `ref: refs/heads/${defaultBranch}
+      await fs3.write(gitdir + "/HEAD", `ref: refs/heads/${defaultBranch}
 `);
     }
     async function _clone({
-      fs: fs4,
+      fs: fs3,
       cache,
       http,
       onProgress,
@@ -45357,15 +45357,15 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       batchSize = 100
     }) {
       try {
-        await _init({ fs: fs4, gitdir });
-        await _addRemote({ fs: fs4, gitdir, remote, url, force: false });
+        await _init({ fs: fs3, gitdir });
+        await _addRemote({ fs: fs3, gitdir, remote, url, force: false });
         if (corsProxy) {
-          const config = await GitConfigManager.get({ fs: fs4, gitdir });
+          const config = await GitConfigManager.get({ fs: fs3, gitdir });
           await config.set(`http.corsProxy`, corsProxy);
-          await GitConfigManager.save({ fs: fs4, gitdir, config });
+          await GitConfigManager.save({ fs: fs3, gitdir, config });
         }
         const { defaultBranch, fetchHead } = await _fetch({
-          fs: fs4,
+          fs: fs3,
           cache,
           http,
           onProgress,
@@ -45389,7 +45389,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         ref2 = ref2 || defaultBranch;
         ref2 = ref2.replace("refs/heads/", "");
         await _checkout({
-          fs: fs4,
+          fs: fs3,
           cache,
           onProgress,
           onPostCheckout,
@@ -45402,12 +45402,12 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           batchSize
         });
       } catch (err) {
-        await fs4.rmdir(gitdir, { recursive: true, maxRetries: 10 }).catch(() => void 0);
+        await fs3.rmdir(gitdir, { recursive: true, maxRetries: 10 }).catch(() => void 0);
         throw err;
       }
     }
     async function clone({
-      fs: fs4,
+      fs: fs3,
       http,
       onProgress,
       onMessage,
@@ -45434,14 +45434,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       batchSize = 100
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("http", http);
         assertParameter("gitdir", gitdir);
         if (!noCheckout) {
           assertParameter("dir", dir);
         }
         assertParameter("url", url);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _clone({
           fs: fsp,
@@ -45501,10 +45501,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         if (signingKey) {
           assertParameter("onSign", onSign);
         }
-        const fs4 = new FileSystem(_fs);
-        const updatedGitdir = await discoverGitdir({ fsp: fs4, dotgit: gitdir });
+        const fs3 = new FileSystem(_fs);
+        const updatedGitdir = await discoverGitdir({ fsp: fs3, dotgit: gitdir });
         return await _commit({
-          fs: fs4,
+          fs: fs3,
           cache,
           onSign,
           gitdir: updatedGitdir,
@@ -45526,16 +45526,16 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function currentBranch({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir = join2(dir, ".git"),
       fullname = false,
       test = false
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _currentBranch({
           fs: fsp,
@@ -45548,34 +45548,34 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function _deleteBranch({ fs: fs4, gitdir, ref: ref2 }) {
+    async function _deleteBranch({ fs: fs3, gitdir, ref: ref2 }) {
       ref2 = ref2.startsWith("refs/heads/") ? ref2 : `refs/heads/${ref2}`;
-      const exist = await GitRefManager.exists({ fs: fs4, gitdir, ref: ref2 });
+      const exist = await GitRefManager.exists({ fs: fs3, gitdir, ref: ref2 });
       if (!exist) {
         throw new NotFoundError(ref2);
       }
-      const fullRef = await GitRefManager.expand({ fs: fs4, gitdir, ref: ref2 });
-      const currentRef = await _currentBranch({ fs: fs4, gitdir, fullname: true });
+      const fullRef = await GitRefManager.expand({ fs: fs3, gitdir, ref: ref2 });
+      const currentRef = await _currentBranch({ fs: fs3, gitdir, fullname: true });
       if (fullRef === currentRef) {
-        const value = await GitRefManager.resolve({ fs: fs4, gitdir, ref: fullRef });
-        await GitRefManager.writeRef({ fs: fs4, gitdir, ref: "HEAD", value });
+        const value = await GitRefManager.resolve({ fs: fs3, gitdir, ref: fullRef });
+        await GitRefManager.writeRef({ fs: fs3, gitdir, ref: "HEAD", value });
       }
-      await GitRefManager.deleteRef({ fs: fs4, gitdir, ref: fullRef });
+      await GitRefManager.deleteRef({ fs: fs3, gitdir, ref: fullRef });
       const abbrevRef = abbreviateRef(ref2);
-      const config = await GitConfigManager.get({ fs: fs4, gitdir });
+      const config = await GitConfigManager.get({ fs: fs3, gitdir });
       await config.deleteSection("branch", abbrevRef);
-      await GitConfigManager.save({ fs: fs4, gitdir, config });
+      await GitConfigManager.save({ fs: fs3, gitdir, config });
     }
     async function deleteBranch({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir = join2(dir, ".git"),
       ref: ref2
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("ref", ref2);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _deleteBranch({
           fs: fsp,
@@ -45587,11 +45587,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function deleteRef({ fs: fs4, dir, gitdir = join2(dir, ".git"), ref: ref2 }) {
+    async function deleteRef({ fs: fs3, dir, gitdir = join2(dir, ".git"), ref: ref2 }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("ref", ref2);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         await GitRefManager.deleteRef({ fs: fsp, gitdir: updatedGitdir, ref: ref2 });
       } catch (err) {
@@ -45599,21 +45599,21 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function _deleteRemote({ fs: fs4, gitdir, remote }) {
-      const config = await GitConfigManager.get({ fs: fs4, gitdir });
+    async function _deleteRemote({ fs: fs3, gitdir, remote }) {
+      const config = await GitConfigManager.get({ fs: fs3, gitdir });
       await config.deleteSection("remote", remote);
-      await GitConfigManager.save({ fs: fs4, gitdir, config });
+      await GitConfigManager.save({ fs: fs3, gitdir, config });
     }
     async function deleteRemote({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir = join2(dir, ".git"),
       remote
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("remote", remote);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _deleteRemote({
           fs: fsp,
@@ -45625,15 +45625,15 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function _deleteTag({ fs: fs4, gitdir, ref: ref2 }) {
+    async function _deleteTag({ fs: fs3, gitdir, ref: ref2 }) {
       ref2 = ref2.startsWith("refs/tags/") ? ref2 : `refs/tags/${ref2}`;
-      await GitRefManager.deleteRef({ fs: fs4, gitdir, ref: ref2 });
+      await GitRefManager.deleteRef({ fs: fs3, gitdir, ref: ref2 });
     }
-    async function deleteTag({ fs: fs4, dir, gitdir = join2(dir, ".git"), ref: ref2 }) {
+    async function deleteTag({ fs: fs3, dir, gitdir = join2(dir, ".git"), ref: ref2 }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("ref", ref2);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _deleteTag({
           fs: fsp,
@@ -45645,25 +45645,25 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function expandOidLoose({ fs: fs4, gitdir, oid: short }) {
+    async function expandOidLoose({ fs: fs3, gitdir, oid: short }) {
       const prefix = short.slice(0, 2);
-      const objectsSuffixes = await fs4.readdir(`${gitdir}/objects/${prefix}`);
+      const objectsSuffixes = await fs3.readdir(`${gitdir}/objects/${prefix}`);
       return objectsSuffixes.map((suffix) => `${prefix}${suffix}`).filter((_oid) => _oid.startsWith(short));
     }
     async function expandOidPacked({
-      fs: fs4,
+      fs: fs3,
       cache,
       gitdir,
       oid: short,
       getExternalRefDelta
     }) {
       const results = [];
-      let list2 = await fs4.readdir(join2(gitdir, "objects/pack"));
+      let list2 = await fs3.readdir(join2(gitdir, "objects/pack"));
       list2 = list2.filter((x) => x.endsWith(".idx"));
       for (const filename of list2) {
         const indexFile = `${gitdir}/objects/pack/${filename}`;
         const p = await readPackIndex({
-          fs: fs4,
+          fs: fs3,
           cache,
           filename: indexFile,
           getExternalRefDelta
@@ -45675,11 +45675,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
       return results;
     }
-    async function _expandOid({ fs: fs4, cache, gitdir, oid: short }) {
-      const getExternalRefDelta = (oid) => _readObject({ fs: fs4, cache, gitdir, oid });
-      const results = await expandOidLoose({ fs: fs4, gitdir, oid: short });
+    async function _expandOid({ fs: fs3, cache, gitdir, oid: short }) {
+      const getExternalRefDelta = (oid) => _readObject({ fs: fs3, cache, gitdir, oid });
+      const results = await expandOidLoose({ fs: fs3, gitdir, oid: short });
       const packedOids = await expandOidPacked({
-        fs: fs4,
+        fs: fs3,
         cache,
         gitdir,
         oid: short,
@@ -45699,17 +45699,17 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       throw new NotFoundError(`an object matching "${short}"`);
     }
     async function expandOid({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir = join2(dir, ".git"),
       oid,
       cache = {}
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
         assertParameter("oid", oid);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _expandOid({
           fs: fsp,
@@ -45722,12 +45722,12 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function expandRef({ fs: fs4, dir, gitdir = join2(dir, ".git"), ref: ref2 }) {
+    async function expandRef({ fs: fs3, dir, gitdir = join2(dir, ".git"), ref: ref2 }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
         assertParameter("ref", ref2);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await GitRefManager.expand({
           fs: fsp,
@@ -45739,15 +45739,15 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function _findMergeBase({ fs: fs4, cache, gitdir, oids }) {
+    async function _findMergeBase({ fs: fs3, cache, gitdir, oids }) {
       const visits = {};
       const passes = oids.length;
       const common = /* @__PURE__ */ new Set();
       const parents = /* @__PURE__ */ new Map();
-      const shallows = await GitShallowManager.read({ fs: fs4, gitdir });
+      const shallows = await GitShallowManager.read({ fs: fs3, gitdir });
       const readParents = async (oid) => {
         if (parents.has(oid)) return parents.get(oid);
-        const { object, type } = await _readObject({ fs: fs4, cache, gitdir, oid });
+        const { object, type } = await _readObject({ fs: fs3, cache, gitdir, oid });
         if (type !== "commit") {
           throw new ObjectTypeError(oid, type, "commit");
         }
@@ -45797,7 +45797,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return [...common].filter((oid) => !redundant.has(oid));
     }
     async function _merge({
-      fs: fs4,
+      fs: fs3,
       cache,
       dir,
       gitdir,
@@ -45817,31 +45817,31 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       allowUnrelatedHistories = false
     }) {
       if (ours === void 0) {
-        ours = await _currentBranch({ fs: fs4, gitdir, fullname: true });
+        ours = await _currentBranch({ fs: fs3, gitdir, fullname: true });
       }
       ours = await GitRefManager.expand({
-        fs: fs4,
+        fs: fs3,
         gitdir,
         ref: ours
       });
       theirs = await GitRefManager.expand({
-        fs: fs4,
+        fs: fs3,
         gitdir,
         ref: theirs
       });
       const ourOid = await GitRefManager.resolve({
-        fs: fs4,
+        fs: fs3,
         gitdir,
         ref: ours
       });
       const { oid: theirOid } = await resolveCommit({
-        fs: fs4,
+        fs: fs3,
         cache,
         gitdir,
-        oid: await GitRefManager.resolve({ fs: fs4, gitdir, ref: theirs })
+        oid: await GitRefManager.resolve({ fs: fs3, gitdir, ref: theirs })
       });
       const baseOids = await _findMergeBase({
-        fs: fs4,
+        fs: fs3,
         cache,
         gitdir,
         oids: [ourOid, theirOid]
@@ -45862,7 +45862,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
       if (fastForward2 && baseOid === ourOid) {
         if (!dryRun && !noUpdateBranch) {
-          await GitRefManager.writeRef({ fs: fs4, gitdir, ref: ours, value: theirOid });
+          await GitRefManager.writeRef({ fs: fs3, gitdir, ref: ours, value: theirOid });
         }
         return {
           oid: theirOid,
@@ -45873,10 +45873,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           throw new FastForwardError();
         }
         const tree = await GitIndexManager.acquire(
-          { fs: fs4, gitdir, cache, allowUnmerged: false },
+          { fs: fs3, gitdir, cache, allowUnmerged: false },
           async (index3) => {
             return mergeTree({
-              fs: fs4,
+              fs: fs3,
               cache,
               dir,
               gitdir,
@@ -45900,7 +45900,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           )}`;
         }
         const oid = await _commit({
-          fs: fs4,
+          fs: fs3,
           cache,
           gitdir,
           message,
@@ -45922,7 +45922,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function _pull({
-      fs: fs4,
+      fs: fs3,
       cache,
       http,
       onProgress,
@@ -45949,14 +45949,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     }) {
       try {
         if (!ref2) {
-          const head = await _currentBranch({ fs: fs4, gitdir });
+          const head = await _currentBranch({ fs: fs3, gitdir });
           if (!head) {
             throw new MissingParameterError("ref");
           }
           ref2 = head;
         }
         const { fetchHead, fetchHeadDescription } = await _fetch({
-          fs: fs4,
+          fs: fs3,
           cache,
           http,
           onProgress,
@@ -45976,7 +45976,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           pruneTags
         });
         await _merge({
-          fs: fs4,
+          fs: fs3,
           cache,
           gitdir,
           ours: ref2,
@@ -45991,7 +45991,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           noUpdateBranch: false
         });
         await _checkout({
-          fs: fs4,
+          fs: fs3,
           cache,
           onProgress,
           dir,
@@ -46006,7 +46006,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function fastForward({
-      fs: fs4,
+      fs: fs3,
       http,
       onProgress,
       onMessage,
@@ -46025,7 +46025,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       cache = {}
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("http", http);
         assertParameter("gitdir", gitdir);
         const thisWillNotBeUsed = {
@@ -46034,7 +46034,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           timestamp: Date.now(),
           timezoneOffset: 0
         };
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _pull({
           fs: fsp,
@@ -46064,7 +46064,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function fetch2({
-      fs: fs4,
+      fs: fs3,
       http,
       onProgress,
       onMessage,
@@ -46090,10 +46090,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       cache = {}
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("http", http);
         assertParameter("gitdir", gitdir);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _fetch({
           fs: fsp,
@@ -46126,17 +46126,17 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function findMergeBase({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir = join2(dir, ".git"),
       oids,
       cache = {}
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
         assertParameter("oids", oids);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _findMergeBase({
           fs: fsp,
@@ -46149,33 +46149,33 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function _findRoot({ fs: fs4, filepath }) {
-      if (await fs4.exists(join2(filepath, ".git"))) {
+    async function _findRoot({ fs: fs3, filepath }) {
+      if (await fs3.exists(join2(filepath, ".git"))) {
         return filepath;
       } else {
         const parent = dirname(filepath);
         if (parent === filepath) {
           throw new NotFoundError(`git root for ${filepath}`);
         }
-        return _findRoot({ fs: fs4, filepath: parent });
+        return _findRoot({ fs: fs3, filepath: parent });
       }
     }
-    async function findRoot({ fs: fs4, filepath }) {
+    async function findRoot({ fs: fs3, filepath }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("filepath", filepath);
-        return await _findRoot({ fs: new FileSystem(fs4), filepath });
+        return await _findRoot({ fs: new FileSystem(fs3), filepath });
       } catch (err) {
         err.caller = "git.findRoot";
         throw err;
       }
     }
-    async function getConfig({ fs: fs4, dir, gitdir = join2(dir, ".git"), path }) {
+    async function getConfig({ fs: fs3, dir, gitdir = join2(dir, ".git"), path }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
         assertParameter("path", path);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _getConfig({
           fs: fsp,
@@ -46187,21 +46187,21 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function _getConfigAll({ fs: fs4, gitdir, path }) {
-      const config = await GitConfigManager.get({ fs: fs4, gitdir });
+    async function _getConfigAll({ fs: fs3, gitdir, path }) {
+      const config = await GitConfigManager.get({ fs: fs3, gitdir });
       return config.getall(path);
     }
     async function getConfigAll({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir = join2(dir, ".git"),
       path
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
         assertParameter("path", path);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _getConfigAll({
           fs: fsp,
@@ -46375,7 +46375,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function _indexPack({
-      fs: fs4,
+      fs: fs3,
       cache,
       onProgress,
       dir,
@@ -46384,14 +46384,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     }) {
       try {
         filepath = join2(dir, filepath);
-        const pack = await fs4.read(filepath);
-        const getExternalRefDelta = (oid) => _readObject({ fs: fs4, cache, gitdir, oid });
+        const pack = await fs3.read(filepath);
+        const getExternalRefDelta = (oid) => _readObject({ fs: fs3, cache, gitdir, oid });
         const idx = await GitPackIndex.fromPack({
           pack,
           getExternalRefDelta,
           onProgress
         });
-        await fs4.write(filepath.replace(/\.pack$/, ".idx"), await idx.toBuffer());
+        await fs3.write(filepath.replace(/\.pack$/, ".idx"), await idx.toBuffer());
         return {
           oids: [...idx.hashes]
         };
@@ -46401,7 +46401,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function indexPack({
-      fs: fs4,
+      fs: fs3,
       onProgress,
       dir,
       gitdir = join2(dir, ".git"),
@@ -46409,11 +46409,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       cache = {}
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("dir", dir);
         assertParameter("gitdir", dir);
         assertParameter("filepath", filepath);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _indexPack({
           fs: fsp,
@@ -46429,19 +46429,19 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function init({
-      fs: fs4,
+      fs: fs3,
       bare = false,
       dir,
       gitdir = bare ? dir : join2(dir, ".git"),
       defaultBranch = "master"
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
         if (!bare) {
           assertParameter("dir", dir);
         }
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _init({
           fs: fsp,
@@ -46456,14 +46456,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function _isDescendent({
-      fs: fs4,
+      fs: fs3,
       cache,
       gitdir,
       oid,
       ancestor,
       depth
     }) {
-      const shallows = await GitShallowManager.read({ fs: fs4, gitdir });
+      const shallows = await GitShallowManager.read({ fs: fs3, gitdir });
       if (!oid) {
         throw new MissingParameterError("oid");
       }
@@ -46480,7 +46480,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         }
         const oid2 = queue.shift();
         const { type, object } = await _readObject({
-          fs: fs4,
+          fs: fs3,
           cache,
           gitdir,
           oid: oid2
@@ -46504,7 +46504,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return false;
     }
     async function isDescendent({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir = join2(dir, ".git"),
       oid,
@@ -46513,11 +46513,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       cache = {}
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
         assertParameter("oid", oid);
         assertParameter("ancestor", ancestor);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _isDescendent({
           fs: fsp,
@@ -46533,17 +46533,17 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function isIgnored({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir = join2(dir, ".git"),
       filepath
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("dir", dir);
         assertParameter("gitdir", gitdir);
         assertParameter("filepath", filepath);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return GitIgnoreManager.isIgnored({
           fs: fsp,
@@ -46557,15 +46557,15 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function listBranches({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir = join2(dir, ".git"),
       remote
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return GitRefManager.listBranches({
           fs: fsp,
@@ -46577,12 +46577,12 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function _listFiles({ fs: fs4, gitdir, ref: ref2, cache }) {
+    async function _listFiles({ fs: fs3, gitdir, ref: ref2, cache }) {
       if (ref2) {
-        const oid = await GitRefManager.resolve({ gitdir, fs: fs4, ref: ref2 });
+        const oid = await GitRefManager.resolve({ gitdir, fs: fs3, ref: ref2 });
         const filenames = [];
         await accumulateFilesFromOid({
-          fs: fs4,
+          fs: fs3,
           cache,
           gitdir,
           oid,
@@ -46592,7 +46592,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         return filenames;
       } else {
         return GitIndexManager.acquire(
-          { fs: fs4, gitdir, cache },
+          { fs: fs3, gitdir, cache },
           async function(index3) {
             return index3.entries.map((x) => x.path);
           }
@@ -46600,18 +46600,18 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function accumulateFilesFromOid({
-      fs: fs4,
+      fs: fs3,
       cache,
       gitdir,
       oid,
       filenames,
       prefix
     }) {
-      const { tree } = await _readTree({ fs: fs4, cache, gitdir, oid });
+      const { tree } = await _readTree({ fs: fs3, cache, gitdir, oid });
       for (const entry of tree) {
         if (entry.type === "tree") {
           await accumulateFilesFromOid({
-            fs: fs4,
+            fs: fs3,
             cache,
             gitdir,
             oid: entry.oid,
@@ -46624,16 +46624,16 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function listFiles({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir = join2(dir, ".git"),
       ref: ref2,
       cache = {}
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _listFiles({
           fs: fsp,
@@ -46646,10 +46646,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function _listNotes({ fs: fs4, cache, gitdir, ref: ref2 }) {
+    async function _listNotes({ fs: fs3, cache, gitdir, ref: ref2 }) {
       let parent;
       try {
-        parent = await GitRefManager.resolve({ gitdir, fs: fs4, ref: ref2 });
+        parent = await GitRefManager.resolve({ gitdir, fs: fs3, ref: ref2 });
       } catch (err) {
         if (err instanceof NotFoundError) {
           return [];
@@ -46657,7 +46657,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
       const result = await _readTree({
-        fs: fs4,
+        fs: fs3,
         cache,
         gitdir,
         oid: parent
@@ -46669,17 +46669,17 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return notes;
     }
     async function listNotes({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir = join2(dir, ".git"),
       ref: ref2 = "refs/notes/commits",
       cache = {}
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
         assertParameter("ref", ref2);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _listNotes({
           fs: fsp,
@@ -46693,15 +46693,15 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function listRefs({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir = join2(dir, ".git"),
       filepath
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return GitRefManager.listRefs({ fs: fsp, gitdir: updatedGitdir, filepath });
       } catch (err) {
@@ -46709,8 +46709,8 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function _listRemotes({ fs: fs4, gitdir }) {
-      const config = await GitConfigManager.get({ fs: fs4, gitdir });
+    async function _listRemotes({ fs: fs3, gitdir }) {
+      const config = await GitConfigManager.get({ fs: fs3, gitdir });
       const remoteNames = await config.getSubsections("remote");
       const remotes = Promise.all(
         remoteNames.map(async (remote) => {
@@ -46720,11 +46720,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       );
       return remotes;
     }
-    async function listRemotes({ fs: fs4, dir, gitdir = join2(dir, ".git") }) {
+    async function listRemotes({ fs: fs3, dir, gitdir = join2(dir, ".git") }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _listRemotes({
           fs: fsp,
@@ -46819,11 +46819,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function listTags({ fs: fs4, dir, gitdir = join2(dir, ".git") }) {
+    async function listTags({ fs: fs3, dir, gitdir = join2(dir, ".git") }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return GitRefManager.listTags({ fs: fsp, gitdir: updatedGitdir });
       } catch (err) {
@@ -46835,17 +46835,17 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return a.committer.timestamp - b.committer.timestamp;
     }
     var EMPTY_OID = "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391";
-    async function resolveFileIdInTree({ fs: fs4, cache, gitdir, oid, fileId }) {
+    async function resolveFileIdInTree({ fs: fs3, cache, gitdir, oid, fileId }) {
       if (fileId === EMPTY_OID) return;
       const _oid = oid;
       let filepath;
-      const result = await resolveTree({ fs: fs4, cache, gitdir, oid });
+      const result = await resolveTree({ fs: fs3, cache, gitdir, oid });
       const tree = result.tree;
       if (fileId === result.oid) {
         filepath = result.path;
       } else {
         filepath = await _resolveFileId({
-          fs: fs4,
+          fs: fs3,
           cache,
           gitdir,
           tree,
@@ -46860,7 +46860,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return filepath;
     }
     async function _resolveFileId({
-      fs: fs4,
+      fs: fs3,
       cache,
       gitdir,
       tree,
@@ -46876,13 +46876,13 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           filepaths.push(result);
         } else if (entry.type === "tree") {
           result = _readObject({
-            fs: fs4,
+            fs: fs3,
             cache,
             gitdir,
             oid: entry.oid
           }).then(function({ object }) {
             return _resolveFileId({
-              fs: fs4,
+              fs: fs3,
               cache,
               gitdir,
               tree: GitTree.from(object),
@@ -46899,7 +46899,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return filepaths;
     }
     async function _log({
-      fs: fs4,
+      fs: fs3,
       cache,
       gitdir,
       filepath,
@@ -46922,9 +46922,9 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       const pushCommit = (commit2) => {
         if (matchesAuthor(commit2)) commits.push(commit2);
       };
-      const shallowCommits = await GitShallowManager.read({ fs: fs4, gitdir });
-      const oid = await GitRefManager.resolve({ fs: fs4, gitdir, ref: ref2 });
-      const tips = [await _readCommit({ fs: fs4, cache, gitdir, oid })];
+      const shallowCommits = await GitShallowManager.read({ fs: fs3, gitdir });
+      const oid = await GitRefManager.resolve({ fs: fs3, gitdir, ref: ref2 });
+      const tips = [await _readCommit({ fs: fs3, cache, gitdir, oid })];
       let lastFileOid;
       let lastFileMode;
       let lastCommit;
@@ -46941,7 +46941,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           let vFileEntry;
           try {
             vFileEntry = await resolveFilepathEntry({
-              fs: fs4,
+              fs: fs3,
               cache,
               gitdir,
               oid: commit2.commit.tree,
@@ -46959,7 +46959,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
               let found = follow && lastFileOid;
               if (found) {
                 found = await resolveFileIdInTree({
-                  fs: fs4,
+                  fs: fs3,
                   cache,
                   gitdir,
                   oid: commit2.commit.tree,
@@ -46969,7 +46969,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
                   if (Array.isArray(found)) {
                     if (lastCommit) {
                       const lastFound = await resolveFileIdInTree({
-                        fs: fs4,
+                        fs: fs3,
                         cache,
                         gitdir,
                         oid: lastCommit.commit.tree,
@@ -47014,7 +47014,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         }
         if (!shallowCommits.has(commit2.oid)) {
           for (const oid2 of commit2.commit.parent) {
-            const commit3 = await _readCommit({ fs: fs4, cache, gitdir, oid: oid2 });
+            const commit3 = await _readCommit({ fs: fs3, cache, gitdir, oid: oid2 });
             if (!tips.map((commit4) => commit4.oid).includes(commit3.oid)) {
               tips.push(commit3);
             }
@@ -47028,7 +47028,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       if (includeChanges) {
         for (const commit2 of commits) {
           commit2.commit.changes = await getChanges({
-            fs: fs4,
+            fs: fs3,
             cache,
             gitdir,
             commit: commit2,
@@ -47038,10 +47038,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
       return commits;
     }
-    async function getChanges({ fs: fs4, cache, gitdir, commit: commit2, shallow }) {
+    async function getChanges({ fs: fs3, cache, gitdir, commit: commit2, shallow }) {
       const parent = shallow || !commit2.commit.parent[0] ? "4b825dc642cb6eb9a060e54bf8d69288fbee4904" : commit2.commit.parent[0];
       return _walk({
-        fs: fs4,
+        fs: fs3,
         cache,
         gitdir,
         trees: [TREE({ ref: commit2.oid }), TREE({ ref: parent })],
@@ -47072,7 +47072,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       });
     }
     async function log({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir = join2(dir, ".git"),
       filepath,
@@ -47087,10 +47087,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       cache = {}
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
         assertParameter("ref", ref2);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _log({
           fs: fsp,
@@ -47135,10 +47135,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         if (signingKey) {
           assertParameter("onSign", onSign);
         }
-        const fs4 = new FileSystem(_fs);
-        const updatedGitdir = await discoverGitdir({ fsp: fs4, dotgit: gitdir });
+        const fs3 = new FileSystem(_fs);
+        const updatedGitdir = await discoverGitdir({ fsp: fs3, dotgit: gitdir });
         const author2 = await normalizeAuthorObject({
-          fs: fs4,
+          fs: fs3,
           gitdir: updatedGitdir,
           author: _author
         });
@@ -47146,7 +47146,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           throw new MissingNameError("author");
         }
         const committer = await normalizeCommitterObject({
-          fs: fs4,
+          fs: fs3,
           gitdir: updatedGitdir,
           author: author2,
           committer: _committer
@@ -47155,7 +47155,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           throw new MissingNameError("committer");
         }
         return await _merge({
-          fs: fs4,
+          fs: fs3,
           cache,
           dir,
           gitdir: updatedGitdir,
@@ -47188,7 +47188,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       ref_delta: 112
     };
     async function _pack({
-      fs: fs4,
+      fs: fs3,
       cache,
       dir,
       gitdir = join2(dir, ".git"),
@@ -47221,20 +47221,20 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       write("00000002", "hex");
       write(padHex(8, oids.length), "hex");
       for (const oid of oids) {
-        const { type, object } = await _readObject({ fs: fs4, cache, gitdir, oid });
+        const { type, object } = await _readObject({ fs: fs3, cache, gitdir, oid });
         await writeObject2({ write, object, stype: type });
       }
       const digest = hash.digest();
       outputStream.push(digest);
       return outputStream;
     }
-    async function _packObjects({ fs: fs4, cache, gitdir, oids, write }) {
-      const buffers = await _pack({ fs: fs4, cache, gitdir, oids });
+    async function _packObjects({ fs: fs3, cache, gitdir, oids, write }) {
+      const buffers = await _pack({ fs: fs3, cache, gitdir, oids });
       const packfile = Buffer.from(await collect2(buffers));
       const packfileSha = packfile.slice(-20).toString("hex");
       const filename = `pack-${packfileSha}.pack`;
       if (write) {
-        await fs4.write(join2(gitdir, `objects/pack/${filename}`), packfile);
+        await fs3.write(join2(gitdir, `objects/pack/${filename}`), packfile);
         return { filename };
       }
       return {
@@ -47243,7 +47243,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       };
     }
     async function packObjects({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir = join2(dir, ".git"),
       oids,
@@ -47251,10 +47251,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       cache = {}
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
         assertParameter("oids", oids);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _packObjects({
           fs: fsp,
@@ -47297,23 +47297,23 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       try {
         assertParameter("fs", _fs);
         assertParameter("gitdir", gitdir);
-        const fs4 = new FileSystem(_fs);
-        const updatedGitdir = await discoverGitdir({ fsp: fs4, dotgit: gitdir });
+        const fs3 = new FileSystem(_fs);
+        const updatedGitdir = await discoverGitdir({ fsp: fs3, dotgit: gitdir });
         const author2 = await normalizeAuthorObject({
-          fs: fs4,
+          fs: fs3,
           gitdir: updatedGitdir,
           author: _author
         });
         if (!author2) throw new MissingNameError("author");
         const committer = await normalizeCommitterObject({
-          fs: fs4,
+          fs: fs3,
           gitdir: updatedGitdir,
           author: author2,
           committer: _committer
         });
         if (!committer) throw new MissingNameError("committer");
         return await _pull({
-          fs: fs4,
+          fs: fs3,
           cache,
           http,
           onProgress,
@@ -47344,22 +47344,22 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function listCommitsAndTags({
-      fs: fs4,
+      fs: fs3,
       cache,
       dir,
       gitdir = join2(dir, ".git"),
       start,
       finish
     }) {
-      const shallows = await GitShallowManager.read({ fs: fs4, gitdir });
+      const shallows = await GitShallowManager.read({ fs: fs3, gitdir });
       const startingSet = /* @__PURE__ */ new Set();
       const finishingSet = /* @__PURE__ */ new Set();
       for (const ref2 of start) {
-        startingSet.add(await GitRefManager.resolve({ fs: fs4, gitdir, ref: ref2 }));
+        startingSet.add(await GitRefManager.resolve({ fs: fs3, gitdir, ref: ref2 }));
       }
       for (const ref2 of finish) {
         try {
-          const oid = await GitRefManager.resolve({ fs: fs4, gitdir, ref: ref2 });
+          const oid = await GitRefManager.resolve({ fs: fs3, gitdir, ref: ref2 });
           finishingSet.add(oid);
         } catch (err) {
         }
@@ -47367,7 +47367,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       const visited = /* @__PURE__ */ new Set();
       async function walk2(oid) {
         visited.add(oid);
-        const { type, object } = await _readObject({ fs: fs4, cache, gitdir, oid });
+        const { type, object } = await _readObject({ fs: fs3, cache, gitdir, oid });
         if (type === "tag") {
           const tag2 = GitAnnotatedTag.from(object);
           const commit2 = tag2.headers().object;
@@ -47392,7 +47392,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return visited;
     }
     async function listObjects({
-      fs: fs4,
+      fs: fs3,
       cache,
       dir,
       gitdir = join2(dir, ".git"),
@@ -47402,7 +47402,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       async function walk2(oid) {
         if (visited.has(oid)) return;
         visited.add(oid);
-        const { type, object } = await _readObject({ fs: fs4, cache, gitdir, oid });
+        const { type, object } = await _readObject({ fs: fs3, cache, gitdir, oid });
         if (type === "tag") {
           const tag2 = GitAnnotatedTag.from(object);
           const obj = tag2.headers().object;
@@ -47481,7 +47481,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return packstream;
     }
     async function _push({
-      fs: fs4,
+      fs: fs3,
       cache,
       http,
       onProgress,
@@ -47501,11 +47501,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       headers = {},
       signal
     }) {
-      const ref2 = _ref || await _currentBranch({ fs: fs4, gitdir });
+      const ref2 = _ref || await _currentBranch({ fs: fs3, gitdir });
       if (typeof ref2 === "undefined") {
         throw new MissingParameterError("ref");
       }
-      const config = await GitConfigManager.get({ fs: fs4, gitdir });
+      const config = await GitConfigManager.get({ fs: fs3, gitdir });
       remote = remote || await config.get(`branch.${ref2}.pushRemote`) || await config.get("remote.pushDefault") || await config.get(`branch.${ref2}.remote`) || "origin";
       const url = _url || await config.get(`remote.${remote}.pushurl`) || await config.get(`remote.${remote}.url`);
       if (typeof url === "undefined") {
@@ -47518,8 +47518,8 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       if (corsProxy === void 0) {
         corsProxy = await config.get("http.corsProxy");
       }
-      const fullRef = await GitRefManager.expand({ fs: fs4, gitdir, ref: ref2 });
-      const oid = _delete ? "0000000000000000000000000000000000000000" : await GitRefManager.resolve({ fs: fs4, gitdir, ref: fullRef });
+      const fullRef = await GitRefManager.expand({ fs: fs3, gitdir, ref: ref2 });
+      const oid = _delete ? "0000000000000000000000000000000000000000" : await GitRefManager.resolve({ fs: fs3, gitdir, ref: fullRef });
       const GitRemoteHTTP2 = GitRemoteManager.getRemoteHelperFor({ url });
       const httpRemote = await GitRemoteHTTP2.discover({
         http,
@@ -47570,7 +47570,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           let mergebase = [];
           try {
             mergebase = await _findMergeBase({
-              fs: fs4,
+              fs: fs3,
               cache,
               gitdir,
               oids: [oid, oldoid]
@@ -47580,23 +47580,23 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           }
           for (const oid2 of mergebase) finish.push(oid2);
           if (thinPack) {
-            skipObjects = await listObjects({ fs: fs4, cache, gitdir, oids: mergebase });
+            skipObjects = await listObjects({ fs: fs3, cache, gitdir, oids: mergebase });
           }
         }
         if (!finish.includes(oid)) {
           const commits = await listCommitsAndTags({
-            fs: fs4,
+            fs: fs3,
             cache,
             gitdir,
             start: [oid],
             finish
           });
-          objects = await listObjects({ fs: fs4, cache, gitdir, oids: commits });
+          objects = await listObjects({ fs: fs3, cache, gitdir, oids: commits });
         }
         if (thinPack) {
           try {
             const ref3 = await GitRefManager.resolve({
-              fs: fs4,
+              fs: fs3,
               gitdir,
               ref: `refs/remotes/${remote}/HEAD`,
               depth: 2
@@ -47607,7 +47607,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
               map: httpRemote.refs
             });
             const oids = [oid2];
-            for (const oid3 of await listObjects({ fs: fs4, cache, gitdir, oids })) {
+            for (const oid3 of await listObjects({ fs: fs3, cache, gitdir, oids })) {
               skipObjects.add(oid3);
             }
           } catch (e) {
@@ -47622,7 +47622,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
             throw new PushRejectedError("tag-exists");
           }
           if (oid !== "0000000000000000000000000000000000000000" && oldoid !== "0000000000000000000000000000000000000000" && !await _isDescendent({
-            fs: fs4,
+            fs: fs3,
             cache,
             gitdir,
             oid,
@@ -47642,7 +47642,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         triplets: [{ oldoid, oid, fullRef: fullRemoteRef }]
       });
       const packstream2 = _delete ? [] : await _pack({
-        fs: fs4,
+        fs: fs3,
         cache,
         gitdir,
         oids: [...objects]
@@ -47675,9 +47675,9 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           ""
         )}`;
         if (_delete) {
-          await GitRefManager.deleteRef({ fs: fs4, gitdir, ref: ref3 });
+          await GitRefManager.deleteRef({ fs: fs3, gitdir, ref: ref3 });
         } else {
-          await GitRefManager.writeRef({ fs: fs4, gitdir, ref: ref3, value: oid });
+          await GitRefManager.writeRef({ fs: fs3, gitdir, ref: ref3, value: oid });
         }
       }
       if (result.ok && Object.values(result.refs).every((result2) => result2.ok)) {
@@ -47689,7 +47689,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function push({
-      fs: fs4,
+      fs: fs3,
       http,
       onProgress,
       onMessage,
@@ -47711,10 +47711,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       signal
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("http", http);
         assertParameter("gitdir", gitdir);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _push({
           fs: fsp,
@@ -47742,11 +47742,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function resolveBlob({ fs: fs4, cache, gitdir, oid }) {
-      const { type, object } = await _readObject({ fs: fs4, cache, gitdir, oid });
+    async function resolveBlob({ fs: fs3, cache, gitdir, oid }) {
+      const { type, object } = await _readObject({ fs: fs3, cache, gitdir, oid });
       if (type === "tag") {
         oid = GitAnnotatedTag.from(object).parse().object;
-        return resolveBlob({ fs: fs4, cache, gitdir, oid });
+        return resolveBlob({ fs: fs3, cache, gitdir, oid });
       }
       if (type !== "blob") {
         throw new ObjectTypeError(oid, type, "blob");
@@ -47754,17 +47754,17 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return { oid, blob: new Uint8Array(object) };
     }
     async function _readBlob({
-      fs: fs4,
+      fs: fs3,
       cache,
       gitdir,
       oid,
       filepath = void 0
     }) {
       if (filepath !== void 0) {
-        oid = await resolveFilepath({ fs: fs4, cache, gitdir, oid, filepath });
+        oid = await resolveFilepath({ fs: fs3, cache, gitdir, oid, filepath });
       }
       const blob = await resolveBlob({
-        fs: fs4,
+        fs: fs3,
         cache,
         gitdir,
         oid
@@ -47772,7 +47772,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return blob;
     }
     async function readBlob({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir = join2(dir, ".git"),
       oid,
@@ -47780,10 +47780,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       cache = {}
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
         assertParameter("oid", oid);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _readBlob({
           fs: fsp,
@@ -47798,17 +47798,17 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function readCommit({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir = join2(dir, ".git"),
       oid,
       cache = {}
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
         assertParameter("oid", oid);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _readCommit({
           fs: fsp,
@@ -47822,15 +47822,15 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function _readNote({
-      fs: fs4,
+      fs: fs3,
       cache,
       gitdir,
       ref: ref2 = "refs/notes/commits",
       oid
     }) {
-      const parent = await GitRefManager.resolve({ gitdir, fs: fs4, ref: ref2 });
+      const parent = await GitRefManager.resolve({ gitdir, fs: fs3, ref: ref2 });
       const { blob } = await _readBlob({
-        fs: fs4,
+        fs: fs3,
         cache,
         gitdir,
         oid: parent,
@@ -47839,7 +47839,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return blob;
     }
     async function readNote({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir = join2(dir, ".git"),
       ref: ref2 = "refs/notes/commits",
@@ -47847,11 +47847,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       cache = {}
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
         assertParameter("ref", ref2);
         assertParameter("oid", oid);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _readNote({
           fs: fsp,
@@ -47879,11 +47879,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         assertParameter("fs", _fs);
         assertParameter("gitdir", gitdir);
         assertParameter("oid", oid);
-        const fs4 = new FileSystem(_fs);
-        const updatedGitdir = await discoverGitdir({ fsp: fs4, dotgit: gitdir });
+        const fs3 = new FileSystem(_fs);
+        const updatedGitdir = await discoverGitdir({ fsp: fs3, dotgit: gitdir });
         if (filepath !== void 0) {
           oid = await resolveFilepath({
-            fs: fs4,
+            fs: fs3,
             cache,
             gitdir: updatedGitdir,
             oid,
@@ -47892,7 +47892,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         }
         const _format = format === "parsed" ? "content" : format;
         const result = await _readObject({
-          fs: fs4,
+          fs: fs3,
           cache,
           gitdir: updatedGitdir,
           oid,
@@ -47935,9 +47935,9 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function _readTag({ fs: fs4, cache, gitdir, oid }) {
+    async function _readTag({ fs: fs3, cache, gitdir, oid }) {
       const { type, object } = await _readObject({
-        fs: fs4,
+        fs: fs3,
         cache,
         gitdir,
         oid,
@@ -47955,17 +47955,17 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       return result;
     }
     async function readTag({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir = join2(dir, ".git"),
       oid,
       cache = {}
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
         assertParameter("oid", oid);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _readTag({
           fs: fsp,
@@ -47979,7 +47979,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function readTree({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir = join2(dir, ".git"),
       oid,
@@ -47987,10 +47987,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       cache = {}
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
         assertParameter("oid", oid);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _readTree({
           fs: fsp,
@@ -48032,7 +48032,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function _removeNote({
-      fs: fs4,
+      fs: fs3,
       cache,
       onSign,
       gitdir,
@@ -48044,14 +48044,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     }) {
       let parent;
       try {
-        parent = await GitRefManager.resolve({ gitdir, fs: fs4, ref: ref2 });
+        parent = await GitRefManager.resolve({ gitdir, fs: fs3, ref: ref2 });
       } catch (err) {
         if (!(err instanceof NotFoundError)) {
           throw err;
         }
       }
       const result = await _readTree({
-        fs: fs4,
+        fs: fs3,
         cache,
         gitdir,
         oid: parent || "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -48059,12 +48059,12 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       let tree = result.tree;
       tree = tree.filter((entry) => entry.path !== oid);
       const treeOid = await _writeTree({
-        fs: fs4,
+        fs: fs3,
         gitdir,
         tree
       });
       const commitOid = await _commit({
-        fs: fs4,
+        fs: fs3,
         cache,
         onSign,
         gitdir,
@@ -48095,23 +48095,23 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         assertParameter("fs", _fs);
         assertParameter("gitdir", gitdir);
         assertParameter("oid", oid);
-        const fs4 = new FileSystem(_fs);
-        const updatedGitdir = await discoverGitdir({ fsp: fs4, dotgit: gitdir });
+        const fs3 = new FileSystem(_fs);
+        const updatedGitdir = await discoverGitdir({ fsp: fs3, dotgit: gitdir });
         const author2 = await normalizeAuthorObject({
-          fs: fs4,
+          fs: fs3,
           gitdir: updatedGitdir,
           author: _author
         });
         if (!author2) throw new MissingNameError("author");
         const committer = await normalizeCommitterObject({
-          fs: fs4,
+          fs: fs3,
           gitdir: updatedGitdir,
           author: author2,
           committer: _committer
         });
         if (!committer) throw new MissingNameError("committer");
         return await _removeNote({
-          fs: fs4,
+          fs: fs3,
           cache,
           onSign,
           gitdir: updatedGitdir,
@@ -48127,7 +48127,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function _renameBranch({
-      fs: fs4,
+      fs: fs3,
       gitdir,
       oldref,
       ref: ref2,
@@ -48141,27 +48141,27 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
       const fulloldref = `refs/heads/${oldref}`;
       const fullnewref = `refs/heads/${ref2}`;
-      const newexist = await GitRefManager.exists({ fs: fs4, gitdir, ref: fullnewref });
+      const newexist = await GitRefManager.exists({ fs: fs3, gitdir, ref: fullnewref });
       if (newexist) {
         throw new AlreadyExistsError("branch", ref2, false);
       }
       const value = await GitRefManager.resolve({
-        fs: fs4,
+        fs: fs3,
         gitdir,
         ref: fulloldref,
         depth: 1
       });
-      await GitRefManager.writeRef({ fs: fs4, gitdir, ref: fullnewref, value });
-      await GitRefManager.deleteRef({ fs: fs4, gitdir, ref: fulloldref });
+      await GitRefManager.writeRef({ fs: fs3, gitdir, ref: fullnewref, value });
+      await GitRefManager.deleteRef({ fs: fs3, gitdir, ref: fulloldref });
       const fullCurrentBranchRef = await _currentBranch({
-        fs: fs4,
+        fs: fs3,
         gitdir,
         fullname: true
       });
       const isCurrentBranch = fullCurrentBranchRef === fulloldref;
       if (checkout2 || isCurrentBranch) {
         await GitRefManager.writeSymbolicRef({
-          fs: fs4,
+          fs: fs3,
           gitdir,
           ref: "HEAD",
           value: fullnewref
@@ -48169,7 +48169,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function renameBranch({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir = join2(dir, ".git"),
       ref: ref2,
@@ -48177,11 +48177,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       checkout: checkout2 = false
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
         assertParameter("ref", ref2);
         assertParameter("oldref", oldref);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _renameBranch({
           fs: fsp,
@@ -48210,13 +48210,13 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         assertParameter("fs", _fs);
         assertParameter("gitdir", gitdir);
         assertParameter("filepath", filepath);
-        const fs4 = new FileSystem(_fs);
-        const updatedGitdir = await discoverGitdir({ fsp: fs4, dotgit: gitdir });
+        const fs3 = new FileSystem(_fs);
+        const updatedGitdir = await discoverGitdir({ fsp: fs3, dotgit: gitdir });
         let oid;
         let workdirOid;
         try {
           oid = await GitRefManager.resolve({
-            fs: fs4,
+            fs: fs3,
             gitdir: updatedGitdir,
             ref: ref2 || "HEAD"
           });
@@ -48226,7 +48226,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         if (oid) {
           try {
             oid = await resolveFilepath({
-              fs: fs4,
+              fs: fs3,
               cache,
               gitdir: updatedGitdir,
               oid,
@@ -48249,7 +48249,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           gid: 0,
           size: 0
         };
-        const object = dir && await fs4.read(join2(dir, filepath));
+        const object = dir && await fs3.read(join2(dir, filepath));
         if (object) {
           workdirOid = await hashObject$1({
             gitdir: updatedGitdir,
@@ -48257,11 +48257,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
             object
           });
           if (oid === workdirOid) {
-            stats = await fs4.lstat(join2(dir, filepath));
+            stats = await fs3.lstat(join2(dir, filepath));
           }
         }
         await GitIndexManager.acquire(
-          { fs: fs4, gitdir: updatedGitdir, cache },
+          { fs: fs3, gitdir: updatedGitdir, cache },
           async function(index3) {
             index3.delete({ filepath });
             if (oid) {
@@ -48275,17 +48275,17 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function resolveRef({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir = join2(dir, ".git"),
       ref: ref2,
       depth
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
         assertParameter("ref", ref2);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         const oid = await GitRefManager.resolve({
           fs: fsp,
@@ -48311,24 +48311,24 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         assertParameter("fs", _fs);
         assertParameter("gitdir", gitdir);
         assertParameter("path", path);
-        const fs4 = new FileSystem(_fs);
-        const updatedGitdir = await discoverGitdir({ fsp: fs4, dotgit: gitdir });
-        const config = await GitConfigManager.get({ fs: fs4, gitdir: updatedGitdir });
+        const fs3 = new FileSystem(_fs);
+        const updatedGitdir = await discoverGitdir({ fsp: fs3, dotgit: gitdir });
+        const config = await GitConfigManager.get({ fs: fs3, gitdir: updatedGitdir });
         if (append) {
           await config.append(path, value);
         } else {
           await config.set(path, value);
         }
-        await GitConfigManager.save({ fs: fs4, gitdir: updatedGitdir, config });
+        await GitConfigManager.save({ fs: fs3, gitdir: updatedGitdir, config });
       } catch (err) {
         err.caller = "git.setConfig";
         throw err;
       }
     }
-    async function _writeCommit({ fs: fs4, gitdir, commit: commit2 }) {
+    async function _writeCommit({ fs: fs3, gitdir, commit: commit2 }) {
       const object = GitCommit.from(commit2).toObject();
       const oid = await _writeObject({
-        fs: fs4,
+        fs: fs3,
         gitdir,
         type: "commit",
         object,
@@ -48370,9 +48370,9 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
        * @param {string} args.dir - The working directory.
        * @param {string}[args.gitdir=join(dir, '.git')] - [required] The [git directory](dir-vs-gitdir.md) path
        */
-      constructor({ fs: fs4, dir, gitdir = join2(dir, ".git") }) {
+      constructor({ fs: fs3, dir, gitdir = join2(dir, ".git") }) {
         Object.assign(this, {
-          fs: fs4,
+          fs: fs3,
           dir,
           gitdir,
           _author: null
@@ -48541,26 +48541,26 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         return GitRefStash.getStashReflogEntry(reflogString, parsed);
       }
     };
-    async function _createStashCommit({ fs: fs4, dir, gitdir, message = "" }) {
-      const stashMgr = new GitStashManager({ fs: fs4, dir, gitdir });
+    async function _createStashCommit({ fs: fs3, dir, gitdir, message = "" }) {
+      const stashMgr = new GitStashManager({ fs: fs3, dir, gitdir });
       await stashMgr.getAuthor();
       const branch2 = await _currentBranch({
-        fs: fs4,
+        fs: fs3,
         gitdir,
         fullname: false
       });
       const headCommit = await GitRefManager.resolve({
-        fs: fs4,
+        fs: fs3,
         gitdir,
         ref: "HEAD"
       });
-      const headCommitObj = await readCommit({ fs: fs4, dir, gitdir, oid: headCommit });
+      const headCommitObj = await readCommit({ fs: fs3, dir, gitdir, oid: headCommit });
       const headMsg = headCommitObj.commit.message;
       const stashCommitParents = [headCommit];
       let stashCommitTree = null;
       let workDirCompareBase = TREE({ ref: "HEAD" });
       const indexTree = await writeTreeChanges({
-        fs: fs4,
+        fs: fs3,
         dir,
         gitdir,
         treePair: [TREE({ ref: "HEAD" }), "stage"]
@@ -48576,7 +48576,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         workDirCompareBase = STAGE();
       }
       const workingTree = await writeTreeChanges({
-        fs: fs4,
+        fs: fs3,
         dir,
         gitdir,
         treePair: [workDirCompareBase, "workdir"]
@@ -48601,9 +48601,9 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       });
       return { stashCommit, stashMsg, branch: branch2, stashMgr };
     }
-    async function _stashPush({ fs: fs4, dir, gitdir, message = "" }) {
+    async function _stashPush({ fs: fs3, dir, gitdir, message = "" }) {
       const { stashCommit, stashMsg, branch: branch2, stashMgr } = await _createStashCommit({
-        fs: fs4,
+        fs: fs3,
         dir,
         gitdir,
         message
@@ -48614,7 +48614,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         message: stashMsg
       });
       await checkout({
-        fs: fs4,
+        fs: fs3,
         dir,
         gitdir,
         ref: branch2,
@@ -48624,17 +48624,17 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       });
       return stashCommit;
     }
-    async function _stashCreate({ fs: fs4, dir, gitdir, message = "" }) {
+    async function _stashCreate({ fs: fs3, dir, gitdir, message = "" }) {
       const { stashCommit } = await _createStashCommit({
-        fs: fs4,
+        fs: fs3,
         dir,
         gitdir,
         message
       });
       return stashCommit;
     }
-    async function _stashApply({ fs: fs4, dir, gitdir, refIdx = 0 }) {
-      const stashMgr = new GitStashManager({ fs: fs4, dir, gitdir });
+    async function _stashApply({ fs: fs3, dir, gitdir, refIdx = 0 }) {
+      const stashMgr = new GitStashManager({ fs: fs3, dir, gitdir });
       const stashCommit = await stashMgr.readStashCommit(refIdx);
       const { parent: stashParents = null } = stashCommit.commit ? stashCommit.commit : {};
       if (!stashParents || !Array.isArray(stashParents)) {
@@ -48642,14 +48642,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
       for (let i = 0; i < stashParents.length - 1; i++) {
         const applyingCommit = await _readCommit({
-          fs: fs4,
+          fs: fs3,
           cache: {},
           gitdir,
           oid: stashParents[i + 1]
         });
         const wasStaged = applyingCommit.commit.message.startsWith("stash-Index");
         await applyTreeChanges({
-          fs: fs4,
+          fs: fs3,
           dir,
           gitdir,
           stashCommit: stashParents[i + 1],
@@ -48658,16 +48658,16 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         });
       }
     }
-    async function _stashDrop({ fs: fs4, dir, gitdir, refIdx = 0 }) {
-      const stashMgr = new GitStashManager({ fs: fs4, dir, gitdir });
+    async function _stashDrop({ fs: fs3, dir, gitdir, refIdx = 0 }) {
+      const stashMgr = new GitStashManager({ fs: fs3, dir, gitdir });
       const stashCommit = await stashMgr.readStashCommit(refIdx);
       if (!stashCommit.commit) {
         return;
       }
       const stashRefPath = stashMgr.refStashPath;
       await acquireLock(stashRefPath, async () => {
-        if (await fs4.exists(stashRefPath)) {
-          await fs4.rm(stashRefPath);
+        if (await fs3.exists(stashRefPath)) {
+          await fs3.rm(stashRefPath);
         }
       });
       const reflogEntries = await stashMgr.readStashReflogs({ parsed: false });
@@ -48678,7 +48678,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       const stashReflogPath = stashMgr.refLogsStashPath;
       await acquireLock(stashReflogPath, async () => {
         if (reflogEntries.length) {
-          await fs4.write(
+          await fs3.write(
             stashReflogPath,
             reflogEntries.reverse().join("\n") + "\n",
             "utf8"
@@ -48686,40 +48686,40 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           const lastStashCommit = reflogEntries[reflogEntries.length - 1].split(" ")[1];
           await stashMgr.writeStashRef(lastStashCommit);
         } else {
-          await fs4.rm(stashReflogPath);
+          await fs3.rm(stashReflogPath);
         }
       });
     }
-    async function _stashList({ fs: fs4, dir, gitdir }) {
-      const stashMgr = new GitStashManager({ fs: fs4, dir, gitdir });
+    async function _stashList({ fs: fs3, dir, gitdir }) {
+      const stashMgr = new GitStashManager({ fs: fs3, dir, gitdir });
       return stashMgr.readStashReflogs({ parsed: true });
     }
-    async function _stashClear({ fs: fs4, dir, gitdir }) {
-      const stashMgr = new GitStashManager({ fs: fs4, dir, gitdir });
+    async function _stashClear({ fs: fs3, dir, gitdir }) {
+      const stashMgr = new GitStashManager({ fs: fs3, dir, gitdir });
       const stashRefPath = [stashMgr.refStashPath, stashMgr.refLogsStashPath];
       await acquireLock(stashRefPath, async () => {
         await Promise.all(
           stashRefPath.map(async (path) => {
-            if (await fs4.exists(path)) {
-              return fs4.rm(path);
+            if (await fs3.exists(path)) {
+              return fs3.rm(path);
             }
           })
         );
       });
     }
-    async function _stashPop({ fs: fs4, dir, gitdir, refIdx = 0 }) {
-      await _stashApply({ fs: fs4, dir, gitdir, refIdx });
-      await _stashDrop({ fs: fs4, dir, gitdir, refIdx });
+    async function _stashPop({ fs: fs3, dir, gitdir, refIdx = 0 }) {
+      await _stashApply({ fs: fs3, dir, gitdir, refIdx });
+      await _stashDrop({ fs: fs3, dir, gitdir, refIdx });
     }
     async function stash({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir = join2(dir, ".git"),
       op = "push",
       message = "",
       refIdx = 0
     }) {
-      assertParameter("fs", fs4);
+      assertParameter("fs", fs3);
       assertParameter("dir", dir);
       assertParameter("gitdir", gitdir);
       assertParameter("op", op);
@@ -48734,7 +48734,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       };
       const opsNeedRefIdx = ["apply", "drop", "pop"];
       try {
-        const _fs = new FileSystem(fs4);
+        const _fs = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp: _fs, dotgit: gitdir });
         const folders = ["refs", "logs", "logs/refs"];
         folders.map((f) => join2(updatedGitdir, f)).forEach(async (folder) => {
@@ -48776,18 +48776,18 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         assertParameter("fs", _fs);
         assertParameter("gitdir", gitdir);
         assertParameter("filepath", filepath);
-        const fs4 = new FileSystem(_fs);
-        const updatedGitdir = await discoverGitdir({ fsp: fs4, dotgit: gitdir });
-        const headTree = await getHeadTree({ fs: fs4, cache, gitdir: updatedGitdir });
+        const fs3 = new FileSystem(_fs);
+        const updatedGitdir = await discoverGitdir({ fsp: fs3, dotgit: gitdir });
+        const headTree = await getHeadTree({ fs: fs3, cache, gitdir: updatedGitdir });
         const treeOid = await getOidAtPath({
-          fs: fs4,
+          fs: fs3,
           cache,
           gitdir: updatedGitdir,
           tree: headTree,
           path: filepath
         });
         const indexEntry = await GitIndexManager.acquire(
-          { fs: fs4, gitdir: updatedGitdir, cache },
+          { fs: fs3, gitdir: updatedGitdir, cache },
           async function(index3) {
             for (const entry of index3) {
               if (entry.path === filepath) return entry;
@@ -48797,7 +48797,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         );
         if (treeOid === null && indexEntry === null) {
           const ignored = await GitIgnoreManager.isIgnored({
-            fs: fs4,
+            fs: fs3,
             gitdir: updatedGitdir,
             dir,
             filepath
@@ -48806,17 +48806,17 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
             return "ignored";
           }
         }
-        const stats = await fs4.lstat(join2(dir, filepath));
+        const stats = await fs3.lstat(join2(dir, filepath));
         const H = treeOid !== null;
         const I = indexEntry !== null;
-        const W = stats !== null && (H || I || await hasExactCasePath({ fs: fs4, dir, filepath }));
+        const W = stats !== null && (H || I || await hasExactCasePath({ fs: fs3, dir, filepath }));
         const getWorkdirOid = async () => {
           if (I && !compareStats(indexEntry, stats)) {
             return indexEntry.oid;
           } else {
-            const config = await GitConfigManager.get({ fs: fs4, gitdir: updatedGitdir });
+            const config = await GitConfigManager.get({ fs: fs3, gitdir: updatedGitdir });
             const autocrlf = await config.get("core.autocrlf");
-            const object = await fs4.read(join2(dir, filepath), { autocrlf });
+            const object = await fs3.read(join2(dir, filepath), { autocrlf });
             const workdirOid = await hashObject$1({
               gitdir: updatedGitdir,
               type: "blob",
@@ -48825,7 +48825,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
             if (refresh && I && !indexEntry.flags.intentToAdd && indexEntry.oid === workdirOid) {
               if (stats.size !== -1) {
                 await GitIndexManager.acquire(
-                  { fs: fs4, gitdir: updatedGitdir, cache },
+                  { fs: fs3, gitdir: updatedGitdir, cache },
                   async function(index3) {
                     index3.insert({ filepath, stats, oid: workdirOid });
                   }
@@ -48863,13 +48863,13 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function hasExactCasePath({ fs: fs4, dir, filepath }) {
+    async function hasExactCasePath({ fs: fs3, dir, filepath }) {
       const segments = filepath.replace(/\\/g, "/").split("/").filter((segment) => segment !== "" && segment !== ".");
       let parent = dir;
       for (const segment of segments) {
         let entries;
         try {
-          entries = await fs4._readdir(parent);
+          entries = await fs3._readdir(parent);
         } catch (err) {
           if (err.code === "ENOENT" || err.code === "ENOTDIR") return false;
           throw err;
@@ -48881,7 +48881,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
       return true;
     }
-    async function getOidAtPath({ fs: fs4, cache, gitdir: updatedGitdir, tree, path }) {
+    async function getOidAtPath({ fs: fs3, cache, gitdir: updatedGitdir, tree, path }) {
       if (typeof path === "string") path = path.split("/");
       const dirname2 = path.shift();
       for (const entry of tree) {
@@ -48890,14 +48890,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
             return entry.oid;
           }
           const { type, object } = await _readObject({
-            fs: fs4,
+            fs: fs3,
             cache,
             gitdir: updatedGitdir,
             oid: entry.oid
           });
           if (type === "tree") {
             const tree2 = GitTree.from(object);
-            return getOidAtPath({ fs: fs4, cache, gitdir: updatedGitdir, tree: tree2, path });
+            return getOidAtPath({ fs: fs3, cache, gitdir: updatedGitdir, tree: tree2, path });
           }
           if (type === "blob") {
             throw new ObjectTypeError(entry.oid, type, "blob", path.join("/"));
@@ -48906,11 +48906,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
       return null;
     }
-    async function getHeadTree({ fs: fs4, cache, gitdir: updatedGitdir }) {
+    async function getHeadTree({ fs: fs3, cache, gitdir: updatedGitdir }) {
       let oid;
       try {
         oid = await GitRefManager.resolve({
-          fs: fs4,
+          fs: fs3,
           gitdir: updatedGitdir,
           ref: "HEAD"
         });
@@ -48920,7 +48920,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         }
         throw e;
       }
-      const { tree } = await _readTree({ fs: fs4, cache, gitdir: updatedGitdir, oid });
+      const { tree } = await _readTree({ fs: fs3, cache, gitdir: updatedGitdir, oid });
       return tree;
     }
     async function statusMatrix({
@@ -48938,10 +48938,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         assertParameter("fs", _fs);
         assertParameter("gitdir", gitdir);
         assertParameter("ref", ref2);
-        const fs4 = new FileSystem(_fs);
-        const updatedGitdir = await discoverGitdir({ fsp: fs4, dotgit: gitdir });
+        const fs3 = new FileSystem(_fs);
+        const updatedGitdir = await discoverGitdir({ fsp: fs3, dotgit: gitdir });
         return await _walk({
-          fs: fs4,
+          fs: fs3,
           cache,
           dir,
           gitdir: updatedGitdir,
@@ -48950,7 +48950,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
             if (!head && !stage && workdir) {
               if (!shouldIgnore) {
                 const isIgnored2 = await GitIgnoreManager.isIgnored({
-                  fs: fs4,
+                  fs: fs3,
                   dir,
                   filepath
                 });
@@ -49008,21 +49008,21 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         assertParameter("fs", _fs);
         assertParameter("gitdir", gitdir);
         assertParameter("ref", ref2);
-        const fs4 = new FileSystem(_fs);
+        const fs3 = new FileSystem(_fs);
         if (ref2 === void 0) {
           throw new MissingParameterError("ref");
         }
         ref2 = ref2.startsWith("refs/tags/") ? ref2 : `refs/tags/${ref2}`;
-        const updatedGitdir = await discoverGitdir({ fsp: fs4, dotgit: gitdir });
+        const updatedGitdir = await discoverGitdir({ fsp: fs3, dotgit: gitdir });
         const value = await GitRefManager.resolve({
-          fs: fs4,
+          fs: fs3,
           gitdir: updatedGitdir,
           ref: object || "HEAD"
         });
-        if (!force && await GitRefManager.exists({ fs: fs4, gitdir: updatedGitdir, ref: ref2 })) {
+        if (!force && await GitRefManager.exists({ fs: fs3, gitdir: updatedGitdir, ref: ref2 })) {
           throw new AlreadyExistsError("tag", ref2);
         }
-        await GitRefManager.writeRef({ fs: fs4, gitdir: updatedGitdir, ref: ref2, value });
+        await GitRefManager.writeRef({ fs: fs3, gitdir: updatedGitdir, ref: ref2, value });
       } catch (err) {
         err.caller = "git.tag";
         throw err;
@@ -49044,14 +49044,14 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         assertParameter("fs", _fs);
         assertParameter("gitdir", gitdir);
         assertParameter("filepath", filepath);
-        const fs4 = new FileSystem(_fs);
-        const updatedGitdir = await discoverGitdir({ fsp: fs4, dotgit: gitdir });
+        const fs3 = new FileSystem(_fs);
+        const updatedGitdir = await discoverGitdir({ fsp: fs3, dotgit: gitdir });
         if (remove2) {
           return await GitIndexManager.acquire(
-            { fs: fs4, gitdir: updatedGitdir, cache },
+            { fs: fs3, gitdir: updatedGitdir, cache },
             async function(index3) {
               if (!force) {
-                const fileStats2 = await fs4.lstat(join2(dir, filepath));
+                const fileStats2 = await fs3.lstat(join2(dir, filepath));
                 if (fileStats2) {
                   if (fileStats2.isDirectory()) {
                     throw new InvalidFilepathError("directory");
@@ -49069,7 +49069,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         }
         let fileStats;
         if (!oid) {
-          fileStats = await fs4.lstat(join2(dir, filepath));
+          fileStats = await fs3.lstat(join2(dir, filepath));
           if (!fileStats) {
             throw new NotFoundError(
               `file at "${filepath}" on disk and "remove" not set`
@@ -49080,7 +49080,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           }
         }
         return await GitIndexManager.acquire(
-          { fs: fs4, gitdir: updatedGitdir, cache },
+          { fs: fs3, gitdir: updatedGitdir, cache },
           async function(index3) {
             if (!add2 && !index3.has({ filepath })) {
               throw new NotFoundError(
@@ -49090,9 +49090,9 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
             let stats;
             if (!oid) {
               stats = fileStats;
-              const object = stats.isSymbolicLink() ? await fs4.readlink(join2(dir, filepath)) : await fs4.read(join2(dir, filepath));
+              const object = stats.isSymbolicLink() ? await fs3.readlink(join2(dir, filepath)) : await fs3.read(join2(dir, filepath));
               oid = await _writeObject({
-                fs: fs4,
+                fs: fs3,
                 gitdir: updatedGitdir,
                 type: "blob",
                 format: "content",
@@ -49132,7 +49132,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function walk({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir = join2(dir, ".git"),
       trees,
@@ -49142,10 +49142,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       cache = {}
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
         assertParameter("trees", trees);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _walk({
           fs: fsp,
@@ -49162,12 +49162,12 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function writeBlob({ fs: fs4, dir, gitdir = join2(dir, ".git"), blob }) {
+    async function writeBlob({ fs: fs3, dir, gitdir = join2(dir, ".git"), blob }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
         assertParameter("blob", blob);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _writeObject({
           fs: fsp,
@@ -49182,16 +49182,16 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function writeCommit({
-      fs: fs4,
+      fs: fs3,
       dir,
       gitdir = join2(dir, ".git"),
       commit: commit2
     }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
         assertParameter("commit", commit2);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _writeCommit({
           fs: fsp,
@@ -49214,8 +49214,8 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       encoding = void 0
     }) {
       try {
-        const fs4 = new FileSystem(_fs);
-        const updatedGitdir = await discoverGitdir({ fsp: fs4, dotgit: gitdir });
+        const fs3 = new FileSystem(_fs);
+        const updatedGitdir = await discoverGitdir({ fsp: fs3, dotgit: gitdir });
         if (format === "parsed") {
           switch (type) {
             case "commit":
@@ -49236,7 +49236,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           format = "content";
         }
         oid = await _writeObject({
-          fs: fs4,
+          fs: fs3,
           gitdir: updatedGitdir,
           type,
           object,
@@ -49263,29 +49263,29 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         assertParameter("gitdir", gitdir);
         assertParameter("ref", ref2);
         assertParameter("value", value);
-        const fs4 = new FileSystem(_fs);
+        const fs3 = new FileSystem(_fs);
         if (!isValidRef(ref2, true)) {
           throw new InvalidRefNameError(ref2, cleanGitRef.clean(ref2));
         }
-        const updatedGitdir = await discoverGitdir({ fsp: fs4, dotgit: gitdir });
-        if (!force && await GitRefManager.exists({ fs: fs4, gitdir: updatedGitdir, ref: ref2 })) {
+        const updatedGitdir = await discoverGitdir({ fsp: fs3, dotgit: gitdir });
+        if (!force && await GitRefManager.exists({ fs: fs3, gitdir: updatedGitdir, ref: ref2 })) {
           throw new AlreadyExistsError("ref", ref2);
         }
         if (symbolic) {
           await GitRefManager.writeSymbolicRef({
-            fs: fs4,
+            fs: fs3,
             gitdir: updatedGitdir,
             ref: ref2,
             value
           });
         } else {
           value = await GitRefManager.resolve({
-            fs: fs4,
+            fs: fs3,
             gitdir: updatedGitdir,
             ref: value
           });
           await GitRefManager.writeRef({
-            fs: fs4,
+            fs: fs3,
             gitdir: updatedGitdir,
             ref: ref2,
             value
@@ -49296,10 +49296,10 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function _writeTag({ fs: fs4, gitdir, tag: tag2 }) {
+    async function _writeTag({ fs: fs3, gitdir, tag: tag2 }) {
       const object = GitAnnotatedTag.from(tag2).toObject();
       const oid = await _writeObject({
-        fs: fs4,
+        fs: fs3,
         gitdir,
         type: "tag",
         object,
@@ -49307,12 +49307,12 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       });
       return oid;
     }
-    async function writeTag({ fs: fs4, dir, gitdir = join2(dir, ".git"), tag: tag2 }) {
+    async function writeTag({ fs: fs3, dir, gitdir = join2(dir, ".git"), tag: tag2 }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
         assertParameter("tag", tag2);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _writeTag({
           fs: fsp,
@@ -49324,12 +49324,12 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function writeTree({ fs: fs4, dir, gitdir = join2(dir, ".git"), tree }) {
+    async function writeTree({ fs: fs3, dir, gitdir = join2(dir, ".git"), tree }) {
       try {
-        assertParameter("fs", fs4);
+        assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
         assertParameter("tree", tree);
-        const fsp = new FileSystem(fs4);
+        const fsp = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp, dotgit: gitdir });
         return await _writeTree({
           fs: fsp,
@@ -49659,12 +49659,12 @@ var require_wrappy = __commonJS({
 var require_once = __commonJS({
   "node_modules/once/once.js"(exports, module) {
     var wrappy = require_wrappy();
-    module.exports = wrappy(once);
+    module.exports = wrappy(once2);
     module.exports.strict = wrappy(onceStrict);
-    once.proto = once(function() {
+    once2.proto = once2(function() {
       Object.defineProperty(Function.prototype, "once", {
         value: function() {
-          return once(this);
+          return once2(this);
         },
         configurable: true
       });
@@ -49675,7 +49675,7 @@ var require_once = __commonJS({
         configurable: true
       });
     });
-    function once(fn) {
+    function once2(fn) {
       var f = function() {
         if (f.called) return f.value;
         f.called = true;
@@ -49707,13 +49707,13 @@ var require_simple_get = __commonJS({
     var decompressResponse = require_decompress_response();
     var http = __require("http");
     var https = __require("https");
-    var once = require_once();
+    var once2 = require_once();
     var querystring = __require("querystring");
     var url = __require("url");
     var isStream = (o) => o !== null && typeof o === "object" && typeof o.pipe === "function";
     function simpleGet(opts, cb) {
       opts = Object.assign({ maxRedirects: 10 }, typeof opts === "string" ? { url: opts } : opts);
-      cb = once(cb);
+      cb = once2(cb);
       if (opts.url) {
         const { hostname, port, protocol: protocol2, auth: auth2, path } = url.parse(opts.url);
         delete opts.url;
@@ -56292,11 +56292,13 @@ Source: ${s.evidence.from}@${s.evidence.sha}`] : [];
 }
 
 // shared/src/env-repo.ts
-var import_isomorphic_git = __toESM(require_isomorphic_git(), 1);
-import * as fs3 from "node:fs";
 import { mkdtemp, rm as rm2 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+
+// shared/src/git/git-repo.ts
+var import_isomorphic_git = __toESM(require_isomorphic_git(), 1);
+import * as nodeFs from "node:fs";
 
 // node_modules/isomorphic-git/http/node/index.js
 var import_simple_get = __toESM(require_simple_get(), 1);
@@ -56460,19 +56462,231 @@ async function request2({
 var index = { request: request2 };
 var node_default = index;
 
-// shared/src/env-repo.ts
-function redact(url) {
-  return url.replace(/\/\/[^@/]*@/, "//");
+// shared/src/redact.ts
+function redactUrls(text) {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^@/\s?#]*@/gi, "$1");
 }
-var EnvRepo = class _EnvRepo {
-  constructor(gitdir, url, token, ownsDir) {
-    this.gitdir = gitdir;
-    this.url = url;
-    this.token = token;
-    this.ownsDir = ownsDir;
+function redact(text, secrets = []) {
+  let out = redactUrls(text);
+  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join("***");
+  return out;
+}
+
+// shared/src/repo-path.ts
+function repoPathProblem(path) {
+  if (/[\\\u0000-\u001f]/.test(path)) return "backslashes and control characters are not allowed";
+  if (path.split("/").includes("..")) return "'..' is not allowed (paths are relative to the repository root)";
+  return void 0;
+}
+function normalizeRepoPath(path, what = "path") {
+  const problem = repoPathProblem(path);
+  if (problem) throw new TetherError("input", `${what} "${path}": ${problem}`);
+  return path.split("/").filter((s) => s !== "" && s !== ".").join("/");
+}
+
+// shared/src/git/pack-reader.ts
+import { createHash } from "node:crypto";
+import { inflateSync } from "node:zlib";
+var TYPES = { 1: "commit", 2: "tree", 3: "blob", 4: "tag" };
+var OFS_DELTA = 6;
+var REF_DELTA = 7;
+var BASE_CACHE_BYTES = 16 * 1024 * 1024;
+var PackReader = class _PackReader {
+  constructor(packs) {
+    this.packs = packs;
+  }
+  packs;
+  bases = /* @__PURE__ */ new Map();
+  baseBytes = 0;
+  /** Loads every `objects/pack/*.pack` with its index; throws if a pack does not match its index. */
+  static async open(fs3, gitdir) {
+    const dir = `${gitdir}/objects/pack`;
+    const names = (await fs3.promises.readdir(dir).catch(() => [])).filter((n) => n.endsWith(".idx"));
+    const packs = [];
+    for (const name of names.sort()) {
+      const idx = Buffer.from(await fs3.promises.readFile(`${dir}/${name}`));
+      const pack = Buffer.from(await fs3.promises.readFile(`${dir}/${name.replace(/\.idx$/, ".pack")}`));
+      if (idx.readUInt32BE(0) !== 4285812579 || idx.readUInt32BE(4) !== 2) {
+        throw new Error(`${name}: not a version 2 pack index`);
+      }
+      const count = idx.readUInt32BE(8 + 255 * 4);
+      const packSum = idx.subarray(idx.length - 40, idx.length - 20);
+      const actual = createHash("sha1").update(pack.subarray(0, pack.length - 20)).digest();
+      if (!actual.equals(packSum) || !pack.subarray(pack.length - 20).equals(packSum)) {
+        throw new Error(`${name}: the packfile does not match its index (corrupt or truncated)`);
+      }
+      packs.push({ name, idx, pack, count });
+    }
+    return new _PackReader(packs);
+  }
+  /** The object `oid`, or undefined when no pack holds it (or its delta base lies outside the packs). */
+  read(oid) {
+    const key2 = Buffer.from(oid, "hex");
+    if (key2.length !== 20) return void 0;
+    for (const p of this.packs) {
+      const offset = findOffset(p, key2);
+      if (offset !== void 0) return this.readAt(p, offset);
+    }
+    return void 0;
+  }
+  readAt(p, offset) {
+    const cacheKey = `${p.name}:${offset}`;
+    const cached = this.bases.get(cacheKey);
+    if (cached) return cached;
+    const buf = p.pack;
+    let pos = offset;
+    let c = buf[pos++];
+    const type = c >> 4 & 7;
+    let size = c & 15;
+    for (let shift = 4; c & 128; shift += 7) {
+      c = buf[pos++];
+      size += (c & 127) * 2 ** shift;
+    }
+    let base;
+    if (type === OFS_DELTA) {
+      c = buf[pos++];
+      let back = c & 127;
+      while (c & 128) {
+        c = buf[pos++];
+        back = (back + 1) * 128 + (c & 127);
+      }
+      base = this.readAt(p, offset - back);
+      if (base) this.keepBase(`${p.name}:${offset - back}`, base);
+    } else if (type === REF_DELTA) {
+      base = this.read(buf.subarray(pos, pos + 20).toString("hex"));
+      pos += 20;
+    } else if (!(type in TYPES)) {
+      throw new Error(`${p.name}: unknown object type ${type} at offset ${offset}`);
+    }
+    if ((type === OFS_DELTA || type === REF_DELTA) && !base) return void 0;
+    const data = inflateSync(buf.subarray(pos));
+    if (data.length !== size) throw new Error(`${p.name}: object at offset ${offset} inflates to the wrong size`);
+    const result = base ? { type: base.type, content: applyDelta(data, base.content) } : { type: TYPES[type], content: data };
+    return result;
+  }
+  /** Remembers a delta base: several deltas often share one, and chains run through each other. */
+  keepBase(key2, object) {
+    if (this.baseBytes + object.content.length > BASE_CACHE_BYTES) {
+      this.bases.clear();
+      this.baseBytes = 0;
+    }
+    this.bases.set(key2, object);
+    this.baseBytes += object.content.length;
+  }
+};
+function findOffset(p, key2) {
+  const { idx, count } = p;
+  const first = key2[0];
+  let lo = first === 0 ? 0 : idx.readUInt32BE(8 + (first - 1) * 4);
+  let hi = idx.readUInt32BE(8 + first * 4);
+  const names = 8 + 256 * 4;
+  while (lo < hi) {
+    const mid = lo + hi >>> 1;
+    const cmp = idx.compare(key2, 0, 20, names + mid * 20, names + mid * 20 + 20);
+    if (cmp === 0) {
+      const offsets = names + count * 24;
+      const small = idx.readUInt32BE(offsets + mid * 4);
+      if (!(small & 2147483648)) return small;
+      const large = offsets + count * 4 + (small & 2147483647) * 8;
+      return idx.readUInt32BE(large) * 2 ** 32 + idx.readUInt32BE(large + 4);
+    }
+    if (cmp > 0) hi = mid;
+    else lo = mid + 1;
+  }
+  return void 0;
+}
+function readSize(delta, start) {
+  let pos = start;
+  let size = 0;
+  let c;
+  let shift = 0;
+  do {
+    c = delta[pos++];
+    size += (c & 127) * 2 ** shift;
+    shift += 7;
+  } while (c & 128);
+  return [size, pos];
+}
+function applyDelta(delta, base) {
+  const [baseSize, afterBase] = readSize(delta, 0);
+  if (baseSize !== base.length) throw new Error("delta does not apply to its base (size differs)");
+  const [targetSize, afterTarget] = readSize(delta, afterBase);
+  let pos = afterTarget;
+  const out = new Uint8Array(targetSize);
+  let at = 0;
+  while (pos < delta.length) {
+    const op = delta[pos++];
+    if (op & 128) {
+      let offset = 0;
+      let size = 0;
+      for (let i = 0; i < 4; i++) if (op & 1 << i) offset += delta[pos++] * 2 ** (8 * i);
+      for (let i = 0; i < 3; i++) if (op & 16 << i) size += delta[pos++] * 2 ** (8 * i);
+      if (size === 0) size = 65536;
+      out.set(base.subarray(offset, offset + size), at);
+      at += size;
+    } else if (op > 0) {
+      out.set(delta.subarray(pos, pos + op), at);
+      at += op;
+      pos += op;
+    } else {
+      throw new Error("delta has a zero instruction");
+    }
+  }
+  if (at !== targetSize) throw new Error("delta produced the wrong size");
+  return out;
+}
+
+// shared/src/git/snapshot-fs.ts
+var LOOSE = /^[0-9a-f]{2}\/[0-9a-f]{38}$/;
+var NOT_LOOSE = Object.assign(new Error("ENOENT: not a loose object of this store"), { code: "ENOENT" });
+var PROBE = Promise.reject(new TypeError("path required"));
+PROBE.catch(() => {
+});
+function once(memo, key2, call2) {
+  let r = memo.get(key2);
+  if (!r) {
+    r = call2();
+    memo.set(key2, r);
+  }
+  return r;
+}
+async function snapshotFs(fs3, gitdir) {
+  const p = fs3.promises;
+  const objects = `${gitdir}/objects`;
+  const loose = /* @__PURE__ */ new Set();
+  const entries = await p.readdir(objects).catch(() => []);
+  for (const dir of entries) {
+    if (!/^[0-9a-f]{2}$/.test(dir)) continue;
+    for (const name of await p.readdir(`${objects}/${dir}`)) loose.add(`${dir}/${name}`);
+  }
+  const listings = /* @__PURE__ */ new Map();
+  const stats = /* @__PURE__ */ new Map();
+  const promises3 = {
+    ...p,
+    readFile: (path, options) => {
+      if (typeof path !== "string") return PROBE;
+      if (path.startsWith(`${objects}/`)) {
+        const rel = path.slice(objects.length + 1);
+        if (LOOSE.test(rel) && !loose.has(rel)) return Promise.reject(NOT_LOOSE);
+      }
+      return p.readFile(path, options);
+    },
+    readdir: (path, options) => once(listings, path, () => p.readdir(path, options)),
+    stat: (path, options) => once(stats, path, () => p.stat(path, options))
+  };
+  return { promises: promises3 };
+}
+
+// shared/src/git/git-repo.ts
+var SYMLINK = "120000";
+var GitRepo = class _GitRepo {
+  constructor(options) {
+    this.options = options;
+    this.fs = options.fs ?? nodeFs;
+    const inner = options.http ?? node_default;
     this.http = {
       request: async (req) => {
-        const res = await node_default.request(req);
+        const res = await inner.request(req);
         const body = res.body;
         if (!body) return res;
         const self2 = this;
@@ -56488,104 +56702,182 @@ var EnvRepo = class _EnvRepo {
       }
     };
   }
-  gitdir;
-  url;
-  token;
-  ownsDir;
-  /** Bytes of Git protocol answers received (the benchmark's "bytes fetched"). */
+  options;
+  /** Bytes of Git protocol answers received (the Action's benchmark reports them). */
   bytesFetched = 0;
-  http;
-  /** isomorphic-git's parsed-packfile cache for reads; renewed after each fetch (a fetch may add a packfile). */
+  /**
+   * isomorphic-git's cache of parsed packfiles, shared by every read of one fetched state. Without it each read
+   * re-loads and re-checks the packfile. Renewed after each fetch, since a fetch may add a packfile.
+   */
   cache = {};
-  /** Prepares an empty object store (no network). */
+  /** The fetched packs, loaded on the first read after a fetch (see pack-reader.ts for why). */
+  packs;
+  fs;
+  http;
+  /** Opens the store at `gitdir`, creating an empty bare repository there if it has none (no network). */
   static async open(options) {
-    const dir = options.dir ?? await mkdtemp(join(tmpdir(), "tether-env-"));
-    await import_isomorphic_git.default.init({ fs: fs3, gitdir: dir, bare: true });
-    await import_isomorphic_git.default.addRemote({ fs: fs3, gitdir: dir, remote: "origin", url: options.url, force: true });
-    return new _EnvRepo(dir, options.url, options.token, options.dir === void 0);
+    const fs3 = options.fs ?? nodeFs;
+    const gitdir = options.gitdir;
+    await fs3.promises.mkdir(gitdir, { recursive: true });
+    const hasHead = await fs3.promises.stat(`${gitdir}/HEAD`).then(
+      () => true,
+      () => false
+    );
+    if (!hasHead) {
+      await import_isomorphic_git.default.init({
+        fs: fs3,
+        gitdir,
+        bare: true,
+        ...options.defaultBranch ? { defaultBranch: options.defaultBranch } : {}
+      });
+    }
+    await import_isomorphic_git.default.addRemote({ fs: fs3, gitdir, remote: "origin", url: options.url, force: true });
+    return new _GitRepo(options);
   }
-  /** Removes the temporary object store. */
-  async close() {
-    if (this.ownsDir) await rm2(this.gitdir, { recursive: true, force: true });
+  /** The bare store's directory. */
+  get gitdir() {
+    return this.options.gitdir;
   }
-  auth() {
-    return this.token ? { username: "x-access-token", password: this.token } : { cancel: true };
+  /** The remote without credentials, for messages. */
+  get displayUrl() {
+    return redact(this.options.url);
   }
-  /** Fetches `branch` (depth 1 unless told) and returns its tip. */
-  async fetchBranch(branch, depth = 1) {
+  /** Fetches `ref` (depth 1 unless told; later fetches send only what is new) and returns its tip. */
+  async fetch(ref2, depth = 1) {
+    const { url, gitdir } = this.options;
+    const creds = await this.options.credentials?.();
+    const secrets = [creds?.password];
     try {
       const r = await import_isomorphic_git.default.fetch({
-        fs: fs3,
+        fs: this.fs,
         http: this.http,
-        gitdir: this.gitdir,
-        url: this.url,
+        gitdir,
+        url,
         remote: "origin",
-        ref: branch,
-        remoteRef: branch,
+        ref: ref2,
+        remoteRef: ref2,
         singleBranch: true,
         depth,
         tags: false,
-        onAuth: () => this.auth(),
+        onAuth: () => creds ?? { cancel: true },
         onAuthFailure: () => ({ cancel: true })
       });
-      if (!r.fetchHead) throw new TetherError("git", `branch '${branch}' not found in ${redact(this.url)}`);
+      if (!r.fetchHead) throw new TetherError("git", `${this.displayUrl}: ref '${ref2}' not found`);
       this.cache = {};
+      this.packs = void 0;
       return r.fetchHead;
     } catch (err) {
       if (err instanceof TetherError) throw err;
       const e = err;
+      const message = redact(e.message, secrets);
       if (e.code === "HttpError" && /401|403/.test(e.message)) {
-        throw new TetherError("git", `fetch ${redact(this.url)}: the token was refused (${e.message})`, { cause: err });
+        throw new TetherError("git", `fetch ${this.displayUrl} ${ref2}: the credentials were refused (${message})`, {
+          cause: err
+        });
       }
-      throw new TetherError("git", `fetch ${redact(this.url)} ${branch}: ${e.message}`, { cause: err });
+      throw new TetherError("git", `fetch ${this.displayUrl} ${ref2}: ${message}`, { cause: err });
     }
   }
   /** Whether `sha`'s commit object is in the store. */
   async hasCommit(sha) {
     try {
-      await import_isomorphic_git.default.readCommit({ fs: fs3, gitdir: this.gitdir, oid: sha, cache: this.cache });
+      await import_isomorphic_git.default.readCommit({ fs: this.fs, gitdir: this.gitdir, oid: sha, cache: this.cache });
       return true;
     } catch {
       return false;
     }
   }
-  /** Deepens the history of `branch` until `sha` is present (an older commit for promote or rollback). */
-  async ensureCommit(sha, branch) {
+  /** Deepens the history of `ref` until `sha` is present (an older commit for promote or rollback). */
+  async ensureCommit(sha, ref2) {
     for (let depth = 10; !await this.hasCommit(sha); depth *= 4) {
-      if (depth > 1e4) throw new TetherError("git", `commit ${sha.slice(0, 7)} is not in the history of ${branch}`);
-      await this.fetchBranch(branch, depth);
+      if (depth > 1e4) throw new TetherError("git", `commit ${sha.slice(0, 7)} is not in the history of ${ref2}`);
+      await this.fetch(ref2, depth);
     }
   }
   /** The root tree of a commit. */
   async treeOf(commit) {
-    return (await import_isomorphic_git.default.readCommit({ fs: fs3, gitdir: this.gitdir, oid: commit, cache: this.cache })).commit.tree;
+    return (await import_isomorphic_git.default.readCommit({ fs: this.fs, gitdir: this.gitdir, oid: commit, cache: this.cache })).commit.tree;
   }
-  /** The YAML/JSON files at `commit` whose path `select` accepts (symlinks are skipped, never followed). */
-  async readFiles(commit, select = () => true) {
-    const out = { files: [], skipped: [] };
-    const walk = async (tree, prefix) => {
-      const { tree: entries } = await import_isomorphic_git.default.readTree({ fs: fs3, gitdir: this.gitdir, oid: tree, cache: this.cache });
-      for (const e of entries) {
-        const path = prefix ? `${prefix}/${e.path}` : e.path;
+  /** The tree id of directory `path` at `commit` (undefined when there is none): equal ids mean equal content. */
+  async treeHash(commit, path) {
+    const clean = normalizeRepoPath(path);
+    if (clean === "") return this.treeOf(commit);
+    const parent = clean.includes("/") ? clean.slice(0, clean.lastIndexOf("/")) : "";
+    const name = clean.slice(clean.lastIndexOf("/") + 1);
+    try {
+      const { tree } = await import_isomorphic_git.default.readTree({
+        fs: this.fs,
+        gitdir: this.gitdir,
+        oid: commit,
+        ...parent ? { filepath: parent } : {},
+        cache: this.cache
+      });
+      const entry = tree.find((e) => e.path === name);
+      return entry?.type === "tree" ? entry.oid : void 0;
+    } catch (err) {
+      if (err.code === "NotFoundError") return void 0;
+      throw err;
+    }
+  }
+  /**
+   * The files of `commit` the filter accepts, from its trees alone (no blob is read), in byte-wise path order.
+   * Throws when `under` names no directory at that commit.
+   */
+  async listFiles(commit, filter = {}) {
+    const under2 = normalizeRepoPath(filter.under ?? "");
+    const root = await this.treeHash(commit, under2);
+    if (root === void 0) throw new TetherError("git", `path '${under2}' does not exist at ${commit.slice(0, 7)}`);
+    return this.listTree(root, under2, filter.select, this.fs);
+  }
+  async listTree(root, prefix, select, fs3) {
+    const out = [];
+    const walk = async (oid, dir) => {
+      const { tree } = await import_isomorphic_git.default.readTree({ fs: fs3, gitdir: this.gitdir, oid, cache: this.cache });
+      for (const e of tree) {
+        const path = dir ? `${dir}/${e.path}` : e.path;
         if (e.type === "tree") await walk(e.oid, path);
-        else if (e.type === "blob" && isYamlOrJsonPath(path) && select(path)) {
-          if (e.mode === "120000") {
-            out.skipped.push({ path, reason: "symbolic link (not followed)" });
-            continue;
-          }
-          const { blob } = await import_isomorphic_git.default.readBlob({ fs: fs3, gitdir: this.gitdir, oid: e.oid, cache: this.cache });
-          const r = decodeFileText(path, blob);
-          if ("text" in r) out.files.push(r);
-          else out.skipped.push(r);
-        }
+        else if (e.type === "blob" && (!select || select(path))) out.push({ path, oid: e.oid, mode: e.mode });
       }
     };
-    await walk(await this.treeOf(commit), "");
-    return out;
+    await walk(root, prefix);
+    return out.sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+  }
+  /**
+   * Reads the files of `commit` the filter accepts. Trees are walked first and the filter applied to paths, so only
+   * the blobs wanted are read. Blobs come from the fetched packs with native zlib (pack-reader.ts); trees and anything
+   * not packed go through isomorphic-git over a view of the store taken once (pack list, loose objects), which spares
+   * its per-object directory listing, failed loose-object open and stat.
+   */
+  async readFiles(commit, filter = {}) {
+    const fs3 = await snapshotFs(this.fs, this.gitdir);
+    const under2 = normalizeRepoPath(filter.under ?? "");
+    const root = await this.treeHash(commit, under2);
+    if (root === void 0) throw new TetherError("git", `path '${under2}' does not exist at ${commit.slice(0, 7)}`);
+    const listed = await this.listTree(root, under2, filter.select, fs3);
+    const result = { files: [], symlinks: [] };
+    if (!this.packs) {
+      this.packs = PackReader.open(this.fs, this.gitdir);
+      this.packs.catch(() => {
+        this.packs = void 0;
+      });
+    }
+    const packs = await this.packs;
+    for (const f of listed) {
+      if (f.mode === SYMLINK) {
+        result.symlinks.push(f.path);
+        continue;
+      }
+      const packed = packs.read(f.oid);
+      if (packed && packed.type !== "blob")
+        throw new TetherError("git", `${f.path}: object ${f.oid} is a ${packed.type}, not a file`);
+      const content = packed?.content ?? (await import_isomorphic_git.default.readBlob({ fs: fs3, gitdir: this.gitdir, oid: f.oid, cache: this.cache })).blob;
+      result.files.push({ path: f.path, content });
+    }
+    return result;
   }
   /** Writes a commit locally: `parent`'s tree with `files` replaced; returns its id and its tree id. */
   async writeCommit(options) {
-    const gitdir = this.gitdir;
+    const { fs: fs3, gitdir } = this;
     const byDir = /* @__PURE__ */ new Map();
     for (const f of options.files) {
       const oid = await import_isomorphic_git.default.writeBlob({ fs: fs3, gitdir, blob: new TextEncoder().encode(f.text) });
@@ -56624,32 +56916,111 @@ var EnvRepo = class _EnvRepo {
     });
     return { commit, tree };
   }
-  /** The tree `writeCommit` would produce, without a commit (to compare with an open PR's head). */
-  async treeWith(parent, files) {
-    return (await this.writeCommit({ parent, files, message: "probe", author: { name: "tether", email: "tether@localhost" } })).tree;
-  }
   /** Pushes `sha` to `branch`; `force` only for Tether's own PR branches, never a base branch. */
   async push(sha, branch, options) {
-    await import_isomorphic_git.default.writeRef({ fs: fs3, gitdir: this.gitdir, ref: `refs/heads/${branch}`, value: sha, force: true });
+    const { fs: fs3, gitdir } = this;
+    const creds = await this.options.credentials?.();
+    await import_isomorphic_git.default.writeRef({ fs: fs3, gitdir, ref: `refs/heads/${branch}`, value: sha, force: true });
     const r = await import_isomorphic_git.default.push({
       fs: fs3,
       http: this.http,
-      gitdir: this.gitdir,
-      url: this.url,
+      gitdir,
+      url: this.options.url,
       remote: "origin",
       ref: `refs/heads/${branch}`,
       remoteRef: `refs/heads/${branch}`,
       force: options.force,
-      onAuth: () => this.auth(),
+      onAuth: () => creds ?? { cancel: true },
       onAuthFailure: () => ({ cancel: true })
     }).catch((err) => ({
       ok: false,
-      error: err.message,
+      error: redact(err.message, [creds?.password]),
       refs: {}
     }));
     const ref2 = r.refs?.[`refs/heads/${branch}`];
     if (r.ok && (!ref2 || ref2.ok)) return { ok: true };
     return { ok: false, error: ref2?.error ?? ("error" in r ? String(r.error) : "push rejected") };
+  }
+};
+
+// shared/src/env-repo.ts
+var EnvRepo = class _EnvRepo {
+  constructor(git2, ownsDir) {
+    this.git = git2;
+    this.ownsDir = ownsDir;
+  }
+  git;
+  ownsDir;
+  /** Prepares an empty object store (no network). */
+  static async open(options) {
+    const dir = options.dir ?? await mkdtemp(join(tmpdir(), "tether-env-"));
+    const token = options.token;
+    const repo = await GitRepo.open({
+      gitdir: dir,
+      url: options.url,
+      ...token ? { credentials: () => ({ username: "x-access-token", password: token }) } : {}
+    });
+    return new _EnvRepo(repo, options.dir === void 0);
+  }
+  /** Bytes of Git protocol answers received (the benchmark's "bytes fetched"). */
+  get bytesFetched() {
+    return this.git.bytesFetched;
+  }
+  /** The bare store's directory. */
+  get gitdir() {
+    return this.git.gitdir;
+  }
+  /** Removes the temporary object store. */
+  async close() {
+    if (this.ownsDir) await rm2(this.git.gitdir, { recursive: true, force: true });
+  }
+  /** Fetches `branch` (depth 1 unless told) and returns its tip. */
+  fetchBranch(branch, depth = 1) {
+    return this.git.fetch(branch, depth);
+  }
+  /** Whether `sha`'s commit object is in the store. */
+  hasCommit(sha) {
+    return this.git.hasCommit(sha);
+  }
+  /** Deepens the history of `branch` until `sha` is present (an older commit for promote or rollback). */
+  ensureCommit(sha, branch) {
+    return this.git.ensureCommit(sha, branch);
+  }
+  /** The root tree of a commit. */
+  treeOf(commit) {
+    return this.git.treeOf(commit);
+  }
+  /**
+   * The YAML/JSON files at `commit` whose path `select` accepts (symlinks are skipped, never followed). Paths are
+   * filtered before any blob is read.
+   */
+  async readFiles(commit, select = () => true) {
+    const read = await this.git.readFiles(commit, { select: (p) => isYamlOrJsonPath(p) && select(p) });
+    const out = { files: [], skipped: [] };
+    for (const f of read.files) {
+      const r = decodeFileText(f.path, f.content);
+      if ("text" in r) out.files.push(r);
+      else out.skipped.push(r);
+    }
+    for (const path of read.symlinks) out.skipped.push({ path, reason: "symbolic link (not followed)" });
+    return out;
+  }
+  /** Writes a commit locally: `parent`'s tree with `files` replaced; returns its id and its tree id. */
+  writeCommit(options) {
+    return this.git.writeCommit(options);
+  }
+  /** The tree `writeCommit` would produce, without a commit (to compare with an open PR's head). */
+  async treeWith(parent, files) {
+    return (await this.git.writeCommit({
+      parent,
+      files,
+      message: "probe",
+      author: { name: "tether", email: "tether@localhost" }
+    })).tree;
+  }
+  /** Pushes `sha` to `branch`; `force` only for Tether's own PR branches, never a base branch. */
+  push(sha, branch, options) {
+    return this.git.push(sha, branch, options);
   }
 };
 

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { load } from 'js-yaml';
 import { z } from 'zod';
 import { TetherError } from '../../shared/src/errors.ts';
+import { normalizeRepoPath, repoPathProblem } from '../../shared/src/repo-path.ts';
+import { parseYamlSafeOne } from '../../shared/src/yaml-safe.ts';
 import { PROTECTED_KINDS } from './core/prune.ts';
 
 /** `60s`, `5m`, `1h30m`, `500ms` → milliseconds. */
@@ -66,12 +67,22 @@ const name = z
   .string()
   .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS label (lower-case letters, digits, -)');
 
+// The app's directory in the repository, in the one canonical form the Git reader and the renderers use.
+const repoPath = z.string().transform((s, ctx) => {
+  const problem = repoPathProblem(s);
+  if (problem) {
+    ctx.addIssue({ code: 'custom', message: `"${s}": ${problem}` });
+    return z.NEVER;
+  }
+  return normalizeRepoPath(s);
+});
+
 const appSchema = z
   .object({
     name,
     repo: repoUrl,
     ref: z.string().min(1).default('main'),
-    path: z.string().default(''),
+    path: repoPath.default(''),
     namespace: name.default('default'),
     prune: z.boolean().default(true),
     selfHeal: z.boolean().default(true),
@@ -195,17 +206,11 @@ export function parseConfig(data: unknown, file = 'config'): AgentConfig {
 
 /** Reads and validates a YAML configuration file. */
 export function loadConfig(file: string): AgentConfig {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = readFileSync(file, 'utf8');
+    bytes = readFileSync(file);
   } catch (err) {
     throw new TetherError('config', `${file}: ${(err as Error).message}`, { cause: err });
   }
-  let data: unknown;
-  try {
-    data = load(text, { filename: file });
-  } catch (err) {
-    throw new TetherError('config', `${file}: ${(err as Error).message.split('\n')[0]}`, { cause: err });
-  }
-  return parseConfig(data, file);
+  return parseConfig(parseYamlSafeOne(bytes, file, { code: 'config' }), file);
 }

@@ -3,6 +3,7 @@
 // status. The diff renders both as YAML and diffs the lines, for `tether diff` and sync messages.
 import { diffArrays } from 'diff';
 import { stringify } from 'yaml';
+import { isRecord } from '../../../shared/src/is-record.ts';
 import type { FieldPath } from './managed-fields.ts';
 import { subject } from './objects.ts';
 import type { K8sObject } from './types.ts';
@@ -22,10 +23,6 @@ export const NOISY_ANNOTATIONS: readonly string[] = [
   'deployment.kubernetes.io/revision',
   'kubectl.kubernetes.io/last-applied-configuration',
 ];
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
 
 /** A copy of the object without status, server-maintained metadata and noisy annotations. */
 export function normalizeForDiff(obj: K8sObject): K8sObject {

@@ -2,6 +2,8 @@
 // generic.go and core.go) so Tether agrees with Flux and kpt on when a rollout is done, and are stricter where
 // kstatus is lax for a deploy tool: kstatus calls a running Job and a Failed Pod Current and never looks at image
 // pull errors or load balancer ingress; Argo CD's health checks (gitops-engine pkg/health) treat them as Tether does.
+
+import { isRecord } from '../../../shared/src/is-record.ts';
 import { subject } from './objects.ts';
 import type { HealthResult, HealthStatus, K8sObject, ObjectRef } from './types.ts';
 
@@ -34,10 +36,6 @@ interface Condition {
   status: string;
   reason?: string;
   message?: string;
-}
-
-function isRecord(x: unknown): x is Json {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 function get(obj: unknown, path: string): unknown {

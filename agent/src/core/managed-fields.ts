@@ -6,6 +6,7 @@
 // sigs.k8s.io/structured-merge-diff fieldpath/serialize-pe.go: `f:<name>` a field, `k:<json>` a list item by its
 // keys, `v:<json>` a set item by value, `i:<n>` a list item by index, `.` the node itself.
 import { TetherError } from '../../../shared/src/errors.ts';
+import { isRecord } from '../../../shared/src/is-record.ts';
 import type { FieldsV1, K8sObject, ManagedFieldsEntry } from './types.ts';
 
 /** The field manager Tether applies with. */
@@ -25,10 +26,6 @@ export interface FieldOwner {
   manager: string;
   operation: string;
   subresource?: string;
-}
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 function deepEqual(a: unknown, b: unknown): boolean {

@@ -1,5 +1,6 @@
 // Object identity helpers and validation of rendered manifests. Pure: discovery is passed in as a function.
 import { TetherError } from '../../../shared/src/errors.ts';
+import { isRecord } from '../../../shared/src/is-record.ts';
 import type { IsNamespaced, K8sObject, ObjectRef, SourcedObject } from './types.ts';
 
 /** Annotations Tether honours on objects (its own; the Argo CD, Helm and Flux aliases are read too). */
@@ -106,10 +107,6 @@ export interface ValidateOptions {
 /** Defaults of `validateObjects`: objects without a namespace go to `default`, as with kubectl. */
 export function defaultValidateOptions(): ValidateOptions {
   return { defaultNamespace: 'default' };
-}
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 function where(item: SourcedObject): string {

@@ -9,6 +9,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import { describeError } from '../../../../shared/src/errors.ts';
+import { isRecord } from '../../../../shared/src/is-record.ts';
 import type { AgentView, AppView } from '../../core/agent-view.ts';
 import { METRICS_CONTENT_TYPE, renderMetrics } from '../../core/metrics-text.ts';
 import { type DiffState, renderAppPage, renderIndexPage, renderNotFoundPage } from '../../core/status-page.ts';
@@ -72,10 +73,6 @@ function parsePayload(body: Buffer, contentType: string | undefined): unknown {
     return JSON.parse(payload);
   }
   return JSON.parse(text);
-}
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 /** The fields of a push event Tether uses; undefined when the payload lacks them. */

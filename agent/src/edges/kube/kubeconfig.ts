@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { load } from 'js-yaml';
 import { TetherError } from '../../../../shared/src/errors.ts';
+import { isRecord } from '../../../../shared/src/is-record.ts';
+import { parseYamlSafeOne } from '../../../../shared/src/yaml-safe.ts';
 import { type KubeCredentials, userCredentials } from './exec-credential.ts';
 
 /** What an HTTPS request to the apiserver needs: where, and how to prove who we are. */
@@ -36,12 +37,15 @@ const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
  * exec-credential.ts; auth-provider users get a clear error naming the user entry.
  */
 export function loadKubeconfig(path: string, context?: string): KubeConnection {
-  let doc: KubeconfigFile;
+  let bytes: Uint8Array;
   try {
-    doc = load(readFileSync(path, 'utf8')) as KubeconfigFile;
+    bytes = readFileSync(path);
   } catch (err) {
     throw new TetherError('config', `kubeconfig ${path}: ${(err as Error).message}`, { cause: err });
   }
+  const parsed = parseYamlSafeOne(bytes, `kubeconfig ${path}`, { code: 'config' });
+  if (!isRecord(parsed)) throw new TetherError('config', `kubeconfig ${path}: not a YAML map`);
+  const doc = parsed as KubeconfigFile;
   const ctxName = context ?? doc['current-context'];
   const ctx = doc.contexts?.find((c) => c.name === ctxName)?.context;
   if (!ctx) throw new TetherError('config', `kubeconfig ${path}: context "${ctxName ?? ''}" not found`);

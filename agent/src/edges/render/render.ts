@@ -2,8 +2,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { loadAll } from 'js-yaml';
 import { TetherError } from '../../../../shared/src/errors.ts';
+import { normalizeRepoPath } from '../../../../shared/src/repo-path.ts';
+import { parseYamlSafe, type YamlBudget, yamlBudget } from '../../../../shared/src/yaml-safe.ts';
 import type { Renderer, RenderOptions, SourceFile } from '../../core/desired-state.ts';
 import type { SourcedObject } from '../../core/types.ts';
 
@@ -17,7 +18,7 @@ const KUSTOMIZATION = ['kustomization.yaml', 'kustomization.yml', 'Kustomization
 
 /** Decides the renderer from the files at the root of the app's path. */
 export function renderKind(files: readonly SourceFile[], path: string): RenderKind {
-  const root = path.replace(/^\.?\/+|\/+$/g, '');
+  const root = normalizeRepoPath(path);
   const at = (name: string) => files.some((f) => f.path === (root ? `${root}/${name}` : name));
   if (KUSTOMIZATION.some(at)) return 'kustomize';
   if (at('Chart.yaml')) return 'helm';
@@ -27,21 +28,26 @@ export function renderKind(files: readonly SourceFile[], path: string): RenderKi
 /**
  * Parses plain YAML/JSON manifests: every `.yaml`/`.yml`/`.json` file, recursively, in path order, every document.
  * Documents that are empty or not Kubernetes objects at all (no apiVersion and no kind) are skipped; a file that
- * does not parse is an error naming the file.
+ * does not parse, or breaks a limit (size, documents, alias expansion, all files together), is an error naming it.
  */
-export function parseManifests(files: readonly { path: string; text: string }[]): SourcedObject[] {
-  return files.filter((f) => MANIFEST.test(f.path)).flatMap((f) => parseDocuments(f.text, f.path));
+export function parseManifests(
+  files: readonly { path: string; text: string | Uint8Array }[],
+  budget: YamlBudget = yamlBudget(),
+): SourcedObject[] {
+  return files.filter((f) => MANIFEST.test(f.path)).flatMap((f) => parseDocuments(f.text, f.path, { budget }));
 }
 
-/** Every object of a multi-document YAML (or JSON) text; `file` names it in errors. `kind: List` is unrolled. */
-export function parseDocuments(text: string, file: string): SourcedObject[] {
+/**
+ * Every object of a multi-document YAML (or JSON) text, within the limits of `budget`; `file` names it in errors.
+ * `kind: List` is unrolled.
+ */
+export function parseDocuments(
+  text: string | Uint8Array,
+  file: string,
+  options: { budget?: YamlBudget; maxFileBytes?: number } = {},
+): SourcedObject[] {
   const out: SourcedObject[] = [];
-  let docs: unknown[];
-  try {
-    docs = loadAll(text, null, { filename: file });
-  } catch (err) {
-    throw new TetherError('render', `${file}: ${(err as Error).message.split('\n')[0]}`, { cause: err });
-  }
+  const docs = parseYamlSafe(text, file, { ...options, code: 'render' });
   docs.forEach((doc, index) => {
     if (doc === null || doc === undefined) return;
     if (typeof doc === 'object' && !Array.isArray(doc)) {
@@ -120,13 +126,20 @@ export async function render(
   options: RenderOptions,
 ) {
   const kind = renderKind(files, options.path);
-  const decoder = new TextDecoder('utf-8');
+  // One budget per render: the size and document limits hold for all its files together.
+  const budget = yamlBudget();
   if (kind === 'plain') {
-    return { kind, objects: parseManifests(files.map((f) => ({ path: f.path, text: decoder.decode(f.content) }))) };
+    return {
+      kind,
+      objects: parseManifests(
+        files.map((f) => ({ path: f.path, text: f.content })),
+        budget,
+      ),
+    };
   }
   let cmd: string;
   let args: string[];
-  const appDir = options.path.replace(/^\.?\/+|\/+$/g, '') || '.';
+  const appDir = normalizeRepoPath(options.path) || '.';
   if (kind === 'kustomize') {
     if (which('kustomize')) [cmd, args] = ['kustomize', ['build', appDir]];
     else if (which('kubectl')) [cmd, args] = ['kubectl', ['kustomize', appDir]];
@@ -151,7 +164,8 @@ export async function render(
       await writeFile(target, f.content);
     }
     const text = await runRenderer(cmd, args, dir, options);
-    return { kind, objects: parseDocuments(text, `${appDir} (${cmd} ${args[0]} output)`) };
+    const output = `${appDir} (${cmd} ${args[0]} output)`;
+    return { kind, objects: parseDocuments(text, output, { budget, maxFileBytes: options.maxOutputBytes }) };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

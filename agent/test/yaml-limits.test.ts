@@ -1,0 +1,116 @@
+// Hostile YAML where the agent reads it — an app's manifests, its configuration, a kubeconfig — is refused with an
+// error naming the file, before it can exhaust memory.
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { aliasBomb } from '../../shared/test/hostile-yaml.ts';
+import { loadConfig } from '../src/config.ts';
+import { defaultRenderOptions } from '../src/core/desired-state.ts';
+import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
+import { render } from '../src/edges/render/render.ts';
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const cm = (name: string) => enc(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${name}}\n`);
+const noRepo = async () => {
+  throw new Error('plain manifests need no repository tree');
+};
+
+describe('render limits', () => {
+  const path = 'envs/dev/web';
+  const renderFiles = (extra: { path: string; content: Uint8Array }) =>
+    render([{ path: `${path}/a.yaml`, content: cm('a') }, extra], noRepo, defaultRenderOptions(path));
+
+  test('a plain app renders its objects', async () => {
+    const r = await render([{ path: `${path}/a.yaml`, content: cm('a') }], noRepo, defaultRenderOptions(`./${path}/`));
+    assert.equal(r.kind, 'plain');
+    assert.deepEqual(
+      r.objects.map((o) => (o.object as { metadata: { name: string } }).metadata.name),
+      ['a'],
+    );
+  });
+
+  test('an alias bomb in the app path is a render error naming the file', async () => {
+    await assert.rejects(
+      renderFiles({ path: `${path}/bomb.yaml`, content: enc(aliasBomb()) }),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'render');
+        assert.match(err.message, /^envs\/dev\/web\/bomb\.yaml: document 1: aliases expand to more than/);
+        return true;
+      },
+    );
+  });
+
+  test('a 50 MB file is a render error naming the file', async () => {
+    const huge = new Uint8Array(50 * 1024 * 1024).fill(0x20);
+    await assert.rejects(
+      renderFiles({ path: `${path}/huge.yaml`, content: huge }),
+      /^TetherError: envs\/dev\/web\/huge\.yaml: 52428800 bytes/,
+    );
+  });
+
+  test('200,000 documents are a render error naming the file', async () => {
+    const many = enc('a: 1\n---\n'.repeat(200_000));
+    await assert.rejects(
+      renderFiles({ path: `${path}/many.yaml`, content: many }),
+      /envs\/dev\/web\/many\.yaml: more than 10000 documents/,
+    );
+  });
+
+  test('the limits hold for the render as a whole: many files, each small', async () => {
+    const files = Array.from({ length: 12 }, (_, i) => ({
+      path: `${path}/part-${String(i).padStart(2, '0')}.yaml`,
+      content: enc('kind: ConfigMap\n---\n'.repeat(999)),
+    }));
+    await assert.rejects(
+      render(files, noRepo, defaultRenderOptions(path)),
+      /part-10\.yaml: more than 10000 documents in all/,
+    );
+  });
+});
+
+describe('configuration and kubeconfig limits', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tether-yaml-limits-'));
+
+  test('an alias bomb in the agent configuration is a config error naming the file', () => {
+    const file = join(dir, 'config.yaml');
+    writeFileSync(file, `cluster: dev\napps: []\nx:\n${aliasBomb().replace(/^/gm, '  ')}`);
+    assert.throws(
+      () => loadConfig(file),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'config');
+        assert.ok(err.message.startsWith(`${file}: document 1: aliases expand`), err.message);
+        return true;
+      },
+    );
+  });
+
+  test('app paths are read in one canonical form, and a path out of the repository is refused', () => {
+    const file = join(dir, 'paths.yaml');
+    writeFileSync(
+      file,
+      'cluster: dev\napps:\n  - {name: web, repo: "https://g.example/e.git", path: ./envs//dev/web/}\n',
+    );
+    assert.equal(loadConfig(file).apps[0]!.path, 'envs/dev/web');
+    writeFileSync(
+      file,
+      'cluster: dev\napps:\n  - {name: web, repo: "https://g.example/e.git", path: envs/../../etc}\n',
+    );
+    assert.throws(
+      () => loadConfig(file),
+      /paths\.yaml: apps\[0\]\.path: "envs\/\.\.\/\.\.\/etc": '\.\.' is not allowed/,
+    );
+  });
+
+  test('an alias bomb in a kubeconfig is refused naming it', () => {
+    const file = join(dir, 'kubeconfig');
+    writeFileSync(file, `apiVersion: v1\nkind: Config\npreferences:\n${aliasBomb().replace(/^/gm, '  ')}`);
+    assert.throws(
+      () => loadKubeconfig(file),
+      new RegExp(`^TetherError: kubeconfig ${file.replace(/[/.]/g, '\\$&')}: document 1: aliases expand`),
+    );
+    writeFileSync(file, '- not a map\n');
+    assert.throws(() => loadKubeconfig(file), /not a YAML map/);
+  });
+});

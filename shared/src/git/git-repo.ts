@@ -1,0 +1,358 @@
+// The one Git adapter of the Action and the agent: isomorphic-git over a bare object store, with `fs` and `http`
+// passed in the way isomorphic-git itself takes them. Files are read from the objects, never checked out.
+import * as nodeFs from 'node:fs';
+import git, { type HttpClient, type PromiseFsClient, type TreeEntry } from 'isomorphic-git';
+import nodeHttp from 'isomorphic-git/http/node';
+import { TetherError } from '../errors.ts';
+import { redact } from '../redact.ts';
+import { normalizeRepoPath } from '../repo-path.ts';
+import { PackReader } from './pack-reader.ts';
+import { snapshotFs } from './snapshot-fs.ts';
+
+/** Basic-auth credentials for a Git server (GitHub takes `x-access-token:<token>`). */
+export interface GitCredentials {
+  username: string;
+  password: string;
+}
+
+/** Where the repository lives, how to reach it, and the clients isomorphic-git uses. */
+export interface GitRepoOptions {
+  /** The bare object store (created if empty; reused when it already holds a repository). */
+  gitdir: string;
+  /** The remote, `https://…` (smart HTTP). */
+  url: string;
+  /** Asked before each network operation, so rotated tokens are picked up. */
+  credentials?: () => Promise<GitCredentials | undefined> | GitCredentials | undefined;
+  /** The file system isomorphic-git writes the store with; Node's `fs` by default. */
+  fs?: PromiseFsClient;
+  /** The HTTP client isomorphic-git talks to the remote with; isomorphic-git's Node client by default. */
+  http?: HttpClient;
+  /** `HEAD`'s branch when the store is created. */
+  defaultBranch?: string;
+}
+
+/** A file of a commit's tree: where it is and which blob holds it. */
+export interface TreeFile {
+  /** Path from the repository root. */
+  path: string;
+  oid: string;
+  /** Git's file mode: `100644`, `100755`, or `120000` for a symbolic link. */
+  mode: string;
+}
+
+/** One file read from the object store. */
+export interface RepoFile {
+  /** Path from the repository root. */
+  path: string;
+  content: Uint8Array;
+}
+
+/** Which files of a commit to read. */
+export interface FileFilter {
+  /** Only files under this directory (the repository root when absent or empty). */
+  under?: string;
+  /** Only paths (from the repository root) this accepts; applied before any blob is read. */
+  select?: (path: string) => boolean;
+}
+
+/** Files read from a commit, and the symbolic links that matched but were not followed. */
+export interface ReadResult {
+  /** In byte-wise path order. */
+  files: RepoFile[];
+  /** Their target could lie outside the path a reader asked for, so they are never followed. */
+  symlinks: string[];
+}
+
+const SYMLINK = '120000';
+
+/** A Git repository fetched shallow and single-branch into a bare store; reads, commits and pushes. */
+export class GitRepo {
+  /** Bytes of Git protocol answers received (the Action's benchmark reports them). */
+  bytesFetched = 0;
+  /**
+   * isomorphic-git's cache of parsed packfiles, shared by every read of one fetched state. Without it each read
+   * re-loads and re-checks the packfile. Renewed after each fetch, since a fetch may add a packfile.
+   */
+  private cache: object = {};
+  /** The fetched packs, loaded on the first read after a fetch (see pack-reader.ts for why). */
+  private packs: Promise<PackReader> | undefined;
+  private readonly fs: PromiseFsClient;
+  private readonly http: HttpClient;
+
+  private constructor(private readonly options: GitRepoOptions) {
+    this.fs = options.fs ?? nodeFs;
+    const inner = options.http ?? nodeHttp;
+    // Count what the server sends: wrap the body iterator of every answer.
+    this.http = {
+      request: async (req) => {
+        const res = await inner.request(req);
+        const body = res.body;
+        if (!body) return res;
+        const self = this;
+        return {
+          ...res,
+          body: (async function* () {
+            for await (const chunk of body) {
+              self.bytesFetched += chunk.length;
+              yield chunk;
+            }
+          })(),
+        };
+      },
+    };
+  }
+
+  /** Opens the store at `gitdir`, creating an empty bare repository there if it has none (no network). */
+  static async open(options: GitRepoOptions): Promise<GitRepo> {
+    const fs = options.fs ?? nodeFs;
+    const gitdir = options.gitdir;
+    await fs.promises.mkdir(gitdir, { recursive: true });
+    const hasHead = await fs.promises.stat(`${gitdir}/HEAD`).then(
+      () => true,
+      () => false,
+    );
+    if (!hasHead) {
+      await git.init({
+        fs,
+        gitdir,
+        bare: true,
+        ...(options.defaultBranch ? { defaultBranch: options.defaultBranch } : {}),
+      });
+    }
+    // isomorphic-git's fetch needs a configured remote even when given a URL; keep it pointing at the repo.
+    await git.addRemote({ fs, gitdir, remote: 'origin', url: options.url, force: true });
+    return new GitRepo(options);
+  }
+
+  /** The bare store's directory. */
+  get gitdir(): string {
+    return this.options.gitdir;
+  }
+
+  /** The remote without credentials, for messages. */
+  get displayUrl(): string {
+    return redact(this.options.url);
+  }
+
+  /** Fetches `ref` (depth 1 unless told; later fetches send only what is new) and returns its tip. */
+  async fetch(ref: string, depth = 1): Promise<string> {
+    const { url, gitdir } = this.options;
+    const creds = await this.options.credentials?.();
+    const secrets = [creds?.password];
+    try {
+      const r = await git.fetch({
+        fs: this.fs,
+        http: this.http,
+        gitdir,
+        url,
+        remote: 'origin',
+        ref,
+        remoteRef: ref,
+        singleBranch: true,
+        depth,
+        tags: false,
+        onAuth: () => creds ?? { cancel: true },
+        onAuthFailure: () => ({ cancel: true }),
+      });
+      if (!r.fetchHead) throw new TetherError('git', `${this.displayUrl}: ref '${ref}' not found`);
+      this.cache = {};
+      this.packs = undefined;
+      return r.fetchHead;
+    } catch (err) {
+      if (err instanceof TetherError) throw err;
+      const e = err as { code?: string; message: string };
+      const message = redact(e.message, secrets);
+      if (e.code === 'HttpError' && /401|403/.test(e.message)) {
+        throw new TetherError('git', `fetch ${this.displayUrl} ${ref}: the credentials were refused (${message})`, {
+          cause: err,
+        });
+      }
+      throw new TetherError('git', `fetch ${this.displayUrl} ${ref}: ${message}`, { cause: err });
+    }
+  }
+
+  /** Whether `sha`'s commit object is in the store. */
+  async hasCommit(sha: string): Promise<boolean> {
+    try {
+      await git.readCommit({ fs: this.fs, gitdir: this.gitdir, oid: sha, cache: this.cache });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Deepens the history of `ref` until `sha` is present (an older commit for promote or rollback). */
+  async ensureCommit(sha: string, ref: string): Promise<void> {
+    for (let depth = 10; !(await this.hasCommit(sha)); depth *= 4) {
+      if (depth > 10_000) throw new TetherError('git', `commit ${sha.slice(0, 7)} is not in the history of ${ref}`);
+      await this.fetch(ref, depth);
+    }
+  }
+
+  /** The root tree of a commit. */
+  async treeOf(commit: string): Promise<string> {
+    return (await git.readCommit({ fs: this.fs, gitdir: this.gitdir, oid: commit, cache: this.cache })).commit.tree;
+  }
+
+  /** The tree id of directory `path` at `commit` (undefined when there is none): equal ids mean equal content. */
+  async treeHash(commit: string, path: string): Promise<string | undefined> {
+    const clean = normalizeRepoPath(path);
+    if (clean === '') return this.treeOf(commit);
+    const parent = clean.includes('/') ? clean.slice(0, clean.lastIndexOf('/')) : '';
+    const name = clean.slice(clean.lastIndexOf('/') + 1);
+    try {
+      const { tree } = await git.readTree({
+        fs: this.fs,
+        gitdir: this.gitdir,
+        oid: commit,
+        ...(parent ? { filepath: parent } : {}),
+        cache: this.cache,
+      });
+      const entry = tree.find((e) => e.path === name);
+      return entry?.type === 'tree' ? entry.oid : undefined;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'NotFoundError') return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * The files of `commit` the filter accepts, from its trees alone (no blob is read), in byte-wise path order.
+   * Throws when `under` names no directory at that commit.
+   */
+  async listFiles(commit: string, filter: FileFilter = {}): Promise<TreeFile[]> {
+    const under = normalizeRepoPath(filter.under ?? '');
+    const root = await this.treeHash(commit, under);
+    if (root === undefined) throw new TetherError('git', `path '${under}' does not exist at ${commit.slice(0, 7)}`);
+    return this.listTree(root, under, filter.select, this.fs);
+  }
+
+  private async listTree(
+    root: string,
+    prefix: string,
+    select: ((path: string) => boolean) | undefined,
+    fs: PromiseFsClient,
+  ): Promise<TreeFile[]> {
+    const out: TreeFile[] = [];
+    const walk = async (oid: string, dir: string): Promise<void> => {
+      const { tree } = await git.readTree({ fs, gitdir: this.gitdir, oid, cache: this.cache });
+      for (const e of tree as TreeEntry[]) {
+        const path = dir ? `${dir}/${e.path}` : e.path;
+        if (e.type === 'tree') await walk(e.oid, path);
+        else if (e.type === 'blob' && (!select || select(path))) out.push({ path, oid: e.oid, mode: e.mode });
+      }
+    };
+    await walk(root, prefix);
+    return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  /**
+   * Reads the files of `commit` the filter accepts. Trees are walked first and the filter applied to paths, so only
+   * the blobs wanted are read. Blobs come from the fetched packs with native zlib (pack-reader.ts); trees and anything
+   * not packed go through isomorphic-git over a view of the store taken once (pack list, loose objects), which spares
+   * its per-object directory listing, failed loose-object open and stat.
+   */
+  async readFiles(commit: string, filter: FileFilter = {}): Promise<ReadResult> {
+    const fs = await snapshotFs(this.fs, this.gitdir);
+    const under = normalizeRepoPath(filter.under ?? '');
+    const root = await this.treeHash(commit, under);
+    if (root === undefined) throw new TetherError('git', `path '${under}' does not exist at ${commit.slice(0, 7)}`);
+    const listed = await this.listTree(root, under, filter.select, fs);
+    const result: ReadResult = { files: [], symlinks: [] };
+    if (!this.packs) {
+      this.packs = PackReader.open(this.fs, this.gitdir);
+      this.packs.catch(() => {
+        this.packs = undefined;
+      });
+    }
+    const packs = await this.packs;
+    for (const f of listed) {
+      if (f.mode === SYMLINK) {
+        result.symlinks.push(f.path);
+        continue;
+      }
+      const packed = packs.read(f.oid);
+      if (packed && packed.type !== 'blob')
+        throw new TetherError('git', `${f.path}: object ${f.oid} is a ${packed.type}, not a file`);
+      const content =
+        packed?.content ?? (await git.readBlob({ fs, gitdir: this.gitdir, oid: f.oid, cache: this.cache })).blob;
+      result.files.push({ path: f.path, content });
+    }
+    return result;
+  }
+
+  /** Writes a commit locally: `parent`'s tree with `files` replaced; returns its id and its tree id. */
+  async writeCommit(options: {
+    parent: string;
+    files: readonly { path: string; text: string }[];
+    message: string;
+    author: { name: string; email: string };
+  }): Promise<{ commit: string; tree: string }> {
+    const { fs, gitdir } = this;
+    const byDir = new Map<string, Map<string, string>>();
+    for (const f of options.files) {
+      const oid = await git.writeBlob({ fs, gitdir, blob: new TextEncoder().encode(f.text) });
+      const dir = f.path.includes('/') ? f.path.slice(0, f.path.lastIndexOf('/')) : '';
+      const name = f.path.slice(f.path.lastIndexOf('/') + 1);
+      if (!byDir.has(dir)) byDir.set(dir, new Map());
+      byDir.get(dir)!.set(name, oid);
+    }
+    // Rewrite the trees on the paths to the changed files, deepest first.
+    const rewrite = async (treeOid: string, dir: string): Promise<string> => {
+      const { tree } = await git.readTree({ fs, gitdir, oid: treeOid, cache: this.cache });
+      const entries = [...tree];
+      for (const [i, e] of entries.entries()) {
+        const path = dir ? `${dir}/${e.path}` : e.path;
+        if (e.type === 'tree' && [...byDir.keys()].some((d) => d === path || d.startsWith(`${path}/`))) {
+          entries[i] = { ...e, oid: await rewrite(e.oid, path) };
+        }
+        const blob = byDir.get(dir)?.get(e.path);
+        if (e.type === 'blob' && blob) entries[i] = { ...e, oid: blob };
+      }
+      return git.writeTree({ fs, gitdir, tree: entries });
+    };
+    const tree = await rewrite(await this.treeOf(options.parent), '');
+    const now = Math.floor(Date.now() / 1000);
+    const who = { ...options.author, timestamp: now, timezoneOffset: 0 };
+    const commit = await git.writeCommit({
+      fs,
+      gitdir,
+      commit: {
+        message: options.message.endsWith('\n') ? options.message : `${options.message}\n`,
+        tree,
+        parent: [options.parent],
+        author: who,
+        committer: who,
+      },
+    });
+    return { commit, tree };
+  }
+
+  /** Pushes `sha` to `branch`; `force` only for Tether's own PR branches, never a base branch. */
+  async push(sha: string, branch: string, options: { force: boolean }): Promise<{ ok: boolean; error?: string }> {
+    const { fs, gitdir } = this;
+    const creds = await this.options.credentials?.();
+    await git.writeRef({ fs, gitdir, ref: `refs/heads/${branch}`, value: sha, force: true });
+    const r = await git
+      .push({
+        fs,
+        http: this.http,
+        gitdir,
+        url: this.options.url,
+        remote: 'origin',
+        ref: `refs/heads/${branch}`,
+        remoteRef: `refs/heads/${branch}`,
+        force: options.force,
+        onAuth: () => creds ?? { cancel: true },
+        onAuthFailure: () => ({ cancel: true }),
+      })
+      .catch((err: Error) => ({
+        ok: false,
+        error: redact(err.message, [creds?.password]),
+        refs: {} as Record<string, { ok: boolean; error?: string }>,
+      }));
+    const ref = r.refs?.[`refs/heads/${branch}`];
+    if (r.ok && (!ref || ref.ok)) return { ok: true };
+    return { ok: false, error: ref?.error ?? ('error' in r ? String(r.error) : 'push rejected') };
+  }
+}

@@ -1,0 +1,136 @@
+// The shared Git adapter against a real smart-HTTP server (git http-backend): fetch, filtered reads, symlinks,
+// commits and pushes, and no credential in any message.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type GitServer, startGitServer } from '../../testenv/src/git-server.ts';
+import { GitRepo } from '../src/git/git-repo.ts';
+
+const TOKEN = 'ghs_reader_secret_1234';
+const credentials = () => ({ username: 'x-access-token', password: TOKEN });
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+describe('GitRepo', () => {
+  let server: GitServer;
+  let tmp: string;
+  let url: string;
+
+  before(async () => {
+    server = await startGitServer({ tokens: { [TOKEN]: { login: 'reader', repos: '*' } } });
+    tmp = await mkdtemp(join(tmpdir(), 'tether-git-repo-'));
+    const bare = await server.createRepo('acme/env');
+    const files: [string, string, string][] = [
+      ['100644', 'envs/dev/web/deploy.yaml', 'kind: Deployment\n'],
+      ['100644', 'envs/dev/web/svc.yaml', 'kind: Service\n'],
+      ['100644', 'envs/dev/web/sub/cm.yaml', 'kind: ConfigMap\n'],
+      ['100644', 'envs/dev/webby/other.yaml', 'kind: Other\n'],
+      ['100644', 'envs/staging/web/deploy.yaml', 'kind: Deployment\n'],
+      ['120000', 'envs/dev/web/link.yaml', '../../staging/web/deploy.yaml'],
+      ['100644', 'README.md', '# env\n'],
+    ];
+    let stream = 'commit refs/heads/main\ncommitter T <t@tether.invalid> 1700000000 +0000\ndata 5\nfirst\n';
+    for (const [mode, path, body] of files)
+      stream += `M ${mode} inline ${path}\ndata ${Buffer.byteLength(body)}\n${body}\n`;
+    await bare.git(['fast-import', '--quiet'], { input: stream });
+    url = server.cloneUrl('acme/env');
+  });
+  after(async () => {
+    await server.stop();
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  test('reads only the files under a path, in path order, without following symlinks', async () => {
+    const repo = await GitRepo.open({ gitdir: join(tmp, 'a'), url, credentials });
+    const sha = await repo.fetch('main');
+    const read = await repo.readFiles(sha, { under: './envs/dev/web/' });
+    assert.deepEqual(
+      read.files.map((f) => [f.path, text(f.content)]),
+      [
+        ['envs/dev/web/deploy.yaml', 'kind: Deployment\n'],
+        ['envs/dev/web/sub/cm.yaml', 'kind: ConfigMap\n'],
+        ['envs/dev/web/svc.yaml', 'kind: Service\n'],
+      ],
+    );
+    assert.deepEqual(read.symlinks, ['envs/dev/web/link.yaml']);
+    assert.ok(repo.bytesFetched > 0);
+    await assert.rejects(repo.readFiles(sha, { under: 'envs/prod' }), /path 'envs\/prod' does not exist/);
+  });
+
+  test('applies the path filter before reading and lists files without reading blobs', async () => {
+    const repo = await GitRepo.open({ gitdir: join(tmp, 'b'), url, credentials });
+    const sha = await repo.fetch('main');
+    const read = await repo.readFiles(sha, { select: (p) => p.endsWith('deploy.yaml') });
+    assert.deepEqual(
+      read.files.map((f) => f.path),
+      ['envs/dev/web/deploy.yaml', 'envs/staging/web/deploy.yaml'],
+    );
+    const listed = await repo.listFiles(sha, { under: 'envs' });
+    assert.equal(listed.length, 6);
+    assert.equal(listed.find((f) => f.path === 'envs/dev/web/link.yaml')?.mode, '120000');
+  });
+
+  test('tree ids: equal for equal content, undefined for a missing or non-directory path', async () => {
+    const repo = await GitRepo.open({ gitdir: join(tmp, 'c'), url, credentials });
+    const sha = await repo.fetch('main');
+    const web = await repo.treeHash(sha, 'envs/dev/web');
+    assert.match(web ?? '', /^[0-9a-f]{40}$/);
+    assert.equal(await repo.treeHash(sha, 'envs//dev/web/'), web);
+    assert.equal(await repo.treeHash(sha, 'envs/nope'), undefined);
+    assert.equal(await repo.treeHash(sha, 'README.md'), undefined);
+    assert.equal(await repo.treeHash(sha, ''), await repo.treeOf(sha));
+  });
+
+  test('reads see loose objects written after the fetch, and a pushed commit lands', async () => {
+    const repo = await GitRepo.open({ gitdir: join(tmp, 'd'), url, credentials });
+    const sha = await repo.fetch('main');
+    const { commit } = await repo.writeCommit({
+      parent: sha,
+      files: [{ path: 'envs/dev/web/svc.yaml', text: 'kind: Service # edited\n' }],
+      message: 'edit',
+      author: { name: 'T', email: 't@tether.invalid' },
+    });
+    const read = await repo.readFiles(commit, { under: 'envs/dev/web' });
+    assert.equal(text(read.files.find((f) => f.path === 'envs/dev/web/svc.yaml')!.content), 'kind: Service # edited\n');
+    assert.deepEqual(await repo.push(commit, 'feature', { force: false }), { ok: true });
+    const other = await GitRepo.open({ gitdir: join(tmp, 'e'), url, credentials });
+    assert.equal(await other.fetch('feature'), commit);
+  });
+
+  test('a missing ref and refused credentials are errors without the token or userinfo', async () => {
+    const repo = await GitRepo.open({ gitdir: join(tmp, 'f'), url, credentials });
+    await assert.rejects(repo.fetch('nope'), (err: Error) => /nope/.test(err.message) && !err.message.includes(TOKEN));
+    const withUserinfo = url.replace('://', '://x-access-token:ghs_wrong_in_url_0000@');
+    const bad = await GitRepo.open({
+      gitdir: join(tmp, 'g'),
+      url: withUserinfo,
+      credentials: () => ({ username: 'x-access-token', password: 'ghs_wrong_token_5678' }),
+    });
+    await assert.rejects(bad.fetch('main'), (err: Error) => {
+      assert.doesNotMatch(err.message, /ghs_/);
+      assert.match(err.message, /fetch http:\/\/127\.0\.0\.1:\d+\/acme\/env\.git main/);
+      return true;
+    });
+  });
+
+  test('reuses an existing store and keeps working with an injected fs', async () => {
+    const gitdir = join(tmp, 'h');
+    let reads = 0;
+    const counting = {
+      promises: {
+        ...fs.promises,
+        readFile: (...a: Parameters<typeof fs.promises.readFile>) => {
+          reads++;
+          return fs.promises.readFile(...a);
+        },
+      },
+    };
+    const first = await GitRepo.open({ gitdir, url, credentials, fs: counting });
+    const sha = await first.fetch('main');
+    const again = await GitRepo.open({ gitdir, url, credentials, fs: counting });
+    assert.equal(await again.hasCommit(sha), true);
+    assert.ok(reads > 0);
+  });
+});
