@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { clampDescription, statusFor } from '../src/core/commit-status.ts';
+import { clampDescription, statusFor, unrenderedEntry } from '../src/core/commit-status.ts';
 import type { AppState } from '../src/core/types.ts';
 
 const base = (over: Partial<AppState>): AppState => ({
@@ -72,4 +72,14 @@ test('descriptions are cut to 140 characters on one line', () => {
   assert.ok(!long.includes('\n'));
   const f = statusFor(base({ health: { status: 'Degraded', message: 'z'.repeat(500) } }), { cluster: 'dev' });
   assert.equal(f.description.length, 140);
+});
+
+test('files the render left out are named in a green description, never hidden', () => {
+  const state = base({});
+  state.lastSync?.entries.push(
+    unrenderedEntry({ path: 'envs/dev/web/extra.jsonnet', reason: 'Jsonnet is not supported' }),
+  );
+  const s = statusFor(state, { cluster: 'dev' });
+  assert.equal(s.state, 'success');
+  assert.equal(s.description, 'Synced 2 resources (1 file not rendered) · Healthy');
 });

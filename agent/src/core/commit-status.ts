@@ -1,4 +1,16 @@
-import type { AppState } from './types.ts';
+import type { AppState, SyncEntry } from './types.ts';
+
+const NOT_RENDERED = 'not rendered: ';
+
+/** The sync entry for a file in the app's path that the render left out: `skipped`, with why. */
+export function unrenderedEntry(file: { path: string; reason: string }): SyncEntry {
+  return { subject: file.path, action: 'skipped', reason: `${NOT_RENDERED}${file.reason}` };
+}
+
+/** True for an entry made by `unrenderedEntry`. */
+export function isUnrendered(entry: SyncEntry): boolean {
+  return entry.action === 'skipped' && (entry.reason ?? '').startsWith(NOT_RENDERED);
+}
 
 /** A commit status as GitHub takes it. */
 export interface CommitStatus {
@@ -51,7 +63,11 @@ export function statusFor(
   if (failed) return make('failure', `Sync failed: ${failed.subject}: ${failed.reason ?? 'failed'}`);
   if (last?.error) return make('failure', `Sync failed: ${last.error.message}`);
   const count = last ? last.entries.filter((e) => e.action !== 'pruned' && e.action !== 'skipped').length : 0;
-  const synced = `Synced ${count} resource${count === 1 ? '' : 's'}`;
+  // Files left unrendered never make a status fail on their own (the render already fails when they are all there
+  // is), but a green status must not hide them.
+  const gaps = last ? last.entries.filter(isUnrendered).length : 0;
+  const unrendered = gaps > 0 ? ` (${gaps} file${gaps === 1 ? '' : 's'} not rendered)` : '';
+  const synced = `Synced ${count} resource${count === 1 ? '' : 's'}${unrendered}`;
   const h = state.health;
   switch (h.status) {
     case 'Healthy':

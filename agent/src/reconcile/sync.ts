@@ -1,4 +1,5 @@
 import { describeError, TetherError } from '../../../shared/src/errors.ts';
+import { unrenderedEntry } from '../core/commit-status.ts';
 import { hasDrift } from '../core/drift.ts';
 import { appHealth, objectHealth } from '../core/health.ts';
 import {
@@ -19,7 +20,7 @@ import type { AppState, HealthResult, K8sObject, ObjectRef, SyncEntry, SyncResul
 import type { SourceFile } from '../edges/git/git-source.ts';
 import type { Discovery } from '../edges/kube/discovery.ts';
 import { KubeApiError, type KubeClient, type ResourceType } from '../edges/kube/kube-client.ts';
-import { type RenderOptions, render } from '../edges/render/render.ts';
+import { type RenderOptions, render, type SkippedFile } from '../edges/render/render.ts';
 
 /** An app as the sync engine needs it (the agent's configuration, parsed). */
 export interface AppSpec {
@@ -92,6 +93,8 @@ export class AppSync {
   /** The last sync that completed without error: a no-op sync reports it, not an older failure. */
   private lastGoodResult: SyncResult | undefined;
   private desired: K8sObject[] = [];
+  /** Files in the app's path that the last render left unrendered (shown as `skipped` entries). */
+  private renderSkipped: SkippedFile[] = [];
   /** Live objects as last seen (from lists, apply answers and watches), by objectKey. */
   readonly live = new Map<string, K8sObject>();
   state: AppState;
@@ -185,6 +188,7 @@ export class AppSync {
       if (tree === undefined)
         throw new TetherError('render', `path '${this.app.path}' does not exist at ${revision.slice(0, 7)}`);
       desired = await this.renderDesired(revision);
+      entries.push(...this.renderSkipped.map(unrenderedEntry));
     } catch (err) {
       this.lastGood = false;
       return finish({ error: { stage: 'render', message: describeError(err) } });
@@ -326,6 +330,7 @@ export class AppSync {
       ...this.app.render,
       path: this.app.path,
     });
+    this.renderSkipped = rendered.skipped;
     await this.ensureDiscovery(rendered.objects.map((o) => o.object));
     return labelMembers(
       validateObjects(rendered.objects, this.deps.discovery.isNamespaced, { defaultNamespace: this.app.namespace }),
