@@ -438,7 +438,7 @@ export class Agent implements AgentView {
         kind: o.kind,
         ...(ref.namespace ? { namespace: ref.namespace } : {}),
         name: ref.name,
-        health: objectHealth(ref, r.sync.live.get(objectKey(o))),
+        health: objectHealth(ref, r.sync.live.get(objectKey(o)), { desired: o, now: Date.now() }),
       };
     });
     const revision = state.lastSync?.revision;

@@ -362,7 +362,8 @@ export class AppSync {
 
   /** Health of every desired object from the last-seen live objects; the app's is the worst. */
   healthNow(): HealthResult {
-    return appHealth(this.desired.map((o) => objectHealth(refOf(o), this.live.get(objectKey(o)))));
+    const now = Date.now();
+    return appHealth(this.desired.map((o) => objectHealth(refOf(o), this.live.get(objectKey(o)), { desired: o, now })));
   }
 
   /** Re-reads the desired objects' live state (one list per kind) and returns the app's health. */
