@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadConfig, parseConfig, parseDuration } from '../src/config.ts';
+import { configHealthRules, loadConfig, parseConfig, parseDuration } from '../src/config.ts';
 
 const minimal = {
   cluster: 'prod-eu',
@@ -66,4 +66,40 @@ test('loadConfig names the file for YAML errors and missing files', () => {
   writeFileSync(file, 'cluster: [unclosed\n');
   assert.throws(() => loadConfig(file), new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: `));
   assert.throws(() => loadConfig(join(dir, 'missing.yaml')), /missing\.yaml: ENOENT/);
+});
+
+test('health rules: validated and compiled once per config; a bad expression is a config error naming the rule', () => {
+  const rule = {
+    group: 'example.com',
+    kind: 'Widget',
+    current: "status.phase == 'Running'",
+    failed: "status.phase == 'Failed'",
+  };
+  const c = parseConfig({ ...minimal, health: [rule] });
+  assert.deepEqual(c.health, [rule]);
+  assert.equal(parseConfig(minimal).health.length, 0);
+  const rules = configHealthRules(c);
+  assert.equal(configHealthRules(c), rules, 'compiled once per config object');
+  assert.equal(rules.find('example.com', 'Widget')?.name, 'health[0] (example.com/Widget)');
+  assert.equal(rules.find('argoproj.io', 'Rollout')?.name, 'built-in rule argoproj.io/Rollout');
+
+  assert.throws(
+    () =>
+      parseConfig(
+        { ...minimal, health: [rule, { group: 'argoproj.io', kind: 'Rollout', current: 'self.status.phase ==' }] },
+        'tether.yaml',
+      ),
+    (err: Error) =>
+      /^tether\.yaml: health\[1\]\.current: rule argoproj\.io\/Rollout: .+ in "self\.status\.phase =="$/m.test(
+        err.message,
+      ),
+  );
+  assert.throws(
+    () => parseConfig({ ...minimal, health: [{ group: 'x.io', kind: 'Y', current: 'true', phase: 'x' }] }, 'c'),
+    /c: health\[0\]: unknown field "phase"/,
+  );
+  assert.throws(
+    () => parseConfig({ ...minimal, health: [{ group: 'x.io', kind: 'Y' }] }, 'c'),
+    /c: health\[0\]\.current:/,
+  );
 });

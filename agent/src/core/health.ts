@@ -6,6 +6,7 @@
 //
 // Time-based verdicts read the clock from the context (`now`), never from the machine, so the same inputs always
 // give the same verdict. Without a clock no window is known to have passed and the verdict stays Progressing.
+import { defaultHealthRules, evaluateHealthRule, type HealthRules } from './health-cel.ts';
 import { subject } from './objects.ts';
 import type { HealthResult, HealthStatus, K8sObject, ObjectRef } from './types.ts';
 
@@ -43,6 +44,8 @@ export interface HealthContext {
    * object's own spec is taken as what was asked.
    */
   desired?: K8sObject;
+  /** CEL health rules by group/kind (the config's ahead of the built-in ones); absent: the built-in ones. */
+  rules?: HealthRules;
 }
 
 /**
@@ -510,6 +513,9 @@ function assess(o: K8sObject, ctx: HealthContext): Verdict {
   if (typeof generation === 'number' && typeof observed === 'number' && observed !== generation) {
     return v('Progressing', `generation ${generation} not yet observed (observed ${observed})`);
   }
+  // A CEL rule for the group/kind decides from here: the config's override built-in rules and kind rules alike.
+  const celRule = (ctx.rules ?? defaultHealthRules()).find(groupOf(o), o.kind);
+  if (celRule) return evaluateHealthRule(celRule, o);
   // The standard conditions of https://github.com/kubernetes-sigs/cli-utils/blob/master/pkg/kstatus/README.md
   for (const c of conditions(o)) {
     if (c.type === 'Stalled' && c.status === 'True')

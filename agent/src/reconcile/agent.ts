@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describeError } from '../../../shared/src/errors.ts';
 import { createGitHub, type GitHubClient, repoFromUrl } from '../../../shared/src/github.ts';
 import { type Logger, silentLogger } from '../../../shared/src/log.ts';
-import type { AgentConfig, AppConfig } from '../config.ts';
+import { type AgentConfig, type AppConfig, configHealthRules } from '../config.ts';
 import type { AgentMetrics, AgentView, AppView, HealView, ResourceView } from '../core/agent-view.ts';
 import { statusFor } from '../core/commit-status.ts';
 import { diff } from '../core/drift.ts';
@@ -154,6 +154,7 @@ export class Agent implements AgentView {
           allowProtectedKinds: app.allowProtectedKinds,
           maxDeleteFraction: app.maxDeleteFraction,
         }),
+        healthRules: configHealthRules(this.config),
         ...(app.helm
           ? {
               render: {
@@ -438,7 +439,11 @@ export class Agent implements AgentView {
         kind: o.kind,
         ...(ref.namespace ? { namespace: ref.namespace } : {}),
         name: ref.name,
-        health: objectHealth(ref, r.sync.live.get(objectKey(o)), { desired: o, now: Date.now() }),
+        health: objectHealth(ref, r.sync.live.get(objectKey(o)), {
+          desired: o,
+          now: Date.now(),
+          rules: configHealthRules(this.config),
+        }),
       };
     });
     const revision = state.lastSync?.revision;

@@ -2,6 +2,7 @@ import { describeError, TetherError } from '../../../shared/src/errors.ts';
 import { unrenderedEntry } from '../core/commit-status.ts';
 import { hasDrift } from '../core/drift.ts';
 import { appHealth, objectHealth } from '../core/health.ts';
+import type { HealthRules } from '../core/health-cel.ts';
 import {
   type ApplySetParentRef,
   applySetId,
@@ -31,6 +32,8 @@ export interface AppSpec {
   prune: PruneOptions;
   /** Render settings (helm values, limits). */
   render?: Partial<Omit<RenderOptions, 'path'>>;
+  /** CEL health rules (the config's and the built-in ones); absent: the built-in ones. */
+  healthRules?: HealthRules;
 }
 
 /** Where the engine reads the desired state: a fetched Git source (GitSource, or a stand-in over other storage). */
@@ -363,7 +366,10 @@ export class AppSync {
   /** Health of every desired object from the last-seen live objects; the app's is the worst. */
   healthNow(): HealthResult {
     const now = Date.now();
-    return appHealth(this.desired.map((o) => objectHealth(refOf(o), this.live.get(objectKey(o)), { desired: o, now })));
+    const rules = this.app.healthRules ? { rules: this.app.healthRules } : {};
+    return appHealth(
+      this.desired.map((o) => objectHealth(refOf(o), this.live.get(objectKey(o)), { desired: o, now, ...rules })),
+    );
   }
 
   /** Re-reads the desired objects' live state (one list per kind) and returns the app's health. */
