@@ -150,6 +150,18 @@ function fieldPath(path: readonly PropertyKey[]): string {
   );
 }
 
+/**
+ * How an app's Helm chart is rendered: its values files, its release name (the app's name unless `helm.releaseName`
+ * says otherwise, so objects are named after the app and not after a placeholder) and its namespace.
+ */
+export function helmOptions(app: AppConfig): { valuesFiles: string[]; releaseName: string; namespace: string } {
+  return {
+    valuesFiles: app.helm?.valuesFiles ?? [],
+    releaseName: app.helm?.releaseName ?? app.name,
+    namespace: app.namespace,
+  };
+}
+
 const compiledRules = new WeakMap<AgentConfig, HealthRules>();
 
 /** The config's health rules ahead of the built-in ones, compiled once per config object. */

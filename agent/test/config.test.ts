@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { configHealthRules, loadConfig, parseConfig, parseDuration } from '../src/config.ts';
+import { configHealthRules, helmOptions, loadConfig, parseConfig, parseDuration } from '../src/config.ts';
 
 const minimal = {
   cluster: 'prod-eu',
@@ -102,4 +102,24 @@ test('health rules: validated and compiled once per config; a bad expression is 
     () => parseConfig({ ...minimal, health: [{ group: 'x.io', kind: 'Y' }] }, 'c'),
     /c: health\[0\]\.current:/,
   );
+});
+
+test('Helm renders with the app name as release name unless helm.releaseName says otherwise', () => {
+  const c = parseConfig({
+    ...minimal,
+    apps: [
+      { name: 'web', repo: 'https://github.com/acme/env.git', namespace: 'shop' },
+      {
+        name: 'api',
+        repo: 'https://github.com/acme/env.git',
+        helm: { releaseName: 'api-v2', valuesFiles: ['prod.yaml'] },
+      },
+    ],
+  });
+  assert.deepEqual(helmOptions(c.apps[0]!), { valuesFiles: [], releaseName: 'web', namespace: 'shop' });
+  assert.deepEqual(helmOptions(c.apps[1]!), {
+    valuesFiles: ['prod.yaml'],
+    releaseName: 'api-v2',
+    namespace: 'default',
+  });
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describeError } from '../../../shared/src/errors.ts';
 import { createGitHub, type GitHubClient, repoFromUrl } from '../../../shared/src/github.ts';
 import { type Logger, silentLogger } from '../../../shared/src/log.ts';
-import { type AgentConfig, type AppConfig, configHealthRules } from '../config.ts';
+import { type AgentConfig, type AppConfig, configHealthRules, helmOptions } from '../config.ts';
 import type { AgentMetrics, AgentView, AppView, HealView, ResourceView } from '../core/agent-view.ts';
 import { statusFor } from '../core/commit-status.ts';
 import { diff } from '../core/drift.ts';
@@ -155,17 +155,7 @@ export class Agent implements AgentView {
           maxDeleteFraction: app.maxDeleteFraction,
         }),
         healthRules: configHealthRules(this.config),
-        ...(app.helm
-          ? {
-              render: {
-                helm: {
-                  valuesFiles: app.helm.valuesFiles,
-                  releaseName: app.helm.releaseName ?? app.name,
-                  namespace: app.namespace,
-                },
-              },
-            }
-          : {}),
+        render: { helm: helmOptions(app) },
       },
       {
         kube: this.deps.kube,

@@ -182,6 +182,23 @@ async function runRenderer(cmd: string, args: string[], cwd: string, options: Re
 }
 
 /**
+ * Turns helm's complaint about a dependency missing from `charts/` into an error that says what to do: Tether never
+ * downloads chart dependencies at render time (renderers run without network), so they must be vendored.
+ */
+export function explainHelmFailure(path: string, err: unknown): unknown {
+  const message = err instanceof Error ? err.message : String(err);
+  const missing = /missing in charts\/ directory: ([^\n]+)/.exec(message);
+  if (!missing) return err;
+  const names = missing[1]!.trim();
+  return new TetherError(
+    'render',
+    `${path}: chart dependencies not vendored in charts/: ${names}. Tether renders without network and does not ` +
+      'download dependencies: run `helm dependency build` and commit the charts/ directory',
+    { cause: err },
+  );
+}
+
+/**
  * Renders an app: plain manifests are parsed in process; a kustomization runs `kustomize build` (or
  * `kubectl kustomize` when that is what is on PATH); a chart runs `helm template`. Renderers see the whole
  * repository tree of that commit (overlays point at `../base`) written to a temp dir that is removed afterwards.
@@ -210,7 +227,9 @@ export async function render(
       );
   } else {
     if (!which('helm')) throw new TetherError('render', `${options.path}: is a Helm chart but 'helm' is not on PATH`);
-    const h = options.helm ?? { valuesFiles: [], releaseName: 'release' };
+    if (!options.helm)
+      throw new TetherError('render', `${options.path}: is a Helm chart but no release name was given`);
+    const h = options.helm;
     cmd = 'helm';
     args = ['template', h.releaseName, appDir, ...(h.namespace ? ['--namespace', h.namespace] : [])];
     for (const v of h.valuesFiles) args.push('--values', join(appDir, v));
@@ -223,7 +242,9 @@ export async function render(
       await mkdir(dirname(target), { recursive: true });
       await writeFile(target, f.content);
     }
-    const text = await runRenderer(cmd, args, dir, options);
+    const text = await runRenderer(cmd, args, dir, options).catch((err: unknown) => {
+      throw kind === 'helm' ? explainHelmFailure(options.path, err) : err;
+    });
     return { kind, objects: parseDocuments(text, `${appDir} (${cmd} ${args[0]} output)`), skipped: [] };
   } finally {
     await rm(dir, { recursive: true, force: true });
