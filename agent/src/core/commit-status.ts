@@ -82,3 +82,27 @@ export function statusFor(
       return make('pending', `${synced} · ${h.status}: ${h.message}`);
   }
 }
+
+/**
+ * How long the health of a commit already reported `success` may dip into `pending` before the dip is posted. A
+ * self-heal re-apply makes the object's generation briefly unobserved and a promotion reading the commit in that
+ * second would be refused; a dip that outlasts this is real and is posted. Failures are never held back.
+ */
+export const HEALTH_DIP_GRACE_MS = 5000;
+
+/**
+ * Whether a status may be posted now, holding back a dip from a reported `success` to `pending` on the same
+ * revision until it has lasted `graceMs`. `dipSince` is when the current dip began (kept by the caller).
+ */
+export function holdDip(
+  reported: { revision: string; state: string } | undefined,
+  next: { revision: string; state: CommitStatus['state'] },
+  dipSince: number | undefined,
+  now: number,
+  graceMs: number = HEALTH_DIP_GRACE_MS,
+): { post: boolean; dipSince?: number } {
+  const dip = reported?.revision === next.revision && reported.state === 'success' && next.state === 'pending';
+  if (!dip) return { post: true };
+  const since = dipSince ?? now;
+  return { post: now - since >= graceMs, dipSince: since };
+}

@@ -5,7 +5,7 @@ import { createGitHub, type GitHubClient, repoFromUrl } from '../../../shared/sr
 import { type Logger, silentLogger } from '../../../shared/src/log.ts';
 import { type AgentConfig, type AppConfig, configHealthRules, helmOptions } from '../config.ts';
 import type { AgentMetrics, AgentView, AppView, HealView, ResourceView } from '../core/agent-view.ts';
-import { statusFor } from '../core/commit-status.ts';
+import { holdDip, statusFor } from '../core/commit-status.ts';
 import { diff } from '../core/drift.ts';
 import { objectHealth } from '../core/health.ts';
 import { objectKey, refOf, subject } from '../core/objects.ts';
@@ -47,6 +47,8 @@ interface AppRunner {
   attempted: boolean;
   /** The health last reported in a status, per revision. */
   reported?: { revision: string; health: HealthStatus; state: string };
+  /** When the health of a commit reported `success` began to dip (held back for a grace period). */
+  dipSince?: number;
 }
 
 function emptyMetrics(): AgentMetrics {
@@ -339,8 +341,15 @@ export class Agent implements AgentView {
       r.reported?.revision === revision &&
       r.reported.state === status.state &&
       r.reported.health === state.health.status
-    )
+    ) {
+      r.dipSince = undefined;
       return;
+    }
+    if (!force) {
+      const hold = holdDip(r.reported, { revision, state: status.state }, r.dipSince, Date.now());
+      r.dipSince = hold.dipSince;
+      if (!hold.post) return;
+    }
     r.reported = { revision, health: state.health.status, state: status.state };
     this.reporter.report({ ...r.repo, sha: revision }, status);
   }
