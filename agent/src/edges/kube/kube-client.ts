@@ -104,15 +104,42 @@ interface DiscoveryGroupList {
   }[];
 }
 
+/** How transient API errors are retried: attempts in all, and the backoff between them. */
+export interface KubeRetryOptions {
+  attempts: number;
+  /** First delay; doubles per attempt up to `maxDelayMs`. A `Retry-After` from the server is honoured up to the max. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+/** Defaults: 5 attempts, 250 ms doubling to at most 5 s (about 4 s of waiting in all without Retry-After). */
+export function defaultKubeRetryOptions(): KubeRetryOptions {
+  return { attempts: 5, baseDelayMs: 250, maxDelayMs: 5000 };
+}
+
+/**
+ * Answers worth another try: the apiserver throttling (429, also `storage is (re)initializing` while etcd comes
+ * up) or briefly unavailable (5xx behind a load balancer, during a restart or an upgrade).
+ */
+const TRANSIENT_STATUS = new Set([429, 500, 502, 503, 504]);
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND']);
+
+function transientError(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return (typeof code === 'string' && TRANSIENT_CODES.has(code)) || (err as Error)?.message === 'socket hang up';
+}
+
 /** A KubeClient over node:https with a keep-alive agent (bounded sockets) against one apiserver. */
 export class HttpKubeClient implements KubeClient {
   readonly requests: Record<string, number> = {};
   private readonly agent: Agent;
+  private readonly retry: KubeRetryOptions;
 
   constructor(
     private readonly conn: KubeConnection,
-    options: { maxSockets?: number } = {},
+    options: { maxSockets?: number; retry?: Partial<KubeRetryOptions> } = {},
   ) {
+    this.retry = { ...defaultKubeRetryOptions(), ...options.retry };
     this.agent = new Agent({
       keepAlive: true,
       maxSockets: options.maxSockets ?? 16,
@@ -133,13 +160,38 @@ export class HttpKubeClient implements KubeClient {
     return { 'user-agent': 'tether-agent', ...(token ? { authorization: `Bearer ${token}` } : {}), ...extra };
   }
 
-  /** One request; JSON answers are parsed, errors become KubeApiError with the server's message. */
+  /**
+   * One request, retried with backoff while the answer is transient (429, 5xx, a reset connection); JSON answers
+   * are parsed. POST is not retried: it creates, and a retry after a lost answer would create twice. Every other
+   * verb Tether uses is idempotent (GET, server-side apply PATCH, DELETE, PUT with a resourceVersion).
+   */
   async raw(
     method: string,
     path: string,
     body?: string,
     headers: Record<string, string> = {},
   ): Promise<{ status: number; body: unknown }> {
+    const attempts = method === 'POST' ? 1 : Math.max(1, this.retry.attempts);
+    for (let attempt = 1; ; attempt++) {
+      let delay = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
+      try {
+        const r = await this.rawOnce(method, path, body, headers);
+        if (attempt >= attempts || !TRANSIENT_STATUS.has(r.status)) return { status: r.status, body: r.body };
+        if (r.retryAfterMs !== undefined) delay = Math.min(this.retry.maxDelayMs, r.retryAfterMs);
+      } catch (err) {
+        if (attempt >= attempts || !transientError(err)) throw err;
+      }
+      this.requests.RETRY = (this.requests.RETRY ?? 0) + 1;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+
+  private async rawOnce(
+    method: string,
+    path: string,
+    body: string | undefined,
+    headers: Record<string, string>,
+  ): Promise<{ status: number; body: unknown; retryAfterMs?: number }> {
     this.requests[method] = (this.requests[method] ?? 0) + 1;
     const url = new URL(path, this.conn.server);
     const send = url.protocol === 'http:' ? httpRequest : request;
@@ -168,7 +220,12 @@ export class HttpKubeClient implements KubeClient {
             } catch {
               // not JSON
             }
-            resolve({ status: res.statusCode ?? 0, body: parsed });
+            const after = Number(res.headers['retry-after']);
+            resolve({
+              status: res.statusCode ?? 0,
+              body: parsed,
+              ...(Number.isFinite(after) && after >= 0 ? { retryAfterMs: after * 1000 } : {}),
+            });
           });
         },
       );
