@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type AgentConfig, loadConfig } from '../agent/src/config.ts';
+import { type AgentConfig, loadConfig, parseDuration } from '../agent/src/config.ts';
 import { diff, hasDrift } from '../agent/src/core/drift.ts';
 import { appHealth, objectHealth } from '../agent/src/core/health.ts';
 import { refOf, subject } from '../agent/src/core/objects.ts';
@@ -10,6 +10,7 @@ import type { AppSync } from '../agent/src/reconcile/sync.ts';
 import { describeError, TetherError } from '../shared/src/errors.ts';
 import { jsonLogger } from '../shared/src/log.ts';
 import { type CliIO, type Command, parseOptions } from './main.ts';
+import { SYNC_WAIT_DEFAULT_MS, waitForHealth } from './sync-wait.ts';
 
 /** The Kubernetes client of a configuration: its kubeconfig, else $KUBECONFIG, else the pod's ServiceAccount. */
 export function kubeClientFor(config: AgentConfig, env: NodeJS.ProcessEnv = process.env): HttpKubeClient {
@@ -82,17 +83,23 @@ export const agentCommand: Command = {
   },
 };
 
-/** `tether sync --config <file> [--app X] [--once]`: sync without the server; `--once` syncs each app once. */
+/** `tether sync --config <file> [--app X] [--once] [--timeout 5m]`: sync without the server. */
 export const syncCommand: Command = {
-  summary: 'Sync apps now; with --once, one sync per app, then exit (1 when any failed)',
-  usage: 'tether sync --config <file> [--app X] [--once]',
+  summary:
+    'Sync apps now; with --once, one sync per app, wait for health (--timeout, default 5m), then exit (1 when any failed, is Degraded or timed out)',
+  usage: 'tether sync --config <file> [--app X] [--once] [--timeout 5m]',
   async run(args, io) {
     const { values } = parseOptions(args, {
       config: { type: 'string' },
       app: { type: 'string' },
       once: { type: 'boolean' },
+      timeout: { type: 'string' },
     });
     if (!values.config) throw new TetherError('usage', '--config is required');
+    const timeoutMs = values.timeout === undefined ? SYNC_WAIT_DEFAULT_MS : parseDuration(values.timeout);
+    if (timeoutMs === undefined) {
+      throw new TetherError('usage', `--timeout ${values.timeout}: not a duration like 30s, 5m or 1h (0s: no wait)`);
+    }
     const config = selectApps(loadConfig(values.config), values.app);
     const kube = kubeClientFor(config);
     const agent = await Agent.create(
@@ -121,11 +128,23 @@ export const syncCommand: Command = {
           failed = true;
           io.err(`${a.name}: ${out.error.stage} failed: ${out.error.message}`);
         }
-        io.out(`${a.name}: ${out.revision.slice(0, 7) || '-'} ${summary || 'nothing to do'} · ${out.health.status}`);
+        let health = out.health;
+        if (!out.error && timeoutMs > 0) {
+          const waited = await waitForHealth(agent, a.name, timeoutMs);
+          health = waited.health;
+          if (waited.timedOut) {
+            failed = true;
+            io.err(`${a.name}: timed out after ${values.timeout ?? '5m'} waiting for health: ${health.message}`);
+          }
+        }
+        if (health.status === 'Degraded') failed = true;
+        io.out(`${a.name}: ${out.revision.slice(0, 7) || '-'} ${summary || 'nothing to do'} · ${health.status}`);
+        if (health.status !== 'Healthy') io.out(`  health     ${health.message}`);
         for (const e of out.entries.filter((x) => x.action !== 'unchanged')) {
           io.out(`  ${e.action.padEnd(10)} ${e.subject}${e.reason ? ` (${e.reason})` : ''}`);
         }
       }
+      // stop() posts what is still queued, so the final status is on GitHub before the process exits.
       await agent.stop();
       return failed ? 1 : 0;
     } finally {

@@ -9,7 +9,7 @@ import { holdDip, statusFor } from '../core/commit-status.ts';
 import { diff } from '../core/drift.ts';
 import { objectHealth } from '../core/health.ts';
 import { objectKey, refOf, subject } from '../core/objects.ts';
-import type { HealthStatus, K8sObject } from '../core/types.ts';
+import type { HealthResult, HealthStatus, K8sObject } from '../core/types.ts';
 import { GitSource } from '../edges/git/git-source.ts';
 import { githubAppProvider, type TokenProvider, tokenFileProvider } from '../edges/github/github-auth.ts';
 import { Discovery } from '../edges/kube/discovery.ts';
@@ -527,6 +527,15 @@ export class Agent implements AgentView {
       this.clusterReachable = true;
     }
     return this.syncApp(r, reason);
+  }
+
+  /** Re-reads an app's health from the cluster and posts its status when that changed (the CLI's waiting `sync --once`). */
+  async refreshHealthNow(name: string): Promise<HealthResult> {
+    const r = this.runners.get(name);
+    if (!r) throw new Error(`no app named ${name}`);
+    const health = await r.sync.refreshHealth();
+    this.postStatus(r);
+    return health;
   }
 
   /** The sync engine of an app (tests, CLI). */
