@@ -367,7 +367,7 @@ describe('built-in kinds, each with the reference rule it follows', () => {
     expectHealth(
       fixture('hpa-failed-get-scale.yaml'),
       'Degraded',
-      /^HorizontalPodAutoscaler\/web\/api: cannot scale its target: FailedGetScale: the HPA controller was unable to get the target's current scale: deployments\/scale\.apps "missing" not found$/,
+      /^HorizontalPodAutoscaler\/web\/api: cannot scale its target: FailedGetScale: the HPA controller was unable to get the target's current scale: deployments\.apps "missing" not found$/,
     );
   });
 
@@ -402,7 +402,7 @@ describe('built-in kinds, each with the reference rule it follows', () => {
 
   test('APIService Available=False: Progressing, Degraded after the window (Argo CD stays Progressing; kstatus: Current)', () => {
     const o = fixture('apiservice-unavailable.yaml');
-    const since = '2026-12-01T10:00:01Z';
+    const since = (status(o).conditions as Json[])[0]!.lastTransitionTime as string;
     const msg = 'ServiceNotFound: service/metrics-server in "kube-system" is not present';
     expectHealth(o, 'Progressing', `APIService/v1beta1.metrics.k8s.io: not yet available: ${msg}`);
     expectHealth(o, 'Progressing', `APIService/v1beta1.metrics.k8s.io: not yet available: ${msg}`, {
