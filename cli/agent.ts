@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { type AgentConfig, loadConfig, parseDuration } from '../agent/src/config.ts';
 import { diff, hasDrift } from '../agent/src/core/drift.ts';
 import { appHealth, objectHealth } from '../agent/src/core/health.ts';
+import type { HealthRules } from '../agent/src/core/health-cel.ts';
 import { refOf, subject } from '../agent/src/core/objects.ts';
 import { HttpKubeClient } from '../agent/src/edges/kube/kube-client.ts';
 import { inClusterConnection, loadKubeconfig } from '../agent/src/edges/kube/kubeconfig.ts';
@@ -154,7 +155,9 @@ export const syncCommand: Command = {
 };
 
 type Inspection = Awaited<ReturnType<AppSync['inspect']>>;
-type InspectResult = { app: string; error: string } | ({ app: string; error?: undefined } & Inspection);
+type InspectResult =
+  | { app: string; error: string }
+  | ({ app: string; error?: undefined; rules?: HealthRules | undefined } & Inspection);
 
 async function inspectAll(configFile: string, app: string | undefined): Promise<InspectResult[]> {
   const config = selectApps(loadConfig(configFile), app);
@@ -167,7 +170,8 @@ async function inspectAll(configFile: string, app: string | undefined): Promise<
   try {
     for (const a of config.apps) {
       try {
-        results.push({ app: a.name, ...(await agent.appSync(a.name)!.inspect()) });
+        const sync = agent.appSync(a.name)!;
+        results.push({ app: a.name, rules: sync.app.healthRules, ...(await sync.inspect()) });
       } catch (err) {
         results.push({ app: a.name, error: describeError(err) });
       }
@@ -234,7 +238,11 @@ export const statusCommand: Command = {
       const resources = objects.map((o) => ({
         subject: subject(o.desired),
         sync: o.error ? 'Unknown' : o.live && o.dryRun && !hasDrift(o.dryRun, o.live) ? 'Synced' : 'OutOfSync',
-        health: objectHealth(refOf(o.desired), o.live),
+        health: objectHealth(refOf(o.desired), o.live, {
+          desired: o.desired,
+          now: Date.now(),
+          ...(r.rules ? { rules: r.rules } : {}),
+        }),
       }));
       const health = appHealth(resources.map((x) => x.health));
       const sync = resources.some((x) => x.sync === 'Unknown')
