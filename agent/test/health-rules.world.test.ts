@@ -22,16 +22,22 @@ import { type AppSpec, AppSync, pruneOptions } from '../src/reconcile/sync.ts';
 const TOKEN = 'ghs_healthrules0123456789';
 const REPO = 'acme/env';
 
-const crd = (group: string, kind: string, plural: string) => `apiVersion: apiextensions.k8s.io/v1
+const crd = (
+  group: string,
+  kind: string,
+  plural: string,
+  version = 'v1alpha1',
+  scope = 'Namespaced',
+) => `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
   name: ${plural}.${group}
 spec:
   group: ${group}
-  scope: Namespaced
+  scope: ${scope}
   names: {plural: ${plural}, singular: ${kind.toLowerCase()}, kind: ${kind}}
   versions:
-  - name: v1alpha1
+  - name: ${version}
     served: true
     storage: true
     subresources: {status: {}}
@@ -41,7 +47,34 @@ spec:
         x-kubernetes-preserve-unknown-fields: true
 `;
 
+/** Every built-in CEL rule's kind, as its project serves it: group, kind, plural, version, scope. */
+const BUILT_IN_KINDS: [string, string, string, string, string][] = [
+  ['argoproj.io', 'Rollout', 'rollouts', 'v1alpha1', 'Namespaced'],
+  ['cert-manager.io', 'Certificate', 'certificates', 'v1', 'Namespaced'],
+  ['cert-manager.io', 'Issuer', 'issuers', 'v1', 'Namespaced'],
+  ['cert-manager.io', 'ClusterIssuer', 'clusterissuers', 'v1', 'Cluster'],
+  ['external-secrets.io', 'ExternalSecret', 'externalsecrets', 'v1', 'Namespaced'],
+  ['helm.toolkit.fluxcd.io', 'HelmRelease', 'helmreleases', 'v2', 'Namespaced'],
+  ['kustomize.toolkit.fluxcd.io', 'Kustomization', 'kustomizations', 'v1', 'Namespaced'],
+  ['keda.sh', 'ScaledObject', 'scaledobjects', 'v1alpha1', 'Namespaced'],
+  ['s3.aws.upbound.io', 'Bucket', 'buckets', 'v1beta1', 'Cluster'],
+];
+
+const builtInFiles = Object.fromEntries(
+  BUILT_IN_KINDS.flatMap(([group, kind, plural, version, scope]) => [
+    [`envs/dev/builtin/${plural}-crd.yaml`, crd(group, kind, plural, version, scope)],
+    [
+      `envs/dev/builtin/${plural}.yaml`,
+      `apiVersion: ${group}/${version}\nkind: ${kind}\nmetadata: {name: one}\nspec: {replicas: 1}\n`,
+    ],
+  ]),
+);
+
 const files = {
+  ...builtInFiles,
+  'envs/dev/builtin/ns.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata: {name: builtin}\n',
+  'envs/dev/plugin/plugin.yaml': '# rendered by the sidecar plugin\n',
+  'envs/dev/plugin/.argocd-source-web.yaml': 'plugin: {env: [{name: SIZE, value: "3"}]}\n',
   'envs/dev/jsonnet/main.jsonnet': '{ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x" } }\n',
   'envs/dev/jsonnet/lib.libsonnet': '{}\n',
   'envs/dev/mixed/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: mixed}\ndata: {a: "1"}\n',
@@ -108,6 +141,13 @@ describe('render gaps and health rules against a real apiserver', () => {
     const status = statusFor(app.state, { cluster: 'dev' });
     assert.equal(status.state, 'error');
     assert.match(status.description, /^Render failed: envs\/dev\/jsonnet: no manifests Tether can render/);
+  });
+
+  test('a config management plugin path is a render error naming its markers', async () => {
+    const out = await (await makeSync('plugin', 'envs/dev/plugin')).sync();
+    assert.equal(out.error?.stage, 'render');
+    assert.match(out.error?.message ?? '', /envs\/dev\/plugin\/plugin\.yaml \(config management plugin marker/);
+    assert.match(out.error?.message ?? '', /envs\/dev\/plugin\/\.argocd-source-web\.yaml \(Argo CD parameter override/);
   });
 
   test('a mixed path applies its manifests and lists the skipped file in the result and the description', async () => {
@@ -180,5 +220,54 @@ describe('render gaps and health rules against a real apiserver', () => {
       'Rollout/web/web: failed: ProgressDeadlineExceeded: ReplicaSet "web-5d8f" has timed out progressing.',
     );
     assert.equal(statusFor(app.state, { cluster: 'dev' }).state, 'failure');
+  });
+
+  test('every built-in CR rule on its real CRD: no status is not Healthy; a ready status is Healthy; a failed one Degraded', async () => {
+    const app = await makeSync('builtin', 'envs/dev/builtin', { namespace: 'builtin' });
+    const out = await app.sync();
+    assert.equal(out.error, undefined, JSON.stringify(out.error));
+    assert.ok(!out.entries.some((e) => e.action === 'failed'), JSON.stringify(out.entries));
+    const verdicts = () =>
+      Object.fromEntries(
+        app.desiredObjects
+          .filter((o) => BUILT_IN_KINDS.some(([, kind]) => kind === o.kind))
+          .map((o) => [o.kind, objectHealth(refOf(o), app.live.get(objectKey(o)), { desired: o }).status]),
+      );
+    await app.refreshHealth();
+    for (const [kind, status] of Object.entries(verdicts())) assert.equal(status, 'Progressing', kind);
+
+    const path = (group: string, version: string, plural: string, scope: string) =>
+      `/apis/${group}/${version}/${scope === 'Cluster' ? '' : 'namespaces/builtin/'}${plural}/one`;
+    const c = (type: string, status: string, reason: string) => ({
+      type,
+      status,
+      reason,
+      message: `${type} ${reason}`,
+      lastTransitionTime: '2026-12-02T07:00:00Z',
+    });
+    const ready: Record<string, unknown> = {
+      Rollout: { observedGeneration: '1', phase: 'Healthy', replicas: 1, availableReplicas: 1 },
+      Bucket: { conditions: [c('Synced', 'True', 'ReconcileSuccess'), c('Ready', 'True', 'Available')] },
+    };
+    const failed: Record<string, unknown> = {
+      Rollout: { observedGeneration: '1', phase: 'Degraded', message: 'ProgressDeadlineExceeded' },
+      Bucket: { conditions: [c('Synced', 'False', 'ReconcileError'), c('Ready', 'False', 'Creating')] },
+      Kustomization: { observedGeneration: 1, conditions: [c('Ready', 'False', 'BuildFailed')] },
+      HelmRelease: { observedGeneration: 1, conditions: [c('Ready', 'False', 'InstallFailed')] },
+    };
+    for (const [states, want] of [
+      [ready, 'Healthy'],
+      [failed, 'Degraded'],
+    ] as const) {
+      for (const [group, kind, plural, version, scope] of BUILT_IN_KINDS) {
+        const status = states[kind] ?? {
+          observedGeneration: 1,
+          conditions: [want === 'Healthy' ? c('Ready', 'True', 'Ready') : c('Ready', 'False', 'Failed')],
+        };
+        await writeStatus(path(group, version, plural, scope), status);
+      }
+      await app.refreshHealth();
+      assert.deepEqual(verdicts(), Object.fromEntries(BUILT_IN_KINDS.map(([, kind]) => [kind, want])));
+    }
   });
 });
