@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { load } from 'js-yaml';
 import { z } from 'zod';
 import { TetherError } from '../../shared/src/errors.ts';
-import { HealthRuleError, type HealthRules, healthRules } from './core/health-cel.ts';
+import { compileHealthRule, HealthRuleError, type HealthRules, healthRules } from './core/health-cel.ts';
 
 /** `60s`, `5m`, `1h30m`, `500ms` → milliseconds. */
 export function parseDuration(text: string): number | undefined {
@@ -69,7 +69,7 @@ const healthRuleSchema = z
 function checkHealthRules(rules: z.output<typeof healthRuleSchema>[], ctx: z.RefinementCtx): void {
   rules.forEach((rule, i) => {
     try {
-      healthRules([rule]);
+      compileHealthRule(rule, `health[${i}]`);
     } catch (err) {
       if (!(err instanceof HealthRuleError)) throw err;
       const kind = rule.group ? `${rule.group}/${rule.kind}` : rule.kind;
