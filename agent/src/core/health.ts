@@ -403,10 +403,6 @@ function apiService(o: K8sObject, ctx: HealthContext): Verdict {
   return v('Progressing', `not yet available: ${explain(available)}`);
 }
 
-function namespace(o: K8sObject): Verdict {
-  return str(o, 'status.phase') === 'Terminating' ? v('Progressing', 'terminating') : v('Healthy', 'active');
-}
-
 // kstatus core.go crdConditions.
 function crd(o: K8sObject): Verdict {
   const names = condition(o, 'NamesAccepted');
@@ -430,7 +426,6 @@ const KIND_RULES: Record<string, (o: K8sObject, ctx: HealthContext) => Verdict> 
   '/PersistentVolumeClaim': pvc,
   '/PersistentVolume': pv,
   '/Service': service,
-  '/Namespace': namespace,
   'networking.k8s.io/Ingress': ingress,
   'extensions/Ingress': ingress,
   'autoscaling/HorizontalPodAutoscaler': hpa,
