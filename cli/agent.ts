@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { type AgentConfig, loadConfig } from '../agent/src/config.ts';
+import { type AgentConfig, loadConfig, parseDuration } from '../agent/src/config.ts';
 import type { Inspection } from '../agent/src/core/inspection.ts';
 import { createAgent, kubeClientFor } from '../agent/src/main.ts';
 import { describeError, TetherError } from '../shared/src/errors.ts';
 import { jsonLogger } from '../shared/src/log.ts';
 import { type CliIO, type Command, parseOptions } from './command.ts';
+import { SYNC_WAIT_DEFAULT_MS, waitForHealth } from './sync-wait.ts';
 
 function selectApps(config: AgentConfig, app: string | undefined): AgentConfig {
   if (!app) return config;
@@ -92,17 +93,23 @@ export const agentCommand: Command = {
   },
 };
 
-/** `tether sync --config <file> [--app X] [--once]`: sync without the server; `--once` syncs each app once. */
+/** `tether sync --config <file> [--app X] [--once] [--timeout 5m]`: sync without the server. */
 export const syncCommand: Command = {
-  summary: 'Sync apps now; with --once, one sync per app, then exit (1 when any failed)',
-  usage: 'tether sync --config <file> [--app X] [--once]',
+  summary:
+    'Sync apps now; with --once, one sync per app, wait for health (--timeout, default 5m), then exit (1 when any failed, is Degraded or timed out)',
+  usage: 'tether sync --config <file> [--app X] [--once] [--timeout 5m]',
   async run(args, io) {
     const { values } = parseOptions(args, {
       config: { type: 'string' },
       app: { type: 'string' },
       once: { type: 'boolean' },
+      timeout: { type: 'string' },
     });
     if (!values.config) throw new TetherError('usage', '--config is required');
+    const timeoutMs = values.timeout === undefined ? SYNC_WAIT_DEFAULT_MS : parseDuration(values.timeout);
+    if (timeoutMs === undefined) {
+      throw new TetherError('usage', `--timeout ${values.timeout}: not a duration like 30s, 5m or 1h (0s: no wait)`);
+    }
     const config = selectApps(loadConfig(values.config), values.app);
     const kube = kubeClientFor(config);
     const agent = await createAgent(
@@ -131,11 +138,23 @@ export const syncCommand: Command = {
           failed = true;
           io.err(`${a.name}: ${out.error.stage} failed: ${out.error.message}`);
         }
-        io.out(`${a.name}: ${out.revision.slice(0, 7) || '-'} ${summary || 'nothing to do'} · ${out.health.status}`);
+        let health = out.health;
+        if (!out.error && timeoutMs > 0) {
+          const waited = await waitForHealth(agent, a.name, timeoutMs);
+          health = waited.health;
+          if (waited.timedOut) {
+            failed = true;
+            io.err(`${a.name}: timed out after ${values.timeout ?? '5m'} waiting for health: ${health.message}`);
+          }
+        }
+        if (health.status === 'Degraded') failed = true;
+        io.out(`${a.name}: ${out.revision.slice(0, 7) || '-'} ${summary || 'nothing to do'} · ${health.status}`);
+        if (health.status !== 'Healthy') io.out(`  health     ${health.message}`);
         for (const e of out.entries.filter((x) => x.action !== 'unchanged')) {
           io.out(`  ${e.action.padEnd(10)} ${e.subject}${e.reason ? ` (${e.reason})` : ''}`);
         }
       }
+      // stop() posts what is still queued, so the final status is on GitHub before the process exits.
       await agent.stop();
       return failed ? 1 : 0;
     } finally {

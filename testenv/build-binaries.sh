@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Builds the local world's binaries from the Go module proxy, once, into a versioned cache outside the repo:
-#   kube-apiserver, kube-controller-manager, kube-scheduler (k8s.io/kubernetes), etcd, kwok.
-# Prints the bin directory on the last line. Rebuilds only what is missing.
+#   kube-apiserver, kube-controller-manager, kube-scheduler (k8s.io/kubernetes), etcd, kwok, and helm (the chart
+#   renderer the agent shells out to, so render tests run the real engine).
+# Prints the bin directory on the last line. Rebuilds only what is missing. Names given as arguments (etcd, kube,
+# kwok, helm) limit the build to those, so a test that needs only helm does not wait for the control plane.
 # Cache root: $TETHER_TESTENV_CACHE (default ~/.cache/tether/testenv).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 K8S=v1.34.4
 ETCD=v3.6.6
 KWOK=v0.8.0
+HELM=v3.22.0
 root=${TETHER_TESTENV_CACHE:-$HOME/.cache/tether/testenv}
 bin="$root/k8s-$K8S-etcd-$ETCD-kwok-$KWOK/bin"
 mkdir -p "$bin"
@@ -19,8 +22,10 @@ flock 9
 export GOFLAGS="${GOFLAGS:-} -mod=readonly -trimpath"
 export CGO_ENABLED=0
 
+only=" $* "
 build() { # name module-dir package [ldflags]
   local name=$1 dir=$2 pkg=$3 ld=${4:-}
+  if [ "$only" != "  " ] && [[ "$only" != *" $dir "* ]]; then return 0; fi
   if [ -x "$bin/$name" ]; then return 0; fi
   echo "building $name ($pkg) …" >&2
   local start=$SECONDS
@@ -36,4 +41,8 @@ build kube-apiserver kube k8s.io/kubernetes/cmd/kube-apiserver "$k8sld"
 build kube-controller-manager kube k8s.io/kubernetes/cmd/kube-controller-manager "$k8sld"
 build kube-scheduler kube k8s.io/kubernetes/cmd/kube-scheduler "$k8sld"
 build kwok kwok sigs.k8s.io/kwok/cmd/kwok
+# helm is versioned by file name (the directory name predates it, and renaming it would rebuild every binary);
+# `helm` links to the pinned build. Its go.mod needs Go 1.26.
+build "helm-$HELM" helm helm.sh/helm/v3/cmd/helm "-X helm.sh/helm/v3/internal/version.version=$HELM"
+if [ -x "$bin/helm-$HELM" ]; then ln -sfn "helm-$HELM" "$bin/helm"; fi
 echo "$bin"

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { TetherError } from '../../shared/src/errors.ts';
 import { normalizeRepoPath, repoPathProblem } from '../../shared/src/repo-path.ts';
 import { parseYamlSafeOne } from '../../shared/src/yaml-safe.ts';
+import { compileHealthRule, HealthRuleError, type HealthRules, healthRules } from './core/health-cel.ts';
 import { PROTECTED_KINDS } from './core/prune.ts';
 
 /** `60s`, `5m`, `1h30m`, `500ms` → milliseconds. */
@@ -111,6 +112,33 @@ const appSchema = z
   })
   .strict();
 
+// Custom health rules: CEL per group/kind, as Flux's healthCheckExprs. Compiled while validating, so a bad
+// expression is a config error naming the rule and field, before the agent starts.
+const healthRuleSchema = z
+  .object({
+    group: z.string(),
+    kind: z.string().min(1),
+    current: z.string().min(1),
+    inProgress: z.string().min(1).optional(),
+    failed: z.string().min(1).optional(),
+    message: z.string().min(1).optional(),
+  })
+  .strict();
+
+/** Adds an issue for every health rule whose expressions do not compile. */
+function checkHealthRules(rules: z.output<typeof healthRuleSchema>[], ctx: z.RefinementCtx): void {
+  rules.forEach((rule, i) => {
+    try {
+      compileHealthRule(rule, `health[${i}]`);
+    } catch (err) {
+      if (!(err instanceof HealthRuleError)) throw err;
+      const kind = rule.group ? `${rule.group}/${rule.kind}` : rule.kind;
+      const detail = err.message.slice(err.rule.length + err.field.length + 4);
+      ctx.addIssue({ code: 'custom', path: ['health', i, err.field], message: `rule ${kind}: ${detail}` });
+    }
+  });
+}
+
 const configSchema = z
   .object({
     cluster: name,
@@ -157,9 +185,11 @@ const configSchema = z
       .strict()
       .default({ enabled: false, namespace: 'tether-system', leaseDuration: 8_000, renewInterval: 2_000 }),
     apps: z.array(appSchema).min(1, 'at least one app is needed'),
+    health: z.array(healthRuleSchema).default([]),
   })
   .strict()
   .superRefine((c, ctx) => {
+    checkHealthRules(c.health, ctx);
     const seen = new Set<string>();
     const withToken = !!(c.github?.tokenFile || c.github?.app || c.github?.gitTokenFile);
     c.apps.forEach((a, i) => {
@@ -187,6 +217,30 @@ function fieldPath(path: readonly PropertyKey[]): string {
     (acc, seg) => (typeof seg === 'number' ? `${acc}[${seg}]` : acc ? `${acc}.${String(seg)}` : String(seg)),
     '',
   );
+}
+
+/**
+ * How an app's Helm chart is rendered: its values files, its release name (the app's name unless `helm.releaseName`
+ * says otherwise, so objects are named after the app and not after a placeholder) and its namespace.
+ */
+export function helmOptions(app: AppConfig): { valuesFiles: string[]; releaseName: string; namespace: string } {
+  return {
+    valuesFiles: app.helm?.valuesFiles ?? [],
+    releaseName: app.helm?.releaseName ?? app.name,
+    namespace: app.namespace,
+  };
+}
+
+const compiledRules = new WeakMap<AgentConfig, HealthRules>();
+
+/** The config's health rules ahead of the built-in ones, compiled once per config object. */
+export function configHealthRules(config: AgentConfig): HealthRules {
+  let rules = compiledRules.get(config);
+  if (!rules) {
+    rules = healthRules(config.health);
+    compiledRules.set(config, rules);
+  }
+  return rules;
 }
 
 /** Validates a parsed configuration; errors name the file and every offending field. */

@@ -108,6 +108,33 @@ describe('the agent in operation: commit statuses, webhook, API', () => {
     assert.equal((await statuses(firstSha)).length, before);
   });
 
+  test('a self-heal that does not change the verdict posts nothing on the green commit (no pending flicker)', async () => {
+    await agent.flushStatuses();
+    const before = await statuses(firstSha);
+    assert.equal(before[0]?.state, 'success');
+    const heals = agent.metrics.driftHeals.get('web') ?? 0;
+    // Someone scales the Deployment by hand: self-heal puts Git's replicas back, which bumps its generation, and the
+    // controller observes it a moment later. That moment used to post `pending "generation N not yet observed"`.
+    const r = await world.kube!.request(
+      'PATCH',
+      '/apis/apps/v1/namespaces/web/deployments/web?fieldManager=kubectl-scale',
+      { spec: { replicas: 3 } },
+      'application/merge-patch+json',
+    );
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    await waitFor(() => (agent.metrics.driftHeals.get('web') ?? 0) > heals, {
+      timeoutMs: 20_000,
+      describe: () => 'no heal',
+    });
+    await new Promise((res) => setTimeout(res, 2000));
+    await agent.flushStatuses();
+    const after = await statuses(firstSha);
+    assert.deepEqual(
+      after.map((s) => `${s.state}|${s.description}`),
+      before.map((s) => `${s.state}|${s.description}`),
+    );
+  });
+
   test('a bad webhook signature is refused and changes nothing', async () => {
     const n = syncs();
     const body = JSON.stringify({ ref: 'refs/heads/main', after: firstSha, repository: { full_name: REPO } });

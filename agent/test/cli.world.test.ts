@@ -39,6 +39,9 @@ describe('tether sync, diff and status against a real apiserver', () => {
         'base/api/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: api-settings\ndata:\n  size: small\n',
         'base/api/kustomization.yaml': 'resources: [cm.yaml]\n',
         'envs/dev/api/kustomization.yaml': 'resources: [../../../base/api]\nnamePrefix: dev-\n',
+        // A Deployment in a cluster without controllers never rolls out: the slowest rollout there is.
+        'envs/dev/slow/deploy.yaml':
+          'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: slow}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: slow}}\n  template:\n    metadata: {labels: {app: slow}}\n    spec: {containers: [{name: app, image: "ghcr.io/acme/slow:1"}]}\n',
       },
     });
     const tokenFile = join(dir, 'token');
@@ -183,6 +186,26 @@ users:
     assert.match(diff.stdout, /\+\s+color: blue/);
     const table = await tether(['status', '--config', config]);
     assert.match(table.stdout, /^web\s+[0-9a-f]{7}\s+OutOfSync\s+Healthy/m);
+  });
+
+  test('sync --once waits for health and exits 1 when the rollout does not finish within --timeout', async () => {
+    const slow = join(dir, 'slow.yaml');
+    writeFileSync(
+      slow,
+      `cluster: dev\nkubeconfig: ${world.kube!.kubeconfig}\ncacheDir: ${join(dir, 'cache')}\ngithub: {gitTokenFile: ${join(dir, 'token')}}\napps:\n  - {name: slow, repo: "${world.git!.cloneUrl('acme/env')}", path: envs/dev/slow}\n`,
+    );
+    const started = Date.now();
+    const r = await tether(['sync', '--config', slow, '--once', '--timeout', '3s']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.ok(Date.now() - started >= 3000, 'it waited');
+    assert.match(
+      r.stderr,
+      /^slow: timed out after 3s waiting for health: Deployment\/default\/slow: 0 of 2 replicas created$/m,
+    );
+    assert.match(r.stdout, /^slow: [0-9a-f]{7} 1 created · Progressing$/m);
+    const bad = await tether(['sync', '--config', slow, '--once', '--timeout', 'soon']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--timeout soon: not a duration/);
   });
 
   test('bad usage and a bad config exit 2 with the reason', async () => {

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { clampDescription, statusFor } from '../src/core/commit-status.ts';
+import {
+  clampDescription,
+  HEALTH_DIP_GRACE_MS,
+  holdDip,
+  statusFor,
+  unrenderedEntry,
+} from '../src/core/commit-status.ts';
 import type { AppState } from '../src/core/types.ts';
 
 const base = (over: Partial<AppState>): AppState => ({
@@ -72,4 +78,37 @@ test('descriptions are cut to 140 characters on one line', () => {
   assert.ok(!long.includes('\n'));
   const f = statusFor(base({ health: { status: 'Degraded', message: 'z'.repeat(500) } }), { cluster: 'dev' });
   assert.equal(f.description.length, 140);
+});
+
+test('files the render left out are named in a green description, never hidden', () => {
+  const state = base({});
+  state.lastSync?.entries.push(
+    unrenderedEntry({ path: 'envs/dev/web/extra.jsonnet', reason: 'Jsonnet is not supported' }),
+  );
+  const s = statusFor(state, { cluster: 'dev' });
+  assert.equal(s.state, 'success');
+  assert.equal(s.description, 'Synced 2 resources (1 file not rendered) · Healthy');
+});
+
+test('a dip of a green commit into pending is held back for the grace period; failures and new revisions are not', () => {
+  const green = { revision: 'a', state: 'success' };
+  // A heal makes the generation briefly unobserved: nothing is posted within the grace period.
+  assert.deepEqual(holdDip(green, { revision: 'a', state: 'pending' }, undefined, 1000), {
+    post: false,
+    dipSince: 1000,
+  });
+  assert.deepEqual(holdDip(green, { revision: 'a', state: 'pending' }, 1000, 1000 + HEALTH_DIP_GRACE_MS - 1), {
+    post: false,
+    dipSince: 1000,
+  });
+  // A dip that lasts is real.
+  assert.deepEqual(holdDip(green, { revision: 'a', state: 'pending' }, 1000, 1000 + HEALTH_DIP_GRACE_MS), {
+    post: true,
+    dipSince: 1000,
+  });
+  assert.deepEqual(holdDip(green, { revision: 'a', state: 'failure' }, 1000, 1001), { post: true });
+  assert.deepEqual(holdDip(green, { revision: 'b', state: 'pending' }, undefined, 1001), { post: true });
+  assert.deepEqual(holdDip({ revision: 'a', state: 'pending' }, { revision: 'a', state: 'pending' }, undefined, 5), {
+    post: true,
+  });
 });

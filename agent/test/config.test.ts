@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadConfig, parseConfig, parseDuration } from '../src/config.ts';
+import { configHealthRules, helmOptions, loadConfig, parseConfig, parseDuration } from '../src/config.ts';
 
 const minimal = {
   cluster: 'prod-eu',
@@ -116,4 +116,60 @@ test('intervals under 5 s and unknown protected kinds are refused, naming the fi
       .allowProtectedKinds,
     ['Namespace'],
   );
+});
+
+test('health rules: validated and compiled once per config; a bad expression is a config error naming the rule', () => {
+  const rule = {
+    group: 'example.com',
+    kind: 'Widget',
+    current: "status.phase == 'Running'",
+    failed: "status.phase == 'Failed'",
+  };
+  const c = parseConfig({ ...minimal, health: [rule] });
+  assert.deepEqual(c.health, [rule]);
+  assert.equal(parseConfig(minimal).health.length, 0);
+  const rules = configHealthRules(c);
+  assert.equal(configHealthRules(c), rules, 'compiled once per config object');
+  assert.equal(rules.find('example.com', 'Widget')?.name, 'health[0] (example.com/Widget)');
+  assert.equal(rules.find('argoproj.io', 'Rollout')?.name, 'built-in rule argoproj.io/Rollout');
+
+  assert.throws(
+    () =>
+      parseConfig(
+        { ...minimal, health: [rule, { group: 'argoproj.io', kind: 'Rollout', current: 'self.status.phase ==' }] },
+        'tether.yaml',
+      ),
+    (err: Error) =>
+      /^tether\.yaml: health\[1\]\.current: rule argoproj\.io\/Rollout: .+ in "self\.status\.phase =="$/m.test(
+        err.message,
+      ),
+  );
+  assert.throws(
+    () => parseConfig({ ...minimal, health: [{ group: 'x.io', kind: 'Y', current: 'true', phase: 'x' }] }, 'c'),
+    /c: health\[0\]: unknown field "phase"/,
+  );
+  assert.throws(
+    () => parseConfig({ ...minimal, health: [{ group: 'x.io', kind: 'Y' }] }, 'c'),
+    /c: health\[0\]\.current:/,
+  );
+});
+
+test('Helm renders with the app name as release name unless helm.releaseName says otherwise', () => {
+  const c = parseConfig({
+    ...minimal,
+    apps: [
+      { name: 'web', repo: 'https://github.com/acme/env.git', namespace: 'shop' },
+      {
+        name: 'api',
+        repo: 'https://github.com/acme/env.git',
+        helm: { releaseName: 'api-v2', valuesFiles: ['prod.yaml'] },
+      },
+    ],
+  });
+  assert.deepEqual(helmOptions(c.apps[0]!), { valuesFiles: [], releaseName: 'web', namespace: 'shop' });
+  assert.deepEqual(helmOptions(c.apps[1]!), {
+    valuesFiles: ['prod.yaml'],
+    releaseName: 'api-v2',
+    namespace: 'default',
+  });
 });

@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { appHealth, compareHealth, HEALTH_ORDER, healthOf, objectHealth } from '../src/core/health.ts';
+import {
+  appHealth,
+  CRASH_LOOP_WINDOW_MS,
+  compareHealth,
+  HEALTH_ORDER,
+  type HealthContext,
+  healthOf,
+  objectHealth,
+  UNAVAILABLE_WINDOW_MS,
+  UNSCHEDULABLE_WINDOW_MS,
+} from '../src/core/health.ts';
 import type { HealthResult, HealthStatus, K8sObject } from '../src/core/types.ts';
 import { fixture } from './load-fixture.ts';
 
@@ -8,8 +18,8 @@ type Json = Record<string, unknown>;
 const status = (o: K8sObject) => o.status as Json;
 const spec = (o: K8sObject) => o.spec as Json;
 
-function expectHealth(o: K8sObject, want: HealthStatus, message: string | RegExp): void {
-  const h = healthOf(o);
+function expectHealth(o: K8sObject, want: HealthStatus, message: string | RegExp, ctx: HealthContext = {}): void {
+  const h = healthOf(o, ctx);
   assert.equal(h.status, want, h.message);
   if (typeof message === 'string') assert.equal(h.message, message);
   else assert.match(h.message, message);
@@ -310,5 +320,175 @@ describe('app health', () => {
       },
     }) as unknown as K8sObject;
     expectHealth(throwing, 'Unknown', 'Deployment/web/x: cannot read status: boom');
+  });
+});
+
+const at = (iso: string, plusMs: number) => Date.parse(iso) + plusMs;
+
+describe('built-in kinds, each with the reference rule it follows', () => {
+  test('Job resumed by Git with a stale Suspended=True condition: Progressing, not Suspended (stricter than Argo CD, which reads the condition; kstatus: Current once started)', () => {
+    const o = fixture('job-running.yaml');
+    spec(o).suspend = false;
+    status(o).conditions = [
+      ...((status(o).conditions as Json[] | undefined) ?? []),
+      { type: 'Suspended', status: 'True', reason: 'JobSuspended', message: 'Job suspended' },
+    ];
+    expectHealth(o, 'Progressing', 'Job/web/running: resuming (Suspended condition not yet cleared)', {
+      desired: { ...o, spec: { ...spec(o), suspend: false } },
+    });
+  });
+
+  test('Suspended only when Git asks: a Job suspended live but not in Git is Progressing; asked for, Suspended', () => {
+    const o = fixture('job-running.yaml');
+    spec(o).suspend = true;
+    const desired = fixture('job-running.yaml');
+    delete spec(desired).suspend;
+    expectHealth(o, 'Progressing', 'Job/web/running: suspended, but Git does not ask for it', { desired });
+    spec(desired).suspend = true;
+    expectHealth(o, 'Suspended', 'Job/web/running: suspended', { desired });
+  });
+
+  test('Suspended only when Git asks: a Deployment paused by hand is Progressing; a suspended CronJob Git asks for is Suspended', () => {
+    const o = fixture('deployment-available.yaml');
+    spec(o).paused = true;
+    expectHealth(o, 'Progressing', 'Deployment/web/api: rollout paused, but Git does not ask for it', {
+      desired: fixture('deployment-available.yaml'),
+    });
+    const cron = fixture('cronjob-suspended.yaml');
+    expectHealth(cron, 'Suspended', 'CronJob/web/nightly: suspended', { desired: fixture('cronjob-suspended.yaml') });
+    const resumed = fixture('cronjob-suspended.yaml');
+    spec(resumed).suspend = false;
+    expectHealth(cron, 'Progressing', 'CronJob/web/nightly: suspended, but Git does not ask for it', {
+      desired: resumed,
+    });
+  });
+
+  test('HPA with AbleToScale=False/FailedGetScale: Degraded (Argo CD health_hpa.go; kstatus has no HPA rule: Current)', () => {
+    expectHealth(
+      fixture('hpa-failed-get-scale.yaml'),
+      'Degraded',
+      /^HorizontalPodAutoscaler\/web\/api: cannot scale its target: FailedGetScale: the HPA controller was unable to get the target's current scale: deployments\.apps "missing" not found$/,
+    );
+  });
+
+  test('HPA metrics unavailable: Progressing, then Degraded after the window (Argo CD fails at once: laxer); able to scale: Healthy', () => {
+    const o = fixture('hpa-failed-get-scale.yaml');
+    const since = '2026-12-01T10:00:15Z';
+    status(o).conditions = [
+      { type: 'AbleToScale', status: 'True', reason: 'SucceededGetScale', lastTransitionTime: since },
+      {
+        type: 'ScalingActive',
+        status: 'False',
+        reason: 'FailedGetResourceMetric',
+        message: 'unable to get metrics for resource cpu',
+        lastTransitionTime: since,
+      },
+    ];
+    expectHealth(o, 'Progressing', /scaling not yet active: FailedGetResourceMetric/, { now: at(since, 10_000) });
+    expectHealth(o, 'Degraded', /: scaling inactive for 60s: FailedGetResourceMetric/, {
+      now: at(since, UNAVAILABLE_WINDOW_MS),
+    });
+    const ok = fixture('hpa-failed-get-scale.yaml');
+    Object.assign(status(ok), { currentReplicas: 2 });
+    status(ok).conditions = [
+      { type: 'AbleToScale', status: 'True', reason: 'ReadyForNewScale' },
+      { type: 'ScalingActive', status: 'True', reason: 'ValidMetricFound' },
+    ];
+    expectHealth(ok, 'Healthy', 'HorizontalPodAutoscaler/web/api: 2 replicas');
+    const fresh = fixture('hpa-failed-get-scale.yaml');
+    delete status(fresh).conditions;
+    expectHealth(fresh, 'Progressing', 'HorizontalPodAutoscaler/web/api: waiting for the autoscaler');
+  });
+
+  test('APIService Available=False: Progressing, Degraded after the window (Argo CD stays Progressing; kstatus: Current)', () => {
+    const o = fixture('apiservice-unavailable.yaml');
+    const since = (status(o).conditions as Json[])[0]!.lastTransitionTime as string;
+    const msg = 'ServiceNotFound: service/metrics-server in "kube-system" is not present';
+    expectHealth(o, 'Progressing', `APIService/v1beta1.metrics.k8s.io: not yet available: ${msg}`);
+    expectHealth(o, 'Progressing', `APIService/v1beta1.metrics.k8s.io: not yet available: ${msg}`, {
+      now: at(since, UNAVAILABLE_WINDOW_MS - 1),
+    });
+    expectHealth(o, 'Degraded', `APIService/v1beta1.metrics.k8s.io: unavailable for 90s: ${msg}`, {
+      now: at(since, 90_000),
+    });
+    (status(o).conditions as Json[])[0]!.status = 'True';
+    expectHealth(o, 'Healthy', 'APIService/v1beta1.metrics.k8s.io: available');
+  });
+
+  test('Ingress and LoadBalancer Service read alike: Progressing without an address, Healthy with one (Argo CD; kstatus calls both Current)', () => {
+    const ing = fixture('ingress-no-address.yaml');
+    const svc = fixture('service-loadbalancer-pending.yaml');
+    expectHealth(ing, 'Progressing', 'Ingress/web/api: waiting for a load balancer address');
+    expectHealth(svc, 'Progressing', 'Service/web/public: waiting for a load balancer address');
+    status(ing).loadBalancer = { ingress: [{ hostname: 'lb.example.com' }] };
+    status(svc).loadBalancer = { ingress: [{ hostname: 'lb.example.com' }] };
+    expectHealth(ing, 'Healthy', 'Ingress/web/api: load balancer at lb.example.com');
+    expectHealth(svc, 'Healthy', 'Service/web/public: load balancer at lb.example.com');
+  });
+
+  test('a crash-looping Pod is Degraded between restarts too, not swinging back to Progressing (kstatus only while backing off; Argo CD on any past termination)', () => {
+    const finishedAt = '2026-12-01T10:05:00Z';
+    const looping = (restartCount: number, state: Json, ready: boolean) => {
+      const o = fixture('pod-running.yaml');
+      const cs = (status(o).containerStatuses as Json[])[0]!;
+      Object.assign(cs, {
+        restartCount,
+        ready,
+        state,
+        lastState: { terminated: { exitCode: 1, reason: 'Error', startedAt: '2026-12-01T10:04:50Z', finishedAt } },
+      });
+      (status(o).conditions as Json[]).find((c) => c.type === 'Ready')!.status = ready ? 'True' : 'False';
+      return o;
+    };
+    const now = at(finishedAt, 20_000);
+    const backingOff = looping(3, { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s' } }, false);
+    expectHealth(backingOff, 'Degraded', /: container app: CrashLoopBackOff: back-off 40s$/, { now });
+    // Between restarts: running again, and without a readiness probe even Ready.
+    const between = looping(3, { running: { startedAt: '2026-12-01T10:05:15Z' } }, true);
+    expectHealth(between, 'Degraded', /: container app: crash loop: restarted 3 times, last exit Error 20s ago$/, {
+      now,
+    });
+    // One restart is not a loop, and a container that has run cleanly for the window is forgiven.
+    expectHealth(looping(1, { running: { startedAt: '2026-12-01T10:05:15Z' } }, true), 'Healthy', /running and ready/, {
+      now,
+    });
+    expectHealth(between, 'Healthy', /running and ready/, { now: at(finishedAt, CRASH_LOOP_WINDOW_MS + 1) });
+    // Without a clock the recency cannot be known: no crash-loop verdict is claimed.
+    expectHealth(between, 'Healthy', /running and ready/);
+  });
+
+  test('an unschedulable Pod is Progressing, then Degraded after the window (kstatus fails it at once; Argo CD never)', () => {
+    const since = '2026-12-01T10:00:00Z';
+    const o = fixture('pod-running.yaml');
+    o.status = {
+      phase: 'Pending',
+      conditions: [
+        {
+          type: 'PodScheduled',
+          status: 'False',
+          reason: 'Unschedulable',
+          message: '0/1 nodes are available: 1 Insufficient cpu.',
+          lastTransitionTime: since,
+        },
+      ],
+    };
+    expectHealth(o, 'Progressing', /: unschedulable: 0\/1 nodes are available: 1 Insufficient cpu\.$/, {
+      now: at(since, 5_000),
+    });
+    expectHealth(o, 'Degraded', /: unschedulable for 60s: 0\/1 nodes are available/, {
+      now: at(since, UNSCHEDULABLE_WINDOW_MS),
+    });
+  });
+
+  test('a custom resource whose status no rule reads is Unknown, named, never Healthy', () => {
+    const o: K8sObject = {
+      apiVersion: 'example.com/v1',
+      kind: 'Widget',
+      metadata: { name: 'w', namespace: 'web', generation: 1 },
+      status: { observedGeneration: 1, phase: 'Running', replicas: 0 },
+    };
+    expectHealth(o, 'Unknown', 'Widget/web/w: no health rule for example.com/Widget (status has phase, replicas)');
+    const builtIn = fixture('configmap-kubectl.yaml');
+    expectHealth(builtIn, 'Healthy', 'ConfigMap/web/settings: no status to wait for');
   });
 });

@@ -1,4 +1,4 @@
-import { objectHealth } from './health.ts';
+import { type HealthContext, objectHealth } from './health.ts';
 import { objectKey, refOf, subject } from './objects.ts';
 import type { AppState, HealthResult, K8sObject } from './types.ts';
 
@@ -88,6 +88,8 @@ export interface AppViewInput {
   /** The GitHub API URL (GHES); default api.github.com. */
   apiUrl?: string;
   lastHeal?: HealView;
+  /** What health is judged with (clock, rules); the desired object is added per object. */
+  health?: Omit<HealthContext, 'desired'>;
 }
 
 /** An app as the API and the status page show it: each desired object with its health, and the commit link. */
@@ -99,7 +101,7 @@ export function appView(input: AppViewInput): AppView {
       kind: o.kind,
       ...(ref.namespace ? { namespace: ref.namespace } : {}),
       name: ref.name,
-      health: objectHealth(ref, input.live.get(objectKey(o))),
+      health: objectHealth(ref, input.live.get(objectKey(o)), { ...input.health, desired: o }),
     };
   });
   const revision = input.state.lastSync?.revision;

@@ -1,4 +1,16 @@
-import type { AppState } from './types.ts';
+import type { AppState, SyncEntry } from './types.ts';
+
+const NOT_RENDERED = 'not rendered: ';
+
+/** The sync entry for a file in the app's path that the render left out: `skipped`, with why. */
+export function unrenderedEntry(file: { path: string; reason: string }): SyncEntry {
+  return { subject: file.path, action: 'skipped', reason: `${NOT_RENDERED}${file.reason}` };
+}
+
+/** True for an entry made by `unrenderedEntry`. */
+export function isUnrendered(entry: SyncEntry): boolean {
+  return entry.action === 'skipped' && (entry.reason ?? '').startsWith(NOT_RENDERED);
+}
 
 /** A commit status as GitHub takes it. */
 export interface CommitStatus {
@@ -61,7 +73,11 @@ export function statusFor(
   if (failed) return make('failure', `Sync failed: ${failed.subject}: ${failed.reason ?? 'failed'}`);
   if (last?.error) return make('failure', `Sync failed: ${last.error.message}`);
   const count = last ? last.entries.filter((e) => e.action !== 'pruned' && e.action !== 'skipped').length : 0;
-  const synced = `Synced ${count} resource${count === 1 ? '' : 's'}`;
+  // Files left unrendered never make a status fail on their own (the render already fails when they are all there
+  // is), but a green status must not hide them.
+  const gaps = last ? last.entries.filter(isUnrendered).length : 0;
+  const unrendered = gaps > 0 ? ` (${gaps} file${gaps === 1 ? '' : 's'} not rendered)` : '';
+  const synced = `Synced ${count} resource${count === 1 ? '' : 's'}${unrendered}`;
   const h = state.health;
   switch (h.status) {
     case 'Healthy':
@@ -75,4 +91,28 @@ export function statusFor(
     default:
       return make('pending', `${synced} · ${h.status}: ${h.message}`);
   }
+}
+
+/**
+ * How long the health of a commit already reported `success` may dip into `pending` before the dip is posted. A
+ * self-heal re-apply makes the object's generation briefly unobserved and a promotion reading the commit in that
+ * second would be refused; a dip that outlasts this is real and is posted. Failures are never held back.
+ */
+export const HEALTH_DIP_GRACE_MS = 5000;
+
+/**
+ * Whether a status may be posted now, holding back a dip from a reported `success` to `pending` on the same
+ * revision until it has lasted `graceMs`. `dipSince` is when the current dip began (kept by the caller).
+ */
+export function holdDip(
+  reported: { revision: string; state: string } | undefined,
+  next: { revision: string; state: CommitStatus['state'] },
+  dipSince: number | undefined,
+  now: number,
+  graceMs: number = HEALTH_DIP_GRACE_MS,
+): { post: boolean; dipSince?: number } {
+  const dip = reported?.revision === next.revision && reported.state === 'success' && next.state === 'pending';
+  if (!dip) return { post: true };
+  const since = dipSince ?? now;
+  return { post: now - since >= graceMs, dipSince: since };
 }

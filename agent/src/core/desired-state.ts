@@ -40,5 +40,5 @@ export interface Renderer {
     files: readonly SourceFile[],
     repoFiles: () => Promise<readonly SourceFile[]>,
     options: RenderOptions,
-  ): Promise<{ objects: SourcedObject[] }>;
+  ): Promise<{ objects: SourcedObject[]; skipped?: { path: string; reason: string }[] }>;
 }

@@ -1,7 +1,7 @@
 // What a sync would change, judged per object from what the cluster answered: the one derivation behind the HTTP
 // API's diff, the status page, `tether diff` and `tether status`. Pure: the reads are reconcile/inspect.ts's.
 import { diff, hasDrift } from './drift.ts';
-import { appHealth, objectHealth } from './health.ts';
+import { appHealth, type HealthContext, objectHealth } from './health.ts';
 import { refOf, subject } from './objects.ts';
 import type { HealthResult, K8sObject, SyncStatus } from './types.ts';
 
@@ -35,10 +35,10 @@ export interface Inspection {
  * (the same comparison a sync uses before writing); otherwise OutOfSync, with the diff from live (or nothing, for
  * an object to be created) to the dry-run result.
  */
-export function judgeObject(observed: ObservedObject): ObjectInspection {
+export function judgeObject(observed: ObservedObject, ctx: Omit<HealthContext, 'desired'> = {}): ObjectInspection {
   const { desired, live, dryRun, error } = observed;
   const who = subject(desired);
-  const health = objectHealth(refOf(desired), live);
+  const health = objectHealth(refOf(desired), live, { ...ctx, desired });
   if (error !== undefined) return { ...observed, subject: who, sync: 'Unknown', health, diff: '' };
   const target = dryRun ?? desired;
   if (live && !hasDrift(target, live)) return { ...observed, subject: who, sync: 'Synced', health, diff: '' };

@@ -1,16 +1,16 @@
 import { describeError } from '../../../shared/src/errors.ts';
 import { repoFromUrl } from '../../../shared/src/github.ts';
 import { type Logger, silentLogger } from '../../../shared/src/log.ts';
-import type { AgentConfig, AppConfig } from '../config.ts';
+import { type AgentConfig, type AppConfig, configHealthRules, helmOptions } from '../config.ts';
 import { emptyMetrics, recordHeal, recordSync } from '../core/agent-metrics.ts';
 import { type AgentMetrics, type AgentView, type AppView, appView, type HealView } from '../core/agent-view.ts';
 import { type AppEvent, healEvent, syncEvents } from '../core/app-events.ts';
-import { saysNothingAboutCommit, statusFor } from '../core/commit-status.ts';
+import { holdDip, saysNothingAboutCommit, statusFor } from '../core/commit-status.ts';
 import type { DesiredStateSource, Renderer } from '../core/desired-state.ts';
 import { diffText, type Inspection } from '../core/inspection.ts';
 import type { KubeClient } from '../core/kube-port.ts';
 import { objectKey, subject } from '../core/objects.ts';
-import type { HealthStatus, K8sObject } from '../core/types.ts';
+import type { HealthResult, HealthStatus, K8sObject } from '../core/types.ts';
 import type { Discovery } from '../edges/kube/discovery.ts';
 import { AppLoop } from './app-loop.ts';
 import { inspectObjects } from './inspect.ts';
@@ -49,6 +49,8 @@ interface AppRunner {
   attempted: boolean;
   /** The health last reported in a status, per revision. */
   reported?: { revision: string; health: HealthStatus; state: string };
+  /** When the health of a commit reported `success` began to dip (held back for a grace period). */
+  dipSince?: number;
 }
 
 /**
@@ -97,17 +99,8 @@ export class Agent implements AgentView {
           allowProtectedKinds: app.allowProtectedKinds,
           maxDeleteFraction: app.maxDeleteFraction,
         }),
-        ...(app.helm
-          ? {
-              render: {
-                helm: {
-                  valuesFiles: app.helm.valuesFiles,
-                  releaseName: app.helm.releaseName ?? app.name,
-                  namespace: app.namespace,
-                },
-              },
-            }
-          : {}),
+        healthRules: configHealthRules(this.parts.config),
+        render: { helm: helmOptions(app) },
       },
       {
         kube,
@@ -262,8 +255,15 @@ export class Agent implements AgentView {
       r.reported?.revision === revision &&
       r.reported.state === status.state &&
       r.reported.health === state.health.status
-    )
+    ) {
+      r.dipSince = undefined;
       return;
+    }
+    if (!force) {
+      const hold = holdDip(r.reported, { revision, state: status.state }, r.dipSince, Date.now());
+      r.dipSince = hold.dipSince;
+      if (!hold.post) return;
+    }
     r.reported = { revision, health: state.health.status, state: status.state };
     reporter.report({ ...r.repo, sha: revision }, status);
   }
@@ -371,6 +371,7 @@ export class Agent implements AgentView {
       ...(r.repo ? { github: r.repo } : {}),
       ...(this.parts.config.github?.apiUrl ? { apiUrl: this.parts.config.github.apiUrl } : {}),
       ...(r.lastHeal ? { lastHeal: r.lastHeal } : {}),
+      health: r.sync.healthContext(),
     });
   }
 
@@ -378,7 +379,9 @@ export class Agent implements AgentView {
   async diff(name: string): Promise<string> {
     const r = this.runners.get(name);
     if (!r) return '';
-    return diffText(await inspectObjects(this.parts, r.sync.desiredObjects));
+    return diffText(
+      await inspectObjects(this.parts, r.sync.desiredObjects, { concurrency: 8, health: r.sync.healthContext() }),
+    );
   }
 
   /** Fetches and renders the app's newest revision and judges it against the cluster, writing nothing. */
@@ -439,7 +442,16 @@ export class Agent implements AgentView {
     return this.syncApp(r, reason);
   }
 
-  /** The sync engine of an app (tests). */
+  /** Re-reads an app's health from the cluster and posts its status when that changed (the CLI's waiting `sync --once`). */
+  async refreshHealthNow(name: string): Promise<HealthResult> {
+    const r = this.runners.get(name);
+    if (!r) throw new Error(`no app named ${name}`);
+    const health = await r.sync.refreshHealth();
+    this.postStatus(r);
+    return health;
+  }
+
+  /** The sync engine of an app (tests, CLI). */
   appSync(name: string): AppSync | undefined {
     return this.runners.get(name)?.sync;
   }

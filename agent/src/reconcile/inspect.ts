@@ -1,4 +1,5 @@
 import { describeError } from '../../../shared/src/errors.ts';
+import type { HealthContext } from '../core/health.ts';
 import { judgeObject, type ObjectInspection, type ObservedObject } from '../core/inspection.ts';
 import { compareObjects } from '../core/plan.ts';
 import type { K8sObject } from '../core/types.ts';
@@ -11,7 +12,7 @@ import { type ClusterDeps, pool, resolveType } from './cluster.ts';
 export async function inspectObjects(
   deps: ClusterDeps,
   desired: readonly K8sObject[],
-  options: { concurrency: number } = { concurrency: 8 },
+  options: { concurrency: number; health?: Omit<HealthContext, 'desired'> } = { concurrency: 8 },
 ): Promise<ObjectInspection[]> {
   const observed: ObservedObject[] = [];
   await pool(desired, options.concurrency, async (obj) => {
@@ -25,5 +26,5 @@ export async function inspectObjects(
     }
   });
   observed.sort((a, b) => compareObjects(a.desired, b.desired));
-  return observed.map(judgeObject);
+  return observed.map((o) => judgeObject(o, options.health));
 }

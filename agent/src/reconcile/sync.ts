@@ -1,11 +1,13 @@
 import { describeError, TetherError } from '../../../shared/src/errors.ts';
+import { unrenderedEntry } from '../core/commit-status.ts';
 import {
   type DesiredStateSource,
   defaultRenderOptions,
   type Renderer,
   type RenderOptions,
 } from '../core/desired-state.ts';
-import { appHealth, objectHealth } from '../core/health.ts';
+import { appHealth, type HealthContext, objectHealth } from '../core/health.ts';
+import type { HealthRules } from '../core/health-cel.ts';
 import { type Inspection, summarize } from '../core/inspection.ts';
 import { type ApplySetParentRef, applySetId, defaultParentRef, labelMembers, listScope } from '../core/inventory.ts';
 import type { KubeClient } from '../core/kube-port.ts';
@@ -13,6 +15,7 @@ import { groupKind, objectKey, refOf, subject, validateObjects } from '../core/o
 import { defaultPruneOptions, type PruneOptions } from '../core/prune.ts';
 import type { AppState, HealthResult, K8sObject, SyncEntry, SyncResult } from '../core/types.ts';
 import type { Discovery } from '../edges/kube/discovery.ts';
+import type { SkippedFile } from '../edges/render/render.ts';
 import { applyOne, applySteps, defaultApplyStepsOptions } from './apply.ts';
 import { readParentState, writeParent } from './applyset-parent.ts';
 import { listMembers } from './cluster.ts';
@@ -30,6 +33,8 @@ export interface AppSpec {
   prune: PruneOptions;
   /** Render settings (helm values, limits). */
   render?: Partial<Omit<RenderOptions, 'path'>>;
+  /** CEL health rules (the config's and the built-in ones); absent: the built-in ones. */
+  healthRules?: HealthRules;
 }
 
 /** What the engine is given: the cluster, the desired state's source and the renderer, all as parameters. */
@@ -81,6 +86,8 @@ export class AppSync {
   /** The last sync that completed without error: a no-op sync reports it, not an older failure. */
   private lastGoodResult: SyncResult | undefined;
   private desired: K8sObject[] = [];
+  /** Files in the app's path that the last render left unrendered (shown as `skipped` entries). */
+  private renderSkipped: SkippedFile[] = [];
   /** Live objects as last seen (from lists, apply answers and watches), by objectKey. */
   readonly live = new Map<string, K8sObject>();
   state: AppState;
@@ -207,6 +214,7 @@ export class AppSync {
       if (tree === undefined)
         throw new TetherError('render', `path '${this.app.path}' does not exist at ${revision.slice(0, 7)}`);
       desired = await this.renderDesired(revision);
+      entries.push(...this.renderSkipped.map(unrenderedEntry));
     } catch (err) {
       this.lastGood = false;
       return finish({ error: { stage: 'render', message: describeError(err) } });
@@ -307,6 +315,7 @@ export class AppSync {
     const desired = await this.renderDesired(revision);
     const objects = await inspectObjects(this.deps, desired, {
       concurrency: this.deps.concurrency ?? defaultApplyStepsOptions().concurrency,
+      health: this.healthContext(),
     });
     this.desired = desired;
     for (const o of objects) if (o.live) this.live.set(objectKey(o.live), o.live);
@@ -321,6 +330,7 @@ export class AppSync {
       ...this.app.render,
       path: this.app.path,
     });
+    this.renderSkipped = rendered.skipped ?? [];
     await this.ensureDiscovery(rendered.objects.map((o) => o.object));
     return labelMembers(
       validateObjects(rendered.objects, this.deps.discovery.isNamespaced, { defaultNamespace: this.app.namespace }),
@@ -335,7 +345,15 @@ export class AppSync {
 
   /** Health of every desired object from the last-seen live objects; the app's is the worst. */
   healthNow(): HealthResult {
-    return appHealth(this.desired.map((o) => objectHealth(refOf(o), this.live.get(objectKey(o)))));
+    const ctx = this.healthContext();
+    return appHealth(
+      this.desired.map((o) => objectHealth(refOf(o), this.live.get(objectKey(o)), { ...ctx, desired: o })),
+    );
+  }
+
+  /** What health is judged with now: the clock and the app's rules (the desired object is added per object). */
+  healthContext(): Omit<HealthContext, 'desired'> {
+    return { now: Date.now(), ...(this.app.healthRules ? { rules: this.app.healthRules } : {}) };
   }
 
   /** Re-reads the desired objects' live state (one list per kind) and returns the app's health. */

@@ -59,14 +59,41 @@ interface DiscoveryGroupList {
   }[];
 }
 
+/** How transient API errors are retried: attempts in all, and the backoff between them. */
+export interface KubeRetryOptions {
+  attempts: number;
+  /** First delay; doubles per attempt up to `maxDelayMs`. A `Retry-After` from the server is honoured up to the max. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+/** Defaults: 5 attempts, 250 ms doubling to at most 5 s (about 4 s of waiting in all without Retry-After). */
+export function defaultKubeRetryOptions(): KubeRetryOptions {
+  return { attempts: 5, baseDelayMs: 250, maxDelayMs: 5000 };
+}
+
+/**
+ * Answers worth another try: the apiserver throttling (429, also `storage is (re)initializing` while etcd comes
+ * up) or briefly unavailable (5xx behind a load balancer, during a restart or an upgrade).
+ */
+const TRANSIENT_STATUS = new Set([429, 500, 502, 503, 504]);
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND']);
+
+function transientError(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return (typeof code === 'string' && TRANSIENT_CODES.has(code)) || (err as Error)?.message === 'socket hang up';
+}
+
 /** A KubeClient over node:https with a keep-alive agent (bounded sockets) against one apiserver. */
 export class HttpKubeClient implements KubeClient {
   private readonly agent: Agent;
+  private readonly retry: KubeRetryOptions;
 
   constructor(
     private readonly conn: KubeConnection,
-    options: { maxSockets?: number } = {},
+    options: { maxSockets?: number; retry?: Partial<KubeRetryOptions> } = {},
   ) {
+    this.retry = { ...defaultKubeRetryOptions(), ...options.retry };
     this.agent = new Agent({
       keepAlive: true,
       maxSockets: options.maxSockets ?? 16,
@@ -95,7 +122,12 @@ export class HttpKubeClient implements KubeClient {
     return { 'user-agent': 'tether-agent', ...(token ? { authorization: `Bearer ${token}` } : {}), ...extra };
   }
 
-  /** One request; JSON answers are parsed (non-2xx answers too: the caller decides). Edge-internal. */
+  /**
+   * One request, retried with backoff while the answer is transient (429, 5xx, a reset connection); JSON answers
+   * are parsed (non-2xx answers too: the caller decides). POST is not retried: it creates, and a retry after a lost
+   * answer would create twice. Every other verb Tether uses is idempotent (GET, server-side apply PATCH, DELETE, PUT
+   * with a resourceVersion). Edge-internal.
+   */
   private async raw(
     method: string,
     path: string,
@@ -103,6 +135,27 @@ export class HttpKubeClient implements KubeClient {
     headers: Record<string, string> = {},
     timeoutMs = 60_000,
   ): Promise<{ status: number; body: unknown }> {
+    const attempts = method === 'POST' ? 1 : Math.max(1, this.retry.attempts);
+    for (let attempt = 1; ; attempt++) {
+      let delay = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
+      try {
+        const r = await this.rawOnce(method, path, body, headers, timeoutMs);
+        if (attempt >= attempts || !TRANSIENT_STATUS.has(r.status)) return { status: r.status, body: r.body };
+        if (r.retryAfterMs !== undefined) delay = Math.min(this.retry.maxDelayMs, r.retryAfterMs);
+      } catch (err) {
+        if (attempt >= attempts || !transientError(err)) throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+
+  private async rawOnce(
+    method: string,
+    path: string,
+    body: string | undefined,
+    headers: Record<string, string>,
+    timeoutMs: number,
+  ): Promise<{ status: number; body: unknown; retryAfterMs?: number }> {
     const url = new URL(path, this.conn.server);
     const send = url.protocol === 'http:' ? httpRequest : request;
     const auth = await this.auth();
@@ -132,7 +185,12 @@ export class HttpKubeClient implements KubeClient {
             } catch {
               // not JSON
             }
-            resolve({ status: res.statusCode ?? 0, body: parsed });
+            const after = Number(res.headers['retry-after']);
+            resolve({
+              status: res.statusCode ?? 0,
+              body: parsed,
+              ...(Number.isFinite(after) && after >= 0 ? { retryAfterMs: after * 1000 } : {}),
+            });
           });
         },
       );
@@ -158,7 +216,8 @@ export class HttpKubeClient implements KubeClient {
 
   async ping(timeoutMs = 5000): Promise<void> {
     // /version is readable by every client (system:public-info-viewer) and costs the apiserver nothing.
-    await this.raw('GET', '/version', undefined, {}, timeoutMs);
+    // One attempt: the probe must answer quickly that the apiserver is away, not retry into its backoff.
+    await this.rawOnce('GET', '/version', undefined, {}, timeoutMs);
   }
 
   async discover(): Promise<ResourceType[]> {

@@ -13,6 +13,64 @@ export type { RenderOptions } from '../../core/desired-state.ts';
 /** What rendered the app: plain manifests, kustomize or helm. */
 export type RenderKind = 'plain' | 'kustomize' | 'helm';
 
+/** A file in the app's path that looks like a source of manifests but that Tether does not render, and why. */
+export interface SkippedFile {
+  path: string;
+  reason: string;
+}
+
+/** The objects an app's path renders to, how, and the files left unrendered (so a sync result can show them). */
+export interface RenderResult {
+  kind: RenderKind;
+  objects: SourcedObject[];
+  skipped: SkippedFile[];
+}
+
+// Files that other GitOps tools turn into manifests and Tether does not: rendering them to nothing and calling the
+// app Healthy would post a green status for a source that was never applied. Argo CD reads `.argocd-source*.yaml`
+// as parameter overrides and `plugin.yaml` as a config management plugin marker
+// (https://argo-cd.readthedocs.io/en/stable/operator-manual/config-management-plugins/); the rest are template or
+// configuration languages whose output is YAML.
+const UNRENDERED: readonly { test: RegExp; reason: string }[] = [
+  { test: /\.(jsonnet|libsonnet)$/i, reason: 'Jsonnet is not supported' },
+  { test: /(^|\/)\.argocd-source[^/]*$/, reason: 'Argo CD parameter override; Tether does not read it' },
+  { test: /(^|\/)plugin\.ya?ml$/, reason: 'config management plugin marker; plugins are not supported' },
+  { test: /\.(cue)$/i, reason: 'CUE is not supported' },
+  { test: /\.(dhall)$/i, reason: 'Dhall is not supported' },
+  { test: /\.(j2|jinja2?)$/i, reason: 'Jinja templates are not supported' },
+  { test: /\.(tpl|tmpl|gotmpl)$/i, reason: 'a template outside a Helm chart; Tether cannot run it' },
+];
+
+/**
+ * The files under a plain (neither kustomize nor Helm) app path that Tether does not render, with the reason.
+ * Files that never hold manifests (README.md, LICENSE, .gitignore) are not listed.
+ */
+export function unrenderedFiles(files: readonly { path: string }[]): SkippedFile[] {
+  const out: SkippedFile[] = [];
+  for (const f of files) {
+    const rule = UNRENDERED.find((r) => r.test.test(f.path));
+    if (rule) out.push({ path: f.path, reason: rule.reason });
+  }
+  return out;
+}
+
+/**
+ * Turns a plain path's parse into a render result: when nothing rendered but some files were left unrendered the
+ * render fails naming them (a silent 0 objects would read as Synced and Healthy); otherwise the skipped files ride
+ * along in the result.
+ */
+export function checkRenderGaps(path: string, objects: SourcedObject[], skipped: SkippedFile[]): RenderResult {
+  if (objects.length === 0 && skipped.length > 0) {
+    const shown = skipped.slice(0, 5).map((s) => `${s.path} (${s.reason})`);
+    if (skipped.length > 5) shown.push(`and ${skipped.length - 5} more`);
+    throw new TetherError(
+      'render',
+      `${path || '.'}: no manifests Tether can render; not rendered: ${shown.join(', ')}`,
+    );
+  }
+  return { kind: 'plain', objects, skipped };
+}
+
 const MANIFEST = /\.(ya?ml|json)$/i;
 const KUSTOMIZATION = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
 
@@ -116,6 +174,23 @@ async function runRenderer(cmd: string, args: string[], cwd: string, options: Re
 }
 
 /**
+ * Turns helm's complaint about a dependency missing from `charts/` into an error that says what to do: Tether never
+ * downloads chart dependencies at render time (renderers run without network), so they must be vendored.
+ */
+export function explainHelmFailure(path: string, err: unknown): unknown {
+  const message = err instanceof Error ? err.message : String(err);
+  const missing = /missing in charts\/ directory: ([^\n]+)/.exec(message);
+  if (!missing) return err;
+  const names = missing[1]!.trim();
+  return new TetherError(
+    'render',
+    `${path}: chart dependencies not vendored in charts/: ${names}. Tether renders without network and does not ` +
+      'download dependencies: run `helm dependency build` and commit the charts/ directory',
+    { cause: err },
+  );
+}
+
+/**
  * Renders an app: plain manifests are parsed in process; a kustomization runs `kustomize build` (or
  * `kubectl kustomize` when that is what is on PATH); a chart runs `helm template`. Renderers see the whole
  * repository tree of that commit (overlays point at `../base`) written to a temp dir that is removed afterwards.
@@ -124,18 +199,19 @@ export async function render(
   files: readonly SourceFile[],
   repoFiles: () => Promise<readonly SourceFile[]>,
   options: RenderOptions,
-) {
+): Promise<RenderResult> {
   const kind = renderKind(files, options.path);
   // One budget per render: the size and document limits hold for all its files together.
   const budget = yamlBudget();
   if (kind === 'plain') {
-    return {
-      kind,
-      objects: parseManifests(
+    return checkRenderGaps(
+      options.path,
+      parseManifests(
         files.map((f) => ({ path: f.path, text: f.content })),
         budget,
       ),
-    };
+      unrenderedFiles(files),
+    );
   }
   let cmd: string;
   let args: string[];
@@ -150,7 +226,9 @@ export async function render(
       );
   } else {
     if (!which('helm')) throw new TetherError('render', `${options.path}: is a Helm chart but 'helm' is not on PATH`);
-    const h = options.helm ?? { valuesFiles: [], releaseName: 'release' };
+    if (!options.helm)
+      throw new TetherError('render', `${options.path}: is a Helm chart but no release name was given`);
+    const h = options.helm;
     cmd = 'helm';
     args = ['template', h.releaseName, appDir, ...(h.namespace ? ['--namespace', h.namespace] : [])];
     for (const v of h.valuesFiles) args.push('--values', join(appDir, v));
@@ -163,9 +241,15 @@ export async function render(
       await mkdir(dirname(target), { recursive: true });
       await writeFile(target, f.content);
     }
-    const text = await runRenderer(cmd, args, dir, options);
+    const text = await runRenderer(cmd, args, dir, options).catch((err: unknown) => {
+      throw kind === 'helm' ? explainHelmFailure(options.path, err) : err;
+    });
     const output = `${appDir} (${cmd} ${args[0]} output)`;
-    return { kind, objects: parseDocuments(text, output, { budget, maxFileBytes: options.maxOutputBytes }) };
+    return {
+      kind,
+      objects: parseDocuments(text, output, { budget, maxFileBytes: options.maxOutputBytes }),
+      skipped: [],
+    };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
