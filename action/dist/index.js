@@ -51600,6 +51600,9 @@ function pickQualifying(commits, gate, options = {}) {
 }
 
 // action/src/inputs.ts
+function envLabel(e) {
+  return e.branch ? `${e.branch}:${e.path}` : e.path;
+}
 function envInputReader(env) {
   return (name) => (env[`INPUT_${name.replace(/ /g, "_").toUpperCase()}`] ?? "").trim();
 }
@@ -51639,6 +51642,17 @@ function oneOf(name, value, allowed, fallback) {
   if (allowed.includes(value)) return value;
   throw new TetherError("input", `Input '${name}': "${value}" is not one of ${allowed.join(", ")}`);
 }
+function envPathInput(name, value) {
+  if (value === "") return void 0;
+  const colon = value.indexOf(":");
+  const branch = colon >= 0 ? value.slice(0, colon).trim() : void 0;
+  const path = (colon >= 0 ? value.slice(colon + 1) : value).trim().replace(/^\.\/+|\/+$/g, "");
+  if (branch !== void 0 && !/^[\w.-]+(\/[\w.-]+)*$/.test(branch))
+    throw new TetherError("input", `Input '${name}': "${branch}" is not a branch name (write <branch>:<path>)`);
+  if (path === "" || path.startsWith("/") || path.split("/").includes(".."))
+    throw new TetherError("input", `Input '${name}': "${value}" does not name a directory inside the repository`);
+  return { ...branch ? { branch } : {}, path };
+}
 function duration(name, value, fallbackMs) {
   if (value === "") return fallbackMs;
   const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(value);
@@ -51661,8 +51675,8 @@ function parseInputs(read) {
     base: read("base") || void 0,
     images: mode === "bump" ? imagesInput(read("images")) : /* @__PURE__ */ new Map(),
     paths: pathsInput(read("paths")),
-    from: read("from") || void 0,
-    to: read("to") || void 0,
+    from: envPathInput("from", read("from")),
+    to: envPathInput("to", read("to")),
     requireStatus: statusGate(lines(read("require-status")).map((l) => l.text)),
     pullRequest: bool("pull-request", read("pull-request"), true),
     pushDeadlineMs: duration("push-deadline", read("push-deadline"), 12e4),
@@ -51685,6 +51699,13 @@ function parseInputs(read) {
     throw new TetherError("input", "Inputs 'from' and 'to' are required in promote mode");
   }
   if (mode === "rollback" && !inputs.to) throw new TetherError("input", "Input 'to' is required in rollback mode");
+  if (mode !== "bump" && inputs.to?.branch && inputs.base && inputs.to.branch !== inputs.base)
+    throw new TetherError(
+      "input",
+      `Inputs 'to' and 'base' name different branches ("${inputs.to.branch}", "${inputs.base}"): give one`
+    );
+  if (mode === "rollback" && inputs.from)
+    throw new TetherError("input", "Input 'from' is for promote; rollback reads the history of 'to'");
   return inputs;
 }
 
@@ -56784,9 +56805,6 @@ function planBump(files, request3) {
     replan: (next) => planEdits(next, edit)
   };
 }
-function sourceDir(mode, from, to) {
-  return mode === "promote" ? from : to;
-}
 function gateRefusal(mode, dir, gate, newest) {
   const pattern = gate.patterns.join(", ") || "any status";
   const which2 = mode === "rollback" ? `no earlier commit touching ${dir}` : `no commit touching ${dir}`;
@@ -56796,15 +56814,17 @@ function gateRefusal(mode, dir, gate, newest) {
 function planRestore(o) {
   const plan = planPromotion(o.source, o.target, { sourcePaths: [`${o.sourceDir}/**`], targetPaths: [`${o.to}/**`] });
   const inTarget = under(o.to);
+  const source = o.labels?.source ?? o.sourceDir;
+  const target = o.labels?.target ?? o.to;
   return {
     plan,
     images: plan.versions.map((v) => v.image),
-    target: o.to,
+    target,
     targetFromInputs: true,
     reads: inTarget,
-    from: o.mode === "promote" ? o.sourceDir : `${o.to}@${o.commit.sha.slice(0, 7)}`,
+    from: o.mode === "promote" ? source : `${target}@${o.commit.sha.slice(0, 7)}`,
     evidence: {
-      from: o.sourceDir,
+      from: source,
       sha: o.commit.sha,
       ...o.commitUrl ? { commitUrl: o.commitUrl } : {},
       statuses: o.matched
@@ -57040,21 +57060,25 @@ async function readAndPlan(inputs, deps, env, base, baseSha) {
   }
   const mode = inputs.mode;
   const to = inputs.to;
-  const dir = sourceDir(mode, inputs.from, to);
-  const commits = await deps.github.commitsTouching(base, dir);
+  const source = mode === "promote" ? inputs.from : to;
+  const sourceBranch = source.branch ?? base;
+  const dir = source.path;
+  const commits = await deps.github.commitsTouching(sourceBranch, dir);
   const picked = pickQualifying(commits, inputs.requireStatus, { skip: mode === "rollback" ? 1 : 0 });
   if (!picked.commit)
-    throw gateRefusal(mode, dir, inputs.requireStatus, "newest" in picked ? picked.newest : void 0);
-  await retryingFetches(env, deps).ensureCommit(picked.commit.sha, base);
-  const source = await env.readFiles(picked.commit.sha, under(dir));
-  const target = await env.readFiles(baseSha, under(to));
+    throw gateRefusal(mode, envLabel(source), inputs.requireStatus, "newest" in picked ? picked.newest : void 0);
+  await retryingFetches(env, deps).ensureCommit(picked.commit.sha, sourceBranch);
+  const sourceFiles = await env.readFiles(picked.commit.sha, under(dir));
+  const target = await env.readFiles(baseSha, under(to.path));
   const server = (deps.env.GITHUB_SERVER_URL ?? "").replace(/\/+$/, "");
   const { owner, repo } = deps.github.repo;
+  const crossBranch = sourceBranch !== base || to.branch !== void 0;
   return planRestore({
     mode,
     sourceDir: dir,
-    to,
-    source: source.files,
+    to: to.path,
+    ...crossBranch ? { labels: { source: `${sourceBranch}:${dir}`, target: `${base}:${to.path}` } } : {},
+    source: sourceFiles.files,
     target: target.files,
     commit: picked.commit,
     matched: picked.matched,
@@ -57064,7 +57088,7 @@ async function readAndPlan(inputs, deps, env, base, baseSha) {
 async function runAction(inputs, deps) {
   const gh = deps.github;
   const repo = await gh.repository();
-  const base = inputs.base ?? repo.defaultBranch;
+  const base = (inputs.mode !== "bump" ? inputs.to?.branch : void 0) ?? inputs.base ?? repo.defaultBranch;
   const env = await EnvRepo.open({ url: repo.cloneUrl, token: inputs.token });
   try {
     const fetches = retryingFetches(env, deps);

@@ -317,6 +317,53 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
     assert.match(staged, /replicas: 5/);
   });
 
+  test('promote between branches: the gate reads the source branch, the PR targets the destination branch', async () => {
+    await newRepo({ 'envs/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0') });
+    const git = world.git!.repo(repo);
+    const { data: main } = await gh.git.getRef({ ...ref(), ref: 'heads/main' });
+    for (const b of ['staging', 'prod'])
+      await gh.git.createRef({ ...ref(), ref: `refs/heads/${b}`, sha: main.object.sha });
+    await git.commitFiles({
+      branch: 'prod',
+      files: { 'envs/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0').replace('replicas: 3', 'replicas: 9') },
+      message: 'prod: 9 replicas',
+    });
+    const good = await git.commitFiles({
+      branch: 'staging',
+      files: { 'envs/web/deploy.yaml': deploy('ghcr.io/acme/web:1.5.0') },
+      message: 'staging: web 1.5.0',
+    });
+    await gh.repos.createCommitStatus({ ...ref(), sha: good, state: 'success', context: 'tether/staging/web' });
+    await git.commitFiles({
+      branch: 'staging',
+      files: { 'envs/web/deploy.yaml': deploy('ghcr.io/acme/web:1.6.0') },
+      message: 'staging: web 1.6.0 (not yet synced)',
+    });
+    const r = await runActionBundle(
+      inputs({
+        mode: 'promote',
+        from: 'staging:envs/web',
+        to: 'prod:envs/web',
+        'require-status': 'tether/staging/*',
+      }),
+    );
+    assert.equal(r.code, 0, r.log);
+    assert.equal(r.outputs['pull-request-operation'], 'created');
+    assert.equal(r.outputs['pull-request-branch'], 'tether/promote/prod-envs-web/proxy-web');
+    const { data: pr } = await gh.pulls.get({ ...ref(), pull_number: Number(r.outputs['pull-request-number']) });
+    assert.equal(pr.base.ref, 'prod');
+    assert.equal(pr.title, 'Promote staging:envs/web → prod:envs/web: web 1.5.0');
+    assert.match(pr.body ?? '', new RegExp(`Versions read from \`staging:envs/web\` at .*${good.slice(0, 7)}`));
+    const promoted = await file('envs/web/deploy.yaml', pr.head.sha);
+    assert.match(promoted, /image: ghcr\.io\/acme\/web:1\.5\.0 # the app/);
+    assert.match(promoted, /replicas: 9/);
+    // Only the version moved: the PR's diff against prod is that one line.
+    const diff = (await git.git(['diff', '--unified=0', 'prod', pr.head.sha])).stdout.toString('utf8');
+    assert.equal(diff.split('\n').filter((l) => /^[-+][^-+]/.test(l)).length, 2, diff);
+    // main is untouched.
+    assert.match(await file('envs/web/deploy.yaml', 'main'), /web:1\.0\.0/);
+  });
+
   test('rollback sets the environment back to its newest earlier good versions', async () => {
     await newRepo({ 'envs/staging/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0') });
     const git = world.git!.repo(repo);
