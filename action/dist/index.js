@@ -50308,6 +50308,119 @@ function describeError(err) {
   return parts.join(": ");
 }
 
+// shared/src/glob.ts
+var import_posix = __toESM(require_posix(), 1);
+var GLOB_OPTIONS = Object.freeze({ dot: true, posix: true });
+function globToRegExp(glob) {
+  return import_posix.default.makeRe(glob, GLOB_OPTIONS);
+}
+function listEntry(pattern) {
+  const s = import_posix.default.scan(pattern);
+  if (s.negated && !s.negatedExtglob) return { exclude: true, glob: pattern.slice(1) };
+  return { exclude: false, glob: pattern };
+}
+function listMatcher(patterns, compile) {
+  const include = [];
+  const exclude = [];
+  for (const p of patterns) {
+    const e = listEntry(p);
+    (e.exclude ? exclude : include).push(compile(e.glob));
+  }
+  const included = include.length === 0 ? () => true : (t) => include.some((m) => m(t));
+  return (text) => included(text) && !exclude.some((m) => m(text));
+}
+function globMatcher(patterns) {
+  if (patterns.length === 0) return () => false;
+  return listMatcher(patterns, (g) => (0, import_posix.default)(g, GLOB_OPTIONS));
+}
+function cleanPathGlob(glob) {
+  return glob.replace(/^(!?)\.\/+/, "$1").replace(/\/+$/, "");
+}
+function pathMatcher(globs) {
+  if (globs.length === 0) return () => true;
+  return listMatcher(globs.map(cleanPathGlob), (g) => {
+    const exact = (0, import_posix.default)(g, GLOB_OPTIONS);
+    const below = (0, import_posix.default)(`${g}/**`, GLOB_OPTIONS);
+    return (p) => exact(p) || below(p);
+  });
+}
+function pathScope(globs) {
+  return { globs: [...globs], matches: pathMatcher(globs) };
+}
+function globBase(glob) {
+  const clean = cleanPathGlob(glob);
+  const s = import_posix.default.scan(clean, GLOB_OPTIONS);
+  if (s.isGlob) return s.base;
+  const segments = clean.split("/");
+  if (/\.[a-z]+$/i.test(segments[segments.length - 1] ?? "")) segments.pop();
+  return segments.join("/");
+}
+function isExclusion(pattern) {
+  return listEntry(pattern).exclude;
+}
+
+// action/src/status-gate.ts
+function statusGate(patterns) {
+  return { patterns: [...patterns], matches: globMatcher(patterns) };
+}
+function latestMatching(statuses, gate) {
+  const seen = /* @__PURE__ */ new Map();
+  for (const s of statuses) if (gate.matches(s.context) && !seen.has(s.context)) seen.set(s.context, s);
+  return [...seen.values()].sort((a, b) => a.context.localeCompare(b.context));
+}
+function gateVerdict(statuses, gate) {
+  const matched = latestMatching(statuses, gate);
+  if (matched.length === 0) return { ok: false, summary: "no status", matched };
+  const bad = matched.filter((s) => s.state !== "success");
+  if (bad.length === 0) return { ok: true, summary: "success", matched };
+  const states = [...new Set(bad.map((s) => s.state))].join("/");
+  return {
+    ok: false,
+    summary: matched.length === 1 ? states : `${states} (${bad.map((s) => s.context).join(", ")})`,
+    matched
+  };
+}
+function pickQualifying(commits, gate, options = {}) {
+  const candidates = commits.slice(options.skip ?? 0);
+  for (const c of candidates) {
+    if (gate.patterns.length === 0) return { commit: c, matched: [] };
+    const v = gateVerdict(c.statuses, gate);
+    if (v.ok) return { commit: c, matched: v.matched };
+  }
+  const newest = candidates[0];
+  return {
+    commit: void 0,
+    ...newest ? {
+      newest: {
+        sha: newest.sha,
+        summary: gate.patterns.length ? gateVerdict(newest.statuses, gate).summary : "none"
+      }
+    } : {}
+  };
+}
+function statusWindows(touching, history, max = 10) {
+  const out = /* @__PURE__ */ new Map();
+  const index2 = new Map(history.map((sha, i) => [sha, i]));
+  let newerEdge = 0;
+  for (const [n, sha] of touching.entries()) {
+    const at = index2.get(sha);
+    if (at === void 0) {
+      out.set(sha, [sha]);
+      continue;
+    }
+    const from = n === 0 ? 0 : newerEdge + 1;
+    const later = history.slice(from, at);
+    out.set(sha, [sha, ...later.slice(0, max - 1)]);
+    newerEdge = at;
+  }
+  return out;
+}
+function mergeWindowStatuses(sha, lists) {
+  const all = [];
+  for (const [on, statuses] of lists) for (const st of statuses) all.push(on === sha ? st : { ...st, on });
+  return all.map((st, i) => ({ st, i })).sort((a, b) => (b.st.created_at ?? "").localeCompare(a.st.created_at ?? "") || a.i - b.i).map((x) => x.st);
+}
+
 // action/src/github-ops.ts
 function githubError(what, err) {
   const e = err;
@@ -50437,14 +50550,30 @@ var GitHubOps = class {
       throw githubError(`update ${base}`, err);
     }
   }
-  /** Commits on `base` that touched `path`, newest first, each with its statuses (newest first). */
-  async commitsTouching(base, path, limit = 20) {
+  /**
+   * Commits on `branch` that touched `path`, newest first, each with the statuses that speak for it: its own and
+   * those of the later commits that did not touch `path` (see statusWindows), merged newest first.
+   */
+  async commitsTouching(branch, path, limit = 20) {
+    const r = this.repo;
     const { data } = await call(
       `commits touching ${path}`,
-      () => this.gh.rest.repos.listCommits({ ...this.repo, sha: base, path, per_page: limit })
+      () => this.gh.rest.repos.listCommits({ ...r, sha: branch, path, per_page: limit })
+    );
+    const { data: history } = await call(
+      `commits of ${branch}`,
+      () => this.gh.rest.repos.listCommits({ ...r, sha: branch, per_page: 100 })
+    );
+    const windows = statusWindows(
+      data.map((c) => c.sha),
+      history.map((c) => c.sha)
     );
     const out = [];
-    for (const c of data) out.push({ sha: c.sha, message: c.commit.message, statuses: await this.statuses(c.sha) });
+    for (const c of data) {
+      const lists = /* @__PURE__ */ new Map();
+      for (const sha of windows.get(c.sha) ?? [c.sha]) lists.set(sha, await this.statuses(sha));
+      out.push({ sha: c.sha, message: c.commit.message, statuses: mergeWindowStatuses(c.sha, lists) });
+    }
     return out;
   }
   /** A commit's statuses, newest first. */
@@ -50519,57 +50648,6 @@ var GitHubOps = class {
     }
   }
 };
-
-// shared/src/glob.ts
-var import_posix = __toESM(require_posix(), 1);
-var GLOB_OPTIONS = Object.freeze({ dot: true, posix: true });
-function globToRegExp(glob) {
-  return import_posix.default.makeRe(glob, GLOB_OPTIONS);
-}
-function listEntry(pattern) {
-  const s = import_posix.default.scan(pattern);
-  if (s.negated && !s.negatedExtglob) return { exclude: true, glob: pattern.slice(1) };
-  return { exclude: false, glob: pattern };
-}
-function listMatcher(patterns, compile) {
-  const include = [];
-  const exclude = [];
-  for (const p of patterns) {
-    const e = listEntry(p);
-    (e.exclude ? exclude : include).push(compile(e.glob));
-  }
-  const included = include.length === 0 ? () => true : (t) => include.some((m) => m(t));
-  return (text) => included(text) && !exclude.some((m) => m(text));
-}
-function globMatcher(patterns) {
-  if (patterns.length === 0) return () => false;
-  return listMatcher(patterns, (g) => (0, import_posix.default)(g, GLOB_OPTIONS));
-}
-function cleanPathGlob(glob) {
-  return glob.replace(/^(!?)\.\/+/, "$1").replace(/\/+$/, "");
-}
-function pathMatcher(globs) {
-  if (globs.length === 0) return () => true;
-  return listMatcher(globs.map(cleanPathGlob), (g) => {
-    const exact = (0, import_posix.default)(g, GLOB_OPTIONS);
-    const below = (0, import_posix.default)(`${g}/**`, GLOB_OPTIONS);
-    return (p) => exact(p) || below(p);
-  });
-}
-function pathScope(globs) {
-  return { globs: [...globs], matches: pathMatcher(globs) };
-}
-function globBase(glob) {
-  const clean = cleanPathGlob(glob);
-  const s = import_posix.default.scan(clean, GLOB_OPTIONS);
-  if (s.isGlob) return s.base;
-  const segments = clean.split("/");
-  if (/\.[a-z]+$/i.test(segments[segments.length - 1] ?? "")) segments.pop();
-  return segments.join("/");
-}
-function isExclusion(pattern) {
-  return listEntry(pattern).exclude;
-}
 
 // shared/src/plan-edits.ts
 var import_yaml5 = __toESM(require_dist(), 1);
@@ -51558,46 +51636,6 @@ var FilePlanner = class {
     });
   }
 };
-
-// action/src/status-gate.ts
-function statusGate(patterns) {
-  return { patterns: [...patterns], matches: globMatcher(patterns) };
-}
-function latestMatching(statuses, gate) {
-  const seen = /* @__PURE__ */ new Map();
-  for (const s of statuses) if (gate.matches(s.context) && !seen.has(s.context)) seen.set(s.context, s);
-  return [...seen.values()].sort((a, b) => a.context.localeCompare(b.context));
-}
-function gateVerdict(statuses, gate) {
-  const matched = latestMatching(statuses, gate);
-  if (matched.length === 0) return { ok: false, summary: "no status", matched };
-  const bad = matched.filter((s) => s.state !== "success");
-  if (bad.length === 0) return { ok: true, summary: "success", matched };
-  const states = [...new Set(bad.map((s) => s.state))].join("/");
-  return {
-    ok: false,
-    summary: matched.length === 1 ? states : `${states} (${bad.map((s) => s.context).join(", ")})`,
-    matched
-  };
-}
-function pickQualifying(commits, gate, options = {}) {
-  const candidates = commits.slice(options.skip ?? 0);
-  for (const c of candidates) {
-    if (gate.patterns.length === 0) return { commit: c, matched: [] };
-    const v = gateVerdict(c.statuses, gate);
-    if (v.ok) return { commit: c, matched: v.matched };
-  }
-  const newest = candidates[0];
-  return {
-    commit: void 0,
-    ...newest ? {
-      newest: {
-        sha: newest.sha,
-        summary: gate.patterns.length ? gateVerdict(newest.statuses, gate).summary : "none"
-      }
-    } : {}
-  };
-}
 
 // action/src/inputs.ts
 function envLabel(e) {
@@ -56297,7 +56335,10 @@ function prBody(s, userBody) {
     if (e.statuses.length === 0) parts.push("- (no status required)");
     for (const st of e.statuses) {
       const link = st.target_url ? ` ([details](${st.target_url}))` : "";
-      parts.push(`- \`${st.context}\`: **${st.state}**${st.description ? ` \u2014 ${cell(st.description)}` : ""}${link}`);
+      const on = st.on ? ` (posted on \`${st.on.slice(0, 7)}\`, a later commit that did not change \`${e.from}\`)` : "";
+      parts.push(
+        `- \`${st.context}\`: **${st.state}**${st.description ? ` \u2014 ${cell(st.description)}` : ""}${link}${on}`
+      );
     }
   }
   parts.push("", `<!-- tether:${s.mode}${s.branch ? ` branch=${s.branch}` : ""}${s.head ? ` head=${s.head}` : ""} -->`);

@@ -317,6 +317,30 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
     assert.match(staged, /replicas: 5/);
   });
 
+  test('promote sees a status posted on a later tip that did not touch the source path', async () => {
+    await newRepo({
+      'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
+      'envs/staging/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
+    });
+    const git = world.git!.repo(repo);
+    const changed = await git.commitFiles({
+      branch: 'main',
+      files: { 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.7.0') },
+      message: 'dev: web 1.7.0',
+    });
+    // The agent synced a later tip, which changed only docs, and posted its verdict there.
+    const tip = await git.commitFiles({ branch: 'main', files: { 'docs/notes.md': 'hello\n' }, message: 'docs' });
+    await gh.repos.createCommitStatus({ ...ref(), sha: tip, state: 'success', context: 'tether/dev/web' });
+    const r = await runActionBundle(
+      inputs({ mode: 'promote', from: 'envs/dev', to: 'envs/staging', 'require-status': 'tether/dev/*' }),
+    );
+    assert.equal(r.code, 0, r.log);
+    const { data: pr } = await gh.pulls.get({ ...ref(), pull_number: Number(r.outputs['pull-request-number']) });
+    assert.match(await file('envs/staging/web/deploy.yaml', pr.head.sha), /ghcr\.io\/acme\/web:1\.7\.0 # the app/);
+    assert.match(pr.body ?? '', new RegExp(`Versions read from \`envs/dev\` at .*${changed.slice(0, 7)}`));
+    assert.match(pr.body ?? '', new RegExp(`\\*\\*success\\*\\* \\(posted on \`${tip.slice(0, 7)}\`, a later commit`));
+  });
+
   test('promote between branches: the gate reads the source branch, the PR targets the destination branch', async () => {
     await newRepo({ 'envs/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0') });
     const git = world.git!.repo(repo);
