@@ -118,6 +118,35 @@ describe('the Action bundle against the local world', () => {
     assert.equal((await gh.pulls.get({ ...ref(), pull_number: number })).data.state, 'closed');
   });
 
+  test('commit-method git: the PR and a direct push are written over smart HTTP, with the same results', async () => {
+    await newRepo({
+      'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
+      'envs/prod/web/deploy.yaml': deploy('ghcr.io/acme/web:0.9.0'),
+    });
+    const pr = await runActionBundle(
+      inputs({ images: 'ghcr.io/acme/web:1.1.0', paths: 'envs/dev/**', 'commit-method': 'git' }),
+    );
+    assert.equal(pr.code, 0, pr.log);
+    assert.equal(pr.outputs['pull-request-operation'], 'created');
+    const { data } = await gh.pulls.get({ ...ref(), pull_number: Number(pr.outputs['pull-request-number']) });
+    assert.equal(data.head.sha, pr.outputs['commit-sha']);
+    assert.match(data.body ?? '', new RegExp(`head=${data.head.sha}`));
+    const again = await runActionBundle(
+      inputs({ images: 'ghcr.io/acme/web:1.1.0', paths: 'envs/dev/**', 'commit-method': 'git' }),
+    );
+    assert.equal(again.outputs['pull-request-operation'], 'unchanged', again.log);
+    const push = await runActionBundle(
+      inputs({
+        images: 'ghcr.io/acme/web:1.2.0',
+        paths: 'envs/prod/**',
+        'commit-method': 'git',
+        'pull-request': 'false',
+      }),
+    );
+    assert.equal(push.code, 0, push.log);
+    assert.match(await file('envs/prod/web/deploy.yaml'), /image: ghcr\.io\/acme\/web:1\.2\.0 # the app/);
+  });
+
   test('two direct-push bumps of different images started together both land', async () => {
     await newRepo({
       'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
