@@ -50308,6 +50308,119 @@ function describeError(err) {
   return parts.join(": ");
 }
 
+// shared/src/glob.ts
+var import_posix = __toESM(require_posix(), 1);
+var GLOB_OPTIONS = Object.freeze({ dot: true, posix: true });
+function globToRegExp(glob) {
+  return import_posix.default.makeRe(glob, GLOB_OPTIONS);
+}
+function listEntry(pattern) {
+  const s = import_posix.default.scan(pattern);
+  if (s.negated && !s.negatedExtglob) return { exclude: true, glob: pattern.slice(1) };
+  return { exclude: false, glob: pattern };
+}
+function listMatcher(patterns, compile) {
+  const include = [];
+  const exclude = [];
+  for (const p of patterns) {
+    const e = listEntry(p);
+    (e.exclude ? exclude : include).push(compile(e.glob));
+  }
+  const included = include.length === 0 ? () => true : (t) => include.some((m) => m(t));
+  return (text) => included(text) && !exclude.some((m) => m(text));
+}
+function globMatcher(patterns) {
+  if (patterns.length === 0) return () => false;
+  return listMatcher(patterns, (g) => (0, import_posix.default)(g, GLOB_OPTIONS));
+}
+function cleanPathGlob(glob) {
+  return glob.replace(/^(!?)\.\/+/, "$1").replace(/\/+$/, "");
+}
+function pathMatcher(globs) {
+  if (globs.length === 0) return () => true;
+  return listMatcher(globs.map(cleanPathGlob), (g) => {
+    const exact = (0, import_posix.default)(g, GLOB_OPTIONS);
+    const below = (0, import_posix.default)(`${g}/**`, GLOB_OPTIONS);
+    return (p) => exact(p) || below(p);
+  });
+}
+function pathScope(globs) {
+  return { globs: [...globs], matches: pathMatcher(globs) };
+}
+function globBase(glob) {
+  const clean = cleanPathGlob(glob);
+  const s = import_posix.default.scan(clean, GLOB_OPTIONS);
+  if (s.isGlob) return s.base;
+  const segments = clean.split("/");
+  if (/\.[a-z]+$/i.test(segments[segments.length - 1] ?? "")) segments.pop();
+  return segments.join("/");
+}
+function isExclusion(pattern) {
+  return listEntry(pattern).exclude;
+}
+
+// action/src/status-gate.ts
+function statusGate(patterns) {
+  return { patterns: [...patterns], matches: globMatcher(patterns) };
+}
+function latestMatching(statuses, gate) {
+  const seen = /* @__PURE__ */ new Map();
+  for (const s of statuses) if (gate.matches(s.context) && !seen.has(s.context)) seen.set(s.context, s);
+  return [...seen.values()].sort((a, b) => a.context.localeCompare(b.context));
+}
+function gateVerdict(statuses, gate) {
+  const matched = latestMatching(statuses, gate);
+  if (matched.length === 0) return { ok: false, summary: "no status", matched };
+  const bad = matched.filter((s) => s.state !== "success");
+  if (bad.length === 0) return { ok: true, summary: "success", matched };
+  const states = [...new Set(bad.map((s) => s.state))].join("/");
+  return {
+    ok: false,
+    summary: matched.length === 1 ? states : `${states} (${bad.map((s) => s.context).join(", ")})`,
+    matched
+  };
+}
+function pickQualifying(commits, gate, options = {}) {
+  const candidates = commits.slice(options.skip ?? 0);
+  for (const c of candidates) {
+    if (gate.patterns.length === 0) return { commit: c, matched: [] };
+    const v = gateVerdict(c.statuses, gate);
+    if (v.ok) return { commit: c, matched: v.matched };
+  }
+  const newest = candidates[0];
+  return {
+    commit: void 0,
+    ...newest ? {
+      newest: {
+        sha: newest.sha,
+        summary: gate.patterns.length ? gateVerdict(newest.statuses, gate).summary : "none"
+      }
+    } : {}
+  };
+}
+function statusWindows(touching, history, max = 10) {
+  const out = /* @__PURE__ */ new Map();
+  const index2 = new Map(history.map((sha, i) => [sha, i]));
+  let newerEdge = 0;
+  for (const [n, sha] of touching.entries()) {
+    const at = index2.get(sha);
+    if (at === void 0) {
+      out.set(sha, [sha]);
+      continue;
+    }
+    const from = n === 0 ? 0 : newerEdge + 1;
+    const later = history.slice(from, at);
+    out.set(sha, [sha, ...later.slice(0, max - 1)]);
+    newerEdge = at;
+  }
+  return out;
+}
+function mergeWindowStatuses(sha, lists) {
+  const all = [];
+  for (const [on, statuses] of lists) for (const st of statuses) all.push(on === sha ? st : { ...st, on });
+  return all.map((st, i) => ({ st, i })).sort((a, b) => (b.st.created_at ?? "").localeCompare(a.st.created_at ?? "") || a.i - b.i).map((x) => x.st);
+}
+
 // action/src/github-ops.ts
 function githubError(what, err) {
   const e = err;
@@ -50437,14 +50550,30 @@ var GitHubOps = class {
       throw githubError(`update ${base}`, err);
     }
   }
-  /** Commits on `base` that touched `path`, newest first, each with its statuses (newest first). */
-  async commitsTouching(base, path, limit = 20) {
+  /**
+   * Commits on `branch` that touched `path`, newest first, each with the statuses that speak for it: its own and
+   * those of the later commits that did not touch `path` (see statusWindows), merged newest first.
+   */
+  async commitsTouching(branch, path, limit = 20) {
+    const r = this.repo;
     const { data } = await call(
       `commits touching ${path}`,
-      () => this.gh.rest.repos.listCommits({ ...this.repo, sha: base, path, per_page: limit })
+      () => this.gh.rest.repos.listCommits({ ...r, sha: branch, path, per_page: limit })
+    );
+    const { data: history } = await call(
+      `commits of ${branch}`,
+      () => this.gh.rest.repos.listCommits({ ...r, sha: branch, per_page: 100 })
+    );
+    const windows = statusWindows(
+      data.map((c) => c.sha),
+      history.map((c) => c.sha)
     );
     const out = [];
-    for (const c of data) out.push({ sha: c.sha, message: c.commit.message, statuses: await this.statuses(c.sha) });
+    for (const c of data) {
+      const lists = /* @__PURE__ */ new Map();
+      for (const sha of windows.get(c.sha) ?? [c.sha]) lists.set(sha, await this.statuses(sha));
+      out.push({ sha: c.sha, message: c.commit.message, statuses: mergeWindowStatuses(c.sha, lists) });
+    }
     return out;
   }
   /** A commit's statuses, newest first. */
@@ -50519,57 +50648,6 @@ var GitHubOps = class {
     }
   }
 };
-
-// shared/src/glob.ts
-var import_posix = __toESM(require_posix(), 1);
-var GLOB_OPTIONS = Object.freeze({ dot: true, posix: true });
-function globToRegExp(glob) {
-  return import_posix.default.makeRe(glob, GLOB_OPTIONS);
-}
-function listEntry(pattern) {
-  const s = import_posix.default.scan(pattern);
-  if (s.negated && !s.negatedExtglob) return { exclude: true, glob: pattern.slice(1) };
-  return { exclude: false, glob: pattern };
-}
-function listMatcher(patterns, compile) {
-  const include = [];
-  const exclude = [];
-  for (const p of patterns) {
-    const e = listEntry(p);
-    (e.exclude ? exclude : include).push(compile(e.glob));
-  }
-  const included = include.length === 0 ? () => true : (t) => include.some((m) => m(t));
-  return (text) => included(text) && !exclude.some((m) => m(text));
-}
-function globMatcher(patterns) {
-  if (patterns.length === 0) return () => false;
-  return listMatcher(patterns, (g) => (0, import_posix.default)(g, GLOB_OPTIONS));
-}
-function cleanPathGlob(glob) {
-  return glob.replace(/^(!?)\.\/+/, "$1").replace(/\/+$/, "");
-}
-function pathMatcher(globs) {
-  if (globs.length === 0) return () => true;
-  return listMatcher(globs.map(cleanPathGlob), (g) => {
-    const exact = (0, import_posix.default)(g, GLOB_OPTIONS);
-    const below = (0, import_posix.default)(`${g}/**`, GLOB_OPTIONS);
-    return (p) => exact(p) || below(p);
-  });
-}
-function pathScope(globs) {
-  return { globs: [...globs], matches: pathMatcher(globs) };
-}
-function globBase(glob) {
-  const clean = cleanPathGlob(glob);
-  const s = import_posix.default.scan(clean, GLOB_OPTIONS);
-  if (s.isGlob) return s.base;
-  const segments = clean.split("/");
-  if (/\.[a-z]+$/i.test(segments[segments.length - 1] ?? "")) segments.pop();
-  return segments.join("/");
-}
-function isExclusion(pattern) {
-  return listEntry(pattern).exclude;
-}
 
 // shared/src/plan-edits.ts
 var import_yaml5 = __toESM(require_dist(), 1);
@@ -51559,47 +51637,10 @@ var FilePlanner = class {
   }
 };
 
-// action/src/status-gate.ts
-function statusGate(patterns) {
-  return { patterns: [...patterns], matches: globMatcher(patterns) };
-}
-function latestMatching(statuses, gate) {
-  const seen = /* @__PURE__ */ new Map();
-  for (const s of statuses) if (gate.matches(s.context) && !seen.has(s.context)) seen.set(s.context, s);
-  return [...seen.values()].sort((a, b) => a.context.localeCompare(b.context));
-}
-function gateVerdict(statuses, gate) {
-  const matched = latestMatching(statuses, gate);
-  if (matched.length === 0) return { ok: false, summary: "no status", matched };
-  const bad = matched.filter((s) => s.state !== "success");
-  if (bad.length === 0) return { ok: true, summary: "success", matched };
-  const states = [...new Set(bad.map((s) => s.state))].join("/");
-  return {
-    ok: false,
-    summary: matched.length === 1 ? states : `${states} (${bad.map((s) => s.context).join(", ")})`,
-    matched
-  };
-}
-function pickQualifying(commits, gate, options = {}) {
-  const candidates = commits.slice(options.skip ?? 0);
-  for (const c of candidates) {
-    if (gate.patterns.length === 0) return { commit: c, matched: [] };
-    const v = gateVerdict(c.statuses, gate);
-    if (v.ok) return { commit: c, matched: v.matched };
-  }
-  const newest = candidates[0];
-  return {
-    commit: void 0,
-    ...newest ? {
-      newest: {
-        sha: newest.sha,
-        summary: gate.patterns.length ? gateVerdict(newest.statuses, gate).summary : "none"
-      }
-    } : {}
-  };
-}
-
 // action/src/inputs.ts
+function envLabel(e) {
+  return e.branch ? `${e.branch}:${e.path}` : e.path;
+}
 function envInputReader(env) {
   return (name) => (env[`INPUT_${name.replace(/ /g, "_").toUpperCase()}`] ?? "").trim();
 }
@@ -51639,6 +51680,17 @@ function oneOf(name, value, allowed, fallback) {
   if (allowed.includes(value)) return value;
   throw new TetherError("input", `Input '${name}': "${value}" is not one of ${allowed.join(", ")}`);
 }
+function envPathInput(name, value) {
+  if (value === "") return void 0;
+  const colon = value.indexOf(":");
+  const branch = colon >= 0 ? value.slice(0, colon).trim() : void 0;
+  const path = (colon >= 0 ? value.slice(colon + 1) : value).trim().replace(/^\.\/+|\/+$/g, "");
+  if (branch !== void 0 && !/^[\w.-]+(\/[\w.-]+)*$/.test(branch))
+    throw new TetherError("input", `Input '${name}': "${branch}" is not a branch name (write <branch>:<path>)`);
+  if (path === "" || path.startsWith("/") || path.split("/").includes(".."))
+    throw new TetherError("input", `Input '${name}': "${value}" does not name a directory inside the repository`);
+  return { ...branch ? { branch } : {}, path };
+}
 function duration(name, value, fallbackMs) {
   if (value === "") return fallbackMs;
   const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(value);
@@ -51661,8 +51713,8 @@ function parseInputs(read) {
     base: read("base") || void 0,
     images: mode === "bump" ? imagesInput(read("images")) : /* @__PURE__ */ new Map(),
     paths: pathsInput(read("paths")),
-    from: read("from") || void 0,
-    to: read("to") || void 0,
+    from: envPathInput("from", read("from")),
+    to: envPathInput("to", read("to")),
     requireStatus: statusGate(lines(read("require-status")).map((l) => l.text)),
     pullRequest: bool("pull-request", read("pull-request"), true),
     pushDeadlineMs: duration("push-deadline", read("push-deadline"), 12e4),
@@ -51685,6 +51737,13 @@ function parseInputs(read) {
     throw new TetherError("input", "Inputs 'from' and 'to' are required in promote mode");
   }
   if (mode === "rollback" && !inputs.to) throw new TetherError("input", "Input 'to' is required in rollback mode");
+  if (mode !== "bump" && inputs.to?.branch && inputs.base && inputs.to.branch !== inputs.base)
+    throw new TetherError(
+      "input",
+      `Inputs 'to' and 'base' name different branches ("${inputs.to.branch}", "${inputs.base}"): give one`
+    );
+  if (mode === "rollback" && inputs.from)
+    throw new TetherError("input", "Input 'from' is for promote; rollback reads the history of 'to'");
   return inputs;
 }
 
@@ -56276,7 +56335,10 @@ function prBody(s, userBody) {
     if (e.statuses.length === 0) parts.push("- (no status required)");
     for (const st of e.statuses) {
       const link = st.target_url ? ` ([details](${st.target_url}))` : "";
-      parts.push(`- \`${st.context}\`: **${st.state}**${st.description ? ` \u2014 ${cell(st.description)}` : ""}${link}`);
+      const on = st.on ? ` (posted on \`${st.on.slice(0, 7)}\`, a later commit that did not change \`${e.from}\`)` : "";
+      parts.push(
+        `- \`${st.context}\`: **${st.state}**${st.description ? ` \u2014 ${cell(st.description)}` : ""}${link}${on}`
+      );
     }
   }
   parts.push("", `<!-- tether:${s.mode}${s.branch ? ` branch=${s.branch}` : ""}${s.head ? ` head=${s.head}` : ""} -->`);
@@ -57155,9 +57217,6 @@ function planBump(files, request3) {
     replan: (next) => planEdits(next, edit)
   };
 }
-function sourceDir(mode, from, to) {
-  return mode === "promote" ? from : to;
-}
 function gateRefusal(mode, dir, gate, newest) {
   const pattern = gate.patterns.join(", ") || "any status";
   const which2 = mode === "rollback" ? `no earlier commit touching ${dir}` : `no commit touching ${dir}`;
@@ -57167,15 +57226,17 @@ function gateRefusal(mode, dir, gate, newest) {
 function planRestore(o) {
   const plan = planPromotion(o.source, o.target, { sourcePaths: [`${o.sourceDir}/**`], targetPaths: [`${o.to}/**`] });
   const inTarget = under(o.to);
+  const source = o.labels?.source ?? o.sourceDir;
+  const target = o.labels?.target ?? o.to;
   return {
     plan,
     images: plan.versions.map((v) => v.image),
-    target: o.to,
+    target,
     targetFromInputs: true,
     reads: inTarget,
-    from: o.mode === "promote" ? o.sourceDir : `${o.to}@${o.commit.sha.slice(0, 7)}`,
+    from: o.mode === "promote" ? source : `${target}@${o.commit.sha.slice(0, 7)}`,
     evidence: {
-      from: o.sourceDir,
+      from: source,
       sha: o.commit.sha,
       ...o.commitUrl ? { commitUrl: o.commitUrl } : {},
       statuses: o.matched
@@ -57411,21 +57472,25 @@ async function readAndPlan(inputs, deps, env, base, baseSha) {
   }
   const mode = inputs.mode;
   const to = inputs.to;
-  const dir = sourceDir(mode, inputs.from, to);
-  const commits = await deps.github.commitsTouching(base, dir);
+  const source = mode === "promote" ? inputs.from : to;
+  const sourceBranch = source.branch ?? base;
+  const dir = source.path;
+  const commits = await deps.github.commitsTouching(sourceBranch, dir);
   const picked = pickQualifying(commits, inputs.requireStatus, { skip: mode === "rollback" ? 1 : 0 });
   if (!picked.commit)
-    throw gateRefusal(mode, dir, inputs.requireStatus, "newest" in picked ? picked.newest : void 0);
-  await retryingFetches(env, deps).ensureCommit(picked.commit.sha, base);
-  const source = await env.readFiles(picked.commit.sha, under(dir));
-  const target = await env.readFiles(baseSha, under(to));
+    throw gateRefusal(mode, envLabel(source), inputs.requireStatus, "newest" in picked ? picked.newest : void 0);
+  await retryingFetches(env, deps).ensureCommit(picked.commit.sha, sourceBranch);
+  const sourceFiles = await env.readFiles(picked.commit.sha, under(dir));
+  const target = await env.readFiles(baseSha, under(to.path));
   const server = (deps.env.GITHUB_SERVER_URL ?? "").replace(/\/+$/, "");
   const { owner, repo } = deps.github.repo;
+  const crossBranch = sourceBranch !== base || to.branch !== void 0;
   return planRestore({
     mode,
     sourceDir: dir,
-    to,
-    source: source.files,
+    to: to.path,
+    ...crossBranch ? { labels: { source: `${sourceBranch}:${dir}`, target: `${base}:${to.path}` } } : {},
+    source: sourceFiles.files,
     target: target.files,
     commit: picked.commit,
     matched: picked.matched,
@@ -57435,7 +57500,7 @@ async function readAndPlan(inputs, deps, env, base, baseSha) {
 async function runAction(inputs, deps) {
   const gh = deps.github;
   const repo = await gh.repository();
-  const base = inputs.base ?? repo.defaultBranch;
+  const base = (inputs.mode !== "bump" ? inputs.to?.branch : void 0) ?? inputs.base ?? repo.defaultBranch;
   const env = await EnvRepo.open({ url: repo.cloneUrl, token: inputs.token });
   try {
     const fetches = retryingFetches(env, deps);

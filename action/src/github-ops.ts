@@ -2,7 +2,7 @@
 // errors read, and what a test has to provide.
 import { TetherError } from '../../shared/src/errors.ts';
 import type { ActionOctokit } from './octokit.ts';
-import type { CommitWithStatuses, StatusEntry } from './status-gate.ts';
+import { type CommitWithStatuses, mergeWindowStatuses, type StatusEntry, statusWindows } from './status-gate.ts';
 
 /** An open PR as the Action needs it. */
 export interface OpenPr {
@@ -203,13 +203,28 @@ export class GitHubOps {
     }
   }
 
-  /** Commits on `base` that touched `path`, newest first, each with its statuses (newest first). */
-  async commitsTouching(base: string, path: string, limit = 20): Promise<CommitWithStatuses[]> {
+  /**
+   * Commits on `branch` that touched `path`, newest first, each with the statuses that speak for it: its own and
+   * those of the later commits that did not touch `path` (see statusWindows), merged newest first.
+   */
+  async commitsTouching(branch: string, path: string, limit = 20): Promise<CommitWithStatuses[]> {
+    const r = this.repo;
     const { data } = await call(`commits touching ${path}`, () =>
-      this.gh.rest.repos.listCommits({ ...this.repo, sha: base, path, per_page: limit }),
+      this.gh.rest.repos.listCommits({ ...r, sha: branch, path, per_page: limit }),
+    );
+    const { data: history } = await call(`commits of ${branch}`, () =>
+      this.gh.rest.repos.listCommits({ ...r, sha: branch, per_page: 100 }),
+    );
+    const windows = statusWindows(
+      data.map((c) => c.sha),
+      history.map((c) => c.sha),
     );
     const out: CommitWithStatuses[] = [];
-    for (const c of data) out.push({ sha: c.sha, message: c.commit.message, statuses: await this.statuses(c.sha) });
+    for (const c of data) {
+      const lists = new Map<string, StatusEntry[]>();
+      for (const sha of windows.get(c.sha) ?? [c.sha]) lists.set(sha, await this.statuses(sha));
+      out.push({ sha: c.sha, message: c.commit.message, statuses: mergeWindowStatuses(c.sha, lists) });
+    }
     return out;
   }
 

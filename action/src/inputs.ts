@@ -17,8 +17,10 @@ export interface Inputs {
   images: ImageRequest;
   /** `paths`, compiled once. */
   paths: PathScope;
-  from: string | undefined;
-  to: string | undefined;
+  /** promote: where versions come from. */
+  from: EnvPath | undefined;
+  /** promote, rollback: the environment to change. */
+  to: EnvPath | undefined;
   /** `require-status`, compiled once. */
   requireStatus: StatusGate;
   pullRequest: boolean;
@@ -36,6 +38,18 @@ export interface Inputs {
   commitMessage: string | undefined;
   commitMethod: 'api' | 'git';
   dryRun: boolean;
+}
+
+/** An environment: a directory of the environment repo, on a branch when written `<branch>:<path>`. */
+export interface EnvPath {
+  /** The branch, when the input names one; else the run's base. */
+  branch?: string;
+  path: string;
+}
+
+/** How an environment reads in messages and change keys: `envs/dev`, or `staging:envs/web`. */
+export function envLabel(e: EnvPath): string {
+  return e.branch ? `${e.branch}:${e.path}` : e.path;
 }
 
 /** Reads one input by its kebab-case name; returns '' when unset. */
@@ -106,6 +120,19 @@ function oneOf<T extends string>(name: string, value: string, allowed: readonly 
   throw new TetherError('input', `Input '${name}': "${value}" is not one of ${allowed.join(', ')}`);
 }
 
+/** `from`/`to`: `<path>` or `<branch>:<path>`, the path repository-relative. */
+function envPathInput(name: string, value: string): EnvPath | undefined {
+  if (value === '') return undefined;
+  const colon = value.indexOf(':');
+  const branch = colon >= 0 ? value.slice(0, colon).trim() : undefined;
+  const path = (colon >= 0 ? value.slice(colon + 1) : value).trim().replace(/^\.\/+|\/+$/g, '');
+  if (branch !== undefined && !/^[\w.-]+(\/[\w.-]+)*$/.test(branch))
+    throw new TetherError('input', `Input '${name}': "${branch}" is not a branch name (write <branch>:<path>)`);
+  if (path === '' || path.startsWith('/') || path.split('/').includes('..'))
+    throw new TetherError('input', `Input '${name}': "${value}" does not name a directory inside the repository`);
+  return { ...(branch ? { branch } : {}), path };
+}
+
 /** A duration: `90s`, `2m`, `1500ms`, or plain seconds. */
 function duration(name: string, value: string, fallbackMs: number): number {
   if (value === '') return fallbackMs;
@@ -131,8 +158,8 @@ export function parseInputs(read: InputReader): Inputs {
     base: read('base') || undefined,
     images: mode === 'bump' ? imagesInput(read('images')) : new Map(),
     paths: pathsInput(read('paths')),
-    from: read('from') || undefined,
-    to: read('to') || undefined,
+    from: envPathInput('from', read('from')),
+    to: envPathInput('to', read('to')),
     requireStatus: statusGate(lines(read('require-status')).map((l) => l.text)),
     pullRequest: bool('pull-request', read('pull-request'), true),
     pushDeadlineMs: duration('push-deadline', read('push-deadline'), 120_000),
@@ -155,5 +182,12 @@ export function parseInputs(read: InputReader): Inputs {
     throw new TetherError('input', "Inputs 'from' and 'to' are required in promote mode");
   }
   if (mode === 'rollback' && !inputs.to) throw new TetherError('input', "Input 'to' is required in rollback mode");
+  if (mode !== 'bump' && inputs.to?.branch && inputs.base && inputs.to.branch !== inputs.base)
+    throw new TetherError(
+      'input',
+      `Inputs 'to' and 'base' name different branches ("${inputs.to.branch}", "${inputs.base}"): give one`,
+    );
+  if (mode === 'rollback' && inputs.from)
+    throw new TetherError('input', "Input 'from' is for promote; rollback reads the history of 'to'");
   return inputs;
 }

@@ -48,11 +48,6 @@ export function planBump(files: readonly FileText[], request: { images: ImageReq
   };
 }
 
-/** The directory promote and rollback read versions from: `from` for promote, `to` itself for rollback. */
-export function sourceDir(mode: Exclude<Mode, 'bump'>, from: string | undefined, to: string): string {
-  return mode === 'promote' ? from! : to;
-}
-
 /** The refusal when no commit passes the gate: which commits were looked at and what the newest had. */
 export function gateRefusal(
   mode: Exclude<Mode, 'bump'>,
@@ -74,6 +69,8 @@ export function planRestore(o: {
   mode: Exclude<Mode, 'bump'>;
   sourceDir: string;
   to: string;
+  /** How source and target read in texts and the change key when they are on different branches. */
+  labels?: { source: string; target: string };
   source: readonly FileText[];
   target: readonly FileText[];
   commit: CommitWithStatuses;
@@ -83,15 +80,17 @@ export function planRestore(o: {
 }): Planned {
   const plan = planPromotion(o.source, o.target, { sourcePaths: [`${o.sourceDir}/**`], targetPaths: [`${o.to}/**`] });
   const inTarget = under(o.to);
+  const source = o.labels?.source ?? o.sourceDir;
+  const target = o.labels?.target ?? o.to;
   return {
     plan,
     images: plan.versions.map((v) => v.image),
-    target: o.to,
+    target,
     targetFromInputs: true,
     reads: inTarget,
-    from: o.mode === 'promote' ? o.sourceDir : `${o.to}@${o.commit.sha.slice(0, 7)}`,
+    from: o.mode === 'promote' ? source : `${target}@${o.commit.sha.slice(0, 7)}`,
     evidence: {
-      from: o.sourceDir,
+      from: source,
       sha: o.commit.sha,
       ...(o.commitUrl ? { commitUrl: o.commitUrl } : {}),
       statuses: o.matched,

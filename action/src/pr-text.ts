@@ -107,7 +107,10 @@ export function prBody(s: ChangeSummary, userBody?: string): string {
     if (e.statuses.length === 0) parts.push('- (no status required)');
     for (const st of e.statuses) {
       const link = st.target_url ? ` ([details](${st.target_url}))` : '';
-      parts.push(`- \`${st.context}\`: **${st.state}**${st.description ? ` — ${cell(st.description)}` : ''}${link}`);
+      const on = st.on ? ` (posted on \`${st.on.slice(0, 7)}\`, a later commit that did not change \`${e.from}\`)` : '';
+      parts.push(
+        `- \`${st.context}\`: **${st.state}**${st.description ? ` — ${cell(st.description)}` : ''}${link}${on}`,
+      );
     }
   }
   parts.push('', `<!-- tether:${s.mode}${s.branch ? ` branch=${s.branch}` : ''}${s.head ? ` head=${s.head}` : ''} -->`);

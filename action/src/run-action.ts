@@ -6,8 +6,8 @@ import { changeBranch } from './change-key.ts';
 import { apiWriter, gitWriter } from './commit-writer.ts';
 import { type GitRetryOptions, withGitRetries } from './git-retry.ts';
 import type { GitHubOps } from './github-ops.ts';
-import type { Inputs } from './inputs.ts';
-import { gateRefusal, type Planned, planBump, planRestore, sourceDir, under } from './plan.ts';
+import { envLabel, type Inputs } from './inputs.ts';
+import { gateRefusal, type Planned, planBump, planRestore, under } from './plan.ts';
 import { type ChangeSummary, defaultCommitMessage, defaultTitle, type Evidence, prBody, runLink } from './pr-text.ts';
 import { type PrOperation, syncPullRequest } from './pull-request.ts';
 import { type PushOptions, pushDirect } from './push.ts';
@@ -81,21 +81,26 @@ async function readAndPlan(
   }
   const mode = inputs.mode;
   const to = inputs.to!;
-  const dir = sourceDir(mode, inputs.from, to);
-  const commits = await deps.github.commitsTouching(base, dir);
+  // Promote reads `from` (on its own branch when it names one); rollback reads the history of `to` itself.
+  const source = mode === 'promote' ? inputs.from! : to;
+  const sourceBranch = source.branch ?? base;
+  const dir = source.path;
+  const commits = await deps.github.commitsTouching(sourceBranch, dir);
   const picked = pickQualifying(commits, inputs.requireStatus, { skip: mode === 'rollback' ? 1 : 0 });
   if (!picked.commit)
-    throw gateRefusal(mode, dir, inputs.requireStatus, 'newest' in picked ? picked.newest : undefined);
-  await retryingFetches(env, deps).ensureCommit(picked.commit.sha, base);
-  const source = await env.readFiles(picked.commit.sha, under(dir));
-  const target = await env.readFiles(baseSha, under(to));
+    throw gateRefusal(mode, envLabel(source), inputs.requireStatus, 'newest' in picked ? picked.newest : undefined);
+  await retryingFetches(env, deps).ensureCommit(picked.commit.sha, sourceBranch);
+  const sourceFiles = await env.readFiles(picked.commit.sha, under(dir));
+  const target = await env.readFiles(baseSha, under(to.path));
   const server = (deps.env.GITHUB_SERVER_URL ?? '').replace(/\/+$/, '');
   const { owner, repo } = deps.github.repo;
+  const crossBranch = sourceBranch !== base || to.branch !== undefined;
   return planRestore({
     mode,
     sourceDir: dir,
-    to,
-    source: source.files,
+    to: to.path,
+    ...(crossBranch ? { labels: { source: `${sourceBranch}:${dir}`, target: `${base}:${to.path}` } } : {}),
+    source: sourceFiles.files,
     target: target.files,
     commit: picked.commit,
     matched: picked.matched,
@@ -107,7 +112,8 @@ async function readAndPlan(
 export async function runAction(inputs: Inputs, deps: ActionDeps): Promise<ActionResult> {
   const gh = deps.github;
   const repo = await gh.repository();
-  const base = inputs.base ?? repo.defaultBranch;
+  // Promote and rollback change `to`'s branch when it names one.
+  const base = (inputs.mode !== 'bump' ? inputs.to?.branch : undefined) ?? inputs.base ?? repo.defaultBranch;
   const env = await EnvRepo.open({ url: repo.cloneUrl, token: inputs.token });
   try {
     const fetches = retryingFetches(env, deps);

@@ -7,6 +7,8 @@ export interface StatusEntry {
   description?: string | null;
   target_url?: string | null;
   created_at?: string;
+  /** The commit the status was posted on, when that is a later commit that did not change the source path. */
+  on?: string;
 }
 
 /** A commit and the statuses listed for it. */
@@ -81,4 +83,45 @@ export function pickQualifying(
         }
       : {}),
   };
+}
+
+/**
+ * The commits whose statuses speak for each commit that touched a path: the commit itself, then the later commits
+ * up to the next one touching the path (they hold the same content there), the newest of them first, at most `max`
+ * in all.
+ * An agent posts its verdict on the tip it synced, which need not have touched the app's path; this is how promote
+ * and rollback still see it. `history` is the branch's commits, newest first; a touching commit older than the
+ * history window speaks for itself only.
+ */
+export function statusWindows(
+  touching: readonly string[],
+  history: readonly string[],
+  max = 10,
+): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const index = new Map(history.map((sha, i) => [sha, i]));
+  let newerEdge = 0; // history index of the next newer touching commit (exclusive bound), 0 for the tip
+  for (const [n, sha] of touching.entries()) {
+    const at = index.get(sha);
+    if (at === undefined) {
+      out.set(sha, [sha]);
+      continue;
+    }
+    const from = n === 0 ? 0 : newerEdge + 1;
+    const later = history.slice(from, at);
+    out.set(sha, [sha, ...later.slice(0, max - 1)]);
+    newerEdge = at;
+  }
+  return out;
+}
+
+/** The statuses of a commit and of the later commits that speak for it, merged newest first. */
+export function mergeWindowStatuses(sha: string, lists: ReadonlyMap<string, readonly StatusEntry[]>): StatusEntry[] {
+  const all: StatusEntry[] = [];
+  for (const [on, statuses] of lists) for (const st of statuses) all.push(on === sha ? st : { ...st, on });
+  // Stable: for equal times the commit's own statuses (listed first) stay first.
+  return all
+    .map((st, i) => ({ st, i }))
+    .sort((a, b) => (b.st.created_at ?? '').localeCompare(a.st.created_at ?? '') || a.i - b.i)
+    .map((x) => x.st);
 }

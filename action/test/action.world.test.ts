@@ -118,6 +118,35 @@ describe('the Action bundle against the local world', () => {
     assert.equal((await gh.pulls.get({ ...ref(), pull_number: number })).data.state, 'closed');
   });
 
+  test('commit-method git: the PR and a direct push are written over smart HTTP, with the same results', async () => {
+    await newRepo({
+      'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
+      'envs/prod/web/deploy.yaml': deploy('ghcr.io/acme/web:0.9.0'),
+    });
+    const pr = await runActionBundle(
+      inputs({ images: 'ghcr.io/acme/web:1.1.0', paths: 'envs/dev/**', 'commit-method': 'git' }),
+    );
+    assert.equal(pr.code, 0, pr.log);
+    assert.equal(pr.outputs['pull-request-operation'], 'created');
+    const { data } = await gh.pulls.get({ ...ref(), pull_number: Number(pr.outputs['pull-request-number']) });
+    assert.equal(data.head.sha, pr.outputs['commit-sha']);
+    assert.match(data.body ?? '', new RegExp(`head=${data.head.sha}`));
+    const again = await runActionBundle(
+      inputs({ images: 'ghcr.io/acme/web:1.1.0', paths: 'envs/dev/**', 'commit-method': 'git' }),
+    );
+    assert.equal(again.outputs['pull-request-operation'], 'unchanged', again.log);
+    const push = await runActionBundle(
+      inputs({
+        images: 'ghcr.io/acme/web:1.2.0',
+        paths: 'envs/prod/**',
+        'commit-method': 'git',
+        'pull-request': 'false',
+      }),
+    );
+    assert.equal(push.code, 0, push.log);
+    assert.match(await file('envs/prod/web/deploy.yaml'), /image: ghcr\.io\/acme\/web:1\.2\.0 # the app/);
+  });
+
   test('two direct-push bumps of different images started together both land', async () => {
     await newRepo({
       'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
@@ -315,6 +344,77 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
     assert.match(staged, /ghcr\.io\/acme\/web:1\.3\.0 # the app/);
     assert.match(staged, /'ghcr\.io\/acme\/proxy:2\.2\.0'/);
     assert.match(staged, /replicas: 5/);
+  });
+
+  test('promote sees a status posted on a later tip that did not touch the source path', async () => {
+    await newRepo({
+      'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
+      'envs/staging/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
+    });
+    const git = world.git!.repo(repo);
+    const changed = await git.commitFiles({
+      branch: 'main',
+      files: { 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.7.0') },
+      message: 'dev: web 1.7.0',
+    });
+    // The agent synced a later tip, which changed only docs, and posted its verdict there.
+    const tip = await git.commitFiles({ branch: 'main', files: { 'docs/notes.md': 'hello\n' }, message: 'docs' });
+    await gh.repos.createCommitStatus({ ...ref(), sha: tip, state: 'success', context: 'tether/dev/web' });
+    const r = await runActionBundle(
+      inputs({ mode: 'promote', from: 'envs/dev', to: 'envs/staging', 'require-status': 'tether/dev/*' }),
+    );
+    assert.equal(r.code, 0, r.log);
+    const { data: pr } = await gh.pulls.get({ ...ref(), pull_number: Number(r.outputs['pull-request-number']) });
+    assert.match(await file('envs/staging/web/deploy.yaml', pr.head.sha), /ghcr\.io\/acme\/web:1\.7\.0 # the app/);
+    assert.match(pr.body ?? '', new RegExp(`Versions read from \`envs/dev\` at .*${changed.slice(0, 7)}`));
+    assert.match(pr.body ?? '', new RegExp(`\\*\\*success\\*\\* \\(posted on \`${tip.slice(0, 7)}\`, a later commit`));
+  });
+
+  test('promote between branches: the gate reads the source branch, the PR targets the destination branch', async () => {
+    await newRepo({ 'envs/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0') });
+    const git = world.git!.repo(repo);
+    const { data: main } = await gh.git.getRef({ ...ref(), ref: 'heads/main' });
+    for (const b of ['staging', 'prod'])
+      await gh.git.createRef({ ...ref(), ref: `refs/heads/${b}`, sha: main.object.sha });
+    await git.commitFiles({
+      branch: 'prod',
+      files: { 'envs/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0').replace('replicas: 3', 'replicas: 9') },
+      message: 'prod: 9 replicas',
+    });
+    const good = await git.commitFiles({
+      branch: 'staging',
+      files: { 'envs/web/deploy.yaml': deploy('ghcr.io/acme/web:1.5.0') },
+      message: 'staging: web 1.5.0',
+    });
+    await gh.repos.createCommitStatus({ ...ref(), sha: good, state: 'success', context: 'tether/staging/web' });
+    await git.commitFiles({
+      branch: 'staging',
+      files: { 'envs/web/deploy.yaml': deploy('ghcr.io/acme/web:1.6.0') },
+      message: 'staging: web 1.6.0 (not yet synced)',
+    });
+    const r = await runActionBundle(
+      inputs({
+        mode: 'promote',
+        from: 'staging:envs/web',
+        to: 'prod:envs/web',
+        'require-status': 'tether/staging/*',
+      }),
+    );
+    assert.equal(r.code, 0, r.log);
+    assert.equal(r.outputs['pull-request-operation'], 'created');
+    assert.equal(r.outputs['pull-request-branch'], 'tether/promote/prod-envs-web/proxy-web');
+    const { data: pr } = await gh.pulls.get({ ...ref(), pull_number: Number(r.outputs['pull-request-number']) });
+    assert.equal(pr.base.ref, 'prod');
+    assert.equal(pr.title, 'Promote staging:envs/web → prod:envs/web: web 1.5.0');
+    assert.match(pr.body ?? '', new RegExp(`Versions read from \`staging:envs/web\` at .*${good.slice(0, 7)}`));
+    const promoted = await file('envs/web/deploy.yaml', pr.head.sha);
+    assert.match(promoted, /image: ghcr\.io\/acme\/web:1\.5\.0 # the app/);
+    assert.match(promoted, /replicas: 9/);
+    // Only the version moved: the PR's diff against prod is that one line.
+    const diff = (await git.git(['diff', '--unified=0', 'prod', pr.head.sha])).stdout.toString('utf8');
+    assert.equal(diff.split('\n').filter((l) => /^[-+][^-+]/.test(l)).length, 2, diff);
+    // main is untouched.
+    assert.match(await file('envs/web/deploy.yaml', 'main'), /web:1\.0\.0/);
   });
 
   test('rollback sets the environment back to its newest earlier good versions', async () => {

@@ -78,3 +78,31 @@ test('list inputs are parsed once into typed values; errors name the input and i
   );
   assert.equal(promote.images.size, 0);
 });
+
+test('from and to take <branch>:<path> for environments on their own branches', () => {
+  const i = parseInputs(
+    envInputReader({ ...base, INPUT_MODE: 'promote', INPUT_FROM: 'staging:envs/web/', INPUT_TO: 'prod:./envs/web' }),
+  );
+  assert.deepEqual(i.from, { branch: 'staging', path: 'envs/web' });
+  assert.deepEqual(i.to, { branch: 'prod', path: 'envs/web' });
+  assert.deepEqual(
+    parseInputs(envInputReader({ ...base, INPUT_MODE: 'promote', INPUT_FROM: 'envs/dev', INPUT_TO: 'envs/prod' })).to,
+    { path: 'envs/prod' },
+  );
+  assert.throws(
+    () =>
+      parseInputs(
+        envInputReader({ ...base, INPUT_MODE: 'promote', INPUT_FROM: 'a b:envs/web', INPUT_TO: 'prod:envs/web' }),
+      ),
+    /Input 'from': "a b" is not a branch name/,
+  );
+  assert.throws(
+    () => parseInputs(envInputReader({ ...base, INPUT_MODE: 'rollback', INPUT_TO: 'prod:../x' })),
+    /Input 'to': "prod:..\/x" does not name a directory inside the repository/,
+  );
+  assert.throws(
+    () =>
+      parseInputs(envInputReader({ ...base, INPUT_MODE: 'rollback', INPUT_TO: 'prod:envs/web', INPUT_BASE: 'main' })),
+    /Inputs 'to' and 'base' name different branches/,
+  );
+});

@@ -5,7 +5,7 @@ import type { Change } from '../../shared/src/plan-edits.ts';
 import { bumpTarget, changeBranch, commonDir, slug } from '../src/change-key.ts';
 import { changeTable, defaultTitle, prBody, runLink } from '../src/pr-text.ts';
 import { describedHead } from '../src/pull-request.ts';
-import { gateVerdict, pickQualifying, statusGate } from '../src/status-gate.ts';
+import { gateVerdict, mergeWindowStatuses, pickQualifying, statusGate, statusWindows } from '../src/status-gate.ts';
 
 const change = (over: Partial<Change> = {}): Change => ({
   file: 'envs/dev/web/deploy.yaml',
@@ -175,4 +175,31 @@ test('the PR body names the head its text describes, and describedHead reads it 
   assert.equal(describedHead('<!-- tether:bump branch=x -->'), undefined, 'a body from before heads were named');
   assert.equal(describedHead(null), undefined);
   assert.equal(describedHead(`text\n\n<!-- tether:bump head=${'c'.repeat(40)} -->`), 'c'.repeat(40));
+});
+
+test('statuses of later commits that did not touch the path speak for the commit that did', () => {
+  // History newest first: t2 and t1 touched other paths after c2; c1 is older; x is between c1 and c2.
+  const history = ['t2', 't1', 'c2', 'x', 'c1', 'root'];
+  const w = statusWindows(['c2', 'c1'], history);
+  assert.deepEqual(w.get('c2'), ['c2', 't2', 't1']);
+  assert.deepEqual(w.get('c1'), ['c1', 'x']);
+  assert.deepEqual(statusWindows(['c2'], history, 2).get('c2'), ['c2', 't2'], 'the newest later commits first');
+  assert.deepEqual(statusWindows(['old'], history).get('old'), ['old'], 'older than the history window');
+  const merged = mergeWindowStatuses(
+    'c2',
+    new Map([
+      ['c2', [{ context: 'tether/dev/web', state: 'pending', created_at: '2026-01-01T00:00:00Z' }]],
+      ['t2', [{ context: 'tether/dev/web', state: 'success', created_at: '2026-01-01T00:05:00Z' }]],
+    ]),
+  );
+  assert.deepEqual(
+    merged.map((m) => [m.state, m.on]),
+    [
+      ['success', 't2'],
+      ['pending', undefined],
+    ],
+  );
+  const v = gateVerdict(merged, statusGate(['tether/dev/*']));
+  assert.equal(v.ok, true);
+  assert.equal(v.matched[0]?.on, 't2');
 });
