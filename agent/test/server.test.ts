@@ -317,6 +317,79 @@ describe('POST /webhook/github', () => {
   });
 });
 
+describe('redeliveries and secrets', () => {
+  test('a delivery id seen before is answered 200 without a second sync; a new id syncs again', async () => {
+    const { app, view } = setup({ webhookSecret: SECRET });
+    const body = pushBody();
+    const send = (id: string) =>
+      app.request(
+        webhook(body, { 'x-github-event': 'push', 'x-hub-signature-256': sign(body), 'x-github-delivery': id }),
+      );
+    assert.equal((await send('d-1')).status, 202);
+    const replay = await send('d-1');
+    assert.equal(replay.status, 200);
+    assert.deepEqual(await replay.json(), { duplicate: 'd-1' });
+    assert.equal(view.syncRequests.length, 2, 'the replay triggered nothing (two apps follow acme/env main)');
+    assert.equal((await send('d-2')).status, 202);
+    assert.equal(view.syncRequests.length, 4);
+  });
+
+  test('a forged delivery (bad signature) is not remembered: the real one with that id still syncs', async () => {
+    const { app, view } = setup({ webhookSecret: SECRET });
+    const body = pushBody();
+    const forged = await app.request(
+      webhook(body, { 'x-github-event': 'push', 'x-hub-signature-256': sign(body, 'x'), 'x-github-delivery': 'd-9' }),
+    );
+    assert.equal(forged.status, 401);
+    const real = await app.request(
+      webhook(body, { 'x-github-event': 'push', 'x-hub-signature-256': sign(body), 'x-github-delivery': 'd-9' }),
+    );
+    assert.equal(real.status, 202);
+    assert.equal(view.syncRequests.length, 2);
+  });
+
+  test('the remembered set is bounded: the oldest id is forgotten first', async () => {
+    const { app, view } = setup({ webhookSecret: SECRET, maxDeliveries: 2 });
+    const body = pushBody();
+    const send = (id: string) =>
+      app.request(
+        webhook(body, { 'x-github-event': 'push', 'x-hub-signature-256': sign(body), 'x-github-delivery': id }),
+      );
+    for (const id of ['a', 'b', 'c']) await send(id);
+    assert.equal((await send('c')).status, 200);
+    assert.equal((await send('a')).status, 202, 'a was forgotten when c arrived');
+    assert.equal(view.syncRequests.length, 8);
+  });
+
+  test('credentials in a URL are never served by the API or the page', async () => {
+    const secret = 'ghs_SuperSecretToken123';
+    const apps = fixtureApps().map((a) => ({
+      ...a,
+      repo: `https://x-access-token:${secret}@github.com/acme/env.git`,
+      state: {
+        ...a.state,
+        ...(a.state.lastSync
+          ? {
+              lastSync: {
+                ...a.state.lastSync,
+                error: { stage: 'fetch' as const, message: `clone https://u:${secret}@github.com/acme/env.git: 401` },
+              },
+            }
+          : {}),
+      },
+    }));
+    const view = new InMemoryAgentView('prod-eu', apps, fixtureMetrics());
+    const app = createServer(view, { now: () => FIXTURE_NOW, onError: () => {} });
+    for (const path of ['/api/apps', `/api/apps/${apps[0]!.name}`, '/', `/apps/${apps[0]!.name}`]) {
+      const res = await app.request(path);
+      assert.equal(res.status, 200, path);
+      const text = await res.text();
+      assert.ok(text.includes('github.com/acme/env.git'), `${path} still names the repository`);
+      assert.doesNotMatch(text, new RegExp(secret), `${path} serves the token`);
+    }
+  });
+});
+
 describe('JSON API', () => {
   test('GET /api/apps lists every app in configuration order', async () => {
     const { app } = setup();

@@ -1,3 +1,4 @@
+import { redactUrls } from './redact.ts';
 /** Structured log fields: app, revision, object, and anything else worth searching by. */
 export type LogFields = Record<string, unknown>;
 
@@ -23,7 +24,8 @@ export function jsonLogger(
   const base = options.fields ?? {};
   const emit = (level: Level, msg: string, fields?: LogFields) => {
     if (LEVELS[level] < min) return;
-    write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields })}\n`);
+    // No log line carries a credential, whatever URL or error message a caller put in it.
+    write(`${redactUrls(JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields }))}\n`);
   };
   return {
     debug: (m, f) => emit('debug', m, f),

@@ -1,3 +1,4 @@
+import { redactUrls } from '../../../shared/src/redact.ts';
 import type { AppState, SyncEntry } from './types.ts';
 
 const NOT_RENDERED = 'not rendered: ';
@@ -26,7 +27,8 @@ export const MAX_DESCRIPTION = 140;
 
 /** Cuts `text` to GitHub's 140 characters, marking the cut with an ellipsis. */
 export function clampDescription(text: string): string {
-  const oneLine = text.replace(/\s+/g, ' ').trim();
+  // A status is public to everyone who can read the repository: no URL in it keeps its credentials.
+  const oneLine = redactUrls(text).replace(/\s+/g, ' ').trim();
   return oneLine.length <= MAX_DESCRIPTION ? oneLine : `${oneLine.slice(0, MAX_DESCRIPTION - 1)}…`;
 }
 

@@ -47,6 +47,9 @@ interface AppRunner {
   current?: Promise<SyncOutcome>;
   lastHeal?: HealView;
   attempted: boolean;
+  /** Bumped by every sync and drift event: what the cached diff depends on besides the revision. */
+  changes: number;
+  diffCache?: { key: string; diff: Promise<string> };
   /** The health last reported in a status, per revision. */
   reported?: { revision: string; health: HealthStatus; state: string };
   /** When the health of a commit reported `success` began to dip (held back for a grace period). */
@@ -123,6 +126,7 @@ export class Agent implements AgentView {
       loop: undefined as unknown as AppLoop,
       repo: repoFromUrl(app.repo),
       attempted: false,
+      changes: 0,
     };
     runner.heal = new SelfHeal(sync, { kube, discovery }, { enabled: app.selfHeal }, (e) => this.onHeal(runner, e));
     runner.loop = new AppLoop(
@@ -206,6 +210,7 @@ export class Agent implements AgentView {
     const out = await r.current;
     r.current = undefined;
     r.attempted = true;
+    r.changes++;
     recordSync(this.metrics, r.config.name, out);
     if (out.error?.stage === 'cluster') this.markUnreachable(out.error.message);
     else if (out.error?.stage !== 'cancelled' && out.error?.stage !== 'fetch') this.clusterReachable = true;
@@ -319,6 +324,7 @@ export class Agent implements AgentView {
 
   private onHeal(r: AppRunner, e: HealEvent): void {
     const name = r.config.name;
+    r.changes++;
     this.log.info(e.mode === 'healed' ? 'drift healed' : 'drift detected', {
       app: name,
       object: e.subject,
@@ -375,13 +381,27 @@ export class Agent implements AgentView {
     });
   }
 
-  /** The diff of the last synced revision's objects against the cluster now (the same judgement as `tether diff`). */
+  /**
+   * The diff of the last synced revision's objects against the cluster (the same judgement as `tether diff`),
+   * computed once per revision and drift event: read-only pages are public and reload themselves, so a page view
+   * must not cost the apiserver a dry-run per object. Concurrent views share one computation.
+   */
   async diff(name: string): Promise<string> {
     const r = this.runners.get(name);
     if (!r) return '';
-    return diffText(
-      await inspectObjects(this.parts, r.sync.desiredObjects, { concurrency: 8, health: r.sync.healthContext() }),
-    );
+    const key = `${r.sync.state.lastSync?.revision ?? ''}#${r.changes}`;
+    if (r.diffCache?.key !== key) {
+      const computing = inspectObjects(this.parts, r.sync.desiredObjects, {
+        concurrency: 8,
+        health: r.sync.healthContext(),
+      }).then(diffText);
+      r.diffCache = { key, diff: computing };
+      // A failed computation is not remembered: the next view tries again.
+      computing.catch(() => {
+        if (r.diffCache?.diff === computing) r.diffCache = undefined;
+      });
+    }
+    return r.diffCache.diff;
   }
 
   /** Fetches and renders the app's newest revision and judges it against the cluster, writing nothing. */

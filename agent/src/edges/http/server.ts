@@ -10,6 +10,7 @@ import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import { describeError } from '../../../../shared/src/errors.ts';
 import { isRecord } from '../../../../shared/src/is-record.ts';
+import { redactUrls } from '../../../../shared/src/redact.ts';
 import type { AgentView, AppView } from '../../core/agent-view.ts';
 import { METRICS_CONTENT_TYPE, renderMetrics } from '../../core/metrics-text.ts';
 import { type DiffState, renderAppPage, renderIndexPage, renderNotFoundPage } from '../../core/status-page.ts';
@@ -24,6 +25,8 @@ export interface ServerOptions {
   publicUrl?: string;
   /** Largest webhook body accepted; GitHub caps payloads at 25 MB but a push is far smaller. */
   maxBodyBytes: number;
+  /** How many recent webhook delivery ids are remembered to answer redeliveries without a second sync. */
+  maxDeliveries: number;
   /** Clock for the status page's relative times. */
   now: () => Date;
   /** Seconds between the status page's automatic reloads; 0 = never. */
@@ -32,10 +35,14 @@ export interface ServerOptions {
   onError: (err: unknown) => void;
 }
 
-/** Defaults of `createServer`: webhook and sync API disabled, 1 MB body limit, real clock, errors to stderr. */
+/**
+ * Defaults of `createServer`: webhook and sync API disabled, 1 MB body limit, the last 1,000 deliveries remembered,
+ * real clock, errors to stderr.
+ */
 export function defaultServerOptions(): ServerOptions {
   return {
     maxBodyBytes: 1_048_576,
+    maxDeliveries: 1000,
     now: () => new Date(),
     refreshSeconds: 30,
     onError: (err) => console.error(`tether server: ${describeError(err)}`),
@@ -93,6 +100,8 @@ export function createServer(view: AgentView, options: Partial<ServerOptions> = 
   const publicUrl = opts.publicUrl?.replace(/\/+$/, '');
   const pageOptions = () => ({ now: opts.now(), refreshSeconds: opts.refreshSeconds });
   const app = new Hono();
+  /** The newest webhook delivery ids, oldest first (a Set keeps insertion order), at most `maxDeliveries`. */
+  const deliveries = new Set<string>();
 
   app.onError((err, c) => {
     opts.onError(err);
@@ -111,7 +120,11 @@ export function createServer(view: AgentView, options: Partial<ServerOptions> = 
     }
   }
 
-  const page = (c: Context, body: string, status: 200 | 404 = 200) => c.html(body, status);
+  // What the read-only routes serve is public to anyone who reaches the port: every URL loses its credentials
+  // (a repo URL, a Git error quoting one) however it got into the view.
+  const page = (c: Context, body: string, status: 200 | 404 = 200) => c.html(redactUrls(body), status);
+  const publicJson = (c: Context, body: unknown, status: 200 | 404 = 200) =>
+    c.body(redactUrls(JSON.stringify(body)), status, { 'content-type': 'application/json' });
   app.use('/', pageHeaders);
   app.use('/apps/*', pageHeaders);
 
@@ -171,6 +184,14 @@ export function createServer(view: AgentView, options: Partial<ServerOptions> = 
 
     const event = c.req.header('x-github-event');
     if (!event) return c.json({ error: 'missing X-GitHub-Event' }, 400);
+    // A redelivery (GitHub's "Redeliver", or a replay of a captured request) was handled already: answer it without
+    // another sync. Only signed deliveries are remembered, so nobody can fill the set with forged ids.
+    const delivery = c.req.header('x-github-delivery');
+    if (delivery) {
+      if (deliveries.has(delivery)) return c.json({ duplicate: delivery }, 200);
+      deliveries.add(delivery);
+      if (deliveries.size > opts.maxDeliveries) deliveries.delete(deliveries.values().next().value as string);
+    }
     if (event === 'ping') return c.json({ ok: true });
     if (event !== 'push') return c.json({ ignored: event }, 202);
     let payload: unknown;
@@ -186,13 +207,13 @@ export function createServer(view: AgentView, options: Partial<ServerOptions> = 
     return c.json({ triggered }, 202);
   });
 
-  app.get('/api/apps', (c) => c.json({ cluster: view.cluster, apps: view.apps().map(withUrl) }));
+  app.get('/api/apps', (c) => publicJson(c, { cluster: view.cluster, apps: view.apps().map(withUrl) }));
   app.get('/api/apps/:name', async (c) => {
     const a = view.app(c.req.param('name'));
-    if (!a) return c.json({ error: `no app named ${c.req.param('name')}` }, 404);
+    if (!a) return publicJson(c, { error: `no app named ${c.req.param('name')}` }, 404);
     const d = await diffOf(a);
     const extra = d === undefined ? {} : 'diff' in d ? { diff: d.diff } : { diffError: d.error };
-    return c.json({ ...withUrl(a), ...extra });
+    return publicJson(c, { ...withUrl(a), ...extra });
   });
   app.post('/api/apps/:name/sync', syncApiAuth, (c) => {
     const name = c.req.param('name');
