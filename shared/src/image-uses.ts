@@ -429,7 +429,13 @@ function splitGroups(
   out: ImageUse[],
   scan: ImageScan,
 ): void {
-  const groups = new Map<string, ImageUse>();
+  // Several tag or digest sites of one image may sit under one parent (three `--field` paths, two markers): each
+  // is a site of its own. The i-th tag and the i-th digest of a parent form one use, so that a tag and its digest
+  // still move together.
+  const groups = new Map<
+    string,
+    { parent: PathSegment[]; repository: string; tags: ScalarSite[]; digests: ScalarSite[] }
+  >();
   for (const s of sites) {
     const value = scalarText(s.node, file.text);
     const location = formatYamlPath(s.path);
@@ -450,24 +456,31 @@ function splitGroups(
       });
       continue;
     }
+    if (s.part === 'name') continue;
     const parent = s.path.slice(0, -1);
     const key = `${s.repository}\u0000${formatYamlPath(parent)}`;
-    let use = groups.get(key);
-    if (!use) {
-      use = {
+    let group = groups.get(key);
+    if (!group) {
+      group = { parent, repository: s.repository, tags: [], digests: [] };
+      groups.set(key, group);
+    }
+    const site = { node: s.node, path: s.path, value };
+    if (s.part === 'tag' && !group.tags.some((t) => t.node === s.node)) group.tags.push(site);
+    if (s.part === 'digest' && !group.digests.some((d) => d.node === s.node)) group.digests.push(site);
+  }
+  for (const g of groups.values()) {
+    for (let i = 0; i < Math.max(g.tags.length, g.digests.length); i++) {
+      const use: ImageUse = {
         file: file.path,
         document,
         source,
-        location: formatYamlPath(parent),
-        repositories: [s.repository],
-        version: {},
+        location: formatYamlPath(g.parent),
+        repositories: [g.repository],
+        version: versionOf(g.tags[i]?.value, g.digests[i]?.value),
       };
-      groups.set(key, use);
+      if (g.tags[i]) use.tag = g.tags[i];
+      if (g.digests[i]) use.digest = g.digests[i];
+      out.push(use);
     }
-    if (s.part === 'tag') use.tag = { node: s.node, path: s.path, value };
-    if (s.part === 'digest') use.digest = { node: s.node, path: s.path, value };
-    use.version = versionOf(use.tag?.value, use.digest?.value);
   }
-  // A `:name` site alone carries no version and nothing to edit.
-  for (const use of groups.values()) if (use.tag || use.digest) out.push(use);
 }
