@@ -4,6 +4,7 @@
 import { type Document, isAlias, isMap, isScalar, isSeq, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import { globToRegExp } from './glob.ts';
 import { type ImageVersion, normalizeRepository, tryNormalizeRepository, tryParseImageRef } from './image-ref.ts';
+import { keyOf, lookupOwned, type Place } from './value-readers.ts';
 import type { ParsedFile } from './yaml-file.ts';
 import { formatYamlPath, type PathSegment, parseYamlPath } from './yaml-path.ts';
 
@@ -19,6 +20,8 @@ export interface ScalarSite {
   path: PathSegment[];
   /** The value as text: a string as read, other scalars (`1.10`) as written. */
   value: string;
+  /** The places the rule read it at (a map key or list index, through aliases and merges). */
+  readAt: Place[];
 }
 
 /** A map whose keys hold the parts of a split reference; missing keys can be inserted, stale ones removed. */
@@ -69,10 +72,20 @@ export interface ScanNote {
   reason: string;
 }
 
+/** A place where a rule read (part of) an image: the planner's record of who uses a shared value. */
+export interface ImageClaim {
+  node: Scalar;
+  place: Place;
+  document: number;
+  repositories: string[];
+}
+
 /** What a scan of one file found. */
 export interface ImageScan {
   uses: ImageUse[];
   notes: ScanNote[];
+  /** Every place a rule read an image value at, including places of uses merged as duplicates. */
+  claims: ImageClaim[];
 }
 
 const CONTAINER_LISTS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
@@ -84,12 +97,12 @@ interface Marker {
   offset: number;
   repository: string;
   part: ImagePart;
-  best?: { node: Scalar; path: PathSegment[]; at: number };
+  best?: { node: Scalar; path: PathSegment[]; at: number; readAt: Place };
 }
 
 /** Finds every image use in a parsed file. Pure: reads the parsed documents, changes nothing. */
 export function findImageUses(file: ParsedFile, fields: readonly FieldSpec[] = []): ImageScan {
-  const scan: ImageScan = { uses: [], notes: [] };
+  const scan: ImageScan = { uses: [], notes: [], claims: [] };
   const markers = findMarkers(file.text, scan);
   const applicableFields = fields.filter((f) => f.files === undefined || globToRegExp(f.files).test(file.path));
   file.docs.forEach((doc, index) => {
@@ -127,45 +140,9 @@ export function scalarText(node: Scalar, text: string): string {
   return node.range ? text.slice(node.range[0], node.range[1]) : String(node.value);
 }
 
-function keyOf(key: unknown): string | undefined {
-  if (!isScalar(key)) return undefined;
-  const v = key.value;
-  return typeof v === 'symbol' ? undefined : String(v);
-}
-
-function isMergeKey(key: unknown): boolean {
-  return isScalar(key) && (typeof key.value === 'symbol' || key.value === '<<');
-}
-
 /** Looks a key up in a map, then in the maps it merges with `<<`, resolving aliases. */
 function lookup(map: YAMLMap, key: string, doc: Document.Parsed): Pair | undefined {
   return lookupOwned(map, key, doc)?.pair;
-}
-
-/** Like lookup, also returning the map that holds the pair (a merged anchor's map, or `map` itself). */
-function lookupOwned(
-  map: YAMLMap,
-  key: string,
-  doc: Document.Parsed,
-  depth = 0,
-): { pair: Pair; owner: YAMLMap } | undefined {
-  const merged: unknown[] = [];
-  for (const pair of map.items) {
-    if (isMergeKey(pair.key)) merged.push(pair.value);
-    else if (keyOf(pair.key) === key) return { pair, owner: map };
-  }
-  if (merged.length === 0 || depth > 8) return undefined;
-  for (const source of merged) {
-    const targets = isSeq(source) ? source.items : [source];
-    for (const t of targets) {
-      const m = isAlias(t) ? t.resolve(doc) : t;
-      if (isMap(m)) {
-        const found = lookupOwned(m, key, doc, depth + 1);
-        if (found) return found;
-      }
-    }
-  }
-  return undefined;
 }
 
 function scanDocument(
@@ -180,6 +157,7 @@ function scanDocument(
   const anchorPaths = new Map<Node, PathSegment[]>();
   const found: ImageUse[] = [];
   const path: PathSegment[] = [];
+  const parents: Node[] = [];
 
   /**
    * The scalar under `key` of the map being visited (or of a map it merges), with the path where that scalar is
@@ -193,7 +171,8 @@ function scanDocument(
     if (!isScalar(target) || !target.range) return undefined;
     const ownerPath = hit.owner === map ? path : (anchorPaths.get(hit.owner) ?? path);
     const where = target === value ? [...ownerPath, key] : (anchorPaths.get(target) ?? [...ownerPath, key]);
-    return { node: target, path: where, value: scalarText(target, text) };
+    const readAt: Place = { parent: map, key, path: [...path, key], direct: hit.owner === map && target === value };
+    return { node: target, path: where, value: scalarText(target, text), readAt: [readAt] };
   };
 
   const onImageKey = (map: YAMLMap) => {
@@ -251,7 +230,9 @@ function scanDocument(
       if (!isScalar(target)) continue;
       if (!m.best || start > m.best.at) {
         const where = target === value ? [...path] : (anchorPaths.get(target) ?? [...path]);
-        m.best = { node: target, path: where, at: start };
+        const parent = parents[parents.length - 1]!;
+        const readAt: Place = { parent, key: path[path.length - 1]!, path: [...path], direct: target === value };
+        m.best = { node: target, path: where, at: start, readAt };
       }
     }
   };
@@ -273,6 +254,7 @@ function scanDocument(
         onImageKey(node);
         onRepositoryMap(node);
       }
+      parents.push(node);
       for (const pair of node.items) {
         const k = keyOf(pair.key);
         if (k === undefined) continue;
@@ -280,12 +262,15 @@ function scanDocument(
         visit(pair.value);
         path.pop();
       }
+      parents.pop();
     } else if (isSeq(node)) {
+      parents.push(node);
       for (let i = 0; i < node.items.length; i++) {
         path.push(i);
         visit(node.items[i]);
         path.pop();
       }
+      parents.pop();
     }
   };
   visit(doc.contents);
@@ -305,6 +290,11 @@ function scanDocument(
   for (const m of markers) m.best = undefined;
   for (const use of explicit) for (const s of sitesOf(use)) claimed.add(s.node);
   scan.uses.push(...explicit);
+  // Every place a rule read a value at, including uses dropped below as duplicates: the planner checks a shared
+  // value's other places against these.
+  for (const use of [...explicit, ...found])
+    for (const s of sitesOf(use))
+      for (const place of s.readAt) scan.claims.push({ node: s.node, place, document, repositories: use.repositories });
   // The same scalar reached twice (through an alias, or by two rules) is one use; but one scalar shared by two
   // different images stays two uses, so that the planner can see they disagree.
   const seen = new Map<Node, string>();
@@ -353,9 +343,12 @@ function scanKustomization(file: ParsedFile, doc: Document.Parsed, document: num
     if (!isMap(entry)) return;
     const at = [...base, 'images', i];
     const site = (key: string): ScalarSite | undefined => {
-      const v = lookup(entry, key, doc)?.value;
+      const hit = lookupOwned(entry, key, doc);
+      const v = hit?.pair.value;
       const s = isAlias(v) ? v.resolve(doc) : v;
-      return isScalar(s) && s.range ? { node: s, path: [...at, key], value: scalarText(s, file.text) } : undefined;
+      if (!isScalar(s) || !s.range) return undefined;
+      const readAt: Place = { parent: entry, key, path: [...at, key], direct: hit!.owner === entry && s === v };
+      return { node: s, path: [...at, key], value: scalarText(s, file.text), readAt: [readAt] };
     };
     const name = site('name');
     const newName = site('newName');
@@ -386,6 +379,7 @@ interface ExplicitSite {
   path: PathSegment[];
   repository: string;
   part: ImagePart;
+  readAt: Place;
 }
 
 function resolveFields(
@@ -398,13 +392,23 @@ function resolveFields(
   for (const f of fields) {
     const segments = parseYamlPath(f.path);
     let node: unknown = doc.contents;
+    let parent: Node | undefined;
+    let direct = true;
     for (const seg of segments) {
       if (isAlias(node)) node = node.resolve(doc);
+      parent = node as Node;
       if (typeof seg === 'number') node = isSeq(node) ? node.items[seg] : undefined;
-      else node = isMap(node) ? lookup(node, seg, doc)?.value : undefined;
+      else if (isMap(node)) {
+        const hit = lookupOwned(node, seg, doc);
+        direct = hit?.owner === node;
+        node = hit?.pair.value;
+      } else node = undefined;
       if (node === undefined) break;
     }
-    if (isAlias(node)) node = node.resolve(doc);
+    if (isAlias(node)) {
+      direct = false;
+      node = node.resolve(doc);
+    }
     if (node === undefined) continue;
     if (!isScalar(node) || !node.range) {
       scan.notes.push({ location: f.path, reason: 'the path names a map or list, not a scalar' });
@@ -415,6 +419,7 @@ function resolveFields(
       path: anchorPaths.get(node) ?? segments,
       repository: normalizeRepository(f.image),
       part: f.part ?? 'ref',
+      readAt: { parent: parent!, key: segments[segments.length - 1]!, path: segments, direct },
     });
   }
   return out;
@@ -452,7 +457,7 @@ function splitGroups(
         location,
         repositories: [s.repository],
         version: versionOf(ref.tag, ref.digest),
-        ref: { node: s.node, path: s.path, value, name: ref.name },
+        ref: { node: s.node, path: s.path, value, name: ref.name, readAt: [s.readAt] },
       });
       continue;
     }
@@ -464,7 +469,7 @@ function splitGroups(
       group = { parent, repository: s.repository, tags: [], digests: [] };
       groups.set(key, group);
     }
-    const site = { node: s.node, path: s.path, value };
+    const site = { node: s.node, path: s.path, value, readAt: [s.readAt] };
     if (s.part === 'tag' && !group.tags.some((t) => t.node === s.node)) group.tags.push(site);
     if (s.part === 'digest' && !group.digests.some((d) => d.node === s.node)) group.digests.push(site);
   }

@@ -6,7 +6,7 @@ import { TetherError } from './errors.ts';
 import { DEFAULT_MAX_FILE_BYTES, type FileText, type Skipped } from './file-text.ts';
 import { pathMatcher } from './glob.ts';
 import { formatImageRef, type ImageRef, parseImageRef } from './image-ref.ts';
-import { type FieldSpec, findImageUses, type ImageUse, type ScalarSite } from './image-uses.ts';
+import { type FieldSpec, findImageUses, type ImageClaim, type ImageUse, type ScalarSite } from './image-uses.ts';
 import {
   applyTextEdits,
   insertPairsEdit,
@@ -15,6 +15,7 @@ import {
   setScalarEdit,
   type TextEdit,
 } from './text-edits.ts';
+import { lookupOwned, type Place, type ValueReaders, valueReaders } from './value-readers.ts';
 import { emptyIntent, verifyEdit } from './verify-edits.ts';
 import { defaultParseLimits, isYamlOrJsonPath, type ParsedFile, type ParseLimits, parseYamlFile } from './yaml-file.ts';
 import { formatYamlPath } from './yaml-path.ts';
@@ -108,6 +109,8 @@ export function parseImageRequest(
 export interface ScannedFile {
   file: ParsedFile;
   uses: ImageUse[];
+  /** Every place a rule read an image value at (for the shared-value check). */
+  claims: ImageClaim[];
 }
 
 /**
@@ -165,7 +168,7 @@ export function scanFiles(
     if (errors.length > 0) continue;
     const found = findImageUses(file, fields);
     for (const n of found.notes) skipped.push({ path: f.path, location: n.location, reason: n.reason });
-    visit({ file, uses: found.uses });
+    visit({ file, uses: found.uses, claims: found.claims });
   }
   if (errors.length > 0)
     throw new TetherError(
@@ -189,7 +192,7 @@ export function planEdits(
   const plan: EditPlan = { edits: [], changes: [], skipped: [], unmatched: [] };
   const used = new Set<string>();
   const notes: Skipped[] = [];
-  const skipped = scanFiles(files, request.paths ?? [], request.fields ?? [], options, ({ file, uses }) => {
+  const skipped = scanFiles(files, request.paths ?? [], request.fields ?? [], options, ({ file, uses, claims }) => {
     let fp: FilePlanner | undefined;
     for (const use of uses) {
       const want = use.repositories.map((r) => requested.get(r)).find((r) => r !== undefined);
@@ -201,6 +204,7 @@ export function planEdits(
     if (!fp) return;
     notes.push(...fp.skipped);
     if (fp.edits.length === 0) return;
+    fp.checkShared(uses, claims, requested);
     const newText = applyTextEdits(file.text, fp.edits);
     verifyEdit(file, newText, fp.intent);
     plan.edits.push({ path: file.path, newText });
@@ -219,6 +223,9 @@ class FilePlanner {
   readonly skipped: Skipped[] = [];
   private readonly ctx: ScalarContext;
   private readonly touchedMaps = new Set<YAMLMap>();
+  /** Each edited scalar (set or removed) and each map given new keys, with the use that edited it. */
+  private readonly edited = new Map<Scalar, { use: ImageUse; site: ScalarSite; image: string }>();
+  private readonly extended = new Map<YAMLMap, { use: ImageUse; keys: string[]; image: string }>();
 
   constructor(private readonly file: ParsedFile) {
     this.ctx = { text: file.text, json: file.json };
@@ -250,6 +257,77 @@ class FilePlanner {
     if (inserts.length > 0 && split) this.insert(use, split.node, inserts, image);
   }
 
+  /**
+   * Refuses to edit a value that something the request does not cover also reads. An anchored scalar is read at its
+   * anchor and at every alias (and through `<<` merges); editing it for one image changes all of them. Each place
+   * must be read by a requested image (whose plan, applied to the same node, already agreed on the value). The place
+   * where the anchor is written counts only when a rule reads an image there: `v: &v 1.0` alone is a definition.
+   */
+  checkShared(
+    uses: readonly ImageUse[],
+    claims: readonly ImageClaim[],
+    requested: ReadonlyMap<string, RequestedImage>,
+  ): void {
+    // Without an alias every value is read at exactly the one place it is written.
+    if (!this.file.text.includes('*')) return;
+    const readers = new Map<number, ValueReaders>();
+    const readersOf = (document: number) => {
+      let r = readers.get(document);
+      if (!r) {
+        r = valueReaders(this.file.docs[document]!);
+        readers.set(document, r);
+      }
+      return r;
+    };
+    const byPlace = new Map<unknown, Map<string, ImageClaim[]>>();
+    for (const c of claims) {
+      let m = byPlace.get(c.place.parent);
+      if (!m) {
+        m = new Map();
+        byPlace.set(c.place.parent, m);
+      }
+      const k = String(c.place.key);
+      m.set(k, [...(m.get(k) ?? []), c]);
+    }
+    const isRequested = (repositories: readonly string[]) => repositories.some((r) => requested.has(r));
+    for (const [node, { use, site, image }] of this.edited) {
+      const places = readersOf(use.document).places.get(node) ?? [];
+      if (places.length <= 1) continue;
+      for (const place of places) {
+        const here = (byPlace.get(place.parent)?.get(String(place.key)) ?? []).filter((c) => c.node === node);
+        if (here.length === 0 && place.direct) continue;
+        const other = here.find((c) => !isRequested(c.repositories));
+        if (here.length > 0 && !other) continue;
+        const who = other
+          ? `by ${other.repositories[0]}, which this request does not set`
+          : 'by something that is not an image this request sets';
+        throw this.sharedError(formatYamlPath(site.path), use, image, place, who);
+      }
+    }
+    for (const [map, { use, keys, image }] of this.extended) {
+      for (const reader of readersOf(use.document).mergedInto.get(map) ?? []) {
+        for (const key of keys) {
+          if (lookupOwned(reader, key, this.file.docs[use.document]!)) continue;
+          const covered = uses.some((u) => u.split?.node === reader && isRequested(u.repositories));
+          if (covered) continue;
+          const readerPath = readersOf(use.document).places.get(reader)?.[0]?.path ?? [];
+          const place: Place = { parent: reader, key, path: [...readerPath, key], direct: false };
+          const defined = use.location ? `${use.location}.${key}` : key;
+          throw this.sharedError(defined, use, image, place, 'through a `<<` merge');
+        }
+      }
+    }
+  }
+
+  private sharedError(defined: string, use: ImageUse, image: string, place: Place, who: string): TetherError {
+    const at = formatYamlPath(place.path) || '(root)';
+    return new TetherError(
+      'edit',
+      `${this.file.path}: ${defined} holds ${image} (used at ${use.location}) and is also read at ${at} ${who}; ` +
+        `editing it would change both. Split the anchor: give ${at} its own value instead of an alias, then run again.`,
+    );
+  }
+
   private skip(use: ImageUse, reason: string): void {
     this.skipped.push({ path: this.file.path, location: use.location, reason: `${use.repositories[0]} ${reason}` });
   }
@@ -273,6 +351,7 @@ class FilePlanner {
     }
     this.edits.push(edit);
     this.intent.scalars.set(node, value);
+    this.edited.set(node, { use, site, image });
     this.record(use, site, image, site.value, value);
   }
 
@@ -285,6 +364,7 @@ class FilePlanner {
       if (typeof edit !== 'string') {
         this.edits.push(edit);
         this.intent.removed.add(pair!);
+        this.edited.set(site.node, { use, site, image });
         this.record(use, site, image, site.value, null);
         return;
       }
@@ -307,6 +387,7 @@ class FilePlanner {
     }
     this.edits.push(edit);
     this.intent.inserted.set(map, new Map(entries));
+    this.extended.set(map, { use, keys: entries.map((e) => e[0]), image });
     for (const [key, value] of entries) {
       this.changes.push({
         file: this.file.path,
