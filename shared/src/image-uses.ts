@@ -33,6 +33,16 @@ export interface SplitMap {
   canAddDigest: boolean;
   /** May a stale digest pair be deleted (kustomize), or only emptied (Helm values keep their keys)? */
   canRemoveDigest: boolean;
+  /**
+   * How the renderer joins the parts: `kustomize` renders `newName` (or the manifest's name) with `@digest` when a
+   * digest is set and `:newTag` otherwise, so a digest replaces the tag (as `kustomize edit set image` does);
+   * `helm` renders `[registry/]repository[:tag][@digest]`, the way the widely used charts join them.
+   */
+  render: 'kustomize' | 'helm';
+  /** The scalar holding the repository name (`repository`, `name`; `newName` or `name` for kustomize). */
+  name?: ScalarSite;
+  /** The registry scalar of a `{registry, repository}` map. */
+  registry?: ScalarSite;
 }
 
 /** One use of an image in a file: a full-reference scalar, or the tag/digest scalars of a split value. */
@@ -210,7 +220,16 @@ function scanDocument(
       location: formatYamlPath(path),
       repositories: [repository],
       version: {},
-      split: { node: map, tagKey: 'tag', digestKey: 'digest', canAddDigest: false, canRemoveDigest: false },
+      split: {
+        node: map,
+        tagKey: 'tag',
+        digestKey: 'digest',
+        canAddDigest: false,
+        canRemoveDigest: false,
+        render: 'helm',
+        name: repoSite,
+        ...(registrySite ? { registry: registrySite } : {}),
+      },
     };
     const tag = siteAt(map, 'tag');
     const digest = siteAt(map, 'digest');
@@ -352,10 +371,22 @@ function scanKustomization(file: ParsedFile, doc: Document.Parsed, document: num
     };
     const name = site('name');
     const newName = site('newName');
-    const repositories = [name, newName]
-      .map((s) => (s && s.value !== '' ? tryNormalizeRepository(s.value) : undefined))
-      .filter((r): r is string => r !== undefined);
+    // `name` only matches (a tag there is ignored, as Renovate does); `newName` is rendered as written, so one
+    // carrying a tag or digest (`newName: awesome/postgres:11`) holds the version itself.
+    const nameRef = name && name.value !== '' ? tryParseImageRef(name.value) : undefined;
+    const newRef = newName && newName.value !== '' ? tryParseImageRef(newName.value) : undefined;
+    const repositories = [nameRef, newRef].map((r) => r?.repository).filter((r): r is string => r !== undefined);
     if (repositories.length === 0) return;
+    const split: SplitMap = {
+      node: entry,
+      tagKey: 'newTag',
+      digestKey: 'digest',
+      canAddDigest: true,
+      canRemoveDigest: true,
+      render: 'kustomize',
+    };
+    const renderedName = newName && newRef ? newName : name;
+    if (renderedName) split.name = renderedName;
     const use: ImageUse = {
       file: file.path,
       document,
@@ -363,13 +394,17 @@ function scanKustomization(file: ParsedFile, doc: Document.Parsed, document: num
       location: formatYamlPath(at),
       repositories: [...new Set(repositories.reverse())],
       version: {},
-      split: { node: entry, tagKey: 'newTag', digestKey: 'digest', canAddDigest: true, canRemoveDigest: true },
+      split,
     };
+    if (newName && newRef && (newRef.tag !== undefined || newRef.digest !== undefined)) {
+      use.ref = { ...newName, name: newRef.name };
+      use.version = versionOf(newRef.tag, newRef.digest);
+    }
     const tag = site('newTag');
     const digest = site('digest');
     if (tag) use.tag = tag;
     if (digest) use.digest = digest;
-    use.version = versionOf(tag?.value, digest?.value);
+    if (!use.ref) use.version = versionOf(tag?.value, digest?.value);
     found.push(use);
   });
 }

@@ -5,7 +5,7 @@ import { isScalar, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import { TetherError } from './errors.ts';
 import { DEFAULT_MAX_FILE_BYTES, type FileText, type Skipped } from './file-text.ts';
 import { pathMatcher } from './glob.ts';
-import { formatImageRef, type ImageRef, parseImageRef } from './image-ref.ts';
+import { formatImageRef, type ImageRef, parseImageRef, tryParseImageRef } from './image-ref.ts';
 import { type FieldSpec, findImageUses, type ImageClaim, type ImageUse, type ScalarSite } from './image-uses.ts';
 import {
   applyTextEdits,
@@ -205,6 +205,7 @@ export function planEdits(
     notes.push(...fp.skipped);
     if (fp.edits.length === 0) return;
     fp.checkShared(uses, claims, requested);
+    fp.checkRendered();
     const newText = applyTextEdits(file.text, fp.edits);
     verifyEdit(file, newText, fp.intent);
     plan.edits.push({ path: file.path, newText });
@@ -226,6 +227,7 @@ class FilePlanner {
   /** Each edited scalar (set or removed) and each map given new keys, with the use that edited it. */
   private readonly edited = new Map<Scalar, { use: ImageUse; site: ScalarSite; image: string }>();
   private readonly extended = new Map<YAMLMap, { use: ImageUse; keys: string[]; image: string }>();
+  private readonly applied: { use: ImageUse; want: ImageRef }[] = [];
 
   constructor(private readonly file: ParsedFile) {
     this.ctx = { text: file.text, json: file.json };
@@ -234,6 +236,7 @@ class FilePlanner {
   /** Plans setting one use to the requested reference; changes name the repository as requested. */
   apply(use: ImageUse, want: ImageRef): void {
     const image = want.repository;
+    this.applied.push({ use, want });
     if (use.ref) {
       const value = formatImageRef({ name: use.ref.name, tag: want.tag, digest: want.digest });
       this.setScalar(use, use.ref, value, image);
@@ -250,11 +253,84 @@ class FilePlanner {
       if (use.digest) this.setScalar(use, use.digest, want.digest, image);
       else if (split?.canAddDigest) inserts.push([split.digestKey, want.digest]);
       else this.skip(use, `has no digest field; ${want.digest} is not pinned there`);
+      // `kustomize edit set image name@digest` drops newTag: a digest replaces the tag there.
+      if (want.tag === undefined && split?.render === 'kustomize' && use.tag && use.tag.value !== '')
+        this.removeSite(use, use.tag, image);
     } else if (use.digest && use.digest.value !== '') {
       // A pinned digest outlives a new tag: the old image would keep running. Remove it, and say so.
-      this.removeDigest(use, image);
+      this.removeSite(use, use.digest, image);
     }
     if (inserts.length > 0 && split) this.insert(use, split.node, inserts, image);
+  }
+
+  /** The value a site reads after the planned edits: set, removed (undefined) or unchanged. */
+  private after(site: ScalarSite | undefined): string | undefined {
+    if (!site) return undefined;
+    const set = this.intent.scalars.get(site.node);
+    if (set !== undefined) return set;
+    for (const p of this.intent.removed) if (p.value === site.node) return undefined;
+    return site.value;
+  }
+
+  /**
+   * Renders every edited use the way its consumer will (kustomize's images transformer, a chart's image helper, the
+   * reference itself) and refuses the plan unless the result is a valid reference carrying the requested version:
+   * `newName: awesome/postgres:11` with a `newTag` would render as `awesome/postgres:11:9.9.9`.
+   */
+  checkRendered(): void {
+    for (const { use, want } of this.applied) {
+      const sites = [use.ref, use.tag, use.digest, use.split?.name, use.split?.registry];
+      const touched =
+        sites.some((s) => s && this.edited.has(s.node)) || (use.split && this.intent.inserted.has(use.split.node));
+      if (!touched) continue;
+      const rendered = this.render(use);
+      if (rendered === undefined) continue;
+      const ref = tryParseImageRef(rendered);
+      let why: string | undefined;
+      if (!ref) why = 'which is not a valid image reference';
+      // A marker or field may name a mirror of the image (`reg.local/web` for ghcr.io/acme/web): its name is the
+      // user's word; only rule-found uses must render under the repository they matched.
+      else if (use.source !== 'marker' && use.source !== 'field' && !use.repositories.includes(ref.repository))
+        why = `which names ${ref.repository}, not ${want.repository}`;
+      else if (want.digest !== undefined && ref.digest !== undefined && ref.digest !== want.digest)
+        why = `whose digest is not ${want.digest}`;
+      else if (want.digest === undefined && ref.digest !== undefined) why = 'which still pins the old digest';
+      else if (ref.digest === undefined && want.tag !== undefined && ref.tag !== want.tag)
+        why = `whose tag is not ${want.tag}`;
+      if (why)
+        throw new TetherError(
+          'edit',
+          `${this.file.path}: ${use.location || '(root)'} would render as "${rendered}", ${why}; nothing was changed`,
+        );
+    }
+  }
+
+  /** The reference a use renders as after the edits, or undefined when it cannot be known from this file. */
+  private render(use: ImageUse): string | undefined {
+    const split = use.split;
+    const inserted = split ? this.intent.inserted.get(split.node) : undefined;
+    const tag = inserted?.get(split?.tagKey ?? '') ?? this.after(use.tag);
+    const digest = inserted?.get(split?.digestKey ?? '') ?? this.after(use.digest);
+    if (split?.render === 'kustomize') {
+      // The images transformer: newName (or the manifest's own name) as written, then @digest or :newTag.
+      const name = use.ref ? this.after(use.ref) : this.after(split.name);
+      if (name === undefined) return undefined;
+      if (digest) return `${name}@${digest}`;
+      return tag ? `${name}:${tag}` : name;
+    }
+    if (use.ref) return this.after(use.ref);
+    if (split?.render === 'helm') {
+      const repository = this.after(split.name);
+      const registry = this.after(split.registry);
+      if (!repository) return undefined;
+      const name = registry ? `${registry}/${repository}` : repository;
+      // An empty tag falls back to the chart's appVersion, which this file does not say.
+      if (!tag && !digest) return undefined;
+      return `${name}${tag ? `:${tag}` : ''}${digest ? `@${digest}` : ''}`;
+    }
+    // Marker and field sites: the repository they were declared for, with the tag and digest they hold.
+    if (!tag && !digest) return undefined;
+    return `${use.repositories[0]}${tag ? `:${tag}` : ''}${digest ? `@${digest}` : ''}`;
   }
 
   /**
@@ -355,8 +431,8 @@ class FilePlanner {
     this.record(use, site, image, site.value, value);
   }
 
-  private removeDigest(use: ImageUse, image: string): void {
-    const site = use.digest!;
+  /** Removes a stale tag or digest pair where the format allows, else sets it to an empty string. */
+  private removeSite(use: ImageUse, site: ScalarSite, image: string): void {
     const split = use.split;
     if (split?.canRemoveDigest) {
       const pair = split.node.items.find((p: Pair) => p.value === site.node);
@@ -369,7 +445,7 @@ class FilePlanner {
         return;
       }
     }
-    // Helm values keep their keys (charts document `digest: ""`); an empty digest is no digest.
+    // Helm values keep their keys (charts document `digest: ""`); an empty value is no value.
     this.setScalar(use, site, '', image);
   }
 

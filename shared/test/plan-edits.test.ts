@@ -83,18 +83,19 @@ test('Helm chart templates, binary and oversized files are skipped with a reason
   );
 });
 
-test('kustomize: a missing newTag is inserted, a digest-only bump adds the digest and keeps the tag', () => {
+test('kustomize: a missing newTag is inserted; a digest-only bump adds the digest and drops newTag, as `kustomize edit set image` does', () => {
   const text = 'images:\n  - name: web # app\n    newName: ghcr.io/acme/web\n  - name: api\n    newTag: v1\n';
   const r = bump('kustomization.yml', text, ['ghcr.io/acme/web:1.2', `api@${D1}`]);
   assert.equal(
     r.text,
-    `images:\n  - name: web # app\n    newName: ghcr.io/acme/web\n    newTag: "1.2"\n  - name: api\n    newTag: v1\n    digest: ${D1}\n`,
+    `images:\n  - name: web # app\n    newName: ghcr.io/acme/web\n    newTag: "1.2"\n  - name: api\n    digest: ${D1}\n`,
   );
   assert.deepEqual(
     r.plan.changes.map((c) => [c.location, c.old, c.new]),
     [
       ['images[0].newTag', null, '1.2'],
       ['images[1].digest', null, D1],
+      ['images[1].newTag', 'v1', null],
     ],
   );
 });

@@ -14,7 +14,8 @@ function refused(re: RegExp) {
   return (e: unknown) => e instanceof TetherError && e.code === 'edit' && re.test(e.message);
 }
 
-const TWO = 'web:\n  image:\n    repository: ghcr.io/acme/web\n    tag: &tag 1.0.0\napi:\n  image:\n    repository: ghcr.io/acme/api\n    tag: *tag\n';
+const TWO =
+  'web:\n  image:\n    repository: ghcr.io/acme/web\n    tag: &tag 1.0.0\napi:\n  image:\n    repository: ghcr.io/acme/api\n    tag: *tag\n';
 
 test('an anchor shared with another image is refused, naming both places and the fix', () => {
   assert.throws(
@@ -31,8 +32,7 @@ test('an anchor shared with another image is refused, naming both places and the
 });
 
 test('an anchor also read by something that is not an image is refused', () => {
-  const text =
-    'x-version: &v 1.0.0\nimage:\n  repository: ghcr.io/acme/web\n  tag: *v\npodLabels:\n  version: *v\n';
+  const text = 'x-version: &v 1.0.0\nimage:\n  repository: ghcr.io/acme/web\n  tag: *v\npodLabels:\n  version: *v\n';
   assert.throws(
     () => plan(text, ['ghcr.io/acme/web:2.0.0']),
     refused(/x-version holds ghcr\.io\/acme\/web .* also read at podLabels\.version by something that is not an image/),
