@@ -3,8 +3,17 @@
 // `# tether:image=<repository>[:part]` marker comments, and YAML paths the user names.
 import { type Document, isAlias, isMap, isScalar, isSeq, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import { globToRegExp } from './glob.ts';
-import { type ImageVersion, normalizeRepository, tryNormalizeRepository, tryParseImageRef } from './image-ref.ts';
-import { keyOf, lookupOwned, type Place } from './value-readers.ts';
+import {
+  checkDigest,
+  checkTag,
+  explainInvalidReference,
+  type ImageVersion,
+  normalizeRepository,
+  repositoryPrefix,
+  tryNormalizeRepository,
+  tryParseImageRef,
+} from './image-ref.ts';
+import { keyOf, lookupOwned, mergedMaps, type Place } from './value-readers.ts';
 import type { ParsedFile } from './yaml-file.ts';
 import { formatYamlPath, type PathSegment, parseYamlPath } from './yaml-path.ts';
 
@@ -80,6 +89,8 @@ export interface FieldSpec {
 export interface ScanNote {
   location: string;
   reason: string;
+  /** For an invalid current value: the repository it seems to name, so the planner reports it when requested. */
+  repository?: string;
 }
 
 /** A place where a rule read (part of) an image: the planner's record of who uses a shared value. */
@@ -99,6 +110,8 @@ export interface ImageScan {
 }
 
 const CONTAINER_LISTS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
+/** Keys whose value is an image: `image`, and any key ending in it (`sidecarImage`, `inline_image`), as Renovate. */
+const IMAGE_KEY = /image$/i;
 const MARKER = /(?:^|[ \t])#[^\n]*?tether:image=([^\s]+)/g;
 const KUSTOMIZE_FILE = /(^|\/)(kustomization\.ya?ml|Kustomization)$/;
 
@@ -185,13 +198,17 @@ function scanDocument(
     return { node: target, path: where, value: scalarText(target, text), readAt: [readAt] };
   };
 
-  const onImageKey = (map: YAMLMap) => {
-    const site = siteAt(map, 'image');
+  const onImageKey = (map: YAMLMap, key: string) => {
+    const site = siteAt(map, key);
     if (!site || typeof site.node.value !== 'string') return;
     const ref = tryParseImageRef(site.value);
-    if (!ref) return;
+    if (!ref) {
+      invalidValue(site, site.value);
+      return;
+    }
     const n = path.length;
-    const container = n >= 2 && typeof path[n - 1] === 'number' && CONTAINER_LISTS.has(String(path[n - 2]));
+    const container =
+      key === 'image' && n >= 2 && typeof path[n - 1] === 'number' && CONTAINER_LISTS.has(String(path[n - 2]));
     found.push({
       file: file.path,
       document,
@@ -203,12 +220,29 @@ function scanDocument(
     });
   };
 
-  const onRepositoryMap = (map: YAMLMap) => {
-    const repoSite = siteAt(map, 'repository');
+  /** A value that names an image but is no valid reference (`web:{GENERATED_TAG}`): reported, never edited. */
+  const invalidValue = (site: ScalarSite, value: string) => {
+    const why = explainInvalidReference(value);
+    const repository = repositoryPrefix(value);
+    if (why === undefined || repository === undefined) return;
+    scan.notes.push({
+      location: formatYamlPath(site.path),
+      reason: `"${value}" is not a valid image reference (${why}); not edited`,
+      repository,
+    });
+  };
+
+  /**
+   * A map of split parts: `{[registry,] repository, tag|version[, digest]}` (Helm charts, Bitnami's with a
+   * registry), or, under a key ending in `image`, `{name, tag}`.
+   */
+  const onSplitMap = (map: YAMLMap, nameKey: 'repository' | 'name') => {
+    const repoSite = siteAt(map, nameKey);
     if (!repoSite || typeof repoSite.node.value !== 'string' || repoSite.value === '') return;
-    const tagPair = lookup(map, 'tag', doc);
+    const tagKey = !lookup(map, 'tag', doc) && lookup(map, 'version', doc) ? 'version' : 'tag';
+    const tagPair = lookup(map, tagKey, doc);
     const digestPair = lookup(map, 'digest', doc);
-    if (!tagPair && !digestPair && path[path.length - 1] !== 'image') return;
+    if (!tagPair && !digestPair && !IMAGE_KEY.test(String(path[path.length - 1]))) return;
     const registrySite = siteAt(map, 'registry');
     const full = registrySite && registrySite.value !== '' ? `${registrySite.value}/${repoSite.value}` : repoSite.value;
     const repository = tryNormalizeRepository(full);
@@ -222,7 +256,7 @@ function scanDocument(
       version: {},
       split: {
         node: map,
-        tagKey: 'tag',
+        tagKey,
         digestKey: 'digest',
         canAddDigest: false,
         canRemoveDigest: false,
@@ -231,13 +265,59 @@ function scanDocument(
         ...(registrySite ? { registry: registrySite } : {}),
       },
     };
-    const tag = siteAt(map, 'tag');
+    const tag = siteAt(map, tagKey);
     const digest = siteAt(map, 'digest');
     if ((tagPair && !tag) || (digestPair && !digest)) return;
     if (tag) use.tag = tag;
     if (digest) use.digest = digest;
+    // A placeholder another tool fills in (`{GENERATED_TAG}`) or a broken digest: reported, and left alone.
+    if (tag && tag.value !== '' && checkTag(tag.value)) return invalidValue(tag, `${full}:${tag.value}`);
+    if (digest && digest.value !== '' && checkDigest(digest.value))
+      return invalidValue(digest, `${full}@${digest.value}`);
     use.version = versionOf(tag?.value, digest?.value);
     found.push(use);
+  };
+
+  /** Which rules a map may hold: keys ending in `image`, a repository map, or a map under an `*image` key. */
+  const onMap = (map: YAMLMap) => {
+    const imageKeys: string[] = [];
+    let repository = false;
+    let merges = false;
+    for (const pair of map.items) {
+      const k = isScalar(pair.key) ? pair.key.value : undefined;
+      if (typeof k === 'symbol' || k === '<<') merges = true;
+      else if (k === 'repository') repository = true;
+      else if (typeof k === 'string' && IMAGE_KEY.test(k)) imageKeys.push(k);
+    }
+    if (merges) {
+      // Keys inherited with `<<` count as the map's own, unless the map overrides them.
+      for (const m of mergedMaps(map, doc))
+        for (const pair of m.items) {
+          const k = keyOf(pair.key);
+          if (k === 'repository') repository = true;
+          else if (k !== undefined && IMAGE_KEY.test(k) && !imageKeys.includes(k)) imageKeys.push(k);
+        }
+    }
+    for (const k of imageKeys) onImageKey(map, k);
+    if (repository) onSplitMap(map, 'repository');
+    else if (IMAGE_KEY.test(String(path[path.length - 1] ?? ''))) {
+      // Under an `*image` key: a Pod image volume's `{reference}`, or a `{name, tag}` map.
+      const reference = siteAt(map, 'reference');
+      if (reference) {
+        const ref = typeof reference.node.value === 'string' ? tryParseImageRef(reference.value) : undefined;
+        if (!ref) invalidValue(reference, reference.value);
+        else
+          found.push({
+            file: file.path,
+            document,
+            source: 'image',
+            location: formatYamlPath(reference.path),
+            repositories: [ref.repository],
+            version: versionOf(ref.tag, ref.digest),
+            ref: { ...reference, name: ref.name },
+          });
+      } else onSplitMap(map, 'name');
+    }
   };
 
   const markerCandidate = (value: unknown) => {
@@ -261,18 +341,7 @@ function scanDocument(
     if ((node as Node).anchor) anchorPaths.set(node as Node, [...path]);
     if (markers.length > 0 && (isScalar(node) || isAlias(node))) markerCandidate(node);
     if (isMap(node)) {
-      let interesting = false;
-      for (const pair of node.items) {
-        const k = isScalar(pair.key) ? pair.key.value : undefined;
-        if (k === 'image' || k === 'repository' || typeof k === 'symbol') {
-          interesting = true;
-          break;
-        }
-      }
-      if (interesting) {
-        onImageKey(node);
-        onRepositoryMap(node);
-      }
+      onMap(node);
       parents.push(node);
       for (const pair of node.items) {
         const k = keyOf(pair.key);

@@ -167,7 +167,13 @@ export function scanFiles(
     // Once a file failed, the rest are only checked for parse errors: no plan will be returned.
     if (errors.length > 0) continue;
     const found = findImageUses(file, fields);
-    for (const n of found.notes) skipped.push({ path: f.path, location: n.location, reason: n.reason });
+    for (const n of found.notes)
+      skipped.push({
+        path: f.path,
+        location: n.location,
+        reason: n.reason,
+        ...(n.repository !== undefined ? { repository: n.repository } : {}),
+      });
     visit({ file, uses: found.uses, claims: found.claims });
   }
   if (errors.length > 0)
@@ -211,7 +217,10 @@ export function planEdits(
     plan.edits.push({ path: file.path, newText });
     plan.changes.push(...fp.changes.sort((a, b) => a.at - b.at).map(({ at: _, ...c }) => c));
   });
-  plan.skipped.push(...skipped, ...notes);
+  // An invalid current value matters only for the images requested; for those it is a warning, not a silent skip.
+  const relevant = skipped.filter((s) => s.repository === undefined || requested.has(s.repository));
+  for (const s of relevant) if (s.repository !== undefined) s.warning = true;
+  plan.skipped.push(...relevant, ...notes);
   for (const r of requested.values()) if (!used.has(r.ref.repository)) plan.unmatched.push(r.input);
   return plan;
 }
@@ -313,8 +322,10 @@ class FilePlanner {
     const digest = inserted?.get(split?.digestKey ?? '') ?? this.after(use.digest);
     if (split?.render === 'kustomize') {
       // The images transformer: newName (or the manifest's own name) as written, then @digest or :newTag.
-      const name = use.ref ? this.after(use.ref) : this.after(split.name);
-      if (name === undefined) return undefined;
+      const written = use.ref ? this.after(use.ref) : this.after(split.name);
+      if (written === undefined) return undefined;
+      // `name` only matches: the manifest's image is renamed to its repository, never to a tag written there.
+      const name = use.ref ? written : (tryParseImageRef(written)?.name ?? written);
       if (digest) return `${name}@${digest}`;
       return tag ? `${name}:${tag}` : name;
     }
