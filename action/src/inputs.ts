@@ -1,4 +1,6 @@
 import { TetherError } from '../../shared/src/errors.ts';
+import { parseFieldSpec } from '../../shared/src/field-spec.ts';
+import type { FieldSpec } from '../../shared/src/image-uses.ts';
 
 /** Action modes. */
 export type Mode = 'bump' | 'promote' | 'rollback';
@@ -12,6 +14,8 @@ export interface Inputs {
   base: string | undefined;
   images: string[];
   paths: string[];
+  /** Extra YAML paths holding images, the CLI's `--field`. */
+  fields: FieldSpec[];
   from: string | undefined;
   to: string | undefined;
   requireStatus: string[];
@@ -69,6 +73,17 @@ function oneOf<T extends string>(name: string, value: string, allowed: readonly 
   throw new TetherError('input', `Input '${name}': "${value}" is not one of ${allowed.join(', ')}`);
 }
 
+/** The `fields` input: one `--field` spec per line; a bad line fails naming it. */
+function fieldSpecs(value: string): FieldSpec[] {
+  return lines(value).map((line, i) => {
+    try {
+      return parseFieldSpec(line);
+    } catch (err) {
+      throw new TetherError('input', `Input 'fields' line ${i + 1}: ${(err as Error).message}`, { cause: err });
+    }
+  });
+}
+
 /** Parses every input before anything runs; a bad one fails by name. */
 export function parseInputs(read: InputReader): Inputs {
   const repository = read('repository');
@@ -85,6 +100,7 @@ export function parseInputs(read: InputReader): Inputs {
     base: read('base') || undefined,
     images: lines(read('images')),
     paths: lines(read('paths')),
+    fields: fieldSpecs(read('fields')),
     from: read('from') || undefined,
     to: read('to') || undefined,
     requireStatus: lines(read('require-status')),

@@ -97,7 +97,7 @@ async function planFor(
   baseSha: string,
 ): Promise<Planned> {
   if (inputs.mode === 'bump') {
-    const request: EditRequest = { images: inputs.images, paths: inputs.paths };
+    const request: EditRequest = { images: inputs.images, paths: inputs.paths, fields: inputs.fields };
     const select = inputs.paths.length ? pathMatcher(inputs.paths) : () => true;
     const read = await env.readFiles(baseSha, select);
     const plan = planEdits(read.files, request);
@@ -128,7 +128,7 @@ async function planFor(
   await env.ensureCommit(source.sha, base);
   const src = await env.readFiles(source.sha, under(sourceDir));
   const tgt = await env.readFiles(baseSha, under(to));
-  const paths = { sourcePaths: [`${sourceDir}/**`], targetPaths: [`${to}/**`] };
+  const paths = { sourcePaths: [`${sourceDir}/**`], targetPaths: [`${to}/**`], fields: inputs.fields };
   const plan = planPromotion(src.files, tgt.files, paths);
   const server = (deps.env.GITHUB_SERVER_URL ?? '').replace(/\/+$/, '');
   return {
