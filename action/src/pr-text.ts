@@ -34,6 +34,8 @@ export interface ChangeSummary {
   run?: RunLink;
   evidence?: Evidence;
   branch?: string;
+  /** Files skipped because they do not parse, and invalid current values of the requested images. */
+  warnings?: readonly string[];
 }
 
 /** A change's value as a version: the tag/digest part of a reference, or the value itself. */
@@ -107,6 +109,10 @@ export function prBody(s: ChangeSummary, userBody?: string): string {
       const link = st.target_url ? ` ([details](${st.target_url}))` : '';
       parts.push(`- \`${st.context}\`: **${st.state}**${st.description ? ` — ${cell(st.description)}` : ''}${link}`);
     }
+  }
+  if (s.warnings?.length) {
+    parts.push('', '### Warnings', '');
+    for (const w of s.warnings) parts.push(`- ${cell(w)}`);
   }
   parts.push('', `<!-- tether:${s.mode}${s.branch ? ` branch=${s.branch}` : ''} -->`);
   return parts.join('\n');

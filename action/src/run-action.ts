@@ -177,8 +177,13 @@ export async function runAction(inputs: Inputs, deps: ActionDeps): Promise<Actio
       ...(run ? { run } : {}),
       ...(planned.evidence ? { evidence: planned.evidence } : {}),
       ...(branch ? { branch } : {}),
+      ...(fileWarnings.length ? { warnings: fileWarnings } : {}),
     });
-    const warnings: string[] = [];
+    // Files that do not parse (skipped) and invalid current values: the PR body and the job summary say so.
+    const fileWarnings = plan.skipped
+      .filter((x) => x.warning)
+      .map((x) => `${x.path}${x.location ? ` ${x.location}` : ''}: ${x.reason}`);
+    const warnings: string[] = [...fileWarnings];
     if (plan.unmatched.length)
       warnings.push(
         `No file uses ${plan.unmatched.join(', ')}; nothing to change for ${plan.unmatched.length === 1 ? 'it' : 'them'}.`,

@@ -116,9 +116,13 @@ export interface ScannedFile {
 /**
  * Selects the YAML/JSON files matching `paths`, skips what cannot or must not be read (Helm chart templates, binary,
  * oversized), parses the rest and hands each with its image uses to `visit`, one at a time, so that a large tree's
- * syntax trees are never all held at once. Returns the skipped files. Throws one `parse` error naming every file
- * that does not parse (`file:line:col`), after looking at all of them, so that nothing is planned from a partial
- * view.
+ * syntax trees are never all held at once. Returns the skipped files.
+ *
+ * A file that does not parse (a CI file with repeated `<<:` keys, a Go-templated manifest) is skipped with a
+ * warning, since by default every YAML file is in scope: one stray file must not block every edit. It is refused
+ * only when its raw text mentions a requested repository, since an edit there might be missing; then one `parse`
+ * error names every such file (`file:line:col`, and the line that mentions the image), after looking at all of
+ * them, so that nothing is planned from a partial view. Alias bombs are refused whatever they mention.
  */
 export function scanFiles(
   files: readonly FileText[],
@@ -126,6 +130,7 @@ export function scanFiles(
   fields: readonly FieldSpec[],
   options: Partial<PlanOptions>,
   visit: (scanned: ScannedFile) => void,
+  requested: ReadonlyMap<string, RequestedImage> = new Map(),
 ): Skipped[] {
   const opts = { ...defaultPlanOptions(), ...options };
   const matches = pathMatcher(paths);
@@ -159,7 +164,20 @@ export function scanFiles(
       file = parseYamlFile(f.path, f.text, opts.parseLimits);
     } catch (err) {
       if (err instanceof TetherError && err.code === 'parse') {
-        errors.push(err.message);
+        // parseYamlFile's alias-bomb refusals end so; those files are hostile, not merely unparseable.
+        const hostile = /refusing to expand it$/m.test(err.message);
+        const mention = hostile ? undefined : mentionOf(f.text, requested);
+        if (hostile) errors.push(err.message);
+        else if (mention)
+          errors.push(
+            `${err.message}\n  ${f.path}:${mention.line} names ${mention.name}: an edit there may be missing`,
+          );
+        else
+          skipped.push({
+            path: f.path,
+            reason: `does not parse, so it was not searched: ${err.message.split('\n')[0]}`,
+            warning: true,
+          });
         continue;
       }
       throw err;
@@ -179,9 +197,31 @@ export function scanFiles(
   if (errors.length > 0)
     throw new TetherError(
       'parse',
-      `${errors.length} file(s) do not parse; nothing was changed:\n${errors.slice(0, 20).join('\n')}`,
+      `${errors.length} file(s) do not parse and cannot be skipped; nothing was changed:\n${errors.slice(0, 20).join('\n')}`,
     );
   return skipped;
+}
+
+/**
+ * The first line of a file's raw text that names one of the requested repositories, in any spelling the file might
+ * use (`ghcr.io/acme/web`, `acme/web` beside a `registry:`, `nginx`, `library/nginx`, `docker.io/library/nginx`).
+ */
+export function mentionOf(
+  text: string,
+  requested: ReadonlyMap<string, RequestedImage>,
+): { line: number; name: string } | undefined {
+  let best: { index: number; name: string } | undefined;
+  for (const { ref } of requested.values()) {
+    const forms = new Set([ref.name, ref.repository, ref.path]);
+    if (ref.domain === 'docker.io') forms.add(ref.path.replace(/^library\//, ''));
+    for (const form of forms) {
+      const escaped = form.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      const m = new RegExp(`(?<![\\w./-])${escaped}(?![\\w/-])`).exec(text);
+      if (m && (!best || m.index < best.index)) best = { index: m.index, name: ref.repository };
+    }
+  }
+  if (!best) return undefined;
+  return { line: text.slice(0, best.index).split('\n').length, name: best.name };
 }
 
 /**
@@ -198,25 +238,32 @@ export function planEdits(
   const plan: EditPlan = { edits: [], changes: [], skipped: [], unmatched: [] };
   const used = new Set<string>();
   const notes: Skipped[] = [];
-  const skipped = scanFiles(files, request.paths ?? [], request.fields ?? [], options, ({ file, uses, claims }) => {
-    let fp: FilePlanner | undefined;
-    for (const use of uses) {
-      const want = use.repositories.map((r) => requested.get(r)).find((r) => r !== undefined);
-      if (!want) continue;
-      used.add(want.ref.repository);
-      fp ??= new FilePlanner(file);
-      fp.apply(use, want.ref);
-    }
-    if (!fp) return;
-    notes.push(...fp.skipped);
-    if (fp.edits.length === 0) return;
-    fp.checkShared(uses, claims, requested);
-    fp.checkRendered();
-    const newText = applyTextEdits(file.text, fp.edits);
-    verifyEdit(file, newText, fp.intent);
-    plan.edits.push({ path: file.path, newText });
-    plan.changes.push(...fp.changes.sort((a, b) => a.at - b.at).map(({ at: _, ...c }) => c));
-  });
+  const skipped = scanFiles(
+    files,
+    request.paths ?? [],
+    request.fields ?? [],
+    options,
+    ({ file, uses, claims }) => {
+      let fp: FilePlanner | undefined;
+      for (const use of uses) {
+        const want = use.repositories.map((r) => requested.get(r)).find((r) => r !== undefined);
+        if (!want) continue;
+        used.add(want.ref.repository);
+        fp ??= new FilePlanner(file);
+        fp.apply(use, want.ref);
+      }
+      if (!fp) return;
+      notes.push(...fp.skipped);
+      if (fp.edits.length === 0) return;
+      fp.checkShared(uses, claims, requested);
+      fp.checkRendered();
+      const newText = applyTextEdits(file.text, fp.edits);
+      verifyEdit(file, newText, fp.intent);
+      plan.edits.push({ path: file.path, newText });
+      plan.changes.push(...fp.changes.sort((a, b) => a.at - b.at).map(({ at: _, ...c }) => c));
+    },
+    requested,
+  );
   // An invalid current value matters only for the images requested; for those it is a warning, not a silent skip.
   const relevant = skipped.filter((s) => s.repository === undefined || requested.has(s.repository));
   for (const s of relevant) if (s.repository !== undefined) s.warning = true;

@@ -23,7 +23,7 @@ function isTether(code: string, re: RegExp) {
   return (e: unknown) => e instanceof TetherError && e.code === code && re.test(e.message);
 }
 
-test('a file that does not parse fails the whole plan with file:line:col, naming every such file', () => {
+test('a file that does not parse and names a requested image fails the whole plan with file:line:col, naming every such file', () => {
   const files: FileText[] = [
     { path: 'ok.yaml', text: 'image: web:1\n' },
     { path: 'a/bad.yaml', text: 'image: web:1\n  x: [\n' },
@@ -33,7 +33,7 @@ test('a file that does not parse fails the whole plan with file:line:col, naming
     () => planEdits(files, { images: ['web:2'] }),
     isTether(
       'parse',
-      /^2 file\(s\) do not parse; nothing was changed:\na\/bad\.yaml:1:8: Nested mappings[\s\S]*\nb\/bad\.json:1:19: Unexpected , in flow map$/,
+      /^2 file\(s\) do not parse and cannot be skipped; nothing was changed:\na\/bad\.yaml:1:8: Nested mappings[\s\S]*\n {2}a\/bad\.yaml:1 names docker\.io\/library\/web[\s\S]*\nb\/bad\.json:1:19: Unexpected , in flow map\n {2}b\/bad\.json:1 names docker\.io\/library\/web: an edit there may be missing$/,
     ),
   );
   // Outside the selected paths, a broken file does not matter.
