@@ -1,7 +1,18 @@
 // Finds every place a file uses an image, without markers: container images of any workload (and anything else under
 // an `image:` key), kustomize `images:` entries, Helm-style `{registry, repository, tag, digest}` maps at any depth,
 // `# tether:image=<repository>[:part]` marker comments, and YAML paths the user names.
-import { type Document, isAlias, isMap, isScalar, isSeq, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml';
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  type Node,
+  type Pair,
+  type Scalar,
+  type YAMLMap,
+  type YAMLSeq,
+} from 'yaml';
 import { globToRegExp } from './glob.ts';
 import {
   checkDigest,
@@ -67,7 +78,13 @@ export interface ImageUse {
   /** The version the file holds now. */
   version: ImageVersion;
   /** The full reference scalar, with the name as written there (kept when the version changes). */
-  ref?: ScalarSite & { name: string };
+  ref?: ScalarSite & {
+    name: string;
+    /** Text before the reference in the same scalar, kept as written: `web=` in Argo CD's `web=ghcr.io/acme/web:1`. */
+    prefix?: string;
+  };
+  /** The tag scalar holds `tag@digest` (`tag: 11.5.0@sha256:…`, which charts join as `repository:tag`). */
+  tagWithDigest?: boolean;
   tag?: ScalarSite;
   digest?: ScalarSite;
   split?: SplitMap;
@@ -236,7 +253,7 @@ function scanDocument(
    * A map of split parts: `{[registry,] repository, tag|version[, digest]}` (Helm charts, Bitnami's with a
    * registry), or, under a key ending in `image`, `{name, tag}`.
    */
-  const onSplitMap = (map: YAMLMap, nameKey: 'repository' | 'name') => {
+  const onSplitMap = (map: YAMLMap, nameKey: 'repository' | 'name' | 'image') => {
     const repoSite = siteAt(map, nameKey);
     if (!repoSite || typeof repoSite.node.value !== 'string' || repoSite.value === '') return;
     const tagKey = !lookup(map, 'tag', doc) && lookup(map, 'version', doc) ? 'version' : 'tag';
@@ -270,12 +287,51 @@ function scanDocument(
     if ((tagPair && !tag) || (digestPair && !digest)) return;
     if (tag) use.tag = tag;
     if (digest) use.digest = digest;
+    // `tag: 11.5.0@sha256:…` (no digest key): the tag field holds both, and the chart renders repository:tag.
+    const at = tag && !digest ? tag.value.indexOf('@') : -1;
+    if (tag && at > 0 && !checkTag(tag.value.slice(0, at)) && !checkDigest(tag.value.slice(at + 1))) {
+      use.tagWithDigest = true;
+      use.version = versionOf(tag.value.slice(0, at), tag.value.slice(at + 1));
+      found.push(use);
+      return;
+    }
     // A placeholder another tool fills in (`{GENERATED_TAG}`) or a broken digest: reported, and left alone.
     if (tag && tag.value !== '' && checkTag(tag.value)) return invalidValue(tag, `${full}:${tag.value}`);
     if (digest && digest.value !== '' && checkDigest(digest.value))
       return invalidValue(digest, `${full}@${digest.value}`);
     use.version = versionOf(tag?.value, digest?.value);
     found.push(use);
+  };
+
+  /**
+   * Argo CD's `kustomize.images` (an Application's source, or the `.argocd-source-<app>.yaml` argocd-image-updater
+   * writes): strings `[<name>=]<reference>`, which kustomize applies as `edit set image`.
+   */
+  const onArgoImages = (seq: YAMLSeq) => {
+    seq.items.forEach((item, i) => {
+      if (!isScalar(item) || typeof item.value !== 'string' || !item.range) return;
+      const value = item.value;
+      const eq = value.indexOf('=');
+      const prefix = eq >= 0 ? value.slice(0, eq + 1) : '';
+      const ref = tryParseImageRef(value.slice(prefix.length));
+      const at = [...path, i];
+      const readAt: Place = { parent: seq, key: i, path: at, direct: true };
+      const site: ScalarSite = { node: item, path: at, value, readAt: [readAt] };
+      if (!ref) {
+        invalidValue(site, value.slice(prefix.length));
+        return;
+      }
+      const alias = prefix ? tryNormalizeRepository(prefix.slice(0, -1)) : undefined;
+      found.push({
+        file: file.path,
+        document,
+        source: 'kustomize',
+        location: formatYamlPath(at),
+        repositories: [...new Set([ref.repository, ...(alias ? [alias] : [])])],
+        version: versionOf(ref.tag, ref.digest),
+        ref: { ...site, name: ref.name, ...(prefix ? { prefix } : {}) },
+      });
+    });
   };
 
   /** Which rules a map may hold: keys ending in `image`, a repository map, or a map under an `*image` key. */
@@ -298,7 +354,15 @@ function scanDocument(
           else if (k !== undefined && IMAGE_KEY.test(k) && !imageKeys.includes(k)) imageKeys.push(k);
         }
     }
-    for (const k of imageKeys) onImageKey(map, k);
+    // `{image: nginx, tag: 1.25}`: a bare repository under `image` with a tag beside it is a split value (Renovate's
+    // helm-values heuristic), not a reference without a version.
+    const bareImage =
+      !repository && imageKeys.includes('image') && (lookup(map, 'tag', doc) || lookup(map, 'version', doc))
+        ? siteAt(map, 'image')
+        : undefined;
+    const splitImage = bareImage !== undefined && tryNormalizeRepository(bareImage.value) !== undefined;
+    for (const k of imageKeys) if (!(splitImage && k === 'image')) onImageKey(map, k);
+    if (splitImage) onSplitMap(map, 'image');
     if (repository) onSplitMap(map, 'repository');
     else if (IMAGE_KEY.test(String(path[path.length - 1] ?? ''))) {
       // Under an `*image` key: a Pod image volume's `{reference}`, or a `{name, tag}` map.
@@ -352,6 +416,7 @@ function scanDocument(
       }
       parents.pop();
     } else if (isSeq(node)) {
+      if (path[path.length - 1] === 'images' && path[path.length - 2] === 'kustomize') onArgoImages(node);
       parents.push(node);
       for (let i = 0; i < node.items.length; i++) {
         path.push(i);

@@ -295,7 +295,13 @@ class FilePlanner {
     this.applied.push({ use, want });
     if (use.ref) {
       const value = formatImageRef({ name: use.ref.name, tag: want.tag, digest: want.digest });
-      this.setScalar(use, use.ref, value, image);
+      this.setScalar(use, use.ref, `${use.ref.prefix ?? ''}${value}`, image);
+      return;
+    }
+    if (use.tagWithDigest && use.tag) {
+      // One scalar holds `tag@digest`: a digest-only request keeps the tag, a tag-only one drops the stale digest.
+      const tag = want.tag ?? use.tag.value.slice(0, use.tag.value.indexOf('@'));
+      this.setScalar(use, use.tag, want.digest ? `${tag}@${want.digest}` : tag, image);
       return;
     }
     const split = use.split;
@@ -376,7 +382,7 @@ class FilePlanner {
       if (digest) return `${name}@${digest}`;
       return tag ? `${name}:${tag}` : name;
     }
-    if (use.ref) return this.after(use.ref);
+    if (use.ref) return this.after(use.ref)?.slice(use.ref.prefix?.length ?? 0);
     if (split?.render === 'helm') {
       const repository = this.after(split.name);
       const registry = this.after(split.registry);

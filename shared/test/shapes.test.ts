@@ -105,3 +105,35 @@ test('invalid current values of a requested image are reported as warnings, and 
     ],
   );
 });
+
+test('a tag field holding tag@digest, and {image: <repository>, tag} maps', () => {
+  const text = `db:\n  image:\n    repository: bitnami/postgresql\n    tag: 11.5.0-debian-9-r0@${D1}\nproxy:\n  image: nginx\n  tag: "1.25"\n`;
+  const r = bump(text, [`bitnami/postgresql:11.6.0@${D2}`, 'nginx:1.27']);
+  assert.deepEqual(changes(r), [`db.image.tag 11.5.0-debian-9-r0@${D1} → 11.6.0@${D2}`, 'proxy.tag 1.25 → 1.27']);
+  // A digest-only bump keeps the tag; a tag-only bump drops the stale digest.
+  assert.deepEqual(changes(bump(text, [`bitnami/postgresql@${D2}`])), [
+    `db.image.tag 11.5.0-debian-9-r0@${D1} → 11.5.0-debian-9-r0@${D2}`,
+  ]);
+  assert.deepEqual(changes(bump(text, ['bitnami/postgresql:12'])), [`db.image.tag 11.5.0-debian-9-r0@${D1} → 12`]);
+});
+
+test("Argo CD kustomize.images strings ([name=]reference), as in an Application or argocd-image-updater's file", () => {
+  const text = [
+    'apiVersion: argoproj.io/v1alpha1',
+    'kind: Application',
+    'spec:',
+    '  source:',
+    '    kustomize:',
+    '      images:',
+    '        - ghcr.io/acme/web:1.0',
+    "        - 'api=ghcr.io/acme/api:1.0'",
+    '',
+  ].join('\n');
+  const r = bump(text, ['ghcr.io/acme/web:1.1', 'ghcr.io/acme/api:1.1'], 'apps/web.yaml');
+  assert.equal(r.text, text.replace('web:1.0', 'web:1.1').replace('api:1.0', 'api:1.1'));
+  const updater = 'kustomize:\n  images:\n  - ghcr.io/acme/web:1.0\n';
+  assert.equal(
+    bump(updater, ['ghcr.io/acme/web:1.1'], 'envs/dev/.argocd-source-web.yaml').text,
+    updater.replace('1.0', '1.1'),
+  );
+});
