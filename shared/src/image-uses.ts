@@ -366,7 +366,10 @@ function scanDocument(
     if (repository) onSplitMap(map, 'repository');
     else if (IMAGE_KEY.test(String(path[path.length - 1] ?? ''))) {
       // Under an `*image` key: a Pod image volume's `{reference}`, or a `{name, tag}` map.
-      const reference = siteAt(map, 'reference');
+      // GitLab CI's `image: {name: <reference>, entrypoint: […]}` holds a full reference under `name`.
+      const named = lookup(map, 'tag', doc) || lookup(map, 'version', doc) ? undefined : siteAt(map, 'name');
+      const namedRef = named && typeof named.node.value === 'string' ? tryParseImageRef(named.value) : undefined;
+      const reference = siteAt(map, 'reference') ?? (namedRef?.tag || namedRef?.digest ? named : undefined);
       if (reference) {
         const ref = typeof reference.node.value === 'string' ? tryParseImageRef(reference.value) : undefined;
         if (!ref) invalidValue(reference, reference.value);
@@ -482,13 +485,16 @@ function scanKustomization(file: ParsedFile, doc: Document.Parsed, document: num
   const api = isScalar(apiVersion?.value) ? String(apiVersion.value.value) : '';
   let images: unknown;
   let base: PathSegment[] = [];
-  if (KUSTOMIZE_FILE.test(file.path) || (kindText === 'Kustomization' && api.startsWith('kustomize.config.k8s.io/')))
-    images = lookup(root, 'images', doc)?.value;
-  else if (kindText === 'Kustomization' && api.startsWith('kustomize.toolkit.fluxcd.io/')) {
+  // Flux's Kustomization first: a file of that kind may well be named kustomization.yaml.
+  if (kindText === 'Kustomization' && api.startsWith('kustomize.toolkit.fluxcd.io/')) {
     const spec = lookup(root, 'spec', doc)?.value;
     if (isMap(spec)) images = lookup(spec, 'images', doc)?.value;
     base = ['spec'];
-  }
+  } else if (
+    KUSTOMIZE_FILE.test(file.path) ||
+    (kindText === 'Kustomization' && api.startsWith('kustomize.config.k8s.io/'))
+  )
+    images = lookup(root, 'images', doc)?.value;
   if (isAlias(images)) images = images.resolve(doc);
   if (!isSeq(images)) return;
   images.items.forEach((item, i) => {
