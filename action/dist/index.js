@@ -20518,12 +20518,12 @@ var require_identity = __commonJS({
     var SCALAR = /* @__PURE__ */ Symbol.for("yaml.scalar");
     var SEQ = /* @__PURE__ */ Symbol.for("yaml.seq");
     var NODE_TYPE = /* @__PURE__ */ Symbol.for("yaml.node.type");
-    var isAlias4 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === ALIAS;
+    var isAlias5 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === ALIAS;
     var isDocument = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === DOC;
-    var isMap4 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;
+    var isMap5 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;
     var isPair3 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === PAIR;
-    var isScalar5 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SCALAR;
-    var isSeq4 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SEQ;
+    var isScalar6 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SCALAR;
+    var isSeq5 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SEQ;
     function isCollection(node) {
       if (node && typeof node === "object")
         switch (node[NODE_TYPE]) {
@@ -20544,7 +20544,7 @@ var require_identity = __commonJS({
         }
       return false;
     }
-    var hasAnchor = (node) => (isScalar5(node) || isCollection(node)) && !!node.anchor;
+    var hasAnchor = (node) => (isScalar6(node) || isCollection(node)) && !!node.anchor;
     exports.ALIAS = ALIAS;
     exports.DOC = DOC;
     exports.MAP = MAP;
@@ -20553,14 +20553,14 @@ var require_identity = __commonJS({
     exports.SCALAR = SCALAR;
     exports.SEQ = SEQ;
     exports.hasAnchor = hasAnchor;
-    exports.isAlias = isAlias4;
+    exports.isAlias = isAlias5;
     exports.isCollection = isCollection;
     exports.isDocument = isDocument;
-    exports.isMap = isMap4;
+    exports.isMap = isMap5;
     exports.isNode = isNode;
     exports.isPair = isPair3;
-    exports.isScalar = isScalar5;
-    exports.isSeq = isSeq4;
+    exports.isScalar = isScalar6;
+    exports.isSeq = isSeq5;
   }
 });
 
@@ -24668,9 +24668,9 @@ var require_resolve_flow_collection = __commonJS({
     var blockMsg = "Block collections are not allowed within flow collections";
     var isBlock = (token) => token && (token.type === "block-map" || token.type === "block-seq");
     function resolveFlowCollection({ composeNode, composeEmptyNode }, ctx, fc, onError, tag) {
-      const isMap4 = fc.start.source === "{";
-      const fcName = isMap4 ? "flow map" : "flow sequence";
-      const NodeClass = tag?.nodeClass ?? (isMap4 ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq);
+      const isMap5 = fc.start.source === "{";
+      const fcName = isMap5 ? "flow map" : "flow sequence";
+      const NodeClass = tag?.nodeClass ?? (isMap5 ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq);
       const coll = new NodeClass(ctx.schema);
       coll.flow = true;
       const atRoot = ctx.atRoot;
@@ -24706,7 +24706,7 @@ var require_resolve_flow_collection = __commonJS({
             offset = props.end;
             continue;
           }
-          if (!isMap4 && ctx.options.strict && utilContainsNewline.containsNewline(key))
+          if (!isMap5 && ctx.options.strict && utilContainsNewline.containsNewline(key))
             onError(
               key,
               // checked by containsNewline()
@@ -24746,7 +24746,7 @@ var require_resolve_flow_collection = __commonJS({
             }
           }
         }
-        if (!isMap4 && !sep2 && !props.found) {
+        if (!isMap5 && !sep2 && !props.found) {
           const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep2, null, props, onError);
           coll.items.push(valueNode);
           offset = valueNode.range[2];
@@ -24769,7 +24769,7 @@ var require_resolve_flow_collection = __commonJS({
             startOnNewline: false
           });
           if (valueProps.found) {
-            if (!isMap4 && !props.found && ctx.options.strict) {
+            if (!isMap5 && !props.found && ctx.options.strict) {
               if (sep2)
                 for (const st of sep2) {
                   if (st === valueProps.found)
@@ -24801,7 +24801,7 @@ var require_resolve_flow_collection = __commonJS({
           const pair = new Pair.Pair(keyNode, valueNode);
           if (ctx.options.keepSourceTokens)
             pair.srcToken = collItem;
-          if (isMap4) {
+          if (isMap5) {
             const map = coll;
             if (utilMapIncludes.mapIncludes(ctx, map.items, keyNode))
               onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
@@ -24817,7 +24817,7 @@ var require_resolve_flow_collection = __commonJS({
           offset = valueNode ? valueNode.range[2] : valueProps.end;
         }
       }
-      const expectedEnd = isMap4 ? "}" : "]";
+      const expectedEnd = isMap5 ? "}" : "]";
       const [ce, ...ee] = fc.end;
       let cePos = offset;
       if (ce?.source === expectedEnd)
@@ -26104,7 +26104,7 @@ var require_cst = __commonJS({
     var FLOW_END = "";
     var SCALAR = "";
     var isCollection = (token) => !!token && "items" in token;
-    var isScalar5 = (token) => !!token && (token.type === "scalar" || token.type === "single-quoted-scalar" || token.type === "double-quoted-scalar" || token.type === "block-scalar");
+    var isScalar6 = (token) => !!token && (token.type === "scalar" || token.type === "single-quoted-scalar" || token.type === "double-quoted-scalar" || token.type === "block-scalar");
     function prettyToken(token) {
       switch (token) {
         case BOM:
@@ -26188,7 +26188,7 @@ var require_cst = __commonJS({
     exports.FLOW_END = FLOW_END;
     exports.SCALAR = SCALAR;
     exports.isCollection = isCollection;
-    exports.isScalar = isScalar5;
+    exports.isScalar = isScalar6;
     exports.prettyToken = prettyToken;
     exports.tokenType = tokenType;
   }
@@ -52377,7 +52377,7 @@ function createGitHub(options) {
 }
 
 // shared/src/plan-edits.ts
-var import_yaml5 = __toESM(require_dist(), 1);
+var import_yaml6 = __toESM(require_dist(), 1);
 init_errors();
 
 // shared/src/file-text.ts
@@ -52450,6 +52450,18 @@ function parseImageRef(text) {
 function tryParseImageRef(text) {
   const r = explainInvalid(text);
   return typeof r === "string" ? void 0 : r;
+}
+function explainInvalidReference(text) {
+  const r = explainInvalid(text);
+  return typeof r === "string" ? r : void 0;
+}
+function repositoryPrefix(text) {
+  let rest = text;
+  const at = rest.indexOf("@");
+  if (at >= 0) rest = rest.slice(0, at);
+  const colon = rest.lastIndexOf(":");
+  if (colon > rest.lastIndexOf("/")) rest = rest.slice(0, colon);
+  return tryNormalizeRepository(rest);
 }
 function normalizeRepository(name) {
   const r = explainInvalid(name);
@@ -52552,7 +52564,94 @@ function checkDomain(domain) {
 }
 
 // shared/src/image-uses.ts
+var import_yaml2 = __toESM(require_dist(), 1);
+
+// shared/src/value-readers.ts
 var import_yaml = __toESM(require_dist(), 1);
+function keyOf(key) {
+  if (!(0, import_yaml.isScalar)(key)) return void 0;
+  const v = key.value;
+  return typeof v === "symbol" ? void 0 : String(v);
+}
+function isMergeKey(key) {
+  return (0, import_yaml.isScalar)(key) && (typeof key.value === "symbol" || key.value === "<<");
+}
+function mergedMaps(map, doc) {
+  const out = [];
+  for (const pair of map.items) {
+    if (!isMergeKey(pair.key)) continue;
+    const targets = (0, import_yaml.isSeq)(pair.value) ? pair.value.items : [pair.value];
+    for (const t of targets) {
+      const m = (0, import_yaml.isAlias)(t) ? t.resolve(doc) : t;
+      if ((0, import_yaml.isMap)(m)) out.push(m);
+    }
+  }
+  return out;
+}
+function lookupOwned(map, key, doc, depth = 0) {
+  let merges = false;
+  for (const pair of map.items) {
+    if (isMergeKey(pair.key)) merges = true;
+    else if (keyOf(pair.key) === key) return { pair, owner: map };
+  }
+  if (!merges || depth > 8) return void 0;
+  for (const m of mergedMaps(map, doc)) {
+    const found = lookupOwned(m, key, doc, depth + 1);
+    if (found) return found;
+  }
+  return void 0;
+}
+function valueReaders(doc) {
+  const places = /* @__PURE__ */ new Map();
+  const mergedInto = /* @__PURE__ */ new Map();
+  const add = (value, place) => {
+    const target = (0, import_yaml.isAlias)(value) ? value.resolve(doc) : value;
+    if (!target || typeof target !== "object") return;
+    const list2 = places.get(target);
+    if (list2) list2.push(place);
+    else places.set(target, [place]);
+  };
+  const walk = (node, path) => {
+    if ((0, import_yaml.isMap)(node)) {
+      const own = /* @__PURE__ */ new Set();
+      let merges = false;
+      for (const pair of node.items) {
+        if (isMergeKey(pair.key)) {
+          merges = true;
+          continue;
+        }
+        const k = keyOf(pair.key);
+        if (k === void 0) continue;
+        own.add(k);
+        add(pair.value, { parent: node, key: k, path: [...path, k], direct: !(0, import_yaml.isAlias)(pair.value) });
+        if (!(0, import_yaml.isAlias)(pair.value)) walk(pair.value, [...path, k]);
+      }
+      if (merges) {
+        const seen = /* @__PURE__ */ new Set();
+        const visitMerged = (m, depth) => {
+          if (seen.has(m) || depth > 8) return;
+          seen.add(m);
+          mergedInto.set(m, [...mergedInto.get(m) ?? [], node]);
+          for (const pair of m.items) {
+            const k = keyOf(pair.key);
+            if (k === void 0 || own.has(k)) continue;
+            if (lookupOwned(node, k, doc)?.pair === pair)
+              add(pair.value, { parent: node, key: k, path: [...path, k], direct: false });
+          }
+          for (const inner of mergedMaps(m, doc)) visitMerged(inner, depth + 1);
+        };
+        for (const m of mergedMaps(node, doc)) visitMerged(m, 0);
+      }
+    } else if ((0, import_yaml.isSeq)(node)) {
+      node.items.forEach((item, i) => {
+        add(item, { parent: node, key: i, path: [...path, i], direct: !(0, import_yaml.isAlias)(item) });
+        if (!(0, import_yaml.isAlias)(item)) walk(item, [...path, i]);
+      });
+    }
+  };
+  walk(doc.contents, []);
+  return { places, mergedInto };
+}
 
 // shared/src/yaml-path.ts
 init_errors();
@@ -52600,10 +52699,11 @@ function parseYamlPath(text) {
 
 // shared/src/image-uses.ts
 var CONTAINER_LISTS = /* @__PURE__ */ new Set(["containers", "initContainers", "ephemeralContainers"]);
+var IMAGE_KEY = /image$/i;
 var MARKER = /(?:^|[ \t])#[^\n]*?tether:image=([^\s]+)/g;
 var KUSTOMIZE_FILE = /(^|\/)(kustomization\.ya?ml|Kustomization)$/;
 function findImageUses(file, fields = []) {
-  const scan = { uses: [], notes: [] };
+  const scan = { uses: [], notes: [], claims: [] };
   const markers = findMarkers(file.text, scan);
   const applicableFields = fields.filter((f) => f.files === void 0 || globToRegExp(f.files).test(file.path));
   file.docs.forEach((doc, index2) => {
@@ -52637,58 +52737,36 @@ function scalarText(node, text) {
   if (node.value === null) return "";
   return node.range ? text.slice(node.range[0], node.range[1]) : String(node.value);
 }
-function keyOf(key) {
-  if (!(0, import_yaml.isScalar)(key)) return void 0;
-  const v = key.value;
-  return typeof v === "symbol" ? void 0 : String(v);
-}
-function isMergeKey(key) {
-  return (0, import_yaml.isScalar)(key) && (typeof key.value === "symbol" || key.value === "<<");
-}
 function lookup(map, key, doc) {
   return lookupOwned(map, key, doc)?.pair;
-}
-function lookupOwned(map, key, doc, depth = 0) {
-  const merged = [];
-  for (const pair of map.items) {
-    if (isMergeKey(pair.key)) merged.push(pair.value);
-    else if (keyOf(pair.key) === key) return { pair, owner: map };
-  }
-  if (merged.length === 0 || depth > 8) return void 0;
-  for (const source of merged) {
-    const targets = (0, import_yaml.isSeq)(source) ? source.items : [source];
-    for (const t of targets) {
-      const m = (0, import_yaml.isAlias)(t) ? t.resolve(doc) : t;
-      if ((0, import_yaml.isMap)(m)) {
-        const found = lookupOwned(m, key, doc, depth + 1);
-        if (found) return found;
-      }
-    }
-  }
-  return void 0;
 }
 function scanDocument(file, doc, document2, markers, fields, scan) {
   const { text } = file;
   const anchorPaths = /* @__PURE__ */ new Map();
   const found = [];
   const path = [];
+  const parents = [];
   const siteAt = (map, key) => {
     const hit = lookupOwned(map, key, doc);
     if (!hit) return void 0;
     const value = hit.pair.value;
-    const target = (0, import_yaml.isAlias)(value) ? value.resolve(doc) : value;
-    if (!(0, import_yaml.isScalar)(target) || !target.range) return void 0;
+    const target = (0, import_yaml2.isAlias)(value) ? value.resolve(doc) : value;
+    if (!(0, import_yaml2.isScalar)(target) || !target.range) return void 0;
     const ownerPath = hit.owner === map ? path : anchorPaths.get(hit.owner) ?? path;
     const where = target === value ? [...ownerPath, key] : anchorPaths.get(target) ?? [...ownerPath, key];
-    return { node: target, path: where, value: scalarText(target, text) };
+    const readAt = { parent: map, key, path: [...path, key], direct: hit.owner === map && target === value };
+    return { node: target, path: where, value: scalarText(target, text), readAt: [readAt] };
   };
-  const onImageKey = (map) => {
-    const site = siteAt(map, "image");
+  const onImageKey = (map, key) => {
+    const site = siteAt(map, key);
     if (!site || typeof site.node.value !== "string") return;
     const ref = tryParseImageRef(site.value);
-    if (!ref) return;
+    if (!ref) {
+      invalidValue(site, site.value);
+      return;
+    }
     const n = path.length;
-    const container = n >= 2 && typeof path[n - 1] === "number" && CONTAINER_LISTS.has(String(path[n - 2]));
+    const container = key === "image" && n >= 2 && typeof path[n - 1] === "number" && CONTAINER_LISTS.has(String(path[n - 2]));
     found.push({
       file: file.path,
       document: document2,
@@ -52699,12 +52777,23 @@ function scanDocument(file, doc, document2, markers, fields, scan) {
       ref: { ...site, path: site.path, name: ref.name }
     });
   };
-  const onRepositoryMap = (map) => {
-    const repoSite = siteAt(map, "repository");
+  const invalidValue = (site, value) => {
+    const why = explainInvalidReference(value);
+    const repository = repositoryPrefix(value);
+    if (why === void 0 || repository === void 0) return;
+    scan.notes.push({
+      location: formatYamlPath(site.path),
+      reason: `"${value}" is not a valid image reference (${why}); not edited`,
+      repository
+    });
+  };
+  const onSplitMap = (map, nameKey) => {
+    const repoSite = siteAt(map, nameKey);
     if (!repoSite || typeof repoSite.node.value !== "string" || repoSite.value === "") return;
-    const tagPair = lookup(map, "tag", doc);
+    const tagKey = !lookup(map, "tag", doc) && lookup(map, "version", doc) ? "version" : "tag";
+    const tagPair = lookup(map, tagKey, doc);
     const digestPair = lookup(map, "digest", doc);
-    if (!tagPair && !digestPair && path[path.length - 1] !== "image") return;
+    if (!tagPair && !digestPair && !IMAGE_KEY.test(String(path[path.length - 1]))) return;
     const registrySite = siteAt(map, "registry");
     const full = registrySite && registrySite.value !== "" ? `${registrySite.value}/${repoSite.value}` : repoSite.value;
     const repository = tryNormalizeRepository(full);
@@ -52716,46 +52805,126 @@ function scanDocument(file, doc, document2, markers, fields, scan) {
       location: formatYamlPath(path),
       repositories: [repository],
       version: {},
-      split: { node: map, tagKey: "tag", digestKey: "digest", canAddDigest: false, canRemoveDigest: false }
+      split: {
+        node: map,
+        tagKey,
+        digestKey: "digest",
+        canAddDigest: false,
+        canRemoveDigest: false,
+        render: "helm",
+        name: repoSite,
+        ...registrySite ? { registry: registrySite } : {}
+      }
     };
-    const tag = siteAt(map, "tag");
+    const tag = siteAt(map, tagKey);
     const digest = siteAt(map, "digest");
     if (tagPair && !tag || digestPair && !digest) return;
     if (tag) use.tag = tag;
     if (digest) use.digest = digest;
+    const at = tag && !digest ? tag.value.indexOf("@") : -1;
+    if (tag && at > 0 && !checkTag(tag.value.slice(0, at)) && !checkDigest(tag.value.slice(at + 1))) {
+      use.tagWithDigest = true;
+      use.version = versionOf(tag.value.slice(0, at), tag.value.slice(at + 1));
+      found.push(use);
+      return;
+    }
+    if (tag && tag.value !== "" && checkTag(tag.value)) return invalidValue(tag, `${full}:${tag.value}`);
+    if (digest && digest.value !== "" && checkDigest(digest.value))
+      return invalidValue(digest, `${full}@${digest.value}`);
     use.version = versionOf(tag?.value, digest?.value);
     found.push(use);
+  };
+  const onArgoImages = (seq) => {
+    seq.items.forEach((item, i) => {
+      if (!(0, import_yaml2.isScalar)(item) || typeof item.value !== "string" || !item.range) return;
+      const value = item.value;
+      const eq = value.indexOf("=");
+      const prefix = eq >= 0 ? value.slice(0, eq + 1) : "";
+      const ref = tryParseImageRef(value.slice(prefix.length));
+      const at = [...path, i];
+      const readAt = { parent: seq, key: i, path: at, direct: true };
+      const site = { node: item, path: at, value, readAt: [readAt] };
+      if (!ref) {
+        invalidValue(site, value.slice(prefix.length));
+        return;
+      }
+      const alias = prefix ? tryNormalizeRepository(prefix.slice(0, -1)) : void 0;
+      found.push({
+        file: file.path,
+        document: document2,
+        source: "kustomize",
+        location: formatYamlPath(at),
+        repositories: [.../* @__PURE__ */ new Set([ref.repository, ...alias ? [alias] : []])],
+        version: versionOf(ref.tag, ref.digest),
+        ref: { ...site, name: ref.name, ...prefix ? { prefix } : {} }
+      });
+    });
+  };
+  const onMap = (map) => {
+    const imageKeys = [];
+    let repository = false;
+    let merges = false;
+    for (const pair of map.items) {
+      const k = (0, import_yaml2.isScalar)(pair.key) ? pair.key.value : void 0;
+      if (typeof k === "symbol" || k === "<<") merges = true;
+      else if (k === "repository") repository = true;
+      else if (typeof k === "string" && IMAGE_KEY.test(k)) imageKeys.push(k);
+    }
+    if (merges) {
+      for (const m of mergedMaps(map, doc))
+        for (const pair of m.items) {
+          const k = keyOf(pair.key);
+          if (k === "repository") repository = true;
+          else if (k !== void 0 && IMAGE_KEY.test(k) && !imageKeys.includes(k)) imageKeys.push(k);
+        }
+    }
+    const bareImage = !repository && imageKeys.includes("image") && (lookup(map, "tag", doc) || lookup(map, "version", doc)) ? siteAt(map, "image") : void 0;
+    const splitImage = bareImage !== void 0 && tryNormalizeRepository(bareImage.value) !== void 0;
+    for (const k of imageKeys) if (!(splitImage && k === "image")) onImageKey(map, k);
+    if (splitImage) onSplitMap(map, "image");
+    if (repository) onSplitMap(map, "repository");
+    else if (IMAGE_KEY.test(String(path[path.length - 1] ?? ""))) {
+      const named = lookup(map, "tag", doc) || lookup(map, "version", doc) ? void 0 : siteAt(map, "name");
+      const namedRef = named && typeof named.node.value === "string" ? tryParseImageRef(named.value) : void 0;
+      const reference = siteAt(map, "reference") ?? (namedRef?.tag || namedRef?.digest ? named : void 0);
+      if (reference) {
+        const ref = typeof reference.node.value === "string" ? tryParseImageRef(reference.value) : void 0;
+        if (!ref) invalidValue(reference, reference.value);
+        else
+          found.push({
+            file: file.path,
+            document: document2,
+            source: "image",
+            location: formatYamlPath(reference.path),
+            repositories: [ref.repository],
+            version: versionOf(ref.tag, ref.digest),
+            ref: { ...reference, name: ref.name }
+          });
+      } else onSplitMap(map, "name");
+    }
   };
   const markerCandidate = (value) => {
     const start = value.range?.[0];
     if (start === void 0) return;
     for (const m of markers) {
       if (start < m.lineStart || start >= m.offset) continue;
-      const target = (0, import_yaml.isAlias)(value) ? value.resolve(doc) : value;
-      if (!(0, import_yaml.isScalar)(target)) continue;
+      const target = (0, import_yaml2.isAlias)(value) ? value.resolve(doc) : value;
+      if (!(0, import_yaml2.isScalar)(target)) continue;
       if (!m.best || start > m.best.at) {
         const where = target === value ? [...path] : anchorPaths.get(target) ?? [...path];
-        m.best = { node: target, path: where, at: start };
+        const parent = parents[parents.length - 1];
+        const readAt = { parent, key: path[path.length - 1], path: [...path], direct: target === value };
+        m.best = { node: target, path: where, at: start, readAt };
       }
     }
   };
   const visit = (node) => {
     if (!node || typeof node !== "object") return;
     if (node.anchor) anchorPaths.set(node, [...path]);
-    if (markers.length > 0 && ((0, import_yaml.isScalar)(node) || (0, import_yaml.isAlias)(node))) markerCandidate(node);
-    if ((0, import_yaml.isMap)(node)) {
-      let interesting = false;
-      for (const pair of node.items) {
-        const k = (0, import_yaml.isScalar)(pair.key) ? pair.key.value : void 0;
-        if (k === "image" || k === "repository" || typeof k === "symbol") {
-          interesting = true;
-          break;
-        }
-      }
-      if (interesting) {
-        onImageKey(node);
-        onRepositoryMap(node);
-      }
+    if (markers.length > 0 && ((0, import_yaml2.isScalar)(node) || (0, import_yaml2.isAlias)(node))) markerCandidate(node);
+    if ((0, import_yaml2.isMap)(node)) {
+      onMap(node);
+      parents.push(node);
       for (const pair of node.items) {
         const k = keyOf(pair.key);
         if (k === void 0) continue;
@@ -52763,12 +52932,16 @@ function scanDocument(file, doc, document2, markers, fields, scan) {
         visit(pair.value);
         path.pop();
       }
-    } else if ((0, import_yaml.isSeq)(node)) {
+      parents.pop();
+    } else if ((0, import_yaml2.isSeq)(node)) {
+      if (path[path.length - 1] === "images" && path[path.length - 2] === "kustomize") onArgoImages(node);
+      parents.push(node);
       for (let i = 0; i < node.items.length; i++) {
         path.push(i);
         visit(node.items[i]);
         path.pop();
       }
+      parents.pop();
     }
   };
   visit(doc.contents);
@@ -52787,6 +52960,9 @@ function scanDocument(file, doc, document2, markers, fields, scan) {
   for (const m of markers) m.best = void 0;
   for (const use of explicit) for (const s of sitesOf(use)) claimed.add(s.node);
   scan.uses.push(...explicit);
+  for (const use of [...explicit, ...found])
+    for (const s of sitesOf(use))
+      for (const place of s.readAt) scan.claims.push({ node: s.node, place, document: document2, repositories: use.repositories });
   const seen = /* @__PURE__ */ new Map();
   for (const use of found) {
     const sites = sitesOf(use);
@@ -52808,35 +52984,49 @@ function versionOf(tag, digest) {
 }
 function scanKustomization(file, doc, document2, found) {
   const root = doc.contents;
-  if (!(0, import_yaml.isMap)(root)) return;
+  if (!(0, import_yaml2.isMap)(root)) return;
   const kind = lookup(root, "kind", doc);
   const apiVersion = lookup(root, "apiVersion", doc);
-  const kindText = (0, import_yaml.isScalar)(kind?.value) ? String(kind.value.value) : void 0;
-  const api = (0, import_yaml.isScalar)(apiVersion?.value) ? String(apiVersion.value.value) : "";
+  const kindText = (0, import_yaml2.isScalar)(kind?.value) ? String(kind.value.value) : void 0;
+  const api = (0, import_yaml2.isScalar)(apiVersion?.value) ? String(apiVersion.value.value) : "";
   let images;
   let base = [];
-  if (KUSTOMIZE_FILE.test(file.path) || kindText === "Kustomization" && api.startsWith("kustomize.config.k8s.io/"))
-    images = lookup(root, "images", doc)?.value;
-  else if (kindText === "Kustomization" && api.startsWith("kustomize.toolkit.fluxcd.io/")) {
+  if (kindText === "Kustomization" && api.startsWith("kustomize.toolkit.fluxcd.io/")) {
     const spec = lookup(root, "spec", doc)?.value;
-    if ((0, import_yaml.isMap)(spec)) images = lookup(spec, "images", doc)?.value;
+    if ((0, import_yaml2.isMap)(spec)) images = lookup(spec, "images", doc)?.value;
     base = ["spec"];
-  }
-  if ((0, import_yaml.isAlias)(images)) images = images.resolve(doc);
-  if (!(0, import_yaml.isSeq)(images)) return;
+  } else if (KUSTOMIZE_FILE.test(file.path) || kindText === "Kustomization" && api.startsWith("kustomize.config.k8s.io/"))
+    images = lookup(root, "images", doc)?.value;
+  if ((0, import_yaml2.isAlias)(images)) images = images.resolve(doc);
+  if (!(0, import_yaml2.isSeq)(images)) return;
   images.items.forEach((item, i) => {
-    const entry = (0, import_yaml.isAlias)(item) ? item.resolve(doc) : item;
-    if (!(0, import_yaml.isMap)(entry)) return;
+    const entry = (0, import_yaml2.isAlias)(item) ? item.resolve(doc) : item;
+    if (!(0, import_yaml2.isMap)(entry)) return;
     const at = [...base, "images", i];
     const site = (key) => {
-      const v = lookup(entry, key, doc)?.value;
-      const s = (0, import_yaml.isAlias)(v) ? v.resolve(doc) : v;
-      return (0, import_yaml.isScalar)(s) && s.range ? { node: s, path: [...at, key], value: scalarText(s, file.text) } : void 0;
+      const hit = lookupOwned(entry, key, doc);
+      const v = hit?.pair.value;
+      const s = (0, import_yaml2.isAlias)(v) ? v.resolve(doc) : v;
+      if (!(0, import_yaml2.isScalar)(s) || !s.range) return void 0;
+      const readAt = { parent: entry, key, path: [...at, key], direct: hit.owner === entry && s === v };
+      return { node: s, path: [...at, key], value: scalarText(s, file.text), readAt: [readAt] };
     };
     const name = site("name");
     const newName = site("newName");
-    const repositories = [name, newName].map((s) => s && s.value !== "" ? tryNormalizeRepository(s.value) : void 0).filter((r) => r !== void 0);
+    const nameRef = name && name.value !== "" ? tryParseImageRef(name.value) : void 0;
+    const newRef = newName && newName.value !== "" ? tryParseImageRef(newName.value) : void 0;
+    const repositories = [nameRef, newRef].map((r) => r?.repository).filter((r) => r !== void 0);
     if (repositories.length === 0) return;
+    const split = {
+      node: entry,
+      tagKey: "newTag",
+      digestKey: "digest",
+      canAddDigest: true,
+      canRemoveDigest: true,
+      render: "kustomize"
+    };
+    const renderedName = newName && newRef ? newName : name;
+    if (renderedName) split.name = renderedName;
     const use = {
       file: file.path,
       document: document2,
@@ -52844,13 +53034,17 @@ function scanKustomization(file, doc, document2, found) {
       location: formatYamlPath(at),
       repositories: [...new Set(repositories.reverse())],
       version: {},
-      split: { node: entry, tagKey: "newTag", digestKey: "digest", canAddDigest: true, canRemoveDigest: true }
+      split
     };
+    if (newName && newRef && (newRef.tag !== void 0 || newRef.digest !== void 0)) {
+      use.ref = { ...newName, name: newRef.name };
+      use.version = versionOf(newRef.tag, newRef.digest);
+    }
     const tag = site("newTag");
     const digest = site("digest");
     if (tag) use.tag = tag;
     if (digest) use.digest = digest;
-    use.version = versionOf(tag?.value, digest?.value);
+    if (!use.ref) use.version = versionOf(tag?.value, digest?.value);
     found.push(use);
   });
 }
@@ -52859,15 +53053,25 @@ function resolveFields(doc, fields, anchorPaths, scan) {
   for (const f of fields) {
     const segments = parseYamlPath(f.path);
     let node = doc.contents;
+    let parent;
+    let direct = true;
     for (const seg of segments) {
-      if ((0, import_yaml.isAlias)(node)) node = node.resolve(doc);
-      if (typeof seg === "number") node = (0, import_yaml.isSeq)(node) ? node.items[seg] : void 0;
-      else node = (0, import_yaml.isMap)(node) ? lookup(node, seg, doc)?.value : void 0;
+      if ((0, import_yaml2.isAlias)(node)) node = node.resolve(doc);
+      parent = node;
+      if (typeof seg === "number") node = (0, import_yaml2.isSeq)(node) ? node.items[seg] : void 0;
+      else if ((0, import_yaml2.isMap)(node)) {
+        const hit = lookupOwned(node, seg, doc);
+        direct = hit?.owner === node;
+        node = hit?.pair.value;
+      } else node = void 0;
       if (node === void 0) break;
     }
-    if ((0, import_yaml.isAlias)(node)) node = node.resolve(doc);
+    if ((0, import_yaml2.isAlias)(node)) {
+      direct = false;
+      node = node.resolve(doc);
+    }
     if (node === void 0) continue;
-    if (!(0, import_yaml.isScalar)(node) || !node.range) {
+    if (!(0, import_yaml2.isScalar)(node) || !node.range) {
       scan.notes.push({ location: f.path, reason: "the path names a map or list, not a scalar" });
       continue;
     }
@@ -52875,7 +53079,8 @@ function resolveFields(doc, fields, anchorPaths, scan) {
       node,
       path: anchorPaths.get(node) ?? segments,
       repository: normalizeRepository(f.image),
-      part: f.part ?? "ref"
+      part: f.part ?? "ref",
+      readAt: { parent, key: segments[segments.length - 1], path: segments, direct }
     });
   }
   return out;
@@ -52898,33 +53103,41 @@ function splitGroups(file, document2, source, sites, out, scan) {
         location,
         repositories: [s.repository],
         version: versionOf(ref.tag, ref.digest),
-        ref: { node: s.node, path: s.path, value, name: ref.name }
+        ref: { node: s.node, path: s.path, value, name: ref.name, readAt: [s.readAt] }
       });
       continue;
     }
+    if (s.part === "name") continue;
     const parent = s.path.slice(0, -1);
     const key = `${s.repository}\0${formatYamlPath(parent)}`;
-    let use = groups2.get(key);
-    if (!use) {
-      use = {
+    let group = groups2.get(key);
+    if (!group) {
+      group = { parent, repository: s.repository, tags: [], digests: [] };
+      groups2.set(key, group);
+    }
+    const site = { node: s.node, path: s.path, value, readAt: [s.readAt] };
+    if (s.part === "tag" && !group.tags.some((t) => t.node === s.node)) group.tags.push(site);
+    if (s.part === "digest" && !group.digests.some((d) => d.node === s.node)) group.digests.push(site);
+  }
+  for (const g of groups2.values()) {
+    for (let i = 0; i < Math.max(g.tags.length, g.digests.length); i++) {
+      const use = {
         file: file.path,
         document: document2,
         source,
-        location: formatYamlPath(parent),
-        repositories: [s.repository],
-        version: {}
+        location: formatYamlPath(g.parent),
+        repositories: [g.repository],
+        version: versionOf(g.tags[i]?.value, g.digests[i]?.value)
       };
-      groups2.set(key, use);
+      if (g.tags[i]) use.tag = g.tags[i];
+      if (g.digests[i]) use.digest = g.digests[i];
+      out.push(use);
     }
-    if (s.part === "tag") use.tag = { node: s.node, path: s.path, value };
-    if (s.part === "digest") use.digest = { node: s.node, path: s.path, value };
-    use.version = versionOf(use.tag?.value, use.digest?.value);
   }
-  for (const use of groups2.values()) if (use.tag || use.digest) out.push(use);
 }
 
 // shared/src/text-edits.ts
-var import_yaml2 = __toESM(require_dist(), 1);
+var import_yaml3 = __toESM(require_dist(), 1);
 function applyTextEdits(text, edits) {
   const sorted = [...edits].sort((a, b) => a.start - b.start || a.end - b.end);
   let out = "";
@@ -52940,7 +53153,7 @@ var PLAIN_SAFE = /^[A-Za-z0-9_./+-][A-Za-z0-9_./@:+-]*$/;
 function isSafePlain(value) {
   if (!PLAIN_SAFE.test(value) || value.endsWith(":") || value.startsWith("-")) return false;
   if (/^[A-Za-z]+$/.test(value) && value.length > 5) return true;
-  return (0, import_yaml2.parse)(value) === value && (0, import_yaml2.parse)(value, { version: "1.1" }) === value;
+  return (0, import_yaml3.parse)(value) === value && (0, import_yaml3.parse)(value, { version: "1.1" }) === value;
 }
 function doubleQuoted(value) {
   return JSON.stringify(value);
@@ -52949,13 +53162,13 @@ function setScalarEdit(node, value, ctx) {
   const [start, end] = node.range;
   if (ctx.json) return { start, end, insert: doubleQuoted(value) };
   switch (node.type) {
-    case import_yaml2.Scalar.QUOTE_SINGLE:
+    case import_yaml3.Scalar.QUOTE_SINGLE:
       if (/^[\x20-\x7e]*$/.test(value)) return { start, end, insert: `'${value.replace(/'/g, "''")}'` };
       return { start, end, insert: doubleQuoted(value) };
-    case import_yaml2.Scalar.QUOTE_DOUBLE:
+    case import_yaml3.Scalar.QUOTE_DOUBLE:
       return { start, end, insert: doubleQuoted(value) };
-    case import_yaml2.Scalar.BLOCK_FOLDED:
-    case import_yaml2.Scalar.BLOCK_LITERAL:
+    case import_yaml3.Scalar.BLOCK_FOLDED:
+    case import_yaml3.Scalar.BLOCK_LITERAL:
       return blockScalarEdit(node, value, ctx.text);
     default: {
       const strTag = node.tag === "tag:yaml.org,2002:str" || node.tag === "!";
@@ -52998,14 +53211,14 @@ function lineEndOf(text, offset) {
   return text[nl - 1] === "\r" ? nl - 1 : nl;
 }
 function isOneLineScalar(node, text) {
-  if (!(node instanceof import_yaml2.Scalar) || !node.range) return false;
-  if (node.type === import_yaml2.Scalar.BLOCK_FOLDED || node.type === import_yaml2.Scalar.BLOCK_LITERAL) return false;
+  if (!(node instanceof import_yaml3.Scalar) || !node.range) return false;
+  if (node.type === import_yaml3.Scalar.BLOCK_FOLDED || node.type === import_yaml3.Scalar.BLOCK_LITERAL) return false;
   return !text.slice(node.range[0], node.range[1]).includes("\n");
 }
 function insertPairsEdit(map, after, entries, ctx) {
   const { text, json } = ctx;
   const keyNode = after.key;
-  if (!(keyNode instanceof import_yaml2.Scalar) || !keyNode.range) return "the map has no plain key to insert after";
+  if (!(keyNode instanceof import_yaml3.Scalar) || !keyNode.range) return "the map has no plain key to insert after";
   if (!isOneLineScalar(after.value, text)) return `the value of "${String(keyNode.value)}" is not a one-line scalar`;
   const valueEnd = after.value.range[1];
   const eol = lineEnding(text);
@@ -53026,7 +53239,7 @@ function insertPairsEdit(map, after, entries, ctx) {
 function removePairEdit(map, pair, ctx) {
   const { text } = ctx;
   const keyNode = pair.key;
-  if (!(keyNode instanceof import_yaml2.Scalar) || !keyNode.range) return "the key is not a scalar";
+  if (!(keyNode instanceof import_yaml3.Scalar) || !keyNode.range) return "the key is not a scalar";
   if (!isOneLineScalar(pair.value, text)) return "the value is not a one-line scalar";
   if (map.items.length < 2) return "it is the only key of its map";
   const index2 = map.items.indexOf(pair);
@@ -53053,11 +53266,11 @@ function removePairEdit(map, pair, ctx) {
 }
 
 // shared/src/verify-edits.ts
-var import_yaml4 = __toESM(require_dist(), 1);
+var import_yaml5 = __toESM(require_dist(), 1);
 init_errors();
 
 // shared/src/yaml-file.ts
-var import_yaml3 = __toESM(require_dist(), 1);
+var import_yaml4 = __toESM(require_dist(), 1);
 init_errors();
 function defaultParseLimits() {
   return { maxExpandedNodes: 1e6 };
@@ -53067,7 +53280,7 @@ function isYamlOrJsonPath(path) {
   return /\.(ya?ml|json)$/i.test(path) || /(^|\/)Kustomization$/.test(path);
 }
 function parseYamlFile(path, text, limits = defaultParseLimits()) {
-  const docs = (0, import_yaml3.parseAllDocuments)(text, YAML_PARSE_OPTIONS);
+  const docs = (0, import_yaml4.parseAllDocuments)(text, YAML_PARSE_OPTIONS);
   const list2 = Array.isArray(docs) ? docs : [];
   const problems = [];
   for (const doc of list2) {
@@ -53097,19 +53310,19 @@ function checkAliasExpansion(path, text, doc, limits) {
   const active = /* @__PURE__ */ new Set();
   const refuse = (node, why) => new TetherError("parse", `${path}:${lineColAt(text, node.range?.[0] ?? 0)}: ${why}; refusing to expand it`);
   const size = (node) => {
-    if ((0, import_yaml3.isAlias)(node)) {
+    if ((0, import_yaml4.isAlias)(node)) {
       const target = node.resolve(doc);
       if (!target) return 1;
       if (active.has(target)) throw refuse(node, `alias *${node.source} refers to a node that contains it`);
       return size(target);
     }
-    if (!(0, import_yaml3.isMap)(node) && !(0, import_yaml3.isSeq)(node)) return 1;
+    if (!(0, import_yaml4.isMap)(node) && !(0, import_yaml4.isSeq)(node)) return 1;
     const known = sizes.get(node);
     if (known !== void 0) return known;
     active.add(node);
     let n = 1;
     for (const item of node.items) {
-      n += (0, import_yaml3.isPair)(item) ? size(item.key) + size(item.value) : size(item);
+      n += (0, import_yaml4.isPair)(item) ? size(item.key) + size(item.value) : size(item);
       if (n > limits.maxExpandedNodes)
         throw refuse(node, `aliases expand to more than ${limits.maxExpandedNodes} nodes (an alias bomb)`);
     }
@@ -53120,9 +53333,9 @@ function checkAliasExpansion(path, text, doc, limits) {
   size(doc.contents);
 }
 function hasAlias(node) {
-  if ((0, import_yaml3.isAlias)(node)) return true;
-  if ((0, import_yaml3.isMap)(node)) return node.items.some((p) => hasAlias(p.key) || hasAlias(p.value));
-  if ((0, import_yaml3.isSeq)(node)) return node.items.some(hasAlias);
+  if ((0, import_yaml4.isAlias)(node)) return true;
+  if ((0, import_yaml4.isMap)(node)) return node.items.some((p) => hasAlias(p.key) || hasAlias(p.value));
+  if ((0, import_yaml4.isSeq)(node)) return node.items.some(hasAlias);
   return false;
 }
 
@@ -53131,7 +53344,7 @@ function emptyIntent() {
   return { scalars: /* @__PURE__ */ new Map(), removed: /* @__PURE__ */ new Set(), inserted: /* @__PURE__ */ new Map() };
 }
 function verifyEdit(old, newText, intent) {
-  const docs = (0, import_yaml4.parseAllDocuments)(newText, YAML_PARSE_OPTIONS);
+  const docs = (0, import_yaml5.parseAllDocuments)(newText, YAML_PARSE_OPTIONS);
   const list2 = Array.isArray(docs) ? docs : [];
   const fail = (why) => new TetherError("edit", `${old.path}: the edited file does not hold the intended values: ${why}`);
   for (const d of list2) if (d.errors.length > 0) throw fail(describeYamlError(old.path, d.errors[0]));
@@ -53143,7 +53356,7 @@ function verifyEdit(old, newText, intent) {
 }
 var NO_CHANGE = emptyIntent();
 function keyText(key) {
-  if (!(0, import_yaml4.isScalar)(key)) return void 0;
+  if (!(0, import_yaml5.isScalar)(key)) return void 0;
   return typeof key.value === "symbol" ? "<<" : String(key.value);
 }
 function compare(a, b, intent, path) {
@@ -53151,17 +53364,17 @@ function compare(a, b, intent, path) {
   if (a === null || a === void 0 || b === null || b === void 0)
     return (a ?? null) === (b ?? null) ? void 0 : `${at()}: a value appeared or vanished`;
   if (a.anchor !== b.anchor) return `${at()}: the anchor changed`;
-  if ((0, import_yaml4.isScalar)(a)) {
-    if (!(0, import_yaml4.isScalar)(b)) return `${at()}: a scalar became a collection`;
+  if ((0, import_yaml5.isScalar)(a)) {
+    if (!(0, import_yaml5.isScalar)(b)) return `${at()}: a scalar became a collection`;
     const want = intent.scalars.get(a);
     if (want !== void 0) return b.value === want ? void 0 : `${at()}: reads ${String(b.value)}, not ${want}`;
     if (a.tag !== b.tag) return `${at()}: the tag changed`;
     if (Object.is(a.value, b.value)) return void 0;
     return typeof a.value === "symbol" && typeof b.value === "symbol" ? void 0 : `${at()}: the value changed`;
   }
-  if ((0, import_yaml4.isAlias)(a)) return (0, import_yaml4.isAlias)(b) && a.source === b.source ? void 0 : `${at()}: the alias changed`;
-  if ((0, import_yaml4.isSeq)(a)) {
-    if (!(0, import_yaml4.isSeq)(b)) return `${at()}: a list became something else`;
+  if ((0, import_yaml5.isAlias)(a)) return (0, import_yaml5.isAlias)(b) && a.source === b.source ? void 0 : `${at()}: the alias changed`;
+  if ((0, import_yaml5.isSeq)(a)) {
+    if (!(0, import_yaml5.isSeq)(b)) return `${at()}: a list became something else`;
     if (a.items.length !== b.items.length) return `${at()}: the list length changed`;
     for (let i = 0; i < a.items.length; i++) {
       path.push(i);
@@ -53171,17 +53384,17 @@ function compare(a, b, intent, path) {
     }
     return void 0;
   }
-  if ((0, import_yaml4.isMap)(a)) {
-    if (!(0, import_yaml4.isMap)(b)) return `${at()}: a map became something else`;
+  if ((0, import_yaml5.isMap)(a)) {
+    if (!(0, import_yaml5.isMap)(b)) return `${at()}: a map became something else`;
     const kept = intent.removed.size > 0 ? a.items.filter((p) => !intent.removed.has(p)) : a.items;
     const added = new Map(intent.inserted.get(a) ?? []);
     let j = 0;
     for (const pb of b.items) {
-      if (!(0, import_yaml4.isPair)(pb)) return `${at()}: unexpected item`;
+      if (!(0, import_yaml5.isPair)(pb)) return `${at()}: unexpected item`;
       const kb = keyText(pb.key);
       const pa = kept[j];
       if (kb !== void 0 && added.has(kb) && (pa === void 0 || keyText(pa.key) !== kb)) {
-        const v = (0, import_yaml4.isScalar)(pb.value) ? pb.value.value : void 0;
+        const v = (0, import_yaml5.isScalar)(pb.value) ? pb.value.value : void 0;
         if (v !== added.get(kb)) return `${at()}.${kb}: inserted as ${String(v)}, not ${added.get(kb)}`;
         added.delete(kb);
         continue;
@@ -53222,7 +53435,7 @@ function parseImageRequest(images, label = (i) => `image ${i + 1}`) {
   });
   return out;
 }
-function scanFiles(files, paths, fields, options, visit) {
+function scanFiles(files, paths, fields, options, visit, requested = /* @__PURE__ */ new Map()) {
   const opts = { ...defaultPlanOptions(), ...options };
   const matches = pathMatcher(paths);
   const chartDirs = new Set(
@@ -53254,47 +53467,91 @@ function scanFiles(files, paths, fields, options, visit) {
       file = parseYamlFile(f.path, f.text, opts.parseLimits);
     } catch (err) {
       if (err instanceof TetherError && err.code === "parse") {
-        errors.push(err.message);
+        const hostile = /refusing to expand it$/m.test(err.message);
+        const mention = hostile ? void 0 : mentionOf(f.text, requested);
+        if (hostile) errors.push(err.message);
+        else if (mention)
+          errors.push(
+            `${err.message}
+  ${f.path}:${mention.line} names ${mention.name}: an edit there may be missing`
+          );
+        else
+          skipped.push({
+            path: f.path,
+            reason: `does not parse, so it was not searched: ${err.message.split("\n")[0]}`,
+            warning: true
+          });
         continue;
       }
       throw err;
     }
     if (errors.length > 0) continue;
     const found = findImageUses(file, fields);
-    for (const n of found.notes) skipped.push({ path: f.path, location: n.location, reason: n.reason });
-    visit({ file, uses: found.uses });
+    for (const n of found.notes)
+      skipped.push({
+        path: f.path,
+        location: n.location,
+        reason: n.reason,
+        ...n.repository !== void 0 ? { repository: n.repository } : {}
+      });
+    visit({ file, uses: found.uses, claims: found.claims });
   }
   if (errors.length > 0)
     throw new TetherError(
       "parse",
-      `${errors.length} file(s) do not parse; nothing was changed:
+      `${errors.length} file(s) do not parse and cannot be skipped; nothing was changed:
 ${errors.slice(0, 20).join("\n")}`
     );
   return skipped;
+}
+function mentionOf(text, requested) {
+  let best;
+  for (const { ref } of requested.values()) {
+    const forms = /* @__PURE__ */ new Set([ref.name, ref.repository, ref.path]);
+    if (ref.domain === "docker.io") forms.add(ref.path.replace(/^library\//, ""));
+    for (const form of forms) {
+      const escaped = form.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      const m = new RegExp(`(?<![\\w./-])${escaped}(?![\\w/-])`).exec(text);
+      if (m && (!best || m.index < best.index)) best = { index: m.index, name: ref.repository };
+    }
+  }
+  if (!best) return void 0;
+  return { line: text.slice(0, best.index).split("\n").length, name: best.name };
 }
 function planEdits(files, request3, options = {}) {
   const requested = parseImageRequest(request3.images);
   const plan = { edits: [], changes: [], skipped: [], unmatched: [] };
   const used = /* @__PURE__ */ new Set();
   const notes = [];
-  const skipped = scanFiles(files, request3.paths ?? [], request3.fields ?? [], options, ({ file, uses }) => {
-    let fp;
-    for (const use of uses) {
-      const want = use.repositories.map((r) => requested.get(r)).find((r) => r !== void 0);
-      if (!want) continue;
-      used.add(want.ref.repository);
-      fp ??= new FilePlanner(file);
-      fp.apply(use, want.ref);
-    }
-    if (!fp) return;
-    notes.push(...fp.skipped);
-    if (fp.edits.length === 0) return;
-    const newText = applyTextEdits(file.text, fp.edits);
-    verifyEdit(file, newText, fp.intent);
-    plan.edits.push({ path: file.path, newText });
-    plan.changes.push(...fp.changes.sort((a, b) => a.at - b.at).map(({ at: _, ...c }) => c));
-  });
-  plan.skipped.push(...skipped, ...notes);
+  const skipped = scanFiles(
+    files,
+    request3.paths ?? [],
+    request3.fields ?? [],
+    options,
+    ({ file, uses, claims }) => {
+      let fp;
+      for (const use of uses) {
+        const want = use.repositories.map((r) => requested.get(r)).find((r) => r !== void 0);
+        if (!want) continue;
+        used.add(want.ref.repository);
+        fp ??= new FilePlanner(file);
+        fp.apply(use, want.ref);
+      }
+      if (!fp) return;
+      notes.push(...fp.skipped);
+      if (fp.edits.length === 0) return;
+      fp.checkShared(uses, claims, requested);
+      fp.checkRendered();
+      const newText = applyTextEdits(file.text, fp.edits);
+      verifyEdit(file, newText, fp.intent);
+      plan.edits.push({ path: file.path, newText });
+      plan.changes.push(...fp.changes.sort((a, b) => a.at - b.at).map(({ at: _, ...c }) => c));
+    },
+    requested
+  );
+  const relevant = skipped.filter((s) => s.repository === void 0 || requested.has(s.repository));
+  for (const s of relevant) if (s.repository !== void 0) s.warning = true;
+  plan.skipped.push(...relevant, ...notes);
   for (const r of requested.values()) if (!used.has(r.ref.repository)) plan.unmatched.push(r.input);
   return plan;
 }
@@ -53310,12 +53567,22 @@ var FilePlanner = class {
   skipped = [];
   ctx;
   touchedMaps = /* @__PURE__ */ new Set();
+  /** Each edited scalar (set or removed) and each map given new keys, with the use that edited it. */
+  edited = /* @__PURE__ */ new Map();
+  extended = /* @__PURE__ */ new Map();
+  applied = [];
   /** Plans setting one use to the requested reference; changes name the repository as requested. */
   apply(use, want) {
     const image = want.repository;
+    this.applied.push({ use, want });
     if (use.ref) {
       const value = formatImageRef({ name: use.ref.name, tag: want.tag, digest: want.digest });
-      this.setScalar(use, use.ref, value, image);
+      this.setScalar(use, use.ref, `${use.ref.prefix ?? ""}${value}`, image);
+      return;
+    }
+    if (use.tagWithDigest && use.tag) {
+      const tag = want.tag ?? use.tag.value.slice(0, use.tag.value.indexOf("@"));
+      this.setScalar(use, use.tag, want.digest ? `${tag}@${want.digest}` : tag, image);
       return;
     }
     const split = use.split;
@@ -53329,10 +53596,135 @@ var FilePlanner = class {
       if (use.digest) this.setScalar(use, use.digest, want.digest, image);
       else if (split?.canAddDigest) inserts.push([split.digestKey, want.digest]);
       else this.skip(use, `has no digest field; ${want.digest} is not pinned there`);
+      if (want.tag === void 0 && split?.render === "kustomize" && use.tag && use.tag.value !== "")
+        this.removeSite(use, use.tag, image);
     } else if (use.digest && use.digest.value !== "") {
-      this.removeDigest(use, image);
+      this.removeSite(use, use.digest, image);
     }
     if (inserts.length > 0 && split) this.insert(use, split.node, inserts, image);
+  }
+  /** The value a site reads after the planned edits: set, removed (undefined) or unchanged. */
+  after(site) {
+    if (!site) return void 0;
+    const set = this.intent.scalars.get(site.node);
+    if (set !== void 0) return set;
+    for (const p of this.intent.removed) if (p.value === site.node) return void 0;
+    return site.value;
+  }
+  /**
+   * Renders every edited use the way its consumer will (kustomize's images transformer, a chart's image helper, the
+   * reference itself) and refuses the plan unless the result is a valid reference carrying the requested version:
+   * `newName: awesome/postgres:11` with a `newTag` would render as `awesome/postgres:11:9.9.9`.
+   */
+  checkRendered() {
+    for (const { use, want } of this.applied) {
+      const sites = [use.ref, use.tag, use.digest, use.split?.name, use.split?.registry];
+      const touched = sites.some((s) => s && this.edited.has(s.node)) || use.split && this.intent.inserted.has(use.split.node);
+      if (!touched) continue;
+      const rendered = this.render(use);
+      if (rendered === void 0) continue;
+      const ref = tryParseImageRef(rendered);
+      let why;
+      if (!ref) why = "which is not a valid image reference";
+      else if (use.source !== "marker" && use.source !== "field" && !use.repositories.includes(ref.repository))
+        why = `which names ${ref.repository}, not ${want.repository}`;
+      else if (want.digest !== void 0 && ref.digest !== void 0 && ref.digest !== want.digest)
+        why = `whose digest is not ${want.digest}`;
+      else if (want.digest === void 0 && ref.digest !== void 0) why = "which still pins the old digest";
+      else if (ref.digest === void 0 && want.tag !== void 0 && ref.tag !== want.tag)
+        why = `whose tag is not ${want.tag}`;
+      if (why)
+        throw new TetherError(
+          "edit",
+          `${this.file.path}: ${use.location || "(root)"} would render as "${rendered}", ${why}; nothing was changed`
+        );
+    }
+  }
+  /** The reference a use renders as after the edits, or undefined when it cannot be known from this file. */
+  render(use) {
+    const split = use.split;
+    const inserted = split ? this.intent.inserted.get(split.node) : void 0;
+    const tag = inserted?.get(split?.tagKey ?? "") ?? this.after(use.tag);
+    const digest = inserted?.get(split?.digestKey ?? "") ?? this.after(use.digest);
+    if (split?.render === "kustomize") {
+      const written = use.ref ? this.after(use.ref) : this.after(split.name);
+      if (written === void 0) return void 0;
+      const name = use.ref ? written : tryParseImageRef(written)?.name ?? written;
+      if (digest) return `${name}@${digest}`;
+      return tag ? `${name}:${tag}` : name;
+    }
+    if (use.ref) return this.after(use.ref)?.slice(use.ref.prefix?.length ?? 0);
+    if (split?.render === "helm") {
+      const repository = this.after(split.name);
+      const registry = this.after(split.registry);
+      if (!repository) return void 0;
+      const name = registry ? `${registry}/${repository}` : repository;
+      if (!tag && !digest) return void 0;
+      return `${name}${tag ? `:${tag}` : ""}${digest ? `@${digest}` : ""}`;
+    }
+    if (!tag && !digest) return void 0;
+    return `${use.repositories[0]}${tag ? `:${tag}` : ""}${digest ? `@${digest}` : ""}`;
+  }
+  /**
+   * Refuses to edit a value that something the request does not cover also reads. An anchored scalar is read at its
+   * anchor and at every alias (and through `<<` merges); editing it for one image changes all of them. Each place
+   * must be read by a requested image (whose plan, applied to the same node, already agreed on the value). The place
+   * where the anchor is written counts only when a rule reads an image there: `v: &v 1.0` alone is a definition.
+   */
+  checkShared(uses, claims, requested) {
+    if (!this.file.text.includes("*")) return;
+    const readers = /* @__PURE__ */ new Map();
+    const readersOf = (document2) => {
+      let r = readers.get(document2);
+      if (!r) {
+        r = valueReaders(this.file.docs[document2]);
+        readers.set(document2, r);
+      }
+      return r;
+    };
+    const byPlace = /* @__PURE__ */ new Map();
+    for (const c of claims) {
+      let m = byPlace.get(c.place.parent);
+      if (!m) {
+        m = /* @__PURE__ */ new Map();
+        byPlace.set(c.place.parent, m);
+      }
+      const k = String(c.place.key);
+      m.set(k, [...m.get(k) ?? [], c]);
+    }
+    const isRequested = (repositories) => repositories.some((r) => requested.has(r));
+    for (const [node, { use, site, image }] of this.edited) {
+      const places = readersOf(use.document).places.get(node) ?? [];
+      if (places.length <= 1) continue;
+      for (const place of places) {
+        const here = (byPlace.get(place.parent)?.get(String(place.key)) ?? []).filter((c) => c.node === node);
+        if (here.length === 0 && place.direct) continue;
+        const other = here.find((c) => !isRequested(c.repositories));
+        if (here.length > 0 && !other) continue;
+        const who = other ? `by ${other.repositories[0]}, which this request does not set` : "by something that is not an image this request sets";
+        throw this.sharedError(formatYamlPath(site.path), use, image, place, who);
+      }
+    }
+    for (const [map, { use, keys, image }] of this.extended) {
+      for (const reader of readersOf(use.document).mergedInto.get(map) ?? []) {
+        for (const key of keys) {
+          if (lookupOwned(reader, key, this.file.docs[use.document])) continue;
+          const covered = uses.some((u) => u.split?.node === reader && isRequested(u.repositories));
+          if (covered) continue;
+          const readerPath = readersOf(use.document).places.get(reader)?.[0]?.path ?? [];
+          const place = { parent: reader, key, path: [...readerPath, key], direct: false };
+          const defined = use.location ? `${use.location}.${key}` : key;
+          throw this.sharedError(defined, use, image, place, "through a `<<` merge");
+        }
+      }
+    }
+  }
+  sharedError(defined, use, image, place, who) {
+    const at = formatYamlPath(place.path) || "(root)";
+    return new TetherError(
+      "edit",
+      `${this.file.path}: ${defined} holds ${image} (used at ${use.location}) and is also read at ${at} ${who}; editing it would change both. Split the anchor: give ${at} its own value instead of an alias, then run again.`
+    );
   }
   skip(use, reason) {
     this.skipped.push({ path: this.file.path, location: use.location, reason: `${use.repositories[0]} ${reason}` });
@@ -53355,10 +53747,11 @@ var FilePlanner = class {
     }
     this.edits.push(edit);
     this.intent.scalars.set(node, value);
+    this.edited.set(node, { use, site, image });
     this.record(use, site, image, site.value, value);
   }
-  removeDigest(use, image) {
-    const site = use.digest;
+  /** Removes a stale tag or digest pair where the format allows, else sets it to an empty string. */
+  removeSite(use, site, image) {
     const split = use.split;
     if (split?.canRemoveDigest) {
       const pair = split.node.items.find((p) => p.value === site.node);
@@ -53366,6 +53759,7 @@ var FilePlanner = class {
       if (typeof edit !== "string") {
         this.edits.push(edit);
         this.intent.removed.add(pair);
+        this.edited.set(site.node, { use, site, image });
         this.record(use, site, image, site.value, null);
         return;
       }
@@ -53375,7 +53769,7 @@ var FilePlanner = class {
   insert(use, map, entries, image) {
     if (this.touchedMaps.has(map)) return;
     this.touchedMaps.add(map);
-    const own = map.items.filter((p) => (0, import_yaml5.isScalar)(p.key) && (0, import_yaml5.isScalar)(p.value) && !this.intent.removed.has(p));
+    const own = map.items.filter((p) => (0, import_yaml6.isScalar)(p.key) && (0, import_yaml6.isScalar)(p.value) && !this.intent.removed.has(p));
     const tagKey = use.split.tagKey;
     const after = own.find((p) => p.key.value === tagKey) ?? own[own.length - 1];
     const edit = after ? insertPairsEdit(map, after, entries, this.ctx) : "the map has no pair to insert after";
@@ -53385,6 +53779,7 @@ var FilePlanner = class {
     }
     this.edits.push(edit);
     this.intent.inserted.set(map, new Map(entries));
+    this.extended.set(map, { use, keys: entries.map((e) => e[0]), image });
     for (const [key, value] of entries) {
       this.changes.push({
         file: this.file.path,
@@ -53412,6 +53807,38 @@ var FilePlanner = class {
 
 // action/src/inputs.ts
 init_errors();
+
+// shared/src/field-spec.ts
+init_errors();
+function parseFieldSpec(text) {
+  const eq = text.lastIndexOf("=");
+  if (eq <= 0) throw new TetherError("input", `field "${text}" is not [<file glob>#]<yaml path>=<repository>[:part]`);
+  let left = text.slice(0, eq);
+  let image = text.slice(eq + 1);
+  let files;
+  const hash = left.indexOf("#");
+  if (hash >= 0 && !/["[]/.test(left.slice(0, hash))) {
+    files = left.slice(0, hash);
+    left = left.slice(hash + 1);
+  }
+  let part = "ref";
+  const suffix = /:(tag|digest|name|ref)$/.exec(image);
+  if (suffix) {
+    part = suffix[1];
+    image = image.slice(0, -suffix[0].length);
+  }
+  try {
+    parseYamlPath(left);
+    normalizeRepository(image);
+  } catch (err) {
+    throw new TetherError("input", `field "${text}": ${err.message}`, { cause: err });
+  }
+  const spec = { path: left, image, part };
+  if (files !== void 0) spec.files = files;
+  return spec;
+}
+
+// action/src/inputs.ts
 function envInputReader(env) {
   return (name) => (env[`INPUT_${name.replace(/ /g, "_").toUpperCase()}`] ?? "").trim();
 }
@@ -53432,6 +53859,15 @@ function oneOf(name, value, allowed, fallback) {
   if (allowed.includes(value)) return value;
   throw new TetherError("input", `Input '${name}': "${value}" is not one of ${allowed.join(", ")}`);
 }
+function fieldSpecs(value) {
+  return lines(value).map((line, i) => {
+    try {
+      return parseFieldSpec(line);
+    } catch (err) {
+      throw new TetherError("input", `Input 'fields' line ${i + 1}: ${err.message}`, { cause: err });
+    }
+  });
+}
 function parseInputs(read) {
   const repository = read("repository");
   const m = /^([\w.-]+)\/([\w.-]+)$/.exec(repository);
@@ -53447,6 +53883,7 @@ function parseInputs(read) {
     base: read("base") || void 0,
     images: lines(read("images")),
     paths: lines(read("paths")),
+    fields: fieldSpecs(read("fields")),
     from: read("from") || void 0,
     to: read("to") || void 0,
     requireStatus: lines(read("require-status")),
@@ -53571,6 +54008,10 @@ function prBody(s, userBody) {
       const link = st.target_url ? ` ([details](${st.target_url}))` : "";
       parts.push(`- \`${st.context}\`: **${st.state}**${st.description ? ` \u2014 ${cell(st.description)}` : ""}${link}`);
     }
+  }
+  if (s.warnings?.length) {
+    parts.push("", "### Warnings", "");
+    for (const w of s.warnings) parts.push(`- ${cell(w)}`);
   }
   parts.push("", `<!-- tether:${s.mode}${s.branch ? ` branch=${s.branch}` : ""} -->`);
   return parts.join("\n");
@@ -53952,9 +54393,9 @@ init_errors();
 
 // shared/src/promote.ts
 init_errors();
-function collectSourceVersions(source, options = {}) {
+function collectSourceVersions(source, options = {}, skipped = []) {
   const byImage = /* @__PURE__ */ new Map();
-  scanFiles(source, options.sourcePaths ?? [], options.fields ?? [], options, ({ uses }) => {
+  const sourceSkipped = scanFiles(source, options.sourcePaths ?? [], options.fields ?? [], options, ({ uses }) => {
     for (const use of uses) {
       if (use.version.tag === void 0 && use.version.digest === void 0) continue;
       const image = use.repositories[0];
@@ -53962,6 +54403,7 @@ function collectSourceVersions(source, options = {}) {
       byImage.set(image, [...byImage.get(image) ?? [], found]);
     }
   });
+  skipped.push(...sourceSkipped.filter((x) => x.warning));
   const out = [];
   for (const [image, all] of [...byImage].sort(([a], [b]) => a.localeCompare(b))) {
     const top = all.some((u) => u.source === "kustomize") ? all.filter((u) => u.source === "kustomize") : all;
@@ -53986,13 +54428,15 @@ function collectSourceVersions(source, options = {}) {
   return out;
 }
 function planPromotion(source, target, options = {}) {
-  const versions = collectSourceVersions(source, options);
+  const sourceSkipped = [];
+  const versions = collectSourceVersions(source, options, sourceSkipped);
   const request3 = {
     images: versions.map((v) => v.ref),
     paths: [...options.targetPaths ?? []],
     fields: [...options.fields ?? []]
   };
   const plan = planEdits(target, request3, options);
+  plan.skipped.unshift(...sourceSkipped);
   return { ...plan, versions, request: request3 };
 }
 
@@ -54058,7 +54502,7 @@ function under(dir) {
 }
 async function planFor(inputs, deps, repo, env, base, baseSha) {
   if (inputs.mode === "bump") {
-    const request3 = { images: inputs.images, paths: inputs.paths };
+    const request3 = { images: inputs.images, paths: inputs.paths, fields: inputs.fields };
     const select = inputs.paths.length ? pathMatcher(inputs.paths) : () => true;
     const read = await env.readFiles(baseSha, select);
     const plan2 = planEdits(read.files, request3);
@@ -54085,7 +54529,7 @@ async function planFor(inputs, deps, repo, env, base, baseSha) {
   await env.ensureCommit(source.sha, base);
   const src = await env.readFiles(source.sha, under(sourceDir));
   const tgt = await env.readFiles(baseSha, under(to));
-  const paths = { sourcePaths: [`${sourceDir}/**`], targetPaths: [`${to}/**`] };
+  const paths = { sourcePaths: [`${sourceDir}/**`], targetPaths: [`${to}/**`], fields: inputs.fields };
   const plan = planPromotion(src.files, tgt.files, paths);
   const server = (deps.env.GITHUB_SERVER_URL ?? "").replace(/\/+$/, "");
   return {
@@ -54130,9 +54574,11 @@ async function runAction(inputs, deps) {
       changes,
       ...run2 ? { run: run2 } : {},
       ...planned.evidence ? { evidence: planned.evidence } : {},
-      ...branch2 ? { branch: branch2 } : {}
+      ...branch2 ? { branch: branch2 } : {},
+      ...fileWarnings.length ? { warnings: fileWarnings } : {}
     });
-    const warnings = [];
+    const fileWarnings = plan.skipped.filter((x) => x.warning).map((x) => `${x.path}${x.location ? ` ${x.location}` : ""}: ${x.reason}`);
+    const warnings = [...fileWarnings];
     if (plan.unmatched.length)
       warnings.push(
         `No file uses ${plan.unmatched.join(", ")}; nothing to change for ${plan.unmatched.length === 1 ? "it" : "them"}.`
