@@ -1,6 +1,8 @@
-// Finds every place a file uses an image, without markers: container images of any workload (and anything else under
-// an `image:` key), kustomize `images:` entries, Helm-style `{registry, repository, tag, digest}` maps at any depth,
-// `# tether:image=<repository>[:part]` marker comments, and YAML paths the user names.
+// Finds every place a file uses an image, without markers: full references under `image:` and any key ending in
+// `image` (container images of any workload, Pod image volumes' `reference`), kustomize `images:` entries (and Argo
+// CD's `kustomize.images` strings), Helm-style `{registry, repository, tag|version, digest}` and `{name, tag}` maps at
+// any depth, `# tether:image=<repository>[:part]` marker comments, and YAML paths the user names. Values that name an
+// image but are not valid references are noted, never used.
 import {
   type Document,
   isAlias,

@@ -226,8 +226,10 @@ export function mentionOf(
 
 /**
  * Plans a bump: sets every use of each requested image to exactly the requested tag and/or digest, removing a
- * stale digest when only a tag is given. Every edited file is parsed again and compared with the intent. Pure:
- * files in, new texts and changes out; nothing is returned unless every file parsed and verified.
+ * stale digest when only a tag is given (and, in kustomize, a stale newTag when only a digest is). A value shared
+ * with something not requested, or an edit that would render a wrong reference, refuses the plan. Every edited
+ * file is parsed again and compared with the intent. Pure: files in, new texts and changes out; nothing is returned
+ * unless every edited file verified (files that do not parse are skipped with a warning, see scanFiles).
  */
 export function planEdits(
   files: readonly FileText[],
