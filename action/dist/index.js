@@ -20928,12 +20928,12 @@ var require_identity = __commonJS({
     var SCALAR = /* @__PURE__ */ Symbol.for("yaml.scalar");
     var SEQ = /* @__PURE__ */ Symbol.for("yaml.seq");
     var NODE_TYPE = /* @__PURE__ */ Symbol.for("yaml.node.type");
-    var isAlias4 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === ALIAS;
+    var isAlias5 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === ALIAS;
     var isDocument = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === DOC;
-    var isMap4 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;
+    var isMap5 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;
     var isPair3 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === PAIR;
-    var isScalar5 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SCALAR;
-    var isSeq4 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SEQ;
+    var isScalar6 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SCALAR;
+    var isSeq5 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SEQ;
     function isCollection(node) {
       if (node && typeof node === "object")
         switch (node[NODE_TYPE]) {
@@ -20954,7 +20954,7 @@ var require_identity = __commonJS({
         }
       return false;
     }
-    var hasAnchor = (node) => (isScalar5(node) || isCollection(node)) && !!node.anchor;
+    var hasAnchor = (node) => (isScalar6(node) || isCollection(node)) && !!node.anchor;
     exports.ALIAS = ALIAS;
     exports.DOC = DOC;
     exports.MAP = MAP;
@@ -20963,14 +20963,14 @@ var require_identity = __commonJS({
     exports.SCALAR = SCALAR;
     exports.SEQ = SEQ;
     exports.hasAnchor = hasAnchor;
-    exports.isAlias = isAlias4;
+    exports.isAlias = isAlias5;
     exports.isCollection = isCollection;
     exports.isDocument = isDocument;
-    exports.isMap = isMap4;
+    exports.isMap = isMap5;
     exports.isNode = isNode;
     exports.isPair = isPair3;
-    exports.isScalar = isScalar5;
-    exports.isSeq = isSeq4;
+    exports.isScalar = isScalar6;
+    exports.isSeq = isSeq5;
   }
 });
 
@@ -25078,9 +25078,9 @@ var require_resolve_flow_collection = __commonJS({
     var blockMsg = "Block collections are not allowed within flow collections";
     var isBlock = (token) => token && (token.type === "block-map" || token.type === "block-seq");
     function resolveFlowCollection({ composeNode, composeEmptyNode }, ctx, fc, onError, tag) {
-      const isMap4 = fc.start.source === "{";
-      const fcName = isMap4 ? "flow map" : "flow sequence";
-      const NodeClass = tag?.nodeClass ?? (isMap4 ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq);
+      const isMap5 = fc.start.source === "{";
+      const fcName = isMap5 ? "flow map" : "flow sequence";
+      const NodeClass = tag?.nodeClass ?? (isMap5 ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq);
       const coll = new NodeClass(ctx.schema);
       coll.flow = true;
       const atRoot = ctx.atRoot;
@@ -25116,7 +25116,7 @@ var require_resolve_flow_collection = __commonJS({
             offset = props.end;
             continue;
           }
-          if (!isMap4 && ctx.options.strict && utilContainsNewline.containsNewline(key2))
+          if (!isMap5 && ctx.options.strict && utilContainsNewline.containsNewline(key2))
             onError(
               key2,
               // checked by containsNewline()
@@ -25156,7 +25156,7 @@ var require_resolve_flow_collection = __commonJS({
             }
           }
         }
-        if (!isMap4 && !sep2 && !props.found) {
+        if (!isMap5 && !sep2 && !props.found) {
           const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep2, null, props, onError);
           coll.items.push(valueNode);
           offset = valueNode.range[2];
@@ -25179,7 +25179,7 @@ var require_resolve_flow_collection = __commonJS({
             startOnNewline: false
           });
           if (valueProps.found) {
-            if (!isMap4 && !props.found && ctx.options.strict) {
+            if (!isMap5 && !props.found && ctx.options.strict) {
               if (sep2)
                 for (const st of sep2) {
                   if (st === valueProps.found)
@@ -25211,7 +25211,7 @@ var require_resolve_flow_collection = __commonJS({
           const pair = new Pair.Pair(keyNode, valueNode);
           if (ctx.options.keepSourceTokens)
             pair.srcToken = collItem;
-          if (isMap4) {
+          if (isMap5) {
             const map = coll;
             if (utilMapIncludes.mapIncludes(ctx, map.items, keyNode))
               onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
@@ -25227,7 +25227,7 @@ var require_resolve_flow_collection = __commonJS({
           offset = valueNode ? valueNode.range[2] : valueProps.end;
         }
       }
-      const expectedEnd = isMap4 ? "}" : "]";
+      const expectedEnd = isMap5 ? "}" : "]";
       const [ce, ...ee] = fc.end;
       let cePos = offset;
       if (ce?.source === expectedEnd)
@@ -26514,7 +26514,7 @@ var require_cst = __commonJS({
     var FLOW_END = "";
     var SCALAR = "";
     var isCollection = (token) => !!token && "items" in token;
-    var isScalar5 = (token) => !!token && (token.type === "scalar" || token.type === "single-quoted-scalar" || token.type === "double-quoted-scalar" || token.type === "block-scalar");
+    var isScalar6 = (token) => !!token && (token.type === "scalar" || token.type === "single-quoted-scalar" || token.type === "double-quoted-scalar" || token.type === "block-scalar");
     function prettyToken(token) {
       switch (token) {
         case BOM:
@@ -26598,7 +26598,7 @@ var require_cst = __commonJS({
     exports.FLOW_END = FLOW_END;
     exports.SCALAR = SCALAR;
     exports.isCollection = isCollection;
-    exports.isScalar = isScalar5;
+    exports.isScalar = isScalar6;
     exports.prettyToken = prettyToken;
     exports.tokenType = tokenType;
   }
@@ -50649,21 +50649,6 @@ var GitHubOps = class {
   }
 };
 
-// shared/src/plan-edits.ts
-var import_yaml5 = __toESM(require_dist(), 1);
-
-// shared/src/file-text.ts
-var DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024;
-function decodeFileText(path, bytes, maxBytes = DEFAULT_MAX_FILE_BYTES) {
-  if (bytes.length > maxBytes) return { path, reason: `larger than ${maxBytes} bytes (${bytes.length})` };
-  if (bytes.subarray(0, 8192).includes(0)) return { path, reason: "binary (contains NUL bytes)" };
-  try {
-    return { path, text: new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes) };
-  } catch {
-    return { path, reason: "binary (not valid UTF-8)" };
-  }
-}
-
 // shared/src/image-ref.ts
 var TAG = /^[\w][\w.-]{0,127}$/;
 var PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
@@ -50679,6 +50664,18 @@ function parseImageRef(text) {
 function tryParseImageRef(text) {
   const r = explainInvalid(text);
   return typeof r === "string" ? void 0 : r;
+}
+function explainInvalidReference(text) {
+  const r = explainInvalid(text);
+  return typeof r === "string" ? r : void 0;
+}
+function repositoryPrefix(text) {
+  let rest = text;
+  const at = rest.indexOf("@");
+  if (at >= 0) rest = rest.slice(0, at);
+  const colon = rest.lastIndexOf(":");
+  if (colon > rest.lastIndexOf("/")) rest = rest.slice(0, colon);
+  return tryNormalizeRepository(rest);
 }
 function normalizeRepository(name) {
   const r = explainInvalid(name);
@@ -50780,9 +50777,6 @@ function checkDomain(domain) {
   return void 0;
 }
 
-// shared/src/image-uses.ts
-var import_yaml = __toESM(require_dist(), 1);
-
 // shared/src/yaml-path.ts
 var BARE_KEY = /^[A-Za-z_$][\w$-]*$/;
 function formatYamlPath(segments) {
@@ -50826,12 +50820,147 @@ function parseYamlPath(text) {
   return out;
 }
 
+// shared/src/field-spec.ts
+function parseFieldSpec(text) {
+  const eq = text.lastIndexOf("=");
+  if (eq <= 0) throw new TetherError("input", `field "${text}" is not [<file glob>#]<yaml path>=<repository>[:part]`);
+  let left = text.slice(0, eq);
+  let image = text.slice(eq + 1);
+  let files;
+  const hash = left.indexOf("#");
+  if (hash >= 0 && !/["[]/.test(left.slice(0, hash))) {
+    files = left.slice(0, hash);
+    left = left.slice(hash + 1);
+  }
+  let part = "ref";
+  const suffix = /:(tag|digest|name|ref)$/.exec(image);
+  if (suffix) {
+    part = suffix[1];
+    image = image.slice(0, -suffix[0].length);
+  }
+  try {
+    parseYamlPath(left);
+    normalizeRepository(image);
+  } catch (err) {
+    throw new TetherError("input", `field "${text}": ${err.message}`, { cause: err });
+  }
+  const spec = { path: left, image, part };
+  if (files !== void 0) spec.files = files;
+  return spec;
+}
+
+// shared/src/plan-edits.ts
+var import_yaml6 = __toESM(require_dist(), 1);
+
+// shared/src/file-text.ts
+var DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024;
+function decodeFileText(path, bytes, maxBytes = DEFAULT_MAX_FILE_BYTES) {
+  if (bytes.length > maxBytes) return { path, reason: `larger than ${maxBytes} bytes (${bytes.length})` };
+  if (bytes.subarray(0, 8192).includes(0)) return { path, reason: "binary (contains NUL bytes)" };
+  try {
+    return { path, text: new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes) };
+  } catch {
+    return { path, reason: "binary (not valid UTF-8)" };
+  }
+}
+
+// shared/src/image-uses.ts
+var import_yaml2 = __toESM(require_dist(), 1);
+
+// shared/src/value-readers.ts
+var import_yaml = __toESM(require_dist(), 1);
+function keyOf(key2) {
+  if (!(0, import_yaml.isScalar)(key2)) return void 0;
+  const v = key2.value;
+  return typeof v === "symbol" ? void 0 : String(v);
+}
+function isMergeKey(key2) {
+  return (0, import_yaml.isScalar)(key2) && (typeof key2.value === "symbol" || key2.value === "<<");
+}
+function mergedMaps(map, doc) {
+  const out = [];
+  for (const pair of map.items) {
+    if (!isMergeKey(pair.key)) continue;
+    const targets = (0, import_yaml.isSeq)(pair.value) ? pair.value.items : [pair.value];
+    for (const t of targets) {
+      const m = (0, import_yaml.isAlias)(t) ? t.resolve(doc) : t;
+      if ((0, import_yaml.isMap)(m)) out.push(m);
+    }
+  }
+  return out;
+}
+function lookupOwned(map, key2, doc, depth = 0) {
+  let merges = false;
+  for (const pair of map.items) {
+    if (isMergeKey(pair.key)) merges = true;
+    else if (keyOf(pair.key) === key2) return { pair, owner: map };
+  }
+  if (!merges || depth > 8) return void 0;
+  for (const m of mergedMaps(map, doc)) {
+    const found = lookupOwned(m, key2, doc, depth + 1);
+    if (found) return found;
+  }
+  return void 0;
+}
+function valueReaders(doc) {
+  const places = /* @__PURE__ */ new Map();
+  const mergedInto = /* @__PURE__ */ new Map();
+  const add = (value, place) => {
+    const target = (0, import_yaml.isAlias)(value) ? value.resolve(doc) : value;
+    if (!target || typeof target !== "object") return;
+    const list2 = places.get(target);
+    if (list2) list2.push(place);
+    else places.set(target, [place]);
+  };
+  const walk = (node, path) => {
+    if ((0, import_yaml.isMap)(node)) {
+      const own = /* @__PURE__ */ new Set();
+      let merges = false;
+      for (const pair of node.items) {
+        if (isMergeKey(pair.key)) {
+          merges = true;
+          continue;
+        }
+        const k = keyOf(pair.key);
+        if (k === void 0) continue;
+        own.add(k);
+        add(pair.value, { parent: node, key: k, path: [...path, k], direct: !(0, import_yaml.isAlias)(pair.value) });
+        if (!(0, import_yaml.isAlias)(pair.value)) walk(pair.value, [...path, k]);
+      }
+      if (merges) {
+        const seen = /* @__PURE__ */ new Set();
+        const visitMerged = (m, depth) => {
+          if (seen.has(m) || depth > 8) return;
+          seen.add(m);
+          mergedInto.set(m, [...mergedInto.get(m) ?? [], node]);
+          for (const pair of m.items) {
+            const k = keyOf(pair.key);
+            if (k === void 0 || own.has(k)) continue;
+            if (lookupOwned(node, k, doc)?.pair === pair)
+              add(pair.value, { parent: node, key: k, path: [...path, k], direct: false });
+          }
+          for (const inner of mergedMaps(m, doc)) visitMerged(inner, depth + 1);
+        };
+        for (const m of mergedMaps(node, doc)) visitMerged(m, 0);
+      }
+    } else if ((0, import_yaml.isSeq)(node)) {
+      node.items.forEach((item, i) => {
+        add(item, { parent: node, key: i, path: [...path, i], direct: !(0, import_yaml.isAlias)(item) });
+        if (!(0, import_yaml.isAlias)(item)) walk(item, [...path, i]);
+      });
+    }
+  };
+  walk(doc.contents, []);
+  return { places, mergedInto };
+}
+
 // shared/src/image-uses.ts
 var CONTAINER_LISTS = /* @__PURE__ */ new Set(["containers", "initContainers", "ephemeralContainers"]);
+var IMAGE_KEY = /image$/i;
 var MARKER = /(?:^|[ \t])#[^\n]*?tether:image=([^\s]+)/g;
 var KUSTOMIZE_FILE = /(^|\/)(kustomization\.ya?ml|Kustomization)$/;
 function findImageUses(file, fields = []) {
-  const scan = { uses: [], notes: [] };
+  const scan = { uses: [], notes: [], claims: [] };
   const markers = findMarkers(file.text, scan);
   const applicableFields = fields.filter((f) => f.files === void 0 || globToRegExp(f.files).test(file.path));
   file.docs.forEach((doc, index2) => {
@@ -50865,58 +50994,36 @@ function scalarText(node, text) {
   if (node.value === null) return "";
   return node.range ? text.slice(node.range[0], node.range[1]) : String(node.value);
 }
-function keyOf(key2) {
-  if (!(0, import_yaml.isScalar)(key2)) return void 0;
-  const v = key2.value;
-  return typeof v === "symbol" ? void 0 : String(v);
-}
-function isMergeKey(key2) {
-  return (0, import_yaml.isScalar)(key2) && (typeof key2.value === "symbol" || key2.value === "<<");
-}
 function lookup(map, key2, doc) {
   return lookupOwned(map, key2, doc)?.pair;
-}
-function lookupOwned(map, key2, doc, depth = 0) {
-  const merged = [];
-  for (const pair of map.items) {
-    if (isMergeKey(pair.key)) merged.push(pair.value);
-    else if (keyOf(pair.key) === key2) return { pair, owner: map };
-  }
-  if (merged.length === 0 || depth > 8) return void 0;
-  for (const source of merged) {
-    const targets = (0, import_yaml.isSeq)(source) ? source.items : [source];
-    for (const t of targets) {
-      const m = (0, import_yaml.isAlias)(t) ? t.resolve(doc) : t;
-      if ((0, import_yaml.isMap)(m)) {
-        const found = lookupOwned(m, key2, doc, depth + 1);
-        if (found) return found;
-      }
-    }
-  }
-  return void 0;
 }
 function scanDocument(file, doc, document2, markers, fields, scan) {
   const { text } = file;
   const anchorPaths = /* @__PURE__ */ new Map();
   const found = [];
   const path = [];
+  const parents = [];
   const siteAt = (map, key2) => {
     const hit = lookupOwned(map, key2, doc);
     if (!hit) return void 0;
     const value = hit.pair.value;
-    const target = (0, import_yaml.isAlias)(value) ? value.resolve(doc) : value;
-    if (!(0, import_yaml.isScalar)(target) || !target.range) return void 0;
+    const target = (0, import_yaml2.isAlias)(value) ? value.resolve(doc) : value;
+    if (!(0, import_yaml2.isScalar)(target) || !target.range) return void 0;
     const ownerPath = hit.owner === map ? path : anchorPaths.get(hit.owner) ?? path;
     const where = target === value ? [...ownerPath, key2] : anchorPaths.get(target) ?? [...ownerPath, key2];
-    return { node: target, path: where, value: scalarText(target, text) };
+    const readAt = { parent: map, key: key2, path: [...path, key2], direct: hit.owner === map && target === value };
+    return { node: target, path: where, value: scalarText(target, text), readAt: [readAt] };
   };
-  const onImageKey = (map) => {
-    const site = siteAt(map, "image");
+  const onImageKey = (map, key2) => {
+    const site = siteAt(map, key2);
     if (!site || typeof site.node.value !== "string") return;
     const ref2 = tryParseImageRef(site.value);
-    if (!ref2) return;
+    if (!ref2) {
+      invalidValue(site, site.value);
+      return;
+    }
     const n = path.length;
-    const container = n >= 2 && typeof path[n - 1] === "number" && CONTAINER_LISTS.has(String(path[n - 2]));
+    const container = key2 === "image" && n >= 2 && typeof path[n - 1] === "number" && CONTAINER_LISTS.has(String(path[n - 2]));
     found.push({
       file: file.path,
       document: document2,
@@ -50927,12 +51034,23 @@ function scanDocument(file, doc, document2, markers, fields, scan) {
       ref: { ...site, path: site.path, name: ref2.name }
     });
   };
-  const onRepositoryMap = (map) => {
-    const repoSite = siteAt(map, "repository");
+  const invalidValue = (site, value) => {
+    const why = explainInvalidReference(value);
+    const repository = repositoryPrefix(value);
+    if (why === void 0 || repository === void 0) return;
+    scan.notes.push({
+      location: formatYamlPath(site.path),
+      reason: `"${value}" is not a valid image reference (${why}); not edited`,
+      repository
+    });
+  };
+  const onSplitMap = (map, nameKey) => {
+    const repoSite = siteAt(map, nameKey);
     if (!repoSite || typeof repoSite.node.value !== "string" || repoSite.value === "") return;
-    const tagPair = lookup(map, "tag", doc);
+    const tagKey = !lookup(map, "tag", doc) && lookup(map, "version", doc) ? "version" : "tag";
+    const tagPair = lookup(map, tagKey, doc);
     const digestPair = lookup(map, "digest", doc);
-    if (!tagPair && !digestPair && path[path.length - 1] !== "image") return;
+    if (!tagPair && !digestPair && !IMAGE_KEY.test(String(path[path.length - 1]))) return;
     const registrySite = siteAt(map, "registry");
     const full = registrySite && registrySite.value !== "" ? `${registrySite.value}/${repoSite.value}` : repoSite.value;
     const repository = tryNormalizeRepository(full);
@@ -50944,46 +51062,126 @@ function scanDocument(file, doc, document2, markers, fields, scan) {
       location: formatYamlPath(path),
       repositories: [repository],
       version: {},
-      split: { node: map, tagKey: "tag", digestKey: "digest", canAddDigest: false, canRemoveDigest: false }
+      split: {
+        node: map,
+        tagKey,
+        digestKey: "digest",
+        canAddDigest: false,
+        canRemoveDigest: false,
+        render: "helm",
+        name: repoSite,
+        ...registrySite ? { registry: registrySite } : {}
+      }
     };
-    const tag = siteAt(map, "tag");
+    const tag = siteAt(map, tagKey);
     const digest = siteAt(map, "digest");
     if (tagPair && !tag || digestPair && !digest) return;
     if (tag) use.tag = tag;
     if (digest) use.digest = digest;
+    const at = tag && !digest ? tag.value.indexOf("@") : -1;
+    if (tag && at > 0 && !checkTag(tag.value.slice(0, at)) && !checkDigest(tag.value.slice(at + 1))) {
+      use.tagWithDigest = true;
+      use.version = versionOf(tag.value.slice(0, at), tag.value.slice(at + 1));
+      found.push(use);
+      return;
+    }
+    if (tag && tag.value !== "" && checkTag(tag.value)) return invalidValue(tag, `${full}:${tag.value}`);
+    if (digest && digest.value !== "" && checkDigest(digest.value))
+      return invalidValue(digest, `${full}@${digest.value}`);
     use.version = versionOf(tag?.value, digest?.value);
     found.push(use);
+  };
+  const onArgoImages = (seq) => {
+    seq.items.forEach((item, i) => {
+      if (!(0, import_yaml2.isScalar)(item) || typeof item.value !== "string" || !item.range) return;
+      const value = item.value;
+      const eq = value.indexOf("=");
+      const prefix = eq >= 0 ? value.slice(0, eq + 1) : "";
+      const ref2 = tryParseImageRef(value.slice(prefix.length));
+      const at = [...path, i];
+      const readAt = { parent: seq, key: i, path: at, direct: true };
+      const site = { node: item, path: at, value, readAt: [readAt] };
+      if (!ref2) {
+        invalidValue(site, value.slice(prefix.length));
+        return;
+      }
+      const alias = prefix ? tryNormalizeRepository(prefix.slice(0, -1)) : void 0;
+      found.push({
+        file: file.path,
+        document: document2,
+        source: "kustomize",
+        location: formatYamlPath(at),
+        repositories: [.../* @__PURE__ */ new Set([ref2.repository, ...alias ? [alias] : []])],
+        version: versionOf(ref2.tag, ref2.digest),
+        ref: { ...site, name: ref2.name, ...prefix ? { prefix } : {} }
+      });
+    });
+  };
+  const onMap = (map) => {
+    const imageKeys = [];
+    let repository = false;
+    let merges = false;
+    for (const pair of map.items) {
+      const k = (0, import_yaml2.isScalar)(pair.key) ? pair.key.value : void 0;
+      if (typeof k === "symbol" || k === "<<") merges = true;
+      else if (k === "repository") repository = true;
+      else if (typeof k === "string" && IMAGE_KEY.test(k)) imageKeys.push(k);
+    }
+    if (merges) {
+      for (const m of mergedMaps(map, doc))
+        for (const pair of m.items) {
+          const k = keyOf(pair.key);
+          if (k === "repository") repository = true;
+          else if (k !== void 0 && IMAGE_KEY.test(k) && !imageKeys.includes(k)) imageKeys.push(k);
+        }
+    }
+    const bareImage = !repository && imageKeys.includes("image") && (lookup(map, "tag", doc) || lookup(map, "version", doc)) ? siteAt(map, "image") : void 0;
+    const splitImage = bareImage !== void 0 && tryNormalizeRepository(bareImage.value) !== void 0;
+    for (const k of imageKeys) if (!(splitImage && k === "image")) onImageKey(map, k);
+    if (splitImage) onSplitMap(map, "image");
+    if (repository) onSplitMap(map, "repository");
+    else if (IMAGE_KEY.test(String(path[path.length - 1] ?? ""))) {
+      const named = lookup(map, "tag", doc) || lookup(map, "version", doc) ? void 0 : siteAt(map, "name");
+      const namedRef = named && typeof named.node.value === "string" ? tryParseImageRef(named.value) : void 0;
+      const reference = siteAt(map, "reference") ?? (namedRef?.tag || namedRef?.digest ? named : void 0);
+      if (reference) {
+        const ref2 = typeof reference.node.value === "string" ? tryParseImageRef(reference.value) : void 0;
+        if (!ref2) invalidValue(reference, reference.value);
+        else
+          found.push({
+            file: file.path,
+            document: document2,
+            source: "image",
+            location: formatYamlPath(reference.path),
+            repositories: [ref2.repository],
+            version: versionOf(ref2.tag, ref2.digest),
+            ref: { ...reference, name: ref2.name }
+          });
+      } else onSplitMap(map, "name");
+    }
   };
   const markerCandidate = (value) => {
     const start = value.range?.[0];
     if (start === void 0) return;
     for (const m of markers) {
       if (start < m.lineStart || start >= m.offset) continue;
-      const target = (0, import_yaml.isAlias)(value) ? value.resolve(doc) : value;
-      if (!(0, import_yaml.isScalar)(target)) continue;
+      const target = (0, import_yaml2.isAlias)(value) ? value.resolve(doc) : value;
+      if (!(0, import_yaml2.isScalar)(target)) continue;
       if (!m.best || start > m.best.at) {
         const where = target === value ? [...path] : anchorPaths.get(target) ?? [...path];
-        m.best = { node: target, path: where, at: start };
+        const parent = parents[parents.length - 1];
+        const readAt = { parent, key: path[path.length - 1], path: [...path], direct: target === value };
+        m.best = { node: target, path: where, at: start, readAt };
       }
     }
   };
   const visit = (node) => {
     if (!node || typeof node !== "object") return;
     if (node.anchor) anchorPaths.set(node, [...path]);
-    if (markers.length > 0 && ((0, import_yaml.isScalar)(node) || (0, import_yaml.isAlias)(node))) markerCandidate(node);
-    if ((0, import_yaml.isMap)(node)) {
-      let interesting = false;
-      for (const pair of node.items) {
-        const k = (0, import_yaml.isScalar)(pair.key) ? pair.key.value : void 0;
-        if (k === "image" || k === "repository" || typeof k === "symbol") {
-          interesting = true;
-          break;
-        }
-      }
-      if (interesting) {
-        onImageKey(node);
-        onRepositoryMap(node);
-      }
+    if (markers.length > 0 && ((0, import_yaml2.isScalar)(node) || (0, import_yaml2.isAlias)(node))) markerCandidate(node);
+    if ((0, import_yaml2.isMap)(node)) {
+      onMap(node);
+      parents.push(node);
       for (const pair of node.items) {
         const k = keyOf(pair.key);
         if (k === void 0) continue;
@@ -50991,12 +51189,16 @@ function scanDocument(file, doc, document2, markers, fields, scan) {
         visit(pair.value);
         path.pop();
       }
-    } else if ((0, import_yaml.isSeq)(node)) {
+      parents.pop();
+    } else if ((0, import_yaml2.isSeq)(node)) {
+      if (path[path.length - 1] === "images" && path[path.length - 2] === "kustomize") onArgoImages(node);
+      parents.push(node);
       for (let i = 0; i < node.items.length; i++) {
         path.push(i);
         visit(node.items[i]);
         path.pop();
       }
+      parents.pop();
     }
   };
   visit(doc.contents);
@@ -51015,6 +51217,9 @@ function scanDocument(file, doc, document2, markers, fields, scan) {
   for (const m of markers) m.best = void 0;
   for (const use of explicit) for (const s of sitesOf(use)) claimed.add(s.node);
   scan.uses.push(...explicit);
+  for (const use of [...explicit, ...found])
+    for (const s of sitesOf(use))
+      for (const place of s.readAt) scan.claims.push({ node: s.node, place, document: document2, repositories: use.repositories });
   const seen = /* @__PURE__ */ new Map();
   for (const use of found) {
     const sites = sitesOf(use);
@@ -51036,35 +51241,49 @@ function versionOf(tag, digest) {
 }
 function scanKustomization(file, doc, document2, found) {
   const root = doc.contents;
-  if (!(0, import_yaml.isMap)(root)) return;
+  if (!(0, import_yaml2.isMap)(root)) return;
   const kind = lookup(root, "kind", doc);
   const apiVersion = lookup(root, "apiVersion", doc);
-  const kindText = (0, import_yaml.isScalar)(kind?.value) ? String(kind.value.value) : void 0;
-  const api = (0, import_yaml.isScalar)(apiVersion?.value) ? String(apiVersion.value.value) : "";
+  const kindText = (0, import_yaml2.isScalar)(kind?.value) ? String(kind.value.value) : void 0;
+  const api = (0, import_yaml2.isScalar)(apiVersion?.value) ? String(apiVersion.value.value) : "";
   let images;
   let base = [];
-  if (KUSTOMIZE_FILE.test(file.path) || kindText === "Kustomization" && api.startsWith("kustomize.config.k8s.io/"))
-    images = lookup(root, "images", doc)?.value;
-  else if (kindText === "Kustomization" && api.startsWith("kustomize.toolkit.fluxcd.io/")) {
+  if (kindText === "Kustomization" && api.startsWith("kustomize.toolkit.fluxcd.io/")) {
     const spec = lookup(root, "spec", doc)?.value;
-    if ((0, import_yaml.isMap)(spec)) images = lookup(spec, "images", doc)?.value;
+    if ((0, import_yaml2.isMap)(spec)) images = lookup(spec, "images", doc)?.value;
     base = ["spec"];
-  }
-  if ((0, import_yaml.isAlias)(images)) images = images.resolve(doc);
-  if (!(0, import_yaml.isSeq)(images)) return;
+  } else if (KUSTOMIZE_FILE.test(file.path) || kindText === "Kustomization" && api.startsWith("kustomize.config.k8s.io/"))
+    images = lookup(root, "images", doc)?.value;
+  if ((0, import_yaml2.isAlias)(images)) images = images.resolve(doc);
+  if (!(0, import_yaml2.isSeq)(images)) return;
   images.items.forEach((item, i) => {
-    const entry = (0, import_yaml.isAlias)(item) ? item.resolve(doc) : item;
-    if (!(0, import_yaml.isMap)(entry)) return;
+    const entry = (0, import_yaml2.isAlias)(item) ? item.resolve(doc) : item;
+    if (!(0, import_yaml2.isMap)(entry)) return;
     const at = [...base, "images", i];
     const site = (key2) => {
-      const v = lookup(entry, key2, doc)?.value;
-      const s = (0, import_yaml.isAlias)(v) ? v.resolve(doc) : v;
-      return (0, import_yaml.isScalar)(s) && s.range ? { node: s, path: [...at, key2], value: scalarText(s, file.text) } : void 0;
+      const hit = lookupOwned(entry, key2, doc);
+      const v = hit?.pair.value;
+      const s = (0, import_yaml2.isAlias)(v) ? v.resolve(doc) : v;
+      if (!(0, import_yaml2.isScalar)(s) || !s.range) return void 0;
+      const readAt = { parent: entry, key: key2, path: [...at, key2], direct: hit.owner === entry && s === v };
+      return { node: s, path: [...at, key2], value: scalarText(s, file.text), readAt: [readAt] };
     };
     const name = site("name");
     const newName = site("newName");
-    const repositories = [name, newName].map((s) => s && s.value !== "" ? tryNormalizeRepository(s.value) : void 0).filter((r) => r !== void 0);
+    const nameRef = name && name.value !== "" ? tryParseImageRef(name.value) : void 0;
+    const newRef = newName && newName.value !== "" ? tryParseImageRef(newName.value) : void 0;
+    const repositories = [nameRef, newRef].map((r) => r?.repository).filter((r) => r !== void 0);
     if (repositories.length === 0) return;
+    const split = {
+      node: entry,
+      tagKey: "newTag",
+      digestKey: "digest",
+      canAddDigest: true,
+      canRemoveDigest: true,
+      render: "kustomize"
+    };
+    const renderedName = newName && newRef ? newName : name;
+    if (renderedName) split.name = renderedName;
     const use = {
       file: file.path,
       document: document2,
@@ -51072,13 +51291,17 @@ function scanKustomization(file, doc, document2, found) {
       location: formatYamlPath(at),
       repositories: [...new Set(repositories.reverse())],
       version: {},
-      split: { node: entry, tagKey: "newTag", digestKey: "digest", canAddDigest: true, canRemoveDigest: true }
+      split
     };
+    if (newName && newRef && (newRef.tag !== void 0 || newRef.digest !== void 0)) {
+      use.ref = { ...newName, name: newRef.name };
+      use.version = versionOf(newRef.tag, newRef.digest);
+    }
     const tag = site("newTag");
     const digest = site("digest");
     if (tag) use.tag = tag;
     if (digest) use.digest = digest;
-    use.version = versionOf(tag?.value, digest?.value);
+    if (!use.ref) use.version = versionOf(tag?.value, digest?.value);
     found.push(use);
   });
 }
@@ -51087,15 +51310,25 @@ function resolveFields(doc, fields, anchorPaths, scan) {
   for (const f of fields) {
     const segments = parseYamlPath(f.path);
     let node = doc.contents;
+    let parent;
+    let direct = true;
     for (const seg of segments) {
-      if ((0, import_yaml.isAlias)(node)) node = node.resolve(doc);
-      if (typeof seg === "number") node = (0, import_yaml.isSeq)(node) ? node.items[seg] : void 0;
-      else node = (0, import_yaml.isMap)(node) ? lookup(node, seg, doc)?.value : void 0;
+      if ((0, import_yaml2.isAlias)(node)) node = node.resolve(doc);
+      parent = node;
+      if (typeof seg === "number") node = (0, import_yaml2.isSeq)(node) ? node.items[seg] : void 0;
+      else if ((0, import_yaml2.isMap)(node)) {
+        const hit = lookupOwned(node, seg, doc);
+        direct = hit?.owner === node;
+        node = hit?.pair.value;
+      } else node = void 0;
       if (node === void 0) break;
     }
-    if ((0, import_yaml.isAlias)(node)) node = node.resolve(doc);
+    if ((0, import_yaml2.isAlias)(node)) {
+      direct = false;
+      node = node.resolve(doc);
+    }
     if (node === void 0) continue;
-    if (!(0, import_yaml.isScalar)(node) || !node.range) {
+    if (!(0, import_yaml2.isScalar)(node) || !node.range) {
       scan.notes.push({ location: f.path, reason: "the path names a map or list, not a scalar" });
       continue;
     }
@@ -51103,7 +51336,8 @@ function resolveFields(doc, fields, anchorPaths, scan) {
       node,
       path: anchorPaths.get(node) ?? segments,
       repository: normalizeRepository(f.image),
-      part: f.part ?? "ref"
+      part: f.part ?? "ref",
+      readAt: { parent, key: segments[segments.length - 1], path: segments, direct }
     });
   }
   return out;
@@ -51126,33 +51360,41 @@ function splitGroups(file, document2, source, sites, out, scan) {
         location,
         repositories: [s.repository],
         version: versionOf(ref2.tag, ref2.digest),
-        ref: { node: s.node, path: s.path, value, name: ref2.name }
+        ref: { node: s.node, path: s.path, value, name: ref2.name, readAt: [s.readAt] }
       });
       continue;
     }
+    if (s.part === "name") continue;
     const parent = s.path.slice(0, -1);
     const key2 = `${s.repository}\0${formatYamlPath(parent)}`;
-    let use = groups2.get(key2);
-    if (!use) {
-      use = {
+    let group = groups2.get(key2);
+    if (!group) {
+      group = { parent, repository: s.repository, tags: [], digests: [] };
+      groups2.set(key2, group);
+    }
+    const site = { node: s.node, path: s.path, value, readAt: [s.readAt] };
+    if (s.part === "tag" && !group.tags.some((t) => t.node === s.node)) group.tags.push(site);
+    if (s.part === "digest" && !group.digests.some((d) => d.node === s.node)) group.digests.push(site);
+  }
+  for (const g of groups2.values()) {
+    for (let i = 0; i < Math.max(g.tags.length, g.digests.length); i++) {
+      const use = {
         file: file.path,
         document: document2,
         source,
-        location: formatYamlPath(parent),
-        repositories: [s.repository],
-        version: {}
+        location: formatYamlPath(g.parent),
+        repositories: [g.repository],
+        version: versionOf(g.tags[i]?.value, g.digests[i]?.value)
       };
-      groups2.set(key2, use);
+      if (g.tags[i]) use.tag = g.tags[i];
+      if (g.digests[i]) use.digest = g.digests[i];
+      out.push(use);
     }
-    if (s.part === "tag") use.tag = { node: s.node, path: s.path, value };
-    if (s.part === "digest") use.digest = { node: s.node, path: s.path, value };
-    use.version = versionOf(use.tag?.value, use.digest?.value);
   }
-  for (const use of groups2.values()) if (use.tag || use.digest) out.push(use);
 }
 
 // shared/src/text-edits.ts
-var import_yaml2 = __toESM(require_dist(), 1);
+var import_yaml3 = __toESM(require_dist(), 1);
 function applyTextEdits(text, edits) {
   const sorted = [...edits].sort((a, b) => a.start - b.start || a.end - b.end);
   let out = "";
@@ -51168,7 +51410,7 @@ var PLAIN_SAFE = /^[A-Za-z0-9_./+-][A-Za-z0-9_./@:+-]*$/;
 function isSafePlain(value) {
   if (!PLAIN_SAFE.test(value) || value.endsWith(":") || value.startsWith("-")) return false;
   if (/^[A-Za-z]+$/.test(value) && value.length > 5) return true;
-  return (0, import_yaml2.parse)(value) === value && (0, import_yaml2.parse)(value, { version: "1.1" }) === value;
+  return (0, import_yaml3.parse)(value) === value && (0, import_yaml3.parse)(value, { version: "1.1" }) === value;
 }
 function doubleQuoted(value) {
   return JSON.stringify(value);
@@ -51177,13 +51419,13 @@ function setScalarEdit(node, value, ctx) {
   const [start, end] = node.range;
   if (ctx.json) return { start, end, insert: doubleQuoted(value) };
   switch (node.type) {
-    case import_yaml2.Scalar.QUOTE_SINGLE:
+    case import_yaml3.Scalar.QUOTE_SINGLE:
       if (/^[\x20-\x7e]*$/.test(value)) return { start, end, insert: `'${value.replace(/'/g, "''")}'` };
       return { start, end, insert: doubleQuoted(value) };
-    case import_yaml2.Scalar.QUOTE_DOUBLE:
+    case import_yaml3.Scalar.QUOTE_DOUBLE:
       return { start, end, insert: doubleQuoted(value) };
-    case import_yaml2.Scalar.BLOCK_FOLDED:
-    case import_yaml2.Scalar.BLOCK_LITERAL:
+    case import_yaml3.Scalar.BLOCK_FOLDED:
+    case import_yaml3.Scalar.BLOCK_LITERAL:
       return blockScalarEdit(node, value, ctx.text);
     default: {
       const strTag = node.tag === "tag:yaml.org,2002:str" || node.tag === "!";
@@ -51226,14 +51468,14 @@ function lineEndOf(text, offset) {
   return text[nl - 1] === "\r" ? nl - 1 : nl;
 }
 function isOneLineScalar(node, text) {
-  if (!(node instanceof import_yaml2.Scalar) || !node.range) return false;
-  if (node.type === import_yaml2.Scalar.BLOCK_FOLDED || node.type === import_yaml2.Scalar.BLOCK_LITERAL) return false;
+  if (!(node instanceof import_yaml3.Scalar) || !node.range) return false;
+  if (node.type === import_yaml3.Scalar.BLOCK_FOLDED || node.type === import_yaml3.Scalar.BLOCK_LITERAL) return false;
   return !text.slice(node.range[0], node.range[1]).includes("\n");
 }
 function insertPairsEdit(map, after, entries, ctx) {
   const { text, json } = ctx;
   const keyNode = after.key;
-  if (!(keyNode instanceof import_yaml2.Scalar) || !keyNode.range) return "the map has no plain key to insert after";
+  if (!(keyNode instanceof import_yaml3.Scalar) || !keyNode.range) return "the map has no plain key to insert after";
   if (!isOneLineScalar(after.value, text)) return `the value of "${String(keyNode.value)}" is not a one-line scalar`;
   const valueEnd = after.value.range[1];
   const eol = lineEnding(text);
@@ -51254,7 +51496,7 @@ function insertPairsEdit(map, after, entries, ctx) {
 function removePairEdit(map, pair, ctx) {
   const { text } = ctx;
   const keyNode = pair.key;
-  if (!(keyNode instanceof import_yaml2.Scalar) || !keyNode.range) return "the key is not a scalar";
+  if (!(keyNode instanceof import_yaml3.Scalar) || !keyNode.range) return "the key is not a scalar";
   if (!isOneLineScalar(pair.value, text)) return "the value is not a one-line scalar";
   if (map.items.length < 2) return "it is the only key of its map";
   const index2 = map.items.indexOf(pair);
@@ -51281,10 +51523,10 @@ function removePairEdit(map, pair, ctx) {
 }
 
 // shared/src/verify-edits.ts
-var import_yaml4 = __toESM(require_dist(), 1);
+var import_yaml5 = __toESM(require_dist(), 1);
 
 // shared/src/yaml-file.ts
-var import_yaml3 = __toESM(require_dist(), 1);
+var import_yaml4 = __toESM(require_dist(), 1);
 function defaultParseLimits() {
   return { maxExpandedNodes: 1e6 };
 }
@@ -51293,7 +51535,7 @@ function isYamlOrJsonPath(path) {
   return /\.(ya?ml|json)$/i.test(path) || /(^|\/)Kustomization$/.test(path);
 }
 function parseYamlFile(path, text, limits = defaultParseLimits()) {
-  const docs = (0, import_yaml3.parseAllDocuments)(text, YAML_PARSE_OPTIONS);
+  const docs = (0, import_yaml4.parseAllDocuments)(text, YAML_PARSE_OPTIONS);
   const list2 = Array.isArray(docs) ? docs : [];
   const problems = [];
   for (const doc of list2) {
@@ -51323,19 +51565,19 @@ function checkAliasExpansion(path, text, doc, limits) {
   const active = /* @__PURE__ */ new Set();
   const refuse = (node, why) => new TetherError("parse", `${path}:${lineColAt(text, node.range?.[0] ?? 0)}: ${why}; refusing to expand it`);
   const size = (node) => {
-    if ((0, import_yaml3.isAlias)(node)) {
+    if ((0, import_yaml4.isAlias)(node)) {
       const target = node.resolve(doc);
       if (!target) return 1;
       if (active.has(target)) throw refuse(node, `alias *${node.source} refers to a node that contains it`);
       return size(target);
     }
-    if (!(0, import_yaml3.isMap)(node) && !(0, import_yaml3.isSeq)(node)) return 1;
+    if (!(0, import_yaml4.isMap)(node) && !(0, import_yaml4.isSeq)(node)) return 1;
     const known = sizes.get(node);
     if (known !== void 0) return known;
     active.add(node);
     let n = 1;
     for (const item of node.items) {
-      n += (0, import_yaml3.isPair)(item) ? size(item.key) + size(item.value) : size(item);
+      n += (0, import_yaml4.isPair)(item) ? size(item.key) + size(item.value) : size(item);
       if (n > limits.maxExpandedNodes)
         throw refuse(node, `aliases expand to more than ${limits.maxExpandedNodes} nodes (an alias bomb)`);
     }
@@ -51346,9 +51588,9 @@ function checkAliasExpansion(path, text, doc, limits) {
   size(doc.contents);
 }
 function hasAlias(node) {
-  if ((0, import_yaml3.isAlias)(node)) return true;
-  if ((0, import_yaml3.isMap)(node)) return node.items.some((p) => hasAlias(p.key) || hasAlias(p.value));
-  if ((0, import_yaml3.isSeq)(node)) return node.items.some(hasAlias);
+  if ((0, import_yaml4.isAlias)(node)) return true;
+  if ((0, import_yaml4.isMap)(node)) return node.items.some((p) => hasAlias(p.key) || hasAlias(p.value));
+  if ((0, import_yaml4.isSeq)(node)) return node.items.some(hasAlias);
   return false;
 }
 
@@ -51357,7 +51599,7 @@ function emptyIntent() {
   return { scalars: /* @__PURE__ */ new Map(), removed: /* @__PURE__ */ new Set(), inserted: /* @__PURE__ */ new Map() };
 }
 function verifyEdit(old, newText, intent) {
-  const docs = (0, import_yaml4.parseAllDocuments)(newText, YAML_PARSE_OPTIONS);
+  const docs = (0, import_yaml5.parseAllDocuments)(newText, YAML_PARSE_OPTIONS);
   const list2 = Array.isArray(docs) ? docs : [];
   const fail = (why) => new TetherError("edit", `${old.path}: the edited file does not hold the intended values: ${why}`);
   for (const d of list2) if (d.errors.length > 0) throw fail(describeYamlError(old.path, d.errors[0]));
@@ -51369,7 +51611,7 @@ function verifyEdit(old, newText, intent) {
 }
 var NO_CHANGE = emptyIntent();
 function keyText(key2) {
-  if (!(0, import_yaml4.isScalar)(key2)) return void 0;
+  if (!(0, import_yaml5.isScalar)(key2)) return void 0;
   return typeof key2.value === "symbol" ? "<<" : String(key2.value);
 }
 function compare(a, b, intent, path) {
@@ -51377,17 +51619,17 @@ function compare(a, b, intent, path) {
   if (a === null || a === void 0 || b === null || b === void 0)
     return (a ?? null) === (b ?? null) ? void 0 : `${at()}: a value appeared or vanished`;
   if (a.anchor !== b.anchor) return `${at()}: the anchor changed`;
-  if ((0, import_yaml4.isScalar)(a)) {
-    if (!(0, import_yaml4.isScalar)(b)) return `${at()}: a scalar became a collection`;
+  if ((0, import_yaml5.isScalar)(a)) {
+    if (!(0, import_yaml5.isScalar)(b)) return `${at()}: a scalar became a collection`;
     const want = intent.scalars.get(a);
     if (want !== void 0) return b.value === want ? void 0 : `${at()}: reads ${String(b.value)}, not ${want}`;
     if (a.tag !== b.tag) return `${at()}: the tag changed`;
     if (Object.is(a.value, b.value)) return void 0;
     return typeof a.value === "symbol" && typeof b.value === "symbol" ? void 0 : `${at()}: the value changed`;
   }
-  if ((0, import_yaml4.isAlias)(a)) return (0, import_yaml4.isAlias)(b) && a.source === b.source ? void 0 : `${at()}: the alias changed`;
-  if ((0, import_yaml4.isSeq)(a)) {
-    if (!(0, import_yaml4.isSeq)(b)) return `${at()}: a list became something else`;
+  if ((0, import_yaml5.isAlias)(a)) return (0, import_yaml5.isAlias)(b) && a.source === b.source ? void 0 : `${at()}: the alias changed`;
+  if ((0, import_yaml5.isSeq)(a)) {
+    if (!(0, import_yaml5.isSeq)(b)) return `${at()}: a list became something else`;
     if (a.items.length !== b.items.length) return `${at()}: the list length changed`;
     for (let i = 0; i < a.items.length; i++) {
       path.push(i);
@@ -51397,17 +51639,17 @@ function compare(a, b, intent, path) {
     }
     return void 0;
   }
-  if ((0, import_yaml4.isMap)(a)) {
-    if (!(0, import_yaml4.isMap)(b)) return `${at()}: a map became something else`;
+  if ((0, import_yaml5.isMap)(a)) {
+    if (!(0, import_yaml5.isMap)(b)) return `${at()}: a map became something else`;
     const kept = intent.removed.size > 0 ? a.items.filter((p) => !intent.removed.has(p)) : a.items;
     const added = new Map(intent.inserted.get(a) ?? []);
     let j = 0;
     for (const pb of b.items) {
-      if (!(0, import_yaml4.isPair)(pb)) return `${at()}: unexpected item`;
+      if (!(0, import_yaml5.isPair)(pb)) return `${at()}: unexpected item`;
       const kb = keyText(pb.key);
       const pa = kept[j];
       if (kb !== void 0 && added.has(kb) && (pa === void 0 || keyText(pa.key) !== kb)) {
-        const v = (0, import_yaml4.isScalar)(pb.value) ? pb.value.value : void 0;
+        const v = (0, import_yaml5.isScalar)(pb.value) ? pb.value.value : void 0;
         if (v !== added.get(kb)) return `${at()}.${kb}: inserted as ${String(v)}, not ${added.get(kb)}`;
         added.delete(kb);
         continue;
@@ -51448,7 +51690,7 @@ function parseImageRequest(images, label = (i) => `image ${i + 1}`) {
   });
   return out;
 }
-function scanFiles(files, paths, fields, options, visit) {
+function scanFiles(files, paths, fields, options, visit, requested = /* @__PURE__ */ new Map()) {
   const opts = { ...defaultPlanOptions(), ...options };
   const matches = "matches" in paths ? paths.matches : pathMatcher(paths);
   const chartDirs = new Set(
@@ -51480,23 +51722,56 @@ function scanFiles(files, paths, fields, options, visit) {
       file = parseYamlFile(f.path, f.text, opts.parseLimits);
     } catch (err) {
       if (err instanceof TetherError && err.code === "parse") {
-        errors.push(err.message);
+        const hostile = /refusing to expand it$/m.test(err.message);
+        const mention = hostile ? void 0 : mentionOf(f.text, requested);
+        if (hostile) errors.push(err.message);
+        else if (mention)
+          errors.push(
+            `${err.message}
+  ${f.path}:${mention.line} names ${mention.name}: an edit there may be missing`
+          );
+        else
+          skipped.push({
+            path: f.path,
+            reason: `does not parse, so it was not searched: ${err.message.split("\n")[0]}`,
+            warning: true
+          });
         continue;
       }
       throw err;
     }
     if (errors.length > 0) continue;
     const found = findImageUses(file, fields);
-    for (const n of found.notes) skipped.push({ path: f.path, location: n.location, reason: n.reason });
-    visit({ file, uses: found.uses });
+    for (const n of found.notes)
+      skipped.push({
+        path: f.path,
+        location: n.location,
+        reason: n.reason,
+        ...n.repository !== void 0 ? { repository: n.repository } : {}
+      });
+    visit({ file, uses: found.uses, claims: found.claims });
   }
   if (errors.length > 0)
     throw new TetherError(
       "parse",
-      `${errors.length} file(s) do not parse; nothing was changed:
+      `${errors.length} file(s) do not parse and cannot be skipped; nothing was changed:
 ${errors.slice(0, 20).join("\n")}`
     );
   return skipped;
+}
+function mentionOf(text, requested) {
+  let best;
+  for (const { ref: ref2 } of requested.values()) {
+    const forms = /* @__PURE__ */ new Set([ref2.name, ref2.repository, ref2.path]);
+    if (ref2.domain === "docker.io") forms.add(ref2.path.replace(/^library\//, ""));
+    for (const form of forms) {
+      const escaped = form.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      const m = new RegExp(`(?<![\\w./-])${escaped}(?![\\w/-])`).exec(text);
+      if (m && (!best || m.index < best.index)) best = { index: m.index, name: ref2.repository };
+    }
+  }
+  if (!best) return void 0;
+  return { line: text.slice(0, best.index).split("\n").length, name: best.name };
 }
 function planEdits(files, request3, options = {}) {
   const images = request3.images;
@@ -51504,24 +51779,35 @@ function planEdits(files, request3, options = {}) {
   const plan = { edits: [], changes: [], skipped: [], unmatched: [] };
   const used = /* @__PURE__ */ new Set();
   const notes = [];
-  const skipped = scanFiles(files, request3.paths ?? [], request3.fields ?? [], options, ({ file, uses }) => {
-    let fp;
-    for (const use of uses) {
-      const want = use.repositories.map((r) => requested.get(r)).find((r) => r !== void 0);
-      if (!want) continue;
-      used.add(want.ref.repository);
-      fp ??= new FilePlanner(file);
-      fp.apply(use, want.ref);
-    }
-    if (!fp) return;
-    notes.push(...fp.skipped);
-    if (fp.edits.length === 0) return;
-    const newText = applyTextEdits(file.text, fp.edits);
-    verifyEdit(file, newText, fp.intent);
-    plan.edits.push({ path: file.path, newText });
-    plan.changes.push(...fp.changes.sort((a, b) => a.at - b.at).map(({ at: _, ...c }) => c));
-  });
-  plan.skipped.push(...skipped, ...notes);
+  const skipped = scanFiles(
+    files,
+    request3.paths ?? [],
+    request3.fields ?? [],
+    options,
+    ({ file, uses, claims }) => {
+      let fp;
+      for (const use of uses) {
+        const want = use.repositories.map((r) => requested.get(r)).find((r) => r !== void 0);
+        if (!want) continue;
+        used.add(want.ref.repository);
+        fp ??= new FilePlanner(file);
+        fp.apply(use, want.ref);
+      }
+      if (!fp) return;
+      notes.push(...fp.skipped);
+      if (fp.edits.length === 0) return;
+      fp.checkShared(uses, claims, requested);
+      fp.checkRendered();
+      const newText = applyTextEdits(file.text, fp.edits);
+      verifyEdit(file, newText, fp.intent);
+      plan.edits.push({ path: file.path, newText });
+      plan.changes.push(...fp.changes.sort((a, b) => a.at - b.at).map(({ at: _, ...c }) => c));
+    },
+    requested
+  );
+  const relevant = skipped.filter((s) => s.repository === void 0 || requested.has(s.repository));
+  for (const s of relevant) if (s.repository !== void 0) s.warning = true;
+  plan.skipped.push(...relevant, ...notes);
   for (const r of requested.values()) if (!used.has(r.ref.repository)) plan.unmatched.push(r.input);
   return plan;
 }
@@ -51537,12 +51823,22 @@ var FilePlanner = class {
   skipped = [];
   ctx;
   touchedMaps = /* @__PURE__ */ new Set();
+  /** Each edited scalar (set or removed) and each map given new keys, with the use that edited it. */
+  edited = /* @__PURE__ */ new Map();
+  extended = /* @__PURE__ */ new Map();
+  applied = [];
   /** Plans setting one use to the requested reference; changes name the repository as requested. */
   apply(use, want) {
     const image = want.repository;
+    this.applied.push({ use, want });
     if (use.ref) {
       const value = formatImageRef({ name: use.ref.name, tag: want.tag, digest: want.digest });
-      this.setScalar(use, use.ref, value, image);
+      this.setScalar(use, use.ref, `${use.ref.prefix ?? ""}${value}`, image);
+      return;
+    }
+    if (use.tagWithDigest && use.tag) {
+      const tag = want.tag ?? use.tag.value.slice(0, use.tag.value.indexOf("@"));
+      this.setScalar(use, use.tag, want.digest ? `${tag}@${want.digest}` : tag, image);
       return;
     }
     const split = use.split;
@@ -51556,10 +51852,135 @@ var FilePlanner = class {
       if (use.digest) this.setScalar(use, use.digest, want.digest, image);
       else if (split?.canAddDigest) inserts.push([split.digestKey, want.digest]);
       else this.skip(use, `has no digest field; ${want.digest} is not pinned there`);
+      if (want.tag === void 0 && split?.render === "kustomize" && use.tag && use.tag.value !== "")
+        this.removeSite(use, use.tag, image);
     } else if (use.digest && use.digest.value !== "") {
-      this.removeDigest(use, image);
+      this.removeSite(use, use.digest, image);
     }
     if (inserts.length > 0 && split) this.insert(use, split.node, inserts, image);
+  }
+  /** The value a site reads after the planned edits: set, removed (undefined) or unchanged. */
+  after(site) {
+    if (!site) return void 0;
+    const set = this.intent.scalars.get(site.node);
+    if (set !== void 0) return set;
+    for (const p of this.intent.removed) if (p.value === site.node) return void 0;
+    return site.value;
+  }
+  /**
+   * Renders every edited use the way its consumer will (kustomize's images transformer, a chart's image helper, the
+   * reference itself) and refuses the plan unless the result is a valid reference carrying the requested version:
+   * `newName: awesome/postgres:11` with a `newTag` would render as `awesome/postgres:11:9.9.9`.
+   */
+  checkRendered() {
+    for (const { use, want } of this.applied) {
+      const sites = [use.ref, use.tag, use.digest, use.split?.name, use.split?.registry];
+      const touched = sites.some((s) => s && this.edited.has(s.node)) || use.split && this.intent.inserted.has(use.split.node);
+      if (!touched) continue;
+      const rendered = this.render(use);
+      if (rendered === void 0) continue;
+      const ref2 = tryParseImageRef(rendered);
+      let why;
+      if (!ref2) why = "which is not a valid image reference";
+      else if (use.source !== "marker" && use.source !== "field" && !use.repositories.includes(ref2.repository))
+        why = `which names ${ref2.repository}, not ${want.repository}`;
+      else if (want.digest !== void 0 && ref2.digest !== void 0 && ref2.digest !== want.digest)
+        why = `whose digest is not ${want.digest}`;
+      else if (want.digest === void 0 && ref2.digest !== void 0) why = "which still pins the old digest";
+      else if (ref2.digest === void 0 && want.tag !== void 0 && ref2.tag !== want.tag)
+        why = `whose tag is not ${want.tag}`;
+      if (why)
+        throw new TetherError(
+          "edit",
+          `${this.file.path}: ${use.location || "(root)"} would render as "${rendered}", ${why}; nothing was changed`
+        );
+    }
+  }
+  /** The reference a use renders as after the edits, or undefined when it cannot be known from this file. */
+  render(use) {
+    const split = use.split;
+    const inserted = split ? this.intent.inserted.get(split.node) : void 0;
+    const tag = inserted?.get(split?.tagKey ?? "") ?? this.after(use.tag);
+    const digest = inserted?.get(split?.digestKey ?? "") ?? this.after(use.digest);
+    if (split?.render === "kustomize") {
+      const written = use.ref ? this.after(use.ref) : this.after(split.name);
+      if (written === void 0) return void 0;
+      const name = use.ref ? written : tryParseImageRef(written)?.name ?? written;
+      if (digest) return `${name}@${digest}`;
+      return tag ? `${name}:${tag}` : name;
+    }
+    if (use.ref) return this.after(use.ref)?.slice(use.ref.prefix?.length ?? 0);
+    if (split?.render === "helm") {
+      const repository = this.after(split.name);
+      const registry = this.after(split.registry);
+      if (!repository) return void 0;
+      const name = registry ? `${registry}/${repository}` : repository;
+      if (!tag && !digest) return void 0;
+      return `${name}${tag ? `:${tag}` : ""}${digest ? `@${digest}` : ""}`;
+    }
+    if (!tag && !digest) return void 0;
+    return `${use.repositories[0]}${tag ? `:${tag}` : ""}${digest ? `@${digest}` : ""}`;
+  }
+  /**
+   * Refuses to edit a value that something the request does not cover also reads. An anchored scalar is read at its
+   * anchor and at every alias (and through `<<` merges); editing it for one image changes all of them. Each place
+   * must be read by a requested image (whose plan, applied to the same node, already agreed on the value). The place
+   * where the anchor is written counts only when a rule reads an image there: `v: &v 1.0` alone is a definition.
+   */
+  checkShared(uses, claims, requested) {
+    if (!this.file.text.includes("*")) return;
+    const readers = /* @__PURE__ */ new Map();
+    const readersOf = (document2) => {
+      let r = readers.get(document2);
+      if (!r) {
+        r = valueReaders(this.file.docs[document2]);
+        readers.set(document2, r);
+      }
+      return r;
+    };
+    const byPlace = /* @__PURE__ */ new Map();
+    for (const c of claims) {
+      let m = byPlace.get(c.place.parent);
+      if (!m) {
+        m = /* @__PURE__ */ new Map();
+        byPlace.set(c.place.parent, m);
+      }
+      const k = String(c.place.key);
+      m.set(k, [...m.get(k) ?? [], c]);
+    }
+    const isRequested = (repositories) => repositories.some((r) => requested.has(r));
+    for (const [node, { use, site, image }] of this.edited) {
+      const places = readersOf(use.document).places.get(node) ?? [];
+      if (places.length <= 1) continue;
+      for (const place of places) {
+        const here = (byPlace.get(place.parent)?.get(String(place.key)) ?? []).filter((c) => c.node === node);
+        if (here.length === 0 && place.direct) continue;
+        const other = here.find((c) => !isRequested(c.repositories));
+        if (here.length > 0 && !other) continue;
+        const who = other ? `by ${other.repositories[0]}, which this request does not set` : "by something that is not an image this request sets";
+        throw this.sharedError(formatYamlPath(site.path), use, image, place, who);
+      }
+    }
+    for (const [map, { use, keys, image }] of this.extended) {
+      for (const reader of readersOf(use.document).mergedInto.get(map) ?? []) {
+        for (const key2 of keys) {
+          if (lookupOwned(reader, key2, this.file.docs[use.document])) continue;
+          const covered = uses.some((u) => u.split?.node === reader && isRequested(u.repositories));
+          if (covered) continue;
+          const readerPath = readersOf(use.document).places.get(reader)?.[0]?.path ?? [];
+          const place = { parent: reader, key: key2, path: [...readerPath, key2], direct: false };
+          const defined = use.location ? `${use.location}.${key2}` : key2;
+          throw this.sharedError(defined, use, image, place, "through a `<<` merge");
+        }
+      }
+    }
+  }
+  sharedError(defined, use, image, place, who) {
+    const at = formatYamlPath(place.path) || "(root)";
+    return new TetherError(
+      "edit",
+      `${this.file.path}: ${defined} holds ${image} (used at ${use.location}) and is also read at ${at} ${who}; editing it would change both. Split the anchor: give ${at} its own value instead of an alias, then run again.`
+    );
   }
   skip(use, reason) {
     this.skipped.push({ path: this.file.path, location: use.location, reason: `${use.repositories[0]} ${reason}` });
@@ -51582,10 +52003,11 @@ var FilePlanner = class {
     }
     this.edits.push(edit);
     this.intent.scalars.set(node, value);
+    this.edited.set(node, { use, site, image });
     this.record(use, site, image, site.value, value);
   }
-  removeDigest(use, image) {
-    const site = use.digest;
+  /** Removes a stale tag or digest pair where the format allows, else sets it to an empty string. */
+  removeSite(use, site, image) {
     const split = use.split;
     if (split?.canRemoveDigest) {
       const pair = split.node.items.find((p) => p.value === site.node);
@@ -51593,6 +52015,7 @@ var FilePlanner = class {
       if (typeof edit !== "string") {
         this.edits.push(edit);
         this.intent.removed.add(pair);
+        this.edited.set(site.node, { use, site, image });
         this.record(use, site, image, site.value, null);
         return;
       }
@@ -51602,7 +52025,7 @@ var FilePlanner = class {
   insert(use, map, entries, image) {
     if (this.touchedMaps.has(map)) return;
     this.touchedMaps.add(map);
-    const own = map.items.filter((p) => (0, import_yaml5.isScalar)(p.key) && (0, import_yaml5.isScalar)(p.value) && !this.intent.removed.has(p));
+    const own = map.items.filter((p) => (0, import_yaml6.isScalar)(p.key) && (0, import_yaml6.isScalar)(p.value) && !this.intent.removed.has(p));
     const tagKey = use.split.tagKey;
     const after = own.find((p) => p.key.value === tagKey) ?? own[own.length - 1];
     const edit = after ? insertPairsEdit(map, after, entries, this.ctx) : "the map has no pair to insert after";
@@ -51612,6 +52035,7 @@ var FilePlanner = class {
     }
     this.edits.push(edit);
     this.intent.inserted.set(map, new Map(entries));
+    this.extended.set(map, { use, keys: entries.map((e) => e[0]), image });
     for (const [key2, value] of entries) {
       this.changes.push({
         file: this.file.path,
@@ -51698,6 +52122,15 @@ function duration(name, value, fallbackMs) {
   const n = Number(m[1]);
   return Math.round(m[2] === "ms" ? n : m[2] === "m" ? n * 6e4 : n * 1e3);
 }
+function fieldSpecs(value) {
+  return lines(value).map((l) => {
+    try {
+      return parseFieldSpec(l.text);
+    } catch (err) {
+      throw new TetherError("input", `Input 'fields' line ${l.line}: ${err.message}`, { cause: err });
+    }
+  });
+}
 function parseInputs(read) {
   const repository = read("repository");
   const m = /^([\w.-]+)\/([\w.-]+)$/.exec(repository);
@@ -51713,6 +52146,7 @@ function parseInputs(read) {
     base: read("base") || void 0,
     images: mode === "bump" ? imagesInput(read("images")) : /* @__PURE__ */ new Map(),
     paths: pathsInput(read("paths")),
+    fields: fieldSpecs(read("fields")),
     from: envPathInput("from", read("from")),
     to: envPathInput("to", read("to")),
     requireStatus: statusGate(lines(read("require-status")).map((l) => l.text)),
@@ -56341,6 +56775,10 @@ function prBody(s, userBody) {
       );
     }
   }
+  if (s.warnings?.length) {
+    parts.push("", "### Warnings", "");
+    for (const w of s.warnings) parts.push(`- ${cell(w)}`);
+  }
   parts.push("", `<!-- tether:${s.mode}${s.branch ? ` branch=${s.branch}` : ""}${s.head ? ` head=${s.head}` : ""} -->`);
   return parts.join("\n");
 }
@@ -57156,9 +57594,9 @@ async function withGitRetries(step, fn, options = {}) {
 }
 
 // shared/src/promote.ts
-function collectSourceVersions(source, options = {}) {
+function collectSourceVersions(source, options = {}, skipped = []) {
   const byImage = /* @__PURE__ */ new Map();
-  scanFiles(source, options.sourcePaths ?? [], options.fields ?? [], options, ({ uses }) => {
+  const sourceSkipped = scanFiles(source, options.sourcePaths ?? [], options.fields ?? [], options, ({ uses }) => {
     for (const use of uses) {
       if (use.version.tag === void 0 && use.version.digest === void 0) continue;
       const image = use.repositories[0];
@@ -57166,6 +57604,7 @@ function collectSourceVersions(source, options = {}) {
       byImage.set(image, [...byImage.get(image) ?? [], found]);
     }
   });
+  skipped.push(...sourceSkipped.filter((x) => x.warning));
   const out = [];
   for (const [image, all] of [...byImage].sort(([a], [b]) => a.localeCompare(b))) {
     const top = all.some((u) => u.source === "kustomize") ? all.filter((u) => u.source === "kustomize") : all;
@@ -57190,13 +57629,15 @@ function collectSourceVersions(source, options = {}) {
   return out;
 }
 function planPromotion(source, target, options = {}) {
-  const versions = collectSourceVersions(source, options);
+  const sourceSkipped = [];
+  const versions = collectSourceVersions(source, options, sourceSkipped);
   const request3 = {
     images: versions.map((v) => v.ref),
     paths: [...options.targetPaths ?? []],
     fields: [...options.fields ?? []]
   };
   const plan = planEdits(target, request3, options);
+  plan.skipped.unshift(...sourceSkipped);
   return { ...plan, versions, request: request3 };
 }
 
@@ -57206,7 +57647,7 @@ function under(dir) {
   return (p) => d === "" || p === d || p.startsWith(`${d}/`);
 }
 function planBump(files, request3) {
-  const edit = { images: request3.images, paths: request3.paths };
+  const edit = { images: request3.images, paths: request3.paths, ...request3.fields ? { fields: request3.fields } : {} };
   const plan = planEdits(files, edit);
   return {
     plan,
@@ -57224,7 +57665,11 @@ function gateRefusal(mode, dir, gate, newest) {
   return new TetherError("input", `${which2} has success for ${pattern}${seen}`);
 }
 function planRestore(o) {
-  const plan = planPromotion(o.source, o.target, { sourcePaths: [`${o.sourceDir}/**`], targetPaths: [`${o.to}/**`] });
+  const plan = planPromotion(o.source, o.target, {
+    sourcePaths: [`${o.sourceDir}/**`],
+    targetPaths: [`${o.to}/**`],
+    ...o.fields ? { fields: o.fields } : {}
+  });
   const inTarget = under(o.to);
   const source = o.labels?.source ?? o.sourceDir;
   const target = o.labels?.target ?? o.to;
@@ -57466,7 +57911,7 @@ function escapeRe(s) {
 async function readAndPlan(inputs, deps, env, base, baseSha) {
   if (inputs.mode === "bump") {
     const read = await env.readFiles(baseSha, inputs.paths.matches);
-    const planned = planBump(read.files, { images: inputs.images, paths: inputs.paths });
+    const planned = planBump(read.files, { images: inputs.images, paths: inputs.paths, fields: inputs.fields });
     planned.plan.skipped.push(...read.skipped);
     return planned;
   }
@@ -57494,6 +57939,7 @@ async function readAndPlan(inputs, deps, env, base, baseSha) {
     target: target.files,
     commit: picked.commit,
     matched: picked.matched,
+    fields: inputs.fields,
     ...server ? { commitUrl: `${server}/${owner}/${repo}/commit/${picked.commit.sha}` } : {}
   });
 }
@@ -57516,9 +57962,11 @@ async function runAction(inputs, deps) {
       ...run2 ? { run: run2 } : {},
       ...planned.evidence ? { evidence: planned.evidence } : {},
       ...branch ? { branch } : {},
-      ...head ? { head } : {}
+      ...head ? { head } : {},
+      ...fileWarnings.length ? { warnings: fileWarnings } : {}
     });
-    const warnings = [];
+    const fileWarnings = planned.plan.skipped.filter((x) => x.warning).map((x) => `${x.path}${x.location ? ` ${x.location}` : ""}: ${x.reason}`);
+    const warnings = [...fileWarnings];
     const result = (plan, over) => {
       const s = summaryOf(plan, over.commitSha);
       return {

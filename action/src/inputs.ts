@@ -1,5 +1,7 @@
 import { TetherError } from '../../shared/src/errors.ts';
+import { parseFieldSpec } from '../../shared/src/field-spec.ts';
 import { type PathScope, pathScope } from '../../shared/src/glob.ts';
+import type { FieldSpec } from '../../shared/src/image-uses.ts';
 import { type ImageRequest, parseImageRequest } from '../../shared/src/plan-edits.ts';
 import { type StatusGate, statusGate } from './status-gate.ts';
 
@@ -17,6 +19,8 @@ export interface Inputs {
   images: ImageRequest;
   /** `paths`, compiled once. */
   paths: PathScope;
+  /** Extra YAML paths holding images, the CLI's `--field`. */
+  fields: FieldSpec[];
   /** promote: where versions come from. */
   from: EnvPath | undefined;
   /** promote, rollback: the environment to change. */
@@ -142,6 +146,17 @@ function duration(name: string, value: string, fallbackMs: number): number {
   return Math.round(m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000);
 }
 
+/** The `fields` input: one `--field` spec per line; a bad line fails naming it. */
+function fieldSpecs(value: string): FieldSpec[] {
+  return lines(value).map((l) => {
+    try {
+      return parseFieldSpec(l.text);
+    } catch (err) {
+      throw new TetherError('input', `Input 'fields' line ${l.line}: ${(err as Error).message}`, { cause: err });
+    }
+  });
+}
+
 /** Parses every input before anything runs; a bad one fails by name. */
 export function parseInputs(read: InputReader): Inputs {
   const repository = read('repository');
@@ -158,6 +173,7 @@ export function parseInputs(read: InputReader): Inputs {
     base: read('base') || undefined,
     images: mode === 'bump' ? imagesInput(read('images')) : new Map(),
     paths: pathsInput(read('paths')),
+    fields: fieldSpecs(read('fields')),
     from: envPathInput('from', read('from')),
     to: envPathInput('to', read('to')),
     requireStatus: statusGate(lines(read('require-status')).map((l) => l.text)),

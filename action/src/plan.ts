@@ -3,6 +3,7 @@
 import { TetherError } from '../../shared/src/errors.ts';
 import type { FileText } from '../../shared/src/file-text.ts';
 import type { PathScope } from '../../shared/src/glob.ts';
+import type { FieldSpec } from '../../shared/src/image-uses.ts';
 import { type EditPlan, type ImageRequest, planEdits } from '../../shared/src/plan-edits.ts';
 import { planPromotion } from '../../shared/src/promote.ts';
 import { bumpTarget } from './change-key.ts';
@@ -35,8 +36,11 @@ export function under(dir: string): (path: string) => boolean {
 }
 
 /** Plans a bump: the requested images set in the files `paths` selects. */
-export function planBump(files: readonly FileText[], request: { images: ImageRequest; paths: PathScope }): Planned {
-  const edit = { images: request.images, paths: request.paths };
+export function planBump(
+  files: readonly FileText[],
+  request: { images: ImageRequest; paths: PathScope; fields?: readonly FieldSpec[] },
+): Planned {
+  const edit = { images: request.images, paths: request.paths, ...(request.fields ? { fields: request.fields } : {}) };
   const plan = planEdits(files, edit);
   return {
     plan,
@@ -77,8 +81,14 @@ export function planRestore(o: {
   matched: readonly StatusEntry[];
   /** Web URL of the source commit, when the server is known. */
   commitUrl?: string;
+  /** Extra YAML paths that hold images (the `fields` input). */
+  fields?: readonly FieldSpec[];
 }): Planned {
-  const plan = planPromotion(o.source, o.target, { sourcePaths: [`${o.sourceDir}/**`], targetPaths: [`${o.to}/**`] });
+  const plan = planPromotion(o.source, o.target, {
+    sourcePaths: [`${o.sourceDir}/**`],
+    targetPaths: [`${o.to}/**`],
+    ...(o.fields ? { fields: o.fields } : {}),
+  });
   const inTarget = under(o.to);
   const source = o.labels?.source ?? o.sourceDir;
   const target = o.labels?.target ?? o.to;

@@ -36,6 +36,8 @@ export interface ChangeSummary {
   branch?: string;
   /** The PR head commit the text describes (named in the body's marker). */
   head?: string;
+  /** Files skipped because they do not parse, and invalid current values of the requested images. */
+  warnings?: readonly string[];
 }
 
 /** A change's value as a version: the tag/digest part of a reference, or the value itself. */
@@ -112,6 +114,10 @@ export function prBody(s: ChangeSummary, userBody?: string): string {
         `- \`${st.context}\`: **${st.state}**${st.description ? ` — ${cell(st.description)}` : ''}${link}${on}`,
       );
     }
+  }
+  if (s.warnings?.length) {
+    parts.push('', '### Warnings', '');
+    for (const w of s.warnings) parts.push(`- ${cell(w)}`);
   }
   parts.push('', `<!-- tether:${s.mode}${s.branch ? ` branch=${s.branch}` : ''}${s.head ? ` head=${s.head}` : ''} -->`);
   return parts.join('\n');

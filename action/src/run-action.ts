@@ -75,7 +75,7 @@ async function readAndPlan(
 ): Promise<Planned> {
   if (inputs.mode === 'bump') {
     const read = await env.readFiles(baseSha, inputs.paths.matches);
-    const planned = planBump(read.files, { images: inputs.images, paths: inputs.paths });
+    const planned = planBump(read.files, { images: inputs.images, paths: inputs.paths, fields: inputs.fields });
     planned.plan.skipped.push(...read.skipped);
     return planned;
   }
@@ -104,6 +104,7 @@ async function readAndPlan(
     target: target.files,
     commit: picked.commit,
     matched: picked.matched,
+    fields: inputs.fields,
     ...(server ? { commitUrl: `${server}/${owner}/${repo}/commit/${picked.commit.sha}` } : {}),
   });
 }
@@ -132,8 +133,13 @@ export async function runAction(inputs: Inputs, deps: ActionDeps): Promise<Actio
       ...(planned.evidence ? { evidence: planned.evidence } : {}),
       ...(branch ? { branch } : {}),
       ...(head ? { head } : {}),
+      ...(fileWarnings.length ? { warnings: fileWarnings } : {}),
     });
-    const warnings: string[] = [];
+    // Files that do not parse (skipped) and invalid current values: the PR body and the job summary say so.
+    const fileWarnings = planned.plan.skipped
+      .filter((x) => x.warning)
+      .map((x) => `${x.path}${x.location ? ` ${x.location}` : ''}: ${x.reason}`);
+    const warnings: string[] = [...fileWarnings];
     const result = (plan: EditPlan, over: Partial<ActionResult>): ActionResult => {
       const s = summaryOf(plan, over.commitSha);
       return {

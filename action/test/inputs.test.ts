@@ -106,3 +106,21 @@ test('from and to take <branch>:<path> for environments on their own branches', 
     /Inputs 'to' and 'base' name different branches/,
   );
 });
+
+test('fields: one --field spec per line, as the CLI takes them; a bad line fails naming it', () => {
+  const i = parseInputs(
+    envInputReader({
+      ...base,
+      INPUT_FIELDS: 'envs/*/values.yaml#web.imageTag=ghcr.io/acme/web:tag\n\nworker.img=ghcr.io/acme/worker\n',
+    }),
+  );
+  assert.deepEqual(i.fields, [
+    { path: 'web.imageTag', image: 'ghcr.io/acme/web', part: 'tag', files: 'envs/*/values.yaml' },
+    { path: 'worker.img', image: 'ghcr.io/acme/worker', part: 'ref' },
+  ]);
+  assert.deepEqual(parseInputs(envInputReader(base)).fields, []);
+  assert.throws(
+    () => parseInputs(envInputReader({ ...base, INPUT_FIELDS: 'a.b=ghcr.io/acme/web\nno-equals' })),
+    /Input 'fields' line 2: field "no-equals"/,
+  );
+});

@@ -155,6 +155,8 @@ test('PR texts: title, table with run link, evidence, marker', () => {
   assert.match(body, /Promotes `envs\/dev` → `envs\/staging`/);
   assert.match(body, /`tether\/dev\/web`: \*\*success\*\* — Synced 3 resources · Healthy/);
   assert.match(body, /<!-- tether:promote branch=tether\/promote\/envs-staging\/web -->/);
+  const warned = prBody({ ...s, warnings: ['ci/.gitlab-ci.yml: does not parse, so it was not searched: …'] });
+  assert.match(warned, /### Warnings\n\n- ci\/\.gitlab-ci\.yml: does not parse, so it was not searched: …\n/);
   assert.equal(
     defaultTitle({ mode: 'rollback', target: 'envs/staging', changes: [change({ new: 'ghcr.io/acme/web:0.9.0' })] }),
     'Roll back envs/staging: web 0.9.0',

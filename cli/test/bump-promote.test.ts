@@ -191,3 +191,17 @@ test('writeEdits replaces files atomically keeping their mode, and refuses what 
       e instanceof Error && (e as { code?: string }).code === 'io' && /d\.yaml: is no longer/.test(e.message),
   );
 });
+
+test('bump: a file that does not parse is a warning naming it, and the edit still happens', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tether-cli-'));
+  temps.push(dir);
+  writeFileSync(join(dir, 'values.yaml'), 'image:\n  repository: ghcr.io/acme/web\n  tag: "1"\n');
+  writeFileSync(join(dir, 'templated.yaml'), 'spec:\n  replicas: {{ .Values.n }}\n  {{- if x }}\n');
+  const r = await inProcess(['bump', '--dir', dir, '--image', 'ghcr.io/acme/web:2']);
+  assert.equal(r.status, 0);
+  assert.match(
+    r.stderr,
+    /^warning: templated\.yaml: does not parse, so it was not searched: templated\.yaml:\d+:\d+: /m,
+  );
+  assert.equal(readFileSync(join(dir, 'values.yaml'), 'utf8'), 'image:\n  repository: ghcr.io/acme/web\n  tag: "2"\n');
+});

@@ -12,6 +12,10 @@ export interface Skipped {
   reason: string;
   /** YAML path inside the file, when the reason concerns one value rather than the whole file. */
   location?: string;
+  /** The repository an invalid value seems to name (reported only when that image is requested). */
+  repository?: string;
+  /** True when the user should see it as a warning (a file that does not parse, an invalid current value). */
+  warning?: boolean;
 }
 
 /** Files larger than this are skipped: manifests are kilobytes; a multi-megabyte "YAML" is generated or hostile. */

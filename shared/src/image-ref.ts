@@ -46,6 +46,25 @@ export function tryParseImageRef(text: string): ImageRef | undefined {
   return typeof r === 'string' ? undefined : r;
 }
 
+/** Why a text is not a valid reference, or undefined when it is one. */
+export function explainInvalidReference(text: string): string | undefined {
+  const r = explainInvalid(text);
+  return typeof r === 'string' ? r : undefined;
+}
+
+/**
+ * The normalized repository a text seems to name even when its version is invalid (`web:{GENERATED_TAG}`,
+ * `web@sha256:<18 hex digits>`): the part before `@`, and before a `:` that follows the last `/`.
+ */
+export function repositoryPrefix(text: string): string | undefined {
+  let rest = text;
+  const at = rest.indexOf('@');
+  if (at >= 0) rest = rest.slice(0, at);
+  const colon = rest.lastIndexOf(':');
+  if (colon > rest.lastIndexOf('/')) rest = rest.slice(0, colon);
+  return tryNormalizeRepository(rest);
+}
+
 /** Normalizes a repository name without tag or digest (`nginx` → `docker.io/library/nginx`); throws if invalid. */
 export function normalizeRepository(name: string): string {
   const r = explainInvalid(name);

@@ -5,8 +5,8 @@ import { isScalar, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import { TetherError } from './errors.ts';
 import { DEFAULT_MAX_FILE_BYTES, type FileText, type Skipped } from './file-text.ts';
 import { type PathScope, pathMatcher } from './glob.ts';
-import { formatImageRef, type ImageRef, parseImageRef } from './image-ref.ts';
-import { type FieldSpec, findImageUses, type ImageUse, type ScalarSite } from './image-uses.ts';
+import { formatImageRef, type ImageRef, parseImageRef, tryParseImageRef } from './image-ref.ts';
+import { type FieldSpec, findImageUses, type ImageClaim, type ImageUse, type ScalarSite } from './image-uses.ts';
 import {
   applyTextEdits,
   insertPairsEdit,
@@ -15,6 +15,7 @@ import {
   setScalarEdit,
   type TextEdit,
 } from './text-edits.ts';
+import { lookupOwned, type Place, type ValueReaders, valueReaders } from './value-readers.ts';
 import { emptyIntent, verifyEdit } from './verify-edits.ts';
 import { defaultParseLimits, isYamlOrJsonPath, type ParsedFile, type ParseLimits, parseYamlFile } from './yaml-file.ts';
 import { formatYamlPath } from './yaml-path.ts';
@@ -111,14 +112,20 @@ export function parseImageRequest(
 export interface ScannedFile {
   file: ParsedFile;
   uses: ImageUse[];
+  /** Every place a rule read an image value at (for the shared-value check). */
+  claims: ImageClaim[];
 }
 
 /**
  * Selects the YAML/JSON files matching `paths`, skips what cannot or must not be read (Helm chart templates, binary,
  * oversized), parses the rest and hands each with its image uses to `visit`, one at a time, so that a large tree's
- * syntax trees are never all held at once. Returns the skipped files. Throws one `parse` error naming every file
- * that does not parse (`file:line:col`), after looking at all of them, so that nothing is planned from a partial
- * view.
+ * syntax trees are never all held at once. Returns the skipped files.
+ *
+ * A file that does not parse (a CI file with repeated `<<:` keys, a Go-templated manifest) is skipped with a
+ * warning, since by default every YAML file is in scope: one stray file must not block every edit. It is refused
+ * only when its raw text mentions a requested repository, since an edit there might be missing; then one `parse`
+ * error names every such file (`file:line:col`, and the line that mentions the image), after looking at all of
+ * them, so that nothing is planned from a partial view. Alias bombs are refused whatever they mention.
  */
 export function scanFiles(
   files: readonly FileText[],
@@ -126,6 +133,7 @@ export function scanFiles(
   fields: readonly FieldSpec[],
   options: Partial<PlanOptions>,
   visit: (scanned: ScannedFile) => void,
+  requested: ReadonlyMap<string, RequestedImage> = new Map(),
 ): Skipped[] {
   const opts = { ...defaultPlanOptions(), ...options };
   const matches = 'matches' in paths ? paths.matches : pathMatcher(paths);
@@ -159,7 +167,20 @@ export function scanFiles(
       file = parseYamlFile(f.path, f.text, opts.parseLimits);
     } catch (err) {
       if (err instanceof TetherError && err.code === 'parse') {
-        errors.push(err.message);
+        // parseYamlFile's alias-bomb refusals end so; those files are hostile, not merely unparseable.
+        const hostile = /refusing to expand it$/m.test(err.message);
+        const mention = hostile ? undefined : mentionOf(f.text, requested);
+        if (hostile) errors.push(err.message);
+        else if (mention)
+          errors.push(
+            `${err.message}\n  ${f.path}:${mention.line} names ${mention.name}: an edit there may be missing`,
+          );
+        else
+          skipped.push({
+            path: f.path,
+            reason: `does not parse, so it was not searched: ${err.message.split('\n')[0]}`,
+            warning: true,
+          });
         continue;
       }
       throw err;
@@ -167,21 +188,51 @@ export function scanFiles(
     // Once a file failed, the rest are only checked for parse errors: no plan will be returned.
     if (errors.length > 0) continue;
     const found = findImageUses(file, fields);
-    for (const n of found.notes) skipped.push({ path: f.path, location: n.location, reason: n.reason });
-    visit({ file, uses: found.uses });
+    for (const n of found.notes)
+      skipped.push({
+        path: f.path,
+        location: n.location,
+        reason: n.reason,
+        ...(n.repository !== undefined ? { repository: n.repository } : {}),
+      });
+    visit({ file, uses: found.uses, claims: found.claims });
   }
   if (errors.length > 0)
     throw new TetherError(
       'parse',
-      `${errors.length} file(s) do not parse; nothing was changed:\n${errors.slice(0, 20).join('\n')}`,
+      `${errors.length} file(s) do not parse and cannot be skipped; nothing was changed:\n${errors.slice(0, 20).join('\n')}`,
     );
   return skipped;
 }
 
 /**
+ * The first line of a file's raw text that names one of the requested repositories, in any spelling the file might
+ * use (`ghcr.io/acme/web`, `acme/web` beside a `registry:`, `nginx`, `library/nginx`, `docker.io/library/nginx`).
+ */
+export function mentionOf(
+  text: string,
+  requested: ReadonlyMap<string, RequestedImage>,
+): { line: number; name: string } | undefined {
+  let best: { index: number; name: string } | undefined;
+  for (const { ref } of requested.values()) {
+    const forms = new Set([ref.name, ref.repository, ref.path]);
+    if (ref.domain === 'docker.io') forms.add(ref.path.replace(/^library\//, ''));
+    for (const form of forms) {
+      const escaped = form.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      const m = new RegExp(`(?<![\\w./-])${escaped}(?![\\w/-])`).exec(text);
+      if (m && (!best || m.index < best.index)) best = { index: m.index, name: ref.repository };
+    }
+  }
+  if (!best) return undefined;
+  return { line: text.slice(0, best.index).split('\n').length, name: best.name };
+}
+
+/**
  * Plans a bump: sets every use of each requested image to exactly the requested tag and/or digest, removing a
- * stale digest when only a tag is given. Every edited file is parsed again and compared with the intent. Pure:
- * files in, new texts and changes out; nothing is returned unless every file parsed and verified.
+ * stale digest when only a tag is given (and, in kustomize, a stale newTag when only a digest is). A value shared
+ * with something not requested, or an edit that would render a wrong reference, refuses the plan. Every edited
+ * file is parsed again and compared with the intent. Pure: files in, new texts and changes out; nothing is returned
+ * unless every edited file verified (files that do not parse are skipped with a warning, see scanFiles).
  */
 export function planEdits(
   files: readonly FileText[],
@@ -193,24 +244,36 @@ export function planEdits(
   const plan: EditPlan = { edits: [], changes: [], skipped: [], unmatched: [] };
   const used = new Set<string>();
   const notes: Skipped[] = [];
-  const skipped = scanFiles(files, request.paths ?? [], request.fields ?? [], options, ({ file, uses }) => {
-    let fp: FilePlanner | undefined;
-    for (const use of uses) {
-      const want = use.repositories.map((r) => requested.get(r)).find((r) => r !== undefined);
-      if (!want) continue;
-      used.add(want.ref.repository);
-      fp ??= new FilePlanner(file);
-      fp.apply(use, want.ref);
-    }
-    if (!fp) return;
-    notes.push(...fp.skipped);
-    if (fp.edits.length === 0) return;
-    const newText = applyTextEdits(file.text, fp.edits);
-    verifyEdit(file, newText, fp.intent);
-    plan.edits.push({ path: file.path, newText });
-    plan.changes.push(...fp.changes.sort((a, b) => a.at - b.at).map(({ at: _, ...c }) => c));
-  });
-  plan.skipped.push(...skipped, ...notes);
+  const skipped = scanFiles(
+    files,
+    request.paths ?? [],
+    request.fields ?? [],
+    options,
+    ({ file, uses, claims }) => {
+      let fp: FilePlanner | undefined;
+      for (const use of uses) {
+        const want = use.repositories.map((r) => requested.get(r)).find((r) => r !== undefined);
+        if (!want) continue;
+        used.add(want.ref.repository);
+        fp ??= new FilePlanner(file);
+        fp.apply(use, want.ref);
+      }
+      if (!fp) return;
+      notes.push(...fp.skipped);
+      if (fp.edits.length === 0) return;
+      fp.checkShared(uses, claims, requested);
+      fp.checkRendered();
+      const newText = applyTextEdits(file.text, fp.edits);
+      verifyEdit(file, newText, fp.intent);
+      plan.edits.push({ path: file.path, newText });
+      plan.changes.push(...fp.changes.sort((a, b) => a.at - b.at).map(({ at: _, ...c }) => c));
+    },
+    requested,
+  );
+  // An invalid current value matters only for the images requested; for those it is a warning, not a silent skip.
+  const relevant = skipped.filter((s) => s.repository === undefined || requested.has(s.repository));
+  for (const s of relevant) if (s.repository !== undefined) s.warning = true;
+  plan.skipped.push(...relevant, ...notes);
   for (const r of requested.values()) if (!used.has(r.ref.repository)) plan.unmatched.push(r.input);
   return plan;
 }
@@ -223,6 +286,10 @@ class FilePlanner {
   readonly skipped: Skipped[] = [];
   private readonly ctx: ScalarContext;
   private readonly touchedMaps = new Set<YAMLMap>();
+  /** Each edited scalar (set or removed) and each map given new keys, with the use that edited it. */
+  private readonly edited = new Map<Scalar, { use: ImageUse; site: ScalarSite; image: string }>();
+  private readonly extended = new Map<YAMLMap, { use: ImageUse; keys: string[]; image: string }>();
+  private readonly applied: { use: ImageUse; want: ImageRef }[] = [];
 
   constructor(private readonly file: ParsedFile) {
     this.ctx = { text: file.text, json: file.json };
@@ -231,9 +298,16 @@ class FilePlanner {
   /** Plans setting one use to the requested reference; changes name the repository as requested. */
   apply(use: ImageUse, want: ImageRef): void {
     const image = want.repository;
+    this.applied.push({ use, want });
     if (use.ref) {
       const value = formatImageRef({ name: use.ref.name, tag: want.tag, digest: want.digest });
-      this.setScalar(use, use.ref, value, image);
+      this.setScalar(use, use.ref, `${use.ref.prefix ?? ''}${value}`, image);
+      return;
+    }
+    if (use.tagWithDigest && use.tag) {
+      // One scalar holds `tag@digest`: a digest-only request keeps the tag, a tag-only one drops the stale digest.
+      const tag = want.tag ?? use.tag.value.slice(0, use.tag.value.indexOf('@'));
+      this.setScalar(use, use.tag, want.digest ? `${tag}@${want.digest}` : tag, image);
       return;
     }
     const split = use.split;
@@ -247,11 +321,157 @@ class FilePlanner {
       if (use.digest) this.setScalar(use, use.digest, want.digest, image);
       else if (split?.canAddDigest) inserts.push([split.digestKey, want.digest]);
       else this.skip(use, `has no digest field; ${want.digest} is not pinned there`);
+      // `kustomize edit set image name@digest` drops newTag: a digest replaces the tag there.
+      if (want.tag === undefined && split?.render === 'kustomize' && use.tag && use.tag.value !== '')
+        this.removeSite(use, use.tag, image);
     } else if (use.digest && use.digest.value !== '') {
       // A pinned digest outlives a new tag: the old image would keep running. Remove it, and say so.
-      this.removeDigest(use, image);
+      this.removeSite(use, use.digest, image);
     }
     if (inserts.length > 0 && split) this.insert(use, split.node, inserts, image);
+  }
+
+  /** The value a site reads after the planned edits: set, removed (undefined) or unchanged. */
+  private after(site: ScalarSite | undefined): string | undefined {
+    if (!site) return undefined;
+    const set = this.intent.scalars.get(site.node);
+    if (set !== undefined) return set;
+    for (const p of this.intent.removed) if (p.value === site.node) return undefined;
+    return site.value;
+  }
+
+  /**
+   * Renders every edited use the way its consumer will (kustomize's images transformer, a chart's image helper, the
+   * reference itself) and refuses the plan unless the result is a valid reference carrying the requested version:
+   * `newName: awesome/postgres:11` with a `newTag` would render as `awesome/postgres:11:9.9.9`.
+   */
+  checkRendered(): void {
+    for (const { use, want } of this.applied) {
+      const sites = [use.ref, use.tag, use.digest, use.split?.name, use.split?.registry];
+      const touched =
+        sites.some((s) => s && this.edited.has(s.node)) || (use.split && this.intent.inserted.has(use.split.node));
+      if (!touched) continue;
+      const rendered = this.render(use);
+      if (rendered === undefined) continue;
+      const ref = tryParseImageRef(rendered);
+      let why: string | undefined;
+      if (!ref) why = 'which is not a valid image reference';
+      // A marker or field may name a mirror of the image (`reg.local/web` for ghcr.io/acme/web): its name is the
+      // user's word; only rule-found uses must render under the repository they matched.
+      else if (use.source !== 'marker' && use.source !== 'field' && !use.repositories.includes(ref.repository))
+        why = `which names ${ref.repository}, not ${want.repository}`;
+      else if (want.digest !== undefined && ref.digest !== undefined && ref.digest !== want.digest)
+        why = `whose digest is not ${want.digest}`;
+      else if (want.digest === undefined && ref.digest !== undefined) why = 'which still pins the old digest';
+      else if (ref.digest === undefined && want.tag !== undefined && ref.tag !== want.tag)
+        why = `whose tag is not ${want.tag}`;
+      if (why)
+        throw new TetherError(
+          'edit',
+          `${this.file.path}: ${use.location || '(root)'} would render as "${rendered}", ${why}; nothing was changed`,
+        );
+    }
+  }
+
+  /** The reference a use renders as after the edits, or undefined when it cannot be known from this file. */
+  private render(use: ImageUse): string | undefined {
+    const split = use.split;
+    const inserted = split ? this.intent.inserted.get(split.node) : undefined;
+    const tag = inserted?.get(split?.tagKey ?? '') ?? this.after(use.tag);
+    const digest = inserted?.get(split?.digestKey ?? '') ?? this.after(use.digest);
+    if (split?.render === 'kustomize') {
+      // The images transformer: newName (or the manifest's own name) as written, then @digest or :newTag.
+      const written = use.ref ? this.after(use.ref) : this.after(split.name);
+      if (written === undefined) return undefined;
+      // `name` only matches: the manifest's image is renamed to its repository, never to a tag written there.
+      const name = use.ref ? written : (tryParseImageRef(written)?.name ?? written);
+      if (digest) return `${name}@${digest}`;
+      return tag ? `${name}:${tag}` : name;
+    }
+    if (use.ref) return this.after(use.ref)?.slice(use.ref.prefix?.length ?? 0);
+    if (split?.render === 'helm') {
+      const repository = this.after(split.name);
+      const registry = this.after(split.registry);
+      if (!repository) return undefined;
+      const name = registry ? `${registry}/${repository}` : repository;
+      // An empty tag falls back to the chart's appVersion, which this file does not say.
+      if (!tag && !digest) return undefined;
+      return `${name}${tag ? `:${tag}` : ''}${digest ? `@${digest}` : ''}`;
+    }
+    // Marker and field sites: the repository they were declared for, with the tag and digest they hold.
+    if (!tag && !digest) return undefined;
+    return `${use.repositories[0]}${tag ? `:${tag}` : ''}${digest ? `@${digest}` : ''}`;
+  }
+
+  /**
+   * Refuses to edit a value that something the request does not cover also reads. An anchored scalar is read at its
+   * anchor and at every alias (and through `<<` merges); editing it for one image changes all of them. Each place
+   * must be read by a requested image (whose plan, applied to the same node, already agreed on the value). The place
+   * where the anchor is written counts only when a rule reads an image there: `v: &v 1.0` alone is a definition.
+   */
+  checkShared(
+    uses: readonly ImageUse[],
+    claims: readonly ImageClaim[],
+    requested: ReadonlyMap<string, RequestedImage>,
+  ): void {
+    // Without an alias every value is read at exactly the one place it is written.
+    if (!this.file.text.includes('*')) return;
+    const readers = new Map<number, ValueReaders>();
+    const readersOf = (document: number) => {
+      let r = readers.get(document);
+      if (!r) {
+        r = valueReaders(this.file.docs[document]!);
+        readers.set(document, r);
+      }
+      return r;
+    };
+    const byPlace = new Map<unknown, Map<string, ImageClaim[]>>();
+    for (const c of claims) {
+      let m = byPlace.get(c.place.parent);
+      if (!m) {
+        m = new Map();
+        byPlace.set(c.place.parent, m);
+      }
+      const k = String(c.place.key);
+      m.set(k, [...(m.get(k) ?? []), c]);
+    }
+    const isRequested = (repositories: readonly string[]) => repositories.some((r) => requested.has(r));
+    for (const [node, { use, site, image }] of this.edited) {
+      const places = readersOf(use.document).places.get(node) ?? [];
+      if (places.length <= 1) continue;
+      for (const place of places) {
+        const here = (byPlace.get(place.parent)?.get(String(place.key)) ?? []).filter((c) => c.node === node);
+        if (here.length === 0 && place.direct) continue;
+        const other = here.find((c) => !isRequested(c.repositories));
+        if (here.length > 0 && !other) continue;
+        const who = other
+          ? `by ${other.repositories[0]}, which this request does not set`
+          : 'by something that is not an image this request sets';
+        throw this.sharedError(formatYamlPath(site.path), use, image, place, who);
+      }
+    }
+    for (const [map, { use, keys, image }] of this.extended) {
+      for (const reader of readersOf(use.document).mergedInto.get(map) ?? []) {
+        for (const key of keys) {
+          if (lookupOwned(reader, key, this.file.docs[use.document]!)) continue;
+          const covered = uses.some((u) => u.split?.node === reader && isRequested(u.repositories));
+          if (covered) continue;
+          const readerPath = readersOf(use.document).places.get(reader)?.[0]?.path ?? [];
+          const place: Place = { parent: reader, key, path: [...readerPath, key], direct: false };
+          const defined = use.location ? `${use.location}.${key}` : key;
+          throw this.sharedError(defined, use, image, place, 'through a `<<` merge');
+        }
+      }
+    }
+  }
+
+  private sharedError(defined: string, use: ImageUse, image: string, place: Place, who: string): TetherError {
+    const at = formatYamlPath(place.path) || '(root)';
+    return new TetherError(
+      'edit',
+      `${this.file.path}: ${defined} holds ${image} (used at ${use.location}) and is also read at ${at} ${who}; ` +
+        `editing it would change both. Split the anchor: give ${at} its own value instead of an alias, then run again.`,
+    );
   }
 
   private skip(use: ImageUse, reason: string): void {
@@ -277,11 +497,12 @@ class FilePlanner {
     }
     this.edits.push(edit);
     this.intent.scalars.set(node, value);
+    this.edited.set(node, { use, site, image });
     this.record(use, site, image, site.value, value);
   }
 
-  private removeDigest(use: ImageUse, image: string): void {
-    const site = use.digest!;
+  /** Removes a stale tag or digest pair where the format allows, else sets it to an empty string. */
+  private removeSite(use: ImageUse, site: ScalarSite, image: string): void {
     const split = use.split;
     if (split?.canRemoveDigest) {
       const pair = split.node.items.find((p: Pair) => p.value === site.node);
@@ -289,11 +510,12 @@ class FilePlanner {
       if (typeof edit !== 'string') {
         this.edits.push(edit);
         this.intent.removed.add(pair!);
+        this.edited.set(site.node, { use, site, image });
         this.record(use, site, image, site.value, null);
         return;
       }
     }
-    // Helm values keep their keys (charts document `digest: ""`); an empty digest is no digest.
+    // Helm values keep their keys (charts document `digest: ""`); an empty value is no value.
     this.setScalar(use, site, '', image);
   }
 
@@ -311,6 +533,7 @@ class FilePlanner {
     }
     this.edits.push(edit);
     this.intent.inserted.set(map, new Map(entries));
+    this.extended.set(map, { use, keys: entries.map((e) => e[0]), image });
     for (const [key, value] of entries) {
       this.changes.push({
         file: this.file.path,

@@ -3,7 +3,7 @@
 // other per-environment value in the target stay. The source and target are separate file sets so that the Action
 // can read the source at the commit that passed its checks and the target at the newest base.
 import { TetherError } from './errors.ts';
-import type { FileText } from './file-text.ts';
+import type { FileText, Skipped } from './file-text.ts';
 import { formatImageRef, type ImageVersion } from './image-ref.ts';
 import type { FieldSpec, ImageUseSource } from './image-uses.ts';
 import { type EditPlan, type EditRequest, type PlanOptions, planEdits, scanFiles } from './plan-edits.ts';
@@ -42,11 +42,12 @@ export interface PromotionOptions extends Partial<PlanOptions> {
 export function collectSourceVersions(
   source: readonly FileText[],
   options: Pick<PromotionOptions, 'sourcePaths' | 'fields' | 'maxFileBytes' | 'parseLimits'> = {},
+  skipped: Skipped[] = [],
 ): SourceVersion[] {
   // Only the facts are kept from each file, not its syntax tree.
   type Found = { file: string; location: string; source: ImageUseSource; version: ImageVersion };
   const byImage = new Map<string, Found[]>();
-  scanFiles(source, options.sourcePaths ?? [], options.fields ?? [], options, ({ uses }) => {
+  const sourceSkipped = scanFiles(source, options.sourcePaths ?? [], options.fields ?? [], options, ({ uses }) => {
     for (const use of uses) {
       if (use.version.tag === undefined && use.version.digest === undefined) continue;
       const image = use.repositories[0]!;
@@ -54,6 +55,8 @@ export function collectSourceVersions(
       byImage.set(image, [...(byImage.get(image) ?? []), found]);
     }
   });
+  // Source files that do not parse were not read: the plan says so (a version there would not be promoted).
+  skipped.push(...sourceSkipped.filter((x) => x.warning));
   const out: SourceVersion[] = [];
   for (const [image, all] of [...byImage].sort(([a], [b]) => a.localeCompare(b))) {
     const top = all.some((u) => u.source === 'kustomize') ? all.filter((u) => u.source === 'kustomize') : all;
@@ -83,12 +86,14 @@ export function planPromotion(
   target: readonly FileText[],
   options: PromotionOptions = {},
 ): PromotionPlan {
-  const versions = collectSourceVersions(source, options);
+  const sourceSkipped: Skipped[] = [];
+  const versions = collectSourceVersions(source, options, sourceSkipped);
   const request: EditRequest = {
     images: versions.map((v) => v.ref),
     paths: [...(options.targetPaths ?? [])],
     fields: [...(options.fields ?? [])],
   };
   const plan = planEdits(target, request, options);
+  plan.skipped.unshift(...sourceSkipped);
   return { ...plan, versions, request };
 }

@@ -136,3 +136,97 @@ function setIn(obj: unknown, path: (string | number)[], value: unknown): void {
   for (const k of path.slice(0, -1)) o = o[k] as Record<string | number, unknown>;
   o[path[path.length - 1]!] = value;
 }
+
+/** Who reads the anchored value `&v` (a tag, or a full reference) in the generated file. */
+const reader = fc.constantFrom('own', 'alias');
+/** Parsed test data, indexed freely. */
+type Tree = { readonly [key: string]: Tree };
+
+test('anchors shared between images: a plan edits only requested images, or refuses and writes nothing', () => {
+  fc.assert(
+    fc.property(
+      fc.constantFrom('helm', 'kustomize', 'container') as fc.Arbitrary<'helm' | 'kustomize' | 'container'>,
+      fc.record({ web: reader, api: reader, label: reader }),
+      fc.subarray(['web', 'api'] as const, { minLength: 1 }),
+      fc.record({ web: fc.constantFrom('2.0', '3.0'), api: fc.constantFrom('2.0', '3.0') }),
+      fc.boolean(),
+      (kind, readers, asked, versions, crlf) => {
+        const repo = (name: string) => `ghcr.io/acme/${name}`;
+        const full = kind === 'container';
+        // A full reference names its repository, so only images of one repository can share it: the "api"
+        // container then runs web's image under another name, and still must not change unless requested.
+        const shared = full ? `${repo('web')}:1.0` : '"1.0"';
+        const use = (who: 'web' | 'api' | 'label', own: string) => (readers[who] === 'alias' ? '*v' : own);
+        let text = `x-shared: &v ${shared}\n`;
+        if (kind === 'helm') {
+          for (const name of ['web', 'api'] as const)
+            text += `${name}:\n  image:\n    repository: ${repo(name)}\n    tag: ${use(name, '"1.0"')}\n`;
+        } else if (kind === 'kustomize') {
+          text += 'images:\n';
+          for (const name of ['web', 'api'] as const)
+            text += `  - name: ${repo(name)}\n    newTag: ${use(name, '"1.0"')}\n`;
+        } else {
+          text += 'spec:\n  containers:\n';
+          text += `    - name: web\n      image: ${use('web', `${repo('web')}:1.0`)}\n`;
+          text += `    - name: api\n      image: ${use('api', `${repo('api')}:1.0`)}\n`;
+        }
+        text += `labels:\n  version: ${use('label', '"1.0"')}\n`;
+        if (crlf) text = text.replace(/\n/g, '\r\n');
+        const path = kind === 'kustomize' ? 'kustomization.yaml' : 'values.yaml';
+        // In the container shape the aliased "api" container reads web's reference: it is web's image there.
+        const readerImage = (who: 'web' | 'api') => (full && readers[who] === 'alias' ? 'web' : who);
+        const images = asked.map((n) => `${repo(n)}:${versions[n]}`);
+
+        const readersOfV = (['web', 'api', 'label'] as const).filter((w) => readers[w] === 'alias');
+        const imageOf = (w: 'web' | 'api' | 'label') => (w === 'label' ? undefined : readerImage(w));
+        const touched = readersOfV.some((w) => {
+          const img = imageOf(w);
+          return img !== undefined && (asked as readonly string[]).includes(img);
+        });
+        const requestedVersions = new Set(
+          readersOfV
+            .map((w) => imageOf(w))
+            .map((img) =>
+              img && (asked as readonly string[]).includes(img) ? versions[img as 'web' | 'api'] : undefined,
+            ),
+        );
+        const mustRefuse = touched && (requestedVersions.has(undefined) || requestedVersions.size > 1);
+
+        let plan: ReturnType<typeof planEdits>;
+        try {
+          plan = planEdits([{ path, text }], { images });
+        } catch (err) {
+          assert.ok(mustRefuse, `refused unexpectedly: ${(err as Error).message}`);
+          assert.ok(
+            err instanceof Error && /Split the anchor|shared by images/.test(err.message),
+            (err as Error).message,
+          );
+          return;
+        }
+        assert.ok(!mustRefuse, `edited although ${readersOfV.join(', ')} read the shared value`);
+        const after = parseAllDocuments(plan.edits[0]?.newText ?? text);
+        assert.ok(Array.isArray(after));
+        const data = after[0]!.toJS() as Tree;
+        const before = (parseAllDocuments(text) as Document.Parsed[])[0]!.toJS() as Tree;
+        // What each image reads now: requested ones their version, everything else what it read before.
+        const read = (d: Tree, who: 'web' | 'api') =>
+          kind === 'helm'
+            ? String(d[who]!.image!.tag)
+            : kind === 'kustomize'
+              ? String(d.images![who === 'web' ? 0 : 1]!.newTag)
+              : String(d.spec!.containers![who === 'web' ? 0 : 1]!.image);
+        for (const who of ['web', 'api'] as const) {
+          const img = readerImage(who) as 'web' | 'api';
+          const want = (asked as readonly string[]).includes(img)
+            ? full
+              ? `${repo(img)}:${versions[img]}`
+              : versions[img]
+            : read(before, who);
+          assert.equal(read(data, who), want, `${who} (${kind})`);
+        }
+        assert.equal(String(data.labels!.version), String(before.labels!.version));
+      },
+    ),
+    { numRuns: 300 },
+  );
+});

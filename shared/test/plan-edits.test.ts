@@ -23,7 +23,7 @@ function isTether(code: string, re: RegExp) {
   return (e: unknown) => e instanceof TetherError && e.code === code && re.test(e.message);
 }
 
-test('a file that does not parse fails the whole plan with file:line:col, naming every such file', () => {
+test('a file that does not parse and names a requested image fails the whole plan with file:line:col, naming every such file', () => {
   const files: FileText[] = [
     { path: 'ok.yaml', text: 'image: web:1\n' },
     { path: 'a/bad.yaml', text: 'image: web:1\n  x: [\n' },
@@ -33,7 +33,7 @@ test('a file that does not parse fails the whole plan with file:line:col, naming
     () => planEdits(files, { images: ['web:2'] }),
     isTether(
       'parse',
-      /^2 file\(s\) do not parse; nothing was changed:\na\/bad\.yaml:1:8: Nested mappings[\s\S]*\nb\/bad\.json:1:19: Unexpected , in flow map$/,
+      /^2 file\(s\) do not parse and cannot be skipped; nothing was changed:\na\/bad\.yaml:1:8: Nested mappings[\s\S]*\n {2}a\/bad\.yaml:1 names docker\.io\/library\/web[\s\S]*\nb\/bad\.json:1:19: Unexpected , in flow map\n {2}b\/bad\.json:1 names docker\.io\/library\/web: an edit there may be missing$/,
     ),
   );
   // Outside the selected paths, a broken file does not matter.
@@ -83,18 +83,19 @@ test('Helm chart templates, binary and oversized files are skipped with a reason
   );
 });
 
-test('kustomize: a missing newTag is inserted, a digest-only bump adds the digest and keeps the tag', () => {
+test('kustomize: a missing newTag is inserted; a digest-only bump adds the digest and drops newTag, as `kustomize edit set image` does', () => {
   const text = 'images:\n  - name: web # app\n    newName: ghcr.io/acme/web\n  - name: api\n    newTag: v1\n';
   const r = bump('kustomization.yml', text, ['ghcr.io/acme/web:1.2', `api@${D1}`]);
   assert.equal(
     r.text,
-    `images:\n  - name: web # app\n    newName: ghcr.io/acme/web\n    newTag: "1.2"\n  - name: api\n    newTag: v1\n    digest: ${D1}\n`,
+    `images:\n  - name: web # app\n    newName: ghcr.io/acme/web\n    newTag: "1.2"\n  - name: api\n    digest: ${D1}\n`,
   );
   assert.deepEqual(
     r.plan.changes.map((c) => [c.location, c.old, c.new]),
     [
       ['images[0].newTag', null, '1.2'],
       ['images[1].digest', null, D1],
+      ['images[1].newTag', 'v1', null],
     ],
   );
 });
