@@ -83,13 +83,15 @@ describe('the agent in operation: commit statuses, webhook, API', () => {
     );
   const syncs = () => agent.metrics.syncDurationSeconds.get('web')?.count ?? 0;
 
-  test('pending, then success on the exact commit once the Deployment is Available', async () => {
+  test('success on the exact commit once the Deployment is Available, pending before it only if that took long', async () => {
     await waitFor(async () => (await statuses(firstSha))[0]?.state === 'success', {
       timeoutMs: 60_000,
       describe: () => `statuses: ${JSON.stringify(agent.app('web')?.state)}`,
     });
     const all = (await statuses(firstSha)).reverse(); // oldest first
-    assert.equal(all[0]!.state, 'pending');
+    // A pending is written only when the verdict takes longer than the reporter's grace (2 s): a quick rollout
+    // costs one write. Whatever came before the success was pending, never a failure.
+    for (const s of all.slice(0, -1)) assert.equal(s.state, 'pending', all.map((x) => x.state).join(','));
     assert.equal(all.at(-1)!.description, 'Synced 2 resources · Healthy');
     assert.equal(all.at(-1)!.target_url, 'https://tether.dev.example.com/apps/web');
     // One write per (state, description): no duplicates.

@@ -64,8 +64,9 @@ test('10 restarts with status posts failing: the newest status always matches th
       changed = true;
     }
     const before = (await statuses(head)).length;
-    // A bad GitHub minute: the next status posts fail (the client's own retries included).
-    world.github!.faults.failNext(i % 2 === 0 ? 2 : 6, { match: /^POST \/repos\/acme\/env\/statuses\//, status: 502 });
+    // A bad GitHub minute: the next status posts fail; Octokit retries a 502 three times with growing delays, so
+    // three faults cost the agent about 15 s, and the reporter retries after that.
+    world.github!.faults.failNext(i % 2 === 0 ? 1 : 3, { match: /^POST \/repos\/acme\/env\/statuses\//, status: 502 });
     const child: ChildProcess = spawn(process.execPath, [bin, 'agent', '--config', config], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
