@@ -56650,33 +56650,78 @@ function throttling(octokit, octokitOptions) {
 throttling.VERSION = VERSION8;
 throttling.triggersNotification = triggersNotification;
 
+// node_modules/@octokit/plugin-request-log/dist-src/version.js
+var VERSION9 = "6.0.0";
+
+// node_modules/@octokit/plugin-request-log/dist-src/index.js
+function requestLog(octokit) {
+  octokit.hook.wrap("request", (request3, options) => {
+    octokit.log.debug("request", options);
+    const start = Date.now();
+    const requestOptions = octokit.request.endpoint.parse(options);
+    const path = requestOptions.url.replace(options.baseUrl, "");
+    return request3(options).then((response) => {
+      const requestId = response.headers["x-github-request-id"];
+      octokit.log.info(
+        `${requestOptions.method} ${path} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+      );
+      return response;
+    }).catch((error2) => {
+      const requestId = error2.response?.headers["x-github-request-id"] || "UNKNOWN";
+      octokit.log.error(
+        `${requestOptions.method} ${path} - ${error2.status} with id ${requestId} in ${Date.now() - start}ms`
+      );
+      throw error2;
+    });
+  });
+}
+requestLog.VERSION = VERSION9;
+
+// node_modules/@octokit/rest/dist-src/version.js
+var VERSION10 = "22.0.1";
+
+// node_modules/@octokit/rest/dist-src/index.js
+var Octokit2 = Octokit.plugin(requestLog, legacyRestEndpointMethods, paginateRest).defaults(
+  {
+    userAgent: `octokit-rest.js/${VERSION10}`
+  }
+);
+
+// shared/src/redact.ts
+function redactUrls(text) {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^@/\s?#]*@/gi, "$1");
+}
+function redact(text, secrets = []) {
+  let out = redactUrls(text);
+  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join("***");
+  return out;
+}
+
+// shared/src/github.ts
+var TetherOctokit = Octokit2.plugin(retry, throttling);
+function octokitBehaviour(log, retries) {
+  const limited = (kind) => (retryAfter, req, _kit, count) => {
+    log.warn(`GitHub ${kind} on ${req.method} ${req.url}: retrying after ${retryAfter} s (attempt ${count + 1})`);
+    return count < retries;
+  };
+  return {
+    log: { debug: () => {
+    }, info: () => {
+    }, warn: (m) => log.warn(m), error: (m) => log.debug(m) },
+    retry: { retries },
+    throttle: { onRateLimit: limited("rate limit"), onSecondaryRateLimit: limited("secondary rate limit") }
+  };
+}
+
 // action/src/octokit.ts
 function defaultActionOctokitOptions() {
   return { baseUrl: "https://api.github.com", retries: 3 };
 }
 function createActionOctokit(options) {
   const o = { ...defaultActionOctokitOptions(), ...options };
-  const limited = (kind) => (retryAfter, req, _, n) => {
-    o.log.warn(`GitHub ${kind} on ${req.method} ${req.url}: retrying after ${retryAfter} s (attempt ${n + 1})`);
-    return n < o.retries;
-  };
   return getOctokit(
     o.token,
-    {
-      baseUrl: o.baseUrl.replace(/\/+$/, ""),
-      userAgent: "tether-action",
-      log: {
-        debug: () => {
-        },
-        info: () => {
-        },
-        warn: (m) => o.log.warn(m),
-        // Octokit logs every failed request here; the Action reports the errors that matter itself.
-        error: (m) => o.log.debug(m)
-      },
-      retry: { retries: o.retries },
-      throttle: { onRateLimit: limited("rate limit"), onSecondaryRateLimit: limited("secondary rate limit") }
-    },
+    { baseUrl: o.baseUrl.replace(/\/+$/, ""), userAgent: "tether-action", ...octokitBehaviour(o.log, o.retries) },
     retry,
     throttling
   );
@@ -56961,16 +57006,6 @@ async function request2({
 }
 var index = { request: request2 };
 var node_default = index;
-
-// shared/src/redact.ts
-function redactUrls(text) {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^@/\s?#]*@/gi, "$1");
-}
-function redact(text, secrets = []) {
-  let out = redactUrls(text);
-  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join("***");
-  return out;
-}
 
 // shared/src/repo-path.ts
 function repoPathProblem(path) {

@@ -7,6 +7,7 @@
 import { getOctokit } from '@actions/github';
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
+import { octokitBehaviour } from '../../shared/src/github.ts';
 
 /** The Octokit the Action uses: REST, pagination and GraphQL, with retries and rate-limit handling. */
 export type ActionOctokit = ReturnType<typeof getOctokit>;
@@ -37,26 +38,9 @@ export function createActionOctokit(
   options: Pick<ActionOctokitOptions, 'token' | 'log'> & Partial<ActionOctokitOptions>,
 ): ActionOctokit {
   const o = { ...defaultActionOctokitOptions(), ...options };
-  const limited =
-    (kind: string) => (retryAfter: number, req: { method: string; url: string }, _: unknown, n: number) => {
-      o.log.warn(`GitHub ${kind} on ${req.method} ${req.url}: retrying after ${retryAfter} s (attempt ${n + 1})`);
-      return n < o.retries;
-    };
   return getOctokit(
     o.token,
-    {
-      baseUrl: o.baseUrl.replace(/\/+$/, ''),
-      userAgent: 'tether-action',
-      log: {
-        debug: () => {},
-        info: () => {},
-        warn: (m: string) => o.log.warn(m),
-        // Octokit logs every failed request here; the Action reports the errors that matter itself.
-        error: (m: string) => o.log.debug(m),
-      },
-      retry: { retries: o.retries },
-      throttle: { onRateLimit: limited('rate limit'), onSecondaryRateLimit: limited('secondary rate limit') },
-    },
+    { baseUrl: o.baseUrl.replace(/\/+$/, ''), userAgent: 'tether-action', ...octokitBehaviour(o.log, o.retries) },
     retry,
     throttling,
   );

@@ -27,6 +27,33 @@ export function defaultGitHubOptions(): Omit<GitHubOptions, 'auth'> {
 }
 
 /**
+ * Octokit's log, retry and throttle options as Tether sets them for every client (the agent's and the Action's):
+ * only warnings are logged (Octokit logs every failed request as an error; callers report the errors that matter),
+ * 5xx and network errors retried `retries` times, rate-limited requests waited out and retried as often.
+ */
+export function octokitBehaviour(
+  log: { debug(msg: string): void; warn(msg: string): void },
+  retries: number,
+): {
+  log: { debug(): void; info(): void; warn(m: string): void; error(m: string): void };
+  retry: { retries: number };
+  throttle: { onRateLimit: RateLimited; onSecondaryRateLimit: RateLimited };
+} {
+  const limited: (kind: string) => RateLimited = (kind) => (retryAfter, req, _kit, count) => {
+    log.warn(`GitHub ${kind} on ${req.method} ${req.url}: retrying after ${retryAfter} s (attempt ${count + 1})`);
+    return count < retries;
+  };
+  return {
+    log: { debug: () => {}, info: () => {}, warn: (m) => log.warn(m), error: (m) => log.debug(m) },
+    retry: { retries },
+    throttle: { onRateLimit: limited('rate limit'), onSecondaryRateLimit: limited('secondary rate limit') },
+  };
+}
+
+/** What plugin-throttling calls when a request was rate limited; `true` retries it. */
+type RateLimited = (retryAfter: number, req: { method: string; url: string }, kit: unknown, count: number) => boolean;
+
+/**
  * Builds the client. 5xx answers and network errors are retried with backoff (plugin-retry); primary and
  * secondary rate limits wait for `retry-after`/`x-ratelimit-reset` and retry (plugin-throttling), up to `retries`
  * times; writes are spaced as GitHub's best practices ask.
@@ -38,33 +65,7 @@ export function createGitHub(options: Partial<GitHubOptions> & Pick<GitHubOption
     baseUrl: o.baseUrl.replace(/\/+$/, ''),
     userAgent: o.userAgent,
     ...(typeof auth === 'string' ? { auth } : {}),
-    log: {
-      debug: () => {},
-      info: () => {},
-      warn: (m: string) => o.log.warn(m),
-      // Octokit logs every failed request here; callers report the errors that matter themselves, so keep it quiet.
-      error: (m: string) => o.log.debug(m),
-    },
-    retry: { retries: o.retries },
-    throttle: {
-      onRateLimit: (retryAfter: number, req: { method: string; url: string }, _kit: unknown, count: number) => {
-        o.log.warn('GitHub rate limit', { request: `${req.method} ${req.url}`, retryAfter, attempt: count + 1 });
-        return count < o.retries;
-      },
-      onSecondaryRateLimit: (
-        retryAfter: number,
-        req: { method: string; url: string },
-        _kit: unknown,
-        count: number,
-      ) => {
-        o.log.warn('GitHub secondary rate limit', {
-          request: `${req.method} ${req.url}`,
-          retryAfter,
-          attempt: count + 1,
-        });
-        return count < o.retries;
-      },
-    },
+    ...octokitBehaviour(o.log, o.retries),
   });
   if (typeof auth === 'function') {
     // A fresh token per request: installation tokens are refreshed by `auth` before they expire.
