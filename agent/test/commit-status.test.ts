@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { clampDescription, statusFor } from '../src/core/commit-status.ts';
+import { clampDescription, statusFor, syncVerdict } from '../src/core/commit-status.ts';
+import { emptyRenderMessage } from '../src/core/desired-state.ts';
 import type { AppState } from '../src/core/types.ts';
 
 const base = (over: Partial<AppState>): AppState => ({
@@ -72,4 +73,42 @@ test('descriptions are cut to 140 characters on one line', () => {
   assert.ok(!long.includes('\n'));
   const f = statusFor(base({ health: { status: 'Degraded', message: 'z'.repeat(500) } }), { cluster: 'dev' });
   assert.equal(f.description.length, 140);
+});
+
+test('a blocked prune is failure and OutOfSync, naming the counts', () => {
+  const blocked = 'prune blocked: 90 of 101 objects would be deleted, budget 50 % — check the revision';
+  const state = base({});
+  state.lastSync = { ...state.lastSync!, pruneBlocked: blocked };
+  const s = statusFor(state, { cluster: 'dev' });
+  assert.equal(s.state, 'failure');
+  assert.match(s.description, /^prune blocked: 90 of 101 objects would be deleted, budget 50 %/);
+  assert.equal(syncVerdict(state.lastSync), 'OutOfSync');
+});
+
+test('a conflict with another owner is failure and OutOfSync, naming the owner', () => {
+  const state = base({});
+  state.lastSync!.entries.push({
+    subject: 'ConfigMap/web/shared',
+    action: 'conflict',
+    reason: 'owned by ApplySet applyset-abc-v1',
+  });
+  const s = statusFor(state, { cluster: 'dev' });
+  assert.equal(s.state, 'failure');
+  assert.equal(s.description, 'Conflict: ConfigMap/web/shared: owned by ApplySet applyset-abc-v1');
+  assert.equal(syncVerdict(state.lastSync!), 'OutOfSync');
+});
+
+test('drift with self-heal off stays OutOfSync; failures to judge are Unknown', () => {
+  const result = base({}).lastSync!;
+  assert.equal(syncVerdict(result), 'Synced');
+  assert.equal(syncVerdict(result, ['Deployment/web/web']), 'OutOfSync');
+  assert.equal(syncVerdict({ ...result, error: { stage: 'render', message: 'no manifests' } }), 'Unknown');
+});
+
+test('an empty render names the path and the files it did not render', () => {
+  assert.equal(
+    emptyRenderMessage('envs/dev/web', [{ path: 'envs/dev/web/README.md' }, { path: 'envs/dev/web/notes.txt' }]),
+    'no manifests at envs/dev/web (only files Tether does not render: README.md, notes.txt); set allowEmpty to sync an empty app',
+  );
+  assert.match(emptyRenderMessage('envs/dev/web', []), /^no manifests at envs\/dev\/web \(no files\)/);
 });

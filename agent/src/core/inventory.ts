@@ -165,6 +165,8 @@ export interface StaleObject {
   ref: ObjectRef;
   subject: string;
   live: K8sObject;
+  /** Tether adopted it (it was live, unowned, before Tether first applied it) rather than created it. */
+  adopted?: boolean;
 }
 
 /**

@@ -18,10 +18,15 @@ export interface PruneInput {
   options: PruneOptions;
 }
 
-/** Entries of the prune, and the refs that stay in the inventory (kept on purpose or failed to delete). */
+/**
+ * Entries of the prune, the refs that stay in the inventory (kept on purpose or failed to delete), and why nothing
+ * was deleted when the whole prune was blocked (`outOfSync` when that block leaves the app OutOfSync).
+ */
 export interface PruneOutcome {
   entries: SyncEntry[];
   kept: ObjectRef[];
+  blocked?: string;
+  outOfSync?: boolean;
 }
 
 /**
@@ -63,5 +68,10 @@ export async function pruneStale(
       entries.push({ subject: d.subject, action: 'failed', reason: `prune: ${describeError(err)}` });
     }
   }
-  return { entries, kept };
+  return {
+    entries,
+    kept,
+    ...(plan.blocked ? { blocked: plan.blocked } : {}),
+    ...(plan.outOfSync ? { outOfSync: true } : {}),
+  };
 }

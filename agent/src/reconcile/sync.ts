@@ -1,7 +1,9 @@
 import { describeError, TetherError } from '../../../shared/src/errors.ts';
+import { syncVerdict } from '../core/commit-status.ts';
 import {
   type DesiredStateSource,
   defaultRenderOptions,
+  emptyRenderMessage,
   type Renderer,
   type RenderOptions,
 } from '../core/desired-state.ts';
@@ -145,7 +147,12 @@ export class AppSync {
     const entries: SyncEntry[] = [];
     let revision = this.state.revision ?? '';
     let fetchMs: number | undefined;
-    const finish = (extra: { error?: SyncResult['error']; noop?: boolean; health?: HealthResult }): SyncOutcome => {
+    const finish = (extra: {
+      error?: SyncResult['error'];
+      noop?: boolean;
+      health?: HealthResult;
+      pruneBlocked?: string;
+    }): SyncOutcome => {
       const health = extra.health ?? this.state.health;
       const result: SyncResult = {
         revision,
@@ -153,19 +160,18 @@ export class AppSync {
         durationMs: Math.round(performance.now() - t0),
         entries,
         ...(extra.error ? { error: extra.error } : {}),
+        ...(extra.pruneBlocked ? { pruneBlocked: extra.pruneBlocked } : {}),
       };
-      const failed = entries.some((e) => e.action === 'failed');
+      const lastSync = extra.noop ? (this.lastGoodResult ?? this.state.lastSync ?? result) : result;
+      // Drift seen with self-heal off stays until Git changes (a real sync) or the object does (self-heal clears it).
+      const drifted = extra.noop ? (this.state.drifted ?? []) : [];
       this.state = {
         app: this.app.name,
-        sync:
-          extra.error && ['fetch', 'render', 'cluster', 'cancelled'].includes(extra.error.stage)
-            ? 'Unknown'
-            : failed
-              ? 'OutOfSync'
-              : 'Synced',
+        sync: syncVerdict(extra.noop ? lastSync : result, drifted),
         health,
         revision,
-        lastSync: extra.noop ? (this.lastGoodResult ?? this.state.lastSync ?? result) : result,
+        lastSync,
+        ...(drifted.length > 0 ? { drifted } : {}),
       };
       return {
         ...result,
@@ -264,6 +270,7 @@ export class AppSync {
         options: this.app.prune,
       });
       entries.push(...pruned.entries);
+      const pruneBlocked = pruned.outOfSync ? pruned.blocked : undefined;
 
       // The parent now records exactly what remains ours.
       try {
@@ -279,6 +286,7 @@ export class AppSync {
       this.lastGood = firstFailure === undefined;
       const outcome = finish({
         health,
+        ...(pruneBlocked ? { pruneBlocked } : {}),
         ...(firstFailure
           ? {
               error: {
@@ -321,6 +329,9 @@ export class AppSync {
       ...this.app.render,
       path: this.app.path,
     });
+    if (rendered.objects.length === 0 && !this.app.prune.allowEmpty) {
+      throw new TetherError('render', emptyRenderMessage(this.app.path, files));
+    }
     await this.ensureDiscovery(rendered.objects.map((o) => o.object));
     return labelMembers(
       validateObjects(rendered.objects, this.deps.discovery.isNamespaced, { defaultNamespace: this.app.namespace }),
@@ -352,6 +363,15 @@ export class AppSync {
   /** Marks the app OutOfSync because `who` drifted and self-heal is off for it. */
   markOutOfSync(who: string): void {
     this.state = { ...this.state, sync: 'OutOfSync', drifted: [...new Set([...(this.state.drifted ?? []), who])] };
+  }
+
+  /** `who` changed back to what Git wants (self-heal off): it no longer keeps the app OutOfSync. */
+  clearDrift(who: string): void {
+    const drifted = (this.state.drifted ?? []).filter((d) => d !== who);
+    if (drifted.length === (this.state.drifted ?? []).length) return;
+    const { drifted: _, ...rest } = this.state;
+    const next = { ...rest, ...(drifted.length > 0 ? { drifted } : {}) };
+    this.state = { ...next, sync: next.lastSync ? syncVerdict(next.lastSync, drifted) : next.sync };
   }
 
   /** Records a live object seen elsewhere (a watch event), for health. */
