@@ -50,6 +50,7 @@ function sameParent(desired: K8sObject, live: K8sObject): boolean {
       Object.entries(desired.metadata.labels ?? {}).map(([k]) => [k, o.metadata.labels?.[k]]),
       Object.entries(desired.metadata.annotations ?? {}).map(([k]) => [k, o.metadata.annotations?.[k]]),
       o.data,
+      o.binaryData,
     ]);
   return pick(desired) === pick(live);
 }
