@@ -96,6 +96,7 @@ export class Agent implements AgentView {
           allowEmpty: app.allowEmpty,
           allowProtectedKinds: app.allowProtectedKinds,
           maxDeleteFraction: app.maxDeleteFraction,
+          pruneAdopted: app.pruneAdopted,
         }),
         ...(app.helm
           ? {

@@ -16,6 +16,8 @@ export interface PruneInput {
   /** Applies that failed in this sync (a guardrail: a failing sync prunes carefully). */
   failedApplies: number;
   options: PruneOptions;
+  /** Members Tether adopted rather than created (kept unless `pruneAdopted`). */
+  adopted?: readonly ObjectRef[];
 }
 
 /**
@@ -46,7 +48,10 @@ export async function pruneStale(
     const obj = await fetchRef(deps, ref);
     if (obj) candidates.push(obj);
   }
-  const stale = staleObjects(input.applySetId, input.desired, input.previous, candidates);
+  const adoptedKeys = new Set((input.adopted ?? []).map(objectKey));
+  const stale = staleObjects(input.applySetId, input.desired, input.previous, candidates).map((s) =>
+    adoptedKeys.has(objectKey(s.ref)) ? { ...s, adopted: true } : s,
+  );
   const plan = planPrune(
     stale,
     input.previous.length,

@@ -19,6 +19,7 @@ import { applyOne, applySteps, defaultApplyStepsOptions } from './apply.ts';
 import { readParentState, writeParent } from './applyset-parent.ts';
 import { listMembers } from './cluster.ts';
 import { inspectObjects } from './inspect.ts';
+import { checkOwners, markAdopted } from './ownership.ts';
 import { pruneStale } from './prune.ts';
 
 export type { DesiredStateSource } from '../core/desired-state.ts';
@@ -223,10 +224,14 @@ export class AppSync {
       let parent: Awaited<ReturnType<typeof readParentState>>;
       try {
         parent = await readParentState(this.deps, this.parent);
-        parent.live = await writeParent(this.deps, this.parent, parent.type, parent.live, [
-          ...parent.members,
-          ...desired.map(refOf),
-        ]);
+        parent.live = await writeParent(
+          this.deps,
+          this.parent,
+          parent.type,
+          parent.live,
+          [...parent.members, ...desired.map(refOf)],
+          parent.adopted,
+        );
       } catch (err) {
         this.lastGood = false;
         return finish({
@@ -245,11 +250,21 @@ export class AppSync {
       this.live.clear();
       const listed = await listMembers(this.deps, this.applySetId, kinds, this.live);
 
-      const applied = await applySteps(this.deps, this.live, desired, {
+      // One owner per object: what another ApplySet or tool manages is left alone, unowned live objects adopted.
+      const owners = await checkOwners(this.deps, this.live, desired, {
+        applySetId: this.applySetId,
         concurrency: this.deps.concurrency ?? defaultApplyStepsOptions().concurrency,
-        crdTimeoutMs: this.deps.crdTimeoutMs ?? defaultApplyStepsOptions().crdTimeoutMs,
         ...(options.signal ? { signal: options.signal } : {}),
       });
+      entries.push(...owners.conflicts);
+      const applied = markAdopted(
+        await applySteps(this.deps, this.live, owners.allowed, {
+          concurrency: this.deps.concurrency ?? defaultApplyStepsOptions().concurrency,
+          crdTimeoutMs: this.deps.crdTimeoutMs ?? defaultApplyStepsOptions().crdTimeoutMs,
+          ...(options.signal ? { signal: options.signal } : {}),
+        }),
+        owners.adopted,
+      );
       entries.push(...applied);
       if (options.signal?.aborted) {
         this.lastGood = false;
@@ -268,22 +283,32 @@ export class AppSync {
         listed,
         failedApplies: applied.filter((e) => e.action === 'failed').length,
         options: this.app.prune,
+        adopted: parent.adopted,
       });
       entries.push(...pruned.entries);
       const pruneBlocked = pruned.outOfSync ? pruned.blocked : undefined;
 
       // The parent now records exactly what remains ours.
       try {
-        await writeParent(this.deps, this.parent, parent.type, parent.live, [...desired.map(refOf), ...pruned.kept]);
+        await writeParent(
+          this.deps,
+          this.parent,
+          parent.type,
+          parent.live,
+          [...owners.allowed.map(refOf), ...pruned.kept],
+          [...parent.adopted, ...owners.adopted],
+        );
       } catch (err) {
         entries.push({ subject: subject({ ...this.parent }), action: 'failed', reason: describeError(err) });
       }
 
-      this.desired = desired;
+      // Objects another owner has are not ours to heal or judge: self-heal never sees them.
+      this.desired = owners.allowed;
       const health = this.healthNow();
       const firstFailure = entries.find((e) => e.action === 'failed');
       this.lastTree = tree;
-      this.lastGood = firstFailure === undefined;
+      // A conflict is re-checked every interval (the other owner may let go), without writing to the object.
+      this.lastGood = firstFailure === undefined && owners.conflicts.length === 0;
       const outcome = finish({
         health,
         ...(pruneBlocked ? { pruneBlocked } : {}),
