@@ -105,6 +105,10 @@ describe('one owner per object', () => {
       assert.match(status.description, /^Conflict: ConfigMap\/default\/shared: owned by another ApplySet/);
 
       // 20 s of both apps syncing (forced, so each sync re-applies) with self-heal on: at most one move per sync.
+      const parentRv = async () =>
+        ((await kube.request('GET', '/api/v1/namespaces/tether-system/configmaps/tether-b')).body as K8sObject).metadata
+          .resourceVersion;
+      const parentBefore = await parentRv();
       let syncs = 0;
       const until = Date.now() + 20_000;
       while (Date.now() < until) {
@@ -124,6 +128,8 @@ describe('one owner per object', () => {
         `the shared ConfigMap moved during ${syncs} syncs (global rv delta ${moves})`,
       );
       assert.equal(b.state.sync, 'OutOfSync');
+      // Nor does b's inventory churn while the conflict lasts.
+      assert.equal(await parentRv(), parentBefore);
     } finally {
       await Promise.all([healA.stop(), healB.stop()]);
     }

@@ -288,14 +288,20 @@ export class AppSync {
       entries.push(...pruned.entries);
       const pruneBlocked = pruned.outOfSync ? pruned.blocked : undefined;
 
-      // The parent now records exactly what remains ours.
+      // The parent now records what remains ours, plus the objects in conflict it already listed: they are never
+      // pruned (not our label), and dropping them would make every interval's superset write add them back.
+      const conflicted = new Set(owners.conflicts.map((e) => e.subject));
       try {
         await writeParent(
           this.deps,
           this.parent,
           parent.type,
           parent.live,
-          [...owners.allowed.map(refOf), ...pruned.kept],
+          [
+            ...owners.allowed.map(refOf),
+            ...pruned.kept,
+            ...desired.filter((o) => conflicted.has(subject(o))).map(refOf),
+          ],
           [...parent.adopted, ...owners.adopted],
         );
       } catch (err) {
