@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ownerOf } from '../src/core/ownership.ts';
+import { describeApplySetOwner, ownerOf } from '../src/core/ownership.ts';
 import type { K8sObject } from '../src/core/types.ts';
 
 const cm = (labels: Record<string, string> = {}, annotations: Record<string, string> = {}): K8sObject => ({
@@ -16,7 +16,18 @@ test('a member of this ApplySet is ours; of another, a conflict naming its id', 
   assert.deepEqual(ownerOf(cm({ 'applyset.kubernetes.io/part-of': 'applyset-them-v1' }), 'applyset-me-v1'), {
     owner: 'other',
     description: 'owned by another ApplySet (applyset-them-v1)',
+    applySetId: 'applyset-them-v1',
   });
+  const parent: K8sObject = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: 'tether-a',
+      namespace: 'tether-system',
+      annotations: { 'applyset.kubernetes.io/tooling': 'tether/v1' },
+    },
+  };
+  assert.equal(describeApplySetOwner(parent), 'owned by the ApplySet of ConfigMap/tether-system/tether-a (tether/v1)');
 });
 
 test('Argo CD and Flux marks name the owner; a lone Helm instance label does not', () => {

@@ -97,12 +97,15 @@ describe('one owner per object', () => {
       await healB.update();
       const entry = out.entries.find((e) => e.subject === 'ConfigMap/default/shared');
       assert.equal(entry?.action, 'conflict');
-      assert.equal(entry?.reason, `owned by another ApplySet (${a.applySetId})`);
+      assert.equal(entry?.reason, 'owned by the ApplySet of ConfigMap/tether-system/tether-a (tether/v1)');
       assert.equal(out.entries.find((e) => e.subject === 'ConfigMap/default/b-only')?.action, 'created');
       assert.equal(b.state.sync, 'OutOfSync');
       const status = statusFor(b.state, { cluster: 'dev' });
       assert.equal(status.state, 'failure');
-      assert.match(status.description, /^Conflict: ConfigMap\/default\/shared: owned by another ApplySet/);
+      assert.match(
+        status.description,
+        /^Conflict: ConfigMap\/default\/shared: owned by the ApplySet of ConfigMap\/tether-system\/tether-a/,
+      );
 
       // 20 s of both apps syncing (forced, so each sync re-applies) with self-heal on: at most one move per sync.
       const parentRv = async () =>

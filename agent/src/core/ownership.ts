@@ -26,8 +26,8 @@ export type Ownership =
   | { owner: 'self' }
   /** Nobody Tether knows of: it may be adopted (and is recorded as adopted). */
   | { owner: 'none' }
-  /** Another app's ApplySet, or another tool: not taken over. `description` names it. */
-  | { owner: 'other'; description: string };
+  /** Another app's ApplySet, or another tool: not taken over. `description` names it; `applySetId` if an ApplySet. */
+  | { owner: 'other'; description: string; applySetId?: string };
 
 /**
  * Who owns `live`, for the app whose ApplySet id is `applySetId`. Argo CD counts when its tracking annotation is
@@ -37,7 +37,9 @@ export type Ownership =
 export function ownerOf(live: K8sObject, applySetId: string): Ownership {
   const partOf = label(live, APPLYSET.partOfLabel);
   if (partOf === applySetId) return { owner: 'self' };
-  if (partOf !== undefined) return { owner: 'other', description: `owned by another ApplySet (${partOf})` };
+  if (partOf !== undefined) {
+    return { owner: 'other', description: `owned by another ApplySet (${partOf})`, applySetId: partOf };
+  }
   const m = FOREIGN_OWNER_MARKS;
   const tracking = annotation(live, m.argoTrackingAnnotation);
   if (tracking !== undefined) {
@@ -54,4 +56,14 @@ export function ownerOf(live: K8sObject, applySetId: string): Ownership {
     flux('HelmRelease', m.fluxHelmReleaseName, m.fluxHelmReleaseNamespace);
   if (byFlux) return { owner: 'other', description: byFlux };
   return { owner: 'none' };
+}
+
+/**
+ * The owner of another ApplySet described by its parent (found by its id label): `owned by the ApplySet of
+ * ConfigMap/tether-system/tether-web (tether/v1)`, which names the app or tool, where the id alone is a hash.
+ */
+export function describeApplySetOwner(parent: K8sObject): string {
+  const tooling = annotation(parent, APPLYSET.toolingAnnotation);
+  const where = parent.metadata.namespace ? `${parent.metadata.namespace}/` : '';
+  return `owned by the ApplySet of ${parent.kind}/${where}${parent.metadata.name}${tooling ? ` (${tooling})` : ''}`;
 }

@@ -1,5 +1,6 @@
+import { APPLYSET } from '../core/inventory.ts';
 import { objectKey, refOf, subject } from '../core/objects.ts';
-import { ownerOf } from '../core/ownership.ts';
+import { describeApplySetOwner, ownerOf } from '../core/ownership.ts';
 import type { K8sObject, ObjectRef, SyncEntry } from '../core/types.ts';
 import { type ClusterDeps, pool } from './cluster.ts';
 
@@ -27,6 +28,8 @@ export async function checkOwners(
 ): Promise<OwnershipCheck> {
   const conflicts = new Map<string, SyncEntry>();
   const adopted: ObjectRef[] = [];
+  // Each other ApplySet's parent is looked up once per check, however many objects it holds.
+  const owners = new Map<string, Promise<string>>();
   const unknown = desired.filter((o) => !live.has(objectKey(o)));
   await pool(
     unknown,
@@ -44,7 +47,10 @@ export async function checkOwners(
       if (!current) return;
       const who = ownerOf(current, options.applySetId);
       if (who.owner === 'other') {
-        conflicts.set(objectKey(obj), { subject: subject(obj), action: 'conflict', reason: who.description });
+        const id = who.applySetId;
+        if (id && !owners.has(id)) owners.set(id, describeParent(deps, id, who.description));
+        const reason = id ? await owners.get(id)! : who.description;
+        conflicts.set(objectKey(obj), { subject: subject(obj), action: 'conflict', reason });
       } else if (who.owner === 'none') adopted.push(refOf(obj));
       else live.set(objectKey(current), current);
     },
@@ -55,6 +61,21 @@ export async function checkOwners(
     conflicts: desired.flatMap((o) => conflicts.get(objectKey(o)) ?? []),
     adopted,
   };
+}
+
+/**
+ * Names the ApplySet `id` by its parent: one list of ConfigMaps by the id label (Tether's parents, and kubectl's when
+ * it uses one); `fallback` (naming the id) when none is found or listing fails.
+ */
+async function describeParent(deps: ClusterDeps, id: string, fallback: string): Promise<string> {
+  try {
+    const type = await deps.discovery.resolve('v1', 'ConfigMap');
+    if (!type) return fallback;
+    const { items } = await deps.kube.list(type, { labelSelector: `${APPLYSET.idLabel}=${id}` });
+    return items[0] ? describeApplySetOwner(items[0]) : fallback;
+  } catch {
+    return fallback;
+  }
 }
 
 /** Marks the apply entries of adopted objects `adopted` (the apply itself reports them as configured). */
