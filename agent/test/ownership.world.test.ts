@@ -166,12 +166,22 @@ describe('one owner per object', () => {
     assert.equal(kept?.action, 'skipped');
     assert.match(kept?.reason ?? '', /adopted: Tether took it over but did not create it \(set pruneAdopted: true/);
     assert.ok(await get('hand-made'));
+    // An object Tether created whose label was removed by hand is relabelled as ours, not "adopted".
+    const unlabel = await kube.request(
+      'PATCH',
+      '/api/v1/namespaces/default/configmaps/keep-app',
+      { metadata: { labels: { [APPLYSET.partOfLabel]: null } } },
+      'application/merge-patch+json',
+    );
+    assert.equal(unlabel.status, 200);
     // Kept in the inventory: the next sync still knows it is adopted.
     await git
       .repo(REPO)
       .commitFiles({ branch: 'main', files: { 'envs/dev/keep/app.yaml': cm('keep-app', 'v2') }, message: 'touch' });
     const again = await app.sync();
     assert.equal(again.entries.find((e) => e.subject === 'ConfigMap/default/hand-made')?.action, 'skipped');
+    assert.equal(again.entries.find((e) => e.subject === 'ConfigMap/default/keep-app')?.action, 'configured');
+    assert.equal((await get('keep-app'))?.metadata.labels?.[APPLYSET.partOfLabel], app.applySetId);
   });
 
   test('with pruneAdopted: true an adopted object dropped from Git is pruned', async () => {

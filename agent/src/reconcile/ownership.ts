@@ -24,7 +24,16 @@ export async function checkOwners(
   deps: ClusterDeps,
   live: Map<string, K8sObject>,
   desired: readonly K8sObject[],
-  options: { applySetId: string; concurrency: number; signal?: AbortSignal },
+  options: {
+    applySetId: string;
+    concurrency: number;
+    signal?: AbortSignal;
+    /**
+     * objectKeys the app's parent already records as created by Tether: one found without the label had it removed
+     * by hand, and is relabelled as ours rather than adopted.
+     */
+    recorded?: ReadonlySet<string>;
+  },
 ): Promise<OwnershipCheck> {
   const conflicts = new Map<string, SyncEntry>();
   const adopted: ObjectRef[] = [];
@@ -51,7 +60,7 @@ export async function checkOwners(
         if (id && !owners.has(id)) owners.set(id, describeParent(deps, id, who.description));
         const reason = id ? await owners.get(id)! : who.description;
         conflicts.set(objectKey(obj), { subject: subject(obj), action: 'conflict', reason });
-      } else if (who.owner === 'none') adopted.push(refOf(obj));
+      } else if (who.owner === 'none' && !options.recorded?.has(objectKey(obj))) adopted.push(refOf(obj));
       else live.set(objectKey(current), current);
     },
     options.signal,

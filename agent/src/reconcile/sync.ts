@@ -251,8 +251,10 @@ export class AppSync {
       const listed = await listMembers(this.deps, this.applySetId, kinds, this.live);
 
       // One owner per object: what another ApplySet or tool manages is left alone, unowned live objects adopted.
+      const adoptedBefore = new Set(parent.adopted.map(objectKey));
       const owners = await checkOwners(this.deps, this.live, desired, {
         applySetId: this.applySetId,
+        recorded: new Set(previous.map(objectKey).filter((k) => !adoptedBefore.has(k))),
         concurrency: this.deps.concurrency ?? defaultApplyStepsOptions().concurrency,
         ...(options.signal ? { signal: options.signal } : {}),
       });
