@@ -102,6 +102,7 @@ const appSchema = z
       )
       .default([]),
     maxDeleteFraction: z.number().min(0).max(1).default(0.5),
+    pruneAdopted: z.boolean().default(false),
     helm: z
       .object({
         valuesFiles: z.array(z.string()).default([]),

@@ -5,8 +5,10 @@ import {
   HEALTH_DIP_GRACE_MS,
   holdDip,
   statusFor,
+  syncVerdict,
   unrenderedEntry,
 } from '../src/core/commit-status.ts';
+import { emptyRenderMessage } from '../src/core/desired-state.ts';
 import type { AppState } from '../src/core/types.ts';
 
 const base = (over: Partial<AppState>): AppState => ({
@@ -111,4 +113,42 @@ test('a dip of a green commit into pending is held back for the grace period; fa
   assert.deepEqual(holdDip({ revision: 'a', state: 'pending' }, { revision: 'a', state: 'pending' }, undefined, 5), {
     post: true,
   });
+});
+
+test('a blocked prune is failure and OutOfSync, naming the counts', () => {
+  const blocked = 'prune blocked: 90 of 101 objects would be deleted, budget 50 % — check the revision';
+  const state = base({});
+  state.lastSync = { ...state.lastSync!, pruneBlocked: blocked };
+  const s = statusFor(state, { cluster: 'dev' });
+  assert.equal(s.state, 'failure');
+  assert.match(s.description, /^prune blocked: 90 of 101 objects would be deleted, budget 50 %/);
+  assert.equal(syncVerdict(state.lastSync), 'OutOfSync');
+});
+
+test('a conflict with another owner is failure and OutOfSync, naming the owner', () => {
+  const state = base({});
+  state.lastSync!.entries.push({
+    subject: 'ConfigMap/web/shared',
+    action: 'conflict',
+    reason: 'owned by ApplySet applyset-abc-v1',
+  });
+  const s = statusFor(state, { cluster: 'dev' });
+  assert.equal(s.state, 'failure');
+  assert.equal(s.description, 'Conflict: ConfigMap/web/shared: owned by ApplySet applyset-abc-v1');
+  assert.equal(syncVerdict(state.lastSync!), 'OutOfSync');
+});
+
+test('drift with self-heal off stays OutOfSync; failures to judge are Unknown', () => {
+  const result = base({}).lastSync!;
+  assert.equal(syncVerdict(result), 'Synced');
+  assert.equal(syncVerdict(result, ['Deployment/web/web']), 'OutOfSync');
+  assert.equal(syncVerdict({ ...result, error: { stage: 'render', message: 'no manifests' } }), 'Unknown');
+});
+
+test('an empty render names the path and the files it did not render', () => {
+  assert.equal(
+    emptyRenderMessage('envs/dev/web', [{ path: 'envs/dev/web/README.md' }, { path: 'envs/dev/web/notes.txt' }]),
+    'no manifests at envs/dev/web (only files Tether does not render: README.md, notes.txt); set allowEmpty to sync an empty app',
+  );
+  assert.match(emptyRenderMessage('envs/dev/web', []), /^no manifests at envs\/dev\/web \(no files\)/);
 });

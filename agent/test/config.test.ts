@@ -28,6 +28,7 @@ test('a minimal config gets the documented defaults', () => {
   assert.equal(app.selfHeal, true);
   assert.equal(app.interval, 60_000);
   assert.equal(app.maxDeleteFraction, 0.5);
+  assert.equal(app.pruneAdopted, false);
   assert.equal(c.inventoryNamespace, 'tether-system');
   assert.equal(c.server.port, 8080);
   assert.equal(c.leaderElection.enabled, false);
@@ -58,6 +59,14 @@ test('every bad field is named, with the file', () => {
     /tether\.yaml: apps\[1\]\.name: duplicate app name "web"/,
   );
   assert.throws(() => parseConfig({ cluster: 'x', apps: [] }), /apps: at least one app is needed/);
+  assert.throws(
+    () => parseConfig({ cluster: 'x', apps: [{ ...minimal.apps[0], pruneAdopted: 'yes' }] }, 'tether.yaml'),
+    /tether\.yaml: apps\[0\]\.pruneAdopted: /,
+  );
+  assert.equal(
+    parseConfig({ cluster: 'x', apps: [{ ...minimal.apps[0], pruneAdopted: true }] }).apps[0]?.pruneAdopted,
+    true,
+  );
 });
 
 test('loadConfig names the file for YAML errors and missing files', () => {

@@ -7,15 +7,20 @@ import {
   decodeInventory,
   defaultParentRef,
   encodeInventory,
+  encodeParentInventory,
+  INVENTORY_GZ_KEY,
+  INVENTORY_KEY,
   labelMembers,
   listScope,
+  MAX_PARENT_DATA_BYTES,
   memberSelector,
   parentMetadata,
   parentObject,
+  readAdopted,
   readParent,
   staleObjects,
 } from '../src/core/inventory.ts';
-import { subject } from '../src/core/objects.ts';
+import { refOf, subject } from '../src/core/objects.ts';
 import type { K8sObject, ObjectRef } from '../src/core/types.ts';
 import { fixture } from './load-fixture.ts';
 
@@ -135,6 +140,36 @@ describe('recorded inventory', () => {
     }
     const secret = parentObject({ ...defaultParentRef('web'), kind: 'Secret' }, members);
     assert.doesNotMatch(JSON.stringify(secret.data), /Deployment/); // base64, as Secret data must be
+  });
+
+  test('a large inventory is stored gzipped under the limit, read back, and an impossible one refused by name', () => {
+    const many = Array.from({ length: 40_000 }, (_, i) => obj('v1', 'ConfigMap', `settings-${i}`, 'web'));
+    for (const kind of ['ConfigMap', 'Secret'] as const) {
+      const ref: ApplySetParentRef = { ...defaultParentRef('web'), kind };
+      const plain = Buffer.byteLength(encodeInventory(many));
+      assert.ok(plain > MAX_PARENT_DATA_BYTES, `plain ${plain} bytes`);
+      const parent = parentObject(ref, many);
+      const size = Buffer.byteLength(JSON.stringify(parent));
+      assert.ok(size < MAX_PARENT_DATA_BYTES, `encoded parent ${size} bytes`);
+      const stored = kind === 'Secret' ? (parent.data as object) : (parent.binaryData as object);
+      assert.deepEqual(Object.keys(stored), [INVENTORY_GZ_KEY]);
+      assert.equal(readParent(ref, parent).length, 40_000);
+      assert.deepEqual(readParent(ref, parent), decodeInventory(encodeInventory(many)));
+    }
+    // Small inventories stay readable plain text.
+    assert.deepEqual(Object.keys(parentObject(defaultParentRef('web'), members).data as object), [INVENTORY_KEY]);
+    assert.throws(() => encodeParentInventory(defaultParentRef('web'), many, 1000), {
+      message:
+        /^ConfigMap\/tether-system\/tether-web: the ApplySet inventory of 40000 objects takes \d+ bytes even compressed/,
+    });
+  });
+
+  test('adopted members are recorded in the parent and read back; ones no longer members are dropped', () => {
+    const ref = defaultParentRef('web');
+    const adopted = [refOf(members[1]!), { group: '', kind: 'ConfigMap', namespace: 'web', name: 'gone' }];
+    const parent = parentObject(ref, members, { adopted });
+    assert.deepEqual(readAdopted(ref, parent), [refOf(members[1]!)]);
+    assert.deepEqual(readAdopted(ref, parentObject(ref, members)), []);
   });
 
   test('no parent yet: nothing recorded', () => {

@@ -129,9 +129,33 @@ describe('planPrune', () => {
   test('deletion budget: more than half of the inventory refuses the whole prune, with a reason', () => {
     assert.equal(planPrune(cms(5), 10, ok).blocked, undefined);
     const plan = planPrune(cms(6), 10, ok);
-    assert.match(plan.blocked ?? '', /6 of 10 objects would be deleted, more than the budget of 50%/);
+    assert.match(plan.blocked ?? '', /^prune blocked: 6 of 10 objects would be deleted, budget 50 % — /);
     assert.ok(plan.decisions.every((d) => d.action === 'keep'));
     assert.equal(planPrune(cms(6), 10, ok, opts({ maxDeleteFraction: 0.6 })).blocked, undefined);
+  });
+
+  test('a blocked budget marks the app OutOfSync; other blocks carry their verdict elsewhere', () => {
+    assert.equal(planPrune(cms(90), 101, ok).outOfSync, true);
+    assert.match(planPrune(cms(90), 101, ok).blocked ?? '', /^prune blocked: 90 of 101 objects would be deleted/);
+    assert.equal(planPrune(cms(1), 10, { ...ok, desiredCount: 0 }).outOfSync, undefined);
+    assert.equal(planPrune(cms(1), 10, ok, opts({ enabled: false })).outOfSync, undefined);
+    assert.equal(planPrune(cms(1), 10, { ...ok, failedApplies: 1 }).outOfSync, undefined);
+  });
+
+  test('allowEmpty lifts the budget for an empty render, and only for it', () => {
+    const empty = { ...ok, desiredCount: 0 };
+    const plan = planPrune(cms(101), 101, empty, opts({ allowEmpty: true }));
+    assert.equal(plan.blocked, undefined);
+    assert.equal(plan.decisions.filter((d) => d.action === 'delete').length, 101);
+    assert.equal(planPrune(cms(90), 101, ok, opts({ allowEmpty: true })).outOfSync, true);
+  });
+
+  test('an adopted object is kept unless the app consents to pruning what it did not create', () => {
+    const adopted = { ...stale('v1', 'ConfigMap', 'hand-made', 'web'), adopted: true };
+    const kept = planPrune([adopted], 10, ok);
+    assert.equal(kept.decisions[0]?.action, 'keep');
+    assert.match(kept.decisions[0]?.reason ?? '', /adopted.*pruneAdopted: true/);
+    assert.equal(planPrune([adopted], 10, ok, opts({ pruneAdopted: true })).decisions[0]?.action, 'delete');
   });
 
   test('the budget counts only real deletions, and one deletion is always allowed', () => {

@@ -1,5 +1,5 @@
 import { redactUrls } from '../../../shared/src/redact.ts';
-import type { AppState, SyncEntry } from './types.ts';
+import type { AppState, SyncEntry, SyncResult, SyncStatus } from './types.ts';
 
 const NOT_RENDERED = 'not rendered: ';
 
@@ -48,9 +48,24 @@ export function saysNothingAboutCommit(state: AppState): boolean {
 }
 
 /**
- * The commit status an app's state calls for : `error` when fetch or render failed, `failure`
- * when an object failed to apply or the app is Degraded (naming the first failing object), `success` when Synced
- * and Healthy (or Suspended, which is what Git asked for), `pending` otherwise (syncing, progressing).
+ * The sync status a sync result calls for: Unknown when it could not judge the commit (fetch, render, cluster,
+ * shutdown); OutOfSync when the cluster does not hold what Git says — an object failed to apply or is owned by
+ * someone else, a prune was blocked, or an object drifted while self-heal is off for it (`drifted`, which only Git
+ * or the object changing clears); Synced otherwise.
+ */
+export function syncVerdict(result: SyncResult, drifted: readonly string[] = []): SyncStatus {
+  const stage = result.error?.stage;
+  if (stage === 'fetch' || stage === 'render' || stage === 'cluster' || stage === 'cancelled') return 'Unknown';
+  if (result.entries.some((e) => e.action === 'failed' || e.action === 'conflict')) return 'OutOfSync';
+  if (result.pruneBlocked || drifted.length > 0) return 'OutOfSync';
+  return 'Synced';
+}
+
+/**
+ * The commit status an app's state calls for: `error` when fetch or render failed, `failure`
+ * when an object failed to apply, is owned by another app or tool, a prune was blocked or the app is Degraded
+ * (naming the first failing object), `success` when Synced and Healthy (or Suspended, which is what Git asked for),
+ * `pending` otherwise (syncing, progressing).
  */
 export function statusFor(
   state: AppState,
@@ -74,7 +89,12 @@ export function statusFor(
   const failed = last?.entries.find((e) => e.action === 'failed');
   if (failed) return make('failure', `Sync failed: ${failed.subject}: ${failed.reason ?? 'failed'}`);
   if (last?.error) return make('failure', `Sync failed: ${last.error.message}`);
-  const count = last ? last.entries.filter((e) => e.action !== 'pruned' && e.action !== 'skipped').length : 0;
+  const conflict = last?.entries.find((e) => e.action === 'conflict');
+  if (conflict) return make('failure', `Conflict: ${conflict.subject}: ${conflict.reason ?? 'owned elsewhere'}`);
+  if (last?.pruneBlocked) return make('failure', last.pruneBlocked);
+  const count = last
+    ? last.entries.filter((e) => e.action !== 'pruned' && e.action !== 'skipped' && e.action !== 'conflict').length
+    : 0;
   // Files left unrendered never make a status fail on their own (the render already fails when they are all there
   // is), but a green status must not hide them.
   const gaps = last ? last.entries.filter(isUnrendered).length : 0;

@@ -42,3 +42,17 @@ export interface Renderer {
     options: RenderOptions,
   ): Promise<{ objects: SourcedObject[]; skipped?: { path: string; reason: string }[] }>;
 }
+
+/**
+ * The error of a render that produced no objects: it names the path and the files found there that Tether does not
+ * render, because an empty render most often means the manifests were deleted or moved, not that the app should be
+ * emptied (an app that means it sets `allowEmpty`).
+ */
+export function emptyRenderMessage(path: string, files: readonly { path: string }[]): string {
+  const root = path.replace(/^\.?\/+|\/+$/g, '');
+  const names = files.map((f) => (root && f.path.startsWith(`${root}/`) ? f.path.slice(root.length + 1) : f.path));
+  const shown = names.slice(0, 10).join(', ');
+  const more = names.length > 10 ? ` and ${names.length - 10} more` : '';
+  const found = names.length === 0 ? 'no files' : `only files Tether does not render: ${shown}${more}`;
+  return `no manifests at ${root || '.'} (${found}); set allowEmpty to sync an empty app`;
+}

@@ -4,6 +4,7 @@
 // who owns what. Tether also records the member list in the parent, because listing by label finds only the kinds and
 // namespaces the parent names, and an object whose label was removed by hand would otherwise be forgotten.
 import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { TetherError } from '../../../shared/src/errors.ts';
 import { groupKind, label, objectKey, parseObjectKey, refOf, subject } from './objects.ts';
 import { compareRefs } from './plan.ts';
@@ -23,6 +24,19 @@ export const TOOLING = 'tether/v1';
 
 /** The key in the parent's data where Tether records its members, one `objectKey` per line. */
 export const INVENTORY_KEY = 'inventory';
+
+/** The key holding the same member list gzipped (base64 as `binaryData`), used when the plain list is too large. */
+export const INVENTORY_GZ_KEY = 'inventory.gz';
+
+/** The key listing the members Tether adopted (found live and unowned) rather than created, one `objectKey` a line. */
+export const ADOPTED_KEY = 'adopted';
+
+/**
+ * The most the parent's data may hold. The apiserver refuses a ConfigMap or Secret whose data exceeds 1 MiB
+ * (`MaxSecretSize` in k8s.io/api/core/v1, checked by ValidateConfigMap), and etcd a request over 1.5 MiB; the margin
+ * leaves room for the metadata and managedFields.
+ */
+export const MAX_PARENT_DATA_BYTES = 900 * 1024;
 
 /** Which object is an app's ApplySet parent. */
 export interface ApplySetParentRef {
@@ -112,17 +126,72 @@ export function decodeInventory(text: string): ObjectRef[] {
  * before applying them (kubectl's `updateToSuperset`, so a crash mid-sync leaves nothing untracked), and with the
  * members that remain (desired, plus stale objects that were not pruned) afterwards.
  */
-export function parentObject(parent: ApplySetParentRef, members: readonly (K8sObject | ObjectRef)[]): K8sObject {
+export function parentObject(
+  parent: ApplySetParentRef,
+  members: readonly (K8sObject | ObjectRef)[],
+  options: { adopted?: readonly ObjectRef[] } = {},
+): K8sObject {
   const { labels, annotations } = parentMetadata(parent, members);
-  const inventory = encodeInventory(members);
+  const memberKeys = new Set(members.map((m) => objectKey(m)));
+  const adopted = encodeInventory((options.adopted ?? []).filter((r) => memberKeys.has(objectKey(r))));
   const obj: K8sObject = {
     apiVersion: parent.group ? `${parent.group}/${parent.version}` : parent.version,
     kind: parent.kind,
     metadata: { name: parent.name, namespace: parent.namespace, labels, annotations },
   };
-  if (parent.kind === 'Secret') obj.data = { [INVENTORY_KEY]: Buffer.from(inventory).toString('base64') };
-  else obj.data = { [INVENTORY_KEY]: inventory };
+  const texts: Record<string, string> = {
+    ...encodeParentInventory(parent, members),
+    ...(adopted ? { [ADOPTED_KEY]: adopted } : {}),
+  };
+  if (parent.kind === 'Secret') {
+    obj.data = Object.fromEntries(
+      Object.entries(texts).map(([k, v]) => [k, k === INVENTORY_GZ_KEY ? v : Buffer.from(v).toString('base64')]),
+    );
+  } else {
+    const { [INVENTORY_GZ_KEY]: gz, ...data } = texts;
+    obj.data = data;
+    if (gz !== undefined) obj.binaryData = { [INVENTORY_GZ_KEY]: gz };
+  }
   return obj;
+}
+
+/**
+ * The member list as the parent stores it: plain `objectKey` lines while they fit, else gzipped and base64-encoded
+ * under `inventory.gz` (object keys compress well: 200,000 members take about a tenth of their plain size). When even
+ * that exceeds the parent's limit, a clear error naming the parent and the count, instead of the apiserver's 413 for
+ * every sync.
+ */
+export function encodeParentInventory(
+  parent: ApplySetParentRef,
+  members: readonly (K8sObject | ObjectRef)[],
+  maxBytes = MAX_PARENT_DATA_BYTES,
+): { [INVENTORY_KEY]: string } | { [INVENTORY_GZ_KEY]: string } {
+  const plain = encodeInventory(members);
+  // A Secret's data is base64 on the wire: 4 bytes for every 3.
+  const wire = (n: number) => (parent.kind === 'Secret' ? Math.ceil(n / 3) * 4 : n);
+  if (wire(Buffer.byteLength(plain)) <= maxBytes) return { [INVENTORY_KEY]: plain };
+  const gz = gzipSync(plain, { level: 9 }).toString('base64');
+  if (gz.length <= maxBytes) return { [INVENTORY_GZ_KEY]: gz };
+  const count = plain.split('\n').length - 1;
+  throw new TetherError(
+    'kube',
+    `${parent.kind}/${parent.namespace}/${parent.name}: the ApplySet inventory of ${count} objects takes ` +
+      `${gz.length} bytes even compressed, over the parent's limit of ${maxBytes}; split the app into smaller apps`,
+  );
+}
+
+/** The raw text stored under `key` in a live parent (decoding a Secret's base64), or undefined. */
+function parentText(parent: ApplySetParentRef, live: K8sObject, key: string): string | undefined {
+  const data = live.data as Record<string, string> | undefined;
+  const raw = data?.[key];
+  if (raw === undefined) return undefined;
+  return parent.kind === 'Secret' ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+}
+
+/** The members a live parent records as adopted (see `parentObject`'s `adopted`). */
+export function readAdopted(parent: ApplySetParentRef, live: K8sObject | undefined): ObjectRef[] {
+  const text = live ? parentText(parent, live, ADOPTED_KEY) : undefined;
+  return text === undefined ? [] : decodeInventory(text);
 }
 
 /**
@@ -140,10 +209,13 @@ export function readParent(parent: ApplySetParentRef, live: K8sObject | undefine
   if (id !== undefined && id !== applySetId(parent)) {
     throw new TetherError('kube', `${who}: label ${APPLYSET.idLabel}=${id} does not match ${applySetId(parent)}`);
   }
-  const data = live.data as Record<string, string> | undefined;
-  const raw = data?.[INVENTORY_KEY];
-  if (raw === undefined) return [];
-  return decodeInventory(parent.kind === 'Secret' ? Buffer.from(raw, 'base64').toString('utf8') : raw);
+  // The gzipped list is base64 in a ConfigMap's binaryData or a Secret's data; either way, base64 of gzip.
+  const gz =
+    (live.binaryData as Record<string, string> | undefined)?.[INVENTORY_GZ_KEY] ??
+    (live.data as Record<string, string> | undefined)?.[INVENTORY_GZ_KEY];
+  if (gz !== undefined) return decodeInventory(gunzipSync(Buffer.from(gz, 'base64')).toString('utf8'));
+  const raw = parentText(parent, live, INVENTORY_KEY);
+  return raw === undefined ? [] : decodeInventory(raw);
 }
 
 /** What the agent should list to find members by label: the group-kinds and namespaces the parent names. */
@@ -165,6 +237,8 @@ export interface StaleObject {
   ref: ObjectRef;
   subject: string;
   live: K8sObject;
+  /** Tether adopted it (it was live, unowned, before Tether first applied it) rather than created it. */
+  adopted?: boolean;
 }
 
 /**

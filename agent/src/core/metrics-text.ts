@@ -127,6 +127,12 @@ export function renderMetrics(cluster: string, apps: readonly AppView[], metrics
       ),
     ),
     ...family(
+      'tether_prune_blocked',
+      'gauge',
+      'Whether the last sync of each app left objects Git dropped running because the prune was blocked (1) or not (0).',
+      apps.map((a) => sample('tether_prune_blocked', { app: a.name }, +Boolean(a.state.lastSync?.pruneBlocked))),
+    ),
+    ...family(
       'tether_app_last_sync_timestamp_seconds',
       'gauge',
       'Start time of the last sync attempt of each app (Unix seconds), for staleness alerts.',

@@ -33,11 +33,26 @@ export interface PruneOptions {
    * not a mass deletion, and without this it could never be pruned.
    */
   minDeleteBudget: number;
+  /**
+   * Prune objects Tether adopted (found live without an owner and took over) rather than created. Off by default:
+   * someone made them by hand, and Git dropping them says nothing about whether they are still needed.
+   */
+  pruneAdopted: boolean;
 }
 
-/** Defaults: prune on, empty renders refused, protected kinds kept, at most half of the inventory per sync. */
+/**
+ * Defaults: prune on, empty renders refused, protected kinds kept, at most half of the inventory per sync, adopted
+ * objects kept.
+ */
 export function defaultPruneOptions(): PruneOptions {
-  return { enabled: true, allowEmpty: false, allowProtectedKinds: [], maxDeleteFraction: 0.5, minDeleteBudget: 1 };
+  return {
+    enabled: true,
+    allowEmpty: false,
+    allowProtectedKinds: [],
+    maxDeleteFraction: 0.5,
+    minDeleteBudget: 1,
+    pruneAdopted: false,
+  };
 }
 
 /** What happened earlier in this revision's sync; any failure means the desired set cannot be trusted. */
@@ -58,9 +73,15 @@ export interface PruneDecision {
   reason: string;
 }
 
-/** The prune plan: decisions in deletion order; `blocked` says why nothing at all is deleted. */
+/**
+ * The prune plan: decisions in deletion order; `blocked` says why nothing at all is deleted. `outOfSync` is set when
+ * the block leaves objects running that Git no longer has for a reason nobody chose (the deletion budget): the app
+ * is then OutOfSync and its commit status a failure, never "Synced". A prune that is off, or held back by a failed
+ * fetch, render or apply, already has its verdict elsewhere and does not set it.
+ */
 export interface PrunePlan {
   blocked?: string;
+  outOfSync?: boolean;
   decisions: PruneDecision[];
 }
 
@@ -80,10 +101,10 @@ function blockedReason(outcome: RevisionOutcome, options: PruneOptions): string 
 
 /**
  * Decides, for each stale object, whether to delete it. Nothing is deleted when the revision's fetch, render or any
- * apply failed, when the desired set is empty (unless `allowEmpty`), or when the deletions exceed the budget
- * (`maxDeleteFraction` of `inventorySize`, the number of objects the app owned before this sync). Objects annotated
- * `tether.dev/prune: disabled`, protected kinds the app did not opt in to, and objects already being deleted are
- * kept. Deletions come in reverse apply order: workloads before the Namespaces and CRDs they live in.
+ * apply failed, when the desired set is empty (unless `allowEmpty`, which also lifts the budget), or when the
+ * deletions exceed the budget (`maxDeleteFraction` of `inventorySize`, the number of objects the app owned before
+ * this sync). Objects annotated `tether.dev/prune: disabled`, protected kinds the app did not opt in to, objects
+ * already being deleted and adopted objects (unless `pruneAdopted`) are kept. Deletions come in reverse apply order: workloads before the Namespaces and CRDs they live in.
  */
 export function planPrune(
   stale: readonly StaleObject[],
@@ -92,8 +113,9 @@ export function planPrune(
   options: PruneOptions = defaultPruneOptions(),
 ): PrunePlan {
   const ordered = [...stale].sort((a, b) => compareRefs(b.ref, a.ref));
-  const keepAll = (reason: string): PrunePlan => ({
+  const keepAll = (reason: string, outOfSync = false): PrunePlan => ({
     blocked: reason,
+    ...(outOfSync ? { outOfSync } : {}),
     decisions: ordered.map((s) => ({ ref: s.ref, subject: s.subject, action: 'keep', reason })),
   });
 
@@ -110,16 +132,22 @@ export function planPrune(
       return keep(`${gk} is pruned only when the app opts in (allowProtectedKinds)`);
     }
     if (s.live.metadata.deletionTimestamp) return keep('already being deleted');
+    if (s.adopted && !options.pruneAdopted) {
+      return keep('adopted: Tether took it over but did not create it (set pruneAdopted: true to prune it)');
+    }
     return { ref: s.ref, subject: s.subject, action: 'delete', reason: 'no longer in Git' };
   });
 
   const deletions = decisions.filter((d) => d.action === 'delete').length;
   const budget = Math.max(options.minDeleteBudget, inventorySize * options.maxDeleteFraction);
-  if (deletions > budget) {
+  // An empty render the app explicitly allows means "delete everything": the budget would only ever refuse it.
+  const emptyAllowed = outcome.desiredCount === 0 && options.allowEmpty;
+  if (deletions > budget && !emptyAllowed) {
     const pct = Math.round(options.maxDeleteFraction * 100);
     return keepAll(
-      `not pruning: ${deletions} of ${inventorySize} objects would be deleted, more than the budget of ${pct}%` +
-        ' (check the revision; raise maxDeleteFraction to allow it)',
+      `prune blocked: ${deletions} of ${inventorySize} objects would be deleted, budget ${pct} % — ` +
+        'check the revision; raise maxDeleteFraction to allow it',
+      true,
     );
   }
   return { decisions };

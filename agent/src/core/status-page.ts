@@ -51,6 +51,8 @@ const TONE: Record<SyncStatus | HealthStatus | SyncAction, string> = {
   pruned: 'paused',
   skipped: 'warn',
   failed: 'bad',
+  conflict: 'bad',
+  adopted: 'info',
 };
 
 const CSS = `
@@ -147,6 +149,7 @@ function lastSyncCell(sync: SyncResult | undefined, now: Date): SafeHtml {
 }
 
 function errorText(sync: SyncResult | undefined): SafeHtml | undefined {
+  if (!sync?.error && sync?.pruneBlocked) return html`<span class="error">${sync.pruneBlocked}</span>`;
   if (!sync?.error) return undefined;
   return html`<span class="error">${sync.error.stage} failed: ${sync.error.message}</span>`;
 }
@@ -202,7 +205,16 @@ const MAX_ENTRIES = 200;
 function lastSyncSection(sync: SyncResult | undefined, now: Date): SafeHtml {
   if (!sync) return html`<p class="muted">The app has not been synced yet.</p>`;
   // Changes first: a long list of `unchanged` must not push a failure off the screen.
-  const order: SyncAction[] = ['failed', 'skipped', 'pruned', 'created', 'configured', 'unchanged'];
+  const order: SyncAction[] = [
+    'failed',
+    'conflict',
+    'skipped',
+    'adopted',
+    'pruned',
+    'created',
+    'configured',
+    'unchanged',
+  ];
   const entries = [...sync.entries].sort((a, b) => order.indexOf(a.action) - order.indexOf(b.action));
   const shown = entries.slice(0, MAX_ENTRIES);
   const counts = order
@@ -285,6 +297,7 @@ export function renderAppPage(
       : ''
   }</dd>
 <dt>Health</dt><dd>${s.health.message}</dd>
+${s.lastSync?.pruneBlocked ? html`<dt>Prune</dt><dd class="error">${s.lastSync.pruneBlocked}</dd>` : ''}
 ${s.drifted && s.drifted.length > 0 ? html`<dt>Drifted</dt><dd class="mono">${s.drifted.join(', ')} <span class="muted">(self-heal off)</span></dd>` : ''}
 </dl>
 <h2>Resources</h2>

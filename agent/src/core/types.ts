@@ -61,8 +61,20 @@ export interface SourcedObject {
 /** Answers from API discovery: true = namespaced, false = cluster-scoped, undefined = the server does not know the kind. */
 export type IsNamespaced = (apiVersion: string, kind: string) => boolean | undefined;
 
-/** What happened to one object in a sync (fluxcd ssa/changeset.go's actions, plus Tether's skipped/failed). */
-export type SyncAction = 'created' | 'configured' | 'unchanged' | 'pruned' | 'skipped' | 'failed';
+/**
+ * What happened to one object in a sync (fluxcd ssa/changeset.go's actions, plus Tether's own): `skipped` kept with
+ * a reason, `failed`, `conflict` (another owner has it; not applied), `adopted` (an unlabelled live object taken
+ * over).
+ */
+export type SyncAction =
+  | 'created'
+  | 'configured'
+  | 'unchanged'
+  | 'pruned'
+  | 'skipped'
+  | 'failed'
+  | 'conflict'
+  | 'adopted';
 
 /** One line of a sync result: `{subject: 'Deployment/web/api', action: 'configured'}`. */
 export interface SyncEntry {
@@ -105,6 +117,11 @@ export interface SyncResult {
   entries: SyncEntry[];
   /** The first stage that failed and why; absent when every stage succeeded. */
   error?: { stage: SyncStage; message: string };
+  /**
+   * Why the prune deleted nothing although Git dropped objects (the deletion budget): the cluster still runs what Git
+   * no longer has, so the app is OutOfSync until someone decides.
+   */
+  pruneBlocked?: string;
 }
 
 /** What the agent knows about one app; `tether status` and commit statuses are derived from it. */

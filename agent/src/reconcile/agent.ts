@@ -101,6 +101,7 @@ export class Agent implements AgentView {
           allowEmpty: app.allowEmpty,
           allowProtectedKinds: app.allowProtectedKinds,
           maxDeleteFraction: app.maxDeleteFraction,
+          pruneAdopted: app.pruneAdopted,
         }),
         healthRules: configHealthRules(this.parts.config),
         render: { helm: helmOptions(app) },

@@ -1,4 +1,4 @@
-import { type ApplySetParentRef, parentObject, readParent } from '../core/inventory.ts';
+import { type ApplySetParentRef, parentObject, readAdopted, readParent } from '../core/inventory.ts';
 import type { ResourceType } from '../core/kube-port.ts';
 import type { K8sObject, ObjectRef } from '../core/types.ts';
 import { KubeApiError } from '../edges/kube/kube-client.ts';
@@ -9,17 +9,20 @@ export interface ParentState {
   type: ResourceType;
   live: K8sObject | undefined;
   members: ObjectRef[];
+  /** The members Tether adopted rather than created. */
+  adopted: ObjectRef[];
 }
 
 /** Reads the app's ApplySet parent and the members it records (none when it does not exist yet). */
 export async function readParentState(deps: ClusterDeps, ref: ApplySetParentRef): Promise<ParentState> {
   const type = await resolveType(deps.discovery, `${ref.group ? `${ref.group}/` : ''}${ref.version}`, ref.kind);
   const live = await deps.kube.get(type, ref.name, ref.namespace);
-  return { type, live, members: readParent(ref, live) };
+  return { type, live, members: readParent(ref, live), adopted: readAdopted(ref, live) };
 }
 
 /**
- * Applies the parent recording `members`, unless the live parent already says exactly that (no write on a no-op).
+ * Applies the parent recording `members` (and which of them were `adopted`), unless the live parent already says
+ * exactly that (no write on a no-op).
  * When the parent's namespace is missing, it is created and the write retried once.
  */
 export async function writeParent(
@@ -28,8 +31,9 @@ export async function writeParent(
   type: ResourceType,
   live: K8sObject | undefined,
   members: ObjectRef[],
+  adopted: readonly ObjectRef[] = [],
 ): Promise<K8sObject> {
-  const desired = parentObject(ref, members);
+  const desired = parentObject(ref, members, { adopted });
   if (live && sameParent(desired, live)) return live;
   try {
     return (await deps.kube.apply(type, desired)).object;
@@ -50,6 +54,7 @@ function sameParent(desired: K8sObject, live: K8sObject): boolean {
       Object.entries(desired.metadata.labels ?? {}).map(([k]) => [k, o.metadata.labels?.[k]]),
       Object.entries(desired.metadata.annotations ?? {}).map(([k]) => [k, o.metadata.annotations?.[k]]),
       o.data,
+      o.binaryData,
     ]);
   return pick(desired) === pick(live);
 }

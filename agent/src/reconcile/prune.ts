@@ -16,12 +16,19 @@ export interface PruneInput {
   /** Applies that failed in this sync (a guardrail: a failing sync prunes carefully). */
   failedApplies: number;
   options: PruneOptions;
+  /** Members Tether adopted rather than created (kept unless `pruneAdopted`). */
+  adopted?: readonly ObjectRef[];
 }
 
-/** Entries of the prune, and the refs that stay in the inventory (kept on purpose or failed to delete). */
+/**
+ * Entries of the prune, the refs that stay in the inventory (kept on purpose or failed to delete), and why nothing
+ * was deleted when the whole prune was blocked (`outOfSync` when that block leaves the app OutOfSync).
+ */
 export interface PruneOutcome {
   entries: SyncEntry[];
   kept: ObjectRef[];
+  blocked?: string;
+  outOfSync?: boolean;
 }
 
 /**
@@ -41,7 +48,10 @@ export async function pruneStale(
     const obj = await fetchRef(deps, ref);
     if (obj) candidates.push(obj);
   }
-  const stale = staleObjects(input.applySetId, input.desired, input.previous, candidates);
+  const adoptedKeys = new Set((input.adopted ?? []).map(objectKey));
+  const stale = staleObjects(input.applySetId, input.desired, input.previous, candidates).map((s) =>
+    adoptedKeys.has(objectKey(s.ref)) ? { ...s, adopted: true } : s,
+  );
   const plan = planPrune(
     stale,
     input.previous.length,
@@ -63,5 +73,10 @@ export async function pruneStale(
       entries.push({ subject: d.subject, action: 'failed', reason: `prune: ${describeError(err)}` });
     }
   }
-  return { entries, kept };
+  return {
+    entries,
+    kept,
+    ...(plan.blocked ? { blocked: plan.blocked } : {}),
+    ...(plan.outOfSync ? { outOfSync: true } : {}),
+  };
 }

@@ -222,7 +222,8 @@ export class SelfHeal {
         const type = await this.deps.discovery.resolve(desired.apiVersion, desired.kind);
         if (!type) return;
         const drifted = !live || hasDrift((await this.deps.kube.apply(type, desired, { dryRun: true })).object, live);
-        if (drifted) {
+        if (!drifted) this.sync.clearDrift(who);
+        else {
           this.sync.markOutOfSync(who);
           this.onEvent({
             subject: who,

@@ -1,8 +1,9 @@
 import { describeError, TetherError } from '../../../shared/src/errors.ts';
-import { unrenderedEntry } from '../core/commit-status.ts';
+import { syncVerdict, unrenderedEntry } from '../core/commit-status.ts';
 import {
   type DesiredStateSource,
   defaultRenderOptions,
+  emptyRenderMessage,
   type Renderer,
   type RenderOptions,
 } from '../core/desired-state.ts';
@@ -20,6 +21,7 @@ import { applyOne, applySteps, defaultApplyStepsOptions } from './apply.ts';
 import { readParentState, writeParent } from './applyset-parent.ts';
 import { listMembers } from './cluster.ts';
 import { inspectObjects } from './inspect.ts';
+import { checkOwners, markAdopted } from './ownership.ts';
 import { pruneStale } from './prune.ts';
 
 export type { DesiredStateSource } from '../core/desired-state.ts';
@@ -152,7 +154,12 @@ export class AppSync {
     const entries: SyncEntry[] = [];
     let revision = this.state.revision ?? '';
     let fetchMs: number | undefined;
-    const finish = (extra: { error?: SyncResult['error']; noop?: boolean; health?: HealthResult }): SyncOutcome => {
+    const finish = (extra: {
+      error?: SyncResult['error'];
+      noop?: boolean;
+      health?: HealthResult;
+      pruneBlocked?: string;
+    }): SyncOutcome => {
       const health = extra.health ?? this.state.health;
       const result: SyncResult = {
         revision,
@@ -160,19 +167,18 @@ export class AppSync {
         durationMs: Math.round(performance.now() - t0),
         entries,
         ...(extra.error ? { error: extra.error } : {}),
+        ...(extra.pruneBlocked ? { pruneBlocked: extra.pruneBlocked } : {}),
       };
-      const failed = entries.some((e) => e.action === 'failed');
+      const lastSync = extra.noop ? (this.lastGoodResult ?? this.state.lastSync ?? result) : result;
+      // Drift seen with self-heal off stays until Git changes (a real sync) or the object does (self-heal clears it).
+      const drifted = extra.noop ? (this.state.drifted ?? []) : [];
       this.state = {
         app: this.app.name,
-        sync:
-          extra.error && ['fetch', 'render', 'cluster', 'cancelled'].includes(extra.error.stage)
-            ? 'Unknown'
-            : failed
-              ? 'OutOfSync'
-              : 'Synced',
+        sync: syncVerdict(extra.noop ? lastSync : result, drifted),
         health,
         revision,
-        lastSync: extra.noop ? (this.lastGoodResult ?? this.state.lastSync ?? result) : result,
+        lastSync,
+        ...(drifted.length > 0 ? { drifted } : {}),
       };
       return {
         ...result,
@@ -225,10 +231,14 @@ export class AppSync {
       let parent: Awaited<ReturnType<typeof readParentState>>;
       try {
         parent = await readParentState(this.deps, this.parent);
-        parent.live = await writeParent(this.deps, this.parent, parent.type, parent.live, [
-          ...parent.members,
-          ...desired.map(refOf),
-        ]);
+        parent.live = await writeParent(
+          this.deps,
+          this.parent,
+          parent.type,
+          parent.live,
+          [...parent.members, ...desired.map(refOf)],
+          parent.adopted,
+        );
       } catch (err) {
         this.lastGood = false;
         return finish({
@@ -247,11 +257,23 @@ export class AppSync {
       this.live.clear();
       const listed = await listMembers(this.deps, this.applySetId, kinds, this.live);
 
-      const applied = await applySteps(this.deps, this.live, desired, {
+      // One owner per object: what another ApplySet or tool manages is left alone, unowned live objects adopted.
+      const adoptedBefore = new Set(parent.adopted.map(objectKey));
+      const owners = await checkOwners(this.deps, this.live, desired, {
+        applySetId: this.applySetId,
+        recorded: new Set(previous.map(objectKey).filter((k) => !adoptedBefore.has(k))),
         concurrency: this.deps.concurrency ?? defaultApplyStepsOptions().concurrency,
-        crdTimeoutMs: this.deps.crdTimeoutMs ?? defaultApplyStepsOptions().crdTimeoutMs,
         ...(options.signal ? { signal: options.signal } : {}),
       });
+      entries.push(...owners.conflicts);
+      const applied = markAdopted(
+        await applySteps(this.deps, this.live, owners.allowed, {
+          concurrency: this.deps.concurrency ?? defaultApplyStepsOptions().concurrency,
+          crdTimeoutMs: this.deps.crdTimeoutMs ?? defaultApplyStepsOptions().crdTimeoutMs,
+          ...(options.signal ? { signal: options.signal } : {}),
+        }),
+        owners.adopted,
+      );
       entries.push(...applied);
       if (options.signal?.aborted) {
         this.lastGood = false;
@@ -270,23 +292,41 @@ export class AppSync {
         listed,
         failedApplies: applied.filter((e) => e.action === 'failed').length,
         options: this.app.prune,
+        adopted: parent.adopted,
       });
       entries.push(...pruned.entries);
+      const pruneBlocked = pruned.outOfSync ? pruned.blocked : undefined;
 
-      // The parent now records exactly what remains ours.
+      // The parent now records what remains ours, plus the objects in conflict it already listed: they are never
+      // pruned (not our label), and dropping them would make every interval's superset write add them back.
+      const conflicted = new Set(owners.conflicts.map((e) => e.subject));
       try {
-        await writeParent(this.deps, this.parent, parent.type, parent.live, [...desired.map(refOf), ...pruned.kept]);
+        await writeParent(
+          this.deps,
+          this.parent,
+          parent.type,
+          parent.live,
+          [
+            ...owners.allowed.map(refOf),
+            ...pruned.kept,
+            ...desired.filter((o) => conflicted.has(subject(o))).map(refOf),
+          ],
+          [...parent.adopted, ...owners.adopted],
+        );
       } catch (err) {
         entries.push({ subject: subject({ ...this.parent }), action: 'failed', reason: describeError(err) });
       }
 
-      this.desired = desired;
+      // Objects another owner has are not ours to heal or judge: self-heal never sees them.
+      this.desired = owners.allowed;
       const health = this.healthNow();
       const firstFailure = entries.find((e) => e.action === 'failed');
       this.lastTree = tree;
-      this.lastGood = firstFailure === undefined;
+      // A conflict is re-checked every interval (the other owner may let go), without writing to the object.
+      this.lastGood = firstFailure === undefined && owners.conflicts.length === 0;
       const outcome = finish({
         health,
+        ...(pruneBlocked ? { pruneBlocked } : {}),
         ...(firstFailure
           ? {
               error: {
@@ -331,6 +371,9 @@ export class AppSync {
       path: this.app.path,
     });
     this.renderSkipped = rendered.skipped ?? [];
+    if (rendered.objects.length === 0 && !this.app.prune.allowEmpty) {
+      throw new TetherError('render', emptyRenderMessage(this.app.path, files));
+    }
     await this.ensureDiscovery(rendered.objects.map((o) => o.object));
     return labelMembers(
       validateObjects(rendered.objects, this.deps.discovery.isNamespaced, { defaultNamespace: this.app.namespace }),
@@ -370,6 +413,15 @@ export class AppSync {
   /** Marks the app OutOfSync because `who` drifted and self-heal is off for it. */
   markOutOfSync(who: string): void {
     this.state = { ...this.state, sync: 'OutOfSync', drifted: [...new Set([...(this.state.drifted ?? []), who])] };
+  }
+
+  /** `who` changed back to what Git wants (self-heal off): it no longer keeps the app OutOfSync. */
+  clearDrift(who: string): void {
+    const drifted = (this.state.drifted ?? []).filter((d) => d !== who);
+    if (drifted.length === (this.state.drifted ?? []).length) return;
+    const { drifted: _, ...rest } = this.state;
+    const next = { ...rest, ...(drifted.length > 0 ? { drifted } : {}) };
+    this.state = { ...next, sync: next.lastSync ? syncVerdict(next.lastSync, drifted) : next.sync };
   }
 
   /** Records a live object seen elsewhere (a watch event), for health. */

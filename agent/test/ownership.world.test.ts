@@ -1,0 +1,234 @@
+// One owner per object, against a real apiserver and Git server: two apps declaring one ConfigMap do not fight, and
+// an object Tether adopted is not pruned without the app's consent.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type GitServer, startGitServer } from '../../testenv/src/git-server.ts';
+import { type LocalKube, startKube } from '../../testenv/src/kube.ts';
+import { statusFor } from '../src/core/commit-status.ts';
+import { APPLYSET } from '../src/core/inventory.ts';
+import type { K8sObject } from '../src/core/types.ts';
+import { GitSource } from '../src/edges/git/git-source.ts';
+import { Discovery } from '../src/edges/kube/discovery.ts';
+import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
+import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
+import { toolRenderer } from '../src/edges/render/render.ts';
+import { SelfHeal } from '../src/reconcile/self-heal.ts';
+import { AppSync, pruneOptions } from '../src/reconcile/sync.ts';
+
+const TOKEN = 'ghs_ownertest0123456789';
+const REPO = 'acme/env';
+const cm = (name: string, value: string) =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  owner: ${value}\n`;
+
+describe('one owner per object', () => {
+  let kube: LocalKube;
+  let git: GitServer;
+  let http: HttpKubeClient;
+  let discovery: Discovery;
+  let cache: string;
+
+  before(async () => {
+    [kube, git] = await Promise.all([
+      startKube({ mode: 'api' }),
+      startGitServer({ tokens: { [TOKEN]: { login: 'ci', repos: '*' } } }),
+    ]);
+    await git.createRepo(REPO, {
+      files: {
+        'envs/dev/a/shared.yaml': cm('shared', 'a'),
+        'envs/dev/a/own.yaml': cm('a-only', 'a'),
+        'envs/dev/b/shared.yaml': cm('shared', 'b'),
+        'envs/dev/b/own.yaml': cm('b-only', 'b'),
+        'envs/dev/keep/hand.yaml': cm('hand-made', 'git'),
+        'envs/dev/keep/app.yaml': cm('keep-app', 'git'),
+        'envs/dev/drop/hand.yaml': cm('hand-made-2', 'git'),
+        'envs/dev/drop/app.yaml': cm('drop-app', 'git'),
+      },
+    });
+    http = new HttpKubeClient(loadKubeconfig(kube.kubeconfig));
+    discovery = new Discovery(http);
+    cache = mkdtempSync(join(tmpdir(), 'tether-owner-test-'));
+  });
+  after(async () => {
+    http?.close();
+    await Promise.all([kube?.stop(), git?.stop()]);
+    rmSync(cache, { recursive: true, force: true });
+  });
+
+  async function makeSync(name: string, overrides: Partial<ReturnType<typeof pruneOptions>> = {}) {
+    const source = await GitSource.create({
+      url: git.cloneUrl(REPO),
+      ref: 'main',
+      cacheDir: join(cache, name),
+      credentials: () => ({ username: 'x-access-token', password: TOKEN }),
+    });
+    return new AppSync(
+      { name, path: `envs/dev/${name}`, namespace: 'default', prune: pruneOptions(overrides) },
+      { kube: http, discovery, source, renderer: toolRenderer },
+    );
+  }
+  const get = async (name: string) => {
+    const r = await kube.request('GET', `/api/v1/namespaces/default/configmaps/${name}`);
+    return r.status === 200 ? (r.body as K8sObject) : undefined;
+  };
+  const owner = (o: K8sObject | undefined) => (o?.data as { owner?: string } | undefined)?.owner;
+  const handMade = async (name: string) => {
+    const r = await kube.request('POST', '/api/v1/namespaces/default/configmaps', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name },
+      data: { owner: 'hand' },
+    });
+    assert.equal(r.status, 201);
+  };
+
+  test('two apps declaring one ConfigMap: the second gets conflict, and the object does not move for 20 s', async () => {
+    const a = await makeSync('a');
+    const b = await makeSync('b');
+    const healA = new SelfHeal(a, { kube: http, discovery }, { debounceMs: 50 });
+    const healB = new SelfHeal(b, { kube: http, discovery }, { debounceMs: 50 });
+    try {
+      assert.equal((await a.sync()).error, undefined);
+      await healA.update();
+      const rv0 = (await get('shared'))?.metadata.resourceVersion;
+      const out = await b.sync();
+      await healB.update();
+      const entry = out.entries.find((e) => e.subject === 'ConfigMap/default/shared');
+      assert.equal(entry?.action, 'conflict');
+      assert.equal(entry?.reason, 'owned by the ApplySet of ConfigMap/tether-system/tether-a (tether/v1)');
+      assert.equal(out.entries.find((e) => e.subject === 'ConfigMap/default/b-only')?.action, 'created');
+      assert.equal(b.state.sync, 'OutOfSync');
+      const status = statusFor(b.state, { cluster: 'dev' });
+      assert.equal(status.state, 'failure');
+      assert.match(
+        status.description,
+        /^Conflict: ConfigMap\/default\/shared: owned by the ApplySet of ConfigMap\/tether-system\/tether-a/,
+      );
+
+      // 20 s of both apps syncing (forced, so each sync re-applies) with self-heal on: at most one move per sync.
+      const parentRv = async () =>
+        ((await kube.request('GET', '/api/v1/namespaces/tether-system/configmaps/tether-b')).body as K8sObject).metadata
+          .resourceVersion;
+      const parentBefore = await parentRv();
+      let syncs = 0;
+      const until = Date.now() + 20_000;
+      while (Date.now() < until) {
+        await a.sync({ force: true });
+        await b.sync({ force: true });
+        syncs += 2;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      const shared = await get('shared');
+      const moves = Number(shared?.metadata.resourceVersion) - Number(rv0);
+      // Stricter than "at most once per sync": nobody writes it at all (a's syncs find it unchanged, b's leave it).
+      assert.equal(owner(shared), 'a');
+      assert.equal(shared?.metadata.labels?.[APPLYSET.partOfLabel], a.applySetId);
+      assert.equal(
+        shared?.metadata.resourceVersion,
+        rv0,
+        `the shared ConfigMap moved during ${syncs} syncs (global rv delta ${moves})`,
+      );
+      assert.equal(b.state.sync, 'OutOfSync');
+      // Nor does b's inventory churn while the conflict lasts.
+      assert.equal(await parentRv(), parentBefore);
+    } finally {
+      await Promise.all([healA.stop(), healB.stop()]);
+    }
+  });
+
+  test('a hand-made ConfigMap adopted and then dropped from Git is skipped with the reason', async () => {
+    await handMade('hand-made');
+    const app = await makeSync('keep');
+    const out = await app.sync();
+    assert.equal(out.error, undefined, JSON.stringify(out.error));
+    assert.deepEqual(
+      out.entries.find((e) => e.subject === 'ConfigMap/default/hand-made'),
+      {
+        subject: 'ConfigMap/default/hand-made',
+        action: 'adopted',
+        reason: 'was live without an owner; Tether did not create it',
+      },
+    );
+    assert.equal(out.entries.find((e) => e.subject === 'ConfigMap/default/keep-app')?.action, 'created');
+    assert.equal(owner(await get('hand-made')), 'git');
+    const parent = await kube.request('GET', '/api/v1/namespaces/tether-system/configmaps/tether-keep');
+    assert.equal(
+      (parent.body as K8sObject & { data: Record<string, string> }).data.adopted,
+      '/ConfigMap/default/hand-made\n',
+    );
+
+    await git.repo(REPO).commitFiles({ branch: 'main', files: { 'envs/dev/keep/hand.yaml': null }, message: 'drop' });
+    const dropped = await app.sync();
+    assert.equal(dropped.error, undefined, JSON.stringify(dropped.error));
+    const kept = dropped.entries.find((e) => e.subject === 'ConfigMap/default/hand-made');
+    assert.equal(kept?.action, 'skipped');
+    assert.match(kept?.reason ?? '', /adopted: Tether took it over but did not create it \(set pruneAdopted: true/);
+    assert.ok(await get('hand-made'));
+    // An object Tether created whose label was removed by hand is relabelled as ours, not "adopted".
+    const unlabel = await kube.request(
+      'PATCH',
+      '/api/v1/namespaces/default/configmaps/keep-app',
+      { metadata: { labels: { [APPLYSET.partOfLabel]: null } } },
+      'application/merge-patch+json',
+    );
+    assert.equal(unlabel.status, 200);
+    // Kept in the inventory: the next sync still knows it is adopted.
+    await git
+      .repo(REPO)
+      .commitFiles({ branch: 'main', files: { 'envs/dev/keep/app.yaml': cm('keep-app', 'v2') }, message: 'touch' });
+    const again = await app.sync();
+    assert.equal(again.entries.find((e) => e.subject === 'ConfigMap/default/hand-made')?.action, 'skipped');
+    assert.equal(again.entries.find((e) => e.subject === 'ConfigMap/default/keep-app')?.action, 'configured');
+    assert.equal((await get('keep-app'))?.metadata.labels?.[APPLYSET.partOfLabel], app.applySetId);
+  });
+
+  test('with pruneAdopted: true an adopted object dropped from Git is pruned', async () => {
+    await handMade('hand-made-2');
+    const app = await makeSync('drop', { pruneAdopted: true });
+    const out = await app.sync();
+    assert.equal(out.entries.find((e) => e.subject === 'ConfigMap/default/hand-made-2')?.action, 'adopted');
+    await git.repo(REPO).commitFiles({ branch: 'main', files: { 'envs/dev/drop/hand.yaml': null }, message: 'drop' });
+    const dropped = await app.sync();
+    assert.equal(dropped.entries.find((e) => e.subject === 'ConfigMap/default/hand-made-2')?.action, 'pruned');
+    assert.equal(await get('hand-made-2'), undefined);
+  });
+
+  test('objects Argo CD or Flux manage are not taken over', async () => {
+    for (const [name, labels, annotations] of [
+      [
+        'argo-owned',
+        { 'app.kubernetes.io/instance': 'guestbook' },
+        { 'argocd.argoproj.io/tracking-id': 'guestbook:/ConfigMap:default/argo-owned' },
+      ],
+      [
+        'flux-owned',
+        { 'kustomize.toolkit.fluxcd.io/name': 'apps', 'kustomize.toolkit.fluxcd.io/namespace': 'flux-system' },
+        {},
+      ],
+    ] as const) {
+      const r = await kube.request('POST', '/api/v1/namespaces/default/configmaps', {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name, labels, annotations },
+        data: { owner: 'tool' },
+      });
+      assert.equal(r.status, 201);
+    }
+    await git.repo(REPO).commitFiles({
+      branch: 'main',
+      files: { 'envs/dev/tools/a.yaml': cm('argo-owned', 'git'), 'envs/dev/tools/f.yaml': cm('flux-owned', 'git') },
+      message: 'collide with tools',
+    });
+    const app = await makeSync('tools');
+    const out = await app.sync();
+    const reasons = Object.fromEntries(out.entries.map((e) => [e.subject, `${e.action}: ${e.reason}`]));
+    assert.deepEqual(reasons, {
+      'ConfigMap/default/argo-owned': 'conflict: managed by Argo CD application guestbook',
+      'ConfigMap/default/flux-owned': 'conflict: managed by Flux Kustomization flux-system/apps',
+    });
+    assert.equal(owner(await get('argo-owned')), 'tool');
+    assert.equal(owner(await get('flux-owned')), 'tool');
+  });
+});
