@@ -1,8 +1,13 @@
 // Object identity helpers and validation of rendered manifests. Pure: discovery is passed in as a function.
 import { TetherError } from '../../../shared/src/errors.ts';
+import { objectSemantics } from './annotations.ts';
+
+/** The object's sync wave (its own annotation or an Argo CD/Helm alias); kept here for callers that import it here. */
+export { syncWave } from './annotations.ts';
+
 import type { IsNamespaced, K8sObject, ObjectRef, SourcedObject } from './types.ts';
 
-/** Annotations Tether honours on objects (its own; the Argo CD, Helm and Flux aliases are read too). */
+/** Tether's own annotations on objects; annotations.ts reads them together with their Argo CD, Helm and Flux aliases. */
 export const TETHER_ANNOTATIONS = {
   prune: 'tether.dev/prune',
   syncWave: 'tether.dev/sync-wave',
@@ -76,25 +81,6 @@ export function annotation(obj: K8sObject, key: string): string | undefined {
 /** A label's value, or undefined. */
 export function label(obj: K8sObject, key: string): string | undefined {
   return obj.metadata.labels?.[key];
-}
-
-/**
- * The object's sync wave from `tether.dev/sync-wave` (default 0). Waves are integers like Argo CD's
- * `argocd.argoproj.io/sync-wave`; anything else is an error naming the object, rather than a silent 0 that would
- * reorder a rollout.
- */
-export function syncWave(obj: K8sObject): number {
-  const raw = annotation(obj, TETHER_ANNOTATIONS.syncWave);
-  if (raw === undefined) return 0;
-  const text = String(raw).trim();
-  const n = Number(text);
-  if (!/^[+-]?\d+$/.test(text) || !Number.isSafeInteger(n)) {
-    throw new TetherError(
-      'input',
-      `${subject(obj)}: annotation ${TETHER_ANNOTATIONS.syncWave} must be an integer, got ${JSON.stringify(raw)}`,
-    );
-  }
-  return n;
 }
 
 /** Options of `validateObjects`. */
@@ -205,7 +191,8 @@ export function validateObjects(
       delete obj.metadata.namespace;
     }
     try {
-      syncWave(obj);
+      // Every annotation Tether honours is read now, so a bad one fails the render naming its object and file.
+      objectSemantics(obj);
     } catch (err) {
       problems.push(`${where(item)}: ${(err as Error).message}`);
       continue;

@@ -1,5 +1,6 @@
 // Apply order of a sync: Namespaces and CRDs first, then by sync wave, kind and name.
-import { groupOf, isCrd, isNamespace, syncWave } from './objects.ts';
+import { syncWave } from './annotations.ts';
+import { groupOf, isCrd, isNamespace } from './objects.ts';
 import type { K8sObject, ObjectRef } from './types.ts';
 
 /**

@@ -1,4 +1,5 @@
 import { describeError } from '../../../shared/src/errors.ts';
+import { applySkipReason } from '../core/annotations.ts';
 import { hasDrift } from '../core/drift.ts';
 import { objectKey, subject } from '../core/objects.ts';
 import { planSync } from '../core/plan.ts';
@@ -63,7 +64,10 @@ export async function applySteps(
       step.objects,
       options.concurrency,
       async (obj) => {
-        entries.push(await applyOne(deps, live, obj));
+        const skip = applySkipReason(obj, live.has(objectKey(obj)));
+        entries.push(
+          skip ? { subject: subject(obj), action: 'skipped', reason: skip } : await applyOne(deps, live, obj),
+        );
       },
       options.signal,
     );

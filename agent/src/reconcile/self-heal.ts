@@ -1,7 +1,8 @@
 import { describeError } from '../../../shared/src/errors.ts';
+import { objectSemantics } from '../core/annotations.ts';
 import { hasDrift } from '../core/drift.ts';
 import { memberSelector } from '../core/inventory.ts';
-import { annotation, groupKind, objectKey, refOf, subject, TETHER_ANNOTATIONS } from '../core/objects.ts';
+import { groupKind, objectKey, refOf, subject } from '../core/objects.ts';
 import type { K8sObject, SyncEntry } from '../core/types.ts';
 import type { Discovery } from '../edges/kube/discovery.ts';
 import type { KubeClient, ResourceType, Watch } from '../edges/kube/kube-client.ts';
@@ -215,7 +216,8 @@ export class SelfHeal {
     const started = this.firstSeen.get(key) ?? performance.now();
     this.firstSeen.delete(key);
     const who = subject(desired);
-    const allowed = this.options.enabled && annotation(desired, TETHER_ANNOTATIONS.selfHeal) !== 'disabled';
+    // Desired objects were validated when rendered, so their annotations parse.
+    const allowed = this.options.enabled && objectSemantics(desired).selfHealDisabledBy === undefined;
     try {
       if (!allowed) {
         const live = this.sync.live.get(key);

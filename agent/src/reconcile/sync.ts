@@ -1,4 +1,5 @@
 import { describeError, TetherError } from '../../../shared/src/errors.ts';
+import { judgedForHealth } from '../core/annotations.ts';
 import {
   type DesiredStateSource,
   defaultRenderOptions,
@@ -335,7 +336,8 @@ export class AppSync {
 
   /** Health of every desired object from the last-seen live objects; the app's is the worst. */
   healthNow(): HealthResult {
-    return appHealth(this.desired.map((o) => objectHealth(refOf(o), this.live.get(objectKey(o)))));
+    const judged = this.desired.filter(judgedForHealth);
+    return appHealth(judged.map((o) => objectHealth(refOf(o), this.live.get(objectKey(o)))));
   }
 
   /** Re-reads the desired objects' live state (one list per kind) and returns the app's health. */
