@@ -90,6 +90,7 @@ const appSchema = z
       )
       .default([]),
     maxDeleteFraction: z.number().min(0).max(1).default(0.5),
+    waveTimeout: duration.default(5 * 60_000),
     helm: z
       .object({
         valuesFiles: z.array(z.string()).default([]),

@@ -28,6 +28,7 @@ test('a minimal config gets the documented defaults', () => {
   assert.equal(app.selfHeal, true);
   assert.equal(app.interval, 60_000);
   assert.equal(app.maxDeleteFraction, 0.5);
+  assert.equal(app.waveTimeout, 300_000);
   assert.equal(c.inventoryNamespace, 'tether-system');
   assert.equal(c.server.port, 8080);
   assert.equal(c.leaderElection.enabled, false);
@@ -116,4 +117,10 @@ test('intervals under 5 s and unknown protected kinds are refused, naming the fi
       .allowProtectedKinds,
     ['Namespace'],
   );
+});
+
+test('waveTimeout is a duration, named when it is not', () => {
+  const app = (waveTimeout: unknown) => ({ cluster: 'x', apps: [{ ...minimal.apps[0], waveTimeout }] });
+  assert.equal(parseConfig(app('90s')).apps[0]!.waveTimeout, 90_000);
+  assert.throws(() => parseConfig(app('later'), 'tether.yaml'), /apps\[0\]\.waveTimeout: "later" is not a duration/);
 });

@@ -97,6 +97,7 @@ export class Agent implements AgentView {
           allowProtectedKinds: app.allowProtectedKinds,
           maxDeleteFraction: app.maxDeleteFraction,
         }),
+        waveTimeoutMs: app.waveTimeout,
         ...(app.helm
           ? {
               render: {

@@ -2,7 +2,7 @@ import { describeError } from '../../../shared/src/errors.ts';
 import { applySkipReason } from '../core/annotations.ts';
 import { hasDrift } from '../core/drift.ts';
 import { objectKey, subject } from '../core/objects.ts';
-import { planSync } from '../core/plan.ts';
+import { type PlanStep, planSync } from '../core/plan.ts';
 import type { K8sObject, SyncEntry } from '../core/types.ts';
 import { type ClusterDeps, pool, resolveType } from './cluster.ts';
 
@@ -14,6 +14,11 @@ export interface ApplyStepsOptions {
   crdTimeoutMs: number;
   /** Shutdown: no new object starts once aborted (the ones in flight finish). */
   signal?: AbortSignal;
+  /**
+   * Called after each step is applied with that step's entries; resolving `false` stops before the next step. Waves
+   * wait for health here (reconcile/waves.ts).
+   */
+  afterStep?: (step: PlanStep, entries: readonly SyncEntry[], last: boolean) => Promise<boolean>;
 }
 
 /** Defaults: 8 objects at once, 30 s for CRDs. */
@@ -48,8 +53,8 @@ export async function applyOne(deps: ClusterDeps, live: Map<string, K8sObject>, 
 
 /**
  * Applies `desired` step by step: prerequisites (Namespaces, CRDs) first, waiting for the CRDs to be Established
- * so their custom resources can be applied in the same sync, then each sync wave in order. A wave does not wait for
- * the previous wave's health: waves order the writes, nothing more. Failures are entries, never thrown.
+ * so their custom resources can be applied in the same sync, then each sync wave in order, calling `afterStep`
+ * (which waits for the wave's health) between them. Failures are entries, never thrown.
  */
 export async function applySteps(
   deps: ClusterDeps,
@@ -58,8 +63,10 @@ export async function applySteps(
   options: ApplyStepsOptions = defaultApplyStepsOptions(),
 ): Promise<SyncEntry[]> {
   const entries: SyncEntry[] = [];
-  for (const step of planSync(desired).steps) {
+  const steps = planSync(desired).steps;
+  for (const [i, step] of steps.entries()) {
     if (options.signal?.aborted) break;
+    const before = entries.length;
     await pool(
       step.objects,
       options.concurrency,
@@ -72,6 +79,7 @@ export async function applySteps(
       options.signal,
     );
     if (step.wave === 'prerequisites') await waitForCrds(deps, live, step.objects, options.crdTimeoutMs);
+    if (options.afterStep && !(await options.afterStep(step, entries.slice(before), i === steps.length - 1))) break;
   }
   return entries;
 }

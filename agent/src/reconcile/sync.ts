@@ -12,13 +12,14 @@ import { type ApplySetParentRef, applySetId, defaultParentRef, labelMembers, lis
 import type { KubeClient } from '../core/kube-port.ts';
 import { groupKind, objectKey, refOf, subject, validateObjects } from '../core/objects.ts';
 import { defaultPruneOptions, type PruneOptions } from '../core/prune.ts';
-import type { AppState, HealthResult, K8sObject, SyncEntry, SyncResult } from '../core/types.ts';
+import type { AppState, HealthResult, K8sObject, SyncEntry, SyncResult, WaveResult } from '../core/types.ts';
 import type { Discovery } from '../edges/kube/discovery.ts';
 import { applyOne, applySteps, defaultApplyStepsOptions } from './apply.ts';
 import { readParentState, writeParent } from './applyset-parent.ts';
 import { listMembers } from './cluster.ts';
 import { inspectObjects } from './inspect.ts';
 import { pruneStale } from './prune.ts';
+import { defaultWaveGateOptions, WaveGate } from './waves.ts';
 
 export type { DesiredStateSource } from '../core/desired-state.ts';
 
@@ -31,6 +32,8 @@ export interface AppSpec {
   prune: PruneOptions;
   /** Render settings (helm values, limits). */
   render?: Partial<Omit<RenderOptions, 'path'>>;
+  /** How long each sync wave may take to become healthy before the next (default 5 minutes). */
+  waveTimeoutMs?: number;
 }
 
 /** What the engine is given: the cluster, the desired state's source and the renderer, all as parameters. */
@@ -45,6 +48,8 @@ export interface SyncDeps {
   concurrency?: number;
   /** How long to wait for CRDs to be Established before their custom resources are applied. */
   crdTimeoutMs?: number;
+  /** How often a wave's objects are re-read while waiting for them to be healthy. */
+  wavePollMs?: number;
 }
 
 /** Options of one sync. */
@@ -146,6 +151,7 @@ export class AppSync {
     const entries: SyncEntry[] = [];
     let revision = this.state.revision ?? '';
     let fetchMs: number | undefined;
+    let waves: WaveResult[] = [];
     const finish = (extra: { error?: SyncResult['error']; noop?: boolean; health?: HealthResult }): SyncOutcome => {
       const health = extra.health ?? this.state.health;
       const result: SyncResult = {
@@ -154,6 +160,7 @@ export class AppSync {
         durationMs: Math.round(performance.now() - t0),
         entries,
         ...(extra.error ? { error: extra.error } : {}),
+        ...(waves.length > 0 ? { waves } : {}),
       };
       const failed = entries.some((e) => e.action === 'failed');
       this.state = {
@@ -240,10 +247,13 @@ export class AppSync {
       this.live.clear();
       const listed = await listMembers(this.deps, this.applySetId, kinds, this.live);
 
+      const gate = this.waveGate(options.signal);
+      waves = gate.waves;
       const applied = await applySteps(this.deps, this.live, desired, {
         concurrency: this.deps.concurrency ?? defaultApplyStepsOptions().concurrency,
         crdTimeoutMs: this.deps.crdTimeoutMs ?? defaultApplyStepsOptions().crdTimeoutMs,
         ...(options.signal ? { signal: options.signal } : {}),
+        afterStep: gate.afterStep,
       });
       entries.push(...applied);
       if (options.signal?.aborted) {
@@ -255,6 +265,8 @@ export class AppSync {
           },
         });
       }
+
+      if (gate.stopped) return this.stoppedAtWave(gate, finish);
 
       const pruned = await pruneStale(this.deps, this.live, {
         applySetId: this.applySetId,
@@ -297,6 +309,35 @@ export class AppSync {
       this.lastGood = false;
       return finish({ error: { stage: 'apply', message: describeError(err) } });
     }
+  }
+
+  /** The gate that waits for each wave's health, with the app's timeout. */
+  private waveGate(signal: AbortSignal | undefined): WaveGate {
+    const defaults = defaultWaveGateOptions();
+    return new WaveGate(this.deps, this.live, {
+      timeoutMs: this.app.waveTimeoutMs ?? defaults.timeoutMs,
+      pollMs: this.deps.wavePollMs ?? defaults.pollMs,
+      ...(signal ? { signal } : {}),
+    });
+  }
+
+  /**
+   * A wave went Degraded or timed out: the later waves were not applied, so nothing is pruned and the parent keeps
+   * the superset written before the apply; the verdict names the object. Self-heal heals towards what was applied
+   * (the new version of the applied waves, the previous one of the rest), so it neither reverts the waves that ran
+   * nor creates the later ones behind the stop's back.
+   */
+  private stoppedAtWave(
+    gate: WaveGate,
+    finish: (extra: { error?: SyncResult['error']; health?: HealthResult }) => SyncOutcome,
+  ): SyncOutcome {
+    this.lastGood = false;
+    const stop = gate.stopped!;
+    const applied = new Set(gate.applied.map(objectKey));
+    this.desired = [...gate.applied, ...this.desired.filter((o) => !applied.has(objectKey(o)))];
+    const out = finish({ error: { stage: 'apply', message: gate.stopMessage()! }, health: stop.health });
+    this.state = { ...this.state, sync: 'OutOfSync' };
+    return out;
   }
 
   /**
