@@ -92,11 +92,7 @@ export class WaveGate {
       }
       if (this.options.signal?.aborted) return !record('cancelled', waited, verdict.health);
       if (performance.now() >= deadline) {
-        const health: HealthResult = {
-          ...verdict.health,
-          message: `not healthy after ${formatMs(this.options.timeoutMs)}: ${verdict.health.message}`,
-        };
-        this.stopped = { wave: record('timeout', waited, health), health };
+        this.stopped = { wave: record('timeout', waited, verdict.health), health: verdict.health };
         return false;
       }
       await sleep(Math.min(this.options.pollMs, Math.max(0, deadline - performance.now())), this.options.signal);
@@ -120,11 +116,11 @@ export class WaveGate {
     );
   }
 
-  /** The sync's error message when a wave stopped it: `wave 1 Degraded: Deployment/web/api: …; waves after it …`. */
+  /** The sync's error message when a wave stopped it: `wave 1 Degraded: Deployment/web/api: …; later waves …`. */
   stopMessage(): string | undefined {
     const s = this.stopped;
     if (!s) return undefined;
-    const what = s.wave.outcome === 'timeout' ? 'timed out' : 'Degraded';
+    const what = s.wave.outcome === 'timeout' ? `timed out after ${formatMs(this.options.timeoutMs)}` : 'Degraded';
     return `wave ${s.wave.wave} ${what}: ${s.health.message}; later waves not applied, nothing pruned`;
   }
 }
