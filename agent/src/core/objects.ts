@@ -98,6 +98,15 @@ function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
+/** True when the object is a hook that runs (any phase but Skip); false when its annotations do not parse. */
+function isRunHook(o: K8sObject): boolean {
+  try {
+    return objectSemantics(o).hooks.some((p) => p !== 'Skip');
+  } catch {
+    return false;
+  }
+}
+
 function where(item: SourcedObject): string {
   return item.index === undefined ? item.file : `${item.file} (document ${item.index + 1})`;
 }
@@ -160,9 +169,12 @@ export function validateObjects(
     const name = meta && typeof meta.name === 'string' && meta.name !== '' ? meta.name : undefined;
     const apiVersion = typeof o.apiVersion === 'string' && o.apiVersion !== '' ? o.apiVersion : undefined;
     const who = `${where(item)}: ${kind ?? '<no kind>'}/${name ?? '<no name>'}`;
-    const missing = [!apiVersion && 'apiVersion', !kind && 'kind', !name && 'metadata.name'].filter(Boolean);
+    // generateName is not enough for a member: GitOps needs a stable name to find the object again. A hook is
+    // created anew on each sync, so it may have only generateName, the usual way to write one.
+    const generated = !name && meta && typeof meta.generateName === 'string' && meta.generateName !== '';
+    const nameOk = name || (generated && kind && isRunHook(o as K8sObject));
+    const missing = [!apiVersion && 'apiVersion', !kind && 'kind', !nameOk && 'metadata.name'].filter(Boolean);
     if (missing.length > 0) {
-      // generateName is not enough: GitOps needs a stable name to find the object again.
       problems.push(`${who}: ${missing.join(', ')} missing`);
       continue;
     }
@@ -198,6 +210,10 @@ export function validateObjects(
       continue;
     }
 
+    if (!name) {
+      out.push(obj);
+      continue;
+    }
     const key = objectKey(obj);
     const first = seen.get(key);
     if (first) {

@@ -107,6 +107,20 @@ export interface SyncResult {
   error?: { stage: SyncStage; message: string };
   /** The apply steps in order with their timings (absent when nothing was applied). */
   waves?: WaveResult[];
+  /** The hooks this sync ran, in order, with their outcome (absent when none ran). */
+  hooks?: HookResult[];
+}
+
+/** How one sync hook ended, as the sync result lists it. */
+export interface HookResult {
+  phase: 'PreSync' | 'Sync' | 'PostSync' | 'SyncFail';
+  /** `Kind/namespace/name`, with the generated name when the hook has only `generateName`. */
+  subject: string;
+  outcome: 'Succeeded' | 'Failed';
+  message: string;
+  durationMs: number;
+  /** True when a delete policy removed it afterwards. */
+  deleted: boolean;
 }
 
 /**

@@ -7,16 +7,26 @@ import {
   type RenderOptions,
 } from '../core/desired-state.ts';
 import { appHealth, objectHealth } from '../core/health.ts';
+import { type Hook, hooksOf, splitHooks } from '../core/hooks.ts';
 import { type Inspection, summarize } from '../core/inspection.ts';
 import { type ApplySetParentRef, applySetId, defaultParentRef, labelMembers, listScope } from '../core/inventory.ts';
 import type { KubeClient } from '../core/kube-port.ts';
-import { groupKind, objectKey, refOf, subject, validateObjects } from '../core/objects.ts';
+import { groupKind, isNamespace, objectKey, refOf, subject, validateObjects } from '../core/objects.ts';
 import { defaultPruneOptions, type PruneOptions } from '../core/prune.ts';
-import type { AppState, HealthResult, K8sObject, SyncEntry, SyncResult, WaveResult } from '../core/types.ts';
+import type {
+  AppState,
+  HealthResult,
+  HookResult,
+  K8sObject,
+  SyncEntry,
+  SyncResult,
+  WaveResult,
+} from '../core/types.ts';
 import type { Discovery } from '../edges/kube/discovery.ts';
 import { applyOne, applySteps, defaultApplyStepsOptions } from './apply.ts';
 import { readParentState, writeParent } from './applyset-parent.ts';
 import { listMembers } from './cluster.ts';
+import { runHooks } from './hooks.ts';
 import { inspectObjects } from './inspect.ts';
 import { pruneStale } from './prune.ts';
 import { defaultWaveGateOptions, WaveGate } from './waves.ts';
@@ -87,6 +97,8 @@ export class AppSync {
   /** The last sync that completed without error: a no-op sync reports it, not an older failure. */
   private lastGoodResult: SyncResult | undefined;
   private desired: K8sObject[] = [];
+  /** The hooks of the last render: run during a sync, never members. */
+  private hooks: Hook[] = [];
   /** Live objects as last seen (from lists, apply answers and watches), by objectKey. */
   readonly live = new Map<string, K8sObject>();
   state: AppState;
@@ -152,6 +164,7 @@ export class AppSync {
     let revision = this.state.revision ?? '';
     let fetchMs: number | undefined;
     let waves: WaveResult[] = [];
+    const hookResults: HookResult[] = [];
     const finish = (extra: { error?: SyncResult['error']; noop?: boolean; health?: HealthResult }): SyncOutcome => {
       const health = extra.health ?? this.state.health;
       const result: SyncResult = {
@@ -161,6 +174,7 @@ export class AppSync {
         entries,
         ...(extra.error ? { error: extra.error } : {}),
         ...(waves.length > 0 ? { waves } : {}),
+        ...(hookResults.length > 0 ? { hooks: hookResults } : {}),
       };
       const failed = entries.some((e) => e.action === 'failed');
       this.state = {
@@ -247,9 +261,26 @@ export class AppSync {
       this.live.clear();
       const listed = await listMembers(this.deps, this.applySetId, kinds, this.live);
 
-      const gate = this.waveGate(options.signal);
+      // PostSync hooks run once the app is healthy, so the last wave is waited on too when there are any.
+      const gate = this.waveGate(options.signal, hooksOf(this.hooks, 'PostSync').length > 0);
       waves = gate.waves;
-      const applied = await applySteps(this.deps, this.live, desired, {
+      // PreSync hooks run before anything of the app is written but the Namespaces Git defines, which the hooks may
+      // need to run in; a failed hook stops the sync there, and the parent keeps the superset written above.
+      let rest = desired;
+      if (hooksOf(this.hooks, 'PreSync').length > 0) {
+        for (const ns of desired.filter((o) => isNamespace(refOf(o)))) {
+          entries.push(await applyOne(this.deps, this.live, ns));
+        }
+        rest = desired.filter((o) => !isNamespace(refOf(o)));
+        const preSync = await this.runHookPhase('PreSync', hookResults, options.signal);
+        if (preSync) {
+          await this.runHookPhase('SyncFail', hookResults, options.signal);
+          this.lastGood = false;
+          return finish({ error: { stage: 'apply', message: `${hookFailure(preSync)}; the app was not applied` } });
+        }
+      }
+
+      const applied = await applySteps(this.deps, this.live, rest, {
         concurrency: this.deps.concurrency ?? defaultApplyStepsOptions().concurrency,
         crdTimeoutMs: this.deps.crdTimeoutMs ?? defaultApplyStepsOptions().crdTimeoutMs,
         ...(options.signal ? { signal: options.signal } : {}),
@@ -266,7 +297,17 @@ export class AppSync {
         });
       }
 
-      if (gate.stopped) return this.stoppedAtWave(gate, finish);
+      if (gate.stopped) {
+        await this.runHookPhase('SyncFail', hookResults, options.signal);
+        return this.stoppedAt(gate, finish, gate.stopMessage()!, gate.stopped.health);
+      }
+      if (!applied.some((e) => e.action === 'failed')) {
+        const syncHook = await this.runHookPhase('Sync', hookResults, options.signal);
+        if (syncHook) {
+          await this.runHookPhase('SyncFail', hookResults, options.signal);
+          return this.stoppedAt(gate, finish, `${hookFailure(syncHook)}; nothing pruned`);
+        }
+      }
 
       const pruned = await pruneStale(this.deps, this.live, {
         applySetId: this.applySetId,
@@ -286,8 +327,16 @@ export class AppSync {
       }
 
       this.desired = desired;
-      const health = this.healthNow();
       const firstFailure = entries.find((e) => e.action === 'failed');
+      const hookFailed = firstFailure
+        ? await this.runHookPhase('SyncFail', hookResults, options.signal)
+        : await this.runHookPhase('PostSync', hookResults, options.signal);
+      if (hookFailed && !firstFailure) {
+        await this.runHookPhase('SyncFail', hookResults, options.signal);
+        this.lastGood = false;
+        return finish({ error: { stage: 'apply', message: hookFailure(hookFailed) }, health: this.healthNow() });
+      }
+      const health = this.healthNow();
       this.lastTree = tree;
       this.lastGood = firstFailure === undefined;
       const outcome = finish({
@@ -311,14 +360,35 @@ export class AppSync {
     }
   }
 
-  /** The gate that waits for each wave's health, with the app's timeout. */
-  private waveGate(signal: AbortSignal | undefined): WaveGate {
+  /** The gate that waits for each wave's health (the last one too when `waitLast`), with the app's timeout. */
+  private waveGate(signal: AbortSignal | undefined, waitLast: boolean): WaveGate {
     const defaults = defaultWaveGateOptions();
     return new WaveGate(this.deps, this.live, {
       timeoutMs: this.app.waveTimeoutMs ?? defaults.timeoutMs,
       pollMs: this.deps.wavePollMs ?? defaults.pollMs,
+      waitLast,
       ...(signal ? { signal } : {}),
     });
+  }
+
+  /**
+   * Runs the rendered hooks of `phase`, adding their results to `results`; returns the first failed one. The hooks'
+   * timeout is the app's wave timeout.
+   */
+  private async runHookPhase(
+    phase: HookResult['phase'],
+    results: HookResult[],
+    signal: AbortSignal | undefined,
+  ): Promise<HookResult | undefined> {
+    if (hooksOf(this.hooks, phase).length === 0) return undefined;
+    const defaults = defaultWaveGateOptions();
+    const ran = await runHooks(this.deps, this.hooks, phase, {
+      timeoutMs: this.app.waveTimeoutMs ?? defaults.timeoutMs,
+      pollMs: this.deps.wavePollMs ?? defaults.pollMs,
+      ...(signal ? { signal } : {}),
+    });
+    results.push(...ran);
+    return ran.find((r) => r.outcome === 'Failed');
   }
 
   /**
@@ -327,15 +397,16 @@ export class AppSync {
    * (the new version of the applied waves, the previous one of the rest), so it neither reverts the waves that ran
    * nor creates the later ones behind the stop's back.
    */
-  private stoppedAtWave(
+  private stoppedAt(
     gate: WaveGate,
     finish: (extra: { error?: SyncResult['error']; health?: HealthResult }) => SyncOutcome,
+    message: string,
+    health?: HealthResult,
   ): SyncOutcome {
     this.lastGood = false;
-    const stop = gate.stopped!;
     const applied = new Set(gate.applied.map(objectKey));
     this.desired = [...gate.applied, ...this.desired.filter((o) => !applied.has(objectKey(o)))];
-    const out = finish({ error: { stage: 'apply', message: gate.stopMessage()! }, health: stop.health });
+    const out = finish({ error: { stage: 'apply', message }, health: health ?? this.healthNow() });
     this.state = { ...this.state, sync: 'OutOfSync' };
     return out;
   }
@@ -355,7 +426,7 @@ export class AppSync {
     return { revision, objects, ...summarize(objects) };
   }
 
-  /** Reads, renders and validates the app's path at `revision`: the desired objects, labelled as members. */
+  /** Reads, renders and validates the app's path at `revision`: the desired objects, labelled as members; hooks aside. */
   private async renderDesired(revision: string): Promise<K8sObject[]> {
     const files = await this.deps.source.readFiles(revision, this.app.path);
     const rendered = await this.deps.renderer.render(files, () => this.deps.source.readFiles(revision, ''), {
@@ -364,10 +435,11 @@ export class AppSync {
       path: this.app.path,
     });
     await this.ensureDiscovery(rendered.objects.map((o) => o.object));
-    return labelMembers(
+    const { members, hooks } = splitHooks(
       validateObjects(rendered.objects, this.deps.discovery.isNamespaced, { defaultNamespace: this.app.namespace }),
-      this.applySetId,
     );
+    this.hooks = hooks;
+    return labelMembers(members, this.applySetId);
   }
 
   /** Applies one desired object now (self-heal's write), recording the answer as live; see apply.ts. */
@@ -412,6 +484,11 @@ export class AppSync {
       }
     }
   }
+}
+
+/** How a failed hook is named in the sync's error: `PreSync hook Job/web/migrate failed: …`. */
+function hookFailure(r: HookResult): string {
+  return `${r.phase} hook ${r.subject} failed: ${r.message}`;
 }
 
 /** Prune options from an app's settings. */

@@ -14,6 +14,8 @@ export interface WaveGateOptions {
   timeoutMs: number;
   /** How often the wave's objects are re-read while waiting. */
   pollMs: number;
+  /** Wait for the last wave too (when PostSync hooks must run on a healthy app). */
+  waitLast?: boolean;
   /** Shutdown: stops waiting at once. */
   signal?: AbortSignal;
 }
@@ -44,7 +46,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 /**
  * The gate between waves, handed to `applySteps` as `afterStep`. After a wave with a successor is applied it re-reads
  * the wave's objects until every one is Healthy or Suspended; a Degraded object or the timeout stops the sync there.
- * The last wave is not waited on: the app's health after the sync judges it, as before waves waited.
+ * The last wave is waited on only before PostSync hooks; otherwise the app's health after the sync judges it.
  */
 export class WaveGate {
   /** Every step so far, in order, with its timings. */
@@ -76,7 +78,7 @@ export class WaveGate {
     if (this.options.signal?.aborted) return !record('cancelled', 0);
     // An object that failed to apply will not become healthy; the failure is already the sync's verdict.
     if (entries.some((e) => e.action === 'failed')) return !!record('failed', 0);
-    if (step.wave === 'prerequisites' || last) return !!record('applied', 0);
+    if (step.wave === 'prerequisites' || (last && !this.options.waitLast)) return !!record('applied', 0);
 
     const judged = step.objects.filter(judgedForHealth);
     const t0 = performance.now();
