@@ -73,3 +73,16 @@ test('descriptions are cut to 140 characters on one line', () => {
   const f = statusFor(base({ health: { status: 'Degraded', message: 'z'.repeat(500) } }), { cluster: 'dev' });
   assert.equal(f.description.length, 140);
 });
+
+test('the hooks a sync ran are counted; a failed one is the failure', () => {
+  const ok = base({});
+  const hook = { phase: 'PreSync' as const, subject: 'Job/web/migrate', message: 'job complete', durationMs: 5 };
+  ok.lastSync!.hooks = [{ ...hook, outcome: 'Succeeded', deleted: false }];
+  assert.equal(statusFor(ok, { cluster: 'dev' }).description, 'Synced 2 resources · 1 hook succeeded · Healthy');
+  const failed = base({});
+  failed.lastSync!.hooks = [{ ...hook, outcome: 'Failed', message: 'BackoffLimitExceeded', deleted: false }];
+  failed.lastSync!.error = { stage: 'apply', message: 'PreSync hook Job/web/migrate failed: BackoffLimitExceeded' };
+  const s = statusFor(failed, { cluster: 'dev' });
+  assert.equal(s.state, 'failure');
+  assert.equal(s.description, 'Sync failed: PreSync hook Job/web/migrate failed: BackoffLimitExceeded');
+});

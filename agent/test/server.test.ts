@@ -490,7 +490,7 @@ describe('status page', () => {
   });
 });
 
-describe('sync waves on the app page', () => {
+describe('sync waves and hooks on the app page', () => {
   test("each step's timings and outcome are shown, with the object a wave stopped on", async () => {
     const [web] = fixtureApps();
     const app0: AppView = {
@@ -512,6 +512,16 @@ describe('sync waves on the app page', () => {
               message: 'Deployment/web/api: progress deadline exceeded',
             },
           ],
+          hooks: [
+            {
+              phase: 'PreSync',
+              subject: 'Job/web/migrate',
+              outcome: 'Succeeded',
+              message: 'job complete',
+              durationMs: 3200,
+              deleted: true,
+            },
+          ],
         },
       },
     };
@@ -521,5 +531,9 @@ describe('sync waves on the app page', () => {
     assert.ok(page.includes('wave 1 · 2 objects · applied in 120 ms · healthy after 6.1 s'));
     assert.ok(page.includes('wave 2 · 1 object · applied in 30 ms · degraded after 2.0 s'));
     assert.ok(page.includes('— Deployment/web/api: progress deadline exceeded'));
+    assert.match(
+      page,
+      /PreSync <span class="mono">Job\/web\/migrate<\/span> · <span class="badge [^"]*">Succeeded<\/span> in 3\.2 s · deleted/,
+    );
   });
 });

@@ -61,7 +61,9 @@ export function statusFor(
   if (failed) return make('failure', `Sync failed: ${failed.subject}: ${failed.reason ?? 'failed'}`);
   if (last?.error) return make('failure', `Sync failed: ${last.error.message}`);
   const count = last ? last.entries.filter((e) => e.action !== 'pruned' && e.action !== 'skipped').length : 0;
-  const synced = `Synced ${count} resource${count === 1 ? '' : 's'}`;
+  const hooks = last?.hooks?.length ?? 0;
+  // A failed hook is the sync's error (above); here every hook that ran succeeded.
+  const synced = `Synced ${count} resource${count === 1 ? '' : 's'}${hooks > 0 ? ` · ${hooks} hook${hooks === 1 ? '' : 's'} succeeded` : ''}`;
   const h = state.health;
   switch (h.status) {
     case 'Healthy':
