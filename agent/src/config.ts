@@ -91,6 +91,7 @@ const appSchema = z
       .default([]),
     maxDeleteFraction: z.number().min(0).max(1).default(0.5),
     waveTimeout: duration.default(5 * 60_000),
+    createNamespace: z.boolean().default(false),
     helm: z
       .object({
         valuesFiles: z.array(z.string()).default([]),

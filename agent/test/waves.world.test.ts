@@ -51,6 +51,9 @@ const files = {
   'stuck/ns.yaml': namespace('stuck'),
   'stuck/deploy.yaml': deployment('stuck', 'api', '1', { readyAfter: '10m' }),
   'stuck/after.yaml': configMap('stuck', 'after', '2'),
+  'guestbook/config.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ui\ndata: {a: b}\n',
+  'guestbook/other.yaml':
+    'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ui\n  namespace: guestbook-extra\ndata: {a: b}\n',
 };
 
 describe('sync waves wait for health (full mode: pods run under kwok)', () => {
@@ -76,7 +79,11 @@ describe('sync waves wait for health (full mode: pods run under kwok)', () => {
     rmSync(cache, { recursive: true, force: true });
   });
 
-  async function makeSync(name: string, waveTimeoutMs?: number) {
+  async function makeSync(
+    name: string,
+    waveTimeoutMs?: number,
+    extra: { path?: string; createNamespace?: boolean } = {},
+  ) {
     const source = await GitSource.create({
       url: git.cloneUrl(REPO),
       ref: 'main',
@@ -84,7 +91,14 @@ describe('sync waves wait for health (full mode: pods run under kwok)', () => {
       credentials: () => ({ username: 'x-access-token', password: TOKEN }),
     });
     return new AppSync(
-      { name, path: name, namespace: name, prune: pruneOptions(), ...(waveTimeoutMs ? { waveTimeoutMs } : {}) },
+      {
+        name,
+        path: extra.path ?? name,
+        namespace: extra.path ?? name,
+        prune: pruneOptions(),
+        ...(waveTimeoutMs ? { waveTimeoutMs } : {}),
+        ...(extra.createNamespace !== undefined ? { createNamespace: extra.createNamespace } : {}),
+      },
       { kube: http, discovery, source, renderer: toolRenderer, wavePollMs: 200 },
     );
   }
@@ -133,5 +147,23 @@ describe('sync waves wait for health (full mode: pods run under kwok)', () => {
     assert.match(out.error?.message ?? '', /^wave 1 timed out after 1\.5s: Deployment\/stuck\/api: /);
     assert.equal(await get('/api/v1/namespaces/stuck/configmaps/after'), undefined);
     assert.equal(out.waves?.at(-1)?.outcome, 'timeout');
+  });
+
+  test('without createNamespace a missing namespace fails saying how to fix it; with it, it is created', async () => {
+    const without = await makeSync('gb-plain', undefined, { path: 'guestbook' });
+    const failed = await without.sync();
+    assert.equal(failed.error?.stage, 'apply');
+    assert.match(failed.error?.message ?? '', /namespaces "guestbook(-extra)?" not found \(add a Namespace guestbook(-extra)? to Git, or set createNamespace: true for the app\)/);
+
+    const app = await makeSync('gb', undefined, { path: 'guestbook', createNamespace: true });
+    const out = await app.sync();
+    assert.equal(out.error, undefined, JSON.stringify(out.error));
+    const created = out.entries.filter((e) => e.reason === 'createNamespace').map((e) => e.subject);
+    assert.deepEqual(created, ['Namespace/guestbook', 'Namespace/guestbook-extra']);
+    assert.ok(await get('/api/v1/namespaces/guestbook/configmaps/ui'));
+    assert.ok(await get('/api/v1/namespaces/guestbook-extra/configmaps/ui'));
+    // Created namespaces are not members: they carry no ApplySet label, so nothing ever prunes them.
+    const ns = await get('/api/v1/namespaces/guestbook');
+    assert.equal(Object.keys(ns?.metadata.labels ?? {}).filter((k) => k.startsWith('applyset')).length, 0);
   });
 });

@@ -98,6 +98,7 @@ export class Agent implements AgentView {
           maxDeleteFraction: app.maxDeleteFraction,
         }),
         waveTimeoutMs: app.waveTimeout,
+        createNamespace: app.createNamespace,
         ...(app.helm
           ? {
               render: {

@@ -1,6 +1,7 @@
 import { describeError } from '../../../shared/src/errors.ts';
 import { applySkipReason } from '../core/annotations.ts';
 import { hasDrift } from '../core/drift.ts';
+import { explainMissingNamespace } from '../core/namespaces.ts';
 import { objectKey, subject } from '../core/objects.ts';
 import { type PlanStep, planSync } from '../core/plan.ts';
 import type { K8sObject, SyncEntry } from '../core/types.ts';
@@ -47,7 +48,7 @@ export async function applyOne(deps: ClusterDeps, live: Map<string, K8sObject>, 
     live.set(key, res.object);
     return { subject: who, action: res.created ? 'created' : 'configured' };
   } catch (err) {
-    return { subject: who, action: 'failed', reason: describeError(err) };
+    return { subject: who, action: 'failed', reason: explainMissingNamespace(describeError(err)) };
   }
 }
 

@@ -3,6 +3,7 @@
 import { describeError } from '../../../shared/src/errors.ts';
 import { deleteAfter, generatedName, type Hook, type HookResult, hookState, hooksOf } from '../core/hooks.ts';
 import type { ResourceType } from '../core/kube-port.ts';
+import { explainMissingNamespace } from '../core/namespaces.ts';
 import { subject } from '../core/objects.ts';
 import type { K8sObject } from '../core/types.ts';
 import { formatMs } from '../core/waves.ts';
@@ -77,7 +78,7 @@ async function runHook(
     if (hook.deletePolicies.includes('BeforeHookCreation')) await deleteAndWait(deps, type, obj, options);
     await deps.kube.apply(type, obj);
   } catch (err) {
-    return done('Failed', `creating it: ${describeError(err)}`);
+    return done('Failed', `creating it: ${explainMissingNamespace(describeError(err))}`);
   }
 
   const deadline = t0 + options.timeoutMs;

@@ -11,6 +11,7 @@ import { type Hook, hooksOf, splitHooks } from '../core/hooks.ts';
 import { type Inspection, summarize } from '../core/inspection.ts';
 import { type ApplySetParentRef, applySetId, defaultParentRef, labelMembers, listScope } from '../core/inventory.ts';
 import type { KubeClient } from '../core/kube-port.ts';
+import { namespaceObject, namespacesToCreate } from '../core/namespaces.ts';
 import { groupKind, isNamespace, objectKey, refOf, subject, validateObjects } from '../core/objects.ts';
 import { defaultPruneOptions, type PruneOptions } from '../core/prune.ts';
 import type {
@@ -44,6 +45,8 @@ export interface AppSpec {
   render?: Partial<Omit<RenderOptions, 'path'>>;
   /** How long each sync wave may take to become healthy before the next (default 5 minutes). */
   waveTimeoutMs?: number;
+  /** Create the app's namespace, and any its objects name that Git does not define, before the first wave. */
+  createNamespace?: boolean;
 }
 
 /** What the engine is given: the cluster, the desired state's source and the renderer, all as parameters. */
@@ -264,6 +267,8 @@ export class AppSync {
       // PostSync hooks run once the app is healthy, so the last wave is waited on too when there are any.
       const gate = this.waveGate(options.signal, hooksOf(this.hooks, 'PostSync').length > 0);
       waves = gate.waves;
+      entries.push(...(await this.createNamespaces(desired)));
+
       // PreSync hooks run before anything of the app is written but the Namespaces Git defines, which the hooks may
       // need to run in; a failed hook stops the sync there, and the parent keeps the superset written above.
       let rest = desired;
@@ -358,6 +363,28 @@ export class AppSync {
       this.lastGood = false;
       return finish({ error: { stage: 'apply', message: describeError(err) } });
     }
+  }
+
+  /** Creates the namespaces the app asks for that do not exist yet (see core/namespaces.ts); failures are entries. */
+  private async createNamespaces(desired: readonly K8sObject[]): Promise<SyncEntry[]> {
+    const names = namespacesToCreate([...desired, ...this.hooks.map((h) => h.object)], {
+      appNamespace: this.app.namespace,
+      createNamespace: this.app.createNamespace ?? false,
+    });
+    const entries: SyncEntry[] = [];
+    if (names.length === 0) return entries;
+    const type = await this.deps.discovery.resolve('v1', 'Namespace');
+    if (!type) return entries;
+    for (const name of names) {
+      try {
+        if (await this.deps.kube.get(type, name)) continue;
+        await this.deps.kube.apply(type, namespaceObject(name));
+        entries.push({ subject: `Namespace/${name}`, action: 'created', reason: 'createNamespace' });
+      } catch (err) {
+        entries.push({ subject: `Namespace/${name}`, action: 'failed', reason: describeError(err) });
+      }
+    }
+    return entries;
   }
 
   /** The gate that waits for each wave's health (the last one too when `waitLast`), with the app's timeout. */
