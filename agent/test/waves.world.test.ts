@@ -153,7 +153,10 @@ describe('sync waves wait for health (full mode: pods run under kwok)', () => {
     const without = await makeSync('gb-plain', undefined, { path: 'guestbook' });
     const failed = await without.sync();
     assert.equal(failed.error?.stage, 'apply');
-    assert.match(failed.error?.message ?? '', /namespaces "guestbook(-extra)?" not found \(add a Namespace guestbook(-extra)? to Git, or set createNamespace: true for the app\)/);
+    assert.match(
+      failed.error?.message ?? '',
+      /namespaces "guestbook(-extra)?" not found \(add a Namespace guestbook(-extra)? to Git, or set createNamespace: true for the app\)/,
+    );
 
     const app = await makeSync('gb', undefined, { path: 'guestbook', createNamespace: true });
     const out = await app.sync();
