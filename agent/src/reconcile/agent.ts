@@ -99,6 +99,13 @@ export class Agent implements AgentView {
         }),
         waveTimeoutMs: app.waveTimeout,
         createNamespace: app.createNamespace,
+        ignoreDifferences: app.ignoreDifferences.map((r) => ({
+          group: r.group,
+          kind: r.kind,
+          jsonPointers: r.jsonPointers,
+          ...(r.name !== undefined ? { name: r.name } : {}),
+          ...(r.namespace !== undefined ? { namespace: r.namespace } : {}),
+        })),
         ...(app.helm
           ? {
               render: {

@@ -1,6 +1,6 @@
 import { describeError } from '../../../shared/src/errors.ts';
 import { applySkipReason } from '../core/annotations.ts';
-import { hasDrift } from '../core/drift.ts';
+import { hasDrift, type IgnoreDifference, ignoredPaths, keepLiveAt } from '../core/drift.ts';
 import { explainMissingNamespace } from '../core/namespaces.ts';
 import { objectKey, subject } from '../core/objects.ts';
 import { type PlanStep, planSync } from '../core/plan.ts';
@@ -20,6 +20,8 @@ export interface ApplyStepsOptions {
    * wait for health here (reconcile/waves.ts).
    */
   afterStep?: (step: PlanStep, entries: readonly SyncEntry[], last: boolean) => Promise<boolean>;
+  /** Fields whose drift is neither reported nor healed (the app's `ignoreDifferences`). */
+  ignoreDifferences?: readonly IgnoreDifference[];
 }
 
 /** Defaults: 8 objects at once, 30 s for CRDs. */
@@ -31,16 +33,24 @@ export function defaultApplyStepsOptions(): ApplyStepsOptions {
  * Applies one object the way fluxcd/pkg/ssa does: when it exists, a server-side dry-run compared with the live
  * object, and a write only on drift; otherwise a write. `live` is updated with the server's answer.
  */
-export async function applyOne(deps: ClusterDeps, live: Map<string, K8sObject>, obj: K8sObject): Promise<SyncEntry> {
+export async function applyOne(
+  deps: ClusterDeps,
+  live: Map<string, K8sObject>,
+  obj: K8sObject,
+  ignoreDifferences: readonly IgnoreDifference[] = [],
+): Promise<SyncEntry> {
   const who = subject(obj);
   try {
     const type = await resolveType(deps.discovery, obj.apiVersion, obj.kind);
     const key = objectKey(obj);
     const current = live.get(key);
     if (current) {
-      const dry = await deps.kube.apply(type, obj, { dryRun: true });
-      if (!hasDrift(dry.object, current)) return { subject: who, action: 'unchanged' };
-      const res = await deps.kube.apply(type, obj);
+      // Ignored fields keep their live values, so they are neither counted as drift nor reset by the write.
+      const target = keepLiveAt(ignoreDifferences, obj, current);
+      const dry = await deps.kube.apply(type, target, { dryRun: true });
+      const ignore = ignoredPaths(ignoreDifferences, obj);
+      if (!hasDrift(dry.object, current, ignore ? { ignore } : {})) return { subject: who, action: 'unchanged' };
+      const res = await deps.kube.apply(type, target);
       live.set(key, res.object);
       return { subject: who, action: 'configured' };
     }
@@ -74,7 +84,9 @@ export async function applySteps(
       async (obj) => {
         const skip = applySkipReason(obj, live.has(objectKey(obj)));
         entries.push(
-          skip ? { subject: subject(obj), action: 'skipped', reason: skip } : await applyOne(deps, live, obj),
+          skip
+            ? { subject: subject(obj), action: 'skipped', reason: skip }
+            : await applyOne(deps, live, obj, options.ignoreDifferences),
         );
       },
       options.signal,

@@ -1,6 +1,6 @@
 import { describeError } from '../../../shared/src/errors.ts';
 import { objectSemantics } from '../core/annotations.ts';
-import { hasDrift } from '../core/drift.ts';
+import { hasDrift, ignoredPaths, keepLiveAt } from '../core/drift.ts';
 import { memberSelector } from '../core/inventory.ts';
 import { groupKind, objectKey, refOf, subject } from '../core/objects.ts';
 import type { K8sObject, SyncEntry } from '../core/types.ts';
@@ -223,7 +223,10 @@ export class SelfHeal {
         const live = this.sync.live.get(key);
         const type = await this.deps.discovery.resolve(desired.apiVersion, desired.kind);
         if (!type) return;
-        const drifted = !live || hasDrift((await this.deps.kube.apply(type, desired, { dryRun: true })).object, live);
+        const rules = this.sync.app.ignoreDifferences ?? [];
+        const ignore = ignoredPaths(rules, desired);
+        const dry = live && (await this.deps.kube.apply(type, keepLiveAt(rules, desired, live), { dryRun: true }));
+        const drifted = !live || !dry || hasDrift(dry.object, live, ignore ? { ignore } : {});
         if (drifted) {
           this.sync.markOutOfSync(who);
           this.onEvent({

@@ -6,6 +6,7 @@ import {
   type Renderer,
   type RenderOptions,
 } from '../core/desired-state.ts';
+import type { IgnoreDifference } from '../core/drift.ts';
 import { appHealth, objectHealth } from '../core/health.ts';
 import { type Hook, hooksOf, splitHooks } from '../core/hooks.ts';
 import { type Inspection, summarize } from '../core/inspection.ts';
@@ -47,6 +48,8 @@ export interface AppSpec {
   waveTimeoutMs?: number;
   /** Create the app's namespace, and any its objects name that Git does not define, before the first wave. */
   createNamespace?: boolean;
+  /** Fields whose drift is neither reported nor healed. */
+  ignoreDifferences?: IgnoreDifference[];
 }
 
 /** What the engine is given: the cluster, the desired state's source and the renderer, all as parameters. */
@@ -290,6 +293,7 @@ export class AppSync {
         crdTimeoutMs: this.deps.crdTimeoutMs ?? defaultApplyStepsOptions().crdTimeoutMs,
         ...(options.signal ? { signal: options.signal } : {}),
         afterStep: gate.afterStep,
+        ...(this.app.ignoreDifferences ? { ignoreDifferences: this.app.ignoreDifferences } : {}),
       });
       entries.push(...applied);
       if (options.signal?.aborted) {
@@ -471,7 +475,7 @@ export class AppSync {
 
   /** Applies one desired object now (self-heal's write), recording the answer as live; see apply.ts. */
   applyOne(obj: K8sObject): Promise<SyncEntry> {
-    return applyOne(this.deps, this.live, obj);
+    return applyOne(this.deps, this.live, obj, this.app.ignoreDifferences);
   }
 
   /** Health of every desired object from the last-seen live objects; the app's is the worst. */
