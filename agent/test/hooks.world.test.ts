@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type GitServer, startGitServer } from '../../testenv/src/git-server.ts';
 import { type LocalKube, startKube } from '../../testenv/src/kube.ts';
+import { waitFor } from '../../testenv/src/processes.ts';
 import { statusFor } from '../src/core/commit-status.ts';
 import { APPLYSET } from '../src/core/inventory.ts';
 import type { K8sObject } from '../src/core/types.ts';
@@ -162,6 +163,11 @@ describe('sync hooks (full mode: Jobs run under kwok)', () => {
     assert.match(h1?.subject ?? '', /^Job\/gen\/seed-[a-z0-9]{5}$/);
     assert.equal(h1?.outcome, 'Succeeded');
     assert.equal(h1?.deleted, true, 'hook-succeeded deletes it');
+    const name1 = h1!.subject.split('/')[2];
+    await waitFor(async () => (await get(`/apis/batch/v1/namespaces/gen/jobs/${name1}`)) === undefined, {
+      timeoutMs: 10_000,
+      describe: () => `Job ${name1} still exists`,
+    });
 
     await git.repo(REPO).commitFiles({
       branch: 'main',
