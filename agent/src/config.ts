@@ -103,6 +103,23 @@ const appSchema = z
       .default([]),
     maxDeleteFraction: z.number().min(0).max(1).default(0.5),
     pruneAdopted: z.boolean().default(false),
+    waveTimeout: duration.default(5 * 60_000),
+    createNamespace: z.boolean().default(false),
+    ignoreDifferences: z
+      .array(
+        z
+          .object({
+            group: z.string().default(''),
+            kind: z.string().min(1),
+            name: z.string().optional(),
+            namespace: z.string().optional(),
+            jsonPointers: z
+              .array(z.string().regex(/^(\/([^~]|~[01])*)+$/, 'must be a JSON pointer such as /spec/replicas'))
+              .min(1),
+          })
+          .strict(),
+      )
+      .default([]),
     helm: z
       .object({
         valuesFiles: z.array(z.string()).default([]),

@@ -152,3 +152,16 @@ test('an empty render names the path and the files it did not render', () => {
   );
   assert.match(emptyRenderMessage('envs/dev/web', []), /^no manifests at envs\/dev\/web \(no files\)/);
 });
+
+test('the hooks a sync ran are counted; a failed one is the failure', () => {
+  const ok = base({});
+  const hook = { phase: 'PreSync' as const, subject: 'Job/web/migrate', message: 'job complete', durationMs: 5 };
+  ok.lastSync!.hooks = [{ ...hook, outcome: 'Succeeded', deleted: false }];
+  assert.equal(statusFor(ok, { cluster: 'dev' }).description, 'Synced 2 resources · 1 hook succeeded · Healthy');
+  const failed = base({});
+  failed.lastSync!.hooks = [{ ...hook, outcome: 'Failed', message: 'BackoffLimitExceeded', deleted: false }];
+  failed.lastSync!.error = { stage: 'apply', message: 'PreSync hook Job/web/migrate failed: BackoffLimitExceeded' };
+  const s = statusFor(failed, { cluster: 'dev' });
+  assert.equal(s.state, 'failure');
+  assert.equal(s.description, 'Sync failed: PreSync hook Job/web/migrate failed: BackoffLimitExceeded');
+});

@@ -29,6 +29,7 @@ test('a minimal config gets the documented defaults', () => {
   assert.equal(app.interval, 60_000);
   assert.equal(app.maxDeleteFraction, 0.5);
   assert.equal(app.pruneAdopted, false);
+  assert.equal(app.waveTimeout, 300_000);
   assert.equal(c.inventoryNamespace, 'tether-system');
   assert.equal(c.server.port, 8080);
   assert.equal(c.leaderElection.enabled, false);
@@ -181,4 +182,10 @@ test('Helm renders with the app name as release name unless helm.releaseName say
     releaseName: 'api-v2',
     namespace: 'default',
   });
+});
+
+test('waveTimeout is a duration, named when it is not', () => {
+  const app = (waveTimeout: unknown) => ({ cluster: 'x', apps: [{ ...minimal.apps[0], waveTimeout }] });
+  assert.equal(parseConfig(app('90s')).apps[0]!.waveTimeout, 90_000);
+  assert.throws(() => parseConfig(app('later'), 'tether.yaml'), /apps\[0\]\.waveTimeout: "later" is not a duration/);
 });

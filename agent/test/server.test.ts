@@ -562,3 +562,51 @@ describe('status page', () => {
     }
   });
 });
+
+describe('sync waves and hooks on the app page', () => {
+  test("each step's timings and outcome are shown, with the object a wave stopped on", async () => {
+    const [web] = fixtureApps();
+    const app0: AppView = {
+      ...web!,
+      state: {
+        ...web!.state,
+        lastSync: {
+          ...web!.state.lastSync!,
+          waves: [
+            { wave: 'prerequisites', objects: 1, applyMs: 40, waitMs: 0, outcome: 'applied' },
+            { wave: 1, objects: 2, applyMs: 120, waitMs: 6100, outcome: 'healthy' },
+            {
+              wave: 2,
+              objects: 1,
+              applyMs: 30,
+              waitMs: 2000,
+              outcome: 'degraded',
+              subject: 'Deployment/web/api',
+              message: 'Deployment/web/api: progress deadline exceeded',
+            },
+          ],
+          hooks: [
+            {
+              phase: 'PreSync',
+              subject: 'Job/web/migrate',
+              outcome: 'Succeeded',
+              message: 'job complete',
+              durationMs: 3200,
+              deleted: true,
+            },
+          ],
+        },
+      },
+    };
+    const app = createServer(new InMemoryAgentView('prod-eu', [app0], fixtureMetrics()), { now: () => FIXTURE_NOW });
+    const page = await (await app.request('/apps/web')).text();
+    assert.ok(page.includes('namespaces and CRDs · 1 object · applied in 40 ms'), page);
+    assert.ok(page.includes('wave 1 · 2 objects · applied in 120 ms · healthy after 6.1 s'));
+    assert.ok(page.includes('wave 2 · 1 object · applied in 30 ms · degraded after 2.0 s'));
+    assert.ok(page.includes('— Deployment/web/api: progress deadline exceeded'));
+    assert.match(
+      page,
+      /PreSync <span class="mono">Job\/web\/migrate<\/span> · <span class="badge [^"]*">Succeeded<\/span> in 3\.2 s · deleted/,
+    );
+  });
+});

@@ -99,7 +99,10 @@ export function statusFor(
   // is), but a green status must not hide them.
   const gaps = last ? last.entries.filter(isUnrendered).length : 0;
   const unrendered = gaps > 0 ? ` (${gaps} file${gaps === 1 ? '' : 's'} not rendered)` : '';
-  const synced = `Synced ${count} resource${count === 1 ? '' : 's'}${unrendered}`;
+  const hooks = last?.hooks?.length ?? 0;
+  // A failed hook is the sync's error (above); here every hook that ran succeeded.
+  const hooksRan = hooks > 0 ? ` · ${hooks} hook${hooks === 1 ? '' : 's'} succeeded` : '';
+  const synced = `Synced ${count} resource${count === 1 ? '' : 's'}${unrendered}${hooksRan}`;
   const h = state.health;
   switch (h.status) {
     case 'Healthy':

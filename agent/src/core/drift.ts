@@ -223,3 +223,85 @@ export function diffLines(a: readonly string[], b: readonly string[], context = 
   }
   return `${out.join('\n')}\n`;
 }
+
+/**
+ * Fields whose drift is neither reported nor healed, per group/kind (optionally one name and namespace): Argo CD's
+ * `ignoreDifferences` with JSON pointers (RFC 6901), for fields a mutating webhook or another controller sets that
+ * server-side apply ownership does not cover.
+ */
+export interface IgnoreDifference {
+  /** API group, `''` for the core group. */
+  group: string;
+  kind: string;
+  name?: string;
+  namespace?: string;
+  /** RFC 6901 pointers such as `/spec/replicas` or `/metadata/annotations/example.com~1stamp`. */
+  jsonPointers: string[];
+}
+
+/** Splits an RFC 6901 JSON pointer into its reference tokens (`~1` is `/`, `~0` is `~`); `''` is the whole object. */
+export function parseJsonPointer(pointer: string): string[] {
+  if (pointer === '') return [];
+  if (!pointer.startsWith('/')) throw new Error(`"${pointer}" is not a JSON pointer (it must start with /)`);
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+/** The pointers of the rules that match `obj`, parsed. */
+function pointersFor(rules: readonly IgnoreDifference[], obj: K8sObject): string[][] {
+  const slash = obj.apiVersion.indexOf('/');
+  const group = slash < 0 ? '' : obj.apiVersion.slice(0, slash);
+  return rules
+    .filter(
+      (r) =>
+        r.group === group &&
+        r.kind === obj.kind &&
+        (r.name === undefined || r.name === obj.metadata.name) &&
+        (r.namespace === undefined || r.namespace === obj.metadata.namespace),
+    )
+    .flatMap((r) => r.jsonPointers.map(parseJsonPointer));
+}
+
+/** For `hasDrift`'s `ignore`: true for paths at or below an ignored pointer of `obj`; undefined when none applies. */
+export function ignoredPaths(
+  rules: readonly IgnoreDifference[],
+  obj: K8sObject,
+): ((path: FieldPath) => boolean) | undefined {
+  const pointers = pointersFor(rules, obj);
+  if (pointers.length === 0) return undefined;
+  return (path) => pointers.some((p) => p.length <= path.length && p.every((t, i) => t === String(path[i])));
+}
+
+function getAt(root: unknown, tokens: readonly string[]): { found: boolean; value?: unknown } {
+  let cur: unknown = root;
+  for (const t of tokens) {
+    if (Array.isArray(cur) && /^\d+$/.test(t) && Number(t) < cur.length) cur = cur[Number(t)];
+    else if (isRecord(cur) && t in cur) cur = cur[t];
+    else return { found: false };
+  }
+  return { found: true, value: cur };
+}
+
+/**
+ * A copy of `desired` holding the live value at every ignored pointer the live object has (Argo CD's
+ * `RespectIgnoreDifferences`), so an apply that other drift causes does not reset those fields either. Pointers the
+ * live object lacks, or whose parent `desired` lacks, are left as Git has them.
+ */
+export function keepLiveAt(rules: readonly IgnoreDifference[], desired: K8sObject, live: K8sObject): K8sObject {
+  const pointers = pointersFor(rules, desired);
+  if (pointers.length === 0) return desired;
+  const copy = structuredClone(desired);
+  for (const tokens of pointers) {
+    if (tokens.length === 0) continue;
+    const liveValue = getAt(live, tokens);
+    const parent = getAt(copy, tokens.slice(0, -1));
+    if (!liveValue.found || !parent.found) continue;
+    const last = tokens[tokens.length - 1]!;
+    if (Array.isArray(parent.value) && /^\d+$/.test(last))
+      parent.value[Number(last)] = structuredClone(liveValue.value);
+    else if (isRecord(parent.value)) parent.value[last] = structuredClone(liveValue.value);
+  }
+  return copy;
+}

@@ -1,9 +1,14 @@
 // Object identity helpers and validation of rendered manifests. Pure: discovery is passed in as a function.
 import { TetherError } from '../../../shared/src/errors.ts';
 import { isRecord } from '../../../shared/src/is-record.ts';
+import { objectSemantics } from './annotations.ts';
+
+/** The object's sync wave (its own annotation or an Argo CD/Helm alias); kept here for callers that import it here. */
+export { syncWave } from './annotations.ts';
+
 import type { IsNamespaced, K8sObject, ObjectRef, SourcedObject } from './types.ts';
 
-/** Annotations Tether honours on objects (its own; the Argo CD, Helm and Flux aliases are read too). */
+/** Tether's own annotations on objects; annotations.ts reads them together with their Argo CD, Helm and Flux aliases. */
 export const TETHER_ANNOTATIONS = {
   prune: 'tether.dev/prune',
   syncWave: 'tether.dev/sync-wave',
@@ -79,25 +84,6 @@ export function label(obj: K8sObject, key: string): string | undefined {
   return obj.metadata.labels?.[key];
 }
 
-/**
- * The object's sync wave from `tether.dev/sync-wave` (default 0). Waves are integers like Argo CD's
- * `argocd.argoproj.io/sync-wave`; anything else is an error naming the object, rather than a silent 0 that would
- * reorder a rollout.
- */
-export function syncWave(obj: K8sObject): number {
-  const raw = annotation(obj, TETHER_ANNOTATIONS.syncWave);
-  if (raw === undefined) return 0;
-  const text = String(raw).trim();
-  const n = Number(text);
-  if (!/^[+-]?\d+$/.test(text) || !Number.isSafeInteger(n)) {
-    throw new TetherError(
-      'input',
-      `${subject(obj)}: annotation ${TETHER_ANNOTATIONS.syncWave} must be an integer, got ${JSON.stringify(raw)}`,
-    );
-  }
-  return n;
-}
-
 /** Options of `validateObjects`. */
 export interface ValidateOptions {
   /** The app's namespace, given to namespaced objects that name none (like `kubectl apply -n`). */
@@ -107,6 +93,15 @@ export interface ValidateOptions {
 /** Defaults of `validateObjects`: objects without a namespace go to `default`, as with kubectl. */
 export function defaultValidateOptions(): ValidateOptions {
   return { defaultNamespace: 'default' };
+}
+
+/** True when the object is a hook that runs (any phase but Skip); false when its annotations do not parse. */
+function isRunHook(o: K8sObject): boolean {
+  try {
+    return objectSemantics(o).hooks.some((p) => p !== 'Skip');
+  } catch {
+    return false;
+  }
 }
 
 function where(item: SourcedObject): string {
@@ -171,9 +166,12 @@ export function validateObjects(
     const name = meta && typeof meta.name === 'string' && meta.name !== '' ? meta.name : undefined;
     const apiVersion = typeof o.apiVersion === 'string' && o.apiVersion !== '' ? o.apiVersion : undefined;
     const who = `${where(item)}: ${kind ?? '<no kind>'}/${name ?? '<no name>'}`;
-    const missing = [!apiVersion && 'apiVersion', !kind && 'kind', !name && 'metadata.name'].filter(Boolean);
+    // generateName is not enough for a member: GitOps needs a stable name to find the object again. A hook is
+    // created anew on each sync, so it may have only generateName, the usual way to write one.
+    const generated = !name && meta && typeof meta.generateName === 'string' && meta.generateName !== '';
+    const nameOk = name || (generated && kind && isRunHook(o as K8sObject));
+    const missing = [!apiVersion && 'apiVersion', !kind && 'kind', !nameOk && 'metadata.name'].filter(Boolean);
     if (missing.length > 0) {
-      // generateName is not enough: GitOps needs a stable name to find the object again.
       problems.push(`${who}: ${missing.join(', ')} missing`);
       continue;
     }
@@ -202,12 +200,17 @@ export function validateObjects(
       delete obj.metadata.namespace;
     }
     try {
-      syncWave(obj);
+      // Every annotation Tether honours is read now, so a bad one fails the render naming its object and file.
+      objectSemantics(obj);
     } catch (err) {
       problems.push(`${where(item)}: ${(err as Error).message}`);
       continue;
     }
 
+    if (!name) {
+      out.push(obj);
+      continue;
+    }
     const key = objectKey(obj);
     const first = seen.get(key);
     if (first) {

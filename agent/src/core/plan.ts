@@ -1,5 +1,6 @@
 // Apply order of a sync: Namespaces and CRDs first, then by sync wave, kind and name.
-import { groupOf, isCrd, isNamespace, syncWave } from './objects.ts';
+import { syncWave } from './annotations.ts';
+import { groupOf, isCrd, isNamespace } from './objects.ts';
 import type { K8sObject, ObjectRef } from './types.ts';
 
 /**
@@ -107,15 +108,15 @@ export interface PlanStep {
   objects: K8sObject[];
 }
 
-/** An ordered sync plan: apply the steps in order (the applier waits only for CRDs to be Established). */
+/** An ordered sync plan: apply the steps in order, each after the previous one is ready. */
 export interface SyncPlan {
   steps: PlanStep[];
 }
 
 /**
- * Splits objects into ordered steps. Waiting between steps is the applier's job: CRDs must be Established before
- * their custom resources can be applied, so the applier waits for that. A later wave is applied after an earlier one
- * but does not wait for it to be healthy (unlike Argo CD's waves): waves order the writes, nothing more.
+ * Splits objects into ordered steps. Waiting between steps is the flow's job: CRDs must be Established before their
+ * custom resources can be applied, and, as with Argo CD's waves, a wave starts only once every object of the
+ * previous wave is Healthy (core/waves.ts judges that, reconcile/waves.ts waits for it).
  */
 export function planSync(objects: readonly K8sObject[]): SyncPlan {
   const steps: PlanStep[] = [];

@@ -1,8 +1,10 @@
 // Prune guardrails: decide, as data, what may be deleted. Deleting is the one step GitOps cannot undo, so
 // every rule here errs towards keeping: a bad revision, an empty render or an unusually large deletion stops the
 // whole prune with a reason the user can read, instead of deleting.
+
+import { pruneKeptBy } from './annotations.ts';
 import type { StaleObject } from './inventory.ts';
-import { annotation, groupKind, TETHER_ANNOTATIONS } from './objects.ts';
+import { groupKind } from './objects.ts';
 import { compareRefs } from './plan.ts';
 import type { ObjectRef, SyncEntry } from './types.ts';
 
@@ -103,8 +105,10 @@ function blockedReason(outcome: RevisionOutcome, options: PruneOptions): string 
  * Decides, for each stale object, whether to delete it. Nothing is deleted when the revision's fetch, render or any
  * apply failed, when the desired set is empty (unless `allowEmpty`, which also lifts the budget), or when the
  * deletions exceed the budget (`maxDeleteFraction` of `inventorySize`, the number of objects the app owned before
- * this sync). Objects annotated `tether.dev/prune: disabled`, protected kinds the app did not opt in to, objects
- * already being deleted and adopted objects (unless `pruneAdopted`) are kept. Deletions come in reverse apply order: workloads before the Namespaces and CRDs they live in.
+ * this sync). Objects annotated `tether.dev/prune: disabled` (or an Argo CD/Flux alias, see annotations.ts),
+ * protected kinds the app did not opt in to, objects already being deleted and adopted objects (unless
+ * `pruneAdopted`) are kept. Deletions come in reverse apply order: workloads before the Namespaces and CRDs they
+ * live in.
  */
 export function planPrune(
   stale: readonly StaleObject[],
@@ -124,9 +128,8 @@ export function planPrune(
 
   const decisions: PruneDecision[] = ordered.map((s) => {
     const keep = (reason: string): PruneDecision => ({ ref: s.ref, subject: s.subject, action: 'keep', reason });
-    if (annotation(s.live, TETHER_ANNOTATIONS.prune) === 'disabled') {
-      return keep(`${TETHER_ANNOTATIONS.prune}: disabled`);
-    }
+    const keptBy = pruneKeptBy(s.live);
+    if (keptBy) return keep(keptBy);
     const gk = groupKind(s.ref);
     if (PROTECTED_KINDS.includes(gk) && !options.allowProtectedKinds.includes(gk)) {
       return keep(`${gk} is pruned only when the app opts in (allowProtectedKinds)`);

@@ -4,7 +4,7 @@
 import { html as honoHtml, raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
 import type { AppView, HealView, ResourceView } from './agent-view.ts';
-import type { HealthStatus, SyncAction, SyncResult, SyncStatus } from './types.ts';
+import type { HealthStatus, HookResult, SyncAction, SyncResult, SyncStatus, WaveResult } from './types.ts';
 
 /** HTML that is already escaped (or written by us), so the `html` template inserts it as is. */
 export type SafeHtml = HtmlEscapedString;
@@ -202,6 +202,22 @@ ${resources.map(
 /** Entries shown per sync; a first sync of a big app has thousands, and the API has them all. */
 const MAX_ENTRIES = 200;
 
+/** One apply step: `wave 1 · 2 objects · applied in 120 ms · healthy after 6.1 s`. */
+function waveLine(w: WaveResult): SafeHtml {
+  const name = w.wave === 'prerequisites' ? 'namespaces and CRDs' : `wave ${w.wave}`;
+  const waited = w.waitMs > 0 || w.outcome !== 'applied' ? ` · ${w.outcome} after ${duration(w.waitMs)}` : '';
+  return html`<div>${name} · ${w.objects} object${w.objects === 1 ? '' : 's'} · applied in ${duration(w.applyMs)}${waited}${
+    w.message && w.outcome !== 'healthy' ? html` <span class="muted">— ${w.message}</span>` : ''
+  }</div>`;
+}
+
+/** One hook: `PreSync Job/web/migrate · Succeeded in 3.2 s · deleted — job complete`. */
+function hookLine(h: HookResult): SafeHtml {
+  return html`<div>${h.phase} <span class="mono">${h.subject}</span> · <span class="badge b-${TONE[h.outcome === 'Succeeded' ? 'Healthy' : 'Degraded']}">${h.outcome}</span> in ${duration(h.durationMs)}${
+    h.deleted ? ' · deleted' : ''
+  } <span class="muted">— ${h.message}</span></div>`;
+}
+
 function lastSyncSection(sync: SyncResult | undefined, now: Date): SafeHtml {
   if (!sync) return html`<p class="muted">The app has not been synced yet.</p>`;
   // Changes first: a long list of `unchanged` must not push a failure off the screen.
@@ -227,6 +243,8 @@ function lastSyncSection(sync: SyncResult | undefined, now: Date): SafeHtml {
 <dt>Revision</dt><dd class="mono">${sync.revision}</dd>
 <dt>Result</dt><dd>${errorText(sync) ?? html`<span>all stages succeeded</span>`}</dd>
 <dt>Objects</dt><dd>${counts.length > 0 ? counts : html`<span class="muted">none</span>`}</dd>
+${sync.waves && sync.waves.length > 0 ? html`<dt>Waves</dt><dd>${sync.waves.map(waveLine)}</dd>` : ''}
+${sync.hooks && sync.hooks.length > 0 ? html`<dt>Hooks</dt><dd>${sync.hooks.map(hookLine)}</dd>` : ''}
 </dl>
 ${
   shown.length > 0

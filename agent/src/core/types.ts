@@ -122,6 +122,42 @@ export interface SyncResult {
    * no longer has, so the app is OutOfSync until someone decides.
    */
   pruneBlocked?: string;
+  /** The apply steps in order with their timings (absent when nothing was applied). */
+  waves?: WaveResult[];
+  /** The hooks this sync ran, in order, with their outcome (absent when none ran). */
+  hooks?: HookResult[];
+}
+
+/** How one sync hook ended, as the sync result lists it. */
+export interface HookResult {
+  phase: 'PreSync' | 'Sync' | 'PostSync' | 'SyncFail';
+  /** `Kind/namespace/name`, with the generated name when the hook has only `generateName`. */
+  subject: string;
+  outcome: 'Succeeded' | 'Failed';
+  message: string;
+  durationMs: number;
+  /** True when a delete policy removed it afterwards. */
+  deleted: boolean;
+}
+
+/**
+ * How one apply step ended: `healthy` (every object Healthy or Suspended, so the next wave may start), `degraded`
+ * or `timeout` (the sync stopped there), `applied` (not waited on: the last wave, or the prerequisites, whose CRDs are
+ * waited on separately), `failed` (an object failed to apply, so its health was not waited on), `cancelled`.
+ */
+export type WaveOutcome = 'healthy' | 'degraded' | 'timeout' | 'applied' | 'failed' | 'cancelled';
+
+/** One apply step of a sync: which wave, how many objects, how long the applies and the wait for health took. */
+export interface WaveResult {
+  /** `prerequisites` (Namespaces, CRDs) or the wave number. */
+  wave: 'prerequisites' | number;
+  objects: number;
+  applyMs: number;
+  waitMs: number;
+  outcome: WaveOutcome;
+  /** For `degraded` and `timeout`: the object the wave stopped on, and its health message. */
+  subject?: string;
+  message?: string;
 }
 
 /** What the agent knows about one app; `tether status` and commit statuses are derived from it. */

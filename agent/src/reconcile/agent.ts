@@ -105,6 +105,15 @@ export class Agent implements AgentView {
         }),
         healthRules: configHealthRules(this.parts.config),
         render: { helm: helmOptions(app) },
+        waveTimeoutMs: app.waveTimeout,
+        createNamespace: app.createNamespace,
+        ignoreDifferences: app.ignoreDifferences.map((r) => ({
+          group: r.group,
+          kind: r.kind,
+          jsonPointers: r.jsonPointers,
+          ...(r.name !== undefined ? { name: r.name } : {}),
+          ...(r.namespace !== undefined ? { namespace: r.namespace } : {}),
+        })),
       },
       {
         kube,

@@ -1,7 +1,9 @@
 import { describeError } from '../../../shared/src/errors.ts';
-import { hasDrift } from '../core/drift.ts';
+import { applySkipReason } from '../core/annotations.ts';
+import { hasDrift, type IgnoreDifference, ignoredPaths, keepLiveAt } from '../core/drift.ts';
+import { explainMissingNamespace } from '../core/namespaces.ts';
 import { objectKey, subject } from '../core/objects.ts';
-import { planSync } from '../core/plan.ts';
+import { type PlanStep, planSync } from '../core/plan.ts';
 import type { K8sObject, SyncEntry } from '../core/types.ts';
 import { type ClusterDeps, pool, resolveType } from './cluster.ts';
 
@@ -13,6 +15,13 @@ export interface ApplyStepsOptions {
   crdTimeoutMs: number;
   /** Shutdown: no new object starts once aborted (the ones in flight finish). */
   signal?: AbortSignal;
+  /**
+   * Called after each step is applied with that step's entries; resolving `false` stops before the next step. Waves
+   * wait for health here (reconcile/waves.ts).
+   */
+  afterStep?: (step: PlanStep, entries: readonly SyncEntry[], last: boolean) => Promise<boolean>;
+  /** Fields whose drift is neither reported nor healed (the app's `ignoreDifferences`). */
+  ignoreDifferences?: readonly IgnoreDifference[];
 }
 
 /** Defaults: 8 objects at once, 30 s for CRDs. */
@@ -24,16 +33,24 @@ export function defaultApplyStepsOptions(): ApplyStepsOptions {
  * Applies one object the way fluxcd/pkg/ssa does: when it exists, a server-side dry-run compared with the live
  * object, and a write only on drift; otherwise a write. `live` is updated with the server's answer.
  */
-export async function applyOne(deps: ClusterDeps, live: Map<string, K8sObject>, obj: K8sObject): Promise<SyncEntry> {
+export async function applyOne(
+  deps: ClusterDeps,
+  live: Map<string, K8sObject>,
+  obj: K8sObject,
+  ignoreDifferences: readonly IgnoreDifference[] = [],
+): Promise<SyncEntry> {
   const who = subject(obj);
   try {
     const type = await resolveType(deps.discovery, obj.apiVersion, obj.kind);
     const key = objectKey(obj);
     const current = live.get(key);
     if (current) {
-      const dry = await deps.kube.apply(type, obj, { dryRun: true });
-      if (!hasDrift(dry.object, current)) return { subject: who, action: 'unchanged' };
-      const res = await deps.kube.apply(type, obj);
+      // Ignored fields keep their live values, so they are neither counted as drift nor reset by the write.
+      const target = keepLiveAt(ignoreDifferences, obj, current);
+      const dry = await deps.kube.apply(type, target, { dryRun: true });
+      const ignore = ignoredPaths(ignoreDifferences, obj);
+      if (!hasDrift(dry.object, current, ignore ? { ignore } : {})) return { subject: who, action: 'unchanged' };
+      const res = await deps.kube.apply(type, target);
       live.set(key, res.object);
       return { subject: who, action: 'configured' };
     }
@@ -41,14 +58,14 @@ export async function applyOne(deps: ClusterDeps, live: Map<string, K8sObject>, 
     live.set(key, res.object);
     return { subject: who, action: res.created ? 'created' : 'configured' };
   } catch (err) {
-    return { subject: who, action: 'failed', reason: describeError(err) };
+    return { subject: who, action: 'failed', reason: explainMissingNamespace(describeError(err)) };
   }
 }
 
 /**
  * Applies `desired` step by step: prerequisites (Namespaces, CRDs) first, waiting for the CRDs to be Established
- * so their custom resources can be applied in the same sync, then each sync wave in order. A wave does not wait for
- * the previous wave's health: waves order the writes, nothing more. Failures are entries, never thrown.
+ * so their custom resources can be applied in the same sync, then each sync wave in order, calling `afterStep`
+ * (which waits for the wave's health) between them. Failures are entries, never thrown.
  */
 export async function applySteps(
   deps: ClusterDeps,
@@ -57,17 +74,25 @@ export async function applySteps(
   options: ApplyStepsOptions = defaultApplyStepsOptions(),
 ): Promise<SyncEntry[]> {
   const entries: SyncEntry[] = [];
-  for (const step of planSync(desired).steps) {
+  const steps = planSync(desired).steps;
+  for (const [i, step] of steps.entries()) {
     if (options.signal?.aborted) break;
+    const before = entries.length;
     await pool(
       step.objects,
       options.concurrency,
       async (obj) => {
-        entries.push(await applyOne(deps, live, obj));
+        const skip = applySkipReason(obj, live.has(objectKey(obj)));
+        entries.push(
+          skip
+            ? { subject: subject(obj), action: 'skipped', reason: skip }
+            : await applyOne(deps, live, obj, options.ignoreDifferences),
+        );
       },
       options.signal,
     );
     if (step.wave === 'prerequisites') await waitForCrds(deps, live, step.objects, options.crdTimeoutMs);
+    if (options.afterStep && !(await options.afterStep(step, entries.slice(before), i === steps.length - 1))) break;
   }
   return entries;
 }

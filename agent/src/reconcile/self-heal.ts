@@ -1,7 +1,8 @@
 import { describeError } from '../../../shared/src/errors.ts';
-import { hasDrift } from '../core/drift.ts';
+import { objectSemantics } from '../core/annotations.ts';
+import { hasDrift, ignoredPaths, keepLiveAt } from '../core/drift.ts';
 import { memberSelector } from '../core/inventory.ts';
-import { annotation, groupKind, objectKey, refOf, subject, TETHER_ANNOTATIONS } from '../core/objects.ts';
+import { groupKind, objectKey, refOf, subject } from '../core/objects.ts';
 import type { K8sObject, SyncEntry } from '../core/types.ts';
 import type { Discovery } from '../edges/kube/discovery.ts';
 import type { KubeClient, ResourceType, Watch } from '../edges/kube/kube-client.ts';
@@ -215,13 +216,17 @@ export class SelfHeal {
     const started = this.firstSeen.get(key) ?? performance.now();
     this.firstSeen.delete(key);
     const who = subject(desired);
-    const allowed = this.options.enabled && annotation(desired, TETHER_ANNOTATIONS.selfHeal) !== 'disabled';
+    // Desired objects were validated when rendered, so their annotations parse.
+    const allowed = this.options.enabled && objectSemantics(desired).selfHealDisabledBy === undefined;
     try {
       if (!allowed) {
         const live = this.sync.live.get(key);
         const type = await this.deps.discovery.resolve(desired.apiVersion, desired.kind);
         if (!type) return;
-        const drifted = !live || hasDrift((await this.deps.kube.apply(type, desired, { dryRun: true })).object, live);
+        const rules = this.sync.app.ignoreDifferences ?? [];
+        const ignore = ignoredPaths(rules, desired);
+        const dry = live && (await this.deps.kube.apply(type, keepLiveAt(rules, desired, live), { dryRun: true }));
+        const drifted = !live || !dry || hasDrift(dry.object, live, ignore ? { ignore } : {});
         if (!drifted) this.sync.clearDrift(who);
         else {
           this.sync.markOutOfSync(who);

@@ -1,4 +1,5 @@
 import { describeError, TetherError } from '../../../shared/src/errors.ts';
+import { judgedForHealth } from '../core/annotations.ts';
 import { syncVerdict, unrenderedEntry } from '../core/commit-status.ts';
 import {
   type DesiredStateSource,
@@ -7,22 +8,35 @@ import {
   type Renderer,
   type RenderOptions,
 } from '../core/desired-state.ts';
+import type { IgnoreDifference } from '../core/drift.ts';
 import { appHealth, type HealthContext, objectHealth } from '../core/health.ts';
 import type { HealthRules } from '../core/health-cel.ts';
+import { type Hook, hooksOf, splitHooks } from '../core/hooks.ts';
 import { type Inspection, summarize } from '../core/inspection.ts';
 import { type ApplySetParentRef, applySetId, defaultParentRef, labelMembers, listScope } from '../core/inventory.ts';
 import type { KubeClient } from '../core/kube-port.ts';
-import { groupKind, objectKey, refOf, subject, validateObjects } from '../core/objects.ts';
+import { namespaceObject, namespacesToCreate } from '../core/namespaces.ts';
+import { groupKind, isNamespace, objectKey, refOf, subject, validateObjects } from '../core/objects.ts';
 import { defaultPruneOptions, type PruneOptions } from '../core/prune.ts';
-import type { AppState, HealthResult, K8sObject, SyncEntry, SyncResult } from '../core/types.ts';
+import type {
+  AppState,
+  HealthResult,
+  HookResult,
+  K8sObject,
+  SyncEntry,
+  SyncResult,
+  WaveResult,
+} from '../core/types.ts';
 import type { Discovery } from '../edges/kube/discovery.ts';
 import type { SkippedFile } from '../edges/render/render.ts';
 import { applyOne, applySteps, defaultApplyStepsOptions } from './apply.ts';
 import { readParentState, writeParent } from './applyset-parent.ts';
 import { listMembers } from './cluster.ts';
+import { runHooks } from './hooks.ts';
 import { inspectObjects } from './inspect.ts';
 import { checkOwners, markAdopted } from './ownership.ts';
 import { pruneStale } from './prune.ts';
+import { defaultWaveGateOptions, WaveGate } from './waves.ts';
 
 export type { DesiredStateSource } from '../core/desired-state.ts';
 
@@ -37,6 +51,12 @@ export interface AppSpec {
   render?: Partial<Omit<RenderOptions, 'path'>>;
   /** CEL health rules (the config's and the built-in ones); absent: the built-in ones. */
   healthRules?: HealthRules;
+  /** How long each sync wave may take to become healthy before the next (default 5 minutes). */
+  waveTimeoutMs?: number;
+  /** Create the app's namespace, and any its objects name that Git does not define, before the first wave. */
+  createNamespace?: boolean;
+  /** Fields whose drift is neither reported nor healed. */
+  ignoreDifferences?: IgnoreDifference[];
 }
 
 /** What the engine is given: the cluster, the desired state's source and the renderer, all as parameters. */
@@ -51,6 +71,8 @@ export interface SyncDeps {
   concurrency?: number;
   /** How long to wait for CRDs to be Established before their custom resources are applied. */
   crdTimeoutMs?: number;
+  /** How often a wave's objects are re-read while waiting for them to be healthy. */
+  wavePollMs?: number;
 }
 
 /** Options of one sync. */
@@ -90,6 +112,8 @@ export class AppSync {
   private desired: K8sObject[] = [];
   /** Files in the app's path that the last render left unrendered (shown as `skipped` entries). */
   private renderSkipped: SkippedFile[] = [];
+  /** The hooks of the last render: run during a sync, never members. */
+  private hooks: Hook[] = [];
   /** Live objects as last seen (from lists, apply answers and watches), by objectKey. */
   readonly live = new Map<string, K8sObject>();
   state: AppState;
@@ -154,6 +178,8 @@ export class AppSync {
     const entries: SyncEntry[] = [];
     let revision = this.state.revision ?? '';
     let fetchMs: number | undefined;
+    let waves: WaveResult[] = [];
+    const hookResults: HookResult[] = [];
     const finish = (extra: {
       error?: SyncResult['error'];
       noop?: boolean;
@@ -168,6 +194,8 @@ export class AppSync {
         entries,
         ...(extra.error ? { error: extra.error } : {}),
         ...(extra.pruneBlocked ? { pruneBlocked: extra.pruneBlocked } : {}),
+        ...(waves.length > 0 ? { waves } : {}),
+        ...(hookResults.length > 0 ? { hooks: hookResults } : {}),
       };
       const lastSync = extra.noop ? (this.lastGoodResult ?? this.state.lastSync ?? result) : result;
       // Drift seen with self-heal off stays until Git changes (a real sync) or the object does (self-heal clears it).
@@ -266,11 +294,35 @@ export class AppSync {
         ...(options.signal ? { signal: options.signal } : {}),
       });
       entries.push(...owners.conflicts);
+
+      // PostSync hooks run once the app is healthy, so the last wave is waited on too when there are any.
+      const gate = this.waveGate(options.signal, hooksOf(this.hooks, 'PostSync').length > 0);
+      waves = gate.waves;
+      entries.push(...(await this.createNamespaces(owners.allowed)));
+
+      // PreSync hooks run before anything of the app is written but the Namespaces Git defines, which the hooks may
+      // need to run in; a failed hook stops the sync there, and the parent keeps the superset written above.
+      let rest = owners.allowed;
+      if (hooksOf(this.hooks, 'PreSync').length > 0) {
+        for (const ns of rest.filter((o) => isNamespace(refOf(o)))) {
+          entries.push(await applyOne(this.deps, this.live, ns));
+        }
+        rest = rest.filter((o) => !isNamespace(refOf(o)));
+        const preSync = await this.runHookPhase('PreSync', hookResults, options.signal);
+        if (preSync) {
+          await this.runHookPhase('SyncFail', hookResults, options.signal);
+          this.lastGood = false;
+          return finish({ error: { stage: 'apply', message: `${hookFailure(preSync)}; the app was not applied` } });
+        }
+      }
+
       const applied = markAdopted(
-        await applySteps(this.deps, this.live, owners.allowed, {
+        await applySteps(this.deps, this.live, rest, {
           concurrency: this.deps.concurrency ?? defaultApplyStepsOptions().concurrency,
           crdTimeoutMs: this.deps.crdTimeoutMs ?? defaultApplyStepsOptions().crdTimeoutMs,
           ...(options.signal ? { signal: options.signal } : {}),
+          afterStep: gate.afterStep,
+          ...(this.app.ignoreDifferences ? { ignoreDifferences: this.app.ignoreDifferences } : {}),
         }),
         owners.adopted,
       );
@@ -283,6 +335,18 @@ export class AppSync {
             message: `stopped by shutdown after ${applied.length} of ${desired.length} objects; nothing was pruned`,
           },
         });
+      }
+
+      if (gate.stopped) {
+        await this.runHookPhase('SyncFail', hookResults, options.signal);
+        return this.stoppedAt(gate, finish, gate.stopMessage()!, gate.stopped.health);
+      }
+      if (!applied.some((e) => e.action === 'failed')) {
+        const syncHook = await this.runHookPhase('Sync', hookResults, options.signal);
+        if (syncHook) {
+          await this.runHookPhase('SyncFail', hookResults, options.signal);
+          return this.stoppedAt(gate, finish, `${hookFailure(syncHook)}; nothing pruned`);
+        }
       }
 
       const pruned = await pruneStale(this.deps, this.live, {
@@ -319,8 +383,16 @@ export class AppSync {
 
       // Objects another owner has are not ours to heal or judge: self-heal never sees them.
       this.desired = owners.allowed;
-      const health = this.healthNow();
       const firstFailure = entries.find((e) => e.action === 'failed');
+      const hookFailed = firstFailure
+        ? await this.runHookPhase('SyncFail', hookResults, options.signal)
+        : await this.runHookPhase('PostSync', hookResults, options.signal);
+      if (hookFailed && !firstFailure) {
+        await this.runHookPhase('SyncFail', hookResults, options.signal);
+        this.lastGood = false;
+        return finish({ error: { stage: 'apply', message: hookFailure(hookFailed) }, health: this.healthNow() });
+      }
+      const health = this.healthNow();
       this.lastTree = tree;
       // A conflict is re-checked every interval (the other owner may let go), without writing to the object.
       this.lastGood = firstFailure === undefined && owners.conflicts.length === 0;
@@ -346,6 +418,79 @@ export class AppSync {
     }
   }
 
+  /** Creates the namespaces the app asks for that do not exist yet (see core/namespaces.ts); failures are entries. */
+  private async createNamespaces(desired: readonly K8sObject[]): Promise<SyncEntry[]> {
+    const names = namespacesToCreate([...desired, ...this.hooks.map((h) => h.object)], {
+      appNamespace: this.app.namespace,
+      createNamespace: this.app.createNamespace ?? false,
+    });
+    const entries: SyncEntry[] = [];
+    if (names.length === 0) return entries;
+    const type = await this.deps.discovery.resolve('v1', 'Namespace');
+    if (!type) return entries;
+    for (const name of names) {
+      try {
+        if (await this.deps.kube.get(type, name)) continue;
+        await this.deps.kube.apply(type, namespaceObject(name));
+        entries.push({ subject: `Namespace/${name}`, action: 'created', reason: 'createNamespace' });
+      } catch (err) {
+        entries.push({ subject: `Namespace/${name}`, action: 'failed', reason: describeError(err) });
+      }
+    }
+    return entries;
+  }
+
+  /** The gate that waits for each wave's health (the last one too when `waitLast`), with the app's timeout. */
+  private waveGate(signal: AbortSignal | undefined, waitLast: boolean): WaveGate {
+    const defaults = defaultWaveGateOptions();
+    return new WaveGate(this.deps, this.live, {
+      timeoutMs: this.app.waveTimeoutMs ?? defaults.timeoutMs,
+      pollMs: this.deps.wavePollMs ?? defaults.pollMs,
+      waitLast,
+      ...(signal ? { signal } : {}),
+    });
+  }
+
+  /**
+   * Runs the rendered hooks of `phase`, adding their results to `results`; returns the first failed one. The hooks'
+   * timeout is the app's wave timeout.
+   */
+  private async runHookPhase(
+    phase: HookResult['phase'],
+    results: HookResult[],
+    signal: AbortSignal | undefined,
+  ): Promise<HookResult | undefined> {
+    if (hooksOf(this.hooks, phase).length === 0) return undefined;
+    const defaults = defaultWaveGateOptions();
+    const ran = await runHooks(this.deps, this.hooks, phase, {
+      timeoutMs: this.app.waveTimeoutMs ?? defaults.timeoutMs,
+      pollMs: this.deps.wavePollMs ?? defaults.pollMs,
+      ...(signal ? { signal } : {}),
+    });
+    results.push(...ran);
+    return ran.find((r) => r.outcome === 'Failed');
+  }
+
+  /**
+   * A wave went Degraded or timed out: the later waves were not applied, so nothing is pruned and the parent keeps
+   * the superset written before the apply; the verdict names the object. Self-heal heals towards what was applied
+   * (the new version of the applied waves, the previous one of the rest), so it neither reverts the waves that ran
+   * nor creates the later ones behind the stop's back.
+   */
+  private stoppedAt(
+    gate: WaveGate,
+    finish: (extra: { error?: SyncResult['error']; health?: HealthResult }) => SyncOutcome,
+    message: string,
+    health?: HealthResult,
+  ): SyncOutcome {
+    this.lastGood = false;
+    const applied = new Set(gate.applied.map(objectKey));
+    this.desired = [...gate.applied, ...this.desired.filter((o) => !applied.has(objectKey(o)))];
+    const out = finish({ error: { stage: 'apply', message }, health: health ?? this.healthNow() });
+    this.state = { ...this.state, sync: 'OutOfSync' };
+    return out;
+  }
+
   /**
    * What a sync would do, without writing: fetch, render, validate, then a server-side dry-run of every object
    * against its live state. For `tether diff` and `tether status`; throws on fetch or render failures.
@@ -362,7 +507,7 @@ export class AppSync {
     return { revision, objects, ...summarize(objects) };
   }
 
-  /** Reads, renders and validates the app's path at `revision`: the desired objects, labelled as members. */
+  /** Reads, renders and validates the app's path at `revision`: the desired objects, labelled as members; hooks aside. */
   private async renderDesired(revision: string): Promise<K8sObject[]> {
     const files = await this.deps.source.readFiles(revision, this.app.path);
     const rendered = await this.deps.renderer.render(files, () => this.deps.source.readFiles(revision, ''), {
@@ -375,22 +520,25 @@ export class AppSync {
       throw new TetherError('render', emptyRenderMessage(this.app.path, files));
     }
     await this.ensureDiscovery(rendered.objects.map((o) => o.object));
-    return labelMembers(
+    const { members, hooks } = splitHooks(
       validateObjects(rendered.objects, this.deps.discovery.isNamespaced, { defaultNamespace: this.app.namespace }),
-      this.applySetId,
     );
+    this.hooks = hooks;
+    return labelMembers(members, this.applySetId);
   }
 
   /** Applies one desired object now (self-heal's write), recording the answer as live; see apply.ts. */
   applyOne(obj: K8sObject): Promise<SyncEntry> {
-    return applyOne(this.deps, this.live, obj);
+    return applyOne(this.deps, this.live, obj, this.app.ignoreDifferences);
   }
 
   /** Health of every desired object from the last-seen live objects; the app's is the worst. */
   healthNow(): HealthResult {
     const ctx = this.healthContext();
     return appHealth(
-      this.desired.map((o) => objectHealth(refOf(o), this.live.get(objectKey(o)), { ...ctx, desired: o })),
+      this.desired
+        .filter(judgedForHealth)
+        .map((o) => objectHealth(refOf(o), this.live.get(objectKey(o)), { ...ctx, desired: o })),
     );
   }
 
@@ -439,6 +587,11 @@ export class AppSync {
       }
     }
   }
+}
+
+/** How a failed hook is named in the sync's error: `PreSync hook Job/web/migrate failed: …`. */
+function hookFailure(r: HookResult): string {
+  return `${r.phase} hook ${r.subject} failed: ${r.message}`;
 }
 
 /** Prune options from an app's settings. */

@@ -1,0 +1,131 @@
+// Runs the sync hooks of one phase: each is created afresh, waited on until it succeeds or fails, and deleted as its
+// policy says. Hooks are not ApplySet members: they carry no part-of label, so they are never pruned or healed.
+import { describeError } from '../../../shared/src/errors.ts';
+import { deleteAfter, generatedName, type Hook, type HookResult, hookState, hooksOf } from '../core/hooks.ts';
+import type { ResourceType } from '../core/kube-port.ts';
+import { explainMissingNamespace } from '../core/namespaces.ts';
+import { subject } from '../core/objects.ts';
+import type { K8sObject } from '../core/types.ts';
+import { formatMs } from '../core/waves.ts';
+import { type ClusterDeps, resolveType } from './cluster.ts';
+
+/** Options of running hooks. */
+export interface RunHooksOptions {
+  /** How long one hook may run before it counts as failed. */
+  timeoutMs: number;
+  /** How often a running hook is re-read. */
+  pollMs: number;
+  /** Shutdown: stops waiting (the hook counts as failed, saying so). */
+  signal?: AbortSignal;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Runs the hooks of `phase` one after another in wave order, stopping at the first that fails (as Argo CD stops a
+ * phase). Returns every result; never throws.
+ */
+export async function runHooks(
+  deps: ClusterDeps,
+  hooks: readonly Hook[],
+  phase: HookResult['phase'],
+  options: RunHooksOptions,
+): Promise<HookResult[]> {
+  const results: HookResult[] = [];
+  for (const hook of hooksOf(hooks, phase)) {
+    const result = await runHook(deps, hook, phase, options);
+    results.push(result);
+    if (result.outcome === 'Failed') break;
+  }
+  return results;
+}
+
+async function runHook(
+  deps: ClusterDeps,
+  hook: Hook,
+  phase: HookResult['phase'],
+  options: RunHooksOptions,
+): Promise<HookResult> {
+  const t0 = performance.now();
+  const obj = structuredClone(hook.object);
+  if (!obj.metadata.name) {
+    obj.metadata.name = generatedName(String(obj.metadata.generateName));
+    delete obj.metadata.generateName;
+  }
+  const who = subject(obj);
+  const done = (outcome: HookResult['outcome'], message: string, deleted = false): HookResult => ({
+    phase,
+    subject: who,
+    outcome,
+    message,
+    durationMs: Math.round(performance.now() - t0),
+    deleted,
+  });
+  let type: ResourceType;
+  try {
+    type = await resolveType(deps.discovery, obj.apiVersion, obj.kind);
+    // BeforeHookCreation (the default): the previous run's object goes first, so the hook runs again.
+    if (hook.deletePolicies.includes('BeforeHookCreation')) await deleteAndWait(deps, type, obj, options);
+    await deps.kube.apply(type, obj);
+  } catch (err) {
+    return done('Failed', `creating it: ${explainMissingNamespace(describeError(err))}`);
+  }
+
+  const deadline = t0 + options.timeoutMs;
+  let state: ReturnType<typeof hookState> = { state: 'Running', message: 'created' };
+  for (;;) {
+    try {
+      const live = await deps.kube.get(type, obj.metadata.name, obj.metadata.namespace);
+      state = live ? hookState(live) : { state: 'Failed', message: 'deleted while running' };
+    } catch (err) {
+      state = { state: 'Running', message: `cannot read it: ${describeError(err)}` };
+    }
+    if (state.state !== 'Running') break;
+    if (options.signal?.aborted) {
+      state = { state: 'Failed', message: `stopped by shutdown while ${state.message}` };
+      break;
+    }
+    if (performance.now() >= deadline) {
+      state = { state: 'Failed', message: `not finished after ${formatMs(options.timeoutMs)}: ${state.message}` };
+      break;
+    }
+    await sleep(options.pollMs, options.signal);
+  }
+
+  const outcome = state.state === 'Succeeded' ? 'Succeeded' : 'Failed';
+  if (!deleteAfter(hook.deletePolicies, outcome)) return done(outcome, state.message);
+  try {
+    await deps.kube.delete(type, obj.metadata.name, obj.metadata.namespace, { propagationPolicy: 'Background' });
+    return done(outcome, state.message, true);
+  } catch (err) {
+    return done(outcome, `${state.message}; deleting it failed: ${describeError(err)}`);
+  }
+}
+
+/** Deletes the object if it exists and waits (within the hook's timeout) until it is gone, so its name is free. */
+async function deleteAndWait(
+  deps: ClusterDeps,
+  type: ResourceType,
+  obj: K8sObject,
+  options: RunHooksOptions,
+): Promise<void> {
+  const { name, namespace } = obj.metadata;
+  if (!(await deps.kube.delete(type, name, namespace, { propagationPolicy: 'Background' }))) return;
+  const deadline = performance.now() + options.timeoutMs;
+  while (await deps.kube.get(type, name, namespace)) {
+    if (performance.now() >= deadline || options.signal?.aborted) {
+      throw new Error(`the previous ${subject(obj)} is still being deleted`);
+    }
+    await sleep(Math.min(options.pollMs, 200), options.signal);
+  }
+}

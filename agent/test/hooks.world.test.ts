@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type GitServer, startGitServer } from '../../testenv/src/git-server.ts';
+import { type LocalKube, startKube } from '../../testenv/src/kube.ts';
+import { waitFor } from '../../testenv/src/processes.ts';
+import { statusFor } from '../src/core/commit-status.ts';
+import { APPLYSET } from '../src/core/inventory.ts';
+import type { K8sObject } from '../src/core/types.ts';
+import { GitSource } from '../src/edges/git/git-source.ts';
+import { Discovery } from '../src/edges/kube/discovery.ts';
+import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
+import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
+import { toolRenderer } from '../src/edges/render/render.ts';
+import { AppSync, pruneOptions } from '../src/reconcile/sync.ts';
+
+const TOKEN = 'ghs_hookstest0123456789';
+const REPO = 'acme/env';
+
+/** A hook Job; kwok finishes its pod after `runFor`, failing it when `fail` (see testenv/kwok-stages.yaml). */
+function job(ns: string, meta: string, annotations: string, opts: { runFor?: string; fail?: boolean } = {}) {
+  return `apiVersion: batch/v1
+kind: Job
+metadata:
+  ${meta}
+  namespace: ${ns}
+  annotations: {${annotations}}
+spec:
+  backoffLimit: 0
+  template:
+    metadata:
+      annotations: {tether.test/ready-after: "${opts.runFor ?? '0s'}", tether.test/job-outcome: "${opts.fail ? 'fail' : 'ok'}"}
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: "ghcr.io/acme/migrate:1.0.0"}]
+`;
+}
+
+const deployment = (ns: string) => `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: ${ns}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: c, image: "ghcr.io/acme/web:1.0.0"}]
+`;
+const namespace = (ns: string) => `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${ns}\n`;
+const configMap = (ns: string, name: string, annotations = '', data = 'a') =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  namespace: ${ns}\n  annotations: {${annotations}}\ndata: {a: ${data}}\n`;
+
+const files = {
+  'pre/ns.yaml': namespace('pre'),
+  'pre/migrate.yaml': job('pre', 'name: migrate', 'argocd.argoproj.io/hook: PreSync', { runFor: '3s' }),
+  'pre/deploy.yaml': deployment('pre'),
+  'fail/ns.yaml': namespace('fail'),
+  'fail/migrate.yaml': job('fail', 'name: migrate', 'tether.dev/hook: PreSync', { fail: true }),
+  'fail/on-fail.yaml': configMap('fail', 'sync-failed', 'helm.sh/hook: x, tether.dev/hook: SyncFail'),
+  'fail/deploy.yaml': deployment('fail'),
+  'gen/ns.yaml': namespace('gen'),
+  'gen/seed.yaml': job(
+    'gen',
+    'generateName: seed-',
+    'helm.sh/hook: "pre-install,pre-upgrade", helm.sh/hook-delete-policy: hook-succeeded',
+  ),
+  'gen/config.yaml': configMap('gen', 'config'),
+};
+
+describe('sync hooks (full mode: Jobs run under kwok)', () => {
+  let kube: LocalKube;
+  let git: GitServer;
+  let http: HttpKubeClient;
+  let discovery: Discovery;
+  let cache: string;
+
+  before(async () => {
+    [kube, git] = await Promise.all([
+      startKube({ mode: 'full' }),
+      startGitServer({ tokens: { [TOKEN]: { login: 'ci', repos: '*' } } }),
+    ]);
+    await git.createRepo(REPO, { files });
+    http = new HttpKubeClient(loadKubeconfig(kube.kubeconfig));
+    discovery = new Discovery(http);
+    cache = mkdtempSync(join(tmpdir(), 'tether-hooks-test-'));
+  });
+  after(async () => {
+    http?.close();
+    await Promise.all([kube?.stop(), git?.stop()]);
+    rmSync(cache, { recursive: true, force: true });
+  });
+
+  async function makeSync(name: string) {
+    const source = await GitSource.create({
+      url: git.cloneUrl(REPO),
+      ref: 'main',
+      cacheDir: join(cache, name),
+      credentials: () => ({ username: 'x-access-token', password: TOKEN }),
+    });
+    return new AppSync(
+      { name, path: name, namespace: name, prune: pruneOptions(), waveTimeoutMs: 60_000 },
+      { kube: http, discovery, source, renderer: toolRenderer, wavePollMs: 200 },
+    );
+  }
+
+  async function get(path: string): Promise<K8sObject | undefined> {
+    const r = await kube.request('GET', path);
+    return r.status === 200 ? (r.body as K8sObject) : undefined;
+  }
+
+  test('a PreSync Job finishes before the Deployment is created; the hook is no ApplySet member', async () => {
+    const app = await makeSync('pre');
+    const out = await app.sync();
+    assert.equal(out.error, undefined, JSON.stringify(out.error));
+    assert.deepEqual(
+      out.hooks?.map((h) => [h.phase, h.subject, h.outcome, h.deleted]),
+      [['PreSync', 'Job/pre/migrate', 'Succeeded', false]],
+    );
+    const migrate = await get('/apis/batch/v1/namespaces/pre/jobs/migrate');
+    const deploy = await get('/apis/apps/v1/namespaces/pre/deployments/web');
+    assert.ok(migrate && deploy);
+    const done = (migrate.status as { completionTime?: string }).completionTime;
+    assert.ok(done, JSON.stringify(migrate.status));
+    assert.ok(Date.parse(deploy.metadata.creationTimestamp!) >= Date.parse(done), `${done} vs deployment`);
+    const gap = Date.parse(deploy.metadata.creationTimestamp!) - Date.parse(migrate.metadata.creationTimestamp!);
+    assert.ok(gap >= 2000, `Deployment created ${gap} ms after the Job`);
+    assert.equal(migrate.metadata.labels?.[APPLYSET.partOfLabel], undefined);
+    assert.ok(!app.desiredObjects.some((o) => o.kind === 'Job'), 'hooks are not desired members');
+
+    // The same revision again is a no-op: the hook does not run again.
+    const again = await app.sync();
+    assert.equal(again.noop, true);
+    assert.equal((await get('/apis/batch/v1/namespaces/pre/jobs/migrate'))?.metadata.uid, migrate.metadata.uid);
+  });
+
+  test('a failing PreSync applies nothing else, runs SyncFail, and the status names it', async () => {
+    const app = await makeSync('fail');
+    const out = await app.sync();
+    assert.equal(out.error?.stage, 'apply');
+    assert.match(out.error?.message ?? '', /^PreSync hook Job\/fail\/migrate failed: .*; the app was not applied$/);
+    assert.deepEqual(
+      out.hooks?.map((h) => [h.phase, h.subject, h.outcome]),
+      [
+        ['PreSync', 'Job/fail/migrate', 'Failed'],
+        ['SyncFail', 'ConfigMap/fail/sync-failed', 'Succeeded'],
+      ],
+    );
+    assert.equal(await get('/apis/apps/v1/namespaces/fail/deployments/web'), undefined);
+    assert.ok(await get('/api/v1/namespaces/fail/configmaps/sync-failed'));
+    const status = statusFor(app.state, { cluster: 'dev' });
+    assert.equal(status.state, 'failure');
+    assert.match(status.description, /PreSync hook Job\/fail\/migrate failed/);
+  });
+
+  test('a generateName hook runs again, under a new name, on a new revision', async () => {
+    const app = await makeSync('gen');
+    const first = await app.sync();
+    assert.equal(first.error, undefined, JSON.stringify(first.error));
+    const [h1] = first.hooks ?? [];
+    assert.match(h1?.subject ?? '', /^Job\/gen\/seed-[a-z0-9]{5}$/);
+    assert.equal(h1?.outcome, 'Succeeded');
+    assert.equal(h1?.deleted, true, 'hook-succeeded deletes it');
+    const name1 = h1!.subject.split('/')[2];
+    await waitFor(async () => (await get(`/apis/batch/v1/namespaces/gen/jobs/${name1}`)) === undefined, {
+      timeoutMs: 10_000,
+      describe: () => `Job ${name1} still exists`,
+    });
+
+    await git.repo(REPO).commitFiles({
+      branch: 'main',
+      files: { 'gen/config.yaml': configMap('gen', 'config', '', 'b') },
+      message: 'change config',
+    });
+    const second = await app.sync();
+    assert.equal(second.error, undefined, JSON.stringify(second.error));
+    const [h2] = second.hooks ?? [];
+    assert.match(h2?.subject ?? '', /^Job\/gen\/seed-[a-z0-9]{5}$/);
+    assert.notEqual(h2?.subject, h1?.subject);
+    assert.equal(h2?.outcome, 'Succeeded');
+  });
+});
