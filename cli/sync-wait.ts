@@ -31,7 +31,9 @@ export async function waitForHealth(
     if (health.status === 'Healthy' || health.status === 'Suspended' || health.status === 'Degraded') {
       return { health, timedOut: false };
     }
-    if (Date.now() + pollMs > deadline) return { health, timedOut: true };
-    await new Promise((r) => setTimeout(r, pollMs));
+    // The whole timeout is waited, and health is read once more at its end (never given up a poll early).
+    const left = deadline - Date.now();
+    if (left <= 0) return { health, timedOut: true };
+    await new Promise((r) => setTimeout(r, Math.min(pollMs, left)));
   }
 }

@@ -56,3 +56,10 @@ test('a rollout that does not settle times out with the last health', async () =
     timedOut: true,
   });
 });
+
+test('the whole timeout is waited before giving up, even when it is not a multiple of the poll interval', async () => {
+  const started = Date.now();
+  const r = await waitForHealth(scripted([h('Progressing')]), 'web', 250, 100);
+  assert.equal(r.timedOut, true);
+  assert.ok(Date.now() - started >= 250, `gave up after ${Date.now() - started} ms`);
+});
