@@ -163,7 +163,10 @@ export class Agent implements AgentView {
     else this.startApps();
   }
 
-  /** Graceful stop: the syncs in progress finish (the inventory is never left half-written), then everything stops. */
+  /**
+   * Graceful stop: syncs in progress stop between requests (the ApplySet parent already lists the superset written
+   * before the apply, so the inventory stays consistent and nothing is pruned), then everything stops.
+   */
   async stop(): Promise<void> {
     clearTimeout(this.probeTimer);
     this.probeTimer = undefined;
