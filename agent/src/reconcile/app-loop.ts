@@ -1,6 +1,7 @@
 /**
  * One app's loop: a sync at start, then one per interval; `request()` wakes it at once (a push webhook, the API).
- * Requests that arrive during a sync coalesce into one more sync after it. Stopping waits for the sync in progress (which the agent cancels between requests on shutdown).
+ * Requests that arrive during a sync coalesce into one more sync after it. Stopping waits for the sync in progress
+ * (which the agent cancels between requests on shutdown).
  */
 export class AppLoop {
   private pending: string | undefined;
