@@ -197,8 +197,9 @@ export async function startKube(options: { mode?: KubeMode; logDir?: string } = 
       cert: readFileSync(join(dir, 'admin.crt'), 'utf8'),
       key: readFileSync(join(dir, 'admin.key'), 'utf8'),
     };
-    const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
-    ports.push(etcdClient, etcdPeer, apiPort);
+    const [etcdClient, etcdPeer] = [await freePort(), await freePort()];
+    let apiPort = await freePort();
+    ports.push(etcdClient, etcdPeer);
     const etcd = startProcess(
       'etcd',
       join(bin, 'etcd'),
@@ -216,7 +217,7 @@ export async function startKube(options: { mode?: KubeMode; logDir?: string } = 
     );
     processes.push(etcd);
 
-    const server = `https://127.0.0.1:${apiPort}`;
+    let server = `https://127.0.0.1:${apiPort}`;
     const launchApiserver = async (): Promise<WorldProcess> => {
       const p = startProcess(
         'kube-apiserver',
@@ -245,10 +246,12 @@ export async function startKube(options: { mode?: KubeMode; logDir?: string } = 
       const at = processes.findIndex((x) => x.name === 'kube-apiserver');
       if (at >= 0) processes[at] = p;
       else processes.push(p);
+      let exited = false;
       await waitFor(
         async () => {
-          if (!p.running()) throw new Error('exited');
-          return (await apiRequest(server, tls, 'GET', '/readyz')).status === 200;
+          // An apiserver that exited will not become ready: stop polling at once.
+          if (!p.running()) exited = true;
+          return exited || (await apiRequest(server, tls, 'GET', '/readyz')).status === 200;
         },
         {
           timeoutMs: 60_000,
@@ -258,7 +261,19 @@ export async function startKube(options: { mode?: KubeMode; logDir?: string } = 
       );
       return p;
     };
+    // freePort() releases the port before the apiserver binds it; another process of a busy machine can take it in
+    // between. The first start then moves to a new port (the certificates name 127.0.0.1, not a port).
     let apiserver = await launchApiserver();
+    for (
+      let attempt = 1;
+      attempt < 3 && !apiserver.running() && /address already in use/.test(apiserver.tail());
+      attempt++
+    ) {
+      apiPort = await freePort();
+      server = `https://127.0.0.1:${apiPort}`;
+      apiserver = await launchApiserver();
+    }
+    ports.push(apiPort);
     if (!apiserver.running()) throw new Error(`kube-apiserver exited\n${apiserver.tail()}`);
     const kubeconfig = join(dir, 'kubeconfig');
     writeFileSync(kubeconfig, kubeconfigYaml(server, tls), { mode: 0o600 });
