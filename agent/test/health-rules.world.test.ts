@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import type { GitServer } from '../../testenv/src/git-server.ts';
 import { startGitServer } from '../../testenv/src/git-server.ts';
 import { type LocalKube, startKube } from '../../testenv/src/kube.ts';
+import { startTogether } from '../../testenv/src/processes.ts';
 import { statusFor } from '../src/core/commit-status.ts';
 import { objectHealth } from '../src/core/health.ts';
 import { healthRules } from '../src/core/health-cel.ts';
@@ -98,10 +99,10 @@ describe('render gaps and health rules against a real apiserver', () => {
   let cache: string;
 
   before(async () => {
-    [kube, git] = await Promise.all([
+    [kube, git] = await startTogether(
       startKube({ mode: 'api' }),
       startGitServer({ tokens: { [TOKEN]: { login: 'ci', repos: '*' } } }),
-    ]);
+    );
     await git.createRepo(REPO, { files });
     client = new HttpKubeClient(loadKubeconfig(kube.kubeconfig));
     discovery = new Discovery(client);
@@ -110,7 +111,7 @@ describe('render gaps and health rules against a real apiserver', () => {
   after(async () => {
     client?.close();
     await Promise.all([kube?.stop(), git?.stop()]);
-    rmSync(cache, { recursive: true, force: true });
+    if (cache) rmSync(cache, { recursive: true, force: true });
   });
 
   async function makeSync(name: string, path: string, extra: Partial<AppSpec> = {}) {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type GitServer, startGitServer } from '../../testenv/src/git-server.ts';
 import { type LocalKube, startKube } from '../../testenv/src/kube.ts';
-import { waitFor } from '../../testenv/src/processes.ts';
+import { startTogether, waitFor } from '../../testenv/src/processes.ts';
 import { statusFor } from '../src/core/commit-status.ts';
 import { APPLYSET } from '../src/core/inventory.ts';
 import type { K8sObject } from '../src/core/types.ts';
@@ -78,10 +78,10 @@ describe('sync hooks (full mode: Jobs run under kwok)', () => {
   let cache: string;
 
   before(async () => {
-    [kube, git] = await Promise.all([
+    [kube, git] = await startTogether(
       startKube({ mode: 'full' }),
       startGitServer({ tokens: { [TOKEN]: { login: 'ci', repos: '*' } } }),
-    ]);
+    );
     await git.createRepo(REPO, { files });
     http = new HttpKubeClient(loadKubeconfig(kube.kubeconfig));
     discovery = new Discovery(http);
@@ -90,7 +90,7 @@ describe('sync hooks (full mode: Jobs run under kwok)', () => {
   after(async () => {
     http?.close();
     await Promise.all([kube?.stop(), git?.stop()]);
-    rmSync(cache, { recursive: true, force: true });
+    if (cache) rmSync(cache, { recursive: true, force: true });
   });
 
   async function makeSync(name: string) {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type GitServer, startGitServer } from '../../testenv/src/git-server.ts';
 import { type LocalKube, startKube } from '../../testenv/src/kube.ts';
+import { startTogether } from '../../testenv/src/processes.ts';
 import { statusFor } from '../src/core/commit-status.ts';
 import { APPLYSET } from '../src/core/inventory.ts';
 import type { K8sObject } from '../src/core/types.ts';
@@ -31,10 +32,10 @@ describe('one owner per object', () => {
   let cache: string;
 
   before(async () => {
-    [kube, git] = await Promise.all([
+    [kube, git] = await startTogether(
       startKube({ mode: 'api' }),
       startGitServer({ tokens: { [TOKEN]: { login: 'ci', repos: '*' } } }),
-    ]);
+    );
     await git.createRepo(REPO, {
       files: {
         'envs/dev/a/shared.yaml': cm('shared', 'a'),
@@ -54,7 +55,7 @@ describe('one owner per object', () => {
   after(async () => {
     http?.close();
     await Promise.all([kube?.stop(), git?.stop()]);
-    rmSync(cache, { recursive: true, force: true });
+    if (cache) rmSync(cache, { recursive: true, force: true });
   });
 
   async function makeSync(name: string, overrides: Partial<ReturnType<typeof pruneOptions>> = {}) {

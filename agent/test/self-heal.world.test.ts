@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type GitServer, startGitServer } from '../../testenv/src/git-server.ts';
 import { type LocalKube, startKube } from '../../testenv/src/kube.ts';
-import { waitFor } from '../../testenv/src/processes.ts';
+import { startTogether, waitFor } from '../../testenv/src/processes.ts';
 import type { K8sObject } from '../src/core/types.ts';
 import { GitSource } from '../src/edges/git/git-source.ts';
 import { Discovery } from '../src/edges/kube/discovery.ts';
@@ -41,10 +41,10 @@ describe('self-heal against a real apiserver (the poll interval plays no part)',
   const events: HealEvent[] = [];
 
   before(async () => {
-    [kube, git] = await Promise.all([
+    [kube, git] = await startTogether(
       startKube({ mode: 'api' }),
       startGitServer({ tokens: { [TOKEN]: { login: 'ci', repos: '*' } } }),
-    ]);
+    );
     await git.createRepo(REPO, {
       files: {
         // `web` pins replicas in Git; `scaled` leaves them to someone else (an HPA).
@@ -76,7 +76,7 @@ describe('self-heal against a real apiserver (the poll interval plays no part)',
     await heal?.stop();
     client?.close();
     await Promise.all([kube?.stop(), git?.stop()]);
-    rmSync(cache, { recursive: true, force: true });
+    if (cache) rmSync(cache, { recursive: true, force: true });
   });
 
   const kubectl = (...args: string[]) =>

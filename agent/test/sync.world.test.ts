@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import type { GitServer } from '../../testenv/src/git-server.ts';
 import { startGitServer } from '../../testenv/src/git-server.ts';
 import { type LocalKube, startKube } from '../../testenv/src/kube.ts';
-import { waitFor } from '../../testenv/src/processes.ts';
+import { startTogether, waitFor } from '../../testenv/src/processes.ts';
 import { APPLYSET } from '../src/core/inventory.ts';
 import type { K8sObject } from '../src/core/types.ts';
 import { GitSource } from '../src/edges/git/git-source.ts';
@@ -76,10 +76,10 @@ describe('AppSync against a real apiserver and Git server', () => {
   let cache: string;
 
   before(async () => {
-    [kube, git] = await Promise.all([
+    [kube, git] = await startTogether(
       startKube({ mode: 'full' }),
       startGitServer({ tokens: { [TOKEN]: { login: 'ci', repos: '*' } } }),
-    ]);
+    );
     await git.createRepo(REPO, { files });
     http = new HttpKubeClient(loadKubeconfig(kube.kubeconfig));
     client = new CountingKubeClient(http);
@@ -89,7 +89,7 @@ describe('AppSync against a real apiserver and Git server', () => {
   after(async () => {
     http?.close();
     await Promise.all([kube?.stop(), git?.stop()]);
-    rmSync(cache, { recursive: true, force: true });
+    if (cache) rmSync(cache, { recursive: true, force: true });
   });
 
   async function makeSync(name: string, path: string, overrides: Partial<ReturnType<typeof pruneOptions>> = {}) {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type GitServer, startGitServer } from '../../testenv/src/git-server.ts';
 import { type LocalKube, startKube } from '../../testenv/src/kube.ts';
-import { waitFor } from '../../testenv/src/processes.ts';
+import { startTogether, waitFor } from '../../testenv/src/processes.ts';
 import { emptyMetrics } from '../src/core/agent-metrics.ts';
 import { appView } from '../src/core/agent-view.ts';
 import { statusFor } from '../src/core/commit-status.ts';
@@ -38,10 +38,10 @@ describe('honest verdicts', () => {
   let cache: string;
 
   before(async () => {
-    [kube, git] = await Promise.all([
+    [kube, git] = await startTogether(
       startKube({ mode: 'api' }),
       startGitServer({ tokens: { [TOKEN]: { login: 'ci', repos: '*' } } }),
-    ]);
+    );
     await git.createRepo(REPO, {
       files: {
         'envs/dev/docs/README.md': 'manifests moved elsewhere\n',
@@ -59,7 +59,7 @@ describe('honest verdicts', () => {
   after(async () => {
     http?.close();
     await Promise.all([kube?.stop(), git?.stop()]);
-    rmSync(cache, { recursive: true, force: true });
+    if (cache) rmSync(cache, { recursive: true, force: true });
   });
 
   async function makeSync(name: string, path: string, overrides: Partial<ReturnType<typeof pruneOptions>> = {}) {

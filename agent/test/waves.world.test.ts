@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type GitServer, startGitServer } from '../../testenv/src/git-server.ts';
 import { type LocalKube, startKube } from '../../testenv/src/kube.ts';
+import { startTogether } from '../../testenv/src/processes.ts';
 import type { K8sObject } from '../src/core/types.ts';
 import { GitSource } from '../src/edges/git/git-source.ts';
 import { Discovery } from '../src/edges/kube/discovery.ts';
@@ -64,10 +65,10 @@ describe('sync waves wait for health (full mode: pods run under kwok)', () => {
   let cache: string;
 
   before(async () => {
-    [kube, git] = await Promise.all([
+    [kube, git] = await startTogether(
       startKube({ mode: 'full' }),
       startGitServer({ tokens: { [TOKEN]: { login: 'ci', repos: '*' } } }),
-    ]);
+    );
     await git.createRepo(REPO, { files });
     http = new HttpKubeClient(loadKubeconfig(kube.kubeconfig));
     discovery = new Discovery(http);
@@ -76,7 +77,7 @@ describe('sync waves wait for health (full mode: pods run under kwok)', () => {
   after(async () => {
     http?.close();
     await Promise.all([kube?.stop(), git?.stop()]);
-    rmSync(cache, { recursive: true, force: true });
+    if (cache) rmSync(cache, { recursive: true, force: true });
   });
 
   async function makeSync(

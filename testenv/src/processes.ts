@@ -131,3 +131,22 @@ export async function waitFor(
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 100));
   }
 }
+
+/** Something of the local world that can be stopped. */
+export interface Stoppable {
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts two parts of the world at once. When either fails, the one that started is stopped before the error is
+ * thrown: a test whose setup failed must not leave a server listening, or its process never exits.
+ */
+export async function startTogether<A extends Stoppable, B extends Stoppable>(
+  a: Promise<A>,
+  b: Promise<B>,
+): Promise<[A, B]> {
+  const [ra, rb] = await Promise.allSettled([a, b]);
+  if (ra.status === 'fulfilled' && rb.status === 'fulfilled') return [ra.value, rb.value];
+  await Promise.allSettled([ra, rb].map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined)));
+  throw ra.status === 'rejected' ? ra.reason : (rb as PromiseRejectedResult).reason;
+}

@@ -8,6 +8,7 @@ import { refChanges } from '../src/git-server.ts';
 import { toJsonSchema } from '../src/github/openapi.ts';
 import { combinedState } from '../src/github/responses.ts';
 import type { StatusRecord } from '../src/github/state.ts';
+import { startTogether } from '../src/processes.ts';
 import { basicToken, bearerToken, canAccess, principalFor, type TokenMap } from '../src/tokens.ts';
 
 const tokens: TokenMap = { ghs_a: { login: 'a', repos: ['Acme/Env'] } };
@@ -98,4 +99,15 @@ test('toJsonSchema turns OpenAPI nullable into JSON Schema, also beside oneOf', 
     type: 'object',
     properties: { nullable: { type: ['integer', 'null'] } },
   });
+});
+
+test('startTogether stops the part that started when the other fails, then throws its error', async () => {
+  let stopped = 0;
+  const up = Promise.resolve({ stop: async () => void stopped++ });
+  const down = Promise.reject(new Error('bind: address already in use'));
+  await assert.rejects(startTogether(up, down), /address already in use/);
+  assert.equal(stopped, 1);
+  const [a, b] = await startTogether(up, Promise.resolve({ stop: async () => {}, name: 'b' }));
+  assert.equal(typeof a.stop, 'function');
+  assert.equal(b.name, 'b');
 });
