@@ -127,6 +127,70 @@ const appSchema = z
       })
       .strict()
       .optional(),
+    /** The project whose rules bound what this app may fetch and apply; `default` allows all the agent's RBAC does. */
+    project: name.default('default'),
+    /** `automated` syncs every new revision; `manual` fetches and diffs, and applies only when someone asks. */
+    syncPolicy: z.enum(['automated', 'manual']).default('automated'),
+    /** A suspended app is not synced or healed at all until this is lifted. */
+    suspended: z.boolean().default(false),
+    /** When the app's definition is removed: `orphan` leaves its objects (inventory kept), `cascade` prunes them. */
+    deletionPolicy: z.enum(['orphan', 'cascade']).default('orphan'),
+  })
+  .strict();
+
+/** A sync window: a cron schedule (five fields, UTC) and a duration during which automated syncs are allowed or denied. */
+const syncWindowSchema = z
+  .object({
+    kind: z.enum(['allow', 'deny']),
+    schedule: z.string().min(1),
+    duration: duration,
+    /** Whether a manual sync (CLI, API, page) may run while this window blocks automated ones. */
+    manualSync: z.boolean().default(false),
+  })
+  .strict();
+
+/**
+ * A project: the fence around a team's apps, in Argo CD's AppProject terms. Globs use the one glob semantics of the
+ * repository. Kinds are written `Kind` (core group) or `group/Kind`; a glob may stand for either part.
+ */
+export const projectSchema = z
+  .object({
+    name,
+    description: z.string().optional(),
+    /** Repository URLs (globs) its apps may fetch from; default: any. */
+    sourceRepos: z.array(z.string().min(1)).default(['*']),
+    /** Namespaces (globs) its apps' namespaced objects may land in; default: any. */
+    destinationNamespaces: z.array(z.string().min(1)).default(['*']),
+    /** Cluster-scoped kinds its apps may apply; default: none. */
+    clusterResourceAllowlist: z.array(z.string().min(1)).default([]),
+    /** Namespaced kinds its apps may not apply; default: none denied. */
+    namespaceResourceDenylist: z.array(z.string().min(1)).default([]),
+    /** Whether its apps may prune and self-heal (an app's own `prune`/`selfHeal` can only narrow this). */
+    prune: z.boolean().default(true),
+    selfHeal: z.boolean().default(true),
+    syncWindows: z.array(syncWindowSchema).default([]),
+  })
+  .strict();
+
+/** One project of the configuration or of a Project document, validated, defaults filled in. */
+export type ProjectConfig = z.output<typeof projectSchema>;
+
+/** The schema of one app: the config's `apps:` entries and the spec of App documents read from Git. */
+export const appConfigSchema = appSchema;
+
+/** A Git location whose App and Project documents (and Argo CD Applications) define apps without a restart. */
+const appsFromSchema = z
+  .object({
+    /** Names the source in its commit status `tether/<cluster>/apps` (`apps-<name>` when several). */
+    name: name.optional(),
+    repo: repoUrl,
+    ref: z.string().min(1).default('main'),
+    path: repoPath.default(''),
+    interval: duration
+      .refine((ms) => ms >= MIN_INTERVAL_MS, { message: `at least ${MIN_INTERVAL_MS / 1000}s` })
+      .default(60_000),
+    /** How deep an App may point at a path holding more App documents (app of apps). */
+    maxDepth: z.number().int().min(1).max(10).default(3),
   })
   .strict();
 
@@ -202,12 +266,21 @@ const configSchema = z
       })
       .strict()
       .default({ enabled: false, namespace: 'tether-system', leaseDuration: 8_000, renewInterval: 2_000 }),
-    apps: z.array(appSchema).min(1, 'at least one app is needed'),
+    apps: z.array(appSchema).default([]),
+    appsFrom: z.array(appsFromSchema).default([]),
+    projects: z.array(projectSchema).default([]),
     health: z.array(healthRuleSchema).default([]),
   })
   .strict()
   .superRefine((c, ctx) => {
     checkHealthRules(c.health, ctx);
+    if (c.apps.length === 0 && c.appsFrom.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['apps'],
+        message: 'at least one app (apps) or app source (appsFrom) is needed',
+      });
+    }
     const seen = new Set<string>();
     const withToken = !!(c.github?.tokenFile || c.github?.app || c.github?.gitTokenFile);
     c.apps.forEach((a, i) => {
