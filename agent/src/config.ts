@@ -135,6 +135,11 @@ const appSchema = z
     suspended: z.boolean().default(false),
     /** When the app's definition is removed: `orphan` leaves its objects (inventory kept), `cascade` prunes them. */
     deletionPolicy: z.enum(['orphan', 'cascade']).default('orphan'),
+    /**
+     * Plan open pull requests that touch the app's path: render the PR head and dry-run it against this cluster. Off
+     * by default, since it runs the renderers on content nobody has reviewed yet.
+     */
+    planPullRequests: z.boolean().default(false),
   })
   .strict();
 
@@ -270,6 +275,11 @@ const configSchema = z
     appsFrom: z.array(appsFromSchema).default([]),
     projects: z.array(projectSchema).default([]),
     health: z.array(healthRuleSchema).default([]),
+    /** Pull request plans: how many (pull request, app) plans run at once, each a render and a dry-run per object. */
+    planning: z
+      .object({ concurrency: z.number().int().min(1).max(32).default(2) })
+      .strict()
+      .default({ concurrency: 2 }),
   })
   .strict()
   .superRefine((c, ctx) => {

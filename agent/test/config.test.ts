@@ -189,3 +189,24 @@ test('waveTimeout is a duration, named when it is not', () => {
   assert.equal(parseConfig(app('90s')).apps[0]!.waveTimeout, 90_000);
   assert.throws(() => parseConfig(app('later'), 'tether.yaml'), /apps\[0\]\.waveTimeout: "later" is not a duration/);
 });
+
+test('pull request plans are opt-in per app, with an agent-wide concurrency limit', () => {
+  const c = parseConfig(minimal);
+  assert.equal(c.apps[0]!.planPullRequests, false);
+  assert.equal(c.planning.concurrency, 2);
+  const on = parseConfig({
+    ...minimal,
+    planning: { concurrency: 4 },
+    apps: [{ ...minimal.apps[0], planPullRequests: true }],
+  });
+  assert.equal(on.apps[0]!.planPullRequests, true);
+  assert.equal(on.planning.concurrency, 4);
+  assert.throws(
+    () => parseConfig({ ...minimal, planning: { concurrency: 0 } }, 'tether.yaml'),
+    /tether\.yaml: planning\.concurrency: /,
+  );
+  assert.throws(
+    () => parseConfig({ ...minimal, apps: [{ ...minimal.apps[0], planPullRequests: 'yes' }] }, 'tether.yaml'),
+    /tether\.yaml: apps\[0\]\.planPullRequests: /,
+  );
+});
