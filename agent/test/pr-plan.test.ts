@@ -1,0 +1,226 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { judgeObject } from '../src/core/inspection.ts';
+import {
+  type AppPlan,
+  changeSummary,
+  cutLines,
+  defaultPlanCommentOptions,
+  planComment,
+  planContext,
+  planCounts,
+  planMarker,
+  planPendingStatus,
+  planStatus,
+} from '../src/core/pr-plan.ts';
+import type { K8sObject } from '../src/core/types.ts';
+
+const SHA = 'a'.repeat(40);
+
+const deploy = (image: string, extra: Record<string, unknown> = {}): K8sObject => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'web', namespace: 'web', ...extra },
+  spec: { replicas: 2, template: { spec: { containers: [{ name: 'web', image }] } } },
+});
+// Live objects and dry-run answers carry a resourceVersion, as the apiserver's do.
+const svc: K8sObject = {
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name: 'web', namespace: 'web', resourceVersion: '7' },
+  spec: { ports: [{ port: 80 }] },
+};
+const secret = (value: string): K8sObject => ({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name: 'creds', namespace: 'web' },
+  data: { password: Buffer.from(value).toString('base64') },
+});
+
+/** An image bump of the Deployment, the Service unchanged, a new ConfigMap: judged as the dry-run would be. */
+function bumpPlan(): AppPlan {
+  const cm: K8sObject = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cfg', namespace: 'web' } };
+  return {
+    app: 'web',
+    sha: SHA,
+    objects: [
+      judgeObject({
+        desired: deploy('ghcr.io/acme/web:1.1.0'),
+        live: deploy('ghcr.io/acme/web:1.0.0', { resourceVersion: '5' }),
+        dryRun: deploy('ghcr.io/acme/web:1.1.0', { resourceVersion: '5' }),
+      }),
+      judgeObject({ desired: svc, live: svc, dryRun: svc }),
+      judgeObject({ desired: cm, dryRun: cm }),
+    ],
+    prune: { delete: ['ConfigMap/web/old'], keep: [] },
+  };
+}
+
+test('counts split create, change, unchanged and prune from the judged objects', () => {
+  const c = planCounts(bumpPlan());
+  assert.deepEqual(c, { create: 1, change: 1, unchanged: 1, prune: 1, rejected: 0 });
+  assert.equal(changeSummary(c), '1 to create, 1 to change, 1 to prune');
+  assert.equal(changeSummary({ create: 0, change: 0, unchanged: 4, prune: 0, rejected: 0 }), 'No changes');
+});
+
+test('a plan that would apply cleanly is success with the counts, on the plan context', () => {
+  const s = planStatus(bumpPlan(), { cluster: 'dev', targetUrl: 'https://t.example/apps/web' });
+  assert.deepEqual(s, {
+    state: 'success',
+    description: '1 to create, 1 to change, 1 to prune',
+    context: 'tether/dev/web/plan',
+    targetUrl: 'https://t.example/apps/web',
+  });
+  assert.equal(planContext('prod-eu', 'api'), 'tether/prod-eu/api/plan');
+  assert.deepEqual(planPendingStatus('dev', 'web', SHA), {
+    state: 'pending',
+    description: 'Planning aaaaaaa',
+    context: 'tether/dev/web/plan',
+  });
+});
+
+test('an apiserver rejection fails the plan naming the object and the field, within 140 characters', () => {
+  const why = 'Deployment.apps "web" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0';
+  const plan: AppPlan = {
+    ...bumpPlan(),
+    objects: [
+      judgeObject({ desired: deploy('x:1'), error: why }),
+      judgeObject({ desired: svc, error: `Service "web" is invalid: spec.ports[0].port: Invalid value: 0` }),
+    ],
+  };
+  const s = planStatus(plan, { cluster: 'dev' });
+  assert.equal(s.state, 'failure');
+  assert.ok(s.description.length <= 140, s.description);
+  assert.match(s.description, /^Rejected: Deployment\/web\/web: Deployment\.apps "web" is invalid: spec\.replicas/);
+  assert.equal(planCounts(plan).rejected, 2);
+});
+
+test('render errors, refused objects and a blocked prune fail; a fork or a fetch error is an error', () => {
+  const base = bumpPlan();
+  assert.deepEqual(
+    [
+      planStatus({ ...base, renderError: 'envs/dev/web/a.yaml: not YAML' }, { cluster: 'dev' }),
+      planStatus(
+        { ...base, refused: [{ subject: 'Namespace/x', reason: 'cluster-scoped kinds are not allowed' }] },
+        {
+          cluster: 'dev',
+        },
+      ),
+      planStatus(
+        {
+          ...base,
+          prune: {
+            delete: [],
+            keep: [],
+            blocked: 'prune blocked: 5 of 6 objects would be deleted, budget 50 %',
+            blockFails: true,
+          },
+        },
+        { cluster: 'dev' },
+      ),
+      planStatus({ ...base, notPlanned: 'the head is in a fork' }, { cluster: 'dev' }),
+      planStatus({ ...base, error: 'cluster unreachable' }, { cluster: 'dev' }),
+    ].map((s) => `${s.state} ${s.description}`),
+    [
+      'failure Render failed: envs/dev/web/a.yaml: not YAML',
+      'failure Refused: Namespace/x: cluster-scoped kinds are not allowed',
+      'failure prune blocked: 5 of 6 objects would be deleted, budget 50 %',
+      'error Not planned: the head is in a fork',
+      'error Plan error: cluster unreachable',
+    ],
+  );
+  // A prune that is off by setting is no verdict on the PR.
+  const off = planStatus(
+    { ...base, prune: { delete: [], keep: [], blocked: 'pruning is disabled' } },
+    { cluster: 'dev' },
+  );
+  assert.equal(off.state, 'success');
+});
+
+test('the comment carries the marker, a row per app and a collapsed diff showing the image line', () => {
+  const plan = bumpPlan();
+  const text = planComment(
+    [
+      { plan, status: planStatus(plan, { cluster: 'dev' }) },
+      { app: 'api', status: planPendingStatus('dev', 'api', SHA) },
+    ],
+    SHA,
+    defaultPlanCommentOptions('dev'),
+  );
+  assert.ok(text.startsWith(`${planMarker('dev')}\n`));
+  assert.equal(planMarker('dev'), '<!-- tether-plan:dev -->');
+  assert.match(text, /\| `web` \| ✅ 1 to create, 1 to change, 1 to prune \| 1 \| 1 \| 1 \| 1 \|/);
+  assert.match(text, /\| `api` \| ⏳ Planning aaaaaaa \|/);
+  assert.match(text, /<details><summary><code>web<\/code>: diff \(\d+ lines\)<\/summary>/);
+  assert.match(text, /^-\s+- image: ghcr\.io\/acme\/web:1\.0\.0$/m);
+  assert.match(text, /^\+\s+- image: ghcr\.io\/acme\/web:1\.1\.0$/m);
+  assert.match(text, /^# prune ConfigMap\/web\/old$/m);
+  assert.match(text, /```diff\n/);
+});
+
+test('Secret values never reach the comment; a changed value still shows as changed', () => {
+  const plan: AppPlan = {
+    app: 'web',
+    sha: SHA,
+    objects: [judgeObject({ desired: secret('hunter3'), live: secret('hunter2'), dryRun: secret('hunter3') })],
+    prune: { delete: [], keep: [] },
+  };
+  const text = planComment(
+    [{ plan, status: planStatus(plan, { cluster: 'dev' }) }],
+    SHA,
+    defaultPlanCommentOptions('dev'),
+  );
+  for (const v of [
+    'hunter2',
+    'hunter3',
+    Buffer.from('hunter2').toString('base64'),
+    Buffer.from('hunter3').toString('base64'),
+  ]) {
+    assert.ok(!text.includes(v), `comment leaks ${v}`);
+  }
+  assert.match(text, /redacted, changed/);
+});
+
+test('a long diff is cut with a count of the lines left out; backticks in it cannot close the block', () => {
+  assert.equal(cutLines('a\nb\nc', 5, 1000), 'a\nb\nc');
+  assert.equal(cutLines('a\nb\nc\nd', 2, 1000), 'a\nb\n… 2 more lines not shown');
+  assert.equal(cutLines('aaaa\nbbbb\ncccc', 10, 10), 'aaaa\nbbbb\n… 1 more line not shown');
+  const many: K8sObject[] = Array.from({ length: 400 }, (_, i) => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: `c${i}`, namespace: 'web' },
+    data: { note: 'has ``` inside' },
+  }));
+  const plan: AppPlan = {
+    app: 'web',
+    sha: SHA,
+    objects: many.map((o) => judgeObject({ desired: o, dryRun: o })),
+    prune: { delete: [], keep: [] },
+  };
+  const text = planComment(
+    [{ plan, status: planStatus(plan, { cluster: 'dev' }) }],
+    SHA,
+    defaultPlanCommentOptions('dev'),
+  );
+  assert.match(text, /… \d+ more lines not shown/);
+  assert.ok(text.length < 20_000, String(text.length));
+  assert.match(text, /````diff\n/);
+});
+
+test('why a plan was not made is shown in place of a diff; URLs lose their credentials', () => {
+  const plan: AppPlan = {
+    app: 'web',
+    sha: SHA,
+    error: 'fetch https://x-access-token:ghs_secret@github.com/acme/env.git failed',
+    objects: [],
+    prune: { delete: [], keep: [] },
+  };
+  const text = planComment(
+    [{ plan, status: planStatus(plan, { cluster: 'dev' }) }],
+    SHA,
+    defaultPlanCommentOptions('dev'),
+  );
+  assert.ok(!text.includes('ghs_secret'), text);
+  assert.match(text, /<code>web<\/code>: why/);
+  assert.match(text, /\| `web` \| ⚠️ Plan error: fetch https:\/\/\S*github\.com\/acme\/env\.git failed \| \| \| \| \|/);
+});
