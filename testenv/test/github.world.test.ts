@@ -423,6 +423,85 @@ describe('GitHub emulator', () => {
     }
   });
 
+  test('pull_request webhooks (opened, synchronize, closed, reopened), the files of a PR, comments edited in place', async () => {
+    const o = octokit(github);
+    const r = await newRepo();
+    const receiver = await startReceiver();
+    try {
+      await github.state.addHook(`${r.owner}/${r.repo}`, {
+        url: receiver.url,
+        secret: 's3cret',
+        events: ['pull_request'],
+      });
+      const first = await branchWith(o, r, 'bump', {
+        'envs/dev/web.yaml': 'image: web:2.0.0\n',
+        'envs/dev/new.yaml': 'a: 1\n',
+      });
+      const pr = await o.pulls.create({ ...r, title: 'Bump', head: 'bump', base: 'main' });
+      await github.webhooks.idle();
+      const events = () =>
+        receiver.got.map(
+          (g) =>
+            JSON.parse(g.body) as {
+              action: string;
+              number: number;
+              before?: string;
+              after?: string;
+              pull_request: { head: { sha: string } };
+            },
+        );
+      assert.deepEqual(
+        events().map((e) => [e.action, e.number, e.pull_request.head.sha]),
+        [['opened', pr.data.number, first]],
+      );
+      assert.equal(receiver.got[0]!.headers['x-github-event'], 'pull_request');
+
+      const files = await o.paginate(o.pulls.listFiles, { ...r, pull_number: pr.data.number, per_page: 1 });
+      assert.deepEqual(files.map((f) => [f.filename, f.status]).sort(), [
+        ['envs/dev/new.yaml', 'added'],
+        ['envs/dev/web.yaml', 'modified'],
+      ]);
+
+      // A push to the head branch is a synchronize naming both heads.
+      const tip = (await o.git.getCommit({ ...r, commit_sha: first })).data.tree.sha;
+      const tree = await o.git.createTree({
+        ...r,
+        base_tree: tip,
+        tree: [{ path: 'envs/dev/web.yaml', mode: '100644', type: 'blob', content: 'image: web:2.0.1\n' }],
+      });
+      const second = (await o.git.createCommit({ ...r, message: 'again', tree: tree.data.sha, parents: [first] })).data
+        .sha;
+      await o.git.updateRef({ ...r, ref: 'heads/bump', sha: second });
+      await github.webhooks.idle();
+      const sync = events().at(-1)!;
+      assert.deepEqual(
+        [sync.action, sync.before, sync.after, sync.pull_request.head.sha],
+        ['synchronize', first, second, second],
+      );
+
+      // Statuses go on any commit, the PR head included; a comment is edited in place.
+      await o.repos.createCommitStatus({ ...r, sha: second, state: 'success', context: 'tether/dev/web/plan' });
+      const c = await o.issues.createComment({ ...r, issue_number: pr.data.number, body: 'one' });
+      await o.issues.updateComment({ ...r, comment_id: c.data.id, body: 'two' });
+      const comments = await o.paginate(o.issues.listComments, { ...r, issue_number: pr.data.number });
+      assert.deepEqual(
+        comments.map((x) => [x.id, x.body]),
+        [[c.data.id, 'two']],
+      );
+      await assert.rejects(o.issues.updateComment({ ...r, comment_id: 999_999, body: 'x' }), { status: 404 });
+
+      await o.pulls.update({ ...r, pull_number: pr.data.number, state: 'closed' });
+      await o.pulls.update({ ...r, pull_number: pr.data.number, state: 'open' });
+      await github.webhooks.idle();
+      assert.deepEqual(
+        events().map((e) => e.action),
+        ['opened', 'synchronize', 'closed', 'reopened'],
+      );
+    } finally {
+      await new Promise((res) => receiver.server.close(res));
+    }
+  });
+
   test('auth as GitHub: 401 without or with an unknown token, 404 without access; rate-limit headers always', async () => {
     const r = await newRepo();
     const path = `${github.url}/repos/${r.owner}/${r.repo}`;

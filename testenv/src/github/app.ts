@@ -15,6 +15,7 @@ import {
   commitJson,
   contentJson,
   errorJson,
+  fileChangeJson,
   gitCommitJson,
   hookJson,
   issueJson,
@@ -549,6 +550,7 @@ const ROUTES: Route[] = [
       if (i.body.title !== undefined) pr.title = i.body.title;
       if (i.body.body !== undefined) pr.body = i.body.body;
       if (i.body.maintainer_can_modify !== undefined) pr.maintainerCanModify = i.body.maintainer_can_modify;
+      const wasOpen = pr.state === 'open';
       if (i.body.state === 'closed' && pr.state === 'open')
         Object.assign(pr, { state: 'closed', closedAt: now, autoMerge: null });
       if (i.body.state === 'open' && pr.state === 'closed') {
@@ -569,7 +571,25 @@ const ROUTES: Route[] = [
       }
       pr.updatedAt = now;
       await i.engine.refreshPull(i.repo, pr);
+      if (wasOpen !== (pr.state === 'open')) {
+        await i.engine.announcePull(i.repo, pr, wasOpen ? 'closed' : 'reopened', i.principal.login);
+      }
       return fullPull(i, pr);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/repos/{owner}/{repo}/pulls/{pull_number}/files',
+    handler: async (i) => {
+      const pr = pullOf(i, 'pull_number');
+      await i.engine.refreshPull(i.repo, pr);
+      const base = pr.mergedAt && pr.mergeCommitSha ? `${pr.mergeCommitSha}^1` : pr.baseSha;
+      // GitHub lists the changes of the three-dot diff: from the merge base to the head.
+      const mergeBase = (await i.repo.bare.git(['merge-base', base, pr.headSha], { okCodes: [0, 1] })).stdout
+        .toString('utf8')
+        .trim();
+      const files = mergeBase ? await i.repo.bare.diffFiles(mergeBase, pr.headSha) : [];
+      return paginate(files, i, (f) => fileChangeJson(i.engine.urls, i.repo, pr.headSha, f));
     },
   },
   {
@@ -656,7 +676,27 @@ const ROUTES: Route[] = [
     path: '/repos/{owner}/{repo}/issues/{issue_number}/comments',
     handler: async (i) => {
       const pr = pullOf(i, 'issue_number');
-      return ok((pr.comments ?? []).map((c) => commentJson(i.engine.urls, i.state, i.repo, pr, c)));
+      return paginate(pr.comments ?? [], i, (c) => commentJson(i.engine.urls, i.state, i.repo, pr, c));
+    },
+  },
+  {
+    method: 'PATCH',
+    path: '/repos/{owner}/{repo}/issues/comments/{comment_id}',
+    handler: async (i) => {
+      const id = Number(i.params['comment_id']);
+      for (const pr of i.repo.pulls.values()) {
+        const c = pr.comments?.find((x) => x.id === id);
+        if (!c) continue;
+        if (typeof i.body?.body !== 'string' || i.body.body === '')
+          throw validationFailed({ resource: 'IssueComment', field: 'body', code: 'missing_field' });
+        // Only the author (or an admin, which the emulator does not model) may edit a comment.
+        if (c.user.toLowerCase() !== i.principal.login.toLowerCase())
+          throw new ApiError(403, 'Resource not accessible by integration');
+        c.body = i.body.body;
+        c.updatedAt = isoNow();
+        return ok(commentJson(i.engine.urls, i.state, i.repo, pr, c));
+      }
+      throw notFound();
     },
   },
   {

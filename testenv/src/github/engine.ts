@@ -3,7 +3,7 @@
 // through either behaves the same. Messages and status codes follow api.github.com.
 import { type CommitInfo, type GitSignature, signatureNow, ZERO_SHA } from '../git-ops.ts';
 import type { PushEvent } from '../git-server.ts';
-import { combinedState, type PullDetails, type Urls } from './responses.ts';
+import { combinedState, type PullDetails, pullRequestPayloadJson, type Urls } from './responses.ts';
 import {
   type GitHubState,
   isoNow,
@@ -85,15 +85,19 @@ export class GitHubEngine {
     const now = isoNow();
     repo.pushedAt = now;
     const branch = event.ref.startsWith('refs/heads/') ? event.ref.slice('refs/heads/'.length) : undefined;
+    const pullEvents: Array<{ pr: PullRecord; action: 'synchronize' | 'closed'; before?: string }> = [];
     for (const pr of repo.pulls.values()) {
       if (pr.state !== 'open' || branch === undefined) continue;
       if (pr.headRef === branch) {
         if (event.after === ZERO_SHA) {
           Object.assign(pr, { state: 'closed', closedAt: now, updatedAt: now, headSha: event.before });
+          pullEvents.push({ pr, action: 'closed' });
         } else {
+          const before = pr.headSha;
           pr.headSha = event.after;
           pr.updatedAt = now;
           await repo.bare.git(['update-ref', `refs/pull/${pr.number}/head`, event.after]);
+          pullEvents.push({ pr, action: 'synchronize', before });
         }
       } else if (pr.baseRef === branch && event.after !== ZERO_SHA) {
         pr.baseSha = event.after;
@@ -108,11 +112,34 @@ export class GitHubEngine {
             mergeCommitSha: event.after,
             autoMerge: null,
           });
+          pullEvents.push({ pr, action: 'closed' });
         }
       }
     }
     const payload = await pushPayload(this.urls, this.state, repo, event);
     this.webhooks.dispatch(repo, 'push', payload);
+    for (const e of pullEvents) await this.announcePull(repo, e.pr, e.action, event.pusher, e.before);
+  }
+
+  /**
+   * Sends the `pull_request` webhook for `action` (opened, synchronize, closed, reopened), as GitHub does after the
+   * pull request changed; `before` is the previous head of a synchronize.
+   */
+  async announcePull(
+    repo: RepoRecord,
+    pr: PullRecord,
+    action: 'opened' | 'synchronize' | 'closed' | 'reopened',
+    sender: string,
+    before?: string,
+  ): Promise<void> {
+    if (!repo.hooks.some((h) => h.active && (h.events.includes('pull_request') || h.events.includes('*')))) return;
+    const details = await this.pullDetails(repo, pr);
+    const payload = pullRequestPayloadJson(this.urls, this.state, repo, pr, details, {
+      action,
+      sender,
+      ...(action === 'synchronize' && before ? { before, after: pr.headSha } : {}),
+    });
+    this.webhooks.dispatch(repo, 'pull_request', payload, `pull-request-${action}`);
   }
 
   /** Creates a pull request from `head` (`branch` or `owner:branch`) into `base`. */
@@ -189,6 +216,7 @@ export class GitHubEngine {
     this.state.pullNodes.set(pr.nodeId, { repo, number });
     // GitHub keeps the head of every pull request at refs/pull/N/head, and clients fetch it.
     await repo.bare.git(['update-ref', `refs/pull/${number}/head`, headSha]);
+    await this.announcePull(repo, pr, 'opened', login);
     return pr;
   }
 
@@ -325,6 +353,7 @@ export class GitHubEngine {
       mergeCommitSha: result,
       autoMerge: null,
     });
+    await this.announcePull(repo, pr, 'closed', merger);
     await this.handlePush(repo, {
       repo: repo.fullName,
       ref: `refs/heads/${pr.baseRef}`,

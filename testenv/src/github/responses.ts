@@ -313,7 +313,7 @@ export function commentJson(urls: Urls, state: GitHubState, repo: RepoRecord, pr
     body: c.body,
     user: userJson(urls, state.user(c.user)),
     created_at: c.createdAt,
-    updated_at: c.createdAt,
+    updated_at: c.updatedAt ?? c.createdAt,
     issue_url: `${api}/issues/${pr.number}`,
     author_association: 'MEMBER',
   };
@@ -691,6 +691,51 @@ export function pushPayloadJson(
       : `${urls.web}/${repo.fullName}/compare/${event.before.slice(0, 12)}...${event.after.slice(0, 12)}`,
     commits: commits.map((c) => pushCommitJson(urls, state, repo, c)),
     head_commit: head ? pushCommitJson(urls, state, repo, head) : null,
+  };
+}
+
+/** One file of a pull request's diff (`GET …/pulls/{n}/files`); no `patch`, which GitHub omits for large files too. */
+export function fileChangeJson(urls: Urls, repo: RepoRecord, headSha: string, f: FileChange): Json {
+  const path = f.path.split('/').map(encodeURIComponent).join('/');
+  return {
+    sha: f.sha,
+    filename: f.path,
+    status: f.status,
+    additions: f.additions,
+    deletions: f.deletions,
+    changes: f.additions + f.deletions,
+    blob_url: `${urls.web}/${repo.fullName}/blob/${headSha}/${path}`,
+    raw_url: `${urls.web}/${repo.fullName}/raw/${headSha}/${path}`,
+    contents_url: `${urls.api}/repos/${repo.fullName}/contents/${path}?ref=${headSha}`,
+  };
+}
+
+/** The body of a `pull_request` webhook: the action, the full pull request, and `before`/`after` on a synchronize. */
+export function pullRequestPayloadJson(
+  urls: Urls,
+  state: GitHubState,
+  repo: RepoRecord,
+  pr: PullRecord,
+  details: PullDetails,
+  event: { action: string; sender: string; before?: string; after?: string },
+): Json {
+  const pull = pullJson(urls, state, repo, pr, details);
+  // GitHub's description types `head.repo.organization` of a synchronize as the login, unlike the other actions'
+  // (and the REST API's) organization object: follow it, so the payload is what a receiver is promised.
+  if (event.action === 'synchronize') {
+    for (const side of ['head', 'base'] as const) {
+      const r = (pull[side] as Json)['repo'] as Json;
+      if (r['organization']) r['organization'] = repo.owner;
+    }
+  }
+  return {
+    action: event.action,
+    number: pr.number,
+    ...(event.before !== undefined ? { before: event.before, after: event.after } : {}),
+    pull_request: pull,
+    // Unlike `push`, these payloads carry the repository as the REST API shows it (ISO times, organization object).
+    repository: repoJson(urls, state, repo),
+    sender: userJson(urls, state.user(event.sender)),
   };
 }
 

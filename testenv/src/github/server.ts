@@ -69,7 +69,17 @@ export async function startGitHub(options: GitHubOptions): Promise<GitHubEmulato
     options.validate === false
       ? undefined
       : options.validate === true || options.validate === undefined
-        ? await loadGitHubValidator({ operations: GITHUB_OPERATIONS, webhooks: ['push', 'ping'] })
+        ? await loadGitHubValidator({
+            operations: GITHUB_OPERATIONS,
+            webhooks: [
+              'push',
+              'ping',
+              'pull-request-opened',
+              'pull-request-synchronize',
+              'pull-request-closed',
+              'pull-request-reopened',
+            ],
+          })
         : options.validate;
   const violations: Violation[] = [];
   const faults = new Faults();

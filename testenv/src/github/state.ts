@@ -99,6 +99,8 @@ export interface CommentRecord {
   user: string;
   body: string;
   createdAt: string;
+  /** Set when the comment was edited. */
+  updatedAt?: string;
 }
 
 /** Branch protection the emulator enforces on merges: required status contexts. */

@@ -50,13 +50,16 @@ export class WebhookDispatcher {
     this.#options = options;
   }
 
-  /** Queues `event` to every active hook of `repo` that subscribed to it. */
-  dispatch(repo: RepoRecord, event: string, payload: Record<string, unknown>): void {
+  /**
+   * Queues `event` to every active hook of `repo` that subscribed to it. `schema` names the payload's description
+   * when it is not the event's name: GitHub describes `pull_request` once per action (`pull-request-opened`, …).
+   */
+  dispatch(repo: RepoRecord, event: string, payload: Record<string, unknown>, schema = event): void {
     const hooks = repo.hooks.filter((h) => h.active && (h.events.includes(event) || h.events.includes('*')));
     if (hooks.length === 0) return;
     if (this.#options.validator) {
-      const errors = this.#options.validator.validateWebhook(event, payload);
-      if (errors.length > 0) this.#options.violations.push({ kind: 'webhook', operation: event, errors });
+      const errors = this.#options.validator.validateWebhook(schema, payload);
+      if (errors.length > 0) this.#options.violations.push({ kind: 'webhook', operation: schema, errors });
     }
     for (const hook of hooks) this.send(repo, hook, event, payload);
   }
