@@ -40,6 +40,8 @@ export interface AgentOptions {
   identity?: string;
   /** Renders apps; default: plain manifests in process, kustomize and helm as tools. */
   renderer?: Renderer;
+  /** Poll open pull requests for plans at the apps' interval; default: when no webhook secret is configured. */
+  pollPullRequests?: boolean;
 }
 
 /** The GitHub token of a configuration: a GitHub App's installation token, or a token file; none without either. */
@@ -84,8 +86,25 @@ export async function createAgent(config: AgentConfig, options: AgentOptions): P
       }),
     );
   }
+  // Pull request heads go to a store of their own per app (`<app>.plans`; app names have no dots), so planning never
+  // touches the store the synced state is read from.
+  const planSources = new Map<string, GitSource>();
+  for (const app of github ? config.apps.filter((a) => a.planPullRequests) : []) {
+    planSources.set(
+      app.name,
+      await GitSource.create({
+        url: app.repo,
+        ref: app.ref,
+        cacheDir: join(cacheRoot, config.cluster, `${app.name}.plans`),
+        credentials: gitToken ? async () => ({ username: 'x-access-token', password: await gitToken() }) : undefined,
+      }),
+    );
+  }
   return new Agent({
     config,
+    ...(github && planSources.size > 0
+      ? { github, planSources, pollPullRequests: options.pollPullRequests ?? !config.server.webhookSecretFile }
+      : {}),
     metrics,
     kube: options.kube,
     discovery: new Discovery(options.kube),

@@ -12,6 +12,8 @@ import {
   planMarker,
   planPendingStatus,
   planStatus,
+  pullRequestFields,
+  touchesPath,
 } from '../src/core/pr-plan.ts';
 import type { K8sObject } from '../src/core/types.ts';
 
@@ -223,4 +225,35 @@ test('why a plan was not made is shown in place of a diff; URLs lose their crede
   assert.ok(!text.includes('ghs_secret'), text);
   assert.match(text, /<code>web<\/code>: why/);
   assert.match(text, /\| `web` \| ⚠️ Plan error: fetch https:\/\/\S*github\.com\/acme\/env\.git failed \| \| \| \| \|/);
+});
+
+test('a pull request is read from a webhook or list item; a head in another repository is a fork', () => {
+  const pull = (headRepo: unknown) => ({
+    number: 3,
+    state: 'open',
+    head: { sha: SHA, ref: 'bump', repo: headRepo },
+    base: { ref: 'main', repo: { full_name: 'Acme/Env' } },
+  });
+  assert.deepEqual(pullRequestFields(pull({ full_name: 'acme/env' })), {
+    repo: 'Acme/Env',
+    number: 3,
+    state: 'open',
+    headSha: SHA,
+    headRef: 'bump',
+    baseRef: 'main',
+    fork: false,
+  });
+  assert.equal(pullRequestFields(pull({ full_name: 'mallory/env' }))?.fork, true);
+  // GitHub sends `repo: null` once a fork is deleted: still not ours.
+  assert.equal(pullRequestFields(pull(null))?.fork, true);
+  assert.equal(pullRequestFields({ number: 3, state: 'open', head: {} }), undefined);
+  assert.equal(pullRequestFields('nope'), undefined);
+});
+
+test('an app is touched by files inside its path only', () => {
+  assert.equal(touchesPath(['envs/dev/web/deploy.yaml'], 'envs/dev/web'), true);
+  assert.equal(touchesPath(['envs/dev/web'], 'envs/dev/web'), true);
+  assert.equal(touchesPath(['envs/dev/web2/deploy.yaml', 'README.md'], 'envs/dev/web'), false);
+  assert.equal(touchesPath(['README.md'], ''), true);
+  assert.equal(touchesPath([], ''), false);
 });

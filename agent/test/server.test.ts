@@ -237,6 +237,65 @@ describe('POST /webhook/github', () => {
     assert.deepEqual(view.syncRequests, []);
   });
 
+  test('pull_request opened, synchronize, reopened and closed reach the planner; other actions are ignored', async () => {
+    const { app, view } = setup({ webhookSecret: SECRET });
+    const pr = (action: string, state = 'open') =>
+      JSON.stringify({
+        action,
+        number: 7,
+        pull_request: {
+          number: 7,
+          state,
+          head: { sha: 'b'.repeat(40), ref: 'bump', repo: { full_name: 'acme/env' } },
+          base: { sha: 'c'.repeat(40), ref: 'main', repo: { full_name: 'acme/env' } },
+        },
+        repository: { full_name: 'acme/env' },
+      });
+    const send = (body: string, signature = sign(body)) =>
+      app.request(webhook(body, { 'x-github-event': 'pull_request', 'x-hub-signature-256': signature }));
+
+    const opened = await send(pr('opened'));
+    assert.equal(opened.status, 202);
+    assert.deepEqual(await opened.json(), { planning: ['web', 'billing'] });
+    for (const action of ['synchronize', 'reopened']) assert.equal((await send(pr(action))).status, 202);
+    await send(pr('closed', 'closed'));
+    const labeled = await send(pr('labeled'));
+    assert.deepEqual(await labeled.json(), { ignored: 'pull_request labeled' });
+    assert.deepEqual(
+      view.planRequests.map((p) => [p.number, p.state, p.headRef, p.baseRef, p.fork]),
+      [
+        [7, 'open', 'bump', 'main', false],
+        [7, 'open', 'bump', 'main', false],
+        [7, 'open', 'bump', 'main', false],
+        [7, 'closed', 'bump', 'main', false],
+      ],
+    );
+    // Signed like a push; a forged one plans nothing, and neither kind syncs.
+    assert.equal((await send(pr('opened'), sign(pr('opened'), 'not-the-secret'))).status, 401);
+    const bad = JSON.stringify({ action: 'opened', pull_request: { number: 7 } });
+    assert.equal((await send(bad)).status, 400);
+    assert.equal(view.planRequests.length, 4);
+    assert.deepEqual(view.syncRequests, []);
+  });
+
+  test('a pull request from a fork is marked as one', async () => {
+    const { app, view } = setup({ webhookSecret: SECRET });
+    const body = JSON.stringify({
+      action: 'opened',
+      pull_request: {
+        number: 8,
+        state: 'open',
+        head: { sha: 'd'.repeat(40), ref: 'main', repo: { full_name: 'mallory/env' } },
+        base: { sha: 'c'.repeat(40), ref: 'main', repo: { full_name: 'acme/env' } },
+      },
+    });
+    const res = await app.request(
+      webhook(body, { 'x-github-event': 'pull_request', 'x-hub-signature-256': sign(body) }),
+    );
+    assert.equal(res.status, 202);
+    assert.equal(view.planRequests[0]?.fork, true);
+  });
+
   test('a signed body that is not JSON, or a push without repository, is a 400', async () => {
     const { app, view } = setup({ webhookSecret: SECRET });
     for (const body of ['{"ref": "refs/heads/main",', JSON.stringify({ ref: 'refs/heads/main' })]) {

@@ -1,5 +1,6 @@
 import { type HealthContext, objectHealth } from './health.ts';
 import { objectKey, refOf, subject } from './objects.ts';
+import type { PullRequestRef } from './pr-plan.ts';
 import type { AppState, HealthResult, K8sObject } from './types.ts';
 
 /** One resource of an app as the API and status page show it. */
@@ -57,6 +58,11 @@ export interface AgentView {
   diff(name: string): Promise<string>;
   /** Requests an immediate sync; false when no such app. */
   requestSync(name: string, reason: string): boolean;
+  /**
+   * A pull request opened, pushed to, reopened or closed: schedules (or drops) its plans; returns the apps that may
+   * be planned. Absent or empty: this agent plans no pull requests.
+   */
+  planPullRequest?(pr: PullRequestRef): string[];
   /** Apps whose configured repo and ref match a push (repo as `owner/name` or clone URL, ref `refs/heads/x`). */
   appsForPush(repoFullName: string, ref: string): string[];
   /** /readyz: the cluster answered and every app's first sync was attempted. */

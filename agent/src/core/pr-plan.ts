@@ -1,6 +1,7 @@
 // What a pull request would do to this cluster, as data and as the words GitHub shows: the commit status
 // `tether/<cluster>/<app>/plan` on the PR head and one PR comment per agent. Pure: the fetch, render, dry-run and
 // inventory reads that produce an `AppPlan` are reconcile/pr-plan.ts's.
+import { isRecord } from '../../../shared/src/is-record.ts';
 import { redactUrls } from '../../../shared/src/redact.ts';
 import { type CommitStatus, clampDescription, statusContext } from './commit-status.ts';
 import type { ObjectInspection } from './inspection.ts';
@@ -235,4 +236,55 @@ export function planComment(rows: readonly PlanRow[], sha: string, options: Plan
     );
   }
   return redactUrls([...out, ...details, ''].join('\n'));
+}
+
+/** A pull request as a plan needs it, read from a `pull_request` webhook or from the list of open pull requests. */
+export interface PullRequestRef {
+  /** The base repository, `owner/name`. */
+  repo: string;
+  number: number;
+  state: 'open' | 'closed';
+  headSha: string;
+  headRef: string;
+  /** The branch it would merge into: only apps syncing that branch are planned. */
+  baseRef: string;
+  /** The head lives in another repository (a fork, or one deleted since): its content is not planned. */
+  fork: boolean;
+}
+
+/**
+ * The fields of a pull request object (GitHub's `pull-request` or `pull-request-simple`, as webhooks and
+ * `GET /repos/{o}/{r}/pulls` give it); undefined when one the plan needs is missing.
+ */
+export function pullRequestFields(pull: unknown): PullRequestRef | undefined {
+  if (!isRecord(pull) || !isRecord(pull['head']) || !isRecord(pull['base'])) return undefined;
+  const { head, base } = pull;
+  const baseRepo = isRecord(base['repo']) ? base['repo']['full_name'] : undefined;
+  const headRepo = isRecord(head['repo']) ? head['repo']['full_name'] : undefined;
+  const { number, state } = pull;
+  if (
+    typeof number !== 'number' ||
+    (state !== 'open' && state !== 'closed') ||
+    typeof head['sha'] !== 'string' ||
+    typeof head['ref'] !== 'string' ||
+    typeof base['ref'] !== 'string' ||
+    typeof baseRepo !== 'string'
+  ) {
+    return undefined;
+  }
+  return {
+    repo: baseRepo,
+    number,
+    state,
+    headSha: head['sha'],
+    headRef: head['ref'],
+    baseRef: base['ref'],
+    fork: typeof headRepo !== 'string' || headRepo.toLowerCase() !== baseRepo.toLowerCase(),
+  };
+}
+
+/** Whether any of `files` (paths from the repository root) lies in the app's `path` (`''`: the whole repository). */
+export function touchesPath(files: readonly string[], path: string): boolean {
+  if (path === '') return files.length > 0;
+  return files.some((f) => f === path || f.startsWith(`${path}/`));
 }

@@ -1,5 +1,5 @@
 import { describeError } from '../../../shared/src/errors.ts';
-import { repoFromUrl } from '../../../shared/src/github.ts';
+import { type GitHubClient, repoFromUrl } from '../../../shared/src/github.ts';
 import { type Logger, silentLogger } from '../../../shared/src/log.ts';
 import { type AgentConfig, type AppConfig, configHealthRules, helmOptions } from '../config.ts';
 import { emptyMetrics, recordHeal, recordSync } from '../core/agent-metrics.ts';
@@ -10,11 +10,13 @@ import type { DesiredStateSource, Renderer } from '../core/desired-state.ts';
 import { diffText, type Inspection } from '../core/inspection.ts';
 import type { KubeClient } from '../core/kube-port.ts';
 import { objectKey, subject } from '../core/objects.ts';
+import type { PullRequestRef } from '../core/pr-plan.ts';
 import type { HealthResult, HealthStatus, K8sObject } from '../core/types.ts';
 import type { Discovery } from '../edges/kube/discovery.ts';
 import { AppLoop } from './app-loop.ts';
 import { inspectObjects } from './inspect.ts';
 import type { LeaderElector } from './leader.ts';
+import { type PlanSource, type PlanTarget, PullRequestPlanner } from './pr-plan.ts';
 import { type HealEvent, SelfHeal } from './self-heal.ts';
 import type { StatusReporter } from './status-reporter.ts';
 import { AppSync, pruneOptions, type SyncOutcome } from './sync.ts';
@@ -36,6 +38,12 @@ export interface AgentParts {
   elector?: LeaderElector;
   /** Health is recomputed from watched objects this often (no requests). */
   healthIntervalMs?: number;
+  /** GitHub, for plans on pull requests (statuses and comments); absent → no plans. */
+  github?: GitHubClient;
+  /** Each opted-in app's Git store for pull request heads, by app name (apart from the synced state's). */
+  planSources?: ReadonlyMap<string, PlanSource>;
+  /** Poll open pull requests at the apps' interval (no webhook delivers them); default false. */
+  pollPullRequests?: boolean;
 }
 
 interface AppRunner {
@@ -76,6 +84,8 @@ export class Agent implements AgentView {
   private probeAttempt = 0;
   /** Aborted on stop or loss of leadership: syncs in progress stop between requests. */
   private abort = new AbortController();
+  /** Plans on pull requests for the apps that opted in; absent without GitHub or such apps. */
+  readonly planner: PullRequestPlanner | undefined;
 
   constructor(private readonly parts: AgentParts) {
     const { config } = parts;
@@ -87,6 +97,44 @@ export class Agent implements AgentView {
       if (!source) throw new Error(`no desired-state source for app ${app.name}`);
       this.addApp(app, source);
     }
+    this.planner = this.createPlanner();
+  }
+
+  private createPlanner(): PullRequestPlanner | undefined {
+    const { github, planSources, config } = this.parts;
+    if (!github || !planSources) return undefined;
+    const targets: PlanTarget[] = [];
+    for (const r of this.runners.values()) {
+      const source = planSources.get(r.config.name);
+      if (!r.config.planPullRequests || !r.repo || !source) continue;
+      targets.push({
+        name: r.config.name,
+        repo: r.repo,
+        ref: r.config.ref,
+        path: r.config.path,
+        spec: r.sync.app,
+        parent: r.sync.parent,
+        source,
+        intervalMs: r.config.interval,
+      });
+    }
+    if (targets.length === 0) return undefined;
+    return new PullRequestPlanner(
+      {
+        cluster: config.cluster,
+        github,
+        kube: this.parts.kube,
+        discovery: this.parts.discovery,
+        renderer: this.parts.renderer,
+        log: this.log,
+        ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+      },
+      targets,
+      {
+        concurrency: config.planning.concurrency,
+        ...(this.parts.pollPullRequests ? { pollIntervalMs: Math.min(...targets.map((t) => t.intervalMs)) } : {}),
+      },
+    );
   }
 
   private addApp(app: AppConfig, source: DesiredStateSource): void {
@@ -188,6 +236,7 @@ export class Agent implements AgentView {
     this.running = true;
     this.abort = new AbortController();
     for (const r of this.runners.values()) r.loop.start();
+    this.planner?.start();
     this.healthTimer = setInterval(() => this.checkHealth(), this.parts.healthIntervalMs ?? 1000);
   }
 
@@ -196,6 +245,7 @@ export class Agent implements AgentView {
     this.running = false;
     this.abort.abort();
     clearInterval(this.healthTimer);
+    await this.planner?.stop();
     await Promise.all([...this.runners.values()].map((r) => r.loop.stop()));
     await Promise.all([...this.runners.values()].map((r) => r.heal.stop()));
   }
@@ -429,6 +479,10 @@ export class Agent implements AgentView {
     if (!r) return false;
     r.loop.request(reason);
     return true;
+  }
+
+  planPullRequest(pr: PullRequestRef): string[] {
+    return this.planner?.handle(pr) ?? [];
   }
 
   appsForPush(repoFullName: string, ref: string): string[] {

@@ -1,7 +1,7 @@
 import { describeError, TetherError } from '../../../shared/src/errors.ts';
 import { staleObjects } from '../core/inventory.ts';
 import { groupKind, objectKey } from '../core/objects.ts';
-import { keptEntries, type PruneOptions, planPrune } from '../core/prune.ts';
+import { keptEntries, type PruneOptions, type PrunePlan, planPrune } from '../core/prune.ts';
 import type { K8sObject, ObjectRef, SyncEntry } from '../core/types.ts';
 import { type ClusterDeps, fetchRef } from './cluster.ts';
 
@@ -32,14 +32,15 @@ export interface PruneOutcome {
 }
 
 /**
- * Deletes what Git dropped, within the guardrails: candidates are the labelled members plus whatever the parent
- * recorded that the lists did not show; core/prune.ts decides, this deletes and records each result.
+ * What a prune would do, reading only: candidates are the labelled members plus whatever the parent recorded that
+ * the lists did not show (fetched one by one); core/prune.ts decides. A sync then deletes (`pruneStale`); a pull
+ * request plan only shows it.
  */
-export async function pruneStale(
+export async function planStalePrune(
   deps: ClusterDeps,
-  live: Map<string, K8sObject>,
+  live: ReadonlyMap<string, K8sObject>,
   input: PruneInput,
-): Promise<PruneOutcome> {
+): Promise<PrunePlan> {
   const desiredKeys = new Set(input.desired.map(objectKey));
   const candidates = [...input.listed];
   for (const ref of input.previous) {
@@ -52,12 +53,23 @@ export async function pruneStale(
   const stale = staleObjects(input.applySetId, input.desired, input.previous, candidates).map((s) =>
     adoptedKeys.has(objectKey(s.ref)) ? { ...s, adopted: true } : s,
   );
-  const plan = planPrune(
+  return planPrune(
     stale,
     input.previous.length,
     { fetchFailed: false, renderFailed: false, failedApplies: input.failedApplies, desiredCount: input.desired.length },
     input.options,
   );
+}
+
+/**
+ * Deletes what Git dropped, within the guardrails (`planStalePrune` decides), and records each result.
+ */
+export async function pruneStale(
+  deps: ClusterDeps,
+  live: Map<string, K8sObject>,
+  input: PruneInput,
+): Promise<PruneOutcome> {
+  const plan = await planStalePrune(deps, live, input);
   const entries: SyncEntry[] = keptEntries(plan);
   const kept: ObjectRef[] = plan.decisions.filter((d) => d.action === 'keep').map((d) => d.ref);
   for (const d of plan.decisions) {

@@ -45,6 +45,14 @@ export class GitSource {
     return this.repo.fetch(this.ref);
   }
 
+  /**
+   * Fetches the newest commit of another branch of the same repository (a pull request's head) into this store and
+   * returns its id. A plan uses a store of its own for this, so the synced state's store never sees PR heads.
+   */
+  fetchBranch(branch: string): Promise<string> {
+    return this.repo.fetch(branch);
+  }
+
   /** The tree id of `path` at `commit` (undefined when the path does not exist): equal ids mean equal content. */
   treeHash(commit: string, path: string): Promise<string | undefined> {
     return this.repo.treeHash(commit, path);

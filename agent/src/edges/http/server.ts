@@ -1,4 +1,4 @@
-// The agent's HTTP server: probes, Prometheus metrics, the GitHub push webhook, a small JSON API and the status
+// The agent's HTTP server: probes, Prometheus metrics, the GitHub push and pull_request webhooks, a small JSON API and the status
 // page. It sees the running agent only through `AgentView`, so tests drive it with `app.request()` and an in-memory
 // view, and the runtime serves the same app with @hono/node-server. Limits, auth and headers are hono's own
 // middleware; the webhook signature is checked by @octokit/webhooks-methods.
@@ -13,6 +13,7 @@ import { isRecord } from '../../../../shared/src/is-record.ts';
 import { redactUrls } from '../../../../shared/src/redact.ts';
 import type { AgentView, AppView } from '../../core/agent-view.ts';
 import { METRICS_CONTENT_TYPE, renderMetrics } from '../../core/metrics-text.ts';
+import { pullRequestFields } from '../../core/pr-plan.ts';
 import { type DiffState, renderAppPage, renderIndexPage, renderNotFoundPage } from '../../core/status-page.ts';
 
 /** Options of `createServer`. */
@@ -81,6 +82,9 @@ function parsePayload(body: Buffer, contentType: string | undefined): unknown {
   }
   return JSON.parse(text);
 }
+
+/** The `pull_request` actions that start or drop a plan. */
+const PLANNED_ACTIONS = new Set(['opened', 'reopened', 'synchronize', 'closed']);
 
 /** The fields of a push event Tether uses; undefined when the payload lacks them. */
 function pushFields(payload: unknown): { repo: string; ref: string; after: string } | undefined {
@@ -176,7 +180,7 @@ export function createServer(view: AgentView, options: Partial<ServerOptions> = 
     return c.body(renderMetrics(view.cluster, view.apps(), view.metrics));
   });
 
-  // GitHub push webhook: https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries
+  // GitHub push and pull_request webhooks: https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries
   app.post('/webhook/github', webhookEnabled, webhookBodyLimit, async (c) => {
     const body = Buffer.from(await c.req.arrayBuffer());
     if (!(await validSignature(c.req.header('x-hub-signature-256') ?? '', body, webhookSecret ?? '')))
@@ -193,12 +197,21 @@ export function createServer(view: AgentView, options: Partial<ServerOptions> = 
       if (deliveries.size > opts.maxDeliveries) deliveries.delete(deliveries.values().next().value as string);
     }
     if (event === 'ping') return c.json({ ok: true });
-    if (event !== 'push') return c.json({ ignored: event }, 202);
+    if (event !== 'push' && event !== 'pull_request') return c.json({ ignored: event }, 202);
     let payload: unknown;
     try {
       payload = parsePayload(body, c.req.header('content-type'));
     } catch {
       return c.json({ error: 'body is not valid JSON' }, 400);
+    }
+    if (event === 'pull_request') {
+      // Plans follow the pull request's head: opened, reopened and synchronize (a push) plan it, closed drops it;
+      // other actions (labels, reviews, edits) change nothing a plan looks at.
+      const action = isRecord(payload) ? payload['action'] : undefined;
+      if (!PLANNED_ACTIONS.has(String(action))) return c.json({ ignored: `pull_request ${String(action)}` }, 202);
+      const pr = isRecord(payload) ? pullRequestFields(payload['pull_request']) : undefined;
+      if (!pr) return c.json({ error: 'pull_request event without pull_request head, base and number' }, 400);
+      return c.json({ planning: view.planPullRequest?.(pr) ?? [] }, 202);
     }
     const push = pushFields(payload);
     if (!push) return c.json({ error: 'push event without repository.full_name and ref' }, 400);

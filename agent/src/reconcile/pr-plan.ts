@@ -1,0 +1,512 @@
+// Plans on pull requests: for each open pull request whose files touch an opted-in app's path, fetch its head,
+// render it with the app's own settings, dry-run every object against this cluster and work out the prune, then
+// post `tether/<cluster>/<app>/plan` on the head and one comment per agent. Only reads and dry-runs reach the
+// cluster: the render and judgement are AppSync.inspect's (the same path as `tether diff`), the prune is
+// planStalePrune's (the sync's own candidates and guardrails, without the deletion).
+import { describeError } from '../../../shared/src/errors.ts';
+import type { GitHubClient } from '../../../shared/src/github.ts';
+import { type Logger, silentLogger } from '../../../shared/src/log.ts';
+import type { CommitStatus } from '../core/commit-status.ts';
+import type { DesiredStateSource, Renderer, SourceFile } from '../core/desired-state.ts';
+import { type ApplySetParentRef, applySetId, listScope } from '../core/inventory.ts';
+import type { KubeClient } from '../core/kube-port.ts';
+import { groupKind, refOf } from '../core/objects.ts';
+import {
+  type AppPlan,
+  defaultPlanCommentOptions,
+  type PlannedPrune,
+  type PlanRow,
+  type PullRequestRef,
+  planComment,
+  planMarker,
+  planPendingStatus,
+  planStatus,
+  pullRequestFields,
+  touchesPath,
+} from '../core/pr-plan.ts';
+import type { K8sObject } from '../core/types.ts';
+import type { Discovery } from '../edges/kube/discovery.ts';
+import { readParentState } from './applyset-parent.ts';
+import { listMembers } from './cluster.ts';
+import { planStalePrune } from './prune.ts';
+import { type AppSpec, AppSync } from './sync.ts';
+
+/** Where a plan reads a pull request's head from: a Git store of its own, apart from the synced state's. */
+export interface PlanSource {
+  /** Fetches the newest commit of `branch` and returns its id. */
+  fetchBranch(branch: string): Promise<string>;
+  treeHash(commit: string, path: string): Promise<string | undefined>;
+  readFiles(commit: string, path: string): Promise<SourceFile[]>;
+}
+
+/** An app that asked for plans (`planPullRequests: true`), with what its sync engine is built from. */
+export interface PlanTarget {
+  name: string;
+  /** The app's repository on GitHub. */
+  repo: { owner: string; repo: string };
+  /** The branch the app syncs: pull requests into it are planned. */
+  ref: string;
+  path: string;
+  spec: AppSpec;
+  /** The app's ApplySet parent, so the plan judges against the app's real inventory. */
+  parent: ApplySetParentRef;
+  source: PlanSource;
+  /** The app's polling interval (open pull requests are polled as often without a webhook). */
+  intervalMs: number;
+}
+
+/** What the planner is given. */
+export interface PlannerDeps {
+  cluster: string;
+  github: GitHubClient;
+  kube: KubeClient;
+  discovery: Discovery;
+  renderer: Renderer;
+  log?: Logger;
+  /** Base of the statuses' target URL (the agent's status page). */
+  publicUrl?: string;
+}
+
+/** Options of the planner. */
+export interface PlannerOptions {
+  /** Plans (pull request × app) running at once. */
+  concurrency: number;
+  /** Poll the open pull requests this often; absent: only at start (a webhook delivers the rest). */
+  pollIntervalMs?: number;
+  /** Objects dry-run at once within one plan. */
+  objectConcurrency: number;
+}
+
+/** Defaults: two plans at once, four objects at once each, no polling. */
+export function defaultPlannerOptions(): PlannerOptions {
+  return { concurrency: 2, objectConcurrency: 4 };
+}
+
+interface Job {
+  sha: string;
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+/** The rows of one pull request's comment, for its current head. */
+interface PullComment {
+  sha: string;
+  rows: Map<string, PlanRow>;
+  commentId?: number;
+  /** The body last written, so an unchanged comment is not written again. */
+  posted?: string;
+  /** Comment writes of this pull request, one after the other: two at once could both create one. */
+  chain: Promise<void>;
+}
+
+/** A counting semaphore: at most `limit` holders; waiters are served in order. */
+class Slots {
+  private used = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+  async take(): Promise<void> {
+    if (this.used < this.limit) {
+      this.used++;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+  give(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.used--;
+  }
+}
+
+/**
+ * Plans pull requests against this cluster. One plan per (pull request head, app) at a time: a newer head aborts
+ * the plan of the older one (it posts nothing), a closed pull request's plans are dropped, and at most
+ * `concurrency` plans run at once. It starts and stops with the agent's leadership, like the syncs.
+ */
+export class PullRequestPlanner {
+  private readonly options: PlannerOptions;
+  private readonly log: Logger;
+  /** Running plans by `owner/repo#number/app`. */
+  private readonly jobs = new Map<string, Job>();
+  /** The head each (pull request, app) was last planned at. */
+  private readonly planned = new Map<string, string>();
+  private readonly comments = new Map<string, PullComment>();
+  /** Open pull requests known, by `owner/repo#number`, with the head last scheduled. */
+  private readonly known = new Map<string, string>();
+  private readonly slots: Slots;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  /** Background work (listing files, polls), so `idle()` can wait for it. */
+  private readonly pending = new Set<Promise<unknown>>();
+  /** Fetches into each target's store, one at a time (a store is one directory written by each fetch). */
+  private readonly fetchChains = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly deps: PlannerDeps,
+    private readonly targets: readonly PlanTarget[],
+    options: Partial<PlannerOptions> = {},
+  ) {
+    this.options = { ...defaultPlannerOptions(), ...options };
+    this.log = (deps.log ?? silentLogger).with({ component: 'pr-plan' });
+    this.slots = new Slots(this.options.concurrency);
+  }
+
+  /** Starts: polls the open pull requests once now (and every `pollIntervalMs` when set). */
+  start(): void {
+    if (this.running || this.targets.length === 0) return;
+    this.running = true;
+    this.track(this.poll());
+    if (this.options.pollIntervalMs) {
+      this.timer = setInterval(() => this.track(this.poll()), this.options.pollIntervalMs);
+      this.timer.unref?.();
+    }
+  }
+
+  /** Stops polling, aborts the plans in flight and waits for them to end. */
+  async stop(): Promise<void> {
+    this.running = false;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    for (const job of this.jobs.values()) job.abort.abort();
+    await this.idle();
+  }
+
+  /** Resolves once no plan, poll or comment write is in flight (tests and benchmarks). */
+  async idle(): Promise<void> {
+    do {
+      await Promise.allSettled([
+        ...this.pending,
+        ...[...this.jobs.values()].map((j) => j.done),
+        ...[...this.comments.values()].map((c) => c.chain),
+      ]);
+      // A poll that just ended may have scheduled plans: wait for those too.
+      await new Promise((r) => setImmediate(r));
+    } while (this.pending.size > 0 || this.jobs.size > 0);
+  }
+
+  /**
+   * A `pull_request` webhook's pull request (or one from a poll): schedules its plans, or drops them when it was
+   * closed. Returns the apps that may be planned (those syncing its base branch); which of them the pull request
+   * touches is learned from its files, in the background.
+   */
+  handle(pr: PullRequestRef): string[] {
+    if (!this.running) return [];
+    const prKey = `${pr.repo.toLowerCase()}#${pr.number}`;
+    if (pr.state === 'closed') {
+      this.drop(prKey);
+      return [];
+    }
+    const candidates = this.targets.filter(
+      (t) => `${t.repo.owner}/${t.repo.repo}`.toLowerCase() === pr.repo.toLowerCase() && t.ref === pr.baseRef,
+    );
+    if (candidates.length === 0) return [];
+    if (this.known.get(prKey) === pr.headSha && candidates.every((t) => this.isCurrent(prKey, t, pr.headSha))) {
+      return candidates.map((t) => t.name);
+    }
+    this.known.set(prKey, pr.headSha);
+    this.track(this.schedule(pr, prKey, candidates));
+    return candidates.map((t) => t.name);
+  }
+
+  /** Lists the open pull requests of every repository a target syncs and schedules them; closed ones are dropped. */
+  async poll(): Promise<void> {
+    const repos = new Map(this.targets.map((t) => [`${t.repo.owner}/${t.repo.repo}`.toLowerCase(), t.repo]));
+    for (const [name, repo] of repos) {
+      let pulls: unknown[];
+      try {
+        pulls = await this.deps.github.paginate(this.deps.github.rest.pulls.list, {
+          ...repo,
+          state: 'open',
+          per_page: 100,
+        });
+      } catch (err) {
+        this.log.warn('listing open pull requests failed', { repo: name, error: describeError(err) });
+        continue;
+      }
+      const open = new Set<string>();
+      for (const p of pulls) {
+        const pr = pullRequestFields(p);
+        if (!pr) continue;
+        open.add(`${pr.repo.toLowerCase()}#${pr.number}`);
+        this.handle(pr);
+      }
+      for (const key of [...this.known.keys()]) {
+        if (key.startsWith(`${name}#`) && !open.has(key)) this.drop(key);
+      }
+    }
+  }
+
+  private track<T>(p: Promise<T>): void {
+    this.pending.add(p);
+    p.catch((err) => this.log.error('pull request planning failed', { error: describeError(err) })).finally(() =>
+      this.pending.delete(p),
+    );
+  }
+
+  private isCurrent(prKey: string, t: PlanTarget, sha: string): boolean {
+    const key = `${prKey}/${t.name}`;
+    return this.jobs.get(key)?.sha === sha || this.planned.get(key) === sha;
+  }
+
+  /** A closed pull request: its plans are aborted and forgotten (nothing more is posted for it). */
+  private drop(prKey: string): void {
+    this.known.delete(prKey);
+    this.comments.delete(prKey);
+    for (const [key, job] of this.jobs) if (key.startsWith(`${prKey}/`)) job.abort.abort();
+    for (const key of [...this.planned.keys()]) if (key.startsWith(`${prKey}/`)) this.planned.delete(key);
+  }
+
+  /** Which candidates the pull request touches (from its files); starts a plan for each that lacks one. */
+  private async schedule(pr: PullRequestRef, prKey: string, candidates: readonly PlanTarget[]): Promise<void> {
+    const [owner, repo] = pr.repo.split('/') as [string, string];
+    const files = await this.deps.github.paginate(this.deps.github.rest.pulls.listFiles, {
+      owner,
+      repo,
+      pull_number: pr.number,
+      per_page: 100,
+    });
+    // A rename moves a file out of one path and into another: both apps are touched.
+    const paths = files.flatMap((f) => (f.previous_filename ? [f.filename, f.previous_filename] : [f.filename]));
+    if (!this.running || this.known.get(prKey) !== pr.headSha) return;
+    const touched = candidates.filter((t) => touchesPath(paths, t.path));
+    // An app this head does not touch has nothing to plan: remember that, so a poll does not list its files again.
+    for (const t of candidates) if (!touched.includes(t)) this.planned.set(`${prKey}/${t.name}`, pr.headSha);
+    if (touched.length === 0) return;
+    let comment = this.comments.get(prKey);
+    if (!comment || comment.sha !== pr.headSha) {
+      comment = { sha: pr.headSha, rows: new Map(), chain: comment?.chain ?? Promise.resolve(), ...idOf(comment) };
+      this.comments.set(prKey, comment);
+    }
+    for (const t of touched) {
+      const key = `${prKey}/${t.name}`;
+      if (this.isCurrent(prKey, t, pr.headSha)) continue;
+      this.jobs.get(key)?.abort.abort();
+      comment.rows.set(t.name, { app: t.name, status: this.pendingStatus(t, pr.headSha) });
+      const abort = new AbortController();
+      const job: Job = { sha: pr.headSha, abort, done: Promise.resolve() };
+      job.done = this.runJob(pr, prKey, t, abort.signal).finally(() => {
+        if (this.jobs.get(key) === job) this.jobs.delete(key);
+      });
+      this.jobs.set(key, job);
+    }
+  }
+
+  private targetUrl(t: PlanTarget): string | undefined {
+    return this.deps.publicUrl
+      ? `${this.deps.publicUrl.replace(/\/+$/, '')}/apps/${encodeURIComponent(t.name)}`
+      : undefined;
+  }
+
+  private pendingStatus(t: PlanTarget, sha: string): CommitStatus {
+    const url = this.targetUrl(t);
+    return planPendingStatus(this.deps.cluster, t.name, sha, url ? { targetUrl: url } : {});
+  }
+
+  /** One plan: waits for a slot, posts `pending`, plans, then posts the verdict and the comment unless superseded. */
+  private async runJob(pr: PullRequestRef, prKey: string, t: PlanTarget, signal: AbortSignal): Promise<void> {
+    await this.slots.take();
+    try {
+      if (signal.aborted) return;
+      const log = this.log.with({ app: t.name, pullRequest: pr.number, sha: pr.headSha.slice(0, 7) });
+      await this.postStatus(pr, this.pendingStatus(t, pr.headSha));
+      const plan = pr.fork
+        ? notPlanned(
+            t,
+            pr.headSha,
+            'the head is in another repository (a fork); only same-repository branches are planned',
+          )
+        : await this.planApp(pr, t, signal);
+      if (!plan || signal.aborted) {
+        log.debug('plan superseded');
+        return;
+      }
+      const url = this.targetUrl(t);
+      const status = planStatus(plan, { cluster: this.deps.cluster, ...(url ? { targetUrl: url } : {}) });
+      log.info('planned', { state: status.state, description: status.description });
+      await this.postStatus(pr, status);
+      this.planned.set(`${prKey}/${t.name}`, pr.headSha);
+      const comment = this.comments.get(prKey);
+      if (comment?.sha === pr.headSha) {
+        comment.rows.set(t.name, { plan, status });
+        await this.writeComment(pr, prKey, comment);
+      }
+    } finally {
+      this.slots.give();
+    }
+  }
+
+  /**
+   * Fetches the head, renders and dry-runs it with the app's settings and plans the prune; undefined when the head
+   * moved on meanwhile (its own plan follows). Never writes to the cluster.
+   */
+  async planApp(pr: PullRequestRef, t: PlanTarget, signal?: AbortSignal): Promise<AppPlan | undefined> {
+    const sha = pr.headSha;
+    let fetched: string;
+    try {
+      fetched = await this.fetch(t, pr.headRef);
+    } catch (err) {
+      return errorPlan(t, sha, `fetching ${pr.headRef}: ${describeError(err)}`);
+    }
+    if (fetched !== sha || signal?.aborted) return undefined;
+    const source: DesiredStateSource = {
+      fetch: async () => sha,
+      treeHash: (commit, path) => t.source.treeHash(commit, path),
+      readFiles: (commit, path) => t.source.readFiles(commit, path),
+    };
+    const { kube, discovery, renderer } = this.deps;
+    const sync = new AppSync(t.spec, {
+      kube,
+      discovery,
+      source,
+      renderer,
+      parent: t.parent,
+      concurrency: this.options.objectConcurrency,
+    });
+    let objects: Awaited<ReturnType<AppSync['inspect']>>['objects'];
+    try {
+      objects = (await sync.inspect()).objects;
+    } catch (err) {
+      // A render that failed while the apiserver is away (discovery) says nothing about the pull request.
+      const unreachable = await this.unreachable();
+      return unreachable
+        ? errorPlan(t, sha, unreachable)
+        : { app: t.name, sha, renderError: describeError(err), objects: [], prune: { delete: [], keep: [] } };
+    }
+    if (signal?.aborted) return undefined;
+    const rejected = objects.filter((o) => o.error !== undefined).length;
+    if (rejected > 0) {
+      const unreachable = await this.unreachable();
+      if (unreachable) return errorPlan(t, sha, unreachable);
+    }
+    let prune: PlannedPrune;
+    try {
+      prune = await this.planPrune(t, sync.desiredObjects, rejected);
+    } catch (err) {
+      return errorPlan(t, sha, `reading the inventory: ${describeError(err)}`);
+    }
+    return { app: t.name, sha, objects, prune };
+  }
+
+  /** The prune a sync of these objects would make: the app's inventory, live members, guardrails; reads only. */
+  private async planPrune(t: PlanTarget, desired: readonly K8sObject[], rejected: number): Promise<PlannedPrune> {
+    const deps = { kube: this.deps.kube, discovery: this.deps.discovery };
+    const parent = await readParentState(deps, t.parent);
+    const scope = listScope(t.parent, parent.live);
+    const kinds = new Set([
+      ...desired.map((o) => groupKind(refOf(o))),
+      ...parent.members.map(groupKind),
+      ...scope.groupKinds,
+    ]);
+    const live = new Map<string, K8sObject>();
+    const id = applySetId(t.parent);
+    const listed = await listMembers(deps, id, kinds, live);
+    const plan = await planStalePrune(deps, live, {
+      applySetId: id,
+      desired,
+      previous: parent.members,
+      listed,
+      failedApplies: rejected,
+      options: t.spec.prune,
+      adopted: parent.adopted,
+    });
+    return {
+      delete: plan.decisions.filter((d) => d.action === 'delete').map((d) => d.subject),
+      keep: plan.blocked
+        ? []
+        : plan.decisions.filter((d) => d.action === 'keep').map((d) => ({ subject: d.subject, reason: d.reason })),
+      ...(plan.blocked ? { blocked: plan.blocked } : {}),
+      ...(plan.outOfSync ? { blockFails: true } : {}),
+    };
+  }
+
+  /** Why the apiserver cannot be reached, or undefined when it answers. */
+  private async unreachable(): Promise<string | undefined> {
+    try {
+      await this.deps.kube.ping();
+      return undefined;
+    } catch (err) {
+      return `cluster unreachable: ${describeError(err)}`;
+    }
+  }
+
+  /** Fetches `branch` into the target's store, one fetch per store at a time. */
+  private fetch(t: PlanTarget, branch: string): Promise<string> {
+    const previous = this.fetchChains.get(t.name) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => t.source.fetchBranch(branch));
+    this.fetchChains.set(t.name, next);
+    return next;
+  }
+
+  private async postStatus(pr: PullRequestRef, status: CommitStatus): Promise<void> {
+    const [owner, repo] = pr.repo.split('/') as [string, string];
+    try {
+      await this.deps.github.rest.repos.createCommitStatus({
+        owner,
+        repo,
+        sha: pr.headSha,
+        state: status.state,
+        context: status.context,
+        description: status.description,
+        ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
+      });
+    } catch (err) {
+      this.log.warn('posting a plan status failed', { context: status.context, error: describeError(err) });
+    }
+  }
+
+  /** Creates or updates this agent's one comment (found by its marker), after the writes queued before it. */
+  private writeComment(pr: PullRequestRef, prKey: string, comment: PullComment): Promise<void> {
+    const run = async () => {
+      if (this.comments.get(prKey) !== comment) return;
+      const body = planComment([...comment.rows.values()], comment.sha, defaultPlanCommentOptions(this.deps.cluster));
+      if (body === comment.posted) return;
+      const [owner, repo] = pr.repo.split('/') as [string, string];
+      const gh = this.deps.github;
+      try {
+        if (comment.commentId === undefined) {
+          const marker = planMarker(this.deps.cluster);
+          const existing = await gh.paginate(gh.rest.issues.listComments, {
+            owner,
+            repo,
+            issue_number: pr.number,
+            per_page: 100,
+          });
+          comment.commentId = existing.find((c) => c.body?.startsWith(marker))?.id;
+        }
+        if (comment.commentId !== undefined) {
+          try {
+            await gh.rest.issues.updateComment({ owner, repo, comment_id: comment.commentId, body });
+          } catch (err) {
+            // Someone deleted the comment: write a new one.
+            if ((err as { status?: number }).status !== 404) throw err;
+            comment.commentId = (
+              await gh.rest.issues.createComment({ owner, repo, issue_number: pr.number, body })
+            ).data.id;
+          }
+        } else {
+          comment.commentId = (
+            await gh.rest.issues.createComment({ owner, repo, issue_number: pr.number, body })
+          ).data.id;
+        }
+        comment.posted = body;
+      } catch (err) {
+        this.log.warn('writing the plan comment failed', { pullRequest: pr.number, error: describeError(err) });
+      }
+    };
+    comment.chain = comment.chain.then(run, run);
+    return comment.chain;
+  }
+}
+
+/** The comment id a newer head's comment keeps (the same comment is updated). */
+function idOf(c: PullComment | undefined): { commentId?: number; posted?: string } {
+  return c?.commentId !== undefined ? { commentId: c.commentId, ...(c.posted ? { posted: c.posted } : {}) } : {};
+}
+
+function errorPlan(t: PlanTarget, sha: string, error: string): AppPlan {
+  return { app: t.name, sha, error, objects: [], prune: { delete: [], keep: [] } };
+}
+
+function notPlanned(t: PlanTarget, sha: string, why: string): AppPlan {
+  return { app: t.name, sha, notPlanned: why, objects: [], prune: { delete: [], keep: [] } };
+}
