@@ -86,7 +86,10 @@ test('an apiserver rejection fails the plan naming the object and the field, wit
   const plan: AppPlan = {
     ...bumpPlan(),
     objects: [
-      judgeObject({ desired: deploy('x:1'), error: why }),
+      judgeObject({
+        desired: deploy('x:1'),
+        error: `PATCH /apis/apps/v1/namespaces/web/deployments/web?dryRun=All: 422 ${why}`,
+      }),
       judgeObject({ desired: svc, error: `Service "web" is invalid: spec.ports[0].port: Invalid value: 0` }),
     ],
   };
@@ -95,6 +98,8 @@ test('an apiserver rejection fails the plan naming the object and the field, wit
   assert.ok(s.description.length <= 140, s.description);
   assert.match(s.description, /^Rejected: Deployment\/web\/web: Deployment\.apps "web" is invalid: spec\.replicas/);
   assert.equal(planCounts(plan).rejected, 2);
+  const text = planComment([{ plan, status: s }], SHA, defaultPlanCommentOptions('dev'));
+  assert.match(text, /^# Deployment\/web\/web: rejected: Deployment\.apps "web" is invalid: spec\.replicas/m);
 });
 
 test('render errors, refused objects and a blocked prune fail; a fork or a fetch error is an error', () => {

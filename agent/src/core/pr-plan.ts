@@ -75,6 +75,14 @@ export function changeSummary(c: PlanCounts): string {
   return parts.length > 0 ? parts.join(', ') : 'No changes';
 }
 
+/**
+ * The apiserver's own words of a refused request: the kube client prefixes them with the request line
+ * (`PATCH /apis/…?dryRun=All: 422 `), which would fill a 140-character status before the field is named.
+ */
+export function rejectionReason(error: string): string {
+  return error.replace(/^(?:GET|PATCH|POST|PUT|DELETE) \S+: \d{3} /, '');
+}
+
 /** `Deployment/web/web: <why>` for the first of `items`, and how many more there are. */
 function firstOf(items: readonly { subject: string; reason: string }[]): string {
   const [first] = items;
@@ -99,7 +107,7 @@ export function planStatus(plan: AppPlan, options: { cluster: string; targetUrl?
   if (plan.error !== undefined) return make('error', `Plan error: ${plan.error}`);
   if (plan.renderError !== undefined) return make('failure', `Render failed: ${plan.renderError}`);
   const rejected = plan.objects.flatMap((o) =>
-    o.error !== undefined ? [{ subject: o.subject, reason: o.error }] : [],
+    o.error !== undefined ? [{ subject: o.subject, reason: rejectionReason(o.error) }] : [],
   );
   if (rejected.length > 0) return make('failure', `Rejected: ${firstOf(rejected)}`);
   if (plan.refused && plan.refused.length > 0) return make('failure', `Refused: ${firstOf(plan.refused)}`);
@@ -155,7 +163,7 @@ function cell(text: string): string {
 export function planDiff(plan: AppPlan): string {
   const parts: string[] = [];
   for (const o of plan.objects) {
-    if (o.error !== undefined) parts.push(`# ${o.subject}: rejected: ${o.error}`);
+    if (o.error !== undefined) parts.push(`# ${o.subject}: rejected: ${rejectionReason(o.error)}`);
     else if (o.diff) parts.push(o.diff.replace(/\n+$/, ''));
   }
   for (const s of plan.prune.delete) parts.push(`# prune ${s}`);

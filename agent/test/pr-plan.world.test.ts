@@ -1,0 +1,229 @@
+// Plans on pull requests against a real apiserver, a real Git server and the GitHub emulator: the pull_request
+// webhook starts a plan, the plan status lands on the PR head, one comment per agent is kept up to date, and the
+// apiserver's own write counters show that planning wrote nothing to the cluster.
+import assert from 'node:assert/strict';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { serve } from '@hono/node-server';
+import { Octokit } from '@octokit/rest';
+import { jsonLogger } from '../../shared/src/log.ts';
+import { apiserverWrites, writesBetween } from '../../testenv/src/apiserver-writes.ts';
+import { waitFor } from '../../testenv/src/processes.ts';
+import { startWorld, type World } from '../../testenv/src/world.ts';
+import { parseConfig } from '../src/config.ts';
+import { createServer } from '../src/edges/http/server.ts';
+import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
+import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
+import { createAgent } from '../src/main.ts';
+import type { Agent } from '../src/reconcile/agent.ts';
+
+const SECRET = 'webhook-secret-for-plan-tests';
+const REPO = { owner: 'acme', repo: 'env' };
+const DIR = 'envs/dev/web';
+const CONTEXT = 'tether/dev/web/plan';
+const MARKER = '<!-- tether-plan:dev -->';
+
+const ns = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n';
+const deploy = (image: string, replicas = 2) => `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: web
+spec:
+  replicas: ${replicas}
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: "${image}"}]
+`;
+const cm = (i: number) =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg-${i}\n  namespace: web\ndata:\n  n: "${i}"\n`;
+const CONFIGMAPS = [1, 2, 3, 4, 5];
+
+describe('plans on pull requests', () => {
+  let world: World;
+  let gh: Octokit;
+  let agent: Agent;
+  let kube: HttpKubeClient;
+  let server: Server;
+  let writesBefore: Map<string, number>;
+
+  /** A branch off main with `files` changed (null deletes), through the Git data API: pushes announce themselves. */
+  const commitTo = async (branch: string, files: Record<string, string | null>, create: boolean) => {
+    const parent = (await gh.git.getRef({ ...REPO, ref: `heads/${create ? 'main' : branch}` })).data.object.sha;
+    const baseTree = (await gh.git.getCommit({ ...REPO, commit_sha: parent })).data.tree.sha;
+    const tree = await gh.git.createTree({
+      ...REPO,
+      base_tree: baseTree,
+      tree: Object.entries(files).map(([path, content]) =>
+        content === null
+          ? { path, mode: '100644' as const, type: 'blob' as const, sha: null }
+          : { path, mode: '100644' as const, type: 'blob' as const, content },
+      ),
+    });
+    const commit = await gh.git.createCommit({
+      ...REPO,
+      message: `change ${branch}`,
+      tree: tree.data.sha,
+      parents: [parent],
+    });
+    if (create) await gh.git.createRef({ ...REPO, ref: `refs/heads/${branch}`, sha: commit.data.sha });
+    else await gh.git.updateRef({ ...REPO, ref: `heads/${branch}`, sha: commit.data.sha });
+    return commit.data.sha;
+  };
+  const openPull = async (branch: string, files: Record<string, string | null>) => {
+    const sha = await commitTo(branch, files, true);
+    const pr = await gh.pulls.create({ ...REPO, title: branch, head: branch, base: 'main' });
+    return { number: pr.data.number, sha };
+  };
+  /** The newest plan status on `sha`, once it is no longer pending. */
+  const planVerdict = async (sha: string) => {
+    let latest: { state: string; description?: string | null } | undefined;
+    await waitFor(
+      async () => {
+        const all = (await gh.repos.listCommitStatusesForRef({ ...REPO, ref: sha, per_page: 100 })).data;
+        latest = all.find((s) => s.context === CONTEXT);
+        return latest !== undefined && latest.state !== 'pending';
+      },
+      { timeoutMs: 60_000, describe: () => `plan status on ${sha.slice(0, 7)}: ${JSON.stringify(latest)}` },
+    );
+    return latest!;
+  };
+  const planComments = async (number: number) =>
+    (await gh.paginate(gh.issues.listComments, { ...REPO, issue_number: number })).filter((c) =>
+      c.body?.startsWith(MARKER),
+    );
+
+  before(async () => {
+    world = await startWorld({ kube: 'api', github: true });
+    gh = new Octokit({ baseUrl: world.github!.url, auth: world.token });
+    await world.github!.state.createRepo(`${REPO.owner}/${REPO.repo}`, {
+      files: {
+        [`${DIR}/namespace.yaml`]: ns,
+        [`${DIR}/deploy.yaml`]: deploy('ghcr.io/acme/web:1.0.0'),
+        ...Object.fromEntries(CONFIGMAPS.map((i) => [`${DIR}/cm-${i}.yaml`, cm(i)])),
+        'envs/dev/other/readme.txt': 'not an app of this agent\n',
+      },
+    });
+    const config = parseConfig({
+      cluster: 'dev',
+      github: { apiUrl: world.github!.url },
+      apps: [
+        {
+          name: 'web',
+          repo: world.git!.cloneUrl(`${REPO.owner}/${REPO.repo}`),
+          path: DIR,
+          namespace: 'web',
+          interval: '1h',
+          planPullRequests: true,
+        },
+      ],
+    });
+    kube = new HttpKubeClient(loadKubeconfig(world.kube!.kubeconfig));
+    agent = await createAgent(config, {
+      kube,
+      token: async () => world.token,
+      pollPullRequests: false,
+      ...(process.env.TETHER_TEST_LOG ? { log: jsonLogger({ level: 'debug' }) } : {}),
+    });
+    const app = createServer(agent, { webhookSecret: SECRET });
+    server = await new Promise<Server>((resolve) => {
+      const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server)) as Server;
+    });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook/github`;
+    await world.github!.state.addHook(`${REPO.owner}/${REPO.repo}`, {
+      url,
+      secret: SECRET,
+      events: ['push', 'pull_request'],
+    });
+    await agent.start();
+    // The synced state the plans are judged against: main applied, statuses posted, events recorded.
+    await waitFor(() => agent.app('web')?.state.lastSync !== undefined && !agent.app('web')?.state.lastSync?.error, {
+      timeoutMs: 60_000,
+      describe: () => JSON.stringify(agent.app('web')?.state),
+    });
+    await agent.flushStatuses();
+    await agent.planner!.idle();
+    await new Promise((r) => setTimeout(r, 500));
+    writesBefore = await apiserverWrites(world.kube!);
+  });
+  after(async () => {
+    await agent?.stop();
+    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    kube?.close();
+    world?.github?.assertNoViolations();
+    await world?.stop();
+  });
+
+  let bump: { number: number; sha: string };
+
+  test('a PR bumping an image: plan success with the count, and one comment whose diff shows the image line', async () => {
+    bump = await openPull('bump-web', { [`${DIR}/deploy.yaml`]: deploy('ghcr.io/acme/web:1.1.0') });
+    const status = await planVerdict(bump.sha);
+    assert.deepEqual([status.state, status.description], ['success', '1 to change']);
+    await agent.planner!.idle();
+    const comments = await planComments(bump.number);
+    assert.equal(comments.length, 1);
+    const body = comments[0]!.body!;
+    assert.match(body, /\| `web` \| ✅ 1 to change \| 0 \| 1 \| 0 \| 6 \|/);
+    assert.match(body, /^-\s+- image: ghcr\.io\/acme\/web:1\.0\.0$/m);
+    assert.match(body, /^\+\s+- image: ghcr\.io\/acme\/web:1\.1\.0$/m);
+    assert.match(body, /<details>/);
+  });
+
+  test('a second push updates the same comment in place (still exactly one) and plans the new head', async () => {
+    const second = await commitTo('bump-web', { [`${DIR}/deploy.yaml`]: deploy('ghcr.io/acme/web:1.2.0') }, false);
+    const status = await planVerdict(second);
+    assert.equal(status.state, 'success');
+    await agent.planner!.idle();
+    const comments = await planComments(bump.number);
+    assert.equal(comments.length, 1, comments.map((c) => c.id).join(','));
+    assert.match(comments[0]!.body!, /^\+\s+- image: ghcr\.io\/acme\/web:1\.2\.0$/m);
+    assert.match(comments[0]!.body!, new RegExp(second.slice(0, 7)));
+  });
+
+  test('a manifest the apiserver rejects fails the plan, naming the object and the field', async () => {
+    const pr = await openPull('bad-replicas', { [`${DIR}/deploy.yaml`]: deploy('ghcr.io/acme/web:1.1.0', -1) });
+    const status = await planVerdict(pr.sha);
+    assert.equal(status.state, 'failure');
+    assert.match(status.description ?? '', /^Rejected: Deployment\/web\/web: .*spec\.replicas/);
+    await agent.planner!.idle();
+    const [comment] = await planComments(pr.number);
+    assert.match(comment?.body ?? '', /# Deployment\/web\/web: rejected: .*spec\.replicas/);
+  });
+
+  test('a PR deleting most of the app is "prune blocked"', async () => {
+    const pr = await openPull('delete-most', Object.fromEntries(CONFIGMAPS.map((i) => [`${DIR}/cm-${i}.yaml`, null])));
+    const status = await planVerdict(pr.sha);
+    assert.equal(status.state, 'failure');
+    assert.match(status.description ?? '', /^prune blocked: 5 of 7 objects would be deleted/);
+  });
+
+  test('a PR that does not touch the app gets no plan; a closed PR is dropped', async () => {
+    const pr = await openPull('other', { 'envs/dev/other/readme.txt': 'changed\n' });
+    await world.github!.webhooks.idle();
+    await agent.planner!.idle();
+    const all = (await gh.repos.listCommitStatusesForRef({ ...REPO, ref: pr.sha })).data;
+    assert.deepEqual(
+      all.filter((s) => s.context === CONTEXT),
+      [],
+    );
+    assert.deepEqual(await planComments(pr.number), []);
+    await gh.pulls.update({ ...REPO, pull_number: bump.number, state: 'closed' });
+    await world.github!.webhooks.idle();
+    await agent.planner!.idle();
+  });
+
+  test('planning wrote nothing to the cluster: the apiserver counted no write', async () => {
+    const after = await apiserverWrites(world.kube!);
+    // The apiserver itself renews its identity lease and reconciles the `kubernetes` Service's endpoints; nothing
+    // else may have written.
+    assert.deepEqual(writesBetween(writesBefore, after, ['leases', 'endpoints', 'endpointslices']), []);
+    assert.equal(
+      agent.app('web')?.state.lastSync?.revision,
+      (await world.git!.repo('acme/env').resolve('refs/heads/main'))!,
+    );
+  });
+});
