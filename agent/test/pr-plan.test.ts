@@ -14,6 +14,7 @@ import {
   planStatus,
   pullRequestFields,
   touchesPath,
+  untouchedPlanStatus,
 } from '../src/core/pr-plan.ts';
 import type { K8sObject } from '../src/core/types.ts';
 
@@ -74,6 +75,11 @@ test('a plan that would apply cleanly is success with the counts, on the plan co
     targetUrl: 'https://t.example/apps/web',
   });
   assert.equal(planContext('prod-eu', 'api'), 'tether/prod-eu/api/plan');
+  assert.deepEqual(untouchedPlanStatus('dev', 'web', 'envs/dev/web'), {
+    state: 'success',
+    description: 'No changes: the pull request leaves envs/dev/web unchanged',
+    context: 'tether/dev/web/plan',
+  });
   assert.deepEqual(planPendingStatus('dev', 'web', SHA), {
     state: 'pending',
     description: 'Planning aaaaaaa',

@@ -201,19 +201,32 @@ describe('plans on pull requests', () => {
     assert.match(status.description ?? '', /^prune blocked: 5 of 7 objects would be deleted/);
   });
 
-  test('a PR that does not touch the app gets no plan; a closed PR is dropped', async () => {
+  test('a PR that does not touch the app is planned as unchanged (so the context can be required), without a comment', async () => {
     const pr = await openPull('other', { 'envs/dev/other/readme.txt': 'changed\n' });
-    await world.github!.webhooks.idle();
+    const status = await planVerdict(pr.sha);
+    assert.deepEqual(
+      [status.state, status.description],
+      ['success', 'No changes: the pull request leaves envs/dev/web unchanged'],
+    );
     await agent.planner!.idle();
     const all = (await gh.repos.listCommitStatusesForRef({ ...REPO, ref: pr.sha })).data;
+    assert.equal(all.filter((s) => s.context === CONTEXT).length, 1, 'no pending first: nothing was planned');
+    assert.deepEqual(await planComments(pr.number), []);
+  });
+
+  test('a closed PR is dropped: a later push to its branch, or a poll, plans nothing', async () => {
+    await gh.pulls.update({ ...REPO, pull_number: bump.number, state: 'closed' });
+    await world.github!.webhooks.idle();
+    const late = await commitTo('bump-web', { [`${DIR}/deploy.yaml`]: deploy('ghcr.io/acme/web:9.9.9') }, false);
+    await world.github!.webhooks.idle();
+    await agent.planner!.poll();
+    await agent.planner!.idle();
+    const all = (await gh.repos.listCommitStatusesForRef({ ...REPO, ref: late })).data;
     assert.deepEqual(
       all.filter((s) => s.context === CONTEXT),
       [],
     );
-    assert.deepEqual(await planComments(pr.number), []);
-    await gh.pulls.update({ ...REPO, pull_number: bump.number, state: 'closed' });
-    await world.github!.webhooks.idle();
-    await agent.planner!.idle();
+    assert.equal((await planComments(bump.number)).length, 1);
   });
 
   test('planning wrote nothing to the cluster: the apiserver counted no write', async () => {

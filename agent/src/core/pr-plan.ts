@@ -130,6 +130,24 @@ export function planPendingStatus(
   };
 }
 
+/**
+ * The status of an app a pull request does not touch: `success`, since merging it changes nothing the app renders
+ * (which lets the plan context be a required check on every pull request into the branch).
+ */
+export function untouchedPlanStatus(
+  cluster: string,
+  app: string,
+  path: string,
+  options: { targetUrl?: string } = {},
+): CommitStatus {
+  return {
+    state: 'success',
+    description: clampDescription(`No changes: the pull request leaves ${path || 'the repository'} unchanged`),
+    context: planContext(cluster, app),
+    ...(options.targetUrl ? { targetUrl: options.targetUrl } : {}),
+  };
+}
+
 /** The hidden marker that identifies this agent's comment on a pull request (one per cluster). */
 export function planMarker(cluster: string): string {
   return `<!-- tether-plan:${cluster} -->`;

@@ -23,6 +23,7 @@ import {
   planStatus,
   pullRequestFields,
   touchesPath,
+  untouchedPlanStatus,
 } from '../core/pr-plan.ts';
 import type { K8sObject } from '../core/types.ts';
 import type { Discovery } from '../edges/kube/discovery.ts';
@@ -269,8 +270,15 @@ export class PullRequestPlanner {
     const paths = files.flatMap((f) => (f.previous_filename ? [f.filename, f.previous_filename] : [f.filename]));
     if (!this.running || this.known.get(prKey) !== pr.headSha) return;
     const touched = candidates.filter((t) => touchesPath(paths, t.path));
-    // An app this head does not touch has nothing to plan: remember that, so a poll does not list its files again.
-    for (const t of candidates) if (!touched.includes(t)) this.planned.set(`${prKey}/${t.name}`, pr.headSha);
+    // An app this head does not touch has nothing to plan, and says so: its plan context can then be required on
+    // every pull request into the branch. Remembered, so a poll does not list the files again.
+    for (const t of candidates) {
+      const key = `${prKey}/${t.name}`;
+      if (touched.includes(t) || this.planned.get(key) === pr.headSha) continue;
+      this.jobs.get(key)?.abort.abort();
+      this.planned.set(key, pr.headSha);
+      await this.postStatus(pr, this.untouchedStatus(t));
+    }
     if (touched.length === 0) return;
     let comment = this.comments.get(prKey);
     if (!comment || comment.sha !== pr.headSha) {
@@ -295,6 +303,11 @@ export class PullRequestPlanner {
     return this.deps.publicUrl
       ? `${this.deps.publicUrl.replace(/\/+$/, '')}/apps/${encodeURIComponent(t.name)}`
       : undefined;
+  }
+
+  private untouchedStatus(t: PlanTarget): CommitStatus {
+    const url = this.targetUrl(t);
+    return untouchedPlanStatus(this.deps.cluster, t.name, t.path, url ? { targetUrl: url } : {});
   }
 
   private pendingStatus(t: PlanTarget, sha: string): CommitStatus {
