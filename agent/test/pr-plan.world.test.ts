@@ -9,12 +9,15 @@ import { serve } from '@hono/node-server';
 import { Octokit } from '@octokit/rest';
 import { jsonLogger } from '../../shared/src/log.ts';
 import { apiserverWrites, writesBetween } from '../../testenv/src/apiserver-writes.ts';
+import type { HookRecord } from '../../testenv/src/github/state.ts';
 import { waitFor } from '../../testenv/src/processes.ts';
 import { startWorld, type World } from '../../testenv/src/world.ts';
 import { parseConfig } from '../src/config.ts';
+import type { Renderer } from '../src/core/desired-state.ts';
 import { createServer } from '../src/edges/http/server.ts';
 import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
 import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
+import { toolRenderer } from '../src/edges/render/render.ts';
 import { createAgent } from '../src/main.ts';
 import type { Agent } from '../src/reconcile/agent.ts';
 
@@ -49,6 +52,19 @@ describe('plans on pull requests', () => {
   let kube: HttpKubeClient;
   let server: Server;
   let writesBefore: Map<string, number>;
+  let hook: HookRecord;
+  /** While set, renders wait for it: a plan can be held in the middle, as a slow chart would hold it. */
+  let renderGate: Promise<void> | undefined;
+  let rendersHeld = 0;
+  const renderer: Renderer = {
+    async render(files, repoFiles, options) {
+      if (renderGate) {
+        rendersHeld++;
+        await renderGate;
+      }
+      return toolRenderer.render(files, repoFiles, options);
+    },
+  };
 
   /** A branch off main with `files` changed (null deletes), through the Git data API: pushes announce themselves. */
   const commitTo = async (branch: string, files: Record<string, string | null>, create: boolean) => {
@@ -126,6 +142,7 @@ describe('plans on pull requests', () => {
       kube,
       token: async () => world.token,
       pollPullRequests: false,
+      renderer,
       ...(process.env.TETHER_TEST_LOG ? { log: jsonLogger({ level: 'debug' }) } : {}),
     });
     const app = createServer(agent, { webhookSecret: SECRET });
@@ -133,7 +150,7 @@ describe('plans on pull requests', () => {
       const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server)) as Server;
     });
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook/github`;
-    await world.github!.state.addHook(`${REPO.owner}/${REPO.repo}`, {
+    hook = await world.github!.state.addHook(`${REPO.owner}/${REPO.repo}`, {
       url,
       secret: SECRET,
       events: ['push', 'pull_request'],
@@ -212,6 +229,61 @@ describe('plans on pull requests', () => {
     const all = (await gh.repos.listCommitStatusesForRef({ ...REPO, ref: pr.sha })).data;
     assert.equal(all.filter((s) => s.context === CONTEXT).length, 1, 'no pending first: nothing was planned');
     assert.deepEqual(await planComments(pr.number), []);
+  });
+
+  test('a newer push supersedes the running plan: the older head gets no verdict, the comment shows the newer', async () => {
+    let release = () => {};
+    renderGate = new Promise<void>((r) => {
+      release = r;
+    });
+    const held = rendersHeld;
+    const pr = await openPull('race', { [`${DIR}/deploy.yaml`]: deploy('ghcr.io/acme/web:3.0.0') });
+    await waitFor(() => rendersHeld > held, { timeoutMs: 30_000, describe: () => 'the first plan never rendered' });
+    renderGate = undefined;
+    const newer = await commitTo('race', { [`${DIR}/deploy.yaml`]: deploy('ghcr.io/acme/web:3.0.1') }, false);
+    const status = await planVerdict(newer);
+    assert.equal(status.state, 'success');
+    release();
+    await agent.planner!.idle();
+    const older = (await gh.repos.listCommitStatusesForRef({ ...REPO, ref: pr.sha })).data.filter(
+      (s) => s.context === CONTEXT,
+    );
+    assert.deepEqual(
+      older.map((s) => s.state),
+      ['pending'],
+    );
+    const comments = await planComments(pr.number);
+    assert.equal(comments.length, 1);
+    assert.match(comments[0]!.body!, /web:3\.0\.1/);
+    assert.doesNotMatch(comments[0]!.body!, /web:3\.0\.0"?$/m);
+  });
+
+  test('a head in a fork is not planned: error on the head and a note in the comment', async () => {
+    // The emulator has no forks: with the hook paused, a pull request is opened and told to the agent as GitHub
+    // describes one from a fork.
+    hook.active = false;
+    let pr: { number: number; sha: string };
+    try {
+      pr = await openPull('forked', { [`${DIR}/deploy.yaml`]: deploy('ghcr.io/acme/web:4.0.0') });
+    } finally {
+      hook.active = true;
+    }
+    const planning = agent.planPullRequest({
+      repo: 'acme/env',
+      number: pr.number,
+      state: 'open',
+      headSha: pr.sha,
+      headRef: 'forked',
+      baseRef: 'main',
+      fork: true,
+    });
+    assert.deepEqual(planning, ['web']);
+    const status = await planVerdict(pr.sha);
+    assert.equal(status.state, 'error');
+    assert.match(status.description ?? '', /^Not planned: the head is in another repository \(a fork\)/);
+    await agent.planner!.idle();
+    const [comment] = await planComments(pr.number);
+    assert.match(comment?.body ?? '', /\| `web` \| ⚠️ Not planned: the head is in another repository/);
   });
 
   test('a closed PR is dropped: a later push to its branch, or a poll, plans nothing', async () => {
