@@ -32,6 +32,10 @@ import { listMembers } from './cluster.ts';
 import { planStalePrune } from './prune.ts';
 import { type AppSpec, AppSync } from './sync.ts';
 
+/** How often a plan fetches the head branch before giving up on seeing the head it was told of. */
+const FETCH_ATTEMPTS = 3;
+const FETCH_RETRY_MS = 500;
+
 /** Where a plan reads a pull request's head from: a Git store of its own, apart from the synced state's. */
 export interface PlanSource {
   /** Fetches the newest commit of `branch` and returns its id. */
@@ -354,11 +358,17 @@ export class PullRequestPlanner {
    */
   async planApp(pr: PullRequestRef, t: PlanTarget, signal?: AbortSignal): Promise<AppPlan | undefined> {
     const sha = pr.headSha;
-    let fetched: string;
-    try {
-      fetched = await this.fetch(t, pr.headRef);
-    } catch (err) {
-      return errorPlan(t, sha, `fetching ${pr.headRef}: ${describeError(err)}`);
+    // The branch may not show the head yet (the webhook can outrun the Git server's replicas), or may have moved on
+    // (then that head's own event plans it): a few tries, then nothing is posted and a later poll may try again.
+    let fetched: string | undefined;
+    for (let attempt = 0; attempt < FETCH_ATTEMPTS && fetched !== sha; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, FETCH_RETRY_MS));
+      if (signal?.aborted) return undefined;
+      try {
+        fetched = await this.fetch(t, pr.headRef);
+      } catch (err) {
+        return errorPlan(t, sha, `fetching ${pr.headRef}: ${describeError(err)}`);
+      }
     }
     if (fetched !== sha || signal?.aborted) return undefined;
     const source: DesiredStateSource = {
