@@ -126,6 +126,8 @@ describe('plans on pull requests', () => {
     const config = parseConfig({
       cluster: 'dev',
       github: { apiUrl: world.github!.url },
+      // One plan at a time, so the limit itself is seen working.
+      planning: { concurrency: 1 },
       apps: [
         {
           name: 'web',
@@ -241,9 +243,15 @@ describe('plans on pull requests', () => {
     await waitFor(() => rendersHeld > held, { timeoutMs: 30_000, describe: () => 'the first plan never rendered' });
     renderGate = undefined;
     const newer = await commitTo('race', { [`${DIR}/deploy.yaml`]: deploy('ghcr.io/acme/web:3.0.1') }, false);
+    // The newer head's plan replaces the held one (which still holds the only slot until its render returns).
+    await waitFor(() => agent.planner!.inFlight().some((p) => p.sha === newer), {
+      timeoutMs: 30_000,
+      describe: () => JSON.stringify(agent.planner!.inFlight()),
+    });
+    assert.ok(!agent.planner!.inFlight().some((p) => p.sha === pr.sha));
+    release();
     const status = await planVerdict(newer);
     assert.equal(status.state, 'success');
-    release();
     await agent.planner!.idle();
     const older = (await gh.repos.listCommitStatusesForRef({ ...REPO, ref: pr.sha })).data.filter(
       (s) => s.context === CONTEXT,
@@ -256,6 +264,27 @@ describe('plans on pull requests', () => {
     assert.equal(comments.length, 1);
     assert.match(comments[0]!.body!, /web:3\.0\.1/);
     assert.doesNotMatch(comments[0]!.body!, /web:3\.0\.0"?$/m);
+  });
+
+  test('at most planning.concurrency plans run at once; the others wait their turn', async () => {
+    let release = () => {};
+    renderGate = new Promise<void>((r) => {
+      release = r;
+    });
+    const held = rendersHeld;
+    // Renaming a ConfigMap is one to create and one to prune; changing its data, one to change.
+    const a = await openPull('one-of-two', { [`${DIR}/cm-1.yaml`]: cm(11) });
+    const b = await openPull('two-of-two', { [`${DIR}/cm-2.yaml`]: cm(2).replace('n: "2"', 'n: "22"') });
+    await waitFor(() => agent.planner!.inFlight().length === 2 && rendersHeld > held, {
+      timeoutMs: 30_000,
+      describe: () => `${rendersHeld - held} held, in flight ${JSON.stringify(agent.planner!.inFlight())}`,
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(rendersHeld - held, 1, 'a second plan rendered while the first held the only slot');
+    renderGate = undefined;
+    release();
+    assert.equal((await planVerdict(a.sha)).description, '1 to create, 1 to prune');
+    assert.equal((await planVerdict(b.sha)).description, '1 to change');
   });
 
   test('a head in a fork is not planned: error on the head and a note in the comment', async () => {

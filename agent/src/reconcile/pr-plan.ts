@@ -189,6 +189,11 @@ export class PullRequestPlanner {
     } while (this.pending.size > 0 || this.jobs.size > 0);
   }
 
+  /** The plans scheduled and not finished (running or waiting for a slot): `owner/repo#number/app` and the head. */
+  inFlight(): { plan: string; sha: string }[] {
+    return [...this.jobs].map(([plan, job]) => ({ plan, sha: job.sha }));
+  }
+
   /**
    * A `pull_request` webhook's pull request (or one from a poll): schedules its plans, or drops them when it was
    * closed. Returns the apps that may be planned (those syncing its base branch); which of them the pull request
