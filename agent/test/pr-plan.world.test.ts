@@ -315,6 +315,21 @@ describe('plans on pull requests', () => {
     assert.match(comment?.body ?? '', /\| `web` \| ⚠️ Not planned: the head is in another repository/);
   });
 
+  test('without a webhook delivery, a poll of the open pull requests plans them', async () => {
+    hook.active = false;
+    let pr: { number: number; sha: string };
+    try {
+      pr = await openPull('polled', { [`${DIR}/deploy.yaml`]: deploy('ghcr.io/acme/web:5.0.0') });
+    } finally {
+      hook.active = true;
+    }
+    await agent.planner!.poll();
+    const status = await planVerdict(pr.sha);
+    assert.deepEqual([status.state, status.description], ['success', '1 to change']);
+    await agent.planner!.idle();
+    assert.equal((await planComments(pr.number)).length, 1);
+  });
+
   test('a closed PR is dropped: a later push to its branch, or a poll, plans nothing', async () => {
     await gh.pulls.update({ ...REPO, pull_number: bump.number, state: 'closed' });
     await world.github!.webhooks.idle();
