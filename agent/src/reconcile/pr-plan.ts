@@ -279,16 +279,23 @@ export class PullRequestPlanner {
     const paths = files.flatMap((f) => (f.previous_filename ? [f.filename, f.previous_filename] : [f.filename]));
     if (!this.running || this.known.get(prKey) !== pr.headSha) return;
     const touched = candidates.filter((t) => touchesPath(paths, t.path));
+    // Jobs are created before anything is awaited again, so a newer head's schedule cannot interleave with them.
+    if (touched.length > 0) this.startJobs(pr, prKey, touched);
     // An app this head does not touch has nothing to plan, and says so: its plan context can then be required on
     // every pull request into the branch. Remembered, so a poll does not list the files again.
     for (const t of candidates) {
+      // A newer head arrived while a status was being posted: its own schedule takes over.
+      if (!this.running || this.known.get(prKey) !== pr.headSha) return;
       const key = `${prKey}/${t.name}`;
       if (touched.includes(t) || this.planned.get(key) === pr.headSha) continue;
       this.jobs.get(key)?.abort.abort();
       this.planned.set(key, pr.headSha);
       await this.postStatus(pr, this.untouchedStatus(t));
     }
-    if (touched.length === 0) return;
+  }
+
+  /** Starts a plan of each touched app that has none for this head, aborting one for an older head. */
+  private startJobs(pr: PullRequestRef, prKey: string, touched: readonly PlanTarget[]): void {
     let comment = this.comments.get(prKey);
     if (!comment || comment.sha !== pr.headSha) {
       comment = { sha: pr.headSha, rows: new Map(), chain: comment?.chain ?? Promise.resolve(), ...idOf(comment) };
