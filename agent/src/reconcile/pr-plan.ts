@@ -353,6 +353,8 @@ export class PullRequestPlanner {
       const status = planStatus(plan, { cluster: this.deps.cluster, ...(url ? { targetUrl: url } : {}) });
       log.info('planned', { state: status.state, description: status.description });
       await this.postStatus(pr, status);
+      // Closed (or pushed to) meanwhile: a reopened pull request must be planned again, so nothing is remembered.
+      if (signal.aborted) return;
       this.planned.set(`${prKey}/${t.name}`, pr.headSha);
       const comment = this.comments.get(prKey);
       if (comment?.sha === pr.headSha) {
