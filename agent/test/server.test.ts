@@ -278,6 +278,29 @@ describe('POST /webhook/github', () => {
     assert.deepEqual(view.syncRequests, []);
   });
 
+  test('a redelivered pull_request (same X-GitHub-Delivery) plans nothing twice', async () => {
+    const { app, view } = setup({ webhookSecret: SECRET });
+    const body = JSON.stringify({
+      action: 'synchronize',
+      pull_request: {
+        number: 9,
+        state: 'open',
+        head: { sha: 'e'.repeat(40), ref: 'bump', repo: { full_name: 'acme/env' } },
+        base: { sha: 'c'.repeat(40), ref: 'main', repo: { full_name: 'acme/env' } },
+      },
+    });
+    const headers = {
+      'x-github-event': 'pull_request',
+      'x-hub-signature-256': sign(body),
+      'x-github-delivery': 'delivery-pr-1',
+    };
+    assert.equal((await app.request(webhook(body, headers))).status, 202);
+    const again = await app.request(webhook(body, headers));
+    assert.equal(again.status, 200);
+    assert.deepEqual(await again.json(), { duplicate: 'delivery-pr-1' });
+    assert.equal(view.planRequests.length, 1);
+  });
+
   test('a pull request from a fork is marked as one', async () => {
     const { app, view } = setup({ webhookSecret: SECRET });
     const body = JSON.stringify({
