@@ -5,14 +5,16 @@ import { type AgentConfig, type AppConfig, configHealthRules, helmOptions } from
 import { emptyMetrics, recordHeal, recordSync } from '../core/agent-metrics.ts';
 import { type AgentMetrics, type AgentView, type AppView, appView, type HealView } from '../core/agent-view.ts';
 import { type AppEvent, healEvent, syncEvents } from '../core/app-events.ts';
-import { holdDip, saysNothingAboutCommit, statusFor } from '../core/commit-status.ts';
+import { type CommitStatus, holdDip, saysNothingAboutCommit, statusFor } from '../core/commit-status.ts';
 import type { DesiredStateSource, Renderer } from '../core/desired-state.ts';
+import { type AppHistory, syncHistoryEntry } from '../core/history.ts';
 import { diffText, type Inspection } from '../core/inspection.ts';
 import type { KubeClient } from '../core/kube-port.ts';
 import { objectKey, subject } from '../core/objects.ts';
 import type { HealthResult, HealthStatus, K8sObject } from '../core/types.ts';
 import type { Discovery } from '../edges/kube/discovery.ts';
 import { AppLoop } from './app-loop.ts';
+import { SyncHistory } from './history.ts';
 import { inspectObjects } from './inspect.ts';
 import type { LeaderElector } from './leader.ts';
 import { type HealEvent, SelfHeal } from './self-heal.ts';
@@ -65,6 +67,8 @@ export class Agent implements AgentView {
   readonly cluster: string;
   readonly metrics: AgentMetrics;
   private readonly runners = new Map<string, AppRunner>();
+  /** The last syncs and heals per app, for the API and the app page. */
+  private readonly syncHistory = new SyncHistory();
   private readonly log: Logger;
   private running = false;
   private healthTimer: NodeJS.Timeout | undefined;
@@ -255,18 +259,20 @@ export class Agent implements AgentView {
         log.warn('self-heal watch failed', { error: describeError(err) });
       }
     }
-    if (!out.noop || !r.reported) this.postStatus(r, true);
+    const posted = !out.noop || !r.reported ? this.postStatus(r, true) : undefined;
+    this.syncHistory.recordSync(r.config.name, syncHistoryEntry(out, reason, posted));
     // Statuses of commits no app is on any more are never posted again: forget them so memory stays bounded.
     reporter?.prune(new Set([...this.runners.values()].flatMap((x) => x.sync.state.lastSync?.revision ?? [])));
     return out;
   }
 
-  private postStatus(r: AppRunner, force = false): void {
+  /** Reports the app's status when it changed (or `force`); returns the status asked for, if any. */
+  private postStatus(r: AppRunner, force = false): CommitStatus | undefined {
     const state = r.sync.state;
     const revision = state.lastSync?.revision;
     const reporter = this.parts.reporter;
-    if (!reporter || !r.repo || !revision) return;
-    if (saysNothingAboutCommit(state)) return;
+    if (!reporter || !r.repo || !revision) return undefined;
+    if (saysNothingAboutCommit(state)) return undefined;
     const status = statusFor(state, { cluster: this.cluster, publicUrl: this.parts.config.publicUrl });
     if (
       !force &&
@@ -275,15 +281,16 @@ export class Agent implements AgentView {
       r.reported.health === state.health.status
     ) {
       r.dipSince = undefined;
-      return;
+      return undefined;
     }
     if (!force) {
       const hold = holdDip(r.reported, { revision, state: status.state }, r.dipSince, Date.now());
       r.dipSince = hold.dipSince;
-      if (!hold.post) return;
+      if (!hold.post) return undefined;
     }
     r.reported = { revision, health: state.health.status, state: status.state };
     reporter.report({ ...r.repo, sha: revision }, status);
+    return status;
   }
 
   /**
@@ -353,6 +360,14 @@ export class Agent implements AgentView {
       action: e.entry.action,
       ...(e.entry.reason ? { reason: e.entry.reason } : {}),
     };
+    this.syncHistory.recordHeal(name, {
+      subject: e.subject,
+      at: r.lastHeal.at,
+      action: e.entry.action,
+      latencyMs: r.lastHeal.latencyMs,
+      mode: e.mode,
+      ...(e.entry.reason ? { reason: e.entry.reason } : {}),
+    });
     void this.recordEvent(r, healEvent(e.mode, e.subject, e.entry));
   }
 
@@ -452,6 +467,10 @@ export class Agent implements AgentView {
     return waiting.length
       ? { ready: false, reason: `first sync not attempted: ${waiting.join(', ')}` }
       : { ready: true };
+  }
+
+  history(name: string): AppHistory | undefined {
+    return this.runners.has(name) ? this.syncHistory.get(name) : undefined;
   }
 
   liveObject(app: string, subj: string): K8sObject | undefined {

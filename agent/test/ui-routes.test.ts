@@ -1,0 +1,209 @@
+// The UI's routes through `app.request()`: history in the API and on the page, login with the API token into a
+// server-side session, and every refusal of a state-changing post (no session, no or wrong CSRF token, another
+// origin) checked for doing nothing.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { syncHistoryEntry } from '../src/core/history.ts';
+import { createServer } from '../src/edges/http/server.ts';
+import { SessionStore } from '../src/edges/http/sessions.ts';
+import { FIXTURE_NOW, fixtureAgentView, REVISIONS } from './fixtures/agent-view.ts';
+
+const TOKEN = 'tether-api-7c1d2b9e5f';
+const ORIGIN = 'http://agent';
+
+function setup(options: Parameters<typeof createServer>[1] = {}) {
+  const view = fixtureAgentView();
+  const sessions = new SessionStore();
+  const app = createServer(view, { now: () => FIXTURE_NOW, onError: () => {}, apiToken: TOKEN, sessions, ...options });
+  return { view, app, sessions };
+}
+
+function form(path: string, fields: Record<string, string>, headers: Record<string, string> = {}) {
+  return new Request(`${ORIGIN}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ORIGIN, ...headers },
+    body: new URLSearchParams(fields).toString(),
+  });
+}
+
+/** Logs in; returns the cookie header to send and the CSRF token the app page's forms carry. */
+async function login(app: ReturnType<typeof createServer>) {
+  const res = await app.request(form('/login', { token: TOKEN, next: '/apps/web' }));
+  assert.equal(res.status, 303);
+  assert.equal(res.headers.get('location'), '/apps/web');
+  const setCookie = res.headers.get('set-cookie') ?? '';
+  const cookie = setCookie.split(';')[0]!;
+  const page = await (await app.request(`${ORIGIN}/apps/web`, { headers: { cookie } })).text();
+  const csrf = /name="csrf" value="([^"]+)"/.exec(page)?.[1];
+  assert.ok(csrf, 'the app page has a CSRF field once logged in');
+  return { cookie, setCookie, csrf, page };
+}
+
+describe('history', () => {
+  test('GET /api/apps/:name/history answers the syncs and heals, newest first; unknown apps 404', async () => {
+    const { app, view } = setup();
+    const entry = syncHistoryEntry(
+      {
+        revision: REVISIONS.web,
+        startedAt: '2026-11-21T22:45:00.000Z',
+        durationMs: 2300,
+        noop: false,
+        entries: [{ subject: 'Deployment/web/api', action: 'configured' }],
+      },
+      'webhook push 3f9c2a7',
+      { context: 'tether/prod-eu/web', state: 'pending', description: 'Synced 6 resources · Progressing' },
+    );
+    view.histories.set('web', {
+      syncs: [entry],
+      heals: [
+        {
+          subject: 'ConfigMap/web/settings',
+          at: '2026-11-21T22:47:00.000Z',
+          action: 'configured',
+          latencyMs: 140,
+          mode: 'healed',
+        },
+      ],
+    });
+    const res = await app.request('/api/apps/web/history');
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { app: string; syncs: unknown[]; heals: unknown[] };
+    assert.equal(body.app, 'web');
+    assert.deepEqual(body.syncs, [entry]);
+    assert.equal(body.heals.length, 1);
+    assert.equal((await app.request('/api/apps/nope/history')).status, 404);
+
+    const page = await (await app.request('/apps/web')).text();
+    assert.match(page, /<table id="sync-history"/);
+    assert.ok(page.includes('<span class="trigger">webhook</span>'));
+    assert.ok(page.includes(`<a class="mono" href="https://github.com/acme/env/commit/${REVISIONS.web}"`));
+    assert.ok(page.includes('1 applied · 0 pruned · 0 unchanged'));
+    assert.ok(
+      page.includes('<span class="badge b-info">pending</span> <span class="muted mono">tether/prod-eu/web</span>'),
+    );
+    assert.ok(page.includes('ConfigMap/web/settings'));
+  });
+});
+
+describe('login', () => {
+  test('the API token logs in: an HttpOnly, SameSite=Strict cookie holding a random session id, never the token', async () => {
+    const { app, sessions } = setup();
+    const { setCookie, page } = await login(app);
+    assert.match(setCookie, /^tether_session=[A-Za-z0-9_-]{43};/);
+    assert.match(setCookie, /HttpOnly/);
+    assert.match(setCookie, /SameSite=Strict/);
+    assert.doesNotMatch(setCookie, /Secure/, 'plain http: a Secure cookie would never come back');
+    assert.ok(!setCookie.includes(TOKEN));
+    assert.ok(!page.includes(TOKEN));
+    assert.equal(sessions.size, 1);
+    assert.ok(page.includes('>Sync now</button>'));
+    assert.ok(page.includes('>Log out</button>'));
+  });
+
+  test('behind https (or an https publicUrl) the cookie is Secure', async () => {
+    const { app } = setup({ publicUrl: 'https://tether.example.com' });
+    const res = await app.request(form('/login', { token: TOKEN }));
+    assert.match(res.headers.get('set-cookie') ?? '', /Secure/);
+  });
+
+  test('a wrong token is a 401 page and no session; no token configured disables login (404)', async () => {
+    const { app, sessions } = setup();
+    const res = await app.request(form('/login', { token: 'nope' }));
+    assert.equal(res.status, 401);
+    assert.equal(res.headers.get('set-cookie'), null);
+    assert.ok((await res.text()).includes('That is not the API token.'));
+    assert.equal(sessions.size, 0);
+    const off = setup({ apiToken: undefined });
+    assert.equal((await off.app.request(form('/login', { token: TOKEN }))).status, 404);
+    assert.equal((await off.app.request('/login')).status, 404);
+    assert.ok(!(await (await off.app.request('/apps/web')).text()).includes('Log in'));
+  });
+
+  test('next is only ever a local path', async () => {
+    const { app } = setup();
+    for (const next of ['//evil.example/x', 'https://evil.example/', '/\\evil.example']) {
+      const res = await app.request(form('/login', { token: TOKEN, next }));
+      assert.equal(res.headers.get('location'), '/?done=login', next);
+    }
+  });
+
+  test('log out ends the session on the server', async () => {
+    const { app, sessions } = setup();
+    const { cookie, csrf } = await login(app);
+    const res = await app.request(form('/logout', { csrf }, { cookie }));
+    assert.equal(res.status, 303);
+    assert.equal(sessions.size, 0);
+    assert.ok(!(await (await app.request(`${ORIGIN}/apps/web`, { headers: { cookie } })).text()).includes('Sync now'));
+  });
+});
+
+describe('actions', () => {
+  test('Sync now with the session and its CSRF token requests a sync and redirects to the app page', async () => {
+    const { app, view } = setup();
+    const { cookie, csrf } = await login(app);
+    const res = await app.request(form('/apps/web/sync', { csrf }, { cookie }));
+    assert.equal(res.status, 303);
+    assert.equal(res.headers.get('location'), '/apps/web?done=sync');
+    assert.deepEqual(view.syncRequests, [{ name: 'web', reason: 'ui sync' }]);
+  });
+
+  test('without a session, without or with a wrong CSRF token, or from another origin: 403 and no sync', async () => {
+    const { app, view } = setup();
+    const { cookie, csrf } = await login(app);
+    const refused = [
+      form('/apps/web/sync', { csrf }),
+      form('/apps/web/sync', {}, { cookie }),
+      form('/apps/web/sync', { csrf: `${csrf.slice(1)}x` }, { cookie }),
+      form('/apps/web/sync', { csrf }, { cookie, origin: 'https://evil.example' }),
+      form('/apps/web/refresh', { csrf: '' }, { cookie }),
+    ];
+    for (const req of refused) {
+      const res = await app.request(req);
+      assert.equal(res.status, 403, req.url);
+    }
+    assert.deepEqual(view.syncRequests, []);
+  });
+
+  test('an expired session is refused', async () => {
+    let now = 0;
+    const sessions = new SessionStore({ now: () => now, ttlMs: 1000 });
+    const { app, view } = setup({ sessions });
+    const { cookie, csrf } = await login(app);
+    now = 1000;
+    assert.equal((await app.request(form('/apps/web/sync', { csrf }, { cookie }))).status, 403);
+    assert.deepEqual(view.syncRequests, []);
+  });
+
+  test('Refresh fetches and judges without applying, and the app page shows what a sync would change', async () => {
+    const { app, view } = setup();
+    view.inspections.set('web', {
+      revision: 'abcdef0123456789abcdef0123456789abcdef01',
+      sync: 'OutOfSync',
+      health: { status: 'Healthy', message: 'all healthy' },
+      objects: [
+        {
+          desired: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'web' } },
+          subject: 'ConfigMap/web/settings',
+          sync: 'OutOfSync',
+          health: { status: 'Healthy', message: 'ok' },
+          diff: '-a\n+b\n',
+        },
+      ],
+    });
+    const { cookie, csrf } = await login(app);
+    const res = await app.request(form('/apps/web/refresh', { csrf }, { cookie }));
+    assert.equal(res.status, 303);
+    assert.deepEqual(view.syncRequests, [], 'a refresh never syncs');
+    const page = await (await app.request(`${ORIGIN}/apps/web?done=refresh`)).text();
+    assert.ok(page.includes('id="refresh-result"'));
+    assert.ok(page.includes('a sync would change <span class="mono">ConfigMap/web/settings</span>'));
+    assert.ok(page.includes('nothing was applied'));
+  });
+
+  test('the Roll back link opens the repo rollback workflow on GitHub', async () => {
+    const { app } = setup({ rollbackWorkflow: 'rollback.yml' });
+    const page = await (await app.request('/apps/web')).text();
+    assert.ok(page.includes('href="https://github.com/acme/env/actions/workflows/rollback.yml"'));
+    assert.ok(page.includes('run it with environment <code>prod-eu</code>'));
+  });
+});
