@@ -1,7 +1,9 @@
+import type { FleetView } from './fleet.ts';
 import { type HealthContext, objectHealth } from './health.ts';
 import type { AppHistory } from './history.ts';
 import type { Inspection } from './inspection.ts';
 import { objectKey, refOf, subject } from './objects.ts';
+import type { AppTree } from './resource-tree.ts';
 import type { AppState, HealthResult, K8sObject } from './types.ts';
 
 /** One resource of an app as the API and status page show it. */
@@ -68,6 +70,10 @@ export interface AgentView {
   metrics: AgentMetrics;
   /** Fetches and renders the app's newest revision and judges it against the cluster, writing nothing. Optional. */
   inspect?(name: string): Promise<Inspection>;
+  /** Each desired object with its live descendants, from the agent's watches; undefined when no such app. Optional. */
+  tree?(name: string): AppTree | undefined;
+  /** The app's statuses in every cluster reporting on its repo (cached GitHub reads); undefined: no such app. */
+  fleet?(name: string): Promise<FleetView | undefined>;
   /** The last syncs and heals of an app, newest first; undefined when no such app. Optional. */
   history?(name: string): AppHistory | undefined;
   /** Objects for the status page when it needs them (e.g. the raw live object); optional. */

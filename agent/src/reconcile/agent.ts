@@ -7,10 +7,12 @@ import { type AgentMetrics, type AgentView, type AppView, appView, type HealView
 import { type AppEvent, healEvent, syncEvents } from '../core/app-events.ts';
 import { type CommitStatus, holdDip, saysNothingAboutCommit, statusFor } from '../core/commit-status.ts';
 import type { DesiredStateSource, Renderer } from '../core/desired-state.ts';
+import type { FleetSource, FleetView } from '../core/fleet.ts';
 import { type AppHistory, syncHistoryEntry } from '../core/history.ts';
 import { diffText, type Inspection } from '../core/inspection.ts';
 import type { KubeClient } from '../core/kube-port.ts';
 import { objectKey, subject } from '../core/objects.ts';
+import { type AppTree, buildResourceTree, ownerNamespaces } from '../core/resource-tree.ts';
 import type { HealthResult, HealthStatus, K8sObject } from '../core/types.ts';
 import type { Discovery } from '../edges/kube/discovery.ts';
 import { AppLoop } from './app-loop.ts';
@@ -20,6 +22,7 @@ import type { LeaderElector } from './leader.ts';
 import { type HealEvent, SelfHeal } from './self-heal.ts';
 import type { StatusReporter } from './status-reporter.ts';
 import { AppSync, pruneOptions, type SyncOutcome } from './sync.ts';
+import { DescendantWatches } from './tree.ts';
 
 /** What the agent is built from; the composition root (agent/src/main.ts) makes these, tests may make their own. */
 export interface AgentParts {
@@ -38,6 +41,8 @@ export interface AgentParts {
   elector?: LeaderElector;
   /** Health is recomputed from watched objects this often (no requests). */
   healthIntervalMs?: number;
+  /** Reads the fleet view (statuses of every cluster) from GitHub; absent → the fleet view says why it is empty. */
+  fleet?: FleetSource;
 }
 
 interface AppRunner {
@@ -69,6 +74,8 @@ export class Agent implements AgentView {
   private readonly runners = new Map<string, AppRunner>();
   /** The last syncs and heals per app, for the API and the app page. */
   private readonly syncHistory = new SyncHistory();
+  /** ReplicaSets, Jobs and Pods of the apps' namespaces, for the resource tree (one watch per kind and namespace). */
+  private readonly descendants: DescendantWatches;
   private readonly log: Logger;
   private running = false;
   private healthTimer: NodeJS.Timeout | undefined;
@@ -86,6 +93,7 @@ export class Agent implements AgentView {
     this.cluster = config.cluster;
     this.metrics = parts.metrics ?? emptyMetrics();
     this.log = (parts.log ?? silentLogger).with({ cluster: config.cluster });
+    this.descendants = new DescendantWatches(parts.kube, parts.discovery);
     for (const app of config.apps) {
       const source = parts.sources.get(app.name);
       if (!source) throw new Error(`no desired-state source for app ${app.name}`);
@@ -177,6 +185,7 @@ export class Agent implements AgentView {
     await this.stopApps();
     // Watches started by syncNow (outside the loops) end here too.
     await Promise.all([...this.runners.values()].map((r) => r.heal.stop()));
+    this.descendants.stop();
     await this.parts.elector?.stop();
     await this.parts.reporter?.flush(5000);
     this.parts.reporter?.stop();
@@ -258,6 +267,7 @@ export class Agent implements AgentView {
       } catch (err) {
         log.warn('self-heal watch failed', { error: describeError(err) });
       }
+      this.descendants.track(r.config.name, ownerNamespaces(r.sync.desiredObjects));
     }
     const posted = !out.noop || !r.reported ? this.postStatus(r, true) : undefined;
     this.syncHistory.recordSync(r.config.name, syncHistoryEntry(out, reason, posted));
@@ -467,6 +477,23 @@ export class Agent implements AgentView {
     return waiting.length
       ? { ready: false, reason: `first sync not attempted: ${waiting.join(', ')}` }
       : { ready: true };
+  }
+
+  tree(name: string): AppTree | undefined {
+    const r = this.runners.get(name);
+    if (!r) return undefined;
+    const desired = r.sync.desiredObjects;
+    const { objects, complete, errors } = this.descendants.objects(ownerNamespaces(desired));
+    return { nodes: buildResourceTree(desired, r.sync.live, objects, r.sync.healthContext()), complete, errors };
+  }
+
+  async fleet(name: string): Promise<FleetView | undefined> {
+    const r = this.runners.get(name);
+    if (!r) return undefined;
+    const base = { repo: r.config.repo, ref: r.config.ref, rows: [], commitsRead: 0 };
+    if (!r.repo) return { ...base, note: 'the repo is not on GitHub: no commit statuses to read' };
+    if (!this.parts.fleet) return { ...base, note: 'no GitHub credentials configured: statuses cannot be read' };
+    return this.parts.fleet.read(r.repo.owner, r.repo.repo, r.config.ref, name);
   }
 
   history(name: string): AppHistory | undefined {

@@ -48,7 +48,7 @@ export function rollbackUrl(repoWebUrl: string | undefined, workflowFile: string
 /** The app's action bar: Sync now and Refresh (logged in), Roll back (a link to GitHub), the fleet view. */
 export function actionsBar(
   app: AppView,
-  options: { session?: { csrf: string }; loginEnabled: boolean; rollback?: string; cluster: string },
+  options: { session?: { csrf: string }; loginEnabled: boolean; rollback?: string; cluster: string; fleet: boolean },
 ): SafeHtml {
   const name = encodeURIComponent(app.name);
   const buttons = options.session
@@ -62,7 +62,7 @@ export function actionsBar(
 <span class="muted">run it with environment <code>${options.cluster}</code></span>`
     : '';
   return html`<div class="actions" aria-label="Actions">${buttons}
-<a class="button" href="/apps/${name}/fleet">Fleet view</a>
+${options.fleet ? html`<a class="button" href="/apps/${name}/fleet">Fleet view</a>` : ''}
 ${rollback}</div>`;
 }
 

@@ -31,7 +31,9 @@ import {
   rollbackUrl,
   userBar,
 } from '../../core/ui/actions-view.ts';
+import { fleetSection } from '../../core/ui/fleet-view.ts';
 import { historySection } from '../../core/ui/history-view.ts';
+import { treeView } from '../../core/ui/tree-view.ts';
 import { type Session, type SessionStore, sameSecret } from './sessions.ts';
 
 /** What the UI routes need from the server's options. */
@@ -184,19 +186,51 @@ ${actionsBar(a, {
   ...(session ? { session } : {}),
   loginEnabled,
   cluster: view.cluster,
+  fleet: Boolean(view.fleet),
   ...(rollbackUrl(a.repoWebUrl, opts.rollbackWorkflow)
     ? { rollback: rollbackUrl(a.repoWebUrl, opts.rollbackWorkflow)! }
     : {}),
 })}
 ${refreshBlock(refreshes.get(name), now)}`;
     const bottom = history ? historySection(history, commitUrl, now) : undefined;
+    const tree = view.tree?.(name);
     return send(
       c,
       renderAppPage(view.cluster, a, await diffOf(view, a), pageOptions(c, session), {
         top,
+        ...(tree ? { resources: treeView(tree, { now }) } : {}),
         ...(bottom ? { bottom } : {}),
       }),
     );
+  });
+
+  app.get('/apps/:name/fleet', async (c) => {
+    const name = c.req.param('name');
+    const session = sessionOf(c);
+    const a = view.app(name);
+    const fleet = a ? await view.fleet?.(name) : undefined;
+    if (!a || !fleet)
+      return send(c, renderNotFoundPage(view.cluster, `No app named ${name}.`, pageOptions(c, session)), 404);
+    const now = opts.now();
+    const commitUrl = a.repoWebUrl ? (sha: string) => `${a.repoWebUrl}/commit/${sha}` : undefined;
+    const body = html`<h2 class="app-title">${name} <span class="muted">in every cluster</span></h2>
+<p><a href="/apps/${encodeURIComponent(name)}">Back to ${name} in ${view.cluster}</a></p>
+${fleetSection(fleet, { now, here: view.cluster, ...(commitUrl ? { commitUrl } : {}) })}`;
+    return send(c, renderPage(`${name} fleet`, view.cluster, body, pageOptions(c, session)));
+  });
+
+  app.get('/api/apps/:name/fleet', async (c) => {
+    const name = c.req.param('name');
+    const fleet = view.app(name) ? await view.fleet?.(name) : undefined;
+    if (!fleet) return publicJson(c, { error: `no app named ${name}` }, 404);
+    return publicJson(c, { app: name, ...fleet });
+  });
+
+  app.get('/api/apps/:name/tree', (c) => {
+    const name = c.req.param('name');
+    const t = view.tree?.(name);
+    if (!t) return publicJson(c, { error: `no app named ${name}` }, 404);
+    return publicJson(c, { app: name, ...t });
   });
 
   app.get('/api/apps/:name/history', (c) => {
