@@ -207,3 +207,47 @@ describe('actions', () => {
     assert.ok(page.includes('run it with environment <code>prod-eu</code>'));
   });
 });
+
+describe('overview', () => {
+  /** The app names in the overview's table, in order. */
+  const names = (page: string) => [...page.matchAll(/<a href="\/apps\/([^"]+)"><strong>/g)].map((m) => m[1]);
+
+  test('counts at the top; sync and health filters narrow the table and the counts link to them', async () => {
+    const { app } = setup();
+    const page = await (await app.request('/')).text();
+    assert.deepEqual(names(page), ['web', 'billing', 'batch', 'worker']);
+    assert.ok(page.includes('<a href="/" aria-current="true"><strong>4</strong>apps</a>'));
+    assert.ok(page.includes('<a href="/?sync=Synced"><strong>2</strong>Synced</a>'));
+    assert.ok(page.includes('<a href="/?sync=OutOfSync"><strong>1</strong>OutOfSync</a>'));
+    assert.ok(page.includes('<a href="/?health=Degraded"><strong>1</strong>Degraded</a>'));
+    assert.deepEqual(names(await (await app.request('/?sync=Synced')).text()), ['billing', 'batch']);
+    assert.deepEqual(names(await (await app.request('/?health=Degraded')).text()), ['batch']);
+    assert.deepEqual(names(await (await app.request('/?sync=Synced&health=Healthy')).text()), ['billing']);
+    const none = await (await app.request('/?sync=Unknown&health=Healthy')).text();
+    assert.deepEqual(names(none), []);
+    assert.ok(none.includes('No app matches these filters.'));
+  });
+
+  test('a project filter reads the optional project field of app views (default when absent)', async () => {
+    const view = fixtureAgentView();
+    const apps = view.apps();
+    Object.assign(apps[0]!, { project: 'team-a' });
+    Object.assign(apps[3]!, { project: 'team-a' });
+    const app = createServer(view, { now: () => FIXTURE_NOW });
+    const page = await (await app.request('/?project=team-a')).text();
+    assert.deepEqual(names(page), ['web', 'worker']);
+    assert.ok(page.includes('<option value="team-a" selected>team-a</option>'));
+    assert.ok(page.includes('<a href="/?project=team-a" aria-current="true"><strong>2</strong>apps</a>'));
+    assert.deepEqual(names(await (await app.request('/?project=default')).text()), ['billing', 'batch']);
+  });
+
+  test('an unknown filter value is a 400 naming it, and the table is not filtered by it', async () => {
+    const { app } = setup();
+    const res = await app.request('/?sync=Broken&health=<b>');
+    assert.equal(res.status, 400);
+    const page = await res.text();
+    assert.ok(page.includes('sync &quot;Broken&quot; is not one of Synced, OutOfSync, Unknown'));
+    assert.ok(page.includes('health &quot;&lt;b&gt;&quot; is not one of'));
+    assert.deepEqual(names(page), ['web', 'billing', 'batch', 'worker']);
+  });
+});

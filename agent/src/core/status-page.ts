@@ -206,11 +206,12 @@ function errorText(sync: SyncResult | undefined): SafeHtml | undefined {
   return html`<span class="error">${sync.error.stage} failed: ${sync.error.message}</span>`;
 }
 
-/** The index page: one row per app with sync and health badges, revision, last sync and error. */
+/** The index page: one row per app with sync and health badges, revision, last sync and error; `extras.top` above. */
 export function renderIndexPage(
   cluster: string,
   apps: readonly AppView[],
   options: Partial<StatusPageOptions> = {},
+  extras: { top?: SafeHtml; emptyMessage?: string } = {},
 ): string {
   const opts = { ...defaultStatusPageOptions(), ...options };
   const rows = apps.map(
@@ -225,8 +226,8 @@ export function renderIndexPage(
   );
   const body =
     apps.length === 0
-      ? html`<p class="muted">No apps are configured.</p>`
-      : html`<h2>Apps</h2>
+      ? html`${extras.top ?? ''}<p class="muted">${extras.emptyMessage ?? 'No apps are configured.'}</p>`
+      : html`${extras.top ?? ''}<h2>Apps</h2>
 <table>
 <thead><tr><th>App</th><th>Sync</th><th>Health</th><th>Revision</th><th>Last sync</th><th>Message</th></tr></thead>
 <tbody>

@@ -33,6 +33,7 @@ import {
 } from '../../core/ui/actions-view.ts';
 import { fleetSection } from '../../core/ui/fleet-view.ts';
 import { historySection } from '../../core/ui/history-view.ts';
+import { filterApps, overviewTop, parseFilters } from '../../core/ui/overview.ts';
 import { treeView } from '../../core/ui/tree-view.ts';
 import { type Session, type SessionStore, sameSecret } from './sessions.ts';
 
@@ -124,7 +125,8 @@ export function registerUiRoutes(app: Hono, view: AgentView, opts: UiOptions): v
   };
   // What the read-only routes serve is public to anyone who reaches the port: every URL loses its credentials
   // (a repo URL, a Git error quoting one) however it got into the view.
-  const send = (c: Context, body: string, status: 200 | 401 | 403 | 404 = 200) => c.html(redactUrls(body), status);
+  const send = (c: Context, body: string, status: 200 | 400 | 401 | 403 | 404 = 200) =>
+    c.html(redactUrls(body), status);
   const publicJson = (c: Context, body: unknown, status: 200 | 404 = 200) =>
     c.body(redactUrls(JSON.stringify(body)), status, { 'content-type': 'application/json' });
   const forbidden = (c: Context, why: string) =>
@@ -171,7 +173,17 @@ export function registerUiRoutes(app: Hono, view: AgentView, opts: UiOptions): v
 
   // ---- pages ----
 
-  app.get('/', (c) => send(c, renderIndexPage(view.cluster, view.apps(), pageOptions(c, sessionOf(c)))));
+  app.get('/', (c) => {
+    const all = view.apps();
+    const { filters, error } = parseFilters(c.req.query());
+    const shown = filterApps(all, filters);
+    const top = html`${noticeFor(c.req.query('done'))}${all.length > 0 ? overviewTop(all, filters, error) : ''}`;
+    const body = renderIndexPage(view.cluster, shown, pageOptions(c, sessionOf(c)), {
+      top,
+      ...(all.length > 0 ? { emptyMessage: 'No app matches these filters.' } : {}),
+    });
+    return send(c, body, error ? 400 : 200);
+  });
 
   app.get('/apps/:name', async (c) => {
     const name = c.req.param('name');
