@@ -61,7 +61,7 @@ export function actionsBar(
     ? html`<a class="button" href="${options.rollback}" rel="noopener noreferrer" target="_blank">Roll back on GitHub<span class="sr-only"> (opens the rollback workflow in a new tab)</span></a>
 <span class="muted">run it with environment <code>${options.cluster}</code></span>`
     : '';
-  return html`<div class="actions" aria-label="Actions">${buttons}
+  return html`<div class="actions" role="group" aria-label="Actions">${buttons}
 ${options.fleet ? html`<a class="button" href="/apps/${name}/fleet">Fleet view</a>` : ''}
 ${rollback}</div>`;
 }

@@ -24,7 +24,7 @@ export function fleetSection(
 <tbody>
 ${fleet.rows.map(
   (r) => html`<tr>
-<td><strong>${r.targetUrl && /^https?:\/\//i.test(r.targetUrl) ? html`<a href="${r.targetUrl}">${r.cluster}</a>` : r.cluster}</strong>${
+<td class="nowrap"><strong>${r.targetUrl && /^https?:\/\//i.test(r.targetUrl) ? html`<a href="${r.targetUrl}">${r.cluster}</a>` : r.cluster}</strong>${
     r.cluster === options.here ? html` <span class="muted">(this cluster)</span>` : ''
   }</td>
 <td>${revisionLink(r.sha, options.commitUrl?.(r.sha))}${r.behind > 0 ? html` <span class="muted">(${r.behind} behind the newest)</span>` : ''}</td>
