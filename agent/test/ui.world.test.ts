@@ -61,6 +61,8 @@ describe('agent UI in Chromium', { timeout: 20 * 60_000 }, () => {
   let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
   let page: Page;
   let dev: string;
+  /** The dev agent's UI once more, reloading itself every second (the live-refresh script). */
+  let live: { url: string; server: Server } | undefined;
 
   before(
     async () => {
@@ -96,6 +98,11 @@ describe('agent UI in Chromium', { timeout: 20 * 60_000 }, () => {
         await agent.start();
       }
       dev = agents.dev.url;
+      const liveApp = createServer(agents.dev.agent, { apiToken: API_TOKEN, refreshSeconds: 1 });
+      const liveServer = await new Promise<Server>((ok) => {
+        const s = serve({ fetch: liveApp.fetch, port: 0, hostname: '127.0.0.1' }, () => ok(s as Server)) as Server;
+      });
+      live = { url: `http://127.0.0.1:${(liveServer.address() as AddressInfo).port}`, server: liveServer };
       // Both clusters have reported on the env repo: the fleet view has two rows to show.
       const head = (await w.git!.repo('acme/env').resolve('refs/heads/main'))!;
       await waitFor(
@@ -116,6 +123,7 @@ describe('agent UI in Chromium', { timeout: 20 * 60_000 }, () => {
 
   after(async () => {
     await browser?.close();
+    if (live) await new Promise<void>((r) => live!.server.close(() => r()));
     for (const a of Object.values(agents)) {
       await a.agent.stop();
       await new Promise<void>((r) => a.server.close(() => r()));
@@ -246,6 +254,58 @@ describe('agent UI in Chromium', { timeout: 20 * 60_000 }, () => {
     await new Promise((r) => setTimeout(r, 2000));
     await page.goto(`${dev}/apps/web`);
     assert.equal(await rows.count(), before, 'no sync ran');
+  });
+
+  test('Refresh fetches and compares without applying, and shows the result on the page', async () => {
+    await page.goto(`${dev}/apps/web`);
+    const rows = page.locator('#sync-history tbody tr');
+    const before = await rows.count();
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.waitForURL(`${dev}/apps/web?done=refresh`);
+    const result = page.locator('#refresh-result');
+    assert.match(
+      ((await result.textContent()) ?? '').replace(/\s+/g, ' '),
+      /revision [0-9a-f]{7} is Synced (Degraded|Progressing) — a sync would change nothing/,
+    );
+    assert.equal(await rows.count(), before, 'a refresh is not a sync');
+  });
+
+  test('a heal shows in the history: a hand edit of a managed ConfigMap is put back', async () => {
+    await world!.clusters.dev!.request(
+      'PATCH',
+      '/api/v1/namespaces/web/configmaps/web-settings',
+      { data: { GREETING: 'edited by hand' } },
+      'application/merge-patch+json',
+    );
+    const heals = page.locator('#heal-history tbody tr');
+    await waitFor(
+      async () => {
+        await page.goto(`${dev}/apps/web`);
+        return (await heals.count()) > 0;
+      },
+      { timeoutMs: WAIT_MS, intervalMs: 500, describe: () => 'the heal in the history' },
+    );
+    // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what a person sees
+    assert.match((await heals.first().innerText()).replace(/\s+/g, ' '), /ConfigMap\/web\/web-settings configured/);
+  });
+
+  test('with JavaScript the page refreshes itself under the strict CSP and keeps expanded rows open', async () => {
+    const blocked: string[] = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) blocked.push(m.text());
+    });
+    await page.goto(`${live!.url}/apps/web`);
+    assert.equal(await page.locator('noscript').count(), 1, 'the meta refresh is only for pages without scripts');
+    await page.locator('details[data-key="Deployment/web/web"] > summary').click();
+    // The script's own fetch (marked by its header) comes back and replaces <main>.
+    await page.waitForResponse((r) => r.request().headers()['x-tether-refresh'] === '1');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(
+      await page.locator('details[data-key="Deployment/web/web"]').evaluate((d) => (d as { open: boolean }).open),
+      'the Deployment stays expanded after a refresh',
+    );
+    assert.equal(page.url(), `${live!.url}/apps/web`, 'refreshed in place, not reloaded');
+    assert.deepEqual(blocked, [], 'the CSP blocked nothing');
   });
 
   test('the fleet view shows the app in both clusters, read from GitHub commit statuses', async () => {

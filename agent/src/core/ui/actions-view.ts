@@ -72,8 +72,7 @@ export function refreshBlock(result: RefreshResult | undefined, now: Date): Safe
   if ('error' in result) {
     return html`<div class="notice bad" id="refresh-result"><strong>Refresh</strong> ${time(result.at, now)} failed: ${result.error}</div>`;
   }
-  return html`<div class="notice" id="refresh-result"><strong>Refresh</strong> ${time(result.at, now)}: revision
-<span class="mono">${result.revision.slice(0, 7)}</span> is ${badge(result.sync)} ${badge(result.health.status)}${
+  return html`<div class="notice" id="refresh-result"><strong>Refresh</strong> ${time(result.at, now)}: revision <span class="mono">${result.revision.slice(0, 7)}</span> is ${badge(result.sync)} ${badge(result.health.status)}${
     result.changed.length > 0
       ? html` — a sync would change <span class="mono">${result.changed.join(', ')}</span>`
       : html` — a sync would change nothing`
