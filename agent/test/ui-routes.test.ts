@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { syncHistoryEntry } from '../src/core/history.ts';
 import { createServer } from '../src/edges/http/server.ts';
-import { SessionStore } from '../src/edges/http/sessions.ts';
+import { LoginThrottle, SessionStore } from '../src/edges/http/sessions.ts';
 import { FIXTURE_NOW, fixtureAgentView, REVISIONS } from './fixtures/agent-view.ts';
 
 const TOKEN = 'tether-api-7c1d2b9e5f';
@@ -249,5 +249,20 @@ describe('overview', () => {
     assert.ok(page.includes('sync &quot;Broken&quot; is not one of Synced, OutOfSync, Unknown'));
     assert.ok(page.includes('health &quot;&lt;b&gt;&quot; is not one of'));
     assert.deepEqual(names(page), ['web', 'billing', 'batch', 'worker']);
+  });
+});
+
+describe('login throttle', () => {
+  test('after 10 failed logins in a minute even the right token waits (429 with retry-after); then it works', async () => {
+    let now = 0;
+    const { app, sessions } = setup({ loginThrottle: new LoginThrottle(10, 60_000, () => now) });
+    for (let i = 0; i < 10; i++) assert.equal((await app.request(form('/login', { token: `guess-${i}` }))).status, 401);
+    const refused = await app.request(form('/login', { token: TOKEN }));
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers.get('retry-after'), '60');
+    assert.equal(refused.headers.get('set-cookie'), null);
+    assert.equal(sessions.size, 0);
+    now = 60_000;
+    assert.equal((await app.request(form('/login', { token: TOKEN }))).status, 303);
   });
 });

@@ -18,6 +18,7 @@ import { waitFor } from '../../testenv/src/processes.ts';
 import { startWorld, type World } from '../../testenv/src/world.ts';
 import { parseConfig } from '../src/config.ts';
 import { createServer } from '../src/edges/http/server.ts';
+import { CountingKubeClient } from '../src/edges/kube/counting-kube-client.ts';
 import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
 import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
 import { createAgent } from '../src/main.ts';
@@ -61,6 +62,8 @@ describe('agent UI in Chromium', { timeout: 20 * 60_000 }, () => {
   let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
   let page: Page;
   let dev: string;
+  /** What the dev agent asks of its apiserver, by verb. */
+  let devRequests: Record<string, number>;
   /** The dev agent's UI once more, reloading itself every second (the live-refresh script). */
   let live: { url: string; server: Server } | undefined;
 
@@ -88,7 +91,13 @@ describe('agent UI in Chromium', { timeout: 20 * 60_000 }, () => {
           ],
         });
         const kube = new HttpKubeClient(loadKubeconfig(w.clusters[c]!.kubeconfig));
-        const agent = await createAgent(config, { kube, token: async () => w.token, healthIntervalMs: 250 });
+        const counting = new CountingKubeClient(kube);
+        if (c === 'dev') devRequests = counting.requests;
+        const agent = await createAgent(config, {
+          kube: counting,
+          token: async () => w.token,
+          healthIntervalMs: 250,
+        });
         // refreshSeconds 0: a reload in the middle of a check would replace the page under the test.
         const app = createServer(agent, { apiToken: API_TOKEN, refreshSeconds: 0 });
         const server = await new Promise<Server>((ok) => {
@@ -185,6 +194,10 @@ describe('agent UI in Chromium', { timeout: 20 * 60_000 }, () => {
     );
     await accessibility('app page with the tree expanded');
     await shot('ui-tree');
+    // The tree comes from the agent's watches: more views cost the apiserver nothing.
+    const before = { ...devRequests };
+    for (let i = 0; i < 5; i++) await page.goto(`${dev}/apps/web`);
+    assert.deepEqual({ ...devRequests }, before, 'page views made no Kubernetes request');
   });
 
   test('logging in with the API token, then Sync now reached by keyboard adds a history entry', async () => {

@@ -12,7 +12,7 @@ import { isRecord } from '../../../../shared/src/is-record.ts';
 import { redactUrls } from '../../../../shared/src/redact.ts';
 import type { AgentView, AppView } from '../../core/agent-view.ts';
 import { METRICS_CONTENT_TYPE, renderMetrics } from '../../core/metrics-text.ts';
-import { SessionStore } from './sessions.ts';
+import { type LoginThrottle, SessionStore } from './sessions.ts';
 import { diffOf, registerUiRoutes } from './ui-routes.ts';
 
 /** Options of `createServer`. */
@@ -37,6 +37,8 @@ export interface ServerOptions {
   rollbackWorkflow: string;
   /** The UI's login sessions; default: a fresh store (8-hour sessions). */
   sessions?: SessionStore;
+  /** Failed UI logins; default: at most 10 a minute. */
+  loginThrottle?: LoginThrottle;
 }
 
 /**
@@ -208,6 +210,7 @@ export function createServer(view: AgentView, options: Partial<ServerOptions> = 
     refreshSeconds: opts.refreshSeconds,
     rollbackWorkflow: opts.rollbackWorkflow,
     sessions: opts.sessions ?? new SessionStore(),
+    ...(opts.loginThrottle ? { loginThrottle: opts.loginThrottle } : {}),
   });
 
   return app;

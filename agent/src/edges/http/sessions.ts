@@ -84,3 +84,30 @@ export class SessionStore {
     for (const [id, s] of this.sessions) if (s.expiresAt <= now) this.sessions.delete(id);
   }
 }
+
+/**
+ * Failed logins, for all clients together (behind a proxy every client has the proxy's address): after `max`
+ * failures within `windowMs`, logins are refused until the oldest failure leaves the window, so the API token cannot
+ * be guessed at line speed.
+ */
+export class LoginThrottle {
+  private failures: number[] = [];
+
+  constructor(
+    private readonly max = 10,
+    private readonly windowMs = 60_000,
+    private readonly now: () => number = () => Date.now(),
+  ) {}
+
+  /** Milliseconds until a login may be tried again; 0 when it may now. */
+  waitMs(): number {
+    const t = this.now();
+    this.failures = this.failures.filter((f) => t - f < this.windowMs);
+    return this.failures.length >= this.max ? this.failures[0]! + this.windowMs - t : 0;
+  }
+
+  /** Records a failed login. */
+  failed(): void {
+    this.failures.push(this.now());
+  }
+}

@@ -35,7 +35,7 @@ import { fleetSection } from '../../core/ui/fleet-view.ts';
 import { historySection } from '../../core/ui/history-view.ts';
 import { filterApps, overviewTop, parseFilters } from '../../core/ui/overview.ts';
 import { treeView } from '../../core/ui/tree-view.ts';
-import { type Session, type SessionStore, sameSecret } from './sessions.ts';
+import { LoginThrottle, type Session, type SessionStore, sameSecret } from './sessions.ts';
 
 /** What the UI routes need from the server's options. */
 export interface UiOptions {
@@ -48,6 +48,8 @@ export interface UiOptions {
   /** The environment repo's rollback workflow file (`.github/workflows/<file>`), for the Roll back link. */
   rollbackWorkflow: string;
   sessions: SessionStore;
+  /** Failed logins; default: 10 per minute for all clients together. */
+  loginThrottle?: LoginThrottle;
 }
 
 /** The session cookie's name. */
@@ -105,6 +107,7 @@ function refreshResult(inspection: Inspection, at: string): RefreshResult {
 /** Registers the UI's pages and actions on the server's app. */
 export function registerUiRoutes(app: Hono, view: AgentView, opts: UiOptions): void {
   const { sessions } = opts;
+  const throttle = opts.loginThrottle ?? new LoginThrottle();
   const loginEnabled = Boolean(opts.apiToken);
   /** The last refresh per app: shown on the app page to everyone (it is what the public diff shows, newer). */
   const refreshes = new Map<string, RefreshResult>();
@@ -125,7 +128,7 @@ export function registerUiRoutes(app: Hono, view: AgentView, opts: UiOptions): v
   };
   // What the read-only routes serve is public to anyone who reaches the port: every URL loses its credentials
   // (a repo URL, a Git error quoting one) however it got into the view.
-  const send = (c: Context, body: string, status: 200 | 400 | 401 | 403 | 404 = 200) =>
+  const send = (c: Context, body: string, status: 200 | 400 | 401 | 403 | 404 | 429 = 200) =>
     c.html(redactUrls(body), status);
   const publicJson = (c: Context, body: unknown, status: 200 | 404 = 200) =>
     c.body(redactUrls(JSON.stringify(body)), status, { 'content-type': 'application/json' });
@@ -271,7 +274,15 @@ ${fleetSection(fleet, { now, here: view.cluster, ...(commitUrl ? { commitUrl } :
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
     const token = typeof form['token'] === 'string' ? form['token'].trim() : '';
     const next = safeNext(typeof form['next'] === 'string' ? form['next'] : undefined);
+    const wait = throttle.waitMs();
+    if (wait > 0) {
+      const seconds = Math.ceil(wait / 1000);
+      c.header('retry-after', String(seconds));
+      const error = `Too many failed logins: try again in ${seconds} s.`;
+      return send(c, renderLoginPage(view.cluster, { next, enabled: true, error }, pageOptions(c, undefined)), 429);
+    }
     if (!token || !sameSecret(token, opts.apiToken)) {
+      throttle.failed();
       return send(
         c,
         renderLoginPage(
