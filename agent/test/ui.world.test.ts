@@ -242,6 +242,10 @@ describe('agent UI in Chromium', { timeout: 20 * 60_000 }, () => {
     // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what a person sees
     const newest = (await rows.first().innerText()).replace(/\s+/g, ' ');
     assert.match(newest, /api [0-9a-f]{7} /);
+    // The first sync's status was written to GitHub (and, as the rollout failed, replaced by the failure verdict).
+    // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what a person sees
+    const first = (await rows.last().innerText()).replace(/\s+/g, ' ');
+    assert.match(first, /start [0-9a-f]{7} .* tether\/dev\/web (posted|superseded)/);
     await accessibility('app page after a sync');
     await shot('ui-history');
   });

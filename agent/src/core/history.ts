@@ -21,7 +21,10 @@ export interface SyncHistoryEntry {
   repeats: number;
   counts: { applied: number; pruned: number; unchanged: number; failed: number; skipped: number };
   /** The commit status the sync asked for, when one was (a failed fetch says nothing about a commit). */
-  status?: Pick<CommitStatus, 'context' | 'state' | 'description'>;
+  status?: Pick<CommitStatus, 'context' | 'state' | 'description'> & {
+    /** What became of it, filled in when the history is read: written to GitHub, waiting, replaced by a newer one. */
+    delivery?: 'posted' | 'queued' | 'superseded' | 'unknown';
+  };
   error?: { stage: SyncStage; message: string };
 }
 

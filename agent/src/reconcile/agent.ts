@@ -497,7 +497,20 @@ export class Agent implements AgentView {
   }
 
   history(name: string): AppHistory | undefined {
-    return this.runners.has(name) ? this.syncHistory.get(name) : undefined;
+    const r = this.runners.get(name);
+    if (!r) return undefined;
+    const h = this.syncHistory.get(name);
+    const reporter = this.parts.reporter;
+    const repo = r.repo;
+    if (!reporter || !repo) return h;
+    return {
+      ...h,
+      syncs: h.syncs.map((e) =>
+        e.status
+          ? { ...e, status: { ...e.status, delivery: reporter.delivery({ ...repo, sha: e.revision }, e.status) } }
+          : e,
+      ),
+    };
   }
 
   liveObject(app: string, subj: string): K8sObject | undefined {

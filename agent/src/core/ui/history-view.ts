@@ -21,7 +21,10 @@ function counts(e: SyncHistoryEntry): SafeHtml {
 
 function statusCell(e: SyncHistoryEntry): SafeHtml {
   if (!e.status) return html`<span class="muted">none</span>`;
-  return html`<span class="badge b-${STATE_TONE[e.status.state] ?? 'muted'}">${e.status.state}</span> <span class="muted mono">${e.status.context}</span>`;
+  const d = e.status.delivery;
+  return html`<span class="badge b-${STATE_TONE[e.status.state] ?? 'muted'}">${e.status.state}</span> <span class="muted mono">${e.status.context}</span>${
+    d ? html` <span class="muted">${d}</span>` : ''
+  }`;
 }
 
 function syncRow(e: SyncHistoryEntry, commitUrl: ((sha: string) => string) | undefined, now: Date): SafeHtml {
