@@ -198,6 +198,8 @@ describe('actions', () => {
     assert.ok(page.includes('id="refresh-result"'));
     assert.ok(page.includes('a sync would change <span class="mono">ConfigMap/web/settings</span>'));
     assert.ok(page.includes('nothing was applied'));
+    assert.ok(page.includes('<summary>What would change (live → desired)</summary><pre class="diff">'));
+    assert.ok(page.includes('<span class="add">+b</span>'));
   });
 
   test('the Roll back link opens the repo rollback workflow on GitHub', async () => {

@@ -321,7 +321,8 @@ function healSection(heal: HealView | undefined, now: Date): SafeHtml {
 </dl>`;
 }
 
-function diffBlock(diff: string): SafeHtml {
+/** A unified diff as a `<pre>` with added, removed and hunk lines coloured. */
+export function diffBlock(diff: string): SafeHtml {
   const lines = diff.replace(/\n$/, '').split('\n');
   const spans = lines.map((line) => {
     // File headers (`--- live …`, `+++ desired …`) are labels, not changes.

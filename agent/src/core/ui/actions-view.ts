@@ -1,7 +1,7 @@
 // The UI's action pieces: who is logged in, the app's buttons (forms that work without JavaScript, each carrying
 // the session's CSRF token), the notices after an action, the result of a refresh, and the login page. Pure.
 import type { AppView } from '../agent-view.ts';
-import { badge, html, renderPage, type SafeHtml, type StatusPageOptions, time } from '../status-page.ts';
+import { badge, diffBlock, html, renderPage, type SafeHtml, type StatusPageOptions, time } from '../status-page.ts';
 import type { HealthResult, SyncStatus } from '../types.ts';
 
 /** What a refresh (fetch, render and diff against the cluster, no apply) found. */
@@ -76,6 +76,10 @@ export function refreshBlock(result: RefreshResult | undefined, now: Date): Safe
     result.changed.length > 0
       ? html` — a sync would change <span class="mono">${result.changed.join(', ')}</span>`
       : html` — a sync would change nothing`
+  }${
+    result.diff
+      ? html`<details data-key="refresh-diff"><summary>What would change (live → desired)</summary>${diffBlock(result.diff)}</details>`
+      : ''
   }</div>`;
 }
 
