@@ -268,3 +268,42 @@ describe('login throttle', () => {
     assert.equal((await app.request(form('/login', { token: TOKEN }))).status, 303);
   });
 });
+
+describe('views that know sync policies', () => {
+  test('Sync now is a manual sync by `ui`; a refusal (409) is shown and nothing else is requested', async () => {
+    const view = fixtureAgentView();
+    const asked: [string, string][] = [];
+    const manual = {
+      requestManualSync(name: string, by: string) {
+        asked.push([name, by]);
+        return name === 'web'
+          ? ({ accepted: false, status: 409, error: 'sync window deny until 22:00 UTC' } as const)
+          : ({ accepted: true } as const);
+      },
+    };
+    Object.assign(view, manual);
+    const app = createServer(view, { now: () => FIXTURE_NOW, onError: () => {}, apiToken: TOKEN });
+    const { cookie, csrf } = await login(app);
+    const refused = await app.request(form('/apps/web/sync', { csrf }, { cookie }));
+    assert.equal(refused.status, 409);
+    assert.ok((await refused.text()).includes('sync window deny until 22:00 UTC'));
+    const ok = await app.request(form('/apps/billing/sync', { csrf }, { cookie }));
+    assert.equal(ok.status, 303);
+    assert.deepEqual(asked, [
+      ['web', 'ui'],
+      ['billing', 'ui'],
+    ]);
+    assert.deepEqual(view.syncRequests, [], 'no plain sync request besides the manual one');
+  });
+
+  test('the project filter also reads policy.project', async () => {
+    const view = fixtureAgentView();
+    Object.assign(view.apps()[1]!, { policy: { project: 'team-b' } });
+    const app = createServer(view, { now: () => FIXTURE_NOW });
+    const page = await (await app.request('/?project=team-b')).text();
+    assert.deepEqual(
+      [...page.matchAll(/<a href="\/apps\/([^"]+)"><strong>/g)].map((m) => m[1]),
+      ['billing'],
+    );
+  });
+});

@@ -15,9 +15,13 @@ export interface OverviewFilters {
   health?: HealthStatus;
 }
 
-/** The project of an app view: its `project` field where the agent knows projects, else `default`. */
+/**
+ * The project of an app view, where the agent knows projects (`policy.project`, or a top-level `project`), else
+ * `default`. Read defensively: views without projects have neither field.
+ */
 export function projectOf(app: AppView): string {
-  const p = (app as AppView & { project?: unknown }).project;
+  const a = app as AppView & { project?: unknown; policy?: { project?: unknown } };
+  const p = a.policy?.project ?? a.project;
   return typeof p === 'string' && p ? p : 'default';
 }
 

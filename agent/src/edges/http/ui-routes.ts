@@ -52,6 +52,17 @@ export interface UiOptions {
   loginThrottle?: LoginThrottle;
 }
 
+/**
+ * Views that know sync policies take a sync asked for by a person as a manual sync, which applies under the manual
+ * policy too (the sync API does the same); views without one get a plain sync request.
+ */
+type ManualSyncing = {
+  requestManualSync?(
+    name: string,
+    by: string,
+  ): { accepted: true } | { accepted: false; status: 404 | 409; error: string };
+};
+
 /** The session cookie's name. */
 export const SESSION_COOKIE = 'tether_session';
 
@@ -128,7 +139,7 @@ export function registerUiRoutes(app: Hono, view: AgentView, opts: UiOptions): v
   };
   // What the read-only routes serve is public to anyone who reaches the port: every URL loses its credentials
   // (a repo URL, a Git error quoting one) however it got into the view.
-  const send = (c: Context, body: string, status: 200 | 400 | 401 | 403 | 404 | 429 = 200) =>
+  const send = (c: Context, body: string, status: 200 | 400 | 401 | 403 | 404 | 409 | 429 = 200) =>
     c.html(redactUrls(body), status);
   const publicJson = (c: Context, body: unknown, status: 200 | 404 = 200) =>
     c.body(redactUrls(JSON.stringify(body)), status, { 'content-type': 'application/json' });
@@ -323,7 +334,14 @@ ${fleetSection(fleet, { now, here: view.cluster, ...(commitUrl ? { commitUrl } :
     originCheck,
     withSession((c) => {
       const name = c.req.param('name') ?? '';
-      if (!view.requestSync(name, 'ui sync')) return c.notFound();
+      const manual = (view as AgentView & ManualSyncing).requestManualSync;
+      if (manual) {
+        const answer = manual.call(view, name, 'ui');
+        if (!answer.accepted) {
+          const body = html`<h2>Not synced</h2><p class="error">${answer.error}</p><p><a href="/apps/${encodeURIComponent(name)}">Back to ${name}</a></p>`;
+          return send(c, renderPage('Not synced', view.cluster, body, pageOptions(c, sessionOf(c))), answer.status);
+        }
+      } else if (!view.requestSync(name, 'ui sync')) return c.notFound();
       return c.redirect(`/apps/${encodeURIComponent(name)}?done=sync`, 303);
     }),
   );
