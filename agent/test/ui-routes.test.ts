@@ -307,3 +307,10 @@ describe('views that know sync policies', () => {
     );
   });
 });
+
+test('a form body over 16 KiB is refused (413) before it is read, also on the open login form', async () => {
+  const { app, sessions } = setup();
+  const res = await app.request(form('/login', { token: TOKEN, pad: 'x'.repeat(17 * 1024) }));
+  assert.equal(res.status, 413);
+  assert.equal(sessions.size, 0);
+});

@@ -4,6 +4,7 @@
 // Sec-Fetch-Site). Everything works with plain forms and redirects; the one script is the pages' live refresh,
 // allowed by a per-response CSP nonce.
 import type { Context, Hono, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { csrf } from 'hono/csrf';
 import { HTTPException } from 'hono/http-exception';
@@ -158,6 +159,12 @@ export function registerUiRoutes(app: Hono, view: AgentView, opts: UiOptions): v
   const sameOrigin = csrf({
     origin: (origin, c) => origin === new URL(c.req.url).origin || origin === publicOrigin,
   });
+  // The UI's forms are a token and a CSRF field: anything bigger is refused before it is buffered (the login form
+  // is open to anyone who reaches the port).
+  const formLimit = bodyLimit({
+    maxSize: 16 * 1024,
+    onError: (c) => c.text('form larger than 16 KiB', 413),
+  });
   const originCheck: MiddlewareHandler = async (c, next) => {
     try {
       await sameOrigin(c, async () => {});
@@ -280,7 +287,7 @@ ${fleetSection(fleet, { now, here: view.cluster, ...(commitUrl ? { commitUrl } :
     ),
   );
 
-  app.post('/login', originCheck, async (c) => {
+  app.post('/login', formLimit, originCheck, async (c) => {
     if (!opts.apiToken) return send(c, renderLoginPage(view.cluster, { next: '/', enabled: false }), 404);
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
     const token = typeof form['token'] === 'string' ? form['token'].trim() : '';
@@ -319,6 +326,7 @@ ${fleetSection(fleet, { now, here: view.cluster, ...(commitUrl ? { commitUrl } :
 
   app.post(
     '/logout',
+    formLimit,
     originCheck,
     withSession((c, session) => {
       sessions.delete(session.id);
@@ -331,6 +339,7 @@ ${fleetSection(fleet, { now, here: view.cluster, ...(commitUrl ? { commitUrl } :
 
   app.post(
     '/apps/:name/sync',
+    formLimit,
     originCheck,
     withSession((c) => {
       const name = c.req.param('name') ?? '';
@@ -348,6 +357,7 @@ ${fleetSection(fleet, { now, here: view.cluster, ...(commitUrl ? { commitUrl } :
 
   app.post(
     '/apps/:name/refresh',
+    formLimit,
     originCheck,
     withSession(async (c) => {
       const name = c.req.param('name') ?? '';
