@@ -218,10 +218,12 @@ describe('overview', () => {
     const { app } = setup();
     const page = await (await app.request('/')).text();
     assert.deepEqual(names(page), ['web', 'billing', 'batch', 'worker']);
-    assert.ok(page.includes('<a href="/" aria-current="true"><strong>4</strong>apps</a>'));
-    assert.ok(page.includes('<a href="/?sync=Synced"><strong>2</strong>Synced</a>'));
-    assert.ok(page.includes('<a href="/?sync=OutOfSync"><strong>1</strong>OutOfSync</a>'));
-    assert.ok(page.includes('<a href="/?health=Degraded"><strong>1</strong>Degraded</a>'));
+    assert.ok(page.includes('<a href="/" aria-current="true"><strong>4</strong> apps</a>'));
+    assert.ok(page.includes('<a href="/?sync=Synced"><strong>2</strong> Synced</a>'));
+    assert.ok(page.includes('<a href="/?sync=OutOfSync"><strong>1</strong> OutOfSync</a>'));
+    assert.ok(page.includes('<a href="/?health=Degraded"><strong>1</strong> Degraded</a>'));
+    assert.ok(page.includes('<a href="/?sync=Unknown"><strong>1</strong> sync Unknown</a>'));
+    assert.ok(page.includes('<a href="/?health=Unknown"><strong>1</strong> health Unknown</a>'));
     assert.deepEqual(names(await (await app.request('/?sync=Synced')).text()), ['billing', 'batch']);
     assert.deepEqual(names(await (await app.request('/?health=Degraded')).text()), ['batch']);
     assert.deepEqual(names(await (await app.request('/?sync=Synced&health=Healthy')).text()), ['billing']);
@@ -239,7 +241,7 @@ describe('overview', () => {
     const page = await (await app.request('/?project=team-a')).text();
     assert.deepEqual(names(page), ['web', 'worker']);
     assert.ok(page.includes('<option value="team-a" selected>team-a</option>'));
-    assert.ok(page.includes('<a href="/?project=team-a" aria-current="true"><strong>2</strong>apps</a>'));
+    assert.ok(page.includes('<a href="/?project=team-a" aria-current="true"><strong>2</strong> apps</a>'));
     assert.deepEqual(names(await (await app.request('/?project=default')).text()), ['billing', 'batch']);
   });
 

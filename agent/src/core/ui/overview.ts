@@ -74,16 +74,21 @@ export function overviewTop(apps: readonly AppView[], f: OverviewFilters, error?
   const projects = [...new Set(apps.map(projectOf))].sort();
   const scope = f.project ? apps.filter((a) => projectOf(a) === f.project) : apps;
   const count = (label: string, n: number, target: OverviewFilters, current: boolean) =>
-    html`<a href="${query(target)}"${current ? html` aria-current="true"` : ''}><strong>${n}</strong>${label}</a>`;
+    html`<a href="${query(target)}"${current ? html` aria-current="true"` : ''}><strong>${n}</strong> ${label}</a>`;
   const base = f.project ? { project: f.project } : {};
   const counts = [
     count('apps', scope.length, base, !f.sync && !f.health),
     ...SYNC.map((s) =>
-      count(s, scope.filter((a) => a.state.sync === s).length, { ...base, sync: s }, f.sync === s && !f.health),
+      count(
+        s === 'Unknown' ? 'sync Unknown' : s,
+        scope.filter((a) => a.state.sync === s).length,
+        { ...base, sync: s },
+        f.sync === s && !f.health,
+      ),
     ),
     ...HEALTH.map((h) =>
       count(
-        h,
+        h === 'Unknown' ? 'health Unknown' : h,
         scope.filter((a) => a.state.health.status === h).length,
         { ...base, health: h },
         f.health === h && !f.sync,
