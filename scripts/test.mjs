@@ -43,7 +43,7 @@ if (files.some((f) => f.endsWith('.world.test.ts'))) {
   const b = spawnSync('bash', [join(root, 'testenv/build-binaries.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
   if (b.status !== 0) process.exit(b.status ?? 1);
 }
-if (files.some((f) => f.includes('status-page') || f.includes('e2e'))) {
+if (files.some((f) => f.includes('status-page') || f.includes('e2e') || f.includes('ui.world'))) {
   const c = spawnSync('bash', [join(root, 'scripts/ensure-chromium.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (c.status !== 0) process.exit(c.status ?? 1);
 }

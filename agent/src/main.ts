@@ -10,6 +10,7 @@ import { emptyMetrics, recordStatusPost } from './core/agent-metrics.ts';
 import type { DesiredStateSource, Renderer } from './core/desired-state.ts';
 import type { KubeClient } from './core/kube-port.ts';
 import { GitSource } from './edges/git/git-source.ts';
+import { FleetReader } from './edges/github/fleet-reader.ts';
 import { githubAppProvider, type TokenProvider, tokenFileProvider } from './edges/github/github-auth.ts';
 import { Discovery } from './edges/kube/discovery.ts';
 import { HttpKubeClient } from './edges/kube/kube-client.ts';
@@ -62,6 +63,13 @@ export async function createAgent(config: AgentConfig, options: AgentOptions): P
   const reporter = github
     ? new StatusReporter(github, { log, onResult: (ok) => recordStatusPost(metrics, ok) })
     : undefined;
+  // The fleet view's reads never wait out a rate limit inside a page view (retries 0): the reader backs off itself.
+  const fleetGitHub =
+    options.github ??
+    (token
+      ? createGitHub({ auth: token, baseUrl: config.github?.apiUrl, log, userAgent: 'tether-agent', retries: 0 })
+      : undefined);
+  const fleet = fleetGitHub ? new FleetReader(fleetGitHub) : undefined;
   const elector = config.leaderElection.enabled
     ? new LeaderElector(options.kube, {
         namespace: config.leaderElection.namespace,
@@ -113,6 +121,7 @@ export async function createAgent(config: AgentConfig, options: AgentOptions): P
     ...(options.log ? { log: options.log } : {}),
     ...(reporter ? { reporter } : {}),
     ...(elector ? { elector } : {}),
+    ...(fleet ? { fleet } : {}),
     ...(options.healthIntervalMs !== undefined ? { healthIntervalMs: options.healthIntervalMs } : {}),
   });
 }

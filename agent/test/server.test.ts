@@ -562,15 +562,28 @@ describe('POST /api/apps/:name/sync', () => {
   });
 });
 
+/**
+ * Scripts in a page that the CSP would not run: the page's own live-refresh script carries this response's nonce,
+ * which the CSP lists; anything else (an injected `<script>`) does not.
+ */
+function foreignScripts(page: string, csp: string): number {
+  const nonce = /script-src 'nonce-([^']+)'/.exec(csp)?.[1];
+  assert.ok(nonce, `the CSP allows scripts only by nonce: ${csp}`);
+  const tags = [...page.matchAll(/<script\b[^>]*>/gi)].map((m) => m[0]);
+  return tags.filter((t) => t !== `<script nonce="${nonce}" data-refresh="30">`).length;
+}
+
 describe('status page', () => {
   test('GET / lists every app with coloured sync and health badges, revision link, last sync and error', async () => {
     const { app } = setup();
     const res = await app.request('/');
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
-    assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'none'/);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /default-src 'none'/);
     const page = await res.text();
-    assert.ok(!/<script|<link|src=/i.test(page), 'no scripts or external assets');
+    assert.ok(!/<link|\ssrc=/i.test(page), 'no external assets');
+    assert.equal(foreignScripts(page, csp), 0, "no script but the page's own, carrying the CSP nonce");
     for (const name of ['web', 'billing', 'batch', 'worker']) {
       assert.ok(page.includes(`<a href="/apps/${name}"><strong>${name}</strong></a>`), name);
     }
@@ -636,8 +649,10 @@ describe('status page', () => {
     view.diffs.set('web', `+ ${evil}\n`);
     const app = createServer(view, { now: () => FIXTURE_NOW });
     for (const path of ['/', '/apps/web']) {
-      const page = await (await app.request(path)).text();
-      assert.ok(!page.includes('<script'), path);
+      const res = await app.request(path);
+      const page = await res.text();
+      assert.equal(foreignScripts(page, res.headers.get('content-security-policy') ?? ''), 0, path);
+      assert.ok(!page.includes('<script>'), path);
       assert.ok(!page.includes('javascript:'), path);
       assert.ok(page.includes('&lt;script&gt;alert(1)&lt;/script&gt;'), path);
       assert.ok(page.includes('prod&quot;&lt;eu&gt;'), path);

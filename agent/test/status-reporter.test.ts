@@ -144,3 +144,19 @@ test('property: after any interleaving of verdicts, restarts and failed posts, G
     { numRuns: 120 },
   );
 });
+
+test('delivery says what became of a status: queued while waiting, posted once written, superseded by a newer one', async () => {
+  const gh = new StatusStore(() => 10);
+  const reporter = new StatusReporter(gh.client(), fast);
+  assert.equal(reporter.delivery(target, success), 'unknown');
+  reporter.report(target, failure);
+  assert.equal(reporter.delivery(target, failure), 'queued');
+  await reporter.flush();
+  assert.equal(reporter.delivery(target, failure), 'posted');
+  reporter.report(target, success);
+  await reporter.flush();
+  assert.equal(reporter.delivery(target, success), 'posted');
+  assert.equal(reporter.delivery(target, failure), 'superseded');
+  assert.equal(reporter.delivery({ ...target, sha: 'b'.repeat(40) }, success), 'unknown');
+  reporter.stop();
+});

@@ -1,6 +1,10 @@
+import type { FleetView } from './fleet.ts';
 import { type HealthContext, objectHealth } from './health.ts';
+import type { AppHistory } from './history.ts';
+import type { Inspection } from './inspection.ts';
 import { objectKey, refOf, subject } from './objects.ts';
 import type { PullRequestRef } from './pr-plan.ts';
+import type { AppTree } from './resource-tree.ts';
 import type { AppState, HealthResult, K8sObject } from './types.ts';
 
 /** One resource of an app as the API and status page show it. */
@@ -30,6 +34,8 @@ export interface AppView {
   state: AppState;
   /** Link to the synced commit on GitHub, when the repo is a GitHub repo. */
   revisionUrl?: string;
+  /** The repo's web page (https://github.com/acme/env), when the repo is a GitHub repo. */
+  repoWebUrl?: string;
   resources: ResourceView[];
   lastHeal?: HealView;
 }
@@ -68,6 +74,14 @@ export interface AgentView {
   /** /readyz: the cluster answered and every app's first sync was attempted. */
   ready(): { ready: boolean; reason?: string };
   metrics: AgentMetrics;
+  /** Fetches and renders the app's newest revision and judges it against the cluster, writing nothing. Optional. */
+  inspect?(name: string): Promise<Inspection>;
+  /** Each desired object with its live descendants, from the agent's watches; undefined when no such app. Optional. */
+  tree?(name: string): AppTree | undefined;
+  /** The app's statuses in every cluster reporting on its repo (cached GitHub reads); undefined: no such app. */
+  fleet?(name: string): Promise<FleetView | undefined>;
+  /** The last syncs and heals of an app, newest first; undefined when no such app. Optional. */
+  history?(name: string): AppHistory | undefined;
   /** Objects for the status page when it needs them (e.g. the raw live object); optional. */
   liveObject?(app: string, subject: string): K8sObject | undefined;
 }
@@ -120,6 +134,7 @@ export function appView(input: AppViewInput): AppView {
     path: input.path,
     state: input.state,
     ...(revision && gh ? { revisionUrl: `${webBase}/${gh.owner}/${gh.repo}/commit/${revision}` } : {}),
+    ...(gh ? { repoWebUrl: `${webBase}/${gh.owner}/${gh.repo}` } : {}),
     resources,
     ...(input.lastHeal ? { lastHeal: input.lastHeal } : {}),
   };

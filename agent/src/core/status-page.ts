@@ -10,10 +10,10 @@ import type { HealthStatus, HookResult, SyncAction, SyncResult, SyncStatus, Wave
 export type SafeHtml = HtmlEscapedString;
 
 /**
- * hono/html's `html` tag: every interpolated value is escaped unless it is already HTML, so nothing is escaped by
+ * hono/html's `html` tag (exported for the UI's other renderers): every interpolated value is escaped unless it is already HTML, so nothing is escaped by
  * hand. Every value here is synchronous, so the result is never a Promise.
  */
-function html(strings: TemplateStringsArray, ...values: unknown[]): SafeHtml {
+export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeHtml {
   return honoHtml(strings, ...values) as SafeHtml;
 }
 
@@ -26,8 +26,15 @@ export function escapeHtml(text: string): string {
 export interface StatusPageOptions {
   /** "Now", for the relative times ("3 min ago"). */
   now: Date;
-  /** Seconds between automatic reloads (a meta refresh, since the page has no scripts); 0 = never. */
+  /** Seconds between automatic reloads; 0 = never. */
   refreshSeconds: number;
+  /**
+   * The CSP nonce of this response: with one, the page carries its small script (live refresh that keeps expanded
+   * rows open) and the meta refresh moves into `<noscript>`; without one the page has no script at all.
+   */
+  nonce?: string;
+  /** What the header shows on the right (who is logged in, the login link). */
+  userBar?: SafeHtml;
 }
 
 /** Defaults of the status page: the current time, reload every 30 s. */
@@ -60,7 +67,7 @@ const CSS = `
 *{box-sizing:border-box}
 body{margin:0;font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:#fff}
 header{display:flex;align-items:baseline;gap:12px;padding:14px 24px;border-bottom:1px solid var(--line);background:var(--bg)}
-header h1{font-size:18px;margin:0}header .cluster{color:var(--muted)}
+header h1{font-size:18px;margin:0}h2.app-title{font-size:20px;margin-top:8px}header .cluster{color:var(--muted)}
 main{max-width:1200px;margin:0 auto;padding:16px 24px 48px}
 h2{font-size:16px;margin:28px 0 8px}
 a{color:#0969da;text-decoration:none}a:hover{text-decoration:underline}
@@ -82,31 +89,52 @@ code,pre,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;
 pre.diff{background:var(--bg);border:1px solid var(--line);border-radius:6px;padding:10px 12px;overflow:auto;line-height:1.4}
 .add{color:#116329;background:#e6ffec;display:block}.del{color:#a40e26;background:#ffebe9;display:block}
 .hunk{color:#0550ae;display:block}.meta{color:var(--muted);font-weight:600;display:block}
+header .user{margin-left:auto;display:flex;gap:8px;align-items:center}
+h3{font-size:14px;margin:18px 0 6px}
+.actions{display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin:8px 0 4px}.actions form{margin:0}
+button,.button{font:inherit;font-size:13px;font-weight:600;padding:4px 12px;border-radius:6px;border:1px solid var(--line);background:var(--bg);color:var(--fg);cursor:pointer;display:inline-block}
+button.primary{background:#1f883d;border-color:#1a7f37;color:#fff}
+a:focus-visible,button:focus-visible,summary:focus-visible,input:focus-visible,select:focus-visible{outline:2px solid #0969da;outline-offset:2px}
+.notice{border:1px solid #80ccff;background:#ddf4ff;border-radius:6px;padding:8px 12px;margin:12px 0}
+.notice.bad{border-color:#ff8182;background:#ffebe9}
+.tree,.tree ul{list-style:none;margin:0;padding:0}.tree ul{padding-left:22px;border-left:1px dotted var(--line);margin-left:6px}
+.tree li{margin:2px 0}.tree summary{cursor:pointer}.tree .node{display:inline-flex;flex-wrap:wrap;gap:4px 10px;align-items:baseline}
+.tree .leaf{padding-left:14px}.tree .kind{font-weight:600}.tree .msg{color:var(--muted)}.tree .msg.bad{color:#a40e26}
+.counts{display:flex;flex-wrap:wrap;gap:8px;margin:8px 0 16px}.counts a{border:1px solid var(--line);border-radius:6px;padding:6px 12px;color:var(--fg)}
+.counts a[aria-current]{border-color:#0969da;box-shadow:inset 0 0 0 1px #0969da}.counts strong{font-size:18px;display:block}
+form.filters{display:flex;flex-wrap:wrap;gap:12px;align-items:end;margin:8px 0}form.filters label{display:flex;flex-direction:column;font-size:12px;color:var(--muted)}
+select,input[type=password]{font:inherit;padding:4px 6px;border:1px solid #818b98;border-radius:6px}
+.trigger{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px}
+.sr-only{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);border:0}
 `;
 
-function badge(status: SyncStatus | HealthStatus | SyncAction): SafeHtml {
+/** A coloured badge for a sync status, health or sync action. */
+export function badge(status: SyncStatus | HealthStatus | SyncAction): SafeHtml {
   return html`<span class="badge b-${TONE[status] ?? 'muted'}">${status}</span>`;
 }
 
 /** The first 7 characters of a commit sha, as GitHub shows it. */
-function shortSha(sha: string): string {
+export function shortSha(sha: string): string {
   return /^[0-9a-f]{40,64}$/i.test(sha) ? sha.slice(0, 7) : sha;
 }
 
-function revisionLink(sha: string | undefined, url: string | undefined): SafeHtml {
+/** A commit's short sha, linked to the commit when the URL is http(s). */
+export function revisionLink(sha: string | undefined, url: string | undefined): SafeHtml {
   if (!sha) return html`<span class="muted">—</span>`;
   // Only http(s) links: the URL is built from configuration, but a `javascript:` URL must never become clickable.
   if (url && /^https?:\/\//i.test(url)) return html`<a class="mono" href="${url}" title="${sha}">${shortSha(sha)}</a>`;
   return html`<span class="mono" title="${sha}">${shortSha(sha)}</span>`;
 }
 
-function duration(ms: number): string {
+/** `120 ms`, `6.1 s`, `2 min 5 s`. */
+export function duration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
   return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
-function ago(iso: string, now: Date): string {
+/** `5 min ago` relative to `now`; the text itself when it is not a date. */
+export function ago(iso: string, now: Date): string {
   const t = Date.parse(iso);
   if (Number.isNaN(t)) return iso;
   const s = Math.round((now.getTime() - t) / 1000);
@@ -117,13 +145,34 @@ function ago(iso: string, now: Date): string {
   return `${Math.floor(s / 86_400)} d ago`;
 }
 
-function time(iso: string, now: Date): SafeHtml {
+/** A `<time>` element showing how long ago, with the exact time on hover. */
+export function time(iso: string, now: Date): SafeHtml {
   return html`<time datetime="${iso}" title="${iso}">${ago(iso, now)}</time>`;
 }
 
+/**
+ * The page's one script, allowed by the response's CSP nonce: every `refreshSeconds` it fetches the page again and
+ * swaps in the new `<main>`, keeping open whichever `<details data-key>` the reader opened and leaving the page alone
+ * while a form field has focus. Without JavaScript the `<noscript>` meta refresh does the reloading instead.
+ */
+const LIVE_REFRESH = `(function(){
+var s=document.currentScript,every=Number(s&&s.dataset.refresh)*1000;if(!every)return;
+function tick(){
+var a=document.activeElement;if(a&&/^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName)){return setTimeout(tick,every);}
+fetch(location.href,{credentials:'same-origin',headers:{'x-tether-refresh':'1'}}).then(function(r){return r.ok?r.text():null}).then(function(t){
+if(t){var open={};document.querySelectorAll('details[data-key]').forEach(function(d){open[d.dataset.key]=d.open});
+var doc=new DOMParser().parseFromString(t,'text/html'),m=doc.querySelector('main'),cur=document.querySelector('main');
+if(m&&cur){cur.replaceWith(m);m.querySelectorAll('details[data-key]').forEach(function(d){if(d.dataset.key in open)d.open=open[d.dataset.key]})}}
+}).catch(function(){}).then(function(){setTimeout(tick,every)});}
+setTimeout(tick,every);})();`;
+
 function page(title: string, cluster: string, body: SafeHtml, options: StatusPageOptions): string {
-  const refresh =
-    options.refreshSeconds > 0 ? html`<meta http-equiv="refresh" content="${options.refreshSeconds}">` : '';
+  const meta = options.refreshSeconds > 0 ? html`<meta http-equiv="refresh" content="${options.refreshSeconds}">` : '';
+  const refresh = options.nonce && meta ? html`<noscript>${meta}</noscript>` : meta;
+  const script =
+    options.nonce && options.refreshSeconds > 0
+      ? html`<script nonce="${options.nonce}" data-refresh="${options.refreshSeconds}">${raw(LIVE_REFRESH)}</script>`
+      : '';
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -134,10 +183,13 @@ ${refresh}
 <style>${raw(CSS)}</style>
 </head>
 <body>
-<header><h1><a href="/">Tether</a></h1><span class="cluster">cluster <strong>${cluster}</strong></span></header>
+<header><h1><a href="/">Tether</a></h1><span class="cluster">cluster <strong>${cluster}</strong></span>${
+    options.userBar ? html`<span class="user">${options.userBar}</span>` : ''
+  }</header>
 <main>
 ${body}
 </main>
+${script}
 </body>
 </html>
 `.toString();
@@ -154,11 +206,12 @@ function errorText(sync: SyncResult | undefined): SafeHtml | undefined {
   return html`<span class="error">${sync.error.stage} failed: ${sync.error.message}</span>`;
 }
 
-/** The index page: one row per app with sync and health badges, revision, last sync and error. */
+/** The index page: one row per app with sync and health badges, revision, last sync and error; `extras.top` above. */
 export function renderIndexPage(
   cluster: string,
   apps: readonly AppView[],
   options: Partial<StatusPageOptions> = {},
+  extras: { top?: SafeHtml; emptyMessage?: string } = {},
 ): string {
   const opts = { ...defaultStatusPageOptions(), ...options };
   const rows = apps.map(
@@ -173,8 +226,8 @@ export function renderIndexPage(
   );
   const body =
     apps.length === 0
-      ? html`<p class="muted">No apps are configured.</p>`
-      : html`<h2>Apps</h2>
+      ? html`${extras.top ?? ''}<p class="muted">${extras.emptyMessage ?? 'No apps are configured.'}</p>`
+      : html`${extras.top ?? ''}<h2>Apps</h2>
 <table>
 <thead><tr><th>App</th><th>Sync</th><th>Health</th><th>Revision</th><th>Last sync</th><th>Message</th></tr></thead>
 <tbody>
@@ -268,7 +321,8 @@ function healSection(heal: HealView | undefined, now: Date): SafeHtml {
 </dl>`;
 }
 
-function diffBlock(diff: string): SafeHtml {
+/** A unified diff as a `<pre>` with added, removed and hunk lines coloured. */
+export function diffBlock(diff: string): SafeHtml {
   const lines = diff.replace(/\n$/, '').split('\n');
   const spans = lines.map((line) => {
     // File headers (`--- live …`, `+++ desired …`) are labels, not changes.
@@ -289,12 +343,23 @@ function diffBlock(diff: string): SafeHtml {
 /** What the app page shows about the diff: the text, why it could not be computed, or nothing (in sync). */
 export type DiffState = { diff: string } | { error: string } | undefined;
 
+/** Sections of the app page that other renderers make (the UI's actions, resource tree, history, fleet). */
+export interface AppPageExtras {
+  /** Above the facts: notices and the action buttons. */
+  top?: SafeHtml;
+  /** Replaces the resources table (the live resource tree). */
+  resources?: SafeHtml;
+  /** After the last sync: history, fleet. */
+  bottom?: SafeHtml;
+}
+
 /** The page of one app: state, resources with health, the last sync's entries, the last heal and the diff. */
 export function renderAppPage(
   cluster: string,
   app: AppView,
   diff: DiffState,
   options: Partial<StatusPageOptions> = {},
+  extras: AppPageExtras = {},
 ): string {
   const opts = { ...defaultStatusPageOptions(), ...options };
   const s = app.state;
@@ -306,7 +371,8 @@ export function renderAppPage(
       diff.diff === '' ? html`<p class="muted">No differences.</p>` : diffBlock(diff.diff)
     }`;
   }
-  const body = html`<h2 style="font-size:20px;margin-top:8px">${app.name} ${badge(s.sync)} ${badge(s.health.status)}</h2>
+  const body = html`<h2 class="app-title">${app.name} ${badge(s.sync)} ${badge(s.health.status)}</h2>
+${extras.top ?? ''}
 <dl class="facts">
 <dt>Source</dt><dd class="mono">${app.repo} · ${app.ref} · ${app.path}</dd>
 <dt>Revision</dt><dd>${revisionLink(s.lastSync?.revision ?? s.revision, app.revisionUrl)}${
@@ -319,13 +385,24 @@ ${s.lastSync?.pruneBlocked ? html`<dt>Prune</dt><dd class="error">${s.lastSync.p
 ${s.drifted && s.drifted.length > 0 ? html`<dt>Drifted</dt><dd class="mono">${s.drifted.join(', ')} <span class="muted">(self-heal off)</span></dd>` : ''}
 </dl>
 <h2>Resources</h2>
-${resourcesTable(app.resources)}
+${extras.resources ?? resourcesTable(app.resources)}
 <h2>Last sync</h2>
 ${lastSyncSection(s.lastSync, opts.now)}
 <h2>Last heal</h2>
 ${healSection(app.lastHeal, opts.now)}
+${extras.bottom ?? ''}
 ${diffSection}`;
   return page(`${app.name} · Tether · ${cluster}`, cluster, body, opts);
+}
+
+/** Any page in the status page's style (the UI's login and fleet pages); `body` is already escaped. */
+export function renderPage(
+  title: string,
+  cluster: string,
+  body: SafeHtml,
+  options: Partial<StatusPageOptions> = {},
+): string {
+  return page(`${title} · Tether · ${cluster}`, cluster, body, { ...defaultStatusPageOptions(), ...options });
 }
 
 /** A 404 page in the status page's style. */

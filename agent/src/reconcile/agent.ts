@@ -5,21 +5,26 @@ import { type AgentConfig, type AppConfig, configHealthRules, helmOptions } from
 import { emptyMetrics, recordHeal, recordSync } from '../core/agent-metrics.ts';
 import { type AgentMetrics, type AgentView, type AppView, appView, type HealView } from '../core/agent-view.ts';
 import { type AppEvent, healEvent, syncEvents } from '../core/app-events.ts';
-import { holdDip, saysNothingAboutCommit, statusFor } from '../core/commit-status.ts';
+import { type CommitStatus, holdDip, saysNothingAboutCommit, statusFor } from '../core/commit-status.ts';
 import type { DesiredStateSource, Renderer } from '../core/desired-state.ts';
+import type { FleetSource, FleetView } from '../core/fleet.ts';
+import { type AppHistory, syncHistoryEntry } from '../core/history.ts';
 import { diffText, type Inspection } from '../core/inspection.ts';
 import type { KubeClient } from '../core/kube-port.ts';
 import { objectKey, subject } from '../core/objects.ts';
 import type { PullRequestRef } from '../core/pr-plan.ts';
+import { type AppTree, buildResourceTree, ownerNamespaces } from '../core/resource-tree.ts';
 import type { HealthResult, HealthStatus, K8sObject } from '../core/types.ts';
 import type { Discovery } from '../edges/kube/discovery.ts';
 import { AppLoop } from './app-loop.ts';
+import { SyncHistory } from './history.ts';
 import { inspectObjects } from './inspect.ts';
 import type { LeaderElector } from './leader.ts';
 import { type PlanSource, type PlanTarget, PullRequestPlanner } from './pr-plan.ts';
 import { type HealEvent, SelfHeal } from './self-heal.ts';
 import type { StatusReporter } from './status-reporter.ts';
 import { AppSync, pruneOptions, type SyncOutcome } from './sync.ts';
+import { DescendantWatches } from './tree.ts';
 
 /** What the agent is built from; the composition root (agent/src/main.ts) makes these, tests may make their own. */
 export interface AgentParts {
@@ -44,6 +49,8 @@ export interface AgentParts {
   planSources?: ReadonlyMap<string, PlanSource>;
   /** Poll open pull requests at the apps' interval (no webhook delivers them); default false. */
   pollPullRequests?: boolean;
+  /** Reads the fleet view (statuses of every cluster) from GitHub; absent → the fleet view says why it is empty. */
+  fleet?: FleetSource;
 }
 
 interface AppRunner {
@@ -73,6 +80,10 @@ export class Agent implements AgentView {
   readonly cluster: string;
   readonly metrics: AgentMetrics;
   private readonly runners = new Map<string, AppRunner>();
+  /** The last syncs and heals per app, for the API and the app page. */
+  private readonly syncHistory = new SyncHistory();
+  /** ReplicaSets, Jobs and Pods of the apps' namespaces, for the resource tree (one watch per kind and namespace). */
+  private readonly descendants: DescendantWatches;
   private readonly log: Logger;
   private running = false;
   private healthTimer: NodeJS.Timeout | undefined;
@@ -92,6 +103,7 @@ export class Agent implements AgentView {
     this.cluster = config.cluster;
     this.metrics = parts.metrics ?? emptyMetrics();
     this.log = (parts.log ?? silentLogger).with({ cluster: config.cluster });
+    this.descendants = new DescendantWatches(parts.kube, parts.discovery);
     for (const app of config.apps) {
       const source = parts.sources.get(app.name);
       if (!source) throw new Error(`no desired-state source for app ${app.name}`);
@@ -221,6 +233,7 @@ export class Agent implements AgentView {
     await this.stopApps();
     // Watches started by syncNow (outside the loops) end here too.
     await Promise.all([...this.runners.values()].map((r) => r.heal.stop()));
+    this.descendants.stop();
     await this.parts.elector?.stop();
     await this.parts.reporter?.flush(5000);
     this.parts.reporter?.stop();
@@ -304,19 +317,22 @@ export class Agent implements AgentView {
       } catch (err) {
         log.warn('self-heal watch failed', { error: describeError(err) });
       }
+      this.descendants.track(r.config.name, ownerNamespaces(r.sync.desiredObjects));
     }
-    if (!out.noop || !r.reported) this.postStatus(r, true);
+    const posted = !out.noop || !r.reported ? this.postStatus(r, true) : undefined;
+    this.syncHistory.recordSync(r.config.name, syncHistoryEntry(out, reason, posted));
     // Statuses of commits no app is on any more are never posted again: forget them so memory stays bounded.
     reporter?.prune(new Set([...this.runners.values()].flatMap((x) => x.sync.state.lastSync?.revision ?? [])));
     return out;
   }
 
-  private postStatus(r: AppRunner, force = false): void {
+  /** Reports the app's status when it changed (or `force`); returns the status asked for, if any. */
+  private postStatus(r: AppRunner, force = false): CommitStatus | undefined {
     const state = r.sync.state;
     const revision = state.lastSync?.revision;
     const reporter = this.parts.reporter;
-    if (!reporter || !r.repo || !revision) return;
-    if (saysNothingAboutCommit(state)) return;
+    if (!reporter || !r.repo || !revision) return undefined;
+    if (saysNothingAboutCommit(state)) return undefined;
     const status = statusFor(state, { cluster: this.cluster, publicUrl: this.parts.config.publicUrl });
     if (
       !force &&
@@ -325,15 +341,16 @@ export class Agent implements AgentView {
       r.reported.health === state.health.status
     ) {
       r.dipSince = undefined;
-      return;
+      return undefined;
     }
     if (!force) {
       const hold = holdDip(r.reported, { revision, state: status.state }, r.dipSince, Date.now());
       r.dipSince = hold.dipSince;
-      if (!hold.post) return;
+      if (!hold.post) return undefined;
     }
     r.reported = { revision, health: state.health.status, state: status.state };
     reporter.report({ ...r.repo, sha: revision }, status);
+    return status;
   }
 
   /**
@@ -403,6 +420,14 @@ export class Agent implements AgentView {
       action: e.entry.action,
       ...(e.entry.reason ? { reason: e.entry.reason } : {}),
     };
+    this.syncHistory.recordHeal(name, {
+      subject: e.subject,
+      at: r.lastHeal.at,
+      action: e.entry.action,
+      latencyMs: r.lastHeal.latencyMs,
+      mode: e.mode,
+      ...(e.entry.reason ? { reason: e.entry.reason } : {}),
+    });
     void this.recordEvent(r, healEvent(e.mode, e.subject, e.entry));
   }
 
@@ -506,6 +531,40 @@ export class Agent implements AgentView {
     return waiting.length
       ? { ready: false, reason: `first sync not attempted: ${waiting.join(', ')}` }
       : { ready: true };
+  }
+
+  tree(name: string): AppTree | undefined {
+    const r = this.runners.get(name);
+    if (!r) return undefined;
+    const desired = r.sync.desiredObjects;
+    const { objects, complete, errors } = this.descendants.objects(ownerNamespaces(desired));
+    return { nodes: buildResourceTree(desired, r.sync.live, objects, r.sync.healthContext()), complete, errors };
+  }
+
+  async fleet(name: string): Promise<FleetView | undefined> {
+    const r = this.runners.get(name);
+    if (!r) return undefined;
+    const base = { repo: r.config.repo, ref: r.config.ref, rows: [], commitsRead: 0 };
+    if (!r.repo) return { ...base, note: 'the repo is not on GitHub: no commit statuses to read' };
+    if (!this.parts.fleet) return { ...base, note: 'no GitHub credentials configured: statuses cannot be read' };
+    return this.parts.fleet.read(r.repo.owner, r.repo.repo, r.config.ref, name);
+  }
+
+  history(name: string): AppHistory | undefined {
+    const r = this.runners.get(name);
+    if (!r) return undefined;
+    const h = this.syncHistory.get(name);
+    const reporter = this.parts.reporter;
+    const repo = r.repo;
+    if (!reporter || !repo) return h;
+    return {
+      ...h,
+      syncs: h.syncs.map((e) =>
+        e.status
+          ? { ...e, status: { ...e.status, delivery: reporter.delivery({ ...repo, sha: e.revision }, e.status) } }
+          : e,
+      ),
+    };
   }
 
   liveObject(app: string, subj: string): K8sObject | undefined {

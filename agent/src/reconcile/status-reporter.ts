@@ -44,6 +44,9 @@ interface Slot {
 
 type Target = { owner: string; repo: string; sha: string };
 
+/** What became of a status asked for (see `StatusReporter.delivery`). */
+export type StatusDelivery = 'posted' | 'queued' | 'superseded' | 'unknown';
+
 function same(a: { state: string; description: string; targetUrl?: string } | undefined, b: CommitStatus): boolean {
   return !!a && a.state === b.state && a.description === b.description && (a.targetUrl ?? '') === (b.targetUrl ?? '');
 }
@@ -116,6 +119,21 @@ export class StatusReporter {
       s.timer = undefined;
       s.queued = undefined;
     }
+  }
+
+  /**
+   * What became of a status asked for: `posted` when GitHub holds it (as far as this process knows), `queued` while
+   * it waits or is being written, `superseded` when a newer verdict for the same commit and context replaced it,
+   * `unknown` when the slot was forgotten (an old commit) or its write failed for good.
+   */
+  delivery(target: Target, status: Pick<CommitStatus, 'context' | 'state' | 'description'>): StatusDelivery {
+    const slot = this.slots.get(`${target.owner}/${target.repo}@${target.sha}#${status.context}`);
+    if (!slot) return 'unknown';
+    const is = (s: { state: string; description: string } | undefined) =>
+      !!s && s.state === status.state && s.description === status.description;
+    if (is(slot.queued) || is(slot.inflight)) return 'queued';
+    if (is(slot.posted)) return 'posted';
+    return slot.posted || slot.queued || slot.inflight ? 'superseded' : 'unknown';
   }
 
   /** Forgets statuses of commits other than `keepShas` so memory stays bounded. */

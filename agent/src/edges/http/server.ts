@@ -7,14 +7,14 @@ import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
-import { secureHeaders } from 'hono/secure-headers';
 import { describeError } from '../../../../shared/src/errors.ts';
 import { isRecord } from '../../../../shared/src/is-record.ts';
 import { redactUrls } from '../../../../shared/src/redact.ts';
 import type { AgentView, AppView } from '../../core/agent-view.ts';
 import { METRICS_CONTENT_TYPE, renderMetrics } from '../../core/metrics-text.ts';
 import { pullRequestFields } from '../../core/pr-plan.ts';
-import { type DiffState, renderAppPage, renderIndexPage, renderNotFoundPage } from '../../core/status-page.ts';
+import { type LoginThrottle, SessionStore } from './sessions.ts';
+import { diffOf, registerUiRoutes } from './ui-routes.ts';
 
 /** Options of `createServer`. */
 export interface ServerOptions {
@@ -34,11 +34,17 @@ export interface ServerOptions {
   refreshSeconds: number;
   /** Called with unexpected errors before a 500 is answered. */
   onError: (err: unknown) => void;
+  /** The environment repo's rollback workflow file, linked from the app page's Roll back button. */
+  rollbackWorkflow: string;
+  /** The UI's login sessions; default: a fresh store (8-hour sessions). */
+  sessions?: SessionStore;
+  /** Failed UI logins; default: at most 10 a minute. */
+  loginThrottle?: LoginThrottle;
 }
 
 /**
  * Defaults of `createServer`: webhook and sync API disabled, 1 MB body limit, the last 1,000 deliveries remembered,
- * real clock, errors to stderr.
+ * real clock, errors to stderr, rollback workflow `rollback.yml`.
  */
 export function defaultServerOptions(): ServerOptions {
   return {
@@ -47,20 +53,9 @@ export function defaultServerOptions(): ServerOptions {
     now: () => new Date(),
     refreshSeconds: 30,
     onError: (err) => console.error(`tether server: ${describeError(err)}`),
+    rollbackWorkflow: 'rollback.yml',
   };
 }
-
-/** The strictest policy the status page works under: inline styles only, nothing loaded, no scripts, no framing. */
-const pageHeaders = secureHeaders({
-  contentSecurityPolicy: {
-    defaultSrc: ["'none'"],
-    styleSrc: ["'unsafe-inline'"],
-    baseUri: ["'none'"],
-    formAction: ["'none'"],
-  },
-  xFrameOptions: 'DENY',
-  referrerPolicy: 'no-referrer',
-});
 
 /** Checks GitHub's `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`; malformed values are false. */
 async function validSignature(header: string, body: Buffer, secret: string): Promise<boolean> {
@@ -102,7 +97,6 @@ export function createServer(view: AgentView, options: Partial<ServerOptions> = 
   const webhookSecret = opts.webhookSecret || undefined;
   const apiToken = opts.apiToken || undefined;
   const publicUrl = opts.publicUrl?.replace(/\/+$/, '');
-  const pageOptions = () => ({ now: opts.now(), refreshSeconds: opts.refreshSeconds });
   const app = new Hono();
   /** The newest webhook delivery ids, oldest first (a Set keeps insertion order), at most `maxDeliveries`. */
   const deliveries = new Set<string>();
@@ -114,23 +108,10 @@ export function createServer(view: AgentView, options: Partial<ServerOptions> = 
 
   const withUrl = (a: AppView) => (publicUrl ? { ...a, url: `${publicUrl}/apps/${encodeURIComponent(a.name)}` } : a);
 
-  /** The diff of an OutOfSync app; the dry-run behind it can fail without failing the page. */
-  async function diffOf(a: AppView): Promise<DiffState> {
-    if (a.state.sync !== 'OutOfSync') return undefined;
-    try {
-      return { diff: await view.diff(a.name) };
-    } catch (err) {
-      return { error: describeError(err) };
-    }
-  }
-
   // What the read-only routes serve is public to anyone who reaches the port: every URL loses its credentials
   // (a repo URL, a Git error quoting one) however it got into the view.
-  const page = (c: Context, body: string, status: 200 | 404 = 200) => c.html(redactUrls(body), status);
   const publicJson = (c: Context, body: unknown, status: 200 | 404 = 200) =>
     c.body(redactUrls(JSON.stringify(body)), status, { 'content-type': 'application/json' });
-  app.use('/', pageHeaders);
-  app.use('/apps/*', pageHeaders);
 
   // The webhook is refused as disabled before its body is looked at; then the body is read up to the limit only
   // (Content-Length first, then the stream is counted, so a lying or absent Content-Length buffers no more).
@@ -224,7 +205,7 @@ export function createServer(view: AgentView, options: Partial<ServerOptions> = 
   app.get('/api/apps/:name', async (c) => {
     const a = view.app(c.req.param('name'));
     if (!a) return publicJson(c, { error: `no app named ${c.req.param('name')}` }, 404);
-    const d = await diffOf(a);
+    const d = await diffOf(view, a);
     const extra = d === undefined ? {} : 'diff' in d ? { diff: d.diff } : { diffError: d.error };
     return publicJson(c, { ...withUrl(a), ...extra });
   });
@@ -234,12 +215,15 @@ export function createServer(view: AgentView, options: Partial<ServerOptions> = 
     return c.json({ app: name, sync: 'requested' }, 202);
   });
 
-  app.get('/', (c) => page(c, renderIndexPage(view.cluster, view.apps(), pageOptions())));
-  app.get('/apps/:name', async (c) => {
-    const name = c.req.param('name');
-    const a = view.app(name);
-    if (!a) return page(c, renderNotFoundPage(view.cluster, `No app named ${name}.`, pageOptions()), 404);
-    return page(c, renderAppPage(view.cluster, a, await diffOf(a), pageOptions()));
+  // The pages, login and the actions behind it.
+  registerUiRoutes(app, view, {
+    ...(apiToken ? { apiToken } : {}),
+    ...(publicUrl ? { publicUrl } : {}),
+    now: opts.now,
+    refreshSeconds: opts.refreshSeconds,
+    rollbackWorkflow: opts.rollbackWorkflow,
+    sessions: opts.sessions ?? new SessionStore(),
+    ...(opts.loginThrottle ? { loginThrottle: opts.loginThrottle } : {}),
   });
 
   return app;

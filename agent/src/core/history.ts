@@ -1,0 +1,122 @@
+// An app's history as data: what each sync did (trigger, revision, duration, counts, the status it asked for, the
+// error) and the heals in between. Pure: the agent records entries (reconcile/history.ts keeps them), the API and
+// the app page show them.
+import type { CommitStatus } from './commit-status.ts';
+import type { SyncAction, SyncResult, SyncStage } from './types.ts';
+
+/** What started a sync: the interval (`poll`), a push `webhook`, the sync `api` (or the UI's button), the start. */
+export type SyncTrigger = 'poll' | 'webhook' | 'api' | 'heal' | 'start';
+
+/** One sync in the history. */
+export interface SyncHistoryEntry {
+  revision: string;
+  startedAt: string;
+  durationMs: number;
+  trigger: SyncTrigger;
+  /** The reason the loop was given (`webhook push 3f9c2a7`, `api request`, `interval`). */
+  reason: string;
+  /** True when the tree was unchanged and nothing was rendered or applied. */
+  noop: boolean;
+  /** Polls in a row that found nothing new, folded into this entry so they do not push real syncs out. */
+  repeats: number;
+  counts: { applied: number; pruned: number; unchanged: number; failed: number; skipped: number };
+  /** The commit status the sync asked for, when one was (a failed fetch says nothing about a commit). */
+  status?: Pick<CommitStatus, 'context' | 'state' | 'description'> & {
+    /** What became of it, filled in when the history is read: written to GitHub, waiting, replaced by a newer one. */
+    delivery?: 'posted' | 'queued' | 'superseded' | 'unknown';
+  };
+  error?: { stage: SyncStage; message: string };
+}
+
+/** One heal (or drift detected with self-heal off) in the history. */
+export interface HealHistoryEntry {
+  subject: string;
+  at: string;
+  action: SyncAction;
+  latencyMs: number;
+  mode: 'healed' | 'detected';
+  reason?: string;
+}
+
+/** An app's history, newest first. */
+export interface AppHistory {
+  syncs: SyncHistoryEntry[];
+  heals: HealHistoryEntry[];
+}
+
+/** How many syncs and heals an app's history keeps. */
+export const HISTORY_LIMIT = 20;
+
+/** The trigger behind a loop reason (the strings the agent, its server and the CLI pass to a sync). */
+export function triggerOf(reason: string): SyncTrigger {
+  if (reason === 'startup') return 'start';
+  if (reason.startsWith('webhook')) return 'webhook';
+  if (reason.startsWith('api') || reason.startsWith('ui') || reason === 'manual') return 'api';
+  if (reason.startsWith('heal')) return 'heal';
+  // interval, retry, cluster reachable again: the loop's own schedule.
+  return 'poll';
+}
+
+const APPLIED: ReadonlySet<SyncAction> = new Set(['created', 'configured', 'adopted']);
+
+/** The history entry of one sync result. */
+export function syncHistoryEntry(
+  result: SyncResult & { noop: boolean },
+  reason: string,
+  status?: CommitStatus,
+): SyncHistoryEntry {
+  const counts = { applied: 0, pruned: 0, unchanged: 0, failed: 0, skipped: 0 };
+  for (const e of result.entries) {
+    if (APPLIED.has(e.action)) counts.applied++;
+    else if (e.action === 'pruned') counts.pruned++;
+    else if (e.action === 'unchanged') counts.unchanged++;
+    else if (e.action === 'failed' || e.action === 'conflict') counts.failed++;
+    else if (e.action === 'skipped') counts.skipped++;
+  }
+  return {
+    revision: result.revision,
+    startedAt: result.startedAt,
+    durationMs: Math.round(result.durationMs),
+    trigger: triggerOf(reason),
+    reason,
+    noop: result.noop,
+    repeats: 0,
+    counts,
+    ...(status ? { status: { context: status.context, state: status.state, description: status.description } } : {}),
+    ...(result.error ? { error: result.error } : {}),
+  };
+}
+
+/**
+ * Adds a sync to a history (newest first, at most `limit`). A poll that found nothing new right after another one
+ * on the same revision is folded into it (`repeats`), so an idle app's interval does not push real syncs out.
+ */
+export function addSync(
+  list: readonly SyncHistoryEntry[],
+  entry: SyncHistoryEntry,
+  limit = HISTORY_LIMIT,
+): SyncHistoryEntry[] {
+  const top = list[0];
+  if (
+    top &&
+    entry.noop &&
+    top.noop &&
+    entry.trigger === 'poll' &&
+    top.trigger === 'poll' &&
+    top.revision === entry.revision &&
+    !entry.error &&
+    !top.error
+  ) {
+    return [{ ...entry, repeats: top.repeats + 1 }, ...list.slice(1)];
+  }
+  return [entry, ...list].slice(0, limit);
+}
+
+/** Adds a heal to a history (newest first, at most `limit`). */
+export function addHeal(
+  list: readonly HealHistoryEntry[],
+  entry: HealHistoryEntry,
+  limit = HISTORY_LIMIT,
+): HealHistoryEntry[] {
+  return [entry, ...list].slice(0, limit);
+}

@@ -1,0 +1,94 @@
+// An app's history as data: triggers from loop reasons, counts from sync entries, idle polls folded, bounds kept.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { addHeal, addSync, type SyncHistoryEntry, syncHistoryEntry, triggerOf } from '../src/core/history.ts';
+import { SyncHistory } from '../src/reconcile/history.ts';
+
+const SHA = '3f9c2a7d1e4b5a6c7d8e9f0a1b2c3d4e5f6a7b8c';
+
+function result(noop: boolean, extra: Partial<Parameters<typeof syncHistoryEntry>[0]> = {}) {
+  return { revision: SHA, startedAt: '2026-11-21T22:45:00.000Z', durationMs: 2312.4, entries: [], noop, ...extra };
+}
+
+test('triggers are read from the reasons the loop, the webhook, the API, the UI and the CLI give', () => {
+  assert.equal(triggerOf('startup'), 'start');
+  assert.equal(triggerOf('interval'), 'poll');
+  assert.equal(triggerOf('retry'), 'poll');
+  assert.equal(triggerOf('cluster reachable again'), 'poll');
+  assert.equal(triggerOf('webhook push 3f9c2a7'), 'webhook');
+  assert.equal(triggerOf('api request'), 'api');
+  assert.equal(triggerOf('ui sync'), 'api');
+  assert.equal(triggerOf('manual'), 'api');
+});
+
+test('a sync entry counts applied, pruned, unchanged and failed objects and keeps the status and the error', () => {
+  const e = syncHistoryEntry(
+    result(false, {
+      entries: [
+        { subject: 'Deployment/web/api', action: 'configured' },
+        { subject: 'ConfigMap/web/a', action: 'created' },
+        { subject: 'ConfigMap/web/b', action: 'adopted' },
+        { subject: 'ConfigMap/web/old', action: 'pruned' },
+        { subject: 'Service/web/api', action: 'unchanged' },
+        { subject: 'Secret/web/x', action: 'conflict' },
+        { subject: 'Job/web/y', action: 'failed' },
+        { subject: 'PersistentVolumeClaim/web/data', action: 'skipped' },
+      ],
+      error: { stage: 'apply', message: 'Job/web/y: forbidden' },
+    }),
+    'webhook push 3f9c2a7',
+    { context: 'tether/prod/web', state: 'failure', description: 'Apply failed', targetUrl: 'https://x' },
+  );
+  assert.deepEqual(e, {
+    revision: SHA,
+    startedAt: '2026-11-21T22:45:00.000Z',
+    durationMs: 2312,
+    trigger: 'webhook',
+    reason: 'webhook push 3f9c2a7',
+    noop: false,
+    repeats: 0,
+    counts: { applied: 3, pruned: 1, unchanged: 1, failed: 2, skipped: 1 },
+    status: { context: 'tether/prod/web', state: 'failure', description: 'Apply failed' },
+    error: { stage: 'apply', message: 'Job/web/y: forbidden' },
+  });
+});
+
+test('idle polls on one revision fold into one entry; a real sync, another trigger or an error does not fold', () => {
+  let list: SyncHistoryEntry[] = [];
+  list = addSync(list, syncHistoryEntry(result(false), 'startup'));
+  list = addSync(list, syncHistoryEntry(result(true), 'interval'));
+  list = addSync(list, syncHistoryEntry(result(true), 'interval'));
+  list = addSync(list, syncHistoryEntry(result(true), 'interval'));
+  assert.equal(list.length, 2);
+  assert.equal(list[0]!.repeats, 2);
+  list = addSync(list, syncHistoryEntry(result(true), 'api request'));
+  list = addSync(list, syncHistoryEntry(result(true), 'interval'));
+  assert.deepEqual(
+    list.map((e) => e.trigger),
+    ['poll', 'api', 'poll', 'start'],
+  );
+});
+
+test('the history keeps the newest 20 syncs and heals, newest first, per app', () => {
+  const h = new SyncHistory();
+  for (let i = 0; i < 25; i++) {
+    h.recordSync('web', syncHistoryEntry(result(false, { durationMs: i }), 'api request'));
+    h.recordHeal('web', {
+      subject: `ConfigMap/web/c${i}`,
+      at: 't',
+      action: 'configured',
+      latencyMs: i,
+      mode: 'healed',
+    });
+  }
+  h.recordSync('other', syncHistoryEntry(result(false), 'startup'));
+  const web = h.get('web');
+  assert.equal(web.syncs.length, 20);
+  assert.equal(web.syncs[0]!.durationMs, 24);
+  assert.equal(web.syncs[19]!.durationMs, 5);
+  assert.equal(web.heals.length, 20);
+  assert.equal(web.heals[0]!.subject, 'ConfigMap/web/c24');
+  assert.equal(h.get('other').syncs.length, 1);
+  assert.deepEqual(h.get('none'), { syncs: [], heals: [] });
+  assert.equal(addHeal([], web.heals[0]!, 1).length, 1);
+});
