@@ -5,6 +5,7 @@ import { normalizeRepoPath, repoPathProblem } from '../../shared/src/repo-path.t
 import { parseYamlSafeOne } from '../../shared/src/yaml-safe.ts';
 import { compileHealthRule, HealthRuleError, type HealthRules, healthRules } from './core/health-cel.ts';
 import { PROTECTED_KINDS } from './core/prune.ts';
+import { scheduleProblem } from './core/sync-windows.ts';
 
 /** `60s`, `5m`, `1h30m`, `500ms` → milliseconds. */
 export function parseDuration(text: string): number | undefined {
@@ -142,7 +143,10 @@ const appSchema = z
 const syncWindowSchema = z
   .object({
     kind: z.enum(['allow', 'deny']),
-    schedule: z.string().min(1),
+    schedule: z.string().superRefine((s, ctx) => {
+      const problem = scheduleProblem(s);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
     duration: duration,
     /** Whether a manual sync (CLI, API, page) may run while this window blocks automated ones. */
     manualSync: z.boolean().default(false),

@@ -52,6 +52,7 @@ const TONE: Record<SyncStatus | HealthStatus | SyncAction, string> = {
   skipped: 'warn',
   failed: 'bad',
   conflict: 'bad',
+  refused: 'bad',
   adopted: 'info',
 };
 
@@ -223,6 +224,7 @@ function lastSyncSection(sync: SyncResult | undefined, now: Date): SafeHtml {
   // Changes first: a long list of `unchanged` must not push a failure off the screen.
   const order: SyncAction[] = [
     'failed',
+    'refused',
     'conflict',
     'skipped',
     'adopted',

@@ -63,8 +63,8 @@ export type IsNamespaced = (apiVersion: string, kind: string) => boolean | undef
 
 /**
  * What happened to one object in a sync (fluxcd ssa/changeset.go's actions, plus Tether's own): `skipped` kept with
- * a reason, `failed`, `conflict` (another owner has it; not applied), `adopted` (an unlabelled live object taken
- * over).
+ * a reason, `failed`, `conflict` (another owner has it; not applied), `refused` (outside the app's project; not
+ * applied), `adopted` (an unlabelled live object taken over).
  */
 export type SyncAction =
   | 'created'
@@ -74,6 +74,7 @@ export type SyncAction =
   | 'skipped'
   | 'failed'
   | 'conflict'
+  | 'refused'
   | 'adopted';
 
 /** One line of a sync result: `{subject: 'Deployment/web/api', action: 'configured'}`. */

@@ -1,0 +1,123 @@
+// Sync windows, with Argo CD's semantics (https://argo-cd.readthedocs.io/en/stable/user-guide/sync_windows/): a
+// window opens at each time its cron schedule (five fields, UTC) names and stays open for its duration. Any active
+// `deny` window blocks automated syncs; when a project has `allow` windows, automated syncs run only inside an active
+// one. A manual sync is let through a block only when the blocking windows say `manualSync: true`. Pure: the clock is
+// a parameter. Cron expressions are read by croner (no dependencies, standard five-field syntax with numbers,
+// ranges, lists, steps and `*`; day-of-month and day-of-week combine with OR as in Vixie cron and Argo CD's parser).
+import { Cron } from 'croner';
+
+/** One sync window of a project. */
+export interface SyncWindow {
+  kind: 'allow' | 'deny';
+  /** Five cron fields, UTC: minute hour day-of-month month day-of-week. */
+  schedule: string;
+  /** How long each opening lasts, in milliseconds. */
+  duration: number;
+  /** Whether a manual sync may run while this window blocks automated ones. */
+  manualSync: boolean;
+}
+
+/** What the windows say at one moment. */
+export interface WindowVerdict {
+  /** Whether an automated sync (interval, webhook, self-heal) may run now. */
+  automated: boolean;
+  /** Whether a manual sync (CLI, API, page) may run now. */
+  manual: boolean;
+  /** Why automated syncs are blocked, e.g. `sync window deny until 22:00 UTC`; absent when they are not. */
+  reason?: string;
+  /** The windows open now. */
+  active: SyncWindow[];
+}
+
+/** Why a schedule is not five cron fields croner accepts, or undefined when it is valid. */
+export function scheduleProblem(schedule: string): string | undefined {
+  const fields = schedule.trim().split(/\s+/);
+  if (fields.length !== 5) {
+    return `"${schedule}" has ${fields.length} field${fields.length === 1 ? '' : 's'}; a schedule has five (minute hour day-of-month month day-of-week, UTC)`;
+  }
+  try {
+    cron(schedule);
+    return undefined;
+  } catch (err) {
+    return `"${schedule}" is not a cron schedule: ${(err as Error).message}`;
+  }
+}
+
+function cron(schedule: string): Cron {
+  return new Cron(schedule.trim(), { timezone: 'UTC', mode: '5-part', paused: true });
+}
+
+/**
+ * The opening of `window` that contains `t`, as [start, end), or undefined when none does. An opening contains `t`
+ * when it started in (t − duration, t]; the latest such start gives the latest end.
+ */
+export function activeOpening(window: SyncWindow, t: Date): { start: Date; end: Date } | undefined {
+  const c = cron(window.schedule);
+  // nextRun is strictly after its reference: an opening at exactly t − duration has just closed (windows are
+  // half-open), one at exactly t has just opened.
+  let ref = new Date(t.getTime() - window.duration);
+  let found: Date | undefined;
+  // Openings closer together than the duration overlap; the bound keeps a `* * * * *` window with a long duration cheap.
+  for (let i = 0; i < 10_000; i++) {
+    const next = c.nextRun(ref);
+    if (!next || next.getTime() > t.getTime()) break;
+    found = next;
+    ref = next;
+  }
+  if (!found) return undefined;
+  return { start: found, end: new Date(found.getTime() + window.duration) };
+}
+
+/** The next time `window` opens after `t`, or undefined when its schedule never fires again. */
+export function nextOpening(window: SyncWindow, t: Date): Date | undefined {
+  return cron(window.schedule).nextRun(t) ?? undefined;
+}
+
+/** `22:00 UTC` when `at` falls on the same UTC day as `t`, else `2026-12-03 06:00 UTC`. */
+export function clockText(at: Date, t: Date): string {
+  const iso = at.toISOString();
+  const hm = iso.slice(11, 16);
+  return iso.slice(0, 10) === t.toISOString().slice(0, 10) ? `${hm} UTC` : `${iso.slice(0, 10)} ${hm} UTC`;
+}
+
+/** What `windows` allow at time `t`. No windows: everything is allowed. */
+export function windowsAt(windows: readonly SyncWindow[], t: Date): WindowVerdict {
+  const open = windows.map((w) => ({ w, opening: activeOpening(w, t) })).filter((x) => x.opening !== undefined);
+  const active = open.map((x) => x.w);
+  const denies = open.filter((x) => x.w.kind === 'deny');
+  if (denies.length > 0) {
+    const until = new Date(Math.max(...denies.map((x) => x.opening!.end.getTime())));
+    return {
+      automated: false,
+      // Every window that blocks must let manual syncs through, as Argo CD requires.
+      manual: denies.every((x) => x.w.manualSync),
+      reason: `sync window deny until ${clockText(until, t)}`,
+      active,
+    };
+  }
+  const allows = windows.filter((w) => w.kind === 'allow');
+  if (allows.length === 0 || open.some((x) => x.w.kind === 'allow')) return { automated: true, manual: true, active };
+  const next = allows
+    .map((w) => nextOpening(w, t))
+    .filter((d): d is Date => d !== undefined)
+    .sort((a, b) => a.getTime() - b.getTime())[0];
+  return {
+    automated: false,
+    // Outside every allow window, a manual sync runs when any allow window says so (Argo CD's inactive allows).
+    manual: allows.some((w) => w.manualSync),
+    reason: `outside sync windows${next ? `: next allow at ${clockText(next, t)}` : ''}`,
+    active,
+  };
+}
+
+/** A window as people read it: `deny 0 22 * * * for 8h (manual syncs allowed)`. */
+export function windowText(w: SyncWindow): string {
+  return `${w.kind} ${w.schedule} for ${durationText(w.duration)}${w.manualSync ? ' (manual syncs allowed)' : ''}`;
+}
+
+function durationText(ms: number): string {
+  const h = Math.floor(ms / 3_600_000);
+  const m = Math.floor((ms % 3_600_000) / 60_000);
+  const s = Math.round((ms % 60_000) / 1000);
+  return [h ? `${h}h` : '', m ? `${m}m` : '', s ? `${s}s` : ''].join('') || `${ms}ms`;
+}
