@@ -4,7 +4,7 @@ import type { SyncEntry } from './types.ts';
 
 /** One Event to record about an app. */
 export interface AppEvent {
-  reason: 'Synced' | 'Pruned' | 'Healed' | 'Drifted';
+  reason: 'Synced' | 'Pruned' | 'Healed' | 'Drifted' | 'SyncRequested';
   message: string;
   type: 'Normal' | 'Warning';
 }

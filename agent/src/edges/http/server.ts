@@ -215,13 +215,23 @@ export function createServer(view: AgentView, options: Partial<ServerOptions> = 
     const extra = d === undefined ? {} : 'diff' in d ? { diff: d.diff } : { diffError: d.error };
     return publicJson(c, { ...withUrl(a), ...extra });
   });
+  app.get('/api/projects', (c) => publicJson(c, { cluster: view.cluster, projects: view.projects?.() ?? [] }));
+  // A manual sync: it applies under the manual sync policy too, and is recorded as asked for by the API (one token
+  // carries no one's name, so the requester is `api`).
   app.post('/api/apps/:name/sync', syncApiAuth, (c) => {
     const name = c.req.param('name');
+    if (view.requestManualSync) {
+      const answer = view.requestManualSync(name, 'api');
+      if (!answer.accepted) return c.json({ error: answer.error }, answer.status);
+      return c.json({ app: name, sync: 'requested', requestedBy: 'api' }, 202);
+    }
     if (!view.requestSync(name, 'api request')) return c.json({ error: `no app named ${name}` }, 404);
     return c.json({ app: name, sync: 'requested' }, 202);
   });
 
-  app.get('/', (c) => page(c, renderIndexPage(view.cluster, view.apps(), pageOptions())));
+  app.get('/', (c) =>
+    page(c, renderIndexPage(view.cluster, view.apps(), { ...pageOptions(), projects: view.projects?.() ?? [] })),
+  );
   app.get('/apps/:name', async (c) => {
     const name = c.req.param('name');
     const a = view.app(name);
