@@ -266,8 +266,9 @@ export class Agent implements AgentView {
       type: 'Normal',
     });
     // A manual sync re-applies even an unchanged tree: it is how drift is corrected where self-heal is off.
+    r.lastManual = { by: asked.by, at: asked.at };
     const out = await this.applyApp(r, `manual sync by ${asked.by}`, true);
-    r.lastManual = { by: asked.by, at: asked.at, ...(out.revision ? { revision: out.revision } : {}) };
+    if (out.revision) r.lastManual = { ...r.lastManual, revision: out.revision };
     return out;
   }
 
