@@ -10,7 +10,7 @@ import { Octokit } from '@octokit/rest';
 import { jsonLogger } from '../../shared/src/log.ts';
 import { waitFor } from '../../testenv/src/processes.ts';
 import { startWorld, type World } from '../../testenv/src/world.ts';
-import { parseConfig } from '../src/config.ts';
+import { parseConfig, projectSchema } from '../src/config.ts';
 import { createServer } from '../src/edges/http/server.ts';
 import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
 import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
@@ -56,6 +56,7 @@ describe('projects, sync windows and sync policies', () => {
         'envs/windowed/cm.yaml': cm('windowed-cm'),
         'envs/closed/cm.yaml': cm('closed-cm'),
         'envs/paused/cm.yaml': cm('paused-cm'),
+        'envs/ghost/cm.yaml': cm('ghost-cm'),
       },
     });
     sha = (await world.git!.repo(REPO).resolve('refs/heads/main'))!;
@@ -90,7 +91,7 @@ describe('projects, sync windows and sync policies', () => {
       apps: [
         app('fenced', { project: 'team-a', namespace: 'team-a-web' }),
         app('foreign-repo', { project: 'elsewhere', path: 'envs/manual' }),
-        app('ghost', { project: 'nope', path: 'envs/manual' }),
+        app('ghost', { project: 'nope' }),
         app('manual', { syncPolicy: 'manual' }),
         app('windowed', { project: 'night' }),
         app('closed', { project: 'frozen' }),
@@ -175,6 +176,27 @@ describe('projects, sync windows and sync policies', () => {
     assert.deepEqual(byName.get('team-a')?.apps, ['fenced']);
     assert.deepEqual(byName.get('default')?.apps, ['manual', 'paused']);
     assert.match(byName.get('nope')?.problem ?? '', /not defined/);
+  });
+
+  test('projects defined at runtime (as Project documents from Git are) re-check their apps at once', async () => {
+    assert.equal(await exists('/api/v1/namespaces/default/configmaps/ghost-cm'), false);
+    agent.setProjects('apps-from-git', [projectSchema.parse({ name: 'nope', destinationNamespaces: ['default'] })]);
+    await waitFor(() => exists('/api/v1/namespaces/default/configmaps/ghost-cm'), {
+      timeoutMs: 60_000,
+      describe: () => JSON.stringify(agent.app('ghost')?.state),
+    });
+    assert.equal(agent.app('ghost')?.policy?.projectProblem, undefined);
+    const listed = (await (await fetch(`${agentUrl}/api/projects`)).json()) as {
+      projects: { name: string; origin: string }[];
+    };
+    assert.equal(listed.projects.find((p) => p.name === 'nope')?.origin, 'apps-from-git');
+    // The origin drops it again: the app is refused before its next fetch; what it applied stays (nothing prunes).
+    agent.setProjects('apps-from-git', []);
+    await waitFor(() => agent.app('ghost')?.state.lastSync?.error?.stage === 'project', {
+      timeoutMs: 30_000,
+      describe: () => JSON.stringify(agent.app('ghost')?.state),
+    });
+    assert.equal(await exists('/api/v1/namespaces/default/configmaps/ghost-cm'), true);
   });
 
   test('a deny window holds an automated sync; a manual one goes through when the window allows it', async () => {
