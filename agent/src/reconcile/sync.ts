@@ -534,9 +534,12 @@ export class AppSync {
 
   /**
    * What a sync would do, without writing: fetch, render, validate, then a server-side dry-run of every object
-   * against its live state. For `tether diff` and `tether status`; throws on fetch or render failures.
+   * against its live state. For `tether diff` and `tether status`; throws on fetch or render failures, and without
+   * fetching when the app's project refuses it.
    */
   async inspect(): Promise<Inspection> {
+    const refusal = this.app.policy?.refusal();
+    if (refusal) throw new TetherError('config', refusal);
     const revision = await this.deps.source.fetch();
     const desired = await this.renderDesired(revision);
     const objects = await inspectObjects(this.deps, desired, {
@@ -551,12 +554,10 @@ export class AppSync {
   /**
    * What a sync would do now, writing nothing: fetch, render, server-side dry-run of each object, and the inventory's
    * members Git no longer has. The desired set becomes the new revision's, so the page's diff shows what awaits; the
-   * state turns OutOfSync (when anything differs) and `held` says why nothing is applied. Throws on fetch or render
-   * failures, and when the project refuses the app.
+   * state turns OutOfSync (when anything differs) and `held` says why nothing is applied. Throws, as `inspect` does, on
+   * fetch or render failures and when the project refuses the app.
    */
   async preview(held: (p: SyncPreview) => string | undefined): Promise<SyncPreview> {
-    const refusal = this.app.policy?.refusal();
-    if (refusal) throw new TetherError('config', refusal);
     const inspection = await this.inspect();
     const refused = this.app.policy?.refuse(this.desired) ?? [];
     const parent = await readParentState(this.deps, this.parent);
