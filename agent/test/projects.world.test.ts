@@ -57,6 +57,7 @@ describe('projects, sync windows and sync policies', () => {
         'envs/closed/cm.yaml': cm('closed-cm'),
         'envs/paused/cm.yaml': cm('paused-cm'),
         'envs/ghost/cm.yaml': cm('ghost-cm'),
+        'envs/late/cm.yaml': cm('late-cm'),
       },
     });
     sha = (await world.git!.repo(REPO).resolve('refs/heads/main'))!;
@@ -96,6 +97,7 @@ describe('projects, sync windows and sync policies', () => {
         app('windowed', { project: 'night' }),
         app('closed', { project: 'frozen' }),
         app('paused', { suspended: true }),
+        app('late', { project: 'evening' }),
       ],
     });
     kube = new HttpKubeClient(loadKubeconfig(world.kube!.kubeconfig));
@@ -110,6 +112,8 @@ describe('projects, sync windows and sync policies', () => {
       const s = serve({ fetch: http.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server)) as Server;
     });
     agentUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    // A project from another origin, as Project documents read from Git are: no windows yet.
+    agent.setProjects('evening-docs', [projectSchema.parse({ name: 'evening' })]);
     await agent.start();
     await waitFor(() => agent.ready().ready, {
       timeoutMs: 120_000,
@@ -293,5 +297,57 @@ describe('projects, sync windows and sync policies', () => {
     const index = await (await fetch(`${agentUrl}/`)).text();
     assert.match(index, /<h2>Project team-a<\/h2>/);
     assert.match(index, />suspended</);
+  });
+
+  test('a deny window opening after a sync holds the next revision: the synced commit keeps success, the new one is pending', async () => {
+    await agent.flushStatuses();
+    await waitFor(async () => (await statuses('late'))[0]?.state === 'success', {
+      timeoutMs: 30_000,
+      describe: () => JSON.stringify(agent.app('late')?.state),
+    });
+    agent.setProjects('evening-docs', [
+      projectSchema.parse({
+        name: 'evening',
+        syncWindows: [{ kind: 'deny', schedule: openedAMinuteAgo(), duration: '1h', manualSync: false }],
+      }),
+    ]);
+    assert.equal(agent.app('late')?.policy?.selfHeal, true);
+    assert.match(agent.app('late')?.policy?.windowNow ?? '', /^sync window deny until/);
+    const next = await world.git!.repo(REPO).commitFiles({
+      branch: 'main',
+      files: { 'envs/late/cm.yaml': cm('late-cm').replace('k: v', 'k: changed') },
+      message: 'late change',
+    });
+    assert.ok(agent.requestSync('late', 'test push'));
+    await waitFor(() => agent.app('late')?.state.revision === next && agent.app('late')?.state.held !== undefined, {
+      timeoutMs: 30_000,
+      describe: () => JSON.stringify(agent.app('late')?.state),
+    });
+    const a = agent.app('late')!;
+    assert.equal(a.state.sync, 'OutOfSync');
+    assert.match(a.state.held!, /^sync window deny until .*: 1 to apply$/);
+    assert.equal(a.state.lastSync?.revision, sha, 'the last sync is still the first commit');
+    const live = await world.kube!.request('GET', '/api/v1/namespaces/default/configmaps/late-cm');
+    assert.deepEqual((live.body as { data: Record<string, string> }).data, { k: 'v' });
+    // Self-heal is held too: a hand edit inside the window stays.
+    await world.kube!.request(
+      'PATCH',
+      '/api/v1/namespaces/default/configmaps/late-cm?fieldManager=kubectl-edit',
+      { data: { k: 'by-hand' } },
+      'application/merge-patch+json',
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    const edited = await world.kube!.request('GET', '/api/v1/namespaces/default/configmaps/late-cm');
+    assert.deepEqual((edited.body as { data: Record<string, string> }).data, { k: 'by-hand' });
+    await agent.flushStatuses();
+    assert.equal((await statuses('late'))[0]?.state, 'success', 'the synced commit is still what the cluster runs');
+    const onNext = (
+      await gh.repos.listCommitStatusesForRef({ owner: 'acme', repo: 'env', ref: next, per_page: 100 })
+    ).data.filter((s) => s.context === 'tether/dev/late');
+    assert.equal(onNext[0]?.state, 'pending');
+    assert.match(onNext[0]!.description!, /^sync window deny until .*: 1 to apply$/);
+    // The API's diff is what a sync would apply.
+    const body = (await (await fetch(`${agentUrl}/api/apps/late`)).json()) as { diff?: string };
+    assert.match(body.diff ?? '', /\+\s+k: changed/);
   });
 });

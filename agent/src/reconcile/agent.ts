@@ -551,9 +551,10 @@ export class Agent implements AgentView {
   async diff(name: string): Promise<string> {
     const r = this.runners.get(name);
     if (!r) return '';
-    const key = `${r.sync.state.lastSync?.revision ?? ''}#${r.changes}`;
+    // A held-back app's diff is what a sync would apply: its newest revision against the cluster.
+    const key = `${r.sync.state.lastSync?.revision ?? ''}#${r.changes}#${r.sync.state.held ?? ''}`;
     if (r.diffCache?.key !== key) {
-      const computing = inspectObjects(this.parts, r.sync.desiredObjects, {
+      const computing = inspectObjects(this.parts, r.sync.awaitingObjects, {
         concurrency: 8,
         health: r.sync.healthContext(),
       }).then(diffText);

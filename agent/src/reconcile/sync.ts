@@ -133,6 +133,8 @@ export class AppSync {
   /** The last sync that completed without error: a no-op sync reports it, not an older failure. */
   private lastGoodResult: SyncResult | undefined;
   private desired: K8sObject[] = [];
+  /** The objects of the last preview (see `preview`), shown in the diff while the app is held back. */
+  private awaiting: K8sObject[] = [];
   /** Files in the app's path that the last render left unrendered (shown as `skipped` entries). */
   private renderSkipped: SkippedFile[] = [];
   /** The hooks of the last render: run during a sync, never members. */
@@ -153,6 +155,11 @@ export class AppSync {
   /** The desired objects of the last successful render, labelled as members. */
   get desiredObjects(): readonly K8sObject[] {
     return this.desired;
+  }
+
+  /** The newest revision's objects while the app is held back (manual policy, a window): what a sync would apply. */
+  get awaitingObjects(): readonly K8sObject[] {
+    return this.state.held ? this.awaiting : this.desired;
   }
 
   /**
@@ -558,10 +565,16 @@ export class AppSync {
    * fetch or render failures and when the project refuses the app.
    */
   async preview(held: (p: SyncPreview) => string | undefined): Promise<SyncPreview> {
+    const applied = this.desired;
     const inspection = await this.inspect();
-    const refused = this.app.policy?.refuse(this.desired) ?? [];
+    const next = this.desired;
+    // The cluster still runs what was last applied: health, self-heal and the synced commit's status stay about that
+    // until a sync applies the new revision. An app never synced has nothing applied: what it awaits is its desired set.
+    if (this.state.lastSync) this.desired = applied;
+    this.awaiting = next;
+    const refused = this.app.policy?.refuse(next) ?? [];
     const parent = await readParentState(this.deps, this.parent);
-    const wanted = new Set(this.desired.map(objectKey));
+    const wanted = new Set(next.map(objectKey));
     const prunes = this.app.prune.enabled && this.app.policy?.mayPrune() !== false;
     const preview: SyncPreview = {
       revision: inspection.revision,
