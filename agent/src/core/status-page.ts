@@ -184,6 +184,9 @@ ${rows.map(row)}
   const groups = opts.projects.filter((p) => p.apps.length > 0);
   const grouped = groups.length > 1 || groups.some((p) => p.name !== 'default');
   const byName = new Map(apps.map((a) => [a.name, a]));
+  // Every app is shown, also one no project lists (a view that knows projects only partly).
+  const listed = new Set(groups.flatMap((p) => p.apps));
+  const others = apps.filter((a) => !listed.has(a.name));
   const body =
     apps.length === 0
       ? html`<p class="muted">No apps are configured.</p>`
@@ -192,7 +195,12 @@ ${rows.map(row)}
             (p) => html`<h2>Project ${p.name}</h2>
 ${projectFacts(p)}
 ${table(p.apps.flatMap((n) => byName.get(n) ?? []))}`,
-          )}`
+          )}${
+            others.length > 0
+              ? html`<h2>Other apps</h2>
+${table(others)}`
+              : ''
+          }`
         : html`<h2>Apps</h2>
 ${table(apps)}`;
   return page(`Tether · ${cluster}`, cluster, body, opts);

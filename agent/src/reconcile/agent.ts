@@ -251,10 +251,8 @@ export class Agent implements AgentView {
     r.heal.options.enabled = this.healEnabled(r.config);
     const input = policyInput(this.projectSet, r.config);
     // A refused app goes through the engine, which records the refusal without fetching anything.
-    const decision =
-      !input.suspended && r.sync.app.policy?.refusal()
-        ? { kind: 'sync' as const }
-        : decideSync(input, asked, new Date());
+    if (!input.suspended && r.sync.app.policy?.refusal()) return this.applyApp(r, reason);
+    const decision = decideSync(input, asked, new Date());
     if (decision.kind !== 'sync') {
       if (asked) this.log.warn('manual sync not run', { app: r.config.name, by: asked.by, reason: decision.reason });
       return this.holdApp(r, decision);
@@ -536,7 +534,8 @@ export class Agent implements AgentView {
   requestManualSync(name: string, by: string): ManualSyncAnswer {
     const r = this.runners.get(name);
     if (!r) return { accepted: false, status: 404, error: `no app named ${name}` };
-    const refusal = manualSyncRefusal(policyInput(this.projectSet, r.config), new Date());
+    const refusal =
+      manualSyncRefusal(policyInput(this.projectSet, r.config), new Date()) ?? r.sync.app.policy?.refusal();
     if (refusal) return { accepted: false, status: 409, error: `manual sync of ${name} refused: ${refusal}` };
     r.manualRequest = { by, at: new Date().toISOString() };
     r.loop.request(`manual sync by ${by}`);
