@@ -58,6 +58,8 @@ describe('projects, sync windows and sync policies', () => {
         'envs/paused/cm.yaml': cm('paused-cm'),
         'envs/ghost/cm.yaml': cm('ghost-cm'),
         'envs/late/cm.yaml': cm('late-cm'),
+        'envs/keeper/a.yaml': cm('keeper-a'),
+        'envs/keeper/b.yaml': cm('keeper-b'),
       },
     });
     sha = (await world.git!.repo(REPO).resolve('refs/heads/main'))!;
@@ -80,6 +82,7 @@ describe('projects, sync windows and sync policies', () => {
           destinationNamespaces: ['team-a-*'],
         },
         { name: 'elsewhere', sourceRepos: ['https://github.com/other/*'] },
+        { name: 'careful', prune: false, selfHeal: false },
         {
           name: 'night',
           syncWindows: [{ kind: 'deny', schedule: openedAMinuteAgo(), duration: '1h', manualSync: true }],
@@ -98,6 +101,7 @@ describe('projects, sync windows and sync policies', () => {
         app('closed', { project: 'frozen' }),
         app('paused', { suspended: true }),
         app('late', { project: 'evening' }),
+        app('keeper', { project: 'careful' }),
       ],
     });
     kube = new HttpKubeClient(loadKubeconfig(world.kube!.kubeconfig));
@@ -349,5 +353,41 @@ describe('projects, sync windows and sync policies', () => {
     // The API's diff is what a sync would apply.
     const body = (await (await fetch(`${agentUrl}/api/apps/late`)).json()) as { diff?: string };
     assert.match(body.diff ?? '', /\+\s+k: changed/);
+  });
+
+  test('a project that forbids prune and self-heal narrows its apps (both on in the app)', async () => {
+    assert.equal(await exists('/api/v1/namespaces/default/configmaps/keeper-b'), true);
+    const policy = agent.app('keeper')!.policy!;
+    assert.deepEqual([policy.prune, policy.selfHeal], [false, false]);
+    // A hand edit is not healed: the app reports the drift instead.
+    await world.kube!.request(
+      'PATCH',
+      '/api/v1/namespaces/default/configmaps/keeper-a?fieldManager=kubectl-edit',
+      { data: { k: 'by-hand' } },
+      'application/merge-patch+json',
+    );
+    await waitFor(() => agent.app('keeper')?.state.sync === 'OutOfSync', {
+      timeoutMs: 30_000,
+      describe: () => JSON.stringify(agent.app('keeper')?.state),
+    });
+    const a = await world.kube!.request('GET', '/api/v1/namespaces/default/configmaps/keeper-a');
+    assert.deepEqual((a.body as { data: Record<string, string> }).data, { k: 'by-hand' });
+    // Git drops b: the sync does not prune it.
+    await world
+      .git!.repo(REPO)
+      .commitFiles({ branch: 'main', files: { 'envs/keeper/b.yaml': null }, message: 'drop b' });
+    const n = agent.metrics.syncDurationSeconds.get('keeper')?.count ?? 0;
+    assert.ok(agent.requestSync('keeper', 'test push'));
+    await waitFor(() => (agent.metrics.syncDurationSeconds.get('keeper')?.count ?? 0) > n, {
+      timeoutMs: 30_000,
+      describe: () => JSON.stringify(agent.app('keeper')?.state),
+    });
+    // Git no longer has it (so a prune would delete it), and it is still there.
+    assert.deepEqual(
+      agent.app('keeper')!.resources.map((r) => r.subject),
+      ['ConfigMap/default/keeper-a'],
+    );
+    assert.equal(await exists('/api/v1/namespaces/default/configmaps/keeper-b'), true);
+    assert.ok(!agent.app('keeper')!.state.lastSync!.entries.some((e) => e.action === 'pruned'));
   });
 });
