@@ -48,24 +48,16 @@ function cron(schedule: string): Cron {
 }
 
 /**
- * The opening of `window` that contains `t`, as [start, end), or undefined when none does. An opening contains `t`
- * when it started in (t − duration, t]; the latest such start gives the latest end.
+ * The opening of `window` that contains `t`, as [start, end), or undefined when none does. Every opening lasts the
+ * same duration, so the latest start at or before `t` has the latest end: the window is open when that end is after
+ * `t`. One look back, whatever the schedule (the agent asks every second for every app).
  */
 export function activeOpening(window: SyncWindow, t: Date): { start: Date; end: Date } | undefined {
-  const c = cron(window.schedule);
-  // nextRun is strictly after its reference: an opening at exactly t − duration has just closed (windows are
-  // half-open), one at exactly t has just opened.
-  let ref = new Date(t.getTime() - window.duration);
-  let found: Date | undefined;
-  // Openings closer together than the duration overlap; the bound keeps a `* * * * *` window with a long duration cheap.
-  for (let i = 0; i < 10_000; i++) {
-    const next = c.nextRun(ref);
-    if (!next || next.getTime() > t.getTime()) break;
-    found = next;
-    ref = next;
-  }
-  if (!found) return undefined;
-  return { start: found, end: new Date(found.getTime() + window.duration) };
+  // previousRuns counts a run earlier in the reference's own second: a millisecond past t includes a run at t.
+  const [start] = cron(window.schedule).previousRuns(1, new Date(t.getTime() + 1));
+  if (!start) return undefined;
+  const end = new Date(start.getTime() + window.duration);
+  return end.getTime() > t.getTime() ? { start, end } : undefined;
 }
 
 /** The next time `window` opens after `t`, or undefined when its schedule never fires again. */
