@@ -43,8 +43,23 @@ export function scheduleProblem(schedule: string): string | undefined {
   }
 }
 
+/** Parsed schedules by text: windows are judged every second, and parsing costs more than the judgement. */
+const parsed = new Map<string, Cron>();
+
+/**
+ * A schedule parsed for UTC. A fixed offset of zero reads the same as the `UTC` zone (which has no daylight saving)
+ * and spares croner a time-zone conversion per step, about five times faster.
+ */
 function cron(schedule: string): Cron {
-  return new Cron(schedule.trim(), { timezone: 'UTC', mode: '5-part', paused: true });
+  const text = schedule.trim();
+  let c = parsed.get(text);
+  if (!c) {
+    c = new Cron(text, { utcOffset: 0, mode: '5-part', paused: true });
+    // Schedules come from configuration and Project documents: a few dozen; the bound keeps a churning source cheap.
+    if (parsed.size >= 256) parsed.clear();
+    parsed.set(text, c);
+  }
+  return c;
 }
 
 /**
