@@ -105,6 +105,14 @@ describe('projects, sync windows and sync policies', () => {
       ],
     });
     kube = new HttpKubeClient(loadKubeconfig(world.kube!.kubeconfig));
+    // Where the agent runs and records its Events, as deploy/ creates it: a refused app writes no ApplySet parent
+    // (which would create it), so its Refused event needs it to exist.
+    const nsCreated = await world.kube!.request('POST', '/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'tether-system' },
+    });
+    assert.equal(nsCreated.status, 201, JSON.stringify(nsCreated.body));
     agent = await createAgent(config, {
       kube,
       token: async () => world.token,
@@ -164,6 +172,22 @@ describe('projects, sync windows and sync policies', () => {
     assert.match(
       latest!.description!,
       /ClusterRoleBinding\/team-a-admin, ConfigMap\/kube-system\/sneaky outside project team-a/,
+    );
+    // A cluster admin sees the attempt in the app's Events, each object with its rule.
+    await waitFor(
+      async () => {
+        const r = await world.kube!.request('GET', '/api/v1/namespaces/tether-system/events');
+        const items = (r.body as { items: { reason: string; message: string; involvedObject: { name: string } }[] })
+          .items;
+        return items.some(
+          (e) =>
+            e.involvedObject.name === 'tether-fenced' &&
+            e.reason === 'Refused' &&
+            e.message.includes('ClusterRoleBinding/team-a-admin (project team-a:') &&
+            e.message.includes('ConfigMap/kube-system/sneaky (project team-a:'),
+        );
+      },
+      { timeoutMs: 10_000, describe: () => 'no Refused event naming both objects' },
     );
   });
 
