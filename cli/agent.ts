@@ -260,26 +260,45 @@ export const statusCommand: Command = {
       };
     });
     if (values.json) io.out(JSON.stringify(rows, null, 2));
-    else {
-      const line = (r: (typeof rows)[number]) =>
-        `${r.app.padEnd(16)}${r.revision.slice(0, 7).padEnd(10)}${r.sync.padEnd(11)}${r.health.padEnd(13)}${policyText(r.policy).padEnd(12)}${r.message}`;
-      io.out(
-        `${'APP'.padEnd(16)}${'REVISION'.padEnd(10)}${'SYNC'.padEnd(11)}${'HEALTH'.padEnd(13)}${'POLICY'.padEnd(12)}MESSAGE`,
-      );
-      // Apps are grouped under their project when there is more than the one default project to tell apart.
-      const groups = projects.filter((p) => rows.some((r) => r.project === p.name));
-      if (groups.length > 1 || groups.some((p) => p.name !== 'default')) {
-        for (const p of groups) {
-          io.out(projectLine(p));
-          for (const r of rows.filter((x) => x.project === p.name)) io.out(line(r));
-        }
-      } else for (const r of rows) io.out(line(r));
-    }
+    else for (const l of statusLines(rows, projects)) io.out(l);
     return rows.some((r) => r.sync === 'Unknown') ? 1 : 0;
   },
 };
 
-/** An app's sync policy in one word or two: `automated`, `manual`, `suspended`, and `held` while a window blocks. */
+/** One app as `tether status` prints it. */
+export interface StatusRow {
+  app: string;
+  revision: string;
+  sync: string;
+  health: string;
+  message: string;
+  project?: string;
+  policy?: PolicyView;
+}
+
+/**
+ * The lines of `tether status`: a header, then one line per app; apps are grouped under a line per project when
+ * there is more than the one default project to tell apart.
+ */
+export function statusLines(rows: readonly StatusRow[], projects: readonly ProjectView[]): string[] {
+  const line = (r: StatusRow) =>
+    `${r.app.padEnd(16)}${r.revision.slice(0, 7).padEnd(10)}${r.sync.padEnd(11)}${r.health.padEnd(13)}${policyText(r.policy).padEnd(12)}${r.message}`;
+  const out = [
+    `${'APP'.padEnd(16)}${'REVISION'.padEnd(10)}${'SYNC'.padEnd(11)}${'HEALTH'.padEnd(13)}${'POLICY'.padEnd(12)}MESSAGE`,
+  ];
+  const groups = projects.filter((p) => rows.some((r) => r.project === p.name));
+  if (groups.length > 1 || groups.some((p) => p.name !== 'default')) {
+    for (const p of groups) {
+      out.push(projectLine(p));
+      for (const r of rows.filter((x) => x.project === p.name)) out.push(line(r));
+    }
+    // An app no listed project names is still printed.
+    for (const r of rows.filter((x) => !groups.some((p) => p.name === x.project))) out.push(line(r));
+  } else for (const r of rows) out.push(line(r));
+  return out;
+}
+
+/** An app's sync policy in a word: `automated`, `manual` or `suspended`; a `*` while a sync window blocks it. */
 function policyText(p: PolicyView | undefined): string {
   if (!p) return '-';
   if (p.suspended) return 'suspended';
