@@ -64,6 +64,10 @@ export const agentCommand: Command = {
     const app = createServer(agent, {
       webhookSecret: readSecretFile(config.server.webhookSecretFile, 'server.webhookSecretFile'),
       apiToken: readSecretFile(config.server.apiTokenFile, 'server.apiTokenFile'),
+      apiTokens: (config.server.apiTokens ?? []).flatMap((t, i) => {
+        const token = readSecretFile(t.tokenFile, `server.apiTokens[${i}].tokenFile`);
+        return token ? [{ name: t.name, token }] : [];
+      }),
       publicUrl: config.publicUrl,
     });
     const server = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, (info) => {

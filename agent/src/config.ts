@@ -256,6 +256,17 @@ const configSchema = z
         port: z.number().int().min(0).max(65535).default(8080),
         webhookSecretFile: z.string().optional(),
         apiTokenFile: z.string().optional(),
+        /** Named tokens for the sync API: a manual sync made with one is recorded as asked for by its name. */
+        apiTokens: z
+          .array(
+            z
+              .object({
+                name: z.string().regex(/^[\w.@-]{1,64}$/, 'letters, digits, . _ @ - (at most 64)'),
+                tokenFile: z.string(),
+              })
+              .strict(),
+          )
+          .optional(),
       })
       .strict()
       .default({ host: '0.0.0.0', port: 8080 }),

@@ -533,6 +533,52 @@ describe('manual syncs and projects', () => {
     assert.deepEqual(view.syncRequests, []);
   });
 
+  test('a named API token records its name as who asked; the unnamed one records `api`; others are 401', async () => {
+    const view = fixtureAgentView();
+    const asked: string[] = [];
+    Object.assign(view, {
+      requestManualSync: (_name: string, by: string) => {
+        asked.push(by);
+        return { accepted: true };
+      },
+    });
+    const app = createServer(view, {
+      now: () => FIXTURE_NOW,
+      onError: () => {},
+      apiToken: TOKEN,
+      apiTokens: [
+        { name: 'alice@acme', token: 'alice-token-0123456789' },
+        { name: 'release-pipeline', token: 'pipeline-token-0123456789' },
+      ],
+    });
+    const ask = (token: string) =>
+      app.request(
+        new Request('http://agent/api/apps/web/sync', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}` },
+        }),
+      );
+    const r = await ask('alice-token-0123456789');
+    assert.equal(r.status, 202);
+    assert.equal(((await r.json()) as { requestedBy: string }).requestedBy, 'alice@acme');
+    assert.equal((await ask('pipeline-token-0123456789')).status, 202);
+    assert.equal((await ask(TOKEN)).status, 202);
+    assert.equal((await ask('alice-token-012345678')).status, 401);
+    assert.deepEqual(asked, ['alice@acme', 'release-pipeline', 'api']);
+    // Named tokens alone enable the route.
+    const onlyNamed = createServer(fixtureAgentView(), {
+      onError: () => {},
+      apiTokens: [{ name: 'bob', token: 'bob-token-0123456789' }],
+    });
+    const res = await onlyNamed.request(
+      new Request('http://agent/api/apps/web/sync', {
+        method: 'POST',
+        headers: { authorization: 'Bearer bob-token-0123456789' },
+      }),
+    );
+    assert.equal(res.status, 202);
+  });
+
   test('GET /api/projects lists the projects with their apps, and the page groups apps under them', async () => {
     const { app } = manualSetup();
     const body = (await (await app.request('/api/projects')).json()) as {
