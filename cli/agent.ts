@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type AgentConfig, loadConfig, parseDuration } from '../agent/src/config.ts';
+import type { PolicyView, ProjectView } from '../agent/src/core/agent-view.ts';
 import type { Inspection } from '../agent/src/core/inspection.ts';
 import { createAgent, kubeClientFor } from '../agent/src/main.ts';
 import { describeError, TetherError } from '../shared/src/errors.ts';
@@ -63,6 +64,10 @@ export const agentCommand: Command = {
     const app = createServer(agent, {
       webhookSecret: readSecretFile(config.server.webhookSecretFile, 'server.webhookSecretFile'),
       apiToken: readSecretFile(config.server.apiTokenFile, 'server.apiTokenFile'),
+      apiTokens: (config.server.apiTokens ?? []).flatMap((t, i) => {
+        const token = readSecretFile(t.tokenFile, `server.apiTokens[${i}].tokenFile`);
+        return token ? [{ name: t.name, token }] : [];
+      }),
       publicUrl: config.publicUrl,
     });
     const server = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, (info) => {
@@ -128,7 +133,7 @@ export const syncCommand: Command = {
       }
       let failed = false;
       for (const a of config.apps) {
-        const out = await agent.syncNow(a.name);
+        const out = await agent.syncNow(a.name, 'manual', 'cli');
         const counts: Record<string, number> = {};
         for (const e of out.entries) counts[e.action] = (counts[e.action] ?? 0) + 1;
         const summary = Object.entries(counts)
@@ -150,6 +155,9 @@ export const syncCommand: Command = {
         if (health.status === 'Degraded') failed = true;
         io.out(`${a.name}: ${out.revision.slice(0, 7) || '-'} ${summary || 'nothing to do'} · ${health.status}`);
         if (health.status !== 'Healthy') io.out(`  health     ${health.message}`);
+        // Suspended, or a sync window that lets no manual sync through: nothing was applied, and this says why.
+        const held = agent.app(a.name)?.state.held;
+        if (held) io.out(`  held       ${held}`);
         for (const e of out.entries.filter((x) => x.action !== 'unchanged')) {
           io.out(`  ${e.action.padEnd(10)} ${e.subject}${e.reason ? ` (${e.reason})` : ''}`);
         }
@@ -163,9 +171,15 @@ export const syncCommand: Command = {
   },
 };
 
-type InspectResult = { app: string; error: string } | ({ app: string; error?: undefined } & Inspection);
+type InspectResult = ({ app: string; error: string } | ({ app: string; error?: undefined } & Inspection)) & {
+  policy?: PolicyView;
+};
 
-async function inspectAll(configFile: string, app: string | undefined): Promise<InspectResult[]> {
+/** Each app's inspection with its project and policy, and every project with its apps. */
+async function inspectAll(
+  configFile: string,
+  app: string | undefined,
+): Promise<{ results: InspectResult[]; projects: ProjectView[] }> {
   const config = selectApps(loadConfig(configFile), app);
   const kube = kubeClientFor(config);
   const agent = await createAgent(
@@ -175,16 +189,18 @@ async function inspectAll(configFile: string, app: string | undefined): Promise<
   const results: InspectResult[] = [];
   try {
     for (const a of config.apps) {
+      const policy = agent.app(a.name)?.policy;
+      const withPolicy = policy ? { policy } : {};
       try {
-        results.push({ app: a.name, ...(await agent.inspect(a.name)) });
+        results.push({ app: a.name, ...(await agent.inspect(a.name)), ...withPolicy });
       } catch (err) {
-        results.push({ app: a.name, error: describeError(err) });
+        results.push({ app: a.name, error: describeError(err), ...withPolicy });
       }
     }
   } finally {
     kube.close();
   }
-  return results;
+  return { results, projects: agent.projects() };
 }
 
 /** `tether diff`: desired (Git, dry-run) against live, as a unified diff without managedFields noise. */
@@ -195,7 +211,7 @@ export const diffCommand: Command = {
     const { values } = parseOptions(args, { config: { type: 'string' }, app: { type: 'string' } });
     if (!values.config) throw new TetherError('usage', '--config is required');
     let failed = false;
-    for (const r of await inspectAll(values.config, values.app)) {
+    for (const r of (await inspectAll(values.config, values.app)).results) {
       if (r.error !== undefined) {
         failed = true;
         io.err(`${r.app}: ${r.error}`);
@@ -223,9 +239,19 @@ export const statusCommand: Command = {
       json: { type: 'boolean' },
     });
     if (!values.config) throw new TetherError('usage', '--config is required');
-    const rows = (await inspectAll(values.config, values.app)).map((r) => {
+    const { results, projects } = await inspectAll(values.config, values.app);
+    const rows = results.map((r) => {
+      const policy = r.policy ? { project: r.policy.project, policy: r.policy } : {};
       if (r.error !== undefined)
-        return { app: r.app, revision: '', sync: 'Unknown', health: 'Unknown', message: r.error, resources: [] };
+        return {
+          app: r.app,
+          revision: '',
+          sync: 'Unknown',
+          health: 'Unknown',
+          message: r.error,
+          resources: [],
+          ...policy,
+        };
       const resources = r.objects.map((o) => ({ subject: o.subject, sync: o.sync, health: o.health }));
       return {
         app: r.app,
@@ -234,17 +260,68 @@ export const statusCommand: Command = {
         health: r.health.status,
         message: r.health.message,
         resources,
+        ...policy,
       };
     });
     if (values.json) io.out(JSON.stringify(rows, null, 2));
-    else {
-      io.out(`${'APP'.padEnd(16)}${'REVISION'.padEnd(10)}${'SYNC'.padEnd(11)}${'HEALTH'.padEnd(13)}MESSAGE`);
-      for (const r of rows) {
-        io.out(
-          `${r.app.padEnd(16)}${r.revision.slice(0, 7).padEnd(10)}${r.sync.padEnd(11)}${r.health.padEnd(13)}${r.message}`,
-        );
-      }
-    }
+    else for (const l of statusLines(rows, projects)) io.out(l);
     return rows.some((r) => r.sync === 'Unknown') ? 1 : 0;
   },
 };
+
+/** One app as `tether status` prints it. */
+export interface StatusRow {
+  app: string;
+  revision: string;
+  sync: string;
+  health: string;
+  message: string;
+  project?: string;
+  policy?: PolicyView;
+}
+
+/**
+ * The lines of `tether status`: a header, then one line per app; apps are grouped under a line per project when
+ * there is more than the one default project to tell apart.
+ */
+export function statusLines(rows: readonly StatusRow[], projects: readonly ProjectView[]): string[] {
+  const line = (r: StatusRow) =>
+    `${r.app.padEnd(16)}${r.revision.slice(0, 7).padEnd(10)}${r.sync.padEnd(11)}${r.health.padEnd(13)}${policyText(r.policy).padEnd(12)}${r.message}`;
+  const out = [
+    `${'APP'.padEnd(16)}${'REVISION'.padEnd(10)}${'SYNC'.padEnd(11)}${'HEALTH'.padEnd(13)}${'POLICY'.padEnd(12)}MESSAGE`,
+  ];
+  const groups = projects.filter((p) => rows.some((r) => r.project === p.name));
+  if (groups.length > 1 || groups.some((p) => p.name !== 'default')) {
+    for (const p of groups) {
+      out.push(projectLine(p));
+      for (const r of rows.filter((x) => x.project === p.name)) out.push(line(r));
+    }
+    // An app no listed project names is still printed.
+    for (const r of rows.filter((x) => !groups.some((p) => p.name === x.project))) out.push(line(r));
+  } else for (const r of rows) out.push(line(r));
+  return out;
+}
+
+/** An app's sync policy in a word: `automated`, `manual` or `suspended`; a `*` while a sync window blocks it. */
+function policyText(p: PolicyView | undefined): string {
+  if (!p) return '-';
+  if (p.suspended) return 'suspended';
+  return p.windowNow ? `${p.syncPolicy}*` : p.syncPolicy;
+}
+
+/** `project team-a (config): repos …; namespaces …; cluster kinds …; windows …`, with what the windows say now. */
+function projectLine(p: ProjectView): string {
+  const list = (xs: readonly string[]) => (xs.length === 0 ? 'none' : xs.join(','));
+  const parts = [
+    `repos ${list(p.sourceRepos)}`,
+    `namespaces ${list(p.destinationNamespaces)}`,
+    `cluster kinds ${list(p.clusterResourceAllowlist)}`,
+    ...(p.namespaceResourceDenylist.length > 0 ? [`denied ${list(p.namespaceResourceDenylist)}`] : []),
+    ...(p.prune ? [] : ['no prune']),
+    ...(p.selfHeal ? [] : ['no self-heal']),
+    ...(p.windows.length > 0 ? [`windows ${p.windows.join(', ')}`] : []),
+    ...(p.windowNow ? [`* ${p.windowNow}`] : []),
+    ...(p.problem ? [`! ${p.problem}`] : []),
+  ];
+  return `project ${p.name} (${p.origin}): ${parts.join('; ')}`;
+}

@@ -5,6 +5,7 @@ import { normalizeRepoPath, repoPathProblem } from '../../shared/src/repo-path.t
 import { parseYamlSafeOne } from '../../shared/src/yaml-safe.ts';
 import { compileHealthRule, HealthRuleError, type HealthRules, healthRules } from './core/health-cel.ts';
 import { PROTECTED_KINDS } from './core/prune.ts';
+import { scheduleProblem } from './core/sync-windows.ts';
 
 /** `60s`, `5m`, `1h30m`, `500ms` → milliseconds. */
 export function parseDuration(text: string): number | undefined {
@@ -147,7 +148,10 @@ const appSchema = z
 const syncWindowSchema = z
   .object({
     kind: z.enum(['allow', 'deny']),
-    schedule: z.string().min(1),
+    schedule: z.string().superRefine((s, ctx) => {
+      const problem = scheduleProblem(s);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
     duration: duration,
     /** Whether a manual sync (CLI, API, page) may run while this window blocks automated ones. */
     manualSync: z.boolean().default(false),
@@ -257,6 +261,17 @@ const configSchema = z
         port: z.number().int().min(0).max(65535).default(8080),
         webhookSecretFile: z.string().optional(),
         apiTokenFile: z.string().optional(),
+        /** Named tokens for the sync API: a manual sync made with one is recorded as asked for by its name. */
+        apiTokens: z
+          .array(
+            z
+              .object({
+                name: z.string().regex(/^[\w.@-]{1,64}$/, 'letters, digits, . _ @ - (at most 64)'),
+                tokenFile: z.string(),
+              })
+              .strict(),
+          )
+          .optional(),
       })
       .strict()
       .default({ host: '0.0.0.0', port: 8080 }),

@@ -166,7 +166,20 @@ users:
   test('status --json reports Synced and Healthy; after a hand edit, diff shows it and status says OutOfSync', async () => {
     const ok = await tether(['status', '--config', config, '--json']);
     assert.equal(ok.code, 0, ok.stderr);
-    const rows = JSON.parse(ok.stdout) as { app: string; sync: string; health: string }[];
+    const rows = JSON.parse(ok.stdout) as {
+      app: string;
+      sync: string;
+      health: string;
+      project: string;
+      policy: { syncPolicy: string };
+    }[];
+    assert.deepEqual(
+      rows.map((r) => [r.project, r.policy.syncPolicy]),
+      [
+        ['default', 'automated'],
+        ['default', 'automated'],
+      ],
+    );
     assert.deepEqual(
       rows.map((r) => [r.app, r.sync, r.health]),
       [
@@ -186,6 +199,10 @@ users:
     assert.match(diff.stdout, /\+\s+color: blue/);
     const table = await tether(['status', '--config', config]);
     assert.match(table.stdout, /^web\s+[0-9a-f]{7}\s+OutOfSync\s+Healthy/m);
+    // Each app's sync policy is a column; with only the default project there is no project line.
+    assert.match(table.stdout, /^APP\s+REVISION\s+SYNC\s+HEALTH\s+POLICY\s+MESSAGE$/m);
+    assert.match(table.stdout, /^web\s+[0-9a-f]{7}\s+OutOfSync\s+Healthy\s+automated\s/m);
+    assert.doesNotMatch(table.stdout, /^project /m);
   });
 
   test('sync --once waits for health and exits 1 when the rollout does not finish within --timeout', async () => {

@@ -58,6 +58,24 @@ describe('app events', () => {
     assert.deepEqual(syncEvents({ revision: 'b', entries, noop: false, error: { stage: 'apply' } }, 'a'), []);
   });
 
+  test('a revision its project refuses records one Refused warning naming each object and rule', () => {
+    const refused = [
+      { subject: 'ClusterRoleBinding/admin', action: 'refused' as const, reason: 'project team-a: cluster-scoped' },
+      { subject: 'ConfigMap/kube-system/x', action: 'refused' as const, reason: 'project team-a: namespace' },
+    ];
+    const out = { revision: 'abcdef0123', entries: refused, noop: false, error: { stage: 'apply' } };
+    assert.deepEqual(syncEvents(out, 'prev'), [
+      {
+        reason: 'Refused',
+        message:
+          'Refused abcdef0, nothing applied: ClusterRoleBinding/admin (project team-a: cluster-scoped); ConfigMap/kube-system/x (project team-a: namespace)',
+        type: 'Warning',
+      },
+    ]);
+    // Refused again at the same revision (every interval): no second event.
+    assert.deepEqual(syncEvents(out, 'abcdef0123'), []);
+  });
+
   test('a heal names the object, the action and the reason', () => {
     const e = healEvent('detected', 'Deployment/web/api', { subject: 'x', action: 'skipped', reason: 'self-heal off' });
     assert.deepEqual(e, { reason: 'Drifted', message: 'Deployment/web/api: skipped (self-heal off)', type: 'Normal' });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
-import type { AppView } from '../src/core/agent-view.ts';
+import type { AgentView, AppView } from '../src/core/agent-view.ts';
 import { escapeLabelValue } from '../src/core/metrics-text.ts';
 import { escapeHtml } from '../src/core/status-page.ts';
 import { createServer } from '../src/edges/http/server.ts';
@@ -572,6 +572,127 @@ function foreignScripts(page: string, csp: string): number {
   const tags = [...page.matchAll(/<script\b[^>]*>/gi)].map((m) => m[0]);
   return tags.filter((t) => t !== `<script nonce="${nonce}" data-refresh="30">`).length;
 }
+describe('manual syncs and projects', () => {
+  /** The fixture view with what a real agent adds: manual sync requests (recorded) and projects. */
+  function manualSetup() {
+    const view = fixtureAgentView();
+    const asked: { name: string; by: string }[] = [];
+    const extra: Pick<AgentView, 'requestManualSync' | 'projects'> = {
+      requestManualSync(name, by) {
+        asked.push({ name, by });
+        if (!view.app(name)) return { accepted: false, status: 404, error: `no app named ${name}` };
+        if (name === 'batch')
+          return { accepted: false, status: 409, error: 'manual sync of batch refused: the app is suspended' };
+        return { accepted: true };
+      },
+      projects: () => [
+        {
+          name: 'team-a',
+          origin: 'config',
+          sourceRepos: ['https://github.com/acme/*'],
+          destinationNamespaces: ['team-a-*'],
+          clusterResourceAllowlist: [],
+          namespaceResourceDenylist: [],
+          prune: true,
+          selfHeal: true,
+          windows: [],
+          apps: ['web'],
+        },
+      ],
+    };
+    Object.assign(view, extra);
+    const app = createServer(view, { now: () => FIXTURE_NOW, onError: () => {}, apiToken: TOKEN });
+    return { view, app, asked };
+  }
+  const post = (path: string) =>
+    new Request(`http://agent${path}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+
+  test('the sync API asks for a manual sync recorded as by `api`; 409 and 404 carry the reason', async () => {
+    const { app, view, asked } = manualSetup();
+    const ok = await app.request(post('/api/apps/web/sync'));
+    assert.equal(ok.status, 202);
+    assert.deepEqual(await ok.json(), { app: 'web', sync: 'requested', requestedBy: 'api' });
+    const refused = await app.request(post('/api/apps/batch/sync'));
+    assert.equal(refused.status, 409);
+    assert.deepEqual(await refused.json(), { error: 'manual sync of batch refused: the app is suspended' });
+    assert.equal((await app.request(post('/api/apps/nope/sync'))).status, 404);
+    assert.deepEqual(asked, [
+      { name: 'web', by: 'api' },
+      { name: 'batch', by: 'api' },
+      { name: 'nope', by: 'api' },
+    ]);
+    // The automated path (webhooks) is not used for a manual request.
+    assert.deepEqual(view.syncRequests, []);
+  });
+
+  test('a named API token records its name as who asked; the unnamed one records `api`; others are 401', async () => {
+    const view = fixtureAgentView();
+    const asked: string[] = [];
+    Object.assign(view, {
+      requestManualSync: (_name: string, by: string) => {
+        asked.push(by);
+        return { accepted: true };
+      },
+    });
+    const app = createServer(view, {
+      now: () => FIXTURE_NOW,
+      onError: () => {},
+      apiToken: TOKEN,
+      apiTokens: [
+        { name: 'alice@acme', token: 'alice-token-0123456789' },
+        { name: 'release-pipeline', token: 'pipeline-token-0123456789' },
+      ],
+    });
+    const ask = (token: string) =>
+      app.request(
+        new Request('http://agent/api/apps/web/sync', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}` },
+        }),
+      );
+    const r = await ask('alice-token-0123456789');
+    assert.equal(r.status, 202);
+    assert.equal(((await r.json()) as { requestedBy: string }).requestedBy, 'alice@acme');
+    assert.equal((await ask('pipeline-token-0123456789')).status, 202);
+    assert.equal((await ask(TOKEN)).status, 202);
+    assert.equal((await ask('alice-token-012345678')).status, 401);
+    assert.deepEqual(asked, ['alice@acme', 'release-pipeline', 'api']);
+    // Named tokens alone enable the route.
+    const onlyNamed = createServer(fixtureAgentView(), {
+      onError: () => {},
+      apiTokens: [{ name: 'bob', token: 'bob-token-0123456789' }],
+    });
+    const res = await onlyNamed.request(
+      new Request('http://agent/api/apps/web/sync', {
+        method: 'POST',
+        headers: { authorization: 'Bearer bob-token-0123456789' },
+      }),
+    );
+    assert.equal(res.status, 202);
+  });
+
+  test('GET /api/projects lists the projects with their apps, and the page groups apps under them', async () => {
+    const { app } = manualSetup();
+    const body = (await (await app.request('/api/projects')).json()) as {
+      cluster: string;
+      projects: { name: string; apps: string[] }[];
+    };
+    assert.equal(body.cluster, 'prod-eu');
+    assert.deepEqual(
+      body.projects.map((p) => [p.name, p.apps]),
+      [['team-a', ['web']]],
+    );
+    const page = await (await app.request('/')).text();
+    assert.match(page, /<h2>Project team-a<\/h2>/);
+    // Apps no project lists are still shown.
+    assert.match(page, /<h2>Other apps<\/h2>[\s\S]*<strong>billing<\/strong>/);
+  });
+
+  test('a view without projects answers an empty list', async () => {
+    const { app } = setup();
+    assert.deepEqual(await (await app.request('/api/projects')).json(), { cluster: 'prod-eu', projects: [] });
+  });
+});
 
 describe('status page', () => {
   test('GET / lists every app with coloured sync and health badges, revision link, last sync and error', async () => {

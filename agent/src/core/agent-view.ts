@@ -25,6 +25,29 @@ export interface HealView {
   reason?: string;
 }
 
+/** An app's project and sync policy as the API, the page and the CLI show them. */
+export interface PolicyView {
+  project: string;
+  /** Why the project cannot be used (not defined, defined twice), or refuses the app outright. */
+  projectProblem?: string;
+  syncPolicy: 'automated' | 'manual';
+  suspended: boolean;
+  /** Whether the app prunes and self-heals once its project has narrowed its own settings. */
+  prune: boolean;
+  selfHeal: boolean;
+  /** The project's sync windows, as text (`deny 0 22 * * * for 8h (manual syncs allowed)`). */
+  windows: string[];
+  /** What the windows say now when they block automated syncs (`sync window deny until 22:00 UTC`). */
+  windowNow?: string;
+}
+
+/** The last manual sync someone asked for: who (`api`, `cli`, a token's name), when, and the revision it synced. */
+export interface ManualSyncView {
+  by: string;
+  at: string;
+  revision?: string;
+}
+
 /** Everything the server shows about one app. */
 export interface AppView {
   name: string;
@@ -38,7 +61,33 @@ export interface AppView {
   repoWebUrl?: string;
   resources: ResourceView[];
   lastHeal?: HealView;
+  /** The app's project and sync policy (absent from views that know none). */
+  policy?: PolicyView;
+  lastManualSync?: ManualSyncView;
 }
+
+/** One project as the API and the page list it. */
+export interface ProjectView {
+  name: string;
+  /** `config`, a Git source, or `built-in`. */
+  origin: string;
+  /** Why its apps are refused (defined twice). */
+  problem?: string;
+  sourceRepos: string[];
+  destinationNamespaces: string[];
+  clusterResourceAllowlist: string[];
+  namespaceResourceDenylist: string[];
+  prune: boolean;
+  selfHeal: boolean;
+  windows: string[];
+  /** What the windows say now when they block automated syncs. */
+  windowNow?: string;
+  /** The apps in it, in configuration order. */
+  apps: string[];
+}
+
+/** What a request for a manual sync got: accepted, or refused with the HTTP status and why. */
+export type ManualSyncAnswer = { accepted: true } | { accepted: false; status: 404 | 409; error: string };
 
 /** Counters and gauges the agent keeps for /metrics (Prometheus text format is the server's job). */
 export interface AgentMetrics {
@@ -84,6 +133,14 @@ export interface AgentView {
   history?(name: string): AppHistory | undefined;
   /** Objects for the status page when it needs them (e.g. the raw live object); optional. */
   liveObject?(app: string, subject: string): K8sObject | undefined;
+  /** The projects, each with its apps; optional (views without projects show none). */
+  projects?(): ProjectView[];
+  /**
+   * A manual sync asked for by `by` (recorded on the app and in its Event): it applies even under the manual sync
+   * policy and, when the windows allow manual syncs, inside a deny window. Optional: without it the API falls back
+   * to `requestSync`.
+   */
+  requestManualSync?(name: string, by: string): ManualSyncAnswer;
 }
 
 /** The web address of a GitHub API: https://HOST/api/v3 → https://HOST; api.github.com → github.com. */
@@ -110,6 +167,8 @@ export interface AppViewInput {
   lastHeal?: HealView;
   /** What health is judged with (clock, rules); the desired object is added per object. */
   health?: Omit<HealthContext, 'desired'>;
+  policy?: PolicyView;
+  lastManualSync?: ManualSyncView;
 }
 
 /** An app as the API and the status page show it: each desired object with its health, and the commit link. */
@@ -137,5 +196,7 @@ export function appView(input: AppViewInput): AppView {
     ...(gh ? { repoWebUrl: `${webBase}/${gh.owner}/${gh.repo}` } : {}),
     resources,
     ...(input.lastHeal ? { lastHeal: input.lastHeal } : {}),
+    ...(input.policy ? { policy: input.policy } : {}),
+    ...(input.lastManualSync ? { lastManualSync: input.lastManualSync } : {}),
   };
 }

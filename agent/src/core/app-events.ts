@@ -4,7 +4,7 @@ import type { SyncEntry } from './types.ts';
 
 /** One Event to record about an app. */
 export interface AppEvent {
-  reason: 'Synced' | 'Pruned' | 'Healed' | 'Drifted';
+  reason: 'Synced' | 'Pruned' | 'Healed' | 'Drifted' | 'SyncRequested' | 'Refused';
   message: string;
   type: 'Normal' | 'Warning';
 }
@@ -14,13 +14,27 @@ const MAX_MESSAGE = 1000;
 
 /**
  * Events of a completed sync: `Synced` when the revision moved or something changed, plus `Pruned` naming what was
- * deleted. A no-op or failed sync records none (its log line and commit status say enough).
+ * deleted. A no-op or failed sync records none (its log line and commit status say enough), except a `Refused`
+ * warning the first time a revision is refused by the app's project, naming each object and rule: `kubectl get
+ * events` is where a cluster admin looks for what a team tried to apply.
  */
 export function syncEvents(
   out: { revision: string; entries: readonly SyncEntry[]; noop: boolean; error?: unknown },
   previousRevision: string | undefined,
 ): AppEvent[] {
-  if (out.noop || out.error) return [];
+  if (out.noop) return [];
+  if (out.error) {
+    const refused = out.entries.filter((e) => e.action === 'refused');
+    if (refused.length === 0 || out.revision === previousRevision) return [];
+    const rules = refused.map((e) => `${e.subject} (${e.reason ?? 'refused'})`).join('; ');
+    return [
+      {
+        reason: 'Refused',
+        message: `Refused ${out.revision.slice(0, 7)}, nothing applied: ${rules}`.slice(0, MAX_MESSAGE),
+        type: 'Warning',
+      },
+    ];
+  }
   const changed = out.entries.filter((e) => e.action !== 'unchanged').length;
   if (out.revision === previousRevision && changed === 0) return [];
   const events: AppEvent[] = [

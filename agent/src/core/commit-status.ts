@@ -44,7 +44,7 @@ export function statusContext(cluster: string, app: string): string {
  */
 export function saysNothingAboutCommit(state: AppState): boolean {
   const stage = state.lastSync?.error?.stage;
-  return stage === 'fetch' || stage === 'cluster' || stage === 'cancelled';
+  return stage === 'fetch' || stage === 'cluster' || stage === 'cancelled' || stage === 'project';
 }
 
 /**
@@ -55,8 +55,10 @@ export function saysNothingAboutCommit(state: AppState): boolean {
  */
 export function syncVerdict(result: SyncResult, drifted: readonly string[] = []): SyncStatus {
   const stage = result.error?.stage;
-  if (stage === 'fetch' || stage === 'render' || stage === 'cluster' || stage === 'cancelled') return 'Unknown';
-  if (result.entries.some((e) => e.action === 'failed' || e.action === 'conflict')) return 'OutOfSync';
+  if (stage === 'fetch' || stage === 'render' || stage === 'cluster' || stage === 'cancelled' || stage === 'project')
+    return 'Unknown';
+  if (result.entries.some((e) => e.action === 'failed' || e.action === 'conflict' || e.action === 'refused'))
+    return 'OutOfSync';
   if (result.pruneBlocked || drifted.length > 0) return 'OutOfSync';
   return 'Synced';
 }
@@ -86,6 +88,10 @@ export function statusFor(
   if (last?.error && (last.error.stage === 'fetch' || last.error.stage === 'render')) {
     return make('error', `${last.error.stage === 'fetch' ? 'Fetch' : 'Render'} failed: ${last.error.message}`);
   }
+  if (last?.error?.stage === 'project') return make('error', `Refused: ${last.error.message}`);
+  // Objects outside the app's project block the whole sync: the status names them (the entries name each rule).
+  const refused = last?.entries.filter((e) => e.action === 'refused') ?? [];
+  if (refused.length > 0) return make('failure', `Refused: ${refusedSummary(refused)}`);
   const failed = last?.entries.find((e) => e.action === 'failed');
   if (failed) return make('failure', `Sync failed: ${failed.subject}: ${failed.reason ?? 'failed'}`);
   if (last?.error) return make('failure', `Sync failed: ${last.error.message}`);
@@ -116,6 +122,15 @@ export function statusFor(
     default:
       return make('pending', `${synced} · ${h.status}: ${h.message}`);
   }
+}
+
+/**
+ * `ClusterRoleBinding/admin, ConfigMap/kube-system/x outside project team-a`: the objects a project refused, by the
+ * project named in their first rule.
+ */
+export function refusedSummary(refused: readonly SyncEntry[]): string {
+  const project = /^project ([^:]+):/.exec(refused[0]?.reason ?? '')?.[1];
+  return `${refused.map((e) => e.subject).join(', ')} outside project ${project ?? '(unknown)'}`;
 }
 
 /**

@@ -3,7 +3,7 @@
 // template, no I/O): the server passes the data in, these functions return a string.
 import { html as honoHtml, raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
-import type { AppView, HealView, ResourceView } from './agent-view.ts';
+import type { AppView, HealView, PolicyView, ProjectView, ResourceView } from './agent-view.ts';
 import type { HealthStatus, HookResult, SyncAction, SyncResult, SyncStatus, WaveResult } from './types.ts';
 
 /** HTML that is already escaped (or written by us), so the `html` template inserts it as is. */
@@ -35,11 +35,13 @@ export interface StatusPageOptions {
   nonce?: string;
   /** What the header shows on the right (who is logged in, the login link). */
   userBar?: SafeHtml;
+  /** The projects, for grouping the index page's apps; empty: one flat table. */
+  projects: readonly ProjectView[];
 }
 
 /** Defaults of the status page: the current time, reload every 30 s. */
 export function defaultStatusPageOptions(): StatusPageOptions {
-  return { now: new Date(), refreshSeconds: 30 };
+  return { now: new Date(), refreshSeconds: 30, projects: [] };
 }
 
 /** Badge colours by status; the palette keeps text readable on every background (WCAG AA). */
@@ -59,6 +61,7 @@ const TONE: Record<SyncStatus | HealthStatus | SyncAction, string> = {
   skipped: 'warn',
   failed: 'bad',
   conflict: 'bad',
+  refused: 'bad',
   adopted: 'info',
 };
 
@@ -214,27 +217,80 @@ export function renderIndexPage(
   extras: { top?: SafeHtml; emptyMessage?: string } = {},
 ): string {
   const opts = { ...defaultStatusPageOptions(), ...options };
-  const rows = apps.map(
-    (a) => html`<tr>
+  const withPolicy = apps.some((a) => a.policy);
+  const row = (a: AppView) => html`<tr>
 <td><a href="/apps/${encodeURIComponent(a.name)}"><strong>${a.name}</strong></a><div class="muted mono">${a.path}</div></td>
 <td>${badge(a.state.sync)}</td>
 <td>${badge(a.state.health.status)}</td>
 <td>${revisionLink(a.state.lastSync?.revision ?? a.state.revision, a.revisionUrl)}</td>
 <td class="nowrap">${lastSyncCell(a.state.lastSync, opts.now)}</td>
-<td>${errorText(a.state.lastSync) ?? (a.state.health.status === 'Healthy' ? '' : a.state.health.message)}</td>
-</tr>`,
-  );
+${withPolicy ? html`<td>${policyCell(a.policy)}</td>` : ''}
+<td>${messageCell(a)}</td>
+</tr>`;
+  const table = (rows: readonly AppView[]) => html`<table>
+<thead><tr><th>App</th><th>Sync</th><th>Health</th><th>Revision</th><th>Last sync</th>${withPolicy ? html`<th>Policy</th>` : ''}<th>Message</th></tr></thead>
+<tbody>
+${rows.map(row)}
+</tbody>
+</table>`;
+  // Apps are grouped by project when there is more than the one default project to tell apart.
+  const groups = opts.projects.filter((p) => p.apps.length > 0);
+  const grouped = groups.length > 1 || groups.some((p) => p.name !== 'default');
+  const byName = new Map(apps.map((a) => [a.name, a]));
+  // Every app is shown, also one no project lists (a view that knows projects only partly).
+  const listed = new Set(groups.flatMap((p) => p.apps));
+  const others = apps.filter((a) => !listed.has(a.name));
   const body =
     apps.length === 0
       ? html`${extras.top ?? ''}<p class="muted">${extras.emptyMessage ?? 'No apps are configured.'}</p>`
-      : html`${extras.top ?? ''}<h2>Apps</h2>
-<table>
-<thead><tr><th>App</th><th>Sync</th><th>Health</th><th>Revision</th><th>Last sync</th><th>Message</th></tr></thead>
-<tbody>
-${rows}
-</tbody>
-</table>`;
+      : grouped
+        ? html`${extras.top ?? ''}${groups.map(
+            (p) => html`<h2>Project ${p.name}</h2>
+${projectFacts(p)}
+${table(p.apps.flatMap((n) => byName.get(n) ?? []))}`,
+          )}${
+            others.length > 0
+              ? html`<h2>Other apps</h2>
+${table(others)}`
+              : ''
+          }`
+        : html`${extras.top ?? ''}<h2>Apps</h2>
+${table(apps)}`;
   return page(`Tether · ${cluster}`, cluster, body, opts);
+}
+
+/** What a project allows, in one line under its heading. */
+function projectFacts(p: ProjectView): SafeHtml {
+  const list = (xs: readonly string[]) => (xs.length === 0 ? 'none' : xs.join(', '));
+  return html`<p class="muted">${p.problem ? html`<span class="error">${p.problem}</span> · ` : ''}repos <span class="mono">${list(p.sourceRepos)}</span> · namespaces <span class="mono">${list(p.destinationNamespaces)}</span> · cluster kinds <span class="mono">${list(p.clusterResourceAllowlist)}</span>${
+    p.namespaceResourceDenylist.length > 0
+      ? html` · denied <span class="mono">${list(p.namespaceResourceDenylist)}</span>`
+      : ''
+  }${p.prune ? '' : ' · no prune'}${p.selfHeal ? '' : ' · no self-heal'}${
+    p.windows.length > 0 ? html` · windows: ${p.windows.join('; ')}` : ''
+  }${p.windowNow ? html` · <strong>${p.windowNow}</strong>` : ''}</p>`;
+}
+
+/** An app's sync policy in a table cell: `automated`, `manual`, `suspended`, and what narrows it now. */
+function policyCell(p: PolicyView | undefined): SafeHtml | string {
+  if (!p) return '';
+  const mode = p.suspended
+    ? html`<span class="badge b-paused">suspended</span>`
+    : html`<span class="badge b-${p.syncPolicy === 'manual' ? 'info' : 'muted'}">${p.syncPolicy}</span>`;
+  const off = [p.prune ? '' : 'no prune', p.selfHeal ? '' : 'no self-heal'].filter(Boolean).join(', ');
+  return html`${mode}${off ? html`<div class="muted">${off}</div>` : ''}${
+    p.windowNow ? html`<div class="muted">${p.windowNow}</div>` : ''
+  }`;
+}
+
+/** The message column: an error, why the app is held back, or the health message. */
+function messageCell(a: AppView): SafeHtml | string {
+  const refused = a.policy?.projectProblem;
+  if (refused) return html`<span class="error">${refused}</span>`;
+  return (
+    errorText(a.state.lastSync) ??
+    (a.state.held ? a.state.held : a.state.health.status === 'Healthy' ? '' : a.state.health.message)
+  );
 }
 
 function resourcesTable(resources: readonly ResourceView[]): SafeHtml {
@@ -276,6 +332,7 @@ function lastSyncSection(sync: SyncResult | undefined, now: Date): SafeHtml {
   // Changes first: a long list of `unchanged` must not push a failure off the screen.
   const order: SyncAction[] = [
     'failed',
+    'refused',
     'conflict',
     'skipped',
     'adopted',
@@ -381,6 +438,9 @@ ${extras.top ?? ''}
       : ''
   }</dd>
 <dt>Health</dt><dd>${s.health.message}</dd>
+${app.policy ? policyFacts(app.policy) : ''}
+${s.held ? html`<dt>Waiting</dt><dd>${s.held}</dd>` : ''}
+${app.lastManualSync ? html`<dt>Manual sync</dt><dd>asked by <strong>${app.lastManualSync.by}</strong> ${ago(app.lastManualSync.at, opts.now)}${app.lastManualSync.revision ? html` · <span class="mono">${shortSha(app.lastManualSync.revision)}</span>` : ''}</dd>` : ''}
 ${s.lastSync?.pruneBlocked ? html`<dt>Prune</dt><dd class="error">${s.lastSync.pruneBlocked}</dd>` : ''}
 ${s.drifted && s.drifted.length > 0 ? html`<dt>Drifted</dt><dd class="mono">${s.drifted.join(', ')} <span class="muted">(self-heal off)</span></dd>` : ''}
 </dl>
@@ -403,6 +463,12 @@ export function renderPage(
   options: Partial<StatusPageOptions> = {},
 ): string {
   return page(`${title} · Tether · ${cluster}`, cluster, body, { ...defaultStatusPageOptions(), ...options });
+}
+
+/** The project and policy lines of an app's page. */
+function policyFacts(p: PolicyView): SafeHtml {
+  return html`<dt>Project</dt><dd>${p.project}${p.projectProblem ? html` <span class="error">${p.projectProblem}</span>` : ''}</dd>
+<dt>Policy</dt><dd>${policyCell(p)}${p.windows.length > 0 ? html`<div class="muted">windows: ${p.windows.join('; ')}</div>` : ''}</dd>`;
 }
 
 /** A 404 page in the status page's style. */

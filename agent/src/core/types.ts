@@ -63,8 +63,8 @@ export type IsNamespaced = (apiVersion: string, kind: string) => boolean | undef
 
 /**
  * What happened to one object in a sync (fluxcd ssa/changeset.go's actions, plus Tether's own): `skipped` kept with
- * a reason, `failed`, `conflict` (another owner has it; not applied), `adopted` (an unlabelled live object taken
- * over).
+ * a reason, `failed`, `conflict` (another owner has it; not applied), `refused` (outside the app's project; not
+ * applied), `adopted` (an unlabelled live object taken over).
  */
 export type SyncAction =
   | 'created'
@@ -74,6 +74,7 @@ export type SyncAction =
   | 'skipped'
   | 'failed'
   | 'conflict'
+  | 'refused'
   | 'adopted';
 
 /** One line of a sync result: `{subject: 'Deployment/web/api', action: 'configured'}`. */
@@ -90,8 +91,10 @@ export interface SyncEntry {
  * Health is not a stage: an unhealthy app is a verdict (Degraded, Progressing), not a failed sync. `cluster` is a
  * failure to reach the apiserver at all (refused, reset, timed out): it says nothing about the commit, so it is
  * reported as Unknown, never as the commit's failure. `cancelled` is a sync stopped by shutdown between requests.
+ * `project` is an app its project refuses before anything is fetched (project not defined, repo or namespace not
+ * allowed): no commit was read, so it says nothing about one.
  */
-export type SyncStage = 'fetch' | 'render' | 'apply' | 'prune' | 'cluster' | 'cancelled';
+export type SyncStage = 'fetch' | 'render' | 'apply' | 'prune' | 'cluster' | 'cancelled' | 'project';
 
 /** Sync status names (shared with the Action and the status page). */
 export type SyncStatus = 'Synced' | 'OutOfSync' | 'Unknown';
@@ -170,4 +173,9 @@ export interface AppState {
   lastSync?: SyncResult;
   /** Objects found drifted while self-heal is off for them (reported, not corrected). */
   drifted?: string[];
+  /**
+   * Why the agent is not bringing the cluster to Git now although it compared them: `awaiting sync: 3 to apply, 1 to
+   * prune` (manual sync policy), `sync window deny until 22:00 UTC`, `suspended`. Cleared by the next real sync.
+   */
+  held?: string;
 }

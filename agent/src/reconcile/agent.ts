@@ -1,9 +1,18 @@
 import { describeError } from '../../../shared/src/errors.ts';
 import { type GitHubClient, repoFromUrl } from '../../../shared/src/github.ts';
 import { type Logger, silentLogger } from '../../../shared/src/log.ts';
-import { type AgentConfig, type AppConfig, configHealthRules, helmOptions } from '../config.ts';
+import { type AgentConfig, type AppConfig, configHealthRules, helmOptions, type ProjectConfig } from '../config.ts';
 import { emptyMetrics, recordHeal, recordSync } from '../core/agent-metrics.ts';
-import { type AgentMetrics, type AgentView, type AppView, appView, type HealView } from '../core/agent-view.ts';
+import {
+  type AgentMetrics,
+  type AgentView,
+  type AppView,
+  appView,
+  type HealView,
+  type ManualSyncAnswer,
+  type ManualSyncView,
+  type ProjectView,
+} from '../core/agent-view.ts';
 import { type AppEvent, healEvent, syncEvents } from '../core/app-events.ts';
 import { type CommitStatus, holdDip, saysNothingAboutCommit, statusFor } from '../core/commit-status.ts';
 import type { DesiredStateSource, Renderer } from '../core/desired-state.ts';
@@ -13,10 +22,13 @@ import { diffText, type Inspection } from '../core/inspection.ts';
 import type { KubeClient } from '../core/kube-port.ts';
 import { objectKey, subject } from '../core/objects.ts';
 import type { PullRequestRef } from '../core/pr-plan.ts';
+import { ProjectSet } from '../core/project-set.ts';
 import { type AppTree, buildResourceTree, ownerNamespaces } from '../core/resource-tree.ts';
+import { decideSync, healAllowed, heldText, manualSyncRefusal, type SyncRequest } from '../core/sync-policy.ts';
 import type { HealthResult, HealthStatus, K8sObject } from '../core/types.ts';
 import type { Discovery } from '../edges/kube/discovery.ts';
 import { AppLoop } from './app-loop.ts';
+import { policyInput, policyView, projectAllowsSelfHeal, projectPolicy, projectViews } from './app-policy.ts';
 import { SyncHistory } from './history.ts';
 import { inspectObjects } from './inspect.ts';
 import type { LeaderElector } from './leader.ts';
@@ -69,6 +81,11 @@ interface AppRunner {
   reported?: { revision: string; health: HealthStatus; state: string };
   /** When the health of a commit reported `success` began to dip (held back for a grace period). */
   dipSince?: number;
+  /** A manual sync asked for and not yet served (the loop's reasons coalesce; this is kept apart so none is lost). */
+  manualRequest?: SyncRequest;
+  lastManual?: ManualSyncView;
+  /** The `pending` status last posted for a revision the agent holds back (manual policy, a window). */
+  heldPosted?: string;
 }
 
 /**
@@ -97,6 +114,8 @@ export class Agent implements AgentView {
   private abort = new AbortController();
   /** Plans on pull requests for the apps that opted in; absent without GitHub or such apps. */
   readonly planner: PullRequestPlanner | undefined;
+  /** The projects apps are fenced by: the config's, those read from Git, and the built-in `default`. */
+  private readonly projectSet: ProjectSet;
 
   constructor(private readonly parts: AgentParts) {
     const { config } = parts;
@@ -104,6 +123,7 @@ export class Agent implements AgentView {
     this.metrics = parts.metrics ?? emptyMetrics();
     this.log = (parts.log ?? silentLogger).with({ cluster: config.cluster });
     this.descendants = new DescendantWatches(parts.kube, parts.discovery);
+    this.projectSet = new ProjectSet(config.projects);
     for (const app of config.apps) {
       const source = parts.sources.get(app.name);
       if (!source) throw new Error(`no desired-state source for app ${app.name}`);
@@ -174,6 +194,7 @@ export class Agent implements AgentView {
           ...(r.name !== undefined ? { name: r.name } : {}),
           ...(r.namespace !== undefined ? { namespace: r.namespace } : {}),
         })),
+        policy: projectPolicy(this.projectSet, () => runner.config),
       },
       {
         kube,
@@ -198,7 +219,9 @@ export class Agent implements AgentView {
       attempted: false,
       changes: 0,
     };
-    runner.heal = new SelfHeal(sync, { kube, discovery }, { enabled: app.selfHeal }, (e) => this.onHeal(runner, e));
+    runner.heal = new SelfHeal(sync, { kube, discovery }, { enabled: this.healEnabled(app) }, (e) =>
+      this.onHeal(runner, e),
+    );
     runner.loop = new AppLoop(
       app.interval,
       (reason) => this.syncApp(runner, reason),
@@ -263,12 +286,112 @@ export class Agent implements AgentView {
     await Promise.all([...this.runners.values()].map((r) => r.heal.stop()));
   }
 
+  /**
+   * Replaces the projects that came from `origin` (`config`, or a Git source of Project documents) and re-checks the
+   * apps in the projects that changed at once: one that is now refused stops, one that is now allowed syncs.
+   */
+  setProjects(origin: string, projects: readonly ProjectConfig[]): void {
+    const changed = this.projectSet.set(origin, projects);
+    for (const r of this.runners.values()) {
+      if (!changed.has(r.config.project)) continue;
+      r.heal.options.enabled = this.healEnabled(r.config);
+      r.loop.request(`project ${r.config.project} changed`);
+    }
+  }
+
+  /** Whether self-heal may write for `app` now: its settings, its project and its windows all allow it. */
+  private healEnabled(app: AppConfig): boolean {
+    return projectAllowsSelfHeal(this.projectSet, app) && healAllowed(policyInput(this.projectSet, app), new Date());
+  }
+
+  /**
+   * One turn of an app's loop: applies when its policy, windows and project allow (or someone asked and the windows
+   * let manual syncs through), else only compares (manual policy, a blocking window) or does nothing (suspended).
+   */
+  private async syncApp(r: AppRunner, reason: string, request?: SyncRequest): Promise<SyncOutcome> {
+    const asked = request ?? r.manualRequest;
+    r.manualRequest = undefined;
+    r.heal.options.enabled = this.healEnabled(r.config);
+    const input = policyInput(this.projectSet, r.config);
+    // A refused app goes through the engine, which records the refusal without fetching anything.
+    if (!input.suspended && r.sync.app.policy?.refusal()) return this.applyApp(r, reason);
+    const decision = decideSync(input, asked, new Date());
+    if (decision.kind !== 'sync') {
+      if (asked) this.log.warn('manual sync not run', { app: r.config.name, by: asked.by, reason: decision.reason });
+      return this.holdApp(r, decision);
+    }
+    if (!asked) return this.applyApp(r, reason);
+    void this.recordEvent(r, {
+      reason: 'SyncRequested',
+      message: `manual sync requested by ${asked.by} at ${asked.at}`,
+      type: 'Normal',
+    });
+    // A manual sync re-applies even an unchanged tree: it is how drift is corrected where self-heal is off.
+    r.lastManual = { by: asked.by, at: asked.at };
+    const out = await this.applyApp(r, `manual sync by ${asked.by}`, true);
+    if (out.revision) r.lastManual = { ...r.lastManual, revision: out.revision };
+    return out;
+  }
+
+  /**
+   * A turn that applies nothing: suspended does nothing at all; otherwise the newest revision is fetched, rendered
+   * and dry-run against the cluster, the app shows OutOfSync with why it waits, and that revision gets a `pending`
+   * status saying so (`awaiting sync: 3 to apply, 1 to prune`).
+   */
+  private async holdApp(r: AppRunner, decision: { kind: 'preview' | 'skip'; reason: string }): Promise<SyncOutcome> {
+    const startedAt = new Date();
+    const t0 = performance.now();
+    if (decision.kind === 'skip') r.sync.hold(decision.reason);
+    else {
+      try {
+        await r.sync.preview((p) =>
+          heldText(decision.reason, {
+            toApply: p.toApply.length,
+            toPrune: p.toPrune.length,
+            refused: p.refused.length,
+          }),
+        );
+      } catch (err) {
+        r.sync.hold(`${decision.reason}; comparing with Git failed: ${describeError(err)}`, 'Unknown');
+      }
+      this.postHeld(r);
+    }
+    r.attempted = true;
+    r.changes++;
+    const state = r.sync.state;
+    return {
+      revision: state.revision ?? '',
+      startedAt: startedAt.toISOString(),
+      durationMs: Math.round(performance.now() - t0),
+      entries: [],
+      noop: true,
+      health: state.health,
+      desired: [...r.sync.desiredObjects],
+    };
+  }
+
+  /** A `pending` status on a revision the agent holds back, saying why; once per revision and reason. */
+  private postHeld(r: AppRunner): void {
+    const state = r.sync.state;
+    const revision = state.revision;
+    const reporter = this.parts.reporter;
+    if (!reporter || !r.repo || !revision || !state.held || revision === state.lastSync?.revision) return;
+    const key = `${revision}#${state.held}`;
+    if (r.heldPosted === key) return;
+    r.heldPosted = key;
+    reporter.report(
+      { ...r.repo, sha: revision },
+      statusFor(state, { cluster: this.cluster, publicUrl: this.parts.config.publicUrl, progress: state.held }),
+    );
+  }
+
   /** One sync of one app, with its status, events, metrics and self-heal update. */
-  private async syncApp(r: AppRunner, reason: string): Promise<SyncOutcome> {
+  private async applyApp(r: AppRunner, reason: string, force = false): Promise<SyncOutcome> {
     const log = this.log.with({ app: r.config.name });
     const previousRevision = r.sync.state.lastSync?.revision;
     const reporter = this.parts.reporter;
     r.current = r.sync.sync({
+      force,
       signal: this.abort.signal,
       // A new revision starts syncing: say so (`pending`) on that commit before the apply.
       onStart: (revision) => {
@@ -289,7 +412,8 @@ export class Agent implements AgentView {
     r.changes++;
     recordSync(this.metrics, r.config.name, out);
     if (out.error?.stage === 'cluster') this.markUnreachable(out.error.message);
-    else if (out.error?.stage !== 'cancelled' && out.error?.stage !== 'fetch') this.clusterReachable = true;
+    else if (out.error?.stage !== 'cancelled' && out.error?.stage !== 'fetch' && out.error?.stage !== 'project')
+      this.clusterReachable = true;
     if (out.error)
       log.warn('sync failed', { revision: out.revision, reason, stage: out.error.stage, error: out.error.message });
     else if (!out.noop) {
@@ -393,6 +517,8 @@ export class Agent implements AgentView {
   /** Health from the watch-fed live objects, no requests; a change of health posts a status. */
   private checkHealth(): void {
     for (const r of this.runners.values()) {
+      // A sync window can open between two syncs: self-heal stops writing as soon as it does.
+      r.heal.options.enabled = this.healEnabled(r.config);
       if (!r.attempted || r.current || r.sync.state.lastSync?.error) continue;
       const health = r.sync.healthNow();
       if (health.status !== r.sync.state.health.status || health.message !== r.sync.state.health.message) {
@@ -466,7 +592,29 @@ export class Agent implements AgentView {
       ...(this.parts.config.github?.apiUrl ? { apiUrl: this.parts.config.github.apiUrl } : {}),
       ...(r.lastHeal ? { lastHeal: r.lastHeal } : {}),
       health: r.sync.healthContext(),
+      policy: policyView(this.projectSet, r.config, new Date()),
+      ...(r.lastManual ? { lastManualSync: r.lastManual } : {}),
     });
+  }
+
+  /** Every project with its apps (the API's /api/projects, the page, `tether status`). */
+  projects(): ProjectView[] {
+    return projectViews(
+      this.projectSet,
+      [...this.runners.values()].map((r) => r.config),
+      new Date(),
+    );
+  }
+
+  requestManualSync(name: string, by: string): ManualSyncAnswer {
+    const r = this.runners.get(name);
+    if (!r) return { accepted: false, status: 404, error: `no app named ${name}` };
+    const refusal =
+      manualSyncRefusal(policyInput(this.projectSet, r.config), new Date()) ?? r.sync.app.policy?.refusal();
+    if (refusal) return { accepted: false, status: 409, error: `manual sync of ${name} refused: ${refusal}` };
+    r.manualRequest = { by, at: new Date().toISOString() };
+    r.loop.request(`manual sync by ${by}`);
+    return { accepted: true };
   }
 
   /**
@@ -477,9 +625,10 @@ export class Agent implements AgentView {
   async diff(name: string): Promise<string> {
     const r = this.runners.get(name);
     if (!r) return '';
-    const key = `${r.sync.state.lastSync?.revision ?? ''}#${r.changes}`;
+    // A held-back app's diff is what a sync would apply: its newest revision against the cluster.
+    const key = `${r.sync.state.lastSync?.revision ?? ''}#${r.changes}#${r.sync.state.held ?? ''}`;
     if (r.diffCache?.key !== key) {
-      const computing = inspectObjects(this.parts, r.sync.desiredObjects, {
+      const computing = inspectObjects(this.parts, r.sync.awaitingObjects, {
         concurrency: 8,
         health: r.sync.healthContext(),
       }).then(diffText);
@@ -577,15 +726,18 @@ export class Agent implements AgentView {
     return this.parts.elector ? this.parts.elector.isLeader : this.running;
   }
 
-  /** Syncs one app now, outside the loop (the CLI's `sync --once`); throws for an unknown app. */
-  async syncNow(name: string, reason = 'manual'): Promise<SyncOutcome> {
+  /**
+   * Syncs one app now, outside the loop (the CLI's `sync --once`), as a manual sync asked for by `requestedBy`;
+   * throws for an unknown app.
+   */
+  async syncNow(name: string, reason = 'manual', requestedBy = 'cli'): Promise<SyncOutcome> {
     const r = this.runners.get(name);
     if (!r) throw new Error(`no app named ${name}`);
     if (!this.clusterReachable) {
       await this.parts.discovery.refresh();
       this.clusterReachable = true;
     }
-    return this.syncApp(r, reason);
+    return this.syncApp(r, reason, { by: requestedBy, at: new Date().toISOString() });
   }
 
   /** Re-reads an app's health from the cluster and posts its status when that changed (the CLI's waiting `sync --once`). */

@@ -57,6 +57,29 @@ export interface AppSpec {
   createNamespace?: boolean;
   /** Fields whose drift is neither reported nor healed. */
   ignoreDifferences?: IgnoreDifference[];
+  /** The app's project, consulted at every sync (it can change while the agent runs); absent: no fence. */
+  policy?: AppPolicy;
+}
+
+/** What an app's project says, asked at sync time. */
+export interface AppPolicy {
+  /** Why the app may not sync at all (project not defined, repo or namespace refused): checked before any fetch. */
+  refusal(): string | undefined;
+  /** A `refused` entry, naming the rule, for each desired object outside the project. */
+  refuse(objects: readonly K8sObject[]): SyncEntry[];
+  /** Whether the project lets the app prune (the app's own `prune` can only narrow it further). */
+  mayPrune(): boolean;
+}
+
+/** What a sync would do now, computed without writing (manual sync policy, a blocking sync window). */
+export interface SyncPreview {
+  revision: string;
+  /** Desired objects that differ from the cluster or do not exist (server-side dry-run). */
+  toApply: string[];
+  /** Objects the app's inventory lists that Git no longer has and a prune would delete. */
+  toPrune: string[];
+  /** Objects the project refuses (a sync would apply nothing). */
+  refused: SyncEntry[];
 }
 
 /** What the engine is given: the cluster, the desired state's source and the renderer, all as parameters. */
@@ -110,6 +133,8 @@ export class AppSync {
   /** The last sync that completed without error: a no-op sync reports it, not an older failure. */
   private lastGoodResult: SyncResult | undefined;
   private desired: K8sObject[] = [];
+  /** The objects of the last preview (see `preview`), shown in the diff while the app is held back. */
+  private awaiting: K8sObject[] = [];
   /** Files in the app's path that the last render left unrendered (shown as `skipped` entries). */
   private renderSkipped: SkippedFile[] = [];
   /** The hooks of the last render: run during a sync, never members. */
@@ -130,6 +155,11 @@ export class AppSync {
   /** The desired objects of the last successful render, labelled as members. */
   get desiredObjects(): readonly K8sObject[] {
     return this.desired;
+  }
+
+  /** The newest revision's objects while the app is held back (manual policy, a window): what a sync would apply. */
+  get awaitingObjects(): readonly K8sObject[] {
+    return this.state.held ? this.awaiting : this.desired;
   }
 
   /**
@@ -217,6 +247,13 @@ export class AppSync {
       };
     };
 
+    // The project may refuse the app outright: nothing is fetched for an app that may not sync.
+    const refusal = this.app.policy?.refusal();
+    if (refusal) {
+      this.lastGood = false;
+      return finish({ error: { stage: 'project', message: refusal } });
+    }
+
     // Fetch.
     try {
       const f0 = performance.now();
@@ -252,6 +289,17 @@ export class AppSync {
     } catch (err) {
       this.lastGood = false;
       return finish({ error: { stage: 'render', message: describeError(err) } });
+    }
+
+    // Objects outside the project block the whole sync, as in Argo CD: applying the rest would leave the app half
+    // applied in an order nobody reviewed, and a refused object is often what the rest depends on (a binding, a
+    // namespace). Nothing is written, nothing pruned; the entries name every refused object and its rule.
+    const refused = this.app.policy?.refuse(desired) ?? [];
+    if (refused.length > 0) {
+      entries.push(...refused);
+      this.lastGood = false;
+      const rules = refused.map((e) => `${e.subject} (${e.reason})`).join('; ');
+      return finish({ error: { stage: 'apply', message: `refused, nothing was applied: ${rules}` } });
     }
 
     try {
@@ -355,7 +403,7 @@ export class AppSync {
         previous,
         listed,
         failedApplies: applied.filter((e) => e.action === 'failed').length,
-        options: this.app.prune,
+        options: this.app.policy?.mayPrune() === false ? { ...this.app.prune, enabled: false } : this.app.prune,
         adopted: parent.adopted,
       });
       entries.push(...pruned.entries);
@@ -493,9 +541,12 @@ export class AppSync {
 
   /**
    * What a sync would do, without writing: fetch, render, validate, then a server-side dry-run of every object
-   * against its live state. For `tether diff` and `tether status`; throws on fetch or render failures.
+   * against its live state. For `tether diff` and `tether status`; throws on fetch or render failures, and without
+   * fetching when the app's project refuses it.
    */
   async inspect(): Promise<Inspection> {
+    const refusal = this.app.policy?.refusal();
+    if (refusal) throw new TetherError('config', refusal);
     const revision = await this.deps.source.fetch();
     const desired = await this.renderDesired(revision);
     const objects = await inspectObjects(this.deps, desired, {
@@ -505,6 +556,48 @@ export class AppSync {
     this.desired = desired;
     for (const o of objects) if (o.live) this.live.set(objectKey(o.live), o.live);
     return { revision, objects, ...summarize(objects) };
+  }
+
+  /**
+   * What a sync would do now, writing nothing: fetch, render, server-side dry-run of each object, and the inventory's
+   * members Git no longer has. The desired set becomes the new revision's, so the page's diff shows what awaits; the
+   * state turns OutOfSync (when anything differs) and `held` says why nothing is applied. Throws, as `inspect` does, on
+   * fetch or render failures and when the project refuses the app.
+   */
+  async preview(held: (p: SyncPreview) => string | undefined): Promise<SyncPreview> {
+    const applied = this.desired;
+    const inspection = await this.inspect();
+    const next = this.desired;
+    // The cluster still runs what was last applied: health, self-heal and the synced commit's status stay about that
+    // until a sync applies the new revision. An app never synced has nothing applied: what it awaits is its desired set.
+    if (this.state.lastSync) this.desired = applied;
+    this.awaiting = next;
+    const refused = this.app.policy?.refuse(next) ?? [];
+    const parent = await readParentState(this.deps, this.parent);
+    const wanted = new Set(next.map(objectKey));
+    const prunes = this.app.prune.enabled && this.app.policy?.mayPrune() !== false;
+    const preview: SyncPreview = {
+      revision: inspection.revision,
+      toApply: inspection.objects.filter((o) => o.sync !== 'Synced').map((o) => o.subject),
+      toPrune: prunes ? parent.members.filter((m) => !wanted.has(objectKey(m))).map((m) => subject(m)) : [],
+      refused,
+    };
+    const differs = preview.toApply.length + preview.toPrune.length + refused.length > 0;
+    const { held: _, ...rest } = this.state;
+    const text = held(preview);
+    this.state = {
+      ...rest,
+      revision: preview.revision,
+      sync: differs ? 'OutOfSync' : 'Synced',
+      health: this.healthNow(),
+      ...(text ? { held: text } : {}),
+    };
+    return preview;
+  }
+
+  /** Records why the agent holds the app back without having compared it (suspended, a failed preview). */
+  hold(reason: string, sync?: AppState['sync']): void {
+    this.state = { ...this.state, held: reason, ...(sync ? { sync } : {}) };
   }
 
   /** Reads, renders and validates the app's path at `revision`: the desired objects, labelled as members; hooks aside. */

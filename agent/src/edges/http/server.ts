@@ -2,6 +2,7 @@
 // page. It sees the running agent only through `AgentView`, so tests drive it with `app.request()` and an in-memory
 // view, and the runtime serves the same app with @hono/node-server. Limits, auth and headers are hono's own
 // middleware; the webhook signature is checked by @octokit/webhooks-methods.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { verify } from '@octokit/webhooks-methods';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
@@ -22,6 +23,11 @@ export interface ServerOptions {
   webhookSecret?: string;
   /** Bearer token for `POST /api/apps/:name/sync`; without one that route answers 404 (disabled). */
   apiToken?: string;
+  /**
+   * More bearer tokens for the sync API, each with the name a manual sync made with it is recorded under (a person
+   * or a pipeline); requests with `apiToken` are recorded as `api`.
+   */
+  apiTokens?: { name: string; token: string }[];
   /** External URL of this server (e.g. https://tether.prod.example.com); adds `url` to the API's apps. */
   publicUrl?: string;
   /** Largest webhook body accepted; GitHub caps payloads at 25 MB but a push is far smaller. */
@@ -131,20 +137,33 @@ export function createServer(view: AgentView, options: Partial<ServerOptions> = 
     c.header('www-authenticate', 'Bearer realm="tether"');
     return c.json({ error: 'missing or wrong bearer token' }, 401);
   };
-  const tokenAuth = apiToken
-    ? bearerAuth({ token: apiToken, realm: 'tether', invalidToken: { wwwAuthenticateHeader: 'Bearer realm="tether"' } })
-    : undefined;
+  // Tokens are compared as SHA-256 digests with a constant-time comparison, so neither a token's length nor its
+  // prefix leaks through timing; the name of the token that matched is who asked.
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  const knownTokens = [
+    ...(apiToken ? [{ name: 'api', token: apiToken }] : []),
+    ...(opts.apiTokens ?? []).filter((t) => t.token),
+  ].map((t) => ({ name: t.name, digest: digest(t.token) }));
+  const requesters = new WeakMap<Context, string>();
   const syncApiAuth: MiddlewareHandler = async (c, next) => {
-    if (!tokenAuth) return c.json({ error: 'sync API disabled: no API token configured' }, 404);
-    let authorized = false;
+    if (knownTokens.length === 0) return c.json({ error: 'sync API disabled: no API token configured' }, 404);
+    let requester: string | undefined;
+    const tokenAuth = bearerAuth({
+      realm: 'tether',
+      invalidToken: { wwwAuthenticateHeader: 'Bearer realm="tether"' },
+      verifyToken: (token) => {
+        const d = digest(token);
+        requester = knownTokens.find((k) => timingSafeEqual(k.digest, d))?.name;
+        return requester !== undefined;
+      },
+    });
     try {
-      await tokenAuth(c, async () => {
-        authorized = true;
-      });
+      await tokenAuth(c, async () => {});
     } catch (err) {
       if (!(err instanceof HTTPException)) throw err;
     }
-    if (!authorized) return unauthorized(c);
+    if (requester === undefined) return unauthorized(c);
+    requesters.set(c, requester);
     await next();
   };
 
@@ -209,8 +228,17 @@ export function createServer(view: AgentView, options: Partial<ServerOptions> = 
     const extra = d === undefined ? {} : 'diff' in d ? { diff: d.diff } : { diffError: d.error };
     return publicJson(c, { ...withUrl(a), ...extra });
   });
+  app.get('/api/projects', (c) => publicJson(c, { cluster: view.cluster, projects: view.projects?.() ?? [] }));
+  // A manual sync: it applies under the manual sync policy too, and is recorded as asked for by the name of the token
+  // used (`api` for server.apiTokenFile's).
   app.post('/api/apps/:name/sync', syncApiAuth, (c) => {
     const name = c.req.param('name');
+    if (view.requestManualSync) {
+      const by = requesters.get(c) ?? 'api';
+      const answer = view.requestManualSync(name, by);
+      if (!answer.accepted) return c.json({ error: answer.error }, answer.status);
+      return c.json({ app: name, sync: 'requested', requestedBy: by }, 202);
+    }
     if (!view.requestSync(name, 'api request')) return c.json({ error: `no app named ${name}` }, 404);
     return c.json({ app: name, sync: 'requested' }, 202);
   });

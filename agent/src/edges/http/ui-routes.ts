@@ -199,7 +199,8 @@ export function registerUiRoutes(app: Hono, view: AgentView, opts: UiOptions): v
     const { filters, error } = parseFilters(c.req.query());
     const shown = filterApps(all, filters);
     const top = html`${noticeFor(c.req.query('done'))}${all.length > 0 ? overviewTop(all, filters, error) : ''}`;
-    const body = renderIndexPage(view.cluster, shown, pageOptions(c, sessionOf(c)), {
+    const options = { ...pageOptions(c, sessionOf(c)), projects: view.projects?.() ?? [] };
+    const body = renderIndexPage(view.cluster, shown, options, {
       top,
       ...(all.length > 0 ? { emptyMessage: 'No app matches these filters.' } : {}),
     });
