@@ -268,6 +268,11 @@ const configSchema = z
       .default({ enabled: false, namespace: 'tether-system', leaseDuration: 8_000, renewInterval: 2_000 }),
     apps: z.array(appSchema).default([]),
     appsFrom: z.array(appsFromSchema).default([]),
+    /**
+     * API server URLs that mean this cluster in an Argo CD Application's `spec.destination.server`, besides
+     * https://kubernetes.default.svc (Argo CD's name for the cluster it runs in, which is where the agent runs).
+     */
+    clusterServers: z.array(z.string().url()).default([]),
     projects: z.array(projectSchema).default([]),
     health: z.array(healthRuleSchema).default([]),
   })
