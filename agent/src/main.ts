@@ -72,18 +72,16 @@ export async function createAgent(config: AgentConfig, options: AgentOptions): P
     : undefined;
   const gitToken = config.github?.gitTokenFile ? tokenFileProvider(config.github.gitTokenFile) : token;
   const cacheRoot = config.cacheDir ?? join(tmpdir(), 'tether-cache');
+  // One cache directory per app (by name) and per location of App documents: each holds one shallow clone.
+  const openSource = (key: string, repo: string, ref: string): Promise<DesiredStateSource> =>
+    GitSource.create({
+      url: repo,
+      ref,
+      cacheDir: join(cacheRoot, config.cluster, key),
+      credentials: gitToken ? async () => ({ username: 'x-access-token', password: await gitToken() }) : undefined,
+    });
   const sources = new Map<string, DesiredStateSource>();
-  for (const app of config.apps) {
-    sources.set(
-      app.name,
-      await GitSource.create({
-        url: app.repo,
-        ref: app.ref,
-        cacheDir: join(cacheRoot, config.cluster, app.name),
-        credentials: gitToken ? async () => ({ username: 'x-access-token', password: await gitToken() }) : undefined,
-      }),
-    );
-  }
+  for (const app of config.apps) sources.set(app.name, await openSource(app.name, app.repo, app.ref));
   return new Agent({
     config,
     metrics,
@@ -91,6 +89,7 @@ export async function createAgent(config: AgentConfig, options: AgentOptions): P
     discovery: new Discovery(options.kube),
     renderer: options.renderer ?? toolRenderer,
     sources,
+    openSource,
     ...(options.log ? { log: options.log } : {}),
     ...(reporter ? { reporter } : {}),
     ...(elector ? { elector } : {}),

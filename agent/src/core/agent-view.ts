@@ -1,3 +1,4 @@
+import type { AppSourceView } from './app-set-plan.ts';
 import { type HealthContext, objectHealth } from './health.ts';
 import { objectKey, refOf, subject } from './objects.ts';
 import type { AppState, HealthResult, K8sObject } from './types.ts';
@@ -26,6 +27,8 @@ export interface AppView {
   repo: string;
   ref: string;
   path: string;
+  /** Where the app is defined: `config` (the agent's config file) or `repo@ref:file` in Git. */
+  origin: string;
   state: AppState;
   /** Link to the synced commit on GitHub, when the repo is a GitHub repo. */
   revisionUrl?: string;
@@ -62,6 +65,10 @@ export interface AgentView {
   /** /readyz: the cluster answered and every app's first sync was attempted. */
   ready(): { ready: boolean; reason?: string };
   metrics: AgentMetrics;
+  /** The app sources (`appsFrom`): what each read, defined and refused; optional. */
+  appSources?(): AppSourceView[];
+  /** Wakes the app sources that read a pushed repo and branch; returns their names; optional. */
+  requestSourcesForPush?(repoFullName: string, ref: string, reason: string): string[];
   /** Objects for the status page when it needs them (e.g. the raw live object); optional. */
   liveObject?(app: string, subject: string): K8sObject | undefined;
 }
@@ -79,6 +86,8 @@ export interface AppViewInput {
   repo: string;
   ref: string;
   path: string;
+  /** Where the app is defined (default `config`). */
+  origin?: string;
   state: AppState;
   desired: readonly K8sObject[];
   /** Live objects by objectKey. */
@@ -112,6 +121,7 @@ export function appView(input: AppViewInput): AppView {
     repo: input.repo,
     ref: input.ref,
     path: input.path,
+    origin: input.origin ?? 'config',
     state: input.state,
     ...(revision && gh ? { revisionUrl: `${webBase}/${gh.owner}/${gh.repo}/commit/${revision}` } : {}),
     resources,

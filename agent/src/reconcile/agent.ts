@@ -1,10 +1,11 @@
 import { describeError } from '../../../shared/src/errors.ts';
 import { repoFromUrl } from '../../../shared/src/github.ts';
 import { type Logger, silentLogger } from '../../../shared/src/log.ts';
-import { type AgentConfig, type AppConfig, configHealthRules, helmOptions } from '../config.ts';
+import { type AgentConfig, type AppConfig, configHealthRules, helmOptions, type ProjectConfig } from '../config.ts';
 import { emptyMetrics, recordHeal, recordSync } from '../core/agent-metrics.ts';
 import { type AgentMetrics, type AgentView, type AppView, appView, type HealView } from '../core/agent-view.ts';
 import { type AppEvent, healEvent, syncEvents } from '../core/app-events.ts';
+import { CONFIG_ORIGIN, type RunningApp } from '../core/app-set-plan.ts';
 import { holdDip, saysNothingAboutCommit, statusFor } from '../core/commit-status.ts';
 import type { DesiredStateSource, Renderer } from '../core/desired-state.ts';
 import { diffText, type Inspection } from '../core/inspection.ts';
@@ -13,6 +14,7 @@ import { objectKey, subject } from '../core/objects.ts';
 import type { HealthResult, HealthStatus, K8sObject } from '../core/types.ts';
 import type { Discovery } from '../edges/kube/discovery.ts';
 import { AppLoop } from './app-loop.ts';
+import { AppSet, type AppSourceView } from './app-set.ts';
 import { inspectObjects } from './inspect.ts';
 import type { LeaderElector } from './leader.ts';
 import { type HealEvent, SelfHeal } from './self-heal.ts';
@@ -36,10 +38,19 @@ export interface AgentParts {
   elector?: LeaderElector;
   /** Health is recomputed from watched objects this often (no requests). */
   healthIntervalMs?: number;
+  /**
+   * Opens a Git source for `repo`@`ref` whose cache is named `key` (an app's name, or a location of App
+   * documents): needed for apps defined in Git (`appsFrom`).
+   */
+  openSource?: (key: string, repo: string, ref: string) => Promise<DesiredStateSource>;
 }
 
 interface AppRunner {
   config: AppConfig;
+  /** Where the app is defined: `config`, or `repo@ref:file` in Git. */
+  origin: string;
+  /** `config`, or the app source that defined it. */
+  definedBy: string;
   sync: AppSync;
   heal: SelfHeal;
   loop: AppLoop;
@@ -76,6 +87,10 @@ export class Agent implements AgentView {
   private probeAttempt = 0;
   /** Aborted on stop or loss of leadership: syncs in progress stop between requests. */
   private abort = new AbortController();
+  /** Projects by name, from the config and from app sources (by origin); `default` allows all that RBAC does. */
+  private readonly projects = new Map<string, { project: ProjectConfig; origin: string }>();
+  /** Apps and projects defined in Git (`appsFrom`), when the config names any source. */
+  private readonly appSet: AppSet | undefined;
 
   constructor(private readonly parts: AgentParts) {
     const { config } = parts;
@@ -87,9 +102,29 @@ export class Agent implements AgentView {
       if (!source) throw new Error(`no desired-state source for app ${app.name}`);
       this.addApp(app, source);
     }
+    this.setProjects(CONFIG_ORIGIN, config.projects);
+    if (config.appsFrom.length > 0) {
+      const openSource = parts.openSource;
+      if (!openSource) throw new Error('appsFrom needs AgentParts.openSource to open Git sources');
+      this.appSet = new AppSet({
+        config,
+        kube: parts.kube,
+        discovery: parts.discovery,
+        renderer: parts.renderer,
+        openSource,
+        log: this.log,
+        host: this,
+        ...(parts.reporter ? { reporter: parts.reporter } : {}),
+      });
+    }
   }
 
-  private addApp(app: AppConfig, source: DesiredStateSource): void {
+  /**
+   * Runs an app from now on: its loop starts at once when the agent is running (else with the others). `origin`
+   * says where it is defined (`config`, or `repo@ref:file`), `definedBy` which app source defined it.
+   */
+  addApp(app: AppConfig, source: DesiredStateSource, origin = CONFIG_ORIGIN, definedBy = CONFIG_ORIGIN): void {
+    if (this.runners.has(app.name)) throw new Error(`app ${app.name} is already running`);
     const { kube, discovery, renderer, config } = this.parts;
     const sync = new AppSync(
       {
@@ -131,6 +166,8 @@ export class Agent implements AgentView {
     );
     const runner: AppRunner = {
       config: app,
+      origin,
+      definedBy,
       sync,
       heal: undefined as unknown as SelfHeal,
       loop: undefined as unknown as AppLoop,
@@ -145,6 +182,53 @@ export class Agent implements AgentView {
       (err) => this.log.error('sync crashed; retrying with backoff', { app: app.name, error: describeError(err) }),
     );
     this.runners.set(app.name, runner);
+    if (this.running) runner.loop.start();
+  }
+
+  /**
+   * Stops an app: its loop (after the sync in progress) and its heal watches, and forgets it. The cluster is not
+   * touched: what happens to its objects is the caller's decision (see reconcile/remove-app.ts).
+   */
+  async removeApp(name: string): Promise<boolean> {
+    const r = this.runners.get(name);
+    if (!r) return false;
+    this.runners.delete(name);
+    await r.loop.stop();
+    await r.heal.stop();
+    return true;
+  }
+
+  /** Every app running now, with where it is defined. */
+  runningApps(): ReadonlyMap<string, RunningApp> {
+    return new Map(
+      [...this.runners].map(([name, r]) => [name, { app: r.config, origin: r.origin, source: r.definedBy }]),
+    );
+  }
+
+  /** Replaces the projects that came from `origin` (the config, or an app source). */
+  setProjects(origin: string, projects: ProjectConfig[]): void {
+    for (const [name, p] of this.projects) if (p.origin === origin) this.projects.delete(name);
+    for (const project of projects) this.projects.set(project.name, { project, origin });
+  }
+
+  /** The app sources (`appsFrom`) as the API shows them. */
+  appSources(): AppSourceView[] {
+    return this.appSet?.views() ?? [];
+  }
+
+  /** Reads every app source once and starts what they define (one-shot CLI commands; tests). */
+  async loadAppSources(): Promise<void> {
+    await this.appSet?.refreshAll();
+  }
+
+  /** Wakes the app sources that read a pushed repo and branch; returns their names. */
+  requestSourcesForPush(repoFullName: string, ref: string, reason: string): string[] {
+    return this.appSet?.requestForPush(repoFullName, ref, reason) ?? [];
+  }
+
+  /** Wakes one app source by name (`apps`, `apps-<name>`); false when there is none. */
+  requestSourceSync(name: string, reason: string): boolean {
+    return this.appSet?.request(name, reason) ?? false;
   }
 
   /** Starts syncing (directly, or once elected leader). */
@@ -188,6 +272,7 @@ export class Agent implements AgentView {
     this.running = true;
     this.abort = new AbortController();
     for (const r of this.runners.values()) r.loop.start();
+    this.appSet?.start();
     this.healthTimer = setInterval(() => this.checkHealth(), this.parts.healthIntervalMs ?? 1000);
   }
 
@@ -196,6 +281,7 @@ export class Agent implements AgentView {
     this.running = false;
     this.abort.abort();
     clearInterval(this.healthTimer);
+    await this.appSet?.stop();
     await Promise.all([...this.runners.values()].map((r) => r.loop.stop()));
     await Promise.all([...this.runners.values()].map((r) => r.heal.stop()));
   }
@@ -384,6 +470,7 @@ export class Agent implements AgentView {
       repo: r.config.repo,
       ref: r.config.ref,
       path: r.config.path,
+      origin: r.origin,
       state: r.sync.state,
       desired: r.sync.desiredObjects,
       live: r.sync.live,
@@ -448,7 +535,10 @@ export class Agent implements AgentView {
     // A standby is not ready, so the Service sends webhooks and sync requests to the leader only.
     if (this.parts.elector && !this.parts.elector.isLeader)
       return { ready: false, reason: 'standby: another replica leads' };
-    const waiting = [...this.runners.values()].filter((r) => !r.attempted).map((r) => r.config.name);
+    const waiting = [
+      ...(this.appSet?.waiting() ?? []),
+      ...[...this.runners.values()].filter((r) => !r.attempted).map((r) => r.config.name),
+    ];
     return waiting.length
       ? { ready: false, reason: `first sync not attempted: ${waiting.join(', ')}` }
       : { ready: true };
