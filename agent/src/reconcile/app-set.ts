@@ -165,9 +165,10 @@ export class AppSet {
   readonly removals: ({ app: string; at: string } & RemovalOutcome)[] = [];
 
   constructor(private readonly deps: AppSetDeps) {
-    const several = deps.config.appsFrom.length > 1;
+    // `apps` for the unnamed source; `apps-<name>` for a named one (`apps-<n>` when several are unnamed).
+    const unnamed = deps.config.appsFrom.filter((a) => !a.name).length;
     this.sources = deps.config.appsFrom.map((spec, i) => {
-      const label = spec.name ? `apps-${spec.name}` : several ? `apps-${i + 1}` : 'apps';
+      const label = spec.name ? `apps-${spec.name}` : unnamed > 1 ? `apps-${i + 1}` : 'apps';
       return new AppSource(
         spec,
         label,
