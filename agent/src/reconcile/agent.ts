@@ -343,7 +343,12 @@ export class Agent implements AgentView {
     }
     if (!out.noop || !r.reported) this.postStatus(r, true);
     // Statuses of commits no app is on any more are never posted again: forget them so memory stays bounded.
-    reporter?.prune(new Set([...this.runners.values()].flatMap((x) => x.sync.state.lastSync?.revision ?? [])));
+    reporter?.prune(
+      new Set([
+        ...[...this.runners.values()].flatMap((x) => x.sync.state.lastSync?.revision ?? []),
+        ...this.appSources().flatMap((v) => v.revision ?? []),
+      ]),
+    );
     return out;
   }
 
