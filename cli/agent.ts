@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { type AgentConfig, loadConfig, parseDuration } from '../agent/src/config.ts';
 import type { Inspection } from '../agent/src/core/inspection.ts';
 import { createAgent, kubeClientFor } from '../agent/src/main.ts';
+import type { Agent } from '../agent/src/reconcile/agent.ts';
 import { describeError, TetherError } from '../shared/src/errors.ts';
 import { jsonLogger } from '../shared/src/log.ts';
 import { type CliIO, type Command, parseOptions } from './command.ts';
@@ -10,6 +11,8 @@ import { SYNC_WAIT_DEFAULT_MS, waitForHealth } from './sync-wait.ts';
 function selectApps(config: AgentConfig, app: string | undefined): AgentConfig {
   if (!app) return config;
   const found = config.apps.filter((a) => a.name === app);
+  // An app not in the file may be defined in Git: looked for once the app sources are read (see appNames).
+  if (found.length === 0 && config.appsFrom.length > 0) return config;
   if (found.length === 0) {
     throw new TetherError(
       'usage',
@@ -17,6 +20,39 @@ function selectApps(config: AgentConfig, app: string | undefined): AgentConfig {
     );
   }
   return { ...config, apps: found };
+}
+
+/**
+ * The apps a one-shot command works on: the config's, plus those its app sources define in Git (read once;
+ * `readOnly` for commands that must write nothing), narrowed to `--app`.
+ */
+async function appNames(
+  agent: Agent,
+  config: AgentConfig,
+  app: string | undefined,
+  options: { readOnly: boolean; warn: (line: string) => void },
+): Promise<string[]> {
+  if (config.appsFrom.length > 0) await agent.loadAppSources({ readOnly: options.readOnly });
+  for (const s of agent.appSources()) {
+    // Bad documents refuse only the apps they define: the rest are listed, the problems said once.
+    if (s.state === 'failure') for (const e of s.errors) options.warn(`app source ${s.name}: ${e}`);
+    // An unreadable source would make its apps look absent: no answer is better than a wrong one.
+    if (s.state === 'error') {
+      throw new TetherError(
+        'input',
+        `app source ${s.name} (${s.repo} ${s.ref} ${s.path}): ${s.errors.join('; ') || s.description}`,
+      );
+    }
+  }
+  const names = agent.apps().map((a) => a.name);
+  if (!app) return names;
+  if (!names.includes(app)) {
+    throw new TetherError(
+      'usage',
+      `--app ${app}: no such app in the configuration or its app sources (apps: ${names.join(', ')})`,
+    );
+  }
+  return [app];
 }
 
 function readSecretFile(file: string | undefined, what: string): string | undefined {
@@ -127,7 +163,8 @@ export const syncCommand: Command = {
         return 0;
       }
       let failed = false;
-      for (const a of config.apps) {
+      for (const name of await appNames(agent, config, values.app, { readOnly: false, warn: (line) => io.err(line) })) {
+        const a = { name };
         const out = await agent.syncNow(a.name);
         const counts: Record<string, number> = {};
         for (const e of out.entries) counts[e.action] = (counts[e.action] ?? 0) + 1;
@@ -163,9 +200,15 @@ export const syncCommand: Command = {
   },
 };
 
-type InspectResult = { app: string; error: string } | ({ app: string; error?: undefined } & Inspection);
+type InspectResult =
+  | { app: string; origin: string; error: string }
+  | ({ app: string; origin: string; error?: undefined } & Inspection);
 
-async function inspectAll(configFile: string, app: string | undefined): Promise<InspectResult[]> {
+async function inspectAll(
+  configFile: string,
+  app: string | undefined,
+  warn: (line: string) => void,
+): Promise<InspectResult[]> {
   const config = selectApps(loadConfig(configFile), app);
   const kube = kubeClientFor(config);
   const agent = await createAgent(
@@ -174,11 +217,12 @@ async function inspectAll(configFile: string, app: string | undefined): Promise<
   );
   const results: InspectResult[] = [];
   try {
-    for (const a of config.apps) {
+    for (const name of await appNames(agent, config, app, { readOnly: true, warn })) {
+      const origin = agent.app(name)?.origin ?? 'config';
       try {
-        results.push({ app: a.name, ...(await agent.inspect(a.name)) });
+        results.push({ app: name, origin, ...(await agent.inspect(name)) });
       } catch (err) {
-        results.push({ app: a.name, error: describeError(err) });
+        results.push({ app: name, origin, error: describeError(err) });
       }
     }
   } finally {
@@ -195,7 +239,7 @@ export const diffCommand: Command = {
     const { values } = parseOptions(args, { config: { type: 'string' }, app: { type: 'string' } });
     if (!values.config) throw new TetherError('usage', '--config is required');
     let failed = false;
-    for (const r of await inspectAll(values.config, values.app)) {
+    for (const r of await inspectAll(values.config, values.app, (line) => io.err(line))) {
       if (r.error !== undefined) {
         failed = true;
         io.err(`${r.app}: ${r.error}`);
@@ -223,12 +267,21 @@ export const statusCommand: Command = {
       json: { type: 'boolean' },
     });
     if (!values.config) throw new TetherError('usage', '--config is required');
-    const rows = (await inspectAll(values.config, values.app)).map((r) => {
+    const rows = (await inspectAll(values.config, values.app, (line) => io.err(line))).map((r) => {
       if (r.error !== undefined)
-        return { app: r.app, revision: '', sync: 'Unknown', health: 'Unknown', message: r.error, resources: [] };
+        return {
+          app: r.app,
+          origin: r.origin,
+          revision: '',
+          sync: 'Unknown',
+          health: 'Unknown',
+          message: r.error,
+          resources: [],
+        };
       const resources = r.objects.map((o) => ({ subject: o.subject, sync: o.sync, health: o.health }));
       return {
         app: r.app,
+        origin: r.origin,
         revision: r.revision,
         sync: r.sync,
         health: r.health.status,
@@ -238,10 +291,15 @@ export const statusCommand: Command = {
     });
     if (values.json) io.out(JSON.stringify(rows, null, 2));
     else {
-      io.out(`${'APP'.padEnd(16)}${'REVISION'.padEnd(10)}${'SYNC'.padEnd(11)}${'HEALTH'.padEnd(13)}MESSAGE`);
+      const definedIn = (origin: string) =>
+        origin === 'config' ? 'config' : `git:${origin.slice(origin.lastIndexOf(':') + 1)}`;
+      const width = Math.max(11, ...rows.map((r) => definedIn(r.origin).length + 2));
+      io.out(
+        `${'APP'.padEnd(16)}${'REVISION'.padEnd(10)}${'SYNC'.padEnd(11)}${'HEALTH'.padEnd(13)}${'DEFINED IN'.padEnd(width)}MESSAGE`,
+      );
       for (const r of rows) {
         io.out(
-          `${r.app.padEnd(16)}${r.revision.slice(0, 7).padEnd(10)}${r.sync.padEnd(11)}${r.health.padEnd(13)}${r.message}`,
+          `${r.app.padEnd(16)}${r.revision.slice(0, 7).padEnd(10)}${r.sync.padEnd(11)}${r.health.padEnd(13)}${definedIn(r.origin).padEnd(width)}${r.message}`,
         );
       }
     }

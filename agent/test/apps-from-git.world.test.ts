@@ -2,7 +2,7 @@
 // One agent reads two app sources (Tether App documents in acme/env, an Argo CD app-of-apps repo in acme/argo) and
 // runs what they define; each test changes Git and checks the cluster, the agent and the commit statuses.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { serve } from '@hono/node-server';
 import { Octokit } from '@octokit/rest';
+import { statusCommand } from '../../cli/agent.ts';
 import { jsonLogger } from '../../shared/src/log.ts';
 import { waitFor } from '../../testenv/src/processes.ts';
 import { startWorld, type World } from '../../testenv/src/world.ts';
@@ -304,5 +305,30 @@ describe('apps defined in Git', () => {
     await commit({ 'apps/web-again.yaml': null }, 'web once');
     refresh();
     await waitFor(() => synced('web'), { timeoutMs: 60_000, describe: () => sources() });
+  });
+
+  test('tether status lists the apps defined in Git with where each is defined', async () => {
+    const file = join(cache, 'status.yaml');
+    const tokenFile = join(cache, 'token');
+    writeFileSync(tokenFile, world.token);
+    writeFileSync(
+      file,
+      `cluster: dev\nkubeconfig: ${world.kube!.kubeconfig}\ncacheDir: ${join(cache, 'cli')}\n` +
+        `github: {gitTokenFile: ${tokenFile}}\n` +
+        `appsFrom:\n  - {repo: "${world.git!.cloneUrl('acme/env')}", path: apps}\n`,
+    );
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (t: string) => out.push(t), err: (t: string) => err.push(t) };
+    const code = await statusCommand.run(['--config', file, '--json'], io);
+    assert.equal(code, 0, err.join('\n') + out.join('\n'));
+    const rows = JSON.parse(out.join('\n')) as { app: string; origin: string; sync: string }[];
+    const web = rows.find((r) => r.app === 'web');
+    assert.equal(web?.origin, `${world.git!.cloneUrl('acme/env')}@main:apps/web.yaml`);
+    assert.equal(web?.sync, 'Synced');
+    assert.ok(rows.some((r) => r.app === 'leaf'));
+    out.length = 0;
+    assert.equal(await statusCommand.run(['--config', file, '--app', 'leaf'], io), 0, err.join('\n'));
+    assert.match(out.join('\n'), /^leaf\s+[0-9a-f]{7}\s+Synced\s+Healthy\s+git:nested\/mid\/leaf\.yaml/m);
   });
 });

@@ -216,9 +216,12 @@ export class Agent implements AgentView {
     return this.appSet?.views() ?? [];
   }
 
-  /** Reads every app source once and starts what they define (one-shot CLI commands; tests). */
-  async loadAppSources(): Promise<void> {
-    await this.appSet?.refreshAll();
+  /**
+   * Reads every app source once and adds what they define (one-shot CLI commands; tests); `readOnly` writes nothing
+   * to GitHub or the cluster while doing so.
+   */
+  async loadAppSources(options: { readOnly?: boolean } = {}): Promise<void> {
+    await this.appSet?.refreshAll('once', options);
   }
 
   /** Wakes the app sources that read a pushed repo and branch; returns their names. */

@@ -188,9 +188,12 @@ export class AppSet {
     await Promise.all(this.sources.map((s) => s.loop.stop()));
   }
 
-  /** Reads every source once and applies the result (the CLI's one-shot commands; tests). */
-  async refreshAll(reason = 'once'): Promise<void> {
-    for (const s of this.sources) await this.enqueue(() => this.refresh(s, reason));
+  /**
+   * Reads every source once and applies the result (the CLI's one-shot commands; tests). `readOnly` starts and
+   * refuses apps in this process only: no commit status, no orphan mark lifted, nothing removed from the cluster.
+   */
+  async refreshAll(reason = 'once', options: { readOnly?: boolean } = {}): Promise<void> {
+    for (const s of this.sources) await this.enqueue(() => this.refresh(s, reason, options.readOnly ?? false));
   }
 
   /** Wakes the sources that read `owner/name` at `refs/heads/<ref>`; returns their names. */
@@ -252,7 +255,7 @@ export class AppSet {
   }
 
   /** One refresh of one source: read, expand, apply the union, post the source's status. */
-  private async refresh(s: AppSource, reason: string): Promise<void> {
+  private async refresh(s: AppSource, reason: string, readOnly = false): Promise<void> {
     const log = this.deps.log.with({ source: s.label });
     const repos = new RepoCache((repo, ref) => this.reader(repo, ref));
     const root: Location = { repo: s.spec.repo, ref: s.spec.ref, path: s.spec.path };
@@ -279,7 +282,7 @@ export class AppSet {
         description: found.errors[0] ?? 'read failed',
       };
       s.view.errors = found.errors;
-      this.post(s, commit, 'error', found.errors[0] ?? 'read failed');
+      if (!readOnly) this.post(s, commit, 'error', found.errors[0] ?? 'read failed');
       log.warn('app source unreadable', { revision: commit, errors: found.errors });
       return;
     }
@@ -301,7 +304,7 @@ export class AppSet {
       s.label,
       s.projects.map((p) => p.project),
     );
-    await this.applyUnion(log);
+    await this.applyUnion(log, readOnly);
 
     const mine = this.duplicates.filter((d) => s.definitions.some((x) => x.app.name === d.name));
     const problems = [...found.errors, ...mine.map(duplicateMessage)];
@@ -324,7 +327,7 @@ export class AppSet {
       errors: problems,
       notes: found.notes,
     };
-    this.post(s, commit, state, description);
+    if (!readOnly) this.post(s, commit, state, description);
     if (problems.length > 0) log.warn('app source has problems', { revision: commit, problems });
     else log.info('app source read', { revision: commit, reason, apps, projects: s.projects.length });
   }
@@ -460,7 +463,7 @@ export class AppSet {
   }
 
   /** Takes the running apps to the union of the config's and every source's definitions. */
-  private async applyUnion(log: Logger): Promise<void> {
+  private async applyUnion(log: Logger, readOnly: boolean): Promise<void> {
     const defined: DefinedApp[] = [
       ...this.deps.config.apps.map((app) => ({ app, origin: CONFIG_ORIGIN, source: CONFIG_ORIGIN })),
       ...this.sources.flatMap((s) => s.definitions),
@@ -477,6 +480,7 @@ export class AppSet {
     for (const r of changes.refuse) await this.deps.host.removeApp(r.app.name);
     for (const r of changes.remove) {
       await this.deps.host.removeApp(r.app.name);
+      if (readOnly) continue;
       const outcome = await this.removeFromCluster(r);
       this.removals.push({ app: r.app.name, at: now(), ...outcome });
       if (this.removals.length > 100) this.removals.shift();
@@ -490,14 +494,16 @@ export class AppSet {
     }
     for (const d of changes.change) {
       await this.deps.host.removeApp(d.app.name);
-      await this.startApp(d, log, 'app reconfigured');
+      await this.startApp(d, log, 'app reconfigured', readOnly);
     }
-    for (const d of changes.add) await this.startApp(d, log, bySource.has(d.app.name) ? 'app added' : 'app restored');
+    for (const d of changes.add) {
+      await this.startApp(d, log, bySource.has(d.app.name) ? 'app added' : 'app restored', readOnly);
+    }
   }
 
-  private async startApp(d: DefinedApp, log: Logger, what: string): Promise<void> {
+  private async startApp(d: DefinedApp, log: Logger, what: string, readOnly: boolean): Promise<void> {
     try {
-      await clearOrphanMark(this.deps, this.parentOf(d.app.name));
+      if (!readOnly) await clearOrphanMark(this.deps, this.parentOf(d.app.name));
     } catch (err) {
       log.debug('orphan mark not read', { app: d.app.name, error: describeError(err) });
     }
