@@ -350,3 +350,36 @@ function hash(s: string): number {
   for (const c of s) h = (h * 31 + c.charCodeAt(0)) | 0;
   return h % 100000;
 }
+
+test('with a token configured, an app whose repo is plain HTTP to another machine is refused; loopback is fine', () => {
+  const doc = (name: string, repo: string) =>
+    `apiVersion: tether.dev/v1alpha1\nkind: App\nmetadata: {name: ${name}}\nspec: {repo: "${repo}", path: p}\n`;
+  const argo = `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: argo-http}
+spec:
+  source: {repoURL: "http://git.example.com/acme/env.git", path: p, targetRevision: main}
+  destination: {name: dev}
+`;
+  const files = [
+    file('a.yaml', doc('remote', 'http://git.example.com/acme/env.git')),
+    file('b.yaml', doc('local', 'http://127.0.0.1:8080/acme/env.git')),
+    file('c.yaml', argo),
+  ];
+  const r = readAppFiles(files, { ...ctx, withToken: true });
+  assert.deepEqual(
+    r.apps.map((a) => a.app.name),
+    ['local'],
+  );
+  const messages = r.errors.map(describeDocumentError);
+  assert.ok(
+    messages.some((m) => m.startsWith('a.yaml: App/remote: spec.repo: ') && /clear text/.test(m)),
+    messages.join('\n'),
+  );
+  assert.ok(
+    messages.some((m) => m.startsWith('c.yaml: Application/argo-http: spec.source.repoURL: ')),
+    messages.join('\n'),
+  );
+  // Without a token nothing secret crosses the wire: plain HTTP is the operator's choice.
+  assert.equal(readAppFiles(files, ctx).apps.length, 3);
+});

@@ -192,3 +192,22 @@ test('waveTimeout is a duration, named when it is not', () => {
   assert.equal(parseConfig(app('90s')).apps[0]!.waveTimeout, 90_000);
   assert.throws(() => parseConfig(app('later'), 'tether.yaml'), /apps\[0\]\.waveTimeout: "later" is not a duration/);
 });
+
+test('an app source over plain HTTP to another machine is refused when a token is configured', () => {
+  assert.throws(
+    () =>
+      parseConfig(
+        {
+          cluster: 'x',
+          github: { tokenFile: '/t' },
+          appsFrom: [{ repo: 'http://git.example.com/acme/env.git', path: 'apps' }],
+        },
+        'tether.yaml',
+      ),
+    /tether\.yaml: appsFrom\[0\]\.repo: "http:\/\/git\.example\.com\/acme\/env\.git" is plain HTTP and a token is configured/,
+  );
+  const c = parseConfig({ cluster: 'x', appsFrom: [{ name: 'team', repo: 'https://github.com/acme/env.git' }] });
+  assert.deepEqual(c.apps, []);
+  assert.equal(c.appsFrom[0]!.maxDepth, 3);
+  assert.deepEqual(c.clusterServers, []);
+});

@@ -9,7 +9,7 @@
 import type { z } from 'zod';
 import { isRecord } from '../../../shared/src/is-record.ts';
 import { parseYamlSafe, type YamlBudget, yamlBudget } from '../../../shared/src/yaml-safe.ts';
-import { type AppConfig, appConfigSchema, type ProjectConfig, projectSchema } from '../config.ts';
+import { type AppConfig, appConfigSchema, type ProjectConfig, plainHttpProblem, projectSchema } from '../config.ts';
 
 /** Tether's own API version of `App` and `Project` documents. */
 export const TETHER_API_VERSION = 'tether.dev/v1alpha1';
@@ -32,6 +32,8 @@ export interface AppDocumentsContext {
   /** The repository and ref the documents come from: an App without a source repo (or ref) takes these. */
   repo: string;
   ref: string;
+  /** The agent fetches with a token: an app whose repo is plain HTTP to another machine is refused. */
+  withToken?: boolean;
 }
 
 /** One App defined in Git, validated, with the file it came from and what Tether made of it. */
@@ -176,7 +178,9 @@ function readOne(doc: Record<string, unknown>, file: string, ctx: AppDocumentsCo
     const input = tetherAppInput(spec, ctx, fail);
     if (!input) return;
     const app = validate(appConfigSchema, { name, ...input }, appFieldPath, fail);
-    if (app) out.apps.push({ app, file, kind, notes });
+    const insecure = app && plainHttpProblem(app.repo, ctx.withToken ?? false);
+    if (insecure) fail(appFieldPath(['repo']), insecure);
+    else if (app) out.apps.push({ app, file, kind, notes });
   } else if (kind === 'Project') {
     const project = validate(projectSchema, { name, ...projectAliases(spec) }, projectFieldPath, fail);
     if (project) out.projects.push({ project, file, kind, notes });
@@ -189,7 +193,9 @@ function readOne(doc: Record<string, unknown>, file: string, ctx: AppDocumentsCo
     const input = argoAppInput(doc, spec, ctx, notes, fail);
     if (!input) return;
     const app = validate(appConfigSchema, { name, ...input.value }, (p) => input.fieldOf(p), fail);
-    if (app) out.apps.push({ app, file, kind, notes });
+    const insecure = app && plainHttpProblem(app.repo, ctx.withToken ?? false);
+    if (insecure) fail(input.fieldOf(['repo']), insecure);
+    else if (app) out.apps.push({ app, file, kind, notes });
   } else {
     const project = validate(projectSchema, { name, ...argoProjectInput(spec, ctx, notes) }, argoProjectField, fail);
     if (project) out.projects.push({ project, file, kind, notes });

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { describeError } from '../../../shared/src/errors.ts';
 import { repoFromUrl } from '../../../shared/src/github.ts';
 import type { Logger } from '../../../shared/src/log.ts';
-import { type AgentConfig, type AppConfig, helmOptions, type ProjectConfig } from '../config.ts';
+import { type AgentConfig, type AppConfig, fetchesWithToken, helmOptions, type ProjectConfig } from '../config.ts';
 import {
   type AppDefinition,
   type AppDocuments,
@@ -435,6 +435,7 @@ export class AppSet {
       clusterServers: this.deps.config.clusterServers,
       repo: loc.repo,
       ref: loc.ref,
+      withToken: fetchesWithToken(this.deps.config),
     };
     const files = await source.readFiles(commit, loc.path);
     let docs: AppDocuments;
