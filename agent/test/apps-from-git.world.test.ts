@@ -53,6 +53,14 @@ describe('apps defined in Git', () => {
   let kube: HttpKubeClient;
   let server: Server;
   let cache: string;
+  let config: ReturnType<typeof parseConfig>;
+  const makeAgent = () =>
+    createAgent(config, {
+      kube,
+      token: async () => world.token,
+      healthIntervalMs: 200,
+      ...(process.env.TETHER_TEST_LOG ? { log: jsonLogger({ level: 'debug' }) } : {}),
+    });
 
   before(async () => {
     world = await startWorld({ kube: 'api', github: true });
@@ -73,7 +81,7 @@ describe('apps defined in Git', () => {
       },
     });
     cache = mkdtempSync(join(tmpdir(), 'tether-apps-from-git-'));
-    const config = parseConfig({
+    config = parseConfig({
       cluster: 'dev',
       cacheDir: cache,
       github: { apiUrl: world.github!.url },
@@ -83,12 +91,7 @@ describe('apps defined in Git', () => {
       ],
     });
     kube = new HttpKubeClient(loadKubeconfig(world.kube!.kubeconfig));
-    agent = await createAgent(config, {
-      kube,
-      token: async () => world.token,
-      healthIntervalMs: 200,
-      ...(process.env.TETHER_TEST_LOG ? { log: jsonLogger({ level: 'debug' }) } : {}),
-    });
+    agent = await makeAgent();
     const http = createServer(agent, { webhookSecret: SECRET });
     server = await new Promise<Server>((resolve) => {
       const s = serve({ fetch: http.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server)) as Server;
@@ -330,5 +333,28 @@ describe('apps defined in Git', () => {
     out.length = 0;
     assert.equal(await statusCommand.run(['--config', file, '--app', 'leaf'], io), 0, err.join('\n'));
     assert.match(out.join('\n'), /^leaf\s+[0-9a-f]{7}\s+Synced\s+Healthy\s+git:nested\/mid\/leaf\.yaml/m);
+  });
+
+  test('an App removed while the agent was down is still cascaded when it comes back (its inventory remembers)', async () => {
+    await commit(
+      { 'apps/late.yaml': app('late', 'envs/late', '  deletionPolicy: cascade\n'), 'envs/late/a.yaml': cm('late-a') },
+      'add late',
+    );
+    refresh();
+    await waitFor(async () => synced('late') && (await exists('late-a')), {
+      timeoutMs: 60_000,
+      describe: () => sources(),
+    });
+    await agent.stop();
+    await commit({ 'apps/late.yaml': null }, 'remove late while the agent is down');
+    agent = await makeAgent();
+    await agent.start();
+    await waitFor(async () => !(await exists('late-a')) && !(await exists('tether-late', 'tether-system')), {
+      timeoutMs: 60_000,
+      describe: () => sources(),
+    });
+    // The orphaned app of an earlier test is not removed a second time, and the others run again.
+    assert.ok(await exists('api-cm'));
+    await waitFor(() => synced('web') && synced('leaf'), { timeoutMs: 60_000, describe: () => sources() });
   });
 });

@@ -33,7 +33,7 @@ import { type ApplySetParentRef, defaultParentRef } from '../core/inventory.ts';
 import { renderKind } from '../edges/render/render.ts';
 import { AppLoop } from './app-loop.ts';
 import type { ClusterDeps } from './cluster.ts';
-import { cascadeApp, clearOrphanMark, orphanApp, type RemovalOutcome } from './remove-app.ts';
+import { cascadeApp, definitionMarks, markDefinition, orphanApp, type RemovalOutcome } from './remove-app.ts';
 import type { StatusReporter } from './status-reporter.ts';
 import { pruneOptions } from './sync.ts';
 
@@ -305,6 +305,7 @@ export class AppSet {
       s.projects.map((p) => p.project),
     );
     await this.applyUnion(log, readOnly);
+    if (!readOnly) await this.sweep(s, log);
 
     const mine = this.duplicates.filter((d) => s.definitions.some((x) => x.app.name === d.name));
     const problems = [...found.errors, ...mine.map(duplicateMessage)];
@@ -481,17 +482,7 @@ export class AppSet {
     for (const r of changes.refuse) await this.deps.host.removeApp(r.app.name);
     for (const r of changes.remove) {
       await this.deps.host.removeApp(r.app.name);
-      if (readOnly) continue;
-      const outcome = await this.removeFromCluster(r);
-      this.removals.push({ app: r.app.name, at: now(), ...outcome });
-      if (this.removals.length > 100) this.removals.shift();
-      log.info('app removed', {
-        app: r.app.name,
-        policy: outcome.policy,
-        pruned: outcome.entries.filter((e) => e.action === 'pruned').length,
-        kept: outcome.entries.filter((e) => e.action === 'skipped').length,
-        ...(outcome.error ? { error: outcome.error } : {}),
-      });
+      if (!readOnly) await this.remove(r.app.name, r.app.deletionPolicy, r.origin, r.app, log);
     }
     for (const d of changes.change) {
       await this.deps.host.removeApp(d.app.name);
@@ -504,9 +495,19 @@ export class AppSet {
 
   private async startApp(d: DefinedApp, log: Logger, what: string, readOnly: boolean): Promise<void> {
     try {
-      if (!readOnly) await clearOrphanMark(this.deps, this.parentOf(d.app.name));
+      if (!readOnly) {
+        const git = d.source !== CONFIG_ORIGIN;
+        await markDefinition(
+          this.deps,
+          this.parentOf(d.app.name),
+          git
+            ? { source: d.source, app: d.app.name, origin: d.origin, deletionPolicy: d.app.deletionPolicy }
+            : undefined,
+        );
+      }
     } catch (err) {
-      log.debug('orphan mark not read', { app: d.app.name, error: describeError(err) });
+      // Without the mark a removal while the agent is down goes unnoticed; the app itself runs all the same.
+      log.warn('app definition not recorded on its inventory', { app: d.app.name, error: describeError(err) });
     }
     try {
       const source = await this.deps.openSource(d.app.name, d.app.repo, d.app.ref);
@@ -517,25 +518,62 @@ export class AppSet {
     }
   }
 
-  private parentOf(name: string): ApplySetParentRef {
-    return defaultParentRef(name, this.deps.config.inventoryNamespace);
+  /**
+   * Removals the running set cannot see: parents marked as defined by source `s` whose app it no longer defines
+   * and that nothing runs (removed while the agent was down, or a removal that failed and is retried).
+   */
+  private async sweep(s: AppSource, log: Logger): Promise<void> {
+    let marks: Awaited<ReturnType<typeof definitionMarks>>;
+    try {
+      marks = await definitionMarks(this.deps, this.deps.config.inventoryNamespace, s.label);
+    } catch (err) {
+      log.warn('inventories not listed; removals while stopped are checked next time', { error: describeError(err) });
+      return;
+    }
+    const defined = new Set(s.definitions.map((d) => d.app.name));
+    const running = this.deps.host.runningApps();
+    for (const m of marks) {
+      if (defined.has(m.app) || running.has(m.app)) continue;
+      await this.remove(m.app, m.deletionPolicy, m.origin, undefined, log);
+    }
   }
 
-  private removeFromCluster(r: RunningApp): Promise<RemovalOutcome> {
-    const reason = `definition removed from ${r.origin}`;
-    const parent = this.parentOf(r.app.name);
-    if (r.app.deletionPolicy === 'cascade') {
-      return cascadeApp(
-        this.deps,
-        parent,
-        pruneOptions({
-          allowProtectedKinds: r.app.allowProtectedKinds,
-          pruneAdopted: r.app.pruneAdopted,
-        }),
-        reason,
-      );
-    }
-    return orphanApp(this.deps, parent, reason);
+  /** Orphans or cascades a removed app in the cluster, and records the outcome. */
+  private async remove(
+    name: string,
+    policy: 'orphan' | 'cascade',
+    origin: string,
+    app: AppConfig | undefined,
+    log: Logger,
+  ): Promise<void> {
+    const reason = `definition removed from ${origin}`;
+    const parent = this.parentOf(name);
+    const outcome =
+      policy === 'cascade'
+        ? await cascadeApp(
+            this.deps,
+            parent,
+            pruneOptions({
+              ...(app ? { allowProtectedKinds: app.allowProtectedKinds, pruneAdopted: app.pruneAdopted } : {}),
+            }),
+            reason,
+          )
+        : await orphanApp(this.deps, parent, reason);
+    this.removals.push({ app: name, at: now(), ...outcome });
+    if (this.removals.length > 100) this.removals.shift();
+    const fields = {
+      app: name,
+      policy: outcome.policy,
+      pruned: outcome.entries.filter((e) => e.action === 'pruned').length,
+      kept: outcome.entries.filter((e) => e.action === 'skipped').length,
+      ...(outcome.error ? { error: outcome.error } : {}),
+    };
+    if (outcome.error) log.warn('app removal failed; retried at the next read', fields);
+    else log.info('app removed', fields);
+  }
+
+  private parentOf(name: string): ApplySetParentRef {
+    return defaultParentRef(name, this.deps.config.inventoryNamespace);
   }
 }
 
