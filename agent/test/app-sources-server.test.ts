@@ -86,7 +86,7 @@ test('the API and the status page say where each app is defined', async () => {
     'https://github.com/acme/env.git@main:apps/prod/billing.yaml',
   );
   const index = await (await app.request('/')).text();
-  assert.ok(index.includes('Git: apps/prod/billing.yaml'), 'the index names the file');
+  assert.ok(index.includes('>git:apps/prod/billing.yaml</div>'), 'the index names the file');
   const page = await (await app.request('/apps/billing')).text();
   assert.ok(
     page.includes(

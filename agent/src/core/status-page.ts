@@ -154,11 +154,11 @@ function errorText(sync: SyncResult | undefined): SafeHtml | undefined {
   return html`<span class="error">${sync.error.stage} failed: ${sync.error.message}</span>`;
 }
 
-/** Where an app is defined, short: `config`, or `Git: <file>` (the whole `repo@ref:file` is on the app's page). */
+/** Where an app is defined, short: `config`, or `git:<file>` (the whole `repo@ref:file` is on the app's page). */
 function definedIn(origin: string): string {
   if (origin === 'config') return 'config';
   const at = origin.lastIndexOf(':');
-  return `Git: ${at > 0 ? origin.slice(at + 1) : origin}`;
+  return `git:${at > 0 ? origin.slice(at + 1) : origin}`;
 }
 
 /** The index page: one row per app with sync and health badges, revision, last sync and error. */
@@ -170,7 +170,7 @@ export function renderIndexPage(
   const opts = { ...defaultStatusPageOptions(), ...options };
   const rows = apps.map(
     (a) => html`<tr>
-<td><a href="/apps/${encodeURIComponent(a.name)}"><strong>${a.name}</strong></a><div class="muted mono">${a.path}</div><div class="muted">${definedIn(a.origin)}</div></td>
+<td><a href="/apps/${encodeURIComponent(a.name)}"><strong>${a.name}</strong></a><div class="muted mono">${a.path}</div><div class="muted mono" title="defined in ${a.origin}">${definedIn(a.origin)}</div></td>
 <td>${badge(a.state.sync)}</td>
 <td>${badge(a.state.health.status)}</td>
 <td>${revisionLink(a.state.lastSync?.revision ?? a.state.revision, a.revisionUrl)}</td>
