@@ -136,6 +136,12 @@ describe('apps defined in Git', () => {
       describe: () => sources(),
     });
     assert.equal((await status('env', sha, 'tether/dev/apps'))!.description, '1 app, 0 projects');
+    // Its inventory records which source defines it (the source's name and a hash of repo, ref and path).
+    const parent = (await configMap('tether-web', 'tether-system')).body as {
+      metadata: { labels?: Record<string, string>; annotations?: Record<string, string> };
+    };
+    assert.match(parent.metadata.labels?.['tether.dev/app-source'] ?? '', /^apps\.[0-9a-f]{12}$/);
+    assert.equal(parent.metadata.annotations?.['tether.dev/deletion-policy'], 'orphan');
   });
 
   test('an App merged into the apps path is synced without a restart (the push webhook wakes the source)', async () => {
@@ -163,7 +169,10 @@ describe('apps defined in Git', () => {
     assert.ok(await exists('api-cm'), 'the orphaned ConfigMap is still there');
     const parent = await configMap('tether-api', 'tether-system');
     assert.equal(parent.status, 200);
-    const annotations = (parent.body as { metadata: { annotations?: Record<string, string> } }).metadata.annotations;
+    const { annotations, labels } = (
+      parent.body as { metadata: { annotations?: Record<string, string>; labels?: Record<string, string> } }
+    ).metadata;
+    assert.equal(labels?.['tether.dev/app-source'], undefined, 'the removal is done: no source claims it any more');
     assert.ok(annotations?.[ORPHANED_ANNOTATION], JSON.stringify(annotations));
     assert.ok(!Number.isNaN(Date.parse(annotations![ORPHANED_ANNOTATION]!)));
     assert.match(annotations!['tether.dev/orphaned-reason'] ?? '', /apps\/api\.yaml/);

@@ -501,7 +501,12 @@ export class AppSet {
           this.deps,
           this.parentOf(d.app.name),
           git
-            ? { source: d.source, app: d.app.name, origin: d.origin, deletionPolicy: d.app.deletionPolicy }
+            ? {
+                source: this.markOf(d.source),
+                app: d.app.name,
+                origin: d.origin,
+                deletionPolicy: d.app.deletionPolicy,
+              }
             : undefined,
         );
       }
@@ -525,7 +530,7 @@ export class AppSet {
   private async sweep(s: AppSource, log: Logger): Promise<void> {
     let marks: Awaited<ReturnType<typeof definitionMarks>>;
     try {
-      marks = await definitionMarks(this.deps, this.deps.config.inventoryNamespace, s.label);
+      marks = await definitionMarks(this.deps, this.deps.config.inventoryNamespace, this.markOf(s.label));
     } catch (err) {
       log.warn('inventories not listed; removals while stopped are checked next time', { error: describeError(err) });
       return;
@@ -570,6 +575,17 @@ export class AppSet {
     };
     if (outcome.error) log.warn('app removal failed; retried at the next read', fields);
     else log.info('app removed', fields);
+  }
+
+  /**
+   * The label value that marks an app as defined by a source: its name and a hash of its repo, ref and path, so a
+   * source with the same name elsewhere (another config, a one-shot CLI run) never takes these apps for its own.
+   */
+  private markOf(label: string): string {
+    const s = this.sources.find((x) => x.label === label);
+    if (!s) return label;
+    const hash = createHash('sha256').update(`${s.spec.repo}@${s.spec.ref}:${s.spec.path}`).digest('hex');
+    return `${label}.${hash.slice(0, 12)}`;
   }
 
   private parentOf(name: string): ApplySetParentRef {
