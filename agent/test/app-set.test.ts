@@ -100,6 +100,18 @@ test('apps of apps deeper than maxDepth are refused naming the chain; shallower 
     deep.set.views()[0]!.errors[0]!,
     /^nested\/team\/mid\.yaml: App\/mid: spec\.path: apps nested deeper than maxDepth 1: /,
   );
+  // A file whose App now nests too deep holds the app it defined before: it keeps running as it was.
+  const grown = setup(files, 2);
+  await grown.set.refreshAll('test', { readOnly: true });
+  assert.deepEqual([...grown.host.running.keys()], ['leaf']);
+  grown.repo.files = {
+    ...files,
+    'nested/mid/leaf.yaml': app('deeper', 'nested/deeper'),
+    'nested/deeper/leaf.yaml': app('leaf', 'envs/leaf'),
+  };
+  await grown.set.refreshAll('test', { readOnly: true });
+  assert.deepEqual([...grown.host.running.keys()], ['leaf']);
+  assert.match(grown.set.views()[0]!.errors[0]!, /App\/deeper: spec\.path: apps nested deeper than maxDepth 2/);
   const ok = setup(files, 2);
   await ok.set.refreshAll('test', { readOnly: true });
   assert.deepEqual([...ok.host.running.keys()], ['leaf']);

@@ -305,7 +305,9 @@ export class AppSet {
       s.projects.map((p) => p.project),
     );
     await this.applyUnion(log, readOnly);
-    if (!readOnly) await this.sweep(s, log);
+    // Removals found only through the inventories wait for a read without problems: a source that could not be
+    // read whole is no proof that an app is gone.
+    if (!readOnly && found.errors.length === 0) await this.sweep(s, log);
 
     const mine = this.duplicates.filter((d) => s.definitions.some((x) => x.app.name === d.name));
     const problems = [...found.errors, ...mine.map(duplicateMessage)];
@@ -404,6 +406,9 @@ export class AppSet {
           // An app of apps: its children are read in its place.
           if (here.length > s.spec.maxDepth) {
             fail(`apps nested deeper than maxDepth ${s.spec.maxDepth}: ${[...here, childKey].join(' → ')}`);
+            // What ran from under that directory stays as it was, as under a directory that cannot be read. (A
+            // cycle needs no such hold: the directory it points back at is being read already.)
+            out.failedDirs.add(childKey);
             continue;
           }
           out.parents.push(d.app.name);
