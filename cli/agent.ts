@@ -3,6 +3,7 @@ import { type AgentConfig, loadConfig, parseDuration } from '../agent/src/config
 import type { PolicyView, ProjectView } from '../agent/src/core/agent-view.ts';
 import type { Inspection } from '../agent/src/core/inspection.ts';
 import { createAgent, kubeClientFor } from '../agent/src/main.ts';
+import type { Agent } from '../agent/src/reconcile/agent.ts';
 import { describeError, TetherError } from '../shared/src/errors.ts';
 import { jsonLogger } from '../shared/src/log.ts';
 import { type CliIO, type Command, parseOptions } from './command.ts';
@@ -11,6 +12,8 @@ import { SYNC_WAIT_DEFAULT_MS, waitForHealth } from './sync-wait.ts';
 function selectApps(config: AgentConfig, app: string | undefined): AgentConfig {
   if (!app) return config;
   const found = config.apps.filter((a) => a.name === app);
+  // An app not in the file may be defined in Git: looked for once the app sources are read (see appNames).
+  if (found.length === 0 && config.appsFrom.length > 0) return config;
   if (found.length === 0) {
     throw new TetherError(
       'usage',
@@ -18,6 +21,39 @@ function selectApps(config: AgentConfig, app: string | undefined): AgentConfig {
     );
   }
   return { ...config, apps: found };
+}
+
+/**
+ * The apps a one-shot command works on: the config's, plus those its app sources define in Git (read once;
+ * `readOnly` for commands that must write nothing), narrowed to `--app`.
+ */
+async function appNames(
+  agent: Agent,
+  config: AgentConfig,
+  app: string | undefined,
+  options: { readOnly: boolean; warn: (line: string) => void },
+): Promise<string[]> {
+  if (config.appsFrom.length > 0) await agent.loadAppSources({ readOnly: options.readOnly });
+  for (const s of agent.appSources()) {
+    // Bad documents refuse only the apps they define: the rest are listed, the problems said once.
+    if (s.state === 'failure') for (const e of s.errors) options.warn(`app source ${s.name}: ${e}`);
+    // An unreadable source would make its apps look absent: no answer is better than a wrong one.
+    if (s.state === 'error') {
+      throw new TetherError(
+        'input',
+        `app source ${s.name} (${s.repo} ${s.ref} ${s.path}): ${s.errors.join('; ') || s.description}`,
+      );
+    }
+  }
+  const names = agent.apps().map((a) => a.name);
+  if (!app) return names;
+  if (!names.includes(app)) {
+    throw new TetherError(
+      'usage',
+      `--app ${app}: no such app in the configuration or its app sources (apps: ${names.join(', ')})`,
+    );
+  }
+  return [app];
 }
 
 function readSecretFile(file: string | undefined, what: string): string | undefined {
@@ -132,7 +168,8 @@ export const syncCommand: Command = {
         return 0;
       }
       let failed = false;
-      for (const a of config.apps) {
+      for (const name of await appNames(agent, config, values.app, { readOnly: false, warn: (line) => io.err(line) })) {
+        const a = { name };
         const out = await agent.syncNow(a.name, 'manual', 'cli');
         const counts: Record<string, number> = {};
         for (const e of out.entries) counts[e.action] = (counts[e.action] ?? 0) + 1;
@@ -171,14 +208,16 @@ export const syncCommand: Command = {
   },
 };
 
-type InspectResult = ({ app: string; error: string } | ({ app: string; error?: undefined } & Inspection)) & {
-  policy?: PolicyView;
-};
+type InspectResult = (
+  | { app: string; origin: string; error: string }
+  | ({ app: string; origin: string; error?: undefined } & Inspection)
+) & { policy?: PolicyView };
 
-/** Each app's inspection with its project and policy, and every project with its apps. */
+/** Each app's inspection with where it is defined, its project and policy, and every project with its apps. */
 async function inspectAll(
   configFile: string,
   app: string | undefined,
+  warn: (line: string) => void,
 ): Promise<{ results: InspectResult[]; projects: ProjectView[] }> {
   const config = selectApps(loadConfig(configFile), app);
   const kube = kubeClientFor(config);
@@ -188,13 +227,14 @@ async function inspectAll(
   );
   const results: InspectResult[] = [];
   try {
-    for (const a of config.apps) {
-      const policy = agent.app(a.name)?.policy;
-      const withPolicy = policy ? { policy } : {};
+    for (const name of await appNames(agent, config, app, { readOnly: true, warn })) {
+      const view = agent.app(name);
+      const origin = view?.origin ?? 'config';
+      const withPolicy = view?.policy ? { policy: view.policy } : {};
       try {
-        results.push({ app: a.name, ...(await agent.inspect(a.name)), ...withPolicy });
+        results.push({ app: name, origin, ...(await agent.inspect(name)), ...withPolicy });
       } catch (err) {
-        results.push({ app: a.name, error: describeError(err), ...withPolicy });
+        results.push({ app: name, origin, error: describeError(err), ...withPolicy });
       }
     }
   } finally {
@@ -211,7 +251,7 @@ export const diffCommand: Command = {
     const { values } = parseOptions(args, { config: { type: 'string' }, app: { type: 'string' } });
     if (!values.config) throw new TetherError('usage', '--config is required');
     let failed = false;
-    for (const r of (await inspectAll(values.config, values.app)).results) {
+    for (const r of (await inspectAll(values.config, values.app, (line) => io.err(line))).results) {
       if (r.error !== undefined) {
         failed = true;
         io.err(`${r.app}: ${r.error}`);
@@ -239,12 +279,13 @@ export const statusCommand: Command = {
       json: { type: 'boolean' },
     });
     if (!values.config) throw new TetherError('usage', '--config is required');
-    const { results, projects } = await inspectAll(values.config, values.app);
+    const { results, projects } = await inspectAll(values.config, values.app, (line) => io.err(line));
     const rows = results.map((r) => {
       const policy = r.policy ? { project: r.policy.project, policy: r.policy } : {};
       if (r.error !== undefined)
         return {
           app: r.app,
+          origin: r.origin,
           revision: '',
           sync: 'Unknown',
           health: 'Unknown',
@@ -255,6 +296,7 @@ export const statusCommand: Command = {
       const resources = r.objects.map((o) => ({ subject: o.subject, sync: o.sync, health: o.health }));
       return {
         app: r.app,
+        origin: r.origin,
         revision: r.revision,
         sync: r.sync,
         health: r.health.status,
@@ -276,6 +318,8 @@ export interface StatusRow {
   sync: string;
   health: string;
   message: string;
+  /** Where the app is defined: `config`, or `repo@ref:file`. */
+  origin?: string;
   project?: string;
   policy?: PolicyView;
 }
@@ -286,9 +330,10 @@ export interface StatusRow {
  */
 export function statusLines(rows: readonly StatusRow[], projects: readonly ProjectView[]): string[] {
   const line = (r: StatusRow) =>
-    `${r.app.padEnd(16)}${r.revision.slice(0, 7).padEnd(10)}${r.sync.padEnd(11)}${r.health.padEnd(13)}${policyText(r.policy).padEnd(12)}${r.message}`;
+    `${r.app.padEnd(16)}${r.revision.slice(0, 7).padEnd(10)}${r.sync.padEnd(11)}${r.health.padEnd(13)}${policyText(r.policy).padEnd(12)}${definedIn(r.origin).padEnd(width)}${r.message}`;
+  const width = Math.max(12, ...rows.map((r) => definedIn(r.origin).length + 2));
   const out = [
-    `${'APP'.padEnd(16)}${'REVISION'.padEnd(10)}${'SYNC'.padEnd(11)}${'HEALTH'.padEnd(13)}${'POLICY'.padEnd(12)}MESSAGE`,
+    `${'APP'.padEnd(16)}${'REVISION'.padEnd(10)}${'SYNC'.padEnd(11)}${'HEALTH'.padEnd(13)}${'POLICY'.padEnd(12)}${'DEFINED IN'.padEnd(width)}MESSAGE`,
   ];
   const groups = projects.filter((p) => rows.some((r) => r.project === p.name));
   if (groups.length > 1 || groups.some((p) => p.name !== 'default')) {
@@ -300,6 +345,12 @@ export function statusLines(rows: readonly StatusRow[], projects: readonly Proje
     for (const r of rows.filter((x) => !groups.some((p) => p.name === x.project))) out.push(line(r));
   } else for (const r of rows) out.push(line(r));
   return out;
+}
+
+/** Where an app is defined, short: `config`, or `git:<file>`. */
+function definedIn(origin: string | undefined): string {
+  if (origin === undefined || origin === 'config') return 'config';
+  return `git:${origin.slice(origin.lastIndexOf(':') + 1)}`;
 }
 
 /** An app's sync policy in a word: `automated`, `manual` or `suspended`; a `*` while a sync window blocks it. */

@@ -65,6 +65,21 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '[::1]' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/**
+ * Why the agent must not fetch `repo` with a token (plain HTTP to another machine would carry it in clear text), or
+ * undefined when it may. Checked for the config's apps and sources and for every app defined in Git.
+ */
+export function plainHttpProblem(repo: string, withToken: boolean): string | undefined {
+  const url = URL.parse(repo);
+  if (!withToken || url?.protocol !== 'http:' || isLoopback(url.hostname)) return undefined;
+  return `"${repo}" is plain HTTP and a token is configured: it would cross the network in clear text — use https://`;
+}
+
+/** Whether the agent fetches Git with a token (so plain HTTP to another machine is refused). */
+export function fetchesWithToken(config: Pick<AgentConfig, 'github'>): boolean {
+  return !!(config.github?.tokenFile || config.github?.app || config.github?.gitTokenFile);
+}
+
 const name = z
   .string()
   .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS label (lower-case letters, digits, -)');
@@ -288,6 +303,11 @@ const configSchema = z
       .default({ enabled: false, namespace: 'tether-system', leaseDuration: 8_000, renewInterval: 2_000 }),
     apps: z.array(appSchema).default([]),
     appsFrom: z.array(appsFromSchema).default([]),
+    /**
+     * API server URLs that mean this cluster in an Argo CD Application's `spec.destination.server`, besides
+     * https://kubernetes.default.svc (Argo CD's name for the cluster it runs in, which is where the agent runs).
+     */
+    clusterServers: z.array(z.string().url()).default([]),
     projects: z.array(projectSchema).default([]),
     health: z.array(healthRuleSchema).default([]),
     /** Pull request plans: how many (pull request, app) plans run at once, each a render and a dry-run per object. */
@@ -307,7 +327,11 @@ const configSchema = z
       });
     }
     const seen = new Set<string>();
-    const withToken = !!(c.github?.tokenFile || c.github?.app || c.github?.gitTokenFile);
+    const withToken = fetchesWithToken(c);
+    c.appsFrom.forEach((a, i) => {
+      const problem = plainHttpProblem(a.repo, withToken);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['appsFrom', i, 'repo'], message: problem });
+    });
     c.apps.forEach((a, i) => {
       if (seen.has(a.name))
         ctx.addIssue({ code: 'custom', path: ['apps', i, 'name'], message: `duplicate app name "${a.name}"` });

@@ -82,31 +82,21 @@ export async function createAgent(config: AgentConfig, options: AgentOptions): P
     : undefined;
   const gitToken = config.github?.gitTokenFile ? tokenFileProvider(config.github.gitTokenFile) : token;
   const cacheRoot = config.cacheDir ?? join(tmpdir(), 'tether-cache');
+  // One cache directory per app (by name) and per location of App documents: each holds one shallow clone.
+  const openSource = (key: string, repo: string, ref: string): Promise<GitSource> =>
+    GitSource.create({
+      url: repo,
+      ref,
+      cacheDir: join(cacheRoot, config.cluster, key),
+      credentials: gitToken ? async () => ({ username: 'x-access-token', password: await gitToken() }) : undefined,
+    });
   const sources = new Map<string, DesiredStateSource>();
-  for (const app of config.apps) {
-    sources.set(
-      app.name,
-      await GitSource.create({
-        url: app.repo,
-        ref: app.ref,
-        cacheDir: join(cacheRoot, config.cluster, app.name),
-        credentials: gitToken ? async () => ({ username: 'x-access-token', password: await gitToken() }) : undefined,
-      }),
-    );
-  }
+  for (const app of config.apps) sources.set(app.name, await openSource(app.name, app.repo, app.ref));
   // Pull request heads go to a store of their own per app (`<app>.plans`; app names have no dots), so planning never
   // touches the store the synced state is read from.
   const planSources = new Map<string, GitSource>();
   for (const app of github ? config.apps.filter((a) => a.planPullRequests) : []) {
-    planSources.set(
-      app.name,
-      await GitSource.create({
-        url: app.repo,
-        ref: app.ref,
-        cacheDir: join(cacheRoot, config.cluster, `${app.name}.plans`),
-        credentials: gitToken ? async () => ({ username: 'x-access-token', password: await gitToken() }) : undefined,
-      }),
-    );
+    planSources.set(app.name, await openSource(`${app.name}.plans`, app.repo, app.ref));
   }
   return new Agent({
     config,
@@ -118,6 +108,7 @@ export async function createAgent(config: AgentConfig, options: AgentOptions): P
     discovery: new Discovery(options.kube),
     renderer: options.renderer ?? toolRenderer,
     sources,
+    openSource,
     ...(options.log ? { log: options.log } : {}),
     ...(reporter ? { reporter } : {}),
     ...(elector ? { elector } : {}),

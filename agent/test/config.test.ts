@@ -213,3 +213,22 @@ test('pull request plans are opt-in per app, with an agent-wide concurrency limi
     /tether\.yaml: apps\[0\]\.planPullRequests: /,
   );
 });
+
+test('an app source over plain HTTP to another machine is refused when a token is configured', () => {
+  assert.throws(
+    () =>
+      parseConfig(
+        {
+          cluster: 'x',
+          github: { tokenFile: '/t' },
+          appsFrom: [{ repo: 'http://git.example.com/acme/env.git', path: 'apps' }],
+        },
+        'tether.yaml',
+      ),
+    /tether\.yaml: appsFrom\[0\]\.repo: "http:\/\/git\.example\.com\/acme\/env\.git" is plain HTTP and a token is configured/,
+  );
+  const c = parseConfig({ cluster: 'x', appsFrom: [{ name: 'team', repo: 'https://github.com/acme/env.git' }] });
+  assert.deepEqual(c.apps, []);
+  assert.equal(c.appsFrom[0]!.maxDepth, 3);
+  assert.deepEqual(c.clusterServers, []);
+});

@@ -127,6 +127,7 @@ const view = (name: string, project: string, extra: Partial<AppView> = {}): AppV
   repo: 'https://github.com/acme/env.git',
   ref: 'main',
   path: `envs/dev/${name}`,
+  origin: 'config',
   state: { app: name, sync: 'Synced', health: { status: 'Healthy', message: 'ok' } },
   resources: [],
   policy: { project, syncPolicy: 'automated', suspended: false, prune: true, selfHeal: true, windows: [] },

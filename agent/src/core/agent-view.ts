@@ -1,3 +1,4 @@
+import type { AppSourceView } from './app-set-plan.ts';
 import type { FleetView } from './fleet.ts';
 import { type HealthContext, objectHealth } from './health.ts';
 import type { AppHistory } from './history.ts';
@@ -54,6 +55,8 @@ export interface AppView {
   repo: string;
   ref: string;
   path: string;
+  /** Where the app is defined: `config` (the agent's config file) or `repo@ref:file` in Git. */
+  origin: string;
   state: AppState;
   /** Link to the synced commit on GitHub, when the repo is a GitHub repo. */
   revisionUrl?: string;
@@ -131,6 +134,10 @@ export interface AgentView {
   fleet?(name: string): Promise<FleetView | undefined>;
   /** The last syncs and heals of an app, newest first; undefined when no such app. Optional. */
   history?(name: string): AppHistory | undefined;
+  /** The app sources (`appsFrom`): what each read, defined and refused; optional. */
+  appSources?(): AppSourceView[];
+  /** Wakes the app sources that read a pushed repo and branch; returns their names; optional. */
+  requestSourcesForPush?(repoFullName: string, ref: string, reason: string): string[];
   /** Objects for the status page when it needs them (e.g. the raw live object); optional. */
   liveObject?(app: string, subject: string): K8sObject | undefined;
   /** The projects, each with its apps; optional (views without projects show none). */
@@ -156,6 +163,8 @@ export interface AppViewInput {
   repo: string;
   ref: string;
   path: string;
+  /** Where the app is defined (default `config`). */
+  origin?: string;
   state: AppState;
   desired: readonly K8sObject[];
   /** Live objects by objectKey. */
@@ -191,6 +200,7 @@ export function appView(input: AppViewInput): AppView {
     repo: input.repo,
     ref: input.ref,
     path: input.path,
+    origin: input.origin ?? 'config',
     state: input.state,
     ...(revision && gh ? { revisionUrl: `${webBase}/${gh.owner}/${gh.repo}/commit/${revision}` } : {}),
     ...(gh ? { repoWebUrl: `${webBase}/${gh.owner}/${gh.repo}` } : {}),

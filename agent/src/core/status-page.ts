@@ -209,6 +209,13 @@ function errorText(sync: SyncResult | undefined): SafeHtml | undefined {
   return html`<span class="error">${sync.error.stage} failed: ${sync.error.message}</span>`;
 }
 
+/** Where an app is defined, short: `config`, or `git:<file>` (the whole `repo@ref:file` is on the app's page). */
+function definedIn(origin: string): string {
+  if (origin === 'config') return 'config';
+  const at = origin.lastIndexOf(':');
+  return `git:${at > 0 ? origin.slice(at + 1) : origin}`;
+}
+
 /** The index page: one row per app with sync and health badges, revision, last sync and error; `extras.top` above. */
 export function renderIndexPage(
   cluster: string,
@@ -219,7 +226,7 @@ export function renderIndexPage(
   const opts = { ...defaultStatusPageOptions(), ...options };
   const withPolicy = apps.some((a) => a.policy);
   const row = (a: AppView) => html`<tr>
-<td><a href="/apps/${encodeURIComponent(a.name)}"><strong>${a.name}</strong></a><div class="muted mono">${a.path}</div></td>
+<td><a href="/apps/${encodeURIComponent(a.name)}"><strong>${a.name}</strong></a><div class="muted mono">${a.path}</div><div class="muted mono" title="defined in ${a.origin}">${definedIn(a.origin)}</div></td>
 <td>${badge(a.state.sync)}</td>
 <td>${badge(a.state.health.status)}</td>
 <td>${revisionLink(a.state.lastSync?.revision ?? a.state.revision, a.revisionUrl)}</td>
@@ -432,6 +439,7 @@ export function renderAppPage(
 ${extras.top ?? ''}
 <dl class="facts">
 <dt>Source</dt><dd class="mono">${app.repo} · ${app.ref} · ${app.path}</dd>
+<dt>Defined in</dt><dd class="mono">${app.origin === 'config' ? 'the agent’s config file' : app.origin}</dd>
 <dt>Revision</dt><dd>${revisionLink(s.lastSync?.revision ?? s.revision, app.revisionUrl)}${
     s.lastSync && s.revision && s.revision !== s.lastSync.revision
       ? html` <span class="muted">(fetched ${shortSha(s.revision)}, not synced yet)</span>`

@@ -14,6 +14,7 @@ import {
   type ProjectView,
 } from '../core/agent-view.ts';
 import { type AppEvent, healEvent, syncEvents } from '../core/app-events.ts';
+import { CONFIG_ORIGIN, type RunningApp } from '../core/app-set-plan.ts';
 import { type CommitStatus, holdDip, saysNothingAboutCommit, statusFor } from '../core/commit-status.ts';
 import type { DesiredStateSource, Renderer } from '../core/desired-state.ts';
 import type { FleetSource, FleetView } from '../core/fleet.ts';
@@ -29,6 +30,7 @@ import type { HealthResult, HealthStatus, K8sObject } from '../core/types.ts';
 import type { Discovery } from '../edges/kube/discovery.ts';
 import { AppLoop } from './app-loop.ts';
 import { policyInput, policyView, projectAllowsSelfHeal, projectPolicy, projectViews } from './app-policy.ts';
+import { AppSet, type AppSourceView } from './app-set.ts';
 import { SyncHistory } from './history.ts';
 import { inspectObjects } from './inspect.ts';
 import type { LeaderElector } from './leader.ts';
@@ -63,10 +65,19 @@ export interface AgentParts {
   pollPullRequests?: boolean;
   /** Reads the fleet view (statuses of every cluster) from GitHub; absent → the fleet view says why it is empty. */
   fleet?: FleetSource;
+  /**
+   * Opens a Git source for `repo`@`ref` whose cache is named `key` (an app's name, or a location of App
+   * documents): needed for apps defined in Git (`appsFrom`).
+   */
+  openSource?: (key: string, repo: string, ref: string) => Promise<DesiredStateSource>;
 }
 
 interface AppRunner {
   config: AppConfig;
+  /** Where the app is defined: `config`, or `repo@ref:file` in Git. */
+  origin: string;
+  /** `config`, or the app source that defined it. */
+  definedBy: string;
   sync: AppSync;
   heal: SelfHeal;
   loop: AppLoop;
@@ -116,6 +127,8 @@ export class Agent implements AgentView {
   readonly planner: PullRequestPlanner | undefined;
   /** The projects apps are fenced by: the config's, those read from Git, and the built-in `default`. */
   private readonly projectSet: ProjectSet;
+  /** Apps and projects defined in Git (`appsFrom`), when the config names any source. */
+  private readonly appSet: AppSet | undefined;
 
   constructor(private readonly parts: AgentParts) {
     const { config } = parts;
@@ -128,6 +141,20 @@ export class Agent implements AgentView {
       const source = parts.sources.get(app.name);
       if (!source) throw new Error(`no desired-state source for app ${app.name}`);
       this.addApp(app, source);
+    }
+    if (config.appsFrom.length > 0) {
+      const openSource = parts.openSource;
+      if (!openSource) throw new Error('appsFrom needs AgentParts.openSource to open Git sources');
+      this.appSet = new AppSet({
+        config,
+        kube: parts.kube,
+        discovery: parts.discovery,
+        renderer: parts.renderer,
+        openSource,
+        log: this.log,
+        host: this,
+        ...(parts.reporter ? { reporter: parts.reporter } : {}),
+      });
     }
     this.planner = this.createPlanner();
   }
@@ -169,7 +196,12 @@ export class Agent implements AgentView {
     );
   }
 
-  private addApp(app: AppConfig, source: DesiredStateSource): void {
+  /**
+   * Runs an app from now on: its loop starts at once when the agent is running (else with the others). `origin`
+   * says where it is defined (`config`, or `repo@ref:file`), `definedBy` which app source defined it.
+   */
+  addApp(app: AppConfig, source: DesiredStateSource, origin = CONFIG_ORIGIN, definedBy = CONFIG_ORIGIN): void {
+    if (this.runners.has(app.name)) throw new Error(`app ${app.name} is already running`);
     const { kube, discovery, renderer, config } = this.parts;
     const sync = new AppSync(
       {
@@ -212,6 +244,8 @@ export class Agent implements AgentView {
     );
     const runner: AppRunner = {
       config: app,
+      origin,
+      definedBy,
       sync,
       heal: undefined as unknown as SelfHeal,
       loop: undefined as unknown as AppLoop,
@@ -228,6 +262,50 @@ export class Agent implements AgentView {
       (err) => this.log.error('sync crashed; retrying with backoff', { app: app.name, error: describeError(err) }),
     );
     this.runners.set(app.name, runner);
+    if (this.running) runner.loop.start();
+  }
+
+  /**
+   * Stops an app: its loop (after the sync in progress) and its heal watches, and forgets it. The cluster is not
+   * touched: what happens to its objects is the caller's decision (see reconcile/remove-app.ts).
+   */
+  async removeApp(name: string): Promise<boolean> {
+    const r = this.runners.get(name);
+    if (!r) return false;
+    this.runners.delete(name);
+    await r.loop.stop();
+    await r.heal.stop();
+    return true;
+  }
+
+  /** Every app running now, with where it is defined. */
+  runningApps(): ReadonlyMap<string, RunningApp> {
+    return new Map(
+      [...this.runners].map(([name, r]) => [name, { app: r.config, origin: r.origin, source: r.definedBy }]),
+    );
+  }
+
+  /** The app sources (`appsFrom`) as the API shows them. */
+  appSources(): AppSourceView[] {
+    return this.appSet?.views() ?? [];
+  }
+
+  /**
+   * Reads every app source once and adds what they define (one-shot CLI commands; tests); `readOnly` writes nothing
+   * to GitHub or the cluster while doing so.
+   */
+  async loadAppSources(options: { readOnly?: boolean } = {}): Promise<void> {
+    await this.appSet?.refreshAll('once', options);
+  }
+
+  /** Wakes the app sources that read a pushed repo and branch; returns their names. */
+  requestSourcesForPush(repoFullName: string, ref: string, reason: string): string[] {
+    return this.appSet?.requestForPush(repoFullName, ref, reason) ?? [];
+  }
+
+  /** Wakes one app source by name (`apps`, `apps-<name>`); false when there is none. */
+  requestSourceSync(name: string, reason: string): boolean {
+    return this.appSet?.request(name, reason) ?? false;
   }
 
   /** Starts syncing (directly, or once elected leader). */
@@ -273,6 +351,7 @@ export class Agent implements AgentView {
     this.abort = new AbortController();
     for (const r of this.runners.values()) r.loop.start();
     this.planner?.start();
+    this.appSet?.start();
     this.healthTimer = setInterval(() => this.checkHealth(), this.parts.healthIntervalMs ?? 1000);
   }
 
@@ -282,6 +361,7 @@ export class Agent implements AgentView {
     this.abort.abort();
     clearInterval(this.healthTimer);
     await this.planner?.stop();
+    await this.appSet?.stop();
     await Promise.all([...this.runners.values()].map((r) => r.loop.stop()));
     await Promise.all([...this.runners.values()].map((r) => r.heal.stop()));
   }
@@ -446,7 +526,12 @@ export class Agent implements AgentView {
     const posted = !out.noop || !r.reported ? this.postStatus(r, true) : undefined;
     this.syncHistory.recordSync(r.config.name, syncHistoryEntry(out, reason, posted));
     // Statuses of commits no app is on any more are never posted again: forget them so memory stays bounded.
-    reporter?.prune(new Set([...this.runners.values()].flatMap((x) => x.sync.state.lastSync?.revision ?? [])));
+    reporter?.prune(
+      new Set([
+        ...[...this.runners.values()].flatMap((x) => x.sync.state.lastSync?.revision ?? []),
+        ...this.appSources().flatMap((v) => v.revision ?? []),
+      ]),
+    );
     return out;
   }
 
@@ -585,6 +670,7 @@ export class Agent implements AgentView {
       repo: r.config.repo,
       ref: r.config.ref,
       path: r.config.path,
+      origin: r.origin,
       state: r.sync.state,
       desired: r.sync.desiredObjects,
       live: r.sync.live,
@@ -676,7 +762,10 @@ export class Agent implements AgentView {
     // A standby is not ready, so the Service sends webhooks and sync requests to the leader only.
     if (this.parts.elector && !this.parts.elector.isLeader)
       return { ready: false, reason: 'standby: another replica leads' };
-    const waiting = [...this.runners.values()].filter((r) => !r.attempted).map((r) => r.config.name);
+    const waiting = [
+      ...(this.appSet?.waiting() ?? []),
+      ...[...this.runners.values()].filter((r) => !r.attempted).map((r) => r.config.name),
+    ];
     return waiting.length
       ? { ready: false, reason: `first sync not attempted: ${waiting.join(', ')}` }
       : { ready: true };

@@ -217,10 +217,12 @@ export function createServer(view: AgentView, options: Partial<ServerOptions> = 
     if (!push) return c.json({ error: 'push event without repository.full_name and ref' }, 400);
     const reason = `webhook push ${push.after.slice(0, 7)}`.trimEnd();
     const triggered = view.appsForPush(push.repo, push.ref).filter((name) => view.requestSync(name, reason));
-    return c.json({ triggered }, 202);
+    const sources = view.requestSourcesForPush?.(push.repo, push.ref, reason) ?? [];
+    return c.json({ triggered, ...(sources.length > 0 ? { sources } : {}) }, 202);
   });
 
   app.get('/api/apps', (c) => publicJson(c, { cluster: view.cluster, apps: view.apps().map(withUrl) }));
+  app.get('/api/app-sources', (c) => publicJson(c, { cluster: view.cluster, sources: view.appSources?.() ?? [] }));
   app.get('/api/apps/:name', async (c) => {
     const a = view.app(c.req.param('name'));
     if (!a) return publicJson(c, { error: `no app named ${c.req.param('name')}` }, 404);

@@ -1,0 +1,369 @@
+// Apps defined in Git, against the real thing: a kube-apiserver, the Git smart-HTTP server and the GitHub emulator.
+// One agent reads two app sources (Tether App documents in acme/env, an Argo CD app-of-apps repo in acme/argo) and
+// runs what they define; each test changes Git and checks the cluster, the agent and the commit statuses.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { serve } from '@hono/node-server';
+import { Octokit } from '@octokit/rest';
+import { statusCommand } from '../../cli/agent.ts';
+import { jsonLogger } from '../../shared/src/log.ts';
+import { waitFor } from '../../testenv/src/processes.ts';
+import { startWorld, type World } from '../../testenv/src/world.ts';
+import { parseConfig } from '../src/config.ts';
+import { createServer } from '../src/edges/http/server.ts';
+import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
+import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
+import { createAgent } from '../src/main.ts';
+import type { Agent } from '../src/reconcile/agent.ts';
+import { ORPHANED_ANNOTATION } from '../src/reconcile/remove-app.ts';
+
+const SECRET = 'apps-from-git-webhook-secret';
+const cm = (name: string, v = '1') =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata: {v: "${v}"}\n`;
+const app = (name: string, path: string, extra = '') =>
+  `apiVersion: tether.dev/v1alpha1\nkind: App\nmetadata:\n  name: ${name}\nspec:\n  source: {path: ${path}}\n  namespace: default\n  interval: 1h\n${extra}`;
+const argoApp = (
+  name: string,
+  path: string,
+  destination = 'server: https://kubernetes.default.svc',
+) => `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: ${name}
+  namespace: argocd
+  finalizers: [resources-finalizer.argocd.argoproj.io]
+spec:
+  project: default
+  source: {repoURL: "REPO", targetRevision: HEAD, path: ${path}}
+  destination: {${destination}, namespace: default}
+  syncPolicy:
+    automated: {prune: true, selfHeal: true}
+    syncOptions: [CreateNamespace=true]
+`;
+
+describe('apps defined in Git', () => {
+  let world: World;
+  let gh: Octokit;
+  let agent: Agent;
+  let kube: HttpKubeClient;
+  let server: Server;
+  let cache: string;
+  let config: ReturnType<typeof parseConfig>;
+  const makeAgent = () =>
+    createAgent(config, {
+      kube,
+      token: async () => world.token,
+      healthIntervalMs: 200,
+      ...(process.env.TETHER_TEST_LOG ? { log: jsonLogger({ level: 'debug' }) } : {}),
+    });
+
+  before(async () => {
+    world = await startWorld({ kube: 'api', github: true });
+    gh = new Octokit({ baseUrl: world.github!.url, auth: world.token });
+    const argoUrl = world.git!.cloneUrl('acme/argo');
+    await world.github!.state.createRepo('acme/env', {
+      files: { 'apps/web.yaml': app('web', 'envs/web'), 'envs/web/cm.yaml': cm('web-cm') },
+    });
+    // An Argo CD app-of-apps repo as Argo CD users have it: a root Application pointing at a directory of child
+    // Applications, one of them for another cluster.
+    await world.github!.state.createRepo('acme/argo', {
+      files: {
+        'bootstrap/root.yaml': argoApp('argo-root', 'apps').replace('REPO', argoUrl),
+        'apps/guestbook.yaml': argoApp('guestbook', 'manifests/guestbook').replace('REPO', argoUrl),
+        'apps/prod-only.yaml': argoApp('prod-only', 'manifests/prod-only', 'name: prod').replace('REPO', argoUrl),
+        'manifests/guestbook/cm.yaml': cm('guestbook-cm'),
+        'manifests/prod-only/cm.yaml': cm('prod-only-cm'),
+      },
+    });
+    cache = mkdtempSync(join(tmpdir(), 'tether-apps-from-git-'));
+    config = parseConfig({
+      cluster: 'dev',
+      cacheDir: cache,
+      github: { apiUrl: world.github!.url },
+      appsFrom: [
+        { repo: world.git!.cloneUrl('acme/env'), path: 'apps', interval: '1h' },
+        { name: 'argo', repo: argoUrl, path: 'bootstrap', interval: '1h' },
+      ],
+    });
+    kube = new HttpKubeClient(loadKubeconfig(world.kube!.kubeconfig));
+    agent = await makeAgent();
+    const http = createServer(agent, { webhookSecret: SECRET });
+    server = await new Promise<Server>((resolve) => {
+      const s = serve({ fetch: http.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server)) as Server;
+    });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await world.github!.state.addHook('acme/env', { url: `${url}/webhook/github`, secret: SECRET });
+    await agent.start();
+  });
+  after(async () => {
+    await agent?.stop();
+    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    kube?.close();
+    world?.github?.assertNoViolations();
+    await world?.stop();
+    rmSync(cache, { recursive: true, force: true });
+  });
+
+  const head = async (repo: string) => (await world.git!.repo(repo).resolve('refs/heads/main'))!;
+  const commit = (files: Record<string, string | null>, message: string) =>
+    world.git!.repo('acme/env').commitFiles({ branch: 'main', files, message });
+  const status = async (repo: string, sha: string, context: string) =>
+    (await gh.repos.listCommitStatusesForRef({ owner: 'acme', repo, ref: sha, per_page: 100 })).data.find(
+      (s) => s.context === context,
+    );
+  const configMap = (name: string, namespace = 'default') =>
+    world.kube!.request('GET', `/api/v1/namespaces/${namespace}/configmaps/${name}`);
+  const exists = async (name: string, namespace = 'default') => (await configMap(name, namespace)).status === 200;
+  const synced = (name: string) => agent.app(name)?.state.sync === 'Synced';
+  const sources = () => JSON.stringify(agent.appSources(), null, 1);
+  const refresh = (name = 'apps') => assert.ok(agent.requestSourceSync(name, 'test'));
+
+  test('the Apps of a source run, each showing where it is defined, and the source posts its own status', async () => {
+    await waitFor(async () => synced('web') && (await exists('web-cm')), {
+      timeoutMs: 60_000,
+      describe: () => `web: ${JSON.stringify(agent.app('web')?.state)}; sources: ${sources()}`,
+    });
+    assert.equal(agent.app('web')!.origin, `${world.git!.cloneUrl('acme/env')}@main:apps/web.yaml`);
+    const sha = await head('acme/env');
+    await agent.flushStatuses();
+    await waitFor(async () => (await status('env', sha, 'tether/dev/apps'))?.state === 'success', {
+      timeoutMs: 30_000,
+      describe: () => sources(),
+    });
+    assert.equal((await status('env', sha, 'tether/dev/apps'))!.description, '1 app, 0 projects');
+    // Its inventory records which source defines it (the source's name and a hash of repo, ref and path).
+    const parent = (await configMap('tether-web', 'tether-system')).body as {
+      metadata: { labels?: Record<string, string>; annotations?: Record<string, string> };
+    };
+    assert.match(parent.metadata.labels?.['tether.dev/app-source'] ?? '', /^apps\.[0-9a-f]{12}$/);
+    assert.equal(parent.metadata.annotations?.['tether.dev/deletion-policy'], 'orphan');
+  });
+
+  test('an App merged into the apps path is synced without a restart (the push webhook wakes the source)', async () => {
+    await gh.repos.createOrUpdateFileContents({
+      owner: 'acme',
+      repo: 'env',
+      path: 'apps/api.yaml',
+      message: 'add api',
+      content: Buffer.from(app('api', 'envs/api')).toString('base64'),
+    });
+    await commit({ 'envs/api/cm.yaml': cm('api-cm') }, 'api manifests');
+    // The source polls hourly: only the webhook can have read the new App this soon. The manifests landed a moment
+    // later; the new app's first sync reads whatever is newest.
+    await waitFor(async () => synced('api') && (await exists('api-cm')), {
+      timeoutMs: 60_000,
+      describe: () => `api: ${JSON.stringify(agent.app('api')?.state)}; sources: ${sources()}`,
+    });
+    assert.ok(synced('web'), 'web kept running');
+  });
+
+  test('an App removed with the default policy is orphaned: its objects stay, its inventory is marked', async () => {
+    await commit({ 'apps/api.yaml': null }, 'remove api');
+    refresh();
+    await waitFor(() => agent.app('api') === undefined, { timeoutMs: 30_000, describe: () => sources() });
+    assert.ok(await exists('api-cm'), 'the orphaned ConfigMap is still there');
+    const parent = await configMap('tether-api', 'tether-system');
+    assert.equal(parent.status, 200);
+    const { annotations, labels } = (
+      parent.body as { metadata: { annotations?: Record<string, string>; labels?: Record<string, string> } }
+    ).metadata;
+    assert.equal(labels?.['tether.dev/app-source'], undefined, 'the removal is done: no source claims it any more');
+    assert.ok(annotations?.[ORPHANED_ANNOTATION], JSON.stringify(annotations));
+    assert.ok(!Number.isNaN(Date.parse(annotations![ORPHANED_ANNOTATION]!)));
+    assert.match(annotations!['tether.dev/orphaned-reason'] ?? '', /apps\/api\.yaml/);
+  });
+
+  test('an App removed with deletionPolicy cascade takes its objects with it, through the prune guardrails', async () => {
+    await commit(
+      {
+        'apps/tmp.yaml': app('tmp', 'envs/tmp', '  deletionPolicy: cascade\n'),
+        'envs/tmp/a.yaml': cm('tmp-a'),
+        'envs/tmp/b.yaml': `${cm('tmp-kept')}`.replace(
+          'metadata:\n',
+          'metadata:\n  annotations: {tether.dev/prune: disabled}\n',
+        ),
+      },
+      'add tmp',
+    );
+    refresh();
+    await waitFor(async () => synced('tmp') && (await exists('tmp-a')) && (await exists('tmp-kept')), {
+      timeoutMs: 60_000,
+      describe: () => `tmp: ${JSON.stringify(agent.app('tmp')?.state)}; sources: ${sources()}`,
+    });
+    await commit({ 'apps/tmp.yaml': null }, 'remove tmp');
+    refresh();
+    await waitFor(async () => agent.app('tmp') === undefined && !(await exists('tmp-a')), {
+      timeoutMs: 30_000,
+      describe: () => sources(),
+    });
+    // The object marked to be kept stays, and so does the inventory that still lists it (marked orphaned).
+    assert.ok(await exists('tmp-kept'), 'tether.dev/prune: disabled kept the object');
+    const parent = await configMap('tether-tmp', 'tether-system');
+    assert.equal(parent.status, 200);
+    assert.match(JSON.stringify(parent.body), /tmp-kept/);
+    assert.doesNotMatch(JSON.stringify(parent.body), /tmp-a/);
+  });
+
+  test('a cascade of an app whose every object may go deletes its inventory too', async () => {
+    await commit(
+      { 'apps/gone.yaml': app('gone', 'envs/gone', '  deletionPolicy: cascade\n'), 'envs/gone/a.yaml': cm('gone-a') },
+      'add gone',
+    );
+    refresh();
+    await waitFor(async () => synced('gone') && (await exists('gone-a')), {
+      timeoutMs: 60_000,
+      describe: () => sources(),
+    });
+    await commit({ 'apps/gone.yaml': null }, 'remove gone');
+    refresh();
+    await waitFor(async () => !(await exists('gone-a')) && !(await exists('tether-gone', 'tether-system')), {
+      timeoutMs: 30_000,
+      describe: () => sources(),
+    });
+  });
+
+  test('app of apps, two levels deep: the leaves run, the parents are expanded', async () => {
+    await commit(
+      {
+        'apps/team.yaml': app('team', 'nested/team'),
+        'nested/team/mid.yaml': app('mid', 'nested/mid'),
+        'nested/mid/leaf.yaml': app('leaf', 'envs/leaf'),
+        'envs/leaf/cm.yaml': cm('leaf-cm'),
+      },
+      'app of apps',
+    );
+    refresh();
+    await waitFor(async () => synced('leaf') && (await exists('leaf-cm')), {
+      timeoutMs: 60_000,
+      describe: () => sources(),
+    });
+    assert.equal(agent.app('team'), undefined, 'a parent is not run as an app');
+    assert.equal(agent.app('mid'), undefined);
+    const view = agent.appSources().find((s) => s.name === 'apps')!;
+    assert.deepEqual(view.parents, ['team', 'mid']);
+    assert.equal(agent.app('leaf')!.origin, `${world.git!.cloneUrl('acme/env')}@main:nested/mid/leaf.yaml`);
+  });
+
+  test('an Argo CD app-of-apps repo runs unchanged; an Application for another cluster is skipped with a note', async () => {
+    await waitFor(async () => synced('guestbook') && (await exists('guestbook-cm')), {
+      timeoutMs: 60_000,
+      describe: () => sources(),
+    });
+    assert.equal(agent.app('prod-only'), undefined);
+    assert.ok(!(await exists('prod-only-cm')));
+    const view = agent.appSources().find((s) => s.name === 'apps-argo')!;
+    assert.deepEqual(view.parents, ['argo-root']);
+    assert.ok(
+      view.notes.some((n) =>
+        /apps\/prod-only\.yaml: Application\/prod-only: skipped: destination\.name "prod"/.test(n),
+      ),
+      view.notes.join('\n'),
+    );
+    const g = agent.appSync('guestbook')!;
+    assert.equal(g.app.prune.enabled, true);
+    const sha = await head('acme/argo');
+    await agent.flushStatuses();
+    await waitFor(async () => (await status('argo', sha, 'tether/dev/apps-argo'))?.state === 'success', {
+      timeoutMs: 30_000,
+      describe: () => sources(),
+    });
+    assert.equal((await status('argo', sha, 'tether/dev/apps-argo'))!.description, '1 app, 0 projects, 1 skipped');
+  });
+
+  test('an invalid App document fails the source status naming file and field; the other apps keep running', async () => {
+    const sha = await commit({ 'apps/bad.yaml': app('bad', 'envs/bad', '  prune: sometimes\n') }, 'bad app');
+    refresh();
+    await agent.flushStatuses();
+    await waitFor(async () => (await status('env', sha, 'tether/dev/apps'))?.state === 'failure', {
+      timeoutMs: 30_000,
+      describe: () => sources(),
+    });
+    const s = await status('env', sha, 'tether/dev/apps');
+    assert.match(s!.description ?? '', /^apps\/bad\.yaml: App\/bad: spec\.prune: /);
+    assert.equal(agent.app('bad'), undefined);
+    // The others keep syncing: web answers a sync request with a sync.
+    const before = agent.metrics.syncDurationSeconds.get('web')?.count ?? 0;
+    assert.ok(agent.requestSync('web', 'test'));
+    await waitFor(() => (agent.metrics.syncDurationSeconds.get('web')?.count ?? 0) > before && synced('web'), {
+      timeoutMs: 30_000,
+      describe: () => JSON.stringify(agent.app('web')?.state),
+    });
+    assert.ok(synced('leaf') && synced('guestbook'));
+    await commit({ 'apps/bad.yaml': null }, 'drop bad app');
+  });
+
+  test('a name defined twice is refused in both places, with a message naming both; fixing it restores the app', async () => {
+    const sha = await commit({ 'apps/web-again.yaml': app('web', 'envs/web') }, 'web twice');
+    refresh();
+    await waitFor(() => agent.app('web') === undefined, { timeoutMs: 30_000, describe: () => sources() });
+    assert.ok(await exists('web-cm'), 'a refusal touches nothing in the cluster');
+    await agent.flushStatuses();
+    await waitFor(async () => (await status('env', sha, 'tether/dev/apps'))?.state === 'failure', {
+      timeoutMs: 30_000,
+      describe: () => sources(),
+    });
+    const view = agent.appSources().find((s) => s.name === 'apps')!;
+    const message = view.errors.find((e) => e.startsWith('app web is defined 2 times'));
+    assert.ok(message, view.errors.join('\n'));
+    assert.match(message!, /apps\/web\.yaml/);
+    assert.match(message!, /apps\/web-again\.yaml/);
+    assert.match((await status('env', sha, 'tether/dev/apps'))!.description ?? '', /app web is defined 2 times/);
+
+    await commit({ 'apps/web-again.yaml': null }, 'web once');
+    refresh();
+    await waitFor(() => synced('web'), { timeoutMs: 60_000, describe: () => sources() });
+  });
+
+  test('tether status lists the apps defined in Git with where each is defined', async () => {
+    const file = join(cache, 'status.yaml');
+    const tokenFile = join(cache, 'token');
+    writeFileSync(tokenFile, world.token);
+    writeFileSync(
+      file,
+      `cluster: dev\nkubeconfig: ${world.kube!.kubeconfig}\ncacheDir: ${join(cache, 'cli')}\n` +
+        `github: {gitTokenFile: ${tokenFile}}\n` +
+        `appsFrom:\n  - {repo: "${world.git!.cloneUrl('acme/env')}", path: apps}\n`,
+    );
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (t: string) => out.push(t), err: (t: string) => err.push(t) };
+    const code = await statusCommand.run(['--config', file, '--json'], io);
+    assert.equal(code, 0, err.join('\n') + out.join('\n'));
+    const rows = JSON.parse(out.join('\n')) as { app: string; origin: string; sync: string }[];
+    const web = rows.find((r) => r.app === 'web');
+    assert.equal(web?.origin, `${world.git!.cloneUrl('acme/env')}@main:apps/web.yaml`);
+    assert.equal(web?.sync, 'Synced');
+    assert.ok(rows.some((r) => r.app === 'leaf'));
+    out.length = 0;
+    assert.equal(await statusCommand.run(['--config', file, '--app', 'leaf'], io), 0, err.join('\n'));
+    assert.match(out.join('\n'), /^leaf\s+[0-9a-f]{7}\s+Synced\s+Healthy\s+automated\s+git:nested\/mid\/leaf\.yaml/m);
+  });
+
+  test('an App removed while the agent was down is still cascaded when it comes back (its inventory remembers)', async () => {
+    await commit(
+      { 'apps/late.yaml': app('late', 'envs/late', '  deletionPolicy: cascade\n'), 'envs/late/a.yaml': cm('late-a') },
+      'add late',
+    );
+    refresh();
+    await waitFor(async () => synced('late') && (await exists('late-a')), {
+      timeoutMs: 60_000,
+      describe: () => sources(),
+    });
+    await agent.stop();
+    await commit({ 'apps/late.yaml': null }, 'remove late while the agent is down');
+    agent = await makeAgent();
+    await agent.start();
+    await waitFor(async () => !(await exists('late-a')) && !(await exists('tether-late', 'tether-system')), {
+      timeoutMs: 60_000,
+      describe: () => sources(),
+    });
+    // The orphaned app of an earlier test is not removed a second time, and the others run again.
+    assert.ok(await exists('api-cm'));
+    await waitFor(() => synced('web') && synced('leaf'), { timeoutMs: 60_000, describe: () => sources() });
+  });
+});
