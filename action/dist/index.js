@@ -51670,7 +51670,7 @@ function compare(a, b, intent, path) {
 
 // shared/src/plan-edits.ts
 function defaultPlanOptions() {
-  return { maxFileBytes: DEFAULT_MAX_FILE_BYTES, parseLimits: defaultParseLimits() };
+  return { maxFileBytes: DEFAULT_MAX_FILE_BYTES, parseLimits: defaultParseLimits(), prefilter: true };
 }
 function parseImageRequest(images, label = (i) => `image ${i + 1}`) {
   const out = /* @__PURE__ */ new Map();
@@ -51703,6 +51703,10 @@ function scanFiles(files, paths, fields, options, visit, requested = /* @__PURE_
   };
   const skipped = [];
   const errors = [];
+  const needles = opts.prefilter ? requestedNeedles(requested) : [];
+  const fieldFiles = fields.map(
+    (f) => f.files === void 0 ? () => true : (p) => globToRegExp(f.files).test(p)
+  );
   for (const f of files) {
     if (!isYamlOrJsonPath(f.path) || !matches(f.path)) continue;
     if (isTemplate(f.path)) {
@@ -51717,6 +51721,7 @@ function scanFiles(files, paths, fields, options, visit, requested = /* @__PURE_
       skipped.push({ path: f.path, reason: "binary (contains NUL bytes)" });
       continue;
     }
+    if (needles.length > 0 && !fieldFiles.some((m) => m(f.path)) && !mayNameRequested(f.text, needles)) continue;
     let file;
     try {
       file = parseYamlFile(f.path, f.text, opts.parseLimits);
@@ -51758,6 +51763,13 @@ function scanFiles(files, paths, fields, options, visit, requested = /* @__PURE_
 ${errors.slice(0, 20).join("\n")}`
     );
   return skipped;
+}
+function requestedNeedles(requested) {
+  return [...new Set([...requested.values()].map(({ ref: ref2 }) => ref2.path.slice(ref2.path.lastIndexOf("/") + 1)))];
+}
+function mayNameRequested(text, needles) {
+  if (text.includes("\\") || text.includes("tether:image=")) return true;
+  return needles.some((n) => text.includes(n));
 }
 function mentionOf(text, requested) {
   let best;
