@@ -17,6 +17,7 @@ import {
 } from './text-edits.ts';
 import { lookupOwned, type Place, type ValueReaders, valueReaders } from './value-readers.ts';
 import { emptyIntent, verifyEdit } from './verify-edits.ts';
+import { formatVersion, newerThanRequested } from './version-order.ts';
 import { defaultParseLimits, isYamlOrJsonPath, type ParsedFile, type ParseLimits, parseYamlFile } from './yaml-file.ts';
 import { formatYamlPath } from './yaml-path.ts';
 
@@ -59,6 +60,11 @@ export interface EditRequest {
   paths?: readonly string[] | PathScope;
   /** Extra YAML paths that hold images, for values no rule recognises. */
   fields?: readonly FieldSpec[];
+  /**
+   * Never downgrade: a use whose current tag is newer by semver than the requested one is kept and reported in
+   * `skipped` with `kept` set (see newerThanRequested). Off by default: the requested version wins.
+   */
+  onlyNewer?: boolean;
 }
 
 /** Limits for planning. */
@@ -292,6 +298,16 @@ export function planEdits(
         const want = use.repositories.map((r) => requested.get(r)).find((r) => r !== undefined);
         if (!want) continue;
         used.add(want.ref.repository);
+        const newer = request.onlyNewer ? newerThanRequested(use.version, want.ref) : undefined;
+        if (newer !== undefined) {
+          notes.push({
+            path: file.path,
+            location: use.location,
+            reason: `already at ${newer}, newer than the requested ${formatVersion(want.ref)} (only-newer)`,
+            kept: newer,
+          });
+          continue;
+        }
         fp ??= new FilePlanner(file);
         fp.apply(use, want.ref);
       }
