@@ -53990,11 +53990,12 @@ ${errors.slice(0, 20).join("\n")}`
   return skipped;
 }
 function requestedNeedles(requested) {
-  return [...new Set([...requested.values()].map(({ ref: ref2 }) => ref2.path.slice(ref2.path.lastIndexOf("/") + 1)))];
+  const segments = new Set([...requested.values()].map(({ ref: ref2 }) => ref2.path.slice(ref2.path.lastIndexOf("/") + 1)));
+  return [...segments].map((s) => new RegExp(`(?<![\\w.-])${s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?![\\w.-])`));
 }
 function mayNameRequested(text, needles) {
   if (text.includes("\\") || text.includes("tether:image=")) return true;
-  return needles.some((n) => text.includes(n));
+  return needles.some((n) => n.test(text));
 }
 function mentionOf(text, requested) {
   let best;

@@ -196,10 +196,10 @@ test('bump: a file that does not parse is a warning naming it, and the edit stil
   const dir = mkdtempSync(join(tmpdir(), 'tether-cli-'));
   temps.push(dir);
   writeFileSync(join(dir, 'values.yaml'), 'image:\n  repository: ghcr.io/acme/web\n  tag: "1"\n');
-  // `web-frontend` could be part of a reference to the image, so the file is parsed and its failure reported.
+  // `web` could be part of a reference to the image, so the file is parsed and its failure reported.
   writeFileSync(
     join(dir, 'templated.yaml'),
-    'metadata: {name: web-frontend}\nspec:\n  replicas: {{ .Values.n }}\n  {{- if x }}\n',
+    'metadata: {name: web}\nspec:\n  replicas: {{ .Values.n }}\n  {{- if x }}\n',
   );
   // A file whose text cannot name the image is not parsed at all, so its syntax is not reported.
   writeFileSync(join(dir, 'other.yaml'), 'spec:\n  replicas: {{ .Values.n }}\n  {{- if x }}\n');

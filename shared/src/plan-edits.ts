@@ -227,25 +227,29 @@ export function scanFiles(
 }
 
 /**
- * What every spelling of a requested repository contains: its last path segment (`web` for ghcr.io/acme/web,
+ * What every spelling of a requested repository contains, as patterns: its last path segment (`web` for ghcr.io/acme/web,
  * `nginx` for docker.io/library/nginx). A reference written whole, a kustomize `name`/`newName`, an Argo CD
  * `name=ref`, a marker and a Helm `{registry, repository}` split (joined at a `/`, so the segment is in
  * `repository`) all hold it verbatim.
  */
-function requestedNeedles(requested: ReadonlyMap<string, RequestedImage>): string[] {
-  return [...new Set([...requested.values()].map(({ ref }) => ref.path.slice(ref.path.lastIndexOf('/') + 1)))];
+function requestedNeedles(requested: ReadonlyMap<string, RequestedImage>): RegExp[] {
+  const segments = new Set([...requested.values()].map(({ ref }) => ref.path.slice(ref.path.lastIndexOf('/') + 1)));
+  // As a whole path component: `web` in `acme/web:1` or `name: web`, not in `web-admin` or `webapp`, which are
+  // other names (a component is `[a-z0-9]` runs joined by `.`, `_`, `__` or dashes; an upper-case letter cannot
+  // touch it in a valid reference either).
+  return [...segments].map((s) => new RegExp(`(?<![\\w.-])${s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w.-])`));
 }
 
 /**
- * Whether a file's raw text could hold a use of a requested image, so that it must be parsed: it contains one of
+ * Whether a file's raw text could hold a use of a requested image, so that it must be parsed: it matches one of
  * the `needles` (requestedNeedles), a backslash (a quoted scalar's escape such as `\/` or `\u0077` can spell any
  * character), or a `tether:image=` marker (whose notes are reported whatever image it names). Files a `fields` entry
  * applies to are parsed by the caller regardless, since a field names its image outside the file. Path components
  * are lower-case by the reference grammar, so a case-sensitive search misses no spelling.
  */
-export function mayNameRequested(text: string, needles: readonly string[]): boolean {
+export function mayNameRequested(text: string, needles: readonly RegExp[]): boolean {
   if (text.includes('\\') || text.includes('tether:image=')) return true;
-  return needles.some((n) => text.includes(n));
+  return needles.some((n) => n.test(text));
 }
 
 /**

@@ -49,7 +49,9 @@ function assertSame(files: readonly FileText[], request: EditRequest, label: str
   const without = outcome(files, request, false) as { skipped?: { path: string; reason: string }[] };
   if (without.skipped) {
     const images = Array.isArray(request.images) ? (request.images as string[]) : [];
-    const needles = images.map((i) => parseImageRef(i).path.replace(/^.*\//, ''));
+    const needles = images.map(
+      (i) => new RegExp(`(?<![\\w.-])${parseImageRef(i).path.replace(/^.*\//, '')}(?![\\w.-])`),
+    );
     const text = new Map(files.map((f) => [f.path, f.text]));
     without.skipped = without.skipped.filter(
       (s) => !s.reason.startsWith('does not parse') || mayNameRequested(text.get(s.path)!, needles),
@@ -160,8 +162,9 @@ test('a generated repository: the same plan with and without the prefilter', () 
 });
 
 test('mayNameRequested: a needle, a backslash or a marker makes a file worth parsing', () => {
-  assert.equal(mayNameRequested('image: ghcr.io/acme/api:1\n', ['web']), false);
-  assert.equal(mayNameRequested('repository: acme/web\n', ['web']), true);
-  assert.equal(mayNameRequested('image: "ghcr.io\\/acme\\/api:1"\n', ['web']), true);
-  assert.equal(mayNameRequested('tag: 1 # tether:image=reg.local/x:tag\n', ['web']), true);
+  const web = [/(?<![\w.-])web(?![\w.-])/];
+  assert.equal(mayNameRequested('image: ghcr.io/acme/api:1\n', web), false);
+  assert.equal(mayNameRequested('repository: acme/web\n', web), true);
+  assert.equal(mayNameRequested('image: "ghcr.io\\/acme\\/api:1"\n', web), true);
+  assert.equal(mayNameRequested('tag: 1 # tether:image=reg.local/x:tag\n', web), true);
 });
