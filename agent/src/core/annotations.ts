@@ -328,6 +328,20 @@ export function pruneKeptBy(live: K8sObject): string | undefined {
 }
 
 /**
+ * Why a live object must never be deleted by Tether (`argocd.argoproj.io/sync-options: Delete=false`, or Flux's
+ * `kustomize.toolkit.fluxcd.io/prune: disabled`), or undefined. Such an object that Git drops, or whose app is
+ * removed with cascade, is left in place and let go: taken out of the inventory instead of deleted.
+ */
+export function deleteKeptBy(live: K8sObject): string | undefined {
+  try {
+    return objectSemantics(live).deleteDisabledBy;
+  } catch {
+    // pruneKeptBy keeps an object whose annotations cannot be read; it never reaches the deletion.
+    return undefined;
+  }
+}
+
+/**
  * Why a sync must not write `obj` now, or undefined when it applies it: a `Skip` hook is never applied, Flux's
  * `ssa: Ignore`/`reconcile: disabled` objects are left as they are, and `ssa: IfNotPresent` ones only get created.
  */
