@@ -198,14 +198,11 @@ describe('Delete=false', () => {
       ok,
       opts(),
     );
-    assert.deepEqual(
-      plan.decisions.map((d) => [d.subject, d.action]).sort(),
-      [
-        ['ConfigMap/web/gone', 'delete'],
-        ['ConfigMap/web/keep-me', 'release'],
-        ['ConfigMap/web/kept-member', 'keep'],
-      ],
-    );
+    assert.deepEqual(plan.decisions.map((d) => [d.subject, d.action]).sort(), [
+      ['ConfigMap/web/gone', 'delete'],
+      ['ConfigMap/web/keep-me', 'release'],
+      ['ConfigMap/web/kept-member', 'keep'],
+    ]);
     const released = plan.decisions.find((d) => d.action === 'release')!;
     assert.equal(released.reason, `argocd.argoproj.io/sync-options: Delete=false: ${RELEASED}`);
     const entry = { subject: released.subject, action: 'skipped' as const, reason: released.reason };
