@@ -34,7 +34,7 @@ function appNames(): string[] {
  * The environment repo: `envs/<env>/<app>/{deployment,service,configmap,kustomization}.yaml`. Dev pulls from
  * ghcr.io; staging and prod from the internal mirror, so `ghcr.io/acme/payments-api` is used by exactly one file.
  */
-function envRepoFiles(): Record<string, string> {
+export function envRepoFiles(): Record<string, string> {
   const files: Record<string, string> = {};
   const apps = appNames();
   for (const [e, env] of ENVS.entries()) {

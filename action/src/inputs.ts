@@ -30,6 +30,8 @@ export interface Inputs {
   pullRequest: boolean;
   /** How long to keep retrying writes that concurrent runs race (direct push, PR branch and text), in ms. */
   pushDeadlineMs: number;
+  /** bump: never downgrade a value the base already holds at a newer semver tag. */
+  onlyNewer: boolean;
   branch: string | undefined;
   title: string | undefined;
   body: string | undefined;
@@ -179,6 +181,7 @@ export function parseInputs(read: InputReader): Inputs {
     requireStatus: statusGate(lines(read('require-status')).map((l) => l.text)),
     pullRequest: bool('pull-request', read('pull-request'), true),
     pushDeadlineMs: duration('push-deadline', read('push-deadline'), 120_000),
+    onlyNewer: bool('only-newer', read('only-newer'), false),
     branch: read('branch') || undefined,
     title: read('title') || undefined,
     body: read('body') || undefined,
@@ -203,6 +206,8 @@ export function parseInputs(read: InputReader): Inputs {
       'input',
       `Inputs 'to' and 'base' name different branches ("${inputs.to.branch}", "${inputs.base}"): give one`,
     );
+  if (mode !== 'bump' && inputs.onlyNewer)
+    throw new TetherError('input', `Input 'only-newer' is for bump; ${mode} sets the versions its source had`);
   if (mode === 'rollback' && inputs.from)
     throw new TetherError('input', "Input 'from' is for promote; rollback reads the history of 'to'");
   return inputs;

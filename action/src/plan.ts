@@ -38,9 +38,14 @@ export function under(dir: string): (path: string) => boolean {
 /** Plans a bump: the requested images set in the files `paths` selects. */
 export function planBump(
   files: readonly FileText[],
-  request: { images: ImageRequest; paths: PathScope; fields?: readonly FieldSpec[] },
+  request: { images: ImageRequest; paths: PathScope; fields?: readonly FieldSpec[]; onlyNewer?: boolean },
 ): Planned {
-  const edit = { images: request.images, paths: request.paths, ...(request.fields ? { fields: request.fields } : {}) };
+  const edit = {
+    images: request.images,
+    paths: request.paths,
+    ...(request.fields ? { fields: request.fields } : {}),
+    ...(request.onlyNewer ? { onlyNewer: true } : {}),
+  };
   const plan = planEdits(files, edit);
   return {
     plan,

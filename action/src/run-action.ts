@@ -65,6 +65,11 @@ function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** `skipped: <file> already at <newer>` for each value only-newer kept, once per file and version. */
+function keptNewer(plan: EditPlan): string[] {
+  return [...new Set(plan.skipped.filter((s) => s.kept).map((s) => `skipped: ${s.path} already at ${s.kept}`))];
+}
+
 /** Reads what the mode needs from the environment repo and GitHub, and plans. */
 async function readAndPlan(
   inputs: Inputs,
@@ -75,7 +80,12 @@ async function readAndPlan(
 ): Promise<Planned> {
   if (inputs.mode === 'bump') {
     const read = await env.readFiles(baseSha, inputs.paths.matches);
-    const planned = planBump(read.files, { images: inputs.images, paths: inputs.paths, fields: inputs.fields });
+    const planned = planBump(read.files, {
+      images: inputs.images,
+      paths: inputs.paths,
+      fields: inputs.fields,
+      onlyNewer: inputs.onlyNewer,
+    });
     planned.plan.skipped.push(...read.skipped);
     return planned;
   }
@@ -165,6 +175,7 @@ export async function runAction(inputs: Inputs, deps: ActionDeps): Promise<Actio
         `No file uses ${unmatched.join(', ')}; nothing to change for ${unmatched.length === 1 ? 'it' : 'them'}.`,
       );
     for (const c of planned.plan.changes) deps.info(`${c.file} ${c.location}: ${c.old ?? '∅'} → ${c.new ?? '∅'}`);
+    warnings.push(...keptNewer(planned.plan));
     if (inputs.dryRun) return result(planned.plan, {});
 
     const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
@@ -195,6 +206,8 @@ export async function runAction(inputs: Inputs, deps: ActionDeps): Promise<Actio
         { deadlineMs: inputs.pushDeadlineMs, ...deps.push },
       );
       warnings.push(...pushed.overridden);
+      // A re-plan on a moved base may find a newer version there that the first plan did not.
+      for (const w of keptNewer(pushed.plan)) if (!warnings.includes(w)) warnings.push(w);
       return result(pushed.plan, {
         retries: pushed.retries,
         ...(pushed.commitSha ? { commitSha: pushed.commitSha } : {}),

@@ -216,6 +216,31 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
     );
   });
 
+  test('only-newer: a run requesting an older version than the base holds changes nothing and says so', async () => {
+    await newRepo({ 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0') });
+    const direct = { 'pull-request': 'false', 'only-newer': 'true' };
+    const newer = await runActionBundle(inputs({ images: 'ghcr.io/acme/web:2.4.0', ...direct }));
+    assert.equal(newer.code, 0, newer.log);
+    assert.equal(newer.outputs.changed, 'true');
+    const older = await runActionBundle(inputs({ images: 'ghcr.io/acme/web:2.2.0', ...direct }));
+    assert.equal(older.code, 0, older.log);
+    assert.equal(older.outputs.changed, 'false', older.log);
+    assert.match(older.log, /skipped: envs\/dev\/web\/deploy\.yaml already at 2\.4\.0/);
+    assert.equal(await file('envs/dev/web/deploy.yaml'), deploy('ghcr.io/acme/web:2.4.0'));
+    // Started together, in whichever order they land, the newer version stays.
+    const both = await Promise.all(
+      ['2.5.0', '2.6.0'].map((v) =>
+        runActionBundle(inputs({ images: `ghcr.io/acme/web:${v}`, ...direct, 'push-deadline': '4m' })),
+      ),
+    );
+    for (const r of both) assert.equal(r.code, 0, r.log);
+    assert.equal(await file('envs/dev/web/deploy.yaml'), deploy('ghcr.io/acme/web:2.6.0'));
+    // Without only-newer the requested version wins, as before.
+    const plain = await runActionBundle(inputs({ images: 'ghcr.io/acme/web:2.2.0', 'pull-request': 'false' }));
+    assert.equal(plain.code, 0, plain.log);
+    assert.equal(await file('envs/dev/web/deploy.yaml'), deploy('ghcr.io/acme/web:2.2.0'));
+  });
+
   test('five concurrent PR runs of one image end with one PR whose title and text describe its head', async () => {
     await newRepo({ 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0') });
     const versions = ['2.0.0', '2.1.0', '2.2.0', '2.3.0', '2.4.0'];

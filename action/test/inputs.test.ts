@@ -21,6 +21,22 @@ test('inputs parse into a typed object with defaults', () => {
   assert.equal(i.pullRequest, true);
   assert.equal(i.commitMethod, 'api');
   assert.equal(i.githubApiUrl, 'https://api.github.com');
+  assert.equal(i.onlyNewer, false, 'by default the requested version wins');
+});
+
+test('only-newer is a boolean for bump; other modes refuse it by name', () => {
+  assert.equal(parseInputs(envInputReader({ ...base, 'INPUT_ONLY-NEWER': 'true' })).onlyNewer, true);
+  assert.throws(
+    () => parseInputs(envInputReader({ ...base, 'INPUT_ONLY-NEWER': 'maybe' })),
+    /Input 'only-newer': "maybe" is not a boolean/,
+  );
+  assert.throws(
+    () =>
+      parseInputs(
+        envInputReader({ ...base, INPUT_MODE: 'rollback', INPUT_TO: 'envs/prod', 'INPUT_ONLY-NEWER': 'true' }),
+      ),
+    /Input 'only-newer' is for bump/,
+  );
 });
 
 test('a bad input fails by name', () => {

@@ -119,6 +119,7 @@ const appSchema = z
       .default([]),
     maxDeleteFraction: z.number().min(0).max(1).default(0.5),
     pruneAdopted: z.boolean().default(false),
+    takeOver: z.array(z.enum(['argocd', 'flux'])).default([]),
     waveTimeout: duration.default(5 * 60_000),
     createNamespace: z.boolean().default(false),
     ignoreDifferences: z

@@ -71,13 +71,17 @@ describe('hooks', () => {
     throwsNaming(() => hookPhases(obj('a', { 'tether.dev/hook': 'PreSynk' })), 'Job/web/a', 'PreSynk');
   });
 
-  test('Helm hooks map onto phases; delete/test hooks are skipped; crd-install is ordinary', () => {
+  test('Helm hooks map onto phases; test/rollback hooks are skipped; crd-install is ordinary', () => {
     assert.deepEqual(hookPhases(obj('a', { 'helm.sh/hook': 'pre-install,pre-upgrade' })), ['PreSync']);
     assert.deepEqual(hookPhases(obj('a', { 'helm.sh/hook': 'post-install' })), ['PostSync']);
     assert.deepEqual(hookPhases(obj('a', { 'helm.sh/hook': 'post-upgrade' })), ['PostSync']);
     assert.deepEqual(hookPhases(obj('a', { 'helm.sh/hook': 'pre-install,post-install' })), ['PreSync', 'PostSync']);
     assert.deepEqual(hookPhases(obj('a', { 'helm.sh/hook': 'test' })), ['Skip']);
-    assert.deepEqual(hookPhases(obj('a', { 'helm.sh/hook': 'pre-delete' })), ['Skip']);
+    assert.deepEqual(hookPhases(obj('a', { 'helm.sh/hook': 'pre-rollback' })), ['Skip']);
+    // Deletion hooks run only when the app is removed (runDeleteHooks), never in a sync.
+    assert.deepEqual(hookPhases(obj('a', { 'helm.sh/hook': 'pre-delete' })), ['PreDelete']);
+    assert.deepEqual(hookPhases(obj('a', { 'helm.sh/hook': 'post-delete' })), ['PostDelete']);
+    assert.deepEqual(hookPhases(obj('a', { 'argocd.argoproj.io/hook': 'PreDelete' })), ['PreDelete']);
     assert.deepEqual(hookPhases(obj('a', { 'helm.sh/hook': 'crd-install' })), []);
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { describeApplySetOwner, ownerOf } from '../src/core/ownership.ts';
+import { describeApplySetOwner, ownerOf, releasePatch } from '../src/core/ownership.ts';
 import type { K8sObject } from '../src/core/types.ts';
 
 const cm = (labels: Record<string, string> = {}, annotations: Record<string, string> = {}): K8sObject => ({
@@ -35,11 +35,16 @@ test('Argo CD and Flux marks name the owner; a lone Helm instance label does not
     { 'app.kubernetes.io/instance': 'guestbook' },
     { 'argocd.argoproj.io/tracking-id': 'guestbook:/ConfigMap:web/shared' },
   );
-  assert.deepEqual(ownerOf(argo, 'x'), { owner: 'other', description: 'managed by Argo CD application guestbook' });
+  assert.deepEqual(ownerOf(argo, 'x'), {
+    owner: 'other',
+    description: 'managed by Argo CD application guestbook',
+    tool: 'argocd',
+  });
   const argoAnnotationOnly = cm({}, { 'argocd.argoproj.io/tracking-id': 'shop:/ConfigMap:web/shared' });
   assert.deepEqual(ownerOf(argoAnnotationOnly, 'x'), {
     owner: 'other',
     description: 'managed by Argo CD application shop',
+    tool: 'argocd',
   });
   const flux = cm({
     'kustomize.toolkit.fluxcd.io/name': 'apps',
@@ -48,8 +53,30 @@ test('Argo CD and Flux marks name the owner; a lone Helm instance label does not
   assert.deepEqual(ownerOf(flux, 'x'), {
     owner: 'other',
     description: 'managed by Flux Kustomization flux-system/apps',
+    tool: 'flux',
   });
   assert.deepEqual(ownerOf(cm({ 'app.kubernetes.io/instance': 'my-release' }), 'x'), { owner: 'none' });
   assert.deepEqual(ownerOf(cm({ 'kustomize.toolkit.fluxcd.io/name': 'apps' }), 'x'), { owner: 'none' });
   assert.deepEqual(ownerOf(cm(), 'x'), { owner: 'none' });
+});
+
+test('taking over: the patch removes the other tool ownership marks and keeps the Helm instance label', () => {
+  const argo = cm(
+    { 'app.kubernetes.io/instance': 'guestbook' },
+    { 'argocd.argoproj.io/tracking-id': 'guestbook:/ConfigMap:web/shared', note: 'kept' },
+  );
+  assert.deepEqual(releasePatch(argo, 'argocd'), {
+    metadata: { annotations: { 'argocd.argoproj.io/tracking-id': null } },
+  });
+  const flux = cm({
+    'kustomize.toolkit.fluxcd.io/name': 'apps',
+    'kustomize.toolkit.fluxcd.io/namespace': 'flux-system',
+    team: 'a',
+  });
+  assert.deepEqual(releasePatch(flux, 'flux'), {
+    metadata: {
+      labels: { 'kustomize.toolkit.fluxcd.io/name': null, 'kustomize.toolkit.fluxcd.io/namespace': null },
+    },
+  });
+  assert.equal(releasePatch(cm({ team: 'a' }), 'flux'), undefined, 'nothing to remove, no patch');
 });

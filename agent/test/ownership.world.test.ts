@@ -232,4 +232,115 @@ describe('one owner per object', () => {
     assert.equal(owner(await get('argo-owned')), 'tool');
     assert.equal(owner(await get('flux-owned')), 'tool');
   });
+
+  test('takeOver: objects Argo CD or Flux manage are adopted, their markers removed, and stay ours', async () => {
+    for (const [name, labels, annotations] of [
+      [
+        'argo-taken',
+        { 'app.kubernetes.io/instance': 'guestbook' },
+        { 'argocd.argoproj.io/tracking-id': 'guestbook:/ConfigMap:default/argo-taken' },
+      ],
+      [
+        'flux-taken',
+        { 'kustomize.toolkit.fluxcd.io/name': 'apps', 'kustomize.toolkit.fluxcd.io/namespace': 'flux-system' },
+        {},
+      ],
+    ] as const) {
+      const r = await kube.request('POST', '/api/v1/namespaces/default/configmaps', {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name, labels, annotations },
+        data: { owner: 'tool' },
+      });
+      assert.equal(r.status, 201);
+    }
+    await git.repo(REPO).commitFiles({
+      branch: 'main',
+      files: { 'envs/dev/take/a.yaml': cm('argo-taken', 'git'), 'envs/dev/take/f.yaml': cm('flux-taken', 'git') },
+      message: 'take over from tools',
+    });
+    const source = await GitSource.create({
+      url: git.cloneUrl(REPO),
+      ref: 'main',
+      cacheDir: join(cache, 'take'),
+      credentials: () => ({ username: 'x-access-token', password: TOKEN }),
+    });
+    const app = new AppSync(
+      {
+        name: 'take',
+        path: 'envs/dev/take',
+        namespace: 'default',
+        prune: pruneOptions(),
+        takeOver: ['argocd', 'flux'],
+      },
+      { kube: http, discovery, source, renderer: toolRenderer },
+    );
+    const out = await app.sync();
+    assert.equal(out.error, undefined, JSON.stringify(out.error));
+    const reasons = Object.fromEntries(out.entries.map((e) => [e.subject, `${e.action}: ${e.reason}`]));
+    assert.deepEqual(reasons, {
+      'ConfigMap/default/argo-taken':
+        'adopted: taken over from Argo CD application guestbook (takeOver: argocd); Tether did not create it',
+      'ConfigMap/default/flux-taken':
+        'adopted: taken over from Flux Kustomization flux-system/apps (takeOver: flux); Tether did not create it',
+    });
+    assert.equal(app.state.sync, 'Synced');
+    const argo = await get('argo-taken');
+    assert.equal(owner(argo), 'git');
+    assert.equal(argo?.metadata.labels?.[APPLYSET.partOfLabel], app.applySetId);
+    assert.equal(argo?.metadata.annotations?.['argocd.argoproj.io/tracking-id'], undefined);
+    assert.equal(argo?.metadata.labels?.['app.kubernetes.io/instance'], 'guestbook', 'the Helm instance label stays');
+    const flux = await get('flux-taken');
+    assert.equal(owner(flux), 'git');
+    assert.equal(flux?.metadata.labels?.[APPLYSET.partOfLabel], app.applySetId);
+    assert.equal(flux?.metadata.labels?.['kustomize.toolkit.fluxcd.io/name'], undefined);
+    const parent = await kube.request('GET', '/api/v1/namespaces/tether-system/configmaps/tether-take');
+    assert.equal(
+      (parent.body as K8sObject & { data: Record<string, string> }).data.adopted,
+      '/ConfigMap/default/argo-taken\n/ConfigMap/default/flux-taken\n',
+    );
+    // The next sync finds them members: nothing adopted again, no conflict.
+    const again = await app.sync({ force: true });
+    assert.deepEqual(
+      again.entries.map((e) => e.action),
+      ['unchanged', 'unchanged'],
+    );
+  });
+
+  test('Delete=false: an object Git drops is left in place and let go, never deleted', async () => {
+    const keep = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: never-delete\n  annotations:\n    argocd.argoproj.io/sync-options: Delete=false\ndata:\n  owner: git\n`;
+    await git.repo(REPO).commitFiles({
+      branch: 'main',
+      files: { 'envs/dev/rel/keep.yaml': keep, 'envs/dev/rel/other.yaml': cm('rel-other', 'git') },
+      message: 'an object that outlives its app',
+    });
+    const app = await makeSync('rel');
+    assert.equal((await app.sync()).error, undefined);
+    assert.equal((await get('never-delete'))?.metadata.labels?.[APPLYSET.partOfLabel], app.applySetId);
+    await git.repo(REPO).commitFiles({ branch: 'main', files: { 'envs/dev/rel/keep.yaml': null }, message: 'drop' });
+    const dropped = await app.sync();
+    assert.equal(dropped.error, undefined, JSON.stringify(dropped.error));
+    assert.deepEqual(
+      dropped.entries.find((e) => e.subject === 'ConfigMap/default/never-delete'),
+      {
+        subject: 'ConfigMap/default/never-delete',
+        action: 'skipped',
+        reason:
+          'argocd.argoproj.io/sync-options: Delete=false: left in place and removed from the inventory (no longer managed)',
+      },
+    );
+    const live = await get('never-delete');
+    assert.equal(owner(live), 'git', 'still there');
+    assert.equal(live?.metadata.labels?.[APPLYSET.partOfLabel], undefined, 'no longer a member');
+    const parent = await kube.request('GET', '/api/v1/namespaces/tether-system/configmaps/tether-rel');
+    assert.doesNotMatch(JSON.stringify(parent.body), /never-delete/);
+    assert.equal(app.state.sync, 'Synced');
+    // The next sync does not see it at all.
+    const again = await app.sync({ force: true });
+    assert.equal(
+      again.entries.find((e) => e.subject === 'ConfigMap/default/never-delete'),
+      undefined,
+    );
+    assert.ok(await get('never-delete'));
+  });
 });

@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { syncEvents } from '../src/core/app-events.ts';
 import type { StaleObject } from '../src/core/inventory.ts';
 import { refOf, subject } from '../src/core/objects.ts';
 import {
   defaultPruneOptions,
+  isReleased,
   keptEntries,
   type PruneOptions,
   planPrune,
+  RELEASED,
   type RevisionOutcome,
 } from '../src/core/prune.ts';
 import type { K8sObject } from '../src/core/types.ts';
@@ -178,5 +181,47 @@ describe('planPrune', () => {
     assert.deepEqual(keptEntries(plan), [
       { subject: 'ConfigMap/web/keep', action: 'skipped', reason: 'tether.dev/prune: disabled' },
     ]);
+  });
+});
+
+describe('Delete=false', () => {
+  const argo = (options: string) => ({ 'argocd.argoproj.io/sync-options': options });
+
+  test('an object that must never be deleted is released: left in place, out of the inventory, with an Event', () => {
+    const plan = planPrune(
+      [
+        stale('v1', 'ConfigMap', 'keep-me', 'web', argo('Delete=false')),
+        stale('v1', 'ConfigMap', 'kept-member', 'web', argo('Prune=false,Delete=false')),
+        stale('v1', 'ConfigMap', 'gone', 'web'),
+      ],
+      10,
+      ok,
+      opts(),
+    );
+    assert.deepEqual(plan.decisions.map((d) => [d.subject, d.action]).sort(), [
+      ['ConfigMap/web/gone', 'delete'],
+      ['ConfigMap/web/keep-me', 'release'],
+      ['ConfigMap/web/kept-member', 'keep'],
+    ]);
+    const released = plan.decisions.find((d) => d.action === 'release')!;
+    assert.equal(released.reason, `argocd.argoproj.io/sync-options: Delete=false: ${RELEASED}`);
+    const entry = { subject: released.subject, action: 'skipped' as const, reason: released.reason };
+    assert.equal(isReleased(entry), true);
+    assert.equal(isReleased({ subject: 'x', action: 'skipped', reason: 'pruning is disabled for this app' }), false);
+    const events = syncEvents({ revision: 'abcdef123', entries: [entry], noop: false }, 'old');
+    assert.deepEqual(
+      events.map((e) => [e.reason, e.message]),
+      [
+        ['Synced', 'Synced abcdef1: 1 changed, 1 total'],
+        ['Released', 'Left in place and no longer managed (Delete=false): ConfigMap/web/keep-me'],
+      ],
+    );
+  });
+
+  test('a release does not count against the deletion budget, and a blocked prune releases nothing', () => {
+    const many = Array.from({ length: 6 }, (_, i) => stale('v1', 'ConfigMap', `k${i}`, 'web', argo('Delete=false')));
+    assert.ok(planPrune(many, 6, ok, opts()).decisions.every((d) => d.action === 'release'));
+    const failed = planPrune(many, 6, { ...ok, failedApplies: 1 }, opts());
+    assert.ok(failed.decisions.every((d) => d.action === 'keep'));
   });
 });

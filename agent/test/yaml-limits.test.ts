@@ -4,12 +4,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { after, describe, test } from 'node:test';
 import { aliasBomb } from '../../shared/test/hostile-yaml.ts';
 import { loadConfig } from '../src/config.ts';
 import { defaultRenderOptions } from '../src/core/desired-state.ts';
 import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
-import { render } from '../src/edges/render/render.ts';
+import { ParseWorker, workerEntry } from '../src/edges/render/parse-worker.ts';
+import { createToolRenderer, render } from '../src/edges/render/render.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const cm = (name: string) => enc(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${name}}\n`);
@@ -112,5 +114,78 @@ describe('configuration and kubeconfig limits', () => {
     );
     writeFileSync(file, '- not a map\n');
     assert.throws(() => loadKubeconfig(file), /not a YAML map/);
+  });
+});
+
+describe('parsing off the event loop (the agent parses in a worker thread)', () => {
+  const path = 'envs/dev/web';
+  const parser = new ParseWorker();
+  const renderer = createToolRenderer(parser);
+  after(() => parser.close());
+  const renderOne = (name: string, content: Uint8Array) =>
+    renderer.render([{ path: `${path}/${name}`, content }], noRepo, defaultRenderOptions(path));
+  const configMaps = (n: number) =>
+    enc(
+      Array.from(
+        { length: n },
+        (_, i) => `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c${i}}\ndata: {k: "${'v'.repeat(600)}"}\n---\n`,
+      ).join(''),
+    );
+
+  /** The longest the event loop went without turning while `work` ran (perf_hooks' delay histogram). */
+  async function longestBlockMs(work: () => Promise<unknown>): Promise<number> {
+    const h = monitorEventLoopDelay({ resolution: 10 });
+    h.enable();
+    // The histogram records a delay only between two of its ticks: let it tick before the work starts.
+    await new Promise((r) => setTimeout(r, 50));
+    await work().catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 50));
+    h.disable();
+    return h.max / 1e6;
+  }
+
+  test('hostile inputs are refused with the same errors, naming the file', async () => {
+    await assert.rejects(
+      renderOne('bomb.yaml', enc(aliasBomb())),
+      /^TetherError: envs\/dev\/web\/bomb\.yaml: document 1/,
+    );
+    await assert.rejects(
+      renderOne('huge.yaml', new Uint8Array(50 * 1024 * 1024).fill(0x20)),
+      /^TetherError: envs\/dev\/web\/huge\.yaml: 52428800 bytes/,
+    );
+    await assert.rejects(
+      renderOne('many.yaml', enc('a: 1\n---\n'.repeat(200_000))),
+      /envs\/dev\/web\/many\.yaml: more than 10000 documents/,
+    );
+    const ok = await renderOne('a.yaml', cm('a'));
+    assert.equal(ok.objects.length, 1);
+  });
+
+  test('a 6 MB render within every limit does not hold the event loop for a second', async () => {
+    const big = configMaps(9000);
+    let objects = 0;
+    const blocked = await longestBlockMs(async () => {
+      objects = (await renderOne('big.yaml', big)).objects.length;
+    });
+    assert.equal(objects, 9000);
+    assert.ok(blocked < 1000, `the event loop was blocked ${Math.round(blocked)} ms`);
+  });
+
+  test('an input that needs more memory than the worker has kills the worker, not the agent; the next parse works', async () => {
+    const small = new ParseWorker({ maxHeapMb: 16, entry: workerEntry() });
+    try {
+      await assert.rejects(
+        small.parse({ kind: 'files', files: [{ path: `${path}/big.yaml`, text: configMaps(9000) }] }),
+        (err: Error & { code?: string }) => {
+          assert.equal(err.code, 'render');
+          assert.match(err.message, /^envs\/dev\/web\/big\.yaml: parsing it needed more than the parser's 16 MB/);
+          return true;
+        },
+      );
+      const again = await small.parse({ kind: 'files', files: [{ path: `${path}/a.yaml`, text: cm('a') }] });
+      assert.equal(again.length, 1);
+    } finally {
+      await small.close();
+    }
   });
 });

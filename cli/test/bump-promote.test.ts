@@ -196,12 +196,19 @@ test('bump: a file that does not parse is a warning naming it, and the edit stil
   const dir = mkdtempSync(join(tmpdir(), 'tether-cli-'));
   temps.push(dir);
   writeFileSync(join(dir, 'values.yaml'), 'image:\n  repository: ghcr.io/acme/web\n  tag: "1"\n');
-  writeFileSync(join(dir, 'templated.yaml'), 'spec:\n  replicas: {{ .Values.n }}\n  {{- if x }}\n');
+  // `web` could be part of a reference to the image, so the file is parsed and its failure reported.
+  writeFileSync(
+    join(dir, 'templated.yaml'),
+    'metadata: {name: web}\nspec:\n  replicas: {{ .Values.n }}\n  {{- if x }}\n',
+  );
+  // A file whose text cannot name the image is not parsed at all, so its syntax is not reported.
+  writeFileSync(join(dir, 'other.yaml'), 'spec:\n  replicas: {{ .Values.n }}\n  {{- if x }}\n');
   const r = await inProcess(['bump', '--dir', dir, '--image', 'ghcr.io/acme/web:2']);
   assert.equal(r.status, 0);
   assert.match(
     r.stderr,
     /^warning: templated\.yaml: does not parse, so it was not searched: templated\.yaml:\d+:\d+: /m,
   );
+  assert.doesNotMatch(r.stderr, /other\.yaml/);
   assert.equal(readFileSync(join(dir, 'values.yaml'), 'utf8'), 'image:\n  repository: ghcr.io/acme/web\n  tag: "2"\n');
 });

@@ -16,6 +16,8 @@ export interface Skipped {
   repository?: string;
   /** True when the user should see it as a warning (a file that does not parse, an invalid current value). */
   warning?: boolean;
+  /** The newer version a value keeps because the request asked never to downgrade (only-newer). */
+  kept?: string;
 }
 
 /** Files larger than this are skipped: manifests are kilobytes; a multi-megabyte "YAML" is generated or hostile. */

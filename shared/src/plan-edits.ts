@@ -4,7 +4,7 @@
 import { isScalar, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import { TetherError } from './errors.ts';
 import { DEFAULT_MAX_FILE_BYTES, type FileText, type Skipped } from './file-text.ts';
-import { type PathScope, pathMatcher } from './glob.ts';
+import { globToRegExp, type PathScope, pathMatcher } from './glob.ts';
 import { formatImageRef, type ImageRef, parseImageRef, tryParseImageRef } from './image-ref.ts';
 import { type FieldSpec, findImageUses, type ImageClaim, type ImageUse, type ScalarSite } from './image-uses.ts';
 import {
@@ -17,6 +17,7 @@ import {
 } from './text-edits.ts';
 import { lookupOwned, type Place, type ValueReaders, valueReaders } from './value-readers.ts';
 import { emptyIntent, verifyEdit } from './verify-edits.ts';
+import { formatVersion, newerThanRequested } from './version-order.ts';
 import { defaultParseLimits, isYamlOrJsonPath, type ParsedFile, type ParseLimits, parseYamlFile } from './yaml-file.ts';
 import { formatYamlPath } from './yaml-path.ts';
 
@@ -59,6 +60,11 @@ export interface EditRequest {
   paths?: readonly string[] | PathScope;
   /** Extra YAML paths that hold images, for values no rule recognises. */
   fields?: readonly FieldSpec[];
+  /**
+   * Never downgrade: a use whose current tag is newer by semver than the requested one is kept and reported in
+   * `skipped` with `kept` set (see newerThanRequested). Off by default: the requested version wins.
+   */
+  onlyNewer?: boolean;
 }
 
 /** Limits for planning. */
@@ -66,11 +72,16 @@ export interface PlanOptions {
   /** Files with more characters are skipped with a reason. */
   maxFileBytes: number;
   parseLimits: ParseLimits;
+  /**
+   * Skip parsing files whose raw text cannot name a requested image (see mayNameRequested). Changes no edit; off
+   * only to prove that.
+   */
+  prefilter: boolean;
 }
 
 /** The defaults for planOptions. */
 export function defaultPlanOptions(): PlanOptions {
-  return { maxFileBytes: DEFAULT_MAX_FILE_BYTES, parseLimits: defaultParseLimits() };
+  return { maxFileBytes: DEFAULT_MAX_FILE_BYTES, parseLimits: defaultParseLimits(), prefilter: true };
 }
 
 /** A requested image: the reference as given and parsed. */
@@ -121,11 +132,16 @@ export interface ScannedFile {
  * oversized), parses the rest and hands each with its image uses to `visit`, one at a time, so that a large tree's
  * syntax trees are never all held at once. Returns the skipped files.
  *
+ * When images are requested (a bump, or the target side of a promotion), a file whose raw text cannot name any of
+ * them is not parsed at all (mayNameRequested): it cannot produce an edit, and parsing is most of a large
+ * repository's planning time. The rules below apply to the files that could matter.
+ *
  * A file that does not parse (a CI file with repeated `<<:` keys, a Go-templated manifest) is skipped with a
  * warning, since by default every YAML file is in scope: one stray file must not block every edit. It is refused
  * only when its raw text mentions a requested repository, since an edit there might be missing; then one `parse`
  * error names every such file (`file:line:col`, and the line that mentions the image), after looking at all of
- * them, so that nothing is planned from a partial view. Alias bombs are refused whatever they mention.
+ * them, so that nothing is planned from a partial view. Alias bombs that are parsed are refused whatever they
+ * mention.
  */
 export function scanFiles(
   files: readonly FileText[],
@@ -148,6 +164,10 @@ export function scanFiles(
   };
   const skipped: Skipped[] = [];
   const errors: string[] = [];
+  const needles = opts.prefilter ? requestedNeedles(requested) : [];
+  const fieldFiles = fields.map((f) =>
+    f.files === undefined ? () => true : (p: string) => globToRegExp(f.files!).test(p),
+  );
   for (const f of files) {
     if (!isYamlOrJsonPath(f.path) || !matches(f.path)) continue;
     if (isTemplate(f.path)) {
@@ -162,6 +182,7 @@ export function scanFiles(
       skipped.push({ path: f.path, reason: 'binary (contains NUL bytes)' });
       continue;
     }
+    if (needles.length > 0 && !fieldFiles.some((m) => m(f.path)) && !mayNameRequested(f.text, needles)) continue;
     let file: ParsedFile;
     try {
       file = parseYamlFile(f.path, f.text, opts.parseLimits);
@@ -203,6 +224,32 @@ export function scanFiles(
       `${errors.length} file(s) do not parse and cannot be skipped; nothing was changed:\n${errors.slice(0, 20).join('\n')}`,
     );
   return skipped;
+}
+
+/**
+ * What every spelling of a requested repository contains, as patterns: its last path segment (`web` for ghcr.io/acme/web,
+ * `nginx` for docker.io/library/nginx). A reference written whole, a kustomize `name`/`newName`, an Argo CD
+ * `name=ref`, a marker and a Helm `{registry, repository}` split (joined at a `/`, so the segment is in
+ * `repository`) all hold it verbatim.
+ */
+function requestedNeedles(requested: ReadonlyMap<string, RequestedImage>): RegExp[] {
+  const segments = new Set([...requested.values()].map(({ ref }) => ref.path.slice(ref.path.lastIndexOf('/') + 1)));
+  // As a whole path component: `web` in `acme/web:1` or `name: web`, not in `web-admin` or `webapp`, which are
+  // other names (a component is `[a-z0-9]` runs joined by `.`, `_`, `__` or dashes; an upper-case letter cannot
+  // touch it in a valid reference either).
+  return [...segments].map((s) => new RegExp(`(?<![\\w.-])${s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w.-])`));
+}
+
+/**
+ * Whether a file's raw text could hold a use of a requested image, so that it must be parsed: it matches one of
+ * the `needles` (requestedNeedles), a backslash (a quoted scalar's escape such as `\/` or `\u0077` can spell any
+ * character), or a `tether:image=` marker (whose notes are reported whatever image it names). Files a `fields` entry
+ * applies to are parsed by the caller regardless, since a field names its image outside the file. Path components
+ * are lower-case by the reference grammar, so a case-sensitive search misses no spelling.
+ */
+export function mayNameRequested(text: string, needles: readonly RegExp[]): boolean {
+  if (text.includes('\\') || text.includes('tether:image=')) return true;
+  return needles.some((n) => n.test(text));
 }
 
 /**
@@ -255,6 +302,16 @@ export function planEdits(
         const want = use.repositories.map((r) => requested.get(r)).find((r) => r !== undefined);
         if (!want) continue;
         used.add(want.ref.repository);
+        const newer = request.onlyNewer ? newerThanRequested(use.version, want.ref) : undefined;
+        if (newer !== undefined) {
+          notes.push({
+            path: file.path,
+            location: use.location,
+            reason: `already at ${newer}, newer than the requested ${formatVersion(want.ref)} (only-newer)`,
+            kept: newer,
+          });
+          continue;
+        }
         fp ??= new FilePlanner(file);
         fp.apply(use, want.ref);
       }

@@ -51,9 +51,12 @@ test('an alias bomb is refused without being expanded; so is an alias inside its
   assert.throws(() => bump('bomb.yaml', bomb, ['web:2']), isTether('parse', /^.*bomb\.yaml:\d+:\d+: aliases expand/m));
   assert.ok(performance.now() - t0 < 2000, 'refused quickly, not expanded');
   assert.throws(
-    () => bump('self.yaml', 'a: &x [1, *x]\n', ['web:2']),
+    () => bump('self.yaml', 'a: &x [1, *x]\nimage: web:1\n', ['web:2']),
     isTether('parse', /refers to a node that contains/),
   );
+  // A file whose text cannot name the requested image is never parsed, so neither refusal blocks an unrelated bump.
+  assert.equal(bump('bomb.yaml', bomb.replace('web:1', 'api:1'), ['web:2']).plan.unmatched.length, 1);
+  assert.deepEqual(bump('self.yaml', 'a: &x [1, *x]\n', ['web:2']).plan.skipped, []);
   // Ordinary reuse of anchors is fine.
   assert.equal(bump('ok.yaml', 'd: &d {a: 1}\nx: [*d, *d, *d]\nimage: web:1\n', ['web:2']).plan.changes.length, 1);
 });

@@ -26,7 +26,7 @@ export const ANNOTATION_KEYS = {
 } as const;
 
 /** The phases a hook can run in (Argo CD's names); `Skip` means "never apply this object". */
-export type HookPhase = 'PreSync' | 'Sync' | 'PostSync' | 'SyncFail' | 'Skip';
+export type HookPhase = 'PreSync' | 'Sync' | 'PostSync' | 'SyncFail' | 'PreDelete' | 'PostDelete' | 'Skip';
 
 /** When a finished hook object is deleted (Argo CD's names; Helm's are mapped onto them). */
 export type HookDeletePolicy = 'HookSucceeded' | 'HookFailed' | 'BeforeHookCreation';
@@ -62,7 +62,15 @@ export interface ObjectSemantics {
 }
 
 /** The phases Tether accepts in `tether.dev/hook` and `argocd.argoproj.io/hook`. */
-export const HOOK_PHASES: readonly HookPhase[] = ['PreSync', 'Sync', 'PostSync', 'SyncFail', 'Skip'];
+export const HOOK_PHASES: readonly HookPhase[] = [
+  'PreSync',
+  'Sync',
+  'PostSync',
+  'SyncFail',
+  'PreDelete',
+  'PostDelete',
+  'Skip',
+];
 
 /** Helm's hook names Tether maps (Argo CD maps the same ones); any other Helm hook is never applied (`Skip`). */
 export const HELM_HOOK_PHASES: Readonly<Record<string, HookPhase>> = {
@@ -70,6 +78,9 @@ export const HELM_HOOK_PHASES: Readonly<Record<string, HookPhase>> = {
   'pre-upgrade': 'PreSync',
   'post-install': 'PostSync',
   'post-upgrade': 'PostSync',
+  // Run only when the app is removed with cascade (reconcile/hooks.ts runDeleteHooks), as `helm uninstall` does.
+  'pre-delete': 'PreDelete',
+  'post-delete': 'PostDelete',
 };
 
 const DELETE_POLICIES: readonly HookDeletePolicy[] = ['HookSucceeded', 'HookFailed', 'BeforeHookCreation'];
@@ -181,7 +192,7 @@ export function hookPhases(obj: K8sObject): HookPhase[] {
   const names = list(helm.value).filter((h) => h !== 'crd-install');
   if (names.length === 0) return [];
   const phases = [...new Set(names.map((h) => HELM_HOOK_PHASES[h]).filter((p): p is HookPhase => p !== undefined))];
-  // Only delete/rollback/test hooks: Helm runs them outside an install or upgrade, which a sync never is.
+  // Only rollback/test hooks: Helm runs them outside an install, upgrade or uninstall, which Tether never does.
   return phases.length > 0 ? phases : ['Skip'];
 }
 
@@ -324,6 +335,20 @@ export function pruneKeptBy(live: K8sObject): string | undefined {
     return undefined;
   } catch (err) {
     return `unreadable annotation, kept: ${(err as Error).message}`;
+  }
+}
+
+/**
+ * Why a live object must never be deleted by Tether (`argocd.argoproj.io/sync-options: Delete=false`, or Flux's
+ * `kustomize.toolkit.fluxcd.io/prune: disabled`), or undefined. Such an object that Git drops, or whose app is
+ * removed with cascade, is left in place and let go: taken out of the inventory instead of deleted.
+ */
+export function deleteKeptBy(live: K8sObject): string | undefined {
+  try {
+    return objectSemantics(live).deleteDisabledBy;
+  } catch {
+    // pruneKeptBy keeps an object whose annotations cannot be read; it never reaches the deletion.
+    return undefined;
   }
 }
 

@@ -1,10 +1,11 @@
 // Which Kubernetes Events an app's results deserve, derived from the results as data. Pure; the agent records them
 // on the app's ApplySet parent (reconcile/agent.ts).
+import { isReleased } from './prune.ts';
 import type { SyncEntry } from './types.ts';
 
 /** One Event to record about an app. */
 export interface AppEvent {
-  reason: 'Synced' | 'Pruned' | 'Healed' | 'Drifted' | 'SyncRequested' | 'Refused';
+  reason: 'Synced' | 'Pruned' | 'Released' | 'Healed' | 'Drifted' | 'SyncRequested' | 'Refused';
   message: string;
   type: 'Normal' | 'Warning';
 }
@@ -47,6 +48,13 @@ export function syncEvents(
   const pruned = out.entries.filter((e) => e.action === 'pruned').map((e) => e.subject);
   if (pruned.length)
     events.push({ reason: 'Pruned', message: `Pruned ${pruned.join(', ')}`.slice(0, MAX_MESSAGE), type: 'Normal' });
+  const released = out.entries.filter(isReleased).map((e) => e.subject);
+  if (released.length)
+    events.push({
+      reason: 'Released',
+      message: `Left in place and no longer managed (Delete=false): ${released.join(', ')}`.slice(0, MAX_MESSAGE),
+      type: 'Normal',
+    });
   return events;
 }
 

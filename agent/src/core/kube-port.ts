@@ -91,6 +91,16 @@ export interface KubeClient {
   get(type: ResourceType, name: string, namespace?: string): Promise<K8sObject | undefined>;
   /** The objects of a type (items carry apiVersion and kind) and the list's resourceVersion. */
   list(type: ResourceType, options?: ListOptions): Promise<{ items: K8sObject[]; resourceVersion: string }>;
+  /**
+   * A JSON merge patch (RFC 7386): `null` removes a key. For metadata only (dropping another tool's markers, or
+   * Tether's own member label from an object it lets go); objects are written by `apply`. Undefined when gone.
+   */
+  mergePatch(
+    type: ResourceType,
+    name: string,
+    namespace: string | undefined,
+    patch: object,
+  ): Promise<K8sObject | undefined>;
   /** Deletes (background propagation unless told otherwise); true when it existed. */
   delete(
     type: ResourceType,

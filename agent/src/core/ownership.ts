@@ -26,8 +26,38 @@ export type Ownership =
   | { owner: 'self' }
   /** Nobody Tether knows of: it may be adopted (and is recorded as adopted). */
   | { owner: 'none' }
-  /** Another app's ApplySet, or another tool: not taken over. `description` names it; `applySetId` if an ApplySet. */
-  | { owner: 'other'; description: string; applySetId?: string };
+  /**
+   * Another app's ApplySet, or another tool: not taken over. `description` names it; `applySetId` if an ApplySet,
+   * `tool` when Argo CD or Flux (which an app's `takeOver` may name).
+   */
+  | { owner: 'other'; description: string; applySetId?: string; tool?: ForeignTool };
+
+/** The GitOps tools whose objects an app may take over (`takeOver` in its configuration). */
+export type ForeignTool = 'argocd' | 'flux';
+
+/**
+ * The JSON merge patch that lets another tool go of an object Tether takes over: Argo CD's tracking annotation and
+ * Flux's owner labels are removed, so that neither tool counts it as its own any more (Flux only deletes objects
+ * that carry its labels; Argo CD's annotation tracking reads the annotation). `app.kubernetes.io/instance` is kept:
+ * charts select on it and it does not claim ownership by itself (see ownerOf). An object carrying nothing to
+ * remove gets no patch (undefined).
+ */
+export function releasePatch(live: K8sObject, tool: ForeignTool): object | undefined {
+  const m = FOREIGN_OWNER_MARKS;
+  const annotations = tool === 'argocd' ? [m.argoTrackingAnnotation] : [];
+  const labels =
+    tool === 'flux'
+      ? [m.fluxKustomizationName, m.fluxKustomizationNamespace, m.fluxHelmReleaseName, m.fluxHelmReleaseNamespace]
+      : [];
+  const drop = (keys: string[], have: Record<string, string> | undefined) =>
+    Object.fromEntries(keys.filter((k) => have?.[k] !== undefined).map((k) => [k, null]));
+  const a = drop(annotations, live.metadata.annotations);
+  const l = drop(labels, live.metadata.labels);
+  if (Object.keys(a).length === 0 && Object.keys(l).length === 0) return undefined;
+  return {
+    metadata: { ...(Object.keys(a).length ? { annotations: a } : {}), ...(Object.keys(l).length ? { labels: l } : {}) },
+  };
+}
 
 /**
  * Who owns `live`, for the app whose ApplySet id is `applySetId`. Argo CD counts when its tracking annotation is
@@ -44,7 +74,7 @@ export function ownerOf(live: K8sObject, applySetId: string): Ownership {
   const tracking = annotation(live, m.argoTrackingAnnotation);
   if (tracking !== undefined) {
     const app = label(live, m.argoInstanceLabel) ?? tracking.split(':')[0];
-    return { owner: 'other', description: `managed by Argo CD application ${app}` };
+    return { owner: 'other', description: `managed by Argo CD application ${app}`, tool: 'argocd' };
   }
   const flux = (kind: string, name: string, namespace: string) => {
     const n = label(live, name);
@@ -54,7 +84,7 @@ export function ownerOf(live: K8sObject, applySetId: string): Ownership {
   const byFlux =
     flux('Kustomization', m.fluxKustomizationName, m.fluxKustomizationNamespace) ??
     flux('HelmRelease', m.fluxHelmReleaseName, m.fluxHelmReleaseNamespace);
-  if (byFlux) return { owner: 'other', description: byFlux };
+  if (byFlux) return { owner: 'other', description: byFlux, tool: 'flux' };
   return { owner: 'none' };
 }
 

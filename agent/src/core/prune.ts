@@ -2,7 +2,7 @@
 // every rule here errs towards keeping: a bad revision, an empty render or an unusually large deletion stops the
 // whole prune with a reason the user can read, instead of deleting.
 
-import { pruneKeptBy } from './annotations.ts';
+import { deleteKeptBy, pruneKeptBy } from './annotations.ts';
 import type { StaleObject } from './inventory.ts';
 import { groupKind } from './objects.ts';
 import { compareRefs } from './plan.ts';
@@ -19,6 +19,14 @@ export const PROTECTED_KINDS: readonly string[] = [
   'PersistentVolumeClaim',
   'PersistentVolume',
 ];
+
+/** How the entry of a released object ends (see PruneDecision), so that Events and views can tell it apart. */
+export const RELEASED = 'left in place and removed from the inventory (no longer managed)';
+
+/** True for the `skipped` entry of an object let go rather than deleted (`Delete=false`). */
+export function isReleased(entry: SyncEntry): boolean {
+  return entry.action === 'skipped' && (entry.reason ?? '').endsWith(RELEASED);
+}
 
 /** Options of `planPrune`, from the app's configuration. */
 export interface PruneOptions {
@@ -67,11 +75,14 @@ export interface RevisionOutcome {
   desiredCount: number;
 }
 
-/** The decision for one stale object. */
+/**
+ * The decision for one stale object: delete it, keep it as a member, or `release` it — leave it in place and take it
+ * out of the inventory, for an object that asks never to be deleted (`Delete=false`).
+ */
 export interface PruneDecision {
   ref: ObjectRef;
   subject: string;
-  action: 'delete' | 'keep';
+  action: 'delete' | 'keep' | 'release';
   reason: string;
 }
 
@@ -130,6 +141,13 @@ export function planPrune(
     const keep = (reason: string): PruneDecision => ({ ref: s.ref, subject: s.subject, action: 'keep', reason });
     const keptBy = pruneKeptBy(s.live);
     if (keptBy) return keep(keptBy);
+    // Argo CD's Delete=false (and Flux's prune: disabled, which already kept it above) asks that the object outlive
+    // its app: Git dropping it lets go of it rather than deleting it, so it does not stay stale forever.
+    const neverDelete = deleteKeptBy(s.live);
+    if (neverDelete) {
+      const reason = `${neverDelete}: ${RELEASED}`;
+      return { ref: s.ref, subject: s.subject, action: 'release', reason };
+    }
     const gk = groupKind(s.ref);
     if (PROTECTED_KINDS.includes(gk) && !options.allowProtectedKinds.includes(gk)) {
       return keep(`${gk} is pruned only when the app opts in (allowProtectedKinds)`);
@@ -156,7 +174,10 @@ export function planPrune(
   return { decisions };
 }
 
-/** Sync entries for the objects a prune plan keeps (`skipped` with the reason); deletions are recorded when done. */
+/**
+ * Sync entries for the objects a prune plan keeps (`skipped` with the reason); deletions and releases are recorded
+ * when done.
+ */
 export function keptEntries(plan: PrunePlan): SyncEntry[] {
   return plan.decisions
     .filter((d) => d.action === 'keep')

@@ -133,7 +133,7 @@ export interface SyncResult {
 
 /** How one sync hook ended, as the sync result lists it. */
 export interface HookResult {
-  phase: 'PreSync' | 'Sync' | 'PostSync' | 'SyncFail';
+  phase: 'PreSync' | 'Sync' | 'PostSync' | 'SyncFail' | 'PreDelete' | 'PostDelete';
   /** `Kind/namespace/name`, with the generated name when the hook has only `generateName`. */
   subject: string;
   outcome: 'Succeeded' | 'Failed';

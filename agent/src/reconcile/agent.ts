@@ -219,6 +219,7 @@ export class Agent implements AgentView {
         render: { helm: helmOptions(app) },
         waveTimeoutMs: app.waveTimeout,
         createNamespace: app.createNamespace,
+        takeOver: app.takeOver,
         ignoreDifferences: app.ignoreDifferences.map((r) => ({
           group: r.group,
           kind: r.kind,

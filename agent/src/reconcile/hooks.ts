@@ -50,6 +50,52 @@ export async function runHooks(
   return results;
 }
 
+/** What removing an app with its deletion hooks did: the hook results, and whether the members were deleted. */
+export interface DeleteHooksOutcome {
+  results: HookResult[];
+  /** False when a PreDelete hook failed: nothing of the app was deleted. */
+  removed: boolean;
+  /** Why the removal stopped or what failed, naming the hook or the deletion. */
+  error?: string;
+}
+
+/**
+ * Removing an app with cascade, as Argo CD runs its deletion hooks
+ * (https://argo-cd.readthedocs.io/en/stable/user-guide/resource_hooks/#hook-phases): the `PreDelete` hooks run
+ * first, in wave order, and a failed one stops the removal before anything is deleted; then `deleteMembers` (the
+ * caller's cascade: prune every member through the guardrails, delete the parent); then the `PostDelete` hooks.
+ * Helm's `pre-delete`/`post-delete` hooks map onto the same phases. Hooks of the sync phases are not run. Never
+ * throws: a failing `deleteMembers` is reported and PostDelete hooks are not run after it.
+ */
+export async function runDeleteHooks(
+  deps: ClusterDeps,
+  hooks: readonly Hook[],
+  deleteMembers: () => Promise<void>,
+  options: RunHooksOptions,
+): Promise<DeleteHooksOutcome> {
+  const pre = await runHooks(deps, hooks, 'PreDelete', options);
+  const preFailed = pre.find((r) => r.outcome === 'Failed');
+  if (preFailed) {
+    return {
+      results: pre,
+      removed: false,
+      error: `PreDelete hook ${preFailed.subject} failed: ${preFailed.message}; nothing of the app was deleted`,
+    };
+  }
+  try {
+    await deleteMembers();
+  } catch (err) {
+    return { results: pre, removed: false, error: `deleting the app's objects: ${describeError(err)}` };
+  }
+  const post = await runHooks(deps, hooks, 'PostDelete', options);
+  const postFailed = post.find((r) => r.outcome === 'Failed');
+  return {
+    results: [...pre, ...post],
+    removed: true,
+    ...(postFailed ? { error: `PostDelete hook ${postFailed.subject} failed: ${postFailed.message}` } : {}),
+  };
+}
+
 async function runHook(
   deps: ClusterDeps,
   hook: Hook,

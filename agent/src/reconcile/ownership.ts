@@ -1,6 +1,7 @@
+import { describeError } from '../../../shared/src/errors.ts';
 import { APPLYSET } from '../core/inventory.ts';
-import { objectKey, refOf, subject } from '../core/objects.ts';
-import { describeApplySetOwner, ownerOf } from '../core/ownership.ts';
+import { groupKind, objectKey, refOf, subject } from '../core/objects.ts';
+import { describeApplySetOwner, type ForeignTool, ownerOf, releasePatch } from '../core/ownership.ts';
 import type { K8sObject, ObjectRef, SyncEntry } from '../core/types.ts';
 import { type ClusterDeps, pool } from './cluster.ts';
 
@@ -10,8 +11,20 @@ export interface OwnershipCheck {
   allowed: K8sObject[];
   /** `conflict` entries naming the owner, for objects left alone. */
   conflicts: SyncEntry[];
-  /** Objects live without any owner, which this apply takes over. */
+  /** Objects live without any owner, or taken over from a tool the app names in `takeOver`, which this apply adopts. */
   adopted: ObjectRef[];
+  /** The adopted objects another tool managed: who it was, and the patch that makes that tool let go (if any). */
+  takenOver: TakenOver[];
+}
+
+/** An object taken over from Argo CD or Flux (`takeOver`). */
+export interface TakenOver {
+  ref: ObjectRef;
+  /** `managed by Argo CD application guestbook`, as the conflict would have said. */
+  from: string;
+  tool: ForeignTool;
+  /** Removes the other tool's markers once Tether's apply has labelled it; undefined when there are none. */
+  release?: object;
 }
 
 /**
@@ -33,10 +46,13 @@ export async function checkOwners(
      * by hand, and is relabelled as ours rather than adopted.
      */
     recorded?: ReadonlySet<string>;
+    /** Tools whose objects the app takes over instead of leaving them as conflicts. */
+    takeOver?: readonly ForeignTool[];
   },
 ): Promise<OwnershipCheck> {
   const conflicts = new Map<string, SyncEntry>();
   const adopted: ObjectRef[] = [];
+  const takenOver: TakenOver[] = [];
   // Each other ApplySet's parent is looked up once per check, however many objects it holds.
   const owners = new Map<string, Promise<string>>();
   const unknown = desired.filter((o) => !live.has(objectKey(o)));
@@ -55,7 +71,11 @@ export async function checkOwners(
       }
       if (!current) return;
       const who = ownerOf(current, options.applySetId);
-      if (who.owner === 'other') {
+      if (who.owner === 'other' && who.tool && options.takeOver?.includes(who.tool)) {
+        adopted.push(refOf(obj));
+        const release = releasePatch(current, who.tool);
+        takenOver.push({ ref: refOf(obj), from: who.description, tool: who.tool, ...(release ? { release } : {}) });
+      } else if (who.owner === 'other') {
         const id = who.applySetId;
         if (id && !owners.has(id)) owners.set(id, describeParent(deps, id, who.description));
         const reason = id ? await owners.get(id)! : who.description;
@@ -69,7 +89,41 @@ export async function checkOwners(
     allowed: desired.filter((o) => !conflicts.has(objectKey(o))),
     conflicts: desired.flatMap((o) => conflicts.get(objectKey(o)) ?? []),
     adopted,
+    takenOver,
   };
+}
+
+/**
+ * After the apply labelled them as members, removes the other tool's markers from the objects taken over (one merge
+ * patch each, metadata only), so that Argo CD or Flux no longer counts them as theirs. An object whose apply failed
+ * is left as it is (it is still the other tool's); a failed patch makes its entry `failed`, and the next sync finds
+ * it a member already and leaves the markers (the ApplySet label decides ownership first).
+ */
+export async function releaseTakenOver(
+  deps: ClusterDeps,
+  takenOver: readonly TakenOver[],
+  entries: SyncEntry[],
+): Promise<SyncEntry[]> {
+  const bySubject = new Map(takenOver.map((t) => [subject(t.ref), t]));
+  const out: SyncEntry[] = [];
+  for (const e of entries) {
+    const t = bySubject.get(e.subject);
+    if (!t || e.action === 'failed' || e.action === 'skipped') {
+      out.push(e);
+      continue;
+    }
+    const reason = `taken over from ${t.from.replace(/^managed by /, '')} (takeOver: ${t.tool}); Tether did not create it`;
+    try {
+      if (t.release) {
+        const type = deps.discovery.forGroupKind(groupKind(t.ref));
+        if (type) await deps.kube.mergePatch(type, t.ref.name, t.ref.namespace, t.release);
+      }
+      out.push({ ...e, action: 'adopted', reason });
+    } catch (err) {
+      out.push({ ...e, action: 'failed', reason: `${reason}, but removing its markers failed: ${describeError(err)}` });
+    }
+  }
+  return out;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describeError, TetherError } from '../../../shared/src/errors.ts';
-import { staleObjects } from '../core/inventory.ts';
+import { APPLYSET, staleObjects } from '../core/inventory.ts';
 import { groupKind, objectKey } from '../core/objects.ts';
 import { keptEntries, type PruneOptions, type PrunePlan, planPrune } from '../core/prune.ts';
 import type { K8sObject, ObjectRef, SyncEntry } from '../core/types.ts';
@@ -73,6 +73,22 @@ export async function pruneStale(
   const entries: SyncEntry[] = keptEntries(plan);
   const kept: ObjectRef[] = plan.decisions.filter((d) => d.action === 'keep').map((d) => d.ref);
   for (const d of plan.decisions) {
+    if (d.action === 'release') {
+      // Let go: without the member label the next sync's lists no longer find it, so it is not stale again.
+      try {
+        const type = deps.discovery.forGroupKind(groupKind(d.ref));
+        if (!type) throw new TetherError('kube', 'kind no longer served');
+        await deps.kube.mergePatch(type, d.ref.name, d.ref.namespace, {
+          metadata: { labels: { [APPLYSET.partOfLabel]: null } },
+        });
+        live.delete(objectKey(d.ref));
+        entries.push({ subject: d.subject, action: 'skipped', reason: d.reason });
+      } catch (err) {
+        kept.push(d.ref);
+        entries.push({ subject: d.subject, action: 'failed', reason: `release: ${describeError(err)}` });
+      }
+      continue;
+    }
     if (d.action !== 'delete') continue;
     try {
       const type = deps.discovery.forGroupKind(groupKind(d.ref));

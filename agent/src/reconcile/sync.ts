@@ -17,6 +17,7 @@ import { type ApplySetParentRef, applySetId, defaultParentRef, labelMembers, lis
 import type { KubeClient } from '../core/kube-port.ts';
 import { namespaceObject, namespacesToCreate } from '../core/namespaces.ts';
 import { groupKind, isNamespace, objectKey, refOf, subject, validateObjects } from '../core/objects.ts';
+import type { ForeignTool } from '../core/ownership.ts';
 import { defaultPruneOptions, type PruneOptions } from '../core/prune.ts';
 import type {
   AppState,
@@ -34,7 +35,7 @@ import { readParentState, writeParent } from './applyset-parent.ts';
 import { listMembers } from './cluster.ts';
 import { runHooks } from './hooks.ts';
 import { inspectObjects } from './inspect.ts';
-import { checkOwners, markAdopted } from './ownership.ts';
+import { checkOwners, markAdopted, releaseTakenOver } from './ownership.ts';
 import { pruneStale } from './prune.ts';
 import { defaultWaveGateOptions, WaveGate } from './waves.ts';
 
@@ -59,6 +60,8 @@ export interface AppSpec {
   ignoreDifferences?: IgnoreDifference[];
   /** The app's project, consulted at every sync (it can change while the agent runs); absent: no fence. */
   policy?: AppPolicy;
+  /** Tools (Argo CD, Flux) whose live objects this app takes over and adopts instead of reporting a conflict. */
+  takeOver?: ForeignTool[];
 }
 
 /** What an app's project says, asked at sync time. */
@@ -338,6 +341,7 @@ export class AppSync {
       const owners = await checkOwners(this.deps, this.live, desired, {
         applySetId: this.applySetId,
         recorded: new Set(previous.map(objectKey).filter((k) => !adoptedBefore.has(k))),
+        takeOver: this.app.takeOver ?? [],
         concurrency: this.deps.concurrency ?? defaultApplyStepsOptions().concurrency,
         ...(options.signal ? { signal: options.signal } : {}),
       });
@@ -364,15 +368,19 @@ export class AppSync {
         }
       }
 
-      const applied = markAdopted(
-        await applySteps(this.deps, this.live, rest, {
-          concurrency: this.deps.concurrency ?? defaultApplyStepsOptions().concurrency,
-          crdTimeoutMs: this.deps.crdTimeoutMs ?? defaultApplyStepsOptions().crdTimeoutMs,
-          ...(options.signal ? { signal: options.signal } : {}),
-          afterStep: gate.afterStep,
-          ...(this.app.ignoreDifferences ? { ignoreDifferences: this.app.ignoreDifferences } : {}),
-        }),
-        owners.adopted,
+      const applied = await releaseTakenOver(
+        this.deps,
+        owners.takenOver,
+        markAdopted(
+          await applySteps(this.deps, this.live, rest, {
+            concurrency: this.deps.concurrency ?? defaultApplyStepsOptions().concurrency,
+            crdTimeoutMs: this.deps.crdTimeoutMs ?? defaultApplyStepsOptions().crdTimeoutMs,
+            ...(options.signal ? { signal: options.signal } : {}),
+            afterStep: gate.afterStep,
+            ...(this.app.ignoreDifferences ? { ignoreDifferences: this.app.ignoreDifferences } : {}),
+          }),
+          owners.adopted,
+        ),
       );
       entries.push(...applied);
       if (options.signal?.aborted) {

@@ -53,6 +53,16 @@ export class CountingKubeClient implements KubeClient {
     return this.inner.list(type, options);
   }
 
+  mergePatch(
+    type: ResourceType,
+    name: string,
+    namespace: string | undefined,
+    patch: object,
+  ): Promise<K8sObject | undefined> {
+    this.count('PATCH');
+    return this.inner.mergePatch(type, name, namespace, patch);
+  }
+
   delete(
     type: ResourceType,
     name: string,

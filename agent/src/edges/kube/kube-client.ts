@@ -259,6 +259,22 @@ export class HttpKubeClient implements KubeClient {
     return { object: this.check('PATCH', path, r) as K8sObject, created: r.status === 201 };
   }
 
+  async mergePatch(
+    type: ResourceType,
+    name: string,
+    namespace: string | undefined,
+    patch: object,
+  ): Promise<K8sObject | undefined> {
+    try {
+      return (await this.json('PATCH', resourcePath(type, namespace, name), JSON.stringify(patch), {
+        'content-type': 'application/merge-patch+json',
+      })) as K8sObject;
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
   async get(type: ResourceType, name: string, namespace?: string): Promise<K8sObject | undefined> {
     try {
       return (await this.json('GET', resourcePath(type, namespace, name))) as K8sObject;

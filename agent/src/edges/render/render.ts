@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { TetherError } from '../../../../shared/src/errors.ts';
 import { normalizeRepoPath } from '../../../../shared/src/repo-path.ts';
-import { parseYamlSafe, type YamlBudget, yamlBudget } from '../../../../shared/src/yaml-safe.ts';
 import type { Renderer, RenderOptions, SourceFile } from '../../core/desired-state.ts';
 import type { SourcedObject } from '../../core/types.ts';
+import { ParseWorker, runParseJob } from './parse-worker.ts';
 
 export type { RenderOptions } from '../../core/desired-state.ts';
 
@@ -71,7 +71,6 @@ export function checkRenderGaps(path: string, objects: SourcedObject[], skipped:
   return { kind: 'plain', objects, skipped };
 }
 
-const MANIFEST = /\.(ya?ml|json)$/i;
 const KUSTOMIZATION = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
 
 /** Decides the renderer from the files at the root of the app's path. */
@@ -81,44 +80,6 @@ export function renderKind(files: readonly SourceFile[], path: string): RenderKi
   if (KUSTOMIZATION.some(at)) return 'kustomize';
   if (at('Chart.yaml')) return 'helm';
   return 'plain';
-}
-
-/**
- * Parses plain YAML/JSON manifests: every `.yaml`/`.yml`/`.json` file, recursively, in path order, every document.
- * Documents that are empty or not Kubernetes objects at all (no apiVersion and no kind) are skipped; a file that
- * does not parse, or breaks a limit (size, documents, alias expansion, all files together), is an error naming it.
- */
-export function parseManifests(
-  files: readonly { path: string; text: string | Uint8Array }[],
-  budget: YamlBudget = yamlBudget(),
-): SourcedObject[] {
-  return files.filter((f) => MANIFEST.test(f.path)).flatMap((f) => parseDocuments(f.text, f.path, { budget }));
-}
-
-/**
- * Every object of a multi-document YAML (or JSON) text, within the limits of `budget`; `file` names it in errors.
- * `kind: List` is unrolled.
- */
-export function parseDocuments(
-  text: string | Uint8Array,
-  file: string,
-  options: { budget?: YamlBudget; maxFileBytes?: number } = {},
-): SourcedObject[] {
-  const out: SourcedObject[] = [];
-  const docs = parseYamlSafe(text, file, { ...options, code: 'render' });
-  docs.forEach((doc, index) => {
-    if (doc === null || doc === undefined) return;
-    if (typeof doc === 'object' && !Array.isArray(doc)) {
-      const o = doc as Record<string, unknown>;
-      if (o.kind === 'List' && Array.isArray(o.items)) {
-        for (const item of o.items) out.push({ object: item, file, index });
-        return;
-      }
-      if (!('apiVersion' in o) && !('kind' in o)) return;
-    }
-    out.push({ object: doc, file, index });
-  });
-  return out;
 }
 
 function which(bin: string): boolean {
@@ -199,17 +160,14 @@ export async function render(
   files: readonly SourceFile[],
   repoFiles: () => Promise<readonly SourceFile[]>,
   options: RenderOptions,
+  parser: Pick<ParseWorker, 'parse'> = inline,
 ): Promise<RenderResult> {
   const kind = renderKind(files, options.path);
-  // One budget per render: the size and document limits hold for all its files together.
-  const budget = yamlBudget();
+  // One parse job per render: the size and document limits hold for all its files together.
   if (kind === 'plain') {
     return checkRenderGaps(
       options.path,
-      parseManifests(
-        files.map((f) => ({ path: f.path, text: f.content })),
-        budget,
-      ),
+      await parser.parse({ kind: 'files', files: files.map((f) => ({ path: f.path, text: f.content })) }),
       unrenderedFiles(files),
     );
   }
@@ -247,7 +205,7 @@ export async function render(
     const output = `${appDir} (${cmd} ${args[0]} output)`;
     return {
       kind,
-      objects: parseDocuments(text, output, { budget, maxFileBytes: options.maxOutputBytes }),
+      objects: await parser.parse({ kind: 'output', text, file: output, maxFileBytes: options.maxOutputBytes }),
       skipped: [],
     };
   } finally {
@@ -255,5 +213,18 @@ export async function render(
   }
 }
 
-/** The renderer the agent runs with: plain manifests in process, kustomize and helm as sandboxed tools. */
-export const toolRenderer: Renderer = { render };
+/** Parsing on the caller's thread (tests of the parse itself, and tools that render once). */
+const inline: Pick<ParseWorker, 'parse'> = { parse: async (job) => runParseJob(job) };
+
+/**
+ * A renderer whose YAML is parsed by `parser` (a worker thread unless told): plain manifests in the worker, kustomize
+ * and helm as sandboxed tools whose output is parsed there too.
+ */
+export function createToolRenderer(parser: Pick<ParseWorker, 'parse'> = new ParseWorker()): Renderer {
+  return { render: (files, repoFiles, options) => render(files, repoFiles, options, parser) };
+}
+
+/** The renderer the agent runs with: YAML parsed in one worker thread, off the event loop (parse-worker.ts). */
+export const toolRenderer: Renderer = createToolRenderer();
+
+export { parseDocuments, parseManifests } from './parse.ts';

@@ -1,0 +1,170 @@
+// Parsing rendered YAML off the agent's event loop. A 6 MB render within every limit takes ~1.5 s of js-yaml on this
+// repository's machine; on the main thread that is 1.5 s in which /healthz, webhooks, heals and SIGTERM wait. So the
+// one safe parse (shared/src/yaml-safe.ts, with its size, document and alias limits) runs in a worker thread with
+// its own heap limit: an input that still gets past the limits kills the worker, not the agent, and the render fails
+// naming the file being parsed. One worker serves every app in turn (parses queue; memory stays bounded), and is
+// started again after it dies.
+import { isMainThread, type MessagePort, parentPort, Worker, workerData } from 'node:worker_threads';
+import { TetherError, type TetherErrorCode } from '../../../../shared/src/errors.ts';
+import { type YamlLimits, yamlBudget } from '../../../../shared/src/yaml-safe.ts';
+import type { SourcedObject } from '../../core/types.ts';
+import { parseDocuments, parseManifests } from './parse.ts';
+
+/** What one parse asks: plain manifest files (one budget for them all), or one renderer's whole output. */
+export type ParseJob =
+  | { kind: 'files'; files: { path: string; text: string | Uint8Array }[]; limits?: YamlLimits }
+  | { kind: 'output'; text: string; file: string; maxFileBytes: number; limits?: YamlLimits };
+
+/** Marks the worker's `workerData`, so that an entry loaded as a worker knows to serve parses. */
+export const PARSE_WORKER_MARK = 'tether-parse-worker';
+
+type Request = { id: number; job: ParseJob };
+type Reply =
+  | { id: number; type: 'file'; path: string }
+  | { id: number; type: 'done'; objects: SourcedObject[] }
+  | { id: number; type: 'error'; code?: TetherErrorCode; message: string };
+
+/** Runs one job on this thread: what the worker does, and the fallback where no worker can start. */
+export function runParseJob(job: ParseJob, onFile: (path: string) => void = () => {}): SourcedObject[] {
+  const budget = yamlBudget(job.limits);
+  if (job.kind === 'output') {
+    onFile(job.file);
+    return parseDocuments(job.text, job.file, { budget, maxFileBytes: job.maxFileBytes });
+  }
+  return parseManifests(job.files, budget, onFile);
+}
+
+/** Serves parse requests on `port` until the thread ends (the worker side). */
+export function serveParses(port: MessagePort): void {
+  port.on('message', ({ id, job }: Request) => {
+    let reply: Reply;
+    try {
+      reply = { id, type: 'done', objects: runParseJob(job, (path) => port.postMessage({ id, type: 'file', path })) };
+    } catch (err) {
+      const e = err as Error & { code?: TetherErrorCode };
+      reply = { id, type: 'error', message: e.message, ...(e instanceof TetherError ? { code: e.code } : {}) };
+    }
+    port.postMessage(reply);
+  });
+}
+
+/** True when this thread was started as a parse worker (its entry then calls serveParses instead of its main). */
+export function isParseWorker(): boolean {
+  return !isMainThread && (workerData as { mark?: string } | null)?.mark === PARSE_WORKER_MARK;
+}
+
+/** Options of the parse worker. */
+export interface ParseWorkerOptions {
+  /** The worker's V8 heap limit: an input that needs more kills the worker, and its render fails. */
+  maxHeapMb: number;
+  /** The module the worker runs; it must call serveParses when isParseWorker() (see workerEntry). */
+  entry: URL;
+}
+
+/**
+ * From source (tsx), the worker runs this file (whose last lines serve parses in a worker); in the bundle
+ * (dist/tether.mjs) this module is inlined, so the worker runs the bundle itself, whose entry (cli/tether.ts) serves
+ * parses when it is loaded as a parse worker.
+ */
+export function workerEntry(): URL {
+  return new URL(import.meta.url);
+}
+
+/** The defaults: 128 MB of heap (the agent's limit is 256 Mi for everything), this module as the entry. */
+export function defaultParseWorkerOptions(): ParseWorkerOptions {
+  return { maxHeapMb: 128, entry: workerEntry() };
+}
+
+/** One worker thread parsing YAML for every app, one job at a time. */
+export class ParseWorker {
+  private worker: Worker | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private nextId = 0;
+  private closed = false;
+
+  constructor(private readonly options: ParseWorkerOptions = defaultParseWorkerOptions()) {}
+
+  /** Parses `job` in the worker; rejects with a `render` error naming the file when the worker dies on it. */
+  parse(job: ParseJob): Promise<SourcedObject[]> {
+    const run = this.queue.then(() => this.runOne(job));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Stops the worker at once, even mid-parse (shutdown); later parses are refused. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const w = this.worker;
+    this.worker = undefined;
+    await w?.terminate();
+  }
+
+  private start(): Worker {
+    const entry = this.options.entry;
+    const options = {
+      workerData: { mark: PARSE_WORKER_MARK },
+      // No process flags: heap flags such as --max-old-space-size are the process's; the worker has resourceLimits.
+      execArgv: [],
+      resourceLimits: { maxOldGenerationSizeMb: this.options.maxHeapMb, maxYoungGenerationSizeMb: 16 },
+    };
+    // From source, a worker does not inherit tsx's loader (Node 20 loads a worker's entry before `--import` hooks
+    // apply), so a small script registers tsx and then imports the entry. The bundle needs no loader.
+    const w = entry.pathname.endsWith('.ts')
+      ? new Worker(
+          `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`,
+          { ...options, eval: true },
+        )
+      : new Worker(entry, options);
+    // An idle worker must not keep the agent (or a CLI command) alive.
+    w.unref();
+    return w;
+  }
+
+  private runOne(job: ParseJob): Promise<SourcedObject[]> {
+    if (this.closed) return Promise.reject(new TetherError('render', 'the agent is shutting down; not parsed'));
+    this.worker ??= this.start();
+    const w = this.worker;
+    const id = ++this.nextId;
+    let current = job.kind === 'output' ? job.file : (job.files[0]?.path ?? '(no files)');
+    return new Promise<SourcedObject[]>((resolve, reject) => {
+      const cleanup = () => {
+        w.off('message', onMessage);
+        w.off('error', onError);
+        w.off('exit', onExit);
+      };
+      const onMessage = (m: Reply) => {
+        if (m.id !== id) return;
+        if (m.type === 'file') {
+          current = m.path;
+          return;
+        }
+        cleanup();
+        if (m.type === 'done') resolve(m.objects);
+        else reject(m.code ? new TetherError(m.code, m.message) : new Error(m.message));
+      };
+      const died = (why: string) => {
+        cleanup();
+        if (this.worker === w) this.worker = undefined;
+        reject(new TetherError('render', `${current}: ${why}; refused`));
+      };
+      const onError = (err: Error & { code?: string }) =>
+        died(
+          err.code === 'ERR_WORKER_OUT_OF_MEMORY'
+            ? `parsing it needed more than the parser's ${this.options.maxHeapMb} MB of memory`
+            : `the parser failed: ${err.message}`,
+        );
+      const onExit = (code: number) =>
+        died(this.closed ? 'parsing was stopped by shutdown' : `the parser exited (code ${code})`);
+      w.on('message', onMessage);
+      w.on('error', onError);
+      w.on('exit', onExit);
+      w.ref();
+      w.postMessage({ id, job } satisfies Request);
+    }).finally(() => {
+      w.unref();
+    });
+  }
+}
+
+// Loaded from source as the worker's entry: serve parses. (The bundle's entry does the same; see workerEntry.)
+if (isParseWorker() && parentPort && import.meta.url.endsWith('.ts')) serveParses(parentPort);
