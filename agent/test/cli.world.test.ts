@@ -200,7 +200,7 @@ users:
     const table = await tether(['status', '--config', config]);
     assert.match(table.stdout, /^web\s+[0-9a-f]{7}\s+OutOfSync\s+Healthy/m);
     // Each app's sync policy is a column; with only the default project there is no project line.
-    assert.match(table.stdout, /^APP\s+REVISION\s+SYNC\s+HEALTH\s+POLICY\s+MESSAGE$/m);
+    assert.match(table.stdout, /^APP\s+REVISION\s+SYNC\s+HEALTH\s+POLICY\s+DEFINED IN\s+MESSAGE$/m);
     assert.match(table.stdout, /^web\s+[0-9a-f]{7}\s+OutOfSync\s+Healthy\s+automated\s/m);
     assert.doesNotMatch(table.stdout, /^project /m);
   });

@@ -40,9 +40,9 @@ test('with only the default project: one flat table with a POLICY column', () =>
     [row('web', policy('default')), row('api', policy('default', { syncPolicy: 'manual' }))],
     [project('default', ['web', 'api'], { origin: 'built-in' })],
   );
-  assert.match(lines[0]!, /^APP\s+REVISION\s+SYNC\s+HEALTH\s+POLICY\s+MESSAGE$/);
-  assert.match(lines[1]!, /^web\s+abcdef0\s+Synced\s+Healthy\s+automated\s+ok$/);
-  assert.match(lines[2]!, /^api\s+abcdef0\s+Synced\s+Healthy\s+manual\s+ok$/);
+  assert.match(lines[0]!, /^APP\s+REVISION\s+SYNC\s+HEALTH\s+POLICY\s+DEFINED IN\s+MESSAGE$/);
+  assert.match(lines[1]!, /^web\s+abcdef0\s+Synced\s+Healthy\s+automated\s+config\s+ok$/);
+  assert.match(lines[2]!, /^api\s+abcdef0\s+Synced\s+Healthy\s+manual\s+config\s+ok$/);
   assert.equal(lines.length, 3);
 });
 
