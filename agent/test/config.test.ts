@@ -59,7 +59,10 @@ test('every bad field is named, with the file', () => {
     () => parseConfig({ cluster: 'x', apps: [minimal.apps[0], minimal.apps[0]] }, 'tether.yaml'),
     /tether\.yaml: apps\[1\]\.name: duplicate app name "web"/,
   );
-  assert.throws(() => parseConfig({ cluster: 'x', apps: [] }), /apps: at least one app \(apps\) or app source \(appsFrom\) is needed/);
+  assert.throws(
+    () => parseConfig({ cluster: 'x', apps: [] }),
+    /apps: at least one app \(apps\) or app source \(appsFrom\) is needed/,
+  );
   assert.throws(
     () => parseConfig({ cluster: 'x', apps: [{ ...minimal.apps[0], pruneAdopted: 'yes' }] }, 'tether.yaml'),
     /tether\.yaml: apps\[0\]\.pruneAdopted: /,
