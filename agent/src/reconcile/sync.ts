@@ -1,5 +1,6 @@
 import { describeError, TetherError } from '../../../shared/src/errors.ts';
 import { judgedForHealth } from '../core/annotations.ts';
+import { type AppliedRecord, decodeAppliedRecord, encodeAppliedRecord } from '../core/applied-record.ts';
 import { syncVerdict, unrenderedEntry } from '../core/commit-status.ts';
 import {
   type DesiredStateSource,
@@ -13,7 +14,14 @@ import { appHealth, type HealthContext, objectHealth } from '../core/health.ts';
 import type { HealthRules } from '../core/health-cel.ts';
 import { type Hook, hooksOf, splitHooks } from '../core/hooks.ts';
 import { type Inspection, summarize } from '../core/inspection.ts';
-import { type ApplySetParentRef, applySetId, defaultParentRef, labelMembers, listScope } from '../core/inventory.ts';
+import {
+  type ApplySetParentRef,
+  applySetId,
+  defaultParentRef,
+  labelMembers,
+  listScope,
+  readAppliedText,
+} from '../core/inventory.ts';
 import type { KubeClient } from '../core/kube-port.ts';
 import { namespaceObject, namespacesToCreate } from '../core/namespaces.ts';
 import { groupKind, isNamespace, objectKey, refOf, subject, validateObjects } from '../core/objects.ts';
@@ -116,6 +124,9 @@ export class AppSync {
   private hooks: Hook[] = [];
   /** Live objects as last seen (from lists, apply answers and watches), by objectKey. */
   readonly live = new Map<string, K8sObject>();
+  /** What was last applied per object (see core/applied-record.ts); read from the parent on the first sync. */
+  private readonly applied: AppliedRecord = new Map();
+  private appliedRestored = false;
   state: AppState;
 
   constructor(
@@ -257,8 +268,14 @@ export class AppSync {
     try {
       // Inventory: the parent first, as the superset of what it had and what Git wants (kubectl updateToSuperset).
       let parent: Awaited<ReturnType<typeof readParentState>>;
+      let storedApplied: string | undefined;
       try {
         parent = await readParentState(this.deps, this.parent);
+        storedApplied = readAppliedText(parent.live);
+        if (!this.appliedRestored) {
+          for (const [k, m] of decodeAppliedRecord(storedApplied)) this.applied.set(k, m);
+          this.appliedRestored = true;
+        }
         parent.live = await writeParent(
           this.deps,
           this.parent,
@@ -266,6 +283,7 @@ export class AppSync {
           parent.live,
           [...parent.members, ...desired.map(refOf)],
           parent.adopted,
+          storedApplied ? { applied: storedApplied } : {},
         );
       } catch (err) {
         this.lastGood = false;
@@ -323,6 +341,7 @@ export class AppSync {
           ...(options.signal ? { signal: options.signal } : {}),
           afterStep: gate.afterStep,
           ...(this.app.ignoreDifferences ? { ignoreDifferences: this.app.ignoreDifferences } : {}),
+          record: this.applied,
         }),
         owners.adopted,
       );
@@ -376,6 +395,7 @@ export class AppSync {
             ...desired.filter((o) => conflicted.has(subject(o))).map(refOf),
           ],
           [...parent.adopted, ...owners.adopted],
+          this.appliedToStore(owners.allowed, applied, storedApplied),
         );
       } catch (err) {
         entries.push({ subject: subject({ ...this.parent }), action: 'failed', reason: describeError(err) });
@@ -416,6 +436,22 @@ export class AppSync {
       this.lastGood = false;
       return finish({ error: { stage: 'apply', message: describeError(err) } });
     }
+  }
+
+  /**
+   * The applied record to keep in the parent: rewritten when this sync wrote an object (or none is stored), else the
+   * stored one kept as is, so a sync that only confirmed objects (a controller moved their resourceVersion) writes
+   * nothing; an older record costs a restarted agent only dry-runs. Left out when it would crowd the parent.
+   */
+  private appliedToStore(
+    members: readonly K8sObject[],
+    entries: readonly SyncEntry[],
+    stored: string | undefined,
+  ): { applied?: string } {
+    const wrote = entries.some((e) => e.action === 'created' || e.action === 'configured' || e.action === 'failed');
+    if (stored !== undefined && !wrote) return { applied: stored };
+    const text = encodeAppliedRecord(this.applied, new Set(members.map(objectKey)));
+    return text.length <= MAX_APPLIED_RECORD_BYTES ? { applied: text } : {};
   }
 
   /** Creates the namespaces the app asks for that do not exist yet (see core/namespaces.ts); failures are entries. */
@@ -529,7 +565,7 @@ export class AppSync {
 
   /** Applies one desired object now (self-heal's write), recording the answer as live; see apply.ts. */
   applyOne(obj: K8sObject): Promise<SyncEntry> {
-    return applyOne(this.deps, this.live, obj, this.app.ignoreDifferences);
+    return applyOne(this.deps, this.live, obj, this.app.ignoreDifferences, this.applied);
   }
 
   /** Health of every desired object from the last-seen live objects; the app's is the worst. */
@@ -588,6 +624,9 @@ export class AppSync {
     }
   }
 }
+
+/** The most of the parent the applied record may take (about 10,000 objects); beyond, it stays in memory only. */
+const MAX_APPLIED_RECORD_BYTES = 320 * 1024;
 
 /** How a failed hook is named in the sync's error: `PreSync hook Job/web/migrate failed: …`. */
 function hookFailure(r: HookResult): string {
