@@ -23,6 +23,7 @@ import {
   readAppliedText,
 } from '../core/inventory.ts';
 import type { KubeClient } from '../core/kube-port.ts';
+import { LiveObjects } from '../core/live-objects.ts';
 import { namespaceObject, namespacesToCreate } from '../core/namespaces.ts';
 import { groupKind, isNamespace, objectKey, refOf, subject, validateObjects } from '../core/objects.ts';
 import { defaultPruneOptions, type PruneOptions } from '../core/prune.ts';
@@ -123,7 +124,7 @@ export class AppSync {
   /** The hooks of the last render: run during a sync, never members. */
   private hooks: Hook[] = [];
   /** Live objects as last seen (from lists, apply answers and watches), by objectKey. */
-  readonly live = new Map<string, K8sObject>();
+  readonly live: Map<string, K8sObject> = new LiveObjects();
   /** What was last applied per object (see core/applied-record.ts); read from the parent on the first sync. */
   private readonly applied: AppliedRecord = new Map();
   private appliedRestored = false;
