@@ -18,6 +18,7 @@ import type { LeaderElector } from './leader.ts';
 import { type HealEvent, SelfHeal } from './self-heal.ts';
 import type { StatusReporter } from './status-reporter.ts';
 import { AppSync, pruneOptions, type SyncOutcome } from './sync.ts';
+import { WatchHub } from './watch-hub.ts';
 
 /** What the agent is built from; the composition root (agent/src/main.ts) makes these, tests may make their own. */
 export interface AgentParts {
@@ -76,8 +77,11 @@ export class Agent implements AgentView {
   private probeAttempt = 0;
   /** Aborted on stop or loss of leadership: syncs in progress stop between requests. */
   private abort = new AbortController();
+  /** One watch per group-kind, shared by every app's self-heal. */
+  private readonly watchHub: WatchHub;
 
   constructor(private readonly parts: AgentParts) {
+    this.watchHub = new WatchHub(parts);
     const { config } = parts;
     this.cluster = config.cluster;
     this.metrics = parts.metrics ?? emptyMetrics();
@@ -138,7 +142,9 @@ export class Agent implements AgentView {
       attempted: false,
       changes: 0,
     };
-    runner.heal = new SelfHeal(sync, { kube, discovery }, { enabled: app.selfHeal }, (e) => this.onHeal(runner, e));
+    runner.heal = new SelfHeal(sync, { kube, discovery, hub: this.watchHub }, { enabled: app.selfHeal }, (e) =>
+      this.onHeal(runner, e),
+    );
     runner.loop = new AppLoop(
       app.interval,
       (reason) => this.syncApp(runner, reason),
