@@ -1,6 +1,7 @@
 // The agent's composition root: the one place that builds clients from a configuration (Kubernetes, GitHub, Git
 // sources, status reporter, leader elector, renderer) and hands them to the Agent. The CLI, the demo and the
 // benchmarks call it; nothing here runs at import time.
+import { createHash } from 'node:crypto';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGitHub, type GitHubClient } from '../../shared/src/github.ts';
@@ -73,16 +74,22 @@ export async function createAgent(config: AgentConfig, options: AgentOptions): P
   const gitToken = config.github?.gitTokenFile ? tokenFileProvider(config.github.gitTokenFile) : token;
   const cacheRoot = config.cacheDir ?? join(tmpdir(), 'tether-cache');
   const sources = new Map<string, DesiredStateSource>();
+  // Apps of one repository and ref share one source: one object store, one fetch, one parsed pack in memory (200
+  // apps of one environment repo would otherwise hold 200 copies of it).
+  const shared = new Map<string, GitSource>();
   for (const app of config.apps) {
-    sources.set(
-      app.name,
-      await GitSource.create({
+    const key = `${app.repo}#${app.ref}`;
+    let source = shared.get(key);
+    if (!source) {
+      source = await GitSource.create({
         url: app.repo,
         ref: app.ref,
-        cacheDir: join(cacheRoot, config.cluster, app.name),
+        cacheDir: join(cacheRoot, config.cluster, 'git', createHash('sha256').update(key).digest('hex').slice(0, 16)),
         credentials: gitToken ? async () => ({ username: 'x-access-token', password: await gitToken() }) : undefined,
-      }),
-    );
+      });
+      shared.set(key, source);
+    }
+    sources.set(app.name, source);
   }
   return new Agent({
     config,
