@@ -158,7 +158,8 @@ export async function run(report: Report): Promise<void> {
     // 1. Time to first sync all: every app Synced and Healthy.
     let synced = 0;
     for (const deadline = performance.now() + 15 * 60_000; performance.now() < deadline; ) {
-      if (agent.exitCode !== null) throw new Error(`the agent exited with ${agent.exitCode}: ${stderr}`);
+      if (agent.exitCode !== null || agent.signalCode !== null)
+        throw new Error(`the agent exited (${agent.exitCode ?? agent.signalCode}): ${stderr}`);
       const list = await appsNow();
       synced = list.filter((a) => a.state.sync === 'Synced' && a.state.health.status === 'Healthy').length;
       if (synced === APPS) break;
@@ -252,7 +253,7 @@ export async function run(report: Report): Promise<void> {
     report('  edits not healed within 10 s', timeouts, '', '0');
   } finally {
     observer?.close();
-    if (agent && agent.exitCode === null) {
+    if (agent && agent.exitCode === null && agent.signalCode === null) {
       const exited = new Promise((r) => agent!.once('exit', r));
       agent.kill('SIGTERM');
       await Promise.race([exited, sleep(35_000)]);

@@ -1,5 +1,5 @@
-// Several apps in one agent share one watch per group-kind (not one per app and kind), and self-heal still heals each
-// app's own objects, and only them.
+// Several apps in one agent share one watch per group-kind (not one per app and kind) and one Git source per
+// repository and ref, and self-heal still heals each app's own objects, and only them.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -104,6 +104,22 @@ describe('shared watches: one per group-kind for all apps', () => {
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(client.openWatches, 3);
     assert.equal(client.requests.WATCH, 3, 'one watch started per group-kind, none per app');
+    // And one Git source for the apps of one repository and ref: one pack fetched, not one per app.
+    const packs = git.requests.filter((r) => r.method === 'POST' && r.path.includes('git-upload-pack'));
+    assert.equal(packs.length, 1, JSON.stringify(git.requests.map((r) => `${r.method} ${r.path}`)));
+  });
+
+  test('a no-op reconcile judges health from the watches: no request to the apiserver', async () => {
+    const syncs = () => agent.metrics.syncDurationSeconds.get('a2')?.count ?? 0;
+    const n = syncs();
+    const before = { ...client.requests };
+    // Deployments never become available on this apiserver (no controllers): Progressing, judged the same way.
+    const health = agent.app('a2')?.state.health.status;
+    assert.equal(health, 'Progressing');
+    assert.ok(agent.requestSync('a2', 'test'));
+    await waitFor(() => syncs() > n, { timeoutMs: 30_000, describe: () => 'no sync ran' });
+    assert.deepEqual(client.requests, before);
+    assert.equal(agent.app('a2')?.state.health.status, health);
   });
 
   test("a drifted object is healed by its app, and the other apps' objects stay as they are", async () => {

@@ -101,6 +101,7 @@ export class SelfHeal {
     const added = [...kinds].filter((gk) => !this.watched.has(gk));
     for (const gk of added) this.watched.add(gk);
     await Promise.all(added.map((gk) => this.hub.subscribe(gk, this.sync.applySetId, this.subscriber)));
+    this.sync.liveIsWatched = () => this.running && [...kinds].every((gk) => this.hub.isWatching(gk));
   }
 
   /** Group-kinds this app is subscribed to (each a shared watch when the hub is the agent's). */
@@ -111,6 +112,7 @@ export class SelfHeal {
   /** Stops every watch and pending heal; waits for heals already running. */
   async stop(): Promise<void> {
     this.running = false;
+    this.sync.liveIsWatched = () => false;
     for (const gk of this.watched) this.hub.unsubscribe(gk, this.sync.applySetId, this.subscriber);
     this.watched.clear();
     if (this.ownHub) this.hub.stop();

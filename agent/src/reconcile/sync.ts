@@ -584,8 +584,22 @@ export class AppSync {
     return { now: Date.now(), ...(this.app.healthRules ? { rules: this.app.healthRules } : {}) };
   }
 
-  /** Re-reads the desired objects' live state (one list per kind) and returns the app's health. */
+  /**
+   * Set by self-heal while watches feed `live` for every kind of the desired set: a no-op reconcile then judges
+   * health from them instead of listing each kind again.
+   */
+  liveIsWatched: () => boolean = () => false;
+
+  /**
+   * Re-reads the desired objects' live state (one list per kind; none while watches keep it current) and returns the
+   * app's health.
+   */
   async refreshHealth(): Promise<HealthResult> {
+    if (this.liveIsWatched()) {
+      const health = this.healthNow();
+      this.state = { ...this.state, health };
+      return health;
+    }
     const kinds = new Set(this.desired.map((o) => groupKind(refOf(o))));
     const listed = await listMembers(this.deps, this.applySetId, kinds, this.live);
     const seen = new Set(listed.map(objectKey));

@@ -67,6 +67,12 @@ export class WatchHub {
     return n;
   }
 
+  /** Whether `groupKind` has been listed and is being watched (its store is current). */
+  isWatching(groupKind: string): boolean {
+    const kind = this.kinds.get(groupKind);
+    return kind?.listed === true && kind.watch !== undefined;
+  }
+
   /**
    * Subscribes to the members of ApplySet `applySetId` of `groupKind`; resolves once the subscriber has been given
    * the current members (`onList`). A kind the server cannot watch is skipped (resolves at once).
