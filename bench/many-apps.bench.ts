@@ -2,7 +2,8 @@
 // (`node dist/tether.mjs agent`, the bundle users run) against one local apiserver, statuses posted to the GitHub
 // emulator. Reported: time to first sync all, steady-state API requests per minute, open watches, RSS, idle CPU,
 // drift-to-healed p95 and status writes per minute. Figures only, goals printed beside them.
-// Environment knobs for a quicker look: TETHER_BENCH_APPS, TETHER_BENCH_STEADY_S.
+// Environment knobs: TETHER_BENCH_APPS and TETHER_BENCH_STEADY_S for a quicker look, TETHER_BENCH_AGENT_FLAGS (node
+// flags of the agent process).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -134,7 +135,15 @@ export async function run(report: Report): Promise<void> {
     // The shipped command, with the container image's node flag.
     agent = spawn(
       process.execPath,
-      ['--max-semi-space-size=1', join(root, 'dist/tether.mjs'), 'agent', '--config', configFile],
+      [
+        '--max-semi-space-size=1',
+        // e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where the agent's time goes.
+        ...(process.env.TETHER_BENCH_AGENT_FLAGS?.split(' ').filter(Boolean) ?? []),
+        join(root, 'dist/tether.mjs'),
+        'agent',
+        '--config',
+        configFile,
+      ],
       {
         cwd: root,
         env: { ...process.env, NODE_OPTIONS: '' },

@@ -26,3 +26,16 @@ test('live objects are kept without managedFields, the rest untouched, the argum
   const bare = withoutManagedFields(kept);
   assert.equal(bare, kept, 'an object without them is kept as is');
 });
+
+test('every change bumps the version, so a verdict judged on one version is stale after any change', () => {
+  const map = new LiveObjects();
+  const v0 = map.version;
+  map.set('k', live);
+  const v1 = map.version;
+  assert.ok(v1 > v0);
+  map.delete('k');
+  assert.ok(map.version > v1);
+  const v2 = map.version;
+  map.clear();
+  assert.ok(map.version > v2);
+});

@@ -11,10 +11,26 @@ export function withoutManagedFields(obj: K8sObject): K8sObject {
   return { ...obj, metadata };
 }
 
-/** A Map of live objects that stores each one without its managedFields. */
+/** A Map of live objects that stores each one without its managedFields, and counts its changes. */
 export class LiveObjects extends Map<string, K8sObject> {
+  /** Bumped by every set, delete and clear: equal versions mean the same content (verdicts can be reused). */
+  version = 0;
+
   /** Stores `obj` without its managedFields. */
   override set(key: string, obj: K8sObject): this {
+    this.version++;
     return super.set(key, withoutManagedFields(obj));
+  }
+
+  /** Removes `key`. */
+  override delete(key: string): boolean {
+    this.version++;
+    return super.delete(key);
+  }
+
+  /** Removes every object. */
+  override clear(): void {
+    this.version++;
+    super.clear();
   }
 }

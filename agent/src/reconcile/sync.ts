@@ -125,6 +125,8 @@ export class AppSync {
   private hooks: Hook[] = [];
   /** Live objects as last seen (from lists, apply answers and watches), by objectKey. */
   readonly live: Map<string, K8sObject> = new LiveObjects();
+  /** The last health verdict and what it was judged on (see healthNow). */
+  private healthCache: { version: number; desired: readonly K8sObject[]; at: number; health: HealthResult } | undefined;
   /** What was last applied per object (see core/applied-record.ts); read from the parent on the first sync. */
   private readonly applied: AppliedRecord = new Map();
   private appliedRestored = false;
@@ -569,14 +571,31 @@ export class AppSync {
     return applyOne(this.deps, this.live, obj, this.app.ignoreDifferences, this.applied);
   }
 
-  /** Health of every desired object from the last-seen live objects; the app's is the worst. */
+  /**
+   * Health of every desired object from the last-seen live objects; the app's is the worst. The agent asks every
+   * second for every app: a verdict is reused while neither the live objects nor the desired set changed, for at
+   * most HEALTH_REUSE_MS, since some verdicts move with the clock alone (a crash-loop window passing).
+   */
   healthNow(): HealthResult {
     const ctx = this.healthContext();
-    return appHealth(
+    const now = ctx.now ?? Date.now();
+    const version = this.live instanceof LiveObjects ? this.live.version : undefined;
+    const c = this.healthCache;
+    if (
+      c &&
+      version !== undefined &&
+      c.version === version &&
+      c.desired === this.desired &&
+      now - c.at < HEALTH_REUSE_MS
+    )
+      return c.health;
+    const health = appHealth(
       this.desired
         .filter(judgedForHealth)
         .map((o) => objectHealth(refOf(o), this.live.get(objectKey(o)), { ...ctx, desired: o })),
     );
+    if (version !== undefined) this.healthCache = { version, desired: this.desired, at: now, health };
+    return health;
   }
 
   /** What health is judged with now: the clock and the app's rules (the desired object is added per object). */
@@ -639,6 +658,9 @@ export class AppSync {
     }
   }
 }
+
+/** How long a health verdict is reused while nothing it was judged on changed. */
+const HEALTH_REUSE_MS = 5000;
 
 /** The most of the parent the applied record may take (about 10,000 objects); beyond, it stays in memory only. */
 const MAX_APPLIED_RECORD_BYTES = 320 * 1024;
