@@ -33,6 +33,6 @@ test('the bundle runs with no node_modules: every runtime dependency is inlined'
     encoding: 'utf8',
   });
   assert.equal(bad.status, 2, bad.stderr);
-  assert.match(bad.stderr, /apps: at least one app is needed/);
+  assert.match(bad.stderr, /apps: at least one app \(apps\) or app source \(appsFrom\) is needed/);
   assert.doesNotMatch(bad.stderr, /Cannot find (module|package)/);
 });
