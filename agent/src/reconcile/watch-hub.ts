@@ -1,4 +1,4 @@
-import { APPLYSET } from '../core/inventory.ts';
+import { APPLYSET, memberSelector } from '../core/inventory.ts';
 import type { KubeClient, ResourceType, Watch } from '../core/kube-port.ts';
 import { withoutManagedFields } from '../core/live-objects.ts';
 import { label, objectKey } from '../core/objects.ts';
@@ -31,7 +31,7 @@ interface KindState {
   watch?: Watch;
   /** Subscribers by ApplySet id. */
   subscribers: Map<string, Set<WatchSubscriber>>;
-  /** The kind's watched objects as last seen (without managedFields), by objectKey: what a late subscriber is given. */
+  /** Subscribed ApplySets' objects as last seen (without managedFields), by objectKey: what a late subscriber gets. */
   store: Map<string, K8sObject>;
   /** Resolves once the first list is in the store. */
   ready: Promise<void>;
@@ -97,12 +97,31 @@ export class WatchHub {
     }
     const subs = kind.subscribers.get(applySetId) ?? new Set();
     kind.subscribers.set(applySetId, subs);
-    // Subscribers present when a list completes are told by it; one joining a listed kind is given the store's view.
-    const fromStore = kind.listed && !subs.has(sub);
+    // Subscribers present when a list completes are told by it. An ApplySet joining a listed kind is listed alone
+    // (the store keeps only subscribed ApplySets' members); another subscriber of a known one gets the store's view.
+    const late = kind.listed && !subs.has(sub);
+    const newSet = subs.size === 0;
     subs.add(sub);
     await kind.ready;
-    if (fromStore && this.kinds.get(groupKind) === kind && subs.has(sub)) {
-      sub.onList(groupKind, this.membersOf(kind, applySetId));
+    if (!late || !this.alive(groupKind, kind) || !subs.has(sub)) return;
+    if (newSet) await this.listApplySet(kind, applySetId);
+    if (this.alive(groupKind, kind) && subs.has(sub)) sub.onList(groupKind, this.membersOf(kind, applySetId));
+  }
+
+  /**
+   * Adds one ApplySet's members to a kind's store. An object the watch already delivered is kept as the watch said
+   * (it is at least as new); the periodic re-list settles anything this list and the watch disagree on.
+   */
+  private async listApplySet(kind: KindState, applySetId: string): Promise<void> {
+    try {
+      const list = await this.deps.kube.list(kind.type, { labelSelector: memberSelector(applySetId) });
+      for (const item of list.items) {
+        const o = withoutManagedFields(withType(item, kind.type));
+        const key = objectKey(o);
+        if (!kind.store.has(key)) kind.store.set(key, o);
+      }
+    } catch {
+      // The watch still delivers this ApplySet's changes, and the next re-list fills the store.
     }
   }
 
@@ -112,7 +131,10 @@ export class WatchHub {
     const subs = kind?.subscribers.get(applySetId);
     if (!kind || !subs) return;
     subs.delete(sub);
-    if (subs.size === 0) kind.subscribers.delete(applySetId);
+    if (subs.size === 0) {
+      kind.subscribers.delete(applySetId);
+      for (const [key, o] of kind.store) if (label(o, APPLYSET.partOfLabel) === applySetId) kind.store.delete(key);
+    }
     if (kind.subscribers.size === 0) this.drop(groupKind, kind);
   }
 
@@ -152,9 +174,11 @@ export class WatchHub {
       kind.failures = 0;
       kind.listed = true;
       kind.store.clear();
+      // Only subscribed ApplySets' members are kept: the watch also sees other agents' and tools' ApplySets.
       for (const item of list.items) {
         const o = withoutManagedFields(withType(item, kind.type));
-        kind.store.set(objectKey(o), o);
+        const id = label(o, APPLYSET.partOfLabel);
+        if (id && kind.subscribers.has(id)) kind.store.set(objectKey(o), o);
       }
     } catch {
       this.retry(groupKind, kind);
@@ -170,9 +194,9 @@ export class WatchHub {
       const o = withoutManagedFields(withType(ev.object, kind.type));
       const key = objectKey(o);
       const before = kind.store.get(key);
-      if (ev.type === 'DELETED') kind.store.delete(key);
-      else kind.store.set(key, o);
       const id = label(o, APPLYSET.partOfLabel);
+      if (ev.type === 'DELETED' || !id || !kind.subscribers.has(id)) kind.store.delete(key);
+      else kind.store.set(key, o);
       // Relabelled into another ApplySet: for the one it left, the member is gone.
       const left = before && label(before, APPLYSET.partOfLabel);
       if (left && left !== id) for (const s of kind.subscribers.get(left) ?? []) s.onEvent('DELETED', before!);
