@@ -29,6 +29,12 @@ const root = join(here, '..');
 const TOKEN = 'ghs_benchsync0123456789';
 const REPO = 'bench/env';
 const SIZES = [100, 1000, 3000] as const;
+// TETHER_BENCH_SYNC_SIZES=1000 (comma-separated) runs the first-sync step at those sizes only (kubectl's validated
+// apply of 3,000 objects alone takes minutes here); TETHER_BENCH_SYNC_STEPS=first,rss,heal picks the steps.
+const FIRST_SYNC_SIZES = SIZES.filter(
+  (s) => !process.env.TETHER_BENCH_SYNC_SIZES || process.env.TETHER_BENCH_SYNC_SIZES.split(',').includes(String(s)),
+);
+const STEPS = new Set((process.env.TETHER_BENCH_SYNC_STEPS ?? 'first,rss,heal').split(','));
 const EDITS = 50;
 const MB = 1024 * 1024;
 
@@ -322,8 +328,10 @@ export async function run(report: Report): Promise<void> {
 
     // 1. First sync: kubectl first at each size (it then meets the slightly smaller etcd), then Tether.
     let kept1000: Awaited<ReturnType<typeof coldSync>> | undefined;
-    for (const size of SIZES) {
-      const kubectlSeconds = await kubectlApply(size, `kubectl-${size}`);
+    for (const size of STEPS.has('first') ? FIRST_SYNC_SIZES : []) {
+      // TETHER_BENCH_KUBECTL_VALIDATE=0 skips kubectl's validated apply (minutes at 1,000 objects here).
+      const kubectlSeconds =
+        process.env.TETHER_BENCH_KUBECTL_VALIDATE === '0' ? Number.NaN : await kubectlApply(size, `kubectl-${size}`);
       const t = await coldSync(`bench-${size}`, `sizes/n${size}`, `tether-${size}`);
       const created = t.out.entries.filter((e) => e.action === 'created').length;
       if (t.out.error) log(`tether ${size}: ${t.out.error.stage}: ${t.out.error.message}`);
@@ -407,201 +415,213 @@ export async function run(report: Report): Promise<void> {
     }
     kept1000?.http.close();
 
-    // 3. RSS of the agent alone, in child processes that import only agent code and sync 3,000 objects each.
-    // Under tsx (the brief's measure) tsx adds RSS of its own (loader, a transform per module): the idle baselines
-    // say how much. The same script bundled by esbuild and run by plain node is what a shipped agent would weigh.
-    log('agent RSS: two child processes syncing 3000 objects each (tsx, then an esbuild bundle under plain node)');
-    // Inside the repo (bench/out is ignored by Git) so that `--import-cost` below resolves packages from node_modules.
-    const bundle = join(root, 'bench/out/agent-rss.mjs');
-    await build({
-      entryPoints: [join(here, 'agent-rss.ts')],
-      outfile: bundle,
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'esm',
-      logLevel: 'warning',
-      banner: { js: "import { createRequire as __cr } from 'node:module';\nconst require = __cr(import.meta.url);" },
-    });
-    const rssArgs = (ns: string) => [kubeconfig, url, TOKEN, 'sizes/n3000', ns, ns];
-    // One after the other: run side by side, each child's RSS came out ~35 MB higher.
-    const tsxRun = await runCommand(
-      process.execPath,
-      ['--import', 'tsx', join(here, 'agent-rss.ts'), ...rssArgs('rss-3000')],
-      process.env,
-      true,
-    );
-    const bundledRun = await runCommand(process.execPath, [bundle, ...rssArgs('rss-bundled-3000')], process.env, true);
-    const baseline = async (args: string[]) =>
-      Number(
-        (
-          await runCommand(
-            process.execPath,
-            [...args, '-e', 'process.stdout.write(String(process.memoryUsage().rss))'],
-            process.env,
-            true,
-          )
-        ).stdout,
-      ) / MB;
-    for (const [which, r] of [
-      ['node --import tsx', tsxRun],
-      ['bundle, plain node', bundledRun],
-    ] as const) {
-      if (r.code !== 0) {
-        log(`agent-rss (${which}) failed with ${r.code}: ${r.stderr.slice(0, 800)}`);
-        continue;
-      }
-      const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as AgentRssResult;
-      if (res.error) log(`agent-rss (${which}) sync error: ${res.error}`);
-      log(
-        `agent-rss (${which}): ${res.objects} objects in ${(res.durationMs / 1000).toFixed(2)} s; ` +
-          `V8 heap reserved ${(res.heapTotal / MB).toFixed(0)} MB, external ${(res.external / MB).toFixed(0)} MB`,
-      );
-      report(`agent RSS after syncing 3000 objects (${which})`, res.rss / MB, 'MB', '≤ 100 MB');
-      report(`  peak RSS (${which})`, res.maxRss / MB, 'MB');
-      report(`  V8 heap used (${which})`, res.heapUsed / MB, 'MB');
-    }
-    // The shipped command itself: `tether sync --once` from dist/tether.mjs (what bin/tether.js and the image run,
-    // with the image's node flag), its RSS read by a preload at exit.
-    const shippedConfig = join(tmp, 'shipped.yaml');
-    const tokenFile = join(tmp, 'shipped-token');
-    writeFileSync(tokenFile, TOKEN);
-    writeFileSync(
-      shippedConfig,
-      `cluster: bench\nkubeconfig: ${kubeconfig}\ncacheDir: ${join(tmp, 'git-shipped')}\ngithub: {gitTokenFile: ${tokenFile}}\n` +
-        `apps:\n  - {name: rss-shipped-3000, repo: "${url}", path: sizes/n3000, namespace: rss-shipped-3000}\n`,
-    );
-    const rssAtExit = join(tmp, 'rss-at-exit.mjs');
-    writeFileSync(
-      rssAtExit,
-      "process.on('exit', () => { const m = process.memoryUsage(); process.stderr.write('\\nTETHER_RSS ' + " +
-        'JSON.stringify({ rss: m.rss, maxRss: process.resourceUsage().maxRSS * 1024, heapUsed: m.heapUsed }) + "\\n"); });\n',
-    );
-    const shipped = await runCommand(
-      process.execPath,
-      [
-        '--max-semi-space-size=1',
-        '--import',
-        rssAtExit,
-        join(root, 'dist/tether.mjs'),
-        'sync',
-        '--once',
-        '--config',
-        shippedConfig,
-      ],
-      { ...process.env, NODE_OPTIONS: '' },
-      true,
-    );
-    const shippedRss = /^TETHER_RSS (.*)$/m.exec(shipped.stderr)?.[1];
-    if (shipped.code !== 0 || !shippedRss) {
-      log(`tether sync --once (dist/tether.mjs) failed with ${shipped.code}: ${shipped.stderr.slice(0, 800)}`);
-    } else {
-      const m = JSON.parse(shippedRss) as { rss: number; maxRss: number; heapUsed: number };
-      log(`tether sync --once (dist/tether.mjs): ${shipped.stdout.trim().split('\n').pop()}`);
-      report('agent RSS after syncing 3000 objects (shipped command, dist/tether.mjs)', m.rss / MB, 'MB', '≤ 100 MB');
-      report('  peak RSS (shipped command)', m.maxRss / MB, 'MB');
-      report('  V8 heap used (shipped command)', m.heapUsed / MB, 'MB');
-    }
-    // What @kubernetes/client-node would add if the agent imported it (it is not a dependency; the figure appears
-    // when it is installed, e.g. `npm i --no-save @kubernetes/client-node@1`).
-    const cost = await runCommand(
-      process.execPath,
-      [bundle, '--import-cost', '@kubernetes/client-node'],
-      process.env,
-      true,
-    );
-    const costResult = JSON.parse(cost.stdout.trim().split('\n').pop() || '{}') as Partial<ImportCostResult>;
-    if (costResult.error || costResult.rssAfter === undefined || costResult.rssBefore === undefined) {
-      log(`import cost of @kubernetes/client-node: not measured (${costResult.error ?? cost.stderr.slice(0, 200)})`);
-    } else {
-      report('import cost of @kubernetes/client-node: RSS', (costResult.rssAfter - costResult.rssBefore) / MB, 'MB');
-      report('import cost of @kubernetes/client-node: time', costResult.durationMs ?? 0, 'ms');
-    }
-    report('baseline RSS: idle node --import tsx', await baseline(['--import', 'tsx']), 'MB');
-    report('baseline RSS: idle node', await baseline([]), 'MB');
-
-    // 4. Drift-to-healed: a SelfHeal on a one-Deployment app; another manager scales it 50 times.
-    log(`drift-to-healed: ${EDITS} edits of replicas`);
-    const healHttp = new HttpKubeClient(loadKubeconfig(kubeconfig));
-    closers.push(() => healHttp.close());
-    const healClient = new CountingKubeClient(healHttp);
-    const healDiscovery = new Discovery(healClient);
-    const healSource = await GitSource.create({ url, ref: 'main', cacheDir: join(tmp, 'git-heal'), credentials });
-    const healApp = new AppSync(
-      { name: 'bench-heal', path: 'heal', namespace: 'heal', prune: pruneOptions() },
-      { kube: healClient, discovery: healDiscovery, source: healSource, renderer: toolRenderer },
-    );
-    const healOut = await healApp.sync();
-    if (healOut.error) log(`heal app sync: ${healOut.error.message}`);
-    const events: HealEvent[] = [];
-    const heal = new SelfHeal(healApp, { kube: healClient, discovery: healDiscovery }, {}, (e) => events.push(e));
-    closers.push(() => heal.stop());
-    await heal.update();
-
-    // The bench's own eyes: a watch on a separate client, so healing is seen the moment the apiserver has it.
-    const observer = new HttpKubeClient(loadKubeconfig(kubeconfig));
-    closers.push(() => observer.close());
-    const deployments: ResourceType = {
-      group: 'apps',
-      version: 'v1',
-      kind: 'Deployment',
-      resource: 'deployments',
-      namespaced: true,
-      verbs: ['get', 'list', 'watch'],
-    };
-    const deployPath = '/apis/apps/v1/namespaces/heal/deployments/web';
-    let generation = ((await k.request('GET', deployPath)).body as K8sObject).metadata.generation ?? 0;
-    let waiting: { afterGeneration: number; resolve: (at: number) => void } | undefined;
-    const watch = observer.watch(deployments, { namespace: 'heal' }, (ev) => {
-      const o = ev.object as K8sObject & { spec?: { replicas?: number } };
-      if (ev.type !== 'MODIFIED' || o.metadata?.name !== 'web') return;
-      const g = o.metadata.generation ?? 0;
-      if (waiting && o.spec?.replicas === 2 && g > waiting.afterGeneration) {
-        generation = g;
-        const w = waiting;
-        waiting = undefined;
-        w.resolve(performance.now());
-      }
-    });
-    closers.push(() => watch.stop());
-    await sleep(300); // let the observer's watch open
-    const latencies: number[] = [];
-    let timeouts = 0;
-    for (let i = 0; i < EDITS; i++) {
-      const healed = new Promise<number>((resolve) => {
-        // The patch makes generation+1; the heal makes it at least generation+2.
-        waiting = { afterGeneration: generation + 1, resolve };
+    if (STEPS.has('rss')) {
+      // 3. RSS of the agent alone, in child processes that import only agent code and sync 3,000 objects each.
+      // Under tsx (the brief's measure) tsx adds RSS of its own (loader, a transform per module): the idle baselines
+      // say how much. The same script bundled by esbuild and run by plain node is what a shipped agent would weigh.
+      log('agent RSS: two child processes syncing 3000 objects each (tsx, then an esbuild bundle under plain node)');
+      // Inside the repo (bench/out is ignored by Git) so that `--import-cost` below resolves packages from node_modules.
+      const bundle = join(root, 'bench/out/agent-rss.mjs');
+      await build({
+        entryPoints: [join(here, 'agent-rss.ts')],
+        outfile: bundle,
+        bundle: true,
+        platform: 'node',
+        target: 'node20',
+        format: 'esm',
+        logLevel: 'warning',
+        banner: { js: "import { createRequire as __cr } from 'node:module';\nconst require = __cr(import.meta.url);" },
       });
-      const started = performance.now();
-      const r = await k.request(
-        'PATCH',
-        `${deployPath}?fieldManager=bench-editor`,
-        { spec: { replicas: 3 + (i % 5) } },
-        'application/merge-patch+json',
+      const rssArgs = (ns: string) => [kubeconfig, url, TOKEN, 'sizes/n3000', ns, ns];
+      // One after the other: run side by side, each child's RSS came out ~35 MB higher.
+      const tsxRun = await runCommand(
+        process.execPath,
+        ['--import', 'tsx', join(here, 'agent-rss.ts'), ...rssArgs('rss-3000')],
+        process.env,
+        true,
       );
-      if (r.status !== 200) log(`edit ${i}: PATCH answered ${r.status}`);
-      const at = await Promise.race([healed, sleep(10_000).then(() => undefined)]);
-      if (at === undefined) {
-        timeouts++;
-        waiting = undefined;
-        generation = ((await k.request('GET', deployPath)).body as K8sObject).metadata.generation ?? generation;
-      } else latencies.push(at - started);
-      await sleep(150 + (i % 7) * 20); // let the heal's own watch echo settle; vary the phase a little
+      const bundledRun = await runCommand(
+        process.execPath,
+        [bundle, ...rssArgs('rss-bundled-3000')],
+        process.env,
+        true,
+      );
+      const baseline = async (args: string[]) =>
+        Number(
+          (
+            await runCommand(
+              process.execPath,
+              [...args, '-e', 'process.stdout.write(String(process.memoryUsage().rss))'],
+              process.env,
+              true,
+            )
+          ).stdout,
+        ) / MB;
+      for (const [which, r] of [
+        ['node --import tsx', tsxRun],
+        ['bundle, plain node', bundledRun],
+      ] as const) {
+        if (r.code !== 0) {
+          log(`agent-rss (${which}) failed with ${r.code}: ${r.stderr.slice(0, 800)}`);
+          continue;
+        }
+        const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as AgentRssResult;
+        if (res.error) log(`agent-rss (${which}) sync error: ${res.error}`);
+        log(
+          `agent-rss (${which}): ${res.objects} objects in ${(res.durationMs / 1000).toFixed(2)} s; ` +
+            `V8 heap reserved ${(res.heapTotal / MB).toFixed(0)} MB, external ${(res.external / MB).toFixed(0)} MB`,
+        );
+        report(`agent RSS after syncing 3000 objects (${which})`, res.rss / MB, 'MB', '≤ 100 MB');
+        report(`  peak RSS (${which})`, res.maxRss / MB, 'MB');
+        report(`  V8 heap used (${which})`, res.heapUsed / MB, 'MB');
+      }
+      // The shipped command itself: `tether sync --once` from dist/tether.mjs (what bin/tether.js and the image run,
+      // with the image's node flag), its RSS read by a preload at exit.
+      const shippedConfig = join(tmp, 'shipped.yaml');
+      const tokenFile = join(tmp, 'shipped-token');
+      writeFileSync(tokenFile, TOKEN);
+      writeFileSync(
+        shippedConfig,
+        `cluster: bench\nkubeconfig: ${kubeconfig}\ncacheDir: ${join(tmp, 'git-shipped')}\ngithub: {gitTokenFile: ${tokenFile}}\n` +
+          `apps:\n  - {name: rss-shipped-3000, repo: "${url}", path: sizes/n3000, namespace: rss-shipped-3000}\n`,
+      );
+      const rssAtExit = join(tmp, 'rss-at-exit.mjs');
+      writeFileSync(
+        rssAtExit,
+        "process.on('exit', () => { const m = process.memoryUsage(); process.stderr.write('\\nTETHER_RSS ' + " +
+          'JSON.stringify({ rss: m.rss, maxRss: process.resourceUsage().maxRSS * 1024, heapUsed: m.heapUsed }) + "\\n"); });\n',
+      );
+      const shipped = await runCommand(
+        process.execPath,
+        [
+          '--max-semi-space-size=1',
+          '--import',
+          rssAtExit,
+          join(root, 'dist/tether.mjs'),
+          'sync',
+          '--once',
+          // No wait for health: the bench's apiserver runs no controllers, so its Deployments never become available,
+          // and the figure is the memory of syncing, not of waiting.
+          '--timeout',
+          '0s',
+          '--config',
+          shippedConfig,
+        ],
+        { ...process.env, NODE_OPTIONS: '' },
+        true,
+      );
+      const shippedRss = /^TETHER_RSS (.*)$/m.exec(shipped.stderr)?.[1];
+      if (shipped.code !== 0 || !shippedRss) {
+        log(`tether sync --once (dist/tether.mjs) failed with ${shipped.code}: ${shipped.stderr.slice(0, 800)}`);
+      } else {
+        const m = JSON.parse(shippedRss) as { rss: number; maxRss: number; heapUsed: number };
+        log(`tether sync --once (dist/tether.mjs): ${shipped.stdout.trim().split('\n').pop()}`);
+        report('agent RSS after syncing 3000 objects (shipped command, dist/tether.mjs)', m.rss / MB, 'MB', '≤ 100 MB');
+        report('  peak RSS (shipped command)', m.maxRss / MB, 'MB');
+        report('  V8 heap used (shipped command)', m.heapUsed / MB, 'MB');
+      }
+      // What @kubernetes/client-node would add if the agent imported it (it is not a dependency; the figure appears
+      // when it is installed, e.g. `npm i --no-save @kubernetes/client-node@1`).
+      const cost = await runCommand(
+        process.execPath,
+        [bundle, '--import-cost', '@kubernetes/client-node'],
+        process.env,
+        true,
+      );
+      const costResult = JSON.parse(cost.stdout.trim().split('\n').pop() || '{}') as Partial<ImportCostResult>;
+      if (costResult.error || costResult.rssAfter === undefined || costResult.rssBefore === undefined) {
+        log(`import cost of @kubernetes/client-node: not measured (${costResult.error ?? cost.stderr.slice(0, 200)})`);
+      } else {
+        report('import cost of @kubernetes/client-node: RSS', (costResult.rssAfter - costResult.rssBefore) / MB, 'MB');
+        report('import cost of @kubernetes/client-node: time', costResult.durationMs ?? 0, 'ms');
+      }
+      report('baseline RSS: idle node --import tsx', await baseline(['--import', 'tsx']), 'MB');
+      report('baseline RSS: idle node', await baseline([]), 'MB');
     }
-    const own = events
-      .filter((e) => e.mode === 'healed' && e.subject === 'Deployment/heal/web' && e.entry.action === 'configured')
-      .map((e) => e.latencyMs);
-    const failedHeals = events.filter((e) => e.entry.action === 'failed').length;
-    log(`drift: ${latencies.length} healed, ${timeouts} not healed within 10 s, ${failedHeals} failed heal events`);
-    report('drift-to-healed p50 (edit sent → watch sees it)', percentile(latencies, 50), 'ms');
-    report('drift-to-healed p95', percentile(latencies, 95), 'ms', '≤ 1000 ms');
-    report('drift-to-healed max', Math.max(...latencies), 'ms');
-    report('edits not healed within 10 s', timeouts, '', '0');
-    report('SelfHeal latencyMs: heal events', own.length, '', String(EDITS));
-    report('SelfHeal latencyMs p50 (watch event → applied)', percentile(own, 50), 'ms');
-    report('SelfHeal latencyMs p95', percentile(own, 95), 'ms');
-    report('SelfHeal latencyMs max', own.length ? Math.max(...own) : Number.NaN, 'ms');
-    report('self-heal client requests (whole run)', fmt(healClient.requests));
+    if (STEPS.has('heal')) {
+      // 4. Drift-to-healed: a SelfHeal on a one-Deployment app; another manager scales it 50 times.
+      log(`drift-to-healed: ${EDITS} edits of replicas`);
+      const healHttp = new HttpKubeClient(loadKubeconfig(kubeconfig));
+      closers.push(() => healHttp.close());
+      const healClient = new CountingKubeClient(healHttp);
+      const healDiscovery = new Discovery(healClient);
+      const healSource = await GitSource.create({ url, ref: 'main', cacheDir: join(tmp, 'git-heal'), credentials });
+      const healApp = new AppSync(
+        { name: 'bench-heal', path: 'heal', namespace: 'heal', prune: pruneOptions() },
+        { kube: healClient, discovery: healDiscovery, source: healSource, renderer: toolRenderer },
+      );
+      const healOut = await healApp.sync();
+      if (healOut.error) log(`heal app sync: ${healOut.error.message}`);
+      const events: HealEvent[] = [];
+      const heal = new SelfHeal(healApp, { kube: healClient, discovery: healDiscovery }, {}, (e) => events.push(e));
+      closers.push(() => heal.stop());
+      await heal.update();
+
+      // The bench's own eyes: a watch on a separate client, so healing is seen the moment the apiserver has it.
+      const observer = new HttpKubeClient(loadKubeconfig(kubeconfig));
+      closers.push(() => observer.close());
+      const deployments: ResourceType = {
+        group: 'apps',
+        version: 'v1',
+        kind: 'Deployment',
+        resource: 'deployments',
+        namespaced: true,
+        verbs: ['get', 'list', 'watch'],
+      };
+      const deployPath = '/apis/apps/v1/namespaces/heal/deployments/web';
+      let generation = ((await k.request('GET', deployPath)).body as K8sObject).metadata.generation ?? 0;
+      let waiting: { afterGeneration: number; resolve: (at: number) => void } | undefined;
+      const watch = observer.watch(deployments, { namespace: 'heal' }, (ev) => {
+        const o = ev.object as K8sObject & { spec?: { replicas?: number } };
+        if (ev.type !== 'MODIFIED' || o.metadata?.name !== 'web') return;
+        const g = o.metadata.generation ?? 0;
+        if (waiting && o.spec?.replicas === 2 && g > waiting.afterGeneration) {
+          generation = g;
+          const w = waiting;
+          waiting = undefined;
+          w.resolve(performance.now());
+        }
+      });
+      closers.push(() => watch.stop());
+      await sleep(300); // let the observer's watch open
+      const latencies: number[] = [];
+      let timeouts = 0;
+      for (let i = 0; i < EDITS; i++) {
+        const healed = new Promise<number>((resolve) => {
+          // The patch makes generation+1; the heal makes it at least generation+2.
+          waiting = { afterGeneration: generation + 1, resolve };
+        });
+        const started = performance.now();
+        const r = await k.request(
+          'PATCH',
+          `${deployPath}?fieldManager=bench-editor`,
+          { spec: { replicas: 3 + (i % 5) } },
+          'application/merge-patch+json',
+        );
+        if (r.status !== 200) log(`edit ${i}: PATCH answered ${r.status}`);
+        const at = await Promise.race([healed, sleep(10_000).then(() => undefined)]);
+        if (at === undefined) {
+          timeouts++;
+          waiting = undefined;
+          generation = ((await k.request('GET', deployPath)).body as K8sObject).metadata.generation ?? generation;
+        } else latencies.push(at - started);
+        await sleep(150 + (i % 7) * 20); // let the heal's own watch echo settle; vary the phase a little
+      }
+      const own = events
+        .filter((e) => e.mode === 'healed' && e.subject === 'Deployment/heal/web' && e.entry.action === 'configured')
+        .map((e) => e.latencyMs);
+      const failedHeals = events.filter((e) => e.entry.action === 'failed').length;
+      log(`drift: ${latencies.length} healed, ${timeouts} not healed within 10 s, ${failedHeals} failed heal events`);
+      report('drift-to-healed p50 (edit sent → watch sees it)', percentile(latencies, 50), 'ms');
+      report('drift-to-healed p95', percentile(latencies, 95), 'ms', '≤ 1000 ms');
+      report('drift-to-healed max', Math.max(...latencies), 'ms');
+      report('edits not healed within 10 s', timeouts, '', '0');
+      report('SelfHeal latencyMs: heal events', own.length, '', String(EDITS));
+      report('SelfHeal latencyMs p50 (watch event → applied)', percentile(own, 50), 'ms');
+      report('SelfHeal latencyMs p95', percentile(own, 95), 'ms');
+      report('SelfHeal latencyMs max', own.length ? Math.max(...own) : Number.NaN, 'ms');
+      report('self-heal client requests (whole run)', fmt(healClient.requests));
+    }
   } finally {
     for (const close of closers.reverse()) {
       try {

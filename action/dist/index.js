@@ -59528,11 +59528,19 @@ var GitRepo = class _GitRepo {
   get displayUrl() {
     return redact(this.options.url);
   }
-  /** Fetches `ref` (depth 1 unless told; later fetches send only what is new) and returns its tip. */
+  /**
+   * Fetches `ref` (depth 1 unless told; later fetches send only what is new) and returns its tip. A branch whose tip
+   * is already in the store costs one ref listing and nothing else: no pack negotiation, and the parsed packs stay
+   * cached (an agent polling an unchanged repository otherwise re-reads its whole pack on the next read).
+   */
   async fetch(ref2, depth = 1) {
     const { url, gitdir } = this.options;
     const creds = await this.options.credentials?.();
     const secrets = [creds?.password];
+    if (depth === 1) {
+      const tip = await this.localTip(ref2, creds);
+      if (tip) return tip;
+    }
     try {
       const r = await import_isomorphic_git.default.fetch({
         fs: this.fs,
@@ -59562,6 +59570,32 @@ var GitRepo = class _GitRepo {
         });
       }
       throw new TetherError("git", `fetch ${this.displayUrl} ${ref2}: ${message}`, { cause: err });
+    }
+  }
+  /**
+   * The server's tip of branch `ref` when that commit is already in the store (its remote-tracking ref is moved to
+   * it, as a fetch would); undefined otherwise, or when the listing fails (the fetch then runs and reports).
+   */
+  async localTip(ref2, creds) {
+    const full = ref2.startsWith("refs/") ? ref2 : `refs/heads/${ref2}`;
+    if (!full.startsWith("refs/heads/")) return void 0;
+    try {
+      const refs = await import_isomorphic_git.default.listServerRefs({
+        http: this.http,
+        url: this.options.url,
+        prefix: full,
+        // Version 1 lists refs with one GET; version 2's ls-refs is a POST to git-upload-pack like a fetch.
+        protocolVersion: 1,
+        onAuth: () => creds ?? { cancel: true },
+        onAuthFailure: () => ({ cancel: true })
+      });
+      const tip = refs.find((r) => r.ref === full)?.oid;
+      if (!tip || !await this.hasCommit(tip)) return void 0;
+      const tracking = `refs/remotes/origin/${full.slice("refs/heads/".length)}`;
+      await import_isomorphic_git.default.writeRef({ fs: this.fs, gitdir: this.gitdir, ref: tracking, value: tip, force: true });
+      return tip;
+    } catch {
+      return void 0;
     }
   }
   /** Whether `sha`'s commit object is in the store. */

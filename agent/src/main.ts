@@ -1,6 +1,7 @@
 // The agent's composition root: the one place that builds clients from a configuration (Kubernetes, GitHub, Git
 // sources, status reporter, leader elector, renderer) and hands them to the Agent. The CLI, the demo and the
 // benchmarks call it; nothing here runs at import time.
+import { createHash } from 'node:crypto';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGitHub, type GitHubClient } from '../../shared/src/github.ts';
@@ -82,7 +83,8 @@ export async function createAgent(config: AgentConfig, options: AgentOptions): P
     : undefined;
   const gitToken = config.github?.gitTokenFile ? tokenFileProvider(config.github.gitTokenFile) : token;
   const cacheRoot = config.cacheDir ?? join(tmpdir(), 'tether-cache');
-  // One cache directory per app (by name) and per location of App documents: each holds one shallow clone.
+  // One cache directory per key (a shared repo and ref, an app's plans, a location of App documents): one shallow
+  // clone each.
   const openSource = (key: string, repo: string, ref: string): Promise<GitSource> =>
     GitSource.create({
       url: repo,
@@ -91,7 +93,22 @@ export async function createAgent(config: AgentConfig, options: AgentOptions): P
       credentials: gitToken ? async () => ({ username: 'x-access-token', password: await gitToken() }) : undefined,
     });
   const sources = new Map<string, DesiredStateSource>();
-  for (const app of config.apps) sources.set(app.name, await openSource(app.name, app.repo, app.ref));
+  // Apps of one repository and ref share one source: one object store, one fetch, one parsed pack in memory (200
+  // apps of one environment repo would otherwise hold 200 copies of it).
+  const shared = new Map<string, GitSource>();
+  for (const app of config.apps) {
+    const key = `${app.repo}#${app.ref}`;
+    let source = shared.get(key);
+    if (!source) {
+      source = await openSource(
+        join('git', createHash('sha256').update(key).digest('hex').slice(0, 16)),
+        app.repo,
+        app.ref,
+      );
+      shared.set(key, source);
+    }
+    sources.set(app.name, source);
+  }
   // Pull request heads go to a store of their own per app (`<app>.plans`; app names have no dots), so planning never
   // touches the store the synced state is read from.
   const planSources = new Map<string, GitSource>();

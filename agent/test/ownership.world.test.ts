@@ -12,6 +12,7 @@ import { statusFor } from '../src/core/commit-status.ts';
 import { APPLYSET } from '../src/core/inventory.ts';
 import type { K8sObject } from '../src/core/types.ts';
 import { GitSource } from '../src/edges/git/git-source.ts';
+import { CountingKubeClient } from '../src/edges/kube/counting-kube-client.ts';
 import { Discovery } from '../src/edges/kube/discovery.ts';
 import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
 import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
@@ -46,6 +47,11 @@ describe('one owner per object', () => {
         'envs/dev/keep/app.yaml': cm('keep-app', 'git'),
         'envs/dev/drop/hand.yaml': cm('hand-made-2', 'git'),
         'envs/dev/drop/app.yaml': cm('drop-app', 'git'),
+        // 20 ConfigMaps, one of them a's and one made by hand: a first sync reads them with one list.
+        ...Object.fromEntries(
+          Array.from({ length: 20 }, (_, i) => [`envs/dev/bulk/cm-${i}.yaml`, cm(`bulk-${i}`, 'bulk')]),
+        ),
+        'envs/dev/bulk/theirs.yaml': cm('a-only', 'bulk'),
       },
     });
     http = new HttpKubeClient(loadKubeconfig(kube.kubeconfig));
@@ -342,5 +348,28 @@ describe('one owner per object', () => {
       undefined,
     );
     assert.ok(await get('never-delete'));
+  });
+
+  test('a first sync of many objects of one kind reads them with one list, and still finds owners', async () => {
+    await handMade('bulk-3');
+    const counting = new CountingKubeClient(http);
+    const source = await GitSource.create({
+      url: git.cloneUrl(REPO),
+      ref: 'main',
+      cacheDir: join(cache, 'bulk'),
+      credentials: () => ({ username: 'x-access-token', password: TOKEN }),
+    });
+    const app = new AppSync(
+      { name: 'bulk', path: 'envs/dev/bulk', namespace: 'default', prune: pruneOptions() },
+      { kube: counting, discovery, source, renderer: toolRenderer },
+    );
+    const out = await app.sync();
+    const actions = Object.fromEntries(out.entries.map((e) => [e.subject, e.action]));
+    assert.equal(actions['ConfigMap/default/a-only'], 'conflict');
+    assert.equal(actions['ConfigMap/default/bulk-3'], 'adopted');
+    assert.equal(out.entries.filter((e) => e.action === 'created').length, 19);
+    // The parent's GET and the members' list, the namespace's list for the 21 non-members, the other ApplySet's
+    // parent lookup: no GET per object.
+    assert.ok((counting.requests.GET ?? 0) <= 6, JSON.stringify(counting.requests));
   });
 });

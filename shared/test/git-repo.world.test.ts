@@ -99,6 +99,22 @@ describe('GitRepo', () => {
     assert.equal(await other.fetch('feature'), commit);
   });
 
+  test('a fetch of a branch whose tip is already here only lists refs; a moved tip is fetched', async () => {
+    const repo = await GitRepo.open({ gitdir: join(tmp, 'tip'), url, credentials });
+    const first = await repo.fetch('main');
+    const packRequests = () => server.requests.filter((r) => r.path.includes('git-upload-pack') && r.method === 'POST');
+    const before = packRequests().length;
+    assert.equal(await repo.fetch('main'), first);
+    assert.equal(packRequests().length, before, 'no pack negotiation for an unchanged tip');
+    const moved = await server
+      .repo('acme/env')
+      .commitFiles({ branch: 'main', files: { 'envs/dev/web/new.yaml': 'kind: New\n' }, message: 'more' });
+    assert.equal(await repo.fetch('main'), moved);
+    assert.ok(packRequests().length > before, 'a moved tip is fetched');
+    const read = await repo.readFiles(moved, { under: 'envs/dev/web' });
+    assert.ok(read.files.some((f) => f.path === 'envs/dev/web/new.yaml'));
+  });
+
   test('a missing ref and refused credentials are errors without the token or userinfo', async () => {
     const repo = await GitRepo.open({ gitdir: join(tmp, 'f'), url, credentials });
     await assert.rejects(repo.fetch('nope'), (err: Error) => /nope/.test(err.message) && !err.message.includes(TOKEN));

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { TetherError } from '../../../shared/src/errors.ts';
+import { APPLIED_GZ_KEY } from './applied-record.ts';
 import { groupKind, label, objectKey, parseObjectKey, refOf, subject } from './objects.ts';
 import { compareRefs } from './plan.ts';
 import type { K8sObject, ObjectRef } from './types.ts';
@@ -129,7 +130,7 @@ export function decodeInventory(text: string): ObjectRef[] {
 export function parentObject(
   parent: ApplySetParentRef,
   members: readonly (K8sObject | ObjectRef)[],
-  options: { adopted?: readonly ObjectRef[] } = {},
+  options: { adopted?: readonly ObjectRef[]; applied?: string } = {},
 ): K8sObject {
   const { labels, annotations } = parentMetadata(parent, members);
   const memberKeys = new Set(members.map((m) => objectKey(m)));
@@ -143,14 +144,21 @@ export function parentObject(
     ...encodeParentInventory(parent, members),
     ...(adopted ? { [ADOPTED_KEY]: adopted } : {}),
   };
+  // Already base64 (of gzip): stored as is, in a ConfigMap's binaryData or a Secret's data.
+  const binary: Record<string, string> = {};
+  if (options.applied) binary[APPLIED_GZ_KEY] = options.applied;
   if (parent.kind === 'Secret') {
-    obj.data = Object.fromEntries(
-      Object.entries(texts).map(([k, v]) => [k, k === INVENTORY_GZ_KEY ? v : Buffer.from(v).toString('base64')]),
-    );
+    obj.data = {
+      ...Object.fromEntries(
+        Object.entries(texts).map(([k, v]) => [k, k === INVENTORY_GZ_KEY ? v : Buffer.from(v).toString('base64')]),
+      ),
+      ...binary,
+    };
   } else {
     const { [INVENTORY_GZ_KEY]: gz, ...data } = texts;
     obj.data = data;
-    if (gz !== undefined) obj.binaryData = { [INVENTORY_GZ_KEY]: gz };
+    if (gz !== undefined) binary[INVENTORY_GZ_KEY] = gz;
+    if (Object.keys(binary).length > 0) obj.binaryData = binary;
   }
   return obj;
 }
@@ -186,6 +194,14 @@ function parentText(parent: ApplySetParentRef, live: K8sObject, key: string): st
   const raw = data?.[key];
   if (raw === undefined) return undefined;
   return parent.kind === 'Secret' ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+}
+
+/** The applied record a live parent holds (see core/applied-record.ts), still encoded; undefined when none. */
+export function readAppliedText(live: K8sObject | undefined): string | undefined {
+  return (
+    (live?.binaryData as Record<string, string> | undefined)?.[APPLIED_GZ_KEY] ??
+    (live?.data as Record<string, string> | undefined)?.[APPLIED_GZ_KEY]
+  );
 }
 
 /** The members a live parent records as adopted (see `parentObject`'s `adopted`). */

@@ -39,6 +39,7 @@ import { type HealEvent, SelfHeal } from './self-heal.ts';
 import type { StatusReporter } from './status-reporter.ts';
 import { AppSync, pruneOptions, type SyncOutcome } from './sync.ts';
 import { DescendantWatches } from './tree.ts';
+import { WatchHub } from './watch-hub.ts';
 
 /** What the agent is built from; the composition root (agent/src/main.ts) makes these, tests may make their own. */
 export interface AgentParts {
@@ -129,8 +130,11 @@ export class Agent implements AgentView {
   private readonly projectSet: ProjectSet;
   /** Apps and projects defined in Git (`appsFrom`), when the config names any source. */
   private readonly appSet: AppSet | undefined;
+  /** One watch per group-kind, shared by every app's self-heal. */
+  private readonly watchHub: WatchHub;
 
   constructor(private readonly parts: AgentParts) {
+    this.watchHub = new WatchHub(parts);
     const { config } = parts;
     this.cluster = config.cluster;
     this.metrics = parts.metrics ?? emptyMetrics();
@@ -254,7 +258,7 @@ export class Agent implements AgentView {
       attempted: false,
       changes: 0,
     };
-    runner.heal = new SelfHeal(sync, { kube, discovery }, { enabled: this.healEnabled(app) }, (e) =>
+    runner.heal = new SelfHeal(sync, { kube, discovery, hub: this.watchHub }, { enabled: this.healEnabled(app) }, (e) =>
       this.onHeal(runner, e),
     );
     runner.loop = new AppLoop(

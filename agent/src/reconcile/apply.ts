@@ -1,5 +1,6 @@
 import { describeError } from '../../../shared/src/errors.ts';
 import { applySkipReason } from '../core/annotations.ts';
+import { type AppliedRecord, desiredHash, unchangedSinceApplied } from '../core/applied-record.ts';
 import { hasDrift, type IgnoreDifference, ignoredPaths, keepLiveAt } from '../core/drift.ts';
 import { explainMissingNamespace } from '../core/namespaces.ts';
 import { objectKey, subject } from '../core/objects.ts';
@@ -22,6 +23,8 @@ export interface ApplyStepsOptions {
   afterStep?: (step: PlanStep, entries: readonly SyncEntry[], last: boolean) => Promise<boolean>;
   /** Fields whose drift is neither reported nor healed (the app's `ignoreDifferences`). */
   ignoreDifferences?: readonly IgnoreDifference[];
+  /** What was last applied per object; objects live exactly as left there are not dry-run again. */
+  record?: AppliedRecord;
 }
 
 /** Defaults: 8 objects at once, 30 s for CRDs. */
@@ -31,33 +34,48 @@ export function defaultApplyStepsOptions(): ApplyStepsOptions {
 
 /**
  * Applies one object the way fluxcd/pkg/ssa does: when it exists, a server-side dry-run compared with the live
- * object, and a write only on drift; otherwise a write. `live` is updated with the server's answer.
+ * object, and a write only on drift; otherwise a write. `live` is updated with the server's answer. With a `record`,
+ * an object whose desired hash and live resourceVersion are both as recorded after its last apply is `unchanged`
+ * without any request (nothing, not even a controller, wrote to it since), and every answer updates the record.
  */
 export async function applyOne(
   deps: ClusterDeps,
   live: Map<string, K8sObject>,
   obj: K8sObject,
   ignoreDifferences: readonly IgnoreDifference[] = [],
+  record?: AppliedRecord,
 ): Promise<SyncEntry> {
   const who = subject(obj);
+  const key = objectKey(obj);
+  const hash = record ? desiredHash(obj, ignoreDifferences) : '';
+  const mark = (o: K8sObject) => {
+    const rv = o.metadata.resourceVersion;
+    if (record && rv !== undefined) record.set(key, { hash, resourceVersion: rv });
+  };
   try {
-    const type = await resolveType(deps.discovery, obj.apiVersion, obj.kind);
-    const key = objectKey(obj);
     const current = live.get(key);
+    if (record && unchangedSinceApplied(record, key, hash, current)) return { subject: who, action: 'unchanged' };
+    const type = await resolveType(deps.discovery, obj.apiVersion, obj.kind);
     if (current) {
       // Ignored fields keep their live values, so they are neither counted as drift nor reset by the write.
       const target = keepLiveAt(ignoreDifferences, obj, current);
       const dry = await deps.kube.apply(type, target, { dryRun: true });
       const ignore = ignoredPaths(ignoreDifferences, obj);
-      if (!hasDrift(dry.object, current, ignore ? { ignore } : {})) return { subject: who, action: 'unchanged' };
+      if (!hasDrift(dry.object, current, ignore ? { ignore } : {})) {
+        mark(current);
+        return { subject: who, action: 'unchanged' };
+      }
       const res = await deps.kube.apply(type, target);
       live.set(key, res.object);
+      mark(res.object);
       return { subject: who, action: 'configured' };
     }
     const res = await deps.kube.apply(type, obj);
     live.set(key, res.object);
+    mark(res.object);
     return { subject: who, action: res.created ? 'created' : 'configured' };
   } catch (err) {
+    record?.delete(key);
     return { subject: who, action: 'failed', reason: explainMissingNamespace(describeError(err)) };
   }
 }
@@ -86,7 +104,7 @@ export async function applySteps(
         entries.push(
           skip
             ? { subject: subject(obj), action: 'skipped', reason: skip }
-            : await applyOne(deps, live, obj, options.ignoreDifferences),
+            : await applyOne(deps, live, obj, options.ignoreDifferences, options.record),
         );
       },
       options.signal,

@@ -1,5 +1,6 @@
 import { describeError } from '../../../shared/src/errors.ts';
 import { APPLYSET } from '../core/inventory.ts';
+import type { ResourceType } from '../core/kube-port.ts';
 import { groupKind, objectKey, refOf, subject } from '../core/objects.ts';
 import { describeApplySetOwner, type ForeignTool, ownerOf, releasePatch } from '../core/ownership.ts';
 import type { K8sObject, ObjectRef, SyncEntry } from '../core/types.ts';
@@ -29,7 +30,8 @@ export interface TakenOver {
 
 /**
  * Reads, before the apply, every desired object that is not already a member (`live` holds the members listed by
- * label): one GET per such object, none for the members. An object another ApplySet, Argo CD or Flux manages is not
+ * label): one GET per such object, none for the members; where many objects of one kind and namespace are not
+ * members (a first sync), one list of that kind in that namespace instead of their GETs. An object another ApplySet, Argo CD or Flux manages is not
  * applied (a `conflict` entry names the owner); a live object nobody owns is applied and recorded as adopted. A GET
  * that fails leaves the object to the apply, which meets the same error and records it.
  */
@@ -56,6 +58,7 @@ export async function checkOwners(
   // Each other ApplySet's parent is looked up once per check, however many objects it holds.
   const owners = new Map<string, Promise<string>>();
   const unknown = desired.filter((o) => !live.has(objectKey(o)));
+  const lists = new ListedKinds(deps, unknown);
   await pool(
     unknown,
     options.concurrency,
@@ -65,7 +68,7 @@ export async function checkOwners(
         // A kind the server does not serve yet (a CRD applied in this sync) has no live objects to own.
         const type = await deps.discovery.resolve(obj.apiVersion, obj.kind);
         if (!type) return;
-        current = await deps.kube.get(type, obj.metadata.name, obj.metadata.namespace);
+        current = await lists.get(type, obj);
       } catch {
         return;
       }
@@ -91,6 +94,48 @@ export async function checkOwners(
     adopted,
     takenOver,
   };
+}
+
+/** From how many non-member objects of one kind in one namespace a list is cheaper than their GETs. */
+const LIST_FROM = 8;
+
+/** Reads the live object of a desired one: by GET, or from one shared list of its kind and namespace. */
+class ListedKinds {
+  private readonly counts = new Map<string, number>();
+  private readonly lists = new Map<string, Promise<Map<string, K8sObject> | undefined>>();
+
+  constructor(
+    private readonly deps: ClusterDeps,
+    objects: readonly K8sObject[],
+  ) {
+    for (const o of objects) {
+      const k = ListedKinds.key(o.apiVersion, o.kind, o.metadata.namespace);
+      this.counts.set(k, (this.counts.get(k) ?? 0) + 1);
+    }
+  }
+
+  private static key(apiVersion: string, kind: string, namespace: string | undefined): string {
+    return `${apiVersion}|${kind}|${namespace ?? ''}`;
+  }
+
+  async get(type: ResourceType, obj: K8sObject): Promise<K8sObject | undefined> {
+    const { name, namespace } = obj.metadata;
+    const k = ListedKinds.key(obj.apiVersion, obj.kind, namespace);
+    if ((this.counts.get(k) ?? 0) < LIST_FROM || !type.verbs.includes('list')) {
+      return this.deps.kube.get(type, name, namespace);
+    }
+    let list = this.lists.get(k);
+    if (!list) {
+      list = this.deps.kube.list(type, type.namespaced && namespace ? { namespace } : {}).then(
+        (r) => new Map(r.items.map((o) => [o.metadata.name, o])),
+        () => undefined,
+      );
+      this.lists.set(k, list);
+    }
+    const items = await list;
+    // A failed list: the object's own GET decides, as without the list.
+    return items ? items.get(name) : this.deps.kube.get(type, name, namespace);
+  }
 }
 
 /**

@@ -5,8 +5,9 @@ import { memberSelector } from '../core/inventory.ts';
 import { groupKind, objectKey, refOf, subject } from '../core/objects.ts';
 import type { K8sObject, SyncEntry } from '../core/types.ts';
 import type { Discovery } from '../edges/kube/discovery.ts';
-import type { KubeClient, ResourceType, Watch } from '../edges/kube/kube-client.ts';
+import type { KubeClient } from '../edges/kube/kube-client.ts';
 import type { AppSync } from './sync.ts';
+import { WatchHub, type WatchSubscriber } from './watch-hub.ts';
 
 /** Options of self-heal. */
 export interface SelfHealOptions {
@@ -34,14 +35,23 @@ export interface HealEvent {
 }
 
 /**
- * Self-heal: watches the kinds an app owns, filtered by its ApplySet label, and re-applies a managed object as soon
+ * Self-heal: hears the kinds an app owns (through a watch hub: the agent's, one watch per kind for every app, or its
+ * own, filtered by the app's ApplySet label) and re-applies a managed object as soon
  * as it is deleted or someone else changes what Tether owns (https://github.com/fluxcd/kustomize-controller/issues/1498: drift fixed only on the next
  * interval). Whether a change is drift is decided by the same dry-run comparison as a sync, so fields owned by other
  * managers (an HPA's replicas when Git omits them) are never fought. Status-only changes (same generation) cost
  * nothing.
  */
 export class SelfHeal {
-  private watches = new Map<string, Watch>();
+  /** The group-kinds subscribed to on the hub. */
+  private watched = new Set<string>();
+  private readonly hub: WatchHub;
+  /** Whether the hub is this instance's own (stopped with it) rather than the agent's shared one. */
+  private readonly ownHub: boolean;
+  private readonly subscriber: WatchSubscriber = {
+    onEvent: (type, obj) => this.handle(type, obj),
+    onList: (gk, items) => this.listed(gk, items),
+  };
   private timers = new Map<string, NodeJS.Timeout>();
   private firstSeen = new Map<string, number>();
   private generations = new Map<string, number | undefined>();
@@ -52,28 +62,35 @@ export class SelfHeal {
   /** The desired objects by objectKey (events are matched to them without a scan), rebuilt when the set changes. */
   private desiredByKey = new Map<string, K8sObject>();
   private desiredOf: readonly K8sObject[] | undefined;
-  private relistTimer: NodeJS.Timeout | undefined;
   private running = false;
   private inflight = new Set<Promise<void>>();
   readonly options: SelfHealOptions;
 
+  /**
+   * `deps.hub` is the agent's shared watch hub (one watch per group-kind for all apps); without one, self-heal keeps
+   * a hub of its own, watching only this app's members.
+   */
   constructor(
     private readonly sync: AppSync,
-    private readonly deps: { kube: KubeClient; discovery: Discovery },
+    private readonly deps: { kube: KubeClient; discovery: Discovery; hub?: WatchHub },
     options: Partial<SelfHealOptions> = {},
     private readonly onEvent: (e: HealEvent) => void = () => {},
   ) {
     this.options = { ...defaultSelfHealOptions(), ...options };
+    this.ownHub = deps.hub === undefined;
+    this.hub =
+      deps.hub ??
+      new WatchHub(deps, { labelSelector: memberSelector(sync.applySetId), relistMs: this.options.relistMs });
   }
 
   /** (Re)starts watches on the kinds of the app's current desired set. Call after every sync. */
   async update(): Promise<void> {
     this.running = true;
     const kinds = new Set(this.sync.desiredObjects.map((o) => groupKind(refOf(o))));
-    for (const [gk, w] of this.watches) {
+    for (const gk of this.watched) {
       if (!kinds.has(gk)) {
-        w.stop();
-        this.watches.delete(gk);
+        this.hub.unsubscribe(gk, this.sync.applySetId, this.subscriber);
+        this.watched.delete(gk);
       }
     }
     for (const o of this.sync.desiredObjects) {
@@ -81,79 +98,41 @@ export class SelfHeal {
       this.generations.set(objectKey(o), live?.metadata.generation);
       this.seenRv.set(objectKey(o), live?.metadata.resourceVersion);
     }
-    await Promise.all([...kinds].filter((gk) => !this.watches.has(gk)).map((gk) => this.watchKind(gk)));
-    clearInterval(this.relistTimer);
-    this.relistTimer = setInterval(() => void this.relistAll(), this.options.relistMs);
-    this.relistTimer.unref();
+    const added = [...kinds].filter((gk) => !this.watched.has(gk));
+    for (const gk of added) this.watched.add(gk);
+    await Promise.all(added.map((gk) => this.hub.subscribe(gk, this.sync.applySetId, this.subscriber)));
+    this.sync.liveIsWatched = () => this.running && [...kinds].every((gk) => this.hub.isWatching(gk));
+  }
+
+  /** Group-kinds this app is subscribed to (each a shared watch when the hub is the agent's). */
+  get watchedKinds(): number {
+    return this.watched.size;
   }
 
   /** Stops every watch and pending heal; waits for heals already running. */
   async stop(): Promise<void> {
     this.running = false;
-    clearInterval(this.relistTimer);
-    for (const w of this.watches.values()) w.stop();
-    this.watches.clear();
+    this.sync.liveIsWatched = () => false;
+    for (const gk of this.watched) this.hub.unsubscribe(gk, this.sync.applySetId, this.subscriber);
+    this.watched.clear();
+    if (this.ownHub) this.hub.stop();
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     await Promise.all(this.inflight);
   }
 
-  private async relistAll(): Promise<void> {
-    const kinds = [...this.watches.keys()];
-    for (const gk of kinds) {
-      this.watches.get(gk)?.stop();
-      this.watches.delete(gk);
-    }
-    await Promise.all(kinds.map((gk) => this.watchKind(gk)));
-  }
-
-  /** Lists one kind's members (catching up on anything missed), then watches from that list's resourceVersion. */
-  private async watchKind(gk: string): Promise<void> {
+  /** A fresh list of this app's members of `gk` (catching up on anything missed while nobody watched). */
+  private listed(gk: string, items: readonly K8sObject[]): void {
     if (!this.running) return;
-    const type = this.deps.discovery.forGroupKind(gk);
-    if (!type?.verbs.includes('watch')) return;
-    const selector = memberSelector(this.sync.applySetId);
-    let resourceVersion: string;
-    try {
-      const list = await this.deps.kube.list(type, { labelSelector: selector });
-      resourceVersion = list.resourceVersion;
-      this.failures.delete(gk);
-      const seen = new Set<string>();
-      for (const item of list.items) {
-        seen.add(objectKey(item));
-        this.handle('MODIFIED', item);
-      }
-      // Members deleted while nobody watched.
-      for (const o of this.sync.desiredObjects) {
-        if (groupKind(refOf(o)) === gk && !seen.has(objectKey(o))) this.handle('DELETED', o);
-      }
-    } catch {
-      this.retry(gk);
-      return;
+    const seen = new Set<string>();
+    for (const item of items) {
+      seen.add(objectKey(item));
+      this.handle('MODIFIED', item);
     }
-    const w = this.deps.kube.watch(type, { labelSelector: selector, resourceVersion }, (ev) => {
-      if (ev.type === 'ERROR') return; // e.g. 410 Gone: the stream ends and we re-list
-      if (ev.type === 'BOOKMARK') return;
-      this.handle(ev.type, withType(ev.object, type));
-    });
-    this.watches.set(gk, w);
-    void w.done.then(() => {
-      if (this.watches.get(gk) === w) {
-        this.watches.delete(gk);
-        this.retry(gk);
-      }
-    });
-  }
-
-  /** Failed list/watch attempts per kind since its last good list: the retry backs off while the cluster is away. */
-  private readonly failures = new Map<string, number>();
-
-  private retry(gk: string): void {
-    if (!this.running) return;
-    const n = this.failures.get(gk) ?? 0;
-    this.failures.set(gk, n + 1);
-    const delay = Math.min(30_000, 500 * 2 ** n) * (0.8 + Math.random() * 0.4);
-    setTimeout(() => void this.watchKind(gk), delay).unref();
+    // Members deleted while nobody watched.
+    for (const o of this.sync.desiredObjects) {
+      if (groupKind(refOf(o)) === gk && !seen.has(objectKey(o))) this.handle('DELETED', o);
+    }
   }
 
   private handle(type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: K8sObject): void {
@@ -260,11 +239,4 @@ export class SelfHeal {
       });
     }
   }
-}
-
-/** Watch events of typed lists may omit apiVersion/kind; put them back. */
-function withType(obj: K8sObject, type: ResourceType): K8sObject {
-  obj.apiVersion ??= type.group ? `${type.group}/${type.version}` : type.version;
-  obj.kind ??= type.kind;
-  return obj;
 }

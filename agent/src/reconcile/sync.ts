@@ -1,5 +1,6 @@
 import { describeError, TetherError } from '../../../shared/src/errors.ts';
 import { judgedForHealth } from '../core/annotations.ts';
+import { type AppliedRecord, decodeAppliedRecord, encodeAppliedRecord } from '../core/applied-record.ts';
 import { syncVerdict, unrenderedEntry } from '../core/commit-status.ts';
 import {
   type DesiredStateSource,
@@ -13,8 +14,16 @@ import { appHealth, type HealthContext, objectHealth } from '../core/health.ts';
 import type { HealthRules } from '../core/health-cel.ts';
 import { type Hook, hooksOf, splitHooks } from '../core/hooks.ts';
 import { type Inspection, summarize } from '../core/inspection.ts';
-import { type ApplySetParentRef, applySetId, defaultParentRef, labelMembers, listScope } from '../core/inventory.ts';
+import {
+  type ApplySetParentRef,
+  applySetId,
+  defaultParentRef,
+  labelMembers,
+  listScope,
+  readAppliedText,
+} from '../core/inventory.ts';
 import type { KubeClient } from '../core/kube-port.ts';
+import { LiveObjects } from '../core/live-objects.ts';
 import { namespaceObject, namespacesToCreate } from '../core/namespaces.ts';
 import { groupKind, isNamespace, objectKey, refOf, subject, validateObjects } from '../core/objects.ts';
 import type { ForeignTool } from '../core/ownership.ts';
@@ -143,7 +152,12 @@ export class AppSync {
   /** The hooks of the last render: run during a sync, never members. */
   private hooks: Hook[] = [];
   /** Live objects as last seen (from lists, apply answers and watches), by objectKey. */
-  readonly live = new Map<string, K8sObject>();
+  readonly live: Map<string, K8sObject> = new LiveObjects();
+  /** The last health verdict and what it was judged on (see healthNow). */
+  private healthCache: { version: number; desired: readonly K8sObject[]; at: number; health: HealthResult } | undefined;
+  /** What was last applied per object (see core/applied-record.ts); read from the parent on the first sync. */
+  private readonly applied: AppliedRecord = new Map();
+  private appliedRestored = false;
   state: AppState;
 
   constructor(
@@ -308,8 +322,14 @@ export class AppSync {
     try {
       // Inventory: the parent first, as the superset of what it had and what Git wants (kubectl updateToSuperset).
       let parent: Awaited<ReturnType<typeof readParentState>>;
+      let storedApplied: string | undefined;
       try {
         parent = await readParentState(this.deps, this.parent);
+        storedApplied = readAppliedText(parent.live);
+        if (!this.appliedRestored) {
+          for (const [k, m] of decodeAppliedRecord(storedApplied)) this.applied.set(k, m);
+          this.appliedRestored = true;
+        }
         parent.live = await writeParent(
           this.deps,
           this.parent,
@@ -317,6 +337,7 @@ export class AppSync {
           parent.live,
           [...parent.members, ...desired.map(refOf)],
           parent.adopted,
+          storedApplied ? { applied: storedApplied } : {},
         );
       } catch (err) {
         this.lastGood = false;
@@ -378,6 +399,7 @@ export class AppSync {
             ...(options.signal ? { signal: options.signal } : {}),
             afterStep: gate.afterStep,
             ...(this.app.ignoreDifferences ? { ignoreDifferences: this.app.ignoreDifferences } : {}),
+            record: this.applied,
           }),
           owners.adopted,
         ),
@@ -432,6 +454,7 @@ export class AppSync {
             ...desired.filter((o) => conflicted.has(subject(o))).map(refOf),
           ],
           [...parent.adopted, ...owners.adopted],
+          this.appliedToStore(owners.allowed, applied, storedApplied),
         );
       } catch (err) {
         entries.push({ subject: subject({ ...this.parent }), action: 'failed', reason: describeError(err) });
@@ -472,6 +495,22 @@ export class AppSync {
       this.lastGood = false;
       return finish({ error: { stage: 'apply', message: describeError(err) } });
     }
+  }
+
+  /**
+   * The applied record to keep in the parent: rewritten when this sync wrote an object (or none is stored), else the
+   * stored one kept as is, so a sync that only confirmed objects (a controller moved their resourceVersion) writes
+   * nothing; an older record costs a restarted agent only dry-runs. Left out when it would crowd the parent.
+   */
+  private appliedToStore(
+    members: readonly K8sObject[],
+    entries: readonly SyncEntry[],
+    stored: string | undefined,
+  ): { applied?: string } {
+    const wrote = entries.some((e) => e.action === 'created' || e.action === 'configured' || e.action === 'failed');
+    if (stored !== undefined && !wrote) return { applied: stored };
+    const text = encodeAppliedRecord(this.applied, new Set(members.map(objectKey)));
+    return text.length <= MAX_APPLIED_RECORD_BYTES ? { applied: text } : {};
   }
 
   /** Creates the namespaces the app asks for that do not exist yet (see core/namespaces.ts); failures are entries. */
@@ -630,17 +669,34 @@ export class AppSync {
 
   /** Applies one desired object now (self-heal's write), recording the answer as live; see apply.ts. */
   applyOne(obj: K8sObject): Promise<SyncEntry> {
-    return applyOne(this.deps, this.live, obj, this.app.ignoreDifferences);
+    return applyOne(this.deps, this.live, obj, this.app.ignoreDifferences, this.applied);
   }
 
-  /** Health of every desired object from the last-seen live objects; the app's is the worst. */
+  /**
+   * Health of every desired object from the last-seen live objects; the app's is the worst. The agent asks every
+   * second for every app: a verdict is reused while neither the live objects nor the desired set changed, for at
+   * most HEALTH_REUSE_MS, since some verdicts move with the clock alone (a crash-loop window passing).
+   */
   healthNow(): HealthResult {
     const ctx = this.healthContext();
-    return appHealth(
+    const now = ctx.now ?? Date.now();
+    const version = this.live instanceof LiveObjects ? this.live.version : undefined;
+    const c = this.healthCache;
+    if (
+      c &&
+      version !== undefined &&
+      c.version === version &&
+      c.desired === this.desired &&
+      now - c.at < HEALTH_REUSE_MS
+    )
+      return c.health;
+    const health = appHealth(
       this.desired
         .filter(judgedForHealth)
         .map((o) => objectHealth(refOf(o), this.live.get(objectKey(o)), { ...ctx, desired: o })),
     );
+    if (version !== undefined) this.healthCache = { version, desired: this.desired, at: now, health };
+    return health;
   }
 
   /** What health is judged with now: the clock and the app's rules (the desired object is added per object). */
@@ -648,8 +704,22 @@ export class AppSync {
     return { now: Date.now(), ...(this.app.healthRules ? { rules: this.app.healthRules } : {}) };
   }
 
-  /** Re-reads the desired objects' live state (one list per kind) and returns the app's health. */
+  /**
+   * Set by self-heal while watches feed `live` for every kind of the desired set: a no-op reconcile then judges
+   * health from them instead of listing each kind again.
+   */
+  liveIsWatched: () => boolean = () => false;
+
+  /**
+   * Re-reads the desired objects' live state (one list per kind; none while watches keep it current) and returns the
+   * app's health.
+   */
   async refreshHealth(): Promise<HealthResult> {
+    if (this.liveIsWatched()) {
+      const health = this.healthNow();
+      this.state = { ...this.state, health };
+      return health;
+    }
     const kinds = new Set(this.desired.map((o) => groupKind(refOf(o))));
     const listed = await listMembers(this.deps, this.applySetId, kinds, this.live);
     const seen = new Set(listed.map(objectKey));
@@ -689,6 +759,12 @@ export class AppSync {
     }
   }
 }
+
+/** How long a health verdict is reused while nothing it was judged on changed. */
+const HEALTH_REUSE_MS = 5000;
+
+/** The most of the parent the applied record may take (about 10,000 objects); beyond, it stays in memory only. */
+const MAX_APPLIED_RECORD_BYTES = 320 * 1024;
 
 /** How a failed hook is named in the sync's error: `PreSync hook Job/web/migrate failed: …`. */
 function hookFailure(r: HookResult): string {

@@ -134,11 +134,19 @@ export class GitRepo {
     return redact(this.options.url);
   }
 
-  /** Fetches `ref` (depth 1 unless told; later fetches send only what is new) and returns its tip. */
+  /**
+   * Fetches `ref` (depth 1 unless told; later fetches send only what is new) and returns its tip. A branch whose tip
+   * is already in the store costs one ref listing and nothing else: no pack negotiation, and the parsed packs stay
+   * cached (an agent polling an unchanged repository otherwise re-reads its whole pack on the next read).
+   */
   async fetch(ref: string, depth = 1): Promise<string> {
     const { url, gitdir } = this.options;
     const creds = await this.options.credentials?.();
     const secrets = [creds?.password];
+    if (depth === 1) {
+      const tip = await this.localTip(ref, creds);
+      if (tip) return tip;
+    }
     try {
       const r = await git.fetch({
         fs: this.fs,
@@ -168,6 +176,33 @@ export class GitRepo {
         });
       }
       throw new TetherError('git', `fetch ${this.displayUrl} ${ref}: ${message}`, { cause: err });
+    }
+  }
+
+  /**
+   * The server's tip of branch `ref` when that commit is already in the store (its remote-tracking ref is moved to
+   * it, as a fetch would); undefined otherwise, or when the listing fails (the fetch then runs and reports).
+   */
+  private async localTip(ref: string, creds: { username?: string; password?: string } | undefined) {
+    const full = ref.startsWith('refs/') ? ref : `refs/heads/${ref}`;
+    if (!full.startsWith('refs/heads/')) return undefined;
+    try {
+      const refs = await git.listServerRefs({
+        http: this.http,
+        url: this.options.url,
+        prefix: full,
+        // Version 1 lists refs with one GET; version 2's ls-refs is a POST to git-upload-pack like a fetch.
+        protocolVersion: 1,
+        onAuth: () => creds ?? { cancel: true },
+        onAuthFailure: () => ({ cancel: true }),
+      });
+      const tip = refs.find((r) => r.ref === full)?.oid;
+      if (!tip || !(await this.hasCommit(tip))) return undefined;
+      const tracking = `refs/remotes/origin/${full.slice('refs/heads/'.length)}`;
+      await git.writeRef({ fs: this.fs, gitdir: this.gitdir, ref: tracking, value: tip, force: true });
+      return tip;
+    } catch {
+      return undefined;
     }
   }
 

@@ -24,6 +24,9 @@ export interface SourceFile {
  * that survives restarts; files are read from the object store, never checked out.
  */
 export class GitSource {
+  /** The fetch in flight: apps sharing this source (one repository and ref) wait for it instead of starting theirs. */
+  private fetching: Promise<string> | undefined;
+
   private constructor(
     private readonly repo: GitRepo,
     private readonly ref: string,
@@ -40,9 +43,15 @@ export class GitSource {
     return new GitSource(repo, options.ref);
   }
 
-  /** Fetches the newest commit of the ref (depth 1; later fetches send only what is new) and returns its id. */
+  /**
+   * Fetches the newest commit of the ref (depth 1; later fetches send only what is new) and returns its id. Calls
+   * while a fetch runs share it (one store must not be fetched into twice at once).
+   */
   fetch(): Promise<string> {
-    return this.repo.fetch(this.ref);
+    this.fetching ??= this.repo.fetch(this.ref).finally(() => {
+      this.fetching = undefined;
+    });
+    return this.fetching;
   }
 
   /**

@@ -73,9 +73,17 @@ export class CountingKubeClient implements KubeClient {
     return this.inner.delete(type, name, namespace, options);
   }
 
+  /** Watches started and not yet ended. */
+  openWatches = 0;
+
   watch(type: ResourceType, options: WatchOptions, onEvent: (event: WatchEvent) => void): Watch {
     this.count('WATCH');
-    return this.inner.watch(type, options, onEvent);
+    const w = this.inner.watch(type, options, onEvent);
+    this.openWatches++;
+    void w.done.then(() => {
+      this.openWatches--;
+    });
+    return w;
   }
 
   createEvent(event: KubeEvent): Promise<void> {

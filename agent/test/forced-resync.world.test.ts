@@ -1,0 +1,184 @@
+// A forced re-sync of objects nobody touched makes no dry-run (the applied record says they are exactly as Tether
+// left them), yet an object changed live, or changed in Git, is still compared and re-applied; a new AppSync (a
+// restarted agent) reads the record back from the ApplySet parent.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type GitServer, startGitServer } from '../../testenv/src/git-server.ts';
+import { type LocalKube, startKube } from '../../testenv/src/kube.ts';
+import { startTogether } from '../../testenv/src/processes.ts';
+import { APPLIED_GZ_KEY } from '../src/core/applied-record.ts';
+import type { K8sObject } from '../src/core/types.ts';
+import { GitSource } from '../src/edges/git/git-source.ts';
+import { CountingKubeClient } from '../src/edges/kube/counting-kube-client.ts';
+import { Discovery } from '../src/edges/kube/discovery.ts';
+import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
+import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
+import { toolRenderer } from '../src/edges/render/render.ts';
+import { AppSync, pruneOptions } from '../src/reconcile/sync.ts';
+
+const TOKEN = 'ghs_resynctest0123456789';
+const REPO = 'acme/env';
+const cm = (i: number, value = 'a') =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-${i}\ndata:\n  value: ${value}\n`;
+const files: Record<string, string> = {
+  'app/deploy.yaml': `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: "ghcr.io/acme/web:1.0.0"}]
+`,
+  'app/svc.yaml':
+    'apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  clusterIP: None\n  selector: {app: web}\n  ports: [{port: 80}]\n',
+};
+for (let i = 0; i < 10; i++) files[`app/cm-${i}.yaml`] = cm(i);
+const OBJECTS = Object.keys(files).length;
+
+describe('forced re-sync with the applied record', () => {
+  let kube: LocalKube;
+  let git: GitServer;
+  let http: HttpKubeClient;
+  let client: CountingKubeClient;
+  let cache: string;
+
+  before(async () => {
+    [kube, git] = await startTogether(
+      startKube({ mode: 'api' }),
+      startGitServer({ tokens: { [TOKEN]: { login: 'ci', repos: '*' } } }),
+    );
+    await git.createRepo(REPO, { files });
+    for (const name of ['web', 'tether-system']) {
+      await kube.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    }
+    http = new HttpKubeClient(loadKubeconfig(kube.kubeconfig));
+    client = new CountingKubeClient(http);
+    cache = mkdtempSync(join(tmpdir(), 'tether-resync-test-'));
+  });
+  after(async () => {
+    http?.close();
+    await Promise.all([kube?.stop(), git?.stop()]);
+    if (cache) rmSync(cache, { recursive: true, force: true });
+  });
+
+  let n = 0;
+  async function makeSync(): Promise<AppSync> {
+    const source = await GitSource.create({
+      url: git.cloneUrl(REPO),
+      ref: 'main',
+      cacheDir: join(cache, `c${n++}`),
+      credentials: () => ({ username: 'x-access-token', password: TOKEN }),
+    });
+    return new AppSync(
+      { name: 'web', path: 'app', namespace: 'web', prune: pruneOptions() },
+      { kube: client, discovery: new Discovery(client), source, renderer: toolRenderer },
+    );
+  }
+
+  /** Runs `fn` and returns what it did and the dry-runs and writes it sent. */
+  async function counted<T>(fn: () => Promise<T>): Promise<{ out: T; dryRuns: number; writes: number }> {
+    const dry = client.requests.APPLY_DRYRUN ?? 0;
+    const writes = client.requests.APPLY ?? 0;
+    const out = await fn();
+    return {
+      out,
+      dryRuns: (client.requests.APPLY_DRYRUN ?? 0) - dry,
+      writes: (client.requests.APPLY ?? 0) - writes,
+    };
+  }
+
+  const actions = (entries: { subject: string; action: string }[]) =>
+    Object.fromEntries(entries.map((e) => [e.subject, e.action]));
+
+  let app: AppSync;
+
+  test('a forced re-sync of unchanged objects sends no dry-run and no write', async () => {
+    app = await makeSync();
+    const first = await app.sync();
+    assert.equal(first.error, undefined, JSON.stringify(first.error));
+    assert.equal(first.entries.filter((e) => e.action === 'created').length, OBJECTS);
+    const parent = (await kube.request('GET', '/api/v1/namespaces/tether-system/configmaps/tether-web'))
+      .body as K8sObject;
+    assert.ok((parent.binaryData as Record<string, string> | undefined)?.[APPLIED_GZ_KEY], 'record kept in parent');
+
+    const again = await counted(() => app.sync({ force: true }));
+    assert.equal(again.out.error, undefined);
+    assert.equal(again.out.noop, false);
+    assert.equal(again.out.entries.length, OBJECTS);
+    assert.ok(
+      again.out.entries.every((e) => e.action === 'unchanged'),
+      JSON.stringify(again.out.entries),
+    );
+    assert.equal(again.dryRuns, 0);
+    assert.equal(again.writes, 0, 'neither objects nor the parent are written');
+  });
+
+  test('an object changed live is compared and re-applied (no lie)', async () => {
+    const path = '/api/v1/namespaces/web/configmaps/cm-3';
+    const r = await kube.request(
+      'PATCH',
+      `${path}?fieldManager=someone-else`,
+      { data: { value: 'changed by hand' } },
+      'application/merge-patch+json',
+    );
+    assert.equal(r.status, 200);
+    const res = await counted(() => app.sync({ force: true }));
+    assert.equal(res.out.error, undefined);
+    assert.equal(actions(res.out.entries)['ConfigMap/web/cm-3'], 'configured');
+    assert.equal(res.out.entries.filter((e) => e.action === 'unchanged').length, OBJECTS - 1);
+    assert.equal(res.dryRuns, 1, 'only the changed object is dry-run');
+    assert.equal((((await kube.request('GET', path)).body as K8sObject).data as Record<string, string>).value, 'a');
+
+    // A live change that is not drift (an annotation another manager owns) moves the resourceVersion: it is checked
+    // by a dry-run, found unchanged, and recorded at its new resourceVersion.
+    await kube.request(
+      'PATCH',
+      '/api/v1/namespaces/web/configmaps/cm-4?fieldManager=someone-else',
+      { metadata: { annotations: { note: 'harmless' } } },
+      'application/merge-patch+json',
+    );
+    const harmless = await counted(() => app.sync({ force: true }));
+    assert.ok(harmless.out.entries.every((e) => e.action === 'unchanged'));
+    assert.equal(harmless.dryRuns, 1);
+    assert.equal(harmless.writes, 0);
+    const quiet = await counted(() => app.sync({ force: true }));
+    assert.equal(quiet.dryRuns, 0);
+  });
+
+  test('an object deleted live is re-created', async () => {
+    await kube.request('DELETE', '/api/v1/namespaces/web/configmaps/cm-5');
+    const res = await counted(() => app.sync({ force: true }));
+    assert.equal(actions(res.out.entries)['ConfigMap/web/cm-5'], 'created');
+    assert.equal(res.dryRuns, 0);
+  });
+
+  test('a restarted agent reads the record from the parent: still no dry-run for unchanged objects', async () => {
+    const restarted = await makeSync();
+    const res = await counted(() => restarted.sync());
+    assert.equal(res.out.error, undefined);
+    assert.ok(
+      res.out.entries.every((e) => e.action === 'unchanged'),
+      JSON.stringify(res.out.entries),
+    );
+    assert.equal(res.dryRuns, 0);
+    assert.equal(res.writes, 0);
+    app = restarted;
+  });
+
+  test('an object changed in Git is compared and applied; the others are not dry-run', async () => {
+    await git.repo(REPO).commitFiles({ branch: 'main', files: { 'app/cm-7.yaml': cm(7, 'b') }, message: 'cm-7' });
+    const res = await counted(() => app.sync());
+    assert.equal(res.out.error, undefined);
+    assert.equal(actions(res.out.entries)['ConfigMap/web/cm-7'], 'configured');
+    assert.equal(res.dryRuns, 1);
+    const live = (await kube.request('GET', '/api/v1/namespaces/web/configmaps/cm-7')).body as K8sObject;
+    assert.equal((live.data as Record<string, string>).value, 'b');
+  });
+});
