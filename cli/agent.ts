@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type AgentConfig, loadConfig, parseDuration } from '../agent/src/config.ts';
-import type { PolicyView, ProjectView } from '../agent/src/core/agent-view.ts';
+import { definedIn, type PolicyView, type ProjectView } from '../agent/src/core/agent-view.ts';
 import type { Inspection } from '../agent/src/core/inspection.ts';
 import { createAgent, kubeClientFor } from '../agent/src/main.ts';
 import type { Agent } from '../agent/src/reconcile/agent.ts';
@@ -345,12 +345,6 @@ export function statusLines(rows: readonly StatusRow[], projects: readonly Proje
     for (const r of rows.filter((x) => !groups.some((p) => p.name === x.project))) out.push(line(r));
   } else for (const r of rows) out.push(line(r));
   return out;
-}
-
-/** Where an app is defined, short: `config`, or `git:<file>`. */
-function definedIn(origin: string | undefined): string {
-  if (origin === undefined || origin === 'config') return 'config';
-  return `git:${origin.slice(origin.lastIndexOf(':') + 1)}`;
 }
 
 /** An app's sync policy in a word: `automated`, `manual` or `suspended`; a `*` while a sync window blocks it. */

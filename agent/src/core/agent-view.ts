@@ -150,6 +150,16 @@ export interface AgentView {
   requestManualSync?(name: string, by: string): ManualSyncAnswer;
 }
 
+/**
+ * Where an app is defined, short: `config`, or `git:<file>` for an origin `repo@ref:file` (the page shows the whole
+ * origin on the app's own page).
+ */
+export function definedIn(origin: string | undefined): string {
+  if (origin === undefined || origin === 'config') return 'config';
+  const at = origin.lastIndexOf(':');
+  return `git:${at > 0 ? origin.slice(at + 1) : origin}`;
+}
+
 /** The web address of a GitHub API: https://HOST/api/v3 → https://HOST; api.github.com → github.com. */
 export function githubWebUrl(apiUrl: string): string {
   const u = new URL(apiUrl);

@@ -3,7 +3,14 @@
 // template, no I/O): the server passes the data in, these functions return a string.
 import { html as honoHtml, raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
-import type { AppView, HealView, PolicyView, ProjectView, ResourceView } from './agent-view.ts';
+import {
+  type AppView,
+  definedIn,
+  type HealView,
+  type PolicyView,
+  type ProjectView,
+  type ResourceView,
+} from './agent-view.ts';
 import type { HealthStatus, HookResult, SyncAction, SyncResult, SyncStatus, WaveResult } from './types.ts';
 
 /** HTML that is already escaped (or written by us), so the `html` template inserts it as is. */
@@ -207,13 +214,6 @@ function errorText(sync: SyncResult | undefined): SafeHtml | undefined {
   if (!sync?.error && sync?.pruneBlocked) return html`<span class="error">${sync.pruneBlocked}</span>`;
   if (!sync?.error) return undefined;
   return html`<span class="error">${sync.error.stage} failed: ${sync.error.message}</span>`;
-}
-
-/** Where an app is defined, short: `config`, or `git:<file>` (the whole `repo@ref:file` is on the app's page). */
-function definedIn(origin: string): string {
-  if (origin === 'config') return 'config';
-  const at = origin.lastIndexOf(':');
-  return `git:${at > 0 ? origin.slice(at + 1) : origin}`;
 }
 
 /** The index page: one row per app with sync and health badges, revision, last sync and error; `extras.top` above. */
