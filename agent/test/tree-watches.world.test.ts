@@ -53,15 +53,23 @@ describe('descendant watches', () => {
       .objects.map((o) => `${o.kind}/${o.metadata.name}`)
       .sort();
 
-  test('apps in one namespace share its feeds; one feed per kind and namespace', async () => {
+  test('apps share one cluster-wide feed per kind, whatever their namespaces; only tracked namespaces are kept', async () => {
     watches.track('a', ['web']);
     watches.track('b', ['web']);
-    assert.equal(watches.feedCount, 3, 'ReplicaSets, Pods and Jobs of web, once');
+    assert.equal(watches.feedCount, 3, 'ReplicaSets, Pods and Jobs, once');
+    const apiPod = { ...pod('in-api'), metadata: { name: 'in-api', namespace: 'api' } };
+    assert.equal((await kube.request('POST', '/api/v1/namespaces/api/pods', apiPod)).status, 201);
     watches.track('c', ['web', 'api']);
-    assert.equal(watches.feedCount, 6);
-    await waitFor(() => watches.objects(['web', 'api']).complete, { ...WAIT, describe: () => 'first lists' });
+    assert.equal(watches.feedCount, 3, 'a second namespace opens no feed of its own');
+    const apiNames = () => watches.objects(['api']).objects.map((o) => `${o.kind}/${o.metadata.name}`);
+    await waitFor(() => watches.objects(['web', 'api']).complete && apiNames().includes('Pod/in-api'), {
+      ...WAIT,
+      describe: () => `the api namespace listed: ${apiNames()}`,
+    });
     watches.track('c', []);
-    assert.equal(watches.feedCount, 3, 'the api namespace is no longer watched');
+    assert.equal(watches.feedCount, 3);
+    assert.deepEqual(apiNames(), [], 'objects of a namespace no app tracks are dropped');
+    assert.equal((await kube.request('DELETE', '/api/v1/namespaces/api/pods/in-api?gracePeriodSeconds=0')).status, 200);
   });
 
   test('objects appear, change and disappear with the cluster, without managedFields', async () => {

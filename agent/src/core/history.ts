@@ -51,7 +51,7 @@ export const HISTORY_LIMIT = 20;
 export function triggerOf(reason: string): SyncTrigger {
   if (reason === 'startup') return 'start';
   if (reason.startsWith('webhook')) return 'webhook';
-  if (reason.startsWith('api') || reason.startsWith('ui') || reason === 'manual') return 'api';
+  if (reason.startsWith('api') || reason.startsWith('ui') || reason.startsWith('manual')) return 'api';
   if (reason.startsWith('heal')) return 'heal';
   // interval, retry, cluster reachable again: the loop's own schedule.
   return 'poll';

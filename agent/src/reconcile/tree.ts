@@ -1,7 +1,9 @@
 // The live descendants behind the resource tree: ReplicaSets, Jobs and Pods of the namespaces where apps run
-// workloads, kept by one list+watch per group-kind and namespace, shared by every app there. A page view reads this
-// cache and costs the apiserver nothing. Watches end (timeouts, 410 Gone, a restarted apiserver): each then lists
-// again and resumes, with a capped backoff while the cluster is away.
+// workloads, kept by one cluster-wide list+watch per group-kind shared by every app (as the self-heal watches are: the
+// number of watches does not grow with apps or namespaces). Only objects of namespaces some app tracks are kept, so
+// memory follows the apps, not the cluster. A page view reads this cache and costs the apiserver nothing. Watches end
+// (timeouts, 410 Gone, a restarted apiserver): each then lists again and resumes, with a capped backoff while the
+// cluster is away.
 import { describeError } from '../../../shared/src/errors.ts';
 import type { KubeClient, ResourceType, Watch } from '../core/kube-port.ts';
 import { objectKey } from '../core/objects.ts';
@@ -19,17 +21,18 @@ export interface DescendantWatchOptions {
   relistMs: number;
   /** First retry delay after a failed list or an ended watch; doubles up to 30 s. */
   retryMs: number;
+  /** How long a newly tracked namespace waits for others before the feeds list again. */
+  coalesceMs: number;
 }
 
-/** Defaults: re-list every 5 minutes, retry after 500 ms. */
+/** Defaults: re-list every 5 minutes, retry after 500 ms, gather new namespaces for 500 ms. */
 export function defaultDescendantWatchOptions(): DescendantWatchOptions {
-  return { relistMs: 5 * 60_000, retryMs: 500 };
+  return { relistMs: 5 * 60_000, retryMs: 500, coalesceMs: 500 };
 }
 
 interface Feed {
   gk: string;
-  namespace: string;
-  /** Objects by objectKey, without managedFields (the tree never shows them, and they are most of a Pod's bytes). */
+  /** Objects of the tracked namespaces by objectKey, without managedFields (the tree never shows them). */
   objects: Map<string, K8sObject>;
   watch?: Watch;
   timer?: NodeJS.Timeout;
@@ -37,14 +40,17 @@ interface Feed {
   failures: number;
   /** The last list or watch error, while it is not recovered. */
   error?: string;
-  synced: boolean;
+  /** The namespaces the last list covered: a namespace tracked later is complete only after the next list. */
+  listed: ReadonlySet<string>;
 }
 
-/** One list+watch per descendant group-kind and namespace, shared by the apps that use the namespace. */
+/** One cluster-wide list+watch per descendant group-kind, shared by all apps, keeping the tracked namespaces. */
 export class DescendantWatches {
   private readonly feeds = new Map<string, Feed>();
   /** The namespaces each app asked for. */
   private readonly apps = new Map<string, Set<string>>();
+  /** Every namespace some app tracks. */
+  private wanted = new Set<string>();
   private running = true;
   readonly options: DescendantWatchOptions;
 
@@ -56,45 +62,66 @@ export class DescendantWatches {
     this.options = { ...defaultDescendantWatchOptions(), ...options };
   }
 
-  /** Sets the namespaces `app` needs; starts the watches no app had yet and stops those no app needs any more. */
+  /**
+   * Sets the namespaces `app` needs. The feeds start with the first namespace and stop when none is left; a namespace
+   * no app tracked before makes each feed list again (its objects were not kept), one no app tracks any more is
+   * dropped from the cache.
+   */
   track(app: string, namespaces: Iterable<string>): void {
     if (!this.running) return;
     this.apps.set(app, new Set(namespaces));
-    const wanted = new Set([...this.apps.values()].flatMap((s) => [...s]));
-    for (const [key, feed] of this.feeds) {
-      if (!wanted.has(feed.namespace)) {
-        this.close(feed);
-        this.feeds.delete(key);
-      }
+    const before = this.wanted;
+    this.wanted = new Set([...this.apps.values()].flatMap((set) => [...set]));
+    if (this.wanted.size === 0) {
+      for (const f of this.feeds.values()) this.close(f);
+      this.feeds.clear();
+      return;
     }
-    for (const ns of wanted) {
-      for (const gk of DESCENDANT_GROUP_KINDS) {
-        const key = `${gk}@${ns}`;
-        if (this.feeds.has(key)) continue;
-        const feed: Feed = { gk, namespace: ns, objects: new Map(), failures: 0, synced: false };
-        this.feeds.set(key, feed);
-        void this.start(feed);
+    const added = [...this.wanted].some((ns) => !before.has(ns));
+    for (const gk of DESCENDANT_GROUP_KINDS) {
+      const feed = this.feeds.get(gk);
+      if (!feed) {
+        const fresh: Feed = { gk, objects: new Map(), failures: 0, listed: new Set() };
+        this.feeds.set(gk, fresh);
+        void this.start(fresh);
+        continue;
       }
+      for (const [key, o] of feed.objects) if (!this.wanted.has(o.metadata.namespace ?? '')) feed.objects.delete(key);
     }
+    if (added) this.scheduleRelist();
   }
 
-  /** The watched objects of these namespaces, and whether every feed has listed once (else the tree is partial). */
+  private relistTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Lists again (to pick up a newly tracked namespace's objects) once apps stop adding namespaces for a moment: many
+   * apps starting together cost one cluster-wide list per kind, not one per app.
+   */
+  private scheduleRelist(): void {
+    clearTimeout(this.relistTimer);
+    this.relistTimer = setTimeout(() => {
+      for (const feed of this.feeds.values()) feed.watch?.stop();
+    }, this.options.coalesceMs);
+    this.relistTimer.unref?.();
+  }
+
+  /** The watched objects of these namespaces, and whether every feed has listed them once (else the tree is partial). */
   objects(namespaces: Iterable<string>): { objects: K8sObject[]; complete: boolean; errors: string[] } {
+    const asked = new Set(namespaces);
     const objects: K8sObject[] = [];
     const errors: string[] = [];
     let complete = true;
-    for (const ns of namespaces) {
-      for (const gk of DESCENDANT_GROUP_KINDS) {
-        const feed = this.feeds.get(`${gk}@${ns}`);
-        if (!feed?.synced) complete = false;
-        if (feed?.error) errors.push(`${gk} in ${ns}: ${feed.error}`);
-        if (feed) objects.push(...feed.objects.values());
-      }
+    for (const gk of DESCENDANT_GROUP_KINDS) {
+      const feed = this.feeds.get(gk);
+      if (asked.size > 0 && (!feed || [...asked].some((ns) => !feed.listed.has(ns)))) complete = false;
+      if (!feed) continue;
+      if (feed.error) errors.push(`${gk}: ${feed.error}`);
+      for (const o of feed.objects.values()) if (asked.has(o.metadata.namespace ?? '')) objects.push(o);
     }
     return { objects, complete, errors };
   }
 
-  /** How many list+watch feeds run (tests: one per group-kind and namespace, whatever the number of apps). */
+  /** How many list+watch feeds run (tests: one per group-kind, whatever the number of apps and namespaces). */
   get feedCount(): number {
     return this.feeds.size;
   }
@@ -102,6 +129,7 @@ export class DescendantWatches {
   /** Stops every watch. */
   stop(): void {
     this.running = false;
+    clearTimeout(this.relistTimer);
     for (const f of this.feeds.values()) this.close(f);
     this.feeds.clear();
   }
@@ -114,7 +142,11 @@ export class DescendantWatches {
   }
 
   private isCurrent(feed: Feed): boolean {
-    return this.running && this.feeds.get(`${feed.gk}@${feed.namespace}`) === feed;
+    return this.running && this.feeds.get(feed.gk) === feed;
+  }
+
+  private keep(o: K8sObject): boolean {
+    return this.wanted.has(o.metadata.namespace ?? '');
   }
 
   private async start(feed: Feed): Promise<void> {
@@ -127,11 +159,12 @@ export class DescendantWatches {
     }
     let resourceVersion: string;
     try {
-      const list = await this.kube.list(type, { namespace: feed.namespace });
+      const covering = new Set(this.wanted);
+      const list = await this.kube.list(type, {});
       if (!this.isCurrent(feed)) return;
       resourceVersion = list.resourceVersion;
-      feed.objects = new Map(list.items.map((o) => [objectKey(o), slim(o)]));
-      feed.synced = true;
+      feed.objects = new Map(list.items.filter((o) => this.keep(o)).map((o) => [objectKey(o), slim(o)]));
+      feed.listed = covering;
       feed.failures = 0;
       feed.error = undefined;
     } catch (err) {
@@ -139,11 +172,17 @@ export class DescendantWatches {
       this.retry(feed);
       return;
     }
-    const w = this.kube.watch(type, { namespace: feed.namespace, resourceVersion }, (ev) => {
+    // A namespace tracked while the list was in flight is not in it: list again before watching.
+    if ([...this.wanted].some((ns) => !feed.listed.has(ns))) {
+      feed.timer = setTimeout(() => void this.start(feed), 0);
+      feed.timer.unref?.();
+      return;
+    }
+    const w = this.kube.watch(type, { resourceVersion }, (ev) => {
       if (ev.type === 'ERROR' || ev.type === 'BOOKMARK') return;
       const o = withType(ev.object, type);
       if (ev.type === 'DELETED') feed.objects.delete(objectKey(o));
-      else feed.objects.set(objectKey(o), slim(o));
+      else if (this.keep(o)) feed.objects.set(objectKey(o), slim(o));
     });
     feed.watch = w;
     feed.relist = setTimeout(() => {
@@ -154,7 +193,7 @@ export class DescendantWatches {
       if (feed.watch !== w) return;
       feed.watch = undefined;
       clearTimeout(feed.relist);
-      // A watch that ran is no failure: list again at once.
+      // A watch that ran is no failure (or was stopped to cover a new namespace): list again at once.
       feed.timer = setTimeout(() => void this.start(feed), 0);
       feed.timer.unref?.();
     });
