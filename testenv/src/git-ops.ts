@@ -88,6 +88,9 @@ export class GitRunner {
   ): ChildProcess {
     const child = spawn('git', args, { cwd: options.cwd, env: isolatedGitEnv(options.env), stdio: 'pipe' });
     this.live.add(child);
+    // 'exit' (the process is gone) can come before 'close' (its pipes are drained): a process is live until it exits,
+    // which is what killAll waits for.
+    child.on('exit', () => this.live.delete(child));
     child.on('close', () => this.live.delete(child));
     child.on('error', () => this.live.delete(child));
     return child;
