@@ -33,7 +33,14 @@ import { type ApplySetParentRef, defaultParentRef } from '../core/inventory.ts';
 import { renderKind } from '../edges/render/render.ts';
 import { AppLoop } from './app-loop.ts';
 import type { ClusterDeps } from './cluster.ts';
-import { cascadeApp, definitionMarks, markDefinition, orphanApp, type RemovalOutcome } from './remove-app.ts';
+import {
+  type CascadeHooks,
+  cascadeApp,
+  definitionMarks,
+  markDefinition,
+  orphanApp,
+  type RemovalOutcome,
+} from './remove-app.ts';
 import type { StatusReporter } from './status-reporter.ts';
 import { pruneOptions } from './sync.ts';
 
@@ -50,6 +57,8 @@ export interface AppSetHost {
   addApp(app: AppConfig, source: DesiredStateSource, origin: string, definedBy: string): void;
   /** Stops an app's loop and heal watches and forgets it; false when there was none. */
   removeApp(name: string): Promise<boolean>;
+  /** A running app's deletion hooks as last rendered (run by a cascade removal); undefined when it is not running. */
+  deleteHooksOf(name: string): CascadeHooks | undefined;
   /** Replaces the projects that came from `origin`. */
   setProjects(origin: string, projects: ProjectConfig[]): void;
 }
@@ -163,6 +172,11 @@ export class AppSet {
   private duplicates: DuplicateApp[] = [];
   /** Removals, newest last (bounded), for the API and tests. */
   readonly removals: ({ app: string; at: string } & RemovalOutcome)[] = [];
+  /**
+   * The deletion hooks of removed apps whose cascade has not finished, by app name. Held in memory only: a removal
+   * retried after a restart no longer knows them (the definition that rendered them is gone from Git).
+   */
+  private readonly deleteHooks = new Map<string, CascadeHooks>();
 
   constructor(private readonly deps: AppSetDeps) {
     // `apps` for the unnamed source; `apps-<name>` for a named one (`apps-<n>` when several are unnamed).
@@ -486,6 +500,9 @@ export class AppSet {
     for (const d of duplicates) log.warn('app refused', { app: d.name, reason: duplicateMessage(d) });
     for (const r of changes.refuse) await this.deps.host.removeApp(r.app.name);
     for (const r of changes.remove) {
+      // Taken before the app stops, from its last render: the definition that held them is gone from Git.
+      const hooks = this.deps.host.deleteHooksOf(r.app.name);
+      if (hooks && hooks.hooks.length > 0) this.deleteHooks.set(r.app.name, hooks);
       await this.deps.host.removeApp(r.app.name);
       if (!readOnly) await this.remove(r.app.name, r.app.deletionPolicy, r.origin, r.app, log);
     }
@@ -567,14 +584,18 @@ export class AppSet {
               ...(app ? { allowProtectedKinds: app.allowProtectedKinds, pruneAdopted: app.pruneAdopted } : {}),
             }),
             reason,
+            this.deleteHooks.get(name),
           )
         : await orphanApp(this.deps, parent, reason);
+    // Kept while the removal fails, so the retry (see sweep) runs the same PreDelete hooks again before deleting.
+    if (!outcome.error) this.deleteHooks.delete(name);
     this.removals.push({ app: name, at: now(), ...outcome });
     if (this.removals.length > 100) this.removals.shift();
     const fields = {
       app: name,
       policy: outcome.policy,
       pruned: outcome.entries.filter((e) => e.action === 'pruned').length,
+      ...(outcome.hooks ? { hooks: outcome.hooks.map((h) => `${h.phase} ${h.subject}: ${h.outcome}`) } : {}),
       kept: outcome.entries.filter((e) => e.action === 'skipped').length,
       ...(outcome.error ? { error: outcome.error } : {}),
     };
