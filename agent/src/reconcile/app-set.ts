@@ -177,6 +177,8 @@ export class AppSet {
    * retried after a restart no longer knows them (the definition that rendered them is gone from Git).
    */
   private readonly deleteHooks = new Map<string, CascadeHooks>();
+  /** Removals that failed (retried at each read of their source), shown in their source's notes until one works. */
+  private readonly failedRemovals = new Map<string, { source: string; message: string }>();
 
   constructor(private readonly deps: AppSetDeps) {
     // `apps` for the unnamed source; `apps-<name>` for a named one (`apps-<n>` when several are unnamed).
@@ -245,7 +247,12 @@ export class AppSet {
 
   /** Every source as the API shows it. */
   views(): AppSourceView[] {
-    return this.sources.map((s) => ({ ...s.view }));
+    return this.sources.map((s) => {
+      const failed = [...this.failedRemovals]
+        .filter(([, f]) => f.source === s.label)
+        .map(([app, f]) => `removal of app ${app} failed (retried at the next read): ${f.message}`);
+      return { ...s.view, notes: [...s.view.notes, ...failed] };
+    });
   }
 
   private enqueue(fn: () => Promise<void>): Promise<void> {
@@ -504,7 +511,7 @@ export class AppSet {
       const hooks = this.deps.host.deleteHooksOf(r.app.name);
       if (hooks && hooks.hooks.length > 0) this.deleteHooks.set(r.app.name, hooks);
       await this.deps.host.removeApp(r.app.name);
-      if (!readOnly) await this.remove(r.app.name, r.app.deletionPolicy, r.origin, r.app, log);
+      if (!readOnly) await this.remove(r.app.name, r.app.deletionPolicy, r.origin, r.app, r.source, log);
     }
     for (const d of changes.change) {
       await this.deps.host.removeApp(d.app.name);
@@ -561,7 +568,7 @@ export class AppSet {
     const running = this.deps.host.runningApps();
     for (const m of marks) {
       if (defined.has(m.app) || running.has(m.app)) continue;
-      await this.remove(m.app, m.deletionPolicy, m.origin, undefined, log);
+      await this.remove(m.app, m.deletionPolicy, m.origin, undefined, s.label, log);
     }
   }
 
@@ -571,6 +578,7 @@ export class AppSet {
     policy: 'orphan' | 'cascade',
     origin: string,
     app: AppConfig | undefined,
+    source: string,
     log: Logger,
   ): Promise<void> {
     const reason = `definition removed from ${origin}`;
@@ -589,6 +597,8 @@ export class AppSet {
         : await orphanApp(this.deps, parent, reason);
     // Kept while the removal fails, so the retry (see sweep) runs the same PreDelete hooks again before deleting.
     if (!outcome.error) this.deleteHooks.delete(name);
+    if (outcome.error) this.failedRemovals.set(name, { source, message: outcome.error });
+    else this.failedRemovals.delete(name);
     this.removals.push({ app: name, at: now(), ...outcome });
     if (this.removals.length > 100) this.removals.shift();
     const fields = {
