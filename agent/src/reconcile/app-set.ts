@@ -177,6 +177,8 @@ export class AppSet {
    * retried after a restart no longer knows them (the definition that rendered them is gone from Git).
    */
   private readonly deleteHooks = new Map<string, CascadeHooks>();
+  /** The apps removal was attempted for during the current read. */
+  private readonly removedThisRead = new Set<string>();
   /** Removals that failed (retried at each read of their source), shown in their source's notes until one works. */
   private readonly failedRemovals = new Map<string, { source: string; message: string }>();
 
@@ -325,6 +327,7 @@ export class AppSet {
       s.label,
       s.projects.map((p) => p.project),
     );
+    this.removedThisRead.clear();
     await this.applyUnion(log, readOnly);
     // Removals found only through the inventories wait for a read without problems: a source that could not be
     // read whole is no proof that an app is gone.
@@ -567,7 +570,8 @@ export class AppSet {
     const defined = new Set(s.definitions.map((d) => d.app.name));
     const running = this.deps.host.runningApps();
     for (const m of marks) {
-      if (defined.has(m.app) || running.has(m.app)) continue;
+      // One attempt per read: a removal that just failed (a PreDelete hook) is not run again at once.
+      if (defined.has(m.app) || running.has(m.app) || this.removedThisRead.has(m.app)) continue;
       await this.remove(m.app, m.deletionPolicy, m.origin, undefined, s.label, log);
     }
   }
@@ -581,6 +585,7 @@ export class AppSet {
     source: string,
     log: Logger,
   ): Promise<void> {
+    this.removedThisRead.add(name);
     const reason = `definition removed from ${origin}`;
     const parent = this.parentOf(name);
     const outcome =
