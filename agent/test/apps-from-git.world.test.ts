@@ -165,7 +165,16 @@ describe('apps defined in Git', () => {
   test('an App removed with the default policy is orphaned: its objects stay, its inventory is marked', async () => {
     await commit({ 'apps/api.yaml': null }, 'remove api');
     refresh();
-    await waitFor(() => agent.app('api') === undefined, { timeoutMs: 30_000, describe: () => sources() });
+    // The app stops before its removal is written to the cluster (the orphan mark, then the definition mark
+    // released): wait for all of it, then check each part.
+    const orphaned = async () => {
+      const body = JSON.stringify((await configMap('tether-api', 'tether-system')).body);
+      return body.includes(ORPHANED_ANNOTATION) && !body.includes('tether.dev/app-source');
+    };
+    await waitFor(async () => agent.app('api') === undefined && (await orphaned()), {
+      timeoutMs: 30_000,
+      describe: () => sources(),
+    });
     assert.ok(await exists('api-cm'), 'the orphaned ConfigMap is still there');
     const parent = await configMap('tether-api', 'tether-system');
     assert.equal(parent.status, 200);
