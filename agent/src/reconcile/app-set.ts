@@ -588,6 +588,12 @@ export class AppSet {
     this.removedThisRead.add(name);
     const reason = `definition removed from ${origin}`;
     const parent = this.parentOf(name);
+    if (policy === 'cascade' && !app && !this.deleteHooks.has(name)) {
+      // Found through its inventory only (removed while this process did not run it): its last render is not here.
+      log.warn('cascade without deletion hooks: any PreDelete/PostDelete hooks the app had are not known here', {
+        app: name,
+      });
+    }
     const outcome =
       policy === 'cascade'
         ? await cascadeApp(
