@@ -513,6 +513,7 @@ export class AppSet {
       // Taken before the app stops, from its last render: the definition that held them is gone from Git.
       const hooks = this.deps.host.deleteHooksOf(r.app.name);
       if (hooks && hooks.hooks.length > 0) this.deleteHooks.set(r.app.name, hooks);
+      else this.deleteHooks.delete(r.app.name);
       await this.deps.host.removeApp(r.app.name);
       if (!readOnly) await this.remove(r.app.name, r.app.deletionPolicy, r.origin, r.app, r.source, log);
     }
@@ -526,6 +527,9 @@ export class AppSet {
   }
 
   private async startApp(d: DefinedApp, log: Logger, what: string, readOnly: boolean): Promise<void> {
+    // Defined again: a removal still pending is off, and the app's next render brings its own hooks.
+    this.deleteHooks.delete(d.app.name);
+    this.failedRemovals.delete(d.app.name);
     try {
       if (!readOnly) {
         const git = d.source !== CONFIG_ORIGIN;
