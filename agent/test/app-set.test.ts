@@ -43,6 +43,9 @@ class Host implements AppSetHost {
   async removeApp(name: string) {
     return this.running.delete(name);
   }
+  deleteHooksOf() {
+    return undefined;
+  }
   setProjects(origin: string, projects: ProjectConfig[]) {
     this.projects.set(origin, projects);
   }

@@ -165,7 +165,16 @@ describe('apps defined in Git', () => {
   test('an App removed with the default policy is orphaned: its objects stay, its inventory is marked', async () => {
     await commit({ 'apps/api.yaml': null }, 'remove api');
     refresh();
-    await waitFor(() => agent.app('api') === undefined, { timeoutMs: 30_000, describe: () => sources() });
+    // The app stops before its removal is written to the cluster (the orphan mark, then the definition mark
+    // released): wait for all of it, then check each part.
+    const orphaned = async () => {
+      const body = JSON.stringify((await configMap('tether-api', 'tether-system')).body);
+      return body.includes(ORPHANED_ANNOTATION) && !body.includes('tether.dev/app-source');
+    };
+    await waitFor(async () => agent.app('api') === undefined && (await orphaned()), {
+      timeoutMs: 30_000,
+      describe: () => sources(),
+    });
     assert.ok(await exists('api-cm'), 'the orphaned ConfigMap is still there');
     const parent = await configMap('tether-api', 'tether-system');
     assert.equal(parent.status, 200);
@@ -225,6 +234,130 @@ describe('apps defined in Git', () => {
       timeoutMs: 30_000,
       describe: () => sources(),
     });
+  });
+
+  test('a cascade runs the PreDelete Job first (a failed one stops it), PostDelete after; Delete=false is let go', async () => {
+    // A PreDelete Job as Argo CD users write one. In this API-only world no controller runs Jobs, so the test
+    // finishes each hook Job itself by writing its status as the Job controller would.
+    const preDelete = `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: hooked-drain
+  annotations: {argocd.argoproj.io/hook: PreDelete, argocd.argoproj.io/hook-delete-policy: BeforeHookCreation}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: "ghcr.io/acme/drain:1.0.0"}]
+`;
+    const postDelete = cm('hooked-post').replace(
+      'metadata:\n',
+      'metadata:\n  annotations: {helm.sh/hook: post-delete}\n',
+    );
+    const letGo = cm('hooked-letgo').replace(
+      'metadata:\n',
+      'metadata:\n  annotations: {argocd.argoproj.io/sync-options: Delete=false}\n',
+    );
+    await commit(
+      {
+        'apps/hooked.yaml': app('hooked', 'envs/hooked', '  deletionPolicy: cascade\n'),
+        'envs/hooked/a.yaml': cm('hooked-a'),
+        'envs/hooked/letgo.yaml': letGo,
+        'envs/hooked/hooks.yaml': `${preDelete}---\n${postDelete}`,
+      },
+      'add hooked',
+    );
+    refresh();
+    await waitFor(async () => synced('hooked') && (await exists('hooked-a')) && (await exists('hooked-letgo')), {
+      timeoutMs: 60_000,
+      describe: () => `hooked: ${JSON.stringify(agent.app('hooked')?.state)}; sources: ${sources()}`,
+    });
+    const jobPath = '/apis/batch/v1/namespaces/default/jobs/hooked-drain';
+    assert.equal((await world.kube!.request('GET', jobPath)).status, 404, 'a deletion hook does not run on sync');
+    assert.equal(await exists('hooked-post'), false);
+
+    // The Job controller's last status write: the terminal condition follows the one that decided it.
+    const finishJob = async (outcome: 'Complete' | 'Failed') => {
+      let uid = '';
+      await waitFor(
+        async () => {
+          const got = await world.kube!.request('GET', jobPath);
+          const meta = (got.body as { metadata?: { uid?: string; deletionTimestamp?: string } }).metadata;
+          uid = got.status === 200 && !meta?.deletionTimestamp ? (meta?.uid ?? '') : '';
+          return uid !== '';
+        },
+        { timeoutMs: 60_000, describe: () => `no PreDelete Job yet; sources: ${sources()}` },
+      );
+      const t = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+      const cond = (type: string) => ({ type, status: 'True', lastProbeTime: t, lastTransitionTime: t });
+      const status =
+        outcome === 'Complete'
+          ? {
+              startTime: t,
+              completionTime: t,
+              succeeded: 1,
+              conditions: [cond('SuccessCriteriaMet'), cond('Complete')],
+            }
+          : {
+              startTime: t,
+              failed: 1,
+              conditions: [
+                { ...cond('FailureTarget'), reason: 'BackoffLimitExceeded', message: 'drain refused' },
+                { ...cond('Failed'), reason: 'BackoffLimitExceeded', message: 'drain refused' },
+              ],
+            };
+      const res = await world.kube!.request(
+        'PATCH',
+        `${jobPath}/status`,
+        { metadata: { uid }, status },
+        'application/merge-patch+json',
+      );
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      return uid;
+    };
+
+    // A failed PreDelete hook stops the cascade: nothing deleted, the inventory kept, the source says why.
+    await commit({ 'apps/hooked.yaml': null }, 'remove hooked');
+    refresh();
+    const firstJob = await finishJob('Failed');
+    await waitFor(() => /removal of app hooked failed/.test(sources()), {
+      timeoutMs: 60_000,
+      describe: () => sources(),
+    });
+    assert.equal(agent.app('hooked'), undefined);
+    assert.match(
+      sources(),
+      /PreDelete hook Job\/default\/hooked-drain failed: drain refused; nothing of the app was deleted/,
+    );
+    assert.ok(await exists('hooked-a'), 'nothing pruned after a failed PreDelete hook');
+    assert.ok(await exists('hooked-letgo'));
+    assert.equal(await exists('hooked-post'), false, 'PostDelete does not run when PreDelete failed');
+    const parent = await configMap('tether-hooked', 'tether-system');
+    assert.equal(parent.status, 200);
+    assert.match(JSON.stringify(parent.body), /hooked-a/);
+
+    // The next read retries: the hook runs again (a new Job), succeeds, and the cascade goes through.
+    refresh();
+    await waitFor(
+      async () => {
+        const got = await world.kube!.request('GET', jobPath);
+        return got.status === 200 && (got.body as { metadata: { uid: string } }).metadata.uid !== firstJob;
+      },
+      { timeoutMs: 60_000, describe: () => `the PreDelete Job was not created again; sources: ${sources()}` },
+    );
+    await finishJob('Complete');
+    await waitFor(async () => !(await exists('hooked-a')) && (await exists('hooked-post')), {
+      timeoutMs: 60_000,
+      describe: () => sources(),
+    });
+    // Delete=false: left in place and let go, so the inventory, with nothing left in it, is deleted.
+    assert.ok(await exists('hooked-letgo'), 'Delete=false kept the object on a cascade');
+    await waitFor(async () => !(await exists('tether-hooked', 'tether-system')), {
+      timeoutMs: 30_000,
+      describe: () => sources(),
+    });
+    assert.doesNotMatch(sources(), /removal of app hooked failed/);
   });
 
   test('app of apps, two levels deep: the leaves run, the parents are expanded', async () => {

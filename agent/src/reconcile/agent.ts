@@ -35,6 +35,7 @@ import { SyncHistory } from './history.ts';
 import { inspectObjects } from './inspect.ts';
 import type { LeaderElector } from './leader.ts';
 import { type PlanSource, type PlanTarget, PullRequestPlanner } from './pr-plan.ts';
+import type { CascadeHooks } from './remove-app.ts';
 import { type HealEvent, SelfHeal } from './self-heal.ts';
 import type { StatusReporter } from './status-reporter.ts';
 import { AppSync, pruneOptions, type SyncOutcome } from './sync.ts';
@@ -281,6 +282,11 @@ export class Agent implements AgentView {
     await r.loop.stop();
     await r.heal.stop();
     return true;
+  }
+
+  /** A running app's deletion hooks as last rendered, for a cascade removal; undefined when it is not running. */
+  deleteHooksOf(name: string): CascadeHooks | undefined {
+    return this.runners.get(name)?.sync.deleteHooks;
   }
 
   /** Every app running now, with where it is defined. */

@@ -33,7 +33,14 @@ import { type ApplySetParentRef, defaultParentRef } from '../core/inventory.ts';
 import { renderKind } from '../edges/render/render.ts';
 import { AppLoop } from './app-loop.ts';
 import type { ClusterDeps } from './cluster.ts';
-import { cascadeApp, definitionMarks, markDefinition, orphanApp, type RemovalOutcome } from './remove-app.ts';
+import {
+  type CascadeHooks,
+  cascadeApp,
+  definitionMarks,
+  markDefinition,
+  orphanApp,
+  type RemovalOutcome,
+} from './remove-app.ts';
 import type { StatusReporter } from './status-reporter.ts';
 import { pruneOptions } from './sync.ts';
 
@@ -50,6 +57,8 @@ export interface AppSetHost {
   addApp(app: AppConfig, source: DesiredStateSource, origin: string, definedBy: string): void;
   /** Stops an app's loop and heal watches and forgets it; false when there was none. */
   removeApp(name: string): Promise<boolean>;
+  /** A running app's deletion hooks as last rendered (run by a cascade removal); undefined when it is not running. */
+  deleteHooksOf(name: string): CascadeHooks | undefined;
   /** Replaces the projects that came from `origin`. */
   setProjects(origin: string, projects: ProjectConfig[]): void;
 }
@@ -163,6 +172,15 @@ export class AppSet {
   private duplicates: DuplicateApp[] = [];
   /** Removals, newest last (bounded), for the API and tests. */
   readonly removals: ({ app: string; at: string } & RemovalOutcome)[] = [];
+  /**
+   * The deletion hooks of removed apps whose cascade has not finished, by app name. Held in memory only: a removal
+   * retried after a restart no longer knows them (the definition that rendered them is gone from Git).
+   */
+  private readonly deleteHooks = new Map<string, CascadeHooks>();
+  /** The apps removal was attempted for during the current read. */
+  private readonly removedThisRead = new Set<string>();
+  /** Removals that failed (retried at each read of their source), shown in their source's notes until one works. */
+  private readonly failedRemovals = new Map<string, { source: string; message: string }>();
 
   constructor(private readonly deps: AppSetDeps) {
     // `apps` for the unnamed source; `apps-<name>` for a named one (`apps-<n>` when several are unnamed).
@@ -231,7 +249,12 @@ export class AppSet {
 
   /** Every source as the API shows it. */
   views(): AppSourceView[] {
-    return this.sources.map((s) => ({ ...s.view }));
+    return this.sources.map((s) => {
+      const failed = [...this.failedRemovals]
+        .filter(([, f]) => f.source === s.label)
+        .map(([app, f]) => `removal of app ${app} failed (retried at the next read): ${f.message}`);
+      return { ...s.view, notes: [...s.view.notes, ...failed] };
+    });
   }
 
   private enqueue(fn: () => Promise<void>): Promise<void> {
@@ -304,6 +327,7 @@ export class AppSet {
       s.label,
       s.projects.map((p) => p.project),
     );
+    this.removedThisRead.clear();
     await this.applyUnion(log, readOnly);
     // Removals found only through the inventories wait for a read without problems: a source that could not be
     // read whole is no proof that an app is gone.
@@ -486,8 +510,12 @@ export class AppSet {
     for (const d of duplicates) log.warn('app refused', { app: d.name, reason: duplicateMessage(d) });
     for (const r of changes.refuse) await this.deps.host.removeApp(r.app.name);
     for (const r of changes.remove) {
+      // Taken before the app stops, from its last render: the definition that held them is gone from Git.
+      const hooks = this.deps.host.deleteHooksOf(r.app.name);
+      if (hooks && hooks.hooks.length > 0) this.deleteHooks.set(r.app.name, hooks);
+      else this.deleteHooks.delete(r.app.name);
       await this.deps.host.removeApp(r.app.name);
-      if (!readOnly) await this.remove(r.app.name, r.app.deletionPolicy, r.origin, r.app, log);
+      if (!readOnly) await this.remove(r.app.name, r.app.deletionPolicy, r.origin, r.app, r.source, log);
     }
     for (const d of changes.change) {
       await this.deps.host.removeApp(d.app.name);
@@ -499,6 +527,9 @@ export class AppSet {
   }
 
   private async startApp(d: DefinedApp, log: Logger, what: string, readOnly: boolean): Promise<void> {
+    // Defined again: a removal still pending is off, and the app's next render brings its own hooks.
+    this.deleteHooks.delete(d.app.name);
+    this.failedRemovals.delete(d.app.name);
     try {
       if (!readOnly) {
         const git = d.source !== CONFIG_ORIGIN;
@@ -543,8 +574,9 @@ export class AppSet {
     const defined = new Set(s.definitions.map((d) => d.app.name));
     const running = this.deps.host.runningApps();
     for (const m of marks) {
-      if (defined.has(m.app) || running.has(m.app)) continue;
-      await this.remove(m.app, m.deletionPolicy, m.origin, undefined, log);
+      // One attempt per read: a removal that just failed (a PreDelete hook) is not run again at once.
+      if (defined.has(m.app) || running.has(m.app) || this.removedThisRead.has(m.app)) continue;
+      await this.remove(m.app, m.deletionPolicy, m.origin, undefined, s.label, log);
     }
   }
 
@@ -554,10 +586,18 @@ export class AppSet {
     policy: 'orphan' | 'cascade',
     origin: string,
     app: AppConfig | undefined,
+    source: string,
     log: Logger,
   ): Promise<void> {
+    this.removedThisRead.add(name);
     const reason = `definition removed from ${origin}`;
     const parent = this.parentOf(name);
+    if (policy === 'cascade' && !app && !this.deleteHooks.has(name)) {
+      // Found through its inventory only (removed while this process did not run it): its last render is not here.
+      log.warn('cascade without deletion hooks: any PreDelete/PostDelete hooks the app had are not known here', {
+        app: name,
+      });
+    }
     const outcome =
       policy === 'cascade'
         ? await cascadeApp(
@@ -567,14 +607,20 @@ export class AppSet {
               ...(app ? { allowProtectedKinds: app.allowProtectedKinds, pruneAdopted: app.pruneAdopted } : {}),
             }),
             reason,
+            this.deleteHooks.get(name),
           )
         : await orphanApp(this.deps, parent, reason);
+    // Kept while the removal fails, so the retry (see sweep) runs the same PreDelete hooks again before deleting.
+    if (!outcome.error) this.deleteHooks.delete(name);
+    if (outcome.error) this.failedRemovals.set(name, { source, message: outcome.error });
+    else this.failedRemovals.delete(name);
     this.removals.push({ app: name, at: now(), ...outcome });
     if (this.removals.length > 100) this.removals.shift();
     const fields = {
       app: name,
       policy: outcome.policy,
       pruned: outcome.entries.filter((e) => e.action === 'pruned').length,
+      ...(outcome.hooks ? { hooks: outcome.hooks.map((h) => `${h.phase} ${h.subject}: ${h.outcome}`) } : {}),
       kept: outcome.entries.filter((e) => e.action === 'skipped').length,
       ...(outcome.error ? { error: outcome.error } : {}),
     };

@@ -3,13 +3,15 @@
 // definition of the same name takes its objects back); `cascade` deletes the members through the prune guardrails
 // every sync uses, then the parent once nothing is left in it.
 import { describeError } from '../../../shared/src/errors.ts';
+import type { Hook, HookResult } from '../core/hooks.ts';
 import { type ApplySetParentRef, applySetId, listScope } from '../core/inventory.ts';
 import { groupKind, objectKey } from '../core/objects.ts';
 import type { PruneOptions } from '../core/prune.ts';
 import type { K8sObject, SyncEntry } from '../core/types.ts';
 import { KubeApiError } from '../edges/kube/kube-client.ts';
-import { readParentState, writeParent } from './applyset-parent.ts';
+import { type ParentState, readParentState, writeParent } from './applyset-parent.ts';
 import { type ClusterDeps, listMembers, resolveType } from './cluster.ts';
+import { type RunHooksOptions, runDeleteHooks } from './hooks.ts';
 import { pruneStale } from './prune.ts';
 
 /** The annotation on an orphaned app's ApplySet parent: when its definition was removed. */
@@ -116,7 +118,15 @@ export interface RemovalOutcome {
   policy: 'orphan' | 'cascade';
   entries: SyncEntry[];
   parentDeleted: boolean;
+  /** The deletion hooks that ran (PreDelete, then PostDelete once the members were deleted). */
+  hooks?: HookResult[];
   error?: string;
+}
+
+/** The deletion hooks of a cascade: the app's last rendered hooks, and how long each may run. */
+export interface CascadeHooks {
+  hooks: readonly Hook[];
+  run: RunHooksOptions;
 }
 
 /** Marks the parent orphaned (objects untouched); no parent (the app never synced) → nothing to mark. */
@@ -170,46 +180,77 @@ export async function cascadeApp(
   parent: ApplySetParentRef,
   prune: PruneOptions,
   reason: string,
+  deleteHooks?: CascadeHooks,
 ): Promise<RemovalOutcome> {
   const entries: SyncEntry[] = [];
+  let parentDeleted = false;
   try {
     const state = await readParentState(deps, parent);
-    if (!state.live) return { policy: 'cascade', entries, parentDeleted: false };
-    const id = applySetId(parent);
-    const live = new Map<string, K8sObject>();
-    const kinds = new Set([...state.members.map(groupKind), ...listScope(parent, state.live).groupKinds]);
-    const listed = await listMembers(deps, id, kinds, live);
-    const pruned = await pruneStale(deps, live, {
-      applySetId: id,
-      desired: [],
-      previous: state.members,
-      listed,
-      failedApplies: 0,
-      options: { ...prune, enabled: true, allowEmpty: true, maxDeleteFraction: 1 },
-      adopted: state.adopted,
-    });
-    entries.push(...pruned.entries);
-    if (pruned.kept.length > 0) {
-      const kept = new Set(pruned.kept.map(objectKey));
-      await writeParent(
-        deps,
-        parent,
-        state.type,
-        state.live,
-        pruned.kept,
-        state.adopted.filter((r) => kept.has(objectKey(r))),
-      );
-      await orphanApp(deps, parent, `${reason}; cascade kept ${pruned.kept.length} object(s)`);
-      return { policy: 'cascade', entries, parentDeleted: false };
+    // Never synced: nothing of it is in the cluster, and its hooks would have nothing to clean up after.
+    if (!state.live) return { policy: 'cascade', entries, parentDeleted };
+    const live = state.live;
+    const deleteMembers = async () => {
+      parentDeleted = await deleteAll(deps, parent, { ...state, live }, prune, reason, entries);
+    };
+    if (!deleteHooks || deleteHooks.hooks.length === 0) {
+      await deleteMembers();
+      return { policy: 'cascade', entries, parentDeleted };
     }
-    const type = await resolveType(
-      deps.discovery,
-      parent.group ? `${parent.group}/${parent.version}` : parent.version,
-      parent.kind,
-    );
-    await deps.kube.delete(type, parent.name, parent.namespace);
-    return { policy: 'cascade', entries, parentDeleted: true };
+    const out = await runDeleteHooks(deps, deleteHooks.hooks, deleteMembers, deleteHooks.run);
+    return {
+      policy: 'cascade',
+      entries,
+      parentDeleted,
+      ...(out.results.length > 0 ? { hooks: out.results } : {}),
+      ...(out.error ? { error: out.error } : {}),
+    };
   } catch (err) {
-    return { policy: 'cascade', entries, parentDeleted: false, error: describeError(err) };
+    return { policy: 'cascade', entries, parentDeleted, error: describeError(err) };
   }
+}
+
+/** Prunes every member into `entries`; true when the parent was deleted too (nothing was kept). */
+async function deleteAll(
+  deps: ClusterDeps,
+  parent: ApplySetParentRef,
+  state: ParentState & { live: K8sObject },
+  prune: PruneOptions,
+  reason: string,
+  entries: SyncEntry[],
+): Promise<boolean> {
+  const id = applySetId(parent);
+  const live = new Map<string, K8sObject>();
+  const kinds = new Set([...state.members.map(groupKind), ...listScope(parent, state.live).groupKinds]);
+  const listed = await listMembers(deps, id, kinds, live);
+  const pruned = await pruneStale(deps, live, {
+    applySetId: id,
+    desired: [],
+    previous: state.members,
+    listed,
+    failedApplies: 0,
+    options: { ...prune, enabled: true, allowEmpty: true, maxDeleteFraction: 1 },
+    adopted: state.adopted,
+  });
+  entries.push(...pruned.entries);
+  if (pruned.kept.length > 0) {
+    const kept = new Set(pruned.kept.map(objectKey));
+    await writeParent(
+      deps,
+      parent,
+      state.type,
+      state.live,
+      pruned.kept,
+      state.adopted.filter((r) => kept.has(objectKey(r))),
+    );
+    const orphaned = await orphanApp(deps, parent, `${reason}; cascade kept ${pruned.kept.length} object(s)`);
+    if (orphaned.error) throw new Error(`marking the inventory orphaned: ${orphaned.error}`);
+    return false;
+  }
+  const type = await resolveType(
+    deps.discovery,
+    parent.group ? `${parent.group}/${parent.version}` : parent.version,
+    parent.kind,
+  );
+  await deps.kube.delete(type, parent.name, parent.namespace);
+  return true;
 }

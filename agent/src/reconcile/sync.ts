@@ -46,6 +46,7 @@ import { runHooks } from './hooks.ts';
 import { inspectObjects } from './inspect.ts';
 import { checkOwners, markAdopted, releaseTakenOver } from './ownership.ts';
 import { pruneStale } from './prune.ts';
+import type { CascadeHooks } from './remove-app.ts';
 import { defaultWaveGateOptions, WaveGate } from './waves.ts';
 
 export type { DesiredStateSource } from '../core/desired-state.ts';
@@ -172,6 +173,21 @@ export class AppSync {
   /** The desired objects of the last successful render, labelled as members. */
   get desiredObjects(): readonly K8sObject[] {
     return this.desired;
+  }
+
+  /**
+   * The deletion hooks (PreDelete, PostDelete) of the last render, with the app's wave timeout for each: what a
+   * cascade removal runs around its deletion. Empty before the first render.
+   */
+  get deleteHooks(): CascadeHooks {
+    const defaults = defaultWaveGateOptions();
+    return {
+      hooks: [...hooksOf(this.hooks, 'PreDelete'), ...hooksOf(this.hooks, 'PostDelete')],
+      run: {
+        timeoutMs: this.app.waveTimeoutMs ?? defaults.timeoutMs,
+        pollMs: this.deps.wavePollMs ?? defaults.pollMs,
+      },
+    };
   }
 
   /** The newest revision's objects while the app is held back (manual policy, a window): what a sync would apply. */
