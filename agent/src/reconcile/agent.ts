@@ -279,6 +279,8 @@ export class Agent implements AgentView {
     const r = this.runners.get(name);
     if (!r) return false;
     this.runners.delete(name);
+    // Its namespaces no longer hold the resource tree's objects in memory (unless another app tracks them).
+    this.descendants.track(name, []);
     await r.loop.stop();
     await r.heal.stop();
     return true;
