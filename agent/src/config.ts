@@ -302,6 +302,23 @@ const configSchema = z
       })
       .strict()
       .default({ enabled: false, namespace: 'tether-system', leaseDuration: 8_000, renewInterval: 2_000 }),
+    /**
+     * Apps spread over replicas: one Lease per shard, each replica holds its fair share and syncs only the apps of
+     * its shards. Off unless given; not together with leaderElection.
+     */
+    sharding: z
+      .object({
+        enabled: z.boolean().default(true),
+        shards: z.number().int().min(1).max(1024).default(16),
+        namespace: name.default('tether-system'),
+        /** Shard leases are `<leasePrefix>-<n>`; default `tether-<cluster>-shard`. */
+        leasePrefix: name.optional(),
+        // A dead replica's shards are taken over at most leaseDuration + renewInterval after its last renewal.
+        leaseDuration: duration.default(8_000),
+        renewInterval: duration.default(2_000),
+      })
+      .strict()
+      .optional(),
     apps: z.array(appSchema).default([]),
     appsFrom: z.array(appsFromSchema).default([]),
     /**
@@ -320,6 +337,20 @@ const configSchema = z
   .strict()
   .superRefine((c, ctx) => {
     checkHealthRules(c.health, ctx);
+    if (c.sharding?.enabled && c.leaderElection.enabled) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sharding'],
+        message: 'sharding and leaderElection are exclusive: a sharded replica already syncs only what it holds',
+      });
+    }
+    if (c.sharding && c.sharding.renewInterval >= c.sharding.leaseDuration * 0.66) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sharding', 'renewInterval'],
+        message: 'must be shorter than two thirds of leaseDuration (a shard is dropped when not renewed by then)',
+      });
+    }
     if (c.apps.length === 0 && c.appsFrom.length === 0) {
       ctx.addIssue({
         code: 'custom',

@@ -19,6 +19,7 @@ import { inClusterConnection, loadKubeconfig } from './edges/kube/kubeconfig.ts'
 import { toolRenderer } from './edges/render/render.ts';
 import { Agent } from './reconcile/agent.ts';
 import { LeaderElector } from './reconcile/leader.ts';
+import { ShardLeases } from './reconcile/shard-leases.ts';
 import { StatusReporter } from './reconcile/status-reporter.ts';
 
 /** The Kubernetes client of a configuration: its kubeconfig, else $KUBECONFIG, else the pod's ServiceAccount. */
@@ -38,7 +39,7 @@ export interface AgentOptions {
   token?: TokenProvider;
   /** Health is recomputed from watched objects this often (no requests). */
   healthIntervalMs?: number;
-  /** Identity for leader election; default hostname + pid. */
+  /** Identity for leader election and sharding; default hostname + pid. */
   identity?: string;
   /** Renders apps; default: plain manifests in process, kustomize and helm as tools. */
   renderer?: Renderer;
@@ -78,6 +79,18 @@ export async function createAgent(config: AgentConfig, options: AgentOptions): P
         identity: options.identity ?? `${hostname()}-${process.pid}`,
         leaseDurationMs: config.leaderElection.leaseDuration,
         retryMs: config.leaderElection.renewInterval,
+        log,
+      })
+    : undefined;
+  const sharding = config.sharding?.enabled ? config.sharding : undefined;
+  const shards = sharding
+    ? new ShardLeases(options.kube, {
+        shards: sharding.shards,
+        namespace: sharding.namespace,
+        leasePrefix: sharding.leasePrefix ?? `tether-${config.cluster}-shard`,
+        identity: options.identity ?? `${hostname()}-${process.pid}`,
+        leaseDurationMs: sharding.leaseDuration,
+        renewIntervalMs: sharding.renewInterval,
         log,
       })
     : undefined;
@@ -129,6 +142,7 @@ export async function createAgent(config: AgentConfig, options: AgentOptions): P
     ...(options.log ? { log: options.log } : {}),
     ...(reporter ? { reporter } : {}),
     ...(elector ? { elector } : {}),
+    ...(shards ? { shards } : {}),
     ...(fleet ? { fleet } : {}),
     ...(options.healthIntervalMs !== undefined ? { healthIntervalMs: options.healthIntervalMs } : {}),
   });

@@ -90,7 +90,9 @@ export interface ProjectView {
 }
 
 /** What a request for a manual sync got: accepted, or refused with the HTTP status and why. */
-export type ManualSyncAnswer = { accepted: true } | { accepted: false; status: 404 | 409; error: string };
+export type ManualSyncAnswer =
+  | { accepted: true }
+  | { accepted: false; status: 404 | 409; error: string; shard?: number; holder?: string };
 
 /** Counters and gauges the agent keeps for /metrics (Prometheus text format is the server's job). */
 export interface AgentMetrics {
@@ -104,13 +106,19 @@ export interface AgentMetrics {
   statusesFailed: number;
   /** Promise rejections nothing handled, caught by the process guard instead of ending the process. */
   unhandledRejections: number;
+  /** Sharded: how many shards this replica holds now; absent when not sharded. */
+  shardsHeld?: number;
 }
 
 /** What the HTTP server needs from a running agent: tests give it a real agent or a small in-memory one. */
 export interface AgentView {
   cluster: string;
-  /** Every configured app, in configuration order. */
+  /** Every configured app, in configuration order (sharded: those whose shard this replica holds). */
   apps(): AppView[];
+  /** Sharded: the shard map as this replica sees it (/api/apps); optional, undefined when not sharded. */
+  shardMap?(): unknown;
+  /** Sharded: the shard and holder of an app this replica does not hold; undefined when it holds it. Optional. */
+  heldElsewhere?(name: string): { shard: number; holder: string } | undefined;
   app(name: string): AppView | undefined;
   /** The unified diff of desired vs live for an app (dry-run), empty when in sync. */
   diff(name: string): Promise<string>;

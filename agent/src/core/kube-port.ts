@@ -54,9 +54,9 @@ export interface KubeEvent {
   component: string;
 }
 
-/** A `coordination.k8s.io/v1` Lease as leader election reads and writes it. */
+/** A `coordination.k8s.io/v1` Lease as leader election and sharding read and write it. */
 export interface Lease {
-  metadata: { resourceVersion?: string; name: string; namespace: string };
+  metadata: { resourceVersion?: string; name: string; namespace: string; labels?: Record<string, string> };
   spec: {
     holderIdentity?: string;
     leaseDurationSeconds?: number;

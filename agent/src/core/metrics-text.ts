@@ -106,6 +106,11 @@ export function renderMetrics(cluster: string, apps: readonly AppView[], metrics
       'Promise rejections nothing handled; logged and counted instead of ending the process (each one is a bug).',
       [sample('tether_unhandled_rejections_total', {}, metrics.unhandledRejections)],
     ),
+    ...(metrics.shardsHeld === undefined
+      ? []
+      : family('tether_shards_held', 'gauge', 'Shards (Leases) this replica holds now; only when sharded.', [
+          sample('tether_shards_held', {}, metrics.shardsHeld),
+        ])),
     ...family(
       'tether_app_sync_status',
       'gauge',

@@ -37,6 +37,7 @@ import type { LeaderElector } from './leader.ts';
 import { type PlanSource, type PlanTarget, PullRequestPlanner } from './pr-plan.ts';
 import type { CascadeHooks } from './remove-app.ts';
 import { type HealEvent, SelfHeal } from './self-heal.ts';
+import type { ShardGate, ShardMapView } from './shard-leases.ts';
 import type { StatusReporter } from './status-reporter.ts';
 import { AppSync, pruneOptions, type SyncOutcome } from './sync.ts';
 import { DescendantWatches } from './tree.ts';
@@ -57,6 +58,8 @@ export interface AgentParts {
   reporter?: StatusReporter;
   /** Leader election; absent → this replica syncs from the start. */
   elector?: LeaderElector;
+  /** Sharding: this replica works only on the apps whose shard it holds; absent → on every app. */
+  shards?: ShardGate;
   /** Health is recomputed from watched objects this often (no requests). */
   healthIntervalMs?: number;
   /** GitHub, for plans on pull requests (statuses and comments); absent → no plans. */
@@ -99,6 +102,12 @@ interface AppRunner {
   lastManual?: ManualSyncView;
   /** The `pending` status last posted for a revision the agent holds back (manual policy, a window). */
   heldPosted?: string;
+  /** Its loop runs here (the agent runs and, when sharded, holds the app's shard). */
+  active: boolean;
+  /** Aborted when the app stops here (its shard let go or lost): its sync stops between requests. */
+  abort: AbortController;
+  /** The next sync applies even an unchanged tree: another replica may have written since this one last synced. */
+  forceNext?: boolean;
 }
 
 /**
@@ -159,6 +168,7 @@ export class Agent implements AgentView {
         log: this.log,
         host: this,
         ...(parts.reporter ? { reporter: parts.reporter } : {}),
+        ...(parts.shards ? { owns: (n: string) => this.owns(n) } : {}),
       });
     }
     this.planner = this.createPlanner();
@@ -196,6 +206,7 @@ export class Agent implements AgentView {
       targets,
       {
         concurrency: config.planning.concurrency,
+        ...(this.parts.shards ? { owns: (n: string) => this.owns(n) } : {}),
         ...(this.parts.pollPullRequests ? { pollIntervalMs: Math.min(...targets.map((t) => t.intervalMs)) } : {}),
       },
     );
@@ -258,6 +269,8 @@ export class Agent implements AgentView {
       repo: repoFromUrl(app.repo),
       attempted: false,
       changes: 0,
+      active: false,
+      abort: new AbortController(),
     };
     runner.heal = new SelfHeal(sync, { kube, discovery, hub: this.watchHub }, { enabled: this.healEnabled(app) }, (e) =>
       this.onHeal(runner, e),
@@ -268,7 +281,31 @@ export class Agent implements AgentView {
       (err) => this.log.error('sync crashed; retrying with backoff', { app: app.name, error: describeError(err) }),
     );
     this.runners.set(app.name, runner);
-    if (this.running) runner.loop.start();
+    if (this.running) this.activate(runner);
+  }
+
+  /** Whether this replica works on `name` (always, unless sharded). */
+  private owns(name: string): boolean {
+    return this.parts.shards?.owns(name) ?? true;
+  }
+
+  /** Starts an app's loop here when the agent runs and holds it. */
+  private activate(r: AppRunner): void {
+    if (r.active || !this.running || !this.owns(r.config.name)) return;
+    r.active = true;
+    r.abort = new AbortController();
+    // Taken over from another replica: its first sync here re-applies, whatever this replica synced before.
+    if (r.attempted) r.forceNext = true;
+    r.loop.start();
+  }
+
+  /** Stops an app's work here: its sync in progress stops between requests; resolves once it has. */
+  private async deactivate(r: AppRunner): Promise<void> {
+    if (!r.active) return;
+    r.active = false;
+    r.abort.abort();
+    await r.loop.stop();
+    await r.heal.stop();
   }
 
   /**
@@ -281,6 +318,8 @@ export class Agent implements AgentView {
     this.runners.delete(name);
     // Its namespaces no longer hold the resource tree's objects in memory (unless another app tracks them).
     this.descendants.track(name, []);
+    r.active = false;
+    r.abort.abort();
     await r.loop.stop();
     await r.heal.stop();
     return true;
@@ -329,7 +368,23 @@ export class Agent implements AgentView {
     } catch (err) {
       this.markUnreachable(describeError(err));
     }
-    if (this.parts.elector)
+    const gate = this.parts.shards;
+    if (gate) {
+      gate.start({
+        onAcquired: () => {
+          for (const r of this.runners.values()) this.activate(r);
+          this.metrics.shardsHeld = gate.heldCount();
+        },
+        onLost: async () => {
+          this.metrics.shardsHeld = gate.heldCount();
+          await Promise.all(
+            [...this.runners.values()].filter((r) => !this.owns(r.config.name)).map((r) => this.deactivate(r)),
+          );
+        },
+      });
+      this.metrics.shardsHeld = 0;
+      this.startApps();
+    } else if (this.parts.elector)
       this.parts.elector.start({
         onStartedLeading: () => this.startApps(),
         onStoppedLeading: () => void this.stopApps(),
@@ -349,6 +404,7 @@ export class Agent implements AgentView {
     await Promise.all([...this.runners.values()].map((r) => r.heal.stop()));
     this.descendants.stop();
     await this.parts.elector?.stop();
+    await this.parts.shards?.stop();
     await this.parts.reporter?.flush(5000);
     this.parts.reporter?.stop();
   }
@@ -362,7 +418,7 @@ export class Agent implements AgentView {
     if (this.running) return;
     this.running = true;
     this.abort = new AbortController();
-    for (const r of this.runners.values()) r.loop.start();
+    for (const r of this.runners.values()) this.activate(r);
     this.planner?.start();
     this.appSet?.start();
     this.healthTimer = setInterval(() => this.checkHealth(), this.parts.healthIntervalMs ?? 1000);
@@ -375,8 +431,7 @@ export class Agent implements AgentView {
     clearInterval(this.healthTimer);
     await this.planner?.stop();
     await this.appSet?.stop();
-    await Promise.all([...this.runners.values()].map((r) => r.loop.stop()));
-    await Promise.all([...this.runners.values()].map((r) => r.heal.stop()));
+    await Promise.all([...this.runners.values()].map((r) => this.deactivate(r)));
   }
 
   /**
@@ -483,9 +538,11 @@ export class Agent implements AgentView {
     const log = this.log.with({ app: r.config.name });
     const previousRevision = r.sync.state.lastSync?.revision;
     const reporter = this.parts.reporter;
+    if (r.forceNext) force = true;
+    r.forceNext = false;
     r.current = r.sync.sync({
       force,
-      signal: this.abort.signal,
+      signal: AbortSignal.any([this.abort.signal, r.abort.signal]),
       // A new revision starts syncing: say so (`pending`) on that commit before the apply.
       onStart: (revision) => {
         if (!reporter || !r.repo) return;
@@ -616,6 +673,7 @@ export class Agent implements AgentView {
   private checkHealth(): void {
     for (const r of this.runners.values()) {
       // A sync window can open between two syncs: self-heal stops writing as soon as it does.
+      if (!r.active) continue;
       r.heal.options.enabled = this.healEnabled(r.config);
       if (!r.attempted || r.current || r.sync.state.lastSync?.error) continue;
       const health = r.sync.healthNow();
@@ -672,7 +730,20 @@ export class Agent implements AgentView {
   // ---- AgentView ----
 
   apps(): AppView[] {
-    return [...this.runners.keys()].map((n) => this.app(n)!);
+    // Sharded: the apps this replica holds (another replica reports the others).
+    return [...this.runners.keys()].filter((n) => this.owns(n)).map((n) => this.app(n)!);
+  }
+
+  /** The shard map as this replica sees it; undefined unless sharded. */
+  shardMap(): ShardMapView | undefined {
+    return this.parts.shards?.view();
+  }
+
+  /** Sharded: the replica holding `name`'s shard when it is not this one; undefined when this replica holds it. */
+  heldElsewhere(name: string): { shard: number; holder: string } | undefined {
+    const gate = this.parts.shards;
+    if (!gate || gate.owns(name)) return undefined;
+    return gate.holderOf(name);
   }
 
   app(name: string): AppView | undefined {
@@ -708,6 +779,8 @@ export class Agent implements AgentView {
   requestManualSync(name: string, by: string): ManualSyncAnswer {
     const r = this.runners.get(name);
     if (!r) return { accepted: false, status: 404, error: `no app named ${name}` };
+    const elsewhere = this.heldElsewhere(name);
+    if (elsewhere) return { accepted: false, status: 409, error: notHeldText(name, elsewhere), ...elsewhere };
     const refusal =
       manualSyncRefusal(policyInput(this.projectSet, r.config), new Date()) ?? r.sync.app.policy?.refusal();
     if (refusal) return { accepted: false, status: 409, error: `manual sync of ${name} refused: ${refusal}` };
@@ -749,7 +822,7 @@ export class Agent implements AgentView {
 
   requestSync(name: string, reason: string): boolean {
     const r = this.runners.get(name);
-    if (!r) return false;
+    if (!r || !this.owns(name)) return false;
     r.loop.request(reason);
     return true;
   }
@@ -772,6 +845,10 @@ export class Agent implements AgentView {
 
   ready(): { ready: boolean; reason?: string } {
     if (!this.clusterReachable) return { ready: false, reason: this.unreachableReason };
+    // Sharded: ready while the shard leases are read and renewed, holding shards or waiting for a share (a
+    // replica's shards change as replicas come and go; readiness must not flap with them).
+    const problem = this.parts.shards?.problem();
+    if (this.parts.shards) return problem ? { ready: false, reason: problem } : { ready: true };
     // A standby is not ready, so the Service sends webhooks and sync requests to the leader only.
     if (this.parts.elector && !this.parts.elector.isLeader)
       return { ready: false, reason: 'standby: another replica leads' };
@@ -823,8 +900,9 @@ export class Agent implements AgentView {
     return r?.sync.desiredObjects.map((o) => r.sync.live.get(objectKey(o))).find((o) => o && subject(o) === subj);
   }
 
-  /** Whether this replica leads (always true without leader election). */
+  /** Whether this replica leads (always true without leader election; sharded: while it holds a shard). */
   get isLeader(): boolean {
+    if (this.parts.shards) return this.running && this.parts.shards.heldCount() > 0;
     return this.parts.elector ? this.parts.elector.isLeader : this.running;
   }
 
@@ -855,4 +933,11 @@ export class Agent implements AgentView {
   appSync(name: string): AppSync | undefined {
     return this.runners.get(name)?.sync;
   }
+}
+
+/** Why a replica does not sync an app: another replica (or none yet) holds its shard. */
+function notHeldText(name: string, at: { shard: number; holder: string }): string {
+  return at.holder
+    ? `app ${name} is in shard ${at.shard}, held by replica ${at.holder}: ask that replica`
+    : `app ${name} is in shard ${at.shard}, which no replica holds right now: retry shortly`;
 }

@@ -72,6 +72,12 @@ export interface AppSetDeps extends ClusterDeps {
   reporter?: StatusReporter;
   log: Logger;
   host: AppSetHost;
+  /**
+   * Sharding: whether this replica holds the shard of `name` (an app, or a source's label). Every replica reads
+   * every source (it must know the apps to run those of its shards); a source's status is posted by the holder of
+   * the source's shard, and a removed app is orphaned or cascaded by the holder of the app's. Absent: all.
+   */
+  owns?: (name: string) => boolean;
 }
 
 /** A directory of App documents: a repository, a ref and a path. */
@@ -257,6 +263,10 @@ export class AppSet {
     });
   }
 
+  private owns(name: string): boolean {
+    return this.deps.owns?.(name) ?? true;
+  }
+
   private enqueue(fn: () => Promise<void>): Promise<void> {
     const next = this.queue.then(fn, fn);
     this.queue = next.catch(() => {});
@@ -305,7 +315,7 @@ export class AppSet {
         description: found.errors[0] ?? 'read failed',
       };
       s.view.errors = found.errors;
-      if (!readOnly) this.post(s, commit, 'error', found.errors[0] ?? 'read failed');
+      if (!readOnly && this.owns(s.label)) this.post(s, commit, 'error', found.errors[0] ?? 'read failed');
       log.warn('app source unreadable', { revision: commit, errors: found.errors });
       return;
     }
@@ -354,7 +364,7 @@ export class AppSet {
       errors: problems,
       notes: found.notes,
     };
-    if (!readOnly) this.post(s, commit, state, description);
+    if (!readOnly && this.owns(s.label)) this.post(s, commit, state, description);
     if (problems.length > 0) log.warn('app source has problems', { revision: commit, problems });
     else log.info('app source read', { revision: commit, reason, apps, projects: s.projects.length });
   }
@@ -515,7 +525,8 @@ export class AppSet {
       if (hooks && hooks.hooks.length > 0) this.deleteHooks.set(r.app.name, hooks);
       else this.deleteHooks.delete(r.app.name);
       await this.deps.host.removeApp(r.app.name);
-      if (!readOnly) await this.remove(r.app.name, r.app.deletionPolicy, r.origin, r.app, r.source, log);
+      if (!readOnly && this.owns(r.app.name))
+        await this.remove(r.app.name, r.app.deletionPolicy, r.origin, r.app, r.source, log);
     }
     for (const d of changes.change) {
       await this.deps.host.removeApp(d.app.name);
@@ -575,7 +586,7 @@ export class AppSet {
     const running = this.deps.host.runningApps();
     for (const m of marks) {
       // One attempt per read: a removal that just failed (a PreDelete hook) is not run again at once.
-      if (defined.has(m.app) || running.has(m.app) || this.removedThisRead.has(m.app)) continue;
+      if (defined.has(m.app) || running.has(m.app) || this.removedThisRead.has(m.app) || !this.owns(m.app)) continue;
       await this.remove(m.app, m.deletionPolicy, m.origin, undefined, s.label, log);
     }
   }

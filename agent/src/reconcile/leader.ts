@@ -1,8 +1,7 @@
 import type { Logger } from '../../../shared/src/log.ts';
-import type { KubeClient, Lease } from '../core/kube-port.ts';
+import { type LeaseClient, LeaseLock } from './lease-lock.ts';
 
-/** What leader election needs of the cluster: read, create and update one Lease. */
-export type LeaseClient = Pick<KubeClient, 'getLease' | 'createLease' | 'updateLease'>;
+export type { LeaseClient } from './lease-lock.ts';
 
 /** Options of leader election. */
 export interface LeaderOptions {
@@ -22,29 +21,24 @@ export interface LeaderCallbacks {
   onStoppedLeading: () => void;
 }
 
-/** MicroTime as the apiserver wants it. */
-function microTime(d = new Date()): string {
-  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-}
-
 /**
- * Leader election on a `coordination.k8s.io/v1` Lease, the way client-go's leaderelection does it: create or
- * update with the resourceVersion read (a 409 means another replica won), expiry judged by how long the lease has
- * gone unchanged as observed locally (no trust in clocks), and release on a graceful stop so a successor takes over at
- * once.
+ * Leader election on one Lease (see lease-lock.ts for how it is held), with release on a graceful stop so a
+ * successor takes over at once.
  */
 export class LeaderElector {
   private timer: NodeJS.Timeout | undefined;
   private leading = false;
-  private observed: { key: string; at: number } | undefined;
   private stopped = false;
+  private readonly lock: LeaseLock;
 
   private callbacks: LeaderCallbacks = { onStartedLeading: () => {}, onStoppedLeading: () => {} };
 
   constructor(
-    private readonly kube: LeaseClient,
+    kube: LeaseClient,
     private readonly options: LeaderOptions,
-  ) {}
+  ) {
+    this.lock = new LeaseLock(kube, options);
+  }
 
   /** Whether this replica leads now. */
   get isLeader(): boolean {
@@ -63,12 +57,7 @@ export class LeaderElector {
     clearTimeout(this.timer);
     if (!this.leading) return;
     this.setLeading(false);
-    const lease = await this.read();
-    if (lease && lease.spec.holderIdentity === this.options.identity) {
-      lease.spec.holderIdentity = '';
-      lease.spec.leaseDurationSeconds = 1;
-      await this.kube.updateLease(lease);
-    }
+    await this.lock.release();
   }
 
   private setLeading(v: boolean): void {
@@ -82,62 +71,17 @@ export class LeaderElector {
     else this.callbacks.onStoppedLeading();
   }
 
-  private async read(): Promise<Lease | undefined> {
-    return this.kube.getLease(this.options.namespace, this.options.name);
-  }
-
   private async tick(): Promise<void> {
     if (this.stopped) return;
     try {
-      this.setLeading(await this.tryAcquireOrRenew());
+      this.setLeading(await this.lock.tryAcquireOrRenew());
     } catch (err) {
       this.options.log.warn('leader election', { error: (err as Error).message });
       // Cannot tell whether we still lead: a leader that cannot renew steps down before its lease can expire.
-      if (this.leading && this.observed && Date.now() - this.observed.at > this.options.leaseDurationMs * 0.66)
+      const renewed = this.lock.renewedAt;
+      if (this.leading && renewed !== undefined && Date.now() - renewed > this.options.leaseDurationMs * 0.66)
         this.setLeading(false);
     }
     if (!this.stopped) this.timer = setTimeout(() => void this.tick(), this.options.retryMs);
-  }
-
-  private async tryAcquireOrRenew(): Promise<boolean> {
-    const { identity, leaseDurationMs, name, namespace } = this.options;
-    const now = new Date();
-    const spec = {
-      holderIdentity: identity,
-      leaseDurationSeconds: Math.ceil(leaseDurationMs / 1000),
-      renewTime: microTime(now),
-    };
-    const lease = await this.read();
-    if (!lease) {
-      const body: Lease = {
-        metadata: { name, namespace },
-        spec: { ...spec, acquireTime: microTime(now), leaseTransitions: 0 },
-      };
-      if (await this.kube.createLease(body)) {
-        this.observed = { key: `${identity}/${spec.renewTime}`, at: Date.now() };
-        return true;
-      }
-      return false;
-    }
-    const holder = lease.spec.holderIdentity ?? '';
-    const key = `${holder}/${lease.spec.renewTime ?? ''}`;
-    if (this.observed?.key !== key) this.observed = { key, at: Date.now() };
-    const duration = (lease.spec.leaseDurationSeconds ?? 15) * 1000;
-    const expired = holder === '' || Date.now() - this.observed.at > duration;
-    if (holder !== identity && !expired) return false;
-    const next: Lease = {
-      ...lease,
-      spec: {
-        ...lease.spec,
-        ...spec,
-        ...(holder !== identity
-          ? { acquireTime: microTime(now), leaseTransitions: (lease.spec.leaseTransitions ?? 0) + 1 }
-          : {}),
-      },
-    };
-    // false: another replica updated it first (409); any other failure throws and is judged by tick().
-    if (!(await this.kube.updateLease(next))) return false;
-    this.observed = { key: `${identity}/${spec.renewTime}`, at: Date.now() };
-    return true;
   }
 }

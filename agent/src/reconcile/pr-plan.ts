@@ -80,6 +80,8 @@ export interface PlannerOptions {
   pollIntervalMs?: number;
   /** Objects dry-run at once within one plan. */
   objectConcurrency: number;
+  /** Whether this replica plans `app` (sharding: the replica holding its shard); absent: every app. */
+  owns?: (app: string) => boolean;
 }
 
 /** Defaults: two plans at once, four objects at once each, no polling. */
@@ -206,8 +208,12 @@ export class PullRequestPlanner {
       this.drop(prKey);
       return [];
     }
+    const owns = this.options.owns ?? (() => true);
     const candidates = this.targets.filter(
-      (t) => `${t.repo.owner}/${t.repo.repo}`.toLowerCase() === pr.repo.toLowerCase() && t.ref === pr.baseRef,
+      (t) =>
+        `${t.repo.owner}/${t.repo.repo}`.toLowerCase() === pr.repo.toLowerCase() &&
+        t.ref === pr.baseRef &&
+        owns(t.name),
     );
     if (candidates.length === 0) return [];
     if (this.known.get(prKey) === pr.headSha && candidates.every((t) => this.isCurrent(prKey, t, pr.headSha))) {

@@ -216,12 +216,28 @@ export function createServer(view: AgentView, options: Partial<ServerOptions> = 
     const push = pushFields(payload);
     if (!push) return c.json({ error: 'push event without repository.full_name and ref' }, 400);
     const reason = `webhook push ${push.after.slice(0, 7)}`.trimEnd();
-    const triggered = view.appsForPush(push.repo, push.ref).filter((name) => view.requestSync(name, reason));
+    const matching = view.appsForPush(push.repo, push.ref);
+    const triggered = matching.filter((name) => view.requestSync(name, reason));
+    // Sharded: apps another replica holds are named with their holder (they sync there at their interval).
+    const elsewhere = matching.flatMap((app) => {
+      const at = view.heldElsewhere?.(app);
+      return at ? [{ app, ...at }] : [];
+    });
     const sources = view.requestSourcesForPush?.(push.repo, push.ref, reason) ?? [];
-    return c.json({ triggered, ...(sources.length > 0 ? { sources } : {}) }, 202);
+    return c.json(
+      {
+        triggered,
+        ...(elsewhere.length > 0 ? { heldElsewhere: elsewhere } : {}),
+        ...(sources.length > 0 ? { sources } : {}),
+      },
+      202,
+    );
   });
 
-  app.get('/api/apps', (c) => publicJson(c, { cluster: view.cluster, apps: view.apps().map(withUrl) }));
+  app.get('/api/apps', (c) => {
+    const sharding = view.shardMap?.();
+    return publicJson(c, { cluster: view.cluster, apps: view.apps().map(withUrl), ...(sharding ? { sharding } : {}) });
+  });
   app.get('/api/app-sources', (c) => publicJson(c, { cluster: view.cluster, sources: view.appSources?.() ?? [] }));
   app.get('/api/apps/:name', async (c) => {
     const a = view.app(c.req.param('name'));
@@ -238,9 +254,14 @@ export function createServer(view: AgentView, options: Partial<ServerOptions> = 
     if (view.requestManualSync) {
       const by = requesters.get(c) ?? 'api';
       const answer = view.requestManualSync(name, by);
-      if (!answer.accepted) return c.json({ error: answer.error }, answer.status);
+      if (!answer.accepted) {
+        const { accepted: _, status, ...body } = answer;
+        return c.json(body, status);
+      }
       return c.json({ app: name, sync: 'requested', requestedBy: by }, 202);
     }
+    const elsewhere = view.heldElsewhere?.(name);
+    if (elsewhere) return c.json({ error: `app ${name} is held by another replica`, ...elsewhere }, 409);
     if (!view.requestSync(name, 'api request')) return c.json({ error: `no app named ${name}` }, 404);
     return c.json({ app: name, sync: 'requested' }, 202);
   });
