@@ -108,6 +108,8 @@ interface AppRunner {
   abort: AbortController;
   /** The next sync applies even an unchanged tree: another replica may have written since this one last synced. */
   forceNext?: boolean;
+  /** Its work stopping (see Agent.deactivate): it starts again only after. */
+  stopping?: Promise<void>;
 }
 
 /**
@@ -292,6 +294,11 @@ export class Agent implements AgentView {
   /** Starts an app's loop here when the agent runs and holds it. */
   private activate(r: AppRunner): void {
     if (r.active || !this.running || !this.owns(r.config.name)) return;
+    if (r.stopping) {
+      // Held again before the work of the last hold stopped: one sync of an app at a time, even in one replica.
+      void r.stopping.then(() => this.activate(r));
+      return;
+    }
     r.active = true;
     r.abort = new AbortController();
     // Taken over from another replica: its first sync here re-applies, whatever this replica synced before.
@@ -301,11 +308,15 @@ export class Agent implements AgentView {
 
   /** Stops an app's work here: its sync in progress stops between requests; resolves once it has. */
   private async deactivate(r: AppRunner): Promise<void> {
-    if (!r.active) return;
+    if (!r.active) return r.stopping;
     r.active = false;
     r.abort.abort();
-    await r.loop.stop();
-    await r.heal.stop();
+    r.stopping = (async () => {
+      await r.loop.stop();
+      await r.heal.stop();
+    })();
+    await r.stopping;
+    r.stopping = undefined;
   }
 
   /**
