@@ -154,7 +154,7 @@ export const syncCommand: Command = {
     const config = selectApps(loadConfig(values.config), values.app);
     const kube = kubeClientFor(config);
     const agent = await createAgent(
-      { ...config, leaderElection: { ...config.leaderElection, enabled: false } },
+      { ...config, leaderElection: { ...config.leaderElection, enabled: false }, sharding: undefined },
       {
         kube,
         log: jsonLogger({ level: 'warn' }),
@@ -222,7 +222,7 @@ async function inspectAll(
   const config = selectApps(loadConfig(configFile), app);
   const kube = kubeClientFor(config);
   const agent = await createAgent(
-    { ...config, leaderElection: { ...config.leaderElection, enabled: false } },
+    { ...config, leaderElection: { ...config.leaderElection, enabled: false }, sharding: undefined },
     { kube },
   );
   const results: InspectResult[] = [];
