@@ -12,6 +12,8 @@ import { startWorld, type World } from '../../testenv/src/world.ts';
 
 const bin = new URL('../../bin/tether.js', import.meta.url).pathname;
 const APPS = Array.from({ length: 12 }, (_, i) => `app-${i}`);
+/** The last four are defined in Git (an `appsFrom` source), the others in the config file. */
+const FROM_GIT = APPS.slice(8);
 const SHARDS = 8;
 const LEASE_MS = 3000;
 const RENEW_MS = 1000;
@@ -94,6 +96,9 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tether-shard-'));
   const files: Record<string, string> = {};
   for (const app of APPS) files[`envs/dev/${app}/cm-0.yaml`] = cm(app, 0, 'one');
+  for (const app of FROM_GIT)
+    files[`apps/${app}.yaml`] =
+      `apiVersion: tether.dev/v1alpha1\nkind: App\nmetadata:\n  name: ${app}\nspec:\n  source: {path: envs/dev/${app}}\n  namespace: default\n  interval: 5s\n`;
   await world.github!.state.createRepo('acme/env', { files });
   await world.kube!.request('POST', '/api/v1/namespaces', {
     apiVersion: 'v1',
@@ -123,8 +128,12 @@ cacheDir: ${join(dir, `cache-${name}`)}
 github: {tokenFile: ${tokenFile}, apiUrl: "${world.github!.url}"}
 server: {host: 127.0.0.1, port: ${port}}
 sharding: {shards: ${SHARDS}, leaseDuration: ${LEASE_MS}ms, renewInterval: ${RENEW_MS}ms}
+appsFrom:
+  - {repo: "${world.git!.cloneUrl('acme/env')}", path: apps, interval: 5s}
 apps:
-${APPS.map((a) => `  - {name: ${a}, repo: "${world.git!.cloneUrl('acme/env')}", path: envs/dev/${a}, interval: 5s}`).join('\n')}
+${APPS.filter((a) => !FROM_GIT.includes(a))
+  .map((a) => `  - {name: ${a}, repo: "${world.git!.cloneUrl('acme/env')}", path: envs/dev/${a}, interval: 5s}`)
+  .join('\n')}
 `,
   );
   const r = new Replica(name, port, config);
@@ -142,7 +151,7 @@ async function allSucceeded(sha: string): Promise<string[]> {
   // Newest first: the first status per context is the current one.
   const current = new Map<string, string>();
   for (const s of list) if (!current.has(s.context)) current.set(s.context, s.state);
-  return APPS.filter((a) => current.get(`tether/dev/${a}`) !== 'success');
+  return [...APPS, 'apps'].filter((a) => current.get(`tether/dev/${a}`) !== 'success');
 }
 
 async function configMaps(): Promise<Map<string, string>> {
@@ -154,7 +163,7 @@ async function configMaps(): Promise<Map<string, string>> {
 const describeAll = () =>
   replicas.map((r) => `--- ${r.name}${r.dead ? ' (dead)' : ''}\n${r.output.slice(-2500)}`).join('\n');
 
-test('three replicas share twelve apps by shard; one killed mid-sync is taken over and nothing is synced twice at once', async () => {
+test('three replicas share twelve apps (four defined in Git) by shard; one killed mid-sync is taken over and nothing is synced twice at once', async () => {
   const main = world.git!.repo('acme/env');
   const first = (await main.resolve('refs/heads/main'))!;
   for (const n of ['a', 'b', 'c']) await startReplica(n);
