@@ -105,6 +105,8 @@ export class ShardLeases implements ShardGate {
   /** Observers of other replicas' membership leases, by lease name. */
   private readonly memberLocks = new Map<string, LeaseLock>();
   private readonly held = new Set<number>();
+  /** Shards let go of whose work is still stopping: renewed until it has, then released. */
+  private readonly releasing = new Map<number, Promise<void>>();
   private holders: string[];
   private replicas: string[];
   private timer: NodeJS.Timeout | undefined;
@@ -178,6 +180,7 @@ export class ShardLeases implements ShardGate {
     clearTimeout(this.timer);
     clearInterval(this.watchdog);
     await this.round;
+    await Promise.all(this.releasing.values());
     const shards = [...this.held];
     await this.lose(shards);
     await Promise.all(
@@ -218,6 +221,24 @@ export class ShardLeases implements ShardGate {
     await this.lose(overdue);
   }
 
+  /**
+   * Lets go of a held shard: its work stops first (the lease still renewed meanwhile, so it cannot expire while a
+   * sync winds down), then the lease is released, so the replica that takes it next never overlaps with this one.
+   * The round goes on meanwhile: the other shards are renewed in time.
+   */
+  private letGo(s: number): void {
+    const done = (async () => {
+      await this.lose([s]);
+      this.holders[s] = '';
+      await this.locks[s]!.release();
+    })()
+      .catch((err) =>
+        this.options.log.warn('shard not released; it expires instead', { shard: s, error: describeError(err) }),
+      )
+      .finally(() => this.releasing.delete(s));
+    this.releasing.set(s, done);
+  }
+
   private async lose(shards: number[]): Promise<void> {
     const lost = shards.filter((s) => this.held.delete(s));
     if (lost.length === 0) return;
@@ -248,27 +269,32 @@ export class ShardLeases implements ShardGate {
     }
     this.replicas = [...replicas].sort();
 
-    // Renew what is held; a shard whose lease another replica now holds is lost at once.
-    const observed: ShardObservation[] = [];
-    for (const [s, lock] of this.locks.entries()) {
-      const lease = byName.get(lock.options.name);
-      const seen = lock.observe(lease, now);
-      this.holders[s] = seen.free ? '' : seen.holder;
-      if (this.held.has(s)) {
-        let renewed = false;
+    // Renew what is held (and what is being let go, until its work has stopped), all at once; a shard whose lease
+    // another replica now holds is lost at once.
+    const renewals = await Promise.all(
+      this.locks.map(async (lock, s) => {
+        if (!this.held.has(s) && !this.releasing.has(s)) return true;
         try {
-          renewed = await lock.tryAcquireOrRenew(lease ?? null);
+          return await lock.tryAcquireOrRenew(byName.get(lock.options.name) ?? null);
         } catch (err) {
           // Judged by the watchdog against the renew deadline.
           this.options.log.warn('shard lease not renewed', { shard: s, error: describeError(err) });
-          renewed = true;
+          return true;
         }
-        if (!renewed) await this.lose([s]);
-      }
+      }),
+    );
+    const lost = renewals.flatMap((ok, s) => (ok ? [] : [s]));
+    if (lost.length > 0) await this.lose(lost);
+
+    const observed: ShardObservation[] = [];
+    for (const [s, lock] of this.locks.entries()) {
+      const seen = lock.observe(byName.get(lock.options.name), now);
+      this.holders[s] = seen.free ? '' : seen.holder;
       // A lease still naming this replica but no longer held (dropped at the deadline, its work stopped) may be
-      // taken again.
+      // taken again; one being let go may not.
       const mine = this.held.has(s);
-      observed.push({ shard: s, mine, free: !mine && (seen.free || seen.holder === identity) });
+      const releasing = this.releasing.has(s);
+      observed.push({ shard: s, mine, free: !mine && !releasing && (seen.free || seen.holder === identity) });
     }
 
     // The first round only announces this replica: replicas started together then see each other before taking
@@ -278,26 +304,21 @@ export class ShardLeases implements ShardGate {
     const moves = planShardMoves(identity, observed, this.replicas.length);
     if (first) moves.acquire = [];
     if (moves.release.length > 0) {
-      // Work stops before the lease is let go: the replica that takes it next never overlaps with this one.
       this.options.log.info('releasing shards beyond the fair share', {
         shards: moves.release,
         replicas: this.replicas.length,
       });
-      await this.lose(moves.release);
-      for (const s of moves.release) {
-        this.holders[s] = '';
-        await this.locks[s]!.release();
-      }
+      for (const s of moves.release) this.letGo(s);
     }
-    const acquired: number[] = [];
-    for (const s of moves.acquire) {
-      if (this.stopped) break;
-      const lease = byName.get(this.locks[s]!.options.name);
-      if (await this.locks[s]!.tryAcquireOrRenew(lease ?? null)) {
-        this.held.add(s);
-        this.holders[s] = identity;
-        acquired.push(s);
-      }
+    const won = await Promise.all(
+      moves.acquire.map((s) =>
+        this.stopped ? false : this.locks[s]!.tryAcquireOrRenew(byName.get(this.locks[s]!.options.name) ?? null),
+      ),
+    );
+    const acquired = moves.acquire.filter((_, i) => won[i]);
+    for (const s of acquired) {
+      this.held.add(s);
+      this.holders[s] = identity;
     }
     this.lastProblem = undefined;
     if (acquired.length > 0) {
