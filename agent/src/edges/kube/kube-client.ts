@@ -96,7 +96,8 @@ export class HttpKubeClient implements KubeClient {
     this.retry = { ...defaultKubeRetryOptions(), ...options.retry };
     this.agent = new Agent({
       keepAlive: true,
-      maxSockets: options.maxSockets ?? 16,
+      // Twice a sync's apply concurrency (reconcile/apply.ts), so that one app's sync leaves sockets to the others.
+      maxSockets: options.maxSockets ?? 32,
       ca: conn.ca,
       cert: conn.cert,
       key: conn.key,
