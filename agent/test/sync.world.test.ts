@@ -258,6 +258,36 @@ describe('AppSync against a real apiserver and Git server', () => {
     });
   });
 
+  test('a field the schema does not declare fails that object, naming the field (applies skip duplicate-key checks)', async () => {
+    await git.repo(REPO).commitFiles({
+      branch: 'main',
+      files: {
+        'envs/dev/typo/deploy.yaml': `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: typo}
+spec:
+  replica: 2
+  selector: {matchLabels: {app: typo}}
+  template:
+    metadata: {labels: {app: typo}}
+    spec:
+      containers: [{name: typo, image: "ghcr.io/acme/web:1.0.0"}]
+`,
+        'envs/dev/typo/widget.yaml':
+          'apiVersion: tether.dev/v1\nkind: Widget\nmetadata:\n  name: typo\nspec:\n  size: 1\n',
+      },
+      message: 'a misspelled field',
+    });
+    const app = await makeSync('typo', 'envs/dev/typo');
+    const out = await app.sync();
+    const entry = out.entries.find((e) => e.subject === 'Deployment/web/typo');
+    assert.equal(entry?.action, 'failed', JSON.stringify(out.entries));
+    assert.match(entry?.reason ?? '', /\.spec\.replica: field not declared in schema/);
+    assert.equal(await get('/apis/apps/v1/namespaces/web/deployments/typo'), undefined);
+    // The app's other object is applied as usual.
+    assert.equal(out.entries.find((e) => e.subject === 'Widget/web/typo')?.action, 'created');
+  });
+
   test('a Deployment whose image cannot be pulled is not Healthy', async () => {
     await git.repo(REPO).commitFiles({
       branch: 'main',

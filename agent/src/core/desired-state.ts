@@ -41,6 +41,8 @@ export interface Renderer {
     repoFiles: () => Promise<readonly SourceFile[]>,
     options: RenderOptions,
   ): Promise<{ objects: SourcedObject[]; skipped?: { path: string; reason: string }[] }>;
+  /** Starts what a render needs (a parser thread) ahead of it, while the sync still fetches; optional. */
+  prepare?(): void;
 }
 
 /**

@@ -27,9 +27,14 @@ export interface ApplyStepsOptions {
   record?: AppliedRecord;
 }
 
-/** Defaults: 8 objects at once, 30 s for CRDs. */
+/**
+ * Defaults: 16 objects at once, 30 s for CRDs. Measured on one local apiserver and etcd sharing two cores with the
+ * agent (1,000 ConfigMaps and Deployments created): 4 at once took ~4.7 s, 8 ~4.1 s, 16 ~3.5 s, 32 ~3.4 s, 64 ~3.7 s, with much
+ * spread; from 16 the apiserver, not the agent, is the limit, and each in-flight apply is a socket (the client keeps
+ * twice as many, so heals and other apps are not queued behind one app's sync).
+ */
 export function defaultApplyStepsOptions(): ApplyStepsOptions {
-  return { concurrency: 8, crdTimeoutMs: 30_000 };
+  return { concurrency: 16, crdTimeoutMs: 30_000 };
 }
 
 /**

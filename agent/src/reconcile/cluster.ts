@@ -35,18 +35,24 @@ export async function pool<T>(
   await Promise.all(workers);
 }
 
-/** Lists the ApplySet's members of each group-kind (one list per kind), recording each in `live`. */
+/**
+ * Lists the ApplySet's members of each group-kind (one list per kind, all at once: each is a round trip that waits on
+ * nothing the others return), recording each in `live`.
+ */
 export async function listMembers(
   deps: ClusterDeps,
   applySetId: string,
   groupKinds: Iterable<string>,
   live: Map<string, K8sObject>,
 ): Promise<K8sObject[]> {
+  const types = [...groupKinds]
+    .map((gk) => deps.discovery.forGroupKind(gk))
+    .filter((t): t is ResourceType => t?.verbs.includes('list') === true);
+  const lists = await Promise.all(
+    types.map((type) => deps.kube.list(type, { labelSelector: memberSelector(applySetId) })),
+  );
   const out: K8sObject[] = [];
-  for (const gk of groupKinds) {
-    const type = deps.discovery.forGroupKind(gk);
-    if (!type?.verbs.includes('list')) continue;
-    const { items } = await deps.kube.list(type, { labelSelector: memberSelector(applySetId) });
+  for (const { items } of lists) {
     for (const item of items) {
       live.set(objectKey(item), item);
       out.push(item);

@@ -287,6 +287,13 @@ export class AppSync {
       return finish({ error: { stage: 'project', message: refusal } });
     }
 
+    // A sync that has never rendered will render and resolve kinds: the parser's thread and discovery start now, and
+    // overlap the fetch instead of following it (a failed discovery here is tried again, and reported, when used).
+    if (this.lastTree === undefined) {
+      this.deps.renderer.prepare?.();
+      this.deps.discovery.resolve('v1', 'Namespace').catch(() => undefined);
+    }
+
     // Fetch.
     try {
       const f0 = performance.now();

@@ -96,7 +96,8 @@ export class HttpKubeClient implements KubeClient {
     this.retry = { ...defaultKubeRetryOptions(), ...options.retry };
     this.agent = new Agent({
       keepAlive: true,
-      maxSockets: options.maxSockets ?? 16,
+      // Twice a sync's apply concurrency (reconcile/apply.ts), so that one app's sync leaves sockets to the others.
+      maxSockets: options.maxSockets ?? 32,
       ca: conn.ca,
       cert: conn.cert,
       key: conn.key,
@@ -253,6 +254,12 @@ export class HttpKubeClient implements KubeClient {
     const q = new URLSearchParams({ fieldManager: o.fieldManager });
     if (o.force) q.set('force', 'true');
     if (o.dryRun) q.set('dryRun', 'All');
+    // The body is JSON.stringify output, which cannot repeat a key, and server-side apply refuses a field the schema
+    // does not declare at every fieldValidation level (kube-apiserver 1.34, built-in kinds and CRDs alike:
+    // `.spec.replica: field not declared in schema` with Ignore, Warn and Strict). What the server's default, Warn,
+    // adds for apply is a second, strict YAML parse of every body looking for duplicate keys: Ignore skips it, as
+    // `kubectl apply --validate=false` does, and loses no error. https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation
+    q.set('fieldValidation', 'Ignore');
     const path = `${resourcePath(type, obj.metadata.namespace, obj.metadata.name)}?${q}`;
     // The object's JSON exactly as rendered: JSON is YAML, and nothing is run through generated types that drop fields.
     const r = await this.raw('PATCH', path, JSON.stringify(obj), { 'content-type': 'application/apply-patch+yaml' });

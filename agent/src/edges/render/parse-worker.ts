@@ -91,6 +91,14 @@ export class ParseWorker {
     return run;
   }
 
+  /**
+   * Starts the worker ahead of the first parse, so that its start-up (loading the parser's code into a new isolate)
+   * overlaps the Git fetch instead of following it. Does nothing once started or closed.
+   */
+  prepare(): void {
+    if (!this.closed) this.worker ??= this.start();
+  }
+
   /** Stops the worker at once, even mid-parse (shutdown); later parses are refused. */
   async close(): Promise<void> {
     this.closed = true;
@@ -117,6 +125,12 @@ export class ParseWorker {
       : new Worker(entry, options);
     // An idle worker must not keep the agent (or a CLI command) alive.
     w.unref();
+    // A worker that dies while idle (started by prepare, before any parse listens) is forgotten, not thrown: the
+    // next parse starts another one, and reports its own failure if that one dies too.
+    w.on('error', () => {});
+    w.on('exit', () => {
+      if (this.worker === w) this.worker = undefined;
+    });
     return w;
   }
 

@@ -220,8 +220,13 @@ const inline: Pick<ParseWorker, 'parse'> = { parse: async (job) => runParseJob(j
  * A renderer whose YAML is parsed by `parser` (a worker thread unless told): plain manifests in the worker, kustomize
  * and helm as sandboxed tools whose output is parsed there too.
  */
-export function createToolRenderer(parser: Pick<ParseWorker, 'parse'> = new ParseWorker()): Renderer {
-  return { render: (files, repoFiles, options) => render(files, repoFiles, options, parser) };
+export function createToolRenderer(
+  parser: Pick<ParseWorker, 'parse'> & Partial<Pick<ParseWorker, 'prepare'>> = new ParseWorker(),
+): Renderer {
+  return {
+    render: (files, repoFiles, options) => render(files, repoFiles, options, parser),
+    prepare: () => parser.prepare?.(),
+  };
 }
 
 /** The renderer the agent runs with: YAML parsed in one worker thread, off the event loop (parse-worker.ts). */
