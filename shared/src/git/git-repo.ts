@@ -6,7 +6,9 @@ import nodeHttp from 'isomorphic-git/http/node';
 import { TetherError } from '../errors.ts';
 import { redact } from '../redact.ts';
 import { normalizeRepoPath } from '../repo-path.ts';
+import type { BaseObject } from './pack-index.ts';
 import { PackReader } from './pack-reader.ts';
+import { PackReceiver } from './pack-receiver.ts';
 import { snapshotFs } from './snapshot-fs.ts';
 
 /** Basic-auth credentials for a Git server (GitHub takes `x-access-token:<token>`). */
@@ -53,6 +55,11 @@ export interface FileFilter {
   under?: string;
   /** Only paths (from the repository root) this accepts; applied before any blob is read. */
   select?: (path: string) => boolean;
+  /**
+   * Files larger than this are not read: their size comes from the object's header (no inflating) and they are
+   * listed in `oversized` instead.
+   */
+  maxFileBytes?: number;
 }
 
 /** Files read from a commit, and the symbolic links that matched but were not followed. */
@@ -61,6 +68,8 @@ export interface ReadResult {
   files: RepoFile[];
   /** Their target could lie outside the path a reader asked for, so they are never followed. */
   symlinks: string[];
+  /** Files over the filter's `maxFileBytes`, left unread, with their size. */
+  oversized: { path: string; size: number }[];
 }
 
 const SYMLINK = '120000';
@@ -78,28 +87,48 @@ export class GitRepo {
   private packs: Promise<PackReader> | undefined;
   private readonly fs: PromiseFsClient;
   private readonly http: HttpClient;
+  /** The packs being received by fetches in flight; what a failed fetch leaves is removed. */
+  private readonly receivers = new Set<PackReceiver>();
 
   private constructor(private readonly options: GitRepoOptions) {
     this.fs = options.fs ?? nodeFs;
     const inner = options.http ?? nodeHttp;
-    // Count what the server sends: wrap the body iterator of every answer.
+    // Count what the server sends: wrap the body iterator of every answer. A fetch's answer also has its pack taken
+    // out as it arrives, indexed and stored by pack-receiver.ts (its opening comment says why).
     this.http = {
       request: async (req) => {
         const res = await inner.request(req);
         const body = res.body;
         if (!body) return res;
         const self = this;
-        return {
-          ...res,
-          body: (async function* () {
-            for await (const chunk of body) {
-              self.bytesFetched += chunk.length;
-              yield chunk;
-            }
-          })(),
-        };
+        const counted = (async function* () {
+          for await (const chunk of body) {
+            self.bytesFetched += chunk.length;
+            yield chunk;
+          }
+        })();
+        const fetching = req.method === 'POST' && /\/git-upload-pack$/.test(req.url) && res.statusCode === 200;
+        if (!fetching) return { ...res, body: counted };
+        const receiver = new PackReceiver({
+          packDir: `${this.gitdir}/objects/pack`,
+          external: (oid) => this.readStored(oid),
+        });
+        this.receivers.add(receiver);
+        return { ...res, body: receiver.rewrite(counted) };
       },
     };
+  }
+
+  /** An object of the store, for a received delta whose base the pack does not hold. */
+  private async readStored(oid: string): Promise<BaseObject | undefined> {
+    try {
+      const r = await git.readObject({ fs: this.fs, gitdir: this.gitdir, oid, format: 'content', cache: this.cache });
+      return r.type === 'commit' || r.type === 'tree' || r.type === 'blob' || r.type === 'tag'
+        ? { type: r.type, content: r.object as Uint8Array }
+        : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Opens the store at `gitdir`, creating an empty bare repository there if it has none (no network). */
@@ -162,11 +191,14 @@ export class GitRepo {
         onAuth: () => creds ?? { cancel: true },
         onAuthFailure: () => ({ cancel: true }),
       });
+      this.receivers.clear();
       if (!r.fetchHead) throw new TetherError('git', `${this.displayUrl}: ref '${ref}' not found`);
       this.cache = {};
       this.packs = undefined;
       return r.fetchHead;
     } catch (err) {
+      for (const r of this.receivers) await r.discard();
+      this.receivers.clear();
       if (err instanceof TetherError) throw err;
       const e = err as { code?: string; message: string };
       const message = redact(e.message, secrets);
@@ -293,7 +325,7 @@ export class GitRepo {
     const root = await this.treeHash(commit, under);
     if (root === undefined) throw new TetherError('git', `path '${under}' does not exist at ${commit.slice(0, 7)}`);
     const listed = await this.listTree(root, under, filter.select, fs);
-    const result: ReadResult = { files: [], symlinks: [] };
+    const result: ReadResult = { files: [], symlinks: [], oversized: [] };
     if (!this.packs) {
       this.packs = PackReader.open(this.fs, this.gitdir);
       this.packs.catch(() => {
@@ -305,6 +337,15 @@ export class GitRepo {
       if (f.mode === SYMLINK) {
         result.symlinks.push(f.path);
         continue;
+      }
+      if (filter.maxFileBytes !== undefined) {
+        const size =
+          packs.sizeOf(f.oid) ??
+          (await git.readBlob({ fs, gitdir: this.gitdir, oid: f.oid, cache: this.cache })).blob.length;
+        if (size > filter.maxFileBytes) {
+          result.oversized.push({ path: f.path, size });
+          continue;
+        }
       }
       const packed = packs.read(f.oid);
       if (packed && packed.type !== 'blob')
