@@ -59444,6 +59444,7 @@ var PackReader = class _PackReader {
   packs;
   bases = /* @__PURE__ */ new Map();
   baseBytes = 0;
+  preloaded;
   /** Opens every `objects/pack/*.pack` with its index; throws if a pack does not match its index. */
   static async open(fs3, gitdir) {
     const dir = `${gitdir}/objects/pack`;
@@ -59478,8 +59479,29 @@ var PackReader = class _PackReader {
   }
   /** The object `oid`, or undefined when no pack holds it (or its delta base lies outside the packs). */
   read(oid) {
+    const r = this.readWithin(oid, Number.POSITIVE_INFINITY);
+    return typeof r === "number" ? void 0 : r;
+  }
+  /**
+   * The object `oid` when it is at most `maxBytes`, else its size (known from its entry's header, or a delta's,
+   * before the object is built); undefined when no pack holds it.
+   */
+  readWithin(oid, maxBytes) {
+    const pre = this.preloaded?.get(oid);
+    if (pre) return pre.content.length > maxBytes ? pre.content.length : pre;
     const found = this.find(oid);
-    return found && this.readAt(found.pack, found.offset);
+    return found && this.readAt(found.pack, found.offset, maxBytes);
+  }
+  /**
+   * Objects already inflated (by the indexer of the fetch that brought them), served before the packs until
+   * `dropPreloaded()`: the read right after a fetch then inflates nothing twice.
+   */
+  preload(objects) {
+    this.preloaded = objects;
+  }
+  /** Forgets the preloaded objects (they are only worth their memory for the first read). */
+  dropPreloaded() {
+    this.preloaded = void 0;
   }
   /**
    * The size of object `oid` in bytes, read from its pack entry without inflating it (a delta's result size leads
@@ -59509,26 +59531,31 @@ var PackReader = class _PackReader {
     }
     return void 0;
   }
-  readAt(p, offset) {
+  readAt(p, offset, maxBytes = Number.POSITIVE_INFINITY) {
     const cacheKey = `${p.name}:${offset}`;
     const cached = this.bases.get(cacheKey);
-    if (cached) return cached;
+    if (cached) return cached.content.length > maxBytes ? cached.content.length : cached;
     const h = readObjectHeader(p.pack, offset);
-    let base;
-    if (h.baseOffset !== void 0) {
-      base = this.readAt(p, h.baseOffset);
-      if (base) this.keepBase(`${p.name}:${h.baseOffset}`, base);
-    } else if (h.baseOid !== void 0) {
-      base = this.read(h.baseOid);
-    }
-    if ((h.type === OFS_DELTA || h.type === REF_DELTA) && !base) return void 0;
+    const delta = h.type === OFS_DELTA || h.type === REF_DELTA;
+    if (!delta && h.size > maxBytes) return h.size;
     let data;
     try {
       data = inflateAt(p.pack, h.dataStart, h.size).data;
     } catch (err) {
       throw new Error(`${p.name}: ${err.message}`, { cause: err });
     }
-    return base ? { type: base.type, content: applyDelta(data, base.content) } : { type: TYPES[h.type], content: data };
+    if (!delta) return { type: TYPES[h.type], content: data };
+    const target = readDeltaSize(data, readDeltaSize(data, 0)[1])[0];
+    if (target > maxBytes) return target;
+    let base;
+    if (h.baseOffset !== void 0) {
+      const r = this.readAt(p, h.baseOffset);
+      base = typeof r === "number" ? void 0 : r;
+      if (base) this.keepBase(`${p.name}:${h.baseOffset}`, base);
+    } else if (h.baseOid !== void 0) {
+      base = this.read(h.baseOid);
+    }
+    return base && { type: base.type, content: applyDelta(data, base.content) };
   }
   /** Remembers a delta base: several deltas often share one, and chains run through each other. */
   keepBase(key2, object) {
@@ -59572,7 +59599,12 @@ import { createHash as createHash2 } from "node:crypto";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { crc32, createInflate } from "node:zlib";
 function defaultIndexPackOptions() {
-  return { largeObjectBytes: 8 * 1024 * 1024, baseCacheBytes: 32 * 1024 * 1024 };
+  return {
+    largeObjectBytes: 8 * 1024 * 1024,
+    baseCacheBytes: 32 * 1024 * 1024,
+    keepBytes: 16 * 1024 * 1024,
+    keepObjects: false
+  };
 }
 var Unresolved = class extends Error {
 };
@@ -59591,6 +59623,7 @@ async function indexPack(bytes, options = {}) {
   const entries = [];
   const byOffset = /* @__PURE__ */ new Map();
   let pos = 12;
+  let kept = 0;
   let slice = performance.now();
   for (let i = 0; i < count; i++) {
     if (pos >= trailerAt) throw new Error(`the pack is truncated: ${count} objects announced, ${i} found`);
@@ -59598,6 +59631,7 @@ async function indexPack(bytes, options = {}) {
     if (h.dataStart > trailerAt) throw new Error(`the pack is truncated inside object ${i}`);
     let end;
     let oid;
+    let data;
     const whole = h.type !== OFS_DELTA && h.type !== REF_DELTA;
     const type = whole ? TYPES[h.type] : void 0;
     if (whole && h.size > o.largeObjectBytes) {
@@ -59605,14 +59639,20 @@ async function indexPack(bytes, options = {}) {
       end = h.dataStart + await inflateStreaming(bytes, h.dataStart, trailerAt, h.size, hash);
       oid = hash.digest();
     } else {
-      const { data, consumed } = inflateAt(bytes, h.dataStart, h.size);
-      end = h.dataStart + consumed;
+      const inflated = inflateAt(bytes, h.dataStart, h.size);
+      data = inflated.data;
+      end = h.dataStart + inflated.consumed;
       if (whole) oid = objectId(type, data);
     }
     const crc = crcOf(bytes, pos, end, packHash);
     const entry = { ...h, offset: pos, end, crc };
+    if (data && kept + data.length <= o.keepBytes) {
+      entry.data = data;
+      kept += data.length;
+    }
     if (oid) {
       entry.oid = oid;
+      entry.hex = oid.toString("hex");
       entry.objectType = type;
     }
     byOffset.set(pos, entries.length);
@@ -59627,7 +59667,7 @@ async function indexPack(bytes, options = {}) {
   const trailer = Buffer.from(bytes.read(trailerAt, 20));
   if (!packHash.digest().equals(trailer)) throw new Error("the pack does not match its checksum (corrupt)");
   const byOid = /* @__PURE__ */ new Map();
-  for (const [i, e] of entries.entries()) if (e.oid) byOid.set(e.oid.toString("hex"), i);
+  for (const [i, e] of entries.entries()) if (e.hex) byOid.set(e.hex, i);
   const baseOffsets = /* @__PURE__ */ new Set();
   const baseOids = /* @__PURE__ */ new Set();
   for (const e of entries) {
@@ -59640,7 +59680,8 @@ async function indexPack(bytes, options = {}) {
     const e = entries[i];
     const cached = cache.get(e.offset);
     if (cached) return cached;
-    const raw = inflateAt(bytes, e.dataStart, e.size).data;
+    if (e.hex && e.data) return { type: e.objectType, content: e.data };
+    const raw = e.data ?? inflateAt(bytes, e.dataStart, e.size).data;
     let obj;
     if (e.type !== OFS_DELTA && e.type !== REF_DELTA) obj = { type: e.objectType, content: raw };
     else {
@@ -59661,10 +59702,10 @@ async function indexPack(bytes, options = {}) {
       }
       obj = { type: base.type, content: applyDelta(raw, base.content) };
     }
-    if (baseOffsets.has(e.offset) || e.oid && baseOids.has(e.oid.toString("hex"))) cache.put(e.offset, obj);
+    if (baseOffsets.has(e.offset) || e.hex && baseOids.has(e.hex)) cache.put(e.offset, obj);
     return obj;
   };
-  let pending = entries.flatMap((e, i) => e.oid ? [] : [i]);
+  let pending = entries.flatMap((e, i) => e.hex ? [] : [i]);
   while (pending.length > 0) {
     const next = [];
     for (const i of pending) {
@@ -59672,9 +59713,18 @@ async function indexPack(bytes, options = {}) {
       try {
         const obj = await resolve(i);
         e.oid = objectId(obj.type, obj.content);
+        e.hex = e.oid.toString("hex");
         e.objectType = obj.type;
-        byOid.set(e.oid.toString("hex"), i);
-        if (baseOids.has(e.oid.toString("hex"))) cache.put(e.offset, obj);
+        if (e.data) {
+          kept -= e.data.length;
+          e.data = void 0;
+        }
+        if (o.keepObjects && kept + obj.content.length <= o.keepBytes) {
+          e.data = obj.content;
+          kept += obj.content.length;
+        }
+        byOid.set(e.hex, i);
+        if (baseOids.has(e.hex)) cache.put(e.offset, obj);
       } catch (err) {
         if (!(err instanceof Unresolved)) throw err;
         next.push(i);
@@ -59690,7 +59740,12 @@ async function indexPack(bytes, options = {}) {
     }
     pending = next;
   }
-  return { idx: writeIdx(entries, trailer), count, packSha: trailer.toString("hex") };
+  const result = { idx: writeIdx(entries, trailer), count, packSha: trailer.toString("hex") };
+  if (o.keepObjects) {
+    result.objects = /* @__PURE__ */ new Map();
+    for (const e of entries) if (e.data) result.objects.set(e.hex, { type: e.objectType, content: e.data });
+  }
+  return result;
 }
 function objectId(type, content) {
   return createHash2("sha1").update(`${type} ${content.length}\0`).update(content).digest();
@@ -59775,7 +59830,7 @@ var BaseCache = class {
   }
 };
 function writeIdx(entries, packSum) {
-  const sorted = [...entries].sort((a, b) => Buffer.compare(a.oid, b.oid));
+  const sorted = [...entries].sort((a, b) => a.hex < b.hex ? -1 : a.hex > b.hex ? 1 : 0);
   const n = sorted.length;
   const large = sorted.filter((e) => e.offset >= 2147483648).length;
   const out = Buffer.alloc(8 + 1024 + n * 28 + large * 8 + 40);
@@ -59915,7 +59970,10 @@ var PackReceiver = class {
       }
       let index2;
       try {
-        index2 = await indexPack(bytes, this.options.external ? { external: this.options.external } : {});
+        index2 = await indexPack(bytes, {
+          keepObjects: true,
+          ...this.options.external ? { external: this.options.external } : {}
+        });
       } catch (err) {
         throw new Error(`the pack received (${this.received} bytes) is unusable: ${err.message}`, {
           cause: err
@@ -60020,6 +60078,8 @@ var GitRepo = class _GitRepo {
   cache = {};
   /** The fetched packs, loaded on the first read after a fetch (see pack-reader.ts for why). */
   packs;
+  /** Objects the last fetch's indexer inflated, handed to the next reader. */
+  fetched;
   fs;
   http;
   /** The packs being received by fetches in flight; what a failed fetch leaves is removed. */
@@ -60089,6 +60149,9 @@ var GitRepo = class _GitRepo {
         onAuth: () => creds ?? { cancel: true },
         onAuthFailure: () => ({ cancel: true })
       });
+      const fetched = /* @__PURE__ */ new Map();
+      for (const rc of this.receivers) for (const [oid, obj] of rc.stored?.objects ?? []) fetched.set(oid, obj);
+      this.fetched = fetched.size > 0 ? fetched : void 0;
       this.receivers.clear();
       if (!r.fetchHead) throw new TetherError("git", `${this.displayUrl}: ref '${ref2}' not found`);
       this.cache = {};
@@ -60212,7 +60275,12 @@ var GitRepo = class _GitRepo {
     const listed = await this.listTree(root, under2, filter.select, fs3);
     const result = { files: [], symlinks: [], oversized: [] };
     if (!this.packs) {
-      this.packs = PackReader.open(this.fs, this.gitdir);
+      const fetched = this.fetched;
+      this.fetched = void 0;
+      this.packs = PackReader.open(this.fs, this.gitdir).then((reader) => {
+        if (fetched) reader.preload(fetched);
+        return reader;
+      });
       this.packs.catch(() => {
         this.packs = void 0;
       });
@@ -60223,19 +60291,22 @@ var GitRepo = class _GitRepo {
         result.symlinks.push(f.path);
         continue;
       }
-      if (filter.maxFileBytes !== void 0) {
-        const size = packs.sizeOf(f.oid) ?? (await import_isomorphic_git.default.readBlob({ fs: fs3, gitdir: this.gitdir, oid: f.oid, cache: this.cache })).blob.length;
-        if (size > filter.maxFileBytes) {
-          result.oversized.push({ path: f.path, size });
-          continue;
-        }
+      const max = filter.maxFileBytes ?? Number.POSITIVE_INFINITY;
+      const packed = packs.readWithin(f.oid, max);
+      if (typeof packed === "number") {
+        result.oversized.push({ path: f.path, size: packed });
+        continue;
       }
-      const packed = packs.read(f.oid);
       if (packed && packed.type !== "blob")
         throw new TetherError("git", `${f.path}: object ${f.oid} is a ${packed.type}, not a file`);
       const content = packed?.content ?? (await import_isomorphic_git.default.readBlob({ fs: fs3, gitdir: this.gitdir, oid: f.oid, cache: this.cache })).blob;
+      if (content.length > max) {
+        result.oversized.push({ path: f.path, size: content.length });
+        continue;
+      }
       result.files.push({ path: f.path, content });
     }
+    packs.dropPreloaded();
     return result;
   }
   /** Writes a commit locally: `parent`'s tree with `files` replaced; returns its id and its tree id. */

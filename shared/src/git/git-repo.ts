@@ -85,6 +85,8 @@ export class GitRepo {
   private cache: object = {};
   /** The fetched packs, loaded on the first read after a fetch (see pack-reader.ts for why). */
   private packs: Promise<PackReader> | undefined;
+  /** Objects the last fetch's indexer inflated, handed to the next reader. */
+  private fetched: Map<string, BaseObject> | undefined;
   private readonly fs: PromiseFsClient;
   private readonly http: HttpClient;
   /** The packs being received by fetches in flight; what a failed fetch leaves is removed. */
@@ -191,6 +193,10 @@ export class GitRepo {
         onAuth: () => creds ?? { cancel: true },
         onAuthFailure: () => ({ cancel: true }),
       });
+      // What the indexer inflated, for the first read (see PackReader.preload).
+      const fetched = new Map<string, BaseObject>();
+      for (const rc of this.receivers) for (const [oid, obj] of rc.stored?.objects ?? []) fetched.set(oid, obj);
+      this.fetched = fetched.size > 0 ? fetched : undefined;
       this.receivers.clear();
       if (!r.fetchHead) throw new TetherError('git', `${this.displayUrl}: ref '${ref}' not found`);
       this.cache = {};
@@ -327,7 +333,12 @@ export class GitRepo {
     const listed = await this.listTree(root, under, filter.select, fs);
     const result: ReadResult = { files: [], symlinks: [], oversized: [] };
     if (!this.packs) {
-      this.packs = PackReader.open(this.fs, this.gitdir);
+      const fetched = this.fetched;
+      this.fetched = undefined;
+      this.packs = PackReader.open(this.fs, this.gitdir).then((reader) => {
+        if (fetched) reader.preload(fetched);
+        return reader;
+      });
       this.packs.catch(() => {
         this.packs = undefined;
       });
@@ -338,22 +349,23 @@ export class GitRepo {
         result.symlinks.push(f.path);
         continue;
       }
-      if (filter.maxFileBytes !== undefined) {
-        const size =
-          packs.sizeOf(f.oid) ??
-          (await git.readBlob({ fs, gitdir: this.gitdir, oid: f.oid, cache: this.cache })).blob.length;
-        if (size > filter.maxFileBytes) {
-          result.oversized.push({ path: f.path, size });
-          continue;
-        }
+      const max = filter.maxFileBytes ?? Number.POSITIVE_INFINITY;
+      const packed = packs.readWithin(f.oid, max);
+      if (typeof packed === 'number') {
+        result.oversized.push({ path: f.path, size: packed });
+        continue;
       }
-      const packed = packs.read(f.oid);
       if (packed && packed.type !== 'blob')
         throw new TetherError('git', `${f.path}: object ${f.oid} is a ${packed.type}, not a file`);
       const content =
         packed?.content ?? (await git.readBlob({ fs, gitdir: this.gitdir, oid: f.oid, cache: this.cache })).blob;
+      if (content.length > max) {
+        result.oversized.push({ path: f.path, size: content.length });
+        continue;
+      }
       result.files.push({ path: f.path, content });
     }
+    packs.dropPreloaded();
     return result;
   }
 

@@ -38,6 +38,13 @@ export interface IndexPackOptions {
   largeObjectBytes?: number;
   /** Bytes of resolved delta bases kept for reuse. */
   baseCacheBytes?: number;
+  /**
+   * Bytes of inflated objects and deltas kept from the walk through the pack for resolving deltas, so that each is
+   * inflated once; and, when `keepObjects` is set, of resolved objects returned for a first read.
+   */
+  keepBytes?: number;
+  /** Return the objects resolved while indexing (up to `keepBytes`), so a read right after needs no inflating. */
+  keepObjects?: boolean;
 }
 
 /** The index of a pack and what it holds. */
@@ -48,11 +55,18 @@ export interface PackIndex {
   count: number;
   /** The pack's own checksum (hex), which names it: `pack-<sha>.pack`. */
   packSha: string;
+  /** With `keepObjects`: objects by id, as resolved while indexing (small ones, up to the budget). */
+  objects?: Map<string, BaseObject>;
 }
 
 /** The defaults: objects over 8 MiB are streamed; 32 MiB of delta bases are cached. */
 export function defaultIndexPackOptions(): Required<Omit<IndexPackOptions, 'external'>> {
-  return { largeObjectBytes: 8 * 1024 * 1024, baseCacheBytes: 32 * 1024 * 1024 };
+  return {
+    largeObjectBytes: 8 * 1024 * 1024,
+    baseCacheBytes: 32 * 1024 * 1024,
+    keepBytes: 16 * 1024 * 1024,
+    keepObjects: false,
+  };
 }
 
 interface Entry extends ObjectHeader {
@@ -62,8 +76,12 @@ interface Entry extends ObjectHeader {
   crc: number;
   /** Known once hashed (at once for whole objects, after resolution for deltas). */
   oid?: Buffer;
+  /** The same, in hex. */
+  hex?: string;
   /** The resolved type (a delta takes its base's). */
   objectType?: ObjectType;
+  /** The inflated data (object or delta) while kept from the walk. */
+  data?: Buffer;
 }
 
 /** A base that is not in the pack and not yet to be looked up outside it. */
@@ -89,6 +107,7 @@ export async function indexPack(bytes: PackBytes, options: IndexPackOptions = {}
   const entries: Entry[] = [];
   const byOffset = new Map<number, number>();
   let pos = 12;
+  let kept = 0;
   let slice = performance.now();
   for (let i = 0; i < count; i++) {
     if (pos >= trailerAt) throw new Error(`the pack is truncated: ${count} objects announced, ${i} found`);
@@ -96,6 +115,7 @@ export async function indexPack(bytes: PackBytes, options: IndexPackOptions = {}
     if (h.dataStart > trailerAt) throw new Error(`the pack is truncated inside object ${i}`);
     let end: number;
     let oid: Buffer | undefined;
+    let data: Buffer | undefined;
     const whole = h.type !== OFS_DELTA && h.type !== REF_DELTA;
     const type = whole ? TYPES[h.type as 1 | 2 | 3 | 4] : undefined;
     if (whole && h.size > o.largeObjectBytes) {
@@ -103,14 +123,20 @@ export async function indexPack(bytes: PackBytes, options: IndexPackOptions = {}
       end = h.dataStart + (await inflateStreaming(bytes, h.dataStart, trailerAt, h.size, hash));
       oid = hash.digest();
     } else {
-      const { data, consumed } = inflateAt(bytes, h.dataStart, h.size);
-      end = h.dataStart + consumed;
+      const inflated = inflateAt(bytes, h.dataStart, h.size);
+      data = inflated.data;
+      end = h.dataStart + inflated.consumed;
       if (whole) oid = objectId(type!, data);
     }
     const crc = crcOf(bytes, pos, end, packHash);
     const entry: Entry = { ...h, offset: pos, end, crc };
+    if (data && kept + data.length <= o.keepBytes) {
+      entry.data = data;
+      kept += data.length;
+    }
     if (oid) {
       entry.oid = oid;
+      entry.hex = oid.toString('hex');
       entry.objectType = type!;
     }
     byOffset.set(pos, entries.length);
@@ -128,7 +154,7 @@ export async function indexPack(bytes: PackBytes, options: IndexPackOptions = {}
   // Pass 2: resolve deltas. Bases are found by offset (OFS) or id (REF); a REF base may itself be a delta resolved
   // in a later round, and only when no round makes progress are the remaining bases looked up outside the pack.
   const byOid = new Map<string, number>();
-  for (const [i, e] of entries.entries()) if (e.oid) byOid.set(e.oid.toString('hex'), i);
+  for (const [i, e] of entries.entries()) if (e.hex) byOid.set(e.hex, i);
   const baseOffsets = new Set<number>();
   const baseOids = new Set<string>();
   for (const e of entries) {
@@ -141,7 +167,9 @@ export async function indexPack(bytes: PackBytes, options: IndexPackOptions = {}
     const e = entries[i]!;
     const cached = cache.get(e.offset);
     if (cached) return cached;
-    const raw = inflateAt(bytes, e.dataStart, e.size).data;
+    // Data kept for an object already hashed is its content (a delta's is replaced by its result once resolved).
+    if (e.hex && e.data) return { type: e.objectType!, content: e.data };
+    const raw = e.data ?? inflateAt(bytes, e.dataStart, e.size).data;
     let obj: BaseObject;
     if (e.type !== OFS_DELTA && e.type !== REF_DELTA) obj = { type: e.objectType!, content: raw };
     else {
@@ -162,10 +190,10 @@ export async function indexPack(bytes: PackBytes, options: IndexPackOptions = {}
       }
       obj = { type: base.type, content: applyDelta(raw, base.content) };
     }
-    if (baseOffsets.has(e.offset) || (e.oid && baseOids.has(e.oid.toString('hex')))) cache.put(e.offset, obj);
+    if (baseOffsets.has(e.offset) || (e.hex && baseOids.has(e.hex))) cache.put(e.offset, obj);
     return obj;
   };
-  let pending = entries.flatMap((e, i) => (e.oid ? [] : [i]));
+  let pending = entries.flatMap((e, i) => (e.hex ? [] : [i]));
   while (pending.length > 0) {
     const next: number[] = [];
     for (const i of pending) {
@@ -173,9 +201,19 @@ export async function indexPack(bytes: PackBytes, options: IndexPackOptions = {}
       try {
         const obj = await resolve(i);
         e.oid = objectId(obj.type, obj.content);
+        e.hex = e.oid.toString('hex');
         e.objectType = obj.type;
-        byOid.set(e.oid.toString('hex'), i);
-        if (baseOids.has(e.oid.toString('hex'))) cache.put(e.offset, obj);
+        // The delta is done with; its result is what a first read wants.
+        if (e.data) {
+          kept -= e.data.length;
+          e.data = undefined;
+        }
+        if (o.keepObjects && kept + obj.content.length <= o.keepBytes) {
+          e.data = obj.content as Buffer;
+          kept += obj.content.length;
+        }
+        byOid.set(e.hex, i);
+        if (baseOids.has(e.hex)) cache.put(e.offset, obj);
       } catch (err) {
         if (!(err instanceof Unresolved)) throw err;
         next.push(i);
@@ -191,7 +229,12 @@ export async function indexPack(bytes: PackBytes, options: IndexPackOptions = {}
     }
     pending = next;
   }
-  return { idx: writeIdx(entries, trailer), count, packSha: trailer.toString('hex') };
+  const result: PackIndex = { idx: writeIdx(entries, trailer), count, packSha: trailer.toString('hex') };
+  if (o.keepObjects) {
+    result.objects = new Map();
+    for (const e of entries) if (e.data) result.objects.set(e.hex!, { type: e.objectType!, content: e.data });
+  }
+  return result;
 }
 
 /** Git's object id: SHA-1 of `<type> <size>\0` and the content. */
@@ -290,7 +333,8 @@ class BaseCache {
 
 /** A version 2 pack index: fan-out, sorted ids, CRC-32s, offsets (64-bit ones apart), pack and index checksums. */
 function writeIdx(entries: Entry[], packSum: Buffer): Buffer {
-  const sorted = [...entries].sort((a, b) => Buffer.compare(a.oid!, b.oid!));
+  // Hex strings sort as the bytes they spell, and compare without a call into C++.
+  const sorted = [...entries].sort((a, b) => (a.hex! < b.hex! ? -1 : a.hex! > b.hex! ? 1 : 0));
   const n = sorted.length;
   const large = sorted.filter((e) => e.offset >= 0x80000000).length;
   const out = Buffer.alloc(8 + 1024 + n * 28 + large * 8 + 40);

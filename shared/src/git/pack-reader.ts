@@ -48,6 +48,7 @@ interface Pack {
 export class PackReader {
   private readonly bases = new Map<string, PackedObject>();
   private baseBytes = 0;
+  private preloaded: ReadonlyMap<string, PackedObject> | undefined;
 
   private constructor(private readonly packs: Pack[]) {}
 
@@ -88,8 +89,32 @@ export class PackReader {
 
   /** The object `oid`, or undefined when no pack holds it (or its delta base lies outside the packs). */
   read(oid: string): PackedObject | undefined {
+    const r = this.readWithin(oid, Number.POSITIVE_INFINITY);
+    return typeof r === 'number' ? undefined : r;
+  }
+
+  /**
+   * The object `oid` when it is at most `maxBytes`, else its size (known from its entry's header, or a delta's,
+   * before the object is built); undefined when no pack holds it.
+   */
+  readWithin(oid: string, maxBytes: number): PackedObject | number | undefined {
+    const pre = this.preloaded?.get(oid);
+    if (pre) return pre.content.length > maxBytes ? pre.content.length : pre;
     const found = this.find(oid);
-    return found && this.readAt(found.pack, found.offset);
+    return found && this.readAt(found.pack, found.offset, maxBytes);
+  }
+
+  /**
+   * Objects already inflated (by the indexer of the fetch that brought them), served before the packs until
+   * `dropPreloaded()`: the read right after a fetch then inflates nothing twice.
+   */
+  preload(objects: ReadonlyMap<string, PackedObject>): void {
+    this.preloaded = objects;
+  }
+
+  /** Forgets the preloaded objects (they are only worth their memory for the first read). */
+  dropPreloaded(): void {
+    this.preloaded = undefined;
   }
 
   /**
@@ -123,28 +148,32 @@ export class PackReader {
     return undefined;
   }
 
-  private readAt(p: Pack, offset: number): PackedObject | undefined {
+  private readAt(p: Pack, offset: number, maxBytes = Number.POSITIVE_INFINITY): PackedObject | number | undefined {
     const cacheKey = `${p.name}:${offset}`;
     const cached = this.bases.get(cacheKey);
-    if (cached) return cached;
+    if (cached) return cached.content.length > maxBytes ? cached.content.length : cached;
     const h = readObjectHeader(p.pack, offset);
-    let base: PackedObject | undefined;
-    if (h.baseOffset !== undefined) {
-      base = this.readAt(p, h.baseOffset);
-      if (base) this.keepBase(`${p.name}:${h.baseOffset}`, base);
-    } else if (h.baseOid !== undefined) {
-      base = this.read(h.baseOid);
-    }
-    if ((h.type === OFS_DELTA || h.type === REF_DELTA) && !base) return undefined;
+    const delta = h.type === OFS_DELTA || h.type === REF_DELTA;
+    if (!delta && h.size > maxBytes) return h.size;
     let data: Buffer;
     try {
       data = inflateAt(p.pack, h.dataStart, h.size).data;
     } catch (err) {
       throw new Error(`${p.name}: ${(err as Error).message}`, { cause: err });
     }
-    return base
-      ? { type: base.type, content: applyDelta(data, base.content) }
-      : { type: TYPES[h.type as 1 | 2 | 3 | 4], content: data };
+    if (!delta) return { type: TYPES[h.type as 1 | 2 | 3 | 4], content: data };
+    // A delta leads with its base's size and its result's: an oversized result is known before the base is read.
+    const target = readDeltaSize(data, readDeltaSize(data, 0)[1])[0];
+    if (target > maxBytes) return target;
+    let base: PackedObject | undefined;
+    if (h.baseOffset !== undefined) {
+      const r = this.readAt(p, h.baseOffset);
+      base = typeof r === 'number' ? undefined : r;
+      if (base) this.keepBase(`${p.name}:${h.baseOffset}`, base);
+    } else if (h.baseOid !== undefined) {
+      base = this.read(h.baseOid);
+    }
+    return base && { type: base.type, content: applyDelta(data, base.content) };
   }
 
   /** Remembers a delta base: several deltas often share one, and chains run through each other. */

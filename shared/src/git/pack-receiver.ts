@@ -140,7 +140,10 @@ export class PackReceiver {
       }
       let index: PackIndex;
       try {
-        index = await indexPack(bytes, this.options.external ? { external: this.options.external } : {});
+        index = await indexPack(bytes, {
+          keepObjects: true,
+          ...(this.options.external ? { external: this.options.external } : {}),
+        });
       } catch (err) {
         throw new Error(`the pack received (${this.received} bytes) is unusable: ${(err as Error).message}`, {
           cause: err,
