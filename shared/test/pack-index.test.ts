@@ -75,10 +75,19 @@ describe('indexPack', () => {
       const verify = git(tmp, ['verify-pack', '-v', path.replace(/\.pack$/, '.idx')]).toString();
       assert.match(verify, /chain length = [2-9]/, 'the fixture has delta chains');
       for (const inMemory of [Number.MAX_SAFE_INTEGER, 1000]) {
-        const r = await indexPack(PackBytes.openFile(path, inMemory));
+        const r = await indexPack(PackBytes.openFile(path, inMemory), { keepObjects: true });
         assert.ok(r.idx.equals(gitIdx(path)), `idx bytes (pack in memory: ${inMemory > 1000})`);
         assert.equal(r.packSha, /-([0-9a-f]{40})\.pack$/.exec(path)?.[1], 'the pack is named by its checksum');
+        // The objects kept for a first read are the objects git holds.
+        assert.equal(r.objects?.size, r.count);
+        for (const [oid, obj] of r.objects!) {
+          assert.ok(Buffer.from(obj.content).equals(git(work, ['cat-file', obj.type, oid])), oid);
+        }
       }
+      // With a budget too small for any object, nothing is kept and the index is the same.
+      const lean = await indexPack(PackBytes.openFile(path), { keepObjects: true, keepBytes: 0 });
+      assert.ok(lean.idx.equals(gitIdx(path)));
+      assert.equal(lean.objects?.size, 0);
     });
   }
 
