@@ -59281,6 +59281,7 @@ var OFS_DELTA = 6;
 var REF_DELTA = 7;
 var IN_MEMORY_PACK_BYTES = 32 * 1024 * 1024;
 var WINDOW_BYTES = 1024 * 1024;
+var CHUNK_CAP = 8 * 1024 * 1024;
 var PackBytes = class _PackBytes {
   constructor(length, whole, path) {
     this.length = length;
@@ -59342,7 +59343,10 @@ function inflateAt(bytes, start, size) {
   for (; ; ) {
     const window2 = bytes.read(start, Math.min(want, limit - start));
     try {
-      const r = inflateSync(window2, { info: true });
+      const r = inflateSync(window2, {
+        info: true,
+        chunkSize: Math.min(Math.max(64, size + 64), CHUNK_CAP)
+      });
       if (r.buffer.length !== size) {
         throw new Error(`the object at offset ${start} inflates to ${r.buffer.length} bytes, not ${size}`);
       }

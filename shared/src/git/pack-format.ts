@@ -18,6 +18,8 @@ export const REF_DELTA = 7;
 /** Packs up to this size are read into memory whole; larger ones are read a range at a time from the file. */
 export const IN_MEMORY_PACK_BYTES = 32 * 1024 * 1024;
 const WINDOW_BYTES = 1024 * 1024;
+/** The largest output chunk an inflate allocates up front, whatever size a (possibly lying) header claims. */
+const CHUNK_CAP = 8 * 1024 * 1024;
 
 /**
  * Random access to a packfile's bytes: the whole file in memory when it is small (one read, then slices), otherwise
@@ -96,7 +98,14 @@ export function inflateAt(bytes: PackBytes, start: number, size: number): { data
   for (;;) {
     const window = bytes.read(start, Math.min(want, limit - start));
     try {
-      const r = inflateSync(window, { info: true }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+      // An output chunk the size of the object: one allocation, where the default 16 KiB chunk is mostly garbage.
+      const r = inflateSync(window, {
+        info: true,
+        chunkSize: Math.min(Math.max(64, size + 64), CHUNK_CAP),
+      }) as unknown as {
+        buffer: Buffer;
+        engine: { bytesWritten: number };
+      };
       if (r.buffer.length !== size) {
         throw new Error(`the object at offset ${start} inflates to ${r.buffer.length} bytes, not ${size}`);
       }
