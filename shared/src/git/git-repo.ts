@@ -25,7 +25,10 @@ export interface GitRepoOptions {
   url: string;
   /** Asked before each network operation, so rotated tokens are picked up. */
   credentials?: () => Promise<GitCredentials | undefined> | GitCredentials | undefined;
-  /** The file system isomorphic-git writes the store with; Node's `fs` by default. */
+  /**
+   * The file system isomorphic-git writes the store with; Node's `fs` by default. Received packs are streamed to
+   * disk and indexed with Node's `fs` itself, so the store must be a local directory whatever this is.
+   */
   fs?: PromiseFsClient;
   /** The HTTP client isomorphic-git talks to the remote with; isomorphic-git's Node client by default. */
   http?: HttpClient;
