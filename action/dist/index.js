@@ -4793,7 +4793,7 @@ var require_util2 = __commonJS({
         callback();
       }
     };
-    function createInflate(zlibOptions) {
+    function createInflate2(zlibOptions) {
       return new InflateStream(zlibOptions);
     }
     function extractMimeType(headers) {
@@ -4934,7 +4934,7 @@ var require_util2 = __commonJS({
       simpleRangeHeaderValue,
       buildContentRange,
       parseMetadata,
-      createInflate,
+      createInflate: createInflate2,
       extractMimeType,
       getDecodeSplit,
       utf8DecodeBytes,
@@ -5786,7 +5786,7 @@ var require_client_h1 = __commonJS({
       kResume,
       kHTTPContext
     } = require_symbols();
-    var constants3 = require_constants2();
+    var constants4 = require_constants2();
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
     var addListener = util.addListener;
@@ -5861,7 +5861,7 @@ var require_client_h1 = __commonJS({
       constructor(client, socket, { exports: exports2 }) {
         assert(Number.isFinite(client[kMaxHeadersSize]) && client[kMaxHeadersSize] > 0);
         this.llhttp = exports2;
-        this.ptr = this.llhttp.llhttp_alloc(constants3.TYPE.RESPONSE);
+        this.ptr = this.llhttp.llhttp_alloc(constants4.TYPE.RESPONSE);
         this.client = client;
         this.socket = socket;
         this.timeout = null;
@@ -5956,11 +5956,11 @@ var require_client_h1 = __commonJS({
             currentBufferRef = null;
           }
           const offset = llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr;
-          if (ret !== constants3.ERROR.OK) {
+          if (ret !== constants4.ERROR.OK) {
             const body = data.subarray(offset);
-            if (ret === constants3.ERROR.PAUSED_UPGRADE) {
+            if (ret === constants4.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(body);
-            } else if (ret === constants3.ERROR.PAUSED) {
+            } else if (ret === constants4.ERROR.PAUSED) {
               this.paused = true;
               socket.unshift(body);
             } else {
@@ -5983,10 +5983,10 @@ var require_client_h1 = __commonJS({
         } finally {
           currentParser = null;
         }
-        if (ret === constants3.ERROR.OK) {
+        if (ret === constants4.ERROR.OK) {
           return null;
         }
-        if (ret === constants3.ERROR.PAUSED || ret === constants3.ERROR.PAUSED_UPGRADE) {
+        if (ret === constants4.ERROR.PAUSED || ret === constants4.ERROR.PAUSED_UPGRADE) {
           this.paused = true;
           return null;
         }
@@ -6003,7 +6003,7 @@ var require_client_h1 = __commonJS({
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
           message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants3.ERROR[ret], data);
+        return new HTTPParserError(message, constants4.ERROR[ret], data);
       }
       destroy() {
         assert(this.ptr != null);
@@ -6183,7 +6183,7 @@ var require_client_h1 = __commonJS({
           socket[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants3.ERROR.PAUSED : 0;
+        return pause ? constants4.ERROR.PAUSED : 0;
       }
       onBody(buf) {
         const { client, socket, statusCode, maxResponseSize } = this;
@@ -6205,7 +6205,7 @@ var require_client_h1 = __commonJS({
         }
         this.bytesRead += buf.length;
         if (request3.onData(buf) === false) {
-          return constants3.ERROR.PAUSED;
+          return constants4.ERROR.PAUSED;
         }
       }
       onMessageComplete() {
@@ -6241,13 +6241,13 @@ var require_client_h1 = __commonJS({
         if (socket[kWriting]) {
           assert(client[kRunning] === 0);
           util.destroy(socket, new InformationalError("reset"));
-          return constants3.ERROR.PAUSED;
+          return constants4.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants3.ERROR.PAUSED;
+          return constants4.ERROR.PAUSED;
         } else if (socket[kReset] && client[kRunning] === 0) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants3.ERROR.PAUSED;
+          return constants4.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(() => client[kResume]());
         } else {
@@ -13552,7 +13552,7 @@ var require_fetch = __commonJS({
       clampAndCoarsenConnectionTimingInfo,
       simpleRangeHeaderValue,
       buildContentRange,
-      createInflate,
+      createInflate: createInflate2,
       extractMimeType
     } = require_util2();
     var { kState, kDispatcher } = require_symbols2();
@@ -14490,7 +14490,7 @@ var require_fetch = __commonJS({
                       finishFlush: zlib.constants.Z_SYNC_FLUSH
                     }));
                   } else if (coding === "deflate") {
-                    decoders.push(createInflate({
+                    decoders.push(createInflate2({
                       flush: zlib.constants.Z_SYNC_FLUSH,
                       finishFlush: zlib.constants.Z_SYNC_FLUSH
                     }));
@@ -19758,7 +19758,7 @@ var require_scan = __commonJS({
 var require_parse2 = __commonJS({
   "node_modules/picomatch/lib/parse.js"(exports, module) {
     "use strict";
-    var constants3 = require_constants6();
+    var constants4 = require_constants6();
     var utils = require_utils2();
     var {
       MAX_LENGTH,
@@ -19766,7 +19766,7 @@ var require_parse2 = __commonJS({
       REGEX_NON_SPECIAL_CHARS,
       REGEX_SPECIAL_CHARS_BACKREF,
       REPLACEMENTS
-    } = constants3;
+    } = constants4;
     var expandRange = (args, options) => {
       if (typeof options.expandRange === "function") {
         return options.expandRange(...args, options);
@@ -19975,7 +19975,7 @@ var require_parse2 = __commonJS({
       if (options.maxExtglobRecursion === false) {
         return { risky: false };
       }
-      const max = typeof options.maxExtglobRecursion === "number" ? options.maxExtglobRecursion : constants3.DEFAULT_MAX_EXTGLOB_RECURSION;
+      const max = typeof options.maxExtglobRecursion === "number" ? options.maxExtglobRecursion : constants4.DEFAULT_MAX_EXTGLOB_RECURSION;
       const branches = splitTopLevel(body).map((branch) => branch.trim());
       if (branches.length > 1) {
         if (branches.some((branch) => branch === "") || branches.some((branch) => /^[*?]+$/.test(branch)) || hasRepeatedCharPrefixOverlap(branches)) {
@@ -20021,8 +20021,8 @@ var require_parse2 = __commonJS({
       const bos = { type: "bos", value: "", output: opts.prepend || "" };
       const tokens = [bos];
       const capture = opts.capture ? "" : "?:";
-      const PLATFORM_CHARS = constants3.globChars(opts.windows);
-      const EXTGLOB_CHARS = constants3.extglobChars(PLATFORM_CHARS);
+      const PLATFORM_CHARS = constants4.globChars(opts.windows);
+      const EXTGLOB_CHARS = constants4.extglobChars(PLATFORM_CHARS);
       const {
         DOT_LITERAL,
         PLUS_LITERAL,
@@ -20151,16 +20151,16 @@ var require_parse2 = __commonJS({
         const analysis = analyzeRepeatedExtglob(body, opts);
         if ((token.type === "plus" || token.type === "star") && analysis.risky) {
           const safeOutput = analysis.safeOutput ? (token.output ? "" : ONE_CHAR) + (opts.capture ? `(${analysis.safeOutput})` : analysis.safeOutput) : void 0;
-          const open2 = tokens[token.tokensIndex];
-          open2.type = "text";
-          open2.value = literal;
-          open2.output = safeOutput || utils.escapeRegex(literal);
+          const open3 = tokens[token.tokensIndex];
+          open3.type = "text";
+          open3.value = literal;
+          open3.output = safeOutput || utils.escapeRegex(literal);
           for (let i = token.tokensIndex + 1; i < tokens.length; i++) {
             tokens[i].value = "";
             tokens[i].output = "";
             delete tokens[i].suffix;
           }
-          state.output = token.output + open2.output;
+          state.output = token.output + open3.output;
           state.backtrack = true;
           push({ type: "paren", extglob: true, value, output: "" });
           decrement("parens");
@@ -20380,15 +20380,15 @@ var require_parse2 = __commonJS({
         }
         if (value === "{" && opts.nobrace !== true) {
           increment("braces");
-          const open2 = {
+          const open3 = {
             type: "brace",
             value,
             output: "(",
             outputIndex: state.output.length,
             tokensIndex: state.tokens.length
           };
-          braces.push(open2);
-          push(open2);
+          braces.push(open3);
+          push(open3);
           continue;
         }
         if (value === "}") {
@@ -20718,7 +20718,7 @@ var require_parse2 = __commonJS({
         NO_DOTS_SLASH,
         STAR,
         START_ANCHOR
-      } = constants3.globChars(opts.windows);
+      } = constants4.globChars(opts.windows);
       const nodot = opts.dot ? NO_DOTS : NO_DOT;
       const slashDot = opts.dot ? NO_DOTS_SLASH : NO_DOT;
       const capture = opts.capture ? "" : "?:";
@@ -20776,7 +20776,7 @@ var require_picomatch = __commonJS({
     var scan = require_scan();
     var parse4 = require_parse2();
     var utils = require_utils2();
-    var constants3 = require_constants6();
+    var constants4 = require_constants6();
     var isObject = (val) => val && typeof val === "object" && !Array.isArray(val);
     var picomatch2 = (glob, options, returnState = false) => {
       if (Array.isArray(glob)) {
@@ -20904,7 +20904,7 @@ var require_picomatch = __commonJS({
         return /$^/;
       }
     };
-    picomatch2.constants = constants3;
+    picomatch2.constants = constants4;
     module.exports = picomatch2;
   }
 });
@@ -29125,10 +29125,10 @@ var require_truncate = __commonJS({
   "node_modules/semver/functions/truncate.js"(exports, module) {
     "use strict";
     var parse4 = require_parse3();
-    var constants3 = require_constants7();
+    var constants4 = require_constants7();
     var SemVer = require_semver();
     var truncate = (version, truncation, options) => {
-      if (!constants3.RELEASE_TYPES.includes(truncation)) {
+      if (!constants4.RELEASE_TYPES.includes(truncation)) {
         return null;
       }
       const clonedVersion = cloneInputVersion(version, options);
@@ -30368,7 +30368,7 @@ var require_semver2 = __commonJS({
   "node_modules/semver/index.js"(exports, module) {
     "use strict";
     var internalRe = require_re();
-    var constants3 = require_constants7();
+    var constants4 = require_constants7();
     var SemVer = require_semver();
     var identifiers = require_identifiers();
     var parse4 = require_parse3();
@@ -30452,8 +30452,8 @@ var require_semver2 = __commonJS({
       re: internalRe.re,
       src: internalRe.src,
       tokens: internalRe.t,
-      SEMVER_SPEC_VERSION: constants3.SEMVER_SPEC_VERSION,
-      RELEASE_TYPES: constants3.RELEASE_TYPES,
+      SEMVER_SPEC_VERSION: constants4.SEMVER_SPEC_VERSION,
+      RELEASE_TYPES: constants4.RELEASE_TYPES,
       compareIdentifiers: identifiers.compareIdentifiers,
       rcompareIdentifiers: identifiers.rcompareIdentifiers
     };
@@ -35423,7 +35423,7 @@ var require_crc322 = __commonJS({
       return table;
     }
     var crcTable = makeTable();
-    function crc32(crc, buf, len, pos) {
+    function crc322(crc, buf, len, pos) {
       var t = crcTable, end = pos + len;
       crc ^= -1;
       for (var i = pos; i < end; i++) {
@@ -35431,7 +35431,7 @@ var require_crc322 = __commonJS({
       }
       return crc ^ -1;
     }
-    module.exports = crc32;
+    module.exports = crc322;
   }
 });
 
@@ -35469,7 +35469,7 @@ var require_deflate = __commonJS({
     var utils = require_common();
     var trees = require_trees();
     var adler32 = require_adler32();
-    var crc32 = require_crc322();
+    var crc322 = require_crc322();
     var msg = require_messages();
     var Z_NO_FLUSH = 0;
     var Z_PARTIAL_FLUSH = 1;
@@ -35572,7 +35572,7 @@ var require_deflate = __commonJS({
       if (strm.state.wrap === 1) {
         strm.adler = adler32(strm.adler, buf, len, start);
       } else if (strm.state.wrap === 2) {
-        strm.adler = crc32(strm.adler, buf, len, start);
+        strm.adler = crc322(strm.adler, buf, len, start);
       }
       strm.next_in += len;
       strm.total_in += len;
@@ -36214,7 +36214,7 @@ var require_deflate = __commonJS({
               put_byte(s, s.gzhead.extra.length >> 8 & 255);
             }
             if (s.gzhead.hcrc) {
-              strm.adler = crc32(strm.adler, s.pending_buf, s.pending, 0);
+              strm.adler = crc322(strm.adler, s.pending_buf, s.pending, 0);
             }
             s.gzindex = 0;
             s.status = EXTRA_STATE;
@@ -36251,7 +36251,7 @@ var require_deflate = __commonJS({
           while (s.gzindex < (s.gzhead.extra.length & 65535)) {
             if (s.pending === s.pending_buf_size) {
               if (s.gzhead.hcrc && s.pending > beg) {
-                strm.adler = crc32(strm.adler, s.pending_buf, s.pending - beg, beg);
+                strm.adler = crc322(strm.adler, s.pending_buf, s.pending - beg, beg);
               }
               flush_pending(strm);
               beg = s.pending;
@@ -36263,7 +36263,7 @@ var require_deflate = __commonJS({
             s.gzindex++;
           }
           if (s.gzhead.hcrc && s.pending > beg) {
-            strm.adler = crc32(strm.adler, s.pending_buf, s.pending - beg, beg);
+            strm.adler = crc322(strm.adler, s.pending_buf, s.pending - beg, beg);
           }
           if (s.gzindex === s.gzhead.extra.length) {
             s.gzindex = 0;
@@ -36279,7 +36279,7 @@ var require_deflate = __commonJS({
           do {
             if (s.pending === s.pending_buf_size) {
               if (s.gzhead.hcrc && s.pending > beg) {
-                strm.adler = crc32(strm.adler, s.pending_buf, s.pending - beg, beg);
+                strm.adler = crc322(strm.adler, s.pending_buf, s.pending - beg, beg);
               }
               flush_pending(strm);
               beg = s.pending;
@@ -36296,7 +36296,7 @@ var require_deflate = __commonJS({
             put_byte(s, val);
           } while (val !== 0);
           if (s.gzhead.hcrc && s.pending > beg) {
-            strm.adler = crc32(strm.adler, s.pending_buf, s.pending - beg, beg);
+            strm.adler = crc322(strm.adler, s.pending_buf, s.pending - beg, beg);
           }
           if (val === 0) {
             s.gzindex = 0;
@@ -36312,7 +36312,7 @@ var require_deflate = __commonJS({
           do {
             if (s.pending === s.pending_buf_size) {
               if (s.gzhead.hcrc && s.pending > beg) {
-                strm.adler = crc32(strm.adler, s.pending_buf, s.pending - beg, beg);
+                strm.adler = crc322(strm.adler, s.pending_buf, s.pending - beg, beg);
               }
               flush_pending(strm);
               beg = s.pending;
@@ -36329,7 +36329,7 @@ var require_deflate = __commonJS({
             put_byte(s, val);
           } while (val !== 0);
           if (s.gzhead.hcrc && s.pending > beg) {
-            strm.adler = crc32(strm.adler, s.pending_buf, s.pending - beg, beg);
+            strm.adler = crc322(strm.adler, s.pending_buf, s.pending - beg, beg);
           }
           if (val === 0) {
             s.status = HCRC_STATE;
@@ -37387,7 +37387,7 @@ var require_inflate = __commonJS({
     "use strict";
     var utils = require_common();
     var adler32 = require_adler32();
-    var crc32 = require_crc322();
+    var crc322 = require_crc322();
     var inflate_fast = require_inffast();
     var inflate_table = require_inftrees();
     var CODES = 0;
@@ -37691,7 +37691,7 @@ var require_inflate = __commonJS({
                 state.check = 0;
                 hbuf[0] = hold & 255;
                 hbuf[1] = hold >>> 8 & 255;
-                state.check = crc32(state.check, hbuf, 2, 0);
+                state.check = crc322(state.check, hbuf, 2, 0);
                 hold = 0;
                 bits = 0;
                 state.mode = FLAGS;
@@ -37754,7 +37754,7 @@ var require_inflate = __commonJS({
               if (state.flags & 512) {
                 hbuf[0] = hold & 255;
                 hbuf[1] = hold >>> 8 & 255;
-                state.check = crc32(state.check, hbuf, 2, 0);
+                state.check = crc322(state.check, hbuf, 2, 0);
               }
               hold = 0;
               bits = 0;
@@ -37777,7 +37777,7 @@ var require_inflate = __commonJS({
                 hbuf[1] = hold >>> 8 & 255;
                 hbuf[2] = hold >>> 16 & 255;
                 hbuf[3] = hold >>> 24 & 255;
-                state.check = crc32(state.check, hbuf, 4, 0);
+                state.check = crc322(state.check, hbuf, 4, 0);
               }
               hold = 0;
               bits = 0;
@@ -37799,7 +37799,7 @@ var require_inflate = __commonJS({
               if (state.flags & 512) {
                 hbuf[0] = hold & 255;
                 hbuf[1] = hold >>> 8 & 255;
-                state.check = crc32(state.check, hbuf, 2, 0);
+                state.check = crc322(state.check, hbuf, 2, 0);
               }
               hold = 0;
               bits = 0;
@@ -37822,7 +37822,7 @@ var require_inflate = __commonJS({
                 if (state.flags & 512) {
                   hbuf[0] = hold & 255;
                   hbuf[1] = hold >>> 8 & 255;
-                  state.check = crc32(state.check, hbuf, 2, 0);
+                  state.check = crc322(state.check, hbuf, 2, 0);
                 }
                 hold = 0;
                 bits = 0;
@@ -37855,7 +37855,7 @@ var require_inflate = __commonJS({
                     );
                   }
                   if (state.flags & 512) {
-                    state.check = crc32(state.check, input, copy, next);
+                    state.check = crc322(state.check, input, copy, next);
                   }
                   have -= copy;
                   next += copy;
@@ -37881,7 +37881,7 @@ var require_inflate = __commonJS({
                   }
                 } while (len && copy < have);
                 if (state.flags & 512) {
-                  state.check = crc32(state.check, input, copy, next);
+                  state.check = crc322(state.check, input, copy, next);
                 }
                 have -= copy;
                 next += copy;
@@ -37907,7 +37907,7 @@ var require_inflate = __commonJS({
                   }
                 } while (len && copy < have);
                 if (state.flags & 512) {
-                  state.check = crc32(state.check, input, copy, next);
+                  state.check = crc322(state.check, input, copy, next);
                 }
                 have -= copy;
                 next += copy;
@@ -38482,7 +38482,7 @@ var require_inflate = __commonJS({
                 state.total += _out;
                 if (_out) {
                   strm.adler = state.check = /*UPDATE(state.check, put - _out, _out);*/
-                  state.flags ? crc32(state.check, output, _out, put - _out) : adler32(state.check, output, _out, put - _out);
+                  state.flags ? crc322(state.check, output, _out, put - _out) : adler32(state.check, output, _out, put - _out);
                 }
                 _out = left;
                 if ((state.flags ? hold : zswap32(hold)) !== state.check) {
@@ -38548,7 +38548,7 @@ var require_inflate = __commonJS({
       state.total += _out;
       if (state.wrap && _out) {
         strm.adler = state.check = /*UPDATE(state.check, strm.next_out - _out, _out);*/
-        state.flags ? crc32(state.check, output, _out, strm.next_out - _out) : adler32(state.check, output, _out, strm.next_out - _out);
+        state.flags ? crc322(state.check, output, _out, strm.next_out - _out) : adler32(state.check, output, _out, strm.next_out - _out);
       }
       strm.data_type = state.bits + (state.last ? 64 : 0) + (state.mode === TYPE ? 128 : 0) + (state.mode === LEN_ || state.mode === COPY_ ? 256 : 0);
       if ((_in === 0 && _out === 0 || flush === Z_FINISH) && ret === Z_OK) {
@@ -38868,9 +38868,9 @@ var require_pako = __commonJS({
     var assign = require_common().assign;
     var deflate = require_deflate2();
     var inflate = require_inflate2();
-    var constants3 = require_constants8();
+    var constants4 = require_constants8();
     var pako = {};
-    assign(pako, deflate, inflate, constants3);
+    assign(pako, deflate, inflate, constants4);
     module.exports = pako;
   }
 });
@@ -39669,7 +39669,7 @@ var require_isomorphic_git = __commonJS({
     var Hash = _interopDefault(require_sha1());
     var AsyncLock = _interopDefault(require_async_lock());
     var cleanGitRef = _interopDefault(require_lib3());
-    var crc32 = _interopDefault(require_crc32());
+    var crc322 = _interopDefault(require_crc32());
     var pako = _interopDefault(require_pako());
     var crypto$1 = __require("crypto");
     var pify = _interopDefault(require_pify());
@@ -40301,7 +40301,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
     }
     function flatFileListToDirectoryStructure(files) {
       const inodes = /* @__PURE__ */ new Map();
-      const mkdir2 = function(name) {
+      const mkdir3 = function(name) {
         if (!inodes.has(name)) {
           const dir = {
             type: "tree",
@@ -40311,7 +40311,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
             children: []
           };
           inodes.set(name, dir);
-          dir.parent = mkdir2(dirname(name));
+          dir.parent = mkdir3(dirname(name));
           if (dir.parent && dir.parent !== dir) dir.parent.children.push(dir);
         }
         return inodes.get(name);
@@ -40324,7 +40324,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
             basename: basename(name),
             metadata,
             // This recursively generates any missing parent folders.
-            parent: mkdir2(dirname(name)),
+            parent: mkdir3(dirname(name)),
             children: []
           };
           if (file.parent) file.parent.children.push(file);
@@ -40332,7 +40332,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
         }
         return inodes.get(name);
       };
-      mkdir2(".");
+      mkdir3(".");
       for (const file of files) {
         mkfile(file.path, file);
       }
@@ -40735,7 +40735,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
       }
       return isAbsolute2 ? `/${normalized}` : normalized;
     }
-    function join2(...args) {
+    function join3(...args) {
       if (args.length === 0) return ".";
       let joined;
       for (let i = 0; i < args.length; ++i) {
@@ -41146,7 +41146,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
         for (const [key2, value] of actualRefsToWrite) {
           await acquireLock(
             key2,
-            async () => fs3.write(join2(gitdir, key2), `${value.trim()}
+            async () => fs3.write(join3(gitdir, key2), `${value.trim()}
 `, "utf8")
           );
         }
@@ -41170,7 +41170,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
         }
         await acquireLock(
           ref2,
-          async () => fs3.write(join2(gitdir, ref2), `${value.trim()}
+          async () => fs3.write(join3(gitdir, ref2), `${value.trim()}
 `, "utf8")
         );
       }
@@ -41188,7 +41188,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
         assertWritableRef(ref2);
         await acquireLock(
           ref2,
-          async () => fs3.write(join2(gitdir, ref2), `ref: ${value.trim()}
+          async () => fs3.write(join3(gitdir, ref2), `ref: ${value.trim()}
 `, "utf8")
         );
       }
@@ -41215,7 +41215,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
        */
       static async deleteRefs({ fs: fs3, gitdir, refs }) {
         refs.forEach(assertWritableRef);
-        await Promise.all(refs.map((ref2) => fs3.rm(join2(gitdir, ref2))));
+        await Promise.all(refs.map((ref2) => fs3.rm(join3(gitdir, ref2))));
         let text = await acquireLock(
           "packed-refs",
           async () => fs3.read(`${gitdir}/packed-refs`, { encoding: "utf8" })
@@ -42174,7 +42174,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
         for (const [i, start] of offsetArray.entries()) {
           const end = i + 1 === offsetArray.length ? pack.byteLength - 20 : offsetArray[i + 1];
           const o = offsetToObject[start];
-          const crc = crc32.buf(pack.slice(start, end)) >>> 0;
+          const crc = crc322.buf(pack.slice(start, end)) >>> 0;
           o.end = end;
           o.crc = crc;
         }
@@ -42390,7 +42390,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
       format = "content",
       getExternalRefDelta
     }) {
-      let list2 = await fs3.readdir(join2(gitdir, "objects/pack"));
+      let list2 = await fs3.readdir(join3(gitdir, "objects/pack"));
       list2 = list2.filter((x) => x.endsWith(".idx"));
       for (const filename of list2) {
         const indexFile = `${gitdir}/objects/pack/${filename}`;
@@ -43282,9 +43282,9 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         }
         const tree = GitTree.from(object);
         for (const entry2 of tree) {
-          map.set(join2(filepath, entry2.path), entry2);
+          map.set(join3(filepath, entry2.path), entry2);
         }
-        return tree.entries().map((entry2) => join2(filepath, entry2.path));
+        return tree.entries().map((entry2) => join3(filepath, entry2.path));
       }
       async type(entry) {
         if (entry._type === false) {
@@ -43379,9 +43379,9 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         if (await entry.type() !== "tree") return null;
         const filepath = entry._fullpath;
         const { fs: fs3, dir } = this;
-        const names = await fs3.readdir(join2(dir, filepath));
+        const names = await fs3.readdir(join3(dir, filepath));
         if (names === null) return null;
-        return names.map((name) => join2(filepath, name));
+        return names.map((name) => join3(filepath, name));
       }
       async type(entry) {
         if (entry._type === false) {
@@ -43629,19 +43629,19 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
       return result;
     }
-    async function mkdirp(mkdir2, filepath, retries = 10) {
+    async function mkdirp(mkdir3, filepath, retries = 10) {
       try {
-        await mkdir2(filepath);
+        await mkdir3(filepath);
       } catch (err) {
         if (err === null) return;
         if (err.code === "EEXIST") return;
         if (err.code !== "ENOENT") throw err;
         const parent = dirname(filepath);
         if (parent === "." || parent === "/" || parent === filepath) throw err;
-        await mkdirp(mkdir2, parent, retries);
+        await mkdirp(mkdir3, parent, retries);
         for (let attempt = 0; ; attempt++) {
           try {
-            await mkdir2(filepath);
+            await mkdir3(filepath);
             return;
           } catch (err2) {
             if (err2 === null || err2.code === "EEXIST") return;
@@ -43661,7 +43661,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       } else if (entries.length) {
         await Promise.all(
           entries.map((entry) => {
-            const subpath = join2(filepath, entry);
+            const subpath = join3(filepath, entry);
             return fs3.lstat(subpath).then((stat2) => {
               if (!stat2) return;
               return stat2.isDirectory() ? rmRecursive(fs3, subpath) : fs3.rm(subpath);
@@ -43958,7 +43958,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           if (isAbsolute(submoduleGitdir)) {
             return submoduleGitdir;
           }
-          const gitdir = join2(dirname(dotgit), submoduleGitdir);
+          const gitdir = join3(dirname(dotgit), submoduleGitdir);
           return gitdir;
         });
       } else {
@@ -43980,7 +43980,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function abortMerge({
       fs: _fs,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       commit: commit2 = "HEAD",
       cache = {}
     }) {
@@ -44061,17 +44061,17 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
        * @param {string} args.filepath - The path of the file to check.
        * @returns {Promise<boolean>} - `true` if the file is ignored, `false` otherwise.
        */
-      static async isIgnored({ fs: fs3, dir, gitdir = join2(dir, ".git"), filepath }) {
+      static async isIgnored({ fs: fs3, dir, gitdir = join3(dir, ".git"), filepath }) {
         if (basename(filepath) === ".git") return true;
         if (filepath === ".") return false;
         let excludes = "";
-        const excludesFile = join2(gitdir, "info", "exclude");
+        const excludesFile = join3(gitdir, "info", "exclude");
         if (await fs3.exists(excludesFile)) {
           excludes = await fs3.read(excludesFile, "utf8");
         }
         const pairs = [
           {
-            gitignore: join2(dir, ".gitignore"),
+            gitignore: join3(dir, ".gitignore"),
             filepath
           }
         ];
@@ -44080,7 +44080,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           const folder = pieces.slice(0, i).join("/");
           const file = pieces.slice(i).join("/");
           pairs.push({
-            gitignore: join2(dir, folder, ".gitignore"),
+            gitignore: join3(dir, folder, ".gitignore"),
             filepath: file
           });
         }
@@ -44163,7 +44163,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function add({
       fs: _fs,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       filepath,
       cache = {},
       force = false,
@@ -44227,17 +44227,17 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           });
           if (ignored) return;
         }
-        const stats = await fs3.lstat(join2(dir, currentFilepath));
+        const stats = await fs3.lstat(join3(dir, currentFilepath));
         if (!stats) throw new NotFoundError(currentFilepath);
         if (stats.isDirectory()) {
-          const children = await fs3.readdir(join2(dir, currentFilepath));
+          const children = await fs3.readdir(join3(dir, currentFilepath));
           if (parallel) {
             const promises4 = children.map(
               (child) => addToIndex({
                 dir,
                 gitdir,
                 fs: fs3,
-                filepath: [join2(currentFilepath, child)],
+                filepath: [join3(currentFilepath, child)],
                 index: index3,
                 force,
                 parallel,
@@ -44251,7 +44251,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
                 dir,
                 gitdir,
                 fs: fs3,
-                filepath: [join2(currentFilepath, child)],
+                filepath: [join3(currentFilepath, child)],
                 index: index3,
                 force,
                 parallel,
@@ -44260,7 +44260,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
             }
           }
         } else {
-          const object = stats.isSymbolicLink() ? await fs3.readlink(join2(dir, currentFilepath)).then(posixifyPathBuffer) : await fs3.read(join2(dir, currentFilepath), { autocrlf });
+          const object = stats.isSymbolicLink() ? await fs3.readlink(join3(dir, currentFilepath)).then(posixifyPathBuffer) : await fs3.read(join3(dir, currentFilepath), { autocrlf });
           if (object === null) throw new NotFoundError(currentFilepath);
           const oid = await _writeObject({ fs: fs3, gitdir, type: "blob", object });
           index3.insert({ filepath: currentFilepath, stats, oid });
@@ -44288,7 +44288,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       oid,
       getExternalRefDelta
     }) {
-      let list2 = await fs3.readdir(join2(gitdir, "objects/pack"));
+      let list2 = await fs3.readdir(join3(gitdir, "objects/pack"));
       list2 = list2.filter((x) => x.endsWith(".idx"));
       for (const filename of list2) {
         const indexFile = `${gitdir}/objects/pack/${filename}`;
@@ -44761,7 +44761,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: _fs,
       onSign,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       ref: ref2 = "refs/notes/commits",
       oid,
       note,
@@ -44831,7 +44831,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function addRemote({
       fs: fs3,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       remote,
       url,
       force = false
@@ -44901,7 +44901,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: _fs,
       onSign,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       ref: ref2,
       tagger: _tagger,
       message = ref2,
@@ -44984,7 +44984,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function branch({
       fs: fs3,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       ref: ref2,
       object,
       checkout: checkout2 = false,
@@ -45658,7 +45658,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       onProgress,
       onPostCheckout,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       remote = "origin",
       ref: _ref,
       filepaths,
@@ -45739,7 +45739,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: fs3,
       cache,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       index: index3,
       ourOid,
       baseOid,
@@ -46009,7 +46009,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       workdir: WORKDIR
     };
     async function checkAndWriteBlob(fs3, gitdir, dir, filepath, oid = null) {
-      const currentFilepath = join2(dir, filepath);
+      const currentFilepath = join3(dir, filepath);
       const stats = await fs3.lstat(currentFilepath);
       if (!stats) throw new NotFoundError(currentFilepath);
       if (stats.isDirectory())
@@ -46178,7 +46178,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
                 stageUpdated.push({
                   filepath,
                   oid,
-                  stats: await fs3.lstat(join2(dir, filepath))
+                  stats: await fs3.lstat(join3(dir, filepath))
                 });
               return {
                 method: "write",
@@ -46191,7 +46191,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       });
       await acquireLock(gitdir, async () => {
         for (const op of ops) {
-          const currentFilepath = join2(dir, op.filepath);
+          const currentFilepath = join3(dir, op.filepath);
           switch (op.method) {
             case "rmdir":
               await fs3.rmdir(currentFilepath);
@@ -46391,7 +46391,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function cherryPick({
       fs: _fs,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       oid,
       cache = {},
       committer,
@@ -46909,7 +46909,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
        * @returns {Promise<Set<string>>} - A set of shallow object IDs.
        */
       static async read({ fs: fs3, gitdir }) {
-        const filepath = join2(gitdir, "shallow");
+        const filepath = join3(gitdir, "shallow");
         const oids = /* @__PURE__ */ new Set();
         await acquireLock(filepath, async function() {
           const text = await fs3.read(filepath, { encoding: "utf8" });
@@ -46930,7 +46930,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
        * @returns {Promise<void>}
        */
       static async write({ fs: fs3, gitdir, oids }) {
-        const filepath = join2(gitdir, "shallow");
+        const filepath = join3(gitdir, "shallow");
         if (oids.size > 0) {
           const text = [...oids].join("\n") + "\n";
           await acquireLock(filepath, async function() {
@@ -47499,7 +47499,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
       if (packfileSha !== "" && !emptyPackfile(packfile)) {
         res.packfile = `objects/pack/pack-${packfileSha}.pack`;
-        const fullpath = join2(gitdir, res.packfile);
+        const fullpath = join3(gitdir, res.packfile);
         await fs3.write(fullpath, packfile);
         const getExternalRefDelta = (oid2) => _readObject({ fs: fs3, cache, gitdir, oid: oid2 });
         const idx = await GitPackIndex.fromPack({
@@ -47515,7 +47515,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: fs3,
       bare = false,
       dir,
-      gitdir = bare ? dir : join2(dir, ".git"),
+      gitdir = bare ? dir : join3(dir, ".git"),
       defaultBranch = "master"
     }) {
       if (await fs3.exists(gitdir + "/config")) return;
@@ -47629,7 +47629,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       onAuthFailure,
       onPostCheckout,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       url,
       corsProxy = void 0,
       ref: ref2 = void 0,
@@ -47692,7 +47692,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: _fs,
       onSign,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       message,
       author: author2,
       committer,
@@ -47741,7 +47741,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function currentBranch({
       fs: fs3,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       fullname = false,
       test = false
     }) {
@@ -47782,7 +47782,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function deleteBranch({
       fs: fs3,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       ref: ref2
     }) {
       try {
@@ -47800,7 +47800,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function deleteRef({ fs: fs3, dir, gitdir = join2(dir, ".git"), ref: ref2 }) {
+    async function deleteRef({ fs: fs3, dir, gitdir = join3(dir, ".git"), ref: ref2 }) {
       try {
         assertParameter("fs", fs3);
         assertParameter("ref", ref2);
@@ -47820,7 +47820,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function deleteRemote({
       fs: fs3,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       remote
     }) {
       try {
@@ -47842,7 +47842,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       ref2 = ref2.startsWith("refs/tags/") ? ref2 : `refs/tags/${ref2}`;
       await GitRefManager.deleteRef({ fs: fs3, gitdir, ref: ref2 });
     }
-    async function deleteTag({ fs: fs3, dir, gitdir = join2(dir, ".git"), ref: ref2 }) {
+    async function deleteTag({ fs: fs3, dir, gitdir = join3(dir, ".git"), ref: ref2 }) {
       try {
         assertParameter("fs", fs3);
         assertParameter("ref", ref2);
@@ -47871,7 +47871,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       getExternalRefDelta
     }) {
       const results = [];
-      let list2 = await fs3.readdir(join2(gitdir, "objects/pack"));
+      let list2 = await fs3.readdir(join3(gitdir, "objects/pack"));
       list2 = list2.filter((x) => x.endsWith(".idx"));
       for (const filename of list2) {
         const indexFile = `${gitdir}/objects/pack/${filename}`;
@@ -47914,7 +47914,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function expandOid({
       fs: fs3,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       oid,
       cache = {}
     }) {
@@ -47935,7 +47935,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function expandRef({ fs: fs3, dir, gitdir = join2(dir, ".git"), ref: ref2 }) {
+    async function expandRef({ fs: fs3, dir, gitdir = join3(dir, ".git"), ref: ref2 }) {
       try {
         assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
@@ -48227,7 +48227,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       onAuthSuccess,
       onAuthFailure,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       ref: ref2,
       url,
       remote,
@@ -48285,7 +48285,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       onAuthSuccess,
       onAuthFailure,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       ref: ref2,
       remote,
       remoteRef,
@@ -48341,7 +48341,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function findMergeBase({
       fs: fs3,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       oids,
       cache = {}
     }) {
@@ -48363,7 +48363,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       }
     }
     async function _findRoot({ fs: fs3, filepath }) {
-      if (await fs3.exists(join2(filepath, ".git"))) {
+      if (await fs3.exists(join3(filepath, ".git"))) {
         return filepath;
       } else {
         const parent = dirname(filepath);
@@ -48383,7 +48383,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function getConfig({ fs: fs3, dir, gitdir = join2(dir, ".git"), path }) {
+    async function getConfig({ fs: fs3, dir, gitdir = join3(dir, ".git"), path }) {
       try {
         assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
@@ -48407,7 +48407,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function getConfigAll({
       fs: fs3,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       path
     }) {
       try {
@@ -48596,7 +48596,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       filepath
     }) {
       try {
-        filepath = join2(dir, filepath);
+        filepath = join3(dir, filepath);
         const pack = await fs3.read(filepath);
         const getExternalRefDelta = (oid) => _readObject({ fs: fs3, cache, gitdir, oid });
         const idx = await GitPackIndex.fromPack({
@@ -48613,11 +48613,11 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function indexPack({
+    async function indexPack2({
       fs: fs3,
       onProgress,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       filepath,
       cache = {}
     }) {
@@ -48645,7 +48645,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: fs3,
       bare = false,
       dir,
-      gitdir = bare ? dir : join2(dir, ".git"),
+      gitdir = bare ? dir : join3(dir, ".git"),
       defaultBranch = "master"
     }) {
       try {
@@ -48719,7 +48719,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function isDescendent({
       fs: fs3,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       oid,
       ancestor,
       depth = -1,
@@ -48748,7 +48748,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function isIgnored({
       fs: fs3,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       filepath
     }) {
       try {
@@ -48772,7 +48772,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function listBranches({
       fs: fs3,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       remote
     }) {
       try {
@@ -48829,17 +48829,17 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
             gitdir,
             oid: entry.oid,
             filenames,
-            prefix: join2(prefix, entry.path)
+            prefix: join3(prefix, entry.path)
           });
         } else {
-          filenames.push(join2(prefix, entry.path));
+          filenames.push(join3(prefix, entry.path));
         }
       }
     }
     async function listFiles({
       fs: fs3,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       ref: ref2,
       cache = {}
     }) {
@@ -48884,7 +48884,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function listNotes({
       fs: fs3,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       ref: ref2 = "refs/notes/commits",
       cache = {}
     }) {
@@ -48908,7 +48908,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function listRefs({
       fs: fs3,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       filepath
     }) {
       try {
@@ -48933,7 +48933,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       );
       return remotes;
     }
-    async function listRemotes({ fs: fs3, dir, gitdir = join2(dir, ".git") }) {
+    async function listRemotes({ fs: fs3, dir, gitdir = join3(dir, ".git") }) {
       try {
         assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
@@ -49032,7 +49032,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function listTags({ fs: fs3, dir, gitdir = join2(dir, ".git") }) {
+    async function listTags({ fs: fs3, dir, gitdir = join3(dir, ".git") }) {
       try {
         assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
@@ -49085,7 +49085,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       const walks = tree.entries().map(function(entry) {
         let result;
         if (entry.oid === fileId) {
-          result = join2(parentPath, entry.path);
+          result = join3(parentPath, entry.path);
           filepaths.push(result);
         } else if (entry.type === "tree") {
           result = _readObject({
@@ -49102,7 +49102,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
               fileId,
               oid,
               filepaths,
-              parentPath: join2(parentPath, entry.path)
+              parentPath: join3(parentPath, entry.path)
             });
           });
         }
@@ -49287,7 +49287,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function log({
       fs: fs3,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       filepath,
       ref: ref2 = "HEAD",
       depth,
@@ -49327,7 +49327,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: _fs,
       onSign,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       ours,
       theirs,
       fastForward: fastForward2 = true,
@@ -49404,7 +49404,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: fs3,
       cache,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       oids
     }) {
       const hash = new Hash();
@@ -49447,7 +49447,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       const packfileSha = packfile.slice(-20).toString("hex");
       const filename = `pack-${packfileSha}.pack`;
       if (write) {
-        await fs3.write(join2(gitdir, `objects/pack/${filename}`), packfile);
+        await fs3.write(join3(gitdir, `objects/pack/${filename}`), packfile);
         return { filename };
       }
       return {
@@ -49458,7 +49458,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function packObjects({
       fs: fs3,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       oids,
       write = false,
       cache = {}
@@ -49490,7 +49490,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       onAuthSuccess,
       onAuthFailure,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       ref: ref2,
       url,
       remote,
@@ -49560,7 +49560,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: fs3,
       cache,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       start,
       finish
     }) {
@@ -49608,7 +49608,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: fs3,
       cache,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       oids
     }) {
       const visited = /* @__PURE__ */ new Set();
@@ -49911,7 +49911,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       onAuthFailure,
       onPrePush,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       ref: ref2,
       remoteRef,
       remote = "origin",
@@ -49987,7 +49987,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function readBlob({
       fs: fs3,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       oid,
       filepath,
       cache = {}
@@ -50013,7 +50013,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function readCommit({
       fs: fs3,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       oid,
       cache = {}
     }) {
@@ -50054,7 +50054,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function readNote({
       fs: fs3,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       ref: ref2 = "refs/notes/commits",
       oid,
       cache = {}
@@ -50081,7 +50081,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function readObject({
       fs: _fs,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       oid,
       format = "parsed",
       filepath = void 0,
@@ -50170,7 +50170,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function readTag({
       fs: fs3,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       oid,
       cache = {}
     }) {
@@ -50194,7 +50194,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function readTree({
       fs: fs3,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       oid,
       filepath = void 0,
       cache = {}
@@ -50220,7 +50220,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function remove({
       fs: _fs,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       filepath,
       cache = {}
     }) {
@@ -50296,7 +50296,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       fs: _fs,
       onSign,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       ref: ref2 = "refs/notes/commits",
       oid,
       author: _author,
@@ -50384,7 +50384,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function renameBranch({
       fs: fs3,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       ref: ref2,
       oldref,
       checkout: checkout2 = false
@@ -50414,7 +50414,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function resetIndex({
       fs: _fs,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       filepath,
       ref: ref2,
       cache = {}
@@ -50462,7 +50462,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           gid: 0,
           size: 0
         };
-        const object = dir && await fs3.read(join2(dir, filepath));
+        const object = dir && await fs3.read(join3(dir, filepath));
         if (object) {
           workdirOid = await hashObject$1({
             gitdir: updatedGitdir,
@@ -50470,7 +50470,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
             object
           });
           if (oid === workdirOid) {
-            stats = await fs3.lstat(join2(dir, filepath));
+            stats = await fs3.lstat(join3(dir, filepath));
           }
         }
         await GitIndexManager.acquire(
@@ -50490,7 +50490,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function resolveRef({
       fs: fs3,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       ref: ref2,
       depth
     }) {
@@ -50515,7 +50515,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function setConfig({
       fs: _fs,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       path,
       value,
       append = false
@@ -50583,7 +50583,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
        * @param {string} args.dir - The working directory.
        * @param {string}[args.gitdir=join(dir, '.git')] - [required] The [git directory](dir-vs-gitdir.md) path
        */
-      constructor({ fs: fs3, dir, gitdir = join2(dir, ".git") }) {
+      constructor({ fs: fs3, dir, gitdir = join3(dir, ".git") }) {
         Object.assign(this, {
           fs: fs3,
           dir,
@@ -50613,7 +50613,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
        * @returns {string} - The file path for the stash reference.
        */
       get refStashPath() {
-        return join2(this.gitdir, _GitStashManager.refStash);
+        return join3(this.gitdir, _GitStashManager.refStash);
       }
       /**
        * Gets the file path for the stash reflogs.
@@ -50621,7 +50621,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
        * @returns {string} - The file path for the stash reflogs.
        */
       get refLogsStashPath() {
-        return join2(this.gitdir, _GitStashManager.refLogsStash);
+        return join3(this.gitdir, _GitStashManager.refLogsStash);
       }
       /**
        * Retrieves the author information for the stash.
@@ -50927,7 +50927,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function stash({
       fs: fs3,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       op = "push",
       message = "",
       refIdx = 0
@@ -50950,7 +50950,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         const _fs = new FileSystem(fs3);
         const updatedGitdir = await discoverGitdir({ fsp: _fs, dotgit: gitdir });
         const folders = ["refs", "logs", "logs/refs"];
-        folders.map((f) => join2(updatedGitdir, f)).forEach(async (folder) => {
+        folders.map((f) => join3(updatedGitdir, f)).forEach(async (folder) => {
           if (!await _fs.exists(folder)) {
             await _fs.mkdir(folder);
           }
@@ -50980,7 +50980,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function status({
       fs: _fs,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       filepath,
       cache = {},
       refresh = true
@@ -51019,7 +51019,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
             return "ignored";
           }
         }
-        const stats = await fs3.lstat(join2(dir, filepath));
+        const stats = await fs3.lstat(join3(dir, filepath));
         const H = treeOid !== null;
         const I = indexEntry !== null;
         const W = stats !== null && (H || I || await hasExactCasePath({ fs: fs3, dir, filepath }));
@@ -51029,7 +51029,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
           } else {
             const config = await GitConfigManager.get({ fs: fs3, gitdir: updatedGitdir });
             const autocrlf = await config.get("core.autocrlf");
-            const object = await fs3.read(join2(dir, filepath), { autocrlf });
+            const object = await fs3.read(join3(dir, filepath), { autocrlf });
             const workdirOid = await hashObject$1({
               gitdir: updatedGitdir,
               type: "blob",
@@ -51090,7 +51090,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         if (!entries.some((entry) => entry.normalize() === segment.normalize())) {
           return false;
         }
-        parent = join2(parent, segment);
+        parent = join3(parent, segment);
       }
       return true;
     }
@@ -51139,7 +51139,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function statusMatrix({
       fs: _fs,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       ref: ref2 = "HEAD",
       filepaths = ["."],
       filter,
@@ -51212,7 +51212,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function tag({
       fs: _fs,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       ref: ref2,
       object,
       force = false
@@ -51244,7 +51244,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function updateIndex$1({
       fs: _fs,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       cache = {},
       filepath,
       oid,
@@ -51264,7 +51264,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
             { fs: fs3, gitdir: updatedGitdir, cache },
             async function(index3) {
               if (!force) {
-                const fileStats2 = await fs3.lstat(join2(dir, filepath));
+                const fileStats2 = await fs3.lstat(join3(dir, filepath));
                 if (fileStats2) {
                   if (fileStats2.isDirectory()) {
                     throw new InvalidFilepathError("directory");
@@ -51282,7 +51282,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         }
         let fileStats;
         if (!oid) {
-          fileStats = await fs3.lstat(join2(dir, filepath));
+          fileStats = await fs3.lstat(join3(dir, filepath));
           if (!fileStats) {
             throw new NotFoundError(
               `file at "${filepath}" on disk and "remove" not set`
@@ -51303,7 +51303,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
             let stats;
             if (!oid) {
               stats = fileStats;
-              const object = stats.isSymbolicLink() ? await fs3.readlink(join2(dir, filepath)) : await fs3.read(join2(dir, filepath));
+              const object = stats.isSymbolicLink() ? await fs3.readlink(join3(dir, filepath)) : await fs3.read(join3(dir, filepath));
               oid = await _writeObject({
                 fs: fs3,
                 gitdir: updatedGitdir,
@@ -51347,7 +51347,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function walk({
       fs: fs3,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       trees,
       map,
       reduce,
@@ -51375,7 +51375,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function writeBlob({ fs: fs3, dir, gitdir = join2(dir, ".git"), blob }) {
+    async function writeBlob({ fs: fs3, dir, gitdir = join3(dir, ".git"), blob }) {
       try {
         assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
@@ -51397,7 +51397,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function writeCommit({
       fs: fs3,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       commit: commit2
     }) {
       try {
@@ -51419,7 +51419,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function writeObject({
       fs: _fs,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       type,
       object,
       format = "parsed",
@@ -51465,7 +51465,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     async function writeRef({
       fs: _fs,
       dir,
-      gitdir = join2(dir, ".git"),
+      gitdir = join3(dir, ".git"),
       ref: ref2,
       value,
       force = false,
@@ -51520,7 +51520,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       });
       return oid;
     }
-    async function writeTag({ fs: fs3, dir, gitdir = join2(dir, ".git"), tag: tag2 }) {
+    async function writeTag({ fs: fs3, dir, gitdir = join3(dir, ".git"), tag: tag2 }) {
       try {
         assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
@@ -51537,7 +51537,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
         throw err;
       }
     }
-    async function writeTree({ fs: fs3, dir, gitdir = join2(dir, ".git"), tree }) {
+    async function writeTree({ fs: fs3, dir, gitdir = join3(dir, ".git"), tree }) {
       try {
         assertParameter("fs", fs3);
         assertParameter("gitdir", gitdir);
@@ -51586,7 +51586,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
       getRemoteInfo,
       getRemoteInfo2,
       hashBlob,
-      indexPack,
+      indexPack: indexPack2,
       init,
       isDescendent,
       isIgnored,
@@ -51658,7 +51658,7 @@ ${obj.gpgsig ? obj.gpgsig : ""}`;
     exports.getRemoteInfo = getRemoteInfo;
     exports.getRemoteInfo2 = getRemoteInfo2;
     exports.hashBlob = hashBlob;
-    exports.indexPack = indexPack;
+    exports.indexPack = indexPack2;
     exports.init = init;
     exports.isDescendent = isDescendent;
     exports.isIgnored = isIgnored;
@@ -59088,9 +59088,9 @@ Source: ${s.evidence.from}@${s.evidence.sha}`] : [];
 }
 
 // shared/src/env-repo.ts
-import { mkdtemp, rm as rm2 } from "node:fs/promises";
+import { mkdtemp, rm as rm3 } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join as join2 } from "node:path";
 
 // shared/src/git/git-repo.ts
 var import_isomorphic_git = __toESM(require_isomorphic_git(), 1);
@@ -59272,10 +59272,174 @@ function normalizeRepoPath(path, what = "path") {
 
 // shared/src/git/pack-reader.ts
 import { createHash } from "node:crypto";
-import { inflateSync } from "node:zlib";
+
+// shared/src/git/pack-format.ts
+import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { constants as constants3, inflateSync } from "node:zlib";
 var TYPES = { 1: "commit", 2: "tree", 3: "blob", 4: "tag" };
 var OFS_DELTA = 6;
 var REF_DELTA = 7;
+var IN_MEMORY_PACK_BYTES = 32 * 1024 * 1024;
+var WINDOW_BYTES = 1024 * 1024;
+var CHUNK_CAP = 8 * 1024 * 1024;
+var PackBytes = class _PackBytes {
+  constructor(length, whole, path) {
+    this.length = length;
+    this.whole = whole;
+    this.path = path;
+  }
+  length;
+  whole;
+  path;
+  window = Buffer.alloc(0);
+  windowAt = 0;
+  /** Bytes already in memory. */
+  static fromBuffer(buf) {
+    return new _PackBytes(buf.length, buf, void 0);
+  }
+  /** A packfile on disk: read whole when at most `inMemoryBytes`, else read a range at a time. */
+  static openFile(path, inMemoryBytes = IN_MEMORY_PACK_BYTES) {
+    const size = statSync(path).size;
+    if (size > inMemoryBytes) return new _PackBytes(size, void 0, path);
+    return new _PackBytes(size, readRange(path, 0, size), void 0);
+  }
+  /** Whether the whole pack is in memory. */
+  get inMemory() {
+    return this.whole !== void 0;
+  }
+  /**
+   * `len` bytes from `pos` (fewer at the end of the pack): a slice of the pack in memory or of the current window.
+   * A window is never written to again, so a slice stays valid.
+   */
+  read(pos, len) {
+    const end = Math.min(pos + len, this.length);
+    if (this.whole) return this.whole.subarray(pos, end);
+    if (pos >= this.windowAt && end <= this.windowAt + this.window.length) {
+      return this.window.subarray(pos - this.windowAt, end - this.windowAt);
+    }
+    this.window = readRange(this.path, pos, Math.max(end - pos, Math.min(WINDOW_BYTES, this.length - pos)));
+    this.windowAt = pos;
+    return this.window.subarray(0, Math.min(end - pos, this.window.length));
+  }
+};
+function readRange(path, pos, size) {
+  const fd = openSync(path, "r");
+  try {
+    const buf = Buffer.allocUnsafe(size);
+    let got = 0;
+    while (got < size) {
+      const n = readSync(fd, buf, got, size - got, pos + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
+}
+function inflateAt(bytes, start, size) {
+  const limit = bytes.length - 20;
+  let want = size + (size >> 10) + 64;
+  for (; ; ) {
+    const window2 = bytes.read(start, Math.min(want, limit - start));
+    try {
+      const r = inflateSync(window2, {
+        info: true,
+        chunkSize: Math.min(Math.max(64, size + 64), CHUNK_CAP)
+      });
+      if (r.buffer.length !== size) {
+        throw new Error(`the object at offset ${start} inflates to ${r.buffer.length} bytes, not ${size}`);
+      }
+      return { data: r.buffer, consumed: r.engine.bytesWritten };
+    } catch (err) {
+      const code = err.code;
+      if (code !== "Z_BUF_ERROR" || start + want >= limit) {
+        if (code) throw new Error(`the object at offset ${start} does not inflate (${code}): corrupt or truncated`);
+        throw err;
+      }
+      want *= 4;
+    }
+  }
+}
+function inflatePrefix(bytes, start, compressed = 64) {
+  return inflateSync(bytes.read(start, compressed), { finishFlush: constants3.Z_SYNC_FLUSH });
+}
+function readObjectHeader(bytes, offset) {
+  const buf = bytes.read(offset, 48);
+  let pos = 0;
+  const next = () => {
+    if (pos >= buf.length) throw new Error(`the object header at offset ${offset} runs past the end of the pack`);
+    return buf[pos++];
+  };
+  let c = next();
+  const type = c >> 4 & 7;
+  let size = c & 15;
+  for (let shift = 4; c & 128; shift += 7) {
+    c = next();
+    size += (c & 127) * 2 ** shift;
+  }
+  if (type === OFS_DELTA) {
+    c = next();
+    let back = c & 127;
+    while (c & 128) {
+      c = next();
+      back = (back + 1) * 128 + (c & 127);
+    }
+    if (back <= 0 || back > offset) throw new Error(`the delta at offset ${offset} points outside the pack`);
+    return { type, size, dataStart: offset + pos, baseOffset: offset - back };
+  }
+  if (type === REF_DELTA) {
+    if (pos + 20 > buf.length) throw new Error(`the object header at offset ${offset} runs past the end of the pack`);
+    return { type, size, dataStart: offset + pos + 20, baseOid: buf.subarray(pos, pos + 20).toString("hex") };
+  }
+  if (!(type in TYPES)) throw new Error(`unknown object type ${type} at offset ${offset}`);
+  return { type, size, dataStart: offset + pos };
+}
+function readDeltaSize(delta, start) {
+  let pos = start;
+  let size = 0;
+  let c;
+  let shift = 0;
+  do {
+    if (pos >= delta.length) throw new Error("the delta ends inside its header");
+    c = delta[pos++];
+    size += (c & 127) * 2 ** shift;
+    shift += 7;
+  } while (c & 128);
+  return [size, pos];
+}
+function applyDelta(delta, base) {
+  const [baseSize, afterBase] = readDeltaSize(delta, 0);
+  if (baseSize !== base.length) throw new Error("delta does not apply to its base (size differs)");
+  const [targetSize, afterTarget] = readDeltaSize(delta, afterBase);
+  let pos = afterTarget;
+  const out = Buffer.allocUnsafe(targetSize);
+  let at = 0;
+  while (pos < delta.length) {
+    const op = delta[pos++];
+    if (op & 128) {
+      let offset = 0;
+      let size = 0;
+      for (let i = 0; i < 4; i++) if (op & 1 << i) offset += delta[pos++] * 2 ** (8 * i);
+      for (let i = 0; i < 3; i++) if (op & 16 << i) size += delta[pos++] * 2 ** (8 * i);
+      if (size === 0) size = 65536;
+      if (offset + size > base.length || at + size > targetSize) throw new Error("delta copies past its bounds");
+      out.set(base.subarray(offset, offset + size), at);
+      at += size;
+    } else if (op > 0) {
+      if (pos + op > delta.length || at + op > targetSize) throw new Error("delta inserts past its bounds");
+      out.set(delta.subarray(pos, pos + op), at);
+      at += op;
+      pos += op;
+    } else {
+      throw new Error("delta has a zero instruction");
+    }
+  }
+  if (at !== targetSize) throw new Error("delta produced the wrong size");
+  return out;
+}
+
+// shared/src/git/pack-reader.ts
 var BASE_CACHE_BYTES = 16 * 1024 * 1024;
 var PackReader = class _PackReader {
   constructor(packs) {
@@ -59284,22 +59448,34 @@ var PackReader = class _PackReader {
   packs;
   bases = /* @__PURE__ */ new Map();
   baseBytes = 0;
-  /** Loads every `objects/pack/*.pack` with its index; throws if a pack does not match its index. */
+  preloaded;
+  /** Opens every `objects/pack/*.pack` with its index; throws if a pack does not match its index. */
   static async open(fs3, gitdir) {
     const dir = `${gitdir}/objects/pack`;
     const names = (await fs3.promises.readdir(dir).catch(() => [])).filter((n) => n.endsWith(".idx"));
     const packs = [];
     for (const name of names.sort()) {
       const idx = Buffer.from(await fs3.promises.readFile(`${dir}/${name}`));
-      const pack = Buffer.from(await fs3.promises.readFile(`${dir}/${name.replace(/\.idx$/, ".pack")}`));
+      const packPath = `${dir}/${name.replace(/\.idx$/, ".pack")}`;
       if (idx.readUInt32BE(0) !== 4285812579 || idx.readUInt32BE(4) !== 2) {
         throw new Error(`${name}: not a version 2 pack index`);
       }
       const count = idx.readUInt32BE(8 + 255 * 4);
       const packSum = idx.subarray(idx.length - 40, idx.length - 20);
-      const actual = createHash("sha1").update(pack.subarray(0, pack.length - 20)).digest();
-      if (!actual.equals(packSum) || !pack.subarray(pack.length - 20).equals(packSum)) {
-        throw new Error(`${name}: the packfile does not match its index (corrupt or truncated)`);
+      const { size } = await fs3.promises.stat(packPath);
+      let pack;
+      if (size <= IN_MEMORY_PACK_BYTES) {
+        const whole = Buffer.from(await fs3.promises.readFile(packPath));
+        const actual = createHash("sha1").update(whole.subarray(0, whole.length - 20)).digest();
+        if (!actual.equals(packSum) || !whole.subarray(whole.length - 20).equals(packSum)) {
+          throw new Error(`${name}: the packfile does not match its index (corrupt or truncated)`);
+        }
+        pack = PackBytes.fromBuffer(whole);
+      } else {
+        pack = PackBytes.openFile(packPath);
+        if (!pack.read(pack.length - 20, 20).equals(packSum)) {
+          throw new Error(`${name}: the packfile does not match its index (corrupt or truncated)`);
+        }
       }
       packs.push({ name, idx, pack, count });
     }
@@ -59307,48 +59483,83 @@ var PackReader = class _PackReader {
   }
   /** The object `oid`, or undefined when no pack holds it (or its delta base lies outside the packs). */
   read(oid) {
+    const r = this.readWithin(oid, Number.POSITIVE_INFINITY);
+    return typeof r === "number" ? void 0 : r;
+  }
+  /**
+   * The object `oid` when it is at most `maxBytes`, else its size (known from its entry's header, or a delta's,
+   * before the object is built); undefined when no pack holds it.
+   */
+  readWithin(oid, maxBytes) {
+    const pre = this.preloaded?.get(oid);
+    if (pre) return pre.content.length > maxBytes ? pre.content.length : pre;
+    const found = this.find(oid);
+    return found && this.readAt(found.pack, found.offset, maxBytes);
+  }
+  /**
+   * Objects already inflated (by the indexer of the fetch that brought them), served before the packs until
+   * `dropPreloaded()`: the read right after a fetch then inflates nothing twice.
+   */
+  preload(objects) {
+    this.preloaded = objects;
+  }
+  /** Forgets the preloaded objects (they are only worth their memory for the first read). */
+  dropPreloaded() {
+    this.preloaded = void 0;
+  }
+  /**
+   * The size of object `oid` in bytes, read from its pack entry without inflating it (a delta's result size leads
+   * the delta); undefined when no pack holds it.
+   */
+  sizeOf(oid) {
+    const found = this.find(oid);
+    if (!found) return void 0;
+    const h = readObjectHeader(found.pack.pack, found.offset);
+    if (h.type !== OFS_DELTA && h.type !== REF_DELTA) return h.size;
+    const prefix = inflatePrefix(found.pack.pack, h.dataStart);
+    try {
+      const [, afterBase] = readDeltaSize(prefix, 0);
+      return readDeltaSize(prefix, afterBase)[0];
+    } catch {
+      const delta = inflateAt(found.pack.pack, h.dataStart, h.size).data;
+      const [, afterBase] = readDeltaSize(delta, 0);
+      return readDeltaSize(delta, afterBase)[0];
+    }
+  }
+  find(oid) {
     const key2 = Buffer.from(oid, "hex");
     if (key2.length !== 20) return void 0;
     for (const p of this.packs) {
       const offset = findOffset(p, key2);
-      if (offset !== void 0) return this.readAt(p, offset);
+      if (offset !== void 0) return { pack: p, offset };
     }
     return void 0;
   }
-  readAt(p, offset) {
+  readAt(p, offset, maxBytes = Number.POSITIVE_INFINITY) {
     const cacheKey = `${p.name}:${offset}`;
     const cached = this.bases.get(cacheKey);
-    if (cached) return cached;
-    const buf = p.pack;
-    let pos = offset;
-    let c = buf[pos++];
-    const type = c >> 4 & 7;
-    let size = c & 15;
-    for (let shift = 4; c & 128; shift += 7) {
-      c = buf[pos++];
-      size += (c & 127) * 2 ** shift;
+    if (cached) return cached.content.length > maxBytes ? cached.content.length : cached;
+    const h = readObjectHeader(p.pack, offset);
+    const delta = h.type === OFS_DELTA || h.type === REF_DELTA;
+    if (!delta && h.size > maxBytes) return h.size;
+    let data;
+    try {
+      data = inflateAt(p.pack, h.dataStart, h.size).data;
+    } catch (err) {
+      throw new Error(`${p.name}: ${err.message}`, { cause: err });
     }
+    if (!delta) return { type: TYPES[h.type], content: data };
+    const target = readDeltaSize(data, readDeltaSize(data, 0)[1])[0];
+    if (target > maxBytes) return target;
     let base;
-    if (type === OFS_DELTA) {
-      c = buf[pos++];
-      let back = c & 127;
-      while (c & 128) {
-        c = buf[pos++];
-        back = (back + 1) * 128 + (c & 127);
-      }
-      base = this.readAt(p, offset - back);
-      if (base) this.keepBase(`${p.name}:${offset - back}`, base);
-    } else if (type === REF_DELTA) {
-      base = this.read(buf.subarray(pos, pos + 20).toString("hex"));
-      pos += 20;
-    } else if (!(type in TYPES)) {
-      throw new Error(`${p.name}: unknown object type ${type} at offset ${offset}`);
+    if (h.baseOffset !== void 0) {
+      const r = this.readAt(p, h.baseOffset);
+      base = typeof r === "number" ? void 0 : r;
+      if (base) this.keepBase(`${p.name}:${h.baseOffset}`, base);
+    } else if (h.baseOid !== void 0) {
+      base = this.read(h.baseOid);
     }
-    if ((type === OFS_DELTA || type === REF_DELTA) && !base) return void 0;
-    const data = inflateSync(buf.subarray(pos));
-    if (data.length !== size) throw new Error(`${p.name}: object at offset ${offset} inflates to the wrong size`);
-    const result = base ? { type: base.type, content: applyDelta(data, base.content) } : { type: TYPES[type], content: data };
-    return result;
+    return base && { type: base.type, content: applyDelta(data, base.content) };
   }
   /** Remembers a delta base: several deltas often share one, and chains run through each other. */
   keepBase(key2, object) {
@@ -59381,46 +59592,414 @@ function findOffset(p, key2) {
   }
   return void 0;
 }
-function readSize(delta, start) {
-  let pos = start;
-  let size = 0;
-  let c;
-  let shift = 0;
-  do {
-    c = delta[pos++];
-    size += (c & 127) * 2 ** shift;
-    shift += 7;
-  } while (c & 128);
-  return [size, pos];
+
+// shared/src/git/pack-receiver.ts
+import { createHash as createHash3 } from "node:crypto";
+import { mkdir as mkdir2, open as open2, rename as rename2, rm as rm2, writeFile as writeFile2 } from "node:fs/promises";
+import { join } from "node:path";
+
+// shared/src/git/pack-index.ts
+import { createHash as createHash2 } from "node:crypto";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { crc32, createInflate } from "node:zlib";
+function defaultIndexPackOptions() {
+  return {
+    largeObjectBytes: 8 * 1024 * 1024,
+    baseCacheBytes: 32 * 1024 * 1024,
+    keepBytes: 16 * 1024 * 1024,
+    keepObjects: false
+  };
 }
-function applyDelta(delta, base) {
-  const [baseSize, afterBase] = readSize(delta, 0);
-  if (baseSize !== base.length) throw new Error("delta does not apply to its base (size differs)");
-  const [targetSize, afterTarget] = readSize(delta, afterBase);
-  let pos = afterTarget;
-  const out = new Uint8Array(targetSize);
-  let at = 0;
-  while (pos < delta.length) {
-    const op = delta[pos++];
-    if (op & 128) {
-      let offset = 0;
-      let size = 0;
-      for (let i = 0; i < 4; i++) if (op & 1 << i) offset += delta[pos++] * 2 ** (8 * i);
-      for (let i = 0; i < 3; i++) if (op & 16 << i) size += delta[pos++] * 2 ** (8 * i);
-      if (size === 0) size = 65536;
-      out.set(base.subarray(offset, offset + size), at);
-      at += size;
-    } else if (op > 0) {
-      out.set(delta.subarray(pos, pos + op), at);
-      at += op;
-      pos += op;
+var Unresolved = class extends Error {
+};
+var SLICE_MS = 20;
+var STREAM_CHUNK = 256 * 1024;
+async function indexPack(bytes, options = {}) {
+  const o = { ...defaultIndexPackOptions(), ...options };
+  if (bytes.length < 32) throw new Error(`the pack is truncated (${bytes.length} bytes)`);
+  const head = Buffer.from(bytes.read(0, 12));
+  if (head.toString("latin1", 0, 4) !== "PACK") throw new Error("not a packfile (no PACK signature)");
+  const version = head.readUInt32BE(4);
+  if (version !== 2 && version !== 3) throw new Error(`unsupported pack version ${version}`);
+  const count = head.readUInt32BE(8);
+  const packHash = createHash2("sha1").update(head);
+  const trailerAt = bytes.length - 20;
+  const entries = [];
+  const byOffset = /* @__PURE__ */ new Map();
+  let pos = 12;
+  let kept = 0;
+  let slice = performance.now();
+  for (let i = 0; i < count; i++) {
+    if (pos >= trailerAt) throw new Error(`the pack is truncated: ${count} objects announced, ${i} found`);
+    const h = readObjectHeader(bytes, pos);
+    if (h.dataStart > trailerAt) throw new Error(`the pack is truncated inside object ${i}`);
+    let end;
+    let oid;
+    let data;
+    const whole = h.type !== OFS_DELTA && h.type !== REF_DELTA;
+    const type = whole ? TYPES[h.type] : void 0;
+    if (whole && h.size > o.largeObjectBytes) {
+      const hash = createHash2("sha1").update(`${type} ${h.size}\0`);
+      end = h.dataStart + await inflateStreaming(bytes, h.dataStart, trailerAt, h.size, hash);
+      oid = hash.digest();
     } else {
-      throw new Error("delta has a zero instruction");
+      const inflated = inflateAt(bytes, h.dataStart, h.size);
+      data = inflated.data;
+      end = h.dataStart + inflated.consumed;
+      if (whole) oid = objectId(type, data);
+    }
+    const crc = crcOf(bytes, pos, end, packHash);
+    const entry = { ...h, offset: pos, end, crc };
+    if (data && kept + data.length <= o.keepBytes) {
+      entry.data = data;
+      kept += data.length;
+    }
+    if (oid) {
+      entry.oid = oid;
+      entry.hex = oid.toString("hex");
+      entry.objectType = type;
+    }
+    byOffset.set(pos, entries.length);
+    entries.push(entry);
+    pos = end;
+    if (performance.now() - slice > SLICE_MS) {
+      await nextTurn();
+      slice = performance.now();
     }
   }
-  if (at !== targetSize) throw new Error("delta produced the wrong size");
+  if (pos !== trailerAt) throw new Error(`the pack has ${trailerAt - pos} unexpected bytes after its last object`);
+  const trailer = Buffer.from(bytes.read(trailerAt, 20));
+  if (!packHash.digest().equals(trailer)) throw new Error("the pack does not match its checksum (corrupt)");
+  const byOid = /* @__PURE__ */ new Map();
+  for (const [i, e] of entries.entries()) if (e.hex) byOid.set(e.hex, i);
+  const baseOffsets = /* @__PURE__ */ new Set();
+  const baseOids = /* @__PURE__ */ new Set();
+  for (const e of entries) {
+    if (e.baseOffset !== void 0) baseOffsets.add(e.baseOffset);
+    if (e.baseOid !== void 0) baseOids.add(e.baseOid);
+  }
+  const cache = new BaseCache(o.baseCacheBytes);
+  let useExternal = false;
+  const resolve = async (i) => {
+    const e = entries[i];
+    const cached = cache.get(e.offset);
+    if (cached) return cached;
+    if (e.hex && e.data) return { type: e.objectType, content: e.data };
+    const raw = e.data ?? inflateAt(bytes, e.dataStart, e.size).data;
+    let obj;
+    if (e.type !== OFS_DELTA && e.type !== REF_DELTA) obj = { type: e.objectType, content: raw };
+    else {
+      let base;
+      if (e.baseOffset !== void 0) {
+        const at = byOffset.get(e.baseOffset);
+        if (at === void 0) throw new Error(`the delta at offset ${e.offset} names no object as its base`);
+        base = await resolve(at);
+      } else {
+        const at = byOid.get(e.baseOid);
+        if (at !== void 0) base = await resolve(at);
+        else if (!useExternal) throw new Unresolved();
+        else base = await o.external?.(e.baseOid);
+        if (!base)
+          throw new Error(
+            `the delta at offset ${e.offset} is based on ${e.baseOid}, which is neither in the pack nor the store`
+          );
+      }
+      obj = { type: base.type, content: applyDelta(raw, base.content) };
+    }
+    if (baseOffsets.has(e.offset) || e.hex && baseOids.has(e.hex)) cache.put(e.offset, obj);
+    return obj;
+  };
+  let pending = entries.flatMap((e, i) => e.hex ? [] : [i]);
+  while (pending.length > 0) {
+    const next = [];
+    for (const i of pending) {
+      const e = entries[i];
+      try {
+        const obj = await resolve(i);
+        e.oid = objectId(obj.type, obj.content);
+        e.hex = e.oid.toString("hex");
+        e.objectType = obj.type;
+        if (e.data) {
+          kept -= e.data.length;
+          e.data = void 0;
+        }
+        if (o.keepObjects && kept + obj.content.length <= o.keepBytes) {
+          e.data = obj.content;
+          kept += obj.content.length;
+        }
+        byOid.set(e.hex, i);
+        if (baseOids.has(e.hex)) cache.put(e.offset, obj);
+      } catch (err) {
+        if (!(err instanceof Unresolved)) throw err;
+        next.push(i);
+      }
+      if (performance.now() - slice > SLICE_MS) {
+        await nextTurn();
+        slice = performance.now();
+      }
+    }
+    if (next.length === pending.length) {
+      if (useExternal) throw new Error(`${next.length} deltas have a base that is neither in the pack nor the store`);
+      useExternal = true;
+    }
+    pending = next;
+  }
+  const result = { idx: writeIdx(entries, trailer), count, packSha: trailer.toString("hex") };
+  if (o.keepObjects) {
+    result.objects = /* @__PURE__ */ new Map();
+    for (const e of entries) if (e.data) result.objects.set(e.hex, { type: e.objectType, content: e.data });
+  }
+  return result;
+}
+function objectId(type, content) {
+  return createHash2("sha1").update(`${type} ${content.length}\0`).update(content).digest();
+}
+async function inflateStreaming(bytes, start, limit, size, hash) {
+  const inflate = createInflate();
+  let produced = 0;
+  let ended = false;
+  const done = new Promise((resolve, reject) => {
+    inflate.on("data", (chunk) => {
+      produced += chunk.length;
+      hash.update(chunk);
+    });
+    inflate.once("end", () => {
+      ended = true;
+      resolve();
+    });
+    inflate.once("error", (err) => {
+      ended = true;
+      reject(new Error(`the object at offset ${start} does not inflate (${err.code ?? err.message})`));
+    });
+  });
+  const feed = async () => {
+    let at = start;
+    while (!ended && at < limit) {
+      const chunk = Buffer.from(bytes.read(at, Math.min(STREAM_CHUNK, limit - at)));
+      at += chunk.length;
+      if (!inflate.write(chunk)) {
+        await new Promise((r) => {
+          const go = () => {
+            inflate.off("drain", go);
+            inflate.off("end", go);
+            inflate.off("error", go);
+            r();
+          };
+          inflate.on("drain", go);
+          inflate.on("end", go);
+          inflate.on("error", go);
+        });
+      }
+    }
+    if (!ended) inflate.end();
+  };
+  await Promise.all([feed(), done]);
+  if (produced !== size) throw new Error(`the object at offset ${start} inflates to ${produced} bytes, not ${size}`);
+  return inflate.bytesWritten;
+}
+function crcOf(bytes, from, to, packHash) {
+  let crc = 0;
+  for (let at = from; at < to; ) {
+    const chunk = bytes.read(at, Math.min(STREAM_CHUNK * 4, to - at));
+    crc = crc32(chunk, crc);
+    packHash.update(chunk);
+    at += chunk.length;
+  }
+  return crc;
+}
+var BaseCache = class {
+  constructor(budget) {
+    this.budget = budget;
+  }
+  budget;
+  items = /* @__PURE__ */ new Map();
+  bytes = 0;
+  get(offset) {
+    const v = this.items.get(offset);
+    if (v) {
+      this.items.delete(offset);
+      this.items.set(offset, v);
+    }
+    return v;
+  }
+  put(offset, obj) {
+    if (this.items.has(offset) || obj.content.length > this.budget) return;
+    this.items.set(offset, obj);
+    this.bytes += obj.content.length;
+    for (const [k, v] of this.items) {
+      if (this.bytes <= this.budget) break;
+      this.items.delete(k);
+      this.bytes -= v.content.length;
+    }
+  }
+};
+function writeIdx(entries, packSum) {
+  const sorted = [...entries].sort((a, b) => a.hex < b.hex ? -1 : a.hex > b.hex ? 1 : 0);
+  const n = sorted.length;
+  const large = sorted.filter((e) => e.offset >= 2147483648).length;
+  const out = Buffer.alloc(8 + 1024 + n * 28 + large * 8 + 40);
+  out.writeUInt32BE(4285812579, 0);
+  out.writeUInt32BE(2, 4);
+  const fanout = new Uint32Array(256);
+  for (const e of sorted) fanout[e.oid[0]]++;
+  let total = 0;
+  for (let b = 0; b < 256; b++) {
+    total += fanout[b];
+    out.writeUInt32BE(total, 8 + b * 4);
+  }
+  const names = 8 + 1024;
+  const crcs = names + n * 20;
+  const offsets = crcs + n * 4;
+  const larges = offsets + n * 4;
+  let li = 0;
+  for (const [i, e] of sorted.entries()) {
+    e.oid.copy(out, names + i * 20);
+    out.writeUInt32BE(e.crc >>> 0, crcs + i * 4);
+    if (e.offset < 2147483648) out.writeUInt32BE(e.offset, offsets + i * 4);
+    else {
+      out.writeUInt32BE((2147483648 | li) >>> 0, offsets + i * 4);
+      out.writeUInt32BE(Math.floor(e.offset / 2 ** 32), larges + li * 8);
+      out.writeUInt32BE(e.offset >>> 0, larges + li * 8 + 4);
+      li++;
+    }
+  }
+  const sums = larges + large * 8;
+  packSum.copy(out, sums);
+  createHash2("sha1").update(out.subarray(0, sums + 20)).digest().copy(out, sums + 20);
   return out;
 }
+
+// shared/src/git/pack-receiver.ts
+var EMPTY_PACK = (() => {
+  const head = Buffer.from("5041434b0000000200000000", "hex");
+  return Buffer.concat([head, createHash3("sha1").update(head).digest()]);
+})();
+var EMPTY_PACK_LINE = (() => {
+  const payload = Buffer.concat([Buffer.from([1]), EMPTY_PACK]);
+  return Buffer.concat([Buffer.from((payload.length + 4).toString(16).padStart(4, "0")), payload]);
+})();
+var serial = 0;
+var PackReceiver = class {
+  constructor(options) {
+    this.options = options;
+    this.spillBytes = options.spillBytes ?? 16 * 1024 * 1024;
+    this.temp = join(options.packDir, `tmp_pack_${process.pid}_${Date.now()}_${serial++}`);
+  }
+  options;
+  /** The stored pack's index, once the answer was read whole and the pack kept. */
+  stored;
+  chunks = [];
+  held = 0;
+  received = 0;
+  file;
+  temp;
+  spillBytes;
+  /** The answer `body` with its pack data taken out and, at its end, an empty pack in its place. */
+  async *rewrite(body) {
+    let pending = Buffer.alloc(0);
+    let sawPack = false;
+    for await (const chunk of body) {
+      pending = pending.length === 0 ? Buffer.from(chunk) : Buffer.concat([pending, chunk]);
+      let at = 0;
+      while (pending.length - at >= 4) {
+        const hex = pending.toString("latin1", at, at + 4);
+        if (!/^[0-9a-fA-F]{4}$/.test(hex)) throw new Error(`the answer is not a stream of pkt-lines ('${hex}')`);
+        const len = Number.parseInt(hex, 16);
+        if (len === 0 || len === 1) {
+          yield pending.subarray(at, at + 4);
+          at += 4;
+          continue;
+        }
+        if (len < 4) throw new Error(`the answer has a pkt-line of length ${len}`);
+        if (pending.length - at < len) break;
+        const band = pending[at + 4];
+        if (band === 1) {
+          sawPack = true;
+          await this.take(pending.subarray(at + 5, at + len));
+        } else {
+          if (band === 3) await this.discard();
+          yield pending.subarray(at, at + len);
+        }
+        at += len;
+      }
+      pending = pending.subarray(at);
+    }
+    if (pending.length > 0) throw new Error("the answer ended inside a pkt-line (cut short)");
+    if (!sawPack) return;
+    await this.store();
+    yield EMPTY_PACK_LINE;
+  }
+  /** Removes whatever was written for a pack not stored (a failed or abandoned fetch). */
+  async discard() {
+    this.chunks.length = 0;
+    this.held = 0;
+    await this.file?.close().catch(() => {
+    });
+    this.file = void 0;
+    await rm2(this.temp, { force: true });
+    await rm2(`${this.temp}.idx`, { force: true });
+  }
+  async take(data) {
+    this.received += data.length;
+    if (this.file) {
+      await this.file.write(data);
+      return;
+    }
+    this.chunks.push(Buffer.from(data));
+    this.held += data.length;
+    if (this.held > this.spillBytes) {
+      await mkdir2(this.options.packDir, { recursive: true });
+      this.file = await open2(this.temp, "w");
+      await this.file.write(Buffer.concat(this.chunks));
+      this.chunks.length = 0;
+      this.held = 0;
+    }
+  }
+  /**
+   * Indexes the pack and stores it as `pack-<sha>.pack` and `.idx`, each written under a temporary name and renamed;
+   * the index last, since it is what makes a pack visible to readers. A pack that does not index is an error and
+   * leaves nothing behind.
+   */
+  async store() {
+    const { packDir } = this.options;
+    try {
+      let bytes;
+      if (this.file) {
+        await this.file.close();
+        this.file = void 0;
+        bytes = PackBytes.openFile(this.temp);
+      } else {
+        bytes = PackBytes.fromBuffer(Buffer.concat(this.chunks));
+        this.chunks.length = 0;
+      }
+      let index2;
+      try {
+        index2 = await indexPack(bytes, {
+          keepObjects: true,
+          ...this.options.external ? { external: this.options.external } : {}
+        });
+      } catch (err) {
+        throw new Error(`the pack received (${this.received} bytes) is unusable: ${err.message}`, {
+          cause: err
+        });
+      }
+      if (index2.count === 0) {
+        await this.discard();
+        return;
+      }
+      await mkdir2(packDir, { recursive: true });
+      if (bytes.inMemory) await writeFile2(this.temp, bytes.read(0, bytes.length));
+      await writeFile2(`${this.temp}.idx`, index2.idx);
+      const name = join(packDir, `pack-${index2.packSha}`);
+      await rename2(this.temp, `${name}.pack`);
+      await rename2(`${this.temp}.idx`, `${name}.idx`);
+      this.stored = index2;
+    } catch (err) {
+      await this.discard();
+      throw err;
+    }
+  }
+};
 
 // shared/src/git/snapshot-fs.ts
 var LOOSE = /^[0-9a-f]{2}\/[0-9a-f]{38}$/;
@@ -59476,15 +60055,20 @@ var GitRepo = class _GitRepo {
         const body = res.body;
         if (!body) return res;
         const self2 = this;
-        return {
-          ...res,
-          body: (async function* () {
-            for await (const chunk of body) {
-              self2.bytesFetched += chunk.length;
-              yield chunk;
-            }
-          })()
-        };
+        const counted = (async function* () {
+          for await (const chunk of body) {
+            self2.bytesFetched += chunk.length;
+            yield chunk;
+          }
+        })();
+        const fetching = req.method === "POST" && /\/git-upload-pack$/.test(req.url) && res.statusCode === 200;
+        if (!fetching) return { ...res, body: counted };
+        const receiver = new PackReceiver({
+          packDir: `${this.gitdir}/objects/pack`,
+          external: (oid) => this.readStored(oid)
+        });
+        this.receivers.add(receiver);
+        return { ...res, body: receiver.rewrite(counted) };
       }
     };
   }
@@ -59498,8 +60082,21 @@ var GitRepo = class _GitRepo {
   cache = {};
   /** The fetched packs, loaded on the first read after a fetch (see pack-reader.ts for why). */
   packs;
+  /** Objects the last fetch's indexer inflated, handed to the next reader. */
+  fetched;
   fs;
   http;
+  /** The packs being received by fetches in flight; what a failed fetch leaves is removed. */
+  receivers = /* @__PURE__ */ new Set();
+  /** An object of the store, for a received delta whose base the pack does not hold. */
+  async readStored(oid) {
+    try {
+      const r = await import_isomorphic_git.default.readObject({ fs: this.fs, gitdir: this.gitdir, oid, format: "content", cache: this.cache });
+      return r.type === "commit" || r.type === "tree" || r.type === "blob" || r.type === "tag" ? { type: r.type, content: r.object } : void 0;
+    } catch {
+      return void 0;
+    }
+  }
   /** Opens the store at `gitdir`, creating an empty bare repository there if it has none (no network). */
   static async open(options) {
     const fs3 = options.fs ?? nodeFs;
@@ -59556,11 +60153,17 @@ var GitRepo = class _GitRepo {
         onAuth: () => creds ?? { cancel: true },
         onAuthFailure: () => ({ cancel: true })
       });
+      const fetched = /* @__PURE__ */ new Map();
+      for (const rc of this.receivers) for (const [oid, obj] of rc.stored?.objects ?? []) fetched.set(oid, obj);
+      this.fetched = fetched.size > 0 ? fetched : void 0;
+      this.receivers.clear();
       if (!r.fetchHead) throw new TetherError("git", `${this.displayUrl}: ref '${ref2}' not found`);
       this.cache = {};
       this.packs = void 0;
       return r.fetchHead;
     } catch (err) {
+      for (const r of this.receivers) await r.discard();
+      this.receivers.clear();
       if (err instanceof TetherError) throw err;
       const e = err;
       const message = redact(e.message, secrets);
@@ -59674,9 +60277,14 @@ var GitRepo = class _GitRepo {
     const root = await this.treeHash(commit, under2);
     if (root === void 0) throw new TetherError("git", `path '${under2}' does not exist at ${commit.slice(0, 7)}`);
     const listed = await this.listTree(root, under2, filter.select, fs3);
-    const result = { files: [], symlinks: [] };
+    const result = { files: [], symlinks: [], oversized: [] };
     if (!this.packs) {
-      this.packs = PackReader.open(this.fs, this.gitdir);
+      const fetched = this.fetched;
+      this.fetched = void 0;
+      this.packs = PackReader.open(this.fs, this.gitdir).then((reader) => {
+        if (fetched) reader.preload(fetched);
+        return reader;
+      });
       this.packs.catch(() => {
         this.packs = void 0;
       });
@@ -59687,12 +60295,22 @@ var GitRepo = class _GitRepo {
         result.symlinks.push(f.path);
         continue;
       }
-      const packed = packs.read(f.oid);
+      const max = filter.maxFileBytes ?? Number.POSITIVE_INFINITY;
+      const packed = packs.readWithin(f.oid, max);
+      if (typeof packed === "number") {
+        result.oversized.push({ path: f.path, size: packed });
+        continue;
+      }
       if (packed && packed.type !== "blob")
         throw new TetherError("git", `${f.path}: object ${f.oid} is a ${packed.type}, not a file`);
       const content = packed?.content ?? (await import_isomorphic_git.default.readBlob({ fs: fs3, gitdir: this.gitdir, oid: f.oid, cache: this.cache })).blob;
+      if (content.length > max) {
+        result.oversized.push({ path: f.path, size: content.length });
+        continue;
+      }
       result.files.push({ path: f.path, content });
     }
+    packs.dropPreloaded();
     return result;
   }
   /** Writes a commit locally: `parent`'s tree with `files` replaced; returns its id and its tree id. */
@@ -59773,7 +60391,7 @@ var EnvRepo = class _EnvRepo {
   ownsDir;
   /** Prepares an empty object store (no network). */
   static async open(options) {
-    const dir = options.dir ?? await mkdtemp(join(tmpdir(), "tether-env-"));
+    const dir = options.dir ?? await mkdtemp(join2(tmpdir(), "tether-env-"));
     const token = options.token;
     const repo = await GitRepo.open({
       gitdir: dir,
@@ -59792,7 +60410,7 @@ var EnvRepo = class _EnvRepo {
   }
   /** Removes the temporary object store. */
   async close() {
-    if (this.ownsDir) await rm2(this.git.gitdir, { recursive: true, force: true });
+    if (this.ownsDir) await rm3(this.git.gitdir, { recursive: true, force: true });
   }
   /** Fetches `branch` (depth 1 unless told) and returns its tip. */
   fetchBranch(branch, depth = 1) {
@@ -59815,12 +60433,18 @@ var EnvRepo = class _EnvRepo {
    * filtered before any blob is read.
    */
   async readFiles(commit, select = () => true) {
-    const read = await this.git.readFiles(commit, { select: (p) => isYamlOrJsonPath(p) && select(p) });
+    const read = await this.git.readFiles(commit, {
+      select: (p) => isYamlOrJsonPath(p) && select(p),
+      maxFileBytes: DEFAULT_MAX_FILE_BYTES
+    });
     const out = { files: [], skipped: [] };
     for (const f of read.files) {
       const r = decodeFileText(f.path, f.content);
       if ("text" in r) out.files.push(r);
       else out.skipped.push(r);
+    }
+    for (const { path, size } of read.oversized) {
+      out.skipped.push({ path, reason: `larger than ${DEFAULT_MAX_FILE_BYTES} bytes (${size})` });
     }
     for (const path of read.symlinks) out.skipped.push({ path, reason: "symbolic link (not followed)" });
     return out;
@@ -60047,32 +60671,32 @@ async function newer(gh, a, b) {
 async function syncPullRequest(req, deps) {
   const { gh } = deps;
   const find = () => req.anyTarget ? gh.findOpenPrLike(req.anyTarget, req.base) : gh.findOpenPr(req.branch, req.base);
-  let open2 = await find();
+  let open3 = await find();
   if (req.plan.edits.length === 0) {
-    if (!open2) return { operation: "none", warnings: [] };
+    if (!open3) return { operation: "none", warnings: [] };
     await gh.closePr(
-      open2.number,
+      open3.number,
       `\`${req.base}\` already has these versions, so this pull request is no longer needed. (Tether)`
     );
-    return { operation: "closed", pr: ref(open2), warnings: [] };
+    return { operation: "closed", pr: ref(open3), warnings: [] };
   }
   const files = filesOf(req.plan);
-  if (open2) {
+  if (open3) {
     const want = await deps.treeWith(req.baseSha, files);
-    const head = await gh.commitTree(open2.headSha);
+    const head = await gh.commitTree(open3.headSha);
     if (head.tree === want && head.parents[0] === req.baseSha) {
       let wrote = false;
-      if (describedHead(open2.body) !== open2.headSha || open2.title !== req.text(open2.headSha).title) {
-        await gh.updatePr(open2.number, req.text(open2.headSha));
+      if (describedHead(open3.body) !== open3.headSha || open3.title !== req.text(open3.headSha).title) {
+        await gh.updatePr(open3.number, req.text(open3.headSha));
         wrote = true;
       }
-      wrote = await repairDecorations(gh, open2, req.decorations) || wrote;
-      return { operation: wrote ? "updated" : "unchanged", pr: ref(open2), commitSha: open2.headSha, warnings: [] };
+      wrote = await repairDecorations(gh, open3, req.decorations) || wrote;
+      return { operation: wrote ? "updated" : "unchanged", pr: ref(open3), commitSha: open3.headSha, warnings: [] };
     }
   }
   const sha = await deps.writer.commit(req.baseSha, files, req.commitMessage);
   const text = req.text(sha);
-  const branch = open2?.headRef ?? req.branch;
+  const branch = open3?.headRef ?? req.branch;
   const started = deps.now();
   const warnings = [];
   let created;
@@ -60091,7 +60715,7 @@ async function syncPullRequest(req, deps) {
     return await converge();
   } catch (err) {
     if (!(err instanceof TetherError) || !wroteBranch) throw err;
-    const pr = open2 ?? (created ? { number: createdNumber } : void 0);
+    const pr = open3 ?? (created ? { number: createdNumber } : void 0);
     throw new TetherError(
       err.code,
       `${err.message}; left behind: ${branch} at ${sha.slice(0, 7)}${pr ? `, pull request #${pr.number}` : " without a pull request"}; the next run of this change repairs it`,
@@ -60102,10 +60726,10 @@ async function syncPullRequest(req, deps) {
     let needBranch = true;
     for (let attempt = 0; ; attempt++) {
       if (needBranch) {
-        await deps.writer.setBranch(branch, sha, open2 !== void 0);
+        await deps.writer.setBranch(branch, sha, open3 !== void 0);
         wroteBranch = true;
       }
-      if (!open2) {
+      if (!open3) {
         try {
           const pr = await gh.createPr({ ...text, head: branch, base: req.base, draft: req.draft });
           created = { author: pr.author };
@@ -60118,8 +60742,8 @@ async function syncPullRequest(req, deps) {
         } catch (err) {
           if (!(err instanceof TetherError && /^create pull request: 422/.test(err.message))) throw err;
         }
-      } else if (open2.body !== text.body || open2.title !== text.title) {
-        await gh.updatePr(open2.number, text);
+      } else if (open3.body !== text.body || open3.title !== text.title) {
+        await gh.updatePr(open3.number, text);
       }
       let snap = await find();
       if (!snap) throw gone();
@@ -60169,7 +60793,7 @@ async function syncPullRequest(req, deps) {
         }
       }
       overdue(snap);
-      open2 = snap;
+      open3 = snap;
     }
   }
 }

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeFileText, type FileText, type Skipped } from './file-text.ts';
+import { DEFAULT_MAX_FILE_BYTES, decodeFileText, type FileText, type Skipped } from './file-text.ts';
 import { GitRepo } from './git/git-repo.ts';
 import { isYamlOrJsonPath } from './yaml-file.ts';
 
@@ -74,12 +74,19 @@ export class EnvRepo {
    * filtered before any blob is read.
    */
   async readFiles(commit: string, select: (path: string) => boolean = () => true): Promise<CommitFiles> {
-    const read = await this.git.readFiles(commit, { select: (p) => isYamlOrJsonPath(p) && select(p) });
+    const read = await this.git.readFiles(commit, {
+      select: (p) => isYamlOrJsonPath(p) && select(p),
+      maxFileBytes: DEFAULT_MAX_FILE_BYTES,
+    });
     const out: CommitFiles = { files: [], skipped: [] };
     for (const f of read.files) {
       const r = decodeFileText(f.path, f.content);
       if ('text' in r) out.files.push(r);
       else out.skipped.push(r);
+    }
+    // Sized from their object headers and never inflated; the reason is decodeFileText's.
+    for (const { path, size } of read.oversized) {
+      out.skipped.push({ path, reason: `larger than ${DEFAULT_MAX_FILE_BYTES} bytes (${size})` });
     }
     for (const path of read.symlinks) out.skipped.push({ path, reason: 'symbolic link (not followed)' });
     return out;

@@ -6,7 +6,9 @@ import nodeHttp from 'isomorphic-git/http/node';
 import { TetherError } from '../errors.ts';
 import { redact } from '../redact.ts';
 import { normalizeRepoPath } from '../repo-path.ts';
+import type { BaseObject } from './pack-index.ts';
 import { PackReader } from './pack-reader.ts';
+import { PackReceiver } from './pack-receiver.ts';
 import { snapshotFs } from './snapshot-fs.ts';
 
 /** Basic-auth credentials for a Git server (GitHub takes `x-access-token:<token>`). */
@@ -23,7 +25,10 @@ export interface GitRepoOptions {
   url: string;
   /** Asked before each network operation, so rotated tokens are picked up. */
   credentials?: () => Promise<GitCredentials | undefined> | GitCredentials | undefined;
-  /** The file system isomorphic-git writes the store with; Node's `fs` by default. */
+  /**
+   * The file system isomorphic-git writes the store with; Node's `fs` by default. Received packs are streamed to
+   * disk and indexed with Node's `fs` itself, so the store must be a local directory whatever this is.
+   */
   fs?: PromiseFsClient;
   /** The HTTP client isomorphic-git talks to the remote with; isomorphic-git's Node client by default. */
   http?: HttpClient;
@@ -53,6 +58,11 @@ export interface FileFilter {
   under?: string;
   /** Only paths (from the repository root) this accepts; applied before any blob is read. */
   select?: (path: string) => boolean;
+  /**
+   * Files larger than this are not read: their size comes from the object's header (no inflating) and they are
+   * listed in `oversized` instead.
+   */
+  maxFileBytes?: number;
 }
 
 /** Files read from a commit, and the symbolic links that matched but were not followed. */
@@ -61,6 +71,8 @@ export interface ReadResult {
   files: RepoFile[];
   /** Their target could lie outside the path a reader asked for, so they are never followed. */
   symlinks: string[];
+  /** Files over the filter's `maxFileBytes`, left unread, with their size. */
+  oversized: { path: string; size: number }[];
 }
 
 const SYMLINK = '120000';
@@ -76,30 +88,52 @@ export class GitRepo {
   private cache: object = {};
   /** The fetched packs, loaded on the first read after a fetch (see pack-reader.ts for why). */
   private packs: Promise<PackReader> | undefined;
+  /** Objects the last fetch's indexer inflated, handed to the next reader. */
+  private fetched: Map<string, BaseObject> | undefined;
   private readonly fs: PromiseFsClient;
   private readonly http: HttpClient;
+  /** The packs being received by fetches in flight; what a failed fetch leaves is removed. */
+  private readonly receivers = new Set<PackReceiver>();
 
   private constructor(private readonly options: GitRepoOptions) {
     this.fs = options.fs ?? nodeFs;
     const inner = options.http ?? nodeHttp;
-    // Count what the server sends: wrap the body iterator of every answer.
+    // Count what the server sends: wrap the body iterator of every answer. A fetch's answer also has its pack taken
+    // out as it arrives, indexed and stored by pack-receiver.ts (its opening comment says why).
     this.http = {
       request: async (req) => {
         const res = await inner.request(req);
         const body = res.body;
         if (!body) return res;
         const self = this;
-        return {
-          ...res,
-          body: (async function* () {
-            for await (const chunk of body) {
-              self.bytesFetched += chunk.length;
-              yield chunk;
-            }
-          })(),
-        };
+        const counted = (async function* () {
+          for await (const chunk of body) {
+            self.bytesFetched += chunk.length;
+            yield chunk;
+          }
+        })();
+        const fetching = req.method === 'POST' && /\/git-upload-pack$/.test(req.url) && res.statusCode === 200;
+        if (!fetching) return { ...res, body: counted };
+        const receiver = new PackReceiver({
+          packDir: `${this.gitdir}/objects/pack`,
+          external: (oid) => this.readStored(oid),
+        });
+        this.receivers.add(receiver);
+        return { ...res, body: receiver.rewrite(counted) };
       },
     };
+  }
+
+  /** An object of the store, for a received delta whose base the pack does not hold. */
+  private async readStored(oid: string): Promise<BaseObject | undefined> {
+    try {
+      const r = await git.readObject({ fs: this.fs, gitdir: this.gitdir, oid, format: 'content', cache: this.cache });
+      return r.type === 'commit' || r.type === 'tree' || r.type === 'blob' || r.type === 'tag'
+        ? { type: r.type, content: r.object as Uint8Array }
+        : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Opens the store at `gitdir`, creating an empty bare repository there if it has none (no network). */
@@ -162,11 +196,18 @@ export class GitRepo {
         onAuth: () => creds ?? { cancel: true },
         onAuthFailure: () => ({ cancel: true }),
       });
+      // What the indexer inflated, for the first read (see PackReader.preload).
+      const fetched = new Map<string, BaseObject>();
+      for (const rc of this.receivers) for (const [oid, obj] of rc.stored?.objects ?? []) fetched.set(oid, obj);
+      this.fetched = fetched.size > 0 ? fetched : undefined;
+      this.receivers.clear();
       if (!r.fetchHead) throw new TetherError('git', `${this.displayUrl}: ref '${ref}' not found`);
       this.cache = {};
       this.packs = undefined;
       return r.fetchHead;
     } catch (err) {
+      for (const r of this.receivers) await r.discard();
+      this.receivers.clear();
       if (err instanceof TetherError) throw err;
       const e = err as { code?: string; message: string };
       const message = redact(e.message, secrets);
@@ -293,9 +334,14 @@ export class GitRepo {
     const root = await this.treeHash(commit, under);
     if (root === undefined) throw new TetherError('git', `path '${under}' does not exist at ${commit.slice(0, 7)}`);
     const listed = await this.listTree(root, under, filter.select, fs);
-    const result: ReadResult = { files: [], symlinks: [] };
+    const result: ReadResult = { files: [], symlinks: [], oversized: [] };
     if (!this.packs) {
-      this.packs = PackReader.open(this.fs, this.gitdir);
+      const fetched = this.fetched;
+      this.fetched = undefined;
+      this.packs = PackReader.open(this.fs, this.gitdir).then((reader) => {
+        if (fetched) reader.preload(fetched);
+        return reader;
+      });
       this.packs.catch(() => {
         this.packs = undefined;
       });
@@ -306,13 +352,23 @@ export class GitRepo {
         result.symlinks.push(f.path);
         continue;
       }
-      const packed = packs.read(f.oid);
+      const max = filter.maxFileBytes ?? Number.POSITIVE_INFINITY;
+      const packed = packs.readWithin(f.oid, max);
+      if (typeof packed === 'number') {
+        result.oversized.push({ path: f.path, size: packed });
+        continue;
+      }
       if (packed && packed.type !== 'blob')
         throw new TetherError('git', `${f.path}: object ${f.oid} is a ${packed.type}, not a file`);
       const content =
         packed?.content ?? (await git.readBlob({ fs, gitdir: this.gitdir, oid: f.oid, cache: this.cache })).blob;
+      if (content.length > max) {
+        result.oversized.push({ path: f.path, size: content.length });
+        continue;
+      }
       result.files.push({ path: f.path, content });
     }
+    packs.dropPreloaded();
     return result;
   }
 

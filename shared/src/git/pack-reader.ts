@@ -6,10 +6,27 @@
 // reader does not hold (loose objects, bases in another pack) is left to isomorphic-git, which stays the reader of
 // record for everything else.
 //
+// A pack up to 32 MiB is read into memory whole and checked against its index's checksum; a larger one is read a
+// range at a time from the file (pack-format.ts), so a store holding a 50 MB blob does not cost 50 MB to open, and
+// only its trailer is compared with the index (the pack was checked in full when it was received, pack-index.ts).
+// `sizeOf` answers an object's size from its pack entry's header without inflating it, so a reader can refuse a
+// file over its limit before reading it.
+//
 // Formats: https://git-scm.com/docs/pack-format (pack v2, index v2).
 import { createHash } from 'node:crypto';
-import { inflateSync } from 'node:zlib';
 import type { PromiseFsClient } from 'isomorphic-git';
+import {
+  applyDelta,
+  IN_MEMORY_PACK_BYTES,
+  inflateAt,
+  inflatePrefix,
+  OFS_DELTA,
+  PackBytes,
+  REF_DELTA,
+  readDeltaSize,
+  readObjectHeader,
+  TYPES,
+} from './pack-format.ts';
 
 /** A packed object: its type and its content. */
 export interface PackedObject {
@@ -17,44 +34,53 @@ export interface PackedObject {
   content: Uint8Array;
 }
 
-const TYPES = { 1: 'commit', 2: 'tree', 3: 'blob', 4: 'tag' } as const;
-const OFS_DELTA = 6;
-const REF_DELTA = 7;
 /** Delta bases kept for reuse, by total size: a chain of deltas over one base is then inflated once. */
 const BASE_CACHE_BYTES = 16 * 1024 * 1024;
 
 interface Pack {
   name: string;
   idx: Buffer;
-  pack: Buffer;
+  pack: PackBytes;
   count: number;
 }
 
-/** The packfiles of a store, read once into memory and checked against their index's checksum. */
+/** The packfiles of a store, checked against their index's checksum. */
 export class PackReader {
   private readonly bases = new Map<string, PackedObject>();
   private baseBytes = 0;
+  private preloaded: ReadonlyMap<string, PackedObject> | undefined;
 
   private constructor(private readonly packs: Pack[]) {}
 
-  /** Loads every `objects/pack/*.pack` with its index; throws if a pack does not match its index. */
+  /** Opens every `objects/pack/*.pack` with its index; throws if a pack does not match its index. */
   static async open(fs: PromiseFsClient, gitdir: string): Promise<PackReader> {
     const dir = `${gitdir}/objects/pack`;
     const names = ((await fs.promises.readdir(dir).catch(() => [])) as string[]).filter((n) => n.endsWith('.idx'));
     const packs: Pack[] = [];
     for (const name of names.sort()) {
       const idx = Buffer.from((await fs.promises.readFile(`${dir}/${name}`)) as Uint8Array);
-      const pack = Buffer.from((await fs.promises.readFile(`${dir}/${name.replace(/\.idx$/, '.pack')}`)) as Uint8Array);
+      const packPath = `${dir}/${name.replace(/\.idx$/, '.pack')}`;
       if (idx.readUInt32BE(0) !== 0xff744f63 || idx.readUInt32BE(4) !== 2) {
         throw new Error(`${name}: not a version 2 pack index`);
       }
       const count = idx.readUInt32BE(8 + 255 * 4);
       const packSum = idx.subarray(idx.length - 40, idx.length - 20);
-      const actual = createHash('sha1')
-        .update(pack.subarray(0, pack.length - 20))
-        .digest();
-      if (!actual.equals(packSum) || !pack.subarray(pack.length - 20).equals(packSum)) {
-        throw new Error(`${name}: the packfile does not match its index (corrupt or truncated)`);
+      const { size } = (await fs.promises.stat(packPath)) as { size: number };
+      let pack: PackBytes;
+      if (size <= IN_MEMORY_PACK_BYTES) {
+        const whole = Buffer.from((await fs.promises.readFile(packPath)) as Uint8Array);
+        const actual = createHash('sha1')
+          .update(whole.subarray(0, whole.length - 20))
+          .digest();
+        if (!actual.equals(packSum) || !whole.subarray(whole.length - 20).equals(packSum)) {
+          throw new Error(`${name}: the packfile does not match its index (corrupt or truncated)`);
+        }
+        pack = PackBytes.fromBuffer(whole);
+      } else {
+        pack = PackBytes.openFile(packPath);
+        if (!pack.read(pack.length - 20, 20).equals(packSum)) {
+          throw new Error(`${name}: the packfile does not match its index (corrupt or truncated)`);
+        }
       }
       packs.push({ name, idx, pack, count });
     }
@@ -63,52 +89,91 @@ export class PackReader {
 
   /** The object `oid`, or undefined when no pack holds it (or its delta base lies outside the packs). */
   read(oid: string): PackedObject | undefined {
+    const r = this.readWithin(oid, Number.POSITIVE_INFINITY);
+    return typeof r === 'number' ? undefined : r;
+  }
+
+  /**
+   * The object `oid` when it is at most `maxBytes`, else its size (known from its entry's header, or a delta's,
+   * before the object is built); undefined when no pack holds it.
+   */
+  readWithin(oid: string, maxBytes: number): PackedObject | number | undefined {
+    const pre = this.preloaded?.get(oid);
+    if (pre) return pre.content.length > maxBytes ? pre.content.length : pre;
+    const found = this.find(oid);
+    return found && this.readAt(found.pack, found.offset, maxBytes);
+  }
+
+  /**
+   * Objects already inflated (by the indexer of the fetch that brought them), served before the packs until
+   * `dropPreloaded()`: the read right after a fetch then inflates nothing twice.
+   */
+  preload(objects: ReadonlyMap<string, PackedObject>): void {
+    this.preloaded = objects;
+  }
+
+  /** Forgets the preloaded objects (they are only worth their memory for the first read). */
+  dropPreloaded(): void {
+    this.preloaded = undefined;
+  }
+
+  /**
+   * The size of object `oid` in bytes, read from its pack entry without inflating it (a delta's result size leads
+   * the delta); undefined when no pack holds it.
+   */
+  sizeOf(oid: string): number | undefined {
+    const found = this.find(oid);
+    if (!found) return undefined;
+    const h = readObjectHeader(found.pack.pack, found.offset);
+    if (h.type !== OFS_DELTA && h.type !== REF_DELTA) return h.size;
+    const prefix = inflatePrefix(found.pack.pack, h.dataStart);
+    try {
+      const [, afterBase] = readDeltaSize(prefix, 0);
+      return readDeltaSize(prefix, afterBase)[0];
+    } catch {
+      // The first compressed bytes did not give both sizes: inflate the delta itself (deltas are small).
+      const delta = inflateAt(found.pack.pack, h.dataStart, h.size).data;
+      const [, afterBase] = readDeltaSize(delta, 0);
+      return readDeltaSize(delta, afterBase)[0];
+    }
+  }
+
+  private find(oid: string): { pack: Pack; offset: number } | undefined {
     const key = Buffer.from(oid, 'hex');
     if (key.length !== 20) return undefined;
     for (const p of this.packs) {
       const offset = findOffset(p, key);
-      if (offset !== undefined) return this.readAt(p, offset);
+      if (offset !== undefined) return { pack: p, offset };
     }
     return undefined;
   }
 
-  private readAt(p: Pack, offset: number): PackedObject | undefined {
+  private readAt(p: Pack, offset: number, maxBytes = Number.POSITIVE_INFINITY): PackedObject | number | undefined {
     const cacheKey = `${p.name}:${offset}`;
     const cached = this.bases.get(cacheKey);
-    if (cached) return cached;
-    const buf = p.pack;
-    let pos = offset;
-    let c = buf[pos++]!;
-    const type = (c >> 4) & 7;
-    let size = c & 15;
-    for (let shift = 4; c & 0x80; shift += 7) {
-      c = buf[pos++]!;
-      size += (c & 0x7f) * 2 ** shift;
+    if (cached) return cached.content.length > maxBytes ? cached.content.length : cached;
+    const h = readObjectHeader(p.pack, offset);
+    const delta = h.type === OFS_DELTA || h.type === REF_DELTA;
+    if (!delta && h.size > maxBytes) return h.size;
+    let data: Buffer;
+    try {
+      data = inflateAt(p.pack, h.dataStart, h.size).data;
+    } catch (err) {
+      throw new Error(`${p.name}: ${(err as Error).message}`, { cause: err });
     }
+    if (!delta) return { type: TYPES[h.type as 1 | 2 | 3 | 4], content: data };
+    // A delta leads with its base's size and its result's: an oversized result is known before the base is read.
+    const target = readDeltaSize(data, readDeltaSize(data, 0)[1])[0];
+    if (target > maxBytes) return target;
     let base: PackedObject | undefined;
-    if (type === OFS_DELTA) {
-      c = buf[pos++]!;
-      let back = c & 0x7f;
-      while (c & 0x80) {
-        c = buf[pos++]!;
-        back = (back + 1) * 128 + (c & 0x7f);
-      }
-      base = this.readAt(p, offset - back);
-      if (base) this.keepBase(`${p.name}:${offset - back}`, base);
-    } else if (type === REF_DELTA) {
-      base = this.read(buf.subarray(pos, pos + 20).toString('hex'));
-      pos += 20;
-    } else if (!(type in TYPES)) {
-      throw new Error(`${p.name}: unknown object type ${type} at offset ${offset}`);
+    if (h.baseOffset !== undefined) {
+      const r = this.readAt(p, h.baseOffset);
+      base = typeof r === 'number' ? undefined : r;
+      if (base) this.keepBase(`${p.name}:${h.baseOffset}`, base);
+    } else if (h.baseOid !== undefined) {
+      base = this.read(h.baseOid);
     }
-    if ((type === OFS_DELTA || type === REF_DELTA) && !base) return undefined;
-    // zlib stops at the end of the object's stream; what follows in the pack is ignored.
-    const data = inflateSync(buf.subarray(pos));
-    if (data.length !== size) throw new Error(`${p.name}: object at offset ${offset} inflates to the wrong size`);
-    const result: PackedObject = base
-      ? { type: base.type, content: applyDelta(data, base.content) }
-      : { type: TYPES[type as 1 | 2 | 3 | 4], content: data };
-    return result;
+    return base && { type: base.type, content: applyDelta(data, base.content) };
   }
 
   /** Remembers a delta base: several deltas often share one, and chains run through each other. */
@@ -144,47 +209,4 @@ function findOffset(p: Pack, key: Buffer): number | undefined {
     else lo = mid + 1;
   }
   return undefined;
-}
-
-function readSize(delta: Uint8Array, start: number): [number, number] {
-  let pos = start;
-  let size = 0;
-  let c: number;
-  let shift = 0;
-  do {
-    c = delta[pos++]!;
-    size += (c & 0x7f) * 2 ** shift;
-    shift += 7;
-  } while (c & 0x80);
-  return [size, pos];
-}
-
-/** Rebuilds an object from its base and a git delta (copy and insert instructions). */
-function applyDelta(delta: Uint8Array, base: Uint8Array): Uint8Array {
-  const [baseSize, afterBase] = readSize(delta, 0);
-  if (baseSize !== base.length) throw new Error('delta does not apply to its base (size differs)');
-  const [targetSize, afterTarget] = readSize(delta, afterBase);
-  let pos = afterTarget;
-  const out = new Uint8Array(targetSize);
-  let at = 0;
-  while (pos < delta.length) {
-    const op = delta[pos++]!;
-    if (op & 0x80) {
-      let offset = 0;
-      let size = 0;
-      for (let i = 0; i < 4; i++) if (op & (1 << i)) offset += delta[pos++]! * 2 ** (8 * i);
-      for (let i = 0; i < 3; i++) if (op & (0x10 << i)) size += delta[pos++]! * 2 ** (8 * i);
-      if (size === 0) size = 0x10000;
-      out.set(base.subarray(offset, offset + size), at);
-      at += size;
-    } else if (op > 0) {
-      out.set(delta.subarray(pos, pos + op), at);
-      at += op;
-      pos += op;
-    } else {
-      throw new Error('delta has a zero instruction');
-    }
-  }
-  if (at !== targetSize) throw new Error('delta produced the wrong size');
-  return out;
 }

@@ -1,3 +1,5 @@
+import { TetherError } from '../../../../shared/src/errors.ts';
+import { DEFAULT_MAX_FILE_BYTES } from '../../../../shared/src/file-text.ts';
 import { type GitCredentials, GitRepo } from '../../../../shared/src/git/git-repo.ts';
 
 export type { GitCredentials } from '../../../../shared/src/git/git-repo.ts';
@@ -10,6 +12,8 @@ export interface GitSourceOptions {
   cacheDir: string;
   /** Called for each fetch, so rotated tokens are picked up. */
   credentials?: () => Promise<GitCredentials | undefined> | GitCredentials | undefined;
+  /** Files larger than this are refused unread (the parser's single-file limit unless told). */
+  maxFileBytes?: number;
 }
 
 /** One file of the desired state, read from the object store. */
@@ -30,6 +34,7 @@ export class GitSource {
   private constructor(
     private readonly repo: GitRepo,
     private readonly ref: string,
+    private readonly maxFileBytes: number,
   ) {}
 
   /** Prepares the cache directory (no network). */
@@ -40,7 +45,7 @@ export class GitSource {
       defaultBranch: options.ref,
       ...(options.credentials ? { credentials: options.credentials } : {}),
     });
-    return new GitSource(repo, options.ref);
+    return new GitSource(repo, options.ref, options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES);
   }
 
   /**
@@ -69,9 +74,19 @@ export class GitSource {
 
   /**
    * Every file under `path` at `commit`, recursively, in byte-wise path order. Symbolic links are not followed:
-   * their target could leave the app's path.
+   * their target could leave the app's path. A file over the size limit of a manifest is refused by its size, read
+   * from the object's header, before it is inflated: a 50 MB file would otherwise be held (and copied) in full just
+   * to be refused by the parser with the same message.
    */
   async readFiles(commit: string, path: string): Promise<SourceFile[]> {
-    return (await this.repo.readFiles(commit, { under: path })).files;
+    const read = await this.repo.readFiles(commit, { under: path, maxFileBytes: this.maxFileBytes });
+    const over = read.oversized[0];
+    if (over) {
+      throw new TetherError(
+        'render',
+        `${over.path}: ${over.size} bytes is more than the ${this.maxFileBytes} a file may have`,
+      );
+    }
+    return read.files;
   }
 }
