@@ -2,24 +2,15 @@
 // webhook starts a plan, the plan status lands on the PR head, one comment per agent is kept up to date, and the
 // apiserver's own write counters show that planning wrote nothing to the cluster.
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { serve } from '@hono/node-server';
-import { Octokit } from '@octokit/rest';
-import { jsonLogger } from '../../shared/src/log.ts';
+import type { Octokit } from '@octokit/rest';
 import { apiserverWrites, writesBetween } from '../../testenv/src/apiserver-writes.ts';
 import type { HookRecord } from '../../testenv/src/github/state.ts';
 import { waitFor } from '../../testenv/src/processes.ts';
-import { startWorld, type World } from '../../testenv/src/world.ts';
-import { parseConfig } from '../src/config.ts';
 import type { Renderer } from '../src/core/desired-state.ts';
-import { createServer } from '../src/edges/http/server.ts';
-import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
-import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
 import { toolRenderer } from '../src/edges/render/render.ts';
-import { createAgent } from '../src/main.ts';
 import type { Agent } from '../src/reconcile/agent.ts';
+import { type AgentWorld, startAgentWorld } from './fixtures/agent-world.ts';
 
 const SECRET = 'webhook-secret-for-plan-tests';
 const REPO = { owner: 'acme', repo: 'env' };
@@ -46,11 +37,9 @@ const cm = (i: number) =>
 const CONFIGMAPS = [1, 2, 3, 4, 5];
 
 describe('plans on pull requests', () => {
-  let world: World;
+  let w: AgentWorld;
   let gh: Octokit;
   let agent: Agent;
-  let kube: HttpKubeClient;
-  let server: Server;
   let writesBefore: Map<string, number>;
   let hook: HookRecord;
   /** While set, renders wait for it: a plan can be held in the middle, as a slow chart would hold it. */
@@ -113,9 +102,8 @@ describe('plans on pull requests', () => {
     );
 
   before(async () => {
-    world = await startWorld({ kube: 'api', github: true });
-    gh = new Octokit({ baseUrl: world.github!.url, auth: world.token });
-    await world.github!.state.createRepo(`${REPO.owner}/${REPO.repo}`, {
+    w = await startAgentWorld({
+      github: true,
       files: {
         [`${DIR}/namespace.yaml`]: ns,
         [`${DIR}/deploy.yaml`]: deploy('ghcr.io/acme/web:1.0.0'),
@@ -123,41 +111,17 @@ describe('plans on pull requests', () => {
         'envs/dev/other/readme.txt': 'not an app of this agent\n',
       },
     });
-    const config = parseConfig({
-      cluster: 'dev',
-      github: { apiUrl: world.github!.url },
-      // One plan at a time, so the limit itself is seen working.
-      planning: { concurrency: 1 },
-      apps: [
-        {
-          name: 'web',
-          repo: world.git!.cloneUrl(`${REPO.owner}/${REPO.repo}`),
-          path: DIR,
-          namespace: 'web',
-          interval: '1h',
-          planPullRequests: true,
-        },
-      ],
-    });
-    kube = new HttpKubeClient(loadKubeconfig(world.kube!.kubeconfig));
-    agent = await createAgent(config, {
-      kube,
-      token: async () => world.token,
-      pollPullRequests: false,
-      renderer,
-      ...(process.env.TETHER_TEST_LOG ? { log: jsonLogger({ level: 'debug' }) } : {}),
-    });
-    const app = createServer(agent, { webhookSecret: SECRET });
-    server = await new Promise<Server>((resolve) => {
-      const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server)) as Server;
-    });
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook/github`;
-    hook = await world.github!.state.addHook(`${REPO.owner}/${REPO.repo}`, {
-      url,
-      secret: SECRET,
-      events: ['push', 'pull_request'],
-    });
-    await agent.start();
+    gh = w.gh;
+    const running = await w.startAgent(
+      {
+        // One plan at a time, so the limit itself is seen working.
+        planning: { concurrency: 1 },
+        apps: [w.app('web', DIR, { namespace: 'web', interval: '1h', planPullRequests: true })],
+      },
+      { pollPullRequests: false, renderer, server: { webhookSecret: SECRET }, hookEvents: ['push', 'pull_request'] },
+    );
+    agent = running.agent;
+    hook = running.hook!;
     // The synced state the plans are judged against: main applied, statuses posted, events recorded.
     await waitFor(() => agent.app('web')?.state.lastSync !== undefined && !agent.app('web')?.state.lastSync?.error, {
       timeoutMs: 60_000,
@@ -166,15 +130,9 @@ describe('plans on pull requests', () => {
     await agent.flushStatuses();
     await agent.planner!.idle();
     await new Promise((r) => setTimeout(r, 500));
-    writesBefore = await apiserverWrites(world.kube!);
+    writesBefore = await apiserverWrites(w.kube);
   });
-  after(async () => {
-    await agent?.stop();
-    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-    kube?.close();
-    world?.github?.assertNoViolations();
-    await world?.stop();
-  });
+  after(() => w?.stop());
 
   let bump: { number: number; sha: string };
 
@@ -332,9 +290,9 @@ describe('plans on pull requests', () => {
 
   test('a closed PR is dropped: a later push to its branch, or a poll, plans nothing', async () => {
     await gh.pulls.update({ ...REPO, pull_number: bump.number, state: 'closed' });
-    await world.github!.webhooks.idle();
+    await w.github.webhooks.idle();
     const late = await commitTo('bump-web', { [`${DIR}/deploy.yaml`]: deploy('ghcr.io/acme/web:9.9.9') }, false);
-    await world.github!.webhooks.idle();
+    await w.github.webhooks.idle();
     await agent.planner!.poll();
     await agent.planner!.idle();
     const all = (await gh.repos.listCommitStatusesForRef({ ...REPO, ref: late })).data;
@@ -346,13 +304,10 @@ describe('plans on pull requests', () => {
   });
 
   test('planning wrote nothing to the cluster: the apiserver counted no write', async () => {
-    const after = await apiserverWrites(world.kube!);
+    const after = await apiserverWrites(w.kube);
     // The apiserver itself renews its identity lease and reconciles the `kubernetes` Service's endpoints; nothing
     // else may have written.
     assert.deepEqual(writesBetween(writesBefore, after, ['leases', 'endpoints', 'endpointslices']), []);
-    assert.equal(
-      agent.app('web')?.state.lastSync?.revision,
-      (await world.git!.repo('acme/env').resolve('refs/heads/main'))!,
-    );
+    assert.equal(agent.app('web')?.state.lastSync?.revision, await w.head());
   });
 });
