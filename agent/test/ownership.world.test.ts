@@ -159,15 +159,16 @@ describe('one owner per object', () => {
     assert.equal(await get('hand-made-2'), undefined);
   });
 
-  test('objects Argo CD or Flux manage are not taken over', async () => {
+  /** Creates a ConfigMap as Argo CD leaves one (tracking id, instance label) and one as Flux leaves one (its labels). */
+  const managedByTools = async (argo: string, flux: string) => {
     for (const [name, labels, annotations] of [
       [
-        'argo-owned',
+        argo,
         { 'app.kubernetes.io/instance': 'guestbook' },
-        { 'argocd.argoproj.io/tracking-id': 'guestbook:/ConfigMap:default/argo-owned' },
+        { 'argocd.argoproj.io/tracking-id': `guestbook:/ConfigMap:default/${argo}` },
       ],
       [
-        'flux-owned',
+        flux,
         { 'kustomize.toolkit.fluxcd.io/name': 'apps', 'kustomize.toolkit.fluxcd.io/namespace': 'flux-system' },
         {},
       ],
@@ -180,6 +181,10 @@ describe('one owner per object', () => {
       });
       assert.equal(r.status, 201);
     }
+  };
+
+  test('objects Argo CD or Flux manage are not taken over', async () => {
+    await managedByTools('argo-owned', 'flux-owned');
     await w.commit(
       { 'envs/dev/tools/a.yaml': cm('argo-owned', 'git'), 'envs/dev/tools/f.yaml': cm('flux-owned', 'git') },
       'collide with tools',
@@ -196,26 +201,7 @@ describe('one owner per object', () => {
   });
 
   test('takeOver: objects Argo CD or Flux manage are adopted, their markers removed, and stay ours', async () => {
-    for (const [name, labels, annotations] of [
-      [
-        'argo-taken',
-        { 'app.kubernetes.io/instance': 'guestbook' },
-        { 'argocd.argoproj.io/tracking-id': 'guestbook:/ConfigMap:default/argo-taken' },
-      ],
-      [
-        'flux-taken',
-        { 'kustomize.toolkit.fluxcd.io/name': 'apps', 'kustomize.toolkit.fluxcd.io/namespace': 'flux-system' },
-        {},
-      ],
-    ] as const) {
-      const r = await w.kube.request('POST', '/api/v1/namespaces/default/configmaps', {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name, labels, annotations },
-        data: { owner: 'tool' },
-      });
-      assert.equal(r.status, 201);
-    }
+    await managedByTools('argo-taken', 'flux-taken');
     await w.commit(
       { 'envs/dev/take/a.yaml': cm('argo-taken', 'git'), 'envs/dev/take/f.yaml': cm('flux-taken', 'git') },
       'take over from tools',
