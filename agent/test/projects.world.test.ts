@@ -99,6 +99,16 @@ describe('projects, sync windows and sync policies', () => {
 
   const exists = (path: string) => w.exists(path);
   const statuses = (app: string) => w.statuses(sha, `tether/dev/${app}`);
+  type Event = { reason: string; message: string; involvedObject: { name: string } };
+  /** Waits until the agent has recorded an Event in tether-system that `match` accepts. */
+  const eventSeen = (match: (e: Event) => boolean, missing: string) =>
+    waitFor(
+      async () => {
+        const r = await w.kube.request('GET', '/api/v1/namespaces/tether-system/events');
+        return (r.body as { items: Event[] }).items.some(match);
+      },
+      { timeoutMs: 10_000, describe: () => missing },
+    );
   const askSync = (app: string) =>
     fetch(`${agentUrl}/api/apps/${app}/sync`, { method: 'POST', headers: { authorization: `Bearer ${API_TOKEN}` } });
 
@@ -128,20 +138,13 @@ describe('projects, sync windows and sync policies', () => {
       /ClusterRoleBinding\/team-a-admin, ConfigMap\/kube-system\/sneaky outside project team-a/,
     );
     // A cluster admin sees the attempt in the app's Events, each object with its rule.
-    await waitFor(
-      async () => {
-        const r = await w.kube.request('GET', '/api/v1/namespaces/tether-system/events');
-        const items = (r.body as { items: { reason: string; message: string; involvedObject: { name: string } }[] })
-          .items;
-        return items.some(
-          (e) =>
-            e.involvedObject.name === 'tether-fenced' &&
-            e.reason === 'Refused' &&
-            e.message.includes('ClusterRoleBinding/team-a-admin (project team-a:') &&
-            e.message.includes('ConfigMap/kube-system/sneaky (project team-a:'),
-        );
-      },
-      { timeoutMs: 10_000, describe: () => 'no Refused event naming both objects' },
+    await eventSeen(
+      (e) =>
+        e.involvedObject.name === 'tether-fenced' &&
+        e.reason === 'Refused' &&
+        e.message.includes('ClusterRoleBinding/team-a-admin (project team-a:') &&
+        e.message.includes('ConfigMap/kube-system/sneaky (project team-a:'),
+      'no Refused event naming both objects',
     );
   });
 
@@ -250,16 +253,9 @@ describe('projects, sync windows and sync policies', () => {
       describe: () => 'no success status on the manually synced commit',
     });
     // The Event on the app's ApplySet parent says who asked.
-    await waitFor(
-      async () => {
-        const r = await w.kube.request('GET', '/api/v1/namespaces/tether-system/events');
-        const items = (r.body as { items: { reason: string; message: string; involvedObject: { name: string } }[] })
-          .items;
-        return items.some(
-          (e) => e.involvedObject.name === 'tether-manual' && e.reason === 'SyncRequested' && /by api/.test(e.message),
-        );
-      },
-      { timeoutMs: 10_000, describe: () => 'no SyncRequested event naming api' },
+    await eventSeen(
+      (e) => e.involvedObject.name === 'tether-manual' && e.reason === 'SyncRequested' && /by api/.test(e.message),
+      'no SyncRequested event naming api',
     );
     // The page shows who asked.
     const page = await (await fetch(`${agentUrl}/apps/manual`)).text();
