@@ -36,6 +36,52 @@ const cm = (i: number) =>
   `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg-${i}\n  namespace: web\ndata:\n  n: "${i}"\n`;
 const CONFIGMAPS = [1, 2, 3, 4, 5];
 
+/** Pull requests on the env repo through the emulator's API, and the plan statuses on their heads. */
+function pullRequests(gh: () => Octokit) {
+  /** A branch off main with `files` changed (null deletes), through the Git data API: pushes announce themselves. */
+  const commitTo = async (branch: string, files: Record<string, string | null>, create: boolean) => {
+    const parent = (await gh().git.getRef({ ...REPO, ref: `heads/${create ? 'main' : branch}` })).data.object.sha;
+    const baseTree = (await gh().git.getCommit({ ...REPO, commit_sha: parent })).data.tree.sha;
+    const tree = await gh().git.createTree({
+      ...REPO,
+      base_tree: baseTree,
+      tree: Object.entries(files).map(([path, content]) =>
+        content === null
+          ? { path, mode: '100644' as const, type: 'blob' as const, sha: null }
+          : { path, mode: '100644' as const, type: 'blob' as const, content },
+      ),
+    });
+    const commit = await gh().git.createCommit({
+      ...REPO,
+      message: `change ${branch}`,
+      tree: tree.data.sha,
+      parents: [parent],
+    });
+    if (create) await gh().git.createRef({ ...REPO, ref: `refs/heads/${branch}`, sha: commit.data.sha });
+    else await gh().git.updateRef({ ...REPO, ref: `heads/${branch}`, sha: commit.data.sha });
+    return commit.data.sha;
+  };
+  const openPull = async (branch: string, files: Record<string, string | null>) => {
+    const sha = await commitTo(branch, files, true);
+    const pr = await gh().pulls.create({ ...REPO, title: branch, head: branch, base: 'main' });
+    return { number: pr.data.number, sha };
+  };
+  /** The newest plan status of `context` on `sha`, once it is no longer pending. */
+  const planVerdict = async (sha: string, context = CONTEXT) => {
+    let latest: { state: string; description?: string | null } | undefined;
+    await waitFor(
+      async () => {
+        const all = (await gh().repos.listCommitStatusesForRef({ ...REPO, ref: sha, per_page: 100 })).data;
+        latest = all.find((s) => s.context === context);
+        return latest !== undefined && latest.state !== 'pending';
+      },
+      { timeoutMs: 60_000, describe: () => `plan status on ${sha.slice(0, 7)}: ${JSON.stringify(latest)}` },
+    );
+    return latest!;
+  };
+  return { commitTo, openPull, planVerdict };
+}
+
 describe('plans on pull requests', () => {
   let w: AgentWorld;
   let gh: Octokit;
@@ -55,47 +101,7 @@ describe('plans on pull requests', () => {
     },
   };
 
-  /** A branch off main with `files` changed (null deletes), through the Git data API: pushes announce themselves. */
-  const commitTo = async (branch: string, files: Record<string, string | null>, create: boolean) => {
-    const parent = (await gh.git.getRef({ ...REPO, ref: `heads/${create ? 'main' : branch}` })).data.object.sha;
-    const baseTree = (await gh.git.getCommit({ ...REPO, commit_sha: parent })).data.tree.sha;
-    const tree = await gh.git.createTree({
-      ...REPO,
-      base_tree: baseTree,
-      tree: Object.entries(files).map(([path, content]) =>
-        content === null
-          ? { path, mode: '100644' as const, type: 'blob' as const, sha: null }
-          : { path, mode: '100644' as const, type: 'blob' as const, content },
-      ),
-    });
-    const commit = await gh.git.createCommit({
-      ...REPO,
-      message: `change ${branch}`,
-      tree: tree.data.sha,
-      parents: [parent],
-    });
-    if (create) await gh.git.createRef({ ...REPO, ref: `refs/heads/${branch}`, sha: commit.data.sha });
-    else await gh.git.updateRef({ ...REPO, ref: `heads/${branch}`, sha: commit.data.sha });
-    return commit.data.sha;
-  };
-  const openPull = async (branch: string, files: Record<string, string | null>) => {
-    const sha = await commitTo(branch, files, true);
-    const pr = await gh.pulls.create({ ...REPO, title: branch, head: branch, base: 'main' });
-    return { number: pr.data.number, sha };
-  };
-  /** The newest plan status on `sha`, once it is no longer pending. */
-  const planVerdict = async (sha: string) => {
-    let latest: { state: string; description?: string | null } | undefined;
-    await waitFor(
-      async () => {
-        const all = (await gh.repos.listCommitStatusesForRef({ ...REPO, ref: sha, per_page: 100 })).data;
-        latest = all.find((s) => s.context === CONTEXT);
-        return latest !== undefined && latest.state !== 'pending';
-      },
-      { timeoutMs: 60_000, describe: () => `plan status on ${sha.slice(0, 7)}: ${JSON.stringify(latest)}` },
-    );
-    return latest!;
-  };
+  const { commitTo, openPull, planVerdict } = pullRequests(() => gh);
   const planComments = async (number: number) =>
     (await gh.paginate(gh.issues.listComments, { ...REPO, issue_number: number })).filter((c) =>
       c.body?.startsWith(MARKER),
@@ -309,5 +315,56 @@ describe('plans on pull requests', () => {
     // else may have written.
     assert.deepEqual(writesBetween(writesBefore, after, ['leases', 'endpoints', 'endpointslices']), []);
     assert.equal(agent.app('web')?.state.lastSync?.revision, await w.head());
+  });
+});
+
+describe('plans for an app defined in Git', () => {
+  const context = 'tether/dev/api/plan';
+  const appDoc = (plans: boolean) =>
+    `apiVersion: tether.dev/v1alpha1\nkind: App\nmetadata: {name: api}\nspec:\n  source: {path: envs/dev/api}\n  namespace: default\n  interval: 1h\n  planPullRequests: ${plans}\n`;
+  const settings = (size: string) =>
+    `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: api-settings}\ndata: {size: ${size}}\n`;
+  let w: AgentWorld;
+  let agent: Agent;
+  const { openPull, planVerdict } = pullRequests(() => w.gh);
+
+  before(async () => {
+    w = await startAgentWorld({
+      github: true,
+      files: { 'apps/api.yaml': appDoc(true), 'envs/dev/api/cm.yaml': settings('small') },
+    });
+    ({ agent } = await w.startAgent(
+      { appsFrom: [{ repo: w.cloneUrl(), path: 'apps', interval: '1h' }] },
+      { pollPullRequests: false, server: { webhookSecret: SECRET }, hookEvents: ['push', 'pull_request'] },
+    ));
+    await waitFor(() => agent.app('api')?.state.sync === 'Synced', {
+      timeoutMs: 60_000,
+      describe: () => `api: ${JSON.stringify(agent.app('api')?.state)}; sources: ${JSON.stringify(agent.appSources())}`,
+    });
+  });
+  after(() => w?.stop());
+
+  test('an App document with planPullRequests gets its plan status on a pull request touching its path', async () => {
+    const pr = await openPull('api-bigger', { 'envs/dev/api/cm.yaml': settings('large') });
+    const status = await planVerdict(pr.sha, context);
+    assert.deepEqual([status.state, status.description], ['success', '1 to change']);
+  });
+
+  test('once the App no longer asks for plans, a new pull request gets none', async () => {
+    await w.commit({ 'apps/api.yaml': appDoc(false) }, 'api: no plans');
+    assert.ok(agent.requestSourceSync('apps', 'test'));
+    await waitFor(() => !agent.planner!.targetNames().includes('api'), {
+      timeoutMs: 60_000,
+      describe: () => JSON.stringify(agent.appSources()),
+    });
+    // Still running, only no longer planned.
+    await waitFor(() => agent.app('api')?.state.sync === 'Synced', {
+      timeoutMs: 60_000,
+      describe: () => JSON.stringify(agent.app('api')?.state),
+    });
+    const pr = await openPull('api-huge', { 'envs/dev/api/cm.yaml': settings('huge') });
+    await w.github.webhooks.idle();
+    await agent.planner!.idle();
+    assert.deepEqual(await w.statuses(pr.sha, context), []);
   });
 });
