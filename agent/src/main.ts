@@ -130,8 +130,13 @@ export async function createAgent(config: AgentConfig, options: AgentOptions): P
   }
   return new Agent({
     config,
-    ...(github && planSources.size > 0
-      ? { github, planSources, pollPullRequests: options.pollPullRequests ?? !config.server.webhookSecretFile }
+    ...(github && (planSources.size > 0 || config.appsFrom.length > 0)
+      ? {
+          github,
+          planSources,
+          openPlanSource: openSource,
+          pollPullRequests: options.pollPullRequests ?? !config.server.webhookSecretFile,
+        }
       : {}),
     metrics,
     kube: options.kube,

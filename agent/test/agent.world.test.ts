@@ -1,19 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { serve } from '@hono/node-server';
-import { Octokit } from '@octokit/rest';
-import { jsonLogger } from '../../shared/src/log.ts';
 import { waitFor } from '../../testenv/src/processes.ts';
-import { startWorld, type World } from '../../testenv/src/world.ts';
-import { parseConfig } from '../src/config.ts';
-import { createServer } from '../src/edges/http/server.ts';
-import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
-import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
-import { createAgent } from '../src/main.ts';
 import type { Agent } from '../src/reconcile/agent.ts';
+import { type AgentWorld, startAgentWorld } from './fixtures/agent-world.ts';
 
 const SECRET = 'webhook-secret-for-tests';
 const REPO = 'acme/env';
@@ -33,54 +23,29 @@ spec:
 `;
 
 describe('the agent in operation: commit statuses, webhook, API', () => {
-  let world: World;
-  let gh: Octokit;
+  let w: AgentWorld;
   let agent: Agent;
-  let kube: HttpKubeClient;
-  let server: Server;
   let agentUrl: string;
   let firstSha: string;
 
   before(async () => {
-    world = await startWorld({ kube: 'full', github: true });
-    gh = new Octokit({ baseUrl: world.github!.url, auth: world.token });
-    await world.github!.state.createRepo(REPO, {
+    w = await startAgentWorld({
+      kube: 'full',
+      github: true,
       files: { 'envs/dev/web/namespace.yaml': ns, 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0') },
     });
-    firstSha = (await world.git!.repo(REPO).resolve('refs/heads/main'))!;
-    const config = parseConfig({
-      cluster: 'dev',
-      github: { apiUrl: world.github!.url },
-      publicUrl: 'https://tether.dev.example.com',
-      apps: [{ name: 'web', repo: world.git!.cloneUrl(REPO), path: 'envs/dev/web', namespace: 'web', interval: '1h' }],
-    });
-    kube = new HttpKubeClient(loadKubeconfig(world.kube!.kubeconfig));
-    agent = await createAgent(config, {
-      kube,
-      token: async () => world.token,
-      healthIntervalMs: 200,
-      ...(process.env.TETHER_TEST_LOG ? { log: jsonLogger({ level: 'debug' }) } : {}),
-    });
-    const app = createServer(agent, { webhookSecret: SECRET });
-    server = await new Promise<Server>((resolve) => {
-      const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server)) as Server;
-    });
-    agentUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    await world.github!.state.addHook(REPO, { url: `${agentUrl}/webhook/github`, secret: SECRET });
-    await agent.start();
+    firstSha = await w.head();
+    ({ agent, url: agentUrl } = await w.startAgent(
+      {
+        publicUrl: 'https://tether.dev.example.com',
+        apps: [w.app('web', 'envs/dev/web', { namespace: 'web', interval: '1h' })],
+      },
+      { server: { webhookSecret: SECRET } },
+    ));
   });
-  after(async () => {
-    await agent?.stop();
-    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-    kube?.close();
-    world.github?.assertNoViolations();
-    await world?.stop();
-  });
+  after(() => w?.stop());
 
-  const statuses = async (sha: string) =>
-    (await gh.repos.listCommitStatusesForRef({ owner: 'acme', repo: 'env', ref: sha, per_page: 100 })).data.filter(
-      (s) => s.context === 'tether/dev/web',
-    );
+  const statuses = (sha: string) => w.statuses(sha, 'tether/dev/web');
   const syncs = () => agent.metrics.syncDurationSeconds.get('web')?.count ?? 0;
 
   test('success on the exact commit once the Deployment is Available, pending before it only if that took long', async () => {
@@ -117,7 +82,7 @@ describe('the agent in operation: commit statuses, webhook, API', () => {
     const heals = agent.metrics.driftHeals.get('web') ?? 0;
     // Someone scales the Deployment by hand: self-heal puts Git's replicas back, which bumps its generation, and the
     // controller observes it a moment later. That moment used to post `pending "generation N not yet observed"`.
-    const r = await world.kube!.request(
+    const r = await w.kube.request(
       'PATCH',
       '/apis/apps/v1/namespaces/web/deployments/web?fieldManager=kubectl-scale',
       { spec: { replicas: 3 } },
@@ -168,20 +133,20 @@ describe('the agent in operation: commit statuses, webhook, API', () => {
 
   test('a push delivers a webhook that syncs at once; a Degraded app gets failure naming the Deployment, through 502s and a rate limit', async () => {
     // Posting statuses meets two 502s and a secondary rate limit; the reporter retries, syncing is not blocked.
-    world.github!.faults.failNext(2, { status: 502, match: /POST \/repos\/acme\/env\/statuses/ });
-    world.github!.faults.secondaryRateLimitNext(1, { retryAfter: 1, match: /POST \/repos\/acme\/env\/statuses/ });
-    const { data } = await gh.repos.createOrUpdateFileContents({
+    w.github.faults.failNext(2, { status: 502, match: /POST \/repos\/acme\/env\/statuses/ });
+    w.github.faults.secondaryRateLimitNext(1, { retryAfter: 1, match: /POST \/repos\/acme\/env\/statuses/ });
+    const { data } = await w.gh.repos.createOrUpdateFileContents({
       owner: 'acme',
       repo: 'env',
       path: 'envs/dev/web/deploy.yaml',
       message: 'web: broken image',
       content: Buffer.from(deploy('ghcr.io/acme/web:broken')).toString('base64'),
       sha: (
-        (await gh.repos.getContent({ owner: 'acme', repo: 'env', path: 'envs/dev/web/deploy.yaml' })).data as {
+        (await w.gh.repos.getContent({ owner: 'acme', repo: 'env', path: 'envs/dev/web/deploy.yaml' })).data as {
           sha: string;
         }
       ).sha,
-    } as Parameters<typeof gh.repos.createOrUpdateFileContents>[0]);
+    } as Parameters<typeof w.gh.repos.createOrUpdateFileContents>[0]);
     const sha = data.commit.sha!;
     // The poll interval is an hour: only the webhook can have started this sync.
     await waitFor(async () => (await statuses(sha))[0]?.state === 'failure', {
@@ -191,7 +156,7 @@ describe('the agent in operation: commit statuses, webhook, API', () => {
     const [latest] = await statuses(sha);
     assert.match(latest!.description ?? '', /^Degraded: Deployment\/web\/web: /);
     // All three faults met a status post (Octokit's retry and throttling plugins absorbed them).
-    assert.ok(world.github!.faults.injected >= 3, `injected ${world.github!.faults.injected}`);
+    assert.ok(w.github.faults.injected >= 3, `injected ${w.github.faults.injected}`);
   });
 
   test('the API and /metrics show the real app', async () => {

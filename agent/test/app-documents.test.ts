@@ -7,6 +7,14 @@ import {
   readAppFiles,
 } from '../src/core/app-documents.ts';
 
+/** Asserts that one of `messages` starts with `start` (and matches `also`); the failure lists them all. */
+function assertMessage(messages: readonly string[], start: string, also?: RegExp): void {
+  assert.ok(
+    messages.some((m) => m.startsWith(start) && (also?.test(m) ?? true)),
+    messages.join('\n'),
+  );
+}
+
 const ctx: AppDocumentsContext = {
   cluster: 'dev',
   clusterServers: ['https://dev.k8s.example.com:6443'],
@@ -89,26 +97,14 @@ spec: {path: y}
     ['good'],
   );
   const messages = r.errors.map(describeDocumentError);
-  assert.ok(
-    messages.some((m) => /^apps\/broken\.yaml: \(document\): /.test(m)),
-    messages.join('\n'),
-  );
+  assertMessage(messages, 'apps/broken.yaml: (document): ');
   assert.ok(
     messages.includes('apps/a.yaml: App/bad: spec.interval: "soon" is not a duration like 30s, 5m or 1h'),
     messages.join('\n'),
   );
-  assert.ok(
-    messages.some((m) => m.startsWith('apps/a.yaml: App/bad: spec.prunee: unknown field')),
-    messages.join('\n'),
-  );
-  assert.ok(
-    messages.some((m) => m.startsWith('apps/noname.yaml: App/(no name): metadata.name: required')),
-    messages.join('\n'),
-  );
-  assert.ok(
-    messages.some((m) => m.startsWith('apps/ssh.yaml: App/s: spec.repo: ') && /SSH/.test(m)),
-    messages.join('\n'),
-  );
+  assertMessage(messages, 'apps/a.yaml: App/bad: spec.prunee: unknown field');
+  assertMessage(messages, 'apps/noname.yaml: App/(no name): metadata.name: required');
+  assertMessage(messages, 'apps/ssh.yaml: App/s: spec.repo: ', /SSH/);
 });
 
 test('a Project takes the schema names and the short ones; other kinds are noted, not applied', () => {
@@ -289,22 +285,10 @@ spec:
   );
   assert.equal(r.apps.length, 0);
   const messages = r.errors.map(describeDocumentError);
-  assert.ok(
-    messages.some((m) => m.startsWith('chart.yaml: Application/redis: spec.source.chart: ')),
-    messages.join('\n'),
-  );
-  assert.ok(
-    messages.some((m) => m.startsWith('multi.yaml: Application/multi: spec.sources: ')),
-    messages.join('\n'),
-  );
-  assert.ok(
-    messages.some((m) => m.startsWith('badns.yaml: Application/badns: spec.destination.namespace: ')),
-    messages.join('\n'),
-  );
-  assert.ok(
-    messages.some((m) => m.startsWith('badns.yaml: Application/badns: spec.syncPolicy.automated.prune: ')),
-    messages.join('\n'),
-  );
+  assertMessage(messages, 'chart.yaml: Application/redis: spec.source.chart: ');
+  assertMessage(messages, 'multi.yaml: Application/multi: spec.sources: ');
+  assertMessage(messages, 'badns.yaml: Application/badns: spec.destination.namespace: ');
+  assertMessage(messages, 'badns.yaml: Application/badns: spec.syncPolicy.automated.prune: ');
 });
 
 test('an Argo CD AppProject reads as a Project: destinations for this cluster, kinds as group/Kind', () => {
@@ -372,14 +356,8 @@ spec:
     ['local'],
   );
   const messages = r.errors.map(describeDocumentError);
-  assert.ok(
-    messages.some((m) => m.startsWith('a.yaml: App/remote: spec.repo: ') && /clear text/.test(m)),
-    messages.join('\n'),
-  );
-  assert.ok(
-    messages.some((m) => m.startsWith('c.yaml: Application/argo-http: spec.source.repoURL: ')),
-    messages.join('\n'),
-  );
+  assertMessage(messages, 'a.yaml: App/remote: spec.repo: ', /clear text/);
+  assertMessage(messages, 'c.yaml: Application/argo-http: spec.source.repoURL: ');
   // Without a token nothing secret crosses the wire: plain HTTP is the operator's choice.
   assert.equal(readAppFiles(files, ctx).apps.length, 3);
 });

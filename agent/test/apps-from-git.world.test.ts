@@ -2,25 +2,12 @@
 // One agent reads two app sources (Tether App documents in acme/env, an Argo CD app-of-apps repo in acme/argo) and
 // runs what they define; each test changes Git and checks the cluster, the agent and the commit statuses.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { serve } from '@hono/node-server';
-import { Octokit } from '@octokit/rest';
 import { statusCommand } from '../../cli/agent.ts';
-import { jsonLogger } from '../../shared/src/log.ts';
 import { waitFor } from '../../testenv/src/processes.ts';
-import { startWorld, type World } from '../../testenv/src/world.ts';
-import { parseConfig } from '../src/config.ts';
-import { createServer } from '../src/edges/http/server.ts';
-import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
-import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
-import { createAgent } from '../src/main.ts';
 import type { Agent } from '../src/reconcile/agent.ts';
 import { ORPHANED_ANNOTATION } from '../src/reconcile/remove-app.ts';
+import { type AgentWorld, startAgentWorld } from './fixtures/agent-world.ts';
 
 const SECRET = 'apps-from-git-webhook-secret';
 const cm = (name: string, v = '1') =>
@@ -47,77 +34,42 @@ spec:
 `;
 
 describe('apps defined in Git', () => {
-  let world: World;
-  let gh: Octokit;
+  let w: AgentWorld;
   let agent: Agent;
-  let kube: HttpKubeClient;
-  let server: Server;
-  let cache: string;
-  let config: ReturnType<typeof parseConfig>;
-  const makeAgent = () =>
-    createAgent(config, {
-      kube,
-      token: async () => world.token,
-      healthIntervalMs: 200,
-      ...(process.env.TETHER_TEST_LOG ? { log: jsonLogger({ level: 'debug' }) } : {}),
-    });
+  let config: Record<string, unknown>;
+  const makeAgent = () => w.createAgent(config);
 
   before(async () => {
-    world = await startWorld({ kube: 'api', github: true });
-    gh = new Octokit({ baseUrl: world.github!.url, auth: world.token });
-    const argoUrl = world.git!.cloneUrl('acme/argo');
-    await world.github!.state.createRepo('acme/env', {
+    w = await startAgentWorld({
+      github: true,
       files: { 'apps/web.yaml': app('web', 'envs/web'), 'envs/web/cm.yaml': cm('web-cm') },
     });
+    const argoUrl = w.cloneUrl('acme/argo');
     // An Argo CD app-of-apps repo as Argo CD users have it: a root Application pointing at a directory of child
     // Applications, one of them for another cluster.
-    await world.github!.state.createRepo('acme/argo', {
-      files: {
-        'bootstrap/root.yaml': argoApp('argo-root', 'apps').replace('REPO', argoUrl),
-        'apps/guestbook.yaml': argoApp('guestbook', 'manifests/guestbook').replace('REPO', argoUrl),
-        'apps/prod-only.yaml': argoApp('prod-only', 'manifests/prod-only', 'name: prod').replace('REPO', argoUrl),
-        'manifests/guestbook/cm.yaml': cm('guestbook-cm'),
-        'manifests/prod-only/cm.yaml': cm('prod-only-cm'),
-      },
+    await w.createRepo('acme/argo', {
+      'bootstrap/root.yaml': argoApp('argo-root', 'apps').replace('REPO', argoUrl),
+      'apps/guestbook.yaml': argoApp('guestbook', 'manifests/guestbook').replace('REPO', argoUrl),
+      'apps/prod-only.yaml': argoApp('prod-only', 'manifests/prod-only', 'name: prod').replace('REPO', argoUrl),
+      'manifests/guestbook/cm.yaml': cm('guestbook-cm'),
+      'manifests/prod-only/cm.yaml': cm('prod-only-cm'),
     });
-    cache = mkdtempSync(join(tmpdir(), 'tether-apps-from-git-'));
-    config = parseConfig({
-      cluster: 'dev',
-      cacheDir: cache,
-      github: { apiUrl: world.github!.url },
+    config = {
       appsFrom: [
-        { repo: world.git!.cloneUrl('acme/env'), path: 'apps', interval: '1h' },
+        { repo: w.cloneUrl('acme/env'), path: 'apps', interval: '1h' },
         { name: 'argo', repo: argoUrl, path: 'bootstrap', interval: '1h' },
       ],
-    });
-    kube = new HttpKubeClient(loadKubeconfig(world.kube!.kubeconfig));
-    agent = await makeAgent();
-    const http = createServer(agent, { webhookSecret: SECRET });
-    server = await new Promise<Server>((resolve) => {
-      const s = serve({ fetch: http.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server)) as Server;
-    });
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    await world.github!.state.addHook('acme/env', { url: `${url}/webhook/github`, secret: SECRET });
-    await agent.start();
+    };
+    ({ agent } = await w.startAgent(config, { server: { webhookSecret: SECRET } }));
   });
-  after(async () => {
-    await agent?.stop();
-    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-    kube?.close();
-    world?.github?.assertNoViolations();
-    await world?.stop();
-    rmSync(cache, { recursive: true, force: true });
-  });
+  after(() => w?.stop());
 
-  const head = async (repo: string) => (await world.git!.repo(repo).resolve('refs/heads/main'))!;
-  const commit = (files: Record<string, string | null>, message: string) =>
-    world.git!.repo('acme/env').commitFiles({ branch: 'main', files, message });
+  const head = (repo: string) => w.head(repo);
+  const commit = (files: Record<string, string | null>, message: string) => w.commit(files, message);
   const status = async (repo: string, sha: string, context: string) =>
-    (await gh.repos.listCommitStatusesForRef({ owner: 'acme', repo, ref: sha, per_page: 100 })).data.find(
-      (s) => s.context === context,
-    );
+    (await w.statuses(sha, context, `acme/${repo}`))[0];
   const configMap = (name: string, namespace = 'default') =>
-    world.kube!.request('GET', `/api/v1/namespaces/${namespace}/configmaps/${name}`);
+    w.kube.request('GET', `/api/v1/namespaces/${namespace}/configmaps/${name}`);
   const exists = async (name: string, namespace = 'default') => (await configMap(name, namespace)).status === 200;
   const synced = (name: string) => agent.app(name)?.state.sync === 'Synced';
   const sources = () => JSON.stringify(agent.appSources(), null, 1);
@@ -128,7 +80,7 @@ describe('apps defined in Git', () => {
       timeoutMs: 60_000,
       describe: () => `web: ${JSON.stringify(agent.app('web')?.state)}; sources: ${sources()}`,
     });
-    assert.equal(agent.app('web')!.origin, `${world.git!.cloneUrl('acme/env')}@main:apps/web.yaml`);
+    assert.equal(agent.app('web')!.origin, `${w.cloneUrl('acme/env')}@main:apps/web.yaml`);
     const sha = await head('acme/env');
     await agent.flushStatuses();
     await waitFor(async () => (await status('env', sha, 'tether/dev/apps'))?.state === 'success', {
@@ -145,7 +97,7 @@ describe('apps defined in Git', () => {
   });
 
   test('an App merged into the apps path is synced without a restart (the push webhook wakes the source)', async () => {
-    await gh.repos.createOrUpdateFileContents({
+    await w.gh.repos.createOrUpdateFileContents({
       owner: 'acme',
       repo: 'env',
       path: 'apps/api.yaml',
@@ -274,7 +226,7 @@ spec:
       describe: () => `hooked: ${JSON.stringify(agent.app('hooked')?.state)}; sources: ${sources()}`,
     });
     const jobPath = '/apis/batch/v1/namespaces/default/jobs/hooked-drain';
-    assert.equal((await world.kube!.request('GET', jobPath)).status, 404, 'a deletion hook does not run on sync');
+    assert.equal((await w.kube.request('GET', jobPath)).status, 404, 'a deletion hook does not run on sync');
     assert.equal(await exists('hooked-post'), false);
 
     // The Job controller's last status write: the terminal condition follows the one that decided it.
@@ -282,7 +234,7 @@ spec:
       let uid = '';
       await waitFor(
         async () => {
-          const got = await world.kube!.request('GET', jobPath);
+          const got = await w.kube.request('GET', jobPath);
           const meta = (got.body as { metadata?: { uid?: string; deletionTimestamp?: string } }).metadata;
           uid = got.status === 200 && !meta?.deletionTimestamp ? (meta?.uid ?? '') : '';
           return uid !== '';
@@ -307,7 +259,7 @@ spec:
                 { ...cond('Failed'), reason: 'BackoffLimitExceeded', message: 'drain refused' },
               ],
             };
-      const res = await world.kube!.request(
+      const res = await w.kube.request(
         'PATCH',
         `${jobPath}/status`,
         { metadata: { uid }, status },
@@ -341,7 +293,7 @@ spec:
     refresh();
     await waitFor(
       async () => {
-        const got = await world.kube!.request('GET', jobPath);
+        const got = await w.kube.request('GET', jobPath);
         return got.status === 200 && (got.body as { metadata: { uid: string } }).metadata.uid !== firstJob;
       },
       { timeoutMs: 60_000, describe: () => `the PreDelete Job was not created again; sources: ${sources()}` },
@@ -379,7 +331,7 @@ spec:
     assert.equal(agent.app('mid'), undefined);
     const view = agent.appSources().find((s) => s.name === 'apps')!;
     assert.deepEqual(view.parents, ['team', 'mid']);
-    assert.equal(agent.app('leaf')!.origin, `${world.git!.cloneUrl('acme/env')}@main:nested/mid/leaf.yaml`);
+    assert.equal(agent.app('leaf')!.origin, `${w.cloneUrl('acme/env')}@main:nested/mid/leaf.yaml`);
   });
 
   test('an Argo CD app-of-apps repo runs unchanged; an Application for another cluster is skipped with a note', async () => {
@@ -453,15 +405,10 @@ spec:
   });
 
   test('tether status lists the apps defined in Git with where each is defined', async () => {
-    const file = join(cache, 'status.yaml');
-    const tokenFile = join(cache, 'token');
-    writeFileSync(tokenFile, world.token);
-    writeFileSync(
-      file,
-      `cluster: dev\nkubeconfig: ${world.kube!.kubeconfig}\ncacheDir: ${join(cache, 'cli')}\n` +
-        `github: {gitTokenFile: ${tokenFile}}\n` +
-        `appsFrom:\n  - {repo: "${world.git!.cloneUrl('acme/env')}", path: apps}\n`,
-    );
+    const file = w.writeConfig('status', {
+      github: { gitTokenFile: w.tokenFile() },
+      appsFrom: [{ repo: w.cloneUrl('acme/env'), path: 'apps' }],
+    });
     const out: string[] = [];
     const err: string[] = [];
     const io = { out: (t: string) => out.push(t), err: (t: string) => err.push(t) };
@@ -469,7 +416,7 @@ spec:
     assert.equal(code, 0, err.join('\n') + out.join('\n'));
     const rows = JSON.parse(out.join('\n')) as { app: string; origin: string; sync: string }[];
     const web = rows.find((r) => r.app === 'web');
-    assert.equal(web?.origin, `${world.git!.cloneUrl('acme/env')}@main:apps/web.yaml`);
+    assert.equal(web?.origin, `${w.cloneUrl('acme/env')}@main:apps/web.yaml`);
     assert.equal(web?.sync, 'Synced');
     assert.ok(rows.some((r) => r.app === 'leaf'));
     out.length = 0;

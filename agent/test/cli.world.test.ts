@@ -1,17 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startWorld, type World } from '../../testenv/src/world.ts';
-
-const bin = new URL('../../bin/tether.js', import.meta.url).pathname;
+import { type AgentWorld, startAgentWorld, TETHER_BIN } from './fixtures/agent-world.ts';
 
 /** Runs the CLI asynchronously (the Git server lives in this process and must keep answering). */
 function tether(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [TETHER_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -25,14 +22,12 @@ function tether(args: string[]): Promise<{ code: number; stdout: string; stderr:
 }
 
 describe('tether sync, diff and status against a real apiserver', () => {
-  let world: World;
+  let w: AgentWorld;
   let dir: string;
   let config: string;
 
   before(async () => {
-    world = await startWorld({ kube: 'api', git: true });
-    dir = mkdtempSync(join(tmpdir(), 'tether-cli-'));
-    await world.git!.createRepo('acme/env', {
+    w = await startAgentWorld({
       files: {
         'envs/dev/web/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: blue\n',
         // Kustomize overlay pointing at a base outside the app's path.
@@ -44,25 +39,10 @@ describe('tether sync, diff and status against a real apiserver', () => {
           'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: slow}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: slow}}\n  template:\n    metadata: {labels: {app: slow}}\n    spec: {containers: [{name: app, image: "ghcr.io/acme/slow:1"}]}\n',
       },
     });
-    const tokenFile = join(dir, 'token');
-    writeFileSync(tokenFile, world.token);
-    config = join(dir, 'tether.yaml');
-    writeFileSync(
-      config,
-      `cluster: dev
-kubeconfig: ${world.kube!.kubeconfig}
-cacheDir: ${join(dir, 'cache')}
-github: {gitTokenFile: ${tokenFile}}
-apps:
-  - {name: web, repo: "${world.git!.cloneUrl('acme/env')}", path: envs/dev/web}
-  - {name: api, repo: "${world.git!.cloneUrl('acme/env')}", path: envs/dev/api}
-`,
-    );
+    dir = w.dir;
+    config = w.writeConfig('tether', { apps: [w.app('web', 'envs/dev/web'), w.app('api', 'envs/dev/api')] });
   });
-  after(async () => {
-    await world?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => w?.stop());
 
   test('diff before the first sync shows the objects to create', async () => {
     const r = await tether(['diff', '--config', config, '--app', 'web']);
@@ -74,7 +54,7 @@ apps:
   test('diff works with a laptop kubeconfig whose user is an exec plugin (as EKS, GKE and AKS ones are)', async () => {
     // A ServiceAccount token stands in for what `aws eks get-token` would print; the plugin hands it over as an
     // ExecCredential and records each run, so the test sees that one run serves every request of the command.
-    const k = world.kube!;
+    const k = w.kube;
     const sa = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'laptop', namespace: 'default' } };
     assert.equal((await k.request('POST', '/api/v1/namespaces/default/serviceaccounts', sa)).status, 201);
     const binding = {
@@ -159,7 +139,7 @@ users:
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^web: [0-9a-f]{7} 1 created/m);
     assert.match(r.stdout, /^api: [0-9a-f]{7} 1 created/m);
-    const cm = await world.kube!.request('GET', '/api/v1/namespaces/default/configmaps/dev-api-settings');
+    const cm = await w.kube.request('GET', '/api/v1/namespaces/default/configmaps/dev-api-settings');
     assert.equal(cm.status, 200);
   });
 
@@ -187,7 +167,7 @@ users:
         ['api', 'Synced', 'Healthy'],
       ],
     );
-    const patch = await world.kube!.request(
+    const patch = await w.kube.request(
       'PATCH',
       '/api/v1/namespaces/default/configmaps/settings?fieldManager=kubectl-edit',
       { data: { color: 'red' } },
@@ -206,11 +186,7 @@ users:
   });
 
   test('sync --once waits for health and exits 1 when the rollout does not finish within --timeout', async () => {
-    const slow = join(dir, 'slow.yaml');
-    writeFileSync(
-      slow,
-      `cluster: dev\nkubeconfig: ${world.kube!.kubeconfig}\ncacheDir: ${join(dir, 'cache')}\ngithub: {gitTokenFile: ${join(dir, 'token')}}\napps:\n  - {name: slow, repo: "${world.git!.cloneUrl('acme/env')}", path: envs/dev/slow}\n`,
-    );
+    const slow = w.writeConfig('slow', { apps: [w.app('slow', 'envs/dev/slow')] });
     const started = Date.now();
     const r = await tether(['sync', '--config', slow, '--once', '--timeout', '3s']);
     assert.equal(r.code, 1, r.stdout + r.stderr);

@@ -2,25 +2,14 @@
 // left them), yet an object changed live, or changed in Git, is still compared and re-applied; a new AppSync (a
 // restarted agent) reads the record back from the ApplySet parent.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type GitServer, startGitServer } from '../../testenv/src/git-server.ts';
-import { type LocalKube, startKube } from '../../testenv/src/kube.ts';
-import { startTogether } from '../../testenv/src/processes.ts';
 import { APPLIED_GZ_KEY } from '../src/core/applied-record.ts';
 import type { K8sObject } from '../src/core/types.ts';
-import { GitSource } from '../src/edges/git/git-source.ts';
 import { CountingKubeClient } from '../src/edges/kube/counting-kube-client.ts';
 import { Discovery } from '../src/edges/kube/discovery.ts';
-import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
-import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
-import { toolRenderer } from '../src/edges/render/render.ts';
-import { AppSync, pruneOptions } from '../src/reconcile/sync.ts';
+import type { AppSync } from '../src/reconcile/sync.ts';
+import { type AgentWorld, startAgentWorld } from './fixtures/agent-world.ts';
 
-const TOKEN = 'ghs_resynctest0123456789';
-const REPO = 'acme/env';
 const cm = (i: number, value = 'a') =>
   `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-${i}\ndata:\n  value: ${value}\n`;
 const files: Record<string, string> = {
@@ -43,44 +32,20 @@ for (let i = 0; i < 10; i++) files[`app/cm-${i}.yaml`] = cm(i);
 const OBJECTS = Object.keys(files).length;
 
 describe('forced re-sync with the applied record', () => {
-  let kube: LocalKube;
-  let git: GitServer;
-  let http: HttpKubeClient;
+  let w: AgentWorld;
   let client: CountingKubeClient;
-  let cache: string;
-
   before(async () => {
-    [kube, git] = await startTogether(
-      startKube({ mode: 'api' }),
-      startGitServer({ tokens: { [TOKEN]: { login: 'ci', repos: '*' } } }),
-    );
-    await git.createRepo(REPO, { files });
-    for (const name of ['web', 'tether-system']) {
-      await kube.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
-    }
-    http = new HttpKubeClient(loadKubeconfig(kube.kubeconfig));
-    client = new CountingKubeClient(http);
-    cache = mkdtempSync(join(tmpdir(), 'tether-resync-test-'));
+    w = await startAgentWorld({ files, namespaces: ['web', 'tether-system'] });
+    client = new CountingKubeClient(w.client);
   });
-  after(async () => {
-    http?.close();
-    await Promise.all([kube?.stop(), git?.stop()]);
-    if (cache) rmSync(cache, { recursive: true, force: true });
-  });
+  after(() => w?.stop());
 
   let n = 0;
-  async function makeSync(): Promise<AppSync> {
-    const source = await GitSource.create({
-      url: git.cloneUrl(REPO),
-      ref: 'main',
-      cacheDir: join(cache, `c${n++}`),
-      credentials: () => ({ username: 'x-access-token', password: TOKEN }),
-    });
-    return new AppSync(
-      { name: 'web', path: 'app', namespace: 'web', prune: pruneOptions() },
-      { kube: client, discovery: new Discovery(client), source, renderer: toolRenderer },
+  const makeSync = (): Promise<AppSync> =>
+    w.appSync(
+      { name: 'web', path: 'app', namespace: 'web', cache: `c${n++}` },
+      { kube: client, discovery: new Discovery(client) },
     );
-  }
 
   /** Runs `fn` and returns what it did and the dry-runs and writes it sent. */
   async function counted<T>(fn: () => Promise<T>): Promise<{ out: T; dryRuns: number; writes: number }> {
@@ -104,7 +69,7 @@ describe('forced re-sync with the applied record', () => {
     const first = await app.sync();
     assert.equal(first.error, undefined, JSON.stringify(first.error));
     assert.equal(first.entries.filter((e) => e.action === 'created').length, OBJECTS);
-    const parent = (await kube.request('GET', '/api/v1/namespaces/tether-system/configmaps/tether-web'))
+    const parent = (await w.kube.request('GET', '/api/v1/namespaces/tether-system/configmaps/tether-web'))
       .body as K8sObject;
     assert.ok((parent.binaryData as Record<string, string> | undefined)?.[APPLIED_GZ_KEY], 'record kept in parent');
 
@@ -122,7 +87,7 @@ describe('forced re-sync with the applied record', () => {
 
   test('an object changed live is compared and re-applied (no lie)', async () => {
     const path = '/api/v1/namespaces/web/configmaps/cm-3';
-    const r = await kube.request(
+    const r = await w.kube.request(
       'PATCH',
       `${path}?fieldManager=someone-else`,
       { data: { value: 'changed by hand' } },
@@ -134,11 +99,11 @@ describe('forced re-sync with the applied record', () => {
     assert.equal(actions(res.out.entries)['ConfigMap/web/cm-3'], 'configured');
     assert.equal(res.out.entries.filter((e) => e.action === 'unchanged').length, OBJECTS - 1);
     assert.equal(res.dryRuns, 1, 'only the changed object is dry-run');
-    assert.equal((((await kube.request('GET', path)).body as K8sObject).data as Record<string, string>).value, 'a');
+    assert.equal((((await w.kube.request('GET', path)).body as K8sObject).data as Record<string, string>).value, 'a');
 
     // A live change that is not drift (an annotation another manager owns) moves the resourceVersion: it is checked
     // by a dry-run, found unchanged, and recorded at its new resourceVersion.
-    await kube.request(
+    await w.kube.request(
       'PATCH',
       '/api/v1/namespaces/web/configmaps/cm-4?fieldManager=someone-else',
       { metadata: { annotations: { note: 'harmless' } } },
@@ -153,7 +118,7 @@ describe('forced re-sync with the applied record', () => {
   });
 
   test('an object deleted live is re-created', async () => {
-    await kube.request('DELETE', '/api/v1/namespaces/web/configmaps/cm-5');
+    await w.kube.request('DELETE', '/api/v1/namespaces/web/configmaps/cm-5');
     const res = await counted(() => app.sync({ force: true }));
     assert.equal(actions(res.out.entries)['ConfigMap/web/cm-5'], 'created');
     assert.equal(res.dryRuns, 0);
@@ -173,12 +138,12 @@ describe('forced re-sync with the applied record', () => {
   });
 
   test('an object changed in Git is compared and applied; the others are not dry-run', async () => {
-    await git.repo(REPO).commitFiles({ branch: 'main', files: { 'app/cm-7.yaml': cm(7, 'b') }, message: 'cm-7' });
+    await w.commit({ 'app/cm-7.yaml': cm(7, 'b') }, 'cm-7');
     const res = await counted(() => app.sync());
     assert.equal(res.out.error, undefined);
     assert.equal(actions(res.out.entries)['ConfigMap/web/cm-7'], 'configured');
     assert.equal(res.dryRuns, 1);
-    const live = (await kube.request('GET', '/api/v1/namespaces/web/configmaps/cm-7')).body as K8sObject;
+    const live = (await w.kube.request('GET', '/api/v1/namespaces/web/configmaps/cm-7')).body as K8sObject;
     assert.equal((live.data as Record<string, string>).value, 'b');
   });
 });

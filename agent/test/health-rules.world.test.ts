@@ -1,28 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { GitServer } from '../../testenv/src/git-server.ts';
-import { startGitServer } from '../../testenv/src/git-server.ts';
-import { type LocalKube, startKube } from '../../testenv/src/kube.ts';
-import { startTogether } from '../../testenv/src/processes.ts';
 import { statusFor } from '../src/core/commit-status.ts';
 import { objectHealth } from '../src/core/health.ts';
 import { healthRules } from '../src/core/health-cel.ts';
 import { objectKey, refOf } from '../src/core/objects.ts';
-import { GitSource } from '../src/edges/git/git-source.ts';
-import { Discovery } from '../src/edges/kube/discovery.ts';
-import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
-import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
-import { toolRenderer } from '../src/edges/render/render.ts';
-import { type AppSpec, AppSync, pruneOptions } from '../src/reconcile/sync.ts';
+import type { AppSpec } from '../src/reconcile/sync.ts';
+import { type AgentWorld, startAgentWorld } from './fixtures/agent-world.ts';
 
 // Render gaps and CEL health rules end to end: a real apiserver (CRDs installed, status written through the status
 // subresource as a controller would), a real Git server, the sync engine.
-
-const TOKEN = 'ghs_healthrules0123456789';
-const REPO = 'acme/env';
 
 const crd = (
   group: string,
@@ -92,45 +78,19 @@ const files = {
 };
 
 describe('render gaps and health rules against a real apiserver', () => {
-  let kube: LocalKube;
-  let git: GitServer;
-  let client: HttpKubeClient;
-  let discovery: Discovery;
-  let cache: string;
-
+  let w: AgentWorld;
   before(async () => {
-    [kube, git] = await startTogether(
-      startKube({ mode: 'api' }),
-      startGitServer({ tokens: { [TOKEN]: { login: 'ci', repos: '*' } } }),
-    );
-    await git.createRepo(REPO, { files });
-    client = new HttpKubeClient(loadKubeconfig(kube.kubeconfig));
-    discovery = new Discovery(client);
-    cache = mkdtempSync(join(tmpdir(), 'tether-health-rules-'));
+    w = await startAgentWorld({ files });
   });
-  after(async () => {
-    client?.close();
-    await Promise.all([kube?.stop(), git?.stop()]);
-    if (cache) rmSync(cache, { recursive: true, force: true });
-  });
+  after(() => w?.stop());
 
-  async function makeSync(name: string, path: string, extra: Partial<AppSpec> = {}) {
-    const source = await GitSource.create({
-      url: git.cloneUrl(REPO),
-      ref: 'main',
-      cacheDir: join(cache, name),
-      credentials: () => ({ username: 'x-access-token', password: TOKEN }),
-    });
-    return new AppSync(
-      { name, path, namespace: 'web', prune: pruneOptions(), ...extra },
-      { kube: client, discovery, source, renderer: toolRenderer },
-    );
-  }
+  const makeSync = (name: string, path: string, extra: Partial<AppSpec> = {}) =>
+    w.appSync({ name, path, namespace: 'web', ...extra });
 
   async function writeStatus(path: string, status: unknown): Promise<void> {
-    const live = await kube.request('GET', path);
+    const live = await w.kube.request('GET', path);
     assert.equal(live.status, 200);
-    const r = await kube.request('PUT', `${path}/status`, { ...(live.body as object), status });
+    const r = await w.kube.request('PUT', `${path}/status`, { ...(live.body as object), status });
     assert.equal(r.status, 200, JSON.stringify(r.body));
   }
 

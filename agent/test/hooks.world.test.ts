@@ -1,23 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type GitServer, startGitServer } from '../../testenv/src/git-server.ts';
-import { type LocalKube, startKube } from '../../testenv/src/kube.ts';
-import { startTogether, waitFor } from '../../testenv/src/processes.ts';
+import { waitFor } from '../../testenv/src/processes.ts';
 import { statusFor } from '../src/core/commit-status.ts';
 import { APPLYSET } from '../src/core/inventory.ts';
-import type { K8sObject } from '../src/core/types.ts';
-import { GitSource } from '../src/edges/git/git-source.ts';
-import { Discovery } from '../src/edges/kube/discovery.ts';
-import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
-import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
-import { toolRenderer } from '../src/edges/render/render.ts';
-import { AppSync, pruneOptions } from '../src/reconcile/sync.ts';
-
-const TOKEN = 'ghs_hookstest0123456789';
-const REPO = 'acme/env';
+import { type AgentWorld, startAgentWorld } from './fixtures/agent-world.ts';
 
 /** A hook Job; kwok finishes its pod after `runFor`, failing it when `fail` (see testenv/kwok-stages.yaml). */
 function job(ns: string, meta: string, annotations: string, opts: { runFor?: string; fail?: boolean } = {}) {
@@ -71,45 +57,14 @@ const files = {
 };
 
 describe('sync hooks (full mode: Jobs run under kwok)', () => {
-  let kube: LocalKube;
-  let git: GitServer;
-  let http: HttpKubeClient;
-  let discovery: Discovery;
-  let cache: string;
-
+  let w: AgentWorld;
   before(async () => {
-    [kube, git] = await startTogether(
-      startKube({ mode: 'full' }),
-      startGitServer({ tokens: { [TOKEN]: { login: 'ci', repos: '*' } } }),
-    );
-    await git.createRepo(REPO, { files });
-    http = new HttpKubeClient(loadKubeconfig(kube.kubeconfig));
-    discovery = new Discovery(http);
-    cache = mkdtempSync(join(tmpdir(), 'tether-hooks-test-'));
+    w = await startAgentWorld({ kube: 'full', files });
   });
-  after(async () => {
-    http?.close();
-    await Promise.all([kube?.stop(), git?.stop()]);
-    if (cache) rmSync(cache, { recursive: true, force: true });
-  });
+  after(() => w?.stop());
 
-  async function makeSync(name: string) {
-    const source = await GitSource.create({
-      url: git.cloneUrl(REPO),
-      ref: 'main',
-      cacheDir: join(cache, name),
-      credentials: () => ({ username: 'x-access-token', password: TOKEN }),
-    });
-    return new AppSync(
-      { name, path: name, namespace: name, prune: pruneOptions(), waveTimeoutMs: 60_000 },
-      { kube: http, discovery, source, renderer: toolRenderer, wavePollMs: 200 },
-    );
-  }
-
-  async function get(path: string): Promise<K8sObject | undefined> {
-    const r = await kube.request('GET', path);
-    return r.status === 200 ? (r.body as K8sObject) : undefined;
-  }
+  const makeSync = (name: string) => w.appSync({ name, namespace: name, waveTimeoutMs: 60_000 }, { wavePollMs: 200 });
+  const get = (path: string) => w.get(path);
 
   test('a PreSync Job finishes before the Deployment is created; the hook is no ApplySet member', async () => {
     const app = await makeSync('pre');
@@ -169,11 +124,7 @@ describe('sync hooks (full mode: Jobs run under kwok)', () => {
       describe: () => `Job ${name1} still exists`,
     });
 
-    await git.repo(REPO).commitFiles({
-      branch: 'main',
-      files: { 'gen/config.yaml': configMap('gen', 'config', '', 'b') },
-      message: 'change config',
-    });
+    await w.commit({ 'gen/config.yaml': configMap('gen', 'config', '', 'b') }, 'change config');
     const second = await app.sync();
     assert.equal(second.error, undefined, JSON.stringify(second.error));
     const [h2] = second.hooks ?? [];

@@ -4,16 +4,13 @@
 // run ends it within 10 s. Its peak VmRSS (sampled from /proc) stays under the 256 MiB the shipped Deployment
 // allows, and /healthz answers within 1 s throughout.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { aliasBomb } from '../../shared/test/hostile-yaml.ts';
 import { freePort, waitFor } from '../../testenv/src/processes.ts';
-import { startWorld, type World } from '../../testenv/src/world.ts';
+import { type AgentWorld, startAgentWorld } from './fixtures/agent-world.ts';
 
-const bin = new URL('../../bin/tether.js', import.meta.url).pathname;
 const MIB = 1024 * 1024;
 /** The shipped Deployment's memory limit (deploy/deployment.yaml). */
 const LIMIT_BYTES = 256 * MIB;
@@ -35,58 +32,34 @@ function rssOf(pid: number): number | undefined {
 }
 
 describe('the shipped agent fed hostile YAML through Git', () => {
-  let world: World;
-  let dir: string;
+  let w: AgentWorld;
   let config: string;
   /** One configuration per input, so that each one's memory is measured alone. */
   const configs: Record<string, string> = {};
   let port: number;
 
   before(async () => {
-    world = await startWorld({ kube: 'api', git: true });
-    dir = mkdtempSync(join(tmpdir(), 'tether-hostile-'));
-    port = await freePort();
     const files: Record<string, string> = {};
     for (const [app, input] of Object.entries(inputs)) {
       files[`envs/dev/${app}/ok.yaml`] = `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${app}-ok}\n`;
       files[`envs/dev/${app}/${input.file}`] = input.text;
     }
-    await world.git!.createRepo('acme/env', { files });
-    const tokenFile = join(dir, 'token');
-    writeFileSync(tokenFile, world.token);
-    const write = (name: string, apps: string[]) => {
-      const file = join(dir, `${name}.yaml`);
-      writeFileSync(
-        file,
-        `cluster: dev
-kubeconfig: ${world.kube!.kubeconfig}
-cacheDir: ${join(dir, 'cache', name)}
-github: {gitTokenFile: ${tokenFile}}
-server: {host: 127.0.0.1, port: ${port}}
-apps:
-${apps.map((app) => `  - {name: ${app}, repo: "${world.git!.cloneUrl('acme/env')}", path: envs/dev/${app}, interval: 5s}`).join('\n')}
-`,
-      );
-      return file;
-    };
+    w = await startAgentWorld({ files });
+    port = await freePort();
+    const write = (name: string, apps: string[]) =>
+      w.writeConfig(name, {
+        server: { host: '127.0.0.1', port },
+        apps: apps.map((app) => w.app(app, `envs/dev/${app}`, { interval: '5s' })),
+      });
     config = write('all', Object.keys(inputs));
     for (const app of Object.keys(inputs)) configs[app] = write(app, [app]);
   });
-  after(async () => {
-    await world?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => w?.stop());
 
   /** Starts the agent as the image does, with the heap the 256 Mi limit leaves it. */
   function startAgent(file = config): { child: ChildProcess; stderr: () => string } {
-    const child = spawn(process.execPath, ['--max-old-space-size=200', bin, 'agent', '--config', file], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      stderr = (stderr + d.toString('utf8')).slice(-20_000);
-    });
-    return { child, stderr: () => stderr };
+    const agent = w.spawnAgent(file, ['--max-old-space-size=200']);
+    return { child: agent.child, stderr: () => agent.output };
   }
 
   /**

@@ -1,68 +1,38 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { waitFor } from '../../testenv/src/processes.ts';
-import { startWorld, type World } from '../../testenv/src/world.ts';
+import { type AgentWorld, startAgentWorld } from './fixtures/agent-world.ts';
 
-const bin = new URL('../../bin/tether.js', import.meta.url).pathname;
 const N = 150;
 
-let world: World;
-let dir: string;
-const children: ChildProcess[] = [];
+let w: AgentWorld;
 
 before(async () => {
-  world = await startWorld({ kube: 'api', git: true });
-  dir = mkdtempSync(join(tmpdir(), 'tether-leader-'));
-  await world.git!.createRepo('acme/env', {
+  w = await startAgentWorld({
     files: { 'envs/dev/web/cm-0.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-0\ndata: {n: "0"}\n' },
   });
 });
-after(async () => {
-  for (const c of children) c.kill('SIGKILL');
-  await world?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => w?.stop());
 
 function startAgent(name: string): ChildProcess {
-  const tokenFile = join(dir, 'token');
-  writeFileSync(tokenFile, world.token);
-  const config = join(dir, `${name}.yaml`);
-  writeFileSync(
-    config,
-    `cluster: dev
-kubeconfig: ${world.kube!.kubeconfig}
-cacheDir: ${join(dir, `cache-${name}`)}
-github: {gitTokenFile: ${tokenFile}}
-server: {host: 127.0.0.1, port: 0}
-leaderElection: {enabled: true}
-apps:
-  - name: web
-    repo: ${world.git!.cloneUrl('acme/env')}
-    path: envs/dev/web
-    namespace: default
-    interval: 5s
-`,
-  );
-  const child = spawn(process.execPath, [bin, 'agent', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.resume();
-  child.stderr!.resume();
-  children.push(child);
-  return child;
+  const config = w.writeConfig(name, {
+    server: { host: '127.0.0.1', port: 0 },
+    leaderElection: { enabled: true },
+    apps: [w.app('web', 'envs/dev/web', { namespace: 'default', interval: '5s' })],
+  });
+  return w.spawnAgent(config).child;
 }
 
 async function lease(): Promise<{ holder: string; transitions: number } | undefined> {
-  const r = await world.kube!.request('GET', '/apis/coordination.k8s.io/v1/namespaces/tether-system/leases/tether-dev');
+  const r = await w.kube.request('GET', '/apis/coordination.k8s.io/v1/namespaces/tether-system/leases/tether-dev');
   if (r.status !== 200) return undefined;
   const spec = (r.body as { spec: { holderIdentity?: string; leaseTransitions?: number } }).spec;
   return { holder: spec.holderIdentity ?? '', transitions: spec.leaseTransitions ?? 0 };
 }
 
 async function configMapCount(): Promise<number> {
-  const r = await world.kube!.request(
+  const r = await w.kube.request(
     'GET',
     '/api/v1/namespaces/default/configmaps?labelSelector=applyset.kubernetes.io%2Fpart-of',
   );
@@ -70,11 +40,7 @@ async function configMapCount(): Promise<number> {
 }
 
 test('two replicas: one syncs; killing the leader mid-sync hands over within 15 s and nothing is lost', async () => {
-  await world.kube!.request('POST', '/api/v1/namespaces', {
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: { name: 'tether-system' },
-  });
+  await w.createNamespace('tether-system');
   const a = startAgent('a');
   const b = startAgent('b');
   await waitFor(async () => (await lease())?.holder !== undefined && (await configMapCount()) === 1, {
@@ -91,7 +57,7 @@ test('two replicas: one syncs; killing the leader mid-sync hands over within 15 
   for (let i = 1; i < N; i++)
     files[`envs/dev/web/cm-${i}.yaml`] =
       `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-${i}\ndata: {n: "${i}"}\n`;
-  await world.git!.repo('acme/env').commitFiles({ branch: 'main', files, message: 'many' });
+  await w.commit(files, 'many');
   await waitFor(async () => (await configMapCount()) > 1, {
     timeoutMs: 30_000,
     describe: () => 'the leader never started the new revision',
@@ -112,7 +78,7 @@ test('two replicas: one syncs; killing the leader mid-sync hands over within 15 
     timeoutMs: 30_000,
     describe: () => 'the new leader did not finish the revision',
   });
-  const parent = await world.kube!.request('GET', '/api/v1/namespaces/tether-system/configmaps/tether-web');
+  const parent = await w.kube.request('GET', '/api/v1/namespaces/tether-system/configmaps/tether-web');
   const inventory = String((parent.body as { data: { inventory: string } }).data.inventory)
     .trim()
     .split('\n');

@@ -1,43 +1,22 @@
 // One owner per object, against a real apiserver and Git server: two apps declaring one ConfigMap do not fight, and
 // an object Tether adopted is not pruned without the app's consent.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type GitServer, startGitServer } from '../../testenv/src/git-server.ts';
-import { type LocalKube, startKube } from '../../testenv/src/kube.ts';
-import { startTogether } from '../../testenv/src/processes.ts';
 import { statusFor } from '../src/core/commit-status.ts';
 import { APPLYSET } from '../src/core/inventory.ts';
 import type { K8sObject } from '../src/core/types.ts';
-import { GitSource } from '../src/edges/git/git-source.ts';
 import { CountingKubeClient } from '../src/edges/kube/counting-kube-client.ts';
-import { Discovery } from '../src/edges/kube/discovery.ts';
-import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
-import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
-import { toolRenderer } from '../src/edges/render/render.ts';
 import { SelfHeal } from '../src/reconcile/self-heal.ts';
-import { AppSync, pruneOptions } from '../src/reconcile/sync.ts';
+import { pruneOptions } from '../src/reconcile/sync.ts';
+import { type AgentWorld, startAgentWorld } from './fixtures/agent-world.ts';
 
-const TOKEN = 'ghs_ownertest0123456789';
-const REPO = 'acme/env';
 const cm = (name: string, value: string) =>
   `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  owner: ${value}\n`;
 
 describe('one owner per object', () => {
-  let kube: LocalKube;
-  let git: GitServer;
-  let http: HttpKubeClient;
-  let discovery: Discovery;
-  let cache: string;
-
+  let w: AgentWorld;
   before(async () => {
-    [kube, git] = await startTogether(
-      startKube({ mode: 'api' }),
-      startGitServer({ tokens: { [TOKEN]: { login: 'ci', repos: '*' } } }),
-    );
-    await git.createRepo(REPO, {
+    w = await startAgentWorld({
       files: {
         'envs/dev/a/shared.yaml': cm('shared', 'a'),
         'envs/dev/a/own.yaml': cm('a-only', 'a'),
@@ -54,35 +33,15 @@ describe('one owner per object', () => {
         'envs/dev/bulk/theirs.yaml': cm('a-only', 'bulk'),
       },
     });
-    http = new HttpKubeClient(loadKubeconfig(kube.kubeconfig));
-    discovery = new Discovery(http);
-    cache = mkdtempSync(join(tmpdir(), 'tether-owner-test-'));
   });
-  after(async () => {
-    http?.close();
-    await Promise.all([kube?.stop(), git?.stop()]);
-    if (cache) rmSync(cache, { recursive: true, force: true });
-  });
+  after(() => w?.stop());
 
-  async function makeSync(name: string, overrides: Partial<ReturnType<typeof pruneOptions>> = {}) {
-    const source = await GitSource.create({
-      url: git.cloneUrl(REPO),
-      ref: 'main',
-      cacheDir: join(cache, name),
-      credentials: () => ({ username: 'x-access-token', password: TOKEN }),
-    });
-    return new AppSync(
-      { name, path: `envs/dev/${name}`, namespace: 'default', prune: pruneOptions(overrides) },
-      { kube: http, discovery, source, renderer: toolRenderer },
-    );
-  }
-  const get = async (name: string) => {
-    const r = await kube.request('GET', `/api/v1/namespaces/default/configmaps/${name}`);
-    return r.status === 200 ? (r.body as K8sObject) : undefined;
-  };
+  const makeSync = (name: string, overrides: Partial<ReturnType<typeof pruneOptions>> = {}) =>
+    w.appSync({ name, path: `envs/dev/${name}`, prune: pruneOptions(overrides) });
+  const get = (name: string) => w.get(`/api/v1/namespaces/default/configmaps/${name}`);
   const owner = (o: K8sObject | undefined) => (o?.data as { owner?: string } | undefined)?.owner;
   const handMade = async (name: string) => {
-    const r = await kube.request('POST', '/api/v1/namespaces/default/configmaps', {
+    const r = await w.kube.request('POST', '/api/v1/namespaces/default/configmaps', {
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: { name },
@@ -94,8 +53,8 @@ describe('one owner per object', () => {
   test('two apps declaring one ConfigMap: the second gets conflict, and the object does not move for 20 s', async () => {
     const a = await makeSync('a');
     const b = await makeSync('b');
-    const healA = new SelfHeal(a, { kube: http, discovery }, { debounceMs: 50 });
-    const healB = new SelfHeal(b, { kube: http, discovery }, { debounceMs: 50 });
+    const healA = new SelfHeal(a, { kube: w.client, discovery: w.discovery }, { debounceMs: 50 });
+    const healB = new SelfHeal(b, { kube: w.client, discovery: w.discovery }, { debounceMs: 50 });
     try {
       assert.equal((await a.sync()).error, undefined);
       await healA.update();
@@ -116,8 +75,8 @@ describe('one owner per object', () => {
 
       // 20 s of both apps syncing (forced, so each sync re-applies) with self-heal on: at most one move per sync.
       const parentRv = async () =>
-        ((await kube.request('GET', '/api/v1/namespaces/tether-system/configmaps/tether-b')).body as K8sObject).metadata
-          .resourceVersion;
+        ((await w.kube.request('GET', '/api/v1/namespaces/tether-system/configmaps/tether-b')).body as K8sObject)
+          .metadata.resourceVersion;
       const parentBefore = await parentRv();
       let syncs = 0;
       const until = Date.now() + 20_000;
@@ -160,13 +119,13 @@ describe('one owner per object', () => {
     );
     assert.equal(out.entries.find((e) => e.subject === 'ConfigMap/default/keep-app')?.action, 'created');
     assert.equal(owner(await get('hand-made')), 'git');
-    const parent = await kube.request('GET', '/api/v1/namespaces/tether-system/configmaps/tether-keep');
+    const parent = await w.kube.request('GET', '/api/v1/namespaces/tether-system/configmaps/tether-keep');
     assert.equal(
       (parent.body as K8sObject & { data: Record<string, string> }).data.adopted,
       '/ConfigMap/default/hand-made\n',
     );
 
-    await git.repo(REPO).commitFiles({ branch: 'main', files: { 'envs/dev/keep/hand.yaml': null }, message: 'drop' });
+    await w.commit({ 'envs/dev/keep/hand.yaml': null }, 'drop');
     const dropped = await app.sync();
     assert.equal(dropped.error, undefined, JSON.stringify(dropped.error));
     const kept = dropped.entries.find((e) => e.subject === 'ConfigMap/default/hand-made');
@@ -174,7 +133,7 @@ describe('one owner per object', () => {
     assert.match(kept?.reason ?? '', /adopted: Tether took it over but did not create it \(set pruneAdopted: true/);
     assert.ok(await get('hand-made'));
     // An object Tether created whose label was removed by hand is relabelled as ours, not "adopted".
-    const unlabel = await kube.request(
+    const unlabel = await w.kube.request(
       'PATCH',
       '/api/v1/namespaces/default/configmaps/keep-app',
       { metadata: { labels: { [APPLYSET.partOfLabel]: null } } },
@@ -182,9 +141,7 @@ describe('one owner per object', () => {
     );
     assert.equal(unlabel.status, 200);
     // Kept in the inventory: the next sync still knows it is adopted.
-    await git
-      .repo(REPO)
-      .commitFiles({ branch: 'main', files: { 'envs/dev/keep/app.yaml': cm('keep-app', 'v2') }, message: 'touch' });
+    await w.commit({ 'envs/dev/keep/app.yaml': cm('keep-app', 'v2') }, 'touch');
     const again = await app.sync();
     assert.equal(again.entries.find((e) => e.subject === 'ConfigMap/default/hand-made')?.action, 'skipped');
     assert.equal(again.entries.find((e) => e.subject === 'ConfigMap/default/keep-app')?.action, 'configured');
@@ -196,26 +153,27 @@ describe('one owner per object', () => {
     const app = await makeSync('drop', { pruneAdopted: true });
     const out = await app.sync();
     assert.equal(out.entries.find((e) => e.subject === 'ConfigMap/default/hand-made-2')?.action, 'adopted');
-    await git.repo(REPO).commitFiles({ branch: 'main', files: { 'envs/dev/drop/hand.yaml': null }, message: 'drop' });
+    await w.commit({ 'envs/dev/drop/hand.yaml': null }, 'drop');
     const dropped = await app.sync();
     assert.equal(dropped.entries.find((e) => e.subject === 'ConfigMap/default/hand-made-2')?.action, 'pruned');
     assert.equal(await get('hand-made-2'), undefined);
   });
 
-  test('objects Argo CD or Flux manage are not taken over', async () => {
+  /** Creates a ConfigMap as Argo CD leaves one (tracking id, instance label) and one as Flux leaves one (its labels). */
+  const managedByTools = async (argo: string, flux: string) => {
     for (const [name, labels, annotations] of [
       [
-        'argo-owned',
+        argo,
         { 'app.kubernetes.io/instance': 'guestbook' },
-        { 'argocd.argoproj.io/tracking-id': 'guestbook:/ConfigMap:default/argo-owned' },
+        { 'argocd.argoproj.io/tracking-id': `guestbook:/ConfigMap:default/${argo}` },
       ],
       [
-        'flux-owned',
+        flux,
         { 'kustomize.toolkit.fluxcd.io/name': 'apps', 'kustomize.toolkit.fluxcd.io/namespace': 'flux-system' },
         {},
       ],
     ] as const) {
-      const r = await kube.request('POST', '/api/v1/namespaces/default/configmaps', {
+      const r = await w.kube.request('POST', '/api/v1/namespaces/default/configmaps', {
         apiVersion: 'v1',
         kind: 'ConfigMap',
         metadata: { name, labels, annotations },
@@ -223,11 +181,14 @@ describe('one owner per object', () => {
       });
       assert.equal(r.status, 201);
     }
-    await git.repo(REPO).commitFiles({
-      branch: 'main',
-      files: { 'envs/dev/tools/a.yaml': cm('argo-owned', 'git'), 'envs/dev/tools/f.yaml': cm('flux-owned', 'git') },
-      message: 'collide with tools',
-    });
+  };
+
+  test('objects Argo CD or Flux manage are not taken over', async () => {
+    await managedByTools('argo-owned', 'flux-owned');
+    await w.commit(
+      { 'envs/dev/tools/a.yaml': cm('argo-owned', 'git'), 'envs/dev/tools/f.yaml': cm('flux-owned', 'git') },
+      'collide with tools',
+    );
     const app = await makeSync('tools');
     const out = await app.sync();
     const reasons = Object.fromEntries(out.entries.map((e) => [e.subject, `${e.action}: ${e.reason}`]));
@@ -240,47 +201,12 @@ describe('one owner per object', () => {
   });
 
   test('takeOver: objects Argo CD or Flux manage are adopted, their markers removed, and stay ours', async () => {
-    for (const [name, labels, annotations] of [
-      [
-        'argo-taken',
-        { 'app.kubernetes.io/instance': 'guestbook' },
-        { 'argocd.argoproj.io/tracking-id': 'guestbook:/ConfigMap:default/argo-taken' },
-      ],
-      [
-        'flux-taken',
-        { 'kustomize.toolkit.fluxcd.io/name': 'apps', 'kustomize.toolkit.fluxcd.io/namespace': 'flux-system' },
-        {},
-      ],
-    ] as const) {
-      const r = await kube.request('POST', '/api/v1/namespaces/default/configmaps', {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name, labels, annotations },
-        data: { owner: 'tool' },
-      });
-      assert.equal(r.status, 201);
-    }
-    await git.repo(REPO).commitFiles({
-      branch: 'main',
-      files: { 'envs/dev/take/a.yaml': cm('argo-taken', 'git'), 'envs/dev/take/f.yaml': cm('flux-taken', 'git') },
-      message: 'take over from tools',
-    });
-    const source = await GitSource.create({
-      url: git.cloneUrl(REPO),
-      ref: 'main',
-      cacheDir: join(cache, 'take'),
-      credentials: () => ({ username: 'x-access-token', password: TOKEN }),
-    });
-    const app = new AppSync(
-      {
-        name: 'take',
-        path: 'envs/dev/take',
-        namespace: 'default',
-        prune: pruneOptions(),
-        takeOver: ['argocd', 'flux'],
-      },
-      { kube: http, discovery, source, renderer: toolRenderer },
+    await managedByTools('argo-taken', 'flux-taken');
+    await w.commit(
+      { 'envs/dev/take/a.yaml': cm('argo-taken', 'git'), 'envs/dev/take/f.yaml': cm('flux-taken', 'git') },
+      'take over from tools',
     );
+    const app = await w.appSync({ name: 'take', path: 'envs/dev/take', takeOver: ['argocd', 'flux'] });
     const out = await app.sync();
     assert.equal(out.error, undefined, JSON.stringify(out.error));
     const reasons = Object.fromEntries(out.entries.map((e) => [e.subject, `${e.action}: ${e.reason}`]));
@@ -300,7 +226,7 @@ describe('one owner per object', () => {
     assert.equal(owner(flux), 'git');
     assert.equal(flux?.metadata.labels?.[APPLYSET.partOfLabel], app.applySetId);
     assert.equal(flux?.metadata.labels?.['kustomize.toolkit.fluxcd.io/name'], undefined);
-    const parent = await kube.request('GET', '/api/v1/namespaces/tether-system/configmaps/tether-take');
+    const parent = await w.kube.request('GET', '/api/v1/namespaces/tether-system/configmaps/tether-take');
     assert.equal(
       (parent.body as K8sObject & { data: Record<string, string> }).data.adopted,
       '/ConfigMap/default/argo-taken\n/ConfigMap/default/flux-taken\n',
@@ -315,15 +241,14 @@ describe('one owner per object', () => {
 
   test('Delete=false: an object Git drops is left in place and let go, never deleted', async () => {
     const keep = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: never-delete\n  annotations:\n    argocd.argoproj.io/sync-options: Delete=false\ndata:\n  owner: git\n`;
-    await git.repo(REPO).commitFiles({
-      branch: 'main',
-      files: { 'envs/dev/rel/keep.yaml': keep, 'envs/dev/rel/other.yaml': cm('rel-other', 'git') },
-      message: 'an object that outlives its app',
-    });
+    await w.commit(
+      { 'envs/dev/rel/keep.yaml': keep, 'envs/dev/rel/other.yaml': cm('rel-other', 'git') },
+      'an object that outlives its app',
+    );
     const app = await makeSync('rel');
     assert.equal((await app.sync()).error, undefined);
     assert.equal((await get('never-delete'))?.metadata.labels?.[APPLYSET.partOfLabel], app.applySetId);
-    await git.repo(REPO).commitFiles({ branch: 'main', files: { 'envs/dev/rel/keep.yaml': null }, message: 'drop' });
+    await w.commit({ 'envs/dev/rel/keep.yaml': null }, 'drop');
     const dropped = await app.sync();
     assert.equal(dropped.error, undefined, JSON.stringify(dropped.error));
     assert.deepEqual(
@@ -338,7 +263,7 @@ describe('one owner per object', () => {
     const live = await get('never-delete');
     assert.equal(owner(live), 'git', 'still there');
     assert.equal(live?.metadata.labels?.[APPLYSET.partOfLabel], undefined, 'no longer a member');
-    const parent = await kube.request('GET', '/api/v1/namespaces/tether-system/configmaps/tether-rel');
+    const parent = await w.kube.request('GET', '/api/v1/namespaces/tether-system/configmaps/tether-rel');
     assert.doesNotMatch(JSON.stringify(parent.body), /never-delete/);
     assert.equal(app.state.sync, 'Synced');
     // The next sync does not see it at all.
@@ -352,17 +277,8 @@ describe('one owner per object', () => {
 
   test('a first sync of many objects of one kind reads them with one list, and still finds owners', async () => {
     await handMade('bulk-3');
-    const counting = new CountingKubeClient(http);
-    const source = await GitSource.create({
-      url: git.cloneUrl(REPO),
-      ref: 'main',
-      cacheDir: join(cache, 'bulk'),
-      credentials: () => ({ username: 'x-access-token', password: TOKEN }),
-    });
-    const app = new AppSync(
-      { name: 'bulk', path: 'envs/dev/bulk', namespace: 'default', prune: pruneOptions() },
-      { kube: counting, discovery, source, renderer: toolRenderer },
-    );
+    const counting = new CountingKubeClient(w.client);
+    const app = await w.appSync({ name: 'bulk', path: 'envs/dev/bulk' }, { kube: counting });
     const out = await app.sync();
     const actions = Object.fromEntries(out.entries.map((e) => [e.subject, e.action]));
     assert.equal(actions['ConfigMap/default/a-only'], 'conflict');

@@ -2,24 +2,15 @@
 // webhook starts a plan, the plan status lands on the PR head, one comment per agent is kept up to date, and the
 // apiserver's own write counters show that planning wrote nothing to the cluster.
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { serve } from '@hono/node-server';
-import { Octokit } from '@octokit/rest';
-import { jsonLogger } from '../../shared/src/log.ts';
+import type { Octokit } from '@octokit/rest';
 import { apiserverWrites, writesBetween } from '../../testenv/src/apiserver-writes.ts';
 import type { HookRecord } from '../../testenv/src/github/state.ts';
 import { waitFor } from '../../testenv/src/processes.ts';
-import { startWorld, type World } from '../../testenv/src/world.ts';
-import { parseConfig } from '../src/config.ts';
 import type { Renderer } from '../src/core/desired-state.ts';
-import { createServer } from '../src/edges/http/server.ts';
-import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
-import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
 import { toolRenderer } from '../src/edges/render/render.ts';
-import { createAgent } from '../src/main.ts';
 import type { Agent } from '../src/reconcile/agent.ts';
+import { type AgentWorld, startAgentWorld } from './fixtures/agent-world.ts';
 
 const SECRET = 'webhook-secret-for-plan-tests';
 const REPO = { owner: 'acme', repo: 'env' };
@@ -45,12 +36,56 @@ const cm = (i: number) =>
   `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg-${i}\n  namespace: web\ndata:\n  n: "${i}"\n`;
 const CONFIGMAPS = [1, 2, 3, 4, 5];
 
+/** Pull requests on the env repo through the emulator's API, and the plan statuses on their heads. */
+function pullRequests(gh: () => Octokit) {
+  /** A branch off main with `files` changed (null deletes), through the Git data API: pushes announce themselves. */
+  const commitTo = async (branch: string, files: Record<string, string | null>, create: boolean) => {
+    const parent = (await gh().git.getRef({ ...REPO, ref: `heads/${create ? 'main' : branch}` })).data.object.sha;
+    const baseTree = (await gh().git.getCommit({ ...REPO, commit_sha: parent })).data.tree.sha;
+    const tree = await gh().git.createTree({
+      ...REPO,
+      base_tree: baseTree,
+      tree: Object.entries(files).map(([path, content]) =>
+        content === null
+          ? { path, mode: '100644' as const, type: 'blob' as const, sha: null }
+          : { path, mode: '100644' as const, type: 'blob' as const, content },
+      ),
+    });
+    const commit = await gh().git.createCommit({
+      ...REPO,
+      message: `change ${branch}`,
+      tree: tree.data.sha,
+      parents: [parent],
+    });
+    if (create) await gh().git.createRef({ ...REPO, ref: `refs/heads/${branch}`, sha: commit.data.sha });
+    else await gh().git.updateRef({ ...REPO, ref: `heads/${branch}`, sha: commit.data.sha });
+    return commit.data.sha;
+  };
+  const openPull = async (branch: string, files: Record<string, string | null>) => {
+    const sha = await commitTo(branch, files, true);
+    const pr = await gh().pulls.create({ ...REPO, title: branch, head: branch, base: 'main' });
+    return { number: pr.data.number, sha };
+  };
+  /** The newest plan status of `context` on `sha`, once it is no longer pending. */
+  const planVerdict = async (sha: string, context = CONTEXT) => {
+    let latest: { state: string; description?: string | null } | undefined;
+    await waitFor(
+      async () => {
+        const all = (await gh().repos.listCommitStatusesForRef({ ...REPO, ref: sha, per_page: 100 })).data;
+        latest = all.find((s) => s.context === context);
+        return latest !== undefined && latest.state !== 'pending';
+      },
+      { timeoutMs: 60_000, describe: () => `plan status on ${sha.slice(0, 7)}: ${JSON.stringify(latest)}` },
+    );
+    return latest!;
+  };
+  return { commitTo, openPull, planVerdict };
+}
+
 describe('plans on pull requests', () => {
-  let world: World;
+  let w: AgentWorld;
   let gh: Octokit;
   let agent: Agent;
-  let kube: HttpKubeClient;
-  let server: Server;
   let writesBefore: Map<string, number>;
   let hook: HookRecord;
   /** While set, renders wait for it: a plan can be held in the middle, as a slow chart would hold it. */
@@ -66,56 +101,15 @@ describe('plans on pull requests', () => {
     },
   };
 
-  /** A branch off main with `files` changed (null deletes), through the Git data API: pushes announce themselves. */
-  const commitTo = async (branch: string, files: Record<string, string | null>, create: boolean) => {
-    const parent = (await gh.git.getRef({ ...REPO, ref: `heads/${create ? 'main' : branch}` })).data.object.sha;
-    const baseTree = (await gh.git.getCommit({ ...REPO, commit_sha: parent })).data.tree.sha;
-    const tree = await gh.git.createTree({
-      ...REPO,
-      base_tree: baseTree,
-      tree: Object.entries(files).map(([path, content]) =>
-        content === null
-          ? { path, mode: '100644' as const, type: 'blob' as const, sha: null }
-          : { path, mode: '100644' as const, type: 'blob' as const, content },
-      ),
-    });
-    const commit = await gh.git.createCommit({
-      ...REPO,
-      message: `change ${branch}`,
-      tree: tree.data.sha,
-      parents: [parent],
-    });
-    if (create) await gh.git.createRef({ ...REPO, ref: `refs/heads/${branch}`, sha: commit.data.sha });
-    else await gh.git.updateRef({ ...REPO, ref: `heads/${branch}`, sha: commit.data.sha });
-    return commit.data.sha;
-  };
-  const openPull = async (branch: string, files: Record<string, string | null>) => {
-    const sha = await commitTo(branch, files, true);
-    const pr = await gh.pulls.create({ ...REPO, title: branch, head: branch, base: 'main' });
-    return { number: pr.data.number, sha };
-  };
-  /** The newest plan status on `sha`, once it is no longer pending. */
-  const planVerdict = async (sha: string) => {
-    let latest: { state: string; description?: string | null } | undefined;
-    await waitFor(
-      async () => {
-        const all = (await gh.repos.listCommitStatusesForRef({ ...REPO, ref: sha, per_page: 100 })).data;
-        latest = all.find((s) => s.context === CONTEXT);
-        return latest !== undefined && latest.state !== 'pending';
-      },
-      { timeoutMs: 60_000, describe: () => `plan status on ${sha.slice(0, 7)}: ${JSON.stringify(latest)}` },
-    );
-    return latest!;
-  };
+  const { commitTo, openPull, planVerdict } = pullRequests(() => gh);
   const planComments = async (number: number) =>
     (await gh.paginate(gh.issues.listComments, { ...REPO, issue_number: number })).filter((c) =>
       c.body?.startsWith(MARKER),
     );
 
   before(async () => {
-    world = await startWorld({ kube: 'api', github: true });
-    gh = new Octokit({ baseUrl: world.github!.url, auth: world.token });
-    await world.github!.state.createRepo(`${REPO.owner}/${REPO.repo}`, {
+    w = await startAgentWorld({
+      github: true,
       files: {
         [`${DIR}/namespace.yaml`]: ns,
         [`${DIR}/deploy.yaml`]: deploy('ghcr.io/acme/web:1.0.0'),
@@ -123,41 +117,17 @@ describe('plans on pull requests', () => {
         'envs/dev/other/readme.txt': 'not an app of this agent\n',
       },
     });
-    const config = parseConfig({
-      cluster: 'dev',
-      github: { apiUrl: world.github!.url },
-      // One plan at a time, so the limit itself is seen working.
-      planning: { concurrency: 1 },
-      apps: [
-        {
-          name: 'web',
-          repo: world.git!.cloneUrl(`${REPO.owner}/${REPO.repo}`),
-          path: DIR,
-          namespace: 'web',
-          interval: '1h',
-          planPullRequests: true,
-        },
-      ],
-    });
-    kube = new HttpKubeClient(loadKubeconfig(world.kube!.kubeconfig));
-    agent = await createAgent(config, {
-      kube,
-      token: async () => world.token,
-      pollPullRequests: false,
-      renderer,
-      ...(process.env.TETHER_TEST_LOG ? { log: jsonLogger({ level: 'debug' }) } : {}),
-    });
-    const app = createServer(agent, { webhookSecret: SECRET });
-    server = await new Promise<Server>((resolve) => {
-      const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server)) as Server;
-    });
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook/github`;
-    hook = await world.github!.state.addHook(`${REPO.owner}/${REPO.repo}`, {
-      url,
-      secret: SECRET,
-      events: ['push', 'pull_request'],
-    });
-    await agent.start();
+    gh = w.gh;
+    const running = await w.startAgent(
+      {
+        // One plan at a time, so the limit itself is seen working.
+        planning: { concurrency: 1 },
+        apps: [w.app('web', DIR, { namespace: 'web', interval: '1h', planPullRequests: true })],
+      },
+      { pollPullRequests: false, renderer, server: { webhookSecret: SECRET }, hookEvents: ['push', 'pull_request'] },
+    );
+    agent = running.agent;
+    hook = running.hook!;
     // The synced state the plans are judged against: main applied, statuses posted, events recorded.
     await waitFor(() => agent.app('web')?.state.lastSync !== undefined && !agent.app('web')?.state.lastSync?.error, {
       timeoutMs: 60_000,
@@ -166,15 +136,9 @@ describe('plans on pull requests', () => {
     await agent.flushStatuses();
     await agent.planner!.idle();
     await new Promise((r) => setTimeout(r, 500));
-    writesBefore = await apiserverWrites(world.kube!);
+    writesBefore = await apiserverWrites(w.kube);
   });
-  after(async () => {
-    await agent?.stop();
-    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-    kube?.close();
-    world?.github?.assertNoViolations();
-    await world?.stop();
-  });
+  after(() => w?.stop());
 
   let bump: { number: number; sha: string };
 
@@ -332,9 +296,9 @@ describe('plans on pull requests', () => {
 
   test('a closed PR is dropped: a later push to its branch, or a poll, plans nothing', async () => {
     await gh.pulls.update({ ...REPO, pull_number: bump.number, state: 'closed' });
-    await world.github!.webhooks.idle();
+    await w.github.webhooks.idle();
     const late = await commitTo('bump-web', { [`${DIR}/deploy.yaml`]: deploy('ghcr.io/acme/web:9.9.9') }, false);
-    await world.github!.webhooks.idle();
+    await w.github.webhooks.idle();
     await agent.planner!.poll();
     await agent.planner!.idle();
     const all = (await gh.repos.listCommitStatusesForRef({ ...REPO, ref: late })).data;
@@ -346,13 +310,61 @@ describe('plans on pull requests', () => {
   });
 
   test('planning wrote nothing to the cluster: the apiserver counted no write', async () => {
-    const after = await apiserverWrites(world.kube!);
+    const after = await apiserverWrites(w.kube);
     // The apiserver itself renews its identity lease and reconciles the `kubernetes` Service's endpoints; nothing
     // else may have written.
     assert.deepEqual(writesBetween(writesBefore, after, ['leases', 'endpoints', 'endpointslices']), []);
-    assert.equal(
-      agent.app('web')?.state.lastSync?.revision,
-      (await world.git!.repo('acme/env').resolve('refs/heads/main'))!,
-    );
+    assert.equal(agent.app('web')?.state.lastSync?.revision, await w.head());
+  });
+});
+
+describe('plans for an app defined in Git', () => {
+  const context = 'tether/dev/api/plan';
+  const appDoc = (plans: boolean) =>
+    `apiVersion: tether.dev/v1alpha1\nkind: App\nmetadata: {name: api}\nspec:\n  source: {path: envs/dev/api}\n  namespace: default\n  interval: 1h\n  planPullRequests: ${plans}\n`;
+  const settings = (size: string) =>
+    `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: api-settings}\ndata: {size: ${size}}\n`;
+  let w: AgentWorld;
+  let agent: Agent;
+  const { openPull, planVerdict } = pullRequests(() => w.gh);
+
+  before(async () => {
+    w = await startAgentWorld({
+      github: true,
+      files: { 'apps/api.yaml': appDoc(true), 'envs/dev/api/cm.yaml': settings('small') },
+    });
+    ({ agent } = await w.startAgent(
+      { appsFrom: [{ repo: w.cloneUrl(), path: 'apps', interval: '1h' }] },
+      { pollPullRequests: false, server: { webhookSecret: SECRET }, hookEvents: ['push', 'pull_request'] },
+    ));
+    await waitFor(() => agent.app('api')?.state.sync === 'Synced', {
+      timeoutMs: 60_000,
+      describe: () => `api: ${JSON.stringify(agent.app('api')?.state)}; sources: ${JSON.stringify(agent.appSources())}`,
+    });
+  });
+  after(() => w?.stop());
+
+  test('an App document with planPullRequests gets its plan status on a pull request touching its path', async () => {
+    const pr = await openPull('api-bigger', { 'envs/dev/api/cm.yaml': settings('large') });
+    const status = await planVerdict(pr.sha, context);
+    assert.deepEqual([status.state, status.description], ['success', '1 to change']);
+  });
+
+  test('once the App no longer asks for plans, a new pull request gets none', async () => {
+    await w.commit({ 'apps/api.yaml': appDoc(false) }, 'api: no plans');
+    assert.ok(agent.requestSourceSync('apps', 'test'));
+    await waitFor(() => !agent.planner!.targetNames().includes('api'), {
+      timeoutMs: 60_000,
+      describe: () => JSON.stringify(agent.appSources()),
+    });
+    // Still running, only no longer planned.
+    await waitFor(() => agent.app('api')?.state.sync === 'Synced', {
+      timeoutMs: 60_000,
+      describe: () => JSON.stringify(agent.app('api')?.state),
+    });
+    const pr = await openPull('api-huge', { 'envs/dev/api/cm.yaml': settings('huge') });
+    await w.github.webhooks.idle();
+    await agent.planner!.idle();
+    assert.deepEqual(await w.statuses(pr.sha, context), []);
   });
 });

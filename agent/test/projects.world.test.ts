@@ -2,22 +2,12 @@
 // refuses is never applied, a deny window holds automated syncs but lets a permitted manual one through, a manual
 // app waits for someone to ask (and records who did), a suspended app does nothing.
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { serve } from '@hono/node-server';
-import { Octokit } from '@octokit/rest';
-import { jsonLogger } from '../../shared/src/log.ts';
 import { waitFor } from '../../testenv/src/processes.ts';
-import { startWorld, type World } from '../../testenv/src/world.ts';
-import { parseConfig, projectSchema } from '../src/config.ts';
-import { createServer } from '../src/edges/http/server.ts';
-import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
-import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
-import { createAgent } from '../src/main.ts';
+import { projectSchema } from '../src/config.ts';
 import type { Agent } from '../src/reconcile/agent.ts';
+import { type AgentWorld, startAgentWorld } from './fixtures/agent-world.ts';
 
-const REPO = 'acme/env';
 const API_TOKEN = 'api-token-for-projects-test';
 const cm = (name: string, namespace?: string) =>
   `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n${namespace ? `  namespace: ${namespace}\n` : ''}data:\n  k: v\n`;
@@ -36,18 +26,17 @@ function openedAMinuteAgo(): string {
 }
 
 describe('projects, sync windows and sync policies', () => {
-  let world: World;
-  let gh: Octokit;
+  let w: AgentWorld;
   let agent: Agent;
-  let kube: HttpKubeClient;
-  let server: Server;
   let agentUrl: string;
   let sha: string;
 
   before(async () => {
-    world = await startWorld({ kube: 'api', github: true });
-    gh = new Octokit({ baseUrl: world.github!.url, auth: world.token });
-    await world.github!.state.createRepo(REPO, {
+    // tether-system: where the agent runs and records its Events, as deploy/ creates it: a refused app writes no
+    // ApplySet parent (which would create it), so its Refused event needs it to exist.
+    w = await startAgentWorld({
+      github: true,
+      namespaces: ['tether-system'],
       files: {
         'envs/fenced/ok.yaml': cm('fine', 'team-a-web'),
         'envs/fenced/crb.yaml': crb,
@@ -62,68 +51,42 @@ describe('projects, sync windows and sync policies', () => {
         'envs/keeper/b.yaml': cm('keeper-b'),
       },
     });
-    sha = (await world.git!.repo(REPO).resolve('refs/heads/main'))!;
-    const repo = world.git!.cloneUrl(REPO);
-    const app = (name: string, extra: Record<string, unknown> = {}) => ({
-      name,
-      repo,
-      path: `envs/${name}`,
-      namespace: 'default',
-      interval: '1h',
-      ...extra,
-    });
-    const config = parseConfig({
-      cluster: 'dev',
-      github: { apiUrl: world.github!.url },
-      projects: [
-        {
-          name: 'team-a',
-          sourceRepos: ['http://127.0.0.1:*/acme/*'],
-          destinationNamespaces: ['team-a-*'],
-        },
-        { name: 'elsewhere', sourceRepos: ['https://github.com/other/*'] },
-        { name: 'careful', prune: false, selfHeal: false },
-        {
-          name: 'night',
-          syncWindows: [{ kind: 'deny', schedule: openedAMinuteAgo(), duration: '1h', manualSync: true }],
-        },
-        {
-          name: 'frozen',
-          syncWindows: [{ kind: 'deny', schedule: openedAMinuteAgo(), duration: '1h', manualSync: false }],
-        },
-      ],
-      apps: [
-        app('fenced', { project: 'team-a', namespace: 'team-a-web' }),
-        app('foreign-repo', { project: 'elsewhere', path: 'envs/manual' }),
-        app('ghost', { project: 'nope' }),
-        app('manual', { syncPolicy: 'manual' }),
-        app('windowed', { project: 'night' }),
-        app('closed', { project: 'frozen' }),
-        app('paused', { suspended: true }),
-        app('late', { project: 'evening' }),
-        app('keeper', { project: 'careful' }),
-      ],
-    });
-    kube = new HttpKubeClient(loadKubeconfig(world.kube!.kubeconfig));
-    // Where the agent runs and records its Events, as deploy/ creates it: a refused app writes no ApplySet parent
-    // (which would create it), so its Refused event needs it to exist.
-    const nsCreated = await world.kube!.request('POST', '/api/v1/namespaces', {
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name: 'tether-system' },
-    });
-    assert.equal(nsCreated.status, 201, JSON.stringify(nsCreated.body));
-    agent = await createAgent(config, {
-      kube,
-      token: async () => world.token,
-      healthIntervalMs: 200,
-      ...(process.env.TETHER_TEST_LOG ? { log: jsonLogger({ level: 'debug' }) } : {}),
-    });
-    const http = createServer(agent, { apiToken: API_TOKEN });
-    server = await new Promise<Server>((resolve) => {
-      const s = serve({ fetch: http.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server)) as Server;
-    });
-    agentUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    sha = await w.head();
+    const app = (name: string, extra: Record<string, unknown> = {}) =>
+      w.app(name, `envs/${name}`, { namespace: 'default', interval: '1h', ...extra });
+    ({ agent, url: agentUrl } = await w.startAgent(
+      {
+        projects: [
+          {
+            name: 'team-a',
+            sourceRepos: ['http://127.0.0.1:*/acme/*'],
+            destinationNamespaces: ['team-a-*'],
+          },
+          { name: 'elsewhere', sourceRepos: ['https://github.com/other/*'] },
+          { name: 'careful', prune: false, selfHeal: false },
+          {
+            name: 'night',
+            syncWindows: [{ kind: 'deny', schedule: openedAMinuteAgo(), duration: '1h', manualSync: true }],
+          },
+          {
+            name: 'frozen',
+            syncWindows: [{ kind: 'deny', schedule: openedAMinuteAgo(), duration: '1h', manualSync: false }],
+          },
+        ],
+        apps: [
+          app('fenced', { project: 'team-a', namespace: 'team-a-web' }),
+          app('foreign-repo', { project: 'elsewhere', path: 'envs/manual' }),
+          app('ghost', { project: 'nope' }),
+          app('manual', { syncPolicy: 'manual' }),
+          app('windowed', { project: 'night' }),
+          app('closed', { project: 'frozen' }),
+          app('paused', { suspended: true }),
+          app('late', { project: 'evening' }),
+          app('keeper', { project: 'careful' }),
+        ],
+      },
+      { server: { apiToken: API_TOKEN }, start: false },
+    ));
     // A project from another origin, as Project documents read from Git are: no windows yet.
     agent.setProjects('evening-docs', [projectSchema.parse({ name: 'evening' })]);
     await agent.start();
@@ -132,18 +95,19 @@ describe('projects, sync windows and sync policies', () => {
       describe: () => `not ready: ${agent.ready().reason}`,
     });
   });
-  after(async () => {
-    await agent?.stop();
-    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-    kube?.close();
-    world?.github?.assertNoViolations();
-    await world?.stop();
-  });
+  after(() => w?.stop());
 
-  const exists = async (path: string) => (await world.kube!.request('GET', path)).status === 200;
-  const statuses = async (app: string) =>
-    (await gh.repos.listCommitStatusesForRef({ owner: 'acme', repo: 'env', ref: sha, per_page: 100 })).data.filter(
-      (s) => s.context === `tether/dev/${app}`,
+  const exists = (path: string) => w.exists(path);
+  const statuses = (app: string) => w.statuses(sha, `tether/dev/${app}`);
+  type Event = { reason: string; message: string; involvedObject: { name: string } };
+  /** Waits until the agent has recorded an Event in tether-system that `match` accepts. */
+  const eventSeen = (match: (e: Event) => boolean, missing: string) =>
+    waitFor(
+      async () => {
+        const r = await w.kube.request('GET', '/api/v1/namespaces/tether-system/events');
+        return (r.body as { items: Event[] }).items.some(match);
+      },
+      { timeoutMs: 10_000, describe: () => missing },
     );
   const askSync = (app: string) =>
     fetch(`${agentUrl}/api/apps/${app}/sync`, { method: 'POST', headers: { authorization: `Bearer ${API_TOKEN}` } });
@@ -174,20 +138,13 @@ describe('projects, sync windows and sync policies', () => {
       /ClusterRoleBinding\/team-a-admin, ConfigMap\/kube-system\/sneaky outside project team-a/,
     );
     // A cluster admin sees the attempt in the app's Events, each object with its rule.
-    await waitFor(
-      async () => {
-        const r = await world.kube!.request('GET', '/api/v1/namespaces/tether-system/events');
-        const items = (r.body as { items: { reason: string; message: string; involvedObject: { name: string } }[] })
-          .items;
-        return items.some(
-          (e) =>
-            e.involvedObject.name === 'tether-fenced' &&
-            e.reason === 'Refused' &&
-            e.message.includes('ClusterRoleBinding/team-a-admin (project team-a:') &&
-            e.message.includes('ConfigMap/kube-system/sneaky (project team-a:'),
-        );
-      },
-      { timeoutMs: 10_000, describe: () => 'no Refused event naming both objects' },
+    await eventSeen(
+      (e) =>
+        e.involvedObject.name === 'tether-fenced' &&
+        e.reason === 'Refused' &&
+        e.message.includes('ClusterRoleBinding/team-a-admin (project team-a:') &&
+        e.message.includes('ConfigMap/kube-system/sneaky (project team-a:'),
+      'no Refused event naming both objects',
     );
   });
 
@@ -296,16 +253,9 @@ describe('projects, sync windows and sync policies', () => {
       describe: () => 'no success status on the manually synced commit',
     });
     // The Event on the app's ApplySet parent says who asked.
-    await waitFor(
-      async () => {
-        const r = await world.kube!.request('GET', '/api/v1/namespaces/tether-system/events');
-        const items = (r.body as { items: { reason: string; message: string; involvedObject: { name: string } }[] })
-          .items;
-        return items.some(
-          (e) => e.involvedObject.name === 'tether-manual' && e.reason === 'SyncRequested' && /by api/.test(e.message),
-        );
-      },
-      { timeoutMs: 10_000, describe: () => 'no SyncRequested event naming api' },
+    await eventSeen(
+      (e) => e.involvedObject.name === 'tether-manual' && e.reason === 'SyncRequested' && /by api/.test(e.message),
+      'no SyncRequested event naming api',
     );
     // The page shows who asked.
     const page = await (await fetch(`${agentUrl}/apps/manual`)).text();
@@ -341,11 +291,7 @@ describe('projects, sync windows and sync policies', () => {
     ]);
     assert.equal(agent.app('late')?.policy?.selfHeal, true);
     assert.match(agent.app('late')?.policy?.windowNow ?? '', /^sync window deny until/);
-    const next = await world.git!.repo(REPO).commitFiles({
-      branch: 'main',
-      files: { 'envs/late/cm.yaml': cm('late-cm').replace('k: v', 'k: changed') },
-      message: 'late change',
-    });
+    const next = await w.commit({ 'envs/late/cm.yaml': cm('late-cm').replace('k: v', 'k: changed') }, 'late change');
     assert.ok(agent.requestSync('late', 'test push'));
     await waitFor(() => agent.app('late')?.state.revision === next && agent.app('late')?.state.held !== undefined, {
       timeoutMs: 30_000,
@@ -355,23 +301,21 @@ describe('projects, sync windows and sync policies', () => {
     assert.equal(a.state.sync, 'OutOfSync');
     assert.match(a.state.held!, /^sync window deny until .*: 1 to apply$/);
     assert.equal(a.state.lastSync?.revision, sha, 'the last sync is still the first commit');
-    const live = await world.kube!.request('GET', '/api/v1/namespaces/default/configmaps/late-cm');
+    const live = await w.kube.request('GET', '/api/v1/namespaces/default/configmaps/late-cm');
     assert.deepEqual((live.body as { data: Record<string, string> }).data, { k: 'v' });
     // Self-heal is held too: a hand edit inside the window stays.
-    await world.kube!.request(
+    await w.kube.request(
       'PATCH',
       '/api/v1/namespaces/default/configmaps/late-cm?fieldManager=kubectl-edit',
       { data: { k: 'by-hand' } },
       'application/merge-patch+json',
     );
     await new Promise((r) => setTimeout(r, 1500));
-    const edited = await world.kube!.request('GET', '/api/v1/namespaces/default/configmaps/late-cm');
+    const edited = await w.kube.request('GET', '/api/v1/namespaces/default/configmaps/late-cm');
     assert.deepEqual((edited.body as { data: Record<string, string> }).data, { k: 'by-hand' });
     await agent.flushStatuses();
     assert.equal((await statuses('late'))[0]?.state, 'success', 'the synced commit is still what the cluster runs');
-    const onNext = (
-      await gh.repos.listCommitStatusesForRef({ owner: 'acme', repo: 'env', ref: next, per_page: 100 })
-    ).data.filter((s) => s.context === 'tether/dev/late');
+    const onNext = await w.statuses(next, 'tether/dev/late');
     assert.equal(onNext[0]?.state, 'pending');
     assert.match(onNext[0]!.description!, /^sync window deny until .*: 1 to apply$/);
     // The API's diff is what a sync would apply.
@@ -384,7 +328,7 @@ describe('projects, sync windows and sync policies', () => {
     const policy = agent.app('keeper')!.policy!;
     assert.deepEqual([policy.prune, policy.selfHeal], [false, false]);
     // A hand edit is not healed: the app reports the drift instead.
-    await world.kube!.request(
+    await w.kube.request(
       'PATCH',
       '/api/v1/namespaces/default/configmaps/keeper-a?fieldManager=kubectl-edit',
       { data: { k: 'by-hand' } },
@@ -394,12 +338,10 @@ describe('projects, sync windows and sync policies', () => {
       timeoutMs: 30_000,
       describe: () => JSON.stringify(agent.app('keeper')?.state),
     });
-    const a = await world.kube!.request('GET', '/api/v1/namespaces/default/configmaps/keeper-a');
+    const a = await w.kube.request('GET', '/api/v1/namespaces/default/configmaps/keeper-a');
     assert.deepEqual((a.body as { data: Record<string, string> }).data, { k: 'by-hand' });
     // Git drops b: the sync does not prune it.
-    await world
-      .git!.repo(REPO)
-      .commitFiles({ branch: 'main', files: { 'envs/keeper/b.yaml': null }, message: 'drop b' });
+    await w.commit({ 'envs/keeper/b.yaml': null }, 'drop b');
     const n = agent.metrics.syncDurationSeconds.get('keeper')?.count ?? 0;
     assert.ok(agent.requestSync('keeper', 'test push'));
     await waitFor(() => (agent.metrics.syncDurationSeconds.get('keeper')?.count ?? 0) > n, {

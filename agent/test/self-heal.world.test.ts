@@ -1,23 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type GitServer, startGitServer } from '../../testenv/src/git-server.ts';
-import { type LocalKube, startKube } from '../../testenv/src/kube.ts';
-import { startTogether, waitFor } from '../../testenv/src/processes.ts';
+import { waitFor } from '../../testenv/src/processes.ts';
 import type { K8sObject } from '../src/core/types.ts';
-import { GitSource } from '../src/edges/git/git-source.ts';
-import { Discovery } from '../src/edges/kube/discovery.ts';
-import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
-import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
-import { toolRenderer } from '../src/edges/render/render.ts';
 import { type HealEvent, SelfHeal } from '../src/reconcile/self-heal.ts';
-import { AppSync, pruneOptions } from '../src/reconcile/sync.ts';
-
-const TOKEN = 'ghs_healtest0123456789';
-const REPO = 'acme/env';
+import type { AppSync } from '../src/reconcile/sync.ts';
+import { type AgentWorld, startAgentWorld } from './fixtures/agent-world.ts';
 
 const deployment = (name: string, extra: string) => `apiVersion: apps/v1
 kind: Deployment
@@ -32,20 +20,13 @@ spec:
 `;
 
 describe('self-heal against a real apiserver (the poll interval plays no part)', () => {
-  let kube: LocalKube;
-  let git: GitServer;
-  let client: HttpKubeClient;
-  let cache: string;
+  let w: AgentWorld;
   let app: AppSync;
   let heal: SelfHeal;
   const events: HealEvent[] = [];
 
   before(async () => {
-    [kube, git] = await startTogether(
-      startKube({ mode: 'api' }),
-      startGitServer({ tokens: { [TOKEN]: { login: 'ci', repos: '*' } } }),
-    );
-    await git.createRepo(REPO, {
+    w = await startAgentWorld({
       files: {
         // `web` pins replicas in Git; `scaled` leaves them to someone else (an HPA).
         'envs/dev/web/web.yaml': deployment('web', '').replace('spec:\n', 'spec:\n  replicas: 2\n'),
@@ -54,35 +35,21 @@ describe('self-heal against a real apiserver (the poll interval plays no part)',
         'envs/dev/web/config.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: "1"}\n',
       },
     });
-    client = new HttpKubeClient(loadKubeconfig(kube.kubeconfig));
-    const discovery = new Discovery(client);
-    cache = mkdtempSync(join(tmpdir(), 'tether-heal-test-'));
-    const source = await GitSource.create({
-      url: git.cloneUrl(REPO),
-      ref: 'main',
-      cacheDir: cache,
-      credentials: () => ({ username: 'x-access-token', password: TOKEN }),
-    });
-    app = new AppSync(
-      { name: 'web', path: 'envs/dev/web', namespace: 'default', prune: pruneOptions() },
-      { kube: client, discovery, source, renderer: toolRenderer },
-    );
+    app = await w.appSync({ name: 'web', path: 'envs/dev/web' });
     const out = await app.sync();
     assert.equal(out.error, undefined, JSON.stringify(out.error));
-    heal = new SelfHeal(app, { kube: client, discovery }, {}, (e) => events.push(e));
+    heal = new SelfHeal(app, { kube: w.client, discovery: w.discovery }, {}, (e) => events.push(e));
     await heal.update();
   });
   after(async () => {
     await heal?.stop();
-    client?.close();
-    await Promise.all([kube?.stop(), git?.stop()]);
-    if (cache) rmSync(cache, { recursive: true, force: true });
+    await w?.stop();
   });
 
   const kubectl = (...args: string[]) =>
-    execFileSync('kubectl', ['--kubeconfig', kube.kubeconfig, '-n', 'default', ...args], { encoding: 'utf8' });
+    execFileSync('kubectl', ['--kubeconfig', w.kube.kubeconfig, '-n', 'default', ...args], { encoding: 'utf8' });
   const getDeploy = async (name: string) =>
-    (await kube.request('GET', `/apis/apps/v1/namespaces/default/deployments/${name}`)).body as K8sObject & {
+    (await w.kube.request('GET', `/apis/apps/v1/namespaces/default/deployments/${name}`)).body as K8sObject & {
       spec: { replicas: number; template: { spec: { containers: { image: string }[] } } };
     };
   const healedFor = (subject: string) => events.filter((e) => e.subject === subject && e.mode === 'healed');
@@ -110,7 +77,7 @@ describe('self-heal against a real apiserver (the poll interval plays no part)',
   test('kubectl delete → recreated', async () => {
     kubectl('delete', 'configmap/settings', '--wait=false');
     await waitFor(
-      async () => (await kube.request('GET', '/api/v1/namespaces/default/configmaps/settings')).status === 200,
+      async () => (await w.kube.request('GET', '/api/v1/namespaces/default/configmaps/settings')).status === 200,
       {
         timeoutMs: 10_000,
         describe: () => 'ConfigMap not recreated',

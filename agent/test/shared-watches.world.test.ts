@@ -1,23 +1,12 @@
 // Several apps in one agent share one watch per group-kind (not one per app and kind) and one Git source per
 // repository and ref, and self-heal still heals each app's own objects, and only them.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type GitServer, startGitServer } from '../../testenv/src/git-server.ts';
-import { type LocalKube, startKube } from '../../testenv/src/kube.ts';
-import { startTogether, waitFor } from '../../testenv/src/processes.ts';
-import { parseConfig } from '../src/config.ts';
-import type { K8sObject } from '../src/core/types.ts';
+import { waitFor } from '../../testenv/src/processes.ts';
 import { CountingKubeClient } from '../src/edges/kube/counting-kube-client.ts';
-import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
-import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
-import { createAgent } from '../src/main.ts';
 import type { Agent } from '../src/reconcile/agent.ts';
+import { type AgentWorld, startAgentWorld } from './fixtures/agent-world.ts';
 
-const TOKEN = 'ghs_sharedwatch0123456789';
-const REPO = 'acme/env';
 const APPS = 5;
 
 function appFiles(i: number): Record<string, string> {
@@ -41,55 +30,26 @@ spec:
 }
 
 describe('shared watches: one per group-kind for all apps', () => {
-  let kube: LocalKube;
-  let git: GitServer;
-  let http: HttpKubeClient;
+  let w: AgentWorld;
   let client: CountingKubeClient;
   let agent: Agent;
-  let cache: string;
 
   before(async () => {
-    [kube, git] = await startTogether(
-      startKube({ mode: 'api' }),
-      startGitServer({ tokens: { [TOKEN]: { login: 'ci', repos: '*' } } }),
-    );
     let files: Record<string, string> = {};
     for (let i = 0; i < APPS; i++) files = { ...files, ...appFiles(i) };
-    await git.createRepo(REPO, { files });
-    for (const name of ['tether-system', ...Array.from({ length: APPS }, (_, i) => `a${i}`)]) {
-      await kube.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
-    }
-    cache = mkdtempSync(join(tmpdir(), 'tether-shared-watch-'));
-    http = new HttpKubeClient(loadKubeconfig(kube.kubeconfig));
-    client = new CountingKubeClient(http);
-    writeFileSync(join(cache, 'git-token'), TOKEN);
-    const config = parseConfig({
-      cluster: 'dev',
-      cacheDir: cache,
-      github: { gitTokenFile: join(cache, 'git-token') },
-      leaderElection: { enabled: false },
-      apps: Array.from({ length: APPS }, (_, i) => ({
-        name: `a${i}`,
-        repo: git.cloneUrl(REPO),
-        path: `apps/a${i}`,
-        namespace: `a${i}`,
-        interval: '1h',
-      })),
+    w = await startAgentWorld({
+      files,
+      namespaces: ['tether-system', ...Array.from({ length: APPS }, (_, i) => `a${i}`)],
     });
-    agent = await createAgent(config, { kube: client });
-    await agent.start();
+    client = new CountingKubeClient(w.client);
+    const apps = Array.from({ length: APPS }, (_, i) =>
+      w.app(`a${i}`, `apps/a${i}`, { namespace: `a${i}`, interval: '1h' }),
+    );
+    ({ agent } = await w.startAgent({ apps }, { kube: client }));
   });
-  after(async () => {
-    await agent?.stop();
-    http?.close();
-    await Promise.all([kube?.stop(), git?.stop()]);
-    if (cache) rmSync(cache, { recursive: true, force: true });
-  });
+  after(() => w?.stop());
 
-  const get = async (path: string) => {
-    const r = await kube.request('GET', path);
-    return r.status === 200 ? (r.body as K8sObject) : undefined;
-  };
+  const get = (path: string) => w.get(path);
 
   test(`${APPS} apps of three kinds open three watches`, async () => {
     await waitFor(() => agent.apps().every((a) => a.state.sync === 'Synced'), {
@@ -110,8 +70,8 @@ describe('shared watches: one per group-kind for all apps', () => {
     // Fewer watch requests than one per app and kind (the tree's feeds may list again once, to cover new namespaces).
     assert.ok((client.requests.WATCH ?? 0) < 5 * 3, JSON.stringify(client.requests));
     // And one Git source for the apps of one repository and ref: one pack fetched, not one per app.
-    const packs = git.requests.filter((r) => r.method === 'POST' && r.path.includes('git-upload-pack'));
-    assert.equal(packs.length, 1, JSON.stringify(git.requests.map((r) => `${r.method} ${r.path}`)));
+    const packs = w.git.requests.filter((r) => r.method === 'POST' && r.path.includes('git-upload-pack'));
+    assert.equal(packs.length, 1, JSON.stringify(w.git.requests.map((r) => `${r.method} ${r.path}`)));
   });
 
   test('a no-op reconcile judges health from the watches: no request to the apiserver', async () => {
@@ -132,7 +92,7 @@ describe('shared watches: one per group-kind for all apps', () => {
     const others = await Promise.all(
       [0, 1, 2, 4].map(async (i) => (await get(`/api/v1/namespaces/a${i}/configmaps/conf`))?.metadata.resourceVersion),
     );
-    const r = await kube.request(
+    const r = await w.kube.request(
       'PATCH',
       `${path}?fieldManager=someone-else`,
       { data: { app: 'changed' } },
@@ -143,7 +103,7 @@ describe('shared watches: one per group-kind for all apps', () => {
       timeoutMs: 15_000,
       describe: () => 'the ConfigMap of a3 was not healed',
     });
-    await kube.request('DELETE', '/api/v1/namespaces/a1/services/web');
+    await w.kube.request('DELETE', '/api/v1/namespaces/a1/services/web');
     await waitFor(async () => (await get('/api/v1/namespaces/a1/services/web')) !== undefined, {
       timeoutMs: 15_000,
       describe: () => 'the Service of a1 was not re-created',

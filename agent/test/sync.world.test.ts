@@ -1,24 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { GitServer } from '../../testenv/src/git-server.ts';
-import { startGitServer } from '../../testenv/src/git-server.ts';
-import { type LocalKube, startKube } from '../../testenv/src/kube.ts';
-import { startTogether, waitFor } from '../../testenv/src/processes.ts';
+import { waitFor } from '../../testenv/src/processes.ts';
 import { APPLYSET } from '../src/core/inventory.ts';
-import type { K8sObject } from '../src/core/types.ts';
-import { GitSource } from '../src/edges/git/git-source.ts';
 import { CountingKubeClient } from '../src/edges/kube/counting-kube-client.ts';
 import { Discovery } from '../src/edges/kube/discovery.ts';
-import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
-import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
-import { toolRenderer } from '../src/edges/render/render.ts';
-import { AppSync, pruneOptions } from '../src/reconcile/sync.ts';
-
-const TOKEN = 'ghs_synctest0123456789';
-const REPO = 'acme/env';
+import { pruneOptions } from '../src/reconcile/sync.ts';
+import { type AgentWorld, startAgentWorld } from './fixtures/agent-world.ts';
 
 const files = {
   'envs/dev/web/namespace.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n',
@@ -68,47 +55,19 @@ spec:
 };
 
 describe('AppSync against a real apiserver and Git server', () => {
-  let kube: LocalKube;
-  let git: GitServer;
-  let http: HttpKubeClient;
+  let w: AgentWorld;
   let client: CountingKubeClient;
   let discovery: Discovery;
-  let cache: string;
-
   before(async () => {
-    [kube, git] = await startTogether(
-      startKube({ mode: 'full' }),
-      startGitServer({ tokens: { [TOKEN]: { login: 'ci', repos: '*' } } }),
-    );
-    await git.createRepo(REPO, { files });
-    http = new HttpKubeClient(loadKubeconfig(kube.kubeconfig));
-    client = new CountingKubeClient(http);
+    w = await startAgentWorld({ kube: 'full', files });
+    client = new CountingKubeClient(w.client);
     discovery = new Discovery(client);
-    cache = mkdtempSync(join(tmpdir(), 'tether-sync-test-'));
   });
-  after(async () => {
-    http?.close();
-    await Promise.all([kube?.stop(), git?.stop()]);
-    if (cache) rmSync(cache, { recursive: true, force: true });
-  });
+  after(() => w?.stop());
 
-  async function makeSync(name: string, path: string, overrides: Partial<ReturnType<typeof pruneOptions>> = {}) {
-    const source = await GitSource.create({
-      url: git.cloneUrl(REPO),
-      ref: 'main',
-      cacheDir: join(cache, name),
-      credentials: () => ({ username: 'x-access-token', password: TOKEN }),
-    });
-    return new AppSync(
-      { name, path, namespace: 'web', prune: pruneOptions(overrides) },
-      { kube: client, discovery, source, renderer: toolRenderer },
-    );
-  }
-
-  async function get(path: string): Promise<K8sObject | undefined> {
-    const r = await kube.request('GET', path);
-    return r.status === 200 ? (r.body as K8sObject) : undefined;
-  }
+  const makeSync = (name: string, path: string, overrides: Partial<ReturnType<typeof pruneOptions>> = {}) =>
+    w.appSync({ name, path, namespace: 'web', prune: pruneOptions(overrides) }, { kube: client, discovery });
+  const get = (path: string) => w.get(path);
 
   const deployPath = '/apis/apps/v1/namespaces/web/deployments/web';
 
@@ -170,24 +129,21 @@ describe('AppSync against a real apiserver and Git server', () => {
     await app.sync();
     // An object of another app (its own ApplySet label) and an unlabelled one, both in the same namespace.
     const other = await makeSync('other', 'envs/dev/other');
-    await git.repo(REPO).commitFiles({
-      branch: 'main',
-      files: {
+    await w.commit(
+      {
         'envs/dev/other/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\n  namespace: web\n',
       },
-      message: 'other app',
-    });
+      'other app',
+    );
     assert.equal((await other.sync()).error, undefined);
-    const r = await kube.request('POST', '/api/v1/namespaces/web/configmaps', {
+    const r = await w.kube.request('POST', '/api/v1/namespaces/web/configmaps', {
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: { name: 'hand-made', labels: { app: 'web' } },
     });
     assert.equal(r.status, 201);
 
-    await git
-      .repo(REPO)
-      .commitFiles({ branch: 'main', files: { 'envs/dev/web/config.yaml': null }, message: 'drop config' });
+    await w.commit({ 'envs/dev/web/config.yaml': null }, 'drop config');
     const out = await app.sync();
     assert.equal(out.error, undefined, JSON.stringify(out.error));
     assert.deepEqual(
@@ -203,42 +159,36 @@ describe('AppSync against a real apiserver and Git server', () => {
     const app = await makeSync('web', 'envs/dev/web');
     await app.sync();
     // A broken file and a dropped Service in the same commit: the Service must survive.
-    await git.repo(REPO).commitFiles({
-      branch: 'main',
-      files: { 'envs/dev/web/service.yaml': null, 'envs/dev/web/broken.yaml': 'kind: [unclosed\n' },
-      message: 'broken',
-    });
+    await w.commit({ 'envs/dev/web/service.yaml': null, 'envs/dev/web/broken.yaml': 'kind: [unclosed\n' }, 'broken');
     const bad = await app.sync();
     assert.equal(bad.error?.stage, 'render');
     assert.match(bad.error?.message ?? '', /envs\/dev\/web\/broken\.yaml/);
     assert.ok(await get('/api/v1/namespaces/web/services/web'));
     assert.equal(app.state.sync, 'Unknown');
 
-    git.faults.failNext(20, { status: 500 });
+    w.git.faults.failNext(20, { status: 500 });
     const down = await app.sync({ force: true });
     assert.equal(down.error?.stage, 'fetch');
     assert.ok(await get('/api/v1/namespaces/web/services/web'));
-    git.faults.reset();
-    await git.repo(REPO).commitFiles({
-      branch: 'main',
-      files: { 'envs/dev/web/broken.yaml': null, 'envs/dev/web/service.yaml': files['envs/dev/web/service.yaml'] },
-      message: 'fixed',
-    });
+    w.git.faults.reset();
+    await w.commit(
+      { 'envs/dev/web/broken.yaml': null, 'envs/dev/web/service.yaml': files['envs/dev/web/service.yaml'] },
+      'fixed',
+    );
   });
 
   test('the deletion budget stops a mass prune', async () => {
     const app = await makeSync('web', 'envs/dev/web');
     assert.equal((await app.sync()).error, undefined);
-    await git.repo(REPO).commitFiles({
-      branch: 'main',
-      files: {
+    await w.commit(
+      {
         'envs/dev/web/service.yaml': null,
         'envs/dev/web/widget.yaml': null,
         'envs/dev/web/deploy.yaml': null,
         'envs/dev/web/crd.yaml': null,
       },
-      message: 'oops',
-    });
+      'oops',
+    );
     const out = await app.sync();
     assert.equal(out.entries.filter((e) => e.action === 'pruned').length, 0);
     assert.ok(
@@ -246,22 +196,20 @@ describe('AppSync against a real apiserver and Git server', () => {
       JSON.stringify(out.entries),
     );
     assert.ok(await get(deployPath));
-    await git.repo(REPO).commitFiles({
-      branch: 'main',
-      files: Object.fromEntries(
+    await w.commit(
+      Object.fromEntries(
         ['service.yaml', 'widget.yaml', 'deploy.yaml', 'crd.yaml'].map((f) => [
           `envs/dev/web/${f}`,
           files[`envs/dev/web/${f}` as keyof typeof files],
         ]),
       ),
-      message: 'restore',
-    });
+      'restore',
+    );
   });
 
   test('a field the schema does not declare fails that object, naming the field (applies skip duplicate-key checks)', async () => {
-    await git.repo(REPO).commitFiles({
-      branch: 'main',
-      files: {
+    await w.commit(
+      {
         'envs/dev/typo/deploy.yaml': `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: typo}
@@ -276,8 +224,8 @@ spec:
         'envs/dev/typo/widget.yaml':
           'apiVersion: tether.dev/v1\nkind: Widget\nmetadata:\n  name: typo\nspec:\n  size: 1\n',
       },
-      message: 'a misspelled field',
-    });
+      'a misspelled field',
+    );
     const app = await makeSync('typo', 'envs/dev/typo');
     const out = await app.sync();
     const entry = out.entries.find((e) => e.subject === 'Deployment/web/typo');
@@ -289,9 +237,8 @@ spec:
   });
 
   test('a Deployment whose image cannot be pulled is not Healthy', async () => {
-    await git.repo(REPO).commitFiles({
-      branch: 'main',
-      files: {
+    await w.commit(
+      {
         'envs/dev/bad/deploy.yaml': `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: bad}
@@ -304,8 +251,8 @@ spec:
       containers: [{name: bad, image: "ghcr.io/acme/web:broken"}]
 `,
       },
-      message: 'bad image',
-    });
+      'bad image',
+    );
     const app = await makeSync('bad', 'envs/dev/bad');
     assert.equal((await app.sync()).error, undefined);
     await waitFor(async () => (await app.refreshHealth()).status === 'Degraded', {

@@ -3,24 +3,10 @@
 // same hook runs, the same order of creation (a PreSync Job, then wave 1, then wave 2 once wave 1 is healthy, then
 // the PostSync hook), the same final objects. Full mode: kwok runs the Pods and Jobs.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type GitServer, startGitServer } from '../../testenv/src/git-server.ts';
 import { ensureHelm } from '../../testenv/src/helm.ts';
-import { type LocalKube, startKube } from '../../testenv/src/kube.ts';
-import { startTogether } from '../../testenv/src/processes.ts';
 import type { K8sObject, SyncResult } from '../src/core/types.ts';
-import { GitSource } from '../src/edges/git/git-source.ts';
-import { Discovery } from '../src/edges/kube/discovery.ts';
-import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
-import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
-import { toolRenderer } from '../src/edges/render/render.ts';
-import { AppSync, pruneOptions } from '../src/reconcile/sync.ts';
-
-const TOKEN = 'ghs_twinstest0123456789';
-const REPO = 'acme/env';
+import { type AgentWorld, startAgentWorld } from './fixtures/agent-world.ts';
 
 /** The annotation keys of each dialect. */
 const dialects = {
@@ -93,46 +79,22 @@ for (const [f, text] of Object.entries(manifests(dialects.helm, '{{ .Release.Nam
 }
 
 describe('an Argo CD app and a Helm chart behave as their Tether-annotated twin (full mode)', () => {
-  let kube: LocalKube;
-  let git: GitServer;
-  let http: HttpKubeClient;
-  let discovery: Discovery;
-  let cache: string;
-
+  let w: AgentWorld;
   before(async () => {
     process.env.PATH = `${ensureHelm()}:${process.env.PATH ?? ''}`;
-    [kube, git] = await startTogether(
-      startKube({ mode: 'full' }),
-      startGitServer({ tokens: { [TOKEN]: { login: 'ci', repos: '*' } } }),
-    );
-    await git.createRepo(REPO, { files });
-    http = new HttpKubeClient(loadKubeconfig(kube.kubeconfig));
-    discovery = new Discovery(http);
-    cache = mkdtempSync(join(tmpdir(), 'tether-twins-test-'));
+    w = await startAgentWorld({ kube: 'full', files });
   });
-  after(async () => {
-    http?.close();
-    await Promise.all([kube?.stop(), git?.stop()]);
-    if (cache) rmSync(cache, { recursive: true, force: true });
-  });
+  after(() => w?.stop());
 
   async function syncApp(name: string): Promise<SyncResult> {
-    const source = await GitSource.create({
-      url: git.cloneUrl(REPO),
-      ref: 'main',
-      cacheDir: join(cache, name),
-      credentials: () => ({ username: 'x-access-token', password: TOKEN }),
-    });
-    const app = new AppSync(
+    const app = await w.appSync(
       {
         name,
-        path: name,
         namespace: name,
-        prune: pruneOptions(),
         waveTimeoutMs: 120_000,
         ...(name === 'helm' ? { render: { helm: { releaseName: 'twin', namespace: 'helm', valuesFiles: [] } } } : {}),
       },
-      { kube: http, discovery, source, renderer: toolRenderer, wavePollMs: 200 },
+      { wavePollMs: 200 },
     );
     const out = await app.sync();
     assert.equal(out.error, undefined, `${name}: ${JSON.stringify(out.error)}`);
@@ -140,7 +102,7 @@ describe('an Argo CD app and a Helm chart behave as their Tether-annotated twin 
   }
 
   async function list(path: string): Promise<K8sObject[]> {
-    const r = await kube.request('GET', path);
+    const r = await w.kube.request('GET', path);
     assert.equal(r.status, 200, path);
     return (r.body as { items: K8sObject[] }).items;
   }

@@ -5,24 +5,16 @@
 // with axe-core (zero serious or critical violations) and leaves a screenshot in test-artifacts/.
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { serve } from '@hono/node-server';
 import type { Page } from 'playwright-core';
 import { launchChromium } from '../../testenv/src/chromium.ts';
 import { waitFor } from '../../testenv/src/processes.ts';
-import { startWorld, type World } from '../../testenv/src/world.ts';
-import { parseConfig } from '../src/config.ts';
-import { createServer } from '../src/edges/http/server.ts';
 import { CountingKubeClient } from '../src/edges/kube/counting-kube-client.ts';
-import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
-import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
-import { createAgent } from '../src/main.ts';
 import type { Agent } from '../src/reconcile/agent.ts';
+import { type AgentWorld, startAgentWorld } from './fixtures/agent-world.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const artifacts = join(root, 'test-artifacts');
@@ -57,66 +49,43 @@ data: {GREETING: "hello from ${env}"}
 });
 
 describe('agent UI in Chromium', { timeout: 20 * 60_000 }, () => {
-  let world: World | undefined;
-  const agents = {} as Record<Cluster, { agent: Agent; url: string; server: Server; kube: HttpKubeClient }>;
+  let w: AgentWorld;
+  const agents = {} as Record<Cluster, { agent: Agent; url: string }>;
   let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
   let page: Page;
   let dev: string;
   /** What the dev agent asks of its apiserver, by verb. */
   let devRequests: Record<string, number>;
   /** The dev agent's UI once more, reloading itself every second (the live-refresh script). */
-  let live: { url: string; server: Server } | undefined;
+  let live: { url: string } | undefined;
 
   before(
     async () => {
       mkdirSync(artifacts, { recursive: true });
-      world = await startWorld({ kube: { dev: 'full', staging: 'full' }, github: true });
-      const w = world;
-      await w.github!.state.createRepo('acme/env', {
+      w = await startAgentWorld({
+        kube: { dev: 'full', staging: 'full' },
+        github: true,
         files: { ...files('dev', 'ghcr.io/acme/web:broken'), ...files('staging', 'ghcr.io/acme/web:1.0.0') },
         message: 'Initial environments',
       });
       for (const c of CLUSTERS) {
-        const config = parseConfig({
-          cluster: c,
-          github: { apiUrl: w.github!.url },
-          apps: [
-            {
-              name: 'web',
-              repo: w.git!.cloneUrl('acme/env'),
-              path: `envs/${c}/web`,
-              namespace: 'web',
-              interval: '1h',
-            },
-          ],
-        });
-        const kube = new HttpKubeClient(loadKubeconfig(w.clusters[c]!.kubeconfig));
-        const counting = new CountingKubeClient(kube);
+        const counting = new CountingKubeClient(w.kubeClient(c));
         if (c === 'dev') devRequests = counting.requests;
-        const agent = await createAgent(config, {
-          kube: counting,
-          token: async () => w.token,
-          healthIntervalMs: 250,
-        });
+        const agent = await w.createAgent(
+          { cluster: c, apps: [w.app('web', `envs/${c}/web`, { namespace: 'web', interval: '1h' })] },
+          { kube: counting, healthIntervalMs: 250 },
+        );
         // refreshSeconds 0: a reload in the middle of a check would replace the page under the test.
-        const app = createServer(agent, { apiToken: API_TOKEN, refreshSeconds: 0 });
-        const server = await new Promise<Server>((ok) => {
-          const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => ok(s as Server)) as Server;
-        });
-        agents[c] = { agent, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, kube };
+        agents[c] = { agent, url: await w.serve(agent, { apiToken: API_TOKEN, refreshSeconds: 0 }) };
         await agent.start();
       }
       dev = agents.dev.url;
-      const liveApp = createServer(agents.dev.agent, { apiToken: API_TOKEN, refreshSeconds: 1 });
-      const liveServer = await new Promise<Server>((ok) => {
-        const s = serve({ fetch: liveApp.fetch, port: 0, hostname: '127.0.0.1' }, () => ok(s as Server)) as Server;
-      });
-      live = { url: `http://127.0.0.1:${(liveServer.address() as AddressInfo).port}`, server: liveServer };
+      live = { url: await w.serve(agents.dev.agent, { apiToken: API_TOKEN, refreshSeconds: 1 }) };
       // Both clusters have reported on the env repo: the fleet view has two rows to show.
-      const head = (await w.git!.repo('acme/env').resolve('refs/heads/main'))!;
+      const head = await w.head();
       await waitFor(
         async () => {
-          const res = await fetch(`${w.github!.url}/repos/acme/env/commits/${head}/status`, {
+          const res = await fetch(`${w.github.url}/repos/acme/env/commits/${head}/status`, {
             headers: { authorization: `token ${w.token}` },
           });
           const body = (await res.json()) as { statuses: { context: string }[] };
@@ -132,13 +101,7 @@ describe('agent UI in Chromium', { timeout: 20 * 60_000 }, () => {
 
   after(async () => {
     await browser?.close();
-    if (live) await new Promise<void>((r) => live!.server.close(() => r()));
-    for (const a of Object.values(agents)) {
-      await a.agent.stop();
-      await new Promise<void>((r) => a.server.close(() => r()));
-      a.kube.close();
-    }
-    await world?.stop();
+    await w?.stop();
   });
 
   /** Runs axe-core in the page (evaluated over the DevTools protocol: the page's CSP stays as strict as served). */
@@ -296,7 +259,7 @@ describe('agent UI in Chromium', { timeout: 20 * 60_000 }, () => {
   });
 
   test('a heal shows in the history: a hand edit of a managed ConfigMap is put back', async () => {
-    await world!.clusters.dev!.request(
+    await w.world.clusters.dev!.request(
       'PATCH',
       '/api/v1/namespaces/web/configmaps/web-settings',
       { data: { GREETING: 'edited by hand' } },

@@ -1,28 +1,16 @@
 // Honest verdicts against a real apiserver and Git server: an empty render, a blocked prune and a drift left alone
 // are never reported as Synced/success.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type GitServer, startGitServer } from '../../testenv/src/git-server.ts';
-import { type LocalKube, startKube } from '../../testenv/src/kube.ts';
-import { startTogether, waitFor } from '../../testenv/src/processes.ts';
+import { waitFor } from '../../testenv/src/processes.ts';
 import { emptyMetrics } from '../src/core/agent-metrics.ts';
 import { appView } from '../src/core/agent-view.ts';
 import { statusFor } from '../src/core/commit-status.ts';
 import { renderMetrics } from '../src/core/metrics-text.ts';
 import { renderAppPage } from '../src/core/status-page.ts';
-import { GitSource } from '../src/edges/git/git-source.ts';
-import { Discovery } from '../src/edges/kube/discovery.ts';
-import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
-import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
-import { toolRenderer } from '../src/edges/render/render.ts';
 import { SelfHeal } from '../src/reconcile/self-heal.ts';
-import { AppSync, pruneOptions } from '../src/reconcile/sync.ts';
-
-const TOKEN = 'ghs_verdicttest0123456789';
-const REPO = 'acme/env';
+import { type AppSync, pruneOptions } from '../src/reconcile/sync.ts';
+import { type AgentWorld, startAgentWorld } from './fixtures/agent-world.ts';
 
 const configMaps = (prefix: string, n: number) =>
   Array.from(
@@ -31,18 +19,9 @@ const configMaps = (prefix: string, n: number) =>
   ).join('---\n');
 
 describe('honest verdicts', () => {
-  let kube: LocalKube;
-  let git: GitServer;
-  let http: HttpKubeClient;
-  let discovery: Discovery;
-  let cache: string;
-
+  let w: AgentWorld;
   before(async () => {
-    [kube, git] = await startTogether(
-      startKube({ mode: 'api' }),
-      startGitServer({ tokens: { [TOKEN]: { login: 'ci', repos: '*' } } }),
-    );
-    await git.createRepo(REPO, {
+    w = await startAgentWorld({
       files: {
         'envs/dev/docs/README.md': 'manifests moved elsewhere\n',
         'envs/dev/many/cms.yaml': configMaps('many', 101),
@@ -52,34 +31,16 @@ describe('honest verdicts', () => {
           'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: manual\n  annotations: {tether.dev/self-heal: disabled}\ndata:\n  k: git\n',
       },
     });
-    http = new HttpKubeClient(loadKubeconfig(kube.kubeconfig));
-    discovery = new Discovery(http);
-    cache = mkdtempSync(join(tmpdir(), 'tether-verdicts-test-'));
   });
-  after(async () => {
-    http?.close();
-    await Promise.all([kube?.stop(), git?.stop()]);
-    if (cache) rmSync(cache, { recursive: true, force: true });
-  });
+  after(() => w?.stop());
 
-  async function makeSync(name: string, path: string, overrides: Partial<ReturnType<typeof pruneOptions>> = {}) {
-    const source = await GitSource.create({
-      url: git.cloneUrl(REPO),
-      ref: 'main',
-      cacheDir: join(cache, name),
-      credentials: () => ({ username: 'x-access-token', password: TOKEN }),
-    });
-    return new AppSync(
-      { name, path, namespace: 'default', prune: pruneOptions(overrides) },
-      { kube: http, discovery, source, renderer: toolRenderer },
-    );
-  }
-
+  const makeSync = (name: string, path: string, overrides: Partial<ReturnType<typeof pruneOptions>> = {}) =>
+    w.appSync({ name, path, prune: pruneOptions(overrides) });
   const view = (app: AppSync, path: string) =>
     appView({ name: app.app.name, repo: 'https://example.invalid/env.git', ref: 'main', path, ...appParts(app) });
   const appParts = (app: AppSync) => ({ state: app.state, desired: app.desiredObjects, live: app.live });
   const count = async (prefix: string) => {
-    const r = await kube.request('GET', '/api/v1/namespaces/default/configmaps');
+    const r = await w.kube.request('GET', '/api/v1/namespaces/default/configmaps');
     return (r.body as { items: { metadata: { name: string } }[] }).items.filter((i) =>
       i.metadata.name.startsWith(`${prefix}-`),
     ).length;
@@ -103,11 +64,7 @@ describe('honest verdicts', () => {
     const app = await makeSync('many', 'envs/dev/many');
     assert.equal((await app.sync()).error, undefined);
     assert.equal(await count('many'), 101);
-    await git.repo(REPO).commitFiles({
-      branch: 'main',
-      files: { 'envs/dev/many/cms.yaml': configMaps('many', 11) },
-      message: 'drop 90',
-    });
+    await w.commit({ 'envs/dev/many/cms.yaml': configMaps('many', 11) }, 'drop 90');
     const out = await app.sync();
     assert.equal(out.error, undefined, JSON.stringify(out.error));
     assert.match(out.pruneBlocked ?? '', /^prune blocked: 90 of 101 objects would be deleted, budget 50 %/);
@@ -130,9 +87,7 @@ describe('honest verdicts', () => {
     const app = await makeSync('gone', 'envs/dev/gone', { allowEmpty: true });
     assert.equal((await app.sync()).error, undefined);
     assert.equal(await count('gone'), 101);
-    await git
-      .repo(REPO)
-      .commitFiles({ branch: 'main', files: { 'envs/dev/gone/cms.yaml': null }, message: 'empty the app' });
+    await w.commit({ 'envs/dev/gone/cms.yaml': null }, 'empty the app');
     const out = await app.sync();
     assert.equal(out.error, undefined, JSON.stringify(out.error));
     assert.equal(out.pruneBlocked, undefined);
@@ -146,11 +101,11 @@ describe('honest verdicts', () => {
   test('drift with self-heal disabled stays OutOfSync over polls until the object changes back', async () => {
     const app = await makeSync('manual', 'envs/dev/manual');
     assert.equal((await app.sync()).error, undefined);
-    const heal = new SelfHeal(app, { kube: http, discovery }, { debounceMs: 50 });
+    const heal = new SelfHeal(app, { kube: w.client, discovery: w.discovery }, { debounceMs: 50 });
     await heal.update();
     try {
       const path = '/api/v1/namespaces/default/configmaps/manual';
-      const patch = (k: string) => kube.request('PATCH', path, { data: { k } }, 'application/merge-patch+json');
+      const patch = (k: string) => w.kube.request('PATCH', path, { data: { k } }, 'application/merge-patch+json');
       assert.equal((await patch('by-hand')).status, 200);
       await waitFor(() => app.state.sync === 'OutOfSync', {
         timeoutMs: 10_000,

@@ -1,21 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type GitServer, startGitServer } from '../../testenv/src/git-server.ts';
-import { type LocalKube, startKube } from '../../testenv/src/kube.ts';
-import { startTogether } from '../../testenv/src/processes.ts';
-import type { K8sObject } from '../src/core/types.ts';
-import { GitSource } from '../src/edges/git/git-source.ts';
-import { Discovery } from '../src/edges/kube/discovery.ts';
-import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
-import { loadKubeconfig } from '../src/edges/kube/kubeconfig.ts';
-import { toolRenderer } from '../src/edges/render/render.ts';
-import { AppSync, pruneOptions } from '../src/reconcile/sync.ts';
-
-const TOKEN = 'ghs_wavestest0123456789';
-const REPO = 'acme/env';
+import { type AgentWorld, startAgentWorld } from './fixtures/agent-world.ts';
 
 /** A Deployment in `wave` whose pods kwok makes Ready only after `readyAfter` (see testenv/kwok-stages.yaml). */
 function deployment(ns: string, name: string, wave: string, opts: { readyAfter?: string; image?: string } = {}) {
@@ -58,56 +43,24 @@ const files = {
 };
 
 describe('sync waves wait for health (full mode: pods run under kwok)', () => {
-  let kube: LocalKube;
-  let git: GitServer;
-  let http: HttpKubeClient;
-  let discovery: Discovery;
-  let cache: string;
-
+  let w: AgentWorld;
   before(async () => {
-    [kube, git] = await startTogether(
-      startKube({ mode: 'full' }),
-      startGitServer({ tokens: { [TOKEN]: { login: 'ci', repos: '*' } } }),
-    );
-    await git.createRepo(REPO, { files });
-    http = new HttpKubeClient(loadKubeconfig(kube.kubeconfig));
-    discovery = new Discovery(http);
-    cache = mkdtempSync(join(tmpdir(), 'tether-waves-test-'));
+    w = await startAgentWorld({ kube: 'full', files });
   });
-  after(async () => {
-    http?.close();
-    await Promise.all([kube?.stop(), git?.stop()]);
-    if (cache) rmSync(cache, { recursive: true, force: true });
-  });
+  after(() => w?.stop());
 
-  async function makeSync(
-    name: string,
-    waveTimeoutMs?: number,
-    extra: { path?: string; createNamespace?: boolean } = {},
-  ) {
-    const source = await GitSource.create({
-      url: git.cloneUrl(REPO),
-      ref: 'main',
-      cacheDir: join(cache, name),
-      credentials: () => ({ username: 'x-access-token', password: TOKEN }),
-    });
-    return new AppSync(
+  const makeSync = (name: string, waveTimeoutMs?: number, extra: { path?: string; createNamespace?: boolean } = {}) =>
+    w.appSync(
       {
         name,
         path: extra.path ?? name,
         namespace: extra.path ?? name,
-        prune: pruneOptions(),
         ...(waveTimeoutMs ? { waveTimeoutMs } : {}),
         ...(extra.createNamespace !== undefined ? { createNamespace: extra.createNamespace } : {}),
       },
-      { kube: http, discovery, source, renderer: toolRenderer, wavePollMs: 200 },
+      { wavePollMs: 200 },
     );
-  }
-
-  async function get(path: string): Promise<K8sObject | undefined> {
-    const r = await kube.request('GET', path);
-    return r.status === 200 ? (r.body as K8sObject) : undefined;
-  }
+  const get = (path: string) => w.get(path);
 
   test('wave 2 is created only once the slow rollout of wave 1 is Healthy', async () => {
     const app = await makeSync('slow');

@@ -66,6 +66,8 @@ export interface AgentParts {
   github?: GitHubClient;
   /** Each opted-in app's Git store for pull request heads, by app name (apart from the synced state's). */
   planSources?: ReadonlyMap<string, PlanSource>;
+  /** Opens such a store, cached under `key`, for an app defined in Git that opts in while the agent runs. */
+  openPlanSource?: (key: string, repo: string, ref: string) => Promise<PlanSource>;
   /** Poll open pull requests at the apps' interval (no webhook delivers them); default false. */
   pollPullRequests?: boolean;
   /** Reads the fleet view (statuses of every cluster) from GitHub; absent → the fleet view says why it is empty. */
@@ -183,18 +185,10 @@ export class Agent implements AgentView {
     for (const r of this.runners.values()) {
       const source = planSources.get(r.config.name);
       if (!r.config.planPullRequests || !r.repo || !source) continue;
-      targets.push({
-        name: r.config.name,
-        repo: r.repo,
-        ref: r.config.ref,
-        path: r.config.path,
-        spec: r.sync.app,
-        parent: r.sync.parent,
-        source,
-        intervalMs: r.config.interval,
-      });
+      targets.push(planTarget(r, r.repo, source));
     }
-    if (targets.length === 0) return undefined;
+    // Apps defined in Git join (and leave) the planner as the app set adds, changes and removes them.
+    if (targets.length === 0 && !(this.appSet && this.parts.openPlanSource)) return undefined;
     return new PullRequestPlanner(
       {
         cluster: config.cluster,
@@ -284,6 +278,8 @@ export class Agent implements AgentView {
     );
     this.runners.set(app.name, runner);
     if (this.running) this.activate(runner);
+    // Config apps are planned from the start (see createPlanner); one added later is planned once its store is open.
+    if (this.planner) void this.planApp(runner);
   }
 
   /** Whether this replica works on `name` (always, unless sharded). */
@@ -319,6 +315,19 @@ export class Agent implements AgentView {
     r.stopping = undefined;
   }
 
+  /** Plans pull requests for an app added while the agent runs, when it asks for plans. */
+  private async planApp(r: AppRunner): Promise<void> {
+    const open = this.parts.openPlanSource;
+    if (!this.planner || !open || !r.config.planPullRequests || !r.repo) return;
+    try {
+      const source = await open(`${r.config.name}.plans`, r.config.repo, r.config.ref);
+      // Removed or reconfigured while the store opened: the newer definition has its own turn.
+      if (this.runners.get(r.config.name) === r) this.planner.setTarget(planTarget(r, r.repo, source));
+    } catch (err) {
+      this.log.error('pull requests of the app are not planned', { app: r.config.name, error: describeError(err) });
+    }
+  }
+
   /**
    * Stops an app: its loop (after the sync in progress) and its heal watches, and forgets it. The cluster is not
    * touched: what happens to its objects is the caller's decision (see reconcile/remove-app.ts).
@@ -327,6 +336,7 @@ export class Agent implements AgentView {
     const r = this.runners.get(name);
     if (!r) return false;
     this.runners.delete(name);
+    this.planner?.removeTarget(name);
     // Its namespaces no longer hold the resource tree's objects in memory (unless another app tracks them).
     this.descendants.track(name, []);
     r.active = false;
@@ -951,4 +961,18 @@ function notHeldText(name: string, at: { shard: number; holder: string }): strin
   return at.holder
     ? `app ${name} is in shard ${at.shard}, held by replica ${at.holder}: ask that replica`
     : `app ${name} is in shard ${at.shard}, which no replica holds right now: retry shortly`;
+}
+
+/** What the planner needs of an app that asks for plans. */
+function planTarget(r: AppRunner, repo: { owner: string; repo: string }, source: PlanSource): PlanTarget {
+  return {
+    name: r.config.name,
+    repo,
+    ref: r.config.ref,
+    path: r.config.path,
+    spec: r.sync.app,
+    parent: r.sync.parent,
+    source,
+    intervalMs: r.config.interval,
+  };
 }

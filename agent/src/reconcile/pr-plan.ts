@@ -76,7 +76,11 @@ export interface PlannerDeps {
 export interface PlannerOptions {
   /** Plans (pull request × app) running at once. */
   concurrency: number;
-  /** Poll the open pull requests this often; absent: only at start (a webhook delivers the rest). */
+  /**
+   * Poll the open pull requests at least this often, and as often as the most frequent target's interval (so
+   * `Infinity` polls at the targets' intervals, whichever are added later); absent: only at start and when a target
+   * is added (a webhook delivers the rest).
+   */
   pollIntervalMs?: number;
   /** Objects dry-run at once within one plan. */
   objectConcurrency: number;
@@ -142,6 +146,8 @@ export class PullRequestPlanner {
   private readonly known = new Map<string, string>();
   private readonly slots: Slots;
   private timer: NodeJS.Timeout | undefined;
+  /** The period of `timer`. */
+  private pollEveryMs: number | undefined;
   private running = false;
   /** Background work (listing files, polls), so `idle()` can wait for it. */
   private readonly pending = new Set<Promise<unknown>>();
@@ -150,7 +156,7 @@ export class PullRequestPlanner {
 
   constructor(
     private readonly deps: PlannerDeps,
-    private readonly targets: readonly PlanTarget[],
+    private targets: readonly PlanTarget[],
     options: Partial<PlannerOptions> = {},
   ) {
     this.options = { ...defaultPlannerOptions(), ...options };
@@ -158,24 +164,65 @@ export class PullRequestPlanner {
     this.slots = new Slots(this.options.concurrency);
   }
 
-  /** Starts: polls the open pull requests once now (and every `pollIntervalMs` when set). */
+  /** Starts: polls the open pull requests once now (and periodically when `pollIntervalMs` is set). */
   start(): void {
-    if (this.running || this.targets.length === 0) return;
+    if (this.running) return;
     this.running = true;
     this.track(this.poll());
-    if (this.options.pollIntervalMs) {
-      this.timer = setInterval(() => this.track(this.poll()), this.options.pollIntervalMs);
-      this.timer.unref?.();
-    }
+    this.schedulePolls();
   }
 
   /** Stops polling, aborts the plans in flight and waits for them to end. */
   async stop(): Promise<void> {
     this.running = false;
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.schedulePolls();
     for (const job of this.jobs.values()) job.abort.abort();
     await this.idle();
+  }
+
+  /**
+   * Plans `target` from now on, replacing a target of its name (an app defined in Git that was added or
+   * reconfigured while the agent runs): what was planned for the old one is forgotten, and the open pull requests
+   * are read again so the new one gets its plans without waiting for the next push.
+   */
+  setTarget(target: PlanTarget): void {
+    this.forget(target.name);
+    this.targets = [...this.targets, target];
+    if (!this.running) return;
+    this.schedulePolls();
+    this.track(this.poll());
+  }
+
+  /** Stops planning the app `name` (removed, or no longer asking for plans); its plans in flight are aborted. */
+  removeTarget(name: string): void {
+    this.forget(name);
+    this.schedulePolls();
+  }
+
+  /** The apps planned, by name. */
+  targetNames(): string[] {
+    return this.targets.map((t) => t.name);
+  }
+
+  private forget(name: string): void {
+    this.targets = this.targets.filter((t) => t.name !== name);
+    for (const [key, job] of this.jobs) if (key.endsWith(`/${name}`)) job.abort.abort();
+    for (const key of [...this.planned.keys()]) if (key.endsWith(`/${name}`)) this.planned.delete(key);
+  }
+
+  /** (Re)arms the poll timer at the period the options and the targets ask for; none while stopped. */
+  private schedulePolls(): void {
+    const asked = this.options.pollIntervalMs;
+    const every =
+      this.running && asked !== undefined ? Math.min(asked, ...this.targets.map((t) => t.intervalMs)) : undefined;
+    const period = every !== undefined && Number.isFinite(every) && every > 0 ? every : undefined;
+    if (period === this.pollEveryMs && (period === undefined) === (this.timer === undefined)) return;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.pollEveryMs = period;
+    if (period === undefined) return;
+    this.timer = setInterval(() => this.track(this.poll()), period);
+    this.timer.unref?.();
   }
 
   /** Resolves once no plan, poll or comment write is in flight (tests and benchmarks). */
