@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
-# The Tether agent image: `docker build -t tether .` at the repo root. The final stage holds node, one file — the
-# `tether` bundle, with every runtime dependency inlined by esbuild (scripts/build.mjs) — and the two renderers: no
-# node_modules, no TypeScript loader, no sources.
+# The Tether agent image: `docker build -t tether .` at the repo root. The final stage holds node, the `tether`
+# bundle — dist/ from scripts/build.mjs: the entry tether.mjs, the parse worker's entry and the chunks both load, every
+# runtime dependency inlined by esbuild — and the two renderers: no node_modules, no TypeScript loader, no sources.
 ARG NODE_VERSION=20
 
 # 1. The bundle: all dependencies (esbuild is a dev one), then scripts/build.mjs. `--ignore-scripts` so that the
@@ -45,7 +45,8 @@ RUN set -eux; \
 FROM node:${NODE_VERSION}-slim
 ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=build /app/dist/tether.mjs ./tether.mjs
+# Every file of dist/ (entries and chunks side by side, as the bundle finds them) into /app.
+COPY --from=build /app/dist/ ./
 COPY --from=tools /tools/kustomize /tools/helm /usr/local/bin/
 # uid/gid 1000 (the image's `node` user), numeric so that Kubernetes can verify runAsNonRoot.
 USER 1000:1000

@@ -422,9 +422,16 @@ export async function run(report: Report): Promise<void> {
       log('agent RSS: two child processes syncing 3000 objects each (tsx, then an esbuild bundle under plain node)');
       // Inside the repo (bench/out is ignored by Git) so that `--import-cost` below resolves packages from node_modules.
       const bundle = join(root, 'bench/out/agent-rss.mjs');
+      // Split like dist/ (scripts/build.mjs): the parse worker runs bench/out/parse-worker.mjs, found beside the chunk
+      // that starts it.
       await build({
-        entryPoints: [join(here, 'agent-rss.ts')],
-        outfile: bundle,
+        entryPoints: {
+          'agent-rss': join(here, 'agent-rss.ts'),
+          'parse-worker': join(root, 'agent/src/edges/render/parse-worker-entry.ts'),
+        },
+        outdir: join(root, 'bench/out'),
+        splitting: true,
+        outExtension: { '.js': '.mjs' },
         bundle: true,
         platform: 'node',
         target: 'node20',
