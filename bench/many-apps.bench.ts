@@ -15,6 +15,7 @@ import { HttpKubeClient, type ResourceType } from '../agent/src/edges/kube/kube-
 import { loadKubeconfig } from '../agent/src/edges/kube/kubeconfig.ts';
 import { freePort } from '../testenv/src/processes.ts';
 import { startWorld, type World } from '../testenv/src/world.ts';
+import { imageNodeFlags } from './image-flags.ts';
 import type { Report } from './run.ts';
 
 /** The bench's name in `npm run bench` output. */
@@ -139,11 +140,11 @@ export async function run(report: Report): Promise<void> {
     const idlePerMinute = (idle1.requests - idle0.requests - 1) / ((idle1.at - idle0.at) / 60_000);
     const before = await apiserverCounters(world);
     const t0 = performance.now();
-    // The shipped command, with the container image's node flag.
+    // The shipped command, with the container image's node flags.
     agent = spawn(
       process.execPath,
       [
-        '--max-semi-space-size=1',
+        ...imageNodeFlags(),
         // e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where the agent's time goes.
         ...(process.env.TETHER_BENCH_AGENT_FLAGS?.split(' ').filter(Boolean) ?? []),
         join(root, 'dist/tether.mjs'),
