@@ -85,7 +85,7 @@ export function defaultParseWorkerOptions(): ParseWorkerOptions {
 /** One worker thread parsing YAML for every app, one job at a time. */
 export class ParseWorker {
   private worker: Worker | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
+  private queue: Promise<void> = Promise.resolve();
   private nextId = 0;
   private closed = false;
   private pending = 0;
@@ -106,7 +106,12 @@ export class ParseWorker {
     this.pending++;
     clearTimeout(this.idleTimer);
     const run = this.queue.then(() => this.runOne(job));
-    this.queue = run.catch(() => undefined);
+    // The queue keeps only the turn, not the result: every parsed object of the last render would otherwise stay
+    // reachable from here until the next parse.
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run.finally(() => {
       if (--this.pending === 0 && !this.closed) this.stopWhenIdle();
     });
