@@ -15,7 +15,7 @@ import { HttpKubeClient, type ResourceType } from '../agent/src/edges/kube/kube-
 import { loadKubeconfig } from '../agent/src/edges/kube/kubeconfig.ts';
 import { freePort } from '../testenv/src/processes.ts';
 import { startWorld, type World } from '../testenv/src/world.ts';
-import { imageNodeFlags } from './image-flags.ts';
+import { imageEnv, imageNodeFlags } from './image-flags.ts';
 import type { Report } from './run.ts';
 
 /** The bench's name in `npm run bench` output. */
@@ -140,7 +140,7 @@ export async function run(report: Report): Promise<void> {
     const idlePerMinute = (idle1.requests - idle0.requests - 1) / ((idle1.at - idle0.at) / 60_000);
     const before = await apiserverCounters(world);
     const t0 = performance.now();
-    // The shipped command, with the container image's node flags.
+    // The shipped command, with the container image's node flags and environment.
     agent = spawn(
       process.execPath,
       [
@@ -154,7 +154,7 @@ export async function run(report: Report): Promise<void> {
       ],
       {
         cwd: root,
-        env: { ...process.env, NODE_OPTIONS: '' },
+        env: { ...process.env, ...imageEnv(), NODE_OPTIONS: '' },
         stdio: ['ignore', 'ignore', 'pipe'],
       },
     );

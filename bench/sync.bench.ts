@@ -19,7 +19,7 @@ import { AppSync, pruneOptions } from '../agent/src/reconcile/sync.ts';
 import { type GitServer, startGitServer } from '../testenv/src/git-server.ts';
 import { type LocalKube, startKube } from '../testenv/src/kube.ts';
 import type { AgentRssResult, ImportCostResult } from './agent-rss.ts';
-import { imageNodeFlags } from './image-flags.ts';
+import { imageEnv, imageNodeFlags } from './image-flags.ts';
 import type { Report } from './run.ts';
 
 /** The benchmark's title. */
@@ -484,7 +484,7 @@ export async function run(report: Report): Promise<void> {
         report(`  V8 heap used (${which})`, res.heapUsed / MB, 'MB');
       }
       // The shipped command itself: `tether sync --once` from dist/tether.mjs (what bin/tether.js and the image run,
-      // with the image's node flags), its RSS read by a preload at exit.
+      // with the image's node flags and environment), its RSS read by a preload at exit.
       const shippedConfig = join(tmp, 'shipped.yaml');
       const tokenFile = join(tmp, 'shipped-token');
       writeFileSync(tokenFile, TOKEN);
@@ -515,7 +515,7 @@ export async function run(report: Report): Promise<void> {
           '--config',
           shippedConfig,
         ],
-        { ...process.env, NODE_OPTIONS: '' },
+        { ...process.env, ...imageEnv(), NODE_OPTIONS: '' },
         true,
       );
       const shippedRss = /^TETHER_RSS (.*)$/m.exec(shipped.stderr)?.[1];
