@@ -2,8 +2,8 @@
  * How long until a loop's next interval sync: the next multiple of `intervalMs` on the wall clock, at least half an
  * interval away (so syncs stay between 0.5 and 1.5 intervals apart, one interval on average). Every loop of the
  * agent with the same interval wakes at the same moment: apps of one repository then share one Git fetch (GitSource
- * joins a fetch in flight) and the process wakes once per interval instead of once per app. Measured with 200 apps
- * polling every 60 s from one repository: one fetch a minute instead of 200, each on its own wake-up.
+ * joins a fetch in flight) and the process wakes once per interval instead of once per app: 200 apps of one
+ * repository polling every 60 s make one fetch a minute instead of 200, each on a wake-up of its own.
  */
 export function intervalDelay(intervalMs: number, now: number = Date.now()): number {
   const toBoundary = intervalMs - (now % intervalMs);
