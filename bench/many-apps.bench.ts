@@ -1,7 +1,8 @@
 // Many apps in one agent (`npm run bench many`): 200 apps of 25 objects each, synced by one shipped agent process
 // (`node dist/tether.mjs agent`, the bundle users run) against one local apiserver, statuses posted to the GitHub
-// emulator. Reported: time to first sync all, steady-state API requests per minute, open watches, RSS, idle CPU,
-// drift-to-healed p95 and status writes per minute. Figures only, goals printed beside them.
+// emulator. Reported: time to first sync all, the time the status queue takes to drain, then — idle, with nothing
+// left to post — API requests per minute, open watches, RSS and CPU; then drift-to-healed p95 and status writes per
+// minute. Figures only, goals printed beside them.
 // Environment knobs: TETHER_BENCH_APPS and TETHER_BENCH_STEADY_S for a quicker look, TETHER_BENCH_AGENT_FLAGS (node
 // flags of the agent process).
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -14,6 +15,7 @@ import { HttpKubeClient, type ResourceType } from '../agent/src/edges/kube/kube-
 import { loadKubeconfig } from '../agent/src/edges/kube/kubeconfig.ts';
 import { freePort } from '../testenv/src/processes.ts';
 import { startWorld, type World } from '../testenv/src/world.ts';
+import { imageEnv, imageNodeFlags } from './image-flags.ts';
 import type { Report } from './run.ts';
 
 /** The bench's name in `npm run bench` output. */
@@ -138,11 +140,11 @@ export async function run(report: Report): Promise<void> {
     const idlePerMinute = (idle1.requests - idle0.requests - 1) / ((idle1.at - idle0.at) / 60_000);
     const before = await apiserverCounters(world);
     const t0 = performance.now();
-    // The shipped command, with the container image's node flag.
+    // The shipped command, with the container image's node flags and environment.
     agent = spawn(
       process.execPath,
       [
-        '--max-semi-space-size=1',
+        ...imageNodeFlags(),
         // e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where the agent's time goes.
         ...(process.env.TETHER_BENCH_AGENT_FLAGS?.split(' ').filter(Boolean) ?? []),
         join(root, 'dist/tether.mjs'),
@@ -152,7 +154,7 @@ export async function run(report: Report): Promise<void> {
       ],
       {
         cwd: root,
-        env: { ...process.env, NODE_OPTIONS: '' },
+        env: { ...process.env, ...imageEnv(), NODE_OPTIONS: '' },
         stdio: ['ignore', 'ignore', 'pipe'],
       },
     );
@@ -186,11 +188,34 @@ export async function run(report: Report): Promise<void> {
     report(`time to first sync all ${APPS} apps (${APPS * OBJECTS} objects)`, firstAllS, 's');
     report('  apiserver requests during the first sync', afterFirst.requests - before.requests);
     const rssFirst = procStats(pid).rss;
-
-    // 2. Steady state: no change in Git or the cluster; every app polls once a minute.
-    log(`steady state: ${STEADY_S} s without changes`);
     const statusPosts = () =>
       gh.requests.filter((r) => r.method === 'POST' && /^\/repos\/[^/]+\/[^/]+\/statuses\//.test(r.path)).length;
+    const successes = () =>
+      new Set(repo.statuses.filter((s) => s.sha === sha && s.state === 'success').map((s) => s.context)).size;
+
+    // 2. The status queue drains: writes are spaced 1 s apart (GitHub's guidance for content-creating requests), so
+    // 200 apps' statuses take minutes to post. Idle is measured after that: every app's success posted and no write
+    // for 10 s; measured while the queue still drains, the CPU figure is the pacing of those writes, not idling.
+    const drain0 = { ...procStats(pid), at: performance.now() };
+    let quietSince = performance.now();
+    let lastPosts = statusPosts();
+    for (const deadline = performance.now() + 15 * 60_000; performance.now() < deadline; ) {
+      await sleep(1000);
+      const n = statusPosts();
+      if (n !== lastPosts) [lastPosts, quietSince] = [n, performance.now()];
+      if (successes() === APPS && performance.now() - quietSince >= 10_000) break;
+    }
+    const drain1 = { ...procStats(pid), at: performance.now() };
+    report('status queue drained (every app success, 10 s quiet) after', (drain1.at - drain0.at) / 1000, 's');
+    report('  apps with success posted when idle starts', successes(), '', String(APPS));
+    report(
+      '  agent CPU while the status queue drained',
+      ((drain1.cpuS - drain0.cpuS) / ((drain1.at - drain0.at) / 1000)) * 100,
+      '% of a core',
+    );
+
+    // 3. Steady state: no change in Git or the cluster; every app polls once a minute; nothing left to post.
+    log(`steady state: ${STEADY_S} s without changes, the status queue drained`);
     const s0 = { ...(await apiserverCounters(world)), ...procStats(pid), posts: statusPosts(), at: performance.now() };
     await sleep(STEADY_S * 1000);
     const s1 = { ...(await apiserverCounters(world)), ...procStats(pid), posts: statusPosts(), at: performance.now() };
@@ -204,7 +229,13 @@ export async function run(report: Report): Promise<void> {
     );
     // The apiserver's own informers watch it too; those were open before the agent started.
     report('steady state: open watches of the agent', s1.watches - before.watches, '', 'one per group-kind: 2');
-    report('steady state: agent CPU', ((s1.cpuS - s0.cpuS) / ((s1.at - s0.at) / 1000)) * 100, '% of a core', '< 2 %');
+    report(
+      'steady state (idle, queue drained): agent CPU',
+      ((s1.cpuS - s0.cpuS) / ((s1.at - s0.at) / 1000)) * 100,
+      '% of a core',
+      '< 2 %',
+    );
+
     report('steady state: agent RSS', s1.rss / MB, 'MB', '≤ 150 MB');
     report('  agent RSS right after the first sync of all', rssFirst / MB, 'MB');
     report('status writes per minute, steady state', (s1.posts - s0.posts) / minutes, '/min', '≤ 60 (1/s)');
@@ -216,16 +247,11 @@ export async function run(report: Report): Promise<void> {
       '≤ 60 (1/s)',
     );
     report('  status writes in all', allPosts);
-    // Writes are spaced 1 s apart (GitHub's guidance), so 200 apps' pending and success take minutes to drain: the
-    // steady-state figure above is that backlog, not new writes.
+    // Measured after the queue drained (step 2): the steady-state figure is new writes, which an idle agent has none of.
     const posted = repo.statuses.filter((s) => s.sha === sha);
-    report('  apps with a status posted so far', new Set(posted.map((s) => s.context)).size, '', String(APPS));
-    report(
-      '  apps with success posted so far',
-      new Set(posted.filter((s) => s.state === 'success').map((s) => s.context)).size,
-    );
+    report('  apps with a status posted', new Set(posted.map((s) => s.context)).size, '', String(APPS));
 
-    // 3. Drift to healed: another manager edits one ConfigMap of a different app each time.
+    // 4. Drift to healed: another manager edits one ConfigMap of a different app each time.
     observer = new HttpKubeClient(loadKubeconfig(k.kubeconfig));
     const configMaps: ResourceType = {
       group: '',

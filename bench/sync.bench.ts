@@ -19,6 +19,7 @@ import { AppSync, pruneOptions } from '../agent/src/reconcile/sync.ts';
 import { type GitServer, startGitServer } from '../testenv/src/git-server.ts';
 import { type LocalKube, startKube } from '../testenv/src/kube.ts';
 import type { AgentRssResult, ImportCostResult } from './agent-rss.ts';
+import { imageEnv, imageNodeFlags } from './image-flags.ts';
 import type { Report } from './run.ts';
 
 /** The benchmark's title. */
@@ -499,9 +500,16 @@ export async function run(report: Report): Promise<void> {
       log('agent RSS: two child processes syncing 3000 objects each (tsx, then an esbuild bundle under plain node)');
       // Inside the repo (bench/out is ignored by Git) so that `--import-cost` below resolves packages from node_modules.
       const bundle = join(root, 'bench/out/agent-rss.mjs');
+      // Split like dist/ (scripts/build.mjs): the parse worker runs bench/out/parse-worker.mjs, found beside the chunk
+      // that starts it.
       await build({
-        entryPoints: [join(here, 'agent-rss.ts')],
-        outfile: bundle,
+        entryPoints: {
+          'agent-rss': join(here, 'agent-rss.ts'),
+          'parse-worker': join(root, 'agent/src/edges/render/parse-worker-entry.ts'),
+        },
+        outdir: join(root, 'bench/out'),
+        splitting: true,
+        outExtension: { '.js': '.mjs' },
         bundle: true,
         platform: 'node',
         target: 'node20',
@@ -553,7 +561,7 @@ export async function run(report: Report): Promise<void> {
         report(`  V8 heap used (${which})`, res.heapUsed / MB, 'MB');
       }
       // The shipped command itself: `tether sync --once` from dist/tether.mjs (what bin/tether.js and the image run,
-      // with the image's node flag), its RSS read by a preload at exit.
+      // with the image's node flags and environment), its RSS read by a preload at exit.
       const shippedConfig = join(tmp, 'shipped.yaml');
       const tokenFile = join(tmp, 'shipped-token');
       writeFileSync(tokenFile, TOKEN);
@@ -571,7 +579,7 @@ export async function run(report: Report): Promise<void> {
       const shipped = await runCommand(
         process.execPath,
         [
-          '--max-semi-space-size=1',
+          ...imageNodeFlags(),
           '--import',
           rssAtExit,
           join(root, 'dist/tether.mjs'),
@@ -584,7 +592,7 @@ export async function run(report: Report): Promise<void> {
           '--config',
           shippedConfig,
         ],
-        { ...process.env, NODE_OPTIONS: '' },
+        { ...process.env, ...imageEnv(), NODE_OPTIONS: '' },
         true,
       );
       const shippedRss = /^TETHER_RSS (.*)$/m.exec(shipped.stderr)?.[1];

@@ -6,7 +6,7 @@ import { createAgent, kubeClientFor } from '../agent/src/main.ts';
 import type { Agent } from '../agent/src/reconcile/agent.ts';
 import { describeError, TetherError } from '../shared/src/errors.ts';
 import { jsonLogger } from '../shared/src/log.ts';
-import { type CliIO, type Command, parseOptions } from './command.ts';
+import { type CliIO, type Command, commandHelp, parseOptions } from './command.ts';
 import { SYNC_WAIT_DEFAULT_MS, waitForHealth } from './sync-wait.ts';
 
 function selectApps(config: AgentConfig, app: string | undefined): AgentConfig {
@@ -79,9 +79,7 @@ function untilSignal(): Promise<string> {
 
 /** `tether agent --config <file>`: the agent with its HTTP server, until SIGTERM. */
 export const agentCommand: Command = {
-  summary:
-    'Run the agent: sync every app, heal drift, post commit statuses, serve /healthz, /metrics, the API and the status page',
-  usage: 'tether agent --config <file>',
+  ...commandHelp.agent,
   async run(args, io) {
     const { values } = parseOptions(args, { config: { type: 'string' } });
     if (!values.config) throw new TetherError('usage', '--config is required');
@@ -136,9 +134,7 @@ export const agentCommand: Command = {
 
 /** `tether sync --config <file> [--app X] [--once] [--timeout 5m]`: sync without the server. */
 export const syncCommand: Command = {
-  summary:
-    'Sync apps now; with --once, one sync per app, wait for health (--timeout, default 5m), then exit (1 when any failed, is Degraded or timed out)',
-  usage: 'tether sync --config <file> [--app X] [--once] [--timeout 5m]',
+  ...commandHelp.sync,
   async run(args, io) {
     const { values } = parseOptions(args, {
       config: { type: 'string' },
@@ -245,8 +241,7 @@ async function inspectAll(
 
 /** `tether diff`: desired (Git, dry-run) against live, as a unified diff without managedFields noise. */
 export const diffCommand: Command = {
-  summary: 'Show what a sync would change, against the live cluster (server-side dry-run)',
-  usage: 'tether diff --config <file> [--app X]',
+  ...commandHelp.diff,
   async run(args, io: CliIO) {
     const { values } = parseOptions(args, { config: { type: 'string' }, app: { type: 'string' } });
     if (!values.config) throw new TetherError('usage', '--config is required');
@@ -270,8 +265,7 @@ export const diffCommand: Command = {
 
 /** `tether status`: sync status and health of each app, read from Git and the cluster. */
 export const statusCommand: Command = {
-  summary: 'Print each app’s sync status and health (table, or --json)',
-  usage: 'tether status --config <file> [--app X] [--json]',
+  ...commandHelp.status,
   async run(args, io) {
     const { values } = parseOptions(args, {
       config: { type: 'string' },

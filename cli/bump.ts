@@ -5,15 +5,13 @@ import { TetherError } from '../shared/src/errors.ts';
 import { parseFieldSpec } from '../shared/src/field-spec.ts';
 import { parseImageRequest, planEdits } from '../shared/src/plan-edits.ts';
 import { checkoutRoot, readCheckout, writeEdits } from './checkout-files.ts';
-// Types only: a runtime import of main.ts would be circular (main.ts lists this command).
-import type { Command } from './command.ts';
+// From command.ts, not main.ts: main.ts loads this module when the command runs.
+import { type Command, commandHelp } from './command.ts';
 import { printPlan } from './edit-report.ts';
 
 /** `tether bump --dir <checkout> --image <ref> [--image …] [--path <glob> …] [--field …] [--dry-run] [--json]`. */
 export const bumpCommand: Command = {
-  summary: 'Set images to new tags/digests in a checkout, changing only those values',
-  usage:
-    'tether bump --dir <checkout> --image <ref> [--image …] [--path <glob> …] [--field [<glob>#]<yaml path>=<repository>[:tag|:digest]] [--dry-run] [--json]',
+  ...commandHelp.bump,
   async run(args, io) {
     const { values } = parseArgs({
       args,

@@ -1,17 +1,22 @@
 import { describeError, isUserError } from '../shared/src/errors.ts';
-import { agentCommand, diffCommand, statusCommand, syncCommand } from './agent.ts';
-import { bumpCommand } from './bump.ts';
-import { type CliIO, type Command, isArgError } from './command.ts';
-import { promoteCommand } from './promote.ts';
+import { type CliIO, type Command, commandHelp, isArgError } from './command.ts';
+
+/**
+ * A command whose module is imported when it runs: `tether bump` does not load the agent, and the agent does not
+ * load the Action's edit engine (each a separate file of the split bundle, see scripts/build.mjs).
+ */
+function lazy(help: Pick<Command, 'summary' | 'usage'>, load: () => Promise<Command>): Command {
+  return { ...help, run: async (args, io) => (await load()).run(args, io) };
+}
 
 /** The subcommands, in the order `--help` lists them. */
 export const commands: Record<string, Command> = {
-  bump: bumpCommand,
-  promote: promoteCommand,
-  agent: agentCommand,
-  diff: diffCommand,
-  sync: syncCommand,
-  status: statusCommand,
+  bump: lazy(commandHelp.bump, async () => (await import('./bump.ts')).bumpCommand),
+  promote: lazy(commandHelp.promote, async () => (await import('./promote.ts')).promoteCommand),
+  agent: lazy(commandHelp.agent, async () => (await import('./agent.ts')).agentCommand),
+  diff: lazy(commandHelp.diff, async () => (await import('./agent.ts')).diffCommand),
+  sync: lazy(commandHelp.sync, async () => (await import('./agent.ts')).syncCommand),
+  status: lazy(commandHelp.status, async () => (await import('./agent.ts')).statusCommand),
 };
 
 /** The text of `tether --help`. */

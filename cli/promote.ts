@@ -6,15 +6,13 @@ import { TetherError } from '../shared/src/errors.ts';
 import { parseFieldSpec } from '../shared/src/field-spec.ts';
 import { planPromotion } from '../shared/src/promote.ts';
 import { checkoutRoot, readCheckout, writeEdits } from './checkout-files.ts';
-// Types only: a runtime import of main.ts would be circular (main.ts lists this command).
-import type { Command } from './command.ts';
+// From command.ts, not main.ts: main.ts loads this module when the command runs.
+import { type Command, commandHelp } from './command.ts';
 import { printPlan } from './edit-report.ts';
 
 /** `tether promote --dir <checkout> --from <env path> --to <env path> [--field …] [--dry-run] [--json]`. */
 export const promoteCommand: Command = {
-  summary: 'Copy the image versions of one environment onto the same images in another',
-  usage:
-    'tether promote --dir <checkout> --from <env path> --to <env path> [--field [<glob>#]<yaml path>=<repository>[:tag|:digest]] [--dry-run] [--json]',
+  ...commandHelp.promote,
   async run(args, io) {
     const { values } = parseArgs({
       args,

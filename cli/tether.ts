@@ -1,11 +1,6 @@
 // The entry of the shipped `tether` command, bundled into dist/tether.mjs by scripts/build.mjs: it only runs the
-// CLI with the process's arguments (or, in the agent's parse worker, serves parses); everything else is built by
-// the commands themselves.
-import { parentPort } from 'node:worker_threads';
-import { isParseWorker, serveParses } from '../agent/src/edges/render/parse-worker.ts';
+// CLI with the process's arguments; everything else is built (and loaded) by the commands themselves. The agent's
+// YAML parse worker has an entry of its own (agent/src/edges/render/parse-worker-entry.ts).
 import { main } from './main.ts';
 
-// The agent parses rendered YAML in a worker thread that runs this same bundle (parse-worker.ts): there it serves
-// parses instead of running a command.
-if (isParseWorker() && parentPort) serveParses(parentPort);
-else process.exitCode = await main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2));

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
 const script = new URL('../scripts/build.mjs', import.meta.url).pathname;
 const committed = new URL('../action/dist/index.js', import.meta.url).pathname;
-const built = new URL('../dist/tether.mjs', import.meta.url).pathname;
+const builtDir = new URL('../dist/', import.meta.url).pathname;
 
 function check(...args: string[]) {
   return spawnSync(process.execPath, [script, '--check', ...args], { encoding: 'utf8' });
@@ -17,7 +17,7 @@ test('check-dist passes on the committed Action bundle and the built tether bund
   const ok = check();
   assert.equal(ok.status, 0, ok.stderr);
   assert.match(ok.stdout, /action\/dist\/index\.js is up to date/);
-  assert.match(ok.stdout, /dist\/tether\.mjs is up to date/);
+  assert.match(ok.stdout, /^dist is up to date \(\d+ files/m);
 });
 
 test('check-dist fails on a stale Action bundle', () => {
@@ -28,18 +28,26 @@ test('check-dist fails on a stale Action bundle', () => {
   assert.match(bad.stderr, /is stale/);
 });
 
-test('check-dist fails on a stale or missing tether bundle', () => {
+test('check-dist fails on a stale or missing file of the split tether bundle', () => {
+  // The entry, the parse worker's entry and the chunks they load: each must match what the sources build.
+  const names = readdirSync(builtDir);
+  assert.ok(names.includes('tether.mjs') && names.includes('parse-worker.mjs'), names.join(', '));
+  assert.ok(
+    names.some((n) => /^chunk-\w+\.mjs$/.test(n)),
+    names.join(', '),
+  );
   const dir = mkdtempSync(join(tmpdir(), 'tether-dist-'));
-  const stale = join(dir, 'tether.mjs');
-  const text = readFileSync(built, 'utf8');
-  assert.ok(text.includes('unknown command'), 'the CLI bundle holds the CLI');
-  writeFileSync(stale, text.replace('unknown command', 'unrecognised command'));
-  const bad = check('tether', '--dist', stale);
+  cpSync(builtDir, dir, { recursive: true });
+  assert.equal(check('tether', '--dist', dir).status, 0, 'a copy of the built files is up to date');
+  const text = readFileSync(join(dir, 'tether.mjs'), 'utf8');
+  assert.ok(text.includes('unknown command'), 'the entry holds the CLI');
+  writeFileSync(join(dir, 'tether.mjs'), text.replace('unknown command', 'unrecognised command'));
+  const bad = check('tether', '--dist', dir);
   assert.equal(bad.status, 1);
-  assert.match(bad.stderr, /is stale/);
-  const missing = check('tether', '--dist', join(dir, 'none.mjs'));
+  assert.match(bad.stderr, /tether\.mjs is stale/);
+  const missing = check('tether', '--dist', mkdtempSync(join(tmpdir(), 'tether-dist-')));
   assert.equal(missing.status, 1);
-  assert.match(missing.stderr, /is missing/);
+  assert.match(missing.stderr, /parse-worker\.mjs is missing/);
 });
 
 test('an unknown build target is a usage error naming it', () => {

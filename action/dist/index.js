@@ -53740,9 +53740,13 @@ var import_yaml5 = __toESM(require_dist(), 1);
 
 // shared/src/yaml-file.ts
 var import_yaml4 = __toESM(require_dist(), 1);
+
+// shared/src/parse-limits.ts
 function defaultParseLimits() {
   return { maxExpandedNodes: 1e6 };
 }
+
+// shared/src/yaml-file.ts
 var YAML_PARSE_OPTIONS = { merge: true, keepSourceTokens: false };
 function isYamlOrJsonPath(path) {
   return /\.(ya?ml|json)$/i.test(path) || /(^|\/)Kustomization$/.test(path);

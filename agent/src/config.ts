@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { TetherError } from '../../shared/src/errors.ts';
 import { normalizeRepoPath, repoPathProblem } from '../../shared/src/repo-path.ts';
 import { parseYamlSafeOne } from '../../shared/src/yaml-safe.ts';

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createGitHub, type GitHubClient } from '../../shared/src/github.ts';
+import type { GitHubClient } from '../../shared/src/github.ts';
 import { type Logger, silentLogger } from '../../shared/src/log.ts';
 import type { AgentConfig } from './config.ts';
 import { emptyMetrics, recordStatusPost } from './core/agent-metrics.ts';
@@ -58,9 +58,13 @@ export function tokenProviderFor(config: AgentConfig): TokenProvider | undefined
 export async function createAgent(config: AgentConfig, options: AgentOptions): Promise<Agent> {
   const log = (options.log ?? silentLogger).with({ cluster: config.cluster });
   const token = options.token ?? tokenProviderFor(config);
+  // Octokit is loaded only by an agent that posts statuses (a file of its own in the split bundle).
+  const createGitHub = token && !options.github ? (await import('../../shared/src/github.ts')).createGitHub : undefined;
   const github =
     options.github ??
-    (token ? createGitHub({ auth: token, baseUrl: config.github?.apiUrl, log, userAgent: 'tether-agent' }) : undefined);
+    (token && createGitHub
+      ? createGitHub({ auth: token, baseUrl: config.github?.apiUrl, log, userAgent: 'tether-agent' })
+      : undefined);
   const metrics = emptyMetrics();
   const reporter = github
     ? new StatusReporter(github, { log, onResult: (ok) => recordStatusPost(metrics, ok) })
@@ -68,7 +72,7 @@ export async function createAgent(config: AgentConfig, options: AgentOptions): P
   // The fleet view's reads never wait out a rate limit inside a page view (retries 0): the reader backs off itself.
   const fleetGitHub =
     options.github ??
-    (token
+    (token && createGitHub
       ? createGitHub({ auth: token, baseUrl: config.github?.apiUrl, log, userAgent: 'tether-agent', retries: 0 })
       : undefined);
   const fleet = fleetGitHub ? new FleetReader(fleetGitHub) : undefined;

@@ -457,6 +457,30 @@ describe('built-in kinds, each with the reference rule it follows', () => {
     expectHealth(between, 'Healthy', /running and ready/);
   });
 
+  test('only verdicts that can move with time read the clock (the agent reuses the others until the objects change)', () => {
+    let reads = 0;
+    const clock: HealthContext = {
+      get now() {
+        reads++;
+        return Date.parse('2026-12-01T10:05:20Z');
+      },
+    };
+    for (const f of ['configmap-kubectl.yaml', 'deployment-available.yaml', 'pod-running.yaml', 'job-complete.yaml']) {
+      reads = 0;
+      healthOf(fixture(f), clock);
+      assert.equal(reads, 0, `${f} read the clock`);
+    }
+    // A container that exited abnormally and restarted: whether it still loops depends on when it last exited.
+    const o = fixture('pod-running.yaml');
+    Object.assign((status(o).containerStatuses as Json[])[0]!, {
+      restartCount: 3,
+      lastState: { terminated: { exitCode: 1, reason: 'Error', finishedAt: '2026-12-01T10:05:00Z' } },
+    });
+    reads = 0;
+    healthOf(o, clock);
+    assert.ok(reads > 0, 'a possible crash loop is judged by the clock');
+  });
+
   test('an unschedulable Pod is Progressing, then Degraded after the window (kstatus fails it at once; Argo CD never)', () => {
     const since = '2026-12-01T10:00:00Z';
     const o = fixture('pod-running.yaml');

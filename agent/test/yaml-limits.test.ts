@@ -188,4 +188,19 @@ describe('parsing off the event loop (the agent parses in a worker thread)', () 
       await small.close();
     }
   });
+
+  test('an idle worker is stopped (its heap given back), and the next parse starts one again', async () => {
+    const quick = new ParseWorker({ idleMs: 20 });
+    const job = { kind: 'files' as const, files: [{ path: `${path}/a.yaml`, text: cm('a') }] };
+    try {
+      assert.equal(quick.running, false, 'no worker before the first parse');
+      assert.equal((await quick.parse(job)).length, 1);
+      assert.equal(quick.running, true, 'the worker stays for the next parse a while');
+      while (quick.running) await new Promise((r) => setTimeout(r, 10));
+      assert.equal((await quick.parse(job)).length, 1);
+      assert.equal(quick.running, true);
+    } finally {
+      await quick.close();
+    }
+  });
 });

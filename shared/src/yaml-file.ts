@@ -2,6 +2,9 @@
 // alias bombs refused before anything walks them.
 import { type Document, isAlias, isMap, isPair, isScalar, isSeq, type Node, parseAllDocuments } from 'yaml';
 import { TetherError } from './errors.ts';
+import { defaultParseLimits, type ParseLimits } from './parse-limits.ts';
+
+export { defaultParseLimits, type ParseLimits };
 
 /** A file parsed for editing: its text and every document in it. */
 export interface ParsedFile {
@@ -10,17 +13,6 @@ export interface ParsedFile {
   /** True for `.json` files: new strings are written as JSON. */
   json: boolean;
   docs: Document.Parsed[];
-}
-
-/** Limits that keep hostile input from exhausting memory. */
-export interface ParseLimits {
-  /** A document whose aliases would expand to more nodes than this is refused (billion laughs). */
-  maxExpandedNodes: number;
-}
-
-/** The defaults: generous for real manifests (anchors reused a few hundred times), fatal for alias bombs. */
-export function defaultParseLimits(): ParseLimits {
-  return { maxExpandedNodes: 1_000_000 };
 }
 
 /**

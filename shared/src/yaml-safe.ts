@@ -13,7 +13,7 @@
 import { CORE_SCHEMA, loadAll, mergeTag } from 'js-yaml';
 import { TetherError, type TetherErrorCode } from './errors.ts';
 import { DEFAULT_MAX_FILE_BYTES } from './file-text.ts';
-import { defaultParseLimits } from './yaml-file.ts';
+import { defaultParseLimits } from './parse-limits.ts';
 
 /** Limits on what one parse, and one budget of parses, may read. */
 export interface YamlLimits {

@@ -70,6 +70,12 @@ export interface Lease {
 export interface ListOptions {
   namespace?: string;
   labelSelector?: string;
+  /**
+   * What to keep of each item, applied as each page arrives (items already carry apiVersion and kind); undefined
+   * drops the item. A list of many objects of which the caller wants few (other tools' ApplySets, other namespaces)
+   * then never holds them all at once.
+   */
+  keep?: (item: K8sObject) => K8sObject | undefined;
 }
 
 /** Options of a watch. */

@@ -1,6 +1,7 @@
 import { describeError } from '../../../shared/src/errors.ts';
-import { type GitHubClient, repoFromUrl } from '../../../shared/src/github.ts';
+import type { GitHubClient } from '../../../shared/src/github.ts';
 import { type Logger, silentLogger } from '../../../shared/src/log.ts';
+import { repoFromUrl } from '../../../shared/src/repo-url.ts';
 import { type AgentConfig, type AppConfig, configHealthRules, helmOptions, type ProjectConfig } from '../config.ts';
 import { emptyMetrics, recordHeal, recordSync } from '../core/agent-metrics.ts';
 import {

@@ -1,7 +1,19 @@
 /**
- * One app's loop: a sync at start, then one per interval; `request()` wakes it at once (a push webhook, the API).
- * Requests that arrive during a sync coalesce into one more sync after it. Stopping waits for the sync in progress
- * (which the agent cancels between requests on shutdown).
+ * How long until a loop's next interval sync: the next multiple of `intervalMs` on the wall clock, at least half an
+ * interval away (so syncs stay between 0.5 and 1.5 intervals apart, one interval on average). Every loop of the
+ * agent with the same interval wakes at the same moment: apps of one repository then share one Git fetch (GitSource
+ * joins a fetch in flight) and the process wakes once per interval instead of once per app: 200 apps of one
+ * repository polling every 60 s make one fetch a minute instead of 200, each on a wake-up of its own.
+ */
+export function intervalDelay(intervalMs: number, now: number = Date.now()): number {
+  const toBoundary = intervalMs - (now % intervalMs);
+  return toBoundary < intervalMs / 2 ? toBoundary + intervalMs : toBoundary;
+}
+
+/**
+ * One app's loop: a sync at start, then one per interval (aligned across apps, see intervalDelay); `request()` wakes
+ * it at once (a push webhook, the API). Requests that arrive during a sync coalesce into one more sync after it.
+ * Stopping waits for the sync in progress (which the agent cancels between requests on shutdown).
  */
 export class AppLoop {
   private pending: string | undefined;
@@ -76,7 +88,7 @@ export class AppLoop {
         const timer = setTimeout(() => {
           this.pending ??= 'interval';
           resolve();
-        }, this.intervalMs);
+        }, intervalDelay(this.intervalMs));
         this.wake = () => {
           clearTimeout(timer);
           resolve();

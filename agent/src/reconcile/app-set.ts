@@ -5,8 +5,8 @@
 // source posts its own commit status on the commit it read.
 import { createHash } from 'node:crypto';
 import { describeError } from '../../../shared/src/errors.ts';
-import { repoFromUrl } from '../../../shared/src/github.ts';
 import type { Logger } from '../../../shared/src/log.ts';
+import { repoFromUrl } from '../../../shared/src/repo-url.ts';
 import { type AgentConfig, type AppConfig, fetchesWithToken, helmOptions, type ProjectConfig } from '../config.ts';
 import {
   type AppDefinition,

@@ -155,7 +155,9 @@ export class AppSync {
   /** Live objects as last seen (from lists, apply answers and watches), by objectKey. */
   readonly live: Map<string, K8sObject> = new LiveObjects();
   /** The last health verdict and what it was judged on (see healthNow). */
-  private healthCache: { version: number; desired: readonly K8sObject[]; at: number; health: HealthResult } | undefined;
+  private healthCache:
+    | { version: number; desired: readonly K8sObject[]; at: number; health: HealthResult; readClock: boolean }
+    | undefined;
   /** What was last applied per object (see core/applied-record.ts); read from the parent on the first sync. */
   private readonly applied: AppliedRecord = new Map();
   private appliedRestored = false;
@@ -710,15 +712,25 @@ export class AppSync {
       version !== undefined &&
       c.version === version &&
       c.desired === this.desired &&
-      now - c.at < HEALTH_REUSE_MS
+      (!c.readClock || now - c.at < HEALTH_REUSE_MS)
     )
       return c.health;
+    // Whether any verdict read the clock: one that did not is a function of the objects alone and holds until they
+    // change. The agent asks every app every second; recomputing 200 apps' verdicts was most of an idle agent's CPU.
+    let readClock = false;
     const health = appHealth(
-      this.desired
-        .filter(judgedForHealth)
-        .map((o) => objectHealth(refOf(o), this.live.get(objectKey(o)), { ...ctx, desired: o })),
+      this.desired.filter(judgedForHealth).map((o) =>
+        objectHealth(refOf(o), this.live.get(objectKey(o)), {
+          ...(ctx.rules ? { rules: ctx.rules } : {}),
+          desired: o,
+          get now() {
+            readClock = true;
+            return now;
+          },
+        }),
+      ),
     );
-    if (version !== undefined) this.healthCache = { version, desired: this.desired, at: now, health };
+    if (version !== undefined) this.healthCache = { version, desired: this.desired, at: now, health, readClock };
     return health;
   }
 

@@ -160,7 +160,8 @@ export class DescendantWatches {
     let resourceVersion: string;
     try {
       const covering = new Set(this.wanted);
-      const list = await this.kube.list(type, {});
+      // Filtered and slimmed page by page: the list is cluster-wide, the namespaces wanted are a few.
+      const list = await this.kube.list(type, { keep: (o) => (this.keep(o) ? slim(o) : undefined) });
       if (!this.isCurrent(feed)) return;
       resourceVersion = list.resourceVersion;
       feed.objects = new Map(list.items.filter((o) => this.keep(o)).map((o) => [objectKey(o), slim(o)]));

@@ -169,16 +169,20 @@ export class WatchHub {
     const { labelSelector } = this.options;
     let resourceVersion: string;
     try {
-      const list = await this.deps.kube.list(kind.type, { labelSelector });
+      // Only subscribed ApplySets' members are kept: the watch also sees other agents' and tools' ApplySets.
+      const keep = (item: K8sObject) => {
+        const id = label(item, APPLYSET.partOfLabel);
+        return id && kind.subscribers.has(id) ? withoutManagedFields(withType(item, kind.type)) : undefined;
+      };
+      const list = await this.deps.kube.list(kind.type, { labelSelector, keep });
       resourceVersion = list.resourceVersion;
       kind.failures = 0;
       kind.listed = true;
       kind.store.clear();
-      // Only subscribed ApplySets' members are kept: the watch also sees other agents' and tools' ApplySets.
+      // keep() ran as each page arrived; a client that lists without it is filtered here the same way.
       for (const item of list.items) {
-        const o = withoutManagedFields(withType(item, kind.type));
-        const id = label(o, APPLYSET.partOfLabel);
-        if (id && kind.subscribers.has(id)) kind.store.set(objectKey(o), o);
+        const o = keep(item);
+        if (o) kind.store.set(objectKey(o), o);
       }
     } catch {
       this.retry(groupKind, kind);

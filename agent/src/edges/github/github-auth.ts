@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { createAppAuth } from '@octokit/auth-app';
-import { Octokit } from '@octokit/rest';
+import type { createAppAuth } from '@octokit/auth-app';
+import type { Octokit } from '@octokit/rest';
 import { TetherError } from '../../../../shared/src/errors.ts';
 
 type RequestInterface = InstanceType<typeof Octokit>['request'];
@@ -26,6 +26,7 @@ export function tokenFileProvider(file: string): TokenProvider {
  * Installation tokens of a GitHub App through @octokit/auth-app, which signs the App's JWT, mints the token
  * (`POST /app/installations/{id}/access_tokens`), caches it and mints a new one before it expires. The private key is
  * read from its file when first needed and again whenever the file changes, so a rotated Secret is picked up.
+ * @octokit/auth-app and Octokit are imported on the first token asked for: an agent with a token file loads neither.
  */
 export function githubAppProvider(options: {
   appId: string;
@@ -36,7 +37,7 @@ export function githubAppProvider(options: {
   request?: RequestInterface;
 }): TokenProvider {
   let current: { key: string; auth: ReturnType<typeof createAppAuth> } | undefined;
-  const request = options.request ?? new Octokit({ baseUrl: options.apiUrl, userAgent: 'tether-agent' }).request;
+  let request = options.request;
   return async () => {
     let key: string;
     try {
@@ -51,6 +52,11 @@ export function githubAppProvider(options: {
       );
     }
     if (current?.key !== key) {
+      const [{ createAppAuth }, { Octokit }] = await Promise.all([
+        import('@octokit/auth-app'),
+        import('@octokit/rest'),
+      ]);
+      request ??= new Octokit({ baseUrl: options.apiUrl, userAgent: 'tether-agent' }).request;
       current = {
         key,
         auth: createAppAuth({

@@ -85,6 +85,9 @@ function transientError(err: unknown): boolean {
 }
 
 /** A KubeClient over node:https with a keep-alive agent (bounded sockets) against one apiserver. */
+/** Objects per page of a list (see HttpKubeClient.list). */
+export const LIST_PAGE_SIZE = 500;
+
 export class HttpKubeClient implements KubeClient {
   private readonly agent: Agent;
   private readonly retry: KubeRetryOptions;
@@ -291,22 +294,45 @@ export class HttpKubeClient implements KubeClient {
     }
   }
 
+  /**
+   * Lists in pages of LIST_PAGE_SIZE (`limit` and `continue`, one consistent snapshot): a list of thousands of objects
+   * then never arrives as one response body of many MB, which the agent's heap would have to hold beside its parse,
+   * and `keep` drops what the caller does not want page by page. A continue token that expired (410) starts the list
+   * again unpaged.
+   */
   async list(type: ResourceType, options: ListOptions = {}): Promise<{ items: K8sObject[]; resourceVersion: string }> {
-    const q = new URLSearchParams();
-    if (options.labelSelector) q.set('labelSelector', options.labelSelector);
-    const path = `${resourcePath(type, options.namespace)}${q.size ? `?${q}` : ''}`;
-    const list = (await this.json('GET', path)) as {
-      apiVersion: string;
-      items: K8sObject[];
-      metadata: { resourceVersion: string };
-    };
-    // List items come without apiVersion/kind; put them back so items are whole objects.
+    const items: K8sObject[] = [];
     const apiVersion = type.group ? `${type.group}/${type.version}` : type.version;
-    for (const item of list.items) {
-      item.apiVersion ??= apiVersion;
-      item.kind ??= type.kind;
-    }
-    return { items: list.items, resourceVersion: list.metadata.resourceVersion };
+    let resourceVersion = '';
+    let next: string | undefined;
+    let pageSize: number | undefined = LIST_PAGE_SIZE;
+    do {
+      const q = new URLSearchParams();
+      if (options.labelSelector) q.set('labelSelector', options.labelSelector);
+      if (pageSize) q.set('limit', String(pageSize));
+      if (next) q.set('continue', next);
+      const path = `${resourcePath(type, options.namespace)}${q.size ? `?${q}` : ''}`;
+      let page: { items: K8sObject[]; metadata: { resourceVersion: string; continue?: string } };
+      try {
+        page = (await this.json('GET', path)) as typeof page;
+      } catch (err) {
+        if (!(next && err instanceof KubeApiError && err.status === 410)) throw err;
+        items.length = 0;
+        next = undefined;
+        pageSize = undefined;
+        continue;
+      }
+      for (const item of page.items) {
+        // List items come without apiVersion/kind; put them back so items are whole objects.
+        item.apiVersion ??= apiVersion;
+        item.kind ??= type.kind;
+        const kept = options.keep ? options.keep(item) : item;
+        if (kept) items.push(kept);
+      }
+      resourceVersion = page.metadata.resourceVersion;
+      next = page.metadata.continue || undefined;
+    } while (next);
+    return { items, resourceVersion };
   }
 
   async delete(

@@ -4,7 +4,7 @@
 // its own heap limit: an input that still gets past the limits kills the worker, not the agent, and the render fails
 // naming the file being parsed. One worker serves every app in turn (parses queue; memory stays bounded), and is
 // started again after it dies.
-import { isMainThread, type MessagePort, parentPort, Worker, workerData } from 'node:worker_threads';
+import { isMainThread, type MessagePort, Worker, workerData } from 'node:worker_threads';
 import { TetherError, type TetherErrorCode } from '../../../../shared/src/errors.ts';
 import { type YamlLimits, yamlBudget } from '../../../../shared/src/yaml-safe.ts';
 import type { SourcedObject } from '../../core/types.ts';
@@ -48,7 +48,7 @@ export function serveParses(port: MessagePort): void {
   });
 }
 
-/** True when this thread was started as a parse worker (its entry then calls serveParses instead of its main). */
+/** True when this thread was started as a parse worker (parse-worker-entry.ts then serves parses). */
 export function isParseWorker(): boolean {
   return !isMainThread && (workerData as { mark?: string } | null)?.mark === PARSE_WORKER_MARK;
 }
@@ -57,38 +57,75 @@ export function isParseWorker(): boolean {
 export interface ParseWorkerOptions {
   /** The worker's V8 heap limit: an input that needs more kills the worker, and its render fails. */
   maxHeapMb: number;
-  /** The module the worker runs; it must call serveParses when isParseWorker() (see workerEntry). */
+  /** The module the worker runs; it must call serveParses when isParseWorker() (see parse-worker-entry.ts). */
   entry: URL;
+  /**
+   * A worker with no parse for this long is stopped, and started again by the next parse (~30 ms): its heap, grown to
+   * the size of the largest parse, would otherwise stay resident between syncs. An agent whose apps are in sync
+   * parses nothing between Git changes.
+   */
+  idleMs: number;
 }
 
 /**
- * From source (tsx), the worker runs this file (whose last lines serve parses in a worker); in the bundle
- * (dist/tether.mjs) this module is inlined, so the worker runs the bundle itself, whose entry (cli/tether.ts) serves
- * parses when it is loaded as a parse worker.
+ * The worker's module: parse-worker-entry.ts from source (tsx); in the bundle, where this module sits in one of the
+ * files in dist/, the entry scripts/build.mjs writes beside them, dist/parse-worker.mjs.
  */
 export function workerEntry(): URL {
-  return new URL(import.meta.url);
+  return import.meta.url.endsWith('.ts')
+    ? new URL('./parse-worker-entry.ts', import.meta.url)
+    : new URL('./parse-worker.mjs', import.meta.url);
 }
 
-/** The defaults: 128 MB of heap (the agent's limit is 256 Mi for everything), this module as the entry. */
+/** The defaults: 128 MB of heap (the agent's limit is 256 Mi for everything), the entry, stopped after 5 s idle. */
 export function defaultParseWorkerOptions(): ParseWorkerOptions {
-  return { maxHeapMb: 128, entry: workerEntry() };
+  return { maxHeapMb: 128, entry: workerEntry(), idleMs: 5000 };
 }
 
 /** One worker thread parsing YAML for every app, one job at a time. */
 export class ParseWorker {
   private worker: Worker | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
+  private queue: Promise<void> = Promise.resolve();
   private nextId = 0;
   private closed = false;
+  private pending = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly options: ParseWorkerOptions;
 
-  constructor(private readonly options: ParseWorkerOptions = defaultParseWorkerOptions()) {}
+  constructor(options: Partial<ParseWorkerOptions> = {}) {
+    this.options = { ...defaultParseWorkerOptions(), ...options };
+  }
+
+  /** True while a worker thread is running (started by a parse, stopped when idle or closed). */
+  get running(): boolean {
+    return this.worker !== undefined;
+  }
 
   /** Parses `job` in the worker; rejects with a `render` error naming the file when the worker dies on it. */
   parse(job: ParseJob): Promise<SourcedObject[]> {
+    this.pending++;
+    clearTimeout(this.idleTimer);
     const run = this.queue.then(() => this.runOne(job));
-    this.queue = run.catch(() => undefined);
-    return run;
+    // The queue keeps only the turn, not the result: every parsed object of the last render would otherwise stay
+    // reachable from here until the next parse.
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run.finally(() => {
+      if (--this.pending === 0 && !this.closed) this.stopWhenIdle();
+    });
+  }
+
+  private stopWhenIdle(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      const w = this.worker;
+      if (this.pending > 0 || !w) return;
+      this.worker = undefined;
+      void w.terminate();
+    }, this.options.idleMs);
+    this.idleTimer.unref();
   }
 
   /**
@@ -102,6 +139,7 @@ export class ParseWorker {
   /** Stops the worker at once, even mid-parse (shutdown); later parses are refused. */
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.idleTimer);
     const w = this.worker;
     this.worker = undefined;
     await w?.terminate();
@@ -179,6 +217,3 @@ export class ParseWorker {
     });
   }
 }
-
-// Loaded from source as the worker's entry: serve parses. (The bundle's entry does the same; see workerEntry.)
-if (isParseWorker() && parentPort && import.meta.url.endsWith('.ts')) serveParses(parentPort);
