@@ -276,7 +276,8 @@ export class HttpKubeClient implements KubeClient {
     q.set('fieldValidation', 'Ignore');
     const path = `${resourcePath(type, obj.metadata.namespace, obj.metadata.name)}?${q}`;
     // The object's JSON exactly as rendered: JSON is YAML, and nothing is run through generated types that drop fields.
-    const r = await this.raw('PATCH', path, JSON.stringify(obj), { 'content-type': 'application/apply-patch+yaml' });
+    const body = o.body ?? JSON.stringify(obj);
+    const r = await this.raw('PATCH', path, body, { 'content-type': 'application/apply-patch+yaml' });
     return { object: this.check('PATCH', path, r) as K8sObject, created: r.status === 201 };
   }
 
