@@ -447,9 +447,9 @@ export async function run(report: Report): Promise<void> {
       log(
         `tether ${size}: ${t.seconds.toFixed(2)} s (sync ${t.out.durationMs} ms), ${created} created, requests ${fmt(t.client.requests)}`,
       );
-      report(`first sync ${size} objects: tether`, t.seconds, 's');
+      report(`first sync ${size} objects: tether (in-process, tsx)`, t.seconds, 's');
       report(`first sync ${size} objects: kubectl --applyset`, kubectlSeconds, 's');
-      report(`first sync ${size} objects: ratio tether/kubectl`, t.seconds / kubectlSeconds);
+      report(`first sync ${size} objects: ratio tether (in-process)/kubectl`, t.seconds / kubectlSeconds);
       if (size !== 1000) {
         t.http.close();
         continue;
@@ -461,7 +461,9 @@ export async function run(report: Report): Promise<void> {
         kubectlApply(size, 'kubectl-novalidate-1000', ['--validate=false']),
       );
       report('first sync 1000: kubectl --applyset --validate=false', noValidate, 's');
-      report('first sync 1000: ratio tether/kubectl(--validate=false)', t.seconds / noValidate, '', '≤ 0.50');
+      // The goal is judged on the shipped command below; this in-process figure leaves out node's start and the
+      // bundle's load, and shares the bench's process with the Git server.
+      report('first sync 1000: ratio tether (in-process)/kubectl(--validate=false)', t.seconds / noValidate);
       // The machine's two cores are shared (other processes slow both peers' wall time unevenly: kubectl's one request
       // at a time waits less for a core than Tether's many). CPU seconds say what each peer's sync costs whatever the
       // load: the apiserver's and etcd's for its requests, and the client's own.
