@@ -398,6 +398,42 @@ export async function run(report: Report): Promise<void> {
       return seconds;
     };
 
+    /**
+     * The shipped command, as a user runs it: `node dist/tether.mjs sync --once` (what bin/tether.js loads), its own
+     * process timed from spawn to exit; its CPU (all threads, the parse worker's too) read by a preload at exit. The
+     * Git server stays in the bench's process, outside what is measured.
+     */
+    const cpuAtExit = join(tmp, 'cpu-at-exit.mjs');
+    writeFileSync(
+      cpuAtExit,
+      "process.on('exit', () => { const u = process.resourceUsage(); process.stderr.write('\\nTETHER_CPU ' + " +
+        "((u.userCPUTime + u.systemCPUTime) / 1e6) + '\\n'); });\n",
+    );
+    const shippedTokenFile = join(tmp, 'shipped-sync-token');
+    writeFileSync(shippedTokenFile, TOKEN);
+    const shippedSync = async (path: string, namespace: string): Promise<{ seconds: number; cpu: number }> => {
+      const config = join(tmp, `${namespace}.yaml`);
+      writeFileSync(
+        config,
+        `cluster: bench\nkubeconfig: ${kubeconfig}\ncacheDir: ${join(tmp, `git-${namespace}`)}\n` +
+          `github: {gitTokenFile: ${shippedTokenFile}}\n` +
+          `apps:\n  - {name: ${namespace}, repo: "${url}", path: ${path}, namespace: ${namespace}}\n`,
+      );
+      const started = performance.now();
+      // No wait for health (--timeout 0s): the bench's apiserver runs no controllers, so Deployments never become
+      // available; kubectl does not wait either.
+      const r = await runCommand(
+        process.execPath,
+        ['--import', cpuAtExit, join(root, 'dist/tether.mjs'), 'sync', '--once', '--timeout', '0s', '--config', config],
+        { ...process.env, NODE_OPTIONS: '' },
+      );
+      const seconds = secondsSince(started);
+      if (r.code !== 0) log(`tether sync --once (${namespace}) failed with ${r.code}: ${r.stderr.slice(0, 800)}`);
+      const cpu = Number(/^TETHER_CPU (.*)$/m.exec(r.stderr)?.[1] ?? Number.NaN);
+      log(`tether sync --once ${namespace}: ${seconds.toFixed(2)} s, CPU ${cpu.toFixed(2)} s`);
+      return { seconds, cpu };
+    };
+
     // 1. First sync: kubectl first at each size (it then meets the slightly smaller etcd), then Tether.
     let kept1000: Awaited<ReturnType<typeof coldSync>> | undefined;
     for (const size of STEPS.has('first') ? FIRST_SYNC_SIZES : []) {
@@ -412,9 +448,9 @@ export async function run(report: Report): Promise<void> {
       log(
         `tether ${size}: ${t.seconds.toFixed(2)} s (sync ${t.out.durationMs} ms), ${created} created, requests ${fmt(t.client.requests)}`,
       );
-      report(`first sync ${size} objects: tether`, t.seconds, 's');
+      report(`first sync ${size} objects: tether (in-process, tsx)`, t.seconds, 's');
       report(`first sync ${size} objects: kubectl --applyset`, kubectlSeconds, 's');
-      report(`first sync ${size} objects: ratio tether/kubectl`, t.seconds / kubectlSeconds);
+      report(`first sync ${size} objects: ratio tether (in-process)/kubectl`, t.seconds / kubectlSeconds);
       if (size !== 1000) {
         t.http.close();
         continue;
@@ -426,7 +462,9 @@ export async function run(report: Report): Promise<void> {
         kubectlApply(size, 'kubectl-novalidate-1000', ['--validate=false']),
       );
       report('first sync 1000: kubectl --applyset --validate=false', noValidate, 's');
-      report('first sync 1000: ratio tether/kubectl(--validate=false)', t.seconds / noValidate, '', '≤ 0.50');
+      // The goal is judged on the shipped command below; this in-process figure leaves out node's start and the
+      // bundle's load, and shares the bench's process with the Git server.
+      report('first sync 1000: ratio tether (in-process)/kubectl(--validate=false)', t.seconds / noValidate);
       // The machine's two cores are shared (other processes slow both peers' wall time unevenly: kubectl's one request
       // at a time waits less for a core than Tether's many). CPU seconds say what each peer's sync costs whatever the
       // load: the apiserver's and etcd's for its requests, and the client's own.
@@ -434,6 +472,38 @@ export async function run(report: Report): Promise<void> {
       reportWork(report, 'kubectl --validate=false', size, kubectlWork);
       const cpuAll = (w: SyncWork) => w.apiserverCpu + w.etcdCpu + w.selfCpu + w.childCpu;
       report('first sync 1000: CPU ratio tether/kubectl(--validate=false)', cpuAll(tetherWork) / cpuAll(kubectlWork));
+
+      // What a user sees: the shipped `tether sync --once` against `kubectl apply --validate=false`, each its own
+      // process from spawn to exit, alternated (TETHER_BENCH_SHIPPED_RUNS pairs, default 3) so that the shared
+      // machine's load falls on both alike; medians reported. The figures above (agent code in the bench's process
+      // under tsx, with the Git server's side of the fetch counted in its CPU) stay as the in-process view.
+      const pairs = Math.max(1, Number(process.env.TETHER_BENCH_SHIPPED_RUNS ?? 3));
+      const shippedRuns: { seconds: number; cpu: number }[] = [];
+      const kubectlRuns: { seconds: number; cpu: number }[] = [];
+      for (let i = 0; i < pairs; i++) {
+        for (const ns of [`kubectl-nv-1000-${i}`, `shipped-1000-${i}`]) {
+          const r = await k.request('POST', '/api/v1/namespaces', {
+            apiVersion: 'v1',
+            kind: 'Namespace',
+            metadata: { name: ns },
+          });
+          if (r.status !== 201) throw new Error(`creating namespace ${ns}: ${r.status} ${JSON.stringify(r.body)}`);
+        }
+        const c0 = cpuSeconds('self', true);
+        const kSeconds = await kubectlApply(size, `kubectl-nv-1000-${i}`, ['--validate=false']);
+        kubectlRuns.push({ seconds: kSeconds, cpu: cpuSeconds('self', true) - c0 });
+        shippedRuns.push(await shippedSync(`sizes/n${size}`, `shipped-1000-${i}`));
+      }
+      const median = (xs: number[]) => percentile(xs, 50);
+      const [sWall, kWall] = [median(shippedRuns.map((r) => r.seconds)), median(kubectlRuns.map((r) => r.seconds))];
+      report('shipped first sync 1000: tether sync --once (spawn→exit)', sWall, 's');
+      report('shipped first sync 1000: kubectl --validate=false (spawn→exit)', kWall, 's');
+      report('shipped first sync 1000: ratio tether/kubectl', sWall / kWall, '', '≤ 0.50');
+      report('  shipped: CPU tether process', median(shippedRuns.map((r) => r.cpu)), 's');
+      report('  shipped: CPU kubectl process', median(kubectlRuns.map((r) => r.cpu)), 's');
+      log(
+        `shipped pairs (tether/kubectl s): ${shippedRuns.map((r, i) => `${r.seconds.toFixed(2)}/${kubectlRuns[i]!.seconds.toFixed(2)}`).join(' ')}`,
+      );
 
       // 2. No-op reconcile of the 1,000-object app: same revision, unchanged tree; then a forced re-sync.
       for (const force of [false, true]) {

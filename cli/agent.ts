@@ -166,7 +166,8 @@ export const syncCommand: Command = {
       let failed = false;
       for (const name of await appNames(agent, config, values.app, { readOnly: false, warn: (line) => io.err(line) })) {
         const a = { name };
-        const out = await agent.syncNow(a.name, 'manual', 'cli');
+        // Health is read by listing (waitForHealth): watches would only cost a second read of every object.
+        const out = await agent.syncNow(a.name, 'manual', 'cli', { watch: false });
         const counts: Record<string, number> = {};
         for (const e of out.entries) counts[e.action] = (counts[e.action] ?? 0) + 1;
         const summary = Object.entries(counts)

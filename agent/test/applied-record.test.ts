@@ -25,6 +25,9 @@ test('desiredHash moves with the object and with the ignore rules, and only then
     desiredHash(cm('a')),
     desiredHash(cm('a'), [{ group: '', kind: 'ConfigMap', jsonPointers: ['/data'] }]),
   );
+  // Given as the JSON already sent as the apply body, the hash is the one records written from objects hold.
+  const rules = [{ group: '', kind: 'ConfigMap', jsonPointers: ['/data'] }];
+  assert.equal(desiredHash(JSON.stringify(cm('a')), rules), desiredHash(cm('a'), rules));
 });
 
 test('an object is unchanged since applied only when both hash and resourceVersion match', () => {

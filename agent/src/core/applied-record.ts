@@ -21,11 +21,11 @@ export const APPLIED_GZ_KEY = 'applied.gz';
 
 /**
  * A short hash of what is sent for `obj`: the object and the rules that change what is sent (ignored fields keep
- * their live values, so a rule change must count as a desired change).
+ * their live values, so a rule change must count as a desired change). `obj` may be given as its JSON already.
  */
-export function desiredHash(obj: K8sObject, rules: unknown = undefined): string {
+export function desiredHash(obj: K8sObject | string, rules: unknown = undefined): string {
   return createHash('sha256')
-    .update(JSON.stringify(obj))
+    .update(typeof obj === 'string' ? obj : JSON.stringify(obj))
     .update('\0')
     .update(JSON.stringify(rules ?? null))
     .digest('base64url')

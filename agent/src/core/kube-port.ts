@@ -18,6 +18,8 @@ export interface ApplyOptions {
   fieldManager: string;
   force: boolean;
   dryRun: boolean;
+  /** The object's JSON when the caller has serialized it already (sent as is instead of serializing it again). */
+  body?: string;
 }
 
 /** The defaults of server-side apply: field manager `tether`, force, for real. */

@@ -478,19 +478,19 @@ export class Agent implements AgentView {
    * One turn of an app's loop: applies when its policy, windows and project allow (or someone asked and the windows
    * let manual syncs through), else only compares (manual policy, a blocking window) or does nothing (suspended).
    */
-  private async syncApp(r: AppRunner, reason: string, request?: SyncRequest): Promise<SyncOutcome> {
+  private async syncApp(r: AppRunner, reason: string, request?: SyncRequest, watch = true): Promise<SyncOutcome> {
     const asked = request ?? r.manualRequest;
     r.manualRequest = undefined;
     r.heal.options.enabled = this.healEnabled(r.config);
     const input = policyInput(this.projectSet, r.config);
     // A refused app goes through the engine, which records the refusal without fetching anything.
-    if (!input.suspended && r.sync.app.policy?.refusal()) return this.applyApp(r, reason);
+    if (!input.suspended && r.sync.app.policy?.refusal()) return this.applyApp(r, reason, false, watch);
     const decision = decideSync(input, asked, new Date());
     if (decision.kind !== 'sync') {
       if (asked) this.log.warn('manual sync not run', { app: r.config.name, by: asked.by, reason: decision.reason });
       return this.holdApp(r, decision);
     }
-    if (!asked) return this.applyApp(r, reason);
+    if (!asked) return this.applyApp(r, reason, false, watch);
     void this.recordEvent(r, {
       reason: 'SyncRequested',
       message: `manual sync requested by ${asked.by} at ${asked.at}`,
@@ -498,7 +498,7 @@ export class Agent implements AgentView {
     });
     // A manual sync re-applies even an unchanged tree: it is how drift is corrected where self-heal is off.
     r.lastManual = { by: asked.by, at: asked.at };
-    const out = await this.applyApp(r, `manual sync by ${asked.by}`, true);
+    const out = await this.applyApp(r, `manual sync by ${asked.by}`, true, watch);
     if (out.revision) r.lastManual = { ...r.lastManual, revision: out.revision };
     return out;
   }
@@ -555,8 +555,11 @@ export class Agent implements AgentView {
     );
   }
 
-  /** One sync of one app, with its status, events, metrics and self-heal update. */
-  private async applyApp(r: AppRunner, reason: string, force = false): Promise<SyncOutcome> {
+  /**
+   * One sync of one app, with its status, events, metrics and (unless `watch` is false) the self-heal and
+   * descendant watches updated.
+   */
+  private async applyApp(r: AppRunner, reason: string, force = false, watch = true): Promise<SyncOutcome> {
     const log = this.log.with({ app: r.config.name });
     const previousRevision = r.sync.state.lastSync?.revision;
     const reporter = this.parts.reporter;
@@ -607,7 +610,7 @@ export class Agent implements AgentView {
       }
     }
     for (const e of syncEvents(out, previousRevision)) void this.recordEvent(r, e);
-    if (out.error?.stage !== 'fetch') {
+    if (watch && out.error?.stage !== 'fetch') {
       try {
         await r.heal.update();
       } catch (err) {
@@ -930,16 +933,22 @@ export class Agent implements AgentView {
 
   /**
    * Syncs one app now, outside the loop (the CLI's `sync --once`), as a manual sync asked for by `requestedBy`;
-   * throws for an unknown app.
+   * throws for an unknown app. `watch: false` (a one-shot command that exits after it) starts no self-heal or
+   * descendant watches: their first lists would read every object of the app again for nothing.
    */
-  async syncNow(name: string, reason = 'manual', requestedBy = 'cli'): Promise<SyncOutcome> {
+  async syncNow(
+    name: string,
+    reason = 'manual',
+    requestedBy = 'cli',
+    options: { watch?: boolean } = {},
+  ): Promise<SyncOutcome> {
     const r = this.runners.get(name);
     if (!r) throw new Error(`no app named ${name}`);
     if (!this.clusterReachable) {
       await this.parts.discovery.refresh();
       this.clusterReachable = true;
     }
-    return this.syncApp(r, reason, { by: requestedBy, at: new Date().toISOString() });
+    return this.syncApp(r, reason, { by: requestedBy, at: new Date().toISOString() }, options.watch ?? true);
   }
 
   /** Re-reads an app's health from the cluster and posts its status when that changed (the CLI's waiting `sync --once`). */

@@ -52,7 +52,9 @@ export async function applyOne(
 ): Promise<SyncEntry> {
   const who = subject(obj);
   const key = objectKey(obj);
-  const hash = record ? desiredHash(obj, ignoreDifferences) : '';
+  // Serialized once: the hash and, when the object is sent as it is, the request body.
+  const json = JSON.stringify(obj);
+  const hash = record ? desiredHash(json, ignoreDifferences) : '';
   const mark = (o: K8sObject) => {
     const rv = o.metadata.resourceVersion;
     if (record && rv !== undefined) record.set(key, { hash, resourceVersion: rv });
@@ -64,18 +66,18 @@ export async function applyOne(
     if (current) {
       // Ignored fields keep their live values, so they are neither counted as drift nor reset by the write.
       const target = keepLiveAt(ignoreDifferences, obj, current);
-      const dry = await deps.kube.apply(type, target, { dryRun: true });
+      const dry = await deps.kube.apply(type, target, target === obj ? { dryRun: true, body: json } : { dryRun: true });
       const ignore = ignoredPaths(ignoreDifferences, obj);
       if (!hasDrift(dry.object, current, ignore ? { ignore } : {})) {
         mark(current);
         return { subject: who, action: 'unchanged' };
       }
-      const res = await deps.kube.apply(type, target);
+      const res = await deps.kube.apply(type, target, target === obj ? { body: json } : {});
       live.set(key, res.object);
       mark(res.object);
       return { subject: who, action: 'configured' };
     }
-    const res = await deps.kube.apply(type, obj);
+    const res = await deps.kube.apply(type, obj, { body: json });
     live.set(key, res.object);
     mark(res.object);
     return { subject: who, action: res.created ? 'created' : 'configured' };

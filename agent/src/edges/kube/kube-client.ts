@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { Agent, request } from 'node:https';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import { TetherError } from '../../../../shared/src/errors.ts';
 import {
   type ApplyOptions,
@@ -91,19 +92,24 @@ export const LIST_PAGE_SIZE = 500;
 export class HttpKubeClient implements KubeClient {
   private readonly agent: Agent;
   private readonly retry: KubeRetryOptions;
+  /**
+   * The kubeconfig's CA and client certificate parsed once for every connection. Given as ca/cert/key instead, each
+   * new socket parses them again, and the Agent keys its pools by their concatenated PEM text on every request.
+   */
+  private readonly tls: SecureContext;
 
   constructor(
     private readonly conn: KubeConnection,
     options: { maxSockets?: number; retry?: Partial<KubeRetryOptions> } = {},
   ) {
     this.retry = { ...defaultKubeRetryOptions(), ...options.retry };
+    this.tls = createSecureContext({ ca: conn.ca, cert: conn.cert, key: conn.key });
+    // No TLS material on the Agent itself: its options override a request's, and an exec plugin's certificate goes
+    // on the request (see auth).
     this.agent = new Agent({
       keepAlive: true,
       // Twice a sync's apply concurrency (reconcile/apply.ts), so that one app's sync leaves sockets to the others.
       maxSockets: options.maxSockets ?? 32,
-      ca: conn.ca,
-      cert: conn.cert,
-      key: conn.key,
       rejectUnauthorized: !conn.insecureSkipTLSVerify,
     });
   }
@@ -114,12 +120,20 @@ export class HttpKubeClient implements KubeClient {
   }
 
   /** Who this request is from: an exec plugin's credentials when the kubeconfig has one, else the static ones. */
-  private async auth(): Promise<{ token?: string; tls: { cert?: string; key?: string } }> {
+  private async auth(): Promise<{
+    token?: string;
+    tls: { ca?: string; cert?: string; key?: string } | { secureContext: SecureContext };
+  }> {
     const fromPlugin = this.conn.credentials ? await this.conn.credentials() : {};
     const token =
       fromPlugin.token ?? (this.conn.tokenFile ? readFileSync(this.conn.tokenFile, 'utf8').trim() : this.conn.token);
     // A plugin's client certificate goes on the request; node's Agent keeps a separate socket pool per certificate.
-    return { token, tls: fromPlugin.cert ? { cert: fromPlugin.cert, key: fromPlugin.key } : {} };
+    return {
+      token,
+      tls: fromPlugin.cert
+        ? { ca: this.conn.ca, cert: fromPlugin.cert, key: fromPlugin.key }
+        : { secureContext: this.tls },
+    };
   }
 
   private headers(token: string | undefined, extra: Record<string, string>): Record<string, string> {
@@ -265,7 +279,8 @@ export class HttpKubeClient implements KubeClient {
     q.set('fieldValidation', 'Ignore');
     const path = `${resourcePath(type, obj.metadata.namespace, obj.metadata.name)}?${q}`;
     // The object's JSON exactly as rendered: JSON is YAML, and nothing is run through generated types that drop fields.
-    const r = await this.raw('PATCH', path, JSON.stringify(obj), { 'content-type': 'application/apply-patch+yaml' });
+    const body = o.body ?? JSON.stringify(obj);
+    const r = await this.raw('PATCH', path, body, { 'content-type': 'application/apply-patch+yaml' });
     return { object: this.check('PATCH', path, r) as K8sObject, created: r.status === 201 };
   }
 
