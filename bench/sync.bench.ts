@@ -626,7 +626,9 @@ export async function run(report: Report): Promise<void> {
           `agent-rss (${which}): ${res.objects} objects in ${(res.durationMs / 1000).toFixed(2)} s; ` +
             `V8 heap reserved ${(res.heapTotal / MB).toFixed(0)} MB, external ${(res.external / MB).toFixed(0)} MB`,
         );
-        report(`agent RSS after syncing 3000 objects (${which})`, res.rss / MB, 'MB', '≤ 100 MB');
+        // For comparison only: these run the agent's code without the image's node flags and environment; the goal is
+        // judged on the shipped command below.
+        report(`agent RSS after syncing 3000 objects (${which}, no image flags)`, res.rss / MB, 'MB');
         report(`  peak RSS (${which})`, res.maxRss / MB, 'MB');
         report(`  V8 heap used (${which})`, res.heapUsed / MB, 'MB');
       }
