@@ -59902,6 +59902,7 @@ var PackReceiver = class {
   async *rewrite(body) {
     let pending = Buffer.alloc(0);
     let sawPack = false;
+    let failed = false;
     for await (const chunk of body) {
       pending = pending.length === 0 ? Buffer.from(chunk) : Buffer.concat([pending, chunk]);
       let at = 0;
@@ -59921,7 +59922,10 @@ var PackReceiver = class {
           sawPack = true;
           await this.take(pending.subarray(at + 5, at + len));
         } else {
-          if (band === 3) await this.discard();
+          if (band === 3) {
+            failed = true;
+            await this.discard();
+          }
           yield pending.subarray(at, at + len);
         }
         at += len;
@@ -59929,7 +59933,7 @@ var PackReceiver = class {
       pending = pending.subarray(at);
     }
     if (pending.length > 0) throw new Error("the answer ended inside a pkt-line (cut short)");
-    if (!sawPack) return;
+    if (!sawPack || failed) return;
     await this.store();
     yield EMPTY_PACK_LINE;
   }

@@ -17,7 +17,7 @@ export function fnv1a64(text: string): bigint {
 }
 
 /**
- * Jump consistent hash (Lamping and Veach, https://arxiv.org/abs/1406.2294): maps a 64-bit key to one of `buckets`
+ * Jump consistent hash (Lamping and Veach's algorithm): maps a 64-bit key to one of `buckets`
  * buckets evenly, and when the number of buckets grows from n to n+1 only 1/(n+1) of the keys move (all to the new
  * bucket). No table to keep in step between replicas: every replica computes the same answer.
  */

@@ -170,7 +170,13 @@ export class ShardLeases implements ShardGate {
   start(listener: ShardListener): void {
     this.listener = listener;
     const deadline = this.renewDeadlineMs();
-    this.watchdog = setInterval(() => void this.dropOverdue(), Math.max(100, Math.min(deadline / 4, 1000)));
+    this.watchdog = setInterval(
+      () =>
+        void this.dropOverdue().catch((err) =>
+          this.options.log.warn('stopping the work of overdue shards failed', { error: describeError(err) }),
+        ),
+      Math.max(100, Math.min(deadline / 4, 1000)),
+    );
     void this.tick();
   }
 
@@ -254,8 +260,11 @@ export class ShardLeases implements ShardGate {
     const byName = new Map(listed.items.map((o) => [o.metadata.name, o as unknown as Lease]));
     const now = Date.now();
 
-    // Membership first: the others count this replica from this round on.
-    await this.member.tryAcquireOrRenew(byName.get(this.member.options.name) ?? null);
+    // Membership first: the others count this replica from this round on. A failed renewal of it must not keep the
+    // shard leases below from being renewed in this round.
+    await this.member.tryAcquireOrRenew(byName.get(this.member.options.name) ?? null).catch((err) => {
+      this.options.log.warn('membership lease not renewed', { error: describeError(err) });
+    });
     const replicas = new Set([identity]);
     for (const [name, lease] of byName) {
       if (!name.startsWith(`${leasePrefix}-member-`) || name === this.member.options.name) continue;

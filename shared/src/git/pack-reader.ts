@@ -9,8 +9,8 @@
 // A pack up to 32 MiB is read into memory whole and checked against its index's checksum; a larger one is read a
 // range at a time from the file (pack-format.ts), so a store holding a 50 MB blob does not cost 50 MB to open, and
 // only its trailer is compared with the index (the pack was checked in full when it was received, pack-index.ts).
-// `sizeOf` answers an object's size from its pack entry's header without inflating it, so a reader can refuse a
-// file over its limit before reading it.
+// `readWithin` answers an object's size from its pack entry's header (or its delta's) before inflating it, so a reader
+// refuses a file over its limit without reading it; `sizeOf` gives that size alone.
 //
 // Formats: https://git-scm.com/docs/pack-format (pack v2, index v2).
 import { createHash } from 'node:crypto';

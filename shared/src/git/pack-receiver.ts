@@ -61,6 +61,7 @@ export class PackReceiver {
   async *rewrite(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
     let pending = Buffer.alloc(0);
     let sawPack = false;
+    let failed = false;
     for await (const chunk of body) {
       pending = pending.length === 0 ? Buffer.from(chunk) : Buffer.concat([pending, chunk]);
       let at = 0;
@@ -81,7 +82,10 @@ export class PackReceiver {
           await this.take(pending.subarray(at + 5, at + len));
         } else {
           // A fatal error from the server ends the answer (isomorphic-git reports it): nothing is kept.
-          if (band === 3) await this.discard();
+          if (band === 3) {
+            failed = true;
+            await this.discard();
+          }
           yield pending.subarray(at, at + len);
         }
         at += len;
@@ -89,7 +93,8 @@ export class PackReceiver {
       pending = pending.subarray(at);
     }
     if (pending.length > 0) throw new Error('the answer ended inside a pkt-line (cut short)');
-    if (!sawPack) return;
+    // After a fatal error the server's own message is the one to report, not "truncated" for what was discarded.
+    if (!sawPack || failed) return;
     await this.store();
     yield EMPTY_PACK_LINE;
   }

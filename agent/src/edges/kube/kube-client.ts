@@ -85,10 +85,10 @@ function transientError(err: unknown): boolean {
   return (typeof code === 'string' && TRANSIENT_CODES.has(code)) || (err as Error)?.message === 'socket hang up';
 }
 
-/** A KubeClient over node:https with a keep-alive agent (bounded sockets) against one apiserver. */
 /** Objects per page of a list (see HttpKubeClient.list). */
 export const LIST_PAGE_SIZE = 500;
 
+/** A KubeClient over node:https with a keep-alive agent (bounded sockets) against one apiserver. */
 export class HttpKubeClient implements KubeClient {
   private readonly agent: Agent;
   private readonly retry: KubeRetryOptions;
@@ -272,10 +272,10 @@ export class HttpKubeClient implements KubeClient {
     if (o.force) q.set('force', 'true');
     if (o.dryRun) q.set('dryRun', 'All');
     // The body is JSON.stringify output, which cannot repeat a key, and server-side apply refuses a field the schema
-    // does not declare at every fieldValidation level (kube-apiserver 1.34, built-in kinds and CRDs alike:
-    // `.spec.replica: field not declared in schema` with Ignore, Warn and Strict). What the server's default, Warn,
-    // adds for apply is a second, strict YAML parse of every body looking for duplicate keys: Ignore skips it, as
-    // `kubectl apply --validate=false` does, and loses no error. https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation
+    // does not declare at every fieldValidation level (built-in kinds and CRDs alike: `.spec.replica: field not
+    // declared in schema` with Ignore, Warn and Strict; agent/test/sync.world.test.ts holds it). What the server's
+    // default, Warn, adds for apply is a second, strict YAML parse of every body looking for duplicate keys: Ignore
+    // skips it, as `kubectl apply --validate=false` does, and loses no error.
     q.set('fieldValidation', 'Ignore');
     const path = `${resourcePath(type, obj.metadata.namespace, obj.metadata.name)}?${q}`;
     // The object's JSON exactly as rendered: JSON is YAML, and nothing is run through generated types that drop fields.

@@ -133,7 +133,10 @@ export class ParseWorker {
    * overlaps the Git fetch instead of following it. Does nothing once started or closed.
    */
   prepare(): void {
-    if (!this.closed) this.worker ??= this.start();
+    if (this.closed || this.worker) return;
+    this.worker = this.start();
+    // A fetch that fails leaves no parse to follow: the idle timer gives the worker back as after a parse.
+    if (this.pending === 0) this.stopWhenIdle();
   }
 
   /** Stops the worker at once, even mid-parse (shutdown); later parses are refused. */
