@@ -16,6 +16,7 @@ import { loadKubeconfig } from '../agent/src/edges/kube/kubeconfig.ts';
 import { toolRenderer } from '../agent/src/edges/render/render.ts';
 import { type HealEvent, SelfHeal } from '../agent/src/reconcile/self-heal.ts';
 import { AppSync, pruneOptions } from '../agent/src/reconcile/sync.ts';
+import { apiserverRequestSamples } from '../testenv/src/apiserver-writes.ts';
 import { type GitServer, startGitServer } from '../testenv/src/git-server.ts';
 import { type LocalKube, startKube } from '../testenv/src/kube.ts';
 import type { AgentRssResult, ImportCostResult } from './agent-rss.ts';
@@ -163,20 +164,14 @@ async function apiserverWrites(kube: LocalKube): Promise<Map<string, number>> {
 
 /** Every request counted by the apiserver's apiserver_request_total, by `<verb>[ dry-run] <resource or path>`. */
 async function apiserverRequests(kube: LocalKube): Promise<Map<string, number>> {
-  const r = await kube.request('GET', '/metrics');
-  const text = typeof r.body === 'string' ? r.body : '';
   const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('apiserver_request_total{')) continue;
-    const labels = Object.fromEntries(
-      [...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!] as [string, string]),
-    );
+  for (const { labels, count } of await apiserverRequestSamples(kube)) {
     // Requests to paths that are not resources (discovery, /version) carry the path as their subresource.
     const [resource, sub] = [labels['resource'] ?? '', labels['subresource'] ?? ''];
     if (!resource && sub === '/metrics') continue;
     const what = resource ? `${resource}${sub ? `/${sub}` : ''}` : sub;
     const key = `${labels['verb']}${labels['dry_run'] ? ' dry-run' : ''} ${what}`;
-    out.set(key, (out.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+    out.set(key, (out.get(key) ?? 0) + count);
   }
   return out;
 }
