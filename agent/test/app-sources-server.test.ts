@@ -1,11 +1,11 @@
 // The HTTP server's part in apps defined in Git: the app sources' route, the push webhook waking a source, and
 // where each app is defined on the API and the status page.
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { test } from 'node:test';
 import type { AppSourceView } from '../src/core/app-set-plan.ts';
 import { createServer } from '../src/edges/http/server.ts';
 import { FIXTURE_NOW, fixtureApps, fixtureMetrics, InMemoryAgentView } from './fixtures/agent-view.ts';
+import { signedPush } from './fixtures/webhooks.ts';
 
 const SECRET = 'whsec-apps-from-git';
 
@@ -57,20 +57,7 @@ test('GET /api/app-sources lists every source with its problems, credentials red
 
 test('a push to a source’s repo and branch wakes the source as well as the apps', async () => {
   const { app, view } = setup();
-  const body = JSON.stringify({
-    ref: 'refs/heads/main',
-    after: 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678',
-    repository: { full_name: 'acme/env' },
-  });
-  const res = await app.request('/webhook/github', {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-github-event': 'push',
-      'x-hub-signature-256': `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`,
-    },
-    body,
-  });
+  const res = await app.request(signedPush(SECRET));
   assert.equal(res.status, 202);
   const answer = (await res.json()) as { triggered: string[]; sources?: string[] };
   assert.deepEqual(answer.sources, ['apps']);

@@ -1,7 +1,6 @@
 // The agent's HTTP server through `app.request()`, with an in-memory AgentView built from captured
 // objects. Every refusal is checked for what it must not do as well as for its status code.
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
 import type { AgentView, AppView } from '../src/core/agent-view.ts';
 import { escapeLabelValue } from '../src/core/metrics-text.ts';
@@ -15,6 +14,7 @@ import {
   InMemoryAgentView,
   REVISIONS,
 } from './fixtures/agent-view.ts';
+import { pushBody, signature, webhook } from './fixtures/webhooks.ts';
 
 const SECRET = 'whsec-correct-horse-battery-staple';
 const TOKEN = 'tether-api-7c1d2b9e5f';
@@ -25,27 +25,7 @@ function setup(options: Parameters<typeof createServer>[1] = {}) {
   return { view, app };
 }
 
-const sign = (body: string | Buffer, secret = SECRET) =>
-  `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
-
-function pushBody(repo = 'acme/env', ref = 'refs/heads/main', after = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678') {
-  return JSON.stringify({
-    ref,
-    before: '0000000000000000000000000000000000000000',
-    after,
-    repository: { id: 1, name: repo.split('/')[1], full_name: repo, clone_url: `https://github.com/${repo}.git` },
-    pusher: { name: 'octocat' },
-    commits: [],
-  });
-}
-
-function webhook(body: string | Buffer, headers: Record<string, string>) {
-  return new Request('http://agent/webhook/github', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body,
-  });
-}
+const sign = (body: string | Buffer, secret = SECRET) => signature(body, secret);
 
 describe('probes', () => {
   test('GET /healthz answers 200 ok', async () => {

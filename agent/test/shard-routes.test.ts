@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { test } from 'node:test';
 import { createServer } from '../src/edges/http/server.ts';
 import { FIXTURE_NOW, fixtureApps, fixtureMetrics, InMemoryAgentView } from './fixtures/agent-view.ts';
+import { signedPush } from './fixtures/webhooks.ts';
 
 const SECRET = 'whsec-shards';
 const TOKEN = 'tether-api-shards';
@@ -45,20 +45,7 @@ test('a sync asked of a replica that does not hold the app: 409 naming the shard
 
 test('a push webhook triggers the apps held here and names the others with their holder', async () => {
   const view = new ShardedView();
-  const body = JSON.stringify({
-    ref: 'refs/heads/main',
-    after: 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678',
-    repository: { full_name: 'acme/env' },
-  });
-  const res = await server(view).request('/webhook/github', {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-github-event': 'push',
-      'x-hub-signature-256': `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`,
-    },
-    body,
-  });
+  const res = await server(view).request(signedPush(SECRET));
   assert.equal(res.status, 202);
   assert.deepEqual(await res.json(), {
     triggered: ['web'],
