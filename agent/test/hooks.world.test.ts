@@ -54,7 +54,32 @@ const files = {
     'helm.sh/hook: "pre-install,pre-upgrade", helm.sh/hook-delete-policy: hook-succeeded',
   ),
   'gen/config.yaml': configMap('gen', 'config'),
+  // Two Jobs of one PreSync wave that each run 3 s, and one of the next wave.
+  'par/ns.yaml': namespace('par'),
+  'par/a.yaml': job('par', 'name: a', 'tether.dev/hook: PreSync', { runFor: '3s' }),
+  'par/b.yaml': job('par', 'name: b', 'tether.dev/hook: PreSync', { runFor: '3s' }),
+  'par/c.yaml': job('par', 'name: c', 'tether.dev/hook: PreSync, tether.dev/sync-wave: "1"'),
+  'par/config.yaml': configMap('par', 'config'),
+  // A wave where two hooks fail at once and a third still runs; the next wave must not start.
+  'pf/ns.yaml': namespace('pf'),
+  'pf/bad-a.yaml': job('pf', 'name: bad-a', 'tether.dev/hook: PreSync', { fail: true }),
+  'pf/bad-b.yaml': job('pf', 'name: bad-b', 'tether.dev/hook: PreSync', { fail: true }),
+  'pf/slow.yaml': job('pf', 'name: slow', 'tether.dev/hook: PreSync, tether.dev/hook-delete-policy: HookSucceeded', {
+    runFor: '3s',
+  }),
+  'pf/later.yaml': job('pf', 'name: later', 'tether.dev/hook: PreSync, tether.dev/sync-wave: "1"'),
+  'pf/config.yaml': configMap('pf', 'config'),
 };
+
+/** When a Job was created and when it completed, in ms (the apiserver keeps whole seconds). */
+function jobTimes(j: { metadata: { creationTimestamp?: string }; status?: unknown }): {
+  created: number;
+  done: number;
+} {
+  const done = (j.status as { completionTime?: string } | undefined)?.completionTime;
+  assert.ok(done, `not complete: ${JSON.stringify(j.status)}`);
+  return { created: Date.parse(j.metadata.creationTimestamp!), done: Date.parse(done) };
+}
 
 describe('sync hooks (full mode: Jobs run under kwok)', () => {
   let w: AgentWorld;
@@ -108,6 +133,48 @@ describe('sync hooks (full mode: Jobs run under kwok)', () => {
     const status = statusFor(app.state, { cluster: 'dev' });
     assert.equal(status.state, 'failure');
     assert.match(status.description, /PreSync hook Job\/fail\/migrate failed/);
+  });
+
+  test('hooks of one wave run together; the next wave starts once all of them finished', async () => {
+    const app = await makeSync('par');
+    const out = await app.sync();
+    assert.equal(out.error, undefined, JSON.stringify(out.error));
+    assert.deepEqual(
+      out.hooks?.map((h) => [h.subject, h.outcome]),
+      [
+        ['Job/par/a', 'Succeeded'],
+        ['Job/par/b', 'Succeeded'],
+        ['Job/par/c', 'Succeeded'],
+      ],
+    );
+    const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((n) => get(`/apis/batch/v1/namespaces/par/jobs/${n}`)));
+    const ta = jobTimes(a!);
+    const tb = jobTimes(b!);
+    const tc = jobTimes(c!);
+    // Each was created before the other completed: they ran at the same time (one after the other, the second
+    // would be created no earlier than the first completed).
+    assert.ok(tb.created < ta.done && ta.created < tb.done, JSON.stringify({ ta, tb }));
+    assert.ok(tc.created >= Math.max(ta.done, tb.done), JSON.stringify({ ta, tb, tc }));
+  });
+
+  test('a failed wave is waited on whole, names every failed hook, and stops the phase', async () => {
+    const app = await makeSync('pf');
+    const out = await app.sync();
+    assert.equal(out.error?.stage, 'apply');
+    assert.match(
+      out.error?.message ?? '',
+      /^2 PreSync hooks failed: Job\/pf\/bad-a: .*; Job\/pf\/bad-b: .*; the app was not applied$/,
+    );
+    assert.deepEqual(
+      out.hooks?.map((h) => [h.subject, h.outcome, h.deleted]),
+      [
+        ['Job/pf/bad-a', 'Failed', false],
+        ['Job/pf/bad-b', 'Failed', false],
+        ['Job/pf/slow', 'Succeeded', true],
+      ],
+    );
+    assert.equal(await get('/apis/batch/v1/namespaces/pf/jobs/later'), undefined, 'the next wave did not start');
+    assert.equal(await get('/api/v1/namespaces/pf/configmaps/config'), undefined, 'nothing of the app was applied');
   });
 
   test('a generateName hook runs again, under a new name, on a new revision', async () => {

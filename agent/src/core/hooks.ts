@@ -50,6 +50,30 @@ export function hooksOf(hooks: readonly Hook[], phase: HookPhase): Hook[] {
     );
 }
 
+/**
+ * The hooks of one phase grouped into their waves, in run order: all hooks of a wave start together and the wave ends
+ * when every one of them has ended, as gitops-engine runs the tasks of a phase and wave
+ * (https://github.com/argoproj/gitops-engine/blob/master/pkg/sync/sync_context.go).
+ */
+export function hookWaves(hooks: readonly Hook[], phase: HookPhase): Hook[][] {
+  const waves: Hook[][] = [];
+  for (const h of hooksOf(hooks, phase)) {
+    const last = waves.at(-1);
+    if (last && last[0]!.wave === h.wave) last.push(h);
+    else waves.push([h]);
+  }
+  return waves;
+}
+
+/** The message of a phase that failed: every failed hook by name, with its message. */
+export function hookFailureMessage(results: readonly HookResult[]): string | undefined {
+  const failed = results.filter((r) => r.outcome === 'Failed');
+  if (failed.length === 0) return undefined;
+  const phase = failed[0]!.phase;
+  if (failed.length === 1) return `${phase} hook ${failed[0]!.subject} failed: ${failed[0]!.message}`;
+  return `${failed.length} ${phase} hooks failed: ${failed.map((r) => `${r.subject}: ${r.message}`).join('; ')}`;
+}
+
 /** Where a running hook stands: Jobs by their conditions, Pods by their phase, anything else by its health. */
 export function hookState(live: K8sObject): { state: 'Running' | 'Succeeded' | 'Failed'; message: string } {
   const status = (live.status ?? {}) as {

@@ -1,7 +1,15 @@
-// Runs the sync hooks of one phase: each is created afresh, waited on until it succeeds or fails, and deleted as its
+// Runs the sync hooks of one phase, a wave at a time: each is created afresh, waited on until it succeeds or fails, and deleted as its
 // policy says. Hooks are not ApplySet members: they carry no part-of label, so they are never pruned or healed.
 import { describeError } from '../../../shared/src/errors.ts';
-import { deleteAfter, generatedName, type Hook, type HookResult, hookState, hooksOf } from '../core/hooks.ts';
+import {
+  deleteAfter,
+  generatedName,
+  type Hook,
+  type HookResult,
+  hookFailureMessage,
+  hookState,
+  hookWaves,
+} from '../core/hooks.ts';
 import type { ResourceType } from '../core/kube-port.ts';
 import { explainMissingNamespace } from '../core/namespaces.ts';
 import { subject } from '../core/objects.ts';
@@ -11,7 +19,7 @@ import { type ClusterDeps, resolveType } from './cluster.ts';
 
 /** Options of running hooks. */
 export interface RunHooksOptions {
-  /** How long one hook may run before it counts as failed. */
+  /** How long one wave of hooks may run (from its start) before the hooks still running count as failed. */
   timeoutMs: number;
   /** How often a running hook is re-read. */
   pollMs: number;
@@ -32,8 +40,10 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /**
- * Runs the hooks of `phase` one after another in wave order, stopping at the first that fails (as Argo CD stops a
- * phase). Returns every result; never throws.
+ * Runs the hooks of `phase` wave by wave, as gitops-engine does: every hook of a wave is created at once and the wave
+ * is waited on as a whole (`timeoutMs` is the wave's), then the next wave starts. A wave in which any hook failed ends
+ * the phase once all its hooks have ended, as Argo CD waits for the running hooks before it fails the operation; the
+ * later waves do not run. Returns every result; never throws.
  */
 export async function runHooks(
   deps: ClusterDeps,
@@ -42,10 +52,11 @@ export async function runHooks(
   options: RunHooksOptions,
 ): Promise<HookResult[]> {
   const results: HookResult[] = [];
-  for (const hook of hooksOf(hooks, phase)) {
-    const result = await runHook(deps, hook, phase, options);
-    results.push(result);
-    if (result.outcome === 'Failed') break;
+  for (const wave of hookWaves(hooks, phase)) {
+    const deadline = performance.now() + options.timeoutMs;
+    const ran = await Promise.all(wave.map((hook) => runHook(deps, hook, phase, options, deadline)));
+    results.push(...ran);
+    if (ran.some((r) => r.outcome === 'Failed')) break;
   }
   return results;
 }
@@ -62,7 +73,7 @@ export interface DeleteHooksOutcome {
 /**
  * Removing an app with cascade, as Argo CD runs its deletion hooks
  * (https://argo-cd.readthedocs.io/en/stable/user-guide/resource_hooks/#hook-phases): the `PreDelete` hooks run
- * first, in wave order, and a failed one stops the removal before anything is deleted; then `deleteMembers` (the
+ * first, wave by wave, and a failed one stops the removal before anything is deleted; then `deleteMembers` (the
  * caller's cascade: prune every member through the guardrails, delete the parent); then the `PostDelete` hooks.
  * Helm's `pre-delete`/`post-delete` hooks map onto the same phases. Hooks of the sync phases are not run. Never
  * throws: a failing `deleteMembers` is reported and PostDelete hooks are not run after it.
@@ -74,13 +85,9 @@ export async function runDeleteHooks(
   options: RunHooksOptions,
 ): Promise<DeleteHooksOutcome> {
   const pre = await runHooks(deps, hooks, 'PreDelete', options);
-  const preFailed = pre.find((r) => r.outcome === 'Failed');
+  const preFailed = hookFailureMessage(pre);
   if (preFailed) {
-    return {
-      results: pre,
-      removed: false,
-      error: `PreDelete hook ${preFailed.subject} failed: ${preFailed.message}; nothing of the app was deleted`,
-    };
+    return { results: pre, removed: false, error: `${preFailed}; nothing of the app was deleted` };
   }
   try {
     await deleteMembers();
@@ -88,12 +95,8 @@ export async function runDeleteHooks(
     return { results: pre, removed: false, error: `deleting the app's objects: ${describeError(err)}` };
   }
   const post = await runHooks(deps, hooks, 'PostDelete', options);
-  const postFailed = post.find((r) => r.outcome === 'Failed');
-  return {
-    results: [...pre, ...post],
-    removed: true,
-    ...(postFailed ? { error: `PostDelete hook ${postFailed.subject} failed: ${postFailed.message}` } : {}),
-  };
+  const postFailed = hookFailureMessage(post);
+  return { results: [...pre, ...post], removed: true, ...(postFailed ? { error: postFailed } : {}) };
 }
 
 async function runHook(
@@ -101,6 +104,7 @@ async function runHook(
   hook: Hook,
   phase: HookResult['phase'],
   options: RunHooksOptions,
+  deadline: number,
 ): Promise<HookResult> {
   const t0 = performance.now();
   const obj = structuredClone(hook.object);
@@ -121,13 +125,12 @@ async function runHook(
   try {
     type = await resolveType(deps.discovery, obj.apiVersion, obj.kind);
     // BeforeHookCreation (the default): the previous run's object goes first, so the hook runs again.
-    if (hook.deletePolicies.includes('BeforeHookCreation')) await deleteAndWait(deps, type, obj, options);
+    if (hook.deletePolicies.includes('BeforeHookCreation')) await deleteAndWait(deps, type, obj, options, deadline);
     await deps.kube.apply(type, obj);
   } catch (err) {
     return done('Failed', `creating it: ${explainMissingNamespace(describeError(err))}`);
   }
 
-  const deadline = t0 + options.timeoutMs;
   let state: ReturnType<typeof hookState> = { state: 'Running', message: 'created' };
   for (;;) {
     try {
@@ -158,16 +161,16 @@ async function runHook(
   }
 }
 
-/** Deletes the object if it exists and waits (within the hook's timeout) until it is gone, so its name is free. */
+/** Deletes the object if it exists and waits (within the wave's deadline) until it is gone, so its name is free. */
 async function deleteAndWait(
   deps: ClusterDeps,
   type: ResourceType,
   obj: K8sObject,
   options: RunHooksOptions,
+  deadline: number,
 ): Promise<void> {
   const { name, namespace } = obj.metadata;
   if (!(await deps.kube.delete(type, name, namespace, { propagationPolicy: 'Background' }))) return;
-  const deadline = performance.now() + options.timeoutMs;
   while (await deps.kube.get(type, name, namespace)) {
     if (performance.now() >= deadline || options.signal?.aborted) {
       throw new Error(`the previous ${subject(obj)} is still being deleted`);

@@ -12,7 +12,7 @@ import {
 import type { IgnoreDifference } from '../core/drift.ts';
 import { appHealth, type HealthContext, objectHealth } from '../core/health.ts';
 import type { HealthRules } from '../core/health-cel.ts';
-import { type Hook, hooksOf, splitHooks } from '../core/hooks.ts';
+import { type Hook, hookFailureMessage, hooksOf, splitHooks } from '../core/hooks.ts';
 import { type Inspection, summarize } from '../core/inspection.ts';
 import {
   type ApplySetParentRef,
@@ -410,7 +410,7 @@ export class AppSync {
         if (preSync) {
           await this.runHookPhase('SyncFail', hookResults, options.signal);
           this.lastGood = false;
-          return finish({ error: { stage: 'apply', message: `${hookFailure(preSync)}; the app was not applied` } });
+          return finish({ error: { stage: 'apply', message: `${preSync}; the app was not applied` } });
         }
       }
 
@@ -448,7 +448,7 @@ export class AppSync {
         const syncHook = await this.runHookPhase('Sync', hookResults, options.signal);
         if (syncHook) {
           await this.runHookPhase('SyncFail', hookResults, options.signal);
-          return this.stoppedAt(gate, finish, `${hookFailure(syncHook)}; nothing pruned`);
+          return this.stoppedAt(gate, finish, `${syncHook}; nothing pruned`);
         }
       }
 
@@ -494,7 +494,7 @@ export class AppSync {
       if (hookFailed && !firstFailure) {
         await this.runHookPhase('SyncFail', hookResults, options.signal);
         this.lastGood = false;
-        return finish({ error: { stage: 'apply', message: hookFailure(hookFailed) }, health: this.healthNow() });
+        return finish({ error: { stage: 'apply', message: hookFailed }, health: this.healthNow() });
       }
       const health = this.healthNow();
       this.lastTree = tree;
@@ -572,14 +572,14 @@ export class AppSync {
   }
 
   /**
-   * Runs the rendered hooks of `phase`, adding their results to `results`; returns the first failed one. The hooks'
-   * timeout is the app's wave timeout.
+   * Runs the rendered hooks of `phase`, adding their results to `results`; returns the failure, naming every hook that
+   * failed (undefined when none did). Each wave of hooks has the app's wave timeout.
    */
   private async runHookPhase(
     phase: HookResult['phase'],
     results: HookResult[],
     signal: AbortSignal | undefined,
-  ): Promise<HookResult | undefined> {
+  ): Promise<string | undefined> {
     if (hooksOf(this.hooks, phase).length === 0) return undefined;
     const defaults = defaultWaveGateOptions();
     const ran = await runHooks(this.deps, this.hooks, phase, {
@@ -588,7 +588,7 @@ export class AppSync {
       ...(signal ? { signal } : {}),
     });
     results.push(...ran);
-    return ran.find((r) => r.outcome === 'Failed');
+    return hookFailureMessage(ran);
   }
 
   /**
@@ -802,10 +802,6 @@ const HEALTH_REUSE_MS = 5000;
 const MAX_APPLIED_RECORD_BYTES = 320 * 1024;
 
 /** How a failed hook is named in the sync's error: `PreSync hook Job/web/migrate failed: …`. */
-function hookFailure(r: HookResult): string {
-  return `${r.phase} hook ${r.subject} failed: ${r.message}`;
-}
-
 /** Prune options from an app's settings. */
 export function pruneOptions(overrides: Partial<PruneOptions> = {}): PruneOptions {
   return { ...defaultPruneOptions(), ...overrides };
