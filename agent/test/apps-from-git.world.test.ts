@@ -33,6 +33,20 @@ spec:
     syncOptions: [CreateNamespace=true]
 `;
 
+/** A PreDelete Job as Argo CD users write one. */
+const preDeleteJob = (name: string) => `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: ${name}
+  annotations: {argocd.argoproj.io/hook: PreDelete, argocd.argoproj.io/hook-delete-policy: BeforeHookCreation}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: "ghcr.io/acme/drain:1.0.0"}]
+`;
+
 describe('apps defined in Git', () => {
   let w: AgentWorld;
   let agent: Agent;
@@ -74,6 +88,46 @@ describe('apps defined in Git', () => {
   const synced = (name: string) => agent.app(name)?.state.sync === 'Synced';
   const sources = () => JSON.stringify(agent.appSources(), null, 1);
   const refresh = (name = 'apps') => assert.ok(agent.requestSourceSync(name, 'test'));
+
+  // The Job controller's last status write: the terminal condition follows the one that decided it.
+  const finishJob = async (jobPath: string, outcome: 'Complete' | 'Failed') => {
+    let uid = '';
+    await waitFor(
+      async () => {
+        const got = await w.kube.request('GET', jobPath);
+        const meta = (got.body as { metadata?: { uid?: string; deletionTimestamp?: string } }).metadata;
+        uid = got.status === 200 && !meta?.deletionTimestamp ? (meta?.uid ?? '') : '';
+        return uid !== '';
+      },
+      { timeoutMs: 60_000, describe: () => `no PreDelete Job yet; sources: ${sources()}` },
+    );
+    const t = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const cond = (type: string) => ({ type, status: 'True', lastProbeTime: t, lastTransitionTime: t });
+    const status =
+      outcome === 'Complete'
+        ? {
+            startTime: t,
+            completionTime: t,
+            succeeded: 1,
+            conditions: [cond('SuccessCriteriaMet'), cond('Complete')],
+          }
+        : {
+            startTime: t,
+            failed: 1,
+            conditions: [
+              { ...cond('FailureTarget'), reason: 'BackoffLimitExceeded', message: 'drain refused' },
+              { ...cond('Failed'), reason: 'BackoffLimitExceeded', message: 'drain refused' },
+            ],
+          };
+    const res = await w.kube.request(
+      'PATCH',
+      `${jobPath}/status`,
+      { metadata: { uid }, status },
+      'application/merge-patch+json',
+    );
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return uid;
+  };
 
   test('the Apps of a source run, each showing where it is defined, and the source posts its own status', async () => {
     await waitFor(async () => synced('web') && (await exists('web-cm')), {
@@ -191,18 +245,7 @@ describe('apps defined in Git', () => {
   test('a cascade runs the PreDelete Job first (a failed one stops it), PostDelete after; Delete=false is let go', async () => {
     // A PreDelete Job as Argo CD users write one. In this API-only world no controller runs Jobs, so the test
     // finishes each hook Job itself by writing its status as the Job controller would.
-    const preDelete = `apiVersion: batch/v1
-kind: Job
-metadata:
-  name: hooked-drain
-  annotations: {argocd.argoproj.io/hook: PreDelete, argocd.argoproj.io/hook-delete-policy: BeforeHookCreation}
-spec:
-  backoffLimit: 0
-  template:
-    spec:
-      restartPolicy: Never
-      containers: [{name: c, image: "ghcr.io/acme/drain:1.0.0"}]
-`;
+    const preDelete = preDeleteJob('hooked-drain');
     const postDelete = cm('hooked-post').replace(
       'metadata:\n',
       'metadata:\n  annotations: {helm.sh/hook: post-delete}\n',
@@ -229,50 +272,10 @@ spec:
     assert.equal((await w.kube.request('GET', jobPath)).status, 404, 'a deletion hook does not run on sync');
     assert.equal(await exists('hooked-post'), false);
 
-    // The Job controller's last status write: the terminal condition follows the one that decided it.
-    const finishJob = async (outcome: 'Complete' | 'Failed') => {
-      let uid = '';
-      await waitFor(
-        async () => {
-          const got = await w.kube.request('GET', jobPath);
-          const meta = (got.body as { metadata?: { uid?: string; deletionTimestamp?: string } }).metadata;
-          uid = got.status === 200 && !meta?.deletionTimestamp ? (meta?.uid ?? '') : '';
-          return uid !== '';
-        },
-        { timeoutMs: 60_000, describe: () => `no PreDelete Job yet; sources: ${sources()}` },
-      );
-      const t = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-      const cond = (type: string) => ({ type, status: 'True', lastProbeTime: t, lastTransitionTime: t });
-      const status =
-        outcome === 'Complete'
-          ? {
-              startTime: t,
-              completionTime: t,
-              succeeded: 1,
-              conditions: [cond('SuccessCriteriaMet'), cond('Complete')],
-            }
-          : {
-              startTime: t,
-              failed: 1,
-              conditions: [
-                { ...cond('FailureTarget'), reason: 'BackoffLimitExceeded', message: 'drain refused' },
-                { ...cond('Failed'), reason: 'BackoffLimitExceeded', message: 'drain refused' },
-              ],
-            };
-      const res = await w.kube.request(
-        'PATCH',
-        `${jobPath}/status`,
-        { metadata: { uid }, status },
-        'application/merge-patch+json',
-      );
-      assert.equal(res.status, 200, JSON.stringify(res.body));
-      return uid;
-    };
-
     // A failed PreDelete hook stops the cascade: nothing deleted, the inventory kept, the source says why.
     await commit({ 'apps/hooked.yaml': null }, 'remove hooked');
     refresh();
-    const firstJob = await finishJob('Failed');
+    const firstJob = await finishJob(jobPath, 'Failed');
     await waitFor(() => /removal of app hooked failed/.test(sources()), {
       timeoutMs: 60_000,
       describe: () => sources(),
@@ -298,7 +301,7 @@ spec:
       },
       { timeoutMs: 60_000, describe: () => `the PreDelete Job was not created again; sources: ${sources()}` },
     );
-    await finishJob('Complete');
+    await finishJob(jobPath, 'Complete');
     await waitFor(async () => !(await exists('hooked-a')) && (await exists('hooked-post')), {
       timeoutMs: 60_000,
       describe: () => sources(),
@@ -445,5 +448,90 @@ spec:
     // The orphaned app of an earlier test is not removed a second time, and the others run again.
     assert.ok(await exists('api-cm'));
     await waitFor(() => synced('web') && synced('leaf'), { timeoutMs: 60_000, describe: () => sources() });
+  });
+  test('a PreDelete hook still runs when the App was removed while the agent was down (rendered again from Git)', async () => {
+    await commit(
+      {
+        'apps/drained.yaml': app('drained', 'envs/drained', '  deletionPolicy: cascade\n'),
+        'envs/drained/a.yaml': cm('drained-a'),
+        'envs/drained/hooks.yaml': preDeleteJob('drained-drain'),
+      },
+      'add drained',
+    );
+    refresh();
+    await waitFor(async () => synced('drained') && (await exists('drained-a')), {
+      timeoutMs: 60_000,
+      describe: () => sources(),
+    });
+    const synced1 = agent.app('drained')?.state.revision;
+    await agent.stop();
+    // The App and its manifests go in one commit: the hook exists only at the revision the app last synced.
+    await commit(
+      { 'apps/drained.yaml': null, 'envs/drained/a.yaml': null, 'envs/drained/hooks.yaml': null },
+      'remove drained while the agent is down',
+    );
+    const parent = await configMap('tether-drained', 'tether-system');
+    assert.equal(
+      (parent.body as { metadata: { annotations: Record<string, string> } }).metadata.annotations[
+        'tether.dev/synced-revision'
+      ],
+      synced1,
+    );
+    agent = await makeAgent();
+    await agent.start();
+    const jobPath = '/apis/batch/v1/namespaces/default/jobs/drained-drain';
+    await waitFor(async () => (await w.kube.request('GET', jobPath)).status === 200, {
+      timeoutMs: 60_000,
+      describe: () => `the PreDelete Job did not run; sources: ${sources()}`,
+    });
+    // The cascade waits on the hook: nothing of the app is deleted while it runs.
+    assert.ok(await exists('drained-a'), 'members are deleted only after the PreDelete hook finished');
+    await finishJob(jobPath, 'Complete');
+    await waitFor(async () => !(await exists('drained-a')) && !(await exists('tether-drained', 'tether-system')), {
+      timeoutMs: 60_000,
+      describe: () => sources(),
+    });
+    const job = await w.kube.request('GET', jobPath);
+    assert.equal(job.status, 200, 'the PreDelete Job ran and stays (BeforeHookCreation)');
+    assert.match(JSON.stringify(job.body), /"type":"Complete"/);
+  });
+
+  test('a cascade whose hooks Git no longer has is refused, with an Event, until the override annotation', async () => {
+    await commit(
+      { 'apps/lost.yaml': app('lost', 'envs/lost', '  deletionPolicy: cascade\n'), 'envs/lost/a.yaml': cm('lost-a') },
+      'add lost',
+    );
+    refresh();
+    await waitFor(async () => synced('lost') && (await exists('lost-a')), {
+      timeoutMs: 60_000,
+      describe: () => sources(),
+    });
+    await agent.stop();
+    // The synced revision is gone from the branch's history (as after a force-push).
+    const parentPath = '/api/v1/namespaces/tether-system/configmaps/tether-lost';
+    const annotate = (annotations: Record<string, string>) =>
+      w.kube.request('PATCH', parentPath, { metadata: { annotations } }, 'application/merge-patch+json');
+    assert.equal((await annotate({ 'tether.dev/synced-revision': 'f'.repeat(40) })).status, 200);
+    await commit({ 'apps/lost.yaml': null }, 'remove lost while the agent is down');
+    agent = await makeAgent();
+    await agent.start();
+    await waitFor(() => /removal of app lost failed .*cascade refused/.test(sources()), {
+      timeoutMs: 120_000,
+      describe: () => sources(),
+    });
+    assert.match(sources(), /tether\.dev\/cascade-without-hooks=true/);
+    assert.ok(await exists('lost-a'), 'nothing deleted while the hooks are unknown');
+    const events = await w.kube.request('GET', '/api/v1/namespaces/tether-system/events');
+    const refused = (events.body as { items: { reason: string; involvedObject: { name: string } }[] }).items.filter(
+      (e) => e.reason === 'CascadeRefused' && e.involvedObject.name === 'tether-lost',
+    );
+    assert.ok(refused.length > 0, 'a CascadeRefused Event on the inventory');
+
+    assert.equal((await annotate({ 'tether.dev/cascade-without-hooks': 'true' })).status, 200);
+    refresh();
+    await waitFor(async () => !(await exists('lost-a')) && !(await exists('tether-lost', 'tether-system')), {
+      timeoutMs: 60_000,
+      describe: () => sources(),
+    });
   });
 });

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { deleteAfter, generatedName, hookState, hooksOf, splitHooks } from '../src/core/hooks.ts';
+import {
+  deleteAfter,
+  generatedName,
+  hookFailureMessage,
+  hookState,
+  hooksOf,
+  hookWaves,
+  splitHooks,
+} from '../src/core/hooks.ts';
 import { validateObjects } from '../src/core/objects.ts';
 import type { K8sObject } from '../src/core/types.ts';
 
@@ -85,4 +93,39 @@ test('generateName is accepted for a hook only', () => {
   assert.equal(hook?.metadata.namespace, 'web');
   assert.throws(() => validateObjects([item({})], ns), /hooks\.yaml: Job\/<no name>: metadata\.name missing/);
   assert.throws(() => validateObjects([item({ 'tether.dev/hook': 'Skip' })], ns), /metadata\.name missing/);
+});
+
+test('hooks of a phase are grouped into waves, in run order', () => {
+  const { hooks } = splitHooks([
+    job('b', { 'tether.dev/hook': 'PreSync' }),
+    job('late', { 'tether.dev/hook': 'PreSync', 'tether.dev/sync-wave': '2' }),
+    job('a', { 'tether.dev/hook': 'PreSync' }),
+    job('first', { 'tether.dev/hook': 'PreSync', 'tether.dev/sync-wave': '-1' }),
+    job('post', { 'tether.dev/hook': 'PostSync' }),
+  ]);
+  assert.deepEqual(
+    hookWaves(hooks, 'PreSync').map((w) => w.map((h) => h.object.metadata.name)),
+    [['first'], ['a', 'b'], ['late']],
+  );
+  assert.deepEqual(hookWaves(hooks, 'SyncFail'), []);
+});
+
+test('a failed phase names every failed hook', () => {
+  const r = (subject: string, outcome: 'Succeeded' | 'Failed', message: string) => ({
+    phase: 'PreSync' as const,
+    subject,
+    outcome,
+    message,
+    durationMs: 1,
+    deleted: false,
+  });
+  assert.equal(hookFailureMessage([r('Job/web/a', 'Succeeded', 'job complete')]), undefined);
+  assert.equal(
+    hookFailureMessage([r('Job/web/a', 'Failed', 'boom'), r('Job/web/b', 'Succeeded', 'job complete')]),
+    'PreSync hook Job/web/a failed: boom',
+  );
+  assert.equal(
+    hookFailureMessage([r('Job/web/a', 'Failed', 'boom'), r('Job/web/b', 'Failed', 'timeout')]),
+    '2 PreSync hooks failed: Job/web/a: boom; Job/web/b: timeout',
+  );
 });

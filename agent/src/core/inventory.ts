@@ -39,6 +39,13 @@ export const ADOPTED_KEY = 'adopted';
  */
 export const MAX_PARENT_DATA_BYTES = 900 * 1024;
 
+/**
+ * The annotation on the parent naming the Git revision last synced through to the end (applied, hooks run, pruned):
+ * what a cascade removal re-renders to find the app's PreDelete/PostDelete hooks when the process that ran the app is
+ * gone (see reconcile/recover-hooks.ts).
+ */
+export const SYNCED_REVISION_ANNOTATION = 'tether.dev/synced-revision';
+
 /** Which object is an app's ApplySet parent. */
 export interface ApplySetParentRef {
   group: string;
@@ -133,9 +140,10 @@ export function decodeInventory(text: string): ObjectRef[] {
 export function parentObject(
   parent: ApplySetParentRef,
   members: readonly (K8sObject | ObjectRef)[],
-  options: { adopted?: readonly ObjectRef[]; applied?: string } = {},
+  options: { adopted?: readonly ObjectRef[]; applied?: string; revision?: string } = {},
 ): K8sObject {
   const { labels, annotations } = parentMetadata(parent, members);
+  if (options.revision) annotations[SYNCED_REVISION_ANNOTATION] = options.revision;
   const memberKeys = new Set(members.map((m) => objectKey(m)));
   const adopted = encodeInventory((options.adopted ?? []).filter((r) => memberKeys.has(objectKey(r))));
   const obj: K8sObject = {
@@ -205,6 +213,11 @@ export function readAppliedText(live: K8sObject | undefined): string | undefined
     (live?.binaryData as Record<string, string> | undefined)?.[APPLIED_GZ_KEY] ??
     (live?.data as Record<string, string> | undefined)?.[APPLIED_GZ_KEY]
   );
+}
+
+/** The revision a live parent says was last synced through (see SYNCED_REVISION_ANNOTATION); undefined when none. */
+export function readSyncedRevision(live: K8sObject | undefined): string | undefined {
+  return live?.metadata.annotations?.[SYNCED_REVISION_ANNOTATION] || undefined;
 }
 
 /** The members a live parent records as adopted (see `parentObject`'s `adopted`). */

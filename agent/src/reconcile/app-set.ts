@@ -32,7 +32,9 @@ import { type DesiredStateSource, defaultRenderOptions, type Renderer } from '..
 import { type ApplySetParentRef, defaultParentRef } from '../core/inventory.ts';
 import { renderKind } from '../edges/render/render.ts';
 import { AppLoop } from './app-loop.ts';
+import { readParentState } from './applyset-parent.ts';
 import type { ClusterDeps } from './cluster.ts';
+import { type Recovery, recordAppSpec, recoverDeleteHooks } from './recover-hooks.ts';
 import {
   type CascadeHooks,
   cascadeApp,
@@ -179,8 +181,8 @@ export class AppSet {
   /** Removals, newest last (bounded), for the API and tests. */
   readonly removals: ({ app: string; at: string } & RemovalOutcome)[] = [];
   /**
-   * The deletion hooks of removed apps whose cascade has not finished, by app name. Held in memory only: a removal
-   * retried after a restart no longer knows them (the definition that rendered them is gone from Git).
+   * The deletion hooks of removed apps whose cascade has not finished, by app name: as the app last rendered them in
+   * this process, or as rendered again from Git at the revision its inventory records (see recover-hooks.ts).
    */
   private readonly deleteHooks = new Map<string, CascadeHooks>();
   /** The apps removal was attempted for during the current read. */
@@ -521,8 +523,9 @@ export class AppSet {
     for (const r of changes.refuse) await this.deps.host.removeApp(r.app.name);
     for (const r of changes.remove) {
       // Taken before the app stops, from its last render: the definition that held them is gone from Git.
+      // (Undefined when it never rendered here: the cascade then renders them again from Git.)
       const hooks = this.deps.host.deleteHooksOf(r.app.name);
-      if (hooks && hooks.hooks.length > 0) this.deleteHooks.set(r.app.name, hooks);
+      if (hooks) this.deleteHooks.set(r.app.name, hooks);
       else this.deleteHooks.delete(r.app.name);
       await this.deps.host.removeApp(r.app.name);
       if (!readOnly && this.owns(r.app.name))
@@ -544,6 +547,7 @@ export class AppSet {
     try {
       if (!readOnly) {
         const git = d.source !== CONFIG_ORIGIN;
+        const spec = recordAppSpec(d.app);
         await markDefinition(
           this.deps,
           this.parentOf(d.app.name),
@@ -553,6 +557,7 @@ export class AppSet {
                 app: d.app.name,
                 origin: d.origin,
                 deletionPolicy: d.app.deletionPolicy,
+                ...(spec ? { spec } : {}),
               }
             : undefined,
         );
@@ -587,7 +592,7 @@ export class AppSet {
     for (const m of marks) {
       // One attempt per read: a removal that just failed (a PreDelete hook) is not run again at once.
       if (defined.has(m.app) || running.has(m.app) || this.removedThisRead.has(m.app) || !this.owns(m.app)) continue;
-      await this.remove(m.app, m.deletionPolicy, m.origin, undefined, s.label, log);
+      await this.remove(m.app, m.deletionPolicy, m.origin, undefined, s.label, log, m.spec);
     }
   }
 
@@ -599,27 +604,14 @@ export class AppSet {
     app: AppConfig | undefined,
     source: string,
     log: Logger,
+    specText?: string,
   ): Promise<void> {
     this.removedThisRead.add(name);
     const reason = `definition removed from ${origin}`;
     const parent = this.parentOf(name);
-    if (policy === 'cascade' && !app && !this.deleteHooks.has(name)) {
-      // Found through its inventory only (removed while this process did not run it): its last render is not here.
-      log.warn('cascade without deletion hooks: any PreDelete/PostDelete hooks the app had are not known here', {
-        app: name,
-      });
-    }
     const outcome =
       policy === 'cascade'
-        ? await cascadeApp(
-            this.deps,
-            parent,
-            pruneOptions({
-              ...(app ? { allowProtectedKinds: app.allowProtectedKinds, pruneAdopted: app.pruneAdopted } : {}),
-            }),
-            reason,
-            this.deleteHooks.get(name),
-          )
+        ? await this.cascade(name, parent, app, specText, reason)
         : await orphanApp(this.deps, parent, reason);
     // Kept while the removal fails, so the retry (see sweep) runs the same PreDelete hooks again before deleting.
     if (!outcome.error) this.deleteHooks.delete(name);
@@ -637,6 +629,62 @@ export class AppSet {
     };
     if (outcome.error) log.warn('app removal failed; retried at the next read', fields);
     else log.info('app removed', fields);
+  }
+
+  /**
+   * Cascades a removed app with its deletion hooks: those this process last rendered, else the ones rendered again
+   * from Git (see recover-hooks.ts). Hooks that cannot be recovered refuse the cascade (nothing is deleted, a Warning
+   * Event says why) rather than delete without them.
+   */
+  private async cascade(
+    name: string,
+    parent: ApplySetParentRef,
+    app: AppConfig | undefined,
+    specText: string | undefined,
+    reason: string,
+  ): Promise<RemovalOutcome> {
+    let hooks = this.deleteHooks.get(name);
+    let spec = app ? { allowProtectedKinds: app.allowProtectedKinds, pruneAdopted: app.pruneAdopted } : undefined;
+    if (!hooks) {
+      let recovery: Recovery | undefined;
+      try {
+        const { live } = await readParentState(this.deps, parent);
+        // No inventory: the app never synced, nothing of it is there to delete (cascadeApp finds that too).
+        if (live)
+          recovery = await recoverDeleteHooks(this.deps, name, parent, live, specText ?? (app && recordAppSpec(app)));
+      } catch (err) {
+        recovery = { error: `reading the inventory: ${describeError(err)}` };
+      }
+      if (recovery && 'error' in recovery) {
+        await this.refusedEvent(parent, recovery.error);
+        return { policy: 'cascade', entries: [], parentDeleted: false, error: recovery.error };
+      }
+      if (recovery) {
+        hooks = recovery.hooks;
+        // Kept for a retry after a failed PreDelete hook: the same hooks run again without another render.
+        this.deleteHooks.set(name, hooks);
+        spec ??= recovery.spec && {
+          allowProtectedKinds: recovery.spec.allowProtectedKinds ?? [],
+          pruneAdopted: recovery.spec.pruneAdopted ?? false,
+        };
+      }
+    }
+    return cascadeApp(this.deps, parent, pruneOptions(spec ?? {}), reason, hooks);
+  }
+
+  /** A Warning Event on the parent of an app whose cascade was refused; failures are ignored (the notes say it too). */
+  private async refusedEvent(parent: ApplySetParentRef, message: string): Promise<void> {
+    try {
+      await this.deps.kube.createEvent({
+        involvedObject: { apiVersion: 'v1', kind: parent.kind, name: parent.name, namespace: parent.namespace },
+        reason: 'CascadeRefused',
+        message: message.slice(0, 1000),
+        type: 'Warning',
+        component: 'tether',
+      });
+    } catch (err) {
+      this.deps.log.debug('event not recorded', { error: describeError(err) });
+    }
   }
 
   /**

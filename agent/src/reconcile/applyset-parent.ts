@@ -21,8 +21,8 @@ export async function readParentState(deps: ClusterDeps, ref: ApplySetParentRef)
 }
 
 /**
- * Applies the parent recording `members` (and which of them were `adopted`, and the encoded applied record), unless
- * the live parent already says exactly that (no write on a no-op).
+ * Applies the parent recording `members` (and which of them were `adopted`, the encoded applied record and the synced
+ * revision), unless the live parent already says exactly that (no write on a no-op).
  * When the parent's namespace is missing, it is created and the write retried once.
  */
 export async function writeParent(
@@ -32,7 +32,7 @@ export async function writeParent(
   live: K8sObject | undefined,
   members: ObjectRef[],
   adopted: readonly ObjectRef[] = [],
-  extra: { applied?: string } = {},
+  extra: { applied?: string; revision?: string } = {},
 ): Promise<K8sObject> {
   const desired = parentObject(ref, members, { adopted, ...extra });
   if (live && sameParent(desired, live)) return live;

@@ -34,6 +34,8 @@ export const DEFINITION_ANNOTATIONS = {
   app: 'tether.dev/app',
   origin: 'tether.dev/defined-in',
   deletionPolicy: 'tether.dev/deletion-policy',
+  /** Where the app's manifests live and how they render (see recover-hooks.ts `recordAppSpec`). */
+  spec: 'tether.dev/app-spec',
 } as const;
 // Written by a manager of its own, for the same reason as the orphan mark.
 const DEFINITION_MANAGER = 'tether-app-set';
@@ -44,6 +46,8 @@ export interface DefinitionMark {
   app: string;
   origin: string;
   deletionPolicy: 'orphan' | 'cascade';
+  /** The app's recorded definition (JSON): what a cascade renders again to find its deletion hooks. */
+  spec?: string;
 }
 
 /**
@@ -79,6 +83,7 @@ export async function markDefinition(
             [DEFINITION_ANNOTATIONS.app]: mark.app,
             [DEFINITION_ANNOTATIONS.origin]: mark.origin,
             [DEFINITION_ANNOTATIONS.deletionPolicy]: mark.deletionPolicy,
+            ...(mark.spec ? { [DEFINITION_ANNOTATIONS.spec]: mark.spec } : {}),
           },
         }
       : meta,
@@ -108,7 +113,8 @@ export async function definitionMarks(deps: ClusterDeps, namespace: string, sour
         app,
         origin: a[DEFINITION_ANNOTATIONS.origin] ?? '(unknown)',
         deletionPolicy: a[DEFINITION_ANNOTATIONS.deletionPolicy] === 'cascade' ? 'cascade' : 'orphan',
-      },
+        ...(a[DEFINITION_ANNOTATIONS.spec] ? { spec: a[DEFINITION_ANNOTATIONS.spec] } : {}),
+      } satisfies DefinitionMark,
     ];
   });
 }
@@ -123,7 +129,7 @@ export interface RemovalOutcome {
   error?: string;
 }
 
-/** The deletion hooks of a cascade: the app's last rendered hooks, and how long each may run. */
+/** The deletion hooks of a cascade: the app's last rendered hooks, and how long each wave of them may run. */
 export interface CascadeHooks {
   hooks: readonly Hook[];
   run: RunHooksOptions;

@@ -21,6 +21,7 @@ import {
   labelMembers,
   listScope,
   readAppliedText,
+  readSyncedRevision,
 } from '../core/inventory.ts';
 import type { KubeClient } from '../core/kube-port.ts';
 import { LiveObjects } from '../core/live-objects.ts';
@@ -152,6 +153,8 @@ export class AppSync {
   private renderSkipped: SkippedFile[] = [];
   /** The hooks of the last render: run during a sync, never members. */
   private hooks: Hook[] = [];
+  /** Whether a render has set `hooks` (an app never rendered has unknown hooks, not none). */
+  private rendered = false;
   /** Live objects as last seen (from lists, apply answers and watches), by objectKey. */
   readonly live: Map<string, K8sObject> = new LiveObjects();
   /** The last health verdict and what it was judged on (see healthNow). */
@@ -178,10 +181,11 @@ export class AppSync {
   }
 
   /**
-   * The deletion hooks (PreDelete, PostDelete) of the last render, with the app's wave timeout for each: what a
-   * cascade removal runs around its deletion. Empty before the first render.
+   * The deletion hooks (PreDelete, PostDelete) of the last render, with the app's wave timeout for each wave: what a
+   * cascade removal runs around its deletion. Undefined before the first render (not known, rather than none).
    */
-  get deleteHooks(): CascadeHooks {
+  get deleteHooks(): CascadeHooks | undefined {
+    if (!this.rendered) return undefined;
     const defaults = defaultWaveGateOptions();
     return {
       hooks: [...hooksOf(this.hooks, 'PreDelete'), ...hooksOf(this.hooks, 'PostDelete')],
@@ -190,6 +194,16 @@ export class AppSync {
         pollMs: this.deps.wavePollMs ?? defaults.pollMs,
       },
     };
+  }
+
+  /**
+   * Renders the app at `revision` (a commit the source has or can fetch) for its deletion hooks only: what a cascade
+   * runs when the process that last rendered the app is gone. Throws when the commit or the render fails.
+   */
+  async deleteHooksAt(revision: string): Promise<CascadeHooks> {
+    await this.deps.source.ensureCommit?.(revision);
+    await this.renderDesired(revision);
+    return this.deleteHooks!;
   }
 
   /** The newest revision's objects while the app is held back (manual policy, a window): what a sync would apply. */
@@ -348,9 +362,12 @@ export class AppSync {
       // Inventory: the parent first, as the superset of what it had and what Git wants (kubectl updateToSuperset).
       let parent: Awaited<ReturnType<typeof readParentState>>;
       let storedApplied: string | undefined;
+      // Kept through the superset write: the revision last synced through stays recorded until this one is.
+      let storedRevision: string | undefined;
       try {
         parent = await readParentState(this.deps, this.parent);
         storedApplied = readAppliedText(parent.live);
+        storedRevision = readSyncedRevision(parent.live);
         if (!this.appliedRestored) {
           for (const [k, m] of decodeAppliedRecord(storedApplied)) this.applied.set(k, m);
           this.appliedRestored = true;
@@ -362,7 +379,10 @@ export class AppSync {
           parent.live,
           [...parent.members, ...desired.map(refOf)],
           parent.adopted,
-          storedApplied ? { applied: storedApplied } : {},
+          {
+            ...(storedApplied ? { applied: storedApplied } : {}),
+            ...(storedRevision ? { revision: storedRevision } : {}),
+          },
         );
       } catch (err) {
         this.lastGood = false;
@@ -479,7 +499,7 @@ export class AppSync {
             ...desired.filter((o) => conflicted.has(subject(o))).map(refOf),
           ],
           [...parent.adopted, ...owners.adopted],
-          this.appliedToStore(owners.allowed, applied, storedApplied),
+          { ...this.appliedToStore(owners.allowed, applied, storedApplied), revision },
         );
       } catch (err) {
         entries.push({ subject: subject({ ...this.parent }), action: 'failed', reason: describeError(err) });
@@ -689,6 +709,7 @@ export class AppSync {
       validateObjects(rendered.objects, this.deps.discovery.isNamespaced, { defaultNamespace: this.app.namespace }),
     );
     this.hooks = hooks;
+    this.rendered = true;
     return labelMembers(members, this.applySetId);
   }
 

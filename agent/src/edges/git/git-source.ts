@@ -67,6 +67,14 @@ export class GitSource {
     return this.repo.fetch(branch);
   }
 
+  /**
+   * Makes `commit`, an older commit of the ref, readable: the store is shallow, so history is fetched deeper until the
+   * commit is in it (none is fetched when it already is). Throws when the ref's history no longer holds it.
+   */
+  ensureCommit(commit: string): Promise<void> {
+    return this.repo.ensureCommit(commit, this.ref);
+  }
+
   /** The tree id of `path` at `commit` (undefined when the path does not exist): equal ids mean equal content. */
   treeHash(commit: string, path: string): Promise<string | undefined> {
     return this.repo.treeHash(commit, path);
