@@ -347,7 +347,7 @@ export class Agent implements AgentView {
     return true;
   }
 
-  /** A running app's deletion hooks as last rendered, for a cascade removal; undefined when it is not running. */
+  /** A running app's deletion hooks as last rendered, for a cascade removal; undefined when not running or rendered. */
   deleteHooksOf(name: string): CascadeHooks | undefined {
     return this.runners.get(name)?.sync.deleteHooks;
   }

@@ -59,7 +59,10 @@ export interface AppSetHost {
   addApp(app: AppConfig, source: DesiredStateSource, origin: string, definedBy: string): void;
   /** Stops an app's loop and heal watches and forgets it; false when there was none. */
   removeApp(name: string): Promise<boolean>;
-  /** A running app's deletion hooks as last rendered (run by a cascade removal); undefined when it is not running. */
+  /**
+   * A running app's deletion hooks as last rendered (run by a cascade removal); undefined when it is not running or
+   * has not rendered yet (the cascade then renders them from Git, see recover-hooks.ts).
+   */
   deleteHooksOf(name: string): CascadeHooks | undefined;
   /** Replaces the projects that came from `origin`. */
   setProjects(origin: string, projects: ProjectConfig[]): void;
