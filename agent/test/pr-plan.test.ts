@@ -424,7 +424,7 @@ test('hooks a sync would run are listed in order and said not to run; long lists
   ];
   const plan: AppPlan = { ...bumpPlan(), hooks };
   const s = planStatus(plan, { cluster: 'dev' });
-  assert.equal(s.state, 'success');
+  assert.deepEqual([s.state, s.description], ['success', '1 to create, 1 to change, 1 to prune; 2 hooks would run']);
   const text = planComment([{ plan, status: s }], SHA, { ...defaultPlanCommentOptions('dev'), maxListed: 2 });
   assert.match(
     text,

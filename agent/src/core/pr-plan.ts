@@ -173,7 +173,10 @@ export function planStatus(plan: AppPlan, options: { cluster: string; targetUrl?
   if (rejected.length > 0) return make('failure', `Rejected: ${firstOf(rejected)}`);
   if (plan.conflicts && plan.conflicts.length > 0) return make('failure', `Conflict: ${firstOf(plan.conflicts)}`);
   if (plan.prune.blocked && plan.prune.blockFails) return make('failure', plan.prune.blocked);
-  return make('success', changeSummary(planCounts(plan)));
+  // Hooks are not objects to change, but a merge runs them (SyncFail's only on a failure): the count says so.
+  const hooks = plan.hooks?.filter((h) => h.phase !== 'SyncFail').length ?? 0;
+  const running = hooks > 0 ? `; ${hooks} hook${hooks === 1 ? '' : 's'} would run` : '';
+  return make('success', `${changeSummary(planCounts(plan))}${running}`);
 }
 
 /** The `pending` status posted while an app's plan runs. */
