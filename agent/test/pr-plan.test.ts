@@ -405,6 +405,10 @@ test('an object another owner has fails the plan naming the owner and is not cou
     text,
     /^- `ConfigMap\/web\/legacy`: would take over from Argo CD application guestbook \(takeOver: argocd\)$/m,
   );
+  // The object in conflict shows no diff: nothing of it would be applied.
+  assert.match(text, /^# ConfigMap\/web\/shared: conflict, not applied: owned by the ApplySet of/m);
+  assert.doesNotMatch(text, /git\/ConfigMap\/web\/shared/);
+  assert.match(text, /git\/ConfigMap\/web\/legacy/);
   const { conflicts: _, ...adoptOnly } = plan;
   assert.deepEqual(
     [planStatus(adoptOnly, { cluster: 'dev' }).state, planStatus(adoptOnly, { cluster: 'dev' }).description],

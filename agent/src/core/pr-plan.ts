@@ -289,11 +289,14 @@ function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ');
 }
 
-/** The diff of a plan as text: each object's diff, apiserver errors as `#` lines, then the objects to prune. */
+/** The diff of a plan as text: each object's diff, apiserver errors and conflicts as `#` lines, then the prune. */
 export function planDiff(plan: AppPlan): string {
   const parts: string[] = [];
+  // An object another owner has is left as it is: what Git says of it would not be applied, so no diff is shown.
+  const conflicts = new Map(plan.conflicts?.map((c) => [c.subject, c.reason]));
   for (const o of plan.objects) {
     if (o.error !== undefined) parts.push(`# ${o.subject}: rejected: ${rejectionReason(o.error)}`);
+    else if (conflicts.has(o.subject)) parts.push(`# ${o.subject}: conflict, not applied: ${conflicts.get(o.subject)}`);
     else if (o.diff) parts.push(o.diff.replace(/\n+$/, ''));
   }
   for (const s of plan.prune.delete) parts.push(`# prune ${s}`);
