@@ -463,6 +463,7 @@ describe('plans on pull requests', () => {
       comment?.body ?? '',
       /^- `ConfigMap\/web\/shared`: owned by the ApplySet of ConfigMap\/web\/kubectl-set/m,
     );
+    assert.match(comment?.body ?? '', /^# ConfigMap\/web\/shared: conflict, not applied: owned by the ApplySet of/m);
     // The ownership check decided on the live object the dry-run's own read returned: each object was read once.
     const read = kube.gets.slice(gets);
     assert.deepEqual(
