@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { judgeObject } from '../src/core/inspection.ts';
+import { subject } from '../src/core/objects.ts';
 import {
   type AppPlan,
   changeSummary,
   cutLines,
   defaultPlanCommentOptions,
+  hookSubject,
   planComment,
   planContext,
   planCounts,
@@ -13,9 +15,11 @@ import {
   planPendingStatus,
   planStatus,
   pullRequestFields,
+  refusalText,
   touchesPath,
   untouchedPlanStatus,
 } from '../src/core/pr-plan.ts';
+import { appRefusal, defaultProject, refuseObjects } from '../src/core/projects.ts';
 import type { K8sObject } from '../src/core/types.ts';
 
 const SHA = 'a'.repeat(40);
@@ -61,9 +65,12 @@ function bumpPlan(): AppPlan {
 
 test('counts split create, change, unchanged and prune from the judged objects', () => {
   const c = planCounts(bumpPlan());
-  assert.deepEqual(c, { create: 1, change: 1, unchanged: 1, prune: 1, rejected: 0 });
+  assert.deepEqual(c, { create: 1, change: 1, adopt: 0, unchanged: 1, prune: 1, rejected: 0, conflict: 0 });
   assert.equal(changeSummary(c), '1 to create, 1 to change, 1 to prune');
-  assert.equal(changeSummary({ create: 0, change: 0, unchanged: 4, prune: 0, rejected: 0 }), 'No changes');
+  assert.equal(
+    changeSummary({ create: 0, change: 0, adopt: 0, unchanged: 4, prune: 0, rejected: 0, conflict: 0 }),
+    'No changes',
+  );
 });
 
 test('a plan that would apply cleanly is success with the counts, on the plan context', () => {
@@ -162,7 +169,7 @@ test('the comment carries the marker, a row per app and a collapsed diff showing
   );
   assert.ok(text.startsWith(`${planMarker('dev')}\n`));
   assert.equal(planMarker('dev'), '<!-- tether-plan:dev -->');
-  assert.match(text, /\| `web` \| ✅ 1 to create, 1 to change, 1 to prune \| 1 \| 1 \| 1 \| 1 \|/);
+  assert.match(text, /\| `web` \| ✅ 1 to create, 1 to change, 1 to prune \| 1 \| 1 \| 0 \| 1 \| 1 \|/);
   assert.match(text, /\| `api` \| ⏳ Planning aaaaaaa \|/);
   assert.match(text, /<details><summary><code>web<\/code>: diff \(\d+ lines\)<\/summary>/);
   assert.match(text, /^-\s+- image: ghcr\.io\/acme\/web:1\.0\.0$/m);
@@ -235,7 +242,10 @@ test('why a plan was not made is shown in place of a diff; URLs lose their crede
   );
   assert.ok(!text.includes('ghs_secret'), text);
   assert.match(text, /<code>web<\/code>: why/);
-  assert.match(text, /\| `web` \| ⚠️ Plan error: fetch https:\/\/\S*github\.com\/acme\/env\.git failed \| \| \| \| \|/);
+  assert.match(
+    text,
+    /\| `web` \| ⚠️ Plan error: fetch https:\/\/\S*github\.com\/acme\/env\.git failed \| \| \| \| \| \|/,
+  );
 });
 
 test('a pull request is read from a webhook or list item; a head in another repository is a fork', () => {
@@ -267,4 +277,167 @@ test('an app is touched by files inside its path only', () => {
   assert.equal(touchesPath(['envs/dev/web2/deploy.yaml', 'README.md'], 'envs/dev/web'), false);
   assert.equal(touchesPath(['README.md'], ''), true);
   assert.equal(touchesPath([], ''), false);
+});
+
+test('objects the project refuses fail the plan first, naming the rule; the comment lists each with its rule', () => {
+  const project = {
+    ...defaultProject(),
+    name: 'team-a',
+    clusterResourceAllowlist: ['Namespace'],
+    destinationNamespaces: ['web'],
+  };
+  const crb: K8sObject = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: { name: 'web-admin' },
+  };
+  const elsewhere: K8sObject = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'x', namespace: 'kube-system' },
+  };
+  const refused = refuseObjects(project, [crb, deploy('x:1'), elsewhere], subject).map((e) => ({
+    subject: e.subject,
+    reason: e.reason ?? '',
+  }));
+  assert.equal(refused.length, 2);
+  const plan: AppPlan = {
+    ...bumpPlan(),
+    refused,
+    // A rejection too: the sync stops at the project before any request, so the plan names the refusal.
+    objects: [...bumpPlan().objects, judgeObject({ desired: svc, error: 'Service "web" is invalid' })],
+  };
+  const s = planStatus(plan, { cluster: 'dev' });
+  assert.equal(s.state, 'failure');
+  assert.equal(
+    s.description,
+    'Refused: ClusterRoleBinding/web-admin is cluster-scoped and not in clusterResourceAllowlist (project team-a) (+1 more)',
+  );
+  const text = planComment([{ plan, status: s }], SHA, defaultPlanCommentOptions('dev'));
+  assert.match(text, /^\*\*`web`\*\* — refused by its project: a sync would apply and prune nothing$/m);
+  assert.match(
+    text,
+    /^- `ClusterRoleBinding\/web-admin`: project team-a: rbac\.authorization\.k8s\.io\/ClusterRoleBinding is cluster-scoped and not in clusterResourceAllowlist$/m,
+  );
+  assert.match(
+    text,
+    /^- `ConfigMap\/kube-system\/x`: project team-a: namespace kube-system is not in destinationNamespaces \(web\)$/m,
+  );
+  // A reason in another shape is kept whole.
+  assert.equal(
+    refusalText(refused[1]!),
+    'ConfigMap/kube-system/x: project team-a: namespace kube-system is not in destinationNamespaces (web)',
+  );
+});
+
+test('an app its project refuses outright is an error saying so, as the synced status would', () => {
+  const reason = appRefusal(
+    { ...defaultProject(), name: 'team-a', sourceRepos: ['https://github.com/acme/*'] },
+    { project: 'team-a', repo: 'https://github.com/mallory/env.git', namespace: 'web' },
+  )!;
+  const plan: AppPlan = { app: 'web', sha: SHA, appRefused: reason, objects: [], prune: { delete: [], keep: [] } };
+  const s = planStatus(plan, { cluster: 'dev' });
+  assert.deepEqual(
+    [s.state, s.description],
+    [
+      'error',
+      'Refused: project team-a: repo https://github.com/mallory/env.git is not in sourceRepos (https://github.com/acme/*)',
+    ],
+  );
+  const text = planComment([{ plan, status: s }], SHA, defaultPlanCommentOptions('dev'));
+  assert.match(text, /\| `web` \| ⚠️ Refused: project team-a: repo .* \| \| \| \| \| \|/);
+  assert.match(text, /<code>web<\/code>: why/);
+});
+
+test('an object another owner has fails the plan naming the owner and is not counted as a change; adoptions are counted', () => {
+  const shared: K8sObject = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'shared', namespace: 'web', resourceVersion: '3', labels: { a: 'b' } },
+  };
+  const legacy: K8sObject = { ...shared, metadata: { ...shared.metadata, name: 'legacy' } };
+  const want = (o: K8sObject): K8sObject => ({ ...o, data: { v: '1' } });
+  const base = bumpPlan();
+  const plan: AppPlan = {
+    ...base,
+    objects: [
+      ...base.objects,
+      judgeObject({ desired: want(shared), live: shared, dryRun: want(shared) }),
+      judgeObject({ desired: want(legacy), live: legacy, dryRun: want(legacy) }),
+    ],
+    conflicts: [
+      {
+        subject: 'ConfigMap/web/shared',
+        reason: 'owned by the ApplySet of ConfigMap/tether-system/tether-api (tether/v1)',
+      },
+    ],
+    adopt: [
+      {
+        subject: 'ConfigMap/web/legacy',
+        reason: 'would take over from Argo CD application guestbook (takeOver: argocd)',
+      },
+    ],
+  };
+  assert.deepEqual(planCounts(plan), {
+    create: 1,
+    change: 1,
+    adopt: 1,
+    unchanged: 1,
+    prune: 1,
+    rejected: 0,
+    conflict: 1,
+  });
+  const s = planStatus(plan, { cluster: 'dev' });
+  assert.deepEqual(
+    [s.state, s.description],
+    [
+      'failure',
+      'Conflict: ConfigMap/web/shared: owned by the ApplySet of ConfigMap/tether-system/tether-api (tether/v1)',
+    ],
+  );
+  const text = planComment([{ plan, status: s }], SHA, defaultPlanCommentOptions('dev'));
+  assert.match(text, /\| `web` \| ❌ Conflict: .* \| 1 \| 1 \| 1 \| 1 \| 1 \|/);
+  assert.match(
+    text,
+    /^- `ConfigMap\/web\/shared`: owned by the ApplySet of ConfigMap\/tether-system\/tether-api \(tether\/v1\)$/m,
+  );
+  assert.match(
+    text,
+    /^- `ConfigMap\/web\/legacy`: would take over from Argo CD application guestbook \(takeOver: argocd\)$/m,
+  );
+  // The object in conflict shows no diff: nothing of it would be applied.
+  assert.match(text, /^# ConfigMap\/web\/shared: conflict, not applied: owned by the ApplySet of/m);
+  assert.doesNotMatch(text, /git\/ConfigMap\/web\/shared/);
+  assert.match(text, /git\/ConfigMap\/web\/legacy/);
+  const { conflicts: _, ...adoptOnly } = plan;
+  assert.deepEqual(
+    [planStatus(adoptOnly, { cluster: 'dev' }).state, planStatus(adoptOnly, { cluster: 'dev' }).description],
+    ['success', '1 to create, 2 to change, 1 to adopt, 1 to prune'],
+  );
+});
+
+test('hooks a sync would run are listed in order and said not to run; long lists are cut with a count', () => {
+  const hooks = [
+    { phase: 'PreSync', wave: -1, subject: 'Job/web/migrate' },
+    {
+      phase: 'PostSync',
+      wave: 0,
+      subject: hookSubject({ kind: 'Job', metadata: { generateName: 'smoke-', namespace: 'web' } }),
+    },
+    { phase: 'SyncFail', wave: 0, subject: 'Job/web/page-someone' },
+  ];
+  const plan: AppPlan = { ...bumpPlan(), hooks };
+  const s = planStatus(plan, { cluster: 'dev' });
+  assert.deepEqual([s.state, s.description], ['success', '1 to create, 1 to change, 1 to prune; 2 hooks would run']);
+  const text = planComment([{ plan, status: s }], SHA, { ...defaultPlanCommentOptions('dev'), maxListed: 2 });
+  assert.match(
+    text,
+    /^\*\*`web`\*\* — hooks a sync would run \(this plan neither runs nor dry-runs them: a plan creates no Jobs\)$/m,
+  );
+  assert.match(
+    text,
+    /^- PreSync · wave -1 · `Job\/web\/migrate`\n- PostSync · wave 0 · `Job\/web\/smoke-…`\n- … and 1 more$/m,
+  );
+  const all = planComment([{ plan, status: s }], SHA, defaultPlanCommentOptions('dev'));
+  assert.match(all, /^- SyncFail \(only if the sync fails\) · wave 0 · `Job\/web\/page-someone`$/m);
 });

@@ -2,20 +2,30 @@
 // webhook starts a plan, the plan status lands on the PR head, one comment per agent is kept up to date, and the
 // apiserver's own write counters show that planning wrote nothing to the cluster.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Octokit } from '@octokit/rest';
 import { apiserverWrites, writesBetween } from '../../testenv/src/apiserver-writes.ts';
 import type { HookRecord } from '../../testenv/src/github/state.ts';
 import { waitFor } from '../../testenv/src/processes.ts';
 import type { Renderer } from '../src/core/desired-state.ts';
+import type { ApplyOptions, ApplyResult, ResourceType } from '../src/core/kube-port.ts';
+import type { K8sObject } from '../src/core/types.ts';
+import { CountingKubeClient } from '../src/edges/kube/counting-kube-client.ts';
 import { toolRenderer } from '../src/edges/render/render.ts';
 import type { Agent } from '../src/reconcile/agent.ts';
+import { defaultPlannerOptions } from '../src/reconcile/pr-plan.ts';
 import { type AgentWorld, startAgentWorld } from './fixtures/agent-world.ts';
 
 const SECRET = 'webhook-secret-for-plan-tests';
 const REPO = { owner: 'acme', repo: 'env' };
 const DIR = 'envs/dev/web';
 const CONTEXT = 'tether/dev/web/plan';
+/** An app whose project refuses its repository: it is never synced, nor fetched for a plan. */
+const FENCED = 'envs/dev/fenced';
 const MARKER = '<!-- tether-plan:dev -->';
 
 const ns = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n';
@@ -31,6 +41,28 @@ spec:
     metadata: {labels: {app: web}}
     spec:
       containers: [{name: web, image: "${image}"}]
+`;
+const crb = `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: web-admin
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: admin}
+subjects: [{kind: ServiceAccount, name: default, namespace: web}]
+`;
+const namedCm = (name: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  namespace: web\n`;
+const migrateHook = `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  namespace: web
+  annotations:
+    tether.dev/hook: PreSync
+    tether.dev/sync-wave: "-1"
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: migrate, image: "ghcr.io/acme/web:1.1.0", command: [migrate]}]
 `;
 const cm = (i: number) =>
   `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg-${i}\n  namespace: web\ndata:\n  n: "${i}"\n`;
@@ -82,10 +114,32 @@ function pullRequests(gh: () => Octokit) {
   return { commitTo, openPull, planVerdict };
 }
 
+/**
+ * The agent's client, counting what it forwards: its dry-runs can be held at a gate (a slow admission webhook would
+ * hold them so), and the objects it reads one by one are recorded.
+ */
+class PlanKube extends CountingKubeClient {
+  gate: Promise<void> | undefined;
+  dryRuns = 0;
+  readonly gets: string[] = [];
+  override async apply(type: ResourceType, obj: K8sObject, options?: Partial<ApplyOptions>): Promise<ApplyResult> {
+    if (options?.dryRun) {
+      this.dryRuns++;
+      if (this.gate) await this.gate;
+    }
+    return super.apply(type, obj, options);
+  }
+  override get(type: ResourceType, name: string, namespace?: string): Promise<K8sObject | undefined> {
+    this.gets.push(`${type.kind}/${namespace ? `${namespace}/` : ''}${name}`);
+    return super.get(type, name, namespace);
+  }
+}
+
 describe('plans on pull requests', () => {
   let w: AgentWorld;
   let gh: Octokit;
   let agent: Agent;
+  let kube: PlanKube;
   let writesBefore: Map<string, number>;
   let hook: HookRecord;
   /** While set, renders wait for it: a plan can be held in the middle, as a slow chart would hold it. */
@@ -115,16 +169,39 @@ describe('plans on pull requests', () => {
         [`${DIR}/deploy.yaml`]: deploy('ghcr.io/acme/web:1.0.0'),
         ...Object.fromEntries(CONFIGMAPS.map((i) => [`${DIR}/cm-${i}.yaml`, cm(i)])),
         'envs/dev/other/readme.txt': 'not an app of this agent\n',
+        [`${FENCED}/cm.yaml`]: namedCm('fenced'),
       },
     });
     gh = w.gh;
+    kube = new PlanKube(w.client);
     const running = await w.startAgent(
       {
         // One plan at a time, so the limit itself is seen working.
         planning: { concurrency: 1 },
-        apps: [w.app('web', DIR, { namespace: 'web', interval: '1h', planPullRequests: true })],
+        projects: [
+          // The app's own namespace and objects are inside; a ClusterRoleBinding is not.
+          { name: 'team-web', destinationNamespaces: ['web'], clusterResourceAllowlist: ['Namespace'] },
+          // Apps may fetch only from GitHub: the test's Git server is not.
+          { name: 'github-only', sourceRepos: ['https://github.com/acme/*'] },
+        ],
+        apps: [
+          w.app('web', DIR, {
+            namespace: 'web',
+            interval: '1h',
+            planPullRequests: true,
+            project: 'team-web',
+            takeOver: ['argocd'],
+          }),
+          w.app('fenced', FENCED, { namespace: 'web', interval: '1h', planPullRequests: true, project: 'github-only' }),
+        ],
       },
-      { pollPullRequests: false, renderer, server: { webhookSecret: SECRET }, hookEvents: ['push', 'pull_request'] },
+      {
+        kube,
+        pollPullRequests: false,
+        renderer,
+        server: { webhookSecret: SECRET },
+        hookEvents: ['push', 'pull_request'],
+      },
     );
     agent = running.agent;
     hook = running.hook!;
@@ -133,6 +210,35 @@ describe('plans on pull requests', () => {
       timeoutMs: 60_000,
       describe: () => JSON.stringify(agent.app('web')?.state),
     });
+    // Objects other tools manage, in the app's namespace: one of kubectl's own ApplySet, one Argo CD tracks.
+    const dir = mkdtempSync(join(tmpdir(), 'tether-plan-'));
+    writeFileSync(join(dir, 'shared.yaml'), namedCm('shared'));
+    execFileSync(
+      'kubectl',
+      [
+        ...[
+          '--kubeconfig',
+          w.kube.kubeconfig,
+          'apply',
+          '--server-side',
+          '--prune',
+          '--applyset=configmaps/kubectl-set',
+        ],
+        ...['-n', 'web', '-f', join(dir, 'shared.yaml')],
+      ],
+      { env: { ...process.env, KUBECTL_APPLYSET: 'true' }, stdio: 'pipe' },
+    );
+    rmSync(dir, { recursive: true, force: true });
+    const legacy = await w.kube.request('POST', '/api/v1/namespaces/web/configmaps', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: 'legacy',
+        labels: { 'app.kubernetes.io/instance': 'guestbook' },
+        annotations: { 'argocd.argoproj.io/tracking-id': 'guestbook:/ConfigMap:web/legacy' },
+      },
+    });
+    assert.equal(legacy.status, 201);
     await agent.flushStatuses();
     await agent.planner!.idle();
     await new Promise((r) => setTimeout(r, 500));
@@ -150,7 +256,7 @@ describe('plans on pull requests', () => {
     const comments = await planComments(bump.number);
     assert.equal(comments.length, 1);
     const body = comments[0]!.body!;
-    assert.match(body, /\| `web` \| ✅ 1 to change \| 0 \| 1 \| 0 \| 6 \|/);
+    assert.match(body, /\| `web` \| ✅ 1 to change \| 0 \| 1 \| 0 \| 0 \| 6 \|/);
     assert.match(body, /^-\s+- image: ghcr\.io\/acme\/web:1\.0\.0$/m);
     assert.match(body, /^\+\s+- image: ghcr\.io\/acme\/web:1\.1\.0$/m);
     assert.match(body, /<details>/);
@@ -270,7 +376,7 @@ describe('plans on pull requests', () => {
       baseRef: 'main',
       fork: true,
     });
-    assert.deepEqual(planning, ['web']);
+    assert.deepEqual(planning, ['web', 'fenced']);
     const status = await planVerdict(pr.sha);
     assert.equal(status.state, 'error');
     assert.match(status.description ?? '', /^Not planned: the head is in another repository \(a fork\)/);
@@ -307,6 +413,126 @@ describe('plans on pull requests', () => {
       [],
     );
     assert.equal((await planComments(bump.number)).length, 1);
+  });
+
+  test('a PR adding a ClusterRoleBinding the project does not allow: failure naming the rule, listed in the comment', async () => {
+    const pr = await openPull('admin-binding', { [`${DIR}/admin.yaml`]: crb });
+    const status = await planVerdict(pr.sha);
+    assert.deepEqual(
+      [status.state, status.description],
+      [
+        'failure',
+        'Refused: ClusterRoleBinding/web-admin is cluster-scoped and not in clusterResourceAllowlist (project team-web)',
+      ],
+    );
+    await agent.planner!.idle();
+    const [comment] = await planComments(pr.number);
+    assert.match(
+      comment?.body ?? '',
+      /^\*\*`web`\*\* — refused by its project: a sync would apply and prune nothing$/m,
+    );
+    assert.match(
+      comment?.body ?? '',
+      /^- `ClusterRoleBinding\/web-admin`: project team-web: rbac\.authorization\.k8s\.io\/ClusterRoleBinding is cluster-scoped and not in clusterResourceAllowlist$/m,
+    );
+  });
+
+  test('an app its project refuses is planned as refused, naming the rule (an error, as its synced status would be)', async () => {
+    const pr = await openPull('fenced-change', { [`${FENCED}/cm.yaml`]: namedCm('fenced-2') });
+    const status = await planVerdict(pr.sha, 'tether/dev/fenced/plan');
+    assert.equal(status.state, 'error');
+    assert.match(status.description ?? '', /^Refused: project github-only: repo \S+ is not in sourceRepos/);
+  });
+
+  test("a PR adding an object kubectl's ApplySet owns: conflict naming the owner, with no GET beyond the dry-run's", async () => {
+    const gets = kube.gets.length;
+    const pr = await openPull('take-shared', { [`${DIR}/shared.yaml`]: namedCm('shared') });
+    const status = await planVerdict(pr.sha);
+    assert.equal(status.state, 'failure');
+    assert.match(
+      status.description ?? '',
+      /^Conflict: ConfigMap\/web\/shared: owned by the ApplySet of ConfigMap\/web\/kubectl-set \(kubectl\//,
+    );
+    await agent.planner!.idle();
+    const [comment] = await planComments(pr.number);
+    assert.match(
+      comment?.body ?? '',
+      /^\*\*`web`\*\* — another owner manages these: a sync would leave them alone and fail$/m,
+    );
+    assert.match(
+      comment?.body ?? '',
+      /^- `ConfigMap\/web\/shared`: owned by the ApplySet of ConfigMap\/web\/kubectl-set/m,
+    );
+    assert.match(comment?.body ?? '', /^# ConfigMap\/web\/shared: conflict, not applied: owned by the ApplySet of/m);
+    // The ownership check decided on the live object the dry-run's own read returned: each object was read once.
+    const read = kube.gets.slice(gets);
+    assert.deepEqual(
+      read.filter((g) => g === 'ConfigMap/web/shared'),
+      ['ConfigMap/web/shared'],
+    );
+    assert.equal(new Set(read).size, read.length, read.join(', '));
+  });
+
+  test('with takeOver: [argocd], an object Argo CD tracks is planned as taken over, and nothing is released yet', async () => {
+    const pr = await openPull('take-legacy', { [`${DIR}/legacy.yaml`]: namedCm('legacy') });
+    const status = await planVerdict(pr.sha);
+    assert.deepEqual([status.state, status.description], ['success', '1 to adopt']);
+    await agent.planner!.idle();
+    const [comment] = await planComments(pr.number);
+    assert.match(
+      comment?.body ?? '',
+      /^- `ConfigMap\/web\/legacy`: would take over from Argo CD application guestbook \(takeOver: argocd\)$/m,
+    );
+    const live = await w.get('/api/v1/namespaces/web/configmaps/legacy');
+    assert.equal(live?.metadata.annotations?.['argocd.argoproj.io/tracking-id'], 'guestbook:/ConfigMap:web/legacy');
+  });
+
+  test('a PR adding a PreSync hook: the plan lists it and says it was not run; no Job was created', async () => {
+    const pr = await openPull('add-migrate', { [`${DIR}/migrate.yaml`]: migrateHook });
+    const status = await planVerdict(pr.sha);
+    assert.deepEqual([status.state, status.description], ['success', 'No changes; 1 hook would run']);
+    await agent.planner!.idle();
+    const [comment] = await planComments(pr.number);
+    assert.match(
+      comment?.body ?? '',
+      /^\*\*`web`\*\* — hooks a sync would run \(this plan neither runs nor dry-runs them: a plan creates no Jobs\)\n- PreSync · wave -1 · `Job\/web\/migrate`$/m,
+    );
+    assert.equal(await w.exists('/apis/batch/v1/namespaces/web/jobs/migrate'), false);
+  });
+
+  test('a newer push stops the running plan between its dry-runs: the older head starts none after it is superseded', async () => {
+    let release = () => {};
+    kube.gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const before = kube.dryRuns;
+    const atOnce = defaultPlannerOptions().objectConcurrency;
+    const pr = await openPull('slow-admission', { [`${DIR}/deploy.yaml`]: deploy('ghcr.io/acme/web:6.0.0') });
+    // The first head's plan is held in its dry-runs, as many at once as a plan runs.
+    await waitFor(() => kube.dryRuns - before === atOnce, {
+      timeoutMs: 30_000,
+      describe: () => `${kube.dryRuns - before} dry-runs held`,
+    });
+    kube.gate = undefined;
+    const newer = await commitTo('slow-admission', { [`${DIR}/deploy.yaml`]: deploy('ghcr.io/acme/web:6.0.1') }, false);
+    await waitFor(() => agent.planner!.inFlight().some((p) => p.sha === newer), {
+      timeoutMs: 30_000,
+      describe: () => JSON.stringify(agent.planner!.inFlight()),
+    });
+    assert.ok(!agent.planner!.inFlight().some((p) => p.sha === pr.sha));
+    // The newer head's plan waits for the only slot, which the older holds: no dry-run started meanwhile.
+    assert.equal(kube.dryRuns - before, atOnce);
+    release();
+    const status = await planVerdict(newer);
+    assert.deepEqual([status.state, status.description], ['success', '1 to change']);
+    await agent.planner!.idle();
+    // The older plan finished the dry-runs it had started and started no other: every later one is the newer head's,
+    // one per object (the Namespace, the Deployment and the ConfigMaps).
+    assert.equal(kube.dryRuns - before - atOnce, 2 + CONFIGMAPS.length);
+    assert.deepEqual(
+      (await w.statuses(pr.sha, CONTEXT)).map((s) => s.state),
+      ['pending'],
+    );
   });
 
   test('planning wrote nothing to the cluster: the apiserver counted no write', async () => {

@@ -18,9 +18,23 @@ export interface PlannedPrune {
   blockFails?: boolean;
 }
 
+/** A hook the sync of a plan's head would run: its phase, wave and object. A plan never runs or dry-runs it. */
+export interface PlannedHook {
+  phase: string;
+  wave: number;
+  /** `Job/web/migrate`; a hook with only `generateName` shows it followed by `…`. */
+  subject: string;
+}
+
+/** A verdict on one object of a plan: the object and why (a project rule, its owner, how it would be adopted). */
+export interface PlannedEntry {
+  subject: string;
+  reason: string;
+}
+
 /**
- * One app's plan for one pull request head. Exactly one of `notPlanned`, `error`, `renderError` or the judged
- * `objects` (with `prune`) says what happened.
+ * One app's plan for one pull request head. Exactly one of `notPlanned`, `error`, `appRefused`, `renderError` or the
+ * judged `objects` (with `prune`) says what happened.
  */
 export interface AppPlan {
   app: string;
@@ -35,25 +49,53 @@ export interface AppPlan {
   /** Each desired object judged against the cluster by a server-side dry-run (an `error` is the apiserver's). */
   objects: ObjectInspection[];
   prune: PlannedPrune;
-  /** Objects the app may not apply (outside its project), with the reason. */
-  refused?: { subject: string; reason: string }[];
+  /**
+   * The app's project refuses the app itself (repo not in sourceRepos, namespace outside, project undefined), as the
+   * sync would before any fetch: nothing was fetched.
+   */
+  appRefused?: string;
+  /** Objects the app may not apply (outside its project), with the rule: the sync would apply nothing at all. */
+  refused?: PlannedEntry[];
+  /** Live objects another ApplySet, Argo CD or Flux manages, naming the owner: the sync would leave them and fail. */
+  conflicts?: PlannedEntry[];
+  /** Live objects the sync would adopt: unowned ones, or taken over from a tool the app's `takeOver` names. */
+  adopt?: PlannedEntry[];
+  /** The hooks the sync would run, in phase and run order (not run by the plan). */
+  hooks?: PlannedHook[];
 }
 
-/** How many objects a plan would create, change, leave unchanged, prune, and how many the apiserver rejected. */
+/**
+ * How many objects a plan would create, change, adopt (live, not created by Tether), leave unchanged, prune, how many
+ * the apiserver rejected, and how many another owner has (left alone, so in none of the others).
+ */
 export interface PlanCounts {
   create: number;
   change: number;
+  adopt: number;
   unchanged: number;
   prune: number;
   rejected: number;
+  conflict: number;
 }
 
 /** The counts of a plan's objects (see PlanCounts). */
 export function planCounts(plan: AppPlan): PlanCounts {
-  const counts: PlanCounts = { create: 0, change: 0, unchanged: 0, prune: plan.prune.delete.length, rejected: 0 };
+  const counts: PlanCounts = {
+    create: 0,
+    change: 0,
+    adopt: 0,
+    unchanged: 0,
+    prune: plan.prune.delete.length,
+    rejected: 0,
+    conflict: 0,
+  };
+  const conflicts = new Set(plan.conflicts?.map((c) => c.subject));
+  const adopt = new Set(plan.adopt?.map((c) => c.subject));
   for (const o of plan.objects) {
     if (o.error !== undefined) counts.rejected++;
+    else if (conflicts.has(o.subject)) counts.conflict++;
     else if (!o.live) counts.create++;
+    else if (adopt.has(o.subject)) counts.adopt++;
     else if (o.sync === 'OutOfSync') counts.change++;
     else counts.unchanged++;
   }
@@ -70,6 +112,7 @@ export function changeSummary(c: PlanCounts): string {
   const parts = [
     c.create > 0 ? `${c.create} to create` : '',
     c.change > 0 ? `${c.change} to change` : '',
+    c.adopt > 0 ? `${c.adopt} to adopt` : '',
     c.prune > 0 ? `${c.prune} to prune` : '',
   ].filter(Boolean);
   return parts.length > 0 ? parts.join(', ') : 'No changes';
@@ -92,9 +135,23 @@ function firstOf(items: readonly { subject: string; reason: string }[]): string 
 }
 
 /**
+ * `ClusterRoleBinding/admin is cluster-scoped and not in clusterResourceAllowlist (project team-a)`: a project's
+ * refusal of one object with the rule first and the kind said once, so the rule fits a 140-character status; a
+ * reason in another shape is kept whole after the subject.
+ */
+export function refusalText(entry: PlannedEntry): string {
+  const kind = entry.subject.split('/')[0] ?? '';
+  const m = /^project ([^:]+): (\S+) (is .*)$/.exec(entry.reason);
+  if (m && (m[2] === kind || m[2]!.endsWith(`/${kind}`))) return `${entry.subject} ${m[3]} (project ${m[1]})`;
+  return `${entry.subject}: ${entry.reason}`;
+}
+
+/**
  * The status a plan calls for: `error` when nothing could be judged (not planned, fetch failed, cluster
- * unreachable), `failure` when the PR would break the sync (render error, apiserver rejection naming the object and
- * the field it quotes, an object outside the project, a blocked prune), `success` with the counts otherwise.
+ * unreachable, the app itself refused by its project, as the synced status says), `failure` when the PR would break
+ * the sync (render error, an object outside the project — checked first, as the sync does before any request —,
+ * apiserver rejection naming the object and the field it quotes, an object another owner has, a blocked prune),
+ * `success` with the counts otherwise.
  */
 export function planStatus(plan: AppPlan, options: { cluster: string; targetUrl?: string }): CommitStatus {
   const make = (state: CommitStatus['state'], d: string): CommitStatus => ({
@@ -105,14 +162,21 @@ export function planStatus(plan: AppPlan, options: { cluster: string; targetUrl?
   });
   if (plan.notPlanned !== undefined) return make('error', `Not planned: ${plan.notPlanned}`);
   if (plan.error !== undefined) return make('error', `Plan error: ${plan.error}`);
+  if (plan.appRefused !== undefined) return make('error', `Refused: ${plan.appRefused}`);
   if (plan.renderError !== undefined) return make('failure', `Render failed: ${plan.renderError}`);
+  const [refused, ...more] = plan.refused ?? [];
+  if (refused)
+    return make('failure', `Refused: ${refusalText(refused)}${more.length ? ` (+${more.length} more)` : ''}`);
   const rejected = plan.objects.flatMap((o) =>
     o.error !== undefined ? [{ subject: o.subject, reason: rejectionReason(o.error) }] : [],
   );
   if (rejected.length > 0) return make('failure', `Rejected: ${firstOf(rejected)}`);
-  if (plan.refused && plan.refused.length > 0) return make('failure', `Refused: ${firstOf(plan.refused)}`);
+  if (plan.conflicts && plan.conflicts.length > 0) return make('failure', `Conflict: ${firstOf(plan.conflicts)}`);
   if (plan.prune.blocked && plan.prune.blockFails) return make('failure', plan.prune.blocked);
-  return make('success', changeSummary(planCounts(plan)));
+  // Hooks are not objects to change, but a merge runs them (SyncFail's only on a failure): the count says so.
+  const hooks = plan.hooks?.filter((h) => h.phase !== 'SyncFail').length ?? 0;
+  const running = hooks > 0 ? `; ${hooks} hook${hooks === 1 ? '' : 's'} would run` : '';
+  return make('success', `${changeSummary(planCounts(plan))}${running}`);
 }
 
 /** The `pending` status posted while an app's plan runs. */
@@ -160,11 +224,13 @@ export interface PlanCommentOptions {
   maxDiffLines: number;
   /** Characters of diff shown per app: GitHub refuses comments over 65,536 characters. */
   maxDiffChars: number;
+  /** Objects (refused, in conflict, adopted) and hooks listed per app and kind of finding before the rest is counted. */
+  maxListed: number;
 }
 
-/** Defaults of `planComment`: 200 diff lines and 12,000 characters per app. */
+/** Defaults of `planComment`: 200 diff lines and 12,000 characters per app, 20 objects per list. */
 export function defaultPlanCommentOptions(cluster: string): PlanCommentOptions {
-  return { cluster, maxDiffLines: 200, maxDiffChars: 12_000 };
+  return { cluster, maxDiffLines: 200, maxDiffChars: 12_000, maxListed: 20 };
 }
 
 /** One row of the comment: a finished plan, or an app still being planned (its pending status). */
@@ -177,11 +243,60 @@ function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
 }
 
-/** The diff of a plan as text: each object's diff, apiserver errors as `#` lines, then the objects to prune. */
+/** `Job/web/migrate`, or `Job/web/migrate-…` for a hook named by `generateName` only. */
+export function hookSubject(obj: {
+  kind: string;
+  metadata: { name?: string; generateName?: string; namespace?: string };
+}): string {
+  const name = obj.metadata.name || `${obj.metadata.generateName ?? ''}…`;
+  return obj.metadata.namespace ? `${obj.kind}/${obj.metadata.namespace}/${name}` : `${obj.kind}/${name}`;
+}
+
+/**
+ * What a plan found besides the diff, as Markdown a reviewer reads without opening anything: the objects its project
+ * refuses (with the rule), those another owner has, those it would adopt or take over, and the hooks the sync would
+ * run (which the plan itself never runs). Empty when there is none of these.
+ */
+export function planFindings(plan: AppPlan, maxListed: number): string[] {
+  const out: string[] = [];
+  const list = (title: string, lines: string[]) => {
+    if (lines.length === 0) return;
+    const shown = lines.slice(0, maxListed);
+    const rest = lines.length - shown.length;
+    out.push(
+      '',
+      `**\`${plan.app}\`** ${title}`,
+      ...shown.map((l) => `- ${l}`),
+      ...(rest > 0 ? [`- … and ${rest} more`] : []),
+    );
+  };
+  const entries = (items: readonly PlannedEntry[] | undefined) =>
+    (items ?? []).map((e) => `\`${e.subject}\`: ${oneLine(e.reason)}`);
+  list('— refused by its project: a sync would apply and prune nothing', entries(plan.refused));
+  list('— another owner manages these: a sync would leave them alone and fail', entries(plan.conflicts));
+  list('— would be adopted (live, not created by Tether)', entries(plan.adopt));
+  list(
+    '— hooks a sync would run (this plan neither runs nor dry-runs them: a plan creates no Jobs)',
+    (plan.hooks ?? []).map(
+      (h) =>
+        `${h.phase}${h.phase === 'SyncFail' ? ' (only if the sync fails)' : ''} · wave ${h.wave} · \`${h.subject}\``,
+    ),
+  );
+  return out;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ');
+}
+
+/** The diff of a plan as text: each object's diff, apiserver errors and conflicts as `#` lines, then the prune. */
 export function planDiff(plan: AppPlan): string {
   const parts: string[] = [];
+  // An object another owner has is left as it is: what Git says of it would not be applied, so no diff is shown.
+  const conflicts = new Map(plan.conflicts?.map((c) => [c.subject, c.reason]));
   for (const o of plan.objects) {
     if (o.error !== undefined) parts.push(`# ${o.subject}: rejected: ${rejectionReason(o.error)}`);
+    else if (conflicts.has(o.subject)) parts.push(`# ${o.subject}: conflict, not applied: ${conflicts.get(o.subject)}`);
     else if (o.diff) parts.push(o.diff.replace(/\n+$/, ''));
   }
   for (const s of plan.prune.delete) parts.push(`# prune ${s}`);
@@ -226,25 +341,26 @@ export function planComment(rows: readonly PlanRow[], sha: string, options: Plan
     '',
     `What merging \`${sha.slice(0, 7)}\` would do to this cluster, from a server-side dry-run of every object (nothing was written).`,
     '',
-    '| App | Plan | Create | Change | Prune | Unchanged |',
-    '| --- | --- | ---: | ---: | ---: | ---: |',
+    '| App | Plan | Create | Change | Adopt | Prune | Unchanged |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
   ];
+  const findings: string[] = [];
   const details: string[] = [];
   for (const row of rows) {
     const status = `${ICONS[row.status.state]} ${cell(row.status.description)}`;
     if (!('plan' in row)) {
-      out.push(`| \`${row.app}\` | ${status} | | | | |`);
+      out.push(`| \`${row.app}\` | ${status} | | | | | |`);
       continue;
     }
     const { plan } = row;
-    const judged = plan.notPlanned === undefined && plan.error === undefined && plan.renderError === undefined;
+    const detail = plan.notPlanned ?? plan.error ?? plan.appRefused ?? plan.renderError;
     const c = planCounts(plan);
     out.push(
-      judged
-        ? `| \`${plan.app}\` | ${status} | ${c.create} | ${c.change} | ${c.prune} | ${c.unchanged} |`
-        : `| \`${plan.app}\` | ${status} | | | | |`,
+      detail === undefined
+        ? `| \`${plan.app}\` | ${status} | ${c.create} | ${c.change} | ${c.adopt} | ${c.prune} | ${c.unchanged} |`
+        : `| \`${plan.app}\` | ${status} | | | | | |`,
     );
-    const detail = plan.notPlanned ?? plan.error ?? plan.renderError;
+    if (detail === undefined) findings.push(...planFindings(plan, options.maxListed));
     const text = detail !== undefined ? detail : planDiff(plan);
     if (text === '') continue;
     const shown = cutLines(text, options.maxDiffLines, options.maxDiffChars);
@@ -261,7 +377,7 @@ export function planComment(rows: readonly PlanRow[], sha: string, options: Plan
       '</details>',
     );
   }
-  return redactUrls([...out, ...details, ''].join('\n'));
+  return redactUrls([...out, ...findings, ...details, ''].join('\n'));
 }
 
 /** A pull request as a plan needs it, read from a `pull_request` webhook or from the list of open pull requests. */

@@ -50,6 +50,11 @@ export async function checkOwners(
     recorded?: ReadonlySet<string>;
     /** Tools whose objects the app takes over instead of leaving them as conflicts. */
     takeOver?: readonly ForeignTool[];
+    /**
+     * The live object of a non-member as the caller already read it (a plan's dry-run reads every object first):
+     * no request is made for it then; undefined is "not live" (or a read that failed: left to the apply).
+     */
+    read?: (obj: K8sObject) => K8sObject | undefined;
   },
 ): Promise<OwnershipCheck> {
   const conflicts = new Map<string, SyncEntry>();
@@ -58,19 +63,22 @@ export async function checkOwners(
   // Each other ApplySet's parent is looked up once per check, however many objects it holds.
   const owners = new Map<string, Promise<string>>();
   const unknown = desired.filter((o) => !live.has(objectKey(o)));
-  const lists = new ListedKinds(deps, unknown);
+  const lists = new ListedKinds(deps, options.read ? [] : unknown);
   await pool(
     unknown,
     options.concurrency,
     async (obj) => {
       let current: K8sObject | undefined;
-      try {
-        // A kind the server does not serve yet (a CRD applied in this sync) has no live objects to own.
-        const type = await deps.discovery.resolve(obj.apiVersion, obj.kind);
-        if (!type) return;
-        current = await lists.get(type, obj);
-      } catch {
-        return;
+      if (options.read) current = options.read(obj);
+      else {
+        try {
+          // A kind the server does not serve yet (a CRD applied in this sync) has no live objects to own.
+          const type = await deps.discovery.resolve(obj.apiVersion, obj.kind);
+          if (!type) return;
+          current = await lists.get(type, obj);
+        } catch {
+          return;
+        }
       }
       if (!current) return;
       const who = ownerOf(current, options.applySetId);
@@ -94,6 +102,16 @@ export async function checkOwners(
     adopted,
     takenOver,
   };
+}
+
+/**
+ * The objectKeys of the members an ApplySet parent records as created by Tether (listed, and not adopted): one found
+ * live without the member label had it removed by hand, and is relabelled rather than adopted (checkOwners'
+ * `recorded`).
+ */
+export function recordedAsCreated(members: readonly ObjectRef[], adopted: readonly ObjectRef[]): Set<string> {
+  const adoptedKeys = new Set(adopted.map(objectKey));
+  return new Set(members.map(objectKey).filter((k) => !adoptedKeys.has(k)));
 }
 
 /** From how many non-member objects of one kind in one namespace a list is cheaper than their GETs. */

@@ -8,12 +8,15 @@ import type { GitHubClient } from '../../../shared/src/github.ts';
 import { type Logger, silentLogger } from '../../../shared/src/log.ts';
 import type { CommitStatus } from '../core/commit-status.ts';
 import type { DesiredStateSource, Renderer, SourceFile } from '../core/desired-state.ts';
+import { hooksOf, RUN_PHASES } from '../core/hooks.ts';
+import type { ObjectInspection } from '../core/inspection.ts';
 import { type ApplySetParentRef, applySetId, listScope } from '../core/inventory.ts';
 import type { KubeClient } from '../core/kube-port.ts';
-import { groupKind, refOf } from '../core/objects.ts';
+import { groupKind, objectKey, refOf, subject } from '../core/objects.ts';
 import {
   type AppPlan,
   defaultPlanCommentOptions,
+  hookSubject,
   type PlannedPrune,
   type PlanRow,
   type PullRequestRef,
@@ -29,6 +32,7 @@ import type { K8sObject } from '../core/types.ts';
 import type { Discovery } from '../edges/kube/discovery.ts';
 import { readParentState } from './applyset-parent.ts';
 import { listMembers } from './cluster.ts';
+import { checkOwners, type OwnershipCheck, recordedAsCreated } from './ownership.ts';
 import { planStalePrune } from './prune.ts';
 import { type AppSpec, AppSync } from './sync.ts';
 
@@ -420,11 +424,16 @@ export class PullRequestPlanner {
   }
 
   /**
-   * Fetches the head, renders and dry-runs it with the app's settings and plans the prune; undefined when the head
-   * moved on meanwhile (its own plan follows). Never writes to the cluster.
+   * Fetches the head, renders and dry-runs it with the app's settings, and judges it as the sync would: the project's
+   * rules, who owns each object that is not a member yet, the hooks it would run, the prune. Undefined when the head
+   * moved on meanwhile (its own plan follows): `signal` is checked between requests, down to the dry-runs. Never
+   * writes to the cluster.
    */
   async planApp(pr: PullRequestRef, t: PlanTarget, signal?: AbortSignal): Promise<AppPlan | undefined> {
     const sha = pr.headSha;
+    // The project may refuse the app itself: the sync then fetches nothing, and neither does its plan.
+    const appRefused = t.spec.policy?.refusal();
+    if (appRefused) return { ...emptyPlan(t, sha), appRefused };
     // The branch may not show the head yet (the webhook can outrun the Git server's replicas), or may have moved on
     // (then that head's own event plans it): a few tries, then nothing is posted and a later poll may try again.
     let fetched: string | undefined;
@@ -454,13 +463,11 @@ export class PullRequestPlanner {
     });
     let objects: Awaited<ReturnType<AppSync['inspect']>>['objects'];
     try {
-      objects = (await sync.inspect()).objects;
+      objects = (await sync.inspect(signal ? { signal } : {})).objects;
     } catch (err) {
       // A render that failed while the apiserver is away (discovery) says nothing about the pull request.
       const unreachable = await this.unreachable();
-      return unreachable
-        ? errorPlan(t, sha, unreachable)
-        : { app: t.name, sha, renderError: describeError(err), objects: [], prune: { delete: [], keep: [] } };
+      return unreachable ? errorPlan(t, sha, unreachable) : { ...emptyPlan(t, sha), renderError: describeError(err) };
     }
     if (signal?.aborted) return undefined;
     const rejected = objects.filter((o) => o.error !== undefined).length;
@@ -468,19 +475,61 @@ export class PullRequestPlanner {
       const unreachable = await this.unreachable();
       if (unreachable) return errorPlan(t, sha, unreachable);
     }
-    let prune: PlannedPrune;
+    const desired = sync.desiredObjects;
+    // The sync's own project check on the same objects: one refused object and the sync applies and prunes nothing.
+    const refused = (t.spec.policy?.refuse(desired) ?? []).map((e) => ({ subject: e.subject, reason: e.reason ?? '' }));
+    const hooks = RUN_PHASES.flatMap((phase) =>
+      hooksOf(sync.renderedHooks, phase).map((h) => ({ phase, wave: h.wave, subject: hookSubject(h.object) })),
+    );
+    let judged: { owners: OwnershipCheck; prune: PlannedPrune } | undefined;
     try {
-      prune = await this.planPrune(t, sync.desiredObjects, rejected);
+      judged = await this.judgeInventory(t, desired, objects, rejected, refused.length > 0, signal);
     } catch (err) {
       return errorPlan(t, sha, `reading the inventory: ${describeError(err)}`);
     }
-    return { app: t.name, sha, objects, prune };
+    if (!judged || signal?.aborted) return undefined;
+    const { owners, prune } = judged;
+    const takenOver = new Map(owners.takenOver.map((x) => [subject(x.ref), x]));
+    const adopt = owners.adopted.map((ref) => {
+      const x = takenOver.get(subject(ref));
+      return {
+        subject: subject(ref),
+        reason: x
+          ? `would take over from ${x.from.replace(/^managed by /, '')} (takeOver: ${x.tool})`
+          : 'live without an owner: would be adopted (Tether did not create it)',
+      };
+    });
+    return {
+      app: t.name,
+      sha,
+      objects,
+      prune,
+      ...(refused.length > 0 ? { refused } : {}),
+      ...(owners.conflicts.length > 0
+        ? { conflicts: owners.conflicts.map((e) => ({ subject: e.subject, reason: e.reason ?? '' })) }
+        : {}),
+      ...(adopt.length > 0 ? { adopt } : {}),
+      ...(hooks.length > 0 ? { hooks } : {}),
+    };
   }
 
-  /** The prune a sync of these objects would make: the app's inventory, live members, guardrails; reads only. */
-  private async planPrune(t: PlanTarget, desired: readonly K8sObject[], rejected: number): Promise<PlannedPrune> {
+  /**
+   * Judges the rendered objects against the app's inventory as the sync would, reading only: the parent and the
+   * members (one list per kind), then the sync's ownership check of the objects that are not members yet — decided on
+   * the live objects the dry-run already read, so it adds no GET (only one lookup per other ApplySet, to name it) —
+   * and the prune. A sync the project refuses prunes nothing. Undefined when `signal` was aborted meanwhile.
+   */
+  private async judgeInventory(
+    t: PlanTarget,
+    desired: readonly K8sObject[],
+    inspected: readonly ObjectInspection[],
+    rejected: number,
+    refused: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<{ owners: OwnershipCheck; prune: PlannedPrune } | undefined> {
     const deps = { kube: this.deps.kube, discovery: this.deps.discovery };
     const parent = await readParentState(deps, t.parent);
+    if (signal?.aborted) return undefined;
     const scope = listScope(t.parent, parent.live);
     const kinds = new Set([
       ...desired.map((o) => groupKind(refOf(o))),
@@ -490,22 +539,41 @@ export class PullRequestPlanner {
     const live = new Map<string, K8sObject>();
     const id = applySetId(t.parent);
     const listed = await listMembers(deps, id, kinds, live);
+    if (signal?.aborted) return undefined;
+    const read = new Map(inspected.map((o) => [objectKey(o.desired), o.live]));
+    const owners = await checkOwners(deps, live, desired, {
+      applySetId: id,
+      recorded: recordedAsCreated(parent.members, parent.adopted),
+      takeOver: t.spec.takeOver ?? [],
+      concurrency: this.options.objectConcurrency,
+      read: (o) => read.get(objectKey(o)),
+      ...(signal ? { signal } : {}),
+    });
+    if (signal?.aborted) return undefined;
+    if (refused)
+      return {
+        owners,
+        prune: { delete: [], keep: [], blocked: 'nothing would be pruned: the project refuses the sync' },
+      };
     const plan = await planStalePrune(deps, live, {
       applySetId: id,
       desired,
       previous: parent.members,
       listed,
       failedApplies: rejected,
-      options: t.spec.prune,
+      options: t.spec.policy?.mayPrune() === false ? { ...t.spec.prune, enabled: false } : t.spec.prune,
       adopted: parent.adopted,
     });
     return {
-      delete: plan.decisions.filter((d) => d.action === 'delete').map((d) => d.subject),
-      keep: plan.blocked
-        ? []
-        : plan.decisions.filter((d) => d.action === 'keep').map((d) => ({ subject: d.subject, reason: d.reason })),
-      ...(plan.blocked ? { blocked: plan.blocked } : {}),
-      ...(plan.outOfSync ? { blockFails: true } : {}),
+      owners,
+      prune: {
+        delete: plan.decisions.filter((d) => d.action === 'delete').map((d) => d.subject),
+        keep: plan.blocked
+          ? []
+          : plan.decisions.filter((d) => d.action === 'keep').map((d) => ({ subject: d.subject, reason: d.reason })),
+        ...(plan.blocked ? { blocked: plan.blocked } : {}),
+        ...(plan.outOfSync ? { blockFails: true } : {}),
+      },
     };
   }
 
@@ -593,10 +661,15 @@ function idOf(c: PullComment | undefined): { commentId?: number; posted?: string
   return c?.commentId !== undefined ? { commentId: c.commentId, ...(c.posted ? { posted: c.posted } : {}) } : {};
 }
 
+/** A plan with nothing judged yet: no objects, nothing to prune. */
+function emptyPlan(t: PlanTarget, sha: string): AppPlan {
+  return { app: t.name, sha, objects: [], prune: { delete: [], keep: [] } };
+}
+
 function errorPlan(t: PlanTarget, sha: string, error: string): AppPlan {
-  return { app: t.name, sha, error, objects: [], prune: { delete: [], keep: [] } };
+  return { ...emptyPlan(t, sha), error };
 }
 
 function notPlanned(t: PlanTarget, sha: string, why: string): AppPlan {
-  return { app: t.name, sha, notPlanned: why, objects: [], prune: { delete: [], keep: [] } };
+  return { ...emptyPlan(t, sha), notPlanned: why };
 }

@@ -45,7 +45,7 @@ import { readParentState, writeParent } from './applyset-parent.ts';
 import { listMembers } from './cluster.ts';
 import { runHooks } from './hooks.ts';
 import { inspectObjects } from './inspect.ts';
-import { checkOwners, markAdopted, releaseTakenOver } from './ownership.ts';
+import { checkOwners, markAdopted, recordedAsCreated, releaseTakenOver } from './ownership.ts';
 import { pruneStale } from './prune.ts';
 import type { CascadeHooks } from './remove-app.ts';
 import { defaultWaveGateOptions, WaveGate } from './waves.ts';
@@ -204,6 +204,11 @@ export class AppSync {
     await this.deps.source.ensureCommit?.(revision);
     await this.renderDesired(revision);
     return this.deleteHooks!;
+  }
+
+  /** The hooks of the last render (any phase): what a sync of it would run around its apply, never members. */
+  get renderedHooks(): readonly Hook[] {
+    return this.hooks;
   }
 
   /** The newest revision's objects while the app is held back (manual policy, a window): what a sync would apply. */
@@ -403,10 +408,9 @@ export class AppSync {
       const listed = await listMembers(this.deps, this.applySetId, kinds, this.live);
 
       // One owner per object: what another ApplySet or tool manages is left alone, unowned live objects adopted.
-      const adoptedBefore = new Set(parent.adopted.map(objectKey));
       const owners = await checkOwners(this.deps, this.live, desired, {
         applySetId: this.applySetId,
-        recorded: new Set(previous.map(objectKey).filter((k) => !adoptedBefore.has(k))),
+        recorded: recordedAsCreated(previous, parent.adopted),
         takeOver: this.app.takeOver ?? [],
         concurrency: this.deps.concurrency ?? defaultApplyStepsOptions().concurrency,
         ...(options.signal ? { signal: options.signal } : {}),
@@ -634,9 +638,10 @@ export class AppSync {
   /**
    * What a sync would do, without writing: fetch, render, validate, then a server-side dry-run of every object
    * against its live state. For `tether diff` and `tether status`; throws on fetch or render failures, and without
-   * fetching when the app's project refuses it.
+   * fetching when the app's project refuses it. Once `signal` is aborted no further request starts (a plan of a pull
+   * request head that moved on), and the objects not reached are left out.
    */
-  async inspect(): Promise<Inspection> {
+  async inspect(options: { signal?: AbortSignal } = {}): Promise<Inspection> {
     const refusal = this.app.policy?.refusal();
     if (refusal) throw new TetherError('config', refusal);
     const revision = await this.deps.source.fetch();
@@ -644,6 +649,7 @@ export class AppSync {
     const objects = await inspectObjects(this.deps, desired, {
       concurrency: this.deps.concurrency ?? defaultApplyStepsOptions().concurrency,
       health: this.healthContext(),
+      ...(options.signal ? { signal: options.signal } : {}),
     });
     this.desired = desired;
     for (const o of objects) if (o.live) this.live.set(objectKey(o.live), o.live);
