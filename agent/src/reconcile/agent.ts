@@ -283,6 +283,11 @@ export class Agent implements AgentView {
     if (this.planner) void this.planApp(runner);
   }
 
+  /** This replica's Lease holder identity (sharding or leader election); undefined when neither runs. */
+  private replicaIdentity(): string | undefined {
+    return this.parts.shards?.identity ?? this.parts.elector?.identity;
+  }
+
   /** Whether this replica works on `name` (always, unless sharded). */
   private owns(name: string): boolean {
     return this.parts.shards?.owns(name) ?? true;
@@ -619,7 +624,11 @@ export class Agent implements AgentView {
       this.descendants.track(r.config.name, ownerNamespaces(r.sync.desiredObjects));
     }
     const posted = !out.noop || !r.reported ? this.postStatus(r, true) : undefined;
-    this.syncHistory.recordSync(r.config.name, syncHistoryEntry(out, reason, posted));
+    const replica = this.replicaIdentity();
+    this.syncHistory.recordSync(r.config.name, {
+      ...syncHistoryEntry(out, reason, posted),
+      ...(replica ? { replica } : {}),
+    });
     // Statuses of commits no app is on any more are never posted again: forget them so memory stays bounded.
     reporter?.prune(
       new Set([
@@ -727,6 +736,7 @@ export class Agent implements AgentView {
       action: e.entry.action,
       ...(e.entry.reason ? { reason: e.entry.reason } : {}),
     };
+    const replica = this.replicaIdentity();
     this.syncHistory.recordHeal(name, {
       subject: e.subject,
       at: r.lastHeal.at,
@@ -734,6 +744,7 @@ export class Agent implements AgentView {
       latencyMs: r.lastHeal.latencyMs,
       mode: e.mode,
       ...(e.entry.reason ? { reason: e.entry.reason } : {}),
+      ...(replica ? { replica } : {}),
     });
     void this.recordEvent(r, healEvent(e.mode, e.subject, e.entry));
   }
