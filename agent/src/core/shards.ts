@@ -95,3 +95,31 @@ export function planShardMoves(identity: string, observed: readonly ShardObserva
   const room = Math.max(0, share - mine.length);
   return { acquire: free.slice(0, room).map((o) => o.shard), release };
 }
+
+/**
+ * How many lease durations a replica's membership Lease may go unrenewed (as observed by a live replica) before the
+ * live replicas delete it: long enough that a replica held up by a slow apiserver or a paused node is not removed
+ * under itself, short enough that replicas that died (a Deployment's pods get new names) do not pile up.
+ */
+export const STALE_MEMBER_DURATIONS = 5;
+
+/** Another replica's membership Lease as this replica sees it in one round. */
+export interface MemberObservation {
+  /** The Lease's name. */
+  name: string;
+  /** How long it has gone unchanged (holder and renew time) as observed here, not by any clock in the Lease. */
+  unchangedMs: number;
+}
+
+/**
+ * The membership Leases to delete: those unchanged for more than STALE_MEMBER_DURATIONS lease durations, never the
+ * replica's own. The deletion is made at the resourceVersion read, so a replica that renewed meanwhile keeps it.
+ */
+export function staleMembers(
+  observed: readonly MemberObservation[],
+  leaseDurationMs: number,
+  ownName: string,
+): string[] {
+  const limit = STALE_MEMBER_DURATIONS * leaseDurationMs;
+  return observed.filter((m) => m.name !== ownName && m.unchangedMs > limit).map((m) => m.name);
+}
