@@ -1,6 +1,7 @@
 // Sharding apps across agent replicas: which shard an app is in, how many shards each replica should hold, and
 // which shards a replica takes or lets go of in one round. Pure: the leases themselves live in
 // reconcile/shard-leases.ts.
+import { createHash } from 'node:crypto';
 
 const FNV_OFFSET = 0xcbf29ce484222325n;
 const FNV_PRIME = 0x100000001b3n;
@@ -46,6 +47,14 @@ export function fmix64(key: bigint): bigint {
   k = (k * 0xc4ceb9fe1a85ec53n) & MASK64;
   k ^= k >> 33n;
   return k;
+}
+
+/**
+ * A label value naming `text` (a lease prefix, an object's name): itself when it fits a label value (63
+ * characters), else `h-` and a hash of it.
+ */
+export function labelValueOf(text: string): string {
+  return text.length <= 63 ? text : `h-${createHash('sha256').update(text).digest('hex').slice(0, 40)}`;
 }
 
 /** The shard (0 … shards-1) an app (or an app source, by its name) belongs to. */

@@ -3,6 +3,7 @@ import { describeError } from '../../../shared/src/errors.ts';
 import type { Logger } from '../../../shared/src/log.ts';
 import type { KubeClient, Lease, ResourceType } from '../core/kube-port.ts';
 import {
+  labelValueOf,
   type MemberObservation,
   planShardMoves,
   type ShardObservation,
@@ -207,8 +208,7 @@ export class ShardLeases implements ShardGate {
 
   /** The set's label value: the lease prefix, or a hash of it when longer than a label value may be. */
   private setLabel(): string {
-    const p = this.options.leasePrefix;
-    return p.length <= 63 ? p : `h-${createHash('sha256').update(p).digest('hex').slice(0, 40)}`;
+    return labelValueOf(this.options.leasePrefix);
   }
 
   /** Work on a shard stops this long after its last renewal, before any other replica can judge it expired. */
