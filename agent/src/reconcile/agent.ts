@@ -912,7 +912,7 @@ export class Agent implements AgentView {
 
   /** A push another replica received: wakes the apps this replica holds, and the app sources, that follow it. */
   private onSignalledPush(p: PushRecord): void {
-    const reason = `webhook push ${p.after.slice(0, 7)} received by ${p.by}`;
+    const reason = `webhook push ${p.after ? `${p.after.slice(0, 7)} ` : ''}received by ${p.by}`;
     const apps = this.appsForPush(p.repo, p.ref).filter((n) => this.requestSync(n, reason));
     const sources = this.requestSourcesForPush(p.repo, p.ref, reason);
     if (apps.length + sources.length > 0)
