@@ -73,6 +73,7 @@ test('a push delivered to one sharded replica wakes every app, whichever replica
   for (const app of APPS) files[`envs/${app}/cm.yaml`] = cm(app, 'two');
   const second = await world.commit(files, 'two');
   const body = pushBody('acme/env', 'refs/heads/main', second);
+  const deliveredAt = Date.now();
   const res = await fetch(`${receiver.url}/webhook/github`, {
     method: 'POST',
     headers: {
@@ -93,6 +94,9 @@ test('a push delivered to one sharded replica wakes every app, whichever replica
     timeoutMs: 60_000,
     describe: () => `not success on the pushed commit: ${APPS.join(',')}\n${describeShards()}`,
   });
+  console.log(
+    `# push delivered to ${receiver.id} (${APPS.length - elsewhere.length} of ${APPS.length} apps held there): every app success on it after ${Date.now() - deliveredAt} ms (interval 10 min)`,
+  );
 
   // Those held elsewhere were woken by the push, on the replica holding them, which names itself in the history.
   for (const app of elsewhere) {

@@ -54,6 +54,8 @@ interface KindState {
  * object's `applyset.kubernetes.io/part-of` label names. A watch per app and kind would cost the apiserver (and the
  * agent) one long-lived stream per pair, 600 for 200 apps of three kinds; here it is one per kind. The hub keeps the
  * last-seen objects of each kind so an app that subscribes later is given its members without another list.
+ * Given another label and a namespace, a hub of its own follows other objects the same way (sharded replicas'
+ * push-signal ConfigMap, see push-signals.ts).
  */
 export class WatchHub {
   private readonly kinds = new Map<string, KindState>();
@@ -82,7 +84,8 @@ export class WatchHub {
 
   /**
    * Subscribes to the members of ApplySet `applySetId` of `groupKind`; resolves once the subscriber has been given
-   * the current members (`onList`). A kind the server cannot watch is skipped (resolves at once).
+   * the current members (`onList`). A kind the server cannot watch is skipped (resolves at once). `known` gives the
+   * kind's type instead of asking discovery.
    */
   async subscribe(groupKind: string, applySetId: string, sub: WatchSubscriber, known?: ResourceType): Promise<void> {
     if (this.stopped) return;
