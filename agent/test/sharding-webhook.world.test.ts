@@ -94,10 +94,9 @@ test('a push delivered to one sharded replica wakes every app, whichever replica
     timeoutMs: 60_000,
     describe: () => `not success on the pushed commit: ${APPS.join(',')}\n${describeShards()}`,
   });
-  console.log(
-    `# push delivered to ${receiver.id} (${APPS.length - elsewhere.length} of ${APPS.length} apps held there): every app success on it after ${Date.now() - deliveredAt} ms (interval 10 min)`,
-  );
+  const succeededMs = Date.now() - deliveredAt;
 
+  let latestStart = 0;
   // Those held elsewhere were woken by the push, on the replica holding them, which names itself in the history.
   for (const app of elsewhere) {
     const holder = replicas.find((r) => r.agent.apps().some((a) => a.name === app))!;
@@ -105,7 +104,11 @@ test('a push delivered to one sharded replica wakes every app, whichever replica
     assert.equal(sync?.trigger, 'webhook', `${app}: ${JSON.stringify(sync)}`);
     assert.equal(sync?.reason, `webhook push ${second.slice(0, 7)} received by ${receiver.id}`);
     assert.equal(sync?.replica, holder.id);
+    latestStart = Math.max(latestStart, Date.parse(sync!.startedAt) - deliveredAt);
   }
+  console.log(
+    `# push delivered to ${receiver.id} (${APPS.length - elsewhere.length} of ${APPS.length} apps held there): the last sync elsewhere started ${latestStart} ms after, every app success after ${succeededMs} ms (interval 10 min)`,
+  );
 
   // The signal is one small ConfigMap next to the Leases: one entry, for the one branch pushed.
   const signal = await world.get('/api/v1/namespaces/tether-system/configmaps/tether-dev-shard-pushes');
