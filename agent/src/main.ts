@@ -19,8 +19,10 @@ import { inClusterConnection, loadKubeconfig } from './edges/kube/kubeconfig.ts'
 import { toolRenderer } from './edges/render/render.ts';
 import { Agent } from './reconcile/agent.ts';
 import { LeaderElector } from './reconcile/leader.ts';
+import { PushSignals, pushSignalHubOptions } from './reconcile/push-signals.ts';
 import { ShardLeases } from './reconcile/shard-leases.ts';
 import { StatusReporter } from './reconcile/status-reporter.ts';
+import { WatchHub } from './reconcile/watch-hub.ts';
 
 /** The Kubernetes client of a configuration: its kubeconfig, else $KUBECONFIG, else the pod's ServiceAccount. */
 export function kubeClientFor(config: AgentConfig, env: NodeJS.ProcessEnv = process.env): HttpKubeClient {
@@ -87,17 +89,31 @@ export async function createAgent(config: AgentConfig, options: AgentOptions): P
       })
     : undefined;
   const sharding = config.sharding?.enabled ? config.sharding : undefined;
+  const leasePrefix = sharding?.leasePrefix ?? `tether-${config.cluster}-shard`;
   const shards = sharding
     ? new ShardLeases(options.kube, {
         shards: sharding.shards,
         namespace: sharding.namespace,
-        leasePrefix: sharding.leasePrefix ?? `tether-${config.cluster}-shard`,
+        leasePrefix,
         identity: options.identity ?? `${hostname()}-${process.pid}`,
         leaseDurationMs: sharding.leaseDuration,
         renewIntervalMs: sharding.renewInterval,
         log,
       })
     : undefined;
+  const discovery = new Discovery(options.kube);
+  // Sharded: a push webhook reaches one replica; it tells the others through one ConfigMap next to the Leases.
+  const pushSignals =
+    sharding && shards
+      ? new PushSignals(
+          options.kube,
+          new WatchHub(
+            { kube: options.kube, discovery },
+            pushSignalHubOptions(sharding.namespace, `${leasePrefix}-pushes`),
+          ),
+          { namespace: sharding.namespace, name: `${leasePrefix}-pushes`, identity: shards.identity, log },
+        )
+      : undefined;
   const gitToken = config.github?.gitTokenFile ? tokenFileProvider(config.github.gitTokenFile) : token;
   const cacheRoot = config.cacheDir ?? join(tmpdir(), 'tether-cache');
   // One cache directory per key (a shared repo and ref, an app's plans, a location of App documents): one shallow
@@ -144,7 +160,7 @@ export async function createAgent(config: AgentConfig, options: AgentOptions): P
       : {}),
     metrics,
     kube: options.kube,
-    discovery: new Discovery(options.kube),
+    discovery,
     renderer: options.renderer ?? toolRenderer,
     sources,
     openSource,
@@ -152,6 +168,7 @@ export async function createAgent(config: AgentConfig, options: AgentOptions): P
     ...(reporter ? { reporter } : {}),
     ...(elector ? { elector } : {}),
     ...(shards ? { shards } : {}),
+    ...(pushSignals ? { pushSignals } : {}),
     ...(fleet ? { fleet } : {}),
     ...(options.healthIntervalMs !== undefined ? { healthIntervalMs: options.healthIntervalMs } : {}),
   });

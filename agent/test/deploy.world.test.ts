@@ -140,6 +140,10 @@ describe('deploy/ on a real apiserver', () => {
     // Leader election and Events only in its own namespace.
     assert.ok(canI('update', 'leases.coordination.k8s.io', 'tether-system'), 'update leases in tether-system');
     assert.ok(canI('create', 'events', 'tether-system'), 'create events in tether-system');
+    // Sharded: a dead replica's membership Lease deleted, the push-signal ConfigMap patched and watched.
+    assert.ok(canI('delete', 'leases.coordination.k8s.io', 'tether-system'), 'delete leases in tether-system');
+    assert.ok(canI('patch', 'configmaps', 'tether-system'), 'patch configmaps in tether-system');
+    assert.ok(canI('watch', 'configmaps', 'tether-system'), 'watch configmaps in tether-system');
     assert.ok(!canI('update', 'leases.coordination.k8s.io', 'kube-system'), 'no leases in kube-system');
     assert.ok(!canI('create', 'events', 'default'), 'no events in default');
     // Nothing outside the common kinds.

@@ -53,6 +53,16 @@ class LeaseStore implements ShardLeaseClient {
     });
     return true;
   }
+  async delete(_type: unknown, name: string, _ns?: string, options: { resourceVersion?: string } = {}) {
+    this.check();
+    const cur = this.leases.get(name);
+    if (!cur) return false;
+    if (options.resourceVersion && cur.metadata.resourceVersion !== options.resourceVersion) return false;
+    return this.leases.delete(name);
+  }
+  names(): string[] {
+    return [...this.leases.keys()].sort();
+  }
 }
 
 const SHARDS = 8;
@@ -140,5 +150,25 @@ test('a replica stopping releases its shards and membership; another takes the s
   );
   await until(() => b.heldCount() === SHARDS, 'the survivor takes the released shards');
   await b.stop();
+  assert.deepEqual(problems, []);
+});
+
+test('the membership lease of a replica gone for good is deleted by the live ones; back again, it joins anew', async () => {
+  const store = new LeaseStore();
+  const working = new Map<number, string>();
+  const problems: string[] = [];
+  const a = replica(store, 'a', working, problems);
+  const b = replica(store, 'b', working, problems);
+  await until(() => a.view().replicas.length === 2, 'a sees b');
+  const members = () => store.names().filter((n) => n.includes('-member-'));
+  assert.equal(members().length, 2);
+  // b is cut off (as if killed): after STALE_MEMBER_DURATIONS lease durations unrenewed, a deletes its membership.
+  store.down.add('b');
+  await until(() => members().length === 1, "b's membership lease is deleted");
+  assert.deepEqual(a.view().replicas, ['a']);
+  // b comes back: its next round creates its membership again and it gets its share.
+  store.down.delete('b');
+  await until(() => members().length === 2 && b.heldCount() === SHARDS / 2, 'b joins again');
+  await Promise.all([a.stop(), b.stop()]);
   assert.deepEqual(problems, []);
 });

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { PushSignal, PushSignalAnswer } from '../src/core/agent-view.ts';
 import { createServer } from '../src/edges/http/server.ts';
 import { FIXTURE_NOW, fixtureApps, fixtureMetrics, InMemoryAgentView } from './fixtures/agent-view.ts';
-import { signedPush } from './fixtures/webhooks.ts';
+import { pushBody, signature, signedPush, webhook } from './fixtures/webhooks.ts';
 
 const SECRET = 'whsec-shards';
 const TOKEN = 'tether-api-shards';
@@ -51,6 +52,56 @@ test('a push webhook triggers the apps held here and names the others with their
     triggered: ['web'],
     heldElsewhere: [{ app: 'billing', shard: 5, holder: 'tether-1' }],
   });
+});
+
+/** A replica that signals pushes to the others (or fails to, with `failWith`). */
+class SignallingView extends ShardedView {
+  signals: PushSignal[] = [];
+  failWith: string | undefined;
+  signalPush(push: PushSignal): Promise<PushSignalAnswer> {
+    this.signals.push(push);
+    return Promise.resolve(this.failWith ? { signalled: false, error: this.failWith } : { signalled: true });
+  }
+}
+
+test('a push is signalled to the other replicas: the answer says so; a failed signal says the others were not told', async () => {
+  const view = new SignallingView();
+  const res = await server(view).request(signedPush(SECRET));
+  assert.equal(res.status, 202);
+  assert.deepEqual(await res.json(), {
+    triggered: ['web'],
+    heldElsewhere: [{ app: 'billing', shard: 5, holder: 'tether-1' }],
+    signalled: true,
+  });
+  assert.equal(view.signals.length, 1);
+  assert.equal(view.signals[0]?.repo, 'acme/env');
+  assert.equal(view.signals[0]?.ref, 'refs/heads/main');
+
+  view.failWith = 'configmaps "tether-dev-shard-pushes" is forbidden';
+  const body = pushBody('acme/env', 'refs/heads/main', 'b'.repeat(40));
+  const failed = await server(view).request(
+    webhook(body, {
+      'x-github-event': 'push',
+      'x-github-delivery': 'd-2',
+      'x-hub-signature-256': signature(body, SECRET),
+    }),
+  );
+  assert.equal(failed.status, 202, "this replica's apps were woken: the delivery is accepted");
+  assert.deepEqual(await failed.json(), {
+    triggered: ['web'],
+    heldElsewhere: [{ app: 'billing', shard: 5, holder: 'tether-1' }],
+    signalled: false,
+    signalError: 'configmaps "tether-dev-shard-pushes" is forbidden',
+  });
+  assert.equal(view.signals[1]?.delivery, 'd-2');
+
+  // A push no app follows is not signalled.
+  const other = pushBody('acme/other');
+  const ignored = await server(view).request(
+    webhook(other, { 'x-github-event': 'push', 'x-hub-signature-256': signature(other, SECRET) }),
+  );
+  assert.deepEqual(await ignored.json(), { triggered: [] });
+  assert.equal(view.signals.length, 2);
 });
 
 test('/api/apps lists the apps held here with the shard map; /metrics has tether_shards_held', async () => {

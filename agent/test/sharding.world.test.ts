@@ -239,6 +239,19 @@ test('three replicas share twelve apps (four defined in Git) by shard; one kille
     for (let i = 0; i < BIG; i++) assert.equal(cms.get(`${app}-cm-${i}`), 'two', `${app}-cm-${i} is missing`);
   for (const app of victimApps) assert.equal(await statusOf(second, app), 'success');
 
+  // The victim's membership Lease (never released: it was killed) is deleted by the survivors once it has gone
+  // unrenewed for five lease durations; the survivors' own stay.
+  const memberHolders = async () => {
+    const r = await world.kube!.request('GET', '/apis/coordination.k8s.io/v1/namespaces/tether-system/leases');
+    const items = (r.body as { items: { metadata: { name: string }; spec: { holderIdentity?: string } }[] }).items;
+    return items.filter((l) => l.metadata.name.includes('-member-')).map((l) => l.spec.holderIdentity ?? '');
+  };
+  await waitFor(async () => !(await memberHolders()).includes(victim.identity), {
+    timeoutMs: 5 * LEASE_MS + 20_000,
+    describe: () => `the victim's membership lease is still there\n${describeAll()}`,
+  });
+  assert.deepEqual((await memberHolders()).sort(), survivors.map((r) => r.identity).sort());
+
   polling = false;
   await poller;
   await pollHistories();
@@ -267,4 +280,9 @@ test('three replicas share twelve apps (four defined in Git) by shard; one kille
     }
   }
   console.log(`# ${entries.length} syncs recorded across replicas, none overlapping`);
+  // Each history entry names the replica that ran it: the identity in its Leases.
+  for (const r of survivors) {
+    const h = await r.get<{ syncs?: (SyncEntry & { replica?: string })[] }>(`/api/apps/${APPS[0]}/history`);
+    for (const e of h.syncs ?? []) assert.equal(e.replica, r.identity, `${r.name}: ${JSON.stringify(e)}`);
+  }
 });

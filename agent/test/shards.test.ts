@@ -8,7 +8,9 @@ import {
   jumpHash,
   planShardMoves,
   type ShardObservation,
+  STALE_MEMBER_DURATIONS,
   shardOf,
+  staleMembers,
 } from '../src/core/shards.ts';
 
 const names = Array.from({ length: 10_000 }, (_, i) => `app-${i}`);
@@ -153,4 +155,17 @@ test('config: sharding defaults, and it cannot be combined with leader election'
     () => parseConfig({ ...base, sharding: { leaseDuration: '3s', renewInterval: '2s' } }),
     /sharding\.renewInterval: must be shorter/,
   );
+});
+
+test('stale membership leases: unrenewed for more than five lease durations as observed here, never the own one', () => {
+  assert.equal(STALE_MEMBER_DURATIONS, 5);
+  const lease = 8000;
+  const observed = [
+    { name: 'x-member-own', unchangedMs: 10 * lease },
+    { name: 'x-member-live', unchangedMs: 1500 },
+    { name: 'x-member-slow', unchangedMs: 5 * lease },
+    { name: 'x-member-dead', unchangedMs: 5 * lease + 1 },
+  ];
+  assert.deepEqual(staleMembers(observed, lease, 'x-member-own'), ['x-member-dead']);
+  assert.deepEqual(staleMembers([], lease, 'x-member-own'), []);
 });

@@ -82,6 +82,24 @@ describe('history', () => {
       page.includes('<span class="badge b-info">pending</span> <span class="muted mono">tether/prod-eu/web</span>'),
     );
     assert.ok(page.includes('ConfigMap/web/settings'));
+    assert.ok(!page.includes('<th>Replica</th>'), 'no Replica column when no entry names one');
+  });
+
+  test('an entry made by a replica (sharding, leader election) names it in the API and on the page', async () => {
+    const { app, view } = setup();
+    const entry = {
+      ...syncHistoryEntry(
+        { revision: REVISIONS.web, startedAt: '2026-11-21T22:45:00.000Z', durationMs: 900, noop: false, entries: [] },
+        'webhook push 3f9c2a7',
+      ),
+      replica: 'tether-7d9f-x2kq',
+    };
+    view.histories.set('web', { syncs: [entry], heals: [] });
+    const body = (await (await app.request('/api/apps/web/history')).json()) as { syncs: { replica?: string }[] };
+    assert.equal(body.syncs[0]?.replica, 'tether-7d9f-x2kq');
+    const page = await (await app.request('/apps/web')).text();
+    assert.ok(page.includes('<th>Replica</th>'));
+    assert.ok(page.includes('<td class="mono">tether-7d9f-x2kq</td>'));
   });
 });
 

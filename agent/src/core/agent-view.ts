@@ -5,6 +5,7 @@ import type { AppHistory } from './history.ts';
 import type { Inspection } from './inspection.ts';
 import { objectKey, refOf, subject } from './objects.ts';
 import type { PullRequestRef } from './pr-plan.ts';
+import type { PushRecord } from './push-signals.ts';
 import type { AppTree } from './resource-tree.ts';
 import type { AppState, HealthResult, K8sObject } from './types.ts';
 
@@ -94,6 +95,12 @@ export type ManualSyncAnswer =
   | { accepted: true }
   | { accepted: false; status: 404 | 409; error: string; shard?: number; holder?: string };
 
+/** A push this replica received, to be signalled to the other replicas. */
+export type PushSignal = Omit<PushRecord, 'by' | 'at'>;
+
+/** Whether the other replicas were told of a push: recorded for them, or not (and why). */
+export type PushSignalAnswer = { signalled: true } | { signalled: false; error: string };
+
 /** Counters and gauges the agent keeps for /metrics (Prometheus text format is the server's job). */
 export interface AgentMetrics {
   /** Per app: histogram-like sums of sync durations (seconds) and counts. */
@@ -129,6 +136,11 @@ export interface AgentView {
    * be planned. Absent or empty: this agent plans no pull requests.
    */
   planPullRequest?(pr: PullRequestRef): string[];
+  /**
+   * Sharded: records a push for the other replicas, which wake the apps (and app sources) they hold; resolves once
+   * written or failed. Optional: absent (or undefined) when not sharded.
+   */
+  signalPush?(push: PushSignal): Promise<PushSignalAnswer> | undefined;
   /** Apps whose configured repo and ref match a push (repo as `owner/name` or clone URL, ref `refs/heads/x`). */
   appsForPush(repoFullName: string, ref: string): string[];
   /** /readyz: the cluster answered and every app's first sync was attempted. */

@@ -26,6 +26,8 @@ export interface SyncHistoryEntry {
     delivery?: 'posted' | 'queued' | 'superseded' | 'unknown';
   };
   error?: { stage: SyncStage; message: string };
+  /** The replica that ran it (its Lease holder identity), when sharding or leader election runs. */
+  replica?: string;
 }
 
 /** One heal (or drift detected with self-heal off) in the history. */
@@ -36,6 +38,8 @@ export interface HealHistoryEntry {
   latencyMs: number;
   mode: 'healed' | 'detected';
   reason?: string;
+  /** The replica that healed (its Lease holder identity), when sharding or leader election runs. */
+  replica?: string;
 }
 
 /** An app's history, newest first. */

@@ -109,12 +109,15 @@ export interface KubeClient {
     namespace: string | undefined,
     patch: object,
   ): Promise<K8sObject | undefined>;
-  /** Deletes (background propagation unless told otherwise); true when it existed. */
+  /**
+   * Deletes (background propagation unless told otherwise); true when it existed. With `resourceVersion` the
+   * deletion holds only at that version (a precondition): false when the object changed since it was read.
+   */
   delete(
     type: ResourceType,
     name: string,
     namespace?: string,
-    options?: { propagationPolicy?: string },
+    options?: { propagationPolicy?: string; resourceVersion?: string },
   ): Promise<boolean>;
   /** Watches a type; `onEvent` gets each event until the stream ends or `stop()` is called. */
   watch(type: ResourceType, options: WatchOptions, onEvent: (event: WatchEvent) => void): Watch;

@@ -1,6 +1,7 @@
 // Sharding apps across agent replicas: which shard an app is in, how many shards each replica should hold, and
 // which shards a replica takes or lets go of in one round. Pure: the leases themselves live in
 // reconcile/shard-leases.ts.
+import { createHash } from 'node:crypto';
 
 const FNV_OFFSET = 0xcbf29ce484222325n;
 const FNV_PRIME = 0x100000001b3n;
@@ -46,6 +47,14 @@ export function fmix64(key: bigint): bigint {
   k = (k * 0xc4ceb9fe1a85ec53n) & MASK64;
   k ^= k >> 33n;
   return k;
+}
+
+/**
+ * A label value naming `text` (a lease prefix, an object's name): itself when it fits a label value (63
+ * characters), else `h-` and a hash of it.
+ */
+export function labelValueOf(text: string): string {
+  return text.length <= 63 ? text : `h-${createHash('sha256').update(text).digest('hex').slice(0, 40)}`;
 }
 
 /** The shard (0 … shards-1) an app (or an app source, by its name) belongs to. */
@@ -94,4 +103,32 @@ export function planShardMoves(identity: string, observed: readonly ShardObserva
   const release = mine.slice(share).map((o) => o.shard);
   const room = Math.max(0, share - mine.length);
   return { acquire: free.slice(0, room).map((o) => o.shard), release };
+}
+
+/**
+ * How many lease durations a replica's membership Lease may go unrenewed (as observed by a live replica) before the
+ * live replicas delete it: long enough that a replica held up by a slow apiserver or a paused node is not removed
+ * under itself, short enough that replicas that died (a Deployment's pods get new names) do not pile up.
+ */
+export const STALE_MEMBER_DURATIONS = 5;
+
+/** Another replica's membership Lease as this replica sees it in one round. */
+export interface MemberObservation {
+  /** The Lease's name. */
+  name: string;
+  /** How long it has gone unchanged (holder and renew time) as observed here, not by any clock in the Lease. */
+  unchangedMs: number;
+}
+
+/**
+ * The membership Leases to delete: those unchanged for more than STALE_MEMBER_DURATIONS lease durations, never the
+ * replica's own. The deletion is made at the resourceVersion read, so a replica that renewed meanwhile keeps it.
+ */
+export function staleMembers(
+  observed: readonly MemberObservation[],
+  leaseDurationMs: number,
+  ownName: string,
+): string[] {
+  const limit = STALE_MEMBER_DURATIONS * leaseDurationMs;
+  return observed.filter((m) => m.name !== ownName && m.unchangedMs > limit).map((m) => m.name);
 }

@@ -13,6 +13,8 @@ import {
   type ManualSyncAnswer,
   type ManualSyncView,
   type ProjectView,
+  type PushSignal,
+  type PushSignalAnswer,
 } from '../core/agent-view.ts';
 import { type AppEvent, healEvent, syncEvents } from '../core/app-events.ts';
 import { CONFIG_ORIGIN, type RunningApp } from '../core/app-set-plan.ts';
@@ -25,6 +27,7 @@ import type { KubeClient } from '../core/kube-port.ts';
 import { objectKey, subject } from '../core/objects.ts';
 import type { PullRequestRef } from '../core/pr-plan.ts';
 import { ProjectSet } from '../core/project-set.ts';
+import type { PushRecord } from '../core/push-signals.ts';
 import { type AppTree, buildResourceTree, ownerNamespaces } from '../core/resource-tree.ts';
 import { decideSync, healAllowed, heldText, manualSyncRefusal, type SyncRequest } from '../core/sync-policy.ts';
 import type { HealthResult, HealthStatus, K8sObject } from '../core/types.ts';
@@ -36,6 +39,7 @@ import { SyncHistory } from './history.ts';
 import { inspectObjects } from './inspect.ts';
 import type { LeaderElector } from './leader.ts';
 import { type PlanSource, type PlanTarget, PullRequestPlanner } from './pr-plan.ts';
+import type { PushSignals } from './push-signals.ts';
 import type { CascadeHooks } from './remove-app.ts';
 import { type HealEvent, SelfHeal } from './self-heal.ts';
 import type { ShardGate, ShardMapView } from './shard-leases.ts';
@@ -61,6 +65,8 @@ export interface AgentParts {
   elector?: LeaderElector;
   /** Sharding: this replica works only on the apps whose shard it holds; absent → on every app. */
   shards?: ShardGate;
+  /** Sharding: push webhooks shared between the replicas (one receives each delivery); absent → not shared. */
+  pushSignals?: PushSignals;
   /** Health is recomputed from watched objects this often (no requests). */
   healthIntervalMs?: number;
   /** GitHub, for plans on pull requests (statuses and comments); absent → no plans. */
@@ -283,6 +289,11 @@ export class Agent implements AgentView {
     if (this.planner) void this.planApp(runner);
   }
 
+  /** This replica's Lease holder identity (sharding or leader election); undefined when neither runs. */
+  private replicaIdentity(): string | undefined {
+    return this.parts.shards?.identity ?? this.parts.elector?.identity;
+  }
+
   /** Whether this replica works on `name` (always, unless sharded). */
   private owns(name: string): boolean {
     return this.parts.shards?.owns(name) ?? true;
@@ -405,6 +416,7 @@ export class Agent implements AgentView {
         },
       });
       this.metrics.shardsHeld = 0;
+      this.parts.pushSignals?.start((p) => this.onSignalledPush(p));
       this.startApps();
     } else if (this.parts.elector)
       this.parts.elector.start({
@@ -426,6 +438,7 @@ export class Agent implements AgentView {
     await Promise.all([...this.runners.values()].map((r) => r.heal.stop()));
     this.descendants.stop();
     await this.parts.elector?.stop();
+    this.parts.pushSignals?.stop();
     await this.parts.shards?.stop();
     await this.parts.reporter?.flush(5000);
     this.parts.reporter?.stop();
@@ -619,7 +632,11 @@ export class Agent implements AgentView {
       this.descendants.track(r.config.name, ownerNamespaces(r.sync.desiredObjects));
     }
     const posted = !out.noop || !r.reported ? this.postStatus(r, true) : undefined;
-    this.syncHistory.recordSync(r.config.name, syncHistoryEntry(out, reason, posted));
+    const replica = this.replicaIdentity();
+    this.syncHistory.recordSync(r.config.name, {
+      ...syncHistoryEntry(out, reason, posted),
+      ...(replica ? { replica } : {}),
+    });
     // Statuses of commits no app is on any more are never posted again: forget them so memory stays bounded.
     reporter?.prune(
       new Set([
@@ -727,6 +744,7 @@ export class Agent implements AgentView {
       action: e.entry.action,
       ...(e.entry.reason ? { reason: e.entry.reason } : {}),
     };
+    const replica = this.replicaIdentity();
     this.syncHistory.recordHeal(name, {
       subject: e.subject,
       at: r.lastHeal.at,
@@ -734,6 +752,7 @@ export class Agent implements AgentView {
       latencyMs: r.lastHeal.latencyMs,
       mode: e.mode,
       ...(e.entry.reason ? { reason: e.entry.reason } : {}),
+      ...(replica ? { replica } : {}),
     });
     void this.recordEvent(r, healEvent(e.mode, e.subject, e.entry));
   }
@@ -866,6 +885,38 @@ export class Agent implements AgentView {
           r.config.ref === branch,
       )
       .map((r) => r.config.name);
+  }
+
+  /** Sharded: records a push for the other replicas; undefined when not sharded. */
+  signalPush(push: PushSignal): Promise<PushSignalAnswer> | undefined {
+    const signals = this.parts.pushSignals;
+    if (!signals) return undefined;
+    // GitHub gives a delivery 10 s: a write the apiserver is slow to answer is reported as not signalled in time.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('not recorded within 5 s')), 5000);
+    });
+    return Promise.race([signals.record(push), late])
+      .then((): PushSignalAnswer => ({ signalled: true }))
+      .catch((err): PushSignalAnswer => {
+        const error = describeError(err);
+        this.log.warn('push not signalled to the other replicas: they sync at their interval', {
+          repo: push.repo,
+          ref: push.ref,
+          error,
+        });
+        return { signalled: false, error };
+      })
+      .finally(() => clearTimeout(timer));
+  }
+
+  /** A push another replica received: wakes the apps this replica holds, and the app sources, that follow it. */
+  private onSignalledPush(p: PushRecord): void {
+    const reason = `webhook push ${p.after ? `${p.after.slice(0, 7)} ` : ''}received by ${p.by}`;
+    const apps = this.appsForPush(p.repo, p.ref).filter((n) => this.requestSync(n, reason));
+    const sources = this.requestSourcesForPush(p.repo, p.ref, reason);
+    if (apps.length + sources.length > 0)
+      this.log.info('woken by a push another replica received', { by: p.by, repo: p.repo, ref: p.ref, apps, sources });
   }
 
   ready(): { ready: boolean; reason?: string } {

@@ -40,6 +40,11 @@ export class LeaderElector {
     this.lock = new LeaseLock(kube, options);
   }
 
+  /** The identity this replica holds the Lease under. */
+  get identity(): string {
+    return this.options.identity;
+  }
+
   /** Whether this replica leads now. */
   get isLeader(): boolean {
     return this.leading;

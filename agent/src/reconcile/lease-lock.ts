@@ -24,6 +24,8 @@ export interface LeaseObservation {
   holder: string;
   /** Nobody holds it: no lease, an empty holder, or not renewed for longer than its duration as observed here. */
   free: boolean;
+  /** How long the lease has gone unchanged (holder and renew time) as observed here; 0 when there is none. */
+  unchangedMs: number;
 }
 
 /**
@@ -49,12 +51,13 @@ export class LeaseLock {
 
   /** Records what `lease` says (as read now) and tells who holds it. */
   observe(lease: Lease | undefined, now = Date.now()): LeaseObservation {
-    if (!lease) return { holder: '', free: true };
+    if (!lease) return { holder: '', free: true, unchangedMs: 0 };
     const holder = lease.spec.holderIdentity ?? '';
     const key = `${holder}/${lease.spec.renewTime ?? ''}`;
     if (this.observed?.key !== key) this.observed = { key, at: now };
     const duration = (lease.spec.leaseDurationSeconds ?? 15) * 1000;
-    return { holder, free: holder === '' || now - this.observed.at > duration };
+    const unchangedMs = now - this.observed.at;
+    return { holder, free: holder === '' || unchangedMs > duration, unchangedMs };
   }
 
   /**

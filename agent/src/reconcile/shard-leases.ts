@@ -2,11 +2,21 @@ import { createHash } from 'node:crypto';
 import { describeError } from '../../../shared/src/errors.ts';
 import type { Logger } from '../../../shared/src/log.ts';
 import type { KubeClient, Lease, ResourceType } from '../core/kube-port.ts';
-import { planShardMoves, type ShardObservation, shardOf } from '../core/shards.ts';
+import {
+  labelValueOf,
+  type MemberObservation,
+  planShardMoves,
+  type ShardObservation,
+  shardOf,
+  staleMembers,
+} from '../core/shards.ts';
 import { LeaseLock } from './lease-lock.ts';
 
-/** What sharding needs of the cluster: list the set's Leases, read, create and update one. */
-export type ShardLeaseClient = Pick<KubeClient, 'list' | 'getLease' | 'createLease' | 'updateLease'>;
+/**
+ * What sharding needs of the cluster: list the set's Leases, read, create and update one, delete the membership
+ * Lease of a replica gone for good.
+ */
+export type ShardLeaseClient = Pick<KubeClient, 'list' | 'getLease' | 'createLease' | 'updateLease' | 'delete'>;
 
 /** Options of sharding. */
 export interface ShardOptions {
@@ -198,8 +208,7 @@ export class ShardLeases implements ShardGate {
 
   /** The set's label value: the lease prefix, or a hash of it when longer than a label value may be. */
   private setLabel(): string {
-    const p = this.options.leasePrefix;
-    return p.length <= 63 ? p : `h-${createHash('sha256').update(p).digest('hex').slice(0, 40)}`;
+    return labelValueOf(this.options.leasePrefix);
   }
 
   /** Work on a shard stops this long after its last renewal, before any other replica can judge it expired. */
@@ -266,6 +275,7 @@ export class ShardLeases implements ShardGate {
       this.options.log.warn('membership lease not renewed', { error: describeError(err) });
     });
     const replicas = new Set([identity]);
+    const members: MemberObservation[] = [];
     for (const [name, lease] of byName) {
       if (!name.startsWith(`${leasePrefix}-member-`) || name === this.member.options.name) continue;
       let observer = this.memberLocks.get(name);
@@ -275,7 +285,10 @@ export class ShardLeases implements ShardGate {
       }
       const seen = observer.observe(lease, now);
       if (!seen.free) replicas.add(seen.holder);
+      members.push({ name, unchangedMs: seen.unchangedMs });
     }
+    // Observers of leases gone from the list (deleted) are forgotten, so memory stays bounded as replicas come and go.
+    for (const name of this.memberLocks.keys()) if (!byName.has(name)) this.memberLocks.delete(name);
     this.replicas = [...replicas].sort();
 
     // Renew what is held (and what is being let go, until its work has stopped), all at once; a shard whose lease
@@ -333,6 +346,31 @@ export class ShardLeases implements ShardGate {
     if (acquired.length > 0) {
       this.options.log.info('acquired shards', { shards: acquired, held: this.held.size });
       this.listener.onAcquired(acquired);
+    }
+    await this.deleteStaleMembers(members, byName);
+  }
+
+  /**
+   * Deletes the membership Leases of replicas that stopped renewing long ago (see STALE_MEMBER_DURATIONS), each at
+   * the resourceVersion read this round: a replica that came back and renewed meanwhile keeps its Lease. Every live
+   * replica may try; the first wins, the others find it gone.
+   */
+  private async deleteStaleMembers(members: MemberObservation[], byName: Map<string, Lease>): Promise<void> {
+    const { namespace, leaseDurationMs, log } = this.options;
+    for (const name of staleMembers(members, leaseDurationMs, this.member.options.name)) {
+      const resourceVersion = byName.get(name)?.metadata.resourceVersion;
+      if (!resourceVersion || this.stopped) continue;
+      try {
+        if (await this.kube.delete(LEASES, name, namespace, { resourceVersion })) {
+          this.memberLocks.delete(name);
+          log.info('deleted the membership lease of a replica gone for good', {
+            lease: name,
+            holder: byName.get(name)?.spec.holderIdentity ?? '',
+          });
+        }
+      } catch (err) {
+        log.warn('stale membership lease not deleted', { lease: name, error: describeError(err) });
+      }
     }
   }
 }

@@ -1,4 +1,4 @@
-import { APPLYSET, memberSelector } from '../core/inventory.ts';
+import { APPLYSET } from '../core/inventory.ts';
 import type { KubeClient, ResourceType, Watch } from '../core/kube-port.ts';
 import { withoutManagedFields } from '../core/live-objects.ts';
 import { label, objectKey } from '../core/objects.ts';
@@ -17,13 +17,20 @@ export interface WatchSubscriber {
 export interface WatchHubOptions {
   /** Which objects the hub watches; default: every ApplySet member (`applyset.kubernetes.io/part-of` exists). */
   labelSelector: string;
+  /**
+   * The label whose value says which subscriber set an object belongs to; default the ApplySet's
+   * `applyset.kubernetes.io/part-of` (subscribers are ApplySets).
+   */
+  groupLabel: string;
+  /** Watch one namespace only; default: every namespace. */
+  namespace?: string;
   /** Each kind is re-listed (and its watch restarted) this often, so a stalled watch cannot hide drift for long. */
   relistMs: number;
 }
 
 /** Defaults: every ApplySet member, re-listed every 5 minutes. */
 export function defaultWatchHubOptions(): WatchHubOptions {
-  return { labelSelector: APPLYSET.partOfLabel, relistMs: 5 * 60_000 };
+  return { labelSelector: APPLYSET.partOfLabel, groupLabel: APPLYSET.partOfLabel, relistMs: 5 * 60_000 };
 }
 
 interface KindState {
@@ -47,6 +54,8 @@ interface KindState {
  * object's `applyset.kubernetes.io/part-of` label names. A watch per app and kind would cost the apiserver (and the
  * agent) one long-lived stream per pair, 600 for 200 apps of three kinds; here it is one per kind. The hub keeps the
  * last-seen objects of each kind so an app that subscribes later is given its members without another list.
+ * Given another label and a namespace, a hub of its own follows other objects the same way (sharded replicas'
+ * push-signal ConfigMap, see push-signals.ts).
  */
 export class WatchHub {
   private readonly kinds = new Map<string, KindState>();
@@ -75,13 +84,15 @@ export class WatchHub {
 
   /**
    * Subscribes to the members of ApplySet `applySetId` of `groupKind`; resolves once the subscriber has been given
-   * the current members (`onList`). A kind the server cannot watch is skipped (resolves at once).
+   * the current members (`onList`). A kind the server cannot watch is skipped (resolves at once). `known` gives the
+   * kind's type instead of asking discovery.
    */
-  async subscribe(groupKind: string, applySetId: string, sub: WatchSubscriber): Promise<void> {
+  async subscribe(groupKind: string, applySetId: string, sub: WatchSubscriber, known?: ResourceType): Promise<void> {
     if (this.stopped) return;
     let kind = this.kinds.get(groupKind);
     if (!kind) {
-      const type = this.deps.discovery.forGroupKind(groupKind);
+      // A built-in type the caller names (`known`) needs no discovery, so it is watched even before discovery answers.
+      const type = known ?? this.deps.discovery.forGroupKind(groupKind);
       if (!type?.verbs.includes('watch') || !type.verbs.includes('list')) return;
       const state: KindState = {
         type,
@@ -114,7 +125,10 @@ export class WatchHub {
    */
   private async listApplySet(kind: KindState, applySetId: string): Promise<void> {
     try {
-      const list = await this.deps.kube.list(kind.type, { labelSelector: memberSelector(applySetId) });
+      const list = await this.deps.kube.list(kind.type, {
+        labelSelector: `${this.options.groupLabel}=${applySetId}`,
+        ...this.scope(),
+      });
       for (const item of list.items) {
         const o = withoutManagedFields(withType(item, kind.type));
         const key = objectKey(o);
@@ -133,7 +147,7 @@ export class WatchHub {
     subs.delete(sub);
     if (subs.size === 0) {
       kind.subscribers.delete(applySetId);
-      for (const [key, o] of kind.store) if (label(o, APPLYSET.partOfLabel) === applySetId) kind.store.delete(key);
+      for (const [key, o] of kind.store) if (label(o, this.options.groupLabel) === applySetId) kind.store.delete(key);
     }
     if (kind.subscribers.size === 0) this.drop(groupKind, kind);
   }
@@ -155,8 +169,13 @@ export class WatchHub {
 
   private membersOf(kind: KindState, applySetId: string): K8sObject[] {
     const out: K8sObject[] = [];
-    for (const o of kind.store.values()) if (label(o, APPLYSET.partOfLabel) === applySetId) out.push(o);
+    for (const o of kind.store.values()) if (label(o, this.options.groupLabel) === applySetId) out.push(o);
     return out;
+  }
+
+  /** The namespace lists and watches are limited to, when the hub has one. */
+  private scope(): { namespace?: string } {
+    return this.options.namespace ? { namespace: this.options.namespace } : {};
   }
 
   private alive(groupKind: string, kind: KindState): boolean {
@@ -171,10 +190,10 @@ export class WatchHub {
     try {
       // Only subscribed ApplySets' members are kept: the watch also sees other agents' and tools' ApplySets.
       const keep = (item: K8sObject) => {
-        const id = label(item, APPLYSET.partOfLabel);
+        const id = label(item, this.options.groupLabel);
         return id && kind.subscribers.has(id) ? withoutManagedFields(withType(item, kind.type)) : undefined;
       };
-      const list = await this.deps.kube.list(kind.type, { labelSelector, keep });
+      const list = await this.deps.kube.list(kind.type, { labelSelector, keep, ...this.scope() });
       resourceVersion = list.resourceVersion;
       kind.failures = 0;
       kind.listed = true;
@@ -193,16 +212,16 @@ export class WatchHub {
       const members = this.membersOf(kind, id);
       for (const s of subs) s.onList(groupKind, members);
     }
-    const w = this.deps.kube.watch(kind.type, { labelSelector, resourceVersion }, (ev) => {
+    const w = this.deps.kube.watch(kind.type, { labelSelector, resourceVersion, ...this.scope() }, (ev) => {
       if (ev.type === 'ERROR' || ev.type === 'BOOKMARK') return; // e.g. 410 Gone: the stream ends and we re-list
       const o = withoutManagedFields(withType(ev.object, kind.type));
       const key = objectKey(o);
       const before = kind.store.get(key);
-      const id = label(o, APPLYSET.partOfLabel);
+      const id = label(o, this.options.groupLabel);
       if (ev.type === 'DELETED' || !id || !kind.subscribers.has(id)) kind.store.delete(key);
       else kind.store.set(key, o);
       // Relabelled into another ApplySet: for the one it left, the member is gone.
-      const left = before && label(before, APPLYSET.partOfLabel);
+      const left = before && label(before, this.options.groupLabel);
       if (left && left !== id) for (const s of kind.subscribers.get(left) ?? []) s.onEvent('DELETED', before!);
       for (const s of (id && kind.subscribers.get(id)) || []) s.onEvent(ev.type, o);
     });

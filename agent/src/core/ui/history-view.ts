@@ -27,7 +27,12 @@ function statusCell(e: SyncHistoryEntry): SafeHtml {
   }`;
 }
 
-function syncRow(e: SyncHistoryEntry, commitUrl: ((sha: string) => string) | undefined, now: Date): SafeHtml {
+function syncRow(
+  e: SyncHistoryEntry,
+  commitUrl: ((sha: string) => string) | undefined,
+  now: Date,
+  replicas: boolean,
+): SafeHtml {
   return html`<tr>
 <td class="nowrap">${time(e.startedAt, now)}</td>
 <td><span class="trigger">${e.trigger}</span></td>
@@ -36,16 +41,18 @@ function syncRow(e: SyncHistoryEntry, commitUrl: ((sha: string) => string) | und
 <td>${counts(e)}</td>
 <td>${statusCell(e)}</td>
 <td>${e.error ? html`<span class="error">${e.error.stage} failed: ${e.error.message}</span>` : ''}</td>
+${replicas ? html`<td class="mono">${e.replica ?? ''}</td>` : ''}
 </tr>`;
 }
 
-function healRow(h: HealHistoryEntry, now: Date): SafeHtml {
+function healRow(h: HealHistoryEntry, now: Date, replicas: boolean): SafeHtml {
   return html`<tr>
 <td class="nowrap">${time(h.at, now)}</td>
 <td class="mono">${h.subject}</td>
 <td>${badge(h.action)} ${h.mode === 'detected' ? html`<span class="muted">(detected, self-heal off)</span>` : ''}</td>
 <td class="nowrap">${h.mode === 'healed' ? duration(h.latencyMs) : ''}</td>
 <td>${h.reason ?? ''}</td>
+${replicas ? html`<td class="mono">${h.replica ?? ''}</td>` : ''}
 </tr>`;
 }
 
@@ -55,22 +62,25 @@ export function historySection(
   commitUrl: ((sha: string) => string) | undefined,
   now: Date,
 ): SafeHtml {
+  // The Replica column appears only when some entry names one (sharding or leader election runs).
+  const replicas = [...history.syncs, ...history.heals].some((e) => e.replica !== undefined);
+  const replicaHead = replicas ? html`<th>Replica</th>` : '';
   const syncs =
     history.syncs.length === 0
       ? html`<p class="muted">No sync since the agent started.</p>`
       : html`<table id="sync-history" aria-label="Sync history">
-<thead><tr><th>When</th><th>Trigger</th><th>Revision</th><th>Duration</th><th>Objects</th><th>Status</th><th>Error</th></tr></thead>
+<thead><tr><th>When</th><th>Trigger</th><th>Revision</th><th>Duration</th><th>Objects</th><th>Status</th><th>Error</th>${replicaHead}</tr></thead>
 <tbody>
-${history.syncs.map((e) => syncRow(e, commitUrl, now))}
+${history.syncs.map((e) => syncRow(e, commitUrl, now, replicas))}
 </tbody>
 </table>`;
   const heals =
     history.heals.length === 0
       ? html`<p class="muted">No heal since the agent started.</p>`
       : html`<table id="heal-history" aria-label="Heal history">
-<thead><tr><th>When</th><th>Object</th><th>Action</th><th>Latency</th><th>Reason</th></tr></thead>
+<thead><tr><th>When</th><th>Object</th><th>Action</th><th>Latency</th><th>Reason</th>${replicaHead}</tr></thead>
 <tbody>
-${history.heals.map((h) => healRow(h, now))}
+${history.heals.map((h) => healRow(h, now, replicas))}
 </tbody>
 </table>`;
   return html`<h2 id="history">History <span class="muted">(last ${history.syncs.length} syncs)</span></h2>

@@ -218,17 +218,30 @@ export function createServer(view: AgentView, options: Partial<ServerOptions> = 
     const reason = `webhook push ${push.after.slice(0, 7)}`.trimEnd();
     const matching = view.appsForPush(push.repo, push.ref);
     const triggered = matching.filter((name) => view.requestSync(name, reason));
-    // Sharded: apps another replica holds are named with their holder (they sync there at their interval).
+    // Sharded: apps another replica holds are named with their holder; that replica wakes them when the push is
+    // signalled to it (`signalled`), else at their interval.
     const elsewhere = matching.flatMap((app) => {
       const at = view.heldElsewhere?.(app);
       return at ? [{ app, ...at }] : [];
     });
     const sources = view.requestSourcesForPush?.(push.repo, push.ref, reason) ?? [];
+    // A push nothing follows is not signalled: the signal stays as small as the set of branches apps follow. A
+    // failed signal still answers 202 (this replica's apps were woken); the body says the others were not told.
+    const signal =
+      matching.length + sources.length > 0
+        ? await view.signalPush?.({
+            repo: push.repo,
+            ref: push.ref,
+            after: push.after,
+            ...(delivery ? { delivery } : {}),
+          })
+        : undefined;
     return c.json(
       {
         triggered,
         ...(elsewhere.length > 0 ? { heldElsewhere: elsewhere } : {}),
         ...(sources.length > 0 ? { sources } : {}),
+        ...(signal ? (signal.signalled ? { signalled: true } : { signalled: false, signalError: signal.error }) : {}),
       },
       202,
     );

@@ -67,7 +67,7 @@ export class CountingKubeClient implements KubeClient {
     type: ResourceType,
     name: string,
     namespace?: string,
-    options?: { propagationPolicy?: string },
+    options?: { propagationPolicy?: string; resourceVersion?: string },
   ): Promise<boolean> {
     this.count('DELETE');
     return this.inner.delete(type, name, namespace, options);

@@ -354,18 +354,21 @@ export class HttpKubeClient implements KubeClient {
     type: ResourceType,
     name: string,
     namespace?: string,
-    options: { propagationPolicy?: string } = {},
+    options: { propagationPolicy?: string; resourceVersion?: string } = {},
   ): Promise<boolean> {
     const body = JSON.stringify({
       kind: 'DeleteOptions',
       apiVersion: 'v1',
       propagationPolicy: options.propagationPolicy ?? 'Background',
+      ...(options.resourceVersion ? { preconditions: { resourceVersion: options.resourceVersion } } : {}),
     });
     try {
       await this.json('DELETE', resourcePath(type, namespace, name), body, { 'content-type': 'application/json' });
       return true;
     } catch (err) {
       if (err instanceof KubeApiError && err.status === 404) return false;
+      // A failed precondition is a 409: the object changed since it was read, so it is kept.
+      if (err instanceof KubeApiError && err.status === 409 && options.resourceVersion) return false;
       throw err;
     }
   }
