@@ -4,6 +4,7 @@ import { Agent, request } from 'node:https';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { TetherError } from '../../../../shared/src/errors.ts';
 import {
+  APPLY_CONCURRENCY,
   type ApplyOptions,
   type ApplyResult,
   defaultApplyOptions,
@@ -108,8 +109,8 @@ export class HttpKubeClient implements KubeClient {
     // on the request (see auth).
     this.agent = new Agent({
       keepAlive: true,
-      // Twice a sync's apply concurrency (reconcile/apply.ts), so that one app's sync leaves sockets to the others.
-      maxSockets: options.maxSockets ?? 32,
+      // Twice a sync's apply concurrency, so that one app's sync leaves sockets to the other apps and to heals.
+      maxSockets: options.maxSockets ?? 2 * APPLY_CONCURRENCY,
       rejectUnauthorized: !conn.insecureSkipTLSVerify,
     });
   }
