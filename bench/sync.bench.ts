@@ -419,7 +419,20 @@ export async function run(report: Report): Promise<void> {
       // available; kubectl does not wait either.
       const r = await runCommand(
         process.execPath,
-        ['--import', cpuAtExit, join(root, 'dist/tether.mjs'), 'sync', '--once', '--timeout', '0s', '--config', config],
+        [
+          // TETHER_BENCH_SHIPPED_NODE_FLAGS adds node flags, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where
+          // the shipped command's CPU goes.
+          ...(process.env.TETHER_BENCH_SHIPPED_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+          '--import',
+          cpuAtExit,
+          join(root, 'dist/tether.mjs'),
+          'sync',
+          '--once',
+          '--timeout',
+          '0s',
+          '--config',
+          config,
+        ],
         { ...process.env, NODE_OPTIONS: '' },
       );
       const seconds = secondsSince(started);

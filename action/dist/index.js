@@ -59453,12 +59453,20 @@ var PackReader = class _PackReader {
   bases = /* @__PURE__ */ new Map();
   baseBytes = 0;
   preloaded;
-  /** Opens every `objects/pack/*.pack` with its index; throws if a pack does not match its index. */
-  static async open(fs3, gitdir) {
+  /**
+   * Opens every `objects/pack/*.pack` with its index; throws if a pack does not match its index. Packs found on disk
+   * are checked (a previous run may have left one truncated or damaged); the `verified` ones are taken as they are.
+   */
+  static async open(fs3, gitdir, verified = []) {
     const dir = `${gitdir}/objects/pack`;
     const names = (await fs3.promises.readdir(dir).catch(() => [])).filter((n) => n.endsWith(".idx"));
     const packs = [];
     for (const name of names.sort()) {
+      const known = verified.find((v) => v.name === name);
+      if (known) {
+        packs.push({ name, idx: known.idx, pack: known.pack, count: known.idx.readUInt32BE(8 + 255 * 4) });
+        continue;
+      }
       const idx = Buffer.from(await fs3.promises.readFile(`${dir}/${name}`));
       const packPath = `${dir}/${name.replace(/\.idx$/, ".pack")}`;
       if (idx.readUInt32BE(0) !== 4285812579 || idx.readUInt32BE(4) !== 2) {
@@ -59892,6 +59900,11 @@ var PackReceiver = class {
   options;
   /** The stored pack's index, once the answer was read whole and the pack kept. */
   stored;
+  /**
+   * The stored pack as checked by its indexer, when it was held in memory: its `.idx` file name, index and bytes, for
+   * PackReader.open to take instead of reading and hashing the same pack again.
+   */
+  verified;
   chunks = [];
   held = 0;
   received = 0;
@@ -60002,6 +60015,7 @@ var PackReceiver = class {
       await rename2(this.temp, `${name}.pack`);
       await rename2(`${this.temp}.idx`, `${name}.idx`);
       this.stored = index2;
+      if (bytes.inMemory) this.verified = { name: `pack-${index2.packSha}.idx`, idx: index2.idx, pack: bytes };
     } catch (err) {
       await this.discard();
       throw err;
@@ -60092,6 +60106,8 @@ var GitRepo = class _GitRepo {
   packs;
   /** Objects the last fetch's indexer inflated, handed to the next reader. */
   fetched;
+  /** The packs the last fetch indexed in memory (see PackReader.open), until the first read takes them. */
+  verified = [];
   fs;
   http;
   /** The packs being received by fetches in flight; what a failed fetch leaves is removed. */
@@ -60164,6 +60180,7 @@ var GitRepo = class _GitRepo {
       const fetched = /* @__PURE__ */ new Map();
       for (const rc of this.receivers) for (const [oid, obj] of rc.stored?.objects ?? []) fetched.set(oid, obj);
       this.fetched = fetched.size > 0 ? fetched : void 0;
+      this.verified = [...this.receivers].flatMap((rc) => rc.verified ? [rc.verified] : []);
       this.receivers.clear();
       if (!r.fetchHead) throw new TetherError("git", `${this.displayUrl}: ref '${ref2}' not found`);
       this.cache = {};
@@ -60288,8 +60305,10 @@ var GitRepo = class _GitRepo {
     const result = { files: [], symlinks: [], oversized: [] };
     if (!this.packs) {
       const fetched = this.fetched;
+      const verified = this.verified;
       this.fetched = void 0;
-      this.packs = PackReader.open(this.fs, this.gitdir).then((reader) => {
+      this.verified = [];
+      this.packs = PackReader.open(this.fs, this.gitdir, verified).then((reader) => {
         if (fetched) reader.preload(fetched);
         return reader;
       });

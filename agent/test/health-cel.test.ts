@@ -6,6 +6,7 @@ import {
   compileHealthRule,
   HealthRuleError,
   type HealthRuleSpec,
+  HealthRules,
   healthRules,
 } from '../src/core/health-cel.ts';
 import type { HealthStatus, K8sObject } from '../src/core/types.ts';
@@ -277,5 +278,19 @@ describe('user rules from the config', () => {
 
   test('every built-in rule compiles', () => {
     for (const spec of BUILT_IN_HEALTH_RULES) compileHealthRule(spec, `${spec.group}/${spec.kind}`);
+  });
+
+  test('a lazy rule compiles when its kind is first judged; user rules compile at once', () => {
+    const bad: HealthRuleSpec = { group: 'example.com', kind: 'Widget', current: "'not a bool'" };
+    assert.throws(() => new HealthRules([{ spec: bad, name: 'health[0] (Widget)' }]), HealthRuleError);
+    const lazy = new HealthRules([{ spec: bad, name: 'built-in rule example.com/Widget', lazy: true }]);
+    assert.equal(lazy.find('example.com', 'Gadget'), undefined);
+    assert.throws(() => lazy.find('example.com', 'Widget'), HealthRuleError);
+    // The built-in rules are lazy, and each still compiles when asked for.
+    const rules = healthRules([]);
+    for (const spec of BUILT_IN_HEALTH_RULES) {
+      const group = spec.group.startsWith('*.') ? `aws${spec.group.slice(1)}` : spec.group;
+      assert.equal(rules.find(group, spec.kind === '*' ? 'Bucket' : spec.kind)?.spec, spec);
+    }
   });
 });

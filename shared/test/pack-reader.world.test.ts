@@ -2,6 +2,7 @@
 // isomorphic-git fetched: every object reads back exactly as isomorphic-git reads it.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import git from 'isomorphic-git';
 import { isolatedGitEnv } from '../../testenv/src/git-ops.ts';
+import { PackBytes } from '../src/git/pack-format.ts';
 import { PackReader } from '../src/git/pack-reader.ts';
 
 describe('PackReader', () => {
@@ -80,5 +82,23 @@ describe('PackReader', () => {
     bytes[100] = bytes[100]! ^ 0xff;
     writeFileSync(path, bytes);
     await assert.rejects(PackReader.open(fs, gitdir), /does not match its index/);
+  });
+
+  test('a pack this process indexed is taken from memory as verified; one found on disk is checked', async () => {
+    const gitdir = join(tmp, 'work/.git');
+    const dir = join(gitdir, 'objects/pack');
+    const name = fs.readdirSync(dir).find((n) => n.endsWith('.idx'))!;
+    // The file on disk is the damaged one of the test above; the indexer's own (undamaged) bytes stand instead.
+    const bytes = fs.readFileSync(join(dir, name.replace(/\.idx$/, '.pack')));
+    await assert.rejects(PackReader.open(fs, gitdir), /does not match its index/);
+    bytes[100] = bytes[100]! ^ 0xff;
+    const idx = fs.readFileSync(join(dir, name));
+    const reader = await PackReader.open(fs, gitdir, [{ name, idx, pack: PackBytes.fromBuffer(bytes) }]);
+    // The last revision of cm-1.yaml, as the first test wrote it, and its blob id.
+    const good = Buffer.from(
+      `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-1}\ndata:\n  rev: "3"\n  big: ${'x'.repeat(1000)}\n`,
+    );
+    const oid = createHash('sha1').update(`blob ${good.length}\0`).update(good).digest('hex');
+    assert.deepEqual(Buffer.from(reader.read(oid)!.content), good);
   });
 });

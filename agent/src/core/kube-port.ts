@@ -22,6 +22,12 @@ export interface ApplyOptions {
   body?: string;
 }
 
+/**
+ * Objects a sync applies at once (reconcile/apply.ts explains the figure); the kube client keeps twice as many
+ * connections, so that one app's sync leaves some to the other apps and to self-heal.
+ */
+export const APPLY_CONCURRENCY = 16;
+
 /** The defaults of server-side apply: field manager `tether`, force, for real. */
 export function defaultApplyOptions(): ApplyOptions {
   return { fieldManager: 'tether', force: true, dryRun: false };

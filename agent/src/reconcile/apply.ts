@@ -2,6 +2,7 @@ import { describeError } from '../../../shared/src/errors.ts';
 import { applySkipReason } from '../core/annotations.ts';
 import { type AppliedRecord, desiredHash, unchangedSinceApplied } from '../core/applied-record.ts';
 import { hasDrift, type IgnoreDifference, ignoredPaths, keepLiveAt } from '../core/drift.ts';
+import { APPLY_CONCURRENCY } from '../core/kube-port.ts';
 import { explainMissingNamespace } from '../core/namespaces.ts';
 import { objectKey, subject } from '../core/objects.ts';
 import { type PlanStep, planSync } from '../core/plan.ts';
@@ -34,7 +35,7 @@ export interface ApplyStepsOptions {
  * twice as many, so heals and other apps are not queued behind one app's sync).
  */
 export function defaultApplyStepsOptions(): ApplyStepsOptions {
-  return { concurrency: 16, crdTimeoutMs: 30_000 };
+  return { concurrency: APPLY_CONCURRENCY, crdTimeoutMs: 30_000 };
 }
 
 /**

@@ -7,7 +7,7 @@ import { TetherError } from '../errors.ts';
 import { redact } from '../redact.ts';
 import { normalizeRepoPath } from '../repo-path.ts';
 import type { BaseObject } from './pack-index.ts';
-import { PackReader } from './pack-reader.ts';
+import { PackReader, type VerifiedPack } from './pack-reader.ts';
 import { PackReceiver } from './pack-receiver.ts';
 import { snapshotFs } from './snapshot-fs.ts';
 
@@ -90,6 +90,8 @@ export class GitRepo {
   private packs: Promise<PackReader> | undefined;
   /** Objects the last fetch's indexer inflated, handed to the next reader. */
   private fetched: Map<string, BaseObject> | undefined;
+  /** The packs the last fetch indexed in memory (see PackReader.open), until the first read takes them. */
+  private verified: VerifiedPack[] = [];
   private readonly fs: PromiseFsClient;
   private readonly http: HttpClient;
   /** The packs being received by fetches in flight; what a failed fetch leaves is removed. */
@@ -200,6 +202,7 @@ export class GitRepo {
       const fetched = new Map<string, BaseObject>();
       for (const rc of this.receivers) for (const [oid, obj] of rc.stored?.objects ?? []) fetched.set(oid, obj);
       this.fetched = fetched.size > 0 ? fetched : undefined;
+      this.verified = [...this.receivers].flatMap((rc) => (rc.verified ? [rc.verified] : []));
       this.receivers.clear();
       if (!r.fetchHead) throw new TetherError('git', `${this.displayUrl}: ref '${ref}' not found`);
       this.cache = {};
@@ -337,8 +340,10 @@ export class GitRepo {
     const result: ReadResult = { files: [], symlinks: [], oversized: [] };
     if (!this.packs) {
       const fetched = this.fetched;
+      const verified = this.verified;
       this.fetched = undefined;
-      this.packs = PackReader.open(this.fs, this.gitdir).then((reader) => {
+      this.verified = [];
+      this.packs = PackReader.open(this.fs, this.gitdir, verified).then((reader) => {
         if (fetched) reader.preload(fetched);
         return reader;
       });

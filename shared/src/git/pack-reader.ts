@@ -44,6 +44,17 @@ interface Pack {
   count: number;
 }
 
+/**
+ * A pack this process has just indexed (pack-receiver.ts): `indexPack` hashed every byte of it against its trailer
+ * and wrote `idx` from it, so reading and hashing the file again after the fetch would check nothing new.
+ */
+export interface VerifiedPack {
+  /** Its index file's name in `objects/pack`, e.g. `pack-<sha>.idx`. */
+  name: string;
+  idx: Buffer;
+  pack: PackBytes;
+}
+
 /** The packfiles of a store, checked against their index's checksum. */
 export class PackReader {
   private readonly bases = new Map<string, PackedObject>();
@@ -52,12 +63,20 @@ export class PackReader {
 
   private constructor(private readonly packs: Pack[]) {}
 
-  /** Opens every `objects/pack/*.pack` with its index; throws if a pack does not match its index. */
-  static async open(fs: PromiseFsClient, gitdir: string): Promise<PackReader> {
+  /**
+   * Opens every `objects/pack/*.pack` with its index; throws if a pack does not match its index. Packs found on disk
+   * are checked (a previous run may have left one truncated or damaged); the `verified` ones are taken as they are.
+   */
+  static async open(fs: PromiseFsClient, gitdir: string, verified: readonly VerifiedPack[] = []): Promise<PackReader> {
     const dir = `${gitdir}/objects/pack`;
     const names = ((await fs.promises.readdir(dir).catch(() => [])) as string[]).filter((n) => n.endsWith('.idx'));
     const packs: Pack[] = [];
     for (const name of names.sort()) {
+      const known = verified.find((v) => v.name === name);
+      if (known) {
+        packs.push({ name, idx: known.idx, pack: known.pack, count: known.idx.readUInt32BE(8 + 255 * 4) });
+        continue;
+      }
       const idx = Buffer.from((await fs.promises.readFile(`${dir}/${name}`)) as Uint8Array);
       const packPath = `${dir}/${name.replace(/\.idx$/, '.pack')}`;
       if (idx.readUInt32BE(0) !== 0xff744f63 || idx.readUInt32BE(4) !== 2) {

@@ -16,6 +16,7 @@ import { type FileHandle, mkdir, open, rename, rm, writeFile } from 'node:fs/pro
 import { join } from 'node:path';
 import { PackBytes } from './pack-format.ts';
 import { type BaseObject, indexPack, type PackIndex } from './pack-index.ts';
+import type { VerifiedPack } from './pack-reader.ts';
 
 /** Where received packs go and how their deltas find bases outside them. */
 export interface PackReceiverOptions {
@@ -45,6 +46,11 @@ let serial = 0;
 export class PackReceiver {
   /** The stored pack's index, once the answer was read whole and the pack kept. */
   stored: PackIndex | undefined;
+  /**
+   * The stored pack as checked by its indexer, when it was held in memory: its `.idx` file name, index and bytes, for
+   * PackReader.open to take instead of reading and hashing the same pack again.
+   */
+  verified: VerifiedPack | undefined;
   private readonly chunks: Buffer[] = [];
   private held = 0;
   private received = 0;
@@ -165,6 +171,7 @@ export class PackReceiver {
       await rename(this.temp, `${name}.pack`);
       await rename(`${this.temp}.idx`, `${name}.idx`);
       this.stored = index;
+      if (bytes.inMemory) this.verified = { name: `pack-${index.packSha}.idx`, idx: index.idx, pack: bytes };
     } catch (err) {
       await this.discard();
       throw err;
