@@ -26,6 +26,10 @@ export interface SyncHistoryEntry {
     delivery?: 'posted' | 'queued' | 'superseded' | 'unknown';
   };
   error?: { stage: SyncStage; message: string };
+  /** A failed sync that counts against the app's retry limit: which attempt at its revision it was (1 = the first). */
+  attempt?: number;
+  /** Why a turn applied nothing although the last sync failed (a retry not due yet, or retries used up). */
+  waiting?: string;
 }
 
 /** One heal (or drift detected with self-heal off) in the history. */

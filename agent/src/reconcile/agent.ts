@@ -16,7 +16,7 @@ import {
 } from '../core/agent-view.ts';
 import { type AppEvent, healEvent, syncEvents } from '../core/app-events.ts';
 import { CONFIG_ORIGIN, type RunningApp } from '../core/app-set-plan.ts';
-import { type CommitStatus, holdDip, saysNothingAboutCommit, statusFor } from '../core/commit-status.ts';
+import { type CommitStatus, holdDip, saysNothingAboutCommit, statusFor, withNote } from '../core/commit-status.ts';
 import type { DesiredStateSource, Renderer } from '../core/desired-state.ts';
 import type { FleetSource, FleetView } from '../core/fleet.ts';
 import { type AppHistory, syncHistoryEntry } from '../core/history.ts';
@@ -26,6 +26,15 @@ import { objectKey, subject } from '../core/objects.ts';
 import type { PullRequestRef } from '../core/pr-plan.ts';
 import { ProjectSet } from '../core/project-set.ts';
 import { type AppTree, buildResourceTree, ownerNamespaces } from '../core/resource-tree.ts';
+import {
+  afterSync,
+  countsAsAttempt,
+  gaveUpText,
+  type RetryState,
+  retriesExhausted,
+  retryDecision,
+  retryView,
+} from '../core/retry.ts';
 import { decideSync, healAllowed, heldText, manualSyncRefusal, type SyncRequest } from '../core/sync-policy.ts';
 import type { HealthResult, HealthStatus, K8sObject } from '../core/types.ts';
 import type { Discovery } from '../edges/kube/discovery.ts';
@@ -113,6 +122,11 @@ interface AppRunner {
   forceNext?: boolean;
   /** Its work stopping (see Agent.deactivate): it starts again only after. */
   stopping?: Promise<void>;
+  /**
+   * The revision whose syncs failed, its attempts and next retry (core/retry.ts). In memory: a restarted agent, a
+   * changed app or project, a manual sync or a new revision start counting again.
+   */
+  retry?: RetryState;
 }
 
 /**
@@ -465,6 +479,7 @@ export class Agent implements AgentView {
     for (const r of this.runners.values()) {
       if (!changed.has(r.config.project)) continue;
       r.heal.options.enabled = this.healEnabled(r.config);
+      r.retry = undefined;
       r.loop.request(`project ${r.config.project} changed`);
     }
   }
@@ -490,13 +505,15 @@ export class Agent implements AgentView {
       if (asked) this.log.warn('manual sync not run', { app: r.config.name, by: asked.by, reason: decision.reason });
       return this.holdApp(r, decision);
     }
-    if (!asked) return this.applyApp(r, reason, false, watch);
+    if (!asked) return this.applyApp(r, reason, false, watch, true);
     void this.recordEvent(r, {
       reason: 'SyncRequested',
       message: `manual sync requested by ${asked.by} at ${asked.at}`,
       type: 'Normal',
     });
-    // A manual sync re-applies even an unchanged tree: it is how drift is corrected where self-heal is off.
+    // A manual sync re-applies even an unchanged tree: it is how drift is corrected where self-heal is off. It also
+    // re-arms the retries of a revision that gave up (counted afresh from this attempt).
+    r.retry = undefined;
     r.lastManual = { by: asked.by, at: asked.at };
     const out = await this.applyApp(r, `manual sync by ${asked.by}`, true, watch);
     if (out.revision) r.lastManual = { ...r.lastManual, revision: out.revision };
@@ -559,7 +576,13 @@ export class Agent implements AgentView {
    * One sync of one app, with its status, events, metrics and (unless `watch` is false) the self-heal and
    * descendant watches updated.
    */
-  private async applyApp(r: AppRunner, reason: string, force = false, watch = true): Promise<SyncOutcome> {
+  private async applyApp(
+    r: AppRunner,
+    reason: string,
+    force = false,
+    watch = true,
+    automated = false,
+  ): Promise<SyncOutcome> {
     const log = this.log.with({ app: r.config.name });
     const previousRevision = r.sync.state.lastSync?.revision;
     const reporter = this.parts.reporter;
@@ -568,6 +591,16 @@ export class Agent implements AgentView {
     r.current = r.sync.sync({
       force,
       signal: AbortSignal.any([this.abort.signal, r.abort.signal]),
+      // An automated turn does not re-apply a revision whose sync failed before its retry is due, nor once its
+      // retries are used up (Argo CD's syncPolicy.retry); a new revision applies at once.
+      ...(automated
+        ? {
+            hold: (revision: string) => {
+              const d = retryDecision(r.retry, revision, r.config.retry, Date.now());
+              return d.kind === 'apply' ? undefined : d.reason;
+            },
+          }
+        : {}),
       // A new revision starts syncing: say so (`pending`) on that commit before the apply.
       onStart: (revision) => {
         if (!reporter || !r.repo) return;
@@ -586,11 +619,21 @@ export class Agent implements AgentView {
     r.attempted = true;
     r.changes++;
     recordSync(this.metrics, r.config.name, out);
+    if (!out.noop) {
+      r.retry = afterSync(r.retry, out, r.config.retry, Date.now());
+      r.loop.retryAt(r.retry?.nextAt);
+    }
     if (out.error?.stage === 'cluster') this.markUnreachable(out.error.message);
     else if (out.error?.stage !== 'cancelled' && out.error?.stage !== 'fetch' && out.error?.stage !== 'project')
       this.clusterReachable = true;
     if (out.error)
-      log.warn('sync failed', { revision: out.revision, reason, stage: out.error.stage, error: out.error.message });
+      log.warn('sync failed', {
+        revision: out.revision,
+        reason,
+        stage: out.error.stage,
+        error: out.error.message,
+        ...(r.retry && countsAsAttempt(out) ? { attempt: r.retry.failures, nextRetryAt: r.retry.nextAt } : {}),
+      });
     else if (!out.noop) {
       const counts: Record<string, number> = {};
       for (const e of out.entries) counts[e.action] = (counts[e.action] ?? 0) + 1;
@@ -619,7 +662,12 @@ export class Agent implements AgentView {
       this.descendants.track(r.config.name, ownerNamespaces(r.sync.desiredObjects));
     }
     const posted = !out.noop || !r.reported ? this.postStatus(r, true) : undefined;
-    this.syncHistory.recordSync(r.config.name, syncHistoryEntry(out, reason, posted));
+    const attempt = out.error && r.retry && countsAsAttempt(out) ? r.retry.failures : undefined;
+    this.syncHistory.recordSync(r.config.name, {
+      ...syncHistoryEntry(out, reason, posted),
+      ...(attempt !== undefined ? { attempt } : {}),
+      ...(out.waiting ? { waiting: out.waiting } : {}),
+    });
     // Statuses of commits no app is on any more are never posted again: forget them so memory stays bounded.
     reporter?.prune(
       new Set([
@@ -653,8 +701,13 @@ export class Agent implements AgentView {
       if (!hold.post) return undefined;
     }
     r.reported = { revision, health: state.health.status, state: status.state };
-    reporter.report({ ...r.repo, sha: revision }, status);
-    return status;
+    // The last attempt says that nothing more will be tried, and what gets the app going again.
+    const final =
+      r.retry?.revision === revision && retriesExhausted(r.config.retry, r.retry) && status.state === 'failure'
+        ? withNote(status, gaveUpText(r.retry))
+        : status;
+    reporter.report({ ...r.repo, sha: revision }, final);
+    return final;
   }
 
   /**
@@ -789,6 +842,7 @@ export class Agent implements AgentView {
       health: r.sync.healthContext(),
       policy: policyView(this.projectSet, r.config, new Date()),
       ...(r.lastManual ? { lastManualSync: r.lastManual } : {}),
+      ...(r.retry ? { retry: retryView(r.retry, r.config.retry) } : {}),
     });
   }
 
