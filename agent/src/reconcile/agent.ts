@@ -19,7 +19,7 @@ import { CONFIG_ORIGIN, type RunningApp } from '../core/app-set-plan.ts';
 import { type CommitStatus, holdDip, saysNothingAboutCommit, statusFor, withNote } from '../core/commit-status.ts';
 import type { DesiredStateSource, Renderer } from '../core/desired-state.ts';
 import type { FleetSource, FleetView } from '../core/fleet.ts';
-import { type AppHistory, syncHistoryEntry } from '../core/history.ts';
+import { type AppHistory, persistWorthy, syncHistoryEntry } from '../core/history.ts';
 import { diffText, type Inspection } from '../core/inspection.ts';
 import type { KubeClient } from '../core/kube-port.ts';
 import { objectKey, subject } from '../core/objects.ts';
@@ -41,7 +41,7 @@ import type { Discovery } from '../edges/kube/discovery.ts';
 import { AppLoop } from './app-loop.ts';
 import { policyInput, policyView, projectAllowsSelfHeal, projectPolicy, projectViews } from './app-policy.ts';
 import { AppSet, type AppSourceView } from './app-set.ts';
-import { SyncHistory } from './history.ts';
+import { readPersistedHistory, SyncHistory, writePersistedHistory } from './history.ts';
 import { inspectObjects } from './inspect.ts';
 import type { LeaderElector } from './leader.ts';
 import { type PlanSource, type PlanTarget, PullRequestPlanner } from './pr-plan.ts';
@@ -127,6 +127,8 @@ interface AppRunner {
    * changed app or project, a manual sync or a new revision start counting again.
    */
   retry?: RetryState;
+  /** The history persisted on the cluster, read back once before the app's first sync here. */
+  historyRead?: Promise<void>;
 }
 
 /**
@@ -494,6 +496,8 @@ export class Agent implements AgentView {
    * let manual syncs through), else only compares (manual policy, a blocking window) or does nothing (suspended).
    */
   private async syncApp(r: AppRunner, reason: string, request?: SyncRequest, watch = true): Promise<SyncOutcome> {
+    r.historyRead ??= this.restoreHistory(r);
+    await r.historyRead;
     const asked = request ?? r.manualRequest;
     r.manualRequest = undefined;
     r.heal.options.enabled = this.healEnabled(r.config);
@@ -663,11 +667,18 @@ export class Agent implements AgentView {
     }
     const posted = !out.noop || !r.reported ? this.postStatus(r, true) : undefined;
     const attempt = out.error && r.retry && countsAsAttempt(out) ? r.retry.failures : undefined;
-    this.syncHistory.recordSync(r.config.name, {
+    const entry = {
       ...syncHistoryEntry(out, reason, posted),
       ...(attempt !== undefined ? { attempt } : {}),
       ...(out.waiting ? { waiting: out.waiting } : {}),
-    });
+    };
+    const previous = this.syncHistory.get(r.config.name).syncs.find((e) => !e.noop);
+    this.syncHistory.recordSync(r.config.name, entry);
+    // One write per finished sync that did something (see persistWorthy), so a restart shows the history again.
+    if (persistWorthy(entry, previous)) {
+      const problem = await writePersistedHistory(this.parts, r.sync.parent, this.syncHistory.get(r.config.name).syncs);
+      if (problem) log.warn('sync history not persisted', { error: problem });
+    }
     // Statuses of commits no app is on any more are never posted again: forget them so memory stays bounded.
     reporter?.prune(
       new Set([
@@ -676,6 +687,17 @@ export class Agent implements AgentView {
       ]),
     );
     return out;
+  }
+
+  /** Reads the app's persisted history back (a restart keeps it); a failure is logged and the history starts empty. */
+  private async restoreHistory(r: AppRunner): Promise<void> {
+    try {
+      this.syncHistory.restore(r.config.name, await readPersistedHistory(this.parts, r.sync.parent));
+    } catch (err) {
+      // Tried again before the next sync (the cluster may be unreachable at start-up).
+      r.historyRead = undefined;
+      this.log.debug('persisted sync history not read', { app: r.config.name, error: describeError(err) });
+    }
   }
 
   /** Reports the app's status when it changed (or `force`); returns the status asked for, if any. */
