@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { waitFor } from '../../testenv/src/processes.ts';
 import type { AppView } from '../src/core/agent-view.ts';
 import { HISTORY_ANNOTATION, type SyncHistoryEntry } from '../src/core/history.ts';
+import { CountingKubeClient } from '../src/edges/kube/counting-kube-client.ts';
 import type { Agent } from '../src/reconcile/agent.ts';
 import { type AgentWorld, startAgentWorld } from './fixtures/agent-world.ts';
 
@@ -120,7 +121,8 @@ describe('retries of a failed sync, and the history across a restart', () => {
     assert.ok(stored.every((e) => !e.noop));
     await agent.stop();
 
-    const restarted = (await w.startAgent(config())).agent;
+    const kube = new CountingKubeClient(w.client);
+    const restarted = (await w.startAgent(config(), { kube })).agent;
     await waitFor(() => restarted.ready().ready, { timeoutMs: 30_000, describe: () => restarted.ready().reason ?? '' });
     const after = syncs(restarted).filter((e) => !e.noop);
     // The restart's own first sync finds the tree unchanged since nothing it knows was synced: it applies (all
@@ -128,5 +130,19 @@ describe('retries of a failed sync, and the history across a restart', () => {
     const key = (e: SyncHistoryEntry) => `${e.startedAt}#${e.revision}#${e.attempt ?? ''}`;
     assert.deepEqual(after.slice(-before.length).map(key), before.map(key));
     assert.equal(attempts(restarted).length, 6);
+
+    // What keeping the history costs a sync that applies a change: one merge patch of the parent's annotation.
+    const mergePatches = () =>
+      (kube.requests.PATCH ?? 0) - (kube.requests.APPLY ?? 0) - (kube.requests.APPLY_DRYRUN ?? 0);
+    const before2 = { merge: mergePatches(), apply: kube.requests.APPLY ?? 0 };
+    const next = await w.commit({ 'envs/dev/web/ok.yaml': cm('ok', 'c') }, 'change ok');
+    restarted.requestSync('web', 'webhook push');
+    // The write follows the entry: wait for both.
+    await waitFor(() => syncs(restarted).find((e) => !e.noop)?.revision === next && mergePatches() > before2.merge, {
+      timeoutMs: 30_000,
+      describe: () => JSON.stringify(syncs(restarted).slice(0, 2)),
+    });
+    assert.equal(mergePatches() - before2.merge, 1);
+    assert.ok((kube.requests.APPLY ?? 0) - before2.apply >= 1, 'the changed ConfigMap was applied');
   });
 });
