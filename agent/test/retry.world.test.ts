@@ -3,6 +3,7 @@
 // on the app's ApplySet parent, so a restarted agent shows it again.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { type StatusRow, statusCommand } from '../../cli/agent.ts';
 import { waitFor } from '../../testenv/src/processes.ts';
 import type { AppView } from '../src/core/agent-view.ts';
 import { HISTORY_ANNOTATION, type SyncHistoryEntry } from '../src/core/history.ts';
@@ -77,6 +78,14 @@ describe('retries of a failed sync, and the history across a restart', () => {
     assert.equal(agent.app('web')?.state.sync, 'OutOfSync');
     const metrics = await (await fetch(`${url}/metrics`)).text();
     assert.match(metrics, /^tether_app_sync_retries_exhausted\{app="web"\} 1$/m);
+
+    // `tether status` runs no sync: it reads the retries from the history the agent persisted.
+    const out: string[] = [];
+    const io = { out: (t: string) => out.push(t), err: () => {} };
+    await statusCommand.run(['--config', w.writeConfig('status', config()), '--json'], io);
+    const [row] = JSON.parse(out.join('\n')) as StatusRow[];
+    assert.equal(row?.retry?.retriesExhausted, true, out.join('\n'));
+    assert.match(row?.message ?? '', /^last sync gave up after 3 attempts; push a fix or sync by hand/);
   });
 
   test('a manual sync applies the revision again and re-arms its retries', async () => {
@@ -134,6 +143,8 @@ describe('retries of a failed sync, and the history across a restart', () => {
     // What keeping the history costs a sync that applies a change: one merge patch of the parent's annotation.
     const mergePatches = () =>
       (kube.requests.PATCH ?? 0) - (kube.requests.APPLY ?? 0) - (kube.requests.APPLY_DRYRUN ?? 0);
+    // The restart's own first sync writes its entry too (it follows readiness): wait for it first.
+    await waitFor(() => mergePatches() >= 1, { timeoutMs: 30_000, describe: () => JSON.stringify(kube.requests) });
     const before2 = { merge: mergePatches(), apply: kube.requests.APPLY ?? 0 };
     const next = await w.commit({ 'envs/dev/web/ok.yaml': cm('ok', 'c') }, 'change ok');
     restarted.requestSync('web', 'webhook push');

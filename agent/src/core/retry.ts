@@ -135,3 +135,17 @@ export function retryView(state: RetryState | undefined, policy: RetryPolicy): R
     ...(exhausted ? { message: gaveUpText(state) } : {}),
   };
 }
+
+/**
+ * What a persisted history says of `revision`'s retries, for a reader that runs no syncs (`tether status`): when the
+ * newest sync that did something was a failed attempt at it, its attempt and whether the retries are used up.
+ */
+export function retryFromHistory(
+  syncs: readonly { noop: boolean; revision: string; attempt?: number; error?: unknown }[],
+  revision: string,
+  policy: RetryPolicy,
+): RetryView | undefined {
+  const top = syncs.find((e) => !e.noop);
+  if (!top?.error || top.attempt === undefined || top.revision !== revision) return undefined;
+  return retryView({ revision, failures: top.attempt }, policy);
+}

@@ -19,7 +19,7 @@ import { CONFIG_ORIGIN, type RunningApp } from '../core/app-set-plan.ts';
 import { type CommitStatus, holdDip, saysNothingAboutCommit, statusFor, withNote } from '../core/commit-status.ts';
 import type { DesiredStateSource, Renderer } from '../core/desired-state.ts';
 import type { FleetSource, FleetView } from '../core/fleet.ts';
-import { type AppHistory, persistWorthy, syncHistoryEntry } from '../core/history.ts';
+import { type AppHistory, persistWorthy, type SyncHistoryEntry, syncHistoryEntry } from '../core/history.ts';
 import { diffText, type Inspection } from '../core/inspection.ts';
 import type { KubeClient } from '../core/kube-port.ts';
 import { objectKey, subject } from '../core/objects.ts';
@@ -994,6 +994,12 @@ export class Agent implements AgentView {
           : e,
       ),
     };
+  }
+
+  /** The syncs persisted on the app's ApplySet parent (for `tether status`, which runs no sync of its own). */
+  async persistedHistory(name: string): Promise<SyncHistoryEntry[]> {
+    const r = this.runners.get(name);
+    return r ? readPersistedHistory(this.parts, r.sync.parent) : [];
   }
 
   liveObject(app: string, subj: string): K8sObject | undefined {
