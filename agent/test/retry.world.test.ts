@@ -3,7 +3,7 @@
 // on the app's ApplySet parent, so a restarted agent shows it again.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type StatusRow, statusCommand } from '../../cli/agent.ts';
+import { type StatusRow, statusCommand, syncCommand } from '../../cli/agent.ts';
 import { waitFor } from '../../testenv/src/processes.ts';
 import type { AppView } from '../src/core/agent-view.ts';
 import { HISTORY_ANNOTATION, type SyncHistoryEntry } from '../src/core/history.ts';
@@ -107,6 +107,25 @@ describe('retries of a failed sync, and the history across a restart', () => {
     );
   });
 
+  test('tether sync --once, from its own process, re-arms the retries of the running agent', async () => {
+    const err: string[] = [];
+    const io = { out: () => {}, err: (t: string) => err.push(t) };
+    const code = await syncCommand.run(['--config', w.writeConfig('cli', config()), '--app', 'web', '--once'], io);
+    assert.equal(code, 1, 'the revision still fails');
+    assert.match(err.join('\n'), /apply failed: .*ConfigMap\/default\/bad/);
+    // The running agent finds that sync on top of the persisted history at its next poll and tries again.
+    await waitFor(() => agent.app('web')?.retry?.retriesExhausted === true && attempts().length === 9, {
+      timeoutMs: 60_000,
+      describe: () => JSON.stringify({ retry: agent.app('web')?.retry, syncs: syncs() }, null, 1),
+    });
+    assert.deepEqual(
+      attempts()
+        .slice(0, 3)
+        .map((e) => e.attempt),
+      [3, 2, 1],
+    );
+  });
+
   test('a new commit fixing it syncs at its first poll, and clears the retries', async () => {
     const fixed = await w.commit({ 'envs/dev/web/bad.yaml': cm('bad', 'b') }, 'fix the key');
     await waitFor(() => agent.app('web')?.state.lastSync?.revision === fixed && !agent.app('web')?.retry, {
@@ -125,8 +144,8 @@ describe('retries of a failed sync, and the history across a restart', () => {
     const before = syncs().filter((e) => !e.noop);
     const parent = await w.get('/api/v1/namespaces/tether-system/configmaps/tether-web');
     const stored = JSON.parse(parent?.metadata.annotations?.[HISTORY_ANNOTATION] ?? '[]') as SyncHistoryEntry[];
-    // Seven syncs did something (six failed attempts, the fix); none of the idle polls were written.
-    assert.equal(stored.length, 7, JSON.stringify(stored.map((e) => [e.revision.slice(0, 7), e.attempt])));
+    // The ten newest syncs that did something (nine attempts here, the fix); none of the idle polls were written.
+    assert.equal(stored.length, 10, JSON.stringify(stored.map((e) => [e.revision.slice(0, 7), e.attempt])));
     assert.ok(stored.every((e) => !e.noop));
     await agent.stop();
 
@@ -138,7 +157,7 @@ describe('retries of a failed sync, and the history across a restart', () => {
     // unchanged) and goes on top; what came before is read back under it.
     const key = (e: SyncHistoryEntry) => `${e.startedAt}#${e.revision}#${e.attempt ?? ''}`;
     assert.deepEqual(after.slice(-before.length).map(key), before.map(key));
-    assert.equal(attempts(restarted).length, 6);
+    assert.equal(attempts(restarted).length, 9);
 
     // What keeping the history costs a sync that applies a change: one merge patch of the parent's annotation.
     const mergePatches = () =>

@@ -509,7 +509,10 @@ export class Agent implements AgentView {
       if (asked) this.log.warn('manual sync not run', { app: r.config.name, by: asked.by, reason: decision.reason });
       return this.holdApp(r, decision);
     }
-    if (!asked) return this.applyApp(r, reason, false, watch, true);
+    if (!asked) {
+      if (await this.syncedElsewhere(r)) r.retry = undefined;
+      return this.applyApp(r, reason, false, watch, true);
+    }
     void this.recordEvent(r, {
       reason: 'SyncRequested',
       message: `manual sync requested by ${asked.by} at ${asked.at}`,
@@ -687,6 +690,22 @@ export class Agent implements AgentView {
       ]),
     );
     return out;
+  }
+
+  /**
+   * Whether someone synced an app that gave up retrying by hand from another process (`tether sync --once`) since
+   * its last attempt here: that sync's entry is on top of the persisted history, and re-arms the retries as a manual
+   * sync through this agent does. One GET per turn, only while the app waits.
+   */
+  private async syncedElsewhere(r: AppRunner): Promise<boolean> {
+    if (!r.retry || !retriesExhausted(r.config.retry, r.retry)) return false;
+    const last = this.syncHistory.get(r.config.name).syncs.find((e) => e.attempt !== undefined);
+    try {
+      const top = (await readPersistedHistory(this.parts, r.sync.parent)).find((e) => !e.noop);
+      return !!top && !!last && top.trigger === 'api' && Date.parse(top.startedAt) > Date.parse(last.startedAt);
+    } catch {
+      return false;
+    }
   }
 
   /** Reads the app's persisted history back (a restart keeps it); a failure is logged and the history starts empty. */
