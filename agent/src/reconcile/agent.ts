@@ -482,6 +482,7 @@ export class Agent implements AgentView {
       if (!changed.has(r.config.project)) continue;
       r.heal.options.enabled = this.healEnabled(r.config);
       r.retry = undefined;
+      r.loop.retryAt(undefined);
       r.loop.request(`project ${r.config.project} changed`);
     }
   }
@@ -521,6 +522,7 @@ export class Agent implements AgentView {
     // A manual sync re-applies even an unchanged tree: it is how drift is corrected where self-heal is off. It also
     // re-arms the retries of a revision that gave up (counted afresh from this attempt).
     r.retry = undefined;
+    r.loop.retryAt(undefined);
     r.lastManual = { by: asked.by, at: asked.at };
     const out = await this.applyApp(r, `manual sync by ${asked.by}`, true, watch);
     if (out.revision) r.lastManual = { ...r.lastManual, revision: out.revision };
@@ -626,9 +628,13 @@ export class Agent implements AgentView {
     r.attempted = true;
     r.changes++;
     recordSync(this.metrics, r.config.name, out);
-    if (!out.noop) {
-      r.retry = afterSync(r.retry, out, r.config.retry, Date.now());
-      r.loop.retryAt(r.retry?.nextAt);
+    // A turn held back by the retries leaves them as they are; any other outcome counts (or clears) them. The loop's
+    // wake-up moves only when they changed: a failed fetch during a retry must not schedule one in the past (a spin);
+    // the failed revision is then tried at the next poll.
+    const retry = out.waiting === undefined ? afterSync(r.retry, out, r.config.retry, Date.now()) : r.retry;
+    if (retry !== r.retry) {
+      r.retry = retry;
+      r.loop.retryAt(retry?.nextAt);
     }
     if (out.error?.stage === 'cluster') this.markUnreachable(out.error.message);
     else if (out.error?.stage !== 'cancelled' && out.error?.stage !== 'fetch' && out.error?.stage !== 'project')
