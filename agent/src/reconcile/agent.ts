@@ -41,7 +41,7 @@ import type { Discovery } from '../edges/kube/discovery.ts';
 import { AppLoop } from './app-loop.ts';
 import { policyInput, policyView, projectAllowsSelfHeal, projectPolicy, projectViews } from './app-policy.ts';
 import { AppSet, type AppSourceView } from './app-set.ts';
-import { readPersistedHistory, SyncHistory, writePersistedHistory } from './history.ts';
+import { readPersistedHistory, SyncHistory, syncedByHandSince, writePersistedHistory } from './history.ts';
 import { inspectObjects } from './inspect.ts';
 import type { LeaderElector } from './leader.ts';
 import { type PlanSource, type PlanTarget, PullRequestPlanner } from './pr-plan.ts';
@@ -706,12 +706,7 @@ export class Agent implements AgentView {
   private async syncedElsewhere(r: AppRunner): Promise<boolean> {
     if (!r.retry || !retriesExhausted(r.config.retry, r.retry)) return false;
     const last = this.syncHistory.get(r.config.name).syncs.find((e) => e.attempt !== undefined);
-    try {
-      const top = (await readPersistedHistory(this.parts, r.sync.parent)).find((e) => !e.noop);
-      return !!top && !!last && top.trigger === 'api' && Date.parse(top.startedAt) > Date.parse(last.startedAt);
-    } catch {
-      return false;
-    }
+    return !!last && (await syncedByHandSince(this.parts, r.sync.parent, last.startedAt));
   }
 
   /** Reads the app's persisted history back (a restart keeps it); a failure is logged and the history starts empty. */

@@ -331,12 +331,8 @@ export class AppSync {
     const waiting = options.hold?.(revision);
     if (waiting !== undefined) {
       // The failed sync stays the app's last result (and its verdict): only the revision seen and health move.
-      let health: HealthResult;
-      try {
-        health = await this.refreshHealth();
-      } catch (err) {
-        return finish({ error: { stage: 'apply', message: `reading live state: ${describeError(err)}` } });
-      }
+      // A failed read keeps the health last judged: this turn applies nothing, so it must not become a failed sync.
+      const health = await this.refreshHealth().catch(() => this.state.health);
       this.state = { ...this.state, revision, health };
       return {
         revision,
