@@ -2,6 +2,8 @@
 // turn does with the revision it fetched (apply, wait for the backoff, or give up until something changes).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { appView } from '../src/core/agent-view.ts';
+import { withNote } from '../src/core/commit-status.ts';
 import {
   afterSync,
   backoffDelay,
@@ -12,6 +14,7 @@ import {
   retryDecision,
   retryView,
 } from '../src/core/retry.ts';
+import { renderAppPage } from '../src/core/status-page.ts';
 import type { SyncResult } from '../src/core/types.ts';
 
 const R = 'a'.repeat(40);
@@ -97,4 +100,40 @@ test('limit 0 never retries; a negative limit never gives up', () => {
   assert.equal(state?.failures, 50);
   assert.equal(retryDecision(state, R, always, 1e12).kind, 'apply');
   assert.equal(retryView(state, always)?.retriesExhausted, false);
+});
+
+test('the app page says what the retries do; the status keeps the gave-up note whole within 140 characters', () => {
+  const view = (state: RetryState) =>
+    appView({
+      name: 'web',
+      repo: 'https://github.com/acme/env.git',
+      ref: 'main',
+      path: 'envs/dev/web',
+      state: { app: 'web', sync: 'OutOfSync', health: { status: 'Healthy', message: 'ok' } },
+      desired: [],
+      live: new Map(),
+      retry: retryView(state, policy)!,
+    });
+  const now = { now: new Date(0) };
+  assert.match(
+    renderAppPage('dev', view({ revision: R, failures: 1, nextAt: 1000 }), undefined, now),
+    /<dt>Retries<\/dt><dd>aaaaaaa failed 1 time \(retry limit 2\); next at 1970-01-01T00:00:01.000Z<\/dd>/,
+  );
+  assert.match(
+    renderAppPage('dev', view({ revision: R, failures: 3 }), undefined, now),
+    /<dd class="error">aaaaaaa: gave up after 3 attempts; push a fix or sync by hand<\/dd>/,
+  );
+  const long = withNote(
+    {
+      context: 'tether/dev/web',
+      state: 'failure',
+      description: `Sync failed: ConfigMap/default/bad: ${'x'.repeat(200)}`,
+    },
+    'gave up after 3 attempts; push a fix or sync by hand',
+  );
+  assert.equal(long.description.length, 140);
+  assert.match(
+    long.description,
+    /^Sync failed: ConfigMap\/default\/bad: x+… \(gave up after 3 attempts; push a fix or sync by hand\)$/,
+  );
 });
