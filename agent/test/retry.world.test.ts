@@ -174,5 +174,13 @@ describe('retries of a failed sync, and the history across a restart', () => {
     });
     assert.equal(mergePatches() - before2.merge, 1);
     assert.ok((kube.requests.APPLY ?? 0) - before2.apply >= 1, 'the changed ConfigMap was applied');
+    // Idle polls after it write nothing at all.
+    const writes = () => (kube.requests.PATCH ?? 0) + (kube.requests.POST ?? 0) + (kube.requests.DELETE ?? 0);
+    const idle = writes();
+    await waitFor(() => (syncs(restarted)[0]?.noop && syncs(restarted)[0]!.repeats >= 1) || false, {
+      timeoutMs: 30_000,
+      describe: () => JSON.stringify(syncs(restarted).slice(0, 2)),
+    });
+    assert.equal(writes() - idle, 0);
   });
 });
