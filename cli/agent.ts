@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { type AgentConfig, loadConfig, parseDuration } from '../agent/src/config.ts';
 import { definedIn, type PolicyView, type ProjectView } from '../agent/src/core/agent-view.ts';
 import type { Inspection } from '../agent/src/core/inspection.ts';
+import { type RetryView, retryFromHistory } from '../agent/src/core/retry.ts';
 import { createAgent, kubeClientFor } from '../agent/src/main.ts';
 import type { Agent } from '../agent/src/reconcile/agent.ts';
 import { describeError, TetherError } from '../shared/src/errors.ts';
@@ -208,7 +209,7 @@ export const syncCommand: Command = {
 type InspectResult = (
   | { app: string; origin: string; error: string }
   | ({ app: string; origin: string; error?: undefined } & Inspection)
-) & { policy?: PolicyView };
+) & { policy?: PolicyView; retry?: RetryView };
 
 /** Each app's inspection with where it is defined, its project and policy, and every project with its apps. */
 async function inspectAll(
@@ -229,7 +230,13 @@ async function inspectAll(
       const origin = view?.origin ?? 'config';
       const withPolicy = view?.policy ? { policy: view.policy } : {};
       try {
-        results.push({ app: name, origin, ...(await agent.inspect(name)), ...withPolicy });
+        const inspection = await agent.inspect(name);
+        // The running agent's retries, as its persisted history tells them: this command runs no sync itself.
+        const policy = agent.runningApps().get(name)?.app.retry;
+        const retry = policy
+          ? retryFromHistory(await agent.persistedHistory(name).catch(() => []), inspection.revision, policy)
+          : undefined;
+        results.push({ app: name, origin, ...inspection, ...withPolicy, ...(retry ? { retry } : {}) });
       } catch (err) {
         results.push({ app: name, origin, error: describeError(err), ...withPolicy });
       }
@@ -295,9 +302,10 @@ export const statusCommand: Command = {
         revision: r.revision,
         sync: r.sync,
         health: r.health.status,
-        message: r.health.message,
+        message: r.retry ? `${retryText(r.retry)} · ${r.health.message}` : r.health.message,
         resources,
         ...policy,
+        ...(r.retry ? { retry: r.retry } : {}),
       };
     });
     if (values.json) io.out(JSON.stringify(rows, null, 2));
@@ -305,6 +313,11 @@ export const statusCommand: Command = {
     return rows.some((r) => r.sync === 'Unknown') ? 1 : 0;
   },
 };
+
+/** `last sync gave up after 3 attempts; push a fix or sync by hand`, or `last sync failed (attempt 2), retrying`. */
+function retryText(r: RetryView): string {
+  return r.retriesExhausted ? `last sync ${r.message}` : `last sync failed (attempt ${r.attempt}), retrying`;
+}
 
 /** One app as `tether status` prints it. */
 export interface StatusRow {
@@ -317,6 +330,8 @@ export interface StatusRow {
   origin?: string;
   project?: string;
   policy?: PolicyView;
+  /** The running agent's retries of the inspected revision, from the history it persisted. */
+  retry?: RetryView;
 }
 
 /**

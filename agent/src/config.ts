@@ -5,6 +5,7 @@ import { normalizeRepoPath, repoPathProblem } from '../../shared/src/repo-path.t
 import { parseYamlSafeOne } from '../../shared/src/yaml-safe.ts';
 import { compileHealthRule, HealthRuleError, type HealthRules, healthRules } from './core/health-cel.ts';
 import { PROTECTED_KINDS } from './core/prune.ts';
+import { defaultRetryPolicy } from './core/retry.ts';
 import { scheduleProblem } from './core/sync-windows.ts';
 
 /** `60s`, `5m`, `1h30m`, `500ms` → milliseconds. */
@@ -94,6 +95,27 @@ const repoPath = z.string().transform((s, ctx) => {
   return normalizeRepoPath(s);
 });
 
+const retryDefaults = defaultRetryPolicy();
+
+/** An app's `retry`: every field optional, Tether's defaults fill the rest. */
+const retrySchema = z
+  .object({
+    limit: z.number().int().default(retryDefaults.limit),
+    backoff: z
+      .object({
+        duration: duration.default(retryDefaults.backoff.duration),
+        factor: z.number().int().min(1).default(retryDefaults.backoff.factor),
+        maxDuration: duration.default(retryDefaults.backoff.maxDuration),
+      })
+      .strict()
+      .default(retryDefaults.backoff),
+  })
+  .strict()
+  .refine((r) => r.backoff.maxDuration >= r.backoff.duration, {
+    path: ['backoff', 'maxDuration'],
+    message: 'must not be shorter than backoff.duration',
+  });
+
 const appSchema = z
   .object({
     name,
@@ -157,6 +179,11 @@ const appSchema = z
      * by default, since it runs the renderers on content nobody has reviewed yet.
      */
     planPullRequests: z.boolean().default(false),
+    /**
+     * How a failed sync is retried (Argo CD's `syncPolicy.retry`): `limit` retries (below 0 unlimited, 0 none), each
+     * after `duration × factor^n`, at most `maxDuration`; then the app waits for a new revision or a manual sync.
+     */
+    retry: retrySchema.default(defaultRetryPolicy()),
   })
   .strict();
 

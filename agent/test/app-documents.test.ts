@@ -163,7 +163,7 @@ spec:
   syncPolicy:
     automated: {prune: true, selfHeal: true}
     syncOptions: [CreateNamespace=true, PruneLast=true]
-    retry: {limit: 5}
+    retry: {limit: 3, backoff: {duration: "10", factor: 3, maxDuration: 2m}, refresh: true}
 ${extra}`;
 
 test('an Argo CD Application maps onto an App: source, helm, destination, automation, options, finalizer', () => {
@@ -187,7 +187,8 @@ test('an Argo CD Application maps onto an App: source, helm, destination, automa
   assert.match(notes, /targetRevision HEAD read as branch main/);
   assert.match(notes, /spec\.source\.helm\.parameters is not supported/);
   assert.match(notes, /syncOptions "PruneLast=true" is not supported/);
-  assert.match(notes, /spec\.syncPolicy\.retry is not supported/);
+  assert.deepEqual(d.app.retry, { limit: 3, backoff: { duration: 10_000, factor: 3, maxDuration: 120_000 } });
+  assert.match(notes, /spec\.syncPolicy\.retry\.refresh is not supported/);
   assert.match(notes, /spec\.revisionHistoryLimit is not supported/);
 });
 
@@ -215,6 +216,11 @@ spec:
   assert.equal(a.deletionPolicy, 'orphan');
   assert.equal(a.ref, 'v2');
   assert.equal(a.project, 'default');
+  assert.deepEqual(
+    a.retry,
+    { limit: 5, backoff: { duration: 5000, factor: 2, maxDuration: 180_000 } },
+    "Tether's default",
+  );
 });
 
 test('Applications for another cluster are skipped with a note; this cluster by name, in-cluster or a configured server', () => {

@@ -37,3 +37,30 @@ test('a loop syncs at start, again on request, and stops', async () => {
   await loop.stop();
   assert.deepEqual(reasons, ['startup', 'webhook']);
 });
+
+test('a retry set during a sync wakes the loop before its interval, with reason retry; a cleared one does not', async () => {
+  const reasons: string[] = [];
+  let next: (() => void) | undefined;
+  const synced = () => new Promise<void>((r) => (next = r));
+  let done = synced();
+  const loop = new AppLoop(3_600_000, async (reason) => {
+    reasons.push(reason);
+    // The first sync failed: its retry is due shortly, an hour before the interval.
+    if (reasons.length === 1) loop.retryAt(Date.now() + 20);
+    next?.();
+  });
+  loop.start();
+  await done;
+  done = synced();
+  await done;
+  assert.deepEqual(reasons, ['startup', 'retry']);
+  // Set and then cleared while the loop sleeps: nothing runs until a request.
+  loop.retryAt(Date.now() + 20);
+  loop.retryAt(undefined);
+  await new Promise((r) => setTimeout(r, 60));
+  done = synced();
+  loop.request('webhook');
+  await done;
+  await loop.stop();
+  assert.deepEqual(reasons, ['startup', 'retry', 'webhook']);
+});

@@ -232,3 +232,27 @@ test('an app source over plain HTTP to another machine is refused when a token i
   assert.equal(c.appsFrom[0]!.maxDepth, 3);
   assert.deepEqual(c.clusterServers, []);
 });
+
+test('retry: Tether defaults, partial overrides, and errors naming the field', () => {
+  const app = (retry: unknown) => ({ cluster: 'x', apps: [{ ...minimal.apps[0], retry }] });
+  assert.deepEqual(parseConfig(minimal).apps[0]!.retry, {
+    limit: 5,
+    backoff: { duration: 5000, factor: 2, maxDuration: 180_000 },
+  });
+  assert.deepEqual(parseConfig(app({ limit: 2, backoff: { duration: '1s' } })).apps[0]!.retry, {
+    limit: 2,
+    backoff: { duration: 1000, factor: 2, maxDuration: 180_000 },
+  });
+  assert.equal(parseConfig(app({ limit: -1 })).apps[0]!.retry.limit, -1);
+  assert.throws(() => parseConfig(app({ limit: 1.5 }), 'c.yaml'), /c\.yaml: apps\[0\]\.retry\.limit: /);
+  assert.throws(
+    () => parseConfig(app({ backoff: { duration: 'soon' } }), 'c.yaml'),
+    /apps\[0\]\.retry\.backoff\.duration: "soon" is not a duration/,
+  );
+  assert.throws(() => parseConfig(app({ backoff: { factor: 0 } }), 'c.yaml'), /apps\[0\]\.retry\.backoff\.factor: /);
+  assert.throws(
+    () => parseConfig(app({ backoff: { duration: '5m', maxDuration: '1m' } }), 'c.yaml'),
+    /apps\[0\]\.retry\.backoff\.maxDuration: must not be shorter than backoff\.duration/,
+  );
+  assert.throws(() => parseConfig(app({ limt: 3 }), 'c.yaml'), /apps\[0\]\.retry: unknown field "limt"/);
+});

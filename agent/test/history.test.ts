@@ -1,7 +1,18 @@
 // An app's history as data: triggers from loop reasons, counts from sync entries, idle polls folded, bounds kept.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { addHeal, addSync, type SyncHistoryEntry, syncHistoryEntry, triggerOf } from '../src/core/history.ts';
+import {
+  addHeal,
+  addSync,
+  decodeHistory,
+  encodeHistory,
+  mergeRestored,
+  PERSISTED_HISTORY_LIMIT,
+  persistWorthy,
+  type SyncHistoryEntry,
+  syncHistoryEntry,
+  triggerOf,
+} from '../src/core/history.ts';
 import { SyncHistory } from '../src/reconcile/history.ts';
 
 const SHA = '3f9c2a7d1e4b5a6c7d8e9f0a1b2c3d4e5f6a7b8c';
@@ -91,4 +102,76 @@ test('the history keeps the newest 20 syncs and heals, newest first, per app', (
   assert.equal(h.get('other').syncs.length, 1);
   assert.deepEqual(h.get('none'), { syncs: [], heals: [] });
   assert.equal(addHeal([], web.heals[0]!, 1).length, 1);
+});
+
+test('the persisted history keeps the 10 newest real syncs, texts cut, no credentials, and reads back as entries', () => {
+  let list: SyncHistoryEntry[] = [];
+  for (let i = 0; i < 14; i++) {
+    list = addSync(
+      list,
+      syncHistoryEntry(
+        result(false, {
+          durationMs: i,
+          error: {
+            stage: 'apply',
+            message: `https://x-access-token:ghs_secret@github.com/acme/env.git ${'y'.repeat(900)}`,
+          },
+        }),
+        'api request',
+        { context: 'tether/prod/web', state: 'failure', description: 'Sync failed', targetUrl: 'https://x' },
+      ),
+    );
+    list = addSync(list, syncHistoryEntry(result(true), 'interval'));
+  }
+  list[1] = {
+    ...list[1]!,
+    status: { ...list[1]!.status!, delivery: 'posted' },
+    attempt: 2,
+    replica: 'r-1',
+  } as SyncHistoryEntry;
+  const text = encodeHistory(list);
+  assert.ok(text.length < 8192, `${text.length} bytes`);
+  assert.doesNotMatch(text, /ghs_secret/);
+  const back = decodeHistory(text);
+  assert.equal(back.length, PERSISTED_HISTORY_LIMIT);
+  assert.ok(back.every((e) => !e.noop));
+  assert.deepEqual(
+    back.map((e) => e.durationMs),
+    [13, 12, 11, 10, 9, 8, 7, 6, 5, 4],
+  );
+  assert.ok(back[0]!.error!.message.length <= 300);
+  assert.deepEqual(back[0]!.status, { context: 'tether/prod/web', state: 'failure', description: 'Sync failed' });
+  // Fields the entry type gains elsewhere ride along unchanged.
+  assert.equal((back[0] as SyncHistoryEntry & { replica?: string }).replica, 'r-1');
+  assert.equal(back[0]!.attempt, 2);
+  assert.deepEqual(decodeHistory('not json'), []);
+  assert.deepEqual(decodeHistory('[{"revision": 1}]'), []);
+  assert.deepEqual(decodeHistory(undefined), []);
+});
+
+test('a restored history goes under what was recorded since, without repeating an entry', () => {
+  const older = syncHistoryEntry(result(false, { startedAt: '2026-11-21T22:00:00.000Z' }), 'startup');
+  const newer = syncHistoryEntry(result(false, { startedAt: '2026-11-21T23:00:00.000Z' }), 'interval');
+  const now = syncHistoryEntry(result(false, { startedAt: '2026-11-22T08:00:00.000Z' }), 'startup');
+  assert.deepEqual(mergeRestored([now, newer], [newer, older]), [now, newer, older]);
+  const h = new SyncHistory();
+  h.recordSync('web', now);
+  h.restore('web', [newer, older]);
+  assert.deepEqual(
+    h.get('web').syncs.map((e) => e.startedAt),
+    [now.startedAt, newer.startedAt, older.startedAt],
+  );
+});
+
+test('only syncs worth keeping are written: not idle polls, fetch failures or the same failure again', () => {
+  const ok = syncHistoryEntry(result(false), 'webhook push 3f9c2a7');
+  assert.equal(persistWorthy(ok, undefined), true);
+  assert.equal(persistWorthy(syncHistoryEntry(result(true), 'interval'), ok), false);
+  const fetch = syncHistoryEntry(result(false, { error: { stage: 'fetch', message: '503' } }), 'interval');
+  assert.equal(persistWorthy(fetch, ok), false);
+  const render = syncHistoryEntry(result(false, { error: { stage: 'render', message: 'bad yaml' } }), 'interval');
+  assert.equal(persistWorthy(render, ok), true);
+  assert.equal(persistWorthy(render, render), false, 'the same render error at every poll');
+  assert.equal(persistWorthy({ ...render, attempt: 2 }, { ...render, attempt: 1 }), true, 'a retry is a new attempt');
+  assert.equal(persistWorthy(syncHistoryEntry(result(false), 'manual sync by cli'), ok), true);
 });

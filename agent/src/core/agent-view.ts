@@ -7,6 +7,7 @@ import { objectKey, refOf, subject } from './objects.ts';
 import type { PullRequestRef } from './pr-plan.ts';
 import type { PushRecord } from './push-signals.ts';
 import type { AppTree } from './resource-tree.ts';
+import type { RetryView } from './retry.ts';
 import type { AppState, HealthResult, K8sObject } from './types.ts';
 
 /** One resource of an app as the API and status page show it. */
@@ -68,6 +69,8 @@ export interface AppView {
   /** The app's project and sync policy (absent from views that know none). */
   policy?: PolicyView;
   lastManualSync?: ManualSyncView;
+  /** The failed revision being retried, or given up on (absent when the last sync did not fail). */
+  retry?: RetryView;
 }
 
 /** One project as the API and the page list it. */
@@ -208,6 +211,7 @@ export interface AppViewInput {
   health?: Omit<HealthContext, 'desired'>;
   policy?: PolicyView;
   lastManualSync?: ManualSyncView;
+  retry?: RetryView;
 }
 
 /** An app as the API and the status page show it: each desired object with its health, and the commit link. */
@@ -238,5 +242,6 @@ export function appView(input: AppViewInput): AppView {
     ...(input.lastHeal ? { lastHeal: input.lastHeal } : {}),
     ...(input.policy ? { policy: input.policy } : {}),
     ...(input.lastManualSync ? { lastManualSync: input.lastManualSync } : {}),
+    ...(input.retry ? { retry: input.retry } : {}),
   };
 }

@@ -421,8 +421,25 @@ function argoAppInput(
     if (typeof o !== 'string' || !SYNC_OPTIONS_DONE.has(o))
       notes.push(`spec.syncPolicy.syncOptions ${JSON.stringify(o)} is not supported and was ignored`);
   });
+  // Argo CD's retry has Tether's shape; a bare number of seconds (Argo CD accepts `"5"`) reads as a duration.
+  if (isRecord(policy.retry)) {
+    const { refresh, backoff, ...retry } = policy.retry;
+    if (refresh !== undefined) notes.push('spec.syncPolicy.retry.refresh is not supported and was ignored');
+    const seconds = (v: unknown) => (typeof v === 'string' && /^\d+$/.test(v) ? `${v}s` : v);
+    set(
+      'retry',
+      isRecord(backoff)
+        ? {
+            ...retry,
+            backoff: { ...backoff, duration: seconds(backoff.duration), maxDuration: seconds(backoff.maxDuration) },
+          }
+        : { ...retry, backoff },
+      'spec.syncPolicy.retry',
+    );
+  }
   for (const k of Object.keys(policy)) {
-    if (k !== 'automated' && k !== 'syncOptions') notes.push(`spec.syncPolicy.${k} is not supported and was ignored`);
+    if (k !== 'automated' && k !== 'syncOptions' && k !== 'retry')
+      notes.push(`spec.syncPolicy.${k} is not supported and was ignored`);
   }
 
   if (Array.isArray(spec.ignoreDifferences)) {

@@ -156,3 +156,11 @@ export function holdDip(
   const since = dipSince ?? now;
   return { post: now - since >= graceMs, dipSince: since };
 }
+
+/** `status` with `note` kept whole at the end of its description: `Sync failed: … (gave up after 3 attempts; …)`. */
+export function withNote(status: CommitStatus, note: string): CommitStatus {
+  const tail = ` (${note})`;
+  const room = MAX_DESCRIPTION - tail.length;
+  const head = status.description.length <= room ? status.description : `${status.description.slice(0, room - 1)}…`;
+  return { ...status, description: clampDescription(head + tail) };
+}

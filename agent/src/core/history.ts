@@ -1,6 +1,7 @@
 // An app's history as data: what each sync did (trigger, revision, duration, counts, the status it asked for, the
 // error) and the heals in between. Pure: the agent records entries (reconcile/history.ts keeps them), the API and
 // the app page show them.
+import { redactUrls } from '../../../shared/src/redact.ts';
 import type { CommitStatus } from './commit-status.ts';
 import type { SyncAction, SyncResult, SyncStage } from './types.ts';
 
@@ -28,6 +29,10 @@ export interface SyncHistoryEntry {
   error?: { stage: SyncStage; message: string };
   /** The replica that ran it (its Lease holder identity), when sharding or leader election runs. */
   replica?: string;
+  /** A failed sync that counts against the app's retry limit: which attempt at its revision it was (1 = the first). */
+  attempt?: number;
+  /** Why a turn applied nothing although the last sync failed (a retry not due yet, or retries used up). */
+  waiting?: string;
 }
 
 /** One heal (or drift detected with self-heal off) in the history. */
@@ -123,4 +128,93 @@ export function addHeal(
   limit = HISTORY_LIMIT,
 ): HealHistoryEntry[] {
   return [entry, ...list].slice(0, limit);
+}
+
+/** How many syncs an app's history keeps on the cluster across restarts (Argo CD's revisionHistoryLimit default). */
+export const PERSISTED_HISTORY_LIMIT = 10;
+
+/** The annotation on an app's ApplySet parent that holds its persisted history (JSON). */
+export const HISTORY_ANNOTATION = 'tether.dev/history';
+
+/** Longest reason and error message kept on the cluster: the annotation stays a few kilobytes at most. */
+const MAX_PERSISTED_TEXT = 300;
+
+function cut(text: string, max = MAX_PERSISTED_TEXT): string {
+  const clean = redactUrls(text);
+  return clean.length <= max ? clean : `${clean.slice(0, max - 1)}…`;
+}
+
+/**
+ * Whether `entry`, just recorded on top of `previous` (the newest earlier sync that was not a no-op), is worth a write
+ * to the cluster. No-op polls and fetch failures (GitHub down) are not, nor a sync that repeats the last one on the
+ * same revision with the same counts, error and verdict (a render error, or an object in conflict re-checked, at every
+ * poll): those would write every interval. A manual sync always is.
+ */
+export function persistWorthy(entry: SyncHistoryEntry, previous: SyncHistoryEntry | undefined): boolean {
+  if (entry.noop) return false;
+  const stage = entry.error?.stage;
+  if (stage === 'fetch' || stage === 'cluster' || stage === 'cancelled') return false;
+  if (entry.trigger === 'api' || !previous) return true;
+  const key = (e: SyncHistoryEntry) =>
+    JSON.stringify([e.revision, e.counts, e.error?.stage, e.error?.message, e.attempt, e.status?.state]);
+  return key(entry) !== key(previous);
+}
+
+/**
+ * The persisted form of a history: its newest syncs that were not no-ops, at most `limit`, with long texts cut and
+ * URLs' credentials removed; the status's delivery is left out (it is read anew from the reporter).
+ */
+export function encodeHistory(syncs: readonly SyncHistoryEntry[], limit = PERSISTED_HISTORY_LIMIT): string {
+  const kept = syncs
+    .filter((e) => !e.noop)
+    .slice(0, limit)
+    .map((e) => {
+      const { status, error, reason, waiting: _, ...rest } = e;
+      return {
+        ...rest,
+        reason: cut(reason, 120),
+        ...(status
+          ? { status: { context: status.context, state: status.state, description: status.description } }
+          : {}),
+        ...(error ? { error: { stage: error.stage, message: cut(error.message) } } : {}),
+      };
+    });
+  return JSON.stringify(kept);
+}
+
+/** The entries of a persisted history; anything unreadable is dropped (a history is never worth failing a start). */
+export function decodeHistory(text: string | undefined): SyncHistoryEntry[] {
+  if (!text) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(parsed)) return [];
+  return parsed.filter(
+    (e): e is SyncHistoryEntry =>
+      typeof e === 'object' &&
+      e !== null &&
+      typeof e.revision === 'string' &&
+      typeof e.startedAt === 'string' &&
+      typeof e.durationMs === 'number' &&
+      typeof e.trigger === 'string' &&
+      typeof e.reason === 'string' &&
+      typeof e.counts === 'object' &&
+      e.counts !== null,
+  );
+}
+
+/**
+ * A history read back at start-up under the one recorded since (newest first, at most `limit`): entries already in
+ * `current` (same start time and revision) are not repeated.
+ */
+export function mergeRestored(
+  current: readonly SyncHistoryEntry[],
+  restored: readonly SyncHistoryEntry[],
+  limit = HISTORY_LIMIT,
+): SyncHistoryEntry[] {
+  const seen = new Set(current.map((e) => `${e.startedAt}#${e.revision}`));
+  return [...current, ...restored.filter((e) => !seen.has(`${e.startedAt}#${e.revision}`))].slice(0, limit);
 }

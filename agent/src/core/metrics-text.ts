@@ -138,6 +138,14 @@ export function renderMetrics(cluster: string, apps: readonly AppView[], metrics
       apps.map((a) => sample('tether_prune_blocked', { app: a.name }, +Boolean(a.state.lastSync?.pruneBlocked))),
     ),
     ...family(
+      'tether_app_sync_retries_exhausted',
+      'gauge',
+      'Whether the failed revision of each app used up its retries and waits for a new revision or a manual sync (1) or not (0).',
+      apps.map((a) =>
+        sample('tether_app_sync_retries_exhausted', { app: a.name }, +Boolean(a.retry?.retriesExhausted)),
+      ),
+    ),
+    ...family(
       'tether_app_last_sync_timestamp_seconds',
       'gauge',
       'Start time of the last sync attempt of each app (Unix seconds), for staleness alerts.',

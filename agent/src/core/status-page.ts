@@ -11,6 +11,7 @@ import {
   type ProjectView,
   type ResourceView,
 } from './agent-view.ts';
+import type { RetryView } from './retry.ts';
 import type { HealthStatus, HookResult, SyncAction, SyncResult, SyncStatus, WaveResult } from './types.ts';
 
 /** HTML that is already escaped (or written by us), so the `html` template inserts it as is. */
@@ -448,6 +449,7 @@ ${extras.top ?? ''}
 <dt>Health</dt><dd>${s.health.message}</dd>
 ${app.policy ? policyFacts(app.policy) : ''}
 ${s.held ? html`<dt>Waiting</dt><dd>${s.held}</dd>` : ''}
+${app.retry ? retryFacts(app.retry, opts.now) : ''}
 ${app.lastManualSync ? html`<dt>Manual sync</dt><dd>asked by <strong>${app.lastManualSync.by}</strong> ${ago(app.lastManualSync.at, opts.now)}${app.lastManualSync.revision ? html` · <span class="mono">${shortSha(app.lastManualSync.revision)}</span>` : ''}</dd>` : ''}
 ${s.lastSync?.pruneBlocked ? html`<dt>Prune</dt><dd class="error">${s.lastSync.pruneBlocked}</dd>` : ''}
 ${s.drifted && s.drifted.length > 0 ? html`<dt>Drifted</dt><dd class="mono">${s.drifted.join(', ')} <span class="muted">(self-heal off)</span></dd>` : ''}
@@ -471,6 +473,15 @@ export function renderPage(
   options: Partial<StatusPageOptions> = {},
 ): string {
   return page(`${title} · Tether · ${cluster}`, cluster, body, { ...defaultStatusPageOptions(), ...options });
+}
+
+/** The retry line of an app whose last sync failed: the attempt and when the next runs, or that it gave up. */
+function retryFacts(r: RetryView, now: Date): SafeHtml {
+  const limit = r.limit < 0 ? 'unlimited' : String(r.limit);
+  if (r.retriesExhausted)
+    return html`<dt>Retries</dt><dd class="error">${shortSha(r.revision)}: ${r.message ?? 'retries used up'}</dd>`;
+  const next = r.nextAt ? html`; next ${Date.parse(r.nextAt) > now.getTime() ? `at ${r.nextAt}` : 'now'}` : '';
+  return html`<dt>Retries</dt><dd>${shortSha(r.revision)} failed ${r.attempt} time${r.attempt === 1 ? '' : 's'} (retry limit ${limit})${next}</dd>`;
 }
 
 /** The project and policy lines of an app's page. */

@@ -18,10 +18,10 @@ import {
 } from '../core/agent-view.ts';
 import { type AppEvent, healEvent, syncEvents } from '../core/app-events.ts';
 import { CONFIG_ORIGIN, type RunningApp } from '../core/app-set-plan.ts';
-import { type CommitStatus, holdDip, saysNothingAboutCommit, statusFor } from '../core/commit-status.ts';
+import { type CommitStatus, holdDip, saysNothingAboutCommit, statusFor, withNote } from '../core/commit-status.ts';
 import type { DesiredStateSource, Renderer } from '../core/desired-state.ts';
 import type { FleetSource, FleetView } from '../core/fleet.ts';
-import { type AppHistory, syncHistoryEntry } from '../core/history.ts';
+import { type AppHistory, persistWorthy, type SyncHistoryEntry, syncHistoryEntry } from '../core/history.ts';
 import { diffText, type Inspection } from '../core/inspection.ts';
 import type { KubeClient } from '../core/kube-port.ts';
 import { objectKey, subject } from '../core/objects.ts';
@@ -29,13 +29,22 @@ import type { PullRequestRef } from '../core/pr-plan.ts';
 import { ProjectSet } from '../core/project-set.ts';
 import type { PushRecord } from '../core/push-signals.ts';
 import { type AppTree, buildResourceTree, ownerNamespaces } from '../core/resource-tree.ts';
+import {
+  afterSync,
+  countsAsAttempt,
+  gaveUpText,
+  type RetryState,
+  retriesExhausted,
+  retryDecision,
+  retryView,
+} from '../core/retry.ts';
 import { decideSync, healAllowed, heldText, manualSyncRefusal, type SyncRequest } from '../core/sync-policy.ts';
 import type { HealthResult, HealthStatus, K8sObject } from '../core/types.ts';
 import type { Discovery } from '../edges/kube/discovery.ts';
 import { AppLoop } from './app-loop.ts';
 import { policyInput, policyView, projectAllowsSelfHeal, projectPolicy, projectViews } from './app-policy.ts';
 import { AppSet, type AppSourceView } from './app-set.ts';
-import { SyncHistory } from './history.ts';
+import { readPersistedHistory, SyncHistory, syncedByHandSince, writePersistedHistory } from './history.ts';
 import { inspectObjects } from './inspect.ts';
 import type { LeaderElector } from './leader.ts';
 import { type PlanSource, type PlanTarget, PullRequestPlanner } from './pr-plan.ts';
@@ -119,6 +128,13 @@ interface AppRunner {
   forceNext?: boolean;
   /** Its work stopping (see Agent.deactivate): it starts again only after. */
   stopping?: Promise<void>;
+  /**
+   * The revision whose syncs failed, its attempts and next retry (core/retry.ts). In memory: a restarted agent, a
+   * changed app or project, a manual sync or a new revision start counting again.
+   */
+  retry?: RetryState;
+  /** The history persisted on the cluster, read back once before the app's first sync here. */
+  historyRead?: Promise<void>;
 }
 
 /**
@@ -478,6 +494,8 @@ export class Agent implements AgentView {
     for (const r of this.runners.values()) {
       if (!changed.has(r.config.project)) continue;
       r.heal.options.enabled = this.healEnabled(r.config);
+      r.retry = undefined;
+      r.loop.retryAt(undefined);
       r.loop.request(`project ${r.config.project} changed`);
     }
   }
@@ -492,6 +510,8 @@ export class Agent implements AgentView {
    * let manual syncs through), else only compares (manual policy, a blocking window) or does nothing (suspended).
    */
   private async syncApp(r: AppRunner, reason: string, request?: SyncRequest, watch = true): Promise<SyncOutcome> {
+    r.historyRead ??= this.restoreHistory(r);
+    await r.historyRead;
     const asked = request ?? r.manualRequest;
     r.manualRequest = undefined;
     r.heal.options.enabled = this.healEnabled(r.config);
@@ -503,13 +523,19 @@ export class Agent implements AgentView {
       if (asked) this.log.warn('manual sync not run', { app: r.config.name, by: asked.by, reason: decision.reason });
       return this.holdApp(r, decision);
     }
-    if (!asked) return this.applyApp(r, reason, false, watch);
+    if (!asked) {
+      if (await this.syncedElsewhere(r)) r.retry = undefined;
+      return this.applyApp(r, reason, false, watch, true);
+    }
     void this.recordEvent(r, {
       reason: 'SyncRequested',
       message: `manual sync requested by ${asked.by} at ${asked.at}`,
       type: 'Normal',
     });
-    // A manual sync re-applies even an unchanged tree: it is how drift is corrected where self-heal is off.
+    // A manual sync re-applies even an unchanged tree: it is how drift is corrected where self-heal is off. It also
+    // re-arms the retries of a revision that gave up (counted afresh from this attempt).
+    r.retry = undefined;
+    r.loop.retryAt(undefined);
     r.lastManual = { by: asked.by, at: asked.at };
     const out = await this.applyApp(r, `manual sync by ${asked.by}`, true, watch);
     if (out.revision) r.lastManual = { ...r.lastManual, revision: out.revision };
@@ -572,7 +598,13 @@ export class Agent implements AgentView {
    * One sync of one app, with its status, events, metrics and (unless `watch` is false) the self-heal and
    * descendant watches updated.
    */
-  private async applyApp(r: AppRunner, reason: string, force = false, watch = true): Promise<SyncOutcome> {
+  private async applyApp(
+    r: AppRunner,
+    reason: string,
+    force = false,
+    watch = true,
+    automated = false,
+  ): Promise<SyncOutcome> {
     const log = this.log.with({ app: r.config.name });
     const previousRevision = r.sync.state.lastSync?.revision;
     const reporter = this.parts.reporter;
@@ -581,6 +613,16 @@ export class Agent implements AgentView {
     r.current = r.sync.sync({
       force,
       signal: AbortSignal.any([this.abort.signal, r.abort.signal]),
+      // An automated turn does not re-apply a revision whose sync failed before its retry is due, nor once its
+      // retries are used up (Argo CD's syncPolicy.retry); a new revision applies at once.
+      ...(automated
+        ? {
+            hold: (revision: string) => {
+              const d = retryDecision(r.retry, revision, r.config.retry, Date.now());
+              return d.kind === 'apply' ? undefined : d.reason;
+            },
+          }
+        : {}),
       // A new revision starts syncing: say so (`pending`) on that commit before the apply.
       onStart: (revision) => {
         if (!reporter || !r.repo) return;
@@ -599,11 +641,25 @@ export class Agent implements AgentView {
     r.attempted = true;
     r.changes++;
     recordSync(this.metrics, r.config.name, out);
+    // A turn held back by the retries leaves them as they are; any other outcome counts (or clears) them. The loop's
+    // wake-up moves only when they changed: a failed fetch during a retry must not schedule one in the past (a spin);
+    // the failed revision is then tried at the next poll.
+    const retry = out.waiting === undefined ? afterSync(r.retry, out, r.config.retry, Date.now()) : r.retry;
+    if (retry !== r.retry) {
+      r.retry = retry;
+      r.loop.retryAt(retry?.nextAt);
+    }
     if (out.error?.stage === 'cluster') this.markUnreachable(out.error.message);
     else if (out.error?.stage !== 'cancelled' && out.error?.stage !== 'fetch' && out.error?.stage !== 'project')
       this.clusterReachable = true;
     if (out.error)
-      log.warn('sync failed', { revision: out.revision, reason, stage: out.error.stage, error: out.error.message });
+      log.warn('sync failed', {
+        revision: out.revision,
+        reason,
+        stage: out.error.stage,
+        error: out.error.message,
+        ...(r.retry && countsAsAttempt(out) ? { attempt: r.retry.failures, nextRetryAt: r.retry.nextAt } : {}),
+      });
     else if (!out.noop) {
       const counts: Record<string, number> = {};
       for (const e of out.entries) counts[e.action] = (counts[e.action] ?? 0) + 1;
@@ -633,10 +689,20 @@ export class Agent implements AgentView {
     }
     const posted = !out.noop || !r.reported ? this.postStatus(r, true) : undefined;
     const replica = this.replicaIdentity();
-    this.syncHistory.recordSync(r.config.name, {
+    const attempt = out.error && r.retry && countsAsAttempt(out) ? r.retry.failures : undefined;
+    const entry = {
       ...syncHistoryEntry(out, reason, posted),
+      ...(attempt !== undefined ? { attempt } : {}),
+      ...(out.waiting ? { waiting: out.waiting } : {}),
       ...(replica ? { replica } : {}),
-    });
+    };
+    const previous = this.syncHistory.get(r.config.name).syncs.find((e) => !e.noop);
+    this.syncHistory.recordSync(r.config.name, entry);
+    // One write per finished sync that did something (see persistWorthy), so a restart shows the history again.
+    if (persistWorthy(entry, previous)) {
+      const problem = await writePersistedHistory(this.parts, r.sync.parent, this.syncHistory.get(r.config.name).syncs);
+      if (problem) log.warn('sync history not persisted', { error: problem });
+    }
     // Statuses of commits no app is on any more are never posted again: forget them so memory stays bounded.
     reporter?.prune(
       new Set([
@@ -645,6 +711,28 @@ export class Agent implements AgentView {
       ]),
     );
     return out;
+  }
+
+  /**
+   * Whether someone synced an app that gave up retrying by hand from another process (`tether sync --once`) since
+   * its last attempt here: that sync's entry is on top of the persisted history, and re-arms the retries as a manual
+   * sync through this agent does. One GET per turn, only while the app waits.
+   */
+  private async syncedElsewhere(r: AppRunner): Promise<boolean> {
+    if (!r.retry || !retriesExhausted(r.config.retry, r.retry)) return false;
+    const last = this.syncHistory.get(r.config.name).syncs.find((e) => e.attempt !== undefined);
+    return !!last && (await syncedByHandSince(this.parts, r.sync.parent, last.startedAt));
+  }
+
+  /** Reads the app's persisted history back (a restart keeps it); a failure is logged and the history starts empty. */
+  private async restoreHistory(r: AppRunner): Promise<void> {
+    try {
+      this.syncHistory.restore(r.config.name, await readPersistedHistory(this.parts, r.sync.parent));
+    } catch (err) {
+      // Tried again before the next sync (the cluster may be unreachable at start-up).
+      r.historyRead = undefined;
+      this.log.debug('persisted sync history not read', { app: r.config.name, error: describeError(err) });
+    }
   }
 
   /** Reports the app's status when it changed (or `force`); returns the status asked for, if any. */
@@ -670,8 +758,13 @@ export class Agent implements AgentView {
       if (!hold.post) return undefined;
     }
     r.reported = { revision, health: state.health.status, state: status.state };
-    reporter.report({ ...r.repo, sha: revision }, status);
-    return status;
+    // The last attempt says that nothing more will be tried, and what gets the app going again.
+    const final =
+      r.retry?.revision === revision && retriesExhausted(r.config.retry, r.retry) && status.state === 'failure'
+        ? withNote(status, gaveUpText(r.retry))
+        : status;
+    reporter.report({ ...r.repo, sha: revision }, final);
+    return final;
   }
 
   /**
@@ -808,6 +901,7 @@ export class Agent implements AgentView {
       health: r.sync.healthContext(),
       policy: policyView(this.projectSet, r.config, new Date()),
       ...(r.lastManual ? { lastManualSync: r.lastManual } : {}),
+      ...(r.retry ? { retry: retryView(r.retry, r.config.retry) } : {}),
     });
   }
 
@@ -969,6 +1063,12 @@ export class Agent implements AgentView {
           : e,
       ),
     };
+  }
+
+  /** The syncs persisted on the app's ApplySet parent (for `tether status`, which runs no sync of its own). */
+  async persistedHistory(name: string): Promise<SyncHistoryEntry[]> {
+    const r = this.runners.get(name);
+    return r ? readPersistedHistory(this.parts, r.sync.parent) : [];
   }
 
   liveObject(app: string, subj: string): K8sObject | undefined {

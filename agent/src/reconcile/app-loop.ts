@@ -21,6 +21,10 @@ export class AppLoop {
   private loop: Promise<void> | undefined;
   private running = false;
 
+  /** When a retry of a failed sync is due (see retryAt). */
+  private retryDue: number | undefined;
+  private syncing = false;
+
   /** Consecutive syncs that threw; each waits longer (capped exponential backoff with jitter). */
   private failures = 0;
 
@@ -52,6 +56,16 @@ export class AppLoop {
     this.wake();
   }
 
+  /**
+   * Wakes the loop at `at` (epoch ms) with reason `retry`, ahead of the interval when that comes first: a failed
+   * sync's retry after its backoff. Undefined cancels it; a later call replaces it.
+   */
+  retryAt(at: number | undefined): void {
+    this.retryDue = at;
+    // The loop may be asleep until the interval: wake it so it sleeps again until the sooner of the two.
+    if (!this.syncing) this.wake();
+  }
+
   /** Waits `ms`, or less when woken (stop, a request). */
   private sleep(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
@@ -69,6 +83,7 @@ export class AppLoop {
       if (this.pending !== undefined) {
         const reason = this.pending;
         this.pending = undefined;
+        this.syncing = true;
         try {
           await this.syncOnce(reason);
           this.failures = 0;
@@ -76,19 +91,28 @@ export class AppLoop {
           // The loop must outlive any one sync: a rejection here would end the app's syncs for good.
           this.failures++;
           this.onError(err);
+          this.syncing = false;
           this.pending ??= 'retry';
           await this.sleep(
             Math.min(this.intervalMs, 1000 * 2 ** Math.min(this.failures, 10)) * (0.8 + Math.random() * 0.4),
           );
           continue;
         }
+        this.syncing = false;
       }
       if (!this.running) break;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          this.pending ??= 'interval';
-          resolve();
-        }, intervalDelay(this.intervalMs));
+        const now = Date.now();
+        const toInterval = intervalDelay(this.intervalMs, now);
+        const retry = this.retryDue !== undefined && this.retryDue - now < toInterval;
+        const timer = setTimeout(
+          () => {
+            if (retry) this.retryDue = undefined;
+            this.pending ??= retry ? 'retry' : 'interval';
+            resolve();
+          },
+          retry ? Math.max(0, (this.retryDue ?? now) - now) : toInterval,
+        );
         this.wake = () => {
           clearTimeout(timer);
           resolve();

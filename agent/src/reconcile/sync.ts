@@ -124,6 +124,12 @@ export interface SyncOptions {
    * updateToSuperset) and the next sync finishes the job.
    */
   signal?: AbortSignal;
+  /**
+   * Asked once the revision is fetched, before anything is rendered or applied: a reason not to apply it now (its
+   * failed sync waits for a retry, or gave up retrying). The turn then only refreshes health; the app keeps its last
+   * result, and the outcome is a no-op carrying `waiting`.
+   */
+  hold?: (revision: string) => string | undefined;
 }
 
 /** The outcome of a sync as data; `noop` when the tree was unchanged and nothing was rendered or applied. */
@@ -134,6 +140,8 @@ export interface SyncOutcome extends SyncResult {
   health: HealthResult;
   /** The objects Git asks for after this sync (labelled), for self-heal and `tether diff`. */
   desired: K8sObject[];
+  /** Why this turn applied nothing although the last sync failed (see SyncOptions.hold). */
+  waiting?: string;
 }
 
 /** An app's sync engine: fetch → render → validate → server-side apply → prune → health, recorded as data. */
@@ -337,6 +345,25 @@ export class AppSync {
       } catch (err) {
         return finish({ error: { stage: 'apply', message: `reading live state: ${describeError(err)}` } });
       }
+    }
+
+    const waiting = options.hold?.(revision);
+    if (waiting !== undefined) {
+      // The failed sync stays the app's last result (and its verdict): only the revision seen and health move.
+      // A failed read keeps the health last judged: this turn applies nothing, so it must not become a failed sync.
+      const health = await this.refreshHealth().catch(() => this.state.health);
+      this.state = { ...this.state, revision, health };
+      return {
+        revision,
+        startedAt: startedAt.toISOString(),
+        durationMs: Math.round(performance.now() - t0),
+        entries: [],
+        noop: true,
+        health,
+        desired: this.desired,
+        waiting,
+        ...(fetchMs !== undefined ? { fetchMs } : {}),
+      };
     }
 
     options.onStart?.(revision);

@@ -40,7 +40,9 @@ function syncRow(
 <td class="nowrap">${duration(e.durationMs)}</td>
 <td>${counts(e)}</td>
 <td>${statusCell(e)}</td>
-<td>${e.error ? html`<span class="error">${e.error.stage} failed: ${e.error.message}</span>` : ''}</td>
+<td>${e.error ? html`<span class="error">${e.attempt ? `attempt ${e.attempt}: ` : ''}${e.error.stage} failed: ${e.error.message}</span>` : ''}${
+    e.waiting ? html`<span class="muted">not applied: ${e.waiting}</span>` : ''
+  }</td>
 ${replicas ? html`<td class="mono">${e.replica ?? ''}</td>` : ''}
 </tr>`;
 }
