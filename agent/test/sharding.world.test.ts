@@ -71,7 +71,7 @@ let world: World;
 let dir: string;
 let gh: Octokit;
 const replicas: Replica[] = [];
-/** Every sync each replica recorded, by replica name, app and start time (polled while the test runs). */
+/** Every sync the replicas recorded, by the replica that ran it, app and start time (polled while the test runs). */
 const seen = new Map<string, SyncEntry & { replica: string; app: string }>();
 let polling = true;
 let poller: Promise<void> | undefined;
@@ -82,7 +82,12 @@ async function pollHistories(only?: Replica): Promise<void> {
     for (const app of APPS) {
       try {
         const h = await r.get<{ syncs?: SyncEntry[] }>(`/api/apps/${app}/history`);
-        for (const e of h.syncs ?? []) seen.set(`${r.name}/${app}/${e.startedAt}`, { ...e, replica: r.name, app });
+        // An entry names the replica that ran it: a replica that took an app over also shows the entries it
+        // restored from the app's persisted history, which were another replica's syncs.
+        for (const e of h.syncs ?? []) {
+          const who = (e as { replica?: string }).replica ?? r.identity;
+          seen.set(`${who}/${app}/${e.startedAt}`, { ...e, replica: who, app });
+        }
       } catch {
         // Not up yet, or killed.
       }
@@ -280,9 +285,21 @@ test('three replicas share twelve apps (four defined in Git) by shard; one kille
     }
   }
   console.log(`# ${entries.length} syncs recorded across replicas, none overlapping`);
-  // Each history entry names the replica that ran it: the identity in its Leases.
+  // Each history entry names the replica that ran it, the identity in its Leases: the holder's own syncs, and
+  // those of a replica that held the app before (restored from the persisted history after a take-over).
+  const identities = new Set(replicas.map((r) => r.identity));
   for (const r of survivors) {
-    const h = await r.get<{ syncs?: (SyncEntry & { replica?: string })[] }>(`/api/apps/${APPS[0]}/history`);
-    for (const e of h.syncs ?? []) assert.equal(e.replica, r.identity, `${r.name}: ${JSON.stringify(e)}`);
+    const held = new Set((await r.apps()).apps.map((a) => a.name));
+    for (const app of APPS) {
+      const h = await r.get<{ syncs?: (SyncEntry & { replica?: string })[] }>(`/api/apps/${app}/history`);
+      for (const e of h.syncs ?? [])
+        assert.ok(e.replica && identities.has(e.replica), `${r.name}: ${JSON.stringify(e)}`);
+      // An app it holds now converged through its own sync of the second commit.
+      if (held.has(app))
+        assert.ok(
+          (h.syncs ?? []).some((e) => e.replica === r.identity && e.revision === second && !e.error),
+          `${r.name} holds ${app} but its history names no sync of its own: ${JSON.stringify(h.syncs)}`,
+        );
+    }
   }
 });
