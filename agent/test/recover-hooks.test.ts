@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { AppConfig } from '../src/config.ts';
-import { defaultParentRef, parentObject, readSyncedRevision } from '../src/core/inventory.ts';
+import {
+  defaultParentRef,
+  parentObject,
+  parentRecords,
+  readAppliedText,
+  readSyncedRevision,
+} from '../src/core/inventory.ts';
 import { MAX_APP_SPEC_BYTES, readAppSpec, recordAppSpec } from '../src/reconcile/recover-hooks.ts';
 
 const app = (over: Partial<AppConfig> = {}) =>
@@ -48,4 +54,15 @@ test('the parent records the synced revision only when given one', () => {
   const sha = 'a'.repeat(40);
   assert.equal(readSyncedRevision(parentObject(ref, [], { revision: sha })), sha);
   assert.equal(readSyncedRevision(parentObject(ref, [])), undefined);
+});
+
+test('a write of the members alone keeps the revision and the applied record the parent had', () => {
+  const ref = defaultParentRef('web');
+  const sha = 'a'.repeat(40);
+  const live = parentObject(ref, [], { revision: sha, applied: 'H4sIAAAAAAAA' });
+  const kept = { group: '', kind: 'ConfigMap', name: 'keep', namespace: 'web' };
+  const rewritten = parentObject(ref, [kept], parentRecords(live));
+  assert.equal(readSyncedRevision(rewritten), sha);
+  assert.equal(readAppliedText(rewritten), 'H4sIAAAAAAAA');
+  assert.deepEqual(parentRecords(parentObject(ref, [])), {});
 });

@@ -215,6 +215,17 @@ export function readAppliedText(live: K8sObject | undefined): string | undefined
   );
 }
 
+/**
+ * What a live parent records beside its members (the applied record and the synced revision), to carry into a write
+ * that changes only the members: a server-side apply leaves out what it does not send, and a parent without its
+ * revision refuses a cascade after a restart (see reconcile/recover-hooks.ts).
+ */
+export function parentRecords(live: K8sObject | undefined): { applied?: string; revision?: string } {
+  const applied = readAppliedText(live);
+  const revision = readSyncedRevision(live);
+  return { ...(applied ? { applied } : {}), ...(revision ? { revision } : {}) };
+}
+
 /** The revision a live parent says was last synced through (see SYNCED_REVISION_ANNOTATION); undefined when none. */
 export function readSyncedRevision(live: K8sObject | undefined): string | undefined {
   return live?.metadata.annotations?.[SYNCED_REVISION_ANNOTATION] || undefined;
