@@ -3,8 +3,9 @@
 // records where its manifests live (repo, ref, path, render settings) and its ApplySet parent the revision last synced
 // through, so the app is rendered again at that revision and its PreDelete/PostDelete hooks are taken from that
 // render. Hook bodies are never stored in the cluster (they may carry credentials). When they cannot be recovered,
-// the cascade is refused rather than run without them, as Argo CD never deletes an app without running its
-// PreDelete hooks (https://argo-cd.readthedocs.io/en/stable/user-guide/resource_hooks/#hook-phases).
+// the cascade is refused rather than run without them: a PreDelete hook is often what makes a deletion safe
+// (a final backup, deregistering from something outside the cluster), so deleting without it may lose what it
+// guarded; Argo CD likewise never deletes an app without running its PreDelete hooks.
 import { describeError } from '../../../shared/src/errors.ts';
 import { type AppConfig, helmOptions } from '../config.ts';
 import type { DesiredStateSource, Renderer } from '../core/desired-state.ts';
