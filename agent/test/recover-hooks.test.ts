@@ -8,7 +8,15 @@ import {
   readAppliedText,
   readSyncedRevision,
 } from '../src/core/inventory.ts';
-import { MAX_APP_SPEC_BYTES, readAppSpec, recordAppSpec } from '../src/reconcile/recover-hooks.ts';
+import {
+  CASCADE_WITHOUT_HOOKS_ANNOTATION,
+  MAX_APP_SPEC_BYTES,
+  REFUSAL_RETRY_MS,
+  readAppSpec,
+  recordAppSpec,
+  refusalDecision,
+  refusalKey,
+} from '../src/reconcile/recover-hooks.ts';
 
 const app = (over: Partial<AppConfig> = {}) =>
   ({
@@ -65,4 +73,34 @@ test('a write of the members alone keeps the revision and the applied record the
   assert.equal(readSyncedRevision(rewritten), sha);
   assert.equal(readAppliedText(rewritten), 'H4sIAAAAAAAA');
   assert.deepEqual(parentRecords(parentObject(ref, [])), {});
+});
+
+test('a refused cascade is tried again only when its inventory changes, or after an hour, with one Event per change', () => {
+  const ref = defaultParentRef('web');
+  const spec = recordAppSpec(app());
+  const live = parentObject(ref, [], { revision: 'a'.repeat(40) });
+  const key = refusalKey(live, spec);
+  const t0 = Date.parse('2026-12-02T18:00:00Z');
+
+  // First attempt: rendered, and a refusal says so with an Event.
+  assert.deepEqual(refusalDecision(undefined, key, t0), { action: 'retry', event: true });
+  const last = { key, at: t0, message: 'cascade refused: …' };
+  // Every later read of an idle source: no fetch, no render, no Event.
+  assert.deepEqual(refusalDecision(last, key, t0 + 60_000), { action: 'hold' });
+  assert.deepEqual(refusalDecision(last, refusalKey(live, spec), t0 + REFUSAL_RETRY_MS - 1), { action: 'hold' });
+  // An hour on: tried again (the commit may be back), without another Event for the same refusal.
+  assert.deepEqual(refusalDecision(last, key, t0 + REFUSAL_RETRY_MS), { action: 'retry', event: false });
+
+  // What the refusal depends on changed: at once, and a new refusal gets its Event.
+  const overridden = structuredClone(live);
+  overridden.metadata.annotations = { ...overridden.metadata.annotations, [CASCADE_WITHOUT_HOOKS_ANNOTATION]: 'true' };
+  const others = [
+    refusalKey(overridden, spec),
+    refusalKey(parentObject(ref, [], { revision: 'b'.repeat(40) }), spec),
+    refusalKey(live, recordAppSpec(app({ path: 'envs/dev/web2' }))),
+  ];
+  for (const k of others) {
+    assert.notEqual(k, key);
+    assert.deepEqual(refusalDecision(last, k, t0 + 60_000), { action: 'retry', event: true });
+  }
 });

@@ -21,6 +21,48 @@ import { AppSync, pruneOptions } from './sync.ts';
  */
 export const CASCADE_WITHOUT_HOOKS_ANNOTATION = 'tether.dev/cascade-without-hooks';
 
+/**
+ * How long a refused cascade is left alone while nothing it depends on changes (see refusalKey). Not forever: a
+ * commit gone from Git may come back (a branch restored, a force push undone) and a fetch may have failed for a
+ * passing reason. Not every read: each attempt fetches (up to several deepening fetches for a missing commit) and
+ * renders again, which an idle source would otherwise pay every interval.
+ */
+export const REFUSAL_RETRY_MS = 60 * 60 * 1000;
+
+/** A refused cascade as remembered: what it was refused for (refusalKey), when (epoch ms), and why. */
+export interface Refusal {
+  key: string;
+  at: number;
+  message: string;
+}
+
+/**
+ * What a cascade's refusal depends on: the revision the parent records, the recorded definition, and the
+ * CASCADE_WITHOUT_HOOKS_ANNOTATION. A change of any of them may let the cascade go ahead, so it is tried at once.
+ */
+export function refusalKey(live: K8sObject, specText: string | undefined): string {
+  return JSON.stringify([
+    readSyncedRevision(live) ?? '',
+    specText ?? '',
+    live.metadata.annotations?.[CASCADE_WITHOUT_HOOKS_ANNOTATION] ?? '',
+  ]);
+}
+
+/**
+ * What to do about a removed app's cascade whose refusal is remembered as `last`, the parent now giving `key`:
+ * `retry` renders the hooks again (and, refused again, says so with an Event only when `event` is true: once per
+ * key, not once per attempt); `hold` keeps the refusal as it is without touching Git or the cluster.
+ */
+export function refusalDecision(
+  last: Refusal | undefined,
+  key: string,
+  now: number,
+  retryMs = REFUSAL_RETRY_MS,
+): { action: 'retry'; event: boolean } | { action: 'hold' } {
+  if (!last || last.key !== key) return { action: 'retry', event: true };
+  return now - last.at >= retryMs ? { action: 'retry', event: false } : { action: 'hold' };
+}
+
 /** The most the recorded definition may take: an annotation must stay small beside the inventory it sits with. */
 export const MAX_APP_SPEC_BYTES = 8 * 1024;
 
