@@ -34,7 +34,12 @@ export const DEFINITION_ANNOTATIONS = {
   app: 'tether.dev/app',
   origin: 'tether.dev/defined-in',
   deletionPolicy: 'tether.dev/deletion-policy',
-  /** Where the app's manifests live and how they render (see recover-hooks.ts `recordAppSpec`). */
+  /**
+   * Where the app's manifests live and how they render (see recover-hooks.ts `recordAppSpec`). Written when the
+   * definition is read, while the synced revision is written after a full sync: an app removed after its path or
+   * ref changed but before it synced again is rendered with the new definition at the old revision (most often
+   * refused, as the new path is not there yet). Writing both in one parent write would close that gap.
+   */
   spec: 'tether.dev/app-spec',
 } as const;
 // Written by a manager of its own, for the same reason as the orphan mark.
