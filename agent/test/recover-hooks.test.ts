@@ -7,6 +7,7 @@ import {
   parentRecords,
   readAppliedText,
   readSyncedRevision,
+  SYNCED_SPEC_ANNOTATION,
 } from '../src/core/inventory.ts';
 import {
   CASCADE_WITHOUT_HOOKS_ANNOTATION,
@@ -14,6 +15,7 @@ import {
   REFUSAL_RETRY_MS,
   readAppSpec,
   recordAppSpec,
+  recoverDeleteHooks,
   refusalDecision,
   refusalKey,
 } from '../src/reconcile/recover-hooks.ts';
@@ -67,12 +69,16 @@ test('the parent records the synced revision only when given one', () => {
 test('a write of the members alone keeps the revision and the applied record the parent had', () => {
   const ref = defaultParentRef('web');
   const sha = 'a'.repeat(40);
-  const live = parentObject(ref, [], { revision: sha, applied: 'H4sIAAAAAAAA' });
+  const spec = recordAppSpec(app());
+  const live = parentObject(ref, [], { revision: sha, applied: 'H4sIAAAAAAAA', spec });
   const kept = { group: '', kind: 'ConfigMap', name: 'keep', namespace: 'web' };
   const rewritten = parentObject(ref, [kept], parentRecords(live));
   assert.equal(readSyncedRevision(rewritten), sha);
   assert.equal(readAppliedText(rewritten), 'H4sIAAAAAAAA');
+  assert.equal(rewritten.metadata.annotations?.[SYNCED_SPEC_ANNOTATION], spec);
   assert.deepEqual(parentRecords(parentObject(ref, [])), {});
+  // The definition is recorded only beside a revision: alone it would say nothing about what was synced.
+  assert.equal(parentObject(ref, [], { spec }).metadata.annotations?.[SYNCED_SPEC_ANNOTATION], undefined);
 });
 
 test('a refused cascade is tried again only when its inventory changes, or after an hour, with one Event per change', () => {
@@ -103,4 +109,27 @@ test('a refused cascade is tried again only when its inventory changes, or after
     assert.notEqual(k, key);
     assert.deepEqual(refusalDecision(last, k, t0 + 60_000), { action: 'retry', event: true });
   }
+});
+
+test('a cascade after a path change renders the definition recorded with the synced revision, not the newer one', async () => {
+  const ref = defaultParentRef('web');
+  const sha = 'a'.repeat(40);
+  const live = parentObject(ref, [], { revision: sha, spec: recordAppSpec(app({ path: 'envs/dev/old' })) });
+  const opened: string[] = [];
+  const deps = {
+    openSource: async (_key: string, repo: string, ref: string) => {
+      opened.push(`${repo}@${ref}`);
+      throw new Error('offline');
+    },
+  };
+  const newer = recordAppSpec(app({ path: 'envs/dev/new', ref: 'release' }));
+  const got = await recoverDeleteHooks(deps as never, 'web', ref, live, newer);
+  assert.ok('error' in got);
+  assert.match(got.error, /rendering envs\/dev\/old at aaaaaaa: offline/);
+  assert.deepEqual(opened, ['https://github.com/acme/env.git@main']);
+  // A parent written before the definition was recorded beside the revision: the definition mark's copy.
+  const older = parentObject(ref, [], { revision: sha });
+  const fallback = await recoverDeleteHooks(deps as never, 'web', ref, older, newer);
+  assert.ok('error' in fallback);
+  assert.match(fallback.error, /rendering envs\/dev\/new at aaaaaaa/);
 });

@@ -1,15 +1,15 @@
 // The deletion hooks of an app removed from Git when the process that ran it is gone (removed while the agent was
-// down, or a failed removal retried by a new process). Git stays the source of truth: the app's definition mark
-// records where its manifests live (repo, ref, path, render settings) and its ApplySet parent the revision last synced
-// through, so the app is rendered again at that revision and its PreDelete/PostDelete hooks are taken from that
-// render. Hook bodies are never stored in the cluster (they may carry credentials). When they cannot be recovered,
+// down, or a failed removal retried by a new process). Git stays the source of truth: the app's ApplySet parent records
+// the revision last synced through and, in the same write, where its manifests lived then (repo, ref, path, render
+// settings; the definition mark's copy for parents written before that was recorded), so the app is rendered again
+// at that revision and its PreDelete/PostDelete hooks are taken from that render. Hook bodies are never stored in the cluster (they may carry credentials). When they cannot be recovered,
 // the cascade is refused rather than run without them: a PreDelete hook is often what makes a deletion safe
 // (a final backup, deregistering from something outside the cluster), so deleting without it may lose what it
 // guarded; Argo CD likewise never deletes an app without running its PreDelete hooks.
 import { describeError } from '../../../shared/src/errors.ts';
 import { type AppConfig, helmOptions } from '../config.ts';
 import type { DesiredStateSource, Renderer } from '../core/desired-state.ts';
-import { type ApplySetParentRef, readSyncedRevision } from '../core/inventory.ts';
+import { type ApplySetParentRef, readSyncedRevision, SYNCED_SPEC_ANNOTATION } from '../core/inventory.ts';
 import type { K8sObject } from '../core/types.ts';
 import type { ClusterDeps } from './cluster.ts';
 import type { CascadeHooks } from './remove-app.ts';
@@ -43,6 +43,7 @@ export interface Refusal {
 export function refusalKey(live: K8sObject, specText: string | undefined): string {
   return JSON.stringify([
     readSyncedRevision(live) ?? '',
+    live.metadata.annotations?.[SYNCED_SPEC_ANNOTATION] ?? '',
     specText ?? '',
     live.metadata.annotations?.[CASCADE_WITHOUT_HOOKS_ANNOTATION] ?? '',
   ]);
@@ -120,7 +121,8 @@ export type Recovery = { hooks: CascadeHooks; spec?: RecordedAppSpec } | { error
 
 /**
  * The deletion hooks of removed app `name` whose parent is `live`: rendered from Git at the revision the parent says
- * was last synced, with the recorded definition `specText`. The parent's CASCADE_WITHOUT_HOOKS_ANNOTATION skips them.
+ * was last synced, with the definition recorded beside that revision (else the definition mark's `specText`). The
+ * parent's CASCADE_WITHOUT_HOOKS_ANNOTATION skips them.
  */
 export async function recoverDeleteHooks(
   deps: RecoverDeps,
@@ -129,7 +131,7 @@ export async function recoverDeleteHooks(
   live: K8sObject,
   specText: string | undefined,
 ): Promise<Recovery> {
-  const spec = readAppSpec(specText);
+  const spec = readAppSpec(live.metadata.annotations?.[SYNCED_SPEC_ANNOTATION]) ?? readAppSpec(specText);
   const none = { hooks: [], run: { timeoutMs: 0, pollMs: 0 } };
   if (live.metadata.annotations?.[CASCADE_WITHOUT_HOOKS_ANNOTATION] === 'true') {
     return { hooks: none, ...(spec ? { spec } : {}) };

@@ -35,10 +35,9 @@ export const DEFINITION_ANNOTATIONS = {
   origin: 'tether.dev/defined-in',
   deletionPolicy: 'tether.dev/deletion-policy',
   /**
-   * Where the app's manifests live and how they render (see recover-hooks.ts `recordAppSpec`). Written when the
-   * definition is read, while the synced revision is written after a full sync: an app removed after its path or
-   * ref changed but before it synced again is rendered with the new definition at the old revision (most often
-   * refused, as the new path is not there yet). Writing both in one parent write would close that gap.
+   * Where the app's manifests live and how they render (see recover-hooks.ts `recordAppSpec`), as last defined. A
+   * cascade renders the copy written beside the synced revision (SYNCED_SPEC_ANNOTATION) when there is one: this one
+   * may be newer than what that revision synced.
    */
   spec: 'tether.dev/app-spec',
 } as const;

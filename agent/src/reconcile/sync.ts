@@ -73,6 +73,8 @@ export interface AppSpec {
   policy?: AppPolicy;
   /** Tools (Argo CD, Flux) whose live objects this app takes over and adopts instead of reporting a conflict. */
   takeOver?: ForeignTool[];
+  /** The app's definition as recorded beside each synced revision (see SYNCED_SPEC_ANNOTATION); absent: none. */
+  recordedSpec?: string;
 }
 
 /** What an app's project says, asked at sync time. */
@@ -525,7 +527,11 @@ export class AppSync {
             ...desired.filter((o) => conflicted.has(subject(o))).map(refOf),
           ],
           [...parent.adopted, ...owners.adopted],
-          { ...this.appliedToStore(owners.allowed, applied, storedApplied), revision },
+          {
+            ...this.appliedToStore(owners.allowed, applied, storedApplied),
+            revision,
+            ...(this.app.recordedSpec ? { spec: this.app.recordedSpec } : {}),
+          },
         );
       } catch (err) {
         entries.push({ subject: subject({ ...this.parent }), action: 'failed', reason: describeError(err) });
