@@ -2,7 +2,9 @@
 // replica acts on as it reads the ConfigMap.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { silentLogger } from '../../shared/src/log.ts';
 import { type PushRecord, parsePush, pushEntry, pushKey, readPushes } from '../src/core/push-signals.ts';
+import { PushSignals, pushSignalHubOptions } from '../src/reconcile/push-signals.ts';
 
 const push = (over: Partial<PushRecord> = {}): PushRecord => ({
   repo: 'acme/env',
@@ -51,4 +53,29 @@ test('a replica wakes for pushes others recorded since its last reading, never o
   // No ConfigMap yet: an empty first reading, after which its creation wakes.
   const none = readPushes(undefined, undefined, 'tether-1');
   assert.deepEqual(readPushes(none.seen, pushEntry(newer), 'tether-1').wake, [newer]);
+});
+
+test('every recorded push carries the label the replicas watch by, also into a ConfigMap made without it', async () => {
+  const patches: { name: string; namespace: string | undefined; patch: object }[] = [];
+  const kube = {
+    // An existing ConfigMap (as made from manifests, unlabelled): the patch succeeds without a creation.
+    mergePatch: async (_type: unknown, name: string, namespace: string | undefined, patch: object) => {
+      patches.push({ name, namespace, patch });
+      return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name } };
+    },
+    apply: async () => assert.fail('an existing ConfigMap is not applied again'),
+  };
+  const hubOptions = pushSignalHubOptions('tether-system', 'tether-pushes');
+  const signals = new PushSignals(kube as never, undefined as never, {
+    namespace: 'tether-system',
+    name: 'tether-pushes',
+    identity: 'tether-0',
+    log: silentLogger,
+  });
+  await signals.record({ repo: 'acme/env', ref: 'refs/heads/main', after: 'a'.repeat(40) });
+  assert.equal(patches.length, 1);
+  const sent = patches[0]!.patch as { metadata?: { labels?: Record<string, string> }; data?: Record<string, string> };
+  const [key, value] = hubOptions.labelSelector.split('=');
+  assert.equal(sent.metadata?.labels?.[key!], value, 'the label the watch selects by');
+  assert.deepEqual(Object.keys(sent.data ?? {}), [pushKey('acme/env', 'main')]);
 });

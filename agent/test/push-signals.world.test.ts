@@ -22,11 +22,11 @@ after(async () => {
   await w?.stop();
 });
 
-function replica(identity: string): PushSignals {
+function replica(identity: string, name = NAME): PushSignals {
   return new PushSignals(
     w.client,
-    new WatchHub({ kube: w.client, discovery: w.discovery }, pushSignalHubOptions(NS, NAME)),
-    { namespace: NS, name: NAME, identity, log: silentLogger },
+    new WatchHub({ kube: w.client, discovery: w.discovery }, pushSignalHubOptions(NS, name)),
+    { namespace: NS, name, identity, log: silentLogger },
   );
 }
 
@@ -71,6 +71,33 @@ test('pushes recorded by one replica reach another through the ConfigMap, across
     const cm = (await w.get(`/api/v1/namespaces/${NS}/configmaps/${NAME}`)) as { data?: Record<string, string> };
     assert.equal(Object.keys(cm.data ?? {}).length, 1);
     assert.match(Object.values(cm.data ?? {})[0]!, /"delivery":"d-3"/);
+  } finally {
+    receiver.stop();
+    follower.stop();
+  }
+});
+
+test('a push-signal ConfigMap made beforehand without the label still carries pushes to the other replicas', async () => {
+  const name = 'tether-manifests-pushes';
+  // As a manifest would make it: no label, some data of its own.
+  await w.client.apply(
+    { group: '', version: 'v1', kind: 'ConfigMap', resource: 'configmaps', namespaced: true, verbs: [] },
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: NS }, data: { note: 'from manifests' } },
+    { fieldManager: 'kubectl' },
+  );
+  const receiver = replica('r0', name);
+  const hub = new WatchHub({ kube: w.client, discovery: w.discovery }, pushSignalHubOptions(NS, name));
+  const follower = new PushSignals(w.client, hub, { namespace: NS, name, identity: 'r1', log: silentLogger });
+  const heard: PushRecord[] = [];
+  follower.start((p) => heard.push(p));
+  try {
+    // The follower has read the (still unlabelled, so unselected) ConfigMap's absence; the patch labels it.
+    await waitFor(() => hub.isWatching('ConfigMap'), { timeoutMs: 15_000, describe: () => 'no watch' });
+    await receiver.record({ repo: 'acme/env', ref: 'refs/heads/main', after: 'e'.repeat(40), delivery: 'd-9' });
+    await waitFor(() => heard.some((p) => p.delivery === 'd-9'), {
+      timeoutMs: 30_000,
+      describe: () => JSON.stringify(heard),
+    });
   } finally {
     receiver.stop();
     follower.stop();

@@ -52,8 +52,8 @@ export function hooksOf(hooks: readonly Hook[], phase: HookPhase): Hook[] {
 
 /**
  * The hooks of one phase grouped into their waves, in run order: all hooks of a wave start together and the wave ends
- * when every one of them has ended, as gitops-engine runs the tasks of a phase and wave
- * (https://github.com/argoproj/gitops-engine/blob/master/pkg/sync/sync_context.go).
+ * when every one of them has ended, so a later wave may rely on everything an earlier one did (Argo CD runs the
+ * hooks of a phase and wave the same way, and charts written for it expect that order).
  */
 export function hookWaves(hooks: readonly Hook[], phase: HookPhase): Hook[][] {
   const waves: Hook[][] = [];

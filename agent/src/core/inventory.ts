@@ -46,6 +46,13 @@ export const MAX_PARENT_DATA_BYTES = 900 * 1024;
  */
 export const SYNCED_REVISION_ANNOTATION = 'tether.dev/synced-revision';
 
+/**
+ * The annotation on the parent holding the app's definition (repo, ref, path, render settings as JSON) as of the
+ * synced revision, written in the same write as SYNCED_REVISION_ANNOTATION so the two always agree: after a path or
+ * ref change, a cascade renders the old path at the old revision rather than the new path at the old revision.
+ */
+export const SYNCED_SPEC_ANNOTATION = 'tether.dev/synced-spec';
+
 /** Which object is an app's ApplySet parent. */
 export interface ApplySetParentRef {
   group: string;
@@ -140,10 +147,11 @@ export function decodeInventory(text: string): ObjectRef[] {
 export function parentObject(
   parent: ApplySetParentRef,
   members: readonly (K8sObject | ObjectRef)[],
-  options: { adopted?: readonly ObjectRef[]; applied?: string; revision?: string } = {},
+  options: { adopted?: readonly ObjectRef[]; applied?: string; revision?: string; spec?: string } = {},
 ): K8sObject {
   const { labels, annotations } = parentMetadata(parent, members);
   if (options.revision) annotations[SYNCED_REVISION_ANNOTATION] = options.revision;
+  if (options.revision && options.spec) annotations[SYNCED_SPEC_ANNOTATION] = options.spec;
   const memberKeys = new Set(members.map((m) => objectKey(m)));
   const adopted = encodeInventory((options.adopted ?? []).filter((r) => memberKeys.has(objectKey(r))));
   const obj: K8sObject = {
@@ -213,6 +221,18 @@ export function readAppliedText(live: K8sObject | undefined): string | undefined
     (live?.binaryData as Record<string, string> | undefined)?.[APPLIED_GZ_KEY] ??
     (live?.data as Record<string, string> | undefined)?.[APPLIED_GZ_KEY]
   );
+}
+
+/**
+ * What a live parent records beside its members (the applied record, the synced revision and its definition), to carry into a write
+ * that changes only the members: a server-side apply leaves out what it does not send, and a parent without its
+ * revision refuses a cascade after a restart (see reconcile/recover-hooks.ts).
+ */
+export function parentRecords(live: K8sObject | undefined): { applied?: string; revision?: string; spec?: string } {
+  const applied = readAppliedText(live);
+  const revision = readSyncedRevision(live);
+  const spec = live?.metadata.annotations?.[SYNCED_SPEC_ANNOTATION];
+  return { ...(applied ? { applied } : {}), ...(revision ? { revision } : {}), ...(spec ? { spec } : {}) };
 }
 
 /** The revision a live parent says was last synced through (see SYNCED_REVISION_ANNOTATION); undefined when none. */

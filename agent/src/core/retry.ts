@@ -1,8 +1,8 @@
-// Retries of a failed sync, with Argo CD's `syncPolicy.retry` meaning
-// (https://argo-cd.readthedocs.io/en/stable/user-guide/auto_sync/ and the Application spec's `retry`): after a sync
-// of revision R failed, R is applied again after `duration`, then `duration × factor`, … capped at `maxDuration`,
-// `limit` times; then the app waits for a new revision, a changed spec or a manual sync instead of re-running R's
-// hooks at every poll. Pure: the clock and the outcome are parameters.
+// Retries of a failed sync, with the meaning Argo CD users know from an Application's `syncPolicy.retry`: after a
+// sync of revision R failed, R is applied again after `duration`, then `duration × factor`, … capped at
+// `maxDuration`, `limit` times; then the app waits for a new revision, a changed spec or a manual sync instead of
+// re-running R's hooks at every poll (a failing hook would otherwise run, and fail, once an interval forever).
+// Pure: the clock and the outcome are parameters.
 import type { SyncResult } from './types.ts';
 
 /** How a failed sync is retried; durations in milliseconds. */

@@ -49,6 +49,7 @@ import { inspectObjects } from './inspect.ts';
 import type { LeaderElector } from './leader.ts';
 import { type PlanSource, type PlanTarget, PullRequestPlanner } from './pr-plan.ts';
 import type { PushSignals } from './push-signals.ts';
+import { recordAppSpec } from './recover-hooks.ts';
 import type { CascadeHooks } from './remove-app.ts';
 import { type HealEvent, SelfHeal } from './self-heal.ts';
 import type { ShardGate, ShardMapView } from './shard-leases.ts';
@@ -255,6 +256,8 @@ export class Agent implements AgentView {
         waveTimeoutMs: app.waveTimeout,
         createNamespace: app.createNamespace,
         takeOver: app.takeOver,
+        // Apps defined in Git only: theirs is the cascade that renders the app again after a restart.
+        ...(definedBy !== CONFIG_ORIGIN ? { recordedSpec: recordAppSpec(app) } : {}),
         ignoreDifferences: app.ignoreDifferences.map((r) => ({
           group: r.group,
           kind: r.kind,

@@ -34,7 +34,14 @@ import { renderKind } from '../edges/render/render.ts';
 import { AppLoop } from './app-loop.ts';
 import { readParentState } from './applyset-parent.ts';
 import type { ClusterDeps } from './cluster.ts';
-import { type Recovery, recordAppSpec, recoverDeleteHooks } from './recover-hooks.ts';
+import {
+  type Recovery,
+  type Refusal,
+  recordAppSpec,
+  recoverDeleteHooks,
+  refusalDecision,
+  refusalKey,
+} from './recover-hooks.ts';
 import {
   type CascadeHooks,
   cascadeApp,
@@ -190,8 +197,13 @@ export class AppSet {
   private readonly deleteHooks = new Map<string, CascadeHooks>();
   /** The apps removal was attempted for during the current read. */
   private readonly removedThisRead = new Set<string>();
-  /** Removals that failed (retried at each read of their source), shown in their source's notes until one works. */
+  /**
+   * Removals that failed (retried at each read of their source; a refused cascade only as refusalDecision says),
+   * shown in their source's notes until one works.
+   */
   private readonly failedRemovals = new Map<string, { source: string; message: string }>();
+  /** Refused cascades by app name: not tried again until what they depend on changes (see refusalDecision). */
+  private readonly refusals = new Map<string, Refusal>();
 
   constructor(private readonly deps: AppSetDeps) {
     // `apps` for the unnamed source; `apps-<name>` for a named one (`apps-<n>` when several are unnamed).
@@ -547,6 +559,7 @@ export class AppSet {
     // Defined again: a removal still pending is off, and the app's next render brings its own hooks.
     this.deleteHooks.delete(d.app.name);
     this.failedRemovals.delete(d.app.name);
+    this.refusals.delete(d.app.name);
     try {
       if (!readOnly) {
         const git = d.source !== CONFIG_ORIGIN;
@@ -616,6 +629,8 @@ export class AppSet {
       policy === 'cascade'
         ? await this.cascade(name, parent, app, specText, reason)
         : await orphanApp(this.deps, parent, reason);
+    // A refusal held as it was: its failure note stands, and nothing new is recorded or logged.
+    if (outcome === 'held') return;
     // Kept while the removal fails, so the retry (see sweep) runs the same PreDelete hooks again before deleting.
     if (!outcome.error) this.deleteHooks.delete(name);
     if (outcome.error) this.failedRemovals.set(name, { source, message: outcome.error });
@@ -630,7 +645,9 @@ export class AppSet {
       kept: outcome.entries.filter((e) => e.action === 'skipped').length,
       ...(outcome.error ? { error: outcome.error } : {}),
     };
-    if (outcome.error) log.warn('app removal failed; retried at the next read', fields);
+    if (outcome.error && this.refusals.has(name))
+      log.warn('app cascade refused; tried again when its inventory changes, or in an hour', fields);
+    else if (outcome.error) log.warn('app removal failed; retried at the next read', fields);
     else log.info('app removed', fields);
   }
 
@@ -645,23 +662,34 @@ export class AppSet {
     app: AppConfig | undefined,
     specText: string | undefined,
     reason: string,
-  ): Promise<RemovalOutcome> {
+  ): Promise<RemovalOutcome | 'held'> {
     let hooks = this.deleteHooks.get(name);
     let spec = app ? { allowProtectedKinds: app.allowProtectedKinds, pruneAdopted: app.pruneAdopted } : undefined;
     if (!hooks) {
       let recovery: Recovery | undefined;
+      let key: string | undefined;
+      let event = true;
       try {
         const { live } = await readParentState(this.deps, parent);
         // No inventory: the app never synced, nothing of it is there to delete (cascadeApp finds that too).
-        if (live)
-          recovery = await recoverDeleteHooks(this.deps, name, parent, live, specText ?? (app && recordAppSpec(app)));
+        if (live) {
+          const text = specText ?? (app && recordAppSpec(app));
+          key = refusalKey(live, text);
+          const decision = refusalDecision(this.refusals.get(name), key, Date.now());
+          if (decision.action === 'hold') return 'held';
+          event = decision.event;
+          recovery = await recoverDeleteHooks(this.deps, name, parent, live, text);
+        }
       } catch (err) {
         recovery = { error: `reading the inventory: ${describeError(err)}` };
       }
       if (recovery && 'error' in recovery) {
-        await this.refusedEvent(parent, recovery.error);
+        // A refusal for want of the inventory is not remembered: the next read tries again.
+        if (key !== undefined) this.refusals.set(name, { key, at: Date.now(), message: recovery.error });
+        if (event) await this.refusedEvent(parent, recovery.error);
         return { policy: 'cascade', entries: [], parentDeleted: false, error: recovery.error };
       }
+      this.refusals.delete(name);
       if (recovery) {
         hooks = recovery.hooks;
         // Kept for a retry after a failed PreDelete hook: the same hooks run again without another render.

@@ -32,7 +32,7 @@ export async function writeParent(
   live: K8sObject | undefined,
   members: ObjectRef[],
   adopted: readonly ObjectRef[] = [],
-  extra: { applied?: string; revision?: string } = {},
+  extra: { applied?: string; revision?: string; spec?: string } = {},
 ): Promise<K8sObject> {
   const desired = parentObject(ref, members, { adopted, ...extra });
   if (live && sameParent(desired, live)) return live;

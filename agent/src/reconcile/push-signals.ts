@@ -49,15 +49,14 @@ export class PushSignals {
   /** Records a push for the other replicas; throws when the ConfigMap cannot be written. */
   async record(push: Omit<PushRecord, 'by' | 'at'>): Promise<void> {
     const { namespace, name, identity } = this.options;
-    const patch = { data: pushEntry({ ...push, at: new Date().toISOString(), by: identity }) };
+    const labels = { [PUSH_SIGNAL_LABEL]: labelValueOf(name) };
+    // The label rides on every patch: the replicas' watches select by it, so a ConfigMap made without it (from
+    // manifests, or edited by hand) would take every push and wake no replica.
+    const patch = { metadata: { labels }, data: pushEntry({ ...push, at: new Date().toISOString(), by: identity }) };
     if (await this.kube.mergePatch(CONFIGMAPS, name, namespace, patch)) return;
     // Not there yet: created by server-side apply of its name and label only (no data, so a second replica's
     // creation can never take away an entry another wrote), then patched as usual.
-    await this.kube.apply(CONFIGMAPS, {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name, namespace, labels: { [PUSH_SIGNAL_LABEL]: labelValueOf(name) } },
-    });
+    await this.kube.apply(CONFIGMAPS, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace, labels } });
     if (!(await this.kube.mergePatch(CONFIGMAPS, name, namespace, patch)))
       throw new Error(`ConfigMap/${namespace}/${name} vanished while the push was recorded`);
   }

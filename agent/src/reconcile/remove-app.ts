@@ -4,7 +4,7 @@
 // every sync uses, then the parent once nothing is left in it.
 import { describeError } from '../../../shared/src/errors.ts';
 import type { Hook, HookResult } from '../core/hooks.ts';
-import { type ApplySetParentRef, applySetId, listScope } from '../core/inventory.ts';
+import { type ApplySetParentRef, applySetId, listScope, parentRecords } from '../core/inventory.ts';
 import { groupKind, objectKey } from '../core/objects.ts';
 import type { PruneOptions } from '../core/prune.ts';
 import type { K8sObject, SyncEntry } from '../core/types.ts';
@@ -34,7 +34,11 @@ export const DEFINITION_ANNOTATIONS = {
   app: 'tether.dev/app',
   origin: 'tether.dev/defined-in',
   deletionPolicy: 'tether.dev/deletion-policy',
-  /** Where the app's manifests live and how they render (see recover-hooks.ts `recordAppSpec`). */
+  /**
+   * Where the app's manifests live and how they render (see recover-hooks.ts `recordAppSpec`), as last defined. A
+   * cascade renders the copy written beside the synced revision (SYNCED_SPEC_ANNOTATION) when there is one: this one
+   * may be newer than what that revision synced.
+   */
   spec: 'tether.dev/app-spec',
 } as const;
 // Written by a manager of its own, for the same reason as the orphan mark.
@@ -240,6 +244,8 @@ async function deleteAll(
   entries.push(...pruned.entries);
   if (pruned.kept.length > 0) {
     const kept = new Set(pruned.kept.map(objectKey));
+    // The revision stays recorded: should the orphan mark below fail, the retried cascade (maybe by a new process)
+    // renders the same deletion hooks again rather than being refused.
     await writeParent(
       deps,
       parent,
@@ -247,6 +253,7 @@ async function deleteAll(
       state.live,
       pruned.kept,
       state.adopted.filter((r) => kept.has(objectKey(r))),
+      parentRecords(state.live),
     );
     const orphaned = await orphanApp(deps, parent, `${reason}; cascade kept ${pruned.kept.length} object(s)`);
     if (orphaned.error) throw new Error(`marking the inventory orphaned: ${orphaned.error}`);

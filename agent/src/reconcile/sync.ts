@@ -20,8 +20,8 @@ import {
   defaultParentRef,
   labelMembers,
   listScope,
+  parentRecords,
   readAppliedText,
-  readSyncedRevision,
 } from '../core/inventory.ts';
 import type { KubeClient } from '../core/kube-port.ts';
 import { LiveObjects } from '../core/live-objects.ts';
@@ -73,6 +73,8 @@ export interface AppSpec {
   policy?: AppPolicy;
   /** Tools (Argo CD, Flux) whose live objects this app takes over and adopts instead of reporting a conflict. */
   takeOver?: ForeignTool[];
+  /** The app's definition as recorded beside each synced revision (see SYNCED_SPEC_ANNOTATION); absent: none. */
+  recordedSpec?: string;
 }
 
 /** What an app's project says, asked at sync time. */
@@ -394,12 +396,9 @@ export class AppSync {
       // Inventory: the parent first, as the superset of what it had and what Git wants (kubectl updateToSuperset).
       let parent: Awaited<ReturnType<typeof readParentState>>;
       let storedApplied: string | undefined;
-      // Kept through the superset write: the revision last synced through stays recorded until this one is.
-      let storedRevision: string | undefined;
       try {
         parent = await readParentState(this.deps, this.parent);
         storedApplied = readAppliedText(parent.live);
-        storedRevision = readSyncedRevision(parent.live);
         if (!this.appliedRestored) {
           for (const [k, m] of decodeAppliedRecord(storedApplied)) this.applied.set(k, m);
           this.appliedRestored = true;
@@ -411,10 +410,8 @@ export class AppSync {
           parent.live,
           [...parent.members, ...desired.map(refOf)],
           parent.adopted,
-          {
-            ...(storedApplied ? { applied: storedApplied } : {}),
-            ...(storedRevision ? { revision: storedRevision } : {}),
-          },
+          // Kept through the superset write: the revision last synced through stays recorded until this one is.
+          parentRecords(parent.live),
         );
       } catch (err) {
         this.lastGood = false;
@@ -530,7 +527,11 @@ export class AppSync {
             ...desired.filter((o) => conflicted.has(subject(o))).map(refOf),
           ],
           [...parent.adopted, ...owners.adopted],
-          { ...this.appliedToStore(owners.allowed, applied, storedApplied), revision },
+          {
+            ...this.appliedToStore(owners.allowed, applied, storedApplied),
+            revision,
+            ...(this.app.recordedSpec ? { spec: this.app.recordedSpec } : {}),
+          },
         );
       } catch (err) {
         entries.push({ subject: subject({ ...this.parent }), action: 'failed', reason: describeError(err) });
