@@ -163,6 +163,21 @@ test('a restored history goes under what was recorded since, without repeating a
   );
 });
 
+test('a history read again after a take-over puts the other replica newer entries above the stale ones in memory', () => {
+  const at = (iso: string, replica: string) =>
+    ({ ...syncHistoryEntry(result(false, { startedAt: iso }), 'interval'), replica }) as SyncHistoryEntry;
+  const mine = [at('2026-11-21T10:00:00.000Z', 'a'), at('2026-11-21T09:00:00.000Z', 'a')];
+  const theirs = [
+    at('2026-11-21T12:00:00.000Z', 'b'),
+    at('2026-11-21T11:00:00.000Z', 'b'),
+    mine[0] as SyncHistoryEntry,
+  ];
+  assert.deepEqual(
+    mergeRestored(mine, theirs).map((e) => `${e.replica}@${e.startedAt.slice(11, 13)}`),
+    ['b@12', 'b@11', 'a@10', 'a@09'],
+  );
+});
+
 test('only syncs worth keeping are written: not idle polls, fetch failures or the same failure again', () => {
   const ok = syncHistoryEntry(result(false), 'webhook push 3f9c2a7');
   assert.equal(persistWorthy(ok, undefined), true);

@@ -207,8 +207,9 @@ export function decodeHistory(text: string | undefined): SyncHistoryEntry[] {
 }
 
 /**
- * A history read back at start-up under the one recorded since (newest first, at most `limit`): entries already in
- * `current` (same start time and revision) are not repeated.
+ * A history read back from the cluster merged with the one in memory (newest first by start time, at most `limit`):
+ * an entry in both (same start time and revision) is kept once, the in-memory one. Read again after a take-over, the
+ * other replica's newer entries go above this replica's older ones.
  */
 export function mergeRestored(
   current: readonly SyncHistoryEntry[],
@@ -216,5 +217,7 @@ export function mergeRestored(
   limit = HISTORY_LIMIT,
 ): SyncHistoryEntry[] {
   const seen = new Set(current.map((e) => `${e.startedAt}#${e.revision}`));
-  return [...current, ...restored.filter((e) => !seen.has(`${e.startedAt}#${e.revision}`))].slice(0, limit);
+  const merged = [...current, ...restored.filter((e) => !seen.has(`${e.startedAt}#${e.revision}`))];
+  // A stable sort: entries with the same start time keep their order, in-memory first.
+  return merged.sort((a, b) => Date.parse(b.startedAt) - Date.parse(a.startedAt)).slice(0, limit);
 }

@@ -325,8 +325,15 @@ export class Agent implements AgentView {
     }
     r.active = true;
     r.abort = new AbortController();
-    // Taken over from another replica: its first sync here re-applies, whatever this replica synced before.
-    if (r.attempted) r.forceNext = true;
+    // Taken over from another replica: its first sync here re-applies, whatever this replica synced before. What this
+    // replica remembered of the app is stale by then: the retries start afresh (a replica that takes over tries
+    // `limit` more times) and the persisted history, which the other replica kept writing, is read again.
+    if (r.attempted) {
+      r.forceNext = true;
+      r.retry = undefined;
+      r.loop.retryAt(undefined);
+      r.historyRead = undefined;
+    }
     r.loop.start();
   }
 
