@@ -113,16 +113,22 @@ describe('retries of a failed sync, and the history across a restart', () => {
     const code = await syncCommand.run(['--config', w.writeConfig('cli', config()), '--app', 'web', '--once'], io);
     assert.equal(code, 1, 'the revision still fails');
     assert.match(err.join('\n'), /apply failed: .*ConfigMap\/default\/bad/);
-    // The running agent finds that sync on top of the persisted history at its next poll and tries again.
-    await waitFor(() => agent.app('web')?.retry?.retriesExhausted === true && attempts().length === 9, {
+    // The running agent finds that sync on top of the persisted history at its next poll, takes it into its own
+    // history (so its next write keeps it) and tries again.
+    await waitFor(() => agent.app('web')?.retry?.retriesExhausted === true && attempts().length === 10, {
       timeoutMs: 60_000,
       describe: () => JSON.stringify({ retry: agent.app('web')?.retry, syncs: syncs() }, null, 1),
     });
     assert.deepEqual(
       attempts()
-        .slice(0, 3)
-        .map((e) => e.attempt),
-      [3, 2, 1],
+        .slice(0, 4)
+        .map((e) => [e.attempt, e.trigger]),
+      [
+        [3, 'poll'],
+        [2, 'poll'],
+        [1, 'poll'],
+        [1, 'api'],
+      ],
     );
   });
 

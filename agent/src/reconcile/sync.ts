@@ -214,6 +214,26 @@ export class AppSync {
     return this.deleteHooks!;
   }
 
+  /**
+   * Takes a successful sync of `revision` that another process made (`tether sync --once`) as this engine's own, so
+   * the next turn at that revision's tree is a no-op (health read again, nothing applied, no hook run). The revision is
+   * rendered for the desired set health and self-heal judge, and the applied record is read again from the parent at
+   * the next real sync (the other process rewrote it). Throws when the tree or the render cannot be read.
+   */
+  async adoptSync(revision: string, startedAt: string): Promise<void> {
+    const tree = await this.deps.source.treeHash(revision, this.app.path);
+    if (tree === undefined)
+      throw new TetherError('render', `path '${this.app.path}' does not exist at ${revision.slice(0, 7)}`);
+    this.desired = await this.renderDesired(revision);
+    this.applied.clear();
+    this.appliedRestored = false;
+    this.lastTree = tree;
+    this.lastGood = true;
+    const result: SyncResult = { revision, startedAt, durationMs: 0, entries: [] };
+    this.lastGoodResult = result;
+    this.state = { ...this.state, revision, lastSync: result, sync: syncVerdict(result) };
+  }
+
   /** The hooks of the last render (any phase): what a sync of it would run around its apply, never members. */
   get renderedHooks(): readonly Hook[] {
     return this.hooks;
