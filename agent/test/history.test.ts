@@ -180,7 +180,7 @@ test('a history read again after a take-over puts the other replica newer entrie
 
 test('only syncs worth keeping are written: not idle polls, fetch failures or the same failure again', () => {
   const ok = syncHistoryEntry(result(false), 'webhook push 3f9c2a7');
-  assert.equal(persistWorthy(ok, undefined), true);
+  assert.equal(persistWorthy(ok, undefined), false, 'a first sync that wrote nothing');
   assert.equal(persistWorthy(syncHistoryEntry(result(true), 'interval'), ok), false);
   const fetch = syncHistoryEntry(result(false, { error: { stage: 'fetch', message: '503' } }), 'interval');
   assert.equal(persistWorthy(fetch, ok), false);
@@ -188,5 +188,16 @@ test('only syncs worth keeping are written: not idle polls, fetch failures or th
   assert.equal(persistWorthy(render, ok), true);
   assert.equal(persistWorthy(render, render), false, 'the same render error at every poll');
   assert.equal(persistWorthy({ ...render, attempt: 2 }, { ...render, attempt: 1 }), true, 'a retry is a new attempt');
-  assert.equal(persistWorthy(syncHistoryEntry(result(false), 'manual sync by cli'), ok), true);
+  const applied = syncHistoryEntry(
+    result(false, { entries: [{ subject: 'ConfigMap/web/a', action: 'configured' }] }),
+    'webhook push 3f9c2a7',
+  );
+  assert.equal(persistWorthy(applied, ok), true, 'a sync that applied');
+  assert.equal(persistWorthy(applied, undefined), true);
+  const unchanged = { subject: 'ConfigMap/web/a', action: 'unchanged' as const };
+  const manual = syncHistoryEntry(result(false, { entries: [unchanged] }), 'manual sync by cli');
+  assert.equal(persistWorthy(manual, ok), false, 'a manual sync that changed nothing');
+  assert.equal(persistWorthy(syncHistoryEntry(result(false, { entries: [unchanged] }), 'startup'), ok), false);
+  assert.equal(persistWorthy(manual, render), true, 'a sync that ends a failure');
+  assert.equal(persistWorthy(manual, undefined), false, 'the first sync ever, when it changed nothing');
 });

@@ -146,17 +146,21 @@ function cut(text: string, max = MAX_PERSISTED_TEXT): string {
 
 /**
  * Whether `entry`, just recorded on top of `previous` (the newest earlier sync that was not a no-op), is worth a write
- * to the cluster. No-op polls and fetch failures (GitHub down) are not, nor a sync that repeats the last one on the
- * same revision with the same counts, error and verdict (a render error, or an object in conflict re-checked, at every
- * poll): those would write every interval. A manual sync always is.
+ * to the cluster: it applied or pruned something, it failed in a new way (another revision, error or attempt), or it
+ * ends a failure (the page after a restart must not show the app failing). A re-sync that changed nothing, manual or
+ * the first after a restart, is not, nor a no-op poll, a fetch failure (GitHub down) or a failed read of the cluster,
+ * nor the same failure again at every poll (a render error, an object in conflict re-checked).
  */
 export function persistWorthy(entry: SyncHistoryEntry, previous: SyncHistoryEntry | undefined): boolean {
   if (entry.noop) return false;
   const stage = entry.error?.stage;
   if (stage === 'fetch' || stage === 'cluster' || stage === 'cancelled') return false;
-  if (entry.trigger === 'api' || !previous) return true;
+  if (entry.counts.applied > 0 || entry.counts.pruned > 0) return true;
+  if (!entry.error)
+    return !!previous && (previous.error !== undefined || previous.counts.failed !== entry.counts.failed);
+  if (!previous) return true;
   const key = (e: SyncHistoryEntry) =>
-    JSON.stringify([e.revision, e.counts, e.error?.stage, e.error?.message, e.attempt, e.status?.state]);
+    JSON.stringify([e.revision, e.counts.failed, e.error?.stage, e.error?.message, e.attempt]);
   return key(entry) !== key(previous);
 }
 

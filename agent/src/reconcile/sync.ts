@@ -172,6 +172,8 @@ export class AppSync {
   /** What was last applied per object (see core/applied-record.ts); read from the parent on the first sync. */
   private readonly applied: AppliedRecord = new Map();
   private appliedRestored = false;
+  /** The revision this engine last recorded in the parent and the tree it had at the app's path. */
+  private recorded: { revision: string; tree: string | undefined } | undefined;
   state: AppState;
 
   constructor(
@@ -232,6 +234,20 @@ export class AppSync {
     const result: SyncResult = { revision, startedAt, durationMs: 0, entries: [] };
     this.lastGoodResult = result;
     this.state = { ...this.state, revision, lastSync: result, sync: syncVerdict(result) };
+  }
+
+  /**
+   * Whether `revision` (the one recorded in the parent) has `tree` at the app's path: known when this engine recorded
+   * it, else read from the source (false when the commit is not there, as after a shallow fetch of a newer one).
+   */
+  private async sameTree(revision: string, tree: string | undefined): Promise<boolean> {
+    if (tree === undefined) return false;
+    if (this.recorded?.revision === revision) return this.recorded.tree === tree;
+    try {
+      return (await this.deps.source.treeHash(revision, this.app.path)) === tree;
+    } catch {
+      return false;
+    }
   }
 
   /** The hooks of the last render (any phase): what a sync of it would run around its apply, never members. */
@@ -539,7 +555,7 @@ export class AppSync {
       // pruned (not our label), and dropping them would make every interval's superset write add them back.
       const conflicted = new Set(owners.conflicts.map((e) => e.subject));
       try {
-        await writeParent(
+        const written = await writeParent(
           this.deps,
           this.parent,
           parent.type,
@@ -550,8 +566,15 @@ export class AppSync {
             ...desired.filter((o) => conflicted.has(subject(o))).map(refOf),
           ],
           [...parent.adopted, ...owners.adopted],
-          { ...this.appliedToStore(owners.allowed, applied, storedApplied), revision },
+          {
+            ...this.appliedToStore(owners.allowed, applied, storedApplied),
+            // A new commit with the same tree renders the same: the revision already recorded stays, so a re-sync at
+            // a new HEAD that changed nothing here does not send the whole parent (and its applied record) again.
+            // Delete hooks render the app at it (recover-hooks.ts): an older commit of the branch does as well.
+            revision: storedRevision && (await this.sameTree(storedRevision, tree)) ? storedRevision : revision,
+          },
         );
+        this.recorded = { revision: readSyncedRevision(written) ?? revision, tree };
       } catch (err) {
         entries.push({ subject: subject({ ...this.parent }), action: 'failed', reason: describeError(err) });
       }
