@@ -154,7 +154,7 @@ function cut(text: string, max = MAX_PERSISTED_TEXT): string {
 export function persistWorthy(entry: SyncHistoryEntry, previous: SyncHistoryEntry | undefined): boolean {
   if (entry.noop) return false;
   const stage = entry.error?.stage;
-  if (stage === 'fetch' || stage === 'cluster' || stage === 'cancelled') return false;
+  if (stage === 'fetch' || stage === 'cluster' || stage === 'cancelled' || stage === 'read') return false;
   if (entry.counts.applied > 0 || entry.counts.pruned > 0) return true;
   if (!entry.error)
     return !!previous && (previous.error !== undefined || previous.counts.failed !== entry.counts.failed);

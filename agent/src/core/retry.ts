@@ -43,7 +43,8 @@ export function retriesExhausted(policy: RetryPolicy, state: RetryState): boolea
 
 /**
  * Whether a failed sync counts as an attempt: it may have written (an apply, a prune, a hook, a wave). A fetch or
- * render error, a project refusal, an unreachable cluster or a shutdown wrote nothing and ran no hook: those are
+ * render error, a project refusal, an unreachable cluster, a failed read of the live objects by a turn that found
+ * nothing to apply (`read`) or a shutdown wrote nothing and ran no hook: those are
  * tried again at the poll interval, as Argo CD retries a ComparisonError at its next refresh.
  */
 export function countsAsAttempt(result: Pick<SyncResult, 'error' | 'entries'>): boolean {

@@ -379,7 +379,8 @@ export class AppSync {
       try {
         return finish({ noop: true, health: await this.refreshHealth() });
       } catch (err) {
-        return finish({ error: { stage: 'apply', message: `reading live state: ${describeError(err)}` } });
+        // Nothing was written: its own stage, which no retry counts as an attempt (core/retry.ts countsAsAttempt).
+        return finish({ error: { stage: 'read', message: `reading live state: ${describeError(err)}` } });
       }
     }
 
