@@ -60,6 +60,13 @@ test('a turn that only failed to read live state, however often, never uses up t
   assert.equal(syncVerdict({ ...failed(R, 'read'), startedAt: '', durationMs: 0 }), 'Unknown');
 });
 
+test('a manual app (syncPolicy manual) is never retried: its failed sync leaves no retry to wait for', () => {
+  assert.equal(afterSync(undefined, failed(R), policy, 0, false), undefined);
+  const armed = afterSync(undefined, failed(R), policy, 0);
+  assert.equal(afterSync(armed, failed(R), policy, 1000, false), undefined, 'a policy changed to manual drops it');
+  assert.deepEqual(retryDecision(afterSync(undefined, failed(R), policy, 0, false), R, policy, 0), { kind: 'apply' });
+});
+
 test('limit 2: the first attempt and two retries, each after its backoff, then the app gives up on that revision', () => {
   let state: RetryState | undefined;
   let now = 0;

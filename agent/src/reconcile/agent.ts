@@ -651,7 +651,9 @@ export class Agent implements AgentView {
     // A turn held back by the retries leaves them as they are; any other outcome counts (or clears) them. The loop's
     // wake-up moves only when they changed: a failed fetch during a retry must not schedule one in the past (a spin);
     // the failed revision is then tried at the next poll.
-    const retry = out.waiting === undefined ? afterSync(r.retry, out, r.config.retry, Date.now()) : r.retry;
+    const automatedApp = policyInput(this.projectSet, r.config).syncPolicy === 'automated';
+    const retry =
+      out.waiting === undefined ? afterSync(r.retry, out, r.config.retry, Date.now(), automatedApp) : r.retry;
     if (retry !== r.retry) {
       r.retry = retry;
       r.loop.retryAt(retry?.nextAt);
