@@ -153,6 +153,13 @@ describe('retries of a failed sync, and the history across a restart', () => {
     // The ten newest syncs that did something (nine attempts here, the fix); none of the idle polls were written.
     assert.equal(stored.length, 10, JSON.stringify(stored.map((e) => [e.revision.slice(0, 7), e.attempt])));
     assert.ok(stored.every((e) => !e.noop));
+    // Its merge patch names Tether's field manager (without one the apiserver takes it from the User-Agent).
+    const managers = (
+      (parent?.metadata as { managedFields?: { manager: string; fieldsV1?: unknown }[] }).managedFields ?? []
+    )
+      .filter((f) => JSON.stringify(f.fieldsV1 ?? {}).includes(`f:${HISTORY_ANNOTATION}`))
+      .map((f) => f.manager);
+    assert.deepEqual(managers, ['tether']);
     await agent.stop();
 
     const kube = new CountingKubeClient(w.client);
