@@ -155,7 +155,8 @@ describe('retries of a failed sync, and the history across a restart', () => {
     assert.ok(stored.every((e) => !e.noop));
     // Its merge patch names Tether's field manager (without one the apiserver takes it from the User-Agent).
     const managers = (
-      (parent?.metadata as { managedFields?: { manager: string; fieldsV1?: unknown }[] }).managedFields ?? []
+      (parent?.metadata as { managedFields?: { manager: string; fieldsV1?: unknown }[] } | undefined)?.managedFields ??
+      []
     )
       .filter((f) => JSON.stringify(f.fieldsV1 ?? {}).includes(`f:${HISTORY_ANNOTATION}`))
       .map((f) => f.manager);
