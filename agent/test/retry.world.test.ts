@@ -209,3 +209,43 @@ describe('retries of a failed sync, and the history across a restart', () => {
     assert.equal(writes() - idle, 0);
   });
 });
+
+describe('a tether sync --once that succeeded where the running agent gave up', () => {
+  let w: AgentWorld;
+  const config = () => ({ apps: [w.app('late', 'envs/dev/late', { interval: '5s', retry: { limit: 0 } })] });
+
+  before(async () => {
+    w = await startAgentWorld({
+      github: true,
+      // Its namespace does not exist (and createNamespace is off): the apply fails until someone creates it.
+      files: {
+        'envs/dev/late/cm.yaml':
+          'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: late\n  namespace: later\ndata: {a: x}\n',
+      },
+    });
+  });
+  after(() => w?.stop());
+
+  test('is taken as the agent own sync: nothing applied again, the retries cleared, Synced', async () => {
+    const kube = new CountingKubeClient(w.client);
+    const { agent } = await w.startAgent(config(), { kube });
+    await waitFor(() => agent.app('late')?.retry?.retriesExhausted === true, {
+      timeoutMs: 60_000,
+      describe: () => JSON.stringify(agent.history('late')?.syncs.slice(0, 3), null, 1),
+    });
+    await w.createNamespace('later');
+    const io = { out: () => {}, err: () => {} };
+    const code = await syncCommand.run(['--config', w.writeConfig('cli', config()), '--app', 'late', '--once'], io);
+    assert.equal(code, 0, 'the same revision applies now');
+    const applies = kube.requests.APPLY ?? 0;
+    await waitFor(() => agent.app('late')?.retry === undefined, {
+      timeoutMs: 30_000,
+      describe: () => JSON.stringify(agent.history('late')?.syncs.slice(0, 3), null, 1),
+    });
+    assert.equal(kube.requests.APPLY ?? 0, applies, 'the running agent applied nothing (and ran no hook)');
+    assert.equal(agent.app('late')?.state.sync, 'Synced');
+    const top = agent.history('late')?.syncs.find((e) => !e.noop);
+    assert.equal(top?.trigger, 'api', "the other process's sync is in the agent's history");
+    assert.equal(top?.error, undefined);
+  });
+});
