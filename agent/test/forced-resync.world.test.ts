@@ -47,15 +47,25 @@ describe('forced re-sync with the applied record', () => {
       { kube: client, discovery: new Discovery(client) },
     );
 
-  /** Runs `fn` and returns what it did and the dry-runs and writes it sent. */
-  async function counted<T>(fn: () => Promise<T>): Promise<{ out: T; dryRuns: number; writes: number }> {
+  /** Every request that writes to the apiserver (applies and their dry-runs are PATCHes too). */
+  const allWrites = () =>
+    (client.requests.PATCH ?? 0) +
+    (client.requests.POST ?? 0) +
+    (client.requests.PUT ?? 0) +
+    (client.requests.DELETE ?? 0) -
+    (client.requests.APPLY_DRYRUN ?? 0);
+
+  /** Runs `fn` and returns what it did, the dry-runs and applies it sent, and every write. */
+  async function counted<T>(fn: () => Promise<T>): Promise<{ out: T; dryRuns: number; writes: number; all: number }> {
     const dry = client.requests.APPLY_DRYRUN ?? 0;
     const writes = client.requests.APPLY ?? 0;
+    const all = allWrites();
     const out = await fn();
     return {
       out,
       dryRuns: (client.requests.APPLY_DRYRUN ?? 0) - dry,
       writes: (client.requests.APPLY ?? 0) - writes,
+      all: allWrites() - all,
     };
   }
 
@@ -83,6 +93,24 @@ describe('forced re-sync with the applied record', () => {
     );
     assert.equal(again.dryRuns, 0);
     assert.equal(again.writes, 0, 'neither objects nor the parent are written');
+    assert.equal(again.all, 0, 'nothing at all is written');
+  });
+
+  test('a forced re-sync at a new commit with the same tree writes nothing: the parent keeps its revision', async () => {
+    const parentPath = '/api/v1/namespaces/tether-system/configmaps/tether-web';
+    const revisionOf = async () =>
+      ((await w.kube.request('GET', parentPath)).body as K8sObject).metadata.annotations?.[
+        'tether.dev/synced-revision'
+      ];
+    const recorded = await revisionOf();
+    assert.ok(recorded);
+    const head = await w.commit({ 'README.md': 'not part of the app\n' }, 'outside the app');
+    const res = await counted(() => app.sync({ force: true }));
+    assert.equal(res.out.error, undefined);
+    assert.equal(res.out.revision, head);
+    assert.ok(res.out.entries.every((e) => e.action === 'unchanged'));
+    assert.equal(res.all, 0, 'nothing at all is written');
+    assert.equal(await revisionOf(), recorded, 'an older commit with the same tree stays recorded');
   });
 
   test('an object changed live is compared and re-applied (no lie)', async () => {
@@ -133,7 +161,11 @@ describe('forced re-sync with the applied record', () => {
       JSON.stringify(res.out.entries),
     );
     assert.equal(res.dryRuns, 0);
-    assert.equal(res.writes, 0);
+    // The one write is the parent's: it recorded an older commit with the same tree, which a fresh depth-1 clone does
+    // not have, so the tree cannot be compared and the new HEAD is recorded instead.
+    assert.equal(res.writes, 1);
+    const again = await counted(() => restarted.sync({ force: true }));
+    assert.equal(again.all, 0, 'after that, nothing at all is written');
     app = restarted;
   });
 

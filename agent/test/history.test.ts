@@ -163,9 +163,24 @@ test('a restored history goes under what was recorded since, without repeating a
   );
 });
 
+test('a history read again after a take-over puts the other replica newer entries above the stale ones in memory', () => {
+  const at = (iso: string, replica: string) =>
+    ({ ...syncHistoryEntry(result(false, { startedAt: iso }), 'interval'), replica }) as SyncHistoryEntry;
+  const mine = [at('2026-11-21T10:00:00.000Z', 'a'), at('2026-11-21T09:00:00.000Z', 'a')];
+  const theirs = [
+    at('2026-11-21T12:00:00.000Z', 'b'),
+    at('2026-11-21T11:00:00.000Z', 'b'),
+    mine[0] as SyncHistoryEntry,
+  ];
+  assert.deepEqual(
+    mergeRestored(mine, theirs).map((e) => `${e.replica}@${e.startedAt.slice(11, 13)}`),
+    ['b@12', 'b@11', 'a@10', 'a@09'],
+  );
+});
+
 test('only syncs worth keeping are written: not idle polls, fetch failures or the same failure again', () => {
   const ok = syncHistoryEntry(result(false), 'webhook push 3f9c2a7');
-  assert.equal(persistWorthy(ok, undefined), true);
+  assert.equal(persistWorthy(ok, undefined), false, 'a first sync that wrote nothing');
   assert.equal(persistWorthy(syncHistoryEntry(result(true), 'interval'), ok), false);
   const fetch = syncHistoryEntry(result(false, { error: { stage: 'fetch', message: '503' } }), 'interval');
   assert.equal(persistWorthy(fetch, ok), false);
@@ -173,5 +188,16 @@ test('only syncs worth keeping are written: not idle polls, fetch failures or th
   assert.equal(persistWorthy(render, ok), true);
   assert.equal(persistWorthy(render, render), false, 'the same render error at every poll');
   assert.equal(persistWorthy({ ...render, attempt: 2 }, { ...render, attempt: 1 }), true, 'a retry is a new attempt');
-  assert.equal(persistWorthy(syncHistoryEntry(result(false), 'manual sync by cli'), ok), true);
+  const applied = syncHistoryEntry(
+    result(false, { entries: [{ subject: 'ConfigMap/web/a', action: 'configured' }] }),
+    'webhook push 3f9c2a7',
+  );
+  assert.equal(persistWorthy(applied, ok), true, 'a sync that applied');
+  assert.equal(persistWorthy(applied, undefined), true);
+  const unchanged = { subject: 'ConfigMap/web/a', action: 'unchanged' as const };
+  const manual = syncHistoryEntry(result(false, { entries: [unchanged] }), 'manual sync by cli');
+  assert.equal(persistWorthy(manual, ok), false, 'a manual sync that changed nothing');
+  assert.equal(persistWorthy(syncHistoryEntry(result(false, { entries: [unchanged] }), 'startup'), ok), false);
+  assert.equal(persistWorthy(manual, render), true, 'a sync that ends a failure');
+  assert.equal(persistWorthy(manual, undefined), false, 'the first sync ever, when it changed nothing');
 });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { appView } from '../src/core/agent-view.ts';
-import { withNote } from '../src/core/commit-status.ts';
+import { syncVerdict, withNote } from '../src/core/commit-status.ts';
 import {
   afterSync,
   backoffDelay,
@@ -15,13 +15,13 @@ import {
   retryView,
 } from '../src/core/retry.ts';
 import { renderAppPage } from '../src/core/status-page.ts';
-import type { SyncResult } from '../src/core/types.ts';
+import type { SyncResult, SyncStage } from '../src/core/types.ts';
 
 const R = 'a'.repeat(40);
 const S = 'b'.repeat(40);
 const policy: RetryPolicy = { limit: 2, backoff: { duration: 1000, factor: 2, maxDuration: 3000 } };
 
-function failed(revision: string, stage: 'apply' | 'prune' | 'fetch' | 'render' | 'cluster' | 'cancelled' = 'apply') {
+function failed(revision: string, stage: SyncStage = 'apply') {
   return { revision, entries: [], error: { stage, message: 'PreSync hook Job/web/migrate failed' } } as Pick<
     SyncResult,
     'revision' | 'entries' | 'error'
@@ -43,13 +43,28 @@ test('the backoff doubles from duration and stops at maxDuration, as Argo CD com
 test('only failures that may have written count: apply and prune, not fetch, render, cluster, shutdown or refusal', () => {
   assert.equal(countsAsAttempt(failed(R, 'apply')), true);
   assert.equal(countsAsAttempt(failed(R, 'prune')), true);
-  for (const stage of ['fetch', 'render', 'cluster', 'cancelled'] as const)
+  for (const stage of ['fetch', 'render', 'cluster', 'cancelled', 'read'] as const)
     assert.equal(countsAsAttempt(failed(R, stage)), false, stage);
   assert.equal(
     countsAsAttempt({ ...failed(R), entries: [{ subject: 'ClusterRole/x', action: 'refused', reason: 'project' }] }),
     false,
   );
   assert.equal(countsAsAttempt({ entries: [] }), false);
+});
+
+test('a turn that only failed to read live state, however often, never uses up the retries', () => {
+  let state = afterSync(undefined, failed(R), policy, 0);
+  for (let i = 1; i <= 10; i++) state = afterSync(state, failed(R, 'read'), policy, i * 10_000);
+  assert.deepEqual(state, { revision: R, failures: 1, nextAt: 1000 });
+  assert.equal(retryDecision(state, R, policy, 100_000).kind, 'apply');
+  assert.equal(syncVerdict({ ...failed(R, 'read'), startedAt: '', durationMs: 0 }), 'Unknown');
+});
+
+test('a manual app (syncPolicy manual) is never retried: its failed sync leaves no retry to wait for', () => {
+  assert.equal(afterSync(undefined, failed(R), policy, 0, false), undefined);
+  const armed = afterSync(undefined, failed(R), policy, 0);
+  assert.equal(afterSync(armed, failed(R), policy, 1000, false), undefined, 'a policy changed to manual drops it');
+  assert.deepEqual(retryDecision(afterSync(undefined, failed(R), policy, 0, false), R, policy, 0), { kind: 'apply' });
 });
 
 test('limit 2: the first attempt and two retries, each after its backoff, then the app gives up on that revision', () => {

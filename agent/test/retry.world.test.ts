@@ -113,16 +113,22 @@ describe('retries of a failed sync, and the history across a restart', () => {
     const code = await syncCommand.run(['--config', w.writeConfig('cli', config()), '--app', 'web', '--once'], io);
     assert.equal(code, 1, 'the revision still fails');
     assert.match(err.join('\n'), /apply failed: .*ConfigMap\/default\/bad/);
-    // The running agent finds that sync on top of the persisted history at its next poll and tries again.
-    await waitFor(() => agent.app('web')?.retry?.retriesExhausted === true && attempts().length === 9, {
+    // The running agent finds that sync on top of the persisted history at its next poll, takes it into its own
+    // history (so its next write keeps it) and tries again.
+    await waitFor(() => agent.app('web')?.retry?.retriesExhausted === true && attempts().length === 10, {
       timeoutMs: 60_000,
       describe: () => JSON.stringify({ retry: agent.app('web')?.retry, syncs: syncs() }, null, 1),
     });
     assert.deepEqual(
       attempts()
-        .slice(0, 3)
-        .map((e) => e.attempt),
-      [3, 2, 1],
+        .slice(0, 4)
+        .map((e) => [e.attempt, e.trigger]),
+      [
+        [3, 'poll'],
+        [2, 'poll'],
+        [1, 'poll'],
+        [1, 'api'],
+      ],
     );
   });
 
@@ -147,6 +153,14 @@ describe('retries of a failed sync, and the history across a restart', () => {
     // The ten newest syncs that did something (nine attempts here, the fix); none of the idle polls were written.
     assert.equal(stored.length, 10, JSON.stringify(stored.map((e) => [e.revision.slice(0, 7), e.attempt])));
     assert.ok(stored.every((e) => !e.noop));
+    // Its merge patch names Tether's field manager (without one the apiserver takes it from the User-Agent).
+    const managers = (
+      (parent?.metadata as { managedFields?: { manager: string; fieldsV1?: unknown }[] } | undefined)?.managedFields ??
+      []
+    )
+      .filter((f) => JSON.stringify(f.fieldsV1 ?? {}).includes(`f:${HISTORY_ANNOTATION}`))
+      .map((f) => f.manager);
+    assert.deepEqual(managers, ['tether']);
     await agent.stop();
 
     const kube = new CountingKubeClient(w.client);
@@ -156,14 +170,25 @@ describe('retries of a failed sync, and the history across a restart', () => {
     // The restart's own first sync finds the tree unchanged since nothing it knows was synced: it applies (all
     // unchanged) and goes on top; what came before is read back under it.
     const key = (e: SyncHistoryEntry) => `${e.startedAt}#${e.revision}#${e.attempt ?? ''}`;
-    assert.deepEqual(after.slice(-before.length).map(key), before.map(key));
+    assert.deepEqual(after.slice(-stored.length).map(key), before.slice(0, stored.length).map(key));
     assert.equal(attempts(restarted).length, 9);
+    // It changed nothing: no object, parent or history write (the newest persisted sync already says Synced); its
+    // Synced Event (a POST) is the restarted process's first word on the app.
+    const patches = () => (kube.requests.PATCH ?? 0) + (kube.requests.PUT ?? 0) + (kube.requests.DELETE ?? 0);
+    assert.equal(patches(), 0, JSON.stringify(kube.requests));
+    // Nor does a manual sync that changes nothing (beyond its SyncRequested Event).
+    const manualAt = syncs(restarted).length;
+    assert.deepEqual(restarted.requestManualSync('web', 'tester'), { accepted: true });
+    await waitFor(() => syncs(restarted)[0]?.trigger === 'api' || syncs(restarted).length > manualAt + 1, {
+      timeoutMs: 30_000,
+      describe: () => JSON.stringify(syncs(restarted).slice(0, 2)),
+    });
+    assert.equal(syncs(restarted)[0]?.trigger, 'api');
+    assert.equal(patches(), 0, JSON.stringify(kube.requests));
 
     // What keeping the history costs a sync that applies a change: one merge patch of the parent's annotation.
     const mergePatches = () =>
       (kube.requests.PATCH ?? 0) - (kube.requests.APPLY ?? 0) - (kube.requests.APPLY_DRYRUN ?? 0);
-    // The restart's own first sync writes its entry too (it follows readiness): wait for it first.
-    await waitFor(() => mergePatches() >= 1, { timeoutMs: 30_000, describe: () => JSON.stringify(kube.requests) });
     const before2 = { merge: mergePatches(), apply: kube.requests.APPLY ?? 0 };
     const next = await w.commit({ 'envs/dev/web/ok.yaml': cm('ok', 'c') }, 'change ok');
     restarted.requestSync('web', 'webhook push');
@@ -175,12 +200,52 @@ describe('retries of a failed sync, and the history across a restart', () => {
     assert.equal(mergePatches() - before2.merge, 1);
     assert.ok((kube.requests.APPLY ?? 0) - before2.apply >= 1, 'the changed ConfigMap was applied');
     // Idle polls after it write nothing at all.
-    const writes = () => (kube.requests.PATCH ?? 0) + (kube.requests.POST ?? 0) + (kube.requests.DELETE ?? 0);
+    const writes = () => patches() + (kube.requests.POST ?? 0);
     const idle = writes();
     await waitFor(() => (syncs(restarted)[0]?.noop && syncs(restarted)[0]!.repeats >= 1) || false, {
       timeoutMs: 30_000,
       describe: () => JSON.stringify(syncs(restarted).slice(0, 2)),
     });
     assert.equal(writes() - idle, 0);
+  });
+});
+
+describe('a tether sync --once that succeeded where the running agent gave up', () => {
+  let w: AgentWorld;
+  const config = () => ({ apps: [w.app('late', 'envs/dev/late', { interval: '5s', retry: { limit: 0 } })] });
+
+  before(async () => {
+    w = await startAgentWorld({
+      github: true,
+      // Its namespace does not exist (and createNamespace is off): the apply fails until someone creates it.
+      files: {
+        'envs/dev/late/cm.yaml':
+          'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: late\n  namespace: later\ndata: {a: x}\n',
+      },
+    });
+  });
+  after(() => w?.stop());
+
+  test('is taken as the agent own sync: nothing applied again, the retries cleared, Synced', async () => {
+    const kube = new CountingKubeClient(w.client);
+    const { agent } = await w.startAgent(config(), { kube });
+    await waitFor(() => agent.app('late')?.retry?.retriesExhausted === true, {
+      timeoutMs: 60_000,
+      describe: () => JSON.stringify(agent.history('late')?.syncs.slice(0, 3), null, 1),
+    });
+    await w.createNamespace('later');
+    const io = { out: () => {}, err: () => {} };
+    const code = await syncCommand.run(['--config', w.writeConfig('cli', config()), '--app', 'late', '--once'], io);
+    assert.equal(code, 0, 'the same revision applies now');
+    const applies = kube.requests.APPLY ?? 0;
+    await waitFor(() => agent.app('late')?.retry === undefined, {
+      timeoutMs: 30_000,
+      describe: () => JSON.stringify(agent.history('late')?.syncs.slice(0, 3), null, 1),
+    });
+    assert.equal(kube.requests.APPLY ?? 0, applies, 'the running agent applied nothing (and ran no hook)');
+    assert.equal(agent.app('late')?.state.sync, 'Synced');
+    const top = agent.history('late')?.syncs.find((e) => !e.noop);
+    assert.equal(top?.trigger, 'api', "the other process's sync is in the agent's history");
+    assert.equal(top?.error, undefined);
   });
 });

@@ -44,7 +44,7 @@ export function statusContext(cluster: string, app: string): string {
  */
 export function saysNothingAboutCommit(state: AppState): boolean {
   const stage = state.lastSync?.error?.stage;
-  return stage === 'fetch' || stage === 'cluster' || stage === 'cancelled' || stage === 'project';
+  return stage === 'fetch' || stage === 'cluster' || stage === 'cancelled' || stage === 'project' || stage === 'read';
 }
 
 /**
@@ -55,7 +55,14 @@ export function saysNothingAboutCommit(state: AppState): boolean {
  */
 export function syncVerdict(result: SyncResult, drifted: readonly string[] = []): SyncStatus {
   const stage = result.error?.stage;
-  if (stage === 'fetch' || stage === 'render' || stage === 'cluster' || stage === 'cancelled' || stage === 'project')
+  if (
+    stage === 'fetch' ||
+    stage === 'render' ||
+    stage === 'cluster' ||
+    stage === 'cancelled' ||
+    stage === 'project' ||
+    stage === 'read'
+  )
     return 'Unknown';
   if (result.entries.some((e) => e.action === 'failed' || e.action === 'conflict' || e.action === 'refused'))
     return 'OutOfSync';

@@ -146,17 +146,21 @@ function cut(text: string, max = MAX_PERSISTED_TEXT): string {
 
 /**
  * Whether `entry`, just recorded on top of `previous` (the newest earlier sync that was not a no-op), is worth a write
- * to the cluster. No-op polls and fetch failures (GitHub down) are not, nor a sync that repeats the last one on the
- * same revision with the same counts, error and verdict (a render error, or an object in conflict re-checked, at every
- * poll): those would write every interval. A manual sync always is.
+ * to the cluster: it applied or pruned something, it failed in a new way (another revision, error or attempt), or it
+ * ends a failure (the page after a restart must not show the app failing). A re-sync that changed nothing, manual or
+ * the first after a restart, is not, nor a no-op poll, a fetch failure (GitHub down) or a failed read of the cluster,
+ * nor the same failure again at every poll (a render error, an object in conflict re-checked).
  */
 export function persistWorthy(entry: SyncHistoryEntry, previous: SyncHistoryEntry | undefined): boolean {
   if (entry.noop) return false;
   const stage = entry.error?.stage;
-  if (stage === 'fetch' || stage === 'cluster' || stage === 'cancelled') return false;
-  if (entry.trigger === 'api' || !previous) return true;
+  if (stage === 'fetch' || stage === 'cluster' || stage === 'cancelled' || stage === 'read') return false;
+  if (entry.counts.applied > 0 || entry.counts.pruned > 0) return true;
+  if (!entry.error)
+    return !!previous && (previous.error !== undefined || previous.counts.failed !== entry.counts.failed);
+  if (!previous) return true;
   const key = (e: SyncHistoryEntry) =>
-    JSON.stringify([e.revision, e.counts, e.error?.stage, e.error?.message, e.attempt, e.status?.state]);
+    JSON.stringify([e.revision, e.counts.failed, e.error?.stage, e.error?.message, e.attempt]);
   return key(entry) !== key(previous);
 }
 
@@ -207,8 +211,9 @@ export function decodeHistory(text: string | undefined): SyncHistoryEntry[] {
 }
 
 /**
- * A history read back at start-up under the one recorded since (newest first, at most `limit`): entries already in
- * `current` (same start time and revision) are not repeated.
+ * A history read back from the cluster merged with the one in memory (newest first by start time, at most `limit`):
+ * an entry in both (same start time and revision) is kept once, the in-memory one. Read again after a take-over, the
+ * other replica's newer entries go above this replica's older ones.
  */
 export function mergeRestored(
   current: readonly SyncHistoryEntry[],
@@ -216,5 +221,7 @@ export function mergeRestored(
   limit = HISTORY_LIMIT,
 ): SyncHistoryEntry[] {
   const seen = new Set(current.map((e) => `${e.startedAt}#${e.revision}`));
-  return [...current, ...restored.filter((e) => !seen.has(`${e.startedAt}#${e.revision}`))].slice(0, limit);
+  const merged = [...current, ...restored.filter((e) => !seen.has(`${e.startedAt}#${e.revision}`))];
+  // A stable sort: entries with the same start time keep their order, in-memory first.
+  return merged.sort((a, b) => Date.parse(b.startedAt) - Date.parse(a.startedAt)).slice(0, limit);
 }

@@ -28,6 +28,12 @@ export interface ApplyOptions {
  */
 export const APPLY_CONCURRENCY = 16;
 
+/** Options of one JSON merge patch. */
+export interface MergePatchOptions {
+  /** The manager the apiserver records in managedFields for the fields the patch sets (default `tether`). */
+  fieldManager: string;
+}
+
 /** The defaults of server-side apply: field manager `tether`, force, for real. */
 export function defaultApplyOptions(): ApplyOptions {
   return { fieldManager: 'tether', force: true, dryRun: false };
@@ -114,6 +120,7 @@ export interface KubeClient {
     name: string,
     namespace: string | undefined,
     patch: object,
+    options?: Partial<MergePatchOptions>,
   ): Promise<K8sObject | undefined>;
   /**
    * Deletes (background propagation unless told otherwise); true when it existed. With `resourceVersion` the

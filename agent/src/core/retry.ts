@@ -43,7 +43,8 @@ export function retriesExhausted(policy: RetryPolicy, state: RetryState): boolea
 
 /**
  * Whether a failed sync counts as an attempt: it may have written (an apply, a prune, a hook, a wave). A fetch or
- * render error, a project refusal, an unreachable cluster or a shutdown wrote nothing and ran no hook: those are
+ * render error, a project refusal, an unreachable cluster, a failed read of the live objects by a turn that found
+ * nothing to apply (`read`) or a shutdown wrote nothing and ran no hook: those are
  * tried again at the poll interval, as Argo CD retries a ComparisonError at its next refresh.
  */
 export function countsAsAttempt(result: Pick<SyncResult, 'error' | 'entries'>): boolean {
@@ -54,15 +55,18 @@ export function countsAsAttempt(result: Pick<SyncResult, 'error' | 'entries'>): 
 
 /**
  * The retry state after a sync of `revision`: cleared by a success, untouched by a failure that is not an attempt
- * (see countsAsAttempt), else one more failure of that revision with the next retry's time.
+ * (see countsAsAttempt), else one more failure of that revision with the next retry's time. An app that is not
+ * `automated` (`syncPolicy: manual`) has none: as in Argo CD, only an automated sync is retried, and a failed manual
+ * sync is reported for the user to sync again (a retry turn of a manual app would only compare).
  */
 export function afterSync(
   state: RetryState | undefined,
   result: Pick<SyncResult, 'error' | 'entries' | 'revision'>,
   policy: RetryPolicy,
   now: number,
+  automated = true,
 ): RetryState | undefined {
-  if (!result.error) return undefined;
+  if (!result.error || !automated) return undefined;
   if (!countsAsAttempt(result)) return state;
   const failures = state?.revision === result.revision ? state.failures + 1 : 1;
   const next: RetryState = { revision: result.revision, failures };

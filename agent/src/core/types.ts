@@ -92,9 +92,10 @@ export interface SyncEntry {
  * failure to reach the apiserver at all (refused, reset, timed out): it says nothing about the commit, so it is
  * reported as Unknown, never as the commit's failure. `cancelled` is a sync stopped by shutdown between requests.
  * `project` is an app its project refuses before anything is fetched (project not defined, repo or namespace not
- * allowed): no commit was read, so it says nothing about one.
+ * allowed): no commit was read, so it says nothing about one. `read` is a turn that found the tree unchanged and
+ * could not read the live objects for health: it wrote nothing, so it is no attempt at the commit either.
  */
-export type SyncStage = 'fetch' | 'render' | 'apply' | 'prune' | 'cluster' | 'cancelled' | 'project';
+export type SyncStage = 'fetch' | 'render' | 'apply' | 'prune' | 'cluster' | 'cancelled' | 'project' | 'read';
 
 /** Sync status names (shared with the Action and the status page). */
 export type SyncStatus = 'Synced' | 'OutOfSync' | 'Unknown';

@@ -44,7 +44,7 @@ import type { Discovery } from '../edges/kube/discovery.ts';
 import { AppLoop } from './app-loop.ts';
 import { policyInput, policyView, projectAllowsSelfHeal, projectPolicy, projectViews } from './app-policy.ts';
 import { AppSet, type AppSourceView } from './app-set.ts';
-import { readPersistedHistory, SyncHistory, syncedByHandSince, writePersistedHistory } from './history.ts';
+import { readPersistedHistory, SyncHistory, writePersistedHistory } from './history.ts';
 import { inspectObjects } from './inspect.ts';
 import type { LeaderElector } from './leader.ts';
 import { type PlanSource, type PlanTarget, PullRequestPlanner } from './pr-plan.ts';
@@ -328,8 +328,15 @@ export class Agent implements AgentView {
     }
     r.active = true;
     r.abort = new AbortController();
-    // Taken over from another replica: its first sync here re-applies, whatever this replica synced before.
-    if (r.attempted) r.forceNext = true;
+    // Taken over from another replica: its first sync here re-applies, whatever this replica synced before. What this
+    // replica remembered of the app is stale by then: the retries start afresh (a replica that takes over tries
+    // `limit` more times) and the persisted history, which the other replica kept writing, is read again.
+    if (r.attempted) {
+      r.forceNext = true;
+      r.retry = undefined;
+      r.loop.retryAt(undefined);
+      r.historyRead = undefined;
+    }
     r.loop.start();
   }
 
@@ -647,7 +654,9 @@ export class Agent implements AgentView {
     // A turn held back by the retries leaves them as they are; any other outcome counts (or clears) them. The loop's
     // wake-up moves only when they changed: a failed fetch during a retry must not schedule one in the past (a spin);
     // the failed revision is then tried at the next poll.
-    const retry = out.waiting === undefined ? afterSync(r.retry, out, r.config.retry, Date.now()) : r.retry;
+    const automatedApp = policyInput(this.projectSet, r.config).syncPolicy === 'automated';
+    const retry =
+      out.waiting === undefined ? afterSync(r.retry, out, r.config.retry, Date.now(), automatedApp) : r.retry;
     if (retry !== r.retry) {
       r.retry = retry;
       r.loop.retryAt(retry?.nextAt);
@@ -717,14 +726,37 @@ export class Agent implements AgentView {
   }
 
   /**
-   * Whether someone synced an app that gave up retrying by hand from another process (`tether sync --once`) since
-   * its last attempt here: that sync's entry is on top of the persisted history, and re-arms the retries as a manual
-   * sync through this agent does. One GET per turn, only while the app waits.
+   * Whether someone synced an app that gave up retrying from another process (`tether sync --once`) since its last
+   * attempt here: that sync's entry is on top of the persisted history. One that succeeded at the revision given up on
+   * is taken as this agent's own (the turn is a no-op: no apply, no hook re-run); a manual one that failed re-arms
+   * the retries as a manual sync through this agent does. Either way its entries join the history in memory, so the
+   * next write keeps them. One GET per turn, only while the app waits.
    */
   private async syncedElsewhere(r: AppRunner): Promise<boolean> {
-    if (!r.retry || !retriesExhausted(r.config.retry, r.retry)) return false;
+    const retry = r.retry;
+    if (!retry || !retriesExhausted(r.config.retry, retry)) return false;
     const last = this.syncHistory.get(r.config.name).syncs.find((e) => e.attempt !== undefined);
-    return !!last && (await syncedByHandSince(this.parts, r.sync.parent, last.startedAt));
+    if (!last) return false;
+    let persisted: SyncHistoryEntry[];
+    try {
+      persisted = await readPersistedHistory(this.parts, r.sync.parent);
+    } catch {
+      return false;
+    }
+    const top = persisted.find((e) => !e.noop);
+    if (!top || Date.parse(top.startedAt) <= Date.parse(last.startedAt)) return false;
+    const succeeded = !top.error && top.revision === retry.revision;
+    if (!succeeded && top.trigger !== 'api') return false;
+    this.syncHistory.restore(r.config.name, persisted);
+    if (succeeded) {
+      try {
+        await r.sync.adoptSync(top.revision, top.startedAt);
+      } catch (err) {
+        // Not readable here: the turn syncs the revision as a manual sync would.
+        this.log.debug('sync made elsewhere not taken over', { app: r.config.name, error: describeError(err) });
+      }
+    }
+    return true;
   }
 
   /** Reads the app's persisted history back (a restart keeps it); a failure is logged and the history starts empty. */

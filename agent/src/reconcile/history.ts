@@ -97,23 +97,6 @@ export async function writePersistedHistory(
   }
 }
 
-/**
- * Whether the newest sync persisted on the app's parent is a manual one started after `since` (ISO time): made by
- * another process, such as `tether sync --once`. False when it cannot be read.
- */
-export async function syncedByHandSince(
-  deps: HistoryStoreDeps,
-  parent: ApplySetParentRef,
-  since: string,
-): Promise<boolean> {
-  try {
-    const top = (await readPersistedHistory(deps, parent)).find((e) => !e.noop);
-    return top?.trigger === 'api' && Date.parse(top.startedAt) > Date.parse(since);
-  } catch {
-    return false;
-  }
-}
-
 function parentApiVersion(parent: ApplySetParentRef): string {
   return parent.group ? `${parent.group}/${parent.version}` : parent.version;
 }

@@ -22,6 +22,7 @@ import {
   listScope,
   parentRecords,
   readAppliedText,
+  readSyncedRevision,
 } from '../core/inventory.ts';
 import type { KubeClient } from '../core/kube-port.ts';
 import { LiveObjects } from '../core/live-objects.ts';
@@ -174,6 +175,8 @@ export class AppSync {
   /** What was last applied per object (see core/applied-record.ts); read from the parent on the first sync. */
   private readonly applied: AppliedRecord = new Map();
   private appliedRestored = false;
+  /** The revision this engine last recorded in the parent and the tree it had at the app's path. */
+  private recorded: { revision: string; tree: string | undefined } | undefined;
   state: AppState;
 
   constructor(
@@ -214,6 +217,40 @@ export class AppSync {
     await this.deps.source.ensureCommit?.(revision);
     await this.renderDesired(revision);
     return this.deleteHooks!;
+  }
+
+  /**
+   * Takes a successful sync of `revision` that another process made (`tether sync --once`) as this engine's own, so
+   * the next turn at that revision's tree is a no-op (health read again, nothing applied, no hook run). The revision is
+   * rendered for the desired set health and self-heal judge, and the applied record is read again from the parent at
+   * the next real sync (the other process rewrote it). Throws when the tree or the render cannot be read.
+   */
+  async adoptSync(revision: string, startedAt: string): Promise<void> {
+    const tree = await this.deps.source.treeHash(revision, this.app.path);
+    if (tree === undefined)
+      throw new TetherError('render', `path '${this.app.path}' does not exist at ${revision.slice(0, 7)}`);
+    this.desired = await this.renderDesired(revision);
+    this.applied.clear();
+    this.appliedRestored = false;
+    this.lastTree = tree;
+    this.lastGood = true;
+    const result: SyncResult = { revision, startedAt, durationMs: 0, entries: [] };
+    this.lastGoodResult = result;
+    this.state = { ...this.state, revision, lastSync: result, sync: syncVerdict(result) };
+  }
+
+  /**
+   * Whether `revision` (the one recorded in the parent) has `tree` at the app's path: known when this engine recorded
+   * it, else read from the source (false when the commit is not there, as after a shallow fetch of a newer one).
+   */
+  private async sameTree(revision: string, tree: string | undefined): Promise<boolean> {
+    if (tree === undefined) return false;
+    if (this.recorded?.revision === revision) return this.recorded.tree === tree;
+    try {
+      return (await this.deps.source.treeHash(revision, this.app.path)) === tree;
+    } catch {
+      return false;
+    }
   }
 
   /** The hooks of the last render (any phase): what a sync of it would run around its apply, never members. */
@@ -345,7 +382,8 @@ export class AppSync {
       try {
         return finish({ noop: true, health: await this.refreshHealth() });
       } catch (err) {
-        return finish({ error: { stage: 'apply', message: `reading live state: ${describeError(err)}` } });
+        // Nothing was written: its own stage, which no retry counts as an attempt (core/retry.ts countsAsAttempt).
+        return finish({ error: { stage: 'read', message: `reading live state: ${describeError(err)}` } });
       }
     }
 
@@ -396,9 +434,11 @@ export class AppSync {
       // Inventory: the parent first, as the superset of what it had and what Git wants (kubectl updateToSuperset).
       let parent: Awaited<ReturnType<typeof readParentState>>;
       let storedApplied: string | undefined;
+      let storedRevision: string | undefined;
       try {
         parent = await readParentState(this.deps, this.parent);
         storedApplied = readAppliedText(parent.live);
+        storedRevision = readSyncedRevision(parent.live);
         if (!this.appliedRestored) {
           for (const [k, m] of decodeAppliedRecord(storedApplied)) this.applied.set(k, m);
           this.appliedRestored = true;
@@ -516,7 +556,7 @@ export class AppSync {
       // pruned (not our label), and dropping them would make every interval's superset write add them back.
       const conflicted = new Set(owners.conflicts.map((e) => e.subject));
       try {
-        await writeParent(
+        const written = await writeParent(
           this.deps,
           this.parent,
           parent.type,
@@ -529,10 +569,14 @@ export class AppSync {
           [...parent.adopted, ...owners.adopted],
           {
             ...this.appliedToStore(owners.allowed, applied, storedApplied),
-            revision,
+            // A new commit with the same tree renders the same: the revision already recorded stays, so a re-sync at
+            // a new HEAD that changed nothing here does not send the whole parent (and its applied record) again.
+            // Delete hooks render the app at it (recover-hooks.ts): an older commit of the branch does as well.
+            revision: storedRevision && (await this.sameTree(storedRevision, tree)) ? storedRevision : revision,
             ...(this.app.recordedSpec ? { spec: this.app.recordedSpec } : {}),
           },
         );
+        this.recorded = { revision: readSyncedRevision(written) ?? revision, tree };
       } catch (err) {
         entries.push({ subject: subject({ ...this.parent }), action: 'failed', reason: describeError(err) });
       }

@@ -5,6 +5,7 @@ import type {
   KubeEvent,
   Lease,
   ListOptions,
+  MergePatchOptions,
   ResourceType,
   Watch,
   WatchEvent,
@@ -58,9 +59,10 @@ export class CountingKubeClient implements KubeClient {
     name: string,
     namespace: string | undefined,
     patch: object,
+    options?: Partial<MergePatchOptions>,
   ): Promise<K8sObject | undefined> {
     this.count('PATCH');
-    return this.inner.mergePatch(type, name, namespace, patch);
+    return this.inner.mergePatch(type, name, namespace, patch, options);
   }
 
   delete(

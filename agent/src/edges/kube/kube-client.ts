@@ -12,6 +12,7 @@ import {
   type KubeEvent,
   type Lease,
   type ListOptions,
+  type MergePatchOptions,
   type ResourceType,
   type Watch,
   type WatchEvent,
@@ -301,9 +302,13 @@ export class HttpKubeClient implements KubeClient {
     name: string,
     namespace: string | undefined,
     patch: object,
+    options: Partial<MergePatchOptions> = {},
   ): Promise<K8sObject | undefined> {
+    // Named, or the apiserver records the manager from the User-Agent (`tether-agent`) instead of Tether's.
+    const manager = options.fieldManager ?? defaultApplyOptions().fieldManager;
+    const path = `${resourcePath(type, namespace, name)}?fieldManager=${encodeURIComponent(manager)}`;
     try {
-      return (await this.json('PATCH', resourcePath(type, namespace, name), JSON.stringify(patch), {
+      return (await this.json('PATCH', path, JSON.stringify(patch), {
         'content-type': 'application/merge-patch+json',
       })) as K8sObject;
     } catch (err) {
