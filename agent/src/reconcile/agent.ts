@@ -745,7 +745,9 @@ export class Agent implements AgentView {
     }
     const top = persisted.find((e) => !e.noop);
     if (!top || Date.parse(top.startedAt) <= Date.parse(last.startedAt)) return false;
-    const succeeded = !top.error && top.revision === retry.revision;
+    // Error-free is not enough: a sync that left a conflict or a blocked prune has no error, yet did not converge.
+    const succeeded =
+      !top.error && top.counts.failed === 0 && top.status?.state !== 'failure' && top.revision === retry.revision;
     if (!succeeded && top.trigger !== 'api') return false;
     this.syncHistory.restore(r.config.name, persisted);
     if (succeeded) {

@@ -35,6 +35,7 @@ import type {
   HealthResult,
   HookResult,
   K8sObject,
+  SyncAction,
   SyncEntry,
   SyncResult,
   WaveResult,
@@ -146,6 +147,9 @@ export interface SyncOutcome extends SyncResult {
   /** Why this turn applied nothing although the last sync failed (see SyncOptions.hold). */
   waiting?: string;
 }
+
+/** The actions of a sync entry that changed the cluster. */
+const WROTE: ReadonlySet<SyncAction> = new Set(['created', 'configured', 'adopted', 'pruned']);
 
 /** An app's sync engine: fetch → render → validate → server-side apply → prune → health, recorded as data. */
 export class AppSync {
@@ -569,10 +573,18 @@ export class AppSync {
           [...parent.adopted, ...owners.adopted],
           {
             ...this.appliedToStore(owners.allowed, applied, storedApplied),
-            // A new commit with the same tree renders the same: the revision already recorded stays, so a re-sync at
-            // a new HEAD that changed nothing here does not send the whole parent (and its applied record) again.
-            // Delete hooks render the app at it (recover-hooks.ts): an older commit of the branch does as well.
-            revision: storedRevision && (await this.sameTree(storedRevision, tree)) ? storedRevision : revision,
+            // A re-sync at a new HEAD that wrote nothing, of the same definition and the same tree at the app's path,
+            // keeps the revision already recorded, so it does not send the whole parent (and its applied record)
+            // again. Delete hooks render the app at it (recover-hooks.ts). Only when nothing was written: a render
+            // also reads files outside the path (a kustomize base, Helm values), so an unchanged path alone does
+            // not prove the older revision renders what was just applied.
+            revision:
+              storedRevision &&
+              !entries.some((e) => WROTE.has(e.action)) &&
+              parentRecords(parent.live).spec === this.app.recordedSpec &&
+              (await this.sameTree(storedRevision, tree))
+                ? storedRevision
+                : revision,
             ...(this.app.recordedSpec ? { spec: this.app.recordedSpec } : {}),
           },
         );
