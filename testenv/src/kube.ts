@@ -197,25 +197,43 @@ export async function startKube(options: { mode?: KubeMode; logDir?: string } = 
       cert: readFileSync(join(dir, 'admin.crt'), 'utf8'),
       key: readFileSync(join(dir, 'admin.key'), 'utf8'),
     };
-    const [etcdClient, etcdPeer] = [await freePort(), await freePort()];
-    let apiPort = await freePort();
+    // freePort() releases a port before its process binds it; on a busy machine another process can take it in
+    // between. etcd then exits at once ("address already in use") and the apiserver would wait for it in vain, so
+    // etcd is started on new ports (and a new data dir: the failed one may have begun one) until it listens.
+    let etcdClient = 0;
+    let etcdPeer = 0;
+    let etcd: WorldProcess | undefined;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      [etcdClient, etcdPeer] = [await freePort(), await freePort()];
+      const p = startProcess(
+        'etcd',
+        join(bin, 'etcd'),
+        [
+          `--data-dir=${join(dir, attempt === 0 ? 'etcd' : `etcd-${attempt}`)}`,
+          `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
+          `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
+          `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+          `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+          `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
+          '--unsafe-no-fsync=true',
+          '--log-level=warn',
+        ],
+        { logFile: join(logDir, 'etcd.log') },
+      );
+      processes.push(p);
+      etcd = p;
+      await waitFor(async () => !p.running() || (await portOpen(etcdClient)), {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        describe: () => `etcd not listening on ${etcdClient}\n${p.tail()}`,
+      });
+      if (p.running()) break;
+      processes.pop();
+      if (!/address already in use/.test(p.tail())) break;
+    }
+    if (!etcd?.running()) throw new Error(`etcd exited\n${etcd?.tail() ?? ''}`);
     ports.push(etcdClient, etcdPeer);
-    const etcd = startProcess(
-      'etcd',
-      join(bin, 'etcd'),
-      [
-        `--data-dir=${join(dir, 'etcd')}`,
-        `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
-        `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
-        `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
-        `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
-        `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
-        '--unsafe-no-fsync=true',
-        '--log-level=warn',
-      ],
-      { logFile: join(logDir, 'etcd.log') },
-    );
-    processes.push(etcd);
+    let apiPort = await freePort();
 
     let server = `https://127.0.0.1:${apiPort}`;
     const launchApiserver = async (): Promise<WorldProcess> => {
