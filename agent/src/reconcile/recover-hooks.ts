@@ -7,6 +7,7 @@
 // (a final backup, deregistering from something outside the cluster), so deleting without it may lose what it
 // guarded; Argo CD likewise never deletes an app without running its PreDelete hooks.
 import { describeError } from '../../../shared/src/errors.ts';
+import { redactUrls } from '../../../shared/src/redact.ts';
 import { type AppConfig, helmOptions } from '../config.ts';
 import type { DesiredStateSource, Renderer } from '../core/desired-state.ts';
 import { type ApplySetParentRef, readSyncedRevision, SYNCED_SPEC_ANNOTATION } from '../core/inventory.ts';
@@ -85,7 +86,7 @@ export interface RecordedAppSpec {
  */
 export function recordAppSpec(app: AppConfig): string | undefined {
   const spec: RecordedAppSpec = {
-    repo: withoutCredentials(app.repo),
+    repo: redactUrls(app.repo),
     ref: app.ref,
     path: app.path,
     namespace: app.namespace,
@@ -163,17 +164,5 @@ export async function recoverDeleteHooks(
     return { hooks: await sync.deleteHooksAt(revision), spec };
   } catch (err) {
     return refuse(`rendering ${spec.path} at ${revision.slice(0, 7)}: ${describeError(err)}`);
-  }
-}
-
-function withoutCredentials(repo: string): string {
-  try {
-    const u = new URL(repo);
-    if (!u.username && !u.password) return repo;
-    u.username = '';
-    u.password = '';
-    return u.toString();
-  } catch {
-    return repo;
   }
 }
