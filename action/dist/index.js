@@ -60066,9 +60066,14 @@ async function snapshotFs(fs3, gitdir) {
 
 // shared/src/git/git-repo.ts
 var SYMLINK = "120000";
+function authHeaders(creds) {
+  if (!creds) return {};
+  return { Authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}` };
+}
 var GitRepo = class _GitRepo {
-  constructor(options) {
+  constructor(options, created) {
     this.options = options;
+    this.empty = created;
     this.fs = options.fs ?? nodeFs;
     const inner = options.http ?? node_default;
     this.http = {
@@ -60112,6 +60117,12 @@ var GitRepo = class _GitRepo {
   http;
   /** The packs being received by fetches in flight; what a failed fetch leaves is removed. */
   receivers = /* @__PURE__ */ new Set();
+  /**
+   * True while the store holds no object: created by open() and neither fetched into nor committed to since. Its
+   * first fetch skips the ref listing that looks for the tip in the store (one request, two with the server's
+   * credential challenge), which could only come back empty.
+   */
+  empty;
   /** An object of the store, for a received delta whose base the pack does not hold. */
   async readStored(oid) {
     try {
@@ -60139,7 +60150,7 @@ var GitRepo = class _GitRepo {
       });
     }
     await import_isomorphic_git.default.addRemote({ fs: fs3, gitdir, remote: "origin", url: options.url, force: true });
-    return new _GitRepo(options);
+    return new _GitRepo(options, !hasHead);
   }
   /** The bare store's directory. */
   get gitdir() {
@@ -60158,7 +60169,7 @@ var GitRepo = class _GitRepo {
     const { url, gitdir } = this.options;
     const creds = await this.options.credentials?.();
     const secrets = [creds?.password];
-    if (depth === 1) {
+    if (depth === 1 && !this.empty) {
       const tip = await this.localTip(ref2, creds);
       if (tip) return tip;
     }
@@ -60174,6 +60185,7 @@ var GitRepo = class _GitRepo {
         singleBranch: true,
         depth,
         tags: false,
+        headers: authHeaders(creds),
         onAuth: () => creds ?? { cancel: true },
         onAuthFailure: () => ({ cancel: true })
       });
@@ -60185,6 +60197,7 @@ var GitRepo = class _GitRepo {
       if (!r.fetchHead) throw new TetherError("git", `${this.displayUrl}: ref '${ref2}' not found`);
       this.cache = {};
       this.packs = void 0;
+      this.empty = false;
       return r.fetchHead;
     } catch (err) {
       for (const r of this.receivers) await r.discard();
@@ -60214,6 +60227,7 @@ var GitRepo = class _GitRepo {
         prefix: full,
         // Version 1 lists refs with one GET; version 2's ls-refs is a POST to git-upload-pack like a fetch.
         protocolVersion: 1,
+        headers: authHeaders(creds),
         onAuth: () => creds ?? { cancel: true },
         onAuthFailure: () => ({ cancel: true })
       });
@@ -60343,6 +60357,7 @@ var GitRepo = class _GitRepo {
   /** Writes a commit locally: `parent`'s tree with `files` replaced; returns its id and its tree id. */
   async writeCommit(options) {
     const { fs: fs3, gitdir } = this;
+    this.empty = false;
     const byDir = /* @__PURE__ */ new Map();
     for (const f of options.files) {
       const oid = await import_isomorphic_git.default.writeBlob({ fs: fs3, gitdir, blob: new TextEncoder().encode(f.text) });
@@ -60395,6 +60410,7 @@ var GitRepo = class _GitRepo {
       ref: `refs/heads/${branch}`,
       remoteRef: `refs/heads/${branch}`,
       force: options.force,
+      headers: authHeaders(creds),
       onAuth: () => creds ?? { cancel: true },
       onAuthFailure: () => ({ cancel: true })
     }).catch((err) => ({

@@ -115,6 +115,22 @@ describe('GitRepo', () => {
     assert.ok(read.files.some((f) => f.path === 'envs/dev/web/new.yaml'));
   });
 
+  test('a first fetch into a new store lists refs once, credentials sent with the first request', async () => {
+    const from = server.requests.length;
+    const repo = await GitRepo.open({ gitdir: join(tmp, 'fresh'), url, credentials });
+    await repo.fetch('main');
+    const seen = server.requests.slice(from).map((r) => `${r.method} ${r.path.replace(/\?.*/, '')} ${r.status}`);
+    assert.deepEqual(seen, ['GET /acme/env.git/info/refs 200', 'POST /acme/env.git/git-upload-pack 200']);
+    // A store reopened later may hold the tip already: its fetch lists refs first, and needs nothing more.
+    const again = await GitRepo.open({ gitdir: join(tmp, 'fresh'), url, credentials });
+    const next = server.requests.length;
+    await again.fetch('main');
+    assert.deepEqual(
+      server.requests.slice(next).map((r) => `${r.method} ${r.status}`),
+      ['GET 200'],
+    );
+  });
+
   test('a missing ref and refused credentials are errors without the token or userinfo', async () => {
     const repo = await GitRepo.open({ gitdir: join(tmp, 'f'), url, credentials });
     await assert.rejects(repo.fetch('nope'), (err: Error) => /nope/.test(err.message) && !err.message.includes(TOKEN));

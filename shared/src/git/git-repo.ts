@@ -77,6 +77,17 @@ export interface ReadResult {
 
 const SYMLINK = '120000';
 
+/**
+ * The credentials as the header of the first request. isomorphic-git otherwise sends each ref listing without them
+ * and only answers the server's 401 (a private repository on GitHub) with `onAuth`: one more round trip for every
+ * fetch, listing and push. A fresh object each time, since isomorphic-git adds its own headers to it. Its Node HTTP
+ * client drops the header on a redirect to another host; refused credentials still end in `onAuthFailure`.
+ */
+function authHeaders(creds: GitCredentials | undefined): Record<string, string> {
+  if (!creds) return {};
+  return { Authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` };
+}
+
 /** A Git repository fetched shallow and single-branch into a bare store; reads, commits and pushes. */
 export class GitRepo {
   /** Bytes of Git protocol answers received (the Action's benchmark reports them). */
@@ -96,8 +107,18 @@ export class GitRepo {
   private readonly http: HttpClient;
   /** The packs being received by fetches in flight; what a failed fetch leaves is removed. */
   private readonly receivers = new Set<PackReceiver>();
+  /**
+   * True while the store holds no object: created by open() and neither fetched into nor committed to since. Its
+   * first fetch skips the ref listing that looks for the tip in the store (one request, two with the server's
+   * credential challenge), which could only come back empty.
+   */
+  private empty: boolean;
 
-  private constructor(private readonly options: GitRepoOptions) {
+  private constructor(
+    private readonly options: GitRepoOptions,
+    created: boolean,
+  ) {
+    this.empty = created;
     this.fs = options.fs ?? nodeFs;
     const inner = options.http ?? nodeHttp;
     // Count what the server sends: wrap the body iterator of every answer. A fetch's answer also has its pack taken
@@ -157,7 +178,7 @@ export class GitRepo {
     }
     // isomorphic-git's fetch needs a configured remote even when given a URL; keep it pointing at the repo.
     await git.addRemote({ fs, gitdir, remote: 'origin', url: options.url, force: true });
-    return new GitRepo(options);
+    return new GitRepo(options, !hasHead);
   }
 
   /** The bare store's directory. */
@@ -179,7 +200,7 @@ export class GitRepo {
     const { url, gitdir } = this.options;
     const creds = await this.options.credentials?.();
     const secrets = [creds?.password];
-    if (depth === 1) {
+    if (depth === 1 && !this.empty) {
       const tip = await this.localTip(ref, creds);
       if (tip) return tip;
     }
@@ -195,6 +216,7 @@ export class GitRepo {
         singleBranch: true,
         depth,
         tags: false,
+        headers: authHeaders(creds),
         onAuth: () => creds ?? { cancel: true },
         onAuthFailure: () => ({ cancel: true }),
       });
@@ -207,6 +229,7 @@ export class GitRepo {
       if (!r.fetchHead) throw new TetherError('git', `${this.displayUrl}: ref '${ref}' not found`);
       this.cache = {};
       this.packs = undefined;
+      this.empty = false;
       return r.fetchHead;
     } catch (err) {
       for (const r of this.receivers) await r.discard();
@@ -227,7 +250,7 @@ export class GitRepo {
    * The server's tip of branch `ref` when that commit is already in the store (its remote-tracking ref is moved to
    * it, as a fetch would); undefined otherwise, or when the listing fails (the fetch then runs and reports).
    */
-  private async localTip(ref: string, creds: { username?: string; password?: string } | undefined) {
+  private async localTip(ref: string, creds: GitCredentials | undefined) {
     const full = ref.startsWith('refs/') ? ref : `refs/heads/${ref}`;
     if (!full.startsWith('refs/heads/')) return undefined;
     try {
@@ -237,6 +260,7 @@ export class GitRepo {
         prefix: full,
         // Version 1 lists refs with one GET; version 2's ls-refs is a POST to git-upload-pack like a fetch.
         protocolVersion: 1,
+        headers: authHeaders(creds),
         onAuth: () => creds ?? { cancel: true },
         onAuthFailure: () => ({ cancel: true }),
       });
@@ -385,6 +409,7 @@ export class GitRepo {
     author: { name: string; email: string };
   }): Promise<{ commit: string; tree: string }> {
     const { fs, gitdir } = this;
+    this.empty = false;
     const byDir = new Map<string, Map<string, string>>();
     for (const f of options.files) {
       const oid = await git.writeBlob({ fs, gitdir, blob: new TextEncoder().encode(f.text) });
@@ -439,6 +464,7 @@ export class GitRepo {
         ref: `refs/heads/${branch}`,
         remoteRef: `refs/heads/${branch}`,
         force: options.force,
+        headers: authHeaders(creds),
         onAuth: () => creds ?? { cancel: true },
         onAuthFailure: () => ({ cancel: true }),
       })
