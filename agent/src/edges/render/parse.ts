@@ -13,15 +13,14 @@ const MANIFEST = /\.(ya?ml|json)$/i;
 export function parseManifests(
   files: readonly { path: string; text: string | Uint8Array }[],
   budget: YamlBudget = yamlBudget(),
-  /** Called before each file is parsed (the worker reports which file it is on). */
-  onFile: (path: string) => void = () => {},
+  /** Called before each file is parsed, with its index in `files` (the worker records which file it is on). */
+  onFile: (index: number) => void = () => {},
 ): SourcedObject[] {
-  return files
-    .filter((f) => MANIFEST.test(f.path))
-    .flatMap((f) => {
-      onFile(f.path);
-      return parseDocuments(f.text, f.path, { budget });
-    });
+  return files.flatMap((f, index) => {
+    if (!MANIFEST.test(f.path)) return [];
+    onFile(index);
+    return parseDocuments(f.text, f.path, { budget });
+  });
 }
 
 /**
