@@ -411,6 +411,10 @@ export class AppSync {
     }
 
     options.onStart?.(revision);
+    // The parent is read while the render parses (in its worker), and used, or its failure reported, only once the
+    // render succeeded and the project allowed every object: as if read then, one round trip sooner.
+    const parentRead = readParentState(this.deps, this.parent);
+    parentRead.catch(() => undefined);
     // Render and validate.
     let desired: K8sObject[];
     try {
@@ -440,7 +444,7 @@ export class AppSync {
       let storedApplied: string | undefined;
       let storedRevision: string | undefined;
       try {
-        parent = await readParentState(this.deps, this.parent);
+        parent = await parentRead;
         storedApplied = readAppliedText(parent.live);
         storedRevision = readSyncedRevision(parent.live);
         if (!this.appliedRestored) {
