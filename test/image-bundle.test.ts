@@ -46,11 +46,11 @@ test('the parse worker runs from the bundle alone: dist/parse-worker.mjs parses 
     import { Worker } from 'node:worker_threads';
     const w = new Worker(new URL('./parse-worker.mjs', 'file://${dir}/'), { workerData: { mark: 'tether-parse-worker' }, execArgv: [] });
     w.on('message', (m) => {
-      if (m.type === 'file') return;
       process.stdout.write(JSON.stringify(m));
       void w.terminate();
     });
-    w.postMessage({ id: 1, job: { kind: 'files', files: [{ path: 'a.yaml', text: 'apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: a}\\n' }] } });
+    const progress = new Int32Array(new SharedArrayBuffer(4));
+    w.postMessage({ id: 1, job: { kind: 'files', files: [{ path: 'a.yaml', text: 'apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: a}\\n' }] }, progress });
   `;
   const env = { PATH: process.env.PATH ?? '', NODE_OPTIONS: '' };
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, env, encoding: 'utf8' });
