@@ -10,7 +10,10 @@ export interface SourceFile {
 
 /** Where the sync reads the desired state: a fetched Git source, or a stand-in over other storage. */
 export interface DesiredStateSource {
-  /** Fetches the ref; returns the commit it points at. */
+  /**
+   * Fetches the ref; returns the commit it points at. A call while a fetch runs shares it: a sync's fetch joins the
+   * one a prefetch started.
+   */
   fetch(): Promise<string>;
   /** The tree id of `path` at `commit` (undefined when the path does not exist): unchanged id, unchanged app. */
   treeHash(commit: string, path: string): Promise<string | undefined>;

@@ -38,7 +38,14 @@ import {
   retryDecision,
   retryView,
 } from '../core/retry.ts';
-import { decideSync, healAllowed, heldText, manualSyncRefusal, type SyncRequest } from '../core/sync-policy.ts';
+import {
+  decideSync,
+  healAllowed,
+  heldText,
+  manualSyncRefusal,
+  type SyncDecision,
+  type SyncRequest,
+} from '../core/sync-policy.ts';
 import type { HealthResult, HealthStatus, K8sObject } from '../core/types.ts';
 import type { Discovery } from '../edges/kube/discovery.ts';
 import { AppLoop } from './app-loop.ts';
@@ -525,10 +532,9 @@ export class Agent implements AgentView {
     const asked = request ?? r.manualRequest;
     r.manualRequest = undefined;
     r.heal.options.enabled = this.healEnabled(r.config);
-    const input = policyInput(this.projectSet, r.config);
+    const decision = this.syncDecision(r, asked);
     // A refused app goes through the engine, which records the refusal without fetching anything.
-    if (!input.suspended && r.sync.app.policy?.refusal()) return this.applyApp(r, reason, false, watch);
-    const decision = decideSync(input, asked, new Date());
+    if (decision.kind === 'refused') return this.applyApp(r, reason, false, watch);
     if (decision.kind !== 'sync') {
       if (asked) this.log.warn('manual sync not run', { app: r.config.name, by: asked.by, reason: decision.reason });
       return this.holdApp(r, decision);
@@ -550,6 +556,16 @@ export class Agent implements AgentView {
     const out = await this.applyApp(r, `manual sync by ${asked.by}`, true, watch);
     if (out.revision) r.lastManual = { ...r.lastManual, revision: out.revision };
     return out;
+  }
+
+  /**
+   * What a sync of `r` asked by `asked` does now: `refused` by its project (nothing fetched), held back (`skip` fetches
+   * nothing, `preview` compares), or `sync`.
+   */
+  private syncDecision(r: AppRunner, asked: SyncRequest | undefined): SyncDecision | { kind: 'refused' } {
+    const input = policyInput(this.projectSet, r.config);
+    if (!input.suspended && r.sync.app.policy?.refusal()) return { kind: 'refused' };
+    return decideSync(input, asked, new Date());
   }
 
   /**
@@ -1132,11 +1148,16 @@ export class Agent implements AgentView {
   ): Promise<SyncOutcome> {
     const r = this.runners.get(name);
     if (!r) throw new Error(`no app named ${name}`);
+    const request = { by: requestedBy, at: new Date().toISOString() };
     if (!this.clusterReachable) {
+      // The cluster is checked before the first sync of a one-shot command; the Git fetch that sync will make starts
+      // meanwhile (the sync's own fetch joins it), unless the sync would fetch nothing.
+      const decision = this.syncDecision(r, request);
+      if (decision.kind === 'sync' || decision.kind === 'preview') r.sync.prefetch();
       await this.parts.discovery.refresh();
       this.clusterReachable = true;
     }
-    return this.syncApp(r, reason, { by: requestedBy, at: new Date().toISOString() }, options.watch ?? true);
+    return this.syncApp(r, reason, request, options.watch ?? true);
   }
 
   /** Re-reads an app's health from the cluster and posts its status when that changed (the CLI's waiting `sync --once`). */

@@ -781,6 +781,14 @@ export class AppSync {
     return preview;
   }
 
+  /**
+   * Starts the Git fetch the next sync makes, which then joins it (the source shares a fetch in flight); a failure is
+   * left for that sync's own fetch to meet and report.
+   */
+  prefetch(): void {
+    this.deps.source.fetch().catch(() => undefined);
+  }
+
   /** Records why the agent holds the app back without having compared it (suspended, a failed preview). */
   hold(reason: string, sync?: AppState['sync']): void {
     this.state = { ...this.state, held: reason, ...(sync ? { sync } : {}) };
