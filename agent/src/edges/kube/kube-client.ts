@@ -19,6 +19,7 @@ import {
   type WatchOptions,
 } from '../../core/kube-port.ts';
 import type { K8sObject } from '../../core/types.ts';
+import { type Answer, answer, ConnectionLost, H2_TRANSIENT_CODES, H2Connection, h2Request, timedOut } from './h2.ts';
 import type { KubeConnection } from './kubeconfig.ts';
 
 export type {
@@ -84,7 +85,11 @@ const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'EAI_AGA
 
 function transientError(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
-  return (typeof code === 'string' && TRANSIENT_CODES.has(code)) || (err as Error)?.message === 'socket hang up';
+  return (
+    (typeof code === 'string' && (TRANSIENT_CODES.has(code) || H2_TRANSIENT_CODES.has(code))) ||
+    err instanceof ConnectionLost ||
+    (err as Error)?.message === 'socket hang up'
+  );
 }
 
 /** Objects per page of a list (see HttpKubeClient.list). */
@@ -104,6 +109,8 @@ export class HttpKubeClient implements KubeClient {
    * was ~5 % of the agent's CPU in a first sync of 1,000 objects.
    */
   private readonly target: { protocol: string; hostname: string; port: number };
+  /** HTTP/2 to an https apiserver that offers it (see h2.ts); undefined for a plain-http server. */
+  private readonly h2: H2Connection | undefined;
 
   constructor(
     private readonly conn: KubeConnection,
@@ -126,11 +133,14 @@ export class HttpKubeClient implements KubeClient {
       maxSockets: options.maxSockets ?? 2 * APPLY_CONCURRENCY,
       rejectUnauthorized: !conn.insecureSkipTLSVerify,
     });
+    this.h2 =
+      server.protocol === 'https:' ? new H2Connection(this.target, this.tls, !conn.insecureSkipTLSVerify) : undefined;
   }
 
   /** Closes idle connections. */
   close(): void {
     this.agent.destroy();
+    this.h2?.close();
   }
 
   /** Who this request is from: an exec plugin's credentials when the kubeconfig has one, else the static ones. */
@@ -187,10 +197,18 @@ export class HttpKubeClient implements KubeClient {
     body: string | undefined,
     headers: Record<string, string>,
     timeoutMs: number,
-  ): Promise<{ status: number; body: unknown; retryAfterMs?: number }> {
+  ): Promise<Answer> {
+    const auth = await this.auth();
+    const all: Record<string, string> = {
+      ...this.headers(auth.token, { accept: 'application/json' }),
+      ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}),
+      ...headers,
+    };
+    // A plugin's client certificate needs a connection of its own: those requests stay on the HTTP/1.1 pool.
+    const session = 'secureContext' in auth.tls ? await this.h2?.session(timeoutMs) : undefined;
+    if (session) return h2Request(this.h2!, session, method, path, body, all, timeoutMs);
     const plain = this.target.protocol === 'http:';
     const send = plain ? httpRequest : request;
-    const auth = await this.auth();
     return new Promise((resolve, reject) => {
       const req = send(
         {
@@ -199,35 +217,17 @@ export class HttpKubeClient implements KubeClient {
           method,
           agent: plain ? undefined : this.agent,
           ...auth.tls,
-          headers: this.headers(auth.token, {
-            accept: 'application/json',
-            ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}),
-            ...headers,
-          }),
+          headers: all,
           timeout: timeoutMs,
         },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('error', reject);
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let parsed: unknown = text;
-            try {
-              parsed = JSON.parse(text);
-            } catch {
-              // not JSON
-            }
-            const after = Number(res.headers['retry-after']);
-            resolve({
-              status: res.statusCode ?? 0,
-              body: parsed,
-              ...(Number.isFinite(after) && after >= 0 ? { retryAfterMs: after * 1000 } : {}),
-            });
-          });
+          res.on('end', () => resolve(answer(res.statusCode ?? 0, res.headers['retry-after'], chunks)));
         },
       );
-      req.on('timeout', () => req.destroy(new TetherError('kube', `${method} ${path}: timed out`)));
+      req.on('timeout', () => req.destroy(timedOut(method, path)));
       req.on('error', reject);
       if (body !== undefined) req.end(body);
       else req.end();
