@@ -154,8 +154,24 @@ test('a server that never answers times the request out, whether it hangs the ha
   assert.ok(performance.now() - t0 < 5000);
   c.close();
 
-  const h2 = createSecureServer({ key: pki.key, cert: pki.cert }, () => undefined);
+  let calls = 0;
+  const h2 = createSecureServer({ key: pki.key, cert: pki.cert }, (_req, res) => {
+    // The first request is never answered; the second is, slowly.
+    if (++calls === 1) return;
+    // An answer that keeps coming, a piece every 100 ms for 800 ms: the timeout is for silence, not for the whole.
+    res.writeHead(200, { 'content-type': 'application/json' });
+    let n = 0;
+    const t = setInterval(() => {
+      if (++n < 8) res.write(' ');
+      else {
+        clearInterval(t);
+        res.end('{"major":"1"}');
+      }
+    }, 100);
+  });
   const c2 = client(await listen(h2));
   await assert.rejects(c2.ping(300), /GET \/version: timed out/);
+  await c2.ping(300);
+  assert.equal(calls, 2);
   c2.close();
 });

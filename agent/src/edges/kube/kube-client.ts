@@ -92,6 +92,12 @@ function transientError(err: unknown): boolean {
   );
 }
 
+/** Who a request is from: a bearer token, and the TLS identity (the kubeconfig's, or an exec plugin's certificate). */
+interface Auth {
+  token?: string;
+  tls: { ca?: string; cert?: string; key?: string } | { secureContext: SecureContext };
+}
+
 /** Objects per page of a list (see HttpKubeClient.list). */
 export const LIST_PAGE_SIZE = 500;
 
@@ -109,6 +115,8 @@ export class HttpKubeClient implements KubeClient {
    * was ~5 % of the agent's CPU in a first sync of 1,000 objects.
    */
   private readonly target: { protocol: string; hostname: string; port: number };
+  /** Who every request is from when nothing is read per request (no exec plugin, no token file); else undefined. */
+  private readonly fixedAuth: Auth | undefined;
   /** HTTP/2 to an https apiserver that offers it (see h2.ts); undefined for a plain-http server. */
   private readonly h2: H2Connection | undefined;
 
@@ -133,6 +141,10 @@ export class HttpKubeClient implements KubeClient {
       maxSockets: options.maxSockets ?? 2 * APPLY_CONCURRENCY,
       rejectUnauthorized: !conn.insecureSkipTLSVerify,
     });
+    this.fixedAuth =
+      conn.credentials || conn.tokenFile
+        ? undefined
+        : { ...(conn.token ? { token: conn.token } : {}), tls: { secureContext: this.tls } };
     this.h2 =
       server.protocol === 'https:' ? new H2Connection(this.target, this.tls, !conn.insecureSkipTLSVerify) : undefined;
   }
@@ -144,10 +156,7 @@ export class HttpKubeClient implements KubeClient {
   }
 
   /** Who this request is from: an exec plugin's credentials when the kubeconfig has one, else the static ones. */
-  private async auth(): Promise<{
-    token?: string;
-    tls: { ca?: string; cert?: string; key?: string } | { secureContext: SecureContext };
-  }> {
+  private async auth(): Promise<Auth> {
     const fromPlugin = this.conn.credentials ? await this.conn.credentials() : {};
     const token =
       fromPlugin.token ?? (this.conn.tokenFile ? readFileSync(this.conn.tokenFile, 'utf8').trim() : this.conn.token);
@@ -162,6 +171,15 @@ export class HttpKubeClient implements KubeClient {
 
   private headers(token: string | undefined, extra: Record<string, string>): Record<string, string> {
     return { 'user-agent': 'tether-agent', ...(token ? { authorization: `Bearer ${token}` } : {}), ...extra };
+  }
+
+  /** The headers every JSON request starts with, built again only when the token changes. */
+  private base: { token: string | undefined; headers: Record<string, string> } | undefined;
+  private baseHeaders(token: string | undefined): Record<string, string> {
+    if (!this.base || this.base.token !== token) {
+      this.base = { token, headers: this.headers(token, { accept: 'application/json' }) };
+    }
+    return this.base.headers;
   }
 
   /**
@@ -198,9 +216,9 @@ export class HttpKubeClient implements KubeClient {
     headers: Record<string, string>,
     timeoutMs: number,
   ): Promise<Answer> {
-    const auth = await this.auth();
+    const auth = this.fixedAuth ?? (await this.auth());
     const all: Record<string, string> = {
-      ...this.headers(auth.token, { accept: 'application/json' }),
+      ...this.baseHeaders(auth.token),
       ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}),
       ...headers,
     };
