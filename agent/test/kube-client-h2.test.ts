@@ -63,10 +63,10 @@ async function listen(server: Server | ReturnType<typeof createSecureServer>): P
   return `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-const client = (server: string, attempts = 5) =>
+const client = (server: string, attempts = 5, maxSockets?: number) =>
   new HttpKubeClient(
     { server, ca: pki.ca, cert: pki.clientCert, key: pki.clientKey },
-    { retry: { attempts, baseDelayMs: 5, maxDelayMs: 50 } },
+    { retry: { attempts, baseDelayMs: 5, maxDelayMs: 50 }, ...(maxSockets ? { maxSockets } : {}) },
   );
 
 test('requests go over HTTP/2 when the server offers it; answers, retries and refused streams as over HTTP/1.1', async () => {
@@ -130,6 +130,26 @@ test('a connection the server closes (GOAWAY) is opened again for the next reque
   for (let i = 0; i < 3; i++) assert.deepEqual(await c.get(cm, 'a', 'web'), object);
   assert.equal(sessions.size, 3);
   c.close();
+});
+
+test('requests at once are bounded as the HTTP/1.1 pool bounds them; the rest wait for a stream to end', async () => {
+  let open = 0;
+  let most = 0;
+  const h2 = createSecureServer({ key: pki.key, cert: pki.cert }, (req, res) => {
+    most = Math.max(most, ++open);
+    setTimeout(() => {
+      open--;
+      ok(req, res);
+    }, 30);
+  });
+  const c = client(await listen(h2), 1, 3);
+  try {
+    const got = await Promise.all(Array.from({ length: 10 }, () => c.get(cm, 'a', 'web')));
+    assert.equal(got.length, 10);
+    assert.equal(most, 3);
+  } finally {
+    c.close();
+  }
 });
 
 test('a server that offers only HTTP/1.1 in ALPN is spoken to over HTTP/1.1', async () => {

@@ -61,8 +61,12 @@ export class H2Connection {
   private current: Promise<ClientHttp2Session | undefined> | undefined;
   /** The server chose HTTP/1.1 in ALPN: every request goes over HTTP/1.1 from then on. */
   private unsupported = false;
-  private inFlight = 0;
-  /** Requests in flight with their idle timeouts, checked by one sweep (see `watch`). */
+  /** Requests in flight per session: a session is referenced while it has any. */
+  private readonly streams = new Map<ClientHttp2Session, number>();
+  /** Slots taken (see `slot`), and the requests waiting for one. */
+  private taken = 0;
+  private readonly waiting: (() => void)[] = [];
+  /** Requests in flight with their idle timeouts, checked by one sweep (see `track`). */
   private readonly idle = new Set<IdleWatch>();
   private sweeper: ReturnType<typeof setInterval> | undefined;
 
@@ -70,6 +74,8 @@ export class H2Connection {
     private readonly target: { hostname: string; port: number },
     private readonly tls: SecureContext,
     private readonly rejectUnauthorized: boolean,
+    /** Requests at once, as the HTTP/1.1 Agent's sockets bound them: more wait for a slot. */
+    private readonly maxStreams: number,
   ) {}
 
   /** The open session, or undefined when the server speaks HTTP/1.1 only. Connecting takes at most `timeoutMs`. */
@@ -85,14 +91,32 @@ export class H2Connection {
     return this.current;
   }
 
+  /** Takes one of `maxStreams` slots, waiting for one when all are taken; `release` gives it back. */
+  slot(): Promise<void> | undefined {
+    if (this.taken < this.maxStreams) {
+      this.taken++;
+      return undefined;
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Gives a slot back: to the first request waiting, else free. */
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.taken--;
+  }
+
   /**
-   * Counts a request in flight on `session` until `done` settles (the session is referenced meanwhile), and calls
-   * `expire` once it has been idle (no answer byte) for its `timeoutMs`. One interval sweeps every request in flight:
-   * a stream's own setTimeout is a timer per request, re-armed on every read, ~2 % of a first sync's CPU. The sweep
+   * Counts a request in flight on `session` until `done` settles, then releases its slot; calls `expire` once the
+   * request has been idle (no answer byte) for its `timeoutMs`. One interval sweeps every request in flight: a
+   * stream's own setTimeout is a timer per request, re-armed on every read, ~2 % of a first sync's CPU. The sweep
    * runs every SWEEP_MS while requests are in flight, so a timeout fires at most that much late.
    */
   track(session: ClientHttp2Session, done: Promise<unknown>, watch: IdleWatch): void {
-    if (this.inFlight++ === 0) session.ref();
+    const n = this.streams.get(session) ?? 0;
+    if (n === 0) session.ref();
+    this.streams.set(session, n + 1);
     this.idle.add(watch);
     this.sweeper ??= setInterval(() => this.sweep(), SWEEP_MS).unref();
     const end = () => {
@@ -101,7 +125,13 @@ export class H2Connection {
         clearInterval(this.sweeper);
         this.sweeper = undefined;
       }
-      if (--this.inFlight === 0 && !session.destroyed) session.unref();
+      const left = (this.streams.get(session) ?? 1) - 1;
+      if (left > 0) this.streams.set(session, left);
+      else {
+        this.streams.delete(session);
+        if (!session.destroyed) session.unref();
+      }
+      this.release();
     };
     done.then(end, end);
   }
@@ -153,7 +183,8 @@ export class H2Connection {
         session.on('error', forget);
         session.on('close', forget);
         session.on('goaway', forget);
-        if (this.inFlight === 0) session.unref();
+        // Referenced by `track` while it carries requests, like a keep-alive socket of node's Agent.
+        session.unref();
         resolve(session);
       });
     });

@@ -133,12 +133,14 @@ export class HttpKubeClient implements KubeClient {
       hostname: server.hostname.replace(/^\[(.*)\]$/, '$1'),
       port: Number(server.port) || (server.protocol === 'http:' ? 80 : 443),
     };
+    // Twice a sync's apply concurrency, so that one app's sync leaves sockets (or HTTP/2 streams) to the other apps
+    // and to heals.
+    const maxSockets = options.maxSockets ?? 2 * APPLY_CONCURRENCY;
     // No TLS material on the Agent itself: its options override a request's, and an exec plugin's certificate goes
     // on the request (see auth).
     this.agent = new Agent({
       keepAlive: true,
-      // Twice a sync's apply concurrency, so that one app's sync leaves sockets to the other apps and to heals.
-      maxSockets: options.maxSockets ?? 2 * APPLY_CONCURRENCY,
+      maxSockets,
       rejectUnauthorized: !conn.insecureSkipTLSVerify,
     });
     this.fixedAuth =
@@ -146,7 +148,9 @@ export class HttpKubeClient implements KubeClient {
         ? undefined
         : { ...(conn.token ? { token: conn.token } : {}), tls: { secureContext: this.tls } };
     this.h2 =
-      server.protocol === 'https:' ? new H2Connection(this.target, this.tls, !conn.insecureSkipTLSVerify) : undefined;
+      server.protocol === 'https:'
+        ? new H2Connection(this.target, this.tls, !conn.insecureSkipTLSVerify, maxSockets)
+        : undefined;
   }
 
   /** Closes idle connections. */
@@ -223,8 +227,19 @@ export class HttpKubeClient implements KubeClient {
       ...headers,
     };
     // A plugin's client certificate needs a connection of its own: those requests stay on the HTTP/1.1 pool.
-    const session = 'secureContext' in auth.tls ? await this.h2?.session(timeoutMs) : undefined;
-    if (session) return h2Request(this.h2!, session, method, path, body, all, timeoutMs);
+    if (this.h2 && 'secureContext' in auth.tls) {
+      const h2 = this.h2;
+      await h2.slot();
+      let session: Awaited<ReturnType<H2Connection['session']>>;
+      try {
+        session = await h2.session(timeoutMs);
+      } catch (err) {
+        h2.release();
+        throw err;
+      }
+      if (session) return h2Request(h2, session, method, path, body, all, timeoutMs);
+      h2.release();
+    }
     const plain = this.target.protocol === 'http:';
     const send = plain ? httpRequest : request;
     return new Promise((resolve, reject) => {
