@@ -119,6 +119,8 @@ export class HttpKubeClient implements KubeClient {
   private readonly fixedAuth: Auth | undefined;
   /** HTTP/2 to an https apiserver that offers it (see h2.ts); undefined for a plain-http server. */
   private readonly h2: H2Connection | undefined;
+  /** The last base headers (see baseHeaders) and the token they carry. */
+  private base: { token: string | undefined; headers: Record<string, string> } | undefined;
 
   constructor(
     private readonly conn: KubeConnection,
@@ -178,7 +180,6 @@ export class HttpKubeClient implements KubeClient {
   }
 
   /** The headers every JSON request starts with, built again only when the token changes. */
-  private base: { token: string | undefined; headers: Record<string, string> } | undefined;
   private baseHeaders(token: string | undefined): Record<string, string> {
     if (!this.base || this.base.token !== token) {
       this.base = { token, headers: this.headers(token, { accept: 'application/json' }) };
