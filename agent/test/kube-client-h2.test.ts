@@ -8,20 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { makePki } from '../../testenv/src/kube.ts';
-import { HttpKubeClient, KubeApiError, type ResourceType } from '../src/edges/kube/kube-client.ts';
+import { HttpKubeClient, KubeApiError } from '../src/edges/kube/kube-client.ts';
+import { cm, object } from './fixtures/kube-client.ts';
 
 // The client against local TLS servers: one speaking HTTP/2 (as the apiserver does), one HTTP/1.1 only (as some proxies
 // in front of an apiserver do), and one that accepts connections and never answers.
 
-const cm: ResourceType = {
-  group: '',
-  version: 'v1',
-  kind: 'ConfigMap',
-  resource: 'configmaps',
-  namespaced: true,
-  verbs: [],
-};
-const object = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', namespace: 'web' } };
 type Handler = (req: Http2ServerRequest, res: Http2ServerResponse) => void;
 let script: Handler[] = [];
 const seen: string[] = [];

@@ -201,16 +201,18 @@ export interface IdleWatch {
   expire(): void;
 }
 
-/** One request as a stream of `session`; `headers` are lower-case HTTP/1.1 header names. */
-export function h2Request(
-  connection: H2Connection,
-  session: ClientHttp2Session,
-  method: string,
-  path: string,
-  body: string | undefined,
-  headers: Record<string, string>,
-  timeoutMs: number,
-): Promise<Answer> {
+/** One request: `headers` are lower-case HTTP/1.1 header names; `timeoutMs` is how long it may wait in silence. */
+export interface H2Call {
+  method: string;
+  path: string;
+  body: string | undefined;
+  headers: Record<string, string>;
+  timeoutMs: number;
+}
+
+/** One request as a stream of `session`. */
+export function h2Request(connection: H2Connection, session: ClientHttp2Session, call: H2Call): Promise<Answer> {
+  const { method, path, body, headers, timeoutMs } = call;
   let expire = () => {};
   const watch: IdleWatch = { last: performance.now(), timeoutMs, expire: () => expire() };
   const done = new Promise<Answer>((resolve, reject) => {

@@ -238,7 +238,7 @@ export class HttpKubeClient implements KubeClient {
         h2.release();
         throw err;
       }
-      if (session) return h2Request(h2, session, method, path, body, all, timeoutMs);
+      if (session) return h2Request(h2, session, { method, path, body, headers: all, timeoutMs });
       h2.release();
     }
     const plain = this.target.protocol === 'http:';
