@@ -126,6 +126,9 @@ describe('Argo CD sync and compare options', () => {
     assert.equal(plain.pruneDisabledBy, undefined);
     assert.equal(plain.deleteDisabledBy, undefined);
     assert.equal(plain.createNamespace, false);
+    // An object without annotations at all has the semantics of one whose annotations say nothing.
+    const { annotations: _, ...bare } = obj('b').metadata;
+    assert.deepEqual(objectSemantics({ ...obj('b'), metadata: bare }), plain);
   });
 
   test('Replace=true and unknown options are refused, naming the object and option', () => {

@@ -28,6 +28,8 @@ test('desiredHash moves with the object and with the ignore rules, and only then
   // Given as the JSON already sent as the apply body, the hash is the one records written from objects hold.
   const rules = [{ group: '', kind: 'ConfigMap', jsonPointers: ['/data'] }];
   assert.equal(desiredHash(JSON.stringify(cm('a')), rules), desiredHash(cm('a'), rules));
+  // Records stored in parents by earlier agents stay valid: sha256 of the object's JSON, a NUL and the rules' JSON.
+  assert.equal(desiredHash(cm('a')), 'u1AviY6HQNE9t234');
 });
 
 test('an object is unchanged since applied only when both hash and resourceVersion match', () => {

@@ -2,19 +2,11 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { HttpKubeClient, KubeApiError, type ResourceType } from '../src/edges/kube/kube-client.ts';
+import { HttpKubeClient, KubeApiError } from '../src/edges/kube/kube-client.ts';
+import { cm, object } from './fixtures/kube-client.ts';
 
 // The client against a small local HTTP server that answers as an apiserver does while it comes up or sheds load.
 
-const cm: ResourceType = {
-  group: '',
-  version: 'v1',
-  kind: 'ConfigMap',
-  resource: 'configmaps',
-  namespaced: true,
-  verbs: [],
-};
-const object = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', namespace: 'web' } };
 let script: ((req: IncomingMessage, res: ServerResponse) => void)[] = [];
 const seen: string[] = [];
 let server: Server;

@@ -74,7 +74,7 @@ function openssl(args: string[], cwd: string): void {
 }
 
 /** A throwaway PKI: CA, apiserver serving cert for 127.0.0.1, admin client cert, service-account key pair. */
-function makePki(dir: string): void {
+export function makePki(dir: string): void {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   openssl(
     ['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '3650', '-subj', '/CN=tether-local-ca'],

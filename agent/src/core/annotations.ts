@@ -294,6 +294,8 @@ function writeMode(obj: K8sObject): { write: WriteMode; writeSetBy?: string } {
  * TetherError (`input`) naming the object and the annotation on the first value it cannot honour.
  */
 export function objectSemantics(obj: K8sObject): ObjectSemantics {
+  // Without annotations every answer is the default (most objects; asked several times per object and sync).
+  if (obj.metadata.annotations === undefined) return defaultSemantics();
   const k = ANNOTATION_KEYS;
   const argo = argoSyncOptions(obj);
   const hooks = hookPhases(obj);
@@ -321,6 +323,18 @@ export function objectSemantics(obj: K8sObject): ObjectSemantics {
   if (enabledOrDisabled(obj, k.tetherSelfHeal) === false) out.selfHealDisabledBy = `${k.tetherSelfHeal}: disabled`;
   else if (out.write !== 'apply') out.selfHealDisabledBy = out.writeSetBy;
   return out;
+}
+
+/** The semantics of an object without annotations. */
+function defaultSemantics(): ObjectSemantics {
+  return {
+    wave: 0,
+    hooks: [],
+    hookDeletePolicies: [],
+    createNamespace: false,
+    ignoreExtraneous: false,
+    write: 'apply',
+  };
 }
 
 /**

@@ -3,7 +3,7 @@
 // re-sync can skip its server-side dry-run; once either moves (Git changed it, or anyone, a controller included, wrote
 // to it) the dry-run decides as before. The record lives in memory and, gzipped, in the app's ApplySet parent, so a
 // restarted agent keeps it. Pure: no I/O.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { K8sObject } from './types.ts';
 
@@ -24,12 +24,10 @@ export const APPLIED_GZ_KEY = 'applied.gz';
  * their live values, so a rule change must count as a desired change). `obj` may be given as its JSON already.
  */
 export function desiredHash(obj: K8sObject | string, rules: unknown = undefined): string {
-  return createHash('sha256')
-    .update(typeof obj === 'string' ? obj : JSON.stringify(obj))
-    .update('\0')
-    .update(JSON.stringify(rules ?? null))
-    .digest('base64url')
-    .slice(0, 16);
+  // One call on the joined text (the same digest as updating a Hash piece by piece): a Hash object per applied object
+  // was ~2 % of a first sync's CPU.
+  const text = `${typeof obj === 'string' ? obj : JSON.stringify(obj)}\0${JSON.stringify(rules ?? null)}`;
+  return hash('sha256', text, 'base64url').slice(0, 16);
 }
 
 /** Whether `live` is exactly the object Tether left after applying the desired object of hash `hash`. */

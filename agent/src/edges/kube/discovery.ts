@@ -1,4 +1,3 @@
-import { parseApiVersion } from '../../core/objects.ts';
 import type { KubeClient, ResourceType } from './kube-client.ts';
 
 /**
@@ -64,7 +63,10 @@ export class Discovery {
     this.byGvk.get(gvkKey(apiVersion, kind))?.namespaced;
 }
 
+/**
+ * `group/version/kind`: an apiVersion is `group/version`, or a core `version` alone. Built without splitting it, as it
+ * is once per applied object.
+ */
 function gvkKey(apiVersion: string, kind: string): string {
-  const { group, version } = parseApiVersion(apiVersion);
-  return `${group}/${version}/${kind}`;
+  return apiVersion.includes('/') ? `${apiVersion}/${kind}` : `/${apiVersion}/${kind}`;
 }

@@ -19,6 +19,7 @@ import {
   type WatchOptions,
 } from '../../core/kube-port.ts';
 import type { K8sObject } from '../../core/types.ts';
+import { type Answer, answer, ConnectionLost, H2_TRANSIENT_CODES, H2Connection, h2Request, timedOut } from './h2.ts';
 import type { KubeConnection } from './kubeconfig.ts';
 
 export type {
@@ -84,7 +85,17 @@ const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'EAI_AGA
 
 function transientError(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
-  return (typeof code === 'string' && TRANSIENT_CODES.has(code)) || (err as Error)?.message === 'socket hang up';
+  return (
+    (typeof code === 'string' && (TRANSIENT_CODES.has(code) || H2_TRANSIENT_CODES.has(code))) ||
+    err instanceof ConnectionLost ||
+    (err as Error)?.message === 'socket hang up'
+  );
+}
+
+/** Who a request is from: a bearer token, and the TLS identity (the kubeconfig's, or an exec plugin's certificate). */
+interface Auth {
+  token?: string;
+  tls: { ca?: string; cert?: string; key?: string } | { secureContext: SecureContext };
 }
 
 /** Objects per page of a list (see HttpKubeClient.list). */
@@ -104,6 +115,12 @@ export class HttpKubeClient implements KubeClient {
    * was ~5 % of the agent's CPU in a first sync of 1,000 objects.
    */
   private readonly target: { protocol: string; hostname: string; port: number };
+  /** Who every request is from when nothing is read per request (no exec plugin, no token file); else undefined. */
+  private readonly fixedAuth: Auth | undefined;
+  /** HTTP/2 to an https apiserver that offers it (see h2.ts); undefined for a plain-http server. */
+  private readonly h2: H2Connection | undefined;
+  /** The last base headers (see baseHeaders) and the token they carry. */
+  private base: { token: string | undefined; headers: Record<string, string> } | undefined;
 
   constructor(
     private readonly conn: KubeConnection,
@@ -118,26 +135,34 @@ export class HttpKubeClient implements KubeClient {
       hostname: server.hostname.replace(/^\[(.*)\]$/, '$1'),
       port: Number(server.port) || (server.protocol === 'http:' ? 80 : 443),
     };
+    // Twice a sync's apply concurrency, so that one app's sync leaves sockets (or HTTP/2 streams) to the other apps
+    // and to heals.
+    const maxSockets = options.maxSockets ?? 2 * APPLY_CONCURRENCY;
     // No TLS material on the Agent itself: its options override a request's, and an exec plugin's certificate goes
     // on the request (see auth).
     this.agent = new Agent({
       keepAlive: true,
-      // Twice a sync's apply concurrency, so that one app's sync leaves sockets to the other apps and to heals.
-      maxSockets: options.maxSockets ?? 2 * APPLY_CONCURRENCY,
+      maxSockets,
       rejectUnauthorized: !conn.insecureSkipTLSVerify,
     });
+    this.fixedAuth =
+      conn.credentials || conn.tokenFile
+        ? undefined
+        : { ...(conn.token ? { token: conn.token } : {}), tls: { secureContext: this.tls } };
+    this.h2 =
+      server.protocol === 'https:'
+        ? new H2Connection(this.target, this.tls, !conn.insecureSkipTLSVerify, maxSockets)
+        : undefined;
   }
 
   /** Closes idle connections. */
   close(): void {
     this.agent.destroy();
+    this.h2?.close();
   }
 
   /** Who this request is from: an exec plugin's credentials when the kubeconfig has one, else the static ones. */
-  private async auth(): Promise<{
-    token?: string;
-    tls: { ca?: string; cert?: string; key?: string } | { secureContext: SecureContext };
-  }> {
+  private async auth(): Promise<Auth> {
     const fromPlugin = this.conn.credentials ? await this.conn.credentials() : {};
     const token =
       fromPlugin.token ?? (this.conn.tokenFile ? readFileSync(this.conn.tokenFile, 'utf8').trim() : this.conn.token);
@@ -152,6 +177,14 @@ export class HttpKubeClient implements KubeClient {
 
   private headers(token: string | undefined, extra: Record<string, string>): Record<string, string> {
     return { 'user-agent': 'tether-agent', ...(token ? { authorization: `Bearer ${token}` } : {}), ...extra };
+  }
+
+  /** The headers every JSON request starts with, built again only when the token changes. */
+  private baseHeaders(token: string | undefined): Record<string, string> {
+    if (!this.base || this.base.token !== token) {
+      this.base = { token, headers: this.headers(token, { accept: 'application/json' }) };
+    }
+    return this.base.headers;
   }
 
   /**
@@ -187,10 +220,29 @@ export class HttpKubeClient implements KubeClient {
     body: string | undefined,
     headers: Record<string, string>,
     timeoutMs: number,
-  ): Promise<{ status: number; body: unknown; retryAfterMs?: number }> {
+  ): Promise<Answer> {
+    const auth = this.fixedAuth ?? (await this.auth());
+    const all: Record<string, string> = {
+      ...this.baseHeaders(auth.token),
+      ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}),
+      ...headers,
+    };
+    // A plugin's client certificate needs a connection of its own: those requests stay on the HTTP/1.1 pool.
+    if (this.h2 && 'secureContext' in auth.tls) {
+      const h2 = this.h2;
+      await h2.slot();
+      let session: Awaited<ReturnType<H2Connection['session']>>;
+      try {
+        session = await h2.session(timeoutMs);
+      } catch (err) {
+        h2.release();
+        throw err;
+      }
+      if (session) return h2Request(h2, session, { method, path, body, headers: all, timeoutMs });
+      h2.release();
+    }
     const plain = this.target.protocol === 'http:';
     const send = plain ? httpRequest : request;
-    const auth = await this.auth();
     return new Promise((resolve, reject) => {
       const req = send(
         {
@@ -199,35 +251,17 @@ export class HttpKubeClient implements KubeClient {
           method,
           agent: plain ? undefined : this.agent,
           ...auth.tls,
-          headers: this.headers(auth.token, {
-            accept: 'application/json',
-            ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}),
-            ...headers,
-          }),
+          headers: all,
           timeout: timeoutMs,
         },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('error', reject);
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let parsed: unknown = text;
-            try {
-              parsed = JSON.parse(text);
-            } catch {
-              // not JSON
-            }
-            const after = Number(res.headers['retry-after']);
-            resolve({
-              status: res.statusCode ?? 0,
-              body: parsed,
-              ...(Number.isFinite(after) && after >= 0 ? { retryAfterMs: after * 1000 } : {}),
-            });
-          });
+          res.on('end', () => resolve(answer(res.statusCode ?? 0, res.headers['retry-after'], chunks)));
         },
       );
-      req.on('timeout', () => req.destroy(new TetherError('kube', `${method} ${path}: timed out`)));
+      req.on('timeout', () => req.destroy(timedOut(method, path)));
       req.on('error', reject);
       if (body !== undefined) req.end(body);
       else req.end();
