@@ -633,6 +633,8 @@ export class Agent implements AgentView {
             },
           }
         : {}),
+      // The resource tree watches the new revision's namespaces before its applies create ReplicaSets and Pods.
+      ...(watch ? { onRendered: (desired: readonly K8sObject[]) => this.trackDescendants(r, desired) } : {}),
       // A new revision starts syncing: say so (`pending`) on that commit before the apply.
       onStart: (revision) => {
         if (!reporter || !r.repo) return;
@@ -697,7 +699,8 @@ export class Agent implements AgentView {
       } catch (err) {
         log.warn('self-heal watch failed', { error: describeError(err) });
       }
-      this.descendants.track(r.config.name, ownerNamespaces(r.sync.desiredObjects));
+      // What the sync kept (a failed render keeps the last set; refused objects were never applied).
+      this.trackDescendants(r, r.sync.desiredObjects);
     }
     const posted = !out.noop || !r.reported ? this.postStatus(r, true) : undefined;
     const replica = this.replicaIdentity();
@@ -723,6 +726,16 @@ export class Agent implements AgentView {
       ]),
     );
     return out;
+  }
+
+  /**
+   * Sets the namespaces the resource tree watches for `r`: those of its objects that own ReplicaSets, Jobs or Pods.
+   * Nothing for an app removed (or replaced by a new definition) meanwhile: its sync may still finish after
+   * removeApp released its namespaces, and must not take them back.
+   */
+  private trackDescendants(r: AppRunner, desired: readonly K8sObject[]): void {
+    if (this.runners.get(r.config.name) !== r) return;
+    this.descendants.track(r.config.name, ownerNamespaces(desired));
   }
 
   /**

@@ -134,6 +134,12 @@ export interface SyncOptions {
    * result, and the outcome is a no-op carrying `waiting`.
    */
   hold?: (revision: string) => string | undefined;
+  /**
+   * Called with the rendered desired objects once they passed the project's fence, before anything is applied: the
+   * agent starts the resource tree's watches of their namespaces then, so what the applies create is seen from the
+   * start rather than listed after the sync.
+   */
+  onRendered?: (desired: readonly K8sObject[]) => void;
 }
 
 /** The outcome of a sync as data; `noop` when the tree was unchanged and nothing was rendered or applied. */
@@ -433,6 +439,7 @@ export class AppSync {
       const rules = refused.map((e) => `${e.subject} (${e.reason})`).join('; ');
       return finish({ error: { stage: 'apply', message: `refused, nothing was applied: ${rules}` } });
     }
+    options.onRendered?.(desired);
 
     try {
       // Inventory: the parent first, as the superset of what it had and what Git wants (kubectl updateToSuperset).
