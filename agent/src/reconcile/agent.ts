@@ -136,6 +136,8 @@ interface AppRunner {
   retry?: RetryState;
   /** The history persisted on the cluster, read back once before the app's first sync here. */
   historyRead?: Promise<void>;
+  /** The refusal last reported while the project refuses the app before any fetch: on which commit, saying what. */
+  refusal?: { sha: string; description: string };
 }
 
 /**
@@ -702,11 +704,15 @@ export class Agent implements AgentView {
       // What the sync kept (a failed render keeps the last set; refused objects were never applied).
       this.trackDescendants(r, r.sync.desiredObjects);
     }
-    const posted = !out.noop || !r.reported ? this.postStatus(r, true) : undefined;
+    const refused = out.error?.stage === 'project' ? await this.reportRefusal(r, out.error.message) : undefined;
+    if (out.error?.stage !== 'project') r.refusal = undefined;
+    const posted = refused ? refused.status : !out.noop || !r.reported ? this.postStatus(r, true) : undefined;
     const replica = this.replicaIdentity();
     const attempt = out.error && r.retry && countsAsAttempt(out) ? r.retry.failures : undefined;
     const entry = {
       ...syncHistoryEntry(out, reason, posted),
+      // A refused turn fetched nothing: its row names the commit the refusal was reported on.
+      ...(refused ? { revision: refused.sha } : {}),
       ...(attempt !== undefined ? { attempt } : {}),
       ...(out.waiting ? { waiting: out.waiting } : {}),
       ...(replica ? { replica } : {}),
@@ -722,10 +728,42 @@ export class Agent implements AgentView {
     reporter?.prune(
       new Set([
         ...[...this.runners.values()].flatMap((x) => x.sync.state.lastSync?.revision ?? []),
+        ...[...this.runners.values()].flatMap((x) => x.refusal?.sha ?? []),
         ...this.appSources().flatMap((v) => v.revision ?? []),
       ]),
     );
     return out;
+  }
+
+  /**
+   * Reports an app its project refuses before any fetch on the commit its ref points at now, read from the remote's
+   * ref listing (nothing is fetched): `error` `Refused: …`, so whoever waits on that commit's status (a promotion
+   * gate) sees why instead of waiting for ever. Once per commit and refusal, not every turn. When the ref cannot be
+   * read nothing is posted (the app's state says why it did not sync, as before); returns the commit and, when newly
+   * asked for, the status.
+   */
+  private async reportRefusal(
+    r: AppRunner,
+    refusal: string,
+  ): Promise<{ sha: string; status?: CommitStatus } | undefined> {
+    const reporter = this.parts.reporter;
+    if (!reporter || !r.repo) return undefined;
+    let sha: string;
+    try {
+      sha = await r.sync.headCommit();
+    } catch (err) {
+      this.log.warn('refused app gets no commit status: its ref could not be read', {
+        app: r.config.name,
+        refusal,
+        error: describeError(err),
+      });
+      return undefined;
+    }
+    const status = statusFor(r.sync.state, { cluster: this.cluster, publicUrl: this.parts.config.publicUrl });
+    if (r.refusal?.sha === sha && r.refusal.description === status.description) return { sha };
+    r.refusal = { sha, description: status.description };
+    reporter.report({ ...r.repo, sha }, status);
+    return { sha, status };
   }
 
   /**

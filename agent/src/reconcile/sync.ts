@@ -263,6 +263,17 @@ export class AppSync {
     }
   }
 
+  /**
+   * The commit the app's ref points at now, read from the remote's ref listing without fetching anything: where the
+   * refusal of an app its project refuses before any fetch is reported. Throws when the listing fails or names no such
+   * ref, or the source cannot list refs.
+   */
+  headCommit(): Promise<string> {
+    const { source } = this.deps;
+    if (!source.head) return Promise.reject(new TetherError('git', 'the source cannot list its refs'));
+    return source.head();
+  }
+
   /** The hooks of the last render (any phase): what a sync of it would run around its apply, never members. */
   get renderedHooks(): readonly Hook[] {
     return this.hooks;
