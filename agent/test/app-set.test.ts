@@ -209,16 +209,16 @@ function memoryCluster() {
   return { kube, discovery, objects, events };
 }
 
-test('a refused cascade is remembered while its inventory exists and forgotten once it is deleted by hand', async () => {
+/** Apps web (its document `web`) and api, read by an app set that writes to an in-memory cluster. */
+function removalSetup(web: string, host: Host, owns?: (name: string) => boolean) {
   const repo = {
     files: {
-      'apps/web.yaml': app('web', 'envs/web').replace('spec: {', 'spec: {deletionPolicy: cascade, '),
+      'apps/web.yaml': web,
       'apps/api.yaml': app('api', 'envs/api'),
       'envs/web/cm.yaml': cm,
       'envs/api/cm.yaml': cm,
     } as Record<string, string>,
   };
-  const host = new Host();
   const cluster = memoryCluster();
   const set = new AppSet({
     config: parseConfig({ cluster: 'dev', appsFrom: [{ repo: REPO, path: 'apps' }] }),
@@ -228,7 +228,17 @@ test('a refused cascade is remembered while its inventory exists and forgotten o
     openSource: async () => memorySource(repo),
     log: silentLogger,
     host,
+    ...(owns ? { owns } : {}),
   });
+  return { repo, cluster, set };
+}
+
+test('a refused cascade is remembered while its inventory exists and forgotten once it is deleted by hand', async () => {
+  const host = new Host();
+  const { repo, cluster, set } = removalSetup(
+    app('web', 'envs/web').replace('spec: {', 'spec: {deletionPolicy: cascade, '),
+    host,
+  );
   const parent = 'ConfigMap/tether-system/tether-web';
   await set.refreshAll('test');
   assert.deepEqual([...host.running.keys()].sort(), ['api', 'web']);
@@ -256,31 +266,13 @@ test('a refused cascade is remembered while its inventory exists and forgotten o
 });
 
 test('the deletion hooks of an app another replica removes are not kept here', async () => {
-  const repo = {
-    files: {
-      'apps/web.yaml': app('web', 'envs/web'),
-      'apps/api.yaml': app('api', 'envs/api'),
-      'envs/web/cm.yaml': cm,
-      'envs/api/cm.yaml': cm,
-    } as Record<string, string>,
-  };
   // This replica runs every app's definition but holds api's shard only: web's removal is another replica's.
   const host = new (class extends Host {
     override deleteHooksOf(): CascadeHooks {
       return { hooks: [], run: { timeoutMs: 0, pollMs: 0 } };
     }
   })();
-  const cluster = memoryCluster();
-  const set = new AppSet({
-    config: parseConfig({ cluster: 'dev', appsFrom: [{ repo: REPO, path: 'apps' }] }),
-    kube: cluster.kube,
-    discovery: cluster.discovery,
-    renderer: toolRenderer,
-    openSource: async () => memorySource(repo),
-    log: silentLogger,
-    host,
-    owns: (name) => name !== 'web',
-  });
+  const { repo, set } = removalSetup(app('web', 'envs/web'), host, (name) => name !== 'web');
   await set.refreshAll('test');
   delete repo.files['apps/web.yaml'];
   await set.refreshAll('test');
