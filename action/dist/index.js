@@ -60221,11 +60221,12 @@ var GitRepo = class _GitRepo {
    * The commit `ref` points at on the remote, read from its ref listing alone: nothing is fetched into the store. A
    * short name is resolved in git's order (refs/<ref>, refs/tags/<ref>, refs/heads/<ref>; see
    * https://git-scm.com/docs/gitrevisions), as a fetch of it is; an annotated tag gives the commit it points at; a
-   * full commit id is itself. Throws when the listing fails or has no such ref.
+   * full commit id is itself. `credentials: false` lists without them, even when the server asks. Throws when the
+   * listing fails or has no such ref.
    */
-  async remoteTip(ref2) {
+  async remoteTip(ref2, options = { credentials: true }) {
     if (/^[0-9a-f]{40}$/.test(ref2)) return ref2;
-    const creds = await this.options.credentials?.();
+    const creds = options.credentials ? await this.options.credentials?.() : void 0;
     let refs;
     try {
       refs = await this.serverRefs(creds);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '../../testenv/src/processes.ts';
-import { projectSchema } from '../src/config.ts';
+import { appConfigSchema, projectSchema } from '../src/config.ts';
 import type { Agent } from '../src/reconcile/agent.ts';
 import { type AgentWorld, startAgentWorld } from './fixtures/agent-world.ts';
 
@@ -183,6 +183,26 @@ describe('projects, sync windows and sync policies', () => {
     assert.match(lost.state.lastSync!.error!.message, /project nowhere is not defined/);
     assert.equal(agent.history('lost')?.syncs[0]?.status, undefined);
     assert.deepEqual(await statuses('lost'), []);
+    // An App document from Git naming a repo its project refuses gets no token sent to that repo: the ref is listed
+    // without credentials, which this server answers with 401 (and nothing is posted).
+    const gitBefore0 = w.git.requests.length;
+    const doc = appConfigSchema.parse(w.app('from-git', 'envs/manual', { project: 'elsewhere', namespace: 'default' }));
+    agent.addApp(doc, await w.source('from-git'), 'repo@main:apps/from-git.yaml', 'apps');
+    await waitFor(() => (agent.history('from-git')?.syncs.length ?? 0) > 0, {
+      timeoutMs: 30_000,
+      describe: () => 'the first turn of the App from Git',
+    });
+    assert.equal(agent.app('from-git')?.state.lastSync?.error?.stage, 'project');
+    const listed = w.git.requests.slice(gitBefore0);
+    assert.ok(listed.length > 0, 'the ref was asked for');
+    assert.deepEqual(
+      listed.map((q) => `${q.method} ${q.path.replace(/\?.*/, '')} ${q.status}`),
+      listed.map(() => 'GET /acme/env.git/info/refs 401'),
+      'asked without credentials only',
+    );
+    await agent.flushStatuses();
+    assert.deepEqual(await statuses('from-git'), []);
+    assert.ok(await agent.removeApp('from-git'));
     // Once per commit and refusal: later turns of the refused app post nothing more. The tip is read from the Git
     // server's ref listing alone (GETs of info/refs; no upload-pack, which would send objects).
     const turns = agent.history('ghost')!.syncs.length;

@@ -135,6 +135,13 @@ describe('GitRepo', () => {
       `only ref listings: ${asked.map((r) => `${r.method} ${r.path}`)}`,
     );
     assert.equal(await repo.hasCommit(main), false, 'nothing was fetched into the store');
+    // Without credentials, even when the server asks for them: this server refuses, and got no second request.
+    const anonymous = server.requests.length;
+    await assert.rejects(repo.remoteTip('main', { credentials: false }));
+    assert.deepEqual(
+      server.requests.slice(anonymous).map((r) => r.status),
+      [401],
+    );
     const bad = await GitRepo.open({
       gitdir: join(tmp, 'remote-tip-bad'),
       url,

@@ -740,7 +740,10 @@ export class Agent implements AgentView {
    * ref listing (nothing is fetched): `error` `Refused: …`, so whoever waits on that commit's status (a promotion
    * gate) sees why instead of waiting for ever. Once per commit and refusal, not every turn. When the ref cannot be
    * read nothing is posted (the app's state says why it did not sync, as before); returns the commit and, when newly
-   * asked for, the status.
+   * asked for, the status. The Git credentials go only to a repo someone vouched for: the config file's (the operator
+   * wrote it) or one the app's project lets it fetch. An App document from Git naming a repo its project refuses, or
+   * a project nobody defined, is listed without them: `sourceRepos` is what keeps the token from hosts a document
+   * names, and a refusal must not hand it over.
    */
   private async reportRefusal(
     r: AppRunner,
@@ -750,7 +753,8 @@ export class Agent implements AgentView {
     if (!reporter || !r.repo) return undefined;
     let sha: string;
     try {
-      sha = await r.sync.headCommit();
+      const vouched = r.definedBy === CONFIG_ORIGIN || r.sync.app.policy?.vouchesForRepo() === true;
+      sha = await r.sync.headCommit({ credentials: vouched });
     } catch (err) {
       this.log.warn('refused app gets no commit status: its ref could not be read', {
         app: r.config.name,

@@ -87,6 +87,8 @@ export interface AppPolicy {
   refuse(objects: readonly K8sObject[]): SyncEntry[];
   /** Whether the project lets the app prune (the app's own `prune` can only narrow it further). */
   mayPrune(): boolean;
+  /** Whether the app's project is defined and lets it fetch its repo (`sourceRepos`), whatever else it refuses. */
+  vouchesForRepo(): boolean;
 }
 
 /** What a sync would do now, computed without writing (manual sync policy, a blocking sync window). */
@@ -265,13 +267,14 @@ export class AppSync {
 
   /**
    * The commit the app's ref points at now, read from the remote's ref listing without fetching anything: where the
-   * refusal of an app its project refuses before any fetch is reported. Throws when the listing fails or names no such
-   * ref, or the source cannot list refs.
+   * refusal of an app its project refuses before any fetch is reported. `credentials: false` lists without them (a
+   * repo no project vouches for gets no token). Throws when the listing fails or names no such ref, or the source
+   * cannot list refs.
    */
-  headCommit(): Promise<string> {
+  headCommit(options: { credentials: boolean }): Promise<string> {
     const { source } = this.deps;
     if (!source.head) return Promise.reject(new TetherError('git', 'the source cannot list its refs'));
-    return source.head();
+    return source.head(options);
   }
 
   /** The hooks of the last render (any phase): what a sync of it would run around its apply, never members. */

@@ -246,11 +246,12 @@ export class GitRepo {
    * The commit `ref` points at on the remote, read from its ref listing alone: nothing is fetched into the store. A
    * short name is resolved in git's order (refs/<ref>, refs/tags/<ref>, refs/heads/<ref>; see
    * https://git-scm.com/docs/gitrevisions), as a fetch of it is; an annotated tag gives the commit it points at; a
-   * full commit id is itself. Throws when the listing fails or has no such ref.
+   * full commit id is itself. `credentials: false` lists without them, even when the server asks. Throws when the
+   * listing fails or has no such ref.
    */
-  async remoteTip(ref: string): Promise<string> {
+  async remoteTip(ref: string, options: { credentials: boolean } = { credentials: true }): Promise<string> {
     if (/^[0-9a-f]{40}$/.test(ref)) return ref;
-    const creds = await this.options.credentials?.();
+    const creds = options.credentials ? await this.options.credentials?.() : undefined;
     let refs: ServerRef[];
     try {
       refs = await this.serverRefs(creds);

@@ -60,8 +60,8 @@ export class GitSource {
   }
 
   /** The commit the ref points at on the remote now, from its ref listing alone: nothing is fetched. */
-  head(): Promise<string> {
-    return this.repo.remoteTip(this.ref);
+  head(options: { credentials: boolean }): Promise<string> {
+    return this.repo.remoteTip(this.ref, options);
   }
 
   /**
