@@ -60203,15 +60203,54 @@ var GitRepo = class _GitRepo {
       for (const r of this.receivers) await r.discard();
       this.receivers.clear();
       if (err instanceof TetherError) throw err;
-      const e = err;
-      const message = redact(e.message, secrets);
-      if (e.code === "HttpError" && /401|403/.test(e.message)) {
-        throw new TetherError("git", `fetch ${this.displayUrl} ${ref2}: the credentials were refused (${message})`, {
-          cause: err
-        });
-      }
-      throw new TetherError("git", `fetch ${this.displayUrl} ${ref2}: ${message}`, { cause: err });
+      throw this.remoteError("fetch", ref2, err, secrets);
     }
+  }
+  /** A failed request to the remote as a TetherError naming what was asked (`fetch`, `list refs of`), credentials out. */
+  remoteError(what, ref2, err, secrets) {
+    const e = err;
+    const message = redact(e.message, secrets);
+    if (e.code === "HttpError" && /401|403/.test(e.message)) {
+      return new TetherError("git", `${what} ${this.displayUrl} ${ref2}: the credentials were refused (${message})`, {
+        cause: err
+      });
+    }
+    return new TetherError("git", `${what} ${this.displayUrl} ${ref2}: ${message}`, { cause: err });
+  }
+  /** The remote's refs (under `prefix` when given), peeled tags included: one GET, no pack negotiated or sent. */
+  serverRefs(creds, prefix) {
+    return import_isomorphic_git.default.listServerRefs({
+      http: this.http,
+      url: this.options.url,
+      ...prefix ? { prefix } : {},
+      peelTags: true,
+      // Version 1 lists refs with one GET; version 2's ls-refs is a POST to git-upload-pack like a fetch.
+      protocolVersion: 1,
+      headers: authHeaders(creds),
+      onAuth: () => creds ?? { cancel: true },
+      onAuthFailure: () => ({ cancel: true })
+    });
+  }
+  /**
+   * The commit `ref` points at on the remote, read from its ref listing alone: nothing is fetched into the store. A
+   * short name is resolved in git's order (refs/<ref>, refs/tags/<ref>, refs/heads/<ref>), as a fetch of it is; an
+   * annotated tag gives the commit it points at; a full commit id is itself. `credentials: false` lists without them, even when the server asks. Throws when the
+   * listing fails or has no such ref.
+   */
+  async remoteTip(ref2, options = { credentials: true }) {
+    if (/^[0-9a-f]{40}$/.test(ref2)) return ref2;
+    const creds = options.credentials ? await this.options.credentials?.() : void 0;
+    let refs;
+    try {
+      refs = await this.serverRefs(creds);
+    } catch (err) {
+      throw this.remoteError("list refs of", ref2, err, [creds?.password]);
+    }
+    for (const name of [ref2, `refs/${ref2}`, `refs/tags/${ref2}`, `refs/heads/${ref2}`]) {
+      const found = refs.find((r) => r.ref === name);
+      if (found) return found.peeled ?? found.oid;
+    }
+    throw new TetherError("git", `${this.displayUrl}: ref '${ref2}' not found`);
   }
   /**
    * The server's tip of branch `ref` when that commit is already in the store (its remote-tracking ref is moved to
@@ -60221,16 +60260,7 @@ var GitRepo = class _GitRepo {
     const full = ref2.startsWith("refs/") ? ref2 : `refs/heads/${ref2}`;
     if (!full.startsWith("refs/heads/")) return void 0;
     try {
-      const refs = await import_isomorphic_git.default.listServerRefs({
-        http: this.http,
-        url: this.options.url,
-        prefix: full,
-        // Version 1 lists refs with one GET; version 2's ls-refs is a POST to git-upload-pack like a fetch.
-        protocolVersion: 1,
-        headers: authHeaders(creds),
-        onAuth: () => creds ?? { cancel: true },
-        onAuthFailure: () => ({ cancel: true })
-      });
+      const refs = await this.serverRefs(creds, full);
       const tip = refs.find((r) => r.ref === full)?.oid;
       if (!tip || !await this.hasCommit(tip)) return void 0;
       const tracking = `refs/remotes/origin/${full.slice("refs/heads/".length)}`;

@@ -7,10 +7,12 @@ import { silentLogger } from '../../shared/src/log.ts';
 import { type AppConfig, type ProjectConfig, parseConfig } from '../src/config.ts';
 import type { RunningApp } from '../src/core/app-set-plan.ts';
 import type { DesiredStateSource, SourceFile } from '../src/core/desired-state.ts';
-import type { KubeClient } from '../src/core/kube-port.ts';
+import type { KubeClient, ResourceType } from '../src/core/kube-port.ts';
+import type { K8sObject } from '../src/core/types.ts';
 import type { Discovery } from '../src/edges/kube/discovery.ts';
 import { toolRenderer } from '../src/edges/render/render.ts';
 import { AppSet, type AppSetHost } from '../src/reconcile/app-set.ts';
+import type { CascadeHooks } from '../src/reconcile/remove-app.ts';
 
 const REPO = 'https://github.com/acme/env.git';
 
@@ -43,7 +45,7 @@ class Host implements AppSetHost {
   async removeApp(name: string) {
     return this.running.delete(name);
   }
-  deleteHooksOf() {
+  deleteHooksOf(_name: string): CascadeHooks | undefined {
     return undefined;
   }
   setProjects(origin: string, projects: ProjectConfig[]) {
@@ -143,4 +145,137 @@ test('a file that turns bad holds the apps it defined: they keep running as they
   assert.equal(view.state, 'failure');
   assert.match(view.errors[0]!, /^apps\/web\.yaml: App\/web: spec\.interval: "soon" is not a duration/);
   assert.match(view.description, /^apps\/web\.yaml: App\/web: spec\.interval: .* · 1 app, 0 projects$/);
+});
+
+/**
+ * ConfigMaps in memory, as much of a cluster as the removal of a Git-defined app asks for: its ApplySet parent read,
+ * marked, listed by label and deleted, and Events recorded.
+ */
+function memoryCluster() {
+  const type = (kind: string, resource: string, namespaced: boolean): ResourceType => ({
+    group: '',
+    version: 'v1',
+    kind,
+    resource,
+    namespaced,
+    verbs: ['get', 'list', 'patch', 'delete'],
+  });
+  const types = new Map([
+    ['ConfigMap', type('ConfigMap', 'configmaps', true)],
+    ['Namespace', type('Namespace', 'namespaces', false)],
+  ]);
+  const objects = new Map<string, K8sObject>();
+  const key = (kind: string, name: string, ns?: string) => `${kind}/${ns ?? ''}/${name}`;
+  const events: string[] = [];
+  const kube = {
+    async apply(t: ResourceType, obj: K8sObject) {
+      const k = key(t.kind, obj.metadata.name, obj.metadata.namespace);
+      const old = objects.get(k);
+      const m = obj.metadata;
+      const object: K8sObject = {
+        ...old,
+        ...obj,
+        metadata: {
+          ...old?.metadata,
+          ...m,
+          labels: { ...old?.metadata.labels, ...m.labels },
+          annotations: { ...old?.metadata.annotations, ...m.annotations },
+        },
+      };
+      objects.set(k, object);
+      return { object, created: !old };
+    },
+    async get(t: ResourceType, name: string, ns?: string) {
+      return objects.get(key(t.kind, name, ns));
+    },
+    async list(t: ResourceType, options: { namespace?: string; labelSelector?: string } = {}) {
+      const [label, value] = (options.labelSelector ?? '').split('=');
+      const items = [...objects.values()].filter(
+        (o) =>
+          o.kind === t.kind &&
+          (!options.namespace || o.metadata.namespace === options.namespace) &&
+          (!label || o.metadata.labels?.[label] === value),
+      );
+      return { items, resourceVersion: '1' };
+    },
+    async delete(t: ResourceType, name: string, ns?: string) {
+      return objects.delete(key(t.kind, name, ns));
+    },
+    async createEvent(e: { reason: string }) {
+      events.push(e.reason);
+    },
+  } as unknown as KubeClient;
+  const discovery = { resolve: async (_apiVersion: string, kind: string) => types.get(kind) } as unknown as Discovery;
+  return { kube, discovery, objects, events };
+}
+
+/** Apps web (its document `web`) and api, read by an app set that writes to an in-memory cluster. */
+function removalSetup(web: string, host: Host, owns?: (name: string) => boolean) {
+  const repo = {
+    files: {
+      'apps/web.yaml': web,
+      'apps/api.yaml': app('api', 'envs/api'),
+      'envs/web/cm.yaml': cm,
+      'envs/api/cm.yaml': cm,
+    } as Record<string, string>,
+  };
+  const cluster = memoryCluster();
+  const set = new AppSet({
+    config: parseConfig({ cluster: 'dev', appsFrom: [{ repo: REPO, path: 'apps' }] }),
+    kube: cluster.kube,
+    discovery: cluster.discovery,
+    renderer: toolRenderer,
+    openSource: async () => memorySource(repo),
+    log: silentLogger,
+    host,
+    ...(owns ? { owns } : {}),
+  });
+  return { repo, cluster, set };
+}
+
+test('a refused cascade is remembered while its inventory exists and forgotten once it is deleted by hand', async () => {
+  const host = new Host();
+  const { repo, cluster, set } = removalSetup(
+    app('web', 'envs/web').replace('spec: {', 'spec: {deletionPolicy: cascade, '),
+    host,
+  );
+  const parent = 'ConfigMap/tether-system/tether-web';
+  await set.refreshAll('test');
+  assert.deepEqual([...host.running.keys()].sort(), ['api', 'web']);
+  assert.ok(cluster.objects.has(parent), 'the definition is marked on the inventory');
+
+  // Removed from Git before it ever synced: the inventory records no revision to render its deletion hooks at, so
+  // the cascade is refused and remembered (retried only when the inventory changes, or an hour later).
+  delete repo.files['apps/web.yaml'];
+  await set.refreshAll('test');
+  assert.equal(host.running.has('web'), false);
+  assert.deepEqual(cluster.events, ['CascadeRefused']);
+  const failedNote = (notes: readonly string[]) => notes.some((n) => n.startsWith('removal of app web failed'));
+  assert.ok(failedNote(set.views()[0]!.notes));
+  assert.equal(set.rememberedRemovals, 1);
+  await set.refreshAll('test');
+  assert.equal(set.rememberedRemovals, 1, 'kept while the inventory is there');
+  assert.ok(failedNote(set.views()[0]!.notes));
+
+  // Someone deletes the inventory by hand: nothing is left to remove, and nothing of the app is kept.
+  cluster.objects.delete(parent);
+  await set.refreshAll('test');
+  assert.equal(set.rememberedRemovals, 0);
+  assert.equal(failedNote(set.views()[0]!.notes), false);
+  assert.deepEqual(cluster.events, ['CascadeRefused'], 'nothing was tried again');
+});
+
+test('the deletion hooks of an app another replica removes are not kept here', async () => {
+  // This replica runs every app's definition but holds api's shard only: web's removal is another replica's.
+  const host = new (class extends Host {
+    override deleteHooksOf(): CascadeHooks {
+      return { hooks: [], run: { timeoutMs: 0, pollMs: 0 } };
+    }
+  })();
+  const { repo, set } = removalSetup(app('web', 'envs/web'), host, (name) => name !== 'web');
+  await set.refreshAll('test');
+  delete repo.files['apps/web.yaml'];
+  await set.refreshAll('test');
+  assert.equal(host.running.has('web'), false);
+  assert.equal(set.rememberedRemovals, 0);
 });

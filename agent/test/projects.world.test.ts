@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '../../testenv/src/processes.ts';
-import { projectSchema } from '../src/config.ts';
+import { appConfigSchema, projectSchema } from '../src/config.ts';
 import type { Agent } from '../src/reconcile/agent.ts';
 import { type AgentWorld, startAgentWorld } from './fixtures/agent-world.ts';
 
@@ -83,6 +83,8 @@ describe('projects, sync windows and sync policies', () => {
           app('paused', { suspended: true }),
           app('late', { project: 'evening' }),
           app('keeper', { project: 'careful' }),
+          // Refused, and its ref names no branch: no commit to report the refusal on.
+          app('lost', { project: 'nowhere', ref: 'gone', path: 'envs/ghost' }),
         ],
       },
       { server: { apiToken: API_TOKEN }, start: false },
@@ -159,6 +161,63 @@ describe('projects, sync windows and sync policies', () => {
       assert.ok(!a.state.revision, `${name} fetched nothing`);
       assert.match(a.policy?.projectProblem ?? '', message);
     }
+    // Whoever waits on the commit (a promotion gate) sees why: `error` on the tip of the app's ref.
+    await agent.flushStatuses();
+    for (const [name, description] of [
+      [
+        'foreign-repo',
+        /^Refused: project elsewhere: repo http:\/\/127\.0\.0\.1:\d+\/acme\/env\.git is not in sourceRepos/,
+      ],
+      ['ghost', /^Refused: project nope is not defined/],
+    ] as const) {
+      const posted = await statuses(name);
+      assert.equal(posted.length, 1, `${name}: ${JSON.stringify(posted)}`);
+      assert.equal(posted[0]?.state, 'error');
+      assert.match(posted[0]!.description!, description);
+      assert.ok(posted[0]!.description!.length <= 140);
+      assert.equal(agent.history(name)?.syncs[0]?.revision, sha, 'the history row names the commit reported on');
+    }
+    // A ref that cannot be read gives no commit to post on: nothing is posted, the app still says why it is refused.
+    const lost = agent.app('lost')!;
+    assert.equal(lost.state.lastSync?.error?.stage, 'project');
+    assert.match(lost.state.lastSync!.error!.message, /project nowhere is not defined/);
+    assert.equal(agent.history('lost')?.syncs[0]?.status, undefined);
+    assert.deepEqual(await statuses('lost'), []);
+    // An App document from Git naming a repo its project refuses gets no token sent to that repo: the ref is listed
+    // without credentials, which this server answers with 401 (and nothing is posted).
+    const gitBefore0 = w.git.requests.length;
+    const doc = appConfigSchema.parse(w.app('from-git', 'envs/manual', { project: 'elsewhere', namespace: 'default' }));
+    agent.addApp(doc, await w.source('from-git'), 'repo@main:apps/from-git.yaml', 'apps');
+    await waitFor(() => (agent.history('from-git')?.syncs.length ?? 0) > 0, {
+      timeoutMs: 30_000,
+      describe: () => 'the first turn of the App from Git',
+    });
+    assert.equal(agent.app('from-git')?.state.lastSync?.error?.stage, 'project');
+    const listed = w.git.requests.slice(gitBefore0);
+    assert.ok(listed.length > 0, 'the ref was asked for');
+    assert.deepEqual(
+      listed.map((q) => `${q.method} ${q.path.replace(/\?.*/, '')} ${q.status}`),
+      listed.map(() => 'GET /acme/env.git/info/refs 401'),
+      'asked without credentials only',
+    );
+    await agent.flushStatuses();
+    assert.deepEqual(await statuses('from-git'), []);
+    assert.ok(await agent.removeApp('from-git'));
+    // Once per commit and refusal: later turns of the refused app post nothing more. The tip is read from the Git
+    // server's ref listing alone (GETs of info/refs; no upload-pack, which would send objects).
+    const turns = agent.history('ghost')!.syncs.length;
+    const gitBefore = w.git.requests.length;
+    assert.ok(agent.requestSync('ghost', 'test'));
+    await waitFor(() => agent.history('ghost')!.syncs.length > turns, {
+      timeoutMs: 30_000,
+      describe: () => 'a second turn of the refused app',
+    });
+    await agent.flushStatuses();
+    assert.equal((await statuses('ghost')).length, 1);
+    assert.equal(agent.history('ghost')!.syncs[0]?.status, undefined, 'nothing asked for again');
+    const asked = w.git.requests.slice(gitBefore).map((q) => `${q.method} ${q.path.replace(/\?.*/, '')}`);
+    assert.ok(asked.length > 0, 'the ref was listed');
+    assert.deepEqual(new Set(asked), new Set(['GET /acme/env.git/info/refs']), 'only the ref listing: nothing fetched');
     const res = await fetch(`${agentUrl}/api/projects`);
     const body = (await res.json()) as { projects: { name: string; apps: string[]; problem?: string }[] };
     const byName = new Map(body.projects.map((p) => [p.name, p]));

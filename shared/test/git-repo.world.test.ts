@@ -131,6 +131,45 @@ describe('GitRepo', () => {
     );
   });
 
+  test('the remote tip of a ref is read from the ref listing alone: branches, tags (peeled), full names', async () => {
+    const repo = await GitRepo.open({ gitdir: join(tmp, 'remote-tip'), url, credentials });
+    const bare = server.repo('acme/env');
+    const main = (await bare.resolve('refs/heads/main'))!;
+    await bare.git(['tag', 'light', main]);
+    await bare.git(['-c', 'user.name=T', '-c', 'user.email=t@tether.invalid', 'tag', '-a', '-m', 'v1', 'v1', main]);
+    const requests = server.requests.length;
+    assert.equal(await repo.remoteTip('main'), main);
+    assert.equal(await repo.remoteTip('refs/heads/main'), main);
+    assert.equal(await repo.remoteTip('light'), main);
+    assert.equal(await repo.remoteTip('v1'), main, 'an annotated tag gives the commit it points at');
+    assert.equal(await repo.remoteTip(main), main);
+    await assert.rejects(repo.remoteTip('nope'), /ref 'nope' not found/);
+    const asked = server.requests.slice(requests);
+    assert.ok(asked.length > 0);
+    assert.ok(
+      asked.every((r) => r.method === 'GET' && r.path.includes('/info/refs')),
+      `only ref listings: ${asked.map((r) => `${r.method} ${r.path}`)}`,
+    );
+    assert.equal(await repo.hasCommit(main), false, 'nothing was fetched into the store');
+    // Without credentials, even when the server asks for them: this server refuses, and got no second request.
+    const anonymous = server.requests.length;
+    await assert.rejects(repo.remoteTip('main', { credentials: false }));
+    assert.deepEqual(
+      server.requests.slice(anonymous).map((r) => r.status),
+      [401],
+    );
+    const bad = await GitRepo.open({
+      gitdir: join(tmp, 'remote-tip-bad'),
+      url,
+      credentials: () => ({ username: 'x-access-token', password: 'ghs_wrong_token_5678' }),
+    });
+    await assert.rejects(bad.remoteTip('main'), (err: Error) => {
+      assert.doesNotMatch(err.message, /ghs_/);
+      assert.match(err.message, /^list refs of http:\/\/127\.0\.0\.1:\d+\/acme\/env\.git main: /);
+      return true;
+    });
+  });
+
   test('a missing ref and refused credentials are errors without the token or userinfo', async () => {
     const repo = await GitRepo.open({ gitdir: join(tmp, 'f'), url, credentials });
     await assert.rejects(repo.fetch('nope'), (err: Error) => /nope/.test(err.message) && !err.message.includes(TOKEN));

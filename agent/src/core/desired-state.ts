@@ -19,6 +19,11 @@ export interface DesiredStateSource {
   treeHash(commit: string, path: string): Promise<string | undefined>;
   /** Every file under `path` at `commit`, recursively (`''` is the whole repository). */
   readFiles(commit: string, path: string): Promise<SourceFile[]>;
+  /**
+   * The commit the ref points at now, read without fetching any objects (a ref listing), without credentials when
+   * `credentials` is false; optional.
+   */
+  head?(options: { credentials: boolean }): Promise<string>;
   /** Makes an older commit of the ref readable (fetching deeper history when the store lacks it); optional. */
   ensureCommit?(commit: string): Promise<void>;
 }

@@ -143,6 +143,8 @@ interface AppRunner {
   retry?: RetryState;
   /** The history persisted on the cluster, read back once before the app's first sync here. */
   historyRead?: Promise<void>;
+  /** The refusal last reported while the project refuses the app before any fetch: on which commit, saying what. */
+  refusal?: { sha: string; description: string };
 }
 
 /**
@@ -649,6 +651,8 @@ export class Agent implements AgentView {
             },
           }
         : {}),
+      // The resource tree watches the new revision's namespaces before its applies create ReplicaSets and Pods.
+      ...(watch ? { onRendered: (desired: readonly K8sObject[]) => this.trackDescendants(r, desired) } : {}),
       // A new revision starts syncing: say so (`pending`) on that commit before the apply.
       onStart: (revision) => {
         if (!reporter || !r.repo) return;
@@ -713,13 +717,18 @@ export class Agent implements AgentView {
       } catch (err) {
         log.warn('self-heal watch failed', { error: describeError(err) });
       }
-      this.descendants.track(r.config.name, ownerNamespaces(r.sync.desiredObjects));
+      // What the sync kept (a failed render keeps the last set; refused objects were never applied).
+      this.trackDescendants(r, r.sync.desiredObjects);
     }
-    const posted = !out.noop || !r.reported ? this.postStatus(r, true) : undefined;
+    const refused = out.error?.stage === 'project' ? await this.reportRefusal(r, out.error.message) : undefined;
+    if (out.error?.stage !== 'project') r.refusal = undefined;
+    const posted = refused ? refused.status : !out.noop || !r.reported ? this.postStatus(r, true) : undefined;
     const replica = this.replicaIdentity();
     const attempt = out.error && r.retry && countsAsAttempt(out) ? r.retry.failures : undefined;
     const entry = {
       ...syncHistoryEntry(out, reason, posted),
+      // A refused turn fetched nothing: its row names the commit the refusal was reported on.
+      ...(refused ? { revision: refused.sha } : {}),
       ...(attempt !== undefined ? { attempt } : {}),
       ...(out.waiting ? { waiting: out.waiting } : {}),
       ...(replica ? { replica } : {}),
@@ -735,10 +744,56 @@ export class Agent implements AgentView {
     reporter?.prune(
       new Set([
         ...[...this.runners.values()].flatMap((x) => x.sync.state.lastSync?.revision ?? []),
+        ...[...this.runners.values()].flatMap((x) => x.refusal?.sha ?? []),
         ...this.appSources().flatMap((v) => v.revision ?? []),
       ]),
     );
     return out;
+  }
+
+  /**
+   * Reports an app its project refuses before any fetch on the commit its ref points at now, read from the remote's
+   * ref listing (nothing is fetched): `error` `Refused: …`, so whoever waits on that commit's status (a promotion
+   * gate) sees why instead of waiting for ever. Once per commit and refusal, not every turn. When the ref cannot be
+   * read nothing is posted (the app's state says why it did not sync, as before); returns the commit and, when newly
+   * asked for, the status. The Git credentials go only to a repo someone vouched for: the config file's (the operator
+   * wrote it) or one the app's project lets it fetch. An App document from Git naming a repo its project refuses, or
+   * a project nobody defined, is listed without them: `sourceRepos` is what keeps the token from hosts a document
+   * names, and a refusal must not hand it over.
+   */
+  private async reportRefusal(
+    r: AppRunner,
+    refusal: string,
+  ): Promise<{ sha: string; status?: CommitStatus } | undefined> {
+    const reporter = this.parts.reporter;
+    if (!reporter || !r.repo) return undefined;
+    let sha: string;
+    try {
+      const vouched = r.definedBy === CONFIG_ORIGIN || r.sync.app.policy?.vouchesForRepo() === true;
+      sha = await r.sync.headCommit({ credentials: vouched });
+    } catch (err) {
+      this.log.warn('refused app gets no commit status: its ref could not be read', {
+        app: r.config.name,
+        refusal,
+        error: describeError(err),
+      });
+      return undefined;
+    }
+    const status = statusFor(r.sync.state, { cluster: this.cluster, publicUrl: this.parts.config.publicUrl });
+    if (r.refusal?.sha === sha && r.refusal.description === status.description) return { sha };
+    r.refusal = { sha, description: status.description };
+    reporter.report({ ...r.repo, sha }, status);
+    return { sha, status };
+  }
+
+  /**
+   * Sets the namespaces the resource tree watches for `r`: those of its objects that own ReplicaSets, Jobs or Pods.
+   * Nothing for an app removed (or replaced by a new definition) meanwhile: its sync may still finish after
+   * removeApp released its namespaces, and must not take them back.
+   */
+  private trackDescendants(r: AppRunner, desired: readonly K8sObject[]): void {
+    if (this.runners.get(r.config.name) !== r) return;
+    this.descendants.track(r.config.name, ownerNamespaces(desired));
   }
 
   /**

@@ -4,7 +4,7 @@ import type { AppConfig } from '../config.ts';
 import type { PolicyView, ProjectView } from '../core/agent-view.ts';
 import { subject } from '../core/objects.ts';
 import type { ProjectSet } from '../core/project-set.ts';
-import { appRefusal, refuseObjects } from '../core/projects.ts';
+import { appRefusal, refuseObjects, repoRefusal } from '../core/projects.ts';
 import type { PolicyInput } from '../core/sync-policy.ts';
 import { windowsAt, windowText } from '../core/sync-windows.ts';
 import type { AppPolicy } from './sync.ts';
@@ -23,6 +23,10 @@ export function projectPolicy(projects: ProjectSet, app: () => AppConfig): AppPo
     },
     mayPrune() {
       return resolved().project?.prune ?? false;
+    },
+    vouchesForRepo() {
+      const { project } = resolved();
+      return !!project && !repoRefusal(project, app().repo);
     },
   };
 }

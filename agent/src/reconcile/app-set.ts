@@ -539,12 +539,13 @@ export class AppSet {
     for (const r of changes.remove) {
       // Taken before the app stops, from its last render: the definition that held them is gone from Git.
       // (Undefined when it never rendered here: the cascade then renders them again from Git.)
-      const hooks = this.deps.host.deleteHooksOf(r.app.name);
+      // Kept only where the removal runs: another replica's (sharded) would stay here for good, never used.
+      const removes = !readOnly && this.owns(r.app.name);
+      const hooks = removes ? this.deps.host.deleteHooksOf(r.app.name) : undefined;
       if (hooks) this.deleteHooks.set(r.app.name, hooks);
       else this.deleteHooks.delete(r.app.name);
       await this.deps.host.removeApp(r.app.name);
-      if (!readOnly && this.owns(r.app.name))
-        await this.remove(r.app.name, r.app.deletionPolicy, r.origin, r.app, r.source, log);
+      if (removes) await this.remove(r.app.name, r.app.deletionPolicy, r.origin, r.app, r.source, log);
     }
     for (const d of changes.change) {
       await this.deps.host.removeApp(d.app.name);
@@ -557,9 +558,7 @@ export class AppSet {
 
   private async startApp(d: DefinedApp, log: Logger, what: string, readOnly: boolean): Promise<void> {
     // Defined again: a removal still pending is off, and the app's next render brings its own hooks.
-    this.deleteHooks.delete(d.app.name);
-    this.failedRemovals.delete(d.app.name);
-    this.refusals.delete(d.app.name);
+    this.forgetRemoval(d.app.name);
     try {
       if (!readOnly) {
         const git = d.source !== CONFIG_ORIGIN;
@@ -610,6 +609,33 @@ export class AppSet {
       if (defined.has(m.app) || running.has(m.app) || this.removedThisRead.has(m.app) || !this.owns(m.app)) continue;
       await this.remove(m.app, m.deletionPolicy, m.origin, undefined, s.label, log, m.spec);
     }
+    // A failed removal whose inventory was deleted by hand since: nothing is left to remove, and no mark lists the
+    // app again, so what was remembered for it (the failure, a refused cascade, its hooks) would stay for the life of
+    // the process. One GET per such app and read, only while it is remembered.
+    const marked = new Set(marks.map((m) => m.app));
+    for (const [app, f] of [...this.failedRemovals]) {
+      if (f.source !== s.label || marked.has(app) || running.has(app)) continue;
+      try {
+        if ((await readParentState(this.deps, this.parentOf(app))).live) continue;
+      } catch {
+        // Not readable now: asked again at the next read.
+        continue;
+      }
+      this.forgetRemoval(app);
+      log.info('failed removal dropped: its inventory is gone', { app });
+    }
+  }
+
+  /** Forgets what a pending removal of `name` kept: its failure, a refused cascade, its deletion hooks. */
+  private forgetRemoval(name: string): void {
+    this.deleteHooks.delete(name);
+    this.failedRemovals.delete(name);
+    this.refusals.delete(name);
+  }
+
+  /** How many removed apps something is remembered for (tests: a long-running agent does not grow). */
+  get rememberedRemovals(): number {
+    return new Set([...this.deleteHooks.keys(), ...this.failedRemovals.keys(), ...this.refusals.keys()]).size;
   }
 
   /** Orphans or cascades a removed app in the cluster, and records the outcome. */

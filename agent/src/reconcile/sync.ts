@@ -87,6 +87,8 @@ export interface AppPolicy {
   refuse(objects: readonly K8sObject[]): SyncEntry[];
   /** Whether the project lets the app prune (the app's own `prune` can only narrow it further). */
   mayPrune(): boolean;
+  /** Whether the app's project is defined and lets it fetch its repo (`sourceRepos`), whatever else it refuses. */
+  vouchesForRepo(): boolean;
 }
 
 /** What a sync would do now, computed without writing (manual sync policy, a blocking sync window). */
@@ -134,6 +136,12 @@ export interface SyncOptions {
    * result, and the outcome is a no-op carrying `waiting`.
    */
   hold?: (revision: string) => string | undefined;
+  /**
+   * Called with the rendered desired objects once they passed the project's fence, before anything is applied: the
+   * agent starts the resource tree's watches of their namespaces then, so what the applies create is seen from the
+   * start rather than listed after the sync.
+   */
+  onRendered?: (desired: readonly K8sObject[]) => void;
 }
 
 /** The outcome of a sync as data; `noop` when the tree was unchanged and nothing was rendered or applied. */
@@ -255,6 +263,18 @@ export class AppSync {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * The commit the app's ref points at now, read from the remote's ref listing without fetching anything: where the
+   * refusal of an app its project refuses before any fetch is reported. `credentials: false` lists without them (a
+   * repo no project vouches for gets no token). Throws when the listing fails or names no such ref, or the source
+   * cannot list refs.
+   */
+  headCommit(options: { credentials: boolean }): Promise<string> {
+    const { source } = this.deps;
+    if (!source.head) return Promise.reject(new TetherError('git', 'the source cannot list its refs'));
+    return source.head(options);
   }
 
   /** The hooks of the last render (any phase): what a sync of it would run around its apply, never members. */
@@ -437,6 +457,7 @@ export class AppSync {
       const rules = refused.map((e) => `${e.subject} (${e.reason})`).join('; ');
       return finish({ error: { stage: 'apply', message: `refused, nothing was applied: ${rules}` } });
     }
+    options.onRendered?.(desired);
 
     try {
       // Inventory: the parent first, as the superset of what it had and what Git wants (kubectl updateToSuperset).

@@ -1,7 +1,7 @@
 // The one Git adapter of the Action and the agent: isomorphic-git over a bare object store, with `fs` and `http`
 // passed in the way isomorphic-git itself takes them. Files are read from the objects, never checked out.
 import * as nodeFs from 'node:fs';
-import git, { type HttpClient, type PromiseFsClient, type TreeEntry } from 'isomorphic-git';
+import git, { type HttpClient, type PromiseFsClient, type ServerRef, type TreeEntry } from 'isomorphic-git';
 import nodeHttp from 'isomorphic-git/http/node';
 import { TetherError } from '../errors.ts';
 import { redact } from '../redact.ts';
@@ -235,15 +235,57 @@ export class GitRepo {
       for (const r of this.receivers) await r.discard();
       this.receivers.clear();
       if (err instanceof TetherError) throw err;
-      const e = err as { code?: string; message: string };
-      const message = redact(e.message, secrets);
-      if (e.code === 'HttpError' && /401|403/.test(e.message)) {
-        throw new TetherError('git', `fetch ${this.displayUrl} ${ref}: the credentials were refused (${message})`, {
-          cause: err,
-        });
-      }
-      throw new TetherError('git', `fetch ${this.displayUrl} ${ref}: ${message}`, { cause: err });
+      throw this.remoteError('fetch', ref, err, secrets);
     }
+  }
+
+  /** A failed request to the remote as a TetherError naming what was asked (`fetch`, `list refs of`), credentials out. */
+  private remoteError(what: string, ref: string, err: unknown, secrets: (string | undefined)[]): TetherError {
+    const e = err as { code?: string; message: string };
+    const message = redact(e.message, secrets);
+    if (e.code === 'HttpError' && /401|403/.test(e.message)) {
+      return new TetherError('git', `${what} ${this.displayUrl} ${ref}: the credentials were refused (${message})`, {
+        cause: err,
+      });
+    }
+    return new TetherError('git', `${what} ${this.displayUrl} ${ref}: ${message}`, { cause: err });
+  }
+
+  /** The remote's refs (under `prefix` when given), peeled tags included: one GET, no pack negotiated or sent. */
+  private serverRefs(creds: GitCredentials | undefined, prefix?: string): Promise<ServerRef[]> {
+    return git.listServerRefs({
+      http: this.http,
+      url: this.options.url,
+      ...(prefix ? { prefix } : {}),
+      peelTags: true,
+      // Version 1 lists refs with one GET; version 2's ls-refs is a POST to git-upload-pack like a fetch.
+      protocolVersion: 1,
+      headers: authHeaders(creds),
+      onAuth: () => creds ?? { cancel: true },
+      onAuthFailure: () => ({ cancel: true }),
+    });
+  }
+
+  /**
+   * The commit `ref` points at on the remote, read from its ref listing alone: nothing is fetched into the store. A
+   * short name is resolved in git's order (refs/<ref>, refs/tags/<ref>, refs/heads/<ref>), as a fetch of it is; an
+   * annotated tag gives the commit it points at; a full commit id is itself. `credentials: false` lists without them, even when the server asks. Throws when the
+   * listing fails or has no such ref.
+   */
+  async remoteTip(ref: string, options: { credentials: boolean } = { credentials: true }): Promise<string> {
+    if (/^[0-9a-f]{40}$/.test(ref)) return ref;
+    const creds = options.credentials ? await this.options.credentials?.() : undefined;
+    let refs: ServerRef[];
+    try {
+      refs = await this.serverRefs(creds);
+    } catch (err) {
+      throw this.remoteError('list refs of', ref, err, [creds?.password]);
+    }
+    for (const name of [ref, `refs/${ref}`, `refs/tags/${ref}`, `refs/heads/${ref}`]) {
+      const found = refs.find((r) => r.ref === name);
+      if (found) return found.peeled ?? found.oid;
+    }
+    throw new TetherError('git', `${this.displayUrl}: ref '${ref}' not found`);
   }
 
   /**
@@ -254,16 +296,7 @@ export class GitRepo {
     const full = ref.startsWith('refs/') ? ref : `refs/heads/${ref}`;
     if (!full.startsWith('refs/heads/')) return undefined;
     try {
-      const refs = await git.listServerRefs({
-        http: this.http,
-        url: this.options.url,
-        prefix: full,
-        // Version 1 lists refs with one GET; version 2's ls-refs is a POST to git-upload-pack like a fetch.
-        protocolVersion: 1,
-        headers: authHeaders(creds),
-        onAuth: () => creds ?? { cancel: true },
-        onAuthFailure: () => ({ cancel: true }),
-      });
+      const refs = await this.serverRefs(creds, full);
       const tip = refs.find((r) => r.ref === full)?.oid;
       if (!tip || !(await this.hasCommit(tip))) return undefined;
       const tracking = `refs/remotes/origin/${full.slice('refs/heads/'.length)}`;

@@ -59,6 +59,11 @@ export class GitSource {
     return this.fetching;
   }
 
+  /** The commit the ref points at on the remote now, from its ref listing alone: nothing is fetched. */
+  head(options: { credentials: boolean }): Promise<string> {
+    return this.repo.remoteTip(this.ref, options);
+  }
+
   /**
    * Fetches the newest commit of another branch of the same repository (a pull request's head) into this store and
    * returns its id. A plan uses a store of its own for this, so the synced state's store never sees PR heads.
