@@ -58983,8 +58983,17 @@ function createActionOctokit(options) {
 }
 
 // action/src/change-key.ts
+import { createHash } from "node:crypto";
+function shortHash(text) {
+  return createHash("sha256").update(text).digest("hex").slice(0, 8);
+}
 function slug(text) {
-  return text.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/-{2,}/g, "-").replace(/^[-.]+|[-.]+$/g, "").slice(0, 60) || "root";
+  const clean = (s) => s.replace(/^[-.]+|[-.]+$/g, "");
+  const full = clean(
+    text.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/-{2,}/g, "-")
+  );
+  if (full.length <= 60) return full || "root";
+  return `${clean(full.slice(0, 51))}-${shortHash(text)}`;
 }
 function commonDir(paths) {
   if (paths.length === 0) return "";
@@ -58998,9 +59007,11 @@ function imageShortName(repository) {
   return repository.slice(repository.lastIndexOf("/") + 1);
 }
 function changeBranch(options) {
-  const images = [...new Set(options.images.map(imageShortName))].sort();
-  let imagePart = images.map(slug).join("-");
-  if (imagePart.length > 60) imagePart = `${images.length}-images`;
+  const repositories = [...new Set(options.images)].sort();
+  const names = [...new Set(repositories.map(imageShortName))].sort();
+  let imagePart = names.map(slug).join("-");
+  if (imagePart.length > 60) imagePart = `${names.length}-images`;
+  if (repositories.length > 0) imagePart += `-${shortHash(repositories.join("\n"))}`;
   return `tether/${options.mode}/${slug(options.target)}/${imagePart || "all"}`;
 }
 function bumpTarget(paths, changes) {
@@ -59275,7 +59286,7 @@ function normalizeRepoPath(path, what = "path") {
 }
 
 // shared/src/git/pack-reader.ts
-import { createHash } from "node:crypto";
+import { createHash as createHash2 } from "node:crypto";
 
 // shared/src/git/pack-format.ts
 import { closeSync, openSync, readSync, statSync } from "node:fs";
@@ -59478,7 +59489,7 @@ var PackReader = class _PackReader {
       let pack;
       if (size <= IN_MEMORY_PACK_BYTES) {
         const whole = Buffer.from(await fs3.promises.readFile(packPath));
-        const actual = createHash("sha1").update(whole.subarray(0, whole.length - 20)).digest();
+        const actual = createHash2("sha1").update(whole.subarray(0, whole.length - 20)).digest();
         if (!actual.equals(packSum) || !whole.subarray(whole.length - 20).equals(packSum)) {
           throw new Error(`${name}: the packfile does not match its index (corrupt or truncated)`);
         }
@@ -59606,12 +59617,12 @@ function findOffset(p, key2) {
 }
 
 // shared/src/git/pack-receiver.ts
-import { createHash as createHash3 } from "node:crypto";
+import { createHash as createHash4 } from "node:crypto";
 import { mkdir as mkdir2, open as open2, rename as rename2, rm as rm2, writeFile as writeFile2 } from "node:fs/promises";
 import { join } from "node:path";
 
 // shared/src/git/pack-index.ts
-import { createHash as createHash2 } from "node:crypto";
+import { createHash as createHash3 } from "node:crypto";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { crc32, createInflate } from "node:zlib";
 function defaultIndexPackOptions() {
@@ -59634,7 +59645,7 @@ async function indexPack(bytes, options = {}) {
   const version = head.readUInt32BE(4);
   if (version !== 2 && version !== 3) throw new Error(`unsupported pack version ${version}`);
   const count = head.readUInt32BE(8);
-  const packHash = createHash2("sha1").update(head);
+  const packHash = createHash3("sha1").update(head);
   const trailerAt = bytes.length - 20;
   const entries = [];
   const byOffset = /* @__PURE__ */ new Map();
@@ -59651,7 +59662,7 @@ async function indexPack(bytes, options = {}) {
     const whole = h.type !== OFS_DELTA && h.type !== REF_DELTA;
     const type = whole ? TYPES[h.type] : void 0;
     if (whole && h.size > o.largeObjectBytes) {
-      const hash = createHash2("sha1").update(`${type} ${h.size}\0`);
+      const hash = createHash3("sha1").update(`${type} ${h.size}\0`);
       end = h.dataStart + await inflateStreaming(bytes, h.dataStart, trailerAt, h.size, hash);
       oid = hash.digest();
     } else {
@@ -59764,7 +59775,7 @@ async function indexPack(bytes, options = {}) {
   return result;
 }
 function objectId(type, content) {
-  return createHash2("sha1").update(`${type} ${content.length}\0`).update(content).digest();
+  return createHash3("sha1").update(`${type} ${content.length}\0`).update(content).digest();
 }
 async function inflateStreaming(bytes, start, limit, size, hash) {
   const inflate = createInflate();
@@ -59877,14 +59888,14 @@ function writeIdx(entries, packSum) {
   }
   const sums = larges + large * 8;
   packSum.copy(out, sums);
-  createHash2("sha1").update(out.subarray(0, sums + 20)).digest().copy(out, sums + 20);
+  createHash3("sha1").update(out.subarray(0, sums + 20)).digest().copy(out, sums + 20);
   return out;
 }
 
 // shared/src/git/pack-receiver.ts
 var EMPTY_PACK = (() => {
   const head = Buffer.from("5041434b0000000200000000", "hex");
-  return Buffer.concat([head, createHash3("sha1").update(head).digest()]);
+  return Buffer.concat([head, createHash4("sha1").update(head).digest()]);
 })();
 var EMPTY_PACK_LINE = (() => {
   const payload = Buffer.concat([Buffer.from([1]), EMPTY_PACK]);

@@ -61,7 +61,7 @@ describe('the Action bundle against the local world', () => {
     );
     assert.equal(first.code, 0, first.log);
     assert.equal(first.outputs['pull-request-operation'], 'created');
-    assert.equal(first.outputs['pull-request-branch'], 'tether/bump/envs-dev/web');
+    assert.equal(first.outputs['pull-request-branch'], 'tether/bump/envs-dev/web-25141dd7');
     assert.equal(first.outputs.changed, 'true');
     assert.deepEqual(
       JSON.parse(first.outputs.changes!).map((c: { file: string; new: string }) => [c.file, c.new]),
@@ -288,17 +288,17 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
       assert.equal(first.code, 1);
       assert.match(
         first.error ?? '',
-        /^create pull request: 500 .*; left behind: tether\/bump\/envs-dev\/web at [0-9a-f]{7} without a pull request; the next run of this change repairs it/,
+        /^create pull request: 500 .*; left behind: tether\/bump\/envs-dev\/web-25141dd7 at [0-9a-f]{7} without a pull request; the next run of this change repairs it/,
       );
       assert.equal((await gh.pulls.list({ ...ref(), state: 'all' })).data.length, 0);
-      await gh.git.getRef({ ...ref(), ref: 'heads/tether/bump/envs-dev/web' });
+      await gh.git.getRef({ ...ref(), ref: 'heads/tether/bump/envs-dev/web-25141dd7' });
       // The rerun opens it, but adding labels fails past the retries: a PR without labels.
       faults.failNext(4, { status: 502, match: /\/labels$/ });
       const second = await runActionBundle(bump);
       assert.equal(second.code, 1);
       assert.match(
         second.error ?? '',
-        /^add labels: 502 .*; left behind: tether\/bump\/envs-dev\/web at [0-9a-f]{7}, pull request #1;/,
+        /^add labels: 502 .*; left behind: tether\/bump\/envs-dev\/web-25141dd7 at [0-9a-f]{7}, pull request #1;/,
       );
       const [pr] = (await gh.pulls.list({ ...ref() })).data;
       assert.ok(pr);
@@ -324,6 +324,23 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
     } finally {
       faults.reset();
     }
+  });
+
+  test('two images with the same short name bumped into one environment get two PRs, neither losing its change', async () => {
+    await newRepo({
+      'envs/dev/frontend.yaml': 'image: ghcr.io/acme/frontend/app:1.0.0\n',
+      'envs/dev/backend.yaml': 'image: ghcr.io/acme/backend/app:1.0.0\n',
+    });
+    const front = await runActionBundle(inputs({ images: 'ghcr.io/acme/frontend/app:1.1.0', paths: 'envs/dev/**' }));
+    assert.equal(front.outputs['pull-request-operation'], 'created', front.log);
+    const back = await runActionBundle(inputs({ images: 'ghcr.io/acme/backend/app:2.0.0', paths: 'envs/dev/**' }));
+    assert.equal(back.outputs['pull-request-operation'], 'created', back.log);
+    assert.notEqual(back.outputs['pull-request-branch'], front.outputs['pull-request-branch']);
+    const pr = async (n: string | undefined) => (await gh.pulls.get({ ...ref(), pull_number: Number(n) })).data;
+    const frontPr = await pr(front.outputs['pull-request-number']);
+    const backPr = await pr(back.outputs['pull-request-number']);
+    assert.equal(await file('envs/dev/frontend.yaml', frontPr.head.sha), 'image: ghcr.io/acme/frontend/app:1.1.0\n');
+    assert.equal(await file('envs/dev/backend.yaml', backPr.head.sha), 'image: ghcr.io/acme/backend/app:2.0.0\n');
   });
 
   test('promote is refused while the source is pending, then opens a PR with the evidence', async () => {
@@ -427,7 +444,7 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
     );
     assert.equal(r.code, 0, r.log);
     assert.equal(r.outputs['pull-request-operation'], 'created');
-    assert.equal(r.outputs['pull-request-branch'], 'tether/promote/prod-envs-web/proxy-web');
+    assert.equal(r.outputs['pull-request-branch'], 'tether/promote/prod-envs-web/proxy-web-87c1d04e');
     const { data: pr } = await gh.pulls.get({ ...ref(), pull_number: Number(r.outputs['pull-request-number']) });
     assert.equal(pr.base.ref, 'prod');
     assert.equal(pr.title, 'Promote staging:envs/web → prod:envs/web: web 1.5.0');
@@ -468,7 +485,7 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
     );
     assert.equal(r.code, 0, r.log);
     assert.equal(r.outputs['pull-request-operation'], 'created');
-    assert.equal(r.outputs['pull-request-branch'], 'tether/rollback/envs-staging/proxy-web');
+    assert.equal(r.outputs['pull-request-branch'], 'tether/rollback/envs-staging/proxy-web-87c1d04e');
     const { data: pr } = await gh.pulls.get({ ...ref(), pull_number: Number(r.outputs['pull-request-number']) });
     assert.match(
       await file('envs/staging/web/deploy.yaml', pr.head.sha),

@@ -20,7 +20,7 @@ const change = (over: Partial<Change> = {}): Change => ({
 test('branches are deterministic per mode, target and images', () => {
   assert.equal(
     changeBranch({ mode: 'bump', target: 'envs/dev', images: ['ghcr.io/acme/web'] }),
-    'tether/bump/envs-dev/web',
+    'tether/bump/envs-dev/web-25141dd7',
   );
   assert.equal(
     changeBranch({
@@ -28,7 +28,7 @@ test('branches are deterministic per mode, target and images', () => {
       target: 'envs/dev',
       images: ['ghcr.io/acme/web', 'docker.io/library/nginx', 'ghcr.io/acme/web'],
     }),
-    'tether/bump/envs-dev/nginx-web',
+    'tether/bump/envs-dev/nginx-web-d9920ad8',
   );
   assert.equal(
     changeBranch({ mode: 'promote', target: 'envs/staging', images: [] }),
@@ -36,6 +36,24 @@ test('branches are deterministic per mode, target and images', () => {
   );
   assert.equal(slug('Envs/Dev Web'), 'envs-dev-web');
   assert.equal(slug(''), 'root');
+});
+
+test('two different changes never share a branch: same short name, too many images to list, long targets', () => {
+  const branch = (images: string[], target = 'envs/dev') => changeBranch({ mode: 'bump', target, images });
+  // Two build jobs of one monorepo bumping their own `app` into one environment.
+  const frontend = branch(['ghcr.io/acme/frontend/app']);
+  assert.notEqual(frontend, branch(['ghcr.io/acme/backend/app']));
+  assert.match(frontend, /^tether\/bump\/envs-dev\/app-[0-9a-f]{8}$/);
+  // The key is the set of repositories: order and repeats do not matter.
+  assert.equal(
+    branch(['ghcr.io/acme/web', 'docker.io/library/nginx']),
+    branch(['docker.io/library/nginx', 'ghcr.io/acme/web', 'ghcr.io/acme/web']),
+  );
+  const many = (prefix: string) => Array.from({ length: 8 }, (_, i) => `ghcr.io/acme/${prefix}-service-${i}`);
+  assert.notEqual(branch(many('billing')), branch(many('payments')));
+  const deep = 'clusters/production-eu-west-1/namespaces/payments/applications';
+  assert.notEqual(branch(['ghcr.io/acme/web'], `${deep}/web`), branch(['ghcr.io/acme/web'], `${deep}/api`));
+  assert.ok(branch(['ghcr.io/acme/web'], `${deep}/web`).length < 140);
 });
 
 test('the bump target comes from the paths input, else from the changed files', () => {
@@ -85,7 +103,7 @@ test('change keys and paths agree: every path a paths input selects lies under t
   assert.ok(!globToRegExp('envs/{dev,staging}/**').test('envs/{dev,staging}/web/deploy.yaml'));
   assert.equal(
     changeBranch({ mode: 'bump', target: bumpTarget(['envs/dev/**', 'base/**'], []), images: ['ghcr.io/acme/web'] }),
-    'tether/bump/root/web',
+    'tether/bump/root/web-25141dd7',
   );
 });
 
