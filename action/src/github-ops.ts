@@ -228,18 +228,29 @@ export class GitHubOps {
     return out;
   }
 
-  /** A commit's statuses, newest first. */
+  /**
+   * The latest status of every context on a commit (GitHub's combined status, every page of it). Not the list of
+   * all statuses: its first page holds the newest 100 of them, and a context that posted often (an app whose health
+   * moved) pushes another context's older `failure` off it, which the gate would then never see.
+   */
   async statuses(sha: string): Promise<StatusEntry[]> {
-    const { data } = await call(`statuses of ${sha.slice(0, 7)}`, () =>
-      this.gh.rest.repos.listCommitStatusesForRef({ ...this.repo, ref: sha, per_page: 100 }),
-    );
-    return data.map((s) => ({
-      context: s.context,
-      state: s.state,
-      description: s.description,
-      target_url: s.target_url,
-      created_at: s.created_at,
-    }));
+    const out: StatusEntry[] = [];
+    const perPage = 100;
+    for (let page = 1; ; page++) {
+      const { data } = await call(`statuses of ${sha.slice(0, 7)}`, () =>
+        this.gh.rest.repos.getCombinedStatusForRef({ ...this.repo, ref: sha, per_page: perPage, page }),
+      );
+      for (const s of data.statuses)
+        out.push({
+          context: s.context,
+          state: s.state,
+          description: s.description,
+          target_url: s.target_url,
+          created_at: s.created_at,
+        });
+      if (data.statuses.length < perPage || out.length >= data.total_count) break;
+    }
+    return out.sort((a, b) => (b.created_at ?? '').localeCompare(a.created_at ?? ''));
   }
 
   /** Opens a PR from `head` into `base`. */

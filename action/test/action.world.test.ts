@@ -388,6 +388,32 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
     assert.match(staged, /replicas: 5/);
   });
 
+  test('promote reads the latest status of every context, however many statuses the commit has', async () => {
+    await newRepo({
+      'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
+      'envs/staging/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
+    });
+    const sha = await world.git!.repo(repo).commitFiles({
+      branch: 'main',
+      files: { 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.3.0') },
+      message: 'dev: web 1.3.0',
+    });
+    const post = (context: string, state: 'success' | 'failure', description: string) =>
+      gh.repos.createCommitStatus({ ...ref(), sha, state, context, description });
+    // One app failed; another app's health then moved often, so its statuses fill the first page of the list.
+    await post('tether/dev/api', 'failure', 'Degraded: Deployment/api');
+    for (let i = 0; i < 100; i++) await post('tether/dev/web', 'success', `Synced 3 resources · Healthy (${i})`);
+    const r = await runActionBundle(
+      inputs({ mode: 'promote', from: 'envs/dev', to: 'envs/staging', 'require-status': 'tether/dev/*' }),
+    );
+    assert.equal(r.code, 1, r.log);
+    assert.equal(
+      r.error,
+      `no commit touching envs/dev has success for tether/dev/*; newest is ${sha.slice(0, 7)}: failure (tether/dev/api)`,
+    );
+    assert.equal((await gh.pulls.list({ ...ref() })).data.length, 0);
+  });
+
   test('promote sees a status posted on a later tip that did not touch the source path', async () => {
     await newRepo({
       'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
