@@ -52501,6 +52501,16 @@ function info(message) {
   process.stdout.write(message + os4.EOL);
 }
 
+// shared/src/redact.ts
+function redactUrls(text) {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^@/\s?#]*@/gi, "$1");
+}
+function redact(text, secrets = []) {
+  let out = redactUrls(text);
+  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join("***");
+  return out;
+}
+
 // shared/src/errors.ts
 var TetherError = class extends Error {
   code;
@@ -52514,7 +52524,7 @@ function describeError(err) {
   const parts = [];
   let e = err;
   for (let depth = 0; e !== void 0 && e !== null && depth < 5; depth++) {
-    const message = e instanceof Error ? e.message : String(e);
+    const message = redactUrls(e instanceof Error ? e.message : String(e));
     if (!parts.some((p) => p.includes(message))) parts.push(message);
     e = e instanceof Error ? e.cause : void 0;
   }
@@ -58952,16 +58962,6 @@ var Octokit2 = Octokit.plugin(requestLog, legacyRestEndpointMethods, paginateRes
     userAgent: `octokit-rest.js/${VERSION10}`
   }
 );
-
-// shared/src/redact.ts
-function redactUrls(text) {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^@/\s?#]*@/gi, "$1");
-}
-function redact(text, secrets = []) {
-  let out = redactUrls(text);
-  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join("***");
-  return out;
-}
 
 // shared/src/github.ts
 var TetherOctokit = Octokit2.plugin(retry, throttling);
