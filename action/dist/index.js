@@ -52763,13 +52763,16 @@ var GitHubOps = class {
       }
     }
   }
-  /** Fast-forwards `base` to `sha`; `conflict` when another writer moved it (GitHub's 422 non-fast-forward). */
+  /**
+   * Fast-forwards `base` to `sha`; refused on GitHub's 422, with its message: "not a fast forward" when another
+   * writer moved it, but a protected branch is refused with a 422 too.
+   */
   async fastForward(base, sha) {
     try {
       await this.gh.rest.git.updateRef({ ...this.repo, ref: `heads/${base}`, sha, force: false });
       return "ok";
     } catch (err) {
-      if (statusOf(err) === 422) return "conflict";
+      if (statusOf(err) === 422) return { refused: githubError(`update ${base}`, err).message };
       throw githubError(`update ${base}`, err);
     }
   }
@@ -60533,7 +60536,10 @@ function gitWriter(env) {
       const pushed = await env.push(sha, branch, { force: true });
       if (!pushed.ok) throw new TetherError("git", `push ${branch}: ${pushed.error}`);
     },
-    fastForward: async (base, sha) => (await env.push(sha, base, { force: false })).ok ? "ok" : "conflict"
+    fastForward: async (base, sha) => {
+      const pushed = await env.push(sha, base, { force: false });
+      return pushed.ok ? "ok" : { refused: pushed.error ?? "push rejected" };
+    }
   };
 }
 
@@ -60849,7 +60855,7 @@ async function syncPullRequest(req, deps) {
 
 // action/src/push.ts
 function defaultPushOptions() {
-  return { deadlineMs: 12e4, baseDelayMs: 250, maxDelayMs: 8e3 };
+  return { deadlineMs: 12e4, baseDelayMs: 250, maxDelayMs: 8e3, stillMs: 1e4 };
 }
 var key = (c) => `${c.file}\0${c.document}\0${c.location}`;
 function overriddenValues(first, now) {
@@ -60871,20 +60877,31 @@ async function pushDirect(base, start, deps, options = {}) {
   if (plan.edits.length === 0) return { plan, retries: 0, overridden: [] };
   const started = deps.now();
   const overridden = /* @__PURE__ */ new Map();
+  let still;
   for (let attempt = 0; ; attempt++) {
     const sha = await deps.commit(baseSha, plan);
-    if (await deps.fastForward(sha) === "ok")
-      return { commitSha: sha, plan, retries: attempt, overridden: [...overridden.values()] };
+    const ff = await deps.fastForward(sha);
+    if (ff === "ok") return { commitSha: sha, plan, retries: attempt, overridden: [...overridden.values()] };
+    if (still && deps.now() - still.since >= o.stillMs) {
+      throw new TetherError(
+        "github",
+        `${base} refused the fast-forward to ${sha.slice(0, 7)} and did not move for ${Math.round((deps.now() - still.since) / 1e3)} s (${still.attempts + 1} attempts): ${ff.refused}; not a race with another writer (a protected branch, or a token that may not push to it); nothing was forced and nothing was pushed`
+      );
+    }
     const delay = Math.round(deps.random() * Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** attempt));
     const elapsed = deps.now() - started;
     if (elapsed + delay >= o.deadlineMs) {
       throw new TetherError(
         "github",
-        `${base} kept moving: ${attempt + 1} fast-forward attempt(s) in ${Math.round(elapsed / 1e3)} s were refused (deadline ${Math.round(o.deadlineMs / 1e3)} s); nothing was forced and nothing was pushed`
+        `${base} kept moving: ${attempt + 1} fast-forward attempt(s) in ${Math.round(elapsed / 1e3)} s were refused (deadline ${Math.round(o.deadlineMs / 1e3)} s; the last: ${ff.refused}); nothing was forced and nothing was pushed`
       );
     }
     await deps.sleep(delay);
+    const previous = baseSha;
     ({ sha: baseSha, plan } = await deps.replanOnTip());
+    if (baseSha !== previous) still = void 0;
+    else if (still) still.attempts++;
+    else still = { since: deps.now() - delay, attempts: 1 };
     for (const [k, line] of overriddenValues(start.plan, plan)) overridden.set(k, line);
     deps.info(`${base} moved; re-applied the edit on ${baseSha.slice(0, 7)} (attempt ${attempt + 2})`);
     if (plan.edits.length === 0) return { plan, retries: attempt + 1, overridden: [...overridden.values()] };

@@ -1,6 +1,7 @@
 // Every GitHub call the Action makes goes through GitHubOps: one place to see what is asked of GitHub, how its
 // errors read, and what a test has to provide.
 import { TetherError } from '../../shared/src/errors.ts';
+import type { FastForwardResult } from './commit-writer.ts';
 import type { ActionOctokit } from './octokit.ts';
 import { type CommitWithStatuses, mergeWindowStatuses, type StatusEntry, statusWindows } from './status-gate.ts';
 
@@ -192,13 +193,16 @@ export class GitHubOps {
     }
   }
 
-  /** Fast-forwards `base` to `sha`; `conflict` when another writer moved it (GitHub's 422 non-fast-forward). */
-  async fastForward(base: string, sha: string): Promise<'ok' | 'conflict'> {
+  /**
+   * Fast-forwards `base` to `sha`; refused on GitHub's 422, with its message: "not a fast forward" when another
+   * writer moved it, but a protected branch is refused with a 422 too.
+   */
+  async fastForward(base: string, sha: string): Promise<FastForwardResult> {
     try {
       await this.gh.rest.git.updateRef({ ...this.repo, ref: `heads/${base}`, sha, force: false });
       return 'ok';
     } catch (err) {
-      if (statusOf(err) === 422) return 'conflict';
+      if (statusOf(err) === 422) return { refused: githubError(`update ${base}`, err).message };
       throw githubError(`update ${base}`, err);
     }
   }
