@@ -52730,7 +52730,7 @@ var GitHubOps = class {
         base_tree: options.baseTree,
         tree: options.files.map((f) => ({
           path: f.path,
-          mode: "100644",
+          mode: f.executable ? "100755" : "100644",
           type: "blob",
           content: f.text
         }))
@@ -60275,6 +60275,16 @@ var GitRepo = class _GitRepo {
   async treeHash(commit, path) {
     const clean = normalizeRepoPath(path);
     if (clean === "") return this.treeOf(commit);
+    const entry = await this.entryAt(commit, clean);
+    return entry?.type === "tree" ? entry.oid : void 0;
+  }
+  /** Git's mode of the file at `path` in `commit` (`100644`, `100755`), or undefined when there is none. */
+  async fileMode(commit, path) {
+    const entry = await this.entryAt(commit, normalizeRepoPath(path));
+    return entry?.type === "blob" ? entry.mode : void 0;
+  }
+  /** The tree entry at a normalized, non-empty `path` in `commit`, read from its parent directory's tree. */
+  async entryAt(commit, clean) {
     const parent = clean.includes("/") ? clean.slice(0, clean.lastIndexOf("/")) : "";
     const name = clean.slice(clean.lastIndexOf("/") + 1);
     try {
@@ -60285,8 +60295,7 @@ var GitRepo = class _GitRepo {
         ...parent ? { filepath: parent } : {},
         cache: this.cache
       });
-      const entry = tree.find((e) => e.path === name);
-      return entry?.type === "tree" ? entry.oid : void 0;
+      return tree.find((e) => e.path === name);
     } catch (err) {
       if (err.code === "NotFoundError") return void 0;
       throw err;
@@ -60480,6 +60489,10 @@ var EnvRepo = class _EnvRepo {
   treeOf(commit) {
     return this.git.treeOf(commit);
   }
+  /** Git's mode of the file at `path` in `commit` (`100644`, `100755`), or undefined when there is none. */
+  fileMode(commit, path) {
+    return this.git.fileMode(commit, path);
+  }
   /**
    * The YAML/JSON files at `commit` whose path `select` accepts (symlinks are skipped, never followed). Paths are
    * filtered before any blob is read.
@@ -60524,7 +60537,12 @@ var EnvRepo = class _EnvRepo {
 var author = { name: "tether[bot]", email: "tether[bot]@users.noreply.github.com" };
 function apiWriter(gh, env) {
   return {
-    commit: async (parent, files, message) => (await gh.commitViaApi({ parent, baseTree: await env.treeOf(parent), files, message })).commit,
+    commit: async (parent, files, message) => {
+      const withModes = await Promise.all(
+        files.map(async (f) => ({ ...f, executable: await env.fileMode(parent, f.path) === "100755" }))
+      );
+      return (await gh.commitViaApi({ parent, baseTree: await env.treeOf(parent), files: withModes, message })).commit;
+    },
     setBranch: (branch, sha, exists2) => gh.setPrBranch(branch, sha, exists2),
     fastForward: (base, sha) => gh.fastForward(base, sha)
   };

@@ -26,11 +26,18 @@ export interface CommitWriter {
 
 const author = { name: 'tether[bot]', email: 'tether[bot]@users.noreply.github.com' };
 
-/** Commits through the Git Data API, branches through the refs API. */
+/**
+ * Commits through the Git Data API, branches through the refs API. The API sets the mode it is given, so each file
+ * is given its mode at the parent: an executable file stays executable.
+ */
 export function apiWriter(gh: GitHubOps, env: EnvRepo): CommitWriter {
   return {
-    commit: async (parent, files, message) =>
-      (await gh.commitViaApi({ parent, baseTree: await env.treeOf(parent), files, message })).commit,
+    commit: async (parent, files, message) => {
+      const withModes = await Promise.all(
+        files.map(async (f) => ({ ...f, executable: (await env.fileMode(parent, f.path)) === '100755' })),
+      );
+      return (await gh.commitViaApi({ parent, baseTree: await env.treeOf(parent), files: withModes, message })).commit;
+    },
     setBranch: (branch, sha, exists) => gh.setPrBranch(branch, sha, exists),
     fastForward: (base, sha) => gh.fastForward(base, sha),
   };

@@ -148,7 +148,8 @@ export class GitHubOps {
   async commitViaApi(options: {
     parent: string;
     baseTree: string;
-    files: readonly { path: string; text: string }[];
+    /** `executable`: written with mode 100755 instead of 100644. */
+    files: readonly { path: string; text: string; executable?: boolean }[];
     message: string;
   }): Promise<{ commit: string; tree: string }> {
     const r = this.repo;
@@ -158,7 +159,7 @@ export class GitHubOps {
         base_tree: options.baseTree,
         tree: options.files.map((f) => ({
           path: f.path,
-          mode: '100644' as const,
+          mode: f.executable ? ('100755' as const) : ('100644' as const),
           type: 'blob' as const,
           content: f.text,
         })),

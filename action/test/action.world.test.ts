@@ -326,6 +326,30 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
     }
   });
 
+  test('an executable file keeps its mode through an API commit', async () => {
+    await newRepo({ 'envs/dev/web.yaml': 'image: ghcr.io/acme/web:1.0.0\n' });
+    // Files written on some file systems (WSL, a Windows share) are committed executable.
+    const { data: tip } = await gh.git.getRef({ ...ref(), ref: 'heads/main' });
+    const { data: parent } = await gh.git.getCommit({ ...ref(), commit_sha: tip.object.sha });
+    const { data: tree } = await gh.git.createTree({
+      ...ref(),
+      base_tree: parent.tree.sha,
+      tree: [{ path: 'envs/dev/web.yaml', mode: '100755', type: 'blob', content: 'image: ghcr.io/acme/web:1.0.0\n' }],
+    });
+    const { data: commit } = await gh.git.createCommit({
+      ...ref(),
+      message: 'executable',
+      tree: tree.sha,
+      parents: [tip.object.sha],
+    });
+    await gh.git.updateRef({ ...ref(), ref: 'heads/main', sha: commit.sha });
+    const r = await runActionBundle(inputs({ images: 'ghcr.io/acme/web:1.1.0', 'pull-request': 'false' }));
+    assert.equal(r.code, 0, r.log);
+    const listed = (await world.git!.repo(repo).git(['ls-tree', 'main', 'envs/dev/web.yaml'])).stdout.toString('utf8');
+    assert.match(listed, /^100755 blob /);
+    assert.equal(await file('envs/dev/web.yaml'), 'image: ghcr.io/acme/web:1.1.0\n');
+  });
+
   test('two images with the same short name bumped into one environment get two PRs, neither losing its change', async () => {
     await newRepo({
       'envs/dev/frontend.yaml': 'image: ghcr.io/acme/frontend/app:1.0.0\n',
