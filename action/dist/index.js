@@ -60947,14 +60947,14 @@ function keptNewer(plan) {
 async function readAndPlan(inputs, deps, env, base, baseSha) {
   if (inputs.mode === "bump") {
     const read = await env.readFiles(baseSha, inputs.paths.matches);
-    const planned = planBump(read.files, {
+    const planned2 = planBump(read.files, {
       images: inputs.images,
       paths: inputs.paths,
       fields: inputs.fields,
       onlyNewer: inputs.onlyNewer
     });
-    planned.plan.skipped.push(...read.skipped);
-    return planned;
+    planned2.plan.skipped.push(...read.skipped);
+    return planned2;
   }
   const mode = inputs.mode;
   const to = inputs.to;
@@ -60971,7 +60971,7 @@ async function readAndPlan(inputs, deps, env, base, baseSha) {
   const server = (deps.env.GITHUB_SERVER_URL ?? "").replace(/\/+$/, "");
   const { owner, repo } = deps.github.repo;
   const crossBranch = sourceBranch !== base || to.branch !== void 0;
-  return planRestore({
+  const planned = planRestore({
     mode,
     sourceDir: dir,
     to: to.path,
@@ -60983,6 +60983,8 @@ async function readAndPlan(inputs, deps, env, base, baseSha) {
     fields: inputs.fields,
     ...server ? { commitUrl: `${server}/${owner}/${repo}/commit/${picked.commit.sha}` } : {}
   });
+  planned.plan.skipped.push(...sourceFiles.skipped, ...target.skipped);
+  return planned;
 }
 async function runAction(inputs, deps) {
   const gh = deps.github;

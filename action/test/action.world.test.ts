@@ -438,6 +438,23 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
     assert.equal((await gh.pulls.list({ ...ref() })).data.length, 0);
   });
 
+  test('promote names the files it could not read, as bump does', async () => {
+    await newRepo({
+      'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.3.0'),
+      'envs/staging/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
+    });
+    // A values file saved as UTF-16 by a Windows editor: it names the image, but it is not text Tether can edit.
+    await world.git!.repo(repo).commitFiles({
+      branch: 'main',
+      files: { 'envs/staging/web/values.yaml': Buffer.from('\ufeffimage: ghcr.io/acme/web:1.0.0\n', 'utf16le') },
+      message: 'staging: values',
+    });
+    const r = await runActionBundle(inputs({ mode: 'promote', from: 'envs/dev', to: 'envs/staging' }));
+    assert.equal(r.code, 0, r.log);
+    assert.equal(r.outputs['pull-request-operation'], 'created');
+    assert.match(r.log, /skipped envs\/staging\/web\/values\.yaml: binary/);
+  });
+
   test('promote sees a status posted on a later tip that did not touch the source path', async () => {
     await newRepo({
       'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
