@@ -52797,10 +52797,22 @@ var GitHubOps = class {
     const out = [];
     for (const c of data) {
       const lists = /* @__PURE__ */ new Map();
-      for (const sha of windows.get(c.sha) ?? [c.sha]) lists.set(sha, await this.statuses(sha));
+      for (const sha of windows.get(c.sha) ?? [c.sha]) {
+        const statuses = await this.statuses(sha);
+        if (sha !== c.sha && statuses.length > 0 && await this.lastTouching(sha, path) !== c.sha) continue;
+        lists.set(sha, statuses);
+      }
       out.push({ sha: c.sha, message: c.commit.message, statuses: mergeWindowStatuses(c.sha, lists) });
     }
     return out;
+  }
+  /** The newest commit that touched `path` in the history of `sha`. */
+  async lastTouching(sha, path) {
+    const { data } = await call(
+      `commits touching ${path} from ${sha.slice(0, 7)}`,
+      () => this.gh.rest.repos.listCommits({ ...this.repo, sha, path, per_page: 1 })
+    );
+    return data[0]?.sha;
   }
   /**
    * The latest status of every context on a commit (GitHub's combined status, every page of it). Not the list of

@@ -227,10 +227,25 @@ export class GitHubOps {
     const out: CommitWithStatuses[] = [];
     for (const c of data) {
       const lists = new Map<string, StatusEntry[]>();
-      for (const sha of windows.get(c.sha) ?? [c.sha]) lists.set(sha, await this.statuses(sha));
+      for (const sha of windows.get(c.sha) ?? [c.sha]) {
+        const statuses = await this.statuses(sha);
+        // The branch's list is not a line when it holds merges: a commit listed between c and the next change to
+        // `path` may lie on another line of history and hold what `path` had before c. Its statuses speak for c
+        // only when c is the last change to `path` in its own history.
+        if (sha !== c.sha && statuses.length > 0 && (await this.lastTouching(sha, path)) !== c.sha) continue;
+        lists.set(sha, statuses);
+      }
       out.push({ sha: c.sha, message: c.commit.message, statuses: mergeWindowStatuses(c.sha, lists) });
     }
     return out;
+  }
+
+  /** The newest commit that touched `path` in the history of `sha`. */
+  private async lastTouching(sha: string, path: string): Promise<string | undefined> {
+    const { data } = await call(`commits touching ${path} from ${sha.slice(0, 7)}`, () =>
+      this.gh.rest.repos.listCommits({ ...this.repo, sha, path, per_page: 1 }),
+    );
+    return data[0]?.sha;
   }
 
   /**
