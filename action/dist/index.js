@@ -59068,36 +59068,48 @@ function versionList(changes) {
   }
   return [...byImage].map(([image, v]) => `${imageShortName(image)} ${v}`).join(", ");
 }
+var MAX_TITLE = 256;
+var MAX_BODY = 65536;
 function defaultTitle(s) {
   const versions = versionList(s.changes);
-  switch (s.mode) {
-    case "promote":
-      return `Promote ${s.from} \u2192 ${s.target}: ${versions}`;
-    case "rollback":
-      return `Roll back ${s.target}: ${versions}`;
-    default:
-      return `Bump ${versions}${s.target ? ` in ${s.target}` : ""}`;
-  }
+  const title = s.mode === "promote" ? `Promote ${s.from} \u2192 ${s.target}: ${versions}` : s.mode === "rollback" ? `Roll back ${s.target}: ${versions}` : `Bump ${versions}${s.target ? ` in ${s.target}` : ""}`;
+  return title.length > MAX_TITLE ? `${title.slice(0, MAX_TITLE - 1)}\u2026` : title;
 }
 function cell(text) {
   return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 }
-function changeTable(s) {
-  const rows = s.changes.map((c) => {
+function changeTable(s, rows = s.changes.length) {
+  const listed = s.changes.slice(0, rows).map((c) => {
     const digest = c.new && /@?(sha\d+:[a-f0-9]+)/.exec(c.new)?.[1];
     const removed = c.new === null ? " (stale digest removed)" : "";
     return `| \`${cell(c.image)}\` | \`${cell(c.file)}\` \`${cell(c.location)}\` | \`${cell(c.old ?? "\u2205")}\` \u2192 \`${cell(c.new ?? "\u2205")}\`${removed} | ${digest ? `\`${digest.slice(0, 19)}\u2026\`` : ""} | ${s.run ? `[${cell(s.run.label)}](${s.run.url})` : ""} |`;
   });
-  return ["| Image | File | Old \u2192 New | Digest | Built by |", "|---|---|---|---|---|", ...rows].join("\n");
+  const more = s.changes.length - listed.length;
+  if (more > 0) listed.push(`| \u2026 | ${more} more values, listed in the commit message | | | |`);
+  return ["| Image | File | Old \u2192 New | Digest | Built by |", "|---|---|---|---|---|", ...listed].join("\n");
 }
 function prBody(s, userBody) {
+  const whole = Math.max(s.changes.length, s.warnings?.length ?? 0);
+  const full = bodyListing(s, userBody, whole);
+  if (full.length <= MAX_BODY) return full;
+  let fits = 0;
+  for (let lo = 0, hi = whole - 1; lo <= hi; ) {
+    const mid = lo + hi >> 1;
+    if (bodyListing(s, userBody, mid).length <= MAX_BODY) {
+      fits = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return bodyListing(s, userBody, fits);
+}
+function bodyListing(s, userBody, items) {
   const parts = [];
   if (userBody) parts.push(userBody.trim(), "");
   const what = s.mode === "promote" ? `Promotes \`${s.from}\` \u2192 \`${s.target}\`` : s.mode === "rollback" ? `Rolls \`${s.target}\` back` : `Bumps images${s.target ? ` in \`${s.target}\`` : ""}`;
   parts.push(
     `${what} (${s.changes.length} value${s.changes.length === 1 ? "" : "s"} changed, nothing else).`,
     "",
-    changeTable(s)
+    changeTable(s, items)
   );
   if (s.evidence) {
     const e = s.evidence;
@@ -59114,7 +59126,8 @@ function prBody(s, userBody) {
   }
   if (s.warnings?.length) {
     parts.push("", "### Warnings", "");
-    for (const w of s.warnings) parts.push(`- ${cell(w)}`);
+    for (const w of s.warnings.slice(0, items)) parts.push(`- ${cell(w)}`);
+    if (s.warnings.length > items) parts.push(`- \u2026 and ${s.warnings.length - items} more`);
   }
   parts.push("", `<!-- tether:${s.mode}${s.branch ? ` branch=${s.branch}` : ""}${s.head ? ` head=${s.head}` : ""} -->`);
   return parts.join("\n");

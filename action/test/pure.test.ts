@@ -181,6 +181,28 @@ test('PR texts: title, table with run link, evidence, marker', () => {
   );
 });
 
+test('a change too large to list still makes a PR GitHub accepts: the title and body fit its limits', () => {
+  // A shared sidecar bumped in every service of every environment: 2,000 values.
+  const changes = Array.from({ length: 2000 }, (_, i) =>
+    change({
+      file: `envs/prod/service-${i}/deployment.yaml`,
+      image: `ghcr.io/acme/service-with-a-long-name-${i % 40}`,
+    }),
+  );
+  const head = 'ab'.repeat(20);
+  const s = { mode: 'bump' as const, target: 'envs', changes, branch: 'tether/bump/envs/x', head };
+  const body = prBody({ ...s, warnings: Array.from({ length: 3000 }, (_, i) => `ci/${i}.yml: does not parse`) });
+  // GitHub answers 422 "is too long" past 65,536 characters of body and 256 of title.
+  assert.ok(body.length <= 65_536, `body of ${body.length} characters`);
+  assert.match(body, /\| … \| \d+ more values, listed in the commit message \|/);
+  assert.match(body, /- … and \d+ more/);
+  assert.equal(describedHead(body), head, 'the marker is kept');
+  assert.ok(defaultTitle(s).length <= 256, `title of ${defaultTitle(s).length} characters`);
+  assert.match(defaultTitle(s), /^Bump service-with-a-long-name-0 1\.1\.0, .*…$/);
+  // Small changes are listed whole.
+  assert.doesNotMatch(prBody({ ...s, changes: changes.slice(0, 3) }), /more values/);
+});
+
 test('the PR body names the head its text describes, and describedHead reads it back', () => {
   const head = 'ab'.repeat(20);
   const body = prBody({
