@@ -54366,6 +54366,20 @@ function imagesInput(value) {
     (i) => `Input 'images' line ${entries[i].line}`
   );
 }
+function globList(name, entries, compile) {
+  for (const e of entries) {
+    try {
+      compile([e.text]);
+    } catch (err) {
+      throw new TetherError(
+        "input",
+        `Input '${name}' line ${e.line}: "${e.text}" is not a glob: ${err.message}`,
+        { cause: err }
+      );
+    }
+  }
+  return compile(entries.map((e) => e.text));
+}
 function pathsInput(value) {
   const entries = lines(value);
   for (const e of entries) {
@@ -54376,7 +54390,7 @@ function pathsInput(value) {
         `Input 'paths' line ${e.line}: "${e.text}" is not relative to the repository root`
       );
   }
-  return pathScope(entries.map((e) => e.text));
+  return globList("paths", entries, pathScope);
 }
 function list(value) {
   return value.split(/[,\n]/).map((s) => s.trim()).filter(Boolean);
@@ -54437,7 +54451,7 @@ function parseInputs(read) {
     fields: fieldSpecs(read("fields")),
     from: envPathInput("from", read("from")),
     to: envPathInput("to", read("to")),
-    requireStatus: statusGate(lines(read("require-status")).map((l) => l.text)),
+    requireStatus: globList("require-status", lines(read("require-status")), statusGate),
     pullRequest: bool("pull-request", read("pull-request"), true),
     pushDeadlineMs: duration("push-deadline", read("push-deadline"), 12e4),
     onlyNewer: bool("only-newer", read("only-newer"), false),

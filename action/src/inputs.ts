@@ -89,6 +89,22 @@ function imagesInput(value: string): ImageRequest {
   );
 }
 
+/** Compiles the globs of a list input; a line no glob can be made of (`!` alone, `./`) fails naming it. */
+function globList<T>(name: string, entries: readonly InputLine[], compile: (globs: string[]) => T): T {
+  for (const e of entries) {
+    try {
+      compile([e.text]);
+    } catch (err) {
+      throw new TetherError(
+        'input',
+        `Input '${name}' line ${e.line}: "${e.text}" is not a glob: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  }
+  return compile(entries.map((e) => e.text));
+}
+
 /** `paths`: repository-relative globs. */
 function pathsInput(value: string): PathScope {
   const entries = lines(value);
@@ -100,7 +116,7 @@ function pathsInput(value: string): PathScope {
         `Input 'paths' line ${e.line}: "${e.text}" is not relative to the repository root`,
       );
   }
-  return pathScope(entries.map((e) => e.text));
+  return globList('paths', entries, pathScope);
 }
 
 function list(value: string): string[] {
@@ -178,7 +194,7 @@ export function parseInputs(read: InputReader): Inputs {
     fields: fieldSpecs(read('fields')),
     from: envPathInput('from', read('from')),
     to: envPathInput('to', read('to')),
-    requireStatus: statusGate(lines(read('require-status')).map((l) => l.text)),
+    requireStatus: globList('require-status', lines(read('require-status')), statusGate),
     pullRequest: bool('pull-request', read('pull-request'), true),
     pushDeadlineMs: duration('push-deadline', read('push-deadline'), 120_000),
     onlyNewer: bool('only-newer', read('only-newer'), false),

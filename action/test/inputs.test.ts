@@ -82,6 +82,19 @@ test('list inputs are parsed once into typed values; errors name the input and i
     () => parseInputs(envInputReader({ ...base, INPUT_PATHS: 'envs/dev/**\n../secrets/**' })),
     /Input 'paths' line 2: "\.\.\/secrets\/\*\*" is not relative to the repository root/,
   );
+  // A line no glob can be made of is named, not left to the glob library's words.
+  assert.throws(
+    () => parseInputs(envInputReader({ ...base, INPUT_PATHS: 'envs/**\n!' })),
+    /^TetherError: Input 'paths' line 2: "!" is not a glob: /,
+  );
+  assert.throws(
+    () => parseInputs(envInputReader({ ...base, INPUT_PATHS: './' })),
+    /^TetherError: Input 'paths' line 1: "\.\/" is not a glob: /,
+  );
+  assert.throws(
+    () => parseInputs(envInputReader({ ...base, 'INPUT_REQUIRE-STATUS': 'tether/dev/*\n!' })),
+    /^TetherError: Input 'require-status' line 2: "!" is not a glob: /,
+  );
   // Images are not required, nor read, outside bump.
   const promote = parseInputs(
     envInputReader({
