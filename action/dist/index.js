@@ -54406,12 +54406,23 @@ function oneOf(name, value, allowed, fallback) {
   if (allowed.includes(value)) return value;
   throw new TetherError("input", `Input '${name}': "${value}" is not one of ${allowed.join(", ")}`);
 }
+function isBranchName(name) {
+  if (name === "@" || name.startsWith("-") || name.endsWith(".") || name.includes("..") || name.includes("@{"))
+    return false;
+  if (/[\x00-\x20\x7f~^:?*[\\]/.test(name)) return false;
+  return name.split("/").every((c) => c !== "" && !c.startsWith(".") && !c.endsWith(".lock"));
+}
+function branchInput(name, value) {
+  if (value === "") return void 0;
+  if (!isBranchName(value)) throw new TetherError("input", `Input '${name}': "${value}" is not a branch name`);
+  return value;
+}
 function envPathInput(name, value) {
   if (value === "") return void 0;
   const colon = value.indexOf(":");
   const branch = colon >= 0 ? value.slice(0, colon).trim() : void 0;
   const path = (colon >= 0 ? value.slice(colon + 1) : value).trim().replace(/^\.\/+|\/+$/g, "");
-  if (branch !== void 0 && !/^[\w.-]+(\/[\w.-]+)*$/.test(branch))
+  if (branch !== void 0 && !isBranchName(branch))
     throw new TetherError("input", `Input '${name}': "${branch}" is not a branch name (write <branch>:<path>)`);
   if (path === "" || path.startsWith("/") || path.split("/").includes(".."))
     throw new TetherError("input", `Input '${name}': "${value}" does not name a directory inside the repository`);
@@ -54445,7 +54456,7 @@ function parseInputs(read) {
     repository: { owner: m[1], repo: m[2] },
     token,
     githubApiUrl: (read("github-api-url") || "https://api.github.com").replace(/\/+$/, ""),
-    base: read("base") || void 0,
+    base: branchInput("base", read("base")),
     images: mode === "bump" ? imagesInput(read("images")) : /* @__PURE__ */ new Map(),
     paths: pathsInput(read("paths")),
     fields: fieldSpecs(read("fields")),
@@ -54455,7 +54466,7 @@ function parseInputs(read) {
     pullRequest: bool("pull-request", read("pull-request"), true),
     pushDeadlineMs: duration("push-deadline", read("push-deadline"), 12e4),
     onlyNewer: bool("only-newer", read("only-newer"), false),
-    branch: read("branch") || void 0,
+    branch: branchInput("branch", read("branch")),
     title: read("title") || void 0,
     body: read("body") || void 0,
     labels: list(read("labels")),

@@ -125,6 +125,18 @@ test('from and to take <branch>:<path> for environments on their own branches', 
       ),
     /Input 'from': "a b" is not a branch name/,
   );
+  // A branch git would refuse fails by name before anything is written, whichever input names it.
+  for (const [name, value] of [
+    ['BRANCH', 'tether/has space'],
+    ['BRANCH', 'tether/x.lock'],
+    ['BASE', 'release..1'],
+    ['BASE', 'main/'],
+  ] as const)
+    assert.throws(
+      () => parseInputs(envInputReader({ ...base, [`INPUT_${name}`]: value })),
+      new RegExp(`^TetherError: Input '${name.toLowerCase()}': "${value.replace(/\./g, '\\.')}" is not a branch name`),
+    );
+  assert.equal(parseInputs(envInputReader({ ...base, INPUT_BASE: 'release+1.2' })).base, 'release+1.2');
   assert.throws(
     () => parseInputs(envInputReader({ ...base, INPUT_MODE: 'rollback', INPUT_TO: 'prod:../x' })),
     /Input 'to': "prod:..\/x" does not name a directory inside the repository/,
