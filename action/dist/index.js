@@ -52780,7 +52780,9 @@ var GitHubOps = class {
    * Commits on `branch` that touched `path`, newest first, each with the statuses that speak for it: its own and
    * those of the later commits that did not touch `path` (see statusWindows), merged newest first.
    */
-  async commitsTouching(branch, path, limit = 20) {
+  async commitsTouching(branch, path, options = {}) {
+    const limit = options.limit ?? 20;
+    const relevant = options.relevant ?? (() => true);
     const r = this.repo;
     const { data } = await call(
       `commits touching ${path}`,
@@ -52799,7 +52801,8 @@ var GitHubOps = class {
       const lists = /* @__PURE__ */ new Map();
       for (const sha of windows.get(c.sha) ?? [c.sha]) {
         const statuses = await this.statuses(sha);
-        if (sha !== c.sha && statuses.length > 0 && await this.lastTouching(sha, path) !== c.sha) continue;
+        if (sha !== c.sha && statuses.some((st) => relevant(st.context)) && await this.lastTouching(sha, path) !== c.sha)
+          continue;
         lists.set(sha, statuses);
       }
       out.push({ sha: c.sha, message: c.commit.message, statuses: mergeWindowStatuses(c.sha, lists) });
@@ -61011,7 +61014,7 @@ async function readAndPlan(inputs, deps, env, base, baseSha) {
   const source = mode === "promote" ? inputs.from : to;
   const sourceBranch = source.branch ?? base;
   const dir = source.path;
-  const commits = await deps.github.commitsTouching(sourceBranch, dir);
+  const commits = await deps.github.commitsTouching(sourceBranch, dir, { relevant: inputs.requireStatus.matches });
   const picked = pickQualifying(commits, inputs.requireStatus, { skip: mode === "rollback" ? 1 : 0 });
   if (!picked.commit)
     throw gateRefusal(mode, envLabel(source), inputs.requireStatus, "newest" in picked ? picked.newest : void 0);

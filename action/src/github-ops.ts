@@ -212,7 +212,13 @@ export class GitHubOps {
    * Commits on `branch` that touched `path`, newest first, each with the statuses that speak for it: its own and
    * those of the later commits that did not touch `path` (see statusWindows), merged newest first.
    */
-  async commitsTouching(branch: string, path: string, limit = 20): Promise<CommitWithStatuses[]> {
+  async commitsTouching(
+    branch: string,
+    path: string,
+    options: { limit?: number; relevant?: (context: string) => boolean } = {},
+  ): Promise<CommitWithStatuses[]> {
+    const limit = options.limit ?? 20;
+    const relevant = options.relevant ?? (() => true);
     const r = this.repo;
     const { data } = await call(`commits touching ${path}`, () =>
       this.gh.rest.repos.listCommits({ ...r, sha: branch, path, per_page: limit }),
@@ -231,8 +237,13 @@ export class GitHubOps {
         const statuses = await this.statuses(sha);
         // The branch's list is not a line when it holds merges: a commit listed between c and the next change to
         // `path` may lie on another line of history and hold what `path` had before c. Its statuses speak for c
-        // only when c is the last change to `path` in its own history.
-        if (sha !== c.sha && statuses.length > 0 && (await this.lastTouching(sha, path)) !== c.sha) continue;
+        // only when c is the last change to `path` in its own history (asked only of commits whose statuses matter).
+        if (
+          sha !== c.sha &&
+          statuses.some((st) => relevant(st.context)) &&
+          (await this.lastTouching(sha, path)) !== c.sha
+        )
+          continue;
         lists.set(sha, statuses);
       }
       out.push({ sha: c.sha, message: c.commit.message, statuses: mergeWindowStatuses(c.sha, lists) });

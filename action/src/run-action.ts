@@ -95,7 +95,7 @@ async function readAndPlan(
   const source = mode === 'promote' ? inputs.from! : to;
   const sourceBranch = source.branch ?? base;
   const dir = source.path;
-  const commits = await deps.github.commitsTouching(sourceBranch, dir);
+  const commits = await deps.github.commitsTouching(sourceBranch, dir, { relevant: inputs.requireStatus.matches });
   const picked = pickQualifying(commits, inputs.requireStatus, { skip: mode === 'rollback' ? 1 : 0 });
   if (!picked.commit)
     throw gateRefusal(mode, envLabel(source), inputs.requireStatus, 'newest' in picked ? picked.newest : undefined);

@@ -36,12 +36,17 @@ function mergedHistory() {
 }
 
 test('a later commit speaks for a commit only when its history holds that commit as the last change to the path', async () => {
-  const { ops } = mergedHistory();
-  const commits = await ops.commitsTouching('main', 'envs/dev');
+  const { ops, calls } = mergedHistory();
+  const commits = await ops.commitsTouching('main', 'envs/dev', { relevant: (c) => c.startsWith('tether/dev/') });
   const s = commits.find((c) => c.sha === 'S')!;
   // B never held S's envs/dev, so its success does not speak for S; M, which merged S, does.
   assert.deepEqual(
     s.statuses.map((st) => [st.state, st.on]),
     [['pending', 'M']],
+  );
+  // Only the later commits that carry a status the gate reads are asked where the path last changed.
+  assert.deepEqual(
+    calls.filter((c) => !c.startsWith('commits main')),
+    ['commits M -- envs/dev', 'commits B -- envs/dev'],
   );
 });
