@@ -52501,6 +52501,16 @@ function info(message) {
   process.stdout.write(message + os4.EOL);
 }
 
+// shared/src/redact.ts
+function redactUrls(text) {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^@/\s?#]*@/gi, "$1");
+}
+function redact(text, secrets = []) {
+  let out = redactUrls(text);
+  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join("***");
+  return out;
+}
+
 // shared/src/errors.ts
 var TetherError = class extends Error {
   code;
@@ -52514,7 +52524,7 @@ function describeError(err) {
   const parts = [];
   let e = err;
   for (let depth = 0; e !== void 0 && e !== null && depth < 5; depth++) {
-    const message = e instanceof Error ? e.message : String(e);
+    const message = redactUrls(e instanceof Error ? e.message : String(e));
     if (!parts.some((p) => p.includes(message))) parts.push(message);
     e = e instanceof Error ? e.cause : void 0;
   }
@@ -52720,7 +52730,7 @@ var GitHubOps = class {
         base_tree: options.baseTree,
         tree: options.files.map((f) => ({
           path: f.path,
-          mode: "100644",
+          mode: f.executable ? "100755" : "100644",
           type: "blob",
           content: f.text
         }))
@@ -52753,13 +52763,16 @@ var GitHubOps = class {
       }
     }
   }
-  /** Fast-forwards `base` to `sha`; `conflict` when another writer moved it (GitHub's 422 non-fast-forward). */
+  /**
+   * Fast-forwards `base` to `sha`; refused on GitHub's 422, with its message: "not a fast forward" when another
+   * writer moved it, but a protected branch is refused with a 422 too.
+   */
   async fastForward(base, sha) {
     try {
       await this.gh.rest.git.updateRef({ ...this.repo, ref: `heads/${base}`, sha, force: false });
       return "ok";
     } catch (err) {
-      if (statusOf(err) === 422) return "conflict";
+      if (statusOf(err) === 422) return { refused: githubError(`update ${base}`, err).message };
       throw githubError(`update ${base}`, err);
     }
   }
@@ -52767,7 +52780,9 @@ var GitHubOps = class {
    * Commits on `branch` that touched `path`, newest first, each with the statuses that speak for it: its own and
    * those of the later commits that did not touch `path` (see statusWindows), merged newest first.
    */
-  async commitsTouching(branch, path, limit = 20) {
+  async commitsTouching(branch, path, options = {}) {
+    const limit = options.limit ?? 20;
+    const relevant = options.relevant ?? (() => true);
     const r = this.repo;
     const { data } = await call(
       `commits touching ${path}`,
@@ -52784,24 +52799,48 @@ var GitHubOps = class {
     const out = [];
     for (const c of data) {
       const lists = /* @__PURE__ */ new Map();
-      for (const sha of windows.get(c.sha) ?? [c.sha]) lists.set(sha, await this.statuses(sha));
+      for (const sha of windows.get(c.sha) ?? [c.sha]) {
+        const statuses = await this.statuses(sha);
+        if (sha !== c.sha && statuses.some((st) => relevant(st.context)) && await this.lastTouching(sha, path) !== c.sha)
+          continue;
+        lists.set(sha, statuses);
+      }
       out.push({ sha: c.sha, message: c.commit.message, statuses: mergeWindowStatuses(c.sha, lists) });
     }
     return out;
   }
-  /** A commit's statuses, newest first. */
-  async statuses(sha) {
+  /** The newest commit that touched `path` in the history of `sha`. */
+  async lastTouching(sha, path) {
     const { data } = await call(
-      `statuses of ${sha.slice(0, 7)}`,
-      () => this.gh.rest.repos.listCommitStatusesForRef({ ...this.repo, ref: sha, per_page: 100 })
+      `commits touching ${path} from ${sha.slice(0, 7)}`,
+      () => this.gh.rest.repos.listCommits({ ...this.repo, sha, path, per_page: 1 })
     );
-    return data.map((s) => ({
-      context: s.context,
-      state: s.state,
-      description: s.description,
-      target_url: s.target_url,
-      created_at: s.created_at
-    }));
+    return data[0]?.sha;
+  }
+  /**
+   * The latest status of every context on a commit (GitHub's combined status, every page of it). Not the list of
+   * all statuses: its first page holds the newest 100 of them, and a context that posted often (an app whose health
+   * moved) pushes another context's older `failure` off it, which the gate would then never see.
+   */
+  async statuses(sha) {
+    const out = [];
+    const perPage = 100;
+    for (let page = 1; ; page++) {
+      const { data } = await call(
+        `statuses of ${sha.slice(0, 7)}`,
+        () => this.gh.rest.repos.getCombinedStatusForRef({ ...this.repo, ref: sha, per_page: perPage, page })
+      );
+      for (const s of data.statuses)
+        out.push({
+          context: s.context,
+          state: s.state,
+          description: s.description,
+          target_url: s.target_url,
+          created_at: s.created_at
+        });
+      if (data.statuses.length < perPage || out.length >= data.total_count) break;
+    }
+    return out.sort((a, b) => (b.created_at ?? "").localeCompare(a.created_at ?? ""));
   }
   /** Opens a PR from `head` into `base`. */
   async createPr(o) {
@@ -54330,6 +54369,20 @@ function imagesInput(value) {
     (i) => `Input 'images' line ${entries[i].line}`
   );
 }
+function globList(name, entries, compile) {
+  for (const e of entries) {
+    try {
+      compile([e.text]);
+    } catch (err) {
+      throw new TetherError(
+        "input",
+        `Input '${name}' line ${e.line}: "${e.text}" is not a glob: ${err.message}`,
+        { cause: err }
+      );
+    }
+  }
+  return compile(entries.map((e) => e.text));
+}
 function pathsInput(value) {
   const entries = lines(value);
   for (const e of entries) {
@@ -54340,7 +54393,7 @@ function pathsInput(value) {
         `Input 'paths' line ${e.line}: "${e.text}" is not relative to the repository root`
       );
   }
-  return pathScope(entries.map((e) => e.text));
+  return globList("paths", entries, pathScope);
 }
 function list(value) {
   return value.split(/[,\n]/).map((s) => s.trim()).filter(Boolean);
@@ -54356,12 +54409,23 @@ function oneOf(name, value, allowed, fallback) {
   if (allowed.includes(value)) return value;
   throw new TetherError("input", `Input '${name}': "${value}" is not one of ${allowed.join(", ")}`);
 }
+function isBranchName(name) {
+  if (name === "@" || name.startsWith("-") || name.endsWith(".") || name.includes("..") || name.includes("@{"))
+    return false;
+  if (/[\x00-\x20\x7f~^:?*[\\]/.test(name)) return false;
+  return name.split("/").every((c) => c !== "" && !c.startsWith(".") && !c.endsWith(".lock"));
+}
+function branchInput(name, value) {
+  if (value === "") return void 0;
+  if (!isBranchName(value)) throw new TetherError("input", `Input '${name}': "${value}" is not a branch name`);
+  return value;
+}
 function envPathInput(name, value) {
   if (value === "") return void 0;
   const colon = value.indexOf(":");
   const branch = colon >= 0 ? value.slice(0, colon).trim() : void 0;
   const path = (colon >= 0 ? value.slice(colon + 1) : value).trim().replace(/^\.\/+|\/+$/g, "");
-  if (branch !== void 0 && !/^[\w.-]+(\/[\w.-]+)*$/.test(branch))
+  if (branch !== void 0 && !isBranchName(branch))
     throw new TetherError("input", `Input '${name}': "${branch}" is not a branch name (write <branch>:<path>)`);
   if (path === "" || path.startsWith("/") || path.split("/").includes(".."))
     throw new TetherError("input", `Input '${name}': "${value}" does not name a directory inside the repository`);
@@ -54395,17 +54459,17 @@ function parseInputs(read) {
     repository: { owner: m[1], repo: m[2] },
     token,
     githubApiUrl: (read("github-api-url") || "https://api.github.com").replace(/\/+$/, ""),
-    base: read("base") || void 0,
+    base: branchInput("base", read("base")),
     images: mode === "bump" ? imagesInput(read("images")) : /* @__PURE__ */ new Map(),
     paths: pathsInput(read("paths")),
     fields: fieldSpecs(read("fields")),
     from: envPathInput("from", read("from")),
     to: envPathInput("to", read("to")),
-    requireStatus: statusGate(lines(read("require-status")).map((l) => l.text)),
+    requireStatus: globList("require-status", lines(read("require-status")), statusGate),
     pullRequest: bool("pull-request", read("pull-request"), true),
     pushDeadlineMs: duration("push-deadline", read("push-deadline"), 12e4),
     onlyNewer: bool("only-newer", read("only-newer"), false),
-    branch: read("branch") || void 0,
+    branch: branchInput("branch", read("branch")),
     title: read("title") || void 0,
     body: read("body") || void 0,
     labels: list(read("labels")),
@@ -58942,16 +59006,6 @@ var Octokit2 = Octokit.plugin(requestLog, legacyRestEndpointMethods, paginateRes
   }
 );
 
-// shared/src/redact.ts
-function redactUrls(text) {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^@/\s?#]*@/gi, "$1");
-}
-function redact(text, secrets = []) {
-  let out = redactUrls(text);
-  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join("***");
-  return out;
-}
-
 // shared/src/github.ts
 var TetherOctokit = Octokit2.plugin(retry, throttling);
 function octokitBehaviour(log, retries) {
@@ -58983,8 +59037,17 @@ function createActionOctokit(options) {
 }
 
 // action/src/change-key.ts
+import { createHash } from "node:crypto";
+function shortHash(text) {
+  return createHash("sha256").update(text).digest("hex").slice(0, 8);
+}
 function slug(text) {
-  return text.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/-{2,}/g, "-").replace(/^[-.]+|[-.]+$/g, "").slice(0, 60) || "root";
+  const clean = (s) => s.replace(/^[-.]+|[-.]+$/g, "");
+  const full = clean(
+    text.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/-{2,}/g, "-")
+  );
+  if (full.length <= 60) return full || "root";
+  return `${clean(full.slice(0, 51))}-${shortHash(text)}`;
 }
 function commonDir(paths) {
   if (paths.length === 0) return "";
@@ -58998,9 +59061,11 @@ function imageShortName(repository) {
   return repository.slice(repository.lastIndexOf("/") + 1);
 }
 function changeBranch(options) {
-  const images = [...new Set(options.images.map(imageShortName))].sort();
-  let imagePart = images.map(slug).join("-");
-  if (imagePart.length > 60) imagePart = `${images.length}-images`;
+  const repositories = [...new Set(options.images)].sort();
+  const names = [...new Set(repositories.map(imageShortName))].sort();
+  let imagePart = names.map(slug).join("-");
+  if (imagePart.length > 60) imagePart = `${names.length}-images`;
+  if (repositories.length > 0) imagePart += `-${shortHash(repositories.join("\n"))}`;
   return `tether/${options.mode}/${slug(options.target)}/${imagePart || "all"}`;
 }
 function bumpTarget(paths, changes) {
@@ -59031,36 +59096,48 @@ function versionList(changes) {
   }
   return [...byImage].map(([image, v]) => `${imageShortName(image)} ${v}`).join(", ");
 }
+var MAX_TITLE = 256;
+var MAX_BODY = 65536;
 function defaultTitle(s) {
   const versions = versionList(s.changes);
-  switch (s.mode) {
-    case "promote":
-      return `Promote ${s.from} \u2192 ${s.target}: ${versions}`;
-    case "rollback":
-      return `Roll back ${s.target}: ${versions}`;
-    default:
-      return `Bump ${versions}${s.target ? ` in ${s.target}` : ""}`;
-  }
+  const title = s.mode === "promote" ? `Promote ${s.from} \u2192 ${s.target}: ${versions}` : s.mode === "rollback" ? `Roll back ${s.target}: ${versions}` : `Bump ${versions}${s.target ? ` in ${s.target}` : ""}`;
+  return title.length > MAX_TITLE ? `${title.slice(0, MAX_TITLE - 1)}\u2026` : title;
 }
 function cell(text) {
   return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 }
-function changeTable(s) {
-  const rows = s.changes.map((c) => {
+function changeTable(s, rows = s.changes.length) {
+  const listed = s.changes.slice(0, rows).map((c) => {
     const digest = c.new && /@?(sha\d+:[a-f0-9]+)/.exec(c.new)?.[1];
     const removed = c.new === null ? " (stale digest removed)" : "";
     return `| \`${cell(c.image)}\` | \`${cell(c.file)}\` \`${cell(c.location)}\` | \`${cell(c.old ?? "\u2205")}\` \u2192 \`${cell(c.new ?? "\u2205")}\`${removed} | ${digest ? `\`${digest.slice(0, 19)}\u2026\`` : ""} | ${s.run ? `[${cell(s.run.label)}](${s.run.url})` : ""} |`;
   });
-  return ["| Image | File | Old \u2192 New | Digest | Built by |", "|---|---|---|---|---|", ...rows].join("\n");
+  const more = s.changes.length - listed.length;
+  if (more > 0) listed.push(`| \u2026 | ${more} more values, listed in the commit message | | | |`);
+  return ["| Image | File | Old \u2192 New | Digest | Built by |", "|---|---|---|---|---|", ...listed].join("\n");
 }
 function prBody(s, userBody) {
+  const whole = Math.max(s.changes.length, s.warnings?.length ?? 0);
+  const full = bodyListing(s, userBody, whole);
+  if (full.length <= MAX_BODY) return full;
+  let fits = 0;
+  for (let lo = 0, hi = whole - 1; lo <= hi; ) {
+    const mid = lo + hi >> 1;
+    if (bodyListing(s, userBody, mid).length <= MAX_BODY) {
+      fits = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return bodyListing(s, userBody, fits);
+}
+function bodyListing(s, userBody, items) {
   const parts = [];
   if (userBody) parts.push(userBody.trim(), "");
   const what = s.mode === "promote" ? `Promotes \`${s.from}\` \u2192 \`${s.target}\`` : s.mode === "rollback" ? `Rolls \`${s.target}\` back` : `Bumps images${s.target ? ` in \`${s.target}\`` : ""}`;
   parts.push(
     `${what} (${s.changes.length} value${s.changes.length === 1 ? "" : "s"} changed, nothing else).`,
     "",
-    changeTable(s)
+    changeTable(s, items)
   );
   if (s.evidence) {
     const e = s.evidence;
@@ -59077,7 +59154,8 @@ function prBody(s, userBody) {
   }
   if (s.warnings?.length) {
     parts.push("", "### Warnings", "");
-    for (const w of s.warnings) parts.push(`- ${cell(w)}`);
+    for (const w of s.warnings.slice(0, items)) parts.push(`- ${cell(w)}`);
+    if (s.warnings.length > items) parts.push(`- \u2026 and ${s.warnings.length - items} more`);
   }
   parts.push("", `<!-- tether:${s.mode}${s.branch ? ` branch=${s.branch}` : ""}${s.head ? ` head=${s.head}` : ""} -->`);
   return parts.join("\n");
@@ -59275,7 +59353,7 @@ function normalizeRepoPath(path, what = "path") {
 }
 
 // shared/src/git/pack-reader.ts
-import { createHash } from "node:crypto";
+import { createHash as createHash2 } from "node:crypto";
 
 // shared/src/git/pack-format.ts
 import { closeSync, openSync, readSync, statSync } from "node:fs";
@@ -59478,7 +59556,7 @@ var PackReader = class _PackReader {
       let pack;
       if (size <= IN_MEMORY_PACK_BYTES) {
         const whole = Buffer.from(await fs3.promises.readFile(packPath));
-        const actual = createHash("sha1").update(whole.subarray(0, whole.length - 20)).digest();
+        const actual = createHash2("sha1").update(whole.subarray(0, whole.length - 20)).digest();
         if (!actual.equals(packSum) || !whole.subarray(whole.length - 20).equals(packSum)) {
           throw new Error(`${name}: the packfile does not match its index (corrupt or truncated)`);
         }
@@ -59606,12 +59684,12 @@ function findOffset(p, key2) {
 }
 
 // shared/src/git/pack-receiver.ts
-import { createHash as createHash3 } from "node:crypto";
+import { createHash as createHash4 } from "node:crypto";
 import { mkdir as mkdir2, open as open2, rename as rename2, rm as rm2, writeFile as writeFile2 } from "node:fs/promises";
 import { join } from "node:path";
 
 // shared/src/git/pack-index.ts
-import { createHash as createHash2 } from "node:crypto";
+import { createHash as createHash3 } from "node:crypto";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { crc32, createInflate } from "node:zlib";
 function defaultIndexPackOptions() {
@@ -59634,7 +59712,7 @@ async function indexPack(bytes, options = {}) {
   const version = head.readUInt32BE(4);
   if (version !== 2 && version !== 3) throw new Error(`unsupported pack version ${version}`);
   const count = head.readUInt32BE(8);
-  const packHash = createHash2("sha1").update(head);
+  const packHash = createHash3("sha1").update(head);
   const trailerAt = bytes.length - 20;
   const entries = [];
   const byOffset = /* @__PURE__ */ new Map();
@@ -59651,7 +59729,7 @@ async function indexPack(bytes, options = {}) {
     const whole = h.type !== OFS_DELTA && h.type !== REF_DELTA;
     const type = whole ? TYPES[h.type] : void 0;
     if (whole && h.size > o.largeObjectBytes) {
-      const hash = createHash2("sha1").update(`${type} ${h.size}\0`);
+      const hash = createHash3("sha1").update(`${type} ${h.size}\0`);
       end = h.dataStart + await inflateStreaming(bytes, h.dataStart, trailerAt, h.size, hash);
       oid = hash.digest();
     } else {
@@ -59764,7 +59842,7 @@ async function indexPack(bytes, options = {}) {
   return result;
 }
 function objectId(type, content) {
-  return createHash2("sha1").update(`${type} ${content.length}\0`).update(content).digest();
+  return createHash3("sha1").update(`${type} ${content.length}\0`).update(content).digest();
 }
 async function inflateStreaming(bytes, start, limit, size, hash) {
   const inflate = createInflate();
@@ -59877,14 +59955,14 @@ function writeIdx(entries, packSum) {
   }
   const sums = larges + large * 8;
   packSum.copy(out, sums);
-  createHash2("sha1").update(out.subarray(0, sums + 20)).digest().copy(out, sums + 20);
+  createHash3("sha1").update(out.subarray(0, sums + 20)).digest().copy(out, sums + 20);
   return out;
 }
 
 // shared/src/git/pack-receiver.ts
 var EMPTY_PACK = (() => {
   const head = Buffer.from("5041434b0000000200000000", "hex");
-  return Buffer.concat([head, createHash3("sha1").update(head).digest()]);
+  return Buffer.concat([head, createHash4("sha1").update(head).digest()]);
 })();
 var EMPTY_PACK_LINE = (() => {
   const payload = Buffer.concat([Buffer.from([1]), EMPTY_PACK]);
@@ -60294,6 +60372,16 @@ var GitRepo = class _GitRepo {
   async treeHash(commit, path) {
     const clean = normalizeRepoPath(path);
     if (clean === "") return this.treeOf(commit);
+    const entry = await this.entryAt(commit, clean);
+    return entry?.type === "tree" ? entry.oid : void 0;
+  }
+  /** Git's mode of the file at `path` in `commit` (`100644`, `100755`), or undefined when there is none. */
+  async fileMode(commit, path) {
+    const entry = await this.entryAt(commit, normalizeRepoPath(path));
+    return entry?.type === "blob" ? entry.mode : void 0;
+  }
+  /** The tree entry at a normalized, non-empty `path` in `commit`, read from its parent directory's tree. */
+  async entryAt(commit, clean) {
     const parent = clean.includes("/") ? clean.slice(0, clean.lastIndexOf("/")) : "";
     const name = clean.slice(clean.lastIndexOf("/") + 1);
     try {
@@ -60304,8 +60392,7 @@ var GitRepo = class _GitRepo {
         ...parent ? { filepath: parent } : {},
         cache: this.cache
       });
-      const entry = tree.find((e) => e.path === name);
-      return entry?.type === "tree" ? entry.oid : void 0;
+      return tree.find((e) => e.path === name);
     } catch (err) {
       if (err.code === "NotFoundError") return void 0;
       throw err;
@@ -60501,6 +60588,10 @@ var EnvRepo = class _EnvRepo {
   treeOf(commit) {
     return this.git.treeOf(commit);
   }
+  /** Git's mode of the file at `path` in `commit` (`100644`, `100755`), or undefined when there is none. */
+  fileMode(commit, path) {
+    return this.git.fileMode(commit, path);
+  }
   /**
    * The YAML/JSON files at `commit` whose path `select` accepts (symlinks are skipped, never followed). Paths are
    * filtered before any blob is read.
@@ -60545,7 +60636,12 @@ var EnvRepo = class _EnvRepo {
 var author = { name: "tether[bot]", email: "tether[bot]@users.noreply.github.com" };
 function apiWriter(gh, env) {
   return {
-    commit: async (parent, files, message) => (await gh.commitViaApi({ parent, baseTree: await env.treeOf(parent), files, message })).commit,
+    commit: async (parent, files, message) => {
+      const withModes = await Promise.all(
+        files.map(async (f) => ({ ...f, executable: await env.fileMode(parent, f.path) === "100755" }))
+      );
+      return (await gh.commitViaApi({ parent, baseTree: await env.treeOf(parent), files: withModes, message })).commit;
+    },
     setBranch: (branch, sha, exists2) => gh.setPrBranch(branch, sha, exists2),
     fastForward: (base, sha) => gh.fastForward(base, sha)
   };
@@ -60557,7 +60653,10 @@ function gitWriter(env) {
       const pushed = await env.push(sha, branch, { force: true });
       if (!pushed.ok) throw new TetherError("git", `push ${branch}: ${pushed.error}`);
     },
-    fastForward: async (base, sha) => (await env.push(sha, base, { force: false })).ok ? "ok" : "conflict"
+    fastForward: async (base, sha) => {
+      const pushed = await env.push(sha, base, { force: false });
+      return pushed.ok ? "ok" : { refused: pushed.error ?? "push rejected" };
+    }
   };
 }
 
@@ -60873,7 +60972,7 @@ async function syncPullRequest(req, deps) {
 
 // action/src/push.ts
 function defaultPushOptions() {
-  return { deadlineMs: 12e4, baseDelayMs: 250, maxDelayMs: 8e3 };
+  return { deadlineMs: 12e4, baseDelayMs: 250, maxDelayMs: 8e3, stillMs: 1e4 };
 }
 var key = (c) => `${c.file}\0${c.document}\0${c.location}`;
 function overriddenValues(first, now) {
@@ -60895,20 +60994,31 @@ async function pushDirect(base, start, deps, options = {}) {
   if (plan.edits.length === 0) return { plan, retries: 0, overridden: [] };
   const started = deps.now();
   const overridden = /* @__PURE__ */ new Map();
+  let still;
   for (let attempt = 0; ; attempt++) {
     const sha = await deps.commit(baseSha, plan);
-    if (await deps.fastForward(sha) === "ok")
-      return { commitSha: sha, plan, retries: attempt, overridden: [...overridden.values()] };
+    const ff = await deps.fastForward(sha);
+    if (ff === "ok") return { commitSha: sha, plan, retries: attempt, overridden: [...overridden.values()] };
+    if (still && deps.now() - still.since >= o.stillMs) {
+      throw new TetherError(
+        "github",
+        `${base} refused the fast-forward to ${sha.slice(0, 7)} and did not move for ${Math.round((deps.now() - still.since) / 1e3)} s (${still.attempts + 1} attempts): ${ff.refused}; not a race with another writer (a protected branch, or a token that may not push to it); nothing was forced and nothing was pushed`
+      );
+    }
     const delay = Math.round(deps.random() * Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** attempt));
     const elapsed = deps.now() - started;
     if (elapsed + delay >= o.deadlineMs) {
       throw new TetherError(
         "github",
-        `${base} kept moving: ${attempt + 1} fast-forward attempt(s) in ${Math.round(elapsed / 1e3)} s were refused (deadline ${Math.round(o.deadlineMs / 1e3)} s); nothing was forced and nothing was pushed`
+        `${base} kept moving: ${attempt + 1} fast-forward attempt(s) in ${Math.round(elapsed / 1e3)} s were refused (deadline ${Math.round(o.deadlineMs / 1e3)} s; the last: ${ff.refused}); nothing was forced and nothing was pushed`
       );
     }
     await deps.sleep(delay);
+    const previous = baseSha;
     ({ sha: baseSha, plan } = await deps.replanOnTip());
+    if (baseSha !== previous) still = void 0;
+    else if (still) still.attempts++;
+    else still = { since: deps.now() - delay, attempts: 1 };
     for (const [k, line] of overriddenValues(start.plan, plan)) overridden.set(k, line);
     deps.info(`${base} moved; re-applied the edit on ${baseSha.slice(0, 7)} (attempt ${attempt + 2})`);
     if (plan.edits.length === 0) return { plan, retries: attempt + 1, overridden: [...overridden.values()] };
@@ -60936,21 +61046,21 @@ function keptNewer(plan) {
 async function readAndPlan(inputs, deps, env, base, baseSha) {
   if (inputs.mode === "bump") {
     const read = await env.readFiles(baseSha, inputs.paths.matches);
-    const planned = planBump(read.files, {
+    const planned2 = planBump(read.files, {
       images: inputs.images,
       paths: inputs.paths,
       fields: inputs.fields,
       onlyNewer: inputs.onlyNewer
     });
-    planned.plan.skipped.push(...read.skipped);
-    return planned;
+    planned2.plan.skipped.push(...read.skipped);
+    return planned2;
   }
   const mode = inputs.mode;
   const to = inputs.to;
   const source = mode === "promote" ? inputs.from : to;
   const sourceBranch = source.branch ?? base;
   const dir = source.path;
-  const commits = await deps.github.commitsTouching(sourceBranch, dir);
+  const commits = await deps.github.commitsTouching(sourceBranch, dir, { relevant: inputs.requireStatus.matches });
   const picked = pickQualifying(commits, inputs.requireStatus, { skip: mode === "rollback" ? 1 : 0 });
   if (!picked.commit)
     throw gateRefusal(mode, envLabel(source), inputs.requireStatus, "newest" in picked ? picked.newest : void 0);
@@ -60960,7 +61070,7 @@ async function readAndPlan(inputs, deps, env, base, baseSha) {
   const server = (deps.env.GITHUB_SERVER_URL ?? "").replace(/\/+$/, "");
   const { owner, repo } = deps.github.repo;
   const crossBranch = sourceBranch !== base || to.branch !== void 0;
-  return planRestore({
+  const planned = planRestore({
     mode,
     sourceDir: dir,
     to: to.path,
@@ -60972,6 +61082,8 @@ async function readAndPlan(inputs, deps, env, base, baseSha) {
     fields: inputs.fields,
     ...server ? { commitUrl: `${server}/${owner}/${repo}/commit/${picked.commit.sha}` } : {}
   });
+  planned.plan.skipped.push(...sourceFiles.skipped, ...target.skipped);
+  return planned;
 }
 async function runAction(inputs, deps) {
   const gh = deps.github;

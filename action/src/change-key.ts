@@ -1,17 +1,27 @@
+import { createHash } from 'node:crypto';
 import { globBase, isExclusion } from '../../shared/src/glob.ts';
 import type { Change } from '../../shared/src/plan-edits.ts';
 import type { Mode } from './inputs.ts';
 
-/** A path or name made safe for a branch segment: `envs/dev` → `envs-dev`. */
+/** Eight hex digits of a text's SHA-256: what keeps two keys apart when their readable form is cut short. */
+function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 8);
+}
+
+/**
+ * A path or name made safe for a branch segment: `envs/dev` → `envs-dev`. Longer than 60 characters, it is cut and
+ * ends with a hash of the whole text, so two long paths that differ only at their end stay two segments.
+ */
 export function slug(text: string): string {
-  return (
+  const clean = (s: string) => s.replace(/^[-.]+|[-.]+$/g, '');
+  const full = clean(
     text
       .toLowerCase()
       .replace(/[^a-z0-9._-]+/g, '-')
-      .replace(/-{2,}/g, '-')
-      .replace(/^[-.]+|[-.]+$/g, '')
-      .slice(0, 60) || 'root'
+      .replace(/-{2,}/g, '-'),
   );
+  if (full.length <= 60) return full || 'root';
+  return `${clean(full.slice(0, 51))}-${shortHash(text)}`;
 }
 
 /** The longest common directory of some paths. */
@@ -31,13 +41,17 @@ export function imageShortName(repository: string): string {
 
 /**
  * The deterministic PR branch of a change (create-pull-request's one-branch-per-change, keyed by what changes):
- * mode + target environment path + images, e.g. `tether/bump/envs-dev/web`. The same key always gives the same
- * branch, so a second run updates the open PR instead of opening another.
+ * mode + target environment path + images, e.g. `tether/bump/envs-dev/web-1a2b3c4d`. The same key always gives the
+ * same branch, so a second run updates the open PR instead of opening another. The short names are for people;
+ * the hash of the full repositories is the key: `ghcr.io/acme/frontend/app` and `ghcr.io/acme/backend/app` are
+ * both `app`, and two runs bumping them into one environment must not take over each other's branch and PR.
  */
 export function changeBranch(options: { mode: Mode; target: string; images: readonly string[] }): string {
-  const images = [...new Set(options.images.map(imageShortName))].sort();
-  let imagePart = images.map(slug).join('-');
-  if (imagePart.length > 60) imagePart = `${images.length}-images`;
+  const repositories = [...new Set(options.images)].sort();
+  const names = [...new Set(repositories.map(imageShortName))].sort();
+  let imagePart = names.map(slug).join('-');
+  if (imagePart.length > 60) imagePart = `${names.length}-images`;
+  if (repositories.length > 0) imagePart += `-${shortHash(repositories.join('\n'))}`;
   return `tether/${options.mode}/${slug(options.target)}/${imagePart || 'all'}`;
 }
 

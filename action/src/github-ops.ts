@@ -1,6 +1,7 @@
 // Every GitHub call the Action makes goes through GitHubOps: one place to see what is asked of GitHub, how its
 // errors read, and what a test has to provide.
 import { TetherError } from '../../shared/src/errors.ts';
+import type { FastForwardResult } from './commit-writer.ts';
 import type { ActionOctokit } from './octokit.ts';
 import { type CommitWithStatuses, mergeWindowStatuses, type StatusEntry, statusWindows } from './status-gate.ts';
 
@@ -147,7 +148,8 @@ export class GitHubOps {
   async commitViaApi(options: {
     parent: string;
     baseTree: string;
-    files: readonly { path: string; text: string }[];
+    /** `executable`: written with mode 100755 instead of 100644. */
+    files: readonly { path: string; text: string; executable?: boolean }[];
     message: string;
   }): Promise<{ commit: string; tree: string }> {
     const r = this.repo;
@@ -157,7 +159,7 @@ export class GitHubOps {
         base_tree: options.baseTree,
         tree: options.files.map((f) => ({
           path: f.path,
-          mode: '100644' as const,
+          mode: f.executable ? ('100755' as const) : ('100644' as const),
           type: 'blob' as const,
           content: f.text,
         })),
@@ -192,13 +194,16 @@ export class GitHubOps {
     }
   }
 
-  /** Fast-forwards `base` to `sha`; `conflict` when another writer moved it (GitHub's 422 non-fast-forward). */
-  async fastForward(base: string, sha: string): Promise<'ok' | 'conflict'> {
+  /**
+   * Fast-forwards `base` to `sha`; refused on GitHub's 422, with its message: "not a fast forward" when another
+   * writer moved it, but a protected branch is refused with a 422 too.
+   */
+  async fastForward(base: string, sha: string): Promise<FastForwardResult> {
     try {
       await this.gh.rest.git.updateRef({ ...this.repo, ref: `heads/${base}`, sha, force: false });
       return 'ok';
     } catch (err) {
-      if (statusOf(err) === 422) return 'conflict';
+      if (statusOf(err) === 422) return { refused: githubError(`update ${base}`, err).message };
       throw githubError(`update ${base}`, err);
     }
   }
@@ -207,7 +212,13 @@ export class GitHubOps {
    * Commits on `branch` that touched `path`, newest first, each with the statuses that speak for it: its own and
    * those of the later commits that did not touch `path` (see statusWindows), merged newest first.
    */
-  async commitsTouching(branch: string, path: string, limit = 20): Promise<CommitWithStatuses[]> {
+  async commitsTouching(
+    branch: string,
+    path: string,
+    options: { limit?: number; relevant?: (context: string) => boolean } = {},
+  ): Promise<CommitWithStatuses[]> {
+    const limit = options.limit ?? 20;
+    const relevant = options.relevant ?? (() => true);
     const r = this.repo;
     const { data } = await call(`commits touching ${path}`, () =>
       this.gh.rest.repos.listCommits({ ...r, sha: branch, path, per_page: limit }),
@@ -222,24 +233,55 @@ export class GitHubOps {
     const out: CommitWithStatuses[] = [];
     for (const c of data) {
       const lists = new Map<string, StatusEntry[]>();
-      for (const sha of windows.get(c.sha) ?? [c.sha]) lists.set(sha, await this.statuses(sha));
+      for (const sha of windows.get(c.sha) ?? [c.sha]) {
+        const statuses = await this.statuses(sha);
+        // The branch's list is not a line when it holds merges: a commit listed between c and the next change to
+        // `path` may lie on another line of history and hold what `path` had before c. Its statuses speak for c
+        // only when c is the last change to `path` in its own history (asked only of commits whose statuses matter).
+        if (
+          sha !== c.sha &&
+          statuses.some((st) => relevant(st.context)) &&
+          (await this.lastTouching(sha, path)) !== c.sha
+        )
+          continue;
+        lists.set(sha, statuses);
+      }
       out.push({ sha: c.sha, message: c.commit.message, statuses: mergeWindowStatuses(c.sha, lists) });
     }
     return out;
   }
 
-  /** A commit's statuses, newest first. */
-  async statuses(sha: string): Promise<StatusEntry[]> {
-    const { data } = await call(`statuses of ${sha.slice(0, 7)}`, () =>
-      this.gh.rest.repos.listCommitStatusesForRef({ ...this.repo, ref: sha, per_page: 100 }),
+  /** The newest commit that touched `path` in the history of `sha`. */
+  private async lastTouching(sha: string, path: string): Promise<string | undefined> {
+    const { data } = await call(`commits touching ${path} from ${sha.slice(0, 7)}`, () =>
+      this.gh.rest.repos.listCommits({ ...this.repo, sha, path, per_page: 1 }),
     );
-    return data.map((s) => ({
-      context: s.context,
-      state: s.state,
-      description: s.description,
-      target_url: s.target_url,
-      created_at: s.created_at,
-    }));
+    return data[0]?.sha;
+  }
+
+  /**
+   * The latest status of every context on a commit (GitHub's combined status, every page of it). Not the list of
+   * all statuses: its first page holds the newest 100 of them, and a context that posted often (an app whose health
+   * moved) pushes another context's older `failure` off it, which the gate would then never see.
+   */
+  async statuses(sha: string): Promise<StatusEntry[]> {
+    const out: StatusEntry[] = [];
+    const perPage = 100;
+    for (let page = 1; ; page++) {
+      const { data } = await call(`statuses of ${sha.slice(0, 7)}`, () =>
+        this.gh.rest.repos.getCombinedStatusForRef({ ...this.repo, ref: sha, per_page: perPage, page }),
+      );
+      for (const s of data.statuses)
+        out.push({
+          context: s.context,
+          state: s.state,
+          description: s.description,
+          target_url: s.target_url,
+          created_at: s.created_at,
+        });
+      if (data.statuses.length < perPage || out.length >= data.total_count) break;
+    }
+    return out.sort((a, b) => (b.created_at ?? '').localeCompare(a.created_at ?? ''));
   }
 
   /** Opens a PR from `head` into `base`. */

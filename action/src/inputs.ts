@@ -89,6 +89,22 @@ function imagesInput(value: string): ImageRequest {
   );
 }
 
+/** Compiles the globs of a list input; a line no glob can be made of (`!` alone, `./`) fails naming it. */
+function globList<T>(name: string, entries: readonly InputLine[], compile: (globs: string[]) => T): T {
+  for (const e of entries) {
+    try {
+      compile([e.text]);
+    } catch (err) {
+      throw new TetherError(
+        'input',
+        `Input '${name}' line ${e.line}: "${e.text}" is not a glob: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  }
+  return compile(entries.map((e) => e.text));
+}
+
 /** `paths`: repository-relative globs. */
 function pathsInput(value: string): PathScope {
   const entries = lines(value);
@@ -100,7 +116,7 @@ function pathsInput(value: string): PathScope {
         `Input 'paths' line ${e.line}: "${e.text}" is not relative to the repository root`,
       );
   }
-  return pathScope(entries.map((e) => e.text));
+  return globList('paths', entries, pathScope);
 }
 
 function list(value: string): string[] {
@@ -126,13 +142,28 @@ function oneOf<T extends string>(name: string, value: string, allowed: readonly 
   throw new TetherError('input', `Input '${name}': "${value}" is not one of ${allowed.join(', ')}`);
 }
 
+/** Whether git takes `name` as a branch name (the rules of `git check-ref-format --branch`). */
+function isBranchName(name: string): boolean {
+  if (name === '@' || name.startsWith('-') || name.endsWith('.') || name.includes('..') || name.includes('@{'))
+    return false;
+  if (/[\x00-\x20\x7f~^:?*[\\]/.test(name)) return false;
+  return name.split('/').every((c) => c !== '' && !c.startsWith('.') && !c.endsWith('.lock'));
+}
+
+/** A branch input (`base`, `branch`), refused before anything is written when git would refuse it. */
+function branchInput(name: string, value: string): string | undefined {
+  if (value === '') return undefined;
+  if (!isBranchName(value)) throw new TetherError('input', `Input '${name}': "${value}" is not a branch name`);
+  return value;
+}
+
 /** `from`/`to`: `<path>` or `<branch>:<path>`, the path repository-relative. */
 function envPathInput(name: string, value: string): EnvPath | undefined {
   if (value === '') return undefined;
   const colon = value.indexOf(':');
   const branch = colon >= 0 ? value.slice(0, colon).trim() : undefined;
   const path = (colon >= 0 ? value.slice(colon + 1) : value).trim().replace(/^\.\/+|\/+$/g, '');
-  if (branch !== undefined && !/^[\w.-]+(\/[\w.-]+)*$/.test(branch))
+  if (branch !== undefined && !isBranchName(branch))
     throw new TetherError('input', `Input '${name}': "${branch}" is not a branch name (write <branch>:<path>)`);
   if (path === '' || path.startsWith('/') || path.split('/').includes('..'))
     throw new TetherError('input', `Input '${name}': "${value}" does not name a directory inside the repository`);
@@ -172,17 +203,17 @@ export function parseInputs(read: InputReader): Inputs {
     repository: { owner: m[1]!, repo: m[2]! },
     token,
     githubApiUrl: (read('github-api-url') || 'https://api.github.com').replace(/\/+$/, ''),
-    base: read('base') || undefined,
+    base: branchInput('base', read('base')),
     images: mode === 'bump' ? imagesInput(read('images')) : new Map(),
     paths: pathsInput(read('paths')),
     fields: fieldSpecs(read('fields')),
     from: envPathInput('from', read('from')),
     to: envPathInput('to', read('to')),
-    requireStatus: statusGate(lines(read('require-status')).map((l) => l.text)),
+    requireStatus: globList('require-status', lines(read('require-status')), statusGate),
     pullRequest: bool('pull-request', read('pull-request'), true),
     pushDeadlineMs: duration('push-deadline', read('push-deadline'), 120_000),
     onlyNewer: bool('only-newer', read('only-newer'), false),
-    branch: read('branch') || undefined,
+    branch: branchInput('branch', read('branch')),
     title: read('title') || undefined,
     body: read('body') || undefined,
     labels: list(read('labels')),

@@ -60,35 +60,61 @@ export function versionList(changes: readonly Change[]): string {
   return [...byImage].map(([image, v]) => `${imageShortName(image)} ${v}`).join(', ');
 }
 
-/** The default PR title (and first commit line). */
+/** GitHub refuses a pull request whose title or body is longer than this (422 "is too long"). */
+const MAX_TITLE = 256;
+const MAX_BODY = 65_536;
+
+/** The default PR title (and first commit line), cut to what GitHub accepts. */
 export function defaultTitle(s: ChangeSummary): string {
   const versions = versionList(s.changes);
-  switch (s.mode) {
-    case 'promote':
-      return `Promote ${s.from} → ${s.target}: ${versions}`;
-    case 'rollback':
-      return `Roll back ${s.target}: ${versions}`;
-    default:
-      return `Bump ${versions}${s.target ? ` in ${s.target}` : ''}`;
-  }
+  const title =
+    s.mode === 'promote'
+      ? `Promote ${s.from} → ${s.target}: ${versions}`
+      : s.mode === 'rollback'
+        ? `Roll back ${s.target}: ${versions}`
+        : `Bump ${versions}${s.target ? ` in ${s.target}` : ''}`;
+  return title.length > MAX_TITLE ? `${title.slice(0, MAX_TITLE - 1)}…` : title;
 }
 
 function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
-/** The Markdown table of changes: image, file, old → new, digest, run. */
-export function changeTable(s: ChangeSummary): string {
-  const rows = s.changes.map((c) => {
+/** The Markdown table of changes: image, file, old → new, digest, run; the first `rows` of them when given. */
+export function changeTable(s: ChangeSummary, rows = s.changes.length): string {
+  const listed = s.changes.slice(0, rows).map((c) => {
     const digest = c.new && /@?(sha\d+:[a-f0-9]+)/.exec(c.new)?.[1];
     const removed = c.new === null ? ' (stale digest removed)' : '';
     return `| \`${cell(c.image)}\` | \`${cell(c.file)}\` \`${cell(c.location)}\` | \`${cell(c.old ?? '∅')}\` → \`${cell(c.new ?? '∅')}\`${removed} | ${digest ? `\`${digest.slice(0, 19)}…\`` : ''} | ${s.run ? `[${cell(s.run.label)}](${s.run.url})` : ''} |`;
   });
-  return ['| Image | File | Old → New | Digest | Built by |', '|---|---|---|---|---|', ...rows].join('\n');
+  const more = s.changes.length - listed.length;
+  if (more > 0) listed.push(`| … | ${more} more values, listed in the commit message | | | |`);
+  return ['| Image | File | Old → New | Digest | Built by |', '|---|---|---|---|---|', ...listed].join('\n');
 }
 
-/** The PR body: the user's text, the change table, the evidence, and a marker naming the change key and head. */
+/**
+ * The PR body: the user's text, the change table, the evidence, and a marker naming the change key and head. A
+ * change too large for GitHub's limit lists as many changes and warnings as fit (the commit message lists every
+ * change); the marker is always kept.
+ */
 export function prBody(s: ChangeSummary, userBody?: string): string {
+  const whole = Math.max(s.changes.length, s.warnings?.length ?? 0);
+  const full = bodyListing(s, userBody, whole);
+  if (full.length <= MAX_BODY) return full;
+  // The most items per list that fit.
+  let fits = 0;
+  for (let lo = 0, hi = whole - 1; lo <= hi; ) {
+    const mid = (lo + hi) >> 1;
+    if (bodyListing(s, userBody, mid).length <= MAX_BODY) {
+      fits = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return bodyListing(s, userBody, fits);
+}
+
+/** The PR body with at most `items` changes and warnings listed. */
+function bodyListing(s: ChangeSummary, userBody: string | undefined, items: number): string {
   const parts: string[] = [];
   if (userBody) parts.push(userBody.trim(), '');
   const what =
@@ -100,7 +126,7 @@ export function prBody(s: ChangeSummary, userBody?: string): string {
   parts.push(
     `${what} (${s.changes.length} value${s.changes.length === 1 ? '' : 's'} changed, nothing else).`,
     '',
-    changeTable(s),
+    changeTable(s, items),
   );
   if (s.evidence) {
     const e = s.evidence;
@@ -117,7 +143,8 @@ export function prBody(s: ChangeSummary, userBody?: string): string {
   }
   if (s.warnings?.length) {
     parts.push('', '### Warnings', '');
-    for (const w of s.warnings) parts.push(`- ${cell(w)}`);
+    for (const w of s.warnings.slice(0, items)) parts.push(`- ${cell(w)}`);
+    if (s.warnings.length > items) parts.push(`- … and ${s.warnings.length - items} more`);
   }
   parts.push('', `<!-- tether:${s.mode}${s.branch ? ` branch=${s.branch}` : ''}${s.head ? ` head=${s.head}` : ''} -->`);
   return parts.join('\n');

@@ -95,7 +95,7 @@ async function readAndPlan(
   const source = mode === 'promote' ? inputs.from! : to;
   const sourceBranch = source.branch ?? base;
   const dir = source.path;
-  const commits = await deps.github.commitsTouching(sourceBranch, dir);
+  const commits = await deps.github.commitsTouching(sourceBranch, dir, { relevant: inputs.requireStatus.matches });
   const picked = pickQualifying(commits, inputs.requireStatus, { skip: mode === 'rollback' ? 1 : 0 });
   if (!picked.commit)
     throw gateRefusal(mode, envLabel(source), inputs.requireStatus, 'newest' in picked ? picked.newest : undefined);
@@ -105,7 +105,7 @@ async function readAndPlan(
   const server = (deps.env.GITHUB_SERVER_URL ?? '').replace(/\/+$/, '');
   const { owner, repo } = deps.github.repo;
   const crossBranch = sourceBranch !== base || to.branch !== undefined;
-  return planRestore({
+  const planned = planRestore({
     mode,
     sourceDir: dir,
     to: to.path,
@@ -117,6 +117,9 @@ async function readAndPlan(
     fields: inputs.fields,
     ...(server ? { commitUrl: `${server}/${owner}/${repo}/commit/${picked.commit.sha}` } : {}),
   });
+  // Files neither side could read (binary, not UTF-8, too large, symbolic links) are reported, as a bump's are.
+  planned.plan.skipped.push(...sourceFiles.skipped, ...target.skipped);
+  return planned;
 }
 
 /** Runs the Action's mode against the environment repo; writes nothing in dry-run. */

@@ -61,7 +61,7 @@ describe('the Action bundle against the local world', () => {
     );
     assert.equal(first.code, 0, first.log);
     assert.equal(first.outputs['pull-request-operation'], 'created');
-    assert.equal(first.outputs['pull-request-branch'], 'tether/bump/envs-dev/web');
+    assert.equal(first.outputs['pull-request-branch'], 'tether/bump/envs-dev/web-25141dd7');
     assert.equal(first.outputs.changed, 'true');
     assert.deepEqual(
       JSON.parse(first.outputs.changes!).map((c: { file: string; new: string }) => [c.file, c.new]),
@@ -288,17 +288,17 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
       assert.equal(first.code, 1);
       assert.match(
         first.error ?? '',
-        /^create pull request: 500 .*; left behind: tether\/bump\/envs-dev\/web at [0-9a-f]{7} without a pull request; the next run of this change repairs it/,
+        /^create pull request: 500 .*; left behind: tether\/bump\/envs-dev\/web-25141dd7 at [0-9a-f]{7} without a pull request; the next run of this change repairs it/,
       );
       assert.equal((await gh.pulls.list({ ...ref(), state: 'all' })).data.length, 0);
-      await gh.git.getRef({ ...ref(), ref: 'heads/tether/bump/envs-dev/web' });
+      await gh.git.getRef({ ...ref(), ref: 'heads/tether/bump/envs-dev/web-25141dd7' });
       // The rerun opens it, but adding labels fails past the retries: a PR without labels.
       faults.failNext(4, { status: 502, match: /\/labels$/ });
       const second = await runActionBundle(bump);
       assert.equal(second.code, 1);
       assert.match(
         second.error ?? '',
-        /^add labels: 502 .*; left behind: tether\/bump\/envs-dev\/web at [0-9a-f]{7}, pull request #1;/,
+        /^add labels: 502 .*; left behind: tether\/bump\/envs-dev\/web-25141dd7 at [0-9a-f]{7}, pull request #1;/,
       );
       const [pr] = (await gh.pulls.list({ ...ref() })).data;
       assert.ok(pr);
@@ -324,6 +324,47 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
     } finally {
       faults.reset();
     }
+  });
+
+  test('an executable file keeps its mode through an API commit', async () => {
+    await newRepo({ 'envs/dev/web.yaml': 'image: ghcr.io/acme/web:1.0.0\n' });
+    // Files written on some file systems (WSL, a Windows share) are committed executable.
+    const { data: tip } = await gh.git.getRef({ ...ref(), ref: 'heads/main' });
+    const { data: parent } = await gh.git.getCommit({ ...ref(), commit_sha: tip.object.sha });
+    const { data: tree } = await gh.git.createTree({
+      ...ref(),
+      base_tree: parent.tree.sha,
+      tree: [{ path: 'envs/dev/web.yaml', mode: '100755', type: 'blob', content: 'image: ghcr.io/acme/web:1.0.0\n' }],
+    });
+    const { data: commit } = await gh.git.createCommit({
+      ...ref(),
+      message: 'executable',
+      tree: tree.sha,
+      parents: [tip.object.sha],
+    });
+    await gh.git.updateRef({ ...ref(), ref: 'heads/main', sha: commit.sha });
+    const r = await runActionBundle(inputs({ images: 'ghcr.io/acme/web:1.1.0', 'pull-request': 'false' }));
+    assert.equal(r.code, 0, r.log);
+    const listed = (await world.git!.repo(repo).git(['ls-tree', 'main', 'envs/dev/web.yaml'])).stdout.toString('utf8');
+    assert.match(listed, /^100755 blob /);
+    assert.equal(await file('envs/dev/web.yaml'), 'image: ghcr.io/acme/web:1.1.0\n');
+  });
+
+  test('two images with the same short name bumped into one environment get two PRs, neither losing its change', async () => {
+    await newRepo({
+      'envs/dev/frontend.yaml': 'image: ghcr.io/acme/frontend/app:1.0.0\n',
+      'envs/dev/backend.yaml': 'image: ghcr.io/acme/backend/app:1.0.0\n',
+    });
+    const front = await runActionBundle(inputs({ images: 'ghcr.io/acme/frontend/app:1.1.0', paths: 'envs/dev/**' }));
+    assert.equal(front.outputs['pull-request-operation'], 'created', front.log);
+    const back = await runActionBundle(inputs({ images: 'ghcr.io/acme/backend/app:2.0.0', paths: 'envs/dev/**' }));
+    assert.equal(back.outputs['pull-request-operation'], 'created', back.log);
+    assert.notEqual(back.outputs['pull-request-branch'], front.outputs['pull-request-branch']);
+    const pr = async (n: string | undefined) => (await gh.pulls.get({ ...ref(), pull_number: Number(n) })).data;
+    const frontPr = await pr(front.outputs['pull-request-number']);
+    const backPr = await pr(back.outputs['pull-request-number']);
+    assert.equal(await file('envs/dev/frontend.yaml', frontPr.head.sha), 'image: ghcr.io/acme/frontend/app:1.1.0\n');
+    assert.equal(await file('envs/dev/backend.yaml', backPr.head.sha), 'image: ghcr.io/acme/backend/app:2.0.0\n');
   });
 
   test('promote is refused while the source is pending, then opens a PR with the evidence', async () => {
@@ -369,6 +410,49 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
     assert.match(staged, /ghcr\.io\/acme\/web:1\.3\.0 # the app/);
     assert.match(staged, /'ghcr\.io\/acme\/proxy:2\.2\.0'/);
     assert.match(staged, /replicas: 5/);
+  });
+
+  test('promote reads the latest status of every context, however many statuses the commit has', async () => {
+    await newRepo({
+      'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
+      'envs/staging/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
+    });
+    const sha = await world.git!.repo(repo).commitFiles({
+      branch: 'main',
+      files: { 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.3.0') },
+      message: 'dev: web 1.3.0',
+    });
+    const post = (context: string, state: 'success' | 'failure', description: string) =>
+      gh.repos.createCommitStatus({ ...ref(), sha, state, context, description });
+    // One app failed; another app's health then moved often, so its statuses fill the first page of the list.
+    await post('tether/dev/api', 'failure', 'Degraded: Deployment/api');
+    for (let i = 0; i < 100; i++) await post('tether/dev/web', 'success', `Synced 3 resources · Healthy (${i})`);
+    const r = await runActionBundle(
+      inputs({ mode: 'promote', from: 'envs/dev', to: 'envs/staging', 'require-status': 'tether/dev/*' }),
+    );
+    assert.equal(r.code, 1, r.log);
+    assert.equal(
+      r.error,
+      `no commit touching envs/dev has success for tether/dev/*; newest is ${sha.slice(0, 7)}: failure (tether/dev/api)`,
+    );
+    assert.equal((await gh.pulls.list({ ...ref() })).data.length, 0);
+  });
+
+  test('promote names the files it could not read, as bump does', async () => {
+    await newRepo({
+      'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.3.0'),
+      'envs/staging/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
+    });
+    // A values file saved as UTF-16 by a Windows editor: it names the image, but it is not text Tether can edit.
+    await world.git!.repo(repo).commitFiles({
+      branch: 'main',
+      files: { 'envs/staging/web/values.yaml': Buffer.from('\ufeffimage: ghcr.io/acme/web:1.0.0\n', 'utf16le') },
+      message: 'staging: values',
+    });
+    const r = await runActionBundle(inputs({ mode: 'promote', from: 'envs/dev', to: 'envs/staging' }));
+    assert.equal(r.code, 0, r.log);
+    assert.equal(r.outputs['pull-request-operation'], 'created');
+    assert.match(r.log, /skipped envs\/staging\/web\/values\.yaml: binary/);
   });
 
   test('promote sees a status posted on a later tip that did not touch the source path', async () => {
@@ -427,7 +511,7 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
     );
     assert.equal(r.code, 0, r.log);
     assert.equal(r.outputs['pull-request-operation'], 'created');
-    assert.equal(r.outputs['pull-request-branch'], 'tether/promote/prod-envs-web/proxy-web');
+    assert.equal(r.outputs['pull-request-branch'], 'tether/promote/prod-envs-web/proxy-web-87c1d04e');
     const { data: pr } = await gh.pulls.get({ ...ref(), pull_number: Number(r.outputs['pull-request-number']) });
     assert.equal(pr.base.ref, 'prod');
     assert.equal(pr.title, 'Promote staging:envs/web → prod:envs/web: web 1.5.0');
@@ -468,7 +552,7 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
     );
     assert.equal(r.code, 0, r.log);
     assert.equal(r.outputs['pull-request-operation'], 'created');
-    assert.equal(r.outputs['pull-request-branch'], 'tether/rollback/envs-staging/proxy-web');
+    assert.equal(r.outputs['pull-request-branch'], 'tether/rollback/envs-staging/proxy-web-87c1d04e');
     const { data: pr } = await gh.pulls.get({ ...ref(), pull_number: Number(r.outputs['pull-request-number']) });
     assert.match(
       await file('envs/staging/web/deploy.yaml', pr.head.sha),

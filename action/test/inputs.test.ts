@@ -82,6 +82,19 @@ test('list inputs are parsed once into typed values; errors name the input and i
     () => parseInputs(envInputReader({ ...base, INPUT_PATHS: 'envs/dev/**\n../secrets/**' })),
     /Input 'paths' line 2: "\.\.\/secrets\/\*\*" is not relative to the repository root/,
   );
+  // A line no glob can be made of is named, not left to the glob library's words.
+  assert.throws(
+    () => parseInputs(envInputReader({ ...base, INPUT_PATHS: 'envs/**\n!' })),
+    /^TetherError: Input 'paths' line 2: "!" is not a glob: /,
+  );
+  assert.throws(
+    () => parseInputs(envInputReader({ ...base, INPUT_PATHS: './' })),
+    /^TetherError: Input 'paths' line 1: "\.\/" is not a glob: /,
+  );
+  assert.throws(
+    () => parseInputs(envInputReader({ ...base, 'INPUT_REQUIRE-STATUS': 'tether/dev/*\n!' })),
+    /^TetherError: Input 'require-status' line 2: "!" is not a glob: /,
+  );
   // Images are not required, nor read, outside bump.
   const promote = parseInputs(
     envInputReader({
@@ -112,6 +125,18 @@ test('from and to take <branch>:<path> for environments on their own branches', 
       ),
     /Input 'from': "a b" is not a branch name/,
   );
+  // A branch git would refuse fails by name before anything is written, whichever input names it.
+  for (const [name, value] of [
+    ['BRANCH', 'tether/has space'],
+    ['BRANCH', 'tether/x.lock'],
+    ['BASE', 'release..1'],
+    ['BASE', 'main/'],
+  ] as const)
+    assert.throws(
+      () => parseInputs(envInputReader({ ...base, [`INPUT_${name}`]: value })),
+      new RegExp(`^TetherError: Input '${name.toLowerCase()}': "${value.replace(/\./g, '\\.')}" is not a branch name`),
+    );
+  assert.equal(parseInputs(envInputReader({ ...base, INPUT_BASE: 'release+1.2' })).base, 'release+1.2');
   assert.throws(
     () => parseInputs(envInputReader({ ...base, INPUT_MODE: 'rollback', INPUT_TO: 'prod:../x' })),
     /Input 'to': "prod:..\/x" does not name a directory inside the repository/,

@@ -20,7 +20,7 @@ const change = (over: Partial<Change> = {}): Change => ({
 test('branches are deterministic per mode, target and images', () => {
   assert.equal(
     changeBranch({ mode: 'bump', target: 'envs/dev', images: ['ghcr.io/acme/web'] }),
-    'tether/bump/envs-dev/web',
+    'tether/bump/envs-dev/web-25141dd7',
   );
   assert.equal(
     changeBranch({
@@ -28,7 +28,7 @@ test('branches are deterministic per mode, target and images', () => {
       target: 'envs/dev',
       images: ['ghcr.io/acme/web', 'docker.io/library/nginx', 'ghcr.io/acme/web'],
     }),
-    'tether/bump/envs-dev/nginx-web',
+    'tether/bump/envs-dev/nginx-web-d9920ad8',
   );
   assert.equal(
     changeBranch({ mode: 'promote', target: 'envs/staging', images: [] }),
@@ -36,6 +36,24 @@ test('branches are deterministic per mode, target and images', () => {
   );
   assert.equal(slug('Envs/Dev Web'), 'envs-dev-web');
   assert.equal(slug(''), 'root');
+});
+
+test('two different changes never share a branch: same short name, too many images to list, long targets', () => {
+  const branch = (images: string[], target = 'envs/dev') => changeBranch({ mode: 'bump', target, images });
+  // Two build jobs of one monorepo bumping their own `app` into one environment.
+  const frontend = branch(['ghcr.io/acme/frontend/app']);
+  assert.notEqual(frontend, branch(['ghcr.io/acme/backend/app']));
+  assert.match(frontend, /^tether\/bump\/envs-dev\/app-[0-9a-f]{8}$/);
+  // The key is the set of repositories: order and repeats do not matter.
+  assert.equal(
+    branch(['ghcr.io/acme/web', 'docker.io/library/nginx']),
+    branch(['docker.io/library/nginx', 'ghcr.io/acme/web', 'ghcr.io/acme/web']),
+  );
+  const many = (prefix: string) => Array.from({ length: 8 }, (_, i) => `ghcr.io/acme/${prefix}-service-${i}`);
+  assert.notEqual(branch(many('billing')), branch(many('payments')));
+  const deep = 'clusters/production-eu-west-1/namespaces/payments/applications';
+  assert.notEqual(branch(['ghcr.io/acme/web'], `${deep}/web`), branch(['ghcr.io/acme/web'], `${deep}/api`));
+  assert.ok(branch(['ghcr.io/acme/web'], `${deep}/web`).length < 140);
 });
 
 test('the bump target comes from the paths input, else from the changed files', () => {
@@ -85,7 +103,7 @@ test('change keys and paths agree: every path a paths input selects lies under t
   assert.ok(!globToRegExp('envs/{dev,staging}/**').test('envs/{dev,staging}/web/deploy.yaml'));
   assert.equal(
     changeBranch({ mode: 'bump', target: bumpTarget(['envs/dev/**', 'base/**'], []), images: ['ghcr.io/acme/web'] }),
-    'tether/bump/root/web',
+    'tether/bump/root/web-25141dd7',
   );
 });
 
@@ -161,6 +179,28 @@ test('PR texts: title, table with run link, evidence, marker', () => {
     defaultTitle({ mode: 'rollback', target: 'envs/staging', changes: [change({ new: 'ghcr.io/acme/web:0.9.0' })] }),
     'Roll back envs/staging: web 0.9.0',
   );
+});
+
+test('a change too large to list still makes a PR GitHub accepts: the title and body fit its limits', () => {
+  // A shared sidecar bumped in every service of every environment: 2,000 values.
+  const changes = Array.from({ length: 2000 }, (_, i) =>
+    change({
+      file: `envs/prod/service-${i}/deployment.yaml`,
+      image: `ghcr.io/acme/service-with-a-long-name-${i % 40}`,
+    }),
+  );
+  const head = 'ab'.repeat(20);
+  const s = { mode: 'bump' as const, target: 'envs', changes, branch: 'tether/bump/envs/x', head };
+  const body = prBody({ ...s, warnings: Array.from({ length: 3000 }, (_, i) => `ci/${i}.yml: does not parse`) });
+  // GitHub answers 422 "is too long" past 65,536 characters of body and 256 of title.
+  assert.ok(body.length <= 65_536, `body of ${body.length} characters`);
+  assert.match(body, /\| … \| \d+ more values, listed in the commit message \|/);
+  assert.match(body, /- … and \d+ more/);
+  assert.equal(describedHead(body), head, 'the marker is kept');
+  assert.ok(defaultTitle(s).length <= 256, `title of ${defaultTitle(s).length} characters`);
+  assert.match(defaultTitle(s), /^Bump service-with-a-long-name-0 1\.1\.0, .*…$/);
+  // Small changes are listed whole.
+  assert.doesNotMatch(prBody({ ...s, changes: changes.slice(0, 3) }), /more values/);
 });
 
 test('the PR body names the head its text describes, and describedHead reads it back', () => {

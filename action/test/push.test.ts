@@ -25,7 +25,7 @@ function world(moves: number, replanned: (n: number) => EditPlan = (n) => planOf
       if (refusals-- > 0) {
         tip++;
         log.push(`refused ${sha}`);
-        return 'conflict';
+        return { refused: 'Update is not a fast forward' };
       }
       log.push(`landed ${sha}`);
       return 'ok';
@@ -70,7 +70,7 @@ test('a direct push keeps trying until its deadline, with jittered exponential b
   };
   await assert.rejects(
     pushDirect('main', { sha: 't0', plan: planOf('v0') }, deps, { deadlineMs: 10_000 }),
-    /main kept moving: \d+ fast-forward attempt\(s\) in \d+ s were refused \(deadline 10 s\); nothing was forced/,
+    /main kept moving: \d+ fast-forward attempt\(s\) in \d+ s were refused \(deadline 10 s; the last: Update is not a fast forward\); nothing was forced/,
   );
   // Half of 250 ms doubling, capped at 8 s: 125, 250, 500, 1000, 2000, 4000, then past the deadline.
   assert.deepEqual(waits, [125, 250, 500, 1000, 2000, 4000]);
@@ -109,4 +109,36 @@ test('a direct push stops without a commit when the moved base already has the c
   assert.equal(log.filter((l) => l.startsWith('commit')).length, 1);
   const none = await pushDirect('main', { sha: 't0', plan: planOf('') }, deps);
   assert.deepEqual([none.commitSha, none.retries], [undefined, 0]);
+});
+
+test('a fast-forward refused while the base does not move is not a race: the run stops and names the refusal', async () => {
+  let clock = 0;
+  const attempts: string[] = [];
+  const deps: PushDeps = {
+    commit: async (parent) => `c-${parent}`,
+    // A protected base (or a token that may not push to it) refuses every update; nobody else moves it.
+    fastForward: async (sha) => {
+      attempts.push(sha);
+      return { refused: 'Protected branch update failed for refs/heads/main.' };
+    },
+    replanOnTip: async () => ({ sha: 't0', plan: planOf('v0') }),
+    sleep: async (ms) => {
+      clock += ms;
+    },
+    info: () => {},
+    now: () => clock,
+    random: () => 0.5,
+  };
+  await assert.rejects(
+    pushDirect('main', { sha: 't0', plan: planOf('v0') }, deps, { deadlineMs: 120_000 }),
+    (err: Error) => {
+      assert.match(
+        err.message,
+        /^main refused the fast-forward to c-t0 and did not move for \d+ s \(\d+ attempts\): Protected branch update failed for refs\/heads\/main\.; not a race with another writer \(a protected branch, or a token that may not push to it\); nothing was forced and nothing was pushed$/,
+      );
+      return true;
+    },
+  );
+  // It stops once the base has sat still for 10 s of refusals, not at the two-minute deadline.
+  assert.ok(clock >= 10_000 && clock < 20_000, `stopped after ${clock} ms`);
 });

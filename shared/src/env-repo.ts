@@ -69,6 +69,11 @@ export class EnvRepo {
     return this.git.treeOf(commit);
   }
 
+  /** Git's mode of the file at `path` in `commit` (`100644`, `100755`), or undefined when there is none. */
+  fileMode(commit: string, path: string): Promise<string | undefined> {
+    return this.git.fileMode(commit, path);
+  }
+
   /**
    * The YAML/JSON files at `commit` whose path `select` accepts (symlinks are skipped, never followed). Paths are
    * filtered before any blob is read.

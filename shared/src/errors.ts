@@ -1,3 +1,5 @@
+import { redactUrls } from './redact.ts';
+
 /** Error codes Tether raises; the CLI maps `usage`/`input` to exit 2 and the rest to exit 1. */
 export type TetherErrorCode =
   | 'usage'
@@ -35,12 +37,16 @@ export function isUserError(err: unknown): boolean {
   );
 }
 
-/** The message of any thrown value, with the chain of causes, for logs and CLI output. */
+/**
+ * The message of any thrown value, with the chain of causes, for logs and CLI output. A cause is kept raw for its
+ * code and status (retries read them), so its message may still quote a URL with credentials that the wrapper's
+ * message redacted (isomorphic-git names the remote in several errors): every part loses URL credentials here.
+ */
 export function describeError(err: unknown): string {
   const parts: string[] = [];
   let e: unknown = err;
   for (let depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
-    const message = e instanceof Error ? e.message : String(e);
+    const message = redactUrls(e instanceof Error ? e.message : String(e));
     // A wrapper usually quotes its cause already; say each thing once.
     if (!parts.some((p) => p.includes(message))) parts.push(message);
     e = e instanceof Error ? e.cause : undefined;

@@ -334,6 +334,18 @@ export class GitRepo {
   async treeHash(commit: string, path: string): Promise<string | undefined> {
     const clean = normalizeRepoPath(path);
     if (clean === '') return this.treeOf(commit);
+    const entry = await this.entryAt(commit, clean);
+    return entry?.type === 'tree' ? entry.oid : undefined;
+  }
+
+  /** Git's mode of the file at `path` in `commit` (`100644`, `100755`), or undefined when there is none. */
+  async fileMode(commit: string, path: string): Promise<string | undefined> {
+    const entry = await this.entryAt(commit, normalizeRepoPath(path));
+    return entry?.type === 'blob' ? entry.mode : undefined;
+  }
+
+  /** The tree entry at a normalized, non-empty `path` in `commit`, read from its parent directory's tree. */
+  private async entryAt(commit: string, clean: string): Promise<TreeEntry | undefined> {
     const parent = clean.includes('/') ? clean.slice(0, clean.lastIndexOf('/')) : '';
     const name = clean.slice(clean.lastIndexOf('/') + 1);
     try {
@@ -344,8 +356,7 @@ export class GitRepo {
         ...(parent ? { filepath: parent } : {}),
         cache: this.cache,
       });
-      const entry = tree.find((e) => e.path === name);
-      return entry?.type === 'tree' ? entry.oid : undefined;
+      return tree.find((e) => e.path === name);
     } catch (err) {
       if ((err as { code?: string }).code === 'NotFoundError') return undefined;
       throw err;
