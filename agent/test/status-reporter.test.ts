@@ -160,3 +160,37 @@ test('delivery says what became of a status: queued while waiting, posted once w
   assert.equal(reporter.delivery({ ...target, sha: 'b'.repeat(40) }, success), 'unknown');
   reporter.stop();
 });
+
+test('an app handed over to another replica: its queued verdicts are dropped, and taking it back reads GitHub again', async () => {
+  let failing = true;
+  const gh = new StatusStore(
+    () => 1,
+    () => failing,
+  );
+  const reporter = new StatusReporter(gh.client(), { ...fast, backoffMs: 40, maxBackoffMs: 40 });
+  failing = false;
+  reporter.report(target, success);
+  await reporter.flush();
+  assert.equal(gh.latest()?.state, 'success');
+
+  // GitHub fails while this replica's newer verdict is being written: it waits for its retry.
+  failing = true;
+  reporter.report(target, failure);
+  await sleep(10);
+  // The shard (or the leadership) moves to another replica, which posts its own verdicts from now on.
+  reporter.release(context);
+  failing = false;
+  gh.statuses.unshift({ sha: target.sha, state: 'pending', description: 'Syncing aaaaaaa', context });
+  await sleep(100);
+  await reporter.flush();
+  assert.equal(gh.latest()?.state, 'pending', 'a verdict of the replica that lost the app landed on the newer one');
+
+  // Taken back: the verdict is what this replica last wrote, but GitHub holds the other replica's newer status.
+  reporter.report(target, success);
+  await reporter.flush();
+  assert.deepEqual(
+    { state: gh.latest()?.state, description: gh.latest()?.description },
+    { state: 'success', description: success.description },
+  );
+  reporter.stop();
+});

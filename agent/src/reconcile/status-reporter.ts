@@ -40,6 +40,8 @@ interface Slot {
   timerKind?: 'pending' | 'backoff';
   attempt: number;
   running?: Promise<void>;
+  /** Released (see `release`): a write still in flight ends there, it is neither retried nor followed. */
+  released?: boolean;
 }
 
 type Target = { owner: string; repo: string; sha: string };
@@ -136,6 +138,24 @@ export class StatusReporter {
     return slot.posted || slot.queued || slot.inflight ? 'superseded' : 'unknown';
   }
 
+  /**
+   * Another replica reports `context` from now on (this one lost the app's shard or the leadership): the writes not
+   * made yet are dropped, since they would land on top of its newer verdicts, and what this process remembers GitHub
+   * holding is forgotten, since the other replica writes there too. Should the app come back, its next status reads
+   * GitHub first, as after a restart.
+   */
+  release(context: string): void {
+    this.seededContexts.delete(context);
+    for (const [key, slot] of this.slots) {
+      if (!key.endsWith(`#${context}`)) continue;
+      clearTimeout(slot.timer);
+      slot.timer = undefined;
+      slot.queued = undefined;
+      slot.released = true;
+      this.slots.delete(key);
+    }
+  }
+
   /** Forgets statuses of commits other than `keepShas` so memory stays bounded. */
   prune(keepShas: Set<string>): void {
     for (const [key, slot] of this.slots) {
@@ -227,8 +247,9 @@ export class StatusReporter {
       this.options.log.info('commit status posted', { context: status.context, sha: target.sha, state: status.state });
     } catch (err) {
       slot.attempt++;
-      // The verdict still stands unless a newer one replaced it meanwhile (or the reporter was stopped).
-      if (!this.stopped) slot.queued ??= status;
+      // The verdict still stands unless a newer one replaced it meanwhile (or the reporter was stopped, or another
+      // replica reports the app now).
+      if (!this.stopped && !slot.released) slot.queued ??= status;
       this.options.onResult?.(false);
       this.options.log.warn('commit status post failed', {
         context: status.context,
