@@ -313,6 +313,20 @@ describe('plans on pull requests', () => {
     assert.equal(w.github.faults.pending, 0, 'the fault was never hit');
   });
 
+  test('a verdict GitHub refuses for good is tried 3 times, then given up: planning goes on', async () => {
+    const sha = await commitTo('verdict-forbidden', { [`${DIR}/deploy.yaml`]: deploy('ghcr.io/acme/web:1.4.0') }, true);
+    const posts = new RegExp(`^POST /repos/acme/env/statuses/${sha}$`);
+    // The pending, then every try of the verdict: a token that may not write statuses on the repository.
+    w.github.faults.failNext(10, { match: posts, status: 403 });
+    await gh.pulls.create({ ...REPO, title: 'forbidden', head: 'verdict-forbidden', base: 'main' });
+    await waitFor(() => agent.planner!.inFlight().length > 0, { timeoutMs: 30_000, describe: () => 'never planned' });
+    await agent.planner!.idle();
+    const tries = w.github.requests.filter((r) => r.method === 'POST' && posts.test(`POST ${r.path}`)).length;
+    // web: its pending once and its verdict three times; fenced (untouched): its "No changes" three times.
+    assert.equal(tries, 1 + 3 + 3);
+    w.github.faults.reset();
+  });
+
   test('a manifest the apiserver rejects fails the plan, naming the object and the field', async () => {
     const pr = await openPull('bad-replicas', { [`${DIR}/deploy.yaml`]: deploy('ghcr.io/acme/web:1.1.0', -1) });
     const status = await planVerdict(pr.sha);

@@ -194,3 +194,60 @@ test('an app handed over to another replica: its queued verdicts are dropped, an
   );
   reporter.stop();
 });
+
+test('a verdict GitHub refuses for good (no permission, a 422) is tried a few times, then given up so it is not retried for ever', async () => {
+  let attempts = 0;
+  const refusing = {
+    rest: {
+      repos: {
+        listCommitStatusesForRef: async () => ({ data: [] }),
+        createCommitStatus: async () => {
+          attempts++;
+          throw Object.assign(new Error('Resource not accessible by personal access token'), {
+            status: 403,
+            response: { headers: { 'x-ratelimit-remaining': '4999' } },
+          });
+        },
+      },
+    },
+  } as unknown as GitHubClient;
+  const failed: boolean[] = [];
+  const reporter = new StatusReporter(refusing, { ...fast, onResult: (ok) => failed.push(!ok) });
+  const commits = ['1', '2', '3', '4', '5'].map((c) => ({ ...target, sha: c.repeat(40) }));
+  for (const commit of commits) reporter.report(commit, failure);
+  // Every commit's verdict gives up after its few tries: nothing is left in flight or queued.
+  await reporter.flush(2000);
+  const tried = attempts;
+  assert.ok(tried >= commits.length && tried <= commits.length * 4, `${tried} attempts`);
+  await sleep(50);
+  assert.equal(attempts, tried, 'refused posts were still retried');
+  // The commits no app is on any more are forgotten.
+  reporter.prune(new Set());
+  assert.equal(reporter.delivery(commits[0]!, failure), 'unknown');
+
+  // A rate limit (403 with no requests left) and a 5xx are not refusals: they are retried until GitHub takes them.
+  let calls = 0;
+  const limited = {
+    rest: {
+      repos: {
+        listCommitStatusesForRef: async () => ({ data: [] }),
+        createCommitStatus: async () => {
+          calls++;
+          if (calls <= 6)
+            throw Object.assign(new Error(calls % 2 ? 'API rate limit exceeded' : 'Server Error'), {
+              status: calls % 2 ? 403 : 502,
+              response: { headers: { 'x-ratelimit-remaining': calls % 2 ? '0' : '4999' } },
+            });
+          return { data: {} };
+        },
+      },
+    },
+  } as unknown as GitHubClient;
+  const patient = new StatusReporter(limited, fast);
+  patient.report(target, failure);
+  await patient.flush(2000);
+  assert.equal(calls, 7);
+  assert.equal(patient.delivery(target, failure), 'posted');
+  reporter.stop();
+  patient.stop();
+});

@@ -34,6 +34,7 @@ import { readParentState } from './applyset-parent.ts';
 import { listMembers } from './cluster.ts';
 import { checkOwners, type OwnershipCheck, recordedAsCreated } from './ownership.ts';
 import { planStalePrune } from './prune.ts';
+import { REFUSED_TRIES, refusedForGood } from './status-reporter.ts';
 import { type AppSpec, AppSync } from './sync.ts';
 
 /** How often a plan fetches the head branch before giving up on seeing the head it was told of. */
@@ -619,7 +620,12 @@ export class PullRequestPlanner {
     signal: AbortSignal,
     current: () => boolean = () => true,
   ): Promise<void> {
-    for (let wait = VERDICT_RETRY_MS; !(await this.postStatus(pr, status)); ) {
+    let refusals = 0;
+    for (let wait = VERDICT_RETRY_MS; ; ) {
+      const failure = await this.postStatus(pr, status);
+      if (!failure) return;
+      // A refusal no retry changes (the token may not write statuses there) is given up, as the synced statuses'.
+      if (failure.refused && ++refusals >= REFUSED_TRIES) return;
       if (signal.aborted || !current()) return;
       await new Promise<void>((resolve) => {
         const done = () => {
@@ -635,8 +641,8 @@ export class PullRequestPlanner {
     }
   }
 
-  /** Posts a status on the pull request's head; false (logged) when GitHub did not take it. */
-  private async postStatus(pr: PullRequestRef, status: CommitStatus): Promise<boolean> {
+  /** Posts a status on the pull request's head; when GitHub did not take it (logged), whether it refused it for good. */
+  private async postStatus(pr: PullRequestRef, status: CommitStatus): Promise<{ refused: boolean } | undefined> {
     const [owner, repo] = pr.repo.split('/') as [string, string];
     try {
       await this.deps.github.rest.repos.createCommitStatus({
@@ -648,10 +654,10 @@ export class PullRequestPlanner {
         description: status.description,
         ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
       });
-      return true;
+      return undefined;
     } catch (err) {
       this.log.warn('posting a plan status failed', { context: status.context, error: describeError(err) });
-      return false;
+      return { refused: refusedForGood(err) };
     }
   }
 
