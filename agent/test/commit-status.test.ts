@@ -82,6 +82,13 @@ test('descriptions are cut to 140 characters on one line', () => {
   assert.equal(f.description.length, 140);
 });
 
+test('a description holds no character GitHub refuses (4 bytes in UTF-8), even where the cut falls', () => {
+  assert.equal(clampDescription('Degraded: 🐛 crashed · 中文 …'), 'Degraded: \uFFFD crashed · 中文 …');
+  const cut = clampDescription(`${'x'.repeat(138)}🐛🐛 and more`);
+  assert.equal(cut, `${'x'.repeat(138)}\uFFFD…`);
+  assert.doesNotMatch(cut, /[\uD800-\uDFFF]/, 'no surrogate, paired or alone');
+});
+
 test('files the render left out are named in a green description, never hidden', () => {
   const state = base({});
   state.lastSync?.entries.push(

@@ -273,6 +273,60 @@ describe('plans on pull requests', () => {
     assert.match(comments[0]!.body!, new RegExp(second.slice(0, 7)));
   });
 
+  test('a verdict GitHub refuses once is posted again: the head does not keep its "Planning" pending', async () => {
+    let release = () => {};
+    renderGate = new Promise<void>((r) => {
+      release = r;
+    });
+    const held = rendersHeld;
+    const pr = await openPull('verdict-refused', { [`${DIR}/deploy.yaml`]: deploy('ghcr.io/acme/web:1.3.0') });
+    await waitFor(() => rendersHeld > held, { timeoutMs: 30_000, describe: () => 'the plan never rendered' });
+    // The plan has said `Planning` on the head; its verdict's post is refused (GitHub's bad minute).
+    const statuses = (await gh.repos.listCommitStatusesForRef({ ...REPO, ref: pr.sha })).data;
+    assert.deepEqual(
+      statuses.filter((s) => s.context === CONTEXT).map((s) => s.state),
+      ['pending'],
+    );
+    w.github.faults.failNext(1, { match: new RegExp(`^POST /repos/acme/env/statuses/${pr.sha}$`), status: 403 });
+    renderGate = undefined;
+    release();
+    const status = await planVerdict(pr.sha);
+    assert.deepEqual([status.state, status.description], ['success', '1 to change']);
+    assert.equal(w.github.faults.pending, 0, 'the fault was never hit');
+  });
+
+  test('a "No changes" status GitHub refuses once is posted again', async () => {
+    const sha = await commitTo('untouched-refused', { 'envs/dev/other/readme.txt': 'changed again\n' }, true);
+    w.github.faults.failNext(1, { match: new RegExp(`^POST /repos/acme/env/statuses/${sha}$`), status: 403 });
+    await gh.pulls.create({ ...REPO, title: 'untouched', head: 'untouched-refused', base: 'main' });
+    // Both apps that plan pull requests into main say so; whichever post was refused is posted again.
+    for (const [context, path] of [
+      [CONTEXT, DIR],
+      ['tether/dev/fenced/plan', FENCED],
+    ]) {
+      const status = await planVerdict(sha, context);
+      assert.deepEqual(
+        [status.state, status.description],
+        ['success', `No changes: the pull request leaves ${path} unchanged`],
+      );
+    }
+    assert.equal(w.github.faults.pending, 0, 'the fault was never hit');
+  });
+
+  test('a verdict GitHub refuses for good is tried 3 times, then given up: planning goes on', async () => {
+    const sha = await commitTo('verdict-forbidden', { [`${DIR}/deploy.yaml`]: deploy('ghcr.io/acme/web:1.4.0') }, true);
+    const posts = new RegExp(`^POST /repos/acme/env/statuses/${sha}$`);
+    // The pending, then every try of the verdict: a token that may not write statuses on the repository.
+    w.github.faults.failNext(10, { match: posts, status: 403 });
+    await gh.pulls.create({ ...REPO, title: 'forbidden', head: 'verdict-forbidden', base: 'main' });
+    await waitFor(() => agent.planner!.inFlight().length > 0, { timeoutMs: 30_000, describe: () => 'never planned' });
+    await agent.planner!.idle();
+    const tries = w.github.requests.filter((r) => r.method === 'POST' && posts.test(`POST ${r.path}`)).length;
+    // web: its pending once and its verdict three times; fenced (untouched): its "No changes" three times.
+    assert.equal(tries, 1 + 3 + 3);
+    w.github.faults.reset();
+  });
+
   test('a manifest the apiserver rejects fails the plan, naming the object and the field', async () => {
     const pr = await openPull('bad-replicas', { [`${DIR}/deploy.yaml`]: deploy('ghcr.io/acme/web:1.1.0', -1) });
     const status = await planVerdict(pr.sha);

@@ -160,3 +160,94 @@ test('delivery says what became of a status: queued while waiting, posted once w
   assert.equal(reporter.delivery({ ...target, sha: 'b'.repeat(40) }, success), 'unknown');
   reporter.stop();
 });
+
+test('an app handed over to another replica: its queued verdicts are dropped, and taking it back reads GitHub again', async () => {
+  let failing = true;
+  const gh = new StatusStore(
+    () => 1,
+    () => failing,
+  );
+  const reporter = new StatusReporter(gh.client(), { ...fast, backoffMs: 40, maxBackoffMs: 40 });
+  failing = false;
+  reporter.report(target, success);
+  await reporter.flush();
+  assert.equal(gh.latest()?.state, 'success');
+
+  // GitHub fails while this replica's newer verdict is being written: it waits for its retry.
+  failing = true;
+  reporter.report(target, failure);
+  await sleep(10);
+  // The shard (or the leadership) moves to another replica, which posts its own verdicts from now on.
+  reporter.release(context);
+  failing = false;
+  gh.statuses.unshift({ sha: target.sha, state: 'pending', description: 'Syncing aaaaaaa', context });
+  await sleep(100);
+  await reporter.flush();
+  assert.equal(gh.latest()?.state, 'pending', 'a verdict of the replica that lost the app landed on the newer one');
+
+  // Taken back: the verdict is what this replica last wrote, but GitHub holds the other replica's newer status.
+  reporter.report(target, success);
+  await reporter.flush();
+  assert.deepEqual(
+    { state: gh.latest()?.state, description: gh.latest()?.description },
+    { state: 'success', description: success.description },
+  );
+  reporter.stop();
+});
+
+test('a verdict GitHub refuses for good (no permission, a 422) is tried a few times, then given up so it is not retried for ever', async () => {
+  let attempts = 0;
+  const refusing = {
+    rest: {
+      repos: {
+        listCommitStatusesForRef: async () => ({ data: [] }),
+        createCommitStatus: async () => {
+          attempts++;
+          throw Object.assign(new Error('Resource not accessible by personal access token'), {
+            status: 403,
+            response: { headers: { 'x-ratelimit-remaining': '4999' } },
+          });
+        },
+      },
+    },
+  } as unknown as GitHubClient;
+  const failed: boolean[] = [];
+  const reporter = new StatusReporter(refusing, { ...fast, onResult: (ok) => failed.push(!ok) });
+  const commits = ['1', '2', '3', '4', '5'].map((c) => ({ ...target, sha: c.repeat(40) }));
+  for (const commit of commits) reporter.report(commit, failure);
+  // Every commit's verdict gives up after its few tries: nothing is left in flight or queued.
+  await reporter.flush(2000);
+  const tried = attempts;
+  assert.ok(tried >= commits.length && tried <= commits.length * 4, `${tried} attempts`);
+  await sleep(50);
+  assert.equal(attempts, tried, 'refused posts were still retried');
+  // The commits no app is on any more are forgotten.
+  reporter.prune(new Set());
+  assert.equal(reporter.delivery(commits[0]!, failure), 'unknown');
+
+  // A rate limit (403 with no requests left) and a 5xx are not refusals: they are retried until GitHub takes them.
+  let calls = 0;
+  const limited = {
+    rest: {
+      repos: {
+        listCommitStatusesForRef: async () => ({ data: [] }),
+        createCommitStatus: async () => {
+          calls++;
+          if (calls <= 6)
+            throw Object.assign(new Error(calls % 2 ? 'API rate limit exceeded' : 'Server Error'), {
+              status: calls % 2 ? 403 : 502,
+              response: { headers: { 'x-ratelimit-remaining': calls % 2 ? '0' : '4999' } },
+            });
+          return { data: {} };
+        },
+      },
+    },
+  } as unknown as GitHubClient;
+  const patient = new StatusReporter(limited, fast);
+  patient.report(target, failure);
+  await patient.flush(2000);
+  assert.equal(calls, 7);
+  assert.equal(patient.delivery(target, failure), 'posted');
+  reporter.stop();
+  patient.stop();
+});

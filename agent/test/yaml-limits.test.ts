@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, describe, test } from 'node:test';
+import { describeError } from '../../shared/src/errors.ts';
 import { aliasBomb } from '../../shared/test/hostile-yaml.ts';
 import { loadConfig } from '../src/config.ts';
 import { defaultRenderOptions } from '../src/core/desired-state.ts';
@@ -114,6 +115,25 @@ describe('configuration and kubeconfig limits', () => {
     );
     writeFileSync(file, '- not a map\n');
     assert.throws(() => loadKubeconfig(file), /not a YAML map/);
+  });
+
+  test('a kubeconfig with a syntax error is refused naming the line, and its credentials stay out of the message', () => {
+    const file = join(dir, 'kubeconfig-typo');
+    const token = 'kube-token-0123456789abcdef';
+    writeFileSync(
+      file,
+      `apiVersion: v1\nkind: Config\nusers:\n- name: agent\n  user:\n    token: ${token}\n     client-key-data: QUJD\n`,
+    );
+    let message = '';
+    try {
+      loadKubeconfig(file);
+    } catch (err) {
+      // What the CLI prints, and so what the agent's log holds when it cannot start.
+      message = describeError(err);
+    }
+    assert.match(message, /kubeconfig .*kubeconfig-typo: bad indentation of a mapping entry .*\(7:/);
+    assert.doesNotMatch(message, new RegExp(token));
+    assert.doesNotMatch(message, /QUJD/);
   });
 });
 

@@ -91,7 +91,10 @@ export function parseYamlSafe(input: string | Uint8Array, file: string, options:
   try {
     docs = loadAll(text, null, { filename: file, schema: SCHEMA });
   } catch (err) {
-    throw new TetherError(code, `${file}: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+    // The parser's message goes on with a snippet of the lines around the error: the first line names the problem
+    // and where it is, and nothing of the file is quoted (a kubeconfig's token, a Secret's values). For the same
+    // reason the parser's error is not kept as the cause, whose whole message a log line would print.
+    throw new TetherError(code, `${file}: ${(err as Error).message.split('\n')[0]}`);
   }
   const before = budget.documents;
   budget.documents += docs.length;

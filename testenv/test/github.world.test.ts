@@ -357,6 +357,11 @@ describe('GitHub emulator', () => {
       { status: 422, message: /description is too long \(maximum is 140 characters\)/ },
     );
     await o.repos.createCommitStatus({ ...r, sha, state: 'success', context: 'x', description: 'y'.repeat(140) });
+    await assert.rejects(
+      o.repos.createCommitStatus({ ...r, sha, state: 'failure', context: 'x', description: 'Degraded: 🐛 crashed' }),
+      { status: 422, message: /description doesn't accept 4-byte Unicode/ },
+    );
+    await o.repos.createCommitStatus({ ...r, sha, state: 'success', context: 'x', description: 'Synced · Healthy …' });
     await assert.rejects(o.repos.createCommitStatus({ ...r, sha: 'f'.repeat(40), state: 'success' }), { status: 422 });
 
     // The 1000th status per sha and context is the last one GitHub takes.

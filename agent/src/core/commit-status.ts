@@ -25,10 +25,17 @@ export interface CommitStatus {
 /** GitHub's limit on a status description. */
 export const MAX_DESCRIPTION = 140;
 
+/**
+ * A character GitHub refuses in a description: one of 4 bytes in UTF-8 (outside the Basic Multilingual Plane: an
+ * emoji), or half of one.
+ */
+const FOUR_BYTE = /[\u{10000}-\u{10FFFF}]|[\uD800-\uDFFF]/gu;
+
 /** Cuts `text` to GitHub's 140 characters, marking the cut with an ellipsis. */
 export function clampDescription(text: string): string {
-  // A status is public to everyone who can read the repository: no URL in it keeps its credentials.
-  const oneLine = redactUrls(text).replace(/\s+/g, ' ').trim();
+  // A status is public to everyone who can read the repository: no URL in it keeps its credentials. A message from
+  // the cluster or Git may hold an emoji, which GitHub refuses (422, for good): it becomes U+FFFD.
+  const oneLine = redactUrls(text).replace(/\s+/g, ' ').trim().replace(FOUR_BYTE, '\uFFFD');
   return oneLine.length <= MAX_DESCRIPTION ? oneLine : `${oneLine.slice(0, MAX_DESCRIPTION - 1)}…`;
 }
 

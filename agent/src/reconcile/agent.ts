@@ -18,7 +18,14 @@ import {
 } from '../core/agent-view.ts';
 import { type AppEvent, healEvent, syncEvents } from '../core/app-events.ts';
 import { CONFIG_ORIGIN, type RunningApp } from '../core/app-set-plan.ts';
-import { type CommitStatus, holdDip, saysNothingAboutCommit, statusFor, withNote } from '../core/commit-status.ts';
+import {
+  type CommitStatus,
+  holdDip,
+  saysNothingAboutCommit,
+  statusContext,
+  statusFor,
+  withNote,
+} from '../core/commit-status.ts';
 import type { DesiredStateSource, Renderer } from '../core/desired-state.ts';
 import type { FleetSource, FleetView } from '../core/fleet.ts';
 import { type AppHistory, persistWorthy, type SyncHistoryEntry, syncHistoryEntry } from '../core/history.ts';
@@ -345,6 +352,8 @@ export class Agent implements AgentView {
       r.retry = undefined;
       r.loop.retryAt(undefined);
       r.historyRead = undefined;
+      // What GitHub holds for it is read again too: the other replica wrote there meanwhile.
+      this.releaseStatuses(r);
     }
     r.loop.start();
   }
@@ -360,6 +369,19 @@ export class Agent implements AgentView {
     })();
     await r.stopping;
     r.stopping = undefined;
+  }
+
+  /**
+   * An app another replica syncs now, or synced until now: its statuses are the newest on the app's commits, so this
+   * replica's unwritten verdicts are dropped and what it remembers of GitHub is forgotten.
+   */
+  private releaseStatuses(r: AppRunner): void {
+    this.parts.reporter?.release(statusContext(this.cluster, r.config.name));
+  }
+
+  /** Apps this replica stopped syncing; one held again meanwhile (lost and won back) keeps its new turn's statuses. */
+  private handOver(apps: readonly AppRunner[]): void {
+    for (const r of apps) if (!r.active) this.releaseStatuses(r);
   }
 
   /** Plans pull requests for an app added while the agent runs, when it asks for plans. */
@@ -445,9 +467,9 @@ export class Agent implements AgentView {
         },
         onLost: async () => {
           this.metrics.shardsHeld = gate.heldCount();
-          await Promise.all(
-            [...this.runners.values()].filter((r) => !this.owns(r.config.name)).map((r) => this.deactivate(r)),
-          );
+          const lost = [...this.runners.values()].filter((r) => !this.owns(r.config.name));
+          await Promise.all(lost.map((r) => this.deactivate(r)));
+          this.handOver(lost);
         },
       });
       this.metrics.shardsHeld = 0;
@@ -456,7 +478,7 @@ export class Agent implements AgentView {
     } else if (this.parts.elector)
       this.parts.elector.start({
         onStartedLeading: () => this.startApps(),
-        onStoppedLeading: () => void this.stopApps(),
+        onStoppedLeading: () => void this.stopApps().then(() => this.handOver([...this.runners.values()])),
       });
     else this.startApps();
   }
@@ -472,10 +494,12 @@ export class Agent implements AgentView {
     // Watches started by syncNow (outside the loops) end here too.
     await Promise.all([...this.runners.values()].map((r) => r.heal.stop()));
     this.descendants.stop();
+    // The last statuses are written while this replica still holds its Leases: once they are released another replica
+    // syncs the apps and writes its own, and a late write of this one would land on top of them.
+    await this.parts.reporter?.flush(5000);
     await this.parts.elector?.stop();
     this.parts.pushSignals?.stop();
     await this.parts.shards?.stop();
-    await this.parts.reporter?.flush(5000);
     this.parts.reporter?.stop();
   }
 

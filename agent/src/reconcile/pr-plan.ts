@@ -34,11 +34,15 @@ import { readParentState } from './applyset-parent.ts';
 import { listMembers } from './cluster.ts';
 import { checkOwners, type OwnershipCheck, recordedAsCreated } from './ownership.ts';
 import { planStalePrune } from './prune.ts';
+import { REFUSED_TRIES, refusedForGood } from './status-reporter.ts';
 import { type AppSpec, AppSync } from './sync.ts';
 
 /** How often a plan fetches the head branch before giving up on seeing the head it was told of. */
 const FETCH_ATTEMPTS = 3;
 const FETCH_RETRY_MS = 500;
+/** The wait before a verdict GitHub refused is posted again; it doubles up to the maximum. */
+const VERDICT_RETRY_MS = 1000;
+const VERDICT_RETRY_MAX_MS = 60_000;
 
 /** Where a plan reads a pull request's head from: a Git store of its own, apart from the synced state's. */
 export interface PlanSource {
@@ -153,6 +157,8 @@ export class PullRequestPlanner {
   /** The period of `timer`. */
   private pollEveryMs: number | undefined;
   private running = false;
+  /** Aborted by `stop()`: ends the waits between a refused verdict's posts. */
+  private halt = new AbortController();
   /** Background work (listing files, polls), so `idle()` can wait for it. */
   private readonly pending = new Set<Promise<unknown>>();
   /** Fetches into each target's store, one at a time (a store is one directory written by each fetch). */
@@ -172,6 +178,7 @@ export class PullRequestPlanner {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.halt = new AbortController();
     this.track(this.poll());
     this.schedulePolls();
   }
@@ -179,6 +186,7 @@ export class PullRequestPlanner {
   /** Stops polling, aborts the plans in flight and waits for them to end. */
   async stop(): Promise<void> {
     this.running = false;
+    this.halt.abort();
     this.schedulePolls();
     for (const job of this.jobs.values()) job.abort.abort();
     await this.idle();
@@ -347,7 +355,12 @@ export class PullRequestPlanner {
       if (touched.includes(t) || this.planned.get(key) === pr.headSha) continue;
       this.jobs.get(key)?.abort.abort();
       this.planned.set(key, pr.headSha);
-      await this.postStatus(pr, this.untouchedStatus(t));
+      await this.postVerdict(
+        pr,
+        this.untouchedStatus(t),
+        this.halt.signal,
+        () => this.known.get(prKey) === pr.headSha && this.planned.get(key) === pr.headSha,
+      );
     }
   }
 
@@ -409,7 +422,7 @@ export class PullRequestPlanner {
       const url = this.targetUrl(t);
       const status = planStatus(plan, { cluster: this.deps.cluster, ...(url ? { targetUrl: url } : {}) });
       log.info('planned', { state: status.state, description: status.description });
-      await this.postStatus(pr, status);
+      await this.postVerdict(pr, status, signal);
       // Closed (or pushed to) meanwhile: a reopened pull request must be planned again, so nothing is remembered.
       if (signal.aborted) return;
       this.planned.set(`${prKey}/${t.name}`, pr.headSha);
@@ -595,7 +608,41 @@ export class PullRequestPlanner {
     return next;
   }
 
-  private async postStatus(pr: PullRequestRef, status: CommitStatus): Promise<void> {
+  /**
+   * Posts a verdict until GitHub takes it (Octokit has retried a 5xx or a rate limit already): the head's `Planning`
+   * must not stay its last word, since a required check waits on it for good. Waits between tries double up to a
+   * minute; it gives up when `signal` says the plan was superseded (a newer head, a closed pull request, a stop) or
+   * `current` that the verdict no longer is the head's.
+   */
+  private async postVerdict(
+    pr: PullRequestRef,
+    status: CommitStatus,
+    signal: AbortSignal,
+    current: () => boolean = () => true,
+  ): Promise<void> {
+    let refusals = 0;
+    for (let wait = VERDICT_RETRY_MS; ; ) {
+      const failure = await this.postStatus(pr, status);
+      if (!failure) return;
+      // A refusal no retry changes (the token may not write statuses there) is given up, as the synced statuses'.
+      if (failure.refused && ++refusals >= REFUSED_TRIES) return;
+      if (signal.aborted || !current()) return;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, wait);
+        signal.addEventListener('abort', done);
+      });
+      if (signal.aborted || !current()) return;
+      wait = Math.min(wait * 2, VERDICT_RETRY_MAX_MS);
+    }
+  }
+
+  /** Posts a status on the pull request's head; when GitHub did not take it (logged), whether it refused it for good. */
+  private async postStatus(pr: PullRequestRef, status: CommitStatus): Promise<{ refused: boolean } | undefined> {
     const [owner, repo] = pr.repo.split('/') as [string, string];
     try {
       await this.deps.github.rest.repos.createCommitStatus({
@@ -607,8 +654,10 @@ export class PullRequestPlanner {
         description: status.description,
         ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
       });
+      return undefined;
     } catch (err) {
       this.log.warn('posting a plan status failed', { context: status.context, error: describeError(err) });
+      return { refused: refusedForGood(err) };
     }
   }
 

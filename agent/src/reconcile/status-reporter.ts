@@ -40,6 +40,30 @@ interface Slot {
   timerKind?: 'pending' | 'backoff';
   attempt: number;
   running?: Promise<void>;
+  /** Released (see `release`): a write still in flight ends there, it is neither retried nor followed. */
+  released?: boolean;
+  /** The verdict GitHub refused for good (see `refusedForGood`) and how often in a row. */
+  refused?: { status: CommitStatus; times: number };
+}
+
+/** How often a verdict GitHub refuses for good is tried before it is given up. */
+export const REFUSED_TRIES = 3;
+
+/**
+ * Whether GitHub refused a write for a reason trying again does not change: a client error that is not a rate limit
+ * (no permission on the repository, a commit it does not know, a description it does not take). A 5xx, a network
+ * error, a 429 and a 403 of a rate limit (no requests left, or a retry-after) are worth retrying.
+ */
+export function refusedForGood(err: unknown): boolean {
+  const e = err as { status?: unknown; message?: unknown; response?: { headers?: Record<string, unknown> } };
+  const status = typeof e?.status === 'number' ? e.status : undefined;
+  if (status === undefined || status < 400 || status >= 500 || status === 408 || status === 429) return false;
+  const headers = e.response?.headers ?? {};
+  const rateLimited =
+    headers['x-ratelimit-remaining'] === '0' ||
+    headers['retry-after'] !== undefined ||
+    /rate limit/i.test(String(e.message));
+  return !(status === 403 && rateLimited);
 }
 
 type Target = { owner: string; repo: string; sha: string };
@@ -136,6 +160,24 @@ export class StatusReporter {
     return slot.posted || slot.queued || slot.inflight ? 'superseded' : 'unknown';
   }
 
+  /**
+   * Another replica reports `context` from now on (this one lost the app's shard or the leadership): the writes not
+   * made yet are dropped, since they would land on top of its newer verdicts, and what this process remembers GitHub
+   * holding is forgotten, since the other replica writes there too. Should the app come back, its next status reads
+   * GitHub first, as after a restart.
+   */
+  release(context: string): void {
+    this.seededContexts.delete(context);
+    for (const [key, slot] of this.slots) {
+      if (!key.endsWith(`#${context}`)) continue;
+      clearTimeout(slot.timer);
+      slot.timer = undefined;
+      slot.queued = undefined;
+      slot.released = true;
+      this.slots.delete(key);
+    }
+  }
+
   /** Forgets statuses of commits other than `keepShas` so memory stays bounded. */
   prune(keepShas: Set<string>): void {
     for (const [key, slot] of this.slots) {
@@ -223,20 +265,33 @@ export class StatusReporter {
         at: Date.now(),
       };
       slot.attempt = 0;
+      slot.refused = undefined;
       this.options.onResult?.(true);
       this.options.log.info('commit status posted', { context: status.context, sha: target.sha, state: status.state });
     } catch (err) {
       slot.attempt++;
-      // The verdict still stands unless a newer one replaced it meanwhile (or the reporter was stopped).
-      if (!this.stopped) slot.queued ??= status;
+      // A verdict GitHub keeps refusing (the token may not write statuses there) is given up after a few tries:
+      // retried for ever, every commit it was asked for would stay busy, never forgotten, and cost a request a
+      // minute each. A newer verdict still gets its own tries.
+      const refused = refusedForGood(err)
+        ? { status, times: slot.refused && same(slot.refused.status, status) ? slot.refused.times + 1 : 1 }
+        : undefined;
+      slot.refused = refused;
+      const giveUp = refused !== undefined && refused.times >= REFUSED_TRIES;
+      if (giveUp) slot.attempt = 0;
+      // The verdict still stands unless a newer one replaced it meanwhile (or the reporter was stopped, or another
+      // replica reports the app now).
+      if (!this.stopped && !slot.released && !giveUp) slot.queued ??= status;
       this.options.onResult?.(false);
-      this.options.log.warn('commit status post failed', {
+      const fields = {
         context: status.context,
         sha: target.sha,
         state: status.state,
-        attempt: slot.attempt,
+        attempt: refused?.times ?? slot.attempt,
         error: describeError(err),
-      });
+      };
+      if (giveUp) this.options.log.error('commit status refused by GitHub; given up', fields);
+      else this.options.log.warn('commit status post failed', fields);
     } finally {
       slot.inflight = undefined;
       // A verdict asked for again while its write was in flight is that same write: do not repeat it.

@@ -434,6 +434,16 @@ export class GitHubEngine {
         message: `description is too long (maximum is ${MAX_STATUS_DESCRIPTION} characters)`,
       });
     }
+    // GitHub stores descriptions in a column that holds no 4-byte UTF-8 character (an emoji, a character outside the
+    // Basic Multilingual Plane): such a description is refused, however short.
+    if (description !== null && /[\u{10000}-\u{10FFFF}]|[\uD800-\uDFFF]/u.test(description)) {
+      throw validationFailed({
+        resource: 'Status',
+        code: 'custom',
+        field: 'description',
+        message: "description doesn't accept 4-byte Unicode",
+      });
+    }
     const context = input.context ?? 'default';
     const count = repo.statuses.filter((s) => s.sha === sha && s.context === context).length;
     if (count >= MAX_STATUSES_PER_CONTEXT) {
