@@ -127,3 +127,46 @@ test('a leader that stops writes its last statuses before it releases the Lease 
       `a status was written ${Math.round(p.at - releasedAt)} ms after the Lease was released`,
     );
 });
+
+test('a replica that leads again reports a refusal again over the status another leader left on the commit', async () => {
+  const context = 'tether/dev/refused';
+  const { agent } = await w.startAgent({
+    leaderElection: { enabled: true, leaseDuration: '2s', renewInterval: '200ms' },
+    apps: [w.app('refused', 'envs/dev/web', { namespace: 'default', interval: '1h', project: 'nowhere' })],
+  });
+  const head = await w.head();
+  await waitFor(async () => (await w.statuses(head, context))[0]?.state === 'error', {
+    timeoutMs: 30_000,
+    describe: () => `no refusal on ${head}: ${JSON.stringify(agent.app('refused')?.state)}`,
+  });
+
+  // Another replica leads meanwhile and writes on the same commit (the project allowed the app there for a while).
+  await setHolder('other-replica');
+  await waitFor(() => !agent.isLeader, { timeoutMs: 10_000, describe: () => 'the agent kept leading' });
+  const [owner, repo] = ENV_REPO.split('/') as [string, string];
+  await w.gh.repos.createCommitStatus({
+    owner,
+    repo,
+    sha: head,
+    state: 'success',
+    context,
+    description: 'Synced 1 resources · Healthy',
+  });
+  const lostAt = Date.now();
+  await setHolder('');
+
+  // This replica leads again and is refused at the same commit: the commit must say so again.
+  await waitFor(() => agent.isLeader && Date.parse(agent.history('refused')?.syncs[0]?.startedAt ?? '') > lostAt, {
+    timeoutMs: 15_000,
+    describe: () => 'the agent did not lead and turn again',
+  });
+  await agent.flushStatuses();
+  const newest = (await w.statuses(head, context))[0];
+  assert.equal(
+    newest?.state,
+    'error',
+    `the newest status on the commit is the other leader's: ${newest?.state} ${newest?.description}`,
+  );
+  assert.match(newest?.description ?? '', /^Refused: project nowhere is not defined/);
+  await agent.stop();
+});
