@@ -195,6 +195,27 @@ test('an app handed over to another replica: its queued verdicts are dropped, an
   reporter.stop();
 });
 
+test('an app handed over while its verdict waits for the read of what GitHub holds: that verdict is not written', async () => {
+  const gh = new StatusStore(() => 30);
+  const reporter = new StatusReporter(gh.client(), fast);
+  // A fresh process: the first verdict on the commit reads GitHub first (30 ms), then writes.
+  reporter.report(target, failure);
+  await sleep(5);
+  // The app moves to another replica during that read; it writes its own verdict from now on.
+  reporter.release(context);
+  gh.statuses.unshift({ sha: target.sha, ...success });
+  await sleep(100);
+  await reporter.flush();
+  assert.equal(gh.writes, 0, 'the replica that lost the app wrote after it was released');
+  assert.equal(gh.latest()?.state, 'success');
+
+  // Taken back later: what GitHub holds is read again, so a verdict it already holds is not written twice.
+  reporter.report(target, success);
+  await reporter.flush();
+  assert.equal(gh.writes, 0, 'the verdict GitHub already held was written again');
+  reporter.stop();
+});
+
 test('a verdict GitHub refuses for good (no permission, a 422) is tried a few times, then given up so it is not retried for ever', async () => {
   let attempts = 0;
   const refusing = {

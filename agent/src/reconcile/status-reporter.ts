@@ -233,6 +233,9 @@ export class StatusReporter {
           ref: target.sha,
           per_page: 100,
         });
+        // Released during the read: the write is not made yet, so it is dropped like a queued one, and what was read
+        // is not remembered (a replica that takes the app back reads GitHub again).
+        if (slot.released) return;
         this.seededContexts.add(status.context);
         const latest = data.find((s) => s.context === status.context);
         if (latest) {
