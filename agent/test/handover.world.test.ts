@@ -170,3 +170,48 @@ test('a replica that leads again reports a refusal again over the status another
   assert.match(newest?.description ?? '', /^Refused: project nowhere is not defined/);
   await agent.stop();
 });
+
+test('a replica that leads again says again that it holds a revision back, over the status another leader left', async () => {
+  const context = 'tether/dev/held';
+  const { agent } = await w.startAgent({
+    leaderElection: { enabled: true, leaseDuration: '2s', renewInterval: '200ms' },
+    apps: [w.app('held', 'envs/dev/web', { namespace: 'default', interval: '1h', syncPolicy: 'manual' })],
+  });
+  const head = await w.head();
+  await waitFor(async () => (await w.statuses(head, context))[0]?.state === 'pending', {
+    timeoutMs: 30_000,
+    describe: () => `no pending on ${head}: ${JSON.stringify(agent.app('held')?.state)}`,
+  });
+
+  // Another replica leads meanwhile and writes on the same commit (someone asked it to sync).
+  await setHolder('other-replica');
+  await waitFor(() => !agent.isLeader, { timeoutMs: 10_000, describe: () => 'the agent kept leading' });
+  const [owner, repo] = ENV_REPO.split('/') as [string, string];
+  await w.gh.repos.createCommitStatus({
+    owner,
+    repo,
+    sha: head,
+    state: 'success',
+    context,
+    description: 'Synced 1 resources · Healthy',
+  });
+  await setHolder('');
+
+  // This replica leads again and holds the same revision back for the same reason (a held turn keeps no history
+  // row): the commit must say so again.
+  await waitFor(() => agent.isLeader, { timeoutMs: 15_000, describe: () => 'the agent did not lead again' });
+  let newest: { state?: string; description?: string | null } | undefined;
+  await waitFor(
+    async () => {
+      await agent.flushStatuses();
+      newest = (await w.statuses(head, context))[0];
+      return newest?.state === 'pending';
+    },
+    {
+      timeoutMs: 15_000,
+      describe: () => `the newest status on the commit is the other leader's: ${newest?.state} ${newest?.description}`,
+    },
+  );
+  assert.match(newest?.description ?? '', /^awaiting sync/);
+  await agent.stop();
+});

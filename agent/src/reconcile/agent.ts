@@ -377,8 +377,9 @@ export class Agent implements AgentView {
    */
   private releaseStatuses(r: AppRunner): void {
     this.parts.reporter?.release(statusContext(this.cluster, r.config.name));
-    // The refusal last reported is part of that memory: the other replica may have written over it since.
+    // So are the refusal and the held-back `pending` last reported: the other replica may have written over them.
     r.refusal = undefined;
+    r.heldPosted = undefined;
   }
 
   /** Apps this replica stopped syncing; one held again meanwhile (lost and won back) keeps its new turn's statuses. */
