@@ -215,3 +215,55 @@ test('a replica that leads again says again that it holds a revision back, over 
   assert.match(newest?.description ?? '', /^awaiting sync/);
   await agent.stop();
 });
+
+test('a replica that leads again reports its app source again over the status another leader left on the commit', async () => {
+  const { agent } = await w.startAgent({
+    leaderElection: { enabled: true, leaseDuration: '2s', renewInterval: '200ms' },
+    apps: [],
+    appsFrom: [{ repo: w.cloneUrl(ENV_REPO), path: 'envs/dev', interval: '1h' }],
+  });
+  const context = `tether/dev/${agent.appSources()[0]!.name}`;
+  const head = await w.head();
+  let first: { state?: string; description?: string | null } | undefined;
+  await waitFor(
+    async () => {
+      first = (await w.statuses(head, context))[0];
+      return first !== undefined;
+    },
+    {
+      timeoutMs: 30_000,
+      describe: () => `no status of the app source on ${head}: ${JSON.stringify(agent.appSources())}`,
+    },
+  );
+
+  // Another replica leads meanwhile and says something else of the same commit (its read failed).
+  await setHolder('other-replica');
+  await waitFor(() => !agent.isLeader, { timeoutMs: 10_000, describe: () => 'the agent kept leading' });
+  const [owner, repo] = ENV_REPO.split('/') as [string, string];
+  await w.gh.repos.createCommitStatus({
+    owner,
+    repo,
+    sha: head,
+    state: first?.state === 'error' ? 'success' : 'error',
+    context,
+    description: 'fetch failed: the other replica',
+  });
+  await setHolder('');
+
+  // This replica leads again and reads the same commit as before: the commit must say what it read again.
+  await waitFor(() => agent.isLeader, { timeoutMs: 15_000, describe: () => 'the agent did not lead again' });
+  let newest: { state?: string; description?: string | null } | undefined;
+  await waitFor(
+    async () => {
+      await agent.flushStatuses();
+      newest = (await w.statuses(head, context))[0];
+      return newest?.description === first?.description;
+    },
+    {
+      timeoutMs: 15_000,
+      describe: () => `the newest status on the commit is the other leader's: ${newest?.state} ${newest?.description}`,
+    },
+  );
+  assert.equal(newest?.state, first?.state);
+  await agent.stop();
+});

@@ -382,9 +382,15 @@ export class Agent implements AgentView {
     r.heldPosted = undefined;
   }
 
-  /** Apps this replica stopped syncing; one held again meanwhile (lost and won back) keeps its new turn's statuses. */
-  private handOver(apps: readonly AppRunner[]): void {
+  /**
+   * Apps this replica stopped syncing; one held again meanwhile (lost and won back) keeps its new turn's statuses.
+   * The app sources whose statuses it no longer writes (`writes` false) are handed over alike: the other replica
+   * reads them and writes on their commits too.
+   */
+  private handOver(apps: readonly AppRunner[], writes: (source: string) => boolean): void {
     for (const r of apps) if (!r.active) this.releaseStatuses(r);
+    for (const s of this.appSources())
+      if (!writes(s.name)) this.parts.reporter?.release(statusContext(this.cluster, s.name));
   }
 
   /** Plans pull requests for an app added while the agent runs, when it asks for plans. */
@@ -472,7 +478,7 @@ export class Agent implements AgentView {
           this.metrics.shardsHeld = gate.heldCount();
           const lost = [...this.runners.values()].filter((r) => !this.owns(r.config.name));
           await Promise.all(lost.map((r) => this.deactivate(r)));
-          this.handOver(lost);
+          this.handOver(lost, (source) => this.owns(source));
         },
       });
       this.metrics.shardsHeld = 0;
@@ -481,7 +487,8 @@ export class Agent implements AgentView {
     } else if (this.parts.elector)
       this.parts.elector.start({
         onStartedLeading: () => this.startApps(),
-        onStoppedLeading: () => void this.stopApps().then(() => this.handOver([...this.runners.values()])),
+        onStoppedLeading: () =>
+          void this.stopApps().then(() => this.handOver([...this.runners.values()], () => this.running)),
       });
     else this.startApps();
   }
