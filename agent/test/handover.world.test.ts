@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { waitFor } from '../../testenv/src/processes.ts';
+import type { Agent } from '../src/reconcile/agent.ts';
 import { type AgentWorld, ENV_REPO, startAgentWorld } from './fixtures/agent-world.ts';
 
 const LEASE = '/apis/coordination.k8s.io/v1/namespaces/tether-system/leases/tether-dev';
@@ -128,142 +129,101 @@ test('a leader that stops writes its last statuses before it releases the Lease 
     );
 });
 
-test('a replica that leads again reports a refusal again over the status another leader left on the commit', async () => {
-  const context = 'tether/dev/refused';
-  const { agent } = await w.startAgent({
-    leaderElection: { enabled: true, leaseDuration: '2s', renewInterval: '200ms' },
-    apps: [w.app('refused', 'envs/dev/web', { namespace: 'default', interval: '1h', project: 'nowhere' })],
-  });
-  const head = await w.head();
-  await waitFor(async () => (await w.statuses(head, context))[0]?.state === 'error', {
-    timeoutMs: 30_000,
-    describe: () => `no refusal on ${head}: ${JSON.stringify(agent.app('refused')?.state)}`,
-  });
+/** A commit status as the tests read it back. */
+type Posted = { state?: string; description?: string | null } | undefined;
 
-  // Another replica leads meanwhile and writes on the same commit (the project allowed the app there for a while).
+/** The newest status of `context` on `sha` once `ok` holds for it; what the agent queued is flushed between reads. */
+async function newestWhen(agent: Agent, sha: string, context: string, ok: (s: Posted) => boolean): Promise<Posted> {
+  let newest: Posted;
+  await waitFor(
+    async () => {
+      await agent.flushStatuses();
+      newest = (await w.statuses(sha, context))[0];
+      return ok(newest);
+    },
+    { timeoutMs: 30_000, describe: () => `the newest status of ${context}: ${newest?.state} ${newest?.description}` },
+  );
+  return newest;
+}
+
+/**
+ * Another replica takes the lead from `agent`, writes `status` on `sha` while it leads, and releases the Lease; the
+ * agent then leads again.
+ */
+async function anotherLeaderWrites(
+  agent: Agent,
+  sha: string,
+  status: { state: 'success' | 'error'; context: string; description: string },
+): Promise<void> {
   await setHolder('other-replica');
   await waitFor(() => !agent.isLeader, { timeoutMs: 10_000, describe: () => 'the agent kept leading' });
   const [owner, repo] = ENV_REPO.split('/') as [string, string];
-  await w.gh.repos.createCommitStatus({
-    owner,
-    repo,
-    sha: head,
-    state: 'success',
-    context,
-    description: 'Synced 1 resources · Healthy',
-  });
-  const lostAt = Date.now();
+  await w.gh.repos.createCommitStatus({ owner, repo, sha, ...status });
   await setHolder('');
+  await waitFor(() => agent.isLeader, { timeoutMs: 15_000, describe: () => 'the agent did not lead again' });
+}
 
-  // This replica leads again and is refused at the same commit: the commit must say so again.
-  await waitFor(() => agent.isLeader && Date.parse(agent.history('refused')?.syncs[0]?.startedAt ?? '') > lostAt, {
-    timeoutMs: 15_000,
-    describe: () => 'the agent did not lead and turn again',
+const LEADING = { enabled: true, leaseDuration: '2s', renewInterval: '200ms' };
+const SYNCED = 'Synced 1 resources · Healthy';
+
+test('a replica that leads again reports a refusal again over the status another leader left on the commit', async () => {
+  const context = 'tether/dev/refused';
+  const { agent } = await w.startAgent({
+    leaderElection: LEADING,
+    apps: [w.app('refused', 'envs/dev/web', { namespace: 'default', interval: '1h', project: 'nowhere' })],
   });
-  await agent.flushStatuses();
-  const newest = (await w.statuses(head, context))[0];
-  assert.equal(
-    newest?.state,
-    'error',
-    `the newest status on the commit is the other leader's: ${newest?.state} ${newest?.description}`,
-  );
-  assert.match(newest?.description ?? '', /^Refused: project nowhere is not defined/);
-  await agent.stop();
+  try {
+    const head = await w.head();
+    await newestWhen(agent, head, context, (s) => s?.state === 'error');
+    // The other replica synced the app while its project allowed it.
+    await anotherLeaderWrites(agent, head, { state: 'success', context, description: SYNCED });
+    // Refused again at the same commit: the commit says so again.
+    const newest = await newestWhen(agent, head, context, (s) => s?.state === 'error');
+    assert.match(newest?.description ?? '', /^Refused: project nowhere is not defined/);
+  } finally {
+    await agent.stop();
+  }
 });
 
 test('a replica that leads again says again that it holds a revision back, over the status another leader left', async () => {
   const context = 'tether/dev/held';
   const { agent } = await w.startAgent({
-    leaderElection: { enabled: true, leaseDuration: '2s', renewInterval: '200ms' },
+    leaderElection: LEADING,
     apps: [w.app('held', 'envs/dev/web', { namespace: 'default', interval: '1h', syncPolicy: 'manual' })],
   });
-  const head = await w.head();
-  await waitFor(async () => (await w.statuses(head, context))[0]?.state === 'pending', {
-    timeoutMs: 30_000,
-    describe: () => `no pending on ${head}: ${JSON.stringify(agent.app('held')?.state)}`,
-  });
-
-  // Another replica leads meanwhile and writes on the same commit (someone asked it to sync).
-  await setHolder('other-replica');
-  await waitFor(() => !agent.isLeader, { timeoutMs: 10_000, describe: () => 'the agent kept leading' });
-  const [owner, repo] = ENV_REPO.split('/') as [string, string];
-  await w.gh.repos.createCommitStatus({
-    owner,
-    repo,
-    sha: head,
-    state: 'success',
-    context,
-    description: 'Synced 1 resources · Healthy',
-  });
-  await setHolder('');
-
-  // This replica leads again and holds the same revision back for the same reason (a held turn keeps no history
-  // row): the commit must say so again.
-  await waitFor(() => agent.isLeader, { timeoutMs: 15_000, describe: () => 'the agent did not lead again' });
-  let newest: { state?: string; description?: string | null } | undefined;
-  await waitFor(
-    async () => {
-      await agent.flushStatuses();
-      newest = (await w.statuses(head, context))[0];
-      return newest?.state === 'pending';
-    },
-    {
-      timeoutMs: 15_000,
-      describe: () => `the newest status on the commit is the other leader's: ${newest?.state} ${newest?.description}`,
-    },
-  );
-  assert.match(newest?.description ?? '', /^awaiting sync/);
-  await agent.stop();
+  try {
+    const head = await w.head();
+    await newestWhen(agent, head, context, (s) => s?.state === 'pending');
+    // Someone asked the other replica to sync.
+    await anotherLeaderWrites(agent, head, { state: 'success', context, description: SYNCED });
+    // Held back again at the same commit for the same reason: the commit says so again.
+    const newest = await newestWhen(agent, head, context, (s) => s?.state === 'pending');
+    assert.match(newest?.description ?? '', /^awaiting sync/);
+  } finally {
+    await agent.stop();
+  }
 });
 
 test('a replica that leads again reports its app source again over the status another leader left on the commit', async () => {
   const { agent } = await w.startAgent({
-    leaderElection: { enabled: true, leaseDuration: '2s', renewInterval: '200ms' },
+    leaderElection: LEADING,
     apps: [],
     appsFrom: [{ repo: w.cloneUrl(ENV_REPO), path: 'envs/dev', interval: '1h' }],
   });
-  const context = `tether/dev/${agent.appSources()[0]!.name}`;
-  const head = await w.head();
-  let first: { state?: string; description?: string | null } | undefined;
-  await waitFor(
-    async () => {
-      first = (await w.statuses(head, context))[0];
-      return first !== undefined;
-    },
-    {
-      timeoutMs: 30_000,
-      describe: () => `no status of the app source on ${head}: ${JSON.stringify(agent.appSources())}`,
-    },
-  );
-
-  // Another replica leads meanwhile and says something else of the same commit (its read failed).
-  await setHolder('other-replica');
-  await waitFor(() => !agent.isLeader, { timeoutMs: 10_000, describe: () => 'the agent kept leading' });
-  const [owner, repo] = ENV_REPO.split('/') as [string, string];
-  await w.gh.repos.createCommitStatus({
-    owner,
-    repo,
-    sha: head,
-    state: first?.state === 'error' ? 'success' : 'error',
-    context,
-    description: 'fetch failed: the other replica',
-  });
-  await setHolder('');
-
-  // This replica leads again and reads the same commit as before: the commit must say what it read again.
-  await waitFor(() => agent.isLeader, { timeoutMs: 15_000, describe: () => 'the agent did not lead again' });
-  let newest: { state?: string; description?: string | null } | undefined;
-  await waitFor(
-    async () => {
-      await agent.flushStatuses();
-      newest = (await w.statuses(head, context))[0];
-      return newest?.description === first?.description;
-    },
-    {
-      timeoutMs: 15_000,
-      describe: () => `the newest status on the commit is the other leader's: ${newest?.state} ${newest?.description}`,
-    },
-  );
-  assert.equal(newest?.state, first?.state);
-  await agent.stop();
+  try {
+    const context = `tether/dev/${agent.appSources()[0]!.name}`;
+    const head = await w.head();
+    const first = await newestWhen(agent, head, context, (s) => s !== undefined);
+    // The other replica's read of the same commit failed.
+    await anotherLeaderWrites(agent, head, {
+      state: first?.state === 'error' ? 'success' : 'error',
+      context,
+      description: 'fetch failed: the other replica',
+    });
+    // The same read as before: the commit says what it said before again.
+    const newest = await newestWhen(agent, head, context, (s) => s?.description === first?.description);
+    assert.equal(newest?.state, first?.state);
+  } finally {
+    await agent.stop();
+  }
 });
