@@ -179,8 +179,11 @@ export const syncCommand: Command = {
           io.err(`${a.name}: ${out.error.stage} failed: ${out.error.message}`);
         }
         let health = out.health;
+        // Suspended, or a sync window that lets no manual sync through: nothing was applied, and this says why.
+        const held = agent.app(a.name)?.state.held;
         if (!out.error && timeoutMs > 0) {
-          const waited = await waitForHealth(agent, a.name, timeoutMs);
+          // A held turn judged nothing (its health is the last one known); any other just did, from what it applied.
+          const waited = await waitForHealth(agent, a.name, timeoutMs, held ? {} : { judged: out.health });
           health = waited.health;
           if (waited.timedOut) {
             failed = true;
@@ -190,8 +193,6 @@ export const syncCommand: Command = {
         if (health.status === 'Degraded') failed = true;
         io.out(`${a.name}: ${out.revision.slice(0, 7) || '-'} ${summary || 'nothing to do'} · ${health.status}`);
         if (health.status !== 'Healthy') io.out(`  health     ${health.message}`);
-        // Suspended, or a sync window that lets no manual sync through: nothing was applied, and this says why.
-        const held = agent.app(a.name)?.state.held;
         if (held) io.out(`  held       ${held}`);
         for (const e of out.entries.filter((x) => x.action !== 'unchanged')) {
           io.out(`  ${e.action.padEnd(10)} ${e.subject}${e.reason ? ` (${e.reason})` : ''}`);

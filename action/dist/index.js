@@ -60146,7 +60146,35 @@ async function snapshotFs(fs3, gitdir) {
 var SYMLINK = "120000";
 function authHeaders(creds) {
   if (!creds) return {};
-  return { Authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}` };
+  return { Authorization: `Basic ${basicToken(creds)}` };
+}
+function basicToken(creds) {
+  return Buffer.from(`${creds.username}:${creds.password}`).toString("base64");
+}
+function secretsOf(url, creds) {
+  const all = creds ? [creds] : [];
+  try {
+    const u = new URL(url);
+    if (u.password) all.push({ username: decodeURIComponent(u.username), password: decodeURIComponent(u.password) });
+  } catch {
+  }
+  return all.flatMap((c) => [c.password, basicToken(c)]);
+}
+var MAX_CAUSE_DEPTH = 5;
+function redactedError(err, secrets, depth = 0) {
+  const e = typeof err === "object" && err !== null ? err : {};
+  const message = redact(err instanceof Error ? err.message : String(err), secrets);
+  const cause = e.cause !== void 0 && depth + 1 < MAX_CAUSE_DEPTH ? redactedError(e.cause, secrets, depth + 1) : void 0;
+  const out = new Error(message, cause ? { cause } : void 0);
+  out.name = typeof e.name === "string" ? e.name : "Error";
+  const frames = typeof e.stack === "string" ? e.stack.split("\n").filter((l) => /^\s+at /.test(l)) : [];
+  out.stack = [`${out.name}: ${message}`, ...frames].join("\n");
+  if (typeof e.code === "string") out.code = e.code;
+  if (typeof e.data?.statusCode === "number") {
+    out.data = { statusCode: e.data.statusCode };
+    if (typeof e.data.statusMessage === "string") out.data.statusMessage = redact(e.data.statusMessage, secrets);
+  }
+  return out;
 }
 var GitRepo = class _GitRepo {
   constructor(options, created) {
@@ -60246,7 +60274,7 @@ var GitRepo = class _GitRepo {
   async fetch(ref2, depth = 1) {
     const { url, gitdir } = this.options;
     const creds = await this.options.credentials?.();
-    const secrets = [creds?.password];
+    const secrets = secretsOf(url, creds);
     if (depth === 1 && !this.empty) {
       const tip = await this.localTip(ref2, creds);
       if (tip) return tip;
@@ -60286,14 +60314,15 @@ var GitRepo = class _GitRepo {
   }
   /** A failed request to the remote as a TetherError naming what was asked (`fetch`, `list refs of`), credentials out. */
   remoteError(what, ref2, err, secrets) {
-    const e = err;
-    const message = redact(e.message, secrets);
-    if (e.code === "HttpError" && /401|403/.test(e.message)) {
-      return new TetherError("git", `${what} ${this.displayUrl} ${ref2}: the credentials were refused (${message})`, {
-        cause: err
-      });
+    const cause = redactedError(err, secrets);
+    if (cause.code === "HttpError" && /401|403/.test(cause.message)) {
+      return new TetherError(
+        "git",
+        `${what} ${this.displayUrl} ${ref2}: the credentials were refused (${cause.message})`,
+        { cause }
+      );
     }
-    return new TetherError("git", `${what} ${this.displayUrl} ${ref2}: ${message}`, { cause: err });
+    return new TetherError("git", `${what} ${this.displayUrl} ${ref2}: ${cause.message}`, { cause });
   }
   /** The remote's refs (under `prefix` when given), peeled tags included: one GET, no pack negotiated or sent. */
   serverRefs(creds, prefix) {
@@ -60322,7 +60351,7 @@ var GitRepo = class _GitRepo {
     try {
       refs = await this.serverRefs(creds);
     } catch (err) {
-      throw this.remoteError("list refs of", ref2, err, [creds?.password]);
+      throw this.remoteError("list refs of", ref2, err, secretsOf(this.options.url, creds));
     }
     for (const name of [ref2, `refs/${ref2}`, `refs/tags/${ref2}`, `refs/heads/${ref2}`]) {
       const found = refs.find((r) => r.ref === name);
@@ -60532,12 +60561,13 @@ var GitRepo = class _GitRepo {
       onAuthFailure: () => ({ cancel: true })
     }).catch((err) => ({
       ok: false,
-      error: redact(err.message, [creds?.password]),
+      error: err instanceof Error ? err.message : String(err),
       refs: {}
     }));
     const ref2 = r.refs?.[`refs/heads/${branch}`];
     if (r.ok && (!ref2 || ref2.ok)) return { ok: true };
-    return { ok: false, error: ref2?.error ?? ("error" in r ? String(r.error) : "push rejected") };
+    const error2 = ref2?.error ?? ("error" in r ? String(r.error) : "push rejected");
+    return { ok: false, error: redact(error2, secretsOf(this.options.url, creds)) };
   }
 };
 

@@ -3,6 +3,7 @@ import * as z from 'zod';
 import { TetherError } from '../../shared/src/errors.ts';
 import { normalizeRepoPath, repoPathProblem } from '../../shared/src/repo-path.ts';
 import { parseYamlSafeOne } from '../../shared/src/yaml-safe.ts';
+import { sourceClash, sourceLabels } from './core/app-set-plan.ts';
 import { compileHealthRule, HealthRuleError, type HealthRules, healthRules } from './core/health-cel.ts';
 import { PROTECTED_KINDS } from './core/prune.ts';
 import { defaultRetryPolicy } from './core/retry.ts';
@@ -386,6 +387,8 @@ const configSchema = z
       });
     }
     const seen = new Set<string>();
+    // An app may not take the name an app source posts its status under (`apps`, `apps-<name>`).
+    const labels = sourceLabels(c.appsFrom);
     const withToken = fetchesWithToken(c);
     c.appsFrom.forEach((a, i) => {
       const problem = plainHttpProblem(a.repo, withToken);
@@ -395,6 +398,13 @@ const configSchema = z
       if (seen.has(a.name))
         ctx.addIssue({ code: 'custom', path: ['apps', i, 'name'], message: `duplicate app name "${a.name}"` });
       seen.add(a.name);
+      const source = labels.indexOf(a.name);
+      if (source >= 0)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['apps', i, 'name'],
+          message: `app "${a.name}" ${sourceClash(c.cluster, a.name, source, c.appsFrom[source]!)}`,
+        });
       const url = URL.parse(a.repo);
       if (withToken && url?.protocol === 'http:' && !isLoopback(url.hostname)) {
         ctx.addIssue({

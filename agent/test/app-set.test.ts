@@ -91,6 +91,23 @@ test('an App pointing back at a directory on its own chain is a cycle, refused w
   );
 });
 
+test('an App named like its source status (`apps`) is refused, naming both: they would share one context', async () => {
+  const { host, set } = setup({
+    'apps/apps.yaml': app('apps', 'envs/web'),
+    'apps/web.yaml': app('web', 'envs/web'),
+    'envs/web/cm.yaml': cm,
+  });
+  await set.refreshAll('test', { readOnly: true });
+  const view = set.views()[0]!;
+  assert.equal(view.name, 'apps');
+  assert.deepEqual([...host.running.keys()], ['web']);
+  assert.equal(view.state, 'failure');
+  assert.equal(
+    view.errors[0],
+    `app apps (${REPO}@main:apps/apps.yaml) would post the same commit status context tether/dev/apps as app source appsFrom[0] (${REPO}@main:apps): rename the app, or name the source (appsFrom[].name): refused`,
+  );
+});
+
 test('apps of apps deeper than maxDepth are refused naming the chain; shallower ones run', async () => {
   const files = {
     'apps/team.yaml': app('team', 'nested/team'),

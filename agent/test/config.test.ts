@@ -233,6 +233,31 @@ test('an app source over plain HTTP to another machine is refused when a token i
   assert.deepEqual(c.clusterServers, []);
 });
 
+test('an app named like an app source status (apps, apps-<name>) is refused, naming both', () => {
+  const repo = 'https://github.com/acme/env.git';
+  const web = { name: 'web', repo, path: 'envs/dev/web', namespace: 'web' };
+  assert.throws(
+    () => parseConfig({ cluster: 'x', apps: [{ ...web, name: 'apps' }], appsFrom: [{ repo, path: 'apps' }] }, 't.yaml'),
+    /t\.yaml: apps\[0\]\.name: app "apps" would post the same commit status context tether\/x\/apps as app source appsFrom\[0\] \(https:\/\/github\.com\/acme\/env\.git@main:apps\)/,
+  );
+  assert.throws(
+    () =>
+      parseConfig({
+        cluster: 'x',
+        apps: [web, { ...web, name: 'apps-team' }],
+        appsFrom: [
+          { repo, path: 'apps' },
+          { name: 'team', repo, path: 'team' },
+        ],
+      }),
+    /apps\[1\]\.name: app "apps-team" would post the same commit status context tether\/x\/apps-team as app source appsFrom\[1\]/,
+  );
+  // Names no source posts under are free: `apps-team` without a source named team, `apps` without any source.
+  const named = parseConfig({ cluster: 'x', apps: [{ ...web, name: 'apps-team' }], appsFrom: [{ name: 'b', repo }] });
+  assert.equal(named.apps[0]!.name, 'apps-team');
+  assert.equal(parseConfig({ cluster: 'x', apps: [{ ...web, name: 'apps' }] }).apps[0]!.name, 'apps');
+});
+
 test('retry: Tether defaults, partial overrides, and errors naming the field', () => {
   const app = (retry: unknown) => ({ cluster: 'x', apps: [{ ...minimal.apps[0], retry }] });
   assert.deepEqual(parseConfig(minimal).apps[0]!.retry, {

@@ -380,23 +380,37 @@ describe('POST /webhook/github', () => {
 });
 
 describe('redeliveries and secrets', () => {
-  test('a delivery id seen before is answered 200 without a second sync; a new id syncs again', async () => {
+  test('a body handled before is answered 200 without a second sync; a new push syncs again', async () => {
     const { app, view } = setup({ webhookSecret: SECRET });
-    const body = pushBody();
-    const send = (id: string) =>
+    const send = (body: string, id: string) =>
       app.request(
         webhook(body, { 'x-github-event': 'push', 'x-hub-signature-256': sign(body), 'x-github-delivery': id }),
       );
-    assert.equal((await send('d-1')).status, 202);
-    const replay = await send('d-1');
+    const first = pushBody();
+    assert.equal((await send(first, 'd-1')).status, 202);
+    const replay = await send(first, 'd-1');
     assert.equal(replay.status, 200);
     assert.deepEqual(await replay.json(), { duplicate: 'd-1' });
     assert.equal(view.syncRequests.length, 2, 'the replay triggered nothing (two apps follow acme/env main)');
-    assert.equal((await send('d-2')).status, 202);
+    assert.equal((await send(pushBody('acme/env', 'refs/heads/main', 'b'.repeat(40)), 'd-2')).status, 202);
     assert.equal(view.syncRequests.length, 4);
   });
 
-  test('a forged delivery (bad signature) is not remembered: the real one with that id still syncs', async () => {
+  test('a captured body replayed under a new X-GitHub-Delivery (the header is not signed) syncs nothing', async () => {
+    const { app, view } = setup({ webhookSecret: SECRET });
+    const body = pushBody();
+    const send = (headers: Record<string, string>) =>
+      app.request(webhook(body, { 'x-hub-signature-256': sign(body), ...headers }));
+    assert.equal((await send({ 'x-github-event': 'push', 'x-github-delivery': 'd-1' })).status, 202);
+    const fresh = await send({ 'x-github-event': 'push', 'x-github-delivery': 'd-forged-2' });
+    assert.equal(fresh.status, 200);
+    assert.deepEqual(await fresh.json(), { duplicate: 'd-forged-2' });
+    const noId = await send({ 'x-github-event': 'push' });
+    assert.equal(noId.status, 200, 'without a delivery id it is the same body all the same');
+    assert.equal(view.syncRequests.length, 2, 'only the first delivery woke the two apps');
+  });
+
+  test('a forged delivery (bad signature) is not remembered: the real one still syncs', async () => {
     const { app, view } = setup({ webhookSecret: SECRET });
     const body = pushBody();
     const forged = await app.request(
@@ -410,14 +424,16 @@ describe('redeliveries and secrets', () => {
     assert.equal(view.syncRequests.length, 2);
   });
 
-  test('the remembered set is bounded: the oldest id is forgotten first', async () => {
+  test('the remembered set is bounded: the oldest body is forgotten first', async () => {
     const { app, view } = setup({ webhookSecret: SECRET, maxDeliveries: 2 });
-    const body = pushBody();
-    const send = (id: string) =>
-      app.request(
-        webhook(body, { 'x-github-event': 'push', 'x-hub-signature-256': sign(body), 'x-github-delivery': id }),
+    const bodies = new Map(['a', 'b', 'c'].map((c) => [c, pushBody('acme/env', 'refs/heads/main', c.repeat(40))]));
+    const send = (c: string) => {
+      const body = bodies.get(c) ?? '';
+      return app.request(
+        webhook(body, { 'x-github-event': 'push', 'x-hub-signature-256': sign(body), 'x-github-delivery': c }),
       );
-    for (const id of ['a', 'b', 'c']) await send(id);
+    };
+    for (const c of ['a', 'b', 'c']) await send(c);
     assert.equal((await send('c')).status, 200);
     assert.equal((await send('a')).status, 202, 'a was forgotten when c arrived');
     assert.equal(view.syncRequests.length, 8);

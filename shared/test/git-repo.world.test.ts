@@ -6,6 +6,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { inspect } from 'node:util';
+import type { HttpClient } from 'isomorphic-git';
 import { type GitServer, startGitServer } from '../../testenv/src/git-server.ts';
 import { GitRepo } from '../src/git/git-repo.ts';
 
@@ -184,6 +186,59 @@ describe('GitRepo', () => {
       assert.match(err.message, /fetch http:\/\/127\.0\.0\.1:\d+\/acme\/env\.git main/);
       return true;
     });
+  });
+
+  test('every error, causes included, is redacted text: util.inspect prints no token, header or userinfo', async () => {
+    const password = 'ghs_wrong_token_5678';
+    const inUrl = 'ghs_in_url_0000';
+    const withUserinfo = url.replace('://', `://x-access-token:${inUrl}@`);
+    const leaks = (printed: string) => {
+      for (const secret of [
+        'ghs_',
+        'x-access-token:',
+        // isomorphic-git sends a URL's userinfo as Basic auth, and the credentials otherwise.
+        Buffer.from(`x-access-token:${password}`).toString('base64'),
+        Buffer.from(`x-access-token:${inUrl}`).toString('base64'),
+      ])
+        assert.ok(!printed.includes(secret), `${secret} in\n${printed}`);
+    };
+    const creds = () => ({ username: 'x-access-token', password });
+    // An HTTP client whose errors quote the request, as many do: the URL and the Authorization header.
+    const quoting: HttpClient = {
+      request: async (req) => {
+        throw Object.assign(new Error(`${req.method ?? 'GET'} ${req.url} failed (${JSON.stringify(req.headers)})`), {
+          code: 'ECONNRESET',
+          request: { url: req.url, headers: req.headers },
+        });
+      },
+    };
+    for (const [name, u] of [
+      ['r1', withUserinfo],
+      ['r2', url],
+    ]) {
+      const failing = await GitRepo.open({ gitdir: join(tmp, name), url: u, credentials: creds, http: quoting });
+      const fetchError = await failing.fetch('main').then(
+        () => assert.fail('fetched'),
+        (err: unknown) => err,
+      );
+      leaks(inspect(fetchError, { depth: Number.POSITIVE_INFINITY }));
+      assert.equal((fetchError as Error & { cause: { code?: string } }).cause.code, 'ECONNRESET', 'retries read it');
+      const listError = await failing.remoteTip('main').then(
+        () => assert.fail('listed'),
+        (err: unknown) => err,
+      );
+      leaks(inspect(listError, { depth: Number.POSITIVE_INFINITY }));
+      const pushed = await failing.push('a'.repeat(40), 'tether/x', { force: false });
+      assert.equal(pushed.ok, false);
+      leaks(inspect(pushed, { depth: Number.POSITIVE_INFINITY }));
+    }
+    // And the real server refusing the credentials.
+    const refused = await GitRepo.open({ gitdir: join(tmp, 'r3'), url: withUserinfo, credentials: creds });
+    const refusedError = await refused.fetch('main').then(
+      () => assert.fail('fetched'),
+      (err: unknown) => err,
+    );
+    leaks(inspect(refusedError, { depth: Number.POSITIVE_INFINITY }));
   });
 
   test('reuses an existing store and keeps working with an injected fs', async () => {

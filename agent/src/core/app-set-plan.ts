@@ -2,6 +2,7 @@
 // definitions, names defined twice refused for both, and the changes that take the running set there (start,
 // reconfigure, stop with the app's deletion policy, or keep). Pure data in and out; reconcile/app-set.ts acts on it.
 import type { AppConfig } from '../config.ts';
+import { statusContext } from './commit-status.ts';
 
 /** Where an app is defined: the config file, or a file in Git (`repo@ref:path/file`). */
 export const CONFIG_ORIGIN = 'config';
@@ -27,10 +28,41 @@ export interface RunningApp {
   source: string;
 }
 
-/** A name defined more than once: refused everywhere, with every place it was defined. */
+/**
+ * A name defined more than once, or taken by an app source's commit status: refused everywhere, with every place it
+ * was defined.
+ */
 export interface DuplicateApp {
   name: string;
   origins: string[];
+  /** The app source whose status context the app would share (see `sourceClash`), when that is why it is refused. */
+  clash?: string;
+}
+
+/**
+ * The names app sources post their commit status under (`tether/<cluster>/<label>`), in `appsFrom` order: `apps` for
+ * the unnamed source, `apps-<name>` for a named one, `apps-<n>` (its position, from 1) when several are unnamed.
+ */
+export function sourceLabels(appsFrom: readonly { name?: string | undefined }[]): string[] {
+  const unnamed = appsFrom.filter((a) => !a.name).length;
+  return appsFrom.map((a, i) => (a.name ? `apps-${a.name}` : unnamed > 1 ? `apps-${i + 1}` : 'apps'));
+}
+
+/**
+ * Why an app named `label` cannot run beside the app source with that label: an app's status context is
+ * `tether/<cluster>/<app>`, so both would post the same one and each would overwrite the other's state.
+ */
+export function sourceClash(
+  cluster: string,
+  label: string,
+  index: number,
+  source: { repo: string; ref: string; path: string },
+): string {
+  const where = gitOrigin(source.repo, source.ref, source.path);
+  return (
+    `would post the same commit status context ${statusContext(cluster, label)} as app source ` +
+    `appsFrom[${index}] (${where}): rename the app, or name the source (appsFrom[].name)`
+  );
 }
 
 /** What to do to the running apps. */
@@ -45,8 +77,14 @@ export interface AppSetChanges {
   refuse: RunningApp[];
 }
 
-/** The definitions that stand (each name defined once) and the names refused for being defined more than once. */
-export function resolveApps(defined: readonly DefinedApp[]): {
+/**
+ * The definitions that stand (each name defined once) and the names refused: defined more than once, or a key of
+ * `taken` (an app source's status label, mapped to its `sourceClash`).
+ */
+export function resolveApps(
+  defined: readonly DefinedApp[],
+  taken: ReadonlyMap<string, string> = new Map(),
+): {
   apps: Map<string, DefinedApp>;
   duplicates: DuplicateApp[];
 } {
@@ -55,14 +93,17 @@ export function resolveApps(defined: readonly DefinedApp[]): {
   const apps = new Map<string, DefinedApp>();
   const duplicates: DuplicateApp[] = [];
   for (const [name, defs] of byName) {
-    if (defs.length === 1) apps.set(name, defs[0]!);
+    const clash = taken.get(name);
+    if (clash !== undefined) duplicates.push({ name, origins: defs.map((d) => d.origin), clash });
+    else if (defs.length === 1) apps.set(name, defs[0]!);
     else duplicates.push({ name, origins: defs.map((d) => d.origin) });
   }
   return { apps, duplicates };
 }
 
-/** The message of a refused duplicate, naming every place. */
+/** The message of a refused duplicate, naming every place (and the app source, for a name a source's status has). */
 export function duplicateMessage(d: DuplicateApp): string {
+  if (d.clash !== undefined) return `app ${d.name} (${d.origins.join(' and ')}) ${d.clash}: refused`;
   return `app ${d.name} is defined ${d.origins.length} times (${d.origins.join(' and ')}): refused in every place`;
 }
 

@@ -26,6 +26,8 @@ import {
   planAppChanges,
   type RunningApp,
   resolveApps,
+  sourceClash,
+  sourceLabels,
 } from '../core/app-set-plan.ts';
 import { type CommitStatus, clampDescription, statusContext } from '../core/commit-status.ts';
 import { type DesiredStateSource, defaultRenderOptions, type Renderer } from '../core/desired-state.ts';
@@ -206,10 +208,9 @@ export class AppSet {
   private readonly refusals = new Map<string, Refusal>();
 
   constructor(private readonly deps: AppSetDeps) {
-    // `apps` for the unnamed source; `apps-<name>` for a named one (`apps-<n>` when several are unnamed).
-    const unnamed = deps.config.appsFrom.filter((a) => !a.name).length;
+    const labels = sourceLabels(deps.config.appsFrom);
     this.sources = deps.config.appsFrom.map((spec, i) => {
-      const label = spec.name ? `apps-${spec.name}` : unnamed > 1 ? `apps-${i + 1}` : 'apps';
+      const label = labels[i]!;
       return new AppSource(
         spec,
         label,
@@ -526,7 +527,11 @@ export class AppSet {
       ...this.deps.config.apps.map((app) => ({ app, origin: CONFIG_ORIGIN, source: CONFIG_ORIGIN })),
       ...this.sources.flatMap((s) => s.definitions),
     ];
-    const { apps, duplicates } = resolveApps(defined);
+    // An app named like a source's status label would share its commit status context: refused like a duplicate.
+    const taken = new Map(
+      this.sources.map((s, i) => [s.label, sourceClash(this.deps.config.cluster, s.label, i, s.spec)] as const),
+    );
+    const { apps, duplicates } = resolveApps(defined, taken);
     this.duplicates = duplicates;
     const running = this.deps.host.runningApps();
     const bySource = new Map(this.sources.flatMap((s) => s.definitions.map((d) => [d.app.name, d] as const)));

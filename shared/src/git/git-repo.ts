@@ -85,7 +85,64 @@ const SYMLINK = '120000';
  */
 function authHeaders(creds: GitCredentials | undefined): Record<string, string> {
   if (!creds) return {};
-  return { Authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` };
+  return { Authorization: `Basic ${basicToken(creds)}` };
+}
+
+/** The Basic-auth value of `creds`, as a header or an error quoting one carries it. */
+function basicToken(creds: GitCredentials): string {
+  return Buffer.from(`${creds.username}:${creds.password}`).toString('base64');
+}
+
+/**
+ * What must never appear in an error: the password of `creds` and of `url`'s userinfo (isomorphic-git sends that as
+ * Basic auth too), each alone and inside the header.
+ */
+function secretsOf(url: string, creds: GitCredentials | undefined): string[] {
+  const all = creds ? [creds] : [];
+  try {
+    const u = new URL(url);
+    if (u.password) all.push({ username: decodeURIComponent(u.username), password: decodeURIComponent(u.password) });
+  } catch {
+    // Not a URL: isomorphic-git cannot reach it either, so it sends nothing from it.
+  }
+  return all.flatMap((c) => [c.password, basicToken(c)]);
+}
+
+/** An error rebuilt by `redactedError`: what retries read (code, HTTP status) kept beside the redacted message. */
+type RedactedError = Error & { code?: string; data?: { statusCode: number; statusMessage?: string } };
+
+/** How many causes deep `redactedError` copies; deeper ones are dropped. */
+const MAX_CAUSE_DEPTH = 5;
+
+/**
+ * `err` rebuilt from redacted text alone, for the `cause` of an error this module throws: its name, message (URL
+ * userinfo and `secrets` removed), `code`, HTTP status and causes, likewise. The raw error of isomorphic-git or of the
+ * HTTP client may hold the request (a URL with userinfo, the Authorization header) or the server's answer, and
+ * whatever prints causes (`util.inspect`, `console.error`) prints all of it. Code and status stay because retries
+ * decide on them.
+ */
+function redactedError(err: unknown, secrets: readonly (string | undefined)[], depth = 0): RedactedError {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as {
+    name?: unknown;
+    code?: unknown;
+    data?: { statusCode?: unknown; statusMessage?: unknown };
+    cause?: unknown;
+    stack?: unknown;
+  };
+  const message = redact(err instanceof Error ? err.message : String(err), secrets);
+  const cause =
+    e.cause !== undefined && depth + 1 < MAX_CAUSE_DEPTH ? redactedError(e.cause, secrets, depth + 1) : undefined;
+  const out: RedactedError = new Error(message, cause ? { cause } : undefined);
+  out.name = typeof e.name === 'string' ? e.name : 'Error';
+  // The frames only: the stack's first line repeats the raw message.
+  const frames = typeof e.stack === 'string' ? e.stack.split('\n').filter((l) => /^\s+at /.test(l)) : [];
+  out.stack = [`${out.name}: ${message}`, ...frames].join('\n');
+  if (typeof e.code === 'string') out.code = e.code;
+  if (typeof e.data?.statusCode === 'number') {
+    out.data = { statusCode: e.data.statusCode };
+    if (typeof e.data.statusMessage === 'string') out.data.statusMessage = redact(e.data.statusMessage, secrets);
+  }
+  return out;
 }
 
 /** A Git repository fetched shallow and single-branch into a bare store; reads, commits and pushes. */
@@ -199,7 +256,7 @@ export class GitRepo {
   async fetch(ref: string, depth = 1): Promise<string> {
     const { url, gitdir } = this.options;
     const creds = await this.options.credentials?.();
-    const secrets = [creds?.password];
+    const secrets = secretsOf(url, creds);
     if (depth === 1 && !this.empty) {
       const tip = await this.localTip(ref, creds);
       if (tip) return tip;
@@ -240,15 +297,16 @@ export class GitRepo {
   }
 
   /** A failed request to the remote as a TetherError naming what was asked (`fetch`, `list refs of`), credentials out. */
-  private remoteError(what: string, ref: string, err: unknown, secrets: (string | undefined)[]): TetherError {
-    const e = err as { code?: string; message: string };
-    const message = redact(e.message, secrets);
-    if (e.code === 'HttpError' && /401|403/.test(e.message)) {
-      return new TetherError('git', `${what} ${this.displayUrl} ${ref}: the credentials were refused (${message})`, {
-        cause: err,
-      });
+  private remoteError(what: string, ref: string, err: unknown, secrets: string[]): TetherError {
+    const cause = redactedError(err, secrets);
+    if (cause.code === 'HttpError' && /401|403/.test(cause.message)) {
+      return new TetherError(
+        'git',
+        `${what} ${this.displayUrl} ${ref}: the credentials were refused (${cause.message})`,
+        { cause },
+      );
     }
-    return new TetherError('git', `${what} ${this.displayUrl} ${ref}: ${message}`, { cause: err });
+    return new TetherError('git', `${what} ${this.displayUrl} ${ref}: ${cause.message}`, { cause });
   }
 
   /** The remote's refs (under `prefix` when given), peeled tags included: one GET, no pack negotiated or sent. */
@@ -279,7 +337,7 @@ export class GitRepo {
     try {
       refs = await this.serverRefs(creds);
     } catch (err) {
-      throw this.remoteError('list refs of', ref, err, [creds?.password]);
+      throw this.remoteError('list refs of', ref, err, secretsOf(this.options.url, creds));
     }
     for (const name of [ref, `refs/${ref}`, `refs/tags/${ref}`, `refs/heads/${ref}`]) {
       const found = refs.find((r) => r.ref === name);
@@ -512,13 +570,15 @@ export class GitRepo {
         onAuth: () => creds ?? { cancel: true },
         onAuthFailure: () => ({ cancel: true }),
       })
-      .catch((err: Error) => ({
+      .catch((err: unknown) => ({
         ok: false,
-        error: redact(err.message, [creds?.password]),
+        error: err instanceof Error ? err.message : String(err),
         refs: {} as Record<string, { ok: boolean; error?: string }>,
       }));
     const ref = r.refs?.[`refs/heads/${branch}`];
     if (r.ok && (!ref || ref.ok)) return { ok: true };
-    return { ok: false, error: ref?.error ?? ('error' in r ? String(r.error) : 'push rejected') };
+    // Only text leaves: the client's message or the server's rejection, both redacted.
+    const error = ref?.error ?? ('error' in r ? String(r.error) : 'push rejected');
+    return { ok: false, error: redact(error, secretsOf(this.options.url, creds)) };
   }
 }

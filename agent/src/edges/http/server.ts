@@ -32,7 +32,7 @@ export interface ServerOptions {
   publicUrl?: string;
   /** Largest webhook body accepted; GitHub caps payloads at 25 MB but a push is far smaller. */
   maxBodyBytes: number;
-  /** How many recent webhook delivery ids are remembered to answer redeliveries without a second sync. */
+  /** How many recent signed webhook bodies are remembered (as digests) to answer replays without a second sync. */
   maxDeliveries: number;
   /** Clock for the status page's relative times. */
   now: () => Date;
@@ -49,7 +49,7 @@ export interface ServerOptions {
 }
 
 /**
- * Defaults of `createServer`: webhook and sync API disabled, 1 MB body limit, the last 1,000 deliveries remembered,
+ * Defaults of `createServer`: webhook and sync API disabled, 1 MB body limit, the last 1,000 signed bodies remembered,
  * real clock, errors to stderr, rollback workflow `rollback.yml`.
  */
 export function defaultServerOptions(): ServerOptions {
@@ -104,8 +104,11 @@ export function createServer(view: AgentView, options: Partial<ServerOptions> = 
   const apiToken = opts.apiToken || undefined;
   const publicUrl = opts.publicUrl?.replace(/\/+$/, '');
   const app = new Hono();
-  /** The newest webhook delivery ids, oldest first (a Set keeps insertion order), at most `maxDeliveries`. */
-  const deliveries = new Set<string>();
+  /**
+   * SHA-256 digests of the newest signed webhook bodies, oldest first (a Set keeps insertion order), `maxDeliveries`
+   * at most.
+   */
+  const handledBodies = new Set<string>();
 
   app.onError((err, c) => {
     opts.onError(err);
@@ -189,13 +192,15 @@ export function createServer(view: AgentView, options: Partial<ServerOptions> = 
     const event = c.req.header('x-github-event');
     if (!event) return c.json({ error: 'missing X-GitHub-Event' }, 400);
     // A redelivery (GitHub's "Redeliver", or a replay of a captured request) was handled already: answer it without
-    // another sync. Only signed deliveries are remembered, so nobody can fill the set with forged ids.
+    // another sync. It is recognised by a digest of the signed body, not by `X-GitHub-Delivery`: the signature does
+    // not cover headers, so a captured body replayed under a fresh delivery id (or another event name) is still the
+    // same body. GitHub's own payloads differ from one event to the next (timestamps, shas), so two real events never
+    // share a body. Only signed bodies are remembered, so nobody can fill the set with forged ones.
     const delivery = c.req.header('x-github-delivery');
-    if (delivery) {
-      if (deliveries.has(delivery)) return c.json({ duplicate: delivery }, 200);
-      deliveries.add(delivery);
-      if (deliveries.size > opts.maxDeliveries) deliveries.delete(deliveries.values().next().value as string);
-    }
+    const seen = createHash('sha256').update(body).digest('hex');
+    if (handledBodies.has(seen)) return c.json({ duplicate: delivery ?? seen }, 200);
+    handledBodies.add(seen);
+    if (handledBodies.size > opts.maxDeliveries) handledBodies.delete(handledBodies.values().next().value as string);
     if (event === 'ping') return c.json({ ok: true });
     if (event !== 'push' && event !== 'pull_request') return c.json({ ignored: event }, 202);
     let payload: unknown;

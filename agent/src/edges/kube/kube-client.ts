@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { Agent, request } from 'node:https';
 import { createSecureContext, type SecureContext } from 'node:tls';
@@ -21,6 +20,7 @@ import {
 import type { K8sObject } from '../../core/types.ts';
 import { type Answer, answer, ConnectionLost, H2_TRANSIENT_CODES, H2Connection, h2Request, timedOut } from './h2.ts';
 import type { KubeConnection } from './kubeconfig.ts';
+import { TokenFile, type TokenFileOptions } from './token-file.ts';
 
 export type {
   ApplyOptions,
@@ -119,14 +119,17 @@ export class HttpKubeClient implements KubeClient {
   private readonly fixedAuth: Auth | undefined;
   /** HTTP/2 to an https apiserver that offers it (see h2.ts); undefined for a plain-http server. */
   private readonly h2: H2Connection | undefined;
+  /** The connection's token file, read again only when it changes; undefined without one. */
+  private readonly tokenFile: TokenFile | undefined;
   /** The last base headers (see baseHeaders) and the token they carry. */
   private base: { token: string | undefined; headers: Record<string, string> } | undefined;
 
   constructor(
     private readonly conn: KubeConnection,
-    options: { maxSockets?: number; retry?: Partial<KubeRetryOptions> } = {},
+    options: { maxSockets?: number; retry?: Partial<KubeRetryOptions>; tokenFile?: Partial<TokenFileOptions> } = {},
   ) {
     this.retry = { ...defaultKubeRetryOptions(), ...options.retry };
+    this.tokenFile = conn.tokenFile ? new TokenFile(conn.tokenFile, options.tokenFile) : undefined;
     this.tls = createSecureContext({ ca: conn.ca, cert: conn.cert, key: conn.key });
     const server = new URL(conn.server);
     this.target = {
@@ -164,8 +167,7 @@ export class HttpKubeClient implements KubeClient {
   /** Who this request is from: an exec plugin's credentials when the kubeconfig has one, else the static ones. */
   private async auth(): Promise<Auth> {
     const fromPlugin = this.conn.credentials ? await this.conn.credentials() : {};
-    const token =
-      fromPlugin.token ?? (this.conn.tokenFile ? readFileSync(this.conn.tokenFile, 'utf8').trim() : this.conn.token);
+    const token = fromPlugin.token ?? (this.tokenFile ? this.tokenFile.token() : this.conn.token);
     // A plugin's client certificate goes on the request; node's Agent keeps a separate socket pool per certificate.
     return {
       token,

@@ -10,8 +10,9 @@ export interface KubeConnection {
   ca?: string;
   cert?: string;
   key?: string;
-  /** A bearer token, read again from `tokenFile` when set (projected tokens rotate). */
+  /** A bearer token. */
   token?: string;
+  /** A file holding the bearer token instead, read again whenever it changes (projected tokens rotate). */
   tokenFile?: string;
   insecureSkipTLSVerify?: boolean;
   /** The context's namespace, if any. */
