@@ -60312,7 +60312,7 @@ var GitRepo = class _GitRepo {
       throw this.remoteError("fetch", ref2, err, secrets);
     }
   }
-  /** A failed request to the remote as a TetherError naming what was asked (`fetch`, `list refs of`), credentials out. */
+  /** A failed request to the remote as a TetherError naming what was asked (`fetch`, `list refs of`), no secrets. */
   remoteError(what, ref2, err, secrets) {
     const cause = redactedError(err, secrets);
     if (cause.code === "HttpError" && /401|403/.test(cause.message)) {
@@ -60341,8 +60341,8 @@ var GitRepo = class _GitRepo {
   /**
    * The commit `ref` points at on the remote, read from its ref listing alone: nothing is fetched into the store. A
    * short name is resolved in git's order (refs/<ref>, refs/tags/<ref>, refs/heads/<ref>), as a fetch of it is; an
-   * annotated tag gives the commit it points at; a full commit id is itself. `credentials: false` lists without them, even when the server asks. Throws when the
-   * listing fails or has no such ref.
+   * annotated tag gives the commit it points at; a full commit id is itself. `credentials: false` lists without them,
+   * even when the server asks. Throws when the listing fails or has no such ref.
    */
   async remoteTip(ref2, options = { credentials: true }) {
     if (/^[0-9a-f]{40}$/.test(ref2)) return ref2;
