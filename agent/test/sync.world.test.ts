@@ -4,6 +4,8 @@ import { waitFor } from '../../testenv/src/processes.ts';
 import { APPLYSET } from '../src/core/inventory.ts';
 import { CountingKubeClient } from '../src/edges/kube/counting-kube-client.ts';
 import { Discovery } from '../src/edges/kube/discovery.ts';
+import { ParseWorker } from '../src/edges/render/parse-worker.ts';
+import { createToolRenderer } from '../src/edges/render/render.ts';
 import { pruneOptions } from '../src/reconcile/sync.ts';
 import { type AgentWorld, startAgentWorld } from './fixtures/agent-world.ts';
 
@@ -72,8 +74,28 @@ describe('AppSync against a real apiserver and Git server', () => {
   const deployPath = '/apis/apps/v1/namespaces/web/deployments/web';
 
   test('first sync creates everything in order and the app becomes Healthy', async () => {
-    const app = await makeSync('web', 'envs/dev/web');
-    const out = await app.sync();
+    // Its own parser thread, watched: started with the sync (overlapping the fetch), gone before the first apply.
+    const parser = new ParseWorker();
+    const parserAtApply: boolean[] = [];
+    const watching = new (class extends CountingKubeClient {
+      override apply(...args: Parameters<CountingKubeClient['apply']>) {
+        parserAtApply.push(parser.running);
+        return super.apply(...args);
+      }
+    })(w.client);
+    const app = await w.appSync(
+      { name: 'web', path: 'envs/dev/web', namespace: 'web', prune: pruneOptions() },
+      { kube: watching, discovery, renderer: createToolRenderer(parser) },
+    );
+    const syncing = app.sync();
+    assert.equal(parser.running, true, 'the parser starts while the first sync fetches');
+    const out = await syncing.finally(() => parser.close());
+    assert.ok(parserAtApply.length > 0);
+    assert.deepEqual(
+      parserAtApply.filter((running) => running),
+      [],
+      'the parser thread is stopped once the render is over, before the apply',
+    );
     assert.equal(out.error, undefined, JSON.stringify(out.error));
     const actions = Object.fromEntries(out.entries.map((e) => [e.subject, e.action]));
     assert.deepEqual(actions, {

@@ -212,16 +212,32 @@ describe('parsing off the event loop (the agent parses in a worker thread)', () 
     }
   });
 
-  test('an idle worker is stopped (its heap given back), and the next parse starts one again', async () => {
-    const quick = new ParseWorker({ idleMs: 20 });
+  test('the worker lives only while a parse is queued or announced: stopped once idle, started again by the next parse', async () => {
+    const quick = new ParseWorker();
     const job = { kind: 'files' as const, files: [{ path: `${path}/a.yaml`, text: cm('a') }] };
     try {
       assert.equal(quick.running, false, 'no worker before the first parse');
       assert.equal((await quick.parse(job)).length, 1);
-      assert.equal(quick.running, true, 'the worker stays for the next parse a while');
-      while (quick.running) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(quick.running, false, 'stopped (its heap given back) once its only parse is answered');
+      // Two syncs announce their parses: the worker starts with the first announcement and serves both.
+      const first = quick.prepare();
+      const second = quick.prepare();
+      assert.equal(quick.running, true, 'started ahead of the announced parse');
       assert.equal((await quick.parse(job)).length, 1);
-      assert.equal(quick.running, true);
+      first();
+      first();
+      assert.equal(
+        quick.running,
+        true,
+        'kept for the parse still announced (a second call of the same one counts once)',
+      );
+      assert.equal((await quick.parse(job)).length, 1);
+      assert.equal(quick.running, true, 'kept until the announcing caller says its parse is done');
+      second();
+      assert.equal(quick.running, false, 'stopped once nothing is queued or announced');
+      // An announced parse that never comes (a failed fetch) does not keep the worker either.
+      quick.prepare()();
+      assert.equal(quick.running, false);
     } finally {
       await quick.close();
     }

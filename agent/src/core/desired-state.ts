@@ -51,8 +51,11 @@ export interface Renderer {
     repoFiles: () => Promise<readonly SourceFile[]>,
     options: RenderOptions,
   ): Promise<{ objects: SourcedObject[]; skipped?: { path: string; reason: string }[] }>;
-  /** Starts what a render needs (a parser thread) ahead of it, while the sync still fetches; optional. */
-  prepare?(): void;
+  /**
+   * Starts what a render needs (a parser thread) ahead of it, while the sync still fetches; optional. The returned
+   * function says that render is done or will not come, so that what was started can stop.
+   */
+  prepare?(): () => void;
 }
 
 /**

@@ -293,12 +293,16 @@ export class AppSync {
    */
   async sync(options: Partial<SyncOptions> = {}): Promise<SyncOutcome> {
     this.syncing = true;
+    // A sync that has never rendered will render: the parser's thread starts now and overlaps the fetch. It is let
+    // go as soon as this sync has rendered (before the apply) or stopped short of rendering.
+    const rendered = this.lastTree === undefined ? this.deps.renderer.prepare?.() : undefined;
     try {
-      const out = await this.syncOnce(options);
+      const out = await this.syncOnce(options, rendered);
       return out.error && out.error.stage !== 'fetch' && out.error.stage !== 'render'
         ? await this.unlessUnreachable(out)
         : out;
     } finally {
+      rendered?.();
       this.syncing = false;
     }
   }
@@ -327,7 +331,8 @@ export class AppSync {
     }
   }
 
-  private async syncOnce(options: Partial<SyncOptions>): Promise<SyncOutcome> {
+  /** `rendered`, when given, is called once the render is over (see sync()). */
+  private async syncOnce(options: Partial<SyncOptions>, rendered?: () => void): Promise<SyncOutcome> {
     const startedAt = new Date();
     const t0 = performance.now();
     const entries: SyncEntry[] = [];
@@ -379,12 +384,9 @@ export class AppSync {
       return finish({ error: { stage: 'project', message: refusal } });
     }
 
-    // A sync that has never rendered will render and resolve kinds: the parser's thread and discovery start now, and
-    // overlap the fetch instead of following it (a failed discovery here is tried again, and reported, when used).
-    if (this.lastTree === undefined) {
-      this.deps.renderer.prepare?.();
-      this.deps.discovery.resolve('v1', 'Namespace').catch(() => undefined);
-    }
+    // A sync that has never rendered will resolve kinds: discovery starts now, with the parser's thread (sync()), and
+    // overlaps the fetch instead of following it (a failed discovery here is tried again, and reported, when used).
+    if (this.lastTree === undefined) this.deps.discovery.resolve('v1', 'Namespace').catch(() => undefined);
 
     // Fetch.
     try {
@@ -445,6 +447,8 @@ export class AppSync {
     } catch (err) {
       this.lastGood = false;
       return finish({ error: { stage: 'render', message: describeError(err) } });
+    } finally {
+      rendered?.();
     }
 
     // Objects outside the project block the whole sync, as in Argo CD: applying the rest would leave the app half

@@ -63,12 +63,6 @@ export interface ParseWorkerOptions {
   maxHeapMb: number;
   /** The module the worker runs; it must call serveParses when isParseWorker() (see parse-worker-entry.ts). */
   entry: URL;
-  /**
-   * A worker with no parse for this long is stopped, and started again by the next parse (~30 ms): its heap, grown to
-   * the size of the largest parse, would otherwise stay resident between syncs. An agent whose apps are in sync
-   * parses nothing between Git changes.
-   */
-  idleMs: number;
 }
 
 /**
@@ -81,26 +75,34 @@ export function workerEntry(): URL {
     : new URL('./parse-worker.mjs', import.meta.url);
 }
 
-/** The defaults: 128 MB of heap (the agent's limit is 256 Mi for everything), the entry, stopped after 5 s idle. */
+/** The defaults: 128 MB of heap (the agent's limit is 256 Mi for everything) and the entry. */
 export function defaultParseWorkerOptions(): ParseWorkerOptions {
-  return { maxHeapMb: 128, entry: workerEntry(), idleMs: 5000 };
+  return { maxHeapMb: 128, entry: workerEntry() };
 }
 
-/** One worker thread parsing YAML for every app, one job at a time. */
+/**
+ * One worker thread parsing YAML for every app, one job at a time. The thread lives only while it has work: a parse
+ * queued or running, or a parse announced by prepare() and not yet done. Once neither is left it is stopped at once,
+ * and the next parse starts another (~30 ms). Its heap grows to the size of the largest parse (~18 MB of RSS for
+ * 3,000 objects) and stays so while the thread lives: kept for a few idle seconds, it stayed resident through the
+ * apply that follows every render, and an agent whose apps are in sync parses nothing between Git changes.
+ */
 export class ParseWorker {
   private worker: Worker | undefined;
   private queue: Promise<void> = Promise.resolve();
   private nextId = 0;
   private closed = false;
+  /** Parses asked for and not yet answered. */
   private pending = 0;
-  private idleTimer: NodeJS.Timeout | undefined;
+  /** Parses announced by prepare() whose caller has not yet said they are done (or will not come). */
+  private announced = 0;
   private readonly options: ParseWorkerOptions;
 
   constructor(options: Partial<ParseWorkerOptions> = {}) {
     this.options = { ...defaultParseWorkerOptions(), ...options };
   }
 
-  /** True while a worker thread is running (started by a parse, stopped when idle or closed). */
+  /** True while a worker thread is running (started by a parse or prepare(), stopped when idle or closed). */
   get running(): boolean {
     return this.worker !== undefined;
   }
@@ -108,7 +110,6 @@ export class ParseWorker {
   /** Parses `job` in the worker; rejects with a `render` error naming the file when the worker dies on it. */
   parse(job: ParseJob): Promise<SourcedObject[]> {
     this.pending++;
-    clearTimeout(this.idleTimer);
     const run = this.queue.then(() => this.runOne(job));
     // The queue keeps only the turn, not the result: every parsed object of the last render would otherwise stay
     // reachable from here until the next parse.
@@ -117,36 +118,41 @@ export class ParseWorker {
       () => undefined,
     );
     return run.finally(() => {
-      if (--this.pending === 0 && !this.closed) this.stopWhenIdle();
+      this.pending--;
+      this.stopWhenIdle();
     });
   }
 
+  /** Stops the worker, giving its heap back, when no parse is queued, running or announced. */
   private stopWhenIdle(): void {
-    clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => {
-      const w = this.worker;
-      if (this.pending > 0 || !w) return;
-      this.worker = undefined;
-      void w.terminate();
-    }, this.options.idleMs);
-    this.idleTimer.unref();
+    const w = this.worker;
+    if (this.pending > 0 || this.announced > 0 || !w) return;
+    this.worker = undefined;
+    void w.terminate();
   }
 
   /**
-   * Starts the worker ahead of the first parse, so that its start-up (loading the parser's code into a new isolate)
-   * overlaps the Git fetch instead of following it. Does nothing once started or closed.
+   * Announces a parse: starts the worker ahead of it, so that its start-up (loading the parser's code into a new
+   * isolate) overlaps the Git fetch instead of following it, and keeps the worker until the returned function is
+   * called, which the caller does once its parse is done or will not come (a failed fetch). Apps that sync together
+   * so share one worker instead of each starting its own after the last one's parse.
    */
-  prepare(): void {
-    if (this.closed || this.worker) return;
-    this.worker = this.start();
-    // A fetch that fails leaves no parse to follow: the idle timer gives the worker back as after a parse.
-    if (this.pending === 0) this.stopWhenIdle();
+  prepare(): () => void {
+    if (this.closed) return () => {};
+    this.worker ??= this.start();
+    this.announced++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.announced--;
+      this.stopWhenIdle();
+    };
   }
 
   /** Stops the worker at once, even mid-parse (shutdown); later parses are refused. */
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.idleTimer);
     const w = this.worker;
     this.worker = undefined;
     await w?.terminate();

@@ -225,7 +225,7 @@ export function createToolRenderer(
 ): Renderer {
   return {
     render: (files, repoFiles, options) => render(files, repoFiles, options, parser),
-    prepare: () => parser.prepare?.(),
+    prepare: () => parser.prepare?.() ?? (() => {}),
   };
 }
 
