@@ -187,3 +187,43 @@ test('a server that never answers times the request out, whether it hangs the ha
   assert.equal(calls, 2);
   c2.close();
 });
+
+test('close() ends a connection being opened and its waiting requests at once, and opens none again', async () => {
+  // A server that accepts TCP connections and never answers the TLS handshake: requests wait for the connection.
+  let connections = 0;
+  const silent = createTcpServer((socket) => {
+    connections++;
+    socket.on('error', () => undefined);
+  });
+  const url = await listen(silent);
+  const c = client(url, 5, 1);
+  // The second request waits for a slot (one stream at once), the first for the connection.
+  const waiting = [c.ping(20_000), c.ping(20_000)].map((p) =>
+    p.then(
+      () => 'answered',
+      (err: Error) => err.message,
+    ),
+  );
+  while (connections === 0) await new Promise((r) => setTimeout(r, 10));
+  c.close();
+  // Before their timeout (20 s, which would end this test with "timed out"), with an error that says why.
+  const outcome = await Promise.race([
+    Promise.all(waiting),
+    new Promise((r) => setTimeout(() => r('still waiting'), 5000).unref()),
+  ]);
+  assert.deepEqual(outcome, Array(2).fill(`${new URL(url).host}: the client is closed`));
+  await assert.rejects(c.get(cm, 'a', 'web'), /the client is closed/);
+  assert.equal(connections, 1);
+
+  // A request in flight when the client closes is not retried on a new connection.
+  let sessions = 0;
+  const h2 = createSecureServer({ key: pki.key, cert: pki.cert }, () => undefined);
+  h2.on('session', () => sessions++);
+  const c2 = client(await listen(h2));
+  const inFlight = c2.get(cm, 'a', 'web');
+  while (sessions === 0) await new Promise((r) => setTimeout(r, 10));
+  await new Promise((r) => setTimeout(r, 50));
+  c2.close();
+  await assert.rejects(inFlight, /the client is closed/);
+  assert.equal(sessions, 1);
+});

@@ -53,12 +53,22 @@ export const H2_TRANSIENT_CODES: ReadonlySet<string> = new Set([
   'ERR_HTTP2_STREAM_ERROR',
 ]);
 
+/** The error of a request made, or still waiting for its connection, after the client was closed. */
+function clientClosed(target: { hostname: string; port: number }): TetherError {
+  return new TetherError('kube', `${target.hostname}:${target.port}: the client is closed`);
+}
+
 /**
- * The client's HTTP/2 connection, opened on first use and again after it closed or the server sent GOAWAY. It keeps
- * the process alive only while requests are in flight, like an idle keep-alive socket of node's Agent.
+ * The client's HTTP/2 connection, opened on first use and again after it closed or the server sent GOAWAY, until
+ * `close`. It keeps the process alive only while requests are in flight, like an idle keep-alive socket of node's
+ * Agent.
  */
 export class H2Connection {
   private current: Promise<ClientHttp2Session | undefined> | undefined;
+  /** `close` was called: no connection is opened again, and every request from then on fails at once. */
+  private closed = false;
+  /** Ends the connection being opened (TCP or TLS handshake) with an error; undefined when none is. */
+  private abortOpening: ((err: Error) => void) | undefined;
   /** The server chose HTTP/1.1 in ALPN: every request goes over HTTP/1.1 from then on. */
   private unsupported = false;
   /** Requests in flight per session: a session is referenced while it has any. */
@@ -80,6 +90,8 @@ export class H2Connection {
 
   /** The open session, or undefined when the server speaks HTTP/1.1 only. Connecting takes at most `timeoutMs`. */
   session(timeoutMs: number): Promise<ClientHttp2Session | undefined> | undefined {
+    // A request retried after its stream ended under close() would otherwise open a new connection.
+    if (this.closed) return Promise.reject(clientClosed(this.target));
     if (this.unsupported) return undefined;
     if (!this.current) {
       const opening = this.open(timeoutMs);
@@ -141,13 +153,22 @@ export class H2Connection {
     for (const w of this.idle) if (now - w.last >= w.timeoutMs) w.expire();
   }
 
-  /** Closes the connection; requests in flight end with an error. */
+  /**
+   * Closes the connection for good: requests in flight end with an error, and so, at once, do those waiting for the
+   * connection being opened (a server slow to handshake would hold them for their whole timeout) or for a slot.
+   */
   close(): void {
+    this.closed = true;
+    const err = clientClosed(this.target);
+    this.abortOpening?.(err);
+    // With the error, which each stream in flight ends with: destroyed without one, a stream ends as if answered.
     this.current?.then(
-      (s) => s?.destroy(),
+      (s) => s?.destroy(err),
       () => undefined,
     );
     this.current = undefined;
+    // Woken, each takes a slot, finds the connection closed, and gives the slot back.
+    for (const next of this.waiting.splice(0)) next();
   }
 
   private open(timeoutMs: number): Promise<ClientHttp2Session | undefined> {
@@ -165,7 +186,13 @@ export class H2Connection {
       // A server that accepts the TCP connection but never answers (frozen) must not hold the request forever.
       socket.setTimeout(timeoutMs, () => socket.destroy(timedOut('CONNECT', `${hostname}:${port}`)));
       socket.once('error', reject);
+      const abort = (err: Error) => socket.destroy(err);
+      this.abortOpening = abort;
+      socket.once('close', () => {
+        if (this.abortOpening === abort) this.abortOpening = undefined;
+      });
       socket.once('secureConnect', () => {
+        if (this.abortOpening === abort) this.abortOpening = undefined;
         socket.setTimeout(0);
         socket.removeListener('error', reject);
         if (socket.alpnProtocol !== 'h2') {

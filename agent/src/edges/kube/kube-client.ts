@@ -158,7 +158,7 @@ export class HttpKubeClient implements KubeClient {
         : undefined;
   }
 
-  /** Closes idle connections. */
+  /** Closes the connections, for good: requests in flight, or waiting for a connection, end with an error. */
   close(): void {
     this.agent.destroy();
     this.h2?.close();
