@@ -20,18 +20,25 @@ before(async () => {
 });
 after(() => w?.stop());
 
-/** Writes the leader Lease's holder (empty: released, as a replica's graceful stop leaves it). */
+/**
+ * Writes the leader Lease's holder (empty: released, as a replica's graceful stop leaves it); read again and written
+ * again when the agent renewed the Lease between the read and the write (409).
+ */
 async function setHolder(holder: string): Promise<void> {
-  const r = await w.kube.request('GET', LEASE);
-  const lease = r.body as { spec: Record<string, unknown> };
-  lease.spec = {
-    ...lease.spec,
-    holderIdentity: holder,
-    renewTime: new Date().toISOString().replace(/Z$/, '000Z'),
-    leaseDurationSeconds: holder ? 3600 : 1,
-  };
-  const put = await w.kube.request('PUT', LEASE, lease);
-  assert.equal(put.status, 200, JSON.stringify(put.body));
+  for (let attempt = 1; ; attempt++) {
+    const r = await w.kube.request('GET', LEASE);
+    const lease = r.body as { spec: Record<string, unknown> };
+    lease.spec = {
+      ...lease.spec,
+      holderIdentity: holder,
+      renewTime: new Date().toISOString().replace(/Z$/, '000Z'),
+      leaseDurationSeconds: holder ? 3600 : 1,
+    };
+    const put = await w.kube.request('PUT', LEASE, lease);
+    if (put.status === 409 && attempt < 5) continue;
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    return;
+  }
 }
 
 test('a replica that leads again writes its verdict over the status another leader left on the commit', async () => {
@@ -224,6 +231,48 @@ test('a replica that leads again reports its app source again over the status an
     const newest = await newestWhen(agent, head, context, (s) => s?.description === first?.description);
     assert.equal(newest?.state, first?.state);
   } finally {
+    await agent.stop();
+  }
+});
+
+test('a replica that leads again reports its unchanged verdict over another leader status, after a failed fetch', async () => {
+  const context = 'tether/dev/retaken';
+  // A namespace of its own: the objects in `default` belong to the first test's app.
+  await w.createNamespace('retaken');
+  const { agent } = await w.startAgent({
+    leaderElection: LEADING,
+    apps: [w.app('retaken', 'envs/dev/web', { namespace: 'retaken', interval: '1h' })],
+  });
+  try {
+    const head = await w.head();
+    await newestWhen(agent, head, context, (s) => s?.state === 'success');
+    // The other replica's sync of the same commit failed; this replica's first sync after it leads again cannot
+    // fetch, so the commit keeps the other replica's verdict until the next sync, which finds the tree unchanged.
+    await setHolder('other-replica');
+    await waitFor(() => !agent.isLeader, { timeoutMs: 10_000, describe: () => 'the agent kept leading' });
+    const [owner, repo] = ENV_REPO.split('/') as [string, string];
+    await w.gh.repos.createCommitStatus({ owner, repo, sha: head, state: 'error', context, description: 'the other' });
+    const lostAt = Date.now();
+    w.git.faults.failNext(1000, { status: 500 });
+    await setHolder('');
+    const syncedSince = (since: number, stage?: string) =>
+      agent.history('retaken')?.syncs.find((e) => Date.parse(e.startedAt) > since && e.error?.stage === stage);
+    await waitFor(() => agent.isLeader && syncedSince(lostAt, 'fetch') !== undefined, {
+      timeoutMs: 15_000,
+      describe: () => `no failed fetch after leading again: ${JSON.stringify(agent.history('retaken')?.syncs[0])}`,
+    });
+    const failedAt = Date.parse(syncedSince(lostAt, 'fetch')!.startedAt);
+    w.git.faults.reset();
+    agent.requestSync('retaken', 'test');
+    await waitFor(() => syncedSince(failedAt) !== undefined, {
+      timeoutMs: 15_000,
+      describe: () => `no sync after the fetch came back: ${JSON.stringify(agent.history('retaken')?.syncs[0])}`,
+    });
+    await agent.flushStatuses();
+    const newest = (await w.statuses(head, context))[0];
+    assert.equal(newest?.state, 'success', `the newest status is the other leader's: ${newest?.description}`);
+  } finally {
+    w.git.faults.reset();
     await agent.stop();
   }
 });

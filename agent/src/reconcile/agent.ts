@@ -377,9 +377,12 @@ export class Agent implements AgentView {
    */
   private releaseStatuses(r: AppRunner): void {
     this.parts.reporter?.release(statusContext(this.cluster, r.config.name));
-    // So are the refusal and the held-back `pending` last reported: the other replica may have written over them.
+    // So are the refusal, the held-back `pending` and the verdict last reported: the other replica may have written
+    // over them, and a first sync here that finds nothing new (an unchanged tree) posts only what was not reported.
     r.refusal = undefined;
     r.heldPosted = undefined;
+    r.reported = undefined;
+    r.dipSince = undefined;
   }
 
   /**
