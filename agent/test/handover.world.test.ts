@@ -2,6 +2,7 @@
 // that leads again must not trust what it remembers of GitHub.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { createGitHub } from '../../shared/src/github.ts';
 import { waitFor } from '../../testenv/src/processes.ts';
 import type { Agent } from '../src/reconcile/agent.ts';
 import { type AgentWorld, ENV_REPO, startAgentWorld } from './fixtures/agent-world.ts';
@@ -82,28 +83,48 @@ test('a replica that leads again writes its verdict over the status another lead
   await agent.stop();
 });
 
-test('a leader that stops writes its last statuses before it releases the Lease to the next one', async () => {
-  // The Lease is released through this client; when, is recorded on the clock the emulator's request log uses. Its
-  // applies take 50 ms each, so a big revision is still applying when the agent is told to stop (a rolling update).
-  let releasedAt: number | undefined;
+/**
+ * The world's client, recording when the leader Lease is released, on the clock the emulator's request log uses.
+ * Each apply takes `applyMs` longer; the release returns `afterReleaseMs` after it was written (what a replica's
+ * stop still does once another replica may lead).
+ */
+function leaseRecordingKube(options: { applyMs?: number; afterReleaseMs?: number }) {
+  const recorded: { releasedAt?: number } = {};
   const kube = new Proxy(w.client, {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver);
       if (typeof value !== 'function') return value;
-      if (key === 'apply')
+      if (key === 'apply' && options.applyMs)
         return async (...args: unknown[]) => {
-          await new Promise((r) => setTimeout(r, 50));
+          await new Promise((r) => setTimeout(r, options.applyMs));
           return value.apply(target, args);
         };
       if (key === 'updateLease')
         return async (lease: { spec: { holderIdentity?: string } }) => {
           const ok = await value.call(target, lease);
-          if (!lease.spec.holderIdentity) releasedAt ??= performance.now();
+          if (!lease.spec.holderIdentity) {
+            recorded.releasedAt ??= performance.now();
+            await new Promise((r) => setTimeout(r, options.afterReleaseMs ?? 0));
+          }
           return ok;
         };
       return value.bind(target);
     },
   });
+  return { kube, recorded };
+}
+
+/** The status writes on `sha` made after the Lease was released, as `+N ms` after it. */
+function postsAfterRelease(sha: string, releasedAt: number): string[] {
+  return w.github.requests
+    .filter((r) => r.method === 'POST' && r.path.endsWith(`/statuses/${sha}`) && r.at >= releasedAt)
+    .map((r) => `+${Math.round(r.at - releasedAt)} ms (${r.status})`);
+}
+
+test('a leader that stops writes its last statuses before it releases the Lease to the next one', async () => {
+  // Its applies take 50 ms each, so a big revision is still applying when the agent is told to stop (a rolling
+  // update).
+  const { kube, recorded } = leaseRecordingKube({ applyMs: 50 });
   const { agent } = await w.startAgent(
     {
       leaderElection: { enabled: true, leaseName: 'tether-stop', leaseDuration: '2s', renewInterval: '200ms' },
@@ -128,12 +149,39 @@ test('a leader that stops writes its last statuses before it releases the Lease 
   assert.equal(agent.history('web')?.syncs[0]?.error?.stage, 'cancelled', 'the stop did not interrupt the sync');
   const posts = w.github.requests.filter((r) => r.method === 'POST' && r.path.endsWith(`/statuses/${head}`));
   assert.ok(posts.length > 0, 'the sync the stop interrupted said nothing on its commit');
-  assert.ok(releasedAt !== undefined, 'the Lease was not released');
-  for (const p of posts)
-    assert.ok(
-      p.at < releasedAt,
-      `a status was written ${Math.round(p.at - releasedAt)} ms after the Lease was released`,
-    );
+  assert.ok(recorded.releasedAt !== undefined, 'the Lease was not released');
+  assert.deepEqual(postsAfterRelease(head, recorded.releasedAt), [], 'statuses written after the Lease was released');
+});
+
+test('a leader whose last statuses cannot be written stops retrying them before it releases the Lease', async () => {
+  // GitHub fails every status write, so the stop's wait for the last statuses gives up (after 5 s) with a retry
+  // armed; the stop's work after the release takes long enough for that retry to come due. (The statuses of the apps
+  // it runs are released at the hand-over; those of an app removed meanwhile are not.)
+  const { kube, recorded } = leaseRecordingKube({ afterReleaseMs: 8000 });
+  const github = createGitHub({ auth: w.token, baseUrl: w.github.url, retries: 0 });
+  const { agent } = await w.startAgent(
+    {
+      leaderElection: { enabled: true, leaseName: 'tether-retry', leaseDuration: '2s', renewInterval: '200ms' },
+      apps: [w.app('unwritten', 'envs/dev/web', { namespace: 'unwritten', interval: '1h' })],
+    },
+    { kube, github },
+  );
+  await w.createNamespace('unwritten');
+  w.github.faults.failNext(1000, { match: /^POST .*\/statuses\//, status: 500 });
+  try {
+    const head = await w.head();
+    await waitFor(() => w.github.requests.some((r) => r.path.endsWith(`/statuses/${head}`) && r.status === 500), {
+      timeoutMs: 15_000,
+      describe: () => `no status write tried: ${JSON.stringify(agent.app('unwritten')?.state)}`,
+    });
+    // Removed meanwhile (its App document deleted, say): the hand-over at the release no longer names its status.
+    await agent.removeApp('unwritten');
+    await agent.stop();
+    assert.ok(recorded.releasedAt !== undefined, 'the Lease was not released');
+    assert.deepEqual(postsAfterRelease(head, recorded.releasedAt), [], 'statuses written after the Lease was released');
+  } finally {
+    w.github.faults.reset();
+  }
 });
 
 /** A commit status as the tests read it back. */

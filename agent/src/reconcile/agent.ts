@@ -508,12 +508,13 @@ export class Agent implements AgentView {
     await Promise.all([...this.runners.values()].map((r) => r.heal.stop()));
     this.descendants.stop();
     // The last statuses are written while this replica still holds its Leases: once they are released another replica
-    // syncs the apps and writes its own, and a late write of this one would land on top of them.
+    // syncs the apps and writes its own, and a late write of this one would land on top of them. What the flush did
+    // not get written is dropped before the release: the hand-over there forgets only the apps still defined here.
     await this.parts.reporter?.flush(5000);
+    this.parts.reporter?.stop();
     await this.parts.elector?.stop();
     this.parts.pushSignals?.stop();
     await this.parts.shards?.stop();
-    this.parts.reporter?.stop();
   }
 
   /** Resolves when every queued commit status is posted (tests). */
