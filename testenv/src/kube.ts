@@ -4,7 +4,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, portOpen, startProcess, type WorldProcess, waitFor } from './processes.ts';
+import { etcdAnswers, freePort, portOpen, startProcess, type WorldProcess, waitFor } from './processes.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -199,7 +199,8 @@ export async function startKube(options: { mode?: KubeMode; logDir?: string } = 
     };
     // freePort() releases a port before its process binds it; on a busy machine another process can take it in
     // between. etcd then exits at once ("address already in use") and the apiserver would wait for it in vain, so
-    // etcd is started on new ports (and a new data dir: the failed one may have begun one) until it listens.
+    // etcd is started on new ports (and a new data dir: the failed one may have begun one) until it answers as etcd
+    // (the port being open is not enough: it may be the other process that took it).
     let etcdClient = 0;
     let etcdPeer = 0;
     let etcd: WorldProcess | undefined;
@@ -222,10 +223,10 @@ export async function startKube(options: { mode?: KubeMode; logDir?: string } = 
       );
       processes.push(p);
       etcd = p;
-      await waitFor(async () => !p.running() || (await portOpen(etcdClient)), {
+      await waitFor(async () => !p.running() || (await etcdAnswers(etcdClient)), {
         timeoutMs: 30_000,
         intervalMs: 100,
-        describe: () => `etcd not listening on ${etcdClient}\n${p.tail()}`,
+        describe: () => `etcd not answering on ${etcdClient}\n${p.tail()}`,
       });
       if (p.running()) break;
       processes.pop();

@@ -115,6 +115,35 @@ export async function portOpen(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * True when an etcd answers on 127.0.0.1:port: its `/health` JSON names a `health` field. An open port alone is not
+ * enough: freePort() releases a port before etcd binds it, so another world's HTTP server can hold it by then, and the
+ * apiserver would dial that server as its etcd until it gives up.
+ */
+export async function etcdAnswers(port: number): Promise<boolean> {
+  const { get } = await import('node:http');
+  return new Promise((resolve) => {
+    const req = get({ host: '127.0.0.1', port, path: '/health', timeout: 2_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        if (body.length < 4096) body += chunk;
+      });
+      res.on('end', () => {
+        try {
+          const parsed: unknown = JSON.parse(body);
+          resolve(typeof parsed === 'object' && parsed !== null && 'health' in parsed);
+        } catch {
+          resolve(false);
+        }
+      });
+      res.on('error', () => resolve(false));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
+}
+
 /** Polls `check` every `intervalMs` until it returns true or `timeoutMs` passes; throws `describe()` on timeout. */
 export async function waitFor(
   check: () => Promise<boolean> | boolean,

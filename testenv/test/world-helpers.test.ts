@@ -1,6 +1,8 @@
 // Pure pieces of the Git server and GitHub emulator: token parsing, fault arming, commit parsing, GitHub's
 // combined-status rule and the OpenAPI → JSON Schema conversion.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { test } from 'node:test';
 import { Faults } from '../src/faults.ts';
 import { parseCommit, ZERO_SHA } from '../src/git-ops.ts';
@@ -8,7 +10,7 @@ import { refChanges } from '../src/git-server.ts';
 import { toJsonSchema } from '../src/github/openapi.ts';
 import { combinedState } from '../src/github/responses.ts';
 import type { StatusRecord } from '../src/github/state.ts';
-import { startTogether } from '../src/processes.ts';
+import { etcdAnswers, freePort, startTogether } from '../src/processes.ts';
 import { basicToken, bearerToken, canAccess, principalFor, type TokenMap } from '../src/tokens.ts';
 
 const tokens: TokenMap = { ghs_a: { login: 'a', repos: ['Acme/Env'] } };
@@ -110,4 +112,24 @@ test('startTogether stops the part that started when the other fails, then throw
   const [a, b] = await startTogether(up, Promise.resolve({ stop: async () => {}, name: 'b' }));
   assert.equal(typeof a.stop, 'function');
   assert.equal(b.name, 'b');
+});
+
+test('etcdAnswers: an open port held by another HTTP server is not taken for etcd', async () => {
+  const serve = async (body: string) => {
+    const server = createServer((_req, res) => res.end(body)).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const address = server.address();
+    return { server, port: typeof address === 'object' && address ? address.port : 0 };
+  };
+  const other = await serve('# service=git-upload-pack\n');
+  const jsonOther = await serve('{"message":"Not Found"}');
+  const etcdLike = await serve('{"health":"true","reason":""}');
+  try {
+    assert.equal(await etcdAnswers(other.port), false);
+    assert.equal(await etcdAnswers(jsonOther.port), false);
+    assert.equal(await etcdAnswers(etcdLike.port), true);
+    assert.equal(await etcdAnswers(await freePort()), false);
+  } finally {
+    for (const s of [other, jsonOther, etcdLike]) s.server.close();
+  }
 });
