@@ -184,6 +184,43 @@ test('a leader whose last statuses cannot be written stops retrying them before 
   }
 });
 
+test('a leader that stops while GitHub holds a status write aborts that write before it releases the Lease', async () => {
+  // GitHub holds the app's first status write 9 s, longer than the stop waits for its last statuses (5 s): the write
+  // would land after the Lease is released, over what the next leader writes there.
+  const { kube, recorded } = leaseRecordingKube({});
+  const startedAt = performance.now();
+  const injected = w.github.faults.injected;
+  w.github.faults.holdNext(1, { ms: 9000, match: /^POST .*\/statuses\// });
+  try {
+    const { agent } = await w.startAgent(
+      {
+        leaderElection: { enabled: true, leaseName: 'tether-held', leaseDuration: '2s', renewInterval: '200ms' },
+        apps: [w.app('slow', 'envs/dev/web', { namespace: 'default', interval: '1h' })],
+      },
+      { kube },
+    );
+    const head = await w.head();
+    await waitFor(() => w.github.faults.injected > injected, {
+      timeoutMs: 15_000,
+      describe: () => `no status write held: ${JSON.stringify(agent.app('slow')?.state)}`,
+    });
+    await agent.stop();
+    assert.ok(recorded.releasedAt !== undefined, 'the Lease was not released');
+    // The held request ends when its hold does (served, 201) or when its client goes away (never served, 499).
+    const writes = () =>
+      w.github.requests.filter((r) => r.method === 'POST' && r.path.endsWith(`/statuses/${head}`) && r.at > startedAt);
+    await waitFor(() => writes().length > 0, { timeoutMs: 15_000, describe: () => 'the held write never ended' });
+    assert.deepEqual(
+      writes().map((r) => r.status),
+      [499],
+      'the held write was served after the stop',
+    );
+    assert.deepEqual(await w.statuses(head, 'tether/dev/slow'), [], 'GitHub holds a status of the stopped leader');
+  } finally {
+    w.github.faults.reset();
+  }
+});
+
 /** A commit status as the tests read it back. */
 type Posted = { state?: string; description?: string | null } | undefined;
 

@@ -12,7 +12,12 @@ export type Fault =
   /** GitHub's primary rate limit: 403 with `x-ratelimit-remaining: 0` and a reset `resetAfter` seconds ahead. */
   | { kind: 'primary-rate-limit'; resetAfter: number }
   /** Serve the request, then pass the JSON body through `mutate` before validation (GitHub emulator). */
-  | { kind: 'malform'; mutate: (body: unknown) => unknown };
+  | { kind: 'malform'; mutate: (body: unknown) => unknown }
+  /**
+   * Hold the request `ms` before serving it (a slow or stalled GitHub); one whose client goes away meanwhile is never
+   * served, as a request a proxy held and the client abandoned (GitHub emulator).
+   */
+  | { kind: 'hold'; ms: number };
 
 /** Narrows a knob to requests whose `"METHOD /path"` matches. */
 export interface FaultScope {
@@ -61,6 +66,11 @@ export class Faults {
   /** The next `count` matching JSON answers are passed through `mutate`, to prove the OpenAPI validator bites. */
   malformNext(count: number, mutate: (body: unknown) => unknown, options: FaultScope = {}): this {
     return this.arm(count, { kind: 'malform', mutate }, options);
+  }
+
+  /** The next `count` matching requests are held `ms` before they are served; abandoned ones are not served. */
+  holdNext(count: number, options: FaultScope & { ms: number }): this {
+    return this.arm(count, { kind: 'hold', ms: options.ms }, options);
   }
 
   /** Arms any fault for the next `count` matching requests. */

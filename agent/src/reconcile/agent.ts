@@ -509,9 +509,11 @@ export class Agent implements AgentView {
     this.descendants.stop();
     // The last statuses are written while this replica still holds its Leases: once they are released another replica
     // syncs the apps and writes its own, and a late write of this one would land on top of them. What the flush did
-    // not get written is dropped before the release: the hand-over there forgets only the apps still defined here.
+    // not get written is dropped before the release, and a write still in flight (GitHub slow to answer) is aborted:
+    // the hand-over there forgets only the apps still defined here, and a write held up for longer than the flush
+    // waits would otherwise land after the release.
     await this.parts.reporter?.flush(5000);
-    this.parts.reporter?.stop();
+    await this.parts.reporter?.stop();
     await this.parts.elector?.stop();
     this.parts.pushSignals?.stop();
     await this.parts.shards?.stop();

@@ -89,6 +89,8 @@ export class StatusReporter {
   private readonly seededContexts = new Set<string>();
   private readonly options: StatusReporterOptions;
   private stopped = false;
+  /** Aborted by `stop`: the requests still in flight end there instead of landing later. */
+  private readonly abort = new AbortController();
 
   constructor(
     private readonly github: GitHubClient,
@@ -135,14 +137,20 @@ export class StatusReporter {
     }
   }
 
-  /** Stops retrying; queued statuses are dropped. */
-  stop(): void {
+  /**
+   * Stops: retries and queued statuses are dropped, and the requests still in flight are aborted (their connections
+   * closed, a retry or a throttled write never sent); resolves once they have ended. A write GitHub already took in
+   * stays written; one it has not taken by then is never made (see `Agent.stop`, which releases its Leases after).
+   */
+  async stop(): Promise<void> {
     this.stopped = true;
     for (const s of this.slots.values()) {
       clearTimeout(s.timer);
       s.timer = undefined;
       s.queued = undefined;
     }
+    this.abort.abort();
+    await Promise.all([...this.slots.values()].map((s) => s.running));
   }
 
   /**
@@ -232,6 +240,7 @@ export class StatusReporter {
           repo: target.repo,
           ref: target.sha,
           per_page: 100,
+          request: { signal: this.abort.signal },
         });
         // Released during the read: the write is not made yet, so it is dropped like a queued one, and what was read
         // is not remembered (a replica that takes the app back reads GitHub again).
@@ -260,6 +269,7 @@ export class StatusReporter {
         context: status.context,
         description: status.description,
         ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
+        request: { signal: this.abort.signal },
       });
       slot.posted = {
         state: status.state,
@@ -272,6 +282,12 @@ export class StatusReporter {
       this.options.onResult?.(true);
       this.options.log.info('commit status posted', { context: status.context, sha: target.sha, state: status.state });
     } catch (err) {
+      if (this.abort.signal.aborted) {
+        // Aborted by `stop`: GitHub may or may not have taken the write; nothing is retried after it.
+        const fields = { context: status.context, sha: target.sha, state: status.state };
+        this.options.log.warn('commit status write abandoned: the agent stops', fields);
+        return;
+      }
       slot.attempt++;
       // A verdict GitHub keeps refusing (the token may not write statuses there) is given up after a few tries:
       // retried for ever, every commit it was asked for would stay busy, never forgotten, and cost a request a

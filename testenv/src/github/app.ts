@@ -884,6 +884,10 @@ export function buildGitHubApp(ctx: AppContext): Hono {
     await faults.delay();
     const url = new URL(c.req.url);
     const method = c.req.method;
+    const hold = faults.take(method, url.pathname, ['hold']);
+    // 499 (nginx's "client closed request") is what the request log records; the client reads no answer.
+    if (hold?.kind === 'hold' && !(await heldUntilServed(hold.ms, c.req.raw.signal)))
+      return new Response(null, { status: 499 });
     const token = bearerToken(c.req.header('authorization'));
     const principal = principalFor(engine.state.tokens, token);
     const resource = url.pathname === '/graphql' ? 'graphql' : 'core';
@@ -1034,6 +1038,21 @@ export function buildGitHubApp(ctx: AppContext): Hono {
   });
 
   return app;
+}
+
+/** Waits `ms`; false when the client went away meanwhile (its request is then not served). */
+async function heldUntilServed(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return false;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+  return !signal.aborted;
 }
 
 function json(body: unknown, status: number, headers: Record<string, string>): Response {

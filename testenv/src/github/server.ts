@@ -47,7 +47,7 @@ export interface GitHubEmulator {
   graphqlUrl: string;
   /** Everything GitHub's description would not allow; tests assert it stays empty. */
   violations: Violation[];
-  /** Fault knobs: failing statuses (500/502), rate limits (403 secondary, 429, primary), malformed answers. */
+  /** Fault knobs: failing statuses (500/502), rate limits (403 secondary, 429, primary), malformed answers, holds. */
   faults: Faults;
   /** Users, repositories, pull requests, statuses, hooks; also the place to create repositories and hooks. */
   state: GitHubState;
