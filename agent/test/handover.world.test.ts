@@ -114,7 +114,7 @@ function leaseRecordingKube(options: { applyMs?: number; afterReleaseMs?: number
   return { kube, recorded };
 }
 
-/** The status writes on `sha` made after the Lease was released, as `+N ms` after it. */
+/** The status writes on `sha` made after `releasedAt` (a Lease or an app released), as `+N ms` after it. */
 function postsAfterRelease(sha: string, releasedAt: number): string[] {
   return w.github.requests
     .filter((r) => r.method === 'POST' && r.path.endsWith(`/statuses/${sha}`) && r.at >= releasedAt)
@@ -156,7 +156,8 @@ test('a leader that stops writes its last statuses before it releases the Lease 
 test('a leader whose last statuses cannot be written stops retrying them before it releases the Lease', async () => {
   // GitHub fails every status write, so the stop's wait for the last statuses gives up (after 5 s) with a retry
   // armed; the stop's work after the release takes long enough for that retry to come due. (The statuses of the apps
-  // it runs are released at the hand-over; those of an app removed meanwhile are not.)
+  // it runs are released at the hand-over, those of an app removed meanwhile at its removal; the stop drops what
+  // neither names, such as a pull request's plan.)
   const { kube, recorded } = leaseRecordingKube({ afterReleaseMs: 8000 });
   const github = createGitHub({ auth: w.token, baseUrl: w.github.url, retries: 0 });
   const { agent } = await w.startAgent(
@@ -218,6 +219,31 @@ test('a leader that stops while GitHub holds a status write aborts that write be
     assert.deepEqual(await w.statuses(head, 'tether/dev/slow'), [], 'GitHub holds a status of the stopped leader');
   } finally {
     w.github.faults.reset();
+  }
+});
+
+test('a removed app writes no more statuses: its verdict due for a retry is dropped with it', async () => {
+  // GitHub fails every status write, so the app's verdict waits for a retry (after 1 s, 2 s, 4 s …) when it is removed.
+  const github = createGitHub({ auth: w.token, baseUrl: w.github.url, retries: 0 });
+  const startedAt = performance.now();
+  w.github.faults.failNext(1000, { match: /^POST .*\/statuses\//, status: 500 });
+  const { agent } = await w.startAgent(
+    { apps: [w.app('removed', 'envs/dev/web', { namespace: 'default', interval: '1h' })] },
+    { github },
+  );
+  try {
+    const head = await w.head();
+    await waitFor(() => postsAfterRelease(head, startedAt).length > 0, {
+      timeoutMs: 15_000,
+      describe: () => `no status write tried: ${JSON.stringify(agent.app('removed')?.state)}`,
+    });
+    await agent.removeApp('removed');
+    const removedAt = performance.now();
+    await new Promise((r) => setTimeout(r, 4000));
+    assert.deepEqual(postsAfterRelease(head, removedAt), [], 'statuses written after the app was removed');
+  } finally {
+    w.github.faults.reset();
+    await agent.stop();
   }
 });
 

@@ -410,8 +410,9 @@ export class Agent implements AgentView {
   }
 
   /**
-   * Stops an app: its loop (after the sync in progress) and its heal watches, and forgets it. The cluster is not
-   * touched: what happens to its objects is the caller's decision (see reconcile/remove-app.ts).
+   * Stops an app: its loop (after the sync in progress) and its heal watches, and forgets it, its statuses not yet
+   * written included. The cluster is not touched: what happens to its objects is the caller's decision (see
+   * reconcile/remove-app.ts).
    */
   async removeApp(name: string): Promise<boolean> {
     const r = this.runners.get(name);
@@ -424,6 +425,10 @@ export class Agent implements AgentView {
     r.abort.abort();
     await r.loop.stop();
     await r.heal.stop();
+    // Released as at a hand-over, once the sync in progress (which may still report) has stopped: a verdict of the
+    // app waiting or due for a retry would otherwise be written after it is gone, and the reporter would remember
+    // its commits for good. A definition of the same name added later reads GitHub again.
+    this.releaseStatuses(r);
     return true;
   }
 
