@@ -54,7 +54,7 @@ export const H2_TRANSIENT_CODES: ReadonlySet<string> = new Set([
 ]);
 
 /** The error of a request made, or still waiting for its connection, after the client was closed. */
-function clientClosed(target: { hostname: string; port: number }): TetherError {
+export function clientClosed(target: { hostname: string; port: number }): TetherError {
   return new TetherError('kube', `${target.hostname}:${target.port}: the client is closed`);
 }
 

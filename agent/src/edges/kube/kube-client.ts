@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { type ClientRequest, Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent, request } from 'node:https';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { TetherError } from '../../../../shared/src/errors.ts';
@@ -18,7 +18,16 @@ import {
   type WatchOptions,
 } from '../../core/kube-port.ts';
 import type { K8sObject } from '../../core/types.ts';
-import { type Answer, answer, ConnectionLost, H2_TRANSIENT_CODES, H2Connection, h2Request, timedOut } from './h2.ts';
+import {
+  type Answer,
+  answer,
+  ConnectionLost,
+  clientClosed,
+  H2_TRANSIENT_CODES,
+  H2Connection,
+  h2Request,
+  timedOut,
+} from './h2.ts';
 import type { KubeConnection } from './kubeconfig.ts';
 import { TokenFile, type TokenFileOptions } from './token-file.ts';
 
@@ -103,7 +112,12 @@ export const LIST_PAGE_SIZE = 500;
 
 /** A KubeClient over node:https with a keep-alive agent (bounded sockets) against one apiserver. */
 export class HttpKubeClient implements KubeClient {
-  private readonly agent: Agent;
+  /** The HTTP/1.1 pool: https (an exec plugin's client certificate, a server without HTTP/2), or plain http. */
+  private readonly agent: HttpAgent;
+  /** The HTTP/1.1 requests in flight or waiting for a socket of the pool, and the watches: `close` ends them. */
+  private readonly http1 = new Set<ClientRequest>();
+  /** `close` was called: every request from then on fails at once, as on the HTTP/2 path. */
+  private closed = false;
   private readonly retry: KubeRetryOptions;
   /**
    * The kubeconfig's CA and client certificate parsed once for every connection. Given as ca/cert/key instead, each
@@ -142,12 +156,11 @@ export class HttpKubeClient implements KubeClient {
     // and to heals.
     const maxSockets = options.maxSockets ?? 2 * APPLY_CONCURRENCY;
     // No TLS material on the Agent itself: its options override a request's, and an exec plugin's certificate goes
-    // on the request (see auth).
-    this.agent = new Agent({
-      keepAlive: true,
-      maxSockets,
-      rejectUnauthorized: !conn.insecureSkipTLSVerify,
-    });
+    // on the request (see auth). A pool of the client's own for plain http too, so that `close` ends its sockets.
+    this.agent =
+      server.protocol === 'http:'
+        ? new HttpAgent({ keepAlive: true, maxSockets })
+        : new Agent({ keepAlive: true, maxSockets, rejectUnauthorized: !conn.insecureSkipTLSVerify });
     this.fixedAuth =
       conn.credentials || conn.tokenFile
         ? undefined
@@ -158,10 +171,29 @@ export class HttpKubeClient implements KubeClient {
         : undefined;
   }
 
-  /** Closes the connections, for good: requests in flight, or waiting for a connection, end with an error. */
+  /**
+   * Closes the connections, for good: requests in flight, or waiting for a connection, end with "the client is
+   * closed" (not transient: not retried), watches end, and no request opens a connection again.
+   */
   close(): void {
+    this.closed = true;
+    const err = clientClosed(this.target);
+    for (const req of this.http1) req.destroy(err);
+    this.http1.clear();
+    // A request that waited for a socket stays queued in the pool when destroyed, and node's Agent opens a socket for
+    // it once one of its sockets closes: from now on the pool opens none (the request is already settled).
+    this.agent.createConnection = (_options, callback) => {
+      callback?.(err, undefined as never);
+      return undefined;
+    };
     this.agent.destroy();
     this.h2?.close();
+  }
+
+  /** Tracks an HTTP/1.1 request until it ends, so that `close` can end it. */
+  private track(req: ClientRequest): void {
+    this.http1.add(req);
+    req.once('close', () => this.http1.delete(req));
   }
 
   /** Who this request is from: an exec plugin's credentials when the kubeconfig has one, else the static ones. */
@@ -223,6 +255,9 @@ export class HttpKubeClient implements KubeClient {
     headers: Record<string, string>,
     timeoutMs: number,
   ): Promise<Answer> {
+    // Before an exec plugin is asked for credentials a closed client will not use (closed while it is asked, the
+    // pool refuses the connection).
+    if (this.closed) throw clientClosed(this.target);
     const auth = this.fixedAuth ?? (await this.auth());
     const all: Record<string, string> = {
       ...this.baseHeaders(auth.token),
@@ -251,7 +286,7 @@ export class HttpKubeClient implements KubeClient {
           ...this.target,
           path,
           method,
-          agent: plain ? undefined : this.agent,
+          agent: this.agent,
           ...auth.tls,
           headers: all,
           timeout: timeoutMs,
@@ -263,6 +298,7 @@ export class HttpKubeClient implements KubeClient {
           res.on('end', () => resolve(answer(res.statusCode ?? 0, res.headers['retry-after'], chunks)));
         },
       );
+      this.track(req);
       req.on('timeout', () => req.destroy(timedOut(method, path)));
       req.on('error', reject);
       if (body !== undefined) req.end(body);
@@ -435,7 +471,8 @@ export class HttpKubeClient implements KubeClient {
     let req: ReturnType<typeof request> | undefined;
     const done = new Promise<void>((resolve) => {
       const open = (auth: Awaited<ReturnType<HttpKubeClient['auth']>>) => {
-        if (stopped) return resolve();
+        // A watch has a connection of its own, outside the pool: once closed, the client opens none.
+        if (stopped || this.closed) return resolve();
         req = request(
           url,
           // Its own connection: a watch holds its socket for minutes and must not starve the apply pool.
@@ -474,6 +511,7 @@ export class HttpKubeClient implements KubeClient {
             res.on('close', () => resolve());
           },
         );
+        this.track(req);
         req.on('error', () => resolve());
         req.end();
       };
