@@ -60144,6 +60144,9 @@ async function snapshotFs(fs3, gitdir) {
 
 // shared/src/git/git-repo.ts
 var SYMLINK = "120000";
+function withSignal(http, signal) {
+  return signal ? { request: (req) => http.request({ ...req, signal }) } : http;
+}
 function authHeaders(creds) {
   if (!creds) return {};
   return { Authorization: `Basic ${basicToken(creds)}` };
@@ -60271,18 +60274,21 @@ var GitRepo = class _GitRepo {
    * is already in the store costs one ref listing and nothing else: no pack negotiation, and the parsed packs stay
    * cached (an agent polling an unchanged repository otherwise re-reads its whole pack on the next read).
    */
-  async fetch(ref2, depth = 1) {
+  async fetch(ref2, options = {}) {
     const { url, gitdir } = this.options;
+    const depth = options.depth ?? 1;
+    const http = withSignal(this.http, options.signal);
     const creds = await this.options.credentials?.();
     const secrets = secretsOf(url, creds);
     if (depth === 1 && !this.empty) {
-      const tip = await this.localTip(ref2, creds);
+      const tip = await this.localTip(ref2, creds, http);
       if (tip) return tip;
     }
     try {
+      options.signal?.throwIfAborted();
       const r = await import_isomorphic_git.default.fetch({
         fs: this.fs,
-        http: this.http,
+        http,
         gitdir,
         url,
         remote: "origin",
@@ -60325,9 +60331,9 @@ var GitRepo = class _GitRepo {
     return new TetherError("git", `${what} ${this.displayUrl} ${ref2}: ${cause.message}`, { cause });
   }
   /** The remote's refs (under `prefix` when given), peeled tags included: one GET, no pack negotiated or sent. */
-  serverRefs(creds, prefix) {
+  serverRefs(creds, prefix, http = this.http) {
     return import_isomorphic_git.default.listServerRefs({
-      http: this.http,
+      http,
       url: this.options.url,
       ...prefix ? { prefix } : {},
       peelTags: true,
@@ -60363,11 +60369,11 @@ var GitRepo = class _GitRepo {
    * The server's tip of branch `ref` when that commit is already in the store (its remote-tracking ref is moved to
    * it, as a fetch would); undefined otherwise, or when the listing fails (the fetch then runs and reports).
    */
-  async localTip(ref2, creds) {
+  async localTip(ref2, creds, http) {
     const full = ref2.startsWith("refs/") ? ref2 : `refs/heads/${ref2}`;
     if (!full.startsWith("refs/heads/")) return void 0;
     try {
-      const refs = await this.serverRefs(creds, full);
+      const refs = await this.serverRefs(creds, full, http);
       const tip = refs.find((r) => r.ref === full)?.oid;
       if (!tip || !await this.hasCommit(tip)) return void 0;
       const tracking = `refs/remotes/origin/${full.slice("refs/heads/".length)}`;
@@ -60390,7 +60396,7 @@ var GitRepo = class _GitRepo {
   async ensureCommit(sha, ref2) {
     for (let depth = 10; !await this.hasCommit(sha); depth *= 4) {
       if (depth > 1e4) throw new TetherError("git", `commit ${sha.slice(0, 7)} is not in the history of ${ref2}`);
-      await this.fetch(ref2, depth);
+      await this.fetch(ref2, { depth });
     }
   }
   /** The root tree of a commit. */
@@ -60604,7 +60610,7 @@ var EnvRepo = class _EnvRepo {
   }
   /** Fetches `branch` (depth 1 unless told) and returns its tip. */
   fetchBranch(branch, depth = 1) {
-    return this.git.fetch(branch, depth);
+    return this.git.fetch(branch, { depth });
   }
   /** Whether `sha`'s commit object is in the store. */
   hasCommit(sha) {

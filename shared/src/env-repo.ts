@@ -51,7 +51,7 @@ export class EnvRepo {
 
   /** Fetches `branch` (depth 1 unless told) and returns its tip. */
   fetchBranch(branch: string, depth = 1): Promise<string> {
-    return this.git.fetch(branch, depth);
+    return this.git.fetch(branch, { depth });
   }
 
   /** Whether `sha`'s commit object is in the store. */

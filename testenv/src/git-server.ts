@@ -66,6 +66,11 @@ export interface GitServer {
   faults: Faults;
   /** Requests answered, oldest first; the newest 10,000 are kept. Benchmarks sum their bytes. */
   requests: GitRequestRecord[];
+  /**
+   * Every request as it arrived (`at`, `performance.now()`), answered or not: one whose client went away before its
+   * answer is never in `requests`. The newest 10,000 are kept.
+   */
+  received: { method: string; path: string; at: number }[];
   /** Runs git for this server; its processes end with `stop()`. */
   runner: GitRunner;
   /** Creates a bare repository (optionally with an initial commit). */
@@ -122,7 +127,10 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
   };
 
   const requests: GitRequestRecord[] = [];
+  const received: GitServer['received'] = [];
   const server = createServer((req, res) => {
+    if (received.length >= 10_000) received.splice(0, 1_000);
+    received.push({ method: req.method ?? '', path: req.url ?? '', at: performance.now() });
     const record: GitRequestRecord = {
       method: req.method ?? '',
       path: req.url ?? '',
@@ -225,6 +233,7 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
     root,
     faults,
     requests,
+    received,
     runner,
     repoPath,
     repo,

@@ -12,9 +12,9 @@ export interface SourceFile {
 export interface DesiredStateSource {
   /**
    * Fetches the ref; returns the commit it points at. A call while a fetch runs shares it: a sync's fetch joins the
-   * one a prefetch started.
+   * one a prefetch started. `signal` gives up the caller's share: the fetch stops once every caller gave up.
    */
-  fetch(): Promise<string>;
+  fetch(options?: { signal?: AbortSignal }): Promise<string>;
   /** The tree id of `path` at `commit` (undefined when the path does not exist): unchanged id, unchanged app. */
   treeHash(commit: string, path: string): Promise<string | undefined>;
   /** Every file under `path` at `commit`, recursively (`''` is the whole repository). */

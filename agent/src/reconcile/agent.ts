@@ -1251,10 +1251,17 @@ export class Agent implements AgentView {
     const request = { by: requestedBy, at: new Date().toISOString() };
     if (!this.clusterReachable) {
       // The cluster is checked before the first sync of a one-shot command; the Git fetch that sync will make starts
-      // meanwhile (the sync's own fetch joins it), unless the sync would fetch nothing.
+      // meanwhile (the sync's own fetch joins it), unless the sync would fetch nothing. Should the check fail, the
+      // fetch is given up: no sync follows, and a one-shot command would otherwise wait for it before it exits.
+      const prefetch = new AbortController();
       const decision = this.syncDecision(r, request);
-      if (decision.kind === 'sync' || decision.kind === 'preview') r.sync.prefetch();
-      await this.parts.discovery.refresh();
+      if (decision.kind === 'sync' || decision.kind === 'preview') r.sync.prefetch(prefetch.signal);
+      try {
+        await this.parts.discovery.refresh();
+      } catch (err) {
+        prefetch.abort();
+        throw err;
+      }
       this.clusterReachable = true;
     }
     return this.syncApp(r, reason, request, options.watch ?? true);

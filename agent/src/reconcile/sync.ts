@@ -808,10 +808,10 @@ export class AppSync {
 
   /**
    * Starts the Git fetch the next sync makes, which then joins it (the source shares a fetch in flight); a failure is
-   * left for that sync's own fetch to meet and report.
+   * left for that sync's own fetch to meet and report. `signal` gives the prefetch up (see DesiredStateSource.fetch).
    */
-  prefetch(): void {
-    this.deps.source.fetch().catch(() => undefined);
+  prefetch(signal: AbortSignal): void {
+    this.deps.source.fetch({ signal }).catch(() => undefined);
   }
 
   /** Records why the agent holds the app back without having compared it (suspended, a failed preview). */

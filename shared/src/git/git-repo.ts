@@ -77,6 +77,11 @@ export interface ReadResult {
 
 const SYMLINK = '120000';
 
+/** `http` with `signal` on each of its requests: isomorphic-git's commands take none, its HTTP clients do. */
+function withSignal(http: HttpClient, signal: AbortSignal | undefined): HttpClient {
+  return signal ? { request: (req) => http.request({ ...req, signal }) } : http;
+}
+
 /**
  * The credentials as the header of the first request. isomorphic-git otherwise sends each ref listing without them
  * and only answers the server's 401 (a private repository on GitHub) with `onAuth`: one more round trip for every
@@ -253,18 +258,22 @@ export class GitRepo {
    * is already in the store costs one ref listing and nothing else: no pack negotiation, and the parsed packs stay
    * cached (an agent polling an unchanged repository otherwise re-reads its whole pack on the next read).
    */
-  async fetch(ref: string, depth = 1): Promise<string> {
+  async fetch(ref: string, options: { depth?: number; signal?: AbortSignal } = {}): Promise<string> {
     const { url, gitdir } = this.options;
+    const depth = options.depth ?? 1;
+    const http = withSignal(this.http, options.signal);
     const creds = await this.options.credentials?.();
     const secrets = secretsOf(url, creds);
     if (depth === 1 && !this.empty) {
-      const tip = await this.localTip(ref, creds);
+      const tip = await this.localTip(ref, creds, http);
       if (tip) return tip;
     }
     try {
+      // Given up during the listing above, which ends in undefined on any error.
+      options.signal?.throwIfAborted();
       const r = await git.fetch({
         fs: this.fs,
-        http: this.http,
+        http,
         gitdir,
         url,
         remote: 'origin',
@@ -310,9 +319,9 @@ export class GitRepo {
   }
 
   /** The remote's refs (under `prefix` when given), peeled tags included: one GET, no pack negotiated or sent. */
-  private serverRefs(creds: GitCredentials | undefined, prefix?: string): Promise<ServerRef[]> {
+  private serverRefs(creds: GitCredentials | undefined, prefix?: string, http = this.http): Promise<ServerRef[]> {
     return git.listServerRefs({
-      http: this.http,
+      http,
       url: this.options.url,
       ...(prefix ? { prefix } : {}),
       peelTags: true,
@@ -350,11 +359,11 @@ export class GitRepo {
    * The server's tip of branch `ref` when that commit is already in the store (its remote-tracking ref is moved to
    * it, as a fetch would); undefined otherwise, or when the listing fails (the fetch then runs and reports).
    */
-  private async localTip(ref: string, creds: GitCredentials | undefined) {
+  private async localTip(ref: string, creds: GitCredentials | undefined, http: HttpClient) {
     const full = ref.startsWith('refs/') ? ref : `refs/heads/${ref}`;
     if (!full.startsWith('refs/heads/')) return undefined;
     try {
-      const refs = await this.serverRefs(creds, full);
+      const refs = await this.serverRefs(creds, full, http);
       const tip = refs.find((r) => r.ref === full)?.oid;
       if (!tip || !(await this.hasCommit(tip))) return undefined;
       const tracking = `refs/remotes/origin/${full.slice('refs/heads/'.length)}`;
@@ -379,7 +388,7 @@ export class GitRepo {
   async ensureCommit(sha: string, ref: string): Promise<void> {
     for (let depth = 10; !(await this.hasCommit(sha)); depth *= 4) {
       if (depth > 10_000) throw new TetherError('git', `commit ${sha.slice(0, 7)} is not in the history of ${ref}`);
-      await this.fetch(ref, depth);
+      await this.fetch(ref, { depth });
     }
   }
 

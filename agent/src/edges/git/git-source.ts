@@ -23,13 +23,20 @@ export interface SourceFile {
   content: Uint8Array;
 }
 
+/** A fetch in flight and how many of the callers sharing it still want it. */
+interface SharedFetch {
+  done: Promise<string>;
+  abort: AbortController;
+  wanted: number;
+}
+
 /**
  * An app's Git source: the shared Git adapter bound to one URL and ref, fetched shallow into a bare cache directory
  * that survives restarts; files are read from the object store, never checked out.
  */
 export class GitSource {
   /** The fetch in flight: apps sharing this source (one repository and ref) wait for it instead of starting theirs. */
-  private fetching: Promise<string> | undefined;
+  private fetching: SharedFetch | undefined;
 
   private constructor(
     private readonly repo: GitRepo,
@@ -50,13 +57,34 @@ export class GitSource {
 
   /**
    * Fetches the newest commit of the ref (depth 1; later fetches send only what is new) and returns its id. Calls
-   * while a fetch runs share it (one store must not be fetched into twice at once).
+   * while a fetch runs share it (one store must not be fetched into twice at once). A caller whose `signal` aborts
+   * gives up its share: once every caller sharing the fetch gave up (one without a signal never does), its requests
+   * are aborted and it fails. Until then it runs on for the others, and settles every caller's promise alike.
    */
-  fetch(): Promise<string> {
-    this.fetching ??= this.repo.fetch(this.ref).finally(() => {
-      this.fetching = undefined;
-    });
-    return this.fetching;
+  fetch(options: { signal?: AbortSignal } = {}): Promise<string> {
+    let shared = this.fetching;
+    if (!shared) {
+      const abort = new AbortController();
+      const started: SharedFetch = { abort, wanted: 0, done: this.repo.fetch(this.ref, { signal: abort.signal }) };
+      started.done = started.done.finally(() => {
+        if (this.fetching === started) this.fetching = undefined;
+      });
+      this.fetching = shared = started;
+    }
+    const f = shared;
+    f.wanted++;
+    const { signal } = options;
+    if (signal) {
+      const giveUp = () => {
+        if (--f.wanted === 0) f.abort.abort(signal.reason);
+      };
+      if (signal.aborted) giveUp();
+      else {
+        signal.addEventListener('abort', giveUp, { once: true });
+        void f.done.catch(() => undefined).finally(() => signal.removeEventListener('abort', giveUp));
+      }
+    }
+    return f.done;
   }
 
   /** The commit the ref points at on the remote now, from its ref listing alone: nothing is fetched. */
