@@ -1,41 +1,26 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { makePki } from '../../testenv/src/kube.ts';
 import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
 import type { KubeConnection } from '../src/edges/kube/kubeconfig.ts';
-import { cm } from './fixtures/kube-client.ts';
+import { cm, type TestPki, testPki } from './fixtures/kube-client.ts';
 
 // close() on the client's HTTP/1.1 paths: a plain-http apiserver (a local proxy, `kubectl proxy`), and requests that
 // carry an exec plugin's client certificate (they need a TLS connection of their own, so they never use HTTP/2).
 // Both must end for good, as the HTTP/2 path does (kube-client-h2.test.ts): the requests in flight or waiting for a
 // socket end with "the client is closed", their sockets are closed, and no request opens a socket again.
 
-let dir: string;
-let pki: { ca: string; cert: string; key: string; clientCert: string; clientKey: string };
+let pki: TestPki;
 const servers: Server[] = [];
 
 before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'tether-close-'));
-  makePki(dir);
-  const read = (f: string) => readFileSync(join(dir, f), 'utf8');
-  pki = {
-    ca: read('ca.crt'),
-    cert: read('apiserver.crt'),
-    key: read('apiserver.key'),
-    clientCert: read('admin.crt'),
-    clientKey: read('admin.key'),
-  };
+  pki = testPki();
 });
 after(async () => {
   for (const s of servers) s.closeAllConnections();
   await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  rmSync(dir, { recursive: true, force: true });
 });
 
 /** A server that takes requests and never answers; counts the connections it was opened and those still open. */

@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { constants, createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createServer as createTcpServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { makePki } from '../../testenv/src/kube.ts';
 import { HttpKubeClient, KubeApiError } from '../src/edges/kube/kube-client.ts';
-import { cm, object } from './fixtures/kube-client.ts';
+import { cm, object, type TestPki, testPki } from './fixtures/kube-client.ts';
 
 // The client against local TLS servers: one speaking HTTP/2 (as the apiserver does), one HTTP/1.1 only (as some proxies
 // in front of an apiserver do), and one that accepts connections and never answers.
@@ -17,8 +13,7 @@ import { cm, object } from './fixtures/kube-client.ts';
 type Handler = (req: Http2ServerRequest, res: Http2ServerResponse) => void;
 let script: Handler[] = [];
 const seen: string[] = [];
-let dir: string;
-let pki: { ca: string; cert: string; key: string; clientCert: string; clientKey: string };
+let pki: TestPki;
 const servers: { close(cb: () => void): unknown }[] = [];
 
 const status =
@@ -33,20 +28,10 @@ const ok: Handler = (_req, res) => {
 };
 
 before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'tether-h2-'));
-  makePki(dir);
-  const read = (f: string) => readFileSync(join(dir, f), 'utf8');
-  pki = {
-    ca: read('ca.crt'),
-    cert: read('apiserver.crt'),
-    key: read('apiserver.key'),
-    clientCert: read('admin.crt'),
-    clientKey: read('admin.key'),
-  };
+  pki = testPki();
 });
 after(async () => {
   await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  rmSync(dir, { recursive: true, force: true });
 });
 
 async function listen(server: Server | ReturnType<typeof createSecureServer>): Promise<string> {
