@@ -438,6 +438,39 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
     assert.equal((await gh.pulls.list({ ...ref() })).data.length, 0);
   });
 
+  test('promote with a pattern per cluster waits for every cluster, naming the one that never reported', async () => {
+    await newRepo({
+      'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
+      'envs/staging/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
+    });
+    const sha = await world.git!.repo(repo).commitFiles({
+      branch: 'main',
+      files: { 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.3.0') },
+      message: 'dev: web 1.3.0',
+    });
+    const post = (context: string) => gh.repos.createCommitStatus({ ...ref(), sha, state: 'success', context });
+    await post('tether/dev-a/web');
+    const promote = inputs({
+      mode: 'promote',
+      from: 'envs/dev',
+      to: 'envs/staging',
+      'require-status': 'tether/dev-a/*\ntether/dev-b/*',
+    });
+    const refused = await runActionBundle(promote);
+    assert.equal(refused.code, 1, refused.log);
+    assert.equal(
+      refused.error,
+      `no commit touching envs/dev has success for tether/dev-a/*, tether/dev-b/*; newest is ${sha.slice(0, 7)}: no status for tether/dev-b/*`,
+    );
+    assert.equal((await gh.pulls.list({ ...ref() })).data.length, 0);
+    await post('tether/dev-b/web');
+    const ok = await runActionBundle(promote);
+    assert.equal(ok.code, 0, ok.log);
+    const { data: pr } = await gh.pulls.get({ ...ref(), pull_number: Number(ok.outputs['pull-request-number']) });
+    assert.match(pr.body ?? '', /`tether\/dev-a\/web`: \*\*success\*\*/);
+    assert.match(pr.body ?? '', /`tether\/dev-b\/web`: \*\*success\*\*/);
+  });
+
   test('promote names the files it could not read, as bump does', async () => {
     await newRepo({
       'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.3.0'),

@@ -142,7 +142,37 @@ test('status gate: patterns, latest per context, the newest qualifying commit', 
   assert.equal(none.commit, undefined);
   assert.deepEqual('newest' in none && none.newest, { sha: commits[0]!.sha, summary: 'pending' });
   assert.equal(pickQualifying(commits, statusGate([]), { skip: 1 }).commit?.sha.slice(0, 2), 'c2');
-  assert.equal(gateVerdict([], staging).summary, 'no status');
+  assert.equal(gateVerdict([], staging).summary, 'no status for tether/staging/*');
+});
+
+test('status gate: every positive pattern needs a matching context of its own; exclusions still exclude', () => {
+  const both = statusGate(['tether/dev-a/*', 'tether/dev-b/*', '!tether/dev-b/skip']);
+  const a = { context: 'tether/dev-a/web', state: 'success' };
+  // dev-b never reported: dev-a's success does not speak for it.
+  assert.deepEqual(gateVerdict([a], both), { ok: false, summary: 'no status for tether/dev-b/*', matched: [a] });
+  // An excluded context does not count as dev-b's report.
+  const skip = { context: 'tether/dev-b/skip', state: 'success' };
+  assert.equal(gateVerdict([a, skip], both).summary, 'no status for tether/dev-b/*');
+  const b = { context: 'tether/dev-b/web', state: 'success' };
+  assert.equal(gateVerdict([a, b, skip], both).ok, true);
+  assert.equal(
+    gateVerdict([{ context: 'tether/dev-a/web', state: 'failure' }], both).summary,
+    'failure (tether/dev-a/web); no status for tether/dev-b/*',
+  );
+  assert.equal(gateVerdict([], both).summary, 'no status for tether/dev-a/*; no status for tether/dev-b/*');
+  // The newest commit with only dev-a is passed over for an older one both clusters passed.
+  const picked = pickQualifying(
+    [
+      { sha: 'c2'.padEnd(40, '0'), statuses: [a] },
+      { sha: 'c1'.padEnd(40, '0'), statuses: [a, b] },
+    ],
+    both,
+  );
+  assert.equal(picked.commit?.sha.slice(0, 2), 'c1');
+  // Exclusions alone: any context they leave counts, and one is still needed.
+  const notCi = statusGate(['!ci']);
+  assert.equal(gateVerdict([{ context: 'ci', state: 'failure' }], notCi).summary, 'no status');
+  assert.equal(gateVerdict([{ context: 'ci', state: 'failure' }, a], notCi).ok, true);
 });
 
 test('PR texts: title, table with run link, evidence, marker', () => {
