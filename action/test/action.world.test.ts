@@ -118,6 +118,43 @@ describe('the Action bundle against the local world', () => {
     assert.equal((await gh.pulls.get({ ...ref(), pull_number: number })).data.state, 'closed');
   });
 
+  test('the open PR of a change key is found behind a first page of 100 other open PRs', async () => {
+    await newRepo({ 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0') });
+    // Without `paths` the target is read from the change, and once the base has the version the PR is looked for
+    // under any target: through the list of the base's open PRs.
+    const first = await runActionBundle(inputs({ images: 'ghcr.io/acme/web:1.1.0' }));
+    assert.equal(first.outputs['pull-request-operation'], 'created', first.log);
+    const number = Number(first.outputs['pull-request-number']);
+    // 100 newer PRs of other work come first in the list (newest first), filling its first page.
+    const { data: tip } = await gh.git.getRef({ ...ref(), ref: 'heads/main' });
+    const { data: parent } = await gh.git.getCommit({ ...ref(), commit_sha: tip.object.sha });
+    const { data: tree } = await gh.git.createTree({
+      ...ref(),
+      base_tree: parent.tree.sha,
+      tree: [{ path: 'docs/notes.md', mode: '100644', type: 'blob', content: 'notes\n' }],
+    });
+    const { data: other } = await gh.git.createCommit({
+      ...ref(),
+      message: 'notes',
+      tree: tree.sha,
+      parents: [tip.object.sha],
+    });
+    for (let i = 0; i < 100; i++) {
+      await gh.git.createRef({ ...ref(), ref: `refs/heads/work/${i}`, sha: other.sha });
+      await gh.pulls.create({ ...ref(), title: `work ${i}`, head: `work/${i}`, base: 'main' });
+    }
+    await world.git!.repo(repo).commitFiles({
+      branch: 'main',
+      files: { 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.1.0') },
+      message: 'hand edit',
+    });
+    const closed = await runActionBundle(inputs({ images: 'ghcr.io/acme/web:1.1.0' }));
+    assert.equal(closed.code, 0, closed.log);
+    assert.equal(closed.outputs['pull-request-operation'], 'closed', closed.log);
+    assert.equal(closed.outputs['pull-request-number'], String(number));
+    assert.equal((await gh.pulls.get({ ...ref(), pull_number: number })).data.state, 'closed');
+  });
+
   test('commit-method git: the PR and a direct push are written over smart HTTP, with the same results', async () => {
     await newRepo({
       'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
