@@ -155,6 +155,22 @@ describe('the Action bundle against the local world', () => {
     assert.equal((await gh.pulls.get({ ...ref(), pull_number: number })).data.state, 'closed');
   });
 
+  test('a change too large to list opens a PR whose body GitHub accepts, and the commit lists every value', async () => {
+    // The emulator refuses a body over 65,536 characters, as GitHub does: 350 files make a table longer.
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 350; i++)
+      files[`envs/prod/service-with-a-long-name-${i}/deploy.yaml`] = deploy('ghcr.io/acme/web:1.0.0');
+    await newRepo(files);
+    const r = await runActionBundle(inputs({ images: 'ghcr.io/acme/proxy:2.1.0', paths: 'envs/prod/**' }));
+    assert.equal(r.code, 0, r.log);
+    assert.equal(r.outputs['pull-request-operation'], 'created');
+    const { data: pr } = await gh.pulls.get({ ...ref(), pull_number: Number(r.outputs['pull-request-number']) });
+    assert.ok((pr.body ?? '').length <= 65_536);
+    assert.match(pr.body ?? '', /\| … \| \d+ more values, listed in the commit message \|/);
+    const { data: head } = await gh.git.getCommit({ ...ref(), commit_sha: pr.head.sha });
+    assert.equal(head.message.split('\n').filter((l) => l.startsWith('- envs/prod/')).length, 350);
+  });
+
   test('commit-method git: the PR and a direct push are written over smart HTTP, with the same results', async () => {
     await newRepo({
       'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
