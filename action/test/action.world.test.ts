@@ -294,6 +294,74 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
     assert.equal(await file('envs/dev/web/deploy.yaml'), deploy('ghcr.io/acme/web:2.2.0'));
   });
 
+  test('only-newer never downgrades or closes an open PR that proposes a newer version; it closes one the base covers', async () => {
+    await newRepo({ 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0') });
+    const bump = (version: string, onlyNewer = true) =>
+      runActionBundle(
+        inputs({
+          images: `ghcr.io/acme/web:${version}`,
+          paths: 'envs/dev/**',
+          ...(onlyNewer ? { 'only-newer': 'true' } : {}),
+        }),
+      );
+    const atHead = async () => {
+      const { data } = await gh.pulls.get({ ...ref(), pull_number: number });
+      return {
+        state: data.state,
+        web: /image: ghcr\.io\/acme\/web:(\S+) # the app/.exec(
+          await file('envs/dev/web/deploy.yaml', data.head.sha),
+        )?.[1],
+      };
+    };
+    const first = await bump('2.6.0');
+    assert.equal(first.outputs['pull-request-operation'], 'created', first.log);
+    const number = Number(first.outputs['pull-request-number']);
+    const deployPath = 'envs/dev/web/deploy.yaml';
+
+    // An older request than the PR's, newer than the base: the PR is left as it is, and the run says why.
+    const older = await bump('2.5.0');
+    assert.equal(older.code, 0, older.log);
+    assert.equal(older.outputs['pull-request-operation'], 'unchanged', older.log);
+    assert.equal(older.outputs['pull-request-number'], String(number));
+    assert.equal(older.outputs.changed, 'false');
+    assert.match(older.log, new RegExp(`skipped: ${deployPath} already at 2\\.6\\.0 in #${number}`));
+    assert.deepEqual(await atHead(), { state: 'open', web: '2.6.0' });
+
+    // The base gets a newer version than asked for, but older than the PR's: the PR is still needed, not closed.
+    const git = world.git!.repo(repo);
+    await git.commitFiles({
+      branch: 'main',
+      files: { [deployPath]: deploy('ghcr.io/acme/web:2.4.0') },
+      message: 'hand edit',
+    });
+    const belowBase = await bump('2.3.0');
+    assert.equal(belowBase.code, 0, belowBase.log);
+    assert.equal(belowBase.outputs['pull-request-operation'], 'unchanged', belowBase.log);
+    assert.match(belowBase.log, /skipped: envs\/dev\/web\/deploy\.yaml already at 2\.4\.0/);
+    assert.match(belowBase.log, new RegExp(`skipped: ${deployPath} already at 2\\.6\\.0 in #${number}`));
+    assert.deepEqual(await atHead(), { state: 'open', web: '2.6.0' });
+
+    // Without only-newer the requested version wins in the PR, as before.
+    const plain = await bump('2.5.0', false);
+    assert.equal(plain.outputs['pull-request-operation'], 'updated', plain.log);
+    assert.deepEqual(await atHead(), { state: 'open', web: '2.5.0' });
+
+    // Once the base holds a newer version than the PR proposes, the PR is no longer needed and says so truly.
+    await git.commitFiles({
+      branch: 'main',
+      files: { [deployPath]: deploy('ghcr.io/acme/web:2.6.0') },
+      message: 'hand edit',
+    });
+    const covered = await bump('2.3.0');
+    assert.equal(covered.outputs['pull-request-operation'], 'closed', covered.log);
+    assert.equal((await atHead()).state, 'closed');
+    const comments = (await gh.issues.listComments({ ...ref(), issue_number: number })).data;
+    assert.equal(
+      comments.at(-1)?.body,
+      '`main` already has these versions or newer ones, so this pull request is no longer needed. (Tether)',
+    );
+  });
+
   test('five concurrent PR runs of one image end with one PR whose title and text describe its head', async () => {
     await newRepo({ 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0') });
     const versions = ['2.0.0', '2.1.0', '2.2.0', '2.3.0', '2.4.0'];

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { globToRegExp, pathMatcher } from '../../shared/src/glob.ts';
-import type { Change } from '../../shared/src/plan-edits.ts';
+import { type Change, planEdits } from '../../shared/src/plan-edits.ts';
 import { bumpTarget, changeBranch, commonDir, slug } from '../src/change-key.ts';
+import { newerInPullRequest } from '../src/plan.ts';
 import { changeTable, defaultTitle, prBody, runLink } from '../src/pr-text.ts';
 import { describedHead } from '../src/pull-request.ts';
 import { gateVerdict, mergeWindowStatuses, pickQualifying, statusGate, statusWindows } from '../src/status-gate.ts';
@@ -274,4 +275,28 @@ test('statuses of later commits that did not touch the path speak for the commit
   const v = gateVerdict(merged, statusGate(['tether/dev/*']));
   assert.equal(v.ok, true);
   assert.equal(v.matched[0]?.on, 't2');
+});
+
+test('only-newer with an open PR: the values the PR proposes newer than the request and the base, and what is not applied', () => {
+  const files = (web: string, api: string) => [
+    { path: 'envs/dev/web.yaml', text: `image: ghcr.io/acme/web:${web}\n` },
+    { path: 'envs/dev/api.yaml', text: `image: ghcr.io/acme/api:${api}\n` },
+  ];
+  const plan = (web: string, api: string, images: string[]) => planEdits(files(web, api), { images, onlyNewer: true });
+  const request = ['ghcr.io/acme/web:2.5.0', 'ghcr.io/acme/api:3.0.0'];
+  const base = plan('2.4.0', '2.0.0', request);
+  // The PR proposes web 2.6.0: newer than asked and than the base. The request would still raise api in it.
+  assert.deepEqual(newerInPullRequest(base, plan('2.6.0', '2.0.0', request), 7), [
+    'skipped: envs/dev/web.yaml already at 2.6.0 in #7',
+    'not applied: envs/dev/api.yaml image → ghcr.io/acme/api:3.0.0, as #7 proposes newer versions and is left as it is',
+  ]);
+  // The PR proposes nothing newer than asked for: nothing to keep.
+  assert.deepEqual(newerInPullRequest(base, plan('2.5.0', '3.0.0', request), 7), []);
+  assert.deepEqual(newerInPullRequest(base, plan('2.1.0', '2.0.0', request), 7), []);
+  // The base already holds web 2.7.0: a PR at 2.6.0 proposes nothing the base lacks, one at 2.8.0 does.
+  const ahead = plan('2.7.0', '3.0.0', request);
+  assert.deepEqual(newerInPullRequest(ahead, plan('2.6.0', '3.0.0', request), 7), []);
+  assert.deepEqual(newerInPullRequest(ahead, plan('2.8.0', '3.0.0', request), 7), [
+    'skipped: envs/dev/web.yaml already at 2.8.0 in #7',
+  ]);
 });
