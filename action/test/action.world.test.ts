@@ -48,6 +48,35 @@ describe('the Action bundle against the local world', () => {
     ...extra,
   });
   const ref = () => ({ owner: repo.split('/')[0]!, repo: repo.split('/')[1]! });
+  /** A repo with web 1.0.0 in dev and staging, then a commit setting dev to 1.3.0 (returned) for promote. */
+  const devPromotable = async (): Promise<string> => {
+    await newRepo({
+      'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
+      'envs/staging/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
+    });
+    return world.git!.repo(repo).commitFiles({
+      branch: 'main',
+      files: { 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.3.0') },
+      message: 'dev: web 1.3.0',
+    });
+  };
+  /** A commit on main's tip writing one file, made through the Git Data API; main does not move. */
+  const apiCommit = async (path: string, content: string, mode: '100644' | '100755'): Promise<string> => {
+    const { data: tip } = await gh.git.getRef({ ...ref(), ref: 'heads/main' });
+    const { data: parent } = await gh.git.getCommit({ ...ref(), commit_sha: tip.object.sha });
+    const { data: tree } = await gh.git.createTree({
+      ...ref(),
+      base_tree: parent.tree.sha,
+      tree: [{ path, mode, type: 'blob', content }],
+    });
+    const { data: commit } = await gh.git.createCommit({
+      ...ref(),
+      message: `write ${path}`,
+      tree: tree.sha,
+      parents: [tip.object.sha],
+    });
+    return commit.sha;
+  };
   const file = async (path: string, at = 'main') =>
     (await world.git!.repo(repo).git(['show', `${at}:${path}`])).stdout.toString('utf8');
 
@@ -126,21 +155,9 @@ describe('the Action bundle against the local world', () => {
     assert.equal(first.outputs['pull-request-operation'], 'created', first.log);
     const number = Number(first.outputs['pull-request-number']);
     // 100 newer PRs of other work come first in the list (newest first), filling its first page.
-    const { data: tip } = await gh.git.getRef({ ...ref(), ref: 'heads/main' });
-    const { data: parent } = await gh.git.getCommit({ ...ref(), commit_sha: tip.object.sha });
-    const { data: tree } = await gh.git.createTree({
-      ...ref(),
-      base_tree: parent.tree.sha,
-      tree: [{ path: 'docs/notes.md', mode: '100644', type: 'blob', content: 'notes\n' }],
-    });
-    const { data: other } = await gh.git.createCommit({
-      ...ref(),
-      message: 'notes',
-      tree: tree.sha,
-      parents: [tip.object.sha],
-    });
+    const other = await apiCommit('docs/notes.md', 'notes\n', '100644');
     for (let i = 0; i < 100; i++) {
-      await gh.git.createRef({ ...ref(), ref: `refs/heads/work/${i}`, sha: other.sha });
+      await gh.git.createRef({ ...ref(), ref: `refs/heads/work/${i}`, sha: other });
       await gh.pulls.create({ ...ref(), title: `work ${i}`, head: `work/${i}`, base: 'main' });
     }
     await world.git!.repo(repo).commitFiles({
@@ -450,20 +467,8 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
   test('an executable file keeps its mode through an API commit', async () => {
     await newRepo({ 'envs/dev/web.yaml': 'image: ghcr.io/acme/web:1.0.0\n' });
     // Files written on some file systems (WSL, a Windows share) are committed executable.
-    const { data: tip } = await gh.git.getRef({ ...ref(), ref: 'heads/main' });
-    const { data: parent } = await gh.git.getCommit({ ...ref(), commit_sha: tip.object.sha });
-    const { data: tree } = await gh.git.createTree({
-      ...ref(),
-      base_tree: parent.tree.sha,
-      tree: [{ path: 'envs/dev/web.yaml', mode: '100755', type: 'blob', content: 'image: ghcr.io/acme/web:1.0.0\n' }],
-    });
-    const { data: commit } = await gh.git.createCommit({
-      ...ref(),
-      message: 'executable',
-      tree: tree.sha,
-      parents: [tip.object.sha],
-    });
-    await gh.git.updateRef({ ...ref(), ref: 'heads/main', sha: commit.sha });
+    const commit = await apiCommit('envs/dev/web.yaml', 'image: ghcr.io/acme/web:1.0.0\n', '100755');
+    await gh.git.updateRef({ ...ref(), ref: 'heads/main', sha: commit });
     const r = await runActionBundle(inputs({ images: 'ghcr.io/acme/web:1.1.0', 'pull-request': 'false' }));
     assert.equal(r.code, 0, r.log);
     const listed = (await world.git!.repo(repo).git(['ls-tree', 'main', 'envs/dev/web.yaml'])).stdout.toString('utf8');
@@ -534,15 +539,7 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
   });
 
   test('promote reads the latest status of every context, however many statuses the commit has', async () => {
-    await newRepo({
-      'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
-      'envs/staging/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
-    });
-    const sha = await world.git!.repo(repo).commitFiles({
-      branch: 'main',
-      files: { 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.3.0') },
-      message: 'dev: web 1.3.0',
-    });
+    const sha = await devPromotable();
     const post = (context: string, state: 'success' | 'failure', description: string) =>
       gh.repos.createCommitStatus({ ...ref(), sha, state, context, description });
     // One app failed; another app's health then moved often, so its statuses fill the first page of the list.
@@ -560,15 +557,7 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
   });
 
   test('promote with a pattern per cluster waits for every cluster, naming the one that never reported', async () => {
-    await newRepo({
-      'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
-      'envs/staging/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
-    });
-    const sha = await world.git!.repo(repo).commitFiles({
-      branch: 'main',
-      files: { 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.3.0') },
-      message: 'dev: web 1.3.0',
-    });
+    const sha = await devPromotable();
     const post = (context: string) => gh.repos.createCommitStatus({ ...ref(), sha, state: 'success', context });
     await post('tether/dev-a/web');
     const promote = inputs({
