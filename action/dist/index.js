@@ -61308,6 +61308,8 @@ async function writeSummary(inputs, r, env) {
   if (r.changes.length) s.addRaw(`${changeTable({ mode: inputs.mode, target: "", changes: r.changes })}
 
 `, true);
+  else if (r.pr && r.operation === "unchanged")
+    s.addRaw("No change: the open pull request already proposes newer versions than requested.\n\n", true);
   else s.addRaw("No change: the target already has these versions.\n\n", true);
   if (r.pr) s.addRaw(`Pull request [#${r.pr.number}](${r.pr.url}): **${r.operation}**
 

@@ -341,6 +341,7 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
     assert.equal(older.outputs['pull-request-operation'], 'unchanged', older.log);
     assert.equal(older.outputs['pull-request-number'], String(number));
     assert.equal(older.outputs.changed, 'false');
+    assert.match(older.summary, /No change: the open pull request already proposes newer versions than requested\./);
     assert.match(older.log, new RegExp(`skipped: ${deployPath} already at 2\\.6\\.0 in #${number}`));
     assert.deepEqual(await atHead(), { state: 'open', web: '2.6.0' });
 
