@@ -52584,7 +52584,12 @@ function isExclusion(pattern) {
 
 // action/src/status-gate.ts
 function statusGate(patterns) {
-  return { patterns: [...patterns], matches: globMatcher(patterns) };
+  const exclusions = patterns.filter(isExclusion);
+  return {
+    patterns: [...patterns],
+    matches: globMatcher(patterns),
+    required: patterns.filter((p) => !isExclusion(p)).map((pattern) => ({ pattern, matches: globMatcher([pattern, ...exclusions]) }))
+  };
 }
 function latestMatching(statuses, gate) {
   const seen = /* @__PURE__ */ new Map();
@@ -52593,15 +52598,17 @@ function latestMatching(statuses, gate) {
 }
 function gateVerdict(statuses, gate) {
   const matched = latestMatching(statuses, gate);
-  if (matched.length === 0) return { ok: false, summary: "no status", matched };
+  const missing = gate.required.length === 0 ? matched.length === 0 ? ["no status"] : [] : gate.required.filter((r) => !matched.some((s) => r.matches(s.context))).map((r) => `no status for ${r.pattern}`);
   const bad = matched.filter((s) => s.state !== "success");
-  if (bad.length === 0) return { ok: true, summary: "success", matched };
-  const states = [...new Set(bad.map((s) => s.state))].join("/");
-  return {
-    ok: false,
-    summary: matched.length === 1 ? states : `${states} (${bad.map((s) => s.context).join(", ")})`,
-    matched
-  };
+  if (bad.length === 0 && missing.length === 0) return { ok: true, summary: "success", matched };
+  const reasons = [];
+  if (bad.length > 0) {
+    const states = [...new Set(bad.map((s) => s.state))].join("/");
+    reasons.push(
+      matched.length === 1 && missing.length === 0 ? states : `${states} (${bad.map((s) => s.context).join(", ")})`
+    );
+  }
+  return { ok: false, summary: [...reasons, ...missing].join("; "), matched };
 }
 function pickQualifying(commits, gate, options = {}) {
   const candidates = commits.slice(options.skip ?? 0);
@@ -52699,15 +52706,20 @@ var GitHubOps = class {
     const pr = data.find((p) => p.head.ref === branch);
     return pr ? openPr(pr) : void 0;
   }
-  /** The open PR into `base` whose head branch matches `pattern` (one list call). */
+  /**
+   * The open PR into `base` whose head branch matches `pattern`: page by page through every open PR of the base (a
+   * busy repository has more than one page of them), stopping at the first match.
+   */
   async findOpenPrLike(pattern, base) {
     const r = this.repo;
-    const { data } = await call(
-      "list pull requests",
-      () => this.gh.rest.pulls.list({ ...r, base, state: "open", per_page: 100 })
-    );
-    const pr = data.find((p) => p.head.repo?.full_name === `${r.owner}/${r.repo}` && pattern.test(p.head.ref));
-    return pr ? openPr(pr) : void 0;
+    return call("list pull requests", async () => {
+      const pages = this.gh.paginate.iterator(this.gh.rest.pulls.list, { ...r, base, state: "open", per_page: 100 });
+      for await (const { data } of pages) {
+        const pr = data.find((p) => p.head.repo?.full_name === `${r.owner}/${r.repo}` && pattern.test(p.head.ref));
+        if (pr) return openPr(pr);
+      }
+      return void 0;
+    });
   }
   /** The tree, parents and committer date (ISO 8601) of a commit (through the Git Data API). */
   async commitTree(sha) {
@@ -60809,6 +60821,25 @@ function planBump(files, request3) {
     replan: (next) => planEdits(next, edit)
   };
 }
+function reportedVersion(v) {
+  return { tag: v.split("@")[0] };
+}
+function newerInPullRequest(base, head, pr) {
+  const key2 = (s) => `${s.path}\0${s.location ?? ""}`;
+  const atBase = new Map(base.skipped.flatMap((s) => s.kept ? [[key2(s), s.kept]] : []));
+  const newer2 = head.skipped.filter((s) => {
+    if (!s.kept) return false;
+    const b = atBase.get(key2(s));
+    return b === void 0 || newerThanRequested(reportedVersion(s.kept), reportedVersion(b)) !== void 0;
+  });
+  if (newer2.length === 0) return [];
+  return [
+    ...new Set(newer2.map((s) => `skipped: ${s.path} already at ${s.kept} in #${pr}`)),
+    ...head.changes.map(
+      (c) => `not applied: ${c.file} ${c.location} \u2192 ${c.new ?? "\u2205"}, as #${pr} proposes newer versions and is left as it is`
+    )
+  ];
+}
 function gateRefusal(mode, dir, gate, newest) {
   const pattern = gate.patterns.join(", ") || "any status";
   const which2 = mode === "rollback" ? `no earlier commit touching ${dir}` : `no commit touching ${dir}`;
@@ -60874,11 +60905,21 @@ async function syncPullRequest(req, deps) {
   const { gh } = deps;
   const find = () => req.anyTarget ? gh.findOpenPrLike(req.anyTarget, req.base) : gh.findOpenPr(req.branch, req.base);
   let open3 = await find();
+  const newerInPr = open3 && req.newerInPr ? await req.newerInPr(open3) : [];
+  if (open3 && newerInPr.length > 0)
+    return {
+      operation: "unchanged",
+      pr: ref(open3),
+      commitSha: open3.headSha,
+      leftAsIs: true,
+      warnings: newerInPr
+    };
   if (req.plan.edits.length === 0) {
     if (!open3) return { operation: "none", warnings: [] };
+    const newer2 = req.plan.skipped.some((s) => s.kept) ? " or newer ones" : "";
     await gh.closePr(
       open3.number,
-      `\`${req.base}\` already has these versions, so this pull request is no longer needed. (Tether)`
+      `\`${req.base}\` already has these versions${newer2}, so this pull request is no longer needed. (Tether)`
     );
     return { operation: "closed", pr: ref(open3), warnings: [] };
   }
@@ -61215,7 +61256,14 @@ async function runAction(inputs, deps) {
         commitMessage: message(planned.plan),
         draft: inputs.draft,
         decorations: inputs,
-        autoMerge: inputs.autoMerge
+        autoMerge: inputs.autoMerge,
+        ...inputs.onlyNewer && inputs.mode === "bump" ? {
+          newerInPr: async (pr) => {
+            const head = await fetches.fetchBranch(pr.headRef);
+            const files = (await env.readFiles(head, planned.reads)).files;
+            return newerInPullRequest(planned.plan, planned.replan(files), pr.number);
+          }
+        } : {}
       },
       {
         gh,
@@ -61228,7 +61276,7 @@ async function runAction(inputs, deps) {
       }
     );
     warnings.push(...outcome.warnings);
-    return result(planned.plan, {
+    return result(outcome.leftAsIs ? { ...planned.plan, edits: [], changes: [] } : planned.plan, {
       operation: outcome.operation,
       ...outcome.pr ? { pr: outcome.pr } : {},
       ...outcome.commitSha ? { commitSha: outcome.commitSha } : {},
@@ -61260,6 +61308,8 @@ async function writeSummary(inputs, r, env) {
   if (r.changes.length) s.addRaw(`${changeTable({ mode: inputs.mode, target: "", changes: r.changes })}
 
 `, true);
+  else if (r.pr && r.operation === "unchanged")
+    s.addRaw("No change: the open pull request already proposes newer versions than requested.\n\n", true);
   else s.addRaw("No change: the target already has these versions.\n\n", true);
   if (r.pr) s.addRaw(`Pull request [#${r.pr.number}](${r.pr.url}): **${r.operation}**
 
