@@ -118,7 +118,9 @@ export async function createAgent(config: AgentConfig, options: AgentOptions): P
           { namespace: sharding.namespace, name: `${leasePrefix}-pushes`, identity: shards.identity, log },
         )
       : undefined;
-  const gitToken = config.github?.gitTokenFile ? tokenFileProvider(config.github.gitTokenFile) : token;
+  const gitToken = config.github?.gitTokenFile
+    ? tokenFileProvider(config.github.gitTokenFile, { field: 'github.gitTokenFile' })
+    : token;
   const cacheRoot = config.cacheDir ?? join(tmpdir(), 'tether-cache');
   // One cache directory per key (a shared repo and ref, an app's plans, a location of App documents): one shallow
   // clone each.
