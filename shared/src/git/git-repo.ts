@@ -75,6 +75,14 @@ export interface ReadResult {
   oversized: { path: string; size: number }[];
 }
 
+/** A commit to write on `parent`: its tree with `files` replaced. */
+export interface CommitRequest {
+  parent: string;
+  files: readonly { path: string; text: string }[];
+  message: string;
+  author: { name: string; email: string };
+}
+
 const SYMLINK = '120000';
 
 /**
@@ -539,21 +547,11 @@ export class GitRepo {
   }
 
   /** Writes a commit locally: `parent`'s tree with `files` replaced; returns its id and its tree id. */
-  async writeCommit(options: {
-    parent: string;
-    files: readonly { path: string; text: string }[];
-    message: string;
-    author: { name: string; email: string };
-  }): Promise<{ commit: string; tree: string }> {
+  async writeCommit(options: CommitRequest): Promise<{ commit: string; tree: string }> {
     return this.local(`write a commit on ${options.parent}`, () => this.writeCommitLocally(options));
   }
 
-  private async writeCommitLocally(options: {
-    parent: string;
-    files: readonly { path: string; text: string }[];
-    message: string;
-    author: { name: string; email: string };
-  }): Promise<{ commit: string; tree: string }> {
+  private async writeCommitLocally(options: CommitRequest): Promise<{ commit: string; tree: string }> {
     const { fs, gitdir } = this;
     this.empty = false;
     const byDir = new Map<string, Map<string, string>>();
