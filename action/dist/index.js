@@ -60188,6 +60188,15 @@ function redactedError(err, secrets, depth = 0) {
   }
   return out;
 }
+async function local(what, url, run2) {
+  try {
+    return await run2();
+  } catch (err) {
+    if (err instanceof TetherError) throw err;
+    const cause = redactedError(err, secretsOf(url, void 0));
+    throw new TetherError("git", `${what}: ${cause.message}`, { cause });
+  }
+}
 var GitRepo = class _GitRepo {
   constructor(options, created) {
     this.options = options;
@@ -60254,21 +60263,27 @@ var GitRepo = class _GitRepo {
   static async open(options) {
     const fs3 = options.fs ?? nodeFs;
     const gitdir = options.gitdir;
-    await fs3.promises.mkdir(gitdir, { recursive: true });
-    const hasHead = await fs3.promises.stat(`${gitdir}/HEAD`).then(
-      () => true,
-      () => false
-    );
-    if (!hasHead) {
-      await import_isomorphic_git.default.init({
-        fs: fs3,
-        gitdir,
-        bare: true,
-        ...options.defaultBranch ? { defaultBranch: options.defaultBranch } : {}
-      });
-    }
-    await import_isomorphic_git.default.addRemote({ fs: fs3, gitdir, remote: "origin", url: options.url, force: true });
-    return new _GitRepo(options, !hasHead);
+    return local(`open the store of ${redact(options.url)} at ${gitdir}`, options.url, async () => {
+      await fs3.promises.mkdir(gitdir, { recursive: true });
+      const hasHead = await fs3.promises.stat(`${gitdir}/HEAD`).then(
+        () => true,
+        () => false
+      );
+      if (!hasHead) {
+        await import_isomorphic_git.default.init({
+          fs: fs3,
+          gitdir,
+          bare: true,
+          ...options.defaultBranch ? { defaultBranch: options.defaultBranch } : {}
+        });
+      }
+      await import_isomorphic_git.default.addRemote({ fs: fs3, gitdir, remote: "origin", url: options.url, force: true });
+      return new _GitRepo(options, !hasHead);
+    });
+  }
+  /** Runs a read or write of the local store; what it throws leaves as `local` says. */
+  local(what, run2) {
+    return local(`${what} (${this.displayUrl})`, this.options.url, run2);
   }
   /** The bare store's directory. */
   get gitdir() {
@@ -60407,7 +60422,10 @@ var GitRepo = class _GitRepo {
   }
   /** The root tree of a commit. */
   async treeOf(commit) {
-    return (await import_isomorphic_git.default.readCommit({ fs: this.fs, gitdir: this.gitdir, oid: commit, cache: this.cache })).commit.tree;
+    return this.local(
+      `read commit ${commit}`,
+      async () => (await import_isomorphic_git.default.readCommit({ fs: this.fs, gitdir: this.gitdir, oid: commit, cache: this.cache })).commit.tree
+    );
   }
   /** The tree id of directory `path` at `commit` (undefined when there is none): equal ids mean equal content. */
   async treeHash(commit, path) {
@@ -60425,19 +60443,21 @@ var GitRepo = class _GitRepo {
   async entryAt(commit, clean) {
     const parent = clean.includes("/") ? clean.slice(0, clean.lastIndexOf("/")) : "";
     const name = clean.slice(clean.lastIndexOf("/") + 1);
-    try {
-      const { tree } = await import_isomorphic_git.default.readTree({
-        fs: this.fs,
-        gitdir: this.gitdir,
-        oid: commit,
-        ...parent ? { filepath: parent } : {},
-        cache: this.cache
-      });
-      return tree.find((e) => e.path === name);
-    } catch (err) {
-      if (err.code === "NotFoundError") return void 0;
-      throw err;
-    }
+    return this.local(`read '${clean}' at ${commit}`, async () => {
+      try {
+        const { tree } = await import_isomorphic_git.default.readTree({
+          fs: this.fs,
+          gitdir: this.gitdir,
+          oid: commit,
+          ...parent ? { filepath: parent } : {},
+          cache: this.cache
+        });
+        return tree.find((e) => e.path === name);
+      } catch (err) {
+        if (err.code === "NotFoundError") return void 0;
+        throw err;
+      }
+    });
   }
   /**
    * The files of `commit` the filter accepts, from its trees alone (no blob is read), in byte-wise path order.
@@ -60447,7 +60467,7 @@ var GitRepo = class _GitRepo {
     const under2 = normalizeRepoPath(filter.under ?? "");
     const root = await this.treeHash(commit, under2);
     if (root === void 0) throw new TetherError("git", `path '${under2}' does not exist at ${commit.slice(0, 7)}`);
-    return this.listTree(root, under2, filter.select, this.fs);
+    return this.local(`list '${under2}' at ${commit}`, () => this.listTree(root, under2, filter.select, this.fs));
   }
   async listTree(root, prefix, select, fs3) {
     const out = [];
@@ -60469,8 +60489,11 @@ var GitRepo = class _GitRepo {
    * its per-object directory listing, failed loose-object open and stat.
    */
   async readFiles(commit, filter = {}) {
-    const fs3 = await snapshotFs(this.fs, this.gitdir);
     const under2 = normalizeRepoPath(filter.under ?? "");
+    return this.local(`read '${under2}' at ${commit}`, () => this.readFilesUnder(commit, under2, filter));
+  }
+  async readFilesUnder(commit, under2, filter) {
+    const fs3 = await snapshotFs(this.fs, this.gitdir);
     const root = await this.treeHash(commit, under2);
     if (root === void 0) throw new TetherError("git", `path '${under2}' does not exist at ${commit.slice(0, 7)}`);
     const listed = await this.listTree(root, under2, filter.select, fs3);
@@ -60514,6 +60537,9 @@ var GitRepo = class _GitRepo {
   }
   /** Writes a commit locally: `parent`'s tree with `files` replaced; returns its id and its tree id. */
   async writeCommit(options) {
+    return this.local(`write a commit on ${options.parent}`, () => this.writeCommitLocally(options));
+  }
+  async writeCommitLocally(options) {
     const { fs: fs3, gitdir } = this;
     this.empty = false;
     const byDir = /* @__PURE__ */ new Map();
@@ -60558,7 +60584,10 @@ var GitRepo = class _GitRepo {
   async push(sha, branch, options) {
     const { fs: fs3, gitdir } = this;
     const creds = await this.options.credentials?.();
-    await import_isomorphic_git.default.writeRef({ fs: fs3, gitdir, ref: `refs/heads/${branch}`, value: sha, force: true });
+    await this.local(
+      `point ${branch} at ${sha}`,
+      () => import_isomorphic_git.default.writeRef({ fs: fs3, gitdir, ref: `refs/heads/${branch}`, value: sha, force: true })
+    );
     const r = await import_isomorphic_git.default.push({
       fs: fs3,
       http: this.http,

@@ -18,9 +18,9 @@ import {
   type WatchOptions,
 } from '../../core/kube-port.ts';
 import type { K8sObject } from '../../core/types.ts';
+import { TokenFile, type TokenFileOptions } from '../token-file.ts';
 import { type Answer, answer, ConnectionLost, H2_TRANSIENT_CODES, H2Connection, h2Request, timedOut } from './h2.ts';
 import type { KubeConnection } from './kubeconfig.ts';
-import { TokenFile, type TokenFileOptions } from './token-file.ts';
 
 export type {
   ApplyOptions,
