@@ -55,3 +55,16 @@ test('an unknown build target is a usage error naming it', () => {
   assert.equal(r.status, 2);
   assert.match(r.stderr, /unknown build target 'agentx'/);
 });
+
+test('every shipped bundle is ASCII only, so V8 stores its script at one byte per character', () => {
+  const files = [committed, ...readdirSync(builtDir).map((n) => join(builtDir, n))];
+  for (const f of files) {
+    const text = readFileSync(f, 'utf8');
+    const at = text.search(/[^\x00-\x7f]/);
+    assert.equal(at, -1, `${f} has a non-ASCII character near: ${text.slice(Math.max(0, at - 40), at + 10)}`);
+  }
+  // The status page's separators are still in its templates, as escapes (a template's cooked text is the same).
+  const server = readdirSync(builtDir).find((n) => n.startsWith('server-'));
+  assert.ok(server);
+  assert.ok(readFileSync(join(builtDir, server), 'utf8').includes('\\u00b7'));
+});

@@ -4311,7 +4311,7 @@ var require_util2 = __commonJS({
         // eslint-disable-line
         /**
            * 1. If referrerURL is a potentially trustworthy URL and
-           * request’s current URL is not a potentially trustworthy URL,
+           * request\u2019s current URL is not a potentially trustworthy URL,
            * then return no referrer.
            * 2. Return referrerOrigin
           */
@@ -4319,7 +4319,7 @@ var require_util2 = __commonJS({
         // eslint-disable-line
         /**
          * 1. If referrerURL is a potentially trustworthy URL and
-         * request’s current URL is not a potentially trustworthy URL,
+         * request\u2019s current URL is not a potentially trustworthy URL,
          * then return no referrer.
          * 2. Return referrerOrigin
         */
@@ -12462,12 +12462,12 @@ var require_response = __commonJS({
         }
         initializeResponse(this, init, bodyWithType);
       }
-      // Returns response’s type, e.g., "cors".
+      // Returns response\u2019s type, e.g., "cors".
       get type() {
         webidl.brandCheck(this, _Response);
         return this[kState].type;
       }
-      // Returns response’s URL, if it has one; otherwise the empty string.
+      // Returns response\u2019s URL, if it has one; otherwise the empty string.
       get url() {
         webidl.brandCheck(this, _Response);
         const urlList = this[kState].urlList;
@@ -12482,22 +12482,22 @@ var require_response = __commonJS({
         webidl.brandCheck(this, _Response);
         return this[kState].urlList.length > 1;
       }
-      // Returns response’s status.
+      // Returns response\u2019s status.
       get status() {
         webidl.brandCheck(this, _Response);
         return this[kState].status;
       }
-      // Returns whether response’s status is an ok status.
+      // Returns whether response\u2019s status is an ok status.
       get ok() {
         webidl.brandCheck(this, _Response);
         return this[kState].status >= 200 && this[kState].status <= 299;
       }
-      // Returns response’s status message.
+      // Returns response\u2019s status message.
       get statusText() {
         webidl.brandCheck(this, _Response);
         return this[kState].statusText;
       }
-      // Returns response’s headers as Headers.
+      // Returns response\u2019s headers as Headers.
       get headers() {
         webidl.brandCheck(this, _Response);
         return this[kHeaders];
@@ -12920,46 +12920,46 @@ var require_request2 = __commonJS({
           window2 = "no-window";
         }
         request3 = makeRequest({
-          // URL request’s URL.
+          // URL request\u2019s URL.
           // undici implementation note: this is set as the first item in request's urlList in makeRequest
-          // method request’s method.
+          // method request\u2019s method.
           method: request3.method,
-          // header list A copy of request’s header list.
+          // header list A copy of request\u2019s header list.
           // undici implementation note: headersList is cloned in makeRequest
           headersList: request3.headersList,
           // unsafe-request flag Set.
           unsafeRequest: request3.unsafeRequest,
-          // client This’s relevant settings object.
+          // client This\u2019s relevant settings object.
           client: environmentSettingsObject.settingsObject,
           // window window.
           window: window2,
-          // priority request’s priority.
+          // priority request\u2019s priority.
           priority: request3.priority,
-          // origin request’s origin. The propagation of the origin is only significant for navigation requests
+          // origin request\u2019s origin. The propagation of the origin is only significant for navigation requests
           // being handled by a service worker. In this scenario a request can have an origin that is different
           // from the current client.
           origin: request3.origin,
-          // referrer request’s referrer.
+          // referrer request\u2019s referrer.
           referrer: request3.referrer,
-          // referrer policy request’s referrer policy.
+          // referrer policy request\u2019s referrer policy.
           referrerPolicy: request3.referrerPolicy,
-          // mode request’s mode.
+          // mode request\u2019s mode.
           mode: request3.mode,
-          // credentials mode request’s credentials mode.
+          // credentials mode request\u2019s credentials mode.
           credentials: request3.credentials,
-          // cache mode request’s cache mode.
+          // cache mode request\u2019s cache mode.
           cache: request3.cache,
-          // redirect mode request’s redirect mode.
+          // redirect mode request\u2019s redirect mode.
           redirect: request3.redirect,
-          // integrity metadata request’s integrity metadata.
+          // integrity metadata request\u2019s integrity metadata.
           integrity: request3.integrity,
-          // keepalive request’s keepalive.
+          // keepalive request\u2019s keepalive.
           keepalive: request3.keepalive,
-          // reload-navigation flag request’s reload-navigation flag.
+          // reload-navigation flag request\u2019s reload-navigation flag.
           reloadNavigation: request3.reloadNavigation,
-          // history-navigation flag request’s history-navigation flag.
+          // history-navigation flag request\u2019s history-navigation flag.
           historyNavigation: request3.historyNavigation,
-          // URL list A clone of request’s URL list.
+          // URL list A clone of request\u2019s URL list.
           urlList: [...request3.urlList]
         });
         const initHasKey = Object.keys(init).length !== 0;
@@ -13152,7 +13152,7 @@ var require_request2 = __commonJS({
         }
         this[kState].body = finalBody;
       }
-      // Returns request’s HTTP method, which is "GET" by default.
+      // Returns request\u2019s HTTP method, which is "GET" by default.
       get method() {
         webidl.brandCheck(this, _Request);
         return this[kState].method;
@@ -13177,7 +13177,7 @@ var require_request2 = __commonJS({
       }
       // Returns the referrer of request. Its value can be a same-origin URL if
       // explicitly set in init, the empty string to indicate no referrer, and
-      // "about:client" when defaulting to the global’s default. This is used
+      // "about:client" when defaulting to the global\u2019s default. This is used
       // during fetching to determine the value of the `Referer` header of the
       // request being made.
       get referrer() {
@@ -13191,7 +13191,7 @@ var require_request2 = __commonJS({
         return this[kState].referrer.toString();
       }
       // Returns the referrer policy associated with request.
-      // This is used during fetching to compute the value of the request’s
+      // This is used during fetching to compute the value of the request\u2019s
       // referrer.
       get referrerPolicy() {
         webidl.brandCheck(this, _Request);
@@ -13212,7 +13212,7 @@ var require_request2 = __commonJS({
       }
       // Returns the cache mode associated with request,
       // which is a string indicating how the request will
-      // interact with the browser’s cache when fetching.
+      // interact with the browser\u2019s cache when fetching.
       get cache() {
         webidl.brandCheck(this, _Request);
         return this[kState].cache;
@@ -13225,7 +13225,7 @@ var require_request2 = __commonJS({
         webidl.brandCheck(this, _Request);
         return this[kState].redirect;
       }
-      // Returns request’s subresource integrity metadata, which is a
+      // Returns request\u2019s subresource integrity metadata, which is a
       // cryptographic hash of the resource being fetched. Its value
       // consists of multiple hashes separated by whitespace. [SRI]
       get integrity() {
@@ -13809,10 +13809,10 @@ var require_fetch = __commonJS({
         response = await (async () => {
           const currentURL = requestCurrentURL(request3);
           if (
-            // - request’s current URL’s origin is same origin with request’s origin,
-            //   and request’s response tainting is "basic"
-            sameOrigin(currentURL, request3.url) && request3.responseTainting === "basic" || // request’s current URL’s scheme is "data"
-            currentURL.protocol === "data:" || // - request’s mode is "navigate" or "websocket"
+            // - request\u2019s current URL\u2019s origin is same origin with request\u2019s origin,
+            //   and request\u2019s response tainting is "basic"
+            sameOrigin(currentURL, request3.url) && request3.responseTainting === "basic" || // request\u2019s current URL\u2019s scheme is "data"
+            currentURL.protocol === "data:" || // - request\u2019s mode is "navigate" or "websocket"
             (request3.mode === "navigate" || request3.mode === "websocket")
           ) {
             request3.responseTainting = "basic";
@@ -14243,9 +14243,9 @@ var require_fetch = __commonJS({
         return makeNetworkError("proxy authentication required");
       }
       if (
-        // response’s status is 421
+        // response\u2019s status is 421
         response.status === 421 && // isNewConnectionFetch is false
-        !isNewConnectionFetch && // request’s body is null, or request’s body is non-null and request’s body’s source is non-null
+        !isNewConnectionFetch && // request\u2019s body is null, or request\u2019s body is non-null and request\u2019s body\u2019s source is non-null
         (request3.body == null || request3.body.source != null)
       ) {
         if (isCancelled(fetchParams)) {
@@ -39815,7 +39815,7 @@ If you're a developer and you believe this is a bug in isomorphic-git, please fi
         return r;
       }
     };
-    var NEEDS_CODE_POINT_ORDER = /[\ud800-￿]/;
+    var NEEDS_CODE_POINT_ORDER = /[\ud800-\uffff]/;
     function isLoneSurrogate(s, i, unit) {
       if (unit < 55296 || unit > 57343) return false;
       if (unit < 56320) {
@@ -52584,7 +52584,12 @@ function isExclusion(pattern) {
 
 // action/src/status-gate.ts
 function statusGate(patterns) {
-  return { patterns: [...patterns], matches: globMatcher(patterns) };
+  const exclusions = patterns.filter(isExclusion);
+  return {
+    patterns: [...patterns],
+    matches: globMatcher(patterns),
+    required: patterns.filter((p) => !isExclusion(p)).map((pattern) => ({ pattern, matches: globMatcher([pattern, ...exclusions]) }))
+  };
 }
 function latestMatching(statuses, gate) {
   const seen = /* @__PURE__ */ new Map();
@@ -52593,15 +52598,17 @@ function latestMatching(statuses, gate) {
 }
 function gateVerdict(statuses, gate) {
   const matched = latestMatching(statuses, gate);
-  if (matched.length === 0) return { ok: false, summary: "no status", matched };
+  const missing = gate.required.length === 0 ? matched.length === 0 ? ["no status"] : [] : gate.required.filter((r) => !matched.some((s) => r.matches(s.context))).map((r) => `no status for ${r.pattern}`);
   const bad = matched.filter((s) => s.state !== "success");
-  if (bad.length === 0) return { ok: true, summary: "success", matched };
-  const states = [...new Set(bad.map((s) => s.state))].join("/");
-  return {
-    ok: false,
-    summary: matched.length === 1 ? states : `${states} (${bad.map((s) => s.context).join(", ")})`,
-    matched
-  };
+  if (bad.length === 0 && missing.length === 0) return { ok: true, summary: "success", matched };
+  const reasons = [];
+  if (bad.length > 0) {
+    const states = [...new Set(bad.map((s) => s.state))].join("/");
+    reasons.push(
+      matched.length === 1 && missing.length === 0 ? states : `${states} (${bad.map((s) => s.context).join(", ")})`
+    );
+  }
+  return { ok: false, summary: [...reasons, ...missing].join("; "), matched };
 }
 function pickQualifying(commits, gate, options = {}) {
   const candidates = commits.slice(options.skip ?? 0);
@@ -52699,15 +52706,20 @@ var GitHubOps = class {
     const pr = data.find((p) => p.head.ref === branch);
     return pr ? openPr(pr) : void 0;
   }
-  /** The open PR into `base` whose head branch matches `pattern` (one list call). */
+  /**
+   * The open PR into `base` whose head branch matches `pattern`: page by page through every open PR of the base (a
+   * busy repository has more than one page of them), stopping at the first match.
+   */
   async findOpenPrLike(pattern, base) {
     const r = this.repo;
-    const { data } = await call(
-      "list pull requests",
-      () => this.gh.rest.pulls.list({ ...r, base, state: "open", per_page: 100 })
-    );
-    const pr = data.find((p) => p.head.repo?.full_name === `${r.owner}/${r.repo}` && pattern.test(p.head.ref));
-    return pr ? openPr(pr) : void 0;
+    return call("list pull requests", async () => {
+      const pages = this.gh.paginate.iterator(this.gh.rest.pulls.list, { ...r, base, state: "open", per_page: 100 });
+      for await (const { data } of pages) {
+        const pr = data.find((p) => p.head.repo?.full_name === `${r.owner}/${r.repo}` && pattern.test(p.head.ref));
+        if (pr) return openPr(pr);
+      }
+      return void 0;
+    });
   }
   /** The tree, parents and committer date (ISO 8601) of a commit (through the Git Data API). */
   async commitTree(sha) {
@@ -55739,7 +55751,7 @@ async function getResponseData(response) {
     }
   } else if (mimetype.type.startsWith("text/") || // `application/octet-stream` is the canonical "arbitrary binary" type
   // (RFC 2046) and must never be decoded as text, even when the response
-  // carries a (misleading) `charset=utf-8` parameter — see #751.
+  // carries a (misleading) `charset=utf-8` parameter \u2014 see #751.
   mimetype.parameters.charset?.toLowerCase() === "utf-8" && mimetype.type !== "application/octet-stream") {
     return response.text().catch(noop);
   } else {
@@ -60179,6 +60191,15 @@ function redactedError(err, secrets, depth = 0) {
   }
   return out;
 }
+async function local(what, url, run2) {
+  try {
+    return await run2();
+  } catch (err) {
+    if (err instanceof TetherError) throw err;
+    const cause = redactedError(err, secretsOf(url, void 0));
+    throw new TetherError("git", `${what}: ${cause.message}`, { cause });
+  }
+}
 var GitRepo = class _GitRepo {
   constructor(options, created) {
     this.options = options;
@@ -60245,21 +60266,27 @@ var GitRepo = class _GitRepo {
   static async open(options) {
     const fs3 = options.fs ?? nodeFs;
     const gitdir = options.gitdir;
-    await fs3.promises.mkdir(gitdir, { recursive: true });
-    const hasHead = await fs3.promises.stat(`${gitdir}/HEAD`).then(
-      () => true,
-      () => false
-    );
-    if (!hasHead) {
-      await import_isomorphic_git.default.init({
-        fs: fs3,
-        gitdir,
-        bare: true,
-        ...options.defaultBranch ? { defaultBranch: options.defaultBranch } : {}
-      });
-    }
-    await import_isomorphic_git.default.addRemote({ fs: fs3, gitdir, remote: "origin", url: options.url, force: true });
-    return new _GitRepo(options, !hasHead);
+    return local(`open the store of ${redact(options.url)} at ${gitdir}`, options.url, async () => {
+      await fs3.promises.mkdir(gitdir, { recursive: true });
+      const hasHead = await fs3.promises.stat(`${gitdir}/HEAD`).then(
+        () => true,
+        () => false
+      );
+      if (!hasHead) {
+        await import_isomorphic_git.default.init({
+          fs: fs3,
+          gitdir,
+          bare: true,
+          ...options.defaultBranch ? { defaultBranch: options.defaultBranch } : {}
+        });
+      }
+      await import_isomorphic_git.default.addRemote({ fs: fs3, gitdir, remote: "origin", url: options.url, force: true });
+      return new _GitRepo(options, !hasHead);
+    });
+  }
+  /** Runs a read or write of the local store; what it throws leaves as `local` says. */
+  local(what, run2) {
+    return local(`${what} (${this.displayUrl})`, this.options.url, run2);
   }
   /** The bare store's directory. */
   get gitdir() {
@@ -60401,7 +60428,10 @@ var GitRepo = class _GitRepo {
   }
   /** The root tree of a commit. */
   async treeOf(commit) {
-    return (await import_isomorphic_git.default.readCommit({ fs: this.fs, gitdir: this.gitdir, oid: commit, cache: this.cache })).commit.tree;
+    return this.local(
+      `read commit ${commit}`,
+      async () => (await import_isomorphic_git.default.readCommit({ fs: this.fs, gitdir: this.gitdir, oid: commit, cache: this.cache })).commit.tree
+    );
   }
   /** The tree id of directory `path` at `commit` (undefined when there is none): equal ids mean equal content. */
   async treeHash(commit, path) {
@@ -60419,19 +60449,21 @@ var GitRepo = class _GitRepo {
   async entryAt(commit, clean) {
     const parent = clean.includes("/") ? clean.slice(0, clean.lastIndexOf("/")) : "";
     const name = clean.slice(clean.lastIndexOf("/") + 1);
-    try {
-      const { tree } = await import_isomorphic_git.default.readTree({
-        fs: this.fs,
-        gitdir: this.gitdir,
-        oid: commit,
-        ...parent ? { filepath: parent } : {},
-        cache: this.cache
-      });
-      return tree.find((e) => e.path === name);
-    } catch (err) {
-      if (err.code === "NotFoundError") return void 0;
-      throw err;
-    }
+    return this.local(`read '${clean}' at ${commit}`, async () => {
+      try {
+        const { tree } = await import_isomorphic_git.default.readTree({
+          fs: this.fs,
+          gitdir: this.gitdir,
+          oid: commit,
+          ...parent ? { filepath: parent } : {},
+          cache: this.cache
+        });
+        return tree.find((e) => e.path === name);
+      } catch (err) {
+        if (err.code === "NotFoundError") return void 0;
+        throw err;
+      }
+    });
   }
   /**
    * The files of `commit` the filter accepts, from its trees alone (no blob is read), in byte-wise path order.
@@ -60441,7 +60473,7 @@ var GitRepo = class _GitRepo {
     const under2 = normalizeRepoPath(filter.under ?? "");
     const root = await this.treeHash(commit, under2);
     if (root === void 0) throw new TetherError("git", `path '${under2}' does not exist at ${commit.slice(0, 7)}`);
-    return this.listTree(root, under2, filter.select, this.fs);
+    return this.local(`list '${under2}' at ${commit}`, () => this.listTree(root, under2, filter.select, this.fs));
   }
   async listTree(root, prefix, select, fs3) {
     const out = [];
@@ -60463,8 +60495,11 @@ var GitRepo = class _GitRepo {
    * its per-object directory listing, failed loose-object open and stat.
    */
   async readFiles(commit, filter = {}) {
-    const fs3 = await snapshotFs(this.fs, this.gitdir);
     const under2 = normalizeRepoPath(filter.under ?? "");
+    return this.local(`read '${under2}' at ${commit}`, () => this.readFilesUnder(commit, under2, filter));
+  }
+  async readFilesUnder(commit, under2, filter) {
+    const fs3 = await snapshotFs(this.fs, this.gitdir);
     const root = await this.treeHash(commit, under2);
     if (root === void 0) throw new TetherError("git", `path '${under2}' does not exist at ${commit.slice(0, 7)}`);
     const listed = await this.listTree(root, under2, filter.select, fs3);
@@ -60508,6 +60543,9 @@ var GitRepo = class _GitRepo {
   }
   /** Writes a commit locally: `parent`'s tree with `files` replaced; returns its id and its tree id. */
   async writeCommit(options) {
+    return this.local(`write a commit on ${options.parent}`, () => this.writeCommitLocally(options));
+  }
+  async writeCommitLocally(options) {
     const { fs: fs3, gitdir } = this;
     this.empty = false;
     const byDir = /* @__PURE__ */ new Map();
@@ -60552,7 +60590,10 @@ var GitRepo = class _GitRepo {
   async push(sha, branch, options) {
     const { fs: fs3, gitdir } = this;
     const creds = await this.options.credentials?.();
-    await import_isomorphic_git.default.writeRef({ fs: fs3, gitdir, ref: `refs/heads/${branch}`, value: sha, force: true });
+    await this.local(
+      `point ${branch} at ${sha}`,
+      () => import_isomorphic_git.default.writeRef({ fs: fs3, gitdir, ref: `refs/heads/${branch}`, value: sha, force: true })
+    );
     const r = await import_isomorphic_git.default.push({
       fs: fs3,
       http: this.http,
@@ -60815,6 +60856,25 @@ function planBump(files, request3) {
     replan: (next) => planEdits(next, edit)
   };
 }
+function reportedVersion(v) {
+  return { tag: v.split("@")[0] };
+}
+function newerInPullRequest(base, head, pr) {
+  const key2 = (s) => `${s.path}\0${s.location ?? ""}`;
+  const atBase = new Map(base.skipped.flatMap((s) => s.kept ? [[key2(s), s.kept]] : []));
+  const newer2 = head.skipped.filter((s) => {
+    if (!s.kept) return false;
+    const b = atBase.get(key2(s));
+    return b === void 0 || newerThanRequested(reportedVersion(s.kept), reportedVersion(b)) !== void 0;
+  });
+  if (newer2.length === 0) return [];
+  return [
+    ...new Set(newer2.map((s) => `skipped: ${s.path} already at ${s.kept} in #${pr}`)),
+    ...head.changes.map(
+      (c) => `not applied: ${c.file} ${c.location} \u2192 ${c.new ?? "\u2205"}, as #${pr} proposes newer versions and is left as it is`
+    )
+  ];
+}
 function gateRefusal(mode, dir, gate, newest) {
   const pattern = gate.patterns.join(", ") || "any status";
   const which2 = mode === "rollback" ? `no earlier commit touching ${dir}` : `no commit touching ${dir}`;
@@ -60880,11 +60940,21 @@ async function syncPullRequest(req, deps) {
   const { gh } = deps;
   const find = () => req.anyTarget ? gh.findOpenPrLike(req.anyTarget, req.base) : gh.findOpenPr(req.branch, req.base);
   let open3 = await find();
+  const newerInPr = open3 && req.newerInPr ? await req.newerInPr(open3) : [];
+  if (open3 && newerInPr.length > 0)
+    return {
+      operation: "unchanged",
+      pr: ref(open3),
+      commitSha: open3.headSha,
+      leftAsIs: true,
+      warnings: newerInPr
+    };
   if (req.plan.edits.length === 0) {
     if (!open3) return { operation: "none", warnings: [] };
+    const newer2 = req.plan.skipped.some((s) => s.kept) ? " or newer ones" : "";
     await gh.closePr(
       open3.number,
-      `\`${req.base}\` already has these versions, so this pull request is no longer needed. (Tether)`
+      `\`${req.base}\` already has these versions${newer2}, so this pull request is no longer needed. (Tether)`
     );
     return { operation: "closed", pr: ref(open3), warnings: [] };
   }
@@ -61221,7 +61291,14 @@ async function runAction(inputs, deps) {
         commitMessage: message(planned.plan),
         draft: inputs.draft,
         decorations: inputs,
-        autoMerge: inputs.autoMerge
+        autoMerge: inputs.autoMerge,
+        ...inputs.onlyNewer && inputs.mode === "bump" ? {
+          newerInPr: async (pr) => {
+            const head = await fetches.fetchBranch(pr.headRef);
+            const files = (await env.readFiles(head, planned.reads)).files;
+            return newerInPullRequest(planned.plan, planned.replan(files), pr.number);
+          }
+        } : {}
       },
       {
         gh,
@@ -61234,7 +61311,7 @@ async function runAction(inputs, deps) {
       }
     );
     warnings.push(...outcome.warnings);
-    return result(planned.plan, {
+    return result(outcome.leftAsIs ? { ...planned.plan, edits: [], changes: [] } : planned.plan, {
       operation: outcome.operation,
       ...outcome.pr ? { pr: outcome.pr } : {},
       ...outcome.commitSha ? { commitSha: outcome.commitSha } : {},
@@ -61266,6 +61343,8 @@ async function writeSummary(inputs, r, env) {
   if (r.changes.length) s.addRaw(`${changeTable({ mode: inputs.mode, target: "", changes: r.changes })}
 
 `, true);
+  else if (r.pr && r.operation === "unchanged")
+    s.addRaw("No change: the open pull request already proposes newer versions than requested.\n\n", true);
   else s.addRaw("No change: the target already has these versions.\n\n", true);
   if (r.pr) s.addRaw(`Pull request [#${r.pr.number}](${r.pr.url}): **${r.operation}**
 

@@ -123,14 +123,20 @@ export class GitHubOps {
     return pr ? openPr(pr) : undefined;
   }
 
-  /** The open PR into `base` whose head branch matches `pattern` (one list call). */
+  /**
+   * The open PR into `base` whose head branch matches `pattern`: page by page through every open PR of the base (a
+   * busy repository has more than one page of them), stopping at the first match.
+   */
   async findOpenPrLike(pattern: RegExp, base: string): Promise<OpenPr | undefined> {
     const r = this.repo;
-    const { data } = await call('list pull requests', () =>
-      this.gh.rest.pulls.list({ ...r, base, state: 'open', per_page: 100 }),
-    );
-    const pr = data.find((p) => p.head.repo?.full_name === `${r.owner}/${r.repo}` && pattern.test(p.head.ref));
-    return pr ? openPr(pr) : undefined;
+    return call('list pull requests', async () => {
+      const pages = this.gh.paginate.iterator(this.gh.rest.pulls.list, { ...r, base, state: 'open', per_page: 100 });
+      for await (const { data } of pages) {
+        const pr = data.find((p) => p.head.repo?.full_name === `${r.owner}/${r.repo}` && pattern.test(p.head.ref));
+        if (pr) return openPr(pr);
+      }
+      return undefined;
+    });
   }
 
   /** The tree, parents and committer date (ISO 8601) of a commit (through the Git Data API). */

@@ -27,6 +27,9 @@ export async function writeSummary(inputs: Inputs, r: ActionResult, env: NodeJS.
   if (!env.GITHUB_STEP_SUMMARY) return;
   const s = core.summary.addHeading(`Tether ${inputs.mode}${inputs.dryRun ? ' (dry run)' : ''}`, 3);
   if (r.changes.length) s.addRaw(`${changeTable({ mode: inputs.mode, target: '', changes: r.changes })}\n\n`, true);
+  // Only a PR left as it is (only-newer: it proposes newer versions) is unchanged without a change.
+  else if (r.pr && r.operation === 'unchanged')
+    s.addRaw('No change: the open pull request already proposes newer versions than requested.\n\n', true);
   else s.addRaw('No change: the target already has these versions.\n\n', true);
   if (r.pr) s.addRaw(`Pull request [#${r.pr.number}](${r.pr.url}): **${r.operation}**\n\n`, true);
   else if (r.commitSha)

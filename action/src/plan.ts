@@ -3,9 +3,11 @@
 import { TetherError } from '../../shared/src/errors.ts';
 import type { FileText } from '../../shared/src/file-text.ts';
 import type { PathScope } from '../../shared/src/glob.ts';
+import type { ImageVersion } from '../../shared/src/image-ref.ts';
 import type { FieldSpec } from '../../shared/src/image-uses.ts';
 import { type EditPlan, type ImageRequest, planEdits } from '../../shared/src/plan-edits.ts';
 import { planPromotion } from '../../shared/src/promote.ts';
+import { newerThanRequested } from '../../shared/src/version-order.ts';
 import { bumpTarget } from './change-key.ts';
 import type { Mode } from './inputs.ts';
 import type { Evidence } from './pr-text.ts';
@@ -55,6 +57,35 @@ export function planBump(
     reads: request.paths.matches,
     replan: (next) => planEdits(next, edit),
   };
+}
+
+/** A version as only-newer reports it (`<tag>[@<digest>]`), for ordering by its tag. */
+function reportedVersion(v: string): ImageVersion {
+  return { tag: v.split('@')[0] };
+}
+
+/**
+ * only-newer with an open PR of the change key: the values the PR proposes at a newer version than both the request
+ * and the base. `head` is the request planned on the PR head's files: a value kept there is newer than requested,
+ * and it is the PR's own when the base does not hold it as new. Reported as `skipped: <file> already at <version> in
+ * #<n>`; when the request would raise other values of the PR, each is named `not applied`, as the PR is left whole.
+ */
+export function newerInPullRequest(base: EditPlan, head: EditPlan, pr: number): string[] {
+  const key = (s: { path: string; location?: string }) => `${s.path}\0${s.location ?? ''}`;
+  const atBase = new Map(base.skipped.flatMap((s) => (s.kept ? [[key(s), s.kept] as const] : [])));
+  const newer = head.skipped.filter((s) => {
+    if (!s.kept) return false;
+    const b = atBase.get(key(s));
+    return b === undefined || newerThanRequested(reportedVersion(s.kept), reportedVersion(b)) !== undefined;
+  });
+  if (newer.length === 0) return [];
+  return [
+    ...new Set(newer.map((s) => `skipped: ${s.path} already at ${s.kept} in #${pr}`)),
+    ...head.changes.map(
+      (c) =>
+        `not applied: ${c.file} ${c.location} → ${c.new ?? '∅'}, as #${pr} proposes newer versions and is left as it is`,
+    ),
+  ];
 }
 
 /** The refusal when no commit passes the gate: which commits were looked at and what the newest had. */

@@ -1,6 +1,7 @@
 // The pull-request lifecycle of one change key: open the PR, update it when the change moved, leave it when its
 // head already holds the change, close it when the base already has the versions, and repair what an earlier run
-// left half done (a branch without a PR, missing labels or assignees, a title that describes another head).
+// left half done (a branch without a PR, missing labels or assignees, a title that describes another head). With
+// only-newer, a PR that proposes newer versions than the run asks for is left as it is.
 //
 // Runs of one change key may race. The PR body carries a marker naming the head commit its text describes
 // (`head=<sha>`), so any run can tell whether the text matches the branch. After writing, a run reads the PR back;
@@ -53,6 +54,12 @@ export interface PrRequest {
   autoMerge: 'merge' | 'squash' | 'rebase' | undefined;
   /** How long to keep converging with concurrent runs, in milliseconds. */
   deadlineMs: number;
+  /**
+   * only-newer: what the open PR proposes at a newer version than this run's request and the base, one line per
+   * value to report. When there is any, the PR is left as it is: this run's head would downgrade it, and closing it
+   * would claim the base has what it proposes.
+   */
+  newerInPr?: (pr: OpenPr) => Promise<string[]>;
 }
 
 /** What the lifecycle did, as data. */
@@ -63,6 +70,8 @@ export interface PrOutcome {
   commitSha?: string;
   /** Login that opened a created PR. */
   prAuthor?: string;
+  /** The open PR proposes newer versions than the request (only-newer) and was left as it is. */
+  leftAsIs?: boolean;
   warnings: string[];
 }
 
@@ -107,11 +116,22 @@ export async function syncPullRequest(req: PrRequest, deps: PrDeps): Promise<PrO
   const { gh } = deps;
   const find = () => (req.anyTarget ? gh.findOpenPrLike(req.anyTarget, req.base) : gh.findOpenPr(req.branch, req.base));
   let open = await find();
+  const newerInPr = open && req.newerInPr ? await req.newerInPr(open) : [];
+  if (open && newerInPr.length > 0)
+    return {
+      operation: 'unchanged',
+      pr: ref(open),
+      commitSha: open.headSha,
+      leftAsIs: true,
+      warnings: newerInPr,
+    };
   if (req.plan.edits.length === 0) {
     if (!open) return { operation: 'none', warnings: [] };
+    // With only-newer the base may hold newer versions than those asked for (and than the PR's).
+    const newer = req.plan.skipped.some((s) => s.kept) ? ' or newer ones' : '';
     await gh.closePr(
       open.number,
-      `\`${req.base}\` already has these versions, so this pull request is no longer needed. (Tether)`,
+      `\`${req.base}\` already has these versions${newer}, so this pull request is no longer needed. (Tether)`,
     );
     return { operation: 'closed', pr: ref(open), warnings: [] };
   }

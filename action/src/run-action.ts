@@ -5,9 +5,9 @@ import type { Change, EditPlan } from '../../shared/src/plan-edits.ts';
 import { changeBranch } from './change-key.ts';
 import { apiWriter, gitWriter } from './commit-writer.ts';
 import { type GitRetryOptions, withGitRetries } from './git-retry.ts';
-import type { GitHubOps } from './github-ops.ts';
+import type { GitHubOps, OpenPr } from './github-ops.ts';
 import { envLabel, type Inputs } from './inputs.ts';
-import { gateRefusal, type Planned, planBump, planRestore, under } from './plan.ts';
+import { gateRefusal, newerInPullRequest, type Planned, planBump, planRestore, under } from './plan.ts';
 import { type ChangeSummary, defaultCommitMessage, defaultTitle, type Evidence, prBody, runLink } from './pr-text.ts';
 import { type PrOperation, syncPullRequest } from './pull-request.ts';
 import { type PushOptions, pushDirect } from './push.ts';
@@ -237,6 +237,15 @@ export async function runAction(inputs: Inputs, deps: ActionDeps): Promise<Actio
         draft: inputs.draft,
         decorations: inputs,
         autoMerge: inputs.autoMerge,
+        ...(inputs.onlyNewer && inputs.mode === 'bump'
+          ? {
+              newerInPr: async (pr: OpenPr) => {
+                const head = await fetches.fetchBranch(pr.headRef);
+                const files = (await env.readFiles(head, planned.reads)).files;
+                return newerInPullRequest(planned.plan, planned.replan(files), pr.number);
+              },
+            }
+          : {}),
       },
       {
         gh,
@@ -249,7 +258,8 @@ export async function runAction(inputs: Inputs, deps: ActionDeps): Promise<Actio
       },
     );
     warnings.push(...outcome.warnings);
-    return result(planned.plan, {
+    // A PR left as it is: this run changed nothing.
+    return result(outcome.leftAsIs ? { ...planned.plan, edits: [], changes: [] } : planned.plan, {
       operation: outcome.operation,
       ...(outcome.pr ? { pr: outcome.pr } : {}),
       ...(outcome.commitSha ? { commitSha: outcome.commitSha } : {}),

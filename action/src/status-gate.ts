@@ -1,4 +1,4 @@
-import { globMatcher } from '../../shared/src/glob.ts';
+import { globMatcher, isExclusion } from '../../shared/src/glob.ts';
 
 /** One commit status as the REST API lists it (newest first). */
 export interface StatusEntry {
@@ -18,16 +18,31 @@ export interface CommitWithStatuses {
   statuses: readonly StatusEntry[];
 }
 
-/** Compiled `require-status` patterns: contexts match whole, with the glob semantics of shared/src/glob.ts. */
+/**
+ * Compiled `require-status` patterns: contexts match whole, with the glob semantics of shared/src/glob.ts. Each
+ * positive pattern is a requirement of its own: a commit passes only when every one of them matches at least one
+ * context (exclusions applied), so a pattern naming a cluster that never reported is not passed over because
+ * another pattern's contexts are green.
+ */
 export interface StatusGate {
   /** The patterns as given; none means no gate. */
   readonly patterns: readonly string[];
+  /** Whether a context counts at all: some positive pattern (or none given) matches it and no exclusion does. */
   readonly matches: (context: string) => boolean;
+  /** Each positive pattern with its matcher (exclusions applied); empty when the list holds exclusions only. */
+  readonly required: readonly { pattern: string; matches: (context: string) => boolean }[];
 }
 
 /** Compiles `require-status` patterns once. */
 export function statusGate(patterns: readonly string[]): StatusGate {
-  return { patterns: [...patterns], matches: globMatcher(patterns) };
+  const exclusions = patterns.filter(isExclusion);
+  return {
+    patterns: [...patterns],
+    matches: globMatcher(patterns),
+    required: patterns
+      .filter((p) => !isExclusion(p))
+      .map((pattern) => ({ pattern, matches: globMatcher([pattern, ...exclusions]) })),
+  };
 }
 
 /** The latest status per matching context of one commit. */
@@ -37,21 +52,34 @@ export function latestMatching(statuses: readonly StatusEntry[], gate: StatusGat
   return [...seen.values()].sort((a, b) => a.context.localeCompare(b.context));
 }
 
-/** The verdict on one commit: all matching statuses `success` (and at least one), or why not. */
+/**
+ * The verdict on one commit: every positive pattern matches at least one context, and every matching status is
+ * `success` (a list of exclusions alone needs at least one matching context), or why not: the states that are not
+ * `success`, then `no status for <pattern>` for each pattern that matched nothing.
+ */
 export function gateVerdict(
   statuses: readonly StatusEntry[],
   gate: StatusGate,
 ): { ok: boolean; summary: string; matched: StatusEntry[] } {
   const matched = latestMatching(statuses, gate);
-  if (matched.length === 0) return { ok: false, summary: 'no status', matched };
+  const missing =
+    gate.required.length === 0
+      ? matched.length === 0
+        ? ['no status']
+        : []
+      : gate.required
+          .filter((r) => !matched.some((s) => r.matches(s.context)))
+          .map((r) => `no status for ${r.pattern}`);
   const bad = matched.filter((s) => s.state !== 'success');
-  if (bad.length === 0) return { ok: true, summary: 'success', matched };
-  const states = [...new Set(bad.map((s) => s.state))].join('/');
-  return {
-    ok: false,
-    summary: matched.length === 1 ? states : `${states} (${bad.map((s) => s.context).join(', ')})`,
-    matched,
-  };
+  if (bad.length === 0 && missing.length === 0) return { ok: true, summary: 'success', matched };
+  const reasons: string[] = [];
+  if (bad.length > 0) {
+    const states = [...new Set(bad.map((s) => s.state))].join('/');
+    reasons.push(
+      matched.length === 1 && missing.length === 0 ? states : `${states} (${bad.map((s) => s.context).join(', ')})`,
+    );
+  }
+  return { ok: false, summary: [...reasons, ...missing].join('; '), matched };
 }
 
 /**

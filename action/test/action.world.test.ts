@@ -48,6 +48,35 @@ describe('the Action bundle against the local world', () => {
     ...extra,
   });
   const ref = () => ({ owner: repo.split('/')[0]!, repo: repo.split('/')[1]! });
+  /** A repo with web 1.0.0 in dev and staging, then a commit setting dev to 1.3.0 (returned) for promote. */
+  const devPromotable = async (): Promise<string> => {
+    await newRepo({
+      'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
+      'envs/staging/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
+    });
+    return world.git!.repo(repo).commitFiles({
+      branch: 'main',
+      files: { 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.3.0') },
+      message: 'dev: web 1.3.0',
+    });
+  };
+  /** A commit on main's tip writing one file, made through the Git Data API; main does not move. */
+  const apiCommit = async (path: string, content: string, mode: '100644' | '100755'): Promise<string> => {
+    const { data: tip } = await gh.git.getRef({ ...ref(), ref: 'heads/main' });
+    const { data: parent } = await gh.git.getCommit({ ...ref(), commit_sha: tip.object.sha });
+    const { data: tree } = await gh.git.createTree({
+      ...ref(),
+      base_tree: parent.tree.sha,
+      tree: [{ path, mode, type: 'blob', content }],
+    });
+    const { data: commit } = await gh.git.createCommit({
+      ...ref(),
+      message: `write ${path}`,
+      tree: tree.sha,
+      parents: [tip.object.sha],
+    });
+    return commit.sha;
+  };
   const file = async (path: string, at = 'main') =>
     (await world.git!.repo(repo).git(['show', `${at}:${path}`])).stdout.toString('utf8');
 
@@ -116,6 +145,47 @@ describe('the Action bundle against the local world', () => {
       `${closed.log}\n${JSON.stringify(closed.outputs)}`,
     );
     assert.equal((await gh.pulls.get({ ...ref(), pull_number: number })).data.state, 'closed');
+  });
+
+  test('the open PR of a change key is found behind a first page of 100 other open PRs', async () => {
+    await newRepo({ 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0') });
+    // Without `paths` the target is read from the change, and once the base has the version the PR is looked for
+    // under any target: through the list of the base's open PRs.
+    const first = await runActionBundle(inputs({ images: 'ghcr.io/acme/web:1.1.0' }));
+    assert.equal(first.outputs['pull-request-operation'], 'created', first.log);
+    const number = Number(first.outputs['pull-request-number']);
+    // 100 newer PRs of other work come first in the list (newest first), filling its first page.
+    const other = await apiCommit('docs/notes.md', 'notes\n', '100644');
+    for (let i = 0; i < 100; i++) {
+      await gh.git.createRef({ ...ref(), ref: `refs/heads/work/${i}`, sha: other });
+      await gh.pulls.create({ ...ref(), title: `work ${i}`, head: `work/${i}`, base: 'main' });
+    }
+    await world.git!.repo(repo).commitFiles({
+      branch: 'main',
+      files: { 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.1.0') },
+      message: 'hand edit',
+    });
+    const closed = await runActionBundle(inputs({ images: 'ghcr.io/acme/web:1.1.0' }));
+    assert.equal(closed.code, 0, closed.log);
+    assert.equal(closed.outputs['pull-request-operation'], 'closed', closed.log);
+    assert.equal(closed.outputs['pull-request-number'], String(number));
+    assert.equal((await gh.pulls.get({ ...ref(), pull_number: number })).data.state, 'closed');
+  });
+
+  test('a change too large to list opens a PR whose body GitHub accepts, and the commit lists every value', async () => {
+    // The emulator refuses a body over 65,536 characters, as GitHub does: 350 files make a table longer.
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 350; i++)
+      files[`envs/prod/service-with-a-long-name-${i}/deploy.yaml`] = deploy('ghcr.io/acme/web:1.0.0');
+    await newRepo(files);
+    const r = await runActionBundle(inputs({ images: 'ghcr.io/acme/proxy:2.1.0', paths: 'envs/prod/**' }));
+    assert.equal(r.code, 0, r.log);
+    assert.equal(r.outputs['pull-request-operation'], 'created');
+    const { data: pr } = await gh.pulls.get({ ...ref(), pull_number: Number(r.outputs['pull-request-number']) });
+    assert.ok((pr.body ?? '').length <= 65_536);
+    assert.match(pr.body ?? '', /\| … \| \d+ more values, listed in the commit message \|/);
+    const { data: head } = await gh.git.getCommit({ ...ref(), commit_sha: pr.head.sha });
+    assert.equal(head.message.split('\n').filter((l) => l.startsWith('- envs/prod/')).length, 350);
   });
 
   test('commit-method git: the PR and a direct push are written over smart HTTP, with the same results', async () => {
@@ -241,6 +311,75 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
     assert.equal(await file('envs/dev/web/deploy.yaml'), deploy('ghcr.io/acme/web:2.2.0'));
   });
 
+  test('only-newer never downgrades or closes an open PR that proposes a newer version; it closes one the base covers', async () => {
+    await newRepo({ 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0') });
+    const bump = (version: string, onlyNewer = true) =>
+      runActionBundle(
+        inputs({
+          images: `ghcr.io/acme/web:${version}`,
+          paths: 'envs/dev/**',
+          ...(onlyNewer ? { 'only-newer': 'true' } : {}),
+        }),
+      );
+    const atHead = async () => {
+      const { data } = await gh.pulls.get({ ...ref(), pull_number: number });
+      return {
+        state: data.state,
+        web: /image: ghcr\.io\/acme\/web:(\S+) # the app/.exec(
+          await file('envs/dev/web/deploy.yaml', data.head.sha),
+        )?.[1],
+      };
+    };
+    const first = await bump('2.6.0');
+    assert.equal(first.outputs['pull-request-operation'], 'created', first.log);
+    const number = Number(first.outputs['pull-request-number']);
+    const deployPath = 'envs/dev/web/deploy.yaml';
+
+    // An older request than the PR's, newer than the base: the PR is left as it is, and the run says why.
+    const older = await bump('2.5.0');
+    assert.equal(older.code, 0, older.log);
+    assert.equal(older.outputs['pull-request-operation'], 'unchanged', older.log);
+    assert.equal(older.outputs['pull-request-number'], String(number));
+    assert.equal(older.outputs.changed, 'false');
+    assert.match(older.summary, /No change: the open pull request already proposes newer versions than requested\./);
+    assert.match(older.log, new RegExp(`skipped: ${deployPath} already at 2\\.6\\.0 in #${number}`));
+    assert.deepEqual(await atHead(), { state: 'open', web: '2.6.0' });
+
+    // The base gets a newer version than asked for, but older than the PR's: the PR is still needed, not closed.
+    const git = world.git!.repo(repo);
+    await git.commitFiles({
+      branch: 'main',
+      files: { [deployPath]: deploy('ghcr.io/acme/web:2.4.0') },
+      message: 'hand edit',
+    });
+    const belowBase = await bump('2.3.0');
+    assert.equal(belowBase.code, 0, belowBase.log);
+    assert.equal(belowBase.outputs['pull-request-operation'], 'unchanged', belowBase.log);
+    assert.match(belowBase.log, /skipped: envs\/dev\/web\/deploy\.yaml already at 2\.4\.0/);
+    assert.match(belowBase.log, new RegExp(`skipped: ${deployPath} already at 2\\.6\\.0 in #${number}`));
+    assert.deepEqual(await atHead(), { state: 'open', web: '2.6.0' });
+
+    // Without only-newer the requested version wins in the PR, as before.
+    const plain = await bump('2.5.0', false);
+    assert.equal(plain.outputs['pull-request-operation'], 'updated', plain.log);
+    assert.deepEqual(await atHead(), { state: 'open', web: '2.5.0' });
+
+    // Once the base holds a newer version than the PR proposes, the PR is no longer needed and says so truly.
+    await git.commitFiles({
+      branch: 'main',
+      files: { [deployPath]: deploy('ghcr.io/acme/web:2.6.0') },
+      message: 'hand edit',
+    });
+    const covered = await bump('2.3.0');
+    assert.equal(covered.outputs['pull-request-operation'], 'closed', covered.log);
+    assert.equal((await atHead()).state, 'closed');
+    const comments = (await gh.issues.listComments({ ...ref(), issue_number: number })).data;
+    assert.equal(
+      comments.at(-1)?.body,
+      '`main` already has these versions or newer ones, so this pull request is no longer needed. (Tether)',
+    );
+  });
+
   test('five concurrent PR runs of one image end with one PR whose title and text describe its head', async () => {
     await newRepo({ 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0') });
     const versions = ['2.0.0', '2.1.0', '2.2.0', '2.3.0', '2.4.0'];
@@ -329,20 +468,8 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
   test('an executable file keeps its mode through an API commit', async () => {
     await newRepo({ 'envs/dev/web.yaml': 'image: ghcr.io/acme/web:1.0.0\n' });
     // Files written on some file systems (WSL, a Windows share) are committed executable.
-    const { data: tip } = await gh.git.getRef({ ...ref(), ref: 'heads/main' });
-    const { data: parent } = await gh.git.getCommit({ ...ref(), commit_sha: tip.object.sha });
-    const { data: tree } = await gh.git.createTree({
-      ...ref(),
-      base_tree: parent.tree.sha,
-      tree: [{ path: 'envs/dev/web.yaml', mode: '100755', type: 'blob', content: 'image: ghcr.io/acme/web:1.0.0\n' }],
-    });
-    const { data: commit } = await gh.git.createCommit({
-      ...ref(),
-      message: 'executable',
-      tree: tree.sha,
-      parents: [tip.object.sha],
-    });
-    await gh.git.updateRef({ ...ref(), ref: 'heads/main', sha: commit.sha });
+    const commit = await apiCommit('envs/dev/web.yaml', 'image: ghcr.io/acme/web:1.0.0\n', '100755');
+    await gh.git.updateRef({ ...ref(), ref: 'heads/main', sha: commit });
     const r = await runActionBundle(inputs({ images: 'ghcr.io/acme/web:1.1.0', 'pull-request': 'false' }));
     assert.equal(r.code, 0, r.log);
     const listed = (await world.git!.repo(repo).git(['ls-tree', 'main', 'envs/dev/web.yaml'])).stdout.toString('utf8');
@@ -413,15 +540,7 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
   });
 
   test('promote reads the latest status of every context, however many statuses the commit has', async () => {
-    await newRepo({
-      'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
-      'envs/staging/web/deploy.yaml': deploy('ghcr.io/acme/web:1.0.0'),
-    });
-    const sha = await world.git!.repo(repo).commitFiles({
-      branch: 'main',
-      files: { 'envs/dev/web/deploy.yaml': deploy('ghcr.io/acme/web:1.3.0') },
-      message: 'dev: web 1.3.0',
-    });
+    const sha = await devPromotable();
     const post = (context: string, state: 'success' | 'failure', description: string) =>
       gh.repos.createCommitStatus({ ...ref(), sha, state, context, description });
     // One app failed; another app's health then moved often, so its statuses fill the first page of the list.
@@ -436,6 +555,31 @@ ${apps.map((a) => `        - name: ${a}\n          image: ghcr.io/acme/${a}:1.0.
       `no commit touching envs/dev has success for tether/dev/*; newest is ${sha.slice(0, 7)}: failure (tether/dev/api)`,
     );
     assert.equal((await gh.pulls.list({ ...ref() })).data.length, 0);
+  });
+
+  test('promote with a pattern per cluster waits for every cluster, naming the one that never reported', async () => {
+    const sha = await devPromotable();
+    const post = (context: string) => gh.repos.createCommitStatus({ ...ref(), sha, state: 'success', context });
+    await post('tether/dev-a/web');
+    const promote = inputs({
+      mode: 'promote',
+      from: 'envs/dev',
+      to: 'envs/staging',
+      'require-status': 'tether/dev-a/*\ntether/dev-b/*',
+    });
+    const refused = await runActionBundle(promote);
+    assert.equal(refused.code, 1, refused.log);
+    assert.equal(
+      refused.error,
+      `no commit touching envs/dev has success for tether/dev-a/*, tether/dev-b/*; newest is ${sha.slice(0, 7)}: no status for tether/dev-b/*`,
+    );
+    assert.equal((await gh.pulls.list({ ...ref() })).data.length, 0);
+    await post('tether/dev-b/web');
+    const ok = await runActionBundle(promote);
+    assert.equal(ok.code, 0, ok.log);
+    const { data: pr } = await gh.pulls.get({ ...ref(), pull_number: Number(ok.outputs['pull-request-number']) });
+    assert.match(pr.body ?? '', /`tether\/dev-a\/web`: \*\*success\*\*/);
+    assert.match(pr.body ?? '', /`tether\/dev-b\/web`: \*\*success\*\*/);
   });
 
   test('promote names the files it could not read, as bump does', async () => {

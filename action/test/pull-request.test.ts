@@ -66,7 +66,9 @@ class FakeGitHub {
     Object.assign(this.pr!, o);
     this.did('update');
   }
-  async closePr() {
+  comments: string[] = [];
+  async closePr(_: number, comment: string) {
+    this.comments.push(comment);
     this.did('close');
   }
   async decoratePr(_: number, o: PrDecorations) {
@@ -218,4 +220,33 @@ test('a run that stopped between its two writes is taken over after a pause', as
   assert.equal(r.commitSha, head);
   assert.equal(describedHead(gh.pr!.body), head);
   assert.equal(gh.calls.filter((c) => c === 'branch').length, 3, gh.calls.join(' '));
+});
+
+test('only-newer: an open PR proposing newer versions is left as it is, neither closed nor rewritten', async () => {
+  const gh = new FakeGitHub();
+  const { req, deps } = setup(gh);
+  await syncPullRequest(req, deps);
+  const head = gh.branches.get('tether/x');
+  const newerInPr = async (pr: OpenPr) => [`skipped: a.yaml already at 2.6.0 in #${pr.number}`];
+  gh.calls = [];
+  // This run's plan would write a head of its own; with nothing to write it would close the PR.
+  for (const p of [
+    { ...plan, edits: [{ path: 'a.yaml', newText: 'v1' }] },
+    { ...plan, edits: [] },
+  ]) {
+    const r = await syncPullRequest({ ...req, plan: p, newerInPr }, { ...deps, treeWith: async () => 'v1' });
+    assert.equal(r.operation, 'unchanged');
+    assert.equal(r.leftAsIs, true);
+    assert.equal(r.commitSha, head);
+    assert.deepEqual(r.warnings, ['skipped: a.yaml already at 2.6.0 in #1']);
+  }
+  assert.deepEqual(gh.calls, ['find', 'find']);
+  assert.equal(gh.branches.get('tether/x'), head);
+  // Nothing newer in the PR: the base has the versions (or newer ones, with only-newer), and the PR is closed.
+  const kept = { ...plan, edits: [], skipped: [{ path: 'a.yaml', reason: 'already at 2.7.0', kept: '2.7.0' }] };
+  const closed = await syncPullRequest({ ...req, plan: kept, newerInPr: async () => [] }, deps);
+  assert.equal(closed.operation, 'closed');
+  assert.deepEqual(gh.comments, [
+    '`main` already has these versions or newer ones, so this pull request is no longer needed. (Tether)',
+  ]);
 });

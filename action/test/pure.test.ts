@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { globToRegExp, pathMatcher } from '../../shared/src/glob.ts';
-import type { Change } from '../../shared/src/plan-edits.ts';
+import { type Change, planEdits } from '../../shared/src/plan-edits.ts';
 import { bumpTarget, changeBranch, commonDir, slug } from '../src/change-key.ts';
+import { newerInPullRequest } from '../src/plan.ts';
 import { changeTable, defaultTitle, prBody, runLink } from '../src/pr-text.ts';
 import { describedHead } from '../src/pull-request.ts';
 import { gateVerdict, mergeWindowStatuses, pickQualifying, statusGate, statusWindows } from '../src/status-gate.ts';
@@ -142,7 +143,37 @@ test('status gate: patterns, latest per context, the newest qualifying commit', 
   assert.equal(none.commit, undefined);
   assert.deepEqual('newest' in none && none.newest, { sha: commits[0]!.sha, summary: 'pending' });
   assert.equal(pickQualifying(commits, statusGate([]), { skip: 1 }).commit?.sha.slice(0, 2), 'c2');
-  assert.equal(gateVerdict([], staging).summary, 'no status');
+  assert.equal(gateVerdict([], staging).summary, 'no status for tether/staging/*');
+});
+
+test('status gate: every positive pattern needs a matching context of its own; exclusions still exclude', () => {
+  const both = statusGate(['tether/dev-a/*', 'tether/dev-b/*', '!tether/dev-b/skip']);
+  const a = { context: 'tether/dev-a/web', state: 'success' };
+  // dev-b never reported: dev-a's success does not speak for it.
+  assert.deepEqual(gateVerdict([a], both), { ok: false, summary: 'no status for tether/dev-b/*', matched: [a] });
+  // An excluded context does not count as dev-b's report.
+  const skip = { context: 'tether/dev-b/skip', state: 'success' };
+  assert.equal(gateVerdict([a, skip], both).summary, 'no status for tether/dev-b/*');
+  const b = { context: 'tether/dev-b/web', state: 'success' };
+  assert.equal(gateVerdict([a, b, skip], both).ok, true);
+  assert.equal(
+    gateVerdict([{ context: 'tether/dev-a/web', state: 'failure' }], both).summary,
+    'failure (tether/dev-a/web); no status for tether/dev-b/*',
+  );
+  assert.equal(gateVerdict([], both).summary, 'no status for tether/dev-a/*; no status for tether/dev-b/*');
+  // The newest commit with only dev-a is passed over for an older one both clusters passed.
+  const picked = pickQualifying(
+    [
+      { sha: 'c2'.padEnd(40, '0'), statuses: [a] },
+      { sha: 'c1'.padEnd(40, '0'), statuses: [a, b] },
+    ],
+    both,
+  );
+  assert.equal(picked.commit?.sha.slice(0, 2), 'c1');
+  // Exclusions alone: any context they leave counts, and one is still needed.
+  const notCi = statusGate(['!ci']);
+  assert.equal(gateVerdict([{ context: 'ci', state: 'failure' }], notCi).summary, 'no status');
+  assert.equal(gateVerdict([{ context: 'ci', state: 'failure' }, a], notCi).ok, true);
 });
 
 test('PR texts: title, table with run link, evidence, marker', () => {
@@ -244,4 +275,28 @@ test('statuses of later commits that did not touch the path speak for the commit
   const v = gateVerdict(merged, statusGate(['tether/dev/*']));
   assert.equal(v.ok, true);
   assert.equal(v.matched[0]?.on, 't2');
+});
+
+test('only-newer with an open PR: the values the PR proposes newer than the request and the base, and what is not applied', () => {
+  const files = (web: string, api: string) => [
+    { path: 'envs/dev/web.yaml', text: `image: ghcr.io/acme/web:${web}\n` },
+    { path: 'envs/dev/api.yaml', text: `image: ghcr.io/acme/api:${api}\n` },
+  ];
+  const plan = (web: string, api: string, images: string[]) => planEdits(files(web, api), { images, onlyNewer: true });
+  const request = ['ghcr.io/acme/web:2.5.0', 'ghcr.io/acme/api:3.0.0'];
+  const base = plan('2.4.0', '2.0.0', request);
+  // The PR proposes web 2.6.0: newer than asked and than the base. The request would still raise api in it.
+  assert.deepEqual(newerInPullRequest(base, plan('2.6.0', '2.0.0', request), 7), [
+    'skipped: envs/dev/web.yaml already at 2.6.0 in #7',
+    'not applied: envs/dev/api.yaml image → ghcr.io/acme/api:3.0.0, as #7 proposes newer versions and is left as it is',
+  ]);
+  // The PR proposes nothing newer than asked for: nothing to keep.
+  assert.deepEqual(newerInPullRequest(base, plan('2.5.0', '3.0.0', request), 7), []);
+  assert.deepEqual(newerInPullRequest(base, plan('2.1.0', '2.0.0', request), 7), []);
+  // The base already holds web 2.7.0: a PR at 2.6.0 proposes nothing the base lacks, one at 2.8.0 does.
+  const ahead = plan('2.7.0', '3.0.0', request);
+  assert.deepEqual(newerInPullRequest(ahead, plan('2.6.0', '3.0.0', request), 7), []);
+  assert.deepEqual(newerInPullRequest(ahead, plan('2.8.0', '3.0.0', request), 7), [
+    'skipped: envs/dev/web.yaml already at 2.8.0 in #7',
+  ]);
 });

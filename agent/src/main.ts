@@ -20,7 +20,7 @@ import { toolRenderer } from './edges/render/render.ts';
 import { Agent } from './reconcile/agent.ts';
 import { LeaderElector } from './reconcile/leader.ts';
 import { PushSignals, pushSignalHubOptions } from './reconcile/push-signals.ts';
-import { ShardLeases } from './reconcile/shard-leases.ts';
+import { type ShardGate, ShardLeases } from './reconcile/shard-leases.ts';
 import { StatusReporter } from './reconcile/status-reporter.ts';
 import { WatchHub } from './reconcile/watch-hub.ts';
 
@@ -47,6 +47,8 @@ export interface AgentOptions {
   renderer?: Renderer;
   /** Poll open pull requests for plans at the apps' interval; default: when no webhook secret is configured. */
   pollPullRequests?: boolean;
+  /** Which apps this replica works on; default: the Leases of `config.sharding`, or every app without it. */
+  shards?: ShardGate;
 }
 
 /** The GitHub token of a configuration: a GitHub App's installation token, or a token file; none without either. */
@@ -90,17 +92,19 @@ export async function createAgent(config: AgentConfig, options: AgentOptions): P
     : undefined;
   const sharding = config.sharding?.enabled ? config.sharding : undefined;
   const leasePrefix = sharding?.leasePrefix ?? `tether-${config.cluster}-shard`;
-  const shards = sharding
-    ? new ShardLeases(options.kube, {
-        shards: sharding.shards,
-        namespace: sharding.namespace,
-        leasePrefix,
-        identity: options.identity ?? `${hostname()}-${process.pid}`,
-        leaseDurationMs: sharding.leaseDuration,
-        renewIntervalMs: sharding.renewInterval,
-        log,
-      })
-    : undefined;
+  const shards =
+    options.shards ??
+    (sharding
+      ? new ShardLeases(options.kube, {
+          shards: sharding.shards,
+          namespace: sharding.namespace,
+          leasePrefix,
+          identity: options.identity ?? `${hostname()}-${process.pid}`,
+          leaseDurationMs: sharding.leaseDuration,
+          renewIntervalMs: sharding.renewInterval,
+          log,
+        })
+      : undefined);
   const discovery = new Discovery(options.kube);
   // Sharded: a push webhook reaches one replica; it tells the others through one ConfigMap next to the Leases.
   const pushSignals =
@@ -114,7 +118,9 @@ export async function createAgent(config: AgentConfig, options: AgentOptions): P
           { namespace: sharding.namespace, name: `${leasePrefix}-pushes`, identity: shards.identity, log },
         )
       : undefined;
-  const gitToken = config.github?.gitTokenFile ? tokenFileProvider(config.github.gitTokenFile) : token;
+  const gitToken = config.github?.gitTokenFile
+    ? tokenFileProvider(config.github.gitTokenFile, { field: 'github.gitTokenFile' })
+    : token;
   const cacheRoot = config.cacheDir ?? join(tmpdir(), 'tether-cache');
   // One cache directory per key (a shared repo and ref, an app's plans, a location of App documents): one shallow
   // clone each.

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { HttpKubeClient } from '../src/edges/kube/kube-client.ts';
-import { TokenFile } from '../src/edges/kube/token-file.ts';
+import { TokenFile } from '../src/edges/token-file.ts';
 import { cm, object } from './fixtures/kube-client.ts';
 
 const seen: string[] = [];

@@ -107,4 +107,10 @@ describe('self-heal against a real apiserver (the poll interval plays no part)',
     assert.deepEqual(app.state.drifted, ['Deployment/default/manual']);
     assert.equal((await getDeploy('manual')).spec.template.spec.containers[0]!.image, 'ghcr.io/acme/manual:hotfix');
   });
+
+  test('stopped (its app handed to another replica), it remembers nothing of the objects', async () => {
+    assert.ok(heal.remembered > 0);
+    await heal.stop();
+    assert.equal(heal.remembered, 0, 'self-heal kept what it saw of the objects after it stopped');
+  });
 });

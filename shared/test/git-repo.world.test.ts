@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { inspect } from 'node:util';
 import type { HttpClient } from 'isomorphic-git';
 import { type GitServer, startGitServer } from '../../testenv/src/git-server.ts';
+import { TetherError } from '../src/errors.ts';
 import { GitRepo } from '../src/git/git-repo.ts';
 
 const TOKEN = 'ghs_reader_secret_1234';
@@ -239,6 +240,66 @@ describe('GitRepo', () => {
       (err: unknown) => err,
     );
     leaks(inspect(refusedError, { depth: Number.POSITIVE_INFINITY }));
+  });
+
+  test('errors of the local object store have the shape of remote ones: text, name and code, no raw cause', async () => {
+    const gitdir = join(tmp, 'local-errors');
+    const sha = await (await GitRepo.open({ gitdir, url, credentials })).fetch('main');
+    /** The error `p` rejects with, checked for the shape every error of GitRepo has; returns its cause. */
+    const shaped = async (p: Promise<unknown>, code: string) => {
+      const err = await p.then(
+        () => assert.fail('no error'),
+        (e: unknown) => e,
+      );
+      const printed = inspect(err, { depth: Number.POSITIVE_INFINITY });
+      assert.ok(err instanceof TetherError, printed);
+      assert.equal(err.code, 'git');
+      // Every cause is an Error with a message, a name and a code (and an HTTP status) only: none of what the raw
+      // one worked on (isomorphic-git's `caller` and `data`, a path, the bytes read, an open file).
+      for (let c = err.cause as Error | undefined; c; c = c.cause as Error | undefined) {
+        assert.ok(c instanceof Error, printed);
+        const extra = Object.keys(c).filter((k) => !['name', 'code', 'data'].includes(k));
+        assert.deepEqual(extra, [], printed);
+      }
+      assert.doesNotMatch(printed, /Buffer|Uint8Array|FileHandle|caller|syscall/, printed);
+      assert.equal((err.cause as { code?: string }).code, code, printed);
+      return err;
+    };
+    const repo = await GitRepo.open({ gitdir, url, credentials });
+    const missing = 'f'.repeat(40);
+    const failed = await shaped(repo.treeOf(missing), 'NotFoundError');
+    // What was asked of which store, as a remote failure names the remote.
+    assert.match(failed.message, /^read commit f{40} \(http:\/\/127\.0\.0\.1:\d+\/acme\/env\.git\): Could not find/);
+    await shaped(repo.readFiles(missing), 'NotFoundError');
+    await shaped(repo.listFiles(missing), 'NotFoundError');
+    await shaped(
+      repo.writeCommit({ parent: missing, files: [], message: 'm', author: { name: 'T', email: 't@tether.invalid' } }),
+      'NotFoundError',
+    );
+
+    // A store whose objects fail to read, as a disk does: the error holds the handle and the bytes read so far.
+    const handle = await fs.promises.open(join(gitdir, 'HEAD'));
+    try {
+      const failing = {
+        promises: {
+          ...fs.promises,
+          readFile: async (...a: Parameters<typeof fs.promises.readFile>) => {
+            if (!String(a[0]).includes('/objects/')) return fs.promises.readFile(...a);
+            throw Object.assign(new Error('EIO: i/o error, read'), {
+              code: 'EIO',
+              syscall: 'read',
+              handle,
+              partial: Buffer.from('PACK partial bytes'),
+            });
+          },
+        },
+      };
+      const broken = await GitRepo.open({ gitdir, url, credentials, fs: failing });
+      await shaped(broken.treeOf(sha), 'EIO');
+      await shaped(broken.readFiles(sha, { under: 'envs/dev/web' }), 'EIO');
+    } finally {
+      await handle.close();
+    }
   });
 
   test('reuses an existing store and keeps working with an injected fs', async () => {

@@ -269,6 +269,41 @@ describe('GitHub emulator', () => {
     assert.equal((await gitCli(['rev-parse', 'HEAD'], dir)).trim(), merged.data.sha);
   });
 
+  test("a pull request's title and body, and a comment, over GitHub's limits are refused as GitHub does", async () => {
+    const o = octokit(github);
+    const r = await newRepo();
+    await branchWith(o, r, 'tether/long', { 'envs/dev/web.yaml': 'image: web:1.1.0\n' });
+    const create = (title: string, body: string) =>
+      o.pulls.create({ ...r, title, body, head: 'tether/long', base: 'main' });
+    await assert.rejects(create('t', 'x'.repeat(65_537)), {
+      status: 422,
+      message: /body is too long \(maximum is 65536 characters\)/,
+    });
+    await assert.rejects(create('t'.repeat(257), 'x'), {
+      status: 422,
+      message: /title is too long \(maximum is 256 characters\)/,
+    });
+    assert.equal((await o.pulls.list({ ...r, state: 'all' })).data.length, 0);
+    // At the limits exactly it is taken (an emoji is one character to GitHub, two UTF-16 units to JavaScript).
+    const pr = await create('t'.repeat(256), `${'🐛'.repeat(32_768)}`);
+    assert.equal(pr.status, 201);
+    await assert.rejects(o.pulls.update({ ...r, pull_number: pr.data.number, body: 'y'.repeat(65_537) }), {
+      status: 422,
+      message: /body is too long \(maximum is 65536 characters\)/,
+    });
+    await assert.rejects(o.pulls.update({ ...r, pull_number: pr.data.number, title: 'y'.repeat(257) }), {
+      status: 422,
+      message: /title is too long/,
+    });
+    const kept = (await o.pulls.get({ ...r, pull_number: pr.data.number })).data;
+    assert.equal(kept.title, 't'.repeat(256));
+    await o.pulls.update({ ...r, pull_number: pr.data.number, body: 'y'.repeat(65_536) });
+    await assert.rejects(o.issues.createComment({ ...r, issue_number: pr.data.number, body: 'z'.repeat(65_537) }), {
+      status: 422,
+      message: /body is too long \(maximum is 65536 characters\)/,
+    });
+  });
+
   test('squash and rebase merges write real commits; conflicts answer 405', async () => {
     const o = octokit(github);
     const r = await newRepo({ 'a.txt': 'a\n', 'b.txt': 'b\n' });

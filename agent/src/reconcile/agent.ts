@@ -391,9 +391,32 @@ export class Agent implements AgentView {
    * reads them and writes on their commits too.
    */
   private handOver(apps: readonly AppRunner[], writes: (source: string) => boolean): void {
-    for (const r of apps) if (!r.active) this.releaseStatuses(r);
+    for (const r of apps) {
+      if (r.active) continue;
+      this.releaseStatuses(r);
+      this.forgetCluster(r);
+    }
     for (const s of this.appSources())
       if (!writes(s.name)) this.parts.reporter?.release(statusContext(this.cluster, s.name));
+  }
+
+  /**
+   * An app another replica syncs now: what this one kept of it in memory goes (the resource tree's namespaces, whose
+   * cluster-wide feeds end with the last app tracking any; the live objects, health, applied record and self-heal's
+   * memory), so nothing here judges, heals or reports it on stale objects and memory follows the apps held. Its
+   * definition and its sync history stay: this replica must know every app, and the history names who synced.
+   */
+  private forgetCluster(r: AppRunner): void {
+    // A sync outside the loop (syncNow) still running: forgotten once it ends, unless the app is held again by then.
+    if (r.current) {
+      void r.current.then(() => {
+        if (!r.active) this.forgetCluster(r);
+      });
+      return;
+    }
+    this.descendants.track(r.config.name, []);
+    r.sync.forget();
+    r.diffCache = undefined;
   }
 
   /** Plans pull requests for an app added while the agent runs, when it asks for plans. */
@@ -756,7 +779,8 @@ export class Agent implements AgentView {
       }
     }
     for (const e of syncEvents(out, previousRevision)) void this.recordEvent(r, e);
-    if (watch && out.error?.stage !== 'fetch') {
+    // A sync that ran on while its app was let go (it stops between requests) starts no watch: the app is not ours.
+    if (watch && out.error?.stage !== 'fetch' && this.owns(r.config.name)) {
       try {
         await r.heal.update();
       } catch (err) {
@@ -833,11 +857,11 @@ export class Agent implements AgentView {
 
   /**
    * Sets the namespaces the resource tree watches for `r`: those of its objects that own ReplicaSets, Jobs or Pods.
-   * Nothing for an app removed (or replaced by a new definition) meanwhile: its sync may still finish after
-   * removeApp released its namespaces, and must not take them back.
+   * Nothing for an app removed (or replaced by a new definition) or let go to another replica meanwhile: its sync may
+   * still finish after removeApp or the hand-over released its namespaces, and must not take them back.
    */
   private trackDescendants(r: AppRunner, desired: readonly K8sObject[]): void {
-    if (this.runners.get(r.config.name) !== r) return;
+    if (this.runners.get(r.config.name) !== r || !this.owns(r.config.name)) return;
     this.descendants.track(r.config.name, ownerNamespaces(desired));
   }
 

@@ -109,7 +109,11 @@ export class SelfHeal {
     return this.watched.size;
   }
 
-  /** Stops every watch and pending heal; waits for heals already running. */
+  /**
+   * Stops every watch and pending heal; waits for heals already running. What it remembered of the objects goes too:
+   * a later `update` starts from the live objects of the sync before it, and the app may have been synced by another
+   * replica meanwhile.
+   */
   async stop(): Promise<void> {
     this.running = false;
     this.sync.liveIsWatched = () => false;
@@ -119,6 +123,19 @@ export class SelfHeal {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     await Promise.all(this.inflight);
+    for (const memory of [this.firstSeen, this.generations, this.seenRv, this.ownWrites, this.desiredByKey])
+      memory.clear();
+    this.desiredOf = undefined;
+  }
+
+  /** How many objects self-heal remembers something of (tests: none once stopped). */
+  get remembered(): number {
+    return new Set([
+      ...this.generations.keys(),
+      ...this.seenRv.keys(),
+      ...this.ownWrites.keys(),
+      ...this.firstSeen.keys(),
+    ]).size;
   }
 
   /** A fresh list of this app's members of `gk` (catching up on anything missed while nobody watched). */

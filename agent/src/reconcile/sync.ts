@@ -197,7 +197,33 @@ export class AppSync {
   ) {
     this.parent = deps.parent ?? defaultParentRef(app.name);
     this.applySetId = applySetId(this.parent);
-    this.state = { app: app.name, sync: 'Unknown', health: { status: 'Unknown', message: 'not synced yet' } };
+    this.state = initialState(app.name);
+  }
+
+  /**
+   * Forgets all this engine learned of the app and the cluster, as if it were new: another replica syncs the app now,
+   * so the live objects (and the health judged on them), the applied record and the revision recorded in the parent
+   * go stale as it writes. Kept, they would cost memory for an app this replica does not hold, and a later sync here
+   * would start from them: the applied record would overwrite the one the other replica left in the parent, and a
+   * turn that lists nothing (a suspended app) would judge and report the old live objects. A later sync here starts
+   * afresh: it renders, lists and reads the parent again. Call only while no sync runs.
+   */
+  forget(): void {
+    this.lastTree = undefined;
+    this.lastGood = false;
+    this.lastGoodResult = undefined;
+    this.desired = [];
+    this.awaiting = [];
+    this.renderSkipped = [];
+    this.hooks = [];
+    this.rendered = false;
+    this.live.clear();
+    this.healthCache = undefined;
+    this.applied.clear();
+    this.appliedRestored = false;
+    this.recorded = undefined;
+    this.liveIsWatched = () => false;
+    this.state = initialState(this.app.name);
   }
 
   /** The desired objects of the last successful render, labelled as members. */
@@ -953,4 +979,9 @@ const MAX_APPLIED_RECORD_BYTES = 320 * 1024;
 /** Prune options from an app's settings. */
 export function pruneOptions(overrides: Partial<PruneOptions> = {}): PruneOptions {
   return { ...defaultPruneOptions(), ...overrides };
+}
+
+/** The state of an app no sync of this engine has told anything about yet. */
+function initialState(app: string): AppState {
+  return { app, sync: 'Unknown', health: { status: 'Unknown', message: 'not synced yet' } };
 }

@@ -75,6 +75,14 @@ export interface ReadResult {
   oversized: { path: string; size: number }[];
 }
 
+/** A commit to write on `parent`: its tree with `files` replaced. */
+export interface CommitRequest {
+  parent: string;
+  files: readonly { path: string; text: string }[];
+  message: string;
+  author: { name: string; email: string };
+}
+
 const SYMLINK = '120000';
 
 /** `http` with `signal` on each of its requests: isomorphic-git's commands take none, its HTTP clients do. */
@@ -148,6 +156,24 @@ function redactedError(err: unknown, secrets: readonly (string | undefined)[], d
     if (typeof e.data.statusMessage === 'string') out.data.statusMessage = redact(e.data.statusMessage, secrets);
   }
   return out;
+}
+
+/**
+ * Runs a read or write of a local object store (`what` says which, naming the remote without credentials). An error
+ * other than this module's own leaves as a TetherError whose cause `redactedError` rebuilt, as a remote failure's is:
+ * isomorphic-git's and the file system's errors carry what they worked on (`caller`, `data`, a path, at times the
+ * bytes read or an open file handle), and whatever prints causes would print it; its code (`NotFoundError`,
+ * `ENOENT`) stays for callers that decide on it.
+ */
+async function local<T>(what: string, url: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    // This module's own errors are built with redacted causes already (remoteError, missing paths and refs).
+    if (err instanceof TetherError) throw err;
+    const cause = redactedError(err, secretsOf(url, undefined));
+    throw new TetherError('git', `${what}: ${cause.message}`, { cause });
+  }
 }
 
 /** A Git repository fetched shallow and single-branch into a bare store; reads, commits and pushes. */
@@ -225,22 +251,29 @@ export class GitRepo {
   static async open(options: GitRepoOptions): Promise<GitRepo> {
     const fs = options.fs ?? nodeFs;
     const gitdir = options.gitdir;
-    await fs.promises.mkdir(gitdir, { recursive: true });
-    const hasHead = await fs.promises.stat(`${gitdir}/HEAD`).then(
-      () => true,
-      () => false,
-    );
-    if (!hasHead) {
-      await git.init({
-        fs,
-        gitdir,
-        bare: true,
-        ...(options.defaultBranch ? { defaultBranch: options.defaultBranch } : {}),
-      });
-    }
-    // isomorphic-git's fetch needs a configured remote even when given a URL; keep it pointing at the repo.
-    await git.addRemote({ fs, gitdir, remote: 'origin', url: options.url, force: true });
-    return new GitRepo(options, !hasHead);
+    return local(`open the store of ${redact(options.url)} at ${gitdir}`, options.url, async () => {
+      await fs.promises.mkdir(gitdir, { recursive: true });
+      const hasHead = await fs.promises.stat(`${gitdir}/HEAD`).then(
+        () => true,
+        () => false,
+      );
+      if (!hasHead) {
+        await git.init({
+          fs,
+          gitdir,
+          bare: true,
+          ...(options.defaultBranch ? { defaultBranch: options.defaultBranch } : {}),
+        });
+      }
+      // isomorphic-git's fetch needs a configured remote even when given a URL; keep it pointing at the repo.
+      await git.addRemote({ fs, gitdir, remote: 'origin', url: options.url, force: true });
+      return new GitRepo(options, !hasHead);
+    });
+  }
+
+  /** Runs a read or write of the local store; what it throws leaves as `local` says. */
+  private local<T>(what: string, run: () => Promise<T>): Promise<T> {
+    return local(`${what} (${this.displayUrl})`, this.options.url, run);
   }
 
   /** The bare store's directory. */
@@ -394,7 +427,11 @@ export class GitRepo {
 
   /** The root tree of a commit. */
   async treeOf(commit: string): Promise<string> {
-    return (await git.readCommit({ fs: this.fs, gitdir: this.gitdir, oid: commit, cache: this.cache })).commit.tree;
+    return this.local(
+      `read commit ${commit}`,
+      async () =>
+        (await git.readCommit({ fs: this.fs, gitdir: this.gitdir, oid: commit, cache: this.cache })).commit.tree,
+    );
   }
 
   /** The tree id of directory `path` at `commit` (undefined when there is none): equal ids mean equal content. */
@@ -415,19 +452,21 @@ export class GitRepo {
   private async entryAt(commit: string, clean: string): Promise<TreeEntry | undefined> {
     const parent = clean.includes('/') ? clean.slice(0, clean.lastIndexOf('/')) : '';
     const name = clean.slice(clean.lastIndexOf('/') + 1);
-    try {
-      const { tree } = await git.readTree({
-        fs: this.fs,
-        gitdir: this.gitdir,
-        oid: commit,
-        ...(parent ? { filepath: parent } : {}),
-        cache: this.cache,
-      });
-      return tree.find((e) => e.path === name);
-    } catch (err) {
-      if ((err as { code?: string }).code === 'NotFoundError') return undefined;
-      throw err;
-    }
+    return this.local(`read '${clean}' at ${commit}`, async () => {
+      try {
+        const { tree } = await git.readTree({
+          fs: this.fs,
+          gitdir: this.gitdir,
+          oid: commit,
+          ...(parent ? { filepath: parent } : {}),
+          cache: this.cache,
+        });
+        return tree.find((e) => e.path === name);
+      } catch (err) {
+        if ((err as { code?: string }).code === 'NotFoundError') return undefined;
+        throw err;
+      }
+    });
   }
 
   /**
@@ -438,7 +477,7 @@ export class GitRepo {
     const under = normalizeRepoPath(filter.under ?? '');
     const root = await this.treeHash(commit, under);
     if (root === undefined) throw new TetherError('git', `path '${under}' does not exist at ${commit.slice(0, 7)}`);
-    return this.listTree(root, under, filter.select, this.fs);
+    return this.local(`list '${under}' at ${commit}`, () => this.listTree(root, under, filter.select, this.fs));
   }
 
   private async listTree(
@@ -467,8 +506,12 @@ export class GitRepo {
    * its per-object directory listing, failed loose-object open and stat.
    */
   async readFiles(commit: string, filter: FileFilter = {}): Promise<ReadResult> {
-    const fs = await snapshotFs(this.fs, this.gitdir);
     const under = normalizeRepoPath(filter.under ?? '');
+    return this.local(`read '${under}' at ${commit}`, () => this.readFilesUnder(commit, under, filter));
+  }
+
+  private async readFilesUnder(commit: string, under: string, filter: FileFilter): Promise<ReadResult> {
+    const fs = await snapshotFs(this.fs, this.gitdir);
     const root = await this.treeHash(commit, under);
     if (root === undefined) throw new TetherError('git', `path '${under}' does not exist at ${commit.slice(0, 7)}`);
     const listed = await this.listTree(root, under, filter.select, fs);
@@ -513,12 +556,11 @@ export class GitRepo {
   }
 
   /** Writes a commit locally: `parent`'s tree with `files` replaced; returns its id and its tree id. */
-  async writeCommit(options: {
-    parent: string;
-    files: readonly { path: string; text: string }[];
-    message: string;
-    author: { name: string; email: string };
-  }): Promise<{ commit: string; tree: string }> {
+  async writeCommit(options: CommitRequest): Promise<{ commit: string; tree: string }> {
+    return this.local(`write a commit on ${options.parent}`, () => this.writeCommitLocally(options));
+  }
+
+  private async writeCommitLocally(options: CommitRequest): Promise<{ commit: string; tree: string }> {
     const { fs, gitdir } = this;
     this.empty = false;
     const byDir = new Map<string, Map<string, string>>();
@@ -564,7 +606,9 @@ export class GitRepo {
   async push(sha: string, branch: string, options: { force: boolean }): Promise<{ ok: boolean; error?: string }> {
     const { fs, gitdir } = this;
     const creds = await this.options.credentials?.();
-    await git.writeRef({ fs, gitdir, ref: `refs/heads/${branch}`, value: sha, force: true });
+    await this.local(`point ${branch} at ${sha}`, () =>
+      git.writeRef({ fs, gitdir, ref: `refs/heads/${branch}`, value: sha, force: true }),
+    );
     const r = await git
       .push({
         fs,

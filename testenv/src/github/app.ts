@@ -6,7 +6,7 @@ import { type Context, Hono } from 'hono';
 import type { Faults } from '../faults.ts';
 import { type CommitInfo, type GitSignature, type TreeChange, type TreeEntryType, ZERO_SHA } from '../git-ops.ts';
 import { bearerToken, canAccess, type Principal, principalFor } from '../tokens.ts';
-import { ApiError, type GitHubEngine, validationFailed } from './engine.ts';
+import { ApiError, checkIssueText, type GitHubEngine, validationFailed } from './engine.ts';
 import type { OpenApiValidator, Violation } from './openapi.ts';
 import {
   blobJson,
@@ -541,6 +541,7 @@ const ROUTES: Route[] = [
     handler: async (i) => {
       const pr = pullOf(i, 'pull_number');
       const now = isoNow();
+      checkIssueText(i.body);
       if (i.body.base !== undefined && i.body.base !== pr.baseRef) {
         if (!(await i.repo.bare.resolve(`refs/heads/${i.body.base}`))) {
           throw validationFailed({ resource: 'PullRequest', field: 'base', code: 'invalid' });
@@ -689,6 +690,7 @@ const ROUTES: Route[] = [
         if (!c) continue;
         if (typeof i.body?.body !== 'string' || i.body.body === '')
           throw validationFailed({ resource: 'IssueComment', field: 'body', code: 'missing_field' });
+        checkIssueText({ body: i.body.body }, 'IssueComment');
         // Only the author (or an admin, which the emulator does not model) may edit a comment.
         if (c.user.toLowerCase() !== i.principal.login.toLowerCase())
           throw new ApiError(403, 'Resource not accessible by integration');
@@ -706,6 +708,7 @@ const ROUTES: Route[] = [
       const pr = pullOf(i, 'issue_number');
       if (typeof i.body?.body !== 'string' || i.body.body === '')
         throw validationFailed({ resource: 'IssueComment', field: 'body', code: 'missing_field' });
+      checkIssueText({ body: i.body.body }, 'IssueComment');
       const c = { id: i.state.nextId(), user: i.principal.login, body: i.body.body as string, createdAt: isoNow() };
       pr.comments = [...(pr.comments ?? []), c];
       pr.updatedAt = c.createdAt;

@@ -36,6 +36,33 @@ export function validationFailed(...errors: Array<Record<string, unknown>>): Api
 export const MAX_STATUS_DESCRIPTION = 140;
 /** How many statuses GitHub keeps per commit and context before refusing more. */
 export const MAX_STATUSES_PER_CONTEXT = 1000;
+/** The longest pull request (issue) title and body, and issue comment body, GitHub accepts, in characters. */
+export const MAX_PULL_TITLE = 256;
+export const MAX_PULL_BODY = 65_536;
+
+/**
+ * Refuses a pull request title or body (or an issue comment body, `resource: 'IssueComment'`) over GitHub's limits,
+ * as GitHub does: 422 with the field named on the `Issue` resource. GitHub counts characters (code points), so an
+ * emoji counts once here, where JavaScript's `length` counts it twice.
+ */
+export function checkIssueText(
+  text: { title?: unknown; body?: unknown },
+  resource: 'Issue' | 'IssueComment' = 'Issue',
+): void {
+  const limits = [
+    ['title', text.title, MAX_PULL_TITLE],
+    ['body', text.body, MAX_PULL_BODY],
+  ] as const;
+  for (const [field, value, max] of limits) {
+    if (typeof value === 'string' && [...value].length > max)
+      throw validationFailed({
+        resource,
+        code: 'custom',
+        field,
+        message: `${field} is too long (maximum is ${max} characters)`,
+      });
+  }
+}
 
 /** Mergeability as GitHub computes it for a pull request's `mergeable` and `mergeable_state`. */
 export interface Mergeability {
@@ -155,6 +182,7 @@ export class GitHubEngine {
       maintainerCanModify?: boolean;
     },
   ): Promise<PullRecord> {
+    checkIssueText(input);
     const colon = input.head.indexOf(':');
     const headOwner = colon < 0 ? repo.owner : input.head.slice(0, colon);
     const headRef = colon < 0 ? input.head : input.head.slice(colon + 1);

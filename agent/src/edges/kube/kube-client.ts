@@ -18,6 +18,7 @@ import {
   type WatchOptions,
 } from '../../core/kube-port.ts';
 import type { K8sObject } from '../../core/types.ts';
+import { TokenFile, type TokenFileOptions } from '../token-file.ts';
 import {
   type Answer,
   answer,
@@ -29,7 +30,6 @@ import {
   timedOut,
 } from './h2.ts';
 import type { KubeConnection } from './kubeconfig.ts';
-import { TokenFile, type TokenFileOptions } from './token-file.ts';
 
 export type {
   ApplyOptions,
