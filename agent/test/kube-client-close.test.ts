@@ -111,3 +111,24 @@ test('close() ends the watches (HTTP/1.1, a connection each) and starts none aga
   assert.equal(s.opened(), 1, 'connections opened');
   assert.equal(s.open(), 0, 'connections left open');
 });
+
+test('a watch of a plain-http server gets its events (it is not sent as https)', async () => {
+  const server = createHttpServer((req, res) => {
+    assert.match(req.url ?? '', /[?&]watch=1/);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write(`${JSON.stringify({ type: 'ADDED', object: { kind: 'ConfigMap', metadata: { name: 'a' } } })}\n`);
+    res.end(`${JSON.stringify({ type: 'DELETED', object: { kind: 'ConfigMap', metadata: { name: 'a' } } })}\n`);
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const c = new HttpKubeClient({ server: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+  const events: string[] = [];
+  const w = c.watch(cm, { namespace: 'web' }, (e) => events.push(`${e.type} ${e.object.metadata.name}`));
+  const outcome = await Promise.race([
+    w.done.then(() => 'ended'),
+    new Promise((r) => setTimeout(() => r('still waiting'), 3000).unref()),
+  ]);
+  c.close();
+  assert.equal(outcome, 'ended');
+  assert.deepEqual(events, ['ADDED a', 'DELETED a']);
+});

@@ -468,12 +468,14 @@ export class HttpKubeClient implements KubeClient {
     if (options.resourceVersion) q.set('resourceVersion', options.resourceVersion);
     const url = new URL(`${resourcePath(type, options.namespace)}?${q}`, this.conn.server);
     let stopped = false;
-    let req: ReturnType<typeof request> | undefined;
+    let req: ClientRequest | undefined;
+    // A plain-http server (`kubectl proxy`, a local proxy) is watched over http: https.request refuses an http URL.
+    const send = url.protocol === 'http:' ? httpRequest : request;
     const done = new Promise<void>((resolve) => {
       const open = (auth: Awaited<ReturnType<HttpKubeClient['auth']>>) => {
         // A watch has a connection of its own, outside the pool: once closed, the client opens none.
         if (stopped || this.closed) return resolve();
-        req = request(
+        req = send(
           url,
           // Its own connection: a watch holds its socket for minutes and must not starve the apply pool.
           {
@@ -515,8 +517,18 @@ export class HttpKubeClient implements KubeClient {
         req.on('error', () => resolve());
         req.end();
       };
-      // A plugin that fails ends the watch as a dropped connection does; the caller's re-list reports the error.
-      this.auth().then(open, () => resolve());
+      // A plugin that fails, or a request that cannot be made, ends the watch as a dropped connection does (the
+      // caller's re-list reports the error); thrown here, it would be an unhandled rejection that ends the process.
+      this.auth().then(
+        (auth) => {
+          try {
+            open(auth);
+          } catch {
+            resolve();
+          }
+        },
+        () => resolve(),
+      );
     });
     return {
       stop: () => {
