@@ -60156,6 +60156,7 @@ async function snapshotFs(fs3, gitdir) {
 
 // shared/src/git/git-repo.ts
 var SYMLINK = "120000";
+var GIT_SILENCE_MS = 6e4;
 function withSignal(http, signal) {
   return signal ? { request: (req) => http.request({ ...req, signal }) } : http;
 }
@@ -60208,7 +60209,7 @@ var GitRepo = class _GitRepo {
     const inner = options.http ?? node_default;
     this.http = {
       request: async (req) => {
-        const res = await inner.request(req);
+        const res = await inner.request({ ...req, fetchOptions: { timeout: GIT_SILENCE_MS, ...req.fetchOptions } });
         const body = res.body;
         if (!body) return res;
         const self2 = this;

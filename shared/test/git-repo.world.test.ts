@@ -102,6 +102,15 @@ describe('GitRepo', () => {
     assert.equal(await other.fetch('feature'), commit);
   });
 
+  test("a server silent for longer than the 5 s socket timeout of Node's global agent still answers the fetch", async () => {
+    const repo = await GitRepo.open({ gitdir: join(tmp, 'silent'), url, credentials });
+    server.faults.holdNext(1, { ms: 6_000, match: /^POST .*git-upload-pack$/ });
+    const tip = await repo.fetch('main');
+    assert.equal(server.faults.pending, 0, 'the pack request was held');
+    const read = await repo.readFiles(tip, { under: 'envs/dev/web' });
+    assert.ok(read.files.some((f) => f.path === 'envs/dev/web/deploy.yaml'));
+  });
+
   test('a fetch of a branch whose tip is already here only lists refs; a moved tip is fetched', async () => {
     const repo = await GitRepo.open({ gitdir: join(tmp, 'tip'), url, credentials });
     const first = await repo.fetch('main');

@@ -167,8 +167,13 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
       return text(res, 404, 'Repository not found.\n');
     }
 
-    const fault = faults.take(method, url.pathname, ['status', 'cut']);
+    const fault = faults.take(method, url.pathname, ['status', 'cut', 'hold']);
     if (fault?.kind === 'status') return text(res, fault.status, `injected fault: HTTP ${fault.status}\n`);
+    if (fault?.kind === 'hold') {
+      // A server that says nothing for a while (a large pack being prepared); a client gone meanwhile is not served.
+      await new Promise((r) => setTimeout(r, fault.ms));
+      if (res.destroyed || req.socket.destroyed) return;
+    }
 
     const principal = principalFor(options.tokens, basicToken(req.headers.authorization, options.tokens));
     if (!principal) {

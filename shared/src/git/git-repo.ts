@@ -85,6 +85,13 @@ export interface CommitRequest {
 
 const SYMLINK = '120000';
 
+/**
+ * How long a Git server may say nothing before a request is given up. Without it, isomorphic-git's Node client runs
+ * on Node's global agent, whose sockets time out after 5 s of silence: a server preparing a large pack for longer
+ * failed the fetch with "Request timed out".
+ */
+const GIT_SILENCE_MS = 60_000;
+
 /** `http` with `signal` on each of its requests: isomorphic-git's commands take none, its HTTP clients do. */
 function withSignal(http: HttpClient, signal: AbortSignal | undefined): HttpClient {
   return signal ? { request: (req) => http.request({ ...req, signal }) } : http;
@@ -213,7 +220,7 @@ export class GitRepo {
     // out as it arrives, indexed and stored by pack-receiver.ts (its opening comment says why).
     this.http = {
       request: async (req) => {
-        const res = await inner.request(req);
+        const res = await inner.request({ ...req, fetchOptions: { timeout: GIT_SILENCE_MS, ...req.fetchOptions } });
         const body = res.body;
         if (!body) return res;
         const self = this;
