@@ -975,7 +975,6 @@ const HEALTH_REUSE_MS = 5000;
 /** The most of the parent the applied record may take (about 10,000 objects); beyond, it stays in memory only. */
 const MAX_APPLIED_RECORD_BYTES = 320 * 1024;
 
-/** How a failed hook is named in the sync's error: `PreSync hook Job/web/migrate failed: …`. */
 /** Prune options from an app's settings. */
 export function pruneOptions(overrides: Partial<PruneOptions> = {}): PruneOptions {
   return { ...defaultPruneOptions(), ...overrides };
