@@ -152,6 +152,11 @@ describe('a replica that lets an app go', () => {
     assert.equal(b.live.size, 0, 'live objects of an app held elsewhere');
     assert.deepEqual(b.desiredObjects, []);
     assert.equal(b.state.health.status, 'Unknown');
+    // What the API and the page show of it says where its verdict is, not that it was never synced.
+    const shown = agent.app('b')!.state;
+    assert.equal(shown.health.status, 'Unknown');
+    assert.match(shown.health.message ?? '', /^app b is in shard \d+, held by replica \S+: ask that replica$/);
+    assert.equal(shown.lastSync, undefined);
 
     // Drift on b is the holder's to heal: this replica writes nothing.
     const patched = await w.kube.request(

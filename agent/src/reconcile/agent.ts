@@ -53,7 +53,7 @@ import {
   type SyncDecision,
   type SyncRequest,
 } from '../core/sync-policy.ts';
-import type { HealthResult, HealthStatus, K8sObject } from '../core/types.ts';
+import type { AppState, HealthResult, HealthStatus, K8sObject } from '../core/types.ts';
 import type { Discovery } from '../edges/kube/discovery.ts';
 import { AppLoop } from './app-loop.ts';
 import { policyInput, policyView, projectAllowsSelfHeal, projectPolicy, projectViews } from './app-policy.ts';
@@ -1063,13 +1063,19 @@ export class Agent implements AgentView {
   app(name: string): AppView | undefined {
     const r = this.runners.get(name);
     if (!r) return undefined;
+    // Sharded and held by another replica: this one knows nothing current of the app (it forgot its cluster state on
+    // the hand-over), so it says where the verdict is rather than "not synced yet".
+    const elsewhere = this.heldElsewhere(name);
+    const state: AppState = elsewhere
+      ? { app: name, sync: 'Unknown', health: { status: 'Unknown', message: notHeldText(name, elsewhere) } }
+      : r.sync.state;
     return appView({
       name,
       repo: r.config.repo,
       ref: r.config.ref,
       path: r.config.path,
       origin: r.origin,
-      state: r.sync.state,
+      state,
       desired: r.sync.desiredObjects,
       live: r.sync.live,
       ...(r.repo ? { github: r.repo } : {}),
