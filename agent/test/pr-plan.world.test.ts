@@ -648,3 +648,57 @@ describe('plans for an app defined in Git', () => {
     assert.deepEqual(await w.statuses(pr.sha, context), []);
   });
 });
+
+describe('a pull request touching many apps with large diffs', () => {
+  const apps = ['a', 'b', 'c', 'd', 'e', 'f'].map((x) => `big-${x}`);
+  /** Twenty ConfigMaps of the app, each holding `value`. */
+  const configMaps = (app: string, value: string) =>
+    Array.from(
+      { length: 20 },
+      (_, i) => `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${app}-${i}}\ndata: {value: "${value}"}\n`,
+    ).join('---\n');
+  let w: AgentWorld;
+  let agent: Agent;
+  const { openPull, planVerdict } = pullRequests(() => w.gh);
+
+  before(async () => {
+    w = await startAgentWorld({
+      github: true,
+      files: Object.fromEntries(apps.map((app) => [`envs/big/${app}/cms.yaml`, configMaps(app, 'small')])),
+    });
+    ({ agent } = await w.startAgent(
+      {
+        apps: apps.map((app) =>
+          w.app(app, `envs/big/${app}`, { namespace: 'default', interval: '1h', planPullRequests: true }),
+        ),
+      },
+      { pollPullRequests: false, server: { webhookSecret: SECRET }, hookEvents: ['push', 'pull_request'] },
+    ));
+    await waitFor(() => apps.every((app) => agent.app(app)?.state.sync === 'Synced'), {
+      timeoutMs: 60_000,
+      describe: () => apps.map((app) => `${app}: ${JSON.stringify(agent.app(app)?.state.sync)}`).join(', '),
+    });
+  });
+  after(() => w?.stop());
+
+  test('the one comment still lands, within what GitHub takes, with every verdict and a note of what is cut', async () => {
+    // Each app's diff is over 12,000 characters: six of them are more than a comment may hold.
+    const pr = await openPull('big-values', {
+      ...Object.fromEntries(apps.map((app) => [`envs/big/${app}/cms.yaml`, configMaps(app, 'x'.repeat(1_000))])),
+    });
+    for (const app of apps) {
+      const status = await planVerdict(pr.sha, `tether/dev/${app}/plan`);
+      assert.deepEqual([status.state, status.description], ['success', '20 to change']);
+    }
+    await agent.planner!.idle();
+    const comments = (await w.gh.paginate(w.gh.issues.listComments, { ...REPO, issue_number: pr.number })).filter((c) =>
+      c.body?.startsWith(MARKER),
+    );
+    assert.equal(comments.length, 1);
+    const body = comments[0]!.body!;
+    assert.ok([...body].length <= 65_536, `${[...body].length} characters`);
+    for (const app of apps) assert.match(body, new RegExp(`^\\| \`${app}\` \\| ✅ 20 to change \\|`, 'm'));
+    assert.match(body, /^- cut short, with a count of the lines left out: /m);
+    assert.match(body, /`tether diff --config <file> --app <app>`/);
+  });
+});
