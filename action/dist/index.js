@@ -52503,7 +52503,7 @@ function info(message) {
 
 // shared/src/redact.ts
 function redactUrls(text) {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^@/\s?#]*@/gi, "$1");
+  return text.replace(/(?<=[a-z0-9+.-]):\/\/[^@/\s?#]*@/gi, "://");
 }
 function redact(text, secrets = []) {
   let out = redactUrls(text);
