@@ -233,7 +233,7 @@ export interface PlanCommentOptions {
   maxListed: number;
   /**
    * Characters (code points, as GitHub counts them) of the whole comment. Past it the largest diffs give way first,
-   * then the lists of findings, then table rows of passing apps.
+   * then the lists of findings, then table rows (passing apps' first).
    */
   maxChars: number;
 }
@@ -574,7 +574,7 @@ const ROW_KEPT: Record<CommitStatus['state'], number> = { failure: 0, error: 1, 
  *
  * The whole comment stays within `maxChars`, as GitHub counts them (code points), or GitHub refuses it and the pull
  * request gets no plan at all. Past it, the largest diffs are cut to a common length, then left out largest first;
- * then findings are only counted, largest first; then rows of passing apps leave the table. A closing note names
+ * then findings are only counted, largest first; then rows leave the table, passing apps' first. A closing note names
  * what was left out and where to see it. Cuts are whole lines or characters inside a code block the comment closes
  * itself: a cut never opens a fence it does not close or splits a surrogate pair.
  */
