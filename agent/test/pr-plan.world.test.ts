@@ -111,7 +111,21 @@ function pullRequests(gh: () => Octokit) {
     );
     return latest!;
   };
-  return { commitTo, openPull, planVerdict };
+  /** This agent's plan comments on a pull request (found by the marker). */
+  const planComments = async (number: number) =>
+    (await gh().paginate(gh().issues.listComments, { ...REPO, issue_number: number })).filter((c) =>
+      c.body?.startsWith(MARKER),
+    );
+  return { commitTo, openPull, planVerdict, planComments };
+}
+
+/** An agent in `w` planning the pull requests the webhook announces (no polling). */
+function startPlanningAgent(w: AgentWorld, config: Record<string, unknown>) {
+  return w.startAgent(config, {
+    pollPullRequests: false,
+    server: { webhookSecret: SECRET },
+    hookEvents: ['push', 'pull_request'],
+  });
 }
 
 /**
@@ -155,11 +169,7 @@ describe('plans on pull requests', () => {
     },
   };
 
-  const { commitTo, openPull, planVerdict } = pullRequests(() => gh);
-  const planComments = async (number: number) =>
-    (await gh.paginate(gh.issues.listComments, { ...REPO, issue_number: number })).filter((c) =>
-      c.body?.startsWith(MARKER),
-    );
+  const { commitTo, openPull, planVerdict, planComments } = pullRequests(() => gh);
 
   before(async () => {
     w = await startAgentWorld({
@@ -613,10 +623,7 @@ describe('plans for an app defined in Git', () => {
       github: true,
       files: { 'apps/api.yaml': appDoc(true), 'envs/dev/api/cm.yaml': settings('small') },
     });
-    ({ agent } = await w.startAgent(
-      { appsFrom: [{ repo: w.cloneUrl(), path: 'apps', interval: '1h' }] },
-      { pollPullRequests: false, server: { webhookSecret: SECRET }, hookEvents: ['push', 'pull_request'] },
-    ));
+    ({ agent } = await startPlanningAgent(w, { appsFrom: [{ repo: w.cloneUrl(), path: 'apps', interval: '1h' }] }));
     await waitFor(() => agent.app('api')?.state.sync === 'Synced', {
       timeoutMs: 60_000,
       describe: () => `api: ${JSON.stringify(agent.app('api')?.state)}; sources: ${JSON.stringify(agent.appSources())}`,
@@ -659,21 +666,18 @@ describe('a pull request touching many apps with large diffs', () => {
     ).join('---\n');
   let w: AgentWorld;
   let agent: Agent;
-  const { openPull, planVerdict } = pullRequests(() => w.gh);
+  const { openPull, planVerdict, planComments } = pullRequests(() => w.gh);
 
   before(async () => {
     w = await startAgentWorld({
       github: true,
       files: Object.fromEntries(apps.map((app) => [`envs/big/${app}/cms.yaml`, configMaps(app, 'small')])),
     });
-    ({ agent } = await w.startAgent(
-      {
-        apps: apps.map((app) =>
-          w.app(app, `envs/big/${app}`, { namespace: 'default', interval: '1h', planPullRequests: true }),
-        ),
-      },
-      { pollPullRequests: false, server: { webhookSecret: SECRET }, hookEvents: ['push', 'pull_request'] },
-    ));
+    ({ agent } = await startPlanningAgent(w, {
+      apps: apps.map((app) =>
+        w.app(app, `envs/big/${app}`, { namespace: 'default', interval: '1h', planPullRequests: true }),
+      ),
+    }));
     await waitFor(() => apps.every((app) => agent.app(app)?.state.sync === 'Synced'), {
       timeoutMs: 60_000,
       describe: () => apps.map((app) => `${app}: ${JSON.stringify(agent.app(app)?.state.sync)}`).join(', '),
@@ -691,9 +695,7 @@ describe('a pull request touching many apps with large diffs', () => {
       assert.deepEqual([status.state, status.description], ['success', '20 to change']);
     }
     await agent.planner!.idle();
-    const comments = (await w.gh.paginate(w.gh.issues.listComments, { ...REPO, issue_number: pr.number })).filter((c) =>
-      c.body?.startsWith(MARKER),
-    );
+    const comments = await planComments(pr.number);
     assert.equal(comments.length, 1);
     const body = comments[0]!.body!;
     assert.ok([...body].length <= 65_536, `${[...body].length} characters`);
