@@ -52503,7 +52503,7 @@ function info(message) {
 
 // shared/src/redact.ts
 function redactUrls(text) {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^@/\s?#]*@/gi, "$1");
+  return text.replace(/(?<=[a-z0-9+.-]):\/\/[^@/\s?#]*@/gi, "://");
 }
 function redact(text, secrets = []) {
   let out = redactUrls(text);
@@ -59048,6 +59048,19 @@ function createActionOctokit(options) {
   );
 }
 
+// shared/src/chars.ts
+function charCount(text) {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+function cutChars(text, max, ellipsis = "\u2026") {
+  if (text.length <= max) return text;
+  const chars = Array.from(text);
+  if (chars.length <= max) return text;
+  return `${chars.slice(0, Math.max(0, max - charCount(ellipsis))).join("")}${ellipsis}`;
+}
+
 // action/src/change-key.ts
 import { createHash } from "node:crypto";
 function shortHash(text) {
@@ -59097,7 +59110,7 @@ function versionOf2(value) {
   const ref2 = tryParseImageRef(value);
   if (ref2 && (ref2.tag || ref2.digest))
     return [ref2.tag, ref2.digest ? `@${ref2.digest.slice(0, 19)}\u2026` : ""].filter(Boolean).join("");
-  return value.length > 40 ? `${value.slice(0, 39)}\u2026` : value;
+  return cutChars(value, 40);
 }
 function versionList(changes) {
   const byImage = /* @__PURE__ */ new Map();
@@ -59113,7 +59126,7 @@ var MAX_BODY = 65536;
 function defaultTitle(s) {
   const versions = versionList(s.changes);
   const title = s.mode === "promote" ? `Promote ${s.from} \u2192 ${s.target}: ${versions}` : s.mode === "rollback" ? `Roll back ${s.target}: ${versions}` : `Bump ${versions}${s.target ? ` in ${s.target}` : ""}`;
-  return title.length > MAX_TITLE ? `${title.slice(0, MAX_TITLE - 1)}\u2026` : title;
+  return cutChars(title, MAX_TITLE);
 }
 function cell(text) {
   return text.replace(/\|/g, "\\|").replace(/\n/g, " ");

@@ -1,3 +1,4 @@
+import { cutChars } from '../../shared/src/chars.ts';
 import { tryParseImageRef } from '../../shared/src/image-ref.ts';
 import type { Change } from '../../shared/src/plan-edits.ts';
 import { imageShortName } from './change-key.ts';
@@ -46,7 +47,7 @@ function versionOf(value: string | null): string {
   const ref = tryParseImageRef(value);
   if (ref && (ref.tag || ref.digest))
     return [ref.tag, ref.digest ? `@${ref.digest.slice(0, 19)}…` : ''].filter(Boolean).join('');
-  return value.length > 40 ? `${value.slice(0, 39)}…` : value;
+  return cutChars(value, 40);
 }
 
 /** The new version per image, for titles: `web 1.4.2, api 2.0.0`. */
@@ -64,7 +65,7 @@ export function versionList(changes: readonly Change[]): string {
 const MAX_TITLE = 256;
 const MAX_BODY = 65_536;
 
-/** The default PR title (and first commit line), cut to what GitHub accepts. */
+/** The default PR title (and first commit line), cut to what GitHub accepts (it counts code points). */
 export function defaultTitle(s: ChangeSummary): string {
   const versions = versionList(s.changes);
   const title =
@@ -73,7 +74,7 @@ export function defaultTitle(s: ChangeSummary): string {
       : s.mode === 'rollback'
         ? `Roll back ${s.target}: ${versions}`
         : `Bump ${versions}${s.target ? ` in ${s.target}` : ''}`;
-  return title.length > MAX_TITLE ? `${title.slice(0, MAX_TITLE - 1)}…` : title;
+  return cutChars(title, MAX_TITLE);
 }
 
 function cell(text: string): string {

@@ -8,6 +8,9 @@ import { changeTable, defaultTitle, prBody, runLink } from '../src/pr-text.ts';
 import { describedHead } from '../src/pull-request.ts';
 import { gateVerdict, mergeWindowStatuses, pickQualifying, statusGate, statusWindows } from '../src/status-gate.ts';
 
+/** No lone surrogate: UTF-8 cannot encode one, so a round trip through it changes the text. */
+const wellFormed = (s: string) => Buffer.from(s, 'utf8').toString('utf8') === s;
+
 const change = (over: Partial<Change> = {}): Change => ({
   file: 'envs/dev/web/deploy.yaml',
   document: 0,
@@ -232,6 +235,17 @@ test('a change too large to list still makes a PR GitHub accepts: the title and 
   assert.match(defaultTitle(s), /^Bump service-with-a-long-name-0 1\.1\.0, .*…$/);
   // Small changes are listed whole.
   assert.doesNotMatch(prBody({ ...s, changes: changes.slice(0, 3) }), /more values/);
+});
+
+test('a long title is cut on characters as GitHub counts them: never inside an emoji', () => {
+  // A target path of astral characters: each is two UTF-16 units, so cutting by units splits one in half.
+  const s = { mode: 'bump' as const, target: `envs/${'🚀'.repeat(300)}`, changes: [change()] };
+  const title = defaultTitle(s);
+  assert.ok(wellFormed(title), 'no lone surrogate');
+  assert.equal([...title].length, 256, 'as many characters as GitHub takes, counted as it counts them');
+  assert.match(title, /^Bump web 1\.1\.0 in envs\/🚀+…$/u);
+  // Short titles are untouched.
+  assert.equal(defaultTitle({ ...s, target: 'envs/🚀' }), 'Bump web 1.1.0 in envs/🚀');
 });
 
 test('the PR body names the head its text describes, and describedHead reads it back', () => {

@@ -441,3 +441,176 @@ test('hooks a sync would run are listed in order and said not to run; long lists
   const all = planComment([{ plan, status: s }], SHA, defaultPlanCommentOptions('dev'));
   assert.match(all, /^- SyncFail \(only if the sync fails\) · wave 0 · `Job\/web\/page-someone`$/m);
 });
+
+/** An app changing `count` ConfigMaps, each value `width` characters of `char` (so `count × width` of diff or so). */
+function changedConfigMaps(app: string, count: number, width: number, char = 'x'): AppPlan {
+  const cm = (i: number, v: string): K8sObject => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: `${app}-${i}`, namespace: app, resourceVersion: '3' },
+    data: { value: v },
+  });
+  return {
+    app,
+    sha: SHA,
+    objects: Array.from({ length: count }, (_, i) =>
+      judgeObject({ desired: cm(i, char.repeat(width)), live: cm(i, 'old'), dryRun: cm(i, char.repeat(width)) }),
+    ),
+    prune: { delete: [], keep: [] },
+  };
+}
+
+const rowOf = (plan: AppPlan) => ({ plan, status: planStatus(plan, { cluster: 'dev' }) });
+const chars = (text: string) => [...text].length;
+/** No lone surrogate: UTF-8 cannot encode one, so a round trip through it changes the text. */
+const wellFormed = (s: string) => Buffer.from(s, 'utf8').toString('utf8') === s;
+
+/** The fences of the comment's code blocks, checked to close each one they open, inside its `<details>`. */
+function assertFencesClosed(text: string): void {
+  let open: string | undefined;
+  let details = 0;
+  for (const line of text.split('\n')) {
+    if (open !== undefined) {
+      if (line === open) open = undefined;
+      continue;
+    }
+    if (line.startsWith('<details>')) details++;
+    if (line === '</details>') details--;
+    const m = /^(`{3,})(diff|text)$/.exec(line);
+    if (m) {
+      assert.equal(details, 1, 'a code block sits inside its <details>');
+      open = m[1];
+    }
+  }
+  assert.equal(open, undefined, 'every code block is closed');
+  assert.equal(details, 0, 'every <details> is closed');
+}
+
+test('one app with a short diff: the comment is whole, with no note of anything left out', () => {
+  const text = planComment([rowOf(bumpPlan())], SHA, defaultPlanCommentOptions('dev'));
+  assert.doesNotMatch(text, /Not everything fits|left out|tether diff/);
+  assert.match(text, /^# prune ConfigMap\/web\/old$/m);
+  assertFencesClosed(text);
+});
+
+test('six apps with large diffs fit in one comment GitHub accepts: the largest diffs give way, every verdict stays', () => {
+  // Each diff is cut to 12,000 characters per app; six of those and the rest make more than 65,536.
+  const plans = ['a', 'b', 'c', 'd', 'e', 'f'].map((app, i) => changedConfigMaps(app, 30 + i * 5, 1000));
+  const small = changedConfigMaps('small', 2, 40);
+  const rows = [...plans, small].map(rowOf);
+  const options = defaultPlanCommentOptions('dev');
+  const unfitted = planComment(rows, SHA, { ...options, maxChars: Number.POSITIVE_INFINITY });
+  assert.ok(chars(unfitted) > 65_536, `the case needs fitting: ${chars(unfitted)} characters`);
+  const text = planComment(rows, SHA, options);
+  assert.ok(chars(text) <= options.maxChars, `${chars(text)} characters`);
+  assert.ok(chars(text) > options.maxChars - 3_000, `the room is used: ${chars(text)} characters`);
+  assert.ok(text.startsWith(`${planMarker('dev')}\n`));
+  for (const plan of [...plans, small]) {
+    assert.match(text, new RegExp(`^\\| \`${plan.app}\` \\| ✅ ${plan.objects.length} to change \\|`, 'm'));
+  }
+  // The small diff is shown whole; the large ones are cut to a common length, each with a count.
+  const block = (app: string) => new RegExp(`<code>${app}</code>: diff[^]*?</details>`).exec(text)?.[0] ?? '';
+  assert.doesNotMatch(block('small'), /not shown/);
+  const lengths = plans.map((p) => chars(block(p.app)));
+  for (const p of plans) assert.match(block(p.app), /\n… (the rest of that line and )?\d+ more lines not shown\n/);
+  assert.ok(Math.max(...lengths) - Math.min(...lengths) < 400, `common length: ${lengths}`);
+  assert.match(text, /\*\*Not everything fits in this comment\*\*/);
+  assert.match(text, /- cut short, with a count of the lines left out: `a`, `b`, `c`, `d`, `e`, `f`\n/);
+  assert.match(
+    text,
+    /`tether diff --config <file> --app <app>`, with the app's `ref` set to this pull request's branch/,
+  );
+  assertFencesClosed(text);
+});
+
+test('fifty apps: every verdict stays in the table, small diffs whole, the large ones cut to a common length', () => {
+  const plans = Array.from({ length: 50 }, (_, i) => changedConfigMaps(`app-${i}`, i % 5 === 0 ? 1 : 10 + i * 2, 300));
+  const options = defaultPlanCommentOptions('dev');
+  const text = planComment(plans.map(rowOf), SHA, options);
+  assert.ok(chars(text) <= options.maxChars, `${chars(text)} characters`);
+  const block = (app: string) => new RegExp(`<code>${app}</code>: diff[^]*?</details>`).exec(text)?.[0] ?? '';
+  const cut: number[] = [];
+  for (const [i, plan] of plans.entries()) {
+    assert.match(text, new RegExp(`^\\| \`${plan.app}\` \\| ✅ ${plan.objects.length} to change \\|`, 'm'));
+    if (i % 5 === 0) assert.doesNotMatch(block(plan.app), /not shown/);
+    else {
+      assert.match(block(plan.app), /\n… (the rest of that line and )?\d+ more lines not shown\n/);
+      cut.push(chars(block(plan.app)));
+    }
+  }
+  assert.ok(Math.max(...cut) - Math.min(...cut) < 400, `common length: ${cut}`);
+  assert.doesNotMatch(text, /^- left out/m);
+  assertFencesClosed(text);
+});
+
+test('two hundred apps: diffs too many to show a useful part of each are left out, largest first, and named', () => {
+  const plans = Array.from({ length: 200 }, (_, i) => changedConfigMaps(`app-${i}`, 1 + (i % 9), 200));
+  const options = defaultPlanCommentOptions('dev');
+  const text = planComment(plans.map(rowOf), SHA, options);
+  assert.ok(chars(text) <= options.maxChars, `${chars(text)} characters`);
+  for (const plan of plans) assert.match(text, new RegExp(`^\\| \`${plan.app}\` \\| ✅`, 'm'));
+  const shown = plans.filter((p) => text.includes(`<code>${p.app}</code>: diff`));
+  const left = plans.filter((p) => !shown.includes(p));
+  assert.ok(left.length > 0 && shown.length > 0, `${shown.length} shown`);
+  // Only diffs at least as large as every shown one are left out.
+  const smallestLeft = Math.min(...left.map((p) => p.objects.length));
+  assert.ok(shown.every((p) => p.objects.length <= smallestLeft));
+  const note = /^- left out: the diffs of (.*)$/m.exec(text)?.[1] ?? '';
+  assert.match(note, /^`app-\d+`, /);
+  assert.match(note, new RegExp(` and ${left.length - 10} more$`));
+  assert.match(text, /`tether diff --config <file> --app <app>`/);
+  assertFencesClosed(text);
+});
+
+test('a diff of astral characters is cut and counted as GitHub counts: code points, never half an emoji', () => {
+  // Every emoji is two UTF-16 units: counted in units, this comment would seem twice its length.
+  const plans = ['a', 'b', 'c', 'd', 'e', 'f'].map((app) => changedConfigMaps(app, 40, 301, '🚀'));
+  const options = defaultPlanCommentOptions('dev');
+  const text = planComment(plans.map(rowOf), SHA, options);
+  assert.ok(wellFormed(text), 'no lone surrogate');
+  assert.ok(chars(text) <= options.maxChars, `${chars(text)} characters`);
+  assert.ok(text.length > 65_536, `room counted in code points: ${text.length} UTF-16 units`);
+  assertFencesClosed(text);
+  // One line longer than the whole allowance still shows its start, cut on a character boundary.
+  const one = changedConfigMaps('one', 1, 20_000, '🚀');
+  const cut = planComment([rowOf(one)], SHA, options);
+  assert.ok(wellFormed(cut));
+  assert.match(cut, /^\+ {2}value: 🚀+…$/mu);
+  assert.match(cut, /\n… the rest of that line and \d+ more lines? not shown\n/);
+  assertFencesClosed(cut);
+});
+
+test('past what diffs can free, findings are counted instead of listed, then passing apps leave the table', () => {
+  const entry = (i: number) => ({
+    subject: `ConfigMap/web/c${i}`,
+    reason: `owned by the ApplySet of ${'x'.repeat(200)}`,
+  });
+  const plans = Array.from({ length: 40 }, (_, i) => ({
+    ...changedConfigMaps(`app-${i}`, 20, 100),
+    conflicts: Array.from({ length: 20 }, (_, j) => entry(j)),
+  }));
+  const options = defaultPlanCommentOptions('dev');
+  const text = planComment(plans.map(rowOf), SHA, options);
+  assert.ok(chars(text) <= options.maxChars, `${chars(text)} characters`);
+  for (const plan of plans) assert.match(text, new RegExp(`^\\| \`${plan.app}\` \\| ❌ Conflict`, 'm'));
+  assert.match(text, /^\*\*`app-\d+`\*\* — 20 another owner manages \(not listed: see below\)$/m);
+  assert.match(text, /^- counted, not listed: the objects and hooks of /m);
+  // A thousand apps do not fit even as rows: the passing ones go first, the failing ones stay.
+  const many = Array.from({ length: 1000 }, (_, i) => {
+    const plan = changedConfigMaps(`app-${i}-${'n'.repeat(60)}`, 1, 10);
+    return i % 100 === 0 ? { ...plan, renderError: 'bad' } : plan;
+  });
+  const crowded = planComment(many.map(rowOf), SHA, options);
+  assert.ok(chars(crowded) <= options.maxChars, `${chars(crowded)} characters`);
+  for (const p of many.filter((p) => p.renderError))
+    assert.match(crowded, new RegExp(`^\\| \`${p.app}\` \\| ❌ Render failed`, 'm'));
+  const hidden = Number(
+    /^- not in the table: (\d+) more apps; each app's verdict is its `tether\/dev\/<app>\/plan` status on `aaaaaaa`$/m.exec(
+      crowded,
+    )?.[1],
+  );
+  assert.ok(hidden > 0 && hidden < 1000, String(hidden));
+  assert.equal(crowded.split('\n').filter((l) => /^\| `app-/.test(l)).length, 1000 - hidden);
+  assert.doesNotMatch(crowded, /not passing/, 'only passing apps left the table');
+  assertFencesClosed(crowded);
+});

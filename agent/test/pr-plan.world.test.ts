@@ -111,7 +111,21 @@ function pullRequests(gh: () => Octokit) {
     );
     return latest!;
   };
-  return { commitTo, openPull, planVerdict };
+  /** This agent's plan comments on a pull request (found by the marker). */
+  const planComments = async (number: number) =>
+    (await gh().paginate(gh().issues.listComments, { ...REPO, issue_number: number })).filter((c) =>
+      c.body?.startsWith(MARKER),
+    );
+  return { commitTo, openPull, planVerdict, planComments };
+}
+
+/** An agent in `w` planning the pull requests the webhook announces (no polling). */
+function startPlanningAgent(w: AgentWorld, config: Record<string, unknown>) {
+  return w.startAgent(config, {
+    pollPullRequests: false,
+    server: { webhookSecret: SECRET },
+    hookEvents: ['push', 'pull_request'],
+  });
 }
 
 /**
@@ -155,11 +169,7 @@ describe('plans on pull requests', () => {
     },
   };
 
-  const { commitTo, openPull, planVerdict } = pullRequests(() => gh);
-  const planComments = async (number: number) =>
-    (await gh.paginate(gh.issues.listComments, { ...REPO, issue_number: number })).filter((c) =>
-      c.body?.startsWith(MARKER),
-    );
+  const { commitTo, openPull, planVerdict, planComments } = pullRequests(() => gh);
 
   before(async () => {
     w = await startAgentWorld({
@@ -613,10 +623,7 @@ describe('plans for an app defined in Git', () => {
       github: true,
       files: { 'apps/api.yaml': appDoc(true), 'envs/dev/api/cm.yaml': settings('small') },
     });
-    ({ agent } = await w.startAgent(
-      { appsFrom: [{ repo: w.cloneUrl(), path: 'apps', interval: '1h' }] },
-      { pollPullRequests: false, server: { webhookSecret: SECRET }, hookEvents: ['push', 'pull_request'] },
-    ));
+    ({ agent } = await startPlanningAgent(w, { appsFrom: [{ repo: w.cloneUrl(), path: 'apps', interval: '1h' }] }));
     await waitFor(() => agent.app('api')?.state.sync === 'Synced', {
       timeoutMs: 60_000,
       describe: () => `api: ${JSON.stringify(agent.app('api')?.state)}; sources: ${JSON.stringify(agent.appSources())}`,
@@ -646,5 +653,54 @@ describe('plans for an app defined in Git', () => {
     await w.github.webhooks.idle();
     await agent.planner!.idle();
     assert.deepEqual(await w.statuses(pr.sha, context), []);
+  });
+});
+
+describe('a pull request touching many apps with large diffs', () => {
+  const apps = ['a', 'b', 'c', 'd', 'e', 'f'].map((x) => `big-${x}`);
+  /** Twenty ConfigMaps of the app, each holding `value`. */
+  const configMaps = (app: string, value: string) =>
+    Array.from(
+      { length: 20 },
+      (_, i) => `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${app}-${i}}\ndata: {value: "${value}"}\n`,
+    ).join('---\n');
+  let w: AgentWorld;
+  let agent: Agent;
+  const { openPull, planVerdict, planComments } = pullRequests(() => w.gh);
+
+  before(async () => {
+    w = await startAgentWorld({
+      github: true,
+      files: Object.fromEntries(apps.map((app) => [`envs/big/${app}/cms.yaml`, configMaps(app, 'small')])),
+    });
+    ({ agent } = await startPlanningAgent(w, {
+      apps: apps.map((app) =>
+        w.app(app, `envs/big/${app}`, { namespace: 'default', interval: '1h', planPullRequests: true }),
+      ),
+    }));
+    await waitFor(() => apps.every((app) => agent.app(app)?.state.sync === 'Synced'), {
+      timeoutMs: 60_000,
+      describe: () => apps.map((app) => `${app}: ${JSON.stringify(agent.app(app)?.state.sync)}`).join(', '),
+    });
+  });
+  after(() => w?.stop());
+
+  test('the one comment still lands, within what GitHub takes, with every verdict and a note of what is cut', async () => {
+    // Each app's diff is over 12,000 characters: six of them are more than a comment may hold.
+    const pr = await openPull('big-values', {
+      ...Object.fromEntries(apps.map((app) => [`envs/big/${app}/cms.yaml`, configMaps(app, 'x'.repeat(1_000))])),
+    });
+    for (const app of apps) {
+      const status = await planVerdict(pr.sha, `tether/dev/${app}/plan`);
+      assert.deepEqual([status.state, status.description], ['success', '20 to change']);
+    }
+    await agent.planner!.idle();
+    const comments = await planComments(pr.number);
+    assert.equal(comments.length, 1);
+    const body = comments[0]!.body!;
+    assert.ok([...body].length <= 65_536, `${[...body].length} characters`);
+    for (const app of apps) assert.match(body, new RegExp(`^\\| \`${app}\` \\| ✅ 20 to change \\|`, 'm'));
+    assert.match(body, /^- cut short, with a count of the lines left out: /m);
+    assert.match(body, /`tether diff --config <file> --app <app>`/);
   });
 });

@@ -15,6 +15,8 @@ describe('redact', () => {
     );
     assert.equal(redactUrls('https://github.com/acme/env.git'), 'https://github.com/acme/env.git');
     assert.equal(redactUrls('mail me at a@b.example'), 'mail me at a@b.example');
+    // However long what comes before `://` (glued to a base64 run), the userinfo after it goes.
+    assert.equal(redactUrls(`${'Ab0'.repeat(50)}https://u:tok@h/p`), `${'Ab0'.repeat(50)}https://h/p`);
   });
 
   test('replaces given secrets wherever they appear, but not tiny ones', () => {

@@ -1,6 +1,8 @@
 // What a pull request would do to this cluster, as data and as the words GitHub shows: the commit status
 // `tether/<cluster>/<app>/plan` on the PR head and one PR comment per agent. Pure: the fetch, render, dry-run and
 // inventory reads that produce an `AppPlan` are reconcile/pr-plan.ts's.
+
+import { charCount, cutChars } from '../../../shared/src/chars.ts';
 import { isRecord } from '../../../shared/src/is-record.ts';
 import { redactUrls } from '../../../shared/src/redact.ts';
 import { type CommitStatus, clampDescription, statusContext } from './commit-status.ts';
@@ -217,20 +219,31 @@ export function planMarker(cluster: string): string {
   return `<!-- tether-plan:${cluster} -->`;
 }
 
+/** GitHub refuses an issue comment longer than this, in characters (code points): 422 "body is too long". */
+export const GITHUB_COMMENT_LIMIT = 65_536;
+
 /** Options of `planComment`. */
 export interface PlanCommentOptions {
   cluster: string;
   /** Diff lines shown per app before the rest is cut (and counted). */
   maxDiffLines: number;
-  /** Characters of diff shown per app: GitHub refuses comments over 65,536 characters. */
+  /** Characters of diff shown per app, however short the comment. */
   maxDiffChars: number;
   /** Objects (refused, in conflict, adopted) and hooks listed per app and kind of finding before the rest is counted. */
   maxListed: number;
+  /**
+   * Characters (code points, as GitHub counts them) of the whole comment. Past it the largest diffs give way first,
+   * then the lists of findings, then table rows (passing apps' first).
+   */
+  maxChars: number;
 }
 
-/** Defaults of `planComment`: 200 diff lines and 12,000 characters per app, 20 objects per list. */
+/**
+ * Defaults of `planComment`: 200 diff lines and 12,000 characters per app, 20 objects per list, 65,000 characters
+ * in all (a margin under GitHub's limit, should its count ever differ from ours on some character).
+ */
 export function defaultPlanCommentOptions(cluster: string): PlanCommentOptions {
-  return { cluster, maxDiffLines: 200, maxDiffChars: 12_000, maxListed: 20 };
+  return { cluster, maxDiffLines: 200, maxDiffChars: 12_000, maxListed: 20, maxChars: GITHUB_COMMENT_LIMIT - 536 };
 }
 
 /** One row of the comment: a finished plan, or an app still being planned (its pending status). */
@@ -305,22 +318,53 @@ export function planDiff(plan: AppPlan): string {
   return parts.join('\n');
 }
 
-/**
- * `text` cut to at most `maxLines` lines and `maxChars` characters, whole lines only, with a last line counting
- * what was left out.
- */
-export function cutLines(text: string, maxLines: number, maxChars: number): string {
+/** A text's lines with their lengths in characters (code points), split once and cut many times. */
+interface Lines {
+  lines: string[];
+  chars: number[];
+}
+
+function splitLines(text: string): Lines {
   const lines = text.split('\n');
+  return { lines, chars: lines.map(charCount) };
+}
+
+/**
+ * A line longer than what is left of the allowance is shown in part, cut on a character boundary, when at least
+ * this many characters are left: a diff of one huge line (a JSON blob in a ConfigMap) then still shows its start.
+ */
+const MIN_PARTIAL_LINE = 80;
+
+/** `lines` cut to at most `maxLines` lines and `maxChars` characters, with a last line counting what was left out. */
+function cutSplit(text: Lines, maxLines: number, maxChars: number): { text: string; cut: boolean } {
   const kept: string[] = [];
   let chars = 0;
-  for (const line of lines) {
-    if (kept.length >= maxLines || chars + line.length + 1 > maxChars) break;
+  let partial = false;
+  for (const [i, line] of text.lines.entries()) {
+    const room = maxChars - chars;
+    if (kept.length >= maxLines) break;
+    if (text.chars[i]! + 1 > room) {
+      partial = room - 1 >= MIN_PARTIAL_LINE;
+      if (partial) kept.push(cutChars(line, room - 1));
+      break;
+    }
     kept.push(line);
-    chars += line.length + 1;
+    chars += text.chars[i]! + 1;
   }
-  const omitted = lines.length - kept.length;
-  if (omitted === 0) return text;
-  return `${kept.join('\n')}\n… ${omitted} more line${omitted === 1 ? '' : 's'} not shown`;
+  const omitted = text.lines.length - kept.length;
+  if (omitted === 0 && !partial) return { text: text.lines.join('\n'), cut: false };
+  const more = `${omitted} more line${omitted === 1 ? '' : 's'}`;
+  const note = partial ? (omitted > 0 ? `the rest of that line and ${more}` : 'the rest of that line') : more;
+  return { text: `${kept.join('\n')}\n… ${note} not shown`, cut: true };
+}
+
+/**
+ * `text` cut to at most `maxLines` lines and `maxChars` characters (code points), with a last line counting what was
+ * left out. Whole lines are kept; a line that does not fit is shown in part only when much of the allowance is left,
+ * and never cut inside a surrogate pair.
+ */
+export function cutLines(text: string, maxLines: number, maxChars: number): string {
+  return cutSplit(splitLines(text), maxLines, maxChars).text;
 }
 
 /** A fence longer than any run of backticks in `text`, so a diff line cannot close the code block. */
@@ -329,12 +373,120 @@ function fence(text: string): string {
   return '`'.repeat(Math.max(3, longest + 1));
 }
 
-/**
- * The PR comment of one agent: its marker, a table of the apps the PR touches (result and counts), and per app a
- * collapsed diff. Secret values are already masked in the diffs (core/drift.ts), long diffs are cut with a count,
- * and no URL keeps its credentials.
- */
-export function planComment(rows: readonly PlanRow[], sha: string, options: PlanCommentOptions): string {
+/** A cut diff shows at least this many characters: below it, the diff is left out and says so. */
+const MIN_SHOWN_DIFF = 500;
+
+/** Names listed per line of the comment's closing note before the rest is counted. */
+const MAX_NAMED = 10;
+
+/** What one app puts in the comment, redacted, before the comment is fitted to its length. */
+interface AppSection {
+  app: string;
+  state: CommitStatus['state'];
+  row: string;
+  /** Its findings listed (planFindings), and the one line that counts them when the list does not fit. */
+  findings: string[];
+  brief: string[];
+  /** Its collapsed diff, or why there is no plan. */
+  block?: {
+    summary: string;
+    lang: 'diff' | 'text';
+    text: Lines;
+    fence: string;
+    /** Characters of the block at the per-app limits: the largest give way first. */
+    size: number;
+  };
+}
+
+/** How much of each app the comment shows. */
+interface Shape {
+  /** Characters shown per diff (at most `maxDiffChars`). */
+  cap: number;
+  /** Apps whose diff is left out, whose findings are only counted, and which have no row at all. */
+  dropped: ReadonlySet<number>;
+  brief: ReadonlySet<number>;
+  hidden: ReadonlySet<number>;
+}
+
+function appSection(row: PlanRow, options: PlanCommentOptions): AppSection {
+  const status = `${ICONS[row.status.state]} ${cell(redactUrls(row.status.description))}`;
+  if (!('plan' in row))
+    return {
+      app: row.app,
+      state: row.status.state,
+      row: `| \`${row.app}\` | ${status} | | | | | |`,
+      findings: [],
+      brief: [],
+    };
+  const { plan } = row;
+  const detail = plan.notPlanned ?? plan.error ?? plan.appRefused ?? plan.renderError;
+  const c = planCounts(plan);
+  const section: AppSection = {
+    app: plan.app,
+    state: row.status.state,
+    row:
+      detail === undefined
+        ? `| \`${plan.app}\` | ${status} | ${c.create} | ${c.change} | ${c.adopt} | ${c.prune} | ${c.unchanged} |`
+        : `| \`${plan.app}\` | ${status} | | | | | |`,
+    findings: detail === undefined ? planFindings(plan, options.maxListed).map(redactUrls) : [],
+    brief: detail === undefined ? findingsCount(plan) : [],
+  };
+  // Redacted before any cut: a cut inside a URL could leave its credentials where the pattern no longer finds them.
+  const text = redactUrls(detail !== undefined ? detail : planDiff(plan));
+  if (text === '') return section;
+  const lines = splitLines(text);
+  const n = lines.lines.length;
+  const block = {
+    summary: detail !== undefined ? 'why' : `diff (${n} line${n === 1 ? '' : 's'})`,
+    lang: detail !== undefined ? ('text' as const) : ('diff' as const),
+    text: lines,
+    fence: fence(text),
+    size: 0,
+  };
+  section.block = block;
+  block.size = charCount(detailsBlock(section, options.maxDiffLines, options.maxDiffChars).lines.join('\n'));
+  return section;
+}
+
+/** The one line that counts an app's findings when they are not listed. */
+function findingsCount(plan: AppPlan): string[] {
+  const counts = [
+    [plan.refused?.length ?? 0, 'refused by its project'],
+    [plan.conflicts?.length ?? 0, 'another owner manages'],
+    [plan.adopt?.length ?? 0, 'would be adopted'],
+    [plan.hooks?.length ?? 0, 'hooks a sync would run'],
+  ] as const;
+  const said = counts.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`);
+  return said.length > 0 ? ['', `**\`${plan.app}\`** — ${said.join(', ')} (not listed: see below)`] : [];
+}
+
+/** An app's collapsed diff with at most `maxLines` lines and `maxChars` characters shown; whether it was cut. */
+function detailsBlock(s: AppSection, maxLines: number, maxChars: number): { lines: string[]; cut: boolean } {
+  const b = s.block!;
+  const shown = cutSplit(b.text, maxLines, maxChars);
+  return {
+    lines: [
+      '',
+      `<details><summary><code>${s.app}</code>: ${b.summary}</summary>`,
+      '',
+      `${b.fence}${b.lang}`,
+      shown.text,
+      b.fence,
+      '',
+      '</details>',
+    ],
+    cut: shown.cut,
+  };
+}
+
+/** `a`, `b`, … and 3 more. */
+function named(apps: readonly string[]): string {
+  const shown = apps.slice(0, MAX_NAMED).map((a) => `\`${a}\``);
+  return apps.length > MAX_NAMED ? `${shown.join(', ')} and ${apps.length - MAX_NAMED} more` : shown.join(', ');
+}
+
+/** The comment with `shape`'s share of each app, and a closing note naming what it leaves out and where it is. */
+function composeComment(sections: readonly AppSection[], sha: string, options: PlanCommentOptions, shape: Shape) {
   const out = [
     planMarker(options.cluster),
     `### Tether plan · cluster \`${options.cluster}\``,
@@ -346,38 +498,118 @@ export function planComment(rows: readonly PlanRow[], sha: string, options: Plan
   ];
   const findings: string[] = [];
   const details: string[] = [];
-  for (const row of rows) {
-    const status = `${ICONS[row.status.state]} ${cell(row.status.description)}`;
-    if (!('plan' in row)) {
-      out.push(`| \`${row.app}\` | ${status} | | | | | |`);
+  const cut: string[] = [];
+  const dropped: string[] = [];
+  const brief: string[] = [];
+  for (const [i, s] of sections.entries()) {
+    if (shape.hidden.has(i)) continue;
+    out.push(s.row);
+    if (shape.brief.has(i) && s.findings.length > 0) {
+      findings.push(...s.brief);
+      brief.push(s.app);
+    } else findings.push(...s.findings);
+    if (!s.block) continue;
+    if (shape.dropped.has(i)) {
+      dropped.push(s.app);
       continue;
     }
-    const { plan } = row;
-    const detail = plan.notPlanned ?? plan.error ?? plan.appRefused ?? plan.renderError;
-    const c = planCounts(plan);
-    out.push(
-      detail === undefined
-        ? `| \`${plan.app}\` | ${status} | ${c.create} | ${c.change} | ${c.adopt} | ${c.prune} | ${c.unchanged} |`
-        : `| \`${plan.app}\` | ${status} | | | | | |`,
-    );
-    if (detail === undefined) findings.push(...planFindings(plan, options.maxListed));
-    const text = detail !== undefined ? detail : planDiff(plan);
-    if (text === '') continue;
-    const shown = cutLines(text, options.maxDiffLines, options.maxDiffChars);
-    const f = fence(shown);
-    const lines = text.split('\n').length;
-    details.push(
-      '',
-      `<details><summary><code>${plan.app}</code>: ${detail !== undefined ? 'why' : `diff (${lines} line${lines === 1 ? '' : 's'})`}</summary>`,
-      '',
-      `${f}${detail !== undefined ? 'text' : 'diff'}`,
-      shown,
-      f,
-      '',
-      '</details>',
+    const block = detailsBlock(s, options.maxDiffLines, Math.min(options.maxDiffChars, shape.cap));
+    details.push(...block.lines);
+    if (block.cut) cut.push(s.app);
+  }
+  const note: string[] = [];
+  if (cut.length > 0) note.push(`- cut short, with a count of the lines left out: ${named(cut)}`);
+  if (dropped.length > 0) note.push(`- left out: the diff${dropped.length === 1 ? '' : 's'} of ${named(dropped)}`);
+  if (brief.length > 0) note.push(`- counted, not listed: the objects and hooks of ${named(brief)}`);
+  if (shape.hidden.size > 0) {
+    const failing = [...shape.hidden].filter((i) => sections[i]!.state !== 'success').length;
+    note.push(
+      `- not in the table: ${shape.hidden.size} more app${shape.hidden.size === 1 ? '' : 's'}${failing > 0 ? ` (${failing} not passing)` : ''}; each app's verdict is its \`${planContext(options.cluster, '<app>')}\` status on \`${sha.slice(0, 7)}\``,
     );
   }
-  return redactUrls([...out, ...findings, ...details, ''].join('\n'));
+  if (note.length > 0) {
+    note.unshift(
+      '',
+      `**Not everything fits in this comment** (GitHub takes ${GITHUB_COMMENT_LIMIT.toLocaleString('en')} characters at most; long diffs are cut):`,
+    );
+    if (cut.length + dropped.length > 0)
+      note.push(
+        '',
+        "An app's whole diff: `tether diff --config <file> --app <app>`, with the app's `ref` set to this pull request's branch.",
+      );
+  }
+  // Every piece from outside (descriptions, findings, diffs) lost its URLs' credentials in appSection.
+  return [...out, ...findings, ...details, ...note, ''].join('\n');
+}
+
+/** The least `n` in `[lo, hi]` for which `ok(n)` holds, `ok` being false then true as `n` grows; undefined if none. */
+function least(lo: number, hi: number, ok: (n: number) => boolean): number | undefined {
+  let found: number | undefined;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (ok(mid)) {
+      found = mid;
+      hi = mid - 1;
+    } else lo = mid + 1;
+  }
+  return found;
+}
+
+/** Indexes of the sections whose `size` is not 0, largest first (the earlier first among equals). */
+function largestFirst(sections: readonly AppSection[], size: (s: AppSection) => number): number[] {
+  return sections
+    .map((s, i) => ({ i, n: size(s) }))
+    .filter((x) => x.n > 0)
+    .sort((a, b) => b.n - a.n || a.i - b.i)
+    .map((x) => x.i);
+}
+
+/** Failing apps keep their rows longest, passing ones give theirs up first (the last listed first). */
+const ROW_KEPT: Record<CommitStatus['state'], number> = { failure: 0, error: 1, pending: 2, success: 3 };
+
+/**
+ * The PR comment of one agent: its marker, a table of the apps the PR touches (result and counts), and per app its
+ * findings and a collapsed diff. Secret values are already masked in the diffs (core/drift.ts), long diffs are cut
+ * with a count, and no URL keeps its credentials.
+ *
+ * The whole comment stays within `maxChars`, as GitHub counts them (code points), or GitHub refuses it and the pull
+ * request gets no plan at all. Past it, the largest diffs are cut to a common length, then left out largest first;
+ * then findings are only counted, largest first; then rows leave the table, passing apps' first. A closing note names
+ * what was left out and where to see it. Cuts are whole lines or characters inside a code block the comment closes
+ * itself: a cut never opens a fence it does not close or splits a surrogate pair.
+ */
+export function planComment(rows: readonly PlanRow[], sha: string, options: PlanCommentOptions): string {
+  const sections = rows.map((r) => appSection(r, options));
+  const none = new Set<number>();
+  const compose = (shape: Shape) => composeComment(sections, sha, options, shape);
+  const fits = (shape: Shape) => charCount(compose(shape)) <= options.maxChars;
+  const full: Shape = { cap: options.maxDiffChars, dropped: none, brief: none, hidden: none };
+  if (fits(full)) return compose(full);
+  // Diffs: the fewest left out (largest first) that let the others show at least MIN_SHOWN_DIFF characters each,
+  // then the largest length they can all be cut to.
+  const byDiff = largestFirst(sections, (s) => s.block?.size ?? 0);
+  const dropping = (k: number): Shape => ({ ...full, cap: MIN_SHOWN_DIFF, dropped: new Set(byDiff.slice(0, k)) });
+  const k = least(0, byDiff.length, (n) => fits(dropping(n)));
+  if (k !== undefined) {
+    const lowest = dropping(k);
+    const room = options.maxDiffChars - MIN_SHOWN_DIFF;
+    const d = least(0, room, (n) => fits({ ...lowest, cap: options.maxDiffChars - n })) ?? room;
+    return compose({ ...lowest, cap: options.maxDiffChars - d });
+  }
+  // Findings: counted instead of listed, largest first.
+  const noDiffs = dropping(byDiff.length);
+  const byFindings = largestFirst(sections, (s) => charCount(s.findings.join('\n')));
+  const briefing = (n: number): Shape => ({ ...noDiffs, brief: new Set(byFindings.slice(0, n)) });
+  const j = least(0, byFindings.length, (n) => fits(briefing(n)));
+  if (j !== undefined) return compose(briefing(j));
+  // Rows: passing apps leave the table first; each app's own status still says its verdict.
+  const allBrief = briefing(byFindings.length);
+  const byRow = sections
+    .map((s, i) => ({ i, kept: ROW_KEPT[s.state] }))
+    .sort((a, b) => b.kept - a.kept || b.i - a.i)
+    .map((x) => x.i);
+  const hiding = (n: number): Shape => ({ ...allBrief, hidden: new Set(byRow.slice(0, n)) });
+  return compose(hiding(least(0, byRow.length, (n) => fits(hiding(n))) ?? byRow.length));
 }
 
 /** A pull request as a plan needs it, read from a `pull_request` webhook or from the list of open pull requests. */
