@@ -21,18 +21,30 @@ export interface WorldProcess {
 // Every process the world started, so that an abrupt exit of the test process still kills them.
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
+function killAll(): void {
+  for (const child of live) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const child of live) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  });
+  process.once('exit', killAll);
+  // A signal's default action ends the process without 'exit': the test runner stops a file that ran past its
+  // timeout with SIGTERM, and its etcd and apiserver would run on, holding CPU and ports for the rest of the suite.
+  // The children go first, then the signal is raised again with its default action. A process that handles the
+  // signal itself (the demo stops its world on it) is left to do so; 'exit' kills whatever is left after.
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      if (process.listenerCount(signal) > 0) return;
+      killAll();
+      process.kill(process.pid, signal);
+    });
+  }
 }
 
 /** Starts `command args`, logging stdout and stderr to `logFile`. */

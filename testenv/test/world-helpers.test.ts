@@ -1,7 +1,9 @@
 // Pure pieces of the Git server and GitHub emulator: token parsing, fault arming, commit parsing, GitHub's
 // combined-status rule and the OpenAPI → JSON Schema conversion.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { test } from 'node:test';
 import { Faults } from '../src/faults.ts';
@@ -131,5 +133,38 @@ test('etcdAnswers: an open port held by another HTTP server is not taken for etc
     assert.equal(await etcdAnswers(await freePort()), false);
   } finally {
     for (const s of [other, jsonOther, etcdLike]) s.server.close();
+  }
+});
+
+test('a test process ended by a signal takes the processes its world started with it', async () => {
+  const processes = new URL('../src/processes.ts', import.meta.url).href;
+  const script = `
+    import { tmpdir } from 'node:os';
+    import { join } from 'node:path';
+    const { startProcess } = await import(${JSON.stringify(processes)});
+    const p = startProcess('sleep', 'sleep', ['300'], { logFile: join(tmpdir(), 'tether-sleep-' + process.pid + '.log') });
+    console.log(p.pid);
+    setInterval(() => {}, 1000);
+  `;
+  // Running, and not a zombie waiting for an init that reaps slowly.
+  const alive = (pid: number) => {
+    try {
+      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    const parent = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const [line] = (await once(parent.stdout!, 'data')) as [Buffer];
+    const pid = Number(line.toString().trim());
+    assert.ok(pid > 0 && alive(pid), `the child runs: ${line}`);
+    parent.kill(signal);
+    const [, ended] = (await once(parent, 'exit')) as [number | null, string | null];
+    assert.equal(ended, signal, 'the test process still ends by the signal');
+    for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(alive(pid), false, `${signal}: the world's process is gone`);
   }
 });
